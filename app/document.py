@@ -1,0 +1,404 @@
+"""The open image and its layers, with undo/redo as compressed tile diffs. Qt-free.
+
+Layers (all the image's size):
+
+* ``image``: ``(H, W, 3)`` uint8 RGB, the picture being edited;
+* ``mask``: ``(H, W)`` uint8, 255 = hole to fill, 0 = keep (values between: feathered edge);
+* ``sketch``: ``(H, W)`` uint8, 255 = structure line drawn by the user;
+* ``color``: ``(H, W, 4)`` uint8 RGBA colour strokes (alpha > 0 where painted);
+* ``labels``: ``(H, W)`` uint8 class ids (255 = unlabelled), see :attr:`Document.label_set`;
+* ``sampling``: ``(H, W)`` uint8, :data:`SAMPLE_INCLUDE` / :data:`SAMPLE_EXCLUDE` / 0.
+
+Undo works per *step*: one brush drag, one mask operation, one applied result. While a step
+is open, each 256x256 tile is backed up the first time it is touched; when the step closes,
+the changed tiles are stored as zlib-compressed (old, new) pairs. Memory therefore grows with
+what changed, not with the image, and the history is trimmed to :attr:`Document.undo_budget`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.maskops import draw_segment, segment_box
+from engines.base import UNLABELLED, InpaintRequest, InputError
+from engines.region import Box
+
+TILE = 256
+SAMPLE_INCLUDE = 1
+SAMPLE_EXCLUDE = 2
+
+
+class Layer(str, enum.Enum):
+    IMAGE = "image"
+    MASK = "mask"
+    SKETCH = "sketch"
+    COLOR = "color"
+    LABELS = "labels"
+    SAMPLING = "sampling"
+
+
+_CHANNELS = {Layer.IMAGE: 3, Layer.COLOR: 4}
+_FILL = {Layer.LABELS: UNLABELLED}
+
+
+@dataclass
+class _TileDiff:
+    layer: Layer
+    row: int  # tile index
+    col: int
+    shape: tuple[int, ...]
+    old: bytes
+    new: bytes
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.old) + len(self.new)
+
+
+@dataclass
+class Step:
+    """One undoable edit: a name for the menu and the tiles it changed."""
+
+    label: str
+    diffs: list[_TileDiff] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for d in self.diffs)
+
+
+ChangeListener = Callable[[Layer, Box], None]
+
+
+class Document:
+    """An image being edited, its layers and its history.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB; copied.
+        alpha: optional ``(H, W)`` uint8 transparency of the original file, kept for saving.
+        path: where the image came from, if anywhere.
+        notes: remarks made when loading (e.g. "16-bit image converted to 8 bits").
+    """
+
+    undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
+
+    def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
+                 path: str | None = None, notes: tuple[str, ...] = ()) -> None:
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+        self.path = path
+        self.notes = tuple(notes)
+        self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
+        self.label_set: str | None = None  # name of the label list the label layer uses
+        self.computed_labels: np.ndarray | None = None  # the map as a parser computed it
+        self.preview: np.ndarray | None = None  # last engine result, not yet applied
+        self.preview_name = ""
+        self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
+        self._open: Step | None = None
+        self._backup: dict[tuple[Layer, int, int], np.ndarray] = {}
+        self._listeners: list[ChangeListener] = []
+        self._revision = 0
+        self._saved_revision = 0
+
+    # ----------------------------------------------------------------- layers
+    @property
+    def height(self) -> int:
+        return self._layers[Layer.IMAGE].shape[0]
+
+    @property
+    def width(self) -> int:
+        return self._layers[Layer.IMAGE].shape[1]
+
+    @property
+    def image(self) -> np.ndarray:
+        return self._layers[Layer.IMAGE]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.layer(Layer.MASK)
+
+    def has_layer(self, layer: Layer) -> bool:
+        """Whether ``layer`` has been created (layers are allocated on first use)."""
+        return Layer(layer) in self._layers
+
+    def layer(self, layer: Layer | str) -> np.ndarray:
+        """The array of ``layer``, created blank on first use. Edit it only inside a step."""
+        layer = Layer(layer)
+        array = self._layers.get(layer)
+        if array is None:
+            channels = _CHANNELS.get(layer)
+            shape = (self.height, self.width) if channels is None else (
+                self.height, self.width, channels)
+            array = np.full(shape, _FILL.get(layer, 0), np.uint8)
+            self._layers[layer] = array
+        return array
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(layer, box)`` whenever pixels of a layer change."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: ChangeListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def notify(self, layer: Layer, box: Box | None = None) -> None:
+        """Tell listeners that ``box`` (default: everything) of ``layer`` changed."""
+        box = box or Box(0, 0, self.height, self.width)
+        for listener in list(self._listeners):
+            listener(Layer(layer), box)
+
+    # ------------------------------------------------------------------ steps
+    @property
+    def in_step(self) -> bool:
+        return self._open is not None
+
+    def begin_step(self, label: str) -> None:
+        """Open an undo step; every :meth:`touch` until :meth:`end_step` belongs to it."""
+        if self._open is not None:
+            raise RuntimeError(f"step {self._open.label!r} is still open")
+        self._open = Step(label)
+        self._backup.clear()
+
+    def touch(self, layer: Layer | str, box: Box | None) -> None:
+        """Declare that ``box`` of ``layer`` is about to change (backs up its tiles once)."""
+        if self._open is None:
+            raise RuntimeError("touch() outside a step: call begin_step() first")
+        if box is None:
+            return
+        layer = Layer(layer)
+        array = self.layer(layer)
+        for row in range(box.top // TILE, (box.bottom - 1) // TILE + 1):
+            for col in range(box.left // TILE, (box.right - 1) // TILE + 1):
+                key = (layer, row, col)
+                if key not in self._backup:
+                    self._backup[key] = array[row * TILE:(row + 1) * TILE,
+                                              col * TILE:(col + 1) * TILE].copy()
+
+    def end_step(self) -> Step | None:
+        """Close the open step; returns it, or ``None`` if nothing changed."""
+        step, self._open = self._open, None
+        if step is None:
+            raise RuntimeError("end_step() without begin_step()")
+        for (layer, row, col), old in self._backup.items():
+            new = self._layers[layer][row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
+            if not np.array_equal(old, new):
+                step.diffs.append(_TileDiff(layer, row, col, old.shape,
+                                            zlib.compress(old.tobytes(), 1),
+                                            zlib.compress(new.tobytes(), 1)))
+        self._backup.clear()
+        if not step.diffs:
+            return None
+        self._undo.append(step)
+        self._redo.clear()
+        self._revision += 1
+        self._trim_history()
+        return step
+
+    def cancel_step(self) -> None:
+        """Close the open step and restore every tile it touched."""
+        step, self._open = self._open, None
+        if step is None:
+            return
+        for (layer, row, col), old in self._backup.items():
+            self._tile(layer, row, col)[...] = old
+            self.notify(layer, self._tile_box(row, col))
+        self._backup.clear()
+
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[Document]:
+        """``with doc.step("Grow mask"): doc.touch(...); edit...`` as one undoable step."""
+        self.begin_step(label)
+        try:
+            yield self
+        except BaseException:
+            self.cancel_step()
+            raise
+        self.end_step()
+
+    def paint_segment(self, layer: Layer | str, p0: tuple[float, float],
+                      p1: tuple[float, float], radius: float,
+                      value: int | tuple[int, ...]) -> Box | None:
+        """Stamp a round brush along ``p0``-``p1`` (x, y) into ``layer`` in the open step.
+
+        Returns the changed box (already announced to listeners) or ``None`` when off-image.
+        """
+        array = self.layer(layer)
+        box = segment_box(p0, p1, radius, array.shape)
+        if box is None:
+            return None
+        self.touch(layer, box)
+        draw_segment(array, p0, p1, radius, value)
+        self.notify(Layer(layer), box)
+        return box
+
+    def replace_layer(self, layer: Layer | str, values: np.ndarray, label: str) -> Step | None:
+        """Set a whole layer to ``values`` as one undoable step (only changed tiles stored)."""
+        layer = Layer(layer)
+        array = self.layer(layer)
+        if values.shape != array.shape:
+            raise InputError(f"{layer.value} must be {array.shape}, got {values.shape}")
+        with self.step(label):
+            box = _changed_box(array, values)
+            self.touch(layer, box)
+            if box is not None:
+                rows, cols = box.slices
+                array[rows, cols] = values[rows, cols]
+        if box is not None:
+            self.notify(layer, box)
+        return self._undo[-1] if box is not None else None
+
+    # ------------------------------------------------------------ undo / redo
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo_label(self) -> str | None:
+        return self._undo[-1].label if self._undo else None
+
+    def redo_label(self) -> str | None:
+        return self._redo[-1].label if self._redo else None
+
+    def undo(self) -> Step | None:
+        """Revert the last step; returns it, or ``None`` if there is nothing to undo."""
+        if self._open is not None or not self._undo:
+            return None
+        step = self._undo.pop()
+        self._apply(step, use_old=True)
+        self._redo.append(step)
+        self._revision -= 1
+        return step
+
+    def redo(self) -> Step | None:
+        """Re-apply the last undone step."""
+        if self._open is not None or not self._redo:
+            return None
+        step = self._redo.pop()
+        self._apply(step, use_old=False)
+        self._undo.append(step)
+        self._revision += 1
+        return step
+
+    @property
+    def history_bytes(self) -> int:
+        """Compressed size of the undo and redo history."""
+        return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
+
+    @property
+    def modified(self) -> bool:
+        """Whether the document differs from when it was loaded or last saved."""
+        return self._revision != self._saved_revision
+
+    def mark_saved(self) -> None:
+        self._saved_revision = self._revision
+
+    def _apply(self, step: Step, use_old: bool) -> None:
+        touched: dict[Layer, Box] = {}
+        for diff in step.diffs:
+            data = np.frombuffer(zlib.decompress(diff.old if use_old else diff.new), np.uint8)
+            self._tile(diff.layer, diff.row, diff.col)[...] = data.reshape(diff.shape)
+            box = self._tile_box(diff.row, diff.col)
+            touched[diff.layer] = touched[diff.layer].union(box) if diff.layer in touched else box
+        for layer, box in touched.items():
+            self.notify(layer, box)
+
+    def _tile(self, layer: Layer, row: int, col: int) -> np.ndarray:
+        return self.layer(layer)[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
+
+    def _tile_box(self, row: int, col: int) -> Box:
+        return Box(row * TILE, col * TILE, min((row + 1) * TILE, self.height),
+                   min((col + 1) * TILE, self.width))
+
+    def _trim_history(self) -> None:
+        total = self.history_bytes
+        while total > self.undo_budget and len(self._undo) > 1:
+            total -= self._undo.pop(0).nbytes
+            self._saved_revision = -1  # the saved state can no longer be reached by undo
+
+    # --------------------------------------------------------------- results
+    def set_preview(self, image: np.ndarray | None, name: str = "") -> None:
+        """Show an engine result (``(H, W, 3)`` uint8) without committing it."""
+        if image is not None and image.shape != self.image.shape:
+            raise InputError(f"result {image.shape} does not match the image {self.image.shape}")
+        self.preview, self.preview_name = image, name
+        self.notify(Layer.IMAGE)
+
+    def apply_result(self, result: np.ndarray, label: str = "Fill") -> Step | None:
+        """Commit ``result`` to the image and clear the mask, as one undoable step.
+
+        Only the tiles where the image or the mask change are recorded, so objects can be
+        removed one after another with a small history.
+        """
+        if result.shape != self.image.shape or result.dtype != np.uint8:
+            raise InputError(f"result {result.shape} {result.dtype} does not match the image "
+                             f"{self.image.shape} uint8")
+        image, mask = self.image, self.mask
+        image_box = _changed_box(image, result)
+        mask_box = _changed_box(mask, np.zeros_like(mask))
+        with self.step(label):
+            self.touch(Layer.IMAGE, image_box)
+            self.touch(Layer.MASK, mask_box)
+            if image_box is not None:
+                rows, cols = image_box.slices
+                image[rows, cols] = result[rows, cols]
+            mask[...] = 0
+        self.preview, self.preview_name = None, ""
+        self.notify(Layer.IMAGE, image_box)
+        if mask_box is not None:
+            self.notify(Layer.MASK, mask_box)
+        return self._undo[-1] if (image_box or mask_box) else None
+
+    def apply_preview(self) -> Step | None:
+        """Commit the current preview (see :meth:`apply_result`)."""
+        if self.preview is None:
+            return None
+        return self.apply_result(self.preview, f"Fill ({self.preview_name})"
+                                 if self.preview_name else "Fill")
+
+    # --------------------------------------------------------------- requests
+    def build_request(self, **settings) -> InpaintRequest:
+        """An immutable :class:`InpaintRequest` snapshot of the image and its guidance layers.
+
+        Only layers that exist and carry something are included; ``settings`` are passed on
+        (strategy, seed, device, options...).
+        """
+        def present(layer: Layer) -> np.ndarray | None:
+            if not self.has_layer(layer):
+                return None
+            array = self._layers[layer]
+            if layer is Layer.LABELS:
+                return array if (array != UNLABELLED).any() else None
+            return array if array.any() else None
+
+        sampling = present(Layer.SAMPLING)
+        include = exclude = None
+        if sampling is not None:
+            if (sampling == SAMPLE_INCLUDE).any():
+                include = np.where(sampling == SAMPLE_INCLUDE, 255, 0).astype(np.uint8)
+            if (sampling == SAMPLE_EXCLUDE).any():
+                exclude = np.where(sampling == SAMPLE_EXCLUDE, 255, 0).astype(np.uint8)
+        return InpaintRequest(
+            image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
+            color=present(Layer.COLOR), labels=present(Layer.LABELS),
+            sample_include=include, sample_exclude=exclude, **settings)
+
+
+def _changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
+    """Bounding box of the pixels where ``old`` and ``new`` differ, or ``None``."""
+    differs = old != new
+    if differs.ndim == 3:
+        differs = differs.any(axis=2)
+    rows = np.flatnonzero(differs.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(differs[rows[0]:rows[-1] + 1].any(axis=0))
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)

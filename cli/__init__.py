@@ -1,0 +1,74 @@
+"""The command-line interface: one module per subcommand, all Qt-free.
+
+A subcommand module defines ``NAME`` (the word on the command line), ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules whose name starts with ``_`` are
+helpers. :func:`main` turns every expected failure into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the work ran but something in it failed (e.g. some batch images)
+EXIT_USAGE = 2  # bad input or setup: nothing was done
+EXIT_INTERRUPTED = 130
+
+
+def command_modules() -> dict[str, ModuleType]:
+    """Subcommand name -> module, in alphabetical order of module names."""
+    modules = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        modules[module.NAME] = module
+    return modules
+
+
+def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    modules = modules or command_modules()
+    parser = argparse.ArgumentParser(
+        prog="inpaint-studio",
+        description="Inpaint Studio. With no command (or an image path) the editor opens; "
+                    "the commands below run the same work without a window.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when something fails")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in modules.items():
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show the full traceback when something fails")
+        module.add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run a subcommand; returns the process exit code. Never lets a traceback escape
+    unless ``--debug`` is given."""
+    from cli._errors import describe_error
+
+    modules = command_modules()
+    parser = build_parser(modules)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(modules[args.command].run(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        message, expected = describe_error(exc)
+        print(f"error: {message}", file=sys.stderr)
+        if not expected:
+            print("(this looks like a bug; run again with --debug for details)",
+                  file=sys.stderr)
+        return EXIT_USAGE if expected else EXIT_FAILED

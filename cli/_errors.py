@@ -1,0 +1,24 @@
+"""Turning exceptions into one-line messages for the user."""
+
+from __future__ import annotations
+
+from app.imagefile import ImageFileError
+from engines.base import Cancelled, EngineError, InputError
+from engines.registry import UnknownEngineError
+from engines.weights import UnknownWeightsError
+
+EXPECTED = (ImageFileError, InputError, EngineError, UnknownEngineError, UnknownWeightsError,
+            Cancelled, FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def describe_error(exc: BaseException) -> tuple[str, bool]:
+    """(one-line message, whether it is an expected user-facing failure)."""
+    if isinstance(exc, Cancelled):
+        return "cancelled", True
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}", True
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    if isinstance(exc, EXPECTED):
+        return first, True
+    return f"{type(exc).__name__}: {first}", False

@@ -1,0 +1,325 @@
+"""The engine contract: requests, stages, cancellation and the Engine base class.
+
+Conventions used everywhere in `engines/` unless a name says otherwise:
+
+* images are RGB ``uint8`` arrays of shape ``(H, W, 3)``;
+* masks are ``uint8`` arrays of shape ``(H, W)`` where ``255`` marks the hole (the pixels
+  to be filled) and ``0`` the known pixels; any value ``>= 128`` counts as hole;
+* a sketch is a ``uint8`` ``(H, W)`` line map, ``255`` on a drawn line;
+* a label map is a ``uint8`` ``(H, W)`` array of class ids (``255`` = unlabelled).
+
+An engine is a generator: :meth:`Engine.run` yields :class:`Stage` objects, a cheap coarse
+result first and the refined one last, and checks the :class:`CancelToken` between steps.
+Engines import no Qt; they run on the worker thread of the GUI or in the CLI alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+
+HOLE = 255
+KNOWN = 0
+UNLABELLED = 255
+
+
+class Cancelled(Exception):
+    """Raised inside an engine when its :class:`CancelToken` was cancelled."""
+
+
+class EngineError(Exception):
+    """An engine cannot run; the message is meant for the user (one line, no traceback)."""
+
+
+class InputError(ValueError):
+    """A request's inputs are inconsistent (wrong sizes, empty mask, ...); user-facing."""
+
+
+class CancelToken:
+    """Thread-safe cancellation flag shared between the caller and a running engine."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if :meth:`cancel` was called."""
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class Guidance(str, enum.Enum):
+    """Kinds of user guidance an engine may take besides the image and the mask."""
+
+    SKETCH = "sketch"
+    LABELS = "labels"
+    SAMPLING = "sampling"  # include / exclude regions for the patch source
+    EXEMPLARS = "exemplars"  # extra reference images used as patch sources
+    COLOR = "color"  # colour strokes inside the hole
+
+
+class Strategy(str, enum.Enum):
+    """How a large image is brought to the engine (see :mod:`engines.region`).
+
+    * ``CROP``: process boxes around the hole with a context margin (resized if still large);
+    * ``RESIZE``: process the whole image scaled down to the engine's working size;
+    * ``ORIGINAL``: process the whole image at full resolution.
+    """
+
+    CROP = "crop"
+    RESIZE = "resize"
+    ORIGINAL = "original"
+
+
+def _frozen_array(array: np.ndarray | None, dtype: type, ndim: tuple[int, ...], name: str):
+    if array is None:
+        return None
+    array = np.asarray(array)
+    if array.dtype != dtype:
+        raise InputError(f"{name} must be {np.dtype(dtype).name}, got {array.dtype}")
+    if array.ndim not in ndim:
+        raise InputError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, "
+                         f"got shape {array.shape}")
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        array = array.copy()
+        array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class InpaintRequest:
+    """An immutable snapshot of everything one inpainting run needs.
+
+    Arrays are copied and made read-only on construction (unless already read-only), so the
+    GUI may keep editing its document while an engine works on the snapshot.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        mask: ``(H, W)`` uint8, 255 = hole.
+        sketch: optional ``(H, W)`` uint8, 255 = drawn structure line.
+        color: optional ``(H, W, 4)`` uint8 RGBA colour strokes (alpha > 0 where painted).
+        labels: optional ``(H, W)`` uint8 class ids of the *edited* layout (255 = unlabelled).
+        sample_include: optional ``(H, W)`` uint8, 255 = only these pixels may be patch sources.
+        sample_exclude: optional ``(H, W)`` uint8, 255 = these pixels are never patch sources.
+        exemplars: extra ``(h, w, 3)`` uint8 RGB images usable as patch sources.
+        strategy: how the engine sees a large image, see :class:`Strategy`.
+        crop_margin: context margin in pixels around the hole for ``Strategy.CROP``.
+        seed: random seed; an engine given the same request and seed gives the same result.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        options: engine-specific settings (read-only mapping).
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    sketch: np.ndarray | None = None
+    color: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    sample_include: np.ndarray | None = None
+    sample_exclude: np.ndarray | None = None
+    exemplars: tuple[np.ndarray, ...] = ()
+    strategy: Strategy = Strategy.CROP
+    crop_margin: int = 128
+    seed: int = 0
+    device: str = "auto"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        image = _frozen_array(self.image, np.uint8, (3,), "image")
+        if image.shape[2] != 3:
+            raise InputError(f"image must be RGB (H, W, 3), got shape {image.shape}")
+        if image.shape[0] < 1 or image.shape[1] < 1:
+            raise InputError("image is empty")
+        set_(self, "image", image)
+        height, width = image.shape[:2]
+        for name, dims in (("mask", (2,)), ("sketch", (2,)), ("color", (3,)), ("labels", (2,)),
+                           ("sample_include", (2,)), ("sample_exclude", (2,))):
+            value = _frozen_array(getattr(self, name), np.uint8, dims, name)
+            if value is not None and value.shape[:2] != (height, width):
+                raise InputError(f"{name} is {value.shape[1]}x{value.shape[0]} but the image is "
+                                 f"{width}x{height}; they must be the same size")
+            set_(self, name, value)
+        if self.color is not None and self.color.shape[2] != 4:
+            raise InputError(f"color must be RGBA (H, W, 4), got shape {self.color.shape}")
+        exemplars = tuple(_frozen_array(e, np.uint8, (3,), "exemplar") for e in self.exemplars)
+        for e in exemplars:
+            if e.shape[2] != 3:
+                raise InputError(f"exemplar must be RGB (h, w, 3), got shape {e.shape}")
+        set_(self, "exemplars", exemplars)
+        set_(self, "strategy", Strategy(self.strategy))
+        set_(self, "options", MappingProxyType(dict(self.options)))
+        if self.crop_margin < 0:
+            raise InputError("crop_margin must be >= 0")
+
+    @property
+    def hole(self) -> np.ndarray:
+        """Boolean ``(H, W)`` hole mask."""
+        return self.mask >= 128
+
+    def evolve(self, **changes: Any) -> InpaintRequest:
+        """A copy of this request with some fields replaced."""
+        return replace(self, **changes)
+
+    def guidance_given(self) -> set[Guidance]:
+        """The kinds of guidance this request carries."""
+        given = set()
+        if self.sketch is not None and self.sketch.any():
+            given.add(Guidance.SKETCH)
+        if self.labels is not None:
+            given.add(Guidance.LABELS)
+        if self.sample_include is not None or self.sample_exclude is not None:
+            given.add(Guidance.SAMPLING)
+        if self.exemplars:
+            given.add(Guidance.EXEMPLARS)
+        if self.color is not None and self.color[..., 3].any():
+            given.add(Guidance.COLOR)
+        return given
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One result an engine yields.
+
+    Attributes:
+        name: short human name ("coarse", "edges", "level 2/4", "refined").
+        image: ``(H, W, 3)`` uint8 RGB, the full-size result for the request's image, with every
+            pixel outside the mask equal to the input.
+        progress: fraction of the whole run done, in ``[0, 1]``.
+        final: True for the last, refined result.
+    """
+
+    name: str
+    image: np.ndarray
+    progress: float
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class RegionStage:
+    """What :meth:`Engine.inpaint_region` yields: a result for the region it was given.
+
+    ``image`` is ``(h, w, 3)`` uint8 RGB at the region's working size; only its hole pixels are
+    used. ``progress`` is the fraction of this region's work done, in ``[0, 1]``.
+    """
+
+    name: str
+    image: np.ndarray
+    progress: float
+    final: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """The inputs of one engine call, cut out of a request and scaled to working size.
+
+    All arrays share the same ``(h, w)``; their conventions are those of
+    :class:`InpaintRequest`. ``scale`` is working size / original size. ``exemplars`` are
+    scaled by the same factor.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    sketch: np.ndarray | None
+    color: np.ndarray | None
+    labels: np.ndarray | None
+    sample_include: np.ndarray | None
+    sample_exclude: np.ndarray | None
+    exemplars: tuple[np.ndarray, ...]
+    scale: float
+    seed: int
+    options: Mapping[str, Any]
+
+    @property
+    def hole(self) -> np.ndarray:
+        return self.mask >= 128
+
+
+class Readiness(str, enum.Enum):
+    READY = "ready"
+    NEEDS_DOWNLOAD = "needs download"
+    NEEDS_TRAINING = "needs training"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether an engine can run now, and if not, a one-line reason for the user."""
+
+    readiness: Readiness
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness is Readiness.READY
+
+
+class Engine(abc.ABC):
+    """Base class of every inpainting engine.
+
+    Subclasses set the class attributes and implement :meth:`inpaint_region`; :meth:`run`
+    (a template method) owns validation, the region strategy, scaling and the paste-back, so
+    every engine changes only hole pixels and is cancellable between stages.
+
+    Class attributes:
+        name: registry key, lower-case (``"telea"``, ``"lama"``).
+        title: human name for menus.
+        description: one sentence for the engine table.
+        guidance: the kinds of :class:`Guidance` the engine uses.
+        working_size: longest side the engine works best at; larger regions are scaled down
+            to it (``None``: any size, the region is processed at full resolution).
+        min_context: the smallest crop side worth giving the engine (context around a hole).
+        weights: ids of the checkpoints the engine needs (see :mod:`engines.weights`).
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    guidance: ClassVar[frozenset[Guidance]] = frozenset()
+    working_size: ClassVar[int | None] = None
+    min_context: ClassVar[int] = 64
+    weights: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options: Any) -> None:
+        self.options = dict(options)
+
+    def status(self) -> Status:
+        """Whether the engine can run now (weights present, trained, ...)."""
+        return Status(Readiness.READY)
+
+    def release(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
+        """Free memory held by loaded models. Called when another engine takes over."""
+
+    @abc.abstractmethod
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        """Fill ``region.hole`` in ``region.image``; yield a coarse result first, final last.
+
+        Implementations check ``cancel`` between steps; each yielded image has the region's
+        shape. Pixels outside the hole may be anything: the caller pastes back hole pixels only.
+        """
+
+    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
+        """Run on a whole request; yields full-size :class:`Stage` results, the last final.
+
+        Raises :class:`InputError` for an empty mask, :class:`Cancelled` when cancelled,
+        :class:`EngineError` when the engine cannot run.
+        """
+        from engines.region import run_regions  # local: region imports this module
+
+        status = self.status()
+        if not status.ready:
+            raise EngineError(f"{self.title or self.name}: {status.detail or status.readiness.value}")
+        yield from run_regions(self, request, cancel or CancelToken())

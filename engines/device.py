@@ -1,0 +1,87 @@
+"""Choosing the torch device and keeping one network loaded at a time.
+
+Device order for ``"auto"``: CUDA, then Apple MPS, then CPU. :class:`ModelSlot` holds the
+last-used network so switching back and forth between runs costs nothing, frees the previous
+network when another one loads, and keeps the previous one if the new load fails.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from engines.base import EngineError
+
+
+def pick_device(preference: str = "auto"):
+    """A ``torch.device`` for ``preference`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+
+    Raises :class:`EngineError` when an explicitly requested accelerator is not available.
+    """
+    import torch
+
+    preference = (preference or "auto").lower()
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise EngineError("CUDA was requested but no CUDA GPU is available; use --device cpu")
+    if preference == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise EngineError("MPS was requested but is not available on this machine")
+    try:
+        return torch.device(preference)
+    except RuntimeError:
+        raise EngineError(f"unknown device {preference!r}; use auto, cpu, cuda or mps") from None
+
+
+def free_accelerator_memory() -> None:
+    """Return cached GPU memory to the driver after a network was dropped."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class ModelSlot:
+    """Holds one loaded network, keyed by what identifies it (engine, weights, device...)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Hashable | None = None
+        self._model: Any = None
+
+    @property
+    def key(self) -> Hashable | None:
+        return self._key
+
+    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """The network for ``key``, loading it with ``load()`` if another one is held.
+
+        If ``load`` raises, the previously held network stays loaded and the error propagates.
+        """
+        with self._lock:
+            if self._key == key and self._model is not None:
+                return self._model
+            model = load()  # raises before anything is dropped: the old model stays
+            previous, self._model, self._key = self._model, model, key
+            del previous
+            free_accelerator_memory()
+            return model
+
+    def clear(self) -> None:
+        """Drop the held network and free its memory."""
+        with self._lock:
+            self._model, self._key = None, None
+        free_accelerator_memory()
+
+
+MODEL_SLOT = ModelSlot()

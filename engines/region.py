@@ -1,0 +1,262 @@
+"""Region strategies (crop around the hole, resize, original) and the seam-free paste-back.
+
+:func:`run_regions` is the machinery behind :meth:`engines.base.Engine.run`: it splits a
+request into boxes around the hole, scales each box to the engine's working size, runs the
+engine on it and pastes the hole pixels of each yielded result back into the full image.
+Pixels outside the mask are never changed, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engines.base import (
+    CancelToken,
+    Engine,
+    InpaintRequest,
+    InputError,
+    Region,
+    Stage,
+    Strategy,
+)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A half-open pixel box ``[top, bottom) x [left, right)``."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    def overlaps(self, other: Box) -> bool:
+        return not (self.bottom <= other.top or other.bottom <= self.top
+                    or self.right <= other.left or other.right <= self.left)
+
+    def union(self, other: Box) -> Box:
+        return Box(min(self.top, other.top), min(self.left, other.left),
+                   max(self.bottom, other.bottom), max(self.right, other.right))
+
+
+def mask_bbox(mask: np.ndarray) -> Box | None:
+    """Bounding box of the hole (``mask >= 128``), or ``None`` for an empty mask."""
+    points = cv2.findNonZero((mask >= 128).view(np.uint8))
+    if points is None:
+        return None
+    x, y, w, h = cv2.boundingRect(points)
+    return Box(y, x, y + h, x + w)
+
+
+def _expand(box: Box, margin: int, min_side: int, height: int, width: int) -> Box:
+    """Grow ``box`` by ``margin`` (and up to ``min_side``), shifted to stay inside the image."""
+    def grow(lo: int, hi: int, limit: int) -> tuple[int, int]:
+        extra_total = max(2 * margin, min_side - (hi - lo))
+        lo -= extra_total // 2
+        hi += extra_total - extra_total // 2
+        if lo < 0:  # borrow the lost context from the other side
+            hi, lo = hi - lo, 0
+        if hi > limit:
+            lo, hi = lo - (hi - limit), limit
+        return max(lo, 0), min(hi, limit)
+
+    top, bottom = grow(box.top, box.bottom, height)
+    left, right = grow(box.left, box.right, width)
+    return Box(top, left, bottom, right)
+
+
+def crop_boxes(mask: np.ndarray, margin: int, min_side: int = 0) -> list[Box]:
+    """Disjoint boxes covering every masked pixel (``mask > 0``), with ``margin`` of context.
+
+    Connected components of the mask are boxed, expanded by ``margin`` and merged while any
+    two overlap, so each hole pixel lies in exactly one box and no box overlaps another.
+    """
+    height, width = mask.shape
+    count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0).view(np.uint8), 8)
+    boxes = []
+    for x, y, w, h, _area in stats[1:count]:
+        boxes.append(_expand(Box(y, x, y + h, x + w), margin, min_side, height, width))
+    merged = True
+    while merged:
+        merged = False
+        result: list[Box] = []
+        for box in boxes:
+            for i, other in enumerate(result):
+                if box.overlaps(other):
+                    result[i] = other.union(box)
+                    merged = True
+                    break
+            else:
+                result.append(box)
+        boxes = result
+    return sorted(boxes, key=lambda b: (b.top, b.left))
+
+
+def plan_boxes(request: InpaintRequest, engine: Engine) -> list[tuple[Box, float]]:
+    """The boxes an engine will be run on and each one's scale (working / original)."""
+    height, width = request.mask.shape
+    limit = request.options.get("working_size", engine.working_size)
+    whole = Box(0, 0, height, width)
+
+    def scale_for(box: Box) -> float:
+        if not limit:
+            return 1.0
+        return min(1.0, float(limit) / max(box.height, box.width))
+
+    if request.strategy is Strategy.ORIGINAL:
+        return [(whole, 1.0)]
+    if request.strategy is Strategy.RESIZE:
+        return [(whole, scale_for(whole))]
+    boxes = crop_boxes(request.mask, request.crop_margin, engine.min_context)
+    return [(box, scale_for(box)) for box in boxes]
+
+
+def _scaled_size(box: Box, scale: float) -> tuple[int, int]:
+    return max(1, round(box.width * scale)), max(1, round(box.height * scale))
+
+
+def _resize(array: np.ndarray | None, size: tuple[int, int], kind: str) -> np.ndarray | None:
+    """Resize a layer to ``size`` = (w, h). ``kind``: image, mask, line or labels."""
+    if array is None:
+        return None
+    if (array.shape[1], array.shape[0]) == size:
+        return np.ascontiguousarray(array)
+    shrinking = size[0] < array.shape[1]
+    if kind == "labels":
+        return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST)
+    if kind == "image":
+        return cv2.resize(array, size, interpolation=cv2.INTER_AREA if shrinking
+                          else cv2.INTER_CUBIC)
+    # mask / line: any partially covered pixel stays set, so a hole never shrinks away
+    scaled = cv2.resize(array, size, interpolation=cv2.INTER_AREA if shrinking
+                        else cv2.INTER_LINEAR)
+    return np.where(scaled > 0, 255, 0).astype(np.uint8)
+
+
+def build_region(request: InpaintRequest, box: Box, scale: float) -> Region:
+    """Cut ``box`` out of the request and scale every layer by ``scale``."""
+    size = _scaled_size(box, scale)
+    rows, cols = box.slices
+
+    def cut(array: np.ndarray | None, kind: str) -> np.ndarray | None:
+        return None if array is None else _resize(array[rows, cols], size, kind)
+
+    exemplars = tuple(
+        _resize(e, (max(1, round(e.shape[1] * scale)), max(1, round(e.shape[0] * scale))),
+                "image")
+        for e in request.exemplars
+    )
+    return Region(
+        image=cut(request.image, "image"),
+        mask=cut(request.mask, "mask"),
+        sketch=cut(request.sketch, "line"),
+        color=cut(request.color, "labels"),
+        labels=cut(request.labels, "labels"),
+        sample_include=cut(request.sample_include, "mask"),
+        sample_exclude=cut(request.sample_exclude, "mask"),
+        exemplars=exemplars,
+        scale=scale,
+        seed=request.seed,
+        options=request.options,
+    )
+
+
+def seam_correction(original: np.ndarray, result: np.ndarray, hole: np.ndarray,
+                    feather: float) -> np.ndarray:
+    """A smooth colour offset that makes ``result`` meet ``original`` at the hole's edge.
+
+    The offset ``original - result`` is measured on a ring of known pixels around the hole,
+    spread into the hole by normalised Gaussian convolution and faded out with the distance
+    from the edge (scale ``feather`` pixels). Returns a float32 ``(h, w, 3)`` offset, zero
+    outside the hole. Engines that reproduce the known pixels exactly get a zero offset.
+    """
+    hole_u8 = hole.view(np.uint8) if hole.dtype == np.bool_ else (hole > 0).astype(np.uint8)
+    correction = np.zeros(original.shape, np.float32)
+    if feather <= 0 or not hole_u8.any():
+        return correction
+    width = max(1, round(feather))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    ring = cv2.dilate(hole_u8, kernel) & ~hole_u8 & 1
+    if not ring.any():  # the hole covers the whole region: nothing to match
+        return correction
+    difference = (original.astype(np.float32) - result.astype(np.float32)) * ring[..., None]
+    sigma = max(1.0, feather)
+    numerator = cv2.GaussianBlur(difference, (0, 0), sigma)
+    denominator = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), sigma)
+    offset = numerator / np.maximum(denominator, 1e-3)[..., None]
+    distance = cv2.distanceTransform(hole_u8, cv2.DIST_L2, 3)
+    fade = np.exp(-((distance / feather) ** 2)) * (denominator > 1e-3)
+    correction = offset * (fade * hole_u8)[..., None]
+    return correction.astype(np.float32)
+
+
+def paste_hole(original: np.ndarray, result: np.ndarray, mask: np.ndarray,
+               feather: float = 6.0) -> np.ndarray:
+    """``original`` with its masked pixels taken from ``result``.
+
+    ``mask`` is uint8 ``(h, w)``: pixels at ``255`` take ``result`` (after the colour offset of
+    :func:`seam_correction` that hides the seam), pixels between ``1`` and ``254`` (a feathered
+    mask edge) are blended in proportion, and pixels at ``0`` are copied from ``original``
+    byte for byte. Both images are ``(h, w, 3)`` uint8 of the same shape.
+    """
+    if result.shape != original.shape:
+        raise ValueError(f"result {result.shape} and original {original.shape} differ in shape")
+    touched = mask > 0
+    out = original.copy()
+    if not touched.any():
+        return out
+    filled = result.astype(np.float32)
+    if feather > 0:
+        filled += seam_correction(original, result, mask >= 128, feather)
+    alpha = mask[touched].astype(np.float32)[:, None] / 255.0
+    blended = original[touched] * (1.0 - alpha) + filled[touched] * alpha
+    out[touched] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return out
+
+
+def run_regions(engine: Engine, request: InpaintRequest,
+                cancel: CancelToken) -> Iterator[Stage]:
+    """Run ``engine`` over the request's boxes and yield full-size stages (last one final)."""
+    if not request.hole.any():
+        raise InputError("the mask is empty: paint over what should be removed first")
+    feather = float(request.options.get("seam_feather", 6.0))
+    plan = plan_boxes(request, engine)
+    canvas = np.array(request.image)  # writable working copy
+    for index, (box, scale) in enumerate(plan):
+        cancel.raise_if_cancelled()
+        region = build_region(request, box, scale)
+        rows, cols = box.slices
+        original = request.image[rows, cols]
+        mask = request.mask[rows, cols]
+        last_region = index == len(plan) - 1
+        got_final = False
+        for stage in engine.inpaint_region(region, cancel):
+            cancel.raise_if_cancelled()
+            if stage.image.shape != region.image.shape:
+                raise RuntimeError(f"{engine.name} returned {stage.image.shape} for a region "
+                                   f"of shape {region.image.shape}")
+            result = _resize(stage.image, (box.width, box.height), "image")
+            canvas[rows, cols] = paste_hole(original, result, mask, feather)
+            final = stage.final and last_region
+            got_final = got_final or stage.final
+            suffix = f" ({index + 1}/{len(plan)})" if len(plan) > 1 and not final else ""
+            yield Stage(stage.name + suffix, canvas.copy(),
+                        (index + min(max(stage.progress, 0.0), 1.0)) / len(plan), final)
+        if not got_final:
+            raise RuntimeError(f"engine {engine.name} ended without a final stage")

@@ -1,0 +1,81 @@
+"""The engine registry: ``@register`` on an Engine subclass makes it available by name.
+
+Adding an engine is a one-file change: put a module defining a registered class under
+``engines/classical/`` or ``engines/neural/``; :func:`discover` imports those packages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from typing import Any, TypeVar
+
+from engines.base import Engine
+
+_ENGINES: dict[str, type[Engine]] = {}
+_PLUGIN_PACKAGES = ("engines.classical", "engines.neural")
+_discovered = False
+
+E = TypeVar("E", bound=type[Engine])
+
+
+class UnknownEngineError(KeyError):
+    """No engine of that name; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+def register(cls: E) -> E:
+    """Class decorator adding an :class:`Engine` subclass under ``cls.name``."""
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise TypeError(f"{cls!r} is not an Engine subclass")
+    if not cls.name or cls.name != cls.name.lower() or " " in cls.name:
+        raise ValueError(f"{cls.__name__}.name must be a lower-case word, got {cls.name!r}")
+    existing = _ENGINES.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"engine name {cls.name!r} is taken by {existing.__qualname__}")
+    _ENGINES[cls.name] = cls
+    return cls
+
+
+def discover() -> None:
+    """Import every module of the engine packages once, so their ``@register`` calls run."""
+    global _discovered
+    if _discovered:
+        return
+    for package_name in _PLUGIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
+            importlib.import_module(info.name)
+    _discovered = True
+
+
+def names() -> list[str]:
+    """Registered engine names, in registration order."""
+    discover()
+    return list(_ENGINES)
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The class registered as ``name``; :class:`UnknownEngineError` lists the valid names."""
+    discover()
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _ENGINES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownEngineError(
+            f"unknown engine {name!r}.{hint} Available: {', '.join(_ENGINES)}") from None
+
+
+def create(name: str, **options: Any) -> Engine:
+    """A new instance of the engine registered as ``name``."""
+    return engine_class(name)(**options)
+
+
+def engine_classes() -> list[type[Engine]]:
+    """All registered engine classes, in registration order."""
+    discover()
+    return list(_ENGINES.values())

@@ -1,0 +1,48 @@
+"""Inpaint Studio entry point.
+
+``python main.py [IMAGE] [--mask MASK]`` opens the editor (on a bundled sample photo when no
+image is given); ``python main.py COMMAND ...`` runs a command-line tool (``--help`` lists
+them). Argument parsing only: the work lives in ``app/`` and ``cli/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inpaint-studio",
+        description="Open the Inpaint Studio editor. Commands: run "
+                    "`inpaint-studio --help-commands` for the command-line tools.")
+    parser.add_argument("image", nargs="?", help="image to open (default: a sample photo)")
+    parser.add_argument("--mask", help="mask to load with the image (white = hole)")
+    parser.add_argument("--engine", help="engine to select on start")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    import cli
+
+    names = set(cli.command_modules())
+    first = next((a for a in argv if a != "--debug"), None)
+    if first in names or argv[:1] in (["--help-commands"], ["-h"], ["--help"]):
+        if argv[:1] == ["--help-commands"]:
+            argv = ["--help"]
+        if argv[:1] in (["-h"], ["--help"]):
+            _gui_parser().print_help()
+            print()
+        try:
+            return cli.main(argv)
+        except SystemExit as exit_:  # argparse --help / usage errors
+            return int(exit_.code or 0)
+    args = _gui_parser().parse_args(argv)
+    from app.launch import launch
+
+    return launch(args.image, mask=args.mask, engine=args.engine)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
