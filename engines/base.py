@@ -228,7 +228,7 @@ class Region:
 
     All arrays share the same ``(h, w)``; their conventions are those of
     :class:`InpaintRequest`. ``scale`` is working size / original size. ``exemplars`` are
-    scaled by the same factor.
+    scaled by the same factor. ``device`` is the request's device preference.
     """
 
     image: np.ndarray
@@ -242,6 +242,7 @@ class Region:
     scale: float
     seed: int
     options: Mapping[str, Any]
+    device: str = "auto"
 
     @property
     def hole(self) -> np.ndarray:

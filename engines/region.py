@@ -174,6 +174,7 @@ def build_region(request: InpaintRequest, box: Box, scale: float) -> Region:
         scale=scale,
         seed=request.seed,
         options=request.options,
+        device=request.device,
     )
 
 

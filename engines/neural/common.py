@@ -46,7 +46,8 @@ class NeuralEngine(Engine):
         return weights.require(self.weights_id)
 
     def status(self) -> Status:
-        if self.options.get("weights_path") or weights.is_present(self.weights_id):
+        if self.options.get("network") is not None or self.options.get("weights_path") \
+                or weights.is_present(self.weights_id):
             return Status(Readiness.READY)
         spec = weights.get_spec(self.weights_id)
         how = (f"run `python main.py models download {spec.id}`" if spec.urls
@@ -57,12 +58,35 @@ class NeuralEngine(Engine):
         """The torch device for this run (``preference`` overrides the engine option)."""
         return pick_device(preference or self.options.get("device", "auto"))
 
-    def load_network(self, path: Path, device) -> Any:
-        """Build the network, load ``path`` into it, move it to ``device``, set eval mode."""
+    def create_network(self) -> Any:
+        """The network architecture with random weights, in eval mode, on the CPU."""
         raise NotImplementedError
 
+    def load_weights(self, network: Any, path: Path) -> None:
+        """Load the checkpoint at ``path`` into ``network`` (strict: every tensor must match).
+
+        Use :func:`engines.weights.load_checkpoint` so no pickled code runs; convert the
+        upstream layout (prefixes, ``{"G": ...}``, Lightning ``state_dict``) here.
+        """
+        raise NotImplementedError
+
+    def load_network(self, path: Path, device) -> Any:
+        """Build the network, load ``path`` into it, move it to ``device`` in eval mode.
+
+        Engines with an alternative source (a TorchScript file) override this.
+        """
+        network = self.create_network()
+        self.load_weights(network, path)
+        return network.to(device).eval()
+
     def network(self, device) -> Any:
-        """The loaded network on ``device``, shared through the process-wide model slot."""
+        """The loaded network on ``device``, shared through the process-wide model slot.
+
+        The ``network`` option (an already built module) bypasses loading, for benchmarks.
+        """
+        given = self.options.get("network")
+        if given is not None:
+            return given.to(device).eval()
         path = self.checkpoint_path()
         key = (type(self).__name__, str(path.resolve()), str(device))
         return MODEL_SLOT.get(key, lambda: self.load_network(path, device))
