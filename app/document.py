@@ -107,6 +107,7 @@ class Document:
         self._listeners: list[ChangeListener] = []
         self._revision = 0
         self._saved_revision = 0
+        self._image_version = 0
 
     # ----------------------------------------------------------------- layers
     @property
@@ -196,6 +197,7 @@ class Document:
         self._backup.clear()
         if not step.diffs:
             return None
+        self._note_image_change(step)
         self._undo.append(step)
         self._redo.clear()
         self._revision += 1
@@ -301,7 +303,12 @@ class Document:
     def mark_saved(self) -> None:
         self._saved_revision = self._revision
 
+    def _note_image_change(self, step: Step) -> None:
+        if any(d.layer is Layer.IMAGE for d in step.diffs):
+            self._image_version += 1
+
     def _apply(self, step: Step, use_old: bool) -> None:
+        self._note_image_change(step)
         touched: dict[Layer, Box] = {}
         for diff in step.diffs:
             data = np.frombuffer(zlib.decompress(diff.old if use_old else diff.new), np.uint8)
@@ -326,15 +333,25 @@ class Document:
 
     # --------------------------------------------------------------- results
     def set_preview(self, image: np.ndarray | None, name: str = "") -> None:
-        """Show an engine result (``(H, W, 3)`` uint8) without committing it."""
+        """Keep an engine result (``(H, W, 3)`` uint8) that is not committed yet.
+
+        Listeners are not notified: the picture itself has not changed.
+        """
         if image is not None and image.shape != self.image.shape:
             raise InputError(f"result {image.shape} does not match the image {self.image.shape}")
         self.preview, self.preview_name = image, name
-        self.notify(Layer.IMAGE)
 
-    def apply_result(self, result: np.ndarray, label: str = "Fill") -> Step | None:
+    @property
+    def image_version(self) -> int:
+        """Changes whenever the picture's pixels change (edits, undo, redo)."""
+        return self._image_version
+
+    def apply_result(self, result: np.ndarray, label: str = "Fill",
+                     used_mask: np.ndarray | None = None) -> Step | None:
         """Commit ``result`` to the image and clear the mask, as one undoable step.
 
+        ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
+        so strokes painted while the engine ran survive (default: clear the whole mask).
         Only the tiles where the image or the mask change are recorded, so objects can be
         removed one after another with a small history.
         """
@@ -342,15 +359,18 @@ class Document:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
                              f"{self.image.shape} uint8")
         image, mask = self.image, self.mask
+        cleared = np.zeros_like(mask) if used_mask is None else np.where(used_mask > 0, 0, mask)
         image_box = _changed_box(image, result)
-        mask_box = _changed_box(mask, np.zeros_like(mask))
+        mask_box = _changed_box(mask, cleared)
         with self.step(label):
             self.touch(Layer.IMAGE, image_box)
             self.touch(Layer.MASK, mask_box)
             if image_box is not None:
                 rows, cols = image_box.slices
                 image[rows, cols] = result[rows, cols]
-            mask[...] = 0
+            if mask_box is not None:
+                rows, cols = mask_box.slices
+                mask[rows, cols] = cleared[rows, cols]
         self.preview, self.preview_name = None, ""
         self.notify(Layer.IMAGE, image_box)
         if mask_box is not None:

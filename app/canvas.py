@@ -1,0 +1,339 @@
+"""The canvas: one widget that shows the document and turns pointer input into tool calls.
+
+It paints, in order, the picture (or the engine preview inside its box), the composited
+overlays and the brush cursor, from the :class:`~app.viewcache.ViewCache` pyramids, so a
+repaint costs what the window costs, not what the image costs. It owns no inference and
+emits signals rather than acting on the window.
+
+View transform: ``screen = image * zoom + offset``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from app.document import Document, Layer
+from app.tools import PanTool, Tool
+from app.viewcache import OverlayStyle, ViewCache
+from engines.region import Box
+
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+
+
+def _qimage(array: np.ndarray, fmt: QImage.Format) -> QImage:
+    """Wrap a ``(h, w, 4)`` uint8 buffer without copying (keep ``array`` alive while used)."""
+    return QImage(array.data, array.shape[1], array.shape[0], array.strides[0], fmt)
+
+
+class Canvas(QWidget):
+    """Shows a :class:`Document`; brushes, zoom (wheel, around the cursor) and pan.
+
+    Signals:
+        zoomChanged(float): the zoom factor (screen px per image px) changed.
+        cursorMoved(int, int): pointer position in image pixels (-1, -1 when outside).
+        editFinished(str): a drag changed the named layer (one undo step was recorded).
+        brushSizeChanged(float): the current tool's radius changed with [ or ].
+    """
+
+    zoomChanged = Signal(float)
+    cursorMoved = Signal(int, int)
+    editFinished = Signal(str)
+    brushSizeChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self.setMinimumSize(200, 150)
+        self.document: Document | None = None
+        self.view: ViewCache | None = None
+        self.tool: Tool | None = None
+        self.zoom = 1.0
+        self.offset = QPointF(0, 0)
+        self.stage_label = ""
+        self.style = OverlayStyle()  # shared by every document shown here
+        self._fitted = True
+        self._pointer: QPointF | None = None
+        self._panning_from: QPointF | None = None
+        self._space_held = False
+        self._drawing = False
+        self._background = QColor(46, 46, 50)
+
+    # ---------------------------------------------------------------- document
+    def set_document(self, document: Document | None) -> None:
+        if self.document is not None:
+            self.document.remove_listener(self._on_change)
+        self.document = document
+        self.view = None
+        if document is not None:
+            self.view = ViewCache(document, self.style)
+            document.add_listener(self._on_change)
+            self.fit()
+        self.update()
+
+    def _on_change(self, layer: Layer, box: Box) -> None:
+        if self.view is None:
+            return
+        self.view.update(layer, box)
+        self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
+
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = tool
+        self._update_cursor()
+        self.update()
+
+    def set_preview(self, image: np.ndarray | None, box: Box | None, label: str = "") -> None:
+        """Show an engine result inside ``box`` (``None`` clears it)."""
+        if self.view is None:
+            return
+        self.view.set_preview(image, box)
+        self.stage_label = label if image is not None else ""
+        self.update()
+
+    def set_show_original(self, show_original: bool) -> None:
+        """While ``True`` the picture shows as loaded: no preview, no overlays."""
+        if self.view is None:
+            return
+        self.view.set_show_preview(not show_original)
+        self.view.show_overlays = not show_original
+        self.update()
+
+    def refresh_overlays(self) -> None:
+        """Re-render every overlay (after a style or palette change)."""
+        if self.view is not None:
+            self.view.refresh()
+            self.update()
+
+    # -------------------------------------------------------------- transform
+    def image_point(self, pos: QPointF) -> tuple[float, float]:
+        return ((pos.x() - self.offset.x()) / self.zoom, (pos.y() - self.offset.y()) / self.zoom)
+
+    def _screen_rect(self, box: Box) -> QRect:
+        x0 = math.floor(box.left * self.zoom + self.offset.x())
+        y0 = math.floor(box.top * self.zoom + self.offset.y())
+        x1 = math.ceil(box.right * self.zoom + self.offset.x())
+        y1 = math.ceil(box.bottom * self.zoom + self.offset.y())
+        return QRect(x0, y0, x1 - x0, y1 - y0)
+
+    def fit(self) -> None:
+        """Zoom so the whole image fits the widget, centred."""
+        if self.document is None:
+            return
+        w, h = max(1, self.width()), max(1, self.height())
+        zoom = min(w / self.document.width, h / self.document.height) * 0.98
+        self._set_zoom(zoom, QPointF(w / 2, h / 2), centre=True)
+        self._fitted = True
+
+    def actual_size(self) -> None:
+        """100 %: one image pixel per screen pixel, keeping the view centre."""
+        centre = QPointF(self.width() / 2, self.height() / 2)
+        self._set_zoom(1.0, centre)
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Multiply the zoom, keeping the image point under ``anchor`` (default centre) fixed."""
+        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        self._set_zoom(self.zoom * factor, anchor)
+
+    def _set_zoom(self, zoom: float, anchor: QPointF, centre: bool = False) -> None:
+        zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        if centre and self.document is not None:
+            self.offset = QPointF((self.width() - self.document.width * zoom) / 2,
+                                  (self.height() - self.document.height * zoom) / 2)
+        else:
+            ix, iy = self.image_point(anchor)
+            self.offset = QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom)
+        self._fitted = False
+        if zoom != self.zoom:
+            self.zoom = zoom
+            self.zoomChanged.emit(zoom)
+        self.update()
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        self.offset += QPointF(dx, dy)
+        self._fitted = False
+        self.update()
+
+    # ---------------------------------------------------------------- painting
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(event.rect(), self._background)
+        view = self.view
+        if view is None or self.document is None:
+            painter.setPen(QColor(170, 170, 170))
+            painter.drawText(self.rect(), Qt.AlignCenter, "Open an image (Ctrl+O) or drop one here")
+            return
+        painter.setRenderHint(QPainter.SmoothPixmapTransform, self.zoom < 2.0)
+        index = view.level_for(self.zoom)
+        level = view.levels[index]
+        factor = level.factor
+        # the visible part of the image, in level pixels
+        exposed = QRectF(event.rect())
+        x0, y0 = self.image_point(exposed.topLeft())
+        x1, y1 = self.image_point(exposed.bottomRight())
+        h, w = level.base.shape[:2]
+        lx0 = max(0, math.floor(x0 / factor) - 1)
+        ly0 = max(0, math.floor(y0 / factor) - 1)
+        lx1 = min(w, math.ceil(x1 / factor) + 1)
+        ly1 = min(h, math.ceil(y1 / factor) + 1)
+        if lx1 > lx0 and ly1 > ly0:
+            source = QRectF(lx0, ly0, lx1 - lx0, ly1 - ly0)
+            target = QRectF(lx0 * factor * self.zoom + self.offset.x(),
+                            ly0 * factor * self.zoom + self.offset.y(),
+                            (lx1 - lx0) * factor * self.zoom, (ly1 - ly0) * factor * self.zoom)
+            painter.drawImage(target, _qimage(level.base, QImage.Format_RGB32), source)
+            if view.preview_visible() and view.preview_levels:
+                self._paint_preview(painter, index)
+            if view.show_overlays:
+                painter.drawImage(target, _qimage(level.overlay,
+                                                  QImage.Format_ARGB32_Premultiplied), source)
+        self._paint_cursor(painter)
+        if self.stage_label:
+            self._paint_badge(painter, self.stage_label)
+
+    def _paint_preview(self, painter: QPainter, index: int) -> None:
+        view = self.view
+        box = view.preview_box
+        index = min(index, len(view.preview_levels) - 1)
+        patch = view.preview_levels[index]
+        target = QRectF(box.left * self.zoom + self.offset.x(), box.top * self.zoom + self.offset.y(),
+                        box.width * self.zoom, box.height * self.zoom)
+        painter.drawImage(target, _qimage(patch, QImage.Format_RGB32),
+                          QRectF(0, 0, patch.shape[1], patch.shape[0]))
+
+    def _paint_cursor(self, painter: QPainter) -> None:
+        tool = self.tool
+        if self._pointer is None or tool is None or not tool.family or self._space_held:
+            return
+        radius = max(1.0, tool.radius * self.zoom)
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setBrush(Qt.NoBrush)
+        painter.setPen(QPen(QColor(0, 0, 0, 200), 3))
+        painter.drawEllipse(self._pointer, radius, radius)
+        painter.setPen(QPen(QColor(255, 255, 255, 230), 1))
+        painter.drawEllipse(self._pointer, radius, radius)
+
+    def _paint_badge(self, painter: QPainter, text: str) -> None:
+        metrics = painter.fontMetrics()
+        rect = QRect(10, 10, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(rect, Qt.AlignCenter, text)
+
+    def _cursor_rect(self, pos: QPointF | None) -> QRect:
+        if pos is None or self.tool is None:
+            return QRect()
+        r = int(self.tool.radius * self.zoom) + 4
+        return QRect(int(pos.x()) - r, int(pos.y()) - r, 2 * r + 1, 2 * r + 1)
+
+    def _update_cursor(self) -> None:
+        if self._space_held or isinstance(self.tool, PanTool):
+            self.setCursor(Qt.ClosedHandCursor if self._panning_from else Qt.OpenHandCursor)
+        elif self.tool is not None and self.tool.family:
+            self.setCursor(Qt.BlankCursor if self.tool.radius * self.zoom >= 3 else
+                           Qt.CrossCursor)
+        else:
+            self.setCursor(Qt.CrossCursor)
+
+    # ------------------------------------------------------------------ input
+    def resizeEvent(self, event) -> None:
+        if self._fitted:
+            self.fit()
+        super().resizeEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if delta:
+            self.zoom_by(1.0015 ** delta, event.position())
+            self._update_cursor()
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position()
+        pan = (event.button() == Qt.MiddleButton or self._space_held
+               or (event.button() == Qt.LeftButton and isinstance(self.tool, PanTool)))
+        if pan:
+            self._panning_from = pos
+            self._update_cursor()
+        elif event.button() == Qt.LeftButton and self.document and self.tool:
+            self._drawing = True
+            self.tool.press(self.document, self.image_point(pos))
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position()
+        old = self._pointer
+        self._pointer = pos
+        if self._panning_from is not None:
+            delta = pos - self._panning_from
+            self._panning_from = pos
+            self.pan_by(delta.x(), delta.y())
+        elif self._drawing and self.document and self.tool:
+            self.tool.move(self.document, self.image_point(pos))
+        if self.tool is not None and self.tool.family:
+            self.update(self._cursor_rect(old))
+            self.update(self._cursor_rect(pos))
+        if self.document is not None:
+            x, y = self.image_point(pos)
+            inside = 0 <= x < self.document.width and 0 <= y < self.document.height
+            self.cursorMoved.emit(int(x) if inside else -1, int(y) if inside else -1)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._panning_from is not None and event.button() in (Qt.MiddleButton, Qt.LeftButton):
+            self._panning_from = None
+            self._update_cursor()
+        elif self._drawing and event.button() == Qt.LeftButton:
+            self._drawing = False
+            if self.tool.release(self.document, self.image_point(event.position())):
+                self.editFinished.emit(self.tool.layer.value if self.tool.layer else "")
+        event.accept()
+
+    def leaveEvent(self, event) -> None:
+        old, self._pointer = self._pointer, None
+        self.update(self._cursor_rect(old))
+        self.cursorMoved.emit(-1, -1)
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self._update_cursor()
+            self.update(self._cursor_rect(self._pointer))
+            return
+        if event.key() in (Qt.Key_BracketLeft, Qt.Key_BracketRight) and self.tool \
+                and self.tool.family:
+            self.change_brush_size(1.25 if event.key() == Qt.Key_BracketRight else 0.8)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self._panning_from = None
+            self._update_cursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def change_brush_size(self, factor: float) -> None:
+        """Scale the current tool's radius (``[`` and ``]``), between 0.5 and 1000 px."""
+        if self.tool is None or not self.tool.family:
+            return
+        family = self.tool.family
+        radii = self.tool.settings.radius
+        old = radii[family]
+        new = min(1000.0, max(0.5, old * factor))
+        if round(new) == round(old) and new > 2:
+            new = old + (1 if factor > 1 else -1)
+        radii[family] = new
+        self.brushSizeChanged.emit(new)
+        pointer = self._pointer or QPointF(self.mapFromGlobal(QCursor.pos()))
+        self.update(self._cursor_rect(pointer).adjusted(-int(old * self.zoom), -int(old * self.zoom),
+                                                        int(old * self.zoom), int(old * self.zoom)))
+        self._update_cursor()

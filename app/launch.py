@@ -1,0 +1,30 @@
+"""Starting the editor: the Qt application, the main window and what it opens first."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.window import SAMPLE_IMAGE, MainWindow
+
+
+def launch(image: str | None = None, mask: str | None = None, engine: str | None = None) -> int:
+    """Open the editor on ``image`` (the bundled sample when None); returns the exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Inpaint Studio")
+    app.setOrganizationName("inpaint-studio")
+    window = MainWindow()
+    geometry = QSettings("inpaint-studio", "inpaint-studio").value("geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    if engine and not window.engine_panel.select_engine(engine):
+        print(f"warning: unknown engine {engine!r}; using {window.controller.settings.engine}",
+              file=sys.stderr)
+    window.show()
+    target = Path(image) if image else SAMPLE_IMAGE
+    if not window.open_path(target, mask):
+        print(f"error: {window.last_error}", file=sys.stderr)
+    return app.exec()

@@ -1,0 +1,220 @@
+"""Side panels: engine settings and overlay visibility. Widgets only; the window wires them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.controller import FillSettings
+from app.document import Layer
+from app.viewcache import OverlayStyle
+from engines import registry
+from engines.base import Readiness, Strategy
+
+_STRATEGY_HELP = {
+    Strategy.CROP: "Crop around the hole with context (fast on large photos)",
+    Strategy.RESIZE: "Whole picture scaled to the engine's working size",
+    Strategy.ORIGINAL: "Whole picture at full resolution (slow on large photos)",
+}
+
+
+def engine_entries() -> list[tuple[str, str, Readiness, str]]:
+    """(name, title, readiness, detail) for every registered engine."""
+    entries = []
+    for cls in registry.engine_classes():
+        try:
+            status = cls().status()
+            entries.append((cls.name, cls.title or cls.name, status.readiness, status.detail))
+        except Exception as exc:  # a broken engine must not break the picker
+            entries.append((cls.name, cls.title or cls.name, Readiness.UNAVAILABLE, str(exc)))
+    return entries
+
+
+class EnginePanel(QWidget):
+    """Engine choice and run settings.
+
+    Signals:
+        engineChosen(str): the user picked an engine (name).
+        settingsChanged(): any other setting changed (read :meth:`apply_to`).
+        fillRequested(), applyRequested(), cancelRequested(): the buttons.
+    """
+
+    engineChosen = Signal(str)
+    settingsChanged = Signal()
+    fillRequested = Signal()
+    applyRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = QComboBox()
+        self.engine.setToolTip("Inpainting engine; grey entries need weights or training")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #b0b0b0;")
+        self.strategy = QComboBox()
+        for strategy in Strategy:
+            self.strategy.addItem(strategy.value, strategy)
+            self.strategy.setItemData(self.strategy.count() - 1, _STRATEGY_HELP[strategy],
+                                      Qt.ToolTipRole)
+        self.margin = QSpinBox()
+        self.margin.setRange(0, 2048)
+        self.margin.setSuffix(" px")
+        self.margin.setToolTip("Context kept around the hole with the crop strategy")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.device = QComboBox()
+        for device in ("auto", "cpu", "cuda", "mps"):
+            self.device.addItem(device)
+        self.auto_run = QCheckBox("Fill after each stroke")
+        self.auto_apply = QCheckBox("Apply results automatically")
+        self.fill_button = QPushButton("Fill (F)")
+        self.apply_button = QPushButton("Apply (Enter)")
+        self.cancel_button = QPushButton("Cancel (Esc)")
+
+        form = QFormLayout()
+        form.addRow("Engine", self.engine)
+        form.addRow("", self.status)
+        form.addRow("Region", self.strategy)
+        form.addRow("Context", self.margin)
+        form.addRow("Seed", self.seed)
+        form.addRow("Device", self.device)
+        buttons = QHBoxLayout()
+        for button in (self.fill_button, self.apply_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.auto_run)
+        layout.addWidget(self.auto_apply)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self.reload_engines()
+        self.engine.currentIndexChanged.connect(self._on_engine)
+        for signal in (self.strategy.currentIndexChanged, self.margin.valueChanged,
+                       self.seed.valueChanged, self.device.currentIndexChanged,
+                       self.auto_run.toggled, self.auto_apply.toggled):
+            signal.connect(self.settingsChanged)
+        self.fill_button.clicked.connect(self.fillRequested)
+        self.apply_button.clicked.connect(self.applyRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+
+    def reload_engines(self) -> None:
+        """Refresh the engine list and each one's readiness (after a download)."""
+        current = self.engine.currentData()
+        self.engine.blockSignals(True)
+        self.engine.clear()
+        self._details: dict[str, tuple[Readiness, str]] = {}
+        for name, title, readiness, detail in engine_entries():
+            text = title if readiness is Readiness.READY else f"{title} ({readiness.value})"
+            self.engine.addItem(text, name)
+            self._details[name] = (readiness, detail)
+        index = self.engine.findData(current) if current else 0
+        self.engine.setCurrentIndex(max(0, index))
+        self.engine.blockSignals(False)
+        self._show_status()
+
+    def readiness(self, name: str) -> tuple[Readiness, str]:
+        return self._details.get(name, (Readiness.UNAVAILABLE, "unknown engine"))
+
+    def select_engine(self, name: str) -> bool:
+        index = self.engine.findData(name)
+        if index >= 0:
+            self.engine.setCurrentIndex(index)
+        return index >= 0
+
+    def _on_engine(self) -> None:
+        self._show_status()
+        self.engineChosen.emit(self.engine.currentData())
+
+    def _show_status(self) -> None:
+        name = self.engine.currentData()
+        if name is None:
+            self.status.setText("")
+            return
+        cls = registry.engine_class(name)
+        readiness, detail = self.readiness(name)
+        guidance = ", ".join(sorted(g.value for g in cls.guidance)) or "none"
+        state = "ready" if readiness is Readiness.READY else f"{readiness.value}: {detail}"
+        self.status.setText(f"{cls.description}\nGuidance: {guidance}. {state}")
+
+    def load(self, settings: FillSettings) -> None:
+        """Show ``settings`` in the widgets (without emitting)."""
+        for widget in (self.strategy, self.margin, self.seed, self.device, self.auto_run,
+                       self.auto_apply):
+            widget.blockSignals(True)
+        self.select_engine(settings.engine)
+        self.strategy.setCurrentIndex(self.strategy.findData(settings.strategy))
+        self.margin.setValue(settings.crop_margin)
+        self.seed.setValue(settings.seed)
+        self.device.setCurrentText(settings.device)
+        self.auto_run.setChecked(settings.auto_run)
+        self.auto_apply.setChecked(settings.auto_apply)
+        for widget in (self.strategy, self.margin, self.seed, self.device, self.auto_run,
+                       self.auto_apply):
+            widget.blockSignals(False)
+
+    def apply_to(self, settings: FillSettings) -> None:
+        """Copy the widgets' values into ``settings``."""
+        settings.engine = self.engine.currentData() or settings.engine
+        settings.strategy = self.strategy.currentData()
+        settings.crop_margin = self.margin.value()
+        settings.seed = self.seed.value()
+        settings.device = self.device.currentText()
+        settings.auto_run = self.auto_run.isChecked()
+        settings.auto_apply = self.auto_apply.isChecked()
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+
+
+class OverlayPanel(QWidget):
+    """Which overlays show and how strongly. Emits ``changed`` after any edit."""
+
+    changed = Signal()
+    _LAYERS = ((Layer.MASK, "Mask", "mask_opacity"), (Layer.SKETCH, "Sketch", None),
+               (Layer.COLOR, "Colour strokes", "color_opacity"),
+               (Layer.LABELS, "Label map", "label_opacity"),
+               (Layer.SAMPLING, "Sampling area", "sampling_opacity"))
+
+    def __init__(self, style: OverlayStyle, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.style = style
+        form = QFormLayout(self)
+        self.checks: dict[Layer, QCheckBox] = {}
+        self.sliders: dict[Layer, QSlider] = {}
+        for layer, title, attribute in self._LAYERS:
+            check = QCheckBox(title)
+            check.setChecked(style.visible.get(layer, True))
+            check.toggled.connect(lambda on, layer=layer: self._set_visible(layer, on))
+            self.checks[layer] = check
+            slider = QSlider(Qt.Horizontal)
+            slider.setRange(0, 100)
+            if attribute:
+                slider.setValue(round(getattr(style, attribute) * 100))
+                slider.valueChanged.connect(
+                    lambda value, attribute=attribute: self._set_opacity(attribute, value))
+            else:
+                slider.setEnabled(False)
+                slider.setValue(100)
+            self.sliders[layer] = slider
+            form.addRow(check, slider)
+
+    def _set_visible(self, layer: Layer, on: bool) -> None:
+        self.style.visible[layer] = on
+        self.changed.emit()
+
+    def _set_opacity(self, attribute: str, value: int) -> None:
+        setattr(self.style, attribute, value / 100.0)
+        self.changed.emit()

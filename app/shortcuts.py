@@ -1,0 +1,77 @@
+"""The one shortcut table: every key the editor answers to, with what it does.
+
+The window builds its actions from :data:`SHORTCUTS`; the README's table is checked against it
+by the tests, so the documentation cannot drift from the program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """``action``: the window's action id; ``keys``: a QKeySequence string (or a description
+    for keys handled directly, flagged ``direct``); ``text``: what it does."""
+
+    action: str
+    keys: str
+    text: str
+    direct: bool = False
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("open", "Ctrl+O", "Open an image"),
+    Shortcut("save", "Ctrl+S", "Save the result (asks for a name; never replaces the original "
+                               "unless you pick it)"),
+    Shortcut("save_as", "Ctrl+Shift+S", "Save the result under a new name"),
+    Shortcut("import_mask", "Ctrl+M", "Import a mask (PNG: white or opaque = hole)"),
+    Shortcut("export_mask", "Ctrl+Shift+M", "Export the mask as PNG (white = hole)"),
+    Shortcut("undo", "Ctrl+Z", "Undo the last stroke, mask operation or applied fill"),
+    Shortcut("redo", "Ctrl+Shift+Z", "Redo"),
+    Shortcut("fill", "F", "Fill the mask with the current engine"),
+    Shortcut("apply", "Return", "Apply the result shown"),
+    Shortcut("cancel", "Esc", "Cancel the running fill, or discard the result shown"),
+    Shortcut("tool_mask", "B", "Mask brush"),
+    Shortcut("tool_mask-eraser", "E", "Mask eraser"),
+    Shortcut("tool_sketch", "P", "Sketch pen (structure lines inside the hole)"),
+    Shortcut("tool_sketch-eraser", "Shift+P", "Sketch eraser"),
+    Shortcut("tool_color", "C", "Colour brush"),
+    Shortcut("tool_color-eraser", "Shift+C", "Colour eraser"),
+    Shortcut("tool_label", "L", "Label brush (paints the current label)"),
+    Shortcut("tool_fill", "G", "Label fill bucket"),
+    Shortcut("tool_picker", "I", "Label picker (eyedropper)"),
+    Shortcut("tool_sample-include", "K", "Sampling area: use only these pixels as source"),
+    Shortcut("tool_sample-exclude", "Shift+K", "Sampling area: never use these pixels"),
+    Shortcut("tool_sample-eraser", "Alt+K", "Sampling area eraser"),
+    Shortcut("tool_pan", "H", "Hand tool (pan)"),
+    Shortcut("brush_size", "[ / ]", "Smaller / larger brush", direct=True),
+    Shortcut("pan", "Space + drag, middle-drag", "Pan the view", direct=True),
+    Shortcut("zoom", "Wheel", "Zoom around the pointer", direct=True),
+    Shortcut("original", "O (hold)", "Show the original picture while held", direct=True),
+    Shortcut("fit", "Ctrl+0", "Fit the picture in the window"),
+    Shortcut("actual_size", "Ctrl+1", "Zoom to 100 %"),
+    Shortcut("zoom_in", "Ctrl+=", "Zoom in"),
+    Shortcut("zoom_out", "Ctrl+-", "Zoom out"),
+    Shortcut("grow", "Ctrl+]", "Grow the mask"),
+    Shortcut("shrink", "Ctrl+[", "Shrink the mask"),
+    Shortcut("feather", "Ctrl+Shift+F", "Feather the mask edge"),
+    Shortcut("invert", "Ctrl+I", "Invert the mask"),
+    Shortcut("clear_mask", "Ctrl+D", "Clear the mask"),
+    Shortcut("quit", "Ctrl+Q", "Quit"),
+)
+
+
+def keys_for(action: str) -> str:
+    """The key sequence string of ``action`` ('' when it has none)."""
+    for shortcut in SHORTCUTS:
+        if shortcut.action == action:
+            return shortcut.keys
+    return ""
+
+
+def markdown_table() -> str:
+    """The table as Markdown, for the README."""
+    rows = ["| Keys | Action |", "|---|---|"]
+    rows += [f"| {s.keys} | {s.text} |" for s in SHORTCUTS]
+    return "\n".join(rows)

@@ -1,0 +1,187 @@
+"""Editing tools: small state objects that turn pointer events into document edits.
+
+Points are image coordinates ``(x, y)`` as floats. A drag (press, moves, release) is one
+undoable step. Tools hold no Qt objects; the canvas feeds them events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
+from app.maskops import flood_fill
+from engines.region import Box
+
+Point = tuple[float, float]
+
+
+@dataclass
+class ToolSettings:
+    """What the tools share: brush radii per family, the current label and colour."""
+
+    radius: dict[str, float] = field(default_factory=lambda: {
+        "mask": 24.0, "sketch": 1.5, "color": 8.0, "labels": 24.0, "sampling": 40.0})
+    label: int = 0
+    color: tuple[int, int, int] = (200, 60, 40)
+    on_label_picked: Callable[[int], None] | None = None
+
+
+class Tool:
+    """Base tool: does nothing. ``brush`` tools show a round cursor of ``radius``."""
+
+    name = "tool"
+    title = "Tool"
+    family: str | None = None  # brush-size family, None for non-brush tools
+    layer: Layer | None = None
+
+    def __init__(self, settings: ToolSettings) -> None:
+        self.settings = settings
+
+    @property
+    def radius(self) -> float:
+        return self.settings.radius.get(self.family, 0.0) if self.family else 0.0
+
+    def press(self, document: Document, point: Point) -> None:
+        """Pointer pressed at ``point``."""
+
+    def move(self, document: Document, point: Point) -> None:
+        """Pointer moved with the button held."""
+
+    def release(self, document: Document, point: Point) -> bool:
+        """Pointer released; returns whether the document changed."""
+        return False
+
+
+class BrushTool(Tool):
+    """Paints ``value`` into ``layer`` with a round hard brush; one drag = one undo step."""
+
+    value: int | tuple[int, ...] = 255
+
+    def __init__(self, settings: ToolSettings) -> None:
+        super().__init__(settings)
+        self._last: Point | None = None
+
+    def current_value(self) -> int | tuple[int, ...]:
+        return self.value
+
+    def press(self, document: Document, point: Point) -> None:
+        if document.in_step:  # a drag never finished (focus lost): close it first
+            document.end_step()
+        document.begin_step(self.title)
+        self._last = point
+        document.paint_segment(self.layer, point, point, self.radius, self.current_value())
+
+    def move(self, document: Document, point: Point) -> None:
+        if self._last is None or not document.in_step:
+            return
+        document.paint_segment(self.layer, self._last, point, self.radius,
+                               self.current_value())
+        self._last = point
+
+    def release(self, document: Document, point: Point) -> bool:
+        if self._last is None or not document.in_step:
+            return False
+        self.move(document, point)
+        self._last = None
+        return document.end_step() is not None
+
+
+class MaskBrush(BrushTool):
+    name, title, family, layer, value = "mask", "Mask brush", "mask", Layer.MASK, 255
+
+
+class MaskEraser(BrushTool):
+    name, title, family, layer, value = "mask-eraser", "Mask eraser", "mask", Layer.MASK, 0
+
+
+class SketchPen(BrushTool):
+    name, title, family, layer, value = "sketch", "Sketch pen", "sketch", Layer.SKETCH, 255
+
+
+class SketchEraser(BrushTool):
+    name, title, family, layer, value = ("sketch-eraser", "Sketch eraser", "mask",
+                                         Layer.SKETCH, 0)
+
+
+class ColorBrush(BrushTool):
+    name, title, family, layer = "color", "Colour brush", "color", Layer.COLOR
+
+    def current_value(self) -> tuple[int, ...]:
+        return (*self.settings.color, 255)
+
+
+class ColorEraser(BrushTool):
+    name, title, family, layer, value = ("color-eraser", "Colour eraser", "color",
+                                         Layer.COLOR, (0, 0, 0, 0))
+
+
+class LabelBrush(BrushTool):
+    name, title, family, layer = "label", "Label brush", "labels", Layer.LABELS
+
+    def current_value(self) -> int:
+        return self.settings.label
+
+
+class SampleInclude(BrushTool):
+    name, title, family, layer, value = ("sample-include", "Sampling area: include",
+                                         "sampling", Layer.SAMPLING, SAMPLE_INCLUDE)
+
+
+class SampleExclude(BrushTool):
+    name, title, family, layer, value = ("sample-exclude", "Sampling area: exclude",
+                                         "sampling", Layer.SAMPLING, SAMPLE_EXCLUDE)
+
+
+class SampleEraser(BrushTool):
+    name, title, family, layer, value = ("sample-eraser", "Sampling area: erase",
+                                         "sampling", Layer.SAMPLING, 0)
+
+
+class LabelFill(Tool):
+    """Fills the connected area of one label with the current label (one undo step)."""
+
+    name, title, layer = "fill", "Label fill", Layer.LABELS
+
+    def press(self, document: Document, point: Point) -> None:
+        x, y = int(point[0]), int(point[1])
+        labels = document.layer(Layer.LABELS)
+        if not (0 <= x < document.width and 0 <= y < document.height):
+            return
+        with document.step(self.title):
+            # the fill may reach anywhere: back up the whole layer (only tiles that really
+            # change are kept in the history)
+            document.touch(Layer.LABELS, Box(0, 0, document.height, document.width))
+            box = flood_fill(labels, (x, y), self.settings.label)
+        if box is not None:
+            document.notify(Layer.LABELS, box)
+
+
+class LabelPicker(Tool):
+    """Eyedropper: makes the label under the pointer the current label."""
+
+    name, title = "picker", "Label picker"
+
+    def press(self, document: Document, point: Point) -> None:
+        x, y = int(point[0]), int(point[1])
+        if document.has_layer(Layer.LABELS) and 0 <= x < document.width \
+                and 0 <= y < document.height:
+            self.settings.label = int(document.layer(Layer.LABELS)[y, x])
+            if self.settings.on_label_picked:
+                self.settings.on_label_picked(self.settings.label)
+
+
+class PanTool(Tool):
+    """Moves the view (handled by the canvas); never edits."""
+
+    name, title = "pan", "Pan"
+
+
+ALL_TOOLS: tuple[type[Tool], ...] = (
+    MaskBrush, MaskEraser, SketchPen, SketchEraser, ColorBrush, ColorEraser, LabelBrush,
+    LabelFill, LabelPicker, SampleInclude, SampleExclude, SampleEraser, PanTool)
+
+
+def make_tools(settings: ToolSettings) -> dict[str, Tool]:
+    """One instance of every tool, by name, sharing ``settings``."""
+    return {cls.name: cls(settings) for cls in ALL_TOOLS}

@@ -1,0 +1,520 @@
+"""The main window: actions, menus, panels and the wiring between them.
+
+It holds no image logic of its own: the document edits itself, the canvas paints and takes
+pointer input, the controller runs fills on the worker. File dialogs and questions go
+through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_save_path`,
+:meth:`MainWindow.confirm`) so tests can answer them without a person.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSpinBox,
+)
+
+from app import maskops
+from app.canvas import Canvas
+from app.controller import FillController
+from app.document import Document, Layer
+from app.imagefile import (
+    READ_FORMATS,
+    ImageFileError,
+    load_image,
+    load_mask,
+    save_image,
+    save_mask,
+    suggest_output_path,
+)
+from app.panels import EnginePanel, OverlayPanel
+from app.shortcuts import SHORTCUTS, keys_for
+from app.tools import ToolSettings, make_tools
+from app.worker import Worker
+from engines.base import Readiness
+
+SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
+_IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in READ_FORMATS))
+_EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
+
+
+class MainWindow(QMainWindow):
+    """The editor window. ``worker`` may be given (tests); otherwise one is created."""
+
+    def __init__(self, worker: Worker | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Inpaint Studio")
+        self.resize(1280, 860)
+        self.setAcceptDrops(True)
+        self.document: Document | None = None
+        self.save_path: Path | None = None
+        self.last_error = ""
+        self.worker = worker or Worker(parent=self)
+        self.controller = FillController(self.worker, self)
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.tool_settings = ToolSettings()
+        self.tools = make_tools(self.tool_settings)
+        self.actions: dict[str, QAction] = {}
+        self._run_timer = QTimer(self)
+        self._run_timer.setSingleShot(True)
+        self._run_timer.setInterval(120)
+        self._run_timer.timeout.connect(self.controller.run)
+        self._build_panels()
+        self._build_actions()
+        self._build_menus_and_toolbars()
+        self._build_status_bar()
+        self._wire()
+        self.select_tool("mask")
+        self._update_actions()
+
+    # ------------------------------------------------------------------ build
+    def _build_panels(self) -> None:
+        self.engine_panel = EnginePanel()
+        self.engine_panel.load(self.controller.settings)
+        self.overlay_panel = OverlayPanel(self.canvas.style)
+        for title, widget, name in (("Engine", self.engine_panel, "engine_dock"),
+                                    ("Overlays", self.overlay_panel, "overlay_dock")):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+            self.addDockWidget(Qt.RightDockWidgetArea, dock)
+
+    def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        keys = keys_for(name)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+            action.setToolTip(f"{text} ({keys})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        self.actions[name] = action
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        a("open", "&Open…", lambda: self.open_path())
+        a("save", "&Save", lambda: self.save())
+        a("save_as", "Save &As…", lambda: self.save_as())
+        a("import_mask", "&Import Mask…", lambda: self.import_mask())
+        a("export_mask", "&Export Mask…", lambda: self.export_mask())
+        a("quit", "&Quit", self.close)
+        a("undo", "&Undo", self.undo)
+        a("redo", "&Redo", self.redo)
+        a("fill", "&Fill", self.controller.run)
+        a("apply", "&Apply Result", self.controller.apply)
+        a("cancel", "&Cancel / Discard", self.cancel_or_discard)
+        a("fit", "&Fit", self.canvas.fit)
+        a("actual_size", "&100 %", self.canvas.actual_size)
+        a("zoom_in", "Zoom &In", lambda: self.canvas.zoom_by(1.25))
+        a("zoom_out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8))
+        a("grow", "&Grow…", lambda: self.grow_mask())
+        a("shrink", "&Shrink…", lambda: self.shrink_mask())
+        a("feather", "&Feather…", lambda: self.feather_mask())
+        a("invert", "&Invert", self.invert_mask)
+        a("clear_mask", "&Clear", self.clear_mask)
+        self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
+        self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
+        self.tool_group = QActionGroup(self)
+        for name, tool in self.tools.items():
+            action = a(f"tool_{name}", tool.title, lambda _=False, n=name: self.select_tool(n),
+                       checkable=True)
+            self.tool_group.addAction(action)
+
+    def _build_menus_and_toolbars(self) -> None:
+        bar = self.menuBar()
+        menus = {
+            "&File": ["open", "save", "save_as", None, "import_mask", "export_mask", None, "quit"],
+            "&Edit": ["undo", "redo", None, "fill", "apply", "cancel"],
+            "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask"],
+            "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
+            "&Tools": [f"tool_{name}" for name in self.tools],
+        }
+        for title, names in menus.items():
+            menu = bar.addMenu(title)
+            for name in names:
+                if name is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(self.actions[name])
+        self.view_menu = bar.actions()[3].menu()
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Keyboard Shortcuts", self.show_shortcuts)
+        help_menu.addAction("About Inpaint Studio", self.show_about)
+
+        tools_bar = self.addToolBar("Tools")
+        tools_bar.setObjectName("tools_toolbar")
+        for name in ("mask", "mask-eraser", "sketch", "sketch-eraser", "color", "label",
+                     "fill", "picker", "sample-include", "sample-exclude", "pan"):
+            tools_bar.addAction(self.actions[f"tool_{name}"])
+        tools_bar.addSeparator()
+        tools_bar.addWidget(QLabel(" Size "))
+        self.size_box = QSpinBox()
+        self.size_box.setRange(1, 2000)
+        self.size_box.setSuffix(" px")
+        self.size_box.setToolTip("Brush diameter ([ and ] change it)")
+        tools_bar.addWidget(self.size_box)
+        run_bar = self.addToolBar("Run")
+        run_bar.setObjectName("run_toolbar")
+        for name in ("undo", "redo", "fill", "apply", "cancel"):
+            run_bar.addAction(self.actions[name])
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.position_label = QLabel()
+        self.size_label = QLabel()
+        self.zoom_label = QLabel()
+        status.addPermanentWidget(self.progress)
+        for label in (self.position_label, self.size_label, self.zoom_label):
+            label.setMinimumWidth(80)
+            status.addPermanentWidget(label)
+
+    def _wire(self) -> None:
+        c, canvas, panel = self.controller, self.canvas, self.engine_panel
+        c.previewChanged.connect(canvas.set_preview)
+        c.progressChanged.connect(self._on_progress)
+        c.busyChanged.connect(self._on_busy)
+        c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.error.connect(self.show_error)
+        c.applied.connect(self._update_actions)
+        canvas.editFinished.connect(self._on_edit_finished)
+        canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        canvas.cursorMoved.connect(self._on_cursor)
+        canvas.brushSizeChanged.connect(self._show_brush_size)
+        self.size_box.valueChanged.connect(self._on_size_box)
+        panel.engineChosen.connect(self.choose_engine)
+        panel.settingsChanged.connect(lambda: panel.apply_to(c.settings))
+        panel.fillRequested.connect(c.run)
+        panel.applyRequested.connect(c.apply)
+        panel.cancelRequested.connect(self.cancel_or_discard)
+        self.overlay_panel.changed.connect(canvas.refresh_overlays)
+
+    # --------------------------------------------------------------- document
+    def set_document(self, document: Document, save_path: Path | None = None) -> None:
+        if self.document is not None:
+            self.document.remove_listener(self._on_document_change)
+        self.controller.set_document(document)
+        self.document = document
+        self.save_path = save_path
+        document.add_listener(self._on_document_change)
+        self.canvas.set_document(document)
+        name = Path(document.path).name if document.path else "untitled"
+        self.setWindowTitle(f"{name} — Inpaint Studio")
+        self.size_label.setText(f"{document.width}×{document.height}")
+        if document.notes:
+            self.statusBar().showMessage("; ".join(document.notes), 10000)
+        self._update_actions()
+
+    def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:
+        """Open an image (asks for one when ``path`` is None); returns whether it opened."""
+        if path is None:
+            path = self.ask_open_path("Open Image", _IMAGE_FILTER)
+            if not path:
+                return False
+        if not self.confirm_discard_changes():
+            return False
+        try:
+            loaded = load_image(path)
+            document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes)
+            if mask is not None:
+                document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
+                                       "Import mask")
+                document.mark_saved()
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        self.set_document(document)
+        return True
+
+    def save(self) -> bool:
+        """Save to the last save path, or ask for one (never the original by default)."""
+        if self.document is None:
+            return False
+        if self.save_path is None:
+            return self.save_as()
+        return self._write(self.save_path, overwrite=True)
+
+    def save_as(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
+        """Save under ``path`` (asks when None; the dialog confirms replacing a file)."""
+        if self.document is None:
+            return False
+        if path is None:
+            suggestion = suggest_output_path(self.document.path or "untitled.png")
+            path = self.ask_save_path("Save Image", str(suggestion), _IMAGE_FILTER)
+            if not path:
+                return False
+            overwrite = True  # the native dialog already asked before replacing a file
+        path = Path(path)
+        if self.document.path and path.resolve() == Path(self.document.path).resolve() \
+                and not self.confirm("Replace the original?",
+                                     f"{path.name} is the original picture. Replace it?"):
+            return False
+        if self._write(path, overwrite):
+            self.save_path = path
+            return True
+        return False
+
+    def _write(self, path: Path, overwrite: bool) -> bool:
+        doc = self.document
+        if self.controller.has_result and self.controller.apply():
+            self.statusBar().showMessage("Applied the result shown before saving", 4000)
+        try:
+            save_image(path, doc.image, doc.alpha, overwrite=overwrite)
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        doc.mark_saved()
+        self.statusBar().showMessage(f"Saved {path}", 6000)
+        self._update_actions()
+        return True
+
+    def import_mask(self, path: str | Path | None = None) -> bool:
+        if self.document is None:
+            return False
+        if path is None:
+            path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + _IMAGE_FILTER)
+            if not path:
+                return False
+        try:
+            mask = load_mask(path, (self.document.height, self.document.width))
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        self.document.replace_layer(Layer.MASK, mask, "Import mask")
+        self._on_edit_finished(Layer.MASK.value)
+        return True
+
+    def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
+        if self.document is None:
+            return False
+        if path is None:
+            base = Path(self.document.path or "untitled.png")
+            path = self.ask_save_path("Export Mask", str(base.with_name(base.stem + "_mask.png")),
+                                      "PNG (*.png)")
+            if not path:
+                return False
+            overwrite = True
+        try:
+            save_mask(path, self.document.mask, overwrite=overwrite)
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        self.statusBar().showMessage(f"Mask saved to {path}", 6000)
+        return True
+
+    # ------------------------------------------------------------------ edits
+    def undo(self) -> None:
+        if self.document is not None:
+            self.controller.discard()
+            step = self.document.undo()
+            if step:
+                self.statusBar().showMessage(f"Undid {step.label}", 3000)
+        self._update_actions()
+
+    def redo(self) -> None:
+        if self.document is not None:
+            self.controller.discard()
+            step = self.document.redo()
+            if step:
+                self.statusBar().showMessage(f"Redid {step.label}", 3000)
+        self._update_actions()
+
+    def _mask_operation(self, label: str, operation) -> None:
+        if self.document is None:
+            return
+        self.controller.discard()
+        self.document.replace_layer(Layer.MASK, operation(self.document.mask), label)
+        self._on_edit_finished(Layer.MASK.value)
+
+    def grow_mask(self, pixels: int | None = None) -> None:
+        pixels = pixels if pixels is not None else self.ask_pixels("Grow mask by")
+        if pixels:
+            self._mask_operation(f"Grow mask {pixels}px", lambda m: maskops.grow(m, pixels))
+
+    def shrink_mask(self, pixels: int | None = None) -> None:
+        pixels = pixels if pixels is not None else self.ask_pixels("Shrink mask by")
+        if pixels:
+            self._mask_operation(f"Shrink mask {pixels}px", lambda m: maskops.shrink(m, pixels))
+
+    def feather_mask(self, pixels: int | None = None) -> None:
+        pixels = pixels if pixels is not None else self.ask_pixels("Feather mask edge by")
+        if pixels:
+            self._mask_operation(f"Feather mask {pixels}px", lambda m: maskops.feather(m, pixels))
+
+    def invert_mask(self) -> None:
+        self._mask_operation("Invert mask", maskops.invert)
+
+    def clear_mask(self) -> None:
+        self._mask_operation("Clear mask", lambda m: m * 0)
+
+    def cancel_or_discard(self) -> None:
+        """Esc: cancel a running fill, else discard the result shown."""
+        if self.controller.busy:
+            self.controller.cancel()
+        else:
+            self.controller.discard()
+
+    def select_tool(self, name: str) -> None:
+        tool = self.tools[name]
+        self.actions[f"tool_{name}"].setChecked(True)
+        self.canvas.set_tool(tool)
+        self.size_box.setEnabled(bool(tool.family))
+        if tool.family:
+            self._show_brush_size(tool.radius)
+
+    def choose_engine(self, name: str) -> None:
+        """Select an engine; tell the user what to do when it is not ready."""
+        self.engine_panel.apply_to(self.controller.settings)
+        self.controller.settings.engine = name
+        readiness, detail = self.engine_panel.readiness(name)
+        if readiness is not Readiness.READY:
+            self.statusBar().showMessage(f"{name}: {detail}", 10000)
+        else:
+            self.statusBar().showMessage(f"Engine: {name}", 3000)
+
+    # ---------------------------------------------------------------- signals
+    def _on_document_change(self, layer: Layer, box) -> None:
+        if layer is not Layer.IMAGE and self.controller.has_result and not self.controller.busy:
+            self.controller.discard()
+
+    def _on_edit_finished(self, layer: str) -> None:
+        self._update_actions()
+        if layer in _EDIT_LAYERS and self.controller.settings.auto_run \
+                and self.document is not None and self.document.mask.any():
+            self._run_timer.start()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if fraction < 0:
+            self.progress.hide()
+            return
+        self.progress.show()
+        self.progress.setValue(round(fraction * 1000))
+        self.progress.setFormat(f"{message}  %p%" if message else "%p%")
+
+    def _on_busy(self, busy: bool) -> None:
+        self.engine_panel.set_busy(busy)
+        self.progress.setVisible(busy)
+        self._update_actions()
+
+    def _on_cursor(self, x: int, y: int) -> None:
+        self.position_label.setText(f"{x}, {y}" if x >= 0 else "")
+
+    def _show_brush_size(self, radius: float) -> None:
+        self.size_box.blockSignals(True)
+        self.size_box.setValue(max(1, round(radius * 2)))
+        self.size_box.blockSignals(False)
+
+    def _on_size_box(self, diameter: int) -> None:
+        tool = self.canvas.tool
+        if tool is not None and tool.family:
+            self.tool_settings.radius[tool.family] = diameter / 2.0
+            self.canvas.update()
+
+    def _update_actions(self) -> None:
+        doc = self.document
+        has = doc is not None
+        for name in ("save", "save_as", "import_mask", "export_mask", "fill", "grow", "shrink",
+                     "feather", "invert", "clear_mask"):
+            self.actions[name].setEnabled(has)
+        self.actions["undo"].setEnabled(has and doc.can_undo())
+        self.actions["redo"].setEnabled(has and doc.can_redo())
+        self.actions["undo"].setText(f"&Undo {doc.undo_label()}" if has and doc.can_undo()
+                                     else "&Undo")
+        self.actions["redo"].setText(f"&Redo {doc.redo_label()}" if has and doc.can_redo()
+                                     else "&Redo")
+
+    # ---------------------------------------------------------- key handling
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_O and not event.modifiers() and not event.isAutoRepeat():
+            self.canvas.set_show_original(True)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key_O and not event.isAutoRepeat():
+            self.canvas.set_show_original(False)
+            return
+        super().keyReleaseEvent(event)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0].toLocalFile())
+
+    def closeEvent(self, event) -> None:
+        if not self.confirm_discard_changes():
+            event.ignore()
+            return
+        self.worker.shutdown()
+        QSettings("inpaint-studio", "inpaint-studio").setValue("geometry", self.saveGeometry())
+        event.accept()
+
+    # --------------------------------------------------- questions to the user
+    def confirm_discard_changes(self) -> bool:
+        if self.document is None or not self.document.modified:
+            return True
+        return self.confirm("Unsaved changes",
+                            "The picture has changes that are not saved. Discard them?")
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text,
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def ask_open_path(self, title: str, filters: str) -> str:
+        return QFileDialog.getOpenFileName(self, title, "", filters)[0]
+
+    def ask_save_path(self, title: str, suggestion: str, filters: str) -> str:
+        return QFileDialog.getSaveFileName(self, title, suggestion, filters)[0]
+
+    def ask_pixels(self, title: str, default: int = 8) -> int:
+        value, ok = QInputDialog.getInt(self, "Mask", f"{title} (pixels):", default, 1, 500)
+        return value if ok else 0
+
+    def show_error(self, text: str) -> None:
+        """Tell the user something failed; never blocks the event loop."""
+        self.last_error = text
+        self.statusBar().showMessage(f"Error: {text}", 15000)
+        box = QMessageBox(QMessageBox.Warning, "Inpaint Studio", text, QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{s.keys}</b></td><td>{s.text}</td></tr>" for s in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Information, "Keyboard Shortcuts",
+                          f"<table cellspacing='6'>{rows}</table>", QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Inpaint Studio",
+                          "Inpaint Studio: brush over what should go, steer the fill with "
+                          "sketches and semantic maps. Engines: OpenCV, guided PatchMatch, LaMa, "
+                          "MI-GAN, DeepFill, EdgeConnect and more.")
+
+
+def open_sample(window: MainWindow) -> bool:
+    """Open the bundled sample photo."""
+    return window.open_path(SAMPLE_IMAGE)
+

@@ -1,0 +1,205 @@
+"""One background thread that runs engines and parsers off the GUI thread.
+
+The GUI builds an immutable task (an engine name plus an :class:`InpaintRequest` snapshot, or
+a parser plus an image) and :meth:`Worker.submit`\\ s it. The newest task wins: submitting
+cancels the running one and replaces any task still waiting. Results come back as Qt signals,
+queued to the GUI thread, each tagged with the task id so stale ones can be ignored. An
+exception inside a task becomes a ``failed`` signal with a one-line message; the thread
+survives and the program never dies of an engine error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from cli._errors import describe_error
+from engines import registry
+from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Stage
+
+Emit = Callable[[Any], None]
+_ids = itertools.count(1)
+
+
+@dataclass
+class Progress:
+    """An intermediate report from a task: ``fraction`` in [0, 1] and what is happening."""
+
+    fraction: float
+    message: str = ""
+
+
+@dataclass
+class Task:
+    """Background work: :meth:`run` calls ``emit`` for intermediate results and returns the
+    final one. ``id`` is unique; ``title`` names the work for the status bar."""
+
+    title: str = "working"
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Any:
+        raise NotImplementedError
+
+
+@dataclass
+class InpaintTask(Task):
+    """Run ``engine`` on ``request``; emits every :class:`Stage`, returns the final one."""
+
+    engine: str = "telea"
+    engine_options: Mapping[str, Any] = field(default_factory=dict)
+    request: InpaintRequest | None = None
+
+    def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Stage | None:
+        engine = engines.get(self.engine, self.engine_options)
+        last = None
+        for stage in engine.run(self.request, cancel):
+            emit(stage)
+            last = stage
+        return last
+
+
+@dataclass
+class FunctionTask(Task):
+    """Run ``function(cancel, progress)``; ``progress(fraction, message)`` emits Progress."""
+
+    function: Callable[[CancelToken, Callable[[float, str], None]], Any] | None = None
+
+    def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Any:
+        return self.function(cancel, lambda fraction, message="": emit(Progress(fraction,
+                                                                                 message)))
+
+
+class EngineCache:
+    """Keeps the last engine instance so its loaded model is reused; switching releases it."""
+
+    def __init__(self, factory: Callable[..., Engine] = registry.create) -> None:
+        self._factory = factory
+        self._key: tuple | None = None
+        self._engine: Engine | None = None
+
+    def get(self, name: str, options: Mapping[str, Any]) -> Engine:
+        key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+        if key != self._key or self._engine is None:
+            engine = self._factory(name, **dict(options))
+            if self._engine is not None:
+                self._engine.release()
+            self._engine, self._key = engine, key
+        return self._engine
+
+
+class _Thread(QThread):
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker._loop()
+
+
+class Worker(QObject):
+    """Runs :class:`Task` objects one at a time on a background thread; newest wins.
+
+    Signals (all carry the task id first):
+        started(int, str): the task began (title).
+        emitted(int, object): an intermediate result (a Stage, a Progress, ...).
+        finished(int, object): the task's result.
+        failed(int, str): a one-line error message.
+        cancelled(int): the task was cancelled or superseded.
+        idle(): nothing is running or waiting.
+    """
+
+    started = Signal(int, str)
+    emitted = Signal(int, object)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    idle = Signal()
+
+    def __init__(self, engines: EngineCache | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engines = engines or EngineCache()
+        self._condition = threading.Condition()
+        self._pending: Task | None = None
+        self._running: tuple[Task, CancelToken] | None = None
+        self._stopping = False
+        self._thread = _Thread(self)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        with self._condition:
+            return self._pending is not None or self._running is not None
+
+    def submit(self, task: Task) -> int:
+        """Queue ``task``, cancelling the running task and dropping a waiting one."""
+        with self._condition:
+            dropped, self._pending = self._pending, task
+            if self._running is not None:
+                self._running[1].cancel()
+            self._condition.notify_all()
+        if dropped is not None:
+            self.cancelled.emit(dropped.id)
+        return task.id
+
+    def cancel(self) -> None:
+        """Cancel the running task and drop the waiting one (Esc)."""
+        with self._condition:
+            dropped, self._pending = self._pending, None
+            if self._running is not None:
+                self._running[1].cancel()
+        if dropped is not None:
+            self.cancelled.emit(dropped.id)
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Stop the thread (cancelling work) and wait for it."""
+        with self._condition:
+            self._stopping = True
+            self._pending = None
+            if self._running is not None:
+                self._running[1].cancel()
+            self._condition.notify_all()
+        self._thread.wait(timeout_ms)
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while self._pending is None and not self._stopping:
+                    self._condition.wait()
+                if self._stopping:
+                    return
+                task, self._pending = self._pending, None
+                token = CancelToken()
+                self._running = (task, token)
+            self._run_one(task, token)
+            with self._condition:
+                self._running = None
+                now_idle = self._pending is None
+            if now_idle:
+                self.idle.emit()
+
+    def _run_one(self, task: Task, token: CancelToken) -> None:
+        self.started.emit(task.id, task.title)
+
+        def emit(payload: Any) -> None:
+            token.raise_if_cancelled()
+            self.emitted.emit(task.id, payload)
+
+        try:
+            result = task.run(token, emit, self.engines)
+            token.raise_if_cancelled()
+        except Cancelled:
+            self.cancelled.emit(task.id)
+        except Exception as exc:  # an engine error must never kill the program
+            message, expected = describe_error(exc)
+            if not expected:
+                traceback.print_exc(file=sys.stderr)
+            self.failed.emit(task.id, message)
+        else:
+            self.finished.emit(task.id, result)

@@ -1,0 +1,81 @@
+"""Helpers shared by the CLI commands: engine options, requests from files, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from app.imagefile import load_image, load_mask
+from engines.base import InpaintRequest, InputError, Stage, Strategy
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = "patchmatch"):
+    """--engine, --strategy, --margin, --device, --seed."""
+    parser.add_argument("--engine", default=default_engine,
+                        help=f"engine name (default: {default_engine}; `engines` lists them)")
+    parser.add_argument("--strategy", choices=[s.value for s in Strategy], default="crop",
+                        help="crop: around the hole with context (default); resize: whole "
+                             "image scaled to the engine's size; original: full resolution")
+    parser.add_argument("--margin", type=int, default=128, metavar="PX",
+                        help="context around the hole with --strategy crop (default 128)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def resolve_engine(name: str) -> str:
+    """``name`` if registered, falling back from the default PatchMatch to Telea only when
+    PatchMatch is not installed; raises the registry's helpful error otherwise."""
+    from engines import registry
+
+    registry.engine_class(name)
+    return name
+
+
+def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:
+    """A binary layer file (white = set) checked against the image size, or None."""
+    if path is None:
+        return None
+    layer = load_mask(path, shape)
+    if what == "mask" and not layer.any():
+        raise InputError(f"{Path(path).name}: the mask is empty (no white pixels)")
+    return layer
+
+
+def load_labels(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """A label map: an indexed PNG whose indices are class ids (or a grey PNG of ids)."""
+    if path is None:
+        return None
+    from engines.segmentation.labelmap import load_label_png
+
+    return load_label_png(path, shape)
+
+
+def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
+                  sketch: np.ndarray | None = None, labels: np.ndarray | None = None,
+                  include: np.ndarray | None = None, exclude: np.ndarray | None = None,
+                  exemplars: tuple[np.ndarray, ...] = ()) -> InpaintRequest:
+    return InpaintRequest(image=image, mask=mask, sketch=sketch, labels=labels,
+                          sample_include=include, sample_exclude=exclude, exemplars=exemplars,
+                          strategy=Strategy(args.strategy), crop_margin=args.margin,
+                          seed=args.seed, device=args.device)
+
+
+def load_exemplars(paths: list[str] | None) -> tuple[np.ndarray, ...]:
+    return tuple(load_image(p).rgb for p in paths or ())
+
+
+def run_with_bar(engine, request: InpaintRequest, description: str, leave: bool = True) -> Stage:
+    """Run ``engine`` on ``request`` with a tqdm bar over its stages; returns the final one."""
+    final = None
+    with tqdm(total=100, desc=description, unit="%", leave=leave,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+        for stage in engine.run(request):
+            bar.n = round(stage.progress * 100)
+            bar.set_postfix_str(stage.name)
+            final = stage
+    if final is None or not final.final:
+        raise RuntimeError("the engine ended without a final result")
+    return final

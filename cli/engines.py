@@ -1,0 +1,44 @@
+"""`engines`: a table of engines, the guidance each takes and whether it is ready."""
+
+from __future__ import annotations
+
+import argparse
+
+from engines import registry
+
+NAME = "engines"
+HELP = "list the engines, the guidance each takes, and whether each is ready"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also show descriptions and what to do for engines not ready")
+
+
+def engine_rows() -> list[tuple[str, str, str, str, str]]:
+    """(name, title, guidance, state, detail) per registered engine."""
+    rows = []
+    for cls in registry.engine_classes():
+        guidance = ", ".join(sorted(g.value for g in cls.guidance)) or "-"
+        try:
+            status = cls().status()
+            state, detail = status.readiness.value, status.detail
+        except Exception as exc:  # report a broken engine instead of failing the table
+            state, detail = "unavailable", str(exc).splitlines()[0] if str(exc) else ""
+        rows.append((cls.name, cls.title or cls.name, guidance, state, detail))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = engine_rows()
+    header = ("ENGINE", "TITLE", "GUIDANCE", "STATE")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)).rstrip())
+        if args.verbose:
+            cls = registry.engine_class(row[0])
+            print(f"    {cls.description}")
+            if row[4]:
+                print(f"    {row[4]}")
+    return 0

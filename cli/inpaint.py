@@ -1,0 +1,61 @@
+"""`inpaint IMAGE MASK -o OUT`: fill one image's mask with an engine."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.imagefile import ImageFileError, load_image, save_image
+from cli._common import (
+    add_engine_arguments,
+    build_request,
+    load_exemplars,
+    load_labels,
+    load_layer,
+    run_with_bar,
+)
+from engines import registry
+
+NAME = "inpaint"
+HELP = "fill the white area of MASK in IMAGE and write OUT"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="the picture")
+    parser.add_argument("mask", help="mask PNG, same size: white (or opaque) = fill")
+    parser.add_argument("-o", "--output", required=True, help="result file (format by extension)")
+    add_engine_arguments(parser)
+    parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
+    parser.add_argument("--labels", help="edited label map (indexed PNG of class ids)")
+    parser.add_argument("--include", help="sampling area: only these pixels are sources (white)")
+    parser.add_argument("--exclude", help="sampling area: never use these pixels (white)")
+    parser.add_argument("--exemplar", nargs="+", metavar="FILE",
+                        help="reference photos whose content may fill the hole")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUT if it exists (the input image is never replaced "
+                             "unless OUT names it and --overwrite is given)")
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise ImageFileError(f"{output} already exists; add --overwrite to replace it")
+    engine = registry.create(args.engine)
+    loaded = load_image(args.image)
+    shape = loaded.rgb.shape[:2]
+    request = build_request(
+        args, loaded.rgb, load_layer(args.mask, shape, "mask"),
+        sketch=load_layer(args.sketch, shape, "sketch"),
+        labels=load_labels(args.labels, shape),
+        include=load_layer(args.include, shape, "include"),
+        exclude=load_layer(args.exclude, shape, "exclude"),
+        exemplars=load_exemplars(args.exemplar))
+    status = engine.status()
+    if not status.ready:
+        raise ImageFileError(f"engine {args.engine} is not ready: {status.detail}")
+    final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
+    save_image(output, final.image, loaded.alpha, overwrite=args.overwrite)
+    for note in loaded.notes:
+        print(f"note: {note}")
+    print(f"wrote {output}")
+    return 0

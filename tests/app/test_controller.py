@@ -1,0 +1,90 @@
+"""The fill controller: preview stages, apply as one undo step, stale results dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.controller import FillController
+from app.document import Document, Layer
+from app.worker import Worker
+
+
+@pytest.fixture
+def setup(qtbot, photo):
+    worker = Worker()
+    controller = FillController(worker)
+    document = Document(photo)
+    controller.set_document(document)
+    controller.settings.engine = "telea"
+    yield controller, document
+    worker.shutdown()
+
+
+def _paint(document, p0=(200, 100), p1=(200, 380), radius=8):
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, p0, p1, radius, 255)
+
+
+def test_a_run_previews_coarse_then_refined_and_applies_one_step(qtbot, setup):
+    controller, document = setup
+    original = document.image.copy()
+    _paint(document)
+    mask = document.mask.copy()
+    previews = []
+    controller.previewChanged.connect(lambda image, box, label: previews.append(label))
+    with qtbot.waitSignal(controller.applied, timeout=20000):
+        controller.run()
+    assert previews[:2] == ["OpenCV Telea: coarse", "OpenCV Telea: refined"]
+    assert np.array_equal(document.image[mask == 0], original[mask == 0])
+    assert (document.image[mask > 0] != original[mask > 0]).any()
+    assert not document.mask.any()
+    document.undo()
+    assert np.array_equal(document.image, original) and np.array_equal(document.mask, mask)
+
+
+def test_without_auto_apply_the_result_waits_for_enter(qtbot, setup):
+    controller, document = setup
+    controller.settings.auto_apply = False
+    original = document.image.copy()
+    _paint(document)
+    with qtbot.waitSignal(controller.busyChanged, timeout=20000,
+                          check_params_cb=lambda busy: not busy):
+        controller.run()
+    assert controller.has_result and np.array_equal(document.image, original)
+    assert controller.apply() and not np.array_equal(document.image, original)
+
+
+def test_results_for_an_older_picture_are_dropped(qtbot, setup):
+    controller, document = setup
+    controller.settings.auto_apply = False
+    _paint(document)
+    with qtbot.waitSignal(controller.busyChanged, timeout=20000,
+                          check_params_cb=lambda busy: not busy):
+        controller.run()
+    changed = document.image.copy()
+    changed[0, 0] = 0 if changed[0, 0, 0] else 255
+    document.apply_result(changed, used_mask=np.zeros_like(document.mask))
+    messages = []
+    controller.message.connect(messages.append)
+    assert not controller.apply()
+    assert "changed" in messages[-1]
+
+
+def test_an_empty_mask_says_what_to_do(qtbot, setup):
+    controller, _ = setup
+    messages = []
+    controller.message.connect(messages.append)
+    assert controller.run() is None
+    assert "Paint over" in messages[-1]
+
+
+def test_engine_errors_reach_the_user(qtbot, setup):
+    controller, document = setup
+    controller.settings.engine = "telea"
+    controller.settings.engine_options = {"radius": "not a number"}
+    _paint(document)
+    with qtbot.waitSignal(controller.error, timeout=20000) as blocker:
+        controller.run()
+    assert blocker.args[0]
+    assert not controller.busy

@@ -1,0 +1,214 @@
+"""The document model: layers, undo/redo as tile diffs, applying results, requests."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, TILE, Document, Layer
+from engines.base import UNLABELLED, InputError
+
+
+def _doc(height=300, width=400, seed=0) -> Document:
+    rng = np.random.default_rng(seed)
+    return Document(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def test_layers_are_created_blank_on_first_use():
+    doc = _doc()
+    assert not doc.has_layer(Layer.SKETCH)
+    assert doc.layer(Layer.SKETCH).shape == (300, 400) and not doc.layer(Layer.SKETCH).any()
+    assert doc.layer(Layer.COLOR).shape == (300, 400, 4)
+    assert (doc.layer(Layer.LABELS) == UNLABELLED).all()
+
+
+def test_a_drag_is_one_undo_step_and_undo_redo_restore_exact_pixels():
+    doc = _doc()
+    before = doc.mask.copy()
+    doc.begin_step("Mask brush")
+    points = [(20 + 7 * i, 50 + 3 * i) for i in range(40)]
+    for p0, p1 in itertools.pairwise(points):
+        doc.paint_segment(Layer.MASK, p0, p1, 9, 255)
+    doc.end_step()
+    after = doc.mask.copy()
+    assert after.any() and not np.array_equal(before, after)
+    assert doc.undo_label() == "Mask brush"
+    doc.undo()
+    assert np.array_equal(doc.mask, before)
+    assert not doc.can_undo()  # the whole drag was one step
+    doc.redo()
+    assert np.array_equal(doc.mask, after)
+
+
+def test_many_steps_undo_in_reverse_order_exactly():
+    doc = _doc()
+    snapshots = [doc.layer(Layer.SKETCH).copy()]
+    rng = np.random.default_rng(3)
+    for i in range(12):
+        doc.begin_step(f"stroke {i}")
+        p0 = tuple(rng.uniform(0, 400, 2))
+        p1 = tuple(rng.uniform(0, 300, 2))
+        doc.paint_segment(Layer.SKETCH, p0, p1, rng.uniform(1, 30), 255 if i % 3 else 0)
+        if doc.end_step() is not None:  # an eraser stroke over nothing records nothing
+            snapshots.append(doc.layer(Layer.SKETCH).copy())
+    assert len(snapshots) > 8
+    for expected in reversed(snapshots[:-1]):
+        doc.undo()
+        assert np.array_equal(doc.layer(Layer.SKETCH), expected)
+    for expected in snapshots[1:]:
+        doc.redo()
+        assert np.array_equal(doc.layer(Layer.SKETCH), expected)
+
+
+def test_new_edit_after_undo_clears_redo():
+    doc = _doc()
+    with doc.step("a"):
+        doc.paint_segment(Layer.MASK, (10, 10), (10, 10), 5, 255)
+    doc.undo()
+    with doc.step("b"):
+        doc.paint_segment(Layer.MASK, (50, 50), (50, 50), 5, 255)
+    assert not doc.can_redo()
+
+
+def test_step_that_changes_nothing_is_not_recorded():
+    doc = _doc()
+    with doc.step("nothing"):
+        doc.paint_segment(Layer.MASK, (-100, -100), (-90, -90), 3, 255)
+    assert not doc.can_undo()
+
+
+def test_failed_step_restores_the_touched_tiles():
+    doc = _doc()
+    with pytest.raises(RuntimeError), doc.step("broken"):
+        doc.paint_segment(Layer.MASK, (30, 30), (200, 200), 20, 255)
+        raise RuntimeError("tool crashed")
+    assert not doc.mask.any() and not doc.can_undo() and not doc.in_step
+
+
+def test_apply_result_is_one_step_and_clears_only_the_used_mask():
+    doc = _doc()
+    original = doc.image.copy()
+    with doc.step("mask"):
+        doc.paint_segment(Layer.MASK, (100, 100), (150, 120), 12, 255)
+    used = doc.mask.copy()
+    with doc.step("stroke painted while the engine ran"):
+        doc.paint_segment(Layer.MASK, (350, 250), (360, 260), 6, 255)
+    result = original.copy()
+    result[used > 0] = 77
+    doc.apply_result(result, used_mask=used)
+    assert np.array_equal(doc.image, result)
+    assert not doc.mask[used > 0].any()
+    assert doc.mask[255, 355] == 255  # the later stroke survives
+    doc.undo()
+    assert np.array_equal(doc.image, original)
+    assert np.array_equal(doc.mask[used > 0], used[used > 0])
+    assert doc.image_version == 2  # applied then undone: two picture changes
+
+
+def test_objects_can_be_removed_one_after_another():
+    doc = _doc()
+    original = doc.image.copy()
+    results = []
+    for k, x in enumerate((50, 200, 330)):
+        with doc.step("mask"):
+            doc.paint_segment(Layer.MASK, (x, 100), (x + 20, 150), 10, 255)
+        result = doc.image.copy()
+        result[doc.mask > 0] = 10 * (k + 1)
+        doc.apply_result(result)
+        results.append(result)
+    assert np.array_equal(doc.image, results[-1])
+    for expected in (results[1], results[0]):
+        doc.undo()  # fill
+        doc.undo()  # mask stroke
+        assert np.array_equal(doc.image, expected)
+    doc.undo()
+    doc.undo()
+    assert np.array_equal(doc.image, original)
+
+
+def test_apply_result_rejects_wrong_shape():
+    doc = _doc()
+    with pytest.raises(InputError):
+        doc.apply_result(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_replace_layer_records_only_changed_tiles():
+    doc = _doc(1024, 1024)
+    labels = doc.layer(Layer.LABELS).copy()
+    labels[10:20, 10:20] = 3
+    step = doc.replace_layer(Layer.LABELS, labels, "labels")
+    assert len(step.diffs) == 1 and step.diffs[0].row == 0 and step.diffs[0].col == 0
+    assert TILE == 256
+
+
+def test_memory_stays_bounded_on_24_megapixels_with_hundreds_of_strokes():
+    doc = Document(np.zeros((4000, 6000, 3), np.uint8))
+    rng = np.random.default_rng(1)
+    for i in range(300):
+        doc.begin_step("stroke")
+        x, y = rng.uniform(0, 6000), rng.uniform(0, 4000)
+        for _ in range(5):
+            nx, ny = x + rng.normal(0, 60), y + rng.normal(0, 60)
+            doc.paint_segment(Layer.MASK if i % 2 else Layer.SKETCH, (x, y), (nx, ny),
+                              rng.uniform(5, 40), 255)
+            x, y = nx, ny
+        doc.end_step()
+    # 300 strokes over a 24 MP picture: the history holds compressed tiles, not layers
+    assert doc.history_bytes < 32 * 1024 * 1024
+    assert len(doc._undo) == 300
+
+
+def test_history_is_trimmed_to_the_budget():
+    doc = _doc(512, 512)
+    doc.undo_budget = 20_000
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        noise = rng.integers(0, 256, (512, 512), dtype=np.uint8)
+        doc.replace_layer(Layer.SKETCH, noise, "noise")
+    assert doc.history_bytes <= 20_000 or len(doc._undo) == 1
+
+
+def test_modified_tracks_saves_and_undo():
+    doc = _doc()
+    assert not doc.modified
+    with doc.step("s"):
+        doc.paint_segment(Layer.MASK, (5, 5), (5, 5), 3, 255)
+    assert doc.modified
+    doc.mark_saved()
+    assert not doc.modified
+    doc.undo()
+    assert doc.modified
+
+
+def test_listeners_hear_the_changed_box():
+    doc = _doc()
+    heard = []
+    doc.add_listener(lambda layer, box: heard.append((layer, box)))
+    with doc.step("s"):
+        doc.paint_segment(Layer.MASK, (100, 100), (110, 100), 5, 255)
+    layer, box = heard[-1]
+    assert layer is Layer.MASK
+    assert box.left <= 95 and box.right >= 115 and box.top <= 95 and box.bottom >= 105
+
+
+def test_build_request_snapshots_present_layers_only():
+    doc = _doc()
+    with doc.step("mask"):
+        doc.paint_segment(Layer.MASK, (100, 100), (120, 100), 8, 255)
+    doc.layer(Layer.SKETCH)  # created but empty: not sent
+    sampling = doc.layer(Layer.SAMPLING).copy()
+    sampling[:50] = SAMPLE_EXCLUDE
+    sampling[250:] = SAMPLE_INCLUDE
+    doc.replace_layer(Layer.SAMPLING, sampling, "sampling")
+    request = doc.build_request(seed=4)
+    assert request.sketch is None and request.labels is None
+    assert request.sample_exclude[:50].all() and not request.sample_exclude[50:].any()
+    assert request.sample_include[250:].all() and not request.sample_include[:250].any()
+    assert request.seed == 4
+    mask_before = request.mask.copy()
+    with doc.step("more"):
+        doc.paint_segment(Layer.MASK, (300, 200), (310, 200), 8, 255)
+    assert np.array_equal(request.mask, mask_before)  # a snapshot, not a view
+    assert not request.mask.flags.writeable

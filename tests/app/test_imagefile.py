@@ -1,0 +1,163 @@
+"""Reading and writing image files: formats, EXIF, alpha, 16-bit, bad input, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.imagefile import (
+    ImageFileError,
+    load_image,
+    load_mask,
+    save_image,
+    save_mask,
+    suggest_output_path,
+    write_atomic,
+)
+
+
+@pytest.fixture
+def rgb() -> np.ndarray:
+    y, x = np.mgrid[0:40, 0:60]
+    return np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".tif", ".webp"])
+def test_lossless_formats_round_trip(tmp_path, rgb, ext):
+    path = save_image(tmp_path / f"a{ext}", rgb, quality=100)
+    loaded = load_image(path)
+    assert loaded.alpha is None and loaded.source_depth == 8
+    assert np.array_equal(loaded.rgb, rgb)
+
+
+def test_jpeg_round_trip_is_close(tmp_path, rgb):
+    loaded = load_image(save_image(tmp_path / "a.jpg", rgb, quality=98))
+    assert np.abs(loaded.rgb.astype(int) - rgb).mean() < 3
+
+
+def test_channel_order_is_rgb(tmp_path):
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    Image.fromarray(red).save(tmp_path / "red.png")
+    assert (load_image(tmp_path / "red.png").rgb[..., 0] == 255).all()
+
+
+def test_alpha_is_kept_and_saved(tmp_path, rgb):
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:10] = 0
+    path = save_image(tmp_path / "a.png", rgb, alpha)
+    loaded = load_image(path)
+    assert np.array_equal(loaded.alpha, alpha) and np.array_equal(loaded.rgb, rgb)
+
+
+def test_exif_orientation_is_honoured(tmp_path, rgb):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=100, exif=exif)
+    (tmp_path / "rot.jpg").write_bytes(buffer.getvalue())
+    loaded = load_image(tmp_path / "rot.jpg")
+    assert loaded.rgb.shape == (60, 40, 3)
+    expected = cv2.rotate(rgb, cv2.ROTATE_90_CLOCKWISE)
+    assert np.abs(loaded.rgb.astype(int) - expected).mean() < 4
+    assert any("EXIF" in note for note in loaded.notes)
+
+
+def test_16_bit_images_are_read_and_the_conversion_is_said(tmp_path):
+    deep = (np.arange(64 * 3, dtype=np.uint16).reshape(8, 8, 3) * 300).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep[..., ::-1])
+    loaded = load_image(tmp_path / "deep.png")
+    assert loaded.source_depth == 16 and loaded.rgb.dtype == np.uint8
+    assert np.array_equal(loaded.rgb, np.rint(deep / 257).astype(np.uint8))
+    assert any("16-bit" in note for note in loaded.notes)
+
+
+def test_grey_images_become_rgb(tmp_path):
+    cv2.imwrite(str(tmp_path / "g.png"), np.full((5, 6), 90, np.uint8))
+    loaded = load_image(tmp_path / "g.png")
+    assert loaded.rgb.shape == (5, 6, 3) and (loaded.rgb == 90).all()
+
+
+def test_corrupt_and_missing_files_give_one_line_errors(tmp_path, rgb):
+    (tmp_path / "junk.png").write_bytes(b"this is not an image at all")
+    with pytest.raises(ImageFileError, match="not an image"):
+        load_image(tmp_path / "junk.png")
+    data = (tmp_path / "good.png")
+    save_image(data, rgb)
+    (tmp_path / "cut.png").write_bytes(data.read_bytes()[:60])
+    with pytest.raises(ImageFileError):
+        load_image(tmp_path / "cut.png")
+    with pytest.raises(ImageFileError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageFileError, match="folder"):
+        load_image(tmp_path)
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path, rgb):
+    path = save_image(tmp_path / "a.png", rgb)
+    with pytest.raises(ImageFileError, match="megapixels"):
+        load_image(path, max_pixels=1000)
+
+
+def test_masks_accept_alpha_and_check_size(tmp_path):
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[5:10, 5:10, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    mask = load_mask(tmp_path / "alpha.png", (20, 30))
+    assert mask[5:10, 5:10].all() and mask.sum() == 25 * 255
+    with pytest.raises(ImageFileError, match="30x20 but the image is 31x20"):
+        load_mask(tmp_path / "alpha.png", (20, 31))
+    save_mask(tmp_path / "out.png", mask)
+    assert np.array_equal(load_mask(tmp_path / "out.png"), mask)
+
+
+def test_saving_never_replaces_a_file_unless_asked(tmp_path, rgb):
+    path = save_image(tmp_path / "a.png", rgb)
+    before = path.read_bytes()
+    with pytest.raises(ImageFileError, match="already exists"):
+        save_image(path, rgb * 0)
+    assert path.read_bytes() == before
+    save_image(path, rgb * 0, overwrite=True)
+    assert not load_image(path).rgb.any()
+
+
+def test_failed_writes_leave_no_partial_file(tmp_path, rgb, monkeypatch):
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(ImageFileError, match="No space left"):
+        save_image(tmp_path / "a.png", rgb)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_folder_gives_a_clear_error(tmp_path, rgb, monkeypatch):
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(ImageFileError, match=r"cannot write to .*Permission denied"):
+        save_image(tmp_path / "a.png", rgb)
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_missing_folder_and_unknown_format_give_clear_errors(tmp_path, rgb):
+    with pytest.raises(ImageFileError, match="does not exist"):
+        write_atomic(tmp_path / "nope" / "a.png", b"x")
+    with pytest.raises(ImageFileError, match=r"cannot write \.xyz"):
+        save_image(tmp_path / "a.xyz", rgb)
+
+
+def test_suggested_output_names_never_collide(tmp_path, rgb):
+    source = save_image(tmp_path / "photo.jpg", rgb)
+    first = suggest_output_path(source)
+    assert first.name == "photo_inpainted.jpg"
+    save_image(first, rgb)
+    assert suggest_output_path(source).name == "photo_inpainted-2.jpg"

@@ -1,0 +1,200 @@
+"""The editor window driven like a person would: open, brush, fill, undo, save, keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import qimage2ndarray
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from app.document import Layer
+from app.imagefile import load_image, save_image
+from app.window import SAMPLE_IMAGE, MainWindow
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.confirm = lambda title, text: False  # never block on a question
+    yield window
+    window.worker.shutdown()
+
+
+def _drag(qtbot, canvas, points):
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=points[0])
+    for p in points[1:]:
+        qtbot.mouseMove(canvas, p)
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=points[-1])
+
+
+def _screen(canvas, x, y) -> QPoint:
+    return QPoint(round(x * canvas.zoom + canvas.offset.x()),
+                  round(y * canvas.zoom + canvas.offset.y()))
+
+
+def test_opens_the_sample_and_shows_it(window):
+    assert window.open_path(SAMPLE_IMAGE)
+    assert window.document.image.shape == (427, 640, 3)
+    assert "rocket.jpg" in window.windowTitle()
+    shot = qimage2ndarray.rgb_view(window.canvas.grab().toImage())
+    centre = _screen(window.canvas, 320, 100)
+    expected = window.document.image[100, 320].astype(int)
+    assert np.abs(shot[centre.y(), centre.x()].astype(int) - expected).max() < 40
+
+
+def test_a_brush_drag_paints_the_mask_as_one_step_and_shows_the_overlay(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    canvas = window.canvas
+    points = [_screen(canvas, x, 200) for x in range(100, 301, 20)]
+    _drag(qtbot, canvas, points)
+    mask = window.document.mask
+    assert mask[200, 100:300].all() and not mask[50].any()
+    assert window.document.undo_label() == "Mask brush"
+    shot = qimage2ndarray.rgb_view(canvas.grab().toImage())
+    p = _screen(canvas, 200, 200)
+    original = window.document.image[200, 200].astype(int)
+    assert shot[p.y(), p.x(), 0] > original[0] + 30  # the red tint shows
+    window.actions["undo"].trigger()
+    assert not window.document.mask.any()
+    window.actions["redo"].trigger()
+    assert window.document.mask[200, 200] == 255
+
+
+def test_fill_runs_in_the_background_and_applies(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    original = window.document.image.copy()
+    _drag(qtbot, window.canvas, [_screen(window.canvas, 200, y) for y in range(120, 400, 20)])
+    mask = window.document.mask.copy()
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        window.actions["fill"].trigger()
+    image = window.document.image
+    assert np.array_equal(image[mask == 0], original[mask == 0])
+    assert (image[mask > 0] != original[mask > 0]).any()
+    assert window.document.modified
+
+
+def test_auto_run_fills_after_a_stroke(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(True)
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        _drag(qtbot, window.canvas, [_screen(window.canvas, 450, y) for y in range(150, 350, 25)])
+    assert not window.document.mask.any()
+
+
+def test_save_never_replaces_the_original_unless_confirmed(tmp_path, window):
+    source = tmp_path / "photo.png"
+    save_image(source, load_image(SAMPLE_IMAGE).rgb)
+    before = source.read_bytes()
+    window.open_path(source)
+    with window.document.step("edit"):
+        window.document.paint_segment(Layer.MASK, (10, 10), (20, 20), 5, 255)
+    window.ask_save_path = lambda *a: str(source)
+    assert not window.save()  # confirm() answers no
+    assert source.read_bytes() == before
+    target = tmp_path / "photo_inpainted.png"
+    window.ask_save_path = lambda *a: str(target)
+    assert window.save() and target.exists() and not window.document.modified
+    assert source.read_bytes() == before
+
+
+def test_bad_files_show_a_message_and_keep_the_document(tmp_path, window):
+    window.open_path(SAMPLE_IMAGE)
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    assert not window.open_path(tmp_path / "junk.jpg")
+    assert "not an image" in window.last_error
+    assert window.document.path == str(SAMPLE_IMAGE)
+    small = tmp_path / "small.png"
+    save_image(small, np.zeros((10, 10, 3), np.uint8))
+    assert not window.import_mask(small)
+    assert "same size" in window.last_error
+
+
+def test_mask_import_export_and_operations(tmp_path, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    mask = np.zeros((427, 640), np.uint8)
+    mask[100:150, 100:150] = 255
+    save_image(tmp_path / "m.png", mask)
+    assert window.import_mask(tmp_path / "m.png")
+    assert np.array_equal(window.document.mask, mask)
+    window.grow_mask(5)
+    assert window.document.mask[96, 120] == 255
+    window.invert_mask()
+    assert window.document.mask[0, 0] == 255
+    window.clear_mask()
+    assert not window.document.mask.any()
+    for _ in range(3):
+        window.undo()
+    assert np.array_equal(window.document.mask, mask)
+    assert window.export_mask(tmp_path / "out.png")
+    assert np.array_equal(load_image(tmp_path / "out.png").rgb[..., 0], mask)
+
+
+def test_keys_switch_tools_and_change_brush_size(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key_P)
+    assert canvas.tool.name == "sketch"
+    qtbot.keyClick(canvas, Qt.Key_B)
+    assert canvas.tool.name == "mask"
+    before = canvas.tool.radius
+    qtbot.keyClick(canvas, Qt.Key_BracketRight)
+    assert canvas.tool.radius > before
+    qtbot.keyClick(canvas, Qt.Key_BracketLeft)
+    qtbot.keyClick(canvas, Qt.Key_BracketLeft)
+    assert canvas.tool.radius < before
+    assert window.size_box.value() == round(canvas.tool.radius * 2)
+
+
+def test_holding_o_shows_the_original(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    with window.document.step("m"):
+        window.document.paint_segment(Layer.MASK, (300, 200), (340, 200), 20, 255)
+    p = _screen(canvas, 320, 200)
+    tinted = qimage2ndarray.rgb_view(canvas.grab().toImage())[p.y(), p.x()].copy()
+    qtbot.keyPress(window, Qt.Key_O)
+    plain = qimage2ndarray.rgb_view(canvas.grab().toImage())[p.y(), p.x()].copy()
+    qtbot.keyRelease(window, Qt.Key_O)
+    again = qimage2ndarray.rgb_view(canvas.grab().toImage())[p.y(), p.x()].copy()
+    original = window.document.image[200, 320].astype(int)
+    assert np.abs(plain.astype(int) - original).max() < 30
+    assert np.array_equal(tinted, again) and not np.array_equal(tinted, plain)
+
+
+def test_wheel_zooms_around_the_cursor_and_fit_and_100(window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    anchor = QPointF(300, 250)
+    before = canvas.image_point(anchor)
+    event = QWheelEvent(anchor, canvas.mapToGlobal(anchor), QPoint(0, 0), QPoint(0, 240),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(canvas, event)
+    after = canvas.image_point(anchor)
+    assert canvas.zoom > 1.0
+    assert abs(before[0] - after[0]) < 0.01 and abs(before[1] - after[1]) < 0.01
+    window.actions["actual_size"].trigger()
+    assert canvas.zoom == 1.0
+    window.actions["fit"].trigger()
+    assert canvas.zoom * 640 <= canvas.width() and canvas.zoom * 427 <= canvas.height()
+
+
+def test_space_drag_pans_without_painting(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    canvas.setFocus()
+    offset = QPointF(canvas.offset)
+    qtbot.keyPress(canvas, Qt.Key_Space)
+    _drag(qtbot, canvas, [QPoint(300, 300), QPoint(340, 320), QPoint(380, 340)])
+    qtbot.keyRelease(canvas, Qt.Key_Space)
+    assert canvas.offset.x() - offset.x() == pytest.approx(80, abs=1)
+    assert not window.document.mask.any()

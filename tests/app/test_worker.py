@@ -1,0 +1,183 @@
+"""The background worker: off the GUI thread, stages in order, responsive GUI, cancel,
+newest-wins, errors as messages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from app.worker import EngineCache, FunctionTask, InpaintTask, Progress, Worker
+from engines.base import CancelToken, Engine, EngineError, InpaintRequest, Region, RegionStage
+
+
+class SlowEngine(Engine):
+    """Yields a coarse stage, then works ``steps`` x ``delay`` seconds, then the refined one."""
+
+    name = "slow"
+    title = "Slow test engine"
+    threads: ClassVar[list[int]] = []
+    steps_done: ClassVar[list[int]] = []
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        SlowEngine.threads.append(threading.get_ident())
+        coarse = region.image.copy()
+        coarse[region.hole] = 100
+        yield RegionStage("coarse", coarse, 0.1)
+        steps = int(self.options.get("steps", 10))
+        for i in range(steps):
+            cancel.raise_if_cancelled()
+            time.sleep(float(self.options.get("delay", 0.02)))
+            SlowEngine.steps_done.append(i)
+        refined = region.image.copy()
+        refined[region.hole] = 200
+        yield RegionStage("refined", refined, 1.0, final=True)
+
+
+class BrokenEngine(Engine):
+    name = "broken"
+
+    def inpaint_region(self, region, cancel):
+        raise EngineError("the weights file is damaged")
+        yield  # pragma: no cover
+
+
+def _factory(name, **options):
+    return {"slow": SlowEngine, "broken": BrokenEngine}[name](**options)
+
+
+@pytest.fixture
+def worker(qtbot):
+    worker = Worker(EngineCache(_factory))
+    yield worker
+    worker.shutdown()
+
+
+@pytest.fixture
+def request_() -> InpaintRequest:
+    image = np.full((40, 40, 3), 50, np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:20, 10:20] = 255
+    return InpaintRequest(image=image, mask=mask)
+
+
+def _collect(worker):
+    events = []
+    worker.started.connect(lambda i, t: events.append(("started", i, t)))
+    worker.emitted.connect(lambda i, p: events.append(("emitted", i, p)))
+    worker.finished.connect(lambda i, r: events.append(("finished", i, r)))
+    worker.failed.connect(lambda i, m: events.append(("failed", i, m)))
+    worker.cancelled.connect(lambda i: events.append(("cancelled", i)))
+    return events
+
+
+def test_runs_off_the_gui_thread_and_emits_coarse_before_refined(qtbot, worker, request_):
+    SlowEngine.threads.clear()
+    events = _collect(worker)
+    task = InpaintTask(engine="slow", engine_options={"steps": 2}, request=request_)
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        worker.submit(task)
+    assert SlowEngine.threads and SlowEngine.threads[0] != threading.get_ident()
+    stages = [p for kind, i, *p in events if kind == "emitted" for p in p]
+    assert [s.name for s in stages] == ["coarse", "refined"]
+    assert not stages[0].final and stages[1].final
+    assert (stages[0].image[15, 15] == 100).all() and (stages[1].image[15, 15] == 200).all()
+    assert events[-1][0] == "finished" and events[-1][2] is stages[-1]
+
+
+def test_gui_keeps_processing_events_during_a_slow_run(qtbot, worker, request_):
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    task = InpaintTask(engine="slow", engine_options={"steps": 30, "delay": 0.02},
+                       request=request_)
+    with qtbot.waitSignal(worker.finished, timeout=20000):
+        worker.submit(task)
+    timer.stop()
+    # the engine ran for >= 0.6 s; the GUI timer kept firing all along
+    assert len(ticks) >= 20
+    assert max(np.diff(ticks)) < 0.5  # never blocked for the length of the run
+
+
+def test_cancel_stops_a_run(qtbot, worker, request_):
+    SlowEngine.steps_done.clear()
+    events = _collect(worker)
+    task = InpaintTask(engine="slow", engine_options={"steps": 500, "delay": 0.01},
+                       request=request_)
+    with qtbot.waitSignal(worker.emitted, timeout=10000):
+        worker.submit(task)
+    with qtbot.waitSignal(worker.cancelled, timeout=10000):
+        worker.cancel()
+    done = len(SlowEngine.steps_done)
+    assert done < 500
+    time.sleep(0.1)
+    assert len(SlowEngine.steps_done) == done  # nothing runs after the cancel
+    assert not any(kind == "finished" for kind, *_ in events)
+
+
+def test_a_new_run_supersedes_the_running_one(qtbot, worker, request_):
+    events = _collect(worker)
+    first = InpaintTask(engine="slow", engine_options={"steps": 500, "delay": 0.01},
+                        request=request_)
+    second = InpaintTask(engine="slow", engine_options={"steps": 1}, request=request_)
+    with qtbot.waitSignal(worker.emitted, timeout=10000):
+        worker.submit(first)
+    with qtbot.waitSignal(worker.finished, timeout=10000) as blocker:
+        worker.submit(second)
+    assert blocker.args[0] == second.id
+    assert ("cancelled", first.id) in events
+    assert not any(kind == "finished" and i == first.id for kind, i, *_ in events)
+
+
+def test_an_engine_error_becomes_a_message_and_the_worker_survives(qtbot, worker, request_):
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit(InpaintTask(engine="broken", request=request_))
+    assert blocker.args[1] == "the weights file is damaged"
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        worker.submit(InpaintTask(engine="slow", engine_options={"steps": 1},
+                                  request=request_))
+
+
+def test_unexpected_exceptions_are_reported_not_raised(qtbot, worker):
+    def crash(cancel, progress):
+        raise ZeroDivisionError("division by zero")
+
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit(FunctionTask(function=crash))
+    assert "ZeroDivisionError" in blocker.args[1]
+
+
+def test_function_tasks_report_progress(qtbot, worker):
+    seen = []
+    worker.emitted.connect(lambda i, p: seen.append(p))
+
+    def work(cancel, progress):
+        for i in range(3):
+            progress(i / 3, f"step {i}")
+        return "labels"
+
+    with qtbot.waitSignal(worker.finished, timeout=10000) as blocker:
+        worker.submit(FunctionTask(function=work))
+    assert blocker.args[1] == "labels"
+    assert [p.message for p in seen if isinstance(p, Progress)] == ["step 0", "step 1", "step 2"]
+
+
+def test_engine_cache_reuses_and_releases():
+    released = []
+
+    class Tracked(SlowEngine):
+        def release(self):
+            released.append(self)
+
+    cache = EngineCache(lambda name, **o: Tracked(**o))
+    a = cache.get("x", {})
+    assert cache.get("x", {}) is a
+    b = cache.get("y", {})
+    assert b is not a and released == [a]

@@ -1,0 +1,179 @@
+"""Region strategies, box planning and the paste-back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from engines.base import (
+    CancelToken,
+    Engine,
+    InpaintRequest,
+    InputError,
+    Region,
+    RegionStage,
+    Strategy,
+)
+from engines.region import Box, crop_boxes, mask_bbox, paste_hole, plan_boxes, seam_correction
+
+
+class RecordingEngine(Engine):
+    """Fills the hole with a flat colour and records the regions it was given."""
+
+    name = "recording"
+    working_size = 64
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.regions: list[Region] = []
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        self.regions.append(region)
+        out = region.image.copy()
+        out[region.hole] = (10, 200, 30)
+        yield RegionStage("coarse", out, 0.5)
+        yield RegionStage("refined", out, 1.0, final=True)
+
+
+def _image(h=200, w=300) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _two_holes(h=200, w=300) -> np.ndarray:
+    mask = np.zeros((h, w), np.uint8)
+    mask[20:40, 30:50] = 255
+    mask[150:170, 240:280] = 255
+    return mask
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_pixels_outside_the_mask_are_byte_identical(strategy):
+    image, mask = _image(), _two_holes()
+    request = InpaintRequest(image=image, mask=mask, strategy=strategy, crop_margin=16)
+    stages = list(RecordingEngine().run(request))
+    assert stages[-1].final and not any(s.final for s in stages[:-1])
+    for stage in stages:
+        assert np.array_equal(stage.image[mask == 0], image[mask == 0])
+    assert (stages[-1].image[mask > 0] != image[mask > 0]).any(axis=-1).mean() > 0.9
+
+
+def test_crop_strategy_runs_one_box_per_separate_hole_with_context():
+    request = InpaintRequest(image=_image(), mask=_two_holes(), crop_margin=10)
+    engine = RecordingEngine()
+    list(engine.run(request))
+    assert len(engine.regions) == 2
+    first = engine.regions[0]
+    assert first.image.shape[:2] == (64, 64)  # the 20x20 hole + margins, grown to min_context
+
+
+def test_crop_boxes_merge_when_context_overlaps():
+    mask = np.zeros((100, 100), np.uint8)
+    mask[10:20, 10:20] = 255
+    mask[10:20, 30:40] = 255
+    assert len(crop_boxes(mask, margin=2)) == 2
+    assert len(crop_boxes(mask, margin=8)) == 1
+
+
+def test_crop_boxes_stay_inside_the_image_and_borrow_context():
+    mask = np.zeros((100, 100), np.uint8)
+    mask[0:5, 0:5] = 255
+    (box,) = crop_boxes(mask, margin=20)
+    assert box == Box(0, 0, 45, 45)
+
+
+def test_resize_strategy_scales_to_the_working_size():
+    request = InpaintRequest(image=_image(), mask=_two_holes(), strategy=Strategy.RESIZE)
+    engine = RecordingEngine()
+    list(engine.run(request))
+    (region,) = engine.regions
+    assert max(region.image.shape[:2]) == 64 and region.scale == pytest.approx(64 / 300)
+    assert region.hole.any()
+
+
+def test_original_strategy_sees_full_resolution():
+    engine = RecordingEngine()
+    list(engine.run(InpaintRequest(image=_image(), mask=_two_holes(),
+                                   strategy=Strategy.ORIGINAL)))
+    assert engine.regions[0].image.shape == (200, 300, 3) and engine.regions[0].scale == 1.0
+
+
+def test_working_size_option_overrides_the_engine():
+    request = InpaintRequest(image=_image(), mask=_two_holes(), strategy=Strategy.RESIZE,
+                             options={"working_size": 150})
+    boxes = plan_boxes(request, RecordingEngine())
+    assert boxes[0][1] == pytest.approx(0.5)
+
+
+def test_guidance_layers_are_cut_and_scaled_with_the_image():
+    image, mask = _image(), _two_holes()
+    sketch = np.zeros_like(mask)
+    sketch[30, :] = 255
+    labels = np.full_like(mask, 3)
+    labels[:, 150:] = 4
+    request = InpaintRequest(image=image, mask=mask, sketch=sketch, labels=labels,
+                             strategy=Strategy.RESIZE)
+    engine = RecordingEngine()
+    list(engine.run(request))
+    region = engine.regions[0]
+    assert region.sketch.any() and set(np.unique(region.labels)) == {3, 4}
+
+
+def test_empty_mask_is_refused():
+    with pytest.raises(InputError, match="empty"):
+        list(RecordingEngine().run(InpaintRequest(image=_image(),
+                                                  mask=np.zeros((200, 300), np.uint8))))
+
+
+def test_cancel_stops_between_stages():
+    token = CancelToken()
+    run = RecordingEngine().run(InpaintRequest(image=_image(), mask=_two_holes()), token)
+    next(run)
+    token.cancel()
+    from engines.base import Cancelled
+
+    with pytest.raises(Cancelled):
+        list(run)
+
+
+def test_mismatched_layers_are_refused_with_both_sizes():
+    with pytest.raises(InputError, match="mask is 10x10 but the image is 300x200"):
+        InpaintRequest(image=_image(), mask=np.zeros((10, 10), np.uint8))
+    with pytest.raises(InputError, match="uint8"):
+        InpaintRequest(image=_image(), mask=np.zeros((200, 300), np.float32))
+    with pytest.raises(InputError, match="RGB"):
+        InpaintRequest(image=np.zeros((5, 5, 4), np.uint8), mask=np.zeros((5, 5), np.uint8))
+
+
+def test_paste_hole_changes_only_masked_pixels_and_blends_a_feathered_edge():
+    original = np.full((50, 50, 3), 100, np.uint8)
+    result = np.full((50, 50, 3), 200, np.uint8)
+    mask = np.zeros((50, 50), np.uint8)
+    mask[20:30, 20:30] = 255
+    mask[20:30, 30] = 128
+    out = paste_hole(original, result, mask, feather=0)
+    assert (out[mask == 0] == 100).all()
+    assert (out[20:30, 20:30] == 200).all()
+    assert (out[20:30, 30] == 150).all()  # half-way blend at mask 128
+
+
+def test_seam_correction_matches_a_shifted_result_to_its_surroundings():
+    original = np.full((60, 60, 3), 120, np.uint8)
+    result = np.full((60, 60, 3), 140, np.uint8)  # the engine shifted every colour by +20
+    mask = np.zeros((60, 60), np.uint8)
+    mask[25:35, 25:35] = 255
+    out = paste_hole(original, result, mask, feather=6)
+    edge = out[25, 30].astype(int)
+    centre = out[30, 30].astype(int)
+    assert abs(edge[0] - 120) < abs(centre[0] - 120) + 1
+    assert abs(edge[0] - 120) <= 6  # the seam is hidden
+    exact = seam_correction(original, original, mask >= 128, 6)
+    assert not exact.any()  # an engine that keeps the known pixels gets no correction
+
+
+def test_mask_bbox():
+    mask = np.zeros((10, 20), np.uint8)
+    assert mask_bbox(mask) is None
+    mask[2:4, 5:9] = 255
+    assert mask_bbox(mask) == Box(2, 5, 4, 9)
