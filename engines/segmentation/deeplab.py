@@ -1,0 +1,212 @@
+"""Scene parsing with DeepLab v2 (ResNet-101, multi-scale inputs) on COCO-Stuff 164k.
+
+The network reproduces kazuto1011/deeplab-pytorch (``libs/models``: ``resnet.py``,
+``deeplabv2.py``, ``msc.py``) module for module, so the released
+``deeplabv2_resnet101_msc-cocostuff164k-100000.pth`` (a plain state dict, keys ``base.*``)
+loads strictly. Inference follows its ``demo.py``:
+
+* the photo, in **BGR** order, is resized (``cv2.resize``, bilinear, on uint8) so its longer
+  side is 513, then converted to float and the per-channel mean (B 104.008, G 116.669,
+  R 122.675) is subtracted; no division by 255;
+* the network runs at scales 1, 0.5 and 0.75 of that input; each gives logits at 1/8 of its
+  size, the two smaller are upsampled to the full-scale logits (bilinear) and the pixel-wise
+  maximum is taken;
+* the logits are upsampled bilinearly (here straight to the photo's own size; upstream stops
+  at the 513 input) and the argmax is the COCO-Stuff class (182 ids,
+  ``resources/labels/cocostuff182.tsv``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engines import weights
+from engines.base import CancelToken
+from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
+from engines.segmentation.labels import bundled_label_set
+from engines.segmentation.neural import NeuralParser, load_strict, upsampled_argmax
+from engines.weights import WeightSpec, register_spec
+
+MEAN_BGR = (104.008, 116.669, 122.675)
+LONG_SIDE = 513
+SCALES = (0.5, 0.75)
+N_BLOCKS = (3, 4, 23, 3)
+ATROUS_RATES = (6, 12, 18, 24)
+N_CLASSES = 182
+
+SPEC = register_spec(WeightSpec(
+    id="deeplab2-cocostuff164k", engine="scene",
+    title="DeepLab v2 ResNet-101 COCO-Stuff 164k",
+    filename="deeplabv2_resnet101_msc-cocostuff164k-100000.pth",
+    urls=("https://github.com/kazuto1011/deeplab-pytorch/releases/download/v1.0/"
+          "deeplabv2_resnet101_msc-cocostuff164k-100000.pth",),
+    size=224_400_000, license="MIT (code and weights; COCO-Stuff annotations CC BY 4.0)",
+    homepage="https://github.com/kazuto1011/deeplab-pytorch", format="state_dict",
+    contract="BGR float 0-255 minus mean (104.008, 116.669, 122.675), long side 513; logits "
+             "of 182 COCO-Stuff classes at 1/8 scale, max over scales 1, 0.5, 0.75",
+))
+
+
+class ConvBnReLU(nn.Sequential):
+    """Convolution (no bias), batch norm and an optional ReLU (``_ConvBnReLU`` upstream)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int, padding: int,
+                 dilation: int, relu: bool = True) -> None:
+        super().__init__()
+        self.add_module("conv", nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding,
+                                          dilation, bias=False))
+        self.add_module("bn", nn.BatchNorm2d(out_ch, eps=1e-5))
+        if relu:
+            self.add_module("relu", nn.ReLU())
+
+
+class Bottleneck(nn.Module):
+    """MSRA ResNet bottleneck: the stride is on the first 1x1 convolution."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, dilation: int,
+                 downsample: bool) -> None:
+        super().__init__()
+        mid_ch = out_ch // 4
+        self.reduce = ConvBnReLU(in_ch, mid_ch, 1, stride, 0, 1)
+        self.conv3x3 = ConvBnReLU(mid_ch, mid_ch, 3, 1, dilation, dilation)
+        self.increase = ConvBnReLU(mid_ch, out_ch, 1, 1, 0, 1, relu=False)
+        self.shortcut = ConvBnReLU(in_ch, out_ch, 1, stride, 0, 1, relu=False) \
+            if downsample else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.increase(self.conv3x3(self.reduce(x)))
+        return F.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
+
+
+class ResLayer(nn.Sequential):
+    """``n_layers`` bottlenecks ``block1``..``blockN``; the first one projects the input."""
+
+    def __init__(self, n_layers: int, in_ch: int, out_ch: int, stride: int,
+                 dilation: int) -> None:
+        super().__init__()
+        for i in range(n_layers):
+            self.add_module(f"block{i + 1}", Bottleneck(
+                in_ch if i == 0 else out_ch, out_ch, stride if i == 0 else 1, dilation, i == 0))
+
+
+class Stem(nn.Sequential):
+    """7x7/2 convolution and a 3x3/2 max pool (ceil mode), as the Caffe ResNet."""
+
+    def __init__(self, out_ch: int) -> None:
+        super().__init__()
+        self.add_module("conv1", ConvBnReLU(3, out_ch, 7, 2, 3, 1))
+        self.add_module("pool", nn.MaxPool2d(3, 2, 1, ceil_mode=True))
+
+
+class ASPP(nn.Module):
+    """DeepLab v2 atrous spatial pyramid: parallel dilated 3x3 classifiers, summed."""
+
+    def __init__(self, in_ch: int, out_ch: int, rates: tuple[int, ...]) -> None:
+        super().__init__()
+        for i, rate in enumerate(rates):
+            self.add_module(f"c{i}", nn.Conv2d(in_ch, out_ch, 3, 1, padding=rate,
+                                               dilation=rate, bias=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(stage(x) for stage in self.children())
+
+
+class DeepLabV2(nn.Sequential):
+    """Dilated ResNet (output stride 8) and the ASPP classifier: logits at 1/8 scale."""
+
+    def __init__(self, n_classes: int = N_CLASSES, n_blocks: tuple[int, ...] = N_BLOCKS,
+                 atrous_rates: tuple[int, ...] = ATROUS_RATES) -> None:
+        super().__init__()
+        ch = [64 * 2 ** p for p in range(6)]
+        self.add_module("layer1", Stem(ch[0]))
+        self.add_module("layer2", ResLayer(n_blocks[0], ch[0], ch[2], 1, 1))
+        self.add_module("layer3", ResLayer(n_blocks[1], ch[2], ch[3], 2, 1))
+        self.add_module("layer4", ResLayer(n_blocks[2], ch[3], ch[4], 1, 2))
+        self.add_module("layer5", ResLayer(n_blocks[3], ch[4], ch[5], 1, 4))
+        self.add_module("aspp", ASPP(ch[5], n_classes, atrous_rates))
+
+
+class MultiScale(nn.Module):
+    """Runs ``base`` on the input and on copies scaled by ``scales``; in eval mode returns the
+    pixel-wise maximum of the logits, all upsampled to the full-scale logits' size
+    (``MSC`` upstream)."""
+
+    def __init__(self, base: nn.Module, scales: tuple[float, ...] = SCALES) -> None:
+        super().__init__()
+        self.base = base
+        self.scales = tuple(scales)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.base(x)
+        size = logits.shape[2:]
+        pyramid = [logits]
+        for scale in self.scales:
+            scaled = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+            pyramid.append(F.interpolate(self.base(scaled), size=size, mode="bilinear",
+                                         align_corners=False))
+        return torch.max(torch.stack(pyramid), dim=0)[0]
+
+
+def build_network(n_classes: int = N_CLASSES) -> MultiScale:
+    """``DeepLabV2_ResNet101_MSC`` with random weights, on the CPU, in eval mode."""
+    return MultiScale(DeepLabV2(n_classes, N_BLOCKS, ATROUS_RATES), SCALES).eval()
+
+
+def preprocess(image: np.ndarray, long_side: int = LONG_SIDE) -> np.ndarray:
+    """The network input for ``image`` (``(H, W, 3)`` uint8 RGB): ``(3, h, w)`` float32 BGR
+    minus :data:`MEAN_BGR`, resized so that ``max(h, w)`` is ``long_side`` (see the module
+    docstring; upscales small images too, as upstream)."""
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    scale = long_side / max(bgr.shape[:2])
+    resized = cv2.resize(bgr, dsize=None, fx=scale, fy=scale)
+    pixels = resized.astype(np.float32) - np.array(MEAN_BGR, np.float32)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+@register_parser
+class SceneParser(NeuralParser):
+    """182 COCO-Stuff classes (things and stuff: sky, grass, wall, person, car...).
+
+    Options (besides ``device`` and ``weights_path``):
+        long_side: input size, 513 as trained (smaller is faster and coarser).
+    """
+
+    name = "scene"
+    title = "Scene parsing (DeepLab v2, COCO-Stuff)"
+    weights: ClassVar[tuple[str, ...]] = (SPEC.id,)
+
+    @property
+    def label_set(self) -> LabelSet:
+        return bundled_label_set("cocostuff182", "cocostuff182")
+
+    def load_networks(self, device) -> Any:
+        path = self.checkpoint_path(SPEC.id)
+        state = weights.load_checkpoint(path, SPEC.format)
+        if not isinstance(state, dict):
+            raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+        network = build_network()
+        load_strict(network, state, SPEC.title, path)
+        return network.to(device).eval()
+
+    def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
+              progress: ProgressCallback | None = None) -> np.ndarray:
+        cancel = cancel or CancelToken()
+        report = progress or (lambda fraction, text: None)
+        report(0.0, "loading DeepLab v2")
+        device = self.device()
+        network = self.networks(device)
+        cancel.raise_if_cancelled()
+        report(0.2, "parsing the scene")
+        pixels = preprocess(image, int(self.options.get("long_side", LONG_SIDE)))
+        with torch.no_grad():
+            logits = network(torch.from_numpy(pixels)[None].to(device))
+            cancel.raise_if_cancelled()
+            labels = upsampled_argmax(logits.float(), image.shape[:2])
+        report(1.0, "done")
+        return labels

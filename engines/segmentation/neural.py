@@ -1,0 +1,140 @@
+"""What the network parsers share: weights resolution, strict loading, the model slot, and
+turning low-resolution logits into a full-size label map without running out of memory.
+
+A network parser subclasses :class:`NeuralParser`, lists its checkpoints in
+:meth:`NeuralParser.required_weights` and builds its networks in
+:meth:`NeuralParser.load_networks`; :meth:`NeuralParser.networks` keeps them loaded in the
+process-wide model slot (all of a parser's networks under one key, so a parser that needs
+two, like face detection plus face parsing, never evicts its own).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines import weights
+from engines.base import Readiness, Status
+from engines.device import MODEL_SLOT, pick_device
+from engines.segmentation.base import Parser
+
+MAX_UPSAMPLE_ELEMENTS = 1 << 25  # floats per strip when upsampling logits (128 MiB)
+
+
+def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
+    """``network.load_state_dict(state, strict=True)``, with a one-line
+    :class:`~engines.weights.WeightsCorruptError` naming what differs when it fails."""
+    own = network.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    problems = []
+    for what, keys in (("missing", missing), ("unexpected", unexpected),
+                       ("of another shape", reshaped)):
+        if keys:
+            problems.append(f"{len(keys)} tensors {what} (e.g. {keys[0]})")
+    if problems:
+        raise weights.WeightsCorruptError(f"{path.name} is not a {title} checkpoint: "
+                                          f"{'; '.join(problems)}")
+    network.load_state_dict(state, strict=True)
+
+
+class NeuralParser(Parser):
+    """Base of the parsers that run torch networks on cached weights.
+
+    Options:
+        device: ``auto`` (default), ``cpu``, ``cuda`` or ``mps``.
+        weights_path: load the main checkpoint from this file instead of the cache.
+    """
+
+    def required_weights(self) -> tuple[str, ...]:
+        """The checkpoint ids this parser needs with its current options."""
+        return self.weights
+
+    def overridden_weights(self) -> set[str]:
+        """Ids whose file the options name explicitly (not looked up in the cache)."""
+        return {self.required_weights()[0]} if self.options.get("weights_path") else set()
+
+    def checkpoint_path(self, weights_id: str) -> Path:
+        """The file to load for ``weights_id``: the ``weights_path`` option for the main
+        checkpoint, else the cached file (:class:`~engines.weights.WeightsMissingError`)."""
+        if weights_id in self.overridden_weights():
+            return Path(self.options["weights_path"])
+        return weights.require(weights_id)
+
+    def status(self) -> Status:
+        absent = [i for i in self.required_weights()
+                  if i not in self.overridden_weights() and not weights.is_present(i)]
+        if not absent:
+            return Status(Readiness.READY)
+        listed = " ".join(absent)
+        return Status(Readiness.NEEDS_DOWNLOAD,
+                      f"{self.title} needs weights that are not installed ({', '.join(absent)}); "
+                      f"run `python main.py models download {listed}`")
+
+    def device(self):
+        """The torch device for this parser's ``device`` option."""
+        return pick_device(self.options.get("device", "auto"))
+
+    def load_networks(self, device) -> Any:
+        """Build the parser's network(s), load their checkpoints, move them to ``device``."""
+        raise NotImplementedError
+
+    def networks(self, device) -> Any:
+        """The loaded network(s) on ``device``, shared through the process-wide model slot."""
+        paths = tuple(str(self.checkpoint_path(i).resolve()) for i in self.required_weights())
+        key = (type(self).__name__, paths, str(device))
+        return MODEL_SLOT.get(key, lambda: self.load_networks(device))
+
+    def release(self) -> None:
+        """Free the networks if this parser's are the ones loaded."""
+        if MODEL_SLOT.key and MODEL_SLOT.key[0] == type(self).__name__:
+            MODEL_SLOT.clear()
+
+
+def image_tensor(image: np.ndarray, device, mean, std):
+    """``(H, W, 3)`` uint8 RGB to a ``(1, 3, H, W)`` float32 tensor ``(x - mean) / std``,
+    with ``mean`` and ``std`` per channel in the image's 0-255 (or other) scale."""
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    tensor = tensor.permute(2, 0, 1).unsqueeze(0).float()
+    mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return (tensor - mean) / std
+
+
+def upsampled_argmax(logits, size: tuple[int, int],
+                     max_elements: int = MAX_UPSAMPLE_ELEMENTS) -> np.ndarray:
+    """Class ids ``(H, W)`` uint8 of ``logits`` ``(1, C, h, w)`` upsampled bilinearly
+    (``align_corners=False``) to ``size`` = ``(H, W)``.
+
+    Equal to ``F.interpolate(logits, size, mode="bilinear").argmax(1)``, but computed in
+    horizontal strips of at most ``max_elements`` values, so a 150-class map of a 24-megapixel
+    photo needs no gigabytes of memory.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    height, width = size
+    channels = logits.shape[1]
+    rows = max(1, min(height, max_elements // max(1, channels * width)))
+    if rows >= height:
+        full = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+        return full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+    # grid_sample with align_corners=False and border padding samples exactly as
+    # interpolate(bilinear, align_corners=False): source = (dest + 0.5) * in / out - 0.5
+    device = logits.device
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width * 2 - 1
+    result = np.empty((height, width), np.uint8)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        ys = (torch.arange(top, bottom, device=device, dtype=torch.float32) + 0.5) / height
+        ys = ys * 2 - 1
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)[None]
+        strip = F.grid_sample(logits, grid.to(logits.dtype), mode="bilinear",
+                              padding_mode="border", align_corners=False)
+        result[top:bottom] = strip.argmax(1)[0].to(torch.uint8).cpu().numpy()
+    return result

@@ -1,0 +1,88 @@
+"""`segment IMAGE -o LABELS.png --model MODEL`: indexed PNG output and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import cli
+from engines import weights
+from engines.device import MODEL_SLOT
+from engines.segmentation import segformer
+from engines.segmentation.labels import UNLABELLED_COLOUR, generated_palette
+
+
+@pytest.fixture
+def halves(tmp_path):
+    """A 90x120 PNG: orange top, teal bottom."""
+    image = np.zeros((90, 120, 3), np.uint8)
+    image[:45] = (230, 120, 30)
+    image[45:] = (20, 140, 150)
+    path = tmp_path / "halves.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_regions_write_a_palette_png_of_ids(halves, tmp_path, capsys):
+    output = tmp_path / "labels.png"
+    assert cli.main(["segment", str(halves), "-o", str(output), "--model", "regions"]) == 0
+    with Image.open(output) as written:
+        assert written.mode == "P"
+        ids = np.array(written)
+        palette = np.array(written.getpalette()[:768]).reshape(256, 3)
+    assert ids[:45].min() == ids[:45].max() != ids[45:].min() == ids[45:].max()
+    assert set(np.unique(ids).tolist()) == {0, 1}
+    assert np.array_equal(palette[:2], generated_palette(2))
+    assert tuple(palette[255]) == UNLABELLED_COLOUR
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_an_existing_output_needs_overwrite(halves, tmp_path, capsys):
+    output = tmp_path / "labels.png"
+    output.write_bytes(b"keep me")
+    assert cli.main(["segment", str(halves), "-o", str(output)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert output.read_bytes() == b"keep me"
+    assert cli.main(["segment", str(halves), "-o", str(output), "--overwrite"]) == 0
+    assert Image.open(output).mode == "P"
+
+
+def test_missing_weights_give_the_download_command(halves, tmp_path, model_cache, capsys):
+    code = cli.main(["segment", str(halves), "-o", str(tmp_path / "l.png"), "--model", "scene"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert "python main.py models download deeplab2-cocostuff164k" in error
+    assert not (tmp_path / "l.png").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--model", "sky"], "unknown parser 'sky'"),
+    (["--model", "scene", "--regions", "4"], "--regions applies to --model regions"),
+    (["-o", "labels.jpg"], "written as .png"),
+])
+def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys, arguments,
+                                          message):
+    monkeypatch.chdir(tmp_path)
+    argv = ["segment", str(halves), *(["-o", "out.png"] if "-o" not in arguments else []),
+            *arguments]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache):
+    from safetensors.torch import save_model
+
+    torch.manual_seed(0)
+    path = weights.local_path("segformer-b0-ade")
+    path.parent.mkdir(parents=True)
+    save_model(segformer.build_network("b0"), str(path))
+    output = tmp_path / "ade.png"
+    code = cli.main(["segment", str(halves), "-o", str(output), "--model", "scene-lite",
+                     "--variant", "b0", "--device", "cpu"])
+    MODEL_SLOT.clear()
+    assert code == 0
+    with Image.open(output) as written:
+        ids = np.array(written)
+    assert written.mode == "P" and ids.shape == (90, 120) and ids.max() < 150
