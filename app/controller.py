@@ -136,7 +136,8 @@ class FillController(QObject):
             self.discard()
             self.message.emit("The picture changed while the engine ran; run the fill again")
             return False
-        doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask)
+        doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask,
+                         within=run.box)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
         self.message.emit(f"Applied {run.engine_title}; Ctrl+Z undoes it")

@@ -21,10 +21,12 @@ import contextlib
 import enum
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.region import Box
@@ -47,18 +49,41 @@ _CHANNELS = {Layer.IMAGE: 3, Layer.COLOR: 4}
 _FILL = {Layer.LABELS: UNLABELLED}
 
 
+_COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="undo-compress")
+
+
+def _compressed(tile: np.ndarray) -> Future:
+    """zlib-compress a tile copy on a background thread (zlib releases the GIL)."""
+    return _COMPRESSOR.submit(zlib.compress, tile.tobytes(), 1)
+
+
 @dataclass
 class _TileDiff:
+    """One tile's pixels before and after a step, zlib-compressed (possibly still being
+    compressed in the background: read them through :meth:`data`)."""
+
     layer: Layer
     row: int  # tile index
     col: int
     shape: tuple[int, ...]
-    old: bytes
-    new: bytes
+    old: bytes | Future
+    new: bytes | Future
+
+    def data(self, old: bool) -> bytes:
+        value = self.old if old else self.new
+        if isinstance(value, Future):
+            value = value.result()
+            if old:
+                self.old = value
+            else:
+                self.new = value
+        return value
 
     @property
     def nbytes(self) -> int:
-        return len(self.old) + len(self.new)
+        """Compressed size (the raw size while compression is still running)."""
+        raw = int(np.prod(self.shape))
+        return sum(len(v) if isinstance(v, bytes) else raw for v in (self.old, self.new))
 
 
 @dataclass
@@ -97,6 +122,8 @@ class Document:
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
         self.label_set: str | None = None  # name of the label list the label layer uses
         self.computed_labels: np.ndarray | None = None  # the map as a parser computed it
+        self.label_hole_margin = 8  # px: edited labels, grown by this, become the hole
+        self.derive_hole_from_labels = True
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""
         self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
@@ -185,15 +212,15 @@ class Document:
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
-        step, self._open = self._open, None
-        if step is None:
+        if self._open is None:
             raise RuntimeError("end_step() without begin_step()")
+        self._derive_hole()
+        step, self._open = self._open, None
         for (layer, row, col), old in self._backup.items():
             new = self._layers[layer][row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
             if not np.array_equal(old, new):
-                step.diffs.append(_TileDiff(layer, row, col, old.shape,
-                                            zlib.compress(old.tobytes(), 1),
-                                            zlib.compress(new.tobytes(), 1)))
+                step.diffs.append(_TileDiff(layer, row, col, old.shape, _compressed(old),
+                                            _compressed(new)))
         self._backup.clear()
         if not step.diffs:
             return None
@@ -203,6 +230,33 @@ class Document:
         self._revision += 1
         self._trim_history()
         return step
+
+    def _derive_hole(self) -> None:
+        """Within the open step: where the label map now differs from the computed one, the
+        area (grown by :attr:`label_hole_margin`) is added to the mask, so the fill follows
+        the new layout. Part of the same step, so one undo reverts labels and hole together.
+        """
+        if not self.derive_hole_from_labels or self.computed_labels is None:
+            return
+        boxes = [self._tile_box(row, col) for (layer, row, col) in self._backup
+                 if layer is Layer.LABELS]
+        if not boxes:
+            return
+        box = boxes[0]
+        for other in boxes[1:]:
+            box = box.union(other)
+        margin = self.label_hole_margin
+        grown = Box(max(0, box.top - margin), max(0, box.left - margin),
+                    min(self.height, box.bottom + margin), min(self.width, box.right + margin))
+        rows, cols = grown.slices
+        changed = (self._layers[Layer.LABELS][rows, cols] != self.computed_labels[rows, cols])
+        if not changed.any():
+            return
+        hole = maskops.grow(changed.view(np.uint8) * 255, margin)
+        self.touch(Layer.MASK, grown)
+        mask = self.layer(Layer.MASK)
+        np.maximum(mask[rows, cols], hole, out=mask[rows, cols])
+        self.notify(Layer.MASK, grown)
 
     def cancel_step(self) -> None:
         """Close the open step and restore every tile it touched."""
@@ -290,9 +344,16 @@ class Document:
         self._revision += 1
         return step
 
+    def settle(self) -> None:
+        """Wait until every history tile is compressed (background work of :meth:`end_step`)."""
+        for step in (*self._undo, *self._redo):
+            for diff in step.diffs:
+                diff.data(True)
+                diff.data(False)
+
     @property
     def history_bytes(self) -> int:
-        """Compressed size of the undo and redo history."""
+        """Size of the undo and redo history (tiles still being compressed count raw)."""
         return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
 
     @property
@@ -311,7 +372,7 @@ class Document:
         self._note_image_change(step)
         touched: dict[Layer, Box] = {}
         for diff in step.diffs:
-            data = np.frombuffer(zlib.decompress(diff.old if use_old else diff.new), np.uint8)
+            data = np.frombuffer(zlib.decompress(diff.data(use_old)), np.uint8)
             self._tile(diff.layer, diff.row, diff.col)[...] = data.reshape(diff.shape)
             box = self._tile_box(diff.row, diff.col)
             touched[diff.layer] = touched[diff.layer].union(box) if diff.layer in touched else box
@@ -347,30 +408,36 @@ class Document:
         return self._image_version
 
     def apply_result(self, result: np.ndarray, label: str = "Fill",
-                     used_mask: np.ndarray | None = None) -> Step | None:
+                     used_mask: np.ndarray | None = None, within: Box | None = None
+                     ) -> Step | None:
         """Commit ``result`` to the image and clear the mask, as one undoable step.
 
         ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
         so strokes painted while the engine ran survive (default: clear the whole mask).
-        Only the tiles where the image or the mask change are recorded, so objects can be
-        removed one after another with a small history.
+        ``within`` promises that ``result`` and ``used_mask`` differ from the document only
+        inside that box (engines change masked pixels only), so a large picture is not
+        compared in full. Only the tiles where the image or the mask change are recorded, so
+        objects can be removed one after another with a small history.
         """
         if result.shape != self.image.shape or result.dtype != np.uint8:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
                              f"{self.image.shape} uint8")
-        image, mask = self.image, self.mask
-        cleared = np.zeros_like(mask) if used_mask is None else np.where(used_mask > 0, 0, mask)
-        image_box = _changed_box(image, result)
-        mask_box = _changed_box(mask, cleared)
+        area = within or Box(0, 0, self.height, self.width)
+        rows, cols = area.slices
+        image, mask = self.image[rows, cols], self.mask[rows, cols]
+        patch = result[rows, cols]
+        cleared = (np.zeros_like(mask) if used_mask is None
+                   else np.where(used_mask[rows, cols] > 0, 0, mask))
+        image_box = _shift(_changed_box(image, patch), area)
+        mask_box = _shift(_changed_box(mask, cleared), area)
         with self.step(label):
             self.touch(Layer.IMAGE, image_box)
             self.touch(Layer.MASK, mask_box)
-            if image_box is not None:
-                rows, cols = image_box.slices
-                image[rows, cols] = result[rows, cols]
-            if mask_box is not None:
-                rows, cols = mask_box.slices
-                mask[rows, cols] = cleared[rows, cols]
+            image[...] = patch
+            if used_mask is None:
+                self.mask[...] = 0
+            else:
+                mask[...] = cleared
         self.preview, self.preview_name = None, ""
         self.notify(Layer.IMAGE, image_box)
         if mask_box is not None:
@@ -410,6 +477,13 @@ class Document:
             image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
             color=present(Layer.COLOR), labels=present(Layer.LABELS),
             sample_include=include, sample_exclude=exclude, **settings)
+
+
+def _shift(box: Box | None, by: Box) -> Box | None:
+    """``box`` (relative to ``by``'s corner) in whole-picture coordinates."""
+    if box is None:
+        return None
+    return Box(box.top + by.top, box.left + by.left, box.bottom + by.top, box.right + by.left)
 
 
 def _changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:

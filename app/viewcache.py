@@ -184,52 +184,74 @@ class ViewCache:
                                      interpolation=cv2.INTER_AREA))
         self.preview_levels = levels
 
+    def _luts(self) -> dict[Layer, np.ndarray]:
+        """Premultiplied BGRA (256, 4) uint8 lookup tables of the single-channel layers."""
+        style = self.style
+        ramp = np.arange(256, dtype=np.float32) / 255.0
+
+        def table(colours: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+            lut = np.zeros((256, 4), np.float32)
+            lut[:, :3] = colours[:, ::-1] * alpha[:, None]  # RGB -> BGR, premultiplied
+            lut[:, 3] = alpha * 255.0
+            return np.rint(lut).astype(np.uint8)
+
+        def flat(rgb: tuple[int, int, int]) -> np.ndarray:
+            return np.tile(np.array(rgb, np.float32), (256, 1))
+
+        labels_alpha = np.full(256, style.label_opacity, np.float32)
+        labels_alpha[UNLABELLED] = 0.0
+        sampling_colours = np.zeros((256, 3), np.float32)
+        sampling_colours[SAMPLE_INCLUDE] = style.include_rgb
+        sampling_colours[SAMPLE_EXCLUDE] = style.exclude_rgb
+        sampling_alpha = np.zeros(256, np.float32)
+        sampling_alpha[[SAMPLE_INCLUDE, SAMPLE_EXCLUDE]] = style.sampling_opacity
+        return {
+            Layer.LABELS: table(style.palette[:256].astype(np.float32), labels_alpha),
+            Layer.SAMPLING: table(sampling_colours, sampling_alpha),
+            Layer.MASK: table(flat(style.mask_rgb), ramp * style.mask_opacity),
+            Layer.SKETCH: table(flat(style.sketch_rgb), ramp),
+        }
+
     def _render_overlay(self, box: Box) -> None:
+        """Composite the overlays of ``box`` (bottom to top: labels, sampling area, mask,
+        colour strokes, sketch) into level 0 with integer "over", then cascade."""
         rows, cols = box.slices
         style, doc = self.style, self.document
-        height, width = box.height, box.width
-        # accumulate premultiplied RGB and alpha in float32, bottom layer first
-        rgb = np.zeros((height, width, 3), np.float32)
-        alpha = np.zeros((height, width), np.float32)
+        luts = self._luts()
+        out: np.ndarray | None = None  # premultiplied BGRA uint8
 
-        def over(colour: np.ndarray, a: np.ndarray) -> None:
-            nonlocal rgb, alpha
-            rgb = colour * a[..., None] + rgb * (1.0 - a[..., None])
-            alpha = a + alpha * (1.0 - a)
+        def over(src: np.ndarray) -> None:
+            nonlocal out
+            if out is None:
+                out = src
+                return
+            keep = (255 - src[..., 3:4]).astype(np.uint16)
+            out = src + ((out.astype(np.uint16) * keep + 127) // 255).astype(np.uint8)
 
         def shown(layer: Layer) -> bool:
             return style.visible.get(layer, True) and doc.has_layer(layer)
 
-        if shown(Layer.LABELS):
-            labels = doc.layer(Layer.LABELS)[rows, cols]
-            if (labels != UNLABELLED).any():
-                colour = style.palette[labels].astype(np.float32)
-                over(colour, np.where(labels == UNLABELLED, 0.0, style.label_opacity)
-                     .astype(np.float32))
-        if shown(Layer.SAMPLING):
-            sampling = doc.layer(Layer.SAMPLING)[rows, cols]
-            if sampling.any():
-                for value, tint in ((SAMPLE_INCLUDE, style.include_rgb),
-                                    (SAMPLE_EXCLUDE, style.exclude_rgb)):
-                    over(np.array(tint, np.float32),
-                         (sampling == value).astype(np.float32) * style.sampling_opacity)
-        if shown(Layer.MASK) and not self.preview_visible():
-            mask = doc.layer(Layer.MASK)[rows, cols]
-            if mask.any():
-                over(np.array(style.mask_rgb, np.float32),
-                     mask.astype(np.float32) * (style.mask_opacity / 255.0))
-        if shown(Layer.COLOR):
-            color = doc.layer(Layer.COLOR)[rows, cols]
-            if color[..., 3].any():
-                over(color[..., :3].astype(np.float32),
-                     color[..., 3].astype(np.float32) * (style.color_opacity / 255.0))
-        if shown(Layer.SKETCH):
-            sketch = doc.layer(Layer.SKETCH)[rows, cols]
-            if sketch.any():
-                over(np.array(style.sketch_rgb, np.float32), sketch.astype(np.float32) / 255.0)
-        out = self.levels[0].overlay[rows, cols]
-        out[..., 0] = np.rint(rgb[..., 2])  # premultiplied B, G, R, A
-        out[..., 1] = np.rint(rgb[..., 1])
-        out[..., 2] = np.rint(rgb[..., 0])
-        out[..., 3] = np.rint(alpha * 255.0)
+        for layer in (Layer.LABELS, Layer.SAMPLING, Layer.MASK, Layer.COLOR, Layer.SKETCH):
+            if not shown(layer) or (layer is Layer.MASK and self.preview_visible()):
+                continue
+            values = doc.layer(layer)[rows, cols]
+            if layer is Layer.COLOR:
+                alpha = values[..., 3]
+                if not alpha.any():
+                    continue
+                a = alpha.astype(np.uint16) * round(style.color_opacity * 255) // 255
+                src = np.empty(values.shape, np.uint8)
+                src[..., :3] = (values[..., 2::-1] * a[..., None] // 255).astype(np.uint8)
+                src[..., 3] = a.astype(np.uint8)
+                over(src)
+            elif layer is Layer.LABELS:
+                if (values != UNLABELLED).any():
+                    over(luts[layer][values])
+            elif values.any():
+                over(luts[layer][values])
+        target = self.levels[0].overlay[rows, cols]
+        if out is None:
+            target[...] = 0
+        else:
+            target[...] = out
         self._cascade(box, "overlay")

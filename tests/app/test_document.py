@@ -156,6 +156,7 @@ def test_memory_stays_bounded_on_24_megapixels_with_hundreds_of_strokes():
             x, y = nx, ny
         doc.end_step()
     # 300 strokes over a 24 MP picture: the history holds compressed tiles, not layers
+    doc.settle()
     assert doc.history_bytes < 32 * 1024 * 1024
     assert len(doc._undo) == 300
 
@@ -167,6 +168,7 @@ def test_history_is_trimmed_to_the_budget():
     for _ in range(40):
         noise = rng.integers(0, 256, (512, 512), dtype=np.uint8)
         doc.replace_layer(Layer.SKETCH, noise, "noise")
+    doc.settle()
     assert doc.history_bytes <= 20_000 or len(doc._undo) == 1
 
 
@@ -212,3 +214,36 @@ def test_build_request_snapshots_present_layers_only():
         doc.paint_segment(Layer.MASK, (300, 200), (310, 200), 8, 255)
     assert np.array_equal(request.mask, mask_before)  # a snapshot, not a view
     assert not request.mask.flags.writeable
+
+
+def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
+    doc = _doc(200, 200)
+    computed = np.zeros((200, 200), np.uint8)
+    computed[:, 100:] = 1
+    doc.replace_layer(Layer.LABELS, computed, "Compute map")
+    doc.computed_labels = computed.copy()
+    doc.label_hole_margin = 4
+    assert not doc.mask.any()  # setting the computed map itself changes nothing
+    with doc.step("Label brush"):
+        doc.paint_segment(Layer.LABELS, (40, 100), (60, 100), 6, 1)
+    changed = doc.layer(Layer.LABELS) != computed
+    import cv2
+
+    expected = cv2.dilate(changed.astype(np.uint8) * 255,
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    assert np.array_equal(doc.mask, expected)  # exactly the changed area plus the margin
+    doc.undo()
+    assert not doc.mask.any() and np.array_equal(doc.layer(Layer.LABELS), computed)
+    doc.redo()
+    assert np.array_equal(doc.mask, expected)
+
+
+def test_label_edits_add_to_a_painted_mask_without_erasing_it():
+    doc = _doc(200, 200)
+    doc.computed_labels = doc.layer(Layer.LABELS).copy()
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (150, 150), (160, 160), 5, 255)
+    painted = doc.mask.copy()
+    with doc.step("Label brush"):
+        doc.paint_segment(Layer.LABELS, (30, 30), (30, 30), 5, 2)
+    assert (doc.mask[painted > 0] == 255).all() and doc.mask[30, 30] == 255
