@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Document
 from app.worker import InpaintTask, Progress, Worker
@@ -143,6 +143,15 @@ class FillController(QObject):
         self.message.emit(f"Applied {run.engine_title}; Ctrl+Z undoes it")
         return True
 
+    def _apply_when_idle(self) -> None:
+        """Apply now, or as soon as the brush drag in progress ends (a step is open)."""
+        if self._pending is None:
+            return
+        if self.document is not None and self.document.in_step:
+            QTimer.singleShot(30, self._apply_when_idle)
+            return
+        self.apply()
+
     # ---------------------------------------------------------------- signals
     def _current(self, task_id: int) -> _Run | None:
         run = self._run
@@ -175,7 +184,7 @@ class FillController(QObject):
         run.final = result
         self._pending = run
         if self.settings.auto_apply:
-            self.apply()
+            self._apply_when_idle()
         else:
             self.message.emit("Enter applies the result, Esc discards it")
 

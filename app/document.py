@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import inspect
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -92,6 +94,7 @@ class Step:
 
     label: str
     diffs: list[_TileDiff] = field(default_factory=list)
+    derive_hole: bool = True  # label edits in this step add their area to the mask
 
     @property
     def nbytes(self) -> int:
@@ -122,7 +125,7 @@ class Document:
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
         self.label_set: str | None = None  # name of the label list the label layer uses
         self.computed_labels: np.ndarray | None = None  # the map as a parser computed it
-        self.label_hole_margin = 8  # px: edited labels, grown by this, become the hole
+        self.label_hole_margin = 8  # px: labels a step changes, grown by this, become the hole
         self.derive_hole_from_labels = True
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""
@@ -131,7 +134,7 @@ class Document:
         self._redo: list[Step] = []
         self._open: Step | None = None
         self._backup: dict[tuple[Layer, int, int], np.ndarray] = {}
-        self._listeners: list[ChangeListener] = []
+        self._listeners: list[Callable[[], ChangeListener | None]] = []
         self._revision = 0
         self._saved_revision = 0
         self._image_version = 0
@@ -170,29 +173,42 @@ class Document:
         return array
 
     def add_listener(self, listener: ChangeListener) -> None:
-        """Call ``listener(layer, box)`` whenever pixels of a layer change."""
-        self._listeners.append(listener)
+        """Call ``listener(layer, box)`` whenever pixels of a layer change.
+
+        Bound methods are held weakly: a widget listening to its document forms no reference
+        cycle (which the garbage collector might otherwise break on a worker thread and so
+        delete a Qt object off the GUI thread).
+        """
+        if inspect.ismethod(listener):
+            self._listeners.append(weakref.WeakMethod(listener))
+        else:
+            self._listeners.append(lambda: listener)
 
     def remove_listener(self, listener: ChangeListener) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+        self._listeners = [ref for ref in self._listeners if ref() not in (None, listener)]
 
     def notify(self, layer: Layer, box: Box | None = None) -> None:
         """Tell listeners that ``box`` (default: everything) of ``layer`` changed."""
         box = box or Box(0, 0, self.height, self.width)
-        for listener in list(self._listeners):
-            listener(Layer(layer), box)
+        for ref in list(self._listeners):
+            listener = ref()
+            if listener is not None:
+                listener(Layer(layer), box)
 
     # ------------------------------------------------------------------ steps
     @property
     def in_step(self) -> bool:
         return self._open is not None
 
-    def begin_step(self, label: str) -> None:
-        """Open an undo step; every :meth:`touch` until :meth:`end_step` belongs to it."""
+    def begin_step(self, label: str, derive_hole: bool = True) -> None:
+        """Open an undo step; every :meth:`touch` until :meth:`end_step` belongs to it.
+
+        With ``derive_hole`` (the default, for the user's label edits) the labels this step
+        changes become part of the hole; loading or computing a whole map passes False.
+        """
         if self._open is not None:
             raise RuntimeError(f"step {self._open.label!r} is still open")
-        self._open = Step(label)
+        self._open = Step(label, derive_hole=derive_hole)
         self._backup.clear()
 
     def touch(self, layer: Layer | str, box: Box | None) -> None:
@@ -232,30 +248,40 @@ class Document:
         return step
 
     def _derive_hole(self) -> None:
-        """Within the open step: where the label map now differs from the computed one, the
-        area (grown by :attr:`label_hole_margin`) is added to the mask, so the fill follows
-        the new layout. Part of the same step, so one undo reverts labels and hole together.
+        """Within the open step: the pixels whose label this step changed, grown by
+        :attr:`label_hole_margin`, are added to the mask, so the fill follows the new layout.
+        Part of the same step, so one undo reverts labels and hole together.
         """
-        if not self.derive_hole_from_labels or self.computed_labels is None:
+        step = self._open
+        if not self.derive_hole_from_labels or step is None or not step.derive_hole:
             return
-        boxes = [self._tile_box(row, col) for (layer, row, col) in self._backup
-                 if layer is Layer.LABELS]
-        if not boxes:
-            return
-        box = boxes[0]
-        for other in boxes[1:]:
-            box = box.union(other)
+        labels = self._layers.get(Layer.LABELS)
         margin = self.label_hole_margin
-        grown = Box(max(0, box.top - margin), max(0, box.left - margin),
-                    min(self.height, box.bottom + margin), min(self.width, box.right + margin))
-        rows, cols = grown.slices
-        changed = (self._layers[Layer.LABELS][rows, cols] != self.computed_labels[rows, cols])
-        if not changed.any():
+        changed_boxes = []
+        for (layer, row, col), old in self._backup.items():
+            if layer is not Layer.LABELS:
+                continue
+            tile = self._tile_box(row, col)
+            if not np.array_equal(old, labels[tile.slices]):
+                changed_boxes.append(tile)
+        if not changed_boxes:
             return
-        hole = maskops.grow(changed.view(np.uint8) * 255, margin)
+        union = changed_boxes[0]
+        for box in changed_boxes[1:]:
+            union = union.union(box)
+        grown = Box(max(0, union.top - margin), max(0, union.left - margin),
+                    min(self.height, union.bottom + margin), min(self.width, union.right + margin))
+        changed = np.zeros((grown.height, grown.width), np.uint8)
+        for (layer, row, col), old in self._backup.items():
+            if layer is Layer.LABELS:
+                tile = self._tile_box(row, col)
+                rows = slice(tile.top - grown.top, tile.bottom - grown.top)
+                cols = slice(tile.left - grown.left, tile.right - grown.left)
+                changed[rows, cols] = (old != labels[tile.slices]) * 255
+        hole = maskops.grow(changed, margin)
         self.touch(Layer.MASK, grown)
-        mask = self.layer(Layer.MASK)
-        np.maximum(mask[rows, cols], hole, out=mask[rows, cols])
+        mask = self.layer(Layer.MASK)[grown.slices]
+        np.maximum(mask, hole, out=mask)
         self.notify(Layer.MASK, grown)
 
     def cancel_step(self) -> None:
@@ -269,9 +295,9 @@ class Document:
         self._backup.clear()
 
     @contextlib.contextmanager
-    def step(self, label: str) -> Iterator[Document]:
+    def step(self, label: str, derive_hole: bool = True) -> Iterator[Document]:
         """``with doc.step("Grow mask"): doc.touch(...); edit...`` as one undoable step."""
-        self.begin_step(label)
+        self.begin_step(label, derive_hole)
         try:
             yield self
         except BaseException:
@@ -295,13 +321,18 @@ class Document:
         self.notify(Layer(layer), box)
         return box
 
-    def replace_layer(self, layer: Layer | str, values: np.ndarray, label: str) -> Step | None:
-        """Set a whole layer to ``values`` as one undoable step (only changed tiles stored)."""
+    def replace_layer(self, layer: Layer | str, values: np.ndarray, label: str,
+                      derive_hole: bool = False) -> Step | None:
+        """Set a whole layer to ``values`` as one undoable step (only changed tiles stored).
+
+        A replaced label map (computed or imported) does not become a hole unless
+        ``derive_hole``.
+        """
         layer = Layer(layer)
         array = self.layer(layer)
         if values.shape != array.shape:
             raise InputError(f"{layer.value} must be {array.shape}, got {values.shape}")
-        with self.step(label):
+        with self.step(label, derive_hole):
             box = _changed_box(array, values)
             self.touch(layer, box)
             if box is not None:

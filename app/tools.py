@@ -143,9 +143,18 @@ class LabelFill(Tool):
 
     name, title, layer = "fill", "Label fill", Layer.LABELS
 
+    def __init__(self, settings: ToolSettings) -> None:
+        super().__init__(settings)
+        self._filled = False
+
+    def release(self, document: Document, point: Point) -> bool:
+        filled, self._filled = self._filled, False
+        return filled
+
     def press(self, document: Document, point: Point) -> None:
         x, y = int(point[0]), int(point[1])
         labels = document.layer(Layer.LABELS)
+        self._filled = False
         if not (0 <= x < document.width and 0 <= y < document.height):
             return
         with document.step(self.title):
@@ -154,6 +163,7 @@ class LabelFill(Tool):
             document.touch(Layer.LABELS, Box(0, 0, document.height, document.width))
             box = flood_fill(labels, (x, y), self.settings.label)
         if box is not None:
+            self._filled = True
             document.notify(Layer.LABELS, box)
 
 

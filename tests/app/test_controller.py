@@ -88,3 +88,18 @@ def test_engine_errors_reach_the_user(qtbot, setup):
         controller.run()
     assert blocker.args[0]
     assert not controller.busy
+
+
+def test_auto_apply_waits_for_a_brush_drag_in_progress(qtbot, setup):
+    controller, document = setup
+    _paint(document)
+    with qtbot.waitSignal(controller.busyChanged, timeout=20000,
+                          check_params_cb=lambda busy: not busy):
+        controller.run()
+        document.begin_step("Mask brush")  # still dragging when the result arrives
+        document.paint_segment(Layer.MASK, (500, 50), (510, 60), 5, 255)
+    qtbot.wait(100)
+    assert controller.has_result and document.in_step
+    with qtbot.waitSignal(controller.applied, timeout=5000):
+        document.end_step()
+    assert document.mask[55, 505] == 255  # the stroke painted meanwhile survives

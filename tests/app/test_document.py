@@ -247,3 +247,54 @@ def test_label_edits_add_to_a_painted_mask_without_erasing_it():
     with doc.step("Label brush"):
         doc.paint_segment(Layer.LABELS, (30, 30), (30, 30), 5, 2)
     assert (doc.mask[painted > 0] == 255).all() and doc.mask[30, 30] == 255
+
+
+def test_a_label_stroke_after_undoing_the_map_makes_only_its_own_hole():
+    doc = _doc(300, 300)
+    computed = np.full((300, 300), 4, np.uint8)
+    doc.computed_labels = computed.copy()
+    doc.replace_layer(Layer.LABELS, computed, "Compute map")
+    doc.undo()  # the layer is unlabelled again
+    doc.label_hole_margin = 3
+    with doc.step("Label brush"):
+        doc.paint_segment(Layer.LABELS, (100, 100), (105, 100), 4, 1)
+    assert 0 < (doc.mask > 0).sum() < 400  # the stroke and its margin, not whole tiles
+
+
+def test_each_label_edit_adds_only_what_it_changed():
+    doc = _doc(200, 200)
+    doc.replace_layer(Layer.LABELS, np.zeros((200, 200), np.uint8), "Compute map")
+    doc.label_hole_margin = 2
+    with doc.step("first"):
+        doc.paint_segment(Layer.LABELS, (40, 40), (40, 40), 5, 1)
+    doc.apply_result(doc.image.copy())  # the first hole is filled: the mask is cleared
+    assert not doc.mask.any()
+    with doc.step("second"):
+        doc.paint_segment(Layer.LABELS, (80, 80), (80, 80), 5, 1)  # same 256x256 tile
+    assert doc.mask[80, 80] == 255 and doc.mask[40, 40] == 0
+
+
+def test_bound_method_listeners_do_not_keep_their_owner_alive():
+    import gc
+    import weakref as weak
+
+    doc = _doc()
+
+    class View:
+        def __init__(self):
+            self.heard = 0
+
+        def on_change(self, layer, box):
+            self.heard += 1
+
+    view = View()
+    doc.add_listener(view.on_change)
+    with doc.step("s"):
+        doc.paint_segment(Layer.MASK, (5, 5), (5, 5), 3, 255)
+    assert view.heard == 1
+    ref = weak.ref(view)
+    del view
+    gc.collect()
+    assert ref() is None
+    with doc.step("t"):
+        doc.paint_segment(Layer.MASK, (50, 50), (50, 50), 3, 255)  # no error, no call
