@@ -1,27 +1,47 @@
-"""Checkpoints described as data, where they live on disk, and how they are loaded safely.
+"""Checkpoints described as data, where they live on disk, and how they are checked and loaded.
 
 Each module that needs weights declares its :class:`WeightSpec` objects at import time with
 :func:`register_spec` (next to the network that uses them), so adding an engine stays a
 one-file change. The cache folder is the platform's user cache dir
 (``~/.cache/inpaint-studio/models`` on Linux) unless ``INPAINT_STUDIO_MODELS`` names another.
 
-Downloading, resuming, verifying and importing files is :mod:`engines.download`'s job;
-this module only knows where a verified file is expected and how to open it.
+Cache layout, one folder per checkpoint: ``<cache>/<id>/<filename>`` is the verified file,
+``<filename>.part`` an unfinished download (kept for resuming), ``manifest.json`` the sha256 of
+the installed file and where it came from (used by :func:`verify`).
+
+Downloading, resuming and importing files is :mod:`engines.download`'s job; this module knows
+where a file is expected, whether a file is the right one, and how to open it safely.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import enum
+import hashlib
 import importlib
+import json
 import os
 import pkgutil
+import struct
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.base import EngineError
+from engines.base import CancelToken, EngineError
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
+PART_SUFFIX = ".part"
+MANIFEST_NAME = "manifest.json"
+SIZE_TOLERANCE = 0.2  # an unhashed file may differ this much (relative) from WeightSpec.size
+TORCH_PICKLE_FORMATS = frozenset({"lightning", "state_dict", "generator_dict"})
+_HASH_BLOCK = 1 << 20
+
+ProgressCallback = Callable[[int, int | None], None]
+"""``progress(bytes_done, bytes_total)`` (total None when unknown), for downloads and imports."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,10 @@ class WeightSpec:
     manual: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def downloadable(self) -> bool:
+        return bool(self.urls)
+
 
 class UnknownWeightsError(KeyError):
     def __str__(self) -> str:
@@ -78,6 +102,15 @@ class WeightsCorruptError(EngineError):
     """The file in the cache is not the checkpoint it should be."""
 
 
+class HashMismatchError(WeightsCorruptError):
+    """A file's digest differs from the one its spec (or its install manifest) pins."""
+
+
+class WrongFileError(WeightsCorruptError):
+    """A file is not the kind of file its spec expects (a web page, another format, far off
+    in size)."""
+
+
 _SPECS: dict[str, WeightSpec] = {}
 _SPEC_PACKAGES = ("engines.classical", "engines.neural", "engines.segmentation")
 _discovered = False
@@ -90,6 +123,11 @@ def register_spec(spec: WeightSpec) -> WeightSpec:
         raise ValueError(f"weights id {spec.id!r} is already registered differently")
     _SPECS[spec.id] = spec
     return spec
+
+
+def unregister_spec(weights_id: str) -> None:
+    """Drop ``weights_id`` from the catalogue (tests register temporary specs)."""
+    _SPECS.pop(weights_id, None)
 
 
 def _discover() -> None:
@@ -138,6 +176,17 @@ def local_path(weights_id: str) -> Path:
     return cache_dir() / spec.id / spec.filename
 
 
+def partial_path(weights_id: str) -> Path:
+    """Where an unfinished download of ``weights_id`` is kept for resuming."""
+    path = local_path(weights_id)
+    return path.with_name(path.name + PART_SUFFIX)
+
+
+def manifest_path(weights_id: str) -> Path:
+    """The install record of ``weights_id`` (sha256 and source of the installed file)."""
+    return local_path(weights_id).with_name(MANIFEST_NAME)
+
+
 def is_present(weights_id: str) -> bool:
     """Whether the checkpoint is in the cache."""
     return local_path(weights_id).is_file()
@@ -153,6 +202,291 @@ def require(weights_id: str) -> Path:
            else spec.manual or "import it with `python main.py models import ID FILE`")
     raise WeightsMissingError(f"{spec.title} weights are not installed: {how}, or import a "
                               f"file you have with `python main.py models import {spec.id} FILE`")
+
+
+def missing(weights_ids: Iterable[str]) -> list[str]:
+    """The ids among ``weights_ids`` whose checkpoint is not installed, in the given order."""
+    return [weights_id for weights_id in weights_ids if not is_present(weights_id)]
+
+
+# --- installation state -------------------------------------------------------------------
+
+
+class InstallState(str, enum.Enum):
+    INSTALLED = "installed"
+    PARTIAL = "partial"  # an unfinished download is kept for resuming
+    MISSING = "missing"  # downloadable, not installed
+    MANUAL = "manual"  # not installed and no download address: import by hand
+
+
+@dataclass(frozen=True)
+class Installation:
+    """What the cache holds for one checkpoint.
+
+    ``size`` is the installed file's size in bytes (0 unless installed); ``partial_bytes`` the
+    size of an unfinished download (0 if none).
+    """
+
+    spec: WeightSpec
+    state: InstallState
+    path: Path
+    size: int = 0
+    partial_bytes: int = 0
+
+    @property
+    def label(self) -> str:
+        """Short state text for tables: ``installed``, ``partial: 5.0 MB of 16 MB``, ..."""
+        if self.state is InstallState.INSTALLED:
+            return "installed"
+        if self.state is InstallState.PARTIAL:
+            of = f" of {format_size(self.spec.size)}" if self.spec.size else ""
+            return f"partial: {format_size(self.partial_bytes)}{of}"
+        if self.state is InstallState.MISSING:
+            return "needs download"
+        return "manual import"
+
+
+def installation(weights_id: str) -> Installation:
+    """The cache state of ``weights_id``."""
+    spec = get_spec(weights_id)
+    path = local_path(weights_id)
+    if path.is_file():
+        return Installation(spec, InstallState.INSTALLED, path, size=path.stat().st_size)
+    part = partial_path(weights_id)
+    if part.is_file() and spec.urls:
+        return Installation(spec, InstallState.PARTIAL, path, partial_bytes=part.stat().st_size)
+    state = InstallState.MISSING if spec.urls else InstallState.MANUAL
+    return Installation(spec, state, path)
+
+
+def installations() -> list[Installation]:
+    """The cache state of every known checkpoint, sorted by id."""
+    return [installation(spec.id) for spec in all_specs()]
+
+
+def remove(weights_id: str) -> int:
+    """Delete the installed file, any partial download and the manifest; bytes freed."""
+    folder = local_path(weights_id).parent
+    freed = 0
+    leftovers = list(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in (local_path(weights_id), partial_path(weights_id), manifest_path(weights_id),
+                 *leftovers):
+        if path.is_file():
+            freed += path.stat().st_size
+            path.unlink()
+    with contextlib.suppress(OSError):  # not empty (user files) or already gone: keep it
+        folder.rmdir()
+    return freed
+
+
+def format_size(size: int | None) -> str:
+    """``16 MB``, ``204 MB``, ``1.2 GB``, ``512 B`` (decimal units); ``?`` when unknown."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(value)} B"
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+
+
+def short_license(text: str, width: int = 24) -> str:
+    """A licence's name without its parenthesised remarks, at most ``width`` characters."""
+    name = text.split(" (")[0].strip()
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+# --- checking files -----------------------------------------------------------------------
+
+
+def file_digests(path: str | os.PathLike, algorithms: Iterable[str] = ("sha256",),
+                 cancel: CancelToken | None = None) -> dict[str, str]:
+    """Hex digests of a file for each algorithm name (``sha256``, ``md5``), in one pass.
+
+    Checks ``cancel`` between blocks (raises :class:`~engines.base.Cancelled`).
+    """
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            for hasher in hashers.values():
+                hasher.update(block)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def _markup_kind(path: Path) -> str | None:
+    """``"a web page"`` / ``"an XML document"`` when the file is markup, else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--")):
+        return "a web page"
+    if head.startswith(b"<?xml"):
+        return "an XML document"
+    return None
+
+
+def _zip_names(path: Path) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
+    """Check cheaply that ``path`` is a file of ``format`` (see :class:`WeightSpec`).
+
+    PyTorch pickles must be a ``torch.save`` zip (``*/data.pkl``, no TorchScript code) or a
+    legacy pickle; TorchScript a zip with ``*/code/``; safetensors a JSON header. Unknown
+    formats are not checked. Raises :class:`WrongFileError` naming ``what`` (default: the
+    file name).
+    """
+    path = Path(path)
+    what = what or path.name
+    markup = _markup_kind(path)
+    if markup:
+        raise WrongFileError(f"{what} is {markup}, not a checkpoint (a download page or an "
+                             "error message was saved instead of the file)")
+    if format in TORCH_PICKLE_FORMATS:
+        names = _zip_names(path)
+        if names is None:
+            with open(path, "rb") as handle:
+                head = handle.read(2)
+            if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+                return  # legacy (pre-1.6) torch.save pickle
+            raise WrongFileError(f"{what} is not a PyTorch checkpoint")
+        if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+            raise WrongFileError(f"{what} is a TorchScript model, not a {format} checkpoint")
+        if not any(name.endswith("data.pkl") for name in names):
+            raise WrongFileError(f"{what} is a zip archive, not a PyTorch checkpoint")
+    elif format == "torchscript":
+        names = _zip_names(path)
+        if names is None or not any("/code/" in name for name in names):
+            raise WrongFileError(f"{what} is not a TorchScript model")
+    elif format == "safetensors":
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+        header_length = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else 0
+        if not (2 <= header_length <= size - 8 and head[8:9] == b"{"):
+            raise WrongFileError(f"{what} is not a safetensors file")
+
+
+def _check_size(spec: WeightSpec, size: int, what: str) -> None:
+    if spec.size and abs(size - spec.size) > SIZE_TOLERANCE * spec.size:
+        raise WrongFileError(f"{what} is {format_size(size)}, but the {spec.title} checkpoint "
+                             f"is about {format_size(spec.size)}: not the right file")
+
+
+def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
+                   cancel: CancelToken | None = None) -> str:
+    """Check a file as it was downloaded (or handed over for import) against ``spec``.
+
+    Order: not a web page; the pinned sha256/md5 when the spec has one, else the size within
+    :data:`SIZE_TOLERANCE`; then a zip holding ``spec.archive_member`` for archive specs, or
+    :func:`check_format` for plain ones. Returns the file's sha256. Raises
+    :class:`HashMismatchError` or :class:`WrongFileError`; never deletes anything.
+    """
+    path = Path(path)
+    what = what or path.name
+    markup = _markup_kind(path)
+    if markup:
+        raise WrongFileError(f"{what} is {markup}, not the {spec.title} checkpoint (the server "
+                             "sent a page instead of the file)")
+    pinned = {name: value.lower() for name, value in (("sha256", spec.sha256), ("md5", spec.md5))
+              if value}
+    digests = file_digests(path, {"sha256", *pinned}, cancel)
+    for name, expected in pinned.items():
+        if digests[name] != expected:
+            raise HashMismatchError(f"{what} has {name} {digests[name][:12]}…, expected "
+                                    f"{expected[:12]}…: the file is damaged or not the "
+                                    f"{spec.title} checkpoint")
+    if not pinned:
+        _check_size(spec, path.stat().st_size, what)
+    if spec.archive_member:
+        if find_archive_member(path, spec.archive_member) is None:
+            names = _zip_names(path)
+            detail = "is not a zip archive" if names is None else \
+                f"has no {spec.archive_member!r} inside"
+            raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
+    else:
+        check_format(path, spec.format, what)
+    return digests["sha256"]
+
+
+def find_archive_member(path: str | os.PathLike, member: str) -> str | None:
+    """The name inside zip ``path`` of ``member``: exact, else the one entry ending in
+    ``/member``; None when absent or when ``path`` is not a zip."""
+    names = _zip_names(Path(path))
+    if names is None:
+        return None
+    if member in names:
+        return member
+    matches = [name for name in names if name.endswith("/" + member.lstrip("/"))]
+    return matches[0] if len(matches) == 1 else None
+
+
+def write_manifest(weights_id: str, sha256: str, source: str, checked: str) -> None:
+    """Record the installed file's sha256, its source and what was verified (atomically)."""
+    path = local_path(weights_id)
+    record = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256,
+              "source": source, "checked": checked}
+    fd, temp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    os.replace(temp, manifest_path(weights_id))
+
+
+def read_manifest(weights_id: str) -> dict[str, Any] | None:
+    """The install record of ``weights_id`` when it matches the installed file, else None."""
+    try:
+        record = json.loads(manifest_path(weights_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("file") != get_spec(weights_id).filename:
+        return None
+    return record
+
+
+def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = None) -> str:
+    """Check the installed file of ``weights_id``; a one-line summary of what was checked.
+
+    Compares the sha256 recorded at install time (or the spec's pinned digest), checks the
+    format, and with ``deep`` opens the file with :func:`load_checkpoint`. Raises
+    :class:`WeightsMissingError`, :class:`HashMismatchError` or :class:`WrongFileError`.
+    """
+    spec = get_spec(weights_id)
+    path = require(weights_id)
+    what = f"the installed {spec.title} file ({path.name})"
+    record = read_manifest(weights_id)
+    pinned = {} if spec.archive_member else {
+        name: value.lower() for name, value in (("sha256", spec.sha256), ("md5", spec.md5))
+        if value}
+    expected = dict(pinned)
+    if record and isinstance(record.get("sha256"), str):
+        expected.setdefault("sha256", record["sha256"].lower())
+    checks = []
+    if expected:
+        digests = file_digests(path, expected, cancel)
+        for name, value in expected.items():
+            if digests[name] != value:
+                raise HashMismatchError(f"{what} has {name} {digests[name][:12]}…, expected "
+                                        f"{value[:12]}…: it was damaged; run `python main.py "
+                                        f"models remove {spec.id}` and install it again")
+        checks.append(" and ".join(sorted(expected)))
+    elif not spec.archive_member:
+        _check_size(spec, path.stat().st_size, what)
+        checks.append("size")
+    check_format(path, spec.format, what)
+    checks.append(f"{spec.format} format")
+    if deep:
+        load_checkpoint(path, spec.format)
+        checks.append("opens")
+    return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
 
 def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:

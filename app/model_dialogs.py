@@ -1,0 +1,536 @@
+"""Dialogs for network weights: a download/import progress dialog and the model manager.
+
+:class:`DownloadDialog` (and :class:`ImportDialog`) run :func:`engines.download.download`
+(:func:`engines.download.import_file`) on a worker thread, show bytes, total and speed, and
+cancel through a :class:`~engines.base.CancelToken` (a cancelled download keeps its partial
+file; the next download resumes it). They show no message boxes: results come back as signals
+and the window decides what to say. :class:`ModelManagerDialog` lists every checkpoint with
+its size, licence and state, with Download, Import file..., Remove and Open folder.
+:func:`offer_download` is the engine picker's "this engine needs weights: download now?".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cli._errors import describe_error
+from engines import download, weights
+from engines.base import Cancelled, CancelToken
+from engines.weights import InstallState, format_size
+
+Job = Callable[[weights.ProgressCallback, CancelToken], Path]
+"""``job(progress, cancel) -> installed path``: one download or import."""
+
+PROGRESS_INTERVAL_S = 0.1  # the most often the worker reports bytes to the GUI
+
+
+class _TransferWorker(QObject):
+    """Runs jobs one after another on its thread; every outcome is a signal."""
+
+    began = Signal(str, int)  # weights id, index in the queue
+    progress = Signal(str, object, object)  # weights id, bytes done, bytes total or None
+    succeeded = Signal(str, str)  # weights id, installed path
+    failed = Signal(str, str)  # weights id, one-line message
+    cancelled = Signal(str)  # weights id
+    done = Signal()
+
+    def __init__(self, jobs: Sequence[tuple[str, Job]], cancel: CancelToken) -> None:
+        super().__init__()
+        self._jobs = list(jobs)
+        self._cancel = cancel
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            for index, (weights_id, job) in enumerate(self._jobs):
+                if self._cancel.cancelled:
+                    self.cancelled.emit(weights_id)
+                    return
+                self.began.emit(weights_id, index)
+                try:
+                    path = job(self._reporter(weights_id), self._cancel)
+                except Cancelled:
+                    self.cancelled.emit(weights_id)
+                    return
+                except Exception as exc:  # reported, never left to kill the thread silently
+                    self.failed.emit(weights_id, describe_error(exc)[0])
+                    continue
+                self.succeeded.emit(weights_id, str(path))
+        finally:
+            self.done.emit()
+
+    def _reporter(self, weights_id: str) -> weights.ProgressCallback:
+        last = 0.0
+
+        def report(done: int, total: int | None) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_INTERVAL_S or (total is not None and done >= total):
+                last = now
+                self.progress.emit(weights_id, done, total)
+
+        return report
+
+
+class _Speed:
+    """Bytes per second over the last few seconds."""
+
+    WINDOW_S = 4.0
+
+    def __init__(self) -> None:
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def reset(self) -> None:
+        self._samples.clear()
+
+    def add(self, done: int) -> float | None:
+        now = time.monotonic()
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > self.WINDOW_S:
+            self._samples.popleft()
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        return (last - first) / (end - start) if end - start >= 0.25 else None
+
+
+class TransferDialog(QDialog):
+    """Runs a queue of downloads or imports on a worker thread with a progress bar.
+
+    Call :meth:`start` (then ``open()`` or ``exec()``). Cancel (or Esc, or closing the
+    window) cancels; the dialog closes once the worker stopped. When every job succeeded the
+    dialog accepts (``finished(QDialog.Accepted)``); when one failed it stays open showing the
+    error until closed (``finished(QDialog.Rejected)``); when cancelled it rejects.
+
+    Signals:
+        succeeded(str, str): a checkpoint is installed (weights id, path).
+        failed(str, str): a job failed (weights id, one-line message).
+        cancelled(str): the job for this weights id was cancelled (a partial download is kept).
+        completed(bool): the queue ended; True when every job succeeded.
+    """
+
+    succeeded = Signal(str, str)
+    failed = Signal(str, str)
+    cancelled = Signal(str)
+    completed = Signal(bool)
+
+    _running: ClassVar[list[tuple[QThread, _TransferWorker]]] = []
+    verb = "Working on"
+
+    def __init__(self, jobs: Sequence[tuple[str, Job]], title: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(460)
+        self._jobs = list(jobs)
+        self._token = CancelToken()
+        self._thread: QThread | None = None
+        self._worker: _TransferWorker | None = None
+        self._speed = _Speed()
+        self._was_cancelled = False
+        self.paths: dict[str, Path] = {}
+        self.errors: dict[str, str] = {}
+
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.detail = QLabel(" ")
+        self.detail.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.detail.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.buttons)
+        self.destroyed.connect(self._token.cancel)
+        if self._jobs:
+            self._show_job(self._jobs[0][0], 0)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def cancel_button(self) -> QPushButton:
+        return self.buttons.button(QDialogButtonBox.Cancel) or \
+            self.buttons.button(QDialogButtonBox.Close)
+
+    def start(self) -> None:
+        """Begin the queue on a worker thread (once)."""
+        if self._thread is not None or self._worker is not None:
+            return
+        thread = QThread()
+        worker = _TransferWorker(self._jobs, self._token)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.began.connect(self._show_job)
+        worker.progress.connect(self._show_progress)
+        worker.succeeded.connect(self._job_succeeded)
+        worker.failed.connect(self._job_failed)
+        worker.cancelled.connect(self._job_cancelled)
+        worker.done.connect(thread.quit)
+        worker.done.connect(self._queue_done)
+        # The thread and its worker must outlive the run even if this dialog is deleted first
+        # (its destruction cancels the token): keep them here until the thread has finished.
+        TransferDialog._running = [(kept, job) for kept, job in TransferDialog._running
+                                   if not kept.isFinished()] + [(thread, worker)]
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def cancel(self) -> None:
+        """Ask the worker to stop after the current chunk; the dialog closes when it has."""
+        if self._thread is None:
+            return
+        self._token.cancel()
+        self.cancel_button.setEnabled(False)
+        self.detail.setText("Cancelling…")
+
+    def wait(self, timeout_ms: int = 10000) -> bool:
+        """Block until the worker thread ended (for shutdown and tests)."""
+        return self._thread.wait(timeout_ms) if self._thread is not None else True
+
+    def reject(self) -> None:
+        if self._thread is not None:
+            self.cancel()  # closes in _queue_done once the worker stopped
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:
+        if self._thread is not None:
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    # --- worker reports (GUI thread) --------------------------------------------------------
+
+    def _show_job(self, weights_id: str, index: int) -> None:
+        spec = weights.get_spec(weights_id)
+        count = f" ({index + 1} of {len(self._jobs)})" if len(self._jobs) > 1 else ""
+        self.heading.setText(f"{self.verb} <b>{spec.title}</b> weights ({spec.id}){count}")
+        self._speed.reset()
+        self.bar.setRange(0, 0)  # busy until the size is known
+
+    def _show_progress(self, weights_id: str, done: int, total: int | None) -> None:
+        speed = self._speed.add(done)
+        parts = [format_size(done) + (f" of {format_size(total)}" if total else "")]
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(min(1000, int(1000 * done / total)))
+        if speed:
+            parts.append(f"{format_size(int(speed))}/s")
+            if total and done < total:
+                parts.append(f"about {_duration((total - done) / speed)} left")
+        self.detail.setText(" · ".join(parts))
+
+    def _job_succeeded(self, weights_id: str, path: str) -> None:
+        self.paths[weights_id] = Path(path)
+        self.succeeded.emit(weights_id, path)
+
+    def _job_failed(self, weights_id: str, message: str) -> None:
+        self.errors[weights_id] = message
+        self.failed.emit(weights_id, message)
+
+    def _job_cancelled(self, weights_id: str) -> None:
+        self._was_cancelled = True
+        self.cancelled.emit(weights_id)
+
+    def _queue_done(self) -> None:
+        if self._thread is not None:
+            self._thread.wait()
+        self._thread = None
+        ok = not self.errors and not self._was_cancelled
+        self.completed.emit(ok)
+        if ok:
+            self.accept()
+        elif self._was_cancelled and not self.errors:
+            super().reject()
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(0)
+            self.heading.setText("Failed: " + "; ".join(
+                f"{weights_id}: {message}" for weights_id, message in self.errors.items()))
+            self.detail.setText("The partial file, if any, is kept: try again later, or import "
+                                "a file you downloaded yourself from the model manager.")
+            self.buttons.setStandardButtons(QDialogButtonBox.Close)
+
+
+class DownloadDialog(TransferDialog):
+    """Downloads the checkpoints ``weights_ids`` one after another (see
+    :class:`TransferDialog` for the signals); ``force`` downloads installed ones again."""
+
+    verb = "Downloading"
+
+    def __init__(self, weights_ids: Sequence[str] | str, parent: QWidget | None = None,
+                 force: bool = False) -> None:
+        ids = [weights_ids] if isinstance(weights_ids, str) else list(weights_ids)
+
+        def job(weights_id: str) -> Job:
+            return lambda progress, cancel: download.download(weights_id, progress, cancel,
+                                                              force=force)
+
+        super().__init__([(weights_id, job(weights_id)) for weights_id in ids],
+                         "Downloading weights", parent)
+
+
+class ImportDialog(TransferDialog):
+    """Checks and installs ``source`` as the checkpoint ``weights_id`` (copied, or moved)."""
+
+    verb = "Importing"
+
+    def __init__(self, weights_id: str, source: str | Path, move: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__([(weights_id, lambda progress, cancel: download.import_file(
+            weights_id, source, move=move, progress=progress, cancel=cancel))],
+            "Importing weights", parent)
+
+
+class ModelManagerDialog(QDialog):
+    """Every known checkpoint with title, id, engine, size, licence and state.
+
+    Buttons: Download (the selected downloadable ones), Import file..., Remove, Open folder.
+    The table refreshes after each action.
+
+    Signals:
+        modelsChanged(): a checkpoint was installed or removed (refresh engine readiness).
+    """
+
+    COLUMNS = ("Model", "ID", "Engine", "Size", "Licence", "State")
+    modelsChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.resize(940, 460)
+        self.transfer: TransferDialog | None = None
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)  # long titles elide; tooltip has all
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.LinksAccessibleByMouse)
+        self.details.setOpenExternalLinks(True)
+        self.location = QLabel(f"Cache: {weights.cache_dir()} (set {weights.CACHE_ENV} to use "
+                               "another folder)")
+        self.location.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.download_button = QPushButton("Download")
+        self.import_button = QPushButton("Import file…")
+        self.remove_button = QPushButton("Remove")
+        self.folder_button = QPushButton("Open folder")
+        close = QPushButton("Close")
+        self.download_button.clicked.connect(self.download_selected)
+        self.import_button.clicked.connect(self._import_clicked)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.folder_button.clicked.connect(self.open_folder)
+        close.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        for button in (self.download_button, self.import_button, self.remove_button,
+                       self.folder_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
+        layout.addWidget(self.location)
+        layout.addLayout(buttons)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the catalogue and the cache; keeps the selection."""
+        selected = set(self.selected_ids())
+        self.table.setSortingEnabled(False)
+        entries = weights.installations()
+        self.table.setRowCount(len(entries))
+        for row, entry in enumerate(entries):
+            spec = entry.spec
+            size = entry.size or spec.size
+            approx = "" if entry.size or spec.sha256 or spec.md5 or not size else "~"
+            cells = (spec.title, spec.id, spec.engine, approx + format_size(size),
+                     weights.short_license(spec.license) or "?", entry.label)
+            tip = _tooltip(entry)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.UserRole, spec.id)
+                item.setToolTip(tip)
+                self.table.setItem(row, column, item)
+        self.select(selected)
+        self._selection_changed()
+
+    def selected_ids(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        return [self.table.item(row, 1).data(Qt.UserRole) for row in rows]
+
+    def select(self, weights_ids: Collection[str]) -> None:
+        """Select the rows of ``weights_ids`` (and nothing else)."""
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.MultiSelection)
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 1).data(Qt.UserRole) in weights_ids:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def download_selected(self) -> DownloadDialog | None:
+        """Open a :class:`DownloadDialog` for the selected downloadable, missing checkpoints."""
+        ids = [weights_id for weights_id in self.selected_ids()
+               if weights.get_spec(weights_id).urls and not weights.is_present(weights_id)]
+        if not ids:
+            return None
+        return self._run(DownloadDialog(ids, self))
+
+    def import_from(self, weights_id: str, source: str | Path,
+                    move: bool = False) -> ImportDialog:
+        """Install ``source`` as ``weights_id`` through an :class:`ImportDialog`."""
+        return self._run(ImportDialog(weights_id, source, move, self))
+
+    def remove_selected(self) -> int:
+        """Delete the selected checkpoints (after confirmation); bytes freed."""
+        ids = [weights_id for weights_id in self.selected_ids()
+               if weights.installation(weights_id).state in (InstallState.INSTALLED,
+                                                             InstallState.PARTIAL)]
+        if not ids or not self._confirm_remove(ids):
+            return 0
+        freed = sum(weights.remove(weights_id) for weights_id in ids)
+        self.refresh()
+        self.modelsChanged.emit()
+        return freed
+
+    def open_folder(self) -> None:
+        """Show the selected checkpoint's folder (or the cache) in the file manager."""
+        ids = self.selected_ids()
+        folder = weights.local_path(ids[0]).parent if ids else weights.cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _run(self, dialog: TransferDialog) -> TransferDialog:
+        self.transfer = dialog
+        dialog.completed.connect(lambda _ok: (self.refresh(), self.modelsChanged.emit()))
+        dialog.setWindowModality(Qt.WindowModal)
+        dialog.start()
+        dialog.open()
+        return dialog
+
+    def _import_clicked(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            self.details.setText("Select one model to import a file for.")
+            return
+        source = self._ask_import_file(ids[0])
+        if source:
+            self.import_from(ids[0], source)
+
+    def _ask_import_file(self, weights_id: str) -> str:
+        spec = weights.get_spec(weights_id)
+        source, _ = QFileDialog.getOpenFileName(
+            self, f"Import {spec.title} weights", str(Path.home()),
+            "Checkpoints (*.pth *.pt *.ckpt *.safetensors *.bin *.zip);;All files (*)")
+        return source
+
+    def _confirm_remove(self, weights_ids: list[str]) -> bool:
+        answer = QMessageBox.question(self, "Remove weights",
+                                      f"Delete the files of {', '.join(weights_ids)}? They can "
+                                      "be downloaded or imported again later.")
+        return answer == QMessageBox.Yes
+
+    def _selection_changed(self) -> None:
+        ids = self.selected_ids()
+        entries = [weights.installation(weights_id) for weights_id in ids]
+        self.download_button.setEnabled(any(
+            entry.spec.urls and entry.state is not InstallState.INSTALLED for entry in entries))
+        self.import_button.setEnabled(len(ids) == 1)
+        self.remove_button.setEnabled(any(
+            entry.state in (InstallState.INSTALLED, InstallState.PARTIAL) for entry in entries))
+        self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
+
+
+def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None) -> bool:
+    """Make sure the checkpoints ``weights_ids`` are installed, asking the user first.
+
+    Returns True at once when nothing is missing; otherwise asks whether to download the
+    missing ones (their total size shown) and runs a modal :class:`DownloadDialog`; True when
+    everything is installed afterwards. Checkpoints with no download address are explained
+    (how to get them, the import command) and give False.
+    """
+    missing = weights.missing(weights_ids)
+    if not missing:
+        return True
+    specs = [weights.get_spec(weights_id) for weights_id in missing]
+    manual = [spec for spec in specs if not spec.urls]
+    if manual:
+        QMessageBox.information(parent, "Weights needed", "<br>".join(
+            f"<b>{spec.title}</b>: {spec.manual or 'no download address'}. Then use Models → "
+            f"Import file… (or <code>python main.py models import {spec.id} FILE</code>)."
+            for spec in manual))
+        return False
+    total = sum(spec.size or 0 for spec in specs)
+    names = ", ".join(f"{spec.title} ({spec.license or 'licence unknown'})" for spec in specs)
+    size = f" (about {format_size(total)})" if total else ""
+    answer = QMessageBox.question(parent, "Download weights?",
+                                  f"This engine needs {names}{size}. Download now?")
+    if answer != QMessageBox.Yes:
+        return False
+    dialog = DownloadDialog(missing, parent)
+    dialog.start()
+    dialog.exec()
+    return not weights.missing(weights_ids)
+
+
+def _tooltip(entry: weights.Installation) -> str:
+    spec = entry.spec
+    lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {entry.label}"]
+    if entry.state is InstallState.INSTALLED:
+        lines.append(f"File: {entry.path} ({format_size(entry.size)})")
+    if spec.contract:
+        lines.append(f"Input: {spec.contract}")
+    if spec.license:
+        lines.append(f"Licence: {spec.license}")
+    if spec.homepage:
+        lines.append(f'Project: <a href="{spec.homepage}">{spec.homepage}</a>')
+    if not spec.urls:
+        lines.append(f"Get it by hand: {spec.manual or 'no download address known'}; then "
+                     "Import file…")
+    return "<br>".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,173 @@
+"""``models``: list, download, import, locate, verify and remove network weights.
+
+``models list`` shows every checkpoint with its engine, size, licence and state;
+``models download ID [ID ...]`` fetches with a progress bar (Ctrl-C keeps the partial file and
+the same command resumes it); ``models import ID FILE`` installs a file you already have;
+``models path ID`` prints where the file lives; ``models info ID`` shows where it comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from engines import download, weights
+from engines.base import EngineError
+
+NAME = "models"
+HELP = "list, download or import network weights (checkpoints)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every known checkpoint: engine, size, licence, state")
+    fetch = actions.add_parser("download", help="download, verify and install checkpoints")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help="checkpoint id (see `models list`)")
+    fetch.add_argument("--force", action="store_true",
+                       help="download again even when already installed")
+    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    imported = actions.add_parser("import",
+                                  help="install a checkpoint file you already have (offline)")
+    imported.add_argument("id", metavar="ID")
+    imported.add_argument("file", metavar="FILE",
+                          help="the file as downloaded (a zip is fine where upstream ships one)")
+    imported.add_argument("--move", action="store_true",
+                          help="move the file into the cache instead of copying it")
+    located = actions.add_parser("path", help="print where a checkpoint file is (or goes)")
+    located.add_argument("id", metavar="ID")
+    info = actions.add_parser("info", help="where a checkpoint comes from and what it expects")
+    info.add_argument("id", metavar="ID")
+    verified = actions.add_parser("verify", help="check installed checkpoints against their "
+                                                 "digests and formats")
+    verified.add_argument("ids", nargs="+", metavar="ID")
+    verified.add_argument("--deep", action="store_true",
+                          help="also open each file (slower: loads the tensors)")
+    removed = actions.add_parser("remove", help="delete installed checkpoints and partial "
+                                                "downloads")
+    removed.add_argument("ids", nargs="+", metavar="ID")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _list()
+    if args.action == "download":
+        return _for_each(args.ids, lambda spec_id: _download(spec_id, args.force, args.quiet))
+    if args.action == "import":
+        path = download.import_file(args.id, args.file, move=args.move)
+        record = weights.read_manifest(args.id) or {}
+        print(f"{args.id}: installed at {path} ({record.get('checked', 'checked')} OK)")
+        return EXIT_OK
+    if args.action == "path":
+        return _path(args.id)
+    if args.action == "info":
+        return _info(args.id)
+    if args.action == "verify":
+        return _for_each(args.ids, lambda spec_id: print(weights.verify(spec_id, args.deep)))
+    return _for_each(args.ids, _remove)
+
+
+def _for_each(ids: list[str], action: Callable[[str], object]) -> int:
+    """Run ``action`` per id. With one id its error propagates (one-line message, exit 2);
+    with several, each failure is printed and the others still run (exit 1 if any failed)."""
+    if len(ids) == 1:
+        return int(action(ids[0]) or EXIT_OK)
+    failed = False
+    for spec_id in ids:
+        try:
+            code = action(spec_id)
+        except (EngineError, weights.UnknownWeightsError, OSError) as exc:
+            print(f"error: {spec_id}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            failed = True
+            continue
+        if code == EXIT_INTERRUPTED:
+            return code
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _list() -> int:
+    rows = [("ID", "ENGINE", "SIZE", "LICENCE", "STATE")]
+    for entry in weights.installations():
+        spec = entry.spec
+        size = entry.size if entry.size else spec.size
+        approx = "" if entry.size or spec.sha256 or spec.md5 or not size else "~"
+        rows.append((spec.id, spec.engine, approx + weights.format_size(size),
+                     weights.short_license(spec.license) or "?", entry.label))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    print(f"\ncache: {weights.cache_dir()} (set {weights.CACHE_ENV} to use another folder)")
+    return EXIT_OK
+
+
+def _download(spec_id: str, force: bool, quiet: bool) -> int:
+    from tqdm import tqdm
+
+    spec = weights.get_spec(spec_id)
+    if weights.is_present(spec_id) and not force:
+        print(f"{spec_id}: already installed at {weights.local_path(spec_id)}")
+        return EXIT_OK
+    bar: tqdm | None = None
+
+    def show(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total or spec.size, initial=done, desc=spec_id, unit="B",
+                       unit_scale=True, unit_divisor=1024, disable=quiet, leave=True)
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    path = None
+    try:
+        path = download.download(spec, progress=show, force=force)
+    except KeyboardInterrupt:
+        pass  # reported below, once the progress bar is closed
+    finally:
+        if bar is not None:
+            bar.close()
+    if path is None:
+        part = weights.partial_path(spec_id)
+        kept = part.stat().st_size if part.is_file() else 0
+        print(f"interrupted: {weights.format_size(kept)} kept in {part}; run the same command "
+              "to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{spec_id}: installed at {path}")
+    return EXIT_OK
+
+
+def _path(spec_id: str) -> int:
+    path = weights.local_path(spec_id)
+    print(path)
+    if path.is_file():
+        return EXIT_OK
+    print(f"{spec_id} is not installed yet (`python main.py models download {spec_id}` or "
+          f"`python main.py models import {spec_id} FILE`)", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _info(spec_id: str) -> int:
+    entry = weights.installation(spec_id)
+    spec = entry.spec
+    facts = [
+        ("title", spec.title), ("engine", spec.engine), ("state", entry.label),
+        ("file", str(entry.path)), ("format", spec.format),
+        ("size", weights.format_size(spec.size) if spec.size else ""),
+        ("sha256", spec.sha256 or ""), ("md5", spec.md5 or ""),
+        ("zip member", spec.archive_member or ""), ("licence", spec.license),
+        ("homepage", spec.homepage), ("input", spec.contract), ("by hand", spec.manual),
+    ] + [("url", url) for url in spec.urls]
+    for name, value in facts:
+        if value:
+            print(f"{name + ':':12} {value}")
+    return EXIT_OK
+
+
+def _remove(spec_id: str) -> int:
+    freed = weights.remove(spec_id)
+    folder: Path = weights.local_path(spec_id).parent
+    print(f"{spec_id}: removed {weights.format_size(freed)} from {folder}" if freed
+          else f"{spec_id}: nothing installed")
+    return EXIT_OK

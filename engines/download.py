@@ -1,0 +1,630 @@
+"""Fetching checkpoints: resumable, verified downloads and the offline import of a file.
+
+:func:`download` streams a :class:`~engines.weights.WeightSpec`'s URLs (mirrors, in order) to
+``<cache>/<id>/<filename>.part``, resumes that file with an HTTP ``Range`` request (after a
+cut connection, automatically; after a cancelled or interrupted run, on the next call),
+follows Google Drive's "can't scan for viruses" confirmation page, verifies the result (digest
+when the spec pins one, else size and format; never a web page), extracts the one member it
+needs from a zip, and renames into place atomically. :func:`import_file` puts a file the user
+already has through the same checks.
+
+Failures raise :class:`DownloadError` or :class:`~engines.weights.WeightsCorruptError`
+subclasses (both :class:`~engines.base.EngineError`) with one-line messages; a cancelled run
+raises :class:`~engines.base.Cancelled` and keeps the partial file. Qt-free; stdlib HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import http.client
+import http.cookiejar
+import json
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+from engines import weights
+from engines.base import CancelToken, EngineError
+from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, format_size
+
+CHUNK_SIZE = 256 * 1024
+TIMEOUT_S = 30.0  # per socket operation (connect, each read)
+MAX_STALLED_ATTEMPTS = 3  # consecutive reconnects that bring no new bytes before giving up
+RETRY_DELAY_S = 1.0
+MAX_PAGE_BYTES = 1 << 20  # the most of an HTML confirmation page that is read
+USER_AGENT = "Mozilla/5.0 (compatible; inpaint-studio/0.1)"
+
+# Google Drive: hosts whose HTML answers are confirmation pages, and the download address of
+# a file id. Module constants so tests can point them at a local server.
+DRIVE_HOSTS = {"drive.google.com", "docs.google.com", "drive.usercontent.google.com"}
+DRIVE_UC_URL = "https://drive.google.com/uc?export=download&id={id}"
+MAX_CONFIRM_STEPS = 3
+
+
+class DownloadError(EngineError):
+    """A download failed; the message says why and what to do (one line)."""
+
+
+class OfflineError(DownloadError):
+    """The server could not be reached (no network, refused, timed out)."""
+
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an HTTP error status (``status``: 404, 403, ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Interrupted(Exception):
+    """The body stopped before its end; the partial file is kept for a resume."""
+
+
+class _RangeRefused(Exception):
+    """HTTP 416: the server has nothing past the bytes already held."""
+
+
+def drive_url(file_id: str) -> str:
+    """The direct-download address of a publicly shared Google Drive file."""
+    return DRIVE_UC_URL.format(id=urllib.parse.quote(file_id, safe=""))
+
+
+# --- public entry points ------------------------------------------------------------------
+
+
+def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
+             cancel: CancelToken | None = None, force: bool = False) -> Path:
+    """Download, verify and install the checkpoint ``spec`` (or its id); its cached path.
+
+    Returns at once when the file is installed (unless ``force``). ``progress(done, total)``
+    is called after each chunk (``total`` None when the server does not say); ``cancel`` is
+    checked between chunks. Raises :class:`DownloadError` (offline, HTTP errors, disk full),
+    :class:`~engines.weights.HashMismatchError` / :class:`~engines.weights.WrongFileError`
+    (the bad file is deleted), :class:`~engines.base.Cancelled` (the ``.part`` file is kept).
+    """
+    spec = weights.get_spec(spec) if isinstance(spec, str) else spec
+    target = weights.local_path(spec.id)
+    if target.is_file() and not force:
+        return target
+    if not spec.urls:
+        how = spec.manual or "get the file by hand"
+        raise DownloadError(f"{spec.title} has no download address: {how}; then run "
+                            f"`python main.py models import {spec.id} FILE`")
+    cancel = cancel or CancelToken()
+    part = weights.partial_path(spec.id)
+    with _exclusive(spec.id):
+        _make_folder(part.parent)
+        failures: list[EngineError] = []
+        for url in spec.urls:
+            try:
+                _fetch(url, part, progress, cancel, lambda: _passes(spec, part, cancel))
+                return _install(spec, part, url, cancel)
+            except (DownloadError, WeightsCorruptError) as exc:
+                failures.append(exc)
+        raise _summarise(failures)
+
+
+def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False,
+                progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> Path:
+    """Install a checkpoint file the user already has (offline); its cached path.
+
+    ``source_path`` is the file as downloaded (checked like a download: digest or size, and
+    format; for a zip spec the member is extracted) or, for a zip spec, the extracted member
+    itself (format checked). The source is copied (moved with ``move``) only once it passed;
+    a failing source is left untouched. Raises ``FileNotFoundError``,
+    :class:`~engines.weights.HashMismatchError`, :class:`~engines.weights.WrongFileError`.
+    """
+    spec = weights.get_spec(spec_id)
+    source = Path(source_path).expanduser()
+    if not source.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(source))
+    if source.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a checkpoint file", str(source))
+    cancel = cancel or CancelToken()
+    target = weights.local_path(spec.id)
+    with _exclusive(spec.id):
+        _make_folder(target.parent)
+        origin = f"imported from {source}"
+        member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
+        if spec.archive_member and not member:  # the extracted member itself
+            weights.check_format(source, spec.format, source.name)
+            sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
+            _place(source, target, move, progress, cancel)
+            checked = f"{spec.format} format of the extracted file"
+        elif member:  # the archive as downloaded
+            weights.check_download(spec, source, source.name, cancel)
+            _extract(spec, source, target, cancel)
+            sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
+            _install_siblings(spec, source, origin, cancel)
+            if move:
+                source.unlink()
+            checked = _what_was_checked(spec)
+        else:
+            sha256 = weights.check_download(spec, source, source.name, cancel)
+            _place(source, target, move, progress, cancel)
+            checked = _what_was_checked(spec)
+        weights.write_manifest(spec.id, sha256, origin, checked)
+        weights.partial_path(spec.id).unlink(missing_ok=True)
+    return target
+
+
+# --- transfer -----------------------------------------------------------------------------
+
+
+def _fetch(url: str, part: Path, progress: ProgressCallback | None, cancel: CancelToken,
+           part_is_complete: Callable[[], bool]) -> None:
+    """Bring ``part`` to the complete body of ``url``, resuming and reconnecting as needed."""
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies),
+                                         urllib.request.HTTPSHandler(context=_ssl_context()))
+    stalled = 0
+    while True:
+        before = _size(part)
+        try:
+            _transfer(opener, cookies, url, part, progress, cancel)
+            return
+        except _RangeRefused:
+            if part_is_complete():
+                return
+            part.unlink(missing_ok=True)  # held bytes the server does not have: start over
+            reason = "the server refused to resume"
+        except _Interrupted as cut:
+            reason = str(cut)
+        stalled = 0 if _size(part) > before else stalled + 1
+        if stalled >= MAX_STALLED_ATTEMPTS:
+            kept = _size(part)
+            keep = (f"; {format_size(kept)} are kept: run the download again to resume"
+                    if kept else "")
+            raise DownloadError(f"the download from {_host(url)} keeps failing ({reason})"
+                                f"{keep}")
+        _pause(RETRY_DELAY_S, cancel)
+
+
+def _transfer(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.CookieJar,
+              url: str, part: Path, progress: ProgressCallback | None,
+              cancel: CancelToken) -> None:
+    """One request: append to ``part`` from where it ends (or rewrite it when the server
+    sends the whole file)."""
+    cancel.raise_if_cancelled()
+    offset = _size(part)
+    response = _open(opener, cookies, url, offset)
+    with response:
+        done, total = 0, _header_int(response, "Content-Length")
+        if response.status == 206:
+            start, whole = _content_range(response.headers.get("Content-Range", ""))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                raise _Interrupted(f"the server sent bytes from {start} instead of {offset}")
+            done = offset
+            total = whole if whole is not None else (offset + total if total is not None
+                                                     else None)
+        mode = "ab" if done else "wb"  # a 200 answer to a Range request restarts cleanly
+        try:
+            handle = open(part, mode)  # noqa: SIM115 - closed below; errors mapped first
+        except OSError as exc:
+            raise _write_error(part, exc) from None
+        with handle:
+            if progress is not None:
+                progress(done, total)
+            while True:
+                cancel.raise_if_cancelled()
+                try:
+                    chunk = response.read1(CHUNK_SIZE)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _Interrupted(_reason(exc)) from None
+                if not chunk:
+                    break
+                try:
+                    handle.write(chunk)
+                except OSError as exc:
+                    raise _write_error(part, exc, total and total - done) from None
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+    if total is not None and done < total:
+        raise _Interrupted(f"the connection closed after {format_size(done)} of "
+                           f"{format_size(total)}")
+
+
+def _open(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.CookieJar, url: str,
+          offset: int) -> http.client.HTTPResponse:
+    """The response carrying the file (Drive confirmation pages followed)."""
+    request_url, data = url, None
+    for _ in range(MAX_CONFIRM_STEPS + 1):
+        headers = {"User-Agent": USER_AGENT}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        request = urllib.request.Request(request_url, data=data, headers=headers)
+        try:
+            response = opener.open(request, timeout=TIMEOUT_S)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code == 416 and offset:
+                raise _RangeRefused() from None
+            raise _http_error(request_url, exc.code, exc.reason) from None
+        except urllib.error.URLError as exc:
+            raise _connection_error(request_url, exc.reason) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise _connection_error(request_url, exc) from None
+        if not _is_web_page(response):
+            return response
+        final_url = response.geturl()
+        if not (_is_drive(url) or _is_drive(final_url)):
+            response.close()
+            raise weights.WrongFileError(f"{_host(final_url)} answered with a web page instead "
+                                         "of the file (a login or portal page?)")
+        with response:
+            page = response.read(MAX_PAGE_BYTES).decode("utf-8", "replace")
+        request_url, data = _drive_confirmation(page, final_url, url, cookies)
+    raise DownloadError("Google Drive kept answering with a web page instead of the file; "
+                        f"download it in a browser from {url} and import it")
+
+
+# --- Google Drive -------------------------------------------------------------------------
+
+
+class _DrivePage(HTMLParser):
+    """The parts of a Drive answer page that lead to the file: the ``download-form`` (newer
+    pages: action ``drive.usercontent.google.com/download`` with hidden ``id``, ``export``,
+    ``confirm``, ``uuid``), a ``/uc?export=download&confirm=...`` link (older pages), and the
+    ``uc-error-subcaption`` text of an error page (quota exceeded, no access)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_action: str | None = None
+        self.form_method = "get"
+        self.form_fields: list[tuple[str, str]] = []
+        self.link: str | None = None
+        self.error = ""
+        self._in_form = False
+        self._in_error = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form" and values.get("id") == "download-form":
+            self.form_action = values.get("action", "")
+            self.form_method = values.get("method", "get").lower()
+            self._in_form = True
+        elif tag == "input" and self._in_form and values.get("type") == "hidden" \
+                and values.get("name"):
+            self.form_fields.append((values["name"], values.get("value", "")))
+        elif tag == "a" and self.link is None and "export=download" in values.get("href", ""):
+            self.link = values["href"]
+        elif tag == "p" and "uc-error-subcaption" in values.get("class", "").split():
+            self._in_error = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+        elif tag == "p":
+            self._in_error = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_error:
+            self.error += data
+
+
+def _drive_confirmation(page: str, page_url: str, original_url: str,
+                        cookies: http.cookiejar.CookieJar) -> tuple[str, bytes | None]:
+    """The next request (url, POST body or None) that a Drive confirmation page asks for."""
+    parser = _DrivePage()
+    parser.feed(page)
+    parser.close()
+    if parser.form_action is not None:
+        action = urllib.parse.urljoin(page_url, parser.form_action)
+        if parser.form_method == "post":
+            return action, urllib.parse.urlencode(parser.form_fields).encode()
+        parts = urllib.parse.urlsplit(action)
+        names = {name for name, _ in parser.form_fields}
+        query = [(name, value) for name, value in urllib.parse.parse_qsl(parts.query)
+                 if name not in names] + parser.form_fields
+        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query))), None
+    if parser.link:
+        return urllib.parse.urljoin(page_url, parser.link), None
+    marker = page.find('"downloadUrl":"')
+    if marker >= 0:
+        start = marker + len('"downloadUrl":')
+        end = page.find('"', start + 1)
+        while end > 0 and page[end - 1] == "\\":
+            end = page.find('"', end + 1)
+        return json.loads(page[start:end + 1]), None
+    token = next((cookie.value for cookie in cookies
+                  if cookie.name.startswith("download_warning") and cookie.value), None)
+    if token:
+        parts = urllib.parse.urlsplit(original_url)
+        query = [*urllib.parse.parse_qsl(parts.query), ("confirm", token)]
+        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query))), None
+    if parser.error.strip():
+        raise DownloadError(f"Google Drive refused the download: {' '.join(parser.error.split())}"
+                            " (try later, or download it in a browser and import it)")
+    raise DownloadError("Google Drive did not offer the file (is it shared publicly?); "
+                        f"download it in a browser from {original_url} and import it")
+
+
+def _is_drive(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc in DRIVE_HOSTS or (parts.hostname or "") in DRIVE_HOSTS
+
+
+def _is_web_page(response: http.client.HTTPResponse) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    disposition = response.headers.get("Content-Disposition", "").lower()
+    return content_type.startswith("text/html") and "attachment" not in disposition
+
+
+# --- installing ---------------------------------------------------------------------------
+
+
+def _install(spec: WeightSpec, part: Path, url: str, cancel: CancelToken) -> Path:
+    """Verify the finished ``part`` and move (or extract) it into place; the bad file is
+    deleted when it fails."""
+    target = weights.local_path(spec.id)
+    what = f"the file from {_host(url)}"
+    try:
+        sha256 = weights.check_download(spec, part, what, cancel)
+        if spec.archive_member:
+            _extract(spec, part, target, cancel)
+            sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
+    except WeightsCorruptError as exc:
+        part.unlink(missing_ok=True)
+        raise type(exc)(f"{exc}; the bad file was removed") from None
+    if not spec.archive_member:
+        os.replace(part, target)
+    weights.write_manifest(spec.id, sha256, url, _what_was_checked(spec))
+    if spec.archive_member:
+        _install_siblings(spec, part, url, cancel)
+        part.unlink()
+    return target
+
+
+def _install_siblings(spec: WeightSpec, archive_path: Path, origin: str,
+                      cancel: CancelToken) -> list[str]:
+    """Also extract the members of this verified archive that other checkpoints of the same
+    engine need (an edge and an inpainting generator shipped in one zip: one download)."""
+    installed = []
+    for other in weights.all_specs():
+        if other.id == spec.id or other.engine != spec.engine or other.urls != spec.urls \
+                or not other.archive_member or weights.is_present(other.id) \
+                or weights.find_archive_member(archive_path, other.archive_member) is None:
+            continue
+        try:
+            with _exclusive(other.id):
+                target = weights.local_path(other.id)
+                _make_folder(target.parent)
+                _extract(other, archive_path, target, cancel)
+                sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
+                weights.write_manifest(other.id, sha256, origin, _what_was_checked(spec))
+        except (DownloadError, WeightsCorruptError):
+            continue  # optional extra: its own download will report the problem
+        installed.append(other.id)
+    return installed
+
+
+def _what_was_checked(spec: WeightSpec) -> str:
+    pinned = [name for name, value in (("sha256", spec.sha256), ("md5", spec.md5)) if value]
+    return " and ".join(pinned) if pinned else "size and format"
+
+
+def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelToken) -> None:
+    """Write ``spec.archive_member`` of the zip to ``target`` atomically (only that member,
+    under our own name: nothing in the archive chooses a path)."""
+    member = weights.find_archive_member(archive_path, spec.archive_member or "")
+    if member is None:
+        raise weights.WrongFileError(f"{archive_path.name} has no {spec.archive_member!r}")
+    with zipfile.ZipFile(archive_path) as archive:
+        info = archive.getinfo(member)
+        _ensure_space(target.parent, info.file_size)
+        with _temporary_beside(target) as temp:
+            try:
+                with archive.open(info) as source, open(temp, "wb") as out:
+                    while block := source.read(CHUNK_SIZE):
+                        cancel.raise_if_cancelled()
+                        out.write(block)
+            except zipfile.BadZipFile as exc:
+                raise weights.WrongFileError(f"{archive_path.name} is damaged ({exc})") from None
+            except OSError as exc:
+                raise _write_error(temp, exc, info.file_size) from None
+            weights.check_format(temp, spec.format, f"{member} in {archive_path.name}")
+            os.replace(temp, target)
+
+
+def _place(source: Path, target: Path, move: bool, progress: ProgressCallback | None,
+           cancel: CancelToken) -> None:
+    """Copy (or move) ``source`` to ``target`` atomically."""
+    if target.exists() and os.path.samefile(source, target):
+        return
+    if move:
+        try:
+            os.replace(source, target)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+    total = source.stat().st_size
+    _ensure_space(target.parent, total)
+    with _temporary_beside(target) as temp:
+        done = 0
+        try:
+            with open(source, "rb") as reader, open(temp, "wb") as writer:
+                while block := reader.read(CHUNK_SIZE):
+                    cancel.raise_if_cancelled()
+                    writer.write(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+        except OSError as exc:
+            if exc.filename == str(source):
+                raise
+            raise _write_error(temp, exc, total - done) from None
+        os.replace(temp, target)
+    if move:
+        source.unlink()
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path) -> Iterator[Path]:
+    """A temporary file name in ``target``'s folder, removed unless it was renamed away."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+_ACTIVE: set[str] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(weights_id: str) -> Iterator[None]:
+    """One download or import per checkpoint at a time within this process."""
+    with _ACTIVE_LOCK:
+        if weights_id in _ACTIVE:
+            raise DownloadError(f"{weights_id} is already being downloaded or imported")
+        _ACTIVE.add(weights_id)
+    try:
+        yield
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(weights_id)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create the model folder {folder}: "
+                            f"{exc.strerror or exc}") from None
+
+
+def _ensure_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise DownloadError(f"not enough disk space in {folder}: {format_size(needed)} needed, "
+                            f"{format_size(free)} free")
+
+
+def _write_error(path: Path, exc: OSError, remaining: int | None = None) -> DownloadError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        more = f" ({format_size(remaining)} still to come)" if remaining else ""
+        return DownloadError(f"the disk holding {path.parent} is full{more}: free some space "
+                             "and run the download again to resume")
+    return DownloadError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _connection_error(url: str, reason: object) -> DownloadError:
+    host = _host(url)
+    if isinstance(reason, ssl.SSLError):
+        return DownloadError(f"secure connection to {host} failed: {reason}")
+    if isinstance(reason, socket.gaierror):
+        detail = "host name not found"
+    elif isinstance(reason, ConnectionRefusedError):
+        detail = "connection refused"
+    elif isinstance(reason, TimeoutError):
+        detail = "timed out"
+    else:
+        detail = _reason(reason)
+    return OfflineError(f"cannot reach {host}: {detail} (no network connection?)")
+
+
+def _http_error(url: str, status: int, reason: str) -> HTTPStatusError:
+    host = _host(url)
+    if status == 404:
+        message = (f"{host} has no such file (HTTP 404, {url}): the file may have moved; get it "
+                   "by hand and import it")
+    elif status in (401, 403):
+        message = f"{host} refused access (HTTP {status} {reason})"
+    elif status in (429, 500, 502, 503, 504):
+        message = f"{host} is busy or down (HTTP {status} {reason}); try again later"
+    else:
+        message = f"{host} answered HTTP {status} {reason}"
+    return HTTPStatusError(message, status)
+
+
+def _summarise(failures: list[EngineError]) -> EngineError:
+    if len(failures) == 1:
+        return failures[0]
+    message = (f"all {len(failures)} download addresses failed: "
+               + "; ".join(str(failure) for failure in failures))
+    kinds = {type(failure) for failure in failures}
+    kind = kinds.pop() if len(kinds) == 1 else DownloadError
+    if issubclass(kind, HTTPStatusError):
+        return kind(message, failures[-1].status)
+    return kind(message)
+
+
+def _passes(spec: WeightSpec, part: Path, cancel: CancelToken) -> bool:
+    try:
+        weights.check_download(spec, part, cancel=cancel)
+    except WeightsCorruptError:
+        return False
+    return True
+
+
+def _pause(seconds: float, cancel: CancelToken) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        cancel.raise_if_cancelled()
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    cancel.raise_if_cancelled()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The system's trust store, or certifi's bundle when installed (python.org macOS
+    builds have no usable system store)."""
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _header_int(response: http.client.HTTPResponse, name: str) -> int | None:
+    value = response.headers.get(name, "")
+    return int(value) if value.strip().isdigit() else None
+
+
+def _content_range(value: str) -> tuple[int, int | None]:
+    """``bytes 100-199/1000`` -> (100, 1000); ``bytes 100-199/*`` -> (100, None)."""
+    unit, _, spec = value.strip().partition(" ")
+    span, _, whole = spec.partition("/")
+    start = span.partition("-")[0]
+    if unit.lower() != "bytes" or not start.isdigit():
+        return -1, None
+    return int(start), int(whole) if whole.isdigit() else None
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc or url
+
+
+def _reason(exc: object) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

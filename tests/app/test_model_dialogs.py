@@ -1,0 +1,233 @@
+"""The download dialog and the model manager, offscreen, against a local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import threading
+import time
+import uuid
+
+import pytest
+import torch
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from app import model_dialogs
+from app.model_dialogs import DownloadDialog, ModelManagerDialog, offer_download
+from engines import download, weights
+from engines.weights import WeightSpec
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class SlowServer:
+    """Serves ``files`` (path -> bytes) on 127.0.0.1 with Range support, ``delay`` seconds
+    between 8 KiB blocks."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.delay = 0.0
+        self.ranges: list[str | None] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                requested = self.headers.get("Range")
+                outer.ranges.append(requested)
+                start = int(requested[6:].split("-")[0]) if requested else 0
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(body) - start))
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.end_headers()
+                for offset in range(start, len(body), 8192):
+                    try:
+                        self.wfile.write(body[offset:offset + 8192])
+                    except OSError:
+                        return
+                    time.sleep(outer.delay)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    files = SlowServer()
+    yield files
+    files.close()
+
+
+@pytest.fixture
+def make_spec(model_cache):
+    made = []
+
+    def make(**fields) -> WeightSpec:
+        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
+        fields.setdefault("engine", "test")
+        fields.setdefault("title", "Test net")
+        fields.setdefault("filename", "net.pth")
+        spec = weights.register_spec(WeightSpec(**fields))
+        made.append(spec.id)
+        return spec
+
+    yield make
+    for weights_id in made:
+        weights.unregister_spec(weights_id)
+
+
+def checkpoint_bytes(size: int = 300_000) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"w": torch.rand(size // 4, generator=torch.Generator().manual_seed(1))}, buffer)
+    return buffer.getvalue()
+
+
+def served_spec(server, make_spec, **fields) -> tuple[WeightSpec, bytes]:
+    body = checkpoint_bytes()
+    name = f"/{uuid.uuid4().hex[:6]}.pth"
+    server.files[name] = body
+    spec = make_spec(urls=(server.url(name),), sha256=hashlib.sha256(body).hexdigest(),
+                     size=len(body), license="MIT", **fields)
+    return spec, body
+
+
+def test_download_dialog_downloads_and_accepts(qtbot, server, make_spec):
+    spec, body = served_spec(server, make_spec)
+    dialog = DownloadDialog(spec.id)
+    qtbot.addWidget(dialog)
+    succeeded = []
+    dialog.succeeded.connect(lambda weights_id, path: succeeded.append((weights_id, path)))
+
+    with qtbot.waitSignal(dialog.finished, timeout=20000) as finished:
+        dialog.start()
+        dialog.open()
+
+    assert finished.args == [QDialog.Accepted]
+    assert succeeded == [(spec.id, str(weights.local_path(spec.id)))]
+    assert weights.local_path(spec.id).read_bytes() == body
+    assert not dialog.running and dialog.errors == {}
+
+
+def test_cancel_stops_the_download_and_keeps_the_partial_file(qtbot, server, make_spec,
+                                                              monkeypatch):
+    spec, body = served_spec(server, make_spec)
+    server.delay = 0.02
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    monkeypatch.setattr(model_dialogs, "PROGRESS_INTERVAL_S", 0.0)
+    dialog = DownloadDialog([spec.id])
+    qtbot.addWidget(dialog)
+    dialog.start()
+    dialog.open()
+    qtbot.waitUntil(lambda: weights.partial_path(spec.id).is_file()
+                    and weights.partial_path(spec.id).stat().st_size > 20_000, timeout=20000)
+    assert "of" in dialog.detail.text()  # bytes and total shown
+
+    with qtbot.waitSignal(dialog.cancelled, timeout=20000) as cancelled, \
+            qtbot.waitSignal(dialog.finished, timeout=20000) as finished:
+        dialog.cancel_button.click()
+
+    assert cancelled.args == [spec.id] and finished.args == [QDialog.Rejected]
+    kept = weights.partial_path(spec.id).stat().st_size
+    assert 0 < kept < len(body) and not weights.is_present(spec.id)
+    assert weights.installation(spec.id).state is weights.InstallState.PARTIAL
+
+    server.delay = 0.0
+    again = DownloadDialog([spec.id])
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.completed, timeout=20000) as completed:
+        again.start()
+    assert completed.args == [True]
+    assert weights.local_path(spec.id).read_bytes() == body
+    assert server.ranges[-1] == f"bytes={kept}-"
+
+
+def test_failed_download_stays_open_with_the_message(qtbot, server, make_spec):
+    spec = make_spec(urls=(server.url("/missing.pth"),))
+    dialog = DownloadDialog([spec.id])
+    qtbot.addWidget(dialog)
+    failures = []
+    dialog.failed.connect(lambda weights_id, message: failures.append((weights_id, message)))
+
+    with qtbot.waitSignal(dialog.completed, timeout=20000) as completed:
+        dialog.start()
+        dialog.open()
+
+    assert completed.args == [False]
+    assert failures and failures[0][0] == spec.id and "HTTP 404" in failures[0][1]
+    assert dialog.isVisible() and "HTTP 404" in dialog.heading.text()
+    with qtbot.waitSignal(dialog.finished, timeout=5000) as finished:
+        dialog.cancel_button.click()  # now "Close"
+    assert finished.args == [QDialog.Rejected]
+
+
+def test_manager_lists_specs_with_state_and_acts(qtbot, server, make_spec, tmp_path,
+                                                 monkeypatch):
+    spec, body = served_spec(server, make_spec, title="Served net")
+    manual = make_spec(title="Hand-made net", license="CC BY-NC 4.0",
+                       manual="ask the authors")
+    dialog = ModelManagerDialog()
+    qtbot.addWidget(dialog)
+
+    def row_of(weights_id):
+        for row in range(dialog.table.rowCount()):
+            if dialog.table.item(row, 1).text() == weights_id:
+                return [dialog.table.item(row, c).text() for c in range(len(dialog.COLUMNS))]
+        raise AssertionError(f"{weights_id} not listed")
+
+    assert row_of(spec.id) == ["Served net", spec.id, "test", weights.format_size(len(body)),
+                               "MIT", "needs download"]
+    assert row_of(manual.id)[4:] == ["CC BY-NC 4.0", "manual import"]
+
+    dialog.select([spec.id])
+    assert dialog.download_button.isEnabled() and not dialog.remove_button.isEnabled()
+    changed = []
+    dialog.modelsChanged.connect(lambda: changed.append(1))
+    assert dialog.download_selected() is dialog.transfer
+    qtbot.waitUntil(lambda: row_of(spec.id)[5] == "installed", timeout=20000)
+    assert changed and weights.local_path(spec.id).read_bytes() == body
+    assert row_of(spec.id)[3] == weights.format_size(len(body))
+
+    source = tmp_path / "states.pth"
+    source.write_bytes(checkpoint_bytes(20_000))
+    dialog.import_from(manual.id, source)
+    qtbot.waitUntil(lambda: row_of(manual.id)[5] == "installed", timeout=20000)
+
+    monkeypatch.setattr(dialog, "_confirm_remove", lambda ids: True)
+    dialog.select([spec.id, manual.id])
+    assert dialog.remove_button.isEnabled()
+    assert dialog.remove_selected() > len(body)
+    assert row_of(spec.id)[5] == "needs download" and row_of(manual.id)[5] == "manual import"
+
+
+def test_offer_download(qtbot, server, make_spec, monkeypatch):
+    spec, body = served_spec(server, make_spec)
+    manual = make_spec(manual="ask the authors")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args: asked.append(args[2]) or QMessageBox.No)
+    monkeypatch.setattr(QMessageBox, "information", lambda *args: asked.append(args[2]))
+
+    assert offer_download([spec.id]) is False and "Download now?" in asked[-1]
+    assert offer_download([manual.id]) is False and f"models import {manual.id}" in asked[-1]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
+    assert offer_download([spec.id]) is True
+    assert weights.local_path(spec.id).read_bytes() == body
+    asked.clear()
+    assert offer_download([spec.id]) is True and asked == []  # installed: nothing asked

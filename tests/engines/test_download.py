@@ -1,0 +1,625 @@
+"""Downloads against a local HTTP server on 127.0.0.1: resume, Range quirks, verification,
+HTTP and network errors, Google Drive's confirmation pages, zip members, cancel."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.cookiejar
+import http.server
+import io
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from engines import download, weights
+from engines.base import Cancelled, CancelToken
+from engines.weights import WeightSpec
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# --- a small scripted file server ---------------------------------------------------------
+
+
+@dataclass
+class Route:
+    """What the server answers for one path."""
+
+    body: bytes = b""
+    content_type: str = "application/octet-stream"
+    status: int = 200
+    honour_range: bool = True
+    cut_after: int | None = None  # close the connection after this many body bytes...
+    cuts: int = 0  # ...on this many requests
+    delay: float = 0.0  # seconds between 8 KiB blocks
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FileServer:
+    """``ThreadingHTTPServer`` on 127.0.0.1 with per-path routes, Range support and a
+    Google Drive imitation (``/uc`` and ``/download``)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.drive_files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):
+                server.requests.append(("GET", self.path, dict(self.headers)))
+                parts = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parts.query))
+                if parts.path in ("/uc", "/download"):
+                    server.drive(self, parts.path, query)
+                elif parts.path in server.routes:
+                    server.serve(self, server.routes[parts.path])
+                else:
+                    self.send_error(404)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def ranges(self, path_prefix: str) -> list[str | None]:
+        """The Range header of each request whose path starts with ``path_prefix``."""
+        return [headers.get("Range") for _, path, headers in self.requests
+                if path.startswith(path_prefix)]
+
+    def serve(self, handler, route: Route, extra: dict[str, str] | None = None) -> None:
+        if route.status != 200:
+            handler.send_error(route.status)
+            return
+        body, start = route.body, 0
+        requested = handler.headers.get("Range")
+        status = 200
+        if requested and route.honour_range:
+            start = int(requested.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                handler.send_response(416)
+                handler.send_header("Content-Range", f"bytes */{len(body)}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            status = 206
+        handler.send_response(status)
+        handler.send_header("Content-Type", route.content_type)
+        handler.send_header("Content-Length", str(len(body) - start))
+        if status == 206:
+            handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        for name, value in {**route.headers, **(extra or {})}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        payload = body[start:]
+        if route.cuts > 0 and route.cut_after is not None:
+            route.cuts -= 1
+            payload = payload[:route.cut_after]
+        for offset in range(0, len(payload), 8192):
+            try:
+                handler.wfile.write(payload[offset:offset + 8192])
+                handler.wfile.flush()
+            except OSError:
+                return
+            if route.delay:
+                time.sleep(route.delay)
+        handler.close_connection = True
+
+    # Google Drive, as seen by gdown: old pages link to /uc?...&confirm=TOKEN and set a
+    # download_warning cookie; new pages redirect to drive.usercontent.google.com/download
+    # and hold a GET form with hidden id, export, confirm, uuid.
+    OLD_TOKEN = "Xk3q"
+    NEW_UUID = "3f1d7a4e-9c8e-4b7a-8a6f-1c0d5e2b9a11"
+    QUOTA = ("Too many users have viewed or downloaded this file recently. Please try "
+             "accessing the file again later.")
+
+    def drive(self, handler, path: str, query: dict[str, str]) -> None:
+        file_id = query.get("id", "")
+        if file_id == "quota":
+            self.page(handler, f'<div class="uc-main"><div id="uc-text"><p class="uc-error-'
+                      f'caption">Sorry, you can\'t view or download this file at this time.</p>'
+                      f'<p class="uc-error-subcaption">{self.QUOTA}</p></div></div>')
+            return
+        body = self.drive_files.get(file_id)
+        if body is None:
+            handler.send_error(404)
+            return
+        route = Route(body=body)
+        disposition = {"Content-Disposition": f'attachment; filename="{file_id}.pth"'}
+        if file_id.startswith("old"):
+            cookie = handler.headers.get("Cookie", "")
+            if query.get("confirm") == self.OLD_TOKEN and \
+                    f"download_warning_13058876669334088843_{file_id}={self.OLD_TOKEN}" in cookie:
+                self.serve(handler, route, disposition)
+                return
+            link = f"/uc?export=download&amp;confirm={self.OLD_TOKEN}&amp;id={file_id}"
+            self.page(handler, f'<div class="uc-main"><div id="uc-text"><p class="uc-warning-'
+                      f'caption">Google Drive can\'t scan this file for viruses.</p><p class="uc-'
+                      f'warning-subcaption"><span class="uc-name-size"><a href="/open?id='
+                      f'{file_id}">{file_id}.pth</a> (16M)</span> is too large for Google to '
+                      f'scan for viruses. Would you still like to download this file?</p><a id="'
+                      f'uc-download-link" class="goog-inline-block jfk-button jfk-button-action"'
+                      f' href="{link}">Download anyway</a></div></div>',
+                      {"Set-Cookie": f"download_warning_13058876669334088843_{file_id}="
+                                     f"{self.OLD_TOKEN}; Path=/; HttpOnly"})
+            return
+        if path == "/uc":  # newer Drive: redirect to the usercontent host
+            handler.send_response(303)
+            handler.send_header("Location", self.url(f"/download?id={file_id}&export=download"))
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        if query.get("confirm") == "t" and query.get("uuid") == self.NEW_UUID:
+            self.serve(handler, route, disposition)
+            return
+        self.page(handler, f'<div class="uc-main"><div id="uc-text"><p class="uc-warning-caption"'
+                  f'>Google Drive can\'t scan this file for viruses.</p><p class="uc-warning-sub'
+                  f'caption"><span class="uc-name-size"><a href="/open?id={file_id}">{file_id}'
+                  f'.pth</a> (204M)</span> is too large for Google to scan for viruses. Would you '
+                  f'still like to download this file?</p><form id="download-form" action="'
+                  f'{self.url("/download")}" method="get"><input type="submit" id="uc-download-'
+                  f'link" class="goog-inline-block jfk-button jfk-button-action" value="Download '
+                  f'anyway"/><input type="hidden" name="id" value="{file_id}"><input type="hidden'
+                  f'" name="export" value="download"><input type="hidden" name="confirm" value="t'
+                  f'"><input type="hidden" name="uuid" value="{self.NEW_UUID}"></form></div></div>')
+
+    @staticmethod
+    def page(handler, body: str, headers: dict[str, str] | None = None) -> None:
+        html = ('<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title>'
+                '<meta http-equiv="content-type" content="text/html; charset=utf-8"/></head>'
+                f'<body>{body}</body></html>').encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(html)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(html)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(download, "RETRY_DELAY_S", 0.0)
+    files = FileServer()
+    monkeypatch.setattr(download, "DRIVE_HOSTS", {f"127.0.0.1:{files.port}"})
+    monkeypatch.setattr(download, "DRIVE_UC_URL", files.url("/uc?export=download&id={id}"))
+    yield files
+    files.close()
+
+
+@pytest.fixture
+def make_spec(model_cache):
+    """Register a WeightSpec with a unique id (removed after the test)."""
+    made = []
+
+    def make(**fields) -> WeightSpec:
+        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
+        fields.setdefault("engine", "test")
+        fields.setdefault("title", "Test net")
+        fields.setdefault("filename", "net.pth")
+        spec = weights.register_spec(WeightSpec(**fields))
+        made.append(spec.id)
+        return spec
+
+    yield make
+    for weights_id in made:
+        weights.unregister_spec(weights_id)
+
+
+def checkpoint_bytes(size: int = 300_000, seed: int = 0) -> bytes:
+    """A real ``torch.save`` state dict of roughly ``size`` bytes."""
+    generator = torch.Generator().manual_seed(seed)
+    buffer = io.BytesIO()
+    torch.save({"conv.weight": torch.rand(size // 4, generator=generator)}, buffer)
+    return buffer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- plain downloads ----------------------------------------------------------------------
+
+
+def test_download_verifies_and_installs_with_progress(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    seen = []
+
+    path = download.download(spec.id, progress=lambda done, total: seen.append((done, total)))
+
+    assert path == weights.local_path(spec.id) and path.read_bytes() == body
+    assert not weights.partial_path(spec.id).exists()
+    assert seen[-1] == (len(body), len(body))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert weights.read_manifest(spec.id)["sha256"] == sha256(body)
+    assert weights.installation(spec.id).state is weights.InstallState.INSTALLED
+    requests_before = len(server.requests)
+    assert download.download(spec.id) == path  # installed: no network
+    assert len(server.requests) == requests_before
+
+
+def test_resume_after_the_connection_is_cut(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body, cut_after=100_000, cuts=1)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+
+    path = download.download(spec)
+
+    assert path.read_bytes() == body
+    assert server.ranges("/net.pth") == [None, "bytes=100000-"]
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body[:123_456])
+    assert weights.installation(spec.id).state is weights.InstallState.PARTIAL
+    assert weights.installation(spec.id).partial_bytes == 123_456
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth") == ["bytes=123456-"]
+
+
+def test_server_ignoring_range_restarts_cleanly(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body, honour_range=False)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"stale bytes that must not stay in front")
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth") == ["bytes=39-"]
+
+
+def test_complete_partial_file_answered_416_is_installed(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body)
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth") == [f"bytes={len(body)}-"]
+
+
+def test_oversized_partial_file_answered_416_restarts(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body + b"garbage")
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth") == [f"bytes={len(body) + 7}-", None]
+
+
+def test_hash_mismatch_removes_the_bad_file(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(b"something else"))
+
+    with pytest.raises(weights.HashMismatchError, match="bad file was removed"):
+        download.download(spec)
+
+    folder = weights.local_path(spec.id).parent
+    assert not weights.local_path(spec.id).exists()
+    assert not weights.partial_path(spec.id).exists()
+    assert [p.name for p in folder.iterdir()] == []
+    assert weights.installation(spec.id).state is weights.InstallState.MISSING
+
+
+def test_md5_is_checked_too(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    good = make_spec(urls=(server.url("/net.pth"),), md5=hashlib.md5(body).hexdigest())
+    bad = make_spec(urls=(server.url("/net.pth"),), md5="0" * 32)
+
+    assert download.download(good).read_bytes() == body
+    with pytest.raises(weights.HashMismatchError, match="md5"):
+        download.download(bad)
+
+
+def test_http_404_is_a_clear_error(server, make_spec):
+    spec = make_spec(urls=(server.url("/gone.pth"),))
+
+    with pytest.raises(download.HTTPStatusError, match="HTTP 404") as error:
+        download.download(spec)
+
+    assert error.value.status == 404
+    assert not weights.partial_path(spec.id).exists()
+
+
+def test_offline_is_a_clear_error(make_spec, monkeypatch):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = make_spec(urls=(f"http://127.0.0.1:{port}/net.pth",))
+
+    with pytest.raises(download.OfflineError,
+                       match=f"cannot reach 127.0.0.1:{port}: .*no network connection"):
+        download.download(spec)
+
+
+def test_mirrors_are_tried_in_order(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/mirror.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/gone.pth"), server.url("/mirror.pth")),
+                     sha256=sha256(body))
+
+    assert download.download(spec).read_bytes() == body
+
+    both_bad = make_spec(urls=(server.url("/gone.pth"), server.url("/gone-too.pth")))
+    with pytest.raises(download.HTTPStatusError, match="all 2 download addresses failed"):
+        download.download(both_bad)
+
+
+def test_a_web_page_instead_of_the_checkpoint_is_rejected(server, make_spec, monkeypatch):
+    monkeypatch.setattr(download, "DRIVE_HOSTS", set())  # an ordinary host, not Drive
+    page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
+    server.routes["/portal"] = Route(body=page, content_type="text/html")
+    server.routes["/mislabelled"] = Route(body=page)
+    portal = make_spec(urls=(server.url("/portal"),), size=300_000)
+    mislabelled = make_spec(urls=(server.url("/mislabelled"),), size=300_000)
+
+    with pytest.raises(weights.WrongFileError, match="web page"):
+        download.download(portal)
+    with pytest.raises(weights.WrongFileError, match="web page"):
+        download.download(mislabelled)
+    assert not weights.partial_path(mislabelled.id).exists()
+
+
+def test_wrong_format_and_size_are_rejected(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    wants_torchscript = make_spec(urls=(server.url("/net.pth"),), format="torchscript")
+    far_off_in_size = make_spec(urls=(server.url("/net.pth"),), size=50 * len(body))
+
+    with pytest.raises(weights.WrongFileError, match="not a TorchScript model"):
+        download.download(wants_torchscript)
+    with pytest.raises(weights.WrongFileError, match="not the right file"):
+        download.download(far_off_in_size)
+    assert not weights.partial_path(far_off_in_size.id).exists()
+
+
+def test_unhashed_file_of_about_the_right_size_is_accepted(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), size=int(len(body) * 1.1))
+
+    assert download.download(spec).read_bytes() == body
+    assert weights.read_manifest(spec.id)["checked"] == "size and format"
+
+
+def test_spec_without_address_says_how_to_import(make_spec):
+    spec = make_spec(manual="ask the authors for the file")
+
+    with pytest.raises(download.DownloadError, match=r"ask the authors.*models import"):
+        download.download(spec)
+
+
+def test_full_disk_keeps_the_partial_file(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+
+    class FullDisk(io.FileIO):
+        def write(self, data):
+            if self.tell() >= 16384:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(download, "CHUNK_SIZE", 16384)
+    monkeypatch.setattr(download, "open", lambda path, mode: FullDisk(path, mode), raising=False)
+    with pytest.raises(download.DownloadError, match="is full"):
+        download.download(spec)
+    assert 0 < weights.partial_path(spec.id).stat().st_size < len(body)
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+def test_cancel_keeps_the_partial_file_for_resume(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/slow.pth"] = Route(body=body, delay=0.01)
+    spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    token = CancelToken()
+
+    def cancel_after_some(done, total):
+        if done >= 40_000:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        download.download(spec, progress=cancel_after_some, cancel=token)
+    kept = weights.partial_path(spec.id).stat().st_size
+    assert 40_000 <= kept < len(body)
+    assert not weights.local_path(spec.id).exists()
+
+    server.routes["/slow.pth"].delay = 0.0
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/slow.pth")[-1] == f"bytes={kept}-"
+
+
+# --- Google Drive -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file_id", ["old-cookie-style", "new-form-style"])
+def test_google_drive_confirmation_page(server, make_spec, file_id):
+    body = checkpoint_bytes()
+    server.drive_files[file_id] = body
+    spec = make_spec(urls=(download.drive_url(file_id),), sha256=sha256(body))
+
+    assert download.download(spec).read_bytes() == body
+    last_path = server.requests[-1][1]
+    if file_id.startswith("old"):
+        assert "confirm=Xk3q" in last_path
+    else:
+        assert last_path.startswith("/download?") and "uuid=" in last_path
+        assert [p.split("?")[0] for _, p, _ in server.requests] == ["/uc", "/download",
+                                                                    "/download"]
+
+
+def test_google_drive_download_resumes_after_the_confirmation(server, make_spec):
+    body = checkpoint_bytes()
+    server.drive_files["new-resume"] = body
+    spec = make_spec(urls=(download.drive_url("new-resume"),), sha256=sha256(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body[:50_000])
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/download")[-1] == "bytes=50000-"
+
+
+def test_google_drive_error_page_is_reported(server, make_spec):
+    spec = make_spec(urls=(download.drive_url("quota"),))
+
+    with pytest.raises(download.DownloadError, match=r"Google Drive refused.*Too many users"):
+        download.download(spec)
+
+
+def test_drive_confirmation_parser_reads_the_download_url_json():
+    page = '<script>var x = {"downloadUrl":"https://h.example/d?id\\u003d1\\u0026c\\u003dt"};'
+    url, data = download._drive_confirmation(page, "https://h.example/uc", "https://x/uc",
+                                             http.cookiejar.CookieJar())
+    assert (url, data) == ("https://h.example/d?id=1&c=t", None)
+
+
+# --- zip archives -------------------------------------------------------------------------
+
+
+def test_zip_download_extracts_only_the_member(server, make_spec, tmp_path):
+    member = checkpoint_bytes(seed=3)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("big-lama/config.yaml", "generator: ffc\n")
+        zipped.writestr("big-lama/models/best.ckpt", member)
+        zipped.writestr("../escape.txt", "must never be written")
+    body = archive.getvalue()
+    server.routes["/big-lama.zip"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/big-lama.zip"),), filename="best.ckpt",
+                     archive_member="big-lama/models/best.ckpt", sha256=sha256(body),
+                     format="lightning")
+
+    path = download.download(spec)
+
+    assert path.read_bytes() == member
+    cache = weights.cache_dir()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["best.ckpt", "manifest.json"]
+    assert not (cache / "escape.txt").exists() and not (cache.parent / "escape.txt").exists()
+    assert weights.read_manifest(spec.id)["sha256"] == sha256(member)
+    assert "format" in weights.verify(spec.id)
+
+
+def test_one_zip_download_installs_the_members_its_engine_needs(server, make_spec):
+    edge, inpaint = checkpoint_bytes(seed=1), checkpoint_bytes(seed=2)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("places2/EdgeModel_gen.pth", edge)
+        zipped.writestr("places2/InpaintingModel_gen.pth", inpaint)
+        zipped.writestr("celeba/EdgeModel_gen.pth", edge)
+    server.routes["/checkpoints.zip"] = Route(body=archive.getvalue())
+    common = {"urls": (server.url("/checkpoints.zip"),), "engine": "edgeconnect-test"}
+    edge_spec = make_spec(filename="EdgeModel_gen.pth",
+                          archive_member="places2/EdgeModel_gen.pth", **common)
+    inpaint_spec = make_spec(filename="InpaintingModel_gen.pth",
+                             archive_member="places2/InpaintingModel_gen.pth", **common)
+    other_engine = make_spec(filename="EdgeModel_gen.pth", archive_member="celeba/EdgeModel_gen.pth",
+                             urls=common["urls"], engine="edgeconnect-other")
+
+    assert download.download(edge_spec).read_bytes() == edge
+
+    assert weights.local_path(inpaint_spec.id).read_bytes() == inpaint
+    assert weights.read_manifest(inpaint_spec.id)["sha256"] == sha256(inpaint)
+    assert not weights.is_present(other_engine.id)  # another engine's member is left alone
+    assert download.download(inpaint_spec).read_bytes() == inpaint
+    assert len(server.ranges("/checkpoints.zip")) == 1
+    assert not weights.partial_path(edge_spec.id).exists()
+
+
+def test_zip_without_the_member_is_rejected(server, make_spec):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("other/file.bin", b"x" * 1000)
+    server.routes["/other.zip"] = Route(body=archive.getvalue())
+    spec = make_spec(urls=(server.url("/other.zip"),), filename="best.ckpt",
+                     archive_member="big-lama/models/best.ckpt")
+
+    with pytest.raises(weights.WrongFileError, match=r"has no 'big-lama/models/best\.ckpt'"):
+        download.download(spec)
+    assert not weights.partial_path(spec.id).exists()
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_cli_download_and_failure_exit_codes(server, make_spec, capsys):
+    from main import main
+
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    good = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    bad = make_spec(urls=(server.url("/net.pth"),), sha256="f" * 64)
+
+    assert main(["models", "download", good.id]) == 0
+    assert weights.local_path(good.id).read_bytes() == body
+    assert main(["models", "download", bad.id]) == 2
+    err = capsys.readouterr().err
+    assert "error: " in err and "sha256" in err and "Traceback" not in err
+    assert not weights.partial_path(bad.id).exists()
+
+
+def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatch):
+    import _thread
+
+    from main import main
+
+    body = checkpoint_bytes()
+    server.routes["/slow.pth"] = Route(body=body, delay=0.02)
+    spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    part = weights.partial_path(spec.id)
+
+    def press_ctrl_c_once_started():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if part.is_file() and part.stat().st_size > 20_000:
+                _thread.interrupt_main()
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=press_ctrl_c_once_started, daemon=True).start()
+    assert main(["models", "download", spec.id]) == 130
+
+    kept = part.stat().st_size
+    assert 20_000 < kept < len(body) and not weights.is_present(spec.id)
+    assert "run the same command to resume" in capsys.readouterr().err

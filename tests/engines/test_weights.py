@@ -1,0 +1,384 @@
+"""The checkpoint catalogue and cache: location, state, safe loading, import, verification,
+and the ``models`` command line."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import uuid
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from engines import download, weights
+from engines.weights import InstallState, WeightSpec
+
+
+@pytest.fixture
+def make_spec(model_cache):
+    """Register a WeightSpec with a unique id (removed after the test)."""
+    made = []
+
+    def make(**fields) -> WeightSpec:
+        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
+        fields.setdefault("engine", "test")
+        fields.setdefault("title", "Test net")
+        fields.setdefault("filename", "net.pth")
+        spec = weights.register_spec(WeightSpec(**fields))
+        made.append(spec.id)
+        return spec
+
+    yield make
+    for weights_id in made:
+        weights.unregister_spec(weights_id)
+
+
+def state_dict_file(folder: Path, name: str = "net.pth", seed: int = 0) -> Path:
+    path = folder / name
+    generator = torch.Generator().manual_seed(seed)
+    torch.save({"conv.weight": torch.rand(4, 3, 3, 3, generator=generator),
+                "conv.bias": torch.zeros(4)}, path)
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_unpickled = []
+
+
+def _record_unpickling():
+    _unpickled.append("ran")
+    return "payload"
+
+
+class Payload:
+    """Unpickling this calls a function: what a malicious checkpoint would do."""
+
+    def __reduce__(self):
+        return _record_unpickling, ()
+
+
+# --- cache location -----------------------------------------------------------------------
+
+
+def test_cache_dir_follows_the_environment_variable(make_spec, tmp_path, monkeypatch):
+    spec = make_spec()
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "elsewhere"))
+
+    assert weights.cache_dir() == tmp_path / "elsewhere"
+    assert weights.local_path(spec.id) == tmp_path / "elsewhere" / spec.id / "net.pth"
+    assert weights.partial_path(spec.id) == tmp_path / "elsewhere" / spec.id / "net.pth.part"
+
+
+def test_cache_dir_defaults_to_the_user_cache(monkeypatch):
+    from platformdirs import user_cache_dir
+
+    monkeypatch.delenv(weights.CACHE_ENV, raising=False)
+
+    assert weights.cache_dir() == Path(user_cache_dir("inpaint-studio", appauthor=False),
+                                       "models")
+
+
+def test_unknown_id_suggests_the_closest(make_spec):
+    spec = make_spec(id="test-lama-like")
+
+    with pytest.raises(weights.UnknownWeightsError, match="Did you mean 'test-lama-like'"):
+        weights.get_spec(spec.id + "x")
+
+
+def test_register_spec_refuses_a_different_spec_under_the_same_id(make_spec):
+    spec = make_spec()
+
+    assert weights.register_spec(spec) is spec
+    with pytest.raises(ValueError, match="already registered"):
+        weights.register_spec(WeightSpec(spec.id, "other", "Other", "other.pth"))
+
+
+# --- require and state --------------------------------------------------------------------
+
+
+def test_require_names_the_command_to_run(make_spec):
+    downloadable = make_spec(urls=("https://example.invalid/net.pth",))
+    manual = make_spec(manual="ask the authors for states.pth")
+
+    with pytest.raises(weights.WeightsMissingError,
+                       match=f"python main.py models download {downloadable.id}"):
+        weights.require(downloadable.id)
+    with pytest.raises(weights.WeightsMissingError,
+                       match=f"ask the authors.*python main.py models import {manual.id} FILE"):
+        weights.require(manual.id)
+
+
+def test_installation_states_and_remove(make_spec, tmp_path):
+    source = state_dict_file(tmp_path)
+    size = source.stat().st_size
+    spec = make_spec(urls=("https://example.invalid/net.pth",), size=size)
+    manual = make_spec()
+    assert weights.installation(spec.id).state is InstallState.MISSING
+    assert weights.installation(spec.id).label == "needs download"
+    assert weights.installation(manual.id).state is InstallState.MANUAL
+
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"x" * 1000)
+    partial = weights.installation(spec.id)
+    assert (partial.state, partial.partial_bytes) == (InstallState.PARTIAL, 1000)
+    assert partial.label == f"partial: 1.0 kB of {weights.format_size(size)}"
+
+    download.import_file(spec.id, source)
+    installed = weights.installation(spec.id)
+    assert installed.state is InstallState.INSTALLED
+    assert installed.size == size
+    assert not part.exists()  # importing supersedes the partial download
+    assert weights.missing([spec.id, manual.id]) == [manual.id]
+
+    assert weights.remove(spec.id) > size  # the file and its manifest
+    assert weights.installation(spec.id).state is InstallState.MISSING
+    assert not weights.local_path(spec.id).parent.exists()
+
+
+def test_remove_reports_the_bytes_freed(make_spec, tmp_path):
+    spec = make_spec()
+    download.import_file(spec.id, state_dict_file(tmp_path))
+    expected = sum(p.stat().st_size for p in weights.local_path(spec.id).parent.iterdir())
+
+    assert weights.remove(spec.id) == expected
+    assert weights.remove(spec.id) == 0
+
+
+@pytest.mark.parametrize(("size", "text"), [(None, "?"), (512, "512 B"), (4_000, "4.0 kB"),
+                                            (16_300_000, "16 MB"), (204_000_000, "204 MB"),
+                                            (1_234_000_000, "1.2 GB")])
+def test_format_size(size, text):
+    assert weights.format_size(size) == text
+
+
+# --- safe loading -------------------------------------------------------------------------
+
+
+def test_load_checkpoint_reads_a_state_dict(tmp_path):
+    path = state_dict_file(tmp_path)
+
+    loaded = weights.load_checkpoint(path)
+
+    assert set(loaded) == {"conv.weight", "conv.bias"}
+    assert loaded["conv.weight"].shape == (4, 3, 3, 3)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_load_checkpoint_refuses_pickled_code(tmp_path, legacy):
+    path = tmp_path / "evil.pth"
+    torch.save({"state": torch.zeros(2), "extra": Payload()}, path,
+               _use_new_zipfile_serialization=not legacy)
+    _unpickled.clear()
+
+    with pytest.raises(weights.WeightsCorruptError, match=r"evil\.pth is not a readable"):
+        weights.load_checkpoint(path)
+    assert _unpickled == []  # the payload never ran
+    assert pickle.loads(pickle.dumps(Payload())) == "payload" and _unpickled == ["ran"]
+
+
+def test_load_checkpoint_errors_for_missing_and_garbage_files(tmp_path):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00not a checkpoint")
+
+    with pytest.raises(weights.WeightsMissingError):
+        weights.load_checkpoint(tmp_path / "absent.pth")
+    with pytest.raises(weights.WeightsCorruptError):
+        weights.load_checkpoint(garbage)
+
+
+# --- format checks ------------------------------------------------------------------------
+
+
+def test_check_format_tells_the_kinds_apart(tmp_path):
+    state_dict = state_dict_file(tmp_path)
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    scripted = tmp_path / "scripted.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still shipped
+        torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2), torch.zeros(1, 2)), scripted)
+    page = tmp_path / "page.pth"
+    page.write_text("\n  <!DOCTYPE html><html><body>Quota exceeded</body></html>")
+    plain_zip = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain_zip, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    safetensors = tmp_path / "net.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(safetensors))
+
+    for path in (state_dict, legacy):
+        weights.check_format(path, "state_dict")
+    weights.check_format(scripted, "torchscript")
+    weights.check_format(safetensors, "safetensors")
+    cases = [(page, "state_dict", "web page"), (scripted, "state_dict", "TorchScript model"),
+             (state_dict, "torchscript", "not a TorchScript"), (plain_zip, "lightning", "zip"),
+             (state_dict, "safetensors", "not a safetensors")]
+    for path, format, message in cases:
+        with pytest.raises(weights.WrongFileError, match=message):
+            weights.check_format(path, format)
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def test_import_checks_the_pinned_hash(make_spec, tmp_path):
+    source = state_dict_file(tmp_path)
+    good = make_spec(sha256=sha256(source))
+    bad = make_spec(sha256="0" * 64)
+
+    path = download.import_file(good.id, source)
+
+    assert path.read_bytes() == source.read_bytes() and source.exists()
+    assert weights.read_manifest(good.id)["checked"] == "sha256"
+    with pytest.raises(weights.HashMismatchError, match="expected 000000000000"):
+        download.import_file(bad.id, source)
+    assert source.exists() and not weights.is_present(bad.id)
+
+
+def test_import_rejects_a_web_page_and_a_missing_file(make_spec, tmp_path):
+    spec = make_spec()
+    page = tmp_path / "download.pth"
+    page.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+
+    with pytest.raises(weights.WrongFileError, match="web page"):
+        download.import_file(spec.id, page)
+    with pytest.raises(FileNotFoundError):
+        download.import_file(spec.id, tmp_path / "absent.pth")
+    assert not weights.is_present(spec.id)
+
+
+def test_import_with_move(make_spec, tmp_path):
+    spec = make_spec()
+    source = state_dict_file(tmp_path)
+    content = source.read_bytes()
+
+    assert download.import_file(spec.id, source, move=True).read_bytes() == content
+    assert not source.exists()
+
+
+def test_import_of_a_zip_or_of_its_member(make_spec, tmp_path):
+    member = state_dict_file(tmp_path, "best.ckpt", seed=5)
+    archive = tmp_path / "big-lama.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(member, "big-lama/models/best.ckpt")
+        zipped.writestr("big-lama/config.yaml", "x: 1\n")
+    from_zip = make_spec(filename="best.ckpt", archive_member="big-lama/models/best.ckpt",
+                         sha256=sha256(archive), format="lightning")
+    from_member = make_spec(filename="best.ckpt", archive_member="big-lama/models/best.ckpt",
+                            sha256=sha256(archive), format="lightning")
+
+    assert download.import_file(from_zip.id, archive).read_bytes() == member.read_bytes()
+    assert download.import_file(from_member.id, member).read_bytes() == member.read_bytes()
+    assert archive.exists() and member.exists()
+    assert weights.read_manifest(from_member.id)["sha256"] == sha256(member)
+
+
+def test_importing_a_zip_installs_its_siblings_for_the_same_engine(make_spec, tmp_path):
+    edge = state_dict_file(tmp_path, "EdgeModel_gen.pth", seed=1)
+    inpaint = state_dict_file(tmp_path, "InpaintingModel_gen.pth", seed=2)
+    archive = tmp_path / "checkpoints.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(edge, "places2/EdgeModel_gen.pth")
+        zipped.write(inpaint, "places2/InpaintingModel_gen.pth")
+    common = {"urls": ("https://example.invalid/checkpoints.zip",), "engine": "ec-test"}
+    edge_spec = make_spec(filename=edge.name, archive_member="places2/EdgeModel_gen.pth",
+                          **common)
+    inpaint_spec = make_spec(filename=inpaint.name,
+                             archive_member="places2/InpaintingModel_gen.pth", **common)
+
+    download.import_file(edge_spec.id, archive, move=True)
+
+    assert weights.local_path(inpaint_spec.id).read_bytes() == inpaint.read_bytes()
+    assert weights.local_path(edge_spec.id).read_bytes() == edge.read_bytes()
+    assert not archive.exists()
+
+
+# --- verify -------------------------------------------------------------------------------
+
+
+def test_verify_detects_a_damaged_install(make_spec, tmp_path):
+    source = state_dict_file(tmp_path)
+    spec = make_spec(size=source.stat().st_size)  # no pinned hash: the manifest's sha256 counts
+    path = download.import_file(spec.id, source)
+
+    assert "sha256" in weights.verify(spec.id, deep=True)
+    data = bytearray(path.read_bytes())
+    data[-30] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(weights.HashMismatchError, match=f"models remove {spec.id}"):
+        weights.verify(spec.id)
+
+
+def test_verify_without_manifest_checks_size_and_format(make_spec, tmp_path):
+    source = state_dict_file(tmp_path)
+    spec = make_spec(size=source.stat().st_size)
+    target = weights.local_path(spec.id)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(source.read_bytes())  # placed by hand
+
+    assert "size" in weights.verify(spec.id)
+    target.write_text("<html><body>oops</body></html>")
+    with pytest.raises(weights.WrongFileError):
+        weights.verify(spec.id)
+    with pytest.raises(weights.WeightsMissingError):
+        weights.verify(make_spec().id)
+
+
+# --- the models command -------------------------------------------------------------------
+
+
+def test_cli_list_path_import_verify_remove(make_spec, tmp_path, capsys):
+    from main import main
+
+    source = state_dict_file(tmp_path)
+    spec = make_spec(urls=("https://example.invalid/net.pth",), size=source.stat().st_size,
+                     license="MIT")
+    manual = make_spec(license="CC BY-NC 4.0", manual="ask the authors")
+
+    assert main(["models", "list"]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith(spec.id))
+    assert "test" in row and "MIT" in row and row.endswith("needs download")
+    assert next(line for line in table.splitlines()
+                if line.startswith(manual.id)).endswith("manual import")
+    assert str(weights.cache_dir()) in table
+
+    assert main(["models", "path", spec.id]) == 1
+    assert capsys.readouterr().out.strip() == str(weights.local_path(spec.id))
+    assert main(["models", "import", spec.id, str(source)]) == 0
+    assert "installed at" in capsys.readouterr().out
+    assert main(["models", "path", spec.id]) == 0
+    assert main(["models", "verify", spec.id]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    assert next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith(spec.id)).endswith("installed")
+    assert main(["models", "info", spec.id]) == 0
+    assert "https://example.invalid/net.pth" in capsys.readouterr().out
+    assert main(["models", "remove", spec.id]) == 0
+    assert not weights.is_present(spec.id)
+
+
+def test_cli_errors_are_one_line(make_spec, tmp_path, capsys):
+    from main import main
+
+    spec = make_spec(sha256="0" * 64)
+    source = state_dict_file(tmp_path)
+
+    assert main(["models", "import", spec.id, str(source)]) == 2
+    assert main(["models", "import", spec.id, str(tmp_path / "absent.pth")]) == 2
+    assert main(["models", "download", "no-such-model"]) == 2
+    assert main(["models", "verify", spec.id, "no-such-model"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 5
+    assert "sha256" in lines[0] and "absent.pth" in lines[1] and "unknown model" in lines[2]
