@@ -1,0 +1,143 @@
+"""``watermark``: find the watermark a folder of images shares and clear it from all of them.
+
+The mask is estimated from the images themselves (the median of their gradients, after Dekel
+et al., CVPR 2017), so the folder should hold several images (10 or more work best) of the
+same size carrying the same watermark at the same place. Results go to another folder under
+the same names; the originals are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.imagefile import WRITE_FORMATS, save_image, save_mask
+from cli import EXIT_FAILED, EXIT_OK
+from engines import registry
+from engines.base import EngineError, InputError
+from engines.batch import SIZE_POLICIES, clear_folder
+from engines.fileio import list_images
+from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
+
+NAME = "watermark"
+HELP = "estimate the watermark shared by a folder of images and remove it from all of them"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", required=True, metavar="DIR",
+                        help="folder of images carrying the same watermark at the same place")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="folder for the cleared images (created if missing; must differ "
+                             "from --images)")
+    parser.add_argument("--engine", default="telea", metavar="NAME",
+                        help="inpainting engine (default: telea; see the `engines` command)")
+    parser.add_argument("--mask-out", metavar="MASK.png",
+                        help="also save the estimated mask (white = watermark) as a PNG")
+    parser.add_argument("--preview", metavar="PREVIEW.png",
+                        help="also save a picture of the estimated watermark with the mask "
+                             "outlined")
+    parser.add_argument("--min-images", type=int, default=MIN_IMAGES, metavar="N",
+                        help=f"refuse with fewer than N images of one size "
+                             f"(default: {MIN_IMAGES})")
+    parser.add_argument("--margin", type=int, default=2, metavar="PX",
+                        help="grow the mask by PX pixels around the watermark (default: 2)")
+    parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
+                        help="images of another size than most: skip them (default) or "
+                             "'anchor' the mask at the same distance from the nearest corner, "
+                             "edge middle or centre")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing files in the output folder and the mask and "
+                             "preview files (never the input images)")
+
+
+class _Bar:
+    """A tqdm bar driven by ``(fraction, message)`` progress callbacks."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self._bar = tqdm(total=total, desc=description, unit="img", file=sys.stderr,
+                         dynamic_ncols=True, disable=None)
+        self._total = total
+
+    def __call__(self, fraction: float, message: str) -> None:
+        done = round(fraction * self._total)
+        if done != self._bar.n:
+            self._bar.update(done - self._bar.n)
+        self._bar.set_postfix_str(message, refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _check_folders(images: Path, output: Path) -> int:
+    count = len(list_images(images))  # raises for a missing folder or a file
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output} is a file; --output must be a folder")
+    if output.resolve() == images.resolve():
+        raise InputError("--output is the --images folder; choose another folder: the "
+                         "originals are never replaced")
+    if count == 0:
+        raise InputError(f"{images} holds no images (png, jpg, webp, tif, bmp)")
+    return count
+
+
+def _check_outputs(mask_out: str | None, preview: str | None, overwrite: bool) -> None:
+    for option, value, formats in (("--mask-out", mask_out, (".png",)),
+                                   ("--preview", preview, WRITE_FORMATS)):
+        if value is None:
+            continue
+        path = Path(value)
+        if path.suffix.lower() not in formats:
+            raise InputError(f"{option} {value}: use a {', '.join(formats)} file name")
+        if path.exists() and not overwrite:
+            raise InputError(f"{option} {value} already exists; add --overwrite to replace it")
+
+
+def run(args: argparse.Namespace) -> int:
+    images, output = Path(args.images), Path(args.output)
+    count = _check_folders(images, output)
+    _check_outputs(args.mask_out, args.preview, args.overwrite)
+    if args.min_images < 2:
+        raise InputError("--min-images must be at least 2")
+    if args.margin < 0:
+        raise InputError("--margin must be 0 or more")
+    engine = registry.create(args.engine)
+    status = engine.status()
+    if not status.ready:
+        raise EngineError(f"{engine.title or engine.name}: "
+                          f"{status.detail or status.readiness.value}")
+
+    bar = _Bar("estimating", count)
+    try:
+        estimate = estimate_watermark_mask(images, bar, min_images=args.min_images,
+                                           margin=args.margin)
+    finally:
+        bar.close()
+    for name, reason in estimate.skipped:
+        print(f"left out of the estimate: {name}: {reason}")
+    if not estimate.found:
+        raise InputError(f"no watermark found: nothing is shared by the {estimate.used} images "
+                         f"(are they watermarked at the same place?)")
+    x, y, w, h = estimate.box
+    share = 100.0 * (estimate.mask >= 128).mean()
+    print(f"watermark found in {estimate.used} images: {w}x{h} at ({x}, {y}), "
+          f"{share:.1f}% of the image")
+    if args.mask_out:
+        print(f"mask saved to {save_mask(args.mask_out, estimate.mask, args.overwrite)}")
+    if args.preview:
+        path = save_image(args.preview, preview_image(estimate), overwrite=args.overwrite)
+        print(f"preview saved to {path}")
+
+    bar = _Bar("clearing", count)
+    try:
+        result = clear_folder(images, output, estimate.mask, engine, bar,
+                              overwrite=args.overwrite, other_sizes=args.other_sizes)
+    finally:
+        bar.close()
+    total = len(result.written) + len(result.failed)
+    print(f"cleared {len(result.written)} of {total} images into {output}")
+    for source, reason in result.failed:
+        print(f"failed: {source.name}: {reason}")
+    return EXIT_FAILED if result.failed else EXIT_OK

@@ -1,0 +1,197 @@
+"""Filling the same mask in every image of a folder (watermark clearing), Qt-free.
+
+:func:`clear_folder` runs one engine over many images with one mask and writes each result
+under the same name into another folder. The originals are never replaced, each output is
+written atomically, and a failing image is recorded and skipped rather than stopping the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engines import registry
+from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
+from engines.fileio import IMAGE_SUFFIXES, encode_rgb, list_images, read_rgb, write_atomic
+from engines.watermark import place_mask
+
+ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+SIZE_POLICIES = ("skip", "anchor")
+# what a single image may fail with without stopping the batch (Cancelled is not among them)
+_PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :func:`clear_folder` did.
+
+    Attributes:
+        written: the output files, in input order.
+        failed: ``(input file, one-line reason)`` for every image that was not written.
+    """
+
+    written: tuple[Path, ...]
+    failed: tuple[tuple[Path, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def output_path(source: Path, output_dir: Path, name_suffix: str = "",
+                output_format: str | None = None) -> Path:
+    """Where the result for ``source`` goes: same stem (+ ``name_suffix``), same extension
+    unless ``output_format`` (``".png"``, ...) is given."""
+    extension = (output_format or source.suffix).lower()
+    if not extension.startswith("."):
+        extension = "." + extension
+    return output_dir / f"{source.stem}{name_suffix}{extension}"
+
+
+def _inputs(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    if isinstance(images, (str, os.PathLike)):
+        return list_images(images)
+    return [Path(p) for p in images]
+
+
+def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
+                   name_suffix: str) -> None:
+    originals = {p.resolve() for p in sources}
+    folders = {p.parent.resolve() for p in sources}
+    if output_dir.resolve() in folders and not name_suffix:
+        raise InputError(f"the output folder {output_dir} is the input folder; choose another "
+                         f"folder (or a name suffix): the originals are never replaced")
+    clashes = [t for t in targets if t.resolve() in originals]
+    if clashes:
+        raise InputError(f"{clashes[0].name} would replace an original image; choose another "
+                         f"output folder or name suffix")
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise InputError("two images would be written to the same output name (same stem, "
+                         "different extension); choose an output format that keeps them apart")
+
+
+def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarray:
+    height, width = image.shape[:2]
+    if mask.shape == (height, width):
+        return mask
+    if other_sizes == "skip":
+        raise InputError(f"the image is {width}x{height} but the mask is "
+                         f"{mask.shape[1]}x{mask.shape[0]}")
+    placed = place_mask(mask, (width, height))
+    if not (placed >= 128).any():
+        raise InputError(f"the mask falls outside this {width}x{height} image")
+    return placed
+
+
+def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
+                 report: Callable[[float], None]) -> np.ndarray:
+    result = None
+    for stage in engine.run(request, cancel):
+        report(stage.progress)
+        result = stage.image
+        if stage.final:
+            break
+    if result is None:
+        raise EngineError(f"{engine.name} returned no result")
+    return result
+
+
+def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
+                 output_dir: str | os.PathLike, mask: np.ndarray,
+                 engine: str | Engine = "telea",
+                 progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None,
+                 overwrite: bool = False, *,
+                 engine_options: Mapping[str, Any] | None = None,
+                 request_options: Mapping[str, Any] | None = None,
+                 name_suffix: str = "", output_format: str | None = None,
+                 other_sizes: str = "skip") -> BatchResult:
+    """Fill ``mask`` in every image and write the results into ``output_dir``.
+
+    Args:
+        images: a folder (its image files, by name) or a sequence of image files.
+        output_dir: where results go (created if missing), each under its input's name plus
+            ``name_suffix``; it must differ from the input folder unless a suffix is given.
+            An output path that would replace an input is always refused.
+        mask: ``(H, W)`` uint8, 255 = pixels to fill (e.g. a watermark estimate's mask).
+        engine: a registered engine name (created, and released at the end) or an engine
+            instance (left loaded for the caller).
+        progress: called as ``progress(fraction, message)`` during and after each image.
+        cancel: checked between images and inside the engine; raises
+            :class:`~engines.base.Cancelled` (files already written stay).
+        overwrite: replace existing files in ``output_dir`` (never the inputs).
+        engine_options: options for :func:`engines.registry.create` when ``engine`` is a name.
+        request_options: :attr:`InpaintRequest.options` for every image.
+        output_format: an extension (``".png"``) to write instead of each input's own; JPEG
+            inputs re-encoded as JPEG change slightly everywhere (lossy), PNG keeps every
+            pixel outside the mask exact.
+        other_sizes: for images whose size differs from the mask: ``"skip"`` (recorded as
+            failed) or ``"anchor"`` (the mask is moved to keep its distance to the nearest
+            corner, edge middle or centre, see :func:`engines.watermark.place_mask`).
+
+    Returns a :class:`BatchResult`. Raises :class:`InputError` before any work for an empty
+    or malformed mask, an unsafe output folder or an unknown size policy,
+    :class:`EngineError` if the engine cannot run.
+    """
+    cancel = cancel or CancelToken()
+    if other_sizes not in SIZE_POLICIES:
+        raise InputError(f"other_sizes must be one of {', '.join(SIZE_POLICIES)}")
+    if mask.dtype != np.uint8 or mask.ndim != 2:
+        raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
+    if not (mask >= 128).any():
+        raise InputError("the mask is empty: nothing to clear")
+    if output_format is not None and output_format.lower() not in IMAGE_SUFFIXES:
+        raise InputError(f"cannot write {output_format}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    sources = _inputs(images)
+    output_dir = Path(output_dir)
+    targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
+    _check_outputs(sources, targets, output_dir, name_suffix)
+    owned = isinstance(engine, str)
+    if owned:
+        engine = registry.create(engine, **dict(engine_options or {}))
+    status = engine.status()
+    if not status.ready:
+        raise EngineError(f"{engine.title or engine.name}: "
+                          f"{status.detail or status.readiness.value}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    total = max(len(sources), 1)
+    try:
+        for index, (source, target) in enumerate(zip(sources, targets)):
+            cancel.raise_if_cancelled()
+
+            def report(fraction: float, index: int = index, name: str = source.name) -> None:
+                if progress is not None:
+                    progress(min(1.0, (index + fraction) / total), name)
+
+            try:
+                if target.exists() and not overwrite:
+                    raise FileExistsError("already exists in the output folder "
+                                          "(allow overwriting to replace it)")
+                image = read_rgb(source)
+                request = InpaintRequest(image, _mask_for(mask, image, other_sizes),
+                                         options=dict(request_options or {}))
+                result = _final_image(engine, request, cancel, report)
+                write_atomic(target, encode_rgb(result, target.suffix), overwrite=overwrite)
+                written.append(target)
+            except _PER_IMAGE_ERRORS as exc:
+                failed.append((source, _reason(exc)))
+            report(1.0)
+    finally:
+        if owned:
+            engine.release()
+    return BatchResult(tuple(written), tuple(failed))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

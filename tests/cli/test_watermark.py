@@ -1,0 +1,142 @@
+"""`watermark --images DIR -o DIR`: estimate the shared watermark, clear the whole folder."""
+
+from __future__ import annotations
+
+import pytest
+
+import cli
+from app.imagefile import load_image, load_mask
+from engines.fileio import encode_rgb, write_atomic
+from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
+
+SIZE = (120, 160)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """12 PNG images of 160x120 carrying the same watermark; returns (folder, images, alpha)."""
+    alpha = watermark_alpha(SIZE)
+    images = [stamp(b, alpha) for b in backgrounds(12, seed=2, size=SIZE)]
+    source = tmp_path / "in"
+    source.mkdir()
+    for index, image in enumerate(images):
+        write_atomic(source / f"photo{index:02d}.png", encode_rgb(image, ".png"))
+    return source, images, alpha
+
+
+def run(*arguments: str) -> int:
+    return cli.main(["watermark", *map(str, arguments)])
+
+
+def test_clears_the_folder_and_saves_mask_and_preview(folder, tmp_path, capsys):
+    source, images, alpha = folder
+    output, mask_file, preview = tmp_path / "out", tmp_path / "mask.png", tmp_path / "see.jpg"
+    assert run("--images", source, "-o", output, "--mask-out", mask_file,
+               "--preview", preview) == 0
+    out = capsys.readouterr().out
+    assert "watermark found in 12 images" in out and "cleared 12 of 12" in out
+    mask = load_mask(mask_file, SIZE)
+    assert iou(mask, true_mask(alpha)) >= 0.8
+    assert load_image(preview).rgb.shape == (*SIZE, 3)
+    names = sorted(p.name for p in output.iterdir())
+    assert names == sorted(p.name for p in source.iterdir())
+    hole = mask >= 128
+    for index, image in enumerate(images):
+        cleared = load_image(output / f"photo{index:02d}.png").rgb
+        assert (cleared[~hole] == image[~hole]).all()
+        assert (cleared[hole] != image[hole]).any()
+        assert load_image(source / f"photo{index:02d}.png").rgb.tobytes() == image.tobytes()
+
+
+def test_refuses_to_write_into_the_input_folder(folder, capsys):
+    source, _, _ = folder
+    before = sorted(p.name for p in source.iterdir())
+    assert run("--images", source, "-o", source) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--output is the --images folder" in error
+    assert sorted(p.name for p in source.iterdir()) == before
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "no such folder"),
+    (lambda tmp: (tmp / "file.txt", (tmp / "file.txt").write_text("x"))[0], "not a folder"),
+    (lambda tmp: (tmp / "empty", (tmp / "empty").mkdir())[0], "holds no images"),
+])
+def test_a_bad_folder_gives_one_line(tmp_path, capsys, make, message):
+    assert run("--images", make(tmp_path), "-o", tmp_path / "out") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_few_images_or_no_watermark(tmp_path, capsys):
+    few = tmp_path / "few"
+    few.mkdir()
+    for index, image in enumerate(backgrounds(3, seed=4, size=SIZE)):
+        write_atomic(few / f"{index}.png", encode_rgb(image, ".png"))
+    assert run("--images", few, "-o", tmp_path / "out") == 2
+    assert "at least 5" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for index, image in enumerate(backgrounds(15, seed=5, size=SIZE)):
+        write_atomic(plain / f"{index}.png", encode_rgb(image, ".png"))
+    assert run("--images", plain, "-o", tmp_path / "out") == 2
+    assert "no watermark found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_outputs_fail_per_image_until_overwrite(folder, tmp_path, capsys):
+    source, _, _ = folder
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "photo03.png").write_bytes(b"keep me")
+    assert run("--images", source, "-o", output) == 1
+    out = capsys.readouterr().out
+    assert "cleared 11 of 12" in out and "failed: photo03.png: already exists" in out
+    assert (output / "photo03.png").read_bytes() == b"keep me"
+    assert run("--images", source, "-o", output, "--overwrite") == 0
+    assert load_image(output / "photo03.png").rgb.shape == (*SIZE, 3)
+
+
+def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
+    source, _, _ = folder
+    (source / "broken.jpg").write_bytes(b"not a jpeg")
+    odd = backgrounds(1, seed=6, size=(100, 100))[0]
+    write_atomic(source / "square.png", encode_rgb(odd, ".png"))
+    assert run("--images", source, "-o", tmp_path / "out") == 1
+    out = capsys.readouterr().out
+    assert "left out of the estimate: square.png: 100x100 differs" in out
+    assert "left out of the estimate: broken.jpg" in out
+    assert "cleared 12 of 14" in out
+    assert "failed: square.png: the image is 100x100 but the mask is 160x120" in out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--engine", "no-such-engine"], "unknown engine"),
+    (["--mask-out", "mask.jpg"], "--mask-out"),
+    (["--min-images", "1"], "--min-images"),
+    (["--margin", "-1"], "--margin"),
+])
+def test_bad_options_give_one_line(folder, tmp_path, capsys, extra, message):
+    source, _, _ = folder
+    assert run("--images", source, "-o", tmp_path / "out", *extra) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_mask_file_needs_overwrite(folder, tmp_path, capsys):
+    source, _, _ = folder
+    mask_file = tmp_path / "mask.png"
+    mask_file.write_bytes(b"keep")
+    assert run("--images", source, "-o", tmp_path / "out", "--mask-out", mask_file) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert mask_file.read_bytes() == b"keep"
+
+
+def test_the_command_is_listed(capsys):
+    import main
+
+    assert main.main(["watermark", "--help"]) == 0
+    assert "--images" in capsys.readouterr().out
+    assert "watermark" in cli.command_modules()
