@@ -1,0 +1,213 @@
+"""Where the LaMa and MI-GAN engines get their network: the official weights loaded into our
+implementation ("native"), or a TorchScript export of the same network ("torchscript").
+
+Also: loading a state dict strictly with an error that names the offending tensors, and
+reading Lightning checkpoints safely even when they pickle training-time objects.
+"""
+
+from __future__ import annotations
+
+import pickle
+import types
+import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from engines import weights
+from engines.base import EngineError, Readiness, Status
+from engines.neural.common import NeuralEngine
+from engines.weights import WeightsCorruptError, WeightsMissingError
+
+SOURCES = ("auto", "native", "torchscript")
+
+
+def load_exact(network: Any, state: Mapping[str, Any], what: str) -> None:
+    """Load ``state`` into ``network`` requiring the same names and shapes, buffers included.
+
+    Raises :class:`~engines.weights.WeightsCorruptError` naming the missing, unexpected or
+    wrongly shaped tensors (``what`` names the checkpoint in the message).
+    """
+    import torch
+
+    expected = network.state_dict()
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    not_tensors = [name for name in expected
+                   if name in state and not isinstance(state[name], torch.Tensor)]
+    wrong_shape = [f"{name} is {tuple(state[name].shape)}, expected "
+                   f"{tuple(expected[name].shape)}"
+                   for name in expected
+                   if name in state and name not in not_tensors
+                   and state[name].shape != expected[name].shape]
+    problems = []
+    for label, names in (("missing", missing), ("unexpected", unexpected),
+                         ("not a tensor", not_tensors), ("wrong shape", wrong_shape)):
+        if names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4
+                                            else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise WeightsCorruptError(f"{what} does not match the network ({'; '.join(problems)})")
+    network.load_state_dict(dict(state), strict=True)
+
+
+def is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip with ``*/code/`` or ``constants.pkl``)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name or name.endswith("/constants.pkl")
+                   for name in archive.namelist())
+
+
+def network_dtype(network: Any):
+    """The floating dtype of ``network``'s weights (inputs are cast to it)."""
+    import torch
+
+    for tensor in network.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+class _Inert(dict):
+    """Stands in for every pickled object other than tensors and plain containers.
+
+    Creating, filling or "calling" it does nothing, so no code from the checkpoint runs.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
+        return dict.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        dict.__init__(self)
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+def _restricted_pickle_module() -> types.ModuleType:
+    """A ``pickle`` stand-in whose Unpickler resolves only tensor rebuilding functions and
+    ``OrderedDict``; every other global becomes an inert placeholder class."""
+    import torch
+
+    allowed = {
+        ("collections", "OrderedDict"): OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"):
+            torch._utils._rebuild_parameter_with_state,
+    }
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found = allowed.get((module, name))
+            if found is not None:
+                return found
+            return type(f"Inert[{module}.{name}]", (_Inert,), {})
+
+    module = types.ModuleType("inpaint_studio_restricted_pickle")
+    module.Unpickler = Unpickler
+    module.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
+    return module
+
+
+def read_lightning_checkpoint(path: Path) -> Any:
+    """Open a Lightning checkpoint without running pickled code.
+
+    First :func:`engines.weights.load_checkpoint` (``weights_only``). Checkpoints written by
+    PyTorch Lightning 1.x also pickle training objects (``callbacks`` keyed by the
+    ``ModelCheckpoint`` class, an OmegaConf ``hyper_parameters`` config) that the safe loader
+    refuses; those are read again with an unpickler that rebuilds tensors and plain containers
+    only and replaces every other object by an inert placeholder.
+    """
+    import torch
+
+    try:
+        return weights.load_checkpoint(path, "lightning")
+    except WeightsCorruptError as refused:
+        if not zipfile.is_zipfile(path):
+            raise
+        try:
+            return torch.load(str(path), map_location="cpu", weights_only=False,
+                              pickle_module=_restricted_pickle_module())
+        except Exception as exc:  # a damaged file: torch raises many types; report the first
+            raise refused from exc
+
+
+class DualSourceEngine(NeuralEngine):
+    """A neural engine whose network comes from the official weights (``weights_id``, loaded
+    into our implementation) or from a TorchScript export of it (``alternative_id``).
+
+    Options:
+        source: ``auto`` (default: the official weights when installed, else the
+            TorchScript file), ``native`` or ``torchscript``.
+        weights_path: a file (or folder) to load instead; its kind is detected from its
+            content.
+    """
+
+    alternative_id: ClassVar[str | None] = None
+
+    def source(self) -> str:
+        """The ``source`` option, validated."""
+        choice = str(self.options.get("source", "auto")).lower()
+        if choice not in SOURCES:
+            raise EngineError(f"unknown source {choice!r} for {self.name}; use "
+                              f"{', '.join(SOURCES)}")
+        if choice == "torchscript" and not self.alternative_id:
+            raise EngineError(f"{self.title} has no TorchScript alternative; use source=native")
+        return choice
+
+    def candidate_ids(self) -> tuple[str, ...]:
+        """The weights ids this engine may load, in order of preference."""
+        choice = self.source()
+        if choice == "native" or not self.alternative_id:
+            return (self.weights_id,)
+        if choice == "torchscript":
+            return (self.alternative_id,)
+        return (self.weights_id, self.alternative_id)
+
+    def _how_to_install(self) -> str:
+        """Ways to install the weights, direct downloads first."""
+        specs = sorted((weights.get_spec(weights_id) for weights_id in self.candidate_ids()),
+                       key=lambda spec: not spec.urls)
+        return ", or ".join(
+            f"run `python main.py models download {spec.id}`" if spec.urls
+            else spec.manual or f"run `python main.py models import {spec.id} FILE`"
+            for spec in specs)
+
+    def status(self) -> Status:
+        if self.options.get("network") is not None or self.options.get("weights_path"):
+            return Status(Readiness.READY)
+        if any(weights.is_present(weights_id) for weights_id in self.candidate_ids()):
+            return Status(Readiness.READY)
+        return Status(Readiness.NEEDS_DOWNLOAD,
+                      f"weights not installed: {self._how_to_install()}")
+
+    def checkpoint_path(self) -> Path:
+        explicit = self.options.get("weights_path")
+        if explicit:
+            return Path(explicit)
+        for weights_id in self.candidate_ids():
+            if weights.is_present(weights_id):
+                return weights.local_path(weights_id)
+        raise WeightsMissingError(f"{self.title} weights are not installed: "
+                                  f"{self._how_to_install()}")
+
+    def load_network(self, path: Path, device) -> Any:
+        """A TorchScript file as it is (float32); otherwise our network with the official
+        weights, in float16 on CUDA when ``half_safe``."""
+        if is_torchscript(path):
+            return weights.load_checkpoint(path, "torchscript").to(device).eval()
+        network = super().load_network(path, device)
+        if self.half_safe and device.type == "cuda":
+            network = network.half()
+        return network
