@@ -1,0 +1,108 @@
+"""``train``: train a network that has no published weights (the semantic-guided network).
+
+``python main.py train semantic --images DIR [--labels DIR] [--parser NAME] [--steps N]
+[--batch-size B] [--size S] [--device cpu|cuda] [-o CHECKPOINT] [--resume] [--no-install]``
+
+Without ``--labels`` the images are labelled once by ``--parser`` (maps kept beside the
+checkpoint). The checkpoint is saved every ``--save-every`` steps, at the end and on Ctrl+C;
+at the end it is installed into the model cache as ``semantic-local`` (unless
+``--no-install``), which makes the ``semantic`` engine ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli import EXIT_OK
+
+NAME = "train"
+HELP = "train a model that has no published weights (semantic-guided network)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
+    semantic = models.add_parser(
+        "semantic", help="the semantic-guided two-stage network (engine 'semantic')",
+        description="Train the semantic-guided two-stage network on a folder of photos. "
+                    "Label maps come from --labels (PNG class ids named like the images) or "
+                    "are computed with --parser.")
+    semantic.add_argument("--images", required=True, type=Path, help="folder of training images")
+    semantic.add_argument("--labels", type=Path,
+                          help="folder of label maps <image stem>.png (indexed or grey PNG "
+                               "class ids, 255 = unlabelled); default: compute them")
+    semantic.add_argument("--parser", default="regions",
+                          help="parser labelling the images without --labels: regions (no "
+                               "download), face, scene or scene-lite (default: regions)")
+    semantic.add_argument("--classes", type=int,
+                          help="number of label classes (default: the parser's label set, or "
+                               "the largest id in --labels + 1)")
+    semantic.add_argument("--label-set", help="name of the label set of --labels "
+                                              "(recorded in the checkpoint)")
+    semantic.add_argument("--steps", type=int, default=20000, help="total steps (default 20000)")
+    semantic.add_argument("--batch-size", type=int, default=8, help="crops per step (default 8)")
+    semantic.add_argument("--size", type=int, default=256,
+                          help="crop side in pixels, multiple of 4 (default 256)")
+    semantic.add_argument("--channels", type=int, default=32,
+                          help="network width of a new model (default 32)")
+    semantic.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    semantic.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    semantic.add_argument("-o", "--output", type=Path, default=Path("semantic.pt"),
+                          help="checkpoint to write (default semantic.pt)")
+    semantic.add_argument("--resume", action="store_true",
+                          help="continue from the checkpoint at --output")
+    semantic.add_argument("--save-every", type=int, default=1000,
+                          help="save the checkpoint every N steps (default 1000; 0: at the "
+                               "end only)")
+    semantic.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    semantic.add_argument("--no-perceptual", action="store_true",
+                          help="skip the VGG16 perceptual loss even when its weights exist")
+    semantic.add_argument("--install", action=argparse.BooleanOptionalAction, default=True,
+                          help="install the result as model semantic-local (default: yes)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from engines.neural.semantic_training import TrainConfig, TrainProgress, install, train
+
+    config = TrainConfig(
+        images=args.images, labels=args.labels, parser=args.parser, output=args.output,
+        steps=args.steps, batch_size=args.batch_size, size=args.size, channels=args.channels,
+        num_classes=args.classes, label_set=args.label_set, device=args.device, lr=args.lr,
+        perceptual=not args.no_perceptual, seed=args.seed, save_every=args.save_every,
+        resume=args.resume)
+    bars: dict[str, tqdm] = {}
+
+    def bar(phase: str, total: int, unit: str) -> tqdm:
+        if phase not in bars:
+            for other in bars.values():
+                other.close()
+            bars[phase] = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                               desc="labelling" if phase == "labels" else "training")
+        return bars[phase]
+
+    def report(event: TrainProgress) -> None:
+        if event.phase == "notice":
+            tqdm.write(event.message, file=sys.stderr)
+            return
+        current = bar(event.phase, event.total, "image" if event.phase == "labels" else "step")
+        if current.n == 0 and event.step > 1:  # a resumed run starts part-way
+            current.n = event.step - 1
+        current.update(event.step - current.n)
+        if event.losses:
+            current.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
+
+    try:
+        result = train(config, progress=report)
+    finally:
+        for current in bars.values():
+            current.close()
+    print(f"saved {result.checkpoint} (step {result.step}, {result.num_classes} classes, "
+          f"label set {result.label_set}"
+          f"{'' if result.perceptual else ', without perceptual loss'})")
+    if args.install:
+        path = install(result.checkpoint)
+        print(f"installed as semantic-local: {path}")
+    return EXIT_OK

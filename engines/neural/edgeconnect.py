@@ -1,0 +1,375 @@
+"""EdgeConnect (Nazeri et al. 2019): an edge generator completes the structure, an inpainting
+generator paints the hole following it. The sketch-guided neural engine.
+
+Networks and preprocessing follow knazeri/edge-connect (``src/networks.py``, ``src/models.py``,
+``src/dataset.py``, ``src/edge_connect.py``) so the official checkpoints load and behave alike:
+
+* grey image: ``skimage.color.rgb2gray`` of the RGB image, in [0, 1];
+* known edges: ``skimage.feature.canny(gray, sigma=2, mask=known)``, 0 or 1, hole excluded;
+* edge generator input ``cat(gray*(1-m) + m, edges*(1-m), m)``, output sigmoid in [0, 1];
+* completed edges ``edge_out*m + edges*(1-m)`` (the composition of upstream training and
+  sampling), plus the lines the user sketched inside the hole (set to 1);
+* inpainting generator input ``cat(img*(1-m) + m, completed_edges)``, img RGB in [0, 1],
+  output ``(tanh + 1) / 2``, RGB in [0, 1];
+
+with ``m`` = 1 in the hole (the pixels to fill), 0 on known pixels.
+
+Checkpoints: each upstream ``*_gen.pth`` is a pickled ``{"iteration": int, "generator":
+state_dict}``; spectrally normalised layers (``torch.nn.utils.spectral_norm``) store
+``weight_orig``, ``weight_u`` and ``weight_v``. The official zip holds one folder per dataset
+(``places2/``, ``celeba/``, ``psv/``) with ``EdgeModel_gen.pth`` and ``InpaintingModel_gen.pth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from engines import weights
+from engines.base import CancelToken, Guidance, Readiness, Region, RegionStage, Status
+from engines.device import MODEL_SLOT
+from engines.neural.common import (
+    NeuralEngine,
+    image_to_tensor,
+    pad_to_multiple,
+    tensor_to_image,
+)
+from engines.registry import register
+from engines.weights import WeightsCorruptError, WeightSpec, load_checkpoint, register_spec
+
+EDGE_FILE = "EdgeModel_gen.pth"
+INPAINT_FILE = "InpaintingModel_gen.pth"
+CANNY_SIGMA = 2.0  # upstream config SIGMA default, used by the released models
+DRIVE_ZIP = "https://drive.google.com/uc?export=download&id=13G_Bszli37e4An-owPLXSBsayVafqfGX"
+HOMEPAGE = "https://github.com/knazeri/edge-connect"
+LICENSE = "CC BY-NC 4.0"
+EDGE_COLOR = np.array([0, 0, 0], np.float32)  # predicted edges in the "edges" stage
+SKETCH_COLOR = np.array([30, 90, 255], np.float32)  # the user's lines in the "edges" stage
+
+
+def _spectral(module: nn.Module, enabled: bool) -> nn.Module:
+    """Wrap with the hook-based spectral norm (keys ``weight_orig``, ``weight_u``,
+    ``weight_v``), as upstream does; the parametrization API would rename the keys."""
+    return nn.utils.spectral_norm(module) if enabled else module
+
+
+def _norm(channels: int) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, track_running_stats=False)
+
+
+class ResnetBlock(nn.Module):
+    """Residual block: reflect-pad, 3x3 conv with dilation, IN, ReLU, reflect-pad, 3x3 conv, IN.
+
+    With spectral norm the convolutions have no bias (as upstream); no ReLU after the sum.
+    """
+
+    def __init__(self, dim: int, dilation: int = 2, use_spectral_norm: bool = False) -> None:
+        super().__init__()
+        bias = not use_spectral_norm
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(dilation),
+            _spectral(nn.Conv2d(dim, dim, 3, dilation=dilation, bias=bias), use_spectral_norm),
+            _norm(dim),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            _spectral(nn.Conv2d(dim, dim, 3, bias=bias), use_spectral_norm),
+            _norm(dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class _Generator(nn.Module):
+    """Shared encoder (3 convs, /4), 8 dilated residual blocks, decoder (2 transposed convs)."""
+
+    def __init__(self, in_channels: int, out_channels: int, spectral: bool,
+                 residual_blocks: int = 8) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.ReflectionPad2d(3),
+            _spectral(nn.Conv2d(in_channels, 64, 7), spectral), _norm(64), nn.ReLU(True),
+            _spectral(nn.Conv2d(64, 128, 4, stride=2, padding=1), spectral), _norm(128),
+            nn.ReLU(True),
+            _spectral(nn.Conv2d(128, 256, 4, stride=2, padding=1), spectral), _norm(256),
+            nn.ReLU(True),
+        )
+        self.middle = nn.Sequential(*(ResnetBlock(256, 2, use_spectral_norm=spectral)
+                                      for _ in range(residual_blocks)))
+        self.decoder = nn.Sequential(
+            _spectral(nn.ConvTranspose2d(256, 128, 4, stride=2, padding=1), spectral),
+            _norm(128), nn.ReLU(True),
+            _spectral(nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), spectral),
+            _norm(64), nn.ReLU(True),
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(64, out_channels, 7),
+        )
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.middle(self.encoder(x)))
+
+
+class EdgeGenerator(_Generator):
+    """Edge completion: ``(N, 3, H, W)`` = [masked grey, masked edges, mask] -> ``(N, 1, H, W)``
+    edge probability in [0, 1] (sigmoid). H and W must be multiples of 4."""
+
+    def __init__(self, residual_blocks: int = 8) -> None:
+        super().__init__(3, 1, spectral=True, residual_blocks=residual_blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(x))
+
+
+class InpaintGenerator(_Generator):
+    """Image completion: ``(N, 4, H, W)`` = [masked RGB in [0, 1], edges] -> ``(N, 3, H, W)``
+    RGB in [0, 1] (``(tanh + 1) / 2``). H and W must be multiples of 4."""
+
+    def __init__(self, residual_blocks: int = 8) -> None:
+        super().__init__(4, 3, spectral=False, residual_blocks=residual_blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.tanh(self.logits(x)) + 1) / 2
+
+
+class EdgeConnectNetwork(nn.Module):
+    """Both generators; ``state_dict()`` keys are ``edge.*`` and ``inpaint.*``.
+
+    :meth:`forward` takes ``images`` ``(N, 3, H, W)`` RGB in [0, 1], ``gray`` ``(N, 1, H, W)``
+    in [0, 1], ``edges`` ``(N, 1, H, W)`` Canny edges of the known area (0/1), ``masks``
+    ``(N, 1, H, W)`` with 1 = hole, and optional ``sketch`` ``(N, 1, H, W)`` (1 = user line).
+    It returns ``(completed_edges, output)``: edges in [0, 1] and the raw inpainting output
+    RGB in [0, 1] (known pixels are not composited here).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edge = EdgeGenerator()
+        self.inpaint = InpaintGenerator()
+
+    def complete_edges(self, gray, edges, masks, sketch=None):
+        inputs = torch.cat((gray * (1 - masks) + masks, edges * (1 - masks), masks), dim=1)
+        completed = self.edge(inputs) * masks + edges * (1 - masks)
+        if sketch is not None:
+            completed = torch.maximum(completed, sketch * masks)
+        return completed
+
+    def paint(self, images, completed_edges, masks):
+        return self.inpaint(torch.cat((images * (1 - masks) + masks, completed_edges), dim=1))
+
+    def forward(self, images, gray, edges, masks, sketch=None):
+        completed = self.complete_edges(gray, edges, masks, sketch)
+        return completed, self.paint(images, completed, masks)
+
+
+def canny_edges(image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream preprocessing: ``(gray, edges)`` for an ``(H, W, 3)`` uint8 RGB image.
+
+    ``gray`` is ``skimage.color.rgb2gray`` (float64 in [0, 1]); ``edges`` is
+    ``skimage.feature.canny(gray, sigma=2, mask=~hole)`` as float64 0/1, so the hole
+    (``hole`` True) contributes no edges.
+    """
+    from skimage.color import rgb2gray
+    from skimage.feature import canny
+
+    gray = rgb2gray(image)
+    edges = canny(gray, sigma=CANNY_SIGMA, mask=~hole).astype(np.float64)
+    return gray, edges
+
+
+def render_edges(image: np.ndarray, completed: np.ndarray, hole: np.ndarray,
+                 sketch: np.ndarray | None) -> np.ndarray:
+    """The "edges" stage picture: known pixels from ``image``; in the hole, black edges on
+    white paper (darker = stronger edge) and the user's sketch lines in blue.
+
+    ``completed`` is ``(H, W)`` float in [0, 1]; ``sketch`` ``(H, W)`` bool or None.
+    Returns ``(H, W, 3)`` uint8 RGB.
+    """
+    strength = np.clip(completed, 0.0, 1.0)[..., None].astype(np.float32)
+    paper = 255.0 * (1.0 - strength) + EDGE_COLOR * strength
+    if sketch is not None:
+        paper[sketch] = SKETCH_COLOR
+    out = image.copy()
+    out[hole] = np.clip(np.rint(paper[hole]), 0, 255).astype(np.uint8)
+    return out
+
+
+def _generator_state(path: Path) -> dict[str, torch.Tensor]:
+    """The generator state dict of an upstream ``*_gen.pth`` (``{"generator": ...}``);
+    a ``module.`` prefix (``nn.DataParallel`` training) is removed."""
+    data = load_checkpoint(path)
+    state = data.get("generator") if isinstance(data, dict) else None
+    if not isinstance(state, dict):
+        raise WeightsCorruptError(f"{path.name} is not an EdgeConnect generator file "
+                                  "(no 'generator' entry)")
+    if state and all(key.startswith("module.") for key in state):
+        state = {key[len("module."):]: value for key, value in state.items()}
+    return state
+
+
+def load_generator(module: nn.Module, path: Path) -> None:
+    """Load an upstream ``*_gen.pth`` into ``module`` strictly; a mismatch is reported as
+    :class:`WeightsCorruptError` naming a few offending keys."""
+    state = _generator_state(path)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        expected = set(module.state_dict())
+        missing = sorted(expected - set(state))[:3]
+        unexpected = sorted(set(state) - expected)[:3]
+        detail = (f"missing {missing}, unexpected {unexpected}" if missing or unexpected
+                  else str(exc).strip().splitlines()[-1][:200])
+        raise WeightsCorruptError(f"{path.name} does not fit the EdgeConnect "
+                                  f"{type(module).__name__} ({detail})") from None
+
+
+def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpec]:
+    common: dict[str, Any] = {
+        "urls": (DRIVE_ZIP,),
+        "license": LICENSE,
+        "homepage": HOMEPAGE,
+        "format": "state_dict",
+        "extra": {"state_dict_key": "generator", "archive": "checkpoints.zip (all datasets)"},
+        "manual": (f"download the pre-trained models zip linked from {HOMEPAGE} (Getting "
+                   "Started) and import the zip, or the file from its folder "
+                   f"{dataset}/"),
+    }
+    edge = WeightSpec(
+        id=f"edgeconnect-{dataset}-edge", engine=engine,
+        title=f"EdgeConnect {title} edge generator", filename=EDGE_FILE,
+        archive_member=f"{dataset}/{EDGE_FILE}",
+        contract="input cat(gray*(1-m)+m, canny*(1-m), m), gray in [0,1], m 1 = hole; "
+                 "sigmoid edge map in [0,1]", **common)
+    inpaint = WeightSpec(
+        id=f"edgeconnect-{dataset}-inpaint", engine=engine,
+        title=f"EdgeConnect {title} inpainting generator", filename=INPAINT_FILE,
+        archive_member=f"{dataset}/{INPAINT_FILE}",
+        contract="input cat(img*(1-m)+m, edges), img RGB in [0,1], m 1 = hole; "
+                 "output (tanh+1)/2 RGB in [0,1]", **common)
+    return register_spec(edge), register_spec(inpaint)
+
+
+class EdgeConnectEngine(NeuralEngine):
+    """EdgeConnect on one of the official checkpoint pairs.
+
+    Stages: ``edges`` (the completed edge map drawn into the hole: black edges on white, the
+    user's sketch lines in blue), then ``refined``.
+
+    Options (besides :class:`NeuralEngine`'s):
+        weights_path: a folder holding ``EdgeModel_gen.pth`` and ``InpaintingModel_gen.pth``
+            (an upstream ``checkpoints/<dataset>`` folder) instead of the cached files.
+    """
+
+    edge_weights: ClassVar[str] = ""
+    inpaint_weights: ClassVar[str] = ""
+    guidance = frozenset({Guidance.SKETCH})
+    # Trained on 256x256 crops and fully convolutional: at 256 the hole stays within the
+    # generators' receptive field (~200 px) and structures have the scale Canny (sigma 2)
+    # saw in training. The ``working_size`` request option overrides it.
+    working_size = 256
+    min_context = 64
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.edge_weights:
+            cls.weights = (cls.edge_weights, cls.inpaint_weights)
+
+    def checkpoint_paths(self) -> tuple[Path, Path]:
+        """(edge generator file, inpainting generator file) to load."""
+        folder = self.options.get("weights_path")
+        if folder:
+            return Path(folder) / EDGE_FILE, Path(folder) / INPAINT_FILE
+        return weights.require(self.edge_weights), weights.require(self.inpaint_weights)
+
+    def status(self) -> Status:
+        if self.options.get("network") is not None or self.options.get("weights_path"):
+            return Status(Readiness.READY)
+        missing = weights.missing(self.weights)
+        if not missing:
+            return Status(Readiness.READY)
+        return Status(Readiness.NEEDS_DOWNLOAD,
+                      f"weights {', '.join(missing)} not installed; run "
+                      f"`python main.py models download {' '.join(missing)}`")
+
+    def create_network(self) -> EdgeConnectNetwork:
+        return EdgeConnectNetwork().eval()
+
+    def load_pair(self, edge_path: Path, inpaint_path: Path, device) -> EdgeConnectNetwork:
+        network = self.create_network()
+        load_generator(network.edge, edge_path)
+        load_generator(network.inpaint, inpaint_path)
+        return network.to(device).eval()
+
+    def network(self, device) -> EdgeConnectNetwork:
+        given = self.options.get("network")
+        if given is not None:
+            return given.to(device).eval()
+        edge_path, inpaint_path = self.checkpoint_paths()
+        key = (type(self).__name__, str(edge_path.resolve()), str(inpaint_path.resolve()),
+               str(device))
+        return MODEL_SLOT.get(key, lambda: self.load_pair(edge_path, inpaint_path, device))
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        height, width = region.mask.shape
+        device = self.device(None if region.device == "auto" else region.device)
+        network = self.network(device)
+        image = pad_to_multiple(region.image, 4)
+        hole = pad_to_multiple(region.hole, 4)
+        sketch = None
+        if region.sketch is not None and region.sketch.any():
+            sketch = pad_to_multiple(region.sketch >= 128, 4) & hole
+        gray, edges = canny_edges(image, hole)
+
+        def plane(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array.astype(np.float32))[None, None].to(device)
+
+        masks = plane(hole)
+        with torch.inference_mode():
+            completed = network.complete_edges(
+                plane(gray), plane(edges), masks, None if sketch is None else plane(sketch))
+        edge_map = completed[0, 0].float().cpu().numpy()
+        yield RegionStage("edges", render_edges(image, edge_map, hole, sketch)[:height, :width],
+                          0.4)
+        cancel.raise_if_cancelled()
+        with torch.inference_mode():
+            output = network.paint(image_to_tensor(image, device), completed, masks)
+        yield RegionStage("refined", tensor_to_image(output)[:height, :width], 1.0, final=True)
+
+
+_PLACES2 = _specs("edgeconnect", "places2", "Places2")
+_CELEBA = _specs("edgeconnect-face", "celeba", "CelebA")
+_PSV = _specs("edgeconnect-psv", "psv", "Paris StreetView")
+
+
+@register
+class EdgeConnectPlaces2(EdgeConnectEngine):
+    name = "edgeconnect"
+    title = "EdgeConnect (scenes)"
+    description = ("Edge-guided inpainting trained on Places2: completes the structure lines "
+                   "in the hole (your sketch lines override them), then paints along them.")
+    edge_weights = _PLACES2[0].id
+    inpaint_weights = _PLACES2[1].id
+
+
+@register
+class EdgeConnectFace(EdgeConnectEngine):
+    name = "edgeconnect-face"
+    title = "EdgeConnect (faces)"
+    description = ("Edge-guided inpainting trained on CelebA faces: sketch the face lines you "
+                   "want in the hole and it paints along them.")
+    edge_weights = _CELEBA[0].id
+    inpaint_weights = _CELEBA[1].id
+
+
+@register
+class EdgeConnectStreetView(EdgeConnectEngine):
+    name = "edgeconnect-psv"
+    title = "EdgeConnect (street facades)"
+    description = ("Edge-guided inpainting trained on Paris StreetView facades: keeps windows "
+                   "and lines straight; sketch lines steer the structure.")
+    edge_weights = _PSV[0].id
+    inpaint_weights = _PSV[1].id

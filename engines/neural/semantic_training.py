@@ -1,0 +1,482 @@
+"""Training the semantic-guided two-stage network (:mod:`engines.neural.semantic`). Qt-free.
+
+Data: an image folder and, optionally, a label folder of PNG class-id maps with the same file
+stems (indexed or grey PNGs; 255 = unlabelled). Without one, a parser labels every image once
+(:func:`engines.segmentation.base.create_parser`; ``regions`` stands in for a parser that is
+not ready) and the maps are kept beside the checkpoint for the next run.
+
+Each step takes random crops (scaled so the short side is 1 to 1.5 crop sizes, random flip),
+DeepFill-v2 free-form masks (:func:`engines.maskgen.free_form_mask`, a third of them with a
+rectangle), and optimises the losses of the paper: L1 on both stages (hole pixels weighted
+6, known pixels 1), a VGG16 perceptual loss on the fine result when torchvision's VGG16 weights
+are on disk (skipped otherwise), and LSGAN with a 70x70 PatchGAN (pix2pix, 3 layers) that sees
+the composited result with the one-hot labels. Adam for both networks.
+
+Checkpoints (see :func:`engines.neural.semantic.checkpoint_dict`) are written atomically
+every ``save_every`` steps, at the end, and when a run is cancelled or interrupted;
+:func:`install` puts the generator into the model cache as ``semantic-local``.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from engines import fileio
+from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputError
+from engines.device import pick_device
+from engines.maskgen import free_form_mask
+from engines.neural.semantic import (
+    WEIGHTS_ID,
+    SemanticInpaintNet,
+    checkpoint_dict,
+    network_from_checkpoint,
+    read_checkpoint,
+)
+
+HOLE_WEIGHT = 6.0
+VALID_WEIGHT = 1.0
+FALLBACK_PARSER = "regions"
+BOX_PROBABILITY = 0.3  # share of training masks that add a rectangle to the strokes
+VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 file name in the hub cache
+VGG_LAYERS = (3, 8, 15)  # relu1_2, relu2_2, relu3_3 in torchvision's vgg16().features
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run.
+
+    Attributes:
+        images: folder of training images (any size; RGB).
+        labels: folder of label maps named like the images (``<stem>.png``), or None to
+            compute them with ``parser``.
+        parser: parser that labels the images when ``labels`` is None.
+        output: checkpoint file to write (and to resume from with ``resume``).
+        steps: total optimisation steps (a resumed run continues up to this count).
+        batch_size, size: crops per step and their side in pixels (a multiple of 4, >= 32).
+        channels, memory: network width and external-memory slots (new runs only).
+        disc_channels: width of the PatchGAN's first layer (64 in pix2pix).
+        num_classes: label ids the model distinguishes (larger ids count as unlabelled);
+            default: the parser's label-set size, or the largest id in ``labels`` + 1.
+        label_set: name of the label set the ids index (recorded in the checkpoint); default
+            the parser's, or ``"custom"`` for a label folder.
+        perceptual: use the VGG16 perceptual loss when its weights are available.
+    """
+
+    images: Path
+    labels: Path | None = None
+    parser: str = FALLBACK_PARSER
+    output: Path = Path("semantic.pt")
+    steps: int = 20000
+    batch_size: int = 8
+    size: int = 256
+    channels: int = 32
+    memory: int = 64
+    disc_channels: int = 64
+    num_classes: int | None = None
+    label_set: str | None = None
+    device: str = "auto"
+    lr: float = 2e-4
+    adversarial_weight: float = 0.1
+    perceptual_weight: float = 0.1
+    perceptual: bool = True
+    seed: int = 0
+    save_every: int = 1000
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """A report from :func:`train`: ``phase`` is ``"labels"`` (labelling image ``step`` of
+    ``total``), ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or
+    ``"notice"`` (``message`` only)."""
+
+    phase: str
+    step: int = 0
+    total: int = 0
+    losses: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run left: the checkpoint, its step, the per-step losses of this run,
+    the label set and whether the perceptual loss was used."""
+
+    checkpoint: Path
+    step: int
+    history: list[dict[str, float]]
+    label_set: str
+    num_classes: int
+    perceptual: bool
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def read_label_map(path: str | Path) -> np.ndarray:
+    """A ``(H, W)`` uint8 class-id map from an indexed (``P``) or grey (``L``) PNG."""
+    with Image.open(path) as picture:
+        if picture.mode not in ("P", "L"):
+            raise InputError(f"{Path(path).name}: label maps must be indexed or grey PNGs of "
+                             f"class ids, not {picture.mode} images")
+        return np.array(picture, dtype=np.uint8)
+
+
+def write_label_map(path: Path, labels: np.ndarray) -> None:
+    """Save a class-id map as a grey PNG, atomically."""
+    fileio.write_atomic(path, fileio.encode_rgb(labels, ".png"), overwrite=True)
+
+
+def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Scale so the short side is 1-1.5x ``size`` (area for shrinking, linear for growing;
+    labels nearest), crop ``size`` x ``size`` at random and flip half the time."""
+    height, width = image.shape[:2]
+    scale = size * rng.uniform(1.0, 1.5) / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    image = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    labels = cv2.resize(labels, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    top, left = int(rng.integers(0, new_h - size + 1)), int(rng.integers(0, new_w - size + 1))
+    image = image[top:top + size, left:left + size]
+    labels = labels[top:top + size, left:left + size]
+    if rng.random() < 0.5:
+        image, labels = image[:, ::-1], labels[:, ::-1]
+    return np.ascontiguousarray(image), np.ascontiguousarray(labels)
+
+
+class TrainingSet:
+    """Image paths with their label-map paths; :meth:`batch` draws random training crops."""
+
+    def __init__(self, images: list[Path], labels: list[Path]) -> None:
+        if not images:
+            raise InputError("no training images")
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, rng: np.random.Generator, count: int, size: int
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(images (N,3,S,S) in [-1,1], masks (N,1,S,S) 1 = hole, labels (N,S,S) int64)``."""
+        images, masks, labels = [], [], []
+        for index in rng.integers(0, len(self.images), count):
+            image, label = random_crop(fileio.read_rgb(self.images[index]),
+                                       read_label_map(self.labels[index]), size, rng)
+            images.append(image)
+            labels.append(label)
+            rectangles = int(rng.random() < BOX_PROBABILITY)
+            masks.append(free_form_mask(size, size, rng, rectangles=rectangles) >= 128)
+        image_t = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        mask_t = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
+        return image_t, mask_t, torch.from_numpy(np.stack(labels).astype(np.int64))
+
+
+def _label_folder_set(config: TrainConfig, folder: Path,
+                      images: list[Path]) -> tuple[TrainingSet, str, int]:
+    labels = [folder / f"{path.stem}.png" for path in images]
+    absent = [path.name for path in labels if not path.is_file()]
+    if absent:
+        raise InputError(f"{len(absent)} image(s) have no label map in {folder} "
+                         f"(expected e.g. {absent[0]})")
+    num_classes = config.num_classes
+    if num_classes is None:
+        largest = 0
+        for path in labels:
+            ids = np.unique(read_label_map(path))
+            ids = ids[ids != UNLABELLED]
+            largest = max(largest, int(ids.max()) + 1 if ids.size else 0)
+        num_classes = max(1, largest)
+    return TrainingSet(images, labels), config.label_set or "custom", num_classes
+
+
+def _ready_parser(name: str, notify: ProgressFn):
+    from engines.segmentation.base import create_parser
+
+    try:
+        parser = create_parser(name)
+    except KeyError as exc:
+        raise EngineError(str(exc.args[0]) if exc.args else f"unknown parser {name!r}") \
+            from None
+    status = parser.status()
+    if status.ready:
+        return parser
+    if name == FALLBACK_PARSER:
+        raise EngineError(f"the {name} parser is not ready: {status.detail}")
+    notify(TrainProgress("notice", message=f"the {name} parser is not ready "
+                                           f"({status.detail}); labelling with "
+                                           f"{FALLBACK_PARSER} instead"))
+    return _ready_parser(FALLBACK_PARSER, notify)
+
+
+def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
+                cancel: CancelToken) -> tuple[TrainingSet, str, int]:
+    parser = _ready_parser(config.parser, notify)
+    label_set = parser.label_set
+    folder = Path(config.output).with_name(f"{Path(config.output).stem}-labels-{parser.name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = []
+    for index, path in enumerate(images):
+        cancel.raise_if_cancelled()
+        target = folder / f"{path.stem}.png"
+        if not target.is_file():
+            write_label_map(target, parser.parse(fileio.read_rgb(path), cancel))
+        labels.append(target)
+        notify(TrainProgress("labels", index + 1, len(images)))
+    return TrainingSet(images, labels), label_set.name, config.num_classes or len(label_set)
+
+
+def build_training_set(config: TrainConfig, notify: ProgressFn,
+                       cancel: CancelToken) -> tuple[TrainingSet, str, int]:
+    """The training set, its label-set name and class count (labels computed if needed)."""
+    images = fileio.list_images(config.images)
+    if not images:
+        raise InputError(f"{config.images} holds no images")
+    if config.labels is not None:
+        return _label_folder_set(config, Path(config.labels), images)
+    return _parsed_set(config, images, notify, cancel)
+
+
+# --- losses and the discriminator ---------------------------------------------------------
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pix's 70x70 PatchGAN (3 strided layers): ``(N, C, H, W)`` -> patch scores; plain
+    outputs for LSGAN. Instance norm (batches are small)."""
+
+    def __init__(self, in_channels: int, width: int = 64) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1),
+                                   nn.LeakyReLU(0.2, True)]
+        channels = width
+        for stride, factor in ((2, 2), (2, 4), (1, 8)):
+            layers += [nn.Conv2d(channels, width * factor, 4, stride, 1),
+                       nn.InstanceNorm2d(width * factor, affine=True), nn.LeakyReLU(0.2, True)]
+            channels = width * factor
+        layers.append(nn.Conv2d(channels, 1, 4, 1, 1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def l1_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``6 * mean(m |o - t|) + 1 * mean((1 - m) |o - t|)`` (m 1 = hole)."""
+    difference = (output - target).abs()
+    return HOLE_WEIGHT * (difference * mask).mean() + VALID_WEIGHT * (difference * (1 - mask)).mean()
+
+
+def vgg16_weights_path() -> Path:
+    """Where torchvision keeps its ImageNet VGG16 weights (the torch hub cache)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+
+
+class PerceptualLoss(nn.Module):
+    """Mean L1 distance of VGG16 relu1_2, relu2_2, relu3_3 features; inputs in [-1, 1]."""
+
+    def __init__(self, weights_file: Path) -> None:
+        super().__init__()
+        from torchvision.models import vgg16
+
+        network = vgg16()
+        network.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+        self.features = network.features[:VGG_LAYERS[-1] + 1].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x = ((output + 1) / 2 - self.mean) / self.std
+        y = ((target + 1) / 2 - self.mean) / self.std
+        total = output.new_zeros(())
+        for index, layer in enumerate(self.features):
+            x, y = layer(x), layer(y)
+            if index in VGG_LAYERS:
+                total = total + F.l1_loss(x, y)
+        return total
+
+
+def perceptual_loss(enabled: bool, notify: ProgressFn) -> PerceptualLoss | None:
+    """The perceptual loss when enabled and VGG16 weights are on disk, else None (noticed)."""
+    if not enabled:
+        return None
+    path = vgg16_weights_path()
+    if not path.is_file():
+        notify(TrainProgress("notice", message=f"perceptual loss off: no VGG16 weights at "
+                                               f"{path}"))
+        return None
+    return PerceptualLoss(path)
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, data: dict[str, Any]) -> None:
+    """``torch.save`` ``data`` to ``path`` atomically (complete file or the old one)."""
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fileio.write_atomic(path, buffer.getvalue(), overwrite=True)
+
+
+def install(checkpoint: str | Path) -> Path:
+    """Put the generator of a semantic checkpoint into the model cache as ``semantic-local``
+    (through the model manager's import, atomically); its cached path.
+
+    Discriminator and optimiser states are left out. Raises
+    :class:`~engines.weights.WeightsCorruptError` for a file that is not a semantic checkpoint.
+    """
+    from engines.download import import_file
+
+    data = read_checkpoint(checkpoint)
+    network_from_checkpoint(data, Path(checkpoint).name)  # refuse a file that does not load
+    exported = {key: data[key] for key in ("format", "version", "meta", "generator")}
+    with tempfile.TemporaryDirectory(prefix="semantic-export-") as folder:
+        temporary = Path(folder) / "semantic.pt"
+        save_checkpoint(temporary, exported)
+        return import_file(WEIGHTS_ID, temporary)
+
+
+# --- the training loop --------------------------------------------------------------------
+
+
+class _Trainer:
+    """The networks, optimisers and one optimisation step."""
+
+    def __init__(self, config: TrainConfig, num_classes: int, device,
+                 perceptual: PerceptualLoss | None) -> None:
+        self.config = config
+        self.device = device
+        self.generator = SemanticInpaintNet(num_classes, config.channels, config.memory)
+        self.discriminator = PatchDiscriminator(3 + num_classes, config.disc_channels)
+        self.generator.to(device).train()
+        self.discriminator.to(device).train()
+        self.perceptual = perceptual.to(device) if perceptual is not None else None
+        self.optimizer_g = torch.optim.Adam(self.generator.parameters(), config.lr, (0.5, 0.999))
+        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), config.lr,
+                                            (0.5, 0.999))
+        self.step = 0
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Continue from a training checkpoint (same architecture)."""
+        self.generator.load_state_dict(data["generator"])
+        if "discriminator" in data:
+            self.discriminator.load_state_dict(data["discriminator"])
+            self.optimizer_g.load_state_dict(data["optimizer_g"])
+            self.optimizer_d.load_state_dict(data["optimizer_d"])
+        self.step = int(data["meta"].get("step", 0))
+
+    def checkpoint(self, label_set: str) -> dict[str, Any]:
+        meta = {"label_set": label_set, "image_size": self.config.size, "step": self.step}
+        return checkpoint_dict(self.generator, meta,
+                               discriminator=self.discriminator.state_dict(),
+                               optimizer_g=self.optimizer_g.state_dict(),
+                               optimizer_d=self.optimizer_d.state_dict())
+
+    def train_step(self, image: torch.Tensor, mask: torch.Tensor,
+                   labels: torch.Tensor) -> dict[str, float]:
+        image, mask, labels = (t.to(self.device) for t in (image, mask, labels))
+        coarse, fine = self.generator(image, mask, labels)
+        composite = fine * mask + image * (1 - mask)
+        condition = self.generator.one_hot(labels)
+
+        real = self.discriminator(torch.cat((image, condition), 1))
+        fake = self.discriminator(torch.cat((composite.detach(), condition), 1))
+        loss_d = 0.5 * (F.mse_loss(real, torch.ones_like(real))
+                        + F.mse_loss(fake, torch.zeros_like(fake)))
+        self.optimizer_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizer_d.step()
+
+        judged = self.discriminator(torch.cat((composite, condition), 1))
+        loss_adv = 0.5 * F.mse_loss(judged, torch.ones_like(judged))
+        loss_l1 = l1_loss(coarse, image, mask) + l1_loss(fine, image, mask)
+        loss_g = loss_l1 + self.config.adversarial_weight * loss_adv
+        losses = {"l1": loss_l1.item(), "adv": loss_adv.item(), "d": loss_d.item()}
+        if self.perceptual is not None:
+            loss_perceptual = self.perceptual(composite, image)
+            loss_g = loss_g + self.config.perceptual_weight * loss_perceptual
+            losses["perceptual"] = loss_perceptual.item()
+        self.optimizer_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizer_g.step()
+        self.step += 1
+        return losses
+
+
+def _check(config: TrainConfig) -> None:
+    if config.size < 32 or config.size % 4:
+        raise InputError(f"--size must be a multiple of 4 and at least 32, got {config.size}")
+    if config.steps < 1 or config.batch_size < 1:
+        raise InputError("steps and batch size must be at least 1")
+    if min(config.channels, config.memory, config.disc_channels) < 1:
+        raise InputError("channels and memory must be at least 1")
+
+
+def train(config: TrainConfig, progress: ProgressFn | None = None,
+          cancel: CancelToken | None = None) -> TrainResult:
+    """Train (or, with ``config.resume`` and an existing ``config.output``, continue training)
+    the semantic network; returns where the checkpoint is and the losses.
+
+    ``progress`` receives :class:`TrainProgress` reports; ``cancel`` is checked every step.
+    A cancelled (:class:`~engines.base.Cancelled`) or interrupted (``KeyboardInterrupt``) run
+    saves its checkpoint before the exception propagates. Raises :class:`InputError` for bad
+    settings or data, :class:`EngineError` when labels cannot be computed.
+    """
+    _check(config)
+    config = replace(config)  # resuming adopts the checkpoint's architecture: keep the caller's
+    notify = progress or (lambda _report: None)
+    cancel = cancel or CancelToken()
+    output = Path(config.output)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    device = pick_device(config.device)
+
+    previous = read_checkpoint(output) if config.resume and output.is_file() else None
+    if previous is not None:  # the checkpoint's architecture wins over the settings
+        meta = previous["meta"]
+        config.channels, config.memory = meta["channels"], meta["memory"]
+        config.num_classes = config.num_classes or meta["num_classes"]
+        if config.num_classes != meta["num_classes"]:
+            raise InputError(f"{output.name} was trained with {meta['num_classes']} classes, "
+                             f"not {config.num_classes}")
+    dataset, label_set, num_classes = build_training_set(config, notify, cancel)
+    trainer = _Trainer(config, num_classes, device, perceptual_loss(config.perceptual, notify))
+    if previous is not None:
+        trainer.load(previous)
+        rng = np.random.default_rng([config.seed, trainer.step])
+        notify(TrainProgress("notice", message=f"resuming {output.name} at step {trainer.step}"))
+
+    history: list[dict[str, float]] = []
+    try:
+        while trainer.step < config.steps:
+            cancel.raise_if_cancelled()
+            losses = trainer.train_step(*dataset.batch(rng, config.batch_size, config.size))
+            history.append(losses)
+            notify(TrainProgress("train", trainer.step, config.steps, losses))
+            if config.save_every and trainer.step % config.save_every == 0:
+                save_checkpoint(output, trainer.checkpoint(label_set))
+    except (Cancelled, KeyboardInterrupt):
+        if history:
+            save_checkpoint(output, trainer.checkpoint(label_set))
+        raise
+    save_checkpoint(output, trainer.checkpoint(label_set))
+    return TrainResult(output, trainer.step, history, label_set, num_classes,
+                       trainer.perceptual is not None)

@@ -1,0 +1,92 @@
+"""`python main.py train semantic`: trains on a folder, saves and installs the checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import cli
+from engines import fileio, registry, weights
+from engines.neural.semantic import read_checkpoint
+from engines.neural.semantic_training import write_label_map
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions run far faster on one thread on a busy shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def folders(tmp_path) -> tuple[Path, Path]:
+    """Four 36x40 images coloured by 2-class label maps."""
+    rng = np.random.default_rng(0)
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for index in range(4):
+        label = np.zeros((36, 40), np.uint8)
+        label[:, rng.integers(8, 30):] = 1
+        image = np.where(label[..., None] == 1, [40, 180, 60], [200, 40, 40]).astype(np.uint8)
+        fileio.write_atomic(images / f"p{index}.jpg", fileio.encode_rgb(image, ".jpg"))
+        write_label_map(labels / f"p{index}.png", label)
+    return images, labels
+
+
+def _args(images: Path, labels: Path, output: Path, *extra: str) -> list[str]:
+    return ["train", "semantic", "--images", str(images), "--labels", str(labels),
+            "--steps", "3", "--batch-size", "2", "--size", "32", "--channels", "4",
+            "--device", "cpu", "--save-every", "0", "-o", str(output), *extra]
+
+
+def test_train_semantic_saves_and_installs(model_cache, folders, tmp_path, capsys):
+    output = tmp_path / "run" / "model.pt"
+    assert registry.create("semantic").status().readiness.value == "needs training"
+    assert cli.main(_args(*folders, output)) == 0
+    printed = capsys.readouterr()
+    assert "installed as semantic-local" in printed.out
+    assert "training" in printed.err  # the progress bar
+    data = read_checkpoint(output)
+    assert data["meta"]["step"] == 3 and data["meta"]["num_classes"] == 2
+    assert data["meta"]["channels"] == 4
+    assert weights.is_present("semantic-local")
+    assert registry.create("semantic").status().ready
+
+
+def test_no_install_leaves_the_engine_untrained(model_cache, folders, tmp_path):
+    output = tmp_path / "model.pt"
+    assert cli.main(_args(*folders, output, "--no-install")) == 0
+    assert output.is_file()
+    assert not weights.is_present("semantic-local")
+    assert not registry.create("semantic").status().ready
+
+
+def test_resume_continues_counting(model_cache, folders, tmp_path):
+    output = tmp_path / "model.pt"
+    assert cli.main(_args(*folders, output, "--no-install")) == 0
+    resumed = _args(*folders, output, "--no-install", "--resume")
+    resumed[resumed.index("--steps") + 1] = "5"
+    assert cli.main(resumed) == 0
+    assert read_checkpoint(output)["meta"]["step"] == 5
+
+
+def test_bad_input_is_a_one_line_usage_error(model_cache, tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    code = cli.main(["train", "semantic", "--images", str(missing), "--device", "cpu",
+                     "-o", str(tmp_path / "m.pt")])
+    assert code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "Traceback" not in err
+
+
+def test_bad_size_is_reported(model_cache, folders, tmp_path, capsys):
+    args = _args(*folders, tmp_path / "m.pt")
+    args[args.index("--size") + 1] = "30"
+    assert cli.main(args) == cli.EXIT_USAGE
+    assert "multiple of 4" in capsys.readouterr().err

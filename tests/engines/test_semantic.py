@@ -1,0 +1,302 @@
+"""The semantic-guided two-stage network: training on tiny synthetic data, checkpoints, label
+guidance, and the engine's readiness and stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engines import fileio, registry, weights
+from engines.base import (
+    Cancelled,
+    CancelToken,
+    EngineError,
+    InpaintRequest,
+    InputError,
+    Readiness,
+    Status,
+)
+from engines.neural.semantic import (
+    SemanticInpaintNet,
+    checkpoint_dict,
+    network_from_checkpoint,
+    read_checkpoint,
+)
+from engines.neural.semantic_training import (
+    TrainConfig,
+    TrainingSet,
+    install,
+    save_checkpoint,
+    train,
+    vgg16_weights_path,
+    write_label_map,
+)
+from engines.segmentation import base as segmentation
+
+COLORS = np.array([[200, 40, 40], [40, 180, 60], [30, 60, 220]], np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions run far faster on one thread on a busy shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def make_dataset(folder: Path, count: int = 6) -> tuple[Path, Path]:
+    """Images whose colours follow 3-class label maps (a split and a horizontal band)."""
+    rng = np.random.default_rng(0)
+    images, labels = folder / "images", folder / "labels"
+    images.mkdir(parents=True)
+    labels.mkdir()
+    for index in range(count):
+        label = np.zeros((40, 48), np.uint8)
+        label[:, rng.integers(10, 30):] = 1
+        top = rng.integers(5, 25)
+        label[top:top + 10] = 2
+        image = COLORS[label].astype(np.float32) + rng.normal(0, 6, (40, 48, 3))
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        fileio.write_atomic(images / f"img{index}.png", fileio.encode_rgb(image, ".png"))
+        write_label_map(labels / f"img{index}.png", label)
+    return images, labels
+
+
+def tiny_config(images: Path, labels: Path | None, output: Path, **changes) -> TrainConfig:
+    settings = dict(images=images, labels=labels, output=output, steps=40, batch_size=4,
+                    size=32, channels=8, memory=8, disc_channels=8, lr=1e-3, device="cpu",
+                    save_every=0, seed=0)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, Path]:
+    return make_dataset(tmp_path_factory.mktemp("semantic-data"))
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    notices = []
+    output = tmp_path_factory.mktemp("semantic-run") / "semantic.pt"
+    result = train(tiny_config(*dataset, output),
+                   progress=lambda event: notices.append(event))
+    torch.set_num_threads(previous)
+    return result, notices
+
+
+def _inputs(size: int = 32, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    image = torch.from_numpy(rng.uniform(-1, 1, (1, 3, size, size)).astype(np.float32))
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., 8:24, 8:24] = 1
+    labels = torch.zeros(1, size, size, dtype=torch.int64)
+    labels[..., :, size // 2:] = 1
+    return image, mask, labels
+
+
+def test_training_loss_falls(trained):
+    result, notices = trained
+    assert result.step == 40 and len(result.history) == 40
+    l1 = [losses["l1"] for losses in result.history]
+    assert np.isfinite(l1).all()
+    assert np.mean(l1[-10:]) < 0.8 * np.mean(l1[:10])
+    assert {"l1", "adv", "d"} <= set(result.history[-1])
+    assert [e.step for e in notices if e.phase == "train"] == list(range(1, 41))
+    assert result.num_classes == 3 and result.label_set == "custom"
+    assert result.perceptual == vgg16_weights_path().is_file()
+
+
+def test_checkpoint_round_trip_loads_weights_only(trained, tmp_path):
+    result, _ = trained
+    data = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
+    assert {"generator", "discriminator", "optimizer_g", "optimizer_d", "meta"} <= set(data)
+    assert data["meta"] == {"label_set": "custom", "image_size": 32, "step": 40,
+                            "num_classes": 3, "channels": 8, "memory": 8}
+    first = network_from_checkpoint(read_checkpoint(result.checkpoint))
+    copy = tmp_path / "copy.pt"
+    save_checkpoint(copy, checkpoint_dict(first, {"step": 40}))
+    second = network_from_checkpoint(read_checkpoint(copy))
+    with torch.no_grad():
+        for a, b in zip(first(*_inputs()), second(*_inputs())):
+            assert torch.equal(a, b)
+
+
+def test_same_weights_follow_the_label_map(trained):
+    network = network_from_checkpoint(read_checkpoint(trained[0].checkpoint))
+    image, mask, labels = _inputs()
+    edited = labels.clone()
+    edited[..., 8:24, 8:24] = 2  # paint class 2 into the hole
+    with torch.no_grad():
+        coarse_a, fine_a = network(image, mask, labels)
+        coarse_b, fine_b = network(image, mask, edited)
+    assert torch.equal(coarse_a, coarse_b)  # stage 1 does not see the labels
+    hole = mask.bool().expand_as(fine_a)
+    assert (fine_a[hole] - fine_b[hole]).abs().mean() > 1e-3
+
+
+def test_known_pixels_do_not_leak_from_the_hole():
+    network = SemanticInpaintNet(3, channels=8, memory=8).eval()
+    image, mask, labels = _inputs()
+    scribbled = image.clone()
+    scribbled[mask.bool().expand_as(image)] = 0.9
+    with torch.no_grad():
+        for a, b in zip(network(image, mask, labels), network(scribbled, mask, labels)):
+            assert torch.equal(a, b)
+
+
+def test_resume_continues_from_the_checkpoint(trained, dataset, tmp_path):
+    output = tmp_path / "resumed.pt"
+    output.write_bytes(trained[0].checkpoint.read_bytes())
+    result = train(tiny_config(*dataset, output, steps=43, resume=True, channels=4))
+    assert result.step == 43 and len(result.history) == 3
+    assert read_checkpoint(output)["meta"]["channels"] == 8  # the checkpoint's architecture
+
+
+def test_cancel_saves_the_checkpoint(dataset, tmp_path):
+    cancel = CancelToken()
+    output = tmp_path / "cancelled.pt"
+
+    def stop_after_two(event):
+        if event.phase == "train" and event.step == 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        train(tiny_config(*dataset, output), progress=stop_after_two, cancel=cancel)
+    assert read_checkpoint(output)["meta"]["step"] == 2
+
+
+class _StripesParser(segmentation.Parser):
+    name = "stripes-test"
+    ready = True
+
+    @property
+    def label_set(self) -> segmentation.LabelSet:
+        return segmentation.LabelSet("stripes4", ("a", "b", "c", "d"),
+                                     np.zeros((4, 3), np.uint8))
+
+    def status(self):
+        return Status(Readiness.READY if self.ready else Readiness.NEEDS_DOWNLOAD, "no weights")
+
+    def parse(self, image, cancel=None, progress=None):
+        return (np.arange(image.shape[1])[None, :] // 12 % 4).repeat(image.shape[0], 0) \
+            .astype(np.uint8)
+
+
+class _MissingParser(_StripesParser):
+    name = "missing-test"
+    ready = False
+
+
+def test_labels_are_computed_by_a_parser_when_absent(dataset, tmp_path, monkeypatch):
+    segmentation.parser_names()  # register the real parsers first, then stand in for them
+    monkeypatch.setitem(segmentation._PARSERS, "regions", _StripesParser)
+    monkeypatch.setitem(segmentation._PARSERS, "missing-test", _MissingParser)
+    events = []
+    output = tmp_path / "parsed.pt"
+    result = train(tiny_config(dataset[0], None, output, steps=2, parser="missing-test"),
+                   progress=events.append)
+    assert any("not ready" in e.message and "regions" in e.message for e in events)
+    assert result.label_set == "stripes4" and result.num_classes == 4
+    maps = sorted((tmp_path / "parsed-labels-stripes-test").glob("*.png"))
+    assert len(maps) == 6
+    assert [e.step for e in events if e.phase == "labels"] == list(range(1, 7))
+
+
+def test_unknown_parser_is_a_user_error(dataset, tmp_path):
+    with pytest.raises(EngineError, match="unknown parser"):
+        train(tiny_config(dataset[0], None, tmp_path / "x.pt", parser="no-such-parser"))
+
+
+def test_bad_settings_and_missing_label_maps_are_input_errors(dataset, tmp_path):
+    with pytest.raises(InputError, match="multiple of 4"):
+        train(tiny_config(*dataset, tmp_path / "x.pt", size=30))
+    labels = tmp_path / "few-labels"
+    labels.mkdir()
+    with pytest.raises(InputError, match="no label map"):
+        train(tiny_config(dataset[0], labels, tmp_path / "x.pt"))
+
+
+def test_training_batches_are_reproducible_with_partial_masks(dataset):
+    images, labels = dataset
+    paths = fileio.list_images(images)
+    training = TrainingSet(paths, [labels / p.name for p in paths])
+    first = training.batch(np.random.default_rng(4), 8, 32)
+    again = training.batch(np.random.default_rng(4), 8, 32)
+    for a, b in zip(first, again):
+        assert torch.equal(a, b)
+    image, mask, ids = first
+    assert image.shape == (8, 3, 32, 32) and image.min() >= -1 and image.max() <= 1
+    fractions = mask.mean(dim=(1, 2, 3))
+    assert mask.shape == (8, 1, 32, 32) and bool(((fractions > 0) & (fractions < 1)).all())
+    assert ids.dtype == torch.int64 and set(ids.unique().tolist()) <= {0, 1, 2}
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def _request(labels: np.ndarray | None) -> InpaintRequest:
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (46, 58, 3), dtype=np.uint8)
+    mask = np.zeros((46, 58), np.uint8)
+    mask[12:30, 15:40] = 255
+    return InpaintRequest(image, mask, labels=labels, crop_margin=8)
+
+
+def test_engine_needs_training_without_a_checkpoint(model_cache):
+    engine = registry.create("semantic")
+    status = engine.status()
+    assert status.readiness is Readiness.NEEDS_TRAINING
+    assert "python main.py train semantic --images DIR" in status.detail
+    with pytest.raises(EngineError, match="train semantic"):
+        list(engine.run(_request(np.zeros((46, 58), np.uint8))))
+
+
+def test_engine_ready_after_install_and_yields_coarse_then_refined(model_cache, trained):
+    install(trained[0].checkpoint)
+    assert weights.is_present("semantic-local")
+    stored = torch.load(weights.local_path("semantic-local"), weights_only=True)
+    assert "discriminator" not in stored and stored["meta"]["num_classes"] == 3
+    engine = registry.create("semantic", device="cpu")
+    assert engine.status().ready
+    labels = np.zeros((46, 58), np.uint8)
+    labels[:, 29:] = 1
+    labels[0:5] = 255
+    request = _request(labels)
+    stages = list(engine.run(request))
+    assert [s.name for s in stages] == ["coarse", "refined"]
+    assert [s.final for s in stages] == [False, True]
+    known = request.mask == 0
+    for stage in stages:
+        assert np.array_equal(stage.image[known], request.image[known])
+    edited = labels.copy()
+    edited[12:30, 15:40] = 2
+    changed = list(engine.run(request.evolve(labels=edited)))
+    hole = request.mask == 255
+    assert np.array_equal(changed[0].image, stages[0].image)
+    assert not np.array_equal(changed[1].image[hole], stages[1].image[hole])
+    engine.release()
+
+
+def test_engine_rejects_missing_or_foreign_labels(model_cache, trained):
+    install(trained[0].checkpoint)
+    engine = registry.create("semantic", device="cpu")
+    with pytest.raises(EngineError, match="needs a label map"):
+        list(engine.run(_request(None)))
+    with pytest.raises(EngineError, match="uses class 7"):
+        list(engine.run(_request(np.full((46, 58), 7, np.uint8))))
+    engine.release()
+
+
+def test_install_refuses_other_files(model_cache, tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"generator": {}}, other)
+    with pytest.raises(weights.WeightsCorruptError, match="not a semantic-network checkpoint"):
+        install(other)
+    assert not weights.is_present("semantic-local")
