@@ -1,0 +1,280 @@
+"""The legend panel: which parser computes the map, and the labels of the current map.
+
+Widgets only; the window wires them to :class:`~app.semantic.SemanticController` and the
+tool settings. The list shows every id of the current :class:`LabelSet` (colour swatch, id,
+name, share of the picture when counts are known) plus ``255`` "unlabelled"; the search field
+filters it by name or id, and "present only" hides the ids the map does not use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.semantic import palette_for, parser_entries
+from engines.base import UNLABELLED, Readiness
+from engines.segmentation.base import LabelSet
+
+UNLABELLED_NAME = "unlabelled"
+_ID_ROLE = Qt.UserRole
+_SWATCH = 14  # px
+_ID, _NAME, _AREA = range(3)
+
+
+def swatch(rgb: tuple[int, int, int] | np.ndarray, size: int = _SWATCH) -> QPixmap:
+    """A small square of colour ``rgb`` with a thin dark border."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(*(int(v) for v in rgb)))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(40, 40, 40))
+    painter.drawRect(0, 0, size - 1, size - 1)
+    painter.end()
+    return pixmap
+
+
+class LegendPanel(QWidget):
+    """Parser choice, "Compute map", and a searchable list of the current labels.
+
+    Signals:
+        computeRequested(str): the user asked for a map computed by this parser (name).
+        labelChosen(int): the user chose a label id (0..254, or 255 = unlabelled).
+    """
+
+    computeRequested = Signal(str)
+    labelChosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label_set: LabelSet | None = None
+        self.current_label = 0
+        self._counts: np.ndarray | None = None
+        self._items: dict[int, QTreeWidgetItem] = {}
+        self._details: dict[str, tuple[Readiness, str]] = {}
+        self._quiet = False  # set while the list changes programmatically
+
+        self.parser = QComboBox()
+        self.parser.setToolTip("What computes the label map; grey entries need a download")
+        self.compute_button = QPushButton("Compute map")
+        self.compute_button.setToolTip("Label every pixel with the chosen parser (runs in the "
+                                       "background; Esc cancels)")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setStyleSheet("color: #b0b0b0;")
+        self.current_swatch = QLabel()
+        self.current_text = QLabel()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search labels by name or id")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Enter chooses the first label shown")
+        self.present_only = QCheckBox("Present only")
+        self.present_only.setToolTip("Show only the labels the current map uses")
+        self.present_only.setEnabled(False)
+        self.labels = QTreeWidget()
+        self.labels.setColumnCount(3)
+        self.labels.setHeaderLabels(["Id", "Name", "Area"])
+        self.labels.setRootIsDecorated(False)
+        self.labels.setUniformRowHeights(True)
+        self.labels.setAlternatingRowColors(True)
+        header = self.labels.header()
+        header.setSectionResizeMode(_ID, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(_NAME, QHeaderView.Stretch)
+        header.setSectionResizeMode(_AREA, QHeaderView.ResizeToContents)
+        header.setStretchLastSection(False)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #b0b0b0;")
+
+        chooser = QHBoxLayout()
+        chooser.addWidget(self.parser, 1)
+        chooser.addWidget(self.compute_button)
+        current = QHBoxLayout()
+        current.addWidget(QLabel("Current:"))
+        current.addWidget(self.current_swatch)
+        current.addWidget(self.current_text, 1)
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.present_only)
+        layout = QVBoxLayout(self)
+        layout.addLayout(chooser)
+        layout.addWidget(self.status)
+        layout.addLayout(current)
+        layout.addLayout(filters)
+        layout.addWidget(self.labels, 1)
+        layout.addWidget(self.hint)
+
+        self.reload_parsers()
+        self.set_label_set(None)
+        self.parser.currentIndexChanged.connect(self._show_status)
+        self.compute_button.clicked.connect(self._on_compute)
+        self.search.textChanged.connect(self._apply_filter)
+        self.search.returnPressed.connect(self._choose_first_shown)
+        self.present_only.toggled.connect(self._apply_filter)
+        self.labels.currentItemChanged.connect(self._on_current_item)
+
+    # ---------------------------------------------------------------- parsers
+    def reload_parsers(self) -> None:
+        """Refresh the parser list and each one's readiness (after a download). Keeps the
+        choice; the first time, the first ready parser is chosen."""
+        current = self.parser.currentData()
+        self.parser.blockSignals(True)
+        self.parser.clear()
+        self._details = {}
+        first_ready = -1
+        grey = QBrush(QColor(140, 140, 140))
+        for name, title, readiness, detail in parser_entries():
+            ready = readiness is Readiness.READY
+            self.parser.addItem(title if ready else f"{title} ({readiness.value})", name)
+            index = self.parser.count() - 1
+            if ready and first_ready < 0:
+                first_ready = index
+            if not ready:
+                self.parser.setItemData(index, grey, Qt.ForegroundRole)
+                self.parser.setItemData(index, detail, Qt.ToolTipRole)
+            self._details[name] = (readiness, detail)
+        index = self.parser.findData(current) if current else -1
+        self.parser.setCurrentIndex(index if index >= 0 else max(first_ready, 0))
+        self.parser.blockSignals(False)
+        self._show_status()
+
+    def parser_readiness(self, name: str) -> tuple[Readiness, str]:
+        """(readiness, detail) of parser ``name`` as last loaded."""
+        return self._details.get(name, (Readiness.UNAVAILABLE, "unknown parser"))
+
+    def current_parser(self) -> str | None:
+        return self.parser.currentData()
+
+    def select_parser(self, name: str) -> bool:
+        index = self.parser.findData(name)
+        if index >= 0:
+            self.parser.setCurrentIndex(index)
+        return index >= 0
+
+    def set_busy(self, busy: bool) -> None:
+        """While a map is computed: no second request, and say so on the button."""
+        self.compute_button.setEnabled(not busy)
+        self.parser.setEnabled(not busy)
+        self.compute_button.setText("Computing…" if busy else "Compute map")
+
+    # ----------------------------------------------------------------- labels
+    def set_label_set(self, label_set: LabelSet | None) -> None:
+        """List the ids of ``label_set`` (and 255 "unlabelled"); None lists only 255."""
+        self.label_set = label_set
+        palette = palette_for(label_set)
+        count = len(label_set) if label_set is not None else 0
+        entries = [(i, label_set.names[i]) for i in range(count)] if label_set else []
+        entries.append((UNLABELLED, UNLABELLED_NAME))
+        self._quiet = True
+        self.labels.clear()
+        self._items = {}
+        for label_id, name in entries:
+            item = QTreeWidgetItem([str(label_id), name, ""])
+            item.setData(_ID, _ID_ROLE, label_id)
+            item.setIcon(_ID, QIcon(swatch(palette[label_id])))
+            item.setTextAlignment(_AREA, Qt.AlignRight | Qt.AlignVCenter)
+            self._items[label_id] = item
+        self.labels.addTopLevelItems(list(self._items.values()))
+        self._quiet = False
+        self.hint.setText("" if label_set is not None else
+                          "No label map yet: compute one above, or import one (File menu).")
+        self._counts = None
+        self._show_counts()
+        self.set_current_label(self.current_label)
+
+    def set_current_label(self, label_id: int) -> None:
+        """Highlight ``label_id`` (the label the brush paints) without emitting a signal."""
+        self.current_label = int(label_id)
+        self._quiet = True
+        for item_id, item in self._items.items():
+            font = QFont(item.font(_NAME))
+            font.setBold(item_id == self.current_label)
+            for column in (_ID, _NAME, _AREA):
+                item.setFont(column, font)
+        item = self._items.get(self.current_label)
+        self.labels.setCurrentItem(item)
+        if item is not None:
+            self.labels.scrollToItem(item)
+        self._quiet = False
+        self.current_swatch.setPixmap(swatch(palette_for(self.label_set)[self.current_label]))
+        self.current_text.setText(f"{self.current_label} {self.label_name(self.current_label)}")
+
+    def label_name(self, label_id: int) -> str:
+        """The name of ``label_id`` in the current set ("unlabelled" for 255)."""
+        if label_id == UNLABELLED:
+            return UNLABELLED_NAME
+        if self.label_set is not None and label_id < len(self.label_set):
+            return self.label_set.names[label_id]
+        return "(not in this label set)" if self.label_set is not None else ""
+
+    def set_counts(self, counts: np.ndarray | None) -> None:
+        """Show each id's share of the picture; ``counts`` is ``(256,)`` pixel counts of the
+        label layer (None: unknown). Enables the "present only" filter."""
+        self._counts = None if counts is None else np.asarray(counts, np.int64)
+        self._show_counts()
+
+    def shown_ids(self) -> list[int]:
+        """The ids the list shows now, in order (after search and filters)."""
+        return [label_id for label_id, item in self._items.items() if not item.isHidden()]
+
+    # --------------------------------------------------------------- internal
+    def _show_status(self) -> None:
+        name = self.parser.currentData()
+        readiness, detail = self.parser_readiness(name) if name else (Readiness.READY, "")
+        self.status.setText("" if readiness is Readiness.READY else detail)
+        self.status.setVisible(readiness is not Readiness.READY)
+
+    def _on_compute(self) -> None:
+        name = self.parser.currentData()
+        if name:
+            self.computeRequested.emit(name)
+
+    def _show_counts(self) -> None:
+        counts = self._counts
+        self.present_only.setEnabled(counts is not None)
+        total = int(counts.sum()) if counts is not None else 0
+        for label_id, item in self._items.items():
+            if counts is None or total == 0:
+                item.setText(_AREA, "")
+                continue
+            share = 100.0 * int(counts[label_id]) / total
+            text = "" if counts[label_id] == 0 else "<0.1 %" if share < 0.1 else f"{share:.1f} %"
+            item.setText(_AREA, text)
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        query = self.search.text().strip().lower()
+        present = self._counts if self.present_only.isChecked() else None
+        self._quiet = True
+        for label_id, item in self._items.items():
+            matches = not query or query in item.text(_NAME).lower() or query == str(label_id)
+            if present is not None and present[label_id] == 0:
+                matches = False
+            item.setHidden(not matches)
+        self._quiet = False
+
+    def _choose_first_shown(self) -> None:
+        shown = self.shown_ids()
+        if shown:
+            self._choose(shown[0])
+
+    def _on_current_item(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is not None and not self._quiet:
+            self._choose(int(item.data(_ID, _ID_ROLE)))
+
+    def _choose(self, label_id: int) -> None:
+        self.set_current_label(label_id)
+        self.labelChosen.emit(label_id)

@@ -1,0 +1,360 @@
+"""The semantic-map session: compute, import and export the label layer of a document.
+
+:class:`SemanticController` runs a parser (:mod:`engines.segmentation`) on the shared
+:class:`~app.worker.Worker`, so the GUI thread never waits on it, and stores the finished map
+as one undoable step: the document's label set name and :attr:`Document.computed_labels` are
+set first, so the new map itself is not taken for a label edit (only later edits become the
+hole). Results of a superseded run, or computed for a picture that has changed since, are
+dropped. It owns no widgets; the window connects its signals.
+
+Helpers for the window: :func:`parser_entries` (the parser picker), :func:`label_set_for`
+(a document's label set name back to a :class:`LabelSet`), :func:`palette_for` (the canvas
+palette) and :func:`engine_for_labels` (which engine fills a label edit).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.document import Document, Layer
+from app.viewcache import default_palette
+from app.worker import FunctionTask, Progress, Worker
+from engines import registry
+from engines.base import UNLABELLED, CancelToken, EngineError, Guidance, Readiness
+from engines.region import Box
+from engines.segmentation.base import LabelSet, ProgressCallback, create_parser, parser_names
+from engines.segmentation.labelmap import (
+    LabelMapError,
+    label_set_name,
+    load_label_png,
+    palette_table,
+    save_label_png,
+)
+
+UNNAMED_SET = "unnamed"  # the label set written for a map painted without one
+LABEL_ENGINE_PREFERENCE = ("semantic", "patchmatch")  # best first, among engines taking labels
+
+
+def parser_entries() -> list[tuple[str, str, Readiness, str]]:
+    """(name, title, readiness, detail) for every registered parser."""
+    entries = []
+    for name in parser_names():
+        try:
+            parser = create_parser(name)
+            status = parser.status()
+            entries.append((name, parser.title or name, status.readiness, status.detail))
+        except Exception as exc:  # a broken parser must not break the picker
+            entries.append((name, name, Readiness.UNAVAILABLE, str(exc)))
+    return entries
+
+
+def label_set_for(name: str | None) -> LabelSet | None:
+    """The :class:`LabelSet` called ``name`` among the registered parsers' sets, else None."""
+    if not name:
+        return None
+    for parser_name in parser_names():
+        label_set = create_parser(parser_name).label_set
+        if label_set.name == name:
+            return label_set
+    return None
+
+
+def palette_for(label_set: LabelSet | None) -> np.ndarray:
+    """``(256, 3)`` uint8 RGB colours of ids 0..255 for the canvas overlay: the set's
+    palette, or the generic default palette when there is no set."""
+    return palette_table(label_set) if label_set is not None else default_palette(256)
+
+
+def engine_for_labels(current: str) -> str | None:
+    """The engine to fill a label edit with: ``current`` if it takes
+    :attr:`Guidance.LABELS` and is ready, else the first ready engine that takes labels
+    (:data:`LABEL_ENGINE_PREFERENCE` first, then registry order); None if there is none."""
+    def takes_labels_and_ready(name: str) -> bool:
+        cls = registry.engine_class(name)
+        return Guidance.LABELS in cls.guidance and cls().status().ready
+
+    names = registry.names()
+    if current in names and takes_labels_and_ready(current):
+        return current
+    ordered = [n for n in LABEL_ENGINE_PREFERENCE if n in names]
+    ordered += [n for n in names if n not in ordered]
+    return next((n for n in ordered if takes_labels_and_ready(n)), None)
+
+
+def _unnamed_label_set() -> LabelSet:
+    """Ids 0..254 named by number, in the canvas's default colours (for export)."""
+    return LabelSet(UNNAMED_SET, tuple(f"label {i}" for i in range(255)),
+                    default_palette(256)[:255])
+
+
+def _parse(parser, image: np.ndarray, cancel: CancelToken,
+           progress: ProgressCallback) -> np.ndarray:
+    """Runs on the worker thread: the parser's map, checked against the image."""
+    labels = parser.parse(image, cancel, progress)
+    if labels.shape != image.shape[:2] or labels.dtype != np.uint8:
+        raise EngineError(f"{parser.title} returned a {labels.dtype} map of shape "
+                          f"{labels.shape} for a {image.shape[1]}x{image.shape[0]} picture")
+    return labels
+
+
+def _weak_listener(controller: SemanticController) -> Callable[[Layer, Box], None]:
+    """A document listener that does not keep ``controller`` alive. A strong one would make a
+    controller <-> document cycle, and Python may collect a cycle on any thread, the worker's
+    included, where deleting a QObject of the GUI thread crashes."""
+    ref = weakref.ref(controller)
+
+    def listener(layer: Layer, box: Box) -> None:
+        alive = ref()
+        if alive is not None:
+            alive._on_document_change(layer, box)
+
+    return listener
+
+
+@dataclass
+class _MapRun:
+    task_id: int
+    document: Document
+    image_version: int
+    title: str
+    label_set: LabelSet
+
+
+class SemanticController(QObject):
+    """Computes, imports and exports the label map of one document.
+
+    Signals:
+        labelSetChanged(object): the document's :class:`LabelSet` (None: no named set),
+            after a map was computed or imported, or another document was set.
+        labelsReplaced(): a computed or imported map became the label layer (one undo step).
+        countsChanged(object): ``(256,)`` int64 pixel count per id of the label layer, shortly
+            after it changed (strokes, fills, undo, a new map).
+        progressChanged(float, str): fraction in [0, 1] (-1 when idle) and a message.
+        busyChanged(bool): whether a map is being computed.
+        message(str): something to tell the user in passing.
+        error(str): one line for the user (a parser not ready, a file not readable...).
+    """
+
+    labelSetChanged = Signal(object)
+    labelsReplaced = Signal()
+    countsChanged = Signal(object)
+    progressChanged = Signal(float, str)
+    busyChanged = Signal(bool)
+    message = Signal(str)
+    error = Signal(str)
+
+    counts_delay_ms = 150  # strokes notify per segment: count once the layer settles
+
+    def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.document: Document | None = None
+        self.label_set: LabelSet | None = None
+        self._run: _MapRun | None = None
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(self.counts_delay_ms)
+        self._counts_timer.timeout.connect(self._emit_counts)
+        self._listener = _weak_listener(self)
+        self._waiting: tuple[_MapRun, np.ndarray] | None = None  # finished, not yet stored
+        self._deliver_timer = QTimer(self)
+        self._deliver_timer.setSingleShot(True)
+        self._deliver_timer.setInterval(100)
+        self._deliver_timer.timeout.connect(self._deliver)
+        worker.emitted.connect(self._on_emitted)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    # ----------------------------------------------------------------- public
+    def set_document(self, document: Document | None) -> None:
+        """Follow ``document``: its label set (by name) and its label layer's counts."""
+        self.cancel()
+        self._waiting = None
+        if self.document is not None:
+            self.document.remove_listener(self._listener)
+        self.document = document
+        self.label_set = label_set_for(document.label_set) if document is not None else None
+        if document is not None:
+            document.add_listener(self._listener)
+        self.labelSetChanged.emit(self.label_set)
+        self._emit_counts()
+
+    @property
+    def busy(self) -> bool:
+        return self._run is not None
+
+    def compute_map(self, parser_name: str, **options) -> int | None:
+        """Compute the label map with parser ``parser_name`` on the worker; returns the task
+        id, or None when it cannot start (no document, unknown parser, weights missing: the
+        reason goes to :attr:`error`)."""
+        doc = self.document
+        if doc is None:
+            self.message.emit("Open a picture first")
+            return None
+        try:
+            parser = create_parser(parser_name, **options)
+        except KeyError as exc:
+            self.error.emit(str(exc.args[0]))
+            return None
+        title = parser.title or parser_name
+        status = parser.status()
+        if not status.ready:
+            self.error.emit(status.detail or f"{title}: {status.readiness.value}")
+            return None
+        self._waiting = None
+        image = doc.image.copy()  # the picture may change on the GUI thread meanwhile
+        task = FunctionTask(title=f"Compute map ({title})",
+                            function=lambda cancel, progress: _parse(parser, image, cancel,
+                                                                     progress))
+        self._run = _MapRun(task.id, doc, doc.image_version, title, parser.label_set)
+        self.worker.submit(task)
+        self.busyChanged.emit(True)
+        self.progressChanged.emit(0.0, f"{title}: starting")
+        return task.id
+
+    def cancel(self) -> None:
+        """Stop computing the map (the worker's newest task is this one while it runs)."""
+        if self._run is not None:
+            self.worker.cancel()
+
+    def label_counts(self) -> np.ndarray:
+        """``(256,)`` int64 pixel count of each id in the label layer (all 255 when the
+        document has none; zeros without a document)."""
+        doc = self.document
+        counts = np.zeros(256, np.int64)
+        if doc is None:
+            return counts
+        if not doc.has_layer(Layer.LABELS):
+            counts[UNLABELLED] = doc.height * doc.width
+            return counts
+        return np.bincount(doc.layer(Layer.LABELS).ravel(), minlength=256).astype(np.int64)
+
+    def import_labels(self, path: str | Path) -> bool:
+        """Load a label map PNG (see :mod:`engines.segmentation.labelmap`) as the document's
+        computed map, one undo step. Its label set is the one named in the file, else the
+        current one. Returns whether it was imported (failures go to :attr:`error`)."""
+        doc = self.document
+        if doc is None:
+            return False
+        path = Path(path)
+        stored = label_set_name(path)
+        label_set = label_set_for(stored)
+        if stored and label_set is None and stored != UNNAMED_SET:
+            self.message.emit(f"{path.name} names the label set {stored!r}, which no parser "
+                              "here uses; its ids are kept")
+        label_set = label_set or (self.label_set if stored is None else None)
+        try:
+            labels = load_label_png(path, (doc.height, doc.width), label_set)
+        except (LabelMapError, OSError) as exc:
+            self.error.emit(str(exc))
+            return False
+        if doc.in_step:
+            self.message.emit("Finish the stroke first")
+            return False
+        self.cancel()
+        self._waiting = None
+        self._store_map(doc, labels, label_set, f"Import label map ({path.name})")
+        self.message.emit(f"Label map imported from {path.name}")
+        return True
+
+    def export_labels(self, path: str | Path, overwrite: bool = False) -> bool:
+        """Save the label layer as an indexed PNG whose pixel values are the ids and whose
+        palette holds the label set's colours. Returns whether it was written."""
+        doc = self.document
+        if doc is None:
+            return False
+        if not doc.has_layer(Layer.LABELS) or (doc.layer(Layer.LABELS) == UNLABELLED).all():
+            self.message.emit("There is no label map to export: compute or paint one first")
+            return False
+        try:
+            written = save_label_png(path, doc.layer(Layer.LABELS),
+                                     self.label_set or _unnamed_label_set(), overwrite)
+        except (LabelMapError, OSError) as exc:
+            self.error.emit(str(exc))
+            return False
+        self.message.emit(f"Label map saved to {written}")
+        return True
+
+    # --------------------------------------------------------------- internal
+    def _store_map(self, doc: Document, labels: np.ndarray, label_set: LabelSet | None,
+                   step_label: str) -> None:
+        # computed_labels first: the new map must not count as a label edit (no hole)
+        doc.label_set = label_set.name if label_set is not None else None
+        doc.computed_labels = labels.copy()
+        doc.replace_layer(Layer.LABELS, labels, step_label)
+        self.label_set = label_set
+        self.labelSetChanged.emit(label_set)
+        self.labelsReplaced.emit()
+
+    def _emit_counts(self) -> None:
+        self._counts_timer.stop()
+        self.countsChanged.emit(self.label_counts())
+
+    def _on_document_change(self, layer: Layer, box: Box) -> None:
+        if layer is Layer.LABELS:
+            self._counts_timer.start()
+
+    def _current(self, task_id: int) -> _MapRun | None:
+        run = self._run
+        return run if run is not None and run.task_id == task_id else None
+
+    def _finish(self) -> None:
+        self._run = None
+        self.busyChanged.emit(False)
+        self.progressChanged.emit(-1.0, "")
+
+    def _on_emitted(self, task_id: int, payload: object) -> None:
+        run = self._current(task_id)
+        if run is not None and isinstance(payload, Progress):
+            self.progressChanged.emit(payload.fraction, f"{run.title}: {payload.message}"
+                                      if payload.message else run.title)
+
+    def _on_finished(self, task_id: int, result: object) -> None:
+        run = self._current(task_id)
+        if run is None:
+            return
+        self._finish()
+        self._waiting = (run, result)
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """Store the finished map, once no brush drag is open on the document."""
+        if self._waiting is None:
+            return
+        run, labels = self._waiting
+        doc = self.document
+        if doc is not run.document:  # another picture was opened meanwhile
+            self._waiting = None
+            return
+        if doc.image_version != run.image_version:
+            self._waiting = None
+            self.message.emit("The picture changed while the map was computed; "
+                              "compute it again")
+            return
+        if doc.in_step:  # the user is painting: store the map when the drag ends
+            self._deliver_timer.start()
+            return
+        self._waiting = None
+        self._store_map(doc, labels, run.label_set, f"Compute map ({run.title})")
+        count = int((np.unique(labels) != UNLABELLED).sum())
+        self.message.emit(f"{run.title}: {count} labels found. Paint with the label brush to "
+                          "change the layout; the changed area is filled to follow it")
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        if self._current(task_id) is None:
+            return
+        self._finish()
+        self.error.emit(message)
+
+    def _on_cancelled(self, task_id: int) -> None:
+        if self._current(task_id) is None:
+            return
+        self._finish()
+        self.message.emit("Computing the map was cancelled")

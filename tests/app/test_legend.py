@@ -1,0 +1,170 @@
+"""The legend panel: labels with colours and names, search, choosing, parser readiness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import qimage2ndarray
+from PySide6.QtCore import Qt
+
+from app import legend as legend_module
+from app.legend import LegendPanel
+from engines.base import Readiness
+from engines.segmentation.base import LabelSet
+from engines.segmentation.labels import UNLABELLED_COLOUR
+
+COLOURS = np.array([[30, 144, 255], [40, 200, 60], [20, 60, 200], [90, 220, 90]], np.uint8)
+SMALL = LabelSet("small", ("sky", "grass", "water", "green roof"), COLOURS)
+
+
+@pytest.fixture
+def legend(qtbot, model_cache):
+    panel = LegendPanel()
+    qtbot.addWidget(panel)
+    panel.resize(320, 480)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def _icon_rgb(item) -> tuple[int, int, int]:
+    image = item.icon(0).pixmap(14, 14).toImage()
+    return tuple(int(v) for v in qimage2ndarray.rgb_view(image)[7, 7])
+
+
+def _click(qtbot, panel, label_id):
+    item = panel._items[label_id]
+    rect = panel.labels.visualItemRect(item)
+    qtbot.mouseClick(panel.labels.viewport(), Qt.LeftButton, pos=rect.center())
+
+
+def test_lists_every_label_with_id_name_and_colour_plus_unlabelled(legend):
+    legend.set_label_set(SMALL)
+    tree = legend.labels
+    rows = [(tree.topLevelItem(i).text(0), tree.topLevelItem(i).text(1))
+            for i in range(tree.topLevelItemCount())]
+    assert rows == [("0", "sky"), ("1", "grass"), ("2", "water"), ("3", "green roof"),
+                    ("255", "unlabelled")]
+    for label_id in range(4):
+        assert _icon_rgb(legend._items[label_id]) == tuple(COLOURS[label_id])
+    assert _icon_rgb(legend._items[255]) == UNLABELLED_COLOUR
+    assert legend.hint.text() == ""
+
+
+def test_without_a_label_set_only_unlabelled_is_listed_and_a_hint_shows(legend):
+    legend.set_label_set(SMALL)
+    legend.set_label_set(None)
+    assert legend.shown_ids() == [255]
+    assert "compute" in legend.hint.text()
+
+
+def test_search_filters_by_name_or_id(qtbot, legend):
+    legend.set_label_set(SMALL)
+    qtbot.keyClicks(legend.search, "GR")
+    assert legend.shown_ids() == [1, 3]  # case-insensitive substring of the name
+    legend.search.clear()
+    qtbot.keyClicks(legend.search, "2")
+    assert legend.shown_ids() == [2]
+    legend.search.setText("255")
+    assert legend.shown_ids() == [255]
+    legend.search.setText("nothing like it")
+    assert legend.shown_ids() == []
+    legend.search.clear()
+    assert legend.shown_ids() == [0, 1, 2, 3, 255]
+
+
+def test_search_across_a_bundled_set(qtbot, legend):
+    from engines.segmentation.base import create_parser
+
+    legend.set_label_set(create_parser("face").label_set)
+    qtbot.keyClicks(legend.search, "brow")
+    shown = legend.shown_ids()
+    assert shown and all("brow" in legend.label_name(i) for i in shown)
+
+
+def test_clicking_a_label_emits_it_and_highlights_it(qtbot, legend):
+    legend.set_label_set(SMALL)
+    with qtbot.waitSignal(legend.labelChosen, timeout=2000) as chosen:
+        _click(qtbot, legend, 2)
+    assert chosen.args == [2]
+    assert legend.current_label == 2
+    assert legend.labels.currentItem() is legend._items[2]
+    assert legend._items[2].font(1).bold() and not legend._items[0].font(1).bold()
+    assert legend.current_text.text() == "2 water"
+
+
+def test_enter_in_the_search_chooses_the_first_label_shown(qtbot, legend):
+    legend.set_label_set(SMALL)
+    qtbot.keyClicks(legend.search, "water")
+    with qtbot.waitSignal(legend.labelChosen, timeout=2000) as chosen:
+        qtbot.keyClick(legend.search, Qt.Key_Return)
+    assert chosen.args == [2]
+
+
+def test_set_current_label_highlights_without_emitting(qtbot, legend):
+    legend.set_label_set(SMALL)
+    emitted = []
+    legend.labelChosen.connect(emitted.append)
+    legend.set_current_label(3)
+    legend.set_current_label(255)
+    assert emitted == []
+    assert legend.labels.currentItem() is legend._items[255]
+    assert legend.current_text.text() == "255 unlabelled"
+    legend.set_current_label(40)  # an id this set lacks (a map made with another set)
+    assert legend.labels.currentItem() is None
+    assert "not in this label set" in legend.current_text.text()
+
+
+def test_counts_show_shares_and_present_only_hides_absent_labels(legend):
+    legend.set_label_set(SMALL)
+    assert not legend.present_only.isEnabled()
+    counts = np.zeros(256, np.int64)
+    counts[[0, 2, 255]] = [600, 300, 100]
+    legend.set_counts(counts)
+    assert legend._items[0].text(2) == "60.0 %"
+    assert legend._items[1].text(2) == ""
+    assert legend._items[255].text(2) == "10.0 %"
+    legend.present_only.setChecked(True)
+    assert legend.shown_ids() == [0, 2, 255]
+    legend.search.setText("sky")
+    assert legend.shown_ids() == [0]
+    legend.set_label_set(SMALL)  # a new set forgets counts made for the old map
+    assert not legend.present_only.isEnabled() and legend.shown_ids() == [0]
+
+
+def test_parsers_that_need_weights_are_shown_as_such(qtbot, legend):
+    combo = legend.parser
+    texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+    assert texts["regions"] == "Colour regions (no download)"
+    assert texts["scene"].endswith("(needs download)")
+    assert texts["face"].endswith("(needs download)")
+    assert legend.current_parser() == "regions"  # the first ready one is chosen
+    assert not legend.status.isVisibleTo(legend)
+    scene = combo.findData("scene")
+    assert "python main.py models download" in combo.itemData(scene, Qt.ToolTipRole)
+    legend.select_parser("scene")
+    assert legend.status.isVisibleTo(legend)
+    assert "python main.py models download deeplab2-cocostuff164k" in legend.status.text()
+    with qtbot.waitSignal(legend.computeRequested, timeout=2000) as requested:
+        qtbot.mouseClick(legend.compute_button, Qt.LeftButton)
+    assert requested.args == ["scene"]
+
+
+def test_reload_keeps_the_choice_and_shows_new_readiness(legend, monkeypatch):
+    legend.select_parser("scene")
+    monkeypatch.setattr(legend_module, "parser_entries", lambda: [
+        ("scene", "Scene", Readiness.READY, ""),
+        ("regions", "Regions", Readiness.READY, "")])
+    legend.reload_parsers()
+    assert legend.current_parser() == "scene"
+    assert legend.parser.currentText() == "Scene"
+    assert legend.parser_readiness("scene") == (Readiness.READY, "")
+    assert not legend.status.isVisibleTo(legend)
+
+
+def test_busy_blocks_a_second_request(legend):
+    legend.set_busy(True)
+    assert not legend.compute_button.isEnabled() and not legend.parser.isEnabled()
+    assert legend.compute_button.text() == "Computing…"
+    legend.set_busy(False)
+    assert legend.compute_button.isEnabled() and legend.compute_button.text() == "Compute map"
