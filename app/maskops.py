@@ -94,18 +94,3 @@ def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
 def invert(mask: np.ndarray) -> np.ndarray:
     """Hole and known swapped (255 - mask)."""
     return 255 - mask
-
-
-def mask_from_rgba(pixels: np.ndarray) -> np.ndarray:
-    """A mask from a decoded mask file: alpha if it has transparency, else luminance.
-
-    ``pixels`` is ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (RGB order). White (or
-    opaque, for alpha masks) marks the hole. Returns a binary uint8 mask, 255 = hole.
-    """
-    if pixels.ndim == 3 and pixels.shape[2] == 4 and (pixels[..., 3] < 255).any():
-        value = pixels[..., 3]
-    elif pixels.ndim == 3:
-        value = cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2GRAY)
-    else:
-        value = pixels
-    return np.where(value >= 128, 255, 0).astype(np.uint8)

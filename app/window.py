@@ -27,8 +27,13 @@ from app import maskops
 from app.canvas import Canvas
 from app.controller import FillController
 from app.document import Document, Layer
-from app.imagefile import (
-    READ_FORMATS,
+from app.panels import EnginePanel, OverlayPanel
+from app.shortcuts import SHORTCUTS, keys_for
+from app.tools import ToolSettings, make_tools
+from app.worker import Worker
+from engines.base import Readiness
+from engines.fileio import (
+    IMAGE_SUFFIXES,
     ImageFileError,
     load_image,
     load_mask,
@@ -36,14 +41,9 @@ from app.imagefile import (
     save_mask,
     suggest_output_path,
 )
-from app.panels import EnginePanel, OverlayPanel
-from app.shortcuts import SHORTCUTS, keys_for
-from app.tools import ToolSettings, make_tools
-from app.worker import Worker
-from engines.base import Readiness
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
-_IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in READ_FORMATS))
+_IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 
 

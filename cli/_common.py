@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from app.imagefile import load_image, load_mask
 from engines.base import InpaintRequest, InputError, Stage, Strategy
+from engines.fileio import load_image, load_mask
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = "patchmatch"):

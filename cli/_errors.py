@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.imagefile import ImageFileError
 from engines.base import Cancelled, EngineError, InputError
+from engines.fileio import ImageFileError
 from engines.registry import UnknownEngineError
 from engines.weights import UnknownWeightsError
 

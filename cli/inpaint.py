@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.imagefile import ImageFileError, load_image, save_image
 from cli._common import (
     add_engine_arguments,
     build_request,
@@ -15,6 +14,7 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
+from engines.fileio import ImageFileError, load_image, save_image
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"

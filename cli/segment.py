@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from app.imagefile import ImageFileError, load_image
 from engines.base import EngineError, InputError
+from engines.fileio import ImageFileError, load_image
 
 NAME = "segment"
 HELP = ("label every pixel of IMAGE (face parts, scene classes or colour regions) and write "

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.imagefile import WRITE_FORMATS, save_image, save_mask
 from cli import EXIT_FAILED, EXIT_OK
 from engines import registry
 from engines.base import EngineError, InputError
 from engines.batch import SIZE_POLICIES, clear_folder
-from engines.fileio import list_images
+from engines.fileio import IMAGE_SUFFIXES, list_images, save_image, save_mask
 from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
 
 NAME = "watermark"
@@ -85,7 +84,7 @@ def _check_folders(images: Path, output: Path) -> int:
 
 def _check_outputs(mask_out: str | None, preview: str | None, overwrite: bool) -> None:
     for option, value, formats in (("--mask-out", mask_out, (".png",)),
-                                   ("--preview", preview, WRITE_FORMATS)):
+                                   ("--preview", preview, IMAGE_SUFFIXES)):
         if value is None:
             continue
         path = Path(value)

@@ -18,7 +18,7 @@ import numpy as np
 
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
-from engines.fileio import IMAGE_SUFFIXES, encode_rgb, list_images, read_rgb, write_atomic
+from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_image
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -175,11 +175,12 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                 if target.exists() and not overwrite:
                     raise FileExistsError("already exists in the output folder "
                                           "(allow overwriting to replace it)")
-                image = read_rgb(source)
+                loaded = load_image(source)
+                image = loaded.rgb
                 request = InpaintRequest(image, _mask_for(mask, image, other_sizes),
                                          options=dict(request_options or {}))
                 result = _final_image(engine, request, cancel, report)
-                write_atomic(target, encode_rgb(result, target.suffix), overwrite=overwrite)
+                save_image(target, result, loaded.alpha, overwrite=overwrite)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 failed.append((source, _reason(exc)))

@@ -1,92 +1,256 @@
-"""Small, Qt-free image file helpers the engines' batch tools use (the GUI has app.imagefile).
+"""Reading and writing image files. Qt-free; the one place the GUI, the CLI and the batch
+tools read and write pictures, masks and other layers.
 
-* :func:`write_atomic`: write bytes via a temporary file in the target folder and a rename,
-  so a file is either complete or untouched; refuses to replace a file unless told;
-* :func:`read_rgb`: decode a file to upright RGB uint8 (EXIF orientation applied, 16-bit and
-  grey files converted, transparency dropped);
-* :func:`encode_rgb`: encode RGB uint8 (or a grey ``(H, W)`` map) for a file extension;
-* :func:`image_size`: ``(width, height)`` of an image file, upright, without decoding pixels;
-* :func:`list_images`: the image files of a folder, sorted by name.
+Reading honours EXIF orientation, keeps the alpha channel, accepts 8- and 16-bit (and float)
+PNG, JPEG, WebP, TIFF and BMP, refuses absurdly large images before decoding them, and says
+what it converted. Writing is atomic (a temporary file in the target folder, then a rename)
+and refuses to replace an existing file unless told.
 
-Failures raise :class:`OSError` subclasses whose ``filename`` is the path and whose
-``strerror`` is a one-line reason for the user.
+Every failure raises an :class:`ImageFileError` (an :class:`OSError` with ``filename`` and
+``strerror``) whose ``str()`` is the one-line ``"<file>: <reason>"`` shown to the user; the
+"exists", "missing" and "not a folder" cases also subclass the matching builtin errors.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+_ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff")
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
+# EXIF orientation -> the operation that brings the pixels upright
+_ORIENTATION = {
+    2: (cv2.flip, 1), 3: (cv2.rotate, cv2.ROTATE_180), 4: (cv2.flip, 0),
+    5: "transpose", 6: (cv2.rotate, cv2.ROTATE_90_CLOCKWISE), 7: "transverse",
+    8: (cv2.rotate, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
 
-def _error(kind: type[OSError], code: int, reason: str, path: Path) -> OSError:
-    return kind(code, reason, str(path))
+
+class ImageFileError(OSError):
+    """A file cannot be read or written; ``str()`` is ``"<file>: <reason>"``."""
+
+    def __init__(self, reason: str, path: str | os.PathLike | None = None,
+                 code: int = errno.EINVAL) -> None:
+        super().__init__(code, reason, None if path is None else str(path))
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}" if self.filename else str(self.strerror)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+class ImageExistsError(ImageFileError, FileExistsError):
+    """The target exists and replacing it was not allowed."""
 
-    Either the complete new file is there afterwards or the previous state is untouched.
-    Raises :class:`FileExistsError` if ``path`` exists and not ``overwrite``,
-    :class:`FileNotFoundError` if its folder does not exist, another :class:`OSError` otherwise.
+
+class ImageMissingError(ImageFileError, FileNotFoundError):
+    """A file or folder does not exist."""
+
+
+class NotAFolderError(ImageFileError, NotADirectoryError):
+    """A folder was expected."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` uint8 RGB, upright.
+        alpha: ``(H, W)`` uint8 transparency (255 = opaque) or ``None`` if the file had none.
+        notes: what was converted on the way ("16-bit image converted to 8 bits", ...).
+        source_depth: bits per channel in the file (8, 16 or 32).
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise _error(FileExistsError, errno.EEXIST,
-                     "already exists; choose another name or allow overwriting", path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise _error(FileNotFoundError, errno.ENOENT, f"the folder {folder} does not exist", path)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    notes: tuple[str, ...]
+    source_depth: int
+
+
+# ----------------------------------------------------------------------------- reading
+def _read_bytes(path: Path) -> bytes:
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists() and not overwrite:  # appeared meanwhile
-            raise _error(FileExistsError, errno.EEXIST, "already exists", path)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    return path
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageMissingError("no such file", path, errno.ENOENT) from None
+    except IsADirectoryError:
+        raise ImageFileError("is a folder, not an image", path, errno.EISDIR) from None
+    except PermissionError:
+        raise ImageFileError("permission denied", path, errno.EACCES) from None
+    except OSError as exc:
+        raise ImageFileError(f"cannot read ({exc.strerror or exc})", path, exc.errno or 0) \
+            from None
+
+
+def _header(data: bytes, path: str) -> tuple[tuple[int, int], int]:
+    """(width, height) as stored and the EXIF orientation, without decoding pixels."""
+    Image.MAX_IMAGE_PIXELS = None  # our own, clearer limit applies
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            size = probe.size
+            try:
+                orientation = int(probe.getexif().get(0x0112, 1))
+            except (ValueError, TypeError, OSError, SyntaxError):
+                orientation = 1  # malformed EXIF must not make the picture unreadable
+    except UnidentifiedImageError:
+        raise ImageFileError("not an image file, or the file is damaged", path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageFileError(f"the file is damaged ({exc})", path) from None
+    return size, orientation
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    op = _ORIENTATION.get(orientation)
+    if op is None:
+        return pixels
+    if op == "transpose":
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1))
+    if op == "transverse":
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1)[::-1, ::-1])
+    func, arg = op
+    return func(pixels, arg)
+
+
+def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarray, int]:
+    if pixels.dtype == np.uint8:
+        return pixels, 8
+    if pixels.dtype == np.uint16:
+        notes.append("16-bit image converted to 8 bits per channel for editing")
+        return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8), 16
+    if pixels.dtype in (np.float32, np.float64):
+        notes.append("floating-point image converted to 8 bits per channel for editing")
+        return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8), 32
+    raise ImageFileError(f"unsupported sample type {pixels.dtype}", path)
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha."""
+    (width, height), orientation = _header(data, name)
+    if width * height > max_pixels:
+        raise ImageFileError(
+            f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
+            f"{max_pixels / 1e6:.0f} megapixels this editor handles", name)
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.size == 0:
+        raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
+                             name)
+    notes: list[str] = []
+    pixels, depth = _to_uint8(pixels, notes, name)
+    alpha = None
+    if pixels.ndim == 2:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    elif pixels.shape[2] == 4:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+        alpha = np.ascontiguousarray(pixels[..., 3])
+        if (alpha == 255).all():
+            alpha = None
+    elif pixels.shape[2] == 3:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    else:
+        raise ImageFileError(f"{pixels.shape[2]} channels are not supported", name)
+    if orientation in _ORIENTATION:
+        rgb = _upright(rgb, orientation)
+        alpha = None if alpha is None else _upright(alpha, orientation)
+        notes.append("rotated upright as its EXIF orientation says")
+    return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth)
+
+
+def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Read an image file; raises :class:`ImageFileError` with a one-line reason."""
+    path = Path(path)
+    return decode_image(_read_bytes(path), str(path), max_pixels)
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to upright ``(H, W, 3)`` uint8 RGB.
+    """The upright ``(H, W, 3)`` uint8 RGB pixels of an image file (alpha dropped)."""
+    return load_image(path).rgb
 
-    EXIF orientation is applied and 16-bit or grey files are converted (as OpenCV's
-    ``IMREAD_COLOR`` does); an alpha channel is dropped. Raises :class:`OSError`.
-    """
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file as it is shown (upright), from its header."""
     path = Path(path)
-    data = path.read_bytes()
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None or pixels.size == 0:
-        raise _error(OSError, errno.EINVAL, "not an image file, or the file is damaged", path)
-    return np.ascontiguousarray(pixels[..., ::-1])
+    (width, height), orientation = _header(_read_bytes(path), str(path))
+    if orientation in _SWAPPED_ORIENTATIONS:
+        width, height = height, width
+    return width, height
 
 
-def encode_rgb(pixels: np.ndarray, suffix: str, quality: int = 95) -> bytes:
-    """Encode ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 grey as a file of type ``suffix``.
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files (by extension) directly in ``folder``, sorted by name.
 
-    JPEG and WebP use ``quality``; PNG is lossless. Raises :class:`ValueError` for an
-    extension not in :data:`IMAGE_SUFFIXES`.
+    Hidden files (a leading dot, like :func:`write_atomic`'s temporary files) are left out.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageMissingError("no such folder", folder, errno.ENOENT)
+    if not folder.is_dir():
+        raise NotAFolderError("is a file, not a folder", folder, errno.ENOTDIR)
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
+    """A mask from decoded mask-file pixels: alpha if it has transparency, else luminance.
+
+    ``pixels`` is ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (RGB order). White (or
+    opaque, for alpha masks) marks the hole. Returns a binary uint8 mask, 255 = hole.
+    """
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and (pixels[..., 3] < 255).any():
+        value = pixels[..., 3]
+    elif pixels.ndim == 3:
+        value = cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2GRAY)
+    else:
+        value = pixels
+    return np.where(value >= 128, 255, 0).astype(np.uint8)
+
+
+def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask file: white (or opaque, for a transparent PNG) = hole.
+
+    Returns ``(H, W)`` uint8, 255 = hole. With ``shape`` = (H, W), a mask of another size is
+    refused with a message giving both sizes.
+    """
+    loaded = load_image(path)
+    rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
+    mask = mask_from_pixels(rgba)
+    if shape is not None and mask.shape != tuple(shape[:2]):
+        raise ImageFileError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+            f"{shape[1]}x{shape[0]}; they must be the same size", path)
+    return mask
+
+
+# ----------------------------------------------------------------------------- writing
+def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
+                 quality: int = 95) -> bytes:
+    """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
+
+    ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF). JPEG and WebP use
+    ``quality``; PNG is lossless.
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"cannot write {suffix or 'files without an extension'}; "
-                         f"use one of {', '.join(IMAGE_SUFFIXES)}")
-    bgr = pixels if pixels.ndim == 2 else np.ascontiguousarray(pixels[..., ::-1])
+        raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
+                             f"of {', '.join(IMAGE_SUFFIXES)}")
+    if pixels.ndim == 2:
+        encoded_pixels = pixels
+    elif alpha is not None and suffix in _ALPHA_FORMATS:
+        encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA)
+        encoded_pixels[..., 3] = alpha
+    else:
+        encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
@@ -94,44 +258,77 @@ def encode_rgb(pixels: np.ndarray, suffix: str, quality: int = 95) -> bytes:
         params = [cv2.IMWRITE_WEBP_QUALITY, 101 if quality >= 100 else int(quality)]
     elif suffix == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    ok, encoded = cv2.imencode(suffix, bgr, params)
+    ok, encoded = cv2.imencode(suffix, encoded_pixels, params)
     if not ok:
-        raise ValueError(f"could not encode the image as {suffix}")
+        raise ImageFileError(f"could not encode the image as {suffix}")
     return encoded.tobytes()
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file as :func:`read_rgb` returns it (upright).
+def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    Reads the header only. Raises :class:`OSError` if the file is not a readable image.
+    Either the complete new file is there afterwards or the old state is untouched. Refuses
+    to replace an existing file unless ``overwrite``.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as probe:
-            width, height = probe.size
-            try:
-                orientation = int(probe.getexif().get(0x0112, 1))
-            except (ValueError, TypeError, OSError, SyntaxError):
-                orientation = 1  # malformed EXIF: OpenCV ignores it too
-    except (UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError):
-        raise _error(OSError, errno.EINVAL, "not an image file, or the file is damaged",
-                     path) from None
-    if orientation in _SWAPPED_ORIENTATIONS:
-        width, height = height, width
-    return width, height
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files (by extension, see :data:`IMAGE_SUFFIXES`) directly in ``folder``, by name.
-
-    Hidden files (a leading dot, as the temporary files of :func:`write_atomic`) are left out.
-    Raises :class:`FileNotFoundError` or :class:`NotADirectoryError` for a bad folder.
-    """
-    folder = Path(folder)
-    if not folder.exists():
-        raise _error(FileNotFoundError, errno.ENOENT, "no such folder", folder)
+    if path.exists() and not overwrite:
+        raise ImageExistsError("already exists; choose another name or allow overwriting",
+                               path, errno.EEXIST)
+    folder = path.parent
     if not folder.is_dir():
-        raise _error(NotADirectoryError, errno.ENOTDIR, "is a file, not a folder", folder)
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
+        raise ImageMissingError(f"cannot write: the folder {folder} does not exist", path,
+                                errno.ENOENT)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise ImageFileError(f"cannot write to {folder}: {exc.strerror or exc}", path,
+                             exc.errno or 0) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists() and not overwrite:  # appeared meanwhile
+            raise ImageExistsError("already exists; choose another name", path, errno.EEXIST)
+        os.replace(temp_name, path)
+    except ImageFileError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise ImageFileError(f"cannot write ({exc.strerror or exc})", path, exc.errno or 0) \
+            from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    return path
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
+               overwrite: bool = False, quality: int = 95) -> Path:
+    """Encode and atomically write an image; the format follows the file extension."""
+    path = Path(path)
+    return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality), overwrite)
+
+
+def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:
+    """Write a mask as an 8-bit grey PNG, white = hole."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ImageFileError("masks are saved as PNG", path)
+    return write_atomic(path, encode_image(mask, ".png"), overwrite)
+
+
+def suggest_output_path(source: str | os.PathLike, suffix: str = "_inpainted") -> Path:
+    """A free file name next to ``source``: ``photo_inpainted.png``, ``photo_inpainted-2.png``..."""
+    source = Path(source)
+    extension = source.suffix.lower() if source.suffix.lower() in IMAGE_SUFFIXES else ".png"
+    candidate = source.with_name(f"{source.stem}{suffix}{extension}")
+    counter = 2
+    while candidate.exists():
+        candidate = source.with_name(f"{source.stem}{suffix}-{counter}{extension}")
+        counter += 1
+    return candidate

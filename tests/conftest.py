@@ -39,7 +39,7 @@ def model_cache(_isolated_model_cache, tmp_path, monkeypatch):
 @pytest.fixture
 def photo() -> np.ndarray:
     """The bundled rocket photo, ``(427, 640, 3)`` uint8 RGB."""
-    from app.imagefile import load_image
+    from engines.fileio import load_image
 
     return load_image(SAMPLES / "rocket.jpg").rgb
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app import maskops
+from engines.fileio import mask_from_pixels
 
 
 def _square(size=64, lo=24, hi=40) -> np.ndarray:
@@ -65,7 +66,7 @@ def test_mask_from_rgba_uses_alpha_when_transparent_else_luminance():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., :3] = 255  # white everywhere, but only the top row is opaque
     rgba[0, :, 3] = 255
-    assert maskops.mask_from_rgba(rgba)[0].all() and not maskops.mask_from_rgba(rgba)[1:].any()
+    assert mask_from_pixels(rgba)[0].all() and not mask_from_pixels(rgba)[1:].any()
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[2:] = 255
-    assert maskops.mask_from_rgba(rgb)[2:].all() and not maskops.mask_from_rgba(rgb)[:2].any()
+    assert mask_from_pixels(rgb)[2:].all() and not mask_from_pixels(rgb)[:2].any()

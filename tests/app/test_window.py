@@ -10,8 +10,8 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.document import Layer
-from app.imagefile import load_image, save_image
 from app.window import SAMPLE_IMAGE, MainWindow
+from engines.fileio import load_image, save_image
 
 
 @pytest.fixture

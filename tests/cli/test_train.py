@@ -34,7 +34,7 @@ def folders(tmp_path) -> tuple[Path, Path]:
         label = np.zeros((36, 40), np.uint8)
         label[:, rng.integers(8, 30):] = 1
         image = np.where(label[..., None] == 1, [40, 180, 60], [200, 40, 40]).astype(np.uint8)
-        fileio.write_atomic(images / f"p{index}.jpg", fileio.encode_rgb(image, ".jpg"))
+        fileio.write_atomic(images / f"p{index}.jpg", fileio.encode_image(image, ".jpg"))
         write_label_map(labels / f"p{index}.png", label)
     return images, labels
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import cli
-from app.imagefile import load_image, load_mask
-from engines.fileio import encode_rgb, write_atomic
+from engines.fileio import encode_image, load_image, load_mask, write_atomic
 from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
 
 SIZE = (120, 160)
@@ -20,7 +19,7 @@ def folder(tmp_path):
     source = tmp_path / "in"
     source.mkdir()
     for index, image in enumerate(images):
-        write_atomic(source / f"photo{index:02d}.png", encode_rgb(image, ".png"))
+        write_atomic(source / f"photo{index:02d}.png", encode_image(image, ".png"))
     return source, images, alpha
 
 
@@ -73,13 +72,13 @@ def test_too_few_images_or_no_watermark(tmp_path, capsys):
     few = tmp_path / "few"
     few.mkdir()
     for index, image in enumerate(backgrounds(3, seed=4, size=SIZE)):
-        write_atomic(few / f"{index}.png", encode_rgb(image, ".png"))
+        write_atomic(few / f"{index}.png", encode_image(image, ".png"))
     assert run("--images", few, "-o", tmp_path / "out") == 2
     assert "at least 5" in capsys.readouterr().err
     plain = tmp_path / "plain"
     plain.mkdir()
     for index, image in enumerate(backgrounds(15, seed=5, size=SIZE)):
-        write_atomic(plain / f"{index}.png", encode_rgb(image, ".png"))
+        write_atomic(plain / f"{index}.png", encode_image(image, ".png"))
     assert run("--images", plain, "-o", tmp_path / "out") == 2
     assert "no watermark found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -102,7 +101,7 @@ def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
     source, _, _ = folder
     (source / "broken.jpg").write_bytes(b"not a jpeg")
     odd = backgrounds(1, seed=6, size=(100, 100))[0]
-    write_atomic(source / "square.png", encode_rgb(odd, ".png"))
+    write_atomic(source / "square.png", encode_image(odd, ".png"))
     assert run("--images", source, "-o", tmp_path / "out") == 1
     out = capsys.readouterr().out
     assert "left out of the estimate: square.png: 100x100 differs" in out

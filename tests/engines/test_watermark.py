@@ -11,7 +11,7 @@ import pytest
 
 from engines.base import Cancelled, CancelToken, EngineError, InputError
 from engines.batch import clear_folder
-from engines.fileio import encode_rgb, image_size, list_images, read_rgb, write_atomic
+from engines.fileio import encode_image, read_rgb, write_atomic
 from engines.watermark import (
     anchored_offset,
     estimate_watermark_mask,
@@ -105,7 +105,7 @@ def write_folder(folder: Path, images, suffix: str = ".png") -> list[Path]:
     paths = []
     for index, image in enumerate(images):
         path = folder / f"img{index:02d}{suffix}"
-        write_atomic(path, encode_rgb(image, suffix))
+        write_atomic(path, encode_image(image, suffix))
         paths.append(path)
     return paths
 
@@ -166,7 +166,7 @@ def test_folder_is_read_lazily_and_other_sizes_are_left_out(tmp_path, watermarke
     images, alpha = watermarked
     folder = tmp_path / "in"
     write_folder(folder, images[:12])
-    write_atomic(folder / "odd.png", encode_rgb(backgrounds(1, 9, (100, 120))[0], ".png"))
+    write_atomic(folder / "odd.png", encode_image(backgrounds(1, 9, (100, 120))[0], ".png"))
     (folder / "notes.txt").write_text("not an image")
     (folder / "broken.jpg").write_bytes(b"not really a jpeg")
     progress = []
@@ -335,7 +335,7 @@ def test_clearing_goes_on_after_a_bad_image_and_sizes_follow_the_policy(folder_j
     folder = tmp_path / "in"
     (folder / "broken.png").write_bytes(b"\x89PNG broken")
     small = backgrounds(1, 11, (HEIGHT + 20, WIDTH + 40))[0]
-    write_atomic(folder / "wide.png", encode_rgb(small, ".png"))
+    write_atomic(folder / "wide.png", encode_image(small, ".png"))
     result = clear_folder(folder, tmp_path / "out", mask)
     failed = {p.name: reason for p, reason in result.failed}
     assert set(failed) == {"broken.png", "wide.png"}
@@ -409,26 +409,3 @@ def test_write_atomic_refuses_to_replace_and_leaves_no_temporary_files(tmp_path)
     with pytest.raises(FileNotFoundError):
         write_atomic(tmp_path / "missing" / "b.bin", b"x")
     assert sorted(os.listdir(tmp_path)) == ["a.bin"]
-
-
-def test_image_helpers(tmp_path):
-    from PIL import Image
-
-    pixels = np.zeros((20, 40, 3), np.uint8)
-    pixels[:, :10] = 255
-    picture = Image.fromarray(pixels)
-    exif = picture.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
-    picture.save(tmp_path / "turned.jpg", exif=exif)
-    assert image_size(tmp_path / "turned.jpg") == (20, 40)
-    assert read_rgb(tmp_path / "turned.jpg").shape == (40, 20, 3)
-    (tmp_path / ".hidden.png").write_bytes(encode_rgb(pixels, ".png"))
-    (tmp_path / "b.PNG").write_bytes(encode_rgb(pixels, ".png"))
-    assert [p.name for p in list_images(tmp_path)] == ["b.PNG", "turned.jpg"]
-    with pytest.raises(NotADirectoryError):
-        list_images(tmp_path / "b.PNG")
-    with pytest.raises(OSError):
-        read_rgb(tmp_path / "missing.png")
-    with pytest.raises(ValueError):
-        encode_rgb(pixels, ".gif")
-

@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.imagefile import (
+from engines.fileio import (
     ImageFileError,
+    encode_image,
+    image_size,
+    list_images,
     load_image,
     load_mask,
+    read_rgb,
     save_image,
     save_mask,
     suggest_output_path,
@@ -161,3 +165,27 @@ def test_suggested_output_names_never_collide(tmp_path, rgb):
     assert first.name == "photo_inpainted.jpg"
     save_image(first, rgb)
     assert suggest_output_path(source).name == "photo_inpainted-2.jpg"
+
+
+def test_folder_and_size_helpers(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :10] = 255
+    picture = Image.fromarray(pixels)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    picture.save(tmp_path / "turned.jpg", exif=exif)
+    assert image_size(tmp_path / "turned.jpg") == (20, 40)
+    assert read_rgb(tmp_path / "turned.jpg").shape == (40, 20, 3)
+    (tmp_path / ".hidden.png").write_bytes(encode_image(pixels, ".png"))
+    (tmp_path / "b.PNG").write_bytes(encode_image(pixels, ".png"))
+    assert [p.name for p in list_images(tmp_path)] == ["b.PNG", "turned.jpg"]
+    with pytest.raises(NotADirectoryError):
+        list_images(tmp_path / "b.PNG")
+    with pytest.raises(OSError):
+        read_rgb(tmp_path / "missing.png")
+    with pytest.raises(ImageFileError, match=r"cannot write \.gif"):
+        encode_image(pixels, ".gif")
+
+
