@@ -27,15 +27,17 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QPointF, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import itertools
 
-from app.canvas import Canvas  # noqa: E402
-from app.document import Document, Layer  # noqa: E402
-from app.window import MainWindow  # noqa: E402
-from engines import registry  # noqa: E402
-from engines.region import Box  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.canvas import Canvas
+from app.document import Document, Layer
+from app.window import MainWindow
+from engines import registry
+from engines.region import Box
 
 WIDTH, HEIGHT = 4000, 3000
 
@@ -58,7 +60,7 @@ def bench_brush(canvas: Canvas, document: Document, radius: float = 30.0) -> dic
     # ours: the canvas listens to the document; each segment updates the dirty box only
     document.begin_step("bench")
     times = []
-    for p0, p1 in zip(points, points[1:]):
+    for p0, p1 in itertools.pairwise(points):
         start = time.perf_counter()
         document.paint_segment(Layer.MASK, p0, p1, radius, 255)
         times.append(time.perf_counter() - start)
@@ -76,7 +78,7 @@ def bench_brush(canvas: Canvas, document: Document, radius: float = 30.0) -> dic
     backup = mask.copy()
     copy_ms = (time.perf_counter() - start) * 1000
     naive = []
-    for p0, p1 in list(zip(points, points[1:]))[:20]:
+    for p0, p1 in list(itertools.pairwise(points))[:20]:
         start = time.perf_counter()
         draw_segment(mask, p0, p1, radius, 255)
         view.update(Layer.MASK, whole)

@@ -141,7 +141,7 @@ def read_label_map(path: str | Path) -> np.ndarray:
 
 def write_label_map(path: Path, labels: np.ndarray) -> None:
     """Save a class-id map as a grey PNG, atomically."""
-    fileio.write_atomic(path, fileio.encode_rgb(labels, ".png"), overwrite=True)
+    fileio.write_atomic(path, fileio.encode_image(labels, ".png"), overwrite=True)
 
 
 def random_crop(image: np.ndarray, labels: np.ndarray, size: int,

@@ -61,7 +61,7 @@ def make_dataset(folder: Path, count: int = 6) -> tuple[Path, Path]:
         label[top:top + 10] = 2
         image = COLORS[label].astype(np.float32) + rng.normal(0, 6, (40, 48, 3))
         image = np.clip(image, 0, 255).astype(np.uint8)
-        fileio.write_atomic(images / f"img{index}.png", fileio.encode_rgb(image, ".png"))
+        fileio.write_atomic(images / f"img{index}.png", fileio.encode_image(image, ".png"))
         write_label_map(labels / f"img{index}.png", label)
     return images, labels
 
