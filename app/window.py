@@ -27,10 +27,14 @@ from app import maskops
 from app.canvas import Canvas
 from app.controller import FillController
 from app.document import Document, Layer
+from app.legend import LegendPanel
+from app.model_dialogs import ModelManagerDialog, offer_download
 from app.panels import EnginePanel, OverlayPanel
+from app.semantic import SemanticController, engine_for_labels, palette_for
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
 from app.worker import Worker
+from engines import registry
 from engines.base import Readiness
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -60,6 +64,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.worker = worker or Worker(parent=self)
         self.controller = FillController(self.worker, self)
+        self.semantic = SemanticController(self.worker, self)
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.tool_settings = ToolSettings()
@@ -82,13 +87,19 @@ class MainWindow(QMainWindow):
         self.engine_panel = EnginePanel()
         self.engine_panel.load(self.controller.settings)
         self.overlay_panel = OverlayPanel(self.canvas.style)
+        self.legend = LegendPanel()
+        self.docks: dict[str, QDockWidget] = {}
         for title, widget, name in (("Engine", self.engine_panel, "engine_dock"),
+                                    ("Labels", self.legend, "labels_dock"),
                                     ("Overlays", self.overlay_panel, "overlay_dock")):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
             self.addDockWidget(Qt.RightDockWidgetArea, dock)
+            self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["labels_dock"], self.docks["overlay_dock"])
+        self.docks["labels_dock"].raise_()
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self)
@@ -109,6 +120,9 @@ class MainWindow(QMainWindow):
         a("save_as", "Save &As…", lambda: self.save_as())
         a("import_mask", "&Import Mask…", lambda: self.import_mask())
         a("export_mask", "&Export Mask…", lambda: self.export_mask())
+        a("import_labels", "Import &Label Map…", lambda: self.import_labels())
+        a("export_labels", "Export Label &Map…", lambda: self.export_labels())
+        a("models", "&Models…", self.show_models)
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)
         a("redo", "&Redo", self.redo)
@@ -136,7 +150,8 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbars(self) -> None:
         bar = self.menuBar()
         menus = {
-            "&File": ["open", "save", "save_as", None, "import_mask", "export_mask", None, "quit"],
+            "&File": ["open", "save", "save_as", None, "import_mask", "export_mask",
+                      "import_labels", "export_labels", None, "models", None, "quit"],
             "&Edit": ["undo", "redo", None, "fill", "apply", "cancel"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask"],
             "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
@@ -205,12 +220,25 @@ class MainWindow(QMainWindow):
         panel.applyRequested.connect(c.apply)
         panel.cancelRequested.connect(self.cancel_or_discard)
         self.overlay_panel.changed.connect(canvas.refresh_overlays)
+        sem, legend = self.semantic, self.legend
+        legend.computeRequested.connect(lambda name: sem.compute_map(name))
+        legend.labelChosen.connect(self.choose_label)
+        self.tool_settings.on_label_picked = legend.set_current_label
+        sem.labelSetChanged.connect(self._on_label_set)
+        sem.countsChanged.connect(legend.set_counts)
+        sem.labelsReplaced.connect(self._update_actions)
+        sem.progressChanged.connect(self._on_progress)
+        sem.busyChanged.connect(legend.set_busy)
+        sem.busyChanged.connect(self._on_busy)
+        sem.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        sem.error.connect(self.show_error)
 
     # --------------------------------------------------------------- document
     def set_document(self, document: Document, save_path: Path | None = None) -> None:
         if self.document is not None:
             self.document.remove_listener(self._on_document_change)
         self.controller.set_document(document)
+        self.semantic.set_document(document)
         self.document = document
         self.save_path = save_path
         document.add_listener(self._on_document_change)
@@ -319,6 +347,54 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Mask saved to {path}", 6000)
         return True
 
+    def import_labels(self, path: str | Path | None = None) -> bool:
+        """Load a label map (indexed PNG of class ids) as the computed map, one undo step."""
+        if self.document is None:
+            return False
+        if path is None:
+            path = self.ask_open_path("Import Label Map", "Label maps (*.png)")
+            if not path:
+                return False
+        return self.semantic.import_labels(path)
+
+    def export_labels(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
+        """Save the label map as an indexed PNG whose pixel values are the class ids."""
+        if self.document is None:
+            return False
+        if path is None:
+            base = Path(self.document.path or "untitled.png")
+            path = self.ask_save_path("Export Label Map",
+                                      str(base.with_name(base.stem + "_labels.png")),
+                                      "PNG (*.png)")
+            if not path:
+                return False
+            overwrite = True
+        return self.semantic.export_labels(path, overwrite)
+
+    def show_models(self) -> None:
+        """The model manager: download, import and remove checkpoints."""
+        dialog = ModelManagerDialog(self)
+        dialog.modelsChanged.connect(self.models_changed)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+
+    def models_changed(self) -> None:
+        """Weights were installed or removed: refresh what shows readiness."""
+        self.engine_panel.reload_engines()
+        self.legend.reload_parsers()
+
+    def choose_label(self, label_id: int) -> None:
+        """Make ``label_id`` the label the label tools paint (switching to the brush)."""
+        self.tool_settings.label = label_id
+        if self.canvas.tool is None or self.canvas.tool.name not in ("label", "fill"):
+            self.select_tool("label")
+
+    def _on_label_set(self, label_set) -> None:
+        self.canvas.style.palette = palette_for(label_set)
+        self.canvas.refresh_overlays()
+        self.legend.set_label_set(label_set)
+        self.legend.set_current_label(self.tool_settings.label)
+
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
         if self.document is not None:
@@ -365,8 +441,10 @@ class MainWindow(QMainWindow):
         self._mask_operation("Clear mask", lambda m: m * 0)
 
     def cancel_or_discard(self) -> None:
-        """Esc: cancel a running fill, else discard the result shown."""
-        if self.controller.busy:
+        """Esc: cancel a running fill or map, else discard the result shown."""
+        if self.semantic.busy:
+            self.semantic.cancel()
+        elif self.controller.busy:
             self.controller.cancel()
         else:
             self.controller.discard()
@@ -384,6 +462,10 @@ class MainWindow(QMainWindow):
         self.engine_panel.apply_to(self.controller.settings)
         self.controller.settings.engine = name
         readiness, detail = self.engine_panel.readiness(name)
+        if readiness is Readiness.NEEDS_DOWNLOAD and self.offer_download(
+                registry.engine_class(name).weights):
+            self.models_changed()
+            readiness, detail = self.engine_panel.readiness(name)
         if readiness is not Readiness.READY:
             self.statusBar().showMessage(f"{name}: {detail}", 10000)
         else:
@@ -396,9 +478,23 @@ class MainWindow(QMainWindow):
 
     def _on_edit_finished(self, layer: str) -> None:
         self._update_actions()
+        if layer == Layer.LABELS.value and self.document is not None \
+                and self.document.mask.any():
+            self._use_label_engine()
         if layer in _EDIT_LAYERS and self.controller.settings.auto_run \
                 and self.document is not None and self.document.mask.any():
             self._run_timer.start()
+
+    def _use_label_engine(self) -> None:
+        """After a label edit, fill with an engine that follows labels."""
+        current = self.controller.settings.engine
+        name = engine_for_labels(current)
+        if name is None:
+            self.statusBar().showMessage("No engine that follows labels is ready", 8000)
+        elif name != current:
+            self.engine_panel.select_engine(name)
+            self.statusBar().showMessage(
+                f"{registry.engine_class(name).title} follows the edited labels", 6000)
 
     def _on_progress(self, fraction: float, message: str) -> None:
         if fraction < 0:
@@ -408,7 +504,8 @@ class MainWindow(QMainWindow):
         self.progress.setValue(round(fraction * 1000))
         self.progress.setFormat(f"{message}  %p%" if message else "%p%")
 
-    def _on_busy(self, busy: bool) -> None:
+    def _on_busy(self, _busy: bool) -> None:
+        busy = self.controller.busy or self.semantic.busy
         self.engine_panel.set_busy(busy)
         self.progress.setVisible(busy)
         self._update_actions()
@@ -430,8 +527,9 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         doc = self.document
         has = doc is not None
-        for name in ("save", "save_as", "import_mask", "export_mask", "fill", "grow", "shrink",
-                     "feather", "invert", "clear_mask"):
+        for name in ("save", "save_as", "import_mask", "export_mask", "import_labels",
+                     "export_labels", "fill", "grow", "shrink", "feather", "invert",
+                     "clear_mask"):
             self.actions[name].setEnabled(has)
         self.actions["undo"].setEnabled(has and doc.can_undo())
         self.actions["redo"].setEnabled(has and doc.can_redo())
@@ -487,6 +585,10 @@ class MainWindow(QMainWindow):
 
     def ask_save_path(self, title: str, suggestion: str, filters: str) -> str:
         return QFileDialog.getSaveFileName(self, title, suggestion, filters)[0]
+
+    def offer_download(self, weights_ids) -> bool:
+        """Ask to download missing weights (modal); True when they are installed."""
+        return offer_download(weights_ids, self)
 
     def ask_pixels(self, title: str, default: int = 8) -> int:
         value, ok = QInputDialog.getInt(self, "Mask", f"{title} (pixels):", default, 1, 500)

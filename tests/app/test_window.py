@@ -198,3 +198,42 @@ def test_space_drag_pans_without_painting(qtbot, window):
     qtbot.keyRelease(canvas, Qt.Key_Space)
     assert canvas.offset.x() - offset.x() == pytest.approx(80, abs=1)
     assert not window.document.mask.any()
+
+
+def test_compute_map_edit_labels_and_fill_with_a_label_engine(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.select_engine("telea")
+    with qtbot.waitSignal(window.semantic.labelsReplaced, timeout=60000):
+        window.legend.computeRequested.emit("regions")
+    labels = window.document.layer(Layer.LABELS).copy()
+    assert (labels != 255).all() and window.document.label_set == "regions"
+    assert not window.document.mask.any()  # a computed map is not an edit
+    ground = int(labels[415, 320])
+    assert ground != labels[40, 300]
+    window.choose_label(ground)
+    assert window.canvas.tool.name == "label"
+    _drag(qtbot, window.canvas, [_screen(window.canvas, x, 40) for x in range(250, 400, 15)])
+    assert (window.document.layer(Layer.LABELS)[40, 260:390] == ground).all()
+    assert window.document.mask[40, 300] == 255  # the edited area became the hole
+    assert window.controller.settings.engine == "patchmatch"  # an engine that follows labels
+    window.undo()
+    assert not window.document.mask.any()
+    assert np.array_equal(window.document.layer(Layer.LABELS), labels)
+
+
+def test_choosing_an_engine_without_weights_offers_the_download(window):
+    offered = []
+    window.offer_download = lambda ids: offered.append(tuple(ids)) or False
+    window.engine_panel.select_engine("lama")
+    assert offered and offered[0] == ("lama-big",)
+    assert "lama" in window.statusBar().currentMessage()
+
+
+def test_models_dialog_opens_from_the_menu(qtbot, window):
+    from app.model_dialogs import ModelManagerDialog
+
+    window.actions["models"].trigger()
+    dialogs = [w for w in window.findChildren(ModelManagerDialog)]
+    assert dialogs and dialogs[0].isVisible()
+    dialogs[0].close()
