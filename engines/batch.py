@@ -1,7 +1,7 @@
-"""Filling the same mask in every image of a folder (watermark clearing), Qt-free.
+"""Filling masks in every image of a folder (watermark clearing, batch runs), Qt-free.
 
-:func:`clear_folder` runs one engine over many images with one mask and writes each result
-under the same name into another folder. The originals are never replaced, each output is
+:func:`clear_folder` runs one engine over many images, with one mask for all of them or one
+per image, and writes each result under the same name into another folder. The originals are never replaced, each output is
 written atomically, and a failing image is recorded and skipped rather than stopping the run.
 """
 
@@ -22,6 +22,7 @@ from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_image
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels) -> its mask
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
 _PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
@@ -103,13 +104,13 @@ def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
 
 
 def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
-                 output_dir: str | os.PathLike, mask: np.ndarray,
+                 output_dir: str | os.PathLike, mask: np.ndarray | MaskSource,
                  engine: str | Engine = "telea",
                  progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None,
                  overwrite: bool = False, *,
                  engine_options: Mapping[str, Any] | None = None,
-                 request_options: Mapping[str, Any] | None = None,
+                 request_settings: Mapping[str, Any] | None = None,
                  name_suffix: str = "", output_format: str | None = None,
                  other_sizes: str = "skip") -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
@@ -119,7 +120,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         output_dir: where results go (created if missing), each under its input's name plus
             ``name_suffix``; it must differ from the input folder unless a suffix is given.
             An output path that would replace an input is always refused.
-        mask: ``(H, W)`` uint8, 255 = pixels to fill (e.g. a watermark estimate's mask).
+        mask: ``(H, W)`` uint8, 255 = pixels to fill, for every image (e.g. a watermark
+            estimate's mask); or a function ``mask(image_file, pixels)`` giving each image's
+            own mask (an image whose mask cannot be had is recorded as failed).
         engine: a registered engine name (created, and released at the end) or an engine
             instance (left loaded for the caller).
         progress: called as ``progress(fraction, message)`` during and after each image.
@@ -127,7 +130,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             :class:`~engines.base.Cancelled` (files already written stay).
         overwrite: replace existing files in ``output_dir`` (never the inputs).
         engine_options: options for :func:`engines.registry.create` when ``engine`` is a name.
-        request_options: :attr:`InpaintRequest.options` for every image.
+        request_settings: :class:`InpaintRequest` fields for every image (``strategy``,
+            ``crop_margin``, ``seed``, ``device``, ``options``...).
         output_format: an extension (``".png"``) to write instead of each input's own; JPEG
             inputs re-encoded as JPEG change slightly everywhere (lossy), PNG keeps every
             pixel outside the mask exact.
@@ -142,10 +146,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     cancel = cancel or CancelToken()
     if other_sizes not in SIZE_POLICIES:
         raise InputError(f"other_sizes must be one of {', '.join(SIZE_POLICIES)}")
-    if mask.dtype != np.uint8 or mask.ndim != 2:
-        raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
-    if not (mask >= 128).any():
-        raise InputError("the mask is empty: nothing to clear")
+    if not callable(mask):
+        if mask.dtype != np.uint8 or mask.ndim != 2:
+            raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
+        if not (mask >= 128).any():
+            raise InputError("the mask is empty: nothing to clear")
     if output_format is not None and output_format.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"cannot write {output_format}; use one of {', '.join(IMAGE_SUFFIXES)}")
     sources = _inputs(images)
@@ -177,8 +182,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                                           "(allow overwriting to replace it)")
                 loaded = load_image(source)
                 image = loaded.rgb
-                request = InpaintRequest(image, _mask_for(mask, image, other_sizes),
-                                         options=dict(request_options or {}))
+                image_mask = mask(source, image) if callable(mask) else mask
+                request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
+                                         **dict(request_settings or {}))
                 result = _final_image(engine, request, cancel, report)
                 save_image(target, result, loaded.alpha, overwrite=overwrite)
                 written.append(target)

@@ -1,0 +1,83 @@
+"""`batch --images DIR (--masks DIR | --mask FILE) -o DIR`: fill every image of a folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cli._common import add_engine_arguments
+from engines import registry
+from engines.base import InputError, Strategy
+from engines.batch import SIZE_POLICIES, clear_folder
+from engines.fileio import ImageMissingError, list_images, load_mask
+
+NAME = "batch"
+HELP = "fill the masks of every image in a folder and write the results to another folder"
+MASK_NAMES = ("{stem}.png", "{stem}_mask.png", "{stem}-mask.png", "{stem}.mask.png")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", required=True, metavar="DIR", help="folder of pictures")
+    masks = parser.add_mutually_exclusive_group(required=True)
+    masks.add_argument("--masks", metavar="DIR",
+                       help="folder of masks named like the pictures (photo.jpg -> photo.png, "
+                            "photo_mask.png, photo-mask.png or photo.mask.png)")
+    masks.add_argument("--mask", metavar="FILE",
+                       help="one mask for every picture (a watermark in the same place)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="where results go, under the pictures' names (never the input "
+                             "folder)")
+    add_engine_arguments(parser)
+    parser.add_argument("--format", metavar=".EXT",
+                        help="write this format instead of each input's own (e.g. .png keeps "
+                             "every pixel outside the mask exact)")
+    parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
+                        help="with --mask: pictures of another size are skipped (default) or "
+                             "get the mask anchored to the nearest corner, edge or centre")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results already in the output folder")
+
+
+def mask_finder(folder: Path):
+    """A function giving each picture its mask file's contents from ``folder``."""
+    if not folder.is_dir():
+        raise ImageMissingError("no such folder", folder)
+
+    def find(image_path: Path, image: np.ndarray) -> np.ndarray:
+        for pattern in MASK_NAMES:
+            candidate = folder / pattern.format(stem=image_path.stem)
+            if candidate.is_file():
+                return load_mask(candidate, image.shape[:2])
+        raise ImageMissingError(f"no mask for it in {folder} (looked for "
+                                f"{MASK_NAMES[0].format(stem=image_path.stem)} and similar)",
+                                image_path)
+
+    return find
+
+
+def run(args: argparse.Namespace) -> int:
+    registry.engine_class(args.engine)  # an unknown name fails before any work
+    sources = list_images(args.images)
+    if not sources:
+        raise InputError(f"{args.images}: no pictures in this folder")
+    mask = load_mask(args.mask) if args.mask else mask_finder(Path(args.masks))
+    settings = {"strategy": Strategy(args.strategy), "crop_margin": args.margin,
+                "seed": args.seed, "device": args.device}
+    with tqdm(total=len(sources), desc=f"{args.engine}", unit="image",
+              bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} "
+                         "{postfix}") as bar:
+        def progress(fraction: float, name: str) -> None:
+            bar.n = round(fraction * len(sources), 2)
+            bar.set_postfix_str(name)
+
+        result = clear_folder(sources, args.output, mask, args.engine, progress,
+                              overwrite=args.overwrite, request_settings=settings,
+                              output_format=args.format, other_sizes=args.other_sizes)
+        bar.n = len(sources)
+    print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
+    for path, reason in result.failed:
+        print(f"  {path.name}: {reason}")
+    return 0 if result.ok else 1

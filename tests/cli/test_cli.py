@@ -1,0 +1,168 @@
+"""The command line: round trips, batch runs, the engine table and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import main
+from engines.fileio import load_image, save_image, save_mask
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:90, 0:120]
+    image = np.clip(np.stack([x * 2, y * 2, x + y], -1) + rng.normal(0, 4, (90, 120, 3)),
+                    0, 255).astype(np.uint8)
+    mask = np.zeros((90, 120), np.uint8)
+    mask[30:50, 40:70] = 255
+    save_image(tmp_path / "photo.png", image)
+    save_mask(tmp_path / "mask.png", mask)
+    return tmp_path, image, mask
+
+
+def run_cli(*argv: str) -> int:
+    return main.main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize("strategy", ["crop", "resize", "original"])
+def test_inpaint_round_trip_changes_only_the_hole(files, strategy, capsys):
+    folder, image, mask = files
+    out = folder / "out.png"
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", out,
+                   "--engine", "telea", "--strategy", strategy) == 0
+    result = load_image(out).rgb
+    assert np.array_equal(result[mask == 0], image[mask == 0])
+    assert (result[mask > 0] != image[mask > 0]).any()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
+    folder, _image, _ = files
+    original = (folder / "photo.png").read_bytes()
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png",
+                   "-o", folder / "photo.png", "--engine", "telea") == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (folder / "photo.png").read_bytes() == original
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("corrupt", "not an image"),
+    ("empty", "the mask is empty"),
+    ("mismatch", "must be the same size"),
+    ("missing", "no such file"),
+    ("engine", "unknown engine 'telia'. Did you mean 'telea'?"),
+])
+def test_bad_input_gives_one_line_and_exit_2(files, case, expected, capsys):
+    folder, _image, mask = files
+    (folder / "junk.png").write_bytes(b"\x89PNG not really")
+    save_mask(folder / "empty.png", np.zeros_like(mask))
+    save_mask(folder / "small.png", np.zeros((10, 10), np.uint8))
+    image_arg, mask_arg, engine = folder / "photo.png", folder / "mask.png", "telea"
+    if case == "corrupt":
+        image_arg = folder / "junk.png"
+    elif case == "empty":
+        mask_arg = folder / "empty.png"
+    elif case == "mismatch":
+        mask_arg = folder / "small.png"
+    elif case == "missing":
+        image_arg = folder / "nope.png"
+    elif case == "engine":
+        engine = "telia"
+    code = run_cli("inpaint", image_arg, mask_arg, "-o", folder / "o.png", "--engine", engine)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (folder / "o.png").exists()
+
+
+def test_unwritable_output_folder_is_a_clear_error(files, capsys):
+    folder, _, _ = files
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png",
+                   "-o", folder / "no" / "such" / "dir" / "o.png", "--engine", "telea")
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_errors_from_a_real_process_have_no_traceback(tmp_path):
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "inpaint",
+                           str(tmp_path / "junk.jpg"), str(tmp_path / "junk.jpg"),
+                           "-o", str(tmp_path / "o.png")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_engines_table_lists_guidance_and_state(capsys):
+    assert run_cli("engines") == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "telea" in lines and "ready" in lines["telea"]
+    assert "patchmatch" in lines and "sketch" in lines["patchmatch"]
+    assert "lama" in lines and "needs download" in lines["lama"]
+    assert "semantic" in lines and "needs training" in lines["semantic"]
+
+
+def _folder(tmp_path, count=3, shape=(60, 80)):
+    rng = np.random.default_rng(1)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(count):
+        save_image(images / f"p{i}.png", rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
+        mask = np.zeros(shape, np.uint8)
+        mask[10 + 5 * i:25 + 5 * i, 20:40] = 255
+        save_mask(masks / (f"p{i}.png" if i != 1 else f"p{i}_mask.png"), mask)
+    return images, masks
+
+
+def test_batch_with_a_mask_folder(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == 0
+    for i in range(3):
+        before = load_image(images / f"p{i}.png").rgb
+        after = load_image(out / f"p{i}.png").rgb
+        mask = load_image(masks / (f"p{i}.png" if i != 1 else f"p{i}_mask.png")).rgb[..., 0]
+        assert np.array_equal(after[mask == 0], before[mask == 0])
+        assert (after[mask > 0] != before[mask > 0]).any()
+    assert "3 written" in capsys.readouterr().out
+
+
+def test_batch_with_one_mask_for_the_folder_and_a_failure(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    (images / "broken.png").write_bytes(b"not a picture")
+    out = tmp_path / "out"
+    code = run_cli("batch", "--images", images, "--mask", masks / "p0.png", "-o", out,
+                   "--engine", "ns")
+    text = capsys.readouterr().out
+    assert code == 1  # one image failed, the others were written
+    assert "3 written" in text and "broken.png" in text
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_batch_refuses_the_input_folder_as_output(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", images) == 2
+    assert "originals are never replaced" in capsys.readouterr().err
+
+
+def test_batch_reports_pictures_without_masks(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    (masks / "p2.png").unlink()
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "o",
+                   "--engine", "telea")
+    assert code == 1 and "no mask for it" in capsys.readouterr().out
+
+
+def test_help_lists_the_commands(capsys):
+    assert run_cli("--help") == 0
+    out = capsys.readouterr().out
+    for command in ("inpaint", "batch", "engines", "models", "segment", "watermark", "train"):
+        assert command in out
