@@ -22,10 +22,13 @@ import hashlib
 import importlib
 import json
 import os
+import pickle
 import pkgutil
 import struct
 import tempfile
+import types
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,11 +492,63 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
 
+class _Inert(dict):
+    """Stands in for every pickled object other than tensors and plain containers.
+
+    Creating, filling or "calling" it does nothing, so no code from the checkpoint runs.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
+        return dict.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        dict.__init__(self)
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+def _restricted_pickle_module() -> types.ModuleType:
+    """A ``pickle`` stand-in whose Unpickler resolves only tensor rebuilding functions and
+    ``OrderedDict``; every other global becomes an inert placeholder class."""
+    import torch
+
+    allowed = {
+        ("collections", "OrderedDict"): OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"):
+            torch._utils._rebuild_parameter_with_state,
+    }
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found = allowed.get((module, name))
+            if found is not None:
+                return found
+            return type(f"Inert[{module}.{name}]", (_Inert,), {})
+
+    module = types.ModuleType("inpaint_studio_restricted_pickle")
+    module.Unpickler = Unpickler
+    module.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
+    return module
+
+
 def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     """Open a checkpoint without running pickled code.
 
-    ``torch.load(..., weights_only=True)`` for pickles (state dicts, Lightning checkpoints,
-    ``{"G": ...}`` dicts), ``torch.jit.load`` for TorchScript, safetensors for ``.safetensors``.
+    ``torch.load(..., weights_only=True)`` for pickles (state dicts, ``{"G": ...}`` dicts),
+    ``torch.jit.load`` for TorchScript, safetensors for ``.safetensors``. Lightning 1.x
+    checkpoints (``format="lightning"``) also pickle training objects (callbacks keyed by
+    their class, an OmegaConf config) that the safe loader refuses; those files are read
+    again with an unpickler that rebuilds tensors and plain containers only and turns every
+    other object into an inert placeholder, so no code from the file runs either way.
     Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file.
     """
     import torch
@@ -506,7 +561,13 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
             from safetensors.torch import load_file
 
             return load_file(str(path), device="cpu")
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        try:
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception:
+            if format != "lightning" or not zipfile.is_zipfile(path):
+                raise
+            return torch.load(str(path), map_location="cpu", weights_only=False,
+                              pickle_module=_restricted_pickle_module())
     except FileNotFoundError:
         raise WeightsMissingError(f"{path}: no such file") from None
     except Exception as exc:  # torch raises many types for bad files

@@ -7,10 +7,7 @@ reading Lightning checkpoints safely even when they pickle training-time objects
 
 from __future__ import annotations
 
-import pickle
-import types
 import zipfile
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -72,75 +69,10 @@ def network_dtype(network: Any):
     return torch.float32
 
 
-class _Inert(dict):
-    """Stands in for every pickled object other than tensors and plain containers.
-
-    Creating, filling or "calling" it does nothing, so no code from the checkpoint runs.
-    """
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
-        return dict.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        dict.__init__(self)
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def append(self, item: Any) -> None:
-        pass
-
-    def extend(self, items: Any) -> None:
-        pass
-
-
-def _restricted_pickle_module() -> types.ModuleType:
-    """A ``pickle`` stand-in whose Unpickler resolves only tensor rebuilding functions and
-    ``OrderedDict``; every other global becomes an inert placeholder class."""
-    import torch
-
-    allowed = {
-        ("collections", "OrderedDict"): OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"):
-            torch._utils._rebuild_parameter_with_state,
-    }
-
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            found = allowed.get((module, name))
-            if found is not None:
-                return found
-            return type(f"Inert[{module}.{name}]", (_Inert,), {})
-
-    module = types.ModuleType("inpaint_studio_restricted_pickle")
-    module.Unpickler = Unpickler
-    module.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
-    return module
-
-
 def read_lightning_checkpoint(path: Path) -> Any:
-    """Open a Lightning checkpoint without running pickled code.
-
-    First :func:`engines.weights.load_checkpoint` (``weights_only``). Checkpoints written by
-    PyTorch Lightning 1.x also pickle training objects (``callbacks`` keyed by the
-    ``ModelCheckpoint`` class, an OmegaConf ``hyper_parameters`` config) that the safe loader
-    refuses; those are read again with an unpickler that rebuilds tensors and plain containers
-    only and replaces every other object by an inert placeholder.
-    """
-    import torch
-
-    try:
-        return weights.load_checkpoint(path, "lightning")
-    except WeightsCorruptError as refused:
-        if not zipfile.is_zipfile(path):
-            raise
-        try:
-            return torch.load(str(path), map_location="cpu", weights_only=False,
-                              pickle_module=_restricted_pickle_module())
-        except Exception as exc:  # a damaged file: torch raises many types; report the first
-            raise refused from exc
+    """Open a Lightning checkpoint without running pickled code (see
+    :func:`engines.weights.load_checkpoint` for how training objects are neutralised)."""
+    return weights.load_checkpoint(path, "lightning")
 
 
 class DualSourceEngine(NeuralEngine):

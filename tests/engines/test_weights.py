@@ -382,3 +382,29 @@ def test_cli_errors_are_one_line(make_spec, tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 5
     assert "sha256" in lines[0] and "absent.pth" in lines[1] and "unknown model" in lines[2]
+
+
+class _Trap:
+    """Pickles into a call that would create a file if it ever ran."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_lightning_checkpoints_load_tensors_and_neutralise_training_objects(tmp_path):
+    import torch
+
+    trap = tmp_path / "pwned"
+    checkpoint = {"state_dict": {"generator.w": torch.arange(6.0).reshape(2, 3)},
+                  "hyper_parameters": _Trap(trap), "epoch": 3}
+    path = tmp_path / "best.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(weights.WeightsCorruptError):
+        weights.load_checkpoint(path, "state_dict")  # plain formats stay strict
+    loaded = weights.load_checkpoint(path, "lightning")
+    assert torch.equal(loaded["state_dict"]["generator.w"], torch.arange(6.0).reshape(2, 3))
+    assert loaded["epoch"] == 3
+    assert not trap.exists()  # the pickled call never ran
