@@ -16,6 +16,17 @@ SAMPLES = ROOT / "resources" / "samples"
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny test networks run several times faster on one thread than on a shared pool."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _isolated_model_cache(tmp_path_factory):
     """Point the model cache at a temporary folder: tests never see the user's cache."""
     folder = tmp_path_factory.mktemp("model-cache")
