@@ -1,0 +1,401 @@
+"""Compare engines: one mask through several engines, the results side by side, pick one.
+
+:class:`CompareDialog` runs the engines one after another on a background thread of its own
+(a private :class:`~app.worker.Worker`: the window's shared worker lets its newest task win,
+and here every result is wanted). Each engine gets a card that shows its latest stage as it
+arrives (a thumbnail of the hole's surroundings), then the time it took, or the one-line
+reason it could not run (not ready, failed). "Use this one" emits :attr:`CompareDialog.chosen`
+with the full-size result; the window applies it with ``document.apply_result(image, ...,
+used_mask=dialog.request.mask)``.
+
+Small Qt helpers shared by the dialogs of this package: :func:`rgb_pixmap` and
+:func:`private_worker`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.panels import engine_entries
+from app.worker import Emit, EngineCache, Task, Worker
+from cli._errors import describe_error
+from engines import registry
+from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Readiness, Stage
+from engines.region import Box, mask_bbox
+
+THUMBNAIL = 240  # px, the longest side of a result card's picture
+COLUMNS = 3
+HOLE_TINT = (255, 40, 40)
+
+EngineFactory = Callable[..., Engine]
+_live_workers: set[Worker] = set()
+
+
+def rgb_pixmap(rgb: np.ndarray, longest: int | None = None) -> QPixmap:
+    """A QPixmap of ``(H, W, 3)`` uint8 RGB, scaled (area-averaged) so its longest side is at
+    most ``longest`` pixels when given."""
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    height, width = rgb.shape[:2]
+    if longest is not None and max(height, width) > longest:
+        factor = longest / max(height, width)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        rgb = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+        height, width = rgb.shape[:2]
+    image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # the copy owns its pixels
+
+
+def retire_worker(worker: Worker) -> None:
+    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go."""
+    worker.shutdown()
+    _live_workers.discard(worker)
+
+
+def private_worker(owner: QObject) -> Worker:
+    """A :class:`Worker` of ``owner``'s own, not the window's shared one (whose newest task
+    wins, so a fill started in the editor would cancel a folder run or a comparison).
+
+    Make one per run and :func:`retire_worker` it when the run ends, so an idle dialog holds
+    no thread. Until then it is kept alive here, and shut down if ``owner`` is destroyed or
+    the program exits first: a Worker deleted while its thread runs would take the program
+    down.
+    """
+    worker = Worker()
+    _live_workers.add(worker)
+    owner.destroyed.connect(lambda *_: retire_worker(worker))
+    return worker
+
+
+@atexit.register
+def _retire_all() -> None:
+    for worker in list(_live_workers):
+        retire_worker(worker)
+
+
+def ready_engines() -> list[str]:
+    """Names of the registered engines that can run now, in registry order."""
+    return [name for name, _title, readiness, _detail in engine_entries()
+            if readiness is Readiness.READY]
+
+
+def hole_area(mask: np.ndarray) -> Box | None:
+    """The mask's bounding box with context around it (a quarter of its size, at least 24
+    px), inside the image; None for an empty mask."""
+    box = mask_bbox(mask)
+    if box is None:
+        return None
+    height, width = mask.shape[:2]
+    margin_y = max(24, box.height // 4)
+    margin_x = max(24, box.width // 4)
+    return Box(max(0, box.top - margin_y), max(0, box.left - margin_x),
+               min(height, box.bottom + margin_y), min(width, box.right + margin_x))
+
+
+def tinted(image: np.ndarray, mask: np.ndarray, colour=HOLE_TINT) -> np.ndarray:
+    """``image`` with the hole (mask >= 128) half covered by ``colour``."""
+    out = image.copy()
+    hole = mask >= 128
+    out[hole] = np.rint(0.5 * out[hole] + 0.5 * np.float32(colour)).astype(np.uint8)
+    return out
+
+
+# --- the background task --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineBegan:
+    name: str
+
+
+@dataclass(frozen=True)
+class EngineStage:
+    name: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class EngineDone:
+    name: str
+    image: np.ndarray
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EngineFailed:
+    name: str
+    reason: str
+
+
+@dataclass
+class CompareTask(Task):
+    """Runs ``request`` through each engine in ``names`` in turn; emits
+    :class:`EngineBegan`, :class:`EngineStage`, then :class:`EngineDone` or
+    :class:`EngineFailed` per engine. An engine's failure does not stop the others;
+    cancelling stops them all. Each engine is created by ``factory`` and released after its
+    run (no model stays loaded)."""
+
+    request: InpaintRequest | None = None
+    names: tuple[str, ...] = ()
+    factory: EngineFactory = registry.create
+
+    def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> None:
+        for name in self.names:
+            cancel.raise_if_cancelled()
+            emit(EngineBegan(name))
+            start = time.perf_counter()
+            engine = None
+            try:
+                engine = self.factory(name)
+                status = engine.status()
+                if not status.ready:
+                    emit(EngineFailed(name, status.detail or status.readiness.value))
+                    continue
+                final = None
+                for stage in engine.run(self.request, cancel):
+                    emit(EngineStage(name, stage))
+                    final = stage
+                if final is None:
+                    emit(EngineFailed(name, "returned no result"))
+                    continue
+                emit(EngineDone(name, final.image, time.perf_counter() - start))
+            except Cancelled:
+                raise
+            except Exception as exc:  # one engine's failure is shown on its card
+                emit(EngineFailed(name, describe_error(exc)[0]))
+            finally:
+                if engine is not None:
+                    engine.release()
+
+
+# --- widgets --------------------------------------------------------------------------------
+
+
+class EngineCard(QFrame):
+    """One engine's place in the comparison: title, picture, state, "Use this one"."""
+
+    def __init__(self, name: str, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setFrameShape(QFrame.StyledPanel)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.picture.setMinimumSize(THUMBNAIL // 2, THUMBNAIL // 2)
+        self.info = QLabel("waiting")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(6)
+        self.bar.hide()
+        self.use_button = QPushButton("Use this one")
+        self.use_button.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.picture, 1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.info)
+        layout.addWidget(self.use_button)
+
+    def show_picture(self, rgb: np.ndarray) -> None:
+        self.picture.setPixmap(rgb_pixmap(rgb, THUMBNAIL))
+
+
+class CompareDialog(QDialog):
+    """Runs one request through several engines and shows the results side by side.
+
+    Args:
+        request: the snapshot to fill (``document.build_request(...)``); not changed.
+        engines: engine names, in the order to run; default every ready engine.
+        factory: creates an engine from its name (tests pass their own).
+
+    Call :meth:`start` (then ``open()``). Signals:
+        chosen(str, object): the user took this engine's full-size ``(H, W, 3)`` uint8 result.
+        completed(): every engine has run (or failed, or the run was cancelled).
+
+    Attributes ``results``, ``times`` and ``reasons`` hold, per engine name, the final
+    image, the seconds it took (creation and model loading included) and why it gave none.
+    """
+
+    chosen = Signal(str, object)
+    completed = Signal()
+
+    def __init__(self, request: InpaintRequest, engines: Sequence[str] | None = None,
+                 parent: QWidget | None = None,
+                 factory: EngineFactory = registry.create) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Compare engines")
+        self.resize(3 * THUMBNAIL + 120, 2 * THUMBNAIL + 220)
+        self.request = request
+        self.names = tuple(engines) if engines is not None else tuple(ready_engines())
+        self.results: dict[str, np.ndarray] = {}
+        self.times: dict[str, float] = {}
+        self.reasons: dict[str, str] = {}
+        self._factory = factory
+        self._area = hole_area(request.mask) or Box(0, 0, *request.mask.shape[:2])
+        self._task_id: int | None = None
+        self._close_with: int | None = None  # a result code to close with once stopped
+        self.worker: Worker | None = None  # exists while the engines run
+
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.cards: dict[str, EngineCard] = {}
+        grid_host = QWidget()
+        grid = QGridLayout(grid_host)
+        original = EngineCard("", "Input (hole in red)")
+        original.show_picture(self._thumbnail(tinted(request.image, request.mask)))
+        original.info.setText(f"{request.image.shape[1]}×{request.image.shape[0]} picture")
+        original.use_button.hide()
+        grid.addWidget(original, 0, 0)
+        titles = {name: title for name, title, _r, _d in engine_entries()}
+        for index, name in enumerate(self.names, start=1):
+            card = EngineCard(name, titles.get(name, name))
+            card.use_button.clicked.connect(lambda _=False, n=name: self.choose(n))
+            self.cards[name] = card
+            grid.addWidget(card, index // COLUMNS, index % COLUMNS)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(grid_host)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.stop_button = self.buttons.addButton("Stop", QDialogButtonBox.ActionRole)
+        self.stop_button.clicked.connect(self.cancel)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.buttons)
+        self._show_heading()
+
+    # ----------------------------------------------------------------- public
+    @property
+    def running(self) -> bool:
+        return self._task_id is not None
+
+    def start(self) -> int | None:
+        """Run the engines (once); returns the task id (None when there is nothing to run)."""
+        if self._task_id is not None or not self.names or self.results or self.reasons:
+            return None
+        task = CompareTask(title="Compare engines", request=self.request, names=self.names,
+                           factory=self._factory)
+        self.worker = private_worker(self)
+        self.worker.emitted.connect(self._on_emitted)
+        self.worker.finished.connect(self._on_ended)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_ended)
+        self._task_id = task.id
+        self.worker.submit(task)
+        self._show_heading()
+        return task.id
+
+    def cancel(self) -> None:
+        """Stop after the current engine's next step; finished results stay."""
+        if self._task_id is not None and self.worker is not None:
+            self.worker.cancel()
+            self.stop_button.setEnabled(False)
+            self.heading.setText("Stopping…")
+
+    def choose(self, name: str) -> bool:
+        """Emit :attr:`chosen` with ``name``'s result and close; False if it has none."""
+        image = self.results.get(name)
+        if image is None:
+            return False
+        self.chosen.emit(name, image)
+        self.accept()
+        return True
+
+    def done(self, result: int) -> None:
+        if self._task_id is not None:  # close once the worker has stopped
+            self._close_with = result
+            self.cancel()
+            return
+        super().done(result)
+
+    # --------------------------------------------------------------- internal
+    def _thumbnail(self, image: np.ndarray) -> np.ndarray:
+        return image[self._area.slices]
+
+    def _show_heading(self) -> None:
+        done = len(self.results) + len(self.reasons)
+        if not self.names:
+            text = "No engine is ready to compare: download one from Models."
+        elif self._task_id is not None:
+            text = f"Running {done + 1} of {len(self.names)}… (each engine in turn)"
+        elif done:
+            text = (f"{len(self.results)} of {len(self.names)} engines gave a result: pick the "
+                    "one to use.")
+        else:
+            text = f"{len(self.names)} engines will fill the same hole one after another."
+        self.heading.setText(text)
+        self.stop_button.setEnabled(self._task_id is not None)
+
+    def _on_emitted(self, task_id: int, payload: object) -> None:
+        if task_id != self._task_id:
+            return
+        card = self.cards.get(getattr(payload, "name", ""))
+        if card is None:
+            return
+        if isinstance(payload, EngineBegan):
+            card.info.setText("running…")
+            card.bar.show()
+            card.bar.setValue(0)
+        elif isinstance(payload, EngineStage):
+            card.show_picture(self._thumbnail(payload.stage.image))
+            card.bar.setValue(round(payload.stage.progress * 1000))
+            card.info.setText(f"{payload.stage.name}…")
+        elif isinstance(payload, EngineDone):
+            self.results[card.name] = payload.image
+            self.times[card.name] = payload.seconds
+            card.show_picture(self._thumbnail(payload.image))
+            card.bar.hide()
+            card.info.setText(f"{payload.seconds:.1f} s")
+            card.use_button.setEnabled(True)
+        elif isinstance(payload, EngineFailed):
+            self.reasons[card.name] = payload.reason
+            card.bar.hide()
+            card.picture.setText("no result")
+            card.info.setText(payload.reason)
+            card.info.setStyleSheet("color: #d08770;")
+        self._show_heading()
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        if task_id == self._task_id:
+            self._on_ended(task_id)
+            self.heading.setText(f"Stopped: {message}")
+
+    def _on_ended(self, task_id: int, _result: object = None) -> None:
+        if task_id != self._task_id:
+            return
+        self._task_id = None
+        retire_worker(self.worker)  # idle now: its thread ends at once
+        self.worker = None
+        for name, card in self.cards.items():
+            if name not in self.results and name not in self.reasons:
+                card.bar.hide()
+                card.info.setText("not run")
+        self._show_heading()
+        self.completed.emit()
+        if self._close_with is not None:
+            result, self._close_with = self._close_with, None
+            self.done(result)
+

@@ -1,0 +1,552 @@
+"""Watermark clearing in the GUI: estimate a folder's watermark, clear whole folders, and
+propose a text/logo mask on one picture.
+
+* :class:`WatermarkDialog`: choose an input and an output folder; "Estimate" finds the mask
+  the images share (:func:`engines.watermark.estimate_watermark_mask`) and previews it with
+  the counts of images used and left out; "Clear folder" fills that mask in every image
+  (:func:`engines.batch.clear_folder`) with a progress bar and Cancel. "Correct in editor"
+  hands one image and the mask to the window, to touch the mask up by hand and then use
+  :class:`FolderApplyDialog`.
+* :class:`FolderApplyDialog`: "apply the current mask to a whole folder".
+* :func:`propose_text_mask` and :class:`TextMaskController`: the single-image text/logo
+  detector (:func:`engines.textdetect.detect_text_mask`) adds its proposal to a document's
+  mask as one undo step ("Detect text"), for the user to correct with the brush.
+
+The folder dialogs run on a worker of their own (:func:`app.compare.private_worker`), so
+editing in the main window while a folder is cleared does not cancel it. The back end
+refuses to write into the input folder or over an original; its message is shown as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.compare import private_worker, retire_worker, rgb_pixmap
+from app.document import Document, Layer, Step
+from app.panels import engine_entries
+from app.worker import FunctionTask, Progress, Worker
+from engines import registry
+from engines.base import Engine, InputError, Readiness
+from engines.batch import BatchResult, clear_folder
+from engines.fileio import image_size, list_images
+from engines.textdetect import detect_text_mask
+from engines.watermark import WatermarkEstimate, estimate_watermark_mask, preview_image
+
+PREVIEW_SIDE = 360  # px, the longest side of the mask preview
+FOLDER_ENGINE_PREFERENCE = ("lama", "migan", "patchmatch", "telea")
+SIZE_CHOICES = (("anchor", "Move the mask with its nearest corner or edge"),
+                ("skip", "Skip them"))
+EngineFactory = Callable[..., Engine]
+
+
+def default_folder_engine() -> str:
+    """The first ready engine of :data:`FOLDER_ENGINE_PREFERENCE` (OpenCV Telea at worst)."""
+    ready = {name for name, _t, readiness, _d in engine_entries()
+             if readiness is Readiness.READY}
+    return next((name for name in FOLDER_ENGINE_PREFERENCE if name in ready), "telea")
+
+
+def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: EngineFactory,
+           overwrite: bool, other_sizes: str, cancel, progress) -> BatchResult:
+    """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
+    the end."""
+    instance = factory(engine)
+    try:
+        return clear_folder(images, output, mask, instance, progress, cancel, overwrite,
+                            other_sizes=other_sizes)
+    finally:
+        instance.release()
+
+
+class FolderField(QWidget):
+    """A folder path: a line edit and a Browse… button."""
+
+    changed = Signal(str)
+
+    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._ask)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.browse)
+        self.edit.textChanged.connect(self.changed)
+
+    def path(self) -> Path | None:
+        text = self.edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def set_path(self, path: str | Path) -> None:
+        self.edit.setText(str(path))
+
+    def _ask(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.edit.placeholderText(),
+                                                  self.edit.text())
+        if folder:
+            self.set_path(folder)
+
+
+class FolderRunDialog(QDialog):
+    """What both folder dialogs share: input and output folders, engine, options, a progress
+    bar, a status line and Cancel/Close, with jobs run on a private worker.
+
+    Signals:
+        cleared(object): a folder run ended with this :class:`BatchResult`.
+    """
+
+    cleared = Signal(object)
+
+    def __init__(self, title: str, engine: str | None = None, other_sizes: str = "skip",
+                 parent: QWidget | None = None, factory: EngineFactory = registry.create) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(560)
+        self.batch_result: BatchResult | None = None
+        self._factory = factory
+        self._task_id: int | None = None
+        self._on_result: Callable[[object], None] | None = None
+        self._close_with: int | None = None
+        self.worker: Worker | None = None  # exists while a job runs
+
+        self.input = FolderField("Folder with the images")
+        self.output = FolderField("Folder for the results (not the input folder)")
+        self.engine = QComboBox()
+        for name, title_, readiness, detail in engine_entries():
+            ready = readiness is Readiness.READY
+            self.engine.addItem(title_ if ready else f"{title_} ({readiness.value})", name)
+            if not ready:
+                self.engine.setItemData(self.engine.count() - 1, detail, Qt.ToolTipRole)
+        index = self.engine.findData(engine or default_folder_engine())
+        self.engine.setCurrentIndex(max(index, 0))
+        self.other_sizes = QComboBox()
+        for key, text in SIZE_CHOICES:
+            self.other_sizes.addItem(text, key)
+        self.other_sizes.setCurrentIndex(max(self.other_sizes.findData(other_sizes), 0))
+        self.other_sizes.setToolTip("Images whose size differs from the mask's")
+        self.overwrite = QCheckBox("Replace results already in the output folder")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.hide()
+        self.status = QLabel(" ")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.cancel_button = self.buttons.addButton("Cancel", QDialogButtonBox.ActionRole)
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.buttons.rejected.connect(self.reject)
+
+        self.form = QFormLayout()
+        self.form.addRow("Input folder", self.input)
+        self.form.addRow("Output folder", self.output)
+        self.form.addRow("Engine", self.engine)
+        self.form.addRow("Other sizes", self.other_sizes)
+        self.form.addRow("", self.overwrite)
+        self.body = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addLayout(self.body, 1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+    # ----------------------------------------------------------------- public
+    @property
+    def running(self) -> bool:
+        return self._task_id is not None
+
+    def engine_name(self) -> str:
+        return self.engine.currentData()
+
+    def set_engine(self, name: str) -> bool:
+        index = self.engine.findData(name)
+        if index >= 0:
+            self.engine.setCurrentIndex(index)
+        return index >= 0
+
+    def clear_with(self, mask: np.ndarray) -> int | None:
+        """Fill ``mask`` in every image of the input folder, writing to the output folder."""
+        images, output = self.input.path(), self.output.path()
+        if images is None or output is None:
+            self.status.setText("Choose an input folder and an output folder first.")
+            return None
+        # read the widgets here: the job runs on the worker thread
+        engine, factory = self.engine_name(), self._factory
+        overwrite, other_sizes = self.overwrite.isChecked(), self.other_sizes.currentData()
+        return self.run_job(
+            f"Clearing with {self.engine.currentText()}",
+            lambda cancel, progress: _clear(images, output, mask, engine, factory, overwrite,
+                                             other_sizes, cancel, progress),
+            self._show_cleared)
+
+    def run_job(self, title: str, function, on_result: Callable[[object], None]) -> int:
+        """Run ``function(cancel, progress)`` on this dialog's worker; ``on_result`` gets
+        what it returns (failures and cancellation go to the status line)."""
+        task = FunctionTask(title=title, function=function)
+        self.worker = private_worker(self)
+        self.worker.emitted.connect(self._on_emitted)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self._task_id, self._on_result = task.id, on_result
+        self.worker.submit(task)
+        self.bar.setValue(0)
+        self.bar.show()
+        self.status.setText(f"{title}…")
+        self._set_running(True)
+        return task.id
+
+    def cancel(self) -> None:
+        """Stop the running job (results already written stay)."""
+        if self._task_id is not None and self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling…")
+
+    def done(self, result: int) -> None:
+        if self._task_id is not None:  # close once the worker has stopped
+            self._close_with = result
+            self.cancel()
+            return
+        super().done(result)
+
+    # --------------------------------------------------------------- internal
+    def _set_running(self, running: bool) -> None:
+        """Subclasses disable their own buttons too."""
+        self.cancel_button.setEnabled(running)
+        for widget in (self.input, self.output, self.engine, self.other_sizes, self.overwrite):
+            widget.setEnabled(not running)
+
+    def _show_cleared(self, result: BatchResult) -> None:
+        self.batch_result = result
+        output = self.output.path()
+        text = f"Wrote {len(result.written)} image{'s' if len(result.written) != 1 else ''} " \
+               f"to {output}"
+        if result.failed:
+            shown = "; ".join(f"{path.name}: {reason}" for path, reason in result.failed[:5])
+            more = f" and {len(result.failed) - 5} more" if len(result.failed) > 5 else ""
+            text += f". {len(result.failed)} failed: {shown}{more}"
+        self.status.setText(text)
+        self.cleared.emit(result)
+
+    def _end(self) -> Callable[[object], None] | None:
+        """The job is over: back to idle; returns what should receive its result."""
+        on_result = self._on_result
+        self._task_id, self._on_result = None, None
+        retire_worker(self.worker)  # idle now: its thread ends at once
+        self.worker = None
+        self.bar.hide()
+        self._set_running(False)
+        return on_result
+
+    def _close_if_asked(self) -> None:
+        """Close now if the user asked to while the job ran."""
+        if self._close_with is not None:
+            result, self._close_with = self._close_with, None
+            self.done(result)
+
+    def _on_emitted(self, task_id: int, payload: object) -> None:
+        if task_id == self._task_id and isinstance(payload, Progress):
+            self.bar.setValue(round(payload.fraction * 1000))
+            if payload.message:
+                self.status.setText(f"{payload.message} ({payload.fraction:.0%})")
+
+    def _on_finished(self, task_id: int, result: object) -> None:
+        if task_id == self._task_id:
+            on_result = self._end()
+            if on_result is not None:
+                on_result(result)
+            self._close_if_asked()
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        if task_id == self._task_id:
+            self._end()
+            self.status.setText(message)
+            self._close_if_asked()
+
+    def _on_cancelled(self, task_id: int) -> None:
+        if task_id == self._task_id:
+            self._end()
+            self.status.setText("Cancelled. Images already written stay in the output folder.")
+            self._close_if_asked()
+
+
+class WatermarkDialog(FolderRunDialog):
+    """Estimate the watermark a folder of images shares, preview it, clear the folder.
+
+    Signals (besides ``cleared``):
+        estimated(object): the :class:`WatermarkEstimate` of the input folder.
+        correctRequested(str, object): open this image (path) with this mask to correct it.
+    """
+
+    estimated = Signal(object)
+    correctRequested = Signal(str, object)
+
+    def __init__(self, parent: QWidget | None = None, engine: str | None = None,
+                 factory: EngineFactory = registry.create) -> None:
+        super().__init__("Clear a watermark from a folder", engine, "skip", parent, factory)
+        self.estimate: WatermarkEstimate | None = None
+        self._estimated_folder: Path | None = None
+        self.estimate_button = QPushButton("Estimate")
+        self.estimate_button.setToolTip("Find the marks the images share at the same place "
+                                        "(needs 5 or more images of one size; 10+ is better)")
+        self.clear_button = QPushButton("Clear folder")
+        self.clear_button.setToolTip("Fill the estimated mask in every image and write the "
+                                     "results to the output folder")
+        self.correct_button = QPushButton("Correct in editor")
+        self.correct_button.setToolTip("Open one of the images with this mask to touch it up "
+                                       "by hand, then use Mask → Apply to Folder")
+        self.preview = QLabel("Estimate the watermark to see its mask here.")
+        self.preview.setAlignment(Qt.AlignCenter)
+        self.preview.setMinimumHeight(PREVIEW_SIDE // 2)
+        self.counts = QLabel(" ")
+        self.counts.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.estimate_button)
+        row.addStretch(1)
+        row.addWidget(self.correct_button)
+        row.addWidget(self.clear_button)
+        self.body.addWidget(self.preview, 1)
+        self.body.addWidget(self.counts)
+        self.body.addLayout(row)
+        self.estimate_button.clicked.connect(self.run_estimate)
+        self.clear_button.clicked.connect(self.run_clear)
+        self.correct_button.clicked.connect(self.request_correction)
+        self.input.changed.connect(self._input_changed)
+        self._update_buttons()
+
+    def run_estimate(self) -> int | None:
+        """Estimate the mask from the input folder on the worker."""
+        folder = self.input.path()
+        if folder is None:
+            self.status.setText("Choose the folder of watermarked images first.")
+            return None
+        return self.run_job("Estimating the watermark",
+                            lambda cancel, progress: estimate_watermark_mask(folder, progress,
+                                                                             cancel),
+                            lambda estimate: self.show_estimate(estimate, folder))
+
+    def show_estimate(self, estimate: WatermarkEstimate, folder: Path | None = None) -> None:
+        """Show ``estimate`` (its preview and counts) and make it the mask to clear."""
+        self.estimate, self._estimated_folder = estimate, folder
+        self.preview.setPixmap(rgb_pixmap(preview_image(estimate), PREVIEW_SIDE))
+        width, height = estimate.size
+        text = f"Estimated from {estimate.used} images of {width}×{height}"
+        if estimate.skipped:
+            text += f"; {len(estimate.skipped)} left out"
+            self.counts.setToolTip("<br>".join(f"{name}: {reason}"
+                                               for name, reason in estimate.skipped))
+        else:
+            self.counts.setToolTip("")
+        if estimate.found:
+            x, y, w, h = estimate.box
+            share = 100.0 * float((estimate.mask >= 128).mean())
+            text += f". Watermark at x {x}, y {y}, {w}×{h} px ({share:.1f} % of the picture)."
+            self.status.setText("Check the red mask, then clear the folder.")
+        else:
+            text += ". No watermark found: the images share no marks at the same place."
+            self.status.setText("Nothing to clear.")
+        self.counts.setText(text)
+        self._update_buttons()
+        self.estimated.emit(estimate)
+
+    def run_clear(self) -> int | None:
+        """Clear the estimated mask from every image of the input folder."""
+        if self.estimate is None or not self.estimate.found:
+            self.status.setText("Estimate the watermark first.")
+            return None
+        return self.clear_with(self.estimate.mask)
+
+    def request_correction(self) -> bool:
+        """Ask the window to open an image of the estimate's size with the mask."""
+        if self.estimate is None or not self.estimate.found or self._estimated_folder is None:
+            return False
+        try:
+            path = next((p for p in list_images(self._estimated_folder)
+                         if _size_or_none(p) == self.estimate.size), None)
+        except OSError as exc:
+            self.status.setText(str(exc))
+            return False
+        if path is None:
+            self.status.setText("No image of the mask's size is left in the folder.")
+            return False
+        self.correctRequested.emit(str(path), self.estimate.mask)
+        return True
+
+    def _input_changed(self) -> None:
+        if self.estimate is not None and self.input.path() != self._estimated_folder:
+            self.status.setText("The input folder changed: estimate again, or clear it with the "
+                                "mask shown.")
+
+    def _set_running(self, running: bool) -> None:
+        super()._set_running(running)
+        self._update_buttons(running)
+
+    def _update_buttons(self, running: bool = False) -> None:
+        found = self.estimate is not None and self.estimate.found
+        self.estimate_button.setEnabled(not running)
+        self.clear_button.setEnabled(found and not running)
+        self.correct_button.setEnabled(found and not running)
+
+
+def _size_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        return image_size(path)
+    except OSError:
+        return None
+
+
+class FolderApplyDialog(FolderRunDialog):
+    """Apply one mask (the current document's) to every image of a folder."""
+
+    def __init__(self, mask: np.ndarray, engine: str | None = None,
+                 parent: QWidget | None = None, factory: EngineFactory = registry.create) -> None:
+        super().__init__("Apply the mask to a folder", engine, "skip", parent, factory)
+        self.mask = np.array(mask, np.uint8)
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignCenter)
+        grey = np.repeat(self.mask[..., None], 3, axis=2)
+        self.preview.setPixmap(rgb_pixmap(grey, PREVIEW_SIDE // 2))
+        height, width = self.mask.shape
+        share = 100.0 * float((self.mask >= 128).mean())
+        self.summary = QLabel(f"Mask of {width}×{height} px, {share:.1f} % to fill. Images of "
+                              "another size are skipped or get the mask moved with its nearest "
+                              "corner (Other sizes).")
+        self.summary.setWordWrap(True)
+        self.apply_button = QPushButton("Apply to folder")
+        self.apply_button.setEnabled(bool((self.mask >= 128).any()))
+        self.apply_button.clicked.connect(self.run_apply)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.apply_button)
+        self.body.addWidget(self.preview, 1)
+        self.body.addWidget(self.summary)
+        self.body.addLayout(row)
+
+    def run_apply(self) -> int | None:
+        return self.clear_with(self.mask)
+
+    def _set_running(self, running: bool) -> None:
+        super()._set_running(running)
+        self.apply_button.setEnabled(not running and bool((self.mask >= 128).any()))
+
+
+# --- one image: text and logo detection -------------------------------------------------------
+
+
+def propose_text_mask(document: Document, proposal: np.ndarray | None = None) -> Step | None:
+    """Add the text/logo detector's mask to ``document``'s mask as one undo step
+    ("Detect text"). ``proposal`` is a mask already computed for this picture
+    (:func:`detect_text_mask`; computed here, on the calling thread, when None). The user's
+    own mask strokes are kept. Returns the step, or None when nothing new was found."""
+    if proposal is None:
+        proposal = detect_text_mask(document.image)
+    if proposal.shape != (document.height, document.width):
+        raise InputError(f"the proposal is {proposal.shape[1]}x{proposal.shape[0]} but the "
+                         f"picture is {document.width}x{document.height}")
+    merged = np.maximum(document.mask, proposal)
+    return document.replace_layer(Layer.MASK, merged, "Detect text")
+
+
+class TextMaskController(QObject):
+    """Runs the text/logo detector on the shared worker and stores its proposal with
+    :func:`propose_text_mask`, unless the picture changed meanwhile.
+
+    Signals:
+        proposed(object): the step added (a :class:`Step`), or None when nothing was found.
+        busyChanged(bool), message(str), error(str): as the other controllers.
+    """
+
+    proposed = Signal(object)
+    busyChanged = Signal(bool)
+    message = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self._run: tuple[int, Document, int] | None = None  # task id, document, image version
+        self._waiting: tuple[Document, int, np.ndarray] | None = None
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(100)
+        self._retry.timeout.connect(self._deliver)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    @property
+    def busy(self) -> bool:
+        return self._run is not None
+
+    def run(self, document: Document) -> int:
+        """Detect text on a copy of ``document``'s picture; returns the task id."""
+        image = document.image.copy()
+        task = FunctionTask(title="Detect text",
+                            function=lambda cancel, progress: detect_text_mask(image))
+        self._run = (task.id, document, document.image_version)
+        self._waiting = None
+        self.worker.submit(task)
+        self.busyChanged.emit(True)
+        return task.id
+
+    def _finish(self, task_id: int) -> tuple[Document, int] | None:
+        if self._run is None or self._run[0] != task_id:
+            return None
+        _, document, version = self._run
+        self._run = None
+        self.busyChanged.emit(False)
+        return document, version
+
+    def _on_finished(self, task_id: int, result: object) -> None:
+        run = self._finish(task_id)
+        if run is not None:
+            self._waiting = (*run, result)
+            self._deliver()
+
+    def _deliver(self) -> None:
+        if self._waiting is None:
+            return
+        document, version, proposal = self._waiting
+        if document.image_version != version:
+            self._waiting = None
+            self.message.emit("The picture changed while text was detected; detect again")
+            return
+        if document.in_step:  # a brush drag is open: store the proposal when it ends
+            self._retry.start()
+            return
+        self._waiting = None
+        step = propose_text_mask(document, proposal)
+        self.message.emit("Text and logos proposed as the mask: correct it with the brush, "
+                          "then fill" if step is not None else "No text or logo found")
+        self.proposed.emit(step)
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        if self._finish(task_id) is not None:
+            self.error.emit(message)
+
+    def _on_cancelled(self, task_id: int) -> None:
+        if self._finish(task_id) is not None:
+            self.message.emit("Text detection was cancelled")

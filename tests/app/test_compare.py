@@ -1,0 +1,152 @@
+"""Comparing engines: results side by side, choosing one, reasons for engines that cannot run,
+stopping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QDialog
+
+from app.compare import CompareDialog, hole_area, ready_engines
+from app.document import Document, Layer
+from engines import registry
+from engines.base import CancelToken, Engine, EngineError, Region, RegionStage
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def request_(textured, square_mask):
+    document = Document(textured)
+    document.replace_layer(Layer.MASK, square_mask, "mask")
+    return document.build_request()
+
+
+class BrokenEngine(Engine):
+    name = "broken"
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        raise EngineError("the weights file is damaged")
+        yield  # pragma: no cover
+
+
+class SlowEngine(Engine):
+    name = "slow"
+    threads: ClassVar[list[threading.Thread]] = []
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        SlowEngine.threads.append(threading.current_thread())
+        for _ in range(200):
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        yield RegionStage("refined", region.image, 1.0, final=True)
+
+
+def factory(name: str, **options) -> Engine:
+    if name == "broken":
+        return BrokenEngine()
+    if name == "slow":
+        return SlowEngine()
+    return registry.create(name, **options)
+
+
+def run(qtbot, dialog: CompareDialog) -> None:
+    with qtbot.waitSignal(dialog.completed, timeout=60000):
+        assert dialog.start() is not None
+
+
+def final_image(name: str, request) -> np.ndarray:
+    return list(registry.create(name).run(request))[-1].image
+
+
+def test_two_engines_are_shown_side_by_side(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    run(qtbot, dialog)
+    assert set(dialog.results) == {"telea", "ns"} and not dialog.reasons
+    for name in ("telea", "ns"):
+        result = dialog.results[name]
+        assert np.array_equal(result, final_image(name, request_))
+        assert np.array_equal(result[~request_.hole], request_.image[~request_.hole])
+        assert dialog.times[name] >= 0
+        card = dialog.cards[name]
+        assert card.use_button.isEnabled() and card.info.text().endswith(" s")
+        area = hole_area(request_.mask)
+        assert (card.picture.pixmap().width(), card.picture.pixmap().height()) == (area.width,
+                                                                                   area.height)
+    assert not np.array_equal(dialog.results["telea"], dialog.results["ns"])
+    grid = dialog.cards["telea"].parentWidget().layout()
+    positions = [grid.getItemPosition(grid.indexOf(dialog.cards[n]))[:2] for n in ("telea", "ns")]
+    assert positions == [(0, 1), (0, 2)]  # beside the input card, in order
+    assert "2 of 2 engines gave a result" in dialog.heading.text()
+
+
+def test_choosing_one_emits_it(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    run(qtbot, dialog)
+    with qtbot.waitSignal(dialog.chosen) as chosen:
+        dialog.cards["ns"].use_button.click()
+    name, image = chosen.args
+    assert name == "ns" and image is dialog.results["ns"]
+    assert dialog.result() == QDialog.Accepted
+    assert not dialog.choose("missing")
+
+
+def test_engines_that_cannot_run_show_their_reason(qtbot, request_, model_cache):
+    dialog = CompareDialog(request_, ["lama", "broken", "no-such-engine", "telea"],
+                           factory=factory)
+    qtbot.addWidget(dialog)
+    run(qtbot, dialog)
+    assert set(dialog.results) == {"telea"}
+    assert "not installed" in dialog.reasons["lama"]
+    assert dialog.reasons["broken"] == "the weights file is damaged"
+    assert "unknown engine 'no-such-engine'" in dialog.reasons["no-such-engine"]
+    for name in ("lama", "broken", "no-such-engine"):
+        card = dialog.cards[name]
+        assert card.info.text() == dialog.reasons[name] and not card.use_button.isEnabled()
+        assert card.picture.text() == "no result"
+
+
+def test_stop_keeps_finished_results_and_skips_the_rest(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "slow", "ns"], factory=factory)
+    qtbot.addWidget(dialog)
+    SlowEngine.threads.clear()
+    dialog.start()
+    qtbot.waitUntil(lambda: bool(SlowEngine.threads), timeout=30000)
+    assert SlowEngine.threads[0] is not threading.main_thread()
+    with qtbot.waitSignal(dialog.completed, timeout=30000):
+        dialog.cancel()
+    assert set(dialog.results) == {"telea"} and not dialog.running
+    assert dialog.cards["ns"].info.text() == "not run"
+    closed = []
+    dialog.finished.connect(closed.append)
+    dialog.reject()
+    assert closed == [QDialog.Rejected]
+
+
+def test_closing_while_running_stops_first(qtbot, request_):
+    dialog = CompareDialog(request_, ["slow"], factory=factory)
+    qtbot.addWidget(dialog)
+    SlowEngine.threads.clear()
+    closed = []
+    dialog.finished.connect(closed.append)
+    dialog.start()
+    qtbot.waitUntil(lambda: bool(SlowEngine.threads), timeout=30000)
+    dialog.reject()
+    assert not closed and dialog.running
+    qtbot.waitUntil(lambda: bool(closed), timeout=30000)
+    assert closed == [QDialog.Rejected] and not dialog.results
+
+
+def test_default_engines_are_the_ready_ones(qtbot, request_, model_cache):
+    names = ready_engines()
+    assert {"telea", "ns", "patchmatch"} <= set(names) and "lama" not in names
+    dialog = CompareDialog(request_)
+    qtbot.addWidget(dialog)
+    assert dialog.names == tuple(names) and set(dialog.cards) == set(names)

@@ -1,0 +1,221 @@
+"""Watermark clearing in the GUI: estimate a folder's mask with a preview, clear the folder
+(inputs untouched, results written), cancel, apply a mask to a folder, and the text
+detector's proposal as one undo step."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.document import Document, Layer
+from app.watermark_dialogs import (
+    FolderApplyDialog,
+    TextMaskController,
+    WatermarkDialog,
+    propose_text_mask,
+)
+from app.worker import Worker
+from engines.base import CancelToken, Engine, Region, RegionStage
+from engines.fileio import encode_image, list_images, read_rgb, write_atomic
+from tests.engines.test_textdetect import flat, recall_precision, render
+from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
+
+pytestmark = pytest.mark.timeout(120)
+SIZE = (120, 160)  # height, width: small images keep the tests fast
+COUNT = 8
+
+
+def write(folder: Path, images, suffix: str = ".png") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, image in enumerate(images):
+        path = folder / f"img{index:02d}{suffix}"
+        write_atomic(path, encode_image(image, suffix))
+        paths.append(path)
+    return paths
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def alpha() -> np.ndarray:
+    return watermark_alpha(SIZE, opacity=0.5)
+
+
+@pytest.fixture
+def folder(tmp_path, alpha) -> Path:
+    """COUNT watermarked images of one size, and one of another size."""
+    inputs = tmp_path / "in"
+    write(inputs, [stamp(b, alpha) for b in backgrounds(COUNT, seed=11, size=SIZE)])
+    odd = backgrounds(1, seed=12, size=(90, 150))[0]
+    write_atomic(inputs / "odd.png", encode_image(odd, ".png"))
+    return inputs
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path, folder):
+    dialog = WatermarkDialog(engine="telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    return dialog
+
+
+def estimate(qtbot, dialog):
+    with qtbot.waitSignal(dialog.estimated, timeout=60000) as estimated:
+        assert dialog.run_estimate() is not None
+    return estimated.args[0]
+
+
+def clear(qtbot, dialog, start):
+    with qtbot.waitSignal(dialog.cleared, timeout=60000) as cleared:
+        assert start() is not None
+    return cleared.args[0]
+
+
+def test_estimate_shows_a_preview_and_the_mask(qtbot, dialog, alpha):
+    assert not dialog.clear_button.isEnabled()
+    result = estimate(qtbot, dialog)
+    assert result is dialog.estimate and result.found and result.used == COUNT
+    assert [name for name, _ in result.skipped] == ["odd.png"]
+    assert iou(result.mask, true_mask(alpha)) >= 0.6
+    pixmap = dialog.preview.pixmap()
+    assert not pixmap.isNull() and (pixmap.width(), pixmap.height()) == (SIZE[1], SIZE[0])
+    assert f"Estimated from {COUNT} images of 160×120; 1 left out" in dialog.counts.text()
+    assert "odd.png" in dialog.counts.toolTip()
+    assert dialog.clear_button.isEnabled() and dialog.correct_button.isEnabled()
+    with qtbot.waitSignal(dialog.correctRequested) as correct:
+        assert dialog.request_correction()
+    path, mask = correct.args
+    assert Path(path).name == "img00.png" and mask is result.mask
+
+
+def test_clear_writes_results_and_leaves_inputs_untouched(qtbot, dialog, folder, tmp_path):
+    before = digests(folder)
+    result = estimate(qtbot, dialog)
+    batch = clear(qtbot, dialog, dialog.run_clear)
+    assert digests(folder) == before
+    out = tmp_path / "out"
+    names = {p.name for p in list_images(out)}
+    assert {f"img{i:02d}.png" for i in range(COUNT)} <= names
+    assert len(batch.written) == len(names)
+    assert f"Wrote {len(batch.written)} images to {out}" in dialog.status.text()
+    hole = result.mask >= 128
+    for index in range(COUNT):
+        source = read_rgb(folder / f"img{index:02d}.png")
+        cleared = read_rgb(out / f"img{index:02d}.png")
+        assert np.array_equal(cleared[~hole], source[~hole])  # PNG: exact outside the mask
+        assert not np.array_equal(cleared[hole], source[hole])
+    assert not dialog.running and dialog.bar.isHidden() and dialog.clear_button.isEnabled()
+
+
+def test_clearing_into_the_input_folder_is_refused(qtbot, dialog, folder):
+    before = digests(folder)
+    estimate(qtbot, dialog)
+    dialog.output.set_path(folder)
+    dialog.run_clear()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
+    assert "is the input folder" in dialog.status.text()
+    assert digests(folder) == before
+
+
+class SlowEngine(Engine):
+    """Fills the hole grey after ``delay`` seconds, checking the cancel token."""
+
+    name = "slow-test"
+    title = "Slow"
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        for _ in range(10):
+            cancel.raise_if_cancelled()
+            time.sleep(0.02)
+        image = region.image.copy()
+        image[region.hole] = 128
+        yield RegionStage("refined", image, 1.0, final=True)
+
+
+def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    before = digests(folder)
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    batch = clear(qtbot, dialog, dialog.run_apply)
+    assert len(batch.written) == COUNT  # the odd size is skipped by default
+    [(path, reason)] = batch.failed
+    assert path.name == "odd.png" and "150x90" in reason
+    assert "1 failed: odd.png" in dialog.status.text()
+    written = read_rgb(tmp_path / "out" / "img03.png")
+    assert np.array_equal(written[mask == 0], read_rgb(folder / "img03.png")[mask == 0])
+    assert digests(folder) == before
+
+    slow = FolderApplyDialog(mask, "telea", factory=lambda name, **options: SlowEngine())
+    qtbot.addWidget(slow)
+    slow.input.set_path(folder)
+    slow.output.set_path(tmp_path / "slow")
+    slow.run_apply()
+    assert slow.running and slow.cancel_button.isEnabled()
+    assert not slow.apply_button.isEnabled() and not slow.input.isEnabled()
+    qtbot.waitUntil(lambda: slow.bar.value() > 0, timeout=30000)  # the first image is done
+    closed = []
+    slow.finished.connect(closed.append)
+    slow.reject()  # closing while running cancels first, then closes
+    assert slow.running and not closed
+    qtbot.waitUntil(lambda: bool(closed), timeout=30000)
+    assert closed == [FolderApplyDialog.Rejected] and not slow.running
+    assert "Cancelled" in slow.status.text()
+    written = list_images(tmp_path / "slow") if (tmp_path / "slow").exists() else []
+    assert len(written) < COUNT
+
+
+def test_propose_text_mask_is_one_undo_step(qtbot):
+    image, text = render(flat((90, 120, 160)), "Hello World 2024", (20, 120), 1.0, 2,
+                         (255, 255, 255))
+    document = Document(image)
+    document.begin_step("Mask brush")  # the user's own stroke stays
+    document.paint_segment(Layer.MASK, (300, 20), (330, 20), 5, 255)
+    document.end_step()
+    stroke = document.mask.copy()
+    step = propose_text_mask(document)
+    assert step is not None and document.undo_label() == "Detect text"
+    recall, precision = recall_precision(document.mask & ~stroke, text)
+    assert recall >= 0.8 and precision >= 0.8
+    assert (document.mask[stroke > 0] == 255).all()
+    document.undo()
+    assert np.array_equal(document.mask, stroke)
+    assert propose_text_mask(Document(flat((90, 120, 160)))) is None  # nothing found
+
+
+def test_text_detection_runs_on_the_worker(qtbot):
+    image, text = render(flat((200, 190, 170)), "Sample Caption", (30, 200), 0.9, 2,
+                         (0, 0, 0), cv2.FONT_HERSHEY_DUPLEX)
+    worker = Worker()
+    try:
+        controller = TextMaskController(worker)
+        document = Document(image)
+        with qtbot.waitSignal(controller.proposed, timeout=30000) as proposed:
+            controller.run(document)
+        assert proposed.args[0] is not None and document.undo_label() == "Detect text"
+        assert recall_precision(document.mask, text)[0] >= 0.8
+        # a result for a picture that has changed since is dropped
+        messages = []
+        controller.message.connect(messages.append)
+        with qtbot.waitSignal(controller.busyChanged, timeout=30000,
+                              check_params_cb=lambda busy: not busy):
+            controller.run(document)
+            changed = document.image.copy()
+            changed[0, 0] = 0
+            document.apply_result(changed, "Fill")
+        assert "changed" in messages[-1] and document.undo_label() == "Fill"
+    finally:
+        worker.shutdown()
