@@ -61,6 +61,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("feather", "Ctrl+Shift+F", "Feather the mask edge"),
     Shortcut("invert", "Ctrl+I", "Invert the mask"),
     Shortcut("clear_mask", "Ctrl+D", "Clear the mask"),
+    Shortcut("detect_text", "Ctrl+T", "Detect text and logos: propose a mask to correct"),
+    Shortcut("apply_to_folder", "Ctrl+Shift+B", "Apply the current mask to a whole folder"),
+    Shortcut("clear_watermark", "Ctrl+Shift+W", "Clear a watermark shared by a folder"),
+    Shortcut("compare", "Ctrl+K", "Compare engines side by side on the current mask"),
     Shortcut("quit", "Ctrl+Q", "Quit"),
 )
 

@@ -25,14 +25,17 @@ from PySide6.QtWidgets import (
 
 from app import maskops
 from app.canvas import Canvas
+from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
+from app.faces import FaceBoxTool, FaceEdit, FacePanel, FaceSession, engine_for_faces
 from app.legend import LegendPanel
 from app.model_dialogs import ModelManagerDialog, offer_download
 from app.panels import EnginePanel, OverlayPanel
 from app.semantic import SemanticController, engine_for_labels, palette_for
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
+from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
 from app.worker import Worker
 from engines import registry
 from engines.base import Readiness
@@ -45,6 +48,7 @@ from engines.fileio import (
     save_mask,
     suggest_output_path,
 )
+from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
 _IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
@@ -65,10 +69,15 @@ class MainWindow(QMainWindow):
         self.worker = worker or Worker(parent=self)
         self.controller = FillController(self.worker, self)
         self.semantic = SemanticController(self.worker, self)
+        self.faces = FaceSession(self.worker, self)
+        self.text_masks = TextMaskController(self.worker, self)
+        self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.tool_settings = ToolSettings()
         self.tools = make_tools(self.tool_settings)
+        self.tools["face-box"] = FaceBoxTool(self.tool_settings, self._on_face_box,
+                                             self._on_face_click, self._on_face_drag)
         self.actions: dict[str, QAction] = {}
         self._run_timer = QTimer(self)
         self._run_timer.setSingleShot(True)
@@ -88,10 +97,12 @@ class MainWindow(QMainWindow):
         self.engine_panel.load(self.controller.settings)
         self.overlay_panel = OverlayPanel(self.canvas.style)
         self.legend = LegendPanel()
+        self.face_panel = FacePanel()
         self.docks: dict[str, QDockWidget] = {}
         for title, widget, name in (("Engine", self.engine_panel, "engine_dock"),
                                     ("Labels", self.legend, "labels_dock"),
-                                    ("Overlays", self.overlay_panel, "overlay_dock")):
+                                    ("Overlays", self.overlay_panel, "overlay_dock"),
+                                    ("Faces", self.face_panel, "face_dock")):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
@@ -99,6 +110,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.RightDockWidgetArea, dock)
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["overlay_dock"])
+        self.tabifyDockWidget(self.docks["labels_dock"], self.docks["face_dock"])
         self.docks["labels_dock"].raise_()
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
@@ -138,6 +150,10 @@ class MainWindow(QMainWindow):
         a("feather", "&Feather…", lambda: self.feather_mask())
         a("invert", "&Invert", self.invert_mask)
         a("clear_mask", "&Clear", self.clear_mask)
+        a("detect_text", "Detect &Text", self.detect_text)
+        a("apply_to_folder", "Apply to &Folder…", self.apply_mask_to_folder)
+        a("clear_watermark", "Clear &Watermark from Folder…", self.clear_watermark)
+        a("compare", "C&ompare Engines…", self.compare_engines)
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
         self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
@@ -151,9 +167,11 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         menus = {
             "&File": ["open", "save", "save_as", None, "import_mask", "export_mask",
-                      "import_labels", "export_labels", None, "models", None, "quit"],
-            "&Edit": ["undo", "redo", None, "fill", "apply", "cancel"],
-            "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask"],
+                      "import_labels", "export_labels", None, "clear_watermark", None,
+                      "models", None, "quit"],
+            "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "compare"],
+            "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
+                      "apply_to_folder"],
             "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
             "&Tools": [f"tool_{name}" for name in self.tools],
         }
@@ -232,6 +250,30 @@ class MainWindow(QMainWindow):
         sem.busyChanged.connect(self._on_busy)
         sem.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         sem.error.connect(self.show_error)
+        faces, face_panel = self.faces, self.face_panel
+        face_panel.detectRequested.connect(faces.detect)
+        face_panel.boxRequested.connect(lambda: self.select_tool("face-box"))
+        face_panel.faceChosen.connect(faces.enter)
+        face_panel.autoSketchRequested.connect(faces.auto_sketch)
+        face_panel.pasteRequested.connect(self.paste_face_back)
+        face_panel.leaveRequested.connect(self.leave_face)
+        face_panel.modelsChanged.connect(self.models_changed)
+        faces.facesChanged.connect(lambda _faces: face_panel.set_faces(faces.thumbnails()))
+        faces.faceEntered.connect(self._show_face)
+        faces.faceLeft.connect(self._show_photo)
+        faces.editChanged.connect(face_panel.set_has_changes)
+        faces.sketched.connect(lambda _step: self._update_actions())
+        faces.pasted.connect(lambda _step: self._update_actions())
+        faces.busyChanged.connect(face_panel.set_busy)
+        faces.busyChanged.connect(self._on_busy)
+        faces.progressChanged.connect(self._on_progress)
+        faces.message.connect(face_panel.set_status)
+        faces.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        faces.error.connect(self.show_error)
+        self.text_masks.proposed.connect(lambda _step: self._update_actions())
+        self.text_masks.busyChanged.connect(self._on_busy)
+        self.text_masks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.text_masks.error.connect(self.show_error)
 
     # --------------------------------------------------------------- document
     def set_document(self, document: Document, save_path: Path | None = None) -> None:
@@ -256,7 +298,7 @@ class MainWindow(QMainWindow):
             path = self.ask_open_path("Open Image", _IMAGE_FILTER)
             if not path:
                 return False
-        if not self.confirm_discard_changes():
+        if not self.leave_face() or not self.confirm_discard_changes():
             return False
         try:
             loaded = load_image(path)
@@ -269,11 +311,12 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return False
         self.set_document(document)
+        self.faces.set_document(document)
         return True
 
     def save(self) -> bool:
         """Save to the last save path, or ask for one (never the original by default)."""
-        if self.document is None:
+        if self.document is None or not self._check_not_in_face():
             return False
         if self.save_path is None:
             return self.save_as()
@@ -281,7 +324,7 @@ class MainWindow(QMainWindow):
 
     def save_as(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         """Save under ``path`` (asks when None; the dialog confirms replacing a file)."""
-        if self.document is None:
+        if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
             suggestion = suggest_output_path(self.document.path or "untitled.png")
@@ -382,6 +425,7 @@ class MainWindow(QMainWindow):
         """Weights were installed or removed: refresh what shows readiness."""
         self.engine_panel.reload_engines()
         self.legend.reload_parsers()
+        self.face_panel.refresh_models()
 
     def choose_label(self, label_id: int) -> None:
         """Make ``label_id`` the label the label tools paint (switching to the brush)."""
@@ -394,6 +438,126 @@ class MainWindow(QMainWindow):
         self.canvas.refresh_overlays()
         self.legend.set_label_set(label_set)
         self.legend.set_current_label(self.tool_settings.label)
+
+    # ------------------------------------------------------------------ faces
+    def _check_not_in_face(self) -> bool:
+        if self.faces.edit is None:
+            return True
+        self.statusBar().showMessage("Paste the face back or leave it first", 6000)
+        return False
+
+    def _show_face(self, edit: FaceEdit) -> None:
+        """Show the face crop in place of the photo, with a sketch-guided engine."""
+        self._photo_state = (self.save_path, self.controller.settings.engine)
+        self.set_document(edit.document)
+        engine = engine_for_faces()
+        self.controller.settings.engine = engine
+        self.engine_panel.select_engine(engine)
+        self.face_panel.set_editing(True)
+        self.select_tool("sketch")
+        name = Path(edit.parent.path).name if edit.parent.path else "untitled"
+        self.setWindowTitle(f"Face in {name} — Inpaint Studio")
+
+    def _show_photo(self, photo: Document) -> None:
+        save_path, engine = self._photo_state or (None, self.controller.settings.engine)
+        self._photo_state = None
+        self.set_document(photo, save_path)
+        self.controller.settings.engine = engine
+        self.engine_panel.select_engine(engine)
+        self.face_panel.set_editing(False)
+        self.select_tool("mask")
+
+    def paste_face_back(self) -> bool:
+        """Commit the face edit to the photo (one undo step there) and show the photo."""
+        if self.controller.has_result:
+            self.controller.apply()
+        if self.faces.paste_back() is None:
+            return False
+        self.faces.leave()
+        return True
+
+    def leave_face(self) -> bool:
+        """Back to the photo, asking before dropping changes not pasted back."""
+        if self.faces.edit is None:
+            return True
+        if self.faces.has_unpasted_changes and not self.confirm(
+                "Leave the face?", "The face has changes that are not pasted back. Drop them?"):
+            return False
+        self.controller.cancel()
+        self.faces.leave()
+        return True
+
+    def _on_face_box(self, box) -> None:
+        self.face_panel.show_box_preview(None)
+        if self.faces.edit is None:
+            face = self.faces.add_box(box)
+            if face is not None:
+                self.faces.enter(face)
+
+    def _on_face_click(self, point) -> None:
+        face = self.faces.face_at(point) if self.faces.edit is None else None
+        if face is not None:
+            self.faces.enter(face)
+
+    def _on_face_drag(self, box) -> None:
+        if self.faces.edit is None:
+            self.face_panel.show_box_preview(self.faces.box_preview(box))
+
+    # -------------------------------------------------------- folders, compare
+    def detect_text(self) -> None:
+        if self.document is not None:
+            self.controller.discard()
+            self.text_masks.run(self.document)
+
+    def clear_watermark(self) -> WatermarkDialog:
+        dialog = WatermarkDialog(self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.correctRequested.connect(self._open_with_mask)
+        dialog.show()  # not modal: it runs on its own worker, editing may go on
+        return dialog
+
+    def _open_with_mask(self, path: str, mask) -> None:
+        if self.open_path(path):
+            self.document.replace_layer(Layer.MASK, mask, "Watermark mask")
+            self._update_actions()
+            self.statusBar().showMessage("Correct the mask, then Mask → Apply to Folder…", 10000)
+
+    def apply_mask_to_folder(self) -> FolderApplyDialog | None:
+        if self.document is None or not self.document.mask.any():
+            self.statusBar().showMessage("Paint or import a mask first", 6000)
+            return None
+        dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def compare_engines(self) -> CompareDialog | None:
+        doc = self.document
+        if doc is None or not doc.mask.any():
+            self.statusBar().showMessage("Paint over what should be removed first", 6000)
+            return None
+        self.controller.cancel()
+        self.controller.discard()
+        s = self.controller.settings
+        request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
+                                    device=s.device)
+        version = doc.image_version
+        dialog = CompareDialog(request, parent=self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.chosen.connect(lambda name, image: self._apply_compared(doc, version, request,
+                                                                       name, image))
+        dialog.start()
+        dialog.open()
+        return dialog
+
+    def _apply_compared(self, doc: Document, version: int, request, name: str, image) -> None:
+        if doc is not self.document or doc.image_version != version:
+            self.statusBar().showMessage("The picture changed meanwhile; compare again", 6000)
+            return
+        doc.apply_result(image, f"Fill ({name})", used_mask=request.mask,
+                         within=mask_bbox(request.mask))
+        self._update_actions()
+        self.statusBar().showMessage(f"Applied {name}; Ctrl+Z undoes it", 6000)
 
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
@@ -505,7 +669,8 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(f"{message}  %p%" if message else "%p%")
 
     def _on_busy(self, _busy: bool) -> None:
-        busy = self.controller.busy or self.semantic.busy
+        busy = (self.controller.busy or self.semantic.busy or self.faces.busy
+                or self.text_masks.busy)
         self.engine_panel.set_busy(busy)
         self.progress.setVisible(busy)
         self._update_actions()
@@ -529,8 +694,10 @@ class MainWindow(QMainWindow):
         has = doc is not None
         for name in ("save", "save_as", "import_mask", "export_mask", "import_labels",
                      "export_labels", "fill", "grow", "shrink", "feather", "invert",
-                     "clear_mask"):
+                     "clear_mask", "detect_text", "apply_to_folder", "compare"):
             self.actions[name].setEnabled(has)
+        for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
+            self.actions[name].setEnabled(has and self.faces.edit is None)
         self.actions["undo"].setEnabled(has and doc.can_undo())
         self.actions["redo"].setEnabled(has and doc.can_redo())
         self.actions["undo"].setText(f"&Undo {doc.undo_label()}" if has and doc.can_undo()
@@ -570,7 +737,8 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------- questions to the user
     def confirm_discard_changes(self) -> bool:
-        if self.document is None or not self.document.modified:
+        photo = self.faces.edit.parent if self.faces.edit is not None else self.document
+        if photo is None or not (photo.modified or self.faces.has_unpasted_changes):
             return True
         return self.confirm("Unsaved changes",
                             "The picture has changes that are not saved. Discard them?")

@@ -237,3 +237,66 @@ def test_models_dialog_opens_from_the_menu(qtbot, window):
     dialogs = [w for w in window.findChildren(ModelManagerDialog)]
     assert dialogs and dialogs[0].isVisible()
     dialogs[0].close()
+
+
+def test_face_edit_from_a_box_round_trips_into_the_photo(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    photo = window.document
+    original = photo.image.copy()
+    window._on_face_box((280, 100, 360, 200))  # as if dragged with the face-box tool
+    crop = window.document
+    assert crop is not photo and crop.image.shape == (512, 512, 3)
+    assert "Face in rocket.jpg" in window.windowTitle()
+    assert not window.actions["save"].isEnabled()  # the crop is not the photo
+    window.faces.auto_sketch(use_parser=False)
+    assert crop.layer(Layer.SKETCH).any()
+    with crop.step("Mask brush"):
+        crop.paint_segment(Layer.MASK, (200, 300), (320, 300), 30, 255)
+    window.engine_panel.select_engine("telea")
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        window.controller.run()
+    assert window.paste_face_back()
+    assert window.document is photo and photo.undo_label() == "Face edit"
+    changed = (photo.image != original).any(axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.any()
+    assert ys.min() >= 90 and ys.max() <= 230  # only around the face's box
+    assert xs.min() >= 260 and xs.max() <= 380
+    photo.undo()
+    assert np.array_equal(photo.image, original)
+
+
+def test_compare_applies_the_chosen_engine(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    original = window.document.image.copy()
+    with window.document.step("Mask brush"):
+        window.document.paint_segment(Layer.MASK, (200, 150), (200, 250), 10, 255)
+    mask = window.document.mask.copy()
+    dialog = window.compare_engines()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60000)
+    assert dialog.choose("ns")
+    image = window.document.image
+    assert np.array_equal(image[mask == 0], original[mask == 0])
+    assert (image[mask > 0] != original[mask > 0]).any()
+    assert window.document.undo_label() == "Fill (ns)"
+
+
+def test_detect_text_proposes_an_undoable_mask(qtbot, window, tmp_path):
+    import cv2
+
+    picture = np.full((200, 400, 3), 90, np.uint8)
+    cv2.putText(picture, "SAMPLE TEXT", (30, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.6,
+                (250, 250, 250), 4)
+    save_image(tmp_path / "text.png", picture)
+    window.open_path(tmp_path / "text.png")
+    window.engine_panel.auto_run.setChecked(False)
+    with qtbot.waitSignal(window.text_masks.proposed, timeout=30000):
+        window.actions["detect_text"].trigger()
+    mask = window.document.mask
+    text = (picture[..., 0] > 200)
+    assert mask[text].mean() > 200  # the letters are covered
+    assert window.document.undo_label() == "Detect text"
+    window.undo()
+    assert not window.document.mask.any()
