@@ -29,6 +29,7 @@ from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
 from app.faces import FaceBoxTool, FaceEdit, FacePanel, FaceSession, engine_for_faces
+from app.icons import action_icon, tool_icon
 from app.legend import LegendPanel
 from app.model_dialogs import ModelManagerDialog, offer_download
 from app.panels import EnginePanel, OverlayPanel
@@ -161,7 +162,10 @@ class MainWindow(QMainWindow):
         for name, tool in self.tools.items():
             action = a(f"tool_{name}", tool.title, lambda _=False, n=name: self.select_tool(n),
                        checkable=True)
+            action.setIcon(tool_icon(name))
             self.tool_group.addAction(action)
+        for name in ("undo", "redo", "fill", "apply", "cancel", "open", "save"):
+            self.actions[name].setIcon(action_icon(name))
 
     def _build_menus_and_toolbars(self) -> None:
         bar = self.menuBar()
@@ -189,8 +193,9 @@ class MainWindow(QMainWindow):
 
         tools_bar = self.addToolBar("Tools")
         tools_bar.setObjectName("tools_toolbar")
+        tools_bar.setToolButtonStyle(Qt.ToolButtonIconOnly)
         for name in ("mask", "mask-eraser", "sketch", "sketch-eraser", "color", "label",
-                     "fill", "picker", "sample-include", "sample-exclude", "pan"):
+                     "fill", "picker", "sample-include", "sample-exclude", "pan", "face-box"):
             tools_bar.addAction(self.actions[f"tool_{name}"])
         tools_bar.addSeparator()
         tools_bar.addWidget(QLabel(" Size "))
@@ -201,7 +206,8 @@ class MainWindow(QMainWindow):
         tools_bar.addWidget(self.size_box)
         run_bar = self.addToolBar("Run")
         run_bar.setObjectName("run_toolbar")
-        for name in ("undo", "redo", "fill", "apply", "cancel"):
+        run_bar.setToolButtonStyle(Qt.ToolButtonIconOnly)
+        for name in ("open", "save", "undo", "redo", "fill", "apply", "cancel"):
             run_bar.addAction(self.actions[name])
 
     def _build_status_bar(self) -> None:
