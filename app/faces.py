@@ -22,7 +22,6 @@ a face box (or picks a detected face with a click). The window wires them.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -227,20 +226,6 @@ class FaceEdit:
         return self.aligned.to_crop(self.face.landmarks)
 
 
-def _weak_listener(session: FaceSession) -> Callable[[Layer, Box], None]:
-    """A document listener that does not keep ``session`` alive (see
-    :func:`app.semantic._weak_listener`: a cycle collected on the worker thread would
-    delete a QObject of the GUI thread there)."""
-    ref = weakref.ref(session)
-
-    def listener(layer: Layer, box: Box) -> None:
-        alive = ref()
-        if alive is not None:
-            alive._on_crop_change(layer, box)
-
-    return listener
-
-
 @dataclass
 class _Run:
     task_id: int
@@ -283,7 +268,6 @@ class FaceSession(QObject):
         self._drawn: set[Face] = set()
         self._run: _Run | None = None
         self._waiting: tuple[_Run, object] | None = None
-        self._listener = _weak_listener(self)
         self._dirty = False
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
@@ -404,7 +388,7 @@ class FaceSession(QObject):
             return None
         crop = Document(aligned.crop)
         self.edit = FaceEdit(face, aligned, crop, doc, aligned.crop.copy(), doc.image_version)
-        crop.add_listener(self._listener)
+        crop.add_listener(self._on_crop_change)
         self._dirty = False
         self.faceEntered.emit(self.edit)
         self.message.emit("Editing the face: Auto-sketch draws its lines; bend them, paint the "
@@ -509,7 +493,7 @@ class FaceSession(QObject):
 
     # --------------------------------------------------------------- internal
     def _close_edit(self) -> None:
-        self.edit.document.remove_listener(self._listener)
+        self.edit.document.remove_listener(self._on_crop_change)
         self.edit = None
         self._set_dirty(False)
 

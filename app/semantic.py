@@ -14,8 +14,6 @@ palette) and :func:`engine_for_labels` (which engine fills a label edit).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,20 +101,6 @@ def _parse(parser, image: np.ndarray, cancel: CancelToken,
     return labels
 
 
-def _weak_listener(controller: SemanticController) -> Callable[[Layer, Box], None]:
-    """A document listener that does not keep ``controller`` alive. A strong one would make a
-    controller <-> document cycle, and Python may collect a cycle on any thread, the worker's
-    included, where deleting a QObject of the GUI thread crashes."""
-    ref = weakref.ref(controller)
-
-    def listener(layer: Layer, box: Box) -> None:
-        alive = ref()
-        if alive is not None:
-            alive._on_document_change(layer, box)
-
-    return listener
-
-
 @dataclass
 class _MapRun:
     task_id: int
@@ -161,7 +145,6 @@ class SemanticController(QObject):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(self.counts_delay_ms)
         self._counts_timer.timeout.connect(self._emit_counts)
-        self._listener = _weak_listener(self)
         self._waiting: tuple[_MapRun, np.ndarray] | None = None  # finished, not yet stored
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
@@ -178,11 +161,11 @@ class SemanticController(QObject):
         self.cancel()
         self._waiting = None
         if self.document is not None:
-            self.document.remove_listener(self._listener)
+            self.document.remove_listener(self._on_document_change)
         self.document = document
         self.label_set = label_set_for(document.label_set) if document is not None else None
         if document is not None:
-            document.add_listener(self._listener)
+            document.add_listener(self._on_document_change)
         self.labelSetChanged.emit(self.label_set)
         self._emit_counts()
 

@@ -71,3 +71,26 @@ def square_mask() -> np.ndarray:
     mask = np.zeros((96, 128), np.uint8)
     mask[36:60, 48:80] = 255
     return mask
+
+
+@pytest.fixture
+def make_spec(model_cache):
+    """Register test WeightSpecs with unique ids (removed after the test)."""
+    import uuid
+
+    from engines import weights
+
+    made = []
+
+    def make(**fields) -> weights.WeightSpec:
+        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
+        fields.setdefault("engine", "test")
+        fields.setdefault("title", "Test net")
+        fields.setdefault("filename", "net.pth")
+        spec = weights.register_spec(weights.WeightSpec(**fields))
+        made.append(spec.id)
+        return spec
+
+    yield make
+    for weights_id in made:
+        weights.unregister_spec(weights_id)

@@ -75,22 +75,6 @@ def server(monkeypatch):
     files.close()
 
 
-@pytest.fixture
-def make_spec(model_cache):
-    made = []
-
-    def make(**fields) -> WeightSpec:
-        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
-        fields.setdefault("engine", "test")
-        fields.setdefault("title", "Test net")
-        fields.setdefault("filename", "net.pth")
-        spec = weights.register_spec(WeightSpec(**fields))
-        made.append(spec.id)
-        return spec
-
-    yield make
-    for weights_id in made:
-        weights.unregister_spec(weights_id)
 
 
 def checkpoint_bytes(size: int = 300_000) -> bytes:

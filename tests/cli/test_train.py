@@ -6,21 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import cli
 from engines import fileio, registry, weights
 from engines.neural.semantic import read_checkpoint
 from engines.neural.semantic_training import write_label_map
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread on a busy shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

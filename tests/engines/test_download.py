@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 
@@ -21,7 +20,6 @@ import torch
 
 from engines import download, weights
 from engines.base import Cancelled, CancelToken
-from engines.weights import WeightSpec
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -208,23 +206,6 @@ def server(monkeypatch):
     files.close()
 
 
-@pytest.fixture
-def make_spec(model_cache):
-    """Register a WeightSpec with a unique id (removed after the test)."""
-    made = []
-
-    def make(**fields) -> WeightSpec:
-        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
-        fields.setdefault("engine", "test")
-        fields.setdefault("title", "Test net")
-        fields.setdefault("filename", "net.pth")
-        spec = weights.register_spec(WeightSpec(**fields))
-        made.append(spec.id)
-        return spec
-
-    yield make
-    for weights_id in made:
-        weights.unregister_spec(weights_id)
 
 
 def checkpoint_bytes(size: int = 300_000, seed: int = 0) -> bytes:

@@ -25,13 +25,6 @@ KEYS_TSV = Path(__file__).with_name("edgeconnect_keys.tsv")
 ENGINES = {"edgeconnect": "places2", "edgeconnect-face": "celeba", "edgeconnect-psv": "psv"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small convolutions run far faster on one thread on a busy shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _save_upstream(state: dict, path: Path, iteration: int = 123) -> None:

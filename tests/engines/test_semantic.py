@@ -39,13 +39,6 @@ from engines.segmentation import base as segmentation
 COLORS = np.array([[200, 40, 40], [40, 180, 60], [30, 60, 220]], np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread on a busy shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def make_dataset(folder: Path, count: int = 6) -> tuple[Path, Path]:
@@ -81,13 +74,10 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def trained(dataset, tmp_path_factory):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
     notices = []
     output = tmp_path_factory.mktemp("semantic-run") / "semantic.pt"
     result = train(tiny_config(*dataset, output),
                    progress=lambda event: notices.append(event))
-    torch.set_num_threads(previous)
     return result, notices
 
 

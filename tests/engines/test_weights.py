@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import uuid
 import warnings
 import zipfile
 from pathlib import Path
@@ -15,25 +14,6 @@ import torch
 
 from engines import download, weights
 from engines.weights import InstallState, WeightSpec
-
-
-@pytest.fixture
-def make_spec(model_cache):
-    """Register a WeightSpec with a unique id (removed after the test)."""
-    made = []
-
-    def make(**fields) -> WeightSpec:
-        fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
-        fields.setdefault("engine", "test")
-        fields.setdefault("title", "Test net")
-        fields.setdefault("filename", "net.pth")
-        spec = weights.register_spec(WeightSpec(**fields))
-        made.append(spec.id)
-        return spec
-
-    yield make
-    for weights_id in made:
-        weights.unregister_spec(weights_id)
 
 
 def state_dict_file(folder: Path, name: str = "net.pth", seed: int = 0) -> Path:
