@@ -18,16 +18,12 @@ from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from app.document import Document, Layer
+from app.qimages import wrap_buffer
 from app.tools import PanTool, Tool
 from app.viewcache import OverlayStyle, ViewCache
 from engines.region import Box
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
-
-
-def _qimage(array: np.ndarray, fmt: QImage.Format) -> QImage:
-    """Wrap a ``(h, w, 4)`` uint8 buffer without copying (keep ``array`` alive while used)."""
-    return QImage(array.data, array.shape[1], array.shape[0], array.strides[0], fmt)
 
 
 class Canvas(QWidget):
@@ -186,11 +182,11 @@ class Canvas(QWidget):
             target = QRectF(lx0 * factor * self.zoom + self.offset.x(),
                             ly0 * factor * self.zoom + self.offset.y(),
                             (lx1 - lx0) * factor * self.zoom, (ly1 - ly0) * factor * self.zoom)
-            painter.drawImage(target, _qimage(level.base, QImage.Format_RGB32), source)
+            painter.drawImage(target, wrap_buffer(level.base, QImage.Format_RGB32), source)
             if view.preview_visible() and view.preview_levels:
                 self._paint_preview(painter, index)
             if view.show_overlays:
-                painter.drawImage(target, _qimage(level.overlay,
+                painter.drawImage(target, wrap_buffer(level.overlay,
                                                   QImage.Format_ARGB32_Premultiplied), source)
         self._paint_cursor(painter)
         if self.stage_label:
@@ -203,7 +199,7 @@ class Canvas(QWidget):
         patch = view.preview_levels[index]
         target = QRectF(box.left * self.zoom + self.offset.x(), box.top * self.zoom + self.offset.y(),
                         box.width * self.zoom, box.height * self.zoom)
-        painter.drawImage(target, _qimage(patch, QImage.Format_RGB32),
+        painter.drawImage(target, wrap_buffer(patch, QImage.Format_RGB32),
                           QRectF(0, 0, patch.shape[1], patch.shape[0]))
 
     def _paint_cursor(self, painter: QPainter) -> None:

@@ -7,22 +7,16 @@ arrives (a thumbnail of the hole's surroundings), then the time it took, or the 
 reason it could not run (not ready, failed). "Use this one" emits :attr:`CompareDialog.chosen`
 with the full-size result; the window applies it with ``document.apply_result(image, ...,
 used_mask=dialog.request.mask)``.
-
-Small Qt helpers shared by the dialogs of this package: :func:`rgb_pixmap` and
-:func:`private_worker`.
 """
 
 from __future__ import annotations
 
-import atexit
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -37,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.panels import engine_entries
-from app.worker import Emit, EngineCache, Task, Worker
+from app.qimages import rgb_pixmap
+from app.worker import Emit, EngineCache, Task, Worker, private_worker, retire_worker
 from cli._errors import describe_error
 from engines import registry
 from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Readiness, Stage
@@ -48,50 +43,6 @@ COLUMNS = 3
 HOLE_TINT = (255, 40, 40)
 
 EngineFactory = Callable[..., Engine]
-_live_workers: set[Worker] = set()
-
-
-def rgb_pixmap(rgb: np.ndarray, longest: int | None = None) -> QPixmap:
-    """A QPixmap of ``(H, W, 3)`` uint8 RGB, scaled (area-averaged) so its longest side is at
-    most ``longest`` pixels when given."""
-    rgb = np.ascontiguousarray(rgb, np.uint8)
-    height, width = rgb.shape[:2]
-    if longest is not None and max(height, width) > longest:
-        factor = longest / max(height, width)
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        rgb = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
-        height, width = rgb.shape[:2]
-    image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format_RGB888)
-    return QPixmap.fromImage(image.copy())  # the copy owns its pixels
-
-
-def retire_worker(worker: Worker) -> None:
-    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go."""
-    worker.shutdown()
-    _live_workers.discard(worker)
-
-
-def private_worker(owner: QObject) -> Worker:
-    """A :class:`Worker` of ``owner``'s own, not the window's shared one (whose newest task
-    wins, so a fill started in the editor would cancel a folder run or a comparison).
-
-    Make one per run and :func:`retire_worker` it when the run ends, so an idle dialog holds
-    no thread. Until then it is kept alive here, and shut down if ``owner`` is destroyed or
-    the program exits first: a Worker deleted while its thread runs would take the program
-    down.
-    """
-    worker = Worker()
-    _live_workers.add(worker)
-    owner.destroyed.connect(lambda *_: retire_worker(worker))
-    return worker
-
-
-@atexit.register
-def _retire_all() -> None:
-    for worker in list(_live_workers):
-        retire_worker(worker)
-
-
 def ready_engines() -> list[str]:
     """Names of the registered engines that can run now, in registry order."""
     return [name for name, _title, readiness, _detail in engine_entries()

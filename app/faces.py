@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare import rgb_pixmap
 from app.document import Document, Layer, Step
 from app.model_dialogs import offer_download
+from app.qimages import rgb_pixmap
 from app.tools import Point, Tool, ToolSettings
 from app.worker import FunctionTask, Progress, Worker
 from engines import faces as geometry

@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare import private_worker, retire_worker, rgb_pixmap
 from app.document import Document, Layer, Step
 from app.panels import engine_entries
-from app.worker import FunctionTask, Progress, Worker
+from app.qimages import rgb_pixmap
+from app.worker import FunctionTask, Progress, Worker, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder

@@ -10,6 +10,7 @@ survives and the program never dies of an engine error.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import sys
 import threading
@@ -203,3 +204,33 @@ class Worker(QObject):
             self.failed.emit(task.id, message)
         else:
             self.finished.emit(task.id, result)
+
+
+_live_workers: set[Worker] = set()
+
+
+def retire_worker(worker: Worker) -> None:
+    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go."""
+    worker.shutdown()
+    _live_workers.discard(worker)
+
+
+def private_worker(owner: QObject) -> Worker:
+    """A :class:`Worker` of ``owner``'s own, not the window's shared one (whose newest task
+    wins, so a fill started in the editor would cancel a folder run or a comparison).
+
+    Make one per run and :func:`retire_worker` it when the run ends, so an idle dialog holds
+    no thread. Until then it is kept alive here, and shut down if ``owner`` is destroyed or
+    the program exits first: a Worker deleted while its thread runs would take the program
+    down.
+    """
+    worker = Worker()
+    _live_workers.add(worker)
+    owner.destroyed.connect(lambda *_: retire_worker(worker))
+    return worker
+
+
+@atexit.register
+def _retire_all() -> None:
+    for worker in list(_live_workers):
+        retire_worker(worker)
