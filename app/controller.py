@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Document
-from app.worker import InpaintTask, Progress, Worker
+from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
 from engines.base import Stage, Strategy
 from engines.region import Box, mask_bbox
@@ -46,46 +46,29 @@ class _Run:
     final: Stage | None = None
 
 
-class FillController(QObject):
+class FillController(WorkerClient):
     """Runs fills for one document on a worker and manages the preview.
 
     Signals:
         previewChanged(object, object, str): (full-size image or None, Box or None, label).
-        progressChanged(float, str): fraction in [0, 1] (-1 when idle) and a message.
-        busyChanged(bool): whether a run is in progress.
-        message(str): something to tell the user in passing.
-        error(str): a run failed; one line for the user.
         applied(): a result was committed to the document.
+        progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     previewChanged = Signal(object, object, str)
-    progressChanged = Signal(float, str)
-    busyChanged = Signal(bool)
-    message = Signal(str)
-    error = Signal(str)
     applied = Signal()
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
+        super().__init__(worker, parent)
         self.settings = FillSettings()
         self.document: Document | None = None
-        self._run: _Run | None = None
         self._pending: _Run | None = None  # a finished run waiting to be applied
-        worker.emitted.connect(self._on_emitted)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
         self.cancel()
         self.discard()
         self.document = document
-
-    @property
-    def busy(self) -> bool:
-        return self._run is not None
 
     @property
     def has_result(self) -> bool:
@@ -108,16 +91,7 @@ class FillController(QObject):
         task = InpaintTask(title=title, engine=s.engine, engine_options=dict(s.engine_options),
                            request=request)
         self._pending = None
-        self._run = _Run(task.id, doc.image_version, request.mask, box, title)
-        self.worker.submit(task)
-        self.busyChanged.emit(True)
-        self.progressChanged.emit(0.0, f"{title}: starting")
-        return task.id
-
-    def cancel(self) -> None:
-        """Stop the running fill (Esc). The last stage shown stays as a preview."""
-        if self._run is not None:
-            self.worker.cancel()
+        return self._start(task, _Run(task.id, doc.image_version, request.mask, box, title))
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied)."""
@@ -152,33 +126,20 @@ class FillController(QObject):
             return
         self.apply()
 
-    # ---------------------------------------------------------------- signals
-    def _current(self, task_id: int) -> _Run | None:
-        run = self._run
-        return run if run is not None and run.task_id == task_id else None
-
-    def _on_emitted(self, task_id: int, payload: object) -> None:
-        run = self._current(task_id)
-        if run is None:
+    # ------------------------------------------------------------------ hooks
+    def _stage(self, run: _Run, payload: object) -> None:
+        if not isinstance(payload, Stage):
+            super()._stage(run, payload)
             return
-        if isinstance(payload, Stage):
-            if self.document is not None and run.image_version != self.document.image_version:
-                return
-            label = f"{run.engine_title}: {payload.name}"
-            if self.document is not None:
-                self.document.set_preview(payload.image, payload.name)
-            self.previewChanged.emit(payload.image, run.box, label)
-            self.progressChanged.emit(payload.progress, label)
-        elif isinstance(payload, Progress):
-            self.progressChanged.emit(payload.fraction, payload.message)
-
-    def _on_finished(self, task_id: int, result: object) -> None:
-        run = self._current(task_id)
-        if run is None:
+        if self.document is not None and run.image_version != self.document.image_version:
             return
-        self._run = None
-        self.busyChanged.emit(False)
-        self.progressChanged.emit(-1.0, "")
+        label = f"{run.engine_title}: {payload.name}"
+        if self.document is not None:
+            self.document.set_preview(payload.image, payload.name)
+        self.previewChanged.emit(payload.image, run.box, label)
+        self.progressChanged.emit(payload.progress, label)
+
+    def _result(self, run: _Run, result: object) -> None:
         if not isinstance(result, Stage):
             return
         run.final = result
@@ -188,19 +149,9 @@ class FillController(QObject):
         else:
             self.message.emit("Enter applies the result, Esc discards it")
 
-    def _on_failed(self, task_id: int, message: str) -> None:
-        if self._current(task_id) is None:
-            return
-        self._run = None
-        self.busyChanged.emit(False)
-        self.progressChanged.emit(-1.0, "")
+    def _failure(self, run: _Run, message: str) -> None:
         self.discard()
         self.error.emit(message)
 
-    def _on_cancelled(self, task_id: int) -> None:
-        if self._current(task_id) is None:
-            return
-        self._run = None
-        self.busyChanged.emit(False)
-        self.progressChanged.emit(-1.0, "")
+    def _cancelled(self, run: _Run) -> None:
         self.message.emit("Cancelled")

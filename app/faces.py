@@ -43,7 +43,7 @@ from app.document import Document, Layer, Step
 from app.model_dialogs import offer_download
 from app.qimages import rgb_pixmap
 from app.tools import Point, Tool, ToolSettings
-from app.worker import FunctionTask, Progress, Worker
+from app.worker import FunctionTask, Worker, WorkerClient
 from engines import faces as geometry
 from engines import registry, weights
 from engines.base import CancelToken, InputError
@@ -234,7 +234,7 @@ class _Run:
     image_version: int
 
 
-class FaceSession(QObject):
+class FaceSession(WorkerClient):
     """Detection, the face crop being edited, auto-sketch and paste-back for one photo.
 
     Signals:
@@ -244,8 +244,7 @@ class FaceSession(QObject):
         pasted(object): the edit was committed to the photo as this :class:`Step`.
         editChanged(bool): whether the crop has changes not pasted back yet.
         sketched(object): auto-sketch added this :class:`Step` to the crop.
-        progressChanged(float, str), busyChanged(bool), message(str), error(str): as the
-            other controllers.
+        progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     facesChanged = Signal(object)
@@ -254,29 +253,19 @@ class FaceSession(QObject):
     pasted = Signal(object)
     editChanged = Signal(bool)
     sketched = Signal(object)
-    progressChanged = Signal(float, str)
-    busyChanged = Signal(bool)
-    message = Signal(str)
-    error = Signal(str)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
+        super().__init__(worker, parent)
         self.document: Document | None = None  # the photo
         self.faces: list[Face] = []
         self.edit: FaceEdit | None = None
         self._drawn: set[Face] = set()
-        self._run: _Run | None = None
         self._waiting: tuple[_Run, object] | None = None
         self._dirty = False
         self._deliver_timer = QTimer(self)
         self._deliver_timer.setSingleShot(True)
         self._deliver_timer.setInterval(100)
         self._deliver_timer.timeout.connect(self._deliver)
-        worker.emitted.connect(self._on_emitted)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
 
     # ------------------------------------------------------------------ photo
     def set_document(self, document: Document | None) -> None:
@@ -298,14 +287,6 @@ class FaceSession(QObject):
     @staticmethod
     def parser_ready() -> bool:
         return face_parser().status().ready
-
-    @property
-    def busy(self) -> bool:
-        return self._run is not None
-
-    def cancel(self) -> None:
-        if self._run is not None:
-            self.worker.cancel()
 
     def detect(self) -> int | None:
         """Find the photo's faces on the worker; returns the task id, or None when it cannot
@@ -515,30 +496,9 @@ class FaceSession(QObject):
 
     def _submit(self, task: FunctionTask, kind: str, document: Document) -> int:
         self._waiting = None
-        self._run = _Run(task.id, kind, document, document.image_version)
-        self.worker.submit(task)
-        self.busyChanged.emit(True)
-        self.progressChanged.emit(0.0, f"{task.title}: starting")
-        return task.id
+        return self._start(task, _Run(task.id, kind, document, document.image_version))
 
-    def _current(self, task_id: int) -> _Run | None:
-        run = self._run
-        return run if run is not None and run.task_id == task_id else None
-
-    def _finish(self) -> None:
-        self._run = None
-        self.busyChanged.emit(False)
-        self.progressChanged.emit(-1.0, "")
-
-    def _on_emitted(self, task_id: int, payload: object) -> None:
-        if self._current(task_id) is not None and isinstance(payload, Progress):
-            self.progressChanged.emit(payload.fraction, payload.message)
-
-    def _on_finished(self, task_id: int, result: object) -> None:
-        run = self._current(task_id)
-        if run is None:
-            return
-        self._finish()
+    def _result(self, run: _Run, result: object) -> None:
         self._waiting = (run, result)
         self._deliver()
 
@@ -574,15 +534,8 @@ class FaceSession(QObject):
                                "Auto-sketch: the face's lines are in the sketch layer; bend "
                                "them with the sketch pen and eraser")
 
-    def _on_failed(self, task_id: int, message: str) -> None:
-        if self._current(task_id) is not None:
-            self._finish()
-            self.error.emit(message)
-
-    def _on_cancelled(self, task_id: int) -> None:
-        if self._current(task_id) is not None:
-            self._finish()
-            self.message.emit("Cancelled")
+    def _cancelled(self, run: _Run) -> None:
+        self.message.emit("Cancelled")
 
 
 class FaceBoxTool(Tool):

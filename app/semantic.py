@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Document, Layer
 from app.viewcache import default_palette
-from app.worker import FunctionTask, Progress, Worker
+from app.worker import FunctionTask, Progress, Worker, WorkerClient
 from engines import registry
 from engines.base import UNLABELLED, CancelToken, EngineError, Guidance, Readiness
 from engines.region import Box
@@ -110,7 +110,7 @@ class _MapRun:
     label_set: LabelSet
 
 
-class SemanticController(QObject):
+class SemanticController(WorkerClient):
     """Computes, imports and exports the label map of one document.
 
     Signals:
@@ -119,28 +119,20 @@ class SemanticController(QObject):
         labelsReplaced(): a computed or imported map became the label layer (one undo step).
         countsChanged(object): ``(256,)`` int64 pixel count per id of the label layer, shortly
             after it changed (strokes, fills, undo, a new map).
-        progressChanged(float, str): fraction in [0, 1] (-1 when idle) and a message.
-        busyChanged(bool): whether a map is being computed.
-        message(str): something to tell the user in passing.
-        error(str): one line for the user (a parser not ready, a file not readable...).
+        progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`
+            (errors: a parser not ready, a file not readable...).
     """
 
     labelSetChanged = Signal(object)
     labelsReplaced = Signal()
     countsChanged = Signal(object)
-    progressChanged = Signal(float, str)
-    busyChanged = Signal(bool)
-    message = Signal(str)
-    error = Signal(str)
 
     counts_delay_ms = 150  # strokes notify per segment: count once the layer settles
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
+        super().__init__(worker, parent)
         self.document: Document | None = None
         self.label_set: LabelSet | None = None
-        self._run: _MapRun | None = None
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(self.counts_delay_ms)
@@ -150,10 +142,6 @@ class SemanticController(QObject):
         self._deliver_timer.setSingleShot(True)
         self._deliver_timer.setInterval(100)
         self._deliver_timer.timeout.connect(self._deliver)
-        worker.emitted.connect(self._on_emitted)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
@@ -168,10 +156,6 @@ class SemanticController(QObject):
             document.add_listener(self._on_document_change)
         self.labelSetChanged.emit(self.label_set)
         self._emit_counts()
-
-    @property
-    def busy(self) -> bool:
-        return self._run is not None
 
     def compute_map(self, parser_name: str, **options) -> int | None:
         """Compute the label map with parser ``parser_name`` on the worker; returns the task
@@ -196,16 +180,8 @@ class SemanticController(QObject):
         task = FunctionTask(title=f"Compute map ({title})",
                             function=lambda cancel, progress: _parse(parser, image, cancel,
                                                                      progress))
-        self._run = _MapRun(task.id, doc, doc.image_version, title, parser.label_set)
-        self.worker.submit(task)
-        self.busyChanged.emit(True)
-        self.progressChanged.emit(0.0, f"{title}: starting")
-        return task.id
-
-    def cancel(self) -> None:
-        """Stop computing the map (the worker's newest task is this one while it runs)."""
-        if self._run is not None:
-            self.worker.cancel()
+        return self._start(task, _MapRun(task.id, doc, doc.image_version, title,
+                                         parser.label_set), f"{title}: starting")
 
     def label_counts(self) -> np.ndarray:
         """``(256,)`` int64 pixel count of each id in the label layer (all 255 when the
@@ -284,26 +260,12 @@ class SemanticController(QObject):
         if layer is Layer.LABELS:
             self._counts_timer.start()
 
-    def _current(self, task_id: int) -> _MapRun | None:
-        run = self._run
-        return run if run is not None and run.task_id == task_id else None
-
-    def _finish(self) -> None:
-        self._run = None
-        self.busyChanged.emit(False)
-        self.progressChanged.emit(-1.0, "")
-
-    def _on_emitted(self, task_id: int, payload: object) -> None:
-        run = self._current(task_id)
-        if run is not None and isinstance(payload, Progress):
+    def _stage(self, run: _MapRun, payload: object) -> None:
+        if isinstance(payload, Progress):
             self.progressChanged.emit(payload.fraction, f"{run.title}: {payload.message}"
                                       if payload.message else run.title)
 
-    def _on_finished(self, task_id: int, result: object) -> None:
-        run = self._current(task_id)
-        if run is None:
-            return
-        self._finish()
+    def _result(self, run: _MapRun, result: object) -> None:
         self._waiting = (run, result)
         self._deliver()
 
@@ -330,14 +292,5 @@ class SemanticController(QObject):
         self.message.emit(f"{run.title}: {count} labels found. Paint with the label brush to "
                           "change the layout; the changed area is filled to follow it")
 
-    def _on_failed(self, task_id: int, message: str) -> None:
-        if self._current(task_id) is None:
-            return
-        self._finish()
-        self.error.emit(message)
-
-    def _on_cancelled(self, task_id: int) -> None:
-        if self._current(task_id) is None:
-            return
-        self._finish()
+    def _cancelled(self, run: _MapRun) -> None:
         self.message.emit("Computing the map was cancelled")

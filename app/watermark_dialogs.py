@@ -20,6 +20,7 @@ refuses to write into the input folder or over an original; its message is shown
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
 from app.document import Document, Layer, Step
 from app.panels import engine_entries
 from app.qimages import rgb_pixmap
-from app.worker import FunctionTask, Progress, Worker, private_worker, retire_worker
+from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder
@@ -470,67 +471,50 @@ def propose_text_mask(document: Document, proposal: np.ndarray | None = None) ->
     return document.replace_layer(Layer.MASK, merged, "Detect text")
 
 
-class TextMaskController(QObject):
+@dataclass
+class _TextRun:
+    task_id: int
+    document: Document
+    image_version: int
+
+
+class TextMaskController(WorkerClient):
     """Runs the text/logo detector on the shared worker and stores its proposal with
     :func:`propose_text_mask`, unless the picture changed meanwhile.
 
     Signals:
         proposed(object): the step added (a :class:`Step`), or None when nothing was found.
-        busyChanged(bool), message(str), error(str): as the other controllers.
+        busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     proposed = Signal(object)
-    busyChanged = Signal(bool)
-    message = Signal(str)
-    error = Signal(str)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
-        self._run: tuple[int, Document, int] | None = None  # task id, document, image version
-        self._waiting: tuple[Document, int, np.ndarray] | None = None
+        super().__init__(worker, parent)
+        self._waiting: tuple[_TextRun, np.ndarray] | None = None
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
         self._retry.setInterval(100)
         self._retry.timeout.connect(self._deliver)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
-
-    @property
-    def busy(self) -> bool:
-        return self._run is not None
 
     def run(self, document: Document) -> int:
         """Detect text on a copy of ``document``'s picture; returns the task id."""
         image = document.image.copy()
         task = FunctionTask(title="Detect text",
                             function=lambda cancel, progress: detect_text_mask(image))
-        self._run = (task.id, document, document.image_version)
         self._waiting = None
-        self.worker.submit(task)
-        self.busyChanged.emit(True)
-        return task.id
+        return self._start(task, _TextRun(task.id, document, document.image_version))
 
-    def _finish(self, task_id: int) -> tuple[Document, int] | None:
-        if self._run is None or self._run[0] != task_id:
-            return None
-        _, document, version = self._run
-        self._run = None
-        self.busyChanged.emit(False)
-        return document, version
-
-    def _on_finished(self, task_id: int, result: object) -> None:
-        run = self._finish(task_id)
-        if run is not None:
-            self._waiting = (*run, result)
-            self._deliver()
+    def _result(self, run: _TextRun, result: object) -> None:
+        self._waiting = (run, result)
+        self._deliver()
 
     def _deliver(self) -> None:
         if self._waiting is None:
             return
-        document, version, proposal = self._waiting
-        if document.image_version != version:
+        run, proposal = self._waiting
+        document = run.document
+        if document.image_version != run.image_version:
             self._waiting = None
             self.message.emit("The picture changed while text was detected; detect again")
             return
@@ -543,10 +527,5 @@ class TextMaskController(QObject):
                           "then fill" if step is not None else "No text or logo found")
         self.proposed.emit(step)
 
-    def _on_failed(self, task_id: int, message: str) -> None:
-        if self._finish(task_id) is not None:
-            self.error.emit(message)
-
-    def _on_cancelled(self, task_id: int) -> None:
-        if self._finish(task_id) is not None:
-            self.message.emit("Text detection was cancelled")
+    def _cancelled(self, run: _TextRun) -> None:
+        self.message.emit("Text detection was cancelled")

@@ -234,3 +234,98 @@ def private_worker(owner: QObject) -> Worker:
 def _retire_all() -> None:
     for worker in list(_live_workers):
         retire_worker(worker)
+
+
+class WorkerClient(QObject):
+    """Base of the controllers that run one task at a time on a (shared) :class:`Worker`.
+
+    :meth:`_start` submits a task together with a record of the run (anything with a
+    ``task_id`` attribute); signals of other tasks, and of runs this client replaced, are
+    ignored. Subclasses override the hooks :meth:`_stage` (an intermediate payload),
+    :meth:`_result`, :meth:`_failure` and :meth:`_cancelled`; when the end hooks run, the
+    client is already idle again.
+
+    Signals:
+        progressChanged(float, str): fraction done in [0, 1] (-1 when idle) and a message.
+        busyChanged(bool): whether a run of this client is in progress.
+        message(str): something to tell the user in passing.
+        error(str): a run failed; one line for the user.
+    """
+
+    progressChanged = Signal(float, str)
+    busyChanged = Signal(bool)
+    message = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self._run: Any = None
+        worker.emitted.connect(self._on_emitted)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    @property
+    def busy(self) -> bool:
+        return self._run is not None
+
+    def cancel(self) -> None:
+        """Cancel this client's run (the worker's newest task is it while it runs)."""
+        if self._run is not None:
+            self.worker.cancel()
+
+    def _start(self, task: Task, run: Any, message: str | None = None) -> int:
+        self._run = run
+        self.worker.submit(task)
+        self.busyChanged.emit(True)
+        self.progressChanged.emit(0.0, message or f"{task.title}: starting")
+        return task.id
+
+    def _mine(self, task_id: int) -> Any:
+        run = self._run
+        return run if run is not None and run.task_id == task_id else None
+
+    def _end(self, task_id: int) -> Any:
+        run = self._mine(task_id)
+        if run is not None:
+            self._run = None
+            self.busyChanged.emit(False)
+            self.progressChanged.emit(-1.0, "")
+        return run
+
+    def _on_emitted(self, task_id: int, payload: object) -> None:
+        run = self._mine(task_id)
+        if run is not None:
+            self._stage(run, payload)
+
+    def _on_finished(self, task_id: int, result: object) -> None:
+        run = self._end(task_id)
+        if run is not None:
+            self._result(run, result)
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        run = self._end(task_id)
+        if run is not None:
+            self._failure(run, message)
+
+    def _on_cancelled(self, task_id: int) -> None:
+        run = self._end(task_id)
+        if run is not None:
+            self._cancelled(run)
+
+    # ------------------------------------------------------------------ hooks
+    def _stage(self, run: Any, payload: object) -> None:
+        """An intermediate payload; by default a :class:`Progress` is passed on."""
+        if isinstance(payload, Progress):
+            self.progressChanged.emit(payload.fraction, payload.message)
+
+    def _result(self, run: Any, result: object) -> None:
+        """The run finished with ``result``."""
+
+    def _failure(self, run: Any, message: str) -> None:
+        """The run failed; by default the message goes to :attr:`error`."""
+        self.error.emit(message)
+
+    def _cancelled(self, run: Any) -> None:
+        """The run was cancelled or superseded."""
