@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.document import Document
 from app.worker import InpaintTask, Worker, WorkerClient
@@ -119,12 +119,8 @@ class FillController(WorkerClient):
 
     def _apply_when_idle(self) -> None:
         """Apply now, or as soon as the brush drag in progress ends (a step is open)."""
-        if self._pending is None:
-            return
-        if self.document is not None and self.document.in_step:
-            QTimer.singleShot(30, self._apply_when_idle)
-            return
-        self.apply()
+        if self._pending is not None and self.document is not None:
+            self.document.when_idle(self.apply)
 
     # ------------------------------------------------------------------ hooks
     def _stage(self, run: _Run, payload: object) -> None:

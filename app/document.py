@@ -135,6 +135,7 @@ class Document:
         self._open: Step | None = None
         self._backup: dict[tuple[Layer, int, int], np.ndarray] = {}
         self._listeners: list[Callable[[], ChangeListener | None]] = []
+        self._after_step: list[Callable[[], object]] = []
         self._revision = 0
         self._saved_revision = 0
         self._image_version = 0
@@ -200,6 +201,19 @@ class Document:
     def in_step(self) -> bool:
         return self._open is not None
 
+    def when_idle(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` now, or right after the open step ends (a result that arrives
+        during a brush drag is stored once the drag is over, never inside it)."""
+        if self._open is None:
+            callback()
+        else:
+            self._after_step.append(callback)
+
+    def _run_after_step(self) -> None:
+        callbacks, self._after_step = self._after_step, []
+        for callback in callbacks:
+            callback()
+
     def begin_step(self, label: str, derive_hole: bool = True) -> None:
         """Open an undo step; every :meth:`touch` until :meth:`end_step` belongs to it.
 
@@ -238,14 +252,14 @@ class Document:
                 step.diffs.append(_TileDiff(layer, row, col, old.shape, _compressed(old),
                                             _compressed(new)))
         self._backup.clear()
-        if not step.diffs:
-            return None
-        self._note_image_change(step)
-        self._undo.append(step)
-        self._redo.clear()
-        self._revision += 1
-        self._trim_history()
-        return step
+        if step.diffs:
+            self._note_image_change(step)
+            self._undo.append(step)
+            self._redo.clear()
+            self._revision += 1
+            self._trim_history()
+        self._run_after_step()
+        return step if step.diffs else None
 
     def _derive_hole(self) -> None:
         """Within the open step: the pixels whose label this step changed, grown by
@@ -293,6 +307,7 @@ class Document:
             self._tile(layer, row, col)[...] = old
             self.notify(layer, self._tile_box(row, col))
         self._backup.clear()
+        self._run_after_step()
 
     @contextlib.contextmanager
     def step(self, label: str, derive_hole: bool = True) -> Iterator[Document]:

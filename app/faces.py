@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -262,10 +262,6 @@ class FaceSession(WorkerClient):
         self._drawn: set[Face] = set()
         self._waiting: tuple[_Run, object] | None = None
         self._dirty = False
-        self._deliver_timer = QTimer(self)
-        self._deliver_timer.setSingleShot(True)
-        self._deliver_timer.setInterval(100)
-        self._deliver_timer.timeout.connect(self._deliver)
 
     # ------------------------------------------------------------------ photo
     def set_document(self, document: Document | None) -> None:
@@ -519,7 +515,7 @@ class FaceSession(WorkerClient):
             self.message.emit("The picture changed meanwhile; run it again")
             return
         if run.document.in_step:
-            self._deliver_timer.start()
+            run.document.when_idle(self._deliver)
             return
         self._waiting = None
         if run.kind == "detect":

@@ -138,10 +138,6 @@ class SemanticController(WorkerClient):
         self._counts_timer.setInterval(self.counts_delay_ms)
         self._counts_timer.timeout.connect(self._emit_counts)
         self._waiting: tuple[_MapRun, np.ndarray] | None = None  # finished, not yet stored
-        self._deliver_timer = QTimer(self)
-        self._deliver_timer.setSingleShot(True)
-        self._deliver_timer.setInterval(100)
-        self._deliver_timer.timeout.connect(self._deliver)
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
@@ -284,7 +280,7 @@ class SemanticController(WorkerClient):
                               "compute it again")
             return
         if doc.in_step:  # the user is painting: store the map when the drag ends
-            self._deliver_timer.start()
+            doc.when_idle(self._deliver)
             return
         self._waiting = None
         self._store_map(doc, labels, run.label_set, f"Compute map ({run.title})")

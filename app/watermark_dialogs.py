@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -492,10 +492,6 @@ class TextMaskController(WorkerClient):
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(worker, parent)
         self._waiting: tuple[_TextRun, np.ndarray] | None = None
-        self._retry = QTimer(self)
-        self._retry.setSingleShot(True)
-        self._retry.setInterval(100)
-        self._retry.timeout.connect(self._deliver)
 
     def run(self, document: Document) -> int:
         """Detect text on a copy of ``document``'s picture; returns the task id."""
@@ -519,7 +515,7 @@ class TextMaskController(WorkerClient):
             self.message.emit("The picture changed while text was detected; detect again")
             return
         if document.in_step:  # a brush drag is open: store the proposal when it ends
-            self._retry.start()
+            document.when_idle(self._deliver)
             return
         self._waiting = None
         step = propose_text_mask(document, proposal)

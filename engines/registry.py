@@ -7,15 +7,12 @@ Adding an engine is a one-file change: put a module defining a registered class 
 from __future__ import annotations
 
 import difflib
-import importlib
-import pkgutil
 from typing import Any, TypeVar
 
 from engines.base import Engine
+from engines.plugins import ENGINE_PACKAGES, import_packages
 
 _ENGINES: dict[str, type[Engine]] = {}
-_PLUGIN_PACKAGES = ("engines.classical", "engines.neural")
-_discovered = False
 
 E = TypeVar("E", bound=type[Engine])
 
@@ -42,14 +39,7 @@ def register(cls: E) -> E:
 
 def discover() -> None:
     """Import every module of the engine packages once, so their ``@register`` calls run."""
-    global _discovered
-    if _discovered:
-        return
-    for package_name in _PLUGIN_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
-            importlib.import_module(info.name)
-    _discovered = True
+    import_packages(ENGINE_PACKAGES)
 
 
 def names() -> list[str]:

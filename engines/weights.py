@@ -19,11 +19,9 @@ import contextlib
 import difflib
 import enum
 import hashlib
-import importlib
 import json
 import os
 import pickle
-import pkgutil
 import struct
 import tempfile
 import types
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import CancelToken, EngineError
+from engines.plugins import ENGINE_PACKAGES, PARSER_PACKAGES, import_packages
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -115,8 +114,6 @@ class WrongFileError(WeightsCorruptError):
 
 
 _SPECS: dict[str, WeightSpec] = {}
-_SPEC_PACKAGES = ("engines.classical", "engines.neural", "engines.segmentation")
-_discovered = False
 
 
 def register_spec(spec: WeightSpec) -> WeightSpec:
@@ -134,14 +131,7 @@ def unregister_spec(weights_id: str) -> None:
 
 
 def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    for package_name in _SPEC_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
-            importlib.import_module(info.name)
-    _discovered = True
+    import_packages(ENGINE_PACKAGES + PARSER_PACKAGES)
 
 
 def all_specs() -> list[WeightSpec]:

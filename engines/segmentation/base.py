@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import abc
 import difflib
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -18,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines.base import CancelToken, Readiness, Status
+from engines.plugins import PARSER_PACKAGES, import_packages
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -71,7 +70,6 @@ class Parser(abc.ABC):
 
 
 _PARSERS: dict[str, type[Parser]] = {}
-_discovered = False
 P = TypeVar("P", bound=type[Parser])
 
 
@@ -84,13 +82,7 @@ def register_parser(cls: P) -> P:
 
 
 def _discover() -> None:
-    global _discovered
-    if _discovered:
-        return
-    package = importlib.import_module("engines.segmentation")
-    for info in pkgutil.walk_packages(package.__path__, "engines.segmentation."):
-        importlib.import_module(info.name)
-    _discovered = True
+    import_packages(PARSER_PACKAGES)
 
 
 def parser_names() -> list[str]:

@@ -298,3 +298,20 @@ def test_bound_method_listeners_do_not_keep_their_owner_alive():
     assert ref() is None
     with doc.step("t"):
         doc.paint_segment(Layer.MASK, (50, 50), (50, 50), 3, 255)  # no error, no call
+
+
+def test_when_idle_runs_now_or_right_after_the_open_step():
+    doc = _doc()
+    calls = []
+    doc.when_idle(lambda: calls.append("now"))
+    assert calls == ["now"]
+    doc.begin_step("drag")
+    doc.when_idle(lambda: calls.append("after drag"))
+    doc.paint_segment(Layer.MASK, (10, 10), (20, 20), 3, 255)
+    assert calls == ["now"]
+    doc.end_step()
+    assert calls == ["now", "after drag"]
+    doc.begin_step("abandoned")
+    doc.when_idle(lambda: calls.append("after cancel"))
+    doc.cancel_step()
+    assert calls[-1] == "after cancel"
