@@ -1,0 +1,157 @@
+"""The "patchmatch" engine: guided multi-scale PatchMatch completion, no download needed.
+
+Options (engine options or request options, engine options win):
+
+* ``patch_size``: odd patch side in pixels (default 7);
+* ``quality``: ``"fast"``, ``"normal"`` (default) or ``"best"``, the EM iterations per level;
+* ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
+  GPU is present, numba on the CPU otherwise), ``"numba"`` or ``"torch"`` (torch on the
+  request's device, the CPU included);
+* ``sketch_weight``: strength of the sketch term (default 20000);
+* ``label_weight``: cost of one source pixel whose label differs (default 2000);
+* ``previews``: yield every pyramid level as a coarse stage (default True) or only the final.
+
+Guidance (each optional, all combinable):
+
+* ``sketch``: lines drawn in the hole; a structure term compares them with the edges (Canny)
+  of source patches, so structures continue along the lines;
+* ``labels``: a hole pixel labelled L takes patches centred on pixels labelled L (and votes
+  from pixels labelled L); exemplars count as any label, and a label no known pixel carries
+  constrains nothing; 255 = unlabelled;
+* ``sample_include`` / ``sample_exclude``: only / never these pixels are sources (no source
+  patch overlaps an excluded pixel; an all-zero include layer restricts nothing);
+* ``exemplars``: reference images searched as sources beside the image itself.
+
+The numba kernels are compiled on first use and cached on disk (``cache=True``); call
+:func:`warm_up` from a background thread at start-up so the first user run does not wait.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engines.base import (
+    CancelToken,
+    Engine,
+    Guidance,
+    InpaintRequest,
+    InputError,
+    Region,
+    RegionStage,
+)
+from engines.classical.patchmatch.levels import build_pyramid, level_problem
+from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
+from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
+from engines.registry import register
+
+SCHEDULES = {
+    "fast": Schedule(coarse_em=4, coarse_search=2, em=2, search=1, fine_em=1, fine_search=1),
+    "normal": Schedule(),
+    "best": Schedule(coarse_em=8, coarse_search=4, em=3, search=3, fine_em=2, fine_search=2),
+}
+BACKENDS = ("auto", "numba", "torch")
+
+
+def _torch_device(preference: str, required: bool):
+    """The torch device to run on, or None for the numba path (``required``: torch forced)."""
+    preference = (preference or "auto").lower()
+    if not required:
+        if preference in ("cpu", "mps") or importlib.util.find_spec("torch") is None:
+            return None
+        import torch
+
+        if preference == "auto" and not torch.cuda.is_available():
+            return None
+    from engines.device import pick_device
+
+    device = pick_device(preference)
+    return device if required or device.type == "cuda" else None
+
+
+@register
+class PatchMatchEngine(Engine):
+    name = "patchmatch"
+    title = "Guided PatchMatch"
+    description = ("Multi-scale PatchMatch fill steered by sketch, labels, sampling area and "
+                   "reference images; no download, seamless, fast.")
+    guidance = frozenset({Guidance.SKETCH, Guidance.LABELS, Guidance.SAMPLING,
+                          Guidance.EXEMPLARS})
+    working_size = None
+    min_context = 64
+
+    def _option(self, region: Region, key: str, default: Any) -> Any:
+        return self.options.get(key, region.options.get(key, default))
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        patch_size = int(self._option(region, "patch_size", 7))
+        if patch_size < 3 or patch_size % 2 == 0:
+            raise InputError(f"patch_size must be an odd number >= 3, got {patch_size}")
+        quality = str(self._option(region, "quality", "normal"))
+        if quality not in SCHEDULES:
+            raise InputError(f"unknown quality {quality!r}; use {', '.join(SCHEDULES)}")
+        backend = str(self._option(region, "backend", "auto"))
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
+        radius = patch_size // 2
+        hole = np.ascontiguousarray(region.hole)
+        pyramid = build_pyramid(
+            region.image, hole, radius, include=region.sample_include,
+            exclude=region.sample_exclude, labels=region.labels, sketch=region.sketch,
+            exemplars=region.exemplars)
+        device = None if backend == "numba" else _torch_device(region.device,
+                                                               backend == "torch")
+        if device is None:
+            make_solver = NumbaLevelSolver
+        else:
+            from engines.classical.patchmatch.torch_solver import TorchLevelSolver
+
+            def make_solver(*args, **kwargs):
+                return TorchLevelSolver(*args, device=device, **kwargs)
+
+        previews = bool(self._option(region, "previews", True))
+        height, width = hole.shape
+        for result in complete(
+                pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
+                label_weight=float(self._option(region, "label_weight", 2000.0)),
+                sketch_weight=float(self._option(region, "sketch_weight", 20000.0))):
+            final = result.number == result.count
+            if not (final or previews):
+                continue
+            estimate = np.clip(np.rint(result.estimate), 0, 255).astype(np.uint8)
+            if estimate.shape[:2] != (height, width):
+                estimate = cv2.resize(estimate, (width, height), interpolation=cv2.INTER_LINEAR)
+            image = region.image.copy()
+            image[hole] = estimate[hole]
+            name = "refined" if final else f"level {result.number}/{result.count}"
+            yield RegionStage(name, image, result.progress, final=final)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the CPU kernels with a tiny run.
+
+    The first run in a process otherwise pays for it: seconds when nothing is cached yet.
+    Also imports torch when installed (the CUDA check of ``backend="auto"``). Safe to call
+    from a background thread at start-up.
+    """
+    _torch_device("auto", required=False)
+    image = np.zeros((48, 48, 3), np.uint8)
+    image[:, 24:] = 200
+    mask = np.zeros((48, 48), np.uint8)
+    mask[18:30, 18:30] = 255
+    labels = np.zeros((48, 48), np.uint8)
+    sketch = np.zeros((48, 48), np.uint8)
+    sketch[24, 10:40] = 255
+    request = InpaintRequest(image, mask, labels=labels, sketch=sketch,
+                             options={"backend": "numba"})
+    for _ in PatchMatchEngine().run(request):  # the single-thread kernels
+        pass
+    problem = level_problem(build_pyramid(image, mask >= 128, 3)[0], 3)
+    nnf_y, nnf_x = nearest_sources(problem, np.arange(problem.size), np.random.default_rng(0))
+    solver = NumbaLevelSolver(problem, image.astype(np.float32), nnf_y, nnf_x,
+                              label_weight=0.0, sketch_weight=0.0, parallel=True)
+    solver.step(1, np.full(problem.size, 4, np.int32), 0, 0)  # the multi-thread ones

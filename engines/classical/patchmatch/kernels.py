@@ -1,0 +1,307 @@
+"""Numba kernels of guided PatchMatch: nearest-neighbour field search and patch voting.
+
+Array contracts shared by every kernel (``h, w``: target image; ``ha, wa``: source atlas):
+
+* ``image``: ``(h, w * 3)`` float32, the current estimate, RGB interleaved per row;
+* ``atlas``: ``(ha, wa * 3)`` float32, the sources (the region, then the exemplars);
+* ``valid``: ``(ha, wa)`` uint8, 1 where a patch centred there is a usable source (the whole
+  patch lies on usable pixels of one atlas piece);
+* ``ty, tx``: ``(n,)`` int32 target patch centres, sorted row-major; ``index``: ``(h, w)``
+  int32 target number of a pixel or -1; ``bands``: int64 starts of row bands in the target
+  list (last entry ``n``);
+* ``nnf_y, nnf_x``: ``(n,)`` int32 atlas centre matched to each target; ``cost``: ``(n,)``
+  float32 distance of that match;
+* guidance: ``centre_label`` ``(n,)`` int16 (-1 = any source), ``target_labels`` ``(h, w)`` and
+  ``atlas_labels`` ``(ha, wa)`` int16 (-1 = unconstrained / wildcard), ``label_weight`` the
+  cost of one mismatched pixel; ``target_structure``, ``structure_weight`` ``(h, w)`` and
+  ``atlas_structure`` ``(ha, wa)`` float32 in ``[0, 1]``, ``sketch_weight`` their scale.
+  Unused guidance is passed as ``(1, 1)`` arrays with its flag off.
+
+:func:`improve_nnf` and :func:`vote` run on all numba threads; the ``*_serial`` twins, for
+small levels, on the calling thread. Randomness comes from a counter-based hash of (seed,
+iteration, target, draw), so a run is deterministic whatever the thread count. Bands of rows
+are processed in two phases (even bands in parallel, then odd ones): propagation reads a
+neighbouring band only while that band is idle, which keeps parallel runs deterministic too.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+from numba import njit, prange
+
+_MASK32 = 0xFFFFFFFF
+
+
+@njit(cache=True, nogil=True)
+def mul32(x, constant):
+    """``(x * constant) mod 2**32`` for ``x, constant < 2**32`` without int64 overflow."""
+    low = x * (constant & 0xFFFF)
+    high = ((x * (constant >> 16)) & 0xFFFF) << 16
+    return (low + high) & _MASK32
+
+
+@njit(cache=True, nogil=True)
+def hash32(value):
+    """A 32-bit integer mix (lowbias32) of a non-negative int64; returns an int64 < 2**32."""
+    x = value & _MASK32
+    x ^= x >> 16
+    x = mul32(x, 0x7FEB352D)
+    x ^= x >> 15
+    x = mul32(x, 0x846CA68B)
+    x ^= x >> 16
+    return x
+
+
+@njit(cache=True, nogil=True)
+def random_offset(seed, iteration, target, draw, radius):
+    """A deterministic integer in ``[-radius, radius]``."""
+    h = hash32(seed ^ hash32(iteration * 0x9E3779B1 + hash32(target * 64 + draw)))
+    return h % (2 * radius + 1) - radius
+
+
+@njit(cache=True, nogil=True)
+def load_patch(image, ty, tx, r, patch):
+    """Copy the target patch at (ty, tx) into ``patch`` ``(2r+1, (2r+1)*3)``, borders clamped."""
+    h = image.shape[0]
+    w = image.shape[1] // 3
+    for dy in range(-r, r + 1):
+        row = image[min(max(ty + dy, 0), h - 1)]
+        for dx in range(-r, r + 1):
+            x = min(max(tx + dx, 0), w - 1) * 3
+            k = (dx + r) * 3
+            patch[dy + r, k] = row[x]
+            patch[dy + r, k + 1] = row[x + 1]
+            patch[dy + r, k + 2] = row[x + 2]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, label_weight,
+                  use_structure, target_structure, structure_weight, atlas_structure,
+                  sketch_weight):
+    """The label and structure terms of the distance (0 when both are off)."""
+    total = 0.0
+    if not (use_labels or use_structure):
+        return total
+    h, w = target_labels.shape if use_labels else target_structure.shape
+    for dy in range(-r, r + 1):
+        yy = min(max(ty + dy, 0), h - 1)
+        for dx in range(-r, r + 1):
+            xx = min(max(tx + dx, 0), w - 1)
+            if use_labels:
+                wanted = target_labels[yy, xx]
+                if wanted >= 0:
+                    got = atlas_labels[sy + dy, sx + dx]
+                    if got >= 0 and got != wanted:
+                        total += label_weight
+            if use_structure:
+                weight = structure_weight[yy, xx]
+                if weight > 0.0:
+                    d = target_structure[yy, xx] - atlas_structure[sy + dy, sx + dx]
+                    total += sketch_weight * weight * d * d
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
+               atlas_labels, label_weight, use_structure, target_structure, structure_weight,
+               atlas_structure, sketch_weight):
+    """Distance between the target patch ``patch`` (loaded from (ty, tx)) and atlas (sy, sx).
+
+    Sum of squared RGB differences (target pixels outside the image repeat its border), plus
+    the label and structure terms when enabled. Stops early and returns a value ``>= best``
+    as soon as the partial sum reaches ``best``.
+    """
+    total = guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels,
+                          label_weight, use_structure, target_structure, structure_weight,
+                          atlas_structure, sketch_weight)
+    if total >= best:
+        return total
+    width = (2 * r + 1) * 3
+    start = (sx - r) * 3
+    for dy in range(2 * r + 1):
+        source_row = atlas[sy - r + dy]
+        target_row = patch[dy]
+        row = np.float32(0.0)
+        for k in range(width):
+            d = target_row[k] - source_row[start + k]
+            row += d * d
+        total += row
+        if total >= best:
+            return total
+    return total
+
+
+@njit(cache=True, nogil=True)
+def acceptable(valid, atlas_labels, use_labels, wanted, sy, sx):
+    """Whether atlas centre (sy, sx) may be matched to a target whose centre label is wanted."""
+    if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1]:
+        return False
+    if valid[sy, sx] == 0:
+        return False
+    if use_labels and wanted >= 0:
+        got = atlas_labels[sy, sx]
+        if got >= 0 and got != wanted:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, centre_label,
+                 index, nnf_y, nnf_x, cost, r, search_radius, use_labels, target_labels,
+                 atlas_labels, label_weight, use_structure, target_structure,
+                 structure_weight, atlas_structure, sketch_weight):
+    """Propagation from two scan neighbours, then random search, for target ``i``.
+
+    ``patch`` must hold target ``i``'s patch (see :func:`load_patch`).
+    """
+    h, w = index.shape
+    y = ty[i]
+    x = tx[i]
+    wanted = centre_label[i]
+    best_y = nnf_y[i]
+    best_x = nnf_x[i]
+    best = cost[i]
+    step = 1 if backward else -1
+    for axis in range(2):
+        ny = y + step if axis == 0 else y
+        nx = x + step if axis == 1 else x
+        if ny < 0 or nx < 0 or ny >= h or nx >= w:
+            continue
+        j = index[ny, nx]
+        if j < 0:
+            continue
+        cy = nnf_y[j] - (ny - y)
+        cx = nnf_x[j] - (nx - x)
+        if (cy == best_y and cx == best_x) or not acceptable(valid, atlas_labels, use_labels,
+                                                             wanted, cy, cx):
+            continue
+        c = patch_cost(patch, atlas, y, x, cy, cx, r, best, use_labels, target_labels,
+                       atlas_labels, label_weight, use_structure, target_structure,
+                       structure_weight, atlas_structure, sketch_weight)
+        if c < best:
+            best, best_y, best_x = c, cy, cx
+    radius = search_radius[i]
+    draw = 0
+    while radius >= 1:
+        cy = best_y + random_offset(seed, iteration, i, draw, radius)
+        cx = best_x + random_offset(seed, iteration, i, draw + 1, radius)
+        draw += 2
+        if acceptable(valid, atlas_labels, use_labels, wanted, cy, cx):
+            c = patch_cost(patch, atlas, y, x, cy, cx, r, best, use_labels, target_labels,
+                           atlas_labels, label_weight, use_structure, target_structure,
+                           structure_weight, atlas_structure, sketch_weight)
+            if c < best:
+                best, best_y, best_x = c, cy, cx
+        radius //= 2
+    nnf_y[i] = best_y
+    nnf_x[i] = best_x
+    cost[i] = best
+
+
+def _improve_nnf(image, atlas, valid, ty, tx, centre_label, index, bands, nnf_y, nnf_x, cost,
+                r, iterations, first_iteration, search_radius, seed, use_labels, target_labels,
+                atlas_labels, label_weight, use_structure, target_structure, structure_weight,
+                atlas_structure, sketch_weight):
+    """Recompute the costs of the current matches, then run PatchMatch ``iterations`` times.
+
+    Iterations alternate forward and backward scans (by ``first_iteration + k``); each one
+    propagates good matches from scan neighbours and tries ``log2(search_radius[i])`` random
+    candidates around target ``i``'s current best (``search_radius``: int32 ``(n,)``).
+    Updates ``nnf_y``, ``nnf_x`` and ``cost`` in place.
+    """
+    band_count = bands.shape[0] - 1
+    side = 2 * r + 1
+    for band in prange(band_count):
+        patch = np.empty((side, side * 3), np.float32)
+        for i in range(bands[band], bands[band + 1]):
+            load_patch(image, ty[i], tx[i], r, patch)
+            cost[i] = patch_cost(patch, atlas, ty[i], tx[i], nnf_y[i], nnf_x[i], r,
+                                 np.inf, use_labels, target_labels, atlas_labels,
+                                 label_weight, use_structure, target_structure,
+                                 structure_weight, atlas_structure, sketch_weight)
+    for k in range(iterations):
+        iteration = first_iteration + k
+        backward = iteration % 2 == 1
+        for parity in range(2):
+            for half in prange((band_count - parity + 1) // 2):
+                band = 2 * half + parity
+                lo = bands[band]
+                hi = bands[band + 1]
+                patch = np.empty((side, side * 3), np.float32)
+                for step in range(hi - lo):
+                    i = hi - 1 - step if backward else lo + step
+                    load_patch(image, ty[i], tx[i], r, patch)
+                    _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx,
+                                 centre_label, index, nnf_y, nnf_x, cost, r, search_radius,
+                                 use_labels, target_labels, atlas_labels, label_weight,
+                                 use_structure, target_structure, structure_weight,
+                                 atlas_structure, sketch_weight)
+
+
+def _vote(out, atlas, hole_y, hole_x, index, nnf_y, nnf_x, weight, r, use_labels,
+         target_labels, atlas_labels):
+    """Weighted patch voting: each hole pixel becomes the weighted mean of its votes.
+
+    ``out`` is the ``(h, w * 3)`` float32 estimate, written at the hole pixels
+    ``(hole_y, hole_x)``; every target patch covering a pixel votes the atlas colour its
+    match puts there, with the target's ``weight``. With labels, votes whose source pixel
+    carries another label than the hole pixel are ignored unless no other vote exists.
+    """
+    h, w = index.shape
+    for k in prange(hole_y.shape[0]):
+        y = hole_y[k]
+        x = hole_x[k]
+        wanted = target_labels[y, x] if use_labels else -1
+        for attempt in range(2):
+            filtered = wanted >= 0 and attempt == 0
+            red = 0.0
+            green = 0.0
+            blue = 0.0
+            total = 0.0
+            for dy in range(-r, r + 1):
+                cy = y - dy
+                if cy < 0 or cy >= h:
+                    continue
+                for dx in range(-r, r + 1):
+                    cx = x - dx
+                    if cx < 0 or cx >= w:
+                        continue
+                    j = index[cy, cx]
+                    if j < 0:
+                        continue
+                    sy = nnf_y[j] + dy
+                    sx = nnf_x[j] + dx
+                    if filtered:
+                        got = atlas_labels[sy, sx]
+                        if got >= 0 and got != wanted:
+                            continue
+                    wj = weight[j]
+                    red += wj * atlas[sy, 3 * sx]
+                    green += wj * atlas[sy, 3 * sx + 1]
+                    blue += wj * atlas[sy, 3 * sx + 2]
+                    total += wj
+            if total > 0.0:
+                out[y, 3 * x] = red / total
+                out[y, 3 * x + 1] = green / total
+                out[y, 3 * x + 2] = blue / total
+                break
+
+
+def _named(function, name: str):
+    """A copy of ``function`` under another name: numba caches compiled code per name."""
+    copy = types.FunctionType(function.__code__, function.__globals__, name,
+                              function.__defaults__, function.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = function.__doc__
+    return copy
+
+
+_PARALLEL = {"cache": True, "nogil": True, "fastmath": True, "parallel": True}
+_SERIAL = {"cache": True, "nogil": True, "fastmath": True}
+improve_nnf = njit(**_PARALLEL)(_named(_improve_nnf, "improve_nnf"))
+vote = njit(**_PARALLEL)(_named(_vote, "vote"))
+# small levels: waking threads would cost more than the work
+improve_nnf_serial = njit(**_SERIAL)(_named(_improve_nnf, "improve_nnf_serial"))
+vote_serial = njit(**_SERIAL)(_named(_vote, "vote_serial"))

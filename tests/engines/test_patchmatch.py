@@ -1,0 +1,318 @@
+"""Guided PatchMatch: filling, guidance (labels, exclusion, sketch, exemplars), cancel, torch."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engines import registry
+from engines.base import Cancelled, CancelToken, EngineError, Guidance, InpaintRequest
+from engines.classical.patchmatch import engine as engine_module
+from engines.classical.patchmatch.engine import PatchMatchEngine
+from engines.classical.patchmatch.levels import build_pyramid, level_problem
+from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
+
+
+def _run(request: InpaintRequest, **options) -> list:
+    return list(PatchMatchEngine(**options).run(request))
+
+
+def _noise(shape, sigma, seed):
+    return np.random.default_rng(seed).normal(0, sigma, shape)
+
+
+def _hole_psnr(result: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    hole = mask >= 128
+    error = result[hole].astype(np.float64) - original[hole]
+    return float(10 * np.log10(255.0 ** 2 / max(np.mean(error ** 2), 1e-9)))
+
+
+def test_registered_with_its_guidance():
+    cls = registry.engine_class("patchmatch")
+    assert cls is PatchMatchEngine
+    assert cls.guidance == {Guidance.SKETCH, Guidance.LABELS, Guidance.SAMPLING,
+                            Guidance.EXEMPLARS}
+    assert cls.working_size is None
+
+
+def test_fills_hole_and_keeps_every_other_pixel(textured, square_mask):
+    stages = _run(InpaintRequest(textured, square_mask, seed=3))
+    assert [s.final for s in stages] == [False] * (len(stages) - 1) + [True]
+    assert len(stages) >= 2  # coarse levels come first
+    assert stages[-1].name == "refined"
+    progress = [s.progress for s in stages]
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    hole = square_mask >= 128
+    for stage in stages:
+        assert stage.image.shape == textured.shape
+        np.testing.assert_array_equal(stage.image[~hole], textured[~hole])
+    # the fixture is a gradient with noise: a fill that follows it is close to the original
+    assert _hole_psnr(stages[-1].image, textured, square_mask) > 24.0
+
+
+def test_same_seed_same_result(textured, square_mask):
+    first = _run(InpaintRequest(textured, square_mask, seed=11))[-1].image
+    second = _run(InpaintRequest(textured, square_mask, seed=11))[-1].image
+    np.testing.assert_array_equal(first, second)
+
+
+def test_no_seam_on_a_smooth_gradient():
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    image = np.stack([60 + x, 40 + y * 1.5, 200 - x * 0.8], axis=-1)
+    image = np.clip(image + _noise(image.shape, 2.0, 5), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 128), np.uint8)
+    cv2.circle(mask, (64, 48), 20, 255, -1)
+    result = _run(InpaintRequest(image, mask))[-1].image.astype(np.float32)
+    hole = mask >= 128
+    ring = (cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0) & ~hole
+    edge = hole & (cv2.erode(mask, np.ones((3, 3), np.uint8)) == 0)
+    # mean colour just inside the hole edge equals the mean just outside (no step)
+    step = np.abs(result[edge].mean(axis=0) - result[ring].mean(axis=0))
+    assert step.max() < 3.0
+    assert np.abs(result[hole] - image[hole]).mean() < 8.0  # noise alone gives ~2
+
+
+def test_no_seam_on_a_texture():
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    pattern = 128 + 60 * np.sin(x * 2 * np.pi / 9) * np.cos(y * 2 * np.pi / 7)
+    image = np.stack([pattern, 255 - pattern, np.full_like(pattern, 90)], axis=-1)
+    image = np.clip(image + _noise(image.shape, 3.0, 6), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 128), np.uint8)
+    mask[30:66, 40:90] = 255
+    result = _run(InpaintRequest(image, mask))[-1].image
+    # the texture is continued (mostly in phase), not smoothed over
+    assert _hole_psnr(result, image, mask) > 22.0  # OpenCV Telea: 19 dB, a blur
+    hole = mask >= 128
+    across = np.abs(np.diff(result.astype(np.float32), axis=1)).sum(axis=2)
+    boundary = hole[:, 1:] ^ hole[:, :-1]
+    assert across[boundary].mean() < 1.5 * across[~boundary].mean()
+
+
+def test_no_usable_source_is_reported():
+    image = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
+    mask = np.full((48, 48), 255, np.uint8)
+    mask[:3] = 0  # only a 3-pixel strip is known: no 7x7 source patch fits
+    with pytest.raises(EngineError, match="no source"):
+        _run(InpaintRequest(image, mask))
+    reference = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    filled = _run(InpaintRequest(image, mask, exemplars=(reference,)))[-1].image
+    assert filled.shape == image.shape
+
+
+def test_label_without_sources_falls_back_to_any_source(textured, square_mask):
+    labels = np.zeros(square_mask.shape, np.uint8)
+    labels[square_mask > 0] = 7  # no known pixel carries label 7
+    result = _run(InpaintRequest(textured, square_mask, labels=labels))[-1].image
+    assert _hole_psnr(result, textured, square_mask) > 20.0
+
+
+def test_labels_choose_the_source_region():
+    image = np.zeros((64, 96, 3), np.uint8)
+    image[:, :48] = (220, 30, 30)
+    image[:, 48:] = (30, 30, 220)
+    image = np.clip(image + _noise(image.shape, 4.0, 1), 0, 255).astype(np.uint8)
+    labels = np.ones((64, 96), np.uint8)
+    labels[:, 48:] = 2
+    mask = np.zeros((64, 96), np.uint8)
+    mask[22:42, 12:32] = 255  # inside the red half
+    labels[mask > 0] = 2  # ...but the user says it is "blue"
+    without = _run(InpaintRequest(image, mask))[-1].image[mask > 0].astype(int)
+    assert (without[:, 0] > without[:, 2]).all()  # plain fill: red from around the hole
+    filled = _run(InpaintRequest(image, mask, labels=labels))[-1].image[mask > 0].astype(int)
+    assert (filled[:, 2] > 150).all() and (filled[:, 0] < 80).all()
+
+
+def test_excluded_pixels_are_never_sources():
+    rng = np.random.default_rng(2)
+    image = np.full((64, 96, 3), 128, np.uint8)
+    image[:, :48] = (20, 210, 20)  # a green half...
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[24:40, 16:32] = 255  # ...with a hole inside it
+    exclude = np.zeros((64, 96), np.uint8)
+    exclude[:, :48] = 255
+    exclude[mask > 0] = 0
+    plain = _run(InpaintRequest(image, mask))[-1].image[mask > 0].astype(int)
+    assert (plain[:, 1] - plain[:, [0, 2]].max(axis=1) > 100).mean() > 0.9  # green fill
+
+    filled = _run(InpaintRequest(image, mask, sample_exclude=exclude))[-1].image
+    greenness = filled[mask > 0].astype(int)
+    assert (greenness[:, 1] - greenness[:, [0, 2]].max(axis=1) < 40).all()
+
+
+def test_excluded_pixels_are_not_in_any_source_patch():
+    image = np.random.default_rng(4).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    hole = np.zeros((80, 80), bool)
+    hole[30:50, 30:50] = True
+    exclude = np.zeros((80, 80), np.uint8)
+    exclude[5:25, 40:75] = 255
+    pyramid = build_pyramid(image, hole, 3, exclude=exclude)
+    assert len(pyramid) >= 2
+    fine = level_problem(pyramid[0], 3)
+    ys, xs = np.nonzero(fine.valid[:80, :80])
+    near = np.zeros((80, 80), bool)
+    for y, x in zip(ys, xs):
+        near[y - 3:y + 4, x - 3:x + 4] = True
+    assert not (near & (exclude > 0)).any()
+    assert not (near & hole).any()
+
+
+def _edge_image(size=96, edge_row=48):
+    image = np.full((size, size, 3), 200, np.float64)
+    image[:edge_row] = 50
+    return np.clip(image + _noise(image.shape, 6.0, 9), 0, 255).astype(np.uint8)
+
+
+def _transition_rows(result: np.ndarray, columns) -> np.ndarray:
+    gray = result.mean(axis=2)
+    return np.array([np.argmax(gray[:, c] > 125) for c in columns])
+
+
+def test_sketch_continues_an_edge_along_the_drawn_line():
+    image = _edge_image()
+    mask = np.zeros((96, 96), np.uint8)
+    mask[16:80, 40:96] = 255  # covers the edge up to the right border
+    sketch = np.zeros((96, 96), np.uint8)
+    cv2.line(sketch, (30, 48), (95, 48), 255, 1)
+    result = _run(InpaintRequest(image, mask, sketch=sketch))[-1].image
+    rows = _transition_rows(result, range(40, 96))
+    assert np.abs(rows - 48).max() <= 2
+
+
+def test_sketch_term_pulls_matches_onto_the_line():
+    """With only the sketch to go by (a flat hole estimate), edges land on the drawn line."""
+    image = _edge_image()
+    hole = np.zeros((96, 96), bool)
+    hole[16:80, 40:96] = True
+    sketch = np.zeros((96, 96), np.uint8)
+    cv2.line(sketch, (40, 60), (95, 60), 255, 1)  # a line 12 px below the real edge
+    pyramid = build_pyramid(image, hole, 3, sketch=sketch)
+    problem = level_problem(pyramid[0], 3)
+    assert problem.target_structure is not None
+    estimate = image.astype(np.float32)
+    estimate[hole] = 125.0
+    inside = (problem.ty >= 30) & (problem.ty < 75) & (problem.tx >= 48)
+    rng = np.random.default_rng(0)
+    flat = rng.choice(np.flatnonzero(problem.valid[:96, :96].ravel()), problem.size)
+    solver = NumbaLevelSolver(problem, estimate, (flat // 96).astype(np.int32),
+                              (flat % 96).astype(np.int32), label_weight=0.0,
+                              sketch_weight=20000.0)
+    radius = np.full(problem.size, 96, np.int32)
+    for round_ in range(4):
+        solver.step(3, radius, 1, round_ * 3)
+    nnf_y, _ = solver.nnf()
+    on_line = inside & (problem.ty == 60)
+    # targets on the drawn line matched to sources centred on the real edge (rows 47..48)
+    assert np.isin(nnf_y[on_line], (46, 47, 48, 49)).mean() > 0.8
+
+
+def test_reference_image_supplies_missing_content():
+    rng = np.random.default_rng(5)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (96, 96, 3)).astype(np.float32), (0, 0), 2.0)
+    scene = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[22:42, 22:42] = 255
+    image = scene[16:80, 16:80].copy()  # the photo to repair
+    reference = scene[8:88, 4:84].copy()  # the same scene, framed differently
+    plain = _run(InpaintRequest(image, mask))[-1].image
+    guided = _run(InpaintRequest(image, mask, exemplars=(reference,)))[-1].image
+    assert _hole_psnr(plain, image, mask) < 25.0  # the content is not elsewhere in the photo
+    assert _hole_psnr(guided, image, mask) > 35.0
+
+
+def test_include_area_limits_sources():
+    image = np.full((64, 96, 3), 128, np.uint8)
+    image[:, 64:] = (240, 240, 20)
+    image = np.clip(image + _noise(image.shape, 5.0, 3), 0, 255).astype(np.uint8)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:44, 20:44] = 255
+    include = np.zeros((64, 96), np.uint8)
+    include[:, 64:] = 255  # only the yellow strip may be copied
+    filled = _run(InpaintRequest(image, mask, sample_include=include))[-1].image
+    assert (filled[mask > 0][:, 2] < 90).mean() > 0.9
+
+
+def test_cancel_stops_between_iterations(textured, square_mask, monkeypatch):
+    token = CancelToken()
+    steps = []
+
+    class Counting(NumbaLevelSolver):
+        def step(self, *args, **kwargs):
+            steps.append(1)
+            super().step(*args, **kwargs)
+            if len(steps) == 2:
+                token.cancel()
+
+    monkeypatch.setattr(engine_module, "NumbaLevelSolver", Counting)
+    with pytest.raises(Cancelled):
+        list(PatchMatchEngine().run(InpaintRequest(textured, square_mask), token))
+    assert len(steps) == 2
+
+
+def test_torch_backend_on_cpu_matches_the_numba_one():
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    y, x = np.mgrid[0:48, 0:56].astype(np.float32)
+    image = np.stack([80 + 2 * x, 60 + 2 * y, 150 + np.sin(x / 3) * 40], axis=-1)
+    image = np.clip(image + rng.normal(0, 5, image.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((48, 56), np.uint8)
+    mask[16:30, 20:36] = 255
+    request = InpaintRequest(image, mask, seed=2, device="cpu")
+    on_numba = _run(request, backend="numba")[-1].image
+    on_torch = _run(request, backend="torch")[-1].image
+    again = _run(request, backend="torch")[-1].image
+    np.testing.assert_array_equal(on_torch, again)
+    hole = mask >= 128
+    np.testing.assert_array_equal(on_torch[~hole], image[~hole])
+    numba_psnr = _hole_psnr(on_numba, image, mask)
+    torch_psnr = _hole_psnr(on_torch, image, mask)
+    assert torch_psnr > 22.0 and abs(torch_psnr - numba_psnr) < 3.0
+    assert np.abs(on_torch[hole].astype(int) - on_numba[hole]).mean() < 12.0
+
+
+def test_bad_options_are_reported():
+    image = np.zeros((32, 32, 3), np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 10:20] = 255
+    for options in ({"patch_size": 4}, {"quality": "perfect"}, {"backend": "opencl"}):
+        with pytest.raises(ValueError):
+            _run(InpaintRequest(image, mask), **options)
+
+
+def test_hash_is_the_same_on_both_backends():
+    torch = pytest.importorskip("torch")
+    from engines.classical.patchmatch import kernels, torch_solver
+
+    values = np.array([0, 1, 12345, 2**32 - 1, 987654321, 2**40 + 5], np.int64)
+
+    def reference(x):  # lowbias32 with Python's unbounded integers
+        x &= 0xFFFFFFFF
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    expected = [reference(int(v)) for v in values]
+    assert [kernels.hash32(int(v)) for v in values] == expected
+    assert torch_solver._hash32(torch.from_numpy(values)).tolist() == expected
+
+
+def test_torch_backend_follows_labels_and_exclusion():
+    pytest.importorskip("torch")
+    image = np.zeros((40, 64, 3), np.uint8)
+    image[:, :32] = (220, 30, 30)
+    image[:, 32:] = (30, 30, 220)
+    image[:, 56:] = (30, 220, 30)  # a green strip, excluded below
+    image = np.clip(image + _noise(image.shape, 4.0, 1), 0, 255).astype(np.uint8)
+    labels = np.ones((40, 64), np.uint8)
+    labels[:, 32:] = 2
+    mask = np.zeros((40, 64), np.uint8)
+    mask[14:26, 8:20] = 255  # inside the red half, labelled "not red"
+    labels[mask > 0] = 2
+    exclude = np.zeros((40, 64), np.uint8)
+    exclude[:, 56:] = 255
+    request = InpaintRequest(image, mask, labels=labels, sample_exclude=exclude, device="cpu")
+    filled = _run(request, backend="torch")[-1].image[mask > 0].astype(int)
+    assert (filled[:, 2] > 150).all() and (filled[:, 0] < 80).all() and (filled[:, 1] < 80).all()
