@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.window import SAMPLE_IMAGE, MainWindow
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Compile the PatchMatch kernels off the GUI thread, so the first fill does not wait."""
+    from engines.classical.patchmatch.engine import warm_up
+
+    thread = threading.Thread(target=warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def launch(image: str | None = None, mask: str | None = None, engine: str | None = None) -> int:
@@ -24,6 +34,7 @@ def launch(image: str | None = None, mask: str | None = None, engine: str | None
         print(f"warning: unknown engine {engine!r}; using {window.controller.settings.engine}",
               file=sys.stderr)
     window.show()
+    warm_up_in_background()
     target = Path(image) if image else SAMPLE_IMAGE
     if not window.open_path(target, mask):
         print(f"error: {window.last_error}", file=sys.stderr)

@@ -253,7 +253,9 @@ def run_regions(engine: Engine, request: InpaintRequest,
                 raise RuntimeError(f"{engine.name} returned {stage.image.shape} for a region "
                                    f"of shape {region.image.shape}")
             result = _resize(stage.image, (box.width, box.height), "image")
-            canvas[rows, cols] = paste_hole(original, result, mask, feather)
+            # previews are replaced moments later: only the final result gets the seam work
+            canvas[rows, cols] = paste_hole(original, result, mask,
+                                            feather if stage.final else 0.0)
             final = stage.final and last_region
             got_final = got_final or stage.final
             suffix = f" ({index + 1}/{len(plan)})" if len(plan) > 1 and not final else ""

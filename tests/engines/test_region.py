@@ -177,3 +177,23 @@ def test_mask_bbox():
     assert mask_bbox(mask) is None
     mask[2:4, 5:9] = 255
     assert mask_bbox(mask) == Box(2, 5, 4, 9)
+
+
+class ShiftedEngine(Engine):
+    """Returns the picture brightened by 20 everywhere: a seam unless corrected."""
+
+    name = "shifted"
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        out = np.clip(region.image.astype(int) + 20, 0, 255).astype(np.uint8)
+        yield RegionStage("coarse", out, 0.5)
+        yield RegionStage("refined", out, 1.0, final=True)
+
+
+def test_only_the_final_stage_gets_the_seam_correction():
+    image = np.full((80, 80, 3), 100, np.uint8)
+    mask = np.zeros((80, 80), np.uint8)
+    mask[30:50, 30:50] = 255
+    coarse, final = list(ShiftedEngine().run(InpaintRequest(image=image, mask=mask)))
+    assert coarse.image[30, 40, 0] == 120  # the preview is pasted as the engine gave it
+    assert abs(int(final.image[30, 40, 0]) - 100) <= 4  # the result meets its surroundings
