@@ -271,27 +271,25 @@ class Document:
             return
         labels = self._layers.get(Layer.LABELS)
         margin = self.label_hole_margin
-        changed_boxes = []
-        for (layer, row, col), old in self._backup.items():
-            if layer is not Layer.LABELS:
-                continue
-            tile = self._tile_box(row, col)
-            if not np.array_equal(old, labels[tile.slices]):
-                changed_boxes.append(tile)
-        if not changed_boxes:
-            return
-        union = changed_boxes[0]
-        for box in changed_boxes[1:]:
-            union = union.union(box)
-        grown = Box(max(0, union.top - margin), max(0, union.left - margin),
-                    min(self.height, union.bottom + margin), min(self.width, union.right + margin))
-        changed = np.zeros((grown.height, grown.width), np.uint8)
+        changed_tiles = []  # (tile box, where its labels changed)
         for (layer, row, col), old in self._backup.items():
             if layer is Layer.LABELS:
                 tile = self._tile_box(row, col)
-                rows = slice(tile.top - grown.top, tile.bottom - grown.top)
-                cols = slice(tile.left - grown.left, tile.right - grown.left)
-                changed[rows, cols] = (old != labels[tile.slices]) * 255
+                differs = old != labels[tile.slices]
+                if differs.any():
+                    changed_tiles.append((tile, differs))
+        if not changed_tiles:
+            return
+        union = changed_tiles[0][0]
+        for tile, _ in changed_tiles[1:]:
+            union = union.union(tile)
+        grown = Box(max(0, union.top - margin), max(0, union.left - margin),
+                    min(self.height, union.bottom + margin), min(self.width, union.right + margin))
+        changed = np.zeros((grown.height, grown.width), np.uint8)
+        for tile, differs in changed_tiles:
+            rows = slice(tile.top - grown.top, tile.bottom - grown.top)
+            cols = slice(tile.left - grown.left, tile.right - grown.left)
+            changed[rows, cols] = differs * 255
         hole = maskops.grow(changed, margin)
         self.touch(Layer.MASK, grown)
         mask = self.layer(Layer.MASK)[grown.slices]

@@ -315,3 +315,12 @@ def test_when_idle_runs_now_or_right_after_the_open_step():
     doc.when_idle(lambda: calls.append("after cancel"))
     doc.cancel_step()
     assert calls[-1] == "after cancel"
+
+
+def test_a_label_step_touching_unchanged_tiles_far_away_derives_the_hole_correctly():
+    doc = _doc(600, 600)
+    doc.replace_layer(Layer.LABELS, np.zeros((600, 600), np.uint8), "map")
+    with doc.step("Label brush"):
+        doc.paint_segment(Layer.LABELS, (550, 550), (550, 550), 5, 0)  # same label: no change
+        doc.paint_segment(Layer.LABELS, (40, 40), (40, 40), 5, 3)
+    assert doc.mask[40, 40] == 255 and not doc.mask[300:].any()
