@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 from cli._errors import describe_error
@@ -166,7 +167,8 @@ class Worker(QObject):
             if self._running is not None:
                 self._running[1].cancel()
             self._condition.notify_all()
-        self._thread.wait(timeout_ms)
+        if shiboken6.isValid(self._thread):  # Qt may already have deleted it at exit
+            self._thread.wait(timeout_ms)
 
     def _loop(self) -> None:
         while True:
@@ -210,9 +212,10 @@ _live_workers: set[Worker] = set()
 
 
 def retire_worker(worker: Worker) -> None:
-    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go."""
-    worker.shutdown()
-    _live_workers.discard(worker)
+    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go (once)."""
+    if worker in _live_workers:
+        _live_workers.discard(worker)
+        worker.shutdown()
 
 
 def private_worker(owner: QObject) -> Worker:

@@ -92,14 +92,13 @@ def shot_window(app: QApplication) -> None:
     paint(window.document, Layer.MASK, LEFT_TOWER, 18)
     fill(app, window, apply=True)
     paint(window.document, Layer.MASK, RIGHT_TOWER, 18)
-    grab(app, window, "window_mask.png")
     fill(app, window, apply=False)
     grab(app, window, "window.png")
     window.close()
 
 
 def shot_labels(app: QApplication) -> None:
-    """A region map computed, the tower relabelled as sky, filled following the labels."""
+    """A region map computed, the big tower's region repainted as sky, filled to follow."""
     window = new_window(app)
     window.open_path(SAMPLE_IMAGE)
     window.engine_panel.auto_run.setChecked(False)
@@ -112,39 +111,44 @@ def shot_labels(app: QApplication) -> None:
     labels = document.layer(Layer.LABELS)
     sky = int(labels[30, 320])
     window.choose_label(sky)
-    paint(document, Layer.LABELS, RIGHT_TOWER[:-1], 15, sky)
-    window._on_edit_finished(Layer.LABELS.value)  # as after a drag: picks a label engine
+    window.select_tool("fill")
+    bucket = window.tools["fill"]
+    bucket.press(document, (600, 200))  # the lattice of the big tower on the right
+    bucket.release(document, (600, 200))
+    window._on_edit_finished(Layer.LABELS.value)  # as after a click: picks a label engine
     fill(app, window, apply=False)
     grab(app, window, "labels.png")
     window.close()
 
 
 def shot_face(app: QApplication) -> None:
-    """A face edit: auto-sketch lines, the mouth line bent, coarse and refined fills."""
+    """A face edit: the fringe raised along a new hairline sketched in the face crop."""
     window = new_window(app, (1400, 900))
     window.open_path(SAMPLES / "astronaut.jpg")
     window.engine_panel.auto_run.setChecked(False)
     window.docks["face_dock"].raise_()
-    window._on_face_box((160, 60, 300, 250))
+    window._on_face_box((180, 60, 268, 176))  # as if dragged with the face-box tool
+    edit = window.faces.edit
     crop = window.document
     window.faces.auto_sketch(use_parser=False)
     settle(app, 1.0)
-    # bend the jaw line lower and fill the chin area along it
-    paint(crop, Layer.MASK, [(150, 430), (256, 470), (360, 430)], 26)
-    paint(crop, Layer.SKETCH, [(150, 440), (200, 468), (256, 478), (310, 468), (360, 440)],
-          2)
+
+    def to_crop(points):
+        return [tuple(p) for p in edit.aligned.to_crop(np.array(points, np.float64))]
+
+    # raise the fringe: the hair over the right half of the forehead becomes the hole and a
+    # new, higher hairline is sketched through it (photo coordinates, mapped into the crop)
+    paint(crop, Layer.MASK, to_crop([(214, 83), (232, 81), (250, 84)]), 11)
+    paint(crop, Layer.SKETCH, to_crop([(210, 80), (222, 77), (238, 76), (254, 79)]), 2)
     grab(app, window, "face_sketch.png")
     stages = []
     window.controller.previewChanged.connect(
-        lambda image, box, label: image is not None and stages.append(label))
-    coarse_taken = []
-
-    def take_coarse(image, box, label):
-        if image is not None and "refined" not in label and not coarse_taken:
-            coarse_taken.append(grab(app, window, "face_coarse.png"))
-
-    window.controller.previewChanged.connect(take_coarse)
+        lambda image, box, label: image is not None and stages.append((image, box, label)))
     fill(app, window, apply=False)
+    coarse = next(stage for stage in stages if "refined" not in stage[2])
+    window.canvas.set_preview(*coarse)
+    grab(app, window, "face_coarse.png")
+    window.canvas.set_preview(*stages[-1])
     grab(app, window, "face_refined.png")
     window.controller.apply()
     window.paste_face_back()
