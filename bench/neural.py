@@ -1,0 +1,464 @@
+"""Neural engines benchmark: time and peak memory per engine at 512x512 and 1024x1024.
+
+For every registered :class:`~engines.neural.common.NeuralEngine` (LaMa, MI-GAN, DeepFill...)
+the network is built with random weights (``engine.create_network()``, handed over through the
+``network`` option, so no download is needed) and run end to end with ``engine.run`` on an
+N x N picture whose centred N/2 x N/2 square is the hole:
+
+* "whole NxN": ``Strategy.ORIGINAL``, the network sees the whole picture at full resolution;
+* "crop, working size": the engine's defaults (crop around the hole with a 128 px margin,
+  scaled down to the engine's working size), what a user's run costs; only listed where it
+  differs from the first.
+
+Engines whose networks are identical (same class, same tensor shapes) are measured once.
+For networks with contextual attention (DeepFill v1/v2), side by side: upstream's
+formulation (the whole (HW/64)^2 score volume at once, "full") and ours (query blocks,
+hole-local queries, same result). A second table runs DeepFill v2's attention layer alone
+(96 channels at N/4, every query computed) so the quadratic growth shows without the rest.
+
+Method: each case runs in a fresh subprocess (so one case's allocations cannot hide
+another's): one warm-up run, then ``--repeat`` timed runs; the median is reported, with the
+time to the first ("coarse") stage, and the floating-point operations of one run counted by
+``torch.utils.flop_counter`` (convolutions and matrix products), a machine-independent size.
+CPU memory is the process's peak RSS (``VmHWM``, reset with ``/proc/self/clear_refs`` just
+before the warm-up) minus its RSS at that moment (network, inputs and libraries loaded): what
+inference needs on top of the loaded model (``tracemalloc`` does not see torch's
+allocations). On CUDA: CUDA events around each run (after ``torch.cuda.synchronize``) and
+``torch.cuda.max_memory_allocated`` since a reset.
+
+Run: ``python bench/neural.py [--sizes 512 1024] [--engines deepfill2,lama] [--repeat 3]
+[--device cpu|cuda|all] [--variants ours full] [--readme]``; ``--readme`` rewrites this
+script's section of ``bench/README.md`` with the CPU tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+TARGETS = {  # from the issue: (engine, size, device) -> (seconds, bytes or None)
+    ("deepfill2", 1024, "cpu"): (8.0, 2 * 1024 ** 3),
+    ("deepfill2", 512, "cuda"): (0.015, None),
+    ("lama", 512, "cuda"): (0.025, None),
+}
+SECTION = "## Neural engines (`bench/neural.py`)"
+
+
+# --------------------------------------------------------------------------- one case (child)
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _start_peak() -> int:
+    """Reset the peak-RSS mark where Linux allows it (``clear_refs`` 5); return current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass  # the peak then also covers the set-up, which needs less than inference
+    return _status_bytes("VmRSS")
+
+
+def _peak_since(baseline: int) -> int:
+    """Peak RSS (``VmHWM``) since :func:`_start_peak`, minus its ``baseline``."""
+    return _status_bytes("VmHWM") - baseline
+
+
+def _picture(size: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size]
+    image = np.stack([x * 255 // size, y * 255 // size, (x + y) * 127 // size], axis=-1)
+    image = np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    mask[size // 4:3 * size // 4, size // 4:3 * size // 4] = 255
+    return image, mask
+
+
+def _attention_modules(network):
+    from engines.neural.contextual_attention import ContextualAttention
+
+    return [m for m in network.modules() if isinstance(m, ContextualAttention)]
+
+
+class _Timer:
+    """Wall time on CPU; CUDA events (after synchronising) on a GPU."""
+
+    def __init__(self, device) -> None:
+        import torch
+
+        self.cuda = device.type == "cuda"
+        self.torch = torch
+
+    def start(self) -> None:
+        if self.cuda:
+            self.torch.cuda.synchronize()
+            self.begin = self.torch.cuda.Event(enable_timing=True)
+            self.begin.record()
+        else:
+            self.begin = time.perf_counter()
+
+    def lap(self):
+        """A mark to be turned into seconds by :meth:`seconds` once the run is over."""
+        if self.cuda:
+            event = self.torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def seconds(self, mark) -> float:
+        if self.cuda:
+            self.torch.cuda.synchronize()
+            return self.begin.elapsed_time(mark) / 1000.0
+        return mark - self.begin
+
+
+def _request(size: int, strategy: str, device_name: str):
+    from engines.base import InpaintRequest, Strategy
+
+    image, mask = _picture(size)
+    return InpaintRequest(image, mask, device=device_name,
+                          strategy=Strategy.ORIGINAL if strategy == "native" else Strategy.CROP)
+
+
+def run_engine_case(name: str, size: int, variant: str, device_name: str, strategy: str,
+                    repeat: int) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from engines import registry
+
+    cls = registry.engine_class(name)
+    network = cls().create_network()
+    for module in _attention_modules(network):
+        module.chunked = variant != "full"
+    engine = cls(network=network, device=device_name)
+    device = engine.device()
+    request = _request(size, strategy, device_name)
+    timer = _Timer(device)
+    if device.type == "cuda":
+        network.to(device)
+        torch.cuda.reset_peak_memory_stats()
+    baseline = _start_peak()
+    firsts, totals = [], []
+    for index in range(repeat + 1):
+        timer.start()
+        marks = [timer.lap() for _stage in engine.run(request)]
+        if index:  # the first run is the warm-up
+            firsts.append(timer.seconds(marks[0]))
+            totals.append(timer.seconds(marks[-1]))
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = _peak_since(baseline)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for _stage in engine.run(request):
+            pass
+    result = {"engine": name, "size": size, "variant": variant, "device": device.type,
+              "strategy": strategy, "gflop": counter.get_total_flops() / 1e9,
+              "first_s": statistics.median(firsts), "total_s": statistics.median(totals),
+              "runs": repeat, "stages": len(marks), "peak_bytes": peak}
+    return result
+
+
+def run_attention_case(size: int, variant: str, repeat: int) -> dict:
+    import torch
+
+    from engines.neural.contextual_attention import (
+        chunked_contextual_attention,
+        full_contextual_attention,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(1, 96, size // 4, size // 4, generator=generator)
+    _, mask = _picture(size)
+    hole = torch.from_numpy(mask >= 128).float()[None, None]
+    kernel = torch.eye(3)
+    baseline = _start_peak()
+    times = []
+    with torch.inference_mode():
+        for index in range(repeat + 1):
+            start = time.perf_counter()
+            if variant == "full":
+                full_contextual_attention(features, features, hole, kernel, False, False)
+            else:
+                chunked_contextual_attention(features, features, hole, kernel, False, False)
+            if index:
+                times.append(time.perf_counter() - start)
+    return {"engine": "attention", "size": size, "variant": variant, "device": "cpu",
+            "first_s": None, "total_s": statistics.median(times), "runs": repeat,
+            "peak_bytes": _peak_since(baseline)}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _crop_differs(name: str, size: int) -> bool:
+    """Whether the engine's default strategy (crop around the hole, working size) gives the
+    network something else than the whole N x N picture."""
+    from engines import registry
+    from engines.region import plan_boxes
+
+    plan = plan_boxes(_request(size, "default", "cpu"), registry.create(name))
+    return not (len(plan) == 1 and plan[0][1] == 1.0
+                and (plan[0][0].height, plan[0][0].width) == (size, size))
+
+
+def _neural_engines(selected: list[str] | None) -> list[tuple[str, str | None, bool]]:
+    """``(name, why not measured or None, has attention)`` for every registered neural
+    engine; an engine is not measured when its network equals one measured before, or when
+    it cannot build one with random weights."""
+    from engines import registry
+    from engines.neural.common import NeuralEngine
+
+    seen: dict[tuple, str] = {}
+    found = []
+    for cls in registry.engine_classes():
+        if not issubclass(cls, NeuralEngine) or (selected and cls.name not in selected):
+            continue
+        try:
+            network = cls().create_network()
+        except NotImplementedError:
+            found.append((cls.name, "no create_network() to build it with random weights",
+                          False))
+            continue
+        signature = (type(network).__qualname__,
+                     tuple((k, tuple(v.shape)) for k, v in network.state_dict().items()))
+        same = seen.get(signature)
+        found.append((cls.name, same and f"same network as {same}",
+                      bool(_attention_modules(network))))
+        seen.setdefault(signature, cls.name)
+    return found
+
+
+def _child(case: list[str], timeout: float) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--case", *case]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              cwd=ROOT, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:160]}
+    return json.loads(lines[-1])
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2 ** 20:,.0f} MiB"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _target(row: dict) -> str:
+    target = TARGETS.get((row["engine"], row["size"], row["device"]))
+    if target is None or "error" in row or row["variant"] == "full" \
+            or row["strategy"] != "native":
+        return ""
+    seconds, memory = target
+    ok = row["total_s"] <= seconds and (memory is None or row["peak_bytes"] <= memory)
+    limit = f"<= {_seconds(seconds)}" + (f", <= {_mib(memory)}" if memory else "")
+    return f"{limit}: {'met' if ok else 'missed'}"
+
+
+def engine_table(rows: list[dict]) -> str:
+    lines = ["| engine | image | network sees | attention | device | GFLOP | first stage | "
+             "final | peak memory | target |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        sees = "whole NxN" if row["strategy"] == "native" else "crop, working size"
+        head = (f"| {row['engine']} | {row['size']} | {sees} | {row['variant']} | "
+                f"{row['device']} |")
+        if "error" in row:
+            lines.append(f"{head} | failed: {row['error']} | | | |")
+            continue
+        lines.append(f"{head} {row['gflop']:,.0f} | {_seconds(row['first_s'])} | "
+                     f"{_seconds(row['total_s'])} | {_mib(row['peak_bytes'])} | "
+                     f"{_target(row)} |")
+    return "\n".join(lines)
+
+
+def attention_table(rows: list[dict]) -> str:
+    lines = ["| input size | attention grid | layer | time | peak memory |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        grid = row["size"] // 8
+        if "error" in row:
+            lines.append(f"| {row['size']} | {grid}x{grid} | {row['variant']} | "
+                         f"failed: {row['error']} | |")
+            continue
+        lines.append(f"| {row['size']} | {grid}x{grid} | {row['variant']} | "
+                     f"{_seconds(row['total_s'])} | {_mib(row['peak_bytes'])} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return (f"{model}, {os.cpu_count()} logical CPUs, {memory:.0f} GiB RAM, torch "
+            f"{torch.__version__}, {torch.get_num_threads()} threads")
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "bench" / "README.md"
+    content = readme.read_text()
+    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{readme} has no section {SECTION!r}")
+    readme.write_text(pattern.sub(lambda _m: text.rstrip("\n") + "\n", content))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--engines", type=lambda s: s.split(","), default=None,
+                        help="comma-separated engine names (default: every neural engine)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up")
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument("--variants", nargs="+", default=["ours", "full"],
+                        help="attention variants for DeepFill: ours and/or full")
+    parser.add_argument("--full-max", type=int, default=768,
+                        help="largest N for upstream's full attention (its memory grows with "
+                        "N^4: about 20 GiB at N = 1024 on CPU)")
+    parser.add_argument("--attention-sizes", type=int, nargs="+", default=[256, 512, 768, 1024])
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per case")
+    parser.add_argument("--readme", action="store_true", help="write the CPU tables into "
+                        "bench/README.md")
+    parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.case:
+        kind, *rest = args.case
+        if kind == "attention":
+            result = run_attention_case(int(rest[0]), rest[1], args.repeat)
+        else:
+            result = run_engine_case(kind, int(rest[0]), rest[1], rest[2], rest[3],
+                                     args.repeat)
+        print(json.dumps(result))
+        return 0
+
+    import torch
+
+    devices = ["cpu"] if args.device == "cpu" else ["cuda"] if args.device == "cuda" \
+        else ["cpu", "cuda"]
+    cuda = torch.cuda.is_available()
+    rows, attention_rows, skipped = [], [], []
+    for name, reason, has_attention in _neural_engines(args.engines):
+        if reason:
+            skipped.append(f"{name} ({reason})")
+            continue
+        variants = args.variants if has_attention else ["-"]
+        for device in devices:
+            if device == "cuda" and not cuda:
+                continue
+            for size in args.sizes:
+                strategies = ["native", "default"] if _crop_differs(name, size) else ["native"]
+                for strategy in strategies:
+                    for variant in variants:
+                        if variant == "full" and size > args.full_max and strategy == "native":
+                            continue
+                        row = _child([name, str(size), variant, device, strategy],
+                                     args.timeout)
+                        for key, value in (("engine", name), ("size", size),
+                                           ("variant", variant), ("device", device),
+                                           ("strategy", strategy)):
+                            row.setdefault(key, value)
+                        rows.append(row)
+                        print(engine_table([row]).splitlines()[-1], flush=True)
+    if "cpu" in devices:
+        for size in args.attention_sizes:
+            for variant in args.variants:
+                if variant == "full" and size > args.full_max:
+                    continue
+                row = _child(["attention", str(size), variant], args.timeout)
+                row.update({k: v for k, v in (("size", size), ("variant", variant))
+                            if k not in row})
+                attention_rows.append(row)
+                print(attention_table([row]).splitlines()[-1], flush=True)
+
+    when = datetime.date.today().isoformat()
+    print(f"\n{machine()}, {when}\n")
+    print(engine_table(rows))
+    if attention_rows:
+        print("\n" + attention_table(attention_rows))
+    if skipped:
+        print("\nnot measured separately: " + ", ".join(skipped))
+    if not cuda:
+        print("\nGPU: not measured (no CUDA device)")
+    if args.readme:
+        cpu_rows = [row for row in rows if row["device"] == "cpu"]
+        write_readme(readme_section(cpu_rows, attention_rows, skipped, when, args.repeat,
+                                    args.full_max))
+    return 0
+
+
+def readme_section(rows, attention_rows, skipped, when, repeat, full_max) -> str:
+    lines = [
+        SECTION, "",
+        "Run: `python bench/neural.py --device cpu --readme` (and `--device cuda` on a GPU "
+        "machine); the script's docstring gives the method. In short: random weights (no "
+        "download), each case in a fresh process, one warm-up then the median of "
+        f"{repeat} runs, an NxN picture with a centred (N/2)x(N/2) hole. \"whole NxN\": the "
+        "network sees the whole picture; \"crop, working size\": the engine's defaults, what "
+        "a user's run costs. Peak memory: peak RSS minus the RSS before the first run (model "
+        "loaded). GFLOP: convolutions and matrix products of one run. Attention \"full\": "
+        "upstream's contextual attention (whole score volume); \"ours\": blocked and "
+        f"hole-local, same result. \"full\" runs only up to N = {full_max}: its memory grows "
+        "with N^4 (PyTorch's CPU convolution unfolds the fuse step's score volume 9 times); "
+        "a single try at N = 1024 on 2026-11-21 took 124 s and a 20 GiB peak for DeepFill v2 "
+        "(17.5 GiB reached by DeepFill v1 before it was stopped), against 14 s and 1.2 GiB "
+        "for ours.", "",
+        f"Machine: {machine()}; {when}. It is shared with other jobs running at the same "
+        "time: timings are noisy (up to several times, even between two rows doing the same "
+        "work) and only roughly comparable; GFLOP and memory are not affected.", "",
+        engine_table(rows), "",
+        "Contextual attention alone (DeepFill v2's layer, 96 channels at N/4, every query "
+        "computed):", "",
+        attention_table(attention_rows), "",
+        "GPU: not measured (no GPU in this session). On CUDA the DeepFill engines run their "
+        "convolutions under float16 autocast and the attention in float32; targets: DeepFill "
+        "v2 512x512 <= 15 ms, LaMa 512x512 <= 25 ms on an H100.",
+    ]
+    if skipped:
+        lines += ["", f"Not measured separately: {', '.join(skipped)}."]
+    wrapped = [line if line.startswith(("|", "#")) else textwrap.fill(line, 100)
+               for line in lines]
+    return "\n".join(wrapped) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""DeepFill v1: generative inpainting with contextual attention (Yu et al., CVPR 2018).
+
+The network is daa233/generative-inpainting-pytorch's ``Generator`` (``model/networks.py``,
+``ngf`` 32), rebuilt so its ``state_dict()`` has exactly the upstream names and shapes. The
+released checkpoint (trained on ImageNet at 256x256 for 430k iterations) is a plain state dict
+with keys ``coarse_generator.*`` and ``fine_generator.*``.
+
+Input contract: ``x = (img * 2 - 1) * (1 - m)`` ``(N, 3, H, W)``, ``img`` RGB in [0, 1], ``m``
+``(N, 1, H, W)`` 1 = hole, H and W multiples of 8; the network appends the ones and mask
+channels itself. Returns the coarse and refined images, RGB clamped to [-1, 1]; upstream's
+``test_single.py`` composites ``refined * m + x * (1 - m)``. Upstream's third output, the
+attention flow rendered as a colour image, is a visualisation and is not computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engines import weights
+from engines.base import CancelToken, Region, RegionStage
+from engines.neural.common import NeuralEngine
+from engines.neural.contextual_attention import ContextualAttention
+from engines.neural.deepfill_v2 import PAD_MULTIPLE, load_state_strict, run_two_stages
+from engines.registry import register
+
+weights.register_spec(weights.WeightSpec(
+    id="deepfill1-imagenet", engine="deepfill1", title="DeepFill v1 ImageNet (daa233)",
+    filename="gen_00430000.pt",
+    urls=("https://drive.google.com/uc?export=download&id=1qbfA5BP9yzdTFFmiOTvYARUYgW1zwBBK",),
+    size=14_420_000, license="MIT",
+    homepage="https://github.com/daa233/generative-inpainting-pytorch", format="state_dict",
+    contract=("plain generator state dict (coarse_generator.*, fine_generator.*); input "
+              "(img*2-1)*(1-m), img RGB in [0, 1], m 1 = hole, H and W multiples of 8; the "
+              "network adds the ones and mask channels; outputs clamped to [-1, 1]"),
+    extra={"params": 3_601_542}))
+
+
+class ConvBlock(nn.Module):
+    """Convolution then ELU / ReLU / nothing (upstream ``gen_conv`` / ``Conv2dBlock``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, ksize: int, stride: int = 1,
+                 padding: int = 0, rate: int = 1, activation: str | None = "elu") -> None:
+        super().__init__()
+        self.activation = activation
+        self.conv = nn.Conv2d(in_channels, out_channels, ksize, stride, padding, dilation=rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.activation == "elu":
+            return F.elu(x, inplace=True)  # in place, as upstream's nn.ELU(inplace=True)
+        if self.activation == "relu":
+            return F.relu(x, inplace=True)
+        return x
+
+
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def _atrous(owner: nn.Module, prefix: str, channels: int) -> None:
+    for index, rate in zip(range(7, 11), (2, 4, 8, 16), strict=True):
+        setattr(owner, f"{prefix}{index}_atrous",
+                ConvBlock(channels, channels, 3, 1, rate, rate=rate))
+
+
+def _with_guides(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``cat([x, ones, mask])``: the 5-channel input both upstream generators build."""
+    return torch.cat([x, torch.ones_like(x[:, 0:1]), mask], dim=1)
+
+
+class CoarseGenerator(nn.Module):
+    """Stage 1: ``(x, mask)`` to a coarse ``(N, 3, H, W)`` image clamped to [-1, 1]."""
+
+    def __init__(self, cnum: int = 32) -> None:
+        super().__init__()
+        self.conv1 = ConvBlock(5, cnum, 5, 1, 2)
+        self.conv2_downsample = ConvBlock(cnum, 2 * cnum, 3, 2, 1)
+        self.conv3 = ConvBlock(2 * cnum, 2 * cnum, 3, 1, 1)
+        self.conv4_downsample = ConvBlock(2 * cnum, 4 * cnum, 3, 2, 1)
+        self.conv5 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.conv6 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        _atrous(self, "conv", 4 * cnum)
+        self.conv11 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.conv12 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.conv13 = ConvBlock(4 * cnum, 2 * cnum, 3, 1, 1)
+        self.conv14 = ConvBlock(2 * cnum, 2 * cnum, 3, 1, 1)
+        self.conv15 = ConvBlock(2 * cnum, cnum, 3, 1, 1)
+        self.conv16 = ConvBlock(cnum, cnum // 2, 3, 1, 1)
+        self.conv17 = ConvBlock(cnum // 2, 3, 3, 1, 1, activation=None)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(_with_guides(x, mask))
+        for name in ("conv2_downsample", "conv3", "conv4_downsample", "conv5", "conv6",
+                     "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous",
+                     "conv11", "conv12"):
+            x = getattr(self, name)(x)
+        x = self.conv14(self.conv13(_upsample(x)))
+        x = self.conv17(self.conv16(self.conv15(_upsample(x))))
+        return torch.clamp(x, -1.0, 1.0)
+
+
+class FineGenerator(nn.Module):
+    """Stage 2: a dilated-conv branch and a contextual-attention branch on the coarse
+    composite, merged and decoded to ``(N, 3, H, W)`` clamped to [-1, 1]."""
+
+    def __init__(self, cnum: int = 32) -> None:
+        super().__init__()
+        self.conv1 = ConvBlock(5, cnum, 5, 1, 2)
+        self.conv2_downsample = ConvBlock(cnum, cnum, 3, 2, 1)
+        self.conv3 = ConvBlock(cnum, 2 * cnum, 3, 1, 1)
+        self.conv4_downsample = ConvBlock(2 * cnum, 2 * cnum, 3, 2, 1)
+        self.conv5 = ConvBlock(2 * cnum, 4 * cnum, 3, 1, 1)
+        self.conv6 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        _atrous(self, "conv", 4 * cnum)
+        self.pmconv1 = ConvBlock(5, cnum, 5, 1, 2)
+        self.pmconv2_downsample = ConvBlock(cnum, cnum, 3, 2, 1)
+        self.pmconv3 = ConvBlock(cnum, 2 * cnum, 3, 1, 1)
+        self.pmconv4_downsample = ConvBlock(2 * cnum, 4 * cnum, 3, 2, 1)
+        self.pmconv5 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.pmconv6 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1, activation="relu")
+        self.contextual_attention = ContextualAttention(fuse_buffer=False, eps_inside=True)
+        self.pmconv9 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.pmconv10 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.allconv11 = ConvBlock(8 * cnum, 4 * cnum, 3, 1, 1)
+        self.allconv12 = ConvBlock(4 * cnum, 4 * cnum, 3, 1, 1)
+        self.allconv13 = ConvBlock(4 * cnum, 2 * cnum, 3, 1, 1)
+        self.allconv14 = ConvBlock(2 * cnum, 2 * cnum, 3, 1, 1)
+        self.allconv15 = ConvBlock(2 * cnum, cnum, 3, 1, 1)
+        self.allconv16 = ConvBlock(cnum, cnum // 2, 3, 1, 1)
+        self.allconv17 = ConvBlock(cnum // 2, 3, 3, 1, 1, activation=None)
+
+    def forward(self, xin: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
+                query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        xnow = _with_guides(coarse * mask + xin * (1.0 - mask), mask)
+        x = xnow
+        for name in ("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5",
+                     "conv6", "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous"):
+            x = getattr(self, name)(x)
+        hallucinated = x
+        x = xnow
+        for name in ("pmconv1", "pmconv2_downsample", "pmconv3", "pmconv4_downsample",
+                     "pmconv5", "pmconv6"):
+            x = getattr(self, name)(x)
+        x = self.contextual_attention(x, x, mask, query_box)
+        x = self.pmconv10(self.pmconv9(x))
+        x = self.allconv12(self.allconv11(torch.cat([hallucinated, x], dim=1)))
+        x = self.allconv14(self.allconv13(_upsample(x)))
+        x = self.allconv17(self.allconv16(self.allconv15(_upsample(x))))
+        return torch.clamp(x, -1.0, 1.0)
+
+
+class DeepFillV1(nn.Module):
+    """The DeepFill v1 generator; ``forward(x, mask)`` returns ``(coarse, refined)``."""
+
+    def __init__(self, cnum: int = 32) -> None:
+        super().__init__()
+        self.coarse_generator = CoarseGenerator(cnum)
+        self.fine_generator = FineGenerator(cnum)
+
+    def coarse_stage(self, image: torch.Tensor,
+                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Upstream's input and stage 1: ``image`` RGB [-1, 1], ``mask`` 1 = hole; returns
+        ``(x, coarse)`` with ``x = image * (1 - mask)``."""
+        x = image * (1.0 - mask)
+        return x, self.coarse_generator(x, mask)
+
+    def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
+               query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        """Stage 2; ``query_box`` see
+        :func:`~engines.neural.contextual_attention.attention_query_box`."""
+        return self.fine_generator(x, coarse, mask, query_box)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        coarse = self.coarse_generator(x, mask)
+        return coarse, self.fine_generator(x, coarse, mask)
+
+
+def load_deepfill_v1(network: DeepFillV1, path: str | Path) -> None:
+    """Load daa233's plain generator state dict into ``network`` (strict)."""
+    path = Path(path)
+    state = weights.load_checkpoint(path, "state_dict")
+    if not isinstance(state, Mapping):
+        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+    load_state_strict(network, state, path.name)
+
+
+@register
+class DeepFill1Engine(NeuralEngine):
+    """DeepFill v1 on the daa233 ImageNet weights; a coarse stage, then the refined one.
+
+    ``native_size`` is the training resolution, ``pad_multiple`` the size multiple the
+    network needs (regions are padded to it).
+    """
+
+    name = "deepfill1"
+    title = "DeepFill v1 (ImageNet)"
+    description = ("Contextual attention copies matching background patches into the hole "
+                   "(Yu et al. 2018); ImageNet weights.")
+    weights_id = "deepfill1-imagenet"
+    working_size = 512
+    min_context = 256
+    half_safe = True
+    native_size: ClassVar[int] = 256
+    pad_multiple: ClassVar[int] = PAD_MULTIPLE
+
+    def create_network(self) -> DeepFillV1:
+        return DeepFillV1().eval()
+
+    def load_weights(self, network: DeepFillV1, path: Path) -> None:
+        load_deepfill_v1(network, path)
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        yield from run_two_stages(self, region, cancel)

@@ -1,0 +1,487 @@
+"""DeepFill v2: gated convolutions with contextual attention (Yu et al., ICCV 2019).
+
+The network is nipponjo/deepfillv2-pytorch's ``Generator`` (``model/networks.py``), rebuilt
+so its ``state_dict()`` has exactly the upstream names and shapes. Two checkpoint layouts load:
+
+* ``states_pt_*.pth`` (fine-tuned for ``networks.py``): ``{"G": state_dict}`` with keys
+  ``stage1.*`` / ``stage2.*``; ``stage2.contextual_attention.fuse_weight`` may be absent.
+* ``states_tf_*.pth`` (the official TensorFlow weights converted, for ``networks_tf.py``):
+  flat names ``conv1.*``, ``xconv*``, ``pmconv*``, ``allconv*``. These are *not* the same
+  weights and ``networks_tf.py`` computes differently (TensorFlow "SAME" padding, which pads
+  stride-2 convolutions only at the bottom/right; TensorFlow nearest downscaling in the
+  attention; no score fusing), so loading one switches the network to that computation.
+
+Input contract (both): ``x = cat([img * (1 - m), ones, ones * m])`` ``(N, 5, H, W)`` with
+``img`` RGB in [-1, 1], ``m`` ``(N, 1, H, W)`` 1 = hole, H and W multiples of 8. Returns the
+coarse and refined images, RGB in [-1, 1] (tanh), for the whole frame; upstream composites
+``img * (1 - m) + refined * m``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engines import weights
+from engines.base import CancelToken, Readiness, Region, RegionStage, Status
+from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple, tensor_to_image
+from engines.neural.contextual_attention import ContextualAttention, attention_query_box
+from engines.registry import register
+
+FUSE_KEY = "stage2.contextual_attention.fuse_weight"
+PAD_MULTIPLE = 8
+
+_HOME = "https://github.com/nipponjo/deepfillv2-pytorch"
+_DRIVE = "https://drive.google.com/uc?export=download&id="
+_LICENSE = "CC BY-NC 4.0 (derived from the official DeepFill v2 release; non-commercial use)"
+_CONTRACT = ("{'G': generator state dict}; input cat(img*(1-m), ones, m), img RGB in [-1, 1], "
+             "m 1 = hole, H and W multiples of 8; returns (coarse, refined), tanh [-1, 1]")
+
+
+def _spec(weights_id: str, engine: str, title: str, filename: str, drive_id: str) -> None:
+    weights.register_spec(weights.WeightSpec(
+        id=weights_id, engine=engine, title=title, filename=filename,
+        urls=(_DRIVE + drive_id,), size=16_250_000, license=_LICENSE, homepage=_HOME,
+        format="generator_dict", contract=_CONTRACT,
+        extra={"params": 4_052_487}))
+
+
+_spec("deepfill2-places2", "deepfill2", "DeepFill v2 Places2 (PyTorch fine-tune)",
+      "states_pt_places2.pth", "1L63oBNVgz7xSb_3hGbUdkYW1IuRgMkCa")
+_spec("deepfill2-celebahq", "deepfill2-face", "DeepFill v2 CelebA-HQ (PyTorch fine-tune)",
+      "states_pt_celebahq.pth", "17oJ1dJ9O3hkl2pnl8l2PtNVf2WhSDtB7")
+_spec("deepfill2-places2-tf", "deepfill2", "DeepFill v2 Places2 (official TF weights)",
+      "states_tf_places2.pth", "1tvdQRmkphJK7FYveNAKSMWC6K09hJoyt")
+_spec("deepfill2-celebahq-tf", "deepfill2-face", "DeepFill v2 CelebA-HQ (official TF weights)",
+      "states_tf_celebahq.pth", "1fTQVSKWwWcKYnmeemxKWImhVtFQpESmm")
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _tf_same_padding(size: tuple[int, int], ksize: int, stride: int,
+                     rate: int) -> tuple[int, int, int, int]:
+    """TensorFlow "SAME" padding ``(left, right, top, bottom)`` for an input ``size``."""
+    pads = []
+    for length in size:
+        out = -(-length // stride)
+        total = max((out - 1) * stride + (ksize - 1) * rate + 1 - length, 0)
+        pads.append((total // 2, total - total // 2))
+    (top, bottom), (left, right) = pads
+    return left, right, top, bottom
+
+
+class GatedConv(nn.Module):
+    """Gated convolution (upstream ``GConv``): ``act(h) * sigmoid(g)`` where ``[h, g]`` is one
+    convolution with twice the output channels; plain convolution when ``out_channels == 3``
+    or ``activation`` is ``None``.
+
+    Padding is ``rate * (ksize - 1) // 2`` on every side, or TensorFlow "SAME" padding when
+    ``tf_same`` is set (``networks_tf``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, ksize: int, stride: int = 1,
+                 rate: int = 1, activation: str | None = "elu") -> None:
+        super().__init__()
+        self.gated = not (out_channels == 3 or activation is None)
+        self.out_channels = out_channels
+        self.activation = activation
+        self.tf_same = False
+        self.conv = nn.Conv2d(in_channels, 2 * out_channels if self.gated else out_channels,
+                              ksize, stride, padding=rate * (ksize - 1) // 2, dilation=rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        if self.tf_same:
+            x = F.pad(x, _tf_same_padding(x.shape[-2:], conv.kernel_size[0], conv.stride[0],
+                                          conv.dilation[0]))
+            x = F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation)
+        else:
+            x = conv(x)
+        if not self.gated:
+            return x
+        features, gate = torch.split(x, self.out_channels, dim=1)
+        activation = F.elu if self.activation == "elu" else F.relu
+        if torch.is_grad_enabled():
+            return activation(features) * torch.sigmoid(gate)
+        # inference: in place, sparing a large allocation per layer (same values)
+        return activation(features, inplace=True).mul_(gate.sigmoid_())
+
+
+class UpConv(nn.Module):
+    """Nearest 2x upsampling followed by a gated 3x3 convolution (upstream ``GDeConv``)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = GatedConv(in_channels, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2, mode="nearest", recompute_scale_factor=False)
+        return self.conv(x)
+
+
+class DownBlock(nn.Module):
+    """Stride-2 gated conv then a gated conv (upstream ``GDownsamplingBlock``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = out_channels if hidden is None else hidden
+        self.conv1_downsample = GatedConv(in_channels, hidden, 3, 2)
+        self.conv2 = GatedConv(hidden, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1_downsample(x))
+
+
+class UpBlock(nn.Module):
+    """Upsampling gated conv then a gated conv (upstream ``GUpsamplingBlock``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = out_channels if hidden is None else hidden
+        self.conv1_upsample = UpConv(in_channels, hidden)
+        self.conv2 = GatedConv(hidden, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1_upsample(x))
+
+
+def _dilated_stack(prefix: str, owner: nn.Module, channels: int, rates: tuple[int, ...],
+                   first: int = 1) -> None:
+    for index, rate in enumerate(rates, start=first):
+        setattr(owner, f"{prefix}{index}", GatedConv(channels, channels, 3, rate=rate))
+
+
+class CoarseNet(nn.Module):
+    """Stage 1 (upstream ``CoarseGenerator``): ``(N, 5, H, W)`` input to ``(N, 3, H, W)`` tanh."""
+
+    def __init__(self, in_channels: int = 5, cnum: int = 48) -> None:
+        super().__init__()
+        self.conv1 = GatedConv(in_channels, cnum // 2, 5)
+        self.down_block1 = DownBlock(cnum // 2, cnum)
+        self.down_block2 = DownBlock(cnum, 2 * cnum)
+        _dilated_stack("conv_bn", self, 2 * cnum, (1, 2, 4, 8, 16, 1, 1))
+        self.up_block1 = UpBlock(2 * cnum, cnum)
+        self.up_block2 = UpBlock(cnum, cnum // 4, hidden=cnum // 2)
+        self.conv_to_rgb = GatedConv(cnum // 4, 3, 3, activation=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.down_block2(self.down_block1(self.conv1(x)))
+        for index in range(1, 8):
+            x = getattr(self, f"conv_bn{index}")(x)
+        x = self.up_block2(self.up_block1(x))
+        return torch.tanh(self.conv_to_rgb(x))
+
+
+class RefineNet(nn.Module):
+    """Stage 2 (upstream ``FineGenerator``): a dilated-conv branch and a contextual-attention
+    branch on the coarse composite ``(N, 3, H, W)``, merged and decoded to ``(N, 3, H, W)`` tanh.
+    """
+
+    def __init__(self, cnum: int = 48) -> None:
+        super().__init__()
+        self.conv_conv1 = GatedConv(3, cnum // 2, 5)
+        self.conv_down_block1 = DownBlock(cnum // 2, cnum, hidden=cnum // 2)
+        self.conv_down_block2 = DownBlock(cnum, 2 * cnum, hidden=cnum)
+        _dilated_stack("conv_conv_bn", self, 2 * cnum, (1, 2, 4, 8, 16))
+        self.ca_conv1 = GatedConv(3, cnum // 2, 5)
+        self.ca_down_block1 = DownBlock(cnum // 2, cnum, hidden=cnum // 2)
+        self.ca_down_block2 = DownBlock(cnum, 2 * cnum)
+        self.ca_conv_bn1 = GatedConv(2 * cnum, 2 * cnum, 3, activation="relu")
+        self.contextual_attention = ContextualAttention(fuse_buffer=True, eps_inside=False)
+        self.ca_conv_bn4 = GatedConv(2 * cnum, 2 * cnum, 3)
+        self.ca_conv_bn5 = GatedConv(2 * cnum, 2 * cnum, 3)
+        self.conv_bn6 = GatedConv(4 * cnum, 2 * cnum, 3)
+        self.conv_bn7 = GatedConv(2 * cnum, 2 * cnum, 3)
+        self.up_block1 = UpBlock(2 * cnum, cnum)
+        self.up_block2 = UpBlock(cnum, cnum // 4, hidden=cnum // 2)
+        self.conv_to_rgb = GatedConv(cnum // 4, 3, 3, activation=None)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor,
+                query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        hallucinated = self.conv_down_block2(self.conv_down_block1(self.conv_conv1(x)))
+        for index in range(1, 6):
+            hallucinated = getattr(self, f"conv_conv_bn{index}")(hallucinated)
+        y = self.ca_conv_bn1(self.ca_down_block2(self.ca_down_block1(self.ca_conv1(x))))
+        y = self.contextual_attention(y, y, mask, query_box)
+        y = self.ca_conv_bn5(self.ca_conv_bn4(y))
+        y = self.conv_bn7(self.conv_bn6(torch.cat([hallucinated, y], dim=1)))
+        y = self.up_block2(self.up_block1(y))
+        return torch.tanh(self.conv_to_rgb(y))
+
+
+class DeepFillV2(nn.Module):
+    """The DeepFill v2 generator (upstream ``Generator(cnum_in=5, cnum=48)``).
+
+    ``forward(x, mask)`` returns ``(coarse, refined)`` like upstream; :meth:`refine` runs
+    stage 2 alone so a caller can show the coarse result first. ``tf_compat`` selects the
+    ``networks_tf`` computation (set by the loader for ``states_tf`` checkpoints).
+    """
+
+    def __init__(self, in_channels: int = 5, cnum: int = 48) -> None:
+        super().__init__()
+        self.stage1 = CoarseNet(in_channels, cnum)
+        self.stage2 = RefineNet(cnum)
+        self._tf_compat = False
+
+    @property
+    def tf_compat(self) -> bool:
+        return self._tf_compat
+
+    @tf_compat.setter
+    def tf_compat(self, value: bool) -> None:
+        self._tf_compat = bool(value)
+        for module in self.modules():
+            if isinstance(module, GatedConv):
+                module.tf_same = self._tf_compat
+        attention = self.stage2.contextual_attention
+        attention.tf_compat = self._tf_compat
+        attention.fuse = not self._tf_compat
+
+    def coarse_stage(self, image: torch.Tensor,
+                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Upstream's input and stage 1: ``image`` RGB [-1, 1] ``(N, 3, H, W)``, ``mask``
+        ``(N, 1, H, W)`` 1 = hole; returns ``(x, coarse)``, ``x`` the 5-channel input."""
+        masked = image * (1.0 - mask)
+        ones = torch.ones_like(masked[:, 0:1])
+        x = torch.cat([masked, ones, ones * mask], dim=1)
+        return x, self.stage1(x)
+
+    def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
+               query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        """Stage 2 on ``coarse * m + x[:, :3] * (1 - m)``; ``query_box`` see
+        :func:`~engines.neural.contextual_attention.attention_query_box`."""
+        composite = coarse * mask + x[:, 0:3] * (1.0 - mask)
+        return self.stage2(composite, mask, query_box)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        coarse = self.stage1(x)
+        return coarse, self.refine(x, coarse, mask)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _tf_name_pairs() -> list[tuple[str, str]]:
+    """``(states_pt module path, states_tf module name)`` for every layer, in network order."""
+    pairs = [("stage1.conv1", "conv1"),
+             ("stage1.down_block1.conv1_downsample", "conv2_downsample"),
+             ("stage1.down_block1.conv2", "conv3"),
+             ("stage1.down_block2.conv1_downsample", "conv4_downsample"),
+             ("stage1.down_block2.conv2", "conv5")]
+    tf_bottleneck = ["conv6", "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous",
+                     "conv11", "conv12"]
+    pairs += [(f"stage1.conv_bn{i}", name) for i, name in enumerate(tf_bottleneck, start=1)]
+    pairs += [("stage1.up_block1.conv1_upsample", "conv13_upsample"),
+              ("stage1.up_block1.conv2", "conv14"),
+              ("stage1.up_block2.conv1_upsample", "conv15_upsample"),
+              ("stage1.up_block2.conv2", "conv16"),
+              ("stage1.conv_to_rgb", "conv17")]
+    for pt_branch, tf_branch in (("conv_", "xconv"), ("ca_", "pmconv")):
+        pairs += [(f"stage2.{pt_branch}conv1", f"{tf_branch}1"),
+                  (f"stage2.{pt_branch}down_block1.conv1_downsample",
+                   f"{tf_branch}2_downsample"),
+                  (f"stage2.{pt_branch}down_block1.conv2", f"{tf_branch}3"),
+                  (f"stage2.{pt_branch}down_block2.conv1_downsample",
+                   f"{tf_branch}4_downsample"),
+                  (f"stage2.{pt_branch}down_block2.conv2", f"{tf_branch}5")]
+    pairs += [("stage2.conv_conv_bn1", "xconv6")]
+    pairs += [(f"stage2.conv_conv_bn{i}", f"xconv{i + 5}_atrous") for i in range(2, 6)]
+    pairs += [("stage2.ca_conv_bn1", "pmconv6"), ("stage2.ca_conv_bn4", "pmconv9"),
+              ("stage2.ca_conv_bn5", "pmconv10"), ("stage2.conv_bn6", "allconv11"),
+              ("stage2.conv_bn7", "allconv12"),
+              ("stage2.up_block1.conv1_upsample", "allconv13_upsample"),
+              ("stage2.up_block1.conv2", "allconv14"),
+              ("stage2.up_block2.conv1_upsample", "allconv15_upsample"),
+              ("stage2.up_block2.conv2", "allconv16"),
+              ("stage2.conv_to_rgb", "allconv17")]
+    return pairs
+
+
+_TF_PAIRS = _tf_name_pairs()
+TF_TO_PT = {tf: pt for pt, tf in _TF_PAIRS}
+
+
+def pt_to_tf_name(name: str) -> str:
+    """The ``states_tf`` name of a ``states_pt`` tensor name (itself when it has none)."""
+    for pt, tf in _TF_PAIRS:
+        if name.startswith(pt + "."):
+            return tf + name[len(pt):]
+    return name
+
+
+def is_tf_layout(state: Mapping[str, Any]) -> bool:
+    """Whether a generator state dict uses the ``states_tf`` names (upstream ``test.py``'s test)."""
+    return "stage1.conv1.conv.weight" not in state and "conv1.conv.weight" in state
+
+
+def tf_to_pt_names(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Rename a ``states_tf`` state dict to the ``states_pt`` names (same tensors)."""
+    renamed = {}
+    for name, value in state.items():
+        head, _, rest = name.partition(".")
+        if head not in TF_TO_PT:
+            raise weights.WeightsCorruptError(
+                f"unexpected tensor {name!r} in a DeepFill v2 (TF layout) checkpoint")
+        renamed[f"{TF_TO_PT[head]}.{rest}"] = value
+    return renamed
+
+
+def load_state_strict(module: nn.Module, state: Mapping[str, Any], source: str,
+                      file_name: Callable[[str], str] = str) -> None:
+    """``module.load_state_dict(state, strict=True)`` with an error that names the tensors.
+
+    Raises :class:`~engines.weights.WeightsCorruptError` listing missing, unexpected and
+    wrongly shaped tensors (at most five of each), each named by ``file_name(name)`` (the
+    name the checkpoint file uses, when the loader renamed it).
+    """
+    expected = module.state_dict()
+    problems = []
+    missing = [file_name(name) for name in expected if name not in state]
+    unexpected = [file_name(name) for name in state if name not in expected]
+    wrong = [f"{file_name(name)} is {tuple(getattr(state[name], 'shape', ()))}, expected "
+             f"{tuple(tensor.shape)}"
+             for name, tensor in expected.items()
+             if name in state and (not isinstance(state[name], torch.Tensor)
+                                   or state[name].shape != tensor.shape)]
+    for label, names in (("missing", missing), ("unexpected", unexpected), ("shape", wrong)):
+        if names:
+            more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
+            problems.append(f"{label}: {', '.join(names[:5])}{more}")
+    if problems:
+        raise weights.WeightsCorruptError(
+            f"{source} does not fit {type(module).__name__}: {'; '.join(problems)}")
+    module.load_state_dict(state, strict=True)
+
+
+def generator_state(checkpoint: Any, source: str) -> Mapping[str, Any]:
+    """The generator state dict of a nipponjo checkpoint (``{"G": ...}``, or the bare dict)."""
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("G"), Mapping):
+        return checkpoint["G"]
+    if isinstance(checkpoint, Mapping) and checkpoint and all(
+            isinstance(value, torch.Tensor) for value in checkpoint.values()):
+        return checkpoint
+    raise weights.WeightsCorruptError(f"{source} is not a DeepFill v2 checkpoint "
+                                      "(expected a dict with key 'G')")
+
+
+def load_deepfill_v2(network: DeepFillV2, path: str | Path) -> None:
+    """Load either checkpoint layout into ``network`` and select the matching computation."""
+    path = Path(path)
+    state = dict(generator_state(weights.load_checkpoint(path, "generator_dict"), path.name))
+    tf_layout = is_tf_layout(state)
+    if tf_layout:
+        state = tf_to_pt_names(state)
+    if FUSE_KEY not in state:  # older upstream versions had no such buffer: it is the identity
+        state[FUSE_KEY] = torch.eye(3).view(1, 1, 3, 3)
+    load_state_strict(network, state, path.name, pt_to_tf_name if tf_layout else str)
+    network.tf_compat = tf_layout
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def run_two_stages(engine: NeuralEngine, region: Region,
+                   cancel: CancelToken) -> Iterator[RegionStage]:
+    """DeepFill inference on a region: yield the coarse composite, then the refined one.
+
+    The engine's network provides ``coarse_stage(image, mask)`` and ``refine(x, coarse, mask,
+    query_box)``. The region is padded (mirrored, mask included, so no hole content leaks into
+    the padding) to a multiple of 8 where upstream's scripts crop, so no pixel is lost; an
+    aligned region gives exactly upstream's input. Each yielded image is the region with its
+    hole pixels replaced by the network output (upstream's composite), rounded to uint8.
+    """
+    device = engine.device(None if region.device == "auto" else region.device)
+    net = engine.network(device)
+    height, width = region.hole.shape
+    hole = pad_to_multiple(region.hole, PAD_MULTIPLE)
+    image = image_to_tensor(pad_to_multiple(region.image, PAD_MULTIPLE), device, -1.0, 1.0)
+    mask = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
+    half = device.type == "cuda" and engine.half_safe and engine.options.get("half", True)
+
+    def precision():  # float16 convolutions on CUDA; the attention keeps float32 itself
+        if half:
+            return torch.autocast("cuda", torch.float16)
+        return contextlib.nullcontext()
+
+    def compose(output: torch.Tensor) -> np.ndarray:
+        pixels = tensor_to_image(output[..., :height, :width], -1.0, 1.0)
+        return np.where(region.hole[..., None], pixels, region.image)
+
+    with torch.inference_mode(), precision():
+        x, coarse = net.coarse_stage(image, mask)
+    yield RegionStage("coarse", compose(coarse), 0.4)
+    cancel.raise_if_cancelled()
+    with torch.inference_mode(), precision():
+        refined = net.refine(x, coarse, mask, attention_query_box(hole))
+    yield RegionStage("refined", compose(refined), 1.0, final=True)
+
+
+class DeepFillV2Engine(NeuralEngine):
+    """Shared body of the DeepFill v2 variants; subclasses name the weights.
+
+    Either checkpoint layout works: the engine uses ``weights_id`` (``states_pt``) when it is
+    installed, else ``tf_weights_id`` (``states_tf``).
+
+    Class attributes: ``native_size`` is the training resolution, ``pad_multiple`` the size
+    multiple the network needs (regions are padded to it).
+    """
+
+    tf_weights_id: ClassVar[str] = ""
+    native_size: ClassVar[int] = 256
+    pad_multiple: ClassVar[int] = PAD_MULTIPLE
+    half_safe = True
+    min_context = 256
+
+    def _installed(self) -> str | None:
+        for weights_id in (self.weights_id, self.tf_weights_id):
+            if weights.is_present(weights_id):
+                return weights_id
+        return None
+
+    def checkpoint_path(self) -> Path:
+        if self.options.get("weights_path"):
+            return super().checkpoint_path()
+        return weights.require(self._installed() or self.weights_id)
+
+    def status(self) -> Status:
+        if self._installed() is not None:
+            return Status(Readiness.READY)
+        return super().status()
+
+    def create_network(self) -> DeepFillV2:
+        return DeepFillV2().eval()
+
+    def load_weights(self, network: DeepFillV2, path: Path) -> None:
+        load_deepfill_v2(network, path)
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        yield from run_two_stages(self, region, cancel)
+
+
+@register
+class DeepFill2Engine(DeepFillV2Engine):
+    name = "deepfill2"
+    title = "DeepFill v2 (Places2)"
+    description = ("Gated convolutions with contextual attention, trained on Places2 scenes; "
+                   "large free-form holes.")
+    weights_id = "deepfill2-places2"
+    tf_weights_id = "deepfill2-places2-tf"
+    working_size = 512
+
+
+@register
+class DeepFill2FaceEngine(DeepFillV2Engine):
+    name = "deepfill2-face"
+    title = "DeepFill v2 (faces)"
+    description = "DeepFill v2 trained on CelebA-HQ faces; best on a whole face near 256 px."
+    weights_id = "deepfill2-celebahq"
+    tf_weights_id = "deepfill2-celebahq-tf"
+    working_size = 256
