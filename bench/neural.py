@@ -152,7 +152,9 @@ def run_engine_case(name: str, size: int, variant: str, device_name: str, strate
     network = cls().create_network()
     for module in _attention_modules(network):
         module.chunked = variant != "full"
-    engine = cls(network=network, device=device_name)
+    # "ours-bf16": the opt-in half=true (bfloat16 autocast on CPUs with native support)
+    engine = cls(network=network, device=device_name,
+                 half=True if variant.endswith("bf16") else None)
     device = engine.device()
     request = _request(size, strategy, device_name)
     timer = _Timer(device)
@@ -349,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated engine names (default: every neural engine)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    parser.add_argument("--variants", nargs="+", default=["ours", "full"],
-                        help="attention variants for DeepFill: ours and/or full")
+    parser.add_argument("--variants", nargs="+", default=["ours", "ours-bf16", "full"],
+                        help="DeepFill variants: ours (block-wise attention), ours-bf16 (the "
+                             "same with half=true) and/or full (upstream's attention)")
     parser.add_argument("--full-max", type=int, default=768,
                         help="largest N for upstream's full attention (its memory grows with "
                         "N^4: about 20 GiB at N = 1024 on CPU)")
@@ -401,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(engine_table([row]).splitlines()[-1], flush=True)
     if "cpu" in devices:
         for size in args.attention_sizes:
-            for variant in args.variants:
+            for variant in [v for v in args.variants if v in ("ours", "full")]:
                 if variant == "full" and size > args.full_max:
                     continue
                 row = _child(["attention", str(size), variant], args.timeout)

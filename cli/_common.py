@@ -23,15 +23,31 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                         help="context around the hole with --strategy crop (default 128)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an engine option, repeatable: e.g. half=true (bfloat16 on CPUs "
+                             "with native support), source=torchscript (LaMa), quality=best "
+                             "(PatchMatch), weights_path=FILE")
 
 
-def resolve_engine(name: str) -> str:
-    """``name`` if registered, falling back from the default PatchMatch to Telea only when
-    PatchMatch is not installed; raises the registry's helpful error otherwise."""
-    from engines import registry
-
-    registry.engine_class(name)
-    return name
+def engine_options(args: argparse.Namespace) -> dict[str, object]:
+    """``--option KEY=VALUE`` pairs as a dict; true/false, integers and decimals are parsed."""
+    options: dict[str, object] = {}
+    for item in args.option:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option {item!r}: write it as KEY=VALUE")
+        value: object = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip()] = value
+    return options
 
 
 def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:

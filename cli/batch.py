@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cli._common import add_engine_arguments
+from cli._common import add_engine_arguments, engine_options
 from engines import registry
 from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = clear_folder(sources, args.output, mask, args.engine, progress,
                               overwrite=args.overwrite, request_settings=settings,
+                              engine_options=engine_options(args),
                               output_format=args.format, other_sizes=args.other_sizes)
         bar.n = len(sources)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")

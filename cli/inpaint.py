@@ -8,6 +8,7 @@ from pathlib import Path
 from cli._common import (
     add_engine_arguments,
     build_request,
+    engine_options,
     load_exemplars,
     load_labels,
     load_layer,
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         raise ImageFileError(f"{output} already exists; add --overwrite to replace it")
-    engine = registry.create(args.engine)
+    engine = registry.create(args.engine, **engine_options(args))
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
     request = build_request(

@@ -19,7 +19,6 @@ coarse and refined images, RGB in [-1, 1] (tanh), for the whole frame; upstream 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +30,7 @@ from torch import nn
 
 from engines import weights
 from engines.base import CancelToken, Readiness, Region, RegionStage, Status
+from engines.device import reduced_precision
 from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple, tensor_to_image
 from engines.neural.contextual_attention import ContextualAttention, attention_query_box
 from engines.registry import register
@@ -404,12 +404,10 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     hole = pad_to_multiple(region.hole, PAD_MULTIPLE)
     image = image_to_tensor(pad_to_multiple(region.image, PAD_MULTIPLE), device, -1.0, 1.0)
     mask = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
-    half = device.type == "cuda" and engine.half_safe and engine.options.get("half", True)
+    half = engine.options.get("half")
 
-    def precision():  # float16 convolutions on CUDA; the attention keeps float32 itself
-        if half:
-            return torch.autocast("cuda", torch.float16)
-        return contextlib.nullcontext()
+    def precision():  # reduced-precision convolutions; the attention keeps float32 itself
+        return reduced_precision(device, half, engine.half_safe)
 
     def compose(output: torch.Tensor) -> np.ndarray:
         pixels = tensor_to_image(output[..., :height, :width], -1.0, 1.0)

@@ -166,3 +166,21 @@ def test_help_lists_the_commands(capsys):
     out = capsys.readouterr().out
     for command in ("inpaint", "batch", "engines", "models", "segment", "watermark", "train"):
         assert command in out
+
+
+def test_engine_options_reach_the_engine(files, capsys):
+    folder, _image, _ = files
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "r.png",
+                   "--engine", "telea", "--option", "radius=9") == 0
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "s.png",
+                   "--engine", "telea", "--option", "radius") == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_option_values_are_parsed():
+    import argparse
+
+    from cli._common import engine_options
+
+    args = argparse.Namespace(option=["half=true", "steps=3", "scale=0.5", "source=native"])
+    assert engine_options(args) == {"half": True, "steps": 3, "scale": 0.5, "source": "native"}

@@ -125,3 +125,22 @@ def test_pick_device_errors(monkeypatch):
         pick_device("mps")
     with pytest.raises(EngineError, match="unknown device 'tpu'"):
         pick_device("tpu")
+
+
+def test_reduced_precision_defaults_to_float32_on_the_cpu():
+    import contextlib
+
+    import torch
+
+    from engines.device import cpu_has_native_bf16, reduced_precision
+
+    cpu = torch.device("cpu")
+    assert isinstance(reduced_precision(cpu, None, True), contextlib.nullcontext)
+    assert isinstance(reduced_precision(cpu, True, False), contextlib.nullcontext)
+    asked = reduced_precision(cpu, True, True)
+    if cpu_has_native_bf16():
+        with asked:
+            assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+            assert torch.is_autocast_enabled("cpu")
+    else:
+        assert isinstance(asked, contextlib.nullcontext)
