@@ -260,7 +260,6 @@ class FaceSession(WorkerClient):
         self.faces: list[Face] = []
         self.edit: FaceEdit | None = None
         self._drawn: set[Face] = set()
-        self._waiting: tuple[_Run, object] | None = None
         self._dirty = False
 
     # ------------------------------------------------------------------ photo
@@ -269,7 +268,7 @@ class FaceSession(WorkerClient):
         ask first) and forgets the faces. Not for the crop: the window shows the crop while
         the session keeps the photo."""
         self.cancel()
-        self._waiting = None
+        self._forget()
         if self.edit is not None:
             self._close_edit()
         self.document = document
@@ -491,33 +490,18 @@ class FaceSession(WorkerClient):
         return step
 
     def _submit(self, task: FunctionTask, kind: str, document: Document) -> int:
-        self._waiting = None
         return self._start(task, _Run(task.id, kind, document, document.image_version))
 
     def _result(self, run: _Run, result: object) -> None:
-        self._waiting = (run, result)
-        self._deliver()
+        self._deliver_when_idle(run, result)
 
-    def _deliver(self) -> None:
-        """Use a finished result, once no brush drag is open on its document."""
-        if self._waiting is None:
-            return
-        run, result = self._waiting
+    def _target_document(self, run: _Run) -> Document | None:
         if run.kind == "detect":
-            current = self.document is run.document
-        else:
-            current = self.edit is not None and self.edit.document is run.document
-        if not current:
-            self._waiting = None
-            return
-        if run.document.image_version != run.image_version:
-            self._waiting = None
-            self.message.emit("The picture changed meanwhile; run it again")
-            return
-        if run.document.in_step:
-            run.document.when_idle(self._deliver)
-            return
-        self._waiting = None
+            return self.document
+        return self.edit.document if self.edit is not None else None
+
+    def _deliver(self, run: _Run, result: object) -> None:
+        """Use a finished detection or sketch (once no brush drag is open on its document)."""
         if run.kind == "detect":
             self.faces = list(result) + [f for f in self.faces if f in self._drawn]
             self.facesChanged.emit(list(self.faces))

@@ -137,13 +137,12 @@ class SemanticController(WorkerClient):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(self.counts_delay_ms)
         self._counts_timer.timeout.connect(self._emit_counts)
-        self._waiting: tuple[_MapRun, np.ndarray] | None = None  # finished, not yet stored
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
         """Follow ``document``: its label set (by name) and its label layer's counts."""
         self.cancel()
-        self._waiting = None
+        self._forget()
         if self.document is not None:
             self.document.remove_listener(self._on_document_change)
         self.document = document
@@ -171,7 +170,6 @@ class SemanticController(WorkerClient):
         if not status.ready:
             self.error.emit(status.detail or f"{title}: {status.readiness.value}")
             return None
-        self._waiting = None
         image = doc.image.copy()  # the picture may change on the GUI thread meanwhile
         task = FunctionTask(title=f"Compute map ({title})",
                             function=lambda cancel, progress: _parse(parser, image, cancel,
@@ -214,7 +212,7 @@ class SemanticController(WorkerClient):
             self.message.emit("Finish the stroke first")
             return False
         self.cancel()
-        self._waiting = None
+        self._forget()
         self._store_map(doc, labels, label_set, f"Import label map ({path.name})")
         self.message.emit(f"Label map imported from {path.name}")
         return True
@@ -261,29 +259,17 @@ class SemanticController(WorkerClient):
             self.progressChanged.emit(payload.fraction, f"{run.title}: {payload.message}"
                                       if payload.message else run.title)
 
-    def _result(self, run: _MapRun, result: object) -> None:
-        self._waiting = (run, result)
-        self._deliver()
+    stale_message = "The picture changed while the map was computed; compute it again"
 
-    def _deliver(self) -> None:
-        """Store the finished map, once no brush drag is open on the document."""
-        if self._waiting is None:
-            return
-        run, labels = self._waiting
-        doc = self.document
-        if doc is not run.document:  # another picture was opened meanwhile
-            self._waiting = None
-            return
-        if doc.image_version != run.image_version:
-            self._waiting = None
-            self.message.emit("The picture changed while the map was computed; "
-                              "compute it again")
-            return
-        if doc.in_step:  # the user is painting: store the map when the drag ends
-            doc.when_idle(self._deliver)
-            return
-        self._waiting = None
-        self._store_map(doc, labels, run.label_set, f"Compute map ({run.title})")
+    def _result(self, run: _MapRun, result: object) -> None:
+        self._deliver_when_idle(run, result)
+
+    def _target_document(self, run: _MapRun) -> Document | None:
+        return self.document
+
+    def _deliver(self, run: _MapRun, labels: np.ndarray) -> None:
+        """Store the finished map (called once no brush drag is open on the document)."""
+        self._store_map(run.document, labels, run.label_set, f"Compute map ({run.title})")
         count = int((np.unique(labels) != UNLABELLED).sum())
         self.message.emit(f"{run.title}: {count} labels found. Paint with the label brush to "
                           "change the layout; the changed area is filled to follow it")

@@ -491,34 +491,22 @@ class TextMaskController(WorkerClient):
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(worker, parent)
-        self._waiting: tuple[_TextRun, np.ndarray] | None = None
 
     def run(self, document: Document) -> int:
         """Detect text on a copy of ``document``'s picture; returns the task id."""
         image = document.image.copy()
         task = FunctionTask(title="Detect text",
                             function=lambda cancel, progress: detect_text_mask(image))
-        self._waiting = None
         return self._start(task, _TextRun(task.id, document, document.image_version))
 
-    def _result(self, run: _TextRun, result: object) -> None:
-        self._waiting = (run, result)
-        self._deliver()
+    stale_message = "The picture changed while text was detected; detect again"
 
-    def _deliver(self) -> None:
-        if self._waiting is None:
-            return
-        run, proposal = self._waiting
-        document = run.document
-        if document.image_version != run.image_version:
-            self._waiting = None
-            self.message.emit("The picture changed while text was detected; detect again")
-            return
-        if document.in_step:  # a brush drag is open: store the proposal when it ends
-            document.when_idle(self._deliver)
-            return
-        self._waiting = None
-        step = propose_text_mask(document, proposal)
+    def _result(self, run: _TextRun, result: object) -> None:
+        self._deliver_when_idle(run, result)
+
+    def _deliver(self, run: _TextRun, proposal: np.ndarray) -> None:
+        """Store the proposal (once no brush drag is open on the document)."""
+        step = propose_text_mask(run.document, proposal)
         self.message.emit("Text and logos proposed as the mask: correct it with the brush, "
                           "then fill" if step is not None else "No text or logo found")
         self.proposed.emit(step)

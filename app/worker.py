@@ -260,10 +260,13 @@ class WorkerClient(QObject):
     message = Signal(str)
     error = Signal(str)
 
+    stale_message = "The picture changed meanwhile; run it again"
+
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
         self._run: Any = None
+        self._delivery: Any = None  # the run whose result waits to be used
         worker.emitted.connect(self._on_emitted)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
@@ -280,10 +283,43 @@ class WorkerClient(QObject):
 
     def _start(self, task: Task, run: Any, message: str | None = None) -> int:
         self._run = run
+        self._delivery = None  # a result still waiting for an older run is dropped
         self.worker.submit(task)
         self.busyChanged.emit(True)
         self.progressChanged.emit(0.0, message or f"{task.title}: starting")
         return task.id
+
+    def _forget(self) -> None:
+        """Drop a finished result that is still waiting to be used (another document)."""
+        self._delivery = None
+
+    def _deliver_when_idle(self, run: Any, result: object) -> None:
+        """Call :meth:`_deliver` with ``result`` once no brush drag is open on
+        ``run.document``, unless meanwhile a newer run started, :meth:`_forget` was called,
+        the document is no longer the one :meth:`_target_document` names, or its picture
+        changed (then :attr:`stale_message` is said). ``run`` has ``document`` and
+        ``image_version`` attributes."""
+        self._delivery = run
+
+        def attempt() -> None:
+            if self._delivery is not run:
+                return
+            self._delivery = None
+            if run.document is not self._target_document(run):
+                return
+            if run.document.image_version != run.image_version:
+                self.message.emit(self.stale_message)
+                return
+            self._deliver(run, result)
+
+        run.document.when_idle(attempt)
+
+    def _target_document(self, run: Any) -> Any:
+        """The document a result of ``run`` may still be used on (default: the run's own)."""
+        return run.document
+
+    def _deliver(self, run: Any, result: object) -> None:
+        """Use a result handed over by :meth:`_deliver_when_idle`."""
 
     def _mine(self, task_id: int) -> Any:
         run = self._run
