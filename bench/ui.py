@@ -56,6 +56,33 @@ def stroke_points(count: int) -> list[tuple[float, float]]:
     return list(zip(600 + 2800 * t, 1500 + 900 * np.sin(t * 6.0)))
 
 
+class StallMeter:
+    """A 1 ms timer on the GUI thread; the longest gap between its ticks is the longest time
+    the event loop could not run. Starts on construction."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.longest = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def stop(self) -> tuple[float, float]:
+        """(longest stall, seconds measured)."""
+        self.timer.stop()
+        self._tick()
+        return self.longest, self.elapsed()
+
+
 def bench_brush(canvas: Canvas, document: Document, radius: float = 30.0) -> dict[str, float]:
     points = stroke_points(400)
     # ours: the canvas listens to the document; each segment updates the dirty box only
@@ -125,28 +152,14 @@ def bench_stall(app: QApplication, photo: np.ndarray, engine: str) -> dict[str, 
     app.processEvents()
     request = document.build_request()  # the same work, for the naive run below
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(1)
-    timer.timeout.connect(tick)
     done = []
     window.controller.applied.connect(lambda: done.append(True))
     window.controller.error.connect(lambda message: done.append(message))
-    start = time.perf_counter()
-    last[0] = start
-    timer.start()
+    meter = StallMeter()
     window.controller.run()
-    while not done and time.perf_counter() - start < 300:
+    while not done and meter.elapsed() < 300:
         app.processEvents()
-    timer.stop()
-    total = time.perf_counter() - start
+    stall, total = meter.stop()
     window.confirm = lambda title, text: True  # discard the benchmark's edits on close
     window.close()
     if done and done[0] is not True:
@@ -157,7 +170,7 @@ def bench_stall(app: QApplication, photo: np.ndarray, engine: str) -> dict[str, 
     for _stage in registry.create(engine).run(request):
         pass
     naive = time.perf_counter() - naive_start
-    return {"ours_stall": max(gaps) * 1000, "run_seconds": total, "naive_stall": naive * 1000}
+    return {"ours_stall": stall * 1000, "run_seconds": total, "naive_stall": naive * 1000}
 
 
 def bench_warm_up(app: QApplication) -> dict[str, float]:
@@ -165,24 +178,12 @@ def bench_warm_up(app: QApplication) -> dict[str, float]:
     thread, as :func:`app.launch.launch` starts it."""
     from app.launch import warm_up_in_background
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(1)
-    timer.timeout.connect(tick)
-    start = time.perf_counter()
-    timer.start()
+    meter = StallMeter()
     thread = warm_up_in_background()
     while thread.is_alive():
         app.processEvents()
-    timer.stop()
-    return {"stall": max(gaps, default=0.0) * 1000, "seconds": time.perf_counter() - start}
+    stall, seconds = meter.stop()
+    return {"stall": stall * 1000, "seconds": seconds}
 
 
 def main() -> int:
