@@ -18,6 +18,7 @@ import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 BIG_LAMA_CONFIG = """\
@@ -152,3 +153,18 @@ def trace_to(path: Path, module: torch.nn.Module, *example: torch.Tensor) -> Pat
     with torch.no_grad():
         torch.jit.trace(module.eval(), example, check_trace=False).save(str(path))
     return path
+
+
+def photo(height: int, width: int, seed: int = 1) -> np.ndarray:
+    """A textured ``(height, width, 3)`` uint8 test picture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 3 % 256, y * 2 % 256, (x + y) % 256], axis=-1).astype(np.float32)
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+def hole_mask(height: int, width: int, top: int, left: int, size: int) -> np.ndarray:
+    """A mask with one ``size`` x ``size`` square hole (255) at ``top``, ``left``."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[top:top + size, left:left + size] = 255
+    return mask

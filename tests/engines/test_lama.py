@@ -26,7 +26,9 @@ from engines.weights import WeightsCorruptError
 from tests.engines.checkpoints_lama_migan import (
     BIG_LAMA_CONFIG,
     EXECUTED,
+    hole_mask,
     lightning_checkpoint,
+    photo,
     trace_to,
     write_big_lama_zip,
 )
@@ -54,18 +56,6 @@ def tiny_lama(seed: int = 0) -> LamaInpainter:
     randomize_batchnorm(network, seed)
     return network.eval()
 
-
-def photo(height: int, width: int, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 3 % 256, y * 2 % 256, (x + y) % 256], axis=-1).astype(np.float32)
-    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-
-
-def hole_mask(height: int, width: int, top: int, left: int, size: int) -> np.ndarray:
-    mask = np.zeros((height, width), np.uint8)
-    mask[top:top + size, left:left + size] = 255
-    return mask
 
 
 def run_all(engine, request: InpaintRequest):

@@ -17,7 +17,11 @@ from engines.base import InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
 from engines.neural.migan_network import MiganGenerator
 from engines.weights import WeightsCorruptError
-from tests.engines.checkpoints_lama_migan import trace_to
+from tests.engines.checkpoints_lama_migan import (
+    hole_mask,
+    photo,
+    trace_to,
+)
 
 HERE = Path(__file__).parent
 CPU = torch.device("cpu")
@@ -39,18 +43,6 @@ def random_generator(resolution: int, seed: int = 0) -> MiganGenerator:
                 tensor.copy_(torch.randn_like(tensor) * 0.1)
     return network.eval()
 
-
-def photo(height: int, width: int, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 3 % 256, y * 2 % 256, (x + y) % 256], axis=-1).astype(np.float32)
-    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-
-
-def hole_mask(height: int, width: int, top: int, left: int, size: int) -> np.ndarray:
-    mask = np.zeros((height, width), np.uint8)
-    mask[top:top + size, left:left + size] = 255
-    return mask
 
 
 def check_stages(stages, request: InpaintRequest) -> np.ndarray:
