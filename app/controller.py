@@ -26,7 +26,7 @@ from engines.region import Box, mask_bbox
 class FillSettings:
     """What the user chose for the next run."""
 
-    engine: str = "telea"
+    engine: str = "patchmatch"  # the best engine that needs no download
     engine_options: dict[str, Any] = field(default_factory=dict)
     strategy: Strategy = Strategy.CROP
     crop_margin: int = 128
