@@ -37,7 +37,7 @@ from app.semantic import SemanticController, engine_for_labels, palette_for
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
-from app.worker import Worker
+from app.worker import Worker, WorkerClient
 from engines import registry
 from engines.base import Readiness
 from engines.fileio import (
@@ -226,12 +226,11 @@ class MainWindow(QMainWindow):
             status.addPermanentWidget(label)
 
     def _wire(self) -> None:
+        self._clients = (self.controller, self.semantic, self.faces, self.text_masks)
+        for client in self._clients:
+            self._follow(client)
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
         c.previewChanged.connect(canvas.set_preview)
-        c.progressChanged.connect(self._on_progress)
-        c.busyChanged.connect(self._on_busy)
-        c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        c.error.connect(self.show_error)
         c.applied.connect(self._update_actions)
         canvas.editFinished.connect(self._on_edit_finished)
         canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
@@ -251,11 +250,7 @@ class MainWindow(QMainWindow):
         sem.labelSetChanged.connect(self._on_label_set)
         sem.countsChanged.connect(legend.set_counts)
         sem.labelsReplaced.connect(self._update_actions)
-        sem.progressChanged.connect(self._on_progress)
         sem.busyChanged.connect(legend.set_busy)
-        sem.busyChanged.connect(self._on_busy)
-        sem.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        sem.error.connect(self.show_error)
         faces, face_panel = self.faces, self.face_panel
         face_panel.detectRequested.connect(faces.detect)
         face_panel.boxRequested.connect(lambda: self.select_tool("face-box"))
@@ -271,15 +266,8 @@ class MainWindow(QMainWindow):
         faces.sketched.connect(lambda _step: self._update_actions())
         faces.pasted.connect(lambda _step: self._update_actions())
         faces.busyChanged.connect(face_panel.set_busy)
-        faces.busyChanged.connect(self._on_busy)
-        faces.progressChanged.connect(self._on_progress)
         faces.message.connect(face_panel.set_status)
-        faces.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        faces.error.connect(self.show_error)
         self.text_masks.proposed.connect(lambda _step: self._update_actions())
-        self.text_masks.busyChanged.connect(self._on_busy)
-        self.text_masks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.text_masks.error.connect(self.show_error)
 
     # --------------------------------------------------------------- document
     def set_document(self, document: Document, save_path: Path | None = None) -> None:
@@ -674,9 +662,15 @@ class MainWindow(QMainWindow):
         self.progress.setValue(round(fraction * 1000))
         self.progress.setFormat(f"{message}  %p%" if message else "%p%")
 
+    def _follow(self, client: WorkerClient) -> None:
+        """Show a background controller's progress, busy state, messages and errors."""
+        client.progressChanged.connect(self._on_progress)
+        client.busyChanged.connect(self._on_busy)
+        client.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        client.error.connect(self.show_error)
+
     def _on_busy(self, _busy: bool) -> None:
-        busy = (self.controller.busy or self.semantic.busy or self.faces.busy
-                or self.text_masks.busy)
+        busy = any(client.busy for client in self._clients)
         self.engine_panel.set_busy(busy)
         self.progress.setVisible(busy)
         self._update_actions()
