@@ -3,7 +3,9 @@
 For every registered :class:`~engines.neural.common.NeuralEngine` (LaMa, MI-GAN, DeepFill...)
 the network is built with random weights (``engine.create_network()``, handed over through the
 ``network`` option, so no download is needed) and run end to end with ``engine.run`` on an
-N x N picture whose centred N/2 x N/2 square is the hole:
+N x N picture whose centred N/2 x N/2 square is the hole (``--holes free-form`` adds, for
+DeepFill, whose work depends on where the hole is, DeepFill v2 free-form strokes covering 25 %
+of it, with a bounding box of 95 % x 62 % of the picture):
 
 * "whole NxN": ``Strategy.ORIGINAL``, the network sees the whole picture at full resolution;
 * "crop, working size": the engine's defaults (crop around the hole with a 128 px margin,
@@ -11,10 +13,12 @@ N x N picture whose centred N/2 x N/2 square is the hole:
   differs from the first.
 
 Engines whose networks are identical (same class, same tensor shapes) are measured once.
-For networks with contextual attention (DeepFill v1/v2), side by side: upstream's
-formulation (the whole (HW/64)^2 score volume at once, "full") and ours (query blocks,
-hole-local queries, same result). A second table runs DeepFill v2's attention layer alone
-(96 channels at N/4, every query computed) so the quadratic growth shows without the rest.
+For DeepFill v1/v2, side by side: "ours" (each layer computes only what reaches the hole's
+bounding box, the attention in query blocks: the same hole pixels), "ours-bf16" (the same with
+``half=true``), "whole-frame" (every layer on the whole frame, block-wise attention) and "full"
+(upstream: whole frame, the whole (HW/64)^2 attention score volume at once). A second table
+runs DeepFill v2's attention layer alone (96 channels at N/4, every query computed) so the
+quadratic growth shows without the rest.
 
 Method: each case runs in a fresh subprocess (so one case's allocations cannot hide
 another's): one warm-up run, then ``--repeat`` timed runs; the median is reported, with the
@@ -27,7 +31,8 @@ allocations). On CUDA: CUDA events around each run (after ``torch.cuda.synchroni
 ``torch.cuda.max_memory_allocated`` since a reset.
 
 Run: ``python bench/neural.py [--sizes 512 1024] [--engines deepfill2,lama] [--repeat 3]
-[--device cpu|cuda|all] [--variants ours full] [--readme]``; ``--readme`` rewrites this
+[--device cpu|cuda|all] [--variants ours whole-frame full] [--holes square free-form]
+[--readme]``; ``--readme`` rewrites this
 script's section of ``bench/README.md`` with the CPU tables.
 """
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -85,11 +91,21 @@ def _peak_since(baseline: int) -> int:
     return _status_bytes("VmHWM") - baseline
 
 
-def _picture(size: int) -> tuple[np.ndarray, np.ndarray]:
+HOLES = {"square": "centred (N/2)x(N/2) square", "free-form": "free-form strokes, 25 %"}
+
+
+def _picture(size: int, hole: str = "square") -> tuple[np.ndarray, np.ndarray]:
+    """An N x N picture and its hole: the centred N/2 square, or DeepFill v2 free-form
+    strokes covering 25 % of the picture (seed 2; their bounding box spans 95 % of the
+    height and 62 % of the width)."""
+    from engines import maskgen
+
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:size, 0:size]
     image = np.stack([x * 255 // size, y * 255 // size, (x + y) * 127 // size], axis=-1)
     image = np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    if hole == "free-form":
+        return image, maskgen.free_form_mask(size, size, np.random.default_rng(2), ratio=0.25)
     mask = np.zeros((size, size), np.uint8)
     mask[size // 4:3 * size // 4, size // 4:3 * size // 4] = 255
     return image, mask
@@ -133,16 +149,16 @@ class _Timer:
         return mark - self.begin
 
 
-def _request(size: int, strategy: str, device_name: str):
+def _request(size: int, strategy: str, device_name: str, hole: str = "square"):
     from engines.base import InpaintRequest, Strategy
 
-    image, mask = _picture(size)
+    image, mask = _picture(size, hole)
     return InpaintRequest(image, mask, device=device_name,
                           strategy=Strategy.ORIGINAL if strategy == "native" else Strategy.CROP)
 
 
 def run_engine_case(name: str, size: int, variant: str, device_name: str, strategy: str,
-                    repeat: int) -> dict:
+                    repeat: int, hole: str = "square") -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -152,11 +168,13 @@ def run_engine_case(name: str, size: int, variant: str, device_name: str, strate
     network = cls().create_network()
     for module in _attention_modules(network):
         module.chunked = variant != "full"
-    # "ours-bf16": the opt-in half=true (bfloat16 autocast on CPUs with native support)
+    # "ours-bf16": the opt-in half=true (bfloat16 autocast on CPUs with native support);
+    # "whole-frame" and "full" compute every pixel of every layer (local=false)
     engine = cls(network=network, device=device_name,
-                 half=True if variant.endswith("bf16") else None)
+                 half=True if variant.endswith("bf16") else None,
+                 local=variant not in ("whole-frame", "full"))
     device = engine.device()
-    request = _request(size, strategy, device_name)
+    request = _request(size, strategy, device_name, hole)
     timer = _Timer(device)
     if device.type == "cuda":
         network.to(device)
@@ -178,7 +196,7 @@ def run_engine_case(name: str, size: int, variant: str, device_name: str, strate
         for _stage in engine.run(request):
             pass
     result = {"engine": name, "size": size, "variant": variant, "device": device.type,
-              "strategy": strategy, "gflop": counter.get_total_flops() / 1e9,
+              "strategy": strategy, "hole": hole, "gflop": counter.get_total_flops() / 1e9,
               "first_s": statistics.median(firsts), "total_s": statistics.median(totals),
               "runs": repeat, "stages": len(marks), "peak_bytes": peak}
     return result
@@ -280,7 +298,7 @@ def _seconds(value: float | None) -> str:
 
 def _target(row: dict) -> str:
     target = TARGETS.get((row["engine"], row["size"], row["device"]))
-    if target is None or "error" in row or row["variant"] == "full" \
+    if target is None or "error" in row or row["variant"] in ("full", "whole-frame") \
             or row["strategy"] != "native":
         return ""
     seconds, memory = target
@@ -290,12 +308,12 @@ def _target(row: dict) -> str:
 
 
 def engine_table(rows: list[dict]) -> str:
-    lines = ["| engine | image | network sees | attention | device | GFLOP | first stage | "
-             "final | peak memory | target |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| engine | image | hole | network sees | variant | device | GFLOP | first stage | "
+             "final | peak memory | target |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         sees = "whole NxN" if row["strategy"] == "native" else "crop, working size"
-        head = (f"| {row['engine']} | {row['size']} | {sees} | {row['variant']} | "
-                f"{row['device']} |")
+        head = (f"| {row['engine']} | {row['size']} | {row.get('hole', 'square')} | {sees} | "
+                f"{row['variant']} | {row['device']} |")
         if "error" in row:
             lines.append(f"{head} | failed: {row['error']} | | | |")
             continue
@@ -351,9 +369,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated engine names (default: every neural engine)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    parser.add_argument("--variants", nargs="+", default=["ours", "ours-bf16", "full"],
-                        help="DeepFill variants: ours (block-wise attention), ours-bf16 (the "
-                             "same with half=true) and/or full (upstream's attention)")
+    parser.add_argument("--variants", nargs="+",
+                        default=["ours", "ours-bf16", "whole-frame", "full"],
+                        help="DeepFill variants: ours (hole-local layers, block-wise "
+                             "attention), ours-bf16 (the same with half=true), whole-frame "
+                             "(every layer on the whole frame, block-wise attention) and/or "
+                             "full (upstream: whole frame and upstream's attention)")
+    parser.add_argument("--holes", nargs="+", choices=list(HOLES), default=["square"],
+                        help="hole shapes; free-form is measured only for the engines whose "
+                             "work depends on where the hole is (DeepFill: hole-local layers)")
     parser.add_argument("--full-max", type=int, default=768,
                         help="largest N for upstream's full attention (its memory grows with "
                         "N^4: about 20 GiB at N = 1024 on CPU)")
@@ -370,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_attention_case(int(rest[0]), rest[1], args.repeat)
         else:
             result = run_engine_case(kind, int(rest[0]), rest[1], rest[2], rest[3],
-                                     args.repeat)
+                                     args.repeat, rest[4])
         print(json.dumps(result))
         return 0
 
@@ -390,18 +414,18 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for size in args.sizes:
                 strategies = ["native", "default"] if _crop_differs(name, size) else ["native"]
-                for strategy in strategies:
-                    for variant in variants:
-                        if variant == "full" and size > args.full_max and strategy == "native":
-                            continue
-                        row = _child([name, str(size), variant, device, strategy],
-                                     args.timeout)
-                        for key, value in (("engine", name), ("size", size),
-                                           ("variant", variant), ("device", device),
-                                           ("strategy", strategy)):
-                            row.setdefault(key, value)
-                        rows.append(row)
-                        print(engine_table([row]).splitlines()[-1], flush=True)
+                holes = args.holes if has_attention else ["square"]
+                for hole, strategy, variant in itertools.product(holes, strategies, variants):
+                    if variant == "full" and size > args.full_max and strategy == "native":
+                        continue
+                    row = _child([name, str(size), variant, device, strategy, hole],
+                                 args.timeout)
+                    for key, value in (("engine", name), ("size", size), ("variant", variant),
+                                       ("device", device), ("strategy", strategy),
+                                       ("hole", hole)):
+                        row.setdefault(key, value)
+                    rows.append(row)
+                    print(engine_table([row]).splitlines()[-1], flush=True)
     if "cpu" in devices:
         for size in args.attention_sizes:
             for variant in [v for v in args.variants if v in ("ours", "full")]:

@@ -100,7 +100,10 @@ def image_to_tensor(image: np.ndarray, device, low: float = 0.0, high: float = 1
     """``(H, W, 3)`` uint8 RGB to a ``(1, 3, H, W)`` float32 tensor scaled to [low, high]."""
     import torch
 
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    pixels = np.ascontiguousarray(image)
+    if not pixels.flags.writeable:  # a read-only view (request snapshots): torch warns
+        pixels = pixels.copy()
+    tensor = torch.from_numpy(pixels).to(device)
     tensor = tensor.permute(2, 0, 1).unsqueeze(0).float() / 255.0
     return tensor * (high - low) + low
 

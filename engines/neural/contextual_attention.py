@@ -24,8 +24,8 @@ two fuse passes read (the block's flat-index neighbours in both layouts), fuses,
 and collects the block's pasted patches, folded into the output at the end, so memory is
 ``O(block * HW)``. Two exact savings on top: unusable
 keys have zero attention and are left out of the paste, and the caller may restrict the
-queries to a box (the hole plus the receptive field of what follows), since queries far from
-the hole only change pixels that are composited away.
+queries to a box (:func:`queries_reaching` the part of the output it keeps), since queries
+far from the hole only change pixels that are composited away.
 
 :func:`full_contextual_attention` is the straightforward upstream formulation, kept as the
 reference the tests and ``bench/neural.py`` compare against.
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -363,20 +362,16 @@ class ContextualAttention(nn.Module):
         return out.to(dtype)
 
 
-def attention_query_box(hole: np.ndarray, margin: int = 6) -> tuple[int, int, int, int] | None:
-    """Queries worth computing for a hole: its box on the matching grid plus ``margin`` cells.
+def queries_reaching(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The queries whose pasted patches reach ``box`` of the layer's output, as a query box.
 
-    ``hole`` is the boolean ``(H, W)`` network input mask (H, W multiples of 8). The matching
-    grid has one cell per 8x8 pixels. In both DeepFill generators a hole pixel depends only on
-    queries within 4 cells of its own (the 3x3 convolutions after the layer, the upsamplings
-    and the 4x4 paste kernels; the tests check it), so the default margin leaves every hole
-    pixel exactly as with all queries, with two cells to spare. Returns ``(top, bottom, left,
-    right)`` or ``None`` (no hole: compute everything).
+    ``box`` is a :class:`~engines.neural.windows.Box` on the ``(H, W)`` feature map the layer
+    returns (``size``). Query ``q`` of the ``(H/2, W/2)`` matching grid pastes a 4x4 patch on
+    rows ``2q - 1 .. 2q + 2``, so rows ``[a, b)`` receive queries ``(a - 1) // 2 .. b // 2``
+    (the fuse passes' neighbours are handled by the layer). Returns ``(top, bottom, left,
+    right)`` for ``query_box``.
     """
-    rows = np.flatnonzero(hole.any(axis=1))
-    cols = np.flatnonzero(hole.any(axis=0))
-    if rows.size == 0:
-        return None
-    cell = MASK_FACTOR
-    return (int(rows[0]) // cell - margin, int(rows[-1]) // cell + 1 + margin,
-            int(cols[0]) // cell - margin, int(cols[-1]) // cell + 1 + margin)
+    grid_h, grid_w = size[0] // RATE, size[1] // RATE
+    return (max(0, (box.top - 1) // 2), min(grid_h, box.bottom // 2 + 1),
+            max(0, (box.left - 1) // 2), min(grid_w, box.right // 2 + 1))
+

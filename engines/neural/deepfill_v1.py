@@ -26,7 +26,13 @@ from engines import weights
 from engines.base import CancelToken, Region, RegionStage
 from engines.neural.common import NeuralEngine
 from engines.neural.contextual_attention import ContextualAttention
-from engines.neural.deepfill_v2 import PAD_MULTIPLE, load_state_strict, run_two_stages
+from engines.neural.deepfill_v2 import (
+    PAD_MULTIPLE,
+    load_state_strict,
+    refine_on_box,
+    run_two_stages,
+)
+from engines.neural.windows import NEAREST_2X, Box, ConvGeometry, Size, Step, run_steps
 from engines.registry import register
 
 weights.register_spec(weights.WeightSpec(
@@ -42,25 +48,40 @@ weights.register_spec(weights.WeightSpec(
 
 
 class ConvBlock(nn.Module):
-    """Convolution then ELU / ReLU / nothing (upstream ``gen_conv`` / ``Conv2dBlock``)."""
+    """Convolution then ELU / ReLU / nothing (upstream ``gen_conv`` / ``Conv2dBlock``); also a
+    :class:`~engines.neural.windows.Step`."""
 
     def __init__(self, in_channels: int, out_channels: int, ksize: int, stride: int = 1,
                  padding: int = 0, rate: int = 1, activation: str | None = "elu") -> None:
         super().__init__()
         self.activation = activation
         self.conv = nn.Conv2d(in_channels, out_channels, ksize, stride, padding, dilation=rate)
+        self.geometry = ConvGeometry(ksize, stride, rate)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
+    def _activate(self, x: torch.Tensor) -> torch.Tensor:
         if self.activation == "elu":
             return F.elu(x, inplace=True)  # in place, as upstream's nn.ELU(inplace=True)
         if self.activation == "relu":
             return F.relu(x, inplace=True)
         return x
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._activate(self.conv(x))
 
-def _upsample(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2, mode="nearest")
+    def out_size(self, size: Size) -> Size:
+        pad = self.conv.padding
+        return self.geometry.out_size(size, pad, pad)
+
+    def input_box(self, out_box: Box, size: Size) -> Box:
+        return self.geometry.input_box(out_box, self.conv.padding, size)
+
+    def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
+        return self._activate(self.geometry.forward_box(x, x_box, out_box, self.conv.padding,
+                                                        size, self.conv.weight,
+                                                        self.conv.bias))
+
+
+_upsample = NEAREST_2X
 
 
 def _atrous(owner: nn.Module, prefix: str, channels: int) -> None:
@@ -94,15 +115,21 @@ class CoarseGenerator(nn.Module):
         self.conv16 = ConvBlock(cnum, cnum // 2, 3, 1, 1)
         self.conv17 = ConvBlock(cnum // 2, 3, 3, 1, 1, activation=None)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(_with_guides(x, mask))
-        for name in ("conv2_downsample", "conv3", "conv4_downsample", "conv5", "conv6",
-                     "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous",
-                     "conv11", "conv12"):
-            x = getattr(self, name)(x)
-        x = self.conv14(self.conv13(_upsample(x)))
-        x = self.conv17(self.conv16(self.conv15(_upsample(x))))
-        return torch.clamp(x, -1.0, 1.0)
+    def steps(self) -> list[Step]:
+        """Every spatial operation in forward order, from the 5-channel input."""
+        names = ("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5", "conv6",
+                 "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous", "conv11",
+                 "conv12", "up", "conv13", "conv14", "up", "conv15", "conv16", "conv17")
+        return [_upsample if name == "up" else getattr(self, name) for name in names]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor,
+                box: Box | None = None) -> torch.Tensor:
+        """The whole ``(N, 3, H, W)`` output, or only ``box`` of it, computing only what that
+        box reads."""
+        size = tuple(x.shape[-2:])
+        frame = Box.frame(size)
+        out = run_steps(self.steps(), _with_guides(x, mask), frame, size, box or frame)
+        return torch.clamp(out, -1.0, 1.0)
 
 
 class FineGenerator(nn.Module):
@@ -135,24 +162,32 @@ class FineGenerator(nn.Module):
         self.allconv16 = ConvBlock(cnum, cnum // 2, 3, 1, 1)
         self.allconv17 = ConvBlock(cnum // 2, 3, 3, 1, 1, activation=None)
 
+    def _named(self, names: tuple[str, ...]) -> list[Step]:
+        return [_upsample if name == "up" else getattr(self, name) for name in names]
+
+    def hallucination_steps(self) -> list[Step]:
+        return self._named(("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5",
+                            "conv6", "conv7_atrous", "conv8_atrous", "conv9_atrous",
+                            "conv10_atrous"))
+
+    def attention_input_steps(self) -> list[Step]:
+        return self._named(("pmconv1", "pmconv2_downsample", "pmconv3", "pmconv4_downsample",
+                            "pmconv5", "pmconv6"))
+
+    def attention_output_steps(self) -> list[Step]:
+        return self._named(("pmconv9", "pmconv10"))
+
+    def merged_steps(self) -> list[Step]:
+        return self._named(("allconv11", "allconv12", "up", "allconv13", "allconv14", "up",
+                            "allconv15", "allconv16", "allconv17"))
+
     def forward(self, xin: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
-                query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+                box: Box | None = None) -> torch.Tensor:
+        """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
+        :func:`~engines.neural.deepfill_v2.refine_on_box`)."""
         xnow = _with_guides(coarse * mask + xin * (1.0 - mask), mask)
-        x = xnow
-        for name in ("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5",
-                     "conv6", "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous"):
-            x = getattr(self, name)(x)
-        hallucinated = x
-        x = xnow
-        for name in ("pmconv1", "pmconv2_downsample", "pmconv3", "pmconv4_downsample",
-                     "pmconv5", "pmconv6"):
-            x = getattr(self, name)(x)
-        x = self.contextual_attention(x, x, mask, query_box)
-        x = self.pmconv10(self.pmconv9(x))
-        x = self.allconv12(self.allconv11(torch.cat([hallucinated, x], dim=1)))
-        x = self.allconv14(self.allconv13(_upsample(x)))
-        x = self.allconv17(self.allconv16(self.allconv15(_upsample(x))))
-        return torch.clamp(x, -1.0, 1.0)
+        box = box or Box.frame(tuple(xin.shape[-2:]))
+        return torch.clamp(refine_on_box(self, xnow, mask, box), -1.0, 1.0)
 
 
 class DeepFillV1(nn.Module):
@@ -163,18 +198,25 @@ class DeepFillV1(nn.Module):
         self.coarse_generator = CoarseGenerator(cnum)
         self.fine_generator = FineGenerator(cnum)
 
-    def coarse_stage(self, image: torch.Tensor,
-                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def coarse_stage(self, image: torch.Tensor, mask: torch.Tensor,
+                     box: Box | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Upstream's input and stage 1: ``image`` RGB [-1, 1], ``mask`` 1 = hole; returns
-        ``(x, coarse)`` with ``x = image * (1 - mask)``."""
+        ``(x, coarse)`` with ``x = image * (1 - mask)``.
+
+        ``box``: compute ``coarse`` on this box only (it must hold every hole pixel); zero
+        outside it.
+        """
         x = image * (1.0 - mask)
-        return x, self.coarse_generator(x, mask)
+        if box is None:
+            return x, self.coarse_generator(x, mask)
+        return x, box.paste(self.coarse_generator(x, mask, box), tuple(x.shape[-2:]))
 
     def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
-               query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
-        """Stage 2; ``query_box`` see
-        :func:`~engines.neural.contextual_attention.attention_query_box`."""
-        return self.fine_generator(x, coarse, mask, query_box)
+               box: Box | None = None) -> torch.Tensor:
+        """Stage 2; ``box`` as in :meth:`coarse_stage`."""
+        if box is None:
+            return self.fine_generator(x, coarse, mask)
+        return box.paste(self.fine_generator(x, coarse, mask, box), tuple(x.shape[-2:]))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coarse = self.coarse_generator(x, mask)

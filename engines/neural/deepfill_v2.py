@@ -32,7 +32,17 @@ from engines import weights
 from engines.base import CancelToken, Readiness, Region, RegionStage, Status
 from engines.device import reduced_precision
 from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple, tensor_to_image
-from engines.neural.contextual_attention import ContextualAttention, attention_query_box
+from engines.neural.contextual_attention import ContextualAttention, queries_reaching
+from engines.neural.windows import (
+    NEAREST_2X,
+    Box,
+    ConvGeometry,
+    Size,
+    Step,
+    plan,
+    run_steps,
+    sizes_through,
+)
 from engines.registry import register
 
 FUSE_KEY = "stage2.contextual_attention.fuse_weight"
@@ -84,7 +94,7 @@ class GatedConv(nn.Module):
     or ``activation`` is ``None``.
 
     Padding is ``rate * (ksize - 1) // 2`` on every side, or TensorFlow "SAME" padding when
-    ``tf_same`` is set (``networks_tf``).
+    ``tf_same`` is set (``networks_tf``). Also a :class:`~engines.neural.windows.Step`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, ksize: int, stride: int = 1,
@@ -96,6 +106,27 @@ class GatedConv(nn.Module):
         self.tf_same = False
         self.conv = nn.Conv2d(in_channels, 2 * out_channels if self.gated else out_channels,
                               ksize, stride, padding=rate * (ksize - 1) // 2, dilation=rate)
+        self.geometry = ConvGeometry(ksize, stride, rate)
+
+    def _padding(self, size: Size) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Zero padding ``((top, left), (bottom, right))`` of an input map of ``size``."""
+        if self.tf_same:
+            left, right, top, bottom = _tf_same_padding(size, self.geometry.kernel,
+                                                        self.geometry.stride,
+                                                        self.geometry.dilation)
+            return (top, left), (bottom, right)
+        pad = self.conv.padding[0]
+        return (pad, pad), (pad, pad)
+
+    def _gate(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.gated:
+            return x
+        features, gate = torch.split(x, self.out_channels, dim=1)
+        activation = F.elu if self.activation == "elu" else F.relu
+        if torch.is_grad_enabled():
+            return activation(features) * torch.sigmoid(gate)
+        # inference: in place, sparing a large allocation per layer (same values)
+        return activation(features, inplace=True).mul_(gate.sigmoid_())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.conv
@@ -105,14 +136,18 @@ class GatedConv(nn.Module):
             x = F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation)
         else:
             x = conv(x)
-        if not self.gated:
-            return x
-        features, gate = torch.split(x, self.out_channels, dim=1)
-        activation = F.elu if self.activation == "elu" else F.relu
-        if torch.is_grad_enabled():
-            return activation(features) * torch.sigmoid(gate)
-        # inference: in place, sparing a large allocation per layer (same values)
-        return activation(features, inplace=True).mul_(gate.sigmoid_())
+        return self._gate(x)
+
+    def out_size(self, size: Size) -> Size:
+        return self.geometry.out_size(size, *self._padding(size))
+
+    def input_box(self, out_box: Box, size: Size) -> Box:
+        return self.geometry.input_box(out_box, self._padding(size)[0], size)
+
+    def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
+        out = self.geometry.forward_box(x, x_box, out_box, self._padding(size)[0], size,
+                                        self.conv.weight, self.conv.bias)
+        return self._gate(out)
 
 
 class UpConv(nn.Module):
@@ -123,8 +158,10 @@ class UpConv(nn.Module):
         self.conv = GatedConv(in_channels, out_channels, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="nearest", recompute_scale_factor=False)
-        return self.conv(x)
+        return self.conv(NEAREST_2X(x))
+
+    def steps(self) -> list[Step]:
+        return [NEAREST_2X, self.conv]
 
 
 class DownBlock(nn.Module):
@@ -139,6 +176,9 @@ class DownBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.conv1_downsample(x))
 
+    def steps(self) -> list[Step]:
+        return [self.conv1_downsample, self.conv2]
+
 
 class UpBlock(nn.Module):
     """Upsampling gated conv then a gated conv (upstream ``GUpsamplingBlock``)."""
@@ -151,6 +191,9 @@ class UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.conv1_upsample(x))
+
+    def steps(self) -> list[Step]:
+        return [*self.conv1_upsample.steps(), self.conv2]
 
 
 def _dilated_stack(prefix: str, owner: nn.Module, channels: int, rates: tuple[int, ...],
@@ -172,12 +215,18 @@ class CoarseNet(nn.Module):
         self.up_block2 = UpBlock(cnum, cnum // 4, hidden=cnum // 2)
         self.conv_to_rgb = GatedConv(cnum // 4, 3, 3, activation=None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.down_block2(self.down_block1(self.conv1(x)))
-        for index in range(1, 8):
-            x = getattr(self, f"conv_bn{index}")(x)
-        x = self.up_block2(self.up_block1(x))
-        return torch.tanh(self.conv_to_rgb(x))
+    def steps(self) -> list[Step]:
+        """Every spatial operation in forward order (the gating is inside each step)."""
+        return [self.conv1, *self.down_block1.steps(), *self.down_block2.steps(),
+                *(getattr(self, f"conv_bn{index}") for index in range(1, 8)),
+                *self.up_block1.steps(), *self.up_block2.steps(), self.conv_to_rgb]
+
+    def forward(self, x: torch.Tensor, box: Box | None = None) -> torch.Tensor:
+        """The whole ``(N, 3, H, W)`` output, or only ``box`` of it:
+        ``(N, 3, box.height, box.width)``, computing only what that box reads."""
+        size = tuple(x.shape[-2:])
+        frame = Box.frame(size)
+        return torch.tanh(run_steps(self.steps(), x, frame, size, box or frame))
 
 
 class RefineNet(nn.Module):
@@ -204,25 +253,64 @@ class RefineNet(nn.Module):
         self.up_block2 = UpBlock(cnum, cnum // 4, hidden=cnum // 2)
         self.conv_to_rgb = GatedConv(cnum // 4, 3, 3, activation=None)
 
+    def hallucination_steps(self) -> list[Step]:
+        """The dilated-conv branch, image to 1/4 resolution."""
+        return [self.conv_conv1, *self.conv_down_block1.steps(),
+                *self.conv_down_block2.steps(),
+                *(getattr(self, f"conv_conv_bn{index}") for index in range(1, 6))]
+
+    def attention_input_steps(self) -> list[Step]:
+        """The attention branch before the attention, image to 1/4 resolution."""
+        return [self.ca_conv1, *self.ca_down_block1.steps(), *self.ca_down_block2.steps(),
+                self.ca_conv_bn1]
+
+    def attention_output_steps(self) -> list[Step]:
+        return [self.ca_conv_bn4, self.ca_conv_bn5]
+
+    def merged_steps(self) -> list[Step]:
+        """After the two branches are concatenated, 1/4 resolution to the image."""
+        return [self.conv_bn6, self.conv_bn7, *self.up_block1.steps(), *self.up_block2.steps(),
+                self.conv_to_rgb]
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor,
-                query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
-        hallucinated = self.conv_down_block2(self.conv_down_block1(self.conv_conv1(x)))
-        for index in range(1, 6):
-            hallucinated = getattr(self, f"conv_conv_bn{index}")(hallucinated)
-        y = self.ca_conv_bn1(self.ca_down_block2(self.ca_down_block1(self.ca_conv1(x))))
-        y = self.contextual_attention(y, y, mask, query_box)
-        y = self.ca_conv_bn5(self.ca_conv_bn4(y))
-        y = self.conv_bn7(self.conv_bn6(torch.cat([hallucinated, y], dim=1)))
-        y = self.up_block2(self.up_block1(y))
-        return torch.tanh(self.conv_to_rgb(y))
+                box: Box | None = None) -> torch.Tensor:
+        """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
+        :func:`refine_on_box`); ``mask`` ``(N, 1, H, W)``, 1 = hole."""
+        return torch.tanh(refine_on_box(self, x, mask, box or Box.frame(tuple(x.shape[-2:]))))
+
+
+def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor, box: Box) -> torch.Tensor:
+    """A DeepFill refinement network's output before its final activation, on ``box``.
+
+    ``net`` has ``hallucination_steps()``, ``attention_input_steps()``,
+    ``contextual_attention``, ``attention_output_steps()`` and ``merged_steps()`` (the
+    branches' outputs concatenated, hallucination first). The attention reads its keys
+    from the whole picture, so its branch runs everywhere up to the attention; the
+    attention computes only the queries that reach ``box``, and the dilated branch and
+    everything after the merge only what ``box`` reads.
+    """
+    size = tuple(x.shape[-2:])
+    frame = Box.frame(size)
+    hallucination, merged = net.hallucination_steps(), net.merged_steps()
+    quarter = sizes_through(hallucination, size)[-1]
+    merged_box = plan(merged, quarter, box)[0]
+    attention_box = plan(net.attention_output_steps(), quarter, merged_box)[0]
+    y = run_steps(net.attention_input_steps(), x, frame, size, Box.frame(quarter))
+    y = net.contextual_attention(y, y, mask, queries_reaching(attention_box, quarter))
+    y = run_steps(net.attention_output_steps(), attention_box.crop(y, Box.frame(quarter)),
+                  attention_box, quarter, merged_box)
+    hallucinated = run_steps(hallucination, x, frame, size, merged_box)
+    return run_steps(merged, torch.cat([hallucinated, y], dim=1), merged_box, quarter, box)
 
 
 class DeepFillV2(nn.Module):
     """The DeepFill v2 generator (upstream ``Generator(cnum_in=5, cnum=48)``).
 
-    ``forward(x, mask)`` returns ``(coarse, refined)`` like upstream; :meth:`refine` runs
-    stage 2 alone so a caller can show the coarse result first. ``tf_compat`` selects the
-    ``networks_tf`` computation (set by the loader for ``states_tf`` checkpoints).
+    ``forward(x, mask)`` returns ``(coarse, refined)`` like upstream; :meth:`coarse_stage` and
+    :meth:`refine` run the stages apart so a caller can show the coarse result first, and,
+    given the box of the hole, compute only what reaches it (the same hole pixels; the rest of
+    the frame is left zero). ``tf_compat`` selects the ``networks_tf`` computation (set by the
+    loader for ``states_tf`` checkpoints).
     """
 
     def __init__(self, in_channels: int = 5, cnum: int = 48) -> None:
@@ -245,21 +333,28 @@ class DeepFillV2(nn.Module):
         attention.tf_compat = self._tf_compat
         attention.fuse = not self._tf_compat
 
-    def coarse_stage(self, image: torch.Tensor,
-                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def coarse_stage(self, image: torch.Tensor, mask: torch.Tensor,
+                     box: Box | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Upstream's input and stage 1: ``image`` RGB [-1, 1] ``(N, 3, H, W)``, ``mask``
-        ``(N, 1, H, W)`` 1 = hole; returns ``(x, coarse)``, ``x`` the 5-channel input."""
+        ``(N, 1, H, W)`` 1 = hole; returns ``(x, coarse)``, ``x`` the 5-channel input.
+
+        ``box``: compute ``coarse`` on this box only (it must hold every hole pixel, see
+        :meth:`~engines.neural.windows.Box.around`); zero outside it.
+        """
         masked = image * (1.0 - mask)
         ones = torch.ones_like(masked[:, 0:1])
         x = torch.cat([masked, ones, ones * mask], dim=1)
-        return x, self.stage1(x)
+        if box is None:
+            return x, self.stage1(x)
+        return x, box.paste(self.stage1(x, box), tuple(x.shape[-2:]))
 
     def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
-               query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
-        """Stage 2 on ``coarse * m + x[:, :3] * (1 - m)``; ``query_box`` see
-        :func:`~engines.neural.contextual_attention.attention_query_box`."""
+               box: Box | None = None) -> torch.Tensor:
+        """Stage 2 on ``coarse * m + x[:, :3] * (1 - m)``; ``box`` as in :meth:`coarse_stage`."""
         composite = coarse * mask + x[:, 0:3] * (1.0 - mask)
-        return self.stage2(composite, mask, query_box)
+        if box is None:
+            return self.stage2(composite, mask)
+        return box.paste(self.stage2(composite, mask, box), tuple(x.shape[-2:]))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coarse = self.stage1(x)
@@ -397,6 +492,9 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     the padding) to a multiple of 8 where upstream's scripts crop, so no pixel is lost; an
     aligned region gives exactly upstream's input. Each yielded image is the region with its
     hole pixels replaced by the network output (upstream's composite), rounded to uint8.
+
+    Each layer computes only what reaches the hole's bounding box (the hole pixels are those
+    of the whole computation); the engine option ``local=False`` computes the whole frame.
     """
     device = engine.device(None if region.device == "auto" else region.device)
     net = engine.network(device)
@@ -413,12 +511,14 @@ def run_two_stages(engine: NeuralEngine, region: Region,
         pixels = tensor_to_image(output[..., :height, :width], -1.0, 1.0)
         return np.where(region.hole[..., None], pixels, region.image)
 
+    # only what reaches the hole is computed (same hole pixels); local=false: the whole frame
+    box = Box.around(hole) if engine.options.get("local", True) else None
     with torch.inference_mode(), precision():
-        x, coarse = net.coarse_stage(image, mask)
+        x, coarse = net.coarse_stage(image, mask, box)
     yield RegionStage("coarse", compose(coarse), 0.4)
     cancel.raise_if_cancelled()
     with torch.inference_mode(), precision():
-        refined = net.refine(x, coarse, mask, attention_query_box(hole))
+        refined = net.refine(x, coarse, mask, box)
     yield RegionStage("refined", compose(refined), 1.0, final=True)
 
 

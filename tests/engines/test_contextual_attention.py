@@ -10,10 +10,11 @@ import torch.nn.functional as F
 
 from engines.neural.contextual_attention import (
     ContextualAttention,
-    attention_query_box,
     chunked_contextual_attention,
     full_contextual_attention,
+    queries_reaching,
 )
+from engines.neural.windows import Box
 
 # (fuse kernel, v1 norm with the epsilon inside the sum, TensorFlow-style downscaling)
 VARIANTS = {
@@ -188,9 +189,21 @@ def test_shapes_are_checked():
         chunked_contextual_attention(f, f, torch.zeros(1, 1, 16, 16), None, False, False)
 
 
-def test_attention_query_box():
-    mask = np.zeros((160, 96), bool)
-    assert attention_query_box(mask) is None
-    mask[20:30, 70:75] = True  # grid cells rows 2..3, cols 8..9
-    assert attention_query_box(mask, margin=8) == (2 - 8, 4 + 8, 8 - 8, 10 + 8)
-    assert attention_query_box(mask, margin=0) == (2, 4, 8, 10)
+def test_queries_reaching_a_box_are_exactly_the_ones_that_paste_into_it():
+    """Against the layer itself: the box from queries_reaching reproduces the output box, and
+    dropping its outermost query row or column on any side changes the box's values."""
+    f = features((1, 4, 32, 40), 16)
+    everything = chunked_contextual_attention(f, f, None, torch.eye(3), False, False)
+    out_box = Box(9, 18, 13, 26)
+    query_box = queries_reaching(out_box, (32, 40))
+    assert query_box == (4, 10, 6, 14)
+    boxed = chunked_contextual_attention(f, f, None, torch.eye(3), False, False, query_box)
+    torch.testing.assert_close(out_box.crop(boxed, Box.frame((32, 40))),
+                               out_box.crop(everything, Box.frame((32, 40))))
+    top, bottom, left, right = query_box
+    for smaller in ((top + 1, bottom, left, right), (top, bottom - 1, left, right),
+                    (top, bottom, left + 1, right), (top, bottom, left, right - 1)):
+        cut = chunked_contextual_attention(f, f, None, torch.eye(3), False, False, smaller)
+        assert not torch.allclose(out_box.crop(cut, Box.frame((32, 40))),
+                                  out_box.crop(everything, Box.frame((32, 40))))
+    assert queries_reaching(Box.frame((32, 40)), (32, 40)) == (0, 16, 0, 20)

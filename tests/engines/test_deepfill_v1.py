@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from engines import registry, weights
 from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
-from engines.neural.contextual_attention import attention_query_box
 from engines.neural.deepfill_v1 import DeepFillV1
+from engines.neural.windows import Box
 from tests.engines.test_contextual_attention import upstream_attention
 from tests.engines.test_deepfill_v2 import check_stages, hole_mask, install, lively, photo
 
@@ -170,18 +170,24 @@ def test_bad_checkpoint_error_names_the_tensor(model_cache, damage):
         list(registry.create("deepfill1").run(request))
 
 
-def test_hole_local_attention_queries_leave_hole_pixels_exact():
-    network = seeded_network(5)
-    x, m = upstream_inputs(photo(192, 192, 6), hole_mask(192, 192, 72, 79, 20, 16))
-    box = attention_query_box(m[0, 0].numpy() > 0)
-    assert box[0] > 0 and box[1] < 24 and box[2] > 0 and box[3] < 24  # of a 24x24 grid
+@pytest.mark.parametrize("hole", [(72, 79, 20, 16), (160, 0, 32, 40)])
+def test_hole_local_computation_leaves_hole_pixels_exact(hole):
+    """Both stages computed only on the hole's box give the hole pixels of the whole
+    computation (float64: any difference beyond rounding shows); outside the box stays
+    zero."""
+    network = seeded_network(5).double()
+    mask = hole_mask(192, 192, *hole)
+    x, m = (t.double() for t in upstream_inputs(photo(192, 192, 6), mask))
+    box = Box.around(mask > 0)
     with torch.no_grad():
         coarse = network.coarse_generator(x, m)
-        everything = network.refine(x, coarse, m)
-        boxed = network.refine(x, coarse, m, box)
-    hole = m[0, 0] > 0
-    torch.testing.assert_close(boxed[..., hole], everything[..., hole], atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(boxed, everything)
+        refined = network.refine(x, coarse, m)
+        _, local_coarse = network.coarse_stage(x, m, box)
+        local_refined = network.refine(x, local_coarse, m, box)
+    inside = torch.from_numpy(mask > 0)
+    for local, whole in ((local_coarse, coarse), (local_refined, refined)):
+        torch.testing.assert_close(local[..., inside], whole[..., inside], atol=1e-12, rtol=0)
+        assert local[..., :box.top, :].abs().sum() == 0
 
 
 def test_weights_spec_describes_the_upstream_file():

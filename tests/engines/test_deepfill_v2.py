@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from engines import registry, weights
 from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
-from engines.neural.contextual_attention import attention_query_box
 from engines.neural.deepfill_v2 import DeepFillV2, tf_to_pt_names
+from engines.neural.windows import Box
 from tests.engines.test_contextual_attention import upstream_attention
 
 HERE = Path(__file__).parent
@@ -350,18 +351,31 @@ def test_cancel_between_coarse_and_refined():
     assert calls == []
 
 
-def test_hole_local_attention_queries_leave_hole_pixels_exact():
-    """Restricting the attention queries to the hole's box plus margin changes no hole pixel
-    (the box here leaves out queries on all four sides; a margin of 3 would not do)."""
-    network = seeded_network(9)
-    image, mask = photo(192, 192, 4), hole_mask(192, 192, 79, 77, 17, 19)
-    _, m, x = upstream_inputs(image, mask)
-    box = attention_query_box(mask > 0)
-    assert box[0] > 0 and box[1] < 24 and box[2] > 0 and box[3] < 24  # of a 24x24 grid
+@pytest.mark.parametrize("tf_layout", [False, True])
+@pytest.mark.parametrize("hole", [(79, 77, 17, 19), (0, 150, 30, 42), (170, 0, 22, 192)])
+def test_hole_local_computation_leaves_hole_pixels_exact(tf_layout, hole):
+    """Computing only what reaches the hole's box (holes inside the frame, in a corner,
+    along the bottom edge) gives the hole pixels of the whole computation, for both stages
+    and both layouts' padding rules, with less arithmetic; outside the box stays zero.
+    In float64, so that any difference beyond rounding shows."""
+    network = seeded_network(9).double()
+    network.tf_compat = tf_layout
+    image, mask = photo(192, 192, 4), hole_mask(192, 192, *hole)
+    img, m, _ = (t.double() for t in upstream_inputs(image, mask))
+    box = Box.around(mask > 0)
     with torch.no_grad():
-        coarse = network.stage1(x)
-        everything = network.refine(x, coarse, m)
-        boxed = network.refine(x, coarse, m, box)
-    hole = torch.from_numpy(mask > 0)
-    torch.testing.assert_close(boxed[..., hole], everything[..., hole], atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(boxed, everything)
+        x, coarse = network.coarse_stage(img, m)
+        refined = network.refine(x, coarse, m)
+        counter = FlopCounterMode(display=False)
+        with counter:
+            _, local_coarse = network.coarse_stage(img, m, box)
+            local_refined = network.refine(x, local_coarse, m, box)
+    inside = torch.from_numpy(mask > 0)
+    for local, whole in ((local_coarse, coarse), (local_refined, refined)):
+        torch.testing.assert_close(local[..., inside], whole[..., inside], atol=1e-12, rtol=0)
+        assert local[..., :box.top, :].abs().sum() == 0
+        assert local[..., box.bottom:, :].abs().sum() == 0
+    with torch.no_grad(), FlopCounterMode(display=False) as full:
+        network.refine(x, network.coarse_stage(img, m)[1], m)
+    if hole[0]:  # a small hole away from the top saves at least a third of the work
+        assert counter.get_total_flops() < 0.67 * full.get_total_flops()
