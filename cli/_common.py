@@ -25,8 +25,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine option, repeatable: e.g. half=true (bfloat16 on CPUs "
-                             "with native support), source=torchscript (LaMa), quality=best "
-                             "(PatchMatch), weights_path=FILE")
+                             "with native support), local=false (DeepFill: compute the "
+                             "whole frame, not only what reaches the hole), "
+                             "source=torchscript (LaMa), quality=best (PatchMatch), "
+                             "weights_path=FILE")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, object]:

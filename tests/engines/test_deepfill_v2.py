@@ -379,3 +379,22 @@ def test_hole_local_computation_leaves_hole_pixels_exact(tf_layout, hole):
         network.refine(x, network.coarse_stage(img, m)[1], m)
     if hole[0]:  # a small hole away from the top saves at least a third of the work
         assert counter.get_total_flops() < 0.67 * full.get_total_flops()
+
+
+def test_engine_computes_the_hole_box_unless_local_is_false():
+    """By default stage 1 produces only the hole's box; ``local=False`` the whole frame; the
+    results are the same pictures."""
+    image, mask = photo(64, 80, 5), hole_mask(64, 80, 20, 30, 12, 14)
+    request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
+    results = {}
+    for local in (True, False):
+        network = seeded_network(10)
+        shapes = []
+        network.stage1.register_forward_hook(
+            lambda _m, _a, out, seen=shapes: seen.append(out.shape[-2:]))
+        stages = list(registry.create("deepfill2", network=network, local=local).run(request))
+        results[local] = stages
+        assert shapes == ([(12, 14)] if local else [(64, 80)])
+    for local_stage, whole_stage in zip(results[True], results[False], strict=True):
+        difference = local_stage.image.astype(int) - whole_stage.image.astype(int)
+        assert np.abs(difference).max() <= 1
