@@ -187,15 +187,23 @@ def seam_correction(original: np.ndarray, result: np.ndarray, hole: np.ndarray,
     from the edge (scale ``feather`` pixels). Returns a float32 ``(h, w, 3)`` offset, zero
     outside the hole. Engines that reproduce the known pixels exactly get a zero offset.
     """
+    offset = _seam_offset(original, result, hole, feather)
+    return np.zeros(original.shape, np.float32) if offset is None else offset
+
+
+def _seam_offset(original: np.ndarray, result: np.ndarray, hole: np.ndarray,
+                 feather: float) -> np.ndarray | None:
+    """:func:`seam_correction`, or None where it is zero (checked on the ring first)."""
     hole_u8 = hole.view(np.uint8) if hole.dtype == np.bool_ else (hole > 0).astype(np.uint8)
-    correction = np.zeros(original.shape, np.float32)
     if feather <= 0 or not hole_u8.any():
-        return correction
+        return None
     width = max(1, round(feather))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
     ring = cv2.dilate(hole_u8, kernel) & ~hole_u8 & 1
-    if not ring.any():  # the hole covers the whole region: nothing to match
-        return correction
+    ring_pixels = ring.view(bool)
+    # no ring (the hole covers the whole region) or an engine that kept the known pixels
+    if not ring.any() or np.array_equal(original[ring_pixels], result[ring_pixels]):
+        return None
     difference = (original.astype(np.float32) - result.astype(np.float32)) * ring[..., None]
     sigma = max(1.0, feather)
     numerator = cv2.GaussianBlur(difference, (0, 0), sigma)
@@ -218,17 +226,30 @@ def paste_hole(original: np.ndarray, result: np.ndarray, mask: np.ndarray,
     """
     if result.shape != original.shape:
         raise ValueError(f"result {result.shape} and original {original.shape} differ in shape")
-    touched = mask > 0
     out = original.copy()
-    if not touched.any():
-        return out
-    filled = result.astype(np.float32)
-    if feather > 0:
-        filled += seam_correction(original, result, mask >= 128, feather)
-    alpha = mask[touched].astype(np.float32)[:, None] / 255.0
-    blended = original[touched] * (1.0 - alpha) + filled[touched] * alpha
-    out[touched] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    _paste_into(out, original, result, mask, feather)
     return out
+
+
+def _paste_into(out: np.ndarray, original: np.ndarray, result: np.ndarray, mask: np.ndarray,
+                feather: float) -> None:
+    """:func:`paste_hole` written into ``out``, which already equals ``original`` where
+    ``mask`` is 0: only the masked pixels are computed and written."""
+    touched = mask > 0
+    if not touched.any():
+        return
+    offset = _seam_offset(original, result, mask >= 128, feather) if feather > 0 else None
+    if offset is None:  # fully masked pixels take the result as it is
+        np.copyto(out, result, where=(mask == 255)[..., None])
+        touched &= mask < 255
+        if not touched.any():
+            return
+    filled = result[touched].astype(np.float32)
+    if offset is not None:
+        filled += offset[touched]
+    alpha = mask[touched].astype(np.float32)[:, None] / 255.0
+    blended = original[touched] * (1.0 - alpha) + filled * alpha
+    out[touched] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 def run_regions(engine: Engine, request: InpaintRequest,
@@ -253,9 +274,11 @@ def run_regions(engine: Engine, request: InpaintRequest,
                 raise RuntimeError(f"{engine.name} returned {stage.image.shape} for a region "
                                    f"of shape {region.image.shape}")
             result = _resize(stage.image, (box.width, box.height), "image")
-            # previews are replaced moments later: only the final result gets the seam work
-            canvas[rows, cols] = paste_hole(original, result, mask,
-                                            feather if stage.final else 0.0)
+            # the box of the canvas differs from the original at masked pixels only, which
+            # every stage rewrites; previews are replaced moments later: only the final
+            # result gets the seam work
+            _paste_into(canvas[rows, cols], original, result, mask,
+                        feather if stage.final else 0.0)
             final = stage.final and last_region
             got_final = got_final or stage.final
             suffix = f" ({index + 1}/{len(plan)})" if len(plan) > 1 and not final else ""

@@ -197,3 +197,26 @@ def test_only_the_final_stage_gets_the_seam_correction():
     coarse, final = list(ShiftedEngine().run(InpaintRequest(image=image, mask=mask)))
     assert coarse.image[30, 40, 0] == 120  # the preview is pasted as the engine gave it
     assert abs(int(final.image[30, 40, 0]) - 100) <= 4  # the result meets its surroundings
+
+
+def test_stages_are_pasted_over_the_previous_ones_at_masked_pixels_only():
+    class TwoColours(Engine):
+        name = "two colours"
+
+        def inpaint_region(self, region, cancel):
+            for k, colour in enumerate(((250, 0, 0), (0, 250, 0))):
+                out = np.zeros_like(region.image)  # outside the hole: anything
+                out[region.hole] = colour
+                yield RegionStage(str(k), out, 0.5 * (k + 1), final=k == 1)
+
+    image = _image()
+    mask = _two_holes()
+    mask[60:70, 100:110] = 64  # a feathered patch: blended, a quarter of the way
+    request = InpaintRequest(image=image, mask=mask, options={"seam_feather": 0})
+    first, second = list(TwoColours().run(request))
+    for stage, colour in ((first, (250, 0, 0)), (second, (0, 250, 0))):
+        np.testing.assert_array_equal(stage.image[mask == 0], image[mask == 0])
+        assert (stage.image[mask == 255] == colour).all()
+    assert not np.shares_memory(first.image, second.image)
+    np.testing.assert_array_equal(second.image[60:70, 100:110],
+                                  np.rint(image[60:70, 100:110] * (1 - 64 / 255)).astype(np.uint8))
