@@ -198,14 +198,37 @@ def _block_scores(keys: torch.Tensor, queries: torch.Tensor, block: torch.Tensor
     return _transpose_keys(refused, width, height, work.get("result", count, total))
 
 
-def _query_indices(height: int, width: int, box: tuple[int, int, int, int] | None,
-                   device) -> torch.Tensor:
+def _clip_box(height: int, width: int,
+              box: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
     top, bottom, left, right = box if box is not None else (0, height, 0, width)
-    top, left = max(0, top), max(0, left)
-    bottom, right = min(height, bottom), min(width, right)
+    return max(0, top), min(height, bottom), max(0, left), min(width, right)
+
+
+def _query_indices(width: int, box: tuple[int, int, int, int], device) -> torch.Tensor:
+    """Row-major flat indices of the queries in ``box`` (clipped), in row-major box order."""
+    top, bottom, left, right = box
     rows = torch.arange(top, bottom, device=device)
     cols = torch.arange(left, right, device=device)
     return (rows[:, None] * width + cols[None, :]).reshape(-1)
+
+
+def _fold_box(pasted: torch.Tensor, box: tuple[int, int, int, int], height: int,
+              width: int) -> torch.Tensor:
+    """Overlap-add the box's ``(n, C*16)`` patches into a ``(1, C, height, width)`` map.
+
+    Query ``q`` pastes on rows ``2q - 1 .. 2q + 2``; only the rows and columns from ``2 * top``
+    to ``2 * bottom`` (and likewise for columns) are written, the rest of the map is zero.
+    For the whole grid this is upstream's ``conv_transpose2d(stride 2, padding 1)``.
+    """
+    top, bottom, left, right = box
+    channels = pasted.shape[1] // (2 * RATE) ** 2
+    out = pasted.new_zeros(1, channels, height, width)
+    if bottom <= top or right <= left:
+        return out
+    out[..., RATE * top:RATE * bottom, RATE * left:RATE * right] = F.fold(
+        pasted.t()[None], (RATE * (bottom - top), RATE * (right - left)), 2 * RATE,
+        padding=1, stride=RATE)
+    return out
 
 
 @torch.no_grad()
@@ -225,7 +248,9 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         eps_inside: key norm ``sqrt(sum(w^2 + 1e-4))`` (v1) instead of ``max(norm, 1e-4)``.
         tf_compat: TensorFlow-style nearest downscaling (networks_tf).
         query_box: ``(top, bottom, left, right)`` on the ``(H/2, W/2)`` matching grid: only
-            these queries are computed, the others paste nothing.
+            these queries are computed, the others paste nothing, and only output rows
+            ``2 * top .. 2 * bottom`` (columns likewise) are written, the rest is zero (see
+            :func:`queries_reaching`).
         block_elements: score elements per block (memory knob); default by device.
 
     Returns ``(N, C, H, W)``. Inference only (no autograd graph is recorded).
@@ -243,7 +268,8 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
     weight = None if fuse_weight is None else fuse_weight.reshape(3, 3).tolist()
     budget = block_elements or DEFAULT_BLOCK.get(b.device.type, DEFAULT_BLOCK["cpu"])
     per_block = max(1, budget // total)
-    selected = _query_indices(grid_h, grid_w, query_box, b.device)
+    box = _clip_box(grid_h, grid_w, query_box)
+    selected = _query_indices(grid_w, box, b.device)
     work = _Workspace(b.device)
     outputs = []
     for i in range(batch):
@@ -252,7 +278,7 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         keys = _normalised_keys(_downsample(b[i:i + 1], RATE, tf_compat), eps_inside)
         queries = F.unfold(_downsample(f[i:i + 1], RATE, tf_compat), KSIZE,
                            padding=(KSIZE - 1) // 2)[0].t().contiguous()  # (P, C*k*k)
-        pasted = raw.new_zeros(total, raw.shape[1])
+        pasted = raw.new_empty(selected.numel(), raw.shape[1])  # box order
         for start in range(0, selected.numel(), per_block):
             block = selected[start:start + per_block]
             scores = _block_scores(keys, queries, block, weight, grid_h, grid_w, work)
@@ -264,9 +290,8 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
                                             out=work.get("usable", block.numel(),
                                                          usable_index.numel()))
             patch = torch.mm(scores, raw, out=work.get("patch", block.numel(), raw.shape[1]))
-            pasted.index_copy_(0, block, patch)
-        out = F.fold(pasted.t()[None], (height, width), 2 * RATE, padding=1, stride=RATE)
-        outputs.append(out / 4.0)
+            pasted[start:start + block.numel()] = patch
+        outputs.append(_fold_box(pasted, box, height, width) / 4.0)
     return torch.cat(outputs, dim=0)
 
 
@@ -368,8 +393,9 @@ def queries_reaching(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
     ``box`` is a :class:`~engines.neural.windows.Box` on the ``(H, W)`` feature map the layer
     returns (``size``). Query ``q`` of the ``(H/2, W/2)`` matching grid pastes a 4x4 patch on
     rows ``2q - 1 .. 2q + 2``, so rows ``[a, b)`` receive queries ``(a - 1) // 2 .. b // 2``
-    (the fuse passes' neighbours are handled by the layer). Returns ``(top, bottom, left,
-    right)`` for ``query_box``.
+    (the fuse passes' neighbours are handled by the layer); the layer writes rows ``2 * top``
+    to ``2 * bottom``, which hold ``[a, b)``. Returns ``(top, bottom, left, right)`` for
+    ``query_box``.
     """
     grid_h, grid_w = size[0] // RATE, size[1] // RATE
     return (max(0, (box.top - 1) // 2), min(grid_h, box.bottom // 2 + 1),

@@ -143,16 +143,17 @@ def test_full_reference_equals_upstream(variant):
 
 
 def test_query_box_computes_only_those_queries():
-    """Outputs covered only by queries inside the box equal the full result; outputs no box
-    query reaches are zero (the 4x4 paste kernel of query i covers rows 2i-1 .. 2i+2)."""
+    """Outputs covered only by queries inside the box equal the full result; the layer
+    writes only rows 2*top .. 2*bottom and columns 2*left .. 2*right (the 4x4 paste kernel
+    of query i covers rows 2i-1 .. 2i+2), zero elsewhere."""
     f = features((1, 4, 24, 24), 10)
     everything = chunked_contextual_attention(f, f, None, torch.eye(3), False, False)
     boxed = chunked_contextual_attention(f, f, None, torch.eye(3), False, False,
                                          query_box=(3, 8, 2, 9))
     torch.testing.assert_close(boxed[..., 8:14, 6:16], everything[..., 8:14, 6:16])
-    assert boxed[..., :5, :].abs().max() == 0 and boxed[..., :, 19:].abs().max() == 0
-    assert boxed[..., :, 18].abs().max() > 0
-    assert everything[..., :5, :].abs().max() > 0
+    assert boxed[..., :6, :].abs().max() == 0 and boxed[..., :, 18:].abs().max() == 0
+    assert boxed[..., 6, 4:18].abs().min() > 0 and boxed[..., 6:16, 17].abs().min() > 0
+    assert everything[..., :6, :].abs().max() > 0
 
 
 def test_module_variants_and_autograd_fallback():
