@@ -51,6 +51,15 @@ def test_fills_hole_and_keeps_every_other_pixel(textured, square_mask):
     assert _hole_psnr(stages[-1].image, textured, square_mask) > 24.0
 
 
+def test_a_feathered_mask_edge_keeps_the_image_in_every_stage(textured, square_mask):
+    mask = square_mask.copy()
+    mask[30:36, 40:88] = 100  # a soft band above the hole: blended, under half-way
+    stages = _run(InpaintRequest(textured, mask, seed=2))
+    assert len(stages) >= 2
+    for stage in stages:  # the coarse previews too, though their estimate is blurred there
+        np.testing.assert_array_equal(stage.image[mask < 128], textured[mask < 128])
+
+
 def test_same_seed_same_result(textured, square_mask):
     first = _run(InpaintRequest(textured, square_mask, seed=11))[-1].image
     second = _run(InpaintRequest(textured, square_mask, seed=11))[-1].image

@@ -115,6 +115,10 @@ class PatchMatchEngine(Engine):
 
         previews = bool(self._option(region, "previews", True))
         height, width = hole.shape
+        # only hole pixels are pasted back, and the pixels of a feathered mask edge in part:
+        # those must keep the image (a coarse estimate is blurred there)
+        edge = (region.mask > 0) & ~hole
+        edge = edge[..., None] if edge.any() else None
         for result in complete(
                 pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
                 label_weight=float(self._option(region, "label_weight", 2000.0)),
@@ -122,11 +126,11 @@ class PatchMatchEngine(Engine):
             final = result.number == result.count
             if not (final or previews):
                 continue
-            estimate = np.clip(np.rint(result.estimate), 0, 255).astype(np.uint8)
-            if estimate.shape[:2] != (height, width):
-                estimate = cv2.resize(estimate, (width, height), interpolation=cv2.INTER_LINEAR)
-            image = region.image.copy()
-            image[hole] = estimate[hole]
+            image = cv2.convertScaleAbs(result.estimate)  # rounded and saturated to uint8
+            if image.shape[:2] != (height, width):
+                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+            if edge is not None:
+                np.copyto(image, region.image, where=edge)
             name = "refined" if final else f"level {result.number}/{result.count}"
             yield RegionStage(name, image, result.progress, final=final)
 
