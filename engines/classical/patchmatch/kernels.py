@@ -17,8 +17,10 @@ Array contracts shared by every kernel (``h, w``: target image; ``ha, wa``: sour
   ``atlas_structure`` ``(ha, wa)`` float32 in ``[0, 1]``, ``sketch_weight`` their scale.
   Unused guidance is passed as ``(1, 1)`` arrays with its flag off.
 
-:func:`improve_nnf` and :func:`vote` run on all numba threads; the ``*_serial`` twins, for
-small levels, on the calling thread. Randomness comes from a counter-based hash of (seed,
+The small helpers are inlined into their callers at numba's level (``inline="always"``):
+passing a dozen arrays to a function call cost more than the work it did. :func:`improve_nnf`
+and :func:`vote` run on all numba threads; the ``*_serial`` twins, for small levels, on the
+calling thread. Randomness comes from a counter-based hash of (seed,
 iteration, target, draw), so a run is deterministic whatever the thread count. Bands of rows
 are processed in two phases (even bands in parallel, then odd ones): propagation reads a
 neighbouring band only while that band is idle, which keeps parallel runs deterministic too.
@@ -34,7 +36,7 @@ from numba import njit, prange
 _MASK32 = 0xFFFFFFFF
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def mul32(x, constant):
     """``(x * constant) mod 2**32`` for ``x, constant < 2**32`` without int64 overflow."""
     low = x * (constant & 0xFFFF)
@@ -42,7 +44,7 @@ def mul32(x, constant):
     return (low + high) & _MASK32
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def hash32(value):
     """A 32-bit integer mix (lowbias32) of a non-negative int64; returns an int64 < 2**32."""
     x = value & _MASK32
@@ -54,18 +56,27 @@ def hash32(value):
     return x
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def random_offset(seed, iteration, target, draw, radius):
     """A deterministic integer in ``[-radius, radius]``."""
     h = hash32(seed ^ hash32(iteration * 0x9E3779B1 + hash32(target * 64 + draw)))
     return h % (2 * radius + 1) - radius
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def load_patch(image, ty, tx, r, patch):
     """Copy the target patch at (ty, tx) into ``patch`` ``(2r+1, (2r+1)*3)``, borders clamped."""
     h = image.shape[0]
     w = image.shape[1] // 3
+    if r <= ty < h - r and r <= tx < w - r:  # inside: whole rows, no clamping
+        width = patch.shape[1]
+        left = (tx - r) * 3
+        for dy in range(2 * r + 1):
+            source = image[ty - r + dy, left:left + width]
+            target = patch[dy]
+            for k in range(width):
+                target[k] = source[k]
+        return
     for dy in range(-r, r + 1):
         row = image[min(max(ty + dy, 0), h - 1)]
         for dx in range(-r, r + 1):
@@ -76,7 +87,7 @@ def load_patch(image, ty, tx, r, patch):
             patch[dy + r, k + 2] = row[x + 2]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, inline='always')
 def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, label_weight,
                   use_structure, target_structure, structure_weight, atlas_structure,
                   sketch_weight):
@@ -103,7 +114,7 @@ def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, la
     return total
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, inline='always')
 def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
                atlas_labels, label_weight, use_structure, target_structure, structure_weight,
                atlas_structure, sketch_weight):
@@ -135,7 +146,7 @@ def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def acceptable(valid, atlas_labels, use_labels, wanted, sy, sx):
     """Whether atlas centre (sy, sx) may be matched to a target whose centre label is wanted."""
     if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1]:
