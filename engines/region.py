@@ -54,6 +54,37 @@ class Box:
         return Box(min(self.top, other.top), min(self.left, other.left),
                    max(self.bottom, other.bottom), max(self.right, other.right))
 
+    @classmethod
+    def frame(cls, size: tuple[int, int]) -> Box:
+        """The whole ``(height, width)`` array."""
+        return cls(0, 0, size[0], size[1])
+
+    @classmethod
+    def around(cls, mask: np.ndarray) -> Box | None:
+        """The bounding box of the true pixels of a 2-D ``mask``, ``None`` when there are none."""
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(mask.any(axis=0))
+        return cls(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+
+    def contains(self, other: Box) -> bool:
+        return (self.top <= other.top and other.bottom <= self.bottom
+                and self.left <= other.left and other.right <= self.right)
+
+    def clip(self, size: tuple[int, int]) -> Box:
+        """This box inside an array of ``size`` ``(height, width)``."""
+        return Box(max(self.top, 0), max(self.left, 0), min(self.bottom, size[0]),
+                   min(self.right, size[1]))
+
+    def crop(self, array, covering: Box):
+        """The part of ``array`` (whose last two axes cover ``covering``) in this box: a view.
+        Works for numpy arrays and torch tensors alike."""
+        if not covering.contains(self):
+            raise ValueError(f"{self} is not inside {covering}")
+        return array[..., self.top - covering.top:self.bottom - covering.top,
+                     self.left - covering.left:self.right - covering.left]
+
 
 def mask_bbox(mask: np.ndarray) -> Box | None:
     """Bounding box of the hole (``mask >= 128``), or ``None`` for an empty mask."""

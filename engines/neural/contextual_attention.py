@@ -390,7 +390,7 @@ class ContextualAttention(nn.Module):
 def queries_reaching(box, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """The queries whose pasted patches reach ``box`` of the layer's output, as a query box.
 
-    ``box`` is a :class:`~engines.neural.windows.Box` on the ``(H, W)`` feature map the layer
+    ``box`` is a :class:`~engines.region.Box` on the ``(H, W)`` feature map the layer
     returns (``size``). Query ``q`` of the ``(H/2, W/2)`` matching grid pastes a 4x4 patch on
     rows ``2q - 1 .. 2q + 2``, so rows ``[a, b)`` receive queries ``(a - 1) // 2 .. b // 2``
     (the fuse passes' neighbours are handled by the layer); the layer writes rows ``2 * top``

@@ -32,7 +32,8 @@ from engines.neural.deepfill_v2 import (
     refine_on_box,
     run_two_stages,
 )
-from engines.neural.windows import NEAREST_2X, Box, ConvGeometry, Size, Step, run_steps
+from engines.neural.windows import NEAREST_2X, ConvGeometry, Size, Step, paste, run_steps
+from engines.region import Box
 from engines.registry import register
 
 weights.register_spec(weights.WeightSpec(
@@ -209,14 +210,14 @@ class DeepFillV1(nn.Module):
         x = image * (1.0 - mask)
         if box is None:
             return x, self.coarse_generator(x, mask)
-        return x, box.paste(self.coarse_generator(x, mask, box), tuple(x.shape[-2:]))
+        return x, paste(self.coarse_generator(x, mask, box), box, tuple(x.shape[-2:]))
 
     def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
                box: Box | None = None) -> torch.Tensor:
         """Stage 2; ``box`` as in :meth:`coarse_stage`."""
         if box is None:
             return self.fine_generator(x, coarse, mask)
-        return box.paste(self.fine_generator(x, coarse, mask, box), tuple(x.shape[-2:]))
+        return paste(self.fine_generator(x, coarse, mask, box), box, tuple(x.shape[-2:]))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coarse = self.coarse_generator(x, mask)

@@ -35,14 +35,15 @@ from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple
 from engines.neural.contextual_attention import ContextualAttention, queries_reaching
 from engines.neural.windows import (
     NEAREST_2X,
-    Box,
     ConvGeometry,
     Size,
     Step,
+    paste,
     plan,
     run_steps,
     sizes_through,
 )
+from engines.region import Box
 from engines.registry import register
 
 FUSE_KEY = "stage2.contextual_attention.fuse_weight"
@@ -346,7 +347,7 @@ class DeepFillV2(nn.Module):
         x = torch.cat([masked, ones, ones * mask], dim=1)
         if box is None:
             return x, self.stage1(x)
-        return x, box.paste(self.stage1(x, box), tuple(x.shape[-2:]))
+        return x, paste(self.stage1(x, box), box, tuple(x.shape[-2:]))
 
     def refine(self, x: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
                box: Box | None = None) -> torch.Tensor:
@@ -354,7 +355,7 @@ class DeepFillV2(nn.Module):
         composite = coarse * mask + x[:, 0:3] * (1.0 - mask)
         if box is None:
             return self.stage2(composite, mask)
-        return box.paste(self.stage2(composite, mask, box), tuple(x.shape[-2:]))
+        return paste(self.stage2(composite, mask, box), box, tuple(x.shape[-2:]))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coarse = self.stage1(x)

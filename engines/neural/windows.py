@@ -9,8 +9,8 @@ running forwards, it computes exactly its own box from that input box, padding w
 where the feature map really ends. The result equals the full computation cropped to the box,
 up to the float rounding of a differently blocked convolution.
 
-Boxes are half-open ``(top, bottom, left, right)`` on one feature map; a tensor "covering" a box
-is ``(N, C, bottom - top, right - left)``. Sizes are ``(height, width)`` of the whole map.
+Boxes are :class:`~engines.region.Box` windows on one feature map; a tensor "covering" a box is
+``(N, C, box.height, box.width)``. Sizes are ``(height, width)`` of the whole map.
 """
 
 from __future__ import annotations
@@ -19,65 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from engines.region import Box
 
 Size = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Box:
-    """A half-open window ``[top, bottom) x [left, right)`` on a feature map."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-    @classmethod
-    def frame(cls, size: Size) -> Box:
-        """The whole ``(height, width)`` map."""
-        return cls(0, size[0], 0, size[1])
-
-    @classmethod
-    def around(cls, mask: np.ndarray) -> Box | None:
-        """The bounding box of the true pixels of a 2-D ``mask``, ``None`` when there are none."""
-        rows = np.flatnonzero(mask.any(axis=1))
-        if rows.size == 0:
-            return None
-        cols = np.flatnonzero(mask.any(axis=0))
-        return cls(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    def contains(self, other: Box) -> bool:
-        return (self.top <= other.top and other.bottom <= self.bottom
-                and self.left <= other.left and other.right <= self.right)
-
-    def clip(self, size: Size) -> Box:
-        """This box inside a map of ``size``."""
-        return Box(max(self.top, 0), min(self.bottom, size[0]),
-                   max(self.left, 0), min(self.right, size[1]))
-
-    def crop(self, tensor: torch.Tensor, covering: Box) -> torch.Tensor:
-        """The part of ``tensor`` (which covers ``covering``) that this box covers (a view)."""
-        if not covering.contains(self):
-            raise ValueError(f"{self} is not inside {covering}")
-        return tensor[..., self.top - covering.top:self.bottom - covering.top,
-                      self.left - covering.left:self.right - covering.left]
-
-    def paste(self, tensor: torch.Tensor, size: Size, fill: float = 0.0) -> torch.Tensor:
-        """A ``size`` map holding ``tensor`` (covering this box) and ``fill`` elsewhere."""
-        whole = tensor.new_full((*tensor.shape[:-2], *size), fill)
-        whole[..., self.top:self.bottom, self.left:self.right] = tensor
-        return whole
+def paste(tensor: torch.Tensor, box: Box, size: Size, fill: float = 0.0) -> torch.Tensor:
+    """A ``size`` map holding ``tensor`` (covering ``box``) and ``fill`` elsewhere."""
+    whole = tensor.new_full((*tensor.shape[:-2], *size), fill)
+    whole[..., box.top:box.bottom, box.left:box.right] = tensor
+    return whole
 
 
 class Step(Protocol):
@@ -120,7 +74,7 @@ class ConvGeometry:
                                  before[0])
         left, right = _conv_span(out_box.left, out_box.right, self.stride, self.extent(),
                                  before[1])
-        return Box(top, bottom, left, right).clip(size)
+        return Box(top, left, bottom, right).clip(size)
 
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, before: tuple[int, int],
                     size: Size, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -129,7 +83,7 @@ class ConvGeometry:
         extent = self.extent()
         top, bottom = _conv_span(out_box.top, out_box.bottom, self.stride, extent, before[0])
         left, right = _conv_span(out_box.left, out_box.right, self.stride, extent, before[1])
-        read = Box(top, bottom, left, right)
+        read = Box(top, left, bottom, right)
         inside = read.clip(size)
         part = inside.crop(x, x_box)
         left, right = inside.left - read.left, read.right - inside.right
@@ -147,14 +101,14 @@ class NearestUpsample2x:
         return 2 * size[0], 2 * size[1]
 
     def input_box(self, out_box: Box, size: Size) -> Box:
-        return Box(out_box.top // 2, (out_box.bottom - 1) // 2 + 1,
-                   out_box.left // 2, (out_box.right - 1) // 2 + 1)
+        return Box(out_box.top // 2, out_box.left // 2, (out_box.bottom - 1) // 2 + 1,
+                   (out_box.right - 1) // 2 + 1)
 
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
         read = self.input_box(out_box, size)
         up = F.interpolate(read.crop(x, x_box), scale_factor=2, mode="nearest",
                            recompute_scale_factor=False)
-        covered = Box(2 * read.top, 2 * read.bottom, 2 * read.left, 2 * read.right)
+        covered = Box(2 * read.top, 2 * read.left, 2 * read.bottom, 2 * read.right)
         return out_box.crop(up, covered)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

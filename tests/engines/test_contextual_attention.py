@@ -14,7 +14,7 @@ from engines.neural.contextual_attention import (
     full_contextual_attention,
     queries_reaching,
 )
-from engines.neural.windows import Box
+from engines.region import Box
 
 # (fuse kernel, v1 norm with the epsilon inside the sum, TensorFlow-style downscaling)
 VARIANTS = {
@@ -195,7 +195,7 @@ def test_queries_reaching_a_box_are_exactly_the_ones_that_paste_into_it():
     dropping its outermost query row or column on any side changes the box's values."""
     f = features((1, 4, 32, 40), 16)
     everything = chunked_contextual_attention(f, f, None, torch.eye(3), False, False)
-    out_box = Box(9, 18, 13, 26)
+    out_box = Box(top=9, left=13, bottom=18, right=26)
     query_box = queries_reaching(out_box, (32, 40))
     assert query_box == (4, 10, 6, 14)
     boxed = chunked_contextual_attention(f, f, None, torch.eye(3), False, False, query_box)

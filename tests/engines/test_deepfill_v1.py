@@ -15,7 +15,7 @@ from engines import registry, weights
 from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
 from engines.neural.deepfill_v1 import DeepFillV1
-from engines.neural.windows import Box
+from engines.region import Box
 from tests.engines.test_contextual_attention import upstream_attention
 from tests.engines.test_deepfill_v2 import check_stages, hole_mask, install, lively, photo
 

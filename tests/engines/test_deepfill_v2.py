@@ -16,7 +16,7 @@ from engines import registry, weights
 from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
 from engines.neural.deepfill_v2 import DeepFillV2, tf_to_pt_names
-from engines.neural.windows import Box
+from engines.region import Box
 from tests.engines.test_contextual_attention import upstream_attention
 
 HERE = Path(__file__).parent

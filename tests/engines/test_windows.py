@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engines.neural.windows import NEAREST_2X, Box, ConvGeometry, plan, run_steps
+from engines.neural.windows import NEAREST_2X, ConvGeometry, paste, plan, run_steps
+from engines.region import Box
 
 
 class PlainConv:
@@ -52,12 +53,12 @@ def boxes_on(size, count: int, seed: int):
     rng = np.random.default_rng(seed)
     height, width = size
     yield Box.frame(size)
-    yield Box(0, 3, 0, width)
-    yield Box(height - 2, height, width - 5, width)
+    yield Box(0, 0, 3, width)
+    yield Box(height - 2, width - 5, height, width)
     for _ in range(count):
         top, bottom = sorted(rng.choice(height + 1, 2, replace=False))
         left, right = sorted(rng.choice(width + 1, 2, replace=False))
-        yield Box(int(top), int(bottom), int(left), int(right))
+        yield Box(int(top), int(left), int(bottom), int(right))
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -94,13 +95,13 @@ def test_a_chain_computes_only_the_planned_boxes_and_equals_the_whole():
     for step in steps:
         whole = step(whole)
     frame = Box.frame((40, 36))
-    out = Box(11, 19, 4, 30)
+    out = Box(top=11, left=4, bottom=19, right=30)
     boxes = plan(steps, (40, 36), out)
     assert boxes[-1] == out and boxes[0].height < 40  # less than the whole input is read
     local = run_steps(steps, boxes[0].crop(x, frame), boxes[0], (40, 36), out)
     torch.testing.assert_close(local, out.crop(whole, frame), atol=1e-12, rtol=0)
     with pytest.raises(ValueError, match="the steps read"):
-        run_steps(steps, x[..., 1:, :], Box(1, 40, 0, 36), (40, 36), Box(0, 4, 0, 4))
+        run_steps(steps, x[..., 1:, :], Box(1, 0, 40, 36), (40, 36), Box(0, 0, 4, 4))
 
 
 def test_box_helpers():
@@ -109,13 +110,13 @@ def test_box_helpers():
     mask[2:5, 7] = True
     mask[8, 3] = True
     box = Box.around(mask)
-    assert box == Box(2, 9, 3, 8) and (box.height, box.width) == (7, 5)
-    assert Box(-3, 4, 5, 20).clip((10, 12)) == Box(0, 4, 5, 12)
+    assert box == Box(top=2, left=3, bottom=9, right=8) and (box.height, box.width) == (7, 5)
+    assert Box(-3, 5, 4, 20).clip((10, 12)) == Box(0, 5, 4, 12)
     assert Box.frame((10, 12)).contains(box) and not box.contains(Box.frame((10, 12)))
     tensor = torch.arange(120.0).view(1, 1, 10, 12)
     assert torch.equal(box.crop(tensor, Box.frame((10, 12))), tensor[..., 2:9, 3:8])
-    pasted = box.paste(box.crop(tensor, Box.frame((10, 12))), (10, 12), fill=-1.0)
+    pasted = paste(box.crop(tensor, Box.frame((10, 12))), box, (10, 12), fill=-1.0)
     assert torch.equal(pasted[..., 2:9, 3:8], tensor[..., 2:9, 3:8])
     assert (pasted < 0).sum() == 120 - 35
     with pytest.raises(ValueError, match="not inside"):
-        Box.frame((10, 12)).crop(tensor[..., 1:, :], Box(1, 10, 0, 12))
+        Box.frame((10, 12)).crop(tensor[..., 1:, :], Box(1, 0, 10, 12))
