@@ -340,7 +340,7 @@ class DeepFillV2(nn.Module):
         ``(N, 1, H, W)`` 1 = hole; returns ``(x, coarse)``, ``x`` the 5-channel input.
 
         ``box``: compute ``coarse`` on this box only (it must hold every hole pixel, see
-        :meth:`~engines.neural.windows.Box.around`); zero outside it.
+        :meth:`~engines.region.Box.around`); zero outside it.
         """
         masked = image * (1.0 - mask)
         ones = torch.ones_like(masked[:, 0:1])
