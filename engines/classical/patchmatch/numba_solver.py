@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engines.classical.patchmatch import kernels
-from engines.classical.patchmatch.levels import LevelProblem
+from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProblem
 
 PARALLEL_FROM = 20000  # targets; smaller levels run on one thread
 _NO_LABELS = np.full((1, 1), -1, np.int16)
@@ -15,12 +15,13 @@ _NO_STRUCTURE = np.zeros((1, 1), np.float32)
 def vote_weights(cost: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Wexler et al. vote weights: ``confidence * exp(-cost / (2 * sigma^2))``.
 
-    ``sigma^2`` is the 75th percentile of the costs, so most matches weigh within ``e^-0.5``
-    of each other and poor ones fade; float32 ``(n,)``, strictly positive.
+    ``sigma^2`` is the ``VOTE_SIGMA_PERCENTILE`` (95th) percentile of the costs, so nearly all
+    matches weigh within ``e^-0.5`` of each other and only the worst fade; float32 ``(n,)``,
+    strictly positive.
     """
     if cost.size == 0:
         return cost.astype(np.float32)
-    sigma2 = max(float(np.percentile(cost, 75)), 1e-3)
+    sigma2 = max(float(np.percentile(cost, VOTE_SIGMA_PERCENTILE)), 1e-3)
     exponent = np.minimum(cost / (2.0 * sigma2), 30.0)
     return (confidence * np.exp(-exponent)).astype(np.float32)
 

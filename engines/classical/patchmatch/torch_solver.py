@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.classical.patchmatch.levels import LevelProblem
+from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProblem
 
 _MASK32 = 0xFFFFFFFF
 _JUMPS = (8, 4, 2, 1)
@@ -174,7 +174,7 @@ class TorchLevelSolver:
         cost = self._cost
         if cost.numel() == 0:
             return cost
-        k = max(1, int(np.ceil(0.75 * cost.numel())))
+        k = max(1, int(np.ceil(VOTE_SIGMA_PERCENTILE / 100.0 * cost.numel())))
         sigma2 = max(float(torch.kthvalue(cost.cpu(), k).values), 1e-3)
         exponent = (cost / (2.0 * sigma2)).clamp(max=30.0)
         return self._confidence * torch.exp(-exponent)
