@@ -63,6 +63,8 @@ TARGETS = {  # from the issue: (engine, size, device) -> (seconds, bytes or None
     ("lama", 512, "cuda"): (0.025, None),
 }
 SECTION = "## Neural engines (`bench/neural.py`)"
+RESULTS = ROOT / "bench" / "out" / "neural.json"
+_KEY = ("engine", "size", "variant", "device", "strategy", "hole")
 
 
 # --------------------------------------------------------------------------- one case (child)
@@ -286,6 +288,44 @@ def _child(case: list[str], timeout: float) -> dict:
     return json.loads(lines[-1])
 
 
+def _row_key(row: dict) -> tuple:
+    return tuple(row.get(field, "square" if field == "hole" else None) for field in _KEY)
+
+
+def load_results() -> list[dict]:
+    """Every stored measurement (``bench/out/neural.json``), oldest first."""
+    try:
+        return json.loads(RESULTS.read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def store_result(row: dict) -> None:
+    """Add one measurement, replacing the stored one of the same case."""
+    row = {**row, "date": datetime.date.today().isoformat()}
+    rows = [old for old in load_results() if _row_key(old) != _row_key(row)] + [row]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    temporary = RESULTS.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"rows": rows}, indent=1))
+    temporary.replace(RESULTS)
+
+
+def _ordered(rows: list[dict]) -> list[dict]:
+    """Rows in table order: engine (registry order), size, hole, strategy, variant."""
+    from engines import registry
+
+    engines = [cls.name for cls in registry.engine_classes()]
+    variants = ["ours", "ours-bf16", "whole-frame", "full", "-"]
+    holes, strategies = list(HOLES), ["native", "default"]
+
+    def rank(row: dict) -> tuple:
+        def index(values, value):
+            return values.index(value) if value in values else len(values)
+        return (index(engines, row["engine"]), row["size"], index(holes, row.get("hole")),
+                index(strategies, row.get("strategy")), index(variants, row["variant"]))
+    return sorted(rows, key=rank)
+
+
 def _mib(value: int | None) -> str:
     return "-" if value is None else f"{value / 2 ** 20:,.0f} MiB"
 
@@ -383,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
                         "N^4: about 20 GiB at N = 1024 on CPU)")
     parser.add_argument("--attention-sizes", type=int, nargs="+", default=[256, 512, 768, 1024])
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per case")
-    parser.add_argument("--readme", action="store_true", help="write the CPU tables into "
-                        "bench/README.md")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the CPU tables into bench/README.md, from every case "
+                             "stored in bench/out/neural.json (each run replaces the cases it "
+                             "measures)")
     parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -425,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                                        ("hole", hole)):
                         row.setdefault(key, value)
                     rows.append(row)
+                    store_result(row)
                     print(engine_table([row]).splitlines()[-1], flush=True)
     if "cpu" in devices:
         for size in args.attention_sizes:
@@ -434,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
                 row = _child(["attention", str(size), variant], args.timeout)
                 row.update({k: v for k, v in (("size", size), ("variant", variant))
                             if k not in row})
+                row.setdefault("engine", "attention")
                 attention_rows.append(row)
+                store_result(row)
                 print(attention_table([row]).splitlines()[-1], flush=True)
 
     when = datetime.date.today().isoformat()
@@ -446,9 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nnot measured separately: " + ", ".join(skipped))
     if not cuda:
         print("\nGPU: not measured (no CUDA device)")
-    if args.readme:
-        cpu_rows = [row for row in rows if row["device"] == "cpu"]
-        write_readme(readme_section(cpu_rows, attention_rows, skipped, when, args.repeat,
+    if args.readme:  # every stored CPU case: this run's and earlier runs' of other cases
+        stored = [row for row in load_results() if row.get("device", "cpu") == "cpu"]
+        engine_rows = _ordered([row for row in stored if row["engine"] != "attention"])
+        layer_rows = sorted((row for row in stored if row["engine"] == "attention"),
+                            key=lambda row: (row["size"], row["variant"] != "ours"))
+        dates = ", ".join(sorted({row.get("date", when) for row in stored}))
+        write_readme(readme_section(engine_rows, layer_rows, skipped, dates, args.repeat,
                                     args.full_max))
     return 0
 
