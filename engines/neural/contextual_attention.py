@@ -236,7 +236,8 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
                                  fuse_weight: torch.Tensor | None, eps_inside: bool,
                                  tf_compat: bool,
                                  query_box: tuple[int, int, int, int] | None = None,
-                                 block_elements: int | None = None) -> torch.Tensor:
+                                 block_elements: int | None = None,
+                                 query_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Contextual attention in ``O(block * HW)`` memory; same result as the full formulation.
 
     Args:
@@ -252,6 +253,8 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
             ``2 * top .. 2 * bottom`` (columns likewise) are written, the rest is zero (see
             :func:`queries_reaching`).
         block_elements: score elements per block (memory knob); default by device.
+        query_mask: ``(H/2, W/2)`` bool, further restricts the queries to its true cells
+            (those of the box); the others paste nothing.
 
     Returns ``(N, C, H, W)``. Inference only (no autograd graph is recorded).
     """
@@ -270,6 +273,12 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
     per_block = max(1, budget // total)
     box = _clip_box(grid_h, grid_w, query_box)
     selected = _query_indices(grid_w, box, b.device)
+    positions = None  # of the selected queries within the box, when a mask thins them
+    if query_mask is not None:
+        top, bottom, left, right = box
+        positions = query_mask[top:bottom, left:right].reshape(-1).nonzero().squeeze(1)
+        positions = positions.to(b.device)
+        selected = selected[positions]
     work = _Workspace(b.device)
     outputs = []
     for i in range(batch):
@@ -278,7 +287,9 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         keys = _normalised_keys(_downsample(b[i:i + 1], RATE, tf_compat), eps_inside)
         queries = F.unfold(_downsample(f[i:i + 1], RATE, tf_compat), KSIZE,
                            padding=(KSIZE - 1) // 2)[0].t().contiguous()  # (P, C*k*k)
-        pasted = raw.new_empty(selected.numel(), raw.shape[1])  # box order
+        count = (box[1] - box[0]) * (box[3] - box[2])
+        pasted = (raw.new_empty(count, raw.shape[1]) if positions is None
+                  else raw.new_zeros(count, raw.shape[1]))  # box order
         for start in range(0, selected.numel(), per_block):
             block = selected[start:start + per_block]
             scores = _block_scores(keys, queries, block, weight, grid_h, grid_w, work)
@@ -290,7 +301,10 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
                                             out=work.get("usable", block.numel(),
                                                          usable_index.numel()))
             patch = torch.mm(scores, raw, out=work.get("patch", block.numel(), raw.shape[1]))
-            pasted[start:start + block.numel()] = patch
+            if positions is None:
+                pasted[start:start + block.numel()] = patch
+            else:
+                pasted.index_copy_(0, positions[start:start + block.numel()], patch)
         outputs.append(_fold_box(pasted, box, height, width) / 4.0)
     return torch.cat(outputs, dim=0)
 
@@ -370,7 +384,8 @@ class ContextualAttention(nn.Module):
             self.fuse_weight = None
 
     def forward(self, f: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None,
-                query_box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+                query_box: tuple[int, int, int, int] | None = None,
+                query_mask: torch.Tensor | None = None) -> torch.Tensor:
         dtype = f.dtype
         kernel = None
         if self.fuse:
@@ -380,11 +395,17 @@ class ContextualAttention(nn.Module):
             if self.chunked and not (torch.is_grad_enabled() and f.requires_grad):
                 out = chunked_contextual_attention(f32, b32, mask, kernel, self.eps_inside,
                                                    self.tf_compat, query_box,
-                                                   self.block_elements)
+                                                   self.block_elements, query_mask)
             else:
                 out = full_contextual_attention(f32, b32, mask, kernel, self.eps_inside,
                                                 self.tf_compat)
         return out.to(dtype)
+
+
+def queries_reaching_mask(wanted: torch.Tensor) -> torch.Tensor:
+    """``(H/2, W/2)`` bool: the queries whose pasted 4x4 patches touch a true pixel of
+    ``wanted`` ``(N, 1, H, W)`` (float, the layer's outputs that are needed)."""
+    return F.max_pool2d(F.pad(wanted, (1, 1, 1, 1)), 2 * RATE, stride=RATE)[0, 0] > 0
 
 
 def queries_reaching(box, size: tuple[int, int]) -> tuple[int, int, int, int]:

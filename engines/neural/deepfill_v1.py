@@ -73,6 +73,9 @@ class ConvBlock(nn.Module):
         pad = self.conv.padding
         return self.geometry.out_size(size, pad, pad)
 
+    def input_mask(self, out_mask: torch.Tensor, size: Size) -> torch.Tensor:
+        return self.geometry.input_mask(out_mask, self.conv.padding)
+
     def input_box(self, out_box: Box, size: Size) -> Box:
         return self.geometry.input_box(out_box, self.conv.padding, size)
 
@@ -187,8 +190,9 @@ class FineGenerator(nn.Module):
         """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
         :func:`~engines.neural.deepfill_v2.refine_on_box`)."""
         xnow = _with_guides(coarse * mask + xin * (1.0 - mask), mask)
-        box = box or Box.frame(tuple(xin.shape[-2:]))
-        return torch.clamp(refine_on_box(self, xnow, mask, box), -1.0, 1.0)
+        frame = Box.frame(tuple(xin.shape[-2:]))
+        return torch.clamp(refine_on_box(self, xnow, mask, box or frame,
+                                         hole_queries=box is not None), -1.0, 1.0)
 
 
 class DeepFillV1(nn.Module):

@@ -32,7 +32,11 @@ from engines import weights
 from engines.base import CancelToken, Readiness, Region, RegionStage, Status
 from engines.device import reduced_precision
 from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple, tensor_to_image
-from engines.neural.contextual_attention import ContextualAttention, queries_reaching
+from engines.neural.contextual_attention import (
+    ContextualAttention,
+    queries_reaching,
+    queries_reaching_mask,
+)
 from engines.neural.windows import (
     NEAREST_2X,
     ConvGeometry,
@@ -40,6 +44,7 @@ from engines.neural.windows import (
     Step,
     paste,
     plan,
+    plan_mask,
     run_steps,
     sizes_through,
 )
@@ -141,6 +146,9 @@ class GatedConv(nn.Module):
 
     def out_size(self, size: Size) -> Size:
         return self.geometry.out_size(size, *self._padding(size))
+
+    def input_mask(self, out_mask: torch.Tensor, size: Size) -> torch.Tensor:
+        return self.geometry.input_mask(out_mask, self._padding(size)[0])
 
     def input_box(self, out_box: Box, size: Size) -> Box:
         return self.geometry.input_box(out_box, self._padding(size)[0], size)
@@ -277,18 +285,21 @@ class RefineNet(nn.Module):
                 box: Box | None = None) -> torch.Tensor:
         """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
         :func:`refine_on_box`); ``mask`` ``(N, 1, H, W)``, 1 = hole."""
-        return torch.tanh(refine_on_box(self, x, mask, box or Box.frame(tuple(x.shape[-2:]))))
+        frame = Box.frame(tuple(x.shape[-2:]))
+        return torch.tanh(refine_on_box(self, x, mask, box or frame, hole_queries=box is not None))
 
 
-def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor, box: Box) -> torch.Tensor:
+def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor, box: Box,
+                  hole_queries: bool = True) -> torch.Tensor:
     """A DeepFill refinement network's output before its final activation, on ``box``.
 
     ``net`` has ``hallucination_steps()``, ``attention_input_steps()``,
     ``contextual_attention``, ``attention_output_steps()`` and ``merged_steps()`` (the
     branches' outputs concatenated, hallucination first). The attention reads its keys
     from the whole picture, so its branch runs everywhere up to the attention; the
-    attention computes only the queries that reach ``box``, and the dilated branch and
-    everything after the merge only what ``box`` reads.
+    attention computes only the queries that reach ``box`` (with ``hole_queries``, only
+    those that reach a hole pixel of ``mask``), and the dilated branch and everything after
+    the merge only what ``box`` reads.
     """
     size = tuple(x.shape[-2:])
     frame = Box.frame(size)
@@ -297,7 +308,13 @@ def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor, box: Box)
     merged_box = plan(merged, quarter, box)[0]
     attention_box = plan(net.attention_output_steps(), quarter, merged_box)[0]
     y = run_steps(net.attention_input_steps(), x, frame, size, Box.frame(quarter))
-    y = net.contextual_attention(y, y, mask, queries_reaching(attention_box, quarter))
+    query_mask = None
+    if hole_queries:  # only the queries whose patches reach a hole pixel, not the whole box
+        wanted = plan_mask(net.attention_output_steps(), quarter,
+                           plan_mask(merged, quarter, (mask[:1] > 0).float()))
+        query_mask = queries_reaching_mask(wanted)
+    y = net.contextual_attention(y, y, mask, queries_reaching(attention_box, quarter),
+                                 query_mask)
     y = run_steps(net.attention_output_steps(), attention_box.crop(y, Box.frame(quarter)),
                   attention_box, quarter, merged_box)
     hallucinated = run_steps(hallucination, x, frame, size, merged_box)

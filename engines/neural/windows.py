@@ -76,6 +76,16 @@ class ConvGeometry:
                                  before[1])
         return Box(top, left, bottom, right).clip(size)
 
+    def input_mask(self, out_mask: torch.Tensor, before: tuple[int, int]) -> torch.Tensor:
+        """Which inputs some true output of ``out_mask`` ``(N, 1, H, W)`` float reads (every
+        tap of the kernel's extent: a superset for dilated kernels). Stride 1 only."""
+        if self.stride != 1:
+            raise NotImplementedError("input masks are planned for stride-1 convolutions only")
+        extent = self.extent()
+        padded = F.pad(out_mask, (extent - 1 - before[1], before[1],
+                                  extent - 1 - before[0], before[0]))
+        return F.max_pool2d(padded, extent, stride=1)
+
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, before: tuple[int, int],
                     size: Size, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """``conv2d`` restricted to ``out_box``: the input it reads, zero-padded where the
@@ -103,6 +113,9 @@ class NearestUpsample2x:
     def input_box(self, out_box: Box, size: Size) -> Box:
         return Box(out_box.top // 2, out_box.left // 2, (out_box.bottom - 1) // 2 + 1,
                    (out_box.right - 1) // 2 + 1)
+
+    def input_mask(self, out_mask: torch.Tensor, size: Size) -> torch.Tensor:
+        return F.max_pool2d(out_mask, 2, stride=2)
 
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
         read = self.input_box(out_box, size)
@@ -136,6 +149,17 @@ def plan(steps: Sequence[Step], size: Size, out_box: Box) -> list[Box]:
     for step, step_size in zip(reversed(steps), reversed(sizes[:-1]), strict=True):
         boxes.append(step.input_box(boxes[-1], step_size))
     return boxes[::-1]
+
+
+def plan_mask(steps: Sequence[Step], size: Size, out_mask: torch.Tensor) -> torch.Tensor:
+    """What each step's input must hold so the last step yields the true pixels of
+    ``out_mask`` ``(N, 1, H, W)`` (float, 1 = wanted): the wanted inputs of the first step,
+    same layout. Steps need ``input_mask(out_mask, size)`` (stride-1 convolutions and
+    upsamplings have it)."""
+    sizes = sizes_through(steps, size)
+    for step, step_size in zip(reversed(steps), reversed(sizes[:-1]), strict=True):
+        out_mask = step.input_mask(out_mask, step_size)
+    return out_mask
 
 
 def run_steps(steps: Sequence[Step], x: torch.Tensor, x_box: Box, size: Size,

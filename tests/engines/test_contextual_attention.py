@@ -208,3 +208,24 @@ def test_queries_reaching_a_box_are_exactly_the_ones_that_paste_into_it():
         assert not torch.allclose(out_box.crop(cut, Box.frame((32, 40))),
                                   out_box.crop(everything, Box.frame((32, 40))))
     assert queries_reaching(Box.frame((32, 40)), (32, 40)) == (0, 16, 0, 20)
+
+
+def test_query_mask_thins_the_box():
+    """With a query mask, masked-out queries paste nothing; the others paste as without it."""
+    f = features((1, 4, 24, 24), 17)
+    box = (2, 10, 1, 11)
+    keep = torch.zeros(12, 12, dtype=torch.bool)
+    keep[3:5, 2:4] = True
+    boxed = chunked_contextual_attention(f, f, None, torch.eye(3), False, False, box)
+    thinned = chunked_contextual_attention(f, f, None, torch.eye(3), False, False, box,
+                                           query_mask=keep)
+    everything = chunked_contextual_attention(f, f, None, torch.eye(3), False, False)
+    # rows 7..8, columns 5..6 receive pastes from those 2x2 queries only (4x4, stride 2)
+    torch.testing.assert_close(thinned[..., 7:9, 5:7], everything[..., 7:9, 5:7])
+    written = torch.zeros(24, 24, dtype=torch.bool)
+    written[5:11, 3:9] = True  # the patches of queries rows 3..4, columns 2..3
+    assert thinned[..., ~written].abs().max() == 0 and thinned[..., written].abs().min() > 0
+    assert not torch.allclose(thinned, boxed)
+    keep[:] = True
+    torch.testing.assert_close(chunked_contextual_attention(
+        f, f, None, torch.eye(3), False, False, box, query_mask=keep), boxed)

@@ -398,3 +398,29 @@ def test_engine_computes_the_hole_box_unless_local_is_false():
     for local_stage, whole_stage in zip(results[True], results[False], strict=True):
         difference = local_stage.image.astype(int) - whole_stage.image.astype(int)
         assert np.abs(difference).max() <= 1
+
+
+@pytest.mark.parametrize("tf_layout", [False, True])
+def test_scattered_hole_computes_only_the_attention_queries_that_reach_it(tf_layout):
+    """Three small holes far apart: their bounding box is nearly the frame, but the attention
+    computes only the queries whose patches reach a hole pixel; the hole pixels are those of
+    the whole computation (float64)."""
+    network = seeded_network(11).double()
+    network.tf_compat = tf_layout
+    mask = np.zeros((192, 192), np.uint8)
+    mask[10:30, 12:40] = mask[150:180, 140:185] = mask[90:94, 60:130] = 255
+    img, m, _ = (t.double() for t in upstream_inputs(photo(192, 192, 4), mask))
+    seen = {}
+    network.stage2.contextual_attention.register_forward_pre_hook(
+        lambda _module, args: seen.update(box=args[3], queries=args[4]))
+    box = Box.around(mask > 0)
+    with torch.no_grad():
+        x, coarse = network.coarse_stage(img, m)
+        refined = network.refine(x, coarse, m)
+        _, local_coarse = network.coarse_stage(img, m, box)
+        local_refined = network.refine(x, local_coarse, m, box)
+    inside = torch.from_numpy(mask > 0)
+    torch.testing.assert_close(local_refined[..., inside], refined[..., inside], atol=1e-12,
+                               rtol=0)
+    top, bottom, left, right = seen["box"]
+    assert seen["queries"].sum() < 0.6 * (bottom - top) * (right - left)

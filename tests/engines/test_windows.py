@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engines.neural.windows import NEAREST_2X, ConvGeometry, paste, plan, run_steps
+from engines.neural.windows import NEAREST_2X, ConvGeometry, paste, plan, plan_mask, run_steps
 from engines.region import Box
 
 
@@ -33,6 +33,9 @@ class PlainConv:
 
     def input_box(self, out_box, size):
         return self.geometry.input_box(out_box, self.before, size)
+
+    def input_mask(self, out_mask, size):
+        return self.geometry.input_mask(out_mask, self.before)
 
     def forward_box(self, x, x_box, out_box, size):
         return self.geometry.forward_box(x, x_box, out_box, self.before, size, self.weight,
@@ -120,3 +123,22 @@ def test_box_helpers():
     assert (pasted < 0).sum() == 120 - 35
     with pytest.raises(ValueError, match="not inside"):
         Box.frame((10, 12)).crop(tensor[..., 1:, :], Box(1, 0, 10, 12))
+
+
+@pytest.mark.parametrize("name", ["3x3", "5x5", "dilated 4", "up"])
+def test_planned_masks_hold_every_input_a_wanted_output_reads(name):
+    """Changing the inputs outside the planned mask leaves every wanted output unchanged,
+    and the mask is far smaller than the map for a sparse wish."""
+    step = NEAREST_2X if name == "up" else PlainConv(*CONVS[name], seed=4, channels=(2, 2))
+    size = (20, 24)
+    generator = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 2, *size, generator=generator, dtype=torch.float64)
+    out_size = step.out_size(size)
+    wanted = torch.zeros(1, 1, *out_size, dtype=torch.float64)
+    wanted[..., 3, 5] = wanted[..., -2, -7] = wanted[..., 9, 0] = 1
+    read = plan_mask([step], size, wanted)
+    assert read.shape[-2:] == size and 0 < read.sum() < 0.5 * read.numel()
+    noise = torch.randn(x.shape, generator=generator, dtype=torch.float64)
+    changed = step(x + noise * (1 - read)) - step(x)
+    assert changed[..., wanted[0, 0] > 0].abs().max() == 0
+    assert changed.abs().max() > 0  # the other outputs did read the changed inputs
