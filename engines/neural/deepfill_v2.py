@@ -135,14 +135,9 @@ class GatedConv(nn.Module):
         return activation(features, inplace=True).mul_(gate.sigmoid_())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv
-        if self.tf_same:
-            x = F.pad(x, _tf_same_padding(x.shape[-2:], conv.kernel_size[0], conv.stride[0],
-                                          conv.dilation[0]))
-            x = F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation)
-        else:
-            x = conv(x)
-        return self._gate(x)
+        size = tuple(x.shape[-2:])
+        frame = Box.frame(size)
+        return self.forward_box(x, frame, Box.frame(self.out_size(size)), size)
 
     def out_size(self, size: Size) -> Size:
         return self.geometry.out_size(size, *self._padding(size))
@@ -160,14 +155,14 @@ class GatedConv(nn.Module):
 
 
 class UpConv(nn.Module):
-    """Nearest 2x upsampling followed by a gated 3x3 convolution (upstream ``GDeConv``)."""
+    """Nearest 2x upsampling followed by a gated 3x3 convolution (upstream ``GDeConv``).
+
+    The blocks hold the layers under upstream's names; the networks run their :meth:`steps`.
+    """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv = GatedConv(in_channels, out_channels, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(NEAREST_2X(x))
 
     def steps(self) -> list[Step]:
         return [NEAREST_2X, self.conv]
@@ -182,9 +177,6 @@ class DownBlock(nn.Module):
         self.conv1_downsample = GatedConv(in_channels, hidden, 3, 2)
         self.conv2 = GatedConv(hidden, out_channels, 3)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.conv1_downsample(x))
-
     def steps(self) -> list[Step]:
         return [self.conv1_downsample, self.conv2]
 
@@ -197,9 +189,6 @@ class UpBlock(nn.Module):
         hidden = out_channels if hidden is None else hidden
         self.conv1_upsample = UpConv(in_channels, hidden)
         self.conv2 = GatedConv(hidden, out_channels, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.conv1_upsample(x))
 
     def steps(self) -> list[Step]:
         return [*self.conv1_upsample.steps(), self.conv2]

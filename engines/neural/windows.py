@@ -43,6 +43,10 @@ class Step(Protocol):
     def input_box(self, out_box: Box, size: Size) -> Box:
         """The input box (clipped to the ``size`` map) that ``out_box`` of the output reads."""
 
+    def input_mask(self, out_mask: torch.Tensor, size: Size) -> torch.Tensor:
+        """Which inputs (``(N, 1, H, W)`` float, 1 = read) the true outputs of ``out_mask``
+        read; needed by :func:`plan_mask` only."""
+
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
         """``out_box`` of the output, from ``x`` covering ``x_box`` of the ``size`` input map."""
 
@@ -69,12 +73,16 @@ class ConvGeometry:
         return tuple((length + pad_a + pad_b - self.extent()) // self.stride + 1
                      for length, pad_a, pad_b in zip(size, before, after, strict=True))
 
-    def input_box(self, out_box: Box, before: tuple[int, int], size: Size) -> Box:
+    def _reads(self, out_box: Box, before: tuple[int, int]) -> Box:
+        """The input rows and columns ``out_box`` reads, padding included (unclipped)."""
         top, bottom = _conv_span(out_box.top, out_box.bottom, self.stride, self.extent(),
                                  before[0])
         left, right = _conv_span(out_box.left, out_box.right, self.stride, self.extent(),
                                  before[1])
-        return Box(top, left, bottom, right).clip(size)
+        return Box(top, left, bottom, right)
+
+    def input_box(self, out_box: Box, before: tuple[int, int], size: Size) -> Box:
+        return self._reads(out_box, before).clip(size)
 
     def input_mask(self, out_mask: torch.Tensor, before: tuple[int, int]) -> torch.Tensor:
         """Which inputs some true output of ``out_mask`` ``(N, 1, H, W)`` float reads (every
@@ -90,10 +98,7 @@ class ConvGeometry:
                     size: Size, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """``conv2d`` restricted to ``out_box``: the input it reads, zero-padded where the
         ``size`` map ends, convolved without padding."""
-        extent = self.extent()
-        top, bottom = _conv_span(out_box.top, out_box.bottom, self.stride, extent, before[0])
-        left, right = _conv_span(out_box.left, out_box.right, self.stride, extent, before[1])
-        read = Box(top, left, bottom, right)
+        read = self._reads(out_box, before)
         inside = read.clip(size)
         part = inside.crop(x, x_box)
         left, right = inside.left - read.left, read.right - inside.right
