@@ -94,7 +94,7 @@ def _peak_since(baseline: int) -> int:
     return _status_bytes("VmHWM") - baseline
 
 
-HOLES = {"square": "centred (N/2)x(N/2) square", "free-form": "free-form strokes, 25 %"}
+HOLES = ("square", "free-form")  # see _picture
 
 
 def _picture(size: int, hole: str = "square") -> tuple[np.ndarray, np.ndarray]:
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                              "attention), ours-bf16 (the same with half=true), whole-frame "
                              "(every layer on the whole frame, block-wise attention) and/or "
                              "full (upstream: whole frame and upstream's attention)")
-    parser.add_argument("--holes", nargs="+", choices=list(HOLES), default=["square"],
+    parser.add_argument("--holes", nargs="+", choices=HOLES, default=["square"],
                         help="hole shapes; free-form is measured only for the engines whose "
                              "work depends on where the hole is (DeepFill: hole-local layers)")
     parser.add_argument("--full-max", type=int, default=768,
