@@ -189,6 +189,24 @@ def test_sketch_continues_an_edge_along_the_drawn_line():
     assert np.abs(rows - 48).max() <= 2
 
 
+@pytest.mark.parametrize("end_row", [30, 70])
+def test_sketch_bends_an_edge_away_from_its_natural_path(end_row):
+    """A drawn line that leaves the straight continuation is followed, not the surroundings."""
+    image = _edge_image()
+    mask = np.zeros((96, 96), np.uint8)
+    mask[16:80, 40:96] = 255
+    sketch = np.zeros((96, 96), np.uint8)
+    cv2.line(sketch, (30, 48), (40, 48), 255, 1)
+    cv2.line(sketch, (40, 48), (95, end_row), 255, 1)  # bends by 18 / 22 px over the hole
+    columns = np.arange(44, 96)
+    drawn = 48 + (end_row - 48) * (columns - 40) / 55
+    plain = _transition_rows(_run(InpaintRequest(image, mask))[-1].image, columns)
+    assert np.abs(plain - drawn)[-10:].min() > 10  # left alone, the edge runs straight on
+    guided = _transition_rows(
+        _run(InpaintRequest(image, mask, sketch=sketch))[-1].image, columns)
+    assert np.abs(guided - drawn).max() <= 3
+
+
 def test_sketch_term_pulls_matches_onto_the_line():
     """With only the sketch to go by (a flat hole estimate), edges land on the drawn line."""
     image = _edge_image()

@@ -7,7 +7,7 @@ Options (engine options or request options, engine options win):
 * ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
   GPU is present, numba on the CPU otherwise), ``"numba"`` or ``"torch"`` (torch on the
   request's device, the CPU included);
-* ``sketch_weight``: strength of the sketch term (default 20000);
+* ``sketch_weight``: strength of the sketch term (default ``SKETCH_WEIGHT``);
 * ``label_weight``: cost of one source pixel whose label differs (default 2000);
 * ``previews``: yield every pyramid level as a coarse stage (default True) or only the final.
 
@@ -55,6 +55,13 @@ SCHEDULES = {
     "best": Schedule(coarse_em=8, coarse_search=4, em=3, search=3, fine_em=2, fine_search=2),
 }
 BACKENDS = ("auto", "numba", "torch")
+# The sketch term must outweigh the colour term where a drawn line leaves the path the
+# surroundings suggest: a patch straddling a black/white edge costs about 4e6 in colour
+# against ~10 ridge pixels of structure. Measured on a straight edge bent by a drawn line
+# (tests/engines/test_patchmatch.py): 20000 (what this was) ignored lines that bend by
+# more than a few pixels; 100000 followed them on edges up to 150 grey levels of contrast,
+# 300000 on black/white ones (within 2 px).
+SKETCH_WEIGHT = 300000.0
 
 
 def _torch_device(preference: str, required: bool):
@@ -122,7 +129,7 @@ class PatchMatchEngine(Engine):
         for result in complete(
                 pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
                 label_weight=float(self._option(region, "label_weight", 2000.0)),
-                sketch_weight=float(self._option(region, "sketch_weight", 20000.0))):
+                sketch_weight=float(self._option(region, "sketch_weight", SKETCH_WEIGHT))):
             final = result.number == result.count
             if not (final or previews):
                 continue
