@@ -56,7 +56,7 @@ def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarra
     """A binary layer file (white = set) checked against the image size, or None."""
     if path is None:
         return None
-    layer = load_mask(path, shape)
+    layer = load_mask(path, shape, what)
     if what == "mask" and not layer.any():
         raise InputError(f"{Path(path).name}: the mask is empty (no white pixels)")
     return layer

@@ -216,18 +216,20 @@ def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
     return np.where(value >= 128, 255, 0).astype(np.uint8)
 
 
-def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
+              what: str = "mask") -> np.ndarray:
     """Read a mask file: white (or opaque, for a transparent PNG) = hole.
 
     Returns ``(H, W)`` uint8, 255 = hole. With ``shape`` = (H, W), a mask of another size is
-    refused with a message giving both sizes.
+    refused with a message giving both sizes; ``what`` names the layer in that message
+    (a sketch, a sampling area: any binary layer is read the same way).
     """
     loaded = load_image(path)
     rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
     mask = mask_from_pixels(rgba)
     if shape is not None and mask.shape != tuple(shape[:2]):
         raise ImageFileError(
-            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+            f"the {what} is {mask.shape[1]}x{mask.shape[0]} but the image is "
             f"{shape[1]}x{shape[0]}; they must be the same size", path)
     return mask
 
