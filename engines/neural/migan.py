@@ -29,6 +29,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import CancelToken, Region, RegionStage
+from engines.neural.common import image_to_tensor
 from engines.neural.migan_network import MiganGenerator
 from engines.neural.sources import DualSourceEngine, load_exact, network_dtype
 from engines.registry import register
@@ -166,8 +167,7 @@ class MiganEngine(DualSourceEngine):
             square_hole = cv2.resize(hole.view(np.uint8) * 255, (size, size),
                                      interpolation=cv2.INTER_AREA if shrink
                                      else cv2.INTER_LINEAR) > 0
-        rgb = torch.from_numpy(np.ascontiguousarray(square_image)).to(device)
-        rgb = rgb.permute(2, 0, 1)[None].float() * 2 / 255 - 1
+        rgb = image_to_tensor(square_image, device, -1.0, 1.0)
         known = torch.from_numpy((~square_hole).astype(np.float32)).to(device)[None, None]
         model_input = torch.cat([known - 0.5, rgb * known], dim=1)
         with torch.inference_mode():
