@@ -6,7 +6,9 @@ pypatchmatch at its default ``patch_size=15`` and at ``patch_size=3`` (its examp
 Images: real photos shipped by scikit-image and scikit-learn, resized to each size. Masks
 (from :mod:`engines.maskgen`): DeepFill v2 free-form strokes covering ~10 % and ~25 %, a
 text/watermark mask and a centred 128x128 square. Figures: median wall time over ``--runs``
-runs, PSNR and SSIM over the hole pixels against the original photo.
+runs (seed 0), PSNR and SSIM over the hole pixels against the original photo, averaged over
+``--seeds`` seeds for the seeded methods (ours and pypatchmatch, which is reseeded before every
+run so that its results repeat).
 
 opencv-contrib-python conflicts with the project's opencv-python, so run it in its own venv::
 
@@ -80,23 +82,32 @@ def make_mask(kind: str, size: tuple[int, int], seed: int) -> np.ndarray:
     return maskgen.centered_square_mask(height, width, 128)
 
 
-def _ours(**options) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    engine = PatchMatchEngine(**options)
+Method = Callable[[np.ndarray, np.ndarray, int], np.ndarray]  # (image, mask, seed) -> result
 
-    def run(image, mask):
-        stages = list(engine.run(InpaintRequest(image, mask)))
-        return stages[-1].image
+
+def _stochastic(run: Method) -> Method:
+    """Mark a method whose result depends on its seed (quality is averaged over seeds)."""
+    run.stochastic = True
     return run
 
 
-def _opencv(flag: int):
-    def run(image, mask):
+def _ours(**options) -> Method:
+    engine = PatchMatchEngine(**options)
+
+    def run(image, mask, seed):
+        stages = list(engine.run(InpaintRequest(image, mask, seed=seed)))
+        return stages[-1].image
+    return _stochastic(run)
+
+
+def _opencv(flag: int) -> Method:
+    def run(image, mask, seed):
         return cv2.inpaint(image[..., ::-1].copy(), mask, 3, flag)[..., ::-1]
     return run
 
 
-def _xphoto(algorithm: int):
-    def run(image, mask):
+def _xphoto(algorithm: int) -> Method:
+    def run(image, mask, seed):
         bgr = np.ascontiguousarray(image[..., ::-1])
         known = np.where(mask >= 128, 0, 255).astype(np.uint8)  # xphoto: non-zero = valid
         out = np.zeros_like(bgr)
@@ -105,17 +116,16 @@ def _xphoto(algorithm: int):
     return run
 
 
-def _pypatchmatch(patch_size: int):
+def _pypatchmatch(patch_size: int) -> Method:
     import patchmatch
 
-    patchmatch.set_random_seed(0)
-
-    def run(image, mask):
+    def run(image, mask, seed):
+        patchmatch.set_random_seed(seed)  # its C rand(): reseeded so every run is repeatable
         return patchmatch.inpaint(image, mask, patch_size=patch_size)
-    return run
+    return _stochastic(run)
 
 
-def methods() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+def methods() -> dict[str, Method]:
     return {
         "guided patchmatch (ours)": _ours(),
         "ours, final stage only": _ours(previews=False),
@@ -140,16 +150,26 @@ def hole_scores(result: np.ndarray, original: np.ndarray, mask: np.ndarray):
     return float(psnr), float(ssim_map[hole].mean())
 
 
-def measure(run, image, mask, runs: int):
+def measure(run: Method, image, mask, runs: int, seeds: int):
+    """Time ``runs`` runs with seed 0 and score seeds ``0..seeds-1`` (stochastic methods only).
+
+    Returns ``(result of seed 0, times, [(psnr, ssim) per seed])``; a method slower than
+    ``SLOW_SECONDS`` on its first run is run once per seed only.
+    """
     times = []
     result = None
     for _ in range(runs):
         start = time.perf_counter()
-        result = np.ascontiguousarray(run(image, mask))
+        result = np.ascontiguousarray(run(image, mask, 0))
         times.append(time.perf_counter() - start)
         if times[0] > SLOW_SECONDS:
             break
-    return result, times
+    hole = (mask >= 128)[..., None]
+    result = np.where(hole, result, image)
+    scores = [hole_scores(result, image, mask)]
+    for seed in range(1, seeds if getattr(run, "stochastic", False) else 1):
+        scores.append(hole_scores(np.where(hole, run(image, mask, seed), image), image, mask))
+    return result, times, scores
 
 
 def contact_sheet(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: Path,
@@ -187,7 +207,7 @@ def summarise(records: list[dict]) -> str:
     names = list(dict.fromkeys(r["method"] for r in records))
     for size in dict.fromkeys(r["size"] for r in records):
         lines.append(f"\n**{size}** (time: median of the per-photo medians; PSNR/SSIM: mean "
-                     "over the photos, hole pixels only)\n")
+                     "over the photos and seeds, hole pixels only)\n")
         lines.append("| method | " + " | ".join(m for m in MASKS) + " |")
         lines.append("|---|" + "---|" * len(MASKS))
         for name in names:
@@ -225,14 +245,25 @@ def _ratios(records: list[dict]) -> str:
             o = match[0]
             speedup = statistics.median(o["times"]) / statistics.median(r["times"])
             out.append(f"| {r['size']} {r['image']} {r['mask']} | {other.split(' ', 1)[1]} | "
-                       f"{speedup:.1f}x | {r['psnr']:.2f}/{o['psnr']:.2f} | "
-                       f"{r['ssim']:.3f}/{o['ssim']:.3f} |")
+                       f"{speedup:.1f}x | {_spread(r, 'psnr', 2)} / {_spread(o, 'psnr', 2)} | "
+                       f"{_spread(r, 'ssim', 3)} / {_spread(o, 'ssim', 3)} |")
     return "\n".join(out)
+
+
+def _spread(record: dict, key: str, digits: int) -> str:
+    """The mean over seeds, then ``[lowest-highest]`` when several seeds were scored."""
+    values = record.get(f"{key}_seeds", [record[key]])
+    text = f"{record[key]:.{digits}f}"
+    if len(values) > 1:
+        text += f" [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per case (median)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds whose hole PSNR/SSIM are averaged (seeded methods only)")
     parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated sizes")
     parser.add_argument("--photos", type=int, default=0, help="photos per size (0: all)")
     parser.add_argument("--methods", default="", help="comma-separated subset of methods")
@@ -263,15 +294,17 @@ def main(argv: list[str] | None = None) -> int:
             for seed, mask_kind in enumerate(MASKS):
                 mask = make_mask(mask_kind, size, seed + 1)
                 for method, run in all_methods.items():
-                    result, times = measure(run, image, mask, args.runs)
-                    result = np.where((mask >= 128)[..., None], result, image)
-                    psnr, ssim = hole_scores(result, image, mask)
+                    result, times, scores = measure(run, image, mask, args.runs, args.seeds)
+                    psnr = statistics.mean(p for p, _ in scores)
+                    ssim = statistics.mean(s for _, s in scores)
                     records = [r for r in records if (r["size"], r["image"], r["mask"],
                                                       r["method"]) != (size_name, image_name,
                                                                        mask_kind, method)]
                     records.append({"size": size_name, "image": image_name, "mask": mask_kind,
                                     "hole": maskgen.hole_ratio(mask), "method": method,
-                                    "times": times, "psnr": psnr, "ssim": ssim})
+                                    "times": times, "psnr": psnr, "ssim": ssim,
+                                    "psnr_seeds": [p for p, _ in scores],
+                                    "ssim_seeds": [s for _, s in scores]})
                     print(f"{size_name} {image_name:22s} {mask_kind:14s} {method:40s} "
                           f"{statistics.median(times):8.3f} s  {psnr:6.2f} dB  {ssim:.3f}",
                           flush=True)
