@@ -9,6 +9,9 @@ Layers (all the image's size):
 * ``labels``: ``(H, W)`` uint8 class ids (255 = unlabelled), see :attr:`Document.label_set`;
 * ``sampling``: ``(H, W)`` uint8, :data:`SAMPLE_INCLUDE` / :data:`SAMPLE_EXCLUDE` / 0.
 
+Besides the layers, a document holds :class:`Reference` photos: extra patch sources that
+requests carry as ``exemplars`` (any size; not part of the undo history).
+
 Undo works per *step*: one brush drag, one mask operation, one applied result. While a step
 is open, each 256x256 tile is backed up the first time it is touched; when the step closes,
 the changed tiles are stored as zlib-compressed (old, new) pairs. Memory therefore grows with
@@ -104,6 +107,14 @@ class Step:
 ChangeListener = Callable[[Layer, Box], None]
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A reference photo: ``rgb`` ``(h, w, 3)`` uint8, read-only; ``name`` for display."""
+
+    name: str
+    rgb: np.ndarray
+
+
 class Document:
     """An image being edited, its layers and its history.
 
@@ -139,6 +150,30 @@ class Document:
         self._revision = 0
         self._saved_revision = 0
         self._image_version = 0
+        self.references: tuple[Reference, ...] = ()
+
+    # ------------------------------------------------------------- references
+    def add_reference(self, rgb: np.ndarray, name: str) -> Reference:
+        """Keep a copy of ``rgb`` ``(h, w, 3)`` uint8 as a reference photo; returns it.
+
+        Raises :class:`InputError` for another shape or dtype, or a photo smaller than
+        8x8 pixels (too small to hold a patch).
+        """
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"{name}: a reference photo must be RGB, 8 bits per channel")
+        if min(rgb.shape[:2]) < 8:
+            raise InputError(f"{name}: a reference photo of {rgb.shape[1]}x{rgb.shape[0]} "
+                             "pixels is too small to copy from")
+        pixels = np.array(rgb, np.uint8)
+        pixels.flags.writeable = False
+        reference = Reference(name, pixels)
+        self.references = (*self.references, reference)
+        return reference
+
+    def remove_references(self, indices) -> None:
+        """Forget the reference photos at ``indices`` (positions in :attr:`references`)."""
+        drop = set(indices)
+        self.references = tuple(r for k, r in enumerate(self.references) if k not in drop)
 
     # ----------------------------------------------------------------- layers
     @property
@@ -499,8 +534,8 @@ class Document:
     def build_request(self, **settings) -> InpaintRequest:
         """An immutable :class:`InpaintRequest` snapshot of the image and its guidance layers.
 
-        Only layers that exist and carry something are included; ``settings`` are passed on
-        (strategy, seed, device, options...).
+        Only layers that exist and carry something are included, with the reference photos
+        as ``exemplars``; ``settings`` are passed on (strategy, seed, device, options...).
         """
         def present(layer: Layer) -> np.ndarray | None:
             if not self.has_layer(layer):
@@ -520,7 +555,8 @@ class Document:
         return InpaintRequest(
             image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
             color=present(Layer.COLOR), labels=present(Layer.LABELS),
-            sample_include=include, sample_exclude=exclude, **settings)
+            sample_include=include, sample_exclude=exclude,
+            exemplars=tuple(r.rgb for r in self.references), **settings)
 
 
 def _shift(box: Box | None, by: Box) -> Box | None:

@@ -8,6 +8,7 @@ through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -33,13 +34,14 @@ from app.icons import action_icon, tool_icon
 from app.legend import LegendPanel
 from app.model_dialogs import ModelManagerDialog, offer_download
 from app.panels import EnginePanel, OverlayPanel
+from app.references import ReferencePanel
 from app.semantic import SemanticController, engine_for_labels, palette_for
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
 from app.worker import Worker, WorkerClient
 from engines import registry
-from engines.base import Readiness
+from engines.base import Guidance, InputError, Readiness
 from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
@@ -99,11 +101,13 @@ class MainWindow(QMainWindow):
         self.overlay_panel = OverlayPanel(self.canvas.style)
         self.legend = LegendPanel()
         self.face_panel = FacePanel()
+        self.reference_panel = ReferencePanel()
         self.docks: dict[str, QDockWidget] = {}
         for title, widget, name in (("Engine", self.engine_panel, "engine_dock"),
                                     ("Labels", self.legend, "labels_dock"),
                                     ("Overlays", self.overlay_panel, "overlay_dock"),
-                                    ("Faces", self.face_panel, "face_dock")):
+                                    ("Faces", self.face_panel, "face_dock"),
+                                    ("References", self.reference_panel, "references_dock")):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
@@ -112,6 +116,7 @@ class MainWindow(QMainWindow):
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["overlay_dock"])
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["face_dock"])
+        self.tabifyDockWidget(self.docks["labels_dock"], self.docks["references_dock"])
         self.docks["labels_dock"].raise_()
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
@@ -135,6 +140,7 @@ class MainWindow(QMainWindow):
         a("export_mask", "&Export Mask…", lambda: self.export_mask())
         a("import_labels", "Import &Label Map…", lambda: self.import_labels())
         a("export_labels", "Export Label &Map…", lambda: self.export_labels())
+        a("add_references", "Add &Reference Photos…", lambda: self.add_references())
         a("models", "&Models…", self.show_models)
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)
@@ -171,7 +177,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         menus = {
             "&File": ["open", "save", "save_as", None, "import_mask", "export_mask",
-                      "import_labels", "export_labels", None, "clear_watermark", None,
+                      "import_labels", "export_labels", "add_references", None,
+                      "clear_watermark", None,
                       "models", None, "quit"],
             "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "compare"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
@@ -268,6 +275,12 @@ class MainWindow(QMainWindow):
         faces.busyChanged.connect(face_panel.set_busy)
         faces.message.connect(face_panel.set_status)
         self.text_masks.proposed.connect(lambda _step: self._update_actions())
+        references = self.reference_panel
+        references.addRequested.connect(lambda: self.add_references())
+        references.removeRequested.connect(self.remove_references)
+        references.clearRequested.connect(
+            lambda: self.remove_references(range(len(self.document.references))
+                                           if self.document else ()))
 
     # --------------------------------------------------------------- document
     def set_document(self, document: Document, save_path: Path | None = None) -> None:
@@ -282,6 +295,7 @@ class MainWindow(QMainWindow):
         name = Path(document.path).name if document.path else "untitled"
         self.setWindowTitle(f"{name} — Inpaint Studio")
         self.size_label.setText(f"{document.width}×{document.height}")
+        self._show_references()
         if document.notes:
             self.statusBar().showMessage("; ".join(document.notes), 10000)
         self._update_actions()
@@ -628,6 +642,44 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{name}: {detail}", 10000)
         else:
             self.statusBar().showMessage(f"Engine: {name}", 3000)
+        self._show_references()
+
+    # ------------------------------------------------------------- references
+    def add_references(self, paths: Sequence[str | Path] | None = None) -> int:
+        """Add reference photos (asks for files when ``paths`` is None); returns how many.
+
+        Files that cannot be read are named in one message; the others are still added.
+        """
+        if self.document is None:
+            return 0
+        if paths is None:
+            paths = self.ask_open_paths("Add Reference Photos", _IMAGE_FILTER)
+        added, failures = 0, []
+        for path in paths:
+            try:
+                self.document.add_reference(load_image(path).rgb, Path(path).name)
+                added += 1
+            except (ImageFileError, InputError) as exc:
+                failures.append(str(exc))
+        self._show_references()
+        if added:
+            self.docks["references_dock"].raise_()
+            self.statusBar().showMessage(f"{added} reference photo(s) added", 5000)
+        if failures:
+            self.show_error("Not added: " + "; ".join(failures))
+        return added
+
+    def remove_references(self, rows) -> None:
+        """Forget the reference photos at ``rows`` of the panel."""
+        if self.document is not None:
+            self.document.remove_references(rows)
+            self._show_references()
+
+    def _show_references(self) -> None:
+        cls = registry.engine_class(self.controller.settings.engine)
+        self.reference_panel.show_references(
+            self.document.references if self.document is not None else (),
+            Guidance.EXEMPLARS in cls.guidance, cls.title)
 
     # ---------------------------------------------------------------- signals
     def _on_document_change(self, layer: Layer, box) -> None:
@@ -750,6 +802,9 @@ class MainWindow(QMainWindow):
 
     def ask_open_path(self, title: str, filters: str) -> str:
         return QFileDialog.getOpenFileName(self, title, "", filters)[0]
+
+    def ask_open_paths(self, title: str, filters: str) -> list[str]:
+        return QFileDialog.getOpenFileNames(self, title, "", filters)[0]
 
     def ask_save_path(self, title: str, suggestion: str, filters: str) -> str:
         return QFileDialog.getSaveFileName(self, title, suggestion, filters)[0]

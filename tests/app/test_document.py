@@ -216,6 +216,35 @@ def test_build_request_snapshots_present_layers_only():
     assert not request.mask.flags.writeable
 
 
+def test_reference_photos_travel_with_requests_as_exemplars():
+    doc = _doc()
+    assert doc.build_request().exemplars == ()
+    photo = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    doc.add_reference(photo, "beach.jpg")
+    doc.add_reference(photo[:20, :30], "crop.png")
+    photo[:] = 0  # the document kept its own copy
+    request = doc.build_request()
+    assert [e.shape for e in request.exemplars] == [(50, 70, 3), (20, 30, 3)]
+    assert request.exemplars[0].any() and not request.exemplars[0].flags.writeable
+    assert [r.name for r in doc.references] == ["beach.jpg", "crop.png"]
+    doc.remove_references([0])
+    assert [r.name for r in doc.references] == ["crop.png"]
+    assert doc.build_request().exemplars[0].shape == (20, 30, 3)
+    assert not doc.modified  # references are not edits of the picture
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((40, 40), np.uint8), "must be RGB"),
+    (np.zeros((40, 40, 3), np.uint16), "must be RGB"),
+    (np.zeros((5, 40, 3), np.uint8), "too small"),
+])
+def test_unusable_reference_photos_are_refused(bad, message):
+    doc = _doc()
+    with pytest.raises(InputError, match=message):
+        doc.add_reference(bad, "bad.png")
+    assert doc.references == ()
+
+
 def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     doc = _doc(200, 200)
     computed = np.zeros((200, 200), np.uint8)

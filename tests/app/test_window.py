@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import qimage2ndarray
@@ -300,3 +301,43 @@ def test_detect_text_proposes_an_undoable_mask(qtbot, window, tmp_path):
     assert window.document.undo_label() == "Detect text"
     window.undo()
     assert not window.document.mask.any()
+
+
+def test_reference_photos_are_added_listed_used_and_removed(qtbot, window, tmp_path):
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, 255, (96, 96, 3)).astype(np.float32)
+    scene = cv2.normalize(cv2.GaussianBlur(noise, (0, 0), 2.0), None, 0, 255,
+                          cv2.NORM_MINMAX).astype(np.uint8)
+    save_image(tmp_path / "photo.png", scene[16:80, 16:80])
+    save_image(tmp_path / "other_view.png", scene[8:88, 4:84])  # the same scene, reframed
+    (tmp_path / "broken.jpg").write_bytes(b"junk")
+    window.engine_panel.auto_run.setChecked(False)
+    assert window.open_path(tmp_path / "photo.png")
+    assert window.engine_panel.select_engine("patchmatch")
+    window.ask_open_paths = lambda *a: [str(tmp_path / "other_view.png"),
+                                        str(tmp_path / "broken.jpg")]
+    assert window.actions["add_references"].isEnabled()
+    window.actions["add_references"].trigger()
+    panel = window.reference_panel
+    assert [r.name for r in window.document.references] == ["other_view.png"]
+    assert panel.list.count() == 1 and panel.list.item(0).text() == "other_view.png"
+    assert "broken.jpg" in window.last_error  # named; the good one was still added
+    assert "searched by the fill" in panel.hint.text()
+
+    original = window.document.image.copy()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[22:42, 22:42] = 255
+    window.document.replace_layer(Layer.MASK, mask, "hole")
+    with qtbot.waitSignal(window.controller.applied, timeout=60000):
+        window.actions["fill"].trigger()
+    filled = window.document.image
+    error = filled[mask > 0].astype(float) - original[mask > 0]
+    assert 10 * np.log10(255.0 ** 2 / max(float(np.mean(error ** 2)), 1e-9)) > 35.0
+    assert np.array_equal(filled[mask == 0], original[mask == 0])
+
+    window.engine_panel.select_engine("telea")
+    assert "does not use reference photos" in panel.hint.text()
+    panel.list.item(0).setSelected(True)
+    qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
+    assert window.document.references == () and panel.list.count() == 0
+    assert not panel.clear_button.isEnabled()

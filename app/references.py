@@ -1,0 +1,103 @@
+"""The reference photos panel: thumbnails of the photos an engine may copy from. Widgets only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import qimage2ndarray
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.document import Reference
+
+THUMB = 96  # px, longest side of a thumbnail
+
+
+def thumbnail(rgb: np.ndarray, side: int = THUMB) -> QPixmap:
+    """A pixmap of ``rgb`` ``(h, w, 3)`` uint8 scaled to fit ``side`` x ``side``."""
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA)
+    return QPixmap.fromImage(qimage2ndarray.array2qimage(small))
+
+
+class ReferencePanel(QWidget):
+    """Reference photos: extra sources for engines that take them (Guided PatchMatch).
+
+    Signals:
+        addRequested(): "Add…" was clicked (the window asks for files).
+        removeRequested(list): "Remove" with the selected rows.
+        clearRequested(): "Remove all".
+    """
+
+    addRequested = Signal()
+    removeRequested = Signal(list)
+    clearRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setViewMode(QListWidget.IconMode)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setResizeMode(QListWidget.Adjust)
+        self.list.setMovement(QListWidget.Static)
+        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip("Add photos of the same scene or a similar one: the fill "
+                                   "may copy from them as from the picture itself")
+        self.remove_button = QPushButton("Remove")
+        self.clear_button = QPushButton("Remove all")
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.remove_button, self.clear_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.hint)
+        self.add_button.clicked.connect(self.addRequested)
+        self.remove_button.clicked.connect(
+            lambda: self.removeRequested.emit(sorted(i.row() for i in
+                                                     self.list.selectedIndexes())))
+        self.clear_button.clicked.connect(self.clearRequested)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.show_references((), engine_uses_them=True)
+
+    def show_references(self, references: Sequence[Reference], engine_uses_them: bool,
+                        engine_title: str = "") -> None:
+        """List ``references`` and say whether the current engine will use them."""
+        self.list.clear()
+        for reference in references:
+            height, width = reference.rgb.shape[:2]
+            item = QListWidgetItem(QIcon(thumbnail(reference.rgb)), reference.name)
+            item.setToolTip(f"{reference.name}: {width}×{height}")
+            item.setTextAlignment(Qt.AlignHCenter)
+            self.list.addItem(item)
+        if not references:
+            text = ("No reference photos. Add photos of the same place or a similar one: "
+                    "what the hole should show can then come from them.")
+        elif engine_uses_them:
+            text = f"{len(references)} reference photo(s) searched by the fill."
+        else:
+            text = (f"{engine_title or 'This engine'} does not use reference photos; "
+                    "choose Guided PatchMatch.")
+        self.hint.setText(text)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(bool(self.list.selectedIndexes()))
+        self.clear_button.setEnabled(self.list.count() > 0)
