@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
-import numpy as np
-import qimage2ndarray
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -21,17 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Reference
+from app.qimages import rgb_pixmap
 
 THUMB = 96  # px, longest side of a thumbnail
-
-
-def thumbnail(rgb: np.ndarray, side: int = THUMB) -> QPixmap:
-    """A pixmap of ``rgb`` ``(h, w, 3)`` uint8 scaled to fit ``side`` x ``side``."""
-    height, width = rgb.shape[:2]
-    scale = side / max(height, width)
-    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
-    return QPixmap.fromImage(qimage2ndarray.array2qimage(small))
 
 
 class ReferencePanel(QWidget):
@@ -83,7 +72,7 @@ class ReferencePanel(QWidget):
         self.list.clear()
         for reference in references:
             height, width = reference.rgb.shape[:2]
-            item = QListWidgetItem(QIcon(thumbnail(reference.rgb)), reference.name)
+            item = QListWidgetItem(QIcon(rgb_pixmap(reference.rgb, THUMB)), reference.name)
             item.setToolTip(f"{reference.name}: {width}×{height}")
             item.setTextAlignment(Qt.AlignHCenter)
             self.list.addItem(item)
