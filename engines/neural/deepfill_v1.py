@@ -85,7 +85,9 @@ class ConvBlock(nn.Module):
                                                         self.conv.bias))
 
 
-_upsample = NEAREST_2X
+def _named_steps(owner: nn.Module, names: tuple[str, ...]) -> list[Step]:
+    """``owner``'s layers by attribute name, ``"up"`` standing for a nearest 2x upsampling."""
+    return [NEAREST_2X if name == "up" else getattr(owner, name) for name in names]
 
 
 def _atrous(owner: nn.Module, prefix: str, channels: int) -> None:
@@ -124,7 +126,7 @@ class CoarseGenerator(nn.Module):
         names = ("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5", "conv6",
                  "conv7_atrous", "conv8_atrous", "conv9_atrous", "conv10_atrous", "conv11",
                  "conv12", "up", "conv13", "conv14", "up", "conv15", "conv16", "conv17")
-        return [_upsample if name == "up" else getattr(self, name) for name in names]
+        return _named_steps(self, names)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor,
                 box: Box | None = None) -> torch.Tensor:
@@ -166,24 +168,21 @@ class FineGenerator(nn.Module):
         self.allconv16 = ConvBlock(cnum, cnum // 2, 3, 1, 1)
         self.allconv17 = ConvBlock(cnum // 2, 3, 3, 1, 1, activation=None)
 
-    def _named(self, names: tuple[str, ...]) -> list[Step]:
-        return [_upsample if name == "up" else getattr(self, name) for name in names]
-
     def hallucination_steps(self) -> list[Step]:
-        return self._named(("conv1", "conv2_downsample", "conv3", "conv4_downsample", "conv5",
-                            "conv6", "conv7_atrous", "conv8_atrous", "conv9_atrous",
-                            "conv10_atrous"))
+        return _named_steps(self, ("conv1", "conv2_downsample", "conv3", "conv4_downsample",
+                                   "conv5", "conv6", "conv7_atrous", "conv8_atrous",
+                                   "conv9_atrous", "conv10_atrous"))
 
     def attention_input_steps(self) -> list[Step]:
-        return self._named(("pmconv1", "pmconv2_downsample", "pmconv3", "pmconv4_downsample",
-                            "pmconv5", "pmconv6"))
+        return _named_steps(self, ("pmconv1", "pmconv2_downsample", "pmconv3",
+                                   "pmconv4_downsample", "pmconv5", "pmconv6"))
 
     def attention_output_steps(self) -> list[Step]:
-        return self._named(("pmconv9", "pmconv10"))
+        return _named_steps(self, ("pmconv9", "pmconv10"))
 
     def merged_steps(self) -> list[Step]:
-        return self._named(("allconv11", "allconv12", "up", "allconv13", "allconv14", "up",
-                            "allconv15", "allconv16", "allconv17"))
+        return _named_steps(self, ("allconv11", "allconv12", "up", "allconv13", "allconv14",
+                                   "up", "allconv15", "allconv16", "allconv17"))
 
     def forward(self, xin: torch.Tensor, coarse: torch.Tensor, mask: torch.Tensor,
                 box: Box | None = None) -> torch.Tensor:
