@@ -12,12 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from engines import registry, weights
-from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness, Strategy
+from engines.base import EngineError, InpaintRequest, Readiness, Strategy
 from engines.device import MODEL_SLOT
 from engines.neural.deepfill_v1 import DeepFillV1
 from engines.region import Box
 from tests.engines.test_contextual_attention import upstream_attention
-from tests.engines.test_deepfill_v2 import check_stages, hole_mask, install, lively, photo
+from tests.engines.test_deepfill_v2 import (
+    check_cancel_between_stages,
+    check_stages,
+    hole_mask,
+    install,
+    lively,
+    photo,
+)
 
 TSV = Path(__file__).with_name("deepfill_v1_daa233_gen.tsv")
 
@@ -141,16 +148,7 @@ def test_network_input_is_upstream_preprocessing():
 
 def test_cancel_between_coarse_and_refined():
     network = seeded_network(4)
-    calls = []
-    network.fine_generator.register_forward_hook(lambda *_: calls.append("fine"))
-    engine = registry.create("deepfill1", network=network)
-    cancel = CancelToken()
-    stages = engine.run(InpaintRequest(photo(40, 40), hole_mask(40, 40, 10, 10, 12, 12)), cancel)
-    assert next(stages).name == "coarse"
-    cancel.cancel()
-    with pytest.raises(Cancelled):
-        next(stages)
-    assert calls == []
+    check_cancel_between_stages("deepfill1", network, network.fine_generator)
 
 
 @pytest.mark.parametrize("damage", ["missing", "shape", "unexpected"])

@@ -337,11 +337,11 @@ def test_network_input_is_upstream_preprocessing_with_mirrored_padding():
     torch.testing.assert_close(seen["mask"], m)
 
 
-def test_cancel_between_coarse_and_refined():
-    network = seeded_network(8)
+def check_cancel_between_stages(engine_name: str, network, second_stage) -> None:
+    """A cancel after the coarse stage stops the run before ``second_stage`` computes."""
     calls = []
-    network.stage2.register_forward_hook(lambda *_: calls.append("stage2"))
-    engine = registry.create("deepfill2", network=network)
+    second_stage.register_forward_hook(lambda *_: calls.append("refine"))
+    engine = registry.create(engine_name, network=network)
     cancel = CancelToken()
     stages = engine.run(InpaintRequest(photo(40, 40), hole_mask(40, 40, 10, 10, 12, 12)), cancel)
     assert next(stages).name == "coarse"
@@ -349,6 +349,11 @@ def test_cancel_between_coarse_and_refined():
     with pytest.raises(Cancelled):
         next(stages)
     assert calls == []
+
+
+def test_cancel_between_coarse_and_refined():
+    network = seeded_network(8)
+    check_cancel_between_stages("deepfill2", network, network.stage2)
 
 
 @pytest.mark.parametrize("tf_layout", [False, True])
