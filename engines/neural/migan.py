@@ -29,7 +29,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import CancelToken, Region, RegionStage
-from engines.neural.common import image_to_tensor
+from engines.neural.common import image_to_tensor, mask_to_tensor
 from engines.neural.migan_network import MiganGenerator
 from engines.neural.sources import DualSourceEngine, load_exact, network_dtype
 from engines.registry import register
@@ -168,7 +168,7 @@ class MiganEngine(DualSourceEngine):
                                      interpolation=cv2.INTER_AREA if shrink
                                      else cv2.INTER_LINEAR) > 0
         rgb = image_to_tensor(square_image, device, -1.0, 1.0)
-        known = torch.from_numpy((~square_hole).astype(np.float32)).to(device)[None, None]
+        known = 1.0 - mask_to_tensor(square_hole, device)
         model_input = torch.cat([known - 0.5, rgb * known], dim=1)
         with torch.inference_mode():
             output = network(model_input.to(network_dtype(network)))
