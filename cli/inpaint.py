@@ -55,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
     status = engine.status()
     if not status.ready:
         raise ImageFileError(f"engine {args.engine} is not ready: {status.detail}")
-    unused = sorted(kind.value for kind in request.guidance_given() - engine.guidance)
+    unused = request.guidance_given() - engine.guidance
     if unused:
         users = [name for name in registry.names()
-                 if set(unused) <= {kind.value for kind in registry.engine_class(name).guidance}]
+                 if unused <= registry.engine_class(name).guidance]
         hint = f"; {', '.join(users)} can" if users else ""
-        print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored{hint}",
-              file=sys.stderr)
+        kinds = " or ".join(sorted(kind.value for kind in unused))
+        print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_image(output, final.image, loaded.alpha, overwrite=args.overwrite)
     for note in loaded.notes:
