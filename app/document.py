@@ -571,8 +571,4 @@ def _changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
     differs = old != new
     if differs.ndim == 3:
         differs = differs.any(axis=2)
-    rows = np.flatnonzero(differs.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(differs[rows[0]:rows[-1] + 1].any(axis=0))
-    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+    return Box.around(differs)

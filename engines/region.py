@@ -65,7 +65,7 @@ class Box:
         rows = np.flatnonzero(mask.any(axis=1))
         if rows.size == 0:
             return None
-        cols = np.flatnonzero(mask.any(axis=0))
+        cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
         return cls(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
     def contains(self, other: Box) -> bool:
@@ -88,11 +88,7 @@ class Box:
 
 def mask_bbox(mask: np.ndarray) -> Box | None:
     """Bounding box of the hole (``mask >= 128``), or ``None`` for an empty mask."""
-    points = cv2.findNonZero((mask >= 128).view(np.uint8))
-    if points is None:
-        return None
-    x, y, w, h = cv2.boundingRect(points)
-    return Box(y, x, y + h, x + w)
+    return Box.around(mask >= 128)
 
 
 def _expand(box: Box, margin: int, min_side: int, height: int, width: int) -> Box:
