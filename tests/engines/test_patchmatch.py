@@ -10,7 +10,7 @@ from engines import registry
 from engines.base import Cancelled, CancelToken, EngineError, Guidance, InpaintRequest
 from engines.classical.patchmatch import engine as engine_module
 from engines.classical.patchmatch.engine import PatchMatchEngine
-from engines.classical.patchmatch.levels import build_pyramid, level_problem
+from engines.classical.patchmatch.levels import build_pyramid, canny_thresholds, level_problem
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 
 
@@ -173,9 +173,9 @@ def _edge_image(size=96, edge_row=48):
     return np.clip(image + _noise(image.shape, 6.0, 9), 0, 255).astype(np.uint8)
 
 
-def _transition_rows(result: np.ndarray, columns) -> np.ndarray:
+def _transition_rows(result: np.ndarray, columns, level: float = 125) -> np.ndarray:
     gray = result.mean(axis=2)
-    return np.array([np.argmax(gray[:, c] > 125) for c in columns])
+    return np.array([np.argmax(gray[:, c] > level) for c in columns])
 
 
 def test_sketch_continues_an_edge_along_the_drawn_line():
@@ -205,6 +205,40 @@ def test_sketch_bends_an_edge_away_from_its_natural_path(end_row):
     guided = _transition_rows(
         _run(InpaintRequest(image, mask, sketch=sketch))[-1].image, columns)
     assert np.abs(guided - drawn).max() <= 3
+
+
+def test_sketch_bends_a_faint_edge_on_a_bright_picture():
+    """Edges are found relative to the picture's gradients, not its brightness: a 24-level
+    step at grey 200 (missed by thresholds scaled to the median grey level) is a source."""
+    rng = np.random.default_rng(4)
+    image = np.full((96, 96, 3), 224.0)
+    image[:48] = 200.0
+    image = np.clip(image + rng.normal(0, 4.0, image.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 96), np.uint8)
+    mask[16:80, 40:96] = 255
+    sketch = np.zeros((96, 96), np.uint8)
+    cv2.line(sketch, (30, 48), (40, 48), 255, 1)
+    cv2.line(sketch, (40, 48), (95, 70), 255, 1)
+    columns = np.arange(44, 96)
+    drawn = 48 + 22 * (columns - 40) / 55
+    result = _run(InpaintRequest(image, mask, sketch=sketch))[-1].image
+    smooth = cv2.blur(result, (1, 5))
+    assert np.abs(_transition_rows(smooth, columns, level=212) - drawn).max() <= 3
+
+
+def test_edge_thresholds_follow_gradients_not_brightness():
+    texture = _noise((64, 64), 10.0, 2)
+    dark = np.clip(60 + texture, 0, 255).astype(np.uint8)
+    low, high = canny_thresholds(dark, None)
+    assert canny_thresholds(dark + np.uint8(120), None) == (low, high)
+    assert high > 20.0 and low == high / 2
+    stronger = np.clip(60 + 2 * texture, 0, 255).astype(np.uint8)
+    assert canny_thresholds(stronger, None)[1] == pytest.approx(2 * high, rel=0.1)
+    known = np.zeros((64, 64), bool)
+    known[:, :32] = True
+    flat_half = dark.copy()
+    flat_half[:, :32] = 60  # only the flat known half counts: the floor applies
+    assert canny_thresholds(flat_half, known)[1] == 20.0
 
 
 def test_sketch_term_pulls_matches_onto_the_line():

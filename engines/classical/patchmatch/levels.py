@@ -29,6 +29,15 @@ CONFIDENCE_CAP = 40.0  # distances beyond this weigh the same (avoids float unde
 # similarity weights exp(-cost / (2 sigma^2)) with sigma^2 this percentile of a level's costs:
 # only the worst few matches fade (75, what this was, scored 0.07 dB lower on those cases)
 VOTE_SIGMA_PERCENTILE = 95.0
+# The sketch's edge maps: Canny on the grey picture blurred with sigma EDGE_BLUR, thresholds
+# in median gradients (see canny_thresholds). Chosen with bench/sketch.py: the rule they
+# replace (0.66 / 1.33 x the median grey level, no blur) missed edges of under ~40 grey
+# levels on bright pictures, so a line drawn along one was not followed; on photos, lower
+# thresholds or no blur turn texture into edges that compete with the structure drawn.
+EDGE_BLUR = 1.0
+EDGE_HIGH = 5.0
+EDGE_LOW = 2.5
+EDGE_FLOOR = 20.0
 
 
 @dataclass(frozen=True)
@@ -204,13 +213,37 @@ def _valid_centres(usable: np.ndarray, radius: int) -> np.ndarray:
                      borderValue=0)
 
 
+def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float, float]:
+    """Canny's ``(low, high)`` hysteresis thresholds for a ``(h, w)`` uint8 grey image.
+
+    Multiples (``EDGE_LOW``, ``EDGE_HIGH``) of the median Sobel gradient (L1, as Canny
+    computes it) over the ``known`` pixels (bool, None = all): the level of noise and fine
+    texture, so an edge is what stands out of it whatever the brightness. ``EDGE_FLOOR``
+    keeps a flat, noise-free picture from turning rounding steps into edges.
+    """
+    dx = cv2.Sobel(gray, cv2.CV_32F, 1, 0)
+    dy = cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    magnitude = np.abs(dx) + np.abs(dy)
+    if known is not None and known.any():
+        magnitude = magnitude[known]
+    high = max(EDGE_FLOOR, EDGE_HIGH * float(np.median(magnitude)))
+    return high * EDGE_LOW / EDGE_HIGH, high
+
+
 def _edge_map(image: np.ndarray, ignore: np.ndarray | None) -> np.ndarray:
-    """Soft edge map in ``[0, 1]`` (Canny, blurred); zero within 2 px of ``ignore`` pixels."""
+    """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels.
+
+    "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
+    content of hole pixels makes no edge.
+    """
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    median = float(np.median(gray))
-    edges = cv2.Canny(gray, max(10.0, 0.66 * median), max(30.0, 1.33 * median)) > 0
+    if EDGE_BLUR > 0:
+        gray = cv2.GaussianBlur(gray, (0, 0), EDGE_BLUR)
+    low, high = canny_thresholds(gray, None if ignore is None else ~ignore)
+    edges = cv2.Canny(gray, low, high) > 0
     if ignore is not None:
-        edges &= cv2.dilate(ignore.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+        side = 2 * (2 + int(np.ceil(EDGE_BLUR))) + 1
+        edges &= cv2.dilate(ignore.view(np.uint8), np.ones((side, side), np.uint8)) == 0
     return _soft_lines(edges)
 
 
