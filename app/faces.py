@@ -363,6 +363,7 @@ class FaceSession(WorkerClient):
             self.error.emit(str(exc))
             return None
         crop = Document(aligned.crop)
+        crop.references = doc.references  # the photo's reference photos serve the face too
         self.edit = FaceEdit(face, aligned, crop, doc, aligned.crop.copy(), doc.image_version)
         crop.add_listener(self._on_crop_change)
         self._dirty = False
@@ -469,6 +470,8 @@ class FaceSession(WorkerClient):
 
     # --------------------------------------------------------------- internal
     def _close_edit(self) -> None:
+        # reference photos added or removed during the edit belong to the photo
+        self.edit.parent.references = self.edit.document.references
         self.edit.document.remove_listener(self._on_crop_change)
         self.edit = None
         self._set_dirty(False)

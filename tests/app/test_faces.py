@@ -134,6 +134,20 @@ def test_picking_a_face_gives_a_crop_document(qtbot, session):
     assert left.args == [document] and session.edit is None
 
 
+def test_the_face_crop_shares_the_photos_reference_photos(session):
+    session, document = session
+    first = document.add_reference(np.full((64, 64, 3), 90, np.uint8), "first.png")
+    session.add_box(BOX)
+    crop = session.enter(0).document
+    assert crop.references == (first,)
+    request = crop.build_request()
+    assert len(request.exemplars) == 1 and np.array_equal(request.exemplars[0], first.rgb)
+    second = crop.add_reference(np.full((64, 64, 3), 200, np.uint8), "second.png")
+    crop.remove_references([0])
+    assert session.leave() is document
+    assert document.references == (second,)  # what the face edit changed stays with the photo
+
+
 def test_auto_sketch_from_landmarks_is_one_undo_step(session):
     session, _ = session
     session.add_box(BOX)
