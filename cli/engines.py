@@ -12,7 +12,8 @@ HELP = "list the engines, the guidance each takes, and whether each is ready"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", "-v", action="store_true",
-                        help="also show descriptions and what to do for engines not ready")
+                        help="also show descriptions, the options each takes (--option KEY=VALUE) "
+                             "and what to do for engines not ready")
 
 
 def engine_rows() -> list[tuple[str, str, str, str, str]]:
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             cls = registry.engine_class(row[0])
             print(f"    {cls.description}")
+            for spec in cls.option_specs:
+                print(f"    --option {spec.describe()}")
             if row[4]:
                 print(f"    {row[4]}")
     return 0

@@ -268,6 +268,49 @@ class Status:
         return self.readiness is Readiness.READY
 
 
+@dataclass(frozen=True)
+class OptionSpec:
+    """An engine option offered to users: the editor builds a field from it, the CLI lists it.
+
+    ``key`` names the option in ``Engine.options`` (and ``--option KEY=VALUE``); ``default`` is
+    what the engine does when it is not set. The field is a choice when ``choices`` is given
+    (``(value, label)`` pairs), a check box when ``default`` is a bool, and otherwise a number
+    from ``minimum`` to ``maximum`` by ``step`` (whole numbers when ``default`` is an int).
+    """
+
+    key: str
+    title: str
+    default: Any
+    help: str = ""
+    choices: tuple[tuple[Any, str], ...] = ()
+    minimum: float = 0
+    maximum: float = 100
+    step: float = 1
+
+    def describe(self) -> str:
+        """One line for ``--option`` help: accepted values and the default."""
+        if self.choices:
+            values = "|".join(_option_text(value) for value, _ in self.choices)
+        elif isinstance(self.default, bool):
+            values = "true|false"
+        else:
+            values = f"{_option_text(self.minimum)}..{_option_text(self.maximum)}"
+            if self.step != 1 and isinstance(self.default, int):  # e.g. odd sizes only
+                values += f" by {_option_text(self.step)}"
+        return (f"{self.key}={values} (default {_option_text(self.default)})"
+                + (f": {self.help}" if self.help else ""))
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "auto"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class Engine(abc.ABC):
     """Base class of every inpainting engine.
 
@@ -284,6 +327,8 @@ class Engine(abc.ABC):
             to it (``None``: any size, the region is processed at full resolution).
         min_context: the smallest crop side worth giving the engine (context around a hole).
         weights: ids of the checkpoints the engine needs (see :mod:`engines.weights`).
+        option_specs: the options users may set, as :class:`OptionSpec` (others may exist
+            for scripts and benchmarks).
     """
 
     name: ClassVar[str] = ""
@@ -293,6 +338,7 @@ class Engine(abc.ABC):
     working_size: ClassVar[int | None] = None
     min_context: ClassVar[int] = 64
     weights: ClassVar[tuple[str, ...]] = ()
+    option_specs: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         self.options = dict(options)

@@ -12,7 +12,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from engines.base import CancelToken, Engine, Region, RegionStage
+from engines.base import CancelToken, Engine, OptionSpec, Region, RegionStage
 from engines.registry import register
 
 
@@ -21,6 +21,8 @@ class OpenCVEngine(Engine):
 
     flag: ClassVar[int]
     coarse_factor: ClassVar[int] = 4
+    option_specs = (OptionSpec("radius", "Radius", 5, "neighbourhood (px) each hole pixel is "
+                               "filled from", minimum=1, maximum=50),)
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         bgr = np.ascontiguousarray(region.image[..., ::-1])

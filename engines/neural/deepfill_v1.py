@@ -28,6 +28,7 @@ from engines.neural.common import NeuralEngine
 from engines.neural.contextual_attention import ContextualAttention
 from engines.neural.deepfill_v2 import (
     PAD_MULTIPLE,
+    PRECISION_OPTION,
     load_state_strict,
     refine_on_box,
     run_two_stages,
@@ -252,6 +253,7 @@ class DeepFill1Engine(NeuralEngine):
     working_size = 512
     min_context = 256
     half_safe = True
+    option_specs = (PRECISION_OPTION,)
     native_size: ClassVar[int] = 256
     pad_multiple: ClassVar[int] = PAD_MULTIPLE
 

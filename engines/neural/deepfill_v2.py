@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engines import weights
-from engines.base import CancelToken, Readiness, Region, RegionStage, Status
+from engines.base import CancelToken, OptionSpec, Readiness, Region, RegionStage, Status
 from engines.device import reduced_precision
 from engines.neural.common import NeuralEngine, image_to_tensor, pad_to_multiple, tensor_to_image
 from engines.neural.contextual_attention import (
@@ -490,6 +490,13 @@ def load_deepfill_v2(network: DeepFillV2, path: str | Path) -> None:
 # --------------------------------------------------------------------------- engines
 
 
+# the engine option ``half`` (see engines.device.reduced_precision), as users choose it
+PRECISION_OPTION = OptionSpec(
+    "half", "Precision", None, "reduced precision is faster, within about one 8-bit level",
+    choices=((None, "auto (float16 on CUDA)"), (True, "reduced (bfloat16 on CPU too)"),
+             (False, "full (float32)")))
+
+
 def run_two_stages(engine: NeuralEngine, region: Region,
                    cancel: CancelToken) -> Iterator[RegionStage]:
     """DeepFill inference on a region: yield the coarse composite, then the refined one.
@@ -510,6 +517,7 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     image = image_to_tensor(pad_to_multiple(region.image, PAD_MULTIPLE), device, -1.0, 1.0)
     mask = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
     half = engine.options.get("half")
+    half = None if half in (None, "auto") else bool(half)  # "auto": --option half=auto
 
     def precision():  # reduced-precision convolutions; the attention keeps float32 itself
         return reduced_precision(device, half, engine.half_safe)
@@ -544,6 +552,7 @@ class DeepFillV2Engine(NeuralEngine):
     pad_multiple: ClassVar[int] = PAD_MULTIPLE
     half_safe = True
     min_context = 256
+    option_specs = (PRECISION_OPTION,)
 
     def _installed(self) -> str | None:
         for weights_id in (self.weights_id, self.tf_weights_id):

@@ -108,6 +108,14 @@ def test_engines_table_lists_guidance_and_state(capsys):
     assert "semantic" in lines and "needs training" in lines["semantic"]
 
 
+def test_verbose_engines_table_lists_each_engines_options(capsys):
+    assert run_cli("engines", "-v") == 0
+    out = capsys.readouterr().out
+    assert "--option patch_size=3..31 by 2 (default 7)" in out
+    assert "--option quality=fast|normal|best (default normal)" in out
+    assert "--option half=auto|true|false (default auto)" in out
+
+
 def _folder(tmp_path, count=3, shape=(60, 80)):
     rng = np.random.default_rng(1)
     images, masks = tmp_path / "images", tmp_path / "masks"

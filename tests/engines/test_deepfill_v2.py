@@ -4,6 +4,7 @@ layouts loaded from generated files through the user's path, pre/post-processing
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -403,6 +404,27 @@ def test_engine_computes_the_hole_box_unless_local_is_false():
     for local_stage, whole_stage in zip(results[True], results[False], strict=True):
         difference = local_stage.image.astype(int) - whole_stage.image.astype(int)
         assert np.abs(difference).max() <= 1
+
+
+def test_precision_option_reaches_the_autocast_choice(monkeypatch):
+    """``half``: absent or "auto" (the CLI's word for the default) -> None, else a bool."""
+    from engines.neural import deepfill_v2
+
+    seen = []
+
+    def recording(device, half, half_safe):
+        seen.append(half)
+        return contextlib.nullcontext()
+    monkeypatch.setattr(deepfill_v2, "reduced_precision", recording)
+    image, mask = photo(64, 64, 6), hole_mask(64, 64, 20, 20, 10, 10)
+    request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
+    for options, expected in (({}, None), ({"half": "auto"}, None), ({"half": True}, True),
+                              ({"half": False}, False)):
+        seen.clear()
+        list(registry.create("deepfill2", network=seeded_network(11), **options).run(request))
+        assert seen and set(seen) == {expected}, options
+    spec = {s.key: s for s in deepfill_v2.DeepFill2Engine.option_specs}["half"]
+    assert [value for value, _ in spec.choices] == [None, True, False]
 
 
 @pytest.mark.parametrize("tf_layout", [False, True])

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from engines import registry
-from engines.base import Cancelled, CancelToken, EngineError, Guidance, InpaintRequest
+from engines.base import (
+    Cancelled,
+    CancelToken,
+    EngineError,
+    Guidance,
+    InpaintRequest,
+    InputError,
+)
 from engines.classical.patchmatch import engine as engine_module
 from engines.classical.patchmatch.engine import PatchMatchEngine
 from engines.classical.patchmatch.levels import build_pyramid, canny_thresholds, level_problem
@@ -239,6 +246,32 @@ def test_edge_thresholds_follow_gradients_not_brightness():
     flat_half = dark.copy()
     flat_half[:, :32] = 60  # only the flat known half counts: the floor applies
     assert canny_thresholds(flat_half, known)[1] == 20.0
+
+
+def test_sketch_strength_scales_how_closely_lines_are_followed():
+    image = _edge_image()
+    mask = np.zeros((96, 96), np.uint8)
+    mask[16:80, 40:96] = 255
+    sketch = np.zeros((96, 96), np.uint8)
+    cv2.line(sketch, (30, 48), (40, 48), 255, 1)
+    cv2.line(sketch, (40, 48), (95, 70), 255, 1)
+    columns = np.arange(44, 96)
+    drawn = 48 + 22 * (columns - 40) / 55
+
+    def error(**options):
+        result = _run(InpaintRequest(image, mask, sketch=sketch), **options)[-1].image
+        return np.abs(_transition_rows(result, columns) - drawn).max()
+    assert error(sketch_strength=1.0) <= 3
+    assert error(sketch_strength=0.0) > 10  # 0 ignores the lines: the edge runs straight
+    with pytest.raises(InputError, match="sketch_strength"):
+        _run(InpaintRequest(image, mask, sketch=sketch), sketch_strength=-1)
+
+
+def test_user_options_are_declared_with_their_defaults():
+    specs = {spec.key: spec for spec in PatchMatchEngine.option_specs}
+    assert specs["quality"].default == "normal"
+    assert {value for value, _ in specs["quality"].choices} == set(engine_module.SCHEDULES)
+    assert (specs["patch_size"].default, specs["patch_size"].step) == (7, 2)
 
 
 def test_sketch_term_pulls_matches_onto_the_line():

@@ -7,7 +7,10 @@ Options (engine options or request options, engine options win):
 * ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
   GPU is present, numba on the CPU otherwise), ``"numba"`` or ``"torch"`` (torch on the
   request's device, the CPU included);
-* ``sketch_weight``: strength of the sketch term (default ``SKETCH_WEIGHT``);
+* ``sketch_strength``: how strongly fills follow sketch lines, a factor of the default
+  sketch term (default 1; 0 ignores the sketch);
+* ``sketch_weight``: the sketch term's weight itself (default ``SKETCH_WEIGHT`` times
+  ``sketch_strength``);
 * ``label_weight``: cost of one source pixel whose label differs (default 2000);
 * ``previews``: yield every pyramid level as a coarse stage (default True) or only the final.
 
@@ -41,6 +44,7 @@ from engines.base import (
     Guidance,
     InpaintRequest,
     InputError,
+    OptionSpec,
     Region,
     RegionStage,
 )
@@ -90,9 +94,24 @@ class PatchMatchEngine(Engine):
                           Guidance.EXEMPLARS})
     working_size = None
     min_context = 64
+    option_specs = (
+        OptionSpec("quality", "Quality", "normal", "search and voting rounds per level",
+                   choices=(("fast", "fast"), ("normal", "normal"), ("best", "best (slower)"))),
+        OptionSpec("patch_size", "Patch size", 7, "patch side in pixels: larger patches keep "
+                   "big structures together, smaller ones fit fine detail",
+                   minimum=3, maximum=31, step=2),
+        OptionSpec("sketch_strength", "Sketch strength", 1.0, "how strongly the fill follows "
+                   "sketch lines (0: ignore them)", minimum=0.0, maximum=10.0, step=0.5),
+    )
 
     def _option(self, region: Region, key: str, default: Any) -> Any:
         return self.options.get(key, region.options.get(key, default))
+
+    def _sketch_weight(self, region: Region) -> float:
+        strength = float(self._option(region, "sketch_strength", 1.0))
+        if strength < 0:
+            raise InputError(f"sketch_strength must be 0 or more, got {strength}")
+        return float(self._option(region, "sketch_weight", SKETCH_WEIGHT * strength))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         patch_size = int(self._option(region, "patch_size", 7))
@@ -129,7 +148,7 @@ class PatchMatchEngine(Engine):
         for result in complete(
                 pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
                 label_weight=float(self._option(region, "label_weight", 2000.0)),
-                sketch_weight=float(self._option(region, "sketch_weight", SKETCH_WEIGHT))):
+                sketch_weight=self._sketch_weight(region)):
             final = result.number == result.count
             if not (final or previews):
                 continue
