@@ -27,13 +27,18 @@ class FillSettings:
     """What the user chose for the next run."""
 
     engine: str = "patchmatch"  # the best engine that needs no download
-    engine_options: dict[str, Any] = field(default_factory=dict)
+    # options set in the engine panel, per engine name (values equal to a default are left out)
+    engine_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     strategy: Strategy = Strategy.CROP
     crop_margin: int = 128
     seed: int = 0
     device: str = "auto"
     auto_run: bool = True
     auto_apply: bool = True
+
+    def options_for(self, engine: str) -> dict[str, Any]:
+        """The options to create ``engine`` with (a copy)."""
+        return dict(self.engine_options.get(engine, {}))
 
 
 @dataclass
@@ -88,7 +93,7 @@ class FillController(WorkerClient):
                                     seed=s.seed, device=s.device)
         engine_class = registry.engine_class(s.engine)
         title = engine_class.title or engine_class.name
-        task = InpaintTask(title=title, engine=s.engine, engine_options=dict(s.engine_options),
+        task = InpaintTask(title=title, engine=s.engine, engine_options=s.options_for(s.engine),
                            request=request)
         self._pending = None
         return self._start(task, _Run(task.id, doc.image_version, request.mask, box, title))

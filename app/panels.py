@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.controller import FillSettings
 from app.document import Layer
+from app.engine_options import EngineOptionsForm
 from app.viewcache import OverlayStyle
 from engines import registry
 from engines.base import Readiness, Strategy
@@ -82,6 +84,9 @@ class EnginePanel(QWidget):
         self.fill_button = QPushButton("Fill (F)")
         self.apply_button = QPushButton("Apply (Enter)")
         self.cancel_button = QPushButton("Cancel (Esc)")
+        self.options = EngineOptionsForm()
+        options_box = QGroupBox("Engine options")
+        QVBoxLayout(options_box).addWidget(self.options)
 
         form = QFormLayout()
         form.addRow("Engine", self.engine)
@@ -98,6 +103,7 @@ class EnginePanel(QWidget):
         layout.addWidget(self.auto_run)
         layout.addWidget(self.auto_apply)
         layout.addLayout(buttons)
+        layout.addWidget(options_box)
         layout.addStretch(1)
 
         self.reload_engines()
@@ -106,6 +112,7 @@ class EnginePanel(QWidget):
                        self.seed.valueChanged, self.device.currentIndexChanged,
                        self.auto_run.toggled, self.auto_apply.toggled):
             signal.connect(self.settingsChanged)
+        self.options.changed.connect(self.settingsChanged)
         self.fill_button.clicked.connect(self.fillRequested)
         self.apply_button.clicked.connect(self.applyRequested)
         self.cancel_button.clicked.connect(self.cancelRequested)
@@ -119,6 +126,8 @@ class EnginePanel(QWidget):
         for name, title, readiness, detail in engine_entries():
             text = title if readiness is Readiness.READY else f"{title} ({readiness.value})"
             self.engine.addItem(text, name)
+            self.engine.setItemData(self.engine.count() - 1,
+                                    registry.engine_class(name).description, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
         index = self.engine.findData(current) if current else 0
         self.engine.setCurrentIndex(max(0, index))
@@ -136,6 +145,7 @@ class EnginePanel(QWidget):
 
     def _on_engine(self) -> None:
         self._show_status()
+        self.options.show_engine(self.engine.currentData())
         self.engineChosen.emit(self.engine.currentData())
 
     def _show_status(self) -> None:
@@ -146,8 +156,10 @@ class EnginePanel(QWidget):
         cls = registry.engine_class(name)
         readiness, detail = self.readiness(name)
         guidance = ", ".join(sorted(g.value for g in cls.guidance)) or "none"
-        state = "ready" if readiness is Readiness.READY else f"{readiness.value}: {detail}"
-        self.status.setText(f"{cls.description}\nGuidance: {guidance}. {state}")
+        state = "Ready" if readiness is Readiness.READY else f"{readiness.value}: {detail}"
+        self.status.setText(f"{state}. Guidance: {guidance}.")
+        self.status.setToolTip(cls.description)
+        self.engine.setToolTip(cls.description)
 
     def load(self, settings: FillSettings) -> None:
         """Show ``settings`` in the widgets (without emitting)."""
@@ -155,6 +167,7 @@ class EnginePanel(QWidget):
                        self.auto_apply):
             widget.blockSignals(True)
         self.select_engine(settings.engine)
+        self.options.show_engine(self.engine.currentData(), settings.engine_options)
         self.strategy.setCurrentIndex(self.strategy.findData(settings.strategy))
         self.margin.setValue(settings.crop_margin)
         self.seed.setValue(settings.seed)
@@ -168,6 +181,8 @@ class EnginePanel(QWidget):
     def apply_to(self, settings: FillSettings) -> None:
         """Copy the widgets' values into ``settings``."""
         settings.engine = self.engine.currentData() or settings.engine
+        settings.engine_options = {name: dict(values)
+                                   for name, values in self.options.values.items()}
         settings.strategy = self.strategy.currentData()
         settings.crop_margin = self.margin.value()
         settings.seed = self.seed.value()

@@ -16,12 +16,15 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QSpinBox,
+    QWidget,
 )
 
 from app import maskops
@@ -41,7 +44,7 @@ from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
 from app.worker import Worker, WorkerClient
 from engines import registry
-from engines.base import Guidance, InputError, Readiness
+from engines.base import Engine, Guidance, InputError, Readiness
 from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
@@ -110,6 +113,8 @@ class MainWindow(QMainWindow):
                                     ("References", self.reference_panel, "references_dock")):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
+            if widget is self.engine_panel:  # its options vary by engine: scroll, never squash
+                widget = _scrolling(widget)
             dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
             self.addDockWidget(Qt.RightDockWidgetArea, dock)
@@ -118,6 +123,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["face_dock"])
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["references_dock"])
         self.docks["labels_dock"].raise_()
+        self._docks_sized = False
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self)
@@ -517,8 +523,12 @@ class MainWindow(QMainWindow):
             self.controller.discard()
             self.text_masks.run(self.document)
 
+    def create_engine(self, name: str) -> Engine:
+        """Engine ``name`` with the options set in the engine panel (for the dialogs)."""
+        return registry.create(name, **self.controller.settings.options_for(name))
+
     def clear_watermark(self) -> WatermarkDialog:
-        dialog = WatermarkDialog(self)
+        dialog = WatermarkDialog(self, factory=self.create_engine)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.correctRequested.connect(self._open_with_mask)
         dialog.show()  # not modal: it runs on its own worker, editing may go on
@@ -534,7 +544,8 @@ class MainWindow(QMainWindow):
         if self.document is None or not self.document.mask.any():
             self.statusBar().showMessage("Paint or import a mask first", 6000)
             return None
-        dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self)
+        dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self,
+                                   factory=self.create_engine)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -550,7 +561,7 @@ class MainWindow(QMainWindow):
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
                                     device=s.device)
         version = doc.image_version
-        dialog = CompareDialog(request, parent=self)
+        dialog = CompareDialog(request, parent=self, factory=self.create_engine)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.chosen.connect(lambda name, image: self._apply_compared(doc, version, request,
                                                                        name, image))
@@ -758,6 +769,19 @@ class MainWindow(QMainWindow):
                                      else "&Redo")
 
     # ---------------------------------------------------------- key handling
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True
+            QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
+        """The engine panel whole (when the window is tall enough), the tabbed panels the rest."""
+        docks = [self.docks["engine_dock"], self.docks["labels_dock"]]
+        shared = sum(dock.height() for dock in docks)  # resizeDocks scales sizes to fit it
+        wanted = min(self.engine_panel.sizeHint().height() + 8, shared - 200)
+        self.resizeDocks(docks, [wanted, shared - wanted], Qt.Vertical)
+
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_O and not event.modifiers() and not event.isAutoRepeat():
             self.canvas.set_show_original(True)
@@ -837,6 +861,15 @@ class MainWindow(QMainWindow):
                           "Inpaint Studio: brush over what should go, steer the fill with "
                           "sketches and semantic maps. Engines: OpenCV, guided PatchMatch, LaMa, "
                           "MI-GAN, DeepFill, EdgeConnect and more.")
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    return area
 
 
 def open_sample(window: MainWindow) -> bool:

@@ -82,7 +82,7 @@ def test_an_empty_mask_says_what_to_do(qtbot, setup):
 def test_engine_errors_reach_the_user(qtbot, setup):
     controller, document = setup
     controller.settings.engine = "telea"
-    controller.settings.engine_options = {"radius": "not a number"}
+    controller.settings.engine_options = {"telea": {"radius": "not a number"}}
     _paint(document)
     with qtbot.waitSignal(controller.error, timeout=20000) as blocker:
         controller.run()

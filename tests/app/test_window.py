@@ -284,6 +284,30 @@ def test_compare_applies_the_chosen_engine(qtbot, window):
     assert window.document.undo_label() == "Fill (ns)"
 
 
+def test_engine_options_set_in_the_panel_reach_the_engines(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.select_engine("patchmatch")
+    window.engine_panel.options.fields["patch_size"].setValue(11)
+    window.engine_panel.options.fields["quality"].setCurrentIndex(0)
+    expected = {"patch_size": 11, "quality": "fast"}
+    assert window.controller.settings.options_for("patchmatch") == expected
+    assert window.create_engine("patchmatch").options == expected  # the dialogs' engines
+    with window.document.step("Mask brush"):
+        window.document.paint_segment(Layer.MASK, (200, 150), (200, 190), 8, 255)
+    submitted = []
+    submit = window.worker.submit
+    window.worker.submit = lambda task: (submitted.append(task), submit(task))[1]
+    window.controller.run()
+    assert dict(submitted[-1].engine_options) == expected
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60000)
+    window.engine_panel.select_engine("telea")
+    assert window.controller.settings.engine == "telea"
+    assert window.engine_panel.options.fields["radius"].value() == 5
+    window.engine_panel.select_engine("patchmatch")
+    assert window.engine_panel.options.fields["patch_size"].value() == 11
+
+
 def test_detect_text_proposes_an_undoable_mask(qtbot, window, tmp_path):
     import cv2
 

@@ -1,0 +1,170 @@
+"""The engine's own options as a form, built from its :class:`~engines.base.OptionSpec` list."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engines import registry
+from engines.base import OptionSpec
+
+
+def snapped(spec: OptionSpec, value: float) -> float:
+    """``value`` clamped to the spec's range and moved onto its grid (``minimum + k * step``)."""
+    value = min(max(value, spec.minimum), spec.maximum)
+    steps = math.floor((value - spec.minimum) / spec.step + 0.5)  # halves round up
+    return min(spec.minimum + steps * spec.step, spec.maximum)
+
+
+class EngineOptionsForm(QWidget):
+    """One field per option of the shown engine; only values that differ from the engine's
+    defaults are kept, so a later default applies to what the user never touched.
+
+    Signals:
+        changed(): a value changed (read :attr:`values`).
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.values: dict[str, dict[str, Any]] = {}  # engine name -> {key: value}
+        self.engine: str | None = None
+        self.fields: dict[str, QWidget] = {}
+        self._form = QFormLayout()
+        self._form.setContentsMargins(0, 0, 0, 0)
+        self.none_label = QLabel("This engine has no options.")
+        self.none_label.setStyleSheet("color: #b0b0b0;")
+        self.defaults_button = QPushButton("Defaults")
+        self.defaults_button.setToolTip("Reset this engine's options to their defaults")
+        self.defaults_button.clicked.connect(self.reset)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.defaults_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._form)
+        layout.addWidget(self.none_label)
+        layout.addLayout(buttons)
+
+    # ----------------------------------------------------------------- public
+    def show_engine(self, name: str | None, values: dict[str, dict[str, Any]] | None = None
+                    ) -> None:
+        """Build the fields of engine ``name``; ``values``: replaces the kept values first."""
+        if values is not None:
+            self.values = {engine: dict(v) for engine, v in values.items() if v}
+        self.engine = name
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        self.fields = {}
+        specs = self.specs()
+        for spec in specs:
+            field = self._field(spec, self.value(spec))
+            field.setToolTip(spec.help)
+            self.fields[spec.key] = field
+            self._form.addRow(spec.title, field)
+        self.none_label.setVisible(not specs)
+        self.defaults_button.setVisible(bool(specs))
+        self._update_defaults_button()
+
+    def specs(self) -> tuple[OptionSpec, ...]:
+        if self.engine is None:
+            return ()
+        try:
+            return registry.engine_class(self.engine).option_specs
+        except KeyError:
+            return ()
+
+    def value(self, spec: OptionSpec) -> Any:
+        """The shown engine's value of ``spec`` (its default unless the user set one)."""
+        return self.values.get(self.engine or "", {}).get(spec.key, spec.default)
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Set an option of the shown engine (as its field does) and show it."""
+        spec = next(s for s in self.specs() if s.key == key)
+        self._store(spec, value)
+        self._show_value(spec, self.fields[key])
+
+    def reset(self) -> None:
+        """Forget the shown engine's values: every field back to its default."""
+        if self.values.pop(self.engine or "", None) is not None:
+            self.show_engine(self.engine)
+            self.changed.emit()
+
+    # --------------------------------------------------------------- internal
+    def _field(self, spec: OptionSpec, value: Any) -> QWidget:
+        if spec.choices:
+            field = QComboBox()
+            for choice, label in spec.choices:
+                field.addItem(label, choice)
+            field.currentIndexChanged.connect(
+                lambda index, spec=spec: self._store(spec, spec.choices[index][0]))
+        elif isinstance(spec.default, bool):
+            field = QCheckBox()
+            field.toggled.connect(lambda on, spec=spec: self._store(spec, bool(on)))
+        elif isinstance(spec.default, int):
+            field = QSpinBox()
+            field.setRange(int(spec.minimum), int(spec.maximum))
+            field.setSingleStep(int(spec.step))
+            field.setKeyboardTracking(False)  # a typed number counts once typing ends
+            field.valueChanged.connect(lambda v, spec=spec, f=field: self._typed(spec, f))
+        else:
+            field = QDoubleSpinBox()
+            field.setRange(spec.minimum, spec.maximum)
+            field.setSingleStep(spec.step)
+            field.setDecimals(2)
+            field.setKeyboardTracking(False)
+            field.valueChanged.connect(lambda v, spec=spec: self._store(spec, float(v)))
+        self._show_value(spec, field, value)
+        return field
+
+    def _show_value(self, spec: OptionSpec, field: QWidget, value: Any = None) -> None:
+        value = self.value(spec) if value is None else value
+        field.blockSignals(True)
+        if isinstance(field, QComboBox):
+            index = next((k for k, (choice, _) in enumerate(spec.choices) if choice == value), 0)
+            field.setCurrentIndex(index)
+        elif isinstance(field, QCheckBox):
+            field.setChecked(bool(value))
+        else:
+            field.setValue(value)
+        field.blockSignals(False)
+
+    def _typed(self, spec: OptionSpec, field: QSpinBox) -> None:
+        """A typed number is moved onto the option's grid (patch sizes are odd)."""
+        value = int(snapped(spec, field.value()))
+        if value != field.value():
+            field.blockSignals(True)
+            field.setValue(value)
+            field.blockSignals(False)
+        self._store(spec, value)
+
+    def _store(self, spec: OptionSpec, value: Any) -> None:
+        if self.engine is None or value == self.value(spec):
+            return
+        kept = self.values.setdefault(self.engine, {})
+        if value == spec.default:
+            kept.pop(spec.key, None)
+            if not kept:
+                del self.values[self.engine]
+        else:
+            kept[spec.key] = value
+        self._update_defaults_button()
+        self.changed.emit()
+
+    def _update_defaults_button(self) -> None:
+        self.defaults_button.setEnabled(bool(self.values.get(self.engine or "")))
