@@ -7,7 +7,6 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.window import SAMPLE_IMAGE, MainWindow
@@ -38,9 +37,7 @@ def launch(image: str | None = None, mask: str | None = None, engine: str | None
     app.setApplicationName("Inpaint Studio")
     app.setOrganizationName("inpaint-studio")
     window = MainWindow()
-    geometry = QSettings("inpaint-studio", "inpaint-studio").value("geometry")
-    if geometry is not None:
-        window.restoreGeometry(geometry)
+    window.restore_preferences()
     if engine and not window.engine_panel.select_engine(engine):
         print(f"warning: unknown engine {engine!r}; using {window.controller.settings.engine}",
               file=sys.stderr)

@@ -163,27 +163,30 @@ class EnginePanel(QWidget):
 
     def load(self, settings: FillSettings) -> None:
         """Show ``settings`` in the widgets (without emitting)."""
-        for widget in (self.strategy, self.margin, self.seed, self.device, self.auto_run,
-                       self.auto_apply):
+        widgets = (self.engine, self.strategy, self.margin, self.seed, self.device,
+                   self.auto_run, self.auto_apply)
+        for widget in widgets:
             widget.blockSignals(True)
-        self.select_engine(settings.engine)
-        self.options.show_engine(self.engine.currentData(), settings.engine_options)
+        index = self.engine.findData(settings.engine)
+        if index >= 0:
+            self.engine.setCurrentIndex(index)
         self.strategy.setCurrentIndex(self.strategy.findData(settings.strategy))
         self.margin.setValue(settings.crop_margin)
         self.seed.setValue(settings.seed)
         self.device.setCurrentText(settings.device)
         self.auto_run.setChecked(settings.auto_run)
         self.auto_apply.setChecked(settings.auto_apply)
-        for widget in (self.strategy, self.margin, self.seed, self.device, self.auto_run,
-                       self.auto_apply):
+        for widget in widgets:
             widget.blockSignals(False)
+        self._show_status()
+        self.options.show_engine(self.engine.currentData(), settings.engine_options)
 
     def apply_to(self, settings: FillSettings) -> None:
         """Copy the widgets' values into ``settings``."""
         settings.engine = self.engine.currentData() or settings.engine
         settings.engine_options = {name: dict(values)
                                    for name, values in self.options.values.items()}
-        settings.strategy = self.strategy.currentData()
+        settings.strategy = Strategy(self.strategy.currentData())  # Qt hands back a str
         settings.crop_margin = self.margin.value()
         settings.seed = self.seed.value()
         settings.device = self.device.currentText()

@@ -9,9 +9,10 @@ through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import maskops
+from app import maskops, preferences
 from app.canvas import Canvas
 from app.compare import CompareDialog
 from app.controller import FillController
@@ -769,6 +770,26 @@ class MainWindow(QMainWindow):
                                      else "&Redo")
 
     # ---------------------------------------------------------- key handling
+    # ------------------------------------------------------------ preferences
+    def restore_preferences(self) -> None:
+        """Take the fill settings, window geometry and dock layout of the last session."""
+        self.controller.settings = preferences.load_fill_settings()
+        self.engine_panel.load(self.controller.settings)
+        self._show_references()  # whether the restored engine takes them
+        geometry, state = preferences.load_window()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None and self.restoreState(state):
+            self._docks_sized = True  # the user's own layout
+
+    def save_preferences(self) -> None:
+        settings = self.controller.settings
+        self.engine_panel.apply_to(settings)
+        if self._photo_state is not None:  # in a face edit: the photo's engine, not the face's
+            settings = replace(settings, engine=self._photo_state[1])
+        preferences.save_fill_settings(settings)
+        preferences.save_window(self.saveGeometry(), self.saveState())
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._docks_sized:
@@ -808,7 +829,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.worker.shutdown()
-        QSettings("inpaint-studio", "inpaint-studio").setValue("geometry", self.saveGeometry())
+        self.save_preferences()
         event.accept()
 
     # --------------------------------------------------- questions to the user

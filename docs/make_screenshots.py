@@ -11,6 +11,7 @@ person would (open, brush, fill), with the engines that need no download.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import tempfile
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# the windows here start from the defaults and leave the user's preferences alone
+os.environ["INPAINT_STUDIO_CONFIG"] = str(Path(tempfile.mkdtemp()) / "preferences.ini")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

@@ -287,6 +287,21 @@ class OptionSpec:
     maximum: float = 100
     step: float = 1
 
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is one of this option's values (stored settings are checked)."""
+        if self.choices:
+            return any(value == choice and type(value) is type(choice)
+                       for choice, _ in self.choices)
+        if isinstance(self.default, bool):
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if isinstance(self.default, int) and not isinstance(value, int):
+            return False
+        if not self.minimum <= value <= self.maximum:
+            return False
+        return not isinstance(self.default, int) or (value - self.minimum) % self.step == 0
+
     def describe(self) -> str:
         """One line for ``--option`` help: accepted values and the default."""
         if self.choices:

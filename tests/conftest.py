@@ -39,6 +39,12 @@ def _isolated_model_cache(tmp_path_factory):
         os.environ["INPAINT_STUDIO_MODELS"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _isolated_preferences(tmp_path, monkeypatch):
+    """Editor preferences go to a per-test INI file, never to the user's settings."""
+    monkeypatch.setenv("INPAINT_STUDIO_CONFIG", str(tmp_path / "preferences.ini"))
+
+
 @pytest.fixture
 def model_cache(_isolated_model_cache, tmp_path, monkeypatch):
     """A fresh, empty model cache folder for one test."""

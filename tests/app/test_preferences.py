@@ -1,0 +1,75 @@
+"""Preferences: fill settings and window layout survive a restart; bad entries fall back."""
+
+from __future__ import annotations
+
+import json
+
+from app import preferences
+from app.controller import FillSettings
+from app.window import MainWindow
+from engines.base import Strategy
+
+
+def test_fill_settings_round_trip():
+    chosen = FillSettings(engine="telea", engine_options={
+        "telea": {"radius": 9}, "patchmatch": {"patch_size": 11, "quality": "best"},
+        "deepfill2": {"half": False}}, strategy=Strategy.RESIZE, crop_margin=64, seed=5,
+        device="cpu", auto_run=False, auto_apply=False)
+    preferences.save_fill_settings(chosen)
+    assert preferences.load_fill_settings() == chosen
+
+
+def test_nothing_stored_gives_the_defaults():
+    assert preferences.load_fill_settings() == FillSettings()
+
+
+def test_entries_that_no_longer_fit_fall_back_to_defaults():
+    preferences.store().setValue("fill/settings", json.dumps({
+        "engine": "an-engine-that-is-gone",
+        "engine_options": {"an-engine-that-is-gone": {"x": 1},
+                           "patchmatch": {"patch_size": 8, "quality": "ultra",
+                                          "sketch_strength": 2.5, "unknown": 1},
+                           "telea": "not a dict"},
+        "strategy": "sideways", "crop_margin": "wide", "seed": -3, "device": "tpu",
+        "auto_run": "yes"}))
+    loaded = preferences.load_fill_settings()
+    assert loaded.engine == FillSettings().engine
+    assert loaded.engine_options == {"patchmatch": {"sketch_strength": 2.5}}
+    assert loaded.strategy is Strategy.CROP and loaded.crop_margin == 128
+    assert loaded.seed == 0 and loaded.device == "auto" and loaded.auto_run is True
+
+
+def test_a_damaged_entry_gives_the_defaults():
+    preferences.store().setValue("fill/settings", "{not json")
+    assert preferences.load_fill_settings() == FillSettings()
+    preferences.store().setValue("fill/settings", "[1, 2]")
+    assert preferences.load_fill_settings() == FillSettings()
+
+
+def test_the_next_window_starts_where_the_last_one_closed(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.resize(760, 540)
+    first.show()
+    qtbot.waitExposed(first)
+    first.engine_panel.select_engine("telea")
+    first.engine_panel.options.fields["radius"].setValue(12)
+    first.engine_panel.margin.setValue(200)
+    size = (first.width(), first.height())
+    assert first.close()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.restore_preferences()
+    second.show()
+    qtbot.waitExposed(second)
+    try:
+        assert second.controller.settings.engine == "telea"
+        assert second.controller.settings.options_for("telea") == {"radius": 12}
+        assert second.controller.settings.crop_margin == 200
+        assert second.engine_panel.engine.currentData() == "telea"
+        assert second.engine_panel.options.fields["radius"].value() == 12
+        assert second.engine_panel.margin.value() == 200
+        assert (second.width(), second.height()) == size
+    finally:
+        second.worker.shutdown()
