@@ -196,17 +196,28 @@ def test_sketch_continues_an_edge_along_the_drawn_line():
     assert np.abs(rows - 48).max() <= 2
 
 
-@pytest.mark.parametrize("end_row", [30, 70])
-def test_sketch_bends_an_edge_away_from_its_natural_path(end_row):
-    """A drawn line that leaves the straight continuation is followed, not the surroundings."""
-    image = _edge_image()
+BENT_COLUMNS = np.arange(44, 96)
+
+
+def _bent_line(end_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 96x96 hole over the right part of an edge at row 48, a line drawn from the edge to
+    ``end_row`` at the right border, and the line's row at each of ``BENT_COLUMNS``:
+    ``(mask, sketch, drawn)``."""
     mask = np.zeros((96, 96), np.uint8)
     mask[16:80, 40:96] = 255
     sketch = np.zeros((96, 96), np.uint8)
     cv2.line(sketch, (30, 48), (40, 48), 255, 1)
-    cv2.line(sketch, (40, 48), (95, end_row), 255, 1)  # bends by 18 / 22 px over the hole
-    columns = np.arange(44, 96)
-    drawn = 48 + (end_row - 48) * (columns - 40) / 55
+    cv2.line(sketch, (40, 48), (95, end_row), 255, 1)
+    drawn = 48 + (end_row - 48) * (BENT_COLUMNS - 40) / 55
+    return mask, sketch, drawn
+
+
+@pytest.mark.parametrize("end_row", [30, 70])
+def test_sketch_bends_an_edge_away_from_its_natural_path(end_row):
+    """A drawn line that leaves the straight continuation is followed, not the surroundings."""
+    image = _edge_image()
+    mask, sketch, drawn = _bent_line(end_row)  # bends by 18 / 22 px over the hole
+    columns = BENT_COLUMNS
     plain = _transition_rows(_run(InpaintRequest(image, mask))[-1].image, columns)
     assert np.abs(plain - drawn)[-10:].min() > 10  # left alone, the edge runs straight on
     guided = _transition_rows(
@@ -221,16 +232,10 @@ def test_sketch_bends_a_faint_edge_on_a_bright_picture():
     image = np.full((96, 96, 3), 224.0)
     image[:48] = 200.0
     image = np.clip(image + rng.normal(0, 4.0, image.shape), 0, 255).astype(np.uint8)
-    mask = np.zeros((96, 96), np.uint8)
-    mask[16:80, 40:96] = 255
-    sketch = np.zeros((96, 96), np.uint8)
-    cv2.line(sketch, (30, 48), (40, 48), 255, 1)
-    cv2.line(sketch, (40, 48), (95, 70), 255, 1)
-    columns = np.arange(44, 96)
-    drawn = 48 + 22 * (columns - 40) / 55
+    mask, sketch, drawn = _bent_line(70)
     result = _run(InpaintRequest(image, mask, sketch=sketch))[-1].image
     smooth = cv2.blur(result, (1, 5))
-    assert np.abs(_transition_rows(smooth, columns, level=212) - drawn).max() <= 3
+    assert np.abs(_transition_rows(smooth, BENT_COLUMNS, level=212) - drawn).max() <= 3
 
 
 def test_edge_thresholds_follow_gradients_not_brightness():
@@ -250,17 +255,11 @@ def test_edge_thresholds_follow_gradients_not_brightness():
 
 def test_sketch_strength_scales_how_closely_lines_are_followed():
     image = _edge_image()
-    mask = np.zeros((96, 96), np.uint8)
-    mask[16:80, 40:96] = 255
-    sketch = np.zeros((96, 96), np.uint8)
-    cv2.line(sketch, (30, 48), (40, 48), 255, 1)
-    cv2.line(sketch, (40, 48), (95, 70), 255, 1)
-    columns = np.arange(44, 96)
-    drawn = 48 + 22 * (columns - 40) / 55
+    mask, sketch, drawn = _bent_line(70)
 
     def error(**options):
         result = _run(InpaintRequest(image, mask, sketch=sketch), **options)[-1].image
-        return np.abs(_transition_rows(result, columns) - drawn).max()
+        return np.abs(_transition_rows(result, BENT_COLUMNS) - drawn).max()
     assert error(sketch_strength=1.0) <= 3
     assert error(sketch_strength=0.0) > 10  # 0 ignores the lines: the edge runs straight
     with pytest.raises(InputError, match="sketch_strength"):
