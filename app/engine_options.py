@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -21,13 +20,6 @@ from PySide6.QtWidgets import (
 
 from engines import registry
 from engines.base import OptionSpec
-
-
-def snapped(spec: OptionSpec, value: float) -> float:
-    """``value`` clamped to the spec's range and moved onto its grid (``minimum + k * step``)."""
-    value = min(max(value, spec.minimum), spec.maximum)
-    steps = math.floor((value - spec.minimum) / spec.step + 0.5)  # halves round up
-    return min(spec.minimum + steps * spec.step, spec.maximum)
 
 
 class EngineOptionsForm(QWidget):
@@ -73,7 +65,7 @@ class EngineOptionsForm(QWidget):
         self.fields = {}
         specs = self.specs()
         for spec in specs:
-            field = self._field(spec, self.value(spec))
+            field = self._field(spec)
             field.setToolTip(spec.help)
             self.fields[spec.key] = field
             self._form.addRow(spec.title, field)
@@ -93,12 +85,6 @@ class EngineOptionsForm(QWidget):
         """The shown engine's value of ``spec`` (its default unless the user set one)."""
         return self.values.get(self.engine or "", {}).get(spec.key, spec.default)
 
-    def set_value(self, key: str, value: Any) -> None:
-        """Set an option of the shown engine (as its field does) and show it."""
-        spec = next(s for s in self.specs() if s.key == key)
-        self._store(spec, value)
-        self._show_value(spec, self.fields[key])
-
     def reset(self) -> None:
         """Forget the shown engine's values: every field back to its default."""
         if self.values.pop(self.engine or "", None) is not None:
@@ -106,7 +92,7 @@ class EngineOptionsForm(QWidget):
             self.changed.emit()
 
     # --------------------------------------------------------------- internal
-    def _field(self, spec: OptionSpec, value: Any) -> QWidget:
+    def _field(self, spec: OptionSpec) -> QWidget:
         if spec.choices:
             field = QComboBox()
             for choice, label in spec.choices:
@@ -129,11 +115,11 @@ class EngineOptionsForm(QWidget):
             field.setDecimals(2)
             field.setKeyboardTracking(False)
             field.valueChanged.connect(lambda v, spec=spec: self._store(spec, float(v)))
-        self._show_value(spec, field, value)
+        self._show_value(spec, field)
         return field
 
-    def _show_value(self, spec: OptionSpec, field: QWidget, value: Any = None) -> None:
-        value = self.value(spec) if value is None else value
+    def _show_value(self, spec: OptionSpec, field: QWidget) -> None:
+        value = self.value(spec)
         field.blockSignals(True)
         if isinstance(field, QComboBox):
             index = next((k for k, (choice, _) in enumerate(spec.choices) if choice == value), 0)
@@ -146,7 +132,7 @@ class EngineOptionsForm(QWidget):
 
     def _typed(self, spec: OptionSpec, field: QSpinBox) -> None:
         """A typed number is moved onto the option's grid (patch sizes are odd)."""
-        value = int(snapped(spec, field.value()))
+        value = int(spec.nearest(field.value()))
         if value != field.value():
             field.blockSignals(True)
             field.setValue(value)

@@ -167,9 +167,7 @@ class EnginePanel(QWidget):
                    self.auto_run, self.auto_apply)
         for widget in widgets:
             widget.blockSignals(True)
-        index = self.engine.findData(settings.engine)
-        if index >= 0:
-            self.engine.setCurrentIndex(index)
+        self.select_engine(settings.engine)
         self.strategy.setCurrentIndex(self.strategy.findData(settings.strategy))
         self.margin.setValue(settings.crop_margin)
         self.seed.setValue(settings.seed)

@@ -769,7 +769,6 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setText(f"&Redo {doc.redo_label()}" if has and doc.can_redo()
                                      else "&Redo")
 
-    # ---------------------------------------------------------- key handling
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
         """Take the fill settings, window geometry and dock layout of the last session."""
@@ -803,6 +802,7 @@ class MainWindow(QMainWindow):
         wanted = min(self.engine_panel.sizeHint().height() + 8, shared - 200)
         self.resizeDocks(docks, [wanted, shared - wanted], Qt.Vertical)
 
+    # ---------------------------------------------------------- key handling
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_O and not event.modifiers() and not event.isAutoRepeat():
             self.canvas.set_show_original(True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import math
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -287,8 +288,16 @@ class OptionSpec:
     maximum: float = 100
     step: float = 1
 
+    def nearest(self, value: float) -> float:
+        """The number of the option's grid (``minimum + k * step``, in range) closest to
+        ``value``; halves round up."""
+        value = min(max(value, self.minimum), self.maximum)
+        steps = math.floor((value - self.minimum) / self.step + 0.5)
+        return min(self.minimum + steps * self.step, self.maximum)
+
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is one of this option's values (stored settings are checked)."""
+        """Whether ``value`` is one of this option's values (stored settings are checked):
+        a choice, a bool, a whole number on the grid, or a decimal in range."""
         if self.choices:
             return any(value == choice and type(value) is type(choice)
                        for choice, _ in self.choices)
@@ -296,11 +305,9 @@ class OptionSpec:
             return isinstance(value, bool)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        if isinstance(self.default, int) and not isinstance(value, int):
-            return False
-        if not self.minimum <= value <= self.maximum:
-            return False
-        return not isinstance(self.default, int) or (value - self.minimum) % self.step == 0
+        if isinstance(self.default, int):
+            return isinstance(value, int) and self.nearest(value) == value
+        return self.minimum <= value <= self.maximum
 
     def describe(self) -> str:
         """One line for ``--option`` help: accepted values and the default."""
@@ -357,6 +364,11 @@ class Engine(abc.ABC):
 
     def __init__(self, **options: Any) -> None:
         self.options = dict(options)
+
+    @classmethod
+    def option_default(cls, key: str) -> Any:
+        """The default of the user option ``key`` (one of :attr:`option_specs`)."""
+        return next(spec.default for spec in cls.option_specs if spec.key == key)
 
     def status(self) -> Status:
         """Whether the engine can run now (weights present, trained, ...)."""

@@ -19,6 +19,11 @@ def test_numbers_are_accepted_on_their_grid_and_in_range():
     assert not any(STRENGTH.accepts(v) for v in (-0.1, 10.5, False, "1"))
 
 
+def test_nearest_moves_a_number_onto_the_grid_in_range():
+    spec = OptionSpec("n", "N", 7, minimum=3, maximum=31, step=2)
+    assert [spec.nearest(v) for v in (1, 3, 4, 8, 30, 99)] == [3, 3, 5, 9, 31, 31]
+
+
 def test_choices_and_booleans_accept_only_their_own_values():
     assert all(HALF.accepts(v) for v in (None, True, False))
     assert not any(HALF.accepts(v) for v in (1, 0, "auto"))  # 1 == True, but not a choice

@@ -104,20 +104,23 @@ class PatchMatchEngine(Engine):
                    "sketch lines (0: ignore them)", minimum=0.0, maximum=10.0, step=0.5),
     )
 
-    def _option(self, region: Region, key: str, default: Any) -> Any:
+    def _option(self, region: Region, key: str, default: Any = None) -> Any:
+        """Engine option, else request option, else ``default`` (a user option's: its spec's)."""
+        if default is None:
+            default = self.option_default(key)
         return self.options.get(key, region.options.get(key, default))
 
     def _sketch_weight(self, region: Region) -> float:
-        strength = float(self._option(region, "sketch_strength", 1.0))
+        strength = float(self._option(region, "sketch_strength"))
         if strength < 0:
             raise InputError(f"sketch_strength must be 0 or more, got {strength}")
         return float(self._option(region, "sketch_weight", SKETCH_WEIGHT * strength))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
-        patch_size = int(self._option(region, "patch_size", 7))
+        patch_size = int(self._option(region, "patch_size"))
         if patch_size < 3 or patch_size % 2 == 0:
             raise InputError(f"patch_size must be an odd number >= 3, got {patch_size}")
-        quality = str(self._option(region, "quality", "normal"))
+        quality = str(self._option(region, "quality"))
         if quality not in SCHEDULES:
             raise InputError(f"unknown quality {quality!r}; use {', '.join(SCHEDULES)}")
         backend = str(self._option(region, "backend", "auto"))
