@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 sys.path.insert(0, str(ROOT))
 
+from bench.metrics import hole_scores  # noqa: E402
 from engines import maskgen  # noqa: E402
 from engines.base import InpaintRequest  # noqa: E402
 from engines.classical.patchmatch.engine import PatchMatchEngine, warm_up  # noqa: E402
@@ -136,18 +137,6 @@ def methods() -> dict[str, Method]:
         "pypatchmatch (patch_size=15, default)": _pypatchmatch(15),
         "pypatchmatch (patch_size=3)": _pypatchmatch(3),
     }
-
-
-def hole_scores(result: np.ndarray, original: np.ndarray, mask: np.ndarray):
-    """PSNR (dB) and mean SSIM over the hole pixels."""
-    from skimage.metrics import structural_similarity
-
-    hole = mask >= 128
-    error = result[hole].astype(np.float64) - original[hole]
-    psnr = 10 * np.log10(255.0 ** 2 / max(float(np.mean(error ** 2)), 1e-10))
-    _, ssim_map = structural_similarity(original, result, channel_axis=2, data_range=255,
-                                        full=True)
-    return float(psnr), float(ssim_map[hole].mean())
 
 
 def measure(run: Method, image, mask, runs: int, seeds: int):

@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.metrics import hole_scores  # noqa: E402
 from engines import maskgen  # noqa: E402
 from engines.base import InpaintRequest  # noqa: E402
 from engines.classical.patchmatch import levels  # noqa: E402
@@ -142,17 +143,6 @@ def line_recall(result: np.ndarray, drawn: np.ndarray) -> float:
     found = true_lines(result)
     near = cv2.dilate(found.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
     return float(near[drawn].mean()) if drawn.any() else 1.0
-
-
-def hole_scores(result, original, mask) -> tuple[float, float]:
-    from skimage.metrics import structural_similarity
-
-    hole = mask >= 128
-    error = result[hole].astype(np.float64) - original[hole]
-    psnr = 10 * np.log10(255.0 ** 2 / max(float(np.mean(error ** 2)), 1e-9))
-    _, ssim_map = structural_similarity(original, result, channel_axis=2, data_range=255,
-                                        full=True)
-    return float(psnr), float(ssim_map.mean(axis=2)[hole].mean())
 
 
 def run_photos(chosen: dict[str, Variant], seeds: int) -> dict[str, list[tuple]]:
