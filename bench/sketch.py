@@ -77,13 +77,13 @@ def variants() -> dict[str, Variant]:
 
 def fill(image, mask, sketch, variant: Variant, seed: int = 0) -> np.ndarray:
     """Our engine's final result with ``variant`` set; None: without the sketch."""
-    if variant is None:
-        return list(PatchMatchEngine().run(InpaintRequest(image, mask, seed=seed)))[-1].image
-    saved = {name: getattr(levels, name) for name in variant}
-    for name, value in variant.items():
+    changes = variant or {}
+    saved = {name: getattr(levels, name) for name in changes}
+    for name, value in changes.items():
         setattr(levels, name, value)
     try:
-        request = InpaintRequest(image, mask, sketch=sketch, seed=seed)
+        request = InpaintRequest(image, mask, sketch=None if variant is None else sketch,
+                                 seed=seed)
         return list(PatchMatchEngine().run(request))[-1].image
     finally:
         for name, value in saved.items():
