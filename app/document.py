@@ -34,6 +34,7 @@ import numpy as np
 from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
+from engines.fileio import NO_METADATA, ImageMetadata
 from engines.region import Box
 
 TILE = 256
@@ -123,16 +124,19 @@ class Document:
         alpha: optional ``(H, W)`` uint8 transparency of the original file, kept for saving.
         path: where the image came from, if anywhere.
         notes: remarks made when loading (e.g. "16-bit image converted to 8 bits").
+        metadata: the original file's colour profile and EXIF tags, kept for saving.
     """
 
     undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
-                 path: str | None = None, notes: tuple[str, ...] = ()) -> None:
+                 path: str | None = None, notes: tuple[str, ...] = (),
+                 metadata: ImageMetadata = NO_METADATA) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         self.path = path
         self.notes = tuple(notes)
+        self.metadata = metadata
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
         self.label_set: str | None = None  # name of the label list the label layer uses
         self.computed_labels: np.ndarray | None = None  # the map as a parser computed it

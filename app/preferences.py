@@ -1,4 +1,5 @@
-"""What the editor remembers between sessions: fill settings, window geometry and dock layout.
+"""What the editor remembers between sessions: fill settings, whether saving keeps metadata,
+window geometry and dock layout.
 
 Stored with ``QSettings`` (the platform's place: ``~/.config/inpaint-studio/`` on Linux), or in
 the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A stored value
@@ -21,6 +22,7 @@ from engines.base import OptionSpec, Strategy
 
 CONFIG_ENV = "INPAINT_STUDIO_CONFIG"
 _FILL_KEY = "fill/settings"
+_KEEP_METADATA_KEY = "files/keep_metadata"
 
 
 def store() -> QSettings:
@@ -81,6 +83,15 @@ def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dic
     by_key = {spec.key: spec for spec in specs}
     return {key: value for key, value in values.items()
             if key in by_key and by_key[key].accepts(value)}
+
+
+def save_keep_metadata(keep: bool) -> None:
+    store().setValue(_KEEP_METADATA_KEY, "true" if keep else "false")
+
+
+def load_keep_metadata() -> bool:
+    """Whether saving keeps the photo's metadata; True unless the user turned it off."""
+    return str(store().value(_KEEP_METADATA_KEY, "true")).lower() != "false"
 
 
 def save_window(geometry: QByteArray, state: QByteArray) -> None:

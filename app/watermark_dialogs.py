@@ -67,13 +67,14 @@ def default_folder_engine() -> str:
 
 
 def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: EngineFactory,
-           overwrite: bool, other_sizes: str, cancel, progress) -> BatchResult:
+           overwrite: bool, other_sizes: str, keep_metadata: bool, cancel,
+           progress) -> BatchResult:
     """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
     the end."""
     instance = factory(engine)
     try:
         return clear_folder(images, output, mask, instance, progress, cancel, overwrite,
-                            other_sizes=other_sizes)
+                            other_sizes=other_sizes, keep_metadata=keep_metadata)
     finally:
         instance.release()
 
@@ -147,6 +148,10 @@ class FolderRunDialog(QDialog):
         self.other_sizes.setCurrentIndex(max(self.other_sizes.findData(other_sizes), 0))
         self.other_sizes.setToolTip("Images whose size differs from the mask's")
         self.overwrite = QCheckBox("Replace results already in the output folder")
+        self.keep_metadata = QCheckBox("Keep each photo's metadata")
+        self.keep_metadata.setChecked(True)
+        self.keep_metadata.setToolTip("Results keep their original's colour profile and EXIF "
+                                      "tags (date, camera, GPS), never its EXIF thumbnail")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.hide()
@@ -165,6 +170,7 @@ class FolderRunDialog(QDialog):
         self.form.addRow("Engine", self.engine)
         self.form.addRow("Other sizes", self.other_sizes)
         self.form.addRow("", self.overwrite)
+        self.form.addRow("", self.keep_metadata)
         self.body = QVBoxLayout()
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
@@ -196,10 +202,11 @@ class FolderRunDialog(QDialog):
         # read the widgets here: the job runs on the worker thread
         engine, factory = self.engine_name(), self._factory
         overwrite, other_sizes = self.overwrite.isChecked(), self.other_sizes.currentData()
+        keep_metadata = self.keep_metadata.isChecked()
         return self.run_job(
             f"Clearing with {self.engine.currentText()}",
             lambda cancel, progress: _clear(images, output, mask, engine, factory, overwrite,
-                                             other_sizes, cancel, progress),
+                                             other_sizes, keep_metadata, cancel, progress),
             self._show_cleared)
 
     def run_job(self, title: str, function, on_result: Callable[[object], None]) -> int:
@@ -237,7 +244,8 @@ class FolderRunDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         """Subclasses disable their own buttons too."""
         self.cancel_button.setEnabled(running)
-        for widget in (self.input, self.output, self.engine, self.other_sizes, self.overwrite):
+        for widget in (self.input, self.output, self.engine, self.other_sizes, self.overwrite,
+                       self.keep_metadata):
             widget.setEnabled(not running)
 
     def _show_cleared(self, result: BatchResult) -> None:

@@ -48,6 +48,7 @@ from engines import registry
 from engines.base import Engine, Guidance, InputError, Readiness
 from engines.fileio import (
     IMAGE_SUFFIXES,
+    NO_METADATA,
     ImageFileError,
     load_image,
     load_mask,
@@ -148,6 +149,11 @@ class MainWindow(QMainWindow):
         a("import_labels", "Import &Label Map…", lambda: self.import_labels())
         a("export_labels", "Export Label &Map…", lambda: self.export_labels())
         a("add_references", "Add &Reference Photos…", lambda: self.add_references())
+        a("keep_metadata", "Keep Photo &Metadata", self._keep_metadata_toggled, checkable=True)
+        self.actions["keep_metadata"].setChecked(True)
+        self.actions["keep_metadata"].setStatusTip(
+            "Saved pictures keep the original's colour profile and EXIF tags (date, camera, "
+            "GPS position); never its EXIF thumbnail, which would show what was removed")
         a("models", "&Models…", self.show_models)
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)
@@ -185,7 +191,7 @@ class MainWindow(QMainWindow):
         menus = {
             "&File": ["open", "save", "save_as", None, "import_mask", "export_mask",
                       "import_labels", "export_labels", "add_references", None,
-                      "clear_watermark", None,
+                      "clear_watermark", None, "keep_metadata",
                       "models", None, "quit"],
             "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "compare"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
@@ -317,7 +323,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             loaded = load_image(path)
-            document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes)
+            document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
+                                loaded.metadata)
             if mask is not None:
                 document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
                                        "Import mask")
@@ -362,7 +369,8 @@ class MainWindow(QMainWindow):
         if self.controller.has_result and self.controller.apply():
             self.statusBar().showMessage("Applied the result shown before saving", 4000)
         try:
-            save_image(path, doc.image, doc.alpha, overwrite=overwrite)
+            save_image(path, doc.image, doc.alpha, overwrite=overwrite,
+                       metadata=doc.metadata if self.keep_metadata else NO_METADATA)
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -530,6 +538,7 @@ class MainWindow(QMainWindow):
 
     def clear_watermark(self) -> WatermarkDialog:
         dialog = WatermarkDialog(self, factory=self.create_engine)
+        dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.correctRequested.connect(self._open_with_mask)
         dialog.show()  # not modal: it runs on its own worker, editing may go on
@@ -547,6 +556,7 @@ class MainWindow(QMainWindow):
             return None
         dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self,
                                    factory=self.create_engine)
+        dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -769,10 +779,22 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setText(f"&Redo {doc.redo_label()}" if has and doc.can_redo()
                                      else "&Redo")
 
+    @property
+    def keep_metadata(self) -> bool:
+        """Whether saved pictures (and folder results) keep their original's metadata."""
+        return self.actions["keep_metadata"].isChecked()
+
+    def _keep_metadata_toggled(self, checked: bool) -> None:
+        self.statusBar().showMessage(
+            "Saved pictures keep the original's colour profile and EXIF tags" if checked else
+            "Saved pictures carry no colour profile or EXIF tags (date, camera, GPS)", 6000)
+
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
-        """Take the fill settings, window geometry and dock layout of the last session."""
+        """Take the fill settings, file choices, window geometry and dock layout of the last
+        session."""
         self.controller.settings = preferences.load_fill_settings()
+        self.actions["keep_metadata"].setChecked(preferences.load_keep_metadata())
         self.engine_panel.load(self.controller.settings)
         self._show_references()  # whether the restored engine takes them
         geometry, state = preferences.load_window()
@@ -787,6 +809,7 @@ class MainWindow(QMainWindow):
         if self._photo_state is not None:  # in a face edit: the photo's engine, not the face's
             settings = replace(settings, engine=self._photo_state[1])
         preferences.save_fill_settings(settings)
+        preferences.save_keep_metadata(self.keep_metadata)
         preferences.save_window(self.saveGeometry(), self.saveState())
 
     def showEvent(self, event) -> None:

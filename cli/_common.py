@@ -31,6 +31,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                              "weights_path=FILE")
 
 
+def add_metadata_argument(parser: argparse.ArgumentParser) -> None:
+    """--strip-metadata (results keep their input's colour profile and EXIF by default)."""
+    parser.add_argument("--strip-metadata", action="store_true",
+                        help="write results without the input's colour profile and EXIF tags "
+                             "(date, camera, GPS); by default they are kept, except the EXIF "
+                             "thumbnail, which would still show what was removed")
+
+
 def engine_options(args: argparse.Namespace) -> dict[str, object]:
     """``--option KEY=VALUE`` pairs as a dict; true/false, integers and decimals are parsed."""
     options: dict[str, object] = {}

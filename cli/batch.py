@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cli._common import add_engine_arguments, engine_options
+from cli._common import add_engine_arguments, add_metadata_argument, engine_options
 from engines import registry
 from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
                         help="with --mask: pictures of another size are skipped (default) or "
                              "get the mask anchored to the nearest corner, edge or centre")
+    add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace results already in the output folder")
 
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         result = clear_folder(sources, args.output, mask, args.engine, progress,
                               overwrite=args.overwrite, request_settings=settings,
                               engine_options=engine_options(args),
-                              output_format=args.format, other_sizes=args.other_sizes)
+                              output_format=args.format, other_sizes=args.other_sizes,
+                              keep_metadata=not args.strip_metadata)
         bar.n = len(sources)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     for path, reason in result.failed:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cli._common import (
     add_engine_arguments,
+    add_metadata_argument,
     build_request,
     engine_options,
     load_exemplars,
@@ -16,7 +17,7 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
-from engines.fileio import ImageFileError, load_image, save_image
+from engines.fileio import NO_METADATA, ImageFileError, load_image, save_image
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", help="sampling area: never use these pixels (white)")
     parser.add_argument("--exemplar", nargs="+", metavar="FILE",
                         help="reference photos whose content may fill the hole")
+    add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace OUT if it exists (the input image is never replaced "
                              "unless OUT names it and --overwrite is given)")
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         kinds = " or ".join(sorted(kind.value for kind in unused))
         print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
-    save_image(output, final.image, loaded.alpha, overwrite=args.overwrite)
+    save_image(output, final.image, loaded.alpha, overwrite=args.overwrite,
+               metadata=NO_METADATA if args.strip_metadata else loaded.metadata)
     for note in loaded.notes:
         print(f"note: {note}")
     print(f"wrote {output}")

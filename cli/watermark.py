@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
+from cli._common import add_metadata_argument
 from engines import registry
 from engines.base import EngineError, InputError
 from engines.batch import SIZE_POLICIES, clear_folder
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images of another size than most: skip them (default) or "
                              "'anchor' the mask at the same distance from the nearest corner, "
                              "edge middle or centre")
+    add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing files in the output folder and the mask and "
                              "preview files (never the input images)")
@@ -132,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     bar = _Bar("clearing", count)
     try:
         result = clear_folder(images, output, estimate.mask, engine, bar,
-                              overwrite=args.overwrite, other_sizes=args.other_sizes)
+                              overwrite=args.overwrite, other_sizes=args.other_sizes,
+                              keep_metadata=not args.strip_metadata)
     finally:
         bar.close()
     total = len(result.written) + len(result.failed)

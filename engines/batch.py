@@ -18,7 +18,7 @@ import numpy as np
 
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
-from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_image
+from engines.fileio import IMAGE_SUFFIXES, NO_METADATA, list_images, load_image, save_image
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -112,7 +112,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  engine_options: Mapping[str, Any] | None = None,
                  request_settings: Mapping[str, Any] | None = None,
                  name_suffix: str = "", output_format: str | None = None,
-                 other_sizes: str = "skip") -> BatchResult:
+                 other_sizes: str = "skip", keep_metadata: bool = True) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
     Args:
@@ -138,6 +138,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         other_sizes: for images whose size differs from the mask: ``"skip"`` (recorded as
             failed) or ``"anchor"`` (the mask is moved to keep its distance to the nearest
             corner, edge middle or centre, see :func:`engines.watermark.place_mask`).
+        keep_metadata: write each input's colour profile and EXIF tags into its result
+            (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail).
 
     Returns a :class:`BatchResult`. Raises :class:`InputError` before any work for an empty
     or malformed mask, an unsafe output folder or an unknown size policy,
@@ -186,7 +188,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                 request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
                                          **dict(request_settings or {}))
                 result = _final_image(engine, request, cancel, report)
-                save_image(target, result, loaded.alpha, overwrite=overwrite)
+                save_image(target, result, loaded.alpha, overwrite=overwrite,
+                           metadata=loaded.metadata if keep_metadata else NO_METADATA)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 failed.append((source, _reason(exc)))

@@ -3,8 +3,11 @@ tools read and write pictures, masks and other layers.
 
 Reading honours EXIF orientation, keeps the alpha channel, accepts 8- and 16-bit (and float)
 PNG, JPEG, WebP, TIFF and BMP, refuses absurdly large images before decoding them, and says
-what it converted. Writing is atomic (a temporary file in the target folder, then a rename)
-and refuses to replace an existing file unless told.
+what it converted. It also keeps the photo's metadata (:class:`ImageMetadata`: the RGB colour
+profile and the EXIF tags), which writing puts back, so that a saved result shows the same
+colours as the original and keeps its date, camera and GPS tags. Writing is atomic (a
+temporary file in the target folder, then a rename) and refuses to replace an existing file
+unless told.
 
 Every failure raises an :class:`ImageFileError` (an :class:`OSError` with ``filename`` and
 ``strerror``) whose ``str()`` is the one-line ``"<file>: <reason>"`` shown to the user; the
@@ -17,6 +20,7 @@ import contextlib
 import errno
 import io
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,17 @@ MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impracti
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 _ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff")
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+_ORIENTATION_TAG = 0x0112
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003  # in the EXIF sub-directory
+# TIFF tags about how a file stores its pixels, not about the photo; never carried over
+_STORAGE_TAGS = frozenset({
+    0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A,
+    0x0111, 0x0115, 0x0116, 0x0117, 0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x013D, 0x0140,
+    0x0142, 0x0143, 0x0144, 0x0145, 0x014A, 0x0152, 0x0153, 0x0154, 0x0155, 0x0156, 0x0157,
+    0x015B, 0x0200, 0x0201, 0x0202, 0x0211, 0x0212, 0x0213, 0x02BC, 0x83BB, 0x8773, 0x935C,
+})
 
 # EXIF orientation -> the operation that brings the pixels upright
 _ORIENTATION = {
@@ -62,6 +77,30 @@ class NotAFolderError(ImageFileError, NotADirectoryError):
 
 
 @dataclass(frozen=True)
+class ImageMetadata:
+    """What a photo says about itself, carried from the opened file to the saved one.
+
+    Attributes:
+        icc_profile: the embedded colour profile (ICC bytes), kept only when it describes RGB
+            data; ``None`` when the file had none (pixels are then taken as sRGB).
+        exif: the EXIF tags as Pillow writes them (``b"Exif\\0\\0"`` + a TIFF structure), with
+            the orientation set to 1 (the pixels are stored upright), the pixel dimensions
+            set to the upright size, and the thumbnail and the tags describing the file's
+            storage (strips, compression, bit depth...) left out; ``None`` when there were
+            none. The thumbnail goes because it would still show what was removed.
+    """
+
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+    def __bool__(self) -> bool:
+        return self.icc_profile is not None or self.exif is not None
+
+
+NO_METADATA = ImageMetadata()
+
+
+@dataclass(frozen=True)
 class LoadedImage:
     """A decoded image.
 
@@ -70,12 +109,14 @@ class LoadedImage:
         alpha: ``(H, W)`` uint8 transparency (255 = opaque) or ``None`` if the file had none.
         notes: what was converted on the way ("16-bit image converted to 8 bits", ...).
         source_depth: bits per channel in the file (8, 16 or 32).
+        metadata: the colour profile and EXIF tags to write back when saving.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     notes: tuple[str, ...]
     source_depth: int
+    metadata: ImageMetadata = NO_METADATA
 
 
 # ----------------------------------------------------------------------------- reading
@@ -93,21 +134,82 @@ def _read_bytes(path: Path) -> bytes:
             from None
 
 
-def _header(data: bytes, path: str) -> tuple[tuple[int, int], int]:
-    """(width, height) as stored and the EXIF orientation, without decoding pixels."""
+@dataclass(frozen=True)
+class _Header:
+    size: tuple[int, int]  # (width, height) as stored
+    format: str  # Pillow's name: "JPEG", "PNG", "TIFF"...
+    orientation: int
+    icc_profile: bytes | None
+    exif: Image.Exif | None
+
+
+def _header(data: bytes, path: str) -> _Header:
+    """Size, EXIF orientation and metadata of an encoded image, without decoding pixels."""
     Image.MAX_IMAGE_PIXELS = None  # our own, clearer limit applies
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            size = probe.size
+            size, kind = probe.size, probe.format or ""
+            icc = probe.info.get("icc_profile") or None
             try:
-                orientation = int(probe.getexif().get(0x0112, 1))
-            except (ValueError, TypeError, OSError, SyntaxError):
-                orientation = 1  # malformed EXIF must not make the picture unreadable
+                exif = probe.getexif()
+                orientation = int(exif.get(_ORIENTATION_TAG, 1))
+                exif = _photo_tags(exif)
+            except (ValueError, TypeError, OSError, SyntaxError, KeyError, struct.error):
+                exif, orientation = None, 1  # malformed EXIF must not make it unreadable
     except UnidentifiedImageError:
         raise ImageFileError("not an image file, or the file is damaged", path) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({exc})", path) from None
-    return size, orientation
+    return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif)
+
+
+def _photo_tags(exif: Image.Exif) -> Image.Exif | None:
+    """A copy of ``exif`` without storage tags or thumbnail, its sub-directories read in."""
+    tags = Image.Exif()
+    for tag, value in exif.items():
+        if tag not in _STORAGE_TAGS:
+            tags[tag] = value
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        if pointer in exif:
+            tags[pointer] = dict(exif.get_ifd(pointer))
+    return tags if len(tags) else None
+
+
+def _tiff_bgra(data: bytes, path: str) -> np.ndarray:
+    """An 8-bit TIFF with transparency, decoded by Pillow: OpenCV premultiplies the colour
+    of TIFFs whose alpha is stored unassociated (the usual kind), darkening every
+    half-transparent pixel. Pillow keeps it, and un-premultiplies associated alpha."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            rgba = np.asarray(picture.convert("RGBA"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageFileError(f"the file is damaged ({exc})", path) from None
+    return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+
+
+def _metadata(header: _Header, width: int, height: int, notes: list[str]) -> ImageMetadata:
+    """What of ``header``'s metadata can describe the decoded ``width`` x ``height`` RGB."""
+    icc = header.icc_profile
+    if icc is not None and icc[16:20] != b"RGB ":
+        space = icc[16:20].decode("ascii", "replace").strip() or "unknown"
+        notes.append(f"its {space} colour profile does not describe the RGB pixels edited "
+                     "here and will not be saved")
+        icc = None
+    exif = None
+    if header.exif is not None:
+        tags = header.exif
+        if _ORIENTATION_TAG in tags:
+            tags[_ORIENTATION_TAG] = 1
+        camera = tags.get(_EXIF_IFD)
+        if isinstance(camera, dict):
+            for tag, value in ((_PIXEL_X, width), (_PIXEL_Y, height)):
+                if tag in camera:
+                    camera[tag] = value
+        try:
+            exif = tags.tobytes()
+        except (ValueError, TypeError, OSError, KeyError, struct.error):
+            notes.append("its EXIF data is damaged and will not be saved")
+    return ImageMetadata(icc, exif)
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -136,7 +238,8 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha."""
-    (width, height), orientation = _header(data, name)
+    header = _header(data, name)
+    (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
             f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
@@ -145,6 +248,9 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
+    if header.format == "TIFF" and pixels.ndim == 3 and pixels.shape[2] == 4 \
+            and pixels.dtype == np.uint8:
+        pixels = _tiff_bgra(data, name)
     notes: list[str] = []
     pixels, depth = _to_uint8(pixels, notes, name)
     alpha = None
@@ -163,7 +269,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         rgb = _upright(rgb, orientation)
         alpha = None if alpha is None else _upright(alpha, orientation)
         notes.append("rotated upright as its EXIF orientation says")
-    return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth)
+    metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
+    return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata)
 
 
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
@@ -180,8 +287,9 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` of an image file as it is shown (upright), from its header."""
     path = Path(path)
-    (width, height), orientation = _header(_read_bytes(path), str(path))
-    if orientation in _SWAPPED_ORIENTATIONS:
+    header = _header(_read_bytes(path), str(path))
+    width, height = header.size
+    if header.orientation in _SWAPPED_ORIENTATIONS:
         width, height = height, width
     return width, height
 
@@ -236,16 +344,20 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
 
 # ----------------------------------------------------------------------------- writing
 def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
-                 quality: int = 95) -> bytes:
+                 quality: int = 95, metadata: ImageMetadata = NO_METADATA) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF). JPEG and WebP use
-    ``quality``; PNG is lossless.
+    ``quality`` (WebP at 100 or more is lossless); PNG is lossless. ``metadata`` is embedded
+    in RGB pictures of every format but BMP, which has no place for it (TIFFs that carry it
+    are written uncompressed).
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
+    if metadata and pixels.ndim == 3 and suffix != ".bmp":
+        return _encode_with_metadata(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
         encoded_pixels = pixels
     elif alpha is not None and suffix in _ALPHA_FORMATS:
@@ -264,6 +376,35 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if not ok:
         raise ImageFileError(f"could not encode the image as {suffix}")
     return encoded.tobytes()
+
+
+def _encode_with_metadata(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
+                          quality: int, metadata: ImageMetadata) -> bytes:
+    """Pillow's encoders, which (unlike OpenCV's) embed a colour profile and EXIF tags."""
+    if alpha is not None and suffix in _ALPHA_FORMATS:
+        picture = Image.fromarray(np.dstack([rgb, alpha]))
+    else:
+        picture = Image.fromarray(np.ascontiguousarray(rgb))
+    options: dict[str, object] = {}
+    if metadata.icc_profile is not None:
+        options["icc_profile"] = metadata.icc_profile
+    if metadata.exif is not None:
+        options["exif"] = metadata.exif
+    if suffix in (".jpg", ".jpeg"):
+        options.update(format="JPEG", quality=int(quality))
+    elif suffix == ".webp":
+        options.update(format="WEBP", quality=min(int(quality), 100),
+                       lossless=quality >= 100)
+    elif suffix == ".png":
+        options.update(format="PNG", compress_level=3)
+    else:  # uncompressed: libtiff, which Pillow needs to compress, drops the EXIF directory
+        options.update(format="TIFF")
+    buffer = io.BytesIO()
+    try:
+        picture.save(buffer, **options)
+    except (OSError, ValueError, TypeError, struct.error) as exc:
+        raise ImageFileError(f"could not encode the image as {suffix} ({exc})") from None
+    return buffer.getvalue()
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
@@ -310,10 +451,15 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               overwrite: bool = False, quality: int = 95) -> Path:
-    """Encode and atomically write an image; the format follows the file extension."""
+               overwrite: bool = False, quality: int = 95,
+               metadata: ImageMetadata = NO_METADATA) -> Path:
+    """Encode and atomically write an image; the format follows the file extension.
+
+    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF.
+    """
     path = Path(path)
-    return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality), overwrite)
+    return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality, metadata),
+                        overwrite)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

@@ -46,6 +46,14 @@ def test_a_damaged_entry_gives_the_defaults():
     assert preferences.load_fill_settings() == FillSettings()
 
 
+def test_saving_keeps_metadata_until_the_user_says_otherwise():
+    assert preferences.load_keep_metadata()
+    preferences.save_keep_metadata(False)
+    assert not preferences.load_keep_metadata()
+    preferences.save_keep_metadata(True)
+    assert preferences.load_keep_metadata()
+
+
 def test_the_next_window_starts_where_the_last_one_closed(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
@@ -55,6 +63,7 @@ def test_the_next_window_starts_where_the_last_one_closed(qtbot):
     first.engine_panel.select_engine("telea")
     first.engine_panel.options.fields["radius"].setValue(12)
     first.engine_panel.margin.setValue(200)
+    first.actions["keep_metadata"].setChecked(False)
     size = (first.width(), first.height())
     assert first.close()
 
@@ -71,5 +80,6 @@ def test_the_next_window_starts_where_the_last_one_closed(qtbot):
         assert second.engine_panel.options.fields["radius"].value() == 12
         assert second.engine_panel.margin.value() == 200
         assert (second.width(), second.height()) == size
+        assert not second.keep_metadata
     finally:
         second.worker.shutdown()

@@ -22,9 +22,17 @@ from app.watermark_dialogs import (
 )
 from app.worker import Worker
 from engines.base import CancelToken, Engine, Region, RegionStage
-from engines.fileio import encode_image, list_images, read_rgb, write_atomic
+from engines.fileio import (
+    ImageMetadata,
+    encode_image,
+    list_images,
+    read_rgb,
+    save_image,
+    write_atomic,
+)
 from tests.engines.test_textdetect import flat, recall_precision, render
 from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
+from tests.photos import embedded_metadata, srgb_profile
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (120, 160)  # height, width: small images keep the tests fast
@@ -176,6 +184,23 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     assert "Cancelled" in slow.status.text()
     written = list_images(tmp_path / "slow") if (tmp_path / "slow").exists() else []
     assert len(written) < COUNT
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_folder_results_keep_metadata_as_the_checkbox_says(qtbot, tmp_path, folder, keep):
+    icc = srgb_profile()
+    save_image(folder / "img01.png", read_rgb(folder / "img01.png"), overwrite=True,
+               metadata=ImageMetadata(icc_profile=icc))
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    assert dialog.keep_metadata.isChecked()  # the default
+    dialog.keep_metadata.setChecked(keep)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    clear(qtbot, dialog, dialog.run_apply)
+    assert embedded_metadata(tmp_path / "out" / "img01.png")[0] == (icc if keep else None)
 
 
 def test_propose_text_mask_is_one_undo_step(qtbot):

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from app.document import Layer
 from app.window import SAMPLE_IMAGE, MainWindow
 from engines.fileio import load_image, save_image
+from tests.photos import embedded_metadata, write_phone_photo
 
 
 @pytest.fixture
@@ -104,6 +105,29 @@ def test_save_never_replaces_the_original_unless_confirmed(tmp_path, window):
     window.ask_save_path = lambda *a: str(target)
     assert window.save() and target.exists() and not window.document.modified
     assert source.read_bytes() == before
+
+
+def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
+    source = tmp_path / "phone.jpg"
+    icc = write_phone_photo(source, load_image(SAMPLE_IMAGE).rgb[:200, :300], orientation=6)
+    assert window.open_path(source)
+    assert window.document.width == 200  # shown upright
+    assert window.keep_metadata
+    assert window.save_as(tmp_path / "kept.png")
+    profile, tags = embedded_metadata(tmp_path / "kept.png")
+    assert profile == icc and tags[0x010F] == "PhoneMaker" and tags[0x0112] == 1
+
+    window.actions["keep_metadata"].trigger()
+    assert not window.keep_metadata
+    assert "no colour profile" in window.statusBar().currentMessage()
+    assert window.save_as(tmp_path / "stripped.png")
+    assert embedded_metadata(tmp_path / "stripped.png") == (None, {})
+    window.document.replace_layer(Layer.MASK, np.full((300, 200), 255, np.uint8), "all")
+    dialog = window.apply_mask_to_folder()
+    try:
+        assert not dialog.keep_metadata.isChecked()  # folder runs follow the same choice
+    finally:
+        dialog.close()
 
 
 def test_bad_files_show_a_message_and_keep_the_document(tmp_path, window):

@@ -11,6 +11,7 @@ import pytest
 import main
 from engines.fileio import load_image, save_image, save_mask
 from tests.conftest import ROOT
+from tests.photos import embedded_metadata, write_phone_photo
 
 
 @pytest.fixture
@@ -40,6 +41,20 @@ def test_inpaint_round_trip_changes_only_the_hole(files, strategy, capsys):
     assert np.array_equal(result[mask == 0], image[mask == 0])
     assert (result[mask > 0] != image[mask > 0]).any()
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("strip", [False, True])
+def test_inpaint_keeps_the_photos_metadata_unless_stripped(files, strip, capsys):
+    folder, image, _mask = files
+    icc = write_phone_photo(folder / "phone.jpg", image)
+    out = folder / "out.jpg"
+    assert run_cli("inpaint", folder / "phone.jpg", folder / "mask.png", "-o", out,
+                   "--engine", "telea", *(["--strip-metadata"] if strip else [])) == 0
+    profile, tags = embedded_metadata(out)
+    if strip:
+        assert profile is None and not tags
+    else:
+        assert profile == icc and tags[0x010F] == "PhoneMaker"
 
 
 def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
@@ -153,6 +168,18 @@ def test_batch_with_one_mask_for_the_folder_and_a_failure(tmp_path, capsys):
     assert code == 1  # one image failed, the others were written
     assert "3 written" in text and "broken.png" in text
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_batch_keeps_each_photos_metadata_unless_stripped(tmp_path, capsys):
+    images, masks = _folder(tmp_path, count=2)
+    icc = write_phone_photo(images / "p0.jpg", load_image(images / "p0.png").rgb)
+    (images / "p0.png").unlink()
+    for strip, out in ((False, tmp_path / "kept"), (True, tmp_path / "stripped")):
+        assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                       "--engine", "telea", *(["--strip-metadata"] if strip else [])) == 0
+        profile, tags = embedded_metadata(out / "p0.jpg")
+        assert (profile, tags.get(0x010F)) == ((None, None) if strip else (icc, "PhoneMaker"))
+        assert embedded_metadata(out / "p1.png") == (None, {})  # it had none
 
 
 def test_batch_refuses_the_input_folder_as_output(tmp_path, capsys):

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 import cli
-from engines.fileio import encode_image, load_image, load_mask, write_atomic
+from engines.fileio import (
+    ImageMetadata,
+    encode_image,
+    load_image,
+    load_mask,
+    save_image,
+    write_atomic,
+)
 from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
+from tests.photos import embedded_metadata, srgb_profile
 
 SIZE = (120, 160)
 
@@ -139,3 +147,15 @@ def test_the_command_is_listed(capsys):
     assert main.main(["watermark", "--help"]) == 0
     assert "--images" in capsys.readouterr().out
     assert "watermark" in cli.command_modules()
+
+
+@pytest.mark.parametrize("strip", [False, True])
+def test_results_keep_the_colour_profile_unless_stripped(folder, tmp_path, strip, capsys):
+    source, images, _alpha = folder
+    icc = srgb_profile()
+    save_image(source / "photo00.png", images[0], overwrite=True,
+               metadata=ImageMetadata(icc_profile=icc))
+    output = tmp_path / "out"
+    assert run("--images", source, "-o", output, *(["--strip-metadata"] if strip else [])) == 0
+    assert embedded_metadata(output / "photo00.png")[0] == (None if strip else icc)
+    assert embedded_metadata(output / "photo01.png")[0] is None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 
 from engines.fileio import (
     ImageFileError,
+    ImageMetadata,
     encode_image,
     image_size,
     list_images,
@@ -23,6 +25,7 @@ from engines.fileio import (
     suggest_output_path,
     write_atomic,
 )
+from tests.photos import phone_exif, srgb_profile, write_jpeg
 
 
 @pytest.fixture
@@ -189,3 +192,130 @@ def test_folder_and_size_helpers(tmp_path):
         encode_image(pixels, ".gif")
 
 
+
+
+# ----------------------------------------------------------------------------- metadata
+def _exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """EXIF written by hand, as cameras do, with an IFD1 whose JPEGInterchangeFormat points
+    at ``thumbnail`` (Pillow cannot write an IFD1)."""
+    ifd0 = (struct.pack("<H", 1) + struct.pack("<HHI", 0x010F, 2, 4) + b"Cam\0"
+            + struct.pack("<I", 26))  # the next directory, IFD1, follows at offset 26
+    ifd1 = (struct.pack("<H", 2)
+            + struct.pack("<HHII", 0x0201, 4, 1, 56)  # the thumbnail follows IFD1
+            + struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))
+            + struct.pack("<I", 0))
+    return b"Exif\0\0" + b"II*\0" + struct.pack("<I", 8) + ifd0 + ifd1 + thumbnail
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+def test_colour_profile_and_exif_survive_saving(tmp_path, rgb, ext):
+    icc = srgb_profile()
+    write_jpeg(tmp_path / "phone.jpg", rgb, phone_exif(rgb), icc)
+    loaded = load_image(tmp_path / "phone.jpg")
+    assert loaded.metadata.icc_profile == icc
+
+    saved = save_image(tmp_path / f"out{ext}", loaded.rgb, metadata=loaded.metadata)
+
+    with Image.open(saved) as result:
+        assert result.info.get("icc_profile") == icc
+        exif = result.getexif()
+        assert exif[0x010F] == "PhoneMaker"
+        assert exif[0x0112] == 1  # the pixels were saved upright
+        camera = exif.get_ifd(ExifTags.IFD.Exif)
+        assert camera[0x9003] == "2024:06:01 12:00:00"
+        assert (camera[0xA002], camera[0xA003]) == (40, 60)  # the upright size
+        assert exif.get_ifd(ExifTags.IFD.GPSInfo)[1] == "N"
+    reread = load_image(saved)
+    assert reread.rgb.shape == (60, 40, 3)  # not turned a second time
+    assert not any("EXIF" in note for note in reread.notes)
+
+
+def test_the_exif_thumbnail_is_not_saved(tmp_path, rgb):
+    """The thumbnail would still show what the user removed."""
+    small = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(small, "JPEG")
+    thumbnail = small.getvalue()
+    write_jpeg(tmp_path / "camera.jpg", rgb, _exif_with_thumbnail(thumbnail))
+    with Image.open(tmp_path / "camera.jpg") as original:
+        assert original.getexif().get_ifd(ExifTags.IFD.IFD1)  # the file has one
+
+    loaded = load_image(tmp_path / "camera.jpg")
+    saved = save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
+
+    data = saved.read_bytes()
+    assert thumbnail not in data
+    with Image.open(saved) as result:
+        assert result.getexif()[0x010F] == "Cam"
+        assert not result.getexif().get_ifd(ExifTags.IFD.IFD1)
+
+
+def test_storage_tags_of_a_tiff_are_not_carried_over(tmp_path):
+    """A 16-bit TIFF's own layout (bit depth, strips) must not describe the saved file."""
+    pixels = np.random.default_rng(0).integers(0, 65535, (20, 30, 3), dtype=np.uint16)
+    assert cv2.imwrite(str(tmp_path / "deep.tif"), pixels)
+    loaded = load_image(tmp_path / "deep.tif")
+    saved = save_image(tmp_path / "out.tif", loaded.rgb, metadata=loaded.metadata)
+    reread = load_image(saved)
+    assert reread.source_depth == 8
+    assert np.array_equal(reread.rgb, loaded.rgb)
+
+
+def test_a_profile_for_other_colours_than_rgb_is_dropped_with_a_note(tmp_path, rgb):
+    grey_profile = bytearray(srgb_profile())
+    grey_profile[16:20] = b"GRAY"
+    write_jpeg(tmp_path / "g.jpg", rgb, Image.Exif(), bytes(grey_profile))
+    loaded = load_image(tmp_path / "g.jpg")
+    assert loaded.metadata.icc_profile is None
+    assert any("GRAY colour profile" in note for note in loaded.notes)
+
+
+def test_metadata_path_keeps_pixels_and_alpha_exact(tmp_path, rgb):
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, :7] = 30
+    metadata = ImageMetadata(icc_profile=srgb_profile())
+    for ext in (".png", ".webp", ".tif"):
+        loaded = load_image(save_image(tmp_path / f"a{ext}", rgb, alpha, quality=100,
+                                       metadata=metadata))
+        assert np.array_equal(loaded.rgb, rgb), ext
+        assert np.array_equal(loaded.alpha, alpha), ext
+        assert loaded.metadata == metadata, ext
+
+
+def test_nothing_is_embedded_unless_given(tmp_path, rgb):
+    write_jpeg(tmp_path / "phone.jpg", rgb, phone_exif(rgb), srgb_profile())
+    loaded = load_image(tmp_path / "phone.jpg")
+    saved = save_image(tmp_path / "stripped.jpg", loaded.rgb)
+    with Image.open(saved) as result:
+        assert "icc_profile" not in result.info
+        assert not result.getexif()
+    assert load_image(saved).metadata == ImageMetadata()
+    assert not ImageMetadata() and bool(loaded.metadata)
+
+
+def test_half_transparent_tiff_pixels_keep_their_colour(tmp_path):
+    """TIFFs store alpha unassociated; their colour must not come back premultiplied."""
+    rgba = np.zeros((6, 9, 4), np.uint8)
+    rgba[...] = (200, 120, 40, 30)
+    rgba[:, :3, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "t.tif")
+    loaded = load_image(tmp_path / "t.tif")
+    assert np.array_equal(loaded.rgb, rgba[..., :3])
+    assert np.array_equal(loaded.alpha, rgba[..., 3])
+
+
+_TIFF_HEAD = b"Exif\0\0II*\0" + struct.pack("<I", 8)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("exif", [
+    _TIFF_HEAD + struct.pack("<H", 5),  # a directory cut short
+    _TIFF_HEAD + struct.pack("<HHHII", 1, 0x010F, 2, 40, 9999) + bytes(4),  # data off the end
+    _TIFF_HEAD + struct.pack("<HHHII", 1, 0x8769, 4, 1, 8) + bytes(4),  # a directory loop
+    b"Exif\0\0" + b"\xff" * 30,
+], ids=["truncated", "offset", "loop", "garbage"])
+def test_damaged_exif_neither_stops_opening_nor_saving(tmp_path, rgb, exif):
+    write_jpeg(tmp_path / "odd.jpg", rgb, exif)
+    loaded = load_image(tmp_path / "odd.jpg")
+    assert loaded.rgb.shape == rgb.shape
+    saved = save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
+    assert load_image(saved).rgb.shape == rgb.shape
