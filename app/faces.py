@@ -362,7 +362,7 @@ class FaceSession(WorkerClient):
         except InputError as exc:
             self.error.emit(str(exc))
             return None
-        crop = Document(aligned.crop)
+        crop = Document(aligned.crop, metadata=doc.metadata)  # shown in the photo's colours
         crop.references = doc.references  # the photo's reference photos serve the face too
         self.edit = FaceEdit(face, aligned, crop, doc, aligned.crop.copy(), doc.image_version)
         crop.add_listener(self._on_crop_change)

@@ -4,7 +4,8 @@ Painting a 24-megapixel image scaled to a window every frame is slow; painting a
 about the window's size is not. :class:`ViewCache` keeps, for each power-of-two level, the
 picture as 32-bit BGRX and all overlays (labels, sampling area, mask, colour strokes,
 sketch) composited into one premultiplied BGRA buffer, and updates only the box that an
-edit touched. It holds no Qt objects: buffers come from an ``allocate(h, w)`` function, which
+edit touched. A picture with a colour profile other than sRGB is shown converted to sRGB
+(:mod:`app.display_colour`); the document's pixels stay as they are. It holds no Qt objects: buffers come from an ``allocate(h, w)`` function, which
 the canvas points at ``QImage`` memory (via qimage2ndarray) so painting needs no copies.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from app.display_colour import display_transform
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from engines.base import UNLABELLED
 from engines.region import Box
@@ -78,6 +80,7 @@ class ViewCache:
         self.show_overlays = True
         self.preview_box: Box | None = None
         self.preview_levels: list[np.ndarray] = []
+        self.to_display = display_transform(document.metadata.icc_profile)
         height, width = document.height, document.width
         self.levels: list[Level] = []
         factor = 1
@@ -167,13 +170,16 @@ class ViewCache:
     def _render_base(self, box: Box) -> None:
         rows, cols = box.slices
         self.levels[0].base[rows, cols] = cv2.cvtColor(
-            self.document.image[rows, cols], cv2.COLOR_RGB2BGRA)
+            self._shown(self.document.image[rows, cols]), cv2.COLOR_RGB2BGRA)
         self._cascade(box, "base")
+
+    def _shown(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb if self.to_display is None else self.to_display(rgb)
 
     def _render_preview(self) -> None:
         box = self.preview_box
         rows, cols = box.slices
-        patch = cv2.cvtColor(np.ascontiguousarray(self._preview_source[rows, cols]),
+        patch = cv2.cvtColor(np.ascontiguousarray(self._shown(self._preview_source[rows, cols])),
                              cv2.COLOR_RGB2BGRA)
         levels = [patch]
         while len(levels) < len(self.levels):

@@ -309,8 +309,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name} — Inpaint Studio")
         self.size_label.setText(f"{document.width}×{document.height}")
         self._show_references()
-        if document.notes:
-            self.statusBar().showMessage("; ".join(document.notes), 10000)
+        notes = list(document.notes)
+        if self.canvas.view.to_display is not None:
+            notes.append(f"colours shown converted to sRGB from its "
+                         f"{self.canvas.view.to_display.description} profile")
+        if notes:
+            self.statusBar().showMessage("; ".join(notes), 10000)
         self._update_actions()
 
     def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:

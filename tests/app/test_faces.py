@@ -22,11 +22,14 @@ from app.faces import (
     template_face_box,
 )
 from app.tools import ToolSettings
+from app.viewcache import ViewCache
 from app.worker import Worker
 from engines import faces as geometry
 from engines import registry
 from engines.base import InputError, Readiness, Status
+from engines.fileio import ImageMetadata
 from engines.segmentation.labels import bundled_label_set
+from tests.photos import wide_gamut_profile
 
 HEIGHT, WIDTH = 240, 320
 TEMPLATE = template_face_box()
@@ -146,6 +149,15 @@ def test_the_face_crop_shares_the_photos_reference_photos(session):
     crop.remove_references([0])
     assert session.leave() is document
     assert document.references == (second,)  # what the face edit changed stays with the photo
+
+
+def test_the_face_crop_is_shown_in_the_photos_colours(session):
+    session, document = session
+    document.metadata = ImageMetadata(icc_profile=wide_gamut_profile())
+    session.add_box(BOX)
+    crop = session.enter(0).document
+    assert crop.metadata == document.metadata
+    assert ViewCache(crop).to_display is not None
 
 
 def test_auto_sketch_from_landmarks_is_one_undo_step(session):

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.document import Layer
 from app.window import SAMPLE_IMAGE, MainWindow
-from engines.fileio import load_image, save_image
-from tests.photos import embedded_metadata, write_phone_photo
+from engines.fileio import ImageMetadata, load_image, save_image
+from tests.photos import embedded_metadata, wide_gamut_profile, write_phone_photo
 
 
 @pytest.fixture
@@ -128,6 +128,20 @@ def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
         assert not dialog.keep_metadata.isChecked()  # folder runs follow the same choice
     finally:
         dialog.close()
+
+
+def test_a_wide_gamut_photo_is_shown_converted_and_saved_unchanged(tmp_path, window):
+    pixels = load_image(SAMPLE_IMAGE).rgb[:120, :160]
+    source = save_image(tmp_path / "wide.png", pixels,
+                        metadata=ImageMetadata(icc_profile=wide_gamut_profile()))
+    assert window.open_path(source)
+    assert "from its Wide Test RGB profile" in window.statusBar().currentMessage()
+    shown = window.canvas.view.levels[0].base[..., 2::-1]
+    assert np.abs(shown.astype(int) - pixels).max() > 10
+    assert window.save_as(tmp_path / "out.png")
+    saved = load_image(tmp_path / "out.png")
+    assert np.array_equal(saved.rgb, pixels)
+    assert saved.metadata.icc_profile == wide_gamut_profile()
 
 
 def test_bad_files_show_a_message_and_keep_the_document(tmp_path, window):
