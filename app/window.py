@@ -1,14 +1,14 @@
 """The main window: actions, menus, panels and the wiring between them.
 
 It holds no image logic of its own: the document edits itself, the canvas paints and takes
-pointer input, the controller runs fills on the worker. File dialogs and questions go
+pointer input, the controller runs fills on the worker; the file commands (open, save,
+import and export) are :class:`app.file_commands.FileCommands`. File dialogs and questions go
 through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_save_path`,
 :meth:`MainWindow.confirm`) so tests can answer them without a person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
 from app.faces import FaceBoxTool, FaceEdit, FacePanel, FaceSession, engine_for_faces
+from app.file_commands import FileCommands
 from app.icons import action_icon, tool_icon
 from app.legend import LegendPanel
 from app.model_dialogs import ModelManagerDialog, offer_download
@@ -45,25 +46,14 @@ from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
 from app.worker import Worker, WorkerClient
 from engines import registry
-from engines.base import Engine, Guidance, InputError, Readiness
-from engines.fileio import (
-    IMAGE_SUFFIXES,
-    NO_METADATA,
-    ImageFileError,
-    load_image,
-    load_mask,
-    save_image,
-    save_mask,
-    suggest_output_path,
-)
+from engines.base import Engine, Guidance, Readiness
 from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
-_IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileCommands, QMainWindow):
     """The editor window. ``worker`` may be given (tests); otherwise one is created."""
 
     def __init__(self, worker: Worker | None = None) -> None:
@@ -317,130 +307,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("; ".join(notes), 10000)
         self._update_actions()
 
-    def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:
-        """Open an image (asks for one when ``path`` is None); returns whether it opened."""
-        if path is None:
-            path = self.ask_open_path("Open Image", _IMAGE_FILTER)
-            if not path:
-                return False
-        if not self.leave_face() or not self.confirm_discard_changes():
-            return False
-        try:
-            loaded = load_image(path)
-            document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                                loaded.metadata)
-            if mask is not None:
-                document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
-                                       "Import mask")
-                document.mark_saved()
-        except ImageFileError as exc:
-            self.show_error(str(exc))
-            return False
-        self.set_document(document)
-        self.faces.set_document(document)
-        return True
-
-    def save(self) -> bool:
-        """Save to the last save path, or ask for one (never the original by default)."""
-        if self.document is None or not self._check_not_in_face():
-            return False
-        if self.save_path is None:
-            return self.save_as()
-        return self._write(self.save_path, overwrite=True)
-
-    def save_as(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        """Save under ``path`` (asks when None; the dialog confirms replacing a file)."""
-        if self.document is None or not self._check_not_in_face():
-            return False
-        if path is None:
-            suggestion = suggest_output_path(self.document.path or "untitled.png")
-            path = self.ask_save_path("Save Image", str(suggestion), _IMAGE_FILTER)
-            if not path:
-                return False
-            overwrite = True  # the native dialog already asked before replacing a file
-        path = Path(path)
-        if self.document.path and path.resolve() == Path(self.document.path).resolve() \
-                and not self.confirm("Replace the original?",
-                                     f"{path.name} is the original picture. Replace it?"):
-            return False
-        if self._write(path, overwrite):
-            self.save_path = path
-            return True
-        return False
-
-    def _write(self, path: Path, overwrite: bool) -> bool:
-        doc = self.document
-        if self.controller.has_result and self.controller.apply():
-            self.statusBar().showMessage("Applied the result shown before saving", 4000)
-        try:
-            save_image(path, doc.image, doc.alpha, overwrite=overwrite,
-                       metadata=doc.metadata if self.keep_metadata else NO_METADATA)
-        except ImageFileError as exc:
-            self.show_error(str(exc))
-            return False
-        doc.mark_saved()
-        self.statusBar().showMessage(f"Saved {path}", 6000)
-        self._update_actions()
-        return True
-
-    def import_mask(self, path: str | Path | None = None) -> bool:
-        if self.document is None:
-            return False
-        if path is None:
-            path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + _IMAGE_FILTER)
-            if not path:
-                return False
-        try:
-            mask = load_mask(path, (self.document.height, self.document.width))
-        except ImageFileError as exc:
-            self.show_error(str(exc))
-            return False
-        self.document.replace_layer(Layer.MASK, mask, "Import mask")
-        self._on_edit_finished(Layer.MASK.value)
-        return True
-
-    def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        if self.document is None:
-            return False
-        if path is None:
-            base = Path(self.document.path or "untitled.png")
-            path = self.ask_save_path("Export Mask", str(base.with_name(base.stem + "_mask.png")),
-                                      "PNG (*.png)")
-            if not path:
-                return False
-            overwrite = True
-        try:
-            save_mask(path, self.document.mask, overwrite=overwrite)
-        except ImageFileError as exc:
-            self.show_error(str(exc))
-            return False
-        self.statusBar().showMessage(f"Mask saved to {path}", 6000)
-        return True
-
-    def import_labels(self, path: str | Path | None = None) -> bool:
-        """Load a label map (indexed PNG of class ids) as the computed map, one undo step."""
-        if self.document is None:
-            return False
-        if path is None:
-            path = self.ask_open_path("Import Label Map", "Label maps (*.png)")
-            if not path:
-                return False
-        return self.semantic.import_labels(path)
-
-    def export_labels(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        """Save the label map as an indexed PNG whose pixel values are the class ids."""
-        if self.document is None:
-            return False
-        if path is None:
-            base = Path(self.document.path or "untitled.png")
-            path = self.ask_save_path("Export Label Map",
-                                      str(base.with_name(base.stem + "_labels.png")),
-                                      "PNG (*.png)")
-            if not path:
-                return False
-            overwrite = True
-        return self.semantic.export_labels(path, overwrite)
-
     def show_models(self) -> None:
         """The model manager: download, import and remove checkpoints."""
         dialog = ModelManagerDialog(self)
@@ -671,36 +537,6 @@ class MainWindow(QMainWindow):
         self._show_references()
 
     # ------------------------------------------------------------- references
-    def add_references(self, paths: Sequence[str | Path] | None = None) -> int:
-        """Add reference photos (asks for files when ``paths`` is None); returns how many.
-
-        Files that cannot be read are named in one message; the others are still added.
-        """
-        if self.document is None:
-            return 0
-        if paths is None:
-            paths = self.ask_open_paths("Add Reference Photos", _IMAGE_FILTER)
-        added, failures = 0, []
-        for path in paths:
-            try:
-                self.document.add_reference(load_image(path).rgb, Path(path).name)
-                added += 1
-            except (ImageFileError, InputError) as exc:
-                failures.append(str(exc))
-        self._show_references()
-        if added:
-            self.docks["references_dock"].raise_()
-            self.statusBar().showMessage(f"{added} reference photo(s) added", 5000)
-        if failures:
-            self.show_error("Not added: " + "; ".join(failures))
-        return added
-
-    def remove_references(self, rows) -> None:
-        """Forget the reference photos at ``rows`` of the panel."""
-        if self.document is not None:
-            self.document.remove_references(rows)
-            self._show_references()
-
     def _show_references(self) -> None:
         cls = registry.engine_class(self.controller.settings.engine)
         self.reference_panel.show_references(
@@ -783,16 +619,6 @@ class MainWindow(QMainWindow):
         self.actions["redo"].setText(f"&Redo {doc.redo_label()}" if has and doc.can_redo()
                                      else "&Redo")
 
-    @property
-    def keep_metadata(self) -> bool:
-        """Whether saved pictures (and folder results) keep their original's metadata."""
-        return self.actions["keep_metadata"].isChecked()
-
-    def _keep_metadata_toggled(self, checked: bool) -> None:
-        self.statusBar().showMessage(
-            "Saved pictures keep the original's colour profile and EXIF tags" if checked else
-            "Saved pictures carry no colour profile or EXIF tags (date, camera, GPS)", 6000)
-
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
         """Take the fill settings, file choices, window geometry and dock layout of the last
@@ -842,15 +668,6 @@ class MainWindow(QMainWindow):
             return
         super().keyReleaseEvent(event)
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_path(urls[0].toLocalFile())
-
     def closeEvent(self, event) -> None:
         if not self.confirm_discard_changes():
             event.ignore()
@@ -860,13 +677,6 @@ class MainWindow(QMainWindow):
         event.accept()
 
     # --------------------------------------------------- questions to the user
-    def confirm_discard_changes(self) -> bool:
-        photo = self.faces.edit.parent if self.faces.edit is not None else self.document
-        if photo is None or not (photo.modified or self.faces.has_unpasted_changes):
-            return True
-        return self.confirm("Unsaved changes",
-                            "The picture has changes that are not saved. Discard them?")
-
     def confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text,
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)

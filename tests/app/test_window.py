@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 import qimage2ndarray
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.document import Layer
@@ -142,6 +142,19 @@ def test_a_wide_gamut_photo_is_shown_converted_and_saved_unchanged(tmp_path, win
     saved = load_image(tmp_path / "out.png")
     assert np.array_equal(saved.rgb, pixels)
     assert saved.metadata.icc_profile == wide_gamut_profile()
+
+
+def test_dropping_a_file_on_the_window_opens_it(tmp_path, window):
+    path = save_image(tmp_path / "dropped.png", np.full((50, 70, 3), 120, np.uint8))
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    centre = QPointF(window.width() / 2, window.height() / 2)
+    enter = QDragEnterEvent(centre.toPoint(), Qt.CopyAction, data, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(centre, Qt.CopyAction, data, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(window, drop)
+    assert window.document.path == str(path) and window.document.width == 70
 
 
 def test_bad_files_show_a_message_and_keep_the_document(tmp_path, window):
