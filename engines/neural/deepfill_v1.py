@@ -190,9 +190,7 @@ class FineGenerator(nn.Module):
         """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
         :func:`~engines.neural.deepfill_v2.refine_on_box`)."""
         xnow = _with_guides(coarse * mask + xin * (1.0 - mask), mask)
-        frame = Box.frame(tuple(xin.shape[-2:]))
-        return torch.clamp(refine_on_box(self, xnow, mask, box or frame,
-                                         hole_queries=box is not None), -1.0, 1.0)
+        return torch.clamp(refine_on_box(self, xnow, mask, box), -1.0, 1.0)
 
 
 class DeepFillV1(nn.Module):

@@ -274,24 +274,26 @@ class RefineNet(nn.Module):
                 box: Box | None = None) -> torch.Tensor:
         """The whole ``(N, 3, H, W)`` output, or only ``box`` of it (see
         :func:`refine_on_box`); ``mask`` ``(N, 1, H, W)``, 1 = hole."""
-        frame = Box.frame(tuple(x.shape[-2:]))
-        return torch.tanh(refine_on_box(self, x, mask, box or frame, hole_queries=box is not None))
+        return torch.tanh(refine_on_box(self, x, mask, box))
 
 
-def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor, box: Box,
-                  hole_queries: bool = True) -> torch.Tensor:
-    """A DeepFill refinement network's output before its final activation, on ``box``.
+def refine_on_box(net: nn.Module, x: torch.Tensor, mask: torch.Tensor,
+                  box: Box | None) -> torch.Tensor:
+    """A DeepFill refinement network's output before its final activation, on ``box``
+    (``None``: the whole output, every attention query computed as upstream does).
 
     ``net`` has ``hallucination_steps()``, ``attention_input_steps()``,
     ``contextual_attention``, ``attention_output_steps()`` and ``merged_steps()`` (the
     branches' outputs concatenated, hallucination first). The attention reads its keys
     from the whole picture, so its branch runs everywhere up to the attention; the
-    attention computes only the queries that reach ``box`` (with ``hole_queries``, only
-    those that reach a hole pixel of ``mask``), and the dilated branch and everything after
-    the merge only what ``box`` reads.
+    attention computes only the queries that reach ``box`` (given a box, only those that
+    also reach a hole pixel of ``mask``), and the dilated branch and everything after the
+    merge only what ``box`` reads.
     """
     size = tuple(x.shape[-2:])
     frame = Box.frame(size)
+    hole_queries = box is not None
+    box = box or frame
     hallucination, merged = net.hallucination_steps(), net.merged_steps()
     quarter = sizes_through(hallucination, size)[-1]
     merged_box = plan(merged, quarter, box)[0]
