@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.document import Document, Layer
-from engines.base import InputError
+from engines import registry
+from engines.base import Guidance, InputError
 from engines.fileio import (
     IMAGE_SUFFIXES,
     NO_METADATA,
@@ -205,6 +206,13 @@ class FileCommands:
         if self.document is not None:
             self.document.remove_references(rows)
             self._show_references()
+
+    def _show_references(self) -> None:
+        """List the document's reference photos, saying whether the chosen engine uses them."""
+        cls = registry.engine_class(self.controller.settings.engine)
+        self.reference_panel.show_references(
+            self.document.references if self.document is not None else (),
+            Guidance.EXEMPLARS in cls.guidance, cls.title)
 
     # --------------------------------------------------------- drag and drop
     def dragEnterEvent(self, event) -> None:

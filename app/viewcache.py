@@ -5,8 +5,9 @@ about the window's size is not. :class:`ViewCache` keeps, for each power-of-two 
 picture as 32-bit BGRX and all overlays (labels, sampling area, mask, colour strokes,
 sketch) composited into one premultiplied BGRA buffer, and updates only the box that an
 edit touched. A picture with a colour profile other than sRGB is shown converted to sRGB
-(:mod:`app.display_colour`); the document's pixels stay as they are. It holds no Qt objects: buffers come from an ``allocate(h, w)`` function, which
-the canvas points at ``QImage`` memory (via qimage2ndarray) so painting needs no copies.
+(:mod:`app.display_colour`); the document's pixels stay as they are. It holds no Qt
+objects: buffers come from an ``allocate(h, w)`` function, which the canvas points at
+``QImage`` memory (via qimage2ndarray) so painting needs no copies.
 """
 
 from __future__ import annotations

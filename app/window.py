@@ -46,7 +46,7 @@ from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
 from app.worker import Worker, WorkerClient
 from engines import registry
-from engines.base import Engine, Guidance, Readiness
+from engines.base import Engine, Readiness
 from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
@@ -535,13 +535,6 @@ class MainWindow(FileCommands, QMainWindow):
         else:
             self.statusBar().showMessage(f"Engine: {name}", 3000)
         self._show_references()
-
-    # ------------------------------------------------------------- references
-    def _show_references(self) -> None:
-        cls = registry.engine_class(self.controller.settings.engine)
-        self.reference_panel.show_references(
-            self.document.references if self.document is not None else (),
-            Guidance.EXEMPLARS in cls.guidance, cls.title)
 
     # ---------------------------------------------------------------- signals
     def _on_document_change(self, layer: Layer, box) -> None:
