@@ -6,8 +6,8 @@ import json
 
 from app import preferences
 from app.controller import FillSettings
-from app.window import MainWindow
 from engines.base import Strategy
+from tests.app.test_window import shown_window
 
 
 def test_fill_settings_round_trip():
@@ -55,11 +55,7 @@ def test_saving_keeps_metadata_until_the_user_says_otherwise():
 
 
 def test_the_next_window_starts_where_the_last_one_closed(qtbot):
-    first = MainWindow()
-    qtbot.addWidget(first)
-    first.resize(760, 540)
-    first.show()
-    qtbot.waitExposed(first)
+    first = shown_window(qtbot, (760, 540))
     first.engine_panel.select_engine("telea")
     first.engine_panel.options.fields["radius"].setValue(12)
     first.engine_panel.margin.setValue(200)
@@ -67,11 +63,7 @@ def test_the_next_window_starts_where_the_last_one_closed(qtbot):
     size = (first.width(), first.height())
     assert first.close()
 
-    second = MainWindow()
-    qtbot.addWidget(second)
-    second.restore_preferences()
-    second.show()
-    qtbot.waitExposed(second)
+    second = shown_window(qtbot, size=None, restore=True)
     try:
         assert second.controller.settings.engine == "telea"
         assert second.controller.settings.options_for("telea") == {"radius": 12}

@@ -16,13 +16,24 @@ from engines.fileio import ImageMetadata, load_image, save_image
 from tests.photos import embedded_metadata, wide_gamut_profile, write_phone_photo
 
 
-@pytest.fixture
-def window(qtbot):
+def shown_window(qtbot, size: tuple[int, int] | None = (1000, 700),
+                 restore: bool = False) -> MainWindow:
+    """A main window shown on screen; ``size`` None keeps what ``restore`` (the last
+    session's preferences) gave it."""
     window = MainWindow()
     qtbot.addWidget(window)
-    window.resize(1000, 700)
+    if restore:
+        window.restore_preferences()
+    if size is not None:
+        window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def window(qtbot):
+    window = shown_window(qtbot)
     window.confirm = lambda title, text: False  # never block on a question
     yield window
     window.worker.shutdown()
