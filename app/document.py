@@ -123,20 +123,30 @@ class Document:
         image: ``(H, W, 3)`` uint8 RGB; copied.
         alpha: optional ``(H, W)`` uint8 transparency of the original file, kept for saving.
         path: where the image came from, if anywhere.
-        notes: remarks made when loading (e.g. "16-bit image converted to 8 bits").
+        notes: remarks made when loading (e.g. "16-bit image, edited at 8 bits per channel...").
         metadata: the original file's colour profile and EXIF tags, kept for saving.
+        original16: the original file's ``(H, W, 3|4)`` uint16 samples when it had 16 bits
+            per channel, kept (read-only) so that PNG and TIFF are saved at 16 bits.
     """
 
     undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
                  path: str | None = None, notes: tuple[str, ...] = (),
-                 metadata: ImageMetadata = NO_METADATA) -> None:
+                 metadata: ImageMetadata = NO_METADATA,
+                 original16: np.ndarray | None = None) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         self.path = path
         self.notes = tuple(notes)
         self.metadata = metadata
+        if original16 is not None and original16.shape[:2] != image.shape[:2]:
+            raise InputError(f"the 16-bit original {original16.shape} does not match the "
+                             f"image {image.shape}")
+        if original16 is not None:
+            original16 = original16.view()
+            original16.flags.writeable = False
+        self.original16 = original16
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
         self.label_set: str | None = None  # name of the label list the label layer uses
         self.computed_labels: np.ndarray | None = None  # the map as a parser computed it

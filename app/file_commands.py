@@ -26,6 +26,7 @@ from engines.fileio import (
     save_mask,
     suggest_output_path,
 )
+from engines.sixteen_bit import DEEP_SUFFIXES
 
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
@@ -45,7 +46,7 @@ class FileCommands:
         try:
             loaded = load_image(path)
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                                loaded.metadata)
+                                loaded.metadata, loaded.original16)
             if mask is not None:
                 document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
                                        "Import mask")
@@ -98,12 +99,17 @@ class FileCommands:
             self.statusBar().showMessage("Applied the result shown before saving", 4000)
         try:
             save_image(path, doc.image, doc.alpha, overwrite=overwrite,
-                       metadata=doc.metadata if self.keep_metadata else NO_METADATA)
+                       metadata=doc.metadata if self.keep_metadata else NO_METADATA,
+                       original16=doc.original16)
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
         doc.mark_saved()
-        self.statusBar().showMessage(f"Saved {path}", 6000)
+        depth = ""
+        if doc.original16 is not None:
+            depth = " at 16 bits per channel" if path.suffix.lower() in DEEP_SUFFIXES else \
+                f" at 8 bits per channel ({path.suffix} has no 16-bit form; PNG and TIFF do)"
+        self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
         self._update_actions()
         return True
 

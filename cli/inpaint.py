@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_image(output, final.image, loaded.alpha, overwrite=args.overwrite,
-               metadata=NO_METADATA if args.strip_metadata else loaded.metadata)
+               metadata=NO_METADATA if args.strip_metadata else loaded.metadata,
+               original16=loaded.original16)
     for note in loaded.notes:
         print(f"note: {note}")
     print(f"wrote {output}")

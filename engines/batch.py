@@ -189,7 +189,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                                          **dict(request_settings or {}))
                 result = _final_image(engine, request, cancel, report)
                 save_image(target, result, loaded.alpha, overwrite=overwrite,
-                           metadata=loaded.metadata if keep_metadata else NO_METADATA)
+                           metadata=loaded.metadata if keep_metadata else NO_METADATA,
+                           original16=loaded.original16)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 failed.append((source, _reason(exc)))

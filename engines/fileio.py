@@ -3,7 +3,9 @@ tools read and write pictures, masks and other layers.
 
 Reading honours EXIF orientation, keeps the alpha channel, accepts 8- and 16-bit (and float)
 PNG, JPEG, WebP, TIFF and BMP, refuses absurdly large images before decoding them, and says
-what it converted. It also keeps the photo's metadata (:class:`ImageMetadata`: the RGB colour
+what it converted. Pictures are edited at 8 bits per channel; a 16-bit file's own samples are
+kept (:attr:`LoadedImage.original16`) so that saving it as PNG or TIFF writes 16 bits again,
+at full precision wherever the picture was not changed (:mod:`engines.sixteen_bit`). It also keeps the photo's metadata (:class:`ImageMetadata`: the RGB colour
 profile and the EXIF tags), which writing puts back, so that a saved result shows the same
 colours as the original and keeps its date, camera and GPS tags. Writing is atomic (a
 temporary file in the target folder, then a rename) and refuses to replace an existing file
@@ -28,6 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from engines import sixteen_bit
 
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
@@ -107,9 +111,12 @@ class LoadedImage:
     Attributes:
         rgb: ``(H, W, 3)`` uint8 RGB, upright.
         alpha: ``(H, W)`` uint8 transparency (255 = opaque) or ``None`` if the file had none.
-        notes: what was converted on the way ("16-bit image converted to 8 bits", ...).
+        notes: what was converted on the way ("16-bit image, edited at 8 bits per channel...", ...).
         source_depth: bits per channel in the file (8, 16 or 32).
         metadata: the colour profile and EXIF tags to write back when saving.
+        original16: the file's own samples when it has 16 bits per channel, ``(H, W, 3)``
+            uint16 RGB or ``(H, W, 4)`` RGBA, upright; ``None`` otherwise. Pass it to
+            :func:`save_image` to write 16 bits again.
     """
 
     rgb: np.ndarray
@@ -117,6 +124,7 @@ class LoadedImage:
     notes: tuple[str, ...]
     source_depth: int
     metadata: ImageMetadata = NO_METADATA
+    original16: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -228,8 +236,9 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
     if pixels.dtype == np.uint8:
         return pixels, 8
     if pixels.dtype == np.uint16:
-        notes.append("16-bit image converted to 8 bits per channel for editing")
-        return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8), 16
+        notes.append("16-bit image, edited at 8 bits per channel; saving it as PNG or TIFF "
+                     "keeps 16 bits")
+        return sixteen_bit.to_8bit(pixels), 16
     if pixels.dtype in (np.float32, np.float64):
         notes.append("floating-point image converted to 8 bits per channel for editing")
         return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8), 32
@@ -252,6 +261,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
             and pixels.dtype == np.uint8:
         pixels = _tiff_bgra(data, name)
     notes: list[str] = []
+    original16 = _rgb16(pixels) if pixels.dtype == np.uint16 else None
     pixels, depth = _to_uint8(pixels, notes, name)
     alpha = None
     if pixels.ndim == 2:
@@ -265,12 +275,27 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     else:
         raise ImageFileError(f"{pixels.shape[2]} channels are not supported", name)
+    if original16 is not None and original16.shape[2] == 4 and alpha is None:
+        original16 = np.ascontiguousarray(original16[..., :3])  # opaque: drop the alpha
     if orientation in _ORIENTATION:
         rgb = _upright(rgb, orientation)
         alpha = None if alpha is None else _upright(alpha, orientation)
+        original16 = None if original16 is None else _upright(original16, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
-    return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata)
+    return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
+                       original16)
+
+
+def _rgb16(pixels: np.ndarray) -> np.ndarray | None:
+    """OpenCV's decoded uint16 grey, BGR or BGRA as RGB(A); ``None`` for other layouts."""
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    if pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    if pixels.shape[2] == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA)
+    return None
 
 
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
@@ -344,18 +369,23 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
 
 # ----------------------------------------------------------------------------- writing
 def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
-                 quality: int = 95, metadata: ImageMetadata = NO_METADATA) -> bytes:
+                 quality: int = 95, metadata: ImageMetadata = NO_METADATA,
+                 original16: np.ndarray | None = None) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF). JPEG and WebP use
     ``quality`` (WebP at 100 or more is lossless); PNG is lossless. ``metadata`` is embedded
-    in RGB pictures of every format but BMP, which has no place for it (TIFFs that carry it
-    are written uncompressed).
+    in RGB pictures of every format but BMP, which has no place for it (8-bit TIFFs that
+    carry it are written uncompressed). With ``original16`` (:attr:`LoadedImage.original16`,
+    the same size), PNG and TIFF are written at 16 bits per channel, the original's
+    samples kept wherever ``pixels`` still shows them (:func:`sixteen_bit.restore_depth`).
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
+    if original16 is not None and pixels.ndim == 3 and suffix in sixteen_bit.DEEP_SUFFIXES:
+        return _encode_16bit(pixels, suffix, alpha, metadata, original16)
     if metadata and pixels.ndim == 3 and suffix != ".bmp":
         return _encode_with_metadata(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
@@ -407,6 +437,17 @@ def _encode_with_metadata(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None
     return buffer.getvalue()
 
 
+def _encode_16bit(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
+                  metadata: ImageMetadata, original16: np.ndarray) -> bytes:
+    encode = sixteen_bit.encode_png16 if suffix == ".png" else sixteen_bit.encode_tiff16
+    try:
+        return encode(sixteen_bit.restore_depth(rgb, alpha, original16),
+                      metadata.icc_profile, metadata.exif)
+    except (ValueError, TypeError, OSError, struct.error) as exc:
+        raise ImageFileError(f"could not encode the image as a 16-bit {suffix} ({exc})") \
+            from None
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
@@ -452,14 +493,16 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
                overwrite: bool = False, quality: int = 95,
-               metadata: ImageMetadata = NO_METADATA) -> Path:
+               metadata: ImageMetadata = NO_METADATA,
+               original16: np.ndarray | None = None) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
-    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF.
+    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF,
+    and its :attr:`LoadedImage.original16` to keep 16 bits per channel in PNG and TIFF.
     """
     path = Path(path)
-    return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality, metadata),
-                        overwrite)
+    return write_atomic(
+        path, encode_image(rgb, path.suffix, alpha, quality, metadata, original16), overwrite)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

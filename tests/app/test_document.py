@@ -245,6 +245,16 @@ def test_unusable_reference_photos_are_refused(bad, message):
     assert doc.references == ()
 
 
+
+def test_the_16_bit_original_is_kept_read_only_and_must_match():
+    deep = np.full((20, 30, 3), 1000, np.uint16)
+    doc = Document(np.zeros((20, 30, 3), np.uint8), original16=deep)
+    assert doc.original16 is not None and np.shares_memory(doc.original16, deep)
+    with pytest.raises(ValueError, match="read-only"):
+        doc.original16[0, 0, 0] = 1
+    with pytest.raises(InputError, match="does not match"):
+        Document(np.zeros((20, 30, 3), np.uint8), original16=deep[:10])
+
 def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     doc = _doc(200, 200)
     computed = np.zeros((200, 200), np.uint8)

@@ -155,6 +155,22 @@ def test_a_wide_gamut_photo_is_shown_converted_and_saved_unchanged(tmp_path, win
     assert saved.metadata.icc_profile == wide_gamut_profile()
 
 
+
+def test_a_16_bit_photo_is_saved_at_16_bits_and_the_status_says_so(tmp_path, window):
+    deep = np.random.default_rng(4).integers(0, 65536, (60, 80, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "scan.png"), deep[..., ::-1])
+    assert window.open_path(tmp_path / "scan.png")
+    painted = window.document.image.copy()
+    painted[:10, :10] = 255
+    window.document.apply_result(painted)
+    assert window.save_as(tmp_path / "out.tif")
+    assert "at 16 bits per channel" in window.statusBar().currentMessage()
+    samples = cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert np.array_equal(samples[10:], deep[10:]) and (samples[:10, :10] == 65535).all()
+    assert window.save_as(tmp_path / "out.jpg")
+    assert "at 8 bits per channel (.jpg has no 16-bit form" in \
+        window.statusBar().currentMessage()
+
 def test_dropping_a_file_on_the_window_opens_it(tmp_path, window):
     path = save_image(tmp_path / "dropped.png", np.full((50, 70, 3), 120, np.uint8))
     data = QMimeData()

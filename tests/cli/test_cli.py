@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -56,6 +57,23 @@ def test_inpaint_keeps_the_photos_metadata_unless_stripped(files, strip, capsys)
     else:
         assert profile == icc and tags[0x010F] == "PhoneMaker"
 
+
+
+def test_inpaint_and_batch_write_16_bit_pictures_back_at_16_bits(files, capsys):
+    folder, _image, mask = files
+    deep = np.random.default_rng(2).integers(0, 65536, (*mask.shape, 3), dtype=np.uint16)
+    images = folder / "deep"
+    images.mkdir()
+    cv2.imwrite(str(images / "scan.tif"), deep[..., ::-1])
+    assert run_cli("inpaint", images / "scan.tif", folder / "mask.png", "-o",
+                   folder / "out.tif", "--engine", "telea") == 0
+    assert run_cli("batch", "--images", images, "--mask", folder / "mask.png",
+                   "-o", folder / "batch", "--engine", "telea") == 0
+    for result in (folder / "out.tif", folder / "batch" / "scan.tif"):
+        samples = cv2.imread(str(result), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        assert samples.dtype == np.uint16
+        assert np.array_equal(samples[mask == 0], deep[mask == 0])  # every bit kept
+        assert (samples[mask > 0] % 257 == 0).all()  # the fill, from 8 bits
 
 def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
     folder, _image, _ = files
