@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import struct
@@ -164,6 +165,9 @@ def _header(data: bytes, path: str) -> _Header:
                 exif = _photo_tags(exif)
             except (ValueError, TypeError, OSError, SyntaxError, KeyError, struct.error):
                 exif, orientation = None, 1  # malformed EXIF must not make it unreadable
+        if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
+                and _turns_tiffs("pillow-size"):
+            size = size[::-1]  # Pillow reported the upright size
     except UnidentifiedImageError:
         raise ImageFileError("not an image file, or the file is damaged", path) from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -193,6 +197,24 @@ def _tiff_bgra(data: bytes, path: str) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({exc})", path) from None
     return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+
+
+@functools.cache
+def _turns_tiffs(reader: str) -> bool:
+    """Whether ``reader`` applies a TIFF's Orientation tag itself: ``"opencv"`` when decoding
+    (5.0 does, even with ``IMREAD_UNCHANGED``, for TIFF only), ``"pillow"`` when decoding
+    and ``"pillow-size"`` in the size it reports (Pillow 11 does both). Versions differ,
+    so it is found out once, on a 2x1 TIFF stored turned (orientation 6)."""
+    exif = Image.Exif()
+    exif[_ORIENTATION_TAG] = 6  # rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((1, 2, 3), np.uint8)).save(buffer, "TIFF", exif=exif.tobytes())
+    if reader == "opencv":
+        pixels = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+        return pixels is not None and pixels.shape[0] == 2
+    with Image.open(buffer) as picture:
+        return (picture.size if reader == "pillow-size" else picture.convert("RGB").size) \
+            == (1, 2)
 
 
 def _metadata(header: _Header, width: int, height: int, notes: list[str]) -> ImageMetadata:
@@ -257,9 +279,11 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
+    reader = "opencv"
     if header.format == "TIFF" and pixels.ndim == 3 and pixels.shape[2] == 4 \
             and pixels.dtype == np.uint8:
-        pixels = _tiff_bgra(data, name)
+        pixels, reader = _tiff_bgra(data, name), "pillow"
+    turned = header.format == "TIFF" and _turns_tiffs(reader)  # upright already
     notes: list[str] = []
     original16 = _rgb16(pixels) if pixels.dtype == np.uint16 else None
     pixels, depth = _to_uint8(pixels, notes, name)
@@ -278,9 +302,10 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     if original16 is not None and original16.shape[2] == 4 and alpha is None:
         original16 = np.ascontiguousarray(original16[..., :3])  # opaque: drop the alpha
     if orientation in _ORIENTATION:
-        rgb = _upright(rgb, orientation)
-        alpha = None if alpha is None else _upright(alpha, orientation)
-        original16 = None if original16 is None else _upright(original16, orientation)
+        if not turned:
+            rgb = _upright(rgb, orientation)
+            alpha = None if alpha is None else _upright(alpha, orientation)
+            original16 = None if original16 is None else _upright(original16, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,

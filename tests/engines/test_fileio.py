@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
+from engines import sixteen_bit
 from engines.fileio import (
     ImageFileError,
     ImageMetadata,
@@ -319,3 +320,31 @@ def test_damaged_exif_neither_stops_opening_nor_saving(tmp_path, rgb, exif):
     assert loaded.rgb.shape == rgb.shape
     saved = save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
     assert load_image(saved).rgb.shape == rgb.shape
+
+
+@pytest.mark.parametrize("kind", ["jpg", "png", "webp", "tif", "tif-rgba", "tif-16"])
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_every_format_is_turned_upright_exactly_once(tmp_path, rgb, kind, orientation):
+    """OpenCV turns TIFFs itself (5.0 does) but no other format; neither may end up turned
+    twice or not at all."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"turned.{kind.split('-')[0]}"
+    expected = _upright_reference(rgb, orientation)
+    if kind == "tif-16":
+        deep = rgb.astype(np.uint16) * 257 + 100
+        path.write_bytes(sixteen_bit.encode_tiff16(deep, None, exif.tobytes()))
+        loaded = load_image(path)
+        assert np.array_equal(loaded.original16, _upright_reference(deep, orientation))
+    else:
+        pixels = np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)]) \
+            if kind == "tif-rgba" else rgb
+        Image.fromarray(pixels).save(path, quality=100, exif=exif.tobytes())
+        loaded = load_image(path)
+    error = np.abs(loaded.rgb.astype(int) - expected).mean()
+    assert loaded.rgb.shape == expected.shape and error < (4 if kind in ("jpg", "webp") else 1)
+    assert image_size(path) == (expected.shape[1], expected.shape[0])
+
+
+def _upright_reference(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    return cv2.rotate(pixels, {3: cv2.ROTATE_180, 6: cv2.ROTATE_90_CLOCKWISE}[orientation])

@@ -183,3 +183,17 @@ def test_a_16_bit_grey_picture_is_saved_as_16_bit_rgb(tmp_path):
     saved = save_image(tmp_path / "out.tif", loaded.rgb, original16=loaded.original16)
     assert np.array_equal(_read16(saved), np.dstack([grey] * 3))
 
+
+
+def test_a_turned_16_bit_photo_is_kept_upright(tmp_path):
+    original = _deep_photo()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    (tmp_path / "turned.tif").write_bytes(encode_tiff16(original, None, exif.tobytes()))
+    loaded = load_image(tmp_path / "turned.tif")
+    upright = cv2.rotate(original, cv2.ROTATE_90_CLOCKWISE)
+    assert loaded.rgb.shape == (64, 48, 3) and np.array_equal(loaded.original16, upright)
+    saved = save_image(tmp_path / "out.tif", loaded.rgb, metadata=loaded.metadata,
+                       original16=loaded.original16)
+    assert np.array_equal(_read16(saved), upright)
+    assert load_image(saved).rgb.shape == (64, 48, 3)  # not turned a second time
