@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.busy import wait_for
 from app.document import Document, Layer
 from engines import registry
 from engines.base import Guidance, InputError
@@ -44,7 +45,7 @@ class FileCommands:
         if not self.leave_face() or not self.confirm_discard_changes():
             return False
         try:
-            loaded = load_image(path)
+            loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path))
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
                                 loaded.metadata, loaded.original16)
             if mask is not None:
@@ -97,10 +98,12 @@ class FileCommands:
         doc = self.document
         if self.controller.has_result and self.controller.apply():
             self.statusBar().showMessage("Applied the result shown before saving", 4000)
+        image, alpha = doc.image.copy(), None if doc.alpha is None else doc.alpha.copy()
+        metadata = doc.metadata if self.keep_metadata else NO_METADATA
         try:
-            save_image(path, doc.image, doc.alpha, overwrite=overwrite,
-                       metadata=doc.metadata if self.keep_metadata else NO_METADATA,
-                       original16=doc.original16)
+            wait_for(self, f"Saving {path.name}...", lambda: save_image(
+                path, image, alpha, overwrite=overwrite, metadata=metadata,
+                original16=doc.original16))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
