@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from app.document import Document
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
-from engines.base import Stage, Strategy
+from engines.base import REGION_OPTION_KEYS, Stage, Strategy
 from engines.region import Box, mask_bbox
 
 
@@ -89,11 +89,16 @@ class FillController(WorkerClient):
             self.message.emit("Paint over what should be removed first (brush: B)")
             return None
         s = self.settings
+        engine_options = s.options_for(s.engine)
+        # the region's options travel with the request, so that changing them does not
+        # make the worker build (and load) the engine again
+        region_options = {key: engine_options.pop(key)
+                          for key in REGION_OPTION_KEYS & engine_options.keys()}
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin,
-                                    seed=s.seed, device=s.device)
+                                    seed=s.seed, device=s.device, options=region_options)
         engine_class = registry.engine_class(s.engine)
         title = engine_class.title or engine_class.name
-        task = InpaintTask(title=title, engine=s.engine, engine_options=s.options_for(s.engine),
+        task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=request)
         self._pending = None
         return self._start(task, _Run(task.id, doc.image_version, request.mask, box, title))

@@ -77,7 +77,7 @@ class EngineOptionsForm(QWidget):
         if self.engine is None:
             return ()
         try:
-            return registry.engine_class(self.engine).option_specs
+            return registry.engine_class(self.engine).user_options()
         except KeyError:
             return ()
 

@@ -64,7 +64,7 @@ def load_fill_settings() -> FillSettings:
         settings.engine_options = {
             name: kept for name, values in options.items()
             if name in names and isinstance(values, dict)
-            and (kept := _valid_options(registry.engine_class(name).option_specs, values))}
+            and (kept := _valid_options(registry.engine_class(name).user_options(), values))}
     with contextlib.suppress(ValueError):
         settings.strategy = Strategy(record.get("strategy", settings.strategy.value))
     for key, kind in (("crop_margin", int), ("seed", int), ("device", str),

@@ -28,7 +28,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                              "with native support), local=false (DeepFill: compute the "
                              "whole frame, not only what reaches the hole), "
                              "source=torchscript (LaMa), quality=best (PatchMatch), "
-                             "weights_path=FILE")
+                             "weights_path=FILE; neural engines: working_size=PX, "
+                             "seam_feather=PX (colour blend at the hole's edge); "
+                             "`engines -v` lists each engine's")
 
 
 def add_metadata_argument(parser: argparse.ArgumentParser) -> None:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             cls = registry.engine_class(row[0])
             print(f"    {cls.description}")
-            for spec in cls.option_specs:
+            for spec in cls.user_options():
                 print(f"    --option {spec.describe()}")
             if row[4]:
                 print(f"    {row[4]}")

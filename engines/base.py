@@ -323,6 +323,23 @@ class OptionSpec:
                 + (f": {self.help}" if self.help else ""))
 
 
+# options read by the region handling (engines.region), not by the engines themselves
+REGION_OPTION_KEYS = frozenset({"working_size", "seam_feather"})
+SEAM_BLEND_OPTION = OptionSpec(
+    "seam_feather", "Seam blend", 6.0, "how far (px) into the hole the fill's colours are "
+    "shifted to meet the picture at the hole's edge (0: off)", minimum=0.0, maximum=32.0,
+    step=1.0)
+
+
+def working_size_option(default: int) -> OptionSpec:
+    """The ``working_size`` option of an engine that works best at ``default`` pixels."""
+    return OptionSpec(
+        "working_size", "Working size", default, "longest side (px) the region around the "
+        "hole is scaled down to before the engine sees it: larger keeps more detail, but "
+        "strays from the scale a network was trained at and takes longer",
+        minimum=128, maximum=4096, step=64)
+
+
 def _option_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -349,8 +366,9 @@ class Engine(abc.ABC):
             to it (``None``: any size, the region is processed at full resolution).
         min_context: the smallest crop side worth giving the engine (context around a hole).
         weights: ids of the checkpoints the engine needs (see :mod:`engines.weights`).
-        option_specs: the options users may set, as :class:`OptionSpec` (others may exist
-            for scripts and benchmarks).
+        option_specs: the engine's own options users may set, as :class:`OptionSpec` (others
+            may exist for scripts and benchmarks); :meth:`user_options` adds the ones every
+            engine shares.
     """
 
     name: ClassVar[str] = ""
@@ -366,9 +384,26 @@ class Engine(abc.ABC):
         self.options = dict(options)
 
     @classmethod
+    def user_options(cls) -> tuple[OptionSpec, ...]:
+        """Every option users may set: :attr:`option_specs`, then, for engines with a
+        :attr:`working_size`, those of the region handling (:mod:`engines.region`): the
+        working size and the seam blend. Engines without one see the region at full
+        resolution and keep its known pixels (classical ones), so neither applies."""
+        if not cls.working_size:
+            return cls.option_specs
+        return (*cls.option_specs, working_size_option(cls.working_size), SEAM_BLEND_OPTION)
+
+    @classmethod
     def option_default(cls, key: str) -> Any:
-        """The default of the user option ``key`` (one of :attr:`option_specs`)."""
-        return next(spec.default for spec in cls.option_specs if spec.key == key)
+        """The default of the user option ``key`` (one of :meth:`user_options`)."""
+        return next(spec.default for spec in cls.user_options() if spec.key == key)
+
+    def region_option(self, request: InpaintRequest, key: str) -> Any:
+        """An option of the region handling (one of :data:`REGION_OPTION_KEYS`): the
+        request's, else this engine's, else the default (``None`` for the working size of an
+        engine without one; a seam blend of 6 px)."""
+        default = self.working_size if key == "working_size" else SEAM_BLEND_OPTION.default
+        return request.options.get(key, self.options.get(key, default))
 
     def status(self) -> Status:
         """Whether the engine can run now (weights present, trained, ...)."""

@@ -138,7 +138,7 @@ def crop_boxes(mask: np.ndarray, margin: int, min_side: int = 0) -> list[Box]:
 def plan_boxes(request: InpaintRequest, engine: Engine) -> list[tuple[Box, float]]:
     """The boxes an engine will be run on and each one's scale (working / original)."""
     height, width = request.mask.shape
-    limit = request.options.get("working_size", engine.working_size)
+    limit = engine.region_option(request, "working_size")
     whole = Box(0, 0, height, width)
 
     def scale_for(box: Box) -> float:
@@ -284,7 +284,7 @@ def run_regions(engine: Engine, request: InpaintRequest,
     """Run ``engine`` over the request's boxes and yield full-size stages (last one final)."""
     if not request.hole.any():
         raise InputError("the mask is empty: paint over what should be removed first")
-    feather = float(request.options.get("seam_feather", 6.0))
+    feather = float(engine.region_option(request, "seam_feather"))
     plan = plan_boxes(request, engine)
     canvas = np.array(request.image)  # writable working copy
     for index, (box, scale) in enumerate(plan):

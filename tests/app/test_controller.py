@@ -8,6 +8,8 @@ import pytest
 from app.controller import FillController
 from app.document import Document, Layer
 from app.worker import Worker
+from engines import registry
+from engines.base import Engine, RegionStage
 
 
 @pytest.fixture
@@ -88,6 +90,40 @@ def test_engine_errors_reach_the_user(qtbot, setup):
         controller.run()
     assert blocker.args[0]
     assert not controller.busy
+
+
+def test_the_seam_blend_reaches_the_fill_without_rebuilding_the_engine(qtbot, setup,
+                                                                      monkeypatch):
+    class Tinted(Engine):
+        """A network-like engine: works at 128 px and does not keep the known pixels."""
+
+        name, working_size = "tinted", 128
+
+        def inpaint_region(self, region, cancel):
+            yield RegionStage("final", np.clip(region.image.astype(int) + 40, 0, 255)
+                              .astype(np.uint8), 1.0, final=True)
+
+    monkeypatch.setitem(registry._ENGINES, "tinted", Tinted)
+    controller, document = setup
+    controller.settings.engine = "tinted"
+    built = []
+    factory = controller.worker.engines._factory
+    monkeypatch.setattr(controller.worker.engines, "_factory",
+                        lambda name, **options: built.append(options) or factory(name, **options))
+    original = document.image.copy()
+    _paint(document)
+    hole = document.mask > 0
+    results = []
+    for feather in (0.0, 12.0):
+        controller.settings.engine_options = {"tinted": {"half": True, "seam_feather": feather}}
+        with qtbot.waitSignal(controller.applied, timeout=20000):
+            controller.run()
+        results.append(document.image.copy())
+        document.undo()
+        assert np.array_equal(document.image, original)
+    assert built == [{"half": True}]  # one engine, built once
+    assert np.array_equal(results[0][~hole], results[1][~hole])
+    assert not np.array_equal(results[0][hole], results[1][hole])  # the blend applied
 
 
 def test_auto_apply_waits_for_a_brush_drag_in_progress(qtbot, setup):

@@ -25,7 +25,12 @@ def test_fields_follow_the_engines_specs_and_show_defaults(form):
     assert isinstance(strength, QDoubleSpinBox) and strength.value() == 1.0
     assert form.values == {} and not form.defaults_button.isEnabled()
     assert form.none_label.isHidden()
-    form.show_engine("lama")  # no options
+    form.show_engine("lama")  # the options every engine with a working size has
+    assert list(form.fields) == ["working_size", "seam_feather"]
+    size, seam = form.fields.values()
+    assert isinstance(size, QSpinBox) and size.value() == 1024 and size.singleStep() == 64
+    assert isinstance(seam, QDoubleSpinBox) and seam.value() == 6.0
+    form.show_engine(None)
     assert form.fields == {} and not form.none_label.isHidden()
     assert form.defaults_button.isHidden()
 

@@ -147,6 +147,8 @@ def test_verbose_engines_table_lists_each_engines_options(capsys):
     assert "--option patch_size=3..31 by 2 (default 7)" in out
     assert "--option quality=fast|normal|best (default normal)" in out
     assert "--option half=auto|true|false (default auto)" in out
+    assert "--option working_size=128..4096 by 64 (default 1024)" in out  # LaMa's
+    assert "--option seam_feather=0..32 (default 6)" in out
 
 
 def _folder(tmp_path, count=3, shape=(60, 80)):

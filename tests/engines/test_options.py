@@ -39,6 +39,6 @@ def test_describe_gives_the_cli_spelling():
 
 def test_every_engines_defaults_are_acceptable_values():
     for cls in registry.engine_classes():
-        for spec in cls.option_specs:
+        for spec in cls.user_options():
             assert spec.accepts(spec.default), (cls.name, spec.key)
             assert spec.title and spec.key

@@ -106,6 +106,36 @@ def test_working_size_option_overrides_the_engine():
     assert boxes[0][1] == pytest.approx(0.5)
 
 
+def test_region_options_set_on_the_engine_apply_and_the_request_wins():
+    """The editor and ``--option`` set them on the engine; scripts may pass them per request."""
+    request = InpaintRequest(image=_image(), mask=_two_holes(), strategy=Strategy.RESIZE)
+    assert plan_boxes(request, RecordingEngine(working_size=150))[0][1] == pytest.approx(0.5)
+    overridden = request.evolve(options={"working_size": 60})
+    assert plan_boxes(overridden, RecordingEngine(working_size=150))[0][1] == \
+        pytest.approx(0.2)
+    specs = {spec.key: spec for spec in RecordingEngine.user_options()}
+    assert specs["working_size"].default == 64 and specs["seam_feather"].default == 6.0
+
+
+def test_the_seam_blend_option_shifts_the_fill_to_meet_the_picture():
+    class Flat(Engine):
+        name, working_size = "flat", 512
+
+        def inpaint_region(self, region, cancel):
+            out = np.full_like(region.image, 200)  # known pixels not kept: a seam to hide
+            yield RegionStage("final", out, 1.0, final=True)
+
+    image = np.full((80, 80, 3), 100, np.uint8)
+    mask = np.zeros((80, 80), np.uint8)
+    mask[30:50, 30:50] = 255
+    request = InpaintRequest(image=image, mask=mask)
+    off = list(Flat(seam_feather=0.0).run(request))[-1].image
+    blended = list(Flat(seam_feather=8.0).run(request))[-1].image
+    assert (off[mask > 0] == 200).all()
+    assert blended[30, 40, 0] < 150  # the hole's edge takes the picture's colour
+    assert np.array_equal(blended[mask == 0], image[mask == 0])
+
+
 def test_guidance_layers_are_cut_and_scaled_with_the_image():
     image, mask = _image(), _two_holes()
     sketch = np.zeros_like(mask)
