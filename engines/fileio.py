@@ -19,18 +19,19 @@ Every failure raises an :class:`ImageFileError` (an :class:`OSError` with ``file
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import functools
 import io
 import os
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from engines import sixteen_bit
 
@@ -40,6 +41,8 @@ _ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff")
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 _ORIENTATION_TAG = 0x0112
+_SOFTWARE_TAG, _DATETIME_TAG = 0x0131, 0x0132
+SOFTWARE = "Inpaint Studio"
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003  # in the EXIF sub-directory
 # TIFF tags about how a file stores its pixels, not about the photo; never carried over
@@ -100,6 +103,24 @@ class ImageMetadata:
 
     def __bool__(self) -> bool:
         return self.icc_profile is not None or self.exif is not None
+
+    def stamped(self, when: datetime.datetime | None = None) -> ImageMetadata:
+        """These tags as an editor writes them on saving: Software names this program and
+        DateTime (the modification date) is ``when`` (default: now, local time). The
+        capture date, camera and GPS stay. Metadata without EXIF comes back as it is, and
+        so does EXIF Pillow can no longer serialise (it was read, so it is kept)."""
+        if self.exif is None:
+            return self
+        tags = Image.Exif()
+        try:
+            tags.load(self.exif)
+            for pointer in (_EXIF_IFD, _GPS_IFD, ExifTags.IFD.Interop):
+                tags.get_ifd(pointer)  # read before the directory changes
+            tags[_SOFTWARE_TAG] = SOFTWARE
+            tags[_DATETIME_TAG] = (when or datetime.datetime.now()).strftime("%Y:%m:%d %H:%M:%S")
+            return replace(self, exif=tags.tobytes())
+        except (ValueError, TypeError, OSError, KeyError, SyntaxError, struct.error):
+            return self
 
 
 NO_METADATA = ImageMetadata()
@@ -522,12 +543,14 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
                original16: np.ndarray | None = None) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
-    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF,
-    and its :attr:`LoadedImage.original16` to keep 16 bits per channel in PNG and TIFF.
+    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF
+    (stamped with this program's name and the time of saving,
+    :meth:`ImageMetadata.stamped`), and its :attr:`LoadedImage.original16` to keep 16 bits
+    per channel in PNG and TIFF.
     """
     path = Path(path)
-    return write_atomic(
-        path, encode_image(rgb, path.suffix, alpha, quality, metadata, original16), overwrite)
+    return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,
+                                           metadata.stamped(), original16), overwrite)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

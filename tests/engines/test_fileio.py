@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import struct
@@ -230,6 +231,27 @@ def test_colour_profile_and_exif_survive_saving(tmp_path, rgb, ext):
     assert reread.rgb.shape == (60, 40, 3)  # not turned a second time
     assert not any("EXIF" in note for note in reread.notes)
 
+
+
+def test_saving_stamps_the_software_and_modification_date_only(tmp_path, rgb):
+    write_jpeg(tmp_path / "phone.jpg", rgb, phone_exif(rgb), srgb_profile())
+    loaded = load_image(tmp_path / "phone.jpg")
+    before = datetime.datetime.now().replace(microsecond=0)
+    saved = save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
+    with Image.open(saved) as result:
+        exif = result.getexif()
+        assert exif[0x0131] == "Inpaint Studio"
+        stamp = datetime.datetime.strptime(exif[0x0132], "%Y:%m:%d %H:%M:%S")
+        assert before <= stamp <= datetime.datetime.now()
+        assert exif[0x010F] == "PhoneMaker"  # the rest as it was
+        assert exif.get_ifd(ExifTags.IFD.Exif)[0x9003] == "2024:06:01 12:00:00"
+        assert exif.get_ifd(ExifTags.IFD.GPSInfo)[1] == "N"
+    when = datetime.datetime(2030, 1, 2, 3, 4, 5)
+    assert ImageMetadata(None, b"Exif\0\0garbage").stamped(when).exif == b"Exif\0\0garbage"
+    assert ImageMetadata(icc_profile=b"icc").stamped(when) == ImageMetadata(icc_profile=b"icc")
+    saved = save_image(tmp_path / "none.jpg", loaded.rgb)
+    with Image.open(saved) as result:
+        assert not result.getexif()  # no EXIF is added to a picture that had none
 
 def test_the_exif_thumbnail_is_not_saved(tmp_path, rgb):
     """The thumbnail would still show what the user removed."""
