@@ -140,10 +140,10 @@ class Document:
         self.path = path
         self.notes = tuple(notes)
         self.metadata = metadata
-        if original16 is not None and original16.shape[:2] != image.shape[:2]:
-            raise InputError(f"the 16-bit original {original16.shape} does not match the "
-                             f"image {image.shape}")
         if original16 is not None:
+            if original16.shape[:2] != image.shape[:2]:
+                raise InputError(f"the 16-bit original {original16.shape} does not match "
+                                 f"the image {image.shape}")
             original16 = original16.view()
             original16.flags.writeable = False
         self.original16 = original16

@@ -17,7 +17,7 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
-from engines.fileio import NO_METADATA, ImageFileError, load_image, save_image
+from engines.fileio import ImageFileError, load_image, save_result
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
@@ -65,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
         kinds = " or ".join(sorted(kind.value for kind in unused))
         print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
-    save_image(output, final.image, loaded.alpha, overwrite=args.overwrite,
-               metadata=NO_METADATA if args.strip_metadata else loaded.metadata,
-               original16=loaded.original16)
+    save_result(output, final.image, loaded, overwrite=args.overwrite,
+                keep_metadata=not args.strip_metadata)
     for note in loaded.notes:
         print(f"note: {note}")
     print(f"wrote {output}")

@@ -18,7 +18,7 @@ import numpy as np
 
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
-from engines.fileio import IMAGE_SUFFIXES, NO_METADATA, list_images, load_image, save_image
+from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_result
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -188,9 +188,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                 request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
                                          **dict(request_settings or {}))
                 result = _final_image(engine, request, cancel, report)
-                save_image(target, result, loaded.alpha, overwrite=overwrite,
-                           metadata=loaded.metadata if keep_metadata else NO_METADATA,
-                           original16=loaded.original16)
+                save_result(target, result, loaded, overwrite, keep_metadata)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 failed.append((source, _reason(exc)))

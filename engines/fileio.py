@@ -31,7 +31,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from engines import sixteen_bit
 
@@ -114,8 +114,6 @@ class ImageMetadata:
         tags = Image.Exif()
         try:
             tags.load(self.exif)
-            for pointer in (_EXIF_IFD, _GPS_IFD, ExifTags.IFD.Interop):
-                tags.get_ifd(pointer)  # read before the directory changes
             tags[_SOFTWARE_TAG] = SOFTWARE
             tags[_DATETIME_TAG] = (when or datetime.datetime.now()).strftime("%Y:%m:%d %H:%M:%S")
             return replace(self, exif=tags.tobytes())
@@ -551,6 +549,16 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     path = Path(path)
     return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,
                                            metadata.stamped(), original16), overwrite)
+
+
+def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
+                overwrite: bool = False, keep_metadata: bool = True) -> Path:
+    """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
+    its transparency, its metadata (unless not ``keep_metadata``) and, in PNG and TIFF, its
+    16-bit depth (see :func:`save_image`)."""
+    return save_image(path, rgb, source.alpha, overwrite=overwrite,
+                      metadata=source.metadata if keep_metadata else NO_METADATA,
+                      original16=source.original16)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

@@ -20,7 +20,7 @@ import zlib
 import cv2
 import numpy as np
 import tifffile
-from PIL import ExifTags, Image
+from PIL import Image
 
 DEEP_SUFFIXES = (".png", ".tif", ".tiff")  # the formats written at 16 bits per channel
 # Deflate level of the TIFF strips: the low bits of 16-bit photos are noise, so higher levels
@@ -129,9 +129,7 @@ def _with_photo_tags(tiff: bytes, exif: bytes) -> bytes:
         raise ValueError("expected a little-endian TIFF")
     photo = Image.Exif()
     photo.load(exif.removeprefix(_EXIF_HEADER))
-    for pointer in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop):
-        photo.get_ifd(pointer)  # read in the file's byte order, before switching it
-    photo.endian = "<"
+    photo.endian = "<"  # how it is written; sub-directories are still read in its own order
     own = _directory(tiff, struct.unpack_from("<I", tiff, 4)[0])
     place = (len(tiff) + 1) // 2 * 2
     serialised = photo.tobytes(place)[len(_EXIF_HEADER) + 8:]  # without the TIFF header
