@@ -41,8 +41,9 @@ from engines import download, weights
 from engines.base import Cancelled, CancelToken
 from engines.weights import InstallState, format_size
 
-Job = Callable[[weights.ProgressCallback, CancelToken], Path]
-"""``job(progress, cancel) -> installed path``: one download or import."""
+Job = Callable[[weights.ProgressCallback, CancelToken, Callable[[str], None]], Path]
+"""``job(progress, cancel, waiting) -> installed path``: one download or import;
+``waiting(message)`` says it waits for another process holding the same checkpoint."""
 
 PROGRESS_INTERVAL_S = 0.1  # the most often the worker reports bytes to the GUI
 
@@ -55,6 +56,7 @@ class _TransferWorker(QObject):
     succeeded = Signal(str, str)  # weights id, installed path
     failed = Signal(str, str)  # weights id, one-line message
     cancelled = Signal(str)  # weights id
+    waiting = Signal(str, str)  # weights id, why (another process holds the checkpoint)
     done = Signal()
 
     def __init__(self, jobs: Sequence[tuple[str, Job]], cancel: CancelToken) -> None:
@@ -71,7 +73,9 @@ class _TransferWorker(QObject):
                     return
                 self.began.emit(weights_id, index)
                 try:
-                    path = job(self._reporter(weights_id), self._cancel)
+                    path = job(self._reporter(weights_id), self._cancel,
+                               lambda message, weights_id=weights_id: self.waiting.emit(
+                                   weights_id, message))
                 except Cancelled:
                     self.cancelled.emit(weights_id)
                     return
@@ -190,6 +194,7 @@ class TransferDialog(QDialog):
         thread.started.connect(worker.run)
         worker.began.connect(self._show_job)
         worker.progress.connect(self._show_progress)
+        worker.waiting.connect(self._show_waiting)
         worker.succeeded.connect(self._job_succeeded)
         worker.failed.connect(self._job_failed)
         worker.cancelled.connect(self._job_cancelled)
@@ -248,6 +253,9 @@ class TransferDialog(QDialog):
                 parts.append(f"about {_duration((total - done) / speed)} left")
         self.detail.setText(" · ".join(parts))
 
+    def _show_waiting(self, weights_id: str, message: str) -> None:
+        self.detail.setText(message[:1].upper() + message[1:] + "…")
+
     def _job_succeeded(self, weights_id: str, path: str) -> None:
         self.paths[weights_id] = Path(path)
         self.succeeded.emit(weights_id, path)
@@ -291,8 +299,8 @@ class DownloadDialog(TransferDialog):
         ids = [weights_ids] if isinstance(weights_ids, str) else list(weights_ids)
 
         def job(weights_id: str) -> Job:
-            return lambda progress, cancel: download.download(weights_id, progress, cancel,
-                                                              force=force)
+            return lambda progress, cancel, waiting: download.download(
+                weights_id, progress, cancel, force=force, waiting=waiting)
 
         super().__init__([(weights_id, job(weights_id)) for weights_id in ids],
                          "Downloading weights", parent)
@@ -305,8 +313,9 @@ class ImportDialog(TransferDialog):
 
     def __init__(self, weights_id: str, source: str | Path, move: bool = False,
                  parent: QWidget | None = None) -> None:
-        super().__init__([(weights_id, lambda progress, cancel: download.import_file(
-            weights_id, source, move=move, progress=progress, cancel=cancel))],
+        super().__init__([(weights_id, lambda progress, cancel, waiting: download.import_file(
+            weights_id, source, move=move, progress=progress, cancel=cancel,
+            waiting=waiting))],
             "Importing weights", parent)
 
 
@@ -418,15 +427,24 @@ class ModelManagerDialog(QDialog):
         return self._run(ImportDialog(weights_id, source, move, self))
 
     def remove_selected(self) -> int:
-        """Delete the selected checkpoints (after confirmation); bytes freed."""
+        """Delete the selected checkpoints (after confirmation); bytes freed. One that is
+        being downloaded or imported (here or by another program) is kept, and said so."""
         ids = [weights_id for weights_id in self.selected_ids()
                if weights.installation(weights_id).state in (InstallState.INSTALLED,
                                                              InstallState.PARTIAL)]
         if not ids or not self._confirm_remove(ids):
             return 0
-        freed = sum(weights.remove(weights_id) for weights_id in ids)
+        freed = 0
+        busy: list[str] = []
+        for weights_id in ids:
+            try:
+                freed += weights.remove(weights_id)
+            except weights.CheckpointBusyError as exc:
+                busy.append(str(exc))
         self.refresh()
         self.modelsChanged.emit()
+        if busy:
+            QMessageBox.warning(self, "Weights in use", "Not removed:<br>" + "<br>".join(busy))
         return freed
 
     def open_folder(self) -> None:

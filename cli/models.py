@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "download":
         return _for_each(args.ids, lambda spec_id: _download(spec_id, args.force, args.quiet))
     if args.action == "import":
-        path = download.import_file(args.id, args.file, move=args.move)
+        path = download.import_file(args.id, args.file, move=args.move, waiting=_tell)
         record = weights.read_manifest(args.id) or {}
         print(f"{args.id}: installed at {path} ({record.get('checked', 'checked')} OK)")
         return EXIT_OK
@@ -85,6 +85,11 @@ def _for_each(ids: list[str], action: Callable[[str], object]) -> int:
         if code == EXIT_INTERRUPTED:
             return code
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _tell(message: str) -> None:
+    """Say on stderr why nothing happens yet (another process holds the checkpoint)."""
+    print(f"{message}…", file=sys.stderr, flush=True)
 
 
 def _list() -> int:
@@ -122,7 +127,7 @@ def _download(spec_id: str, force: bool, quiet: bool) -> int:
 
     path = None
     try:
-        path = download.download(spec, progress=show, force=force)
+        path = download.download(spec, progress=show, force=force, waiting=_tell)
     except KeyboardInterrupt:
         pass  # reported below, once the progress bar is closed
     finally:

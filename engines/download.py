@@ -6,7 +6,8 @@ cut connection, automatically; after a cancelled or interrupted run, on the next
 follows Google Drive's "can't scan for viruses" confirmation page, verifies the result (digest
 when the spec pins one, else size and format; never a web page), extracts the one member it
 needs from a zip, and renames into place atomically. :func:`import_file` puts a file the user
-already has through the same checks.
+already has through the same checks. One checkpoint is transferred by one program at a time:
+others wait on its lock (:func:`engines.weights.checkpoint_lock`) and then find it installed.
 
 Failures raise :class:`DownloadError` or :class:`~engines.weights.WeightsCorruptError`
 subclasses (both :class:`~engines.base.EngineError`) with one-line messages; a cancelled run
@@ -86,12 +87,16 @@ def drive_url(file_id: str) -> str:
 
 
 def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
-             cancel: CancelToken | None = None, force: bool = False) -> Path:
+             cancel: CancelToken | None = None, force: bool = False,
+             waiting: Callable[[str], None] | None = None) -> Path:
     """Download, verify and install the checkpoint ``spec`` (or its id); its cached path.
 
     Returns at once when the file is installed (unless ``force``). ``progress(done, total)``
     is called after each chunk (``total`` None when the server does not say); ``cancel`` is
-    checked between chunks. Raises :class:`DownloadError` (offline, HTTP errors, disk full),
+    checked between chunks. While another process downloads or imports the same checkpoint,
+    this waits for it (``waiting(message)`` is called once; ``cancel`` works meanwhile) and
+    returns its file when it installed one. Raises :class:`DownloadError` (offline, HTTP
+    errors, disk full, the same checkpoint already in transfer in this process),
     :class:`~engines.weights.HashMismatchError` / :class:`~engines.weights.WrongFileError`
     (the bad file is deleted), :class:`~engines.base.Cancelled` (the ``.part`` file is kept).
     """
@@ -105,7 +110,9 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
                             f"`python main.py models import {spec.id} FILE`")
     cancel = cancel or CancelToken()
     part = weights.partial_path(spec.id)
-    with _exclusive(spec.id):
+    with _exclusive(spec.id, cancel, waiting):
+        if target.is_file() and not force:  # installed by the process we waited for
+            return target
         _make_folder(part.parent)
         failures: list[EngineError] = []
         for url in spec.urls:
@@ -118,14 +125,15 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
 
 
 def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False,
-                progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None) -> Path:
+                progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                waiting: Callable[[str], None] | None = None) -> Path:
     """Install a checkpoint file the user already has (offline); its cached path.
 
     ``source_path`` is the file as downloaded (checked like a download: digest or size, and
     format; for a zip spec the member is extracted) or, for a zip spec, the extracted member
     itself (format checked). The source is copied (moved with ``move``) only once it passed;
-    a failing source is left untouched. Raises ``FileNotFoundError``,
+    a failing source is left untouched. Waits like :func:`download` while another process
+    transfers the same checkpoint. Raises ``FileNotFoundError``,
     :class:`~engines.weights.HashMismatchError`, :class:`~engines.weights.WrongFileError`.
     """
     spec = weights.get_spec(spec_id)
@@ -136,7 +144,7 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         raise IsADirectoryError(errno.EISDIR, "a folder, not a checkpoint file", str(source))
     cancel = cancel or CancelToken()
     target = weights.local_path(spec.id)
-    with _exclusive(spec.id):
+    with _exclusive(spec.id, cancel, waiting):
         _make_folder(target.parent)
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
@@ -402,13 +410,15 @@ def _install_siblings(spec: WeightSpec, archive_path: Path, origin: str,
                 or weights.find_archive_member(archive_path, other.archive_member) is None:
             continue
         try:
-            with _exclusive(other.id):
+            with _exclusive(other.id, wait=False):
                 target = weights.local_path(other.id)
+                if target.is_file():  # installed meanwhile by another process
+                    continue
                 _make_folder(target.parent)
                 _extract(other, archive_path, target, cancel)
                 sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
                 weights.write_manifest(other.id, sha256, origin, _what_was_checked(spec))
-        except (DownloadError, WeightsCorruptError):
+        except (DownloadError, WeightsCorruptError, weights.CheckpointBusyError):
             continue  # optional extra: its own download will report the problem
         installed.append(other.id)
     return installed
@@ -494,14 +504,19 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _exclusive(weights_id: str) -> Iterator[None]:
-    """One download or import per checkpoint at a time within this process."""
+def _exclusive(weights_id: str, cancel: CancelToken | None = None,
+               waiting: Callable[[str], None] | None = None, wait: bool = True
+               ) -> Iterator[None]:
+    """One download or import per checkpoint at a time: a second one in this process fails
+    at once, one in another process waits unless ``wait`` is False (see
+    :func:`engines.weights.checkpoint_lock`)."""
     with _ACTIVE_LOCK:
         if weights_id in _ACTIVE:
             raise DownloadError(f"{weights_id} is already being downloaded or imported")
         _ACTIVE.add(weights_id)
     try:
-        yield
+        with weights.checkpoint_lock(weights_id, cancel, waiting, wait):
+            yield
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(weights_id)

@@ -7,7 +7,9 @@ one-file change. The cache folder is the platform's user cache dir
 
 Cache layout, one folder per checkpoint: ``<cache>/<id>/<filename>`` is the verified file,
 ``<filename>.part`` an unfinished download (kept for resuming), ``manifest.json`` the sha256 of
-the installed file and where it came from (used by :func:`verify`).
+the installed file and where it came from (used by :func:`verify`). ``<cache>/.locks/<id>.lock``
+is the cross-process lock held while a checkpoint is downloaded, imported or removed
+(:func:`checkpoint_lock`), so that two programs never write the same files.
 
 Downloading, resuming and importing files is :mod:`engines.download`'s job; this module knows
 where a file is expected, whether a file is the right one, and how to open it safely.
@@ -27,7 +29,7 @@ import tempfile
 import types
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ from engines.plugins import ENGINE_PACKAGES, PARSER_PACKAGES, import_packages
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
 MANIFEST_NAME = "manifest.json"
+LOCKS_FOLDER = ".locks"
+LOCK_POLL_S = 0.2  # how often a waiting process checks for cancellation
 SIZE_TOLERANCE = 0.2  # an unhashed file may differ this much (relative) from WeightSpec.size
 TORCH_PICKLE_FORMATS = frozenset({"lightning", "state_dict", "generator_dict"})
 _HASH_BLOCK = 1 << 20
@@ -106,6 +110,10 @@ class WeightsCorruptError(EngineError):
 
 class HashMismatchError(WeightsCorruptError):
     """A file's digest differs from the one its spec (or its install manifest) pins."""
+
+
+class CheckpointBusyError(EngineError):
+    """Another process is downloading, importing or removing the checkpoint."""
 
 
 class WrongFileError(WeightsCorruptError):
@@ -178,6 +186,53 @@ def partial_path(weights_id: str) -> Path:
 def manifest_path(weights_id: str) -> Path:
     """The install record of ``weights_id`` (sha256 and source of the installed file)."""
     return local_path(weights_id).with_name(MANIFEST_NAME)
+
+
+def lock_path(weights_id: str) -> Path:
+    """The lock file of ``weights_id``'s cache entry (outside its folder, which may vanish)."""
+    return cache_dir() / LOCKS_FOLDER / f"{get_spec(weights_id).id}.lock"
+
+
+@contextlib.contextmanager
+def checkpoint_lock(weights_id: str, cancel: CancelToken | None = None,
+                    waiting: Callable[[str], None] | None = None,
+                    wait: bool = True) -> Iterator[None]:
+    """Hold the lock of ``weights_id``'s cache entry, across processes and threads.
+
+    When another holder has it: with ``wait``, block until it is free, calling
+    ``waiting(message)`` once and ``cancel.raise_if_cancelled()`` every ``LOCK_POLL_S``
+    seconds (so a wait can be cancelled); without ``wait``, raise
+    :class:`CheckpointBusyError`. The lock is an OS file lock, released even when the holder
+    crashes.
+    """
+    import filelock
+
+    path = lock_path(weights_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EngineError(f"cannot create the model cache folder {path.parent}: "
+                          f"{exc.strerror or exc}") from exc
+    lock = filelock.FileLock(path, thread_local=False)
+    told = False
+    while True:
+        try:
+            lock.acquire(timeout=LOCK_POLL_S if wait else 0)
+            break
+        except filelock.Timeout:
+            message = (f"{weights_id} is being downloaded, imported or removed by another "
+                       "Inpaint Studio window or command")
+            if not wait:
+                raise CheckpointBusyError(message + "; try again when it has finished") from None
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if waiting is not None and not told:
+                waiting(message + "; waiting for it to finish")
+                told = True
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def is_present(weights_id: str) -> bool:
@@ -258,17 +313,22 @@ def installations() -> list[Installation]:
 
 
 def remove(weights_id: str) -> int:
-    """Delete the installed file, any partial download and the manifest; bytes freed."""
+    """Delete the installed file, any partial download and the manifest; bytes freed.
+
+    Raises :class:`CheckpointBusyError` (and deletes nothing) while a download or import of
+    the checkpoint runs, in this process or another.
+    """
     folder = local_path(weights_id).parent
     freed = 0
-    leftovers = list(folder.glob(".*.tmp")) if folder.is_dir() else []
-    for path in (local_path(weights_id), partial_path(weights_id), manifest_path(weights_id),
-                 *leftovers):
-        if path.is_file():
-            freed += path.stat().st_size
-            path.unlink()
-    with contextlib.suppress(OSError):  # not empty (user files) or already gone: keep it
-        folder.rmdir()
+    with checkpoint_lock(weights_id, wait=False):
+        leftovers = list(folder.glob(".*.tmp")) if folder.is_dir() else []
+        for path in (local_path(weights_id), partial_path(weights_id),
+                     manifest_path(weights_id), *leftovers):
+            if path.is_file():
+                freed += path.stat().st_size
+                path.unlink()
+        with contextlib.suppress(OSError):  # not empty (user files) or already gone: keep it
+            folder.rmdir()
     return freed
 
 

@@ -100,3 +100,52 @@ def make_spec(model_cache):
     yield make
     for weights_id in made:
         weights.unregister_spec(weights_id)
+
+
+class OtherProcess:
+    """A separate Python process holding one checkpoint's lock (see ``checkpoint_held``)."""
+
+    SCRIPT = ("import sys\n"
+              "from engines import weights\n"
+              "spec = weights.WeightSpec(id=sys.argv[1], engine='test', title='t', "
+              "filename='net.pth')\n"
+              "weights.register_spec(spec)\n"
+              "with weights.checkpoint_lock(spec.id):\n"
+              "    print('locked', flush=True)\n"
+              "    sys.stdin.readline()\n")
+
+    def __init__(self, weights_id: str) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, weights_id], cwd=ROOT, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        """Let go of the lock and exit, as after a finished download."""
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        assert self.process.wait(20) == 0
+
+    def crash(self) -> None:
+        """Die without releasing anything (the OS drops the lock)."""
+        self.process.kill()
+        self.process.wait(20)
+
+
+@pytest.fixture
+def checkpoint_held():
+    """``checkpoint_held(weights_id)``: another process that holds the checkpoint's lock
+    (as while it downloads it) until ``.release()`` or ``.crash()``."""
+    holders: list[OtherProcess] = []
+
+    def hold(weights_id: str) -> OtherProcess:
+        holders.append(OtherProcess(weights_id))
+        return holders[-1]
+
+    yield hold
+    for holder in holders:
+        if holder.process.poll() is None:
+            holder.crash()

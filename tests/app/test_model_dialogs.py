@@ -142,6 +142,43 @@ def test_cancel_stops_the_download_and_keeps_the_partial_file(qtbot, server, mak
     assert server.ranges[-1] == f"bytes={kept}-"
 
 
+def test_download_dialog_says_it_waits_for_another_program(qtbot, server, make_spec,
+                                                            checkpoint_held):
+    spec, body = served_spec(server, make_spec)
+    other = checkpoint_held(spec.id)
+    dialog = DownloadDialog([spec.id])
+    qtbot.addWidget(dialog)
+    dialog.start()
+    dialog.open()
+
+    qtbot.waitUntil(lambda: "another Inpaint Studio" in dialog.detail.text(), timeout=20000)
+    assert dialog.running and server.ranges == []
+
+    with qtbot.waitSignal(dialog.completed, timeout=20000) as completed:
+        other.release()  # it ended without installing: this dialog downloads
+    assert completed.args == [True]
+    assert weights.local_path(spec.id).read_bytes() == body
+
+
+def test_model_manager_keeps_a_checkpoint_another_program_holds(qtbot, make_spec, tmp_path,
+                                                                checkpoint_held, monkeypatch):
+    spec = make_spec()
+    source = tmp_path / "net.pth"
+    source.write_bytes(checkpoint_bytes(20_000))
+    installed = download.import_file(spec.id, source)
+    checkpoint_held(spec.id)
+    dialog = ModelManagerDialog()
+    qtbot.addWidget(dialog)
+    warnings = []
+    monkeypatch.setattr(dialog, "_confirm_remove", lambda ids: True)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    dialog.select([spec.id])
+
+    assert dialog.remove_selected() == 0
+    assert installed.is_file() and len(warnings) == 1
+    assert spec.id in warnings[0] and "another" in warnings[0]
+
+
 def test_failed_download_stays_open_with_the_message(qtbot, server, make_spec):
     spec = make_spec(urls=(server.url("/missing.pth"),))
     dialog = DownloadDialog([spec.id])

@@ -450,6 +450,143 @@ def test_cancel_keeps_the_partial_file_for_resume(server, make_spec, monkeypatch
     assert server.ranges("/slow.pth")[-1] == f"bytes={kept}-"
 
 
+# --- another process on the same checkpoint ------------------------------------------------
+
+
+def _download_in_thread(spec_id: str, **kwargs):
+    """Start ``download.download`` on a thread; (thread, outcome dict, first-wait event)."""
+    outcome: dict = {"messages": []}
+    told = threading.Event()
+
+    def waiting(message: str) -> None:
+        outcome["messages"].append(message)
+        told.set()
+
+    def work() -> None:
+        try:
+            outcome["path"] = download.download(spec_id, waiting=waiting, **kwargs)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, outcome, told
+
+
+def test_waits_for_another_process_and_takes_its_file(server, make_spec, checkpoint_held):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    other = checkpoint_held(spec.id)
+
+    thread, outcome, told = _download_in_thread(spec.id)
+    assert told.wait(20)
+    time.sleep(0.3)
+    assert thread.is_alive() and server.requests == []
+    assert not weights.partial_path(spec.id).exists()
+    # the other process finishes its download, then lets go
+    target = weights.local_path(spec.id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    weights.write_manifest(spec.id, sha256(body), "the other process", "sha256")
+    other.release()
+    thread.join(20)
+
+    assert outcome.get("path") == target and "error" not in outcome
+    assert server.requests == []  # nothing downloaded twice
+    assert len(outcome["messages"]) == 1 and "another" in outcome["messages"][0]
+
+
+def test_a_crashed_holder_does_not_block_the_download(server, make_spec, checkpoint_held):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    other = checkpoint_held(spec.id)
+    thread, outcome, told = _download_in_thread(spec.id)
+    assert told.wait(20)
+
+    other.crash()
+    thread.join(20)
+
+    assert outcome.get("path") == weights.local_path(spec.id)
+    assert outcome["path"].read_bytes() == body
+
+
+def test_cancel_while_waiting_for_another_process(server, make_spec, checkpoint_held):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    checkpoint_held(spec.id)
+    token = CancelToken()
+    thread, outcome, told = _download_in_thread(spec.id, cancel=token)
+    assert told.wait(20)
+
+    token.cancel()
+    thread.join(5)
+
+    assert not thread.is_alive() and isinstance(outcome.get("error"), Cancelled)
+    assert server.requests == [] and not weights.local_path(spec.id).exists()
+
+
+def test_import_waits_for_another_process_too(make_spec, checkpoint_held, tmp_path):
+    body = checkpoint_bytes(20_000)
+    spec = make_spec(sha256=sha256(body))
+    source = tmp_path / "net.pth"
+    source.write_bytes(body)
+    other = checkpoint_held(spec.id)
+    told = threading.Event()
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(path=download.import_file(
+        spec.id, source, waiting=lambda message: told.set())))
+    thread.start()
+    assert told.wait(20)
+    time.sleep(0.2)
+    assert not weights.local_path(spec.id).exists()
+
+    other.release()
+    thread.join(20)
+    assert outcome["path"].read_bytes() == body
+
+
+def test_remove_refuses_while_another_process_holds_the_checkpoint(make_spec, checkpoint_held,
+                                                                   tmp_path):
+    body = checkpoint_bytes(20_000)
+    spec = make_spec(sha256=sha256(body))
+    source = tmp_path / "net.pth"
+    source.write_bytes(body)
+    installed = download.import_file(spec.id, source)
+    other = checkpoint_held(spec.id)
+
+    with pytest.raises(weights.CheckpointBusyError, match="another"):
+        weights.remove(spec.id)
+    assert installed.read_bytes() == body and weights.read_manifest(spec.id)
+
+    other.release()
+    expected = len(body) + weights.manifest_path(spec.id).stat().st_size
+    assert weights.remove(spec.id) == expected
+    assert not installed.exists()
+
+
+def test_a_second_transfer_in_the_same_process_fails_at_once(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/slow.pth"] = Route(body=body, delay=0.01)
+    spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    started = threading.Event()
+    thread = threading.Thread(target=lambda: download.download(
+        spec, progress=lambda done, total: started.set()))
+    thread.start()
+    assert started.wait(20)
+
+    with pytest.raises(download.DownloadError, match="already being downloaded"):
+        download.download(spec)
+    with pytest.raises(weights.CheckpointBusyError):
+        weights.remove(spec.id)
+    assert weights.partial_path(spec.id).exists()
+    thread.join(20)
+    assert weights.local_path(spec.id).read_bytes() == body
+
+
 # --- Google Drive -------------------------------------------------------------------------
 
 
@@ -577,6 +714,27 @@ def test_cli_download_and_failure_exit_codes(server, make_spec, capsys):
     err = capsys.readouterr().err
     assert "error: " in err and "sha256" in err and "Traceback" not in err
     assert not weights.partial_path(bad.id).exists()
+
+
+def test_cli_says_it_waits_and_refuses_to_remove_a_held_checkpoint(server, make_spec, capsys,
+                                                                     checkpoint_held):
+    from main import main
+
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    other = checkpoint_held(spec.id)
+    threading.Timer(1.0, other.release).start()
+
+    assert main(["models", "download", "-q", spec.id]) == 0
+    assert "waiting for it to finish" in capsys.readouterr().err
+    assert weights.local_path(spec.id).read_bytes() == body
+
+    checkpoint_held(spec.id)
+    assert main(["models", "remove", spec.id]) == 2
+    err = capsys.readouterr().err
+    assert "try again when it has finished" in err and "Traceback" not in err
+    assert weights.local_path(spec.id).read_bytes() == body
 
 
 def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatch):
