@@ -24,13 +24,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an engine option, repeatable: e.g. half=true (bfloat16 on CPUs "
-                             "with native support), local=false (DeepFill: compute the "
-                             "whole frame, not only what reaches the hole), "
-                             "source=torchscript (LaMa), quality=best (PatchMatch), "
-                             "weights_path=FILE; neural engines: working_size=PX, "
-                             "seam_feather=PX (colour blend at the hole's edge); "
-                             "`engines -v` lists each engine's")
+                        help="an engine option, repeatable: e.g. quality=best (PatchMatch), "
+                             "half=true (DeepFill: bfloat16 on CPUs with native support), "
+                             "local=false (DeepFill: compute the whole frame, not only what "
+                             "reaches the hole), source=torchscript (LaMa, MI-GAN); neural "
+                             "engines: working_size=PX, seam_feather=PX (colour blend at the "
+                             "hole's edge), weights_path=FILE; an option the engine does not "
+                             "take is refused; `engines -v` lists each engine's")
 
 
 def add_metadata_argument(parser: argparse.ArgumentParser) -> None:

@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {cls.description}")
             for spec in cls.user_options():
                 print(f"    --option {spec.describe()}")
+            if cls.script_options:
+                print(f"    also, for scripts: {', '.join(sorted(cls.script_options))}")
             if row[4]:
                 print(f"    {row[4]}")
     return 0

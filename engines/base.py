@@ -16,6 +16,7 @@ Engines import no Qt; they run on the worker thread of the GUI or in the CLI ali
 from __future__ import annotations
 
 import abc
+import difflib
 import enum
 import math
 import threading
@@ -366,9 +367,11 @@ class Engine(abc.ABC):
             to it (``None``: any size, the region is processed at full resolution).
         min_context: the smallest crop side worth giving the engine (context around a hole).
         weights: ids of the checkpoints the engine needs (see :mod:`engines.weights`).
-        option_specs: the engine's own options users may set, as :class:`OptionSpec` (others
-            may exist for scripts and benchmarks); :meth:`user_options` adds the ones every
-            engine shares.
+        option_specs: the engine's own options users may set, as :class:`OptionSpec`;
+            :meth:`user_options` adds the ones every engine shares.
+        script_options: the keys of the other options the engine reads, for scripts, tests
+            and benchmarks (``weights_path``, ``backend``...). Any other key is refused
+            (:meth:`check_options`), so a misspelt option is never silently ignored.
     """
 
     name: ClassVar[str] = ""
@@ -379,9 +382,30 @@ class Engine(abc.ABC):
     min_context: ClassVar[int] = 64
     weights: ClassVar[tuple[str, ...]] = ()
     option_specs: ClassVar[tuple[OptionSpec, ...]] = ()
+    script_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **options: Any) -> None:
+        """Raises :class:`InputError` for an option the engine does not read."""
+        self.check_options(options)
         self.options = dict(options)
+
+    @classmethod
+    def known_options(cls) -> frozenset[str]:
+        """The keys of every option the engine reads: users' and scripts'."""
+        return frozenset(spec.key for spec in cls.user_options()) | cls.script_options
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise :class:`InputError` naming the first key of ``options`` this engine does
+        not read, with the closest known key and the list of known ones."""
+        known = cls.known_options()
+        for key in options:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                listed = ", ".join(sorted(known)) if known else "none"
+                raise InputError(f"the {cls.name or cls.__name__} engine has no option "
+                                 f"{key!r}.{hint} Its options: {listed}")
 
     @classmethod
     def user_options(cls) -> tuple[OptionSpec, ...]:

@@ -28,10 +28,12 @@ class NeuralEngine(Engine):
     Options:
         weights_path: use this checkpoint file instead of the cached one (tests, experts).
         device: ``auto`` (default), ``cpu``, ``cuda`` or ``mps``.
+        network: an already built network to run instead of loading one (tests).
     """
 
     weights_id: ClassVar[str] = ""
     half_safe: ClassVar[bool] = False
+    script_options = frozenset({"weights_path", "device", "network"})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -252,6 +252,7 @@ class DeepFill1Engine(NeuralEngine):
     min_context = 256
     half_safe = True
     option_specs = (PRECISION_OPTION,)
+    script_options = NeuralEngine.script_options | {"local"}  # see run_two_stages
     native_size: ClassVar[int] = 256
     pad_multiple: ClassVar[int] = PAD_MULTIPLE
 

@@ -555,6 +555,7 @@ class DeepFillV2Engine(NeuralEngine):
     half_safe = True
     min_context = 256
     option_specs = (PRECISION_OPTION,)
+    script_options = NeuralEngine.script_options | {"local"}
 
     def _installed(self) -> str | None:
         for weights_id in (self.weights_id, self.tf_weights_id):

@@ -87,6 +87,7 @@ class DualSourceEngine(NeuralEngine):
     """
 
     alternative_id: ClassVar[str | None] = None
+    script_options = NeuralEngine.script_options | {"source"}
 
     def source(self) -> str:
         """The ``source`` option, validated."""

@@ -98,6 +98,7 @@ def test_the_seam_blend_reaches_the_fill_without_rebuilding_the_engine(qtbot, se
         """A network-like engine: works at 128 px and does not keep the known pixels."""
 
         name, working_size = "tinted", 128
+        script_options = frozenset({"half"})
 
         def inpaint_region(self, region, cancel):
             yield RegionStage("final", np.clip(region.image.astype(int) + 40, 0, 255)

@@ -21,6 +21,7 @@ class SlowEngine(Engine):
 
     name = "slow"
     title = "Slow test engine"
+    script_options = frozenset({"steps", "delay"})
     threads: ClassVar[list[int]] = []
     steps_done: ClassVar[list[int]] = []
 

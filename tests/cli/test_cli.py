@@ -149,6 +149,7 @@ def test_verbose_engines_table_lists_each_engines_options(capsys):
     assert "--option half=auto|true|false (default auto)" in out
     assert "--option working_size=128..4096 by 64 (default 1024)" in out  # LaMa's
     assert "--option seam_feather=0..32 (default 6)" in out
+    assert "also, for scripts: backend, label_weight, previews, sketch_weight" in out
 
 
 def _folder(tmp_path, count=3, shape=(60, 80)):
@@ -230,6 +231,21 @@ def test_engine_options_reach_the_engine(files, capsys):
     assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "s.png",
                    "--engine", "telea", "--option", "radius") == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_an_option_the_engine_does_not_take_is_refused(tmp_path, files, capsys):
+    folder, _image, _ = files
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o",
+                   folder / "r.png", "--option", "patch_sise=9")
+    err = capsys.readouterr().err
+    assert code == 2 and "Did you mean 'patch_size'?" in err and "Traceback" not in err
+    assert not (folder / "r.png").exists()
+
+    images, masks = _folder(tmp_path)
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "out",
+                   "--engine", "telea", "--option", "seam_feather=4")
+    assert code == 2 and "telea engine has no option 'seam_feather'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_option_values_are_parsed():

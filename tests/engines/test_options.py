@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+import sys
+
+import pytest
+
 from engines import registry
-from engines.base import OptionSpec
+from engines.base import InputError, OptionSpec
 
 SIZE = OptionSpec("patch_size", "Patch size", 7, "patch side", minimum=3, maximum=31, step=2)
 STRENGTH = OptionSpec("strength", "Strength", 1.0, minimum=0.0, maximum=10.0, step=0.5)
@@ -42,3 +48,42 @@ def test_every_engines_defaults_are_acceptable_values():
         for spec in cls.user_options():
             assert spec.accepts(spec.default), (cls.name, spec.key)
             assert spec.title and spec.key
+
+
+def test_an_unknown_option_is_refused_with_the_closest_one():
+    with pytest.raises(InputError, match=r"no option 'patch_sise'.*Did you mean 'patch_size'"):
+        registry.create("patchmatch", patch_sise=9)
+    # classical engines keep the known pixels at full resolution: no seam blend to set
+    with pytest.raises(InputError, match="telea engine has no option 'seam_feather'"):
+        registry.create("telea", seam_feather=4)
+    with pytest.raises(InputError, match="lama engine has no option 'half'"):
+        registry.create("lama", half=True)  # DeepFill's precision, not LaMa's
+    # users' options and scripts' both pass
+    assert registry.create("patchmatch", patch_size=9, backend="numba").options["backend"]
+    assert registry.create("deepfill2", half=True, local=False, seam_feather=0.0,
+                           weights_path="x.pth", device="cpu").options["local"] is False
+    assert registry.create("lama", source="native", working_size=512).options
+
+
+def test_every_option_an_engine_reads_is_a_known_one():
+    """The keys read in an engine's modules (``options.get("key"``, ``_option(region,
+    "key"``) are all declared, as user or script options: none can be refused by mistake."""
+    reads = re.compile(r"""options(?:\.get\(|\[)\s*["'](\w+)["']|_option\(\w+, ["'](\w+)["']""")
+    shared = ("engines.base", "engines.region")  # the region options: defaults apply
+
+    def engine_modules(cls) -> set:
+        """The modules of the class and its bases, and the engine modules they import from."""
+        found = {sys.modules[base.__module__] for base in cls.__mro__
+                 if base.__module__.startswith("engines.")}
+        for module in list(found):
+            found |= {sys.modules[value.__module__] for value in vars(module).values()
+                      if inspect.isfunction(value) or inspect.isclass(value)
+                      if value.__module__.startswith(("engines.neural", "engines.classical"))}
+        return {module for module in found if module.__name__ not in shared}
+
+    for cls in registry.engine_classes():
+        modules = engine_modules(cls)
+        keys = {key for module in modules for match in reads.finditer(inspect.getsource(module))
+                for key in match.groups() if key}
+        assert keys, cls.name  # the pattern finds what engines read
+        assert keys <= cls.known_options(), (cls.name, keys - cls.known_options())

@@ -104,6 +104,8 @@ class PatchMatchEngine(Engine):
                    "sketch lines (0: ignore them)", minimum=0.0, maximum=10.0, step=0.5),
     )
 
+    script_options = frozenset({"backend", "sketch_weight", "label_weight", "previews"})
+
     def _option(self, region: Region, key: str, default: Any = None) -> Any:
         """Engine option, else request option, else ``default`` (a user option's: its spec's)."""
         if default is None:
