@@ -473,11 +473,16 @@ def _download_in_thread(spec_id: str, **kwargs):
     return thread, outcome, told
 
 
-def test_waits_for_another_process_and_takes_its_file(server, make_spec, checkpoint_held):
+def _served_and_held(server, make_spec, checkpoint_held):
+    """A served checkpoint whose lock another process holds: (body, spec, that process)."""
     body = checkpoint_bytes()
     server.routes["/net.pth"] = Route(body=body)
     spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    other = checkpoint_held(spec.id)
+    return body, spec, checkpoint_held(spec.id)
+
+
+def test_waits_for_another_process_and_takes_its_file(server, make_spec, checkpoint_held):
+    body, spec, other = _served_and_held(server, make_spec, checkpoint_held)
 
     thread, outcome, told = _download_in_thread(spec.id)
     assert told.wait(20)
@@ -498,10 +503,7 @@ def test_waits_for_another_process_and_takes_its_file(server, make_spec, checkpo
 
 
 def test_a_crashed_holder_does_not_block_the_download(server, make_spec, checkpoint_held):
-    body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
-    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    other = checkpoint_held(spec.id)
+    body, spec, other = _served_and_held(server, make_spec, checkpoint_held)
     thread, outcome, told = _download_in_thread(spec.id)
     assert told.wait(20)
 
@@ -513,10 +515,7 @@ def test_a_crashed_holder_does_not_block_the_download(server, make_spec, checkpo
 
 
 def test_cancel_while_waiting_for_another_process(server, make_spec, checkpoint_held):
-    body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
-    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    checkpoint_held(spec.id)
+    _body, spec, _other = _served_and_held(server, make_spec, checkpoint_held)
     token = CancelToken()
     thread, outcome, told = _download_in_thread(spec.id, cancel=token)
     assert told.wait(20)
@@ -720,10 +719,7 @@ def test_cli_says_it_waits_and_refuses_to_remove_a_held_checkpoint(server, make_
                                                                      checkpoint_held):
     from main import main
 
-    body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
-    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    other = checkpoint_held(spec.id)
+    body, spec, other = _served_and_held(server, make_spec, checkpoint_held)
     threading.Timer(1.0, other.release).start()
 
     assert main(["models", "download", "-q", spec.id]) == 0
