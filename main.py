@@ -22,8 +22,17 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_opencv() -> None:
+    """Keep OpenCV's decoder warnings ("PNG input buffer is incomplete") off stderr: every
+    file it cannot read is reported once, in our own words (engines.fileio)."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_opencv()
     import cli
 
     names = set(cli.command_modules())

@@ -41,6 +41,7 @@ _ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff")
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 _ORIENTATION_TAG = 0x0112
+_ICC_TAG = 34675  # TIFF InterColorProfile
 _SOFTWARE_TAG, _DATETIME_TAG = 0x0131, 0x0132
 SOFTWARE = "Inpaint Studio"
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -169,6 +170,10 @@ class _Header:
     orientation: int
     icc_profile: bytes | None
     exif: Image.Exif | None
+    frames: int = 1  # pages of a TIFF, frames of an animation
+
+
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
 
 
 def _header(data: bytes, path: str) -> _Header:
@@ -179,6 +184,10 @@ def _header(data: bytes, path: str) -> _Header:
             size, kind = probe.size, probe.format or ""
             icc = probe.info.get("icc_profile") or None
             try:
+                frames = int(getattr(probe, "n_frames", 1) or 1)
+            except Exception:  # a damaged later frame: the first one still opens
+                frames = 1
+            try:
                 exif = probe.getexif()
                 orientation = int(exif.get(_ORIENTATION_TAG, 1))
                 exif = _photo_tags(exif)
@@ -188,10 +197,30 @@ def _header(data: bytes, path: str) -> _Header:
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
     except UnidentifiedImageError:
+        if data[:4] in _TIFF_MAGIC:  # a layout Pillow does not read (floating-point RGB)
+            return _tiff_header(data, path)
         raise ImageFileError("not an image file, or the file is damaged", path) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({exc})", path) from None
-    return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif)
+    return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
+                   frames)
+
+
+def _tiff_header(data: bytes, path: str) -> _Header:
+    """The header of a TIFF that Pillow cannot open, read by tifffile (no EXIF)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            orientation = page.tags.valueof(_ORIENTATION_TAG, 1)
+            icc = page.tags.valueof(_ICC_TAG)
+            return _Header((int(page.imagewidth), int(page.imagelength)), "TIFF",
+                           int(orientation), bytes(icc) if icc else None, None,
+                           len(tiff.pages))
+    except Exception as exc:  # tifffile fails in many ways on damaged files
+        raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {exc})",
+                             path) from None
 
 
 def _photo_tags(exif: Image.Exif) -> Image.Exif | None:
@@ -281,7 +310,9 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
                      "keeps 16 bits")
         return sixteen_bit.to_8bit(pixels), 16
     if pixels.dtype in (np.float32, np.float64):
-        notes.append("floating-point image converted to 8 bits per channel for editing")
+        pixels = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+        clipped = "; values above 1.0 clipped" if pixels.max() > 1.0 else ""
+        notes.append(f"floating-point image, edited and saved at 8 bits per channel{clipped}")
         return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8), 32
     raise ImageFileError(f"unsupported sample type {pixels.dtype}", path)
 
@@ -304,6 +335,9 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         pixels, reader = _tiff_bgra(data, name), "pillow"
     turned = header.format == "TIFF" and _turns_tiffs(reader)  # upright already
     notes: list[str] = []
+    if header.frames > 1:
+        what = "pages" if header.format == "TIFF" else "frames"
+        notes.append(f"only the first of its {header.frames} {what} is edited and saved")
     original16 = _rgb16(pixels) if pixels.dtype == np.uint16 else None
     pixels, depth = _to_uint8(pixels, notes, name)
     alpha = None

@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 import main
 from engines.fileio import load_image, save_image, save_mask
@@ -231,6 +232,21 @@ def test_engine_options_reach_the_engine(files, capsys):
     assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "s.png",
                    "--engine", "telea", "--option", "radius") == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_damaged_picture_is_reported_in_our_words(files, capfd):
+    """OpenCV's own log line ("[ WARN:0@0.1] global grfmt_png.cpp...") stays off stderr.
+    (libpng may still print its own error line: it writes to the C stderr itself.)"""
+    folder, _image, _ = files
+    noise = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "noise.png")  # Pillow's IDAT chunks: OpenCV warns
+    data = (folder / "noise.png").read_bytes()
+    (folder / "cut.png").write_bytes(data[:len(data) // 2])  # ends inside the pixel data
+    assert run_cli("inpaint", folder / "cut.png", folder / "mask.png", "-o",
+                   folder / "r.png") == 2
+    err = capfd.readouterr().err
+    assert "cut.png: the image data cannot be decoded" in err
+    assert "WARN" not in err and "grfmt_png" not in err
 
 
 def test_an_option_the_engine_does_not_take_is_refused(tmp_path, files, capsys):

@@ -10,7 +10,7 @@ import struct
 import cv2
 import numpy as np
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from engines import sixteen_bit
 from engines.fileio import (
@@ -370,3 +370,49 @@ def test_every_format_is_turned_upright_exactly_once(tmp_path, rgb, kind, orient
 
 def _upright_reference(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return cv2.rotate(pixels, {3: cv2.ROTATE_180, 6: cv2.ROTATE_90_CLOCKWISE}[orientation])
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_floating_point_tiffs_pillow_cannot_open_are_read(tmp_path, rgb, orientation):
+    """Pillow does not read floating-point RGB TIFFs (HDR merges write them); the header
+    comes from tifffile and the pixels from OpenCV, upright, with the profile kept."""
+    import tifffile
+
+    path = tmp_path / "hdr.tif"
+    values = rgb / 255.0
+    values[0, 0] = [2.5, np.nan, -1.0]  # over-range, NaN and negative samples
+    tifffile.imwrite(path, values.astype(np.float32), photometric="rgb",
+                     iccprofile=srgb_profile(), extratags=[(0x0112, "H", 1, orientation)])
+    with pytest.raises(UnidentifiedImageError):  # the case this covers
+        Image.open(path)
+
+    loaded = load_image(path)
+    expected = rgb.copy()
+    expected[0, 0] = [255, 0, 0]
+    expected = expected if orientation == 1 else _upright_reference(expected, orientation)
+    assert loaded.source_depth == 32 and np.array_equal(loaded.rgb, expected)
+    assert loaded.metadata.icc_profile == srgb_profile()
+    assert any("values above 1.0 clipped" in note for note in loaded.notes)
+    assert image_size(path) == (expected.shape[1], expected.shape[0])
+
+
+def test_a_damaged_tiff_pillow_cannot_open_is_one_clear_error(tmp_path):
+    path = tmp_path / "broken.tif"
+    path.write_bytes(b"II*\0" + b"\xff" * 12)
+    with pytest.raises(ImageFileError, match=r"broken\.tif: the file is damaged"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("kind", ["tif", "gif", "webp"])
+def test_only_the_first_page_or_frame_is_edited_and_that_is_said(tmp_path, rgb, kind):
+    frames = [Image.fromarray(np.roll(rgb, 7 * i, axis=1)) for i in range(3)]
+    path = tmp_path / f"several.{kind}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], lossless=True)
+    loaded = load_image(path)
+    what = "pages" if kind == "tif" else "frames"
+    assert f"only the first of its 3 {what} is edited and saved" in loaded.notes
+    with Image.open(path) as first:  # as written (GIF: a 256-colour palette)
+        assert np.array_equal(loaded.rgb, np.asarray(first.convert("RGB")))
+    single = tmp_path / f"single.{kind}"
+    frames[0].save(single, lossless=True)
+    assert not any("only the first" in note for note in load_image(single).notes)
