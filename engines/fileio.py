@@ -413,15 +413,17 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
-    """A mask from decoded mask-file pixels: alpha if it has transparency, else luminance.
+    """A mask from decoded mask-file pixels: alpha if it has transparency, else brightness.
 
-    ``pixels`` is ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (RGB order). White (or
-    opaque, for alpha masks) marks the hole. Returns a binary uint8 mask, 255 = hole.
+    ``pixels`` is ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (RGB order). White, or
+    any bright colour (a mask painted in red in another program), marks the hole; for
+    alpha masks, opacity does. Brightness is the largest channel (HSV's value): by luminance,
+    pure red would be dark. Returns a binary uint8 mask, 255 = hole.
     """
     if pixels.ndim == 3 and pixels.shape[2] == 4 and (pixels[..., 3] < 255).any():
         value = pixels[..., 3]
     elif pixels.ndim == 3:
-        value = cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2GRAY)
+        value = pixels[..., :3].max(axis=2)
     else:
         value = pixels
     return np.where(value >= 128, 255, 0).astype(np.uint8)

@@ -125,6 +125,19 @@ def test_masks_accept_alpha_and_check_size(tmp_path):
     assert np.array_equal(load_mask(tmp_path / "out.png"), mask)
 
 
+@pytest.mark.parametrize("colour", [(255, 255, 255), (255, 0, 0), (0, 200, 0), (40, 40, 220)])
+def test_masks_painted_in_a_bright_colour_mark_the_hole(tmp_path, colour):
+    """By luminance pure red (76) or blue would be dark and the mask empty."""
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[5:10, 5:12] = colour
+    pixels[12:15, 5:12] = 60  # dark grey: not the hole
+    Image.fromarray(pixels).save(tmp_path / "painted.png")
+    mask = load_mask(tmp_path / "painted.png", (20, 30))
+    expected = np.zeros((20, 30), bool)
+    expected[5:10, 5:12] = True
+    assert np.array_equal(mask == 255, expected) and set(np.unique(mask)) == {0, 255}
+
+
 def test_saving_never_replaces_a_file_unless_asked(tmp_path, rgb):
     path = save_image(tmp_path / "a.png", rgb)
     before = path.read_bytes()
