@@ -48,7 +48,7 @@ from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_wor
 from engines import registry
 from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder
-from engines.fileio import image_size, list_images
+from engines.fileio import describe_skipped, image_size, list_images, other_files
 from engines.textdetect import detect_text_mask
 from engines.watermark import WatermarkEstimate, estimate_watermark_mask, preview_image
 
@@ -257,6 +257,10 @@ class FolderRunDialog(QDialog):
             shown = "; ".join(f"{path.name}: {reason}" for path, reason in result.failed[:5])
             more = f" and {len(result.failed) - 5} more" if len(result.failed) > 5 else ""
             text += f". {len(result.failed)} failed: {shown}{more}"
+        folder = self.input.path()
+        skipped = describe_skipped(other_files(folder)) if folder else ""
+        if skipped:
+            text += f". {skipped[:1].upper()}{skipped[1:]}"
         self.status.setText(text)
         self.cleared.emit(result)
 

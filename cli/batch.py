@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,13 @@ from cli._common import add_engine_arguments, add_metadata_argument, engine_opti
 from engines import registry
 from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
-from engines.fileio import ImageMissingError, list_images, load_mask
+from engines.fileio import (
+    ImageMissingError,
+    describe_skipped,
+    list_images,
+    load_mask,
+    other_files,
+)
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
@@ -62,8 +69,12 @@ def mask_finder(folder: Path):
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     sources = list_images(args.images)
+    skipped = describe_skipped(other_files(args.images))
     if not sources:
-        raise InputError(f"{args.images}: no pictures in this folder")
+        raise InputError(f"{args.images}: no pictures in this folder"
+                         + (f" ({skipped})" if skipped else ""))
+    if skipped:
+        print(skipped, file=sys.stderr)
     mask = load_mask(args.mask) if args.mask else mask_finder(Path(args.masks))
     settings = {"strategy": Strategy(args.strategy), "crop_margin": args.margin,
                 "seed": args.seed, "device": args.device}

@@ -19,7 +19,14 @@ from cli._common import add_metadata_argument
 from engines import registry
 from engines.base import EngineError, InputError
 from engines.batch import SIZE_POLICIES, clear_folder
-from engines.fileio import IMAGE_SUFFIXES, list_images, save_image, save_mask
+from engines.fileio import (
+    IMAGE_SUFFIXES,
+    describe_skipped,
+    list_images,
+    other_files,
+    save_image,
+    save_mask,
+)
 from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
 
 NAME = "watermark"
@@ -79,8 +86,12 @@ def _check_folders(images: Path, output: Path) -> int:
     if output.resolve() == images.resolve():
         raise InputError("--output is the --images folder; choose another folder: the "
                          "originals are never replaced")
+    skipped = describe_skipped(other_files(images))
     if count == 0:
-        raise InputError(f"{images} holds no images (png, jpg, webp, tif, bmp)")
+        raise InputError(f"{images} holds no images (png, jpg, webp, tif, bmp)"
+                         + (f"; {skipped}" if skipped else ""))
+    if skipped:
+        print(skipped, file=sys.stderr)
     return count
 
 

@@ -26,6 +26,7 @@ import io
 import os
 import struct
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -410,6 +411,30 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                   and not p.name.startswith("."))
+
+
+def other_files(folder: str | os.PathLike) -> list[Path]:
+    """The visible files directly in ``folder`` that :func:`list_images` leaves out: not in a
+    format folder runs read and write (HEIC, GIF, RAW, text...), sorted by name; [] for no
+    folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def describe_skipped(paths: Sequence[Path], shown: int = 5) -> str:
+    """One sentence on the files a folder run leaves out ("" for none), for users."""
+    if not paths:
+        return ""
+    kinds = sorted({p.suffix.lower() or "no extension" for p in paths})
+    names = ", ".join(p.name for p in paths[:shown])
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    plural = "s" if len(paths) != 1 else ""
+    return (f"{len(paths)} file{plural} skipped, not in a format folder runs take "
+            f"({', '.join(kinds)}): {names}{more}")
 
 
 def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
