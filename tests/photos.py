@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from pathlib import Path
@@ -10,8 +11,10 @@ import numpy as np
 from PIL import ExifTags, Image, ImageCms
 
 
+@functools.cache
 def srgb_profile() -> bytes:
-    """A real ICC profile (sRGB, made by LittleCMS)."""
+    """A real ICC profile (sRGB, made by LittleCMS), the same bytes on every call: LittleCMS
+    stamps the creation time in the header, so two profiles made a second apart differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
