@@ -422,6 +422,13 @@ class Engine(abc.ABC):
         """The default of the user option ``key`` (one of :meth:`user_options`)."""
         return next(spec.default for spec in cls.user_options() if spec.key == key)
 
+    def engine_option(self, region: Region, key: str, default: Any = None) -> Any:
+        """Option ``key`` for a run on ``region``: this engine's, else the request's, else
+        ``default`` (for a user option, when not given: its spec's default)."""
+        if default is None:
+            default = self.option_default(key)
+        return self.options.get(key, region.options.get(key, default))
+
     def region_option(self, request: InpaintRequest, key: str) -> Any:
         """An option of the region handling (one of :data:`REGION_OPTION_KEYS`): the
         request's, else this engine's, else the default (``None`` for the working size of an

@@ -27,8 +27,7 @@ class OpenCVEngine(Engine):
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         bgr = np.ascontiguousarray(region.image[..., ::-1])
         hole = region.hole.astype(np.uint8) * 255
-        radius = float(self.options.get("radius", region.options.get(
-            "radius", self.option_default("radius"))))
+        radius = float(self.engine_option(region, "radius"))
         height, width = hole.shape
         small = (max(1, width // self.coarse_factor), max(1, height // self.coarse_factor))
         if min(height, width) >= 4 * self.coarse_factor:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
-from typing import Any
 
 import cv2
 import numpy as np
@@ -106,26 +105,20 @@ class PatchMatchEngine(Engine):
 
     script_options = frozenset({"backend", "sketch_weight", "label_weight", "previews"})
 
-    def _option(self, region: Region, key: str, default: Any = None) -> Any:
-        """Engine option, else request option, else ``default`` (a user option's: its spec's)."""
-        if default is None:
-            default = self.option_default(key)
-        return self.options.get(key, region.options.get(key, default))
-
     def _sketch_weight(self, region: Region) -> float:
-        strength = float(self._option(region, "sketch_strength"))
+        strength = float(self.engine_option(region, "sketch_strength"))
         if strength < 0:
             raise InputError(f"sketch_strength must be 0 or more, got {strength}")
-        return float(self._option(region, "sketch_weight", SKETCH_WEIGHT * strength))
+        return float(self.engine_option(region, "sketch_weight", SKETCH_WEIGHT * strength))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
-        patch_size = int(self._option(region, "patch_size"))
+        patch_size = int(self.engine_option(region, "patch_size"))
         if patch_size < 3 or patch_size % 2 == 0:
             raise InputError(f"patch_size must be an odd number >= 3, got {patch_size}")
-        quality = str(self._option(region, "quality"))
+        quality = str(self.engine_option(region, "quality"))
         if quality not in SCHEDULES:
             raise InputError(f"unknown quality {quality!r}; use {', '.join(SCHEDULES)}")
-        backend = str(self._option(region, "backend", "auto"))
+        backend = str(self.engine_option(region, "backend", "auto"))
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
         radius = patch_size // 2
@@ -144,7 +137,7 @@ class PatchMatchEngine(Engine):
             def make_solver(*args, **kwargs):
                 return TorchLevelSolver(*args, device=device, **kwargs)
 
-        previews = bool(self._option(region, "previews", True))
+        previews = bool(self.engine_option(region, "previews", True))
         height, width = hole.shape
         # only hole pixels are pasted back, and the pixels of a feathered mask edge in part:
         # those must keep the image (a coarse estimate is blurred there)
@@ -152,7 +145,7 @@ class PatchMatchEngine(Engine):
         edge = edge[..., None] if edge.any() else None
         for result in complete(
                 pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
-                label_weight=float(self._option(region, "label_weight", 2000.0)),
+                label_weight=float(self.engine_option(region, "label_weight", 2000.0)),
                 sketch_weight=self._sketch_weight(region)):
             final = result.number == result.count
             if not (final or previews):
