@@ -48,7 +48,7 @@ from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_wor
 from engines import registry
 from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder
-from engines.fileio import describe_skipped, image_size, list_images, other_files
+from engines.fileio import image_size, list_images, skipped_files_note
 from engines.textdetect import detect_text_mask
 from engines.watermark import WatermarkEstimate, estimate_watermark_mask, preview_image
 
@@ -258,9 +258,9 @@ class FolderRunDialog(QDialog):
             more = f" and {len(result.failed) - 5} more" if len(result.failed) > 5 else ""
             text += f". {len(result.failed)} failed: {shown}{more}"
         folder = self.input.path()
-        skipped = describe_skipped(other_files(folder)) if folder else ""
-        if skipped:
-            text += f". {skipped[:1].upper()}{skipped[1:]}"
+        skipped = skipped_files_note(folder) if folder else ""
+        if skipped:  # it starts with the number of files
+            text += f". {skipped}"
         self.status.setText(text)
         self.cleared.emit(result)
 

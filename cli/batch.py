@@ -15,10 +15,9 @@ from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
 from engines.fileio import (
     ImageMissingError,
-    describe_skipped,
     list_images,
     load_mask,
-    other_files,
+    skipped_files_note,
 )
 
 NAME = "batch"
@@ -69,7 +68,7 @@ def mask_finder(folder: Path):
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     sources = list_images(args.images)
-    skipped = describe_skipped(other_files(args.images))
+    skipped = skipped_files_note(args.images)
     if not sources:
         raise InputError(f"{args.images}: no pictures in this folder"
                          + (f" ({skipped})" if skipped else ""))

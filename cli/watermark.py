@@ -21,11 +21,10 @@ from engines.base import EngineError, InputError
 from engines.batch import SIZE_POLICIES, clear_folder
 from engines.fileio import (
     IMAGE_SUFFIXES,
-    describe_skipped,
     list_images,
-    other_files,
     save_image,
     save_mask,
+    skipped_files_note,
 )
 from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
 
@@ -86,7 +85,7 @@ def _check_folders(images: Path, output: Path) -> int:
     if output.resolve() == images.resolve():
         raise InputError("--output is the --images folder; choose another folder: the "
                          "originals are never replaced")
-    skipped = describe_skipped(other_files(images))
+    skipped = skipped_files_note(images)
     if count == 0:
         raise InputError(f"{images} holds no images (png, jpg, webp, tif, bmp)"
                          + (f"; {skipped}" if skipped else ""))

@@ -26,7 +26,6 @@ import io
 import os
 import struct
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -408,25 +407,22 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
         raise ImageMissingError("no such folder", folder, errno.ENOENT)
     if not folder.is_dir():
         raise NotAFolderError("is a file, not a folder", folder, errno.ENOTDIR)
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
+    return [p for p in _visible_files(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def other_files(folder: str | os.PathLike) -> list[Path]:
-    """The visible files directly in ``folder`` that :func:`list_images` leaves out: not in a
-    format folder runs read and write (HEIC, GIF, RAW, text...), sorted by name; [] for no
-    folder."""
+def _visible_files(folder: Path) -> list[Path]:
+    """The files directly in ``folder``, sorted by name, hidden ones left out."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def skipped_files_note(folder: str | os.PathLike, shown: int = 5) -> str:
+    """One sentence for users on the visible files of ``folder`` that :func:`list_images`
+    leaves out, not in a format folder runs read and write (HEIC, GIF, RAW, text...); ""
+    when there are none or there is no such folder."""
     folder = Path(folder)
     if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
-
-
-def describe_skipped(paths: Sequence[Path], shown: int = 5) -> str:
-    """One sentence on the files a folder run leaves out ("" for none), for users."""
+        return ""
+    paths = [p for p in _visible_files(folder) if p.suffix.lower() not in IMAGE_SUFFIXES]
     if not paths:
         return ""
     kinds = sorted({p.suffix.lower() or "no extension" for p in paths})
