@@ -124,7 +124,7 @@ class Document:
         alpha: optional ``(H, W)`` uint8 transparency of the original file, kept for saving.
         path: where the image came from, if anywhere.
         notes: remarks made when loading (e.g. "16-bit image, edited at 8 bits per channel...").
-        metadata: the original file's colour profile and EXIF tags, kept for saving.
+        metadata: the original file's colour profile, EXIF, XMP and IPTC, kept for saving.
         original16: the original file's ``(H, W, 3|4)`` uint16 samples when it had 16 bits
             per channel, kept (read-only) so that PNG and TIFF are saved at 16 bits.
     """

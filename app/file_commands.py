@@ -123,8 +123,9 @@ class FileCommands:
 
     def _keep_metadata_toggled(self, checked: bool) -> None:
         self.statusBar().showMessage(
-            "Saved pictures keep the original's colour profile and EXIF tags" if checked else
-            "Saved pictures carry no colour profile or EXIF tags (date, camera, GPS)", 6000)
+            "Saved pictures keep the original's colour profile, EXIF, XMP and IPTC" if checked
+            else "Saved pictures carry no colour profile, EXIF, XMP or IPTC (date, camera, GPS, "
+            "caption, keywords, copyright)", 6000)
 
     # -------------------------------------------------- masks and label maps
     def import_mask(self, path: str | Path | None = None) -> bool:

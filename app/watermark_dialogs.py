@@ -150,8 +150,9 @@ class FolderRunDialog(QDialog):
         self.overwrite = QCheckBox("Replace results already in the output folder")
         self.keep_metadata = QCheckBox("Keep each photo's metadata")
         self.keep_metadata.setChecked(True)
-        self.keep_metadata.setToolTip("Results keep their original's colour profile and EXIF "
-                                      "tags (date, camera, GPS), never its EXIF thumbnail")
+        self.keep_metadata.setToolTip("Results keep their original's colour profile, EXIF, XMP "
+                                      "and IPTC (date, camera, GPS, caption, keywords, "
+                                      "copyright), never a thumbnail")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.hide()

@@ -144,8 +144,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("keep_metadata", "Keep Photo &Metadata", self._keep_metadata_toggled, checkable=True)
         self.actions["keep_metadata"].setChecked(True)
         self.actions["keep_metadata"].setStatusTip(
-            "Saved pictures keep the original's colour profile and EXIF tags (date, camera, "
-            "GPS position); never its EXIF thumbnail, which would show what was removed")
+            "Saved pictures keep the original's colour profile, EXIF, XMP and IPTC (date, "
+            "camera, GPS, caption, keywords, copyright); never a thumbnail, which would show "
+            "what was removed, or Lightroom develop settings")
         a("models", "&Models…", self.show_models)
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)

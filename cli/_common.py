@@ -34,11 +34,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
 
 
 def add_metadata_argument(parser: argparse.ArgumentParser) -> None:
-    """--strip-metadata (results keep their input's colour profile and EXIF by default)."""
+    """--strip-metadata (results keep their input's metadata by default)."""
     parser.add_argument("--strip-metadata", action="store_true",
-                        help="write results without the input's colour profile and EXIF tags "
-                             "(date, camera, GPS); by default they are kept, except the EXIF "
-                             "thumbnail, which would still show what was removed")
+                        help="write results without the input's colour profile, EXIF, XMP and "
+                             "IPTC (date, camera, GPS, caption, keywords, copyright); by "
+                             "default they are kept, except thumbnails, which would still "
+                             "show what was removed")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, object]:

@@ -6,8 +6,9 @@ PNG, JPEG, WebP, TIFF and BMP, refuses absurdly large images before decoding the
 what it converted. Pictures are edited at 8 bits per channel; a 16-bit file's own samples are
 kept (:attr:`LoadedImage.original16`) so that saving it as PNG or TIFF writes 16 bits again,
 at full precision wherever the picture was not changed (:mod:`engines.sixteen_bit`). It also keeps the photo's metadata (:class:`ImageMetadata`: the RGB colour
-profile and the EXIF tags), which writing puts back, so that a saved result shows the same
-colours as the original and keeps its date, camera and GPS tags. Writing is atomic (a
+profile, the EXIF tags, XMP and IPTC), which writing puts back, so that a saved result shows
+the same colours as the original and keeps its date, camera, GPS, caption, keywords and
+rights. Writing is atomic (a
 temporary file in the target folder, then a rename) and refuses to replace an existing file
 unless told.
 
@@ -31,9 +32,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from engines import sixteen_bit
+from engines import iptc, sixteen_bit, xmp
 
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
@@ -46,13 +47,19 @@ _SOFTWARE_TAG, _DATETIME_TAG = 0x0131, 0x0132
 SOFTWARE = "Inpaint Studio"
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003  # in the EXIF sub-directory
-# TIFF tags about how a file stores its pixels, not about the photo; never carried over
+# TIFF tags never carried over as EXIF: how a file stores its pixels; XMP (700), IPTC (33723)
+# and the colour profile (34675), carried on their own; Photoshop's image resources (34377,
+# with a thumbnail of the unedited picture) and layers (37724), which would still show it
 _STORAGE_TAGS = frozenset({
     0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A,
     0x0111, 0x0115, 0x0116, 0x0117, 0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x013D, 0x0140,
     0x0142, 0x0143, 0x0144, 0x0145, 0x014A, 0x0152, 0x0153, 0x0154, 0x0155, 0x0156, 0x0157,
-    0x015B, 0x0200, 0x0201, 0x0202, 0x0211, 0x0212, 0x0213, 0x02BC, 0x83BB, 0x8773, 0x935C,
+    0x015B, 0x0200, 0x0201, 0x0202, 0x0211, 0x0212, 0x0213, 0x02BC, 0x83BB, 0x8649, 0x8773,
+    0x935C,
 })
+_XMP_TAG, _IPTC_TAG = 700, 33723
+_PNG_XMP_KEY = "XML:com.adobe.xmp"
+_JPEG_MAX_XMP = 65504  # one APP1 segment; Extended XMP is not written
 
 # EXIF orientation -> the operation that brings the pixels upright
 _ORIENTATION = {
@@ -97,29 +104,45 @@ class ImageMetadata:
             set to the upright size, and the thumbnail and the tags describing the file's
             storage (strips, compression, bit depth...) left out; ``None`` when there were
             none. The thumbnail goes because it would still show what was removed.
+        xmp: the XMP packet (UTF-8 RDF/XML: title, description, keywords, creator, rights,
+            ratings...) as :func:`engines.xmp.for_edited_copy` leaves it: orientation 1, the
+            upright size, no develop settings and no thumbnail; ``None`` when there was none.
+            Written into JPEG, PNG, WebP and TIFF.
+        iptc: the IPTC-IIM datasets of a JPEG or TIFF (captions, keywords, copyright as
+            agencies write them, :func:`engines.iptc.read`); ``None`` when there were none.
+            Written into JPEG and TIFF, the formats that have a place for them.
     """
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    xmp: bytes | None = None
+    iptc: bytes | None = None
 
     def __bool__(self) -> bool:
-        return self.icc_profile is not None or self.exif is not None
+        return any(value is not None for value in
+                   (self.icc_profile, self.exif, self.xmp, self.iptc))
 
     def stamped(self, when: datetime.datetime | None = None) -> ImageMetadata:
-        """These tags as an editor writes them on saving: Software names this program and
-        DateTime (the modification date) is ``when`` (default: now, local time). The
-        capture date, camera and GPS stay. Metadata without EXIF comes back as it is, and
-        so does EXIF Pillow can no longer serialise (it was read, so it is kept)."""
-        if self.exif is None:
-            return self
-        tags = Image.Exif()
-        try:
-            tags.load(self.exif)
-            tags[_SOFTWARE_TAG] = SOFTWARE
-            tags[_DATETIME_TAG] = (when or datetime.datetime.now()).strftime("%Y:%m:%d %H:%M:%S")
-            return replace(self, exif=tags.tobytes())
-        except (ValueError, TypeError, OSError, KeyError, SyntaxError, struct.error):
-            return self
+        """These tags as an editor writes them on saving: EXIF's Software names this program
+        and its DateTime (the modification date) is ``when`` (default: now, local time);
+        XMP's modification dates follow (:func:`engines.xmp.stamped`). The capture date,
+        camera and GPS stay. What Pillow can no longer serialise, or the XMP parser read,
+        is kept as it was (it was read, so it is kept)."""
+        when = when or datetime.datetime.now()
+        stamped = self
+        if self.exif is not None:
+            tags = Image.Exif()
+            try:
+                tags.load(self.exif)
+                tags[_SOFTWARE_TAG] = SOFTWARE
+                tags[_DATETIME_TAG] = when.strftime("%Y:%m:%d %H:%M:%S")
+                stamped = replace(stamped, exif=tags.tobytes())
+            except (ValueError, TypeError, OSError, KeyError, SyntaxError, struct.error):
+                pass
+        if self.xmp is not None:
+            with contextlib.suppress(xmp.XmpError):
+                stamped = replace(stamped, xmp=xmp.stamped(self.xmp, when))
+        return stamped
 
 
 NO_METADATA = ImageMetadata()
@@ -134,7 +157,7 @@ class LoadedImage:
         alpha: ``(H, W)`` uint8 transparency (255 = opaque) or ``None`` if the file had none.
         notes: what was converted on the way ("16-bit image, edited at 8 bits per channel...", ...).
         source_depth: bits per channel in the file (8, 16 or 32).
-        metadata: the colour profile and EXIF tags to write back when saving.
+        metadata: the colour profile, EXIF, XMP and IPTC to write back when saving.
         original16: the file's own samples when it has 16 bits per channel, ``(H, W, 3)``
             uint16 RGB or ``(H, W, 4)`` RGBA, upright; ``None`` otherwise. Pass it to
             :func:`save_image` to write 16 bits again.
@@ -171,6 +194,8 @@ class _Header:
     icc_profile: bytes | None
     exif: Image.Exif | None
     frames: int = 1  # pages of a TIFF, frames of an animation
+    xmp: bytes | None = None  # the packet as stored
+    iptc: bytes | None = None  # IPTC-IIM datasets
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
@@ -193,6 +218,10 @@ def _header(data: bytes, path: str) -> _Header:
                 exif = _photo_tags(exif)
             except (ValueError, TypeError, OSError, SyntaxError, KeyError, struct.error):
                 exif, orientation = None, 1  # malformed EXIF must not make it unreadable
+            packet = probe.info.get("xmp") or probe.info.get(_PNG_XMP_KEY)
+            if isinstance(packet, str):
+                packet = packet.encode("utf-8")
+            records = iptc.read(probe) if kind in ("JPEG", "TIFF") else None
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -203,7 +232,7 @@ def _header(data: bytes, path: str) -> _Header:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({exc})", path) from None
     return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
-                   frames)
+                   frames, packet if isinstance(packet, bytes) else None, records)
 
 
 def _tiff_header(data: bytes, path: str) -> _Header:
@@ -215,9 +244,12 @@ def _tiff_header(data: bytes, path: str) -> _Header:
             page = tiff.pages.first
             orientation = page.tags.valueof(_ORIENTATION_TAG, 1)
             icc = page.tags.valueof(_ICC_TAG)
+            packet = page.tags.valueof(_XMP_TAG)
+            records = page.tags.valueof(_IPTC_TAG)
             return _Header((int(page.imagewidth), int(page.imagelength)), "TIFF",
                            int(orientation), bytes(icc) if icc else None, None,
-                           len(tiff.pages))
+                           len(tiff.pages), bytes(packet) if packet else None,
+                           records if isinstance(records, bytes) and records else None)
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {exc})",
                              path) from None
@@ -287,7 +319,13 @@ def _metadata(header: _Header, width: int, height: int, notes: list[str]) -> Ima
             exif = tags.tobytes()
         except (ValueError, TypeError, OSError, KeyError, struct.error):
             notes.append("its EXIF data is damaged and will not be saved")
-    return ImageMetadata(icc, exif)
+    packet = None
+    if header.xmp is not None:
+        try:
+            packet = xmp.for_edited_copy(header.xmp, width, height)
+        except xmp.XmpError:
+            notes.append("its XMP metadata is damaged and will not be saved")
+    return ImageMetadata(icc, exif, packet, header.iptc)
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -511,7 +549,8 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
 
 def _encode_with_metadata(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                           quality: int, metadata: ImageMetadata) -> bytes:
-    """Pillow's encoders, which (unlike OpenCV's) embed a colour profile and EXIF tags."""
+    """Pillow's encoders, which (unlike OpenCV's) embed a colour profile, EXIF and XMP;
+    IPTC is added to JPEGs by :func:`engines.iptc.jpeg_with_iptc`."""
     if alpha is not None and suffix in _ALPHA_FORMATS:
         picture = Image.fromarray(np.dstack([rgb, alpha]))
     else:
@@ -521,29 +560,58 @@ def _encode_with_metadata(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None
         options["icc_profile"] = metadata.icc_profile
     if metadata.exif is not None:
         options["exif"] = metadata.exif
-    if suffix in (".jpg", ".jpeg"):
+    jpeg = suffix in (".jpg", ".jpeg")
+    if jpeg:
         options.update(format="JPEG", quality=int(quality))
+        if metadata.xmp is not None and len(metadata.xmp) <= _JPEG_MAX_XMP:
+            options["xmp"] = metadata.xmp
     elif suffix == ".webp":
         options.update(format="WEBP", quality=min(int(quality), 100),
                        lossless=quality >= 100)
+        if metadata.xmp is not None:
+            options["xmp"] = metadata.xmp
     elif suffix == ".png":
         options.update(format="PNG", compress_level=3)
+        if metadata.xmp is not None:
+            text = PngImagePlugin.PngInfo()
+            text.add_itxt(_PNG_XMP_KEY, metadata.xmp.decode("utf-8", "replace"))
+            options["pnginfo"] = text
     else:  # uncompressed: libtiff, which Pillow needs to compress, drops the EXIF directory
         options.update(format="TIFF")
+        if metadata.xmp is not None or metadata.iptc is not None:
+            options["exif"] = _tiff_tags(metadata)
     buffer = io.BytesIO()
     try:
         picture.save(buffer, **options)
     except (OSError, ValueError, TypeError, struct.error) as exc:
         raise ImageFileError(f"could not encode the image as {suffix} ({exc})") from None
+    if jpeg and metadata.iptc is not None:
+        return iptc.jpeg_with_iptc(buffer.getvalue(), metadata.iptc)
     return buffer.getvalue()
+
+
+def _tiff_tags(metadata: ImageMetadata) -> Image.Exif:
+    """The TIFF tags Pillow writes for ``metadata``: its EXIF, XMP and IPTC (Pillow takes
+    either ``tiffinfo`` or ``exif``, not both)."""
+    tags = Image.Exif()
+    if metadata.exif is not None:
+        tags.load(metadata.exif)
+    if metadata.xmp is not None:
+        tags[_XMP_TAG] = metadata.xmp
+    if metadata.iptc is not None:
+        tags[_IPTC_TAG] = metadata.iptc
+    return tags
 
 
 def _encode_16bit(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                   metadata: ImageMetadata, original16: np.ndarray) -> bytes:
-    encode = sixteen_bit.encode_png16 if suffix == ".png" else sixteen_bit.encode_tiff16
     try:
-        return encode(sixteen_bit.restore_depth(rgb, alpha, original16),
-                      metadata.icc_profile, metadata.exif)
+        pixels = sixteen_bit.restore_depth(rgb, alpha, original16)
+        if suffix == ".png":
+            return sixteen_bit.encode_png16(pixels, metadata.icc_profile, metadata.exif,
+                                            metadata.xmp)
+        return sixteen_bit.encode_tiff16(pixels, metadata.icc_profile, metadata.exif,
+                                         metadata.xmp, metadata.iptc)
     except (ValueError, TypeError, OSError, struct.error) as exc:
         raise ImageFileError(f"could not encode the image as a 16-bit {suffix} ({exc})") \
             from None
@@ -598,7 +666,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
                original16: np.ndarray | None = None) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
-    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile and EXIF
+    Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
+    XMP and IPTC
     (stamped with this program's name and the time of saving,
     :meth:`ImageMetadata.stamped`), and its :attr:`LoadedImage.original16` to keep 16 bits
     per channel in PNG and TIFF.

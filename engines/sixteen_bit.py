@@ -72,10 +72,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
-                 exif: bytes | None = None) -> bytes:
-    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A), with an iCCP and an eXIf chunk.
+                 exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
+    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A), with an iCCP, an eXIf and an XMP
+    (iTXt) chunk.
 
-    ``exif`` is Pillow's form (``b"Exif\\0\\0"`` + a TIFF structure) or the bare TIFF one.
+    ``exif`` is Pillow's form (``b"Exif\\0\\0"`` + a TIFF structure) or the bare TIFF one;
+    ``xmp`` a UTF-8 XMP packet.
     """
     code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, code))
@@ -87,24 +89,35 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
         extra += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile))
     if exif is not None:
         extra += _png_chunk(b"eXIf", exif.removeprefix(_EXIF_HEADER))
+    if xmp is not None:  # keyword, uncompressed, no language, no translated keyword
+        extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
 def encode_tiff16(pixels: np.ndarray, icc_profile: bytes | None = None,
-                  exif: bytes | None = None) -> bytes:
+                  exif: bytes | None = None, xmp: bytes | None = None,
+                  iptc: bytes | None = None) -> bytes:
     """A 16-bit TIFF (Deflate with the horizontal predictor) of ``(H, W, 3|4)`` uint16
-    RGB(A), alpha unassociated, embedding ``icc_profile`` and the tags of ``exif``.
+    RGB(A), alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an ``xmp``
+    packet (tag 700) and ``iptc`` datasets (tag 33723).
 
-    tifffile writes the pixels and the profile. It cannot write EXIF's sub-directories, so
-    :func:`_with_photo_tags` appends them and a first directory that points to them.
+    tifffile writes the pixels, the profile, XMP and IPTC. It cannot write EXIF's
+    sub-directories, so :func:`_with_photo_tags` appends them and a first directory that
+    points to them.
     """
+    extratags = []
+    if xmp is not None:
+        extratags.append((700, 1, len(xmp), xmp, True))  # BYTE
+    if iptc is not None:
+        extratags.append((33723, 7, len(iptc), iptc, True))  # UNDEFINED
     buffer = io.BytesIO()
     tifffile.imwrite(
         buffer, pixels, byteorder="<", photometric="rgb",
         extrasamples=("unassalpha",) if pixels.shape[2] == 4 else None,
         compression="zlib", compressionargs={"level": _TIFF_DEFLATE_LEVEL}, predictor=True,
-        maxworkers=os.cpu_count(), iccprofile=icc_profile, metadata=None, software=False)
+        maxworkers=os.cpu_count(), iccprofile=icc_profile, metadata=None, software=False,
+        extratags=extratags)
     tiff = buffer.getvalue()
     return tiff if exif is None else _with_photo_tags(tiff, exif)
 

@@ -30,17 +30,79 @@ def phone_exif(rgb: np.ndarray, orientation: int = 6) -> Image.Exif:
 
 
 def write_jpeg(path: Path, rgb: np.ndarray, exif: Image.Exif | bytes | None = None,
-               icc: bytes | None = None, quality: int = 98) -> Path:
-    """``rgb`` ``(H, W, 3)`` uint8 as a JPEG with the given EXIF and colour profile."""
+               icc: bytes | None = None, quality: int = 98, xmp: bytes | None = None,
+               iptc: bytes | None = None) -> Path:
+    """``rgb`` ``(H, W, 3)`` uint8 as a JPEG with the given EXIF, colour profile, XMP packet
+    and IPTC-IIM datasets (in an APP13 segment, as Photoshop writes them)."""
     options: dict[str, object] = {"quality": quality}
     if exif is not None:
         options["exif"] = exif
     if icc is not None:
         options["icc_profile"] = icc
+    if xmp is not None:
+        options["xmp"] = xmp
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", **options)
-    Path(path).write_bytes(buffer.getvalue())
+    data = buffer.getvalue()
+    if iptc is not None:
+        resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc \
+            + b"\x00" * (len(iptc) % 2)
+        thumbnail = b"8BIM\x04\x0c\x00\x00" + struct.pack(">I", 14) + b"OLD THUMBNAIL!"
+        payload = b"Photoshop 3.0\x00" + resource + thumbnail
+        data = data[:2] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+    Path(path).write_bytes(data)
     return Path(path)
+
+
+def lightroom_xmp(orientation: int = 6, width: int = 60, height: int = 40) -> bytes:
+    """An XMP packet as Lightroom writes it into an exported JPEG: title, keywords, rights,
+    dates and IDs, the stored orientation and size, develop settings (``crs:``, as
+    attributes and as an element), a thumbnail and an Extended XMP pointer."""
+    return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"
+    xmlns:xmpGImg="http://ns.adobe.com/xap/1.0/g/img/"
+    xmlns:xmpNote="http://ns.adobe.com/xmp/note/"
+    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:exif="http://ns.adobe.com/exif/1.0/"
+    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
+    xmp:CreateDate="2024-06-01T12:00:00+02:00"
+    xmp:ModifyDate="2024-06-02T09:30:00+02:00"
+    xmp:MetadataDate="2024-06-02T09:30:00+02:00"
+    xmpMM:DocumentID="xmp.did:0001"
+    xmpMM:InstanceID="xmp.iid:0001"
+    xmpNote:HasExtendedXMP="0123456789ABCDEF0123456789ABCDEF"
+    tiff:Orientation="{orientation}"
+    exif:PixelXDimension="{width}"
+    exif:PixelYDimension="{height}"
+    crs:Exposure2012="+1.50"
+    crs:HasSettings="True">
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Harbour at dusk &amp; fog</rdf:li></rdf:Alt></dc:title>
+   <dc:subject><rdf:Bag><rdf:li>harbour</rdf:li><rdf:li>boats</rdf:li></rdf:Bag></dc:subject>
+   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">© Ana Núñez</rdf:li></rdf:Alt></dc:rights>
+   <crs:ToneCurvePV2012><rdf:Seq><rdf:li>0, 0</rdf:li><rdf:li>255, 255</rdf:li></rdf:Seq></crs:ToneCurvePV2012>
+   <xmp:Thumbnails><rdf:Alt><rdf:li rdf:parseType="Resource">
+    <xmpGImg:format>JPEG</xmpGImg:format><xmpGImg:image>T0xEIFRIVU1CTkFJTA==</xmpGImg:image>
+   </rdf:li></rdf:Alt></xmp:Thumbnails>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+
+
+def agency_iptc() -> bytes:
+    """IPTC-IIM datasets as an agency's software writes them: record version, caption,
+    two keywords, copyright (UTF-8 declared in record 1)."""
+    def dataset(record: int, number: int, value: bytes) -> bytes:
+        return struct.pack(">BBBH", 0x1C, record, number, len(value)) + value
+
+    return (dataset(1, 90, b"\x1b%G") + dataset(2, 0, b"\x00\x04")
+            + dataset(2, 25, b"harbour") + dataset(2, 25, b"boats")
+            + dataset(2, 116, "© Ana Núñez".encode()) + dataset(2, 120, b"Boats at dusk"))
 
 
 def write_phone_photo(path: Path, rgb: np.ndarray, orientation: int = 1) -> bytes:
