@@ -20,7 +20,7 @@ import difflib
 import enum
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -395,11 +395,11 @@ class Engine(abc.ABC):
         return frozenset(spec.key for spec in cls.user_options()) | cls.script_options
 
     @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> None:
-        """Raise :class:`InputError` naming the first key of ``options`` this engine does
-        not read, with the closest known key and the list of known ones."""
+    def check_options(cls, options: Iterable[str]) -> None:
+        """Raise :class:`InputError` naming the first key of ``options`` (a mapping or keys)
+        this engine does not read, with the closest known key and the list of known ones."""
         known = cls.known_options()
-        for key in options:
+        for key in sorted(options):
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -454,11 +454,13 @@ class Engine(abc.ABC):
     def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
         """Run on a whole request; yields full-size :class:`Stage` results, the last final.
 
-        Raises :class:`InputError` for an empty mask, :class:`Cancelled` when cancelled,
-        :class:`EngineError` when the engine cannot run.
+        Raises :class:`InputError` for an empty mask or a request option the engine does not
+        read (the region options, :data:`REGION_OPTION_KEYS`, are taken by every engine),
+        :class:`Cancelled` when cancelled, :class:`EngineError` when the engine cannot run.
         """
         from engines.region import run_regions  # local: region imports this module
 
+        self.check_options(request.options.keys() - REGION_OPTION_KEYS)
         status = self.status()
         if not status.ready:
             raise EngineError(f"{self.title or self.name}: {status.detail or status.readiness.value}")

@@ -6,10 +6,11 @@ import inspect
 import re
 import sys
 
+import numpy as np
 import pytest
 
 from engines import registry
-from engines.base import InputError, OptionSpec
+from engines.base import InpaintRequest, InputError, OptionSpec
 
 SIZE = OptionSpec("patch_size", "Patch size", 7, "patch side", minimum=3, maximum=31, step=2)
 STRENGTH = OptionSpec("strength", "Strength", 1.0, minimum=0.0, maximum=10.0, step=0.5)
@@ -87,3 +88,19 @@ def test_every_option_an_engine_reads_is_a_known_one():
                 for key in match.groups() if key}
         assert keys, cls.name  # the pattern finds what engines read
         assert keys <= cls.known_options(), (cls.name, keys - cls.known_options())
+
+
+def test_a_request_option_the_engine_does_not_read_is_refused_before_running():
+    """Options sent with a request (the editor sends the region's there) are checked too."""
+    image = np.full((32, 32, 3), 120, np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[12:20, 12:20] = 255
+    engine = registry.create("patchmatch")
+    request = InpaintRequest(image, mask, options={"patch_sise": 9})
+    with pytest.raises(InputError, match=r"no option 'patch_sise'.*Did you mean 'patch_size'"):
+        next(engine.run(request))
+    # the engine's own options and the region's pass, for every engine
+    *_, final = engine.run(request.evolve(options={"patch_size": 9, "working_size": 32}))
+    assert final.final and (final.image[mask == 0] == image[mask == 0]).all()
+    *_, final = registry.create("telea").run(request.evolve(options={"seam_feather": 0.0}))
+    assert final.final
