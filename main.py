@@ -22,17 +22,25 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_opencv() -> None:
-    """Keep OpenCV's decoder warnings ("PNG input buffer is incomplete") off stderr: every
-    file it cannot read is reported once, in our own words (engines.fileio)."""
+def _quiet_decoders() -> None:
+    """Keep the decoders' own warnings off stderr: OpenCV's ("PNG input buffer is
+    incomplete"; every file it cannot read is reported once, in our own words, by
+    engines.fileio) and Pillow's about damaged EXIF or TIFF directories ("Corrupt EXIF data",
+    "Tag data larger than file. Skipping tag 271"; the file opens, the damaged tags are
+    skipped)."""
+    import warnings
+
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF",
+                            category=UserWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _quiet_opencv()
+    _quiet_decoders()
     import cli
 
     names = set(cli.command_modules())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import warnings
 
 import cv2
 import numpy as np
@@ -265,6 +267,21 @@ def test_a_damaged_picture_is_reported_in_our_words(files, capfd):
     err = capfd.readouterr().err
     assert "cut.png: the image data cannot be decoded" in err
     assert "WARN" not in err and "grfmt_png" not in err
+
+
+def test_damaged_exif_gives_no_warning_from_pillow(files):
+    """Pillow warns "Tag data larger than file. Skipping tag 271" (or "Corrupt EXIF data...")
+    on stderr; the file opens all the same, and the output is ours alone."""
+    folder, image, _ = files
+    head = b"Exif\0\0II*\0" + struct.pack("<I", 8)
+    exif = head + struct.pack("<HHHII", 1, 0x010F, 2, 40, 9999) + bytes(4)  # data off the end
+    Image.fromarray(image).save(folder / "odd.jpg", exif=exif)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run_cli("inpaint", folder / "odd.jpg", folder / "mask.png", "-o",
+                       folder / "odd_out.png") == 0
+    assert not [w for w in caught if "PIL" in w.filename], [str(w.message) for w in caught]
+    assert (folder / "odd_out.png").exists()
 
 
 def test_an_option_the_engine_does_not_take_is_refused(tmp_path, files, capsys):
