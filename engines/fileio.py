@@ -58,6 +58,7 @@ _STORAGE_TAGS = frozenset({
     0x935C,
 })
 _XMP_TAG, _IPTC_TAG = 700, 33723
+_EXTRA_SAMPLES_TAG, _ASSOCIATED_ALPHA = 338, 1
 _PNG_XMP_KEY = "XML:com.adobe.xmp"
 _JPEG_MAX_XMP = 65504  # one APP1 segment; Extended XMP is not written
 
@@ -196,6 +197,7 @@ class _Header:
     frames: int = 1  # pages of a TIFF, frames of an animation
     xmp: bytes | None = None  # the packet as stored
     iptc: bytes | None = None  # IPTC-IIM datasets
+    associated_alpha: bool = False  # a TIFF whose colour is premultiplied by its alpha
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
@@ -222,6 +224,9 @@ def _header(data: bytes, path: str) -> _Header:
             if isinstance(packet, str):
                 packet = packet.encode("utf-8")
             records = iptc.read(probe) if kind in ("JPEG", "TIFF") else None
+            extra = getattr(probe, "tag_v2", {}).get(_EXTRA_SAMPLES_TAG)
+            extra = extra if isinstance(extra, tuple) else (extra,)
+            associated = kind == "TIFF" and extra[0] == _ASSOCIATED_ALPHA
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -232,7 +237,7 @@ def _header(data: bytes, path: str) -> _Header:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({exc})", path) from None
     return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
-                   frames, packet if isinstance(packet, bytes) else None, records)
+                   frames, packet if isinstance(packet, bytes) else None, records, associated)
 
 
 def _tiff_header(data: bytes, path: str) -> _Header:
@@ -249,7 +254,8 @@ def _tiff_header(data: bytes, path: str) -> _Header:
             return _Header((int(page.imagewidth), int(page.imagelength)), "TIFF",
                            int(orientation), bytes(icc) if icc else None, None,
                            len(tiff.pages), bytes(packet) if packet else None,
-                           records if isinstance(records, bytes) and records else None)
+                           records if isinstance(records, bytes) and records else None,
+                           tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,))
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {exc})",
                              path) from None
@@ -373,6 +379,11 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         pixels, reader = _tiff_bgra(data, name), "pillow"
     turned = header.format == "TIFF" and _turns_tiffs(reader)  # upright already
     notes: list[str] = []
+    if header.associated_alpha and reader == "opencv" and pixels.ndim == 3 \
+            and pixels.shape[2] == 4:
+        pixels = _unpremultiplied(pixels)
+        notes.append("its premultiplied transparency was converted to the usual, straight "
+                     "kind, which saving writes")
     if header.frames > 1:
         what = "pages" if header.format == "TIFF" else "frames"
         notes.append(f"only the first of its {header.frames} {what} is edited and saved")
@@ -401,6 +412,19 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
                        original16)
+
+
+def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
+    """``(H, W, 4)`` uint16 or float colour+alpha premultiplied (TIFF "associated alpha",
+    which OpenCV leaves as stored) divided by its alpha, in the same dtype; colour is 0
+    where alpha is. (8-bit TIFFs are decoded by Pillow, which does this itself.)"""
+    full = 65535.0 if pixels.dtype == np.uint16 else 1.0
+    alpha = pixels[..., 3:].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        colour = np.where(alpha > 0, pixels[..., :3] * (full / alpha), 0.0)
+    if pixels.dtype == np.uint16:
+        colour = np.clip(np.rint(colour), 0, 65535)
+    return np.concatenate([colour.astype(pixels.dtype), pixels[..., 3:]], axis=2)
 
 
 def _rgb16(pixels: np.ndarray) -> np.ndarray | None:

@@ -197,3 +197,39 @@ def test_a_turned_16_bit_photo_is_kept_upright(tmp_path):
                        original16=loaded.original16)
     assert np.array_equal(_read16(saved), upright)
     assert load_image(saved).rgb.shape == (64, 48, 3)  # not turned a second time
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_premultiplied_transparency_is_made_straight(tmp_path, dtype):
+    """A TIFF with associated alpha stores colour x alpha; OpenCV leaves it so, which would
+    darken every half-transparent pixel and save it darkened as straight alpha."""
+    rng = np.random.default_rng(3)
+    colour = rng.integers(2000, 65535, (16, 24, 3)).astype(np.float64)
+    alpha = rng.integers(0, 65536, (16, 24)).astype(np.float64)
+    alpha[0, :4] = 0
+    alpha[1, :4] = 65535
+    stored = np.dstack([colour * alpha[..., None] / 65535, alpha])
+    if dtype == np.uint16:
+        stored = np.rint(stored).astype(np.uint16)
+    else:
+        stored = (stored / 65535).astype(np.float32)
+    tifffile.imwrite(tmp_path / "assoc.tif", stored, photometric="rgb",
+                     extrasamples=("assocalpha",))
+
+    loaded = load_image(tmp_path / "assoc.tif")
+
+    visible = alpha >= 4096  # below, rounding of the stored colour dominates
+    expected8 = np.rint(colour / 257)
+    error = np.abs(loaded.rgb.astype(float) - expected8)[visible]
+    assert error.max() <= 1
+    assert (loaded.rgb[0, :4] == 0).all()  # fully transparent: no colour to recover
+    assert np.array_equal(loaded.alpha, np.rint(alpha / 257).astype(np.uint8))
+    assert any("premultiplied transparency" in note for note in loaded.notes)
+    if dtype == np.uint16:
+        assert np.array_equal(loaded.original16[1, :4, :3], colour[1, :4].astype(np.uint16))
+        saved = save_image(tmp_path / "out.tif", loaded.rgb, loaded.alpha,
+                           original16=loaded.original16)
+        with tifffile.TiffFile(saved) as tiff:
+            assert tiff.pages.first.extrasamples == (2,)  # unassociated
+            written = tiff.asarray()
+        assert np.array_equal(written, loaded.original16)
