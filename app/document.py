@@ -125,8 +125,9 @@ class Document:
         path: where the image came from, if anywhere.
         notes: remarks made when loading (e.g. "16-bit image, edited at 8 bits per channel...").
         metadata: the original file's colour profile, EXIF, XMP and IPTC, kept for saving.
-        original16: the original file's ``(H, W, 3|4)`` uint16 samples when it had 16 bits
-            per channel, kept (read-only) so that PNG and TIFF are saved at 16 bits.
+        deep_original: the original file's ``(H, W, 3|4)`` samples when it was deeper than 8
+            bits (uint16, or float for floating-point TIFFs), kept (read-only) so that PNG and
+            TIFF are saved at that depth.
     """
 
     undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
@@ -134,19 +135,23 @@ class Document:
     def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
                  path: str | None = None, notes: tuple[str, ...] = (),
                  metadata: ImageMetadata = NO_METADATA,
-                 original16: np.ndarray | None = None) -> None:
+                 deep_original: np.ndarray | None = None) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         self.path = path
         self.notes = tuple(notes)
         self.metadata = metadata
-        if original16 is not None:
-            if original16.shape[:2] != image.shape[:2]:
-                raise InputError(f"the 16-bit original {original16.shape} does not match "
+        if deep_original is not None:
+            if deep_original.shape[:2] != image.shape[:2]:
+                raise InputError(f"the deep original {deep_original.shape} does not match "
                                  f"the image {image.shape}")
-            original16 = original16.view()
-            original16.flags.writeable = False
-        self.original16 = original16
+            deep_original = deep_original.view()
+            deep_original.flags.writeable = False
+        self.deep_original = deep_original
+        # pixels results were written to, for saving a floating-point original (see
+        # edited_pixels); not tracked for other pictures, where nothing reads it
+        self._edited = (np.zeros(image.shape[:2], bool) if deep_original is not None
+                        and deep_original.dtype.kind == "f" else None)
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
         self.label_set: str | None = None  # name of the label list the label layer uses
         self.computed_labels: np.ndarray | None = None  # the map as a parser computed it
@@ -500,6 +505,14 @@ class Document:
         """Changes whenever the picture's pixels change (edits, undo, redo)."""
         return self._image_version
 
+    @property
+    def edited_pixels(self) -> np.ndarray | None:
+        """``(H, W)`` bool: the pixels a result (a fill, a face paste-back) was written to
+        since opening, kept after undo (so it may say more than what differs now); ``None``
+        unless the original is floating point, the one case saving needs it
+        (:func:`engines.deep_samples.restore_depth`)."""
+        return self._edited
+
     def apply_result(self, result: np.ndarray, label: str = "Fill",
                      used_mask: np.ndarray | None = None, within: Box | None = None
                      ) -> Step | None:
@@ -523,6 +536,11 @@ class Document:
                    else np.where(used_mask[rows, cols] > 0, 0, mask))
         image_box = _shift(_changed_box(image, patch), area)
         mask_box = _shift(_changed_box(mask, cleared), area)
+        if self._edited is not None:
+            written = (image != patch).any(axis=2)
+            if used_mask is not None:
+                written |= used_mask[rows, cols] > 0
+            self._edited[rows, cols] |= written
         with self.step(label):
             self.touch(Layer.IMAGE, image_box)
             self.touch(Layer.MASK, mask_box)

@@ -17,6 +17,7 @@ from app.busy import wait_for
 from app.document import Document, Layer
 from engines import registry
 from engines.base import Guidance, InputError
+from engines.deep_samples import DEEP_SUFFIXES
 from engines.fileio import (
     IMAGE_SUFFIXES,
     NO_METADATA,
@@ -27,7 +28,6 @@ from engines.fileio import (
     save_mask,
     suggest_output_path,
 )
-from engines.sixteen_bit import DEEP_SUFFIXES
 
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
@@ -47,7 +47,7 @@ class FileCommands:
         try:
             loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path))
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                                loaded.metadata, loaded.original16)
+                                loaded.metadata, loaded.deep_original)
             if mask is not None:
                 document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
                                        "Import mask")
@@ -103,15 +103,21 @@ class FileCommands:
         try:
             wait_for(self, f"Saving {path.name}...", lambda: save_image(
                 path, image, alpha, overwrite=overwrite, metadata=metadata,
-                original16=doc.original16))
+                deep_original=doc.deep_original, edited=doc.edited_pixels))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
         doc.mark_saved()
         depth = ""
-        if doc.original16 is not None:
-            depth = " at 16 bits per channel" if path.suffix.lower() in DEEP_SUFFIXES else \
-                f" at 8 bits per channel ({path.suffix} has no 16-bit form; PNG and TIFF do)"
+        deep = doc.deep_original
+        if deep is not None:
+            suffix = path.suffix.lower()
+            if suffix not in DEEP_SUFFIXES:
+                depth = f" at 8 bits per channel ({suffix} has no deeper form; PNG and TIFF do)"
+            elif deep.dtype.kind == "u" or suffix == ".png":  # uint16, or PNG
+                depth = " at 16 bits per channel"
+            else:
+                depth = " in floating point"
         self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
         self._update_actions()
         return True

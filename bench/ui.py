@@ -235,8 +235,8 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
     import tifffile
 
     from app.busy import wait_for
+    from engines.deep_samples import restore_depth
     from engines.fileio import encode_image, save_image
-    from engines.sixteen_bit import restore_depth
 
     rng = np.random.default_rng(1)
     deep = photo.astype(np.uint16) * 257 + rng.integers(0, 257, photo.shape, dtype=np.uint16)
@@ -250,8 +250,8 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
         return buffer.getvalue()
 
     candidates = {
-        "png16": lambda: encode_image(edited, ".png", original16=deep),
-        "tif16": lambda: encode_image(edited, ".tif", original16=deep),
+        "png16": lambda: encode_image(edited, ".png", deep_original=deep),
+        "tif16": lambda: encode_image(edited, ".tif", deep_original=deep),
         "png16_default": lambda: cv2.imencode(
             ".png", cv2.cvtColor(restore_depth(edited, None, deep), cv2.COLOR_RGB2BGR),
             [cv2.IMWRITE_PNG_COMPRESSION, 3])[1].tobytes(),
@@ -273,10 +273,10 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
     window.show()
     meter = StallMeter()
     wait_for(window, "Saving...", lambda: save_image(folder / "threaded.tif", edited,
-                                                      original16=deep))
+                                                      deep_original=deep))
     figures["stall_ours"] = meter.stop()[0] * 1000
     meter = StallMeter()
-    save_image(folder / "blocking.tif", edited, original16=deep)
+    save_image(folder / "blocking.tif", edited, deep_original=deep)
     app.processEvents()
     figures["stall_naive"] = meter.stop()[0] * 1000
     window.close()

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
-                keep_metadata=not args.strip_metadata)
+                keep_metadata=not args.strip_metadata, edited=request.hole)
     for note in loaded.notes:
         print(f"note: {note}")
     print(f"wrote {output}")

@@ -188,7 +188,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                 request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
                                          **dict(request_settings or {}))
                 result = _final_image(engine, request, cancel, report)
-                save_result(target, result, loaded, overwrite, keep_metadata)
+                save_result(target, result, loaded, overwrite, keep_metadata,
+                            edited=request.hole)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 failed.append((source, _reason(exc)))

@@ -3,12 +3,13 @@ tools read and write pictures, masks and other layers.
 
 Reading honours EXIF orientation, keeps the alpha channel, accepts 8- and 16-bit (and float)
 PNG, JPEG, WebP, TIFF and BMP, refuses absurdly large images before decoding them, and says
-what it converted. Pictures are edited at 8 bits per channel; a 16-bit file's own samples are
-kept (:attr:`LoadedImage.original16`) so that saving it as PNG or TIFF writes 16 bits again,
-at full precision wherever the picture was not changed (:mod:`engines.sixteen_bit`). It also keeps the photo's metadata (:class:`ImageMetadata`: the RGB colour
-profile, the EXIF tags, XMP and IPTC), which writing puts back, so that a saved result shows
-the same colours as the original and keeps its date, camera, GPS, caption, keywords and
-rights. Writing is atomic (a
+what it converted. Pictures are edited at 8 bits per channel; the own samples of a 16-bit or
+floating-point file are kept (:attr:`LoadedImage.deep_original`) so that saving it as PNG or
+TIFF writes them again, exactly wherever the picture was not changed
+(:mod:`engines.deep_samples`). It also keeps the photo's metadata (:class:`ImageMetadata`:
+the RGB colour profile, the EXIF tags, XMP and IPTC), which writing puts back, so that a
+saved result shows the same colours as the original and keeps its date, camera, GPS,
+caption, keywords and rights. Writing is atomic (a
 temporary file in the target folder, then a rename) and refuses to replace an existing file
 unless told.
 
@@ -34,7 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from engines import iptc, sixteen_bit, xmp
+from engines import deep_samples, iptc, xmp
 
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
@@ -159,9 +160,10 @@ class LoadedImage:
         notes: what was converted on the way ("16-bit image, edited at 8 bits per channel...", ...).
         source_depth: bits per channel in the file (8, 16 or 32).
         metadata: the colour profile, EXIF, XMP and IPTC to write back when saving.
-        original16: the file's own samples when it has 16 bits per channel, ``(H, W, 3)``
-            uint16 RGB or ``(H, W, 4)`` RGBA, upright; ``None`` otherwise. Pass it to
-            :func:`save_image` to write 16 bits again.
+        deep_original: the file's own samples when it is deeper than 8 bits per channel,
+            ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, upright: uint16, or float32/float64 as
+            stored (1.0 = full scale; values above 1, below 0 and NaN kept); ``None``
+            otherwise. Pass it to :func:`save_image` to write that depth again.
     """
 
     rgb: np.ndarray
@@ -169,7 +171,7 @@ class LoadedImage:
     notes: tuple[str, ...]
     source_depth: int
     metadata: ImageMetadata = NO_METADATA
-    original16: np.ndarray | None = None
+    deep_original: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -352,12 +354,14 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
     if pixels.dtype == np.uint16:
         notes.append("16-bit image, edited at 8 bits per channel; saving it as PNG or TIFF "
                      "keeps 16 bits")
-        return sixteen_bit.to_8bit(pixels), 16
+        return deep_samples.to_8bit(pixels), 16
     if pixels.dtype in (np.float32, np.float64):
-        pixels = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
-        clipped = "; values above 1.0 clipped" if pixels.max() > 1.0 else ""
-        notes.append(f"floating-point image, edited and saved at 8 bits per channel{clipped}")
-        return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8), 32
+        finite = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+        clipped = (" (shown and edited with values above 1.0 clipped; unchanged pixels keep "
+                   "theirs)") if finite.max() > 1.0 else ""
+        notes.append(f"floating-point image, edited at 8 bits per channel{clipped}; saving it "
+                     "as TIFF keeps floating point, as PNG 16 bits")
+        return deep_samples.to_8bit(pixels), 32
     raise ImageFileError(f"unsupported sample type {pixels.dtype}", path)
 
 
@@ -387,7 +391,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     if header.frames > 1:
         what = "pages" if header.format == "TIFF" else "frames"
         notes.append(f"only the first of its {header.frames} {what} is edited and saved")
-    original16 = _rgb16(pixels) if pixels.dtype == np.uint16 else None
+    deep_original = _rgb_deep(pixels) if pixels.dtype in deep_samples.DEEP_DTYPES else None
     pixels, depth = _to_uint8(pixels, notes, name)
     alpha = None
     if pixels.ndim == 2:
@@ -401,17 +405,17 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     else:
         raise ImageFileError(f"{pixels.shape[2]} channels are not supported", name)
-    if original16 is not None and original16.shape[2] == 4 and alpha is None:
-        original16 = np.ascontiguousarray(original16[..., :3])  # opaque: drop the alpha
+    if deep_original is not None and deep_original.shape[2] == 4 and alpha is None:
+        deep_original = np.ascontiguousarray(deep_original[..., :3])  # opaque: drop the alpha
     if orientation in _ORIENTATION:
         if not turned:
             rgb = _upright(rgb, orientation)
             alpha = None if alpha is None else _upright(alpha, orientation)
-            original16 = None if original16 is None else _upright(original16, orientation)
+            deep_original = None if deep_original is None else _upright(deep_original, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
-                       original16)
+                       deep_original)
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
@@ -427,14 +431,15 @@ def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
     return np.concatenate([colour.astype(pixels.dtype), pixels[..., 3:]], axis=2)
 
 
-def _rgb16(pixels: np.ndarray) -> np.ndarray | None:
-    """OpenCV's decoded uint16 grey, BGR or BGRA as RGB(A); ``None`` for other layouts."""
+def _rgb_deep(pixels: np.ndarray) -> np.ndarray | None:
+    """OpenCV's decoded uint16 or float grey, BGR or BGRA as RGB(A), in the same dtype;
+    ``None`` for other layouts."""
     if pixels.ndim == 2:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+        return np.repeat(pixels[..., None], 3, axis=2)
     if pixels.shape[2] == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        return np.ascontiguousarray(pixels[..., ::-1])
     if pixels.shape[2] == 4:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA)
+        return np.ascontiguousarray(pixels[..., [2, 1, 0, 3]])
     return None
 
 
@@ -533,22 +538,26 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
 # ----------------------------------------------------------------------------- writing
 def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
                  quality: int = 95, metadata: ImageMetadata = NO_METADATA,
-                 original16: np.ndarray | None = None) -> bytes:
+                 deep_original: np.ndarray | None = None,
+                 edited: np.ndarray | None = None) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF). JPEG and WebP use
     ``quality`` (WebP at 100 or more is lossless); PNG is lossless. ``metadata`` is embedded
     in RGB pictures of every format but BMP, which has no place for it (8-bit TIFFs that
-    carry it are written uncompressed). With ``original16`` (:attr:`LoadedImage.original16`,
-    the same size), PNG and TIFF are written at 16 bits per channel, the original's
-    samples kept wherever ``pixels`` still shows them (:func:`sixteen_bit.restore_depth`).
+    carry it are written uncompressed). With ``deep_original``
+    (:attr:`LoadedImage.deep_original`, the same size), PNG is written at 16 bits per
+    channel and TIFF in the original's sample type (16-bit or floating point), the original's
+    samples kept wherever ``pixels`` still shows them and, for over-range float samples,
+    ``edited`` (``(H, W)`` bool, the pixels an edit wrote) does not say they were replaced
+    (:func:`deep_samples.restore_depth`).
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
-    if original16 is not None and pixels.ndim == 3 and suffix in sixteen_bit.DEEP_SUFFIXES:
-        return _encode_16bit(pixels, suffix, alpha, metadata, original16)
+    if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
+        return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
     if metadata and pixels.ndim == 3 and suffix != ".bmp":
         return _encode_with_metadata(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
@@ -627,17 +636,20 @@ def _tiff_tags(metadata: ImageMetadata) -> Image.Exif:
     return tags
 
 
-def _encode_16bit(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
-                  metadata: ImageMetadata, original16: np.ndarray) -> bytes:
+def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
+                 metadata: ImageMetadata, deep_original: np.ndarray,
+                 edited: np.ndarray | None) -> bytes:
     try:
-        pixels = sixteen_bit.restore_depth(rgb, alpha, original16)
+        pixels = deep_samples.restore_depth(rgb, alpha, deep_original, edited)
         if suffix == ".png":
-            return sixteen_bit.encode_png16(pixels, metadata.icc_profile, metadata.exif,
-                                            metadata.xmp)
-        return sixteen_bit.encode_tiff16(pixels, metadata.icc_profile, metadata.exif,
-                                         metadata.xmp, metadata.iptc)
+            return deep_samples.encode_png16(pixels, metadata.icc_profile, metadata.exif,
+                                             metadata.xmp)
+        return deep_samples.encode_deep_tiff(pixels, metadata.icc_profile, metadata.exif,
+                                             metadata.xmp, metadata.iptc)
     except (ValueError, TypeError, OSError, struct.error) as exc:
-        raise ImageFileError(f"could not encode the image as a 16-bit {suffix} ({exc})") \
+        depth = "16-bit" if suffix == ".png" or deep_original.dtype == np.uint16 else \
+            "floating-point"
+        raise ImageFileError(f"could not encode the image as a {depth} {suffix} ({exc})") \
             from None
 
 
@@ -687,28 +699,31 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
                overwrite: bool = False, quality: int = 95,
                metadata: ImageMetadata = NO_METADATA,
-               original16: np.ndarray | None = None) -> Path:
+               deep_original: np.ndarray | None = None,
+               edited: np.ndarray | None = None) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
     Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
-    XMP and IPTC
-    (stamped with this program's name and the time of saving,
-    :meth:`ImageMetadata.stamped`), and its :attr:`LoadedImage.original16` to keep 16 bits
-    per channel in PNG and TIFF.
+    XMP and IPTC (stamped with this program's name and the time of saving,
+    :meth:`ImageMetadata.stamped`), and its :attr:`LoadedImage.deep_original` to keep its
+    depth in PNG (16 bits) and TIFF (16 bits or floating point), with ``edited``, the
+    ``(H, W)`` bool pixels the edits wrote (see :func:`encode_image`).
     """
     path = Path(path)
     return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,
-                                           metadata.stamped(), original16), overwrite)
+                                           metadata.stamped(), deep_original, edited),
+                        overwrite)
 
 
 def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
-                overwrite: bool = False, keep_metadata: bool = True) -> Path:
+                overwrite: bool = False, keep_metadata: bool = True,
+                edited: np.ndarray | None = None) -> Path:
     """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
     its transparency, its metadata (unless not ``keep_metadata``) and, in PNG and TIFF, its
-    16-bit depth (see :func:`save_image`)."""
+    depth (see :func:`save_image`; ``edited``: the filled hole, ``(H, W)`` bool)."""
     return save_image(path, rgb, source.alpha, overwrite=overwrite,
                       metadata=source.metadata if keep_metadata else NO_METADATA,
-                      original16=source.original16)
+                      deep_original=source.deep_original, edited=edited)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

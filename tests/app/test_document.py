@@ -248,12 +248,12 @@ def test_unusable_reference_photos_are_refused(bad, message):
 
 def test_the_16_bit_original_is_kept_read_only_and_must_match():
     deep = np.full((20, 30, 3), 1000, np.uint16)
-    doc = Document(np.zeros((20, 30, 3), np.uint8), original16=deep)
-    assert doc.original16 is not None and np.shares_memory(doc.original16, deep)
+    doc = Document(np.zeros((20, 30, 3), np.uint8), deep_original=deep)
+    assert doc.deep_original is not None and np.shares_memory(doc.deep_original, deep)
     with pytest.raises(ValueError, match="read-only"):
-        doc.original16[0, 0, 0] = 1
+        doc.deep_original[0, 0, 0] = 1
     with pytest.raises(InputError, match="does not match"):
-        Document(np.zeros((20, 30, 3), np.uint8), original16=deep[:10])
+        Document(np.zeros((20, 30, 3), np.uint8), deep_original=deep[:10])
 
 def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     doc = _doc(200, 200)

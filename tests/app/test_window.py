@@ -168,8 +168,28 @@ def test_a_16_bit_photo_is_saved_at_16_bits_and_the_status_says_so(tmp_path, win
     samples = cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert np.array_equal(samples[10:], deep[10:]) and (samples[:10, :10] == 65535).all()
     assert window.save_as(tmp_path / "out.jpg")
-    assert "at 8 bits per channel (.jpg has no 16-bit form" in \
+    assert "at 8 bits per channel (.jpg has no deeper form" in \
         window.statusBar().currentMessage()
+
+
+def test_a_floating_point_tiff_is_saved_in_floating_point_and_the_status_says_so(tmp_path,
+                                                                                window):
+    import tifffile
+
+    hdr = np.random.default_rng(6).random((60, 80, 3)).astype(np.float32) * 2.0
+    tifffile.imwrite(tmp_path / "hdr.tif", hdr, photometric="rgb")
+    assert window.open_path(tmp_path / "hdr.tif")
+    painted = window.document.image.copy()
+    painted[:10, :10] = 255  # white over pixels above 1.0, shown as 255 already
+    hole = np.zeros((60, 80), np.uint8)
+    hole[:10, :10] = 255
+    window.document.apply_result(painted, used_mask=hole)
+    assert window.save_as(tmp_path / "out.tif")
+    assert "in floating point" in window.statusBar().currentMessage()
+    samples = tifffile.imread(tmp_path / "out.tif")
+    assert np.array_equal(samples[10:], hdr[10:]) and (samples[:10, :10] == 1.0).all()
+    assert window.save_as(tmp_path / "out.png")
+    assert "at 16 bits per channel" in window.statusBar().currentMessage()
 
 def test_dropping_a_file_on_the_window_opens_it(tmp_path, window):
     path = save_image(tmp_path / "dropped.png", np.full((50, 70, 3), 120, np.uint8))

@@ -78,6 +78,29 @@ def test_inpaint_and_batch_write_16_bit_pictures_back_at_16_bits(files, capsys):
         assert np.array_equal(samples[mask == 0], deep[mask == 0])  # every bit kept
         assert (samples[mask > 0] % 257 == 0).all()  # the fill, from 8 bits
 
+
+def test_inpaint_and_batch_write_floating_point_tiffs_back_in_floating_point(files):
+    """Over-range HDR values stay outside the hole; inside it, a fill that shows 255 where
+    the removed thing did (also above 1.0) does not bring that thing's values back."""
+    import tifffile
+
+    folder, _image, mask = files
+    hdr = np.full((*mask.shape, 3), 4.0, np.float32)  # a blown-out sky...
+    hdr[mask > 0] = 9.0  # ...and a brighter lamp in the hole
+    hdr[:, :20] = np.random.default_rng(3).random((mask.shape[0], 20, 3))
+    images = folder / "hdr"
+    images.mkdir()
+    tifffile.imwrite(images / "sky.tif", hdr, photometric="rgb")
+    assert run_cli("inpaint", images / "sky.tif", folder / "mask.png", "-o",
+                   folder / "out.tif", "--engine", "telea") == 0
+    assert run_cli("batch", "--images", images, "--mask", folder / "mask.png",
+                   "-o", folder / "batch", "--engine", "telea") == 0
+    for result in (folder / "out.tif", folder / "batch" / "sky.tif"):
+        samples = tifffile.imread(result)
+        assert samples.dtype == np.float32
+        assert np.array_equal(samples[mask == 0], hdr[mask == 0])
+        assert (samples[mask > 0] == 1.0).all()  # white, from 8 bits: not the lamp's 9.0
+
 def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
     folder, _image, _ = files
     original = (folder / "photo.png").read_bytes()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from engines import sixteen_bit
+from engines import deep_samples
 from engines.fileio import (
     ImageFileError,
     ImageMetadata,
@@ -368,9 +368,9 @@ def test_every_format_is_turned_upright_exactly_once(tmp_path, rgb, kind, orient
     expected = _upright_reference(rgb, orientation)
     if kind == "tif-16":
         deep = rgb.astype(np.uint16) * 257 + 100
-        path.write_bytes(sixteen_bit.encode_tiff16(deep, None, exif.tobytes()))
+        path.write_bytes(deep_samples.encode_deep_tiff(deep, None, exif.tobytes()))
         loaded = load_image(path)
-        assert np.array_equal(loaded.original16, _upright_reference(deep, orientation))
+        assert np.array_equal(loaded.deep_original, _upright_reference(deep, orientation))
     else:
         pixels = np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)]) \
             if kind == "tif-rgba" else rgb

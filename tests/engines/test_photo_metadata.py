@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, IptcImagePlugin
 
-from engines import iptc, sixteen_bit, xmp
+from engines import deep_samples, iptc, xmp
 from engines.fileio import ImageMetadata, load_image, save_image, save_result
 from tests.photos import agency_iptc, lightroom_xmp, phone_exif, write_jpeg
 
@@ -132,22 +132,22 @@ def test_saving_stamps_the_xmp_dates_and_instance(tmp_path, photo):
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif"])
-def test_sixteen_bit_files_keep_xmp_and_iptc(tmp_path, rgb, ext):
+def test_deep_samples_files_keep_xmp_and_iptc(tmp_path, rgb, ext):
     deep = np.random.default_rng(1).integers(0, 65535, (40, 60, 3), dtype=np.uint16)
     packet, records = lightroom_xmp(orientation=1), agency_iptc()
     source = tmp_path / f"deep{ext}"
     if ext == ".png":
-        source.write_bytes(sixteen_bit.encode_png16(deep, xmp=packet))
+        source.write_bytes(deep_samples.encode_png16(deep, xmp=packet))
     else:
-        source.write_bytes(sixteen_bit.encode_tiff16(deep, xmp=packet, iptc=records))
+        source.write_bytes(deep_samples.encode_deep_tiff(deep, xmp=packet, iptc=records))
     loaded = load_image(source)
-    assert loaded.original16 is not None
+    assert loaded.deep_original is not None
 
     saved = save_result(tmp_path / f"out{ext}", loaded.rgb, loaded)
 
     reread = load_image(saved)
     assert reread.source_depth == 16
-    assert np.array_equal(reread.original16, deep)
+    assert np.array_equal(reread.deep_original, deep)
     assert _title(_packet(saved)) == "Harbour at dusk & fog"
     if ext == ".tif":
         assert reread.metadata.iptc == records

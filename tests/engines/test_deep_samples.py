@@ -11,8 +11,8 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image
 
+from engines.deep_samples import encode_deep_tiff, encode_png16, restore_depth, to_8bit
 from engines.fileio import ImageFileError, encode_image, load_image, save_image
-from engines.sixteen_bit import encode_png16, encode_tiff16, restore_depth, to_8bit
 from tests.photos import phone_exif, wide_gamut_profile
 
 
@@ -78,7 +78,7 @@ def test_restore_depth_refuses_an_original_of_another_size():
         restore_depth(np.zeros((4, 5, 3), np.uint8), None, np.zeros((5, 4, 3), np.uint16))
     with pytest.raises(ImageFileError, match="16-bit"):
         encode_image(np.zeros((4, 5, 3), np.uint8), ".png",
-                     original16=np.zeros((5, 4, 3), np.uint16))
+                     deep_original=np.zeros((5, 4, 3), np.uint16))
 
 
 @pytest.mark.parametrize("source_ext, target_ext", [
@@ -91,12 +91,12 @@ def test_an_edited_16_bit_picture_is_saved_at_16_bits(tmp_path, source_ext, targ
     else:
         cv2.imwrite(str(source), original[..., ::-1])
     loaded = load_image(source)
-    assert loaded.source_depth == 16 and np.array_equal(loaded.original16, original)
+    assert loaded.source_depth == 16 and np.array_equal(loaded.deep_original, original)
     assert any("keeps 16 bits" in note for note in loaded.notes)
     edited = loaded.rgb.copy()
     edited[10:20, 30:50] = (250, 20, 20)
 
-    saved = save_image(tmp_path / f"out{target_ext}", edited, original16=loaded.original16)
+    saved = save_image(tmp_path / f"out{target_ext}", edited, deep_original=loaded.deep_original)
 
     samples = _read16(saved)
     outside = np.ones(edited.shape[:2], bool)
@@ -113,7 +113,7 @@ def test_formats_without_16_bits_are_written_at_8(tmp_path):
     loaded = load_image(tmp_path / "deep.tif")
     for ext in (".jpg", ".webp", ".bmp"):
         saved = save_image(tmp_path / f"out{ext}", loaded.rgb, quality=100,
-                           original16=loaded.original16)
+                           deep_original=loaded.deep_original)
         assert load_image(saved).source_depth == 8, ext
     assert np.array_equal(load_image(tmp_path / "out.bmp").rgb, loaded.rgb)
 
@@ -126,7 +126,7 @@ def test_16_bit_files_keep_the_profile_and_every_exif_directory(tmp_path, ext):
     exif[0x0128] = 2  # inches
     icc = wide_gamut_profile()
     pixels = encode_png16(original, icc, exif.tobytes()) if ext == ".png" else \
-        encode_tiff16(original, icc, exif.tobytes())
+        encode_deep_tiff(original, icc, exif.tobytes())
     (tmp_path / f"photo{ext}").write_bytes(pixels)
 
     with Image.open(tmp_path / f"photo{ext}") as result:
@@ -139,7 +139,7 @@ def test_16_bit_files_keep_the_profile_and_every_exif_directory(tmp_path, ext):
         assert tags.get_ifd(ExifTags.IFD.GPSInfo)[2] == (48.0, 51.0, 24.0)
     assert np.array_equal(_read16(tmp_path / f"photo{ext}"), original)
     loaded = load_image(tmp_path / f"photo{ext}")
-    assert loaded.metadata.icc_profile == icc and np.array_equal(loaded.original16, original)
+    assert loaded.metadata.icc_profile == icc and np.array_equal(loaded.deep_original, original)
 
 
 def test_the_tiff_stays_valid_for_other_readers(tmp_path):
@@ -147,7 +147,7 @@ def test_the_tiff_stays_valid_for_other_readers(tmp_path):
     original = _deep_photo()
     alpha = np.linspace(0, 65535, original.shape[1], dtype=np.uint16)[None].repeat(48, 0)
     rgba = np.dstack([original, alpha])
-    data = encode_tiff16(rgba, None, phone_exif(original[..., 0], orientation=1).tobytes())
+    data = encode_deep_tiff(rgba, None, phone_exif(original[..., 0], orientation=1).tobytes())
     with tifffile.TiffFile(io.BytesIO(data)) as tiff:
         page = tiff.pages[0]
         assert len(tiff.pages) == 1
@@ -161,9 +161,9 @@ def test_16_bit_transparency_survives_a_round_trip(tmp_path):
     original[:, :5, 3] = 65535
     _write_tiff16(tmp_path / "cutout.tif", original, extrasamples=("unassalpha",))
     loaded = load_image(tmp_path / "cutout.tif")
-    assert loaded.alpha is not None and loaded.original16.shape == (48, 64, 4)
+    assert loaded.alpha is not None and loaded.deep_original.shape == (48, 64, 4)
     saved = save_image(tmp_path / "out.png", loaded.rgb, loaded.alpha,
-                       original16=loaded.original16)
+                       deep_original=loaded.deep_original)
     assert np.array_equal(_read16(saved), original)
 
 
@@ -171,8 +171,8 @@ def test_opaque_16_bit_rgba_keeps_rgb_only(tmp_path):
     original = np.dstack([_deep_photo(), np.full((48, 64), 65535, np.uint16)])
     cv2.imwrite(str(tmp_path / "opaque.png"), original[..., [2, 1, 0, 3]])
     loaded = load_image(tmp_path / "opaque.png")
-    assert loaded.alpha is None and loaded.original16.shape == (48, 64, 3)
-    saved = save_image(tmp_path / "out.png", loaded.rgb, original16=loaded.original16)
+    assert loaded.alpha is None and loaded.deep_original.shape == (48, 64, 3)
+    saved = save_image(tmp_path / "out.png", loaded.rgb, deep_original=loaded.deep_original)
     assert np.array_equal(_read16(saved), original[..., :3])
 
 
@@ -180,7 +180,7 @@ def test_a_16_bit_grey_picture_is_saved_as_16_bit_rgb(tmp_path):
     grey = _deep_photo()[..., 0]
     cv2.imwrite(str(tmp_path / "grey.png"), grey)
     loaded = load_image(tmp_path / "grey.png")
-    saved = save_image(tmp_path / "out.tif", loaded.rgb, original16=loaded.original16)
+    saved = save_image(tmp_path / "out.tif", loaded.rgb, deep_original=loaded.deep_original)
     assert np.array_equal(_read16(saved), np.dstack([grey] * 3))
 
 
@@ -189,12 +189,12 @@ def test_a_turned_16_bit_photo_is_kept_upright(tmp_path):
     original = _deep_photo()
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    (tmp_path / "turned.tif").write_bytes(encode_tiff16(original, None, exif.tobytes()))
+    (tmp_path / "turned.tif").write_bytes(encode_deep_tiff(original, None, exif.tobytes()))
     loaded = load_image(tmp_path / "turned.tif")
     upright = cv2.rotate(original, cv2.ROTATE_90_CLOCKWISE)
-    assert loaded.rgb.shape == (64, 48, 3) and np.array_equal(loaded.original16, upright)
+    assert loaded.rgb.shape == (64, 48, 3) and np.array_equal(loaded.deep_original, upright)
     saved = save_image(tmp_path / "out.tif", loaded.rgb, metadata=loaded.metadata,
-                       original16=loaded.original16)
+                       deep_original=loaded.deep_original)
     assert np.array_equal(_read16(saved), upright)
     assert load_image(saved).rgb.shape == (64, 48, 3)  # not turned a second time
 
@@ -226,10 +226,70 @@ def test_premultiplied_transparency_is_made_straight(tmp_path, dtype):
     assert np.array_equal(loaded.alpha, np.rint(alpha / 257).astype(np.uint8))
     assert any("premultiplied transparency" in note for note in loaded.notes)
     if dtype == np.uint16:
-        assert np.array_equal(loaded.original16[1, :4, :3], colour[1, :4].astype(np.uint16))
+        assert np.array_equal(loaded.deep_original[1, :4, :3], colour[1, :4].astype(np.uint16))
         saved = save_image(tmp_path / "out.tif", loaded.rgb, loaded.alpha,
-                           original16=loaded.original16)
+                           deep_original=loaded.deep_original)
         with tifffile.TiffFile(saved) as tiff:
             assert tiff.pages.first.extrasamples == (2,)  # unassociated
             written = tiff.asarray()
-        assert np.array_equal(written, loaded.original16)
+        assert np.array_equal(written, loaded.deep_original)
+
+
+def test_a_floating_point_tiff_is_saved_in_floating_point(tmp_path):
+    """HDR values above 1.0, negative ones and NaN stay wherever the picture was not edited;
+    edited pixels are their 8-bit values over 255. As PNG, the picture is written at 16 bits."""
+    rng = np.random.default_rng(5)
+    hdr = (rng.random((30, 40, 3)) * 3.0).astype(np.float32)
+    hdr[0, 0] = [np.nan, -0.25, 7.5]
+    tifffile.imwrite(tmp_path / "hdr.tif", hdr, photometric="rgb")
+    loaded = load_image(tmp_path / "hdr.tif")
+    assert loaded.deep_original.dtype == np.float32
+    assert any("saving it as TIFF keeps floating point" in note for note in loaded.notes)
+    edited = loaded.rgb.copy()
+    edited[10:20, 10:20] = [10, 200, 30]
+
+    saved = save_image(tmp_path / "out.tif", edited, metadata=loaded.metadata,
+                       deep_original=loaded.deep_original)
+
+    written = tifffile.imread(saved)
+    assert written.dtype == np.float32
+    outside = np.ones((30, 40), bool)
+    outside[10:20, 10:20] = False
+    assert np.array_equal(written[outside], hdr[outside], equal_nan=True)
+    assert np.allclose(written[10:20, 10:20], np.array([10, 200, 30]) / 255.0)
+    png = save_image(tmp_path / "out.png", edited, deep_original=loaded.deep_original)
+    as_png = load_image(png)
+    assert as_png.deep_original.dtype == np.uint16
+    assert np.array_equal(as_png.rgb, edited)
+
+
+def test_restore_depth_in_floating_point_adds_opaque_alpha():
+    original = np.full((2, 3, 3), 0.5, np.float64)
+    original[0, 0] = 4.0  # over-range: shown as 255
+    rgb = to_8bit(original)
+    alpha = np.full((2, 3), 255, np.uint8)
+    alpha[1, 2] = 0
+    restored = restore_depth(rgb, alpha, original)
+    assert restored.dtype == np.float64 and restored.shape == (2, 3, 4)
+    assert restored[0, 0, 0] == 4.0 and (restored[0, :, 3] == 1.0).all()
+    assert restored[1, 2, 3] == 0.0  # the changed alpha, from 8 bits
+    assert to_8bit(np.array([np.nan, -1.0, 0.5, 2.0])).tolist() == [0, 0, 128, 255]
+
+
+def test_over_range_float_samples_an_edit_wrote_over_are_not_brought_back():
+    """White filled over a lamp brighter than 1.0 shows 255 where the lamp did: its 8-bit
+    values match, but restoring them would bring the removed lamp back into the file."""
+    original = np.full((1, 4, 3), 0.5, np.float32)
+    original[0, 0] = 7.5  # the lamp, in the hole
+    original[0, 1] = 3.0  # a bright sky outside the hole
+    original[0, 2] = np.nan  # shown as 0, in the hole
+    rgb = to_8bit(original)  # the fill happens to equal what was shown
+    edited = np.array([[True, False, True, True]])
+
+    restored = restore_depth(rgb, None, original, edited)
+
+    assert (restored[0, 0] == 1.0).all()  # from the 8-bit fill, not the lamp
+    assert (restored[0, 1] == 3.0).all()  # untouched: kept above 1.0
+    assert (restored[0, 2] == 0.0).all()
+    assert (restored[0, 3] == 0.5).all()  # in range: the original sample, as for 16 bits
+    assert np.array_equal(restore_depth(rgb, None, original), original, equal_nan=True)

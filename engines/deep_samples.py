@@ -1,11 +1,13 @@
-"""Saving pictures that were opened from 16-bit files at 16 bits per channel. Qt-free.
+"""Saving pictures opened from files deeper than 8 bits at their own depth. Qt-free.
 
-Editing happens at 8 bits per channel. A photographer's 16-bit TIFF or PNG should not lose
-its precision because a passer-by was removed, so :func:`restore_depth` puts the file's own
-16-bit samples back wherever the edited picture still equals their 8-bit rounding, and
-scales only the changed pixels up from 8 bits. :func:`encode_png16` and
-:func:`encode_tiff16` then write the result with the photo's colour profile and EXIF tags,
-which neither OpenCV (no metadata) nor Pillow (no 16-bit RGB) can do alone.
+Editing happens at 8 bits per channel. A photographer's 16-bit TIFF or PNG, or a
+floating-point TIFF from an HDR merge or a scientific camera, should not lose its precision
+(or its values above 1.0) because a passer-by was removed, so :func:`restore_depth` puts the
+file's own samples back wherever the edited picture still equals their 8-bit rounding, and
+converts only the changed pixels up from 8 bits. :func:`encode_png16` and
+:func:`encode_deep_tiff` then write the result with the photo's colour profile and
+metadata, which neither OpenCV (no metadata) nor Pillow (no 16-bit or float RGB) can do
+alone. PNG has no floating-point form: a float picture saved as PNG is written at 16 bits.
 
 Errors are :class:`ValueError`; :mod:`engines.fileio` turns them into its file errors.
 """
@@ -22,7 +24,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-DEEP_SUFFIXES = (".png", ".tif", ".tiff")  # the formats written at 16 bits per channel
+DEEP_SUFFIXES = (".png", ".tif", ".tiff")  # the formats written deeper than 8 bits
 # Deflate level of the TIFF strips: the low bits of 16-bit photos are noise, so higher levels
 # save under 1 % of the size at twice the time (bench/ui.py --parts save). PNG uses OpenCV's
 # defaults, tuned for speed the same way (level 1, "sub" filter, run-length strategy).
@@ -33,37 +35,71 @@ _LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317,
                           34675})
 
 
+DEEP_DTYPES = (np.uint16, np.float32, np.float64)  # the sample types kept
+
+
 def to_8bit(samples: np.ndarray) -> np.ndarray:
-    """uint16 samples rounded to the nearest uint8 level (``65535`` maps to ``255``)."""
-    return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    """uint16 samples, or float ones (1.0 = full scale), rounded to the nearest uint8 level
+    (``65535`` and ``1.0`` map to ``255``; float values outside 0..1 are clipped and NaN is 0,
+    as the picture is edited)."""
+    if samples.dtype == np.uint16:
+        return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    finite = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(np.rint(finite * 255.0), 0, 255).astype(np.uint8)
 
 
-def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None,
-                  original16: np.ndarray) -> np.ndarray:
-    """The 16-bit pixels to save for an edited picture.
+def _from_8bit(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """uint8 ``values`` at full scale in ``dtype``: times 257, or divided by 255."""
+    if dtype == np.uint16:
+        return values.astype(np.uint16) * 257
+    return values.astype(dtype) / dtype.type(255.0)
+
+
+def as_uint16(samples: np.ndarray) -> np.ndarray:
+    """Deep samples as uint16 (float ones clipped to 0..1; NaN is 0), for PNG."""
+    if samples.dtype == np.uint16:
+        return samples
+    finite = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(np.rint(finite * 65535.0), 0, 65535).astype(np.uint16)
+
+
+def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.ndarray,
+                  edited: np.ndarray | None = None) -> np.ndarray:
+    """The deep pixels to save for an edited picture.
 
     Args:
         rgb: ``(H, W, 3)`` uint8, the edited picture.
         alpha: ``(H, W)`` uint8 transparency or ``None`` (opaque).
-        original16: ``(H, W, 3)`` or ``(H, W, 4)`` uint16 RGB(A), the file as opened.
+        deep_original: ``(H, W, 3)`` or ``(H, W, 4)`` RGB(A), the file as opened: uint16, or
+            float32/float64 with 1.0 at full scale.
+        edited: ``(H, W)`` bool, the pixels an edit wrote (a filled hole), or ``None``.
+            Among them, float samples outside 0..1 (or NaN) are not restored even where the
+            8-bit values match: a fill of white over a bright lamp shows 255 where the lamp
+            did, and restoring would bring the lamp's over-range values back.
 
     Returns:
-        ``(H, W, 3)`` uint16 RGB, or ``(H, W, 4)`` RGBA when ``alpha`` is given. A pixel whose
-        every channel still equals the 8-bit rounding of ``original16`` gets its original
-        samples back; any other pixel gets its 8-bit values times 257.
+        ``(H, W, 3)`` RGB, or ``(H, W, 4)`` RGBA when ``alpha`` is given, in the original's
+        dtype. A pixel whose every channel still equals the 8-bit rounding of
+        ``deep_original`` gets its original samples back (float values above 1.0 too); any
+        other pixel gets its 8-bit values at full scale (times 257, or divided by 255).
     """
-    if original16.dtype != np.uint16 or original16.ndim != 3 \
-            or original16.shape[:2] != rgb.shape[:2] or original16.shape[2] not in (3, 4):
-        raise ValueError(f"the 16-bit original {original16.shape} does not match the "
-                         f"picture {rgb.shape}")
-    edited = rgb if alpha is None else np.dstack([rgb, alpha])
-    channels = edited.shape[2]
-    if original16.shape[2] >= channels:
-        before16 = original16[..., :channels]
+    dtype = deep_original.dtype
+    if dtype not in DEEP_DTYPES or deep_original.ndim != 3 \
+            or deep_original.shape[:2] != rgb.shape[:2] or deep_original.shape[2] not in (3, 4):
+        raise ValueError(f"the deep original {deep_original.shape} {dtype} does not match "
+                         f"the picture {rgb.shape}")
+    edited_8bit = rgb if alpha is None else np.dstack([rgb, alpha])
+    channels = edited_8bit.shape[2]
+    if deep_original.shape[2] >= channels:
+        before = deep_original[..., :channels]
     else:  # transparency added to an opaque original
-        before16 = np.dstack([original16, np.full(rgb.shape[:2], 65535, np.uint16)])
-    unchanged = (to_8bit(before16) == edited).all(axis=2, keepdims=True)
-    return np.where(unchanged, before16, edited.astype(np.uint16) * 257)
+        opaque = np.full(rgb.shape[:2], 65535 if dtype == np.uint16 else 1.0, dtype)
+        before = np.dstack([deep_original, opaque])
+    unchanged = (to_8bit(before) == edited_8bit).all(axis=2)
+    if edited is not None and dtype != np.uint16:
+        shown_as_is = ((before >= 0) & (before <= 1)).all(axis=2)  # False for NaN too
+        unchanged &= shown_as_is | ~edited
+    return np.where(unchanged[..., None], before, _from_8bit(edited_8bit, dtype))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -73,14 +109,14 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
                  exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
-    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A), with an iCCP, an eXIf and an XMP
-    (iTXt) chunk.
+    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A) (float samples are converted,
+    :func:`as_uint16`), with an iCCP, an eXIf and an XMP (iTXt) chunk.
 
     ``exif`` is Pillow's form (``b"Exif\\0\\0"`` + a TIFF structure) or the bare TIFF one;
     ``xmp`` a UTF-8 XMP packet.
     """
     code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, code))
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(as_uint16(pixels), code))
     if not ok:
         raise ValueError("OpenCV could not encode the 16-bit PNG")
     png = encoded.tobytes()
@@ -95,12 +131,12 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
-def encode_tiff16(pixels: np.ndarray, icc_profile: bytes | None = None,
+def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
                   exif: bytes | None = None, xmp: bytes | None = None,
                   iptc: bytes | None = None) -> bytes:
-    """A 16-bit TIFF (Deflate with the horizontal predictor) of ``(H, W, 3|4)`` uint16
-    RGB(A), alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an ``xmp``
-    packet (tag 700) and ``iptc`` datasets (tag 33723).
+    """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), in that
+    sample type, alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an
+    ``xmp`` packet (tag 700) and ``iptc`` datasets (tag 33723).
 
     tifffile writes the pixels, the profile, XMP and IPTC. It cannot write EXIF's
     sub-directories, so :func:`_with_photo_tags` appends them and a first directory that
@@ -115,7 +151,10 @@ def encode_tiff16(pixels: np.ndarray, icc_profile: bytes | None = None,
     tifffile.imwrite(
         buffer, pixels, byteorder="<", photometric="rgb",
         extrasamples=("unassalpha",) if pixels.shape[2] == 4 else None,
-        compression="zlib", compressionargs={"level": _TIFF_DEFLATE_LEVEL}, predictor=True,
+        compression="zlib", compressionargs={"level": _TIFF_DEFLATE_LEVEL},
+        # horizontal differencing for integers; tifffile writes the floating-point predictor
+        # only with the optional imagecodecs package, so float strips go without
+        predictor=pixels.dtype == np.uint16,
         maxworkers=os.cpu_count(), iccprofile=icc_profile, metadata=None, software=False,
         extratags=extratags)
     tiff = buffer.getvalue()
