@@ -738,7 +738,9 @@ def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatc
 
     from main import main
 
-    body = checkpoint_bytes()
+    # 4 MB at 8 KiB per 20 ms takes 10 s: the interrupt, sent after 20 kB, lands long before
+    # the end even when a loaded machine starves the thread that sends it
+    body = checkpoint_bytes(4_000_000)
     server.routes["/slow.pth"] = Route(body=body, delay=0.02)
     spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
     monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
