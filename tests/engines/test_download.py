@@ -734,7 +734,10 @@ def test_cli_says_it_waits_and_refuses_to_remove_a_held_checkpoint(server, make_
 
 
 def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatch):
-    import _thread
+    """A real SIGINT to the main thread, with Python's own handler installed: an earlier
+    test or library may have left another one (Qt programs often restore SIG_DFL), under
+    which ``_thread.interrupt_main`` silently does nothing."""
+    import signal
 
     from main import main
 
@@ -745,17 +748,22 @@ def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatc
     spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
     monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
     part = weights.partial_path(spec.id)
+    main_thread = threading.main_thread().ident
 
     def press_ctrl_c_once_started():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if part.is_file() and part.stat().st_size > 20_000:
-                _thread.interrupt_main()
+                signal.pthread_kill(main_thread, signal.SIGINT)
                 return
             time.sleep(0.01)
 
-    threading.Thread(target=press_ctrl_c_once_started, daemon=True).start()
-    assert main(["models", "download", spec.id]) == 130
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=press_ctrl_c_once_started, daemon=True).start()
+        assert main(["models", "download", spec.id]) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     kept = part.stat().st_size
     assert 20_000 < kept < len(body) and not weights.is_present(spec.id)
