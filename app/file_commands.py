@@ -17,7 +17,7 @@ from app.busy import wait_for
 from app.document import Document, Layer
 from engines import registry
 from engines.base import Guidance, InputError
-from engines.deep_samples import DEEP_SUFFIXES
+from engines.deep_samples import written_depth
 from engines.fileio import (
     IMAGE_SUFFIXES,
     NO_METADATA,
@@ -109,15 +109,13 @@ class FileCommands:
             return False
         doc.mark_saved()
         depth = ""
-        deep = doc.deep_original
-        if deep is not None:
-            suffix = path.suffix.lower()
-            if suffix not in DEEP_SUFFIXES:
-                depth = f" at 8 bits per channel ({suffix} has no deeper form; PNG and TIFF do)"
-            elif deep.dtype.kind == "u" or suffix == ".png":  # uint16, or PNG
-                depth = " at 16 bits per channel"
+        if doc.deep_original is not None:
+            kind = written_depth(doc.deep_original.dtype, path.suffix)
+            if kind is None:
+                depth = (f" at 8 bits per channel ({path.suffix.lower()} has no deeper form; "
+                         "PNG and TIFF do)")
             else:
-                depth = " in floating point"
+                depth = " at 16 bits per channel" if kind == "16-bit" else " in floating point"
         self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
         self._update_actions()
         return True

@@ -25,6 +25,7 @@ import tifffile
 from PIL import Image
 
 DEEP_SUFFIXES = (".png", ".tif", ".tiff")  # the formats written deeper than 8 bits
+DEEP_DTYPES = (np.uint16, np.float32, np.float64)  # the sample types kept
 # Deflate level of the TIFF strips: the low bits of 16-bit photos are noise, so higher levels
 # save under 1 % of the size at twice the time (bench/ui.py --parts save). PNG uses OpenCV's
 # defaults, tuned for speed the same way (level 1, "sub" filter, run-length strategy).
@@ -35,7 +36,14 @@ _LAYOUT_TAGS = frozenset({256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317,
                           34675})
 
 
-DEEP_DTYPES = (np.uint16, np.float32, np.float64)  # the sample types kept
+def written_depth(dtype: np.dtype, suffix: str) -> str | None:
+    """How a picture with a deep original of ``dtype`` is written as a ``suffix`` file:
+    ``"16-bit"``, ``"floating-point"`` (float originals as TIFF), or ``None`` (8 bits: the
+    format has no deeper form)."""
+    suffix = suffix.lower()
+    if suffix not in DEEP_SUFFIXES:
+        return None
+    return "16-bit" if dtype == np.uint16 or suffix == ".png" else "floating-point"
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -44,8 +52,7 @@ def to_8bit(samples: np.ndarray) -> np.ndarray:
     as the picture is edited)."""
     if samples.dtype == np.uint16:
         return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    finite = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(np.rint(finite * 255.0), 0, 255).astype(np.uint8)
+    return _quantised(samples, np.uint8)
 
 
 def _from_8bit(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -59,8 +66,15 @@ def as_uint16(samples: np.ndarray) -> np.ndarray:
     """Deep samples as uint16 (float ones clipped to 0..1; NaN is 0), for PNG."""
     if samples.dtype == np.uint16:
         return samples
+    return _quantised(samples, np.uint16)
+
+
+def _quantised(samples: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    """Float ``samples`` (1.0 = full scale) rounded to the integer ``dtype``'s levels,
+    clipped to 0..1 first; NaN and -inf are 0, +inf is 1."""
+    full = float(np.iinfo(dtype).max)
     finite = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(np.rint(finite * 65535.0), 0, 65535).astype(np.uint16)
+    return np.clip(np.rint(finite * full), 0, full).astype(dtype)
 
 
 def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.ndarray,
@@ -132,8 +146,8 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
 
 
 def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
-                  exif: bytes | None = None, xmp: bytes | None = None,
-                  iptc: bytes | None = None) -> bytes:
+                     exif: bytes | None = None, xmp: bytes | None = None,
+                     iptc: bytes | None = None) -> bytes:
     """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), in that
     sample type, alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an
     ``xmp`` packet (tag 700) and ``iptc`` datasets (tag 33723).

@@ -356,9 +356,9 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
                      "keeps 16 bits")
         return deep_samples.to_8bit(pixels), 16
     if pixels.dtype in (np.float32, np.float64):
-        finite = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+        over_range = bool(((pixels > 1.0) & (pixels < np.inf)).any())  # NaN, inf: not
         clipped = (" (shown and edited with values above 1.0 clipped; unchanged pixels keep "
-                   "theirs)") if finite.max() > 1.0 else ""
+                   "theirs)") if over_range else ""
         notes.append(f"floating-point image, edited at 8 bits per channel{clipped}; saving it "
                      "as TIFF keeps floating point, as PNG 16 bits")
         return deep_samples.to_8bit(pixels), 32
@@ -647,8 +647,7 @@ def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
         return deep_samples.encode_deep_tiff(pixels, metadata.icc_profile, metadata.exif,
                                              metadata.xmp, metadata.iptc)
     except (ValueError, TypeError, OSError, struct.error) as exc:
-        depth = "16-bit" if suffix == ".png" or deep_original.dtype == np.uint16 else \
-            "floating-point"
+        depth = deep_samples.written_depth(deep_original.dtype, suffix)
         raise ImageFileError(f"could not encode the image as a {depth} {suffix} ({exc})") \
             from None
 

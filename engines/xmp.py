@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import uuid
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -49,20 +50,10 @@ def for_edited_copy(packet: bytes, width: int, height: int) -> bytes:
     Raises :class:`XmpError` when the packet cannot be parsed.
     """
     root, prefixes = _parse(packet)
-    sizes = {f"{{{TIFF}}}ImageWidth": width, f"{{{TIFF}}}ImageLength": height,
-             f"{{{EXIF}}}PixelXDimension": width, f"{{{EXIF}}}PixelYDimension": height,
-             f"{{{TIFF}}}Orientation": 1}
-    for element in list(root.iter()):
-        for child in list(element):
-            if _dropped(child.tag):
-                element.remove(child)
-            elif child.tag in sizes:
-                child.text = str(sizes[child.tag])
-        for name in list(element.attrib):
-            if _dropped(name):
-                del element.attrib[name]
-            elif name in sizes:
-                element.attrib[name] = str(sizes[name])
+    _set(root, {f"{{{TIFF}}}ImageWidth": str(width), f"{{{TIFF}}}ImageLength": str(height),
+                f"{{{EXIF}}}PixelXDimension": str(width),
+                f"{{{EXIF}}}PixelYDimension": str(height), f"{{{TIFF}}}Orientation": "1"},
+         drop=_dropped)
     return _serialise(root, prefixes)
 
 
@@ -75,17 +66,27 @@ def stamped(packet: bytes, when: datetime.datetime) -> bytes:
     root, prefixes = _parse(packet)
     if when.tzinfo is None:
         when = when.astimezone()  # local time, with its offset, as XMP dates carry one
-    values = {f"{{{XMP}}}ModifyDate": when.isoformat(timespec="seconds"),
-              f"{{{XMP}}}MetadataDate": when.isoformat(timespec="seconds"),
-              f"{{{XMP_MM}}}InstanceID": f"xmp.iid:{uuid.uuid4()}"}
-    for element in root.iter():
-        for child in element:
-            if child.tag in values and len(child) == 0:
-                child.text = values[child.tag]
-        for name in element.attrib:
-            if name in values:
-                element.attrib[name] = values[name]
+    _set(root, {f"{{{XMP}}}ModifyDate": when.isoformat(timespec="seconds"),
+                f"{{{XMP}}}MetadataDate": when.isoformat(timespec="seconds"),
+                f"{{{XMP_MM}}}InstanceID": f"xmp.iid:{uuid.uuid4()}"})
     return _serialise(root, prefixes)
+
+
+def _set(root: ElementTree.Element, values: dict[str, str],
+         drop: Callable[[str], bool] = lambda name: False) -> None:
+    """Give every property named in ``values`` (``"{uri}name"``) its value, whether written
+    as an attribute or as a simple element, and remove those ``drop`` names, in place."""
+    for element in list(root.iter()):
+        for child in list(element):
+            if drop(child.tag):
+                element.remove(child)
+            elif child.tag in values and len(child) == 0:
+                child.text = values[child.tag]
+        for name in list(element.attrib):
+            if drop(name):
+                del element.attrib[name]
+            elif name in values:
+                element.attrib[name] = values[name]
 
 
 def _dropped(name: str) -> bool:
