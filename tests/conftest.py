@@ -62,6 +62,13 @@ def photo() -> np.ndarray:
 
 
 @pytest.fixture
+def rgb() -> np.ndarray:
+    """A 60x40 RGB gradient, ``(40, 60, 3)`` uint8, for the file format tests."""
+    y, x = np.mgrid[0:40, 0:60]
+    return np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.uint8)
+
+
+@pytest.fixture
 def textured() -> np.ndarray:
     """A 96x128 RGB image with smooth gradients and texture (deterministic)."""
     rng = np.random.default_rng(7)

@@ -30,12 +30,6 @@ from engines.fileio import (
 from tests.photos import phone_exif, srgb_profile, write_jpeg
 
 
-@pytest.fixture
-def rgb() -> np.ndarray:
-    y, x = np.mgrid[0:40, 0:60]
-    return np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.uint8)
-
-
 @pytest.mark.parametrize("ext", [".png", ".bmp", ".tif", ".webp"])
 def test_lossless_formats_round_trip(tmp_path, rgb, ext):
     path = save_image(tmp_path / f"a{ext}", rgb, quality=100)

@@ -20,13 +20,7 @@ RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 
 @pytest.fixture
-def rgb() -> np.ndarray:
-    y, x = np.mgrid[0:40, 0:60]
-    return np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.uint8)
-
-
-@pytest.fixture
-def photo(tmp_path, rgb):
+def tagged_jpeg(tmp_path, rgb):
     """A turned phone JPEG (orientation 6) with Lightroom's XMP and an agency's IPTC."""
     return write_jpeg(tmp_path / "photo.jpg", rgb, phone_exif(rgb), xmp=lightroom_xmp(),
                       iptc=agency_iptc())
@@ -53,8 +47,8 @@ def _iptc(path) -> dict | None:
 
 
 @pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
-def test_xmp_survives_saving_in_every_format_with_a_place_for_it(tmp_path, photo, ext):
-    loaded = load_image(photo)
+def test_xmp_survives_saving_in_every_format_with_a_place_for_it(tmp_path, tagged_jpeg, ext):
+    loaded = load_image(tagged_jpeg)
     saved = save_image(tmp_path / f"out{ext}", loaded.rgb, metadata=loaded.metadata)
 
     root = _packet(saved)
@@ -70,8 +64,8 @@ def test_xmp_survives_saving_in_every_format_with_a_place_for_it(tmp_path, photo
 
 @pytest.mark.parametrize("ext, carried", [(".jpg", True), (".tif", True), (".png", False),
                                           (".webp", False)])
-def test_iptc_survives_in_jpeg_and_tiff(tmp_path, photo, ext, carried):
-    loaded = load_image(photo)
+def test_iptc_survives_in_jpeg_and_tiff(tmp_path, tagged_jpeg, ext, carried):
+    loaded = load_image(tagged_jpeg)
     assert loaded.metadata.iptc == agency_iptc()
 
     saved = save_image(tmp_path / f"out{ext}", loaded.rgb, metadata=loaded.metadata)
@@ -86,17 +80,17 @@ def test_iptc_survives_in_jpeg_and_tiff(tmp_path, photo, ext, carried):
         assert fields is None
 
 
-def test_photoshops_other_resources_are_not_carried(tmp_path, photo):
+def test_photoshops_other_resources_are_not_carried(tmp_path, tagged_jpeg):
     """The APP13 segment also holds a thumbnail of the unedited photo."""
-    assert b"OLD THUMBNAIL!" in photo.read_bytes()
-    loaded = load_image(photo)
+    assert b"OLD THUMBNAIL!" in tagged_jpeg.read_bytes()
+    loaded = load_image(tagged_jpeg)
     for ext in (".jpg", ".tif"):
         saved = save_image(tmp_path / f"out{ext}", loaded.rgb, metadata=loaded.metadata)
         assert b"OLD THUMBNAIL!" not in saved.read_bytes()
 
 
-def test_the_saved_xmp_is_true_of_the_edited_file(tmp_path, photo):
-    loaded = load_image(photo)
+def test_the_saved_xmp_is_true_of_the_edited_file(tmp_path, tagged_jpeg):
+    loaded = load_image(tagged_jpeg)
     assert loaded.rgb.shape == (60, 40, 3)  # turned upright from 40x60 stored
     saved = save_image(tmp_path / "out.jpg", loaded.rgb, metadata=loaded.metadata)
 
@@ -116,8 +110,8 @@ def test_the_saved_xmp_is_true_of_the_edited_file(tmp_path, photo):
     assert attributes[f"{{{xmp.XMP_MM}}}DocumentID"] == "xmp.did:0001"  # the rest stays
 
 
-def test_saving_stamps_the_xmp_dates_and_instance(tmp_path, photo):
-    loaded = load_image(photo)
+def test_saving_stamps_the_xmp_dates_and_instance(tmp_path, tagged_jpeg):
+    loaded = load_image(tagged_jpeg)
     before = datetime.datetime.now().astimezone().replace(microsecond=0)
     saved = save_image(tmp_path / "out.png", loaded.rgb, metadata=loaded.metadata)
     after = datetime.datetime.now().astimezone()
@@ -153,8 +147,8 @@ def test_deep_samples_files_keep_xmp_and_iptc(tmp_path, rgb, ext):
         assert reread.metadata.iptc == records
 
 
-def test_a_photo_saved_without_metadata_gets_none(tmp_path, photo):
-    loaded = load_image(photo)
+def test_a_photo_saved_without_metadata_gets_none(tmp_path, tagged_jpeg):
+    loaded = load_image(tagged_jpeg)
     for ext in (".jpg", ".tif"):
         saved = save_result(tmp_path / f"bare{ext}", loaded.rgb, loaded, keep_metadata=False)
         with Image.open(saved) as picture:
