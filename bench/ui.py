@@ -18,8 +18,10 @@ Prints, side by side with the naive alternative in the same run:
 * save: saving that picture, opened from a 16-bit file with a tenth of it changed, as a 16-bit
   PNG and TIFF (ours: OpenCV's PNG defaults, and Deflate level 1 with the TIFF strips
   compressed on every core; alternatives: PNG level 3, as our 8-bit PNGs use, and tifffile's
-  default level 6 on one core), beside the 8-bit files; and the longest event-loop stall while the editor saves it (ours: encoding on a
-  worker thread, :func:`app.busy.wait_for`; naive: on the GUI thread).
+  default level 6 on one core), beside the 8-bit files; the 8-bit picture as HEIC (ours: x265's
+  "fast" preset; alternative: its default), AVIF and JPEG at quality 95; and the longest
+  event-loop stall while the editor saves it (ours: encoding on a worker thread,
+  :func:`app.busy.wait_for`; naive: on the GUI thread).
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms.
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
@@ -233,6 +235,7 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
 
     import cv2
     import tifffile
+    from PIL import Image
 
     from app.busy import wait_for
     from engines.deep_samples import restore_depth
@@ -249,6 +252,11 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
                          compression="zlib", predictor=True, metadata=None)
         return buffer.getvalue()
 
+    def heic_default() -> bytes:  # pillow-heif's own settings: x265's default preset
+        buffer = io.BytesIO()
+        Image.fromarray(edited).save(buffer, "HEIF", quality=95)
+        return buffer.getvalue()
+
     candidates = {
         "png16": lambda: encode_image(edited, ".png", deep_original=deep),
         "tif16": lambda: encode_image(edited, ".tif", deep_original=deep),
@@ -258,6 +266,10 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
         "tif16_default": tiff_default,
         "png8": lambda: encode_image(edited, ".png"),
         "tif8": lambda: encode_image(edited, ".tif"),
+        "heic": lambda: encode_image(edited, ".heic"),
+        "heic_default": heic_default,
+        "avif": lambda: encode_image(edited, ".avif"),
+        "jpg": lambda: encode_image(edited, ".jpg"),
     }
     figures: dict[str, float] = {}
     for name, encode in candidates.items():
@@ -328,6 +340,11 @@ def main() -> int:
                   f"{save[kind + '16']:.2f} s | {save[kind + '16_default']:.2f} s, "
                   f"{save[kind + '16_default_mb']:.0f} MB ({other}); 8-bit "
                   f"{name}: {save[kind + '8']:.2f} s, {save[kind + '8_mb']:.0f} MB | - |")
+        print(f"| encode the 8-bit HEIC at quality 95 ({save['heic_mb']:.1f} MB) | "
+              f"{save['heic']:.2f} s | {save['heic_default']:.2f} s, "
+              f"{save['heic_default_mb']:.1f} MB (x265's default preset); AVIF: "
+              f"{save['avif']:.2f} s, {save['avif_mb']:.1f} MB; JPEG: {save['jpg']:.2f} s, "
+              f"{save['jpg_mb']:.1f} MB | - |")
         print(f"| longest event-loop stall while the window saves the 16-bit TIFF | "
               f"{save['stall_ours']:.0f} ms | {save['stall_naive']:.0f} ms (encoding on the "
               f"GUI thread) | <= 50 ms |")

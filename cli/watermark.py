@@ -87,7 +87,8 @@ def _check_folders(images: Path, output: Path) -> int:
                          "originals are never replaced")
     skipped = skipped_files_note(images)
     if count == 0:
-        raise InputError(f"{images} holds no images (png, jpg, webp, tif, bmp)"
+        kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
+        raise InputError(f"{images} holds no images ({kinds})"
                          + (f"; {skipped}" if skipped else ""))
     if skipped:
         print(skipped, file=sys.stderr)

@@ -112,6 +112,26 @@ def write_phone_photo(path: Path, rgb: np.ndarray, orientation: int = 1) -> byte
     return icc
 
 
+def write_heic(path: Path, rgb: np.ndarray, exif: Image.Exif | None = None,
+               icc: bytes | None = None, xmp: bytes | None = None,
+               alpha: np.ndarray | None = None, quality: int = 95) -> Path:
+    """``rgb`` ``(H, W, 3)`` uint8 as a HEIC, written by pillow-heif. HEIF readers take the
+    orientation from the container, not from EXIF: pillow-heif stores the pixels turned as
+    ``exif``'s orientation says and sets the EXIF orientation to 1."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    options: dict[str, object] = {"quality": quality}
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()  # pillow-heif applies the orientation of EXIF given as bytes
+    for key, value in (("exif", exif), ("icc_profile", icc), ("xmp", xmp)):
+        if value is not None:
+            options[key] = value
+    pixels = rgb if alpha is None else np.dstack([rgb, alpha])
+    Image.fromarray(pixels).save(path, "HEIF", **options)
+    return Path(path)
+
+
 def embedded_metadata(path: Path) -> tuple[bytes | None, dict]:
     """``(colour profile, {EXIF tag: value} of the main directory)`` of an image file."""
     with Image.open(path) as picture:

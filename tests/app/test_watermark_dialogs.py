@@ -153,7 +153,7 @@ class SlowEngine(Engine):
 def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     mask = np.zeros(SIZE, np.uint8)
     mask[80:110, 20:60] = 255
-    (folder / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic")  # not read here: said so
+    (folder / "camera.cr3").write_bytes(b"\0\0\0\x18ftypcrx ")  # RAW, not read here: said so
     before = digests(folder)
     dialog = FolderApplyDialog(mask, "telea")
     qtbot.addWidget(dialog)
@@ -164,7 +164,7 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     [(path, reason)] = batch.failed
     assert path.name == "odd.png" and "150x90" in reason
     assert "1 failed: odd.png" in dialog.status.text()
-    assert "1 file skipped, not in a format folder runs take (.heic): phone.heic" \
+    assert "1 file skipped, not in a format folder runs take (.cr3): camera.cr3" \
         in dialog.status.text()
     written = read_rgb(tmp_path / "out" / "img03.png")
     assert np.array_equal(written[mask == 0], read_rgb(folder / "img03.png")[mask == 0])

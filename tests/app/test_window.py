@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import qimage2ndarray
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -13,7 +14,13 @@ from PySide6.QtWidgets import QApplication
 from app.document import Layer
 from app.window import SAMPLE_IMAGE, MainWindow
 from engines.fileio import ImageMetadata, load_image, save_image
-from tests.photos import embedded_metadata, wide_gamut_profile, write_phone_photo
+from tests.photos import (
+    embedded_metadata,
+    phone_exif,
+    wide_gamut_profile,
+    write_heic,
+    write_phone_photo,
+)
 
 
 def shown_window(qtbot, size: tuple[int, int] | None = (1000, 700),
@@ -139,6 +146,24 @@ def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
         assert not dialog.keep_metadata.isChecked()  # folder runs follow the same choice
     finally:
         dialog.close()
+
+
+def test_a_phone_heic_opens_upright_and_is_saved_as_heic(tmp_path, window):
+    pixels = load_image(SAMPLE_IMAGE).rgb[:200, :300]
+    source = write_heic(tmp_path / "IMG_0042.HEIC", pixels, phone_exif(pixels, orientation=6))
+    assert window.open_path(source)
+    assert (window.document.width, window.document.height) == (200, 300)  # upright
+    with window.document.step("edit"):
+        window.document.paint_segment(Layer.MASK, (10, 10), (20, 20), 5, 255)
+    offered = []
+    window.ask_save_path = lambda title, suggestion, filters: offered.append(
+        (suggestion, filters)) or suggestion
+    assert window.save()
+    [(suggestion, filters)] = offered
+    assert suggestion.endswith("IMG_0042_inpainted.heic") and "*.heic" in filters
+    with Image.open(suggestion) as saved:
+        assert saved.format == "HEIF" and saved.size == (200, 300)
+        assert saved.getexif()[0x010F] == "PhoneMaker"
 
 
 def test_a_wide_gamut_photo_is_shown_converted_and_saved_unchanged(tmp_path, window):

@@ -237,18 +237,18 @@ def test_batch_refuses_the_input_folder_as_output(tmp_path, capsys):
 
 def test_batch_says_which_files_it_skips(tmp_path, capsys):
     images, masks = _folder(tmp_path)
-    for name in ("IMG_0001.HEIC", "IMG_0002.HEIC", "notes.txt", ".DS_Store"):
+    for name in ("IMG_0001.CR3", "IMG_0002.CR3", "notes.txt", ".DS_Store"):
         (images / name).write_bytes(b"not a picture this program reads")
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "o",
                    "--engine", "telea") == 0
     err = capsys.readouterr().err
-    assert ("3 files skipped, not in a format folder runs take (.heic, .txt): "
-            "IMG_0001.HEIC, IMG_0002.HEIC, notes.txt") in err  # hidden files: not mentioned
+    assert ("3 files skipped, not in a format folder runs take (.cr3, .txt): "
+            "IMG_0001.CR3, IMG_0002.CR3, notes.txt") in err  # hidden files: not mentioned
     assert len(list((tmp_path / "o").iterdir())) == 3
 
     only = tmp_path / "phone"
     only.mkdir()
-    (only / "IMG_0003.HEIC").write_bytes(b"x")
+    (only / "IMG_0003.CR3").write_bytes(b"x")
     assert run_cli("batch", "--images", only, "--masks", masks, "-o", tmp_path / "p") == 2
     assert "no pictures in this folder (1 file skipped" in capsys.readouterr().err
 

@@ -46,7 +46,7 @@ def _iptc(path) -> dict | None:
         return IptcImagePlugin.getiptcinfo(picture)
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif", ".heic", ".avif"])
 def test_xmp_survives_saving_in_every_format_with_a_place_for_it(tmp_path, tagged_jpeg, ext):
     loaded = load_image(tagged_jpeg)
     saved = save_image(tmp_path / f"out{ext}", loaded.rgb, metadata=loaded.metadata)
