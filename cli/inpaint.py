@@ -17,7 +17,7 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
-from engines.fileio import ImageFileError, load_image, save_result
+from engines.fileio import ImageFileError, load_image, loses_transparency, save_result
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
@@ -69,5 +69,8 @@ def run(args: argparse.Namespace) -> int:
                 keep_metadata=not args.strip_metadata, edited=request.hole)
     for note in loaded.notes:
         print(f"note: {note}")
+    if loses_transparency(loaded.alpha, output.suffix):
+        print(f"note: {output.suffix.lower()} files have no transparency; the transparent "
+              "parts were flattened onto white")
     print(f"wrote {output}")
     return 0

@@ -40,7 +40,7 @@ from engines import deep_samples, iptc, xmp
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
                   ".avif")
-_ALPHA_FORMATS = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 # formats that OpenCV does not read or write here: phones' HEIC/HEIF (through pillow-heif) and
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
 _PILLOW_CODECS = {".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF"}
@@ -595,7 +595,8 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
                  edited: np.ndarray | None = None) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
-    ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF).
+    ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF);
+    for JPEG and BMP the picture is flattened onto white (:func:`flattened`).
     JPEG, WebP, HEIC/HEIF and AVIF use ``quality`` (WebP at 100 or more is lossless); PNG is
     lossless. ``metadata`` is embedded
     in RGB pictures of every format but BMP, which has no place for it (8-bit TIFFs that
@@ -610,6 +611,8 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
+    if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
+        pixels, alpha = flattened(pixels, alpha), None
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
     if suffix in _PILLOW_CODECS:
@@ -619,7 +622,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         return _encode_with_pillow(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
         encoded_pixels = pixels
-    elif alpha is not None and suffix in _ALPHA_FORMATS:
+    elif alpha is not None and suffix in ALPHA_SUFFIXES:
         encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA)
         encoded_pixels[..., 3] = alpha
     else:
@@ -637,12 +640,28 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     return encoded.tobytes()
 
 
+def loses_transparency(alpha: np.ndarray | None, suffix: str) -> bool:
+    """Whether writing a picture with ``alpha`` (``(H, W)`` uint8 or None) as a ``suffix``
+    file flattens some of it onto white (JPEG and BMP have no transparency)."""
+    return alpha is not None and suffix.lower() not in ALPHA_SUFFIXES \
+        and bool((alpha < 255).any())
+
+
+def flattened(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``rgb`` ``(H, W, 3)`` uint8 composited over white by ``alpha`` ``(H, W)`` uint8
+    (255 = opaque): a transparent picture as written to a format without transparency, as
+    image editors export it (the colours stored under transparent pixels are often black or
+    leftovers, never meant to be seen)."""
+    weight = alpha.astype(np.float32)[..., None] / 255.0
+    return np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
+
+
 def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                         quality: int, metadata: ImageMetadata) -> bytes:
     """Pillow's encoders, which (unlike OpenCV's) embed a colour profile, EXIF and XMP, and
     write HEIC/HEIF (with pillow-heif) and AVIF; IPTC is added to JPEGs by
     :func:`engines.iptc.jpeg_with_iptc`."""
-    if alpha is not None and suffix in _ALPHA_FORMATS:
+    if alpha is not None and suffix in ALPHA_SUFFIXES:
         picture = Image.fromarray(np.dstack([rgb, alpha]))
     else:
         picture = Image.fromarray(np.ascontiguousarray(rgb))
@@ -732,6 +751,9 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
         raise ImageExistsError("already exists; choose another name or allow overwriting",
                                path, errno.EEXIST)
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise NotAFolderError(f"cannot write: {folder} is a file, not a folder", path,
+                              errno.ENOTDIR)
     if not folder.is_dir():
         raise ImageMissingError(f"cannot write: the folder {folder} does not exist", path,
                                 errno.ENOENT)

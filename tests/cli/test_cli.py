@@ -147,6 +147,21 @@ def test_unwritable_output_folder_is_a_clear_error(files, capsys):
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
+def test_inpaint_says_when_a_jpeg_result_loses_transparency(files, capsys):
+    folder, image, _ = files
+    alpha = np.full(image.shape[:2], 255, np.uint8)
+    alpha[:, :20] = 0
+    save_image(folder / "cut.png", image, alpha)
+    assert run_cli("inpaint", folder / "cut.png", folder / "mask.png", "-o", folder / "o.jpg",
+                   "--engine", "telea") == 0
+    assert "note: .jpg files have no transparency; the transparent parts were flattened " \
+        "onto white" in capsys.readouterr().out
+    assert (load_image(folder / "o.jpg").rgb[:, 2:18] > 245).all()
+    assert run_cli("inpaint", folder / "cut.png", folder / "mask.png", "-o", folder / "o.png",
+                   "--engine", "telea") == 0
+    assert "transparency" not in capsys.readouterr().out
+
+
 def test_errors_from_a_real_process_have_no_traceback(tmp_path):
     (tmp_path / "junk.jpg").write_bytes(b"junk")
     done = subprocess.run([sys.executable, str(ROOT / "main.py"), "inpaint",

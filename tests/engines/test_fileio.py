@@ -21,6 +21,7 @@ from engines.fileio import (
     list_images,
     load_image,
     load_mask,
+    loses_transparency,
     read_rgb,
     save_image,
     save_mask,
@@ -56,6 +57,23 @@ def test_alpha_is_kept_and_saved(tmp_path, rgb):
     path = save_image(tmp_path / "a.png", rgb, alpha)
     loaded = load_image(path)
     assert np.array_equal(loaded.alpha, alpha) and np.array_equal(loaded.rgb, rgb)
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".bmp"])
+def test_formats_without_transparency_get_the_picture_flattened_onto_white(tmp_path, rgb,
+                                                                          ext):
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, :20] = 0
+    alpha[:, 20:30] = 128
+    assert loses_transparency(alpha, ext) and not loses_transparency(alpha, ".png")
+    assert not loses_transparency(np.full_like(alpha, 255), ext)
+    loaded = load_image(save_image(tmp_path / f"flat{ext}", rgb, alpha, quality=100))
+    assert loaded.alpha is None
+    tolerance = 3 if ext == ".jpg" else 0
+    assert (loaded.rgb[:, 2:18] >= 255 - tolerance).all()  # transparent: white
+    half = (rgb[:, 22:28].astype(int) + 255) / 2  # half transparent: halfway to white
+    assert np.abs(loaded.rgb[:, 22:28] - half).max() <= tolerance + 1
+    assert np.abs(loaded.rgb[:, 32:].astype(int) - rgb[:, 32:]).max() <= tolerance + 2
 
 
 def test_exif_orientation_is_honoured(tmp_path, rgb):
@@ -167,6 +185,9 @@ def test_unwritable_folder_gives_a_clear_error(tmp_path, rgb, monkeypatch):
 def test_missing_folder_and_unknown_format_give_clear_errors(tmp_path, rgb):
     with pytest.raises(ImageFileError, match="does not exist"):
         write_atomic(tmp_path / "nope" / "a.png", b"x")
+    (tmp_path / "notes.txt").write_text("a file where a folder should be")
+    with pytest.raises(NotADirectoryError, match=r"notes\.txt is a file, not a folder"):
+        write_atomic(tmp_path / "notes.txt" / "a.png", b"x")
     with pytest.raises(ImageFileError, match=r"cannot write \.xyz"):
         save_image(tmp_path / "a.xyz", rgb)
 
