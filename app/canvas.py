@@ -93,10 +93,12 @@ class Canvas(QWidget):
         self.update()
 
     def set_show_original(self, show_original: bool) -> None:
-        """While ``True`` the picture shows as loaded: no preview, no overlays."""
+        """While ``True`` the picture shows as loaded: as opened, with no preview and no
+        overlays."""
         if self.view is None:
             return
         self.view.set_show_preview(not show_original)
+        self.view.set_show_original(show_original)
         self.view.show_overlays = not show_original
         self.update()
 
@@ -302,10 +304,6 @@ class Canvas(QWidget):
             self._space_held = True
             self._update_cursor()
             self.update(self._cursor_rect(self._pointer))
-            return
-        if event.key() in (Qt.Key_BracketLeft, Qt.Key_BracketRight) and self.tool \
-                and self.tool.family:
-            self.change_brush_size(1.25 if event.key() == Qt.Key_BracketRight else 0.8)
             return
         super().keyPressEvent(event)
 

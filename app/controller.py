@@ -44,11 +44,13 @@ class FillSettings:
 @dataclass
 class _Run:
     task_id: int
+    document: Document
     image_version: int
     used_mask: np.ndarray
     box: Box
     engine_title: str
     final: Stage | None = None
+    dropped: bool = False  # cancelled because its result could no longer be used
 
 
 class FillController(WorkerClient):
@@ -101,7 +103,8 @@ class FillController(WorkerClient):
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=request)
         self._pending = None
-        return self._start(task, _Run(task.id, doc.image_version, request.mask, box, title))
+        return self._start(task, _Run(task.id, doc, doc.image_version, request.mask, box,
+                                      title))
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied)."""
@@ -116,9 +119,11 @@ class FillController(WorkerClient):
         if run is None or doc is None or run.final is None:
             return False
         self._pending = None
-        if run.image_version != doc.image_version:
+        reason = self._outdated(run)
+        if reason is not None:
             self.discard()
-            self.message.emit("The picture changed while the engine ran; run the fill again")
+            if reason:
+                self.message.emit(reason)
             return False
         doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask,
                          within=run.box)
@@ -137,16 +142,37 @@ class FillController(WorkerClient):
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
             return
-        if self.document is not None and run.image_version != self.document.image_version:
+        reason = self._outdated(run)
+        if reason is not None:
+            run.dropped = True
+            self.cancel()  # its result could not be used either
+            if reason:
+                self.discard()
+                self.message.emit(reason)
             return
         label = f"{run.engine_title}: {payload.name}"
-        if self.document is not None:
-            self.document.set_preview(payload.image, payload.name)
+        run.document.set_preview(payload.image, payload.name)
         self.previewChanged.emit(payload.image, run.box, label)
         self.progressChanged.emit(payload.progress, label)
 
+    def _outdated(self, run: _Run) -> str | None:
+        """Why the results of ``run`` may not be used now (None: they may): "" when the
+        document is another one (nothing to say), else a message. The picture changed (a
+        fill applied, an undo), or part of the hole was unmasked (undone, erased, cleared):
+        the user no longer wants that filled. More mask painted meanwhile is fine: applying
+        clears only the mask the run used."""
+        doc = self.document
+        if doc is not run.document:
+            return ""
+        if run.image_version != doc.image_version:
+            return "The picture changed while the engine ran; run the fill again"
+        region = run.box.slices
+        if ((run.used_mask[region] >= 128) & (doc.mask[region] < 128)).any():
+            return "The mask changed while the engine ran; its fill was dropped"
+        return None
+
     def _result(self, run: _Run, result: object) -> None:
-        if not isinstance(result, Stage):
+        if not isinstance(result, Stage) or self.document is not run.document:
             return
         run.final = result
         self._pending = run
@@ -160,4 +186,5 @@ class FillController(WorkerClient):
         self.error.emit(message)
 
     def _cancelled(self, run: _Run) -> None:
-        self.message.emit("Cancelled")
+        if not run.dropped:  # else the reason was said
+            self.message.emit("Cancelled")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import inspect
+import itertools
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
@@ -99,6 +100,7 @@ class Step:
     label: str
     diffs: list[_TileDiff] = field(default_factory=list)
     derive_hole: bool = True  # label edits in this step add their area to the mask
+    serial: int = 0  # unique within its document once committed: names the state it leads to
 
     @property
     def nbytes(self) -> int:
@@ -160,14 +162,21 @@ class Document:
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""
         self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
+        self._original = np.array(image, np.uint8)  # as opened, for "show the original"
+        self._original.flags.writeable = False
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._open: Step | None = None
         self._backup: dict[tuple[Layer, int, int], np.ndarray] = {}
         self._listeners: list[Callable[[], ChangeListener | None]] = []
         self._after_step: list[Callable[[], object]] = []
-        self._revision = 0
-        self._saved_revision = 0
+        # The state the document is in is named by the serial of the last step applied (the
+        # top of the undo list), or by _base_state when none is: the state when loaded, or
+        # after the oldest steps were dropped from the history. Two histories never share a
+        # name, so "modified" cannot be fooled by undoing and editing anew.
+        self._serials = itertools.count(1)
+        self._base_state = 0
+        self._saved_state: int | None = 0
         self._image_version = 0
         self.references: tuple[Reference, ...] = ()
 
@@ -206,6 +215,15 @@ class Document:
     @property
     def image(self) -> np.ndarray:
         return self._layers[Layer.IMAGE]
+
+    @property
+    def original(self) -> np.ndarray:
+        """The picture as opened, ``(H, W, 3)`` uint8 RGB, read-only."""
+        return self._original
+
+    def changed_box(self) -> Box | None:
+        """Bounding box of the pixels where the picture differs from :attr:`original`."""
+        return _changed_box(self._original, self.image)
 
     @property
     def mask(self) -> np.ndarray:
@@ -308,9 +326,9 @@ class Document:
         self._backup.clear()
         if step.diffs:
             self._note_image_change(step)
+            step.serial = next(self._serials)
             self._undo.append(step)
             self._redo.clear()
-            self._revision += 1
             self._trim_history()
         self._run_after_step()
         return step if step.diffs else None
@@ -429,7 +447,6 @@ class Document:
         step = self._undo.pop()
         self._apply(step, use_old=True)
         self._redo.append(step)
-        self._revision -= 1
         return step
 
     def redo(self) -> Step | None:
@@ -439,7 +456,6 @@ class Document:
         step = self._redo.pop()
         self._apply(step, use_old=False)
         self._undo.append(step)
-        self._revision += 1
         return step
 
     def settle(self) -> None:
@@ -455,12 +471,20 @@ class Document:
         return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
 
     @property
+    def state(self) -> int:
+        """A name for the document's current content: equal names, equal content (within
+        this document). Take it before saving a copy, for :meth:`mark_saved`."""
+        return self._undo[-1].serial if self._undo else self._base_state
+
+    @property
     def modified(self) -> bool:
         """Whether the document differs from when it was loaded or last saved."""
-        return self._revision != self._saved_revision
+        return self.state != self._saved_state
 
-    def mark_saved(self) -> None:
-        self._saved_revision = self._revision
+    def mark_saved(self, state: int | None = None) -> None:
+        """Record that the content named ``state`` (default: the current one, see
+        :attr:`state`) is what the file on disk holds."""
+        self._saved_state = self.state if state is None else state
 
     def _note_image_change(self, step: Step) -> None:
         if any(d.layer is Layer.IMAGE for d in step.diffs):
@@ -487,8 +511,9 @@ class Document:
     def _trim_history(self) -> None:
         total = self.history_bytes
         while total > self.undo_budget and len(self._undo) > 1:
-            total -= self._undo.pop(0).nbytes
-            self._saved_revision = -1  # the saved state can no longer be reached by undo
+            dropped = self._undo.pop(0)
+            total -= dropped.nbytes
+            self._base_state = dropped.serial  # the oldest state undo can reach now
 
     # --------------------------------------------------------------- results
     def set_preview(self, image: np.ndarray | None, name: str = "") -> None:

@@ -24,6 +24,7 @@ from engines.fileio import (
     ImageFileError,
     load_image,
     load_mask,
+    loses_transparency,
     save_image,
     save_mask,
     suggest_output_path,
@@ -96,18 +97,28 @@ class FileCommands:
 
     def _write(self, path: Path, overwrite: bool) -> bool:
         doc = self.document
+        if loses_transparency(doc.alpha, path.suffix) and not self.confirm(
+                    "Save without transparency?",
+                    f"{path.suffix.upper()[1:]} files have no transparency: the transparent "
+                    "parts of the picture will be saved flattened onto white. Save anyway? "
+                    "(PNG, WebP and TIFF keep transparency.)"):
+            return False
         if self.controller.has_result and self.controller.apply():
             self.statusBar().showMessage("Applied the result shown before saving", 4000)
+        # what is written is this moment's picture: a fill applied while the file is
+        # being written leaves the document modified
+        state = doc.state
         image, alpha = doc.image.copy(), None if doc.alpha is None else doc.alpha.copy()
+        edited = None if doc.edited_pixels is None else doc.edited_pixels.copy()
         metadata = doc.metadata if self.keep_metadata else NO_METADATA
         try:
             wait_for(self, f"Saving {path.name}...", lambda: save_image(
                 path, image, alpha, overwrite=overwrite, metadata=metadata,
-                deep_original=doc.deep_original, edited=doc.edited_pixels))
+                deep_original=doc.deep_original, edited=edited))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
-        doc.mark_saved()
+        doc.mark_saved(state)
         depth = ""
         if doc.deep_original is not None:
             kind = written_depth(doc.deep_original.dtype, path.suffix)

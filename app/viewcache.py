@@ -79,6 +79,8 @@ class ViewCache:
         self._allocate = allocate
         self.show_preview = True
         self.show_overlays = True
+        self.show_original = False  # the base shows Document.original where it differs
+        self._original_box: Box | None = None  # what the base shows of the original
         self.preview_box: Box | None = None
         self.preview_levels: list[np.ndarray] = []
         self.to_display = display_transform(document.metadata.icc_profile)
@@ -129,6 +131,17 @@ class ViewCache:
             self.show_preview = show
             self._rerender_mask_area(self.preview_box, None)
 
+    def set_show_original(self, show: bool) -> None:
+        """Show the picture as opened instead of as it is now (holding the "original" key);
+        only where they differ is re-rendered, both ways."""
+        if show == self.show_original:
+            return
+        self.show_original = show
+        box = self.document.changed_box() if show else self._original_box
+        self._original_box = box if show else None
+        if box is not None:
+            self._render_base(box)
+
     def _rerender_mask_area(self, *boxes: Box | None) -> None:
         present = [b for b in boxes if b is not None]
         if present:
@@ -170,8 +183,13 @@ class ViewCache:
 
     def _render_base(self, box: Box) -> None:
         rows, cols = box.slices
+        source = self.document.image
+        if self.show_original:  # an edit while the original shows: restored on release
+            source = self.document.original
+            self._original_box = box if self._original_box is None \
+                else self._original_box.union(box)
         self.levels[0].base[rows, cols] = cv2.cvtColor(
-            self._shown(self.document.image[rows, cols]), cv2.COLOR_RGB2BGRA)
+            self._shown(source[rows, cols]), cv2.COLOR_RGB2BGRA)
         self._cascade(box, "base")
 
     def _shown(self, rgb: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ from app.semantic import SemanticController, engine_for_labels, palette_for
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
 from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
-from app.worker import Worker, WorkerClient
+from app.worker import Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, Readiness
 from engines.region import mask_bbox
@@ -68,7 +68,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.last_error = ""
         self.worker = worker or Worker(parent=self)
         self.controller = FillController(self.worker, self)
-        self.semantic = SemanticController(self.worker, self)
+        # label maps are computed on a worker of their own: a fill started meanwhile (a
+        # stroke with "Fill after each stroke") must not cancel one, nor one a fill
+        self.map_worker = private_worker(self)
+        self.semantic = SemanticController(self.map_worker, self)
         self.faces = FaceSession(self.worker, self)
         self.text_masks = TextMaskController(self.worker, self)
         self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
@@ -170,6 +173,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
         self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
+        # "[" and "]" (the table's one "brush_size" entry) work wherever the focus is, as the
+        # tool keys do; a text field being typed in keeps them
+        for name, text, factor in (("brush_smaller", "Smaller Brush", 0.8),
+                                   ("brush_larger", "Larger Brush", 1.25)):
+            action = a(name, text, lambda _=False, f=factor: self.canvas.change_brush_size(f))
+            action.setShortcut(QKeySequence("[" if factor < 1 else "]"))
         self.tool_group = QActionGroup(self)
         for name, tool in self.tools.items():
             action = a(f"tool_{name}", tool.title, lambda _=False, n=name: self.select_tool(n),
@@ -590,6 +599,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             event.ignore()
             return
         self.worker.shutdown()
+        retire_worker(self.map_worker)
         self.save_preferences()
         event.accept()
 

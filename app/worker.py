@@ -297,7 +297,7 @@ class WorkerClient(QObject):
         """Call :meth:`_deliver` with ``result`` once no brush drag is open on
         ``run.document``, unless meanwhile a newer run started, :meth:`_forget` was called,
         the document is no longer the one :meth:`_target_document` names, or its picture
-        changed (then :attr:`stale_message` is said). ``run`` has ``document`` and
+        changed (then :meth:`_stale` is called). ``run`` has ``document`` and
         ``image_version`` attributes."""
         self._delivery = run
 
@@ -308,11 +308,16 @@ class WorkerClient(QObject):
             if run.document is not self._target_document(run):
                 return
             if run.document.image_version != run.image_version:
-                self.message.emit(self.stale_message)
+                self._stale(run)
                 return
             self._deliver(run, result)
 
         run.document.when_idle(attempt)
+
+    def _stale(self, run: Any) -> None:
+        """A result of ``run`` came for an older picture; by default :attr:`stale_message`
+        is said."""
+        self.message.emit(self.stale_message)
 
     def _target_document(self, run: Any) -> Any:
         """The document a result of ``run`` may still be used on (default: the run's own)."""

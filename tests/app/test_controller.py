@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -140,3 +143,73 @@ def test_auto_apply_waits_for_a_brush_drag_in_progress(qtbot, setup):
     with qtbot.waitSignal(controller.applied, timeout=5000):
         document.end_step()
     assert document.mask[55, 505] == 255  # the stroke painted meanwhile survives
+
+
+@pytest.fixture
+def gated(monkeypatch, setup):
+    """An engine that shows a coarse stage, then waits for the returned event before its
+    refined one, paying no heed to cancelling (as a result already on its way)."""
+    gate = threading.Event()
+
+    class Gated(Engine):
+        name = "gated"
+
+        def inpaint_region(self, region, cancel):
+            yield RegionStage("coarse", np.full_like(region.image, 10), 0.5)
+            gate.wait(20)
+            yield RegionStage("refined", np.full_like(region.image, 20), 1.0, final=True)
+
+    monkeypatch.setitem(registry._ENGINES, "gated", Gated)
+    setup[0].settings.engine = "gated"
+    yield gate
+    gate.set()
+
+
+def test_a_fill_whose_stroke_was_undone_meanwhile_is_dropped(qtbot, setup, gated):
+    controller, document = setup
+    original = document.image.copy()
+    _paint(document)
+    messages = []
+    controller.message.connect(messages.append)
+    with qtbot.waitSignal(controller.previewChanged, timeout=20000,
+                          check_params_cb=lambda image, box, label: image is not None):
+        controller.run()
+    document.undo()  # the stroke: the user changed their mind
+    with qtbot.waitSignal(controller.busyChanged, timeout=20000,
+                          check_params_cb=lambda busy: not busy):
+        gated.set()
+    qtbot.wait(50)
+    assert np.array_equal(document.image, original)
+    assert document.can_redo() and document.redo_label() == "Mask brush"  # history kept
+    assert not controller.has_result and document.preview is None
+    assert "The mask changed while the engine ran; its fill was dropped" in messages
+
+
+def test_painting_more_mask_during_a_fill_keeps_its_result(qtbot, setup, gated):
+    controller, document = setup
+    original = document.image.copy()
+    _paint(document)
+    used = document.mask.copy()
+    with qtbot.waitSignal(controller.previewChanged, timeout=20000,
+                          check_params_cb=lambda image, box, label: image is not None):
+        controller.run()
+    _paint(document, (400, 100), (400, 300))  # another stroke, for the next fill
+    with qtbot.waitSignal(controller.applied, timeout=20000):
+        gated.set()
+    assert (document.image[used > 0] != original[used > 0]).any(axis=1).mean() > 0.9
+    assert not document.mask[used > 0].any() and document.mask[200, 400] == 255
+
+
+def test_a_result_on_its_way_never_lands_in_the_next_picture(qtbot, setup, photo):
+    controller, document = setup
+    _paint(document)
+    controller.run()
+    while controller.worker.busy:  # finished; its signals wait in the event queue
+        time.sleep(0.01)
+    following = Document(photo)  # the same size and mask: only its identity differs
+    _paint(following)
+    controller.set_document(following)
+    qtbot.wait(200)
+    assert np.array_equal(following.image, photo) and following.undo_label() == "Mask brush"
+    assert np.array_equal(document.image, photo) and not controller.has_result
+    assert not controller.busy

@@ -182,6 +182,49 @@ def test_modified_tracks_saves_and_undo():
     assert not doc.modified
     doc.undo()
     assert doc.modified
+    doc.redo()
+    assert not doc.modified
+
+
+def test_an_edit_after_undoing_past_the_save_is_a_change():
+    """Undo one step past the save, then edit anew: as many steps deep as when saved,
+    but not what was saved."""
+    doc = _doc()
+    for y in (5, 15):
+        with doc.step("s"):
+            doc.paint_segment(Layer.MASK, (y, 5), (y, 5), 3, 255)
+    doc.mark_saved()
+    doc.undo()
+    with doc.step("other"):
+        doc.paint_segment(Layer.MASK, (25, 25), (25, 25), 3, 255)
+    assert doc.modified
+
+
+def test_a_save_of_an_earlier_state_leaves_later_edits_unsaved():
+    doc = _doc()
+    with doc.step("s"):
+        doc.paint_segment(Layer.MASK, (5, 5), (5, 5), 3, 255)
+    written = doc.state  # what a save in the background copied
+    with doc.step("during the save"):
+        doc.paint_segment(Layer.MASK, (25, 25), (25, 25), 3, 255)
+    doc.mark_saved(written)
+    assert doc.modified
+    doc.undo()
+    assert not doc.modified
+
+
+def test_the_saved_state_stays_known_when_history_is_trimmed():
+    doc = _doc()
+    doc.undo_budget = 1  # keeps only the newest step
+    with doc.step("a"):
+        doc.paint_segment(Layer.MASK, (5, 5), (5, 5), 3, 255)
+    doc.mark_saved()
+    with doc.step("b"):
+        doc.paint_segment(Layer.MASK, (25, 25), (25, 25), 3, 255)
+    doc.settle()
+    assert len(doc._undo) == 1 and doc.modified  # "a" dropped from the history
+    doc.undo()
+    assert not doc.modified  # back at "a", as saved
 
 
 def test_listeners_hear_the_changed_box():

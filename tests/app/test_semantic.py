@@ -138,16 +138,46 @@ def test_a_newer_request_supersedes_the_older(qtbot, setup, parse_calls):
     assert not document.can_undo()  # exactly one step was stored
 
 
-def test_a_map_for_a_picture_that_changed_meanwhile_is_dropped(qtbot, setup):
+def _edit_at_each_start(controller, document, times: int) -> list[int]:
+    """Apply a small edit to the picture as each of the next ``times`` runs starts (on the
+    GUI thread, before their results can arrive); returns the list of runs started."""
+    started = []
+
+    def on_progress(fraction: float, text: str) -> None:
+        if fraction == 0.0 and text.endswith("starting"):
+            started.append(1)
+            if len(started) <= times:
+                changed = document.image.copy()
+                changed[:10] = (changed[:10].astype(int) + 50) % 256
+                document.apply_result(changed, used_mask=np.zeros_like(document.mask))
+
+    controller.progressChanged.connect(on_progress)
+    return started
+
+
+def test_a_map_for_a_picture_that_changed_meanwhile_is_computed_again(qtbot, setup,
+                                                                      parse_calls):
     controller, document = setup
     messages = []
     controller.message.connect(messages.append)
+    started = _edit_at_each_start(controller, document, times=1)
     controller.compute_map("regions", **FAST)
-    changed = document.image.copy()
-    changed[:10] = 0
-    document.apply_result(changed, used_mask=np.zeros_like(document.mask))
-    qtbot.waitUntil(lambda: not controller.busy, timeout=60000)
-    assert "changed" in messages[-1]
+    qtbot.waitUntil(lambda: document.has_layer(Layer.LABELS), timeout=60000)
+    assert len(started) == 2 and len(parse_calls) == 2
+    assert "The picture changed while the map was computed; computing it again" in messages
+    assert np.array_equal(document.layer(Layer.LABELS), parse_calls[-1][1])
+    assert document.undo_label().startswith("Compute map")
+
+
+def test_a_picture_that_keeps_changing_gets_no_map_and_is_told(qtbot, setup):
+    controller, document = setup
+    messages = []
+    controller.message.connect(messages.append)
+    started = _edit_at_each_start(controller, document, times=99)
+    controller.compute_map("regions", **FAST)
+    qtbot.waitUntil(lambda: bool(messages) and "compute it again" in messages[-1],
+                    timeout=60000)
+    assert len(started) == controller.max_attempts
     assert not document.has_layer(Layer.LABELS) and document.computed_labels is None
 
 

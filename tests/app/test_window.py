@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -123,6 +125,51 @@ def test_save_never_replaces_the_original_unless_confirmed(tmp_path, window):
     window.ask_save_path = lambda *a: str(target)
     assert window.save() and target.exists() and not window.document.modified
     assert source.read_bytes() == before
+
+
+def test_a_fill_applied_while_saving_leaves_the_picture_modified(tmp_path, window,
+                                                                  monkeypatch):
+    import app.file_commands
+
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    doc = window.document
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (300, 200), (340, 200), 10, 255)
+    write = app.file_commands.save_image
+
+    def slow_save(*args, **kwargs):  # a slow disk: the fill lands while this writes
+        deadline = time.monotonic() + 20
+        while doc.mask.any() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(app.file_commands, "save_image", slow_save)
+    window.controller.settings.engine = "telea"
+    window.controller.run()
+    assert window.save_as(tmp_path / "during.png")
+    assert not doc.mask.any()  # the fill was applied during the save...
+    assert not np.array_equal(load_image(tmp_path / "during.png").rgb, doc.image)
+    assert doc.modified  # ...and is not in the file: closing must ask
+
+
+def test_saving_a_transparent_picture_as_jpeg_asks_and_flattens_onto_white(tmp_path,
+                                                                           window):
+    rgb = np.full((60, 80, 3), 40, np.uint8)
+    alpha = np.full((60, 80), 255, np.uint8)
+    alpha[:, :40] = 0
+    assert window.open_path(save_image(tmp_path / "cut.png", rgb, alpha))
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert not window.save_as(tmp_path / "cut.jpg")
+    assert not (tmp_path / "cut.jpg").exists() and "no transparency" in asked[0]
+    window.confirm = lambda title, text: True
+    assert window.save_as(tmp_path / "cut.jpg")
+    flat = load_image(tmp_path / "cut.jpg").rgb
+    assert (flat[:, :35] > 245).all() and (np.abs(flat[:, 45:].astype(int) - 40) < 4).all()
+    asked.clear()
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert window.save_as(tmp_path / "kept.webp") and not asked  # WebP keeps it
 
 
 def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
@@ -279,6 +326,22 @@ def test_keys_switch_tools_and_change_brush_size(qtbot, window):
     assert window.size_box.value() == round(canvas.tool.radius * 2)
 
 
+def test_bracket_keys_resize_the_brush_wherever_the_focus_is(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    window.engine_panel.engine.setFocus()  # after choosing an engine
+    qtbot.waitUntil(lambda: window.engine_panel.engine.hasFocus(), timeout=2000)
+    before = canvas.tool.radius
+    qtbot.keyClick(window.engine_panel.engine, Qt.Key_BracketRight)
+    assert canvas.tool.radius > before
+    search = window.legend.search  # typing into a text field keeps its brackets
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus, timeout=2000)
+    grown = canvas.tool.radius
+    qtbot.keyClicks(search, "[1]")
+    assert search.text() == "[1]" and canvas.tool.radius == grown
+
+
 def test_holding_o_shows_the_original(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     canvas = window.canvas
@@ -293,6 +356,31 @@ def test_holding_o_shows_the_original(qtbot, window):
     original = window.document.image[200, 320].astype(int)
     assert np.abs(plain.astype(int) - original).max() < 30
     assert np.array_equal(tinted, again) and not np.array_equal(tinted, plain)
+
+
+def test_holding_o_shows_the_picture_as_opened_after_a_fill(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas, doc = window.canvas, window.document
+    filled = doc.image.copy()
+    filled[180:220, 300:340] = (0, 255, 0)
+    doc.apply_result(filled)
+
+    def shown() -> np.ndarray:
+        p = _screen(canvas, 320, 200)
+        return qimage2ndarray.rgb_view(canvas.grab().toImage())[p.y(), p.x()].astype(int)
+
+    assert np.abs(shown() - (0, 255, 0)).max() < 30
+    qtbot.keyPress(window, Qt.Key_O)
+    assert np.abs(shown() - doc.original[200, 320]).max() < 30  # as opened, not the fill
+    second = doc.image.copy()
+    second[190:210, 310:330] = (0, 0, 255)  # a result applied while O is held
+    doc.apply_result(second)
+    assert np.abs(shown() - doc.original[200, 320]).max() < 30
+    qtbot.keyRelease(window, Qt.Key_O)
+    assert np.abs(shown() - (0, 0, 255)).max() < 30
+    p = _screen(canvas, 302, 182)  # the first fill, outside the second: shown again too
+    assert np.abs(qimage2ndarray.rgb_view(canvas.grab().toImage())[p.y(), p.x()].astype(int)
+                  - (0, 255, 0)).max() < 30
 
 
 def test_wheel_zooms_around_the_cursor_and_fit_and_100(window):
@@ -352,6 +440,20 @@ def test_choosing_an_engine_without_weights_offers_the_download(window):
     window.engine_panel.select_engine("lama")
     assert offered and offered[0] == ("lama-big",)
     assert "lama" in window.statusBar().currentMessage()
+
+
+def test_a_fill_and_a_label_map_computed_together_both_arrive(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    doc = window.document
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (300, 200), (340, 200), 10, 255)
+    window.controller.settings.engine = "telea"
+    window.semantic.compute_map("regions", working_size=128, max_regions=4)
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        window.controller.run()  # used to cancel the map: they shared one worker
+    qtbot.waitUntil(lambda: doc.has_layer(Layer.LABELS), timeout=60000)
+    assert not doc.mask.any() and doc.computed_labels is not None
 
 
 def test_models_dialog_opens_from_the_menu(qtbot, window):
