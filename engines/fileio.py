@@ -26,8 +26,9 @@ import errno
 import functools
 import io
 import os
+import secrets
+import stat
 import struct
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -740,6 +741,23 @@ def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
             from None
 
 
+def _new_temporary(path: Path) -> tuple[int, str]:
+    """A new hidden file beside ``path``, open for writing, with the permissions the file
+    itself should get: those of the file it replaces, else what the user's umask gives a
+    new file (``tempfile.mkstemp`` would make it private, 0600, whatever the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = str(path.with_name(f".{path.name}.{secrets.token_hex(4)}.part"))
+        try:
+            fd = os.open(name, flags, 0o666)  # the umask applies, as for any new file
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(name, stat.S_IMODE(path.stat().st_mode))  # replacing: keep its mode
+        return fd, name
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
@@ -758,7 +776,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
         raise ImageMissingError(f"cannot write: the folder {folder} does not exist", path,
                                 errno.ENOENT)
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        fd, temp_name = _new_temporary(path)
     except OSError as exc:
         raise ImageFileError(f"cannot write to {folder}: {exc.strerror or exc}", path,
                              exc.errno or 0) from None

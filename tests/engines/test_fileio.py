@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import stat
 import struct
 
 import cv2
@@ -160,6 +161,21 @@ def test_saving_never_replaces_a_file_unless_asked(tmp_path, rgb):
     assert not load_image(path).rgb.any()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_written_files_get_the_usual_permissions(tmp_path, rgb):
+    old_umask = os.umask(0o022)
+    try:
+        fresh = save_image(tmp_path / "fresh.png", rgb)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not private to this program
+        os.umask(0o077)
+        assert stat.S_IMODE(save_image(tmp_path / "private.png", rgb).stat().st_mode) == 0o600
+        os.chmod(fresh, 0o640)
+        save_image(fresh, rgb, overwrite=True)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640  # a replaced file keeps its own
+    finally:
+        os.umask(old_umask)
+
+
 def test_failed_writes_leave_no_partial_file(tmp_path, rgb, monkeypatch):
     def broken_fsync(fd):
         raise OSError(28, "No space left on device")
@@ -171,12 +187,12 @@ def test_failed_writes_leave_no_partial_file(tmp_path, rgb, monkeypatch):
 
 
 def test_unwritable_folder_gives_a_clear_error(tmp_path, rgb, monkeypatch):
-    import tempfile
+    from engines import fileio
 
-    def denied(*args, **kwargs):
+    def denied(*args, **kwargs):  # what os.open says in a read-only folder (root ignores it)
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    monkeypatch.setattr(fileio.os, "open", denied)
     with pytest.raises(ImageFileError, match=r"cannot write to .*Permission denied"):
         save_image(tmp_path / "a.png", rgb)
     assert not (tmp_path / "a.png").exists()

@@ -409,3 +409,18 @@ def test_torch_backend_follows_labels_and_exclusion():
     request = InpaintRequest(image, mask, labels=labels, sample_exclude=exclude, device="cpu")
     filled = _run(request, backend="torch")[-1].image[mask > 0].astype(int)
     assert (filled[:, 2] > 150).all() and (filled[:, 0] < 80).all() and (filled[:, 1] < 80).all()
+
+
+def test_kernels_compile_where_numba_has_no_place_for_its_cache():
+    """A read-only install run by a user without a writable home: numba finds no cache
+    folder and refuses ``cache=True`` at import. A function from source text has no cache
+    folder either, which stands in for that here."""
+    from numba import njit
+
+    from engines.classical.patchmatch.kernels import _cached_njit
+
+    namespace: dict = {}
+    exec("def double(x):\n    return 2 * x\n", namespace)
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        njit(cache=True)(namespace["double"])
+    assert _cached_njit(nogil=True)(namespace["double"])(21) == 42

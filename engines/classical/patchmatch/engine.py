@@ -25,8 +25,9 @@ Guidance (each optional, all combinable):
   patch overlaps an excluded pixel; an all-zero include layer restricts nothing);
 * ``exemplars``: reference images searched as sources beside the image itself.
 
-The numba kernels are compiled on first use and cached on disk (``cache=True``); call
-:func:`warm_up` from a background thread at start-up so the first user run does not wait.
+The numba kernels are compiled on first use and cached on disk where numba finds a writable
+place (``kernels._cached_njit``); call :func:`warm_up` from a background thread at start-up so
+the first user run does not wait.
 """
 
 from __future__ import annotations
