@@ -62,10 +62,15 @@ class FileCommands:
 
     def confirm_discard_changes(self) -> bool:
         photo = self.faces.edit.parent if self.faces.edit is not None else self.document
-        if photo is None or not (photo.modified or self.faces.has_unpasted_changes):
+        if photo is None:
             return True
-        return self.confirm("Unsaved changes",
-                            "The picture has changes that are not saved. Discard them?")
+        if photo.modified or self.faces.has_unpasted_changes:
+            return self.confirm("Unsaved changes",
+                                "The picture has changes that are not saved. Discard them?")
+        if self.controller.has_result:  # a finished fill shown, not applied (Enter)
+            return self.confirm("Fill not applied",
+                                "The fill shown is not applied to the picture. Discard it?")
+        return True
 
     def save(self) -> bool:
         """Save to the last save path, or ask for one (never the original by default)."""

@@ -172,6 +172,28 @@ def test_saving_a_transparent_picture_as_jpeg_asks_and_flattens_onto_white(tmp_p
     assert window.save_as(tmp_path / "kept.webp") and not asked  # WebP keeps it
 
 
+def test_opening_another_picture_asks_before_dropping_a_fill_not_applied(qtbot, tmp_path,
+                                                                         window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_apply.setChecked(False)
+    window.engine_panel.auto_run.setChecked(False)
+    doc = window.document
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (300, 200), (340, 200), 10, 255)
+    doc.mark_saved()  # nothing else to lose
+    window.controller.settings.engine = "telea"
+    with qtbot.waitSignal(window.controller.busyChanged, timeout=30000,
+                          check_params_cb=lambda busy: not busy):
+        window.controller.run()
+    assert window.controller.has_result
+    asked = []
+    window.confirm = lambda title, text: asked.append(title) or False
+    other = save_image(tmp_path / "other.png", np.full((50, 70, 3), 90, np.uint8))
+    assert not window.open_path(other)
+    assert asked == ["Fill not applied"] and window.document is doc
+    assert window.controller.has_result  # still there to apply
+
+
 def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
     source = tmp_path / "phone.jpg"
     icc = write_phone_photo(source, load_image(SAMPLE_IMAGE).rgb[:200, :300], orientation=6)
