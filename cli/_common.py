@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from engines.base import InpaintRequest, InputError, Stage, Strategy
-from engines.fileio import load_image, load_mask
+from engines import registry
+from engines.base import InpaintRequest, InputError, Stage, Strategy, parse_option_text
+from engines.fileio import IMAGE_SUFFIXES, load_image, load_mask
+
+
+def ranged(kind: type, minimum: float, maximum: float | None = None,
+           above: bool = False):
+    """An argparse ``type`` reading a ``kind`` (int or float) from ``minimum`` (excluded with
+    ``above``) to ``maximum`` (None: no upper bound); NaN and infinities are refused."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        low_ok = value > minimum if above else value >= minimum
+        if not math.isfinite(value) or not low_ok or (maximum is not None and value > maximum):
+            limit = f"more than {minimum}" if above else f"at least {minimum}"
+            if maximum is not None:
+                limit = (f"{limit} and at most {maximum}" if above
+                         else f"from {minimum} to {maximum}")
+            raise argparse.ArgumentTypeError(f"{text} is out of range; it must be {limit}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = "patchmatch"):
@@ -19,10 +46,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
     parser.add_argument("--strategy", choices=[s.value for s in Strategy], default="crop",
                         help="crop: around the hole with context (default); resize: whole "
                              "image scaled to the engine's size; original: full resolution")
-    parser.add_argument("--margin", type=int, default=128, metavar="PX",
-                        help="context around the hole with --strategy crop (default 128)")
+    parser.add_argument("--margin", type=ranged(int, 0, 2048), default=128, metavar="PX",
+                        help="context around the hole with --strategy crop, 0 to 2048 "
+                             "(default 128)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=ranged(int, 0, 2**31 - 1), default=0,
+                        help="random seed (default 0)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine option, repeatable: e.g. quality=best (PatchMatch), "
                              "half=true (DeepFill: bfloat16 on CPUs with native support), "
@@ -43,24 +72,52 @@ def add_metadata_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, object]:
-    """``--option KEY=VALUE`` pairs as a dict; true/false, integers and decimals are parsed."""
-    options: dict[str, object] = {}
+    """``--option KEY=VALUE`` pairs as a dict of values: with ``args.engine``, parsed and
+    checked against that engine's options (:meth:`Engine.parse_options`: an unknown key or
+    a value out of range raises :class:`InputError` before any work); without, true/false,
+    integers and decimals are parsed."""
+    texts: dict[str, str] = {}
     for item in args.option:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--option {item!r}: write it as KEY=VALUE")
-        value: object = text
-        if text.lower() in ("true", "false"):
-            value = text.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    continue
-        options[key.strip()] = value
-    return options
+        texts[key.strip()] = text
+    engine = getattr(args, "engine", None)
+    if engine is None:
+        return {key: parse_option_text(text) for key, text in texts.items()}
+    return registry.engine_class(engine).parse_options(texts)
+
+
+def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
+                      formats: tuple[str, ...] = IMAGE_SUFFIXES,
+                      originals: Iterable[str | os.PathLike] = (),
+                      created: str | os.PathLike | None = None) -> Path:
+    """``value`` as a path if a result can be written there; otherwise raise
+    :class:`InputError` (one line naming ``option``) before any work: a folder, an extension
+    not in ``formats``, one of the ``originals`` (never replaced, whatever ``overwrite``
+    says), an existing file without ``overwrite``, or a missing or unwritable folder
+    (``created``: a folder the command creates itself before writing, counted as there)."""
+    path = Path(value)
+    if path.is_dir():
+        raise InputError(f"{option} {value} is a folder; give a file name")
+    if path.suffix.lower() not in formats:
+        raise InputError(f"{option} {value}: cannot write "
+                         f"{path.suffix or 'files without an extension'}; use one of "
+                         f"{', '.join(formats)}")
+    if path.resolve() in {Path(p).resolve() for p in originals}:
+        raise InputError(f"{option} {value} is one of the input pictures; choose another "
+                         f"name: the originals are never replaced")
+    if path.exists() and not overwrite:
+        raise InputError(f"{option} {value} already exists; add --overwrite to replace it")
+    folder = path.parent
+    if created is not None and folder.resolve() == Path(created).resolve():
+        return path
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"{option}: the folder {folder} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option}: cannot write into the folder {folder} (permission denied)")
+    return path
 
 
 def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:

@@ -21,4 +21,7 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
     first = text.splitlines()[0]
     if isinstance(exc, EXPECTED):
         return first, True
-    return f"{type(exc).__name__}: {first}", False
+    kind = type(exc).__name__
+    if kind == "error":  # cv2.error: "error: error: ..." said nothing
+        kind = f"{type(exc).__module__}.{kind}"
+    return f"{kind}: {first}", False

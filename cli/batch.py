@@ -48,16 +48,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace results already in the output folder")
 
 
+def mask_file(image_path: Path, folder: Path) -> Path | None:
+    """The mask file of ``image_path`` in ``folder`` (the first of :data:`MASK_NAMES` there,
+    never the picture itself), or None."""
+    for pattern in MASK_NAMES:
+        candidate = folder / pattern.format(stem=image_path.stem)
+        if candidate.is_file() and candidate.resolve() != image_path.resolve():
+            return candidate
+    return None
+
+
 def mask_finder(folder: Path):
     """A function giving each picture its mask file's contents from ``folder``."""
     if not folder.is_dir():
         raise ImageMissingError("no such folder", folder)
 
     def find(image_path: Path, image: np.ndarray) -> np.ndarray:
-        for pattern in MASK_NAMES:
-            candidate = folder / pattern.format(stem=image_path.stem)
-            if candidate.is_file():
-                return load_mask(candidate, image.shape[:2])
+        candidate = mask_file(image_path, folder)
+        if candidate is not None:
+            return load_mask(candidate, image.shape[:2])
         raise ImageMissingError(f"no mask for it in {folder} (looked for "
                                 f"{MASK_NAMES[0].format(stem=image_path.stem)} and similar)",
                                 image_path)
@@ -65,15 +74,37 @@ def mask_finder(folder: Path):
     return find
 
 
+def split_masks(sources: list[Path], mask: Path | None,
+                masks: Path | None) -> tuple[list[Path], list[Path]]:
+    """(pictures, mask files in use) of the folder's image files ``sources``: with ``mask``
+    (one file) or a ``masks`` folder; a mask file among ``sources`` is not a picture."""
+    if mask is not None:
+        pictures = [p for p in sources if p.resolve() != mask.resolve()]
+        return pictures, [mask]
+    if not masks.is_dir():
+        return sources, []
+    found = {p: mask_file(p, masks) for p in sources}
+    used = {m.resolve() for m in found.values() if m is not None}
+    pictures = [p for p in sources if p.resolve() not in used]
+    return pictures, [m for p, m in found.items() if m is not None and p in pictures]
+
+
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
-    sources = list_images(args.images)
+    options = engine_options(args)
+    files = list_images(args.images)
+    sources, mask_files = split_masks(files, Path(args.mask) if args.mask else None,
+                                      Path(args.masks) if args.masks else None)
     skipped = skipped_files_note(args.images)
     if not sources:
         raise InputError(f"{args.images}: no pictures in this folder"
                          + (f" ({skipped})" if skipped else ""))
     if skipped:
         print(skipped, file=sys.stderr)
+    if len(sources) < len(files):
+        left_out = len(files) - len(sources)
+        print(f"{left_out} file{'s' if left_out != 1 else ''} left out: masks, not pictures",
+              file=sys.stderr)
     mask = load_mask(args.mask) if args.mask else mask_finder(Path(args.masks))
     settings = {"strategy": Strategy(args.strategy), "crop_margin": args.margin,
                 "seed": args.seed, "device": args.device}
@@ -86,11 +117,13 @@ def run(args: argparse.Namespace) -> int:
 
         result = clear_folder(sources, args.output, mask, args.engine, progress,
                               overwrite=args.overwrite, request_settings=settings,
-                              engine_options=engine_options(args),
-                              output_format=args.format, other_sizes=args.other_sizes,
-                              keep_metadata=not args.strip_metadata)
+                              engine_options=options, output_format=args.format,
+                              other_sizes=args.other_sizes,
+                              keep_metadata=not args.strip_metadata, protected=mask_files)
         bar.n = len(sources)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     for path, reason in result.failed:
         print(f"  {path.name}: {reason}")
+    if any("already exists" in reason for _, reason in result.failed):
+        print("add --overwrite to replace results already in the output folder")
     return 0 if result.ok else 1

@@ -10,6 +10,7 @@ from cli._common import (
     add_engine_arguments,
     add_metadata_argument,
     build_request,
+    check_output_file,
     engine_options,
     load_exemplars,
     load_labels,
@@ -41,9 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise ImageFileError(f"{output} already exists; add --overwrite to replace it")
+    output = check_output_file(args.output, "-o", args.overwrite)
     engine = registry.create(args.engine, **engine_options(args))
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from cli._common import check_output_file
 from engines.base import EngineError, InputError
 from engines.fileio import ImageFileError, load_image
 
@@ -63,10 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from engines.segmentation.labelmap import save_label_png
 
     output = Path(args.output)
-    if output.suffix.lower() != ".png":
+    if output.suffix.lower() != ".png" and not output.is_dir():
         raise ImageFileError(f"{output.name}: label maps are written as .png")
-    if output.exists() and not args.overwrite:
-        raise ImageFileError(f"{output} already exists; add --overwrite to replace it")
+    check_output_file(output, "-o", args.overwrite, formats=(".png",))
     try:
         parser = create_parser(args.model, **_options(args))
     except KeyError as exc:

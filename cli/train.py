@@ -1,7 +1,8 @@
 """``train``: train a network that has no published weights (the semantic-guided network).
 
 ``python main.py train semantic --images DIR [--labels DIR] [--parser NAME] [--steps N]
-[--batch-size B] [--size S] [--device cpu|cuda] [-o CHECKPOINT] [--resume] [--no-install]``
+[--batch-size B] [--size S] [--device cpu|cuda] [-o CHECKPOINT] [--resume | --overwrite]
+[--no-install]``
 
 Without ``--labels`` the images are labelled once by ``--parser`` (maps kept beside the
 checkpoint). The checkpoint is saved every ``--save-every`` steps, at the end and on Ctrl+C;
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cli import EXIT_OK
+from cli._common import ranged
 
 NAME = "train"
 HELP = "train a model that has no published weights (semantic-guided network)"
@@ -46,12 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="crop side in pixels, multiple of 4 (default 256)")
     semantic.add_argument("--channels", type=int, default=32,
                           help="network width of a new model (default 32)")
-    semantic.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    semantic.add_argument("--lr", type=ranged(float, 0, 1, above=True), default=2e-4,
+                          help="Adam learning rate, more than 0 and at most 1 (default 2e-4)")
     semantic.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     semantic.add_argument("-o", "--output", type=Path, default=Path("semantic.pt"),
                           help="checkpoint to write (default semantic.pt)")
     semantic.add_argument("--resume", action="store_true",
                           help="continue from the checkpoint at --output")
+    semantic.add_argument("--overwrite", action="store_true",
+                          help="start afresh, replacing the checkpoint at --output (without "
+                               "it or --resume, an existing one is refused)")
     semantic.add_argument("--save-every", type=int, default=1000,
                           help="save the checkpoint every N steps (default 1000; 0: at the "
                                "end only)")
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, size=args.size, channels=args.channels,
         num_classes=args.classes, label_set=args.label_set, device=args.device, lr=args.lr,
         perceptual=not args.no_perceptual, seed=args.seed, save_every=args.save_every,
-        resume=args.resume)
+        resume=args.resume, overwrite=args.overwrite)
     bars: dict[str, tqdm] = {}
 
     def bar(phase: str, total: int, unit: str) -> tqdm:

@@ -15,10 +15,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
-from cli._common import add_metadata_argument
+from cli._common import add_metadata_argument, check_output_file, ranged
 from engines import registry
 from engines.base import EngineError, InputError
-from engines.batch import SIZE_POLICIES, clear_folder
+from engines.batch import SIZE_POLICIES, check_output_folder, clear_folder
 from engines.fileio import (
     IMAGE_SUFFIXES,
     list_images,
@@ -48,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images", type=int, default=MIN_IMAGES, metavar="N",
                         help=f"refuse with fewer than N images of one size "
                              f"(default: {MIN_IMAGES})")
-    parser.add_argument("--margin", type=int, default=2, metavar="PX",
-                        help="grow the mask by PX pixels around the watermark (default: 2)")
+    parser.add_argument("--margin", type=ranged(int, 0, 100), default=2, metavar="PX",
+                        help="grow the mask by PX pixels around the watermark, 0 to 100 "
+                             "(default: 2)")
     parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
                         help="images of another size than most: skip them (default) or "
                              "'anchor' the mask at the same distance from the nearest corner, "
@@ -78,8 +79,10 @@ class _Bar:
         self._bar.close()
 
 
-def _check_folders(images: Path, output: Path) -> int:
-    count = len(list_images(images))  # raises for a missing folder or a file
+def _check_folders(images: Path, output: Path) -> list[Path]:
+    """The pictures of ``images``; raises unless results can go into ``output``."""
+    pictures = list_images(images)  # raises for a missing folder or a file
+    count = len(pictures)
     if output.exists() and not output.is_dir():
         raise InputError(f"{output} is a file; --output must be a folder")
     if output.resolve() == images.resolve():
@@ -90,31 +93,30 @@ def _check_folders(images: Path, output: Path) -> int:
         kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
         raise InputError(f"{images} holds no images ({kinds})"
                          + (f"; {skipped}" if skipped else ""))
+    check_output_folder(output)
     if skipped:
         print(skipped, file=sys.stderr)
-    return count
+    return pictures
 
 
-def _check_outputs(mask_out: str | None, preview: str | None, overwrite: bool) -> None:
+def _check_outputs(mask_out: str | None, preview: str | None, overwrite: bool,
+                   pictures: list[Path], output: Path) -> None:
+    """Refuse before any work a mask or preview file that cannot be written or that would
+    replace an input picture (never, whatever ``overwrite`` says)."""
     for option, value, formats in (("--mask-out", mask_out, (".png",)),
                                    ("--preview", preview, IMAGE_SUFFIXES)):
-        if value is None:
-            continue
-        path = Path(value)
-        if path.suffix.lower() not in formats:
-            raise InputError(f"{option} {value}: use a {', '.join(formats)} file name")
-        if path.exists() and not overwrite:
-            raise InputError(f"{option} {value} already exists; add --overwrite to replace it")
+        if value is not None:
+            check_output_file(value, option, overwrite, formats, originals=pictures,
+                              created=output)
 
 
 def run(args: argparse.Namespace) -> int:
     images, output = Path(args.images), Path(args.output)
-    count = _check_folders(images, output)
-    _check_outputs(args.mask_out, args.preview, args.overwrite)
+    pictures = _check_folders(images, output)
+    count = len(pictures)
+    _check_outputs(args.mask_out, args.preview, args.overwrite, pictures, output)
     if args.min_images < 2:
         raise InputError("--min-images must be at least 2")
-    if args.margin < 0:
-        raise InputError("--margin must be 0 or more")
     engine = registry.create(args.engine)
     status = engine.status()
     if not status.ready:
@@ -136,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     share = 100.0 * (estimate.mask >= 128).mean()
     print(f"watermark found in {estimate.used} images: {w}x{h} at ({x}, {y}), "
           f"{share:.1f}% of the image")
+    if args.mask_out or args.preview:
+        output.mkdir(parents=True, exist_ok=True)  # they may go into it
     if args.mask_out:
         print(f"mask saved to {save_mask(args.mask_out, estimate.mask, args.overwrite)}")
     if args.preview:
@@ -153,4 +157,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"cleared {len(result.written)} of {total} images into {output}")
     for source, reason in result.failed:
         print(f"failed: {source.name}: {reason}")
+    if any("already exists" in reason for _, reason in result.failed):
+        print("add --overwrite to replace results already in the output folder")
     return EXIT_FAILED if result.failed else EXIT_OK

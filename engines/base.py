@@ -310,18 +310,55 @@ class OptionSpec:
             return isinstance(value, int) and self.nearest(value) == value
         return self.minimum <= value <= self.maximum
 
+    def values(self) -> str:
+        """The accepted values as the CLI spells them: ``fast|normal|best``, ``true|false``,
+        ``3..31 by 2``, ``0..10``."""
+        if self.choices:
+            return "|".join(_option_text(value) for value, _ in self.choices)
+        if isinstance(self.default, bool):
+            return "true|false"
+        values = f"{_option_text(self.minimum)}..{_option_text(self.maximum)}"
+        if self.step != 1 and isinstance(self.default, int):  # e.g. odd sizes only
+            values += f" by {_option_text(self.step)}"
+        return values
+
+    def check(self, value: Any) -> Any:
+        """``value`` if :meth:`accepts` it; else raise :class:`InputError` naming the option,
+        the value and the accepted values."""
+        if not self.accepts(value):
+            whole = " (whole numbers)" if type(self.default) is int else ""
+            raise InputError(f"option {self.key}={_option_text(value)} is refused: "
+                             f"{self.key} takes {self.values()}{whole}")
+        return value
+
+    def parse(self, text: str) -> Any:
+        """The value ``text`` spells, as :meth:`values` writes them (``--option
+        KEY=TEXT``), checked by :meth:`check`; decimals for decimal options."""
+        value = parse_option_text(text)
+        if self.choices:
+            value = next((choice for choice, _ in self.choices
+                          if _option_text(choice) == text.strip().lower()), value)
+        elif type(self.default) is float and type(value) is int:
+            value = float(value)
+        return self.check(value)
+
     def describe(self) -> str:
         """One line for ``--option`` help: accepted values and the default."""
-        if self.choices:
-            values = "|".join(_option_text(value) for value, _ in self.choices)
-        elif isinstance(self.default, bool):
-            values = "true|false"
-        else:
-            values = f"{_option_text(self.minimum)}..{_option_text(self.maximum)}"
-            if self.step != 1 and isinstance(self.default, int):  # e.g. odd sizes only
-                values += f" by {_option_text(self.step)}"
-        return (f"{self.key}={values} (default {_option_text(self.default)})"
+        return (f"{self.key}={self.values()} (default {_option_text(self.default)})"
                 + (f": {self.help}" if self.help else ""))
+
+
+def parse_option_text(text: str) -> Any:
+    """An option value as typed (``--option KEY=TEXT``): true/false, a whole number, a
+    decimal, else the text itself."""
+    if text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 # options read by the region handling (engines.region), not by the engines themselves
@@ -372,6 +409,7 @@ class Engine(abc.ABC):
         script_options: the keys of the other options the engine reads, for scripts, tests
             and benchmarks (``weights_path``, ``backend``...). Any other key is refused
             (:meth:`check_options`), so a misspelt option is never silently ignored.
+        script_option_types: for some script options, the type(s) their values must have.
     """
 
     name: ClassVar[str] = ""
@@ -383,10 +421,13 @@ class Engine(abc.ABC):
     weights: ClassVar[tuple[str, ...]] = ()
     option_specs: ClassVar[tuple[OptionSpec, ...]] = ()
     script_options: ClassVar[frozenset[str]] = frozenset()
+    script_option_types: ClassVar[Mapping[str, type | tuple[type, ...]]] = MappingProxyType({})
 
     def __init__(self, **options: Any) -> None:
-        """Raises :class:`InputError` for an option the engine does not read."""
+        """Raises :class:`InputError` for an option the engine does not read, or a value
+        its :class:`OptionSpec` (or :attr:`script_option_types`) does not accept."""
         self.check_options(options)
+        self.check_option_values(options)
         self.options = dict(options)
 
     @classmethod
@@ -406,6 +447,38 @@ class Engine(abc.ABC):
                 listed = ", ".join(sorted(known)) if known else "none"
                 raise InputError(f"the {cls.name or cls.__name__} engine has no option "
                                  f"{key!r}.{hint} Its options: {listed}")
+
+    @classmethod
+    def check_option_values(cls, options: Mapping[str, Any]) -> None:
+        """Raise :class:`InputError` for the first value of ``options`` that its user
+        option's :class:`OptionSpec` does not accept (:meth:`OptionSpec.check`), or of the
+        wrong type for a script option in :attr:`script_option_types`."""
+        specs = {spec.key: spec for spec in cls.user_options()}
+        for key in sorted(options):
+            value = options[key]
+            if key in specs:
+                specs[key].check(value)
+            elif key in cls.script_option_types \
+                    and not isinstance(value, cls.script_option_types[key]):
+                kinds = cls.script_option_types[key]
+                kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+                wanted = ("a number" if float in kinds else "true or false" if bool in kinds
+                          else "a whole number" if int in kinds else "text")
+                raise InputError(f"option {key}={_option_text(value)} is refused: {key} "
+                                 f"takes {wanted}")
+
+    @classmethod
+    def parse_options(cls, texts: Mapping[str, str]) -> dict[str, Any]:
+        """Options as typed (``--option KEY=TEXT``) turned into values: keys checked
+        (:meth:`check_options`), user options parsed and checked by their
+        :class:`OptionSpec`, the others read by :func:`parse_option_text` and checked
+        (:meth:`check_option_values`). Raises :class:`InputError` naming a bad one."""
+        cls.check_options(texts)
+        specs = {spec.key: spec for spec in cls.user_options()}
+        options = {key: specs[key].parse(text) if key in specs else parse_option_text(text)
+                   for key, text in texts.items()}
+        cls.check_option_values(options)
+        return options
 
     @classmethod
     def user_options(cls) -> tuple[OptionSpec, ...]:

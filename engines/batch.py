@@ -8,6 +8,7 @@ written atomically, and a failing image is recorded and skipped rather than stop
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,17 +62,44 @@ def _inputs(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Pat
     return [Path(p) for p in images]
 
 
+def check_output_folder(output_dir: str | os.PathLike) -> None:
+    """Raise :class:`InputError` unless results can be written into ``output_dir``: a folder
+    where a file can be created, or a missing one whose nearest existing parent is such a
+    folder (it would be created). Leaves nothing behind."""
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"the output folder {folder} is a file; give a folder")
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot create the output folder {folder}: {existing} is a file")
+    try:  # a probe, not os.access: read-only mounts, ACLs and root all answer truly
+        handle, probe = tempfile.mkstemp(prefix=".write-test.", dir=existing)
+    except OSError as exc:
+        raise InputError(f"cannot write into {existing} ({exc.strerror or exc}); choose "
+                         f"another output folder") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
-                   name_suffix: str) -> None:
+                   name_suffix: str, protected: Sequence[Path] = ()) -> None:
     originals = {p.resolve() for p in sources}
     folders = {p.parent.resolve() for p in sources}
     if output_dir.resolve() in folders and not name_suffix:
         raise InputError(f"the output folder {output_dir} is the input folder; choose another "
-                         f"folder (or a name suffix): the originals are never replaced")
+                         f"folder: the originals are never replaced")
     clashes = [t for t in targets if t.resolve() in originals]
     if clashes:
         raise InputError(f"{clashes[0].name} would replace an original image; choose another "
-                         f"output folder or name suffix")
+                         f"output folder")
+    masks = {Path(p).resolve() for p in protected}
+    clashes = [t for t in targets if t.resolve() in masks]
+    if clashes:
+        raise InputError(f"{clashes[0].name} would replace a mask file in use "
+                         f"({clashes[0]}); choose another output folder: masks are never "
+                         f"replaced")
     if len({t.resolve() for t in targets}) != len(targets):
         raise InputError("two images would be written to the same output name (same stem, "
                          "different extension); choose an output format that keeps them apart")
@@ -112,7 +140,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  engine_options: Mapping[str, Any] | None = None,
                  request_settings: Mapping[str, Any] | None = None,
                  name_suffix: str = "", output_format: str | None = None,
-                 other_sizes: str = "skip", keep_metadata: bool = True) -> BatchResult:
+                 other_sizes: str = "skip", keep_metadata: bool = True,
+                 protected: Sequence[str | os.PathLike] = ()) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
     Args:
@@ -132,7 +161,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         engine_options: options for :func:`engines.registry.create` when ``engine`` is a name.
         request_settings: :class:`InpaintRequest` fields for every image (``strategy``,
             ``crop_margin``, ``seed``, ``device``, ``options``...).
-        output_format: an extension (``".png"``) to write instead of each input's own; JPEG
+        output_format: an extension (``".png"`` or ``"png"``) to write instead of each input's own; JPEG
             inputs re-encoded as JPEG change slightly everywhere (lossy), PNG keeps every
             pixel outside the mask exact.
         other_sizes: for images whose size differs from the mask: ``"skip"`` (recorded as
@@ -140,9 +169,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             corner, edge middle or centre, see :func:`engines.watermark.place_mask`).
         keep_metadata: write each input's colour profile and EXIF tags into its result
             (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail).
+        protected: other files no result may replace, whatever ``overwrite`` says (the
+            mask files in use).
 
     Returns a :class:`BatchResult`. Raises :class:`InputError` before any work for an empty
-    or malformed mask, an unsafe output folder or an unknown size policy,
+    or malformed mask, an unsafe or unwritable output folder or an unknown size policy,
     :class:`EngineError` if the engine cannot run.
     """
     cancel = cancel or CancelToken()
@@ -153,12 +184,16 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
         if not (mask >= 128).any():
             raise InputError("the mask is empty: nothing to clear")
-    if output_format is not None and output_format.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"cannot write {output_format}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    if output_format is not None:
+        output_format = "." + output_format.lower().lstrip(".")  # "png" means ".png"
+        if output_format not in IMAGE_SUFFIXES:
+            raise InputError(f"cannot write {output_format}; use one of "
+                             f"{', '.join(IMAGE_SUFFIXES)}")
     sources = _inputs(images)
     output_dir = Path(output_dir)
     targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
-    _check_outputs(sources, targets, output_dir, name_suffix)
+    _check_outputs(sources, targets, output_dir, name_suffix, [Path(p) for p in protected])
+    check_output_folder(output_dir)
     owned = isinstance(engine, str)
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
@@ -180,8 +215,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
 
             try:
                 if target.exists() and not overwrite:
-                    raise FileExistsError("already exists in the output folder "
-                                          "(allow overwriting to replace it)")
+                    raise FileExistsError("already exists in the output folder")
                 loaded = load_image(source)
                 image = loaded.rgb
                 image_mask = mask(source, image) if callable(mask) else mask

@@ -518,8 +518,7 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     hole = pad_to_multiple(region.hole, PAD_MULTIPLE)
     image = image_to_tensor(pad_to_multiple(region.image, PAD_MULTIPLE), device, -1.0, 1.0)
     mask = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
-    half = engine.options.get("half")
-    half = None if half in (None, "auto") else bool(half)  # "auto": --option half=auto
+    half = engine.options.get("half")  # None (auto), True or False: see PRECISION_OPTION
 
     def precision():  # reduced-precision convolutions; the attention keeps float32 itself
         return reduced_precision(device, half, engine.half_safe)

@@ -20,6 +20,7 @@ every ``save_every`` steps, at the end, and when a run is cancelled or interrupt
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,9 @@ class TrainConfig:
         label_set: name of the label set the ids index (recorded in the checkpoint); default
             the parser's, or ``"custom"`` for a label folder.
         perceptual: use the VGG16 perceptual loss when its weights are available.
+        resume: continue from an existing ``output`` checkpoint.
+        overwrite: start afresh over an existing ``output`` (without it or ``resume``, an
+            existing ``output`` is refused before any work).
     """
 
     images: Path
@@ -96,6 +100,7 @@ class TrainConfig:
     seed: int = 0
     save_every: int = 1000
     resume: bool = False
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -428,6 +433,14 @@ def _check(config: TrainConfig) -> None:
         raise InputError("steps and batch size must be at least 1")
     if min(config.channels, config.memory, config.disc_channels) < 1:
         raise InputError("channels and memory must be at least 1")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise InputError(f"the learning rate must be a positive number, got {config.lr}")
+    output = Path(config.output)
+    if output.is_dir():
+        raise InputError(f"{output} is a folder; give a checkpoint file name")
+    if output.exists() and not (config.resume or config.overwrite):
+        raise InputError(f"{output} already exists; resume it (--resume) or replace it "
+                         f"(--overwrite)")
 
 
 def train(config: TrainConfig, progress: ProgressFn | None = None,

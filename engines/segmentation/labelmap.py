@@ -155,7 +155,10 @@ def decode_label_png(data: bytes, label_set: LabelSet | None = None,
             else:
                 raise LabelMapError(f"{name} is a {mode} PNG; label maps are indexed (palette) "
                                     "or 8-bit grey PNG files whose pixel values are class ids")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except UnidentifiedImageError:  # its message names an in-memory buffer: say ours
+        what = "an empty file" if not data else "not a picture this program can read"
+        raise LabelMapError(f"{name} is not a readable PNG ({what})") from None
+    except (OSError, SyntaxError) as exc:
         raise LabelMapError(f"{name} is not a readable PNG ({exc})") from None
     if label_set is not None:
         unknown = _unknown_ids(labels, label_set)

@@ -162,6 +162,18 @@ def test_inpaint_says_when_a_jpeg_result_loses_transparency(files, capsys):
     assert "transparency" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv, meant", [(["enignes"], "engines"),
+                                          (["inpiant", "a.png", "m.png", "-o", "x.png"],
+                                           "inpaint")])
+def test_a_mistyped_command_is_named_instead_of_opening_the_editor(argv, meant, capsys,
+                                                                  monkeypatch):
+    import app.launch
+
+    monkeypatch.setattr(app.launch, "launch", lambda *a, **k: pytest.fail("editor opened"))
+    assert run_cli(*argv) == 2
+    assert f"did you mean {meant!r}" in capsys.readouterr().err
+
+
 def test_errors_from_a_real_process_have_no_traceback(tmp_path):
     (tmp_path / "junk.jpg").write_bytes(b"junk")
     done = subprocess.run([sys.executable, str(ROOT / "main.py"), "inpaint",
@@ -344,3 +356,170 @@ def test_option_values_are_parsed():
 
     args = argparse.Namespace(option=["half=true", "steps=3", "scale=0.5", "source=native"])
     assert engine_options(args) == {"half": True, "steps": 3, "scale": 0.5, "source": "native"}
+
+
+def test_batch_never_replaces_a_mask_file(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    before = {p.name: p.read_bytes() for p in masks.iterdir()}
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", masks,
+                   "--engine", "telea", "--overwrite") == 2
+    assert "would replace a mask file in use" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "p0.png").write_bytes((masks / "p0.png").read_bytes())
+    assert run_cli("batch", "--images", images, "--mask", out / "p0.png", "-o", out,
+                   "--engine", "telea", "--overwrite") == 2
+    assert "masks are never replaced" in capsys.readouterr().err
+    assert (out / "p0.png").read_bytes() == before["p0.png"]
+
+
+def test_batch_leaves_mask_files_in_the_pictures_folder_out(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    for path in masks.iterdir():  # p0.png's mask: p0_mask.png (p0.png itself is the picture)
+        stem = path.stem.removesuffix("_mask")
+        save_mask(images / f"{stem}_mask.png", load_image(path).rgb[..., 0])
+    assert run_cli("batch", "--images", images, "--masks", images, "-o", tmp_path / "o",
+                   "--engine", "telea") == 0
+    captured = capsys.readouterr()
+    assert "3 written" in captured.out and "3 files left out: masks" in captured.err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    save_mask(images / "watermark.png", load_image(masks / "p0.png").rgb[..., 0])
+    assert run_cli("batch", "--images", images, "--mask", images / "watermark.png",
+                   "-o", tmp_path / "w", "--engine", "telea") == 0
+    assert not (tmp_path / "w" / "watermark.png").exists()
+
+
+@pytest.mark.parametrize("output, message", [
+    ("out.xyz", "cannot write .xyz; use one of .png"),
+    ("nodir/out.png", "-o: the folder nodir does not exist"),
+    ("sub", "-o sub is a folder; give a file name"),
+])
+def test_inpaint_refuses_an_unwritable_output_before_running(files, output, message, capsys,
+                                                             monkeypatch):
+    folder, _image, _ = files
+    (folder / "sub").mkdir()
+    monkeypatch.chdir(folder)
+    import cli.inpaint
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the engine ran")
+
+    monkeypatch.setattr(cli.inpaint, "run_with_bar", never)
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", output,
+                   "--engine", "telea", "--overwrite")
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_segment_refuses_a_missing_folder_before_labelling(files, capsys, monkeypatch):
+    import engines.segmentation.base
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the parser ran")
+
+    monkeypatch.setattr(engines.segmentation.base, "create_parser", never)
+    folder, _image, _ = files
+    code = run_cli("segment", folder / "photo.png", "-o", folder / "nodir" / "s.png")
+    err = capsys.readouterr().err
+    assert code == 2 and "the folder" in err and "does not exist" in err
+
+
+def test_batch_into_an_unwritable_folder_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "locked"
+    out.mkdir()
+    real = tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):  # as a read-only folder (or mount) answers
+        if dir is not None and str(dir) == str(out):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", out, "--engine", "telea")
+    captured = capsys.readouterr()
+    assert code == 2 and "cannot write into" in captured.err and "failed" not in captured.out
+    (tmp_path / "file.png").write_bytes(b"x")
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "file.png",
+                   "--engine", "telea") == 2
+    err = capsys.readouterr().err
+    assert "is a file; give a folder" in err and "File exists" not in err
+
+
+def test_batch_takes_a_format_without_a_dot_and_names_overwrite(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea", "--format", "JPG") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea", "--format", "jpg") == 1
+    text = capsys.readouterr().out
+    assert "add --overwrite" in text and "allow overwriting" not in text
+
+
+@pytest.mark.parametrize("engine, option, refused", [
+    ("patchmatch", "patch_size=abc", "patch_size takes 3..31 by 2"),
+    ("patchmatch", "patch_size=nan", "patch_size takes 3..31 by 2"),
+    ("patchmatch", "patch_size=11.5", "patch_size takes 3..31 by 2"),
+    ("patchmatch", "sketch_strength=inf", "sketch_strength takes 0..10"),
+    ("patchmatch", "previews=maybe", "previews takes true or false"),
+    ("telea", "radius=abc", "radius takes 1..50"),
+    ("telea", "radius=0", "radius takes 1..50"),
+    ("telea", "radius=-5", "radius takes 1..50"),
+    ("telea", "radius=100000", "radius takes 1..50"),
+    ("telea", "radius=nan", "radius takes 1..50"),
+])
+def test_option_values_are_checked_against_the_engines_ranges(files, engine, option, refused,
+                                                              capsys):
+    folder, _image, _ = files
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "r.png",
+                   "--engine", engine, "--option", option)
+    err = capsys.readouterr().err
+    assert code == 2 and refused in err and err.count("\n") == 1
+    assert f"option {option} is refused" in err and "looks like a bug" not in err
+    assert not (folder / "r.png").exists()
+
+
+def test_option_values_are_converted_to_the_options_types():
+    import argparse
+
+    from cli._common import engine_options
+
+    args = argparse.Namespace(engine="deepfill2", option=["half=auto", "seam_feather=4",
+                                                          "local=false"])
+    options = engine_options(args)
+    assert options == {"half": None, "seam_feather": 4.0, "local": False}
+    assert type(options["seam_feather"]) is float
+
+
+@pytest.mark.parametrize("margin", ["100000000000", "-1", "abc"])
+def test_an_absurd_margin_is_a_usage_error(files, margin, capsys):
+    folder, _image, _ = files
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "r.png",
+                   "--engine", "telea", "--margin", margin)
+    err = capsys.readouterr().err
+    assert code == 2 and "argument --margin" in err.splitlines()[-1]
+    assert not (folder / "r.png").exists()
+
+
+def test_an_empty_label_file_is_named_in_our_words(files, capsys):
+    folder, _image, _ = files
+    (folder / "zero.png").write_bytes(b"")
+    code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "r.png",
+                   "--labels", folder / "zero.png")
+    err = capsys.readouterr().err
+    assert code == 2 and "zero.png is not a readable PNG (an empty file)" in err
+    assert "BytesIO" not in err
+
+
+def test_an_opencv_error_is_not_called_error_twice():
+    import cv2
+
+    from cli._errors import describe_error
+
+    message, expected = describe_error(cv2.error("out of memory"))
+    assert message == "cv2.error: out of memory" and not expected

@@ -80,3 +80,24 @@ def test_bad_size_is_reported(model_cache, folders, tmp_path, capsys):
     args[args.index("--size") + 1] = "30"
     assert cli.main(args) == cli.EXIT_USAGE
     assert "multiple of 4" in capsys.readouterr().err
+
+
+def test_an_existing_checkpoint_needs_resume_or_overwrite(model_cache, folders, tmp_path,
+                                                          capsys):
+    output = tmp_path / "precious.pt"
+    output.write_bytes(b"a week of training")
+    assert cli.main(_args(*folders, output, "--no-install")) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and err.count("\n") == 1
+    assert output.read_bytes() == b"a week of training"
+    assert cli.main(_args(*folders, output, "--no-install", "--overwrite")) == 0
+    assert read_checkpoint(output)["meta"]["step"] == 3
+
+
+@pytest.mark.parametrize("lr", ["-1", "0", "nan", "inf"])
+def test_a_bad_learning_rate_is_refused_before_any_work(model_cache, folders, tmp_path, lr,
+                                                        capsys):
+    output = tmp_path / "m.pt"
+    assert cli.main(_args(*folders, output, "--lr", lr)) == cli.EXIT_USAGE
+    assert "argument --lr" in capsys.readouterr().err.splitlines()[-1]
+    assert not output.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import cli
@@ -126,7 +128,7 @@ def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
     (["--engine", "no-such-engine"], "unknown engine"),
     (["--mask-out", "mask.jpg"], "--mask-out"),
     (["--min-images", "1"], "--min-images"),
-    (["--margin", "-1"], "--margin"),
+    (["--mask-out", "nodir/m.png"], "--mask-out: the folder nodir does not exist"),
 ])
 def test_bad_options_give_one_line(folder, tmp_path, capsys, extra, message):
     source, _, _ = folder
@@ -134,6 +136,56 @@ def test_bad_options_give_one_line(folder, tmp_path, capsys, extra, message):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("margin", ["-1", "100000"])
+def test_an_absurd_margin_is_a_usage_error(folder, tmp_path, capsys, margin):
+    source, _, _ = folder
+    assert run("--images", source, "-o", tmp_path / "out", "--margin", margin) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert "--margin" in error and "from 0 to 100" in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["--preview", "--mask-out"])
+def test_mask_and_preview_never_replace_an_input_picture(folder, tmp_path, capsys, option):
+    source, _, _ = folder
+    picture = source / "photo03.png"
+    before = picture.read_bytes()
+    assert run("--images", source, "-o", tmp_path / "out", option, picture,
+               "--overwrite") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "originals are never replaced" in error
+    assert picture.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_mask_and_preview_may_go_into_the_output_folder_it_creates(folder, tmp_path, capsys):
+    source, _, _ = folder
+    output = tmp_path / "out"
+    assert run("--images", source, "-o", output, "--preview", output / "see.png",
+               "--mask-out", output / "mask.png") == 0
+    assert (output / "see.png").is_file() and (output / "mask.png").is_file()
+    assert (output / "photo00.png").is_file()
+
+
+def test_an_unwritable_output_folder_is_refused_before_the_estimate(folder, tmp_path,
+                                                                    capsys, monkeypatch):
+    import tempfile
+
+    source, _, _ = folder
+    output = tmp_path / "locked"
+    output.mkdir()
+    real = tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == output:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as a read-only folder answers
+    assert run("--images", source, "-o", output) == 2
+    captured = capsys.readouterr()
+    assert "cannot write into" in captured.err and "watermark found" not in captured.out
 
 
 def test_existing_mask_file_needs_overwrite(folder, tmp_path, capsys):

@@ -407,7 +407,8 @@ def test_engine_computes_the_hole_box_unless_local_is_false():
 
 
 def test_precision_option_reaches_the_autocast_choice(monkeypatch):
-    """``half``: absent or "auto" (the CLI's word for the default) -> None, else a bool."""
+    """``half``: absent or "auto" (the CLI's word for the default, which it reads as None)
+    -> None, else a bool."""
     from engines.neural import deepfill_v2
 
     seen = []
@@ -418,7 +419,9 @@ def test_precision_option_reaches_the_autocast_choice(monkeypatch):
     monkeypatch.setattr(deepfill_v2, "reduced_precision", recording)
     image, mask = photo(64, 64, 6), hole_mask(64, 64, 20, 20, 10, 10)
     request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
-    for options, expected in (({}, None), ({"half": "auto"}, None), ({"half": True}, True),
+    parsed = deepfill_v2.DeepFill2Engine.parse_options({"half": "auto"})
+    assert parsed == {"half": None}
+    for options, expected in (({}, None), (parsed, None), ({"half": True}, True),
                               ({"half": False}, False)):
         seen.clear()
         list(registry.create("deepfill2", network=seeded_network(11), **options).run(request))

@@ -104,3 +104,32 @@ def test_a_request_option_the_engine_does_not_read_is_refused_before_running():
     assert final.final and (final.image[mask == 0] == image[mask == 0]).all()
     *_, final = registry.create("telea").run(request.evolve(options={"seam_feather": 0.0}))
     assert final.final
+
+
+def test_engines_refuse_option_values_their_specs_do_not_accept():
+    """Construction checks values as the editor's fields and stored settings do."""
+    for options, message in (({"patch_size": 8}, "patch_size takes 3..31 by 2"),
+                             ({"patch_size": 11.5}, "patch_size takes 3..31 by 2"),
+                             ({"sketch_strength": float("inf")}, "sketch_strength takes 0..10"),
+                             ({"quality": "bestt"}, "quality takes fast|normal|best"),
+                             ({"previews": "maybe"}, "previews takes true or false")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            registry.create("patchmatch", **options)
+    for radius in (0, -5, 100000, float("nan"), "abc"):
+        with pytest.raises(InputError, match=re.escape("radius takes 1..50")):
+            registry.create("telea", radius=radius)
+    assert registry.create("telea", radius=50).options == {"radius": 50}
+
+
+def test_option_texts_are_parsed_by_their_specs():
+    assert SIZE.parse("9") == 9 and STRENGTH.parse("2") == 2.0
+    assert type(STRENGTH.parse("2")) is float
+    assert HALF.parse("auto") is None and HALF.parse("true") is True
+    assert FAST.parse("false") is False
+    for spec, text in ((SIZE, "abc"), (SIZE, "nan"), (SIZE, "9.5"), (STRENGTH, "inf"),
+                       (HALF, "maybe"), (FAST, "1")):
+        with pytest.raises(InputError, match=re.escape(f"option {spec.key}={text} is refused")):
+            spec.parse(text)
+    parsed = registry.engine_class("patchmatch").parse_options(
+        {"patch_size": "9", "quality": "best", "backend": "numba"})
+    assert parsed == {"patch_size": 9, "quality": "best", "backend": "numba"}

@@ -109,9 +109,9 @@ def test_working_size_option_overrides_the_engine():
 def test_region_options_set_on_the_engine_apply_and_the_request_wins():
     """The editor and ``--option`` set them on the engine; scripts may pass them per request."""
     request = InpaintRequest(image=_image(), mask=_two_holes(), strategy=Strategy.RESIZE)
-    assert plan_boxes(request, RecordingEngine(working_size=150))[0][1] == pytest.approx(0.5)
+    assert plan_boxes(request, RecordingEngine(working_size=192))[0][1] == pytest.approx(0.64)
     overridden = request.evolve(options={"working_size": 60})
-    assert plan_boxes(overridden, RecordingEngine(working_size=150))[0][1] == \
+    assert plan_boxes(overridden, RecordingEngine(working_size=192))[0][1] == \
         pytest.approx(0.2)
     specs = {spec.key: spec for spec in RecordingEngine.user_options()}
     assert specs["working_size"].default == 64 and specs["seam_feather"].default == 6.0

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from types import MappingProxyType
 
 import cv2
 import numpy as np
@@ -105,6 +106,9 @@ class PatchMatchEngine(Engine):
     )
 
     script_options = frozenset({"backend", "sketch_weight", "label_weight", "previews"})
+    script_option_types = MappingProxyType({
+        "backend": str, "previews": bool, "sketch_weight": (int, float),
+        "label_weight": (int, float)})
 
     def _sketch_weight(self, region: Region) -> float:
         strength = float(self.engine_option(region, "sketch_strength"))
