@@ -38,6 +38,18 @@ def _quiet_decoders() -> None:
                             category=UserWarning)
 
 
+def _mistyped_command(first: str | None, commands: set[str]) -> str | None:
+    """The command ``first`` most likely meant (``inpiant``: ``inpaint``), or None when it
+    may be a picture to open: an existing file, or a name that looks like no command."""
+    import difflib
+    from pathlib import Path
+
+    if not first or first.startswith("-") or Path(first).exists():
+        return None
+    close = difflib.get_close_matches(first.lower(), sorted(commands), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _quiet_decoders()
@@ -55,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             return cli.main(argv)
         except SystemExit as exit_:  # argparse --help / usage errors
             return int(exit_.code or 0)
+    typo = _mistyped_command(first, names)
+    if typo:
+        print(f"error: unknown command {first!r}; did you mean {typo!r}? (to open a picture, "
+              "give the path of an existing file)", file=sys.stderr)
+        return 2
     args = _gui_parser().parse_args(argv)
     from app.launch import launch
 
