@@ -63,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] in (["-h"], ["--help"]):
             _gui_parser().print_help()
             print()
-        try:
-            return cli.main(argv)
-        except SystemExit as exit_:  # argparse --help / usage errors
-            return int(exit_.code or 0)
+        return cli.main(argv)  # argparse's --help and usage errors return their codes
     typo = _mistyped_command(first, names)
     if typo:
         print(f"error: unknown command {first!r}; did you mean {typo!r}? (to open a picture, "

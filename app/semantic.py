@@ -14,7 +14,7 @@ palette) and :func:`engine_for_labels` (which engine fills a label edit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,9 +108,9 @@ class _MapRun:
     image_version: int
     title: str
     label_set: LabelSet
-    parser_name: str = ""
-    options: dict = field(default_factory=dict)
-    attempt: int = 1  # computing again when the picture changed meanwhile counts up
+    parser_name: str
+    options: dict
+    attempt: int  # 1, then 2... when computed again because the picture changed meanwhile
 
 
 class SemanticController(WorkerClient):
@@ -155,11 +155,14 @@ class SemanticController(WorkerClient):
         self.labelSetChanged.emit(self.label_set)
         self._emit_counts()
 
-    def compute_map(self, parser_name: str, _attempt: int = 1, **options) -> int | None:
+    def compute_map(self, parser_name: str, **options) -> int | None:
         """Compute the label map with parser ``parser_name`` on the worker; returns the task
         id, or None when it cannot start (no document, unknown parser, weights missing: the
         reason goes to :attr:`error`). When the picture changes before the map arrives (a
         fill applied meanwhile), it is computed again, up to :attr:`max_attempts` times."""
+        return self._compute(parser_name, options, attempt=1)
+
+    def _compute(self, parser_name: str, options: dict, attempt: int) -> int | None:
         doc = self.document
         if doc is None:
             self.message.emit("Open a picture first")
@@ -179,7 +182,7 @@ class SemanticController(WorkerClient):
                             function=lambda cancel, progress: _parse(parser, image, cancel,
                                                                      progress))
         return self._start(task, _MapRun(task.id, doc, doc.image_version, title,
-                                         parser.label_set, parser_name, options, _attempt),
+                                         parser.label_set, parser_name, options, attempt),
                            f"{title}: starting")
 
     def label_counts(self) -> np.ndarray:
@@ -273,7 +276,7 @@ class SemanticController(WorkerClient):
             return
         self.message.emit("The picture changed while the map was computed; computing it "
                           "again")
-        self.compute_map(run.parser_name, _attempt=run.attempt + 1, **run.options)
+        self._compute(run.parser_name, run.options, run.attempt + 1)
 
     def _result(self, run: _MapRun, result: object) -> None:
         self._deliver_when_idle(run, result)

@@ -138,7 +138,7 @@ class ViewCache:
             return
         self.show_original = show
         box = self.document.changed_box() if show else self._original_box
-        self._original_box = box if show else None
+        self._original_box = None  # while the original shows, _render_base records the box
         if box is not None:
             self._render_base(box)
 

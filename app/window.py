@@ -175,10 +175,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
         # "[" and "]" (the table's one "brush_size" entry) work wherever the focus is, as the
         # tool keys do; a text field being typed in keeps them
-        for name, text, factor in (("brush_smaller", "Smaller Brush", 0.8),
-                                   ("brush_larger", "Larger Brush", 1.25)):
+        for name, text, key, factor in (("brush_smaller", "Smaller Brush", "[", 0.8),
+                                        ("brush_larger", "Larger Brush", "]", 1.25)):
             action = a(name, text, lambda _=False, f=factor: self.canvas.change_brush_size(f))
-            action.setShortcut(QKeySequence("[" if factor < 1 else "]"))
+            action.setShortcut(QKeySequence(key))
         self.tool_group = QActionGroup(self)
         for name, tool in self.tools.items():
             action = a(f"tool_{name}", tool.title, lambda _=False, n=name: self.select_tool(n),

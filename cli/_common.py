@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from engines import registry
 from engines.base import InpaintRequest, InputError, Stage, Strategy, parse_option_text
+from engines.batch import check_output_folder
 from engines.fileio import IMAGE_SUFFIXES, load_image, load_mask
 
 
@@ -96,7 +97,8 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
     :class:`InputError` (one line naming ``option``) before any work: a folder, an extension
     not in ``formats``, one of the ``originals`` (never replaced, whatever ``overwrite``
     says), an existing file without ``overwrite``, or a missing or unwritable folder
-    (``created``: a folder the command creates itself before writing, counted as there)."""
+    (:func:`engines.batch.check_output_folder`; ``created``: a folder the command creates,
+    and checks, itself)."""
     path = Path(value)
     if path.is_dir():
         raise InputError(f"{option} {value} is a folder; give a file name")
@@ -115,8 +117,7 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise InputError(f"{option}: the folder {folder} {what}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{option}: cannot write into the folder {folder} (permission denied)")
+    check_output_folder(folder)  # a probe file: root and read-only mounts answer truly
     return path
 
 

@@ -161,9 +161,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         engine_options: options for :func:`engines.registry.create` when ``engine`` is a name.
         request_settings: :class:`InpaintRequest` fields for every image (``strategy``,
             ``crop_margin``, ``seed``, ``device``, ``options``...).
-        output_format: an extension (``".png"`` or ``"png"``) to write instead of each input's own; JPEG
-            inputs re-encoded as JPEG change slightly everywhere (lossy), PNG keeps every
-            pixel outside the mask exact.
+        output_format: an extension (``".png"`` or ``"png"``) to write instead of each
+            input's own; JPEG inputs re-encoded as JPEG change slightly everywhere (lossy),
+            PNG keeps every pixel outside the mask exact.
         other_sizes: for images whose size differs from the mask: ``"skip"`` (recorded as
             failed) or ``"anchor"`` (the mask is moved to keep its distance to the nearest
             corner, edge middle or centre, see :func:`engines.watermark.place_mask`).
