@@ -6,7 +6,8 @@ Layers (all the image's size):
 * ``mask``: ``(H, W)`` uint8, 255 = hole to fill, 0 = keep (values between: feathered edge);
 * ``sketch``: ``(H, W)`` uint8, 255 = structure line drawn by the user;
 * ``color``: ``(H, W, 4)`` uint8 RGBA colour strokes (alpha > 0 where painted);
-* ``labels``: ``(H, W)`` uint8 class ids (255 = unlabelled), see :attr:`Document.label_set`;
+* ``labels``: ``(H, W)`` uint8 class ids (255 = unlabelled), see :attr:`Document.label_set`
+  and :meth:`Document.replace_label_map`;
 * ``sampling``: ``(H, W)`` uint8, :data:`SAMPLE_INCLUDE` / :data:`SAMPLE_EXCLUDE` / 0.
 
 Besides the layers, a document holds :class:`Reference` photos: extra patch sources that
@@ -93,6 +94,22 @@ class _TileDiff:
         return sum(len(v) if isinstance(v, bytes) else raw for v in (self.old, self.new))
 
 
+@dataclass(frozen=True, eq=False)
+class LabelMap:
+    """Which label list the label layer's ids name (``label_set``, None: none) and the map
+    as a parser computed it (``computed``, read-only ``(H, W)`` uint8, or None)."""
+
+    label_set: str | None
+    computed: np.ndarray | None
+
+    def same_as(self, other: LabelMap) -> bool:
+        if self.label_set != other.label_set:
+            return False
+        if self.computed is None or other.computed is None:
+            return self.computed is other.computed
+        return np.array_equal(self.computed, other.computed)
+
+
 @dataclass
 class Step:
     """One undoable edit: a name for the menu and the tiles it changed."""
@@ -101,10 +118,14 @@ class Step:
     diffs: list[_TileDiff] = field(default_factory=list)
     derive_hole: bool = True  # label edits in this step add their area to the mask
     serial: int = 0  # unique within its document once committed: names the state it leads to
+    label_maps: tuple[LabelMap, LabelMap] | None = None  # (before, after) a new map
 
     @property
     def nbytes(self) -> int:
-        return sum(d.nbytes for d in self.diffs)
+        extra = 0
+        if self.label_maps is not None and self.label_maps[1].computed is not None:
+            extra = self.label_maps[1].computed.nbytes
+        return sum(d.nbytes for d in self.diffs) + extra
 
 
 ChangeListener = Callable[[Layer, Box], None]
@@ -155,8 +176,10 @@ class Document:
         self._edited = (np.zeros(image.shape[:2], bool) if deep_original is not None
                         and deep_original.dtype.kind == "f" else None)
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha, np.uint8)
-        self.label_set: str | None = None  # name of the label list the label layer uses
-        self.computed_labels: np.ndarray | None = None  # the map as a parser computed it
+        # name of the label list the label layer uses, and the map as a parser computed it;
+        # both change with replace_label_map, and undo with it
+        self.label_set: str | None = None
+        self.computed_labels: np.ndarray | None = None
         self.label_hole_margin = 8  # px: labels a step changes, grown by this, become the hole
         self.derive_hole_from_labels = True
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
@@ -324,14 +347,16 @@ class Document:
                 step.diffs.append(_TileDiff(layer, row, col, old.shape, _compressed(old),
                                             _compressed(new)))
         self._backup.clear()
-        if step.diffs:
+        if step.label_maps is not None and step.label_maps[0].same_as(step.label_maps[1]):
+            step.label_maps = None
+        if step.diffs or step.label_maps is not None:
             self._note_image_change(step)
             step.serial = next(self._serials)
             self._undo.append(step)
             self._redo.clear()
             self._trim_history()
         self._run_after_step()
-        return step if step.diffs else None
+        return step if step.diffs or step.label_maps is not None else None
 
     def _derive_hole(self) -> None:
         """Within the open step: the pixels whose label this step changed, grown by
@@ -377,6 +402,8 @@ class Document:
             self._tile(layer, row, col)[...] = old
             self.notify(layer, self._tile_box(row, col))
         self._backup.clear()
+        if step.label_maps is not None:
+            self._set_label_map(step.label_maps[0])
         self._run_after_step()
 
     @contextlib.contextmanager
@@ -414,18 +441,52 @@ class Document:
         ``derive_hole``.
         """
         layer = Layer(layer)
-        array = self.layer(layer)
-        if values.shape != array.shape:
-            raise InputError(f"{layer.value} must be {array.shape}, got {values.shape}")
+        self._check_shape(layer, values)
         with self.step(label, derive_hole):
-            box = _changed_box(array, values)
-            self.touch(layer, box)
-            if box is not None:
-                rows, cols = box.slices
-                array[rows, cols] = values[rows, cols]
+            box = self._replace_within_step(layer, values)
         if box is not None:
             self.notify(layer, box)
         return self._undo[-1] if box is not None else None
+
+    def replace_label_map(self, labels: np.ndarray, label_set: str | None,
+                          label: str) -> Step | None:
+        """Make ``labels`` ``(H, W)`` uint8, ids of the label list named ``label_set``, the
+        label layer and :attr:`computed_labels`, as one undoable step that is no label edit
+        (it makes no hole). Undo restores the previous layer, label list name and computed
+        map together. Returns the step, or None when nothing changed."""
+        self._check_shape(Layer.LABELS, labels)
+        computed = np.array(labels, np.uint8)
+        computed.flags.writeable = False
+        self.begin_step(label, derive_hole=False)
+        try:
+            after = LabelMap(label_set, computed)
+            self._open.label_maps = (LabelMap(self.label_set, self.computed_labels), after)
+            self._set_label_map(after)
+            box = self._replace_within_step(Layer.LABELS, labels)
+        except BaseException:
+            self.cancel_step()
+            raise
+        step = self.end_step()
+        if box is not None:
+            self.notify(Layer.LABELS, box)
+        return step
+
+    def _check_shape(self, layer: Layer, values: np.ndarray) -> None:
+        shape = self.layer(layer).shape
+        if values.shape != shape:
+            raise InputError(f"{layer.value} must be {shape}, got {values.shape}")
+
+    def _replace_within_step(self, layer: Layer, values: np.ndarray) -> Box | None:
+        array = self.layer(layer)
+        box = _changed_box(array, values)
+        self.touch(layer, box)
+        if box is not None:
+            rows, cols = box.slices
+            array[rows, cols] = values[rows, cols]
+        return box
+
+    def _set_label_map(self, state: LabelMap) -> None:
+        self.label_set, self.computed_labels = state.label_set, state.computed
 
     # ------------------------------------------------------------ undo / redo
     def can_undo(self) -> bool:
@@ -498,6 +559,9 @@ class Document:
             self._tile(diff.layer, diff.row, diff.col)[...] = data.reshape(diff.shape)
             box = self._tile_box(diff.row, diff.col)
             touched[diff.layer] = touched[diff.layer].union(box) if diff.layer in touched else box
+        if step.label_maps is not None:
+            self._set_label_map(step.label_maps[0 if use_old else 1])
+            touched.setdefault(Layer.LABELS, Box(0, 0, self.height, self.width))
         for layer, box in touched.items():
             self.notify(layer, box)
 

@@ -2,9 +2,9 @@
 
 :class:`SemanticController` runs a parser (:mod:`engines.segmentation`) on the shared
 :class:`~app.worker.Worker`, so the GUI thread never waits on it, and stores the finished map
-as one undoable step: the document's label set name and :attr:`Document.computed_labels` are
-set first, so the new map itself is not taken for a label edit (only later edits become the
-hole). Results of a superseded run, or computed for a picture that has changed since, are
+as one undoable step (:meth:`Document.replace_label_map`, with the label set's name and the
+computed map, so the new map itself is not taken for a label edit: only later edits become
+the hole). Undoing it brings back the previous label set too. Results of a superseded run, or computed for a picture that has changed since, are
 dropped. It owns no widgets; the window connects its signals.
 
 Helpers for the window: :func:`parser_entries` (the parser picker), :func:`label_set_for`
@@ -118,7 +118,8 @@ class SemanticController(WorkerClient):
 
     Signals:
         labelSetChanged(object): the document's :class:`LabelSet` (None: no named set),
-            after a map was computed or imported, or another document was set.
+            after a map was computed or imported, undone or redone, or another document was
+            set.
         labelsReplaced(): a computed or imported map became the label layer (one undo step).
         countsChanged(object): ``(256,)`` int64 pixel count per id of the label layer, shortly
             after it changed (strokes, fills, undo, a new map).
@@ -136,6 +137,7 @@ class SemanticController(WorkerClient):
         super().__init__(worker, parent)
         self.document: Document | None = None
         self.label_set: LabelSet | None = None
+        self._seen_sets: dict[str, LabelSet] = {}  # by name: sets that no parser may name
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(self.counts_delay_ms)
@@ -149,7 +151,8 @@ class SemanticController(WorkerClient):
         if self.document is not None:
             self.document.remove_listener(self._on_document_change)
         self.document = document
-        self.label_set = label_set_for(document.label_set) if document is not None else None
+        self.label_set = (self._label_set_named(document.label_set) if document is not None
+                          else None)
         if document is not None:
             document.add_listener(self._on_document_change)
         self.labelSetChanged.emit(self.label_set)
@@ -246,13 +249,25 @@ class SemanticController(WorkerClient):
     # --------------------------------------------------------------- internal
     def _store_map(self, doc: Document, labels: np.ndarray, label_set: LabelSet | None,
                    step_label: str) -> None:
-        # computed_labels first: the new map must not count as a label edit (no hole)
-        doc.label_set = label_set.name if label_set is not None else None
-        doc.computed_labels = labels.copy()
-        doc.replace_layer(Layer.LABELS, labels, step_label)
-        self.label_set = label_set
+        if label_set is not None:
+            self._seen_sets[label_set.name] = label_set
+        self.label_set = label_set  # first: the layer's change notice finds it current
+        doc.replace_label_map(labels, label_set.name if label_set is not None else None,
+                              step_label)
         self.labelSetChanged.emit(label_set)
         self.labelsReplaced.emit()
+
+    def _follow_label_set(self) -> None:
+        """Take the document's label set when it changed under us (undo/redo of a map)."""
+        doc = self.document
+        name = doc.label_set if doc is not None else None
+        if name == (self.label_set.name if self.label_set is not None else None):
+            return
+        self.label_set = self._label_set_named(name)
+        self.labelSetChanged.emit(self.label_set)
+
+    def _label_set_named(self, name: str | None) -> LabelSet | None:
+        return self._seen_sets.get(name) or label_set_for(name) if name else None
 
     def _emit_counts(self) -> None:
         self._counts_timer.stop()
@@ -260,6 +275,7 @@ class SemanticController(WorkerClient):
 
     def _on_document_change(self, layer: Layer, box: Box) -> None:
         if layer is Layer.LABELS:
+            self._follow_label_set()
             self._counts_timer.start()
 
     def _stage(self, run: _MapRun, payload: object) -> None:

@@ -406,3 +406,46 @@ def test_a_label_step_touching_unchanged_tiles_far_away_derives_the_hole_correct
         doc.paint_segment(Layer.LABELS, (550, 550), (550, 550), 5, 0)  # same label: no change
         doc.paint_segment(Layer.LABELS, (40, 40), (40, 40), 5, 3)
     assert doc.mask[40, 40] == 255 and not doc.mask[300:].any()
+
+
+def test_a_new_label_map_undoes_with_its_label_set_and_computed_map():
+    doc = _doc(300, 300)
+    faces = np.full((300, 300), 3, np.uint8)
+    scene = np.full((300, 300), 7, np.uint8)
+    first = doc.replace_label_map(faces, "faces", "Compute map (faces)")
+    assert first is not None and doc.undo_label() == "Compute map (faces)"
+    doc.replace_label_map(scene, "scene", "Compute map (scene)")
+    assert doc.label_set == "scene" and np.array_equal(doc.computed_labels, scene)
+    assert not doc.computed_labels.flags.writeable and not doc.mask.any()
+    changed = []
+    doc.add_listener(lambda layer, box: changed.append(layer))
+    doc.undo()
+    assert doc.label_set == "faces" and np.array_equal(doc.computed_labels, faces)
+    assert np.array_equal(doc.layer(Layer.LABELS), faces) and Layer.LABELS in changed
+    doc.undo()
+    assert doc.label_set is None and doc.computed_labels is None
+    assert (doc.layer(Layer.LABELS) == UNLABELLED).all()
+    doc.redo()
+    doc.redo()
+    assert doc.label_set == "scene" and np.array_equal(doc.computed_labels, scene)
+
+
+def test_a_label_map_that_only_renames_the_set_is_still_one_step():
+    doc = _doc(64, 64)
+    labels = np.full((64, 64), 2, np.uint8)
+    doc.replace_label_map(labels, "faces", "Compute map")
+    changed = []
+    doc.add_listener(lambda layer, box: changed.append(layer))
+    assert doc.replace_label_map(labels, "faces", "Compute map again") is None
+    assert not changed and doc.undo_label() == "Compute map"  # nothing changed: no step
+    step = doc.replace_label_map(labels, "regions", "Import label map")
+    assert step is not None and not step.diffs and doc.label_set == "regions"
+    doc.undo()
+    assert doc.label_set == "faces" and Layer.LABELS in changed  # listeners hear of it
+
+
+def test_a_wrong_sized_label_map_changes_nothing():
+    doc = _doc(64, 64)
+    with pytest.raises(InputError, match="labels must be"):
+        doc.replace_label_map(np.zeros((32, 64), np.uint8), "faces", "Compute map")
+    assert doc.label_set is None and not doc.can_undo()

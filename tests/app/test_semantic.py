@@ -97,6 +97,27 @@ def test_recomputing_replaces_the_map_without_making_a_hole(qtbot, computed):
     assert not document.mask.any()  # a new map is not an edit of the old one
 
 
+def test_undoing_a_map_brings_back_the_previous_label_set(qtbot, computed, tmp_path):
+    controller, document = computed
+    regions = controller.label_set
+    unnamed = tmp_path / "plain.png"
+    cv2.imwrite(str(unnamed), np.full((427, 640), 2, np.uint8))  # names no label set
+    controller.label_set = None  # as if the picture had no set: the file's ids are kept
+    assert controller.import_labels(unnamed)
+    assert document.label_set is None and controller.label_set is None
+    emitted = []
+    controller.labelSetChanged.connect(emitted.append)
+    document.undo()  # the computed map and its set come back
+    assert emitted == [regions] and controller.label_set is regions
+    assert document.label_set == "regions"
+    document.undo()  # before any map
+    assert emitted == [regions, None] and controller.label_set is None
+    assert document.computed_labels is None
+    document.redo()
+    assert emitted[-1] is regions and np.array_equal(document.computed_labels,
+                                                     document.layer(Layer.LABELS))
+
+
 def test_counts_follow_the_label_layer(qtbot, computed):
     controller, document = computed
     with qtbot.waitSignal(controller.countsChanged, timeout=5000) as counted:
