@@ -37,16 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--parser", default="regions",
                           help="parser labelling the images without --labels: regions (no "
                                "download), face, scene or scene-lite (default: regions)")
-    semantic.add_argument("--classes", type=int,
-                          help="number of label classes (default: the parser's label set, or "
-                               "the largest id in --labels + 1)")
+    semantic.add_argument("--classes", type=ranged(int, 1, 255),
+                          help="number of label classes, 1 to 255 (default: the parser's label "
+                               "set, or the largest id in --labels + 1)")
     semantic.add_argument("--label-set", help="name of the label set of --labels "
                                               "(recorded in the checkpoint)")
-    semantic.add_argument("--steps", type=int, default=20000, help="total steps (default 20000)")
-    semantic.add_argument("--batch-size", type=int, default=8, help="crops per step (default 8)")
+    semantic.add_argument("--steps", type=ranged(int, 1), default=20000,
+                          help="total steps (default 20000)")
+    semantic.add_argument("--batch-size", type=ranged(int, 1), default=8,
+                          help="crops per step (default 8)")
     semantic.add_argument("--size", type=int, default=256,
                           help="crop side in pixels, multiple of 4 (default 256)")
-    semantic.add_argument("--channels", type=int, default=32,
+    semantic.add_argument("--channels", type=ranged(int, 1), default=32,
                           help="network width of a new model (default 32)")
     semantic.add_argument("--lr", type=ranged(float, 0, 1, above=True), default=2e-4,
                           help="Adam learning rate, more than 0 and at most 1 (default 2e-4)")
@@ -58,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--overwrite", action="store_true",
                           help="start afresh, replacing the checkpoint at --output (without "
                                "it or --resume, an existing one is refused)")
-    semantic.add_argument("--save-every", type=int, default=1000,
+    semantic.add_argument("--save-every", type=ranged(int, 0), default=1000,
                           help="save the checkpoint every N steps (default 1000; 0: at the "
                                "end only)")
     semantic.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

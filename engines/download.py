@@ -144,12 +144,12 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         raise IsADirectoryError(errno.EISDIR, "a folder, not a checkpoint file", str(source))
     cancel = cancel or CancelToken()
     target = weights.local_path(spec.id)
-    with _exclusive(spec.id, cancel, waiting):
-        _make_folder(target.parent)
+    with _exclusive(spec.id, cancel, waiting), _folder_kept_only_if_used(target.parent):
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
             weights.check_format(source, spec.format, source.name)
+            weights.check_contents(spec, source)
             sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
             _place(source, target, move, progress, cancel)
             checked = f"{spec.format} format of the extracted file"
@@ -449,6 +449,7 @@ def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelT
             except OSError as exc:
                 raise _write_error(temp, exc, info.file_size) from None
             weights.check_format(temp, spec.format, f"{member} in {archive_path.name}")
+            weights.check_contents(spec, temp)
             os.replace(temp, target)
 
 
@@ -520,6 +521,21 @@ def _exclusive(weights_id: str, cancel: CancelToken | None = None,
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(weights_id)
+
+
+@contextlib.contextmanager
+def _folder_kept_only_if_used(folder: Path) -> Iterator[None]:
+    """Create ``folder`` for the body; if the body fails, remove it again when it is empty
+    and did not exist before (a refused import leaves no trace in the cache)."""
+    existed = folder.is_dir()
+    _make_folder(folder)
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _make_folder(folder: Path) -> None:

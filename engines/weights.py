@@ -72,6 +72,9 @@ class WeightSpec:
         contract: input contract in a sentence (ranges, channel order, mask polarity).
         manual: how to get the file by hand when there is no direct URL.
         extra: free-form facts for the loader.
+        check_contents: for a file no digest pins (one the user trained, say), a check that
+            it holds what the loader needs, run before it is installed: ``(path) -> None``,
+            raising :class:`WeightsCorruptError` with the reason.
     """
 
     id: str
@@ -89,6 +92,7 @@ class WeightSpec:
     contract: str = ""
     manual: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    check_contents: Callable[[Path], None] | None = field(default=None, compare=False)
 
     @property
     def downloadable(self) -> bool:
@@ -468,7 +472,15 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
             raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
     else:
         check_format(path, spec.format, what)
+        check_contents(spec, path)
     return digests["sha256"]
+
+
+def check_contents(spec: WeightSpec, path: str | os.PathLike) -> None:
+    """Run ``spec.check_contents`` on ``path`` when the spec has one (see
+    :class:`WeightSpec`); raises :class:`WeightsCorruptError`."""
+    if spec.check_contents is not None:
+        spec.check_contents(Path(path))
 
 
 def find_archive_member(path: str | os.PathLike, member: str) -> str | None:

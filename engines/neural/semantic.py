@@ -330,6 +330,7 @@ register_spec(WeightSpec(
              "(num_classes in the checkpoint's meta); H, W multiples of 4; outputs tanh",
     manual=TRAIN_HINT,
     extra={"state_dict_key": "generator", "meta_key": "meta"},
+    check_contents=lambda path: network_from_checkpoint(read_checkpoint(path), path.name),
 ))
 
 

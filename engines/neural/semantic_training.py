@@ -3,7 +3,8 @@
 Data: an image folder and, optionally, a label folder of PNG class-id maps with the same file
 stems (indexed or grey PNGs; 255 = unlabelled). Without one, a parser labels every image once
 (:func:`engines.segmentation.base.create_parser`; ``regions`` stands in for a parser that is
-not ready) and the maps are kept beside the checkpoint for the next run.
+not ready) and the maps are kept beside the checkpoint for the next run (each reused only for the picture
+it was computed from: same name, size and modification time).
 
 Each step takes random crops (scaled so the short side is 1 to 1.5 crop sizes, random flip),
 DeepFill-v2 free-form masks (:func:`engines.maskgen.free_form_mask`, a third of them with a
@@ -20,6 +21,7 @@ every ``save_every`` steps, at the end, and when a run is cancelled or interrupt
 from __future__ import annotations
 
 import io
+import json
 import math
 import tempfile
 from collections.abc import Callable
@@ -195,6 +197,16 @@ class TrainingSet:
         return image_t, mask_t, torch.from_numpy(np.stack(labels).astype(np.int64))
 
 
+def _check_distinct_stems(images: list[Path]) -> None:
+    """Label maps are named by the image's stem: two images may not share one."""
+    seen: dict[str, Path] = {}
+    for path in images:
+        other = seen.setdefault(path.stem, path)
+        if other is not path:
+            raise InputError(f"{other.name} and {path.name} would share the label map "
+                             f"{path.stem}.png: rename one of them")
+
+
 def _label_folder_set(config: TrainConfig, folder: Path,
                       images: list[Path]) -> tuple[TrainingSet, str, int]:
     labels = [folder / f"{path.stem}.png" for path in images]
@@ -238,15 +250,47 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     label_set = parser.label_set
     folder = Path(config.output).with_name(f"{Path(config.output).stem}-labels-{parser.name}")
     folder.mkdir(parents=True, exist_ok=True)
+    sources = _LabelSources(folder)
     labels = []
     for index, path in enumerate(images):
         cancel.raise_if_cancelled()
         target = folder / f"{path.stem}.png"
-        if not target.is_file():
+        if not (target.is_file() and sources.made_from(target, path)):
             write_label_map(target, parser.parse(fileio.read_rgb(path), cancel))
+            sources.record(target, path)
         labels.append(target)
         notify(TrainProgress("labels", index + 1, len(images)))
     return TrainingSet(images, labels), label_set.name, config.num_classes or len(label_set)
+
+
+class _LabelSources:
+    """Which picture (name, size, modification time) each computed label map of a folder was
+    made from, kept in ``sources.json`` there, so that a map is reused only for the very
+    picture it was computed from (a picture replaced under the same name is labelled again).
+    """
+
+    FILE = "sources.json"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.FILE
+        try:
+            entries = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entries = {}
+        self.entries: dict[str, list] = entries if isinstance(entries, dict) else {}
+
+    @staticmethod
+    def _identity(picture: Path) -> list:
+        info = picture.stat()
+        return [picture.name, info.st_size, info.st_mtime_ns]
+
+    def made_from(self, label_map: Path, picture: Path) -> bool:
+        return self.entries.get(label_map.name) == self._identity(picture)
+
+    def record(self, label_map: Path, picture: Path) -> None:
+        self.entries[label_map.name] = self._identity(picture)
+        text = json.dumps(self.entries, indent=1, sort_keys=True)
+        fileio.write_atomic(self.path, text.encode("utf-8"), overwrite=True)
 
 
 def build_training_set(config: TrainConfig, notify: ProgressFn,
@@ -255,6 +299,7 @@ def build_training_set(config: TrainConfig, notify: ProgressFn,
     images = fileio.list_images(config.images)
     if not images:
         raise InputError(f"{config.images} holds no images")
+    _check_distinct_stems(images)
     if config.labels is not None:
         return _label_folder_set(config, Path(config.labels), images)
     return _parsed_set(config, images, notify, cancel)
@@ -435,6 +480,12 @@ def _check(config: TrainConfig) -> None:
         raise InputError("channels and memory must be at least 1")
     if not (math.isfinite(config.lr) and config.lr > 0):
         raise InputError(f"the learning rate must be a positive number, got {config.lr}")
+    if config.num_classes is not None and not 1 <= config.num_classes <= UNLABELLED:
+        raise InputError(f"the number of classes must be from 1 to {UNLABELLED} (id "
+                         f"{UNLABELLED} means unlabelled), got {config.num_classes}")
+    if config.labels is not None and not Path(config.labels).is_dir():
+        what = "is a file, not a folder" if Path(config.labels).exists() else "no such folder"
+        raise InputError(f"label maps: {config.labels}: {what}")
     output = Path(config.output)
     if output.is_dir():
         raise InputError(f"{output} is a folder; give a checkpoint file name")

@@ -94,6 +94,22 @@ def test_an_existing_checkpoint_needs_resume_or_overwrite(model_cache, folders, 
     assert read_checkpoint(output)["meta"]["step"] == 3
 
 
+@pytest.mark.parametrize("option, value", [("--classes", "0"), ("--classes", "256"),
+                                           ("--steps", "0"), ("--batch-size", "-2"),
+                                           ("--save-every", "-1")])
+def test_out_of_range_numbers_are_usage_errors(model_cache, folders, tmp_path, option, value,
+                                               capsys):
+    assert cli.main(_args(*folders, tmp_path / "m.pt", option, value)) == cli.EXIT_USAGE
+    assert f"argument {option}" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_missing_label_folder_is_named(model_cache, folders, tmp_path, capsys):
+    args = _args(*folders, tmp_path / "m.pt")
+    args[args.index("--labels") + 1] = str(tmp_path / "nope")
+    assert cli.main(args) == cli.EXIT_USAGE
+    assert "nope: no such folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("lr", ["-1", "0", "nan", "inf"])
 def test_a_bad_learning_rate_is_refused_before_any_work(model_cache, folders, tmp_path, lr,
                                                         capsys):

@@ -29,6 +29,7 @@ from engines.neural.semantic_training import (
     TrainConfig,
     TrainingSet,
     install,
+    read_label_map,
     save_checkpoint,
     train,
     vgg16_weights_path,
@@ -199,6 +200,40 @@ def test_labels_are_computed_by_a_parser_when_absent(dataset, tmp_path, monkeypa
     assert [e.step for e in events if e.phase == "labels"] == list(range(1, 7))
 
 
+def test_computed_labels_are_reused_only_for_the_picture_they_were_made_from(tmp_path,
+                                                                             monkeypatch):
+    images, _ = make_dataset(tmp_path / "data", count=3)
+    segmentation.parser_names()
+    parsed = []
+
+    class Counting(_StripesParser):
+        def parse(self, image, cancel=None, progress=None):
+            parsed.append(image.shape)
+            return super().parse(image, cancel, progress)
+
+    monkeypatch.setitem(segmentation._PARSERS, "stripes-test", Counting)
+    output = tmp_path / "parsed.pt"
+    config = tiny_config(images, None, output, steps=1, parser="stripes-test", overwrite=True)
+    train(config)
+    assert len(parsed) == 3
+    train(config)
+    assert len(parsed) == 3  # nothing changed: every map reused
+    replaced = np.zeros((56, 64, 3), np.uint8)  # another picture under the same name
+    fileio.write_atomic(images / "img1.png", fileio.encode_image(replaced, ".png"),
+                        overwrite=True)
+    train(config)
+    assert parsed[3:] == [(56, 64, 3)]  # only the replaced picture is labelled again
+    labels = read_label_map(tmp_path / "parsed-labels-stripes-test" / "img1.png")
+    assert labels.shape == (56, 64)
+
+
+def test_two_pictures_sharing_a_stem_are_refused(tmp_path):
+    images, labels = make_dataset(tmp_path / "data", count=2)
+    (images / "img0.jpg").write_bytes((images / "img0.png").read_bytes())
+    with pytest.raises(InputError, match=r"img0\.(jpg|png) and img0\.(png|jpg)"):
+        train(tiny_config(images, labels, tmp_path / "x.pt"))
+
+
 def test_unknown_parser_is_a_user_error(dataset, tmp_path):
     with pytest.raises(EngineError, match="unknown parser"):
         train(tiny_config(dataset[0], None, tmp_path / "x.pt", parser="no-such-parser"))
@@ -211,6 +246,11 @@ def test_bad_settings_and_missing_label_maps_are_input_errors(dataset, tmp_path)
     labels.mkdir()
     with pytest.raises(InputError, match="no label map"):
         train(tiny_config(dataset[0], labels, tmp_path / "x.pt"))
+    with pytest.raises(InputError, match="nope: no such folder"):
+        train(tiny_config(dataset[0], tmp_path / "nope", tmp_path / "x.pt"))
+    for classes in (0, 256):
+        with pytest.raises(InputError, match="number of classes must be from 1 to 255"):
+            train(tiny_config(*dataset, tmp_path / "x.pt", num_classes=classes))
 
 
 def test_training_batches_are_reproducible_with_partial_masks(dataset):
@@ -282,6 +322,21 @@ def test_engine_rejects_missing_or_foreign_labels(model_cache, trained):
     with pytest.raises(EngineError, match="uses class 7"):
         list(engine.run(_request(np.full((46, 58), 7, np.uint8))))
     engine.release()
+
+
+def test_models_import_checks_that_the_file_is_a_semantic_checkpoint(model_cache, trained,
+                                                                     tmp_path):
+    from engines import download
+
+    foreign = tmp_path / "other.pt"
+    torch.save({"a": torch.zeros(3)}, foreign)  # a PyTorch file, of something else
+    with pytest.raises(weights.WeightsCorruptError, match="not a semantic-network checkpoint"):
+        download.import_file("semantic-local", foreign)
+    assert not weights.is_present("semantic-local")
+    assert not weights.local_path("semantic-local").parent.exists()
+    installed = download.import_file("semantic-local", trained[0].checkpoint)
+    assert installed.read_bytes() == Path(trained[0].checkpoint).read_bytes()
+    assert registry.create("semantic", device="cpu").status().ready
 
 
 def test_install_refuses_other_files(model_cache, tmp_path):

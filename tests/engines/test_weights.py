@@ -235,6 +235,49 @@ def test_import_rejects_a_web_page_and_a_missing_file(make_spec, tmp_path):
     assert not weights.is_present(spec.id)
 
 
+def _refusing(expected_name: str):
+    """A ``check_contents`` that refuses every file, recording the names it saw."""
+    seen = []
+
+    def check(path):
+        seen.append(path)
+        raise weights.WeightsCorruptError(f"{expected_name}: no generator inside")
+
+    return check, seen
+
+
+def test_a_file_whose_contents_do_not_fit_is_refused_and_leaves_no_trace(make_spec, tmp_path):
+    check, seen = _refusing("net.pth")
+    spec = make_spec(check_contents=check)
+    source = state_dict_file(tmp_path)
+    content = source.read_bytes()
+
+    with pytest.raises(weights.WeightsCorruptError, match="no generator inside"):
+        download.import_file(spec.id, source, move=True)
+
+    assert seen == [source] and source.read_bytes() == content  # checked, not moved
+    assert not weights.is_present(spec.id)
+    assert not weights.local_path(spec.id).parent.exists()  # no empty folder in the cache
+    with pytest.raises(weights.WeightsCorruptError, match="no generator inside"):
+        weights.check_download(spec, source)  # downloads are checked the same way
+
+
+def test_the_contents_of_a_zip_member_are_checked_before_it_is_installed(make_spec, tmp_path):
+    member = state_dict_file(tmp_path, "best.ckpt")
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(member, "model/best.ckpt")
+    check, seen = _refusing("best.ckpt")
+    spec = make_spec(filename="best.ckpt", archive_member="model/best.ckpt",
+                     check_contents=check)
+
+    for source in (archive, member):
+        with pytest.raises(weights.WeightsCorruptError, match="no generator inside"):
+            download.import_file(spec.id, source)
+    assert len(seen) == 2 and not weights.is_present(spec.id)
+    assert not weights.local_path(spec.id).parent.exists()
+
+
 def test_import_with_move(make_spec, tmp_path):
     spec = make_spec()
     source = state_dict_file(tmp_path)
