@@ -22,6 +22,7 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     NO_METADATA,
     ImageFileError,
+    drops_metadata,
     load_image,
     load_mask,
     loses_transparency,
@@ -132,6 +133,9 @@ class FileCommands:
                          "PNG and TIFF do)")
             else:
                 depth = " at 16 bits per channel" if kind == "16-bit" else " in floating point"
+        if drops_metadata(metadata, path.suffix):
+            depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
+                      "place for them)")
         self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
         self._update_actions()
         return True

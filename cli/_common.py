@@ -128,6 +128,9 @@ def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarra
     layer = load_mask(path, shape, what)
     if what == "mask" and not layer.any():
         raise InputError(f"{Path(path).name}: the mask is empty (no white pixels)")
+    if what == "include" and not layer.any():
+        raise InputError(f"{Path(path).name}: the sampling area is empty (no white pixels), "
+                         "so nothing could be copied into the hole")
     return layer
 
 
@@ -154,14 +157,35 @@ def load_exemplars(paths: list[str] | None) -> tuple[np.ndarray, ...]:
     return tuple(load_image(p).rgb for p in paths or ())
 
 
+class StageBar(tqdm):
+    """A tqdm bar whose ``bar_format`` may also show ``{stage}``, the text of the step under
+    way (tqdm's own ``{postfix}`` starts with ", "), and ``{done}``, the whole units finished
+    while ``n`` counts fractions of them. Move it with :meth:`show`."""
+
+    PERCENT_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {stage}"
+
+    stage = ""
+
+    def show(self, n: float, stage: str) -> None:
+        """Set the amount done (in units of ``total``) and the step's text, and redraw."""
+        self.n = n
+        self.stage = stage
+        self.refresh()
+
+    @property
+    def format_dict(self) -> dict:
+        values = super().format_dict
+        values.update(stage=self.stage, done=int(self.n))
+        return values
+
+
 def run_with_bar(engine, request: InpaintRequest, description: str, leave: bool = True) -> Stage:
     """Run ``engine`` on ``request`` with a tqdm bar over its stages; returns the final one."""
     final = None
-    with tqdm(total=100, desc=description, unit="%", leave=leave,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+    with StageBar(total=100, desc=description, unit="%", leave=leave,
+                  bar_format=StageBar.PERCENT_FORMAT) as bar:
         for stage in engine.run(request):
-            bar.n = round(stage.progress * 100)
-            bar.set_postfix_str(stage.name)
+            bar.show(round(stage.progress * 100), stage.name)
             final = stage
     if final is None or not final.final:
         raise RuntimeError("the engine ended without a final result")

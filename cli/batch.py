@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from cli._common import add_engine_arguments, add_metadata_argument, engine_options
+from cli._common import (
+    StageBar,
+    add_engine_arguments,
+    add_metadata_argument,
+    engine_options,
+)
 from engines import registry
 from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
@@ -108,19 +113,24 @@ def run(args: argparse.Namespace) -> int:
     mask = load_mask(args.mask) if args.mask else mask_finder(Path(args.masks))
     settings = {"strategy": Strategy(args.strategy), "crop_margin": args.margin,
                 "seed": args.seed, "device": args.device}
-    with tqdm(total=len(sources), desc=f"{args.engine}", unit="image",
-              bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} "
-                         "{postfix}") as bar:
+    with contextlib.ExitStack() as closing:
+        bar: StageBar | None = None
+
         def progress(fraction: float, name: str) -> None:
-            bar.n = round(fraction * len(sources), 2)
-            bar.set_postfix_str(name)
+            # made on the first report: a folder refused before any work shows no bar
+            nonlocal bar
+            if bar is None:
+                bar = closing.enter_context(StageBar(
+                    total=len(sources), desc=f"{args.engine}", unit="image",
+                    bar_format="{desc}: {done}/{total_fmt} |{bar}| {elapsed}<{remaining} "
+                               "{stage}"))
+            bar.show(fraction * len(sources), name)
 
         result = clear_folder(sources, args.output, mask, args.engine, progress,
                               overwrite=args.overwrite, request_settings=settings,
                               engine_options=options, output_format=args.format,
                               other_sizes=args.other_sizes,
                               keep_metadata=not args.strip_metadata, protected=mask_files)
-        bar.n = len(sources)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     for path, reason in result.failed:
         print(f"  {path.name}: {reason}")

@@ -18,7 +18,13 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
-from engines.fileio import ImageFileError, load_image, loses_transparency, save_result
+from engines.fileio import (
+    ImageFileError,
+    drops_metadata,
+    load_image,
+    loses_transparency,
+    save_result,
+)
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
@@ -71,5 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if loses_transparency(loaded.alpha, output.suffix):
         print(f"note: {output.suffix.lower()} files have no transparency; the transparent "
               "parts were flattened onto white")
+    if not args.strip_metadata and drops_metadata(loaded.metadata, output.suffix):
+        print(f"note: {output.suffix.lower()} files hold no colour profile, EXIF or XMP; "
+              "the original's were not kept")
     print(f"wrote {output}")
     return 0

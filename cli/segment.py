@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from cli._common import check_output_file
+from cli._common import StageBar, check_output_file
 from engines.base import EngineError, InputError
 from engines.fileio import ImageFileError, load_image
 
@@ -75,16 +74,14 @@ def run(args: argparse.Namespace) -> int:
     if not status.ready:
         raise EngineError(f"--model {args.model}: {status.detail}")
     loaded = load_image(args.image)
-    with tqdm(total=100, desc=f"{args.model} {Path(args.image).name}", unit="%",
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+    with StageBar(total=100, desc=f"{args.model} {Path(args.image).name}", unit="%",
+                  bar_format=StageBar.PERCENT_FORMAT) as bar:
         def progress(fraction: float, text: str) -> None:
-            bar.n = round(100 * fraction)
-            bar.set_postfix_str(text)
+            bar.show(round(100 * fraction), text)
 
         labels = parser.parse(loaded.rgb, progress=progress)
+    # the picture's own notes (its depth, how it is saved) do not concern its label map
     save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)
-    for note in loaded.notes:
-        print(f"note: {note}")
     if args.model == "face" and not labels.any():
         print("note: no face was found; every pixel is background")
     print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "

@@ -648,6 +648,12 @@ def loses_transparency(alpha: np.ndarray | None, suffix: str) -> bool:
         and bool((alpha < 255).any())
 
 
+def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
+    """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP has no
+    place for a colour profile, EXIF, XMP or IPTC)."""
+    return bool(metadata) and suffix.lower() == ".bmp"
+
+
 def flattened(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``rgb`` ``(H, W, 3)`` uint8 composited over white by ``alpha`` ``(H, W)`` uint8
     (255 = opaque): a transparent picture as written to a format without transparency, as

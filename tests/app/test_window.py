@@ -194,6 +194,16 @@ def test_opening_another_picture_asks_before_dropping_a_fill_not_applied(qtbot, 
     assert window.controller.has_result  # still there to apply
 
 
+def test_saving_as_bmp_says_that_the_metadata_is_not_kept(tmp_path, window):
+    source = tmp_path / "phone.jpg"
+    write_phone_photo(source, load_image(SAMPLE_IMAGE).rgb[:120, :160])
+    assert window.open_path(source)
+    assert window.save_as(tmp_path / "plain.bmp")
+    assert "without the colour profile and EXIF" in window.statusBar().currentMessage()
+    assert window.save_as(tmp_path / "kept.png")
+    assert "without" not in window.statusBar().currentMessage()
+
+
 def test_saving_keeps_the_photos_metadata_unless_turned_off(tmp_path, window):
     source = tmp_path / "phone.jpg"
     icc = write_phone_photo(source, load_image(SAMPLE_IMAGE).rgb[:200, :300], orientation=6)

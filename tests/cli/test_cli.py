@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 import sys
@@ -162,6 +163,29 @@ def test_inpaint_says_when_a_jpeg_result_loses_transparency(files, capsys):
     assert "transparency" not in capsys.readouterr().out
 
 
+def test_inpaint_says_when_a_bmp_result_drops_the_metadata(files, capsys):
+    folder, image, _ = files
+    write_phone_photo(folder / "phone.jpg", image)
+    assert run_cli("inpaint", folder / "phone.jpg", folder / "mask.png", "-o",
+                   folder / "o.bmp", "--engine", "telea") == 0
+    assert "note: .bmp files hold no colour profile, EXIF or XMP; the original's were not " \
+        "kept" in capsys.readouterr().out
+    for extra in ((), ("--strip-metadata",)):  # the metadata kept, or not wanted
+        output = folder / f"o{len(extra)}.{'jpg' if not extra else 'bmp'}"
+        assert run_cli("inpaint", folder / "phone.jpg", folder / "mask.png", "-o", output,
+                       "--engine", "telea", *extra) == 0
+        assert "EXIF" not in capsys.readouterr().out
+
+
+def test_segment_does_not_repeat_the_pictures_saving_notes(tmp_path, capsys):
+    deep = (np.mgrid[0:60, 0:80][1] * 800).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), np.dstack([deep] * 3))
+    assert run_cli("segment", tmp_path / "deep.png", "-o", tmp_path / "labels.png",
+                   "--model", "regions") == 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and "16 bits" not in out
+
+
 @pytest.mark.parametrize("argv, meant", [(["enignes"], "engines"),
                                           (["inpiant", "a.png", "m.png", "-o", "x.png"],
                                            "inpaint")])
@@ -229,7 +253,12 @@ def test_batch_with_a_mask_folder(tmp_path, capsys):
         mask = load_image(masks / (f"p{i}.png" if i != 1 else f"p{i}_mask.png")).rgb[..., 0]
         assert np.array_equal(after[mask == 0], before[mask == 0])
         assert (after[mask > 0] != before[mask > 0]).any()
-    assert "3 written" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "3 written" in printed.out
+    last = printed.err.replace("\r", "\n").strip().splitlines()[-1]  # the bar, as it ended
+    assert last.startswith("telea: 3/3 |") and last.endswith(" p2.png") and ", " not in last
+    counts = re.findall(r"telea: ([^ ]+)/3", printed.err)
+    assert counts and all(count.isdigit() for count in counts)  # whole pictures, no 1.37/3
 
 
 def test_batch_with_one_mask_for_the_folder_and_a_failure(tmp_path, capsys):
@@ -259,7 +288,8 @@ def test_batch_keeps_each_photos_metadata_unless_stripped(tmp_path, capsys):
 def test_batch_refuses_the_input_folder_as_output(tmp_path, capsys):
     images, masks = _folder(tmp_path)
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", images) == 2
-    assert "originals are never replaced" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "originals are never replaced" in err and "0/3" not in err  # no bar before it
 
 
 def test_batch_says_which_files_it_skips(tmp_path, capsys):

@@ -137,6 +137,19 @@ def test_a_guidance_file_of_another_size_is_one_clear_line(tmp_path, capsys, opt
     assert not (tmp_path / "out.png").exists()
 
 
+def test_an_empty_sampling_area_is_refused_not_ignored(tmp_path, capsys):
+    image = _halves((200, 60, 60), (60, 60, 200))
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 20:40] = 255
+    save_mask(tmp_path / "none.png", np.zeros((64, 96), np.uint8))
+    code, _ = _inpaint(tmp_path, image, mask, "--include", tmp_path / "none.png")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "none.png: the sampling area is empty" in err
+    assert not (tmp_path / "out.png").exists()
+    code, _ = _inpaint(tmp_path, image, mask, "--exclude", tmp_path / "none.png")
+    assert code == 0  # excluding nothing is harmless
+
+
 def test_a_corrupt_exemplar_is_one_clear_line(tmp_path, capsys):
     image = _halves((200, 60, 60), (60, 60, 200))
     mask = np.zeros((64, 96), np.uint8)

@@ -364,6 +364,18 @@ def test_torch_backend_on_cpu_matches_the_numba_one():
     assert np.abs(on_torch[hole].astype(int) - on_numba[hole]).mean() < 12.0
 
 
+def test_an_accelerator_asked_for_by_name_must_exist(textured, square_mask, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for device, message in (("cuda", "no CUDA GPU"), ("mps", "MPS was requested")):
+        with pytest.raises(EngineError, match=message):
+            _run(InpaintRequest(textured, square_mask, device=device))
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    stages = _run(InpaintRequest(textured, square_mask, device="mps"))  # on the numba path
+    assert stages[-1].final and (stages[-1].image[square_mask >= 128] != 0).any()
+
+
 def test_bad_options_are_reported():
     image = np.zeros((32, 32, 3), np.uint8)
     mask = np.zeros((32, 32), np.uint8)

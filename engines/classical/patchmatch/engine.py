@@ -70,10 +70,20 @@ SKETCH_WEIGHT = 300000.0
 
 
 def _torch_device(preference: str, required: bool):
-    """The torch device to run on, or None for the numba path (``required``: torch forced)."""
+    """The torch device to run on, or None for the numba path (``required``: torch forced).
+
+    An accelerator asked for by name must exist (``cuda`` or ``mps`` on a machine without
+    one raises :class:`EngineError`, as for the neural engines); MPS then runs the numba
+    path, since the torch solver is only checked on CPU and CUDA.
+    """
     preference = (preference or "auto").lower()
     if not required:
-        if preference in ("cpu", "mps") or importlib.util.find_spec("torch") is None:
+        if preference == "mps":
+            from engines.device import pick_device
+
+            pick_device(preference)  # raises when there is no MPS
+            return None
+        if preference == "cpu" or importlib.util.find_spec("torch") is None:
             return None
         import torch
 
