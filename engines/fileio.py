@@ -40,8 +40,9 @@ from engines import deep_samples, iptc, xmp
 
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
-                  ".avif")
-ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+                  ".avif", ".gif")
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".gif")
+_NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF or XMP
 # formats that OpenCV does not read or write here: phones' HEIC/HEIF (through pillow-heif) and
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
 _PILLOW_CODECS = {".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF"}
@@ -596,12 +597,13 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
                  edited: np.ndarray | None = None) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
-    ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF);
-    for JPEG and BMP the picture is flattened onto white (:func:`flattened`).
+    ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF;
+    GIF's is all or nothing, see :func:`_encode_gif`); for JPEG and BMP the picture is
+    flattened onto white (:func:`flattened`).
     JPEG, WebP, HEIC/HEIF and AVIF use ``quality`` (WebP at 100 or more is lossless); PNG is
-    lossless. ``metadata`` is embedded
-    in RGB pictures of every format but BMP, which has no place for it (8-bit TIFFs that
-    carry it are written uncompressed). With ``deep_original``
+    lossless; GIF holds 256 colours. ``metadata`` is embedded
+    in RGB pictures of every format but BMP and GIF, which have no place for it (8-bit TIFFs
+    that carry it are written uncompressed). With ``deep_original``
     (:attr:`LoadedImage.deep_original`, the same size), PNG is written at 16 bits per
     channel and TIFF in the original's sample type (16-bit or floating point), the original's
     samples kept wherever ``pixels`` still shows them and, for over-range float samples,
@@ -619,7 +621,10 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if suffix in _PILLOW_CODECS:
         rgb = pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
         return _encode_with_pillow(rgb, suffix, alpha, quality, metadata)
-    if metadata and pixels.ndim == 3 and suffix != ".bmp":
+    if suffix == ".gif":
+        return _encode_gif(pixels if pixels.ndim == 3 else
+                           cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB), alpha)
+    if metadata and pixels.ndim == 3 and suffix not in _NO_METADATA_SUFFIXES:
         return _encode_with_pillow(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
         encoded_pixels = pixels
@@ -649,9 +654,30 @@ def loses_transparency(alpha: np.ndarray | None, suffix: str) -> bool:
 
 
 def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
-    """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP has no
-    place for a colour profile, EXIF, XMP or IPTC)."""
-    return bool(metadata) and suffix.lower() == ".bmp"
+    """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP and GIF
+    have no place for a colour profile, EXIF, XMP or IPTC)."""
+    return bool(metadata) and suffix.lower() in _NO_METADATA_SUFFIXES
+
+
+def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    """``rgb`` ``(H, W, 3)`` uint8 as a GIF: an adaptive palette of up to 256 colours
+    (median cut, Floyd-Steinberg dithering; a picture of 256 colours or fewer keeps them
+    exactly) and, with ``alpha``, one transparent palette entry for the pixels whose alpha is
+    under 128 (GIF transparency is all or nothing)."""
+    colours = 255 if alpha is not None else 256
+    picture = Image.fromarray(rgb).quantize(colours, method=Image.Quantize.MEDIANCUT,
+                                            dither=Image.Dither.FLOYDSTEINBERG)
+    options: dict[str, object] = {}
+    if alpha is not None:
+        indices = np.array(picture)
+        indices[alpha < 128] = colours
+        palette = (picture.getpalette() or [])[:3 * colours]
+        picture = Image.fromarray(indices, "P")
+        picture.putpalette(palette + [0] * (3 * 256 - len(palette)))
+        options["transparency"] = colours
+    buffer = io.BytesIO()
+    picture.save(buffer, "GIF", optimize=False, **options)
+    return buffer.getvalue()
 
 
 def flattened(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -40,14 +40,14 @@ def run(*arguments: str) -> int:
 def test_clears_the_folder_and_saves_mask_and_preview(folder, tmp_path, capsys):
     source, images, alpha = folder
     output, mask_file, preview = tmp_path / "out", tmp_path / "mask.png", tmp_path / "see.jpg"
-    (source / "clip.gif").write_bytes(b"GIF89a")  # not read by folder runs: said so
+    (source / "clip.psd").write_bytes(b"8BPS")  # not read by folder runs: said so
     assert run("--images", source, "-o", output, "--mask-out", mask_file,
                "--preview", preview) == 0
     captured = capsys.readouterr()
     out = captured.out
     assert "watermark found in 12 images" in out and "cleared 12 of 12" in out
-    assert "1 file skipped, not in a format folder runs take (.gif)" in captured.err
-    (source / "clip.gif").unlink()
+    assert "1 file skipped, not in a format folder runs take (.psd)" in captured.err
+    (source / "clip.psd").unlink()
     mask = load_mask(mask_file, SIZE)
     assert iou(mask, true_mask(alpha)) >= 0.8
     assert load_image(preview).rgb.shape == (*SIZE, 3)

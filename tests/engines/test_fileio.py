@@ -15,8 +15,10 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from engines import deep_samples
 from engines.fileio import (
+    IMAGE_SUFFIXES,
     ImageFileError,
     ImageMetadata,
+    drops_metadata,
     encode_image,
     image_size,
     list_images,
@@ -234,8 +236,36 @@ def test_folder_and_size_helpers(tmp_path):
         list_images(tmp_path / "b.PNG")
     with pytest.raises(OSError):
         read_rgb(tmp_path / "missing.png")
-    with pytest.raises(ImageFileError, match=r"cannot write \.gif"):
-        encode_image(pixels, ".gif")
+    with pytest.raises(ImageFileError, match=r"cannot write \.jxl"):
+        encode_image(pixels, ".jxl")
+
+
+def test_gif_pictures_open_and_save_with_their_colours_and_transparency(tmp_path):
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (12, 3)).astype(np.uint8)
+    rgb = palette[rng.integers(0, 12, (40, 60))]
+    alpha = np.full((40, 60), 255, np.uint8)
+    alpha[:, :15] = 0
+    alpha[:, 15:20] = 90  # GIF has no half-transparency: under 128 becomes transparent
+    path = save_image(tmp_path / "logo.gif", rgb, alpha)
+    loaded = load_image(path)
+    opaque = alpha >= 128
+    assert np.array_equal(loaded.alpha, np.where(opaque, 255, 0).astype(np.uint8))
+    assert np.array_equal(loaded.rgb[opaque], rgb[opaque])  # 12 colours kept exactly
+    assert not loses_transparency(alpha, ".gif") and ".gif" in IMAGE_SUFFIXES
+    assert drops_metadata(ImageMetadata(exif=b"Exif\0\0II*\0"), ".gif")
+    y, x = np.mgrid[0:64, 0:96]
+    photo = np.dstack([x * 2, y * 3, (x + y)]).astype(np.uint8)  # thousands of colours
+    again = load_image(save_image(tmp_path / "photo.gif", photo)).rgb
+    assert np.abs(again.astype(int) - photo).mean() < 6  # 256 colours, dithered
+
+
+def test_an_animated_gif_opens_at_its_first_frame_with_a_note(tmp_path):
+    frames = [Image.new("RGB", (30, 20), colour) for colour in ("red", "lime", "blue")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    loaded = load_image(tmp_path / "anim.gif")
+    assert (loaded.rgb == (255, 0, 0)).all()
+    assert "only the first of its 3 frames is edited and saved" in loaded.notes
 
 
 

@@ -359,7 +359,7 @@ def test_clearing_checks_its_inputs(folder_job):
     with pytest.raises(InputError):
         clear_folder(paths, tmp_path / "o", mask, other_sizes="stretch")
     with pytest.raises(InputError):
-        clear_folder(paths, tmp_path / "o", mask, output_format=".gif")
+        clear_folder(paths, tmp_path / "o", mask, output_format=".jxl")
     with pytest.raises(KeyError, match="unknown engine"):
         clear_folder(paths, tmp_path / "o", mask, engine="no-such-engine")
     assert not (tmp_path / "o").exists()
