@@ -19,6 +19,7 @@ from engines import registry
 from engines.base import InputError, Strategy
 from engines.batch import SIZE_POLICIES, clear_folder
 from engines.fileio import (
+    NO_METADATA_SUFFIXES,
     ImageMissingError,
     list_images,
     load_mask,
@@ -132,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
                               other_sizes=args.other_sizes,
                               keep_metadata=not args.strip_metadata, protected=mask_files)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
+    chosen = "." + args.format.lower().lstrip(".") if args.format else None
+    if chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata:
+        print(f"note: {chosen} files hold no colour profile, EXIF or XMP; the results carry "
+              "none")
     for path, reason in result.failed:
         print(f"  {path.name}: {reason}")
     if any("already exists" in reason for _, reason in result.failed):

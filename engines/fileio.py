@@ -42,7 +42,7 @@ MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impracti
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
                   ".avif", ".gif")
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".gif")
-_NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF or XMP
+NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF or XMP
 # formats that OpenCV does not read or write here: phones' HEIC/HEIF (through pillow-heif) and
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
 _PILLOW_CODECS = {".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF"}
@@ -624,7 +624,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if suffix == ".gif":
         return _encode_gif(pixels if pixels.ndim == 3 else
                            cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB), alpha)
-    if metadata and pixels.ndim == 3 and suffix not in _NO_METADATA_SUFFIXES:
+    if metadata and pixels.ndim == 3 and suffix not in NO_METADATA_SUFFIXES:
         return _encode_with_pillow(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:
         encoded_pixels = pixels
@@ -656,7 +656,7 @@ def loses_transparency(alpha: np.ndarray | None, suffix: str) -> bool:
 def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
     """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP and GIF
     have no place for a colour profile, EXIF, XMP or IPTC)."""
-    return bool(metadata) and suffix.lower() in _NO_METADATA_SUFFIXES
+    return bool(metadata) and suffix.lower() in NO_METADATA_SUFFIXES
 
 
 def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:

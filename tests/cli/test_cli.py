@@ -283,6 +283,11 @@ def test_batch_keeps_each_photos_metadata_unless_stripped(tmp_path, capsys):
         profile, tags = embedded_metadata(out / "p0.jpg")
         assert (profile, tags.get(0x010F)) == ((None, None) if strip else (icc, "PhoneMaker"))
         assert embedded_metadata(out / "p1.png") == (None, {})  # it had none
+    assert "note:" not in capsys.readouterr().out
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "bmp",
+                   "--engine", "telea", "--format", "bmp") == 0
+    assert "note: .bmp files hold no colour profile, EXIF or XMP; the results carry none" \
+        in capsys.readouterr().out
 
 
 def test_batch_refuses_the_input_folder_as_output(tmp_path, capsys):
