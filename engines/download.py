@@ -148,8 +148,7 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
-            weights.check_format(source, spec.format, source.name)
-            weights.check_contents(spec, source)
+            weights.check_checkpoint_file(spec, source, source.name)
             sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
             _place(source, target, move, progress, cancel)
             checked = f"{spec.format} format of the extracted file"
@@ -448,8 +447,7 @@ def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelT
                 raise weights.WrongFileError(f"{archive_path.name} is damaged ({exc})") from None
             except OSError as exc:
                 raise _write_error(temp, exc, info.file_size) from None
-            weights.check_format(temp, spec.format, f"{member} in {archive_path.name}")
-            weights.check_contents(spec, temp)
+            weights.check_checkpoint_file(spec, temp, f"{member} in {archive_path.name}")
             os.replace(temp, target)
 
 

@@ -539,7 +539,7 @@ def _visible_files(folder: Path) -> list[Path]:
 
 def skipped_files_note(folder: str | os.PathLike, shown: int = 5) -> str:
     """One sentence for users on the visible files of ``folder`` that :func:`list_images`
-    leaves out, not in a format folder runs read and write (GIF, RAW, text...); ""
+    leaves out, not in a format folder runs read and write (RAW, PSD, text...); ""
     when there are none or there is no such folder."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -618,12 +618,11 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         pixels, alpha = flattened(pixels, alpha), None
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
-    if suffix in _PILLOW_CODECS:
+    if suffix in _PILLOW_CODECS or suffix == ".gif":
         rgb = pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+        if suffix == ".gif":
+            return _encode_gif(rgb, alpha)
         return _encode_with_pillow(rgb, suffix, alpha, quality, metadata)
-    if suffix == ".gif":
-        return _encode_gif(pixels if pixels.ndim == 3 else
-                           cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB), alpha)
     if metadata and pixels.ndim == 3 and suffix not in NO_METADATA_SUFFIXES:
         return _encode_with_pillow(pixels, suffix, alpha, quality, metadata)
     if pixels.ndim == 2:

@@ -445,7 +445,7 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
 
     Order: not a web page; the pinned sha256/md5 when the spec has one, else the size within
     :data:`SIZE_TOLERANCE`; then a zip holding ``spec.archive_member`` for archive specs, or
-    :func:`check_format` for plain ones. Returns the file's sha256. Raises
+    :func:`check_checkpoint_file` for plain ones. Returns the file's sha256. Raises
     :class:`HashMismatchError` or :class:`WrongFileError`; never deletes anything.
     """
     path = Path(path)
@@ -471,14 +471,15 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
                 f"has no {spec.archive_member!r} inside"
             raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
     else:
-        check_format(path, spec.format, what)
-        check_contents(spec, path)
+        check_checkpoint_file(spec, path, what)
     return digests["sha256"]
 
 
-def check_contents(spec: WeightSpec, path: str | os.PathLike) -> None:
-    """Run ``spec.check_contents`` on ``path`` when the spec has one (see
-    :class:`WeightSpec`); raises :class:`WeightsCorruptError`."""
+def check_checkpoint_file(spec: WeightSpec, path: str | os.PathLike, what: str = "") -> None:
+    """Check that ``path``, about to be installed as ``spec``'s file (not an archive), is of
+    ``spec.format`` (:func:`check_format`) and passes ``spec.check_contents`` when the spec
+    has one. Raises :class:`WrongFileError` or :class:`WeightsCorruptError`."""
+    check_format(path, spec.format, what)
     if spec.check_contents is not None:
         spec.check_contents(Path(path))
 

@@ -252,14 +252,17 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     folder.mkdir(parents=True, exist_ok=True)
     sources = _LabelSources(folder)
     labels = []
-    for index, path in enumerate(images):
-        cancel.raise_if_cancelled()
-        target = folder / f"{path.stem}.png"
-        if not (target.is_file() and sources.made_from(target, path)):
-            write_label_map(target, parser.parse(fileio.read_rgb(path), cancel))
-            sources.record(target, path)
-        labels.append(target)
-        notify(TrainProgress("labels", index + 1, len(images)))
+    try:
+        for index, path in enumerate(images):
+            cancel.raise_if_cancelled()
+            target = folder / f"{path.stem}.png"
+            if not (target.is_file() and sources.made_from(target, path)):
+                write_label_map(target, parser.parse(fileio.read_rgb(path), cancel))
+                sources.record(target, path)
+            labels.append(target)
+            notify(TrainProgress("labels", index + 1, len(images)))
+    finally:  # also when cancelled: the maps written so far are reused next time
+        sources.save()
     return TrainingSet(images, labels), label_set.name, config.num_classes or len(label_set)
 
 
@@ -278,6 +281,7 @@ class _LabelSources:
         except (OSError, ValueError):
             entries = {}
         self.entries: dict[str, list] = entries if isinstance(entries, dict) else {}
+        self._changed = False
 
     @staticmethod
     def _identity(picture: Path) -> list:
@@ -288,9 +292,16 @@ class _LabelSources:
         return self.entries.get(label_map.name) == self._identity(picture)
 
     def record(self, label_map: Path, picture: Path) -> None:
+        """Note that ``label_map`` was just computed from ``picture`` (see :meth:`save`)."""
         self.entries[label_map.name] = self._identity(picture)
-        text = json.dumps(self.entries, indent=1, sort_keys=True)
-        fileio.write_atomic(self.path, text.encode("utf-8"), overwrite=True)
+        self._changed = True
+
+    def save(self) -> None:
+        """Write the record, atomically, when something was noted since it was read."""
+        if self._changed:
+            text = json.dumps(self.entries, indent=1, sort_keys=True)
+            fileio.write_atomic(self.path, text.encode("utf-8"), overwrite=True)
+            self._changed = False
 
 
 def build_training_set(config: TrainConfig, notify: ProgressFn,

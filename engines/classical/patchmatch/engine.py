@@ -52,6 +52,7 @@ from engines.base import (
 from engines.classical.patchmatch.levels import build_pyramid, level_problem
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
+from engines.device import pick_device
 from engines.registry import register
 
 SCHEDULES = {
@@ -79,8 +80,6 @@ def _torch_device(preference: str, required: bool):
     preference = (preference or "auto").lower()
     if not required:
         if preference == "mps":
-            from engines.device import pick_device
-
             pick_device(preference)  # raises when there is no MPS
             return None
         if preference == "cpu" or importlib.util.find_spec("torch") is None:
@@ -89,8 +88,6 @@ def _torch_device(preference: str, required: bool):
 
         if preference == "auto" and not torch.cuda.is_available():
             return None
-    from engines.device import pick_device
-
     device = pick_device(preference)
     return device if required or device.type == "cuda" else None
 
