@@ -107,7 +107,7 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
                          f"{path.suffix or 'files without an extension'}; use one of "
                          f"{', '.join(formats)}")
     if path.resolve() in {Path(p).resolve() for p in originals}:
-        raise InputError(f"{option} {value} is one of the input pictures; choose another "
+        raise InputError(f"{option} {value} is one of the input files; choose another "
                          f"name: the originals are never replaced")
     if path.exists() and not overwrite:
         raise InputError(f"{option} {value} already exists; add --overwrite to replace it")

@@ -43,12 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference photos whose content may fill the hole")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace OUT if it exists (the input image is never replaced "
-                             "unless OUT names it and --overwrite is given)")
+                        help="replace OUT if it exists (never one of the input files: the "
+                             "picture, the mask, the guidance or the exemplars)")
+
+
+def _input_files(args: argparse.Namespace) -> list[str]:
+    """Every file the run reads: results never replace one of them."""
+    named = [args.image, args.mask, args.sketch, args.labels, args.include, args.exclude,
+             *(args.exemplar or ())]
+    return [path for path in named if path is not None]
 
 
 def run(args: argparse.Namespace) -> int:
-    output = check_output_file(args.output, "-o", args.overwrite)
+    output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
     engine = registry.create(args.engine, **engine_options(args))
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png" and not output.is_dir():
         raise ImageFileError(f"{output.name}: label maps are written as .png")
-    check_output_file(output, "-o", args.overwrite, formats=(".png",))
+    check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
     try:
         parser = create_parser(args.model, **_options(args))
     except KeyError as exc:

@@ -103,12 +103,27 @@ def test_inpaint_and_batch_write_floating_point_tiffs_back_in_floating_point(fil
         assert (samples[mask > 0] == 1.0).all()  # white, from 8 bits: not the lamp's 9.0
 
 def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
-    folder, _image, _ = files
-    original = (folder / "photo.png").read_bytes()
+    folder, image, _ = files
+    save_image(folder / "earlier.png", image[::-1])
+    original = (folder / "earlier.png").read_bytes()
     assert run_cli("inpaint", folder / "photo.png", folder / "mask.png",
-                   "-o", folder / "photo.png", "--engine", "telea") == 2
+                   "-o", folder / "earlier.png", "--engine", "telea") == 2
     assert "already exists" in capsys.readouterr().err
-    assert (folder / "photo.png").read_bytes() == original
+    assert (folder / "earlier.png").read_bytes() == original
+
+
+@pytest.mark.parametrize("replaced", ["photo.png", "mask.png", "lines.png", "reference.png"])
+def test_inpaint_never_replaces_an_input_file_even_with_overwrite(files, replaced, capsys):
+    folder, image, mask = files
+    save_mask(folder / "lines.png", np.zeros_like(mask))
+    save_image(folder / "reference.png", image[::-1])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "--engine",
+                   "patchmatch", "--sketch", folder / "lines.png", "--exemplar",
+                   folder / "reference.png", "-o", folder / replaced, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "is one of the input files" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 @pytest.mark.parametrize("case, expected", [

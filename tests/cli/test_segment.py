@@ -49,6 +49,14 @@ def test_an_existing_output_needs_overwrite(halves, tmp_path, capsys):
     assert Image.open(output).mode == "P"
 
 
+def test_the_picture_itself_is_never_replaced(halves, capsys):
+    original = halves.read_bytes()
+    assert cli.main(["segment", str(halves), "-o", str(halves), "--overwrite",
+                     "--model", "regions"]) == 2
+    assert "is one of the input files" in capsys.readouterr().err
+    assert halves.read_bytes() == original
+
+
 def test_missing_weights_give_the_download_command(halves, tmp_path, model_cache, capsys):
     code = cli.main(["segment", str(halves), "-o", str(tmp_path / "l.png"), "--model", "scene"])
     error = capsys.readouterr().err
