@@ -234,8 +234,45 @@ def _is_heif(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
-def _header(data: bytes, path: str) -> _Header:
-    """Size, EXIF orientation and metadata of an encoded image, without decoding pixels."""
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
+
+
+def _png_metadata_after_pixels(data: bytes) -> bool:
+    """Whether a PNG holds an EXIF or text chunk after its first IDAT (pixel) chunk.
+
+    Walks the chunk headers only (length, type); a damaged file ends the walk.
+    """
+    offset, seen_pixels = len(_PNG_SIGNATURE), False
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        if kind == b"IEND":
+            break
+        seen_pixels |= kind == b"IDAT"
+        if seen_pixels and kind in _PNG_METADATA_CHUNKS:
+            return True
+        offset += 12 + length
+    return False
+
+
+def _exif(probe: Image.Image, data: bytes, max_pixels: int) -> Image.Exif:
+    """The picture's EXIF as Pillow reads it, without decoding a PNG's pixels needlessly.
+
+    Pillow's PNG reader decodes every pixel before reading EXIF, in case a chunk after the
+    pixels holds it: a second full decode of each PNG opened, and gigabytes for a small file
+    whose header claims a huge size. Here that happens only when such a chunk exists and the
+    picture is not too large to open anyway.
+    """
+    if probe.format != "PNG" or "exif" in probe.info:
+        return probe.getexif()
+    if probe.size[0] * probe.size[1] <= max_pixels and _png_metadata_after_pixels(data):
+        return probe.getexif()
+    return Image.Image.getexif(probe)  # the same reading of what the chunks before gave
+
+
+def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
+    """Size, EXIF orientation and metadata of an encoded image, without decoding pixels
+    (except a PNG's whose metadata follows its pixels, when under ``max_pixels``)."""
     Image.MAX_IMAGE_PIXELS = None  # our own, clearer limit applies
     heif_support = _heif_support()
     try:
@@ -247,7 +284,7 @@ def _header(data: bytes, path: str) -> _Header:
             except Exception:  # a damaged later frame: the first one still opens
                 frames = 1
             try:
-                exif = probe.getexif()
+                exif = _exif(probe, data, max_pixels)
                 orientation = int(exif.get(_ORIENTATION_TAG, 1))
                 exif = _photo_tags(exif)
             except (ValueError, TypeError, OSError, SyntaxError, KeyError, struct.error):
@@ -419,7 +456,7 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha."""
-    header = _header(data, name)
+    header = _header(data, name, max_pixels)
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(

@@ -7,11 +7,12 @@ import io
 import os
 import stat
 import struct
+import zlib
 
 import cv2
 import numpy as np
 import pytest
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from engines import deep_samples
 from engines.fileio import (
@@ -126,6 +127,77 @@ def test_huge_images_are_refused_before_decoding(tmp_path, rgb):
     path = save_image(tmp_path / "a.png", rgb)
     with pytest.raises(ImageFileError, match="megapixels"):
         load_image(path, max_pixels=1000)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload)))
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, offset = [], 8
+    while offset < len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        chunks.append((kind, data[offset + 8:offset + 8 + length]))
+        offset += 12 + length
+    return chunks
+
+
+@pytest.fixture
+def png_decodes(monkeypatch):
+    """Counts the PNG pixel decodes done by Pillow (the picture itself is read by OpenCV)."""
+    calls = []
+    load = PngImagePlugin.PngImageFile.load
+
+    def counted(self):
+        calls.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counted)
+    return calls
+
+
+def test_a_png_claiming_a_huge_size_is_refused_without_decoding_it(tmp_path, png_decodes):
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 301)  # one row: far too little data for the claimed size
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+                     + _png_chunk(b"IDAT", pixels) + _png_chunk(b"tEXt", b"Comment\0hi")
+                     + _png_chunk(b"IEND", b""))
+    with pytest.raises(ImageFileError, match="10000 megapixels, more than the 300"):
+        load_image(path)
+    assert png_decodes == []
+
+
+def test_a_png_without_metadata_is_decoded_once(tmp_path, rgb, png_decodes):
+    assert np.array_equal(load_image(save_image(tmp_path / "plain.png", rgb)).rgb, rgb)
+    assert png_decodes == []  # OpenCV decoded it; Pillow only read the header
+
+
+@pytest.mark.parametrize("after_pixels", [False, True])
+def test_png_exif_and_xmp_are_read_wherever_they_lie(tmp_path, rgb, after_pixels,
+                                                      png_decodes):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    exif[0x010F] = "PhoneMaker"
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG", exif=exif, pnginfo=info)
+    chunks = _png_chunks(buffer.getvalue())
+    if after_pixels:  # as some writers place them; Pillow finds those only by decoding
+        metadata = [c for c in chunks if c[0] in (b"eXIf", b"iTXt")]
+        chunks = [c for c in chunks if c not in metadata]
+        chunks[-1:-1] = metadata
+    path = tmp_path / "turned.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(*c) for c in chunks))
+    loaded = load_image(path)
+    assert np.array_equal(loaded.rgb, np.rot90(rgb, -1))
+    assert b"xmpmeta" in loaded.metadata.xmp
+    parsed = Image.Exif()
+    parsed.load(loaded.metadata.exif)
+    assert parsed[0x010F] == "PhoneMaker"
+    assert len(png_decodes) == (1 if after_pixels else 0)
 
 
 def test_masks_accept_alpha_and_check_size(tmp_path):
