@@ -113,15 +113,17 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     with _exclusive(spec.id, cancel, waiting):
         if target.is_file() and not force:  # installed by the process we waited for
             return target
-        _make_folder(part.parent)
-        failures: list[EngineError] = []
-        for url in spec.urls:
-            try:
-                _fetch(url, part, progress, cancel, lambda: _passes(spec, part, cancel))
-                return _install(spec, part, url, cancel)
-            except (DownloadError, WeightsCorruptError) as exc:
-                failures.append(exc)
-        raise _summarise(failures)
+        # a download that fails before its first byte (offline) leaves no empty folder;
+        # one that kept a .part file to resume keeps its folder
+        with _folder_kept_only_if_used(part.parent):
+            failures: list[EngineError] = []
+            for url in spec.urls:
+                try:
+                    _fetch(url, part, progress, cancel, lambda: _passes(spec, part, cancel))
+                    return _install(spec, part, url, cancel)
+                except (DownloadError, WeightsCorruptError) as exc:
+                    failures.append(exc)
+            raise _summarise(failures)
 
 
 def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False,
@@ -524,7 +526,8 @@ def _exclusive(weights_id: str, cancel: CancelToken | None = None,
 @contextlib.contextmanager
 def _folder_kept_only_if_used(folder: Path) -> Iterator[None]:
     """Create ``folder`` for the body; if the body fails, remove it again when it is empty
-    and did not exist before (a refused import leaves no trace in the cache)."""
+    and did not exist before (a refused import or a failed download leaves no trace in the
+    cache)."""
     existed = folder.is_dir()
     _make_folder(folder)
     try:

@@ -109,8 +109,10 @@ def test_no_usable_source_is_reported():
     image = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
     mask = np.full((48, 48), 255, np.uint8)
     mask[:3] = 0  # only a 3-pixel strip is known: no 7x7 source patch fits
-    with pytest.raises(EngineError, match="no source"):
+    with pytest.raises(EngineError, match=r"no 7x7 patch fits .* choose a smaller patch size"):
         _run(InpaintRequest(image, mask))
+    with pytest.raises(EngineError, match=r"no source left .* cover the image"):
+        _run(InpaintRequest(image, np.full((48, 48), 255, np.uint8)))
     reference = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
     filled = _run(InpaintRequest(image, mask, exemplars=(reference,)))[-1].image
     assert filled.shape == image.shape
@@ -374,6 +376,16 @@ def test_an_accelerator_asked_for_by_name_must_exist(textured, square_mask, monk
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     stages = _run(InpaintRequest(textured, square_mask, device="mps"))  # on the numba path
     assert stages[-1].final and (stages[-1].image[square_mask >= 128] != 0).any()
+
+
+def test_a_picture_too_small_for_the_patches_fills_with_smaller_ones():
+    image = np.random.default_rng(0).integers(0, 255, (10, 10, 3), dtype=np.uint8)
+    mask = np.zeros((10, 10), np.uint8)
+    mask[5, 5] = 255  # every 7x7 patch of a 10x10 picture covers the centre
+    with pytest.raises(EngineError, match="no 7x7 patch fits"):
+        _run(InpaintRequest(image, mask))
+    filled = _run(InpaintRequest(image, mask), patch_size=3)[-1].image
+    assert np.array_equal(filled[mask == 0], image[mask == 0])
 
 
 def test_bad_options_are_reported():

@@ -185,6 +185,12 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
     problems = [level_problem(level, radius) for level in pyramid]
     if not problems[0].valid.any():
+        if pyramid[0].usable.any():  # known pixels, but too few together for one patch
+            side = 2 * radius + 1
+            raise EngineError(f"no {side}x{side} patch fits in the picture outside the hole "
+                              "and the excluded area, so PatchMatch has nothing to copy; "
+                              "choose a smaller patch size, unmask some context or add a "
+                              "reference image")
         raise EngineError("no source left for PatchMatch: the hole and the excluded area "
                           "cover the image; unmask some context or add a reference image")
     # drop coarse levels that cannot hold a single source patch
