@@ -197,7 +197,6 @@ class CompareDialog(QDialog):
                  factory: EngineFactory = registry.create) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare engines")
-        self.resize(3 * THUMBNAIL + 120, 2 * THUMBNAIL + 220)
         self.request = request
         self.names = tuple(engines) if engines is not None else tuple(ready_engines())
         self.results: dict[str, np.ndarray] = {}
@@ -225,6 +224,11 @@ class CompareDialog(QDialog):
             card.use_button.clicked.connect(lambda _=False, n=name: self.choose(n))
             self.cards[name] = card
             grid.addWidget(card, index // COLUMNS, index % COLUMNS)
+        longest = max(self._area.height, self._area.width)
+        thumbnail = (max(1, round(self._area.width * THUMBNAIL / longest)),
+                     max(1, round(self._area.height * THUMBNAIL / longest)))
+        for card in (original, *self.cards.values()):  # room for the pictures still to come
+            card.picture.setMinimumSize(*thumbnail)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_host)
@@ -237,6 +241,16 @@ class CompareDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.buttons)
         self._show_heading()
+        self._fit(grid_host)
+
+    def _fit(self, cards: QWidget) -> None:
+        """Open large enough to show every card (a portrait photo makes tall ones), within
+        nine tenths of the screen; the scroll area takes what does not fit."""
+        screen = (self.parentWidget() or self).screen().availableGeometry()
+        needed = cards.sizeHint()
+        extra = self.sizeHint() - self.findChild(QScrollArea).sizeHint()
+        self.resize(min(needed.width() + extra.width() + 40, int(screen.width() * 0.9)),
+                    min(needed.height() + extra.height() + 40, int(screen.height() * 0.9)))
 
     # ----------------------------------------------------------------- public
     @property

@@ -51,8 +51,10 @@ class FileCommands:
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
                                 loaded.metadata, loaded.deep_original)
             if mask is not None:
-                document.replace_layer(Layer.MASK, load_mask(mask, loaded.rgb.shape[:2]),
-                                       "Import mask")
+                shape = loaded.rgb.shape[:2]
+                document.replace_layer(Layer.MASK, wait_for(
+                    self, f"Opening {Path(mask).name}...", lambda: load_mask(mask, shape)),
+                    "Import mask")
                 document.mark_saved()
         except ImageFileError as exc:
             self.show_error(str(exc))
@@ -159,8 +161,9 @@ class FileCommands:
             path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + IMAGE_FILTER)
             if not path:
                 return False
+        shape = (self.document.height, self.document.width)
         try:
-            mask = load_mask(path, (self.document.height, self.document.width))
+            mask = wait_for(self, f"Opening {Path(path).name}...", lambda: load_mask(path, shape))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -178,8 +181,10 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True
+        mask = self.document.mask
         try:
-            save_mask(path, self.document.mask, overwrite=overwrite)
+            wait_for(self, f"Saving {Path(path).name}...",
+                     lambda: save_mask(path, mask, overwrite=overwrite))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -223,7 +228,9 @@ class FileCommands:
         added, failures = 0, []
         for path in paths:
             try:
-                self.document.add_reference(load_image(path).rgb, Path(path).name)
+                loaded = wait_for(self, f"Opening {Path(path).name}...",
+                                  lambda path=path: load_image(path))
+                self.document.add_reference(loaded.rgb, Path(path).name)
                 added += 1
             except (ImageFileError, InputError) as exc:
                 failures.append(str(exc))

@@ -86,6 +86,8 @@ def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
     if pixels <= 0:
         return mask.copy()
     binary = np.where(mask >= 128, 255, 0).astype(np.uint8)
+    if not binary.any():  # no hole: no edge to feather (and no finite distance to one)
+        return binary
     outside = cv2.distanceTransform(255 - binary, cv2.DIST_L2, 5)
     ramp = np.clip(255.0 * (1.0 - outside / (pixels + 1)), 0, 255)
     return np.maximum(binary, np.rint(ramp).astype(np.uint8))

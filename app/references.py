@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -64,15 +64,20 @@ class ReferencePanel(QWidget):
                                                      self.list.selectedIndexes())))
         self.clear_button.clicked.connect(self.clearRequested)
         self.list.itemSelectionChanged.connect(self._update_buttons)
+        self._thumbnails: dict[int, tuple[Reference, QPixmap]] = {}
         self.show_references((), engine_uses_them=True)
 
     def show_references(self, references: Sequence[Reference], engine_uses_them: bool,
                         engine_title: str = "") -> None:
         """List ``references`` and say whether the current engine will use them."""
         self.list.clear()
+        # thumbnails by reference (kept with it, so its id cannot be reused while cached):
+        # listing again, on every engine change, rescales only the photos new to the list
+        self._thumbnails = {id(r): self._thumbnails.get(id(r)) or (r, rgb_pixmap(r.rgb, THUMB))
+                            for r in references}
         for reference in references:
             height, width = reference.rgb.shape[:2]
-            item = QListWidgetItem(QIcon(rgb_pixmap(reference.rgb, THUMB)), reference.name)
+            item = QListWidgetItem(QIcon(self._thumbnails[id(reference)][1]), reference.name)
             item.setToolTip(f"{reference.name}: {width}×{height}")
             item.setTextAlignment(Qt.AlignHCenter)
             self.list.addItem(item)

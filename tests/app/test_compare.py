@@ -10,8 +10,9 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QScrollArea
 
+from app import compare
 from app.compare import CompareDialog, hole_area, ready_engines
 from app.document import Document, Layer
 from engines import registry
@@ -84,6 +85,28 @@ def test_two_engines_are_shown_side_by_side(qtbot, request_):
     positions = [grid.getItemPosition(grid.indexOf(dialog.cards[n]))[:2] for n in ("telea", "ns")]
     assert positions == [(0, 1), (0, 2)]  # beside the input card, in order
     assert "2 of 2 engines gave a result" in dialog.heading.text()
+
+
+def test_the_dialog_opens_large_enough_for_every_card(qtbot, monkeypatch):
+    monkeypatch.setattr(compare, "THUMBNAIL", 160)  # three columns within the test screen
+    image = np.full((300, 400, 3), 120, np.uint8)
+    mask = np.zeros((300, 400), np.uint8)
+    mask[40:260, 60:340] = 255
+    document = Document(image)
+    document.replace_layer(Layer.MASK, mask, "mask")
+    dialog = CompareDialog(document.build_request(), ["telea", "ns", "patchmatch"])
+    qtbot.addWidget(dialog)
+    area = hole_area(mask)
+    thumbnail = (160, round(160 * area.height / area.width))
+    for card in dialog.cards.values():  # room kept for the pictures still to come
+        assert (card.picture.minimumWidth(), card.picture.minimumHeight()) == thumbnail
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    run(qtbot, dialog)
+    for card in dialog.cards.values():  # the second row too, buttons included
+        button = card.use_button
+        assert button.visibleRegion().boundingRect().size() == button.size()
+    assert dialog.findChild(QScrollArea).verticalScrollBar().maximum() == 0
 
 
 def test_choosing_one_emits_it(qtbot, request_):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import warnings
 
 import cv2
 import numpy as np
@@ -13,6 +15,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from app import file_commands, maskops
 from app.document import Layer
 from app.window import SAMPLE_IMAGE, MainWindow
 from engines.fileio import ImageMetadata, load_image, save_image
@@ -260,6 +263,16 @@ def test_a_wide_gamut_photo_is_shown_converted_and_saved_unchanged(tmp_path, win
 
 
 
+def test_the_notes_on_a_picture_go_when_another_opens(tmp_path, window):
+    deep = np.random.default_rng(4).integers(0, 65536, (60, 80, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "scan.png"), deep[..., ::-1])
+    assert window.open_path(tmp_path / "scan.png")
+    assert "16-bit" in window.statusBar().currentMessage()
+    save_image(tmp_path / "plain.png", np.zeros((20, 30, 3), np.uint8))
+    assert window.open_path(tmp_path / "plain.png")
+    assert window.statusBar().currentMessage() == ""
+
+
 def test_a_16_bit_photo_is_saved_at_16_bits_and_the_status_says_so(tmp_path, window):
     deep = np.random.default_rng(4).integers(0, 65536, (60, 80, 3), dtype=np.uint16)
     cv2.imwrite(str(tmp_path / "scan.png"), deep[..., ::-1])
@@ -339,6 +352,44 @@ def test_mask_import_export_and_operations(tmp_path, window):
     assert np.array_equal(window.document.mask, mask)
     assert window.export_mask(tmp_path / "out.png")
     assert np.array_equal(load_image(tmp_path / "out.png").rgb[..., 0], mask)
+
+
+def test_mask_files_and_operations_run_off_the_gui_thread(tmp_path, window, monkeypatch):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    mask = np.zeros((427, 640), np.uint8)
+    mask[100:150, 100:150] = 255
+    save_image(tmp_path / "m.png", mask)
+    threads = []
+
+    def recorded(function):
+        def call(*args, **kwargs):
+            threads.append(threading.current_thread())
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(file_commands, "load_mask", recorded(file_commands.load_mask))
+    monkeypatch.setattr(file_commands, "load_image", recorded(file_commands.load_image))
+    monkeypatch.setattr(file_commands, "save_mask", recorded(file_commands.save_mask))
+    monkeypatch.setattr(maskops, "grow", recorded(maskops.grow))
+    assert window.import_mask(tmp_path / "m.png")
+    window.grow_mask(3)
+    assert window.add_references([tmp_path / "m.png"]) == 1
+    assert window.export_mask(tmp_path / "out.png")
+    assert len(threads) == 4 and threading.main_thread() not in threads
+    assert window.document.mask[98, 120] == 255  # the grown mask arrived
+
+
+@pytest.mark.parametrize("operation", ["grow_mask", "shrink_mask", "feather_mask",
+                                       "clear_mask"])
+def test_operations_on_an_empty_mask_say_so_and_make_no_step(window, operation):
+    window.open_path(SAMPLE_IMAGE)
+    assert not window.document.can_undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # feathering nothing once overflowed a float
+        getattr(window, operation)(*(() if operation == "clear_mask" else (4,)))
+    assert "The mask is empty: nothing to" in window.statusBar().currentMessage()
+    assert not window.document.can_undo() and not window.document.mask.any()
 
 
 def test_keys_switch_tools_and_change_brush_size(qtbot, window):
@@ -538,7 +589,8 @@ def test_compare_applies_the_chosen_engine(qtbot, window):
     image = window.document.image
     assert np.array_equal(image[mask == 0], original[mask == 0])
     assert (image[mask > 0] != original[mask > 0]).any()
-    assert window.document.undo_label() == "Fill (ns)"
+    assert window.document.undo_label() == "Fill (OpenCV Navier-Stokes)"  # as a fill names it
+    assert "Applied OpenCV Navier-Stokes" in window.statusBar().currentMessage()
 
 
 def test_engine_options_set_in_the_panel_reach_the_engines(qtbot, window):
