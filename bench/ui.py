@@ -15,6 +15,10 @@ Prints, side by side with the naive alternative in the same run:
   wide-gamut colour profile, converted to sRGB for the screen (ours: LittleCMS over row
   bands on every core; alternative: one LittleCMS call), beside the same picture without a
   profile (no conversion).
+* masks: reading a mask file's pixels into a mask (ours: elementwise maximum and OpenCV's
+  threshold; alternative: numpy's max over the channel axis), and the longest event-loop
+  stall of Import Mask, Grow and Feather on the picture through the window (ours: file and
+  operation on a worker thread, :func:`app.busy.wait_for`; naive: all on the GUI thread).
 * save: saving that picture, opened from a 16-bit file with a tenth of it changed, as a 16-bit
   PNG and TIFF (ours: OpenCV's PNG defaults, and Deflate level 1 with the TIFF strips
   compressed on every core; alternatives: PNG level 3, as our 8-bit PNGs use, and tifffile's
@@ -26,7 +30,7 @@ Prints, side by side with the naive alternative in the same run:
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms.
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
-[--parts brush,repaint,stall,colour,save]``
+[--parts brush,repaint,stall,colour,masks,save]``
 """
 
 from __future__ import annotations
@@ -302,11 +306,76 @@ def bench_save(app: QApplication, photo: np.ndarray, folder: Path,
     return figures
 
 
+def _naive_mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The mask reading before 2026-11-21: numpy's max over the channel axis, np.where."""
+    value = pixels[..., :3].max(axis=2)
+    return np.where(value >= 128, 255, 0).astype(np.uint8)
+
+
+def bench_masks(app: QApplication, photo: np.ndarray, folder: Path,
+                runs: int = 3) -> dict[str, float]:
+    """Mask commands on the 4000x3000 picture: the longest event-loop stall of each through
+    the window (ours: file reading and the operation on a worker thread, then the undo step
+    and the display update on the GUI thread), beside the same work all on the GUI thread;
+    and reading a mask file's pixels into a mask (ours against the reading it replaced).
+    Medians of ``runs``, in ms."""
+    from app import maskops
+    from engines.fileio import load_image, load_mask, mask_from_pixels, save_mask
+
+    blob = np.zeros((HEIGHT, WIDTH), np.uint8)
+    blob[1000:2000, 1200:2600] = 255
+    save_mask(folder / "mask.png", blob)
+    pixels = load_image(folder / "mask.png").rgb
+    figures: dict[str, float] = {}
+    for name, function in (("read_ours", mask_from_pixels),
+                           ("read_naive", _naive_mask_from_pixels)):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            function(pixels)
+            times.append(time.perf_counter() - start)
+        figures[name] = statistics.median(times) * 1000
+
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    window.engine_panel.auto_run.setChecked(False)
+    document = Document(photo)
+    window.set_document(document)
+    app.processEvents()
+    commands = {  # name: (through the window, the same work on the GUI thread)
+        "import": (lambda: window.import_mask(folder / "mask.png"),
+                   lambda: document.replace_layer(
+                       Layer.MASK, load_mask(folder / "mask.png", blob.shape), "Import mask")),
+        "grow": (lambda: window.grow_mask(40),
+                 lambda: document.replace_layer(
+                     Layer.MASK, maskops.grow(document.mask, 40), "Grow mask")),
+        "feather": (lambda: window.feather_mask(40),
+                    lambda: document.replace_layer(
+                        Layer.MASK, maskops.feather(document.mask, 40), "Feather mask")),
+    }
+    for name, (ours, naive) in commands.items():
+        before = np.zeros_like(blob) if name == "import" else blob  # each command changes it
+        for kind, command in (("ours", ours), ("naive", naive)):
+            stalls = []
+            for _ in range(runs):
+                document.replace_layer(Layer.MASK, before, "reset")
+                app.processEvents()
+                meter = StallMeter()
+                command()
+                app.processEvents()
+                stalls.append(meter.stop()[0])
+            figures[f"{name}_{kind}"] = statistics.median(stalls) * 1000
+    window.confirm = lambda title, text: True  # discard the benchmark's edits on close
+    window.close()
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="telea,patchmatch",
                         help="engines for the stall measurement (comma-separated)")
-    parser.add_argument("--parts", default="brush,repaint,stall,colour,save",
+    parser.add_argument("--parts", default="brush,repaint,stall,colour,masks,save",
                         help="what to measure (comma-separated)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -338,6 +407,15 @@ def main() -> int:
         print(f"| display buffers of a newly opened picture with a wide-gamut profile | "
               f"{colour['banded']:.0f} ms | {colour['single']:.0f} ms (one LittleCMS call); "
               f"{colour['none']:.0f} ms without a profile | - |")
+    if "masks" in parts:
+        with tempfile.TemporaryDirectory() as folder:
+            masks = bench_masks(app, photo, Path(folder))
+        print(f"| mask file pixels to a mask | {masks['read_ours']:.0f} ms | "
+              f"{masks['read_naive']:.0f} ms (numpy max over the channels) | - |")
+        for name, what in (("import", "Import Mask (a 4000x3000 PNG)"),
+                           ("grow", "Grow mask 40 px"), ("feather", "Feather mask 40 px")):
+            print(f"| longest event-loop stall, {what} | {masks[name + '_ours']:.0f} ms | "
+                  f"{masks[name + '_naive']:.0f} ms (all on the GUI thread) | <= 50 ms |")
     if "save" in parts:
         with tempfile.TemporaryDirectory() as folder:
             save = bench_save(app, photo, Path(folder))
