@@ -207,9 +207,13 @@ class _Header:
     xmp: bytes | None = None  # the packet as stored
     iptc: bytes | None = None  # IPTC-IIM datasets
     associated_alpha: bool = False  # a TIFF whose colour is premultiplied by its alpha
+    mode: str = ""  # Pillow's mode ("RGB", "RGBA"...) of 8-bit samples, else ""
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
+_BITS_PER_SAMPLE_TAG = 258
+# 8-bit TIFFs with transparency, decoded by Pillow (see _pillow_decoded): a = premultiplied
+_TRANSPARENT_8_BIT_MODES = ("RGBA", "RGBa", "LA", "La")
 
 
 @functools.cache
@@ -296,6 +300,9 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             extra = getattr(probe, "tag_v2", {}).get(_EXTRA_SAMPLES_TAG)
             extra = extra if isinstance(extra, tuple) else (extra,)
             associated = kind == "TIFF" and extra[0] == _ASSOCIATED_ALPHA
+            bits = getattr(probe, "tag_v2", {}).get(_BITS_PER_SAMPLE_TAG, 8)
+            bits = bits if isinstance(bits, tuple) else (bits,)
+            mode = probe.mode if set(bits) == {8} else ""  # Pillow reduces deeper samples
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -309,7 +316,8 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageFileError(f"the file is damaged ({_one_line(exc)})", path) from None
     return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
-                   frames, packet if isinstance(packet, bytes) else None, records, associated)
+                   frames, packet if isinstance(packet, bytes) else None, records, associated,
+                   mode)
 
 
 def _tiff_header(data: bytes, path: str) -> _Header:
@@ -463,7 +471,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
             f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
             f"{max_pixels / 1e6:.0f} megapixels this editor handles", name)
     notes: list[str] = []
-    if header.format in _PILLOW_CODECS.values():
+    if header.format in _PILLOW_CODECS.values() or (
+            header.format == "TIFF" and header.mode in _TRANSPARENT_8_BIT_MODES):
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
     else:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -471,8 +480,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
-    if header.format == "TIFF" and pixels.ndim == 3 and pixels.shape[2] == 4 \
-            and pixels.dtype == np.uint8:
+    if header.format == "TIFF" and reader == "opencv" and pixels.ndim == 3 \
+            and pixels.shape[2] == 4 and pixels.dtype == np.uint8:  # a mode not foreseen
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
     turned = header.format == "TIFF" and _turns_tiffs(reader)  # upright already
     if header.associated_alpha and reader == "opencv" and pixels.ndim == 3 \

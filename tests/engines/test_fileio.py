@@ -472,6 +472,19 @@ def test_half_transparent_tiff_pixels_keep_their_colour(tmp_path):
     assert np.array_equal(loaded.alpha, rgba[..., 3])
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_transparent_tiff_is_decoded_once(tmp_path, monkeypatch, mode):
+    rgba = np.zeros((6, 9, 4), np.uint8)
+    rgba[...] = (90, 90, 90, 128)
+    Image.fromarray(rgba).convert(mode).save(tmp_path / "t.tif")
+    decodes = []
+    imdecode = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decodes.append(a) or imdecode(*a))
+    loaded = load_image(tmp_path / "t.tif")
+    assert decodes == []  # straight to Pillow, which keeps the colour unpremultiplied
+    assert (loaded.rgb == 90).all() and (loaded.alpha == 128).all()
+
+
 _TIFF_HEAD = b"Exif\0\0II*\0" + struct.pack("<I", 8)
 
 
