@@ -15,8 +15,10 @@ import cv2
 import numpy as np
 
 from engines.base import (
+    UNLABELLED,
     CancelToken,
     Engine,
+    Guidance,
     InpaintRequest,
     InputError,
     Region,
@@ -151,7 +153,38 @@ def plan_boxes(request: InpaintRequest, engine: Engine) -> list[tuple[Box, float
     if request.strategy is Strategy.RESIZE:
         return [(whole, scale_for(whole))]
     boxes = crop_boxes(request.mask, request.crop_margin, engine.min_context)
+    if _sources_outside(request, engine, boxes):
+        return [(whole, scale_for(whole))]
     return [(box, scale_for(box)) for box in boxes]
+
+
+def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box]) -> bool:
+    """Whether guidance the engine follows asks for sources that a crop box would leave out.
+
+    A hole labelled L copies from pixels labelled L, and an include area is where copies
+    come from; when a box's context holds none of them but the rest of the picture does,
+    the crop would silently drop the guidance, so the engine sees the whole picture.
+    """
+    known = request.mask == 0
+    labels = request.labels if Guidance.LABELS in engine.guidance else None
+    include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)
+    include = None if include is None or not include.any() else include >= 128
+    if labels is None and include is None:
+        return False
+    offered = set(np.unique(labels[known]).tolist()) if labels is not None else set()
+    for box in boxes:
+        rows, cols = box.slices
+        box_known = known[rows, cols]
+        if include is not None and not (include[rows, cols] & box_known).any() \
+                and (include & known).any():
+            return True
+        if labels is not None:
+            box_labels = labels[rows, cols]
+            wanted = set(np.unique(box_labels[~box_known]).tolist()) - {UNLABELLED}
+            missing = wanted - set(np.unique(box_labels[box_known]).tolist())
+            if missing & offered:
+                return True
+    return False
 
 
 def _scaled_size(box: Box, scale: float) -> tuple[int, int]:

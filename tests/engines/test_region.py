@@ -10,6 +10,7 @@ import pytest
 from engines.base import (
     CancelToken,
     Engine,
+    Guidance,
     InpaintRequest,
     InputError,
     Region,
@@ -66,6 +67,35 @@ def test_crop_strategy_runs_one_box_per_separate_hole_with_context():
     assert len(engine.regions) == 2
     first = engine.regions[0]
     assert first.image.shape[:2] == (64, 64)  # the 20x20 hole + margins, grown to min_context
+
+
+class GuidedRecordingEngine(RecordingEngine):
+    name = "guided-recording"
+    guidance = frozenset({Guidance.LABELS, Guidance.SAMPLING})
+
+
+def test_crop_widens_to_the_whole_picture_when_guidance_names_sources_outside_it():
+    image, mask = _image(), np.zeros((200, 300), np.uint8)
+    mask[150:170, 240:280] = 255
+    labels = np.ones((200, 300), np.uint8)
+    labels[:, :20] = 3  # a strip of label 3, far from the hole
+    labels[150:170, 240:280] = 3  # the hole repainted as label 3
+    shapes = {}
+    for case, layers in {
+        "labels": {"labels": labels},
+        "labels offered nearby": {"labels": np.ones((200, 300), np.uint8)},
+        "include far away": {"sample_include": (labels == 3).astype(np.uint8) * 255},
+        "include nearby": {"sample_include": np.full((200, 300), 255, np.uint8)},
+    }.items():
+        engine = GuidedRecordingEngine()
+        list(engine.run(InpaintRequest(image=image, mask=mask, crop_margin=10, **layers)))
+        shapes[case] = engine.regions[0].image.shape[:2]
+    whole = (43, 64)  # the whole 300x200 picture at the engine's working size
+    assert shapes["labels"] == shapes["include far away"] == whole
+    assert shapes["labels offered nearby"] == shapes["include nearby"] == (64, 64)
+    plain = RecordingEngine()  # an engine that ignores labels keeps its crop
+    list(plain.run(InpaintRequest(image=image, mask=mask, crop_margin=10, labels=labels)))
+    assert plain.regions[0].image.shape[:2] == (64, 64)
 
 
 def test_crop_boxes_merge_when_context_overlaps():
