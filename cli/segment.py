@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() != ".png" and not output.is_dir():
         raise ImageFileError(f"{output.name}: label maps are written as .png")
     check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
+    if args.device != "auto":  # an accelerator asked for by name must exist
+        from engines.device import pick_device
+
+        pick_device(args.device)
     try:
         parser = create_parser(args.model, **_options(args))
     except KeyError as exc:

@@ -522,8 +522,9 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     """Check the installed file of ``weights_id``; a one-line summary of what was checked.
 
     Compares the sha256 recorded at install time (or the spec's pinned digest), checks the
-    format, and with ``deep`` opens the file with :func:`load_checkpoint`. Raises
-    :class:`WeightsMissingError`, :class:`HashMismatchError` or :class:`WrongFileError`.
+    format, and with ``deep`` opens the file with :func:`load_checkpoint` and runs the spec's
+    ``check_contents``. Raises :class:`WeightsMissingError`, :class:`HashMismatchError`,
+    :class:`WrongFileError` or what ``check_contents`` raises.
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
@@ -552,6 +553,9 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     if deep:
         load_checkpoint(path, spec.format)
         checks.append("opens")
+        if spec.check_contents is not None:  # what the loader needs, where the spec says
+            spec.check_contents(path)
+            checks.append("fits its network")
     return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
 

@@ -47,7 +47,11 @@ def _contract(resolution: int) -> str:
 
 def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
                      resolution: int, size: int) -> WeightSpec:
-    """A spec for one of the authors' state dicts (size: parameters and buffers in float32)."""
+    """A spec for one of the authors' state dicts (size: parameters and buffers in float32).
+
+    An imported file must load into the generator of that resolution: the 512 file is
+    refused as a 256 model, and the other way round, before it is installed.
+    """
     return register_spec(WeightSpec(
         id=weights_id,
         engine=engine,
@@ -58,6 +62,8 @@ def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
         homepage=HOMEPAGE,
         format="state_dict",
         contract=_contract(resolution),
+        check_contents=lambda path: load_state_dict(MiganGenerator(resolution), path,
+                                                    resolution),
         manual=(f"download {filename} from the MI-GAN authors' Google Drive folder "
                 f"{DRIVE_FOLDER} and run `python main.py models import {weights_id} "
                 f"{filename}`"),
@@ -108,6 +114,16 @@ def upgrade_legacy_upsampling(state: Mapping[str, Any], network: MiganGenerator
     return upgraded
 
 
+def load_state_dict(network: MiganGenerator, path: Path, resolution: int) -> None:
+    """Load the authors' state dict at ``path`` into ``network``, every tensor name and shape
+    matching (older files' upsampling kernels converted); raises WeightsCorruptError."""
+    state = weights.load_checkpoint(path, "state_dict")
+    what = f"{path.name} (MI-GAN {resolution})"
+    if not isinstance(state, Mapping):
+        raise WeightsCorruptError(f"{what} is not a state dict")
+    load_exact(network, upgrade_legacy_upsampling(state, network), what)
+
+
 def telea_preview(image: np.ndarray, hole: np.ndarray, factor: int = 4) -> np.ndarray:
     """A quick fill of ``hole`` (bool) in ``image`` (RGB uint8): OpenCV Telea at 1/``factor``
     resolution, upscaled. Returns RGB uint8 of the same shape."""
@@ -145,11 +161,7 @@ class MiganEngine(DualSourceEngine):
         return MiganGenerator(self.resolution).eval()
 
     def load_weights(self, network: MiganGenerator, path: Path) -> None:
-        state = weights.load_checkpoint(path, "state_dict")
-        what = f"{path.name} (MI-GAN {self.resolution})"
-        if not isinstance(state, Mapping):
-            raise WeightsCorruptError(f"{what} is not a state dict")
-        load_exact(network, upgrade_legacy_upsampling(state, network), what)
+        load_state_dict(network, path, self.resolution)
 
     def predict(self, network: Any, image: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
         """Fill ``hole`` (bool ``(h, w)``) in ``image`` (RGB uint8); RGB uint8 ``(h, w, 3)``

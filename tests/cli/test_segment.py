@@ -57,6 +57,17 @@ def test_the_picture_itself_is_never_replaced(halves, capsys):
     assert halves.read_bytes() == original
 
 
+@pytest.mark.parametrize("device, message", [("gpu", "unknown device 'gpu'"),
+                                             ("cuda", "no CUDA GPU is available")])
+def test_an_accelerator_asked_for_must_exist(halves, tmp_path, capsys, monkeypatch, device,
+                                             message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    output = tmp_path / "l.png"
+    assert cli.main(["segment", str(halves), "-o", str(output), "--model", "regions",
+                     "--device", device]) == 2
+    assert message in capsys.readouterr().err and not output.exists()
+
+
 def test_missing_weights_give_the_download_command(halves, tmp_path, model_cache, capsys):
     code = cli.main(["segment", str(halves), "-o", str(tmp_path / "l.png"), "--model", "scene"])
     error = capsys.readouterr().err

@@ -255,3 +255,18 @@ def test_status_explains_how_to_get_the_weights(model_cache):
     assert "models import migan-512-places2" in status.detail
     detail = registry.create("migan-ffhq").status().detail
     assert "models import migan-256-ffhq" in detail and "models download" not in detail
+
+
+def test_models_import_refuses_a_state_dict_of_the_other_resolution(model_cache, tmp_path):
+    from engines import download
+
+    other = tmp_path / "migan_512_places2.pt"
+    torch.save(random_generator(512).state_dict(), other)
+    with pytest.raises(WeightsCorruptError, match="MI-GAN 256"):
+        download.import_file("migan-256-places2", other)
+    assert not weights.is_present("migan-256-places2")
+    right = tmp_path / "migan_256_places2.pt"
+    torch.save(random_generator(256).state_dict(), right)
+    assert download.import_file("migan-256-places2", right).is_file()
+    assert weights.is_present("migan-256-places2")
+    assert "opens, fits its network OK" in weights.verify("migan-256-places2", deep=True)
