@@ -71,12 +71,20 @@ class FaceCommands:
         self.faces.leave()
         return True
 
-    def leave_face(self) -> bool:
-        """Back to the photo, asking before dropping changes not pasted back."""
+    def face_work_pending(self) -> bool:
+        """Whether leaving the face now would drop work: pixels not pasted back, strokes
+        (mask, sketch) or a fill shown and not applied."""
+        edit = self.faces.edit
+        return edit is not None and (self.faces.has_unpasted_changes or edit.document.modified
+                                     or self.controller.has_result)
+
+    def leave_face(self, ask: bool = True) -> bool:
+        """Back to the photo; with ``ask``, asking first when that would drop work."""
         if self.faces.edit is None:
             return True
-        if self.faces.has_unpasted_changes and not self.confirm(
-                "Leave the face?", "The face has changes that are not pasted back. Drop them?"):
+        if ask and self.face_work_pending() and not self.confirm(
+                "Leave the face?", "The face has changes that are not pasted back (strokes, "
+                "a fill). Drop them?"):
             return False
         self.controller.cancel()
         self.faces.leave()

@@ -44,7 +44,8 @@ class FileCommands:
             path = self.ask_open_path("Open Image", IMAGE_FILTER)
             if not path:
                 return False
-        if not self.leave_face() or not self.confirm_discard_changes():
+        # one question for the photo and the face edit, before anything is dropped
+        if not self.confirm_discard_changes() or not self.leave_face(ask=False):
             return False
         try:
             loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path))
@@ -67,7 +68,7 @@ class FileCommands:
         photo = self.faces.edit.parent if self.faces.edit is not None else self.document
         if photo is None:
             return True
-        if photo.modified or self.faces.has_unpasted_changes:
+        if photo.modified or self.face_work_pending():
             return self.confirm("Unsaved changes",
                                 "The picture has changes that are not saved. Discard them?")
         if self.controller.has_result:  # a finished fill shown, not applied (Enter)

@@ -576,6 +576,33 @@ def test_face_edit_from_a_box_round_trips_into_the_photo(qtbot, window):
     assert np.array_equal(photo.image, original)
 
 
+def test_leaving_a_face_with_strokes_or_a_fill_shown_asks_first(qtbot, window, tmp_path):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.select_engine("telea")
+    window._on_face_box((280, 100, 360, 200))
+    crop = window.document
+    asked = []
+    window.confirm = lambda title, text: asked.append(title) or False  # "No" to everything
+    assert window.leave_face()  # nothing done in the face yet: no question
+    window._on_face_box((280, 100, 360, 200))
+    crop = window.document
+    with crop.step("Mask brush"):
+        crop.paint_segment(Layer.MASK, (200, 300), (320, 300), 30, 255)
+    assert not window.leave_face() and asked == ["Leave the face?"]
+    window.controller.settings.auto_apply = False
+    window.controller.run()
+    qtbot.waitUntil(lambda: window.controller.has_result, timeout=30000)  # shown, not applied
+    assert not window.leave_face() and window.document is crop
+
+    save_image(tmp_path / "other.png", np.zeros((40, 50, 3), np.uint8))
+    asked.clear()
+    assert not window.open_path(tmp_path / "other.png")  # "No" to the one question
+    assert asked == ["Unsaved changes"] and window.document is crop and window.faces.edit
+    window.confirm = lambda title, text: True
+    assert window.open_path(tmp_path / "other.png") and window.faces.edit is None
+
+
 def test_compare_applies_the_chosen_engine(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     window.engine_panel.auto_run.setChecked(False)
