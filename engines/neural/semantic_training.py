@@ -140,10 +140,28 @@ ProgressFn = Callable[[TrainProgress], None]
 def read_label_map(path: str | Path) -> np.ndarray:
     """A ``(H, W)`` uint8 class-id map from an indexed (``P``) or grey (``L``) PNG."""
     with Image.open(path) as picture:
-        if picture.mode not in ("P", "L"):
-            raise InputError(f"{Path(path).name}: label maps must be indexed or grey PNGs of "
-                             f"class ids, not {picture.mode} images")
+        _check_label_mode(Path(path), picture.mode)
         return np.array(picture, dtype=np.uint8)
+
+
+def _check_label_mode(path: Path, mode: str) -> None:
+    if mode not in ("P", "L"):
+        raise InputError(f"{path.name}: label maps must be indexed or grey PNGs of class ids, "
+                         f"not {mode} images")
+
+
+def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:
+    """Refuse, from its header, a label map that is not an indexed or grey PNG or whose
+    ``(width, height)`` is not its picture's ``size``: training would stretch it."""
+    try:
+        with Image.open(path) as labels:
+            mode, found = labels.mode, labels.size
+    except (OSError, SyntaxError, ValueError):
+        raise InputError(f"{path.name}: not a readable label map") from None
+    _check_label_mode(path, mode)
+    if found != tuple(size):
+        raise InputError(f"{path.name} is {found[0]}x{found[1]} but {picture} is "
+                         f"{size[0]}x{size[1]}; a label map must match its picture's size")
 
 
 def write_label_map(path: Path, labels: np.ndarray) -> None:
@@ -214,6 +232,8 @@ def _label_folder_set(config: TrainConfig, folder: Path,
     if absent:
         raise InputError(f"{len(absent)} image(s) have no label map in {folder} "
                          f"(expected e.g. {absent[0]})")
+    for image, label in zip(images, labels):
+        _check_label_file(label, fileio.image_size(image), image.name)
     num_classes = config.num_classes
     if num_classes is None:
         largest = 0

@@ -3,11 +3,13 @@ guidance, and the engine's readiness and stages."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from engines import fileio, registry, weights
 from engines.base import (
@@ -251,6 +253,17 @@ def test_bad_settings_and_missing_label_maps_are_input_errors(dataset, tmp_path)
     for classes in (0, 256):
         with pytest.raises(InputError, match="number of classes must be from 1 to 255"):
             train(tiny_config(*dataset, tmp_path / "x.pt", num_classes=classes))
+    images = fileio.list_images(dataset[0])
+    for name, picture in (("small", np.zeros((10, 10), np.uint8)),
+                          ("colour", np.zeros((*fileio.read_rgb(images[0]).shape[:2], 3),
+                                              np.uint8))):
+        wrong = tmp_path / name
+        shutil.copytree(dataset[1], wrong)
+        Image.fromarray(picture).save(wrong / f"{images[0].stem}.png")
+        message = "must match its picture's size" if name == "small" else "not RGB images"
+        with pytest.raises(InputError, match=message):
+            train(tiny_config(dataset[0], wrong, tmp_path / "x.pt"))
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_training_batches_are_reproducible_with_partial_masks(dataset):
