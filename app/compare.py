@@ -241,14 +241,14 @@ class CompareDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.buttons)
         self._show_heading()
-        self._fit(grid_host)
+        self._fit(scroll, grid_host)
 
-    def _fit(self, cards: QWidget) -> None:
+    def _fit(self, scroll: QScrollArea, cards: QWidget) -> None:
         """Open large enough to show every card (a portrait photo makes tall ones), within
-        nine tenths of the screen; the scroll area takes what does not fit."""
+        nine tenths of the screen; ``scroll`` takes what does not fit."""
         screen = (self.parentWidget() or self).screen().availableGeometry()
         needed = cards.sizeHint()
-        extra = self.sizeHint() - self.findChild(QScrollArea).sizeHint()
+        extra = self.sizeHint() - scroll.sizeHint()
         self.resize(min(needed.width() + extra.width() + 40, int(screen.width() * 0.9)),
                     min(needed.height() + extra.height() + 40, int(screen.height() * 0.9)))
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from cli._common import StageBar, check_output_file
 from engines.base import EngineError, InputError
+from engines.device import pick_device
 from engines.fileio import ImageFileError, load_image
 
 NAME = "segment"
@@ -67,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
         raise ImageFileError(f"{output.name}: label maps are written as .png")
     check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
     if args.device != "auto":  # an accelerator asked for by name must exist
-        from engines.device import pick_device
-
         pick_device(args.device)
     try:
         parser = create_parser(args.model, **_options(args))

@@ -297,10 +297,11 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             if isinstance(packet, str):
                 packet = packet.encode("utf-8")
             records = iptc.read(probe) if kind in ("JPEG", "TIFF") else None
-            extra = getattr(probe, "tag_v2", {}).get(_EXTRA_SAMPLES_TAG)
+            tags = getattr(probe, "tag_v2", {})  # a TIFF's tags
+            extra = tags.get(_EXTRA_SAMPLES_TAG)
             extra = extra if isinstance(extra, tuple) else (extra,)
             associated = kind == "TIFF" and extra[0] == _ASSOCIATED_ALPHA
-            bits = getattr(probe, "tag_v2", {}).get(_BITS_PER_SAMPLE_TAG, 8)
+            bits = tags.get(_BITS_PER_SAMPLE_TAG, 8)
             bits = bits if isinstance(bits, tuple) else (bits,)
             mode = probe.mode if set(bits) == {8} else ""  # Pillow reduces deeper samples
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \

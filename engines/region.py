@@ -165,18 +165,19 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box]) 
     come from; when a box's context holds none of them but the rest of the picture does,
     the crop would silently drop the guidance, so the engine sees the whole picture.
     """
-    known = request.mask == 0
+    known = ~request.hole  # the sources an engine may copy from, as in its region
     labels = request.labels if Guidance.LABELS in engine.guidance else None
     include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)
     include = None if include is None or not include.any() else include >= 128
+    if include is not None and not (include & known).any():
+        include = None  # no source anywhere: widening the crop would not find one
     if labels is None and include is None:
         return False
     offered = set(np.unique(labels[known]).tolist()) if labels is not None else set()
     for box in boxes:
         rows, cols = box.slices
         box_known = known[rows, cols]
-        if include is not None and not (include[rows, cols] & box_known).any() \
-                and (include & known).any():
+        if include is not None and not (include[rows, cols] & box_known).any():
             return True
         if labels is not None:
             box_labels = labels[rows, cols]

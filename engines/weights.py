@@ -73,8 +73,9 @@ class WeightSpec:
         manual: how to get the file by hand when there is no direct URL.
         extra: free-form facts for the loader.
         check_contents: for a file no digest pins (one the user trained, say), a check that
-            it holds what the loader needs, run before it is installed: ``(path) -> None``,
-            raising :class:`WeightsCorruptError` with the reason.
+            it holds what the loader needs, run before it is installed and by ``verify
+            --deep``: ``(path) -> None``; it opens the file itself (:func:`load_checkpoint`)
+            and raises :class:`WeightsCorruptError` with the reason.
     """
 
     id: str
@@ -522,8 +523,8 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     """Check the installed file of ``weights_id``; a one-line summary of what was checked.
 
     Compares the sha256 recorded at install time (or the spec's pinned digest), checks the
-    format, and with ``deep`` opens the file with :func:`load_checkpoint` and runs the spec's
-    ``check_contents``. Raises :class:`WeightsMissingError`, :class:`HashMismatchError`,
+    format, and with ``deep`` runs the spec's ``check_contents`` (which opens the file), or
+    opens it with :func:`load_checkpoint` where the spec has none. Raises :class:`WeightsMissingError`, :class:`HashMismatchError`,
     :class:`WrongFileError` or what ``check_contents`` raises.
     """
     spec = get_spec(weights_id)
@@ -551,11 +552,12 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     check_format(path, spec.format, what)
     checks.append(f"{spec.format} format")
     if deep:
-        load_checkpoint(path, spec.format)
-        checks.append("opens")
-        if spec.check_contents is not None:  # what the loader needs, where the spec says
+        if spec.check_contents is None:
+            load_checkpoint(path, spec.format)
+            checks.append("opens")
+        else:  # it opens the file itself, then checks what the loader needs
             spec.check_contents(path)
-            checks.append("fits its network")
+            checks.append("opens, fits its network")
     return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
 
