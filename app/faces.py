@@ -2,7 +2,7 @@
 
 :class:`FaceSession` owns the geometry and the documents, no widgets:
 
-1. faces come from the detector (RetinaFace, on the shared worker, when its weights are
+1. faces come from the detector (RetinaFace, on the session's worker, when its weights are
    installed) or from a box the user draws (:func:`face_from_box` places the five landmarks
    at the proportions of an upright face, so alignment works on a fresh machine too);
 2. :meth:`FaceSession.enter` cuts the face out as an aligned 512x512 crop

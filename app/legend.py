@@ -2,7 +2,8 @@
 
 Widgets only; the window wires them to :class:`~app.semantic.SemanticController` and the
 tool settings. The list shows every id of the current :class:`LabelSet` (colour swatch, id,
-name, share of the picture when counts are known) plus ``255`` "unlabelled"; the search field
+name, share of the picture when counts are known) plus ``255`` "unlabelled"; for a map of no
+known set, the ids it uses, by number. The search field
 filters it by name or id, and "present only" hides the ids the map does not use.
 """
 
@@ -30,6 +31,7 @@ from engines.base import UNLABELLED, Readiness
 from engines.segmentation.base import LabelSet
 
 UNLABELLED_NAME = "unlabelled"
+UNNAMED = "unnamed"  # the name listed for the ids of a map of no known label set
 _ID_ROLE = Qt.UserRole
 _SWATCH = 14  # px
 _ID, _NAME, _AREA = range(3)
@@ -172,16 +174,31 @@ class LegendPanel(QWidget):
 
     # ----------------------------------------------------------------- labels
     def set_label_set(self, label_set: LabelSet | None) -> None:
-        """List the ids of ``label_set`` (and 255 "unlabelled"); None lists only 255."""
+        """List the ids of ``label_set`` (and 255 "unlabelled"). None lists the ids the map
+        uses, by number, once :meth:`set_counts` gives them (a map of no known set)."""
         self.label_set = label_set
-        palette = palette_for(label_set)
-        count = len(label_set) if label_set is not None else 0
-        entries = [(i, label_set.names[i]) for i in range(count)] if label_set else []
-        entries.append((UNLABELLED, UNLABELLED_NAME))
+        self._counts = None
+        self._fill_list()
+
+    def _listed_ids(self) -> list[int]:
+        """The ids to list, 255 last: the set's, else those the map uses."""
+        if self.label_set is not None:
+            ids = list(range(len(self.label_set)))
+        elif self._counts is not None:
+            ids = np.flatnonzero(self._counts[:UNLABELLED]).tolist()
+        else:
+            ids = []
+        return [*ids, UNLABELLED]
+
+    def _fill_list(self) -> None:
+        palette = palette_for(self.label_set)
         self._quiet = True
         self.labels.clear()
         self._items = {}
-        for label_id, name in entries:
+        for label_id in self._listed_ids():
+            name = (UNLABELLED_NAME if label_id == UNLABELLED else
+                    self.label_set.names[label_id] if self.label_set is not None else
+                    UNNAMED)
             item = QTreeWidgetItem([str(label_id), name, ""])
             item.setData(_ID, _ID_ROLE, label_id)
             item.setIcon(_ID, QIcon(swatch(palette[label_id])))
@@ -189,9 +206,11 @@ class LegendPanel(QWidget):
             self._items[label_id] = item
         self.labels.addTopLevelItems(list(self._items.values()))
         self._quiet = False
-        self.hint.setText("" if label_set is not None else
+        unnamed = self.label_set is None and len(self._items) > 1
+        self.hint.setText("" if self.label_set is not None else
+                          "This map is of no known label set: its labels are listed by "
+                          "number. Compute a map above for named labels." if unnamed else
                           "No label map yet: compute one above, or import one (File menu).")
-        self._counts = None
         self._show_counts()
         self.set_current_label(self.current_label)
 
@@ -223,8 +242,12 @@ class LegendPanel(QWidget):
     def set_counts(self, counts: np.ndarray | None) -> None:
         """Show each id's share of the picture; ``counts`` is ``(256,)`` pixel counts of the
         label layer (None: unknown). Enables the "present only" filter."""
-        self._counts = None if counts is None else np.asarray(counts, np.int64)
-        self._show_counts()
+        listed = self._listed_ids()
+        self._counts = None if counts is None else np.array(counts, np.int64)  # a copy
+        if self._listed_ids() != listed:  # a map of no known set gained or lost an id
+            self._fill_list()
+        else:
+            self._show_counts()
 
     def shown_ids(self) -> list[int]:
         """The ids the list shows now, in order (after search and filters)."""

@@ -492,8 +492,9 @@ class _TextRun:
 
 
 class TextMaskController(WorkerClient):
-    """Runs the text/logo detector on the shared worker and stores its proposal with
-    :func:`propose_text_mask`, unless the picture changed meanwhile.
+    """Runs the text/logo detector on its worker (the window gives it one of its own, so a
+    fill does not cancel it) and stores its proposal with :func:`propose_text_mask`, unless
+    the picture changed meanwhile.
 
     Signals:
         proposed(object): the step added (a :class:`Step`), or None when nothing was found.

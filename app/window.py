@@ -73,8 +73,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         # stroke with "Fill after each stroke") must not cancel one, nor one a fill
         self.map_worker = private_worker(self)
         self.semantic = SemanticController(self.map_worker, self)
-        self.faces = FaceSession(self.worker, self)
-        self.text_masks = TextMaskController(self.worker, self)
+        # face and text detection likewise: on the shared worker, each fill cancelled them
+        self.face_worker = private_worker(self)
+        self.faces = FaceSession(self.face_worker, self)
+        self.text_worker = private_worker(self)
+        self.text_masks = TextMaskController(self.text_worker, self)
         self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -453,12 +456,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._mask_operation("Clear mask", lambda m: m * 0, "clear")
 
     def cancel_or_discard(self) -> None:
-        """Esc: cancel a running fill or map, else discard the result shown."""
-        if self.semantic.busy:
-            self.semantic.cancel()
-        elif self.controller.busy:
-            self.controller.cancel()
-        else:
+        """Esc: cancel whatever runs (a fill, a map, face or text detection), else discard
+        the result shown."""
+        running = [client for client in self._clients if client.busy]
+        for client in running:
+            client.cancel()
+        if not running:
             self.controller.discard()
 
     def select_tool(self, name: str) -> None:
@@ -614,7 +617,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             event.ignore()
             return
         self.worker.shutdown()
-        retire_worker(self.map_worker)
+        for worker in (self.map_worker, self.face_worker, self.text_worker):
+            retire_worker(worker)
         self.save_preferences()
         event.accept()
 

@@ -58,6 +58,23 @@ def test_without_a_label_set_only_unlabelled_is_listed_and_a_hint_shows(legend):
     assert "compute" in legend.hint.text()
 
 
+def test_a_map_of_no_known_set_lists_the_ids_it_uses_by_number(legend):
+    legend.set_label_set(None)
+    counts = np.zeros(256, np.int64)
+    counts[[3, 7, 255]] = [500, 300, 200]
+    legend.set_counts(counts)
+    assert legend.shown_ids() == [3, 7, 255]
+    assert legend._items[7].text(1) == legend_module.UNNAMED
+    assert legend._items[3].text(2) == "50.0 %"
+    assert "no known label set" in legend.hint.text()
+    legend.present_only.setChecked(True)
+    counts[9] = 10  # painted with a new id: listed at once
+    legend.set_counts(counts)
+    assert legend.shown_ids() == [3, 7, 9, 255]
+    legend.set_label_set(SMALL)  # a named set lists its own ids again
+    assert legend._items[3].text(1) == "green roof" and 7 not in legend._items
+
+
 def test_search_filters_by_name_or_id(qtbot, legend):
     legend.set_label_set(SMALL)
     qtbot.keyClicks(legend.search, "GR")

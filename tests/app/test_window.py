@@ -525,6 +525,17 @@ def test_choosing_an_engine_without_weights_offers_the_download(window):
     assert "lama" in window.statusBar().currentMessage()
 
 
+def test_importing_a_map_of_no_known_set_lists_its_ids(qtbot, window, tmp_path):
+    window.open_path(SAMPLE_IMAGE)
+    height, width = window.document.height, window.document.width
+    labels = np.full((height, width), 4, np.uint8)
+    labels[:, : width // 3] = 12
+    cv2.imwrite(str(tmp_path / "plain.png"), labels)  # an indexed map naming no set
+    assert window.import_labels(tmp_path / "plain.png")
+    qtbot.waitUntil(lambda: window.legend.shown_ids() == [4, 12, 255], timeout=10000)
+    assert window.legend._items[12].text(2) != ""  # its share of the picture is shown
+
+
 def test_a_fill_and_a_label_map_computed_together_both_arrive(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     window.engine_panel.auto_run.setChecked(False)
@@ -661,6 +672,63 @@ def test_detect_text_proposes_an_undoable_mask(qtbot, window, tmp_path):
     assert window.document.undo_label() == "Detect text"
     window.undo()
     assert not window.document.mask.any()
+
+
+def test_text_detection_and_a_fill_run_side_by_side_and_esc_cancels_both(
+        qtbot, window, tmp_path, monkeypatch):
+    from app import watermark_dialogs
+    from engines import registry
+    from engines.base import Engine, RegionStage
+
+    gate = threading.Event()
+
+    class Slow(Engine):
+        name = "slow"
+
+        def inpaint_region(self, region, cancel):
+            yield RegionStage("coarse", np.full_like(region.image, 10), 0.5)
+            while not gate.wait(0.05):
+                cancel.raise_if_cancelled()
+            yield RegionStage("refined", np.full_like(region.image, 20), 1.0, final=True)
+
+    found = np.zeros((120, 160), np.uint8)
+    found[40:60, 30:120] = 255
+    monkeypatch.setitem(registry._ENGINES, "slow", Slow)
+    monkeypatch.setattr(watermark_dialogs, "detect_text_mask", lambda image: found)
+    save_image(tmp_path / "plain.png", np.full((120, 160, 3), 90, np.uint8))
+    window.open_path(tmp_path / "plain.png")
+    window.engine_panel.auto_run.setChecked(False)
+    window.controller.settings.engine = "slow"
+    with window.document.step("Mask brush"):
+        window.document.paint_segment(Layer.MASK, (10, 10), (10, 30), 4, 255)
+    with qtbot.waitSignal(window.controller.previewChanged, timeout=30000):
+        window.controller.run()
+    # Ctrl+T while the fill runs: the detection ends, the fill goes on
+    with qtbot.waitSignal(window.text_masks.proposed, timeout=30000) as proposed:
+        window.actions["detect_text"].trigger()
+    assert proposed.args[0] is not None and window.document.mask[50, 70] == 255
+    assert window.controller.busy
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        gate.set()
+    assert window.document.image[20, 10].max() < 90  # the fill landed
+
+    # Esc cancels every run, here a fill and a detection together
+    gate.clear()
+    steps = window.document.undo_label()
+    release = threading.Event()
+    monkeypatch.setattr(watermark_dialogs, "detect_text_mask",
+                        lambda image: release.wait(20) and found)
+    window.controller.run()
+    window.actions["detect_text"].trigger()
+    assert window.controller.busy and window.text_masks.busy
+    window.cancel_or_discard()
+    release.set()
+    qtbot.waitUntil(lambda: not window.controller.busy and not window.text_masks.busy,
+                    timeout=30000)
+    assert window.document.undo_label() == steps  # nothing new was applied
+    # face detection, like maps, runs beside fills too: every client has its own worker
+    clients = (window.controller, window.semantic, window.faces, window.text_masks)
+    assert len({id(client.worker) for client in clients}) == 4
 
 
 def test_reference_photos_are_added_listed_used_and_removed(qtbot, window, tmp_path):
