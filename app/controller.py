@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.document import Document
+from app.document import Document, Layer
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
-from engines.base import REGION_OPTION_KEYS, Stage, Strategy
+from engines.base import REGION_OPTION_KEYS, Guidance, InpaintRequest, Stage, Strategy
 from engines.region import Box, mask_bbox
 
 
@@ -41,6 +41,42 @@ class FillSettings:
         return dict(self.engine_options.get(engine, {}))
 
 
+_GUIDANCE_NOUNS = {
+    Guidance.SKETCH.value: "the sketch",
+    Guidance.LABELS.value: "the label edits",
+    Guidance.SAMPLING.value: "the sampling area",
+    Guidance.EXEMPLARS.value: "the reference photos",
+    Guidance.COLOR.value: "the colour strokes",
+}
+
+
+def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
+    """A sentence for the user when engine ``engine`` ignores some of ``given`` (naming an
+    engine that would follow it, a ready one first), else ""."""
+    unused, users = registry.unused_guidance(engine, given)
+    if not unused:
+        return ""
+    nouns = [_GUIDANCE_NOUNS[kind] for kind in unused]
+    listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} and {nouns[-1]}"
+    title = registry.engine_class(engine).title or engine
+    note = f"{title} ignored {listed}"
+    if users:  # name one the user can switch to now, if there is one
+        classes = [registry.engine_class(name) for name in users]
+        other = next((cls for cls in classes if cls().status().ready), classes[0])
+        note += f"; {other.title or other.name} follows {'it' if len(nouns) == 1 else 'them'}"
+    return note
+
+
+def given_guidance(document: Document, request: InpaintRequest) -> set[Guidance]:
+    """The guidance of ``request`` the user gave: a label map counts only once edited."""
+    given = request.guidance_given()
+    computed = document.computed_labels
+    if (Guidance.LABELS in given and computed is not None
+            and np.array_equal(document.layer(Layer.LABELS), computed)):
+        given.discard(Guidance.LABELS)
+    return given
+
+
 @dataclass
 class _Run:
     task_id: int
@@ -49,8 +85,14 @@ class _Run:
     used_mask: np.ndarray
     box: Box
     engine_title: str
+    ignored: str = ""  # a note on the guidance the engine does not take, or ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
+
+
+def _with_note(message: str, run: _Run) -> str:
+    """``message`` followed by the run's note on ignored guidance, if any."""
+    return f"{message}. {run.ignored}" if run.ignored else message
 
 
 class FillController(WorkerClient):
@@ -103,8 +145,9 @@ class FillController(WorkerClient):
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=request)
         self._pending = None
+        ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
         return self._start(task, _Run(task.id, doc, doc.image_version, request.mask, box,
-                                      title))
+                                      title, ignored))
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied)."""
@@ -129,7 +172,7 @@ class FillController(WorkerClient):
                          within=run.box)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
-        self.message.emit(f"Applied {run.engine_title}; Ctrl+Z undoes it")
+        self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))
         return True
 
     def _apply_when_idle(self) -> None:
@@ -179,7 +222,7 @@ class FillController(WorkerClient):
         if self.settings.auto_apply:
             self._apply_when_idle()
         else:
-            self.message.emit("Enter applies the result, Esc discards it")
+            self.message.emit(_with_note("Enter applies the result, Esc discards it", run))
 
     def _failure(self, run: _Run, message: str) -> None:
         self.discard()

@@ -69,13 +69,11 @@ def run(args: argparse.Namespace) -> int:
     status = engine.status()
     if not status.ready:
         raise ImageFileError(f"engine {args.engine} is not ready: {status.detail}")
-    unused = request.guidance_given() - engine.guidance
+    unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
-        users = [name for name in registry.names()
-                 if unused <= registry.engine_class(name).guidance]
         hint = f"; {', '.join(users)} can" if users else ""
-        kinds = " or ".join(sorted(kind.value for kind in unused))
-        print(f"note: {args.engine} does not use {kinds}; ignored{hint}", file=sys.stderr)
+        print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored{hint}",
+              file=sys.stderr)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, TypeVar
 
-from engines.base import Engine
+from engines.base import Engine, Guidance
 from engines.plugins import ENGINE_PACKAGES, import_packages
 
 _ENGINES: dict[str, type[Engine]] = {}
@@ -69,3 +69,14 @@ def engine_classes() -> list[type[Engine]]:
     """All registered engine classes, in registration order."""
     discover()
     return list(_ENGINES.values())
+
+
+def unused_guidance(name: str, given: set[Guidance]) -> tuple[list[str], list[str]]:
+    """What engine ``name`` would ignore of the guidance ``given``: the kinds it does not
+    take (sorted values, e.g. ``["labels", "sketch"]``) and the registered engines that take
+    them all (names, registration order). Both empty when nothing is ignored."""
+    unused = set(given) - engine_class(name).guidance
+    if not unused:
+        return [], []
+    users = [other for other, cls in _ENGINES.items() if unused <= cls.guidance]
+    return sorted(kind.value for kind in unused), users

@@ -95,6 +95,42 @@ def test_engine_errors_reach_the_user(qtbot, setup):
     assert not controller.busy
 
 
+def test_guidance_the_engine_ignores_is_said_with_who_would_follow_it(qtbot, setup):
+    controller, document = setup
+    _paint(document)
+    with document.step("Sketch"):
+        document.paint_segment(Layer.SKETCH, (150, 200), (250, 200), 2, 255)
+    with qtbot.waitSignal(controller.message, timeout=20000,
+                          check_params_cb=lambda text: text.startswith("Applied")) as said:
+        controller.run()
+    assert "OpenCV Telea ignored the sketch" in said.args[0]
+    assert "Guided PatchMatch follows it" in said.args[0]
+    document.undo()
+    controller.settings.engine = "patchmatch"  # follows the sketch: nothing to say
+    with qtbot.waitSignal(controller.message, timeout=60000,
+                          check_params_cb=lambda text: text.startswith("Applied")) as said:
+        controller.run()
+    assert "ignored" not in said.args[0]
+
+
+def test_a_label_map_counts_as_guidance_only_once_edited(photo):
+    from app.controller import given_guidance, ignored_guidance_note
+    from engines.base import Guidance
+
+    document = Document(photo)
+    labels = np.zeros(document.mask.shape, np.uint8)
+    labels[:, 300:] = 1
+    document.replace_label_map(labels, "regions", "Compute map")
+    assert Guidance.LABELS not in given_guidance(document, document.build_request())
+    with document.step("Label brush", derive_hole=False):
+        document.paint_segment(Layer.LABELS, (100, 100), (100, 150), 6, 1)
+    given = given_guidance(document, document.build_request())
+    assert Guidance.LABELS in given
+    note = ignored_guidance_note("telea", given | {Guidance.SAMPLING})
+    assert note.startswith("OpenCV Telea ignored the label edits and the sampling area; ")
+    assert note.endswith("follows them")
+
+
 def test_the_seam_blend_reaches_the_fill_without_rebuilding_the_engine(qtbot, setup,
                                                                       monkeypatch):
     class Tinted(Engine):
