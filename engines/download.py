@@ -25,7 +25,6 @@ import os
 import shutil
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import urllib.error
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from engines import weights
 from engines.base import CancelToken, EngineError
+from engines.fileio import new_file_beside
 from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, format_size
 
 CHUNK_SIZE = 256 * 1024
@@ -489,7 +489,7 @@ def _place(source: Path, target: Path, move: bool, progress: ProgressCallback | 
 @contextlib.contextmanager
 def _temporary_beside(target: Path) -> Iterator[Path]:
     """A temporary file name in ``target``'s folder, removed unless it was renamed away."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
+    fd, name = new_file_beside(target, ".tmp")  # the umask's mode, as any new file
     os.close(fd)
     temp = Path(name)
     try:

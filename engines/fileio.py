@@ -823,13 +823,15 @@ def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
             from None
 
 
-def _new_temporary(path: Path) -> tuple[int, str]:
-    """A new hidden file beside ``path``, open for writing, with the permissions the file
-    itself should get: those of the file it replaces, else what the user's umask gives a
-    new file (``tempfile.mkstemp`` would make it private, 0600, whatever the umask)."""
+def new_file_beside(path: str | os.PathLike, suffix: str = ".part") -> tuple[int, str]:
+    """A new hidden file ``.<name>.<random><suffix>`` beside ``path``, open for writing (fd,
+    name), with the permissions the file itself should get: those of the file it replaces,
+    else what the user's umask gives a new file (``tempfile.mkstemp`` would make it private,
+    0600, whatever the umask). Write it, then ``os.replace`` it onto ``path``."""
+    path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        name = str(path.with_name(f".{path.name}.{secrets.token_hex(4)}.part"))
+        name = str(path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}"))
         try:
             fd = os.open(name, flags, 0o666)  # the umask applies, as for any new file
         except FileExistsError:
@@ -858,7 +860,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
         raise ImageMissingError(f"cannot write: the folder {folder} does not exist", path,
                                 errno.ENOENT)
     try:
-        fd, temp_name = _new_temporary(path)
+        fd, temp_name = new_file_beside(path)
     except OSError as exc:
         raise ImageFileError(f"cannot write to {folder}: {exc.strerror or exc}", path,
                              exc.errno or 0) from None

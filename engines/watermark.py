@@ -288,8 +288,10 @@ def estimate_watermark_mask(images: ImageSource | Sequence[ImageSource],
         except OSError as exc:
             skipped.append((source.name, exc.strerror or str(exc)))
     if not sized:
-        raise InputError(f"no readable images among {len(sources)} given; need at least "
-                         f"{min_images} carrying the same watermark")
+        found = (f"no readable images among the {len(sources)} given" if sources else
+                 f"the folder {Path(images).name} has no pictures"
+                 if isinstance(images, (str, os.PathLike)) else "no images were given")
+        raise InputError(f"{found}; need at least {min_images} carrying the same watermark")
     size = Counter(s for _, s in sized).most_common(1)[0][0]
     width, height = size
     for source, other in sized:

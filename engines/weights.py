@@ -25,7 +25,6 @@ import json
 import os
 import pickle
 import struct
-import tempfile
 import types
 import zipfile
 from collections import OrderedDict
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import CancelToken, EngineError
+from engines.fileio import new_file_beside
 from engines.plugins import ENGINE_PACKAGES, PARSER_PACKAGES, import_packages
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
@@ -502,7 +502,7 @@ def write_manifest(weights_id: str, sha256: str, source: str, checked: str) -> N
     path = local_path(weights_id)
     record = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256,
               "source": source, "checked": checked}
-    fd, temp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=path.parent)
+    fd, temp = new_file_beside(manifest_path(weights_id), ".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
     os.replace(temp, manifest_path(weights_id))

@@ -47,6 +47,7 @@ from engines.neural.semantic import (
     network_from_checkpoint,
     read_checkpoint,
 )
+from engines.segmentation.labelmap import describe_mode
 
 HOLE_WEIGHT = 6.0
 VALID_WEIGHT = 1.0
@@ -146,8 +147,8 @@ def read_label_map(path: str | Path) -> np.ndarray:
 
 def _check_label_mode(path: Path, mode: str) -> None:
     if mode not in ("P", "L"):
-        raise InputError(f"{path.name}: label maps must be indexed or grey PNGs of class ids, "
-                         f"not {mode} images")
+        raise InputError(f"{path.name}: label maps must be indexed or 8-bit grey PNGs of "
+                         f"class ids, not {describe_mode(mode)} pictures")
 
 
 def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:

@@ -105,6 +105,21 @@ def label_set_name(path: str | os.PathLike) -> str | None:
         return None
 
 
+_MODE_WORDS = {
+    "1": "black-and-white (1-bit)", "LA": "grey with transparency",
+    "PA": "indexed with transparency", "I": "32-bit integer", "F": "floating-point",
+    "RGB": "colour (RGB)", "RGBA": "colour (RGBA)", "CMYK": "CMYK", "YCbCr": "YCbCr",
+    "LAB": "Lab", "HSV": "HSV",
+}
+
+
+def describe_mode(mode: str) -> str:
+    """Pillow image ``mode`` in words for a message ("I;16" -> "16-bit grey")."""
+    if mode.startswith("I;16"):
+        return "16-bit grey"
+    return _MODE_WORDS.get(mode, mode)
+
+
 def _ids_from_colours(rgba: np.ndarray, label_set: LabelSet, name: str) -> np.ndarray:
     colours = [tuple(int(v) for v in c) for c in label_set.palette] + [UNLABELLED_COLOUR]
     ids = [*range(len(label_set)), UNLABELLED]
@@ -153,7 +168,8 @@ def decode_label_png(data: bytes, label_set: LabelSet | None = None,
                                         "an indexed (palette) PNG whose pixel values are ids")
                 labels = _ids_from_colours(np.array(picture), label_set, name)
             else:
-                raise LabelMapError(f"{name} is a {mode} PNG; label maps are indexed (palette) "
+                raise LabelMapError(f"{name} is a {describe_mode(mode)} PNG; label maps are "
+                                    "indexed (palette) "
                                     "or 8-bit grey PNG files whose pixel values are class ids")
     except UnidentifiedImageError:  # its message names an in-memory buffer: say ours
         what = "an empty file" if not data else "not a picture this program can read"

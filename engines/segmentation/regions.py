@@ -12,7 +12,7 @@ covers less than ``min_area`` of the picture. Ids are ordered by area: ``0`` is 
 from __future__ import annotations
 
 import heapq
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -130,7 +130,8 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
     from skimage.segmentation import slic
 
     if not 1 <= max_regions <= MAX_REGIONS:
-        raise InputError(f"max_regions must be 1 to {MAX_REGIONS}, got {max_regions}")
+        raise InputError(f"the number of regions (max_regions) must be 1 to {MAX_REGIONS}, "
+                         f"got {max_regions}")
     height, width = image.shape[:2]
     scale = min(1.0, working_size / max(height, width))
     small = image
@@ -204,6 +205,14 @@ class RegionParser(Parser):
     weights: ClassVar[tuple[str, ...]] = ()
     _SETTINGS = ("max_regions", "threshold", "min_area", "working_size", "segments",
                  "compactness")
+
+    def __init__(self, **options: Any) -> None:
+        """Refuses a ``max_regions`` out of 1..254 at once, before any work starts."""
+        super().__init__(**options)
+        count = self.options.get("max_regions")
+        if count is not None and not 1 <= count <= MAX_REGIONS:
+            raise InputError(f"the number of regions (max_regions) must be 1 to {MAX_REGIONS}, "
+                             f"got {count}")
 
     @property
     def label_set(self) -> LabelSet:

@@ -80,6 +80,7 @@ def test_missing_weights_give_the_download_command(halves, tmp_path, model_cache
     (["--model", "sky"], "unknown parser 'sky'"),
     (["--model", "scene", "--regions", "4"], "--regions applies to --model regions"),
     (["-o", "labels.jpg"], "written as .png"),
+    (["--regions", "0"], "the number of regions (max_regions) must be 1 to 254, got 0"),
 ])
 def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys, arguments,
                                           message):
@@ -87,7 +88,9 @@ def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys,
     argv = ["segment", str(halves), *(["-o", "out.png"] if "-o" not in arguments else []),
             *arguments]
     assert cli.main(argv) == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert message in error
+    assert error.count("\n") == 1  # refused before any work: no progress bar
 
 
 def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache):

@@ -8,7 +8,9 @@ import hashlib
 import http.cookiejar
 import http.server
 import io
+import os
 import socket
+import stat
 import threading
 import time
 import urllib.parse
@@ -769,3 +771,26 @@ def test_cli_ctrl_c_keeps_the_partial_file(server, make_spec, capsys, monkeypatc
     kept = part.stat().st_size
     assert 20_000 < kept < len(body) and not weights.is_present(spec.id)
     assert "run the same command to resume" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_installed_files_get_the_mode_the_umask_gives(server, make_spec, tmp_path):
+    body = checkpoint_bytes(seed=4)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("net.pth", body)
+    server.routes["/net.zip"] = Route(body=archive.getvalue())
+    zipped_spec = make_spec(urls=(server.url("/net.zip"),), archive_member="net.pth",
+                            sha256=sha256(archive.getvalue()))
+    imported_spec = make_spec(sha256=sha256(body))
+    source = tmp_path / "net.pth"
+    source.write_bytes(body)
+    previous = os.umask(0o027)
+    try:
+        installed = [download.download(zipped_spec),
+                     download.import_file(imported_spec.id, source)]
+    finally:
+        os.umask(previous)
+    for path in installed:
+        for file in (path, path.parent / "manifest.json"):
+            assert stat.S_IMODE(file.stat().st_mode) == 0o640, file  # not private 0600

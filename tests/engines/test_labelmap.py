@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,14 @@ def test_loading_checks_size_ids_and_format(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"not a picture")
     with pytest.raises(LabelMapError, match="not a readable PNG"):
         load_label_png(tmp_path / "junk.png")
+
+
+@pytest.mark.parametrize(("picture", "words"), [
+    (Image.new("1", (8, 6)), "black-and-white (1-bit)"),
+    (Image.fromarray(np.zeros((6, 8), np.uint16)), "16-bit grey"),
+    (Image.new("LA", (8, 6)), "grey with transparency"),
+])
+def test_label_maps_of_other_kinds_are_refused_in_words(tmp_path, picture, words):
+    picture.save(tmp_path / "other.png")
+    with pytest.raises(LabelMapError, match=rf"other.png is a {re.escape(words)} PNG; label maps are"):
+        load_label_png(tmp_path / "other.png")

@@ -260,7 +260,8 @@ def test_bad_settings_and_missing_label_maps_are_input_errors(dataset, tmp_path)
         wrong = tmp_path / name
         shutil.copytree(dataset[1], wrong)
         Image.fromarray(picture).save(wrong / f"{images[0].stem}.png")
-        message = "must match its picture's size" if name == "small" else "not RGB images"
+        message = ("must match its picture's size" if name == "small" else
+                   r"not colour \(RGB\) pictures")
         with pytest.raises(InputError, match=message):
             train(tiny_config(dataset[0], wrong, tmp_path / "x.pt"))
     assert not (tmp_path / "x.pt").exists()

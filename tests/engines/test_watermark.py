@@ -193,7 +193,12 @@ def test_too_few_images_and_bad_input(tmp_path, watermarked):
         estimate_watermark_mask(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="no readable images"):
+    with pytest.raises(InputError, match="the folder empty has no pictures; need at least"):
+        estimate_watermark_mask(empty)
+    with pytest.raises(InputError, match="no images were given"):
+        estimate_watermark_mask([])
+    (empty / "broken.png").write_bytes(b"not a picture")
+    with pytest.raises(InputError, match="no readable images among the 1 given"):
         estimate_watermark_mask(empty)
 
 
