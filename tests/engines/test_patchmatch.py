@@ -73,13 +73,15 @@ def test_same_seed_same_result(textured, square_mask):
     np.testing.assert_array_equal(first, second)
 
 
-def test_no_seam_on_a_smooth_gradient():
+@pytest.mark.parametrize("keep_grain", [False, True])
+def test_no_seam_on_a_smooth_gradient(keep_grain):
     y, x = np.mgrid[0:96, 0:128].astype(np.float32)
     image = np.stack([60 + x, 40 + y * 1.5, 200 - x * 0.8], axis=-1)
     image = np.clip(image + _noise(image.shape, 2.0, 5), 0, 255).astype(np.uint8)
     mask = np.zeros((96, 128), np.uint8)
     cv2.circle(mask, (64, 48), 20, 255, -1)
-    result = _run(InpaintRequest(image, mask))[-1].image.astype(np.float32)
+    result = _run(InpaintRequest(image, mask), keep_grain=keep_grain)[-1].image.astype(
+        np.float32)
     hole = mask >= 128
     ring = (cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0) & ~hole
     edge = hole & (cv2.erode(mask, np.ones((3, 3), np.uint8)) == 0)
@@ -89,14 +91,15 @@ def test_no_seam_on_a_smooth_gradient():
     assert np.abs(result[hole] - image[hole]).mean() < 8.0  # noise alone gives ~2
 
 
-def test_no_seam_on_a_texture():
+@pytest.mark.parametrize("keep_grain", [False, True])
+def test_no_seam_on_a_texture(keep_grain):
     y, x = np.mgrid[0:96, 0:128].astype(np.float32)
     pattern = 128 + 60 * np.sin(x * 2 * np.pi / 9) * np.cos(y * 2 * np.pi / 7)
     image = np.stack([pattern, 255 - pattern, np.full_like(pattern, 90)], axis=-1)
     image = np.clip(image + _noise(image.shape, 3.0, 6), 0, 255).astype(np.uint8)
     mask = np.zeros((96, 128), np.uint8)
     mask[30:66, 40:90] = 255
-    result = _run(InpaintRequest(image, mask))[-1].image
+    result = _run(InpaintRequest(image, mask), keep_grain=keep_grain)[-1].image
     # the texture is continued (mostly in phase), not smoothed over
     assert _hole_psnr(result, image, mask) > 22.0  # OpenCV Telea: 19 dB, a blur
     hole = mask >= 128
@@ -125,7 +128,8 @@ def test_label_without_sources_falls_back_to_any_source(textured, square_mask):
     assert _hole_psnr(result, textured, square_mask) > 20.0
 
 
-def test_labels_choose_the_source_region():
+@pytest.mark.parametrize("keep_grain", [False, True])
+def test_labels_choose_the_source_region(keep_grain):
     image = np.zeros((64, 96, 3), np.uint8)
     image[:, :48] = (220, 30, 30)
     image[:, 48:] = (30, 30, 220)
@@ -137,11 +141,13 @@ def test_labels_choose_the_source_region():
     labels[mask > 0] = 2  # ...but the user says it is "blue"
     without = _run(InpaintRequest(image, mask))[-1].image[mask > 0].astype(int)
     assert (without[:, 0] > without[:, 2]).all()  # plain fill: red from around the hole
-    filled = _run(InpaintRequest(image, mask, labels=labels))[-1].image[mask > 0].astype(int)
+    filled = _run(InpaintRequest(image, mask, labels=labels),
+                  keep_grain=keep_grain)[-1].image[mask > 0].astype(int)
     assert (filled[:, 2] > 150).all() and (filled[:, 0] < 80).all()
 
 
-def test_excluded_pixels_are_never_sources():
+@pytest.mark.parametrize("keep_grain", [False, True])
+def test_excluded_pixels_are_never_sources(keep_grain):
     rng = np.random.default_rng(2)
     image = np.full((64, 96, 3), 128, np.uint8)
     image[:, :48] = (20, 210, 20)  # a green half...
@@ -154,7 +160,8 @@ def test_excluded_pixels_are_never_sources():
     plain = _run(InpaintRequest(image, mask))[-1].image[mask > 0].astype(int)
     assert (plain[:, 1] - plain[:, [0, 2]].max(axis=1) > 100).mean() > 0.9  # green fill
 
-    filled = _run(InpaintRequest(image, mask, sample_exclude=exclude))[-1].image
+    filled = _run(InpaintRequest(image, mask, sample_exclude=exclude),
+                  keep_grain=keep_grain)[-1].image
     greenness = filled[mask > 0].astype(int)
     assert (greenness[:, 1] - greenness[:, [0, 2]].max(axis=1) < 40).all()
 
@@ -273,6 +280,33 @@ def test_user_options_are_declared_with_their_defaults():
     assert specs["quality"].default == "normal"
     assert {value for value, _ in specs["quality"].choices} == set(engine_module.SCHEDULES)
     assert (specs["patch_size"].default, specs["patch_size"].step) == (7, 2)
+    assert specs["keep_grain"].default is False
+
+
+def _fine_detail(image: np.ndarray, where: np.ndarray) -> float:
+    """Standard deviation of the grey picture's detail finer than 1.5 px, over ``where``."""
+    grey = image.mean(axis=2).astype(np.float32)
+    return float((grey - cv2.GaussianBlur(grey, (0, 0), 1.5))[where].std())
+
+
+def test_keep_grain_gives_the_fill_the_pictures_grain():
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    image = np.stack([90 + x * 0.5, 120 + y * 0.3, np.full_like(x, 140)], axis=-1)
+    image = np.clip(image + _noise(image.shape, 12.0, 3), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 128), np.uint8)
+    mask[30:66, 40:90] = 255
+    hole = mask >= 128
+    grain = _fine_detail(image, ~hole)
+    request = InpaintRequest(image, mask, seed=1)
+    smooth = _run(request)[-1].image
+    grainy = _run(request, keep_grain=True)[-1].image
+    assert _fine_detail(smooth, hole) < 0.5 * grain  # voting averages the grain away
+    assert _fine_detail(grainy, hole) > 0.75 * grain
+    np.testing.assert_array_equal(grainy[~hole], image[~hole])
+    # the coarse content is the voted fill's: only the grain differs
+    coarse = [cv2.GaussianBlur(r.astype(np.float32), (0, 0), 3)[hole] for r in (smooth, grainy)]
+    assert np.abs(coarse[0] - coarse[1]).mean() < 3.0
+    np.testing.assert_array_equal(grainy, _run(request, keep_grain=True)[-1].image)
 
 
 def test_sketch_term_pulls_matches_onto_the_line():

@@ -173,13 +173,37 @@ def _piece_ids(level: LevelInputs, radius: int) -> tuple[int, ...]:
     return (0, *(k + 1 for k, e in enumerate(level.exemplars) if min(e.shape[:2]) >= side))
 
 
+def transfer_grain(estimate: np.ndarray, problem: LevelProblem, nnf_y: np.ndarray,
+                   nnf_x: np.ndarray, sigma: float) -> np.ndarray:
+    """The voted ``estimate`` ``(h, w, 3)`` float32 with, in the hole, its detail finer than
+    ``sigma`` pixels replaced by that of the field's centre pixels.
+
+    Voting averages overlapping patches, which smooths film grain and sensor noise away;
+    each hole pixel's own match copies a real source pixel, grain included, but with seams
+    where neighbouring matches disagree. The sum keeps the voted fill's coarse content (so
+    no seam shows) and gives it the grain of the sources. Only pixels voting may use are
+    copied (a source centre obeys the labels and the sampling area). Known pixels are kept.
+    """
+    hole_y, hole_x = problem.hole_y, problem.hole_x
+    targets = problem.index[hole_y, hole_x]
+    copied = estimate.copy()
+    copied[hole_y, hole_x] = problem.atlas[nnf_y[targets], nnf_x[targets]]
+    grain = copied - cv2.GaussianBlur(copied, (0, 0), sigma)
+    coarse = cv2.GaussianBlur(estimate, (0, 0), sigma)
+    result = estimate.copy()
+    result[hole_y, hole_x] = coarse[hole_y, hole_x] + grain[hole_y, hole_x]
+    return result
+
+
 def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: int,
              make_solver: SolverFactory, cancel: CancelToken, *,
-             label_weight: float, sketch_weight: float) -> Iterator[LevelResult]:
+             label_weight: float, sketch_weight: float,
+             grain_sigma: float = 0.0) -> Iterator[LevelResult]:
     """Fill the hole of ``pyramid[0]`` coarse to fine; yields each finished level.
 
     ``pyramid`` is finest first (see :func:`levels.build_pyramid`). ``make_solver(problem,
     estimate, nnf_y, nnf_x, label_weight=..., sketch_weight=...)`` builds a level solver.
+    ``grain_sigma`` > 0 gives the finest level the sources' grain (:func:`transfer_grain`).
     Raises :class:`EngineError` when no source patch exists at the finest level.
     """
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
@@ -226,6 +250,8 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
             solver.step(scans, search, level_seed, round_ * scans)
         estimate = solver.estimate()
         nnf_y, nnf_x = solver.nnf()
+        if number == count and grain_sigma > 0:
+            estimate = transfer_grain(estimate, problem, nnf_y, nnf_x, grain_sigma)
         previous = (problem, nnf_y, nnf_x, ids)
         done += work[number - 1]
         yield LevelResult(estimate, level.hole, number, count, done / total_work)
