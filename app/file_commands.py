@@ -10,6 +10,7 @@ shown as one message and leaves the document as it was.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from engines.fileio import (
     NO_METADATA,
     ImageFileError,
     drops_metadata,
+    frame_count,
     load_image,
     load_mask,
     loses_transparency,
@@ -95,14 +97,39 @@ class FileCommands:
                 return False
             overwrite = True  # the native dialog already asked before replacing a file
         path = Path(path)
-        if self.document.path and path.resolve() == Path(self.document.path).resolve() \
-                and not self.confirm("Replace the original?",
-                                     f"{path.name} is the original picture. Replace it?"):
-            return False
+        if self._is_open_picture(path):
+            question = f"{path.name} is the original picture. Replace it?"
+            frames = frame_count(path)
+            if frames > 1:
+                what = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
+                question = (f"{path.name} is the original picture. It has {frames} {what}: "
+                            f"replacing it keeps only the first, the one edited here, and "
+                            f"the other {frames - 1} are lost. Replace it?")
+            if not self.confirm("Replace the original?", question):
+                return False
         if self._write(path, overwrite):
             self.save_path = path
             return True
         return False
+
+    def _is_open_picture(self, path: str | Path) -> bool:
+        """Whether ``path`` is the file the open picture came from (links followed)."""
+        original = self.document.path if self.document is not None else None
+        if not original:
+            return False
+        try:
+            return os.path.samefile(path, original)
+        except OSError:  # one of them does not exist (any more)
+            return Path(path).resolve() == Path(original).resolve()
+
+    def _refuse_original(self, path: str | Path, what: str) -> bool:
+        """Show an error and return True when ``path`` is the open picture's own file: a
+        mask or a label map must never replace the photo."""
+        if not self._is_open_picture(path):
+            return False
+        self.show_error(f"{Path(path).name} is the picture being edited: choose another name "
+                        f"for the {what}")
+        return True
 
     def _write(self, path: Path, overwrite: bool) -> bool:
         doc = self.document
@@ -182,6 +209,8 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True
+        if self._refuse_original(path, "mask"):
+            return False
         mask = self.document.mask
         try:
             wait_for(self, f"Saving {Path(path).name}...",
@@ -214,6 +243,8 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True
+        if self._refuse_original(path, "label map"):
+            return False
         return self.semantic.export_labels(path, overwrite)
 
     # ------------------------------------------------------ reference photos

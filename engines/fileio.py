@@ -566,6 +566,16 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return width, height
 
 
+def frame_count(path: str | os.PathLike) -> int:
+    """Pages of a TIFF, or frames of an animation, in the file at ``path``; 1 for a single
+    picture or a file that cannot be read (only the first is ever edited and saved)."""
+    try:
+        with Image.open(path) as probe:
+            return int(getattr(probe, "n_frames", 1) or 1)
+    except (OSError, SyntaxError, ValueError):
+        return 1
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files (by extension) directly in ``folder``, sorted by name.
 
@@ -846,9 +856,12 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     Either the complete new file is there afterwards or the old state is untouched. Refuses
-    to replace an existing file unless ``overwrite``.
+    to replace an existing file unless ``overwrite``. A symbolic link is followed: the file it
+    names is replaced, and the link stays.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     if path.exists() and not overwrite:
         raise ImageExistsError("already exists; choose another name or allow overwriting",
                                path, errno.EEXIST)

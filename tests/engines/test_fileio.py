@@ -21,6 +21,7 @@ from engines.fileio import (
     ImageMetadata,
     drops_metadata,
     encode_image,
+    frame_count,
     image_size,
     list_images,
     load_image,
@@ -579,3 +580,16 @@ def test_only_the_first_page_or_frame_is_edited_and_that_is_said(tmp_path, rgb, 
     single = tmp_path / f"single.{kind}"
     frames[0].save(single, lossless=True)
     assert not any("only the first" in note for note in load_image(single).notes)
+    assert (frame_count(path), frame_count(single), frame_count(tmp_path / "none")) == (3, 1, 1)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_writing_through_a_link_replaces_the_file_it_names(tmp_path):
+    (tmp_path / "photos").mkdir()
+    real = tmp_path / "photos" / "a.png"
+    real.write_bytes(b"old")
+    link = tmp_path / "a.png"
+    link.symlink_to(real)
+    write_atomic(link, b"new", overwrite=True)
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path / "photos")) == ["a.png"]  # no temporary file left
