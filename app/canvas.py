@@ -307,6 +307,15 @@ class Canvas(QWidget):
             return
         super().keyPressEvent(event)
 
+    def focusOutEvent(self, event) -> None:
+        # a Space released elsewhere (a message box took the focus) never reaches us: let
+        # go of it now, or every later drag would pan
+        if self._space_held:
+            self._space_held = False
+            self._panning_from = None
+            self._update_cursor()
+        super().focusOutEvent(event)
+
     def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self._space_held = False

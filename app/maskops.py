@@ -26,16 +26,42 @@ def segment_box(p0: tuple[float, float], p1: tuple[float, float], radius: float,
     return box if box.height > 0 and box.width > 0 else None
 
 
+# below this radius (px) brushes are drawn exactly, pixel centres within the radius: OpenCV's
+# sub-pixel circles are off by a pixel on one side, which shows on thin brushes only
+EXACT_BELOW = 4.0
+# the thinnest exact brush: half a pixel's diagonal, so a stroke never has gaps and a click
+# anywhere in a pixel paints at least that pixel
+_THINNEST = 0.5 ** 0.5
+
+
+def _draw_capsule(layer: np.ndarray, box: Box, p0: tuple[float, float],
+                  p1: tuple[float, float], radius: float, value: int | tuple[int, ...]) -> None:
+    """Set the pixels of ``box`` whose centres lie within ``radius`` of segment p0-p1."""
+    ys = np.arange(box.top, box.bottom, dtype=np.float32)[:, None]
+    xs = np.arange(box.left, box.right, dtype=np.float32)[None, :]
+    (x0, y0), (x1, y1) = p0, p1
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    t = np.clip(((xs - x0) * dx + (ys - y0) * dy) / length2, 0, 1) if length2 > 0 else 0.0
+    ex, ey = xs - (x0 + t * dx), ys - (y0 + t * dy)
+    reach = max(radius, _THINNEST) + 1e-4
+    layer[box.slices][ex * ex + ey * ey <= reach * reach] = value
+
+
 def draw_segment(layer: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
                  radius: float, value: int | tuple[int, ...]) -> Box | None:
     """Stamp a round brush of ``radius`` pixels along ``p0``-``p1`` (x, y) with ``value``.
 
-    Hard-edged (no anti-aliasing) so masks stay binary and label ids stay exact. Works on
-    ``(H, W)`` and ``(H, W, C)`` uint8 arrays in place; returns the changed box or ``None``.
+    Whole coordinates are pixel centres. Hard-edged (no anti-aliasing) so masks stay binary
+    and label ids stay exact. Works on ``(H, W)`` and ``(H, W, C)`` uint8 arrays in place;
+    returns the changed box or ``None``.
     """
     box = segment_box(p0, p1, radius, layer.shape)
     if box is None:
         return None
+    if radius < EXACT_BELOW:
+        _draw_capsule(layer, box, p0, p1, radius, value)
+        return box
     shift = 4  # sub-pixel precision: coordinates in 1/16 px
     scale = 1 << shift
     a = (round(p0[0] * scale), round(p0[1] * scale))

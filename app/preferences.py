@@ -57,16 +57,19 @@ def load_fill_settings() -> FillSettings:
     if not isinstance(record, dict):
         return settings
     names = {cls.name for cls in registry.engine_classes()}
-    if record.get("engine") in names:
-        settings.engine = record["engine"]
+    engine = record.get("engine")
+    if isinstance(engine, str) and engine in names:
+        settings.engine = engine
     options = record.get("engine_options")
     if isinstance(options, dict):
         settings.engine_options = {
             name: kept for name, values in options.items()
             if name in names and isinstance(values, dict)
             and (kept := _valid_options(registry.engine_class(name).user_options(), values))}
-    with contextlib.suppress(ValueError):
-        settings.strategy = Strategy(record.get("strategy", settings.strategy.value))
+    strategy = record.get("strategy")
+    if isinstance(strategy, str):
+        with contextlib.suppress(ValueError):
+            settings.strategy = Strategy(strategy)
     for key, kind in (("crop_margin", int), ("seed", int), ("device", str),
                       ("auto_run", bool), ("auto_apply", bool)):
         value = record.get(key)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from app.maskops import flood_fill
+from engines.base import UNLABELLED
 from engines.region import Box
 
 Point = tuple[float, float]
@@ -25,6 +26,7 @@ class ToolSettings:
     label: int = 0
     color: tuple[int, int, int] = (200, 60, 40)
     on_label_picked: Callable[[int], None] | None = None
+    on_message: Callable[[str], None] | None = None  # a tool tells the user why it did nothing
 
 
 class Tool:
@@ -53,6 +55,12 @@ class Tool:
         return False
 
 
+def _pixel_centred(point: Point) -> Point:
+    """``point`` (pixel ``i`` spans ``[i, i + 1)``) in the coordinates the brush stamps in,
+    where whole numbers are pixel centres: the stamp is then centred on the cursor."""
+    return point[0] - 0.5, point[1] - 0.5
+
+
 class BrushTool(Tool):
     """Paints ``value`` into ``layer`` with a round hard brush; one drag = one undo step."""
 
@@ -69,12 +77,14 @@ class BrushTool(Tool):
         if document.in_step:  # a drag never finished (focus lost): close it first
             document.end_step()
         document.begin_step(self.title)
+        point = _pixel_centred(point)
         self._last = point
         document.paint_segment(self.layer, point, point, self.radius, self.current_value())
 
     def move(self, document: Document, point: Point) -> None:
         if self._last is None or not document.in_step:
             return
+        point = _pixel_centred(point)
         document.paint_segment(self.layer, self._last, point, self.radius,
                                self.current_value())
         self._last = point
@@ -156,6 +166,12 @@ class LabelFill(Tool):
         labels = document.layer(Layer.LABELS)
         self._filled = False
         if not (0 <= x < document.width and 0 <= y < document.height):
+            return
+        if labels[y, x] == UNLABELLED and not (labels != UNLABELLED).any():
+            # no map: the fill would label, and so hole, the whole picture
+            if self.settings.on_message:
+                self.settings.on_message("No label map yet: compute one in the Labels panel "
+                                         "or import one, then repaint it with the bucket")
             return
         with document.step(self.title):
             # the fill may reach anywhere: back up the whole layer (only tiles that really

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -39,6 +40,7 @@ from app.face_commands import FaceCommands
 from app.faces import FaceBoxTool, FacePanel, FaceSession
 from app.file_commands import FileCommands
 from app.icons import action_icon, tool_icon
+from app.keyfocus import KeyRouting
 from app.legend import LegendPanel
 from app.model_dialogs import ModelManagerDialog, offer_download
 from app.panels import EnginePanel, OverlayPanel
@@ -54,6 +56,9 @@ from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
 _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
+# how long closing waits for a cancelled run to end; one that ignores cancelling (a long
+# library call) is left to the end of the program, which it does not hold up
+CLOSE_WAIT_MS = 3000
 
 
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
@@ -95,6 +100,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._build_menus_and_toolbars()
         self._build_status_bar()
         self._wire()
+        self._key_routing = KeyRouting(self, self.canvas)
+        QApplication.instance().installEventFilter(self._key_routing)
         self.select_tool("mask")
         self._update_actions()
 
@@ -273,6 +280,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         legend.computeRequested.connect(lambda name: sem.compute_map(name))
         legend.labelChosen.connect(self.choose_label)
         self.tool_settings.on_label_picked = legend.set_current_label
+        self.tool_settings.on_message = lambda text: self.statusBar().showMessage(text, 8000)
         sem.labelSetChanged.connect(self._on_label_set)
         sem.countsChanged.connect(legend.set_counts)
         sem.labelsReplaced.connect(self._update_actions)
@@ -616,10 +624,14 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if not self.confirm_discard_changes():
             event.ignore()
             return
-        self.worker.shutdown()
-        for worker in (self.map_worker, self.face_worker, self.text_worker):
-            retire_worker(worker)
         self.save_preferences()
+        self.hide()  # closed at once for the user, while the runs end
+        QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)
+        for worker in (self.worker, self.map_worker, self.face_worker, self.text_worker):
+            worker.cancel()  # all at once: each wait below is for an ending run
+        self.worker.shutdown(CLOSE_WAIT_MS)
+        for worker in (self.map_worker, self.face_worker, self.text_worker):
+            retire_worker(worker, CLOSE_WAIT_MS)
         event.accept()
 
     # --------------------------------------------------- questions to the user

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from cli._errors import describe_error
 from engines import registry
@@ -96,15 +96,6 @@ class EngineCache:
         return self._engine
 
 
-class _Thread(QThread):
-    def __init__(self, worker: Worker) -> None:
-        super().__init__()
-        self._worker = worker
-
-    def run(self) -> None:
-        self._worker._loop()
-
-
 class Worker(QObject):
     """Runs :class:`Task` objects one at a time on a background thread; newest wins.
 
@@ -131,7 +122,10 @@ class Worker(QObject):
         self._pending: Task | None = None
         self._running: tuple[Task, CancelToken] | None = None
         self._stopping = False
-        self._thread = _Thread(self)
+        # a daemon Python thread, not a QThread: a task that ignores cancelling (one long
+        # library call) may still run when the program ends, and a QThread destroyed while
+        # running aborts the process; Qt queues the signals it emits to the GUI thread
+        self._thread = threading.Thread(target=self._loop, name="worker", daemon=True)
         self._thread.start()
 
     @property
@@ -159,18 +153,28 @@ class Worker(QObject):
         if dropped is not None:
             self.cancelled.emit(dropped.id)
 
-    def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Stop the thread (cancelling work) and wait for it."""
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop the thread (cancelling work) and wait up to ``timeout_ms`` for it; returns
+        whether it ended. One that outlives the wait never holds the program open."""
         with self._condition:
             self._stopping = True
             self._pending = None
             if self._running is not None:
                 self._running[1].cancel()
             self._condition.notify_all()
-        if shiboken6.isValid(self._thread):  # Qt may already have deleted it at exit
-            self._thread.wait(timeout_ms)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_ms / 1000)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        except RuntimeError:
+            if shiboken6.isValid(self):
+                raise
+            # the Qt side went away (the program is ending) while a task still ran
+
+    def _serve(self) -> None:
         while True:
             with self._condition:
                 while self._pending is None and not self._stopping:
@@ -211,11 +215,12 @@ class Worker(QObject):
 _live_workers: set[Worker] = set()
 
 
-def retire_worker(worker: Worker) -> None:
-    """Stop a :func:`private_worker`'s thread (cancelling its task) and let it go (once)."""
+def retire_worker(worker: Worker, timeout_ms: int = 10000) -> None:
+    """Stop a :func:`private_worker`'s thread (cancelling its task, waiting up to
+    ``timeout_ms`` for it) and let it go (once)."""
     if worker in _live_workers:
         _live_workers.discard(worker)
-        worker.shutdown()
+        worker.shutdown(timeout_ms)
 
 
 def private_worker(owner: QObject) -> Worker:

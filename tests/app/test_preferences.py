@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app import preferences
 from app.controller import FillSettings
 from engines.base import Strategy
@@ -44,6 +46,19 @@ def test_a_damaged_entry_gives_the_defaults():
     assert preferences.load_fill_settings() == FillSettings()
     preferences.store().setValue("fill/settings", "[1, 2]")
     assert preferences.load_fill_settings() == FillSettings()
+
+
+@pytest.mark.parametrize("value", [["telea"], {"name": "telea"}, None, 2.5, True])
+def test_entries_of_the_wrong_type_give_the_defaults(value):
+    for key in ("engine", "strategy", "crop_margin", "seed", "device", "auto_run",
+                "auto_apply", "engine_options"):
+        preferences.store().setValue("fill/settings", json.dumps({key: value}))
+        assert preferences.load_fill_settings() == FillSettings(), key
+    preferences.store().setValue("fill/settings", json.dumps(
+        {"engine_options": {"patchmatch": {"patch_size": value, "quality": value,
+                                           "keep_grain": value}}}))
+    loaded = preferences.load_fill_settings()
+    assert loaded.engine_options in ({}, {"patchmatch": {"keep_grain": True}}), value
 
 
 def test_saving_keeps_metadata_until_the_user_says_otherwise():

@@ -30,13 +30,47 @@ def test_brush_drag_is_one_step_and_reports_a_change():
 
 def test_label_fill_reports_its_change_so_the_canvas_announces_it():
     doc, settings = _doc(), ToolSettings()
+    labels = np.full((100, 120), 255, np.uint8)
+    labels[:, 60:] = 3
+    doc.replace_layer(Layer.LABELS, labels, "labels")
     settings.label = 7
     fill = LabelFill(settings)
     fill.press(doc, (5, 5))
     assert fill.release(doc, (5, 5))
-    assert (doc.layer(Layer.LABELS) == 7).all()
+    assert (doc.layer(Layer.LABELS)[:, :60] == 7).all()
+    assert (doc.layer(Layer.LABELS)[:, 60:] == 3).all()
     fill.press(doc, (5, 5))  # already 7: nothing changes
     assert not fill.release(doc, (5, 5))
+
+
+def test_the_bucket_without_a_label_map_says_so_and_changes_nothing():
+    doc, settings = _doc(), ToolSettings()
+    said = []
+    settings.on_message = said.append
+    fill = LabelFill(settings)
+    fill.press(doc, (5, 5))  # it would label, and so make a hole of, the whole picture
+    assert not fill.release(doc, (5, 5))
+    assert not doc.mask.any() and not doc.can_undo()
+    assert "No label map yet" in said[0]
+
+
+def test_a_brush_stamp_is_centred_on_the_pointer():
+    doc, settings = _doc(), ToolSettings()
+    settings.radius["mask"] = 0.5  # a one-pixel brush
+    brush = MaskBrush(settings)
+    brush.press(doc, (40.5, 30.5))  # the middle of pixel (40, 30)
+    assert brush.release(doc, (40.5, 30.5))
+    assert list(zip(*np.nonzero(doc.mask))) == [(30, 40)]
+    brush.press(doc, (10.9, 70.1))  # anywhere in a pixel paints that pixel
+    brush.release(doc, (10.9, 70.1))
+    assert doc.mask[70, 10] == 255
+    for radius in (1.5, 3.0, 12.0):  # thin (drawn exactly) and thick (by OpenCV) alike
+        settings.radius["mask"] = radius
+        doc.replace_layer(Layer.MASK, np.zeros((100, 120), np.uint8), "clear")
+        brush.press(doc, (80.5, 50.5))
+        brush.release(doc, (80.5, 50.5))
+        rows, cols = np.nonzero(doc.mask)
+        assert (rows.min() + rows.max()) / 2 == 50 and (cols.min() + cols.max()) / 2 == 80
 
 
 def test_picker_makes_the_label_under_the_pointer_current():

@@ -130,6 +130,43 @@ def test_save_never_replaces_the_original_unless_confirmed(tmp_path, window):
     assert source.read_bytes() == before
 
 
+def test_masks_and_label_maps_are_never_exported_over_the_picture(tmp_path, window):
+    source = tmp_path / "photo.png"
+    save_image(source, load_image(SAMPLE_IMAGE).rgb)
+    link = tmp_path / "link.png"
+    link.symlink_to(source)
+    before = source.read_bytes()
+    window.open_path(source)
+    errors = []
+    window.show_error = errors.append
+    with window.document.step("edit"):
+        window.document.paint_segment(Layer.MASK, (10, 10), (20, 20), 5, 255)
+    window.ask_save_path = lambda *a: str(source)
+    assert not window.export_mask()
+    assert not window.export_labels(link, overwrite=True)  # a link to it is the same file
+    assert source.read_bytes() == before and link.is_symlink()
+    assert len(errors) == 2 and "photo.png is the picture being edited" in errors[0]
+    assert "link.png is the picture being edited: choose another name for the label map" \
+        in errors[1]
+    assert window.export_mask(tmp_path / "photo_mask.png")
+
+
+def test_replacing_a_multi_page_original_says_the_other_pages_are_lost(tmp_path, window):
+    rgb = load_image(SAMPLE_IMAGE).rgb
+    pages = [Image.fromarray(np.roll(rgb, 9 * i, axis=1)) for i in range(3)]
+    source = tmp_path / "scan.tif"
+    pages[0].save(source, save_all=True, append_images=pages[1:])
+    window.open_path(source)
+    questions = []
+    window.confirm = lambda title, text: questions.append(text) or False
+    window.ask_save_path = lambda *a: str(source)
+    assert not window.save()
+    assert "It has 3 pages: replacing it keeps only the first" in questions[0]
+    assert "the other 2 are lost" in questions[0]
+    with Image.open(source) as still:
+        assert still.n_frames == 3
+
+
 def test_a_fill_applied_while_saving_leaves_the_picture_modified(tmp_path, window,
                                                                   monkeypatch):
     import app.file_commands
@@ -439,6 +476,61 @@ def test_holding_o_shows_the_original(qtbot, window):
     original = window.document.image[200, 320].astype(int)
     assert np.abs(plain.astype(int) - original).max() < 30
     assert np.array_equal(tinted, again) and not np.array_equal(tinted, plain)
+
+
+def test_panel_clicks_leave_the_keys_to_the_canvas_and_fields_keep_return(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.auto_apply.setChecked(False)
+    canvas, combo = window.canvas, window.engine_panel.engine
+    window.activateWindow()
+    canvas.setFocus()
+    qtbot.waitUntil(canvas.hasFocus, timeout=5000)
+    qtbot.mouseClick(window.engine_panel.fill_button, Qt.LeftButton)  # nothing to fill yet
+    assert canvas.hasFocus() and combo.focusPolicy() == Qt.TabFocus  # Tab still reaches it
+    engine = window.controller.settings.engine
+    qtbot.keyPress(QApplication.focusWidget(), Qt.Key_O)  # hold O: the original...
+    assert canvas.view.show_original
+    qtbot.keyRelease(QApplication.focusWidget(), Qt.Key_O)
+    assert not canvas.view.show_original and window.controller.settings.engine == engine
+
+    with window.document.step("Mask brush"):  # a fill shown, waiting for Enter
+        window.document.paint_segment(Layer.MASK, (300, 200), (340, 200), 10, 255)
+    with qtbot.waitSignal(window.controller.busyChanged, timeout=60000,
+                          check_params_cb=lambda busy: not busy):
+        window.controller.run()
+    assert window.controller.has_result
+    search = window.legend.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus, timeout=5000)
+    with qtbot.waitSignal(search.returnPressed, timeout=5000):
+        qtbot.keyClick(search, Qt.Key_Return)  # the field's Return, not Apply
+    box = window.size_box
+    box.setFocus()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "60")
+    qtbot.keyClick(box, Qt.Key_Return)
+    assert box.value() == 60 and window.controller.has_result  # still not applied
+    canvas.setFocus()
+    qtbot.waitUntil(canvas.hasFocus, timeout=5000)
+    with qtbot.waitSignal(window.controller.applied, timeout=5000):
+        qtbot.keyClick(canvas, Qt.Key_Return)  # on the canvas, Return applies
+
+
+def test_space_released_while_elsewhere_does_not_leave_the_canvas_panning(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    canvas = window.canvas
+    window.activateWindow()
+    canvas.setFocus()
+    qtbot.waitUntil(canvas.hasFocus, timeout=5000)
+    qtbot.keyPress(canvas, Qt.Key_Space)
+    window.legend.search.setFocus()  # a message box took the focus while Space was down
+    qtbot.waitUntil(window.legend.search.hasFocus, timeout=5000)
+    qtbot.keyRelease(window.legend.search, Qt.Key_Space)
+    offset = (canvas.offset.x(), canvas.offset.y())
+    _drag(qtbot, canvas, [_screen(canvas, x, 200) for x in range(100, 301, 20)])
+    assert window.document.mask.any()  # it painted...
+    assert (canvas.offset.x(), canvas.offset.y()) == offset  # ...and did not pan
 
 
 def test_holding_o_shows_the_picture_as_opened_after_a_fill(qtbot, window):

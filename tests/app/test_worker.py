@@ -3,9 +3,11 @@ newest-wins, errors as messages."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -182,3 +184,33 @@ def test_engine_cache_reuses_and_releases():
     assert cache.get("x", {}) is a
     b = cache.get("y", {})
     assert b is not a and released == [a]
+
+
+def test_a_run_that_ignores_cancelling_neither_blocks_nor_crashes_the_exit(tmp_path):
+    """A long library call cannot be cancelled: closing waits a little, then the program
+    ends normally (a running QThread destroyed at exit would abort it)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "late.py"
+    script.write_text(
+        "import sys, time\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from app.worker import FunctionTask, Worker\n"
+        "app = QApplication([])\n"
+        "worker = Worker()\n"
+        "worker.submit(FunctionTask(function=lambda cancel, progress: time.sleep(60)))\n"
+        "def close():\n"
+        "    print('ended' if worker.shutdown(300) else 'still running', flush=True)\n"
+        "    app.quit()\n"
+        "QTimer.singleShot(300, close)\n"
+        "sys.exit(app.exec())\n")
+    started = time.monotonic()
+    root = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=50, env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+                                           "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr
+    assert "still running" in done.stdout  # the sleep ignored the cancel...
+    assert time.monotonic() - started < 40  # ...and did not hold the program open
