@@ -97,6 +97,14 @@ class FileCommands:
                 return False
             overwrite = True  # the native dialog already asked before replacing a file
         path = Path(path)
+        if not path.suffix:  # a name typed without one: the original's kind
+            path = path.with_name(path.name + (Path(self.document.path or "").suffix or ".png"))
+            # the dialog asked about the name as typed: ask about this one (the original is
+            # asked about below)
+            if path.exists() and not self._is_open_picture(path):
+                if not self.confirm("Replace?", f"{path.name} already exists. Replace it?"):
+                    return False
+                overwrite = True
         if self._is_open_picture(path):
             question = f"{path.name} is the original picture. Replace it?"
             frames = frame_count(path)

@@ -31,7 +31,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("export_labels", "Ctrl+Shift+Alt+L", "Export the label map as an indexed PNG"),
     Shortcut("models", "Ctrl+Alt+M", "Models: download, import or remove weights"),
     Shortcut("undo", "Ctrl+Z", "Undo the last stroke, mask operation or applied fill"),
-    Shortcut("redo", "Ctrl+Shift+Z", "Redo"),
+    Shortcut("redo", "Ctrl+Shift+Z or Ctrl+Y", "Redo"),
     Shortcut("fill", "F", "Fill the mask with the current engine"),
     Shortcut("apply", "Return", "Apply the result shown"),
     Shortcut("cancel", "Esc", "Cancel what runs (a fill, a label map, face or text detection), "
@@ -55,7 +55,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("original", "O (hold)", "Show the original picture while held", direct=True),
     Shortcut("fit", "Ctrl+0", "Fit the picture in the window"),
     Shortcut("actual_size", "Ctrl+1", "Zoom to 100 %"),
-    Shortcut("zoom_in", "Ctrl+=", "Zoom in"),
+    Shortcut("zoom_in", "Ctrl+= or Ctrl++", "Zoom in"),
     Shortcut("zoom_out", "Ctrl+-", "Zoom out"),
     Shortcut("grow", "Ctrl+]", "Grow the mask"),
     Shortcut("shrink", "Ctrl+[", "Shrink the mask"),

@@ -136,8 +136,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self)
         keys = keys_for(name)
-        if keys:
-            action.setShortcut(QKeySequence(keys))
+        if keys:  # "A or B": either works; the menu shows the first
+            action.setShortcuts([QKeySequence(k) for k in keys.split(" or ")])
             action.setToolTip(f"{text} ({keys})")
         action.setCheckable(checkable)
         action.triggered.connect(slot)
@@ -182,7 +182,6 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("clear_watermark", "Clear &Watermark from Folder…", self.clear_watermark)
         a("compare", "C&ompare Engines…", self.compare_engines)
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
-        self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
         # "[" and "]" (the table's one "brush_size" entry) work wherever the focus is, as the
         # tool keys do; a text field being typed in keeps them

@@ -167,6 +167,22 @@ def test_replacing_a_multi_page_original_says_the_other_pages_are_lost(tmp_path,
         assert still.n_frames == 3
 
 
+def test_a_name_typed_without_an_extension_gets_the_originals(tmp_path, window):
+    source = tmp_path / "photo.jpg"
+    save_image(source, load_image(SAMPLE_IMAGE).rgb)
+    window.open_path(source)
+    window.ask_save_path = lambda *a: str(tmp_path / "clean")
+    assert window.save_as() and (tmp_path / "clean.jpg").exists()
+    before = (tmp_path / "clean.jpg").read_bytes()
+    questions = []
+    window.confirm = lambda title, text: questions.append(text) or False
+    with window.document.step("edit"):
+        window.document.paint_segment(Layer.MASK, (10, 10), (20, 20), 5, 255)
+    assert not window.save_as()  # clean.jpg exists now: asked, and the answer was no
+    assert questions == ["clean.jpg already exists. Replace it?"]
+    assert (tmp_path / "clean.jpg").read_bytes() == before
+
+
 def test_a_fill_applied_while_saving_leaves_the_picture_modified(tmp_path, window,
                                                                   monkeypatch):
     import app.file_commands
@@ -515,6 +531,19 @@ def test_panel_clicks_leave_the_keys_to_the_canvas_and_fields_keep_return(qtbot,
     qtbot.waitUntil(canvas.hasFocus, timeout=5000)
     with qtbot.waitSignal(window.controller.applied, timeout=5000):
         qtbot.keyClick(canvas, Qt.Key_Return)  # on the canvas, Return applies
+
+
+def test_second_keys_of_an_action_work_too(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    keys = {name: [k.toString() for k in window.actions[name].shortcuts()]
+            for name in ("zoom_in", "redo")}
+    assert keys == {"zoom_in": ["Ctrl+=", "Ctrl++"], "redo": ["Ctrl+Shift+Z", "Ctrl+Y"]}
+    window.activateWindow()
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=5000)
+    zoom = window.canvas.zoom
+    qtbot.keyClick(window.canvas, Qt.Key_Plus, Qt.ControlModifier)
+    assert window.canvas.zoom > zoom
 
 
 def test_space_released_while_elsewhere_does_not_leave_the_canvas_panning(qtbot, window):
