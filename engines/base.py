@@ -403,6 +403,10 @@ class Engine(abc.ABC):
         working_size: longest side the engine works best at; larger regions are scaled down
             to it (``None``: any size, the region is processed at full resolution).
         min_context: the smallest crop side worth giving the engine (context around a hole).
+        copies_sources: whether the fill copies pixels of the picture, so labels and the
+            sampling area name where the pixels come from (PatchMatch). Such an engine sees
+            the whole picture when a crop would leave those sources out; a network that only
+            reads the label map inside its region keeps the crop.
         weights: ids of the checkpoints the engine needs (see :mod:`engines.weights`).
         option_specs: the engine's own options users may set, as :class:`OptionSpec`;
             :meth:`user_options` adds the ones every engine shares.
@@ -418,6 +422,7 @@ class Engine(abc.ABC):
     guidance: ClassVar[frozenset[Guidance]] = frozenset()
     working_size: ClassVar[int | None] = None
     min_context: ClassVar[int] = 64
+    copies_sources: ClassVar[bool] = False
     weights: ClassVar[tuple[str, ...]] = ()
     option_specs: ClassVar[tuple[OptionSpec, ...]] = ()
     script_options: ClassVar[frozenset[str]] = frozenset()

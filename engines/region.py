@@ -159,12 +159,15 @@ def plan_boxes(request: InpaintRequest, engine: Engine) -> list[tuple[Box, float
 
 
 def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box]) -> bool:
-    """Whether guidance the engine follows asks for sources that a crop box would leave out.
+    """Whether guidance an engine that copies sources follows asks for sources that a crop
+    box would leave out.
 
     A hole labelled L copies from pixels labelled L, and an include area is where copies
     come from; when a box's context holds none of them but the rest of the picture does,
     the crop would silently drop the guidance, so the engine sees the whole picture.
     """
+    if not engine.copies_sources:
+        return False
     known = ~request.hole  # the sources an engine may copy from, as in its region
     labels = request.labels if Guidance.LABELS in engine.guidance else None
     include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)

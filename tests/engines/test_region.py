@@ -70,8 +70,18 @@ def test_crop_strategy_runs_one_box_per_separate_hole_with_context():
 
 
 class GuidedRecordingEngine(RecordingEngine):
+    """Copies pixels from where the labels and the sampling area say, as PatchMatch."""
+
     name = "guided-recording"
     guidance = frozenset({Guidance.LABELS, Guidance.SAMPLING})
+    copies_sources = True
+
+
+class LabelNetworkEngine(RecordingEngine):
+    """Reads the label map inside its region and generates pixels, as the semantic net."""
+
+    name = "label-network"
+    guidance = frozenset({Guidance.LABELS})
 
 
 def test_crop_widens_to_the_whole_picture_when_guidance_names_sources_outside_it():
@@ -93,9 +103,10 @@ def test_crop_widens_to_the_whole_picture_when_guidance_names_sources_outside_it
     whole = (43, 64)  # the whole 300x200 picture at the engine's working size
     assert shapes["labels"] == shapes["include far away"] == whole
     assert shapes["labels offered nearby"] == shapes["include nearby"] == (64, 64)
-    plain = RecordingEngine()  # an engine that ignores labels keeps its crop
-    list(plain.run(InpaintRequest(image=image, mask=mask, crop_margin=10, labels=labels)))
-    assert plain.regions[0].image.shape[:2] == (64, 64)
+    # an engine that ignores labels, or only reads the map around the hole, keeps its crop
+    for kept in (RecordingEngine(), LabelNetworkEngine()):
+        list(kept.run(InpaintRequest(image=image, mask=mask, crop_margin=10, labels=labels)))
+        assert kept.regions[0].image.shape[:2] == (64, 64)
 
 
 def test_crop_boxes_merge_when_context_overlaps():

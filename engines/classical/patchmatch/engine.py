@@ -107,6 +107,7 @@ class PatchMatchEngine(Engine):
                           Guidance.EXEMPLARS})
     working_size = None
     min_context = 64
+    copies_sources = True
     option_specs = (
         OptionSpec("quality", "Quality", "normal", "search and voting rounds per level",
                    choices=(("fast", "fast"), ("normal", "normal"), ("best", "best (slower)"))),
