@@ -316,9 +316,17 @@ def _paste_into(out: np.ndarray, original: np.ndarray, result: np.ndarray, mask:
     out[touched] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
+def _is_grey(rgb: np.ndarray) -> bool:
+    """Whether ``(H, W, 3)`` ``rgb`` has equal channels everywhere (a black-and-white photo)."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1])
+                and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
 def run_regions(engine: Engine, request: InpaintRequest,
                 cancel: CancelToken) -> Iterator[Stage]:
-    """Run ``engine`` over the request's boxes and yield full-size stages (last one final)."""
+    """Run ``engine`` over the request's boxes and yield full-size stages (last one final).
+
+    Where a box of the picture is grey (equal channels), its fill is made grey too."""
     if not request.hole.any():
         raise InputError("the mask is empty: paint over what should be removed first")
     feather = float(engine.region_option(request, "seam_feather"))
@@ -331,6 +339,7 @@ def run_regions(engine: Engine, request: InpaintRequest,
         original = request.image[rows, cols]
         mask = request.mask[rows, cols]
         last_region = index == len(plan) - 1
+        grey = _is_grey(original)
         got_final = False
         for stage in engine.inpaint_region(region, cancel):
             cancel.raise_if_cancelled()
@@ -338,6 +347,9 @@ def run_regions(engine: Engine, request: InpaintRequest,
                 raise RuntimeError(f"{engine.name} returned {stage.image.shape} for a region "
                                    f"of shape {region.image.shape}")
             result = _resize(stage.image, (box.width, box.height), "image")
+            if grey:  # a network may tint a black-and-white photo: keep its fill grey too
+                result = cv2.cvtColor(cv2.cvtColor(result, cv2.COLOR_RGB2GRAY),
+                                      cv2.COLOR_GRAY2RGB)
             # the box of the canvas differs from the original at masked pixels only, which
             # every stage rewrites; previews are replaced moments later: only the final
             # result gets the seam work

@@ -291,3 +291,26 @@ def test_stages_are_pasted_over_the_previous_ones_at_masked_pixels_only():
     assert not np.shares_memory(first.image, second.image)
     np.testing.assert_array_equal(second.image[60:70, 100:110],
                                   np.rint(image[60:70, 100:110] * (1 - 64 / 255)).astype(np.uint8))
+
+
+class TintingEngine(RecordingEngine):
+    """A network that tints what it fills (as MI-GAN may do on a black-and-white photo)."""
+
+    name = "tinting"
+
+    def inpaint_region(self, region, cancel):
+        tinted = region.image.astype(np.int16) + np.array([60, -20, 0], np.int16)
+        yield RegionStage("final", np.clip(tinted, 0, 255).astype(np.uint8), 1.0, final=True)
+
+
+def test_the_fill_of_a_black_and_white_photo_stays_grey():
+    grey = np.repeat(_image()[..., :1], 3, axis=2)
+    mask = _two_holes()
+    final = list(TintingEngine().run(InpaintRequest(image=grey, mask=mask)))[-1].image
+    assert np.array_equal(final[..., 0], final[..., 1]) and np.array_equal(final[..., 1],
+                                                                           final[..., 2])
+    assert np.array_equal(final[mask == 0], grey[mask == 0])
+    assert (final[mask > 0] != grey[mask > 0]).any()  # it was filled
+    colour = _image()  # a colour photo keeps what the engine gives
+    final = list(TintingEngine().run(InpaintRequest(image=colour, mask=mask)))[-1].image
+    assert (final[mask > 0][:, 0] != final[mask > 0][:, 1]).any()
