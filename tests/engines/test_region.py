@@ -314,3 +314,25 @@ def test_the_fill_of_a_black_and_white_photo_stays_grey():
     colour = _image()  # a colour photo keeps what the engine gives
     final = list(TintingEngine().run(InpaintRequest(image=colour, mask=mask)))[-1].image
     assert (final[mask > 0][:, 0] != final[mask > 0][:, 1]).any()
+
+
+def test_many_small_holes_are_filled_in_few_passes_at_full_resolution():
+    image = _image(800, 1200)
+    mask = np.zeros((800, 1200), np.uint8)
+    for y in range(40, 800, 100):  # 8 x 12 dust specks of 5x5 px, apart
+        for x in range(40, 1200, 100):
+            mask[y:y + 5, x:x + 5] = 255
+    engine = RecordingEngine(working_size=256)
+    stages = list(engine.run(InpaintRequest(image=image, mask=mask, crop_margin=16)))
+    assert 1 < len(engine.regions) <= 24  # not 96: specks share a pass...
+    for region in engine.regions:  # ...each within the working size, so never scaled
+        assert max(region.image.shape[:2]) <= 256
+    boxes = [box for box, _ in plan_boxes(InpaintRequest(image=image, mask=mask,
+                                                         crop_margin=16), engine)]
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    final = stages[-1].image
+    assert (final[mask > 0] == (10, 200, 30)).all()
+    assert np.array_equal(final[mask == 0], image[mask == 0])
+    opencv_like = type("AnySize", (RecordingEngine,), {"working_size": None})()
+    list(opencv_like.run(InpaintRequest(image=image, mask=mask, crop_margin=16)))
+    assert len(opencv_like.regions) == 96  # no working size: one box per hole, as before
