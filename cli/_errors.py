@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engines.base import Cancelled, EngineError, InputError
 from engines.fileio import ImageFileError
+from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory
 from engines.registry import UnknownEngineError
 from engines.weights import UnknownWeightsError
 
@@ -17,6 +18,11 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
         return "cancelled", True
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}", True
+    if is_out_of_memory(exc):  # outside an engine run (which names the region itself)
+        where, instead = (("GPU", "run with --device cpu") if is_gpu_out_of_memory(exc)
+                          else ("computer", "close other programs"))
+        return (f"not enough memory on the {where} for this step; {instead}, or work on a "
+                "smaller picture"), True
     text = str(exc).strip() or type(exc).__name__
     first = text.splitlines()[0]
     if isinstance(exc, EXPECTED):

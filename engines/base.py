@@ -400,6 +400,9 @@ class Engine(abc.ABC):
         title: human name for menus.
         description: one sentence for the engine table.
         guidance: the kinds of :class:`Guidance` the engine uses.
+        required_guidance: the kinds among :attr:`guidance` it cannot run without (the
+            semantic network's label map); a run that cannot give them (a folder run)
+            is refused before any work.
         working_size: longest side the engine works best at; larger regions are scaled down
             to it (``None``: any size, the region is processed at full resolution).
         min_context: the smallest crop side worth giving the engine (context around a hole).
@@ -420,6 +423,7 @@ class Engine(abc.ABC):
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     guidance: ClassVar[frozenset[Guidance]] = frozenset()
+    required_guidance: ClassVar[frozenset[Guidance]] = frozenset()
     working_size: ClassVar[int | None] = None
     min_context: ClassVar[int] = 64
     copies_sources: ClassVar[bool] = False
@@ -533,13 +537,31 @@ class Engine(abc.ABC):
         """Run on a whole request; yields full-size :class:`Stage` results, the last final.
 
         Raises :class:`InputError` for an empty mask or a request option the engine does not
-        read (the region options, :data:`REGION_OPTION_KEYS`, are taken by every engine),
+        read (the region options, :data:`REGION_OPTION_KEYS`, are taken by every engine) or
+        whose value it refuses (as its own options' values are checked),
         :class:`Cancelled` when cancelled, :class:`EngineError` when the engine cannot run.
         """
         from engines.region import run_regions  # local: region imports this module
 
         self.check_options(request.options.keys() - REGION_OPTION_KEYS)
+        self.check_option_values(request.options)
+        _check_region_options(request.options, self.user_options())
         status = self.status()
         if not status.ready:
             raise EngineError(f"{self.title or self.name}: {status.detail or status.readiness.value}")
         yield from run_regions(self, request, cancel or CancelToken())
+
+
+def _check_region_options(options: Mapping[str, Any], offered: Iterable[OptionSpec]) -> None:
+    """Check the values of the region options (:data:`REGION_OPTION_KEYS`) in ``options``
+    that the engine does not offer as user options (``offered``; engines without a working
+    size): the seam blend as :data:`SEAM_BLEND_OPTION`, a working size as a whole number of
+    pixels (or None). Raises :class:`InputError` naming the option."""
+    keys = {spec.key for spec in offered}
+    if "seam_feather" in options and "seam_feather" not in keys:
+        SEAM_BLEND_OPTION.check(options["seam_feather"])
+    size = options.get("working_size")
+    if "working_size" not in keys and size is not None \
+            and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise InputError(f"option working_size={_option_text(size)} is refused: working_size "
+                         "takes a whole number of pixels")

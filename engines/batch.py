@@ -19,7 +19,9 @@ import numpy as np
 
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
+from engines.device import pick_device
 from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_result
+from engines.neural.common import NeuralEngine
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -118,6 +120,28 @@ def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarr
     return placed
 
 
+def prepare_engine(engine: Engine, device: str = "auto") -> None:
+    """Get ``engine`` ready to fill a folder on ``device`` (a request's ``device``), or raise
+    before any work: :class:`InputError` if it needs guidance a folder run does not give
+    (:attr:`~engines.base.Engine.required_guidance`), :class:`EngineError` for an
+    accelerator named but missing, an engine not ready, or a network that does not load
+    (damaged checkpoint). A neural engine's network is loaded here, once for every picture
+    (it stays in the model slot for the runs)."""
+    title = engine.title or engine.name
+    if engine.required_guidance:
+        needed = " and ".join(sorted(kind.value for kind in engine.required_guidance))
+        raise InputError(f"{title} cannot fill a folder: it needs each picture's {needed}, "
+                         f"which a folder run does not give; fill the pictures one at a time")
+    device = device or "auto"
+    if device != "auto":  # an accelerator asked for by name must exist, whatever the engine
+        pick_device(device)
+    status = engine.status()
+    if not status.ready:
+        raise EngineError(f"{title}: {status.detail or status.readiness.value}")
+    if isinstance(engine, NeuralEngine):  # the device and the slot key its runs will use
+        engine.network(engine.device(None if device == "auto" else device))
+
+
 def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
                  report: Callable[[float], None]) -> np.ndarray:
     result = None
@@ -172,9 +196,13 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         protected: other files no result may replace, whatever ``overwrite`` says (the
             mask files in use).
 
-    Returns a :class:`BatchResult`. Raises :class:`InputError` before any work for an empty
-    or malformed mask, an unsafe or unwritable output folder or an unknown size policy,
-    :class:`EngineError` if the engine cannot run.
+    Returns a :class:`BatchResult`. Raises before any work (nothing created, the output
+    folder included) :class:`InputError` for an empty or malformed mask, an unsafe or
+    unwritable output folder, an unknown size policy or an engine needing guidance a folder
+    run does not give, and :class:`EngineError` if the engine cannot run (see
+    :func:`prepare_engine`: a missing accelerator, weights not installed or damaged).
+    Problems of one picture (unreadable, no or damaged mask, another size) are recorded in
+    :attr:`BatchResult.failed`, naming the file at fault when it is not the picture.
     """
     cancel = cancel or CancelToken()
     if other_sizes not in SIZE_POLICIES:
@@ -194,18 +222,16 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
     _check_outputs(sources, targets, output_dir, name_suffix, [Path(p) for p in protected])
     check_output_folder(output_dir)
+    settings = dict(request_settings or {})
     owned = isinstance(engine, str)
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
-    status = engine.status()
-    if not status.ready:
-        raise EngineError(f"{engine.title or engine.name}: "
-                          f"{status.detail or status.readiness.value}")
-    output_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
     total = max(len(sources), 1)
     try:
+        prepare_engine(engine, settings.get("device", "auto"))
+        output_dir.mkdir(parents=True, exist_ok=True)
         for index, (source, target) in enumerate(zip(sources, targets)):
             cancel.raise_if_cancelled()
 
@@ -220,13 +246,13 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                 image = loaded.rgb
                 image_mask = mask(source, image) if callable(mask) else mask
                 request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
-                                         **dict(request_settings or {}))
+                                         **settings)
                 result = _final_image(engine, request, cancel, report)
                 save_result(target, result, loaded, overwrite, keep_metadata,
                             edited=request.hole)
                 written.append(target)
             except _PER_IMAGE_ERRORS as exc:
-                failed.append((source, _reason(exc)))
+                failed.append((source, _reason(exc, source)))
             report(1.0)
     finally:
         if owned:
@@ -234,8 +260,13 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     return BatchResult(tuple(written), tuple(failed))
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, source: Path) -> str:
+    """One line on why ``source`` failed; an error about another file (its mask, the output)
+    names that file by its folder and name (``masks/photo.png: ...``)."""
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
+        culprit = Path(exc.filename) if isinstance(exc.filename, (str, os.PathLike)) else None
+        if culprit is None or culprit.resolve() == source.resolve():
+            return exc.strerror
+        return f"{Path(culprit.parent.name, culprit.name).as_posix()}: {exc.strerror}"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -174,7 +174,7 @@ def detect_faces(image: np.ndarray, detector: str = "resnet50", *, min_score: fl
     """
     import torch
 
-    _check_image(image)
+    check_image(image)
     if network is None:
         torch_device = pick_device(device)
         path = weights.require(detector_spec(detector).id)
@@ -240,7 +240,7 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = FACE_SIZE,
     Bilinear resampling; outside the image the crop is facexlib's grey (``border=
     "constant"``) or a mirror of the image (``"reflect101"``, ``"reflect"``).
     """
-    _check_image(image)
+    check_image(image)
     if border not in BORDER_MODES:
         raise InputError(f"unknown border {border!r}; use {', '.join(BORDER_MODES)}")
     matrix = alignment_matrix(landmarks, size)
@@ -314,7 +314,7 @@ def paste_back(image: np.ndarray, crop: np.ndarray, aligned: AlignedFace,
     :func:`paste_mask` weights; pixels whose weight is 0 (everything outside the face crop,
     and outside ``mask`` when given) keep their exact values. Returns a new array.
     """
-    _check_image(image)
+    check_image(image)
     _check_size(image, aligned.image_shape, "image")
     crop = np.asarray(crop)
     if crop.shape != (aligned.size, aligned.size, 3) or crop.dtype != np.uint8:
@@ -349,11 +349,13 @@ def paste_labels_back(label_map: np.ndarray, crop_labels: np.ndarray, aligned: A
     return np.where(write, warped, label_map)
 
 
-def _check_image(image: np.ndarray) -> None:
+def check_image(image: np.ndarray) -> None:
+    """Raise :class:`InputError` unless ``image`` is ``(H, W, 3)`` uint8 RGB."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
             or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
-        raise InputError(f"the image must be (H, W, 3) uint8 RGB, got shape {shape}")
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise InputError(f"the image must be (H, W, 3) uint8 RGB, got {dtype} of shape {shape}")
 
 
 def _check_size(array: np.ndarray, shape: tuple[int, int], what: str) -> None:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import struct
 import types
 import zipfile
@@ -618,7 +619,8 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     their class, an OmegaConf config) that the safe loader refuses; those files are read
     again with an unpickler that rebuilds tensors and plain containers only and turns every
     other object into an inert placeholder, so no code from the file runs either way.
-    Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file.
+    Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file,
+    saying why (:func:`_unreadable_reason`) and, for an installed checkpoint, how to replace it.
     """
     import torch
 
@@ -640,6 +642,66 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     except FileNotFoundError:
         raise WeightsMissingError(f"{path}: no such file") from None
     except Exception as exc:  # torch raises many types for bad files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsCorruptError(f"{path.name} is not a readable {format} checkpoint "
-                                  f"({first_line[:200]})") from None
+        raise WeightsCorruptError(_unreadable_message(path, format, exc)) from exc
+
+
+def _installed_spec(path: Path) -> WeightSpec | None:
+    """The spec whose installed file (in the cache) ``path`` is, if any."""
+    target = Path(os.path.abspath(path))
+    for spec in list(_SPECS.values()):
+        if Path(os.path.abspath(local_path(spec.id))) == target:
+            return spec
+    return None
+
+
+def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
+                       exc: BaseException) -> str:
+    """Why ``path`` could not be opened as a ``format`` checkpoint (after ``exc``), by the
+    cheap checks :func:`verify` makes: empty, a zip cut short, a web page or the wrong format
+    (:func:`check_format`), a size other than the installed file's (manifest) or the spec's;
+    else the loader's own first sentence, never torch's advice to load the file with
+    ``weights_only=False``. ``spec``: the spec whose installed file ``path`` is, if any."""
+    size = path.stat().st_size
+    if size == 0:
+        return "it is an empty file"
+    with open(path, "rb") as handle:
+        zip_head = handle.read(4) == b"PK\x03\x04"
+    if zip_head and _zip_names(path) is None:
+        return (f"it is a zip archive cut short ({format_size(size)}), as an interrupted "
+                "download or copy leaves it")
+    record = read_manifest(spec.id) if spec is not None else None
+    installed = record.get("bytes") if record else None
+    try:
+        check_format(path, format, "it")
+        if isinstance(installed, int) and installed != size:
+            return f"it is {format_size(size)}, but was {format_size(installed)} when installed"
+        if spec is not None and not spec.archive_member:
+            _check_size(spec, size, "it")
+    except WrongFileError as wrong:
+        return str(wrong)
+    text = str(exc).strip()
+    if "weights_only" in text:  # the safe unpickler refused an object: name it, if torch did
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return (f"it pickles Python objects{what} besides tensors, which are not loaded "
+                "because loading them could run code from the file")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return re.split(r"(?<=[a-z\d])\. ", first)[0].rstrip(".")[:200]
+
+
+def _unreadable_message(path: Path, format: str, exc: BaseException) -> str:
+    """One line for a checkpoint that could not be opened: the file, why, and for an
+    installed one the commands that replace it."""
+    spec = _installed_spec(path)
+    try:
+        reason = _unreadable_reason(path, format, spec, exc)
+    except OSError as error:  # unreadable by us too (permissions, a folder)
+        reason = error.strerror or str(error)
+    if spec is None:
+        return f"{path.absolute()} is not a readable {format} checkpoint: {reason}"
+    again = spec.manual or f"`python main.py models import {spec.id} FILE`"
+    if spec.urls:
+        again = (f"`python main.py models download {spec.id}` (or `python main.py models "
+                 f"import {spec.id} FILE` with a copy you have)")
+    return (f"{path.absolute()} is damaged: {reason}; run `python main.py models remove "
+            f"{spec.id}`, then {again}")

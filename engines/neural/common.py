@@ -8,14 +8,62 @@ implements :meth:`NeuralEngine.load_network` (build the network, load the checkp
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from engines import weights
-from engines.base import Engine, Readiness, Status
-from engines.device import MODEL_SLOT, pick_device
+from engines.base import (
+    CancelToken,
+    Engine,
+    EngineError,
+    InpaintRequest,
+    InputError,
+    Readiness,
+    Stage,
+    Status,
+    Strategy,
+)
+from engines.device import MODEL_SLOT, free_accelerator_memory, pick_device
+
+# what torch's allocators say when an allocation fails (CPU on Linux/macOS and Windows,
+# CUDA, ROCm, MPS); torch.OutOfMemoryError is recognised by its type
+OUT_OF_MEMORY_TEXTS = ("can't allocate memory", "cannot allocate memory", "not enough memory",
+                       "out of memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: :class:`MemoryError`,
+    ``torch.OutOfMemoryError`` (``torch.cuda.OutOfMemoryError``), or a ``RuntimeError``
+    whose text is an allocator's (``DefaultCPUAllocator: can't allocate memory``)."""
+    if isinstance(exc, MemoryError):
+        return True
+    torch = sys.modules.get("torch")  # only torch raises its own type; never import it here
+    if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(words in text for words in OUT_OF_MEMORY_TEXTS)
+
+
+def is_gpu_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` (see :func:`is_out_of_memory`) comes from a GPU's allocator: torch's
+    own type is the CUDA (ROCm) allocator's, MPS says so; the CPU's is a RuntimeError."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    text = str(exc).lower()
+    return is_out_of_memory(exc) and ("cuda" in text or "mps backend" in text)
+
+
+def _takes_text(kinds: type | tuple[type, ...] | None) -> bool:
+    """Whether a script option of these types takes text (a file name, a device name)."""
+    return str in (kinds if isinstance(kinds, tuple) else (kinds,))
 
 
 class NeuralEngine(Engine):
@@ -28,17 +76,94 @@ class NeuralEngine(Engine):
     Options:
         weights_path: use this checkpoint file instead of the cached one (tests, experts).
         device: ``auto`` (default), ``cpu``, ``cuda`` or ``mps``.
-        network: an already built network to run instead of loading one (tests).
+        network: an already built ``torch.nn.Module`` to run instead of loading one (tests,
+            benchmarks); Python callers only (:attr:`python_options`).
+
+    Running out of memory (CPU or GPU) ends a run with an :class:`EngineError` that names the
+    region's size and what to change (:meth:`run`).
     """
 
     weights_id: ClassVar[str] = ""
     half_safe: ClassVar[bool] = False
-    script_options = frozenset({"weights_path", "device", "network"})
+    script_options = frozenset({"weights_path", "device"})
+    script_option_types = MappingProxyType({"weights_path": (str, os.PathLike),
+                                            "device": (str, type(None))})
+    python_options: ClassVar[frozenset[str]] = frozenset({"network"})
+    """Options whose values are Python objects: known, but refused as ``--option`` text."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.weights_id:
             cls.weights = (cls.weights_id,)
+
+    @classmethod
+    def known_options(cls) -> frozenset[str]:
+        return super().known_options() | cls.python_options
+
+    @classmethod
+    def check_option_values(cls, options: Mapping[str, Any]) -> None:
+        """As :meth:`Engine.check_option_values`; also ``network`` must be a torch module."""
+        super().check_option_values(options)
+        if options.get("network") is not None:
+            from torch import nn
+
+            if not isinstance(options["network"], nn.Module):
+                raise InputError(f"option network={options['network']!r} is refused: network "
+                                 "takes a torch.nn.Module (from Python)")
+
+    @classmethod
+    def parse_options(cls, texts: Mapping[str, str]) -> dict[str, Any]:
+        """As :meth:`Engine.parse_options`, but text options (a ``weights_path`` of ``123``)
+        keep the text as typed, and :attr:`python_options` are refused."""
+        cls.check_options(texts)
+        objects = sorted(cls.python_options & texts.keys())
+        if objects:
+            raise InputError(f"option {objects[0]} takes a Python object, not text: it is for "
+                             "Python scripts only")
+        as_typed = {key for key in texts if _takes_text(cls.script_option_types.get(key))}
+        options = super().parse_options({key: text for key, text in texts.items()
+                                         if key not in as_typed})
+        options.update((key, texts[key]) for key in as_typed)
+        return options
+
+    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
+        """As :meth:`Engine.run`; running out of memory raises :class:`EngineError` naming
+        the region size and what to change (the allocator's error is its ``__cause__``)."""
+        try:
+            yield from super().run(request, cancel)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # free what the failed frames still hold before anything else is allocated
+            traceback.clear_frames(exc.__traceback__)
+            free_accelerator_memory()
+            raise EngineError(self.out_of_memory_message(request, exc)) from exc
+
+    def out_of_memory_message(self, request: InpaintRequest, exc: BaseException) -> str:
+        """One line: which region did not fit in which memory, and what to change."""
+        from engines.region import plan_boxes  # local: region imports engines.base
+
+        sizes = [(max(1, round(box.width * scale)), max(1, round(box.height * scale)))
+                 for box, scale in plan_boxes(request, self)]
+        width, height = max(sizes, key=lambda size: size[0] * size[1])
+        torch = sys.modules.get("torch")
+        on_gpu = is_gpu_out_of_memory(exc)
+        advice = []
+        if request.strategy is Strategy.ORIGINAL:
+            advice.append("--strategy crop or resize (the engine then works at its working "
+                          "size)")
+        elif self.working_size:
+            limit = self.region_option(request, "working_size")
+            advice.append(f"a smaller working_size (--option working_size=N, now {limit})")
+        if on_gpu:
+            advice.append("--device cpu, which usually has more memory")
+        elif torch is not None and torch.cuda.is_available():
+            advice.append("the GPU (--device cuda)")
+        else:
+            advice.append("closing other programs")
+        where = "GPU" if on_gpu else "computer"
+        return (f"{self.title or self.name}: not enough memory on the {where} to fill a "
+                f"{width}x{height} px region; try {', or '.join(advice)}")
 
     def checkpoint_path(self) -> Path:
         """The checkpoint file to load: the ``weights_path`` option, else the cached file."""

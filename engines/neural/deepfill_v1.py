@@ -27,6 +27,7 @@ from engines.base import CancelToken, Region, RegionStage
 from engines.neural.common import NeuralEngine
 from engines.neural.contextual_attention import ContextualAttention
 from engines.neural.deepfill_v2 import (
+    LOCAL_OPTION_TYPES,
     PAD_MULTIPLE,
     PRECISION_OPTION,
     load_state_strict,
@@ -231,8 +232,8 @@ def load_deepfill_v1(network: DeepFillV1, path: str | Path) -> None:
     path = Path(path)
     state = weights.load_checkpoint(path, "state_dict")
     if not isinstance(state, Mapping):
-        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
-    load_state_strict(network, state, path.name)
+        raise weights.WeightsCorruptError(f"{path.absolute()} is not a state dict")
+    load_state_strict(network, state, str(path.absolute()))
 
 
 @register
@@ -253,6 +254,7 @@ class DeepFill1Engine(NeuralEngine):
     half_safe = True
     option_specs = (PRECISION_OPTION,)
     script_options = NeuralEngine.script_options | {"local"}  # see run_two_stages
+    script_option_types = LOCAL_OPTION_TYPES
     native_size: ClassVar[int] = 256
     pad_multiple: ClassVar[int] = PAD_MULTIPLE
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -479,13 +480,14 @@ def generator_state(checkpoint: Any, source: str) -> Mapping[str, Any]:
 def load_deepfill_v2(network: DeepFillV2, path: str | Path) -> None:
     """Load either checkpoint layout into ``network`` and select the matching computation."""
     path = Path(path)
-    state = dict(generator_state(weights.load_checkpoint(path, "generator_dict"), path.name))
+    source = str(path.absolute())
+    state = dict(generator_state(weights.load_checkpoint(path, "generator_dict"), source))
     tf_layout = is_tf_layout(state)
     if tf_layout:
         state = tf_to_pt_names(state)
     if FUSE_KEY not in state:  # older upstream versions had no such buffer: it is the identity
         state[FUSE_KEY] = torch.eye(3).view(1, 1, 3, 3)
-    load_state_strict(network, state, path.name, pt_to_tf_name if tf_layout else str)
+    load_state_strict(network, state, source, pt_to_tf_name if tf_layout else str)
     network.tf_compat = tf_layout
 
 
@@ -497,6 +499,9 @@ PRECISION_OPTION = OptionSpec(
     "half", "Precision", None, "reduced precision is faster, within about one 8-bit level",
     choices=((None, "auto (float16 on CUDA)"), (True, "reduced (bfloat16 on CPU too)"),
              (False, "full (float32)")))
+
+# the script option ``local`` of the DeepFill engines (see run_two_stages) and its type
+LOCAL_OPTION_TYPES = MappingProxyType({**NeuralEngine.script_option_types, "local": bool})
 
 
 def run_two_stages(engine: NeuralEngine, region: Region,
@@ -510,7 +515,8 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     hole pixels replaced by the network output (upstream's composite), rounded to uint8.
 
     Each layer computes only what reaches the hole's bounding box (the hole pixels are those
-    of the whole computation); the engine option ``local=False`` computes the whole frame.
+    of the whole computation); the option ``local=False`` computes the whole frame. Options
+    (``half``, ``local``) are the engine's, else the request's (:meth:`Engine.engine_option`).
     """
     device = engine.device(None if region.device == "auto" else region.device)
     net = engine.network(device)
@@ -518,7 +524,7 @@ def run_two_stages(engine: NeuralEngine, region: Region,
     hole = pad_to_multiple(region.hole, PAD_MULTIPLE)
     image = image_to_tensor(pad_to_multiple(region.image, PAD_MULTIPLE), device, -1.0, 1.0)
     mask = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
-    half = engine.options.get("half")  # None (auto), True or False: see PRECISION_OPTION
+    half = engine.engine_option(region, "half")  # None (auto), True or False: PRECISION_OPTION
 
     def precision():  # reduced-precision convolutions; the attention keeps float32 itself
         return reduced_precision(device, half, engine.half_safe)
@@ -528,7 +534,7 @@ def run_two_stages(engine: NeuralEngine, region: Region,
         return np.where(region.hole[..., None], pixels, region.image)
 
     # only what reaches the hole is computed (same hole pixels); local=false: the whole frame
-    box = Box.around(hole) if engine.options.get("local", True) else None
+    box = Box.around(hole) if engine.engine_option(region, "local", True) else None
     with torch.inference_mode(), precision():
         x, coarse = net.coarse_stage(image, mask, box)
     yield RegionStage("coarse", compose(coarse), 0.4)
@@ -555,6 +561,7 @@ class DeepFillV2Engine(NeuralEngine):
     min_context = 256
     option_specs = (PRECISION_OPTION,)
     script_options = NeuralEngine.script_options | {"local"}
+    script_option_types = LOCAL_OPTION_TYPES
 
     def _installed(self) -> str | None:
         for weights_id in (self.weights_id, self.tf_weights_id):

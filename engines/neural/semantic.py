@@ -57,6 +57,9 @@ CHECKPOINT_VERSION = 1
 WEIGHTS_ID = "semantic-local"
 TRAIN_HINT = "train one with `python main.py train semantic --images DIR`"
 ARCHITECTURE_KEYS = ("num_classes", "channels", "memory")
+# the engine pads a region to at least this much each way: at 1/4 scale the instance norms
+# then see at least 2x2 values per channel (a single value cannot be normalised)
+MIN_SIDE = 8
 
 
 def _act() -> nn.LeakyReLU:
@@ -334,12 +337,24 @@ register_spec(WeightSpec(
 ))
 
 
+def padded_input(array: np.ndarray) -> np.ndarray:
+    """``(H, W[, C])`` padded at the bottom and right (symmetric) to multiples of 4 of at least
+    :data:`MIN_SIDE` each way; ``array`` itself when it is already so."""
+    height, width = array.shape[:2]
+    grow = [(0, max(0, MIN_SIDE - height)), (0, max(0, MIN_SIDE - width))]
+    if grow[0][1] or grow[1][1]:
+        array = np.pad(array, grow + [(0, 0)] * (array.ndim - 2), mode="symmetric")
+    return pad_to_multiple(array, 4)
+
+
 @register
 class SemanticEngine(NeuralEngine):
     """The two-stage network steered by the edited label map.
 
     Stages: ``coarse`` (stage 1, ignores the labels), then ``refined`` (stage 2, follows them).
-    Needs ``region.labels`` whose ids index the label set the model was trained on.
+    Needs ``region.labels`` whose ids index the label set the model was trained on. A region
+    is padded to multiples of 4 of at least :data:`MIN_SIDE` pixels each way, so pictures of
+    any size down to 1x1 work.
     """
 
     name = "semantic"
@@ -347,6 +362,7 @@ class SemanticEngine(NeuralEngine):
     description = ("Two-stage network that paints the hole after your edited label map "
                    "(coarse autoencoder, then a SPADE decoder); train it on your photos first.")
     guidance = frozenset({Guidance.LABELS})
+    required_guidance = guidance
     weights_id = WEIGHTS_ID
     working_size = 256  # the default training crop size
     min_context = 64
@@ -375,9 +391,9 @@ class SemanticEngine(NeuralEngine):
                               f"model knows {network.num_classes} classes; compute the labels "
                               "with the parser it was trained with")
         height, width = labels.shape
-        image = image_to_tensor(pad_to_multiple(region.image, 4), device, -1.0, 1.0)
-        mask = mask_to_tensor(pad_to_multiple(region.hole, 4), device)
-        ids = torch.from_numpy(pad_to_multiple(labels, 4).astype(np.int64))[None].to(device)
+        image = image_to_tensor(padded_input(region.image), device, -1.0, 1.0)
+        mask = mask_to_tensor(padded_input(region.hole), device)
+        ids = torch.from_numpy(padded_input(labels).astype(np.int64))[None].to(device)
         with torch.inference_mode():
             coarse, features = network.stage1(image, mask)
         yield RegionStage("coarse", tensor_to_image(coarse, -1.0, 1.0)[:height, :width], 0.4)

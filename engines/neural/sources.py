@@ -10,6 +10,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from engines import weights
@@ -88,6 +89,7 @@ class DualSourceEngine(NeuralEngine):
 
     alternative_id: ClassVar[str | None] = None
     script_options = NeuralEngine.script_options | {"source"}
+    script_option_types = MappingProxyType({**NeuralEngine.script_option_types, "source": str})
 
     def source(self) -> str:
         """The ``source`` option, validated."""

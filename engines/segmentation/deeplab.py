@@ -14,10 +14,18 @@ loads strictly. Inference follows its ``demo.py``:
 * the logits are upsampled bilinearly (here straight to the photo's own size; upstream stops
   at the 513 input) and the argmax is the COCO-Stuff class (182 ids,
   ``resources/labels/cocostuff182.tsv``).
+
+A very elongated photo (beyond about 33:1 at the long side 513) gives a resized side under
+:data:`MIN_SIDE` (16) pixels, too thin for the half-scale pass (at 1 pixel it vanishes). Such
+an input is padded at the bottom and right with the mean colour (0 after the subtraction), as
+upstream's training pads its crops, and the logits of the padding are cut off (at the input's
+resolution) before the upsampling to the photo. Inputs of at least :data:`MIN_SIDE` pixels
+each way are processed exactly as described above, with no padding.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import cv2
@@ -27,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engines import weights
-from engines.base import CancelToken
+from engines.base import CancelToken, InputError
+from engines.faces import check_image
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import NeuralParser, load_strict, upsampled_argmax
@@ -39,6 +48,9 @@ SCALES = (0.5, 0.75)
 N_BLOCKS = (3, 4, 23, 3)
 ATROUS_RATES = (6, 12, 18, 24)
 N_CLASSES = 182
+OUTPUT_STRIDE = 8
+# the smallest input side whose smallest scaled copy still spans one output cell
+MIN_SIDE = math.ceil(OUTPUT_STRIDE / min(SCALES))
 
 SPEC = register_spec(WeightSpec(
     id="deeplab2-cocostuff164k", engine="scene",
@@ -161,12 +173,40 @@ def build_network(n_classes: int = N_CLASSES) -> MultiScale:
 def preprocess(image: np.ndarray, long_side: int = LONG_SIDE) -> np.ndarray:
     """The network input for ``image`` (``(H, W, 3)`` uint8 RGB): ``(3, h, w)`` float32 BGR
     minus :data:`MEAN_BGR`, resized so that ``max(h, w)`` is ``long_side`` (see the module
-    docstring; upscales small images too, as upstream)."""
+    docstring; upscales small images too, as upstream). A side that would round to 0 pixels
+    is kept at 1."""
     bgr = np.ascontiguousarray(image[..., ::-1])
-    scale = long_side / max(bgr.shape[:2])
-    resized = cv2.resize(bgr, dsize=None, fx=scale, fy=scale)
+    height, width = bgr.shape[:2]
+    scale = long_side / max(height, width)
+    if round(height * scale) >= 1 and round(width * scale) >= 1:
+        resized = cv2.resize(bgr, dsize=None, fx=scale, fy=scale)
+    else:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = cv2.resize(bgr, dsize=size)
     pixels = resized.astype(np.float32) - np.array(MEAN_BGR, np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def pad_input(pixels: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
+    """``pixels`` (``(3, h, w)``, from :func:`preprocess`) padded at the bottom and right with
+    zeros (the mean colour) to at least ``min_side`` each way; ``pixels`` itself when it is
+    already that large."""
+    height, width = pixels.shape[1:]
+    if height >= min_side and width >= min_side:
+        return pixels
+    return np.pad(pixels, ((0, 0), (0, max(0, min_side - height)),
+                           (0, max(0, min_side - width))))
+
+
+def content_logits(logits: torch.Tensor, padded: tuple[int, int],
+                   content: tuple[int, int]) -> torch.Tensor:
+    """The part of ``logits`` (``(1, C, h, w)``, of an input of size ``padded``) that covers
+    the top-left ``content`` of that input: upsampled to ``padded`` and cropped; ``logits``
+    itself when nothing was padded."""
+    if tuple(padded) == tuple(content):
+        return logits
+    full = F.interpolate(logits, size=tuple(padded), mode="bilinear", align_corners=False)
+    return full[:, :, :content[0], :content[1]]
 
 
 @register_parser
@@ -196,6 +236,12 @@ class SceneParser(NeuralParser):
 
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:
+        check_image(image)
+        if image.size == 0:
+            raise InputError(f"the image is empty ({image.shape[1]}x{image.shape[0]})")
+        long_side = int(self.options.get("long_side", LONG_SIDE))
+        if long_side < 1:
+            raise InputError(f"option long_side must be at least 1, got {long_side}")
         cancel = cancel or CancelToken()
         report = progress or (lambda fraction, text: None)
         report(0.0, "loading DeepLab v2")
@@ -203,10 +249,12 @@ class SceneParser(NeuralParser):
         network = self.networks(device)
         cancel.raise_if_cancelled()
         report(0.2, "parsing the scene")
-        pixels = preprocess(image, int(self.options.get("long_side", LONG_SIDE)))
+        pixels = preprocess(image, long_side)
+        padded = pad_input(pixels)
         with torch.no_grad():
-            logits = network(torch.from_numpy(pixels)[None].to(device))
+            logits = network(torch.from_numpy(padded)[None].to(device))
             cancel.raise_if_cancelled()
-            labels = upsampled_argmax(logits.float(), image.shape[:2])
+            logits = content_logits(logits.float(), padded.shape[1:], pixels.shape[1:])
+            labels = upsampled_argmax(logits, image.shape[:2])
         report(1.0, "done")
         return labels

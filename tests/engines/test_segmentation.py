@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engines import weights
-from engines.base import Readiness
+from engines.base import InputError, Readiness
 from engines.device import MODEL_SLOT
 from engines.faces import Face, face_template
 from engines.segmentation import deeplab, face, regions, segformer
@@ -210,6 +210,82 @@ def test_a_checkpoint_of_another_network_is_refused(model_cache, tmp_path):
                put_in_cache("deeplab2-cocostuff164k"))
     with pytest.raises(weights.WeightsCorruptError, match="not a DeepLab v2"):
         create_parser("scene", device="cpu").parse(picture(40, 60))
+
+
+# --- DeepLab on very elongated pictures and bad input ------------------------------------------
+
+
+def test_deeplab_keeps_every_resized_side_at_least_one_pixel():
+    assert deeplab.preprocess(picture(20, 8000)).shape == (3, 1, 513)  # 1.28 rounds to 1
+    assert deeplab.preprocess(picture(1, 2000)).shape == (3, 1, 513)  # 0.26 would be 0
+    assert deeplab.preprocess(picture(3000, 1)).shape == (3, 513, 1)
+
+
+def test_deeplab_pads_only_inputs_thinner_than_the_minimum_with_the_mean():
+    assert deeplab.MIN_SIDE == 16  # 8 / 0.5: the half-scale copy still spans one logit
+    pixels = deeplab.preprocess(picture(20, 8000))
+    padded = deeplab.pad_input(pixels)
+    assert padded.shape == (3, 16, 513) and padded.dtype == np.float32
+    assert np.array_equal(padded[:, :1], pixels) and not padded[:, 1:].any()  # mean colour
+    corner = deeplab.pad_input(np.ones((3, 5, 9), np.float32))
+    assert corner.shape == (3, 16, 16) and corner[:, :5, :9].all() \
+        and corner.sum() == 3 * 5 * 9
+    for normal in (deeplab.preprocess(picture(40, 60)), np.ones((3, 16, 513), np.float32)):
+        assert deeplab.pad_input(normal) is normal
+
+
+def test_deeplab_parses_very_elongated_pictures(model_cache, deeplab_file):
+    shutil.copyfile(deeplab_file, put_in_cache("deeplab2-cocostuff164k"))
+    parser = create_parser("scene", device="cpu")
+    for height, width in ((20, 8000), (1, 1000), (1, 2000), (600, 2)):
+        labels = parser.parse(picture(height, width))
+        assert labels.shape == (height, width) and labels.dtype == np.uint8
+        assert labels.max() < 182
+
+
+class BlueCells(torch.nn.Module):
+    """A stand-in network: 2 logits per 8x8 cell, class 0 where the cell's mean blue is above
+    the training mean, class 1 below it; a cell of mean colour (padding) ties, giving 0.
+    Records the input shapes it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def forward(self, x):
+        self.shapes.append(tuple(x.shape))
+        blue = F.avg_pool2d(x[:, :1], 8, ceil_mode=True)
+        return torch.cat([blue, -blue], dim=1)
+
+
+def test_deeplab_labels_of_a_padded_input_come_from_the_picture_only():
+    image = np.zeros((20, 8000, 3), np.uint8)
+    image[:, :4000, 2] = 250  # left half blue (above the mean: class 0), right half black
+    parser = create_parser("scene", device="cpu")
+    network = BlueCells()
+    parser.networks = lambda device: network
+    labels = parser.parse(image)
+    assert network.shapes == [(1, 3, 16, 513)]  # 1 row of picture, 15 of padding
+    assert not labels[:, :3900].any()
+    assert (labels[:, 4100:] == 1).all()  # the padding's class 0 does not leak in
+    network.shapes.clear()
+    assert parser.parse(picture(40, 60)).shape == (40, 60)
+    assert network.shapes == [(1, 3, 342, 513)]  # ordinary pictures are not padded
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((50, 60, 3), np.uint16), np.zeros((50, 60), np.uint8),
+    np.zeros((50, 60, 4), np.uint8), np.zeros((50, 60, 3), np.float32),
+    np.zeros((0, 60, 3), np.uint8), np.zeros((0, 0, 3), np.uint8)],
+    ids=["uint16", "grey", "rgba", "float", "no rows", "empty"])
+def test_deeplab_refuses_what_is_not_an_rgb_picture(image):
+    with pytest.raises(InputError, match="image"):
+        create_parser("scene", device="cpu").parse(image)
+
+
+def test_deeplab_refuses_a_long_side_below_one():
+    with pytest.raises(InputError, match="long_side"):
+        create_parser("scene", device="cpu", long_side=0).parse(picture(40, 60))
 
 
 # --- SegFormer -------------------------------------------------------------------------------------

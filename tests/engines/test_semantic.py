@@ -25,6 +25,7 @@ from engines.neural.semantic import (
     SemanticInpaintNet,
     checkpoint_dict,
     network_from_checkpoint,
+    padded_input,
     read_checkpoint,
 )
 from engines.neural.semantic_training import (
@@ -336,6 +337,36 @@ def test_engine_rejects_missing_or_foreign_labels(model_cache, trained):
     with pytest.raises(EngineError, match="uses class 7"):
         list(engine.run(_request(np.full((46, 58), 7, np.uint8))))
     engine.release()
+
+
+def test_small_regions_are_padded_to_at_least_eight_pixels_each_way():
+    tiny = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    padded = padded_input(tiny)
+    assert padded.shape == (8, 8, 3) and np.array_equal(padded[:2, :3], tiny)
+    assert set(np.unique(padded)) == set(np.unique(tiny))  # mirrored, no new values
+    assert padded_input(np.zeros((4, 30), np.uint8)).shape == (8, 32)
+    assert padded_input(np.zeros((9, 10), bool)).shape == (12, 12)
+    ordinary = np.zeros((12, 16), np.uint8)
+    assert padded_input(ordinary) is ordinary
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (4, 4), (3, 5), (4, 9), (1, 30)],
+                         ids=lambda size: f"{size[1]}x{size[0]}")
+def test_engine_inpaints_tiny_pictures(size):
+    torch.manual_seed(0)
+    network = SemanticInpaintNet(3, channels=4, memory=4).eval()
+    engine = registry.create("semantic", device="cpu", network=network)
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    mask = np.zeros(size, np.uint8)
+    mask[0, 0] = 255
+    labels = np.zeros(size, np.uint8)
+    request = InpaintRequest(image, mask, labels=labels)
+    stages = list(engine.run(request))
+    assert [s.name for s in stages] == ["coarse", "refined"] and stages[-1].final
+    for stage in stages:
+        assert stage.image.shape == (*size, 3) and stage.image.dtype == np.uint8
+        assert np.array_equal(stage.image[mask == 0], image[mask == 0])
 
 
 def test_models_import_checks_that_the_file_is_a_semantic_checkpoint(model_cache, trained,

@@ -1,0 +1,113 @@
+"""`batch`: a bad setup is refused once before any work; a picture's failure names its file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import main
+from engines import weights
+from engines.fileio import load_image, save_image, save_mask
+
+
+def run_cli(*argv) -> int:
+    return main.main([str(a) for a in argv])
+
+
+def _folder(tmp_path, count=3, shape=(48, 64)):
+    """images/p0.png.. with their masks in masks/ (a hole each)."""
+    rng = np.random.default_rng(3)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(count):
+        save_image(images / f"p{i}.png", rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
+        mask = np.zeros(shape, np.uint8)
+        mask[10:26, 16 + 4 * i:40 + 4 * i] = 255
+        save_mask(masks / f"p{i}.png", mask)
+    return images, masks
+
+
+def _refused_once(capsys, out, words: str) -> str:
+    """The one error line, after checking it says ``words``, no picture was tried (no
+    per-picture lines, no summary) and the output folder was not created."""
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], text
+    assert "written" not in printed.out and "  p0.png" not in printed.out
+    assert "Traceback" not in text
+    assert not out.exists()
+    return errors[0]
+
+
+@pytest.mark.parametrize("engine", ["telea", "migan-256"])
+def test_a_missing_accelerator_is_refused_once_before_any_work(tmp_path, capsys, monkeypatch,
+                                                                engine):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "out"
+    # a checkpoint named by path: the engine reads as ready, its file is never reached
+    ready = ["--option", f"weights_path={tmp_path / 'never-read.pt'}"] \
+        if engine != "telea" else []
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", out, "--engine", engine,
+                   "--device", "cuda", *ready)
+    assert code == 2
+    _refused_once(capsys, out, "CUDA was requested but no CUDA GPU is available")
+
+
+def test_a_damaged_checkpoint_is_read_once_and_refused_before_any_work(tmp_path, capsys,
+                                                                         monkeypatch,
+                                                                         model_cache):
+    from engines.neural.deepfill_v2 import DeepFill2Engine
+
+    cached = weights.local_path(DeepFill2Engine.weights_id)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"PK\x03\x04 cut off in the middle of the download")
+    loads = []
+    original = DeepFill2Engine.load_network
+
+    def counted(self, path, device):
+        loads.append(path)
+        return original(self, path, device)
+
+    monkeypatch.setattr(DeepFill2Engine, "load_network", counted)
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "out"
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "deepfill2")
+    assert code == 2
+    assert loads == [cached]
+    _refused_once(capsys, out, cached.name)
+
+
+def test_an_engine_needing_label_maps_is_refused_before_any_work(tmp_path, capsys):
+    images, masks = _folder(tmp_path)
+    out = tmp_path / "out"
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "semantic",
+                   "--option", f"weights_path={tmp_path / 'semantic.pt'}")  # reads as ready
+    assert code == 2
+    err = _refused_once(capsys, out, "cannot fill a folder")
+    assert "needs each picture's labels" in err
+
+
+def test_a_damaged_mask_is_named_and_a_damaged_picture_is_not_blamed_on_a_folder(tmp_path,
+                                                                                  capsys):
+    images, masks = _folder(tmp_path)
+    whole = (masks / "p1.png").read_bytes()
+    (masks / "p1.png").write_bytes(whole[:len(whole) // 2])  # p1's mask: a cut-off PNG
+    (images / "p2.png").write_bytes(b"not a picture")  # p2 itself is damaged
+    out = tmp_path / "out"
+    code = run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea")
+    assert code == 1  # picture-level problems: skipped, the rest written
+    lines = capsys.readouterr().out.splitlines()
+    assert "1 written" in lines[0] and "2 failed" in lines[0]
+    assert load_image(out / "p0.png").rgb.shape == (48, 64, 3)
+    mask_line = next(line for line in lines if line.startswith("  p1.png: "))
+    assert mask_line.startswith("  p1.png: masks/p1.png: ")
+    picture_line = next(line for line in lines if line.startswith("  p2.png: "))
+    assert "/" not in picture_line  # the picture is the damaged file: no other file named
