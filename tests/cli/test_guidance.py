@@ -176,3 +176,17 @@ def test_guidance_an_engine_cannot_use_is_reported_not_silently_dropped(tmp_path
     assert code == 0 and (tmp_path / "out.png").exists()
     assert "note: telea does not use sketch; ignored" in captured.err
     assert "patchmatch" in captured.err.split("ignored", 1)[1]  # who would use it
+
+
+@pytest.mark.parametrize("device, message", [("gpu", "unknown device 'gpu'"),
+                                             ("cuda", "no CUDA GPU is available")])
+def test_an_accelerator_asked_for_must_exist_whatever_the_engine(tmp_path, capsys, monkeypatch,
+                                                                 device, message):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 30:50] = 255
+    code, result = _inpaint(tmp_path, _halves((200, 30, 30), (30, 30, 200)), mask,
+                            "--engine", "telea", "--device", device)  # telea uses no device
+    assert code == 2 and result is None
+    assert message in capsys.readouterr().err
