@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -67,14 +68,15 @@ def default_folder_engine() -> str:
 
 
 def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: EngineFactory,
-           overwrite: bool, other_sizes: str, keep_metadata: bool, cancel,
-           progress) -> BatchResult:
+           overwrite: bool, other_sizes: str, keep_metadata: bool, settings: dict[str, Any],
+           cancel, progress) -> BatchResult:
     """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
-    the end."""
+    the end; ``settings`` are the requests' (strategy, context, seed, device)."""
     instance = factory(engine)
     try:
         return clear_folder(images, output, mask, instance, progress, cancel, overwrite,
-                            other_sizes=other_sizes, keep_metadata=keep_metadata)
+                            other_sizes=other_sizes, keep_metadata=keep_metadata,
+                            request_settings=settings)
     finally:
         instance.release()
 
@@ -121,12 +123,15 @@ class FolderRunDialog(QDialog):
     cleared = Signal(object)
 
     def __init__(self, title: str, engine: str | None = None, other_sizes: str = "skip",
-                 parent: QWidget | None = None, factory: EngineFactory = registry.create) -> None:
+                 parent: QWidget | None = None, factory: EngineFactory = registry.create,
+                 request_settings: Callable[[], dict[str, Any]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(560)
         self.batch_result: BatchResult | None = None
         self._factory = factory
+        # the editor's region strategy, context, seed and device, read when a run starts
+        self._request_settings = request_settings or dict
         self._task_id: int | None = None
         self._on_result: Callable[[object], None] | None = None
         self._close_with: int | None = None
@@ -204,10 +209,12 @@ class FolderRunDialog(QDialog):
         engine, factory = self.engine_name(), self._factory
         overwrite, other_sizes = self.overwrite.isChecked(), self.other_sizes.currentData()
         keep_metadata = self.keep_metadata.isChecked()
+        settings = dict(self._request_settings())
         return self.run_job(
             f"Clearing with {self.engine.currentText()}",
             lambda cancel, progress: _clear(images, output, mask, engine, factory, overwrite,
-                                             other_sizes, keep_metadata, cancel, progress),
+                                             other_sizes, keep_metadata, settings, cancel,
+                                             progress),
             self._show_cleared)
 
     def run_job(self, title: str, function, on_result: Callable[[object], None]) -> int:
@@ -319,8 +326,10 @@ class WatermarkDialog(FolderRunDialog):
     correctRequested = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None, engine: str | None = None,
-                 factory: EngineFactory = registry.create) -> None:
-        super().__init__("Clear a watermark from a folder", engine, "skip", parent, factory)
+                 factory: EngineFactory = registry.create,
+                 request_settings: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__("Clear a watermark from a folder", engine, "skip", parent, factory,
+                         request_settings)
         self.estimate: WatermarkEstimate | None = None
         self._estimated_folder: Path | None = None
         self.estimate_button = QPushButton("Estimate")
@@ -436,8 +445,10 @@ class FolderApplyDialog(FolderRunDialog):
     """Apply one mask (the current document's) to every image of a folder."""
 
     def __init__(self, mask: np.ndarray, engine: str | None = None,
-                 parent: QWidget | None = None, factory: EngineFactory = registry.create) -> None:
-        super().__init__("Apply the mask to a folder", engine, "skip", parent, factory)
+                 parent: QWidget | None = None, factory: EngineFactory = registry.create,
+                 request_settings: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__("Apply the mask to a folder", engine, "skip", parent, factory,
+                         request_settings)
         self.mask = np.array(mask, np.uint8)
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignCenter)

@@ -352,8 +352,16 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """Engine ``name`` with the options set in the engine panel (for the dialogs)."""
         return registry.create(name, **self.controller.settings.options_for(name))
 
+    def folder_request_settings(self) -> dict:
+        """The engine panel's strategy, context, seed and device, for folder runs."""
+        self.engine_panel.apply_to(self.controller.settings)
+        s = self.controller.settings
+        return {"strategy": s.strategy, "crop_margin": s.crop_margin, "seed": s.seed,
+                "device": s.device}
+
     def clear_watermark(self) -> WatermarkDialog:
-        dialog = WatermarkDialog(self, factory=self.create_engine)
+        dialog = WatermarkDialog(self, factory=self.create_engine,
+                                 request_settings=self.folder_request_settings)
         dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.correctRequested.connect(self._open_with_mask)
@@ -371,7 +379,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage("Paint or import a mask first", 6000)
             return None
         dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self,
-                                   factory=self.create_engine)
+                                   factory=self.create_engine,
+                                   request_settings=self.folder_request_settings)
         dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.show()

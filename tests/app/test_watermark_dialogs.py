@@ -21,7 +21,7 @@ from app.watermark_dialogs import (
     propose_text_mask,
 )
 from app.worker import Worker
-from engines.base import CancelToken, Engine, Region, RegionStage
+from engines.base import CancelToken, Engine, Region, RegionStage, Strategy
 from engines.fileio import (
     ImageMetadata,
     encode_image,
@@ -187,6 +187,31 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     assert "Cancelled" in slow.status.text()
     written = list_images(tmp_path / "slow") if (tmp_path / "slow").exists() else []
     assert len(written) < COUNT
+
+
+def test_folder_runs_use_the_editors_strategy_seed_and_device(qtbot, tmp_path, folder):
+    seen = []
+
+    class Recording(Engine):
+        name = "recording"
+
+        def run(self, request, cancel=None):
+            seen.append((request.strategy, request.crop_margin, request.seed, request.device))
+            yield from super().run(request, cancel)
+
+        def inpaint_region(self, region, cancel):
+            yield RegionStage("refined", region.image, 1.0, final=True)
+
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    settings = {"strategy": Strategy.RESIZE, "crop_margin": 40, "seed": 7, "device": "cpu"}
+    dialog = FolderApplyDialog(mask, "telea", factory=lambda name, **options: Recording(),
+                               request_settings=lambda: settings)
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    clear(qtbot, dialog, dialog.run_apply)
+    assert seen and set(seen) == {(Strategy.RESIZE, 40, 7, "cpu")}
 
 
 @pytest.mark.parametrize("keep", [True, False])

@@ -533,6 +533,19 @@ def test_panel_clicks_leave_the_keys_to_the_canvas_and_fields_keep_return(qtbot,
         qtbot.keyClick(canvas, Qt.Key_Return)  # on the canvas, Return applies
 
 
+def test_folder_dialogs_get_the_panels_run_settings(qtbot, window):
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.seed.setValue(11)
+    window.engine_panel.device.setCurrentText("cpu")
+    with window.document.step("Mask brush"):
+        window.document.paint_segment(Layer.MASK, (300, 200), (340, 200), 10, 255)
+    dialog = window.apply_mask_to_folder()
+    settings = dialog._request_settings()
+    assert settings["seed"] == 11 and settings["device"] == "cpu"
+    assert settings["strategy"] == window.controller.settings.strategy
+    dialog.close()
+
+
 def test_second_keys_of_an_action_work_too(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     keys = {name: [k.toString() for k in window.actions[name].shortcuts()]
