@@ -218,6 +218,10 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             raise InputError(f"cannot write {output_format}; use one of "
                              f"{', '.join(IMAGE_SUFFIXES)}")
     sources = _inputs(images)
+    if not sources:
+        where = f"the folder {Path(images).name}" if isinstance(images, (str, os.PathLike)) \
+            else "the list given"
+        raise InputError(f"{where} has no pictures to fill; nothing was written")
     output_dir = Path(output_dir)
     targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
     _check_outputs(sources, targets, output_dir, name_suffix, [Path(p) for p in protected])

@@ -189,6 +189,21 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     assert len(written) < COUNT
 
 
+def test_a_folder_without_pictures_is_said_and_nothing_is_created(qtbot, tmp_path):
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(empty)
+    dialog.output.set_path(tmp_path / "out")
+    dialog.run_apply()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
+    assert "the folder empty has no pictures to fill" in dialog.status.text()
+    assert not (tmp_path / "out").exists()
+
+
 def test_folder_runs_use_the_editors_strategy_seed_and_device(qtbot, tmp_path, folder):
     seen = []
 
