@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import main
 from engines import weights
-from engines.fileio import load_image, save_image, save_mask
-
-
-def run_cli(*argv) -> int:
-    return main.main([str(a) for a in argv])
-
-
-def _folder(tmp_path, count=3, shape=(48, 64)):
-    """images/p0.png.. with their masks in masks/ (a hole each)."""
-    rng = np.random.default_rng(3)
-    images, masks = tmp_path / "images", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for i in range(count):
-        save_image(images / f"p{i}.png", rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
-        mask = np.zeros(shape, np.uint8)
-        mask[10:26, 16 + 4 * i:40 + 4 * i] = 255
-        save_mask(masks / f"p{i}.png", mask)
-    return images, masks
+from engines.fileio import load_image
+from tests.cli.test_cli import _folder, run_cli
 
 
 def _refused_once(capsys, out, words: str) -> str:
@@ -97,8 +78,8 @@ def test_an_engine_needing_label_maps_is_refused_before_any_work(tmp_path, capsy
 def test_a_damaged_mask_is_named_and_a_damaged_picture_is_not_blamed_on_a_folder(tmp_path,
                                                                                   capsys):
     images, masks = _folder(tmp_path)
-    whole = (masks / "p1.png").read_bytes()
-    (masks / "p1.png").write_bytes(whole[:len(whole) // 2])  # p1's mask: a cut-off PNG
+    whole = (masks / "p0.png").read_bytes()
+    (masks / "p0.png").write_bytes(whole[:len(whole) // 2])  # p0's mask: a cut-off PNG
     (images / "p2.png").write_bytes(b"not a picture")  # p2 itself is damaged
     out = tmp_path / "out"
     code = run_cli("batch", "--images", images, "--masks", masks, "-o", out,
@@ -106,8 +87,8 @@ def test_a_damaged_mask_is_named_and_a_damaged_picture_is_not_blamed_on_a_folder
     assert code == 1  # picture-level problems: skipped, the rest written
     lines = capsys.readouterr().out.splitlines()
     assert "1 written" in lines[0] and "2 failed" in lines[0]
-    assert load_image(out / "p0.png").rgb.shape == (48, 64, 3)
-    mask_line = next(line for line in lines if line.startswith("  p1.png: "))
-    assert mask_line.startswith("  p1.png: masks/p1.png: ")
+    assert load_image(out / "p1.png").rgb.shape == (60, 80, 3)
+    mask_line = next(line for line in lines if line.startswith("  p0.png: "))
+    assert mask_line.startswith("  p0.png: masks/p0.png: ")
     picture_line = next(line for line in lines if line.startswith("  p2.png: "))
     assert "/" not in picture_line  # the picture is the damaged file: no other file named
