@@ -18,7 +18,7 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
-from engines.device import pick_device
+from engines.device import require_device
 from engines.fileio import (
     ImageFileError,
     drops_metadata,
@@ -57,8 +57,7 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
-    if args.device != "auto":  # an accelerator asked for by name must exist, whatever the engine
-        pick_device(args.device)
+    require_device(args.device)  # an accelerator asked for by name must exist
     engine = registry.create(args.engine, **engine_options(args))
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]

@@ -9,7 +9,7 @@ import numpy as np
 
 from cli._common import StageBar, check_output_file
 from engines.base import EngineError, InputError
-from engines.device import pick_device
+from engines.device import require_device
 from engines.fileio import ImageFileError, load_image
 
 NAME = "segment"
@@ -67,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() != ".png" and not output.is_dir():
         raise ImageFileError(f"{output.name}: label maps are written as .png")
     check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
-    if args.device != "auto":  # an accelerator asked for by name must exist
-        pick_device(args.device)
+    require_device(args.device)  # an accelerator asked for by name must exist
     try:
         parser = create_parser(args.model, **_options(args))
     except KeyError as exc:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import add_metadata_argument, check_output_file, ranged
 from engines import registry
-from engines.base import EngineError, InputError
+from engines.base import InputError
 from engines.batch import SIZE_POLICIES, check_output_folder, clear_folder
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -118,10 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.min_images < 2:
         raise InputError("--min-images must be at least 2")
     engine = registry.create(args.engine)
-    status = engine.status()
-    if not status.ready:
-        raise EngineError(f"{engine.title or engine.name}: "
-                          f"{status.detail or status.readiness.value}")
+    engine.require_ready()  # before the long estimate, not after it
 
     bar = _Bar("estimating", count)
     try:

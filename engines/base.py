@@ -546,10 +546,15 @@ class Engine(abc.ABC):
         self.check_options(request.options.keys() - REGION_OPTION_KEYS)
         self.check_option_values(request.options)
         _check_region_options(request.options, self.user_options())
+        self.require_ready()
+        yield from run_regions(self, request, cancel or CancelToken())
+
+    def require_ready(self) -> None:
+        """Raise :class:`EngineError` (the engine's title and why) unless :meth:`status`
+        says it can run now."""
         status = self.status()
         if not status.ready:
             raise EngineError(f"{self.title or self.name}: {status.detail or status.readiness.value}")
-        yield from run_regions(self, request, cancel or CancelToken())
 
 
 def _check_region_options(options: Mapping[str, Any], offered: Iterable[OptionSpec]) -> None:

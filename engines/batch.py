@@ -19,7 +19,7 @@ import numpy as np
 
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
-from engines.device import pick_device
+from engines.device import require_device
 from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_result
 from engines.neural.common import NeuralEngine
 from engines.watermark import place_mask
@@ -133,11 +133,8 @@ def prepare_engine(engine: Engine, device: str = "auto") -> None:
         raise InputError(f"{title} cannot fill a folder: it needs each picture's {needed}, "
                          f"which a folder run does not give; fill the pictures one at a time")
     device = device or "auto"
-    if device != "auto":  # an accelerator asked for by name must exist, whatever the engine
-        pick_device(device)
-    status = engine.status()
-    if not status.ready:
-        raise EngineError(f"{title}: {status.detail or status.readiness.value}")
+    require_device(device)
+    engine.require_ready()
     if isinstance(engine, NeuralEngine):  # the device and the slot key its runs will use
         engine.network(engine.device(None if device == "auto" else device))
 

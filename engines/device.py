@@ -42,6 +42,14 @@ def pick_device(preference: str = "auto"):
         raise EngineError(f"unknown device {preference!r}; use auto, cpu, cuda or mps") from None
 
 
+def require_device(preference: str | None) -> None:
+    """Raise :class:`EngineError` when ``preference`` names a device this machine lacks (or
+    none known), whatever the engine will do with it. ``auto`` (or empty) checks nothing and
+    imports no torch: the classical engines run without it."""
+    if (preference or "auto").lower() != "auto":
+        pick_device(preference)
+
+
 def free_accelerator_memory() -> None:
     """Return cached GPU memory to the driver after a network was dropped."""
     import torch
