@@ -10,6 +10,7 @@ through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_s
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,8 +57,8 @@ from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
 _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
-# how long closing waits for a cancelled run to end; one that ignores cancelling (a long
-# library call) is left to the end of the program, which it does not hold up
+# how long closing waits, in all, for the cancelled runs to end; one that ignores cancelling
+# (a long library call) is left to the end of the program, which it does not hold up
 CLOSE_WAIT_MS = 3000
 
 
@@ -636,10 +637,15 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.hide()  # closed at once for the user, while the runs end
         QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)
         for worker in (self.worker, self.map_worker, self.face_worker, self.text_worker):
-            worker.cancel()  # all at once: each wait below is for an ending run
-        self.worker.shutdown(CLOSE_WAIT_MS)
+            worker.cancel()  # all at once: the waits below share one deadline
+        deadline = time.monotonic() + CLOSE_WAIT_MS / 1000
+
+        def left_ms() -> int:
+            return max(0, round((deadline - time.monotonic()) * 1000))
+
+        self.worker.shutdown(left_ms())
         for worker in (self.map_worker, self.face_worker, self.text_worker):
-            retire_worker(worker, CLOSE_WAIT_MS)
+            retire_worker(worker, left_ms())
         event.accept()
 
     # --------------------------------------------------- questions to the user
