@@ -2,7 +2,10 @@
 
 It paints, in order, the picture (or the engine preview inside its box), the composited
 overlays and the brush cursor, from the :class:`~app.viewcache.ViewCache` pyramids, so a
-repaint costs what the window costs, not what the image costs. It owns no inference and
+repaint costs what the window costs, not what the image costs. Document changes and engine
+previews reach the pyramids at the next turn of the event loop (or the next paint, if that
+comes first): a preview is shown only as its latest stage, and a change covered by another
+one waiting (a new label map, then its palette) is rendered once. It owns no inference and
 emits signals rather than acting on the window.
 
 View transform: ``screen = image * zoom + offset``.
@@ -13,17 +16,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from app.busy import wait_for
 from app.document import Document, Layer
 from app.qimages import wrap_buffer
 from app.tools import PanTool, Tool
-from app.viewcache import OverlayStyle, ViewCache
+from app.viewcache import OverlayStyle, ViewCache, nonzero_rects
 from engines.region import Box
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+BACKGROUND_VIEW_PIXELS = 4_000_000  # pictures this large get their display built off-thread
 
 
 class Canvas(QWidget):
@@ -60,15 +65,36 @@ class Canvas(QWidget):
         self._space_held = False
         self._drawing = False
         self._background = QColor(46, 46, 50)
+        # what the view has yet to show (see sync_view)
+        self._pending_preview: tuple[np.ndarray | None, Box | None, str] | None = None
+        self._pending_boxes: dict[bool, list[Box]] = {True: [], False: []}  # by "is image"
+        self._pending_overlays = False  # every overlay, after a style change
+        self._mask_version = 0  # counts mask changes, for the hole rectangles below
+        self._holes: tuple[Box, int, list[Box]] | None = None  # (box, mask version, rects)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setSingleShot(True)
+        self._sync_timer.setInterval(0)
+        self._sync_timer.timeout.connect(self.sync_view)
 
     # ---------------------------------------------------------------- document
     def set_document(self, document: Document | None) -> None:
+        """Show ``document``. The display buffers of a large picture are built on a worker
+        thread, the window painting the previous one meanwhile (:func:`app.busy.wait_for`)."""
+        view = None
+        if document is not None:
+            def build() -> ViewCache:
+                return ViewCache(document, self.style)
+
+            view = (build() if document.width * document.height < BACKGROUND_VIEW_PIXELS
+                    else wait_for(self, "Preparing the picture...", build))
         if self.document is not None:
             self.document.remove_listener(self._on_change)
         self.document = document
-        self.view = None
+        self.view = view
+        self.stage_label = ""
+        self._pending_preview, self._pending_overlays, self._holes = None, False, None
+        self._pending_boxes = {True: [], False: []}
         if document is not None:
-            self.view = ViewCache(document, self.style)
             document.add_listener(self._on_change)
             self.fit()
         self.update()
@@ -76,8 +102,62 @@ class Canvas(QWidget):
     def _on_change(self, layer: Layer, box: Box) -> None:
         if self.view is None:
             return
-        self.view.update(layer, box)
-        self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
+        if layer is Layer.MASK:
+            self._mask_version += 1
+        self._schedule(layer is Layer.IMAGE, box)
+
+    def _schedule(self, image: bool, box: Box) -> None:
+        """Remember that ``box`` of the picture (``image``) or of the overlays changed; one
+        waiting box that overlaps it absorbs it when their union is no larger than both."""
+        boxes = self._pending_boxes[image]
+        for index, waiting in enumerate(boxes):
+            union = waiting.union(box)
+            if union.height * union.width <= (waiting.height * waiting.width
+                                              + box.height * box.width):
+                boxes[index] = union
+                break
+        else:
+            boxes.append(box)
+        self._sync_timer.start()
+
+    def sync_view(self) -> None:
+        """Bring the view up to date now, and schedule the repaint of what changed: the latest
+        preview first, then the changed boxes of the picture and the overlays (a
+        whole-overlay refresh covers the boxes). Runs from a zero timer, so that the event
+        loop turns between an edit and its rendering, and before any paint."""
+        self._sync_timer.stop()
+        view = self.view
+        if view is None:
+            return
+        pending, self._pending_preview = self._pending_preview, None
+        if pending is not None:
+            image, box, label = pending
+            view.set_preview(image, box, None if image is None else self._hole_rects(box))
+            self.stage_label = label if image is not None else ""
+            self.update()
+        image_boxes, overlay_boxes = self._pending_boxes[True], self._pending_boxes[False]
+        self._pending_boxes = {True: [], False: []}
+        for box in image_boxes:
+            view.update(Layer.IMAGE, box)
+        if self._pending_overlays:
+            self._pending_overlays = False
+            view.refresh_overlay()
+            self.update()
+        else:
+            for box in overlay_boxes:
+                view.update(Layer.MASK, box)  # any overlay layer: all are composited
+        for box in image_boxes + overlay_boxes:
+            self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
+
+    def _hole_rects(self, box: Box) -> list[Box] | None:
+        """Rectangles covering the mask inside ``box``: where an engine result differs from
+        the picture (None, for all of the box, when the mask is empty there)."""
+        document = self.document
+        if not document.has_layer(Layer.MASK):
+            return None
+        if self._holes is None or self._holes[:2] != (box, self._mask_version):
+            self._holes = (box, self._mask_version, nonzero_rects(document.mask, box))
+        return self._holes[2] or None
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
@@ -85,28 +165,32 @@ class Canvas(QWidget):
         self.update()
 
     def set_preview(self, image: np.ndarray | None, box: Box | None, label: str = "") -> None:
-        """Show an engine result inside ``box`` (``None`` clears it)."""
+        """Show an engine result inside ``box`` (``None`` clears it). It differs from the
+        picture only where the document's mask is set (as engines do), so only that is
+        converted. Stages that come faster than they can be shown are coalesced: the view
+        takes the latest at the next turn of the event loop or paint (:meth:`sync_view`)."""
         if self.view is None:
             return
-        self.view.set_preview(image, box)
-        self.stage_label = label if image is not None else ""
-        self.update()
+        self._pending_preview = (image, box, label)
+        self._sync_timer.start()
 
     def set_show_original(self, show_original: bool) -> None:
         """While ``True`` the picture shows as loaded: as opened, with no preview and no
         overlays."""
         if self.view is None:
             return
+        self.sync_view()
         self.view.set_show_preview(not show_original)
         self.view.set_show_original(show_original)
         self.view.show_overlays = not show_original
         self.update()
 
     def refresh_overlays(self) -> None:
-        """Re-render every overlay (after a style or palette change)."""
+        """Re-render every overlay (after a style or palette change), at the next turn of
+        the event loop."""
         if self.view is not None:
-            self.view.refresh()
-            self.update()
+            self._pending_overlays = True
+            self._sync_timer.start()
 
     # -------------------------------------------------------------- transform
     def image_point(self, pos: QPointF) -> tuple[float, float]:
@@ -159,6 +243,7 @@ class Canvas(QWidget):
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:
+        self.sync_view()  # before painting begins
         painter = QPainter(self)
         painter.fillRect(event.rect(), self._background)
         view = self.view
@@ -185,8 +270,8 @@ class Canvas(QWidget):
                             ly0 * factor * self.zoom + self.offset.y(),
                             (lx1 - lx0) * factor * self.zoom, (ly1 - ly0) * factor * self.zoom)
             painter.drawImage(target, wrap_buffer(level.base, QImage.Format_RGB32), source)
-            if view.preview_visible() and view.preview_levels:
-                self._paint_preview(painter, index)
+            if view.preview_visible():
+                self._paint_preview(painter, index, Box(ly0, lx0, ly1, lx1))
             if view.show_overlays:
                 painter.drawImage(target, wrap_buffer(level.overlay,
                                                   QImage.Format_ARGB32_Premultiplied), source)
@@ -194,15 +279,17 @@ class Canvas(QWidget):
         if self.stage_label:
             self._paint_badge(painter, self.stage_label)
 
-    def _paint_preview(self, painter: QPainter, index: int) -> None:
-        view = self.view
-        box = view.preview_box
-        index = min(index, len(view.preview_levels) - 1)
-        patch = view.preview_levels[index]
-        target = QRectF(box.left * self.zoom + self.offset.x(), box.top * self.zoom + self.offset.y(),
-                        box.width * self.zoom, box.height * self.zoom)
-        painter.drawImage(target, wrap_buffer(patch, QImage.Format_RGB32),
-                          QRectF(0, 0, patch.shape[1], patch.shape[0]))
+    def _paint_preview(self, painter: QPainter, index: int, exposed: Box) -> None:
+        """Paint the preview's patches of level ``index`` that meet ``exposed`` (level px)."""
+        scale = self.view.levels[index].factor * self.zoom
+        for buffer, placed in self.view.preview_patches(index):
+            if not placed.overlaps(exposed):
+                continue
+            target = QRectF(placed.left * scale + self.offset.x(),
+                            placed.top * scale + self.offset.y(),
+                            placed.width * scale, placed.height * scale)
+            painter.drawImage(target, wrap_buffer(buffer, QImage.Format_RGB32),
+                              QRectF(0, 0, placed.width, placed.height))
 
     def _paint_cursor(self, painter: QPainter) -> None:
         tool = self.tool

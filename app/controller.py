@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.document import Document, Layer
+from app.document import Document
+from app.viewcache import nonzero_rects
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
 from engines.base import REGION_OPTION_KEYS, Guidance, InpaintRequest, Stage, Strategy
@@ -68,13 +69,10 @@ def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
 
 
 def given_guidance(document: Document, request: InpaintRequest) -> set[Guidance]:
-    """The guidance of ``request`` the user gave: a label map counts only once edited."""
-    given = request.guidance_given()
-    computed = document.computed_labels
-    if (Guidance.LABELS in given and computed is not None
-            and np.array_equal(document.layer(Layer.LABELS), computed)):
-        given.discard(Guidance.LABELS)
-    return given
+    """The guidance of ``request`` (a snapshot of ``document``) that can change its fill,
+    by the rule the CLI follows too (:meth:`InpaintRequest.guidance_given`): a label map
+    counts only where the user edited the map as computed."""
+    return request.guidance_given(document.computed_labels)
 
 
 @dataclass
@@ -88,6 +86,13 @@ class _Run:
     ignored: str = ""  # a note on the guidance the engine does not take, or ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
+    _hole: list[Box] | None = None
+
+    def hole(self) -> list[Box]:
+        """Rectangles covering ``used_mask`` (found once): all a check of the mask reads."""
+        if self._hole is None:
+            self._hole = nonzero_rects(self.used_mask, self.box)
+        return self._hole
 
 
 def _with_note(message: str, run: _Run) -> str:
@@ -209,9 +214,10 @@ class FillController(WorkerClient):
             return ""
         if run.image_version != doc.image_version:
             return "The picture changed while the engine ran; run the fill again"
-        region = run.box.slices
-        if ((run.used_mask[region] >= 128) & (doc.mask[region] < 128)).any():
-            return "The mask changed while the engine ran; its fill was dropped"
+        for rect in run.hole():
+            region = rect.slices
+            if ((run.used_mask[region] >= 128) & (doc.mask[region] < 128)).any():
+                return "The mask changed while the engine ran; its fill was dropped"
         return None
 
     def _result(self, run: _Run, result: object) -> None:

@@ -37,6 +37,7 @@ from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.fileio import NO_METADATA, ImageMetadata
+from engines.guidance import GUIDANCE_REACH
 from engines.region import Box
 
 TILE = 256
@@ -151,6 +152,8 @@ class Document:
         deep_original: the original file's ``(H, W, 3|4)`` samples when it was deeper than 8
             bits (uint16, or float for floating-point TIFFs), kept (read-only) so that PNG and
             TIFF are saved at that depth.
+        grey: whether the original file was grey (:attr:`engines.fileio.LoadedImage.grey`),
+            kept so that the picture is saved grey again while its pixels still are.
     """
 
     undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
@@ -158,12 +161,13 @@ class Document:
     def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
                  path: str | None = None, notes: tuple[str, ...] = (),
                  metadata: ImageMetadata = NO_METADATA,
-                 deep_original: np.ndarray | None = None) -> None:
+                 deep_original: np.ndarray | None = None, grey: bool = False) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         self.path = path
         self.notes = tuple(notes)
         self.metadata = metadata
+        self.grey = grey
         if deep_original is not None:
             if deep_original.shape[:2] != image.shape[:2]:
                 raise InputError(f"the deep original {deep_original.shape} does not match "
@@ -185,8 +189,11 @@ class Document:
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""
         self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
-        self._original = np.array(image, np.uint8)  # as opened, for "show the original"
-        self._original.flags.writeable = False
+        # the picture as opened, for "show the original": no second copy of it is made here
+        # (a large one costs its memory and a moment); each tile is kept the first time a
+        # step touches it, and the whole assembled only when asked for (see original)
+        self._original_tiles: dict[tuple[int, int], np.ndarray] = {}
+        self._original: np.ndarray | None = None
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._open: Step | None = None
@@ -241,12 +248,26 @@ class Document:
 
     @property
     def original(self) -> np.ndarray:
-        """The picture as opened, ``(H, W, 3)`` uint8 RGB, read-only."""
+        """The picture as opened, ``(H, W, 3)`` uint8 RGB, read-only (assembled on first use
+        from the picture and the tiles kept as they were before their first change)."""
+        if self._original is None:
+            pixels = self.image.copy()
+            for (row, col), tile in self._original_tiles.items():
+                pixels[self._tile_box(row, col).slices] = tile
+            pixels.flags.writeable = False
+            self._original = pixels
         return self._original
 
     def changed_box(self) -> Box | None:
-        """Bounding box of the pixels where the picture differs from :attr:`original`."""
-        return _changed_box(self._original, self.image)
+        """Bounding box of the pixels where the picture differs from :attr:`original` (only
+        tiles that steps touched are compared)."""
+        box = None
+        for (row, col), tile in self._original_tiles.items():
+            area = self._tile_box(row, col)
+            changed = _shift(_changed_box(tile, self.image[area.slices]), area)
+            if changed is not None:
+                box = changed if box is None else box.union(changed)
+        return box
 
     @property
     def mask(self) -> np.ndarray:
@@ -332,8 +353,10 @@ class Document:
             for col in range(box.left // TILE, (box.right - 1) // TILE + 1):
                 key = (layer, row, col)
                 if key not in self._backup:
-                    self._backup[key] = array[row * TILE:(row + 1) * TILE,
-                                              col * TILE:(col + 1) * TILE].copy()
+                    old = array[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE].copy()
+                    self._backup[key] = old  # never written to: shared with the line below
+                    if layer is Layer.IMAGE:
+                        self._original_tiles.setdefault((row, col), old)
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
@@ -447,6 +470,39 @@ class Document:
         if box is not None:
             self.notify(layer, box)
         return self._undo[-1] if box is not None else None
+
+    def clear_layer(self, layer: Layer | str, label: str) -> Step | None:
+        """Blank ``layer`` (0 everywhere) as one undoable step; returns it, or None when the
+        layer held nothing (no step is made). Not for the picture or the label map (whose
+        computed map goes with it: see :meth:`replace_label_map`)."""
+        layer = Layer(layer)
+        if layer in (Layer.IMAGE, Layer.LABELS):
+            raise InputError(f"the {layer.value} layer is not cleared this way")
+        if not self.has_layer(layer) or not self._layers[layer].any():
+            return None
+        return self.replace_layer(layer, np.zeros_like(self._layers[layer]), label)
+
+    def sampling_area(self, kind: int) -> np.ndarray:
+        """The ``kind`` part (:data:`SAMPLE_INCLUDE` or :data:`SAMPLE_EXCLUDE`) of the
+        sampling layer as ``(H, W)`` uint8, 255 = in it: what the CLI's ``--include`` and
+        ``--exclude`` files hold."""
+        _check_sampling_kind(kind)
+        if not self.has_layer(Layer.SAMPLING):
+            return np.zeros((self.height, self.width), np.uint8)
+        return np.where(self._layers[Layer.SAMPLING] == kind, 255, 0).astype(np.uint8)
+
+    def replace_sampling_area(self, kind: int, area: np.ndarray, label: str) -> Step | None:
+        """Make ``area`` (``(H, W)`` uint8, >= 128 = in it) the ``kind`` part of the
+        sampling layer, as one undoable step: its pixels become ``kind`` (over the other
+        part, as the brush paints), the rest of the old ``kind`` part is dropped and the
+        other part is kept. Returns the step, or None when nothing changed."""
+        _check_sampling_kind(kind)
+        if area.shape != (self.height, self.width):
+            raise InputError(f"a sampling area must be {(self.height, self.width)}, got "
+                             f"{area.shape}")
+        current = self.layer(Layer.SAMPLING)
+        values = np.where(area >= 128, kind, np.where(current == kind, 0, current))
+        return self.replace_layer(Layer.SAMPLING, values.astype(np.uint8), label)
 
     def replace_label_map(self, labels: np.ndarray, label_set: str | None,
                           label: str) -> Step | None:
@@ -609,10 +665,15 @@ class Document:
 
         ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
         so strokes painted while the engine ran survive (default: clear the whole mask).
+        The sketch lines drawn for that hole (in it or within
+        :data:`~engines.guidance.GUIDANCE_REACH` px of it) are cleared in the same step:
+        they described the structure of a hole that is now filled, and would otherwise stay
+        drawn over the result and steer later fills that cover them (undo brings them back
+        with the hole).
         ``within`` promises that ``result`` and ``used_mask`` differ from the document only
         inside that box (engines change masked pixels only), so a large picture is not
-        compared in full. Only the tiles where the image or the mask change are recorded, so
-        objects can be removed one after another with a small history.
+        compared in full. Only the tiles where the image, the mask or the sketch change are
+        recorded, so objects can be removed one after another with a small history.
         """
         if result.shape != self.image.shape or result.dtype != np.uint8:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
@@ -621,10 +682,11 @@ class Document:
         rows, cols = area.slices
         image, mask = self.image[rows, cols], self.mask[rows, cols]
         patch = result[rows, cols]
-        cleared = (np.zeros_like(mask) if used_mask is None
-                   else np.where(used_mask[rows, cols] > 0, 0, mask))
+        filled = mask > 0 if used_mask is None else used_mask[rows, cols] > 0
+        cleared = np.where(filled, 0, mask)
         image_box = _shift(_changed_box(image, patch), area)
         mask_box = _shift(_changed_box(mask, cleared), area)
+        sketch_box, lines = self._lines_drawn_for(filled, area)
         if self._edited is not None:
             written = (image != patch).any(axis=2)
             if used_mask is not None:
@@ -633,16 +695,45 @@ class Document:
         with self.step(label):
             self.touch(Layer.IMAGE, image_box)
             self.touch(Layer.MASK, mask_box)
+            self.touch(Layer.SKETCH, sketch_box)
             image[...] = patch
             if used_mask is None:
                 self.mask[...] = 0
             else:
                 mask[...] = cleared
+            if sketch_box is not None:
+                self.layer(Layer.SKETCH)[sketch_box.slices][lines] = 0
         self.preview, self.preview_name = None, ""
         self.notify(Layer.IMAGE, image_box)
-        if mask_box is not None:
-            self.notify(Layer.MASK, mask_box)
-        return self._undo[-1] if (image_box or mask_box) else None
+        for layer, box in ((Layer.MASK, mask_box), (Layer.SKETCH, sketch_box)):
+            if box is not None:
+                self.notify(layer, box)
+        return self._undo[-1] if (image_box or mask_box or sketch_box) else None
+
+    def _lines_drawn_for(self, hole: np.ndarray, area: Box) -> tuple[Box | None, np.ndarray]:
+        """The sketch pixels drawn for ``hole`` (``bool``, the hole inside ``area``): in it
+        or within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill
+        counts a sketch as given. Returns their box (None: there are none) and the ``bool``
+        map of them inside it."""
+        none = None, np.zeros((0, 0), bool)
+        sketch = self._layers.get(Layer.SKETCH)
+        box = None if sketch is None else _shift(Box.around(hole), area)
+        if box is None:
+            return none
+        reach = GUIDANCE_REACH
+        grown = Box(box.top - reach, box.left - reach, box.bottom + reach,
+                    box.right + reach).clip((self.height, self.width))
+        if not sketch[grown.slices].any():
+            return none
+        near = np.zeros((grown.height, grown.width), np.uint8)
+        near[box.top - grown.top:box.bottom - grown.top,
+             box.left - grown.left:box.right - grown.left] = hole[
+            box.top - area.top:box.bottom - area.top, box.left - area.left:box.right - area.left]
+        lines = (maskops.grow(near, reach) > 0) & (sketch[grown.slices] > 0)
+        inner = Box.around(lines)
+        if inner is None:
+            return none
+        return _shift(inner, grown), lines[inner.slices]
 
     def apply_preview(self) -> Step | None:
         """Commit the current preview (see :meth:`apply_result`)."""
@@ -678,6 +769,11 @@ class Document:
             color=present(Layer.COLOR), labels=present(Layer.LABELS),
             sample_include=include, sample_exclude=exclude,
             exemplars=tuple(r.rgb for r in self.references), **settings)
+
+
+def _check_sampling_kind(kind: int) -> None:
+    if kind not in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE):
+        raise InputError(f"a sampling area is SAMPLE_INCLUDE or SAMPLE_EXCLUDE, not {kind}")
 
 
 def _shift(box: Box | None, by: Box) -> Box | None:

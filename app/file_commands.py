@@ -1,11 +1,15 @@
-"""The editor's file commands: open and save pictures, masks and label maps in and out,
-reference photos, and whether saving keeps the photo's metadata.
+"""The editor's file commands: open and save pictures, masks, label maps, sketches and
+sampling areas in and out, reference photos, and whether saving keeps the photo's metadata.
 
 :class:`FileCommands` is a mixin of :class:`app.window.MainWindow`. It works through the
 window's document, controllers and panels, and asks the user only through the window's
 question methods (``ask_open_path``, ``ask_open_paths``, ``ask_save_path``, ``confirm``,
 ``show_error``), which tests answer without a person. Every failure to read or write is
 shown as one message and leaves the document as it was.
+
+The dialogs start in remembered folders (:mod:`app.preferences`): Open in the last opened
+picture's, Save As and the exports in the last folder saved into (next to the picture when
+none is remembered), each import in its own last folder.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from app import preferences
 from app.busy import wait_for
-from app.document import Document, Layer
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from engines import registry
 from engines.base import Guidance, InputError
 from engines.deep_samples import written_depth
@@ -36,6 +43,31 @@ from engines.fileio import (
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
 
+# The binary guidance layers files hold as the CLI reads them (--sketch, --include,
+# --exclude: PNG, white = on the line / in the area): what dialogs and messages call each,
+# and the suffix of the file name suggested for it
+_GUIDE_FILES = {
+    "sketch": ("Sketch", "sketch", "_sketch"),
+    "include": ("Include Area", "include area", "_include"),
+    "exclude": ("Exclude Area", "exclude area", "_exclude"),
+}
+_SAMPLING_KINDS = {"include": SAMPLE_INCLUDE, "exclude": SAMPLE_EXCLUDE}
+
+
+def _start_folder(purpose: str) -> str:
+    """Where an open dialog for ``purpose`` starts: its remembered folder, or "" (the
+    dialog's own default) when none is remembered or it is gone."""
+    folder = preferences.load_folder(purpose)
+    return str(folder) if folder is not None else ""
+
+
+def _in_save_folder(suggestion: Path) -> Path:
+    """``suggestion``'s name in the folder last saved into; ``suggestion`` itself when no
+    folder is remembered or it is gone."""
+    folder = preferences.load_folder("save")
+    return folder / suggestion.name if folder is not None else suggestion
+
+
 class FileCommands:
     """Open, save, import and export (mixed into the main window, see the module notes)."""
 
@@ -43,7 +75,7 @@ class FileCommands:
     def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:
         """Open an image (asks for one when ``path`` is None); returns whether it opened."""
         if path is None:
-            path = self.ask_open_path("Open Image", IMAGE_FILTER)
+            path = self.ask_open_path("Open Image", IMAGE_FILTER, _start_folder("open"))
             if not path:
                 return False
         # one question for the photo and the face edit, before anything is dropped
@@ -52,7 +84,7 @@ class FileCommands:
         try:
             loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path))
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                                loaded.metadata, loaded.deep_original)
+                                loaded.metadata, loaded.deep_original, loaded.grey)
             if mask is not None:
                 shape = loaded.rgb.shape[:2]
                 document.replace_layer(Layer.MASK, wait_for(
@@ -64,6 +96,7 @@ class FileCommands:
             return False
         self.set_document(document)
         self.faces.set_document(document)
+        self.remember_opened(Path(path))
         return True
 
     def confirm_discard_changes(self) -> bool:
@@ -91,7 +124,9 @@ class FileCommands:
         if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
-            suggestion = suggest_output_path(self.document.path or "untitled.png")
+            # a name no file has yet: never the original
+            suggestion = suggest_output_path(
+                _in_save_folder(Path(self.document.path or "untitled.png")))
             path = self.ask_save_path("Save Image", str(suggestion), IMAGE_FILTER)
             if not path:
                 return False
@@ -117,6 +152,7 @@ class FileCommands:
                 return False
         if self._write(path, overwrite):
             self.save_path = path
+            preferences.save_folder("save", path.parent)
             return True
         return False
 
@@ -158,7 +194,7 @@ class FileCommands:
         try:
             wait_for(self, f"Saving {path.name}...", lambda: save_image(
                 path, image, alpha, overwrite=overwrite, metadata=metadata,
-                deep_original=doc.deep_original, edited=edited))
+                deep_original=doc.deep_original, edited=edited, grey=doc.grey))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -194,7 +230,8 @@ class FileCommands:
         if self.document is None:
             return False
         if path is None:
-            path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + IMAGE_FILTER)
+            path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + IMAGE_FILTER,
+                                      _start_folder("masks"))
             if not path:
                 return False
         shape = (self.document.height, self.document.width)
@@ -205,6 +242,7 @@ class FileCommands:
             return False
         self.document.replace_layer(Layer.MASK, mask, "Import mask")
         self._on_edit_finished(Layer.MASK.value)
+        preferences.save_folder("masks", Path(path).parent)
         return True
 
     def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
@@ -212,8 +250,8 @@ class FileCommands:
             return False
         if path is None:
             base = Path(self.document.path or "untitled.png")
-            path = self.ask_save_path("Export Mask", str(base.with_name(base.stem + "_mask.png")),
-                                      "PNG (*.png)")
+            suggestion = _in_save_folder(base.with_name(base.stem + "_mask.png"))
+            path = self.ask_save_path("Export Mask", str(suggestion), "PNG (*.png)")
             if not path:
                 return False
             overwrite = True
@@ -227,6 +265,7 @@ class FileCommands:
             self.show_error(str(exc))
             return False
         self.statusBar().showMessage(f"Mask saved to {path}", 6000)
+        preferences.save_folder("save", Path(path).parent)
         return True
 
     def import_labels(self, path: str | Path | None = None) -> bool:
@@ -234,10 +273,14 @@ class FileCommands:
         if self.document is None:
             return False
         if path is None:
-            path = self.ask_open_path("Import Label Map", "Label maps (*.png)")
+            path = self.ask_open_path("Import Label Map", "Label maps (*.png)",
+                                      _start_folder("labels"))
             if not path:
                 return False
-        return self.semantic.import_labels(path)
+        if not self.semantic.import_labels(path):
+            return False
+        preferences.save_folder("labels", Path(path).parent)
+        return True
 
     def export_labels(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         """Save the label map as an indexed PNG whose pixel values are the class ids."""
@@ -245,15 +288,107 @@ class FileCommands:
             return False
         if path is None:
             base = Path(self.document.path or "untitled.png")
-            path = self.ask_save_path("Export Label Map",
-                                      str(base.with_name(base.stem + "_labels.png")),
-                                      "PNG (*.png)")
+            suggestion = _in_save_folder(base.with_name(base.stem + "_labels.png"))
+            path = self.ask_save_path("Export Label Map", str(suggestion), "PNG (*.png)")
             if not path:
                 return False
             overwrite = True
         if self._refuse_original(path, "label map"):
             return False
-        return self.semantic.export_labels(path, overwrite)
+        if not self.semantic.export_labels(path, overwrite):
+            return False
+        preferences.save_folder("save", Path(path).parent)
+        return True
+
+    # ----------------------------------------------- sketches and sampling areas
+    def import_sketch(self, path: str | Path | None = None) -> bool:
+        """Replace the sketch by a file's lines (white = line), as one undo step."""
+        return self._import_guide("sketch", path)
+
+    def export_sketch(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
+        """Save the sketch as a PNG, white = line (what ``inpaint --sketch`` reads)."""
+        return self._export_guide("sketch", path, overwrite)
+
+    def import_sampling_area(self, kind: str, path: str | Path | None = None) -> bool:
+        """Replace the include or exclude area (``kind``) of the sampling layer by a file's
+        white pixels, as one undo step; the other area is kept where the file is black."""
+        return self._import_guide(kind, path)
+
+    def export_sampling_area(self, kind: str, path: str | Path | None = None,
+                             overwrite: bool = False) -> bool:
+        """Save the include or exclude area (``kind``) as a PNG, white = in the area (what
+        ``inpaint --include`` / ``--exclude`` read)."""
+        return self._export_guide(kind, path, overwrite)
+
+    def _import_guide(self, name: str, path: str | Path | None) -> bool:
+        """Import the guidance layer ``name`` (a key of ``_GUIDE_FILES``): a file of another
+        size, one that cannot be read, or an empty include area (no pixel to copy from)
+        is one message and changes nothing."""
+        if self.document is None:
+            return False
+        title, what, _ = _GUIDE_FILES[name]
+        if path is None:
+            path = self.ask_open_path(f"Import {title}", "PNG (*.png);;" + IMAGE_FILTER,
+                                      _start_folder("masks"))
+            if not path:
+                return False
+        doc = self.document
+        shape = (doc.height, doc.width)
+        try:
+            area = wait_for(self, f"Opening {Path(path).name}...",
+                            lambda: load_mask(path, shape, what))
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        if name == "include" and not area.any():
+            self.show_error(f"{Path(path).name}: the include area is empty (no white pixels), "
+                            "so nothing could be copied into the hole")
+            return False
+        if name == "sketch":
+            layer, step = Layer.SKETCH, doc.replace_layer(Layer.SKETCH, area, "Import sketch")
+        else:
+            layer, step = Layer.SAMPLING, doc.replace_sampling_area(
+                _SAMPLING_KINDS[name], area, f"Import {what}")
+        self._on_edit_finished(layer.value)
+        preferences.save_folder("masks", Path(path).parent)
+        self.statusBar().showMessage(
+            f"Imported the {what} from {Path(path).name}" if step is not None
+            else f"{Path(path).name} holds the {what} already shown", 6000)
+        return True
+
+    def _export_guide(self, name: str, path: str | Path | None, overwrite: bool) -> bool:
+        """Export the guidance layer ``name`` (a key of ``_GUIDE_FILES``); an empty one is
+        not written (the status bar says so), nor one over the picture being edited."""
+        doc = self.document
+        if doc is None:
+            return False
+        title, what, suffix = _GUIDE_FILES[name]
+        if name == "sketch":
+            sketch = doc.layer(Layer.SKETCH) if doc.has_layer(Layer.SKETCH) else None
+            area = None if sketch is None else np.where(sketch >= 128, 255, 0).astype(np.uint8)
+        else:
+            area = doc.sampling_area(_SAMPLING_KINDS[name])
+        if area is None or not area.any():
+            self.statusBar().showMessage(f"The {what} is empty: nothing to export", 6000)
+            return False
+        if path is None:
+            base = Path(doc.path or "untitled.png")
+            suggestion = _in_save_folder(base.with_name(f"{base.stem}{suffix}.png"))
+            path = self.ask_save_path(f"Export {title}", str(suggestion), "PNG (*.png)")
+            if not path:
+                return False
+            overwrite = True
+        if self._refuse_original(path, what):
+            return False
+        try:
+            wait_for(self, f"Saving {Path(path).name}...",
+                     lambda: save_mask(path, area, overwrite=overwrite))
+        except ImageFileError as exc:
+            self.show_error(str(exc))
+            return False
+        self.statusBar().showMessage(f"{title} saved to {path}", 6000)
+        preferences.save_folder("save", Path(path).parent)
+        return True
 
     # ------------------------------------------------------ reference photos
     def add_references(self, paths: Sequence[str | Path] | None = None) -> int:
@@ -264,7 +399,8 @@ class FileCommands:
         if self.document is None:
             return 0
         if paths is None:
-            paths = self.ask_open_paths("Add Reference Photos", IMAGE_FILTER)
+            paths = self.ask_open_paths("Add Reference Photos", IMAGE_FILTER,
+                                        _start_folder("references"))
         added, failures = 0, []
         for path in paths:
             try:
@@ -272,6 +408,7 @@ class FileCommands:
                                   lambda path=path: load_image(path))
                 self.document.add_reference(loaded.rgb, Path(path).name)
                 added += 1
+                preferences.save_folder("references", Path(path).parent)
             except (ImageFileError, InputError) as exc:
                 failures.append(str(exc))
         self._show_references()

@@ -1,23 +1,26 @@
 """Dialogs for network weights: a download/import progress dialog and the model manager.
 
 :class:`DownloadDialog` (and :class:`ImportDialog`) run :func:`engines.download.download`
-(:func:`engines.download.import_file`) on a worker thread, show bytes, total and speed, and
-cancel through a :class:`~engines.base.CancelToken` (a cancelled download keeps its partial
-file; the next download resumes it). They show no message boxes: results come back as signals
-and the window decides what to say. :class:`ModelManagerDialog` lists every checkpoint with
-its size, licence and state, with Download, Import file..., Remove and Open folder.
+(:func:`engines.download.import_file`) on a daemon Python thread, show bytes, total and speed,
+and cancel through a :class:`~engines.base.CancelToken` (a cancelled download keeps its partial
+file; the next download resumes it). :func:`cancel_transfers` and :func:`wait_for_transfers`
+stop every running one when the program closes. They show no message boxes: results come
+back as signals and the window decides what to say. :class:`ModelManagerDialog` lists every
+checkpoint with its size, licence and state, with Download, Import file..., Remove and Open
+folder (Download replaces a damaged file).
 :func:`offer_download` is the engine picker's "this engine needs weights: download now?".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import ClassVar
 
-from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,10 +49,18 @@ Job = Callable[[weights.ProgressCallback, CancelToken, Callable[[str], None]], P
 ``waiting(message)`` says it waits for another process holding the same checkpoint."""
 
 PROGRESS_INTERVAL_S = 0.1  # the most often the worker reports bytes to the GUI
+_REMOVABLE = (InstallState.INSTALLED, InstallState.PARTIAL, InstallState.DAMAGED)
 
 
 class _TransferWorker(QObject):
-    """Runs jobs one after another on its thread; every outcome is a signal."""
+    """Runs jobs one after another on a daemon Python thread; every outcome is a signal.
+
+    The object lives in the GUI thread, so the signals its thread emits are queued to the
+    receivers there. A daemon thread, not a QThread: a job stuck in a blocked read (a server
+    that stalls) cannot see its cancel, and may still run when the program ends, where a
+    QThread destroyed while running aborts the process. Running workers are kept in
+    :data:`_running` until their thread ends, so they outlive a deleted dialog.
+    """
 
     began = Signal(str, int)  # weights id, index in the queue
     progress = Signal(str, object, object)  # weights id, bytes done, bytes total or None
@@ -63,9 +74,32 @@ class _TransferWorker(QObject):
         super().__init__()
         self._jobs = list(jobs)
         self._cancel = cancel
+        self._thread = threading.Thread(target=self._run, name="transfer", daemon=True)
 
-    @Slot()
-    def run(self) -> None:
+    def start(self) -> None:
+        _running.add(self)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.cancel()
+
+    def join(self, timeout_ms: int | None = None) -> bool:
+        """Wait up to ``timeout_ms`` (None: no limit) for the thread; whether it ended."""
+        if self._thread is not threading.current_thread():
+            self._thread.join(None if timeout_ms is None else timeout_ms / 1000)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._run_jobs()
+        except RuntimeError:
+            if shiboken6.isValid(self):
+                raise
+            # the Qt side went away (the program is ending) while a job still ran
+        finally:
+            _running.discard(self)
+
+    def _run_jobs(self) -> None:
         try:
             for index, (weights_id, job) in enumerate(self._jobs):
                 if self._cancel.cancelled:
@@ -99,6 +133,24 @@ class _TransferWorker(QObject):
         return report
 
 
+_running: set[_TransferWorker] = set()
+
+
+def cancel_transfers() -> None:
+    """Cancel every running download and import (closing the program)."""
+    for worker in list(_running):
+        worker.cancel()
+
+
+def wait_for_transfers(timeout_ms: int) -> bool:
+    """Wait up to ``timeout_ms`` in all for the running transfers to end; whether they all
+    did. One that outlives the wait (stuck in a blocked read) never holds the program open."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for worker in list(_running):
+        worker.join(max(0, round((deadline - time.monotonic()) * 1000)))
+    return not _running
+
+
 class _Speed:
     """Bytes per second over the last few seconds."""
 
@@ -123,9 +175,10 @@ class TransferDialog(QDialog):
     """Runs a queue of downloads or imports on a worker thread with a progress bar.
 
     Call :meth:`start` (then ``open()`` or ``exec()``). Cancel (or Esc, or closing the
-    window) cancels; the dialog closes once the worker stopped. When every job succeeded the
-    dialog accepts (``finished(QDialog.Accepted)``); when one failed it stays open showing the
-    error until closed (``finished(QDialog.Rejected)``); when cancelled it rejects.
+    window) cancels, as does deleting the dialog; the dialog closes once the worker stopped.
+    When every job succeeded the dialog accepts (``finished(QDialog.Accepted)``); when one
+    failed it stays open showing the error until closed (``finished(QDialog.Rejected)``);
+    when cancelled it rejects.
 
     Signals:
         succeeded(str, str): a checkpoint is installed (weights id, path).
@@ -139,7 +192,6 @@ class TransferDialog(QDialog):
     cancelled = Signal(str)
     completed = Signal(bool)
 
-    _running: ClassVar[list[tuple[QThread, _TransferWorker]]] = []
     verb = "Working on"
 
     def __init__(self, jobs: Sequence[tuple[str, Job]], title: str,
@@ -149,8 +201,8 @@ class TransferDialog(QDialog):
         self.setMinimumWidth(460)
         self._jobs = list(jobs)
         self._token = CancelToken()
-        self._thread: QThread | None = None
         self._worker: _TransferWorker | None = None
+        self._started = False
         self._speed = _Speed()
         self._was_cancelled = False
         self.paths: dict[str, Path] = {}
@@ -177,7 +229,7 @@ class TransferDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     @property
     def cancel_button(self) -> QPushButton:
@@ -186,30 +238,23 @@ class TransferDialog(QDialog):
 
     def start(self) -> None:
         """Begin the queue on a worker thread (once)."""
-        if self._thread is not None or self._worker is not None:
+        if self._started:
             return
-        thread = QThread()
+        self._started = True
         worker = _TransferWorker(self._jobs, self._token)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.began.connect(self._show_job)
         worker.progress.connect(self._show_progress)
         worker.waiting.connect(self._show_waiting)
         worker.succeeded.connect(self._job_succeeded)
         worker.failed.connect(self._job_failed)
         worker.cancelled.connect(self._job_cancelled)
-        worker.done.connect(thread.quit)
         worker.done.connect(self._queue_done)
-        # The thread and its worker must outlive the run even if this dialog is deleted first
-        # (its destruction cancels the token): keep them here until the thread has finished.
-        TransferDialog._running = [(kept, job) for kept, job in TransferDialog._running
-                                   if not kept.isFinished()] + [(thread, worker)]
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._worker = worker
+        worker.start()
 
     def cancel(self) -> None:
         """Ask the worker to stop after the current chunk; the dialog closes when it has."""
-        if self._thread is None:
+        if self._worker is None:
             return
         self._token.cancel()
         self.cancel_button.setEnabled(False)
@@ -217,16 +262,16 @@ class TransferDialog(QDialog):
 
     def wait(self, timeout_ms: int = 10000) -> bool:
         """Block until the worker thread ended (for shutdown and tests)."""
-        return self._thread.wait(timeout_ms) if self._thread is not None else True
+        return self._worker.join(timeout_ms) if self._worker is not None else True
 
     def reject(self) -> None:
-        if self._thread is not None:
+        if self._worker is not None:
             self.cancel()  # closes in _queue_done once the worker stopped
             return
         super().reject()
 
     def closeEvent(self, event) -> None:
-        if self._thread is not None:
+        if self._worker is not None:
             self.cancel()
             event.ignore()
             return
@@ -269,9 +314,9 @@ class TransferDialog(QDialog):
         self.cancelled.emit(weights_id)
 
     def _queue_done(self) -> None:
-        if self._thread is not None:
-            self._thread.wait()
-        self._thread = None
+        if self._worker is not None:
+            self._worker.join()  # done is its last signal: the thread is ending
+        self._worker = None
         ok = not self.errors and not self._was_cancelled
         self.completed.emit(ok)
         if ok:
@@ -388,8 +433,9 @@ class ModelManagerDialog(QDialog):
             spec = entry.spec
             size = entry.size or spec.size
             approx = "" if entry.size or spec.sha256 or spec.md5 or not size else "~"
+            state = "damaged" if entry.state is InstallState.DAMAGED else entry.label
             cells = (spec.title, spec.id, spec.engine, approx + format_size(size),
-                     weights.short_license(spec.license) or "?", entry.label)
+                     weights.short_license(spec.license) or "?", state)
             tip = _tooltip(entry)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -414,12 +460,16 @@ class ModelManagerDialog(QDialog):
         self.table.setSelectionMode(mode)
 
     def download_selected(self) -> DownloadDialog | None:
-        """Open a :class:`DownloadDialog` for the selected downloadable, missing checkpoints."""
-        ids = [weights_id for weights_id in self.selected_ids()
-               if weights.get_spec(weights_id).urls and not weights.is_present(weights_id)]
-        if not ids:
+        """Open a :class:`DownloadDialog` for the selected downloadable checkpoints that are
+        missing or damaged (a damaged file is replaced)."""
+        entries = [weights.installation(weights_id) for weights_id in self.selected_ids()]
+        entries = [entry for entry in entries
+                   if entry.spec.urls and entry.state is not InstallState.INSTALLED]
+        if not entries:
             return None
-        return self._run(DownloadDialog(ids, self))
+        damaged = any(entry.state is InstallState.DAMAGED for entry in entries)
+        return self._run(DownloadDialog([entry.spec.id for entry in entries], self,
+                                        force=damaged))
 
     def import_from(self, weights_id: str, source: str | Path,
                     move: bool = False) -> ImportDialog:
@@ -430,8 +480,7 @@ class ModelManagerDialog(QDialog):
         """Delete the selected checkpoints (after confirmation); bytes freed. One that is
         being downloaded or imported (here or by another program) is kept, and said so."""
         ids = [weights_id for weights_id in self.selected_ids()
-               if weights.installation(weights_id).state in (InstallState.INSTALLED,
-                                                             InstallState.PARTIAL)]
+               if weights.installation(weights_id).state in _REMOVABLE]
         if not ids or not self._confirm_remove(ids):
             return 0
         freed = 0
@@ -492,8 +541,7 @@ class ModelManagerDialog(QDialog):
         self.download_button.setEnabled(any(
             entry.spec.urls and entry.state is not InstallState.INSTALLED for entry in entries))
         self.import_button.setEnabled(len(ids) == 1)
-        self.remove_button.setEnabled(any(
-            entry.state in (InstallState.INSTALLED, InstallState.PARTIAL) for entry in entries))
+        self.remove_button.setEnabled(any(entry.state in _REMOVABLE for entry in entries))
         self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
 
 
@@ -501,29 +549,39 @@ def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None) ->
     """Make sure the checkpoints ``weights_ids`` are installed, asking the user first.
 
     Returns True at once when nothing is missing; otherwise asks whether to download the
-    missing ones (their total size shown) and runs a modal :class:`DownloadDialog`; True when
-    everything is installed afterwards. Checkpoints with no download address are explained
-    (how to get them, the import command) and give False.
+    missing or damaged ones (their total size shown; a damaged file is replaced) and runs a
+    modal :class:`DownloadDialog`; True when everything is installed afterwards. Checkpoints
+    with no download address are explained (how to get them, the import command) and give
+    False.
     """
     missing = weights.missing(weights_ids)
     if not missing:
         return True
-    specs = [weights.get_spec(weights_id) for weights_id in missing]
+    entries = [weights.installation(weights_id) for weights_id in missing]
+    specs = [entry.spec for entry in entries]
+    damaged = {entry.spec.id: entry.problem for entry in entries
+               if entry.state is InstallState.DAMAGED}
     manual = [spec for spec in specs if not spec.urls]
     if manual:
         QMessageBox.information(parent, "Weights needed", "<br>".join(
-            f"<b>{spec.title}</b>: {spec.manual or 'no download address'}. Then use Models → "
-            f"Import file… (or <code>python main.py models import {spec.id} FILE</code>)."
+            f"<b>{spec.title}</b>: "
+            + (f"the installed file is damaged: {damaged[spec.id]}. Remove it in Models, then "
+               if spec.id in damaged else "")
+            + f"{spec.manual or 'no download address'}. Then use Models → Import file… (or "
+            f"<code>python main.py models import {spec.id} FILE</code>)."
             for spec in manual))
         return False
     total = sum(spec.size or 0 for spec in specs)
     names = ", ".join(f"{spec.title} ({spec.license or 'licence unknown'})" for spec in specs)
     size = f" (about {format_size(total)})" if total else ""
+    broken = "".join(f" The installed {weights.get_spec(weights_id).title} file is damaged "
+                     f"({problem}): it will be replaced."
+                     for weights_id, problem in damaged.items())
     answer = QMessageBox.question(parent, "Download weights?",
-                                  f"This engine needs {names}{size}. Download now?")
+                                  f"This engine needs {names}{size}.{broken} Download now?")
     if answer != QMessageBox.Yes:
         return False
-    dialog = DownloadDialog(missing, parent)
+    dialog = DownloadDialog(missing, parent, force=bool(damaged))
     dialog.start()
     dialog.exec()
     return not weights.missing(weights_ids)
@@ -531,9 +589,13 @@ def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None) ->
 
 def _tooltip(entry: weights.Installation) -> str:
     spec = entry.spec
-    lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {entry.label}"]
-    if entry.state is InstallState.INSTALLED:
+    state = "damaged" if entry.state is InstallState.DAMAGED else entry.label
+    lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {state}"]
+    if entry.state in (InstallState.INSTALLED, InstallState.DAMAGED):
         lines.append(f"File: {entry.path} ({format_size(entry.size)})")
+    if entry.state is InstallState.DAMAGED:
+        again = "Download it again, or Remove it and" if spec.urls else "Remove it, then"
+        lines.append(f"It is not the checkpoint: {entry.problem}. {again} Import file…")
     if spec.contract:
         lines.append(f"Input: {spec.contract}")
     if spec.license:

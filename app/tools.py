@@ -9,20 +9,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
+import numpy as np
+
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
-from app.maskops import flood_fill
 from engines.base import UNLABELLED
 from engines.region import Box
 
 Point = tuple[float, float]
+# the brush radii the editor allows (image pixels), as the [ and ] keys keep them
+MIN_RADIUS, MAX_RADIUS = 0.5, 1000.0
 
 
 @dataclass
 class ToolSettings:
-    """What the tools share: brush radii per family, the current label and colour."""
+    """What the tools share: brush radii per family, the current label and colour.
+
+    A tool and its eraser share a family (one size), except the sketch eraser: the pen draws
+    3 px lines, and an eraser that thin would hardly clean them up.
+    """
 
     radius: dict[str, float] = field(default_factory=lambda: {
-        "mask": 24.0, "sketch": 1.5, "color": 8.0, "labels": 24.0, "sampling": 40.0})
+        "mask": 24.0, "sketch": 1.5, "sketch-eraser": 12.0, "color": 8.0, "labels": 24.0,
+        "sampling": 40.0})
     label: int = 0
     color: tuple[int, int, int] = (200, 60, 40)
     on_label_picked: Callable[[int], None] | None = None
@@ -110,7 +119,7 @@ class SketchPen(BrushTool):
 
 
 class SketchEraser(BrushTool):
-    name, title, family, layer, value = ("sketch-eraser", "Sketch eraser", "mask",
+    name, title, family, layer, value = ("sketch-eraser", "Sketch eraser", "sketch-eraser",
                                          Layer.SKETCH, 0)
 
 
@@ -148,8 +157,19 @@ class SampleEraser(BrushTool):
                                          "sampling", Layer.SAMPLING, 0)
 
 
+def _connected_area(labels: np.ndarray, seed: tuple[int, int]) -> tuple[Box, np.ndarray]:
+    """The 4-connected area of equal value around ``seed`` (x, y) of the 2-D uint8
+    ``labels``, which is left unchanged: its bounding box and a bool mask over that box."""
+    height, width = labels.shape
+    flooded = np.zeros((height + 2, width + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    _, _, _, (x, y, w, h) = cv2.floodFill(labels, flooded, seed, 0, 0, 0, flags)
+    return Box(y, x, y + h, x + w), flooded[y + 1:y + h + 1, x + 1:x + w + 1].view(bool)
+
+
 class LabelFill(Tool):
-    """Fills the connected area of one label with the current label (one undo step)."""
+    """Fills the connected area of one label with the current label (one undo step, which
+    keeps the tiles of the area's bounding box only)."""
 
     name, title, layer = "fill", "Label fill", Layer.LABELS
 
@@ -173,11 +193,14 @@ class LabelFill(Tool):
                 self.settings.on_message("No label map yet: compute one in the Labels panel "
                                          "or import one, then repaint it with the bucket")
             return
+        value = self.settings.label
+        box = None
         with document.step(self.title):
-            # the fill may reach anywhere: back up the whole layer (only tiles that really
-            # change are kept in the history)
-            document.touch(Layer.LABELS, Box(0, 0, document.height, document.width))
-            box = flood_fill(labels, (x, y), self.settings.label)
+            if labels[y, x] != value:
+                # found first, so that only the tiles of its box are backed up
+                box, area = _connected_area(labels, (x, y))
+                document.touch(Layer.LABELS, box)
+                np.copyto(labels[box.slices], value, where=area)
         if box is not None:
             self._filled = True
             document.notify(Layer.LABELS, box)

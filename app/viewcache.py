@@ -4,15 +4,18 @@ Painting a 24-megapixel image scaled to a window every frame is slow; painting a
 about the window's size is not. :class:`ViewCache` keeps, for each power-of-two level, the
 picture as 32-bit BGRX and all overlays (labels, sampling area, mask, colour strokes,
 sketch) composited into one premultiplied BGRA buffer, and updates only the box that an
-edit touched. A picture with a colour profile other than sRGB is shown converted to sRGB
-(:mod:`app.display_colour`); the document's pixels stay as they are. It holds no Qt
-objects: buffers come from an ``allocate(h, w)`` function, which the canvas points at
-``QImage`` memory (via qimage2ndarray) so painting needs no copies.
+edit touched. An engine preview is kept as patches (small pyramids) over the rectangles
+where it differs from the picture, the hole (:func:`nonzero_rects`), so each stage of a fill
+costs what its hole costs, not what its box covers. A picture
+with a colour profile other than sRGB is shown converted to sRGB (:mod:`app.display_colour`);
+the document's pixels stay as they are. It holds no Qt objects: buffers come from an
+``allocate(h, w)`` function (zero-filled ``(h, w, 4)`` uint8), which could point at
+``QImage`` memory; the canvas wraps the numpy buffers when painting, without copies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -23,8 +26,9 @@ from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from engines.base import UNLABELLED
 from engines.region import Box
 
-Allocate = Callable[[int, int], np.ndarray]  # (height, width) -> (h, w, 4) uint8 buffer
+Allocate = Callable[[int, int], np.ndarray]  # (height, width) -> zero-filled (h, w, 4) uint8
 MIN_LEVEL_SIDE = 192
+RECT_TILE = 64  # px: the grid on which nonzero_rects finds the hole
 
 
 def _numpy_allocate(height: int, width: int) -> np.ndarray:
@@ -56,6 +60,69 @@ def default_palette(count: int) -> np.ndarray:
     return cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0]
 
 
+def nonzero_rects(layer: np.ndarray, box: Box, tile: int = RECT_TILE) -> list[Box]:
+    """Rectangles inside ``box`` that together cover every nonzero pixel of ``layer`` (a 2-D
+    array of the whole picture, e.g. the mask) within it, without overlapping: the squares of
+    a ``tile``-pixel grid (from the picture's corner) that hold any, cut to ``box``, joined
+    along each row of squares and then down where runs line up. Costs one pass over ``box``.
+    """
+    rects: list[Box] = []
+    above: dict[tuple[int, int], int] = {}  # (left, right) of a run in the row above: index
+    first = box.left // tile * tile  # the grid column where the box begins
+    count = -(-(box.right - first) // tile)
+    for top in range(box.top // tile * tile, box.bottom, tile):
+        top, bottom = max(top, box.top), min(top + tile, box.bottom)
+        squares = np.zeros(count * tile, bool)
+        squares[box.left - first:box.right - first] = layer[top:bottom,
+                                                            box.left:box.right].any(axis=0)
+        occupied = np.flatnonzero(squares.reshape(count, tile).any(axis=1))
+        here: dict[tuple[int, int], int] = {}
+        if occupied.size:
+            breaks = np.flatnonzero(np.diff(occupied) > 1)
+            starts = np.concatenate((occupied[:1], occupied[breaks + 1]))
+            ends = np.concatenate((occupied[breaks], occupied[-1:])) + 1
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                key = (max(box.left, first + start * tile), min(box.right, first + end * tile))
+                if key in above:
+                    index = above[key]
+                    rects[index] = Box(rects[index].top, key[0], bottom, key[1])
+                else:
+                    index = len(rects)
+                    rects.append(Box(top, key[0], bottom, key[1]))
+                here[key] = index
+        above = here
+    return rects
+
+
+def _within(inner: Box, outer: Box) -> tuple[slice, slice]:
+    """The slices of ``inner`` in an array that covers ``outer``."""
+    return (slice(inner.top - outer.top, inner.bottom - outer.top),
+            slice(inner.left - outer.left, inner.right - outer.left))
+
+
+def _intersection(a: Box, b: Box) -> Box | None:
+    box = Box(max(a.top, b.top), max(a.left, b.left), min(a.bottom, b.bottom),
+              min(a.right, b.right))
+    return box if box.height > 0 and box.width > 0 else None
+
+
+def _kept(target: np.ndarray, result: np.ndarray) -> None:
+    """After an OpenCV call given ``dst=target`` (a view into a display buffer, written in
+    place to spare a full-size temporary): copy ``result`` in if OpenCV made a new array."""
+    if result.ctypes.data != target.ctypes.data:
+        target[...] = result
+
+
+def _over(below: np.ndarray, above: np.ndarray) -> None:
+    """Premultiplied BGRA ``above`` over ``below`` (both ``(h, w, 4)`` uint8), into
+    ``below``: ``above + below * (255 - alpha) / 255``, rounded to nearest (OpenCV: 3x
+    numpy's speed)."""
+    keep = 255 - above[..., 3]
+    _kept(below, cv2.multiply(below, cv2.merge((keep, keep, keep, keep)), dst=below,
+                              scale=1 / 255))
+    _kept(below, cv2.add(above, below, dst=below))
+
+
 @dataclass
 class Level:
     """One pyramid level: ``factor`` = 2**k, buffers of shape ``(ceil(H/f), ceil(W/f), 4)``."""
@@ -82,7 +149,11 @@ class ViewCache:
         self.show_original = False  # the base shows Document.original where it differs
         self._original_box: Box | None = None  # what the base shows of the original
         self.preview_box: Box | None = None
-        self.preview_levels: list[np.ndarray] = []
+        self._preview_source: np.ndarray | None = None
+        # where the preview differs from the picture: rectangle (on the coarsest level's grid,
+        # so each halves exactly as the base does) -> its BGRX pixels at every level
+        self._preview_patches: dict[Box, list[np.ndarray]] = {}
+        self._overlay_blank = True  # the overlay buffers are all zero, as allocated
         self.to_display = display_transform(document.metadata.icc_profile)
         height, width = document.height, document.width
         self.levels: list[Level] = []
@@ -97,39 +168,72 @@ class ViewCache:
 
     # ------------------------------------------------------------------ public
     def refresh(self) -> None:
-        """Rebuild every buffer (after a style change or a new preview)."""
-        whole = Box(0, 0, self.document.height, self.document.width)
-        self._render_base(whole)
-        self._render_overlay(whole)
+        """Rebuild every buffer of the picture and the overlays."""
+        self._render_base(self._whole())
+        self.refresh_overlay()
+
+    def refresh_overlay(self) -> None:
+        """Rebuild the overlay buffers (after a style or palette change)."""
+        self._render_overlay(self._whole())
 
     def update(self, layer: Layer, box: Box) -> None:
         """Re-render what ``box`` of ``layer`` affects, at every level."""
         if layer is Layer.IMAGE:
             self._render_base(box)
-            if self.preview_box is not None and box.overlaps(self.preview_box):
-                self._render_preview()
+            for rect in [r for r in self._preview_patches if r.overlaps(box)]:
+                self._render_patch(rect)  # the picture around the result changed
         else:
             self._render_overlay(box)
 
-    def set_preview(self, image: np.ndarray | None, box: Box | None) -> None:
+    def set_preview(self, image: np.ndarray | None, box: Box | None,
+                    dirty: Sequence[Box] | None = None) -> None:
         """Show ``image`` (full-size RGB) inside ``box`` over the picture, or clear it.
 
-        While a preview shows, the mask overlay under it is hidden so the fill can be seen.
+        ``dirty``: rectangles outside which ``image`` equals the document's picture (an engine
+        changes the hole only; see :func:`nonzero_rects`), default all of ``box``. Only they
+        are converted and kept, at every level; elsewhere the picture shows. While a preview
+        shows, the mask overlay under it is hidden so the fill can be seen.
         """
         previous = self.preview_box
-        if image is None or box is None:
-            self.preview_box, self.preview_levels = None, []
-        else:
-            self.preview_box = box
-            self._preview_source = image
-            self._render_preview()
-        self._rerender_mask_area(previous, self.preview_box)
+        self.preview_box, self._preview_source, self._preview_patches = None, None, {}
+        if image is not None and box is not None:
+            self.preview_box, self._preview_source = box, image
+            parts = [box] if dirty is None else [_intersection(rect, box) for rect in dirty]
+            for rect in dict.fromkeys(self._on_grid(part) for part in parts if part is not None):
+                self._render_patch(rect)
+        if self.preview_box != previous:
+            self._rerender_mask_area(previous, self.preview_box)
+
+    def preview_patches(self, index: int) -> list[tuple[np.ndarray, Box]]:
+        """For painting level ``index``: each patch of the preview as (its contiguous BGRX
+        pixels, where they lie in the level's pixels)."""
+        level = self.levels[index]
+        return [(buffers[index], self._level_box(rect, level.factor, level))
+                for rect, buffers in self._preview_patches.items()]
+
+    @property
+    def preview_levels(self) -> list[np.ndarray]:
+        """What the preview shows at each level (finest first) over the level's cover of
+        ``preview_box``: the picture with the patches over it (copies, for inspection;
+        empty without a preview)."""
+        if self.preview_box is None:
+            return []
+        shown = []
+        for index, level in enumerate(self.levels):
+            cover = self._level_box(self.preview_box, level.factor, level)
+            pixels = level.base[cover.slices].copy()
+            for buffer, placed in self.preview_patches(index):
+                common = _intersection(placed, cover)
+                if common is not None:
+                    pixels[_within(common, cover)] = buffer[_within(common, placed)]
+            shown.append(pixels)
+        return shown
 
     def set_show_preview(self, show: bool) -> None:
         """Show or hide the preview (holding the "original" key hides it)."""
         if show != self.show_preview:
             self.show_preview = show
-            self._rerender_mask_area(self.preview_box, None)
+            self._rerender_mask_area(self.preview_box)
 
     def set_show_original(self, show: bool) -> None:
         """Show the picture as opened instead of as it is now (holding the "original" key);
@@ -143,12 +247,13 @@ class ViewCache:
             self._render_base(box)
 
     def _rerender_mask_area(self, *boxes: Box | None) -> None:
-        present = [b for b in boxes if b is not None]
-        if present:
-            union = present[0]
-            for b in present[1:]:
-                union = union.union(b)
-            self._render_overlay(union)
+        """Re-render the overlay where the mask shows (or is hidden) inside ``boxes``."""
+        if not self.document.has_layer(Layer.MASK):
+            return
+        for box in boxes:
+            if box is not None:
+                for rect in nonzero_rects(self.document.mask, box):
+                    self._render_overlay(rect)
 
     def preview_visible(self) -> bool:
         return self.show_preview and self.preview_box is not None
@@ -163,23 +268,34 @@ class ViewCache:
         return index
 
     # ---------------------------------------------------------------- internals
+    def _whole(self) -> Box:
+        return Box(0, 0, self.document.height, self.document.width)
+
     def _level_box(self, box: Box, factor: int, level: Level) -> Box:
         h, w = level.base.shape[:2]
         return Box(box.top // factor, box.left // factor,
                    min(h, -(-box.bottom // factor)), min(w, -(-box.right // factor)))
 
-    def _cascade(self, box: Box, attribute: str) -> None:
-        """Propagate ``box`` of level 0's buffer down the pyramid by 2x area averaging."""
-        for previous, level in zip(self.levels, self.levels[1:]):
+    def _cascade(self, box: Box, buffers: Sequence[np.ndarray], area: Box | None = None) -> None:
+        """Propagate ``box`` (picture pixels) of ``buffers[0]`` down ``buffers`` (one per level)
+        by 2x area averaging. Each buffer covers ``area`` at its level (default: the whole
+        picture); ``area`` must lie on the coarsest level's grid."""
+        for index in range(1, len(buffers)):
+            finer, level = self.levels[index - 1], self.levels[index]
             lbox = self._level_box(box, level.factor, level)
             if lbox.height <= 0 or lbox.width <= 0:
                 return
-            src = getattr(previous, attribute)
-            sh, sw = src.shape[:2]
-            region = src[lbox.top * 2:min(sh, lbox.bottom * 2), lbox.left * 2:min(sw, lbox.right * 2)]
-            dst = getattr(level, attribute)
-            dst[lbox.top:lbox.bottom, lbox.left:lbox.right] = cv2.resize(
-                region, (lbox.width, lbox.height), interpolation=cv2.INTER_AREA)
+            sh, sw = finer.base.shape[:2]
+            ft, fl = (0, 0) if area is None else (area.top // finer.factor,
+                                                  area.left // finer.factor)
+            top, left = (0, 0) if area is None else (area.top // level.factor,
+                                                     area.left // level.factor)
+            region = buffers[index - 1][lbox.top * 2 - ft:min(sh, lbox.bottom * 2) - ft,
+                                        lbox.left * 2 - fl:min(sw, lbox.right * 2) - fl]
+            target = buffers[index][lbox.top - top:lbox.bottom - top,
+                                    lbox.left - left:lbox.right - left]
+            _kept(target, cv2.resize(region, (lbox.width, lbox.height), dst=target,
+                                     interpolation=cv2.INTER_AREA))
 
     def _render_base(self, box: Box) -> None:
         rows, cols = box.slices
@@ -188,26 +304,36 @@ class ViewCache:
             source = self.document.original
             self._original_box = box if self._original_box is None \
                 else self._original_box.union(box)
-        self.levels[0].base[rows, cols] = cv2.cvtColor(
-            self._shown(source[rows, cols]), cv2.COLOR_RGB2BGRA)
-        self._cascade(box, "base")
+        target = self.levels[0].base[rows, cols]
+        _kept(target, cv2.cvtColor(self._shown(source[rows, cols]), cv2.COLOR_RGB2BGRA,
+                                   dst=target))
+        self._cascade(box, [level.base for level in self.levels])
 
     def _shown(self, rgb: np.ndarray) -> np.ndarray:
         return rgb if self.to_display is None else self.to_display(rgb)
 
-    def _render_preview(self) -> None:
-        box = self.preview_box
-        rows, cols = box.slices
-        patch = cv2.cvtColor(np.ascontiguousarray(self._shown(self._preview_source[rows, cols])),
-                             cv2.COLOR_RGB2BGRA)
-        levels = [patch]
-        while len(levels) < len(self.levels):
-            h, w = levels[-1].shape[:2]
-            if h < 2 or w < 2:
-                break
-            levels.append(cv2.resize(levels[-1], (-(-w // 2), -(-h // 2)),
-                                     interpolation=cv2.INTER_AREA))
-        self.preview_levels = levels
+    def _on_grid(self, box: Box) -> Box:
+        """``box`` grown to the coarsest level's grid (within the picture)."""
+        step = self.levels[-1].factor
+        return Box(box.top // step * step, box.left // step * step,
+                   min(self.document.height, -(-box.bottom // step) * step),
+                   min(self.document.width, -(-box.right // step) * step))
+
+    def _render_patch(self, rect: Box) -> None:
+        """Convert ``rect`` (on the grid) of the preview image, the picture outside
+        ``preview_box``, into a patch of every level."""
+        inside = _intersection(rect, self.preview_box)
+        if inside == rect:
+            rgb = self._preview_source[rect.slices]
+        else:
+            rgb = self.document.image[rect.slices].copy()
+            rgb[_within(inside, rect)] = self._preview_source[inside.slices]
+        buffers = [cv2.cvtColor(np.ascontiguousarray(self._shown(rgb)), cv2.COLOR_RGB2BGRA)]
+        for level in self.levels[1:]:
+            placed = self._level_box(rect, level.factor, level)
+            buffers.append(np.empty((placed.height, placed.width, 4), np.uint8))
+        self._cascade(rect, buffers, rect)
+        self._preview_patches[rect] = buffers
 
     def _luts(self) -> dict[Layer, np.ndarray]:
         """Premultiplied BGRA (256, 4) uint8 lookup tables of the single-channel layers."""
@@ -239,27 +365,41 @@ class ViewCache:
 
     def _render_overlay(self, box: Box) -> None:
         """Composite the overlays of ``box`` (bottom to top: labels, sampling area, mask,
-        colour strokes, sketch) into level 0 with integer "over", then cascade."""
+        colour strokes, sketch) into level 0 with integer "over", then cascade. The mask is
+        left out under a preview that shows."""
         rows, cols = box.slices
         style, doc = self.style, self.document
         luts = self._luts()
-        out: np.ndarray | None = None  # premultiplied BGRA uint8
+        target = self.levels[0].overlay[rows, cols]  # composited in place: premultiplied BGRA
+        drawn = False
 
         def over(src: np.ndarray) -> None:
-            nonlocal out
-            if out is None:
-                out = src
-                return
-            keep = (255 - src[..., 3:4]).astype(np.uint16)
-            out = src + ((out.astype(np.uint16) * keep + 127) // 255).astype(np.uint8)
+            nonlocal drawn
+            if drawn:
+                _over(target, src)
+            else:
+                target[...] = src
+                drawn = True
+
+        def over_table(table: np.ndarray, values: np.ndarray) -> None:
+            nonlocal drawn
+            if drawn:
+                _over(target, np.take(table, values, axis=0))  # 5x faster than [values]
+            else:  # the first layer straight into the buffer
+                np.take(table, values, axis=0, out=target, mode="clip")
+                drawn = True
 
         def shown(layer: Layer) -> bool:
             return style.visible.get(layer, True) and doc.has_layer(layer)
 
+        hidden = (_intersection(box, self.preview_box) if self.preview_visible() else None)
         for layer in (Layer.LABELS, Layer.SAMPLING, Layer.MASK, Layer.COLOR, Layer.SKETCH):
-            if not shown(layer) or (layer is Layer.MASK and self.preview_visible()):
+            if not shown(layer):
                 continue
             values = doc.layer(layer)[rows, cols]
+            if layer is Layer.MASK and hidden is not None:
+                values = values.copy()
+                values[_within(hidden, box)] = 0
             if layer is Layer.COLOR:
                 alpha = values[..., 3]
                 if not alpha.any():
@@ -270,13 +410,14 @@ class ViewCache:
                 src[..., 3] = a.astype(np.uint8)
                 over(src)
             elif layer is Layer.LABELS:
-                if (values != UNLABELLED).any():
-                    over(np.take(luts[layer], values, axis=0))  # 5x faster than [values]
+                if values.min() < UNLABELLED:  # some labelled (255 is the largest id)
+                    over_table(luts[layer], values)
             elif values.any():
-                over(np.take(luts[layer], values, axis=0))
-        target = self.levels[0].overlay[rows, cols]
-        if out is None:
+                over_table(luts[layer], values)
+        if not drawn:
+            if self._overlay_blank:
+                return  # nothing to show where nothing shows yet (a picture just opened)
             target[...] = 0
         else:
-            target[...] = out
-        self._cascade(box, "overlay")
+            self._overlay_blank = False
+        self._cascade(box, [level.overlay for level in self.levels])

@@ -265,6 +265,9 @@ class FolderRunDialog(QDialog):
             shown = "; ".join(f"{path.name}: {reason}" for path, reason in result.failed[:5])
             more = f" and {len(result.failed) - 5} more" if len(result.failed) > 5 else ""
             text += f". {len(result.failed)} failed: {shown}{more}"
+        if result.skipped:
+            text += (f". {len(result.skipped)} already in the output folder, kept (tick "
+                     "\"Replace results already in the output folder\" to redo them)")
         folder = self.input.path()
         skipped = skipped_files_note(folder) if folder else ""
         if skipped:  # it starts with the number of files

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QScrollArea,
@@ -43,7 +44,12 @@ from app.file_commands import FileCommands
 from app.icons import action_icon, tool_icon
 from app.keyfocus import KeyRouting
 from app.legend import LegendPanel
-from app.model_dialogs import ModelManagerDialog, offer_download
+from app.model_dialogs import (
+    ModelManagerDialog,
+    cancel_transfers,
+    offer_download,
+    wait_for_transfers,
+)
 from app.panels import EnginePanel, OverlayPanel
 from app.references import ReferencePanel
 from app.semantic import SemanticController, engine_for_labels, palette_for
@@ -149,12 +155,24 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         a("open", "&Open…", lambda: self.open_path())
+        a("clear_recent", "&Clear Recent", self.clear_recent)
         a("save", "&Save", lambda: self.save())
         a("save_as", "Save &As…", lambda: self.save_as())
         a("import_mask", "&Import Mask…", lambda: self.import_mask())
         a("export_mask", "&Export Mask…", lambda: self.export_mask())
         a("import_labels", "Import &Label Map…", lambda: self.import_labels())
         a("export_labels", "Export Label &Map…", lambda: self.export_labels())
+        a("import_sketch", "Import S&ketch…", lambda: self.import_sketch())
+        a("export_sketch", "Export Ske&tch…", lambda: self.export_sketch())
+        for kind, text, tip in (
+                ("include", "&Include Area…", "the only pixels copied into the hole"),
+                ("exclude", "E&xclude Area…", "pixels never copied into the hole")):
+            a(f"import_{kind}", text, lambda _=False, k=kind: self.import_sampling_area(k))
+            a(f"export_{kind}", text, lambda _=False, k=kind: self.export_sampling_area(k))
+            self.actions[f"import_{kind}"].setStatusTip(
+                f"Replace the {kind} area by a PNG's white pixels ({tip}; the CLI's --{kind})")
+            self.actions[f"export_{kind}"].setStatusTip(
+                f"Save the {kind} area as a PNG, white = {tip} (for the CLI's --{kind})")
         a("add_references", "Add &Reference Photos…", lambda: self.add_references())
         a("keep_metadata", "Keep Photo &Metadata", self._keep_metadata_toggled, checkable=True)
         self.actions["keep_metadata"].setChecked(True)
@@ -178,6 +196,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("feather", "&Feather…", lambda: self.feather_mask())
         a("invert", "&Invert", self.invert_mask)
         a("clear_mask", "&Clear", self.clear_mask)
+        a("clear_sketch", "Clear S&ketch", self.clear_sketch)
+        a("clear_sampling", "Clear Sam&pling Area", self.clear_sampling_area)
         a("detect_text", "Detect &Text", self.detect_text)
         a("apply_to_folder", "Apply to &Folder…", self.apply_mask_to_folder)
         a("clear_watermark", "Clear &Watermark from Folder…", self.clear_watermark)
@@ -202,21 +222,36 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _build_menus_and_toolbars(self) -> None:
         bar = self.menuBar()
         menus = {
-            "&File": ["open", "save", "save_as", None, "import_mask", "export_mask",
-                      "import_labels", "export_labels", "add_references", None,
+            "&File": ["open", "recent", "save", "save_as", None, "import_mask", "export_mask",
+                      "import_labels", "export_labels", "import_sketch", "export_sketch",
+                      "import_sampling", "export_sampling", "add_references", None,
                       "clear_watermark", None, "keep_metadata",
                       "models", None, "quit"],
-            "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "compare"],
+            "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "clear_sketch",
+                      "clear_sampling", None, "compare"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
                       "apply_to_folder"],
             "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
             "&Tools": [f"tool_{name}" for name in self.tools],
         }
+        # "Re&cent": R and E are taken in the File menu (Add &Reference, &Export Mask)
+        self.recent_menu = QMenu("Open Re&cent", self)
+        self.recent_menu.setToolTipsVisible(True)  # each entry's full path
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        submenus = {"recent": self.recent_menu}
+        for verb, title in (("import", "Import Sampli&ng Area"),
+                            ("export", "Export Sam&pling Area")):
+            submenu = submenus[f"{verb}_sampling"] = QMenu(title, self)
+            submenu.addActions([self.actions[f"{verb}_include"],
+                                self.actions[f"{verb}_exclude"]])
         for title, names in menus.items():
             menu = bar.addMenu(title)
             for name in names:
                 if name is None:
                     menu.addSeparator()
+                elif name in submenus:
+                    menu.addMenu(submenus[name])
                 else:
                     menu.addAction(self.actions[name])
         self.view_menu = bar.actions()[3].menu()
@@ -317,6 +352,55 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         else:  # nothing said about the previous picture still applies
             self.statusBar().clearMessage()
         self._update_actions()
+
+    # -------------------------------------------------------- recent pictures
+    def remember_opened(self, path: Path) -> None:
+        """List the picture at ``path`` first in Open Recent and start the next Open dialog
+        in its folder. The bundled sample, which the editor opens by itself when started
+        without a picture, is neither."""
+        path = path.resolve()
+        if path == SAMPLE_IMAGE.resolve():
+            return
+        preferences.add_recent(path)
+        preferences.save_folder("open", path.parent)
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        """List the recent pictures (keys 1 to 9 and 0), each with its full path as tip. A
+        file that is no longer there is shown disabled (a drive may come back)."""
+        menu = self.recent_menu
+        menu.clear()  # deletes the entries it made, keeps the window's Clear Recent
+        paths = preferences.load_recent()
+        for number, path in enumerate(paths, 1):
+            key = f"&{number}" if number < 10 else "1&0"
+            action = menu.addAction(f"{key}  {Path(path).name.replace('&', '&&')}")
+            present = Path(path).is_file()
+            tip = path if present else f"{path} (no longer there)"
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            action.setEnabled(present)
+            action.triggered.connect(lambda _=False, p=path: self.open_recent(p))
+        if not paths:
+            menu.addAction("No Recent Pictures").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.actions["clear_recent"])
+        self.actions["clear_recent"].setEnabled(bool(paths))
+
+    def open_recent(self, path: str) -> bool:
+        """Open a picture of Open Recent. One that is gone is dropped from the list and the
+        status bar says so (no error box)."""
+        if not Path(path).is_file():
+            preferences.remove_recent(path)
+            self._fill_recent_menu()
+            self.statusBar().showMessage(
+                f"{Path(path).name} is no longer at {Path(path).parent}: removed from "
+                "Open Recent", 10000)
+            return False
+        return self.open_path(path)
+
+    def clear_recent(self) -> None:
+        preferences.clear_recent()
+        self._fill_recent_menu()
 
     def show_models(self) -> None:
         """The model manager: download, import and remove checkpoints."""
@@ -472,6 +556,24 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def clear_mask(self) -> None:
         self._mask_operation("Clear mask", lambda m: m * 0, "clear")
 
+    def clear_sketch(self) -> None:
+        self._clear_layer(Layer.SKETCH, "sketch")
+
+    def clear_sampling_area(self) -> None:
+        """Clear the include and the exclude area."""
+        self._clear_layer(Layer.SAMPLING, "sampling area")
+
+    def _clear_layer(self, layer: Layer, what: str) -> None:
+        """Blank ``layer`` as one undo step; an empty one is left alone and the status bar
+        says there is nothing to clear."""
+        if self.document is None:
+            return
+        if self.document.clear_layer(layer, f"Clear {what}") is None:
+            self.statusBar().showMessage(f"The {what} is empty: nothing to clear", 5000)
+            return
+        self._on_edit_finished(layer.value)
+        self.statusBar().showMessage(f"Cleared the {what}; Ctrl+Z brings it back", 5000)
+
     def cancel_or_discard(self) -> None:
         """Esc: cancel whatever runs (a fill, a map, face or text detection), else discard
         the result shown."""
@@ -568,8 +670,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         doc = self.document
         has = doc is not None
         for name in ("save", "save_as", "import_mask", "export_mask", "import_labels",
-                     "export_labels", "fill", "grow", "shrink", "feather", "invert",
-                     "clear_mask", "detect_text", "apply_to_folder", "compare"):
+                     "export_labels", "import_sketch", "export_sketch", "import_include",
+                     "import_exclude", "export_include", "export_exclude", "fill", "grow",
+                     "shrink", "feather", "invert", "clear_mask", "clear_sketch",
+                     "clear_sampling", "detect_text", "apply_to_folder", "compare"):
             self.actions[name].setEnabled(has)
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)
@@ -582,9 +686,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
-        """Take the fill settings, file choices, window geometry and dock layout of the last
-        session."""
+        """Take the fill settings, file choices, brush sizes, window geometry and dock layout
+        of the last session."""
         self.controller.settings = preferences.load_fill_settings()
+        self.tool_settings.radius.update(preferences.load_brush_sizes(self.tool_settings.radius))
+        if self.canvas.tool is not None and self.canvas.tool.family:
+            self._show_brush_size(self.canvas.tool.radius)
         self.actions["keep_metadata"].setChecked(preferences.load_keep_metadata())
         self.engine_panel.load(self.controller.settings)
         self._show_references()  # whether the restored engine takes them
@@ -601,6 +708,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             settings = replace(settings, engine=self._photo_state[1])
         preferences.save_fill_settings(settings)
         preferences.save_keep_metadata(self.keep_metadata)
+        preferences.save_brush_sizes(self.tool_settings.radius)
         preferences.save_window(self.saveGeometry(), self.saveState())
 
     def showEvent(self, event) -> None:
@@ -638,6 +746,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)
         for worker in (self.worker, self.map_worker, self.face_worker, self.text_worker):
             worker.cancel()  # all at once: the waits below share one deadline
+        cancel_transfers()  # downloads and imports of the model dialogs
         deadline = time.monotonic() + CLOSE_WAIT_MS / 1000
 
         def left_ms() -> int:
@@ -646,6 +755,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.worker.shutdown(left_ms())
         for worker in (self.map_worker, self.face_worker, self.text_worker):
             retire_worker(worker, left_ms())
+        wait_for_transfers(left_ms())
         event.accept()
 
     # --------------------------------------------------- questions to the user
@@ -654,11 +764,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 
-    def ask_open_path(self, title: str, filters: str) -> str:
-        return QFileDialog.getOpenFileName(self, title, "", filters)[0]
+    def ask_open_path(self, title: str, filters: str, folder: str = "") -> str:
+        """A file chosen in a dialog starting in ``folder`` ("" the dialog's default)."""
+        return QFileDialog.getOpenFileName(self, title, folder, filters)[0]
 
-    def ask_open_paths(self, title: str, filters: str) -> list[str]:
-        return QFileDialog.getOpenFileNames(self, title, "", filters)[0]
+    def ask_open_paths(self, title: str, filters: str, folder: str = "") -> list[str]:
+        return QFileDialog.getOpenFileNames(self, title, folder, filters)[0]
 
     def ask_save_path(self, title: str, suggestion: str, filters: str) -> str:
         return QFileDialog.getSaveFileName(self, title, suggestion, filters)[0]

@@ -63,8 +63,8 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     try:
         return int(modules[args.command].run(args) or EXIT_OK)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:  # a command may say how far it got (batch)
+        print(str(interrupt) or "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if getattr(args, "debug", False):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import EXIT_FAILED, EXIT_OK
 from cli._common import (
     StageBar,
     add_engine_arguments,
@@ -17,7 +18,14 @@ from cli._common import (
 )
 from engines import registry
 from engines.base import InputError, Strategy
-from engines.batch import SIZE_POLICIES, clear_folder
+from engines.batch import (
+    SIZE_POLICIES,
+    BatchInterrupted,
+    BatchResult,
+    BatchStopped,
+    clear_folder,
+    so_far,
+)
 from engines.fileio import (
     NO_METADATA_SUFFIXES,
     ImageMissingError,
@@ -29,6 +37,7 @@ from engines.fileio import (
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
 MASK_NAMES = ("{stem}.png", "{stem}_mask.png", "{stem}-mask.png", "{stem}.mask.png")
+SKIPPED = "skipped: already in the output folder; --overwrite redoes them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "get the mask anchored to the nearest corner, edge or centre")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace results already in the output folder")
+                        help="compute every picture again and replace its result in the "
+                             "output folder (without it, pictures whose result is already "
+                             "there are skipped: run the same command again to finish an "
+                             "interrupted run)")
 
 
 def mask_file(image_path: Path, folder: Path) -> Path | None:
@@ -95,6 +107,33 @@ def split_masks(sources: list[Path], mask: Path | None,
     return pictures, [m for p, m in found.items() if m is not None and p in pictures]
 
 
+def print_failures(result: BatchResult) -> None:
+    """One ``  name: reason`` line for each picture that failed."""
+    for path, reason in result.failed:
+        print(f"  {path.name}: {reason}")
+
+
+def interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
+    """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
+    run got and how to finish it (printed by :func:`cli.main`, exit code 130)."""
+    if stop.result.failed:
+        print(f"{len(stop.result.failed)} failed:")
+        print_failures(stop.result)
+    again = ("run the same command without --overwrite to finish the rest" if overwrite else
+             "run the same command again to finish the rest: the results already there are "
+             "skipped")
+    return KeyboardInterrupt(f"interrupted: {so_far(stop.result, stop.not_done)}; {again}")
+
+
+def stopped(stop: BatchStopped) -> int:
+    """Say why a folder run stopped part way and what it did; returns the exit code."""
+    if stop.result.failed:
+        print(f"{len(stop.result.failed)} failed:")
+        print_failures(stop.result)
+    print(f"error: {stop}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
@@ -127,18 +166,24 @@ def run(args: argparse.Namespace) -> int:
                                "{stage}"))
             bar.show(fraction * len(sources), name)
 
-        result = clear_folder(sources, args.output, mask, args.engine, progress,
-                              overwrite=args.overwrite, request_settings=settings,
-                              engine_options=options, output_format=args.format,
-                              other_sizes=args.other_sizes,
-                              keep_metadata=not args.strip_metadata, protected=mask_files)
+        try:
+            result = clear_folder(sources, args.output, mask, args.engine, progress,
+                                  overwrite=args.overwrite, request_settings=settings,
+                                  engine_options=options, output_format=args.format,
+                                  other_sizes=args.other_sizes,
+                                  keep_metadata=not args.strip_metadata, protected=mask_files)
+        except BatchInterrupted as stop:
+            closing.close()  # the bar ends before the message
+            raise interrupted(stop, args.overwrite) from None
+        except BatchStopped as stop:
+            closing.close()
+            return stopped(stop)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
+    if result.skipped:
+        print(f"{len(result.skipped)} {SKIPPED}")
     chosen = "." + args.format.lower().lstrip(".") if args.format else None
     if chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata:
         print(f"note: {chosen} files hold no colour profile, EXIF or XMP; the results carry "
               "none")
-    for path, reason in result.failed:
-        print(f"  {path.name}: {reason}")
-    if any("already exists" in reason for _, reason in result.failed):
-        print("add --overwrite to replace results already in the output folder")
-    return 0 if result.ok else 1
+    print_failures(result)
+    return EXIT_OK if result.ok else EXIT_FAILED

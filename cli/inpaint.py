@@ -18,9 +18,9 @@ from cli._common import (
     run_with_bar,
 )
 from engines import registry
+from engines.base import Engine, Guidance, InputError
 from engines.device import require_device
 from engines.fileio import (
-    ImageFileError,
     drops_metadata,
     load_image,
     loses_transparency,
@@ -55,10 +55,32 @@ def _input_files(args: argparse.Namespace) -> list[str]:
     return [path for path in named if path is not None]
 
 
+# what the command line gives for each kind of guidance an engine may require
+_GUIDANCE_OPTIONS = {
+    Guidance.LABELS: (lambda args: args.labels, "a label map: give --labels FILE (make one "
+                      "with `python main.py segment IMAGE -o FILE`, edit it if you like)"),
+    Guidance.SKETCH: (lambda args: args.sketch, "a sketch: give --sketch FILE"),
+    Guidance.SAMPLING: (lambda args: args.include or args.exclude,
+                        "a sampling area: give --include FILE or --exclude FILE"),
+    Guidance.EXEMPLARS: (lambda args: args.exemplar, "reference photos: give --exemplar FILE"),
+}
+
+
+def _require_guidance(engine: Engine, args: argparse.Namespace) -> None:
+    """Raise :class:`InputError` if ``engine`` needs guidance the command line did not give."""
+    for kind in sorted(engine.required_guidance):
+        given, what = _GUIDANCE_OPTIONS.get(
+            kind, (lambda args: None, f"{kind.value} guidance, which only the editor gives"))
+        if not given(args):
+            raise InputError(f"the {args.engine} engine needs {what}")
+
+
 def run(args: argparse.Namespace) -> int:
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
     require_device(args.device)  # an accelerator asked for by name must exist
     engine = registry.create(args.engine, **engine_options(args))
+    _require_guidance(engine, args)  # before the weights, the picture and the work
+    engine.require_ready()  # missing weights are named before the picture is read
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
     request = build_request(
@@ -68,9 +90,6 @@ def run(args: argparse.Namespace) -> int:
         include=load_layer(args.include, shape, "include"),
         exclude=load_layer(args.exclude, shape, "exclude"),
         exemplars=load_exemplars(args.exemplar))
-    status = engine.status()
-    if not status.ready:
-        raise ImageFileError(f"engine {args.engine} is not ready: {status.detail}")
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         hint = f"; {', '.join(users)} can" if users else ""

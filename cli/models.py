@@ -1,6 +1,7 @@
 """``models``: list, download, import, locate, verify and remove network weights.
 
-``models list`` shows every checkpoint with its engine, size, licence and state;
+``models list`` shows every checkpoint with its engine, size, licence and state (a file that
+is clearly not the checkpoint shows as damaged, with the commands that replace it);
 ``models download ID [ID ...]`` fetches with a progress bar (Ctrl-C keeps the partial file and
 the same command resumes it); ``models import ID FILE`` installs a file you already have;
 ``models path ID`` prints where the file lives; ``models info ID`` shows where it comes from.
@@ -111,9 +112,17 @@ def _download(spec_id: str, force: bool, quiet: bool) -> int:
     from tqdm import tqdm
 
     spec = weights.get_spec(spec_id)
-    if weights.is_present(spec_id) and not force:
-        print(f"{spec_id}: already installed at {weights.local_path(spec_id)}")
+    entry = weights.installation(spec_id)
+    if entry.state is weights.InstallState.INSTALLED and not force:
+        print(f"{spec_id}: already installed at {entry.path}")
         return EXIT_OK
+    if entry.state is weights.InstallState.DAMAGED:  # replaced, where it can be downloaded
+        if not spec.urls:
+            raise weights.WeightsCorruptError(
+                weights.damaged_message(spec, entry.path, entry.problem))
+        _tell(f"{spec_id}: the installed file is damaged ({entry.problem}); downloading it "
+              "again")
+        force = True
     bar: tqdm | None = None
 
     def show(done: int, total: int | None) -> None:

@@ -56,7 +56,8 @@ def _summary(labels: np.ndarray, names: tuple[str, ...], shown: int = 5) -> str:
     parts = [f"{names[i] if i < len(names) else 'unlabelled'} {100 * counts[i] / labels.size:.0f}%"
              for i in present[:shown]]
     more = f", +{len(present) - shown} more" if len(present) > shown else ""
-    return f"{len(present)} classes ({', '.join(parts)}{more})"
+    noun = "class" if len(present) == 1 else "classes"
+    return f"{len(present)} {noun} ({', '.join(parts)}{more})"
 
 
 def run(args: argparse.Namespace) -> int:

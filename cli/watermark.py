@@ -16,9 +16,16 @@ from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import add_metadata_argument, check_output_file, ranged
+from cli.batch import SKIPPED, interrupted, stopped
 from engines import registry
 from engines.base import InputError
-from engines.batch import SIZE_POLICIES, check_output_folder, clear_folder
+from engines.batch import (
+    SIZE_POLICIES,
+    BatchInterrupted,
+    BatchStopped,
+    check_output_folder,
+    clear_folder,
+)
 from engines.fileio import (
     IMAGE_SUFFIXES,
     list_images,
@@ -57,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "edge middle or centre")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing files in the output folder and the mask and "
-                             "preview files (never the input images)")
+                        help="replace the results already in the output folder (without it "
+                             "their images are skipped) and the mask and preview files (never "
+                             "the input images)")
 
 
 class _Bar:
@@ -148,12 +156,18 @@ def run(args: argparse.Namespace) -> int:
         result = clear_folder(images, output, estimate.mask, engine, bar,
                               overwrite=args.overwrite, other_sizes=args.other_sizes,
                               keep_metadata=not args.strip_metadata)
+    except BatchInterrupted as stop:
+        bar.close()  # the bar ends before the message
+        raise interrupted(stop, args.overwrite) from None
+    except BatchStopped as stop:
+        bar.close()
+        return stopped(stop)
     finally:
         bar.close()
-    total = len(result.written) + len(result.failed)
+    total = len(result.written) + len(result.failed) + len(result.skipped)
     print(f"cleared {len(result.written)} of {total} images into {output}")
+    if result.skipped:
+        print(f"{len(result.skipped)} {SKIPPED}")
     for source, reason in result.failed:
         print(f"failed: {source.name}: {reason}")
-    if any("already exists" in reason for _, reason in result.failed):
-        print("add --overwrite to replace results already in the output folder")
     return EXIT_FAILED if result.failed else EXIT_OK

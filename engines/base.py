@@ -176,20 +176,13 @@ class InpaintRequest:
         """A copy of this request with some fields replaced."""
         return replace(self, **changes)
 
-    def guidance_given(self) -> set[Guidance]:
-        """The kinds of guidance this request carries."""
-        given = set()
-        if self.sketch is not None and self.sketch.any():
-            given.add(Guidance.SKETCH)
-        if self.labels is not None:
-            given.add(Guidance.LABELS)
-        if self.sample_include is not None or self.sample_exclude is not None:
-            given.add(Guidance.SAMPLING)
-        if self.exemplars:
-            given.add(Guidance.EXEMPLARS)
-        if self.color is not None and self.color[..., 3].any():
-            given.add(Guidance.COLOR)
-        return given
+    def guidance_given(self, unedited_labels: np.ndarray | None = None) -> set[Guidance]:
+        """The kinds of guidance that can change this request's fill, counted only where a
+        fill reads them (:func:`engines.guidance.guidance_given`; ``unedited_labels``: the
+        label map as a parser computed it, or None)."""
+        from engines.guidance import guidance_given  # local: that module imports this one
+
+        return guidance_given(self, unedited_labels)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,16 @@
 :func:`clear_folder` runs one engine over many images, with one mask for all of them or one
 per image, and writes each result under the same name into another folder. The originals are never replaced, each output is
 written atomically, and a failing image is recorded and skipped rather than stopping the run.
+A result already in the output folder is kept and its picture skipped without any work (unless
+told to overwrite), so a run stopped part way finishes when run again. The run stops at the
+first result that cannot be written for lack of room (disk full, quota, read-only), which
+every later picture would meet too (:class:`BatchStopped`); Ctrl+C is raised as
+:class:`BatchInterrupted`: both say what was done.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +26,13 @@ import numpy as np
 from engines import registry
 from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
 from engines.device import require_device
-from engines.fileio import IMAGE_SUFFIXES, list_images, load_image, save_result
+from engines.fileio import (
+    IMAGE_SUFFIXES,
+    ImageExistsError,
+    list_images,
+    load_image,
+    save_result,
+)
 from engines.neural.common import NeuralEngine
 from engines.watermark import place_mask
 
@@ -29,6 +41,10 @@ MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
 _PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
+# write errors every later result would meet too: the run stops at the first (errno -> advice)
+_NO_ROOM = {getattr(errno, name): advice for name, advice in (
+    ("ENOSPC", "free some space"), ("EDQUOT", "free some space"),
+    ("EROFS", "make the folder writable")) if hasattr(errno, name)}
 
 
 @dataclass(frozen=True)
@@ -38,14 +54,44 @@ class BatchResult:
     Attributes:
         written: the output files, in input order.
         failed: ``(input file, one-line reason)`` for every image that was not written.
+        skipped: the input files whose result was already in the output folder: kept, and
+            the picture neither read nor filled (``overwrite`` was not given).
     """
 
     written: tuple[Path, ...]
     failed: tuple[tuple[Path, str], ...]
+    skipped: tuple[Path, ...] = ()
 
     @property
     def ok(self) -> bool:
+        """Nothing failed (results kept from an earlier run are no failure)."""
         return not self.failed
+
+
+class BatchStopped(EngineError):
+    """A result could not be written for lack of room (disk full, quota, read-only folder),
+    so :func:`clear_folder` stopped there, leaving no partial file. The message says what was
+    written and what was not; ``result`` is what was done, ``not_done`` the pictures from
+    the one that could not be written on."""
+
+    def __init__(self, message: str, result: BatchResult, not_done: tuple[Path, ...]) -> None:
+        super().__init__(message)
+        self.result, self.not_done = result, not_done
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl+C stopped :func:`clear_folder` (it is a :class:`KeyboardInterrupt`): ``result``
+    is what was done before (those files stay, no partial file is left), ``not_done`` the
+    pictures left."""
+
+    def __init__(self, result: BatchResult, not_done: tuple[Path, ...]) -> None:
+        super().__init__("interrupted")
+        self.result, self.not_done = result, not_done
+
+
+def _count(number: int, noun: str) -> str:
+    """``"1 picture"``, ``"3 pictures"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
@@ -139,6 +185,41 @@ def prepare_engine(engine: Engine, device: str = "auto") -> None:
         engine.network(engine.device(None if device == "auto" else device))
 
 
+def _already_there(target: Path, overwrite: bool) -> bool:
+    """Whether ``target`` holds a result to keep, so its picture is skipped: a non-empty file
+    (results are written whole or not at all), unless ``overwrite``. Raises
+    :class:`ImageExistsError` for a folder or an empty file of that name, never taken for a
+    result."""
+    if overwrite or not target.exists():
+        return False
+    if target.is_dir():
+        raise ImageExistsError("a folder of that name is in the way; move it", target,
+                               errno.EEXIST)
+    if target.stat().st_size == 0:
+        raise ImageExistsError("an empty file is in the way, not a result; remove it or "
+                               "overwrite", target, errno.EEXIST)
+    return True
+
+
+def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
+    """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
+    2 already there, 1 failed"`` (the last two only when there are some)."""
+    parts = [f"{_count(len(result.written), 'result')} written and kept",
+             f"{_count(len(not_done), 'picture')} not done"]
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} already there")
+    if result.failed:
+        parts.append(f"{len(result.failed)} failed")
+    return ", ".join(parts)
+
+
+def _stop_message(exc: OSError, target: Path, output_dir: Path, result: BatchResult,
+                  not_done: Sequence[Path], overwrite: bool) -> str:
+    again = "run again" if overwrite else "run again: the results already there are skipped"
+    return (f"stopped: cannot write {target.name} into {output_dir} ({os.strerror(exc.errno)}); "
+            f"{so_far(result, not_done)}; {_NO_ROOM[exc.errno]} and {again}")
+
+
 def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
                  report: Callable[[float], None]) -> np.ndarray:
     result = None
@@ -178,7 +259,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         progress: called as ``progress(fraction, message)`` during and after each image.
         cancel: checked between images and inside the engine; raises
             :class:`~engines.base.Cancelled` (files already written stay).
-        overwrite: replace existing files in ``output_dir`` (never the inputs).
+        overwrite: compute every picture again and replace its result in ``output_dir``
+            (never an input). Without it a result already there (a non-empty file under the
+            output name) is kept and its picture skipped unread (:attr:`BatchResult.skipped`).
         engine_options: options for :func:`engines.registry.create` when ``engine`` is a name.
         request_settings: :class:`InpaintRequest` fields for every image (``strategy``,
             ``crop_margin``, ``seed``, ``device``, ``options``...).
@@ -200,6 +283,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     :func:`prepare_engine`: a missing accelerator, weights not installed or damaged).
     Problems of one picture (unreadable, no or damaged mask, another size) are recorded in
     :attr:`BatchResult.failed`, naming the file at fault when it is not the picture.
+    Raises :class:`BatchStopped` at the first result that cannot be written for lack of room
+    (the pictures after it are not tried) and :class:`BatchInterrupted` for Ctrl+C.
     """
     cancel = cancel or CancelToken()
     if other_sizes not in SIZE_POLICIES:
@@ -229,7 +314,15 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         engine = registry.create(engine, **dict(engine_options or {}))
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
+    skipped: list[Path] = []
     total = max(len(sources), 1)
+
+    def done() -> BatchResult:
+        return BatchResult(tuple(written), tuple(failed), tuple(skipped))
+
+    def left() -> tuple[Path, ...]:  # pictures are done in order
+        return tuple(sources[len(written) + len(failed) + len(skipped):])
+
     try:
         prepare_engine(engine, settings.get("device", "auto"))
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -241,24 +334,31 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                     progress(min(1.0, (index + fraction) / total), name)
 
             try:
-                if target.exists() and not overwrite:
-                    raise FileExistsError("already exists in the output folder")
-                loaded = load_image(source)
-                image = loaded.rgb
-                image_mask = mask(source, image) if callable(mask) else mask
-                request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
-                                         **settings)
-                result = _final_image(engine, request, cancel, report)
-                save_result(target, result, loaded, overwrite, keep_metadata,
-                            edited=request.hole)
-                written.append(target)
+                if _already_there(target, overwrite):
+                    skipped.append(source)
+                else:
+                    loaded = load_image(source)
+                    image = loaded.rgb
+                    image_mask = mask(source, image) if callable(mask) else mask
+                    request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
+                                             **settings)
+                    result = _final_image(engine, request, cancel, report)
+                    save_result(target, result, loaded, overwrite, keep_metadata,
+                                edited=request.hole)
+                    written.append(target)
             except _PER_IMAGE_ERRORS as exc:
+                if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+                    message = _stop_message(exc, target, output_dir, done(), left(),
+                                            overwrite)
+                    raise BatchStopped(message, done(), left()) from exc
                 failed.append((source, _reason(exc, source)))
             report(1.0)
+    except KeyboardInterrupt as exc:
+        raise BatchInterrupted(done(), left()) from exc
     finally:
         if owned:
             engine.release()
-    return BatchResult(tuple(written), tuple(failed))
+    return done()
 
 
 def _reason(exc: BaseException, source: Path) -> str:

@@ -123,14 +123,17 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
                  exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
-    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A) (float samples are converted,
-    :func:`as_uint16`), with an iCCP, an eXIf and an XMP (iTXt) chunk.
+    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A) or ``(H, W)`` grey (float samples are
+    converted, :func:`as_uint16`), with an iCCP, an eXIf and an XMP (iTXt) chunk.
 
     ``exif`` is Pillow's form (``b"Exif\\0\\0"`` + a TIFF structure) or the bare TIFF one;
     ``xmp`` a UTF-8 XMP packet.
     """
-    code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(as_uint16(pixels), code))
+    samples = as_uint16(pixels)
+    if pixels.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        samples = cv2.cvtColor(samples, code)
+    ok, encoded = cv2.imencode(".png", samples)
     if not ok:
         raise ValueError("OpenCV could not encode the 16-bit PNG")
     png = encoded.tobytes()
@@ -148,8 +151,8 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
 def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
                      exif: bytes | None = None, xmp: bytes | None = None,
                      iptc: bytes | None = None) -> bytes:
-    """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), in that
-    sample type, alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an
+    """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), or ``(H, W)`` grey, in
+    that sample type, alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an
     ``xmp`` packet (tag 700) and ``iptc`` datasets (tag 33723).
 
     tifffile writes the pixels, the profile, XMP and IPTC. It cannot write EXIF's
@@ -163,8 +166,8 @@ def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
         extratags.append((33723, 7, len(iptc), iptc, True))  # UNDEFINED
     buffer = io.BytesIO()
     tifffile.imwrite(
-        buffer, pixels, byteorder="<", photometric="rgb",
-        extrasamples=("unassalpha",) if pixels.shape[2] == 4 else None,
+        buffer, pixels, byteorder="<", photometric="rgb" if pixels.ndim == 3 else "minisblack",
+        extrasamples=("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None,
         compression="zlib", compressionargs={"level": _TIFF_DEFLATE_LEVEL},
         # horizontal differencing for integers; tifffile writes the floating-point predictor
         # only with the optional imagecodecs package, so float strips go without

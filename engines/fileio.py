@@ -6,10 +6,11 @@ PNG, JPEG, WebP, TIFF and BMP, and 8-bit HEIC/HEIF (pillow-heif) and AVIF (Pillo
 absurdly large images before decoding them, and says what it converted. Pictures are edited at 8 bits per channel; the own samples of a 16-bit or
 floating-point file are kept (:attr:`LoadedImage.deep_original`) so that saving it as PNG or
 TIFF writes them again, exactly wherever the picture was not changed
-(:mod:`engines.deep_samples`). It also keeps the photo's metadata (:class:`ImageMetadata`:
-the RGB colour profile, the EXIF tags, XMP and IPTC), which writing puts back, so that a
-saved result shows the same colours as the original and keeps its date, camera, GPS,
-caption, keywords and rights. Writing is atomic (a
+(:mod:`engines.deep_samples`). A black-and-white (grey) file is saved grey again as
+long as the edit left every pixel grey (:attr:`LoadedImage.grey`). It also keeps the
+photo's metadata (:class:`ImageMetadata`: the RGB colour profile, the EXIF tags, XMP and
+IPTC), which writing puts back, so that a saved result shows the same colours as the
+original and keeps its date, camera, GPS, caption, keywords and rights. Writing is atomic (a
 temporary file in the target folder, then a rename) and refuses to replace an existing file
 unless told.
 
@@ -42,6 +43,9 @@ MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impracti
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
                   ".avif", ".gif")
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".gif")
+# formats a grey picture is written to as one grey channel (PNG and TIFF with its alpha);
+# WebP, HEIC/HEIF, AVIF and GIF are written in colour, as their encoders here know no grey
+GREY_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF or XMP
 # formats that OpenCV does not read or write here: phones' HEIC/HEIF (through pillow-heif) and
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
@@ -171,6 +175,11 @@ class LoadedImage:
             ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, upright: uint16, or float32/float64 as
             stored (1.0 = full scale; values above 1, below 0 and NaN kept); ``None``
             otherwise. Pass it to :func:`save_image` to write that depth again.
+        grey: whether the file stores one grey channel (a black-and-white photo: 1-bit,
+            8-bit, 16-bit or floating-point grey, 8-bit grey with alpha; Pillow reads a
+            16-bit grey+alpha PNG as RGBA, so it is not grey here); ``rgb`` (and
+            ``deep_original``) then have equal channels. Pass it to :func:`save_image` to
+            write a result that is still grey as a grey file again.
     """
 
     rgb: np.ndarray
@@ -179,6 +188,7 @@ class LoadedImage:
     source_depth: int
     metadata: ImageMetadata = NO_METADATA
     deep_original: np.ndarray | None = None
+    grey: bool = False
 
 
 # ----------------------------------------------------------------------------- reading
@@ -208,12 +218,16 @@ class _Header:
     iptc: bytes | None = None  # IPTC-IIM datasets
     associated_alpha: bool = False  # a TIFF whose colour is premultiplied by its alpha
     mode: str = ""  # Pillow's mode ("RGB", "RGBA"...) of 8-bit samples, else ""
+    grey: bool = False  # the samples are one grey channel (with or without alpha)
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
 _BITS_PER_SAMPLE_TAG = 258
 # 8-bit TIFFs with transparency, decoded by Pillow (see _pillow_decoded): a = premultiplied
 _TRANSPARENT_8_BIT_MODES = ("RGBA", "RGBa", "LA", "La")
+# Pillow's modes of grey files: bilevel, 8-bit, with alpha, 16-bit, 32-bit integer and float
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_GREY_PHOTOMETRICS = (0, 1)  # TIFF's white-is-zero and black-is-zero
 
 
 @functools.cache
@@ -304,6 +318,7 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             bits = tags.get(_BITS_PER_SAMPLE_TAG, 8)
             bits = bits if isinstance(bits, tuple) else (bits,)
             mode = probe.mode if set(bits) == {8} else ""  # Pillow reduces deeper samples
+            grey = probe.mode in _GREY_MODES
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -318,7 +333,7 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
         raise ImageFileError(f"the file is damaged ({_one_line(exc)})", path) from None
     return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
                    frames, packet if isinstance(packet, bytes) else None, records, associated,
-                   mode)
+                   mode, grey)
 
 
 def _tiff_header(data: bytes, path: str) -> _Header:
@@ -336,7 +351,8 @@ def _tiff_header(data: bytes, path: str) -> _Header:
                            int(orientation), bytes(icc) if icc else None, None,
                            len(tiff.pages), bytes(packet) if packet else None,
                            records if isinstance(records, bytes) and records else None,
-                           tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,))
+                           tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,),
+                           grey=page.photometric in _GREY_PHOTOMETRICS)
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
                              path) from None
@@ -517,7 +533,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
-                       deep_original)
+                       deep_original, header.grey)
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
@@ -650,7 +666,7 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
 def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
                  quality: int = 95, metadata: ImageMetadata = NO_METADATA,
                  deep_original: np.ndarray | None = None,
-                 edited: np.ndarray | None = None) -> bytes:
+                 edited: np.ndarray | None = None, grey: bool = False) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
 
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF;
@@ -665,6 +681,15 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     samples kept wherever ``pixels`` still shows them and, for over-range float samples,
     ``edited`` (``(H, W)`` bool, the pixels an edit wrote) does not say they were replaced
     (:func:`deep_samples.restore_depth`).
+
+    With ``grey`` (:attr:`LoadedImage.grey`: the picture is an edit of a grey file) and every
+    pixel still grey (R == G == B), PNG, JPEG, TIFF and BMP (:data:`GREY_SUFFIXES`) hold one
+    grey channel, PNG and TIFF with ``alpha`` as grey+alpha: 8-bit, or with
+    ``deep_original`` 16-bit grey PNG and 16-bit or floating-point grey TIFF (a deep
+    original with transparency is written as RGBA: there is no deep grey+alpha writer
+    here). Its metadata is kept but for an RGB colour profile, which cannot describe grey.
+    A picture an edit made colourful, and the other formats, are written in RGB as without
+    ``grey``.
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -672,6 +697,8 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
                              f"of {', '.join(IMAGE_SUFFIXES)}")
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
+    if grey and _writes_grey(pixels, suffix, alpha, deep_original):
+        return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
     if suffix in _PILLOW_CODECS or suffix == ".gif":
@@ -688,6 +715,40 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         encoded_pixels[..., 3] = alpha
     else:
         encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    return _encode_with_opencv(encoded_pixels, suffix, quality)
+
+
+def _writes_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
+                 deep_original: np.ndarray | None) -> bool:
+    """Whether :func:`encode_image` writes ``rgb``, an edit of a grey file, as one grey
+    channel: a format that has grey, a layout written grey here, and R == G == B
+    everywhere (a fill from a colour photo makes it colourful)."""
+    if rgb.ndim != 3 or suffix not in GREY_SUFFIXES:
+        return False
+    if deep_original is not None and alpha is not None \
+            and suffix in deep_samples.DEEP_SUFFIXES:
+        return False  # deep grey+alpha: written as RGBA
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1])
+                and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
+def _encode_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None, quality: int,
+                 metadata: ImageMetadata, deep_original: np.ndarray | None,
+                 edited: np.ndarray | None) -> bytes:
+    """``rgb`` ``(H, W, 3)`` uint8 with equal channels as a grey ``suffix`` file (one of
+    :data:`GREY_SUFFIXES`; ``alpha`` only for PNG and TIFF): see :func:`encode_image`."""
+    metadata = replace(metadata, icc_profile=None)  # an RGB profile cannot describe grey
+    if deep_original is not None and suffix in deep_samples.DEEP_SUFFIXES:
+        return _encode_deep(rgb, suffix, None, metadata, deep_original, edited, grey=True)
+    grey = np.ascontiguousarray(rgb[..., 0])
+    if alpha is not None or (metadata and suffix not in NO_METADATA_SUFFIXES):
+        return _encode_with_pillow(grey, suffix, alpha, quality, metadata)
+    return _encode_with_opencv(grey, suffix, quality)
+
+
+def _encode_with_opencv(encoded_pixels: np.ndarray, suffix: str, quality: int) -> bytes:
+    """OpenCV's encoders, for ``(H, W)`` grey, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA
+    uint8 without metadata."""
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
@@ -748,7 +809,8 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                         quality: int, metadata: ImageMetadata) -> bytes:
     """Pillow's encoders, which (unlike OpenCV's) embed a colour profile, EXIF and XMP, and
     write HEIC/HEIF (with pillow-heif) and AVIF; IPTC is added to JPEGs by
-    :func:`engines.iptc.jpeg_with_iptc`."""
+    :func:`engines.iptc.jpeg_with_iptc`. ``rgb`` is ``(H, W, 3)`` RGB or ``(H, W)`` grey
+    uint8 (with ``alpha``: RGBA or grey+alpha)."""
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         picture = Image.fromarray(np.dstack([rgb, alpha]))
     else:
@@ -818,9 +880,13 @@ def _tiff_tags(metadata: ImageMetadata) -> Image.Exif:
 
 def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                  metadata: ImageMetadata, deep_original: np.ndarray,
-                 edited: np.ndarray | None) -> bytes:
+                 edited: np.ndarray | None, grey: bool = False) -> bytes:
+    """``rgb`` at the depth of ``deep_original`` (:func:`deep_samples.restore_depth`); with
+    ``grey`` (equal channels, no ``alpha``) as one grey channel."""
     try:
         pixels = deep_samples.restore_depth(rgb, alpha, deep_original, edited)
+        if grey:
+            pixels = np.ascontiguousarray(pixels[..., 0])
         if suffix == ".png":
             return deep_samples.encode_png16(pixels, metadata.icc_profile, metadata.exif,
                                              metadata.xmp)
@@ -904,18 +970,19 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
                overwrite: bool = False, quality: int = 95,
                metadata: ImageMetadata = NO_METADATA,
                deep_original: np.ndarray | None = None,
-               edited: np.ndarray | None = None) -> Path:
+               edited: np.ndarray | None = None, grey: bool = False) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
     Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
     XMP and IPTC (stamped with this program's name and the time of saving,
-    :meth:`ImageMetadata.stamped`), and its :attr:`LoadedImage.deep_original` to keep its
+    :meth:`ImageMetadata.stamped`), its :attr:`LoadedImage.deep_original` to keep its
     depth in PNG (16 bits) and TIFF (16 bits or floating point), with ``edited``, the
-    ``(H, W)`` bool pixels the edits wrote (see :func:`encode_image`).
+    ``(H, W)`` bool pixels the edits wrote, and its :attr:`LoadedImage.grey` to write a
+    result that is still grey as a grey file (see :func:`encode_image`).
     """
     path = Path(path)
     return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,
-                                           metadata.stamped(), deep_original, edited),
+                                           metadata.stamped(), deep_original, edited, grey),
                         overwrite)
 
 
@@ -923,11 +990,12 @@ def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
                 overwrite: bool = False, keep_metadata: bool = True,
                 edited: np.ndarray | None = None) -> Path:
     """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
-    its transparency, its metadata (unless not ``keep_metadata``) and, in PNG and TIFF, its
-    depth (see :func:`save_image`; ``edited``: the filled hole, ``(H, W)`` bool)."""
+    its transparency, its metadata (unless not ``keep_metadata``), in PNG and TIFF its
+    depth, and grey if it was grey and still is (see :func:`save_image`; ``edited``: the
+    filled hole, ``(H, W)`` bool)."""
     return save_image(path, rgb, source.alpha, overwrite=overwrite,
                       metadata=source.metadata if keep_metadata else NO_METADATA,
-                      deep_original=source.deep_original, edited=edited)
+                      deep_original=source.deep_original, edited=edited, grey=source.grey)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:

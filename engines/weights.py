@@ -127,6 +127,11 @@ class WrongFileError(WeightsCorruptError):
     in size)."""
 
 
+class CheckpointMismatchError(WeightsCorruptError):
+    """A readable checkpoint whose tensors (names, shapes) do not fit the network, such as
+    another model's file; made by :func:`mismatch_error`."""
+
+
 _SPECS: dict[str, WeightSpec] = {}
 
 
@@ -242,8 +247,41 @@ def checkpoint_lock(weights_id: str, cancel: CancelToken | None = None,
 
 
 def is_present(weights_id: str) -> bool:
-    """Whether the checkpoint is in the cache."""
-    return local_path(weights_id).is_file()
+    """Whether the checkpoint is in the cache and passes the cheap checks of :func:`damage`
+    (a damaged file is not present: it cannot be used)."""
+    return local_path(weights_id).is_file() and damage(weights_id) is None
+
+
+def damage(weights_id: str) -> str | None:
+    """Why the installed file of ``weights_id`` is clearly not its checkpoint, by cheap checks
+    (a stat, the file's first bytes and, for a zip, its directory; no hashing): empty, a zip
+    cut short, a web page or another format, a size other than recorded at install (or, for
+    a file placed by hand, far from the spec's). A reason such as ``"it is an empty file"``;
+    None when the file passes or nothing is installed. :func:`verify` checks more."""
+    spec = get_spec(weights_id)
+    path = local_path(weights_id)
+    try:
+        if not path.is_file():
+            return None
+        return _damage_reason(path, spec.format, spec)
+    except OSError as error:  # unreadable (permissions): as unusable as a damaged file
+        return f"it cannot be read ({error.strerror or error})"
+
+
+def replace_commands(spec: WeightSpec) -> str:
+    """How to replace ``spec``'s installed file, for messages: ``run `python main.py models
+    remove ID`, then `python main.py models download ID` (or ... import ...)``."""
+    again = spec.manual or f"`python main.py models import {spec.id} FILE`"
+    if spec.urls:
+        again = (f"`python main.py models download {spec.id}` (or `python main.py models "
+                 f"import {spec.id} FILE` with a copy you have)")
+    return f"run `python main.py models remove {spec.id}`, then {again}"
+
+
+def damaged_message(spec: WeightSpec, path: Path, reason: str) -> str:
+    """One line for ``spec``'s installed file ``path`` that is damaged: its full path, the
+    ``reason`` (:func:`damage`) and the commands that replace it."""
+    return f"{path.absolute()} is damaged: {reason}; {replace_commands(spec)}"
 
 
 def require(weights_id: str) -> Path:
@@ -259,7 +297,8 @@ def require(weights_id: str) -> Path:
 
 
 def missing(weights_ids: Iterable[str]) -> list[str]:
-    """The ids among ``weights_ids`` whose checkpoint is not installed, in the given order."""
+    """The ids among ``weights_ids`` whose checkpoint is not installed or is damaged
+    (:func:`is_present`), in the given order."""
     return [weights_id for weights_id in weights_ids if not is_present(weights_id)]
 
 
@@ -271,14 +310,16 @@ class InstallState(str, enum.Enum):
     PARTIAL = "partial"  # an unfinished download is kept for resuming
     MISSING = "missing"  # downloadable, not installed
     MANUAL = "manual"  # not installed and no download address: import by hand
+    DAMAGED = "damaged"  # a file is installed that is clearly not the checkpoint (damage())
 
 
 @dataclass(frozen=True)
 class Installation:
     """What the cache holds for one checkpoint.
 
-    ``size`` is the installed file's size in bytes (0 unless installed); ``partial_bytes`` the
-    size of an unfinished download (0 if none).
+    ``size`` is the installed (or damaged) file's size in bytes, else 0; ``partial_bytes``
+    the size of an unfinished download (0 if none); ``problem`` why a damaged file is not
+    the checkpoint (:func:`damage`), else empty.
     """
 
     spec: WeightSpec
@@ -286,12 +327,16 @@ class Installation:
     path: Path
     size: int = 0
     partial_bytes: int = 0
+    problem: str = ""
 
     @property
     def label(self) -> str:
-        """Short state text for tables: ``installed``, ``partial: 5.0 MB of 16 MB``, ..."""
+        """State text for tables: ``installed``, ``partial: 5.0 MB of 16 MB``, ``damaged:
+        <reason>; run `python main.py models remove ID`, then ...``."""
         if self.state is InstallState.INSTALLED:
             return "installed"
+        if self.state is InstallState.DAMAGED:
+            return f"damaged: {self.problem}; {replace_commands(self.spec)}"
         if self.state is InstallState.PARTIAL:
             of = f" of {format_size(self.spec.size)}" if self.spec.size else ""
             return f"partial: {format_size(self.partial_bytes)}{of}"
@@ -305,7 +350,9 @@ def installation(weights_id: str) -> Installation:
     spec = get_spec(weights_id)
     path = local_path(weights_id)
     if path.is_file():
-        return Installation(spec, InstallState.INSTALLED, path, size=path.stat().st_size)
+        problem = damage(weights_id)
+        state = InstallState.DAMAGED if problem else InstallState.INSTALLED
+        return Installation(spec, state, path, size=path.stat().st_size, problem=problem or "")
     part = partial_path(weights_id)
     if part.is_file() and spec.urls:
         return Installation(spec, InstallState.PARTIAL, path, partial_bytes=part.stat().st_size)
@@ -525,8 +572,9 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
 
     Compares the sha256 recorded at install time (or the spec's pinned digest), checks the
     format, and with ``deep`` runs the spec's ``check_contents`` (which opens the file), or
-    opens it with :func:`load_checkpoint` where the spec has none. Raises :class:`WeightsMissingError`, :class:`HashMismatchError`,
-    :class:`WrongFileError` or what ``check_contents`` raises.
+    opens it with :func:`load_checkpoint` where the spec has none. Raises
+    :class:`WeightsMissingError`, :class:`HashMismatchError`, :class:`WrongFileError` or
+    what ``check_contents`` raises.
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
@@ -654,13 +702,12 @@ def _installed_spec(path: Path) -> WeightSpec | None:
     return None
 
 
-def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
-                       exc: BaseException) -> str:
-    """Why ``path`` could not be opened as a ``format`` checkpoint (after ``exc``), by the
-    cheap checks :func:`verify` makes: empty, a zip cut short, a web page or the wrong format
-    (:func:`check_format`), a size other than the installed file's (manifest) or the spec's;
-    else the loader's own first sentence, never torch's advice to load the file with
-    ``weights_only=False``. ``spec``: the spec whose installed file ``path`` is, if any."""
+def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | None:
+    """Why ``path`` is clearly not a ``format`` checkpoint, by the cheap checks
+    :func:`verify` makes (a stat, the first bytes, a zip's directory): empty, a zip cut short,
+    a web page or the wrong format (:func:`check_format`), a size other than the installed
+    file's (manifest) or, without a manifest, far from the spec's; None when it passes.
+    ``spec``: the spec whose installed file ``path`` is, if any."""
     size = path.stat().st_size
     if size == 0:
         return "it is an empty file"
@@ -673,12 +720,26 @@ def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
     installed = record.get("bytes") if record else None
     try:
         check_format(path, format, "it")
-        if isinstance(installed, int) and installed != size:
-            return f"it is {format_size(size)}, but was {format_size(installed)} when installed"
-        if spec is not None and not spec.archive_member:
+        if isinstance(installed, int):  # checked at install: exactly that size
+            if installed != size:
+                return (f"it is {format_size(size)}, but was {format_size(installed)} when "
+                        "installed")
+        elif spec is not None and not spec.archive_member:
             _check_size(spec, size, "it")
     except WrongFileError as wrong:
         return str(wrong)
+    return None
+
+
+def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
+                       exc: BaseException) -> str:
+    """Why ``path`` could not be opened as a ``format`` checkpoint (after ``exc``): the
+    cheap checks' reason (:func:`_damage_reason`), else the loader's own first sentence,
+    never torch's advice to load the file with ``weights_only=False``. ``spec``: the spec
+    whose installed file ``path`` is, if any."""
+    reason = _damage_reason(path, format, spec)
+    if reason:
+        return reason
     text = str(exc).strip()
     if "weights_only" in text:  # the safe unpickler refused an object: name it, if torch did
         found = re.search(r"GLOBAL ([\w.]+)", text)
@@ -687,6 +748,21 @@ def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
                 "because loading them could run code from the file")
     first = text.splitlines()[0] if text else type(exc).__name__
     return re.split(r"(?<=[a-z\d])\. ", first)[0].rstrip(".")[:200]
+
+
+def mismatch_error(path: str | os.PathLike, network: str,
+                   differences: str) -> CheckpointMismatchError:
+    """The error a strict loader raises when the checkpoint at ``path`` does not fit
+    ``network`` (``"the DeepFill v2 generator"``); ``differences`` lists what differs
+    (``"missing: a.weight; unexpected: b.bias"``). One line naming the file's full path; for
+    an installed checkpoint (another model's file in its slot, say) also the commands that
+    replace it, as for a damaged one."""
+    path = Path(path)
+    message = f"{path.absolute()} does not fit {network} ({differences})"
+    spec = _installed_spec(path)
+    if spec is not None:
+        message += f": it is not the {spec.title} checkpoint; {replace_commands(spec)}"
+    return CheckpointMismatchError(message)
 
 
 def _unreadable_message(path: Path, format: str, exc: BaseException) -> str:
@@ -699,9 +775,4 @@ def _unreadable_message(path: Path, format: str, exc: BaseException) -> str:
         reason = error.strerror or str(error)
     if spec is None:
         return f"{path.absolute()} is not a readable {format} checkpoint: {reason}"
-    again = spec.manual or f"`python main.py models import {spec.id} FILE`"
-    if spec.urls:
-        again = (f"`python main.py models download {spec.id}` (or `python main.py models "
-                 f"import {spec.id} FILE` with a copy you have)")
-    return (f"{path.absolute()} is damaged: {reason}; run `python main.py models remove "
-            f"{spec.id}`, then {again}")
+    return damaged_message(spec, path, reason)

@@ -90,6 +90,9 @@ class NeuralEngine(Engine):
                                             "device": (str, type(None))})
     python_options: ClassVar[frozenset[str]] = frozenset({"network"})
     """Options whose values are Python objects: known, but refused as ``--option`` text."""
+    construction_options: ClassVar[frozenset[str]] = frozenset({"weights_path", "device",
+                                                                 "network"})
+    """Options read when the network is loaded: engine options only, refused in a request."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,7 +131,17 @@ class NeuralEngine(Engine):
 
     def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
         """As :meth:`Engine.run`; running out of memory raises :class:`EngineError` naming
-        the region size and what to change (the allocator's error is its ``__cause__``)."""
+        the region size and what to change (the allocator's error is its ``__cause__``).
+
+        The :attr:`construction_options` in ``request.options`` raise :class:`InputError`:
+        a request cannot change the network an engine has loaded.
+        """
+        given = sorted(self.construction_options & request.options.keys())
+        if given:
+            instead = ("the request's device field" if given[0] == "device"
+                       else f"registry.create({self.name!r}, {given[0]}=...)")
+            raise InputError(f"option {given[0]} is refused in a request: it chooses the "
+                             f"network the engine loads; use {instead}")
         try:
             yield from super().run(request, cancel)
         except (MemoryError, RuntimeError) as exc:
@@ -140,7 +153,8 @@ class NeuralEngine(Engine):
             raise EngineError(self.out_of_memory_message(request, exc)) from exc
 
     def out_of_memory_message(self, request: InpaintRequest, exc: BaseException) -> str:
-        """One line: which region did not fit in which memory, and what to change."""
+        """One line: which region did not fit in which memory, and what to change, naming
+        each setting as the editor's panel labels it with the command-line flag beside it."""
         from engines.region import plan_boxes  # local: region imports engines.base
 
         sizes = [(max(1, round(box.width * scale)), max(1, round(box.height * scale)))
@@ -150,15 +164,15 @@ class NeuralEngine(Engine):
         on_gpu = is_gpu_out_of_memory(exc)
         advice = []
         if request.strategy is Strategy.ORIGINAL:
-            advice.append("--strategy crop or resize (the engine then works at its working "
-                          "size)")
+            advice.append("the Crop or Resize region (--strategy crop or resize), which "
+                          "works at the engine's working size")
         elif self.working_size:
             limit = self.region_option(request, "working_size")
-            advice.append(f"a smaller working_size (--option working_size=N, now {limit})")
+            advice.append(f"a smaller Working size (--option working_size=N, now {limit})")
         if on_gpu:
-            advice.append("--device cpu, which usually has more memory")
+            advice.append("the CPU device (--device cpu), which usually has more memory")
         elif torch is not None and torch.cuda.is_available():
-            advice.append("the GPU (--device cuda)")
+            advice.append("the GPU device (--device cuda)")
         else:
             advice.append("closing other programs")
         where = "GPU" if on_gpu else "computer"
@@ -173,10 +187,18 @@ class NeuralEngine(Engine):
         return weights.require(self.weights_id)
 
     def status(self) -> Status:
-        if self.options.get("network") is not None or self.options.get("weights_path") \
-                or weights.is_present(self.weights_id):
+        """Ready with the ``network`` or ``weights_path`` option or an installed checkpoint
+        that passes the cheap checks (:func:`engines.weights.damage`); else NEEDS_DOWNLOAD
+        saying how to get it, or for a damaged file its path, why, and how to replace it."""
+        if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
-        spec = weights.get_spec(self.weights_id)
+        installed = weights.installation(self.weights_id)
+        spec = installed.spec
+        if installed.state is weights.InstallState.INSTALLED:
+            return Status(Readiness.READY)
+        if installed.state is weights.InstallState.DAMAGED:  # as the loader would say
+            return Status(Readiness.NEEDS_DOWNLOAD,
+                          weights.damaged_message(spec, installed.path, installed.problem))
         how = (f"run `python main.py models download {spec.id}`" if spec.urls
                else spec.manual or f"import it with `python main.py models import {spec.id} FILE`")
         return Status(Readiness.NEEDS_DOWNLOAD, f"weights {spec.id} not installed; {how}")

@@ -461,8 +461,7 @@ def load_state_strict(module: nn.Module, state: Mapping[str, Any], source: str,
             more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
             problems.append(f"{label}: {', '.join(names[:5])}{more}")
     if problems:
-        raise weights.WeightsCorruptError(
-            f"{source} does not fit {type(module).__name__}: {'; '.join(problems)}")
+        raise weights.mismatch_error(source, type(module).__name__, "; ".join(problems))
     module.load_state_dict(state, strict=True)
 
 

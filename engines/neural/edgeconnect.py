@@ -223,8 +223,8 @@ def load_generator(module: nn.Module, path: Path) -> None:
         unexpected = sorted(set(state) - expected)[:3]
         detail = (f"missing {missing}, unexpected {unexpected}" if missing or unexpected
                   else str(exc).strip().splitlines()[-1][:200])
-        raise WeightsCorruptError(f"{path.name} does not fit the EdgeConnect "
-                                  f"{type(module).__name__} ({detail})") from None
+        raise weights.mismatch_error(path, f"the EdgeConnect {type(module).__name__}",
+                                     detail) from None
 
 
 def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpec]:

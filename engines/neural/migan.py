@@ -121,7 +121,8 @@ def load_state_dict(network: MiganGenerator, path: Path, resolution: int) -> Non
     what = f"{path.name} (MI-GAN {resolution})"
     if not isinstance(state, Mapping):
         raise WeightsCorruptError(f"{what} is not a state dict")
-    load_exact(network, upgrade_legacy_upsampling(state, network), what)
+    load_exact(network, upgrade_legacy_upsampling(state, network), path,
+               f"the MI-GAN {resolution} generator")
 
 
 def telea_preview(image: np.ndarray, hole: np.ndarray, factor: int = 4) -> np.ndarray:

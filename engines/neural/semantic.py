@@ -381,7 +381,9 @@ class SemanticEngine(NeuralEngine):
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         if region.labels is None:
-            raise EngineError("this engine needs a label map: compute one first")
+            raise EngineError("this engine needs a label map: compute one first (Labels "
+                              "panel, Compute map) or, on the command line, give --labels "
+                              "FILE made with `python main.py segment`")
         device = self.device(None if region.device == "auto" else region.device)
         network = self.network(device)
         labels = region.labels

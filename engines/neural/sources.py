@@ -16,16 +16,18 @@ from typing import Any, ClassVar
 from engines import weights
 from engines.base import EngineError, Readiness, Status
 from engines.neural.common import NeuralEngine
-from engines.weights import WeightsCorruptError, WeightsMissingError
+from engines.weights import WeightsMissingError
 
 SOURCES = ("auto", "native", "torchscript")
 
 
-def load_exact(network: Any, state: Mapping[str, Any], what: str) -> None:
-    """Load ``state`` into ``network`` requiring the same names and shapes, buffers included.
+def load_exact(network: Any, state: Mapping[str, Any], path: Path, what: str) -> None:
+    """Load ``state`` (read from ``path``) into ``network`` requiring the same names and
+    shapes, buffers included.
 
-    Raises :class:`~engines.weights.WeightsCorruptError` naming the missing, unexpected or
-    wrongly shaped tensors (``what`` names the checkpoint in the message).
+    Raises :func:`~engines.weights.mismatch_error` naming the file, the missing, unexpected
+    or wrongly shaped tensors and, for an installed file, how to replace it (``what`` names
+    the network: ``"the LaMa big generator"``).
     """
     import torch
 
@@ -47,7 +49,7 @@ def load_exact(network: Any, state: Mapping[str, Any], what: str) -> None:
                                             else "")
             problems.append(f"{label}: {shown}")
     if problems:
-        raise WeightsCorruptError(f"{what} does not match the network ({'; '.join(problems)})")
+        raise weights.mismatch_error(path, what, "; ".join(problems))
     network.load_state_dict(dict(state), strict=True)
 
 
@@ -90,6 +92,7 @@ class DualSourceEngine(NeuralEngine):
     alternative_id: ClassVar[str | None] = None
     script_options = NeuralEngine.script_options | {"source"}
     script_option_types = MappingProxyType({**NeuralEngine.script_option_types, "source": str})
+    construction_options = NeuralEngine.construction_options | {"source"}
 
     def source(self) -> str:
         """The ``source`` option, validated."""

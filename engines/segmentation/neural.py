@@ -36,8 +36,7 @@ def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
         if keys:
             problems.append(f"{len(keys)} tensors {what} (e.g. {keys[0]})")
     if problems:
-        raise weights.WeightsCorruptError(f"{path.name} is not a {title} checkpoint: "
-                                          f"{'; '.join(problems)}")
+        raise weights.mismatch_error(path, f"the {title} network", "; ".join(problems))
     network.load_state_dict(state, strict=True)
 
 

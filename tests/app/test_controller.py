@@ -121,6 +121,7 @@ def test_a_label_map_counts_as_guidance_only_once_edited(photo):
     labels = np.zeros(document.mask.shape, np.uint8)
     labels[:, 300:] = 1
     document.replace_label_map(labels, "regions", "Compute map")
+    _paint(document, (100, 100), (100, 150))  # the hole the edit is for
     assert Guidance.LABELS not in given_guidance(document, document.build_request())
     with document.step("Label brush", derive_hole=False):
         document.paint_segment(Layer.LABELS, (100, 100), (100, 150), 6, 1)
@@ -249,3 +250,80 @@ def test_a_result_on_its_way_never_lands_in_the_next_picture(qtbot, setup, photo
     assert np.array_equal(following.image, photo) and following.undo_label() == "Mask brush"
     assert np.array_equal(document.image, photo) and not controller.has_result
     assert not controller.busy
+
+
+def _applied_message(qtbot, controller) -> str:
+    with qtbot.waitSignal(controller.message, timeout=20000,
+                          check_params_cb=lambda text: text.startswith("Applied")) as said:
+        controller.run()
+    return said.args[0]
+
+
+def test_a_sketch_drawn_for_another_hole_is_not_said_to_be_ignored(qtbot, setup):
+    controller, document = setup  # OpenCV Telea, which takes no sketch
+    _paint(document)  # a hole along x = 200
+    with document.step("Sketch"):
+        document.paint_segment(Layer.SKETCH, (150, 200), (250, 200), 2, 255)
+    assert "ignored the sketch" in _applied_message(qtbot, controller)
+    # the lines inside that hole went with the fill; those beside it stay, far from the next
+    _paint(document, (500, 100), (500, 300))
+    assert document.layer(Layer.SKETCH).any()
+    assert "ignored" not in _applied_message(qtbot, controller)
+
+
+def test_label_edits_for_another_hole_are_not_said_to_be_ignored(qtbot, setup):
+    controller, document = setup
+    labels = np.zeros(document.mask.shape, np.uint8)
+    labels[:, 320:] = 1
+    document.replace_label_map(labels, "regions", "Compute map")
+    with document.step("Label brush", derive_hole=False):  # an edit on the left...
+        document.paint_segment(Layer.LABELS, (60, 60), (60, 120), 6, 1)
+    _paint(document, (560, 200), (600, 200))  # ...and a hole far to the right
+    assert "ignored" not in _applied_message(qtbot, controller)
+    _paint(document, (60, 60), (60, 120))  # a hole over the edit
+    assert "OpenCV Telea ignored the label edits" in _applied_message(qtbot, controller)
+
+
+def test_stages_that_queue_up_reach_the_canvas_as_the_latest_only(qtbot, setup, monkeypatch):
+    from app.canvas import Canvas
+    from app.viewcache import ViewCache
+
+    class Burst(Engine):
+        """Three stages at once, faster than a busy window shows them."""
+
+        name = "burst"
+
+        def inpaint_region(self, region, cancel):
+            for value in (10, 20, 30):
+                yield RegionStage(f"stage {value}", np.full_like(region.image, value),
+                                  value / 30, final=value == 30)
+
+    monkeypatch.setitem(registry._ENGINES, "burst", Burst)
+    controller, document = setup
+    controller.settings.engine, controller.settings.auto_apply = "burst", False
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.set_document(document)
+    controller.previewChanged.connect(canvas.set_preview)
+    stages = []
+    controller.previewChanged.connect(lambda image, box, label: stages.append((label, image)))
+    shown = []
+    set_preview = ViewCache.set_preview
+    monkeypatch.setattr(ViewCache, "set_preview", lambda self, image, box, dirty=None:
+                        shown.append(image) or set_preview(self, image, box, dirty))
+    _paint(document)
+    controller.run()
+    while controller.worker.busy:  # the GUI thread is busy: every stage waits in the queue
+        time.sleep(0.01)
+    with qtbot.waitSignal(controller.busyChanged, timeout=20000,
+                          check_params_cb=lambda busy: not busy):
+        pass
+    qtbot.wait(50)
+    assert [label for label, _ in stages] == ["burst: stage 10", "burst: stage 20",
+                                              "burst: stage 30"]
+    latest = stages[-1][1]
+    assert len(shown) == 1 and shown[0] is latest  # only the latest was drawn
+    box = canvas.view.preview_box
+    assert np.array_equal(canvas.view.preview_levels[0][..., 2::-1], latest[box.slices])
+    assert not np.array_equal(latest, stages[1][1])  # the stages do differ
+    assert canvas.stage_label == "burst: stage 30"

@@ -449,3 +449,38 @@ def test_a_wrong_sized_label_map_changes_nothing():
     with pytest.raises(InputError, match="labels must be"):
         doc.replace_label_map(np.zeros((32, 64), np.uint8), "faces", "Compute map")
     assert doc.label_set is None and not doc.can_undo()
+
+
+def test_a_grey_photo_is_saved_grey_while_its_pixels_are(tmp_path):
+    from PIL import Image
+
+    from engines import registry
+    from engines.fileio import load_image, save_image
+
+    y, x = np.mgrid[0:48, 0:64]
+    Image.fromarray((40 + 2 * x + y).astype(np.uint8), "L").save(tmp_path / "bw.png")
+    loaded = load_image(tmp_path / "bw.png")
+    doc = Document(loaded.rgb, loaded.alpha, str(tmp_path / "bw.png"), loaded.notes,
+                   loaded.metadata, loaded.deep_original, loaded.grey)
+    assert doc.grey and not Document(loaded.rgb).grey
+
+    def saved_mode(name: str) -> str:
+        path = save_image(tmp_path / name, doc.image, doc.alpha, metadata=doc.metadata,
+                          deep_original=doc.deep_original, grey=doc.grey)
+        with Image.open(path) as saved:
+            return saved.mode
+
+    hole = np.zeros((48, 64), np.uint8)
+    hole[16:32, 20:44] = 255
+    doc.replace_layer(Layer.MASK, hole, "Mask")
+    doc.apply_result([*registry.create("telea").run(doc.build_request())][-1].image)
+    assert saved_mode("filled.png") == "L"
+    with Image.open(tmp_path / "filled.png") as saved:
+        stored = np.asarray(saved)
+    assert np.array_equal(stored, doc.image[..., 0]) and (stored != loaded.rgb[..., 0]).any()
+    coloured = doc.image.copy()
+    coloured[20:30, 25:35] = (30, 90, 200)  # a fill from a colour reference photo
+    doc.apply_result(coloured)
+    assert saved_mode("coloured.png") == "RGB"
+    doc.undo()
+    assert saved_mode("undone.png") == "L"

@@ -252,3 +252,109 @@ def test_offer_download(qtbot, server, make_spec, monkeypatch):
     assert weights.local_path(spec.id).read_bytes() == body
     asked.clear()
     assert offer_download([spec.id]) is True and asked == []  # installed: nothing asked
+
+
+
+def damaged_slot(spec) -> None:
+    """An error page saved in ``spec``'s cache slot instead of the checkpoint."""
+    path = weights.local_path(spec.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"<html><body>Quota exceeded</body></html>")
+
+
+def test_manager_shows_a_damaged_file_and_replaces_it(qtbot, server, make_spec):
+    spec, body = served_spec(server, make_spec)
+    damaged_slot(spec)
+    dialog = ModelManagerDialog()
+    qtbot.addWidget(dialog)
+    row = next(row for row in range(dialog.table.rowCount())
+               if dialog.table.item(row, 1).text() == spec.id)
+    assert dialog.table.item(row, 5).text() == "damaged"
+    assert "it is a web page" in dialog.table.item(row, 5).toolTip()
+
+    dialog.select([spec.id])
+    assert dialog.download_button.isEnabled() and dialog.remove_button.isEnabled()
+    assert dialog.download_selected() is dialog.transfer
+    qtbot.waitUntil(lambda: dialog.table.item(row, 5).text() == "installed", timeout=20000)
+    assert weights.local_path(spec.id).read_bytes() == body
+
+
+def test_offer_download_replaces_a_damaged_file(qtbot, server, make_spec, monkeypatch):
+    spec, body = served_spec(server, make_spec)
+    damaged_slot(spec)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args: asked.append(args[2]) or QMessageBox.Yes)
+
+    assert offer_download([spec.id]) is True
+    assert "damaged (it is a web page" in asked[0] and "replaced" in asked[0]
+    assert weights.local_path(spec.id).read_bytes() == body
+
+
+CLOSING_SCRIPT = """
+import sys, time
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app import window as window_module
+from app.model_dialogs import DownloadDialog
+from engines import download, weights
+from engines.base import Cancelled
+
+marker = Path(sys.argv[1])
+window_module.CLOSE_WAIT_MS = 1500
+for name in ("stuck", "polite"):
+    weights.register_spec(weights.WeightSpec(id=f"test-{name}", engine="test", title=name,
+                                             filename="net.pth", urls=("http://127.0.0.1:9/x",)))
+
+def fake_download(weights_id, progress, cancel, force=False, waiting=None):
+    if weights_id == "test-stuck":
+        time.sleep(60)  # a read from a server that stalls: it never sees the cancel
+    while not cancel.cancelled:
+        time.sleep(0.02)
+    time.sleep(0.3)  # tidying up after the cancel
+    marker.write_text("ended")
+    raise Cancelled()
+
+download.download = fake_download
+app = QApplication([])
+window = window_module.MainWindow()
+window.show()
+dialogs = [DownloadDialog([weights_id], window) for weights_id in ("test-stuck", "test-polite")]
+for dialog in dialogs:
+    dialog.start()
+    dialog.open()
+
+def close():
+    window.close()
+    print("closed", flush=True)
+    app.quit()
+
+QTimer.singleShot(500, close)
+sys.exit(app.exec())
+"""
+
+
+def test_closing_the_window_during_a_download_that_ignores_cancelling_exits_cleanly(tmp_path):
+    """Closing cancels every transfer and waits for them (one shared deadline); one stuck in
+    a blocked read is left to the end of the program, which neither hangs nor aborts (a
+    running QThread destroyed at exit would: SIGABRT)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "close_during_download.py"
+    script.write_text(CLOSING_SCRIPT)
+    marker = tmp_path / "polite-ended"
+    root = str(Path(__file__).resolve().parents[2])
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script), str(marker)], capture_output=True,
+                          text=True, timeout=50, cwd=root,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": root,
+                               "INPAINT_STUDIO_MODELS": str(tmp_path / "models"),
+                               "INPAINT_STUDIO_CONFIG": str(tmp_path / "preferences.ini")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "closed" in done.stdout
+    assert marker.read_text() == "ended"  # the cooperative download was cancelled and awaited
+    assert time.monotonic() - started < 40  # the stuck one did not hold the program open

@@ -90,3 +90,67 @@ def test_the_next_window_starts_where_the_last_one_closed(qtbot):
         assert not second.keep_metadata
     finally:
         second.worker.shutdown()
+
+
+def test_recent_pictures_newest_first_resolved_without_duplicates_at_most_ten(tmp_path):
+    pictures = [tmp_path / f"p{i}.png" for i in range(12)]
+    for picture in pictures:
+        preferences.add_recent(picture)
+    assert preferences.load_recent() == [str(p) for p in pictures[:1:-1]]  # p11 .. p2
+    # the same file by another spelling moves to the front, listed once, resolved
+    (tmp_path / "sub").mkdir()
+    listed = preferences.add_recent(tmp_path / "sub" / ".." / "p5.png")
+    assert listed == preferences.load_recent()
+    assert listed[0] == str(pictures[5]) and listed.count(str(pictures[5])) == 1
+    assert len(listed) == preferences.RECENT_LIMIT
+    preferences.remove_recent(str(pictures[5]))
+    assert str(pictures[5]) not in preferences.load_recent()
+    preferences.clear_recent()
+    assert preferences.load_recent() == []
+
+
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2", json.dumps({"a": "/x.png"}),
+                                    json.dumps("/x.png"), "", ["/x.png", "/y.png"], 7])
+def test_a_damaged_recent_list_is_empty(stored):
+    preferences.store().setValue("files/recent", stored)
+    assert preferences.load_recent() == []
+
+
+def test_recent_entries_that_are_not_absolute_paths_are_dropped(tmp_path):
+    good = str(tmp_path / "a.png")
+    preferences.store().setValue("files/recent", json.dumps(
+        [good, 3, None, "relative.png", ["/nested.png"], good, str(tmp_path / "b.png")]))
+    assert preferences.load_recent() == [good, str(tmp_path / "b.png")]
+
+
+def test_a_remembered_folder_that_is_gone_or_damaged_is_forgotten(tmp_path):
+    assert preferences.load_folder("open") is None
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    preferences.save_folder("open", folder / ".." / "photos")
+    assert preferences.load_folder("open") == folder
+    assert preferences.load_folder("save") is None  # each dialog its own
+    folder.rmdir()
+    assert preferences.load_folder("open") is None
+    for damaged in ("relative/folder", 12, ["/tmp"], ""):
+        preferences.store().setValue("folders/open", damaged)
+        assert preferences.load_folder("open") is None, damaged
+
+
+def test_brush_sizes_round_trip_and_bad_entries_keep_the_defaults():
+    defaults = {"mask": 24.0, "sketch": 1.5, "sketch-eraser": 12.0, "color": 8.0}
+    assert preferences.load_brush_sizes(defaults) == defaults
+    preferences.save_brush_sizes({"mask": 40.0, "sketch": 2.5, "sketch-eraser": 6.0,
+                                  "color": 9.0})
+    assert preferences.load_brush_sizes(defaults) == {
+        "mask": 40.0, "sketch": 2.5, "sketch-eraser": 6.0, "color": 9.0}
+    preferences.store().setValue("tools/brush_radius", json.dumps(
+        {"mask": "big", "sketch": True, "sketch-eraser": 1e9, "color": -4, "gone": 3.0})
+        .replace("-4", "NaN"))  # JSON as Python writes a NaN
+    assert preferences.load_brush_sizes(defaults) == {
+        "mask": 24.0, "sketch": 1.5, "sketch-eraser": 1000.0, "color": 8.0}
+    preferences.store().setValue("tools/brush_radius", json.dumps({"mask": 0.01}))
+    assert preferences.load_brush_sizes(defaults)["mask"] == 0.5
+    for damaged in ("{not json", json.dumps([1, 2]), ["a", "b"], 5):
+        preferences.store().setValue("tools/brush_radius", damaged)
+        assert preferences.load_brush_sizes(defaults) == defaults, damaged

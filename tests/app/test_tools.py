@@ -6,6 +6,7 @@ import numpy as np
 
 from app.document import Document, Layer
 from app.tools import LabelFill, LabelPicker, MaskBrush, ToolSettings, make_tools
+from engines.region import Box
 
 
 def _doc() -> Document:
@@ -82,3 +83,33 @@ def test_picker_makes_the_label_under_the_pointer_current():
     settings.on_label_picked = picked.append
     LabelPicker(settings).press(doc, (80, 40))
     assert settings.label == 12 and picked == [12]
+
+
+def test_the_bucket_backs_up_only_the_box_of_the_area_it_fills(monkeypatch):
+    doc, settings = Document(np.zeros((900, 1300, 3), np.uint8)), ToolSettings()
+    labels = np.full((900, 1300), 2, np.uint8)
+    labels[300:420, 500:560] = 5  # the area to fill, inside one 256 px tile row
+    labels[350, 500:560] = 6  # ...cut in two by a line: only its upper part is reached
+    doc.replace_label_map(labels, None, "Compute map")
+    touched = []
+    touch = Document.touch
+    monkeypatch.setattr(Document, "touch",
+                        lambda self, layer, box: touched.append((layer, box))
+                        or touch(self, layer, box))
+    settings.label = 9
+    fill = LabelFill(settings)
+    fill.press(doc, (520, 310))
+    assert fill.release(doc, (520, 310))
+    assert touched[0] == (Layer.LABELS, Box(300, 500, 350, 560))
+    after = labels.copy()
+    after[300:350, 500:560] = 9
+    assert np.array_equal(doc.layer(Layer.LABELS), after)
+    grown_hole = doc.mask.copy()
+    assert grown_hole[300:350, 500:560].all() and not grown_hole[450:, :].any()
+    step = doc.undo()
+    label_tiles = {(d.row, d.col) for d in step.diffs if d.layer is Layer.LABELS}
+    assert label_tiles == {(1, 1), (1, 2)}  # rows 256-511, columns 256-767
+    assert np.array_equal(doc.layer(Layer.LABELS), labels) and not doc.mask.any()
+    doc.redo()
+    assert np.array_equal(doc.layer(Layer.LABELS), after)
+    assert np.array_equal(doc.mask, grown_hole)

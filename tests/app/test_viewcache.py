@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from app.document import SAMPLE_EXCLUDE, Document, Layer
-from app.viewcache import ViewCache
+from app.viewcache import ViewCache, nonzero_rects
 from engines.region import Box
 
 
@@ -101,3 +101,113 @@ def test_level_choice_never_magnifies_a_coarse_level():
     assert view.level_for(0.5) == 1
     assert view.level_for(0.3) == 1
     assert view.level_for(4.0) == 0
+
+
+def _holes(doc: Document, centres, radius=12) -> np.ndarray:
+    """Paint round holes into the mask; returns a stage-like result: the picture with the
+    hole pixels changed (as an engine leaves everything else as it was)."""
+    with doc.step("mask"):
+        for x, y in centres:
+            doc.paint_segment(Layer.MASK, (x, y), (x, y), radius, 255)
+    result = doc.image.copy()
+    result[doc.mask > 0] = (20, 200, 60)
+    return result
+
+
+def _converted_pixels(monkeypatch) -> list[int]:
+    """Pixels passed to cv2.cvtColor from now on, per call."""
+    counted = []
+    convert = cv2.cvtColor
+
+    def spy(source, code, *args, **kwargs):
+        counted.append(source.shape[0] * source.shape[1])
+        return convert(source, code, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "cvtColor", spy)
+    return counted
+
+
+def test_a_stage_converts_only_the_rectangles_around_its_hole(monkeypatch):
+    doc = _doc()
+    view, whole = ViewCache(doc), ViewCache(doc)
+    result = _holes(doc, [(100, 100), (1200, 800), (650, 450)])
+    box = Box(88, 88, 813, 1213)  # spans the picture, as the holes do
+    dirty = nonzero_rects(doc.mask, box)
+    converted = _converted_pixels(monkeypatch)
+    view.set_preview(result, box, dirty)
+    # three 25 px holes: a few 64 px squares each, not the 725x1125 box
+    assert 0 < sum(converted) <= 3 * 4 * 64 * 64
+    converted.clear()
+    whole.set_preview(result, box)  # the same stage shown the old way: all of the box
+    assert sum(converted) >= box.height * box.width
+    for ours, everything in zip(view.preview_levels, whole.preview_levels):
+        assert np.array_equal(ours, everything)  # what shows is the same at every level
+    assert np.array_equal(view.preview_levels[0][..., 2::-1], result[box.slices])
+
+
+def test_later_stages_of_the_same_box_leave_the_overlay_alone(monkeypatch):
+    doc = _doc()
+    view = ViewCache(doc)
+    doc.add_listener(view.update)
+    result = _holes(doc, [(300, 300), (900, 600)])
+    box = Box(280, 280, 621, 921)
+    rendered = []
+    render = ViewCache._render_overlay
+    monkeypatch.setattr(ViewCache, "_render_overlay",
+                        lambda self, b: rendered.append(b) or render(self, b))
+    view.set_preview(result, box, nonzero_rects(doc.mask, box))
+    assert rendered and sum(b.height * b.width for b in rendered) < box.height * box.width / 4
+    assert view.levels[0].overlay[300, 300, 3] == 0  # the mask hidden under the preview
+    rendered.clear()
+    view.set_preview(result.copy(), box, nonzero_rects(doc.mask, box))  # the next stage
+    assert rendered == []
+    view.set_preview(None, None)
+    assert view.levels[0].overlay[300, 300, 3] > 0 and view.levels[0].overlay[600, 900, 3] > 0
+
+
+def test_the_mask_outside_the_preview_box_stays_visible():
+    doc = _doc()
+    view = ViewCache(doc)
+    doc.add_listener(view.update)
+    result = _holes(doc, [(200, 200)])
+    box = Box(185, 185, 216, 216)
+    view.set_preview(result, box, nonzero_rects(doc.mask, box))
+    with doc.step("another stroke while the engine runs"):
+        doc.paint_segment(Layer.MASK, (900, 600), (950, 600), 8, 255)
+    assert view.levels[0].overlay[600, 920, 3] > 0
+    assert view.levels[0].overlay[200, 200, 3] == 0
+
+
+def test_a_changed_picture_shows_around_the_preview_patches():
+    doc = _doc()
+    view = ViewCache(doc)
+    doc.add_listener(view.update)
+    result = _holes(doc, [(400, 300)])
+    box = Box(200, 200, 500, 700)
+    view.set_preview(result, box, nonzero_rects(doc.mask, box))
+    changed = doc.image.copy()
+    changed[320:330, 380:440] = 7  # beside the hole, inside one of its squares
+    doc.apply_result(changed, used_mask=np.zeros_like(doc.mask))
+    shown = view.preview_levels[0][..., 2::-1]
+    assert (shown[320 - 200:330 - 200, 380 - 200:440 - 200] == 7).all()
+    assert (shown[300 - 200, 400 - 200] == (20, 200, 60)).all()
+
+
+def test_nonzero_rects_cover_the_layer_inside_the_box_without_overlapping():
+    rng = np.random.default_rng(3)
+    layer = np.zeros((700, 900), np.uint8)
+    for _ in range(12):
+        y, x = rng.integers(0, 700), rng.integers(0, 900)
+        cv2.circle(layer, (int(x), int(y)), int(rng.integers(2, 60)), 255, -1)
+    box = Box(50, 30, 690, 870)
+    rects = nonzero_rects(layer, box, tile=64)
+    covered = np.zeros(layer.shape, int)
+    for rect in rects:
+        assert box.contains(rect) and layer[rect.slices].any()
+        covered[rect.slices] += 1
+    assert covered.max() == 1
+    inside = np.zeros(layer.shape, bool)
+    inside[box.slices] = True
+    assert (covered[(layer > 0) & inside] == 1).all()
+    assert covered.sum() < 0.8 * box.height * box.width
+    assert nonzero_rects(np.zeros_like(layer), box) == []

@@ -150,6 +150,21 @@ class SlowEngine(Engine):
         yield RegionStage("refined", image, 1.0, final=True)
 
 
+def test_a_second_run_keeps_the_results_already_there_and_says_so(qtbot, tmp_path, folder):
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    first = clear(qtbot, dialog, dialog.run_apply)
+    kept = {p: p.read_bytes() for p in first.written}
+    again = clear(qtbot, dialog, dialog.run_apply)
+    assert not again.written and len(again.skipped) == COUNT
+    assert {p: p.read_bytes() for p in first.written} == kept
+    assert f"{COUNT} already in the output folder, kept" in dialog.status.text()
+
+
 def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     mask = np.zeros(SIZE, np.uint8)
     mask[80:110, 20:60] = 255

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from engines import weights
 from engines.fileio import load_image
@@ -60,7 +62,7 @@ def test_a_damaged_checkpoint_is_read_once_and_refused_before_any_work(tmp_path,
     code = run_cli("batch", "--images", images, "--masks", masks, "-o", out,
                    "--engine", "deepfill2")
     assert code == 2
-    assert loads == [cached]
+    assert loads == []  # its readiness already says it is damaged
     _refused_once(capsys, out, cached.name)
 
 
@@ -92,3 +94,17 @@ def test_a_damaged_mask_is_named_and_a_damaged_picture_is_not_blamed_on_a_folder
     assert mask_line.startswith("  p0.png: masks/p0.png: ")
     picture_line = next(line for line in lines if line.startswith("  p2.png: "))
     assert "/" not in picture_line  # the picture is the damaged file: no other file named
+
+
+def test_batch_writes_grey_pictures_grey_and_colour_ones_in_colour(tmp_path, capsys):
+    images, masks = _folder(tmp_path, count=2)
+    grey = load_image(images / "p0.png").rgb[..., 0]
+    Image.fromarray(grey, "L").save(images / "p0.png")  # a black-and-white photo
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == 0
+    with Image.open(out / "p0.png") as saved, Image.open(out / "p1.png") as colour:
+        assert (saved.mode, colour.mode) == ("L", "RGB")
+        stored = np.asarray(saved)
+    hole = load_image(masks / "p0.png").rgb[..., 0] > 0
+    assert np.array_equal(stored[~hole], grey[~hole]) and (stored[hole] != grey[hole]).any()

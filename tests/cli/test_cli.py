@@ -506,9 +506,10 @@ def test_batch_takes_a_format_without_a_dot_and_names_overwrite(tmp_path, capsys
                    "--engine", "telea", "--format", "JPG") == 0
     assert sorted(p.name for p in out.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
-                   "--engine", "telea", "--format", "jpg") == 1
+                   "--engine", "telea", "--format", "jpg") == 0
     text = capsys.readouterr().out
-    assert "add --overwrite" in text and "allow overwriting" not in text
+    assert "3 skipped: already in the output folder; --overwrite redoes them" in text
+    assert "allow overwriting" not in text
 
 
 @pytest.mark.parametrize("engine, option, refused", [
@@ -573,3 +574,21 @@ def test_an_opencv_error_is_not_called_error_twice():
 
     message, expected = describe_error(cv2.error("out of memory"))
     assert message == "cv2.error: out of memory" and not expected
+
+
+@pytest.mark.parametrize("name", ["bw.png", "bw.jpg", "bw16.tif"])
+def test_inpaint_writes_a_grey_picture_back_grey(files, name, capsys):
+    folder, image, mask = files
+    deep = name == "bw16.tif"
+    grey = image[..., 0].astype(np.uint16) * 257 if deep else image[..., 0]
+    cv2.imwrite(str(folder / name), grey)
+    out = folder / f"out-{name}"
+    assert run_cli("inpaint", folder / name, folder / "mask.png", "-o", out,
+                   "--engine", "telea") == 0
+    with Image.open(out) as saved:
+        assert saved.mode == ("I;16" if deep else "L")
+    stored = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert stored.shape == mask.shape and stored.dtype == grey.dtype
+    if name != "bw.jpg":  # lossless: every pixel outside the hole as it was
+        assert np.array_equal(stored[mask == 0], grey[mask == 0])
+    assert (stored[mask > 0] != grey[mask > 0]).any()

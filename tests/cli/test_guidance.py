@@ -190,3 +190,35 @@ def test_an_accelerator_asked_for_must_exist_whatever_the_engine(tmp_path, capsy
                             "--engine", "telea", "--device", device)  # telea uses no device
     assert code == 2 and result is None
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row, noted", [(30, True), (58, False)])
+def test_the_ignored_guidance_note_is_only_for_a_sketch_that_reaches_the_hole(
+        tmp_path, capsys, row, noted):
+    image = _halves((200, 60, 60), (60, 60, 200))
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 20:40] = 255
+    sketch = np.zeros((64, 96), np.uint8)
+    sketch[row, 10:80] = 255  # through the hole, or a line drawn for another hole below it
+    save_mask(tmp_path / "lines.png", sketch)
+    code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
+                       "--sketch", tmp_path / "lines.png")
+    assert code == 0
+    assert ("note: telea does not use sketch" in capsys.readouterr().err) is noted
+
+
+def test_a_label_file_is_noted_only_where_the_hole_carries_labels(tmp_path, capsys):
+    image = _halves((200, 60, 60), (60, 60, 200))
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 20:40] = 255
+    labels = np.full((64, 96), 255, np.uint8)  # unlabelled
+    labels[:, 70:] = 3  # labels only far from the hole
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
+                       "--labels", tmp_path / "labels.png")
+    assert code == 0 and "does not use" not in capsys.readouterr().err
+    labels[15:45, 15:45] = 2  # the hole labelled
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
+                       "--labels", tmp_path / "labels.png")
+    assert code == 0 and "note: telea does not use labels" in capsys.readouterr().err

@@ -108,3 +108,35 @@ def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache):
     with Image.open(output) as written:
         ids = np.array(written)
     assert written.mode == "P" and ids.shape == (90, 120) and ids.max() < 150
+
+
+def test_one_class_is_said_in_the_singular(tmp_path, capsys):
+    plain = tmp_path / "plain.png"
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(plain)
+    assert cli.main(["segment", str(plain), "-o", str(tmp_path / "l.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 class (" in printed and "classes" not in printed
+
+
+def test_a_map_of_two_classes_says_classes(halves, tmp_path, capsys):
+    assert cli.main(["segment", str(halves), "-o", str(tmp_path / "l.png")]) == 0
+    assert "2 classes (" in capsys.readouterr().out
+
+
+def test_inpainting_with_the_semantic_engine_asks_for_a_map_made_here(halves, tmp_path, capsys,
+                                                                       monkeypatch):
+    import cli.inpaint
+
+    def never(*args, **kwargs):
+        raise AssertionError("the picture was read before the missing map was named")
+
+    monkeypatch.setattr(cli.inpaint, "load_image", never)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((90, 120), 255, np.uint8)).save(mask)
+    code = cli.main(["inpaint", str(halves), str(mask), "-o", str(tmp_path / "out.png"),
+                     "--engine", "semantic",
+                     "--option", f"weights_path={tmp_path / 'semantic.pt'}"])  # reads as ready
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1, error
+    assert "--labels" in error and "python main.py segment" in error
+    assert not (tmp_path / "out.png").exists()

@@ -98,14 +98,23 @@ def test_too_few_images_or_no_watermark(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_existing_outputs_fail_per_image_until_overwrite(folder, tmp_path, capsys):
+def test_existing_outputs_are_kept_and_skipped_until_overwrite(folder, tmp_path, capsys,
+                                                               monkeypatch):
+    import engines.batch
+
     source, _, _ = folder
     output = tmp_path / "out"
     output.mkdir()
     (output / "photo03.png").write_bytes(b"keep me")
-    assert run("--images", source, "-o", output) == 1
+    cleared = []
+    load = engines.batch.load_image
+    monkeypatch.setattr(engines.batch, "load_image",
+                        lambda path, *a, **k: cleared.append(path.name) or load(path, *a, **k))
+    assert run("--images", source, "-o", output) == 0
     out = capsys.readouterr().out
-    assert "cleared 11 of 12" in out and "failed: photo03.png: already exists" in out
+    assert "cleared 11 of 12" in out and "failed" not in out
+    assert "1 skipped: already in the output folder; --overwrite redoes them" in out
+    assert "photo03.png" not in cleared and len(cleared) == 11  # never read, never filled
     assert (output / "photo03.png").read_bytes() == b"keep me"
     assert run("--images", source, "-o", output, "--overwrite") == 0
     assert load_image(output / "photo03.png").rgb.shape == (*SIZE, 3)
@@ -215,3 +224,29 @@ def test_results_keep_the_colour_profile_unless_stripped(folder, tmp_path, strip
     assert run("--images", source, "-o", output, *(["--strip-metadata"] if strip else [])) == 0
     assert embedded_metadata(output / "photo00.png")[0] == (None if strip else icc)
     assert embedded_metadata(output / "photo01.png")[0] is None
+
+
+def test_a_full_disk_stops_the_clearing_at_the_first_result_that_does_not_fit(folder,
+                                                                              tmp_path, capsys,
+                                                                              monkeypatch):
+    import errno
+    import os
+
+    source, _, _ = folder
+    output = tmp_path / "out"
+    sync, flushed = os.fsync, []
+
+    def full_after_three(fd):
+        flushed.append(fd)
+        if len(flushed) > 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_after_three)
+    assert run("--images", source, "-o", output) == cli.EXIT_FAILED
+    printed = capsys.readouterr()
+    assert len(flushed) == 4  # the pictures after the one that did not fit were not cleared
+    assert sorted(p.name for p in output.iterdir()) == [f"photo0{i}.png" for i in range(3)]
+    assert "cleared" not in printed.out
+    [error] = [line for line in printed.err.splitlines() if line.startswith("error:")]
+    assert "3 results written and kept, 9 pictures not done" in error

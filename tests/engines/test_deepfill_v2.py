@@ -309,10 +309,10 @@ def test_bad_checkpoint_error_names_the_tensor(model_cache, damage):
 
 
 def test_not_a_generator_checkpoint_is_refused(model_cache):
-    install("deepfill2-places2", {"D": {"conv": torch.zeros(1)}, "n_iter": 3})
+    path = install("deepfill2-places2", {"D": {"conv": torch.zeros(1)}, "n_iter": 3})
     request = InpaintRequest(photo(32, 32), hole_mask(32, 32, 8, 8, 8, 8))
-    with pytest.raises(EngineError, match="key 'G'"):
-        list(registry.create("deepfill2").run(request))
+    with pytest.raises(EngineError, match="key 'G'"):  # a small file: given by path
+        list(registry.create("deepfill2", weights_path=str(path)).run(request))
 
 
 # --------------------------------------------------------------------------- processing

@@ -30,6 +30,7 @@ from engines.fileio import (
     read_rgb,
     save_image,
     save_mask,
+    save_result,
     suggest_output_path,
     write_atomic,
 )
@@ -593,3 +594,151 @@ def test_writing_through_a_link_replaces_the_file_it_names(tmp_path):
     write_atomic(link, b"new", overwrite=True)
     assert link.is_symlink() and real.read_bytes() == b"new"
     assert sorted(os.listdir(tmp_path / "photos")) == ["a.png"]  # no temporary file left
+
+
+# ------------------------------------------------------------------ grey files stay grey
+_HOLE = (slice(16, 32), slice(20, 44))
+
+
+def _grey_photo(deep: bool = False) -> np.ndarray:
+    """A black-and-white photo ``(48, 64)``: a gradient with grain, uint8 or uint16."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:48, 0:64]
+    levels = np.clip(40 + 2.5 * x + y + rng.normal(0, 6, (48, 64)), 0, 255) / 255
+    return np.rint(levels * (65535 if deep else 255)).astype(np.uint16 if deep else np.uint8)
+
+
+def _write_grey(path, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A grey file of ``kind`` at ``path``; returns its samples and alpha as stored."""
+    deep = kind.endswith("16")
+    grey = _grey_photo(deep)
+    alpha = None
+    if kind == "la":
+        alpha = np.full(grey.shape, 255, np.uint8)
+        alpha[:, :12] = 90
+        Image.fromarray(np.dstack([grey, alpha]), "LA").save(path)
+    elif deep:
+        assert cv2.imwrite(str(path), grey)
+    else:
+        Image.fromarray(grey, "L").save(path, quality=95)
+    return grey, alpha
+
+
+def _filled(loaded, colour: tuple[int, int, int] | None = None) -> np.ndarray:
+    """The picture with the hole filled by telea, or painted ``colour``."""
+    from engines import registry
+    from engines.base import InpaintRequest
+
+    mask = np.zeros(loaded.rgb.shape[:2], np.uint8)
+    mask[_HOLE] = 255
+    if colour is not None:
+        result = loaded.rgb.copy()
+        result[_HOLE] = colour
+        return result
+    return [*registry.create("telea").run(InpaintRequest(loaded.rgb, mask))][-1].image
+
+
+@pytest.mark.parametrize("kind,suffix", [
+    ("png8", ".png"), ("png16", ".png"), ("jpeg", ".jpg"), ("tif8", ".tif"),
+    ("tif16", ".tif"), ("la", ".png")])
+def test_an_edited_grey_file_is_saved_grey(tmp_path, kind, suffix):
+    grey, alpha = _write_grey(tmp_path / f"bw{suffix}", kind)
+    loaded = load_image(tmp_path / f"bw{suffix}")
+    assert loaded.grey
+    result = _filled(loaded)
+    out = save_result(tmp_path / f"out{suffix}", result, loaded)
+    with Image.open(out) as saved:
+        assert saved.mode == {"png16": "I;16", "tif16": "I;16", "la": "LA"}.get(kind, "L")
+    stored = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    if kind == "la":  # OpenCV reads grey+alpha as BGRA
+        with Image.open(out) as saved:
+            stored, kept_alpha = np.asarray(saved)[..., 0], np.asarray(saved)[..., 1]
+        assert np.array_equal(kept_alpha, alpha)
+    assert stored.shape == grey.shape and stored.dtype == grey.dtype
+    outside = np.ones(grey.shape, bool)
+    outside[_HOLE] = False
+    if kind == "jpeg":  # lossy: re-encoding moves pixels a little
+        assert np.abs(stored[outside].astype(int) - grey[outside]).mean() < 2
+    else:
+        assert np.array_equal(stored[outside], grey[outside])
+    as_8bit = deep_samples.to_8bit if grey.dtype == np.uint16 else np.asarray
+    fill = as_8bit(stored[_HOLE]).astype(int)
+    assert np.abs(fill - result[_HOLE][..., 0]).max() <= (6 if kind == "jpeg" else 0)  # telea's
+    assert (fill != as_8bit(grey[_HOLE])).any()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+def test_a_grey_file_given_colour_is_saved_in_colour(tmp_path, suffix):
+    _write_grey(tmp_path / f"bw{suffix}", "png8" if suffix != ".jpg" else "jpeg")
+    loaded = load_image(tmp_path / f"bw{suffix}")
+    result = _filled(loaded, colour=(200, 40, 30))  # e.g. a fill from a colour photo
+    out = save_result(tmp_path / f"out{suffix}", result, loaded)
+    with Image.open(out) as saved:
+        assert saved.mode == "RGB"
+    back = load_image(out).rgb[_HOLE].astype(int)
+    if suffix == ".jpg":  # lossy, and its colour at half resolution: still red
+        assert (back[..., 0] - back[..., 2]).mean() > 100
+    else:
+        assert (back == (200, 40, 30)).all()
+
+
+def test_a_16_bit_grey_file_given_colour_is_saved_as_16_bit_rgb(tmp_path):
+    grey, _ = _write_grey(tmp_path / "bw.png", "png16")
+    loaded = load_image(tmp_path / "bw.png")
+    out = save_result(tmp_path / "out.png", _filled(loaded, colour=(200, 40, 30)), loaded)
+    stored = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert stored.dtype == np.uint16 and stored.shape == (*grey.shape, 3)
+    assert (stored[_HOLE] == np.array([200, 40, 30]) * 257).all()
+    assert np.array_equal(stored[20:, :20], np.dstack([grey] * 3)[20:, :20])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_a_colour_file_with_only_grey_pixels_stays_rgb(tmp_path, suffix):
+    Image.fromarray(np.dstack([_grey_photo()] * 3)).save(tmp_path / f"rgb{suffix}")
+    loaded = load_image(tmp_path / f"rgb{suffix}")
+    assert not loaded.grey
+    out = save_result(tmp_path / f"out{suffix}", _filled(loaded), loaded)
+    with Image.open(out) as saved:
+        assert saved.mode == "RGB"
+
+
+def test_formats_without_grey_are_written_in_colour(tmp_path):
+    _write_grey(tmp_path / "bw.png", "png8")
+    loaded = load_image(tmp_path / "bw.png")
+    result = _filled(loaded)
+    for suffix, mode in ((".webp", "RGB"), (".gif", "P"), (".bmp", "L")):
+        with Image.open(save_result(tmp_path / f"out{suffix}", result, loaded)) as saved:
+            assert saved.mode == mode  # GIF: a palette; BMP's 8-bit grey is one
+    with Image.open(io.BytesIO(encode_image(result, ".png"))) as plain:
+        assert plain.mode == "RGB"  # not told the file was grey
+
+
+def test_a_grey_file_keeps_its_metadata(tmp_path):
+    grey = _grey_photo()
+    exif = phone_exif(np.dstack([grey] * 3), orientation=1)
+    Image.fromarray(grey, "L").save(tmp_path / "bw.jpg", exif=exif, quality=95)
+    deep = _grey_photo(deep=True)
+    (tmp_path / "bw16.tif").write_bytes(deep_samples.encode_deep_tiff(deep, None,
+                                                                      exif.tobytes()))
+    (tmp_path / "bw16.png").write_bytes(deep_samples.encode_png16(deep, None, exif.tobytes()))
+    for name, mode in (("bw.jpg", "L"), ("bw16.tif", "I;16"), ("bw16.png", "I;16")):
+        loaded = load_image(tmp_path / name)
+        assert loaded.grey and loaded.metadata.exif is not None
+        out = save_result(tmp_path / f"out-{name}", _filled(loaded), loaded)
+        with Image.open(out) as saved:
+            assert saved.mode == mode and saved.getexif()[0x010F] == "PhoneMaker"
+            assert "icc_profile" not in saved.info
+        if name != "bw.jpg":
+            stored = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+            assert np.array_equal(stored[:_HOLE[0].start], deep[:_HOLE[0].start])
+
+
+def test_a_grey_png_with_an_rgb_profile_is_saved_grey_without_it(tmp_path):
+    Image.fromarray(_grey_photo(), "L").save(tmp_path / "bw.png", icc_profile=srgb_profile())
+    loaded = load_image(tmp_path / "bw.png")
+    assert loaded.grey and loaded.metadata.icc_profile == srgb_profile()
+    out = save_result(tmp_path / "out.png", _filled(loaded), loaded)
+    with Image.open(out) as saved:  # an RGB profile cannot describe grey samples
+        assert saved.mode == "L" and "icc_profile" not in saved.info
+    coloured = save_result(tmp_path / "colour.png", _filled(loaded, (0, 0, 255)), loaded)
+    assert load_image(coloured).metadata.icc_profile == srgb_profile()

@@ -270,3 +270,16 @@ def test_models_import_refuses_a_state_dict_of_the_other_resolution(model_cache,
     assert download.import_file("migan-256-places2", right).is_file()
     assert weights.is_present("migan-256-places2")
     assert "opens, fits its network OK" in weights.verify("migan-256-places2", deep=True)
+
+
+def test_another_resolutions_checkpoint_in_the_slot_names_the_file_and_the_commands(
+        model_cache):
+    path = install("migan-512-places2", random_generator(256))  # a size within tolerance
+    assert registry.create("migan", source="native").status().ready
+    request = InpaintRequest(photo(64, 64), hole_mask(64, 64, 20, 20, 16))
+    with pytest.raises(WeightsCorruptError) as raised:
+        list(registry.create("migan", source="native").run(request))
+    message = str(raised.value)
+    assert message.startswith(f"{path.absolute()} does not fit the MI-GAN 512 generator (")
+    assert ": it is not the MI-GAN 512 (Places2) checkpoint; run `python main.py models remove " \
+           "migan-512-places2`, then download migan_512_places2.pt from" in message

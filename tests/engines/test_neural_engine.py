@@ -62,7 +62,7 @@ def test_running_out_of_memory_is_an_engine_error_naming_the_region(engine, kind
         list(registry.create(engine, network=Failing(failure)).run(request()))
     message = str(raised.value)
     assert "not enough memory" in message and "80x64 px region" in message
-    assert "--strategy crop or resize" in message
+    assert "the Crop or Resize region (--strategy crop or resize)" in message
     on_gpu = kind == "cuda"
     assert ("on the GPU" in message and "--device cpu" in message) == on_gpu
     assert "alloc_cpu" not in message and "\n" not in message
@@ -77,12 +77,12 @@ def test_a_cropped_or_resized_region_names_its_working_size_and_suggests_a_small
     engine = registry.create("deepfill2", network=Failing(MemoryError()))
     # a crop of DeepFill's smallest context (256 px) around the hole, at scale 1
     with pytest.raises(EngineError, match=re.escape(
-            "fill a 256x256 px region; try a smaller working_size (--option working_size=N, "
+            "fill a 256x256 px region; try a smaller Working size (--option working_size=N, "
             "now 512), or ")):
         list(engine.run(InpaintRequest(image, mask, crop_margin=24)))
     # the whole picture scaled to the request's working size
     with pytest.raises(EngineError, match=re.escape(
-            "fill a 128x96 px region; try a smaller working_size (--option working_size=N, "
+            "fill a 128x96 px region; try a smaller Working size (--option working_size=N, "
             "now 128)")):
         list(engine.run(InpaintRequest(image, mask, strategy=Strategy.RESIZE,
                                        options={"working_size": 128})))
@@ -155,6 +155,23 @@ def test_a_python_only_option_is_known_but_not_listed_for_the_command_line(capsy
 
 
 # --- request options ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("engine", "key", "value", "instead"), [
+    ("lama", "weights_path", "/elsewhere/big-lama.ckpt", "registry.create('lama', weights_path"),
+    ("migan", "device", "cpu", "the request's device field"),
+    ("deepfill2", "network", None, "registry.create('deepfill2', network"),
+    ("lama", "source", "native", "registry.create('lama', source"),
+])
+def test_an_option_that_picks_the_network_is_refused_in_a_request(engine, key, value, instead):
+    # accepted and silently ignored before: the run used the engine's own network
+    loads: list[str] = []
+    created = registry.create(engine, network=Failing(MemoryError()))
+    created.load_network = lambda *args: loads.append("load")
+    with pytest.raises(InputError, match=re.escape(f"option {key} is refused in a request")) \
+            as raised:
+        list(created.run(request(**{key: value})))
+    assert instead in str(raised.value) and not loads
 
 
 def test_request_options_reach_deepfill_as_its_own_do(monkeypatch):

@@ -208,7 +208,7 @@ def test_deeplab_checkpoint_loads_through_the_cache(model_cache, deeplab_file,
 def test_a_checkpoint_of_another_network_is_refused(model_cache, tmp_path):
     torch.save(face.build_parsing_network("bisenet").state_dict(),
                put_in_cache("deeplab2-cocostuff164k"))
-    with pytest.raises(weights.WeightsCorruptError, match="not a DeepLab v2"):
+    with pytest.raises(weights.WeightsCorruptError, match="does not fit the DeepLab v2"):
         create_parser("scene", device="cpu").parse(picture(40, 60))
 
 

@@ -431,3 +431,154 @@ def test_lightning_checkpoints_load_tensors_and_neutralise_training_objects(tmp_
     assert torch.equal(loaded["state_dict"]["generator.w"], torch.arange(6.0).reshape(2, 3))
     assert loaded["epoch"] == 3
     assert not trap.exists()  # the pickled call never ran
+
+
+# --- a file in the cache slot that is clearly not the checkpoint ---------------------------
+
+URL = "https://example.invalid/net.pth"
+
+
+def commands(spec: WeightSpec) -> str:
+    return (f"run `python main.py models remove {spec.id}`, then `python main.py models "
+            f"download {spec.id}` (or `python main.py models import {spec.id} FILE` with a "
+            "copy you have)")
+
+
+def placed(spec: WeightSpec, content: bytes) -> Path:
+    """Put ``content`` in ``spec``'s cache slot by hand (no manifest)."""
+    path = weights.local_path(spec.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_an_error_page_in_the_slot_is_damaged_not_installed(make_spec, tmp_path):
+    spec = make_spec(urls=(URL,), size=state_dict_file(tmp_path).stat().st_size)
+    placed(spec, b"<html>Quota exceeded</html>")  # 24 bytes saved by a browser, say
+
+    entry = weights.installation(spec.id)
+    assert entry.state is InstallState.DAMAGED and entry.size == 27
+    assert entry.problem.startswith("it is a web page, not a checkpoint")
+    assert entry.label == f"damaged: {entry.problem}; {commands(spec)}"
+    assert not weights.is_present(spec.id) and weights.missing([spec.id]) == [spec.id]
+
+
+@pytest.mark.parametrize("case", ["empty", "far from the spec's size", "not a pickle",
+                                  "another size than installed"])
+def test_damage_uses_the_cheap_checks_of_verify(make_spec, tmp_path, case):
+    source = state_dict_file(tmp_path)
+    size = source.stat().st_size
+    spec = make_spec(urls=(URL,), size=size)
+    if case == "another size than installed":
+        path = download.import_file(spec.id, source)
+        path.write_bytes(path.read_bytes() + b"\0" * 100)  # within the spec's tolerance
+    else:
+        big = tmp_path / "big.pth"
+        torch.save({"conv.weight": torch.zeros(4, 3, 9, 9)}, big)  # another, larger network
+        path = placed(spec, {"empty": b"", "not a pickle": b"\0" * size,
+                             "far from the spec's size": big.read_bytes()}[case])
+    now = weights.format_size(path.stat().st_size)
+    expected = {"empty": "it is an empty file",
+                "far from the spec's size": f"it is {now}, but the Test net checkpoint is about "
+                                            f"{weights.format_size(size)}: not the right file",
+                "not a pickle": "it is not a PyTorch checkpoint",
+                "another size than installed": f"it is {now}, but was "
+                                               f"{weights.format_size(size)} when installed"}
+    assert weights.damage(spec.id) == expected[case]
+    assert weights.installation(spec.id).state is InstallState.DAMAGED
+    assert not weights.is_present(spec.id)
+
+
+def test_a_sound_file_is_installed_and_checked_cheaply(make_spec, tmp_path, monkeypatch):
+    """is_present reads a header and a stat: no hashing, no loading, no contents check."""
+    source = state_dict_file(tmp_path)
+    opened = []
+    spec = make_spec(urls=(URL,), size=source.stat().st_size,
+                     check_contents=lambda path: opened.append(path))
+    download.import_file(spec.id, source)
+    opened.clear()
+    placed_by_hand = make_spec(urls=(URL,), size=source.stat().st_size)
+    placed(placed_by_hand, source.read_bytes())
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("is_present must stay cheap")
+
+    monkeypatch.setattr(weights, "file_digests", forbidden)
+    monkeypatch.setattr(weights, "load_checkpoint", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    for checked in (spec, placed_by_hand):
+        assert weights.damage(checked.id) is None and weights.is_present(checked.id)
+        assert weights.installation(checked.id).state is InstallState.INSTALLED
+    assert opened == []
+    assert weights.damage(make_spec().id) is None  # nothing installed: nothing damaged
+
+
+def test_models_list_says_damaged_with_the_commands(make_spec, tmp_path, capsys):
+    from main import main
+
+    spec = make_spec(urls=(URL,), size=300_000, license="MIT")
+    placed(spec, b"<!DOCTYPE html><html><body>Not Found</body></html>")
+
+    assert main(["models", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith(spec.id))
+    assert row.endswith(f"damaged: it is a web page, not a checkpoint (a download page or an "
+                        f"error message was saved instead of the file); {commands(spec)}")
+
+
+def test_models_download_replaces_a_damaged_file_instead_of_calling_it_installed(
+        make_spec, capsys):
+    from main import main
+
+    spec = make_spec(urls=("http://127.0.0.1:9/net.pth",), size=300_000)  # nothing listens
+    placed(spec, b"<html>error</html>")
+
+    assert main(["models", "download", spec.id, "-q"]) == 2
+    captured = capsys.readouterr()
+    assert "already installed" not in captured.out and "installed at" not in captured.out
+    assert f"{spec.id}: the installed file is damaged (it is a web page" in captured.err
+    assert "127.0.0.1" in captured.err  # it tried to download it again
+
+    manual = make_spec(manual="ask the authors")
+    path = placed(manual, b"")
+    assert main(["models", "download", manual.id]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {path.absolute()} is damaged: it is an empty file; run `python main.py models "
+        f"remove {manual.id}`, then ask the authors")
+
+
+def test_a_neural_engine_with_a_damaged_checkpoint_is_not_ready(model_cache):
+    from engines import registry
+    from engines.base import Readiness
+
+    spec = weights.get_spec("deepfill1-imagenet")
+    path = placed(spec, b"<html><body>Too many users have viewed this file</body></html>")
+    status = registry.create("deepfill1").status()
+    assert status.readiness is Readiness.NEEDS_DOWNLOAD
+    assert status.detail == (f"{path.absolute()} is damaged: it is a web page, not a checkpoint "
+                             "(a download page or an error message was saved instead of the "
+                             f"file); {commands(spec)}")
+    assert registry.create("deepfill1", weights_path=str(path)).status().ready  # as asked
+
+
+# --- a readable checkpoint of another network ---------------------------------------------
+
+
+def test_a_mismatch_in_an_installed_slot_names_the_path_and_the_commands(make_spec, tmp_path):
+    spec = make_spec(urls=(URL,), title="Test net")
+    path = download.import_file(spec.id, state_dict_file(tmp_path))
+    error = weights.mismatch_error(path, "the test generator", "missing: conv2.weight")
+    assert isinstance(error, weights.WeightsCorruptError)
+    assert str(error) == (f"{path.absolute()} does not fit the test generator (missing: "
+                          f"conv2.weight): it is not the Test net checkpoint; {commands(spec)}")
+    manual = make_spec(manual="train one with `python main.py train it`")
+    path = placed(manual, state_dict_file(tmp_path).read_bytes())
+    assert str(weights.mismatch_error(path, "the test generator", "x")).endswith(
+        f"; run `python main.py models remove {manual.id}`, then train one with `python main.py "
+        "train it`")
+
+
+def test_a_mismatch_outside_the_cache_gets_no_commands(tmp_path):
+    path = state_dict_file(tmp_path)  # a weights_path option, or a file being imported
+    message = str(weights.mismatch_error(path, "the test generator", "unexpected: b"))
+    assert message == f"{path.absolute()} does not fit the test generator (unexpected: b)"

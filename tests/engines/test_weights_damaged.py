@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engines import download, registry, weights
-from engines.base import InpaintRequest
+from engines.base import EngineError, InpaintRequest
 
 URL = "https://example.org/net.pth"
 
@@ -112,14 +112,15 @@ def test_pickled_objects_are_named_without_torchs_advice_to_load_them_unsafely(t
 
 
 def test_a_fill_with_a_damaged_installed_checkpoint_says_what_to_do(model_cache):
-    """The engine's error is the loader's: the cached file's path and the commands."""
+    """The engine is not ready, saying what the loader would: the cached file's path, why,
+    and the commands."""
     path = weights.local_path("deepfill2-places2")
     path.parent.mkdir(parents=True)
     path.write_text("<!DOCTYPE html><html><body>Quota exceeded</body></html>")
     image = np.full((32, 32, 3), 100, np.uint8)
     mask = np.zeros((32, 32), np.uint8)
     mask[10:20, 10:20] = 255
-    with pytest.raises(weights.WeightsCorruptError, match=re.escape(
+    with pytest.raises(EngineError, match=re.escape(
             f"{path} is damaged: it is a web page, not a checkpoint")) as raised:
         list(registry.create("deepfill2").run(InpaintRequest(image, mask)))
     assert "models remove deepfill2-places2`, then `python main.py models download " \

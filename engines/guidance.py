@@ -1,0 +1,138 @@
+"""Which guidance of a request can change its fill: what an engine that does not take it
+ignores, so that the editor and the CLI can say so (and say nothing of guidance drawn for
+another hole).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from engines.base import UNLABELLED, Guidance, InpaintRequest, InputError, Strategy
+from engines.region import Box, crop_boxes
+
+# px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
+# drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
+GUIDANCE_REACH = 3
+
+
+def guidance_given(request: InpaintRequest,
+                   unedited_labels: np.ndarray | None = None) -> set[Guidance]:
+    """The kinds of guidance that can change ``request``'s fill: what an engine that
+    does not take them ignores (the editor and the CLI say so).
+
+    Guidance counts only where a fill reads it, so what was drawn for another hole says
+    nothing about this one:
+
+    * sketch and colour strokes: within :data:`GUIDANCE_REACH` px of the hole
+      (``mask > 0``);
+    * labels: where they differ from ``unedited_labels`` (the ``(H, W)`` uint8 map as a
+      parser computed it; None: every labelled pixel is given), on a hole pixel, or in
+      the region the engine sees (the crop around the hole, ``crop_margin``; the whole
+      picture for the other strategies) on a pixel whose label, before or after, is one
+      the hole carries (a source of the hole's labels);
+    * sampling area: an include area that leaves out a known pixel of that region, an
+      exclude area that covers one;
+    * exemplars: always.
+
+    An empty mask carries none.
+    """
+    if unedited_labels is not None and unedited_labels.shape != request.mask.shape:
+        raise InputError(f"unedited_labels {unedited_labels.shape} does not match the "
+                         f"mask {request.mask.shape}")
+    hole = Box.around(request.mask > 0)
+    if hole is None:
+        return set()
+    given = set()
+    sketch, color = request.sketch, request.color
+    if sketch is not None and _near_hole(request.mask, hole,
+                                         lambda box: sketch[box.slices] >= 128):
+        given.add(Guidance.SKETCH)
+    if color is not None and _near_hole(request.mask, hole,
+                                        lambda box: color[box.slices][..., 3] > 0):
+        given.add(Guidance.COLOR)
+    if request.exemplars:
+        given.add(Guidance.EXEMPLARS)
+    include = request.sample_include
+    include = include if include is not None and include.any() else None  # all 0: none
+    if request.labels is None and include is None and request.sample_exclude is None:
+        return given
+    boxes = _seen_boxes(request)
+    if request.labels is not None and any(
+            _labels_matter(request.labels, unedited_labels, request.mask, box) for box in boxes):
+        given.add(Guidance.LABELS)
+    if any(_sampling_matters(include, request.sample_exclude, request.mask, box)
+           for box in boxes):
+        given.add(Guidance.SAMPLING)
+    return given
+
+
+def _near_hole(mask: np.ndarray, hole: Box, drawn: Callable[[Box], np.ndarray]) -> bool:
+    """Whether a layer has a pixel within :data:`GUIDANCE_REACH` of the hole (``mask > 0``,
+    whose bounding box is ``hole``); ``drawn(box)`` gives the layer's ``bool`` pixels in a
+    box."""
+    reach = GUIDANCE_REACH
+    box = Box(hole.top - reach, hole.left - reach, hole.bottom + reach,
+              hole.right + reach).clip(mask.shape)
+    lines = drawn(box)
+    if not lines.any():
+        return False
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = cv2.dilate((mask[box.slices] > 0).astype(np.uint8), disc)
+    return bool((lines & (near > 0)).any())
+
+
+_EXACT_PIXELS = 1 << 20  # pictures up to this size get the exact crop boxes
+
+
+def _seen_boxes(request: InpaintRequest) -> list[Box]:
+    """The parts of the picture an engine sees for ``request``: with :attr:`Strategy.CROP`
+    the crop boxes around the hole (:func:`engines.region.crop_boxes`, ``crop_margin`` of
+    context), else the whole picture. The crop boxes of a picture over
+    :data:`_EXACT_PIXELS` are found on the mask max-pooled by a whole factor (a few
+    milliseconds, not a fifth of a second on 24 MP), so they may reach up to that many
+    pixels further than the engine's."""
+    mask = request.mask
+    if request.strategy is not Strategy.CROP:
+        return [Box.frame(mask.shape)]
+    factor = max(1, math.isqrt(mask.size // _EXACT_PIXELS))
+    if factor == 1:
+        return crop_boxes(mask, request.crop_margin)
+    pooled = cv2.dilate((mask > 0).view(np.uint8), np.ones((factor, factor), np.uint8),
+                        anchor=(0, 0))[::factor, ::factor]
+    boxes = crop_boxes(pooled, -(-request.crop_margin // factor))
+    return [Box(b.top * factor, b.left * factor, b.bottom * factor,
+                b.right * factor).clip(mask.shape) for b in boxes]
+
+
+def _labels_matter(labels: np.ndarray, unedited: np.ndarray | None, mask: np.ndarray,
+                   box: Box) -> bool:
+    """Whether ``labels`` differ from ``unedited`` (None: from unlabelled) inside ``box``
+    where a fill reads them: on a hole pixel, or on a pixel whose label before or after is
+    one the box's hole carries."""
+    rows, cols = box.slices
+    now, hole = labels[rows, cols], mask[rows, cols] >= 128
+    before = None if unedited is None else unedited[rows, cols]
+    changed = now != (UNLABELLED if before is None else before)
+    if not changed.any():
+        return False
+    if (changed & hole).any():
+        return True
+    carried = np.bincount(now[hole], minlength=256).astype(bool)
+    carried[UNLABELLED] = False
+    return bool(carried[now[changed]].any()
+                or (before is not None and carried[before[changed]].any()))
+
+
+def _sampling_matters(include: np.ndarray | None, exclude: np.ndarray | None,
+                      mask: np.ndarray, box: Box) -> bool:
+    """Whether an include area leaves out, or an exclude area covers, a known pixel of
+    ``box`` (a source the fill could otherwise copy)."""
+    rows, cols = box.slices
+    known = mask[rows, cols] < 128
+    if include is not None and (known & (include[rows, cols] < 128)).any():
+        return True
+    return exclude is not None and bool((known & (exclude[rows, cols] >= 128)).any())

@@ -1,0 +1,210 @@
+"""The sketch and the sampling area in the editor: cleared from the Edit menu (undoably),
+imported and exported as the CLI's files (File menu), and the sketch lines of a filled hole
+gone with the fill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app import maskops
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Layer
+from app.window import MainWindow
+from engines.fileio import load_mask, save_image, save_mask
+from engines.guidance import GUIDANCE_REACH
+
+H, W = 90, 120
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.confirm = lambda title, text: False  # never block on a question
+    errors = []
+    window.show_error = errors.append
+    window.errors = errors
+    window.show()
+    qtbot.waitExposed(window)
+    rng = np.random.default_rng(2)
+    picture = tmp_path / "photo.png"
+    save_image(picture, rng.integers(0, 255, (H, W, 3)).astype(np.uint8))
+    assert window.open_path(picture)
+    window.engine_panel.auto_run.setChecked(False)
+    yield window
+    window.worker.shutdown()
+
+
+def _sketch(window) -> np.ndarray:
+    document = window.document
+    with document.step("Sketch pen"):
+        document.paint_segment(Layer.SKETCH, (10, 45), (110, 45), 1.5, 255)
+    return document.layer(Layer.SKETCH).copy()
+
+
+def _sampling(window) -> np.ndarray:
+    document = window.document
+    with document.step("Sampling area: include"):
+        document.paint_segment(Layer.SAMPLING, (20, 20), (60, 20), 8, SAMPLE_INCLUDE)
+    with document.step("Sampling area: exclude"):
+        document.paint_segment(Layer.SAMPLING, (30, 70), (90, 70), 8, SAMPLE_EXCLUDE)
+    return document.layer(Layer.SAMPLING).copy()
+
+
+def _menu_texts(window, title: str) -> list[str]:
+    menu = next(action.menu() for action in window.menuBar().actions()
+                if action.text().replace("&", "") == title)
+    return [action.text().replace("&", "") for action in menu.actions()]
+
+
+def test_the_menus_offer_the_layer_actions(window):
+    assert {"Clear Sketch", "Clear Sampling Area"} <= set(_menu_texts(window, "Edit"))
+    file_menu = _menu_texts(window, "File")
+    assert {"Import Sketch…", "Export Sketch…", "Import Sampling Area",
+            "Export Sampling Area"} <= set(file_menu)
+    for verb in ("import", "export"):
+        for kind in ("include", "exclude"):
+            assert window.actions[f"{verb}_{kind}"].isEnabled()
+
+
+@pytest.mark.parametrize("action, make, layer", [
+    ("clear_sketch", _sketch, Layer.SKETCH),
+    ("clear_sampling", _sampling, Layer.SAMPLING),
+])
+def test_clearing_a_layer_is_one_undoable_step(window, action, make, layer):
+    drawn = make(window)
+    assert drawn.any()
+    window.actions[action].trigger()
+    document = window.document
+    assert not document.layer(layer).any()
+    assert document.undo_label().startswith("Clear")
+    assert "Ctrl+Z" in window.statusBar().currentMessage()
+    window.undo()
+    assert np.array_equal(document.layer(layer), drawn)
+    window.redo()
+    assert not document.layer(layer).any()
+    steps = document.undo_label()
+    window.actions[action].trigger()  # nothing left: no step, and the status bar says so
+    assert "empty: nothing to clear" in window.statusBar().currentMessage()
+    assert document.undo_label() == steps
+
+
+def test_a_sketch_round_trips_through_a_file(window, tmp_path):
+    drawn = _sketch(window)
+    target = tmp_path / "lines.png"
+    assert window.export_sketch(target)
+    assert np.array_equal(load_mask(target), drawn)  # white = line, what --sketch reads
+    window.clear_sketch()
+    assert window.import_sketch(target)
+    assert np.array_equal(window.document.layer(Layer.SKETCH), drawn)
+    assert window.document.undo_label() == "Import sketch"
+    window.undo()
+    assert not window.document.layer(Layer.SKETCH).any()
+
+
+def test_sampling_areas_round_trip_through_the_clis_files(window, tmp_path):
+    drawn = _sampling(window)
+    assert window.export_sampling_area("include", tmp_path / "include.png")
+    assert window.export_sampling_area("exclude", tmp_path / "exclude.png")
+    assert np.array_equal(load_mask(tmp_path / "include.png") > 0, drawn == SAMPLE_INCLUDE)
+    assert np.array_equal(load_mask(tmp_path / "exclude.png") > 0, drawn == SAMPLE_EXCLUDE)
+    window.clear_sampling_area()
+    assert window.import_sampling_area("include", tmp_path / "include.png")
+    assert window.import_sampling_area("exclude", tmp_path / "exclude.png")
+    assert np.array_equal(window.document.layer(Layer.SAMPLING), drawn)
+    window.undo()  # the exclude import only
+    assert np.array_equal(window.document.layer(Layer.SAMPLING),
+                          np.where(drawn == SAMPLE_INCLUDE, SAMPLE_INCLUDE, 0))
+
+
+def test_an_imported_include_area_replaces_the_old_one_and_keeps_the_exclude_area(
+        window, tmp_path):
+    drawn = _sampling(window)
+    include = np.zeros((H, W), np.uint8)
+    include[60:80, 0:40] = 255  # over part of the exclude area too
+    save_mask(tmp_path / "include.png", include)
+    assert window.import_sampling_area("include", tmp_path / "include.png")
+    layer = window.document.layer(Layer.SAMPLING)
+    assert np.array_equal(layer == SAMPLE_INCLUDE, include > 0)
+    assert np.array_equal(layer == SAMPLE_EXCLUDE, (drawn == SAMPLE_EXCLUDE) & (include == 0))
+
+
+@pytest.mark.parametrize("importer, what", [
+    (lambda window, path: window.import_sketch(path), "sketch"),
+    (lambda window, path: window.import_sampling_area("include", path), "include area"),
+    (lambda window, path: window.import_sampling_area("exclude", path), "exclude area"),
+])
+def test_a_file_of_another_size_is_one_clear_message_and_changes_nothing(
+        window, tmp_path, importer, what):
+    sketch, sampling = _sketch(window), _sampling(window)
+    steps = window.document.undo_label()
+    save_mask(tmp_path / "small.png", np.full((40, 50), 255, np.uint8))
+    assert not importer(window, tmp_path / "small.png")
+    assert window.errors == [f"{tmp_path / 'small.png'}: the {what} is 50x40 but the image "
+                             f"is {W}x{H}; they must be the same size"]
+    document = window.document
+    assert np.array_equal(document.layer(Layer.SKETCH), sketch)
+    assert np.array_equal(document.layer(Layer.SAMPLING), sampling)
+    assert document.undo_label() == steps
+
+
+def test_an_empty_include_file_is_refused(window, tmp_path):
+    drawn = _sampling(window)
+    save_mask(tmp_path / "none.png", np.zeros((H, W), np.uint8))
+    assert not window.import_sampling_area("include", tmp_path / "none.png")
+    assert "none.png: the include area is empty" in window.errors[0]
+    assert np.array_equal(window.document.layer(Layer.SAMPLING), drawn)
+
+
+def test_an_empty_layer_is_not_exported(window, tmp_path):
+    assert not window.export_sketch(tmp_path / "lines.png")
+    assert "The sketch is empty: nothing to export" in window.statusBar().currentMessage()
+    assert not window.export_sampling_area("exclude", tmp_path / "keepout.png")
+    assert not (tmp_path / "lines.png").exists() and not (tmp_path / "keepout.png").exists()
+
+
+def test_exports_never_replace_the_picture_being_edited(window, tmp_path):
+    _sketch(window)
+    _sampling(window)
+    picture = tmp_path / "photo.png"
+    link = tmp_path / "link.png"
+    link.symlink_to(picture)
+    before = picture.read_bytes()
+    window.ask_save_path = lambda *args: str(picture)  # the dialog's overwrite question: yes
+    assert not window.export_sketch()
+    assert not window.export_sampling_area("include", link, overwrite=True)
+    assert picture.read_bytes() == before and link.is_symlink()
+    assert window.errors == [
+        "photo.png is the picture being edited: choose another name for the sketch",
+        "link.png is the picture being edited: choose another name for the include area"]
+
+
+def test_export_suggests_a_name_beside_the_picture(window, tmp_path):
+    _sketch(window)
+    asked = []
+    window.ask_save_path = lambda title, suggestion, filters: asked.append(
+        (title, suggestion)) or ""
+    assert not window.export_sketch()  # the dialog was cancelled
+    assert asked == [("Export Sketch", str(tmp_path / "photo_sketch.png"))]
+
+
+def test_an_applied_fill_clears_the_sketch_inside_its_hole_in_the_same_step(qtbot, window):
+    document = window.document
+    drawn = _sketch(window)  # a line across the picture at y = 45
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
+    hole = document.mask > 0
+    window.engine_panel.select_engine("telea")
+    with qtbot.waitSignal(window.controller.applied, timeout=20000):
+        window.actions["fill"].trigger()
+    sketch = document.layer(Layer.SKETCH)
+    # the lines drawn for the hole (in it, or up to its edge) went; those beyond stay
+    drawn_for = maskops.grow(hole.astype(np.uint8), GUIDANCE_REACH) > 0
+    assert drawn[hole].any() and drawn[drawn_for & ~hole].any()
+    assert not sketch[drawn_for].any()
+    assert np.array_equal(sketch[~drawn_for], drawn[~drawn_for]) and sketch.any()
+    window.undo()  # the fill: picture, mask and sketch together
+    assert np.array_equal(document.layer(Layer.SKETCH), drawn)
+    assert np.array_equal(document.mask > 0, hole)
+    window.redo()
+    assert not document.layer(Layer.SKETCH)[drawn_for].any()
