@@ -248,25 +248,7 @@ class FileCommands:
     def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         if self.document is None:
             return False
-        if path is None:
-            base = Path(self.document.path or "untitled.png")
-            suggestion = _in_save_folder(base.with_name(base.stem + "_mask.png"))
-            path = self.ask_save_path("Export Mask", str(suggestion), "PNG (*.png)")
-            if not path:
-                return False
-            overwrite = True
-        if self._refuse_original(path, "mask"):
-            return False
-        mask = self.document.mask
-        try:
-            wait_for(self, f"Saving {Path(path).name}...",
-                     lambda: save_mask(path, mask, overwrite=overwrite))
-        except ImageFileError as exc:
-            self.show_error(str(exc))
-            return False
-        self.statusBar().showMessage(f"Mask saved to {path}", 6000)
-        preferences.save_folder("save", Path(path).parent)
-        return True
+        return self._export_png(self.document.mask, path, overwrite, "Mask", "mask", "_mask")
 
     def import_labels(self, path: str | Path | None = None) -> bool:
         """Load a label map (indexed PNG of class ids) as the computed map, one undo step."""
@@ -371,6 +353,15 @@ class FileCommands:
         if area is None or not area.any():
             self.statusBar().showMessage(f"The {what} is empty: nothing to export", 6000)
             return False
+        return self._export_png(area, path, overwrite, title, what, suffix)
+
+    def _export_png(self, area: np.ndarray, path: str | Path | None, overwrite: bool,
+                    title: str, what: str, suffix: str) -> bool:
+        """Write the ``(H, W)`` uint8 ``area`` (255 = in it) as a PNG at ``path``, asked for
+        when None (suggested: the picture's name + ``suffix``, in the last folder saved
+        into), never over the picture being edited; ``title``/``what`` name it in the dialog
+        and the messages."""
+        doc = self.document
         if path is None:
             base = Path(doc.path or "untitled.png")
             suggestion = _in_save_folder(base.with_name(f"{base.stem}{suffix}.png"))

@@ -77,18 +77,6 @@ def draw_segment(layer: np.ndarray, p0: tuple[float, float], p1: tuple[float, fl
     return box
 
 
-def flood_fill(layer: np.ndarray, seed: tuple[int, int], value: int) -> Box | None:
-    """Fill the 4-connected area of equal value around ``seed`` (x, y) with ``value``."""
-    height, width = layer.shape[:2]
-    x, y = seed
-    if not (0 <= x < width and 0 <= y < height) or layer[y, x] == value:
-        return None
-    flood_mask = np.zeros((height + 2, width + 2), np.uint8)
-    _, _, _, (bx, by, bw, bh) = cv2.floodFill(layer, flood_mask, (x, y), int(value),
-                                              0, 0, 4 | cv2.FLOODFILL_FIXED_RANGE)
-    return Box(by, bx, by + bh, bx + bw)
-
-
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 

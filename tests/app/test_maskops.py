@@ -53,15 +53,6 @@ def test_draw_segment_off_image_returns_none():
     assert not layer.any()
 
 
-def test_flood_fill_fills_one_connected_label():
-    labels = np.zeros((20, 20), np.uint8)
-    labels[:, 10] = 5  # a wall
-    box = maskops.flood_fill(labels, (2, 2), 7)
-    assert (labels[:, :10] == 7).all() and (labels[:, 11:] == 0).all()
-    assert box.left == 0 and box.right == 10
-    assert maskops.flood_fill(labels, (2, 2), 7) is None  # same value: nothing to do
-
-
 def test_mask_from_rgba_uses_alpha_when_transparent_else_luminance():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., :3] = 255  # white everywhere, but only the top row is opaque

@@ -347,3 +347,13 @@ def test_a_document_label_set_name_resolves(qtbot, setup, photo):
 def test_label_edits_are_filled_by_an_engine_that_takes_labels(model_cache):
     assert engine_for_labels("telea") == "patchmatch"  # semantic needs training here
     assert engine_for_labels("patchmatch") == "patchmatch"
+
+
+def test_label_histogram_counts_each_id_as_bincount_does():
+    from app.semantic import label_histogram
+
+    labels = np.random.default_rng(3).integers(0, 256, (300, 417)).astype(np.uint8)
+    labels[:, ::7] = 5  # a non-contiguous pattern and a dominant id
+    view = labels[:, 1:]  # not contiguous
+    assert np.array_equal(label_histogram(view), np.bincount(view.ravel(), minlength=256))
+    assert label_histogram(view).dtype == np.int64
