@@ -37,7 +37,7 @@ from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.fileio import NO_METADATA, ImageMetadata
-from engines.guidance import GUIDANCE_REACH
+from engines.guidance import reach_box, within_reach
 from engines.region import Box
 
 TILE = 256
@@ -720,16 +720,11 @@ class Document:
         box = None if sketch is None else _shift(Box.around(hole), area)
         if box is None:
             return none
-        reach = GUIDANCE_REACH
-        grown = Box(box.top - reach, box.left - reach, box.bottom + reach,
-                    box.right + reach).clip((self.height, self.width))
-        if not sketch[grown.slices].any():
+        shape = (self.height, self.width)
+        if not sketch[reach_box(box, shape).slices].any():
             return none
-        near = np.zeros((grown.height, grown.width), np.uint8)
-        near[box.top - grown.top:box.bottom - grown.top,
-             box.left - grown.left:box.right - grown.left] = hole[
-            box.top - area.top:box.bottom - area.top, box.left - area.left:box.right - area.left]
-        lines = (maskops.grow(near, reach) > 0) & (sketch[grown.slices] > 0)
+        grown, near = within_reach(box.crop(hole, area), box, shape)
+        lines = near & (sketch[grown.slices] > 0)
         inner = Box.around(lines)
         if inner is None:
             return none

@@ -348,9 +348,10 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                     written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
-                    message = _stop_message(exc, target, output_dir, done(), left(),
-                                            overwrite)
-                    raise BatchStopped(message, done(), left()) from exc
+                    so_far_result, rest = done(), left()
+                    raise BatchStopped(_stop_message(exc, target, output_dir, so_far_result,
+                                                     rest, overwrite),
+                                       so_far_result, rest) from exc
                 failed.append((source, _reason(exc, source)))
             report(1.0)
     except KeyboardInterrupt as exc:

@@ -70,19 +70,35 @@ def guidance_given(request: InpaintRequest,
     return given
 
 
+def reach_box(box: Box, shape: tuple[int, int]) -> Box:
+    """``box`` grown by :data:`GUIDANCE_REACH` on every side, within a picture of ``shape``
+    ``(height, width)``: where guidance drawn for a hole inside ``box`` can lie."""
+    reach = GUIDANCE_REACH
+    return Box(box.top - reach, box.left - reach, box.bottom + reach,
+               box.right + reach).clip(shape)
+
+
+def within_reach(hole: np.ndarray, box: Box, shape: tuple[int, int]) -> tuple[Box, np.ndarray]:
+    """Where guidance counts as drawn for a hole: ``(grown, near)``, the :func:`reach_box` of
+    ``box`` and the ``bool`` map, covering it, of the pixels in the hole or within
+    :data:`GUIDANCE_REACH` of it. ``hole``: ``bool`` pixels covering ``box``."""
+    grown = reach_box(box, shape)
+    near = np.zeros((grown.height, grown.width), np.uint8)
+    box.crop(near, grown)[...] = hole
+    reach = GUIDANCE_REACH
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    return grown, cv2.dilate(near, disc) > 0
+
+
 def _near_hole(mask: np.ndarray, hole: Box, drawn: Callable[[Box], np.ndarray]) -> bool:
     """Whether a layer has a pixel within :data:`GUIDANCE_REACH` of the hole (``mask > 0``,
     whose bounding box is ``hole``); ``drawn(box)`` gives the layer's ``bool`` pixels in a
     box."""
-    reach = GUIDANCE_REACH
-    box = Box(hole.top - reach, hole.left - reach, hole.bottom + reach,
-              hole.right + reach).clip(mask.shape)
-    lines = drawn(box)
+    lines = drawn(reach_box(hole, mask.shape))
     if not lines.any():
         return False
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    near = cv2.dilate((mask[box.slices] > 0).astype(np.uint8), disc)
-    return bool((lines & (near > 0)).any())
+    _, near = within_reach(mask[hole.slices] > 0, hole, mask.shape)
+    return bool((lines & near).any())
 
 
 _EXACT_PIXELS = 1 << 20  # pictures up to this size get the exact crop boxes
