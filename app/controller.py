@@ -81,6 +81,7 @@ class _Run:
     document: Document
     image_version: int
     used_mask: np.ndarray
+    used_sketch: np.ndarray | None  # the request's sketch: lines drawn later stay
     box: Box
     engine_title: str
     ignored: str = ""  # a note on the guidance the engine does not take, or ""
@@ -151,8 +152,8 @@ class FillController(WorkerClient):
                            request=request)
         self._pending = None
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
-        return self._start(task, _Run(task.id, doc, doc.image_version, request.mask, box,
-                                      title, ignored))
+        return self._start(task, _Run(task.id, doc, doc.image_version, request.mask,
+                                      request.sketch, box, title, ignored))
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied)."""
@@ -174,7 +175,7 @@ class FillController(WorkerClient):
                 self.message.emit(reason)
             return False
         doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask,
-                         within=run.box)
+                         within=run.box, used_sketch=run.used_sketch)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
         self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))

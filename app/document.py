@@ -43,6 +43,8 @@ from engines.region import Box
 TILE = 256
 SAMPLE_INCLUDE = 1
 SAMPLE_EXCLUDE = 2
+# apply_result's default ``used_sketch``: clear the lines drawn for the hole now
+SKETCH_NOW = object()
 
 
 class Layer(str, enum.Enum):
@@ -659,8 +661,8 @@ class Document:
         return self._edited
 
     def apply_result(self, result: np.ndarray, label: str = "Fill",
-                     used_mask: np.ndarray | None = None, within: Box | None = None
-                     ) -> Step | None:
+                     used_mask: np.ndarray | None = None, within: Box | None = None,
+                     used_sketch: np.ndarray | object | None = SKETCH_NOW) -> Step | None:
         """Commit ``result`` to the image and clear the mask, as one undoable step.
 
         ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
@@ -669,7 +671,9 @@ class Document:
         :data:`~engines.guidance.GUIDANCE_REACH` px of it) are cleared in the same step:
         they described the structure of a hole that is now filled, and would otherwise stay
         drawn over the result and steer later fills that cover them (undo brings them back
-        with the hole).
+        with the hole). ``used_sketch`` is the ``(H, W)`` sketch the result was computed
+        for (None: it had none): only lines in it are cleared, so lines drawn while the
+        engine ran survive; the default, :data:`SKETCH_NOW`, takes the lines drawn now.
         ``within`` promises that ``result`` and ``used_mask`` differ from the document only
         inside that box (engines change masked pixels only), so a large picture is not
         compared in full. Only the tiles where the image, the mask or the sketch change are
@@ -686,7 +690,7 @@ class Document:
         cleared = np.where(filled, 0, mask)
         image_box = _shift(_changed_box(image, patch), area)
         mask_box = _shift(_changed_box(mask, cleared), area)
-        sketch_box, lines = self._lines_drawn_for(filled, area)
+        sketch_box, lines = self._lines_drawn_for(filled, area, used_sketch)
         if self._edited is not None:
             written = _differs(image, patch)
             if used_mask is not None:
@@ -710,14 +714,18 @@ class Document:
                 self.notify(layer, box)
         return self._undo[-1] if (image_box or mask_box or sketch_box) else None
 
-    def _lines_drawn_for(self, hole: np.ndarray, area: Box) -> tuple[Box | None, np.ndarray]:
+    def _lines_drawn_for(self, hole: np.ndarray, area: Box,
+                         used_sketch: np.ndarray | object | None = SKETCH_NOW
+                         ) -> tuple[Box | None, np.ndarray]:
         """The sketch pixels drawn for ``hole`` (``bool``, the hole inside ``area``): in it
         or within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill
-        counts a sketch as given. Returns their box (None: there are none) and the ``bool``
-        map of them inside it."""
+        counts a sketch as given, and set in ``used_sketch`` too unless that is
+        :data:`SKETCH_NOW`. Returns their box (None: there are none) and the ``bool`` map of
+        them inside it."""
         none = None, np.zeros((0, 0), bool)
         sketch = self._layers.get(Layer.SKETCH)
-        box = None if sketch is None else _shift(Box.around(hole), area)
+        box = None if sketch is None or used_sketch is None \
+            else _shift(Box.around(hole), area)
         if box is None:
             return none
         shape = (self.height, self.width)
@@ -725,6 +733,8 @@ class Document:
             return none
         grown, near = within_reach(box.crop(hole, area), box, shape)
         lines = near & (sketch[grown.slices] > 0)
+        if isinstance(used_sketch, np.ndarray):
+            lines &= used_sketch[grown.slices] > 0
         inner = Box.around(lines)
         if inner is None:
             return none

@@ -66,6 +66,9 @@ _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 # how long closing waits, in all, for the cancelled runs to end; one that ignores cancelling
 # (a long library call) is left to the end of the program, which it does not hold up
 CLOSE_WAIT_MS = 3000
+# settings are written this long after the last change (a crash keeps them); a drag
+# of the size box or a run of [ ] presses is one write
+SAVE_DELAY_MS = 1500
 
 
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
@@ -102,6 +105,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._run_timer.setSingleShot(True)
         self._run_timer.setInterval(120)
         self._run_timer.timeout.connect(self.controller.run)
+        self._save_timer = QTimer(self)  # armed by restore_preferences
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_preferences)
+        self._saves_preferences = False
         self._build_panels()
         self._build_actions()
         self._build_menus_and_toolbars()
@@ -307,6 +315,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.size_box.valueChanged.connect(self._on_size_box)
         panel.engineChosen.connect(self.choose_engine)
         panel.settingsChanged.connect(lambda: panel.apply_to(c.settings))
+        for changed in (canvas.brushSizeChanged, self.size_box.valueChanged,
+                        panel.engineChosen, panel.settingsChanged,
+                        self.actions["keep_metadata"].toggled):
+            changed.connect(self._save_preferences_soon)
         panel.fillRequested.connect(c.run)
         panel.applyRequested.connect(c.apply)
         panel.cancelRequested.connect(self.cancel_or_discard)
@@ -496,7 +508,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             return
         title = registry.engine_class(name).title  # as a fill run in the window names it
         doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
-                         within=mask_bbox(request.mask))
+                         within=mask_bbox(request.mask), used_sketch=request.sketch)
         self._update_actions()
         self.statusBar().showMessage(f"Applied {title}; Ctrl+Z undoes it", 6000)
 
@@ -700,6 +712,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None and self.restoreState(state):
             self._docks_sized = True  # the user's own layout
+        self._saves_preferences = True
+
+    def _save_preferences_soon(self) -> None:
+        """Write the preferences shortly after a change, not only on close (once they were
+        restored: a window that never read them must not overwrite them with defaults)."""
+        if self._saves_preferences:
+            self._save_timer.start()
 
     def save_preferences(self) -> None:
         settings = self.controller.settings
@@ -741,6 +760,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if not self.confirm_discard_changes():
             event.ignore()
             return
+        self._save_timer.stop()
         self.save_preferences()
         self.hide()  # closed at once for the user, while the runs end
         QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)

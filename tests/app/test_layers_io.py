@@ -208,3 +208,40 @@ def test_an_applied_fill_clears_the_sketch_inside_its_hole_in_the_same_step(qtbo
     assert np.array_equal(document.mask > 0, hole)
     window.redo()
     assert not document.layer(Layer.SKETCH)[drawn_for].any()
+
+
+def test_sketch_lines_drawn_while_the_fill_runs_survive_its_apply(qtbot, window):
+    document = window.document
+    drawn = _sketch(window)  # a line across the picture at y = 45, used by the run
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
+    hole = document.mask > 0
+    window.engine_panel.select_engine("telea")
+    with qtbot.waitSignal(window.controller.applied, timeout=20000):
+        window.actions["fill"].trigger()
+        # the run has its snapshot; its result cannot arrive before the event loop runs
+        with document.step("Sketch pen"):
+            document.paint_segment(Layer.SKETCH, (30, 60), (70, 60), 1, 255)
+        before_apply = document.layer(Layer.SKETCH).copy()
+    later = (before_apply > 0) & (drawn == 0)
+    assert later[hole].any()  # the new line crosses the hole
+    drawn_for = maskops.grow(hole.astype(np.uint8), GUIDANCE_REACH) > 0
+    expected = np.where(drawn_for & (drawn > 0) & ~later, 0, before_apply)
+    assert expected[hole].any() and not np.array_equal(expected, before_apply)
+    assert np.array_equal(document.layer(Layer.SKETCH), expected)
+
+
+def test_an_applied_fill_whose_run_had_no_sketch_clears_no_line(qtbot, window):
+    document = window.document
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
+    hole = document.mask > 0
+    window.engine_panel.select_engine("telea")
+    with qtbot.waitSignal(window.controller.applied, timeout=20000):
+        window.actions["fill"].trigger()
+        with document.step("Sketch pen"):
+            document.paint_segment(Layer.SKETCH, (30, 45), (70, 45), 1, 255)
+        before_apply = document.layer(Layer.SKETCH).copy()
+    assert before_apply[hole].any()
+    assert np.array_equal(document.layer(Layer.SKETCH), before_apply)
+    assert not document.mask.any()  # the fill was applied

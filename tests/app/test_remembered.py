@@ -13,7 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app import preferences
-from app.window import SAMPLE_IMAGE, MainWindow
+from app.window import SAMPLE_IMAGE, SAVE_DELAY_MS, MainWindow
 from engines.fileio import save_image
 from tests.app.test_window import shown_window
 
@@ -281,3 +281,30 @@ def test_brush_sizes_are_kept_and_the_sketch_eraser_has_its_own(qtbot, tmp_path)
         assert second.size_box.value() == 10
     finally:
         second.worker.shutdown()
+
+
+def test_changed_settings_are_written_soon_without_closing(qtbot):
+    window = _window(qtbot, restore=True)
+    try:
+        defaults = dict(window.tool_settings.radius)
+        window.select_tool("mask")
+        window.size_box.setValue(64)
+        window.engine_panel.select_engine("ns")
+        # written shortly after the change, while the window stays open (a crash keeps them)
+        qtbot.waitUntil(lambda: preferences.load_brush_sizes(defaults)["mask"] == 32.0,
+                        timeout=5000)
+        assert preferences.load_fill_settings().engine == "ns"
+    finally:
+        window.worker.shutdown()
+
+
+def test_a_window_that_never_read_the_preferences_does_not_write_them(qtbot):
+    preferences.save_brush_sizes({"mask": 11.0})
+    window = _window(qtbot)  # restore_preferences not called
+    try:
+        window.select_tool("mask")
+        window.size_box.setValue(80)
+        qtbot.wait(SAVE_DELAY_MS + 300)  # past the moment a restored window would write
+        assert preferences.load_brush_sizes({"mask": 24.0})["mask"] == 11.0
+    finally:
+        window.worker.shutdown()
