@@ -10,11 +10,12 @@ through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_s
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -73,6 +74,9 @@ SAVE_DELAY_MS = 1500
 
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
     """The editor window. ``worker`` may be given (tests); otherwise one is created."""
+
+    # (path, whether it is a file): a recent picture checked off the GUI thread
+    recentChecked = Signal(str, bool)
 
     def __init__(self, worker: Worker | None = None) -> None:
         super().__init__()
@@ -246,6 +250,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.recent_menu = QMenu("Open Re&cent", self)
         self.recent_menu.setToolTipsVisible(True)  # each entry's full path
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._recent_check: threading.Thread | None = None
+        self.recentChecked.connect(self._on_recent_checked)
         self._fill_recent_menu()
         submenus = {"recent": self.recent_menu}
         for verb, title in (("import", "Import Sampli&ng Area"),
@@ -379,24 +385,53 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def _fill_recent_menu(self) -> None:
         """List the recent pictures (keys 1 to 9 and 0), each with its full path as tip. A
-        file that is no longer there is shown disabled (a drive may come back)."""
+        file that is no longer there is shown disabled (a drive may come back) once
+        :meth:`_check_recent` has found it so."""
         menu = self.recent_menu
         menu.clear()  # deletes the entries it made, keeps the window's Clear Recent
         paths = preferences.load_recent()
         for number, path in enumerate(paths, 1):
             key = f"&{number}" if number < 10 else "1&0"
             action = menu.addAction(f"{key}  {Path(path).name.replace('&', '&&')}")
-            present = Path(path).is_file()
-            tip = path if present else f"{path} (no longer there)"
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            action.setEnabled(present)
+            action.setData(path)
+            action.setToolTip(path)
+            action.setStatusTip(path)
             action.triggered.connect(lambda _=False, p=path: self.open_recent(p))
         if not paths:
             menu.addAction("No Recent Pictures").setEnabled(False)
         menu.addSeparator()
         menu.addAction(self.actions["clear_recent"])
         self.actions["clear_recent"].setEnabled(bool(paths))
+        self._check_recent(paths)
+
+    def _check_recent(self, paths: list[str]) -> None:
+        """Whether each recent picture is still there, asked on a thread of its own: on a
+        network drive that went away a file check can block for a minute, which must not
+        freeze the window (at start-up, or when the File menu opens). One check at a time;
+        a hung one answers for the entries when (if) it returns."""
+        if not paths or (self._recent_check is not None and self._recent_check.is_alive()):
+            return
+        checked = self.recentChecked
+
+        def check() -> None:
+            for path in paths:
+                present = Path(path).is_file()
+                try:
+                    checked.emit(path, present)
+                except RuntimeError:  # the window was deleted meanwhile
+                    return
+
+        self._recent_check = threading.Thread(target=check, name="recent-check", daemon=True)
+        self._recent_check.start()
+
+    def _on_recent_checked(self, path: str, present: bool) -> None:
+        """Disable the Open Recent entry of a picture that is gone, saying why."""
+        for action in self.recent_menu.actions():
+            if action.data() == path:
+                tip = path if present else f"{path} (no longer there)"
+                action.setToolTip(tip)
+                action.setStatusTip(tip)
+                action.setEnabled(present)
 
     def open_recent(self, path: str) -> bool:
         """Open a picture of Open Recent. One that is gone is dropped from the list and the

@@ -3,6 +3,8 @@ the folders its file dialogs start in, the brush sizes."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -54,6 +56,11 @@ def _drop(window: MainWindow, path: Path) -> None:
 def _entries(window: MainWindow) -> list[tuple[str, str, bool]]:
     """(text, status tip, enabled) of each entry in Open Recent, as when the menu opens."""
     window.recent_menu.aboutToShow.emit()
+    return _shown(window)
+
+
+def _shown(window: MainWindow) -> list[tuple[str, str, bool]]:
+    """(text, status tip, enabled) of each entry of Open Recent as it is now."""
     return [(a.text(), a.statusTip(), a.isEnabled()) for a in window.recent_menu.actions()
             if not a.isSeparator() and a is not window.actions["clear_recent"]]
 
@@ -118,8 +125,33 @@ def test_a_recent_picture_that_is_gone_is_disabled_and_choosing_it_says_so(qtbot
     assert "a.png is no longer at" in window.statusBar().currentMessage()
     assert preferences.load_recent() == [str(b)]
 
-    b.unlink()  # gone before the menu opens: shown, disabled, with the reason
-    assert _entries(window) == [("&1  b.png", f"{b} (no longer there)", False)]
+    b.unlink()  # gone before the menu opens: shown, then disabled with the reason
+    _entries(window)
+    qtbot.waitUntil(lambda: _shown(window) == [("&1  b.png", f"{b} (no longer there)", False)])
+
+
+def test_open_recent_does_not_wait_for_a_drive_that_hangs(qtbot, window, tmp_path,
+                                                          monkeypatch):
+    a, b = _picture(tmp_path / "a.png"), _picture(tmp_path / "b.png")
+    assert window.open_path(a) and window.open_path(b)
+    window._recent_check.join(5)
+    a.unlink()
+    release = threading.Event()
+    is_file = Path.is_file
+
+    def hanging(path):  # a stale network mount: the check of a.png blocks
+        if path == a:
+            release.wait(10)
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", hanging)
+    started = time.monotonic()
+    entries = _entries(window)
+    assert time.monotonic() - started < 5  # the menu opened while the check hangs
+    assert entries == [("&1  b.png", str(b), True), ("&2  a.png", str(a), True)]
+    release.set()
+    qtbot.waitUntil(lambda: _shown(window) == [("&1  b.png", str(b), True),
+                                               ("&2  a.png", f"{a} (no longer there)", False)])
 
 
 def test_a_damaged_settings_file_still_starts_the_editor(qtbot, tmp_path, monkeypatch):
