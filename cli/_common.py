@@ -14,7 +14,13 @@ from tqdm import tqdm
 from engines import registry
 from engines.base import InpaintRequest, InputError, Stage, Strategy, parse_option_text
 from engines.batch import check_output_folder
-from engines.fileio import IMAGE_SUFFIXES, load_image, load_mask
+from engines.fileio import (
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    load_image,
+    load_mask,
+    refuse_read_only,
+)
 
 
 def ranged(kind: type, minimum: float, maximum: float | None = None,
@@ -111,6 +117,11 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
                          f"name: the originals are never replaced")
     if path.exists() and not overwrite:
         raise InputError(f"{option} {value} already exists; add --overwrite to replace it")
+    try:
+        refuse_read_only(path)
+    except ImageFileError:
+        raise InputError(f"{option} {value} is read-only; choose another name or make it "
+                         "writable first") from None
     folder = path.parent
     if created is not None and folder.resolve() == Path(created).resolve():
         return path

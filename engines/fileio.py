@@ -8,11 +8,12 @@ floating-point file are kept (:attr:`LoadedImage.deep_original`) so that saving 
 TIFF writes them again, exactly wherever the picture was not changed
 (:mod:`engines.deep_samples`). A black-and-white (grey) file is saved grey again as
 long as the edit left every pixel grey (:attr:`LoadedImage.grey`). It also keeps the
-photo's metadata (:class:`ImageMetadata`: the RGB colour profile, the EXIF tags, XMP and
-IPTC), which writing puts back, so that a saved result shows the same colours as the
-original and keeps its date, camera, GPS, caption, keywords and rights. Writing is atomic (a
-temporary file in the target folder, then a rename) and refuses to replace an existing file
-unless told.
+photo's metadata (:class:`ImageMetadata`: the RGB colour profile, or a grey file's grey
+one, the EXIF tags, XMP and IPTC), which writing puts back, so that a saved result shows the
+same colours as the original and keeps its date, camera, GPS, caption, keywords and rights.
+Writing is atomic (a temporary file in the target folder, then a rename); it replaces an
+existing file only when told, never a read-only one, and the replaced file keeps its
+permissions.
 
 Every failure raises an :class:`ImageFileError` (an :class:`OSError` with ``filename`` and
 ``strerror``) whose ``str()`` is the one-line ``"<file>: <reason>"`` shown to the user; the
@@ -55,6 +56,7 @@ _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and he
 
 _ORIENTATION_TAG = 0x0112
 _ICC_TAG = 34675  # TIFF InterColorProfile
+_RGB_SPACE, _GREY_SPACE = b"RGB ", b"GRAY"  # ICC data colour space signatures
 _SOFTWARE_TAG, _DATETIME_TAG = 0x0131, 0x0132
 SOFTWARE = "Inpaint Studio"
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -111,7 +113,9 @@ class ImageMetadata:
 
     Attributes:
         icc_profile: the embedded colour profile (ICC bytes), kept only when it describes RGB
-            data; ``None`` when the file had none (pixels are then taken as sRGB).
+            data, or grey data in a grey file (:attr:`LoadedImage.grey`); ``None`` when the
+            file had none (pixels are then taken as sRGB). Writing embeds an RGB profile in
+            RGB files only and a grey one in grey files only (:func:`encode_image`).
         exif: the EXIF tags as Pillow writes them (``b"Exif\\0\\0"`` + a TIFF structure), with
             the orientation set to 1 (the pixels are stored upright), the pixel dimensions
             set to the upright size, and the thumbnail and the tags describing the file's
@@ -419,11 +423,26 @@ def _turns_tiffs(reader: str) -> bool:
             == (1, 2)
 
 
+def _profile_space(icc: bytes) -> bytes:
+    """The colour space an ICC profile describes: its header's data colour space signature
+    (bytes 16-19: ``b"RGB "``, ``b"GRAY"``, ``b"CMYK"``...)."""
+    return icc[16:20]
+
+
+def _with_profile_for(metadata: ImageMetadata, space: bytes) -> ImageMetadata:
+    """``metadata`` without its colour profile unless that describes ``space``."""
+    icc = metadata.icc_profile
+    if icc is None or _profile_space(icc) == space:
+        return metadata
+    return replace(metadata, icc_profile=None)
+
+
 def _metadata(header: _Header, width: int, height: int, notes: list[str]) -> ImageMetadata:
     """What of ``header``'s metadata can describe the decoded ``width`` x ``height`` RGB."""
     icc = header.icc_profile
-    if icc is not None and icc[16:20] != b"RGB ":
-        space = icc[16:20].decode("ascii", "replace").strip() or "unknown"
+    if icc is not None and _profile_space(icc) not in (
+            (_RGB_SPACE, _GREY_SPACE) if header.grey else (_RGB_SPACE,)):
+        space = _profile_space(icc).decode("ascii", "replace").strip() or "unknown"
         notes.append(f"its {space} colour profile does not describe the RGB pixels edited "
                      "here and will not be saved")
         icc = None
@@ -687,7 +706,9 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     grey channel, PNG and TIFF with ``alpha`` as grey+alpha: 8-bit, or with
     ``deep_original`` 16-bit grey PNG and 16-bit or floating-point grey TIFF (a deep
     original with transparency is written as RGBA: there is no deep grey+alpha writer
-    here). Its metadata is kept but for an RGB colour profile, which cannot describe grey.
+    here). Its metadata is kept, its colour profile only if it is a grey one (an RGB profile
+    cannot describe grey samples, nor a grey one RGB samples: a result written in RGB leaves
+    a grey profile out).
     A picture an edit made colourful, and the other formats, are written in RGB as without
     ``grey``.
     """
@@ -699,6 +720,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         pixels, alpha = flattened(pixels, alpha), None
     if grey and _writes_grey(pixels, suffix, alpha, deep_original):
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
+    metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
     if suffix in _PILLOW_CODECS or suffix == ".gif":
@@ -737,7 +759,7 @@ def _encode_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None, quality
                  edited: np.ndarray | None) -> bytes:
     """``rgb`` ``(H, W, 3)`` uint8 with equal channels as a grey ``suffix`` file (one of
     :data:`GREY_SUFFIXES`; ``alpha`` only for PNG and TIFF): see :func:`encode_image`."""
-    metadata = replace(metadata, icc_profile=None)  # an RGB profile cannot describe grey
+    metadata = _with_profile_for(metadata, _GREY_SPACE)  # an RGB one cannot describe grey
     if deep_original is not None and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(rgb, suffix, None, metadata, deep_original, edited, grey=True)
     grey = np.ascontiguousarray(rgb[..., 0])
@@ -917,12 +939,28 @@ def new_file_beside(path: str | os.PathLike, suffix: str = ".part") -> tuple[int
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
+def refuse_read_only(path: str | os.PathLike) -> None:
+    """Raise :class:`ImageFileError` when ``path`` is an existing file its user protected
+    from changes: its mode lacks the owner's write bit (``chmod a-w``; Windows' read-only
+    attribute), which counts for root too, who may write anything, or this user may not
+    write it. A rename would still replace it wherever the folder is writable, so
+    :func:`write_atomic` asks this first; callers may ask it before any work."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing (or unreachable: writing says why)
+        return
+    if stat.S_ISREG(mode) and (not mode & stat.S_IWUSR or not os.access(path, os.W_OK)):
+        raise ImageFileError("the file is read-only; choose another name or make it "
+                             "writable first", path, errno.EACCES)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     Either the complete new file is there afterwards or the old state is untouched. Refuses
-    to replace an existing file unless ``overwrite``. A symbolic link is followed: the file it
-    names is replaced, and the link stays.
+    to replace an existing file unless ``overwrite``, and a read-only one always
+    (:func:`refuse_read_only`); a replaced file keeps its permissions. A symbolic link is
+    followed: the file it names is replaced, and the link stays.
     """
     path = Path(path)
     if path.is_symlink():
@@ -930,6 +968,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
     if path.exists() and not overwrite:
         raise ImageExistsError("already exists; choose another name or allow overwriting",
                                path, errno.EEXIST)
+    refuse_read_only(path)
     folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise NotAFolderError(f"cannot write: {folder} is a file, not a folder", path,
@@ -949,6 +988,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
             os.fsync(handle.fileno())
         if path.exists() and not overwrite:  # appeared meanwhile
             raise ImageExistsError("already exists; choose another name", path, errno.EEXIST)
+        refuse_read_only(path)  # made read-only meanwhile
         os.replace(temp_name, path)
     except ImageFileError:
         with contextlib.suppress(OSError):

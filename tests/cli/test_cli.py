@@ -112,6 +112,25 @@ def test_inpaint_never_replaces_files_without_overwrite(files, capsys):
     assert (folder / "earlier.png").read_bytes() == original
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX mode bits")
+def test_inpaint_refuses_a_read_only_output_before_any_work(files, capsys, monkeypatch):
+    folder, image, _ = files
+    target = folder / "kept.png"
+    save_image(target, image[::-1])
+    target.chmod(0o444)
+    original = target.read_bytes()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("an engine was made for an output that cannot be written")
+
+    monkeypatch.setattr("engines.registry.create", no_work)
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", target,
+                   "--overwrite", "--engine", "telea") == 2
+    err = capsys.readouterr().err
+    assert "is read-only; choose another name" in err and err.count("\n") == 1
+    assert target.read_bytes() == original and (target.stat().st_mode & 0o777) == 0o444
+
+
 @pytest.mark.parametrize("replaced", ["photo.png", "mask.png", "lines.png", "reference.png"])
 def test_inpaint_never_replaces_an_input_file_even_with_overwrite(files, replaced, capsys):
     folder, image, mask = files
