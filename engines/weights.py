@@ -360,6 +360,34 @@ def installation(weights_id: str) -> Installation:
     return Installation(spec, state, path)
 
 
+def readiness_problem(weights_ids: Iterable[str]) -> str | None:
+    """What an engine's or parser's status should say when the checkpoints ``weights_ids``
+    (all of them needed) cannot all be loaded; None when every one is installed and passes
+    the cheap checks (:func:`damage`).
+
+    One line: each damaged file first (:func:`damaged_message`: its path, why, the commands
+    that replace it), then the missing ones: ``weights a, b not installed; run `python
+    main.py models download a b``` for those with a download address, and for each of the
+    others ``weights c not installed;`` its ``manual`` hint or the import command. Parts are
+    joined by ``"; "``. An unfinished download counts as missing (downloading resumes it)."""
+    damaged: list[str] = []
+    downloadable: list[str] = []
+    by_hand: list[str] = []
+    for weights_id in dict.fromkeys(weights_ids):
+        entry = installation(weights_id)
+        spec = entry.spec
+        if entry.state is InstallState.DAMAGED:
+            damaged.append(damaged_message(spec, entry.path, entry.problem))
+        elif entry.state is InstallState.MANUAL:
+            how = spec.manual or f"import it with `python main.py models import {spec.id} FILE`"
+            by_hand.append(f"weights {spec.id} not installed; {how}")
+        elif entry.state is not InstallState.INSTALLED:  # MISSING or PARTIAL
+            downloadable.append(spec.id)
+    fetch = [f"weights {', '.join(downloadable)} not installed; run `python main.py models "
+             f"download {' '.join(downloadable)}`"] if downloadable else []
+    return "; ".join(damaged + fetch + by_hand) or None
+
+
 def installations() -> list[Installation]:
     """The cache state of every known checkpoint, sorted by id."""
     return [installation(spec.id) for spec in all_specs()]

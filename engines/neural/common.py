@@ -189,19 +189,14 @@ class NeuralEngine(Engine):
     def status(self) -> Status:
         """Ready with the ``network`` or ``weights_path`` option or an installed checkpoint
         that passes the cheap checks (:func:`engines.weights.damage`); else NEEDS_DOWNLOAD
-        saying how to get it, or for a damaged file its path, why, and how to replace it."""
+        saying how to get it, or for a damaged file its path, why, and how to replace it
+        (:func:`engines.weights.readiness_problem`)."""
         if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
-        installed = weights.installation(self.weights_id)
-        spec = installed.spec
-        if installed.state is weights.InstallState.INSTALLED:
+        problem = weights.readiness_problem((self.weights_id,))
+        if problem is None:
             return Status(Readiness.READY)
-        if installed.state is weights.InstallState.DAMAGED:  # as the loader would say
-            return Status(Readiness.NEEDS_DOWNLOAD,
-                          weights.damaged_message(spec, installed.path, installed.problem))
-        how = (f"run `python main.py models download {spec.id}`" if spec.urls
-               else spec.manual or f"import it with `python main.py models import {spec.id} FILE`")
-        return Status(Readiness.NEEDS_DOWNLOAD, f"weights {spec.id} not installed; {how}")
+        return Status(Readiness.NEEDS_DOWNLOAD, problem)
 
     def device(self, preference: str | None = None):
         """The torch device for this run (``preference`` overrides the engine option)."""

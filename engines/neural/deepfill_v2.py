@@ -568,15 +568,30 @@ class DeepFillV2Engine(NeuralEngine):
                 return weights_id
         return None
 
+    def _damaged(self) -> list[str]:
+        """The layouts' ids whose installed file is damaged (:func:`weights.damage`)."""
+        return [weights_id for weights_id in (self.weights_id, self.tf_weights_id)
+                if weights.damage(weights_id)]
+
     def checkpoint_path(self) -> Path:
         if self.options.get("weights_path"):
             return super().checkpoint_path()
-        return weights.require(self._installed() or self.weights_id)
+        installed = self._installed()
+        damaged = self._damaged()
+        if installed is None and damaged:
+            raise weights.WeightsCorruptError(weights.readiness_problem(damaged))
+        return weights.require(installed or self.weights_id)
 
     def status(self) -> Status:
+        """Ready with either layout installed (or an override option); else the damaged
+        files (path, why, how to replace them) or how to download ``weights_id``."""
         if self._installed() is not None:
             return Status(Readiness.READY)
-        return super().status()
+        status = super().status()
+        damaged = self._damaged()
+        if status.ready or not damaged:
+            return status
+        return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))
 
     def create_network(self) -> DeepFillV2:
         return DeepFillV2().eval()

@@ -288,12 +288,10 @@ class EdgeConnectEngine(NeuralEngine):
     def status(self) -> Status:
         if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
-        missing = weights.missing(self.weights)
-        if not missing:
+        problem = weights.readiness_problem(self.weights)
+        if problem is None:
             return Status(Readiness.READY)
-        return Status(Readiness.NEEDS_DOWNLOAD,
-                      f"weights {', '.join(missing)} not installed; run "
-                      f"`python main.py models download {' '.join(missing)}`")
+        return Status(Readiness.NEEDS_DOWNLOAD, problem)
 
     def create_network(self) -> EdgeConnectNetwork:
         return EdgeConnectNetwork().eval()

@@ -368,9 +368,13 @@ class SemanticEngine(NeuralEngine):
     min_context = 64
 
     def status(self) -> Status:
-        if self.options.get("network") is not None or self.options.get("weights_path") \
-                or weights.is_present(self.weights_id):
+        if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
+        problem = weights.readiness_problem((self.weights_id,))
+        if problem is None:
+            return Status(Readiness.READY)
+        if weights.damage(self.weights_id):  # path, why, how to replace it
+            return Status(Readiness.NEEDS_TRAINING, problem)
         return Status(Readiness.NEEDS_TRAINING,
                       f"no semantic model yet: {TRAIN_HINT} (or import one with "
                       f"`python main.py models import {WEIGHTS_ID} FILE`)")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from engines import weights
 from engines.base import EngineError, Readiness, Status
 from engines.neural.common import NeuralEngine
-from engines.weights import WeightsMissingError
+from engines.weights import WeightsCorruptError, WeightsMissingError
 
 SOURCES = ("auto", "native", "torchscript")
 
@@ -122,21 +122,38 @@ class DualSourceEngine(NeuralEngine):
             else spec.manual or f"run `python main.py models import {spec.id} FILE`"
             for spec in specs)
 
+    def damaged_ids(self) -> list[str]:
+        """The candidates (:meth:`candidate_ids`) whose installed file is damaged
+        (:func:`engines.weights.damage`), in order of preference."""
+        return [weights_id for weights_id in self.candidate_ids() if weights.damage(weights_id)]
+
     def status(self) -> Status:
+        """Ready with an override option or any candidate installed; else NEEDS_DOWNLOAD
+        saying, for damaged files, their paths, why and how to replace them, otherwise how
+        to install one of the candidates."""
         if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
         if any(weights.is_present(weights_id) for weights_id in self.candidate_ids()):
             return Status(Readiness.READY)
+        damaged = self.damaged_ids()
+        if damaged:
+            return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))
         return Status(Readiness.NEEDS_DOWNLOAD,
                       f"weights not installed: {self._how_to_install()}")
 
     def checkpoint_path(self) -> Path:
+        """The ``weights_path`` option, else the first installed candidate; raises
+        :class:`~engines.weights.WeightsCorruptError` when the only files are damaged, else
+        :class:`~engines.weights.WeightsMissingError`, saying what to do."""
         explicit = self.options.get("weights_path")
         if explicit:
             return Path(explicit)
         for weights_id in self.candidate_ids():
             if weights.is_present(weights_id):
                 return weights.local_path(weights_id)
+        damaged = self.damaged_ids()
+        if damaged:
+            raise WeightsCorruptError(weights.readiness_problem(damaged))
         raise WeightsMissingError(f"{self.title} weights are not installed: "
                                   f"{self._how_to_install()}")
 

@@ -64,14 +64,15 @@ class NeuralParser(Parser):
         return weights.require(weights_id)
 
     def status(self) -> Status:
-        absent = [i for i in self.required_weights()
-                  if i not in self.overridden_weights() and not weights.is_present(i)]
-        if not absent:
+        """Ready when every checkpoint the options do not name explicitly is installed and
+        passes the cheap checks; else NEEDS_DOWNLOAD naming damaged files (path, why, how to
+        replace them) and how to get the missing ones
+        (:func:`engines.weights.readiness_problem`)."""
+        cached = [i for i in self.required_weights() if i not in self.overridden_weights()]
+        problem = weights.readiness_problem(cached)
+        if problem is None:
             return Status(Readiness.READY)
-        listed = " ".join(absent)
-        return Status(Readiness.NEEDS_DOWNLOAD,
-                      f"{self.title} needs weights that are not installed ({', '.join(absent)}); "
-                      f"run `python main.py models download {listed}`")
+        return Status(Readiness.NEEDS_DOWNLOAD, f"{self.title}: {problem}")
 
     def device(self):
         """The torch device for this parser's ``device`` option."""
