@@ -194,19 +194,35 @@ class TrainingSet:
     def __init__(self, images: list[Path], labels: list[Path]) -> None:
         if not images:
             raise InputError("no training images")
-        self.images = images
-        self.labels = labels
+        self.images = list(images)  # its own lists: unreadable pictures are dropped
+        self.labels = list(labels)
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, rng: np.random.Generator, count: int, size: int
+    def batch(self, rng: np.random.Generator, count: int, size: int,
+              notify: ProgressFn | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(images (N,3,S,S) in [-1,1], masks (N,1,S,S) 1 = hole, labels (N,S,S) int64)``."""
+        """``(images (N,3,S,S) in [-1,1], masks (N,1,S,S) 1 = hole, labels (N,S,S) int64)``.
+
+        A picture that cannot be read (its file went or was damaged after the set was
+        built) is dropped from the set with a notice, and another drawn instead;
+        :class:`InputError` when none is left.
+        """
         images, masks, labels = [], [], []
-        for index in rng.integers(0, len(self.images), count):
-            image, label = random_crop(fileio.read_rgb(self.images[index]),
-                                       read_label_map(self.labels[index]), size, rng)
+        while len(images) < count:
+            if not self.images:
+                raise InputError("no training image can be read any more")
+            index = int(rng.integers(0, len(self.images)))
+            try:
+                pair = fileio.read_rgb(self.images[index]), read_label_map(self.labels[index])
+            except (fileio.ImageFileError, InputError) as exc:
+                dropped = self.images.pop(index).name
+                self.labels.pop(index)
+                if notify is not None:
+                    notify(TrainProgress("notice", message=f"left out {dropped}: {exc}"))
+                continue
+            image, label = random_crop(*pair, size, rng)
             images.append(image)
             labels.append(label)
             rectangles = int(rng.random() < BOX_PROBABILITY)
@@ -226,15 +242,25 @@ def _check_distinct_stems(images: list[Path]) -> None:
                              f"{path.stem}.png: rename one of them")
 
 
-def _label_folder_set(config: TrainConfig, folder: Path,
-                      images: list[Path]) -> tuple[TrainingSet, str, int]:
+def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
+                      notify: ProgressFn) -> tuple[TrainingSet, str, int]:
     labels = [folder / f"{path.stem}.png" for path in images]
     absent = [path.name for path in labels if not path.is_file()]
     if absent:
         raise InputError(f"{len(absent)} image(s) have no label map in {folder} "
                          f"(expected e.g. {absent[0]})")
+    readable = []
     for image, label in zip(images, labels):
-        _check_label_file(label, fileio.image_size(image), image.name)
+        try:
+            size = fileio.image_size(image)
+        except fileio.ImageFileError as exc:
+            notify(TrainProgress("notice", message=f"left out {image.name}: {exc}"))
+            continue
+        _check_label_file(label, size, image.name)
+        readable.append((image, label))
+    if not readable:
+        raise InputError(f"none of the {len(images)} image(s) in {config.images} can be read")
+    images, labels = [list(column) for column in zip(*readable)]
     num_classes = config.num_classes
     if num_classes is None:
         largest = 0
@@ -272,19 +298,28 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     folder = Path(config.output).with_name(f"{Path(config.output).stem}-labels-{parser.name}")
     folder.mkdir(parents=True, exist_ok=True)
     sources = _LabelSources(folder)
-    labels = []
+    readable, labels = [], []
     try:
         for index, path in enumerate(images):
             cancel.raise_if_cancelled()
             target = folder / f"{path.stem}.png"
             if not (target.is_file() and sources.made_from(target, path)):
-                write_label_map(target, parser.parse(fileio.read_rgb(path), cancel))
+                try:
+                    picture = fileio.read_rgb(path)
+                except fileio.ImageFileError as exc:  # one bad file does not end the run
+                    notify(TrainProgress("notice", message=f"left out {path.name}: {exc}"))
+                    continue
+                write_label_map(target, parser.parse(picture, cancel))
                 sources.record(target, path)
+            readable.append(path)
             labels.append(target)
             notify(TrainProgress("labels", index + 1, len(images)))
     finally:  # also when cancelled: the maps written so far are reused next time
         sources.save()
-    return TrainingSet(images, labels), label_set.name, config.num_classes or len(label_set)
+    if not readable:
+        raise InputError(f"none of the {len(images)} image(s) in {config.images} can be read")
+    return (TrainingSet(readable, labels), label_set.name,
+            config.num_classes or len(label_set))
 
 
 class _LabelSources:
@@ -333,7 +368,7 @@ def build_training_set(config: TrainConfig, notify: ProgressFn,
         raise InputError(f"{config.images} holds no images")
     _check_distinct_stems(images)
     if config.labels is not None:
-        return _label_folder_set(config, Path(config.labels), images)
+        return _label_folder_set(config, Path(config.labels), images, notify)
     return _parsed_set(config, images, notify, cancel)
 
 
@@ -564,7 +599,8 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     try:
         while trainer.step < config.steps:
             cancel.raise_if_cancelled()
-            losses = trainer.train_step(*dataset.batch(rng, config.batch_size, config.size))
+            losses = trainer.train_step(*dataset.batch(rng, config.batch_size, config.size,
+                                                       notify))
             history.append(losses)
             notify(TrainProgress("train", trainer.step, config.steps, losses))
             if config.save_every and trainer.step % config.save_every == 0:

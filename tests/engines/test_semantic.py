@@ -230,6 +230,46 @@ def test_computed_labels_are_reused_only_for_the_picture_they_were_made_from(tmp
     assert labels.shape == (56, 64)
 
 
+def test_an_unreadable_picture_is_left_out_with_a_notice_not_the_end_of_training(
+        tmp_path, monkeypatch):
+    images, labels = make_dataset(tmp_path / "data", count=3)
+    (images / "img1.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")  # damaged
+    segmentation.parser_names()
+    monkeypatch.setitem(segmentation._PARSERS, "stripes-test", _StripesParser)
+    for folder in (None, labels):  # labels computed, or given beside the pictures
+        events = []
+        output = tmp_path / f"run-{folder is None}.pt"
+        config = tiny_config(images, folder, output, steps=2, parser="stripes-test")
+        result = train(config, progress=events.append)
+        assert result.step == 2 and output.is_file()
+        notices = [e.message for e in events if e.phase == "notice"]
+        assert [n for n in notices if n.startswith("left out img1.png: ")], notices
+    assert not (tmp_path / "run-True-labels-stripes-test" / "img1.png").exists()
+    for index in (0, 2):
+        (images / f"img{index}.png").write_bytes(b"GIF89a broken")
+    with pytest.raises(InputError, match=r"none of the 3 image\(s\) in .* can be read"):
+        train(tiny_config(images, None, tmp_path / "none.pt", steps=1, parser="stripes-test"))
+
+
+def test_a_picture_damaged_during_training_is_dropped_and_another_drawn(dataset, tmp_path):
+    images, labels = dataset
+    paths = [tmp_path / p.name for p in fileio.list_images(images)]
+    for source, copy in zip(fileio.list_images(images), paths):
+        copy.write_bytes(source.read_bytes())
+    training = TrainingSet(paths, [labels / p.name for p in paths])
+    damaged = paths[2]
+    damaged.write_bytes(b"")  # emptied after the set was built
+    notices = []
+    image = training.batch(np.random.default_rng(1), 12, 32, notices.append)[0]
+    assert image.shape == (12, 3, 32, 32) and len(training) == 5
+    assert damaged not in training.images and len(paths) == 6  # the caller's list is kept
+    assert [e.message.split(":")[0] for e in notices] == [f"left out {damaged.name}"]
+    for path in training.images:
+        path.write_bytes(b"")
+    with pytest.raises(InputError, match="no training image can be read any more"):
+        training.batch(np.random.default_rng(1), 2, 32)
+
+
 def test_two_pictures_sharing_a_stem_are_refused(tmp_path):
     images, labels = make_dataset(tmp_path / "data", count=2)
     (images / "img0.jpg").write_bytes((images / "img0.png").read_bytes())
