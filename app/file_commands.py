@@ -425,10 +425,21 @@ class FileCommands:
 
     # --------------------------------------------------------- drag and drop
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
+        """Take drags that carry a local file (web addresses are refused: nothing is
+        downloaded)."""
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_path(urls[0].toLocalFile())
+        """Open the first dropped file; say that the others were not opened."""
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if self.open_path(paths[0]) and len(paths) > 1:
+            others = len(paths) - 1
+            note = (f"Opened {Path(paths[0]).name}; {others} other dropped "
+                    f"file{'s' if others > 1 else ''} not opened: one picture is edited at a "
+                    "time (reference photos are added from the References panel)")
+            shown = self.statusBar().currentMessage()
+            self.statusBar().showMessage(f"{shown}. {note}" if shown else note, 10000)

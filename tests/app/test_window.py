@@ -374,6 +374,36 @@ def test_dropping_a_file_on_the_window_opens_it(tmp_path, window):
     assert window.document.path == str(path) and window.document.width == 70
 
 
+def _drag_and_drop(window, urls: list[QUrl]) -> tuple[bool, bool]:
+    """Whether the window took the drag, and the drop, of ``urls``."""
+    data = QMimeData()
+    data.setUrls(urls)
+    centre = QPointF(window.width() / 2, window.height() / 2)
+    enter = QDragEnterEvent(centre.toPoint(), Qt.CopyAction, data, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(window, enter)
+    drop = QDropEvent(centre, Qt.CopyAction, data, Qt.LeftButton, Qt.NoModifier)
+    drop.ignore()
+    QApplication.sendEvent(window, drop)
+    return enter.isAccepted(), drop.isAccepted()
+
+
+def test_dropping_several_files_opens_the_first_and_says_so(tmp_path, window):
+    first = save_image(tmp_path / "first.png", np.full((30, 40, 3), 90, np.uint8))
+    others = [save_image(tmp_path / f"other{i}.png", np.zeros((8, 8, 3), np.uint8))
+              for i in range(2)]
+    assert _drag_and_drop(window, [QUrl.fromLocalFile(str(p)) for p in [first, *others]]) \
+        == (True, True)
+    assert window.document.path == str(first)
+    message = window.statusBar().currentMessage()
+    assert "2 other dropped files not opened" in message and "first.png" in message
+
+
+def test_a_web_address_is_not_taken_by_drag_and_drop(window):
+    window.open_path(SAMPLE_IMAGE)
+    assert _drag_and_drop(window, [QUrl("https://example.com/photo.jpg")]) == (False, False)
+    assert window.document.path == str(SAMPLE_IMAGE) and window.last_error == ""
+
+
 def test_bad_files_show_a_message_and_keep_the_document(tmp_path, window):
     window.open_path(SAMPLE_IMAGE)
     (tmp_path / "junk.jpg").write_bytes(b"junk")
