@@ -31,6 +31,7 @@ from engines.base import (
     Strategy,
 )
 from engines.device import MODEL_SLOT, free_accelerator_memory, pick_device
+from engines.neural.interrupt import cancel_checks, watch_layers
 
 # what torch's allocators say when an allocation fails (CPU on Linux/macOS and Windows,
 # CUDA, ROCm, MPS); torch.OutOfMemoryError is recognised by its type
@@ -132,6 +133,8 @@ class NeuralEngine(Engine):
     def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
         """As :meth:`Engine.run`; running out of memory raises :class:`EngineError` naming
         the region size and what to change (the allocator's error is its ``__cause__``).
+        ``cancel`` is also checked before each layer of the network
+        (:mod:`engines.neural.interrupt`), so a cancelled stage stops part-way.
 
         The :attr:`construction_options` in ``request.options`` raise :class:`InputError`:
         a request cannot change the network an engine has loaded.
@@ -142,8 +145,15 @@ class NeuralEngine(Engine):
                        else f"registry.create({self.name!r}, {given[0]}=...)")
             raise InputError(f"option {given[0]} is refused in a request: it chooses the "
                              f"network the engine loads; use {instead}")
+        cancel = cancel or CancelToken()
+        stages = super().run(request, cancel)
         try:
-            yield from super().run(request, cancel)
+            while True:
+                with cancel_checks(cancel):  # never across a yield (see cancel_checks)
+                    stage = next(stages, None)
+                if stage is None:
+                    return
+                yield stage
         except (MemoryError, RuntimeError) as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -151,6 +161,8 @@ class NeuralEngine(Engine):
             traceback.clear_frames(exc.__traceback__)
             free_accelerator_memory()
             raise EngineError(self.out_of_memory_message(request, exc)) from exc
+        finally:
+            stages.close()  # a caller that stops early ends the engine's run at once
 
     def out_of_memory_message(self, request: InpaintRequest, exc: BaseException) -> str:
         """One line: which region did not fit in which memory, and what to change, naming
@@ -230,10 +242,10 @@ class NeuralEngine(Engine):
         """
         given = self.options.get("network")
         if given is not None:
-            return given.to(device).eval()
+            return watch_layers(given.to(device).eval())
         path = self.checkpoint_path()
         key = (type(self).__name__, str(path.resolve()), str(device))
-        return MODEL_SLOT.get(key, lambda: self.load_network(path, device))
+        return MODEL_SLOT.get(key, lambda: watch_layers(self.load_network(path, device)))
 
     def release(self) -> None:
         if MODEL_SLOT.key and MODEL_SLOT.key[0] == type(self).__name__:

@@ -37,6 +37,7 @@ from torch import nn
 from engines import weights
 from engines.base import CancelToken, InputError
 from engines.faces import check_image
+from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import NeuralParser, load_strict, upsampled_argmax
@@ -251,7 +252,7 @@ class SceneParser(NeuralParser):
         report(0.2, "parsing the scene")
         pixels = preprocess(image, long_side)
         padded = pad_input(pixels)
-        with torch.no_grad():
+        with torch.no_grad(), cancel_checks(cancel):  # stops part-way
             logits = network(torch.from_numpy(padded)[None].to(device))
             cancel.raise_if_cancelled()
             logits = content_logits(logits.float(), padded.shape[1:], pixels.shape[1:])

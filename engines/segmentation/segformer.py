@@ -21,6 +21,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import CancelToken, InputError
+from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import NeuralParser, image_tensor, load_strict, upsampled_argmax
@@ -126,7 +127,7 @@ class SceneLiteParser(NeuralParser):
         cancel.raise_if_cancelled()
         report(0.2, "parsing the scene")
         tensor = preprocess(image, self._spec().extra["input_size"], device)
-        with torch.no_grad():
+        with torch.no_grad(), cancel_checks(cancel):  # stops part-way
             logits = network(tensor)
             cancel.raise_if_cancelled()
             labels = upsampled_argmax(logits.float(), image.shape[:2])

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engines import weights
-from engines.base import InputError, Readiness
+from engines.base import Cancelled, CancelToken, InputError, Readiness
 from engines.device import MODEL_SLOT
 from engines.faces import Face, face_template
 from engines.segmentation import deeplab, face, regions, segformer
@@ -203,6 +203,30 @@ def test_deeplab_checkpoint_loads_through_the_cache(model_cache, deeplab_file,
     assert all(torch.equal(v, deeplab_state[k]) for k, v in network.state_dict().items())
     with torch.no_grad():
         assert network(torch.zeros(1, 3, 65, 65)).shape == (1, 182, 9, 9)  # logits at 1/8
+
+
+def test_cancelling_deeplab_stops_its_forward_pass_part_way(model_cache, deeplab_file):
+    shutil.copyfile(deeplab_file, put_in_cache("deeplab2-cocostuff164k"))
+    parser = create_parser("scene", long_side=65, device="cpu")
+    network = parser.networks(torch.device("cpu"))
+    order = []  # the leaf layers in the order a parse calls them
+    hooks = [m.register_forward_hook(lambda module, *_: order.append(module))
+             for m in network.modules() if not list(m.children())]
+    parser.parse(picture(40, 60))
+    for hook in hooks:
+        hook.remove()
+    cancel, ran = CancelToken(), []
+    hooks = [order[3].register_forward_hook(lambda *_: cancel.cancel()),
+             order[-1].register_forward_hook(lambda *_: ran.append("last"))]
+    try:
+        with pytest.raises(Cancelled):
+            parser.parse(picture(40, 60), cancel)
+        assert ran == []  # stopped before the last layer
+        assert parser.parse(picture(40, 60)).shape == (40, 60)  # and runs again
+        assert ran and set(ran) == {"last"}  # once per scale of the multi-scale input
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def test_a_checkpoint_of_another_network_is_refused(model_cache, tmp_path):
