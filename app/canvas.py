@@ -5,8 +5,9 @@ overlays and the brush cursor, from the :class:`~app.viewcache.ViewCache` pyrami
 repaint costs what the window costs, not what the image costs. Document changes and engine
 previews reach the pyramids at the next turn of the event loop (or the next paint, if that
 comes first): a preview is shown only as its latest stage, and a change covered by another
-one waiting (a new label map, then its palette) is rendered once. It owns no inference and
-emits signals rather than acting on the window.
+one waiting (a new label map, then its palette) is rendered once. A stage whose hole is large
+is converted for display on a helper thread, one at a time, and only swapped in on the GUI
+thread. It owns no inference and emits signals rather than acting on the window.
 
 View transform: ``screen = image * zoom + offset``.
 """
@@ -14,8 +15,10 @@ View transform: ``screen = image * zoom + offset``.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
@@ -24,11 +27,21 @@ from app.busy import wait_for
 from app.document import Document, Layer
 from app.qimages import wrap_buffer
 from app.tools import PanTool, Tool
-from app.viewcache import OverlayStyle, ViewCache, nonzero_rects
+from app.viewcache import OverlayStyle, PreparedPreview, ViewCache, nonzero_rects
 from engines.region import Box
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 BACKGROUND_VIEW_PIXELS = 4_000_000  # pictures this large get their display built off-thread
+BACKGROUND_PREVIEW_PIXELS = 1 << 18  # stages converting more get converted off-thread
+_converter: ThreadPoolExecutor | None = None
+
+
+def _preview_converter() -> ThreadPoolExecutor:
+    """The one helper thread that converts large preview stages (started on first use)."""
+    global _converter
+    if _converter is None:
+        _converter = ThreadPoolExecutor(1, thread_name_prefix="preview")
+    return _converter
 
 
 class Canvas(QWidget):
@@ -45,6 +58,7 @@ class Canvas(QWidget):
     cursorMoved = Signal(int, int)
     editFinished = Signal(str)
     brushSizeChanged = Signal(float)
+    _previewPrepared = Signal(object, object, int, str)  # (view, Future, epoch, label)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +89,11 @@ class Canvas(QWidget):
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
         self._sync_timer.timeout.connect(self.sync_view)
+        # a stage being converted on the helper thread (at most one at a time); stages
+        # prepared for an older epoch (before a clear or another document) are dropped
+        self._converting = False
+        self._preview_epoch = 0
+        self._previewPrepared.connect(self._on_preview_prepared)
 
     # ---------------------------------------------------------------- document
     def set_document(self, document: Document | None) -> None:
@@ -94,6 +113,7 @@ class Canvas(QWidget):
         self.stage_label = ""
         self._pending_preview, self._pending_overlays, self._holes = None, False, None
         self._pending_boxes = {True: [], False: []}
+        self._preview_epoch += 1
         if document is not None:
             document.add_listener(self._on_change)
             self.fit()
@@ -129,12 +149,8 @@ class Canvas(QWidget):
         view = self.view
         if view is None:
             return
-        pending, self._pending_preview = self._pending_preview, None
-        if pending is not None:
-            image, box, label = pending
-            view.set_preview(image, box, None if image is None else self._hole_rects(box))
-            self.stage_label = label if image is not None else ""
-            self.update()
+        if self._pending_preview is not None:
+            self._sync_preview(view)
         image_boxes, overlay_boxes = self._pending_boxes[True], self._pending_boxes[False]
         self._pending_boxes = {True: [], False: []}
         for box in image_boxes:
@@ -148,6 +164,53 @@ class Canvas(QWidget):
                 view.update(Layer.MASK, box)  # any overlay layer: all are composited
         for box in image_boxes + overlay_boxes:
             self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
+
+    def _sync_preview(self, view: ViewCache) -> None:
+        """Show the waiting preview stage, or clear the preview. A stage that converts more
+        than :data:`BACKGROUND_PREVIEW_PIXELS` goes to the helper thread (it waits there while
+        another is converted: only the latest is kept) and shows when it is ready."""
+        image, box, label = self._pending_preview
+        if image is None:
+            self._pending_preview = None
+            self._preview_epoch += 1  # a stage still being converted must not show
+            view.set_preview(None, None)
+            self.stage_label = ""
+            self.update()
+            return
+        rects = self._hole_rects(box)
+        pixels = sum(r.height * r.width for r in rects) if rects else box.height * box.width
+        if pixels <= BACKGROUND_PREVIEW_PIXELS:
+            self._pending_preview = None
+            self._preview_epoch += 1  # newer than any stage still being converted
+            view.set_preview(image, box, rects)
+            self._show_stage(label)
+        elif not self._converting:
+            self._pending_preview = None
+            self._converting = True
+            future = _preview_converter().submit(view.prepare_preview, image, box, rects)
+            epoch = self._preview_epoch
+            future.add_done_callback(lambda done: self._prepared(view, done, epoch, label))
+
+    def _prepared(self, view: ViewCache, future: Future, epoch: int, label: str) -> None:
+        """On the helper thread: hand the converted stage to the GUI thread."""
+        if shiboken6.isValid(self):  # not deleted meanwhile
+            self._previewPrepared.emit(view, future, epoch, label)
+
+    def _on_preview_prepared(self, view: ViewCache, future: Future, epoch: int,
+                             label: str) -> None:
+        """Swap in a stage converted on the helper thread, unless the preview was cleared or
+        another document shown meanwhile; then take the next waiting stage."""
+        self._converting = False
+        prepared: PreparedPreview = future.result()  # a conversion error surfaces here
+        if view is self.view and epoch == self._preview_epoch:
+            view.show_prepared(prepared)
+            self._show_stage(label)
+        if self._pending_preview is not None:
+            self._sync_timer.start()
+
+    def _show_stage(self, label: str) -> None:
+        self.stage_label = label
+        self.update()
 
     def _hole_rects(self, box: Box) -> list[Box] | None:
         """Rectangles covering the mask inside ``box``: where an engine result differs from

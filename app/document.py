@@ -193,9 +193,8 @@ class Document:
         self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
         # the picture as opened, for "show the original": no second copy of it is made here
         # (a large one costs its memory and a moment); each tile is kept the first time a
-        # step touches it, and the whole assembled only when asked for (see original)
+        # step touches it (see original_tiles)
         self._original_tiles: dict[tuple[int, int], np.ndarray] = {}
-        self._original: np.ndarray | None = None
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._open: Step | None = None
@@ -248,20 +247,19 @@ class Document:
     def image(self) -> np.ndarray:
         return self._layers[Layer.IMAGE]
 
-    @property
-    def original(self) -> np.ndarray:
-        """The picture as opened, ``(H, W, 3)`` uint8 RGB, read-only (assembled on first use
-        from the picture and the tiles kept as they were before their first change)."""
-        if self._original is None:
-            pixels = self.image.copy()
-            for (row, col), tile in self._original_tiles.items():
-                pixels[self._tile_box(row, col).slices] = tile
-            pixels.flags.writeable = False
-            self._original = pixels
-        return self._original
+    def original_tiles(self, box: Box) -> list[tuple[Box, np.ndarray]]:
+        """``(area, pixels)`` of each tile meeting ``box`` that steps have changed: its
+        area and its ``(h, w, 3)`` uint8 RGB pixels as opened (read-only by convention).
+        Elsewhere the picture as opened is the picture now."""
+        tiles = []
+        for (row, col), pixels in list(self._original_tiles.items()):
+            area = self._tile_box(row, col)
+            if area.overlaps(box):
+                tiles.append((area, pixels))
+        return tiles
 
     def changed_box(self) -> Box | None:
-        """Bounding box of the pixels where the picture differs from :attr:`original` (only
+        """Bounding box of the pixels where the picture differs from the picture as opened (only
         tiles that steps touched are compared)."""
         box = None
         for (row, col), tile in self._original_tiles.items():

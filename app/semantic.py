@@ -192,7 +192,10 @@ class SemanticController(WorkerClient):
         if not status.ready:
             self.error.emit(status.detail or f"{title}: {status.readiness.value}")
             return None
-        image = doc.image.copy()  # the picture may change on the GUI thread meanwhile
+        # no copy (a 24-megapixel one froze the window for 50-600 ms): a picture changed
+        # while the parser reads it bumps image_version, and the map is computed again
+        image = doc.image.view()
+        image.flags.writeable = False
         task = FunctionTask(title=f"Compute map ({title})",
                             function=lambda cancel, progress: _parse(parser, image, cancel,
                                                                      progress))

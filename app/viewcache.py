@@ -123,6 +123,17 @@ def _over(below: np.ndarray, above: np.ndarray) -> None:
     _kept(below, cv2.add(above, below, dst=below))
 
 
+@dataclass(frozen=True)
+class PreparedPreview:
+    """An engine stage converted for display (:meth:`ViewCache.prepare_preview`): the
+    full-size RGB ``image``, its ``box``, and per grid rectangle its BGRX pixels at every
+    level."""
+
+    image: np.ndarray
+    box: Box
+    patches: dict[Box, list[np.ndarray]]
+
+
 @dataclass
 class Level:
     """One pyramid level: ``factor`` = 2**k, buffers of shape ``(ceil(H/f), ceil(W/f), 4)``."""
@@ -146,7 +157,7 @@ class ViewCache:
         self._allocate = allocate
         self.show_preview = True
         self.show_overlays = True
-        self.show_original = False  # the base shows Document.original where it differs
+        self.show_original = False  # the base shows the picture as opened where it differs
         self._original_box: Box | None = None  # what the base shows of the original
         self.preview_box: Box | None = None
         self._preview_source: np.ndarray | None = None
@@ -187,20 +198,40 @@ class ViewCache:
 
     def set_preview(self, image: np.ndarray | None, box: Box | None,
                     dirty: Sequence[Box] | None = None) -> None:
-        """Show ``image`` (full-size RGB) inside ``box`` over the picture, or clear it.
+        """Show ``image`` (full-size RGB) inside ``box`` over the picture, or clear it:
+        :meth:`prepare_preview` then :meth:`show_prepared`, here and now.
 
         ``dirty``: rectangles outside which ``image`` equals the document's picture (an engine
         changes the hole only; see :func:`nonzero_rects`), default all of ``box``. Only they
         are converted and kept, at every level; elsewhere the picture shows. While a preview
         shows, the mask overlay under it is hidden so the fill can be seen.
         """
+        prepared = None
+        if image is not None and box is not None:
+            prepared = self.prepare_preview(image, box, dirty)
+        self.show_prepared(prepared)
+
+    def prepare_preview(self, image: np.ndarray, box: Box,
+                        dirty: Sequence[Box] | None = None) -> PreparedPreview:
+        """Convert ``image`` inside ``box`` (see :meth:`set_preview`) into display patches,
+        without showing them. Safe to call on another thread than the one that shows and
+        edits: it reads the document's picture only where a patch's square reaches past
+        ``box``, and the result is only swapped in by :meth:`show_prepared` (a preview is
+        dropped anyway when the picture changes)."""
+        parts = [box] if dirty is None else [_intersection(rect, box) for rect in dirty]
+        rects = dict.fromkeys(self._on_grid(part) for part in parts if part is not None)
+        return PreparedPreview(image, box, {rect: self._patch(rect, image, box)
+                                            for rect in rects})
+
+    def show_prepared(self, prepared: PreparedPreview | None) -> None:
+        """Show a preview made by :meth:`prepare_preview` (None clears it): the patches
+        are swapped in; the overlay is recomposited only where the mask shows and the
+        preview box changed."""
         previous = self.preview_box
         self.preview_box, self._preview_source, self._preview_patches = None, None, {}
-        if image is not None and box is not None:
-            self.preview_box, self._preview_source = box, image
-            parts = [box] if dirty is None else [_intersection(rect, box) for rect in dirty]
-            for rect in dict.fromkeys(self._on_grid(part) for part in parts if part is not None):
-                self._render_patch(rect)
+        if prepared is not None:
+            self.preview_box, self._preview_source = prepared.box, prepared.image
+            self._preview_patches = dict(prepared.patches)
         if self.preview_box != previous:
             self._rerender_mask_area(previous, self.preview_box)
 
@@ -236,15 +267,21 @@ class ViewCache:
             self._rerender_mask_area(self.preview_box)
 
     def set_show_original(self, show: bool) -> None:
-        """Show the picture as opened instead of as it is now (holding the "original" key);
-        only where they differ is re-rendered, both ways."""
+        """Show the picture as opened instead of as it is now (holding the "original" key).
+        Pressed, only the tiles the document kept from before their first change are
+        converted (no copy of the whole original is made); released, what was shown of the
+        original is re-rendered from the picture."""
         if show == self.show_original:
             return
         self.show_original = show
-        box = self.document.changed_box() if show else self._original_box
-        self._original_box = None  # while the original shows, _render_base records the box
-        if box is not None:
-            self._render_base(box)
+        if not show:
+            box, self._original_box = self._original_box, None
+            if box is not None:
+                self._render_base(box)
+            return
+        for area, pixels in self.document.original_tiles(self._whole()):
+            self._convert_original(area, area, pixels)
+            self._cascade(area, [level.base for level in self.levels])
 
     def _rerender_mask_area(self, *boxes: Box | None) -> None:
         """Re-render the overlay where the mask shows (or is hidden) inside ``boxes``."""
@@ -298,16 +335,29 @@ class ViewCache:
                                      interpolation=cv2.INTER_AREA))
 
     def _render_base(self, box: Box) -> None:
-        rows, cols = box.slices
-        source = self.document.image
+        """Convert ``box`` of the picture into the base buffers (while the original shows:
+        of the picture as opened)."""
+        target = self.levels[0].base[box.slices]
+        _kept(target, cv2.cvtColor(self._shown(self.document.image[box.slices]),
+                                   cv2.COLOR_RGB2BGRA, dst=target))
         if self.show_original:  # an edit while the original shows: restored on release
-            source = self.document.original
-            self._original_box = box if self._original_box is None \
-                else self._original_box.union(box)
-        target = self.levels[0].base[rows, cols]
-        _kept(target, cv2.cvtColor(self._shown(source[rows, cols]), cv2.COLOR_RGB2BGRA,
-                                   dst=target))
+            self._render_original(box)
         self._cascade(box, [level.base for level in self.levels])
+
+    def _render_original(self, box: Box) -> None:
+        """Convert into level 0 of the base the parts inside ``box`` of the tiles kept as
+        opened."""
+        for area, pixels in self.document.original_tiles(box):
+            self._convert_original(_intersection(area, box), area, pixels)
+
+    def _convert_original(self, part: Box, area: Box, pixels: np.ndarray) -> None:
+        """Convert ``part`` of a tile kept as opened (``pixels``, lying at ``area``) into
+        level 0 of the base, and remember it for the release."""
+        self._original_box = part if self._original_box is None else self._original_box.union(
+            part)
+        target = self.levels[0].base[part.slices]
+        rgb = np.ascontiguousarray(pixels[_within(part, area)])
+        _kept(target, cv2.cvtColor(self._shown(rgb), cv2.COLOR_RGB2BGRA, dst=target))
 
     def _shown(self, rgb: np.ndarray) -> np.ndarray:
         return rgb if self.to_display is None else self.to_display(rgb)
@@ -320,20 +370,25 @@ class ViewCache:
                    min(self.document.width, -(-box.right // step) * step))
 
     def _render_patch(self, rect: Box) -> None:
-        """Convert ``rect`` (on the grid) of the preview image, the picture outside
-        ``preview_box``, into a patch of every level."""
-        inside = _intersection(rect, self.preview_box)
+        """Convert ``rect`` (on the grid) of the shown preview again (the picture around it
+        changed)."""
+        self._preview_patches[rect] = self._patch(rect, self._preview_source, self.preview_box)
+
+    def _patch(self, rect: Box, image: np.ndarray, box: Box) -> list[np.ndarray]:
+        """``rect`` (on the grid) of ``image`` inside ``box``, the picture outside it, as
+        BGRX pixels at every level."""
+        inside = _intersection(rect, box)
         if inside == rect:
-            rgb = self._preview_source[rect.slices]
+            rgb = image[rect.slices]
         else:
             rgb = self.document.image[rect.slices].copy()
-            rgb[_within(inside, rect)] = self._preview_source[inside.slices]
+            rgb[_within(inside, rect)] = image[inside.slices]
         buffers = [cv2.cvtColor(np.ascontiguousarray(self._shown(rgb)), cv2.COLOR_RGB2BGRA)]
         for level in self.levels[1:]:
             placed = self._level_box(rect, level.factor, level)
             buffers.append(np.empty((placed.height, placed.width, 4), np.uint8))
         self._cascade(rect, buffers, rect)
-        self._preview_patches[rect] = buffers
+        return buffers
 
     def _luts(self) -> dict[Layer, np.ndarray]:
         """Premultiplied BGRA (256, 4) uint8 lookup tables of the single-channel layers."""

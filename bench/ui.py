@@ -30,8 +30,10 @@ Prints, side by side with the naive alternative in the same run:
 * large: a 6000x4000 (24-megapixel) photo through the window: the longest event-loop stall
   and the time taken while it opens, while OpenCV Telea fills eight small holes spread over
   it (a hole box of 5000x1300 pixels) and ten strokes across it (stages shown as they
-  arrive, the result applied), while a computed label map ("regions") arrives, and after
-  one click of the label bucket. Run it with the code before a change to compare.
+  arrive, the result applied; the GUI-thread time converting and swapping in the stages
+  shown), at the first press of the "show original" key after those fills and its release,
+  while a computed label map ("regions") arrives, and after one click of the label bucket.
+  Run it with the code before a change to compare.
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP).
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
@@ -416,20 +418,34 @@ def _measure(app: QApplication, action, done, settle_s: float = 0.4,
 def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]:
     """(longest stall ms, seconds) per step on a 24-megapixel photo (see the module doc);
     for the fills also (stages emitted, stages drawn, ms spent drawing them)."""
+    import threading
+
     import cv2
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
 
     from app.viewcache import ViewCache
 
-    drawn: list[float] = []  # seconds of each ViewCache.set_preview with an image
-    set_preview = ViewCache.set_preview
+    drawn: list[float] = []  # GUI-thread seconds of each stage shown (converting, swapping in)
+    converting: list[float] = []  # GUI-thread seconds converting the stage being shown
+    prepare, show = ViewCache.prepare_preview, ViewCache.show_prepared
 
-    def timed(view, image, *args):
+    def on_gui_thread() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def timed_prepare(view, *args):
         start = time.perf_counter()
-        set_preview(view, image, *args)
-        if image is not None:
-            drawn.append(time.perf_counter() - start)
+        prepared = prepare(view, *args)
+        if on_gui_thread():
+            converting.append(time.perf_counter() - start)
+        return prepared
+
+    def timed_show(view, prepared):
+        start = time.perf_counter()
+        show(view, prepared)
+        if prepared is not None:
+            drawn.append(time.perf_counter() - start + sum(converting))
+        converting.clear()
 
     path = _large_photo(folder)
     window = MainWindow()
@@ -452,7 +468,7 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
     strokes = np.zeros(LARGE, np.uint8)
     for k in range(10):  # 64 px wide, 2900 px long: a hole box of most of the picture
         cv2.line(strokes, (300 + 560 * k, 600), (300 + 560 * k, 3500), 255, 64)
-    ViewCache.set_preview = timed
+    ViewCache.prepare_preview, ViewCache.show_prepared = timed_prepare, timed_show
     try:
         for name, mask in (("holes", holes), ("strokes", strokes)):
             document.replace_layer(Layer.MASK, mask, "Import mask")
@@ -464,7 +480,12 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
                                        lambda count=count: len(applied) > count),
                              len(emitted), len(drawn), sum(drawn) * 1000)
     finally:
-        ViewCache.set_preview = set_preview
+        ViewCache.prepare_preview, ViewCache.show_prepared = prepare, show
+    # the first press of the "show original" key after the fills, and its release
+    figures["original"] = _measure(app, lambda: window.canvas.set_show_original(True),
+                                   lambda: True)
+    figures["back"] = _measure(app, lambda: window.canvas.set_show_original(False),
+                               lambda: True)
 
     replaced = []
     window.semantic.labelsReplaced.connect(lambda: replaced.append(True))
@@ -560,6 +581,8 @@ def main() -> int:
         for name, what in (("open", "opening a 24 MP JPEG"),
                            ("holes", "Telea filling 8 small holes spread over 24 MP"),
                            ("strokes", "Telea filling 10 strokes across 24 MP"),
+                           ("original", 'first press of "show original" after them'),
+                           ("back", 'its release'),
                            ("labels", 'a computed "regions" label map arriving on 24 MP'),
                            ("bucket", "one label bucket click on 24 MP")):
             stall, seconds = large[name][:2]

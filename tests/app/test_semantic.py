@@ -357,3 +357,18 @@ def test_label_histogram_counts_each_id_as_bincount_does():
     view = labels[:, 1:]  # not contiguous
     assert np.array_equal(label_histogram(view), np.bincount(view.ravel(), minlength=256))
     assert label_histogram(view).dtype == np.int64
+
+
+def test_the_parser_reads_the_picture_itself_read_only_not_a_copy(qtbot, setup, monkeypatch):
+    controller, document = setup
+    seen = []
+    original = semantic._parse
+
+    def spy(parser, image, cancel, progress):
+        seen.append((np.shares_memory(image, document.image), image.flags.writeable))
+        return original(parser, image, cancel, progress)
+
+    monkeypatch.setattr(semantic, "_parse", spy)
+    _compute(qtbot, controller)
+    assert seen == [(True, False)]  # no copy on the GUI thread; the parser cannot write it
+    assert document.image.flags.writeable  # the document's own array is untouched
