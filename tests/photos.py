@@ -146,17 +146,20 @@ def _xyz(x: float, y: float, z: float) -> bytes:
     return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
 
 
-def matrix_profile(name: str, red, green, blue, gamma: float = 2.2) -> bytes:
-    """An ICC v2 matrix/TRC display profile written field by field: colorants (D50 XYZ) and
-    one gamma for the three channels, the way Display P3 and Adobe RGB profiles are built."""
+def _description(name: str) -> bytes:
     text = name.encode("ascii") + b"\0"
-    description = (b"desc" + bytes(4) + struct.pack(">I", len(text)) + text
-                   + bytes(4 + 4 + 2 + 1 + 67))  # empty Unicode and ScriptCode records
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
-    tags = [(b"desc", description), (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
-            (b"rXYZ", _xyz(*red)), (b"gXYZ", _xyz(*green)), (b"bXYZ", _xyz(*blue)),
-            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
-            (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0")]
+    return (b"desc" + bytes(4) + struct.pack(">I", len(text)) + text
+            + bytes(4 + 4 + 2 + 1 + 67))  # empty Unicode and ScriptCode records
+
+
+def _curve(gamma: float) -> bytes:
+    return b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+
+
+def _icc(space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """An ICC v2 display profile of data colour space ``space`` (4 bytes) holding ``tags``
+    (signature, body) and a copyright, field by field (D50 illuminant)."""
+    tags = [*tags, (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0")]
     offset = 128 + 4 + 12 * len(tags)
     table, data = b"", b""
     for signature, body in tags:
@@ -164,10 +167,27 @@ def matrix_profile(name: str, red, green, blue, gamma: float = 2.2) -> bytes:
         table += signature + struct.pack(">II", offset + len(data), len(body))
         data += body
     header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0])
-              + b"mntrRGB XYZ " + bytes(12) + b"acsp" + b"APPL" + bytes(24)
+              + b"mntr" + space + b"XYZ " + bytes(12) + b"acsp" + b"APPL" + bytes(24)
               + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms" + bytes(44))
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def matrix_profile(name: str, red, green, blue, gamma: float = 2.2) -> bytes:
+    """An ICC v2 matrix/TRC display profile written field by field: colorants (D50 XYZ) and
+    one gamma for the three channels, the way Display P3 and Adobe RGB profiles are built."""
+    curve = _curve(gamma)
+    return _icc(b"RGB ", [(b"desc", _description(name)), (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+                          (b"rXYZ", _xyz(*red)), (b"gXYZ", _xyz(*green)),
+                          (b"bXYZ", _xyz(*blue)), (b"rTRC", curve), (b"gTRC", curve),
+                          (b"bTRC", curve)])
+
+
+def grey_profile(gamma: float = 1.8) -> bytes:
+    """An ICC v2 grey ("GRAY") display profile: a description, the D50 white point and one
+    tone curve (kTRC), as grey scanners and editors embed them."""
+    return _icc(b"GRAY", [(b"desc", _description("Test Grey Gamma 1.8")),
+                          (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"kTRC", _curve(gamma))])
 
 
 def wide_gamut_profile() -> bytes:

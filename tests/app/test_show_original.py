@@ -28,11 +28,17 @@ def _shows(view: ViewCache, picture: np.ndarray) -> None:
         assert np.array_equal(level.base, reference.base)
 
 
-def test_the_original_shows_exactly_and_the_edit_again_on_release():
+def _viewed() -> tuple[np.ndarray, Document, ViewCache]:
+    """A picture, its document and a view that follows the document's changes."""
     picture = _picture()
     document = Document(picture)
     view = ViewCache(document)
     document.add_listener(view.update)
+    return picture, document, view
+
+
+def test_the_original_shows_exactly_and_the_edit_again_on_release():
+    picture, document, view = _viewed()
     _apply(document, slice(100, 140), slice(240, 700), 0)  # across several 256 px tiles
     edited = _apply(document, slice(500, 690), slice(900, 1000), 255)
     view.set_show_original(True)
@@ -42,10 +48,7 @@ def test_the_original_shows_exactly_and_the_edit_again_on_release():
 
 
 def test_an_edit_while_the_original_shows_appears_on_release():
-    picture = _picture()
-    document = Document(picture)
-    view = ViewCache(document)
-    document.add_listener(view.update)
+    picture, document, view = _viewed()
     _apply(document, slice(10, 50), slice(10, 50), 0)
     view.set_show_original(True)
     edited = _apply(document, slice(300, 420), slice(600, 800), 90)  # e.g. a fill applied
@@ -55,10 +58,7 @@ def test_an_edit_while_the_original_shows_appears_on_release():
 
 
 def test_after_undo_the_original_and_the_picture_agree():
-    picture = _picture()
-    document = Document(picture)
-    view = ViewCache(document)
-    document.add_listener(view.update)
+    picture, document, view = _viewed()
     _apply(document, slice(200, 260), slice(300, 500), 30)
     document.undo()
     view.set_show_original(True)

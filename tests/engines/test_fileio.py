@@ -34,7 +34,7 @@ from engines.fileio import (
     suggest_output_path,
     write_atomic,
 )
-from tests.photos import phone_exif, srgb_profile, write_heic, write_jpeg
+from tests.photos import grey_profile, phone_exif, srgb_profile, write_heic, write_jpeg
 
 
 @pytest.mark.parametrize("ext", [".png", ".bmp", ".tif", ".webp"])
@@ -744,36 +744,10 @@ def test_a_grey_png_with_an_rgb_profile_is_saved_grey_without_it(tmp_path):
     assert load_image(coloured).metadata.icc_profile == srgb_profile()
 
 
-def _s15(value: float) -> bytes:
-    return struct.pack(">i", round(value * 65536))
-
-
-def _grey_profile(gamma: float = 1.8) -> bytes:
-    """An ICC v2 grey ("GRAY") display profile written field by field: a description, the
-    D50 white point and one tone curve (kTRC), as grey scanners and editors embed them."""
-    text = b"Test Grey Gamma 1.8\0"
-    description = (b"desc" + bytes(4) + struct.pack(">I", len(text)) + text
-                   + bytes(4 + 4 + 2 + 1 + 67))  # empty Unicode and ScriptCode records
-    white = b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
-    tags = [(b"desc", description), (b"wtpt", white), (b"kTRC", curve),
-            (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0")]
-    offset = 128 + 4 + 12 * len(tags)
-    table, data = b"", b""
-    for signature, body in tags:
-        body += bytes(-len(body) % 4)
-        table += signature + struct.pack(">II", offset + len(data), len(body))
-        data += body
-    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0])
-              + b"mntrGRAYXYZ " + bytes(12) + b"acsp" + b"APPL" + bytes(24)
-              + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"lcms" + bytes(44))
-    return header + struct.pack(">I", len(tags)) + table + data
-
-
 def test_the_grey_test_profile_is_a_grey_profile_littlecms_reads():
     from PIL import ImageCms
 
-    profile = ImageCms.ImageCmsProfile(io.BytesIO(_grey_profile()))
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(grey_profile()))
     assert profile.profile.xcolor_space == "GRAY"
     assert ImageCms.getProfileDescription(profile).strip() == "Test Grey Gamma 1.8"
 
@@ -796,8 +770,8 @@ def _write_grey_with_profile(path, kind: str, icc: bytes) -> None:
 @pytest.mark.parametrize("kind,suffix", [
     ("png8", ".png"), ("jpeg", ".jpg"), ("tif8", ".tif"), ("la", ".png"), ("png16", ".png"),
     ("tif16", ".tif")])
-def test_a_grey_file_keeps_its_grey_profile(tmp_path, kind, suffix):
-    icc = _grey_profile()
+def test_a_grey_file_keeps_itsgrey_profile(tmp_path, kind, suffix):
+    icc = grey_profile()
     _write_grey_with_profile(tmp_path / f"bw{suffix}", kind, icc)
     loaded = load_image(tmp_path / f"bw{suffix}")
     assert loaded.grey and loaded.metadata.icc_profile == icc
@@ -810,7 +784,7 @@ def test_a_grey_file_keeps_its_grey_profile(tmp_path, kind, suffix):
 
 
 def test_a_grey_profile_is_left_out_where_the_result_is_rgb(tmp_path):
-    icc = _grey_profile()
+    icc = grey_profile()
     _write_grey_with_profile(tmp_path / "bw.png", "png8", icc)
     loaded = load_image(tmp_path / "bw.png")
     coloured = save_result(tmp_path / "colour.png", _filled(loaded, (200, 40, 30)), loaded)
@@ -834,7 +808,7 @@ def test_a_grey_profile_is_left_out_where_the_result_is_rgb(tmp_path):
 
 
 def test_a_grey_profile_in_a_colour_file_is_not_kept(tmp_path):
-    icc = _grey_profile()
+    icc = grey_profile()
     Image.fromarray(np.dstack([_grey_photo()] * 3)).save(tmp_path / "rgb.png", icc_profile=icc)
     loaded = load_image(tmp_path / "rgb.png")
     assert not loaded.grey and loaded.metadata.icc_profile is None
