@@ -9,7 +9,14 @@ one waiting (a new label map, then its palette) is rendered once. A stage whose 
 is converted for display on a helper thread, one at a time, and only swapped in on the GUI
 thread. It owns no inference and emits signals rather than acting on the window.
 
-View transform: ``screen = image * zoom + offset``.
+View transform: ``screen = image * zoom + offset``, in logical (device-independent) pixels;
+the picture is drawn from the pyramid level that suits *device* pixels (zoom times the
+screen's device pixel ratio), so a high-DPI screen shows it at its own resolution.
+
+Navigation: a mouse wheel zooms around the pointer; a trackpad scroll (pixel delta or scroll
+phase), a sideways wheel or tilt, and Shift+wheel pan; Ctrl+wheel or Ctrl+trackpad zoom; a
+pinch zooms around the fingers. Panning and zooming keep part of the picture in the widget
+(:data:`VISIBLE_MARGIN`).
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QCursor, QImage, QInputDevice, QPainter, QPen
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.busy import wait_for
 from app.document import Document, Layer
@@ -31,6 +38,9 @@ from app.viewcache import OverlayStyle, PreparedPreview, ViewCache, nonzero_rect
 from engines.region import Box
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+VISIBLE_MARGIN = 64  # px of the picture kept inside the widget on each axis (or all of it)
+WHEEL_ZOOM_BASE = 1.0015  # zoom factor per eighth of a degree of wheel turn
+WHEEL_LINE_PIXELS = 20  # px panned per scroll line of a wheel notch
 BACKGROUND_VIEW_PIXELS = 4_000_000  # pictures this large get their display built off-thread
 BACKGROUND_PREVIEW_PIXELS = 1 << 18  # stages converting more get converted off-thread
 _converter: ThreadPoolExecutor | None = None
@@ -45,7 +55,8 @@ def _preview_converter() -> ThreadPoolExecutor:
 
 
 class Canvas(QWidget):
-    """Shows a :class:`Document`; brushes, zoom (wheel, around the cursor) and pan.
+    """Shows a :class:`Document`; brushes, zoom (wheel, pinch, around the pointer) and pan
+    (drags, trackpad, sideways wheel), never far enough to lose the picture.
 
     Signals:
         zoomChanged(float): the zoom factor (screen px per image px) changed.
@@ -292,7 +303,8 @@ class Canvas(QWidget):
                                   (self.height() - self.document.height * zoom) / 2)
         else:
             ix, iy = self.image_point(anchor)
-            self.offset = QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom)
+            self.offset = self._clamped(QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom),
+                                        zoom)
         self._fitted = False
         if zoom != self.zoom:
             self.zoom = zoom
@@ -300,9 +312,26 @@ class Canvas(QWidget):
         self.update()
 
     def pan_by(self, dx: float, dy: float) -> None:
-        self.offset += QPointF(dx, dy)
+        """Move the picture by (dx, dy) screen px, as far as :meth:`_clamped` allows."""
+        if not dx and not dy:  # a scroll phase starting or ending: not a move
+            return
+        self.offset = self._clamped(self.offset + QPointF(dx, dy), self.zoom)
         self._fitted = False
         self.update()
+
+    def _clamped(self, offset: QPointF, zoom: float) -> QPointF:
+        """``offset`` moved just enough that, on each axis, at least
+        min(:data:`VISIBLE_MARGIN`, the picture's size on screen, the widget's size) px of the
+        picture shown at ``zoom`` lie inside the widget."""
+        if self.document is None:
+            return offset
+
+        def axis(start: float, picture: float, widget: float) -> float:
+            keep = min(VISIBLE_MARGIN, picture, widget)
+            return min(widget - keep, max(keep - picture, start))
+
+        return QPointF(axis(offset.x(), self.document.width * zoom, self.width()),
+                       axis(offset.y(), self.document.height * zoom, self.height()))
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:
@@ -314,10 +343,15 @@ class Canvas(QWidget):
             painter.setPen(QColor(170, 170, 170))
             painter.drawText(self.rect(), Qt.AlignCenter, "Open an image (Ctrl+O) or drop one here")
             return
-        painter.setRenderHint(QPainter.SmoothPixmapTransform, self.zoom < 2.0)
-        index = view.level_for(self.zoom)
+        # the painter maps logical px to device px (2x on a 2x screen, or in a 2x grab): the
+        # level is chosen for device px, and smoothed only where it is shrunk on screen, so a
+        # picture at one image (or level) px per device px or larger shows crisp
+        device_zoom = self.zoom * painter.deviceTransform().m11()
+        index = view.level_for(device_zoom)
         level = view.levels[index]
         factor = level.factor
+        painter.setRenderHint(QPainter.SmoothPixmapTransform,
+                              device_zoom * factor < 1.0 - 1e-6)
         # the visible part of the image, in level pixels
         exposed = QRectF(event.rect())
         x0, y0 = self.image_point(exposed.topLeft())
@@ -394,14 +428,47 @@ class Canvas(QWidget):
     def resizeEvent(self, event) -> None:
         if self._fitted:
             self.fit()
+        else:
+            self.offset = self._clamped(self.offset, self.zoom)
         super().resizeEvent(event)
 
     def wheelEvent(self, event) -> None:
-        delta = event.angleDelta().y() or event.angleDelta().x()
-        if delta:
-            self.zoom_by(1.0015 ** delta, event.position())
-            self._update_cursor()
+        """Ctrl+wheel or Ctrl+trackpad: zoom around the pointer. A trackpad scroll (it
+        reports a pixel delta or a scroll phase, or comes from a touchpad): pan both ways. A
+        sideways wheel or tilt, or Shift+wheel: pan sideways. A plain mouse wheel: zoom
+        around the pointer."""
+        angle, pixels = event.angleDelta(), event.pixelDelta()
+        modifiers = event.modifiers()
+        device = event.device()
+        trackpad = (not pixels.isNull() or event.phase() != Qt.NoScrollPhase
+                    or (device is not None and device.type() == QInputDevice.DeviceType.TouchPad))
+        sideways = bool(angle.x()) or bool(modifiers & Qt.ShiftModifier)
+        if modifiers & Qt.ControlModifier or not (trackpad or sideways):
+            delta = angle.y() or angle.x()
+            if delta:
+                self.zoom_by(WHEEL_ZOOM_BASE ** delta, event.position())
+                self._update_cursor()
+        elif trackpad and not pixels.isNull():
+            self.pan_by(pixels.x(), pixels.y())
+        else:
+            # a notch (120) scrolls as many lines as the system says
+            step = WHEEL_LINE_PIXELS * QApplication.wheelScrollLines() / 120
+            if trackpad:
+                self.pan_by(angle.x() * step, angle.y() * step)
+            else:  # sideways wheel, or Shift turning the wheel sideways (some systems
+                # already swap the axes for Shift)
+                self.pan_by((angle.x() or angle.y()) * step, 0)
         event.accept()
+
+    def event(self, event) -> bool:
+        """A pinch (a native zoom gesture) zooms around the fingers by ``1 + value``."""
+        if (event.type() == QEvent.NativeGesture
+                and event.gestureType() == Qt.ZoomNativeGesture):
+            self.zoom_by(1.0 + event.value(), event.position())
+            self._update_cursor()
+            event.accept()
+            return True
+        return super().event(event)
 
     def mousePressEvent(self, event) -> None:
         pos = event.position()

@@ -296,8 +296,9 @@ class ViewCache:
         return self.show_preview and self.preview_box is not None
 
     def level_for(self, zoom: float) -> int:
-        """The level to paint at ``zoom`` (screen px per image px): the coarsest that still
-        has at least one buffer pixel per screen pixel."""
+        """The level to paint at ``zoom`` (device px per image px: the view's zoom times the
+        screen's device pixel ratio): the coarsest that still has at least one buffer pixel
+        per device pixel."""
         index = 0
         for i, level in enumerate(self.levels):
             if zoom * level.factor <= 1.0 + 1e-6:
