@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +38,12 @@ from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.fileio import NO_METADATA, ImageMetadata
-from engines.guidance import reach_box, within_reach
+from engines.guidance import (
+    reach_box,
+    reference_patch_size,
+    reference_problem,
+    within_reach,
+)
 from engines.region import Box
 
 TILE = 256
@@ -136,10 +142,19 @@ ChangeListener = Callable[[Layer, Box], None]
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference photo: ``rgb`` ``(h, w, 3)`` uint8, read-only; ``name`` for display."""
+    """A reference photo: ``pixels`` read-only uint8 as requests carry it as an exemplar,
+    ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA when partly transparent (only its fully opaque
+    pixels are copied); ``name`` for display; ``path`` the resolved file it was read from,
+    if any (a file is added once)."""
 
     name: str
-    rgb: np.ndarray
+    pixels: np.ndarray
+    path: Path | None = None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The ``(h, w, 3)`` RGB samples (a view)."""
+        return self.pixels[..., :3]
 
 
 class Document:
@@ -212,20 +227,25 @@ class Document:
         self.references: tuple[Reference, ...] = ()
 
     # ------------------------------------------------------------- references
-    def add_reference(self, rgb: np.ndarray, name: str) -> Reference:
-        """Keep a copy of ``rgb`` ``(h, w, 3)`` uint8 as a reference photo; returns it.
+    def add_reference(self, pixels: np.ndarray, name: str, path: Path | None = None,
+                      patch_size: int | None = None) -> Reference:
+        """Keep ``pixels`` (``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8, as
+        :func:`engines.guidance.reference_pixels` makes them) as a reference photo read from
+        ``path``; returns it. A copy is kept unless ``pixels`` is already read-only.
 
-        Raises :class:`InputError` for another shape or dtype, or a photo smaller than
-        8x8 pixels (too small to hold a patch).
+        Raises :class:`InputError` for another shape or dtype, or a photo without room for
+        one ``patch_size`` patch of fully opaque pixels (None: Guided PatchMatch's default;
+        :func:`engines.guidance.reference_problem`, the rule the CLI applies too).
         """
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
             raise InputError(f"{name}: a reference photo must be RGB, 8 bits per channel")
-        if min(rgb.shape[:2]) < 8:
-            raise InputError(f"{name}: a reference photo of {rgb.shape[1]}x{rgb.shape[0]} "
-                             "pixels is too small to copy from")
-        pixels = np.array(rgb, np.uint8)
-        pixels.flags.writeable = False
-        reference = Reference(name, pixels)
+        problem = reference_problem(pixels, patch_size or reference_patch_size("patchmatch", {}))
+        if problem is not None:
+            raise InputError(f"{name} {problem}")
+        if pixels.flags.writeable:
+            pixels = np.array(pixels, np.uint8)
+            pixels.flags.writeable = False
+        reference = Reference(name, pixels, path)
         self.references = (*self.references, reference)
         return reference
 
@@ -771,7 +791,7 @@ class Document:
             image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
             color=present(Layer.COLOR), labels=present(Layer.LABELS),
             sample_include=include, sample_exclude=exclude,
-            exemplars=tuple(r.rgb for r in self.references), **settings)
+            exemplars=tuple(r.pixels for r in self.references), **settings)
 
 
 def _check_sampling_kind(kind: int) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from app import preferences
 from app.busy import wait_for
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
+from app.references import thumbnail_pixels
 from engines import registry
 from engines.base import Guidance, InputError
 from engines.deep_samples import written_depth
@@ -39,6 +40,19 @@ from engines.fileio import (
     save_mask,
     suggest_output_path,
 )
+from engines.guidance import reference_patch_size, reference_pixels
+from engines.region import REFERENCE_PIXELS_FLOOR, REFERENCE_PIXELS_PER_REGION
+
+
+def _read_reference(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """A reference photo's pixels as requests carry them (RGB, or RGBA when partly
+    transparent: :func:`engines.guidance.reference_pixels`), read-only, and its thumbnail.
+    Qt-free, for a worker thread."""
+    loaded = load_image(path)
+    pixels = reference_pixels(loaded.rgb, loaded.alpha)
+    pixels.flags.writeable = False  # freshly decoded: the document need not copy it
+    return pixels, thumbnail_pixels(loaded.rgb)
+
 
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
@@ -385,27 +399,49 @@ class FileCommands:
     def add_references(self, paths: Sequence[str | Path] | None = None) -> int:
         """Add reference photos (asks for files when ``paths`` is None); returns how many.
 
-        Files that cannot be read are named in one message; the others are still added.
+        Each file is read, checked and thumbnailed on a worker thread (:func:`wait_for`).
+        Files that cannot be read, or hold no fully opaque patch of the current patch size
+        (:func:`engines.guidance.reference_problem`), are named in one message; the others
+        are still added. A file already added (the same resolved path) is skipped, and the
+        status bar says so, as it says when a large photo will be searched scaled down.
         """
         if self.document is None:
             return 0
         if paths is None:
             paths = self.ask_open_paths("Add Reference Photos", IMAGE_FILTER,
                                         _start_folder("references"))
-        added, failures = 0, []
+        settings = self.controller.settings
+        patch_size = reference_patch_size(settings.engine, settings.options_for(settings.engine))
+        added, failures, notes = 0, [], []
+        known = {r.path for r in self.document.references if r.path is not None}
         for path in paths:
+            name, resolved = Path(path).name, Path(path).resolve()
+            if resolved in known:
+                notes.append(f"{name} is already a reference photo; not added again")
+                continue
             try:
-                loaded = wait_for(self, f"Opening {Path(path).name}...",
-                                  lambda path=path: load_image(path))
-                self.document.add_reference(loaded.rgb, Path(path).name)
-                added += 1
-                preferences.save_folder("references", Path(path).parent)
+                pixels, thumbnail = wait_for(self, f"Opening {name}...",
+                                             lambda path=path: _read_reference(path))
+                reference = self.document.add_reference(pixels, name, resolved, patch_size)
             except (ImageFileError, InputError) as exc:
                 failures.append(str(exc))
+                continue
+            self.reference_panel.keep_thumbnail(reference, thumbnail)
+            known.add(resolved)
+            added += 1
+            preferences.save_folder("references", Path(path).parent)
+            height, width = pixels.shape[:2]
+            if height * width > REFERENCE_PIXELS_FLOOR:
+                notes.append(f"{name} ({width}×{height}) is large: a fill searches it "
+                             f"shrunk to {REFERENCE_PIXELS_PER_REGION} times the pixels of "
+                             f"the area filled (at least {REFERENCE_PIXELS_FLOOR / 1e6:g} "
+                             "megapixels), to stay quick")
         self._show_references()
         if added:
             self.docks["references_dock"].raise_()
-            self.statusBar().showMessage(f"{added} reference photo(s) added", 5000)
+        if added or notes:
+            said = [f"{added} reference photo(s) added"] if added else []
+            self.statusBar().showMessage("; ".join(said + notes), 8000 if notes else 5000)
         if failures:
             self.show_error("Not added: " + "; ".join(failures))
         return added

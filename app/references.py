@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -21,6 +23,18 @@ from app.document import Reference
 from app.qimages import rgb_pixmap
 
 THUMB = 96  # px, longest side of a thumbnail
+
+
+def thumbnail_pixels(rgb: np.ndarray) -> np.ndarray:
+    """``(h, w, 3)`` uint8 RGB scaled (area-averaged) to a contiguous thumbnail whose
+    longest side is at most :data:`THUMB`. Qt-free: any thread may make it (a 100-megapixel
+    photo takes a moment), for :meth:`ReferencePanel.keep_thumbnail`."""
+    height, width = rgb.shape[:2]
+    factor = min(1.0, THUMB / max(height, width))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if size == (width, height):
+        return np.ascontiguousarray(rgb)
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
 class ReferencePanel(QWidget):
@@ -66,6 +80,11 @@ class ReferencePanel(QWidget):
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self._thumbnails: dict[int, tuple[Reference, QPixmap]] = {}
         self.show_references((), engine_uses_them=True)
+
+    def keep_thumbnail(self, reference: Reference, pixels: np.ndarray) -> None:
+        """Use ``pixels`` (from :func:`thumbnail_pixels`) as ``reference``'s thumbnail when it
+        is listed, instead of scaling the photo then."""
+        self._thumbnails[id(reference)] = (reference, rgb_pixmap(pixels, THUMB))
 
     def show_references(self, references: Sequence[Reference], engine_uses_them: bool,
                         engine_title: str = "") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from engines.fileio import (
     load_mask,
     refuse_read_only,
 )
+from engines.guidance import reference_pixels, reference_problem
 
 
 def ranged(kind: type, minimum: float, maximum: float | None = None,
@@ -164,8 +166,37 @@ def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
                           seed=args.seed, device=args.device)
 
 
-def load_exemplars(paths: list[str] | None) -> tuple[np.ndarray, ...]:
-    return tuple(load_image(p).rgb for p in paths or ())
+def unique_paths(paths: list[str] | None) -> list[str]:
+    """``paths`` without the repeats of a file (the same resolved path), in order."""
+    unique: dict[Path, str] = {}
+    for path in paths or ():
+        unique.setdefault(Path(path).resolve(), path)
+    return list(unique.values())
+
+
+def load_exemplars(paths: list[str] | None, patch_size: int) -> tuple[np.ndarray, ...]:
+    """The reference photos at ``paths`` as requests carry them (RGB, or RGBA when partly
+    transparent: :func:`engines.guidance.reference_pixels`). A file named twice (the same
+    resolved path) is read once, with a note on stderr; one without room for a single
+    ``patch_size`` patch of fully opaque pixels (:func:`engines.guidance.reference_problem`)
+    raises :class:`InputError` naming it."""
+    seen: set[Path] = set()
+    for path in paths or ():
+        if Path(path).resolve() in seen:
+            print(f"note: --exemplar {path} names a file given before; it is searched once",
+                  file=sys.stderr)
+        seen.add(Path(path).resolve())
+    exemplars = []
+    for path in unique_paths(paths):
+        loaded = load_image(path)
+        pixels = reference_pixels(loaded.rgb, loaded.alpha)
+        problem = reference_problem(pixels, patch_size)
+        if problem is not None:
+            smaller = "" if reference_problem(pixels, 3) else " or choose smaller " \
+                f"patches (--option patch_size=N, now {patch_size})"
+            raise InputError(f"--exemplar {path} {problem}; leave it out{smaller}")
+        exemplars.append(pixels)
+    return tuple(exemplars)
 
 
 class StageBar(tqdm):

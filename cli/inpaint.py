@@ -16,9 +16,10 @@ from cli._common import (
     load_labels,
     load_layer,
     run_with_bar,
+    unique_paths,
 )
 from engines import registry
-from engines.base import Engine, Guidance, InputError
+from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
     drops_metadata,
@@ -26,22 +27,35 @@ from engines.fileio import (
     loses_transparency,
     save_result,
 )
+from engines.guidance import reference_patch_size
+from engines.region import (
+    REFERENCE_PIXELS_FLOOR,
+    REFERENCE_PIXELS_PER_REGION,
+    shrunk_references,
+)
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", help="the picture")
-    parser.add_argument("mask", help="mask PNG, same size: white (or opaque) = fill")
+    # the picture and the mask are checked by run(): --exemplar takes every file name after
+    # it, and written before them it leaves them missing, which run() can explain
+    parser.usage = ("%(prog)s [-h] image mask -o OUTPUT [--engine ENGINE] [options] "
+                    "[--exemplar FILE [FILE ...]]")
+    parser.add_argument("image", nargs="?", help="the picture")
+    parser.add_argument("mask", nargs="?", help="mask PNG, same size: white (or opaque) = fill")
     parser.add_argument("-o", "--output", required=True, help="result file (format by extension)")
     add_engine_arguments(parser)
     parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
     parser.add_argument("--labels", help="edited label map (indexed PNG of class ids)")
     parser.add_argument("--include", help="sampling area: only these pixels are sources (white)")
     parser.add_argument("--exclude", help="sampling area: never use these pixels (white)")
-    parser.add_argument("--exemplar", nargs="+", metavar="FILE",
-                        help="reference photos whose content may fill the hole")
+    parser.add_argument("--exemplar", nargs="+", action="extend", metavar="FILE",
+                        help="reference photos whose content may fill the hole: every "
+                             "file name up to the next option is one, so write it after "
+                             "the picture and the mask; repeatable; a file named twice is "
+                             "searched once; only fully opaque pixels are copied")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace OUT if it exists (never one of the input files: the "
@@ -75,7 +89,43 @@ def _require_guidance(engine: Engine, args: argparse.Namespace) -> None:
             raise InputError(f"the {args.engine} engine needs {what}")
 
 
+def _require_picture_and_mask(args: argparse.Namespace) -> None:
+    """Raise :class:`InputError` when the picture or the mask is missing, saying so, and
+    when ``--exemplar`` written before them took them as reference photos, how to write it."""
+    missing = [noun for name, noun in (("image", "picture"), ("mask", "mask"))
+               if getattr(args, name) is None]
+    if not missing:
+        return
+    references = args.exemplar or []
+    if len(references) > len(missing):
+        taken = len(references) - len(missing)
+        positionals = [p for p in (args.image, args.mask) if p] + references[taken:]
+        raise InputError(
+            f"--exemplar takes every file name after it, so {' '.join(references)} were all "
+            f"read as reference photos and the {' and the '.join(missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} missing; write --exemplar after the "
+            f"picture and the mask (inpaint {' '.join(positionals)} -o {args.output} "
+            f"--exemplar {' '.join(references[:taken])}), or end its list with another "
+            "option")
+    raise InputError(f"the following arguments are required: {', '.join(missing)}")
+
+
+def _reference_notes(engine: Engine, request: InpaintRequest,
+                     args: argparse.Namespace) -> None:
+    """Say on stderr which reference photos the fill searches shrunk (far larger than the
+    region filled: :func:`engines.region.reference_size`)."""
+    names = unique_paths(args.exemplar)
+    for index, width, height in shrunk_references(request, engine):
+        shape = request.exemplars[index].shape
+        print(f"note: --exemplar {names[index]} ({shape[1]}x{shape[0]}) is searched at "
+              f"{width}x{height}: reference photos are shrunk to at most "
+              f"{REFERENCE_PIXELS_PER_REGION} times the pixels of the area filled (and no "
+              f"less than {REFERENCE_PIXELS_FLOOR / 1e6:g} megapixels) to keep the fill quick",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    _require_picture_and_mask(args)
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
     require_device(args.device)  # an accelerator asked for by name must exist
     engine = registry.create(args.engine, **engine_options(args))
@@ -89,12 +139,14 @@ def run(args: argparse.Namespace) -> int:
         labels=load_labels(args.labels, shape),
         include=load_layer(args.include, shape, "include"),
         exclude=load_layer(args.exclude, shape, "exclude"),
-        exemplars=load_exemplars(args.exemplar))
+        exemplars=load_exemplars(args.exemplar,
+                                 reference_patch_size(args.engine, engine.options)))
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         hint = f"; {', '.join(users)} can" if users else ""
         print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored{hint}",
               file=sys.stderr)
+    _reference_notes(engine, request, args)
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)

@@ -117,7 +117,9 @@ class InpaintRequest:
         labels: optional ``(H, W)`` uint8 class ids of the *edited* layout (255 = unlabelled).
         sample_include: optional ``(H, W)`` uint8, 255 = only these pixels may be patch sources.
         sample_exclude: optional ``(H, W)`` uint8, 255 = these pixels are never patch sources.
-        exemplars: extra ``(h, w, 3)`` uint8 RGB images usable as patch sources.
+        exemplars: extra images usable as patch sources (reference photos), each ``(h, w, 3)``
+            uint8 RGB or ``(h, w, 4)`` uint8 RGBA; of an RGBA one only the fully opaque pixels
+            (alpha 255) are sources (:func:`engines.guidance.reference_usable`).
         strategy: how the engine sees a large image, see :class:`Strategy`.
         crop_margin: context margin in pixels around the hole for ``Strategy.CROP``.
         seed: random seed; an engine given the same request and seed gives the same result.
@@ -159,8 +161,9 @@ class InpaintRequest:
             raise InputError(f"color must be RGBA (H, W, 4), got shape {self.color.shape}")
         exemplars = tuple(_frozen_array(e, np.uint8, (3,), "exemplar") for e in self.exemplars)
         for e in exemplars:
-            if e.shape[2] != 3:
-                raise InputError(f"exemplar must be RGB (h, w, 3), got shape {e.shape}")
+            if e.shape[2] not in (3, 4):
+                raise InputError(f"exemplar must be RGB (h, w, 3) or RGBA (h, w, 4), got "
+                                 f"shape {e.shape}")
         set_(self, "exemplars", exemplars)
         set_(self, "strategy", Strategy(self.strategy))
         set_(self, "options", MappingProxyType(dict(self.options)))
@@ -222,8 +225,10 @@ class Region:
     """The inputs of one engine call, cut out of a request and scaled to working size.
 
     All arrays share the same ``(h, w)``; their conventions are those of
-    :class:`InpaintRequest`. ``scale`` is working size / original size. ``exemplars`` are
-    scaled by the same factor. ``device`` is the request's device preference.
+    :class:`InpaintRequest`. ``scale`` is working size / original size. ``exemplars`` (RGB
+    or RGBA, as in the request) are scaled by the same factor, or further down when far
+    larger than the picture (:func:`engines.region.reference_size`). ``device`` is the
+    request's device preference.
     """
 
     image: np.ndarray

@@ -6,7 +6,8 @@ another hole).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,6 +18,63 @@ from engines.region import Box, crop_boxes
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
 # drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
 GUIDANCE_REACH = 3
+# Only fully opaque pixels of a reference photo are sources: a cut-out's soft edge (alpha 1 to
+# 254) mixes the subject with a background colour nobody sees, which a copy would show.
+REFERENCE_OPAQUE = 255
+
+
+def reference_pixels(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """A reference photo as requests carry it (``InpaintRequest.exemplars``): ``rgb``
+    ``(h, w, 3)`` uint8 itself when ``alpha`` (``(h, w)`` uint8, 255 = opaque) is None or
+    fully opaque, else the ``(h, w, 4)`` RGBA stack of both."""
+    if alpha is None or bool((alpha >= REFERENCE_OPAQUE).all()):
+        return rgb
+    return np.dstack((rgb, alpha))
+
+
+def reference_usable(pixels: np.ndarray) -> np.ndarray:
+    """The ``(h, w)`` bool map of the pixels of a reference photo that may be copied:
+    every pixel of an ``(h, w, 3)`` RGB one, those with alpha :data:`REFERENCE_OPAQUE` of an
+    ``(h, w, 4)`` RGBA one (uint8)."""
+    if pixels.shape[2] == 3:
+        return np.ones(pixels.shape[:2], bool)
+    return pixels[..., 3] >= REFERENCE_OPAQUE
+
+
+def reference_problem(pixels: np.ndarray, patch_size: int) -> str | None:
+    """Why a reference photo (``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8) cannot give a
+    single ``patch_size`` x ``patch_size`` patch, or None when it can: the rule the editor
+    and the CLI both apply before searching one. The text follows the file's name."""
+    height, width = pixels.shape[:2]
+    side = f"{patch_size}x{patch_size}"
+    if min(height, width) < patch_size:
+        return (f"is {width}x{height} pixels, too small for one {side} patch, so nothing "
+                "can be copied from it")
+    if pixels.shape[2] == 3:
+        return None
+    usable = reference_usable(pixels)
+    kernel = np.ones((patch_size, patch_size), np.uint8)
+    fits = cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                     borderValue=0)
+    if fits.any():
+        return None
+    if not usable.any():
+        return ("has no fully opaque pixel, so nothing can be copied from it (transparent "
+                "and partly transparent pixels are never copied)")
+    return (f"has no fully opaque {side} area, so nothing can be copied from it "
+            "(transparent and partly transparent pixels are never copied)")
+
+
+def reference_patch_size(engine: str, options: Mapping[str, Any]) -> int:
+    """The patch side a fill by ``engine`` with ``options`` would copy from reference photos:
+    its ``patch_size`` option when it has one, else Guided PatchMatch's default (the engine
+    that searches references)."""
+    from engines import registry  # local: the registry imports the engines
+
+    cls = registry.engine_class(engine)
+    if not any(spec.key == "patch_size" for spec in cls.user_options()):
+        cls = registry.engine_class("patchmatch")
+    return int(options.get("patch_size", cls.option_default("patch_size")))
 
 
 def guidance_given(request: InpaintRequest,

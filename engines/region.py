@@ -26,6 +26,15 @@ from engines.base import (
     Strategy,
 )
 
+# Reference photos (exemplars) far larger than the region filled cost time and memory in
+# proportion to their pixels (each is searched beside the region at every pyramid level: a
+# 12000x9000 one made a small fill take 26 s and 3 GB) but add little: they are shrunk to
+# at most this many times the region's pixels at working scale, and never below the floor,
+# so a photo of the same scene beside a small crop keeps enough detail (the floor is about a
+# second of search on a slow CPU).
+REFERENCE_PIXELS_PER_REGION = 4
+REFERENCE_PIXELS_FLOOR = 4_000_000
+
 
 @dataclass(frozen=True)
 class Box:
@@ -238,19 +247,69 @@ def _resize(array: np.ndarray | None, size: tuple[int, int], kind: str) -> np.nd
     return np.where(scaled > 0, 255, 0).astype(np.uint8)
 
 
+def reference_size(shape: tuple[int, ...], region_size: tuple[int, int],
+                   scale: float) -> tuple[int, int]:
+    """The ``(w, h)`` at which a reference photo of ``shape`` ``(h, w, ...)`` is searched for
+    a region of ``region_size`` ``(w, h)`` at working scale ``scale`` (at most 1): scaled
+    like the region, then, keeping its proportions, down to at most
+    ``max(REFERENCE_PIXELS_FLOOR, REFERENCE_PIXELS_PER_REGION * region pixels)`` pixels.
+    Never larger than the photo."""
+    height, width = shape[:2]
+    cap = max(REFERENCE_PIXELS_FLOOR, REFERENCE_PIXELS_PER_REGION * region_size[0]
+              * region_size[1])
+    factor = min(1.0, scale, (cap / (height * width)) ** 0.5)
+    return min(width, max(1, round(width * factor))), min(height, max(1, round(height * factor)))
+
+
+def shrunk_references(request: InpaintRequest, engine: Engine) -> list[tuple[int, int, int]]:
+    """The exemplars of ``request`` that ``engine`` searches smaller than the region's scale
+    (:func:`reference_size`): ``(index, w, h)``, the largest size one is searched at over the
+    engine's boxes (:func:`plan_boxes`); empty for an engine that takes no exemplars."""
+    if Guidance.EXEMPLARS not in engine.guidance or not request.exemplars:
+        return []
+    if not request.hole.any():
+        return []
+    plan = plan_boxes(request, engine)
+    shrunk = []
+    for index, exemplar in enumerate(request.exemplars):
+        height, width = exemplar.shape[:2]
+        sizes = [(reference_size(exemplar.shape, _scaled_size(box, scale), scale),
+                  (max(1, round(width * scale)), max(1, round(height * scale))))
+                 for box, scale in plan]
+        if any(size != like_region for size, like_region in sizes):
+            w, h = max(size for size, _ in sizes)
+            shrunk.append((index, w, h))
+    return shrunk
+
+
+def _scaled_reference(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A reference photo (RGB or RGBA uint8) shrunk to ``size`` ``(w, h)`` (no larger than
+    it). The alpha of an RGBA one becomes 255 where every pixel a scaled pixel averages was
+    255 (a transparent pixel's share under 1/131070 of it aside), else 0: a pixel that
+    mixes in an invisible colour is never a source (see
+    :func:`engines.guidance.reference_usable`)."""
+    if size == (pixels.shape[1], pixels.shape[0]):
+        return pixels
+    scaled = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    if pixels.shape[2] == 4:
+        # the same averaging, in uint16 so that one transparent pixel's share stays above 0
+        transparent = np.where(pixels[..., 3] < 255, np.uint16(65535), np.uint16(0))
+        covered = cv2.resize(transparent, size, interpolation=cv2.INTER_AREA)
+        scaled[..., 3] = np.where(covered == 0, 255, 0).astype(np.uint8)
+    return scaled
+
+
 def build_region(request: InpaintRequest, box: Box, scale: float) -> Region:
-    """Cut ``box`` out of the request and scale every layer by ``scale``."""
+    """Cut ``box`` out of the request and scale every layer by ``scale``; the exemplars by
+    :func:`reference_size` (transparency kept, see :func:`_scaled_reference`)."""
     size = _scaled_size(box, scale)
     rows, cols = box.slices
 
     def cut(array: np.ndarray | None, kind: str) -> np.ndarray | None:
         return None if array is None else _resize(array[rows, cols], size, kind)
 
-    exemplars = tuple(
-        _resize(e, (max(1, round(e.shape[1] * scale)), max(1, round(e.shape[0] * scale))),
-                "image")
-        for e in request.exemplars
-    )
+    exemplars = tuple(_scaled_reference(e, reference_size(e.shape, size, scale))
+                      for e in request.exemplars)
     return Region(
         image=cut(request.image, "image"),
         mask=cut(request.mask, "mask"),

@@ -23,7 +23,13 @@ Guidance (each optional, all combinable):
   constrains nothing; 255 = unlabelled;
 * ``sample_include`` / ``sample_exclude``: only / never these pixels are sources (no source
   patch overlaps an excluded pixel; an all-zero include layer restricts nothing);
-* ``exemplars``: reference images searched as sources beside the image itself.
+* ``exemplars``: reference images searched as sources beside the image itself; of an RGBA
+  one only the fully opaque pixels (a patch lies wholly on them), and one without room for
+  a single patch is left out (:func:`engines.guidance.reference_problem` is the rule the
+  editor and the CLI apply when a reference is added). A reference far larger than the
+  region is searched shrunk, to at most ``REFERENCE_PIXELS_PER_REGION`` times the region's
+  pixels and no less than ``REFERENCE_PIXELS_FLOOR`` (:func:`engines.region.reference_size`;
+  :func:`engines.region.shrunk_references` names them for a note).
 
 The numba kernels are compiled on first use and cached on disk where numba finds a writable
 place (``kernels._cached_njit``); call :func:`warm_up` from a background thread at start-up so

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from engines.base import UNLABELLED
+from engines.guidance import reference_usable
 
 BAND_ROWS = 16  # rows per band of the parallel scans; fixed so results do not depend on threads
 # Wexler et al. weigh a target patch by gamma ** -(its distance into the hole) with gamma 1.3.
@@ -47,7 +48,8 @@ class LevelInputs:
     ``image`` ``(h, w, 3)`` uint8 RGB (hole pixels meaningless); ``hole`` ``(h, w)`` bool;
     ``usable`` ``(h, w)`` bool, the pixels allowed as sources (known, not excluded, inside the
     include area); ``labels`` ``(h, w)`` uint8 or None; ``sketch`` ``(h, w)`` bool or None;
-    ``exemplars`` RGB uint8 images scaled like the level.
+    ``exemplars`` RGB uint8 images scaled like the level and ``exemplar_usable`` their
+    ``(h, w)`` bool maps of the pixels allowed as sources (the fully opaque ones).
     """
 
     image: np.ndarray
@@ -56,6 +58,7 @@ class LevelInputs:
     labels: np.ndarray | None
     sketch: np.ndarray | None
     exemplars: tuple[np.ndarray, ...]
+    exemplar_usable: tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class LevelProblem:
         target_labels, atlas_labels: int16 label maps (-1 = unconstrained) or None.
         target_structure, structure_weight, atlas_structure: float32 maps or None.
         radius: patch radius (patches are ``2 * radius + 1`` wide).
+        piece_ids: what each atlas piece is: 0 the region, k the k-th exemplar of the level
+            (1-based); exemplars without a usable patch are left out of the atlas.
     """
 
     hole: np.ndarray
@@ -99,6 +104,7 @@ class LevelProblem:
     structure_weight: np.ndarray | None
     atlas_structure: np.ndarray | None
     radius: int
+    piece_ids: tuple[int, ...]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -141,7 +147,8 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray) -> tuple[LevelInput
     A coarse pixel is known when its kernel reaches any known fine pixel and takes the
     weighted mean of those only, so the hole shrinks level by level and is filled with
     smooth context. ``forbidden`` marks known pixels that may not serve as sources (excluded
-    or outside the include area); a coarse pixel touched by one is no source either.
+    or outside the include area); a coarse pixel touched by one is no source either, and
+    likewise for the unusable (not fully opaque) pixels of the exemplars.
     """
     known = (~level.hole).astype(np.float32)
     weight = _shrink(known)
@@ -157,6 +164,8 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray) -> tuple[LevelInput
         labels=None if level.labels is None else np.ascontiguousarray(level.labels[::2, ::2]),
         sketch=None if level.sketch is None else _touched(level.sketch),
         exemplars=tuple(_shrink(e) if min(e.shape[:2]) >= 2 else e for e in level.exemplars),
+        exemplar_usable=tuple(~_touched(~u) if min(u.shape) >= 2 else u
+                              for u in level.exemplar_usable),
     )
     return level, coarse_forbidden
 
@@ -191,11 +200,15 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     """The pyramid of a region, finest first, down to the last level that still has a hole.
 
     It also stops before a level whose shorter side would be under ``4 * (2r + 1)`` pixels.
+    ``exemplars``: ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8 reference photos; only their
+    fully opaque pixels are sources (:func:`engines.guidance.reference_usable`).
     """
     usable = _usable_sources(hole, include, exclude)
     forbidden = ~hole & ~usable
     sketch_mask = None if sketch is None else sketch >= 128
-    level = LevelInputs(image, hole, usable, labels, sketch_mask, tuple(exemplars))
+    level = LevelInputs(image, hole, usable, labels, sketch_mask,
+                        tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
+                        tuple(reference_usable(e) for e in exemplars))
     pyramid = [level]
     smallest = 4 * (2 * radius + 1)
     while len(pyramid) < max_levels and min(half_size(*level.hole.shape)) >= smallest:
@@ -299,14 +312,18 @@ def _targets(hole: np.ndarray, radius: int):
 def level_problem(level: LevelInputs, radius: int) -> LevelProblem:
     """The atlas, targets and guidance maps for one level."""
     hole = level.hole
-    exemplars = [e for e in level.exemplars if min(e.shape[:2]) >= 2 * radius + 1]
+    kept = []  # (number, image, usable, valid centres) of the exemplars with a usable patch
+    for number, (e, usable) in enumerate(zip(level.exemplars, level.exemplar_usable), 1):
+        if min(e.shape[:2]) >= 2 * radius + 1:
+            centres = _valid_centres(usable, radius)
+            if centres.any():
+                kept.append((number, e, usable, centres))
+    exemplars = [e for _, e, _, _ in kept]
     pieces = [level.image, *exemplars]
     lefts, widths, heights = _atlas_layout(pieces)
     atlas = _paste_pieces(pieces, lefts, np.float32, 0.0)
-    valid = _paste_pieces(
-        [_valid_centres(level.usable, radius)]
-        + [_valid_centres(np.ones(e.shape[:2], bool), radius) for e in exemplars],
-        lefts, np.uint8, 0)
+    valid = _paste_pieces([_valid_centres(level.usable, radius)]
+                          + [centres for _, _, _, centres in kept], lefts, np.uint8, 0)
 
     ty, tx, index, bands = _targets(hole, radius)
     hole_y, hole_x = np.nonzero(hole)
@@ -333,8 +350,9 @@ def level_problem(level: LevelInputs, radius: int) -> LevelProblem:
         target_structure = np.where(hole, _soft_lines(sketch_in_hole), edges).astype(np.float32)
         near = cv2.distanceTransform((~sketch_in_hole).view(np.uint8), cv2.DIST_L2, 3)
         structure_weight = ((near <= radius + 2) & hole).astype(np.float32)
-        atlas_structure = _paste_pieces([edges] + [_edge_map(e, None) for e in exemplars],
-                                        lefts, np.float32, 0.0)
+        atlas_structure = _paste_pieces(
+            [edges] + [_edge_map(e, None if usable.all() else ~usable)
+                       for _, e, usable, _ in kept], lefts, np.float32, 0.0)
 
     return LevelProblem(
         hole=hole, atlas=atlas, piece_left=lefts, piece_width=widths, piece_height=heights,
@@ -343,4 +361,5 @@ def level_problem(level: LevelInputs, radius: int) -> LevelProblem:
         confidence=confidence.astype(np.float32), centre_label=centre_label,
         target_labels=target_labels, atlas_labels=atlas_labels,
         target_structure=target_structure, structure_weight=structure_weight,
-        atlas_structure=atlas_structure, radius=radius)
+        atlas_structure=atlas_structure, radius=radius,
+        piece_ids=(0, *(number for number, _, _, _ in kept)))

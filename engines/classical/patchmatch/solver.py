@@ -168,11 +168,6 @@ def _upsampled_estimate(previous: np.ndarray, level: LevelInputs) -> np.ndarray:
     return estimate
 
 
-def _piece_ids(level: LevelInputs, radius: int) -> tuple[int, ...]:
-    side = 2 * radius + 1
-    return (0, *(k + 1 for k, e in enumerate(level.exemplars) if min(e.shape[:2]) >= side))
-
-
 def transfer_grain(estimate: np.ndarray, problem: LevelProblem, nnf_y: np.ndarray,
                    nnf_x: np.ndarray, sigma: float) -> np.ndarray:
     """The voted ``estimate`` ``(h, w, 3)`` float32 with, in the hole, its detail finer than
@@ -209,8 +204,17 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
     problems = [level_problem(level, radius) for level in pyramid]
     if not problems[0].valid.any():
+        side = 2 * radius + 1
+        if pyramid[0].exemplars:  # the references given cannot help either
+            count = len(pyramid[0].exemplars)
+            given = "the reference photo given is" if count == 1 else \
+                f"the {count} reference photos given are"
+            raise EngineError(f"no {side}x{side} patch fits in the picture outside the hole "
+                              f"and the excluded area, and {given} too small (at the size "
+                              "searched) or too transparent to hold one (only fully opaque "
+                              "pixels are copied); choose a smaller patch size, unmask some "
+                              "context or add a larger, opaque reference image")
         if pyramid[0].usable.any():  # known pixels, but too few together for one patch
-            side = 2 * radius + 1
             raise EngineError(f"no {side}x{side} patch fits in the picture outside the hole "
                               "and the excluded area, so PatchMatch has nothing to copy; "
                               "choose a smaller patch size, unmask some context or add a "
@@ -230,7 +234,7 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
     estimate = None
     for number, ((level, problem), (rounds, scans)) in enumerate(zip(levels, plans), start=1):
         cancel.raise_if_cancelled()
-        ids = _piece_ids(level, radius)
+        ids = problem.piece_ids
         level_seed = int(hash32((seed & 0xFFFFFFFF) * 7919 + number))
         if previous is None:
             estimate = push_pull(level.image, level.hole)
