@@ -280,6 +280,14 @@ class FaceSession(WorkerClient):
         return weights.is_present(DETECTOR_WEIGHTS)
 
     @staticmethod
+    def detector_damage() -> str | None:
+        """What is wrong with an installed detector file that is damaged (its path, why,
+        how to replace it: :func:`engines.weights.readiness_problem`), else None."""
+        if weights.installation(DETECTOR_WEIGHTS).state is not weights.InstallState.DAMAGED:
+            return None
+        return weights.readiness_problem((DETECTOR_WEIGHTS,))
+
+    @staticmethod
     def parser_ready() -> bool:
         return face_parser().status().ready
 
@@ -294,9 +302,12 @@ class FaceSession(WorkerClient):
             self.message.emit("Leave the face first")
             return None
         if not self.detector_ready():
-            self.error.emit("Face detection needs the RetinaFace weights "
-                            f"({DETECTOR_WEIGHTS}): use Download face models, or Use a box and "
-                            "drag a box from mid-forehead to the chin")
+            damage = self.detector_damage()
+            needed = (f"Face detection cannot start: {damage}" if damage else
+                      f"Face detection needs the RetinaFace weights ({DETECTOR_WEIGHTS}): use "
+                      "Download face models")
+            self.error.emit(f"{needed}; or Use a box and drag a box from mid-forehead to the "
+                            "chin")
             return None
         image = doc.image.copy()  # the photo may change on the GUI thread meanwhile
         task = FunctionTask(title="Detect faces",
@@ -653,8 +664,10 @@ class FacePanel(QWidget):
         self.download_button.setVisible(not (detector and parser))
         notes = []
         if not detector:
-            notes.append("No face detector installed: Use a box and drag it from mid-forehead to "
-                         "the chin around an upright face (or download the face models).")
+            missing = ("The face detector's file is damaged (Download face models replaces it)"
+                       if FaceSession.detector_damage() else "No face detector installed")
+            notes.append(f"{missing}: Use a box and drag it from mid-forehead to the chin "
+                         "around an upright face (or download the face models).")
         if not parser:
             notes.append("Without the face parser, Auto-sketch draws only eye and mouth marks.")
         self.hint.setText(" ".join(notes))

@@ -13,6 +13,7 @@ import pytest
 from app import faces
 from app.document import Document, Layer
 from app.faces import (
+    DETECTOR_WEIGHTS,
     FaceBoxTool,
     FacePanel,
     FaceSession,
@@ -25,7 +26,7 @@ from app.tools import ToolSettings
 from app.viewcache import ViewCache
 from app.worker import Worker
 from engines import faces as geometry
-from engines import registry
+from engines import registry, weights
 from engines.base import InputError, Readiness, Status
 from engines.fileio import ImageMetadata
 from engines.segmentation.labels import bundled_label_set
@@ -390,6 +391,25 @@ def test_face_box_tool_reports_boxes_and_clicks():
     tool.release(document, (52.0, 51.0))
     assert clicks == [(52.0, 51.0)] and len(boxes) == 1
     assert not document.can_undo()
+
+
+def test_a_damaged_detector_file_is_named_as_damaged_not_missing(qtbot, session):
+    session, _ = session
+    page = weights.local_path(DETECTOR_WEIGHTS)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_bytes(b"<!DOCTYPE html><html><body>Quota exceeded</body></html>")
+    errors = []
+    session.error.connect(errors.append)
+    assert session.detect() is None
+    [error] = errors
+    assert error.startswith("Face detection cannot start: ") and str(page) in error
+    assert "is damaged" in error and "Use a box" in error
+    panel = FacePanel()
+    qtbot.addWidget(panel)
+    assert panel.hint.text().startswith("The face detector's file is damaged")
+    page.unlink()  # missing, not damaged: the usual advice
+    panel.refresh_models()
+    assert panel.hint.text().startswith("No face detector installed")
 
 
 def test_panel_lists_faces_and_follows_the_mode(qtbot, session, monkeypatch):
