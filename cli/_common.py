@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -166,12 +166,22 @@ def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
                           seed=args.seed, device=args.device)
 
 
-def unique_paths(paths: list[str] | None) -> list[str]:
-    """``paths`` without the repeats of a file (the same resolved path), in order."""
+def unique_paths(paths: list[str] | None,
+                 on_repeat: Callable[[str], None] | None = None) -> list[str]:
+    """``paths`` without the repeats of a file (the same resolved path), in order;
+    ``on_repeat`` is called with each repeat left out."""
     unique: dict[Path, str] = {}
     for path in paths or ():
-        unique.setdefault(Path(path).resolve(), path)
+        resolved = Path(path).resolve()
+        if resolved in unique and on_repeat is not None:
+            on_repeat(path)
+        unique.setdefault(resolved, path)
     return list(unique.values())
+
+
+def _note_repeated_exemplar(path: str) -> None:
+    print(f"note: --exemplar {path} names a file given before; it is searched once",
+          file=sys.stderr)
 
 
 def load_exemplars(paths: list[str] | None, patch_size: int) -> tuple[np.ndarray, ...]:
@@ -180,14 +190,8 @@ def load_exemplars(paths: list[str] | None, patch_size: int) -> tuple[np.ndarray
     resolved path) is read once, with a note on stderr; one without room for a single
     ``patch_size`` patch of fully opaque pixels (:func:`engines.guidance.reference_problem`)
     raises :class:`InputError` naming it."""
-    seen: set[Path] = set()
-    for path in paths or ():
-        if Path(path).resolve() in seen:
-            print(f"note: --exemplar {path} names a file given before; it is searched once",
-                  file=sys.stderr)
-        seen.add(Path(path).resolve())
     exemplars = []
-    for path in unique_paths(paths):
+    for path in unique_paths(paths, _note_repeated_exemplar):
         loaded = load_image(path)
         pixels = reference_pixels(loaded.rgb, loaded.alpha)
         problem = reference_problem(pixels, patch_size)

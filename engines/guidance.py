@@ -13,14 +13,19 @@ import cv2
 import numpy as np
 
 from engines.base import UNLABELLED, Guidance, InpaintRequest, InputError, Strategy
-from engines.region import Box, crop_boxes
+from engines.region import REFERENCE_OPAQUE, Box, crop_boxes
 
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
 # drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
 GUIDANCE_REACH = 3
-# Only fully opaque pixels of a reference photo are sources: a cut-out's soft edge (alpha 1 to
-# 254) mixes the subject with a background colour nobody sees, which a copy would show.
-REFERENCE_OPAQUE = 255
+
+
+def patch_centres(usable: np.ndarray, side: int) -> np.ndarray:
+    """``(h, w)`` uint8, 1 at the centres of the ``side`` x ``side`` patches (``side`` odd)
+    that lie wholly inside the array and on ``usable`` (``(h, w)`` bool) pixels."""
+    kernel = np.ones((side, side), np.uint8)
+    return cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                     borderValue=0)
 
 
 def reference_pixels(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -53,10 +58,7 @@ def reference_problem(pixels: np.ndarray, patch_size: int) -> str | None:
     if pixels.shape[2] == 3:
         return None
     usable = reference_usable(pixels)
-    kernel = np.ones((patch_size, patch_size), np.uint8)
-    fits = cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
-                     borderValue=0)
-    if fits.any():
+    if patch_centres(usable, patch_size).any():
         return None
     if not usable.any():
         return ("has no fully opaque pixel, so nothing can be copied from it (transparent "

@@ -34,6 +34,9 @@ from engines.base import (
 # second of search on a slow CPU).
 REFERENCE_PIXELS_PER_REGION = 4
 REFERENCE_PIXELS_FLOOR = 4_000_000
+# Only fully opaque pixels of a reference photo are sources: a cut-out's soft edge (alpha 1 to
+# 254) mixes the subject with a background colour nobody sees, which a copy would show.
+REFERENCE_OPAQUE = 255
 
 
 @dataclass(frozen=True)
@@ -293,9 +296,10 @@ def _scaled_reference(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scaled = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     if pixels.shape[2] == 4:
         # the same averaging, in uint16 so that one transparent pixel's share stays above 0
-        transparent = np.where(pixels[..., 3] < 255, np.uint16(65535), np.uint16(0))
+        transparent = np.where(pixels[..., 3] < REFERENCE_OPAQUE, np.uint16(65535),
+                               np.uint16(0))
         covered = cv2.resize(transparent, size, interpolation=cv2.INTER_AREA)
-        scaled[..., 3] = np.where(covered == 0, 255, 0).astype(np.uint8)
+        scaled[..., 3] = np.where(covered == 0, REFERENCE_OPAQUE, 0).astype(np.uint8)
     return scaled
 
 

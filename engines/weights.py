@@ -302,6 +302,12 @@ def missing(weights_ids: Iterable[str]) -> list[str]:
     return [weights_id for weights_id in weights_ids if not is_present(weights_id)]
 
 
+def damaged(weights_ids: Iterable[str]) -> list[str]:
+    """The ids among ``weights_ids`` whose installed file is damaged (:func:`damage`), in
+    the given order."""
+    return [weights_id for weights_id in weights_ids if damage(weights_id)]
+
+
 # --- installation state -------------------------------------------------------------------
 
 

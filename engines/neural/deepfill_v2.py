@@ -568,16 +568,11 @@ class DeepFillV2Engine(NeuralEngine):
                 return weights_id
         return None
 
-    def _damaged(self) -> list[str]:
-        """The layouts' ids whose installed file is damaged (:func:`weights.damage`)."""
-        return [weights_id for weights_id in (self.weights_id, self.tf_weights_id)
-                if weights.damage(weights_id)]
-
     def checkpoint_path(self) -> Path:
         if self.options.get("weights_path"):
             return super().checkpoint_path()
         installed = self._installed()
-        damaged = self._damaged()
+        damaged = weights.damaged((self.weights_id, self.tf_weights_id))
         if installed is None and damaged:
             raise weights.WeightsCorruptError(weights.readiness_problem(damaged))
         return weights.require(installed or self.weights_id)
@@ -588,7 +583,7 @@ class DeepFillV2Engine(NeuralEngine):
         if self._installed() is not None:
             return Status(Readiness.READY)
         status = super().status()
-        damaged = self._damaged()
+        damaged = weights.damaged((self.weights_id, self.tf_weights_id))
         if status.ready or not damaged:
             return status
         return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))

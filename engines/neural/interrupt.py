@@ -27,17 +27,20 @@ def _check(_module: Any, _inputs: Any) -> None:
         token.raise_if_cancelled()
 
 
-def watch_layers(network: Any) -> Any:
-    """Give each layer of the ``torch.nn.Module`` ``network`` the cancel check (once;
-    TorchScript modules are left as they are); returns ``network``."""
+def watch_layers(networks: Any) -> Any:
+    """Give each layer of ``networks`` (a ``torch.nn.Module``, or a tuple of networks as
+    parsers load them) the cancel check, once; TorchScript modules and anything that is not
+    a module are left as they are. Returns ``networks``."""
     import torch
 
-    if getattr(network, _WATCHED, False) or isinstance(network, torch.jit.ScriptModule):
-        return network
-    for layer in network.modules():
-        layer.register_forward_pre_hook(_check)
-    setattr(network, _WATCHED, True)
-    return network
+    for network in networks if isinstance(networks, tuple) else (networks,):
+        if (not isinstance(network, torch.nn.Module) or getattr(network, _WATCHED, False)
+                or isinstance(network, torch.jit.ScriptModule)):
+            continue
+        for layer in network.modules():
+            layer.register_forward_pre_hook(_check)
+        setattr(network, _WATCHED, True)
+    return networks
 
 
 @contextmanager

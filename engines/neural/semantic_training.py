@@ -188,6 +188,15 @@ def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
     return np.ascontiguousarray(image), np.ascontiguousarray(labels)
 
 
+def _leave_out(notify: ProgressFn, name: str, why: Exception) -> None:
+    """Say that the picture ``name`` is left out of training, and why (it cannot be read)."""
+    notify(TrainProgress("notice", message=f"left out {name}: {why}"))
+
+
+def _none_readable(config: TrainConfig, count: int) -> InputError:
+    return InputError(f"none of the {count} image(s) in {config.images} can be read")
+
+
 class TrainingSet:
     """Image paths with their label-map paths; :meth:`batch` draws random training crops."""
 
@@ -220,7 +229,7 @@ class TrainingSet:
                 dropped = self.images.pop(index).name
                 self.labels.pop(index)
                 if notify is not None:
-                    notify(TrainProgress("notice", message=f"left out {dropped}: {exc}"))
+                    _leave_out(notify, dropped, exc)
                 continue
             image, label = random_crop(*pair, size, rng)
             images.append(image)
@@ -254,12 +263,12 @@ def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
         try:
             size = fileio.image_size(image)
         except fileio.ImageFileError as exc:
-            notify(TrainProgress("notice", message=f"left out {image.name}: {exc}"))
+            _leave_out(notify, image.name, exc)
             continue
         _check_label_file(label, size, image.name)
         readable.append((image, label))
     if not readable:
-        raise InputError(f"none of the {len(images)} image(s) in {config.images} can be read")
+        raise _none_readable(config, len(images))
     images, labels = [list(column) for column in zip(*readable)]
     num_classes = config.num_classes
     if num_classes is None:
@@ -307,7 +316,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                 try:
                     picture = fileio.read_rgb(path)
                 except fileio.ImageFileError as exc:  # one bad file does not end the run
-                    notify(TrainProgress("notice", message=f"left out {path.name}: {exc}"))
+                    _leave_out(notify, path.name, exc)
                     continue
                 write_label_map(target, parser.parse(picture, cancel))
                 sources.record(target, path)
@@ -317,7 +326,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     finally:  # also when cancelled: the maps written so far are reused next time
         sources.save()
     if not readable:
-        raise InputError(f"none of the {len(images)} image(s) in {config.images} can be read")
+        raise _none_readable(config, len(images))
     return (TrainingSet(readable, labels), label_set.name,
             config.num_classes or len(label_set))
 

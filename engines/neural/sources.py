@@ -122,11 +122,6 @@ class DualSourceEngine(NeuralEngine):
             else spec.manual or f"run `python main.py models import {spec.id} FILE`"
             for spec in specs)
 
-    def damaged_ids(self) -> list[str]:
-        """The candidates (:meth:`candidate_ids`) whose installed file is damaged
-        (:func:`engines.weights.damage`), in order of preference."""
-        return [weights_id for weights_id in self.candidate_ids() if weights.damage(weights_id)]
-
     def status(self) -> Status:
         """Ready with an override option or any candidate installed; else NEEDS_DOWNLOAD
         saying, for damaged files, their paths, why and how to replace them, otherwise how
@@ -135,7 +130,7 @@ class DualSourceEngine(NeuralEngine):
             return Status(Readiness.READY)
         if any(weights.is_present(weights_id) for weights_id in self.candidate_ids()):
             return Status(Readiness.READY)
-        damaged = self.damaged_ids()
+        damaged = weights.damaged(self.candidate_ids())
         if damaged:
             return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))
         return Status(Readiness.NEEDS_DOWNLOAD,
@@ -151,7 +146,7 @@ class DualSourceEngine(NeuralEngine):
         for weights_id in self.candidate_ids():
             if weights.is_present(weights_id):
                 return weights.local_path(weights_id)
-        damaged = self.damaged_ids()
+        damaged = weights.damaged(self.candidate_ids())
         if damaged:
             raise WeightsCorruptError(weights.readiness_problem(damaged))
         raise WeightsMissingError(f"{self.title} weights are not installed: "

@@ -87,23 +87,12 @@ class NeuralParser(Parser):
         """The loaded network(s) on ``device``, shared through the process-wide model slot."""
         paths = tuple(str(self.checkpoint_path(i).resolve()) for i in self.required_weights())
         key = (type(self).__name__, paths, str(device))
-        return MODEL_SLOT.get(key, lambda: _watched(self.load_networks(device)))
+        return MODEL_SLOT.get(key, lambda: watch_layers(self.load_networks(device)))
 
     def release(self) -> None:
         """Free the networks if this parser's are the ones loaded."""
         if MODEL_SLOT.key and MODEL_SLOT.key[0] == type(self).__name__:
             MODEL_SLOT.clear()
-
-
-def _watched(networks: Any) -> Any:
-    """``networks`` (one module or a tuple) with the cancel check before each layer
-    (:func:`engines.neural.interrupt.watch_layers`; made current by ``cancel_checks``)."""
-    import torch
-
-    for network in networks if isinstance(networks, tuple) else (networks,):
-        if isinstance(network, torch.nn.Module):
-            watch_layers(network)
-    return networks
 
 
 def image_tensor(image: np.ndarray, device, mean, std):

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from engines.base import UNLABELLED
-from engines.guidance import reference_usable
+from engines.guidance import patch_centres, reference_usable
 
 BAND_ROWS = 16  # rows per band of the parallel scans; fixed so results do not depend on threads
 # Wexler et al. weigh a target patch by gamma ** -(its distance into the hole) with gamma 1.3.
@@ -219,13 +219,6 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     return pyramid
 
 
-def _valid_centres(usable: np.ndarray, radius: int) -> np.ndarray:
-    """Centres whose whole ``(2r+1)^2`` patch is usable and inside the array (uint8 0/1)."""
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
-                     borderValue=0)
-
-
 def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float, float]:
     """Canny's ``(low, high)`` hysteresis thresholds for a ``(h, w)`` uint8 grey image.
 
@@ -315,14 +308,14 @@ def level_problem(level: LevelInputs, radius: int) -> LevelProblem:
     kept = []  # (number, image, usable, valid centres) of the exemplars with a usable patch
     for number, (e, usable) in enumerate(zip(level.exemplars, level.exemplar_usable), 1):
         if min(e.shape[:2]) >= 2 * radius + 1:
-            centres = _valid_centres(usable, radius)
+            centres = patch_centres(usable, 2 * radius + 1)
             if centres.any():
                 kept.append((number, e, usable, centres))
     exemplars = [e for _, e, _, _ in kept]
     pieces = [level.image, *exemplars]
     lefts, widths, heights = _atlas_layout(pieces)
     atlas = _paste_pieces(pieces, lefts, np.float32, 0.0)
-    valid = _paste_pieces([_valid_centres(level.usable, radius)]
+    valid = _paste_pieces([patch_centres(level.usable, 2 * radius + 1)]
                           + [centres for _, _, _, centres in kept], lefts, np.uint8, 0)
 
     ty, tx, index, bands = _targets(hole, radius)
