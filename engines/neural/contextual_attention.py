@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engines.neural.interrupt import check_cancelled
+
 KSIZE = 3  # key/query patch size (upstream ksize)
 RATE = 2  # matching happens at 1/RATE of the feature resolution
 SOFTMAX_SCALE = 10.0
@@ -256,7 +258,9 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         query_mask: ``(H/2, W/2)`` bool, further restricts the queries to its true cells
             (those of the box); the others paste nothing.
 
-    Returns ``(N, C, H, W)``. Inference only (no autograd graph is recorded).
+    Returns ``(N, C, H, W)``. Inference only (no autograd graph is recorded). Each block
+    first calls :func:`~engines.neural.interrupt.check_cancelled`, so a cancelled run stops
+    before its next block.
     """
     batch, _, height, width = b.shape
     if f.shape != b.shape:
@@ -291,6 +295,7 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         pasted = (raw.new_empty(count, raw.shape[1]) if positions is None
                   else raw.new_zeros(count, raw.shape[1]))  # box order
         for start in range(0, selected.numel(), per_block):
+            check_cancelled()  # a cancelled run stops before its next block
             block = selected[start:start + per_block]
             scores = _block_scores(keys, queries, block, weight, grid_h, grid_w, work)
             scores.mul_(usable).mul_(SOFTMAX_SCALE)  # upstream: softmax(scale * (S * usable))

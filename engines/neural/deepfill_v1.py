@@ -34,6 +34,7 @@ from engines.neural.deepfill_v2 import (
     refine_on_box,
     run_two_stages,
 )
+from engines.neural.interrupt import check_cancelled
 from engines.neural.windows import NEAREST_2X, ConvGeometry, Size, Step, paste, run_steps
 from engines.region import Box
 from engines.registry import register
@@ -82,6 +83,7 @@ class ConvBlock(nn.Module):
         return self.geometry.input_box(out_box, self.conv.padding, size)
 
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
+        check_cancelled()  # the passes call this, not the module: no cancel hook runs
         return self._activate(self.geometry.forward_box(x, x_box, out_box, self.conv.padding,
                                                         size, self.conv.weight,
                                                         self.conv.bias))

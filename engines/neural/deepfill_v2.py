@@ -38,6 +38,7 @@ from engines.neural.contextual_attention import (
     queries_reaching,
     queries_reaching_mask,
 )
+from engines.neural.interrupt import check_cancelled
 from engines.neural.windows import (
     NEAREST_2X,
     ConvGeometry,
@@ -150,6 +151,7 @@ class GatedConv(nn.Module):
         return self.geometry.input_box(out_box, self._padding(size)[0], size)
 
     def forward_box(self, x: torch.Tensor, x_box: Box, out_box: Box, size: Size) -> torch.Tensor:
+        check_cancelled()  # the passes call this, not the module: no cancel hook runs
         out = self.geometry.forward_box(x, x_box, out_box, self._padding(size)[0], size,
                                         self.conv.weight, self.conv.bias)
         return self._gate(out)

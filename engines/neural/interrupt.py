@@ -5,7 +5,10 @@ large network on a CPU takes seconds (LaMa at 1024 px: about 4 s). :func:`watch_
 gives every layer of a loaded network a forward pre-hook that checks the token made current
 on the calling thread by :func:`cancel_checks`, so a cancelled run stops before its next
 layer. Outside :func:`cancel_checks`, and on other threads, the hooks do nothing.
-TorchScript modules take no Python hooks and still stop between stages only.
+Code that computes layers from their weights instead of calling them as modules (DeepFill's
+hole-local passes, the contextual attention's blocks) calls :func:`check_cancelled` itself,
+the same rule the hooks follow. TorchScript modules take no Python hooks and still stop
+between stages only.
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ _current = threading.local()
 _WATCHED = "_inpaint_studio_cancel_hooks"  # marks a network whose layers have the hook
 
 
-def _check(_module: Any, _inputs: Any) -> None:
+def check_cancelled() -> None:
+    """Raise :class:`~engines.base.Cancelled` if the token made current on this thread by
+    :func:`cancel_checks` is cancelled; do nothing outside :func:`cancel_checks`. Call it
+    before each layer a loop computes without calling the layer as a watched module."""
     token = getattr(_current, "token", None)
     if token is not None:
         token.raise_if_cancelled()
+
+
+def _check(_module: Any, _inputs: Any) -> None:
+    check_cancelled()
 
 
 def watch_layers(networks: Any) -> Any:
