@@ -19,8 +19,15 @@ from app.document import Document
 from app.viewcache import nonzero_rects
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
-from engines.base import REGION_OPTION_KEYS, Guidance, InpaintRequest, Stage, Strategy
-from engines.region import Box, mask_bbox
+from engines.base import (
+    REGION_OPTION_KEYS,
+    Guidance,
+    InpaintRequest,
+    InputError,
+    Stage,
+    Strategy,
+)
+from engines.region import Box, mask_bbox, shrunk_references_note
 
 
 @dataclass
@@ -75,6 +82,24 @@ def given_guidance(document: Document, request: InpaintRequest) -> set[Guidance]
     return request.guidance_given(document.computed_labels)
 
 
+def shrunk_references_message(engine: str, options: dict[str, Any],
+                              request: InpaintRequest, document: Document) -> str:
+    """The note on the reference photos of ``request`` (a snapshot of ``document``) that
+    engine ``engine`` with ``options`` searches shrunk, named as the document names them
+    (:func:`engines.region.shrunk_references_note`, as the CLI says it), else "". Cheap: it
+    plans the boxes only when a reference is large enough to be shrunk."""
+    if Guidance.EXEMPLARS not in registry.engine_class(engine).guidance \
+            or not request.exemplars:
+        return ""
+    try:
+        instance = registry.create(engine, **options)
+    except InputError:
+        return ""  # the fill fails with the same error, which the user is shown
+    names = {id(r.pixels): r.name for r in document.references}
+    return shrunk_references_note(request, instance, [
+        names.get(id(pixels), "a reference photo") for pixels in request.exemplars])
+
+
 @dataclass
 class _Run:
     task_id: int
@@ -85,6 +110,7 @@ class _Run:
     box: Box
     engine_title: str
     ignored: str = ""  # a note on the guidance the engine does not take, or ""
+    shrunk: str = ""  # a note on the reference photos searched shrunk, or ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
     _hole: list[Box] | None = None
@@ -97,8 +123,9 @@ class _Run:
 
 
 def _with_note(message: str, run: _Run) -> str:
-    """``message`` followed by the run's note on ignored guidance, if any."""
-    return f"{message}. {run.ignored}" if run.ignored else message
+    """``message`` followed by the run's notes on ignored guidance and on reference photos
+    searched shrunk, if any."""
+    return ". ".join([message, *(note for note in (run.ignored, run.shrunk) if note)])
 
 
 class FillController(WorkerClient):
@@ -152,8 +179,13 @@ class FillController(WorkerClient):
                            request=request)
         self._pending = None
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
-        return self._start(task, _Run(task.id, doc, doc.image_version, request.mask,
-                                      request.sketch, box, title, ignored))
+        run = _Run(task.id, doc, doc.image_version, request.mask, request.sketch, box, title,
+                   ignored)
+        task_id = self._start(task, run)
+        # once the fill has started, so that it does not wait; its stages reach this (GUI)
+        # thread after this returns
+        run.shrunk = shrunk_references_message(s.engine, engine_options, request, doc)
+        return task_id
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied)."""

@@ -41,7 +41,7 @@ from engines.fileio import (
     suggest_output_path,
 )
 from engines.guidance import reference_patch_size, reference_pixels
-from engines.region import REFERENCE_PIXELS_FLOOR, REFERENCE_PIXELS_PER_REGION
+from engines.region import REFERENCE_PIXELS_PER_REGION, reference_size
 
 
 def _read_reference(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +52,32 @@ def _read_reference(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     pixels = reference_pixels(loaded.rgb, loaded.alpha)
     pixels.flags.writeable = False  # freshly decoded: the document need not copy it
     return pixels, thumbnail_pixels(loaded.rgb)
+
+
+def large_reference_note(name: str, shape: tuple[int, ...],
+                         picture_size: tuple[int, int]) -> str:
+    """What a fill on a picture of ``picture_size`` ``(w, h)`` does with a reference photo of
+    ``shape`` ``(h, w, ...)`` named ``name`` that it may search shrunk
+    (:func:`engines.region.reference_size`, at full scale: from the smallest area filled
+    to the whole picture), else "" (it is always searched as it is)."""
+    height, width = shape[:2]
+    least = reference_size(shape, (1, 1), 1.0)  # a fill of a speck: the floor
+    most = reference_size(shape, picture_size, 1.0)  # a fill of the whole picture
+
+    def text(size: tuple[int, int]) -> str:
+        return f"{size[0]}×{size[1]}"
+
+    if least == (width, height):
+        return ""
+    said = f"{name} ({width}×{height}) is large: "
+    if most == least:
+        return said + f"a fill searches it shrunk to {text(least)}, to stay quick"
+    if most != (width, height):
+        return (said + f"a fill searches it shrunk, to between {text(least)} and "
+                f"{text(most)} depending on the area filled, to stay quick")
+    under = height * width / REFERENCE_PIXELS_PER_REGION / 1e6
+    return (said + f"a fill of an area under {under:.3g} megapixels searches it shrunk "
+            f"(to {text(least)} at the least), to stay quick")
 
 
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
@@ -430,12 +456,10 @@ class FileCommands:
             known.add(resolved)
             added += 1
             preferences.save_folder("references", Path(path).parent)
-            height, width = pixels.shape[:2]
-            if height * width > REFERENCE_PIXELS_FLOOR:
-                notes.append(f"{name} ({width}×{height}) is large: a fill searches it "
-                             f"shrunk to {REFERENCE_PIXELS_PER_REGION} times the pixels of "
-                             f"the area filled (at least {REFERENCE_PIXELS_FLOOR / 1e6:g} "
-                             "megapixels), to stay quick")
+            picture = self.document.image.shape
+            note = large_reference_note(name, pixels.shape, (picture[1], picture[0]))
+            if note:
+                notes.append(note)
         self._show_references()
         if added:
             self.docks["references_dock"].raise_()

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from cli._common import (
     add_engine_arguments,
     add_metadata_argument,
@@ -28,11 +30,7 @@ from engines.fileio import (
     save_result,
 )
 from engines.guidance import reference_patch_size
-from engines.region import (
-    REFERENCE_PIXELS_FLOOR,
-    REFERENCE_PIXELS_PER_REGION,
-    shrunk_references,
-)
+from engines.region import shrunk_references_note
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write OUT"
@@ -113,15 +111,20 @@ def _require_picture_and_mask(args: argparse.Namespace) -> None:
 def _reference_notes(engine: Engine, request: InpaintRequest,
                      args: argparse.Namespace) -> None:
     """Say on stderr which reference photos the fill searches shrunk (far larger than the
-    region filled: :func:`engines.region.reference_size`)."""
-    names = unique_paths(args.exemplar)
-    for index, width, height in shrunk_references(request, engine):
-        shape = request.exemplars[index].shape
-        print(f"note: --exemplar {names[index]} ({shape[1]}x{shape[0]}) is searched at "
-              f"{width}x{height}: reference photos are shrunk to at most "
-              f"{REFERENCE_PIXELS_PER_REGION} times the pixels of the area filled (and no "
-              f"less than {REFERENCE_PIXELS_FLOOR / 1e6:g} megapixels) to keep the fill quick",
-              file=sys.stderr)
+    region filled: :func:`engines.region.shrunk_references_note`, as the editor says)."""
+    names = [f"--exemplar {path}" for path in unique_paths(args.exemplar)]
+    note = shrunk_references_note(request, engine, names)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def _load_references(args: argparse.Namespace, engine: Engine) -> tuple[np.ndarray, ...]:
+    """The ``--exemplar`` photos (:func:`cli._common.load_exemplars`), read-only: the
+    request takes them without copying them (a 108 MP photo is 324 MB)."""
+    exemplars = load_exemplars(args.exemplar, reference_patch_size(args.engine, engine.options))
+    for pixels in exemplars:
+        pixels.flags.writeable = False
+    return exemplars
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
         labels=load_labels(args.labels, shape),
         include=load_layer(args.include, shape, "include"),
         exclude=load_layer(args.exclude, shape, "exclude"),
-        exemplars=load_exemplars(args.exemplar,
-                                 reference_patch_size(args.engine, engine.options)))
+        exemplars=_load_references(args, engine))
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         hint = f"; {', '.join(users)} can" if users else ""

@@ -8,7 +8,10 @@ Pixels outside the mask are never changed, byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -37,6 +40,10 @@ REFERENCE_PIXELS_FLOOR = 4_000_000
 # Only fully opaque pixels of a reference photo are sources: a cut-out's soft edge (alpha 1 to
 # 254) mixes the subject with a background colour nobody sees, which a copy would show.
 REFERENCE_OPAQUE = 255
+# Shrinking a huge reference takes a while (0.4 s for 108 MP) and a fill of a small area
+# shrinks it to the same size each time: the last few shrunk copies of each reference are
+# kept while it lives (:func:`_scaled_reference`).
+REFERENCE_COPIES_KEPT = 2
 
 
 @dataclass(frozen=True)
@@ -285,14 +292,71 @@ def shrunk_references(request: InpaintRequest, engine: Engine) -> list[tuple[int
     return shrunk
 
 
+def shrunk_references_note(request: InpaintRequest, engine: Engine,
+                           names: Sequence[str]) -> str:
+    """One sentence naming the exemplars of ``request`` that ``engine`` searches shrunk
+    (:func:`shrunk_references`), each by its entry of ``names`` (one per exemplar, in order),
+    and why; "" when there are none. The CLI and the editor both say it."""
+    if not any(e.shape[0] * e.shape[1] > REFERENCE_PIXELS_FLOOR for e in request.exemplars):
+        return ""  # none can be shrunk: no need to plan the boxes
+    named = []
+    for index, width, height in shrunk_references(request, engine):
+        shape = request.exemplars[index].shape
+        searched = "is searched at" if not named else "at"
+        named.append(f"{names[index]} ({shape[1]}x{shape[0]}) {searched} {width}x{height}")
+    if not named:
+        return ""
+    return (f"{', '.join(named)}: reference photos are shrunk to at most "
+            f"{REFERENCE_PIXELS_PER_REGION} times the pixels of the area filled (and no less "
+            f"than {REFERENCE_PIXELS_FLOOR / 1e6:g} megapixels) to keep the fill quick")
+
+
+# the shrunk copies of references: id(pixels) -> {(w, h): copy}, latest last;
+# an entry goes when its reference is freed (weakref.finalize)
+_shrunk_copies: dict[int, OrderedDict[tuple[int, int], np.ndarray]] = {}
+# reentrant: a reference freed while this thread holds the lock forgets its copies under it
+_shrunk_copies_lock = threading.RLock()
+
+
+def _forget_shrunk_copies(key: int) -> None:
+    with _shrunk_copies_lock:
+        _shrunk_copies.pop(key, None)
+
+
 def _scaled_reference(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``pixels`` itself at its own ``size``, else :func:`_shrink_reference`, read-only.
+
+    ``pixels`` is a request's exemplar, read-only (:class:`InpaintRequest` makes it so) and
+    taken as never changing: its copies, the last :data:`REFERENCE_COPIES_KEPT` sizes, are
+    kept while it lives and given again. Thread-safe."""
+    if size == (pixels.shape[1], pixels.shape[0]):
+        return pixels
+    key = id(pixels)  # unique while pixels lives; its entry goes when it is freed
+    with _shrunk_copies_lock:
+        copies = _shrunk_copies.get(key)
+        if copies is not None and size in copies:
+            copies.move_to_end(size)
+            return copies[size]
+    scaled = _shrink_reference(pixels, size)  # outside the lock: another fill may go on
+    scaled.flags.writeable = False  # a kept copy is shared by every fill
+    with _shrunk_copies_lock:
+        copies = _shrunk_copies.get(key)
+        if copies is None:
+            copies = _shrunk_copies[key] = OrderedDict()
+            weakref.finalize(pixels, _forget_shrunk_copies, key).atexit = False
+        copies[size] = scaled
+        copies.move_to_end(size)
+        while len(copies) > REFERENCE_COPIES_KEPT:
+            copies.popitem(last=False)
+    return scaled
+
+
+def _shrink_reference(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A reference photo (RGB or RGBA uint8) shrunk to ``size`` ``(w, h)`` (no larger than
     it). The alpha of an RGBA one becomes 255 where every pixel a scaled pixel averages was
     255 (a transparent pixel's share under 1/131070 of it aside), else 0: a pixel that
     mixes in an invisible colour is never a source (see
     :func:`engines.guidance.reference_usable`)."""
-    if size == (pixels.shape[1], pixels.shape[0]):
-        return pixels
     scaled = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     if pixels.shape[2] == 4:
         # the same averaging, in uint16 so that one transparent pixel's share stays above 0

@@ -87,7 +87,6 @@ def test_a_file_added_twice_is_kept_once_and_the_status_bar_says_so(window, tmp_
 
 def test_a_large_photo_is_read_and_thumbnailed_off_the_gui_thread_and_noted(
         window, tmp_path, monkeypatch):
-    monkeypatch.setattr(file_commands, "REFERENCE_PIXELS_FLOOR", 10_000)
     monkeypatch.setattr(region_module, "REFERENCE_PIXELS_FLOOR", 10_000)
     save_image(tmp_path / "big.png", np.full((300, 400, 3), 90, np.uint8))
     threads = []

@@ -3,6 +3,7 @@ before the picture and the mask, files named twice, huge references."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -126,3 +127,36 @@ def test_a_huge_reference_is_searched_shrunk_and_says_so(files, capsys, monkeypa
     assert "note: --exemplar" in err and "big.png (400x300) is searched at" in err
     hole = load_image(folder / "out.png").rgb[mask > 0].astype(int)
     assert (np.abs(hole - 200) <= 2).all()
+
+
+def test_huge_references_are_named_in_one_note_and_shrunk_once_for_every_box(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(region_module, "REFERENCE_PIXELS_FLOOR", 1000)
+    rng = np.random.default_rng(2)
+    save_image(tmp_path / "wide.png", rng.integers(20, 60, (64, 400, 3)).astype(np.uint8))
+    mask = np.zeros((64, 400), np.uint8)
+    mask[28:36, 20:28] = mask[28:36, 370:378] = 255  # two holes, boxes far apart
+    save_mask(tmp_path / "mask.png", mask)
+    save_image(tmp_path / "big.png", np.full((300, 400, 3), 200, np.uint8))
+    save_image(tmp_path / "huge.png", np.full((360, 480, 3), 90, np.uint8))
+    shrunk = []
+    original = cv2.resize
+
+    def counted(src, *args, **kwargs):
+        if src.shape[:2] == (300, 400):
+            shrunk.append(args[0])
+        return original(src, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "resize", counted)
+    assert main.main(["inpaint", str(tmp_path / "wide.png"), str(tmp_path / "mask.png"),
+                      "-o", str(tmp_path / "out.png"), "--margin", "8", "--exemplar",
+                      str(tmp_path / "big.png"), str(tmp_path / "huge.png")]) == 0
+    assert len(shrunk) == 1  # both 64x64 boxes search big.png at the same size
+    width, height = shrunk[0]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "searched at" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"note: --exemplar {tmp_path / 'big.png'} (400x300) is "
+                               f"searched at {width}x{height}, --exemplar "
+                               f"{tmp_path / 'huge.png'} (480x360) at ")
+    assert "reference photos are shrunk to at most 4 times the pixels of the area filled" \
+        in lines[0]
