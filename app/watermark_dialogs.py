@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -81,16 +83,28 @@ def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: E
         instance.release()
 
 
+class _PathEdit(QLineEdit):
+    """A line edit that keeps Enter to itself: it ends the typing (``editingFinished``) and
+    neither opens a file dialog nor presses the dialog's default button."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            event.accept()  # QLineEdit passes it on to the dialog
+
+
 class FolderField(QWidget):
-    """A folder path: a line edit and a Browse… button."""
+    """A folder path: a line edit and a Browse… button. Enter in the edit keeps the typed
+    path; only a click (or Space on the focused button) opens the folder chooser."""
 
     changed = Signal(str)
 
     def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.edit = QLineEdit()
+        self.edit = _PathEdit()
         self.edit.setPlaceholderText(placeholder)
         self.browse = QPushButton("Browse…")
+        self.browse.setAutoDefault(False)  # else Enter anywhere in the dialog may press it
         self.browse.clicked.connect(self._ask)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -110,6 +124,18 @@ class FolderField(QWidget):
                                                   self.edit.text())
         if folder:
             self.set_path(folder)
+
+
+def _other_size_note(result: BatchResult, listed: int = 5) -> str:
+    """``2 skipped, another size than the 160×120 mask: big.png 320×240, tiny.png 8×8 (…)``:
+    the pictures left alone as "Other sizes: Skip them" asked (the first ``listed`` named)."""
+    entries = result.other_size
+    mask_width, mask_height = entries[0].mask_size  # the dialogs use one mask for all
+    shown = ", ".join(f"{entry.path.name} {entry.size[0]}×{entry.size[1]}"
+                      for entry in entries[:listed])
+    more = f" and {len(entries) - listed} more" if len(entries) > listed else ""
+    return (f"{len(entries)} skipped, another size than the {mask_width}×{mask_height} mask: "
+            f"{shown}{more} (Other sizes: \"{dict(SIZE_CHOICES)['anchor']}\" fills them)")
 
 
 class FolderRunDialog(QDialog):
@@ -199,6 +225,15 @@ class FolderRunDialog(QDialog):
             self.engine.setCurrentIndex(index)
         return index >= 0
 
+    def order_tabs(self, *actions: QWidget) -> None:
+        """Tab goes through the form, then ``actions`` (the dialog's own buttons, in reading
+        order), then Cancel and Close."""
+        chain = [self.input.edit, self.input.browse, self.output.edit, self.output.browse,
+                 self.engine, self.other_sizes, self.overwrite, self.keep_metadata, *actions,
+                 self.cancel_button, self.buttons.button(QDialogButtonBox.Close)]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
     def clear_with(self, mask: np.ndarray) -> int | None:
         """Fill ``mask`` in every image of the input folder, writing to the output folder."""
         images, output = self.input.path(), self.output.path()
@@ -265,6 +300,8 @@ class FolderRunDialog(QDialog):
             shown = "; ".join(f"{path.name}: {reason}" for path, reason in result.failed[:5])
             more = f" and {len(result.failed) - 5} more" if len(result.failed) > 5 else ""
             text += f". {len(result.failed)} failed: {shown}{more}"
+        if result.other_size:
+            text += f". {_other_size_note(result)}"
         if result.skipped:
             text += (f". {len(result.skipped)} already in the output folder, kept (tick "
                      "\"Replace results already in the output folder\" to redo them)")
@@ -361,6 +398,8 @@ class WatermarkDialog(FolderRunDialog):
         self.clear_button.clicked.connect(self.run_clear)
         self.correct_button.clicked.connect(self.request_correction)
         self.input.changed.connect(self._input_changed)
+        self.estimate_button.setDefault(True)  # Enter outside the folder fields estimates
+        self.order_tabs(self.estimate_button, self.correct_button, self.clear_button)
         self._update_buttons()
 
     def run_estimate(self) -> int | None:
@@ -472,6 +511,8 @@ class FolderApplyDialog(FolderRunDialog):
         self.body.addWidget(self.preview, 1)
         self.body.addWidget(self.summary)
         self.body.addLayout(row)
+        self.apply_button.setDefault(True)  # Enter outside the folder fields applies
+        self.order_tabs(self.apply_button)
 
     def run_apply(self) -> int | None:
         return self.clear_with(self.mask)

@@ -38,6 +38,7 @@ NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
 MASK_NAMES = ("{stem}.png", "{stem}_mask.png", "{stem}-mask.png", "{stem}.mask.png")
 SKIPPED = "skipped: already in the output folder; --overwrite redoes them"
+OTHER_SIZE = "skipped (another size than the mask; --other-sizes anchor fills them)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +114,18 @@ def print_failures(result: BatchResult) -> None:
         print(f"  {path.name}: {reason}")
 
 
+def print_skipped(result: BatchResult) -> None:
+    """Say which pictures were skipped, and why: results already in the output folder (a
+    count) and pictures of another size than the mask (``  big.png 320x240, the mask
+    160x120``, one line each). Neither is a failure."""
+    if result.skipped:
+        print(f"{len(result.skipped)} {SKIPPED}")
+    if result.other_size:
+        print(f"{len(result.other_size)} {OTHER_SIZE}:")
+        for path, (width, height), (mask_width, mask_height) in result.other_size:
+            print(f"  {path.name} {width}x{height}, the mask {mask_width}x{mask_height}")
+
+
 def interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
     run got and how to finish it (printed by :func:`cli.main`, exit code 130)."""
@@ -179,8 +192,7 @@ def run(args: argparse.Namespace) -> int:
             closing.close()
             return stopped(stop)
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
-    if result.skipped:
-        print(f"{len(result.skipped)} {SKIPPED}")
+    print_skipped(result)
     chosen = "." + args.format.lower().lstrip(".") if args.format else None
     if chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata:
         print(f"note: {chosen} files hold no colour profile, EXIF or XMP; the results carry "

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import add_metadata_argument, check_output_file, ranged
-from cli.batch import SKIPPED, interrupted, stopped
+from cli.batch import interrupted, print_skipped, stopped
 from engines import registry
 from engines.base import InputError
 from engines.batch import (
@@ -164,10 +164,10 @@ def run(args: argparse.Namespace) -> int:
         return stopped(stop)
     finally:
         bar.close()
-    total = len(result.written) + len(result.failed) + len(result.skipped)
+    total = (len(result.written) + len(result.failed) + len(result.skipped)
+             + len(result.other_size))
     print(f"cleared {len(result.written)} of {total} images into {output}")
-    if result.skipped:
-        print(f"{len(result.skipped)} {SKIPPED}")
+    print_skipped(result)
     for source, reason in result.failed:
         print(f"failed: {source.name}: {reason}")
-    return EXIT_FAILED if result.failed else EXIT_OK
+    return EXIT_OK if result.ok else EXIT_FAILED

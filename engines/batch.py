@@ -1,8 +1,11 @@
 """Filling masks in every image of a folder (watermark clearing, batch runs), Qt-free.
 
 :func:`clear_folder` runs one engine over many images, with one mask for all of them or one
-per image, and writes each result under the same name into another folder. The originals are never replaced, each output is
-written atomically, and a failing image is recorded and skipped rather than stopping the run.
+per image, and writes each result under the same name into another folder. The originals are
+never replaced, each output is written atomically, and a failing image is recorded and
+skipped rather than stopping the run.
+Images of another size than the mask are filled with the mask moved onto them, or left alone
+and listed apart (:attr:`BatchResult.other_size`): that is the user's choice, not a failure.
 A result already in the output folder is kept and its picture skipped without any work (unless
 told to overwrite), so a run stopped part way finishes when run again. The run stops at the
 first result that cannot be written for lack of room (disk full, quota, read-only), which
@@ -18,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -47,24 +50,36 @@ _NO_ROOM = {getattr(errno, name): advice for name, advice in (
     ("EROFS", "make the folder writable")) if hasattr(errno, name)}
 
 
+class OtherSize(NamedTuple):
+    """A picture left alone because its size is not its mask's (``other_sizes="skip"``)."""
+
+    path: Path
+    size: tuple[int, int]  # (width, height) of the picture
+    mask_size: tuple[int, int]  # (width, height) of the mask
+
+
 @dataclass(frozen=True)
 class BatchResult:
-    """What :func:`clear_folder` did.
+    """What :func:`clear_folder` did; every input is in exactly one of the four lists.
 
     Attributes:
         written: the output files, in input order.
-        failed: ``(input file, one-line reason)`` for every image that was not written.
+        failed: ``(input file, one-line reason)`` for every image that could not be done.
         skipped: the input files whose result was already in the output folder: kept, and
             the picture neither read nor filled (``overwrite`` was not given).
+        other_size: the pictures of another size than the mask, left alone as asked
+            (``other_sizes="skip"``); nothing written for them.
     """
 
     written: tuple[Path, ...]
     failed: tuple[tuple[Path, str], ...]
     skipped: tuple[Path, ...] = ()
+    other_size: tuple[OtherSize, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Nothing failed (results kept from an earlier run are no failure)."""
+        """Nothing failed (results kept from an earlier run and pictures of another size
+        skipped as asked are no failure)."""
         return not self.failed
 
 
@@ -153,13 +168,14 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
                          "different extension); choose an output format that keeps them apart")
 
 
-def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarray:
+def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarray | None:
+    """``mask`` for ``image``: as is when the sizes match, else moved onto it (``"anchor"``)
+    or None (``"skip"``). Raises :class:`InputError` if the moved mask misses the image."""
     height, width = image.shape[:2]
     if mask.shape == (height, width):
         return mask
     if other_sizes == "skip":
-        raise InputError(f"the image is {width}x{height} but the mask is "
-                         f"{mask.shape[1]}x{mask.shape[0]}")
+        return None
     placed = place_mask(mask, (width, height))
     if not (placed >= 128).any():
         raise InputError(f"the mask falls outside this {width}x{height} image")
@@ -203,11 +219,14 @@ def _already_there(target: Path, overwrite: bool) -> bool:
 
 def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
-    2 already there, 1 failed"`` (the last two only when there are some)."""
+    2 already there, 1 skipped (another size), 1 failed"`` (the last three only when there
+    are some)."""
     parts = [f"{_count(len(result.written), 'result')} written and kept",
              f"{_count(len(not_done), 'picture')} not done"]
     if result.skipped:
         parts.append(f"{len(result.skipped)} already there")
+    if result.other_size:
+        parts.append(f"{len(result.other_size)} skipped (another size)")
     if result.failed:
         parts.append(f"{len(result.failed)} failed")
     return ", ".join(parts)
@@ -268,9 +287,10 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         output_format: an extension (``".png"`` or ``"png"``) to write instead of each
             input's own; JPEG inputs re-encoded as JPEG change slightly everywhere (lossy),
             PNG keeps every pixel outside the mask exact.
-        other_sizes: for images whose size differs from the mask: ``"skip"`` (recorded as
-            failed) or ``"anchor"`` (the mask is moved to keep its distance to the nearest
-            corner, edge middle or centre, see :func:`engines.watermark.place_mask`).
+        other_sizes: for images whose size differs from the mask: ``"skip"`` (left alone and
+            listed in :attr:`BatchResult.other_size`, not as failed) or ``"anchor"`` (the
+            mask is moved to keep its distance to the nearest corner, edge middle or centre,
+            see :func:`engines.watermark.place_mask`).
         keep_metadata: write each input's colour profile and EXIF tags into its result
             (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail).
         protected: other files no result may replace, whatever ``overwrite`` says (the
@@ -281,8 +301,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     unwritable output folder, an unknown size policy or an engine needing guidance a folder
     run does not give, and :class:`EngineError` if the engine cannot run (see
     :func:`prepare_engine`: a missing accelerator, weights not installed or damaged).
-    Problems of one picture (unreadable, no or damaged mask, another size) are recorded in
-    :attr:`BatchResult.failed`, naming the file at fault when it is not the picture.
+    Problems of one picture (unreadable, no or damaged mask, an anchored mask that misses
+    it) are recorded in :attr:`BatchResult.failed`, naming the file at fault when it is not
+    the picture.
     Raises :class:`BatchStopped` at the first result that cannot be written for lack of room
     (the pictures after it are not tried) and :class:`BatchInterrupted` for Ctrl+C.
     """
@@ -315,13 +336,14 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
     skipped: list[Path] = []
+    other_size: list[OtherSize] = []
     total = max(len(sources), 1)
 
     def done() -> BatchResult:
-        return BatchResult(tuple(written), tuple(failed), tuple(skipped))
+        return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size))
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
-        return tuple(sources[len(written) + len(failed) + len(skipped):])
+        return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
 
     try:
         prepare_engine(engine, settings.get("device", "auto"))
@@ -340,12 +362,15 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                     loaded = load_image(source)
                     image = loaded.rgb
                     image_mask = mask(source, image) if callable(mask) else mask
-                    request = InpaintRequest(image, _mask_for(image_mask, image, other_sizes),
-                                             **settings)
-                    result = _final_image(engine, request, cancel, report)
-                    save_result(target, result, loaded, overwrite, keep_metadata,
-                                edited=request.hole)
-                    written.append(target)
+                    placed = _mask_for(image_mask, image, other_sizes)
+                    if placed is None:
+                        other_size.append(OtherSize(source, _size(image), _size(image_mask)))
+                    else:
+                        request = InpaintRequest(image, placed, **settings)
+                        result = _final_image(engine, request, cancel, report)
+                        save_result(target, result, loaded, overwrite, keep_metadata,
+                                    edited=request.hole)
+                        written.append(target)
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()
@@ -360,6 +385,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         if owned:
             engine.release()
     return done()
+
+
+def _size(pixels: np.ndarray) -> tuple[int, int]:
+    """(width, height) of an image or mask array."""
+    return pixels.shape[1], pixels.shape[0]
 
 
 def _reason(exc: BaseException, source: Path) -> str:

@@ -175,10 +175,13 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     dialog.input.set_path(folder)
     dialog.output.set_path(tmp_path / "out")
     batch = clear(qtbot, dialog, dialog.run_apply)
-    assert len(batch.written) == COUNT  # the odd size is skipped by default
-    [(path, reason)] = batch.failed
-    assert path.name == "odd.png" and "150x90" in reason
-    assert "1 failed: odd.png" in dialog.status.text()
+    assert len(batch.written) == COUNT and batch.ok  # the odd size is skipped by default
+    [odd] = batch.other_size
+    assert (odd.path.name, odd.size, odd.mask_size) == ("odd.png", (150, 90), (160, 120))
+    assert "failed" not in dialog.status.text()
+    assert ("1 skipped, another size than the 160×120 mask: odd.png 150×90 (Other sizes: "
+            "\"Move the mask with its nearest corner or edge\" fills them)") \
+        in dialog.status.text()
     assert "1 file skipped, not in a format folder runs take (.cr3): camera.cr3" \
         in dialog.status.text()
     written = read_rgb(tmp_path / "out" / "img03.png")
@@ -202,6 +205,103 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     assert "Cancelled" in slow.status.text()
     written = list_images(tmp_path / "slow") if (tmp_path / "slow").exists() else []
     assert len(written) < COUNT
+
+
+def test_real_failures_and_other_sizes_are_told_apart(qtbot, tmp_path, folder):
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    batch = clear(qtbot, dialog, dialog.run_apply)
+    assert [path.name for path, _ in batch.failed] == ["broken.png"]
+    status = dialog.status.text()
+    assert "1 failed: broken.png" in status and "odd.png" not in status.split("skipped")[0]
+    assert "1 skipped, another size than the 160×120 mask: odd.png 150×90" in status
+    dialog.other_sizes.setCurrentIndex(dialog.other_sizes.findData("anchor"))
+    anchored = clear(qtbot, dialog, dialog.run_apply)  # the odd one is filled now
+    assert not anchored.other_size and (tmp_path / "out" / "odd.png").exists()
+    assert "another size" not in dialog.status.text()
+
+
+@pytest.fixture
+def browse_calls(monkeypatch) -> list[str]:
+    """The folder choosers opened (their captions); none really opens."""
+    from PySide6.QtWidgets import QFileDialog
+
+    calls: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, caption, folder: calls.append(caption)
+                                     or ""))
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["watermark", "apply"])
+def test_enter_in_a_folder_field_keeps_the_typed_path(qtbot, tmp_path, browse_calls, kind):
+    from PySide6.QtCore import Qt
+
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    dialog = WatermarkDialog(engine="telea") if kind == "watermark" else \
+        FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for field in (dialog.input, dialog.output):
+        typed = str(tmp_path / f"typed-{field is dialog.input}")
+        field.edit.setFocus()
+        qtbot.keyClicks(field.edit, typed)
+        qtbot.keyClick(field.edit, Qt.Key_Return)
+        qtbot.keyClick(field.edit, Qt.Key_Enter)
+        assert browse_calls == [] and field.edit.text() == typed
+        assert dialog.isVisible() and not dialog.running and not dialog.status.text().strip()
+    assert not dialog.input.browse.autoDefault() and not dialog.output.browse.autoDefault()
+    qtbot.keyClick(dialog.input.browse, Qt.Key_Space)  # the button itself still browses
+    assert browse_calls == ["Folder with the images"]
+    main = dialog.estimate_button if kind == "watermark" else dialog.apply_button
+    pressed = []
+    main.clicked.connect(lambda: pressed.append(True))
+    dialog.keep_metadata.setFocus()
+    qtbot.keyClick(dialog.keep_metadata, Qt.Key_Return)  # elsewhere: the dialog's action
+    assert pressed == [True] and len(browse_calls) == 1
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30000)  # no such folder: said so
+
+
+@pytest.mark.parametrize("kind", ["watermark", "apply"])
+def test_tab_goes_through_the_form_then_the_actions_then_close(qtbot, kind):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+    mask = np.zeros(SIZE, np.uint8)
+    mask[80:110, 20:60] = 255
+    dialog = WatermarkDialog(engine="telea") if kind == "watermark" else \
+        FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    if kind == "watermark":  # enable every button, as after an estimate
+        for button in (dialog.clear_button, dialog.correct_button):
+            button.setEnabled(True)
+        actions = [dialog.estimate_button, dialog.correct_button, dialog.clear_button]
+    else:
+        actions = [dialog.apply_button]
+    dialog.cancel_button.setEnabled(True)
+    expected = [dialog.input.edit, dialog.input.browse, dialog.output.edit,
+                dialog.output.browse, dialog.engine, dialog.other_sizes, dialog.overwrite,
+                dialog.keep_metadata, *actions, dialog.cancel_button,
+                dialog.buttons.button(QDialogButtonBox.Close), dialog.input.edit]
+    dialog.input.edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.input.edit)
+    seen = [QApplication.focusWidget()]
+    for _ in expected[1:]:
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key_Tab)
+        seen.append(QApplication.focusWidget())
+    assert seen == expected
+    xs = [button.mapTo(dialog, button.rect().center()).x()
+          for button in (dialog.cancel_button, dialog.buttons.button(QDialogButtonBox.Close))]
+    assert xs == sorted(xs)  # Cancel, then Close, as they read
 
 
 def test_a_folder_without_pictures_is_said_and_nothing_is_created(qtbot, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from engines import weights
-from engines.fileio import load_image
+from engines.fileio import load_image, save_image
 from tests.cli.test_cli import _folder, run_cli
 
 
@@ -108,3 +108,24 @@ def test_batch_writes_grey_pictures_grey_and_colour_ones_in_colour(tmp_path, cap
         stored = np.asarray(saved)
     hole = load_image(masks / "p0.png").rgb[..., 0] > 0
     assert np.array_equal(stored[~hole], grey[~hole]) and (stored[hole] != grey[hole]).any()
+
+
+def test_one_mask_skips_pictures_of_another_size_without_failing(tmp_path, capsys):
+    images, masks = _folder(tmp_path, count=2)
+    save_image(images / "wide.png", np.full((60, 120, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    code = run_cli("batch", "--images", images, "--mask", masks / "p0.png", "-o", out,
+                   "--engine", "telea")
+    printed = capsys.readouterr().out
+    assert code == 0, printed  # skipped as asked (--other-sizes skip): no failure
+    lines = printed.splitlines()
+    assert "2 written" in lines[0] and "0 failed" in lines[0]
+    assert "1 skipped (another size than the mask; --other-sizes anchor fills them):" in lines
+    assert "  wide.png 120x60, the mask 80x60" in lines
+    assert not (out / "wide.png").exists()
+    (images / "p1.png").write_bytes(b"not a picture")  # a real failure still fails
+    code = run_cli("batch", "--images", images, "--mask", masks / "p0.png", "-o", out,
+                   "--engine", "telea", "--overwrite")
+    printed = capsys.readouterr().out
+    assert code == 1 and "1 failed" in printed and "  p1.png: " in printed
+    assert "  wide.png 120x60, the mask 80x60" in printed

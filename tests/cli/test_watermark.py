@@ -125,12 +125,35 @@ def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
     (source / "broken.jpg").write_bytes(b"not a jpeg")
     odd = backgrounds(1, seed=6, size=(100, 100))[0]
     write_atomic(source / "square.png", encode_image(odd, ".png"))
-    assert run("--images", source, "-o", tmp_path / "out") == 1
+    assert run("--images", source, "-o", tmp_path / "out") == 1  # broken.jpg failed
     out = capsys.readouterr().out
     assert "left out of the estimate: square.png: 100x100 differs" in out
     assert "left out of the estimate: broken.jpg" in out
     assert "cleared 12 of 14" in out
-    assert "failed: square.png: the image is 100x100 but the mask is 160x120" in out
+    assert "failed: broken.jpg: " in out
+    assert "1 skipped (another size than the mask; --other-sizes anchor fills them):\n" \
+           "  square.png 100x100, the mask 160x120\n" in out
+    assert "failed: square.png" not in out
+
+
+def test_pictures_of_another_size_are_skipped_as_asked_not_failed(folder, tmp_path, capsys):
+    source, _, _ = folder
+    for name, size in (("square.png", (100, 100)), ("big.png", (240, 320))):
+        odd = backgrounds(1, seed=6, size=size)[0]
+        write_atomic(source / name, encode_image(odd, ".png"))
+    output = tmp_path / "out"
+    assert run("--images", source, "-o", output) == cli.EXIT_OK  # --other-sizes skip
+    out = capsys.readouterr().out
+    assert "cleared 12 of 14" in out and "failed" not in out
+    assert ("2 skipped (another size than the mask; --other-sizes anchor fills them):\n"
+            "  big.png 320x240, the mask 160x120\n"
+            "  square.png 100x100, the mask 160x120\n") in out
+    assert not (output / "big.png").exists() and not (output / "square.png").exists()
+    assert run("--images", source, "-o", tmp_path / "anchored", "--other-sizes",
+               "anchor") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "cleared 14 of 14" in out and "skipped" not in out
+    assert load_image(tmp_path / "anchored" / "big.png").rgb.shape == (240, 320, 3)
 
 
 @pytest.mark.parametrize("extra, message", [

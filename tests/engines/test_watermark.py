@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engines.base import Cancelled, CancelToken, EngineError, InputError
-from engines.batch import clear_folder
+from engines.batch import BatchResult, OtherSize, clear_folder, so_far
 from engines.fileio import encode_image, read_rgb, write_atomic
 from engines.watermark import (
     anchored_offset,
@@ -341,16 +341,41 @@ def test_clearing_goes_on_after_a_bad_image_and_sizes_follow_the_policy(folder_j
     small = backgrounds(1, 11, (HEIGHT + 20, WIDTH + 40))[0]
     write_atomic(folder / "wide.png", encode_image(small, ".png"))
     result = clear_folder(folder, tmp_path / "out", mask)
-    failed = {p.name: reason for p, reason in result.failed}
-    assert set(failed) == {"broken.png", "wide.png"}
-    assert "296x212" in failed["wide.png"]
+    assert [p.name for p, _ in result.failed] == ["broken.png"]  # "skip": no failure
+    assert result.other_size == (OtherSize(folder / "wide.png", (WIDTH + 40, HEIGHT + 20),
+                                           (WIDTH, HEIGHT)),)
+    assert not (tmp_path / "out" / "wide.png").exists()
     assert len(result.written) == len(paths)
     anchored = clear_folder(folder, tmp_path / "out2", mask, other_sizes="anchor",
                             output_format=".png")
     assert {p.name for p, _ in anchored.failed} == {"broken.png"}
+    assert not anchored.other_size
     out = read_rgb(tmp_path / "out2" / "wide.png")
     placed = place_mask(mask, (WIDTH + 40, HEIGHT + 20)) >= 128
     assert (out[~placed] == small[~placed]).all() and (out[placed] != small[placed]).any()
+
+
+def test_pictures_of_another_size_skipped_as_asked_are_no_failure(folder_job):
+    tmp_path, paths, _, _, alpha = folder_job
+    mask = true_mask(alpha).view(np.uint8) * 255
+    odd = tmp_path / "odd.png"
+    write_atomic(odd, encode_image(backgrounds(1, 12, (HEIGHT // 2, WIDTH))[0], ".png"))
+    result = clear_folder([paths[0], odd, paths[1]], tmp_path / "out", mask)
+    assert result.ok and not result.failed
+    assert [entry.path for entry in result.other_size] == [odd]
+    assert result.other_size[0].size == (WIDTH, HEIGHT // 2)
+    assert result.written == (tmp_path / "out" / paths[0].name, tmp_path / "out" / paths[1].name)
+    tiny = tmp_path / "tiny.png"  # anchored, the mask misses it: that one is a failure
+    write_atomic(tiny, encode_image(backgrounds(1, 13, (8, 8))[0], ".png"))
+    anchored = clear_folder([tiny], tmp_path / "out2", mask, other_sizes="anchor")
+    assert not anchored.ok and "falls outside" in anchored.failed[0][1]
+
+
+def test_a_stopped_run_counts_pictures_of_another_size_apart():
+    result = BatchResult((Path("out/a.png"),), (),
+                         other_size=(OtherSize(Path("b.png"), (10, 10), (WIDTH, HEIGHT)),))
+    assert so_far(result, [Path("c.png"), Path("d.png")]) == (
+        "1 result written and kept, 2 pictures not done, 1 skipped (another size)")
 
 
 def test_clearing_checks_its_inputs(folder_job):
