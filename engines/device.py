@@ -2,14 +2,19 @@
 
 Device order for ``"auto"``: CUDA, then Apple MPS, then CPU. :class:`ModelSlot` holds the
 last-used network so switching back and forth between runs costs nothing, frees the previous
-network when another one loads, and keeps the previous one if the new load fails.
+network when another one loads, and keeps the previous one if the new load fails. Every loader
+keys the slot with :func:`slot_key`, which includes each checkpoint file's identity
+(:func:`checkpoint_identity`): a checkpoint replaced on disk (Models -> Import, ``models
+import``, ``train semantic`` in another process) is loaded again at the next run.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
 from typing import Any
 
 from engines.base import EngineError
@@ -74,7 +79,9 @@ class ModelSlot:
     def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """The network for ``key``, loading it with ``load()`` if another one is held.
 
-        If ``load`` raises, the previously held network stays loaded and the error propagates.
+        The previous network stays in memory while ``load()`` runs (the peak holds both), and
+        is dropped, with the accelerator's cache emptied, once the new one is in. If ``load``
+        raises, the previously held network stays loaded and the error propagates.
         """
         with self._lock:
             if self._key == key and self._model is not None:
@@ -93,6 +100,59 @@ class ModelSlot:
 
 
 MODEL_SLOT = ModelSlot()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int, int, int] | None:
+    """(device, inode, size, modification ns, status-change ns) of ``path`` (links
+    followed), or ``None`` when it cannot be read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+            status.st_ctime_ns)
+
+
+def checkpoint_identity(path: str | os.PathLike) -> tuple[str, Hashable]:
+    """``(resolved path, signature)`` of a checkpoint file (or folder) as it is on disk now;
+    the signature changes whenever the file is replaced or rewritten. Reads no content.
+
+    The signature is ``os.stat``'s device, inode, size, modification and status-change times
+    in nanoseconds (symbolic links followed). A file replaced atomically (``os.replace`` of a
+    temporary file or a moved one: the import, ``train semantic``) has another inode, since
+    the new file existed beside the old one. A file rewritten in place with the same size and
+    its old modification time put back (``cp -p``, ``touch -r``) still gets a new
+    status-change time, which no program can set (on Windows ``st_ctime`` is the creation
+    time: there only a new file is noticed, not an in-place rewrite with its time put back).
+    Left undetected: a rewrite of the same size within one tick of the filesystem's clock
+    (2 s on FAT, whose inode numbers also come from the folder entry), or a new file that
+    reuses the held file's inode with its size and both times; a reload after such a change
+    needs the slot cleared (another engine, or a restart). A folder (an unzipped
+    ``big-lama``) is signed by every file under it. A file that cannot be read gets ``None``:
+    the load that follows raises its own error.
+
+    Compute the identity before loading the file: a replacement between the two then costs
+    one more load at the next run, never a stale network under the new file's key.
+    """
+    resolved = Path(path).resolve()
+    if not resolved.is_dir():
+        return str(resolved), _file_signature(resolved)
+    files = []
+    for folder, subfolders, names in os.walk(resolved):
+        subfolders.sort()
+        for name in sorted(names):
+            file = Path(folder, name)
+            files.append((str(file.relative_to(resolved)), _file_signature(file)))
+    return str(resolved), tuple(files)
+
+
+def slot_key(owner: str, paths: Iterable[str | os.PathLike], device: Any) -> tuple:
+    """The :data:`MODEL_SLOT` key of ``owner``'s network(s) loaded from ``paths`` onto
+    ``device``: ``(owner, path, signature, path, signature, ..., str(device))`` with each
+    path's :func:`checkpoint_identity`. ``owner`` (the engine or parser class name) comes
+    first, so ``MODEL_SLOT.key[0]`` says whose network is held."""
+    identities = [part for path in paths for part in checkpoint_identity(path)]
+    return (owner, *identities, str(device))
 
 
 def cpu_has_native_bf16() -> bool:

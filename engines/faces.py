@@ -25,7 +25,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import UNLABELLED, InputError
-from engines.device import MODEL_SLOT, pick_device
+from engines.device import MODEL_SLOT, pick_device, slot_key
 from engines.weights import WeightSpec, register_spec
 
 FACE_SIZE = 512
@@ -170,7 +170,8 @@ def detect_faces(image: np.ndarray, detector: str = "resnet50", *, min_score: fl
     image is resized so its shorter side is ``detect_size`` (``None``: original size), faces
     scoring below ``min_score`` or with eyes closer than ``min_eye_distance`` pixels are
     dropped. ``network`` is a loaded RetinaFace (see :func:`load_detector`); by default the
-    detector is loaded once and kept in the shared model slot.
+    detector is loaded once and kept in the shared model slot, and loaded again after its
+    file is replaced.
     """
     import torch
 
@@ -178,7 +179,7 @@ def detect_faces(image: np.ndarray, detector: str = "resnet50", *, min_score: fl
     if network is None:
         torch_device = pick_device(device)
         path = weights.require(detector_spec(detector).id)
-        key = ("face-detector", detector, str(path), str(torch_device))
+        key = slot_key(f"face-detector-{detector}", [path], torch_device)
         network = MODEL_SLOT.get(key, lambda: load_detector(detector, torch_device, path))
     height, width = image.shape[:2]
     work = image

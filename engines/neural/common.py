@@ -30,7 +30,7 @@ from engines.base import (
     Status,
     Strategy,
 )
-from engines.device import MODEL_SLOT, free_accelerator_memory, pick_device
+from engines.device import MODEL_SLOT, free_accelerator_memory, pick_device, slot_key
 from engines.neural.interrupt import cancel_checks, watch_layers
 
 # what torch's allocators say when an allocation fails (CPU on Linux/macOS and Windows,
@@ -236,7 +236,8 @@ class NeuralEngine(Engine):
         return network.to(device).eval()
 
     def network(self, device) -> Any:
-        """The loaded network on ``device``, shared through the process-wide model slot.
+        """The loaded network on ``device``, shared through the process-wide model slot and
+        loaded again when the checkpoint file was replaced since (:func:`slot_key`).
 
         The ``network`` option (an already built module) bypasses loading, for benchmarks.
         """
@@ -244,7 +245,7 @@ class NeuralEngine(Engine):
         if given is not None:
             return watch_layers(given.to(device).eval())
         path = self.checkpoint_path()
-        key = (type(self).__name__, str(path.resolve()), str(device))
+        key = slot_key(type(self).__name__, [path], device)  # a replaced file loads again
         return MODEL_SLOT.get(key, lambda: watch_layers(self.load_network(path, device)))
 
     def release(self) -> None:

@@ -32,7 +32,7 @@ from torch import nn
 
 from engines import weights
 from engines.base import CancelToken, Guidance, Readiness, Region, RegionStage, Status
-from engines.device import MODEL_SLOT
+from engines.device import MODEL_SLOT, slot_key
 from engines.neural.common import (
     NeuralEngine,
     image_to_tensor,
@@ -307,8 +307,7 @@ class EdgeConnectEngine(NeuralEngine):
         if given is not None:
             return given.to(device).eval()
         edge_path, inpaint_path = self.checkpoint_paths()
-        key = (type(self).__name__, str(edge_path.resolve()), str(inpaint_path.resolve()),
-               str(device))
+        key = slot_key(type(self).__name__, [edge_path, inpaint_path], device)
         return MODEL_SLOT.get(key, lambda: self.load_pair(edge_path, inpaint_path, device))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import Readiness, Status
-from engines.device import MODEL_SLOT, pick_device
+from engines.device import MODEL_SLOT, pick_device, slot_key
 from engines.neural.interrupt import watch_layers
 from engines.segmentation.base import Parser
 
@@ -84,9 +84,10 @@ class NeuralParser(Parser):
         raise NotImplementedError
 
     def networks(self, device) -> Any:
-        """The loaded network(s) on ``device``, shared through the process-wide model slot."""
-        paths = tuple(str(self.checkpoint_path(i).resolve()) for i in self.required_weights())
-        key = (type(self).__name__, paths, str(device))
+        """The loaded network(s) on ``device``, shared through the process-wide model slot;
+        all loaded again when one of their checkpoint files was replaced since."""
+        paths = [self.checkpoint_path(i) for i in self.required_weights()]
+        key = slot_key(type(self).__name__, paths, device)  # a replaced file loads again
         return MODEL_SLOT.get(key, lambda: watch_layers(self.load_networks(device)))
 
     def release(self) -> None:

@@ -1,8 +1,10 @@
-"""Device choice and the one-model slot: reuse, switching frees, a failed load rolls back."""
+"""Device choice and the one-model slot: reuse, switching frees, a failed load rolls back;
+the slot keys carry each checkpoint file's identity, which changes when the file is replaced."""
 
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import weakref
 
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from engines.base import EngineError
-from engines.device import ModelSlot, pick_device
+from engines.device import ModelSlot, checkpoint_identity, pick_device, slot_key
 
 
 class Net(torch.nn.Module):
@@ -144,3 +146,101 @@ def test_reduced_precision_defaults_to_float32_on_the_cpu():
             assert torch.is_autocast_enabled("cpu")
     else:
         assert isinstance(asked, contextlib.nullcontext)
+
+
+# --- checkpoint identity in the slot keys ---------------------------------------------------
+
+
+def write(path, data: bytes, time_ns: int | None = None) -> None:
+    path.write_bytes(data)
+    if time_ns is not None:
+        os.utime(path, ns=(time_ns, time_ns))
+
+
+def after_tick(folder, time_ns: int) -> None:
+    """Return once the filesystem's clock (coarse: one kernel tick) has passed ``time_ns``:
+    two writes within one tick get the same timestamps (see checkpoint_identity)."""
+    probe = folder / "tick"
+    while True:
+        probe.touch()
+        now = probe.stat().st_ctime_ns
+        probe.unlink()
+        if now != time_ns:
+            return
+
+
+def test_an_unchanged_checkpoint_keeps_its_identity_and_reading_it_changes_nothing(tmp_path):
+    path = tmp_path / "net.pth"
+    write(path, b"A" * 64)
+    identity = checkpoint_identity(path)
+    assert path.read_bytes() == b"A" * 64
+    assert checkpoint_identity(path) == identity == checkpoint_identity(str(path))
+    assert identity[0] == str(path.resolve())
+
+
+def test_an_atomic_replacement_of_the_same_size_and_time_changes_the_identity(tmp_path):
+    path, temporary = tmp_path / "net.pth", tmp_path / "net.pth.part"
+    write(path, b"A" * 64, 1_700_000_000_000_000_000)
+    identity = checkpoint_identity(path)
+    write(temporary, b"B" * 64, 1_700_000_000_000_000_000)
+    os.replace(temporary, path)  # as the import and train semantic install a file
+    assert path.stat().st_mtime_ns == 1_700_000_000_000_000_000
+    assert checkpoint_identity(path) != identity  # another inode
+
+
+def test_an_in_place_rewrite_with_size_and_time_put_back_changes_the_identity(tmp_path):
+    path = tmp_path / "net.pth"
+    write(path, b"A" * 64)
+    before = path.stat()
+    identity = checkpoint_identity(path)
+    after_tick(tmp_path, before.st_ctime_ns)
+    write(path, b"B" * 64, before.st_mtime_ns)  # same inode, size and modification time
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == \
+        (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert checkpoint_identity(path) != identity  # the status-change time moved on
+
+
+def test_a_retargeted_link_or_a_missing_file_changes_the_identity(tmp_path):
+    first, second, link = tmp_path / "a.pth", tmp_path / "b.pth", tmp_path / "net.pth"
+    write(first, b"A")
+    write(second, b"B")
+    link.symlink_to(first)
+    identity = checkpoint_identity(link)
+    assert identity == checkpoint_identity(first)  # the file the link points to
+    link.unlink()
+    link.symlink_to(second)
+    assert checkpoint_identity(link) not in (identity, checkpoint_identity(tmp_path / "x"))
+    missing = tmp_path / "x"
+    assert checkpoint_identity(missing) == (str(missing.resolve()), None)  # no error:
+    # the load that follows says what is wrong
+
+
+def test_a_folders_identity_covers_every_file_in_it(tmp_path):
+    folder = tmp_path / "big-lama"
+    (folder / "models").mkdir(parents=True)
+    write(folder / "config.yaml", b"generator: {}")
+    write(folder / "models" / "best.ckpt", b"A" * 64)
+    identity = checkpoint_identity(folder)
+    assert checkpoint_identity(folder) == identity
+    write(tmp_path / "best.ckpt", b"B" * 64)
+    os.replace(tmp_path / "best.ckpt", folder / "models" / "best.ckpt")
+    assert checkpoint_identity(folder) != identity
+
+
+def test_slot_keys_name_the_owner_first_and_every_checkpoint(tmp_path):
+    first, second = tmp_path / "edge.pth", tmp_path / "inpaint.pth"
+    write(first, b"A")
+    write(second, b"B")
+    key = slot_key("EdgeConnectEngine", [first, second], torch.device("cpu"))
+    assert key == ("EdgeConnectEngine", *checkpoint_identity(first),
+                   *checkpoint_identity(second), "cpu")
+    assert str(first.resolve()) in key
+    slot = ModelSlot()
+    held = slot.get(key, lambda: Net("a"))
+    assert slot.get(slot_key("EdgeConnectEngine", [first, second], "cpu"),
+                    lambda: pytest.fail("an unchanged file must not load again")) is held
+    write(tmp_path / "new", b"C")
+    os.replace(tmp_path / "new", second)  # one of the two files replaced
+    assert slot.get(slot_key("EdgeConnectEngine", [first, second], "cpu"),
+                    lambda: Net("b")).name == "b"
