@@ -17,6 +17,12 @@ Undo works per *step*: one brush drag, one mask operation, one applied result. W
 is open, each 256x256 tile is backed up the first time it is touched; when the step closes,
 the changed tiles are stored as zlib-compressed (old, new) pairs. Memory therefore grows with
 what changed, not with the image, and the history is trimmed to :attr:`Document.undo_budget`.
+
+Closing a step costs the GUI thread one comparison per touched tile: one background job per
+step compresses its tiles, and copies each tile's new pixels from the layer itself, unless a
+later step touches the tile first and hands over the copy it backs up anyway (copy on
+write). So every write to a layer must follow :meth:`Document.touch` in an open step, as
+edits do; undo and redo wait for the jobs before they write.
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ import contextlib
 import enum
 import inspect
 import itertools
+import math
+import threading
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from app import maskops
@@ -66,41 +75,55 @@ _CHANNELS = {Layer.IMAGE: 3, Layer.COLOR: 4}
 _FILL = {Layer.LABELS: UNLABELLED}
 
 
+# one thread: jobs run in the order they were submitted, so the latest one ends last
 _COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="undo-compress")
 
-
-def _compressed(tile: np.ndarray) -> Future:
-    """zlib-compress a tile copy on a background thread (zlib releases the GIL)."""
-    return _COMPRESSOR.submit(zlib.compress, tile.tobytes(), 1)
+TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 
 
-@dataclass
+@dataclass(eq=False)
 class _TileDiff:
-    """One tile's pixels before and after a step, zlib-compressed (possibly still being
-    compressed in the background: read them through :meth:`data`)."""
+    """One tile's pixels before and after a step, zlib-compressed by the step's background
+    job (``None`` until it has: read them through :meth:`data`, which waits for it)."""
 
     layer: Layer
     row: int  # tile index
     col: int
     shape: tuple[int, ...]
-    old: bytes | Future
-    new: bytes | Future
+    old: bytes | None = None
+    new: bytes | None = None
+    job: Future | None = None
 
     def data(self, old: bool) -> bytes:
-        value = self.old if old else self.new
-        if isinstance(value, Future):
-            value = value.result()
-            if old:
-                self.old = value
-            else:
-                self.new = value
-        return value
+        if self.job is not None:
+            self.job.result()  # an error of the job surfaces here
+            self.job = None
+        return self.old if old else self.new
 
     @property
     def nbytes(self) -> int:
-        """Compressed size (the raw size while compression is still running)."""
-        raw = int(np.prod(self.shape))
-        return sum(len(v) if isinstance(v, bytes) else raw for v in (self.old, self.new))
+        """Compressed size (the raw size of a side not compressed yet)."""
+        raw = math.prod(self.shape)
+        return sum(raw if value is None else len(value) for value in (self.old, self.new))
+
+
+@dataclass(eq=False)
+class _Capture:
+    """A changed tile waiting for its step's compression job: its backup (``old``, a
+    contiguous copy) and the layer's pixels (``live``, a view) that hold its content after
+    the step until a later step touches the tile and hands over its copy (``after``)."""
+
+    key: TileKey
+    diff: _TileDiff
+    old: np.ndarray
+    live: np.ndarray
+    after: np.ndarray | None = None
+
+
+def _same(old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether two uint8 tiles of the same shape (1 to 4 channels) hold the same values
+    (OpenCV: no temporary, about twice the speed of ``np.array_equal``)."""
+    return cv2.norm(old, new, cv2.NORM_INF) == 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,13 +151,20 @@ class Step:
     derive_hole: bool = True  # label edits in this step add their area to the mask
     serial: int = 0  # unique within its document once committed: names the state it leads to
     label_maps: tuple[LabelMap, LabelMap] | None = None  # (before, after) a new map
+    _nbytes: int | None = field(default=None, repr=False)  # once every tile is compressed
 
     @property
     def nbytes(self) -> int:
+        """Size in the history (tiles still being compressed count raw)."""
+        if self._nbytes is not None:
+            return self._nbytes
         extra = 0
         if self.label_maps is not None and self.label_maps[1].computed is not None:
             extra = self.label_maps[1].computed.nbytes
-        return sum(d.nbytes for d in self.diffs) + extra
+        size = sum(d.nbytes for d in self.diffs) + extra
+        if all(d.new is not None for d in self.diffs):  # the job sets new after old
+            self._nbytes = size
+        return size
 
 
 ChangeListener = Callable[[Layer, Box], None]
@@ -213,7 +243,12 @@ class Document:
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._open: Step | None = None
-        self._backup: dict[tuple[Layer, int, int], np.ndarray] = {}
+        self._backup: dict[TileKey, np.ndarray] = {}
+        # tiles of closed steps whose new pixels the compression job has yet to copy from
+        # the layer (see the module doc); the lock orders that copy against a touch
+        self._captures: dict[TileKey, _Capture] = {}
+        self._capture_lock = threading.Lock()
+        self._last_job: Future | None = None
         self._listeners: list[Callable[[], ChangeListener | None]] = []
         self._after_step: list[Callable[[], object]] = []
         # The state the document is in is named by the serial of the last step applied (the
@@ -374,9 +409,19 @@ class Document:
                 key = (layer, row, col)
                 if key not in self._backup:
                     old = array[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE].copy()
-                    self._backup[key] = old  # never written to: shared with the line below
+                    self._backup[key] = old  # never written to: shared with the lines below
                     if layer is Layer.IMAGE:
                         self._original_tiles.setdefault((row, col), old)
+                    if self._captures:  # only this thread adds to it
+                        self._hand_over(key, old)
+
+    def _hand_over(self, key: TileKey, pixels: np.ndarray) -> None:
+        """Give ``pixels``, a copy of tile ``key`` taken before anything writes to it, to the
+        compression job that still has to copy the tile's new pixels from the layer."""
+        with self._capture_lock:
+            capture = self._captures.pop(key, None)
+            if capture is not None:
+                capture.after = pixels
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
@@ -384,12 +429,16 @@ class Document:
             raise RuntimeError("end_step() without begin_step()")
         self._derive_hole()
         step, self._open = self._open, None
-        for (layer, row, col), old in self._backup.items():
-            new = self._layers[layer][row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
-            if not np.array_equal(old, new):
-                step.diffs.append(_TileDiff(layer, row, col, old.shape, _compressed(old),
-                                            _compressed(new)))
+        captures = []
+        for key, old in self._backup.items():
+            new = self._tile(*key)
+            if not _same(old, new):
+                diff = _TileDiff(*key, old.shape)
+                step.diffs.append(diff)
+                captures.append(_Capture(key, diff, old, new))
         self._backup.clear()
+        if captures:
+            self._compress_in_background(captures)
         if step.label_maps is not None and step.label_maps[0].same_as(step.label_maps[1]):
             step.label_maps = None
         if step.diffs or step.label_maps is not None:
@@ -400,6 +449,40 @@ class Document:
             self._trim_history()
         self._run_after_step()
         return step if step.diffs or step.label_maps is not None else None
+
+    def _compress_in_background(self, captures: list[_Capture]) -> None:
+        """Submit one job that compresses the tiles of a closed step (the GUI thread does not
+        wait for it; :meth:`_TileDiff.data` does)."""
+        with self._capture_lock:
+            self._captures.update((capture.key, capture) for capture in captures)
+        job = _COMPRESSOR.submit(self._compress, captures)
+        for capture in captures:
+            capture.diff.job = job
+        self._last_job = job
+
+    def _compress(self, captures: list[_Capture]) -> None:
+        """On the compressor thread: compress each tile's pixels before and after its step,
+        copying the latter from the layer unless a touch handed its copy over. The copy is
+        taken under the lock, so a touch of that tile (and the write after it) waits for it;
+        zlib runs outside it, without the GIL."""
+        captures.reverse()  # popped in order: each tile's arrays are freed once compressed
+        while captures:
+            capture = captures.pop()
+            capture.diff.old = zlib.compress(capture.old, 1)
+            with self._capture_lock:
+                after = capture.after
+                if after is None:
+                    after = capture.live.copy()
+                if self._captures.get(capture.key) is capture:
+                    del self._captures[capture.key]
+            capture.diff.new = zlib.compress(after, 1)
+
+    def _wait_for_jobs(self) -> None:
+        """Wait until every compression job submitted so far has ended (an error of one
+        surfaces where its tiles are read: :meth:`_TileDiff.data`)."""
+        if self._last_job is not None:
+            wait([self._last_job])
+            self._last_job = None
 
     def _derive_hole(self) -> None:
         """Within the open step: the pixels whose label this step changed, grown by
@@ -486,10 +569,9 @@ class Document:
         layer = Layer(layer)
         self._check_shape(layer, values)
         with self.step(label, derive_hole):
-            box = self._replace_within_step(layer, values)
-        if box is not None:
-            self.notify(layer, box)
-        return self._undo[-1] if box is not None else None
+            changed = self._write_changed(layer, values, self._whole())
+        self._notify_parts(layer, changed)
+        return self._undo[-1] if changed else None
 
     def clear_layer(self, layer: Layer | str, label: str) -> Step | None:
         """Blank ``layer`` (0 everywhere) as one undoable step; returns it, or None when the
@@ -529,22 +611,26 @@ class Document:
         """Make ``labels`` ``(H, W)`` uint8, ids of the label list named ``label_set``, the
         label layer and :attr:`computed_labels`, as one undoable step that is no label edit
         (it makes no hole). Undo restores the previous layer, label list name and computed
-        map together. Returns the step, or None when nothing changed."""
+        map together. Returns the step, or None when nothing changed.
+
+        A read-only uint8 ``labels`` is kept as the computed map without a copy (a copy of
+        a large map costs the GUI thread a moment): it must never change afterwards."""
         self._check_shape(Layer.LABELS, labels)
-        computed = np.array(labels, np.uint8)
-        computed.flags.writeable = False
+        computed = labels
+        if labels.dtype != np.uint8 or labels.flags.writeable:
+            computed = np.array(labels, np.uint8)
+            computed.flags.writeable = False
         self.begin_step(label, derive_hole=False)
         try:
             after = LabelMap(label_set, computed)
             self._open.label_maps = (LabelMap(self.label_set, self.computed_labels), after)
             self._set_label_map(after)
-            box = self._replace_within_step(Layer.LABELS, labels)
+            changed = self._write_changed(Layer.LABELS, computed, self._whole())
         except BaseException:
             self.cancel_step()
             raise
         step = self.end_step()
-        if box is not None:
-            self.notify(Layer.LABELS, box)
+        self._notify_parts(Layer.LABELS, changed)
         return step
 
     def _check_shape(self, layer: Layer, values: np.ndarray) -> None:
@@ -552,14 +638,26 @@ class Document:
         if values.shape != shape:
             raise InputError(f"{layer.value} must be {shape}, got {values.shape}")
 
-    def _replace_within_step(self, layer: Layer, values: np.ndarray) -> Box | None:
+    def _write_changed(self, layer: Layer, values: np.ndarray, area: Box) -> list[Box]:
+        """Within the open step: copy ``values`` (the layer's shape) into ``layer`` inside
+        ``area``, one tile at a time, touching only the tiles where they differ (no
+        full-size temporary); returns the parts of ``area`` written, tile by tile."""
         array = self.layer(layer)
-        box = _changed_box(array, values)
-        self.touch(layer, box)
-        if box is not None:
-            rows, cols = box.slices
-            array[rows, cols] = values[rows, cols]
-        return box
+        if values.dtype != np.uint8:
+            values = values.astype(np.uint8)
+        changed = []
+        for part in _tile_parts(area):
+            old, new = array[part.slices], values[part.slices]
+            if not _same(old, new):
+                self.touch(layer, part)
+                old[...] = new
+                changed.append(part)
+        return changed
+
+    def _notify_parts(self, layer: Layer, parts: list[Box]) -> None:
+        """Tell listeners that ``parts`` of ``layer`` changed, joined into rectangles."""
+        for box in _joined(parts):
+            self.notify(layer, box)
 
     def _set_label_map(self, state: LabelMap) -> None:
         self.label_set, self.computed_labels = state.label_set, state.computed
@@ -597,10 +695,10 @@ class Document:
 
     def settle(self) -> None:
         """Wait until every history tile is compressed (background work of :meth:`end_step`)."""
+        self._wait_for_jobs()
         for step in (*self._undo, *self._redo):
             for diff in step.diffs:
                 diff.data(True)
-                diff.data(False)
 
     @property
     def history_bytes(self) -> int:
@@ -628,6 +726,7 @@ class Document:
             self._image_version += 1
 
     def _apply(self, step: Step, use_old: bool) -> None:
+        self._wait_for_jobs()  # no tile may be written while a job still copies it
         self._note_image_change(step)
         touched: dict[Layer, Box] = {}
         for diff in step.diffs:
@@ -643,6 +742,9 @@ class Document:
 
     def _tile(self, layer: Layer, row: int, col: int) -> np.ndarray:
         return self.layer(layer)[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
+
+    def _whole(self) -> Box:
+        return Box(0, 0, self.height, self.width)
 
     def _tile_box(self, row: int, col: int) -> Box:
         return Box(row * TILE, col * TILE, min((row + 1) * TILE, self.height),
@@ -700,50 +802,72 @@ class Document:
         if result.shape != self.image.shape or result.dtype != np.uint8:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
                              f"{self.image.shape} uint8")
-        area = within or Box(0, 0, self.height, self.width)
+        area = within or self._whole()
         rows, cols = area.slices
-        image, mask = self.image[rows, cols], self.mask[rows, cols]
-        patch = result[rows, cols]
-        filled = mask > 0 if used_mask is None else used_mask[rows, cols] > 0
-        cleared = np.where(filled, 0, mask)
-        image_box = _shift(_changed_box(image, patch), area)
-        mask_box = _shift(_changed_box(mask, cleared), area)
-        sketch_box, lines = self._lines_drawn_for(filled, area, used_sketch)
+
+        def hole() -> np.ndarray:
+            return (self.mask if used_mask is None else used_mask)[rows, cols] > 0
+
+        sketch_box, lines = self._lines_drawn_for(hole, area, used_sketch)
         if self._edited is not None:
-            written = _differs(image, patch)
+            written = _differs(self.image[rows, cols], result[rows, cols])
             if used_mask is not None:
                 written |= used_mask[rows, cols] > 0
             self._edited[rows, cols] |= written
         with self.step(label):
-            self.touch(Layer.IMAGE, image_box)
-            self.touch(Layer.MASK, mask_box)
-            self.touch(Layer.SKETCH, sketch_box)
-            image[...] = patch
-            if used_mask is None:
-                self.mask[...] = 0
-            else:
-                mask[...] = cleared
+            image_parts = self._write_changed(Layer.IMAGE, result, area)
+            # without used_mask the whole mask is cleared, as documented
+            mask_parts = self._clear_hole(used_mask, area if used_mask is not None
+                                          else self._whole())
             if sketch_box is not None:
+                self.touch(Layer.SKETCH, sketch_box)
                 self.layer(Layer.SKETCH)[sketch_box.slices][lines] = 0
         self.preview, self.preview_name = None, ""
-        self.notify(Layer.IMAGE, image_box)
-        for layer, box in ((Layer.MASK, mask_box), (Layer.SKETCH, sketch_box)):
-            if box is not None:
-                self.notify(layer, box)
-        return self._undo[-1] if (image_box or mask_box or sketch_box) else None
+        self._notify_parts(Layer.IMAGE, image_parts)
+        self._notify_parts(Layer.MASK, mask_parts)
+        if sketch_box is not None:
+            self.notify(Layer.SKETCH, sketch_box)
+        return self._undo[-1] if (image_parts or mask_parts or sketch_box) else None
 
-    def _lines_drawn_for(self, hole: np.ndarray, area: Box,
+    def _clear_hole(self, used_mask: np.ndarray | None, area: Box) -> list[Box]:
+        """Within the open step: zero the mask inside ``area`` where ``used_mask`` is set
+        (None: wherever the mask is), tile by tile, touching only the tiles that change;
+        returns the parts of ``area`` written."""
+        mask = self.mask
+        if used_mask is not None and used_mask.dtype != np.uint8:
+            used_mask = (used_mask > 0).astype(np.uint8)
+        changed = []
+        for part in _tile_parts(area):
+            tile = mask[part.slices]
+            if used_mask is None:
+                if not cv2.countNonZero(tile):
+                    continue
+                self.touch(Layer.MASK, part)
+                tile[...] = 0
+            else:
+                used = used_mask[part.slices]
+                if not cv2.countNonZero(cv2.min(tile, used)):  # nonzero where both are
+                    continue
+                self.touch(Layer.MASK, part)
+                np.copyto(tile, 0, where=used > 0)
+            changed.append(part)
+        return changed
+
+    def _lines_drawn_for(self, hole: Callable[[], np.ndarray], area: Box,
                          used_sketch: np.ndarray | object | None = SKETCH_NOW
                          ) -> tuple[Box | None, np.ndarray]:
-        """The sketch pixels drawn for ``hole`` (``bool``, the hole inside ``area``): in it
-        or within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill
-        counts a sketch as given, and set in ``used_sketch`` too unless that is
+        """The sketch pixels drawn for the hole (``hole()``: ``bool``, the hole inside
+        ``area``, asked for only when there is a sketch): in it or within
+        :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill counts a
+        sketch as given, and set in ``used_sketch`` too unless that is
         :data:`SKETCH_NOW`. Returns their box (None: there are none) and the ``bool`` map of
         them inside it."""
         none = None, np.zeros((0, 0), bool)
         sketch = self._layers.get(Layer.SKETCH)
-        box = None if sketch is None or used_sketch is None \
-            else _shift(Box.around(hole), area)
+        if sketch is None or used_sketch is None or not cv2.countNonZero(sketch):
+            return none
+        hole = hole()
+        box = _shift(Box.around(hole), area)
         if box is None:
             return none
         shape = (self.height, self.width)
@@ -816,6 +940,41 @@ def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:
             [differs[..., c] for c in range(differs.shape[2])]) if differs.shape[2] > 1 \
             else differs[..., 0]
     return differs
+
+
+def _tile_parts(area: Box) -> Iterator[Box]:
+    """The parts of ``area`` in each :data:`TILE` grid tile it meets, row by row."""
+    for top in range(area.top // TILE * TILE, area.bottom, TILE):
+        for left in range(area.left // TILE * TILE, area.right, TILE):
+            yield Box(max(top, area.top), max(left, area.left), min(top + TILE, area.bottom),
+                      min(left + TILE, area.right))
+
+
+def _joined(parts: list[Box]) -> list[Box]:
+    """Rectangles covering exactly ``parts`` (pieces of grid tiles, from :func:`_tile_parts`):
+    joined along each row of tiles where they touch, then down where runs line up."""
+    rows: dict[int, list[Box]] = {}
+    for part in sorted(parts, key=lambda box: (box.top, box.left)):
+        runs = rows.setdefault(part.top, [])
+        if runs and runs[-1].right == part.left:
+            runs[-1] = Box(part.top, runs[-1].left, part.bottom, part.right)
+        else:
+            runs.append(part)
+    rects: list[Box] = []
+    above: dict[tuple[int, int], int] = {}  # (left, right) of a run in the row above: index
+    for top in sorted(rows):
+        here = {}
+        for run in rows[top]:
+            key = (run.left, run.right)
+            index = above.get(key)
+            if index is not None and rects[index].bottom == run.top:
+                rects[index] = Box(rects[index].top, run.left, run.bottom, run.right)
+            else:
+                index = len(rects)
+                rects.append(run)
+            here[key] = index
+        above = here
+    return rects
 
 
 def _changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:

@@ -102,6 +102,24 @@ def _parse(parser, image: np.ndarray, cancel: CancelToken,
     return labels
 
 
+@dataclass(frozen=True)
+class _ComputedMap:
+    """A parser's map made ready on the worker thread: ``labels`` ``(H, W)`` uint8, a
+    read-only array of its own (the document keeps it as the computed map without a copy),
+    and ``counts``, its :func:`label_histogram`."""
+
+    labels: np.ndarray
+    counts: np.ndarray
+
+
+def _ready_map(labels: np.ndarray) -> _ComputedMap:
+    """Runs on the worker thread: a read-only copy of ``labels`` (the parser may keep its
+    array) and its counts, so that the GUI thread neither copies nor counts a large map."""
+    labels = np.array(labels, np.uint8)
+    labels.flags.writeable = False
+    return _ComputedMap(labels, label_histogram(labels))
+
+
 @dataclass
 class _MapRun:
     task_id: int
@@ -197,8 +215,8 @@ class SemanticController(WorkerClient):
         image = doc.image.view()
         image.flags.writeable = False
         task = FunctionTask(title=f"Compute map ({title})",
-                            function=lambda cancel, progress: _parse(parser, image, cancel,
-                                                                     progress))
+                            function=lambda cancel, progress: _ready_map(
+                                _parse(parser, image, cancel, progress)))
         return self._start(task, _MapRun(task.id, doc, doc.image_version, title,
                                          parser.label_set, parser_name, options, attempt),
                            f"{title}: starting")
@@ -239,6 +257,7 @@ class SemanticController(WorkerClient):
             return False
         self.cancel()
         self._forget()
+        labels.flags.writeable = False  # a new array: kept as the computed map, not copied
         self._store_map(doc, labels, label_set, f"Import label map ({path.name})")
         self.message.emit(f"Label map imported from {path.name}")
         return True
@@ -315,10 +334,14 @@ class SemanticController(WorkerClient):
     def _target_document(self, run: _MapRun) -> Document | None:
         return self.document
 
-    def _deliver(self, run: _MapRun, labels: np.ndarray) -> None:
-        """Store the finished map (called once no brush drag is open on the document)."""
-        self._store_map(run.document, labels, run.label_set, f"Compute map ({run.title})")
-        present = label_histogram(labels) > 0
+    def _deliver(self, run: _MapRun, computed: _ComputedMap) -> None:
+        """Store the finished map (called once no brush drag is open on the document), and
+        give its counts, counted on the worker, at once."""
+        self._store_map(run.document, computed.labels, run.label_set,
+                        f"Compute map ({run.title})")
+        self._counts_timer.stop()  # the layer is the map: no need to count it again
+        self.countsChanged.emit(computed.counts)
+        present = computed.counts > 0
         present[UNLABELLED] = False
         count = int(present.sum())
         self.message.emit(f"{run.title}: {count} labels found. Paint with the label brush to "

@@ -29,6 +29,7 @@ from engines.region import Box
 Allocate = Callable[[int, int], np.ndarray]  # (height, width) -> zero-filled (h, w, 4) uint8
 MIN_LEVEL_SIDE = 192
 RECT_TILE = 64  # px: the grid on which nonzero_rects finds the hole
+OVERLAY_BAND_PIXELS = 1 << 20  # overlays are composited in bands of about this many pixels
 
 
 def _numpy_allocate(height: int, width: int) -> np.ndarray:
@@ -422,10 +423,37 @@ class ViewCache:
     def _render_overlay(self, box: Box) -> None:
         """Composite the overlays of ``box`` (bottom to top: labels, sampling area, mask,
         colour strokes, sketch) into level 0 with integer "over", then cascade. The mask is
-        left out under a preview that shows."""
-        rows, cols = box.slices
+        left out under a preview that shows. Done in bands of about
+        :data:`OVERLAY_BAND_PIXELS`: the temporaries of a band are small and their memory is
+        reused, where full-size ones of a large picture cost the GUI thread a first touch of
+        fresh memory each time (a quarter of a second for a 24-megapixel picture)."""
         style, doc = self.style, self.document
         luts = self._luts()
+        layers = [layer for layer in (Layer.LABELS, Layer.SAMPLING, Layer.MASK, Layer.COLOR,
+                                      Layer.SKETCH)
+                  if style.visible.get(layer, True) and doc.has_layer(layer)]
+        hidden = (_intersection(box, self.preview_box) if self.preview_visible() else None)
+        blank = self._overlay_blank
+        rows = max(1, OVERLAY_BAND_PIXELS // box.width)
+        drawn = False
+        for top in range(box.top, box.bottom, rows):
+            band = Box(top, box.left, min(top + rows, box.bottom), box.right)
+            if self._composite(band, layers, luts, hidden):
+                drawn = True
+            elif not blank:
+                self.levels[0].overlay[band.slices] = 0
+        if not drawn and blank:
+            return  # nothing to show where nothing shows yet (a picture just opened)
+        self._overlay_blank = blank and not drawn
+        self._cascade(box, [level.overlay for level in self.levels])
+
+    def _composite(self, box: Box, layers: list[Layer], luts: dict[Layer, np.ndarray],
+                   hidden: Box | None) -> bool:
+        """Composite ``layers`` (bottom to top) of ``box`` into level 0 of the overlay, the
+        mask left out inside ``hidden``; returns whether anything was drawn (if not, the
+        buffer was left as it was)."""
+        rows, cols = box.slices
+        style, doc = self.style, self.document
         target = self.levels[0].overlay[rows, cols]  # composited in place: premultiplied BGRA
         drawn = False
 
@@ -445,13 +473,8 @@ class ViewCache:
                 np.take(table, values, axis=0, out=target, mode="clip")
                 drawn = True
 
-        def shown(layer: Layer) -> bool:
-            return style.visible.get(layer, True) and doc.has_layer(layer)
-
-        hidden = (_intersection(box, self.preview_box) if self.preview_visible() else None)
-        for layer in (Layer.LABELS, Layer.SAMPLING, Layer.MASK, Layer.COLOR, Layer.SKETCH):
-            if not shown(layer):
-                continue
+        hidden = None if hidden is None else _intersection(box, hidden)
+        for layer in layers:
             values = doc.layer(layer)[rows, cols]
             if layer is Layer.MASK and hidden is not None:
                 values = values.copy()
@@ -470,10 +493,4 @@ class ViewCache:
                     over_table(luts[layer], values)
             elif values.any():
                 over_table(luts[layer], values)
-        if not drawn:
-            if self._overlay_blank:
-                return  # nothing to show where nothing shows yet (a picture just opened)
-            target[...] = 0
-        else:
-            self._overlay_blank = False
-        self._cascade(box, [level.overlay for level in self.levels])
+        return drawn

@@ -33,25 +33,31 @@ Prints, side by side with the naive alternative in the same run:
   arrive, the result applied; the GUI-thread time converting and swapping in the stages
   shown), at the first press of the "show original" key after those fills and its release,
   while a computed label map ("regions") arrives, and after one click of the label bucket.
-  Run it with the code before a change to compare.
+  ``--baseline DIR`` measures this part in alternating fresh processes with the ``app/``
+  of another tree (a copy from before a change) and with this one, ``--rounds`` times each,
+  and prints both columns (ranges over the rounds).
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP).
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
-[--parts brush,repaint,stall,colour,masks,save,large]``
+[--parts brush,repaint,stall,colour,masks,save,large] [--baseline DIR [--rounds N]]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the tree whose app/ is measured: this one, or the one --root names (see --baseline)
+sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+                       if "--root" in sys.argv[:-1] else Path(__file__).resolve().parent.parent))
 
 import itertools
 
@@ -66,6 +72,7 @@ from engines import registry
 from engines.region import Box
 
 WIDTH, HEIGHT = 4000, 3000
+HERE = Path(__file__).resolve().parent.parent  # this tree
 
 
 def make_photo() -> np.ndarray:
@@ -509,19 +516,70 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
     return figures
 
 
+LARGE_ROWS = (("open", "opening a 24 MP JPEG"),
+              ("holes", "Telea filling 8 small holes spread over 24 MP"),
+              ("strokes", "Telea filling 10 strokes across 24 MP"),
+              ("original", 'first press of "show original" after them'),
+              ("back", 'its release'),
+              ("labels", 'a computed "regions" label map arriving on 24 MP'),
+              ("bucket", "one label bucket click on 24 MP"))
+
+
+def compare_large(baseline: Path, rounds: int) -> None:
+    """Print the large part measured with ``baseline``'s app/ and with this tree's, in
+    alternating fresh processes (each opens its picture as the first one)."""
+    runs: dict[str, list[dict]] = {"before": [], "ours": []}
+    for _ in range(rounds):
+        for name, root in (("before", baseline), ("ours", HERE)):
+            done = subprocess.run([sys.executable, __file__, "--parts", "large", "--json",
+                                   "--root", str(root)], capture_output=True, text=True,
+                                  check=True)
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    def spread(name: str, key: str, index: int, unit: str, digits: int = 0) -> str:
+        values = sorted(run[key][index] for run in runs[name])
+        low, high = f"{values[0]:.{digits}f}", f"{values[-1]:.{digits}f}"
+        return f"{low} {unit}" if low == high else f"{low}-{high} {unit}"
+
+    print(f"Large part, 6000x4000 photo, 1600x1000 window, {rounds} rounds alternating, "
+          f"{os.cpu_count()} cores; before: {baseline}\n")
+    print("| measurement | before | ours | target |")
+    print("|---|---|---|---|")
+    for key, what in LARGE_ROWS:
+        print(f"| longest event-loop stall, {what} | {spread('before', key, 0, 'ms')} "
+              f"({spread('before', key, 1, 's', 1)}) | {spread('ours', key, 0, 'ms')} "
+              f"({spread('ours', key, 1, 's', 1)}) | <= 200 ms |")
+        if len(runs["ours"][0][key]) > 2:
+            print(f"| GUI time drawing its stages | {spread('before', key, 4, 'ms')} | "
+                  f"{spread('ours', key, 4, 'ms')} | - |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="telea,patchmatch",
                         help="engines for the stall measurement (comma-separated)")
     parser.add_argument("--parts", default="brush,repaint,stall,colour,masks,save,large",
                         help="what to measure (comma-separated)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="measure only the large part, with DIR's app/ (a copy of the "
+                             "tree from before a change) and with this tree's, side by side")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --baseline: fresh processes per tree (alternating)")
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)  # the tree measured
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline is not None:
+        compare_large(args.baseline.resolve(), args.rounds)
+        return 0
     parts = set(args.parts.split(","))
     app = QApplication.instance() or QApplication([])
     large = None
     if "large" in parts:  # first, so that it opens its picture as the first one, as users do
         with tempfile.TemporaryDirectory() as folder:
             large = bench_large(app, Path(folder))
+        if args.json:  # for compare_large: the large part only, as one line
+            print(json.dumps(large))
+            return 0
     photo = make_photo()
     canvas = Canvas()
     canvas.resize(1600, 1000)
@@ -578,13 +636,7 @@ def main() -> int:
               f"{save['stall_ours']:.0f} ms | {save['stall_naive']:.0f} ms (encoding on the "
               f"GUI thread) | <= 50 ms |")
     if large is not None:
-        for name, what in (("open", "opening a 24 MP JPEG"),
-                           ("holes", "Telea filling 8 small holes spread over 24 MP"),
-                           ("strokes", "Telea filling 10 strokes across 24 MP"),
-                           ("original", 'first press of "show original" after them'),
-                           ("back", 'its release'),
-                           ("labels", 'a computed "regions" label map arriving on 24 MP'),
-                           ("bucket", "one label bucket click on 24 MP")):
+        for name, what in LARGE_ROWS:
             stall, seconds = large[name][:2]
             print(f"| longest event-loop stall, {what} ({seconds:.1f} s in all) | "
                   f"{stall:.0f} ms | - | <= 200 ms |")
