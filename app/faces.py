@@ -676,7 +676,7 @@ class FacePanel(QWidget):
 
     def download_models(self) -> bool:
         """Offer to download the missing face weights; True when all are installed."""
-        ok = offer_download(FACE_WEIGHTS, self)
+        ok = offer_download(FACE_WEIGHTS, self, purpose="face detection and Auto-sketch")
         self.refresh_models()
         self.modelsChanged.emit()
         return ok

@@ -7,8 +7,9 @@ file; the next download resumes it). :func:`cancel_transfers` and :func:`wait_fo
 stop every running one when the program closes. They show no message boxes: results come
 back as signals and the window decides what to say. :class:`ModelManagerDialog` lists every
 checkpoint with its size, licence and state, with Download, Import file..., Remove and Open
-folder (Download replaces a damaged file).
-:func:`offer_download` is the engine picker's "this engine needs weights: download now?".
+folder (Download replaces a damaged file; Delete removes).
+:func:`offer_download` is the engine picker's (and the Faces panel's) "this needs weights:
+download now?".
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,10 +57,11 @@ class _TransferWorker(QObject):
     """Runs jobs one after another on a daemon Python thread; every outcome is a signal.
 
     The object lives in the GUI thread, so the signals its thread emits are queued to the
-    receivers there. A daemon thread, not a QThread: a job stuck in a blocked read (a server
-    that stalls) cannot see its cancel, and may still run when the program ends, where a
-    QThread destroyed while running aborts the process. Running workers are kept in
-    :data:`_running` until their thread ends, so they outlive a deleted dialog.
+    receivers there. A daemon thread, not a QThread: a job may still run when the program
+    ends (downloads stop at once when cancelled, but a job blocked elsewhere, in a file
+    system that hangs, say, cannot), where a QThread destroyed while running aborts the
+    process. Running workers are kept in :data:`_running` until their thread ends, so they
+    outlive a deleted dialog. Progress is throttled (:class:`_ProgressThrottle`).
     """
 
     began = Signal(str, int)  # weights id, index in the queue
@@ -106,8 +108,11 @@ class _TransferWorker(QObject):
                     self.cancelled.emit(weights_id)
                     return
                 self.began.emit(weights_id, index)
+                reporter = _ProgressThrottle(
+                    lambda done, total, weights_id=weights_id: self._report(
+                        weights_id, done, total), PROGRESS_INTERVAL_S)
                 try:
-                    path = job(self._reporter(weights_id), self._cancel,
+                    path = job(reporter, self._cancel,
                                lambda message, weights_id=weights_id: self.waiting.emit(
                                    weights_id, message))
                 except Cancelled:
@@ -116,21 +121,71 @@ class _TransferWorker(QObject):
                 except Exception as exc:  # reported, never left to kill the thread silently
                     self.failed.emit(weights_id, describe_error(exc)[0])
                     continue
+                finally:
+                    reporter.close()
                 self.succeeded.emit(weights_id, str(path))
         finally:
             self.done.emit()
 
-    def _reporter(self, weights_id: str) -> weights.ProgressCallback:
-        last = 0.0
+    def _report(self, weights_id: str, done: int, total: int | None) -> None:
+        """Emit ``progress`` (from the job's thread or the throttle's timer) unless the Qt
+        side went away (the program is ending)."""
+        if shiboken6.isValid(self):
+            self.progress.emit(weights_id, done, total)
 
-        def report(done: int, total: int | None) -> None:
-            nonlocal last
+
+class _ProgressThrottle:
+    """A progress callback that passes reports to ``emit`` at most every ``interval``
+    seconds (the last one of a transfer, ``done >= total``, at once), and never loses the
+    latest: one held back is sent by a timer when the interval has passed, so a burst
+    followed by a stall still shows the bytes that arrived. :meth:`close` (the job ended)
+    drops a held-back report."""
+
+    def __init__(self, emit: Callable[[int, int | None], None], interval: float) -> None:
+        self._emit = emit
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._held: tuple[int, int | None] | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        with self._lock:
+            if self._closed:
+                return
             now = time.monotonic()
-            if now - last >= PROGRESS_INTERVAL_S or (total is not None and done >= total):
-                last = now
-                self.progress.emit(weights_id, done, total)
+            wait = self._last + self._interval - now
+            if wait > 0 and (total is None or done < total):
+                self._held = (done, total)
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self._send_held)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+            self._send(done, total, now)
 
-        return report
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._held = None
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _send_held(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._held is not None and not self._closed:
+                self._send(*self._held, time.monotonic())
+
+    def _send(self, done: int, total: int | None, now: float) -> None:
+        """Emit (the lock held: reports keep their order)."""
+        self._last = now
+        self._held = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._emit(done, total)
 
 
 _running: set[_TransferWorker] = set()
@@ -328,8 +383,12 @@ class TransferDialog(QDialog):
             self.bar.setValue(0)
             self.heading.setText("Failed: " + "; ".join(
                 f"{weights_id}: {message}" for weights_id, message in self.errors.items()))
-            self.detail.setText("The partial file, if any, is kept: try again later, or import "
-                                "a file you downloaded yourself from the model manager.")
+            kept = [weights_id for weights_id in self.errors
+                    if weights.installation(weights_id).partial_bytes]
+            again = (f"The partial download of {', '.join(kept)} is kept: downloading again "
+                     "resumes it. " if kept else "Try again later. ")
+            self.detail.setText(again + "Or import a file you downloaded yourself from the "
+                                "model manager.")
             self.buttons.setStandardButtons(QDialogButtonBox.Close)
 
 
@@ -387,6 +446,8 @@ class ModelManagerDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)  # Tab leaves for the buttons; arrows move
+        self.table.installEventFilter(self)  # Delete removes the selected checkpoints
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
@@ -399,11 +460,11 @@ class ModelManagerDialog(QDialog):
         self.location = QLabel(f"Cache: {weights.cache_dir()} (set {weights.CACHE_ENV} to use "
                                "another folder)")
         self.location.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.download_button = QPushButton("Download")
-        self.import_button = QPushButton("Import file…")
-        self.remove_button = QPushButton("Remove")
-        self.folder_button = QPushButton("Open folder")
-        close = QPushButton("Close")
+        self.download_button = QPushButton("&Download")
+        self.import_button = QPushButton("&Import file…")
+        self.remove_button = QPushButton("&Remove")
+        self.folder_button = QPushButton("&Open folder")
+        close = QPushButton("&Close")
         self.download_button.clicked.connect(self.download_selected)
         self.import_button.clicked.connect(self._import_clicked)
         self.remove_button.clicked.connect(self.remove_selected)
@@ -496,12 +557,35 @@ class ModelManagerDialog(QDialog):
             QMessageBox.warning(self, "Weights in use", "Not removed:<br>" + "<br>".join(busy))
         return freed
 
-    def open_folder(self) -> None:
-        """Show the selected checkpoint's folder (or the cache) in the file manager."""
+    def open_folder(self) -> bool:
+        """Show the selected checkpoint's folder (or the cache) in the file manager; whether
+        it could. A folder that cannot be created (a file in the way, no permission), or no
+        file manager, is said in a message naming the folder and the reason."""
         ids = self.selected_ids()
         folder = weights.local_path(ids[0]).parent if ids else weights.cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            in_the_way = next((path for path in (folder, *folder.parents)
+                               if path.exists() and not path.is_dir()), None)
+            reason = (f"{in_the_way} is a file, not a folder" if in_the_way
+                      else exc.strerror or str(exc))
+            QMessageBox.warning(self, "Open folder",
+                                f"Cannot open the model folder {folder}: it cannot be created "
+                                f"({reason}). Set {weights.CACHE_ENV} to use another folder.")
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            QMessageBox.warning(self, "Open folder", f"No file manager could show {folder}.")
+            return False
+        return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table and event.type() == QEvent.KeyPress \
+                and event.key() == Qt.Key_Delete and event.modifiers() == Qt.NoModifier:
+            if self.remove_button.isEnabled():
+                self.remove_selected()
+            return True
+        return super().eventFilter(watched, event)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -545,14 +629,16 @@ class ModelManagerDialog(QDialog):
         self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
 
 
-def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None) -> bool:
+def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None,
+                   purpose: str = "this engine") -> bool:
     """Make sure the checkpoints ``weights_ids`` are installed, asking the user first.
 
     Returns True at once when nothing is missing; otherwise asks whether to download the
-    missing or damaged ones (their total size shown; a damaged file is replaced) and runs a
-    modal :class:`DownloadDialog`; True when everything is installed afterwards. Checkpoints
-    with no download address are explained (how to get them, the import command) and give
-    False.
+    missing or damaged ones (``"X and Y (about 200 MB) are needed for {purpose}. Download
+    now?"``: their total size shown; a damaged file is replaced) and runs a modal
+    :class:`DownloadDialog`; True when everything is installed afterwards. ``purpose`` says
+    what needs them (``"face detection"``). Checkpoints with no download address are
+    explained (how to get them, the import command) and give False.
     """
     missing = weights.missing(weights_ids)
     if not missing:
@@ -572,13 +658,16 @@ def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None) ->
             for spec in manual))
         return False
     total = sum(spec.size or 0 for spec in specs)
-    names = ", ".join(f"{spec.title} ({spec.license or 'licence unknown'})" for spec in specs)
+    named = [f"{spec.title} ({spec.license or 'licence unknown'})" for spec in specs]
+    names = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
     size = f" (about {format_size(total)})" if total else ""
     broken = "".join(f" The installed {weights.get_spec(weights_id).title} file is damaged "
                      f"({problem}): it will be replaced."
                      for weights_id, problem in damaged.items())
+    verb = "are" if len(specs) > 1 else "is"
     answer = QMessageBox.question(parent, "Download weights?",
-                                  f"This engine needs {names}{size}.{broken} Download now?")
+                                  f"{names}{size} {verb} needed for {purpose}.{broken} "
+                                  "Download now?")
     if answer != QMessageBox.Yes:
         return False
     dialog = DownloadDialog(missing, parent, force=bool(damaged))

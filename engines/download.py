@@ -2,12 +2,16 @@
 
 :func:`download` streams a :class:`~engines.weights.WeightSpec`'s URLs (mirrors, in order) to
 ``<cache>/<id>/<filename>.part``, resumes that file with an HTTP ``Range`` request (after a
-cut connection, automatically; after a cancelled or interrupted run, on the next call),
-follows Google Drive's "can't scan for viruses" confirmation page, verifies the result (digest
-when the spec pins one, else size and format; never a web page), extracts the one member it
-needs from a zip, and renames into place atomically. :func:`import_file` puts a file the user
-already has through the same checks. One checkpoint is transferred by one program at a time:
-others wait on its lock (:func:`engines.weights.checkpoint_lock`) and then find it installed.
+cut connection, automatically; after a cancelled or interrupted run, on the next call) only
+while the server still has the same file (``If-Range`` with the validator recorded beside
+the ``.part``, see :func:`_transfer`: never two files spliced), follows Google Drive's "can't
+scan for viruses" confirmation page, verifies the result (digest when the spec pins one, else
+size, format and a zip's own CRCs; never a web page), extracts the one member it needs from a
+zip, and renames into place atomically. A cancel takes effect at once, even while the
+server stalls (a request is awaited on a helper thread; a blocked read is ended by shutting
+its connection down). :func:`import_file` puts a file the user already has through the same
+checks. One checkpoint is transferred by one program at a time: others wait on its lock
+(:func:`engines.weights.checkpoint_lock`) and then find it installed.
 
 Failures raise :class:`DownloadError` or :class:`~engines.weights.WeightsCorruptError`
 subclasses (both :class:`~engines.base.EngineError`) with one-line messages; a cancelled run
@@ -32,8 +36,10 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from engines import weights
 from engines.base import CancelToken, EngineError
@@ -42,6 +48,8 @@ from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, f
 
 CHUNK_SIZE = 256 * 1024
 TIMEOUT_S = 30.0  # per socket operation (connect, each read)
+CANCEL_POLL_S = 0.1  # how often a request or read waiting on the server checks for a cancel
+RESUME_OVERLAP = 64 * 1024  # bytes fetched again and compared on a resume with no validator
 MAX_STALLED_ATTEMPTS = 3  # consecutive reconnects that bring no new bytes before giving up
 RETRY_DELAY_S = 1.0
 MAX_PAGE_BYTES = 1 << 20  # the most of an HTML confirmation page that is read
@@ -78,6 +86,69 @@ class _RangeRefused(Exception):
     """HTTP 416: the server has nothing past the bytes already held."""
 
 
+@dataclass(frozen=True)
+class _Partial:
+    """An unfinished download: ``data``, the ``.part`` file with the bytes so far, and
+    ``record``, a small JSON file beside it saying what they are the beginning of: the
+    address, the server's validator (a strong ETag, a Last-Modified date) and the total
+    size. The record is written (atomically) before the first byte, so a ``.part`` file
+    without one is of unknown origin and is never resumed."""
+
+    data: Path
+    record: Path
+
+    @classmethod
+    def of(cls, weights_id: str) -> _Partial:
+        return cls(weights.partial_path(weights_id), weights.partial_record_path(weights_id))
+
+    def size(self) -> int:
+        return _size(self.data)
+
+    def origin(self) -> dict[str, Any] | None:
+        """The record, or None when it is missing or unreadable."""
+        try:
+            record = json.loads(self.record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def begin(self, url: str, response: http.client.HTTPResponse,
+              total: int | None) -> BinaryIO:
+        """Start from the first byte of ``response``'s file: the data file emptied, then
+        the record written; the data file, open for writing."""
+        self.record.unlink(missing_ok=True)
+        handle = open(self.data, "wb")  # noqa: SIM115 - the caller closes it
+        try:
+            with _temporary_beside(self.record) as temp:
+                temp.write_text(json.dumps({"url": url, **_validators(response),
+                                            "total": total}), encoding="utf-8")
+                os.replace(temp, self.record)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    def discard(self) -> None:
+        self.data.unlink(missing_ok=True)
+        self.record.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """How one request continues a ``.part`` file: ``held`` bytes are kept and the request
+    (``headers``: Range, If-Range) asks for the file from ``held - overlap``; ``origin`` is
+    the ``.part``'s record. ``held`` 0: a request for the whole file."""
+
+    held: int = 0
+    overlap: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start(self) -> int:
+        return self.held - self.overlap
+
+
 def drive_url(file_id: str) -> str:
     """The direct-download address of a publicly shared Google Drive file."""
     return DRIVE_UC_URL.format(id=urllib.parse.quote(file_id, safe=""))
@@ -92,10 +163,10 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     """Download, verify and install the checkpoint ``spec`` (or its id); its cached path.
 
     Returns at once when the file is installed (unless ``force``). ``progress(done, total)``
-    is called after each chunk (``total`` None when the server does not say); ``cancel`` is
-    checked between chunks. While another process downloads or imports the same checkpoint,
-    this waits for it (``waiting(message)`` is called once; ``cancel`` works meanwhile) and
-    returns its file when it installed one. Raises :class:`DownloadError` (offline, HTTP
+    is called after each chunk (``total`` None when the server does not say); ``cancel``
+    takes effect at once, also while the server stalls. While another process downloads or
+    imports the same checkpoint, this waits for it (``waiting(message)`` is called once;
+    ``cancel`` works meanwhile) and returns its file when it installed one. Raises :class:`DownloadError` (offline, HTTP
     errors, disk full, the same checkpoint already in transfer in this process),
     :class:`~engines.weights.HashMismatchError` / :class:`~engines.weights.WrongFileError`
     (the bad file is deleted), :class:`~engines.base.Cancelled` (the ``.part`` file is kept).
@@ -109,18 +180,19 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
         raise DownloadError(f"{spec.title} has no download address: {how}; then run "
                             f"`python main.py models import {spec.id} FILE`")
     cancel = cancel or CancelToken()
-    part = weights.partial_path(spec.id)
-    with _exclusive(spec.id, cancel, waiting):
+    partial = _Partial.of(spec.id)
+    with _exclusive(spec.id, cancel, waiting, activity="downloaded"):
         if target.is_file() and not force:  # installed by the process we waited for
             return target
         # a download that fails before its first byte (offline) leaves no empty folder;
         # one that kept a .part file to resume keeps its folder
-        with _folder_kept_only_if_used(part.parent):
+        with _folder_kept_only_if_used(partial.data.parent):
             failures: list[EngineError] = []
             for url in spec.urls:
                 try:
-                    _fetch(url, part, progress, cancel, lambda: _passes(spec, part, cancel))
-                    return _install(spec, part, url, cancel)
+                    _fetch(url, partial, progress, cancel,
+                           lambda: _passes(spec, partial.data, cancel))
+                    return _install(spec, partial, url, cancel)
                 except (DownloadError, WeightsCorruptError) as exc:
                     failures.append(exc)
             raise _summarise(failures)
@@ -146,7 +218,8 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         raise IsADirectoryError(errno.EISDIR, "a folder, not a checkpoint file", str(source))
     cancel = cancel or CancelToken()
     target = weights.local_path(spec.id)
-    with _exclusive(spec.id, cancel, waiting), _folder_kept_only_if_used(target.parent):
+    with _exclusive(spec.id, cancel, waiting, activity="imported"), \
+            _folder_kept_only_if_used(target.parent):
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
@@ -167,35 +240,36 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
             _place(source, target, move, progress, cancel)
             checked = _what_was_checked(spec)
         weights.write_manifest(spec.id, sha256, origin, checked)
-        weights.partial_path(spec.id).unlink(missing_ok=True)
+        _Partial.of(spec.id).discard()
     return target
 
 
 # --- transfer -----------------------------------------------------------------------------
 
 
-def _fetch(url: str, part: Path, progress: ProgressCallback | None, cancel: CancelToken,
-           part_is_complete: Callable[[], bool]) -> None:
-    """Bring ``part`` to the complete body of ``url``, resuming and reconnecting as needed."""
+def _fetch(url: str, partial: _Partial, progress: ProgressCallback | None,
+           cancel: CancelToken, part_is_complete: Callable[[], bool]) -> None:
+    """Bring ``partial`` to the complete body of ``url``, resuming and reconnecting as
+    needed."""
     cookies = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies),
                                          urllib.request.HTTPSHandler(context=_ssl_context()))
     stalled = 0
     while True:
-        before = _size(part)
+        before = partial.size()
         try:
-            _transfer(opener, cookies, url, part, progress, cancel)
+            _transfer(opener, cookies, url, partial, progress, cancel)
             return
         except _RangeRefused:
             if part_is_complete():
                 return
-            part.unlink(missing_ok=True)  # held bytes the server does not have: start over
+            partial.discard()  # held bytes the server does not have: start over
             reason = "the server refused to resume"
         except _Interrupted as cut:
             reason = str(cut)
-        stalled = 0 if _size(part) > before else stalled + 1
+        stalled = 0 if partial.size() > before else stalled + 1
         if stalled >= MAX_STALLED_ATTEMPTS:
-            kept = _size(part)
+            kept = partial.size()
             keep = (f"; {format_size(kept)} are kept: run the download again to resume"
                     if kept else "")
             raise DownloadError(f"the download from {_host(url)} keeps failing ({reason})"
@@ -204,65 +278,228 @@ def _fetch(url: str, part: Path, progress: ProgressCallback | None, cancel: Canc
 
 
 def _transfer(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.CookieJar,
-              url: str, part: Path, progress: ProgressCallback | None,
+              url: str, partial: _Partial, progress: ProgressCallback | None,
               cancel: CancelToken) -> None:
-    """One request: append to ``part`` from where it ends (or rewrite it when the server
-    sends the whole file)."""
+    """One request: continue ``partial`` from where it ends while the server still has the
+    file it is the beginning of, else rewrite it from the first byte.
+
+    A resume sends ``Range`` and ``If-Range`` with the validator recorded when the ``.part``
+    began (its strong ETag, else its Last-Modified date), so a server whose file changed
+    answers with the whole new file (200), which replaces the bytes held, as any 200 answer
+    does. A 206 answer is checked against the record too (its validator, the total size).
+    A server that gave no validator at all is asked for the file from ``RESUME_OVERLAP``
+    bytes before the end of the ``.part``, and those bytes must equal the ``.part``'s own
+    (and the total size the recorded one): a changed file passes only if it is identical
+    there and of the same size, and a spliced result can still fail the format and CRC
+    checks. A ``.part`` with no record (left by an older version, or from another address)
+    is restarted, not resumed.
+    """
     cancel.raise_if_cancelled()
-    offset = _size(part)
-    response = _open(opener, cookies, url, offset)
-    with response:
+    plan = _resume_plan(partial, url)
+    response = _interruptible(lambda: _open(opener, cookies, url, plan.headers), cancel)
+    changed = None
+    with response, _shut_down_on_cancel(response, cancel):
         done, total = 0, _header_int(response, "Content-Length")
         if response.status == 206:
             start, whole = _content_range(response.headers.get("Content-Range", ""))
-            if start != offset:
-                part.unlink(missing_ok=True)
-                raise _Interrupted(f"the server sent bytes from {start} instead of {offset}")
-            done = offset
-            total = whole if whole is not None else (offset + total if total is not None
+            changed = _not_the_rest(plan, response, start, whole)
+            if changed is None and plan.overlap:
+                changed = _overlap_differs(response, partial, plan.overlap)
+            if changed is not None and not plan.held:
+                raise _Interrupted(changed)
+            done = plan.held
+            total = whole if whole is not None else (start + total if total is not None
                                                      else None)
-        mode = "ab" if done else "wb"  # a 200 answer to a Range request restarts cleanly
-        try:
-            handle = open(part, mode)  # noqa: SIM115 - closed below; errors mapped first
-        except OSError as exc:
-            raise _write_error(part, exc) from None
-        with handle:
-            if progress is not None:
-                progress(done, total)
-            while True:
-                cancel.raise_if_cancelled()
-                try:
-                    chunk = response.read1(CHUNK_SIZE)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise _Interrupted(_reason(exc)) from None
-                if not chunk:
-                    break
-                try:
-                    handle.write(chunk)
-                except OSError as exc:
-                    raise _write_error(part, exc, total and total - done) from None
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
+        if changed is None:
+            try:  # a 200 answer, to a Range request too, restarts from the first byte
+                handle = open(partial.data, "ab") if done else \
+                    partial.begin(url, response, total)  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise _write_error(partial.data, exc) from None
+            with handle:
+                done = _receive(response, handle, done, total, progress, cancel)
+    if changed is not None:  # not the file the .part began: start it again
+        partial.discard()
+        _transfer(opener, cookies, url, partial, progress, cancel)
+        return
     if total is not None and done < total:
         raise _Interrupted(f"the connection closed after {format_size(done)} of "
                            f"{format_size(total)}")
 
 
+def _resume_plan(partial: _Partial, url: str) -> _Resume:
+    """How to ask ``url`` for what ``partial`` lacks; discards a ``.part`` whose record is
+    missing or names another address (its bytes may be of another file)."""
+    held = partial.size()
+    if not held:
+        return _Resume()
+    origin = partial.origin()
+    if origin is None or origin.get("url") != url:
+        partial.discard()
+        return _Resume()
+    validator = origin.get("etag") or origin.get("last_modified")
+    overlap = 0 if validator else min(RESUME_OVERLAP, held)
+    headers = {"Range": f"bytes={held - overlap}-"}
+    if validator:
+        headers["If-Range"] = validator
+    return _Resume(held, overlap, headers, origin)
+
+
+def _not_the_rest(plan: _Resume, response: http.client.HTTPResponse, start: int,
+                  whole: int | None) -> str | None:
+    """Why a 206 answer (from ``start``, of ``whole`` bytes) is not the rest of the file the
+    ``.part`` began (another start, validator or total size); None when it is."""
+    if start != plan.start:
+        return f"the server sent bytes from {start} instead of {plan.start}"
+    now = _validators(response)
+    if any(now[name] and plan.origin.get(name) and now[name] != plan.origin[name]
+           for name in ("etag", "last_modified")):
+        return "the file on the server changed"
+    recorded = plan.origin.get("total")
+    if whole is not None and (whole < plan.held or (isinstance(recorded, int)
+                                                    and whole != recorded)):
+        return "the file on the server changed size"
+    return None
+
+
+def _overlap_differs(response: http.client.HTTPResponse, partial: _Partial,
+                     overlap: int) -> str | None:
+    """Read the first ``overlap`` bytes of ``response`` and compare them with the last
+    ``overlap`` bytes of ``partial``; why they differ, or None when they are equal."""
+    received = bytearray()
+    while len(received) < overlap:
+        try:
+            chunk = response.read1(overlap - len(received))
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Interrupted(_reason(exc)) from None
+        if not chunk:
+            raise _Interrupted("the connection closed before the resumed bytes arrived")
+        received += chunk
+    with open(partial.data, "rb") as handle:
+        handle.seek(-overlap, os.SEEK_END)
+        held = handle.read(overlap)
+    return None if held == received else "the file on the server changed"
+
+
+def _receive(response: http.client.HTTPResponse, handle: BinaryIO, done: int,
+             total: int | None, progress: ProgressCallback | None,
+             cancel: CancelToken) -> int:
+    """Append the rest of ``response``'s body to ``handle``; the bytes held after it."""
+    if progress is not None:
+        progress(done, total)
+    while True:
+        cancel.raise_if_cancelled()
+        try:
+            chunk = response.read1(CHUNK_SIZE)
+        except (OSError, http.client.HTTPException) as exc:
+            cancel.raise_if_cancelled()  # the connection was shut down by the cancel
+            raise _Interrupted(_reason(exc)) from None
+        if not chunk:
+            cancel.raise_if_cancelled()
+            return done
+        try:
+            handle.write(chunk)
+        except OSError as exc:
+            raise _write_error(Path(handle.name), exc, total and total - done) from None
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+
+
+def _validators(response: http.client.HTTPResponse) -> dict[str, str | None]:
+    """What identifies the version of the file a response carries: its strong ETag (a
+    weak one cannot be used with If-Range) and its Last-Modified date, each None when
+    absent."""
+    etag = response.headers.get("ETag", "").strip()
+    return {"etag": etag if etag and not etag.startswith("W/") else None,
+            "last_modified": response.headers.get("Last-Modified", "").strip() or None}
+
+
+def _interruptible(call: Callable[[], http.client.HTTPResponse],
+                   cancel: CancelToken) -> http.client.HTTPResponse:
+    """``call()`` (a request: connect, send, read the answer's head) run on a helper thread
+    and awaited here, checking ``cancel`` every ``CANCEL_POLL_S``: a server that accepts the
+    connection and then says nothing cannot hold a cancelled download for ``TIMEOUT_S``.
+    After a cancel the helper is left to end by itself (within ``TIMEOUT_S``); a response
+    it still gets is closed."""
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        else:
+            with lock:
+                if outcome.get("abandoned"):
+                    result.close()
+                else:
+                    outcome["result"] = result
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="download-request", daemon=True).start()
+    try:
+        while not finished.wait(CANCEL_POLL_S):
+            cancel.raise_if_cancelled()
+    except BaseException:  # cancelled, or Ctrl+C in the main thread
+        with lock:
+            outcome["abandoned"] = True
+            leftover = outcome.pop("result", None)
+        if leftover is not None:
+            leftover.close()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+@contextlib.contextmanager
+def _shut_down_on_cancel(response: http.client.HTTPResponse,
+                         cancel: CancelToken) -> Iterator[None]:
+    """While the body of ``response`` is read: a watcher thread that shuts its connection
+    down as soon as ``cancel`` is set, so a read blocked on a stalled server returns at once
+    instead of after ``TIMEOUT_S``. The watcher holds a duplicate of the socket (closed
+    here), so it never touches a descriptor the response has given back."""
+    try:
+        connection = socket.fromfd(response.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    except (AttributeError, OSError, ValueError):  # no socket to watch: reads time out
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(CANCEL_POLL_S):
+            if cancel.cancelled:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                return
+
+    watcher = threading.Thread(target=watch, name="download-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        connection.close()
+
+
 def _open(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.CookieJar, url: str,
-          offset: int) -> http.client.HTTPResponse:
-    """The response carrying the file (Drive confirmation pages followed)."""
+          resume_headers: dict[str, str]) -> http.client.HTTPResponse:
+    """The response carrying the file (Drive confirmation pages followed);
+    ``resume_headers``: Range and If-Range, or none."""
     request_url, data = url, None
     for _ in range(MAX_CONFIRM_STEPS + 1):
-        headers = {"User-Agent": USER_AGENT}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
+        headers = {"User-Agent": USER_AGENT, **resume_headers}
         request = urllib.request.Request(request_url, data=data, headers=headers)
         try:
             response = opener.open(request, timeout=TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             exc.close()
-            if exc.code == 416 and offset:
+            if exc.code == 416 and "Range" in resume_headers:
                 raise _RangeRefused() from None
             raise _http_error(request_url, exc.code, exc.reason) from None
         except urllib.error.URLError as exc:
@@ -378,25 +615,26 @@ def _is_web_page(response: http.client.HTTPResponse) -> bool:
 # --- installing ---------------------------------------------------------------------------
 
 
-def _install(spec: WeightSpec, part: Path, url: str, cancel: CancelToken) -> Path:
-    """Verify the finished ``part`` and move (or extract) it into place; the bad file is
-    deleted when it fails."""
+def _install(spec: WeightSpec, partial: _Partial, url: str, cancel: CancelToken) -> Path:
+    """Verify the finished download ``partial`` and move (or extract) it into place; the
+    bad file is deleted when it fails."""
     target = weights.local_path(spec.id)
     what = f"the file from {_host(url)}"
+    part = partial.data
     try:
         sha256 = weights.check_download(spec, part, what, cancel)
         if spec.archive_member:
             _extract(spec, part, target, cancel)
             sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
     except WeightsCorruptError as exc:
-        part.unlink(missing_ok=True)
+        partial.discard()
         raise type(exc)(f"{exc}; the bad file was removed") from None
     if not spec.archive_member:
         os.replace(part, target)
     weights.write_manifest(spec.id, sha256, url, _what_was_checked(spec))
     if spec.archive_member:
         _install_siblings(spec, part, url, cancel)
-        part.unlink()
+    partial.discard()
     return target
 
 
@@ -411,7 +649,7 @@ def _install_siblings(spec: WeightSpec, archive_path: Path, origin: str,
                 or weights.find_archive_member(archive_path, other.archive_member) is None:
             continue
         try:
-            with _exclusive(other.id, wait=False):
+            with _exclusive(other.id, wait=False, activity="downloaded"):
                 target = weights.local_path(other.id)
                 if target.is_file():  # installed meanwhile by another process
                     continue
@@ -506,17 +744,18 @@ _ACTIVE_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _exclusive(weights_id: str, cancel: CancelToken | None = None,
-               waiting: Callable[[str], None] | None = None, wait: bool = True
-               ) -> Iterator[None]:
+               waiting: Callable[[str], None] | None = None, wait: bool = True,
+               activity: str = "downloaded") -> Iterator[None]:
     """One download or import per checkpoint at a time: a second one in this process fails
     at once, one in another process waits unless ``wait`` is False (see
-    :func:`engines.weights.checkpoint_lock`)."""
+    :func:`engines.weights.checkpoint_lock`; ``activity``: ``"downloaded"`` or
+    ``"imported"``, for the messages others get meanwhile)."""
     with _ACTIVE_LOCK:
         if weights_id in _ACTIVE:
             raise DownloadError(f"{weights_id} is already being downloaded or imported")
         _ACTIVE.add(weights_id)
     try:
-        with weights.checkpoint_lock(weights_id, cancel, waiting, wait):
+        with weights.checkpoint_lock(weights_id, cancel, waiting, wait, activity):
             yield
     finally:
         with _ACTIVE_LOCK:

@@ -6,10 +6,12 @@ one-file change. The cache folder is the platform's user cache dir
 (``~/.cache/inpaint-studio/models`` on Linux) unless ``INPAINT_STUDIO_MODELS`` names another.
 
 Cache layout, one folder per checkpoint: ``<cache>/<id>/<filename>`` is the verified file,
-``<filename>.part`` an unfinished download (kept for resuming), ``manifest.json`` the sha256 of
-the installed file and where it came from (used by :func:`verify`). ``<cache>/.locks/<id>.lock``
-is the cross-process lock held while a checkpoint is downloaded, imported or removed
-(:func:`checkpoint_lock`), so that two programs never write the same files.
+``<filename>.part`` an unfinished download (kept for resuming) and ``<filename>.part.json``
+what it is the beginning of (its address, the server's validator and size: a resume never
+appends another file's bytes), ``manifest.json`` the sha256 of the installed file and where
+it came from (used by :func:`verify`). ``<cache>/.locks/<id>.lock`` is the cross-process lock
+held while a checkpoint is downloaded, imported or removed (:func:`checkpoint_lock`), so that
+two programs never write the same files.
 
 Downloading, resuming and importing files is :mod:`engines.download`'s job; this module knows
 where a file is expected, whether a file is the right one, and how to open it safely.
@@ -40,6 +42,7 @@ from engines.plugins import ENGINE_PACKAGES, PARSER_PACKAGES, import_packages
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
+PART_RECORD_SUFFIX = ".json"  # beside the .part: what it is the beginning of
 MANIFEST_NAME = "manifest.json"
 LOCKS_FOLDER = ".locks"
 LOCK_POLL_S = 0.2  # how often a waiting process checks for cancellation
@@ -194,6 +197,14 @@ def partial_path(weights_id: str) -> Path:
     return path.with_name(path.name + PART_SUFFIX)
 
 
+def partial_record_path(weights_id: str) -> Path:
+    """Where :mod:`engines.download` records what the unfinished download of ``weights_id``
+    is the beginning of (address, validator, size), so that a resume can tell whether the
+    server still has the same file."""
+    path = partial_path(weights_id)
+    return path.with_name(path.name + PART_RECORD_SUFFIX)
+
+
 def manifest_path(weights_id: str) -> Path:
     """The install record of ``weights_id`` (sha256 and source of the installed file)."""
     return local_path(weights_id).with_name(MANIFEST_NAME)
@@ -204,17 +215,23 @@ def lock_path(weights_id: str) -> Path:
     return cache_dir() / LOCKS_FOLDER / f"{get_spec(weights_id).id}.lock"
 
 
+_HELD_HERE: dict[str, str] = {}  # weights id -> what this process does with it (locked)
+
+
 @contextlib.contextmanager
 def checkpoint_lock(weights_id: str, cancel: CancelToken | None = None,
                     waiting: Callable[[str], None] | None = None,
-                    wait: bool = True) -> Iterator[None]:
+                    wait: bool = True,
+                    activity: str = "downloaded, imported or removed") -> Iterator[None]:
     """Hold the lock of ``weights_id``'s cache entry, across processes and threads.
 
     When another holder has it: with ``wait``, block until it is free, calling
     ``waiting(message)`` once and ``cancel.raise_if_cancelled()`` every ``LOCK_POLL_S``
     seconds (so a wait can be cancelled); without ``wait``, raise
-    :class:`CheckpointBusyError`. The lock is an OS file lock, released even when the holder
-    crashes.
+    :class:`CheckpointBusyError`. The message names the holder: another Inpaint Studio
+    window or command, or this program when one of its own threads holds the lock (saying
+    its ``activity``: ``"downloaded"``, ``"imported"``, ``"removed"``). The lock is an OS
+    file lock, released even when the holder crashes.
     """
     import filelock
 
@@ -231,7 +248,10 @@ def checkpoint_lock(weights_id: str, cancel: CancelToken | None = None,
             lock.acquire(timeout=LOCK_POLL_S if wait else 0)
             break
         except filelock.Timeout:
-            message = (f"{weights_id} is being downloaded, imported or removed by another "
+            doing_here = _HELD_HERE.get(weights_id)
+            message = (f"{weights_id} is being {doing_here} here, by this Inpaint Studio"
+                       if doing_here else
+                       f"{weights_id} is being downloaded, imported or removed by another "
                        "Inpaint Studio window or command")
             if not wait:
                 raise CheckpointBusyError(message + "; try again when it has finished") from None
@@ -240,9 +260,11 @@ def checkpoint_lock(weights_id: str, cancel: CancelToken | None = None,
             if waiting is not None and not told:
                 waiting(message + "; waiting for it to finish")
                 told = True
+    _HELD_HERE[weights_id] = activity
     try:
         yield
     finally:
+        _HELD_HERE.pop(weights_id, None)
         lock.release()
 
 
@@ -407,10 +429,10 @@ def remove(weights_id: str) -> int:
     """
     folder = local_path(weights_id).parent
     freed = 0
-    with checkpoint_lock(weights_id, wait=False):
+    with checkpoint_lock(weights_id, wait=False, activity="removed"):
         leftovers = list(folder.glob(".*.tmp")) if folder.is_dir() else []
         for path in (local_path(weights_id), partial_path(weights_id),
-                     manifest_path(weights_id), *leftovers):
+                     partial_record_path(weights_id), manifest_path(weights_id), *leftovers):
             if path.is_file():
                 freed += path.stat().st_size
                 path.unlink()
@@ -477,6 +499,34 @@ def _zip_names(path: Path) -> list[str] | None:
         return None
 
 
+def _cut_short_zip(path: Path) -> str | None:
+    """``"a zip archive cut short (268 kB), as ..."`` when ``path`` begins as a zip but has
+    no readable directory (the end of the file is missing), else None."""
+    with open(path, "rb") as handle:
+        zip_head = handle.read(4) == b"PK\x03\x04"
+    if not zip_head or _zip_names(path) is not None:
+        return None
+    return (f"a zip archive cut short ({format_size(path.stat().st_size)}), as an interrupted "
+            "download or copy leaves it")
+
+
+def _check_zip_members(path: Path, what: str, cancel: CancelToken | None = None) -> None:
+    """Read every member of the zip ``path`` so that :mod:`zipfile` checks its CRC-32 (a
+    ``torch.save`` or TorchScript file is a zip of stored members): a mismatch means the file
+    was damaged in transit or spliced from two files. Checks ``cancel`` between blocks.
+    Raises :class:`WrongFileError`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    while member.read(_HASH_BLOCK):
+                        if cancel is not None:
+                            cancel.raise_if_cancelled()
+    except zipfile.BadZipFile as exc:
+        raise WrongFileError(f"{what} is damaged ({exc}): its contents do not match the "
+                             "checksums it carries") from None
+
+
 def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
     """Check cheaply that ``path`` is a file of ``format`` (see :class:`WeightSpec`).
 
@@ -491,6 +541,10 @@ def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
     if markup:
         raise WrongFileError(f"{what} is {markup}, not a checkpoint (a download page or an "
                              "error message was saved instead of the file)")
+    if format in TORCH_PICKLE_FORMATS | {"torchscript"}:
+        cut_short = _cut_short_zip(path)
+        if cut_short:
+            raise WrongFileError(f"{what} is {cut_short}")
     if format in TORCH_PICKLE_FORMATS:
         names = _zip_names(path)
         if names is None:
@@ -528,8 +582,11 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
 
     Order: not a web page; the pinned sha256/md5 when the spec has one, else the size within
     :data:`SIZE_TOLERANCE`; then a zip holding ``spec.archive_member`` for archive specs, or
-    :func:`check_checkpoint_file` for plain ones. Returns the file's sha256. Raises
-    :class:`HashMismatchError` or :class:`WrongFileError`; never deletes anything.
+    :func:`check_checkpoint_file` for plain ones, and for a plain file no digest pins that is
+    a zip (``torch.save``, TorchScript) the CRC-32 of every member (the file's own checksums,
+    cheaper than the sha256 computed anyway; they catch what size and format cannot).
+    Returns the file's sha256. Raises :class:`HashMismatchError` or :class:`WrongFileError`;
+    never deletes anything.
     """
     path = Path(path)
     what = what or path.name
@@ -554,6 +611,9 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
                 f"has no {spec.archive_member!r} inside"
             raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
     else:
+        if not pinned and _zip_names(path) is not None:
+            check_format(path, spec.format, what)  # the right kind of zip, before reading it
+            _check_zip_members(path, what, cancel)
         check_checkpoint_file(spec, path, what)
     return digests["sha256"]
 
@@ -745,11 +805,9 @@ def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | No
     size = path.stat().st_size
     if size == 0:
         return "it is an empty file"
-    with open(path, "rb") as handle:
-        zip_head = handle.read(4) == b"PK\x03\x04"
-    if zip_head and _zip_names(path) is None:
-        return (f"it is a zip archive cut short ({format_size(size)}), as an interrupted "
-                "download or copy leaves it")
+    cut_short = _cut_short_zip(path)
+    if cut_short:
+        return f"it is {cut_short}"
     record = read_manifest(spec.id) if spec is not None else None
     installed = record.get("bytes") if record else None
     try:

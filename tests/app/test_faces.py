@@ -438,7 +438,8 @@ def test_panel_lists_faces_and_follows_the_mode(qtbot, session, monkeypatch):
     assert panel.detect_button.isEnabled() and not panel.paste_button.isEnabled()
     asked, detects = [], []
     panel.detectRequested.connect(lambda: detects.append(1))
-    monkeypatch.setattr(faces, "offer_download", lambda ids, parent: asked.append(ids) or False)
+    monkeypatch.setattr(faces, "offer_download",
+                        lambda ids, parent, purpose: asked.append(ids) or False)
     with qtbot.waitSignal(panel.modelsChanged):
         panel.download_button.click()
     assert asked == [faces.FACE_WEIGHTS]

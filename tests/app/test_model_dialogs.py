@@ -22,8 +22,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class SlowServer:
-    """Serves ``files`` (path -> bytes) on 127.0.0.1 with Range support, ``delay`` seconds
-    between 8 KiB blocks."""
+    """Serves ``files`` (path -> bytes) on 127.0.0.1 with Range and If-Range support (each
+    file's ETag: its sha256), ``delay`` seconds between 8 KiB blocks."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
@@ -42,8 +42,12 @@ class SlowServer:
                     return
                 requested = self.headers.get("Range")
                 outer.ranges.append(requested)
+                etag = f'"{hashlib.sha256(body).hexdigest()}"'
+                if self.headers.get("If-Range", etag) != etag:
+                    requested = None
                 start = int(requested[6:].split("-")[0]) if requested else 0
                 self.send_response(206 if start else 200)
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body) - start))
                 if start:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
@@ -246,6 +250,10 @@ def test_offer_download(qtbot, server, make_spec, monkeypatch):
     monkeypatch.setattr(QMessageBox, "information", lambda *args: asked.append(args[2]))
 
     assert offer_download([spec.id]) is False and "Download now?" in asked[-1]
+    assert f"{spec.title} (MIT) (about {weights.format_size(len(body))}) is needed for this " \
+        "engine." in asked[-1]
+    assert offer_download([spec.id], purpose="face detection") is False
+    assert "is needed for face detection. Download now?" in asked[-1]
     assert offer_download([manual.id]) is False and f"models import {manual.id}" in asked[-1]
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
     assert offer_download([spec.id]) is True
@@ -358,3 +366,172 @@ def test_closing_the_window_during_a_download_that_ignores_cancelling_exits_clea
     assert "closed" in done.stdout
     assert marker.read_text() == "ended"  # the cooperative download was cancelled and awaited
     assert time.monotonic() - started < 40  # the stuck one did not hold the program open
+
+
+def test_the_faces_panel_asks_for_face_detection_not_an_engine(qtbot, monkeypatch):
+    from app.faces import FacePanel
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args: asked.append(args[2]) or QMessageBox.No)
+    panel = FacePanel()
+    qtbot.addWidget(panel)
+
+    assert panel.download_models() is False
+    assert len(asked) == 1 and "needed for face detection and Auto-sketch" in asked[0]
+    assert "engine" not in asked[0]
+
+
+def test_a_burst_then_a_stall_still_shows_the_last_bytes(qtbot, make_spec, monkeypatch):
+    """Reports come faster than the throttle passes them, then none for a long time: the
+    latest one still reaches the dialog (not 0 B of the total until the next byte)."""
+    monkeypatch.setattr(model_dialogs, "PROGRESS_INTERVAL_S", 0.5)
+    spec = make_spec(urls=("http://127.0.0.1:9/net.pth",), size=402_000)
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def job(progress, cancel, waiting):
+        for done in (0, 8192, 40_000, 66_000):  # within microseconds: one interval
+            progress(done, 402_000)
+        stalled.set()
+        release.wait(30)  # the server says nothing more
+        raise download.DownloadError("stalled")
+
+    dialog = model_dialogs.TransferDialog([(spec.id, job)], "Downloading weights")
+    qtbot.addWidget(dialog)
+    dialog.start()
+    assert stalled.wait(20)
+    try:
+        qtbot.waitUntil(lambda: dialog.detail.text().startswith("66 kB of 402 kB"),
+                        timeout=20000)
+    finally:
+        release.set()
+    dialog.wait(20000)
+
+
+def test_a_failed_download_says_a_kept_partial_file_is_resumed(qtbot, server, make_spec,
+                                                                monkeypatch):
+    spec, body = served_spec(server, make_spec)
+    gone = make_spec(urls=(server.url("/missing.pth"),))
+    part = weights.partial_path(spec.id)
+
+    def cut_short(weights_id, progress, cancel, force=False, waiting=None):
+        if weights_id == gone.id:
+            return download.download(weights_id, progress, cancel, force, waiting)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(body[:1000])
+        raise download.DownloadError("the download keeps failing")
+
+    monkeypatch.setattr(download, "download", cut_short)
+    texts = []
+    for weights_id in (spec.id, gone.id):
+        dialog = DownloadDialog([weights_id])
+        qtbot.addWidget(dialog)
+        with qtbot.waitSignal(dialog.completed, timeout=20000):
+            dialog.start()
+        texts.append(dialog.detail.text())
+
+    assert texts[0].startswith(f"The partial download of {spec.id} is kept: downloading "
+                               "again resumes it.")
+    assert texts[1].startswith("Try again later.") and "partial" not in texts[1]
+
+
+def test_a_bad_download_is_not_said_to_be_kept(qtbot, server, make_spec):
+    body = checkpoint_bytes()
+    server.files["/cut.pth"] = body[:len(body) * 2 // 3]
+    spec = make_spec(urls=(server.url("/cut.pth"),))
+    dialog = DownloadDialog([spec.id])
+    qtbot.addWidget(dialog)
+
+    with qtbot.waitSignal(dialog.completed, timeout=20000):
+        dialog.start()
+
+    assert "is a zip archive cut short" in dialog.heading.text()
+    assert "the bad file was removed" in dialog.heading.text()
+    assert "not a PyTorch checkpoint" not in dialog.heading.text()
+    assert "kept" not in dialog.detail.text()
+
+
+def test_remove_during_this_programs_own_download_says_so(qtbot, server, make_spec,
+                                                          monkeypatch):
+    spec, _body = served_spec(server, make_spec)
+    server.delay = 0.05
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    warnings = []
+    monkeypatch.setattr(manager, "_confirm_remove", lambda ids: True)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    manager.select([spec.id])
+    transfer = manager.download_selected()
+    qtbot.waitUntil(lambda: weights.partial_path(spec.id).is_file(), timeout=20000)
+
+    manager.select([spec.id])
+    assert manager.remove_selected() == 0
+    transfer.cancel()
+    assert transfer.wait(20000)
+
+    assert len(warnings) == 1
+    assert f"{spec.id} is being downloaded here, by this Inpaint Studio" in warnings[0]
+    assert "another" not in warnings[0]
+
+
+def test_open_folder_says_why_the_folder_cannot_be_made(qtbot, make_spec, tmp_path,
+                                                        monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(weights.CACHE_ENV, str(blocker / "models"))
+    spec = make_spec()
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    warnings, opened = [], []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    monkeypatch.setattr(model_dialogs.QDesktopServices, "openUrl",
+                        lambda url: opened.append(url) or True)
+    manager.select([spec.id])
+
+    assert manager.open_folder() is False
+    assert len(warnings) == 1 and not opened
+    assert str(weights.local_path(spec.id).parent) in warnings[0]
+    assert f"{blocker} is a file, not a folder" in warnings[0]
+    assert weights.CACHE_ENV in warnings[0]
+
+
+def test_models_table_leaves_tab_to_the_buttons_and_delete_removes(qtbot, make_spec,
+                                                                   tmp_path, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    spec = make_spec()
+    source = tmp_path / "net.pth"
+    source.write_bytes(checkpoint_bytes(20_000))
+    installed = download.import_file(spec.id, source)
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    manager.show()
+    manager.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is manager, timeout=5000)
+    manager.table.setFocus()
+    manager.select([spec.id])
+
+    QTest.keyClick(manager.table, Qt.Key_Tab)
+    assert QApplication.focusWidget() is not manager.table
+    assert QApplication.focusWidget() in (manager.download_button, manager.import_button,
+                                          manager.remove_button, manager.folder_button)
+
+    asked = []
+    monkeypatch.setattr(manager, "_confirm_remove", lambda ids: asked.append(ids) or True)
+    QTest.keyClick(manager, Qt.Key_R, Qt.AltModifier)  # the Remove button's mnemonic
+    qtbot.waitUntil(lambda: asked == [[spec.id]], timeout=5000)  # an animated click
+    assert not installed.exists()
+
+    download.import_file(spec.id, source)
+    manager.refresh()
+    manager.select([spec.id])
+    manager.table.setFocus()
+    QTest.keyClick(manager.table, Qt.Key_Delete)
+    assert asked == [[spec.id], [spec.id]] and not installed.exists()
+    for button in (manager.download_button, manager.import_button, manager.remove_button,
+                   manager.folder_button):
+        assert "&" in button.text()

@@ -17,6 +17,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,6 +42,11 @@ class Route:
     cuts: int = 0  # ...on this many requests
     delay: float = 0.0  # seconds between 8 KiB blocks
     headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # validators sent with every answer
+    last_modified: str | None = None
+    honour_if_range: bool = True  # False: Range is served even when If-Range does not match
+    stall_after: int | None = None  # send this many body bytes, then nothing until closed
+    stall_before_answer: bool = False  # read the request, answer nothing until closed
 
 
 class FileServer:
@@ -51,6 +57,8 @@ class FileServer:
         self.routes: dict[str, Route] = {}
         self.drive_files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.closed_by_client = threading.Event()  # a stalled answer's client hung up
+        self._ending = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,15 +87,43 @@ class FileServer:
 
     def ranges(self, path_prefix: str) -> list[str | None]:
         """The Range header of each request whose path starts with ``path_prefix``."""
-        return [headers.get("Range") for _, path, headers in self.requests
+        return self.header("Range", path_prefix)
+
+    def header(self, name: str, path_prefix: str) -> list[str | None]:
+        """Header ``name`` of each request whose path starts with ``path_prefix``."""
+        return [headers.get(name) for _, path, headers in self.requests
                 if path.startswith(path_prefix)]
+
+    def stall(self, handler) -> None:
+        """Send nothing more; return when the client closes the connection (noted in
+        ``closed_by_client``) or the server ends."""
+        handler.wfile.flush()
+        handler.connection.settimeout(0.05)
+        while not self._ending.is_set():
+            try:
+                if not handler.connection.recv(1):
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        else:
+            return
+        self.closed_by_client.set()
 
     def serve(self, handler, route: Route, extra: dict[str, str] | None = None) -> None:
         if route.status != 200:
             handler.send_error(route.status)
             return
+        if route.stall_before_answer:
+            self.stall(handler)
+            return
         body, start = route.body, 0
         requested = handler.headers.get("Range")
+        condition = handler.headers.get("If-Range")
+        if condition is not None and route.honour_if_range and \
+                condition not in (route.etag, route.last_modified):
+            requested = None  # another version than the client holds: the whole file
         status = 200
         if requested and route.honour_range:
             start = int(requested.removeprefix("bytes=").split("-")[0])
@@ -103,13 +139,17 @@ class FileServer:
         handler.send_header("Content-Length", str(len(body) - start))
         if status == 206:
             handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        for name, value in {**route.headers, **(extra or {})}.items():
-            handler.send_header(name, value)
+        validators = {"ETag": route.etag, "Last-Modified": route.last_modified}
+        for name, value in {**validators, **route.headers, **(extra or {})}.items():
+            if value is not None:
+                handler.send_header(name, value)
         handler.end_headers()
         payload = body[start:]
         if route.cuts > 0 and route.cut_after is not None:
             route.cuts -= 1
             payload = payload[:route.cut_after]
+        if route.stall_after is not None:
+            payload = payload[:route.stall_after]
         for offset in range(0, len(payload), 8192):
             try:
                 handler.wfile.write(payload[offset:offset + 8192])
@@ -118,6 +158,8 @@ class FileServer:
                 return
             if route.delay:
                 time.sleep(route.delay)
+        if route.stall_after is not None:
+            self.stall(handler)
         handler.close_connection = True
 
     # Google Drive, as seen by gdown: old pages link to /uc?...&confirm=TOKEN and set a
@@ -139,7 +181,7 @@ class FileServer:
         if body is None:
             handler.send_error(404)
             return
-        route = Route(body=body)
+        route = Route(body=body, etag=f'"{sha256(body)[:16]}"')
         disposition = {"Content-Disposition": f'attachment; filename="{file_id}.pth"'}
         if file_id.startswith("old"):
             cookie = handler.headers.get("Cookie", "")
@@ -192,6 +234,7 @@ class FileServer:
         handler.wfile.write(html)
 
     def close(self) -> None:
+        self._ending.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -244,65 +287,166 @@ def test_download_verifies_and_installs_with_progress(server, make_spec):
     assert len(server.requests) == requests_before
 
 
-def test_resume_after_the_connection_is_cut(server, make_spec):
+ETAG = '"5d41402abc4b2a76"'
+LAST_MODIFIED = "Tue, 03 Jun 2025 10:00:00 GMT"
+
+
+def cancelled_download(spec, at_least: int, monkeypatch) -> int:
+    """Download ``spec`` and cancel once ``at_least`` bytes arrived, as the user would;
+    the bytes kept in its ``.part`` file."""
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    token = CancelToken()
+
+    def cancel_after(done, total):
+        if done >= at_least:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        download.download(spec, progress=cancel_after, cancel=token)
+    monkeypatch.setattr(download, "CHUNK_SIZE", 256 * 1024)
+    return weights.partial_path(spec.id).stat().st_size
+
+
+@pytest.mark.parametrize("validator", ["etag", "last_modified"])
+def test_resume_after_the_connection_is_cut(server, make_spec, validator):
     body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body, cut_after=100_000, cuts=1)
-    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    server.routes["/net.pth"] = Route(body=body, cut_after=100_000, cuts=1,
+                                      **{validator: {"etag": ETAG,
+                                                     "last_modified": LAST_MODIFIED}[validator]})
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(body))  # no digest
 
     path = download.download(spec)
 
     assert path.read_bytes() == body
     assert server.ranges("/net.pth") == [None, "bytes=100000-"]
+    expected = ETAG if validator == "etag" else LAST_MODIFIED
+    assert server.header("If-Range", "/net.pth") == [None, expected]
 
 
-def test_partial_file_from_an_earlier_run_is_resumed(server, make_spec):
+def test_resume_without_a_validator_rereads_and_compares_the_last_bytes(server, make_spec):
     body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
-    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    part = weights.partial_path(spec.id)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(body[:123_456])
-    assert weights.installation(spec.id).state is weights.InstallState.PARTIAL
-    assert weights.installation(spec.id).partial_bytes == 123_456
+    server.routes["/net.pth"] = Route(body=body, cut_after=100_000, cuts=1)
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(body))
 
     assert download.download(spec).read_bytes() == body
-    assert server.ranges("/net.pth") == ["bytes=123456-"]
+    start = 100_000 - download.RESUME_OVERLAP
+    assert server.ranges("/net.pth") == [None, f"bytes={start}-"]
+    assert server.header("If-Range", "/net.pth") == [None, None]
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body, delay=0.002, etag=ETAG)
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(body))
+    kept = cancelled_download(spec, 100_000, monkeypatch)
+    assert weights.installation(spec.id).state is weights.InstallState.PARTIAL
+    assert weights.installation(spec.id).partial_bytes == kept
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth")[-1] == f"bytes={kept}-"
+    assert server.header("If-Range", "/net.pth")[-1] == ETAG
+    assert sorted(p.name for p in weights.local_path(spec.id).parent.iterdir()) == [
+        "manifest.json", "net.pth"]  # the .part and its record are gone
+
+
+def test_partial_file_of_unknown_origin_is_restarted(server, make_spec):
+    """A .part with no record beside it (an older version's, say) may hold another file's
+    bytes: it is downloaded again from the first byte, not resumed."""
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body, etag=ETAG)
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(body))
+    part = weights.partial_path(spec.id)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(checkpoint_bytes(seed=9)[:123_456])
+
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/net.pth") == [None]
+
+
+@pytest.mark.parametrize("validator", ["etag", "last_modified", None])
+def test_a_file_changed_between_cancel_and_resume_is_downloaded_anew(server, make_spec,
+                                                                     monkeypatch, validator):
+    """The server's file is replaced by another of the same size (a new upload) after a
+    cancel: the result is the new file, byte for byte, never the old bytes with the new
+    ones appended."""
+    old, new = checkpoint_bytes(seed=1), checkpoint_bytes(seed=2)
+    assert len(old) == len(new) and old[:500] == new[:500]  # same header, other tensors
+    versions = {"etag": ('"v1"', '"v2"'), "last_modified": (LAST_MODIFIED,
+                                                             "Wed, 04 Jun 2025 09:00:00 GMT")}
+    before, after = versions.get(validator, (None, None))
+    name = validator or "etag"
+    server.routes["/net.pth"] = Route(body=old, delay=0.002, **{name: before})
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(old))  # no digest
+    kept = cancelled_download(spec, 150_000, monkeypatch)
+    server.routes["/net.pth"] = Route(body=new, **{name: after})
+
+    assert download.download(spec).read_bytes() == new
+
+    ranges = server.ranges("/net.pth")
+    if validator:  # If-Range with the old validator: the server sent the whole new file
+        assert ranges[-1] == f"bytes={kept}-"
+        assert server.header("If-Range", "/net.pth")[-1] == before
+    else:  # the re-read bytes differ from the .part's end: started again
+        assert ranges[-2:] == [f"bytes={kept - download.RESUME_OVERLAP}-", None]
+
+
+def test_a_changed_file_is_noticed_when_the_server_ignores_if_range(server, make_spec,
+                                                                    monkeypatch):
+    old, new = checkpoint_bytes(seed=1), checkpoint_bytes(seed=2)
+    server.routes["/net.pth"] = Route(body=old, delay=0.002, etag='"v1"')
+    spec = make_spec(urls=(server.url("/net.pth"),), size=len(old))
+    kept = cancelled_download(spec, 150_000, monkeypatch)
+    server.routes["/net.pth"] = Route(body=new, etag='"v2"', honour_if_range=False)
+
+    assert download.download(spec).read_bytes() == new
+    assert server.ranges("/net.pth")[-2:] == [f"bytes={kept}-", None]  # 206 of "v2": anew
+
+
+def test_a_file_that_changed_size_is_downloaded_anew(server, make_spec, monkeypatch):
+    """No validator, and the new file is the same as the .part in the re-read window: its
+    other size (Content-Range) still tells that it is another file."""
+    old = np.random.default_rng(1).bytes(300_000)
+    server.routes["/net.bin"] = Route(body=old, delay=0.002)  # no validator at all
+    spec = make_spec(urls=(server.url("/net.bin"),), filename="net.bin", format="raw")
+    kept = cancelled_download(spec, 150_000, monkeypatch)
+    window = kept - download.RESUME_OVERLAP
+    new = np.random.default_rng(2).bytes(window) + old[window:kept] + b"another tail"
+    server.routes["/net.bin"] = Route(body=new)
+
+    assert download.download(spec).read_bytes() == new
+    assert server.ranges("/net.bin")[-2:] == [f"bytes={window}-", None]
 
 
 def test_server_ignoring_range_restarts_cleanly(server, make_spec):
     body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body, honour_range=False)
+    server.routes["/net.pth"] = Route(body=body, honour_range=False, cut_after=100_000, cuts=1,
+                                      etag=ETAG)
     spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    part = weights.partial_path(spec.id)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(b"stale bytes that must not stay in front")
 
-    assert download.download(spec).read_bytes() == body
-    assert server.ranges("/net.pth") == ["bytes=39-"]
+    assert download.download(spec).read_bytes() == body  # the 200 answer was not appended
+    assert server.ranges("/net.pth") == [None, "bytes=100000-"]
 
 
-def test_complete_partial_file_answered_416_is_installed(server, make_spec):
+def test_complete_partial_file_answered_416_is_installed(server, make_spec, monkeypatch):
     body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
+    server.routes["/net.pth"] = Route(body=body, etag=ETAG)
     spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    part = weights.partial_path(spec.id)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(body)
+    assert cancelled_download(spec, len(body), monkeypatch) == len(body)  # before the check
 
     assert download.download(spec).read_bytes() == body
-    assert server.ranges("/net.pth") == [f"bytes={len(body)}-"]
+    assert server.ranges("/net.pth")[-1] == f"bytes={len(body)}-"
 
 
-def test_oversized_partial_file_answered_416_restarts(server, make_spec):
+def test_oversized_partial_file_answered_416_restarts(server, make_spec, monkeypatch):
     body = checkpoint_bytes()
-    server.routes["/net.pth"] = Route(body=body)
+    server.routes["/net.pth"] = Route(body=body, etag=ETAG)
     spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
-    part = weights.partial_path(spec.id)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(body + b"garbage")
+    cancelled_download(spec, len(body), monkeypatch)
+    with open(weights.partial_path(spec.id), "ab") as part:
+        part.write(b"garbage")
 
     assert download.download(spec).read_bytes() == body
-    assert server.ranges("/net.pth") == [f"bytes={len(body) + 7}-", None]
+    assert server.ranges("/net.pth")[-2:] == [f"bytes={len(body) + 7}-", None]
 
 
 def test_hash_mismatch_removes_the_bad_file(server, make_spec):
@@ -394,6 +538,21 @@ def test_wrong_format_and_size_are_rejected(server, make_spec):
     assert not weights.partial_path(far_off_in_size.id).exists()
 
 
+def test_a_checkpoint_cut_short_on_the_server_is_called_so(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/cut.pth"] = Route(body=body[:len(body) * 9 // 10])
+    spec = make_spec(urls=(server.url("/cut.pth"),), size=len(body))  # within tolerance
+
+    with pytest.raises(weights.WrongFileError) as error:
+        download.download(spec)
+
+    assert str(error.value) == (f"the file from 127.0.0.1:{server.port} is a zip archive cut "
+                                f"short ({weights.format_size(len(body) * 9 // 10)}), as an "
+                                "interrupted download or copy leaves it; the bad file was "
+                                "removed")
+    assert not weights.partial_path(spec.id).parent.exists()
+
+
 def test_unhashed_file_of_about_the_right_size_is_accepted(server, make_spec):
     body = checkpoint_bytes()
     server.routes["/net.pth"] = Route(body=body)
@@ -433,7 +592,7 @@ def test_full_disk_keeps_the_partial_file(server, make_spec, monkeypatch):
 
 def test_cancel_keeps_the_partial_file_for_resume(server, make_spec, monkeypatch):
     body = checkpoint_bytes()
-    server.routes["/slow.pth"] = Route(body=body, delay=0.01)
+    server.routes["/slow.pth"] = Route(body=body, delay=0.01, etag=ETAG)
     spec = make_spec(urls=(server.url("/slow.pth"),), sha256=sha256(body))
     monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
     token = CancelToken()
@@ -451,6 +610,50 @@ def test_cancel_keeps_the_partial_file_for_resume(server, make_spec, monkeypatch
     server.routes["/slow.pth"].delay = 0.0
     assert download.download(spec).read_bytes() == body
     assert server.ranges("/slow.pth")[-1] == f"bytes={kept}-"
+
+
+def test_remove_deletes_a_partial_download_with_its_record(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/slow.pth"] = Route(body=body, delay=0.002, etag=ETAG)
+    spec = make_spec(urls=(server.url("/slow.pth"),), size=len(body))
+    kept = cancelled_download(spec, 50_000, monkeypatch)
+    folder = weights.local_path(spec.id).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["net.pth.part", "net.pth.part.json"]
+
+    assert weights.remove(spec.id) > kept
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("where", ["in the body", "before the answer"])
+def test_cancel_while_the_server_stalls_returns_at_once(server, make_spec, monkeypatch, where):
+    """The server sends 64 kB (or nothing) and then stalls. Socket reads wait up to
+    TIMEOUT_S (made far longer than the joins below): the cancel must not wait for it."""
+    body = checkpoint_bytes()
+    stall = {"in the body": {"stall_after": 65536}, "before the answer":
+             {"stall_before_answer": True}}[where]
+    server.routes["/stall.pth"] = Route(body=body, etag=ETAG, **stall)
+    spec = make_spec(urls=(server.url("/stall.pth"),), size=len(body))
+    monkeypatch.setattr(download, "TIMEOUT_S", 600.0)
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    received = threading.Event()
+    token = CancelToken()
+    thread, outcome, _told = _download_in_thread(
+        spec.id, cancel=token, progress=lambda done, total: done >= 65536 and received.set())
+    if where == "in the body":
+        assert received.wait(20)
+    else:
+        deadline = time.monotonic() + 20
+        while not server.ranges("/stall.pth") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.ranges("/stall.pth") == [None]
+
+    token.cancel()
+    thread.join(20)
+
+    assert not thread.is_alive() and isinstance(outcome.get("error"), Cancelled)
+    if where == "in the body":
+        assert server.closed_by_client.wait(20)  # the connection was shut down
+        assert weights.partial_path(spec.id).stat().st_size == 65536  # kept for a resume
 
 
 # --- another process on the same checkpoint ------------------------------------------------
@@ -608,16 +811,16 @@ def test_google_drive_confirmation_page(server, make_spec, file_id):
                                                                     "/download"]
 
 
-def test_google_drive_download_resumes_after_the_confirmation(server, make_spec):
+def test_google_drive_download_resumes_after_the_confirmation(server, make_spec,
+                                                              monkeypatch):
     body = checkpoint_bytes()
     server.drive_files["new-resume"] = body
     spec = make_spec(urls=(download.drive_url("new-resume"),), sha256=sha256(body))
-    part = weights.partial_path(spec.id)
-    part.parent.mkdir(parents=True)
-    part.write_bytes(body[:50_000])
+    kept = cancelled_download(spec, 50_000, monkeypatch)
+    assert kept < len(body)
 
     assert download.download(spec).read_bytes() == body
-    assert server.ranges("/download")[-1] == "bytes=50000-"
+    assert server.ranges("/download")[-1] == f"bytes={kept}-"
 
 
 def test_google_drive_error_page_is_reported(server, make_spec):

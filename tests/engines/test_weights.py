@@ -206,6 +206,46 @@ def test_check_format_tells_the_kinds_apart(tmp_path):
             weights.check_format(path, format)
 
 
+def test_check_format_says_a_zip_checkpoint_was_cut_short(tmp_path):
+    whole = state_dict_file(tmp_path).read_bytes()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(whole[:len(whole) * 2 // 3])
+
+    for format in ("state_dict", "torchscript"):
+        with pytest.raises(weights.WrongFileError,
+                           match=r"cut\.pth is a zip archive cut short \(.* kB\)") as error:
+            weights.check_format(cut, format)
+        assert "not a PyTorch checkpoint" not in str(error.value)
+
+
+def flip_a_tensor_byte(path: Path) -> None:
+    """Change one byte inside a tensor's data in a ``torch.save`` zip, keeping its size and
+    its directory: what splicing two downloads of different files leaves."""
+    with zipfile.ZipFile(path) as archive:
+        info = next(info for info in archive.infolist() if "/data/" in info.filename)
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = int.from_bytes(data[info.header_offset + 26:
+                                                    info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_download_without_a_digest_must_match_its_zip_crcs(make_spec, tmp_path):
+    source = state_dict_file(tmp_path)
+    spec = make_spec(size=source.stat().st_size)
+    weights.check_download(spec, source)  # sound
+    flip_a_tensor_byte(source)
+    weights.check_format(source, "state_dict")  # the cheap check cannot see it
+
+    with pytest.raises(weights.WrongFileError, match=r"net\.pth is damaged \(Bad CRC-32"):
+        weights.check_download(spec, source)
+    with pytest.raises(weights.WrongFileError, match="Bad CRC-32"):
+        download.import_file(spec.id, source)
+    assert not weights.local_path(spec.id).exists()
+
+
 # --- import -------------------------------------------------------------------------------
 
 
