@@ -4,9 +4,10 @@
 (a private :class:`~app.worker.Worker`: the window's shared worker lets its newest task win,
 and here every result is wanted). Each engine gets a card that shows its latest stage as it
 arrives (a thumbnail of the hole's surroundings), then the time it took, or the one-line
-reason it could not run (not ready, failed). "Use this one" emits :attr:`CompareDialog.chosen`
-with the full-size result; the window applies it with ``document.apply_result(image, ...,
-used_mask=dialog.request.mask)``.
+reason it could not run (not ready, failed). Its "Use <engine>" button (named for the engine,
+so that the focus alone says which result Enter or Space takes) emits
+:attr:`CompareDialog.chosen` with the full-size result; the window applies it with
+``document.apply_result(image, ..., used_mask=dialog.request.mask)``.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ class CompareTask(Task):
 
 
 class EngineCard(QFrame):
-    """One engine's place in the comparison: title, picture, state, "Use this one"."""
+    """One engine's place in the comparison: title, picture, state, and a button to use its
+    result, named for the engine ("Use LaMa"; read aloud "Use the LaMa result")."""
 
     def __init__(self, name: str, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,7 +162,9 @@ class EngineCard(QFrame):
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(6)
         self.bar.hide()
-        self.use_button = QPushButton("Use this one")
+        self.use_button = QPushButton(f"Use {title.replace('&', '&&')}")
+        self.use_button.setAccessibleName(f"Use the {title} result")
+        self.use_button.setToolTip(f"Apply the {title} result to the picture (one undo step)")
         self.use_button.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)

@@ -32,6 +32,7 @@ from engines.segmentation.base import LabelSet
 
 UNLABELLED_NAME = "unlabelled"
 UNNAMED = "unnamed"  # the name listed for the ids of a map of no known label set
+BACKGROUND_NAME = "background"  # a set's "nothing here" class, not offered as the default
 _ID_ROLE = Qt.UserRole
 _SWATCH = 14  # px
 _ID, _NAME, _AREA = range(3)
@@ -54,9 +55,13 @@ class LegendPanel(QWidget):
     Signals:
         computeRequested(str): the user asked for a map computed by this parser (name).
         labelChosen(int): the user chose a label id (0..254, or 255 = unlabelled).
+        labelReplaced(int): a new label set lacks the current label, and the panel made a
+            valid one current in its place (see :meth:`set_label_set`); the brush paints it
+            from now on, but no tool changes, as the user chose nothing.
     """
 
     computeRequested = Signal(str)
+    labelReplaced = Signal(int)
     labelChosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -175,10 +180,39 @@ class LegendPanel(QWidget):
     # ----------------------------------------------------------------- labels
     def set_label_set(self, label_set: LabelSet | None) -> None:
         """List the ids of ``label_set`` (and 255 "unlabelled"). None lists the ids the map
-        uses, by number, once :meth:`set_counts` gives them (a map of no known set)."""
+        uses, by number, once :meth:`set_counts` gives them (a map of no known set).
+
+        When ``label_set`` lacks the current label, the label of the same name in the new set
+        becomes current, else its first label other than "background"; ``labelReplaced`` is
+        emitted with it, so the brush never paints an id the set does not have."""
+        previous = self.label_set
         self.label_set = label_set
         self._counts = None
         self._fill_list()
+        if label_set is not None and not self.in_label_set(self.current_label):
+            replacement = self._replacement(label_set, self._name_in(previous))
+            self.set_current_label(replacement)
+            self.labelReplaced.emit(replacement)
+
+    def in_label_set(self, label_id: int) -> bool:
+        """Whether the current set has ``label_id`` (255 "unlabelled" always; any id while
+        the map is of no known set)."""
+        return (label_id == UNLABELLED or self.label_set is None
+                or 0 <= label_id < len(self.label_set))
+
+    def _name_in(self, label_set: LabelSet | None) -> str | None:
+        """The current label's name in ``label_set`` (None if it has no such id)."""
+        if label_set is not None and 0 <= self.current_label < len(label_set):
+            return label_set.names[self.current_label]
+        return None
+
+    @staticmethod
+    def _replacement(label_set: LabelSet, name: str | None) -> int:
+        """The id of ``name`` in ``label_set``, else its first id not named "background"."""
+        if name in label_set.names:
+            return label_set.names.index(name)
+        return next((label_id for label_id, label_name in enumerate(label_set.names)
+                     if label_name != BACKGROUND_NAME), 0)
 
     def _listed_ids(self) -> list[int]:
         """The ids to list, 255 last: the set's, else those the map uses."""
@@ -235,7 +269,7 @@ class LegendPanel(QWidget):
         """The name of ``label_id`` in the current set ("unlabelled" for 255)."""
         if label_id == UNLABELLED:
             return UNLABELLED_NAME
-        if self.label_set is not None and label_id < len(self.label_set):
+        if self.label_set is not None and self.in_label_set(label_id):
             return self.label_set.names[label_id]
         return "(not in this label set)" if self.label_set is not None else ""
 

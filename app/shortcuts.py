@@ -35,7 +35,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("fill", "F", "Fill the mask with the current engine"),
     Shortcut("apply", "Return", "Apply the result shown"),
     Shortcut("cancel", "Esc", "Cancel what runs (a fill, a label map, face or text detection), "
-                       "or discard the result shown"),
+                       "or discard the result shown; in a text field, Esc clears the search or "
+                       "leaves the field"),
     Shortcut("tool_mask", "B", "Mask brush"),
     Shortcut("tool_mask-eraser", "E", "Mask eraser"),
     Shortcut("tool_sketch", "P", "Sketch pen (structure lines inside the hole)"),

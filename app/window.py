@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,6 +71,25 @@ CLOSE_WAIT_MS = 3000
 # settings are written this long after the last change (a crash keeps them); a drag
 # of the size box or a run of [ ] presses is one write
 SAVE_DELAY_MS = 1500
+# the Tools menu's entries: the part of each tool's title that carries its mnemonic, unique
+# in the menu (the tool's key where the title has that letter and no other entry took it)
+_TOOL_MNEMONICS = {
+    "mask": "&brush", "mask-eraser": "&eraser", "sketch": "&pen", "sketch-eraser": "&Sketch",
+    "color": "&Colour", "color-eraser": "C&olour", "label": "&Label", "fill": "&fill",
+    "picker": "p&icker", "sample-include": "incl&ude", "sample-exclude": "e&xclude",
+    "sample-eraser": "e&rase", "pan": "Pa&n", "face-box": "F&ace",
+}
+
+
+def plain_text(text: str) -> str:
+    """A menu text without its mnemonic mark (``&&``, a literal ``&``, kept)."""
+    return "&".join(part.replace("&", "") for part in text.split("&&"))
+
+
+def tool_menu_text(name: str, title: str) -> str:
+    """Tool ``name``'s title with its Tools-menu mnemonic (:data:`_TOOL_MNEMONICS`)."""
+    marked = _TOOL_MNEMONICS.get(name, "")
+    return title.replace(plain_text(marked), marked, 1) if marked else title
 
 
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
@@ -91,12 +111,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         # label maps are computed on a worker of their own: a fill started meanwhile (a
         # stroke with "Fill after each stroke") must not cancel one, nor one a fill
         self.map_worker = private_worker(self)
-        self.semantic = SemanticController(self.map_worker, self)
+        self.semantic = _LabelMaps(self.map_worker, self)
         # face and text detection likewise: on the shared worker, each fill cancelled them
         self.face_worker = private_worker(self)
         self.faces = FaceSession(self.face_worker, self)
         self.text_worker = private_worker(self)
-        self.text_masks = TextMaskController(self.text_worker, self)
+        self.text_masks = _TextProposals(self.text_worker, self)
+        self._keeps_result = False  # while a change that leaves the fill waiting is stored
         self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -157,7 +178,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         keys = keys_for(name)
         if keys:  # "A or B": either works; the menu shows the first
             action.setShortcuts([QKeySequence(k) for k in keys.split(" or ")])
-            action.setToolTip(f"{text} ({keys})")
+            action.setToolTip(f"{plain_text(text)} ({keys})")
         action.setCheckable(checkable)
         action.triggered.connect(slot)
         self.addAction(action)
@@ -173,7 +194,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("import_mask", "&Import Mask…", lambda: self.import_mask())
         a("export_mask", "&Export Mask…", lambda: self.export_mask())
         a("import_labels", "Import &Label Map…", lambda: self.import_labels())
-        a("export_labels", "Export Label &Map…", lambda: self.export_labels())
+        a("export_labels", "Export La&bel Map…", lambda: self.export_labels())
         a("import_sketch", "Import S&ketch…", lambda: self.import_sketch())
         a("export_sketch", "Export Ske&tch…", lambda: self.export_sketch())
         for kind, text, tip in (
@@ -186,7 +207,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.actions[f"export_{kind}"].setStatusTip(
                 f"Save the {kind} area as a PNG, white = {tip} (for the CLI's --{kind})")
         a("add_references", "Add &Reference Photos…", lambda: self.add_references())
-        a("keep_metadata", "Keep Photo &Metadata", self._keep_metadata_toggled, checkable=True)
+        a("keep_metadata", "Keep P&hoto Metadata", self._keep_metadata_toggled, checkable=True)
         self.actions["keep_metadata"].setChecked(True)
         self.actions["keep_metadata"].setStatusTip(
             "Saved pictures keep the original's colour profile, EXIF, XMP and IPTC (date, "
@@ -211,7 +232,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("clear_sketch", "Clear S&ketch", self.clear_sketch)
         a("clear_sampling", "Clear Sam&pling Area", self.clear_sampling_area)
         a("detect_text", "Detect &Text", self.detect_text)
-        a("apply_to_folder", "Apply to &Folder…", self.apply_mask_to_folder)
+        a("apply_to_folder", "&Apply to Folder…", self.apply_mask_to_folder)
         a("clear_watermark", "Clear &Watermark from Folder…", self.clear_watermark)
         a("compare", "C&ompare Engines…", self.compare_engines)
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
@@ -224,8 +245,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             action.setShortcut(QKeySequence(key))
         self.tool_group = QActionGroup(self)
         for name, tool in self.tools.items():
-            action = a(f"tool_{name}", tool.title, lambda _=False, n=name: self.select_tool(n),
-                       checkable=True)
+            action = a(f"tool_{name}", tool_menu_text(name, tool.title),
+                       lambda _=False, n=name: self.select_tool(n), checkable=True)
             action.setIcon(tool_icon(name))
             self.tool_group.addAction(action)
         for name in ("undo", "redo", "fill", "apply", "cancel", "open", "save"):
@@ -270,8 +291,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                     menu.addAction(self.actions[name])
         self.view_menu = bar.actions()[3].menu()
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction("Keyboard Shortcuts", self.show_shortcuts)
-        help_menu.addAction("About Inpaint Studio", self.show_about)
+        help_menu.addAction("&Keyboard Shortcuts", self.show_shortcuts)
+        help_menu.addAction("&About Inpaint Studio", self.show_about)
 
         tools_bar = self.addToolBar("Tools")
         tools_bar.setObjectName("tools_toolbar")
@@ -332,6 +353,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         sem, legend = self.semantic, self.legend
         legend.computeRequested.connect(lambda name: sem.compute_map(name))
         legend.labelChosen.connect(self.choose_label)
+        legend.labelReplaced.connect(self._on_label_replaced)
         self.tool_settings.on_label_picked = legend.set_current_label
         self.tool_settings.on_message = lambda text: self.statusBar().showMessage(text, 8000)
         sem.labelSetChanged.connect(self._on_label_set)
@@ -339,7 +361,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         sem.labelsReplaced.connect(self._update_actions)
         sem.busyChanged.connect(legend.set_busy)
         self._wire_faces()
-        self.text_masks.proposed.connect(lambda _step: self._update_actions())
+        self.text_masks.proposed.connect(self._on_text_proposed)
         references = self.reference_panel
         references.addRequested.connect(lambda: self.add_references())
         references.removeRequested.connect(self.remove_references)
@@ -468,6 +490,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if self.canvas.tool is None or self.canvas.tool.name not in ("label", "fill"):
             self.select_tool("label")
 
+    def _on_label_replaced(self, label_id: int) -> None:
+        """A new label set lacks the label the tools paint: paint ``label_id``, the legend's
+        replacement, from now on, keeping the tool in use."""
+        self.tool_settings.label = label_id
+
     def _on_label_set(self, label_set) -> None:
         self.canvas.style.palette = palette_for(label_set)
         self.canvas.refresh_overlays()
@@ -476,8 +503,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # -------------------------------------------------------- folders, compare
     def detect_text(self) -> None:
+        """Propose a mask over text and logos. A fill shown, not applied, stays: detection
+        reads the picture (not the fill shown) and only adds to the mask."""
         if self.document is not None:
-            self.controller.discard()
             self.text_masks.run(self.document)
 
     def create_engine(self, name: str) -> Engine:
@@ -523,8 +551,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if doc is None or not doc.mask.any():
             self.statusBar().showMessage("Paint over what should be removed first", 6000)
             return None
+        # a fill still running is stopped (it would compete with the engines compared, and
+        # applied meanwhile it would make their results stale); a finished fill waiting for
+        # Enter stays: the dialog fills the picture, not the fill shown, and closing it
+        # without a choice leaves that fill to apply
         self.controller.cancel()
-        self.controller.discard()
         s = self.controller.settings
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
                                     device=s.device)
@@ -542,6 +573,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage("The picture changed meanwhile; compare again", 6000)
             return
         title = registry.engine_class(name).title  # as a fill run in the window names it
+        self.controller.discard()  # the chosen result replaces a fill waiting for Enter
         doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
                          within=mask_bbox(request.mask), used_sketch=request.sketch)
         self._update_actions()
@@ -655,8 +687,29 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # ---------------------------------------------------------------- signals
     def _on_document_change(self, layer: Layer, box) -> None:
-        if layer is not Layer.IMAGE and self.controller.has_result and not self.controller.busy:
+        """An edit of the mask, sketch or another guidance layer drops the fill shown (it
+        was computed without that edit), except a change :meth:`keeping_result` stores."""
+        if layer is not Layer.IMAGE and self.controller.has_result \
+                and not self.controller.busy and not self._keeps_result:
             self.controller.discard()
+
+    @contextmanager
+    def keeping_result(self):
+        """Within it, changes of the document keep the fill waiting to be applied: for a
+        change that only adds to the mask (a text proposal), after which the fill still
+        applies as computed, clearing only the mask it used."""
+        self._keeps_result = True
+        try:
+            yield
+        finally:
+            self._keeps_result = False
+
+    def _on_text_proposed(self, step) -> None:
+        self._update_actions()
+        if step is not None and self.controller.has_result:
+            self.statusBar().showMessage(
+                "Text and logos proposed as the mask; the fill shown is still there: Enter "
+                "applies it (its own hole only), Esc discards it", 10000)
 
     def _on_edit_finished(self, layer: str) -> None:
         self._update_actions()
@@ -726,10 +779,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.actions[name].setEnabled(has and self.faces.edit is None)
         self.actions["undo"].setEnabled(has and doc.can_undo())
         self.actions["redo"].setEnabled(has and doc.can_redo())
-        self.actions["undo"].setText(f"&Undo {doc.undo_label()}" if has and doc.can_undo()
-                                     else "&Undo")
-        self.actions["redo"].setText(f"&Redo {doc.redo_label()}" if has and doc.can_redo()
-                                     else "&Redo")
+        # a step's label may hold a "&" (a file name): shown as it is, not as a mnemonic
+        self.actions["undo"].setText(f"&Undo {doc.undo_label().replace('&', '&&')}"
+                                     if has and doc.can_undo() else "&Undo")
+        self.actions["redo"].setText(f"&Redo {doc.redo_label().replace('&', '&&')}"
+                                     if has and doc.can_redo() else "&Redo")
 
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
@@ -872,3 +926,30 @@ def open_sample(window: MainWindow) -> bool:
     """Open the bundled sample photo."""
     return window.open_path(SAMPLE_IMAGE)
 
+
+class _TextProposals(TextMaskController):
+    """The window's text detection: its proposal is stored within
+    :meth:`MainWindow.keeping_result`, so a fill waiting to be applied is not dropped (the
+    proposal only adds to the mask)."""
+
+    def __init__(self, worker: Worker, window: MainWindow) -> None:
+        super().__init__(worker, window)
+        self._window = window
+
+    def _deliver(self, run, proposal) -> None:
+        with self._window.keeping_result():
+            super()._deliver(run, proposal)
+
+
+class _LabelMaps(SemanticController):
+    """The window's label maps: a computed or imported map is stored within
+    :meth:`MainWindow.keeping_result`, so a fill waiting to be applied is not dropped (a new
+    map makes no hole; repainting it afterwards is an edit, which does drop it)."""
+
+    def __init__(self, worker: Worker, window: MainWindow) -> None:
+        super().__init__(worker, window)
+        self._window = window
+
+    def _store_map(self, doc, labels, label_set, step_label) -> None:
+        with self._window.keeping_result():
+            super()._store_map(doc, labels, label_set, step_label)

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QScrollArea
 
 from app import compare
@@ -119,6 +120,20 @@ def test_choosing_one_emits_it(qtbot, request_):
     assert name == "ns" and image is dialog.results["ns"]
     assert dialog.result() == QDialog.Accepted
     assert not dialog.choose("missing")
+
+
+def test_each_use_button_names_its_engine(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    run(qtbot, dialog)
+    for name in ("telea", "ns"):
+        title = registry.engine_class(name).title
+        button = dialog.cards[name].use_button
+        assert button.text() == f"Use {title}"  # what the focus shows
+        assert button.accessibleName() == f"Use the {title} result"  # what is read aloud
+    with qtbot.waitSignal(dialog.chosen) as chosen:  # Space on the focused button
+        qtbot.keyClick(dialog.cards["ns"].use_button, Qt.Key_Space)
+    assert chosen.args[0] == "ns"
 
 
 def test_engines_that_cannot_run_show_their_reason(qtbot, request_, model_cache):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qimage2ndarray
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from app import legend as legend_module
 from app.legend import LegendPanel
@@ -130,6 +130,96 @@ def test_set_current_label_highlights_without_emitting(qtbot, legend):
     legend.set_current_label(40)  # an id this set lacks (a map made with another set)
     assert legend.labels.currentItem() is None
     assert "not in this label set" in legend.current_text.text()
+
+
+def test_a_new_set_without_the_current_label_chooses_a_valid_one_and_says_so(legend):
+    legend.set_label_set(SMALL)
+    legend._choose(3)  # "green roof"
+    chosen = []
+    legend.labelReplaced.connect(chosen.append)
+    picked = []
+    legend.labelChosen.connect(picked.append)
+    same_name = LabelSet("other", ("background", "sand", "green roof"), COLOURS[:3])
+    legend.set_label_set(same_name)  # id 3 is gone; the same name is id 2
+    assert chosen == [2] and legend.current_label == 2
+    assert legend.current_text.text() == "2 green roof"
+    assert legend.labels.currentItem() is legend._items[2]
+    legend.set_label_set(SMALL)  # id 2 exists here ("water"): kept, nothing emitted
+    assert chosen == [2] and legend.current_label == 2
+    legend._choose(3)
+    chosen.clear()
+    without = LabelSet("without", ("background", "sand"), COLOURS[:2])
+    legend.set_label_set(without)  # no "green roof": the first label that is not background
+    assert chosen == [1] and legend.current_text.text() == "1 sand"
+    assert picked == [3]  # only the user's own choice; replacements are another signal
+
+
+def test_unlabelled_and_maps_of_no_known_set_keep_the_current_label(legend):
+    legend.set_label_set(SMALL)
+    chosen = []
+    legend.labelReplaced.connect(chosen.append)
+    picked = []
+    legend.labelChosen.connect(picked.append)
+    legend.set_current_label(255)
+    legend.set_label_set(LabelSet("tiny", ("sky",), COLOURS[:1]))
+    assert chosen == [] and legend.current_label == 255
+    legend.set_current_label(40)
+    legend.set_label_set(None)  # a map of no known set may hold any id
+    assert chosen == [] and legend.current_label == 40
+
+
+def test_after_undo_to_a_smaller_set_the_brush_paints_only_its_ids(qtbot, tmp_path):
+    from app.document import Layer
+    from app.window import SAMPLE_IMAGE, MainWindow
+    from engines.segmentation.base import create_parser
+    from engines.segmentation.labelmap import save_label_png
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.confirm = lambda title, text: False
+    try:
+        window.open_path(SAMPLE_IMAGE)
+        window.engine_panel.auto_run.setChecked(False)
+        height, width = window.document.height, window.document.width
+        face = create_parser("face").label_set
+        coco = create_parser("scene").label_set
+        save_label_png(tmp_path / "face.png", np.zeros((height, width), np.uint8), face)
+        save_label_png(tmp_path / "coco.png", np.full((height, width), 156, np.uint8), coco)
+        assert window.import_labels(tmp_path / "face.png")
+        assert window.import_labels(tmp_path / "coco.png")
+        window.legend.labels.scrollToItem(window.legend._items[150])
+        _click(qtbot, window.legend, 150)  # a COCO-Stuff id beyond face19's 0..18
+        assert window.tool_settings.label == 150
+        window.select_tool("mask")
+        window.undo()  # back to the face19 map
+        assert window.legend.label_set.name == face.name
+        assert window.canvas.tool.name == "mask"  # the replacement chose no tool
+        assert window.tool_settings.label < len(face)
+        assert "not in this label set" not in window.legend.current_text.text()
+        window.select_tool("label")
+        canvas = window.canvas
+        _drag_on(qtbot, canvas, [_screen(canvas, x, 200) for x in range(300, 361, 10)])
+        labels = window.document.layer(Layer.LABELS)
+        assert labels[200, 330] == window.tool_settings.label != 0  # it painted, visibly
+        assert set(np.unique(labels).tolist()) <= set(range(len(face)))
+        assert window.export_labels(tmp_path / "out.png", overwrite=True)
+    finally:
+        window.worker.shutdown()
+
+
+def _screen(canvas, x, y) -> QPoint:
+    return QPoint(round(x * canvas.zoom + canvas.offset.x()),
+                  round(y * canvas.zoom + canvas.offset.y()))
+
+
+def _drag_on(qtbot, widget, points):
+    qtbot.mousePress(widget, Qt.LeftButton, pos=points[0])
+    for point in points[1:]:
+        qtbot.mouseMove(widget, point)
+    qtbot.mouseRelease(widget, Qt.LeftButton, pos=points[-1])
 
 
 def test_counts_show_shares_and_present_only_hides_absent_labels(legend):
