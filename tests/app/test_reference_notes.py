@@ -13,26 +13,17 @@ from engines.base import InpaintRequest
 from engines.classical.patchmatch.engine import PatchMatchEngine
 from engines.fileio import save_image
 from engines.region import reference_size, shrunk_references
-from tests.app.test_window import shown_window
+from tests.app.test_references_added import patchmatch_window
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     """The editor on a 48x64 picture with PatchMatch chosen and a hole painted (the fill's
     region is the whole picture); the status bar's messages go to ``window.messages``."""
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False
-    window.engine_panel.auto_run.setChecked(False)
-    rng = np.random.default_rng(4)
-    save_image(tmp_path / "photo.png", rng.integers(20, 60, (48, 64, 3)).astype(np.uint8))
-    assert window.open_path(tmp_path / "photo.png")
-    assert window.engine_panel.select_engine("patchmatch")
+    window = patchmatch_window(qtbot, tmp_path)
     mask = np.zeros((48, 64), np.uint8)
     mask[18:30, 26:38] = 255
     window.document.replace_layer(Layer.MASK, mask, "hole")
-    messages = []
-    window.statusBar().messageChanged.connect(lambda text: text and messages.append(text))
-    window.messages = messages
     yield window
     window.worker.shutdown()
 

@@ -21,6 +21,14 @@ from tests.app.test_window import shown_window
 
 @pytest.fixture
 def window(qtbot, tmp_path):
+    window = patchmatch_window(qtbot, tmp_path)
+    yield window
+    window.worker.shutdown()
+
+
+def patchmatch_window(qtbot, tmp_path):
+    """The editor on a 48x64 picture with PatchMatch chosen, filling only when asked; the
+    status bar's messages go to ``window.messages``. The caller shuts its worker down."""
     window = shown_window(qtbot)
     window.confirm = lambda title, text: False
     window.engine_panel.auto_run.setChecked(False)
@@ -31,8 +39,7 @@ def window(qtbot, tmp_path):
     messages = []
     window.statusBar().messageChanged.connect(lambda text: text and messages.append(text))
     window.messages = messages
-    yield window
-    window.worker.shutdown()
+    return window
 
 
 def _rgba(path, rgba):

@@ -238,10 +238,9 @@ def browse_calls(monkeypatch) -> list[str]:
     return calls
 
 
-@pytest.mark.parametrize("kind", ["watermark", "apply"])
-def test_enter_in_a_folder_field_keeps_the_typed_path(qtbot, tmp_path, browse_calls, kind):
-    from PySide6.QtCore import Qt
-
+def _shown_folder_dialog(qtbot, kind: str):
+    """The Watermark dialog (``kind`` "watermark") or Apply to Folder with a small mask
+    ("apply"), shown."""
     mask = np.zeros(SIZE, np.uint8)
     mask[80:110, 20:60] = 255
     dialog = WatermarkDialog(engine="telea") if kind == "watermark" else \
@@ -249,6 +248,14 @@ def test_enter_in_a_folder_field_keeps_the_typed_path(qtbot, tmp_path, browse_ca
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
+    return dialog
+
+
+@pytest.mark.parametrize("kind", ["watermark", "apply"])
+def test_enter_in_a_folder_field_keeps_the_typed_path(qtbot, tmp_path, browse_calls, kind):
+    from PySide6.QtCore import Qt
+
+    dialog = _shown_folder_dialog(qtbot, kind)
     for field in (dialog.input, dialog.output):
         typed = str(tmp_path / f"typed-{field is dialog.input}")
         field.edit.setFocus()
@@ -274,13 +281,7 @@ def test_tab_goes_through_the_form_then_the_actions_then_close(qtbot, kind):
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-    mask = np.zeros(SIZE, np.uint8)
-    mask[80:110, 20:60] = 255
-    dialog = WatermarkDialog(engine="telea") if kind == "watermark" else \
-        FolderApplyDialog(mask, "telea")
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitExposed(dialog)
+    dialog = _shown_folder_dialog(qtbot, kind)
     if kind == "watermark":  # enable every button, as after an estimate
         for button in (dialog.clear_button, dialog.correct_button):
             button.setEnabled(True)
