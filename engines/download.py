@@ -186,7 +186,8 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
             return target
         # a download that fails before its first byte (offline) leaves no empty folder;
         # one that kept a .part file to resume keeps its folder
-        with _folder_kept_only_if_used(partial.data.parent):
+        with _folder_kept_only_if_used(partial.data.parent), \
+                _empty_partial_removed_on_failure(partial):
             failures: list[EngineError] = []
             for url in spec.urls:
                 try:
@@ -760,6 +761,18 @@ def _exclusive(weights_id: str, cancel: CancelToken | None = None,
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(weights_id)
+
+
+@contextlib.contextmanager
+def _empty_partial_removed_on_failure(partial: _Partial) -> Iterator[None]:
+    """If the body fails with no byte of ``partial`` received (the connection cut before
+    the first one), remove its empty ``.part`` and record: nothing is left to resume."""
+    try:
+        yield
+    except BaseException:
+        if partial.size() == 0:
+            partial.discard()
+        raise
 
 
 @contextlib.contextmanager

@@ -997,3 +997,15 @@ def test_installed_files_get_the_mode_the_umask_gives(server, make_spec, tmp_pat
     for path in installed:
         for file in (path, path.parent / "manifest.json"):
             assert stat.S_IMODE(file.stat().st_mode) == 0o640, file  # not private 0600
+
+
+def test_a_download_cut_before_its_first_byte_leaves_nothing(server, make_spec):
+    body = checkpoint_bytes()
+    server.routes["/empty.pth"] = Route(body=body, cut_after=0, cuts=99, etag='"v1"')
+    spec = make_spec(urls=(server.url("/empty.pth"),))
+
+    with pytest.raises(download.DownloadError, match="keeps failing"):
+        download.download(spec)
+    assert not weights.partial_path(spec.id).exists()
+    assert not weights.partial_record_path(spec.id).exists()
+    assert not weights.local_path(spec.id).parent.exists()  # no empty model folder left
