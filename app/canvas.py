@@ -16,7 +16,8 @@ screen's device pixel ratio), so a high-DPI screen shows it at its own resolutio
 Navigation: a mouse wheel zooms around the pointer; a trackpad scroll (pixel delta or scroll
 phase), a sideways wheel or tilt, and Shift+wheel pan; Ctrl+wheel or Ctrl+trackpad zoom; a
 pinch zooms around the fingers. Panning and zooming keep part of the picture in the widget
-(:data:`VISIBLE_MARGIN`).
+(:data:`VISIBLE_MARGIN`); :meth:`Canvas.offset_limits` gives the offsets allowed, which the
+scroll bars of :class:`~app.canvas_view.CanvasView` span.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ class Canvas(QWidget):
         cursorMoved(int, int): pointer position in image pixels (-1, -1 when outside).
         editFinished(str): a drag changed the named layer (one undo step was recorded).
         brushSizeChanged(float): the current tool's radius changed with [ or ].
+        viewChanged(): the zoom, the offset, the widget's size or the document changed
+            (once per change, after all of it is set).
     """
 
     zoomChanged = Signal(float)
     cursorMoved = Signal(int, int)
     editFinished = Signal(str)
     brushSizeChanged = Signal(float)
+    viewChanged = Signal()
     _previewPrepared = Signal(object, object, int, str)  # (view, Future, epoch, label)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -128,6 +132,8 @@ class Canvas(QWidget):
         if document is not None:
             document.add_listener(self._on_change)
             self.fit()
+        else:
+            self.viewChanged.emit()
         self.update()
 
     def _on_change(self, layer: Layer, box: Box) -> None:
@@ -284,7 +290,6 @@ class Canvas(QWidget):
         w, h = max(1, self.width()), max(1, self.height())
         zoom = min(w / self.document.width, h / self.document.height) * 0.98
         self._set_zoom(zoom, QPointF(w / 2, h / 2), centre=True)
-        self._fitted = True
 
     def actual_size(self) -> None:
         """100 %: one image pixel per screen pixel, keeping the view centre."""
@@ -297,6 +302,8 @@ class Canvas(QWidget):
         self._set_zoom(self.zoom * factor, anchor)
 
     def _set_zoom(self, zoom: float, anchor: QPointF, centre: bool = False) -> None:
+        """Show the picture at ``zoom``, the image point under ``anchor`` staying there, or
+        (``centre``: fitting it) centred; a resize then fits again only in the second case."""
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         if centre and self.document is not None:
             self.offset = QPointF((self.width() - self.document.width * zoom) / 2,
@@ -305,33 +312,49 @@ class Canvas(QWidget):
             ix, iy = self.image_point(anchor)
             self.offset = self._clamped(QPointF(anchor.x() - ix * zoom, anchor.y() - iy * zoom),
                                         zoom)
-        self._fitted = False
+        self._fitted = centre
         if zoom != self.zoom:
             self.zoom = zoom
             self.zoomChanged.emit(zoom)
         self.update()
+        self.viewChanged.emit()
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the picture by (dx, dy) screen px, as far as :meth:`_clamped` allows."""
         if not dx and not dy:  # a scroll phase starting or ending: not a move
             return
-        self.offset = self._clamped(self.offset + QPointF(dx, dy), self.zoom)
+        self.set_offset(self.offset + QPointF(dx, dy))
+
+    def set_offset(self, offset: QPointF) -> None:
+        """Put the picture's top left corner at ``offset`` (widget px), or as near to it as
+        :meth:`offset_limits` allows (a scroll bar moved, a pan)."""
+        self.offset = self._clamped(offset, self.zoom)
         self._fitted = False
         self.update()
+        self.viewChanged.emit()
+
+    def offset_limits(self, zoom: float | None = None
+                      ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The least and greatest offset, across then down, at ``zoom`` (default the current
+        one): on each axis at least min(:data:`VISIBLE_MARGIN`, the picture's size on screen,
+        the widget's size) px of the picture lie inside the widget. No document: (0, 0)."""
+        if self.document is None:
+            return (0.0, 0.0), (0.0, 0.0)
+        zoom = self.zoom if zoom is None else zoom
+
+        def axis(picture: float, widget: float) -> tuple[float, float]:
+            keep = min(VISIBLE_MARGIN, picture, widget)
+            return keep - picture, widget - keep
+
+        return (axis(self.document.width * zoom, self.width()),
+                axis(self.document.height * zoom, self.height()))
 
     def _clamped(self, offset: QPointF, zoom: float) -> QPointF:
-        """``offset`` moved just enough that, on each axis, at least
-        min(:data:`VISIBLE_MARGIN`, the picture's size on screen, the widget's size) px of the
-        picture shown at ``zoom`` lie inside the widget."""
+        """``offset`` moved just enough to lie within :meth:`offset_limits` at ``zoom``."""
         if self.document is None:
             return offset
-
-        def axis(start: float, picture: float, widget: float) -> float:
-            keep = min(VISIBLE_MARGIN, picture, widget)
-            return min(widget - keep, max(keep - picture, start))
-
-        return QPointF(axis(offset.x(), self.document.width * zoom, self.width()),
-                       axis(offset.y(), self.document.height * zoom, self.height()))
+        (x0, x1), (y0, y1) = self.offset_limits(zoom)
+        return QPointF(min(x1, max(x0, offset.x())), min(y1, max(y0, offset.y())))
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:
@@ -430,6 +453,7 @@ class Canvas(QWidget):
             self.fit()
         else:
             self.offset = self._clamped(self.offset, self.zoom)
+            self.viewChanged.emit()
         super().resizeEvent(event)
 
     def wheelEvent(self, event) -> None:

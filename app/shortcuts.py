@@ -55,6 +55,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("zoom", "Wheel, Ctrl+wheel, pinch", "Zoom around the pointer", direct=True),
     Shortcut("scroll", "Trackpad scroll, sideways wheel, Shift+wheel", "Pan the view",
              direct=True),
+    Shortcut("scroll_bars", "Scroll bars (drag, click, arrows, wheel over them)",
+             "Move the view; they show while part of the picture is out of view", direct=True),
     Shortcut("original", "O (hold)", "Show the original picture while held", direct=True),
     Shortcut("fit", "Ctrl+0", "Fit the picture in the window"),
     Shortcut("actual_size", "Ctrl+1", "Zoom to 100 %"),

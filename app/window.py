@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from app import maskops, preferences
 from app.busy import wait_for
-from app.canvas import Canvas
+from app.canvas_view import CanvasView
 from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
@@ -119,8 +119,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.text_masks = _TextProposals(self.text_worker, self)
         self._keeps_result = False  # while a change that leaves the fill waiting is stored
         self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
-        self.canvas = Canvas(self)
-        self.setCentralWidget(self.canvas)
+        self.canvas_view = CanvasView(self)  # the canvas with its scroll bars
+        self.canvas = self.canvas_view.canvas
+        self.setCentralWidget(self.canvas_view)
         self.tool_settings = ToolSettings()
         self.tools = make_tools(self.tool_settings)
         self.tools["face-box"] = FaceBoxTool(self.tool_settings, self._on_face_box,
