@@ -197,8 +197,10 @@ class FileCommands:
         return False
 
     def _is_open_picture(self, path: str | Path) -> bool:
-        """Whether ``path`` is the file the open picture came from (links followed)."""
-        original = self.document.path if self.document is not None else None
+        """Whether ``path`` is the file the open picture came from (links followed); in a
+        face edit, the photo's."""
+        picture = self.faces.edit.parent if self.faces.edit is not None else self.document
+        original = picture.path if picture is not None else None
         if not original:
             return False
         try:
@@ -309,9 +311,8 @@ class FileCommands:
         if self.document is None:
             return False
         if path is None:
-            base = Path(self.document.path or "untitled.png")
-            suggestion = _in_save_folder(base.with_name(base.stem + "_labels.png"))
-            path = self.ask_save_path("Export Label Map", str(suggestion), "PNG (*.png)")
+            path = self.ask_save_path(f"Export Label Map{self._crop_title()}",
+                                      str(self._export_suggestion("_labels")), "PNG (*.png)")
             if not path:
                 return False
             overwrite = True
@@ -398,14 +399,12 @@ class FileCommands:
     def _export_png(self, area: np.ndarray, path: str | Path | None, overwrite: bool,
                     title: str, what: str, suffix: str) -> bool:
         """Write the ``(H, W)`` uint8 ``area`` (255 = in it) as a PNG at ``path``, asked for
-        when None (suggested: the picture's name + ``suffix``, in the last folder saved
-        into), never over the picture being edited; ``title``/``what`` name it in the dialog
-        and the messages."""
-        doc = self.document
+        when None (suggested by :meth:`_export_suggestion`), never over the picture being
+        edited; ``title``/``what`` name it in the dialog and the messages, which say so when
+        it is a face crop's layer."""
         if path is None:
-            base = Path(doc.path or "untitled.png")
-            suggestion = _in_save_folder(base.with_name(f"{base.stem}{suffix}.png"))
-            path = self.ask_save_path(f"Export {title}", str(suggestion), "PNG (*.png)")
+            path = self.ask_save_path(f"Export {title}{self._crop_title()}",
+                                      str(self._export_suggestion(suffix)), "PNG (*.png)")
             if not path:
                 return False
             overwrite = True
@@ -417,9 +416,36 @@ class FileCommands:
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
-        self.statusBar().showMessage(f"{title} saved to {path}", 6000)
+        crop = (f" of {self._face_name()}'s crop ({area.shape[1]}×{area.shape[0]}, not the "
+                f"photo)" if self.faces.edit is not None else "")
+        self.statusBar().showMessage(f"{title}{crop} saved to {path}", 6000)
         preferences.save_folder("save", Path(path).parent)
         return True
+
+    def _export_suggestion(self, suffix: str) -> Path:
+        """The file name suggested for exporting a layer, in the last folder saved into: the
+        picture's name + ``suffix`` (``photo_mask.png``); in a face edit, whose layers are
+        the crop's, the photo's name + the face + ``suffix`` (``photo_face1_mask.png``)."""
+        edit = self.faces.edit
+        picture = edit.parent if edit is not None else self.document
+        base = Path(picture.path or "untitled.png")
+        face = "_" + self._face_name().replace(" ", "") if edit is not None else ""
+        return _in_save_folder(base.with_name(f"{base.stem}{face}{suffix}.png"))
+
+    def _face_name(self) -> str:
+        """``"face 2"``: the face being edited by its place in the face list, from 1
+        (``"face"`` when it is not listed)."""
+        faces = self.faces
+        if faces.edit is None or faces.edit.face not in faces.faces:
+            return "face"
+        return f"face {faces.faces.index(faces.edit.face) + 1}"
+
+    def _crop_title(self) -> str:
+        """What an export dialog's title adds in a face edit: whose crop the layer is."""
+        if self.faces.edit is None:
+            return ""
+        doc = self.document
+        return f" ({self._face_name()}'s {doc.width}×{doc.height} crop, not the photo)"
 
     # ------------------------------------------------------ reference photos
     def add_references(self, paths: Sequence[str | Path] | None = None) -> int:

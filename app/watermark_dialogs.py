@@ -306,7 +306,9 @@ class FolderRunDialog(QDialog):
             text += (f". {len(result.skipped)} already in the output folder, kept (tick "
                      "\"Replace results already in the output folder\" to redo them)")
         folder = self.input.path()
-        skipped = skipped_files_note(folder) if folder else ""
+        output = self.output.path()
+        skipped = (skipped_files_note(folder, used_folders=[output] if output else [])
+                   if folder else "")
         if skipped:  # it starts with the number of files
             text += f". {skipped}"
         self.status.setText(text)

@@ -42,7 +42,10 @@ OTHER_SIZE = "skipped (another size than the mask; --other-sizes anchor fills th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", required=True, metavar="DIR", help="folder of pictures")
+    parser.add_argument("--images", required=True, metavar="DIR",
+                        help="folder of pictures: only those directly in it (subfolders are "
+                             "not searched, links to folders neither; a link to a picture "
+                             "counts); the summary names what was left out")
     masks = parser.add_mutually_exclusive_group(required=True)
     masks.add_argument("--masks", metavar="DIR",
                        help="folder of masks named like the pictures (photo.jpg -> photo.png, "
@@ -153,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     files = list_images(args.images)
     sources, mask_files = split_masks(files, Path(args.mask) if args.mask else None,
                                       Path(args.masks) if args.masks else None)
-    skipped = skipped_files_note(args.images)
+    skipped = skipped_files_note(args.images, used_folders=[
+        Path(folder) for folder in (args.output, args.masks) if folder])
     if not sources:
         raise InputError(f"{args.images}: no pictures in this folder"
                          + (f" ({skipped})" if skipped else ""))

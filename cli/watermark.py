@@ -41,7 +41,10 @@ HELP = "estimate the watermark shared by a folder of images and remove it from a
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, metavar="DIR",
-                        help="folder of images carrying the same watermark at the same place")
+                        help="folder of images carrying the same watermark at the same place "
+                             "(only those directly in it: subfolders are not searched, links "
+                             "to folders neither; a link to a picture counts; the summary names "
+                             "what was left out)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="folder for the cleared images (created if missing; must differ "
                              "from --images)")
@@ -96,7 +99,7 @@ def _check_folders(images: Path, output: Path) -> list[Path]:
     if output.resolve() == images.resolve():
         raise InputError("--output is the --images folder; choose another folder: the "
                          "originals are never replaced")
-    skipped = skipped_files_note(images)
+    skipped = skipped_files_note(images, used_folders=[output])
     if count == 0:
         kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
         raise InputError(f"{images} holds no images ({kinds})"

@@ -163,9 +163,29 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
         raise InputError(f"{clashes[0].name} would replace a mask file in use "
                          f"({clashes[0]}); choose another output folder: masks are never "
                          f"replaced")
-    if len({t.resolve() for t in targets}) != len(targets):
-        raise InputError("two images would be written to the same output name (same stem, "
-                         "different extension); choose an output format that keeps them apart")
+    sharing: dict[Path, list[Path]] = {}
+    for source, target in zip(sources, targets):
+        sharing.setdefault(target.resolve(), []).append(source)
+    groups = [(target, names) for target, names in sharing.items() if len(names) > 1]
+    if groups:
+        raise InputError(_same_output_message(groups))
+
+
+def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: int = 3) -> str:
+    """Why pictures sharing an output name are refused, naming them: ``"same.jpg, same.png
+    and same.webp would all be written to same.png, ..."`` (the first ``shown`` groups)."""
+    described = []
+    for target, sources in groups[:shown]:
+        names = [p.name for p in sources]
+        listed = (f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 2
+                  else " and ".join(names))
+        described.append(f"{listed} would {'all ' if len(names) > 2 else ''}be written to "
+                         f"{target.name}")
+    more = f" (and {len(groups) - shown} more such groups)" if len(groups) > shown else ""
+    own_formats = all(len({p.suffix.lower() for p in sources}) == len(sources)
+                      for _, sources in groups)
+    fix = "keep each picture's own format, or rename them" if own_formats else "rename them"
+    return f"{'; '.join(described)}{more}, one result replacing another; {fix}"
 
 
 def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarray | None:

@@ -31,6 +31,7 @@ import os
 import secrets
 import stat
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -613,37 +614,101 @@ def frame_count(path: str | os.PathLike) -> int:
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files (by extension) directly in ``folder``, sorted by name.
 
-    Hidden files (a leading dot, like :func:`write_atomic`'s temporary files) are left out.
+    Not recursive: subfolders, links to folders included, are never searched. A link to a
+    file counts as that file (a link to a picture is a picture). Hidden files (a leading dot,
+    like :func:`write_atomic`'s temporary files) are left out; :func:`skipped_files_note`
+    says what else was.
     """
     folder = Path(folder)
     if not folder.exists():
         raise ImageMissingError("no such folder", folder, errno.ENOENT)
     if not folder.is_dir():
         raise NotAFolderError("is a file, not a folder", folder, errno.ENOTDIR)
-    return [p for p in _visible_files(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return [p for p in _folder_entries(folder).files if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def _visible_files(folder: Path) -> list[Path]:
-    """The files directly in ``folder``, sorted by name, hidden ones left out."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+@dataclass(frozen=True)
+class _FolderEntries:
+    """The visible entries directly in a folder by kind, each sorted by name (hidden ones,
+    with a leading dot, left out). Links count as what they point to."""
+
+    files: tuple[Path, ...]  # regular files
+    folders: tuple[Path, ...]  # never searched
+    broken_links: tuple[Path, ...]  # links to nothing (missing, unreachable or a loop)
+    special: tuple[Path, ...]  # pipes, sockets, devices
 
 
-def skipped_files_note(folder: str | os.PathLike, shown: int = 5) -> str:
-    """One sentence for users on the visible files of ``folder`` that :func:`list_images`
-    leaves out, not in a format folder runs read and write (RAW, PSD, text...); ""
-    when there are none or there is no such folder."""
+def _entry_kind(entry: os.DirEntry) -> str:
+    """``"files"``, ``"folders"``, ``"broken_links"`` or ``"special"`` for ``entry``."""
+    try:
+        if entry.is_dir():
+            return "folders"
+        if entry.is_file():
+            return "files"
+    except OSError:  # a link whose target cannot be reached (no permission, a loop)
+        return "broken_links"
+    return "broken_links" if entry.is_symlink() and not os.path.exists(entry.path) else "special"
+
+
+def _folder_entries(folder: Path) -> _FolderEntries:
+    """What is directly in ``folder``, by kind (one directory read, nothing opened)."""
+    kinds: dict[str, list[Path]] = {"files": [], "folders": [], "broken_links": [],
+                                    "special": []}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith("."):
+                kinds[_entry_kind(entry)].append(folder / entry.name)
+    return _FolderEntries(**{kind: tuple(sorted(paths)) for kind, paths in kinds.items()})
+
+
+def _names(paths: Sequence[Path], shown: int,
+           name: Callable[[Path], str] = lambda p: p.name) -> str:
+    """``"a.png, b.png"``, or the first ``shown`` names ``" and 3 more"``."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(name(p) for p in paths[:shown]) + more
+
+
+def _folder_name(path: Path) -> str:
+    """``"sub/"``, or ``"sub/ (link)"`` for a link to a folder."""
+    return f"{path.name}/" + (" (link)" if path.is_symlink() else "")
+
+
+def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
+                       used_folders: Sequence[str | os.PathLike] = ()) -> str:
+    """One sentence for users on what :func:`list_images` leaves out of ``folder``, and why,
+    e.g. ``"1 file skipped, not in a format folder runs take (.txt): notes.txt; 2 subfolders
+    not searched (folder runs do not look into subfolders): more/ (link), sub/; 1 broken link
+    skipped (pointing to nothing): gone.png"``; special files (pipes, sockets, devices) are
+    named too, hidden ones never. At most ``shown`` names per kind. Subfolders the run itself
+    uses (``used_folders``: its output or masks folder) are not mentioned. "" when nothing
+    was left out or there is no such folder."""
     folder = Path(folder)
     if not folder.is_dir():
         return ""
-    paths = [p for p in _visible_files(folder) if p.suffix.lower() not in IMAGE_SUFFIXES]
-    if not paths:
-        return ""
-    kinds = sorted({p.suffix.lower() or "no extension" for p in paths})
-    names = ", ".join(p.name for p in paths[:shown])
-    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-    plural = "s" if len(paths) != 1 else ""
-    return (f"{len(paths)} file{plural} skipped, not in a format folder runs take "
-            f"({', '.join(kinds)}): {names}{more}")
+    entries = _folder_entries(folder)
+    used = {Path(p).resolve() for p in used_folders}
+    others = [p for p in entries.files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    folders = [p for p in entries.folders if p.resolve() not in used]
+    parts = []
+    if others:
+        kinds = sorted({p.suffix.lower() or "no extension" for p in others})
+        parts.append(f"{_count(len(others), 'file')} skipped, not in a format folder runs "
+                     f"take ({', '.join(kinds)}): {_names(others, shown)}")
+    if folders:
+        parts.append(f"{_count(len(folders), 'subfolder')} not searched (folder runs do not "
+                     f"look into subfolders): {_names(folders, shown, _folder_name)}")
+    if entries.broken_links:
+        parts.append(f"{_count(len(entries.broken_links), 'broken link')} skipped (pointing "
+                     f"to nothing): {_names(entries.broken_links, shown)}")
+    if entries.special:
+        parts.append(f"{_count(len(entries.special), 'special file')} skipped (a pipe, "
+                     f"socket or device, not a picture): {_names(entries.special, shown)}")
+    return "; ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    """``"1 file"``, ``"3 files"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:

@@ -188,6 +188,38 @@ def test_export_suggests_a_name_beside_the_picture(window, tmp_path):
     assert asked == [("Export Sketch", str(tmp_path / "photo_sketch.png"))]
 
 
+def test_a_face_edits_exports_are_named_after_the_photo_and_the_face(window, tmp_path):
+    faces = window.faces
+    faces.add_box((10, 10, 50, 60))
+    faces.enter(faces.add_box((60, 20, 110, 80)))  # the second face in the list
+    crop = window.document
+    assert crop is faces.edit.document and crop.path is None
+    with crop.step("Sketch pen"):
+        crop.paint_segment(Layer.SKETCH, (100, 200), (400, 200), 3, 255)
+    with crop.step("Mask brush"):
+        crop.paint_segment(Layer.MASK, (100, 300), (400, 300), 20, 255)
+    asked = []
+    window.ask_save_path = lambda title, suggestion, filters: asked.append(
+        (title, suggestion)) or ""
+    assert not window.export_sketch() and not window.export_mask()  # dialogs cancelled
+    size = f"{crop.width}×{crop.height}"
+    assert asked == [
+        (f"Export Sketch (face 2's {size} crop, not the photo)",
+         str(tmp_path / "photo_face2_sketch.png")),
+        (f"Export Mask (face 2's {size} crop, not the photo)",
+         str(tmp_path / "photo_face2_mask.png"))]
+    assert window.export_mask(tmp_path / "crop_mask.png")
+    assert load_mask(tmp_path / "crop_mask.png").shape == (crop.height, crop.width)
+    assert window.statusBar().currentMessage() == (
+        f"Mask of face 2's crop ({size}, not the photo) saved to {tmp_path / 'crop_mask.png'}")
+    before = (tmp_path / "photo.png").read_bytes()
+    window.ask_save_path = lambda *args: str(tmp_path / "photo.png")  # replace: yes
+    assert not window.export_sketch()  # never over the photo the face comes from
+    assert (tmp_path / "photo.png").read_bytes() == before
+    assert window.errors == [
+        "photo.png is the picture being edited: choose another name for the sketch"]
+
+
 def test_an_applied_fill_clears_the_sketch_inside_its_hole_in_the_same_step(qtbot, window):
     document = window.document
     drawn = _sketch(window)  # a line across the picture at y = 45

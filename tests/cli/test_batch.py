@@ -129,3 +129,43 @@ def test_one_mask_skips_pictures_of_another_size_without_failing(tmp_path, capsy
     printed = capsys.readouterr().out
     assert code == 1 and "1 failed" in printed and "  p1.png: " in printed
     assert "  wide.png 120x60, the mask 80x60" in printed
+
+
+def test_batch_names_the_subfolders_and_links_it_leaves_out(tmp_path, capsys):
+    images, masks = _folder(tmp_path, count=2)
+    elsewhere = tmp_path / "elsewhere"
+    (images / "sub").mkdir()
+    elsewhere.mkdir()
+    for picture in (images / "sub" / "nested.png", elsewhere / "p9.png"):
+        save_image(picture, np.full((60, 80, 3), 90, np.uint8))
+    (images / "linkdir").symlink_to(elsewhere)
+    (images / "p8.png").symlink_to(tmp_path / "gone.png")
+    (images / "p9.png").symlink_to(elsewhere / "p9.png")  # a link to a picture: filled
+    mask = np.zeros((60, 80), np.uint8)
+    mask[10:20, 10:20] = 255
+    for name in ("p8.png", "p9.png", "nested.png"):
+        save_image(masks / name, np.repeat(mask[..., None], 3, axis=2))
+    out = images / "results"  # the run's own output folder inside: not news
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == 0
+    printed = capsys.readouterr()
+    assert ("2 subfolders not searched (folder runs do not look into subfolders): "
+            "linkdir/ (link), sub/; 1 broken link skipped (pointing to nothing): p8.png") \
+        in printed.err
+    assert "3 written" in printed.out
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p9.png"]
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == 0  # again, now that the output folder exists
+    assert "results/" not in capsys.readouterr().err
+
+
+def test_batch_names_the_pictures_that_would_share_an_output_name(tmp_path, capsys):
+    images, masks = _folder(tmp_path, count=2)
+    for suffix in (".jpg", ".webp"):
+        save_image((images / "p0").with_suffix(suffix), np.full((60, 80, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--format", ".png") == 2
+    error = _refused_once(capsys, out, "p0.jpg, p0.png and p0.webp would all be written to "
+                                       "p0.png")
+    assert "keep each picture's own format, or rename them" in error

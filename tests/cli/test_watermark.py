@@ -82,6 +82,22 @@ def test_a_bad_folder_gives_one_line(tmp_path, capsys, make, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_holding_only_folders_names_them(folder, tmp_path, capsys):
+    source, _, _ = folder
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "photos").symlink_to(source)  # linked or not, a subfolder is never searched
+    (parent / "gone.png").symlink_to(tmp_path / "gone.png")
+    (parent / "out").mkdir()  # the output folder, inside: not mentioned
+    assert run("--images", parent, "-o", parent / "out") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds no images" in error
+    assert error.rstrip().endswith(
+        "1 subfolder not searched (folder runs do not look into subfolders): photos/ (link); "
+        "1 broken link skipped (pointing to nothing): gone.png")
+    assert not any((parent / "out").iterdir())
+
+
 def test_too_few_images_or_no_watermark(tmp_path, capsys):
     few = tmp_path / "few"
     few.mkdir()

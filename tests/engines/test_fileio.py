@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import shutil
 import stat
 import struct
 import zlib
@@ -31,6 +32,7 @@ from engines.fileio import (
     save_image,
     save_mask,
     save_result,
+    skipped_files_note,
     suggest_output_path,
     write_atomic,
 )
@@ -312,6 +314,61 @@ def test_folder_and_size_helpers(tmp_path):
         read_rgb(tmp_path / "missing.png")
     with pytest.raises(ImageFileError, match=r"cannot write \.jxl"):
         encode_image(pixels, ".jxl")
+
+
+def _odd_folder(tmp_path):
+    """A folder of pictures with everything a folder run leaves out: a text file,
+    subfolders holding pictures (one a folder named like a picture), a link to a folder of
+    pictures, a broken link, a link loop, a pipe and a hidden picture; and a link to a
+    picture elsewhere, which counts as a picture."""
+    pixels = encode_image(np.zeros((4, 6, 3), np.uint8), ".png")
+    folder, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    elsewhere.mkdir()
+    for path in (folder / "a.png", folder / "sub" / "nested.png",
+                 folder / "sub" / "deeper" / "deep.png", elsewhere / "linked.png",
+                 folder / ".hidden.png"):
+        path.write_bytes(pixels)
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "dir.png").mkdir()
+    (folder / "link.png").symlink_to(elsewhere / "linked.png")
+    (folder / "linkdir").symlink_to(elsewhere)
+    (folder / "broken.png").symlink_to(tmp_path / "gone.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    os.mkfifo(folder / "pipe.png")
+    return folder
+
+
+def test_list_images_follows_links_to_pictures_and_never_searches_subfolders(tmp_path):
+    folder = _odd_folder(tmp_path)
+    assert [p.name for p in list_images(folder)] == ["a.png", "link.png"]
+
+
+def test_skipped_files_note_says_what_was_left_out_and_why(tmp_path):
+    folder = _odd_folder(tmp_path)
+    assert skipped_files_note(folder) == (
+        "1 file skipped, not in a format folder runs take (.txt): notes.txt; "
+        "3 subfolders not searched (folder runs do not look into subfolders): dir.png/, "
+        "linkdir/ (link), sub/; "
+        "2 broken links skipped (pointing to nothing): broken.png, loop.png; "
+        "1 special file skipped (a pipe, socket or device, not a picture): pipe.png")
+    # the folders a run uses itself (its output, its masks) are not news
+    assert "subfolders not searched (folder runs do not look into subfolders): linkdir/ " \
+        "(link), sub/;" in skipped_files_note(folder, used_folders=[folder / "dir.png"])
+    shutil.rmtree(folder / "sub")
+    (folder / "dir.png").rmdir()
+    for name in ("notes.txt", "linkdir", "broken.png", "loop.png", "pipe.png"):
+        (folder / name).unlink()
+    assert skipped_files_note(folder) == ""  # the hidden picture is never mentioned
+    assert skipped_files_note(tmp_path / "missing") == ""
+
+
+def test_skipped_files_note_shows_a_few_names_of_each_kind(tmp_path):
+    for index in range(7):
+        (tmp_path / f"d{index}").mkdir()
+    assert skipped_files_note(tmp_path, shown=3) == (
+        "7 subfolders not searched (folder runs do not look into subfolders): d0/, d1/, d2/ "
+        "and 4 more")
 
 
 def test_gif_pictures_open_and_save_with_their_colours_and_transparency(tmp_path):

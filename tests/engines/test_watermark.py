@@ -313,9 +313,17 @@ def test_clearing_refuses_to_replace_originals(folder_job):
         clear_folder(paths, tmp_path / "in" / ".." / "in", mask)
     result = clear_folder(tmp_path / "in", tmp_path / "in", mask, name_suffix="_clear")
     assert result.ok and all(p.stem.endswith("_clear") for p in result.written)
-    with pytest.raises(InputError, match="same output name"):
-        clear_folder([paths[0], paths[0].with_suffix(".jpg")], tmp_path / "x", mask,
-                     output_format=".png")
+    same_stem = [paths[0], paths[0].with_suffix(".jpg")]
+    with pytest.raises(InputError) as refused:
+        clear_folder(same_stem, tmp_path / "x", mask, output_format=".png")
+    assert str(refused.value) == (
+        f"{paths[0].name} and {same_stem[1].name} would be written to {paths[0].name}, one "
+        f"result replacing another; keep each picture's own format, or rename them")
+    upper = paths[1].with_name(paths[1].stem + ".PNG")  # .PNG and .png: one name either way
+    with pytest.raises(InputError) as refused:
+        clear_folder([paths[1], upper], tmp_path / "x", mask)
+    assert str(refused.value) == (f"{paths[1].name} and {upper.name} would be written to "
+                                  f"{paths[1].name}, one result replacing another; rename them")
 
 
 def test_clearing_keeps_existing_outputs_unless_told(folder_job):
