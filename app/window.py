@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSpinBox,
+    QToolBar,
     QWidget,
 )
 
@@ -136,6 +137,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._save_timer.setInterval(SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_preferences)
         self._saves_preferences = False
+        self._told_unsaved = False  # the status bar said the settings cannot be written
         self._build_panels()
         self._build_actions()
         self._build_menus_and_toolbars()
@@ -145,6 +147,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         QApplication.instance().installEventFilter(self._key_routing)
         self.select_tool("mask")
         self._update_actions()
+        # a window that never reads the preferences writes, on close, what it changed
+        self._settings_writer = preferences.SettingsWriter(self._remembered())
 
     # ------------------------------------------------------------------ build
     def _build_panels(self) -> None:
@@ -347,6 +351,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                         panel.engineChosen, panel.settingsChanged,
                         self.actions["keep_metadata"].toggled):
             changed.connect(self._save_preferences_soon)
+        for dock in self.docks.values():  # moved, floated, tabbed, shown or hidden
+            for changed in (dock.dockLocationChanged, dock.topLevelChanged,
+                            dock.visibilityChanged):
+                changed.connect(self._layout_changed)
+        for widget in (*self.docks.values(), *self.findChildren(QToolBar)):
+            widget.installEventFilter(self)  # resized by a separator, moved
         panel.fillRequested.connect(c.run)
         panel.applyRequested.connect(c.apply)
         panel.cancelRequested.connect(self.cancel_or_discard)
@@ -404,6 +414,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             return
         preferences.add_recent(path)
         preferences.save_folder("open", path.parent)
+        self._say_if_unsaved()
         self._fill_recent_menu()
 
     def _fill_recent_menu(self) -> None:
@@ -789,7 +800,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
         """Take the fill settings, file choices, brush sizes, window geometry and dock layout
-        of the last session."""
+        of the last session; from now on each change is written soon after it."""
         self.controller.settings = preferences.load_fill_settings()
         self.tool_settings.radius.update(preferences.load_brush_sizes(self.tool_settings.radius))
         if self.canvas.tool is not None and self.canvas.tool.family:
@@ -802,6 +813,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None and self.restoreState(state):
             self._docks_sized = True  # the user's own layout
+        self._settings_writer = preferences.SettingsWriter(self._remembered())
         self._saves_preferences = True
 
     def _save_preferences_soon(self) -> None:
@@ -810,15 +822,47 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if self._saves_preferences:
             self._save_timer.start()
 
-    def save_preferences(self) -> None:
+    def _layout_changed(self) -> None:
+        """The window or a panel moved or changed size: write that soon too (a change while
+        hidden, such as closing, is none of the user's)."""
+        if self.isVisible():
+            self._save_preferences_soon()
+
+    def eventFilter(self, watched, event) -> bool:
+        if isinstance(watched, (QDockWidget, QToolBar)) \
+                and event.type() in (QEvent.Resize, QEvent.Move):
+            self._layout_changed()
+        return super().eventFilter(watched, event)
+
+    def moveEvent(self, event) -> None:
+        super().moveEvent(event)
+        self._layout_changed()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._layout_changed()
+
+    def _remembered(self) -> preferences.Remembered:
+        """What this window keeps for the next session, as it is now."""
         settings = self.controller.settings
         self.engine_panel.apply_to(settings)
         if self._photo_state is not None:  # in a face edit: the photo's engine, not the face's
             settings = replace(settings, engine=self._photo_state[1])
-        preferences.save_fill_settings(settings)
-        preferences.save_keep_metadata(self.keep_metadata)
-        preferences.save_brush_sizes(self.tool_settings.radius)
-        preferences.save_window(self.saveGeometry(), self.saveState())
+        return preferences.Remembered(settings, self.keep_metadata, self.tool_settings.radius,
+                                      self.saveGeometry(), self.saveState())
+
+    def save_preferences(self) -> None:
+        """Write what changed since this window last read or wrote its preferences (another
+        editor's changes to the rest stay)."""
+        self._settings_writer.write(self._remembered())
+        self._say_if_unsaved()
+
+    def _say_if_unsaved(self) -> None:
+        """Once a session, the status bar says that the settings cannot be written, and why."""
+        problem = preferences.write_problem()
+        if problem and not self._told_unsaved:
+            self._told_unsaved = True
+            self.statusBar().showMessage(problem, 20000)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -1,10 +1,12 @@
-"""Preferences: fill settings and window layout survive a restart; bad entries fall back."""
+"""Preferences: fill settings and window layout survive a restart; bad entries fall back;
+a window writes only what it changed; a write that fails is said."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from PySide6.QtCore import QByteArray
 
 from app import preferences
 from app.controller import FillSettings
@@ -12,13 +14,26 @@ from engines.base import Strategy
 from tests.app.test_window import shown_window
 
 
+def _values(fill: FillSettings | None = None, keep_metadata: bool = True,
+            brush_sizes: dict[str, float] | None = None) -> preferences.Remembered:
+    """A window's remembered values: the defaults unless given."""
+    return preferences.Remembered(fill or FillSettings(), keep_metadata, brush_sizes or {},
+                                  QByteArray(b"geometry"), QByteArray(b"state"))
+
+
+def _writer() -> preferences.SettingsWriter:
+    """The writer of a window that started with the defaults."""
+    return preferences.SettingsWriter(_values())
+
+
 def test_fill_settings_round_trip():
     chosen = FillSettings(engine="telea", engine_options={
         "telea": {"radius": 9}, "patchmatch": {"patch_size": 11, "quality": "best"},
         "deepfill2": {"half": False}}, strategy=Strategy.RESIZE, crop_margin=64, seed=5,
         device="cpu", auto_run=False, auto_apply=False)
-    preferences.save_fill_settings(chosen)
+    _writer().write(_values(chosen))
     assert preferences.load_fill_settings() == chosen
+    assert preferences.write_problem() == ""
 
 
 def test_nothing_stored_gives_the_defaults():
@@ -39,6 +54,16 @@ def test_entries_that_no_longer_fit_fall_back_to_defaults():
     assert loaded.engine_options == {"patchmatch": {"sketch_strength": 2.5}}
     assert loaded.strategy is Strategy.CROP and loaded.crop_margin == 128
     assert loaded.seed == 0 and loaded.device == "auto" and loaded.auto_run is True
+
+
+@pytest.mark.parametrize(("key", "damaged"), [("crop_margin", -5), ("crop_margin", 5000),
+                                             ("seed", 2**40)])
+def test_numbers_out_of_range_give_the_default_not_the_nearest_limit(key, damaged):
+    record = {"crop_margin": 64, "seed": 7}
+    expected = dict(record, **{key: getattr(FillSettings(), key)})
+    preferences.store().setValue("fill/settings", json.dumps(dict(record, **{key: damaged})))
+    loaded = preferences.load_fill_settings()
+    assert {"crop_margin": loaded.crop_margin, "seed": loaded.seed} == expected
 
 
 def test_a_damaged_entry_gives_the_defaults():
@@ -63,9 +88,10 @@ def test_entries_of_the_wrong_type_give_the_defaults(value):
 
 def test_saving_keeps_metadata_until_the_user_says_otherwise():
     assert preferences.load_keep_metadata()
-    preferences.save_keep_metadata(False)
+    writer = _writer()
+    writer.write(_values(keep_metadata=False))
     assert not preferences.load_keep_metadata()
-    preferences.save_keep_metadata(True)
+    writer.write(_values(keep_metadata=True))
     assert preferences.load_keep_metadata()
 
 
@@ -140,17 +166,64 @@ def test_a_remembered_folder_that_is_gone_or_damaged_is_forgotten(tmp_path):
 def test_brush_sizes_round_trip_and_bad_entries_keep_the_defaults():
     defaults = {"mask": 24.0, "sketch": 1.5, "sketch-eraser": 12.0, "color": 8.0}
     assert preferences.load_brush_sizes(defaults) == defaults
-    preferences.save_brush_sizes({"mask": 40.0, "sketch": 2.5, "sketch-eraser": 6.0,
-                                  "color": 9.0})
+    _writer().write(_values(brush_sizes={"mask": 40.0, "sketch": 2.5, "sketch-eraser": 6.0,
+                                         "color": 9.0}))
     assert preferences.load_brush_sizes(defaults) == {
         "mask": 40.0, "sketch": 2.5, "sketch-eraser": 6.0, "color": 9.0}
     preferences.store().setValue("tools/brush_radius", json.dumps(
-        {"mask": "big", "sketch": True, "sketch-eraser": 1e9, "color": -4, "gone": 3.0})
+        {"mask": "big", "sketch": True, "sketch-eraser": 6.0, "color": -4, "gone": 3.0})
         .replace("-4", "NaN"))  # JSON as Python writes a NaN
     assert preferences.load_brush_sizes(defaults) == {
-        "mask": 24.0, "sketch": 1.5, "sketch-eraser": 1000.0, "color": 8.0}
-    preferences.store().setValue("tools/brush_radius", json.dumps({"mask": 0.01}))
-    assert preferences.load_brush_sizes(defaults)["mask"] == 0.5
+        "mask": 24.0, "sketch": 1.5, "sketch-eraser": 6.0, "color": 8.0}
+    # out of range is damage: the default, not the nearest size allowed (1000 or 0.5)
+    preferences.store().setValue("tools/brush_radius", json.dumps(
+        {"mask": 0.01, "sketch": -4, "sketch-eraser": 1e9, "color": 1000.0}))
+    assert preferences.load_brush_sizes(defaults) == {
+        "mask": 24.0, "sketch": 1.5, "sketch-eraser": 12.0, "color": 1000.0}
     for damaged in ("{not json", json.dumps([1, 2]), ["a", "b"], 5):
         preferences.store().setValue("tools/brush_radius", damaged)
         assert preferences.load_brush_sizes(defaults) == defaults, damaged
+
+
+def test_two_writers_keep_each_others_changes_and_the_later_change_of_one_value_wins():
+    first, second = _writer(), _writer()  # two editors started on the same settings
+    telea = FillSettings(engine="telea", engine_options={"patchmatch": {"quality": "best"}})
+    first.write(_values(telea))
+    second.write(_values(FillSettings(engine_options={"telea": {"radius": 9}}),
+                         brush_sizes={"mask": 30.5}))
+    loaded = preferences.load_fill_settings()
+    assert loaded.engine == "telea"  # not put back to the default the second one still has
+    assert loaded.engine_options == {"patchmatch": {"quality": "best"}, "telea": {"radius": 9}}
+    assert preferences.load_brush_sizes({"mask": 24.0}) == {"mask": 30.5}
+    first.write(_values(telea, brush_sizes={"sketch": 2.0}))
+    assert preferences.load_brush_sizes({"mask": 24.0, "sketch": 1.5}) == {
+        "mask": 30.5, "sketch": 2.0}
+    second.write(_values(FillSettings(engine="ns", engine_options={"telea": {"radius": 9}}),
+                         brush_sizes={"mask": 30.5}))
+    loaded = preferences.load_fill_settings()
+    assert loaded.engine == "ns"  # the same setting: the later change wins
+    assert loaded.engine_options == {"patchmatch": {"quality": "best"}, "telea": {"radius": 9}}
+    # an option set back to its default (left out) is dropped, the others' stay
+    first.write(_values(FillSettings(engine="telea"), brush_sizes={"sketch": 2.0}))
+    assert preferences.load_fill_settings().engine_options == {"telea": {"radius": 9}}
+
+
+def test_a_writer_that_changed_nothing_writes_nothing(tmp_path):
+    writer = _writer()
+    writer.write(_values())
+    assert not (tmp_path / "preferences.ini").exists()
+
+
+def test_a_failed_write_is_said_and_tried_again_whole(tmp_path, monkeypatch):
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    monkeypatch.setenv(preferences.CONFIG_ENV, str(folder))
+    writer = _writer()
+    writer.write(_values(FillSettings(crop_margin=64)))
+    assert preferences.write_problem() == (
+        f"Settings cannot be saved to {folder}: it is a folder; they will be lost at exit")
+    monkeypatch.setenv(preferences.CONFIG_ENV, str(tmp_path / "preferences.ini"))
+    writer.write(_values(FillSettings(crop_margin=64), keep_metadata=False))
+    assert preferences.write_problem() == ""
+    assert preferences.load_fill_settings().crop_margin == 64  # the change that failed
+    assert not preferences.load_keep_metadata()

@@ -3,6 +3,7 @@ the folders its file dialogs start in, the brush sizes."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -331,7 +332,7 @@ def test_changed_settings_are_written_soon_without_closing(qtbot):
 
 
 def test_a_window_that_never_read_the_preferences_does_not_write_them(qtbot):
-    preferences.save_brush_sizes({"mask": 11.0})
+    preferences.store().setValue("tools/brush_radius", json.dumps({"mask": 11.0}))
     window = _window(qtbot)  # restore_preferences not called
     try:
         window.select_tool("mask")
