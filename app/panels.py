@@ -65,6 +65,11 @@ class EnginePanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #b0b0b0;")
+        self.not_loaded = QLabel()  # engine modules left out (a broken plugin): hidden if none
+        self.not_loaded.setWordWrap(True)
+        self.not_loaded.setStyleSheet("color: #e0a040;")
+        self.not_loaded.setToolTip("These engine files could not be loaded; the other engines "
+                                   "work. Fix or remove each file, then restart.")
         self.strategy = QComboBox()
         for strategy in Strategy:
             self.strategy.addItem(strategy.value, strategy)
@@ -91,6 +96,7 @@ class EnginePanel(QWidget):
         form = QFormLayout()
         form.addRow("Engine", self.engine)
         form.addRow("", self.status)
+        form.addRow(self.not_loaded)
         form.addRow("Region", self.strategy)
         form.addRow("Context", self.margin)
         form.addRow("Seed", self.seed)
@@ -129,6 +135,9 @@ class EnginePanel(QWidget):
             self.engine.setItemData(self.engine.count() - 1,
                                     registry.engine_class(name).description, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
+        problems = registry.load_problems()
+        self.not_loaded.setText("\n".join(f"Not loaded: {problem}" for problem in problems))
+        self.not_loaded.setVisible(bool(problems))
         index = self.engine.findData(current) if current else 0
         self.engine.setCurrentIndex(max(0, index))
         self.engine.blockSignals(False)

@@ -4,8 +4,12 @@ The GUI builds an immutable task (an engine name plus an :class:`InpaintRequest`
 a parser plus an image) and :meth:`Worker.submit`\\ s it. The newest task wins: submitting
 cancels the running one and replaces any task still waiting. Results come back as Qt signals,
 queued to the GUI thread, each tagged with the task id so stale ones can be ignored. An
-exception inside a task becomes a ``failed`` signal with a one-line message; the thread
+exception inside a task becomes a ``failed`` signal with a one-line message (an unexpected
+one, a bug, named after the task: "OpenCV Telea failed: ZeroDivisionError: ..."); the thread
 survives and the program never dies of an engine error.
+
+Tasks run one at a time: a cancelled task that does not stop (an engine that never checks
+its cancel token) holds up the next one, and the clients say so ("Waiting for ... to stop").
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from cli._errors import describe_error
 from engines import registry
@@ -28,6 +32,9 @@ from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Stage
 
 Emit = Callable[[Any], None]
 _ids = itertools.count(1)
+# a cancelled task still running this long after a run was started or cancelled is named in
+# the progress text: the new run waits for it (the worker runs one task at a time)
+STOPPING_NOTICE_MS = 400
 
 
 @dataclass
@@ -133,6 +140,14 @@ class Worker(QObject):
         with self._condition:
             return self._pending is not None or self._running is not None
 
+    def stopping(self) -> tuple[int, str] | None:
+        """(id, title) of the task that still runs although it was cancelled (Esc, or a
+        newer task submitted): the next task starts when it ends. None when there is none."""
+        with self._condition:
+            if self._running is None or not self._running[1].cancelled:
+                return None
+            return self._running[0].id, self._running[0].title
+
     def submit(self, task: Task) -> int:
         """Queue ``task``, cancelling the running task and dropping a waiting one."""
         with self._condition:
@@ -205,8 +220,9 @@ class Worker(QObject):
             self.cancelled.emit(task.id)
         except Exception as exc:  # an engine error must never kill the program
             message, expected = describe_error(exc)
-            if not expected:
+            if not expected:  # a bug: say whose (a plugin engine's, as a rule)
                 traceback.print_exc(file=sys.stderr)
+                message = f"{task.title} failed: {message}"
             self.failed.emit(task.id, message)
         else:
             self.finished.emit(task.id, result)
@@ -253,6 +269,10 @@ class WorkerClient(QObject):
     :meth:`_result`, :meth:`_failure` and :meth:`_cancelled`; when the end hooks run, the
     client is already idle again.
 
+    While a cancelled task that does not stop holds the worker, the progress message says
+    so: "Waiting for <title> to stop..." for a run that has not started yet, "Stopping
+    <title>..." for this client's own run after :meth:`cancel`.
+
     Signals:
         progressChanged(float, str): fraction done in [0, 1] (-1 when idle) and a message.
         busyChanged(bool): whether a run of this client is in progress.
@@ -272,6 +292,11 @@ class WorkerClient(QObject):
         self.worker = worker
         self._run: Any = None
         self._delivery: Any = None  # the run whose result waits to be used
+        self._fraction = 0.0  # the fraction last shown
+        self._start_message = ""
+        self._waiting: Any = None  # the run said to wait for another task to stop
+        self.progressChanged.connect(self._remember_fraction)
+        worker.started.connect(self._on_started)
         worker.emitted.connect(self._on_emitted)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
@@ -285,14 +310,42 @@ class WorkerClient(QObject):
         """Cancel this client's run (the worker's newest task is it while it runs)."""
         if self._run is not None:
             self.worker.cancel()
+            self._notice_stopping_soon(self._run)
 
     def _start(self, task: Task, run: Any, message: str | None = None) -> int:
         self._run = run
         self._delivery = None  # a result still waiting for an older run is dropped
         self.worker.submit(task)
+        self._start_message = message or f"{task.title}: starting"
         self.busyChanged.emit(True)
-        self.progressChanged.emit(0.0, message or f"{task.title}: starting")
+        self.progressChanged.emit(0.0, self._start_message)
+        self._notice_stopping_soon(run)
         return task.id
+
+    def _notice_stopping_soon(self, run: Any) -> None:
+        QTimer.singleShot(STOPPING_NOTICE_MS, self, lambda: self._notice_stopping(run))
+
+    def _notice_stopping(self, run: Any) -> None:
+        """If ``run`` is still this client's and a cancelled task still holds the worker,
+        say which: the run waits for it, or (the run's own task) it is being stopped."""
+        stopping = self.worker.stopping() if self._run is run else None
+        if stopping is None:
+            return
+        task_id, title = stopping
+        if task_id == run.task_id:
+            self.progressChanged.emit(self._fraction, f"Stopping {title}...")
+        else:
+            self._waiting = run
+            self.progressChanged.emit(0.0, f"Waiting for {title} to stop...")
+
+    def _remember_fraction(self, fraction: float, _message: str) -> None:
+        self._fraction = max(fraction, 0.0)
+
+    def _on_started(self, task_id: int, _title: str) -> None:
+        run = self._mine(task_id)
+        if run is not None and run is self._waiting:  # the task it waited for has ended
+            self._waiting = None
+            self.progressChanged.emit(0.0, self._start_message)
 
     def _forget(self) -> None:
         """Drop a finished result that is still waiting to be used (another document)."""

@@ -50,6 +50,7 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
 def main(argv: list[str]) -> int:
     """Run a subcommand; returns the process exit code. Never lets a traceback escape
     unless ``--debug`` is given."""
+    from cli._common import EngineCrashed
     from cli._errors import describe_error
 
     modules = command_modules()
@@ -69,7 +70,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        message, expected = describe_error(exc)
+        message, expected = ((str(exc), False) if isinstance(exc, EngineCrashed)
+                             else describe_error(exc))
         print(f"error: {message}", file=sys.stderr)
         if not expected:
             print("(this looks like a bug; run again with --debug for details)",

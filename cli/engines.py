@@ -1,4 +1,5 @@
-"""`engines`: a table of engines, the guidance each takes and whether it is ready."""
+"""`engines`: a table of engines, the guidance each takes and whether it is ready; then
+the engine modules that could not be loaded ("not loaded: FILE: REASON")."""
 
 from __future__ import annotations
 
@@ -46,4 +47,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    also, for scripts: {', '.join(sorted(cls.script_options))}")
             if row[4]:
                 print(f"    {row[4]}")
+    for problem in registry.load_problems():
+        print(f"not loaded: {problem}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -21,10 +21,12 @@ from engines.base import (
     UNLABELLED,
     CancelToken,
     Engine,
+    EngineError,
     Guidance,
     InpaintRequest,
     InputError,
     Region,
+    RegionStage,
     Stage,
     Strategy,
 )
@@ -493,11 +495,9 @@ def run_regions(engine: Engine, request: InpaintRequest,
         last_region = index == len(plan) - 1
         grey = _is_grey(original)
         got_final = False
-        for stage in engine.inpaint_region(region, cancel):
+        for stage in _region_stages(engine, region, cancel):
             cancel.raise_if_cancelled()
-            if stage.image.shape != region.image.shape:
-                raise RuntimeError(f"{engine.name} returned {stage.image.shape} for a region "
-                                   f"of shape {region.image.shape}")
+            _check_stage(engine, stage, region.image.shape)
             result = _resize(stage.image, (box.width, box.height), "image")
             if grey:  # a network may tint a black-and-white photo: keep its fill grey too
                 result = cv2.cvtColor(cv2.cvtColor(result, cv2.COLOR_RGB2GRAY),
@@ -513,4 +513,49 @@ def run_regions(engine: Engine, request: InpaintRequest,
             yield Stage(stage.name + suffix, canvas.copy(),
                         (index + min(max(stage.progress, 0.0), 1.0)) / len(plan), final)
         if not got_final:
-            raise RuntimeError(f"engine {engine.name} ended without a final stage")
+            raise EngineError(f"{_named(engine)} ended without a final stage; the last "
+                              "RegionStage an engine yields must have final=True")
+
+
+def _named(engine: Engine) -> str:
+    """How a message names ``engine``: its title and, where it differs, its name."""
+    title = engine.title or engine.name
+    return title if title == engine.name else f"{title} ({engine.name})"
+
+
+def _described(value: object) -> str:
+    """A few words on what an engine handed back where it should not have."""
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _region_stages(engine: Engine, region: Region,
+                   cancel: CancelToken) -> Iterable[RegionStage]:
+    """What ``engine.inpaint_region`` gives, once it is known to be something to iterate
+    over (a generator, as a rule): an array returned instead raises :class:`EngineError`."""
+    stages = engine.inpaint_region(region, cancel)
+    if isinstance(stages, np.ndarray) or not isinstance(stages, Iterable):
+        raise EngineError(f"{_named(engine)}: inpaint_region returned {_described(stages)} "
+                          "instead of yielding RegionStage results (yield RegionStage(name, "
+                          "image, progress), the last one with final=True)")
+    return stages
+
+
+def _check_stage(engine: Engine, stage: object, shape: tuple[int, ...]) -> None:
+    """Raise :class:`EngineError` naming ``engine`` unless ``stage`` is a
+    :class:`RegionStage` whose image is a uint8 array of ``shape`` (the region's
+    ``(h, w, 3)``). Reads the array's header only: nothing is copied or converted."""
+    if not isinstance(stage, RegionStage):
+        raise EngineError(f"{_named(engine)} yielded {_described(stage)}; inpaint_region must "
+                          "yield RegionStage results")
+    image = stage.image
+    expected = "engines must return uint8 RGB (H, W, 3) of the region's size"
+    if not isinstance(image, np.ndarray):
+        raise EngineError(f"{_named(engine)} returned {_described(image)} as its "
+                          f"{stage.name!r} image; {expected}")
+    if image.dtype != np.uint8:
+        raise EngineError(f"{_named(engine)} returned {image.dtype} values; {expected}")
+    if image.shape != shape:
+        raise EngineError(f"{_named(engine)} returned an image of shape {image.shape} for a "
+                          f"region of shape {shape}; {expected}")

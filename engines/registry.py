@@ -1,7 +1,9 @@
 """The engine registry: ``@register`` on an Engine subclass makes it available by name.
 
 Adding an engine is a one-file change: put a module defining a registered class under
-``engines/classical/`` or ``engines/neural/``; :func:`discover` imports those packages.
+``engines/classical/`` or ``engines/neural/``; :func:`discover` imports those packages. A
+module that cannot be loaded, or whose engine's name is taken, is left out and named by
+:func:`load_problems`; the others load all the same.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import difflib
 from typing import Any, TypeVar
 
+from engines import plugins
 from engines.base import Engine, Guidance
-from engines.plugins import ENGINE_PACKAGES, import_packages
+from engines.plugins import ENGINE_PACKAGES, LoadProblem, import_packages
 
 _ENGINES: dict[str, type[Engine]] = {}
 
@@ -25,21 +28,41 @@ class UnknownEngineError(KeyError):
 
 
 def register(cls: E) -> E:
-    """Class decorator adding an :class:`Engine` subclass under ``cls.name``."""
+    """Class decorator adding an :class:`Engine` subclass under ``cls.name``.
+
+    Raises ValueError for a name that is not a lower-case word, or one another class holds
+    already (the first registered keeps it; registering the same class again, as a reload
+    does, replaces it)."""
     if not (isinstance(cls, type) and issubclass(cls, Engine)):
         raise TypeError(f"{cls!r} is not an Engine subclass")
     if not cls.name or cls.name != cls.name.lower() or " " in cls.name:
         raise ValueError(f"{cls.__name__}.name must be a lower-case word, got {cls.name!r}")
     existing = _ENGINES.get(cls.name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"engine name {cls.name!r} is taken by {existing.__qualname__}")
+    if existing is not None and (existing.__module__, existing.__qualname__) \
+            != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"engine name {cls.name!r} is taken by {existing.title or existing.name} "
+                         f"({existing.__module__}.{existing.__qualname__}); choose another name")
     _ENGINES[cls.name] = cls
     return cls
 
 
 def discover() -> None:
-    """Import every module of the engine packages once, so their ``@register`` calls run."""
+    """Import every module of the engine packages once, so their ``@register`` calls run.
+    The engines a module registered before it failed are dropped with it: it is not
+    loaded (:func:`load_problems`)."""
     import_packages(ENGINE_PACKAGES)
+    failed = plugins.failed_modules()
+    if failed:
+        for name, cls in list(_ENGINES.items()):
+            if cls.__module__ in failed:
+                _ENGINES.pop(name, None)
+
+
+def load_problems() -> list[LoadProblem]:
+    """The modules of the engine packages (and any other plugin package imported so far)
+    that were left out, each with its file and why."""
+    discover()
+    return plugins.load_problems()
 
 
 def names() -> list[str]:
@@ -56,8 +79,9 @@ def engine_class(name: str) -> type[Engine]:
     except KeyError:
         close = difflib.get_close_matches(name, _ENGINES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnknownEngineError(
-            f"unknown engine {name!r}.{hint} Available: {', '.join(_ENGINES)}") from None
+        left_out = "".join(f"; not loaded: {problem}" for problem in plugins.load_problems())
+        raise UnknownEngineError(f"unknown engine {name!r}.{hint} Available: "
+                                 f"{', '.join(_ENGINES)}{left_out}") from None
 
 
 def create(name: str, **options: Any) -> Engine:

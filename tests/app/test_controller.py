@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -13,6 +14,7 @@ from app.document import Document, Layer
 from app.worker import Worker
 from engines import registry
 from engines.base import Engine, RegionStage
+from tests.engines.test_plugins import MISBEHAVING, plugin_folder_fixture, write_plugin  # noqa: F401
 
 
 @pytest.fixture
@@ -327,3 +329,56 @@ def test_stages_that_queue_up_reach_the_canvas_as_the_latest_only(qtbot, setup, 
     assert np.array_equal(canvas.view.preview_levels[0][..., 2::-1], latest[box.slices])
     assert not np.array_equal(latest, stages[1][1])  # the stages do differ
     assert canvas.stage_label == "burst: stage 30"
+
+
+@pytest.fixture
+def misbehaving(plugin_folder):
+    """The module of misbehaving plugin engines (:data:`MISBEHAVING`), loaded through the
+    plugin folder; qa-stuck's gate is opened at the end."""
+    write_plugin(plugin_folder, "qa_misbehaving", MISBEHAVING)
+    module = sys.modules[registry.engine_class("qa-stuck").__module__]
+    yield module
+    module.GATE.set()
+
+
+@pytest.mark.parametrize("engine, said", [
+    ("qa-float", "QA float output (qa-float) returned float32 values; engines must return "
+                 "uint8 RGB (H, W, 3)"),
+    ("qa-return", "QA returns an array (qa-return): inpaint_region returned a uint8 array"),
+    ("qa-raises", "QA raises failed: ZeroDivisionError: plugin bug: division by zero in step 2"),
+])
+def test_a_plugin_engine_that_misbehaves_is_named_and_fills_nothing(qtbot, setup, misbehaving,
+                                                                    engine, said):
+    controller, document = setup
+    controller.settings.engine = engine
+    original = document.image.copy()
+    _paint(document)
+    with qtbot.waitSignal(controller.error, timeout=20000) as blocker:
+        controller.run()
+    assert blocker.args[0].startswith(said)
+    qtbot.wait(50)
+    assert np.array_equal(document.image, original) and document.undo_label() == "Mask brush"
+    assert not controller.has_result and document.preview is None and not controller.busy
+
+
+def test_a_fill_waiting_for_an_engine_that_ignores_cancel_says_so(qtbot, setup, misbehaving):
+    controller, document = setup
+    shown = []
+    controller.progressChanged.connect(lambda fraction, text: shown.append(text))
+    controller.settings.engine = "qa-stuck"
+    original = document.image.copy()
+    _paint(document)
+    controller.run()
+    assert misbehaving.INSIDE.wait(10)
+    controller.cancel()  # Esc: the engine goes on regardless
+    qtbot.waitUntil(lambda: "Stopping QA never cancels..." in shown, timeout=5000)
+    assert controller.busy
+    controller.settings.engine = "telea"
+    controller.run()
+    qtbot.waitUntil(lambda: "Waiting for QA never cancels to stop..." in shown, timeout=5000)
+    assert np.array_equal(document.image, original)
+    with qtbot.waitSignal(controller.applied, timeout=20000):
+        misbehaving.GATE.set()
+    waited = shown.index("Waiting for QA never cancels to stop...")
+    assert "OpenCV Telea: starting" in shown[waited + 1:]  # said again once it could start
+    assert (document.image != original).any() and document.undo_label() == "Fill (OpenCV Telea)"

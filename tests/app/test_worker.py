@@ -50,8 +50,33 @@ class BrokenEngine(Engine):
         yield  # pragma: no cover
 
 
+class RaisingEngine(Engine):
+    """A plugin's bug: an exception no engine should raise."""
+
+    name, title = "raising", "Raising test engine"
+
+    def inpaint_region(self, region, cancel):
+        yield RegionStage("coarse", region.image.copy(), 0.5)
+        raise ZeroDivisionError("plugin bug: division by zero in step 2")
+
+
+class StuckEngine(Engine):
+    """Sets :attr:`inside`, then waits for :attr:`gate` without looking at its cancel
+    token."""
+
+    name, title = "stuck", "Stuck test engine"
+    inside: ClassVar[threading.Event] = threading.Event()
+    gate: ClassVar[threading.Event] = threading.Event()
+
+    def inpaint_region(self, region, cancel):
+        StuckEngine.inside.set()
+        StuckEngine.gate.wait(20)
+        yield RegionStage("refined", region.image.copy(), 1.0, final=True)
+
+
 def _factory(name, **options):
-    return {"slow": SlowEngine, "broken": BrokenEngine}[name](**options)
+    return {"slow": SlowEngine, "broken": BrokenEngine, "raising": RaisingEngine,
+            "stuck": StuckEngine}[name](**options)
 
 
 @pytest.fixture
@@ -146,6 +171,35 @@ def test_an_engine_error_becomes_a_message_and_the_worker_survives(qtbot, worker
     with qtbot.waitSignal(worker.finished, timeout=10000):
         worker.submit(InpaintTask(engine="slow", engine_options={"steps": 1},
                                   request=request_))
+
+
+def test_an_unexpected_engine_exception_is_named_after_the_engine(qtbot, worker, request_):
+    task = InpaintTask(title="Raising test engine", engine="raising", request=request_)
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit(task)
+    assert blocker.args == [task.id, "Raising test engine failed: ZeroDivisionError: plugin "
+                                     "bug: division by zero in step 2"]
+
+
+def test_a_cancelled_task_that_does_not_stop_is_said_to_be_stopping(qtbot, worker, request_):
+    StuckEngine.inside.clear()
+    StuckEngine.gate.clear()
+    events = _collect(worker)
+    stuck = InpaintTask(title="Stuck test engine", engine="stuck", request=request_)
+    worker.submit(stuck)
+    assert StuckEngine.inside.wait(10)
+    assert worker.stopping() is None  # running, not cancelled
+    worker.cancel()
+    assert worker.stopping() == (stuck.id, "Stuck test engine")
+    following = InpaintTask(engine="slow", engine_options={"steps": 1}, request=request_)
+    worker.submit(following)
+    qtbot.wait(200)
+    assert worker.stopping() == (stuck.id, "Stuck test engine")  # the next one waits
+    assert ("started", following.id, following.title) not in events
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        StuckEngine.gate.set()
+    assert worker.stopping() is None
+    assert ("cancelled", stuck.id) in events
 
 
 def test_unexpected_exceptions_are_reported_not_raised(qtbot, worker):

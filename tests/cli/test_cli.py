@@ -16,6 +16,7 @@ from PIL import Image
 import main
 from engines.fileio import load_image, save_image, save_mask
 from tests.conftest import ROOT
+from tests.engines.test_plugins import MISBEHAVING, plugin_folder_fixture, write_plugin  # noqa: F401
 from tests.photos import embedded_metadata, write_phone_photo
 
 
@@ -250,6 +251,60 @@ def test_engines_table_lists_guidance_and_state(capsys):
     assert "patchmatch" in lines and "sketch" in lines["patchmatch"]
     assert "lama" in lines and "needs download" in lines["lama"]
     assert "semantic" in lines and "needs training" in lines["semantic"]
+
+
+def test_engines_names_the_modules_that_could_not_be_loaded(plugin_folder, capsys):
+    broken = write_plugin(plugin_folder, "qa_missing_dependency",
+                          "import qa_not_installed_dependency  # noqa\n")
+    assert run_cli("engines") == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "ready" in lines["telea"] and "patchmatch" in lines
+    assert (f"not loaded: {broken}: ModuleNotFoundError: No module named "
+            "'qa_not_installed_dependency'") in out.splitlines()
+
+
+def test_engines_still_run_beside_a_module_that_could_not_be_loaded(plugin_folder, files,
+                                                                    capsys):
+    write_plugin(plugin_folder, "qa_syntax", "def broken(:\n")
+    folder, image, mask = files
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o",
+                   folder / "out.png", "--engine", "telea") == 0
+    assert (load_image(folder / "out.png").rgb[mask > 0] != image[mask > 0]).any()
+    assert run_cli("models", "list") == 0
+
+
+@pytest.mark.parametrize("engine, code, said", [
+    ("qa-float", 2, "error: QA float output (qa-float) returned float32 values; engines must "
+                    "return uint8 RGB (H, W, 3) of the region's size"),
+    ("qa-return", 2, "error: QA returns an array (qa-return): inpaint_region returned a uint8 "
+                     "array of shape"),
+    ("qa-raises", 1, "error: QA raises failed: ZeroDivisionError: plugin bug: division by "
+                     "zero in step 2\n(this looks like a bug"),
+])
+def test_a_plugin_engine_that_misbehaves_is_named_and_writes_nothing(plugin_folder, files,
+                                                                     capsys, engine, code,
+                                                                     said):
+    write_plugin(plugin_folder, "qa_misbehaving", MISBEHAVING)
+    folder, _image, _mask = files
+    out = folder / "out.png"
+    assert run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", out,
+                   "--engine", engine) == code
+    assert said in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_batch_names_a_plugin_engine_that_raises_and_lists_each_picture(plugin_folder, files,
+                                                                         capsys):
+    write_plugin(plugin_folder, "qa_misbehaving", MISBEHAVING)
+    folder, _image, _mask = files
+    out = folder / "out"
+    assert run_cli("batch", "--images", folder, "--mask", folder / "mask.png", "-o", out,
+                   "--engine", "qa-raises") == 1
+    said = capsys.readouterr().out
+    assert ("photo.png: QA raises failed: ZeroDivisionError: plugin bug: division by zero "
+            "in step 2") in said
+    assert not any(out.glob("*.png"))
 
 
 def test_verbose_engines_table_lists_each_engines_options(capsys):

@@ -10,6 +10,7 @@ import pytest
 from engines.base import (
     CancelToken,
     Engine,
+    EngineError,
     Guidance,
     InpaintRequest,
     InputError,
@@ -336,3 +337,70 @@ def test_many_small_holes_are_filled_in_few_passes_at_full_resolution():
     opencv_like = type("AnySize", (RecordingEngine,), {"working_size": None})()
     list(opencv_like.run(InpaintRequest(image=image, mask=mask, crop_margin=16)))
     assert len(opencv_like.regions) == 96  # no working size: one box per hole, as before
+
+
+class HandsBack(Engine):
+    """An engine that yields (or, not a generator, returns) whatever ``make(region)``
+    gives: the mistakes plugin authors make."""
+
+    name, title = "hands-back", "Hands back"
+    script_options = frozenset({"make", "generator"})
+
+    def inpaint_region(self, region: Region, cancel: CancelToken):
+        made = self.options["make"](region)
+        if not self.options.get("generator", True):
+            return made
+        return iter(made)
+
+
+def _refined(image) -> list[RegionStage]:
+    return [RegionStage("refined", image, 1.0, final=True)]
+
+
+@pytest.mark.parametrize("make, generator, said", [
+    (lambda r: _refined(r.image.astype(np.float32) / 255), True,
+     "Hands back (hands-back) returned float32 values; engines must return uint8 RGB "
+     "(H, W, 3) of the region's size"),
+    (lambda r: _refined(r.image.astype(np.int64)), True, "returned int64 values"),
+    (lambda r: _refined(r.image[..., 0].copy()), True,
+     "returned an image of shape (200, 300) for a region of shape (200, 300, 3)"),
+    (lambda r: _refined(r.image[::2, ::2].copy()), True,
+     "returned an image of shape (100, 150, 3) for a region of shape (200, 300, 3)"),
+    (lambda r: _refined(r.image.tolist()), True, "returned a list as its 'refined' image"),
+    (lambda r: [r.image.copy()], True,
+     "Hands back (hands-back) yielded a uint8 array of shape (200, 300, 3); inpaint_region "
+     "must yield RegionStage results"),
+    (lambda r: r.image.copy(), False,
+     "Hands back (hands-back): inpaint_region returned a uint8 array of shape (200, 300, 3) "
+     "instead of yielding RegionStage results"),
+    (lambda r: None, False, "inpaint_region returned None instead of yielding"),
+    (lambda r: [RegionStage("coarse", r.image.copy(), 0.5)], True,
+     "Hands back (hands-back) ended without a final stage"),
+    (lambda r: [], True, "ended without a final stage"),
+])
+def test_what_an_engine_hands_back_is_checked_and_refused_naming_it(make, generator, said):
+    image, mask = _image(), _two_holes()
+    request = InpaintRequest(image=image, mask=mask, strategy=Strategy.ORIGINAL)
+    before = image.copy()
+    with pytest.raises(EngineError) as raised:
+        list(HandsBack(make=make, generator=generator).run(request))
+    assert said in str(raised.value)
+    assert np.array_equal(image, before)
+
+
+def test_a_strided_read_only_stage_image_is_accepted():
+    """The check reads the array's type, dtype and shape only: any uint8 (h, w, 3) view
+    passes as it is."""
+    image, mask = _image(), _two_holes()
+    request = InpaintRequest(image=image, mask=mask, strategy=Strategy.ORIGINAL)
+
+    def strided(region):
+        wide = np.zeros((region.image.shape[0], region.image.shape[1] * 2, 3), np.uint8)
+        view = wide[:, ::2]
+        view[:] = region.image
+        view[region.hole] = 9
+        view.flags.writeable = False
+        return _refined(view)
+
+    final = list(HandsBack(make=strided).run(request))[-1]
+    assert (final.image[mask > 0] == 9).all()

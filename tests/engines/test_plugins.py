@@ -1,0 +1,212 @@
+"""Plugin modules: one that cannot be loaded is left out and named, the rest load.
+
+The modules are written into a folder searched as part of ``engines.classical`` (as if
+dropped into the package) and imported by the real mechanism, :mod:`engines.plugins`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engines import plugins, registry, weights
+from engines.registry import UnknownEngineError
+
+PLUGIN_PACKAGE = "engines.classical"
+
+# engines that each misbehave in one way, as plugin authors do (tests of the region
+# machinery, the worker, the controller and the CLI load them through the plugin folder)
+MISBEHAVING = '''
+import threading
+
+import numpy as np
+
+from engines.base import Engine, RegionStage
+from engines.registry import register
+
+INSIDE = threading.Event()  # set when qa-stuck has begun
+GATE = threading.Event()  # qa-stuck waits for it, paying no heed to cancelling
+
+
+@register
+class QaFloat(Engine):
+    name, title = "qa-float", "QA float output"
+
+    def inpaint_region(self, region, cancel):
+        out = region.image.astype(np.float32) / 255.0
+        out[region.hole] = 0.5
+        yield RegionStage("refined", out, 1.0, final=True)
+
+
+@register
+class QaReturn(Engine):
+    name, title = "qa-return", "QA returns an array"
+
+    def inpaint_region(self, region, cancel):
+        return region.image.copy()
+
+
+@register
+class QaRaises(Engine):
+    name, title = "qa-raises", "QA raises"
+
+    def inpaint_region(self, region, cancel):
+        yield RegionStage("coarse", region.image.copy(), 0.5)
+        raise ZeroDivisionError("plugin bug: division by zero in step 2")
+
+
+@register
+class QaStuck(Engine):
+    name, title = "qa-stuck", "QA never cancels"
+
+    def inpaint_region(self, region, cancel):
+        INSIDE.set()
+        GATE.wait(30)
+        yield RegionStage("refined", region.image.copy(), 1.0, final=True)
+'''
+
+GOOD = '''
+from engines.base import Engine, RegionStage
+from engines.registry import register
+
+
+@register
+class QaGood(Engine):
+    name, title = "qa-good", "QA good"
+
+    def inpaint_region(self, region, cancel):
+        out = region.image.copy()
+        out[region.hole] = 77
+        yield RegionStage("refined", out, 1.0, final=True)
+'''
+
+# one engine, then one whose name (and class name) the built-in OpenCV Telea holds
+DUPLICATE = '''
+from engines.base import Engine, RegionStage
+from engines.registry import register
+
+
+@register
+class QaFirst(Engine):
+    name = "qa-first"
+
+    def inpaint_region(self, region, cancel):
+        yield RegionStage("refined", region.image.copy(), 1.0, final=True)
+
+
+@register
+class TeleaEngine(Engine):
+    name, title = "telea", "My Telea"
+
+    def inpaint_region(self, region, cancel):
+        yield RegionStage("refined", region.image.copy(), 1.0, final=True)
+'''
+
+BROKEN = {  # file stem -> (source, how the reason starts)
+    "qa_syntax": ("def broken(:\n", "SyntaxError: "),
+    "qa_missing_dependency": ("import qa_not_installed_dependency  # noqa\n",
+                              "ModuleNotFoundError: No module named "
+                              "'qa_not_installed_dependency'"),
+    "qa_raises_on_import": ("raise RuntimeError('no licence key found')\n",
+                            "RuntimeError: no licence key found"),
+    "qa_duplicate": (DUPLICATE, "ValueError: engine name 'telea' is taken by OpenCV Telea "
+                                "(engines.classical.opencv.TeleaEngine)"),
+}
+
+
+@pytest.fixture(name="plugin_folder")
+def plugin_folder_fixture(tmp_path, monkeypatch):
+    """A folder searched as part of ``engines.classical``, with the plugin machinery
+    starting afresh (the package walked again, no problems recorded) and the registry
+    restored afterwards. The built-in engines are registered first, as at start-up."""
+    registry.discover()
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    package = importlib.import_module(PLUGIN_PACKAGE)
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(folder)])
+    monkeypatch.setattr(plugins, "_walked", set())
+    monkeypatch.setattr(plugins, "_problems", {})
+    monkeypatch.setattr(registry, "_ENGINES", dict(registry._ENGINES))
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith(PLUGIN_PACKAGE + "."):
+            del sys.modules[name]
+            if hasattr(package, name.rpartition(".")[2]):
+                delattr(package, name.rpartition(".")[2])
+
+
+def write_plugin(folder: Path, stem: str, source: str) -> Path:
+    path = folder / f"{stem}.py"
+    path.write_text(textwrap.dedent(source))
+    importlib.invalidate_caches()
+    return path
+
+
+BUILT_IN = ("telea", "ns", "patchmatch")
+
+
+@pytest.mark.parametrize("stem", list(BROKEN))
+def test_a_module_that_cannot_be_loaded_is_left_out_and_named(plugin_folder, stem):
+    source, reason = BROKEN[stem]
+    broken = write_plugin(plugin_folder, stem, source)
+    write_plugin(plugin_folder, "qa_z_good", GOOD)  # walked after the broken one
+    names = registry.names()
+    assert set(BUILT_IN) <= set(names) and "qa-good" in names
+    assert registry.engine_class("telea").__module__ == "engines.classical.opencv"
+    [problem] = registry.load_problems()
+    assert Path(problem.path) == broken and problem.module == f"{PLUGIN_PACKAGE}.{stem}"
+    assert problem.reason.startswith(reason) and "\n" not in problem.reason
+    assert str(problem) == f"{broken}: {problem.reason}"
+    assert weights.all_specs()  # the model list (which imports the packages too) works
+
+
+def test_engines_a_refused_module_registered_are_dropped_with_it(plugin_folder):
+    write_plugin(plugin_folder, "qa_duplicate", DUPLICATE)
+    names = registry.names()
+    assert "qa-first" not in names  # registered before the clash, but its module failed
+    assert registry.engine_class("telea").title == "OpenCV Telea"
+
+
+def test_a_package_that_cannot_be_loaded_is_named_by_its_init(plugin_folder):
+    package = plugin_folder / "qa_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("import qa_not_installed_dependency  # noqa\n")
+    (package / "engine.py").write_text(textwrap.dedent(GOOD))
+    importlib.invalidate_caches()
+    assert set(BUILT_IN) <= set(registry.names()) and "qa-good" not in registry.names()
+    [problem] = registry.load_problems()
+    assert Path(problem.path) == package / "__init__.py"
+
+
+def test_a_module_is_tried_once_and_reported_once(plugin_folder):
+    write_plugin(plugin_folder, "qa_raises_on_import", BROKEN["qa_raises_on_import"][0])
+    registry.names()
+    weights.all_specs()  # walks the engine packages with the parser packages
+    registry.names()
+    assert len(registry.load_problems()) == 1
+
+
+def test_an_unknown_engine_names_the_modules_left_out(plugin_folder):
+    write_plugin(plugin_folder, "qa_missing_dependency",
+                 BROKEN["qa_missing_dependency"][0])
+    with pytest.raises(UnknownEngineError) as raised:
+        registry.engine_class("qa-missing")
+    message = str(raised.value)
+    assert "Available: " in message and "telea" in message
+    assert (f"not loaded: {plugin_folder / 'qa_missing_dependency.py'}: ModuleNotFoundError"
+            in message)
+
+
+def test_without_problems_nothing_is_reported(plugin_folder):
+    write_plugin(plugin_folder, "qa_z_good", GOOD)
+    assert "qa-good" in registry.names() and registry.load_problems() == []
+
+
+def test_modules_of_the_project_are_shown_relative_to_it():
+    """A module inside the project is named as the README's layout names it."""
+    assert plugins._shown_path("engines.classical.opencv") == "engines/classical/opencv.py"
