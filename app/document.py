@@ -22,13 +22,18 @@ Closing a step costs the GUI thread one comparison per touched tile: one backgro
 step compresses its tiles, and copies each tile's new pixels from the layer itself, unless a
 later step touches the tile first and hands over the copy it backs up anyway (copy on
 write). So every write to a layer must follow :meth:`Document.touch` in an open step, as
-edits do; undo and redo wait for the jobs before they write.
+edits do. Undo and redo hand over their copies the same way before they write, and do not
+wait for a job: a side it has yet to compress is read from the arrays it still holds (the
+new pixels are compressed first, the old ones last, so an undo right after a step finds
+them as they are). What an undo or redo overwrites stays uncompressed until another step is
+undone, redone or made, so going back and forth over one step decompresses nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import inspect
 import itertools
 import math
@@ -84,7 +89,10 @@ TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 @dataclass(eq=False)
 class _TileDiff:
     """One tile's pixels before and after a step, zlib-compressed by the step's background
-    job (``None`` until it has: read them through :meth:`data`, which waits for it)."""
+    job (``None`` until it has). Until then the job holds each side uncompressed
+    (``raw_old``, the backup; ``raw_new``, once it has a copy of the new pixels) and drops
+    it once that side is compressed: read them through :meth:`pixels`, which does not wait
+    for the job where a side is at hand, or :meth:`data`, which does."""
 
     layer: Layer
     row: int  # tile index
@@ -93,12 +101,26 @@ class _TileDiff:
     old: bytes | None = None
     new: bytes | None = None
     job: Future | None = None
+    raw_old: np.ndarray | None = field(default=None, repr=False)
+    raw_new: np.ndarray | None = field(default=None, repr=False)
 
     def data(self, old: bool) -> bytes:
         if self.job is not None:
             self.job.result()  # an error of the job surfaces here
             self.job = None
         return self.old if old else self.new
+
+    def pixels(self, old: bool) -> np.ndarray:
+        """The tile's pixels before (``old``) or after the step (read-only by convention).
+        The job sets a compressed side before it drops the raw one, so reading the raw
+        side first never finds neither."""
+        raw = self.raw_old if old else self.raw_new
+        if raw is not None:
+            return raw
+        packed = self.old if old else self.new
+        if packed is None:  # the new side while the layer still holds it (no redo asks)
+            packed = self.data(old)
+        return np.frombuffer(zlib.decompress(packed), np.uint8).reshape(self.shape)
 
     @property
     def nbytes(self) -> int:
@@ -109,13 +131,13 @@ class _TileDiff:
 
 @dataclass(eq=False)
 class _Capture:
-    """A changed tile waiting for its step's compression job: its backup (``old``, a
-    contiguous copy) and the layer's pixels (``live``, a view) that hold its content after
-    the step until a later step touches the tile and hands over its copy (``after``)."""
+    """A changed tile waiting for its step's compression job: its diff (which holds the
+    backup as ``raw_old``) and the layer's pixels (``live``, a view) that hold its content
+    after the step until an edit, undo or redo touches the tile and hands over its copy
+    (``after``)."""
 
     key: TileKey
     diff: _TileDiff
-    old: np.ndarray
     live: np.ndarray
     after: np.ndarray | None = None
 
@@ -162,7 +184,7 @@ class Step:
         if self.label_maps is not None and self.label_maps[1].computed is not None:
             extra = self.label_maps[1].computed.nbytes
         size = sum(d.nbytes for d in self.diffs) + extra
-        if all(d.new is not None for d in self.diffs):  # the job sets new after old
+        if all(d.old is not None and d.new is not None for d in self.diffs):
             self._nbytes = size
         return size
 
@@ -249,6 +271,7 @@ class Document:
         self._captures: dict[TileKey, _Capture] = {}
         self._capture_lock = threading.Lock()
         self._last_job: Future | None = None
+        self._kept: Step | None = None  # the step undo or redo moved last (see _apply)
         self._listeners: list[Callable[[], ChangeListener | None]] = []
         self._after_step: list[Callable[[], object]] = []
         # The state the document is in is named by the serial of the last step applied (the
@@ -421,7 +444,17 @@ class Document:
         with self._capture_lock:
             capture = self._captures.pop(key, None)
             if capture is not None:
-                capture.after = pixels
+                capture.after = capture.diff.raw_new = pixels
+
+    def _hand_over_before_writing(self, key: TileKey) -> None:
+        """Before undo or redo writes tile ``key``: hand a copy of its pixels now to the job
+        that has yet to copy them (if any)."""
+        if key not in self._captures:  # only this thread adds to it; the job only removes
+            return
+        with self._capture_lock:
+            capture = self._captures.pop(key, None)
+            if capture is not None:
+                capture.after = capture.diff.raw_new = capture.live.copy()
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
@@ -433,15 +466,16 @@ class Document:
         for key, old in self._backup.items():
             new = self._tile(*key)
             if not _same(old, new):
-                diff = _TileDiff(*key, old.shape)
+                diff = _TileDiff(*key, old.shape, raw_old=old)
                 step.diffs.append(diff)
-                captures.append(_Capture(key, diff, old, new))
+                captures.append(_Capture(key, diff, new))
         self._backup.clear()
         if captures:
             self._compress_in_background(captures)
         if step.label_maps is not None and step.label_maps[0].same_as(step.label_maps[1]):
             step.label_maps = None
         if step.diffs or step.label_maps is not None:
+            self._drop_kept()
             self._note_image_change(step)
             step.serial = next(self._serials)
             self._undo.append(step)
@@ -461,21 +495,27 @@ class Document:
         self._last_job = job
 
     def _compress(self, captures: list[_Capture]) -> None:
-        """On the compressor thread: compress each tile's pixels before and after its step,
-        copying the latter from the layer unless a touch handed its copy over. The copy is
-        taken under the lock, so a touch of that tile (and the write after it) waits for it;
-        zlib runs outside it, without the GIL."""
-        captures.reverse()  # popped in order: each tile's arrays are freed once compressed
-        while captures:
-            capture = captures.pop()
-            capture.diff.old = zlib.compress(capture.old, 1)
+        """On the compressor thread: compress each tile's pixels after its step, then each
+        tile's pixels before it. The new pixels are copied from the layer unless a touch,
+        undo or redo handed its copy over; the copy is taken under the lock, so a touch of
+        that tile (and the write after it) waits for it; zlib runs outside it, without the
+        GIL. The old sides come last: until then an undo right after the step writes them
+        from the backups as they are, without decompressing. Each side is set compressed
+        before its raw array is dropped (see :meth:`_TileDiff.pixels`)."""
+        for capture in captures:
+            diff = capture.diff
             with self._capture_lock:
                 after = capture.after
-                if after is None:
-                    after = capture.live.copy()
+                if after is None:  # kept at hand for a redo until compressed
+                    after = diff.raw_new = capture.live.copy()
                 if self._captures.get(capture.key) is capture:
                     del self._captures[capture.key]
-            capture.diff.new = zlib.compress(after, 1)
+            diff.new = zlib.compress(after, 1)
+            diff.raw_new = capture.after = None  # freed now, not when the job ends
+        for capture in captures:
+            diff = capture.diff
+            diff.old = zlib.compress(diff.raw_old, 1)
+            diff.raw_old = None
 
     def _wait_for_jobs(self) -> None:
         """Wait until every compression job submitted so far has ended (an error of one
@@ -488,36 +528,79 @@ class Document:
         """Within the open step: the pixels whose label this step changed, grown by
         :attr:`label_hole_margin`, are added to the mask, so the fill follows the new layout.
         Part of the same step, so one undo reverts labels and hole together.
+
+        Worked out tile by tile, each tile's hole grown from the changes within the margin
+        around it, so that a large edit (a bucket fill) makes no temporary of its size: a
+        tile whose labels all changed is all hole, and only the mask tiles that gain hole
+        pixels are backed up, written and announced.
         """
         step = self._open
         if not self.derive_hole_from_labels or step is None or not step.derive_hole:
             return
         labels = self._layers.get(Layer.LABELS)
-        margin = self.label_hole_margin
-        changed_tiles = []  # (tile box, where its labels changed)
+        # tile: 255 where its labels changed, or None where all did (kept small)
+        changed: dict[tuple[int, int], np.ndarray | None] = {}
         for (layer, row, col), old in self._backup.items():
             if layer is Layer.LABELS:
-                tile = self._tile_box(row, col)
-                differs = old != labels[tile.slices]
-                if differs.any():
-                    changed_tiles.append((tile, differs))
-        if not changed_tiles:
+                differs = cv2.compare(old, labels[self._tile_box(row, col).slices],
+                                      cv2.CMP_NE)
+                count = cv2.countNonZero(differs)
+                if count:
+                    changed[row, col] = None if count == differs.size else differs
+        if not changed:
             return
-        union = changed_tiles[0][0]
-        for tile, _ in changed_tiles[1:]:
-            union = union.union(tile)
-        grown = Box(max(0, union.top - margin), max(0, union.left - margin),
-                    min(self.height, union.bottom + margin), min(self.width, union.right + margin))
-        changed = np.zeros((grown.height, grown.width), np.uint8)
-        for tile, differs in changed_tiles:
-            rows = slice(tile.top - grown.top, tile.bottom - grown.top)
-            cols = slice(tile.left - grown.left, tile.right - grown.left)
-            changed[rows, cols] = differs * 255
-        hole = maskops.grow(changed, margin)
-        self.touch(Layer.MASK, grown)
-        mask = self.layer(Layer.MASK)[grown.slices]
-        np.maximum(mask, hole, out=mask)
-        self.notify(Layer.MASK, grown)
+        reach = -(-self.label_hole_margin // TILE)  # tiles the margin reaches across
+        rows, cols = -(-self.height // TILE), -(-self.width // TILE)
+        near = sorted({(r, c) for row, col in changed
+                       for r in range(max(0, row - reach), min(rows, row + reach + 1))
+                       for c in range(max(0, col - reach), min(cols, col + reach + 1))})
+        mask = self.layer(Layer.MASK)
+        added = {}  # tile written: the box of the pixels added in it
+        for row, col in near:
+            tile = self._tile_box(row, col)
+            hole = self._tile_hole(tile, changed)
+            if hole is None:
+                continue
+            target = mask[tile.slices]
+            x, y, w, h = cv2.boundingRect(cv2.subtract(hole, target))  # where hole > mask
+            if not w:
+                continue  # nothing to add here
+            self.touch(Layer.MASK, tile)
+            np.maximum(target, hole, out=target)
+            added[tile] = Box(tile.top + y, tile.left + x, tile.top + y + h, tile.left + x + w)
+        for rect in _joined(list(added)):  # each shrunk to what was added inside it
+            parts = [box for tile, box in added.items() if rect.contains(tile)]
+            self.notify(Layer.MASK, functools.reduce(Box.union, parts))
+
+    def _tile_hole(self, tile: Box, changed: dict[tuple[int, int], np.ndarray | None]
+                   ) -> np.ndarray | None:
+        """The hole that ``changed`` (tile index: ``(h, w)`` uint8, 255 where the tile's
+        labels changed, or None where all did) makes inside ``tile``, grown by
+        :attr:`label_hole_margin`, as uint8 0/255 over ``tile``; None where no change lies
+        within the margin. The same pixels as growing the whole change at once: the growth
+        of a pixel reaches ``margin`` pixels, no further."""
+        index = (tile.top // TILE, tile.left // TILE)
+        if index in changed and changed[index] is None:
+            return np.full((tile.height, tile.width), 255, np.uint8)  # all hole
+        margin = self.label_hole_margin
+        around = Box(max(0, tile.top - margin), max(0, tile.left - margin),
+                     min(self.height, tile.bottom + margin), min(self.width, tile.right + margin))
+        part = None
+        for row in range(around.top // TILE, (around.bottom - 1) // TILE + 1):
+            for col in range(around.left // TILE, (around.right - 1) // TILE + 1):
+                if (row, col) not in changed:
+                    continue
+                source = self._tile_box(row, col)
+                common = Box(max(source.top, around.top), max(source.left, around.left),
+                             min(source.bottom, around.bottom), min(source.right, around.right))
+                if part is None:
+                    part = np.zeros((around.height, around.width), np.uint8)
+                differs = changed[row, col]
+                common.crop(part, around)[...] = (255 if differs is None
+                                                  else common.crop(differs, source))
+        if part is None:
+            return None
+        return tile.crop(maskops.grow(part, margin), around)
 
     def cancel_step(self) -> None:
         """Close the open step and restore every tile it touched."""
@@ -726,19 +809,44 @@ class Document:
             self._image_version += 1
 
     def _apply(self, step: Step, use_old: bool) -> None:
-        self._wait_for_jobs()  # no tile may be written while a job still copies it
+        """Write ``step``'s old (undo) or new (redo) tiles without waiting for compression
+        jobs: a job that has yet to copy a tile gets a copy first, and a side not compressed
+        yet is written from the job's raw arrays. The pixels overwritten are kept
+        uncompressed until another step is undone, redone or made (:meth:`_drop_kept`), so
+        that going back and forth decompresses nothing. Listeners hear the tiles joined into
+        rectangles (or the whole label layer, for a new map)."""
         self._note_image_change(step)
-        touched: dict[Layer, Box] = {}
+        if self._kept is not step:
+            self._drop_kept()
+        touched: dict[Layer, list[Box]] = {}
         for diff in step.diffs:
-            data = np.frombuffer(zlib.decompress(diff.data(use_old)), np.uint8)
-            self._tile(diff.layer, diff.row, diff.col)[...] = data.reshape(diff.shape)
-            box = self._tile_box(diff.row, diff.col)
-            touched[diff.layer] = touched[diff.layer].union(box) if diff.layer in touched else box
+            key = (diff.layer, diff.row, diff.col)
+            self._hand_over_before_writing(key)
+            tile = self._tile(*key)
+            pixels = diff.pixels(use_old)
+            # kept where that side is compressed already (the job drops its own raw sides)
+            if use_old and diff.raw_new is None:
+                diff.raw_new = tile.copy()
+            elif not use_old and diff.raw_old is None:
+                diff.raw_old = tile.copy()
+            tile[...] = pixels
+            touched.setdefault(diff.layer, []).append(self._tile_box(diff.row, diff.col))
+        self._kept = step
         if step.label_maps is not None:
             self._set_label_map(step.label_maps[0 if use_old else 1])
-            touched.setdefault(Layer.LABELS, Box(0, 0, self.height, self.width))
-        for layer, box in touched.items():
-            self.notify(layer, box)
+            touched[Layer.LABELS] = [self._whole()]
+        for layer, parts in touched.items():
+            self._notify_parts(layer, parts)
+
+    def _drop_kept(self) -> None:
+        """Free the uncompressed sides that undo or redo kept of the step they moved last
+        (see :meth:`_apply`); a side not compressed yet stays until the job drops it."""
+        step, self._kept = self._kept, None
+        for diff in step.diffs if step is not None else ():
+            if diff.old is not None:
+                diff.raw_old = None
+            if diff.new is not None:
+                diff.raw_new = None
 
     def _tile(self, layer: Layer, row: int, col: int) -> np.ndarray:
         return self.layer(layer)[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]

@@ -157,14 +157,43 @@ class SampleEraser(BrushTool):
                                          "sampling", Layer.SAMPLING, 0)
 
 
+BAND_PIXELS = 1 << 20  # the label's extent is looked for in bands of about this many pixels
+
+
+def _extent(labels: np.ndarray, value: int) -> Box | None:
+    """Bounding box of the pixels of the 2-D uint8 ``labels`` equal to ``value`` (None: there
+    are none), found in bands of rows of about :data:`BAND_PIXELS`: no temporary of the
+    picture's size, whose fresh memory would cost more than the search."""
+    height, width = labels.shape
+    rows = max(1, BAND_PIXELS // width)
+    equal = np.empty((min(rows, height), width), np.uint8)
+    found = None
+    for top in range(0, height, rows):
+        band = labels[top:top + rows]
+        hits = equal[:band.shape[0]]
+        cv2.compare(band, value, cv2.CMP_EQ, dst=hits)
+        x, y, w, h = cv2.boundingRect(hits)  # of the nonzero pixels
+        if w:
+            box = Box(top + y, x, top + y + h, x + w)
+            found = box if found is None else found.union(box)
+    return found
+
+
 def _connected_area(labels: np.ndarray, seed: tuple[int, int]) -> tuple[Box, np.ndarray]:
     """The 4-connected area of equal value around ``seed`` (x, y) of the 2-D uint8
-    ``labels``, which is left unchanged: its bounding box and a bool mask over that box."""
-    height, width = labels.shape
-    flooded = np.zeros((height + 2, width + 2), np.uint8)
+    ``labels``, which is left unchanged: its bounding box and a bool mask over that box.
+    The flood fill runs within the extent of the seed's label, where the area lies, so its
+    mask is the size of that extent, not of the picture."""
+    x, y = seed
+    extent = _extent(labels, int(labels[y, x]))
+    flooded = np.zeros((extent.height + 2, extent.width + 2), np.uint8)
     flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
-    _, _, _, (x, y, w, h) = cv2.floodFill(labels, flooded, seed, 0, 0, 0, flags)
-    return Box(y, x, y + h, x + w), flooded[y + 1:y + h + 1, x + 1:x + w + 1].view(bool)
+    _, _, _, (left, top, w, h) = cv2.floodFill(
+        extent.crop(labels, Box.frame(labels.shape)), flooded,
+        (x - extent.left, y - extent.top), 0, 0, 0, flags)
+    box = Box(extent.top + top, extent.left + left, extent.top + top + h,
+              extent.left + left + w)
+    return box, flooded[top + 1:top + h + 1, left + 1:left + w + 1].view(bool)
 
 
 class LabelFill(Tool):
@@ -187,23 +216,23 @@ class LabelFill(Tool):
         self._filled = False
         if not (0 <= x < document.width and 0 <= y < document.height):
             return
-        if labels[y, x] == UNLABELLED and not (labels != UNLABELLED).any():
+        if labels[y, x] == UNLABELLED and labels.min() == UNLABELLED:
             # no map: the fill would label, and so hole, the whole picture
             if self.settings.on_message:
                 self.settings.on_message("No label map yet: compute one in the Labels panel "
                                          "or import one, then repaint it with the bucket")
             return
         value = self.settings.label
-        box = None
+        if labels[y, x] == value:
+            return
         with document.step(self.title):
-            if labels[y, x] != value:
-                # found first, so that only the tiles of its box are backed up
-                box, area = _connected_area(labels, (x, y))
-                document.touch(Layer.LABELS, box)
-                np.copyto(labels[box.slices], value, where=area)
-        if box is not None:
-            self._filled = True
+            # found first, so that only the tiles of its box are backed up
+            box, area = _connected_area(labels, (x, y))
+            document.touch(Layer.LABELS, box)
+            np.copyto(labels[box.slices], value, where=area)
+            # announced before the hole the step adds around it, whose parts it covers
             document.notify(Layer.LABELS, box)
+        self._filled = True
 
 
 class LabelPicker(Tool):

@@ -166,6 +166,7 @@ class ViewCache:
         # so each halves exactly as the base does) -> its BGRX pixels at every level
         self._preview_patches: dict[Box, list[np.ndarray]] = {}
         self._overlay_blank = True  # the overlay buffers are all zero, as allocated
+        self._pair: tuple[bytes, np.ndarray] | None = None  # see _pair_table
         self.to_display = display_transform(document.metadata.icc_profile)
         height, width = document.height, document.width
         self.levels: list[Level] = []
@@ -420,6 +421,18 @@ class ViewCache:
             Layer.SKETCH: table(flat(style.sketch_rgb), ramp),
         }
 
+    def _pair_table(self, luts: dict[Layer, np.ndarray]) -> np.ndarray:
+        """``(65536, 4)`` uint8: the mask's table "over" the labels' (:func:`_over`), at
+        ``label * 256 + mask value``, so that where both show they are composited with one
+        lookup instead of two and a blend: the same integers (OpenCV's scaled multiply
+        rounds the same way whatever the array). Kept until the tables change."""
+        key = luts[Layer.LABELS].tobytes() + luts[Layer.MASK].tobytes()
+        if self._pair is None or self._pair[0] != key:
+            below = np.repeat(luts[Layer.LABELS][:, None], 256, axis=1)  # (label, mask, 4)
+            _over(below, np.repeat(luts[Layer.MASK][None], 256, axis=0))
+            self._pair = key, below.reshape(65536, 4)
+        return self._pair[1]
+
     def _render_overlay(self, box: Box) -> None:
         """Composite the overlays of ``box`` (bottom to top: labels, sampling area, mask,
         colour strokes, sketch) into level 0 with integer "over", then cascade. The mask is
@@ -451,7 +464,8 @@ class ViewCache:
                    hidden: Box | None) -> bool:
         """Composite ``layers`` (bottom to top) of ``box`` into level 0 of the overlay, the
         mask left out inside ``hidden``; returns whether anything was drawn (if not, the
-        buffer was left as it was)."""
+        buffer was left as it was). Labels with the mask right over them take one lookup
+        (:meth:`_pair_table`)."""
         rows, cols = box.slices
         style, doc = self.style, self.document
         target = self.levels[0].overlay[rows, cols]  # composited in place: premultiplied BGRA
@@ -474,6 +488,14 @@ class ViewCache:
                 drawn = True
 
         hidden = None if hidden is None else _intersection(box, hidden)
+        labels = None  # labels to draw, with the mask in one lookup if it is drawn next
+
+        def draw_labels() -> None:
+            nonlocal labels
+            if labels is not None:
+                over_table(luts[Layer.LABELS], labels)
+                labels = None
+
         for layer in layers:
             values = doc.layer(layer)[rows, cols]
             if layer is Layer.MASK and hidden is not None:
@@ -483,6 +505,7 @@ class ViewCache:
                 alpha = values[..., 3]
                 if not alpha.any():
                     continue
+                draw_labels()
                 a = alpha.astype(np.uint16) * round(style.color_opacity * 255) // 255
                 src = np.empty(values.shape, np.uint8)
                 src[..., :3] = (values[..., 2::-1] * a[..., None] // 255).astype(np.uint8)
@@ -490,7 +513,16 @@ class ViewCache:
                 over(src)
             elif layer is Layer.LABELS:
                 if values.min() < UNLABELLED:  # some labelled (255 is the largest id)
-                    over_table(luts[layer], values)
-            elif values.any():
+                    labels = values
+            elif not values.any():
+                continue
+            elif layer is Layer.MASK and labels is not None:  # the first drawn: straight in
+                index = np.left_shift(labels, 8, dtype=np.uint16)
+                np.bitwise_or(index, values, out=index)
+                np.take(self._pair_table(luts), index, axis=0, out=target, mode="clip")
+                labels, drawn = None, True
+            else:
+                draw_labels()
                 over_table(luts[layer], values)
+        draw_labels()
         return drawn

@@ -31,7 +31,8 @@ Prints, side by side with the naive alternative in the same run:
   and the time taken while it opens, while OpenCV Telea fills eight small holes spread over
   it (a hole box of 5000x1300 pixels) and ten strokes across it (stages shown as they
   arrive, the result applied; the GUI-thread time converting and swapping in the stages
-  shown), at the first press of the "show original" key after those fills and its release,
+  shown), undoing the strokes' fill right after it and redoing it, at the first press of
+  the "show original" key after those fills and its release,
   while a computed label map ("regions") arrives, and after one click of the label bucket.
   ``--baseline DIR`` measures this part in alternating fresh processes with the ``app/``
   of another tree (a copy from before a change) and with this one, ``--rounds`` times each,
@@ -488,6 +489,10 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
                              len(emitted), len(drawn), sum(drawn) * 1000)
     finally:
         ViewCache.prepare_preview, ViewCache.show_prepared = prepare, show
+    # undo right after the strokes' fill (its undo tiles most likely still being
+    # compressed), then redo: the picture is as filled again for what follows
+    figures["undo"] = _measure(app, window.undo, lambda: True)
+    figures["redo"] = _measure(app, window.redo, lambda: True)
     # the first press of the "show original" key after the fills, and its release
     figures["original"] = _measure(app, lambda: window.canvas.set_show_original(True),
                                    lambda: True)
@@ -519,6 +524,8 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
 LARGE_ROWS = (("open", "opening a 24 MP JPEG"),
               ("holes", "Telea filling 8 small holes spread over 24 MP"),
               ("strokes", "Telea filling 10 strokes across 24 MP"),
+              ("undo", "undoing that fill right after it"),
+              ("redo", "redoing it"),
               ("original", 'first press of "show original" after them'),
               ("back", 'its release'),
               ("labels", 'a computed "regions" label map arriving on 24 MP'),

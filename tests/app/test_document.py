@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 
+from app import document as document_module
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, TILE, Document, Layer
 from engines.base import UNLABELLED, InputError
+from engines.region import Box
 
 
 def _doc(height=300, width=400, seed=0) -> Document:
@@ -309,8 +313,6 @@ def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     with doc.step("Label brush"):
         doc.paint_segment(Layer.LABELS, (40, 100), (60, 100), 6, 1)
     changed = doc.layer(Layer.LABELS) != computed
-    import cv2
-
     expected = cv2.dilate(changed.astype(np.uint8) * 255,
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
     assert np.array_equal(doc.mask, expected)  # exactly the changed area plus the margin
@@ -499,3 +501,56 @@ def test_a_change_in_any_single_channel_is_found():
         assert (box.top, box.left, box.bottom, box.right) == (5, 28, 6, 29)
     assert _changed_box(old, old.copy()) is None
     assert np.array_equal(_differs(old[..., 0], old[..., 0]), np.zeros((40, 50), bool))
+
+
+@pytest.mark.parametrize("margin", [0, 1, 8, 37, 70])
+def test_the_hole_grown_tile_by_tile_is_the_whole_change_grown(margin, monkeypatch):
+    tile = 32  # small tiles, so that margins reach across several
+    monkeypatch.setattr(document_module, "TILE", tile)
+    rng = np.random.default_rng(margin)
+    height, width = 4 * tile + 9, 5 * tile + 3  # edge tiles cut short
+    doc = _doc(height, width, seed=margin)
+    doc.replace_layer(Layer.LABELS, np.zeros((height, width), np.uint8), "map")
+    doc.label_hole_margin = margin
+    with doc.step("Mask brush"):  # a painted hole, soft-edged, that the label hole joins
+        doc.paint_segment(Layer.MASK, (100, 90), (140, 100), 6, 128)
+    painted = doc.mask.copy()
+    labels = doc.layer(Layer.LABELS)
+    with doc.step("Label edits"):
+        doc.touch(Layer.LABELS, Box(0, 0, height, width))
+        labels[tile:2 * tile, tile:2 * tile] = 1  # exactly one whole tile
+        labels[2 * tile + 5:2 * tile + 9, 3 * tile - 2:3 * tile + 3] = 2  # across a corner
+        labels[height - 3:, :7] = 3  # at the picture's edge
+        labels[rng.integers(0, height, 12), rng.integers(0, width, 12)] = 4  # single pixels
+    changed = (labels != 0).astype(np.uint8) * 255
+    grown = changed if margin == 0 else cv2.dilate(
+        changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    expected = np.maximum(painted, grown)
+    assert np.array_equal(doc.mask, expected)
+    doc.undo()
+    assert np.array_equal(doc.mask, painted) and not labels.any()
+    doc.redo()
+    assert np.array_equal(doc.mask, expected)
+
+
+def test_a_large_label_edit_grows_its_hole_without_temporaries_of_its_size():
+    height, width = 6 * TILE, 8 * TILE
+    doc = _doc(height, width)
+    doc.replace_layer(Layer.LABELS, np.zeros((height, width), np.uint8), "map")
+    doc.replace_layer(Layer.MASK, np.full((height, width), 255, np.uint8), "all hole")
+    labels = doc.layer(Layer.LABELS)
+    doc.settle()
+    doc.begin_step("Label fill")
+    doc.touch(Layer.LABELS, Box(0, 0, 4 * TILE, 6 * TILE))
+    labels[:4 * TILE, :6 * TILE] = 5  # half the picture
+    tracemalloc.start()  # no compression job runs: the earlier ones have ended
+    try:
+        step = doc.end_step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the mask is all hole already: no mask tile is backed up; the change alone is 1.5 MB
+    assert {d.layer for d in step.diffs} == {Layer.LABELS}
+    assert peak < height * width / 8
+    doc.undo()
+    assert not labels.any() and (doc.mask == 255).all()

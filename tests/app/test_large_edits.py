@@ -88,6 +88,7 @@ def test_closing_a_step_leaves_its_compression_to_another_thread(held_compressor
     assert compress_threads and set(compress_threads) != {threading.main_thread().name}
     assert all(name.startswith("undo-compress") for name in compress_threads)
     assert doc.history_bytes < raw + labels.nbytes
+    assert all(d.raw_old is None and d.raw_new is None for d in step.diffs)  # freed
     doc.undo()
     assert (doc.layer(Layer.LABELS) == UNLABELLED).all() and doc.computed_labels is None
     doc.redo()
@@ -165,10 +166,14 @@ def test_a_fill_touches_and_announces_only_the_tiles_it_changes():
                                                       Box(768, 1024, 1000, 1200)]
     assert np.array_equal(doc.image, result) and not doc.mask.any()
     after = _state(doc)
-    doc.undo()
-    _assert_state(doc, before)
-    doc.redo()
-    _assert_state(doc, after)
+    for move, expected in ((doc.undo, before), (doc.redo, after)):  # they announce the same
+        heard.clear()
+        move()
+        _assert_state(doc, expected)
+        for layer in (Layer.IMAGE, Layer.MASK):
+            boxes = [box for kind, box in heard if kind is layer]
+            assert sorted(boxes, key=lambda b: b.top) == [Box(0, 0, TILE, TILE),
+                                                          Box(768, 1024, 1000, 1200)]
 
 
 def test_applying_a_fill_makes_no_temporary_the_size_of_its_box(held_compressor):
@@ -288,3 +293,155 @@ def test_overlays_of_a_large_picture_make_no_full_size_temporaries(monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < full / 2  # bands of about OVERLAY_BAND_PIXELS, not the picture's size
+
+
+class _SteppedCompressor:
+    """Lets the undo compressor's ``zlib.compress`` calls through one at a time."""
+
+    def __init__(self) -> None:
+        self.compress = zlib.compress
+        self.permits = threading.Semaphore(0)
+        self.allowed = 0  # calls let through so far
+        self.entered = 0  # calls the compressor thread has begun
+        self.changed = threading.Condition()
+
+    def __call__(self, data, level=-1):
+        if threading.current_thread().name.startswith("undo-compress"):
+            with self.changed:
+                self.entered += 1
+                self.changed.notify_all()
+            assert self.permits.acquire(timeout=30)
+        return self.compress(data, level)
+
+    def allow(self, count: int) -> None:
+        """Let ``count`` more calls through, then wait until the compressor thread waits in
+        the next one."""
+        self.allowed += count
+        for _ in range(count):
+            self.permits.release()
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.entered > self.allowed, timeout=30)
+
+
+@pytest.fixture
+def stepped_compressor():
+    """A :class:`_SteppedCompressor` that lets every call through when the test ends, so
+    that a failed test leaves no job waiting (install it as ``zlib.compress``)."""
+    stepped = _SteppedCompressor()
+    yield stepped
+    stepped.permits.release(1 << 20)
+
+
+def _no_waiting(monkeypatch) -> None:
+    """Fail where undo or redo would wait for a compression job."""
+    data = document_module._TileDiff.data
+
+    def checked_data(diff, old):
+        assert diff.job is None or diff.job.done(), "waited for a compression job"
+        return data(diff, old)
+
+    def refused_wait(futures, *args, **kwargs):
+        raise AssertionError("waited for the compression jobs")
+
+    monkeypatch.setattr(document_module._TileDiff, "data", checked_data)
+    monkeypatch.setattr(document_module, "wait", refused_wait)
+
+
+@pytest.mark.parametrize("stage", ["first tile", "news done", "half the olds"])
+def test_undo_and_redo_right_after_a_fill_do_not_wait_for_its_compression(
+        stage, monkeypatch, stepped_compressor):
+    doc = Document(_picture(600, 800))
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (100, 100), (700, 500), 40, 255)
+    before = _state(doc)
+    result = doc.image.copy()
+    result[doc.mask > 0] = (30, 160, 90)
+    doc.settle()
+    stepped = stepped_compressor
+    monkeypatch.setattr(zlib, "compress", stepped)
+    step = doc.apply_result(result, used_mask=doc.mask.copy())
+    after = _state(doc)
+    tiles = len(step.diffs)  # the job compresses each tile's new pixels, then the old ones
+    stepped.allow({"first tile": 0, "news done": tiles, "half the olds": tiles + tiles // 2}[
+        stage])
+    decompressed = []
+    decompress = zlib.decompress
+    with monkeypatch.context() as waits:
+        _no_waiting(waits)
+        waits.setattr(zlib, "decompress", lambda data: decompressed.append(1) or decompress(data))
+        for count, (move, expected) in enumerate(((doc.undo, before), (doc.redo, after),
+                                                  (doc.undo, before), (doc.redo, after),
+                                                  (doc.undo, before))):
+            move()
+            _assert_state(doc, expected)
+            if count == 0:
+                decompressed.clear()  # the first undo reads what the job compressed
+        assert not decompressed  # what an undo or redo overwrote was kept for the next one
+        stepped.permits.release(1 << 20)  # every call from now on
+    doc.settle()
+    doc.redo()
+    _assert_state(doc, after)
+    doc.undo()
+    _assert_state(doc, before)
+    with doc.step("Mask brush"):  # a new step: what undo and redo kept at hand is freed
+        doc.paint_segment(Layer.MASK, (10, 10), (20, 10), 5, 255)
+    assert all(d.raw_old is None and d.raw_new is None for d in step.diffs)
+
+
+def test_an_undo_then_an_edit_while_the_job_waits_stay_exact(held_compressor, monkeypatch):
+    doc = Document(_picture(500, 700))
+    states = [_state(doc)]
+    with doc.step("first"):
+        doc.paint_segment(Layer.MASK, (20, 20), (680, 480), 30, 255)
+    states.append(_state(doc))
+    with doc.step("second"):  # over the first's tiles, whose new pixels it hands over
+        doc.paint_segment(Layer.MASK, (20, 480), (680, 20), 30, 128)
+        doc.paint_segment(Layer.LABELS, (100, 100), (600, 100), 20, 3)
+    with monkeypatch.context() as waits:
+        _no_waiting(waits)
+        doc.undo()
+        _assert_state(doc, states[1])
+        with doc.step("third"):  # a new edit over the tiles the undo wrote
+            doc.paint_segment(Layer.MASK, (350, 0), (350, 499), 50, 200)
+        states.append(_state(doc))
+        doc.undo()
+        _assert_state(doc, states[1])
+        doc.undo()
+        _assert_state(doc, states[0])
+        doc.redo()
+        _assert_state(doc, states[1])
+    held_compressor.set()
+    doc.settle()
+    doc.redo()
+    _assert_state(doc, states[2])
+    for expected in reversed(states[:-1]):
+        doc.undo()
+        _assert_state(doc, expected)
+
+
+def test_labels_and_mask_composited_in_one_lookup_equal_one_after_the_other():
+    height, width = 256, 300
+    doc = Document(_picture(height, width))
+    labels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], width, axis=1)
+    mask = (np.arange(width) % 256).astype(np.uint8)[None].repeat(height, axis=0)
+    doc.replace_layer(Layer.LABELS, labels, "labels")  # every label with every mask value
+    doc.replace_layer(Layer.MASK, mask, "mask")
+    view = ViewCache(doc)
+
+    def expected(sampling: np.ndarray | None = None) -> np.ndarray:
+        luts = view._luts()
+        pixels = np.take(luts[Layer.LABELS], labels, axis=0)
+        if sampling is not None:
+            viewcache_module._over(pixels, np.take(luts[Layer.SAMPLING], sampling, axis=0))
+        viewcache_module._over(pixels, np.take(luts[Layer.MASK], mask, axis=0))
+        return pixels
+
+    assert np.array_equal(view.levels[0].overlay, expected())
+    view.style.label_opacity, view.style.mask_opacity = 0.8, 0.3  # new tables
+    view.refresh_overlay()
+    assert np.array_equal(view.levels[0].overlay, expected())
+    sampling = np.zeros((height, width), np.uint8)
+    sampling[100:140, 50:90] = 1  # drawn between the labels and the mask
+    doc.replace_layer(Layer.SAMPLING, sampling, "sampling")
+    view.refresh_overlay()
+    assert np.array_equal(view.levels[0].overlay, expected(sampling))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import tracemalloc
+
+import cv2
 import numpy as np
 
+from app import document as document_module
+from app import tools
 from app.document import Document, Layer
 from app.tools import LabelFill, LabelPicker, MaskBrush, ToolSettings, make_tools
+from engines.base import UNLABELLED
 from engines.region import Box
 
 
@@ -113,3 +120,100 @@ def test_the_bucket_backs_up_only_the_box_of_the_area_it_fills(monkeypatch):
     doc.redo()
     assert np.array_equal(doc.layer(Layer.LABELS), after)
     assert np.array_equal(doc.mask, grown_hole)
+
+
+def _bucket_maps() -> list[np.ndarray]:
+    """Label maps with regions of every kind: blocks touching the edges, one-pixel regions,
+    regions meeting only at corners (not 4-connected), unlabelled (255) areas, one label in
+    several separate parts, and noise."""
+    rng = np.random.default_rng(11)
+    maps = []
+    blocks = rng.integers(0, 4, (6, 7)).astype(np.uint8)
+    blocks[blocks == 3] = UNLABELLED
+    maps.append(cv2.resize(blocks, (130, 97), interpolation=cv2.INTER_NEAREST))
+    checker = (np.indices((60, 70)).sum(axis=0) % 2).astype(np.uint8)  # corners only
+    maps.append(checker)
+    noise = rng.choice(np.array([0, 1, 2, UNLABELLED], np.uint8), (80, 90), p=[.5, .3, .1, .1])
+    maps.append(noise)
+    ring = np.full((120, 150), 4, np.uint8)
+    cv2.circle(ring, (75, 60), 40, 7, 5)  # a ring around its inside, same label outside
+    ring[0, :] = UNLABELLED
+    ring[:, -1] = 1
+    maps.append(ring)
+    return maps
+
+
+def _flood_reference(labels: np.ndarray, seed: tuple[int, int], value: int) -> np.ndarray:
+    """What the bucket should leave: the 4-connected area of equal labels around ``seed``
+    set to ``value``, by OpenCV's plain flood fill of the whole map."""
+    expected = labels.copy()
+    cv2.floodFill(expected, None, seed, value, 0, 0, 4 | cv2.FLOODFILL_FIXED_RANGE)
+    return expected
+
+
+def test_the_bucket_fills_the_connected_area_on_varied_maps(monkeypatch):
+    monkeypatch.setattr(tools, "BAND_PIXELS", 256)  # many bands even on small maps
+    rng = np.random.default_rng(4)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    for labels in _bucket_maps():
+        height, width = labels.shape
+        seeds = [(0, 0), (width - 1, height - 1), (width - 1, 0)] + [
+            (int(x), int(y)) for x, y in zip(rng.integers(0, width, 12),
+                                             rng.integers(0, height, 12))]
+        for seed in seeds:
+            doc, settings = Document(np.zeros((height, width, 3), np.uint8)), ToolSettings()
+            doc.replace_label_map(labels, "test", "map")
+            doc.label_hole_margin = 3
+            settings.label = int(rng.choice([0, 1, 5, UNLABELLED - 1]))
+            fill = LabelFill(settings)
+            heard = []
+            doc.add_listener(lambda layer, box, heard=heard: heard.append((layer, box)))
+            fill.press(doc, (seed[0] + 0.5, seed[1] + 0.5))
+            changed = fill.release(doc, (seed[0] + 0.5, seed[1] + 0.5))
+            expected = _flood_reference(labels, seed, settings.label)
+            assert np.array_equal(doc.layer(Layer.LABELS), expected), seed
+            assert changed == (labels[seed[1], seed[0]] != settings.label)
+            hole = cv2.dilate((expected != labels).astype(np.uint8) * 255, kernel)
+            assert np.array_equal(doc.mask, hole)
+            if changed:
+                # the area first, then the hole's parts, each inside the area grown by the
+                # margin: the view merges them into one box to redraw
+                area = Box.around(expected != labels)
+                grown = Box(area.top - 3, area.left - 3, area.bottom + 3,
+                            area.right + 3).clip((height, width))
+                assert heard[0] == (Layer.LABELS, area)
+                assert all(layer is Layer.MASK and grown.contains(box)
+                           for layer, box in heard[1:])
+                doc.undo()
+                assert np.array_equal(doc.layer(Layer.LABELS), labels) and not doc.mask.any()
+                doc.redo()
+                assert np.array_equal(doc.layer(Layer.LABELS), expected)
+                assert np.array_equal(doc.mask, hole)
+
+
+def test_the_bucket_makes_no_temporary_the_size_of_the_picture(monkeypatch):
+    monkeypatch.setattr(tools, "BAND_PIXELS", 1 << 16)
+    height, width = 1600, 2000
+    doc, settings = Document(np.zeros((height, width, 3), np.uint8)), ToolSettings()
+    labels = np.zeros((height, width), np.uint8)
+    labels[700:760, 900:980] = 3  # a small area far from the corner
+    doc.replace_label_map(labels, "test", "map")
+    settings.label = 2
+    fill = LabelFill(settings)
+    doc.layer(Layer.MASK)  # created before measuring
+    doc.settle()
+    gate = threading.Event()  # holds the undo compressor: only this thread's work counts
+    document_module._COMPRESSOR.submit(gate.wait)
+    tracemalloc.start()
+    try:
+        fill.press(doc, (920.5, 710.5))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        gate.set()
+    assert fill.release(doc, (920.5, 710.5))
+    assert (doc.layer(Layer.LABELS)[700:760, 900:980] == 2).all()
+    assert cv2.countNonZero(cv2.compare(doc.layer(Layer.LABELS), labels, cv2.CMP_NE)) == 4800
+    # a few tiles backed up and grown into the hole; a flood fill mask of the whole
+    # picture alone would be 3.2 MB
+    assert peak < height * width / 4
