@@ -16,11 +16,10 @@ from app import document as document_module
 from app import semantic
 from app import viewcache as viewcache_module
 from app.document import TILE, Document, Layer
-from app.semantic import SemanticController
 from app.viewcache import ViewCache
-from app.worker import Worker
 from engines.base import UNLABELLED
 from engines.region import Box
+from tests.app.test_semantic import setup_fixture  # noqa: F401 - the fixture "setup"
 
 
 def _picture(height=600, width=800, seed=5) -> np.ndarray:
@@ -207,19 +206,9 @@ def test_the_whole_mask_is_cleared_without_a_used_mask_and_undone_exactly():
     _assert_state(doc, before)
 
 
-@pytest.fixture
-def semantic_setup(qtbot, photo, model_cache):
-    worker = Worker()
-    controller = SemanticController(worker)
-    document = Document(photo)
-    controller.set_document(document)
-    yield controller, document
-    worker.shutdown()
-
-
-def test_a_computed_map_arrives_read_only_and_counted_from_the_worker(qtbot, semantic_setup,
+def test_a_computed_map_arrives_read_only_and_counted_from_the_worker(qtbot, setup,
                                                                        monkeypatch):
-    controller, document = semantic_setup
+    controller, document = setup
     ready, counted_on = [], []
     ready_map, histogram = semantic._ready_map, semantic.label_histogram
 

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.canvas import MAX_ZOOM, VISIBLE_MARGIN, Canvas
 from app.document import Document
-from app.window import SAMPLE_IMAGE, MainWindow
+from app.window import SAMPLE_IMAGE
+from tests.app.test_window import shown_window
 
 
 def _checker(height: int, width: int) -> np.ndarray:
@@ -286,11 +287,7 @@ def test_zooming_out_and_shrinking_the_widget_keep_the_picture_too(qtbot, canvas
 
 # ----------------------------------------------------------------------- status bar
 def test_the_zoom_label_follows_every_way_of_zooming(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1000, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot)
     try:
         window.open_path(SAMPLE_IMAGE)
         canvas = window.canvas

@@ -16,7 +16,8 @@ from app.canvas import VISIBLE_MARGIN, Canvas
 from app.canvas_view import CanvasView
 from app.document import Document
 from app.tools import MaskBrush, ToolSettings
-from app.window import SAMPLE_IMAGE, MainWindow
+from app.window import SAMPLE_IMAGE
+from tests.app.test_window import shown_window
 
 PICTURE = (600, 800)  # height, width
 
@@ -248,11 +249,7 @@ def test_no_feedback_between_the_bars_and_the_canvas(view):
 
 # --------------------------------------------------------------------------- window
 def test_the_window_shows_the_canvas_with_its_bars(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1000, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot)
     try:
         window.open_path(SAMPLE_IMAGE)
         view = window.centralWidget()

@@ -22,8 +22,8 @@ REGIONS_TITLE = "Colour regions (no download)"
 FAST = {"working_size": 256}  # the regions parser on a smaller working picture
 
 
-@pytest.fixture
-def setup(qtbot, photo, model_cache):
+@pytest.fixture(name="setup")
+def setup_fixture(qtbot, photo, model_cache):
     worker = Worker()
     controller = SemanticController(worker)
     document = Document(photo)
