@@ -4,6 +4,12 @@ Engines (``@register``), parsers (``@register_parser``) and checkpoint specs
 (``register_spec``) are declared in the module that implements them; importing every module
 of their packages once makes them known. Each package is walked once per process.
 
+After the built-in packages, the Python files of the user's plugin folder
+(:func:`user_plugin_folder`: ``INPAINT_STUDIO_PLUGINS``, else ``plugins`` in the user data
+folder) are loaded too (:func:`import_user_plugins`), so an engine, parser or checkpoint
+spec can be added without touching the installed program, and a built-in always keeps its
+name.
+
 One module that cannot be loaded (a dependency not installed, a syntax error, a registration
 refused, any exception while it runs) never stops the others: it is left out and recorded
 as a :class:`LoadProblem` (:func:`load_problems`), which the CLI's ``engines`` command and
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 import sys
 import threading
@@ -22,6 +29,8 @@ from pathlib import Path
 
 ENGINE_PACKAGES = ("engines.classical", "engines.neural")
 PARSER_PACKAGES = ("engines.segmentation",)
+PLUGINS_ENV = "INPAINT_STUDIO_PLUGINS"  # a folder of plugin files, instead of the default
+USER_PLUGIN_PACKAGE = "inpaint_studio_user_plugins"  # the name their modules are loaded under
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,53 @@ def import_packages(package_names: tuple[str, ...]) -> None:
                 package = importlib.import_module(package_name)
                 _walked.add(package_name)
                 _import_below(package)
+
+
+def user_plugin_folder() -> Path:
+    """The folder whose ``*.py`` files are loaded as plugins: ``$INPAINT_STUDIO_PLUGINS``, else
+    ``plugins`` in the user data folder (``~/.local/share/inpaint-studio/plugins`` on Linux).
+    It need not exist."""
+    named = os.environ.get(PLUGINS_ENV)
+    if named:
+        return Path(named).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("inpaint-studio", appauthor=False) / "plugins"
+
+
+def import_user_plugins() -> None:
+    """Load the built-in engine and parser packages, then, once per process, each ``*.py``
+    file of :func:`user_plugin_folder` (sorted by name; names starting with ``_`` or ``.``
+    are skipped) as module ``inpaint_studio_user_plugins.<stem>``. A file that fails is
+    recorded like a built-in module (:func:`load_problems`, with its full path)."""
+    with _lock:
+        import_packages(ENGINE_PACKAGES + PARSER_PACKAGES)
+        if USER_PLUGIN_PACKAGE in _walked:
+            return
+        _walked.add(USER_PLUGIN_PACKAGE)
+        folder = user_plugin_folder()
+        try:
+            files = sorted(path for path in folder.glob("*.py")
+                           if not path.name.startswith(("_", ".")))
+        except OSError as exc:  # unreadable: said like a module that failed
+            _problems[USER_PLUGIN_PACKAGE] = LoadProblem(USER_PLUGIN_PACKAGE, str(folder),
+                                                         _one_line(exc))
+            return
+        for path in files:
+            _import_file(f"{USER_PLUGIN_PACKAGE}.{path.stem}", path)
+
+
+def _import_file(module_name: str, path: Path) -> None:
+    """Import the Python file ``path`` as ``module_name``; a failure is recorded and the
+    half-made module forgotten."""
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken plugin must not stop the others (recorded)
+        sys.modules.pop(module_name, None)
+        _problems[module_name] = LoadProblem(module_name, str(path), _one_line(exc))
 
 
 def load_problems() -> list[LoadProblem]:

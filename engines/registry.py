@@ -51,6 +51,7 @@ def discover() -> None:
     The engines a module registered before it failed are dropped with it: it is not
     loaded (:func:`load_problems`)."""
     import_packages(ENGINE_PACKAGES)
+    plugins.import_user_plugins()  # after the built-ins: a built-in keeps its name
     failed = plugins.failed_modules()
     if failed:
         for name, cls in list(_ENGINES.items()):

@@ -38,7 +38,7 @@ from typing import Any
 
 from engines.base import CancelToken, EngineError
 from engines.fileio import new_file_beside
-from engines.plugins import ENGINE_PACKAGES, PARSER_PACKAGES, import_packages
+from engines.plugins import import_user_plugins
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -153,7 +153,7 @@ def unregister_spec(weights_id: str) -> None:
 
 
 def _discover() -> None:
-    import_packages(ENGINE_PACKAGES + PARSER_PACKAGES)
+    import_user_plugins()  # the built-in packages, then the user's plugin folder
 
 
 def all_specs() -> list[WeightSpec]:

@@ -39,6 +39,20 @@ def _isolated_model_cache(tmp_path_factory):
         os.environ["INPAINT_STUDIO_MODELS"] = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_plugins(tmp_path_factory):
+    """An empty user plugin folder: tests never load the user's plugins (loaded once per
+    process, so it is set for the whole session)."""
+    folder = tmp_path_factory.mktemp("user-plugins")
+    previous = os.environ.get("INPAINT_STUDIO_PLUGINS")
+    os.environ["INPAINT_STUDIO_PLUGINS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("INPAINT_STUDIO_PLUGINS", None)
+    else:
+        os.environ["INPAINT_STUDIO_PLUGINS"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _isolated_preferences(tmp_path, monkeypatch):
     """Editor preferences go to a per-test INI file, never to the user's settings."""

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engines import plugins, registry, weights
@@ -210,3 +211,55 @@ def test_without_problems_nothing_is_reported(plugin_folder):
 def test_modules_of_the_project_are_shown_relative_to_it():
     """A module inside the project is named as the README's layout names it."""
     assert plugins._shown_path("engines.classical.opencv") == "engines/classical/opencv.py"
+
+
+# ------------------------------------------------------------------- user plugin folder
+@pytest.fixture(name="user_plugins")
+def user_plugins_fixture(tmp_path, monkeypatch):
+    """An empty user plugin folder named by ``INPAINT_STUDIO_PLUGINS``, loaded afresh (after
+    the built-in packages) at the next discovery; registry and problems restored after."""
+    registry.discover()
+    folder = tmp_path / "my plugins"
+    folder.mkdir()
+    monkeypatch.setenv(plugins.PLUGINS_ENV, str(folder))
+    monkeypatch.setattr(plugins, "_walked", set(plugins._walked) - {plugins.USER_PLUGIN_PACKAGE})
+    monkeypatch.setattr(plugins, "_problems", {})
+    monkeypatch.setattr(registry, "_ENGINES", dict(registry._ENGINES))
+    yield folder
+    for name in [n for n in sys.modules if n.startswith(plugins.USER_PLUGIN_PACKAGE + ".")]:
+        del sys.modules[name]
+
+
+def test_a_user_plugin_file_adds_an_engine_and_runs(user_plugins, textured):
+    from engines.base import InpaintRequest
+
+    write_plugin(user_plugins, "my_engine", GOOD)
+    write_plugin(user_plugins, "_helpers", "raise RuntimeError('never loaded')\n")
+    assert "qa-good" in registry.names() and registry.load_problems() == []
+    mask = np.zeros(textured.shape[:2], np.uint8)
+    mask[20:40, 30:60] = 255
+    stages = list(registry.create("qa-good").run(InpaintRequest(textured, mask)))
+    assert stages[-1].final
+    assert np.array_equal(stages[-1].image[mask == 0], textured[mask == 0])
+
+
+def test_a_user_plugin_never_takes_a_built_in_name_and_a_broken_one_is_named(user_plugins):
+    taken = write_plugin(user_plugins, "a_first_by_name", DUPLICATE)
+    broken = write_plugin(user_plugins, "b_broken", "def broken(:\n")
+    write_plugin(user_plugins, "c_good", GOOD)
+    assert "qa-good" in registry.names()
+    assert registry.engine_class("telea").__module__ == "engines.classical.opencv"
+    problems = {Path(p.path): p.reason for p in registry.load_problems()}
+    assert set(problems) == {taken, broken}
+    assert problems[taken].startswith("ValueError: engine name 'telea' is taken by OpenCV")
+    assert problems[broken].startswith("SyntaxError: ")
+
+
+def test_the_user_plugin_folder_defaults_to_the_user_data_folder(monkeypatch):
+    from platformdirs import user_data_path
+
+    monkeypatch.delenv(plugins.PLUGINS_ENV, raising=False)
+    assert plugins.user_plugin_folder() == \
+        user_data_path("inpaint-studio", appauthor=False) / "plugins"
+    monkeypatch.setenv(plugins.PLUGINS_ENV, "~/elsewhere")
+    assert plugins.user_plugin_folder() == Path("~/elsewhere").expanduser()
