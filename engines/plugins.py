@@ -6,7 +6,7 @@ of their packages once makes them known. Each package is walked once per process
 
 After the built-in packages, the Python files of the user's plugin folder
 (:func:`user_plugin_folder`: ``INPAINT_STUDIO_PLUGINS``, else ``plugins`` in the user data
-folder) are loaded too (:func:`import_user_plugins`), so an engine, parser or checkpoint
+folder) are loaded too (:func:`import_plugins`), so an engine, parser or checkpoint
 spec can be added without touching the installed program, and a built-in always keeps its
 name.
 
@@ -57,7 +57,7 @@ _walked: set[str] = set()
 _problems: dict[str, LoadProblem] = {}
 
 
-def import_packages(package_names: tuple[str, ...]) -> None:
+def _import_packages(package_names: tuple[str, ...]) -> None:
     """Import every module below each of ``package_names`` (each package once); a module
     that fails is recorded (:func:`load_problems`) and the others are imported all the same.
     The packages themselves must import."""
@@ -81,13 +81,14 @@ def user_plugin_folder() -> Path:
     return user_data_path("inpaint-studio", appauthor=False) / "plugins"
 
 
-def import_user_plugins() -> None:
-    """Load the built-in engine and parser packages, then, once per process, each ``*.py``
+def import_plugins() -> None:
+    """Make every engine, parser and checkpoint spec known: import the built-in engine and
+    parser packages (each once), then, once per process, each ``*.py``
     file of :func:`user_plugin_folder` (sorted by name; names starting with ``_`` or ``.``
     are skipped) as module ``inpaint_studio_user_plugins.<stem>``. A file that fails is
     recorded like a built-in module (:func:`load_problems`, with its full path)."""
     with _lock:
-        import_packages(ENGINE_PACKAGES + PARSER_PACKAGES)
+        _import_packages(ENGINE_PACKAGES + PARSER_PACKAGES)
         if USER_PLUGIN_PACKAGE in _walked:
             return
         _walked.add(USER_PLUGIN_PACKAGE)

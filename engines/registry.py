@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from engines import plugins
 from engines.base import Engine, Guidance
-from engines.plugins import ENGINE_PACKAGES, LoadProblem, import_packages
+from engines.plugins import LoadProblem
 
 _ENGINES: dict[str, type[Engine]] = {}
 
@@ -47,11 +47,11 @@ def register(cls: E) -> E:
 
 
 def discover() -> None:
-    """Import every module of the engine packages once, so their ``@register`` calls run.
-    The engines a module registered before it failed are dropped with it: it is not
-    loaded (:func:`load_problems`)."""
-    import_packages(ENGINE_PACKAGES)
-    plugins.import_user_plugins()  # after the built-ins: a built-in keeps its name
+    """Import every plugin module once (:func:`engines.plugins.import_plugins`: the built-in
+    packages, then the user's plugin folder, so a built-in keeps its name), so their
+    ``@register`` calls run. The engines a module registered before it failed are dropped
+    with it: it is not loaded (:func:`load_problems`)."""
+    plugins.import_plugins()
     failed = plugins.failed_modules()
     if failed:
         for name, cls in list(_ENGINES.items()):

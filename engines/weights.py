@@ -38,7 +38,7 @@ from typing import Any
 
 from engines.base import CancelToken, EngineError
 from engines.fileio import new_file_beside
-from engines.plugins import import_user_plugins
+from engines.plugins import import_plugins
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -153,7 +153,7 @@ def unregister_spec(weights_id: str) -> None:
 
 
 def _discover() -> None:
-    import_user_plugins()  # the built-in packages, then the user's plugin folder
+    import_plugins()
 
 
 def all_specs() -> list[WeightSpec]:

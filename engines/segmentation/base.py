@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines.base import CancelToken, Readiness, Status
-from engines.plugins import PARSER_PACKAGES, import_packages, import_user_plugins
+from engines.plugins import import_plugins
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -82,8 +82,7 @@ def register_parser(cls: P) -> P:
 
 
 def _discover() -> None:
-    import_packages(PARSER_PACKAGES)
-    import_user_plugins()  # after the built-ins: a built-in keeps its name
+    import_plugins()
 
 
 def parser_names() -> list[str]:
