@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def print_skipped(result: BatchResult) -> None:
             print(f"  {path.name} {width}x{height}, the mask {mask_width}x{mask_height}")
 
 
-def interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
+def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
     run got and how to finish it (printed by :func:`cli.main`, exit code 130)."""
     if stop.result.failed:
@@ -141,13 +142,29 @@ def interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"interrupted: {so_far(stop.result, stop.not_done)}; {again}")
 
 
-def stopped(stop: BatchStopped) -> int:
+def _stopped(stop: BatchStopped) -> int:
     """Say why a folder run stopped part way and what it did; returns the exit code."""
     if stop.result.failed:
         print(f"{len(stop.result.failed)} failed:")
         print_failures(stop.result)
     print(f"error: {stop}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
+               overwrite: bool) -> BatchResult | int:
+    """``clear()``'s result (a :func:`engines.batch.clear_folder` run). A run stopped part
+    way first calls ``close()``, so that the progress bar ends before the message: Ctrl+C is
+    raised again, saying how to finish (:func:`_interrupted`), and a stop for lack of room
+    is said and its exit code returned (:func:`_stopped`)."""
+    try:
+        return clear()
+    except BatchInterrupted as stop:
+        close()
+        raise _interrupted(stop, overwrite) from None
+    except BatchStopped as stop:
+        close()
+        return _stopped(stop)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,18 +200,13 @@ def run(args: argparse.Namespace) -> int:
                                "{stage}"))
             bar.show(fraction * len(sources), name)
 
-        try:
-            result = clear_folder(sources, args.output, mask, args.engine, progress,
-                                  overwrite=args.overwrite, request_settings=settings,
-                                  engine_options=options, output_format=args.format,
-                                  other_sizes=args.other_sizes,
-                                  keep_metadata=not args.strip_metadata, protected=mask_files)
-        except BatchInterrupted as stop:
-            closing.close()  # the bar ends before the message
-            raise interrupted(stop, args.overwrite) from None
-        except BatchStopped as stop:
-            closing.close()
-            return stopped(stop)
+        result = run_to_end(lambda: clear_folder(
+            sources, args.output, mask, args.engine, progress, overwrite=args.overwrite,
+            request_settings=settings, engine_options=options, output_format=args.format,
+            other_sizes=args.other_sizes, keep_metadata=not args.strip_metadata,
+            protected=mask_files), closing.close, args.overwrite)
+        if not isinstance(result, BatchResult):
+            return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     print_skipped(result)
     chosen = "." + args.format.lower().lstrip(".") if args.format else None

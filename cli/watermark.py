@@ -16,13 +16,12 @@ from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import add_metadata_argument, check_output_file, ranged
-from cli.batch import interrupted, print_skipped, stopped
+from cli.batch import print_skipped, run_to_end
 from engines import registry
 from engines.base import InputError
 from engines.batch import (
     SIZE_POLICIES,
-    BatchInterrupted,
-    BatchStopped,
+    BatchResult,
     check_output_folder,
     clear_folder,
 )
@@ -156,17 +155,14 @@ def run(args: argparse.Namespace) -> int:
 
     bar = _Bar("clearing", count)
     try:
-        result = clear_folder(images, output, estimate.mask, engine, bar,
-                              overwrite=args.overwrite, other_sizes=args.other_sizes,
-                              keep_metadata=not args.strip_metadata)
-    except BatchInterrupted as stop:
-        bar.close()  # the bar ends before the message
-        raise interrupted(stop, args.overwrite) from None
-    except BatchStopped as stop:
-        bar.close()
-        return stopped(stop)
+        result = run_to_end(lambda: clear_folder(
+            images, output, estimate.mask, engine, bar, overwrite=args.overwrite,
+            other_sizes=args.other_sizes, keep_metadata=not args.strip_metadata),
+            bar.close, args.overwrite)
     finally:
         bar.close()
+    if not isinstance(result, BatchResult):
+        return result  # stopped for lack of room: its exit code
     total = (len(result.written) + len(result.failed) + len(result.skipped)
              + len(result.other_size))
     print(f"cleared {len(result.written)} of {total} images into {output}")
