@@ -42,6 +42,16 @@ def _sketch(window) -> np.ndarray:
     return document.layer(Layer.SKETCH).copy()
 
 
+def _hole_for_telea(window) -> np.ndarray:
+    """Paint a hole (x = 60, y 30 to 60, crossing the line of :func:`_sketch`) and choose
+    OpenCV Telea; returns the hole, bool."""
+    document = window.document
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
+    window.engine_panel.select_engine("telea")
+    return document.mask > 0
+
+
 def _sampling(window) -> np.ndarray:
     document = window.document
     with document.step("Sampling area: include"):
@@ -223,10 +233,7 @@ def test_a_face_edits_exports_are_named_after_the_photo_and_the_face(window, tmp
 def test_an_applied_fill_clears_the_sketch_inside_its_hole_in_the_same_step(qtbot, window):
     document = window.document
     drawn = _sketch(window)  # a line across the picture at y = 45
-    with document.step("Mask brush"):
-        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
-    hole = document.mask > 0
-    window.engine_panel.select_engine("telea")
+    hole = _hole_for_telea(window)
     with qtbot.waitSignal(window.controller.applied, timeout=20000):
         window.actions["fill"].trigger()
     sketch = document.layer(Layer.SKETCH)
@@ -245,10 +252,7 @@ def test_an_applied_fill_clears_the_sketch_inside_its_hole_in_the_same_step(qtbo
 def test_sketch_lines_drawn_while_the_fill_runs_survive_its_apply(qtbot, window):
     document = window.document
     drawn = _sketch(window)  # a line across the picture at y = 45, used by the run
-    with document.step("Mask brush"):
-        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
-    hole = document.mask > 0
-    window.engine_panel.select_engine("telea")
+    hole = _hole_for_telea(window)
     with qtbot.waitSignal(window.controller.applied, timeout=20000):
         window.actions["fill"].trigger()
         # the run has its snapshot; its result cannot arrive before the event loop runs
@@ -265,10 +269,7 @@ def test_sketch_lines_drawn_while_the_fill_runs_survive_its_apply(qtbot, window)
 
 def test_an_applied_fill_whose_run_had_no_sketch_clears_no_line(qtbot, window):
     document = window.document
-    with document.step("Mask brush"):
-        document.paint_segment(Layer.MASK, (60, 30), (60, 60), 10, 255)
-    hole = document.mask > 0
-    window.engine_panel.select_engine("telea")
+    hole = _hole_for_telea(window)
     with qtbot.waitSignal(window.controller.applied, timeout=20000):
         window.actions["fill"].trigger()
         with document.step("Sketch pen"):
