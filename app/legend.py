@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.semantic import palette_for, parser_entries
 from engines.base import UNLABELLED, Readiness
+from engines.plugins import parser_load_problems
 from engines.segmentation.base import LabelSet
 
 UNLABELLED_NAME = "unlabelled"
@@ -82,6 +83,11 @@ class LegendPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.status.setStyleSheet("color: #b0b0b0;")
+        self.not_loaded = QLabel()  # parser modules left out (a broken plugin): hidden if none
+        self.not_loaded.setWordWrap(True)
+        self.not_loaded.setStyleSheet("color: #e0a040;")
+        self.not_loaded.setToolTip("These parser files could not be loaded; the other parsers "
+                                   "work. Fix or remove each file, then restart.")
         self.current_swatch = QLabel()
         self.current_text = QLabel()
         self.search = QLineEdit()
@@ -119,6 +125,7 @@ class LegendPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(chooser)
         layout.addWidget(self.status)
+        layout.addWidget(self.not_loaded)
         layout.addLayout(current)
         layout.addLayout(filters)
         layout.addWidget(self.labels, 1)
@@ -135,8 +142,9 @@ class LegendPanel(QWidget):
 
     # ---------------------------------------------------------------- parsers
     def reload_parsers(self) -> None:
-        """Refresh the parser list and each one's readiness (after a download). Keeps the
-        choice; the first time, the first ready parser is chosen."""
+        """Refresh the parser list and each one's readiness (after a download), and name the
+        parser modules that could not be loaded (:func:`engines.plugins.parser_load_problems`).
+        Keeps the choice; the first time, the first ready parser is chosen."""
         current = self.parser.currentData()
         self.parser.blockSignals(True)
         self.parser.clear()
@@ -153,6 +161,9 @@ class LegendPanel(QWidget):
                 self.parser.setItemData(index, grey, Qt.ForegroundRole)
                 self.parser.setItemData(index, detail, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
+        problems = parser_load_problems()
+        self.not_loaded.setText("\n".join(f"Not loaded: {problem}" for problem in problems))
+        self.not_loaded.setVisible(bool(problems))
         index = self.parser.findData(current) if current else -1
         self.parser.setCurrentIndex(index if index >= 0 else max(first_ready, 0))
         self.parser.blockSignals(False)

@@ -8,14 +8,13 @@ edit touched. An engine preview is kept as patches (small pyramids) over the rec
 where it differs from the picture, the hole (:func:`nonzero_rects`), so each stage of a fill
 costs what its hole costs, not what its box covers. A picture
 with a colour profile other than sRGB is shown converted to sRGB (:mod:`app.display_colour`);
-the document's pixels stay as they are. It holds no Qt objects: buffers come from an
-``allocate(h, w)`` function (zero-filled ``(h, w, 4)`` uint8), which could point at
-``QImage`` memory; the canvas wraps the numpy buffers when painting, without copies.
+the document's pixels stay as they are. It holds no Qt objects: its buffers are numpy
+arrays, which the canvas wraps when painting, without copies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,14 +25,9 @@ from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from engines.base import UNLABELLED
 from engines.region import Box
 
-Allocate = Callable[[int, int], np.ndarray]  # (height, width) -> zero-filled (h, w, 4) uint8
 MIN_LEVEL_SIDE = 192
 RECT_TILE = 64  # px: the grid on which nonzero_rects finds the hole
 OVERLAY_BAND_PIXELS = 1 << 20  # overlays are composited in bands of about this many pixels
-
-
-def _numpy_allocate(height: int, width: int) -> np.ndarray:
-    return np.zeros((height, width, 4), np.uint8)
 
 
 @dataclass
@@ -151,11 +145,9 @@ class ViewCache:
     the document's change notifications); :meth:`set_preview` shows an engine result.
     """
 
-    def __init__(self, document: Document, style: OverlayStyle | None = None,
-                 allocate: Allocate = _numpy_allocate) -> None:
+    def __init__(self, document: Document, style: OverlayStyle | None = None) -> None:
         self.document = document
         self.style = style or OverlayStyle()
-        self._allocate = allocate
         self.show_preview = True
         self.show_overlays = True
         self.show_original = False  # the base shows the picture as opened where it differs
@@ -173,7 +165,8 @@ class ViewCache:
         factor = 1
         while True:
             h, w = -(-height // factor), -(-width // factor)
-            self.levels.append(Level(factor, allocate(h, w), allocate(h, w)))
+            self.levels.append(Level(factor, np.zeros((h, w, 4), np.uint8),
+                                     np.zeros((h, w, 4), np.uint8)))
             if min(h, w) <= MIN_LEVEL_SIDE * 2 or factor >= 64:
                 break
             factor *= 2

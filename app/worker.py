@@ -5,7 +5,8 @@ a parser plus an image) and :meth:`Worker.submit`\\ s it. The newest task wins: 
 cancels the running one and replaces any task still waiting. Results come back as Qt signals,
 queued to the GUI thread, each tagged with the task id so stale ones can be ignored. An
 exception inside a task becomes a ``failed`` signal with a one-line message (an unexpected
-one, a bug, named after the task: "OpenCV Telea failed: ZeroDivisionError: ..."); the thread
+one, a bug, named after the engine, :class:`~engines.base.EngineCrashed`, or else the task:
+"OpenCV Telea failed: ZeroDivisionError: ..."; its traceback goes to stderr); the thread
 survives and the program never dies of an engine error.
 
 Tasks run one at a time: a cancelled task that does not stop (an engine that never checks
@@ -28,7 +29,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from cli._errors import describe_error
 from engines import registry
-from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Stage
+from engines.base import Cancelled, CancelToken, Engine, EngineCrashed, InpaintRequest, Stage
 
 Emit = Callable[[Any], None]
 _ids = itertools.count(1)
@@ -220,9 +221,10 @@ class Worker(QObject):
             self.cancelled.emit(task.id)
         except Exception as exc:  # an engine error must never kill the program
             message, expected = describe_error(exc)
-            if not expected:  # a bug: say whose (a plugin engine's, as a rule)
+            if not expected:  # a bug: its traceback for the report, and whose it is
                 traceback.print_exc(file=sys.stderr)
-                message = f"{task.title} failed: {message}"
+                if not isinstance(exc, EngineCrashed):  # which names its engine already
+                    message = f"{task.title} failed: {message}"
             self.failed.emit(task.id, message)
         else:
             self.finished.emit(task.id, result)

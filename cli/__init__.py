@@ -50,7 +50,6 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
 def main(argv: list[str]) -> int:
     """Run a subcommand; returns the process exit code. Never lets a traceback escape
     unless ``--debug`` is given."""
-    from cli._common import EngineCrashed
     from cli._errors import describe_error
 
     modules = command_modules()
@@ -70,8 +69,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        message, expected = ((str(exc), False) if isinstance(exc, EngineCrashed)
-                             else describe_error(exc))
+        message, expected = describe_error(exc)  # an engine's crash is named after it
         print(f"error: {message}", file=sys.stderr)
         if not expected:
             print("(this looks like a bug; run again with --debug for details)",

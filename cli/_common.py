@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cli._errors import describe_error
 from engines import registry
 from engines.base import InpaintRequest, InputError, Stage, Strategy, parse_option_text
 from engines.batch import check_output_folder
@@ -24,12 +23,6 @@ from engines.fileio import (
     refuse_read_only,
 )
 from engines.guidance import reference_pixels, reference_problem
-
-
-class EngineCrashed(Exception):
-    """An engine raised an exception no engine should (a bug in it, often a plugin's): the
-    message names the engine and what it raised ("QA raises failed: ZeroDivisionError:
-    ..."), which is the ``__cause__``. The CLI reports it as a bug, not as a user error."""
 
 
 def ranged(kind: type, minimum: float, maximum: float | None = None,
@@ -234,20 +227,14 @@ class StageBar(tqdm):
 
 def run_with_bar(engine, request: InpaintRequest, description: str, leave: bool = True) -> Stage:
     """Run ``engine`` on ``request`` with a tqdm bar over its stages; returns the final one.
-    An unexpected exception from the engine (not a user-facing one,
-    :func:`cli._errors.describe_error`) is raised as :class:`EngineCrashed` naming it."""
+    An engine's bug comes as :class:`~engines.base.EngineCrashed` naming it (which
+    :func:`cli.main` reports as a bug)."""
     final = None
     with StageBar(total=100, desc=description, unit="%", leave=leave,
                   bar_format=StageBar.PERCENT_FORMAT) as bar:
-        try:
-            for stage in engine.run(request):
-                bar.show(round(stage.progress * 100), stage.name)
-                final = stage
-        except Exception as exc:
-            message, expected = describe_error(exc)
-            if expected:
-                raise
-            raise EngineCrashed(f"{engine.title or engine.name} failed: {message}") from exc
+        for stage in engine.run(request):
+            bar.show(round(stage.progress * 100), stage.name)
+            final = stage
     if final is None or not final.final:
         raise RuntimeError("the engine ended without a final result")
     return final

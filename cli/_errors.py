@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from engines.base import Cancelled, EngineError, InputError
-from engines.fileio import ImageFileError
+from engines.base import Cancelled, EngineCrashed, exception_line
+from engines.errors import USER_FACING
 from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory
-from engines.registry import UnknownEngineError
-from engines.weights import UnknownWeightsError
-
-EXPECTED = (ImageFileError, InputError, EngineError, UnknownEngineError, UnknownWeightsError,
-            Cancelled, FileNotFoundError, PermissionError, IsADirectoryError)
 
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:
-    """(one-line message, whether it is an expected user-facing failure)."""
+    """(one-line message, whether it is an expected user-facing failure). An engine's crash
+    (:class:`~engines.base.EngineCrashed`, whose message names the engine) and any other
+    exception not :data:`~engines.errors.USER_FACING` are not: they are bugs."""
     if isinstance(exc, Cancelled):
         return "cancelled", True
+    if isinstance(exc, EngineCrashed):
+        return str(exc), False
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}", True
     if is_out_of_memory(exc):  # outside an engine run (which names the region itself)
@@ -23,11 +22,7 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
                           else ("computer", "close other programs"))
         return (f"not enough memory on the {where} for this step; {instead}, or work on a "
                 "smaller picture"), True
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0]
-    if isinstance(exc, EXPECTED):
-        return first, True
-    kind = type(exc).__name__
-    if kind == "error":  # cv2.error: "error: error: ..." said nothing
-        kind = f"{type(exc).__module__}.{kind}"
-    return f"{kind}: {first}", False
+    if isinstance(exc, USER_FACING):
+        text = str(exc).strip()
+        return (text.splitlines()[0] if text else type(exc).__name__), True
+    return exception_line(exc), False

@@ -44,6 +44,24 @@ class InputError(ValueError):
     """A request's inputs are inconsistent (wrong sizes, empty mask, ...); user-facing."""
 
 
+class EngineCrashed(EngineError):
+    """An engine raised an exception no engine should (a bug in it, often a plugin's):
+    :meth:`Engine.run` raises this instead, from it (the ``__cause__``), with one line naming
+    the engine and what it raised: ``"QA raises failed: ZeroDivisionError: ..."``. Not the
+    user's to fix: callers report it as a bug."""
+
+
+def exception_line(exc: BaseException) -> str:
+    """One line on ``exc``: its type and the first line of its message
+    (``"ZeroDivisionError: division by zero"``), the type alone when the message is empty.
+    OpenCV's ``cv2.error`` is named with its module, as "error: ..." would say nothing."""
+    kind = type(exc).__name__
+    if kind == "error":
+        kind = f"{type(exc).__module__}.{kind}"
+    text = str(exc).strip()
+    return f"{kind}: {text.splitlines()[0]}" if text else kind
+
+
 class CancelToken:
     """Thread-safe cancellation flag shared between the caller and a running engine."""
 
@@ -538,14 +556,25 @@ class Engine(abc.ABC):
         read (the region options, :data:`REGION_OPTION_KEYS`, are taken by every engine) or
         whose value it refuses (as its own options' values are checked),
         :class:`Cancelled` when cancelled, :class:`EngineError` when the engine cannot run.
+        Any other exception (:func:`engines.errors.is_engine_bug`: not one of those, not a
+        file error naming its file, not a lack of memory, all raised as they are) is a bug
+        of the engine: raised as :class:`EngineCrashed` naming the engine, from it.
         """
         from engines.region import run_regions  # local: region imports this module
 
-        self.check_options(request.options.keys() - REGION_OPTION_KEYS)
-        self.check_option_values(request.options)
-        _check_region_options(request.options, self.user_options())
-        self.require_ready()
-        yield from run_regions(self, request, cancel or CancelToken())
+        try:
+            self.check_options(request.options.keys() - REGION_OPTION_KEYS)
+            self.check_option_values(request.options)
+            _check_region_options(request.options, self.user_options())
+            self.require_ready()
+            yield from run_regions(self, request, cancel or CancelToken())
+        except Exception as exc:  # GeneratorExit and Ctrl+C are no Exception: they pass
+            from engines.errors import is_engine_bug  # local: it imports this module
+
+            if not is_engine_bug(exc):
+                raise
+            raise EngineCrashed(f"{self.title or self.name} failed: {exception_line(exc)}") \
+                from exc
 
     def require_ready(self) -> None:
         """Raise :class:`EngineError` (the engine's title and why) unless :meth:`status`

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from engines import registry
-from engines.base import Cancelled, CancelToken, Engine, EngineError, InpaintRequest, InputError
+from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -261,20 +261,15 @@ def _stop_message(exc: OSError, target: Path, output_dir: Path, result: BatchRes
 
 def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
                  report: Callable[[float], None]) -> np.ndarray:
-    """The final stage's image of ``engine`` on ``request``. An exception no engine should
-    raise (a bug, often a plugin's) becomes an :class:`EngineError` naming the engine, so
+    """The final stage's image of ``engine`` on ``request``. An engine's bug comes as
+    :class:`~engines.base.EngineCrashed` (an :class:`EngineError` naming the engine), so
     the picture is listed as failed with it."""
     result = None
-    try:
-        for stage in engine.run(request, cancel):
-            report(stage.progress)
-            result = stage.image
-            if stage.final:
-                break
-    except (*_PER_IMAGE_ERRORS, Cancelled):
-        raise
-    except Exception as exc:
-        raise EngineError(f"{engine.title} failed: {type(exc).__name__}: {exc}") from exc
+    for stage in engine.run(request, cancel):
+        report(stage.progress)
+        result = stage.image
+        if stage.final:
+            break
     if result is None:
         raise EngineError(f"{engine.name} returned no result")
     return result

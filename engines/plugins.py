@@ -11,9 +11,11 @@ spec can be added without touching the installed program, and a built-in always 
 name.
 
 One module that cannot be loaded (a dependency not installed, a syntax error, a registration
-refused, any exception while it runs) never stops the others: it is left out and recorded
+refused, any exception while it runs) never stops the others: it is left out, what it
+registered before failing is taken back (:func:`take_back_on_failure`), and it is recorded
 as a :class:`LoadProblem` (:func:`load_problems`), which the CLI's ``engines`` command and
-the editor's engine panel show.
+the editor's engine panel show (and its labels panel, for the modules that may hold parsers:
+:func:`parser_load_problems`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ import os
 import pkgutil
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from engines.base import exception_line
 
 ENGINE_PACKAGES = ("engines.classical", "engines.neural")
 PARSER_PACKAGES = ("engines.segmentation",)
@@ -55,6 +62,47 @@ class LoadProblem:
 _lock = threading.RLock()  # re-entrant: a module may ask for the registry while imported
 _walked: set[str] = set()
 _problems: dict[str, LoadProblem] = {}
+# the registries a failed module's entries are taken out of: name -> (its table, the module
+# that made an entry), see take_back_on_failure
+_registries: dict[str, tuple[Callable[[], dict], Callable[[Any, Any], str]]] = {}
+
+
+def take_back_on_failure(name: str, table: Callable[[], dict],
+                         owner: Callable[[Any, Any], str]) -> None:
+    """Have each plugin module that fails take back what it registered in ``table()``, the
+    dict of the registry called ``name`` (read anew each time): an entry it added is
+    removed, one it replaced is restored. ``owner(key, value)`` names the module that made
+    an entry (an engine's ``__module__``): only entries of modules that are not loaded are
+    taken back, so a module the failed one imported, which loaded, keeps its own."""
+    _registries[name] = (table, owner)
+
+
+@contextmanager
+def _taken_back_on_failure() -> Iterator[None]:
+    """Around the import of one plugin module: if it raises, the entries it made (see
+    :func:`take_back_on_failure`) are taken back, then the exception goes on. A registry
+    first imported meanwhile counts as empty before."""
+    before = {name: dict(table()) for name, (table, _) in _registries.items()}
+    try:
+        yield
+    except Exception:
+        for name, (table, owner) in list(_registries.items()):
+            _take_back(table(), before.get(name, {}), owner)
+        raise
+
+
+def _take_back(entries: dict, before: dict, owner: Callable[[Any, Any], str]) -> None:
+    """Set back each entry of ``entries`` that differs from ``before`` and whose module
+    (``owner``) is not loaded: removed if new, else restored."""
+    for key, value in list(entries.items()):
+        if key in before and before[key] is value:
+            continue
+        if owner(key, value) in sys.modules:
+            continue
+        if key in before:
+            entries[key] = before[key]
+        else:
+            del entries[key]
 
 
 def _import_packages(package_names: tuple[str, ...]) -> None:
@@ -98,23 +146,27 @@ def import_plugins() -> None:
                            if not path.name.startswith(("_", ".")))
         except OSError as exc:  # unreadable: said like a module that failed
             _problems[USER_PLUGIN_PACKAGE] = LoadProblem(USER_PLUGIN_PACKAGE, str(folder),
-                                                         _one_line(exc))
+                                                         exception_line(exc))
             return
         for path in files:
             _import_file(f"{USER_PLUGIN_PACKAGE}.{path.stem}", path)
 
 
 def _import_file(module_name: str, path: Path) -> None:
-    """Import the Python file ``path`` as ``module_name``; a failure is recorded and the
-    half-made module forgotten."""
+    """Import the Python file ``path`` as ``module_name``; a failure is recorded, and the
+    half-made module and what it registered forgotten."""
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        with _taken_back_on_failure():
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(module_name, None)  # first: its entries are then taken back
+                raise
     except Exception as exc:  # a broken plugin must not stop the others (recorded)
-        sys.modules.pop(module_name, None)
-        _problems[module_name] = LoadProblem(module_name, str(path), _one_line(exc))
+        _problems[module_name] = LoadProblem(module_name, str(path), exception_line(exc))
 
 
 def load_problems() -> list[LoadProblem]:
@@ -123,29 +175,25 @@ def load_problems() -> list[LoadProblem]:
         return list(_problems.values())
 
 
-def failed_modules() -> set[str]:
-    """The dotted names of the modules left out so far: anything they registered before
-    failing belongs to a module that is not loaded."""
-    with _lock:
-        return set(_problems)
+def parser_load_problems() -> list[LoadProblem]:
+    """The modules left out so far that may hold parsers: those of the parser packages
+    (:data:`PARSER_PACKAGES`) and the user's plugin files (which may hold anything)."""
+    prefixes = tuple(f"{package}." for package in (*PARSER_PACKAGES, USER_PLUGIN_PACKAGE))
+    return [problem for problem in load_problems()
+            if problem.module == USER_PLUGIN_PACKAGE or problem.module.startswith(prefixes)]
 
 
 def _import_below(package) -> None:
     for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         try:
-            module = importlib.import_module(info.name)
+            with _taken_back_on_failure():
+                module = importlib.import_module(info.name)
         except Exception as exc:  # a broken plugin must not stop the others (recorded)
             _problems[info.name] = LoadProblem(info.name, _shown_path(info.name),
-                                               _one_line(exc))
+                                               exception_line(exc))
             continue
         if info.ispkg:
             _import_below(module)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def _shown_path(module_name: str) -> str:

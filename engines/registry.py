@@ -16,6 +16,8 @@ from engines.base import Engine, Guidance
 from engines.plugins import LoadProblem
 
 _ENGINES: dict[str, type[Engine]] = {}
+# a plugin module that fails takes back the engines it registered
+plugins.take_back_on_failure("engines", lambda: _ENGINES, lambda name, cls: cls.__module__)
 
 E = TypeVar("E", bound=type[Engine])
 
@@ -49,14 +51,9 @@ def register(cls: E) -> E:
 def discover() -> None:
     """Import every plugin module once (:func:`engines.plugins.import_plugins`: the built-in
     packages, then the user's plugin folder, so a built-in keeps its name), so their
-    ``@register`` calls run. The engines a module registered before it failed are dropped
-    with it: it is not loaded (:func:`load_problems`)."""
+    ``@register`` calls run. The engines a module registered before it failed are taken
+    back with it: it is not loaded (:func:`load_problems`)."""
     plugins.import_plugins()
-    failed = plugins.failed_modules()
-    if failed:
-        for name, cls in list(_ENGINES.items()):
-            if cls.__module__ in failed:
-                _ENGINES.pop(name, None)
 
 
 def load_problems() -> list[LoadProblem]:

@@ -28,6 +28,7 @@ import os
 import pickle
 import re
 import struct
+import sys
 import types
 import zipfile
 from collections import OrderedDict
@@ -38,7 +39,7 @@ from typing import Any
 
 from engines.base import CancelToken, EngineError
 from engines.fileio import new_file_beside
-from engines.plugins import import_plugins
+from engines.plugins import import_plugins, take_back_on_failure
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -136,6 +137,10 @@ class CheckpointMismatchError(WeightsCorruptError):
 
 
 _SPECS: dict[str, WeightSpec] = {}
+_SPEC_MODULES: dict[str, str] = {}  # weights id -> the module that registered it
+# a plugin module that fails takes back the specs it registered
+take_back_on_failure("weights", lambda: _SPECS,
+                     lambda weights_id, spec: _SPEC_MODULES.get(weights_id, ""))
 
 
 def register_spec(spec: WeightSpec) -> WeightSpec:
@@ -143,6 +148,8 @@ def register_spec(spec: WeightSpec) -> WeightSpec:
     existing = _SPECS.get(spec.id)
     if existing is not None and existing != spec:
         raise ValueError(f"weights id {spec.id!r} is already registered differently")
+    if existing is None:
+        _SPEC_MODULES[spec.id] = sys._getframe(1).f_globals.get("__name__", "")
     _SPECS[spec.id] = spec
     return spec
 
@@ -150,6 +157,7 @@ def register_spec(spec: WeightSpec) -> WeightSpec:
 def unregister_spec(weights_id: str) -> None:
     """Drop ``weights_id`` from the catalogue (tests register temporary specs)."""
     _SPECS.pop(weights_id, None)
+    _SPEC_MODULES.pop(weights_id, None)
 
 
 def _discover() -> None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines.base import CancelToken, Readiness, Status
-from engines.plugins import import_plugins
+from engines.plugins import import_plugins, take_back_on_failure
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -70,6 +70,8 @@ class Parser(abc.ABC):
 
 
 _PARSERS: dict[str, type[Parser]] = {}
+# a plugin module that fails takes back the parsers it registered (or replaced)
+take_back_on_failure("parsers", lambda: _PARSERS, lambda name, cls: cls.__module__)
 P = TypeVar("P", bound=type[Parser])
 
 

@@ -181,6 +181,34 @@ def test_an_unexpected_engine_exception_is_named_after_the_engine(qtbot, worker,
                                      "bug: division by zero in step 2"]
 
 
+def test_an_engines_crash_prints_its_traceback_and_is_named_once(qtbot, worker, request_,
+                                                                  capsys):
+    """The engine names itself (EngineCrashed); a task running it inside another one (a
+    function task, a comparison) does not add its own name to that."""
+    def run_inside(cancel, progress):
+        return list(RaisingEngine().run(request_, cancel))
+
+    task = FunctionTask(title="Compare engines", function=run_inside)
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit(task)
+    assert blocker.args == [task.id, "Raising test engine failed: ZeroDivisionError: plugin "
+                                     "bug: division by zero in step 2"]
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: plugin bug: division by zero in step 2" in err  # the cause
+    assert "Traceback (most recent call last)" in err and "in inpaint_region" in err
+
+
+def test_a_bug_of_a_task_is_named_after_the_task(qtbot, worker, capsys):
+    def detect(cancel, progress):
+        return {}["boxes"]
+
+    task = FunctionTask(title="Detect faces", function=detect)
+    with qtbot.waitSignal(worker.failed, timeout=10000) as blocker:
+        worker.submit(task)
+    assert blocker.args == [task.id, "Detect faces failed: KeyError: 'boxes'"]
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
 def test_a_cancelled_task_that_does_not_stop_is_said_to_be_stopping(qtbot, worker, request_):
     StuckEngine.inside.clear()
     StuckEngine.gate.clear()

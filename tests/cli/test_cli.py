@@ -294,6 +294,22 @@ def test_a_plugin_engine_that_misbehaves_is_named_and_writes_nothing(plugin_fold
     assert not out.exists()
 
 
+def test_a_crash_is_said_once_and_debug_shows_what_the_engine_raised(plugin_folder, files,
+                                                                      capsys):
+    from engines.base import EngineCrashed
+
+    write_plugin(plugin_folder, "qa_misbehaving", MISBEHAVING)
+    folder, _image, _mask = files
+    arguments = ("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "out.png",
+                 "--engine", "qa-raises")
+    assert run_cli(*arguments) == 1
+    err = capsys.readouterr().err
+    assert err.count("failed:") == 1 and err.count("ZeroDivisionError") == 1
+    with pytest.raises(EngineCrashed) as raised:
+        run_cli(*arguments, "--debug")
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+
+
 def test_batch_names_a_plugin_engine_that_raises_and_lists_each_picture(plugin_folder, files,
                                                                          capsys):
     write_plugin(plugin_folder, "qa_misbehaving", MISBEHAVING)

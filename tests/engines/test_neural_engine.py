@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engines import registry
-from engines.base import EngineError, InpaintRequest, InputError, Strategy
+from engines.base import EngineCrashed, EngineError, InpaintRequest, InputError, Strategy
 from engines.neural import common
 
 CPU_ALLOCATOR = ("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't "
@@ -90,9 +90,11 @@ def test_a_cropped_or_resized_region_names_its_working_size_and_suggests_a_small
 
 def test_other_runtime_errors_are_not_taken_for_lack_of_memory(freed):
     failure = RuntimeError("mat1 and mat2 shapes cannot be multiplied")
-    with pytest.raises(RuntimeError) as raised:
+    with pytest.raises(EngineCrashed) as raised:  # a bug, named after the engine
         list(registry.create("lama", network=Failing(failure)).run(request()))
-    assert raised.value is failure and not freed
+    assert str(raised.value) == ("LaMa (big) failed: RuntimeError: mat1 and mat2 shapes "
+                                 "cannot be multiplied")
+    assert raised.value.__cause__ is failure and not freed
 
 
 def test_out_of_memory_outside_an_engine_run_is_described_for_the_user():

@@ -16,8 +16,10 @@ import pytest
 
 from engines import plugins, registry, weights
 from engines.registry import UnknownEngineError
+from engines.segmentation import base as parsers
 
 PLUGIN_PACKAGE = "engines.classical"
+PARSER_PACKAGE = "engines.segmentation"
 
 # engines that each misbehave in one way, as plugin authors do (tests of the region
 # machinery, the worker, the controller and the CLI load them through the plugin folder)
@@ -107,6 +109,61 @@ class TeleaEngine(Engine):
         yield RegionStage("refined", region.image.copy(), 1.0, final=True)
 '''
 
+# a parser the built-in parser packages do not have
+GOOD_PARSER = '''
+import numpy as np
+
+from engines.segmentation.base import LabelSet, Parser, register_parser
+
+
+@register_parser
+class QaHalves(Parser):
+    name, title = "qa-halves", "QA halves"
+    label_set = LabelSet("qa-halves", ("left", "right"),
+                         np.array([[255, 0, 0], [0, 0, 255]], np.uint8))
+
+    def parse(self, image, cancel=None, progress=None):
+        labels = np.zeros(image.shape[:2], np.uint8)
+        labels[:, image.shape[1] // 2:] = 1
+        return labels
+'''
+
+# registers an engine, a parser, one taking a built-in parser's name and a checkpoint spec,
+# then fails: none of them may stay
+REGISTERS_THEN_RAISES = '''
+from engines.base import Engine, RegionStage
+from engines.registry import register
+from engines.segmentation.base import Parser, register_parser
+from engines.weights import WeightSpec, register_spec
+
+register_spec(WeightSpec("qa-half-weights", "qa-half", "QA half", "qa-half.pth"))
+
+
+@register
+class QaHalf(Engine):
+    name, title = "qa-half", "QA half made"
+
+    def inpaint_region(self, region, cancel):
+        yield RegionStage("refined", region.image.copy(), 1.0, final=True)
+
+
+@register_parser
+class QaHalfParser(Parser):
+    name, title = "qa-half-parser", "QA half-made parser"
+    label_set = None
+
+    def parse(self, image, cancel=None, progress=None):
+        raise AssertionError("never loaded")
+
+
+@register_parser
+class QaTakesRegions(QaHalfParser):
+    name = "regions"
+
+
+raise RuntimeError("no licence key found")
+'''
+
 BROKEN = {  # file stem -> (source, how the reason starts)
     "qa_syntax": ("def broken(:\n", "SyntaxError: "),
     "qa_missing_dependency": ("import qa_not_installed_dependency  # noqa\n",
@@ -119,26 +176,46 @@ BROKEN = {  # file stem -> (source, how the reason starts)
 }
 
 
-@pytest.fixture(name="plugin_folder")
-def plugin_folder_fixture(tmp_path, monkeypatch):
-    """A folder searched as part of ``engines.classical``, with the plugin machinery
-    starting afresh (the package walked again, no problems recorded) and the registry
-    restored afterwards. The built-in engines are registered first, as at start-up."""
+def _restore_registries(monkeypatch) -> None:
+    """Have the engines, parsers and checkpoint specs registered now (the built-in ones
+    first, as at start-up) come back after the test, whatever it registered."""
     registry.discover()
-    folder = tmp_path / "plugins"
+    monkeypatch.setattr(registry, "_ENGINES", dict(registry._ENGINES))
+    monkeypatch.setattr(parsers, "_PARSERS", dict(parsers._PARSERS))
+    monkeypatch.setattr(weights, "_SPECS", dict(weights._SPECS))
+
+
+def _package_folder(tmp_path, monkeypatch, package_name: str):
+    """A folder searched as part of the package ``package_name``, with the plugin
+    machinery starting afresh (the packages walked again, no problems recorded) and the
+    registries restored afterwards."""
+    _restore_registries(monkeypatch)
+    folder = tmp_path / f"{package_name} plugins"
     folder.mkdir()
-    package = importlib.import_module(PLUGIN_PACKAGE)
+    package = importlib.import_module(package_name)
     monkeypatch.setattr(package, "__path__", [*package.__path__, str(folder)])
     monkeypatch.setattr(plugins, "_walked", set())
     monkeypatch.setattr(plugins, "_problems", {})
-    monkeypatch.setattr(registry, "_ENGINES", dict(registry._ENGINES))
     before = set(sys.modules)
     yield folder
     for name in set(sys.modules) - before:
-        if name.startswith(PLUGIN_PACKAGE + "."):
+        if name.startswith(package_name + "."):
             del sys.modules[name]
             if hasattr(package, name.rpartition(".")[2]):
                 delattr(package, name.rpartition(".")[2])
+
+
+@pytest.fixture(name="plugin_folder")
+def plugin_folder_fixture(tmp_path, monkeypatch):
+    """A folder searched as part of ``engines.classical`` (see :func:`_package_folder`)."""
+    yield from _package_folder(tmp_path, monkeypatch, PLUGIN_PACKAGE)
+
+
+@pytest.fixture(name="parser_plugin_folder")
+def parser_plugin_folder_fixture(tmp_path, monkeypatch):
+    """A folder searched as part of ``engines.segmentation``, the parser package (see
+    :func:`_package_folder`)."""
+    yield from _package_folder(tmp_path, monkeypatch, PARSER_PACKAGE)
 
 
 def write_plugin(folder: Path, stem: str, source: str) -> Path:
@@ -171,6 +248,50 @@ def test_engines_a_refused_module_registered_are_dropped_with_it(plugin_folder):
     names = registry.names()
     assert "qa-first" not in names  # registered before the clash, but its module failed
     assert registry.engine_class("telea").title == "OpenCV Telea"
+
+
+def _assert_taken_back() -> None:
+    """Nothing of :data:`REGISTERS_THEN_RAISES` stays registered, and the built-in parser
+    whose name it took has it again."""
+    assert "qa-half" not in registry.names()
+    assert "qa-half-parser" not in parsers.parser_names()
+    assert parsers._PARSERS["regions"].__module__ == "engines.segmentation.regions"
+    assert "qa-half-weights" not in {spec.id for spec in weights.all_specs()}
+
+
+@pytest.mark.parametrize("fixture", ["plugin_folder", "parser_plugin_folder"])
+def test_a_module_that_fails_takes_back_all_it_registered(request, fixture):
+    folder = request.getfixturevalue(fixture)
+    failed = write_plugin(folder, "qa_half_made", REGISTERS_THEN_RAISES)
+    _assert_taken_back()
+    [problem] = registry.load_problems()
+    assert Path(problem.path) == failed
+    assert problem.reason == "RuntimeError: no licence key found"
+
+
+def test_what_a_loaded_module_registered_stays_when_one_importing_it_fails(plugin_folder):
+    """A module the failed one imported (first) loaded: it keeps its engine and spec."""
+    write_plugin(plugin_folder, "qa_z_helper", GOOD + '''
+from engines.weights import WeightSpec, register_spec
+
+register_spec(WeightSpec("qa-helper-weights", "qa-good", "QA helper", "qa-helper.pth"))
+''')
+    write_plugin(plugin_folder, "qa_a_importer", f"import {PLUGIN_PACKAGE}.qa_z_helper  # noqa\n"
+                                                 "raise RuntimeError('no licence key found')\n")
+    assert "qa-good" in registry.names()  # walked after the importer: never imported again
+    assert "qa-helper-weights" in {spec.id for spec in weights.all_specs()}
+    assert [problem.module for problem in registry.load_problems()] == \
+        [f"{PLUGIN_PACKAGE}.qa_a_importer"]
+
+
+def test_only_problems_of_modules_that_may_hold_parsers_are_parser_problems(
+        plugin_folder, parser_plugin_folder):
+    write_plugin(plugin_folder, "qa_syntax", BROKEN["qa_syntax"][0])
+    parser_module = write_plugin(parser_plugin_folder, "qa_half_made", REGISTERS_THEN_RAISES)
+    write_plugin(parser_plugin_folder, "qa_z_halves", GOOD_PARSER)
+    assert "qa-halves" in parsers.parser_names()
+    assert len(plugins.load_problems()) == 2
+    assert [Path(p.path) for p in plugins.parser_load_problems()] == [parser_module]
 
 
 def test_a_package_that_cannot_be_loaded_is_named_by_its_init(plugin_folder):
@@ -217,14 +338,13 @@ def test_modules_of_the_project_are_shown_relative_to_it():
 @pytest.fixture(name="user_plugins")
 def user_plugins_fixture(tmp_path, monkeypatch):
     """An empty user plugin folder named by ``INPAINT_STUDIO_PLUGINS``, loaded afresh (after
-    the built-in packages) at the next discovery; registry and problems restored after."""
-    registry.discover()
+    the built-in packages) at the next discovery; registries and problems restored after."""
+    _restore_registries(monkeypatch)
     folder = tmp_path / "my plugins"
     folder.mkdir()
     monkeypatch.setenv(plugins.PLUGINS_ENV, str(folder))
     monkeypatch.setattr(plugins, "_walked", set(plugins._walked) - {plugins.USER_PLUGIN_PACKAGE})
     monkeypatch.setattr(plugins, "_problems", {})
-    monkeypatch.setattr(registry, "_ENGINES", dict(registry._ENGINES))
     yield folder
     for name in [n for n in sys.modules if n.startswith(plugins.USER_PLUGIN_PACKAGE + ".")]:
         del sys.modules[name]
@@ -253,6 +373,15 @@ def test_a_user_plugin_never_takes_a_built_in_name_and_a_broken_one_is_named(use
     assert set(problems) == {taken, broken}
     assert problems[taken].startswith("ValueError: engine name 'telea' is taken by OpenCV")
     assert problems[broken].startswith("SyntaxError: ")
+
+
+def test_a_user_plugin_that_fails_takes_back_all_it_registered(user_plugins):
+    failed = write_plugin(user_plugins, "half_made", REGISTERS_THEN_RAISES)
+    _assert_taken_back()
+    [problem] = plugins.parser_load_problems()  # a user's file may hold parsers
+    assert Path(problem.path) == failed
+    assert problem.module == f"{plugins.USER_PLUGIN_PACKAGE}.half_made"
+    assert f"{plugins.USER_PLUGIN_PACKAGE}.half_made" not in sys.modules
 
 
 def test_the_user_plugin_folder_defaults_to_the_user_data_folder(monkeypatch):
