@@ -14,8 +14,10 @@ from app.window import SAMPLE_IMAGE, MainWindow
 
 def _warm_up() -> None:
     from engines.classical.patchmatch.engine import warm_up
+    from engines.segmentation.regions import warm_up as warm_up_regions
 
     warm_up()
+    warm_up_regions()
     # Start-up leaves hundreds of thousands of long-lived objects (torch, numba, Qt); a full
     # garbage collection walking them holds the GIL for 100-150 ms, a visible freeze in the
     # middle of a fill. Collect once now, then move them out of the collector's way.
@@ -24,8 +26,9 @@ def _warm_up() -> None:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Load or compile the PatchMatch kernels off the GUI thread and settle the garbage
-    collector, so the first fill neither waits nor stutters."""
+    """Load or compile the numba kernels (PatchMatch's, the regions parser's) off the GUI
+    thread and settle the garbage collector, so the first fill or label map neither waits
+    nor stutters."""
     thread = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
     thread.start()
     return thread

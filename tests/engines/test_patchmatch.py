@@ -475,10 +475,10 @@ def test_kernels_compile_where_numba_has_no_place_for_its_cache():
     folder either, which stands in for that here."""
     from numba import njit
 
-    from engines.classical.patchmatch.kernels import _cached_njit
+    from engines.jit import cached_njit
 
     namespace: dict = {}
     exec("def double(x):\n    return 2 * x\n", namespace)
     with pytest.raises(RuntimeError, match="cannot cache"):
         njit(cache=True)(namespace["double"])
-    assert _cached_njit(nogil=True)(namespace["double"])(21) == 42
+    assert cached_njit(nogil=True)(namespace["double"])(21) == 42

@@ -32,7 +32,7 @@ Guidance (each optional, all combinable):
   :func:`engines.region.shrunk_references` names them for a note).
 
 The numba kernels are compiled on first use and cached on disk where numba finds a writable
-place (``kernels._cached_njit``); call :func:`warm_up` from a background thread at start-up so
+place (:func:`engines.jit.cached_njit`); call :func:`warm_up` from a background thread at start-up so
 the first user run does not wait.
 """
 

@@ -31,26 +31,15 @@ from __future__ import annotations
 import types
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from engines.jit import cached_njit
 
 _MASK32 = 0xFFFFFFFF
 
 
-def _cached_njit(**options):
-    """numba's ``njit`` with its on-disk cache, or without it where numba finds no writable
-    place for one (a read-only install run by a user without a writable home: numba then
-    raises at import). Without the cache, each run compiles the kernels once (seconds)."""
 
-    def decorate(function):
-        try:
-            return njit(cache=True, **options)(function)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return njit(**options)(function)
-
-    return decorate
-
-
-@_cached_njit(nogil=True, inline='always')
+@cached_njit(nogil=True, inline='always')
 def mul32(x, constant):
     """``(x * constant) mod 2**32`` for ``x, constant < 2**32`` without int64 overflow."""
     low = x * (constant & 0xFFFF)
@@ -58,7 +47,7 @@ def mul32(x, constant):
     return (low + high) & _MASK32
 
 
-@_cached_njit(nogil=True, inline='always')
+@cached_njit(nogil=True, inline='always')
 def hash32(value):
     """A 32-bit integer mix (lowbias32) of a non-negative int64; returns an int64 < 2**32."""
     x = value & _MASK32
@@ -70,14 +59,14 @@ def hash32(value):
     return x
 
 
-@_cached_njit(nogil=True, inline='always')
+@cached_njit(nogil=True, inline='always')
 def random_offset(seed, iteration, target, draw, radius):
     """A deterministic integer in ``[-radius, radius]``."""
     h = hash32(seed ^ hash32(iteration * 0x9E3779B1 + hash32(target * 64 + draw)))
     return h % (2 * radius + 1) - radius
 
 
-@_cached_njit(nogil=True, inline='always')
+@cached_njit(nogil=True, inline='always')
 def load_patch(image, ty, tx, r, patch):
     """Copy the target patch at (ty, tx) into ``patch`` ``(2r+1, (2r+1)*3)``, borders clamped."""
     h = image.shape[0]
@@ -101,7 +90,7 @@ def load_patch(image, ty, tx, r, patch):
             patch[dy + r, k + 2] = row[x + 2]
 
 
-@_cached_njit(nogil=True, fastmath=True, inline='always')
+@cached_njit(nogil=True, fastmath=True, inline='always')
 def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, label_weight,
                   use_structure, target_structure, structure_weight, atlas_structure,
                   sketch_weight):
@@ -128,7 +117,7 @@ def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, la
     return total
 
 
-@_cached_njit(nogil=True, fastmath=True, inline='always')
+@cached_njit(nogil=True, fastmath=True, inline='always')
 def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
                atlas_labels, label_weight, use_structure, target_structure, structure_weight,
                atlas_structure, sketch_weight):
@@ -160,7 +149,7 @@ def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
     return total
 
 
-@_cached_njit(nogil=True, inline='always')
+@cached_njit(nogil=True, inline='always')
 def acceptable(valid, atlas_labels, use_labels, wanted, sy, sx):
     """Whether atlas centre (sy, sx) may be matched to a target whose centre label is wanted."""
     if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1]:
@@ -174,7 +163,7 @@ def acceptable(valid, atlas_labels, use_labels, wanted, sy, sx):
     return True
 
 
-@_cached_njit(nogil=True, fastmath=True)
+@cached_njit(nogil=True, fastmath=True)
 def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, centre_label,
                  index, nnf_y, nnf_x, cost, r, search_radius, use_labels, target_labels,
                  atlas_labels, label_weight, use_structure, target_structure,
@@ -325,10 +314,10 @@ def _named(function, name: str):
     return copy
 
 
-_PARALLEL = {"cache": True, "nogil": True, "fastmath": True, "parallel": True}
-_SERIAL = {"cache": True, "nogil": True, "fastmath": True}
-improve_nnf = njit(**_PARALLEL)(_named(_improve_nnf, "improve_nnf"))
-vote = njit(**_PARALLEL)(_named(_vote, "vote"))
+_PARALLEL = {"nogil": True, "fastmath": True, "parallel": True}
+_SERIAL = {"nogil": True, "fastmath": True}
+improve_nnf = cached_njit(**_PARALLEL)(_named(_improve_nnf, "improve_nnf"))
+vote = cached_njit(**_PARALLEL)(_named(_vote, "vote"))
 # small levels: waking threads would cost more than the work
-improve_nnf_serial = njit(**_SERIAL)(_named(_improve_nnf, "improve_nnf_serial"))
-vote_serial = njit(**_SERIAL)(_named(_vote, "vote_serial"))
+improve_nnf_serial = cached_njit(**_SERIAL)(_named(_improve_nnf, "improve_nnf_serial"))
+vote_serial = cached_njit(**_SERIAL)(_named(_vote, "vote_serial"))
