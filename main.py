@@ -8,6 +8,7 @@ them). Argument parsing only: the work lives in ``app/`` and ``cli/``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -50,8 +51,26 @@ def _mistyped_command(first: str | None, commands: set[str]) -> str | None:
     return close[0] if close else None
 
 
+def _ignore_interrupts() -> None:
+    """Ignore Ctrl+C from now on: the program has its exit code, and an interrupt while
+    the interpreter shuts down (loaded libraries take a moment to unload) would kill it by
+    the signal instead, with no word, after the work was done and said."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run the editor or a command; returns the exit code. Without ``argv`` (the program's
+    own command line: ``python main.py``, the ``inpaint-studio`` script) Ctrl+C is ignored
+    once the exit code is known (:func:`_ignore_interrupts`)."""
+    if argv is None:
+        try:
+            return _run(sys.argv[1:])
+        finally:
+            _ignore_interrupts()
+    return _run(list(argv))
+
+
+def _run(argv: list[str]) -> int:
     _quiet_decoders()
     import cli
 

@@ -27,10 +27,10 @@ from engines.batch import (
 )
 from engines.fileio import (
     IMAGE_SUFFIXES,
+    encode_image,
     list_images,
-    save_image,
-    save_mask,
     skipped_files_note,
+    write_atomic,
 )
 from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
 
@@ -66,9 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "edge middle or centre")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the results already in the output folder (without it "
-                             "their images are skipped) and the mask and preview files (never "
-                             "the input images)")
+                        help="replace the results already in the output folder and the mask "
+                             "and preview files (never the input images); without it, the "
+                             "images whose result is there are skipped and a mask or preview "
+                             "file already there is kept if it is the one this run makes, "
+                             "else refused, so the same command finishes an interrupted run")
 
 
 class _Bar:
@@ -109,22 +111,55 @@ def _check_folders(images: Path, output: Path) -> list[Path]:
     return pictures
 
 
-def _check_outputs(mask_out: str | None, preview: str | None, overwrite: bool,
-                   pictures: list[Path], output: Path) -> None:
+def _check_outputs(mask_out: str | None, preview: str | None, pictures: list[Path],
+                   output: Path) -> None:
     """Refuse before any work a mask or preview file that cannot be written or that would
-    replace an input picture (never, whatever ``overwrite`` says)."""
+    replace an input picture (never, whatever ``--overwrite`` says). One already there is
+    judged once the estimate says what it should hold (:func:`_save_side_files`)."""
     for option, value, formats in (("--mask-out", mask_out, (".png",)),
                                    ("--preview", preview, IMAGE_SUFFIXES)):
         if value is not None:
-            check_output_file(value, option, overwrite, formats, originals=pictures,
+            check_output_file(value, option, True, formats, originals=pictures,
                               created=output)
+
+
+def _same_contents(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (False if it cannot be read)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _save_side_files(files: list[tuple[str, str, Path, bytes]], output: Path,
+                     overwrite: bool) -> None:
+    """Write the mask and preview files: ``(option, what, path, encoded bytes)`` each.
+
+    Without ``overwrite`` a file already there is kept when it holds these very bytes (the
+    same command run again after an interrupted run), and refused, before anything is
+    written, when it holds anything else (:class:`InputError` naming the option)."""
+    kept = set()
+    for option, what, path, data in files:
+        if path.exists() and not overwrite:
+            if not _same_contents(path, data):
+                raise InputError(f"{option} {path} already exists and is not this run's "
+                                 f"{what}; add --overwrite to replace it, or choose another "
+                                 "name")
+            kept.add(path)
+    if files:
+        output.mkdir(parents=True, exist_ok=True)  # they may go into it
+    for _option, what, path, data in files:
+        if path in kept:
+            print(f"{what} already saved to {path}")
+        else:
+            print(f"{what} saved to {write_atomic(path, data, overwrite)}")
 
 
 def run(args: argparse.Namespace) -> int:
     images, output = Path(args.images), Path(args.output)
     pictures = _check_folders(images, output)
     count = len(pictures)
-    _check_outputs(args.mask_out, args.preview, args.overwrite, pictures, output)
+    _check_outputs(args.mask_out, args.preview, pictures, output)
     if args.min_images < 2:
         raise InputError("--min-images must be at least 2")
     engine = registry.create(args.engine)
@@ -145,13 +180,15 @@ def run(args: argparse.Namespace) -> int:
     share = 100.0 * (estimate.mask >= 128).mean()
     print(f"watermark found in {estimate.used} images: {w}x{h} at ({x}, {y}), "
           f"{share:.1f}% of the image")
-    if args.mask_out or args.preview:
-        output.mkdir(parents=True, exist_ok=True)  # they may go into it
+    side_files = []  # encoded as save_mask and save_image write them
     if args.mask_out:
-        print(f"mask saved to {save_mask(args.mask_out, estimate.mask, args.overwrite)}")
+        side_files.append(("--mask-out", "mask", Path(args.mask_out),
+                           encode_image(estimate.mask, ".png")))
     if args.preview:
-        path = save_image(args.preview, preview_image(estimate), overwrite=args.overwrite)
-        print(f"preview saved to {path}")
+        path = Path(args.preview)
+        side_files.append(("--preview", "preview", path,
+                           encode_image(preview_image(estimate), path.suffix)))
+    _save_side_files(side_files, output, args.overwrite)
 
     bar = _Bar("clearing", count)
     try:

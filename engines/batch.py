@@ -111,11 +111,15 @@ def _count(number: int, noun: str) -> str:
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
                 output_format: str | None = None) -> Path:
-    """Where the result for ``source`` goes: same stem (+ ``name_suffix``), same extension
-    unless ``output_format`` (``".png"``, ...) is given."""
-    extension = (output_format or source.suffix).lower()
-    if not extension.startswith("."):
-        extension = "." + extension
+    """Where the result for ``source`` goes: same stem (+ ``name_suffix``) and the same
+    extension, as written (``IMG_1.JPG`` stays ``IMG_1.JPG``), unless ``output_format``
+    (``".png"`` or ``"png"``, any case) names another format, whose extension is then
+    written in lower case."""
+    extension = source.suffix
+    if output_format is not None:
+        chosen = "." + output_format.lower().lstrip(".")
+        if chosen != extension.lower():
+            extension = chosen
     return output_dir / f"{source.stem}{name_suffix}{extension}"
 
 
@@ -165,7 +169,9 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
                          f"replaced")
     sharing: dict[Path, list[Path]] = {}
     for source, target in zip(sources, targets):
-        sharing.setdefault(target.resolve(), []).append(source)
+        # x.PNG and x.png are one file where names ignore case (Windows, macOS)
+        key = target.resolve()
+        sharing.setdefault(key.with_suffix(key.suffix.lower()), []).append(source)
     groups = [(target, names) for target, names in sharing.items() if len(names) > 1]
     if groups:
         raise InputError(_same_output_message(groups))

@@ -39,7 +39,7 @@ from typing import Any
 
 from engines.base import CancelToken, EngineError
 from engines.fileio import new_file_beside
-from engines.plugins import import_plugins, take_back_on_failure
+from engines.plugins import import_plugins, load_problems, take_back_on_failure
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -100,9 +100,48 @@ class WeightSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     check_contents: Callable[[Path], None] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        """Refuse what no checkpoint could match or the cache could hold, naming the id and
+        the field (:class:`ValueError`): ``id`` and ``filename`` must each be one file name
+        (they are a folder and a file of the cache), ``urls`` http(s) addresses (a list is
+        kept as a tuple), ``size`` a positive number of bytes, ``sha256`` 64 and ``md5`` 32
+        hexadecimal digits (kept in lower case). A plugin module declaring such a spec is
+        not loaded (:mod:`engines.plugins`)."""
+        for name in ("id", "filename"):
+            _check_file_name(self.id, name, getattr(self, name))
+        if not isinstance(self.urls, (tuple, list)):  # one address alone is a str
+            raise ValueError(f"weights spec {self.id!r}: urls must be a tuple of addresses, "
+                             f"got {self.urls!r}")
+        object.__setattr__(self, "urls", tuple(self.urls))  # frozen: set once, here
+        for url in self.urls:
+            if not (isinstance(url, str) and re.fullmatch(r"(?i:https?)://[^\s/]+\S*", url)):
+                raise ValueError(f"weights spec {self.id!r}: urls must be http:// or https:// "
+                                 f"addresses, got {url!r}")
+        if self.size is not None and (isinstance(self.size, bool)
+                                      or not isinstance(self.size, int) or self.size <= 0):
+            raise ValueError(f"weights spec {self.id!r}: size must be a positive number of "
+                             f"bytes, got {self.size!r}")
+        for name, digits in (("sha256", 64), ("md5", 32)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not (isinstance(value, str) and re.fullmatch(f"[0-9a-fA-F]{{{digits}}}", value)):
+                raise ValueError(f"weights spec {self.id!r}: {name} must be {digits} "
+                                 f"hexadecimal digits, got {value!r}")
+            object.__setattr__(self, name, value.lower())
+
     @property
     def downloadable(self) -> bool:
         return bool(self.urls)
+
+
+def _check_file_name(weights_id: str, field_name: str, value: object) -> None:
+    """Raise :class:`ValueError` unless ``value`` (``field_name`` of the spec
+    ``weights_id``) is one file name: not empty, no folder separator, not ``.`` or ``..``."""
+    if not isinstance(value, str) or not value.strip() or value in (".", "..") \
+            or "/" in value or "\\" in value or "\0" in value:
+        raise ValueError(f"weights spec {weights_id!r}: {field_name} must be one file name "
+                         f"(no folder), got {value!r}")
 
 
 class UnknownWeightsError(KeyError):
@@ -144,7 +183,8 @@ take_back_on_failure("weights", lambda: _SPECS,
 
 
 def register_spec(spec: WeightSpec) -> WeightSpec:
-    """Add ``spec`` to the catalogue (idempotent for an identical spec)."""
+    """Add ``spec`` to the catalogue (idempotent for an identical spec; its fields were
+    checked when it was made: :meth:`WeightSpec.__post_init__`)."""
     existing = _SPECS.get(spec.id)
     if existing is not None and existing != spec:
         raise ValueError(f"weights id {spec.id!r} is already registered differently")
@@ -179,8 +219,9 @@ def get_spec(weights_id: str) -> WeightSpec:
     except KeyError:
         close = difflib.get_close_matches(weights_id, _SPECS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        left_out = "".join(f"; not loaded: {problem}" for problem in load_problems())
         raise UnknownWeightsError(f"unknown model {weights_id!r}.{hint} Known: "
-                                  f"{', '.join(sorted(_SPECS))}") from None
+                                  f"{', '.join(sorted(_SPECS))}{left_out}") from None
 
 
 def cache_dir() -> Path:

@@ -12,7 +12,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from engines.base import CancelToken, Engine, OptionSpec, Region, RegionStage
+from engines.base import CancelToken, Engine, InputError, OptionSpec, Region, RegionStage
 from engines.registry import register
 
 
@@ -25,6 +25,12 @@ class OpenCVEngine(Engine):
                                "filled from", minimum=1, maximum=50),)
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        """Raises :class:`InputError` when the hole covers the whole region: a diffusion
+        fill has no known pixel to spread in (OpenCV would leave the hole as it is)."""
+        if region.hole.all():
+            raise InputError(f"no source left for {self.title}: the hole covers the whole "
+                             "area it is filled from (the image, or the crop around the "
+                             "hole); unmask some context or keep more context around the hole")
         bgr = np.ascontiguousarray(region.image[..., ::-1])
         hole = region.hole.astype(np.uint8) * 255
         radius = float(self.engine_option(region, "radius"))

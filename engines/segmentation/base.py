@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from engines import weights
 from engines.base import CancelToken, Readiness, Status
 from engines.plugins import import_plugins, take_back_on_failure
 
@@ -61,7 +62,23 @@ class Parser(abc.ABC):
         """The label set the returned ids index into."""
 
     def status(self) -> Status:
-        return Status(Readiness.READY)
+        """Ready when every checkpoint of :attr:`weights` is installed and passes the cheap
+        checks (:func:`engines.weights.readiness_problem`); else NEEDS_DOWNLOAD, the title
+        first, naming damaged files (path, why, how to replace them) and how to get the
+        missing ones; UNAVAILABLE for an id no module declares. The ids checked are
+        :meth:`checked_weights`."""
+        try:
+            problem = weights.readiness_problem(self.checked_weights())
+        except weights.UnknownWeightsError as unknown:
+            return Status(Readiness.UNAVAILABLE, f"{self.title or self.name}: {unknown}")
+        if problem is None:
+            return Status(Readiness.READY)
+        return Status(Readiness.NEEDS_DOWNLOAD, f"{self.title or self.name}: {problem}")
+
+    def checked_weights(self) -> list[str]:
+        """The weights ids :meth:`status` checks: all of :attr:`weights` (a parser whose
+        options can name a checkpoint file instead leaves those out)."""
+        return list(self.weights)
 
     @abc.abstractmethod
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
@@ -70,15 +87,25 @@ class Parser(abc.ABC):
 
 
 _PARSERS: dict[str, type[Parser]] = {}
-# a plugin module that fails takes back the parsers it registered (or replaced)
+# a plugin module that fails takes back the parsers it registered
 take_back_on_failure("parsers", lambda: _PARSERS, lambda name, cls: cls.__module__)
 P = TypeVar("P", bound=type[Parser])
 
 
 def register_parser(cls: P) -> P:
-    """Class decorator adding a :class:`Parser` subclass under ``cls.name``."""
+    """Class decorator adding a :class:`Parser` subclass under ``cls.name``.
+
+    Raises ValueError for a class without a name, or a name another class holds already
+    (the first registered keeps it, so a plugin cannot replace a built-in parser;
+    registering the same class again, as a reload does, replaces it), as
+    :func:`engines.registry.register` does for engines."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
+    existing = _PARSERS.get(cls.name)
+    if existing is not None and (existing.__module__, existing.__qualname__) \
+            != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"parser name {cls.name!r} is taken by {existing.title or existing.name} "
+                         f"({existing.__module__}.{existing.__qualname__}); choose another name")
     _PARSERS[cls.name] = cls
     return cls
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from engines import weights
-from engines.base import Readiness, Status
 from engines.device import MODEL_SLOT, pick_device, slot_key
 from engines.neural.interrupt import watch_layers
 from engines.segmentation.base import Parser
@@ -64,16 +63,9 @@ class NeuralParser(Parser):
             return Path(self.options["weights_path"])
         return weights.require(weights_id)
 
-    def status(self) -> Status:
-        """Ready when every checkpoint the options do not name explicitly is installed and
-        passes the cheap checks; else NEEDS_DOWNLOAD naming damaged files (path, why, how to
-        replace them) and how to get the missing ones
-        (:func:`engines.weights.readiness_problem`)."""
-        cached = [i for i in self.required_weights() if i not in self.overridden_weights()]
-        problem = weights.readiness_problem(cached)
-        if problem is None:
-            return Status(Readiness.READY)
-        return Status(Readiness.NEEDS_DOWNLOAD, f"{self.title}: {problem}")
+    def checked_weights(self) -> list[str]:
+        """The checkpoints :meth:`status` checks: those the options do not name explicitly."""
+        return [i for i in self.required_weights() if i not in self.overridden_weights()]
 
     def device(self):
         """The torch device for this parser's ``device`` option."""

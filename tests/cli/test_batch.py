@@ -169,3 +169,33 @@ def test_batch_names_the_pictures_that_would_share_an_output_name(tmp_path, caps
     error = _refused_once(capsys, out, "p0.jpg, p0.png and p0.webp would all be written to "
                                        "p0.png")
     assert "keep each picture's own format, or rename them" in error
+
+
+def test_results_keep_the_pictures_names_exactly_unless_another_format_is_asked(tmp_path,
+                                                                               capsys):
+    images, masks = _folder(tmp_path, count=2)
+    (images / "p0.png").rename(images / "p0.PNG")  # as cameras and old systems name them
+    save_image(images / "p1.JPG", load_image(images / "p1.png").rgb)
+    (images / "p1.png").unlink()
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["p0.PNG", "p1.JPG"]  # "the same names"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out) == 0
+    assert "2 skipped: already in the output folder" in capsys.readouterr().out
+    converted = tmp_path / "converted"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", converted,
+                   "--format", "PNG") == 0
+    assert sorted(p.name for p in converted.iterdir()) == ["p0.PNG", "p1.png"]
+    assert load_image(converted / "p1.png").rgb.shape == (60, 80, 3)
+
+
+def test_names_differing_only_in_the_extensions_case_are_one_output(tmp_path, capsys):
+    """x.PNG and x.png are one file where names ignore case: refused as sharing a name."""
+    images, masks = _folder(tmp_path, count=1)
+    (images / "p0.png").rename(images / "p0.PNG")  # kept as p0.PNG
+    save_image(images / "p0.jpg", np.full((60, 80, 3), 90, np.uint8))  # written as p0.png
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--format", ".png") == 2
+    error = _refused_once(capsys, out, " would be written to p0.png")
+    assert "p0.PNG" in error and "p0.jpg" in error

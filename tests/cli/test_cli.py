@@ -49,6 +49,18 @@ def test_inpaint_round_trip_changes_only_the_hole(files, strategy, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("engine", ["telea", "ns", "patchmatch"])
+def test_inpaint_refuses_a_hole_covering_the_whole_picture(files, engine, capsys):
+    folder, image, _mask = files
+    save_mask(folder / "all.png", np.full(image.shape[:2], 255, np.uint8))
+    out = folder / "out.png"
+    assert run_cli("inpaint", folder / "photo.png", folder / "all.png", "-o", out,
+                   "--engine", engine) == 2
+    error = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert error.startswith("error: no source left for ") and "unmask some context" in error
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("strip", [False, True])
 def test_inpaint_keeps_the_photos_metadata_unless_stripped(files, strip, capsys):
     folder, image, _mask = files

@@ -76,6 +76,29 @@ def test_missing_weights_give_the_download_command(halves, tmp_path, model_cache
     assert not (tmp_path / "l.png").exists()
 
 
+def test_a_plugin_parser_missing_its_weights_gives_the_download_command(
+        halves, tmp_path, make_spec, monkeypatch, capsys):
+    from engines.segmentation import base as parsers
+    from engines.segmentation.labels import generated_palette
+
+    spec = make_spec(urls=("https://example.invalid/stripes.pth",))
+
+    class Stripes(parsers.Parser):  # as a plugin declares one
+        name, title, weights = "qa-stripes", "QA stripes", (spec.id,)
+        label_set = parsers.LabelSet("qa", ("even", "odd"), generated_palette(2))
+
+        def parse(self, image, cancel=None, progress=None):
+            raise AssertionError("a parser without its weights must not run")
+
+    monkeypatch.setitem(parsers._PARSERS, Stripes.name, Stripes)
+    output = tmp_path / "l.png"
+    assert cli.main(["segment", str(halves), "-o", str(output), "--model", "qa-stripes"]) == 2
+    error = capsys.readouterr().err
+    assert error == (f"error: --model qa-stripes: QA stripes: weights {spec.id} not installed; "
+                     f"run `python main.py models download {spec.id}`\n")
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--model", "sky"], "unknown parser 'sky'"),
     (["--model", "scene", "--regions", "4"], "--regions applies to --model regions"),

@@ -236,13 +236,48 @@ def test_an_unwritable_output_folder_is_refused_before_the_estimate(folder, tmp_
     assert "cannot write into" in captured.err and "watermark found" not in captured.out
 
 
-def test_existing_mask_file_needs_overwrite(folder, tmp_path, capsys):
+@pytest.mark.parametrize("option, name", [("--mask-out", "mask.png"),
+                                          ("--preview", "see.jpg")])
+def test_another_existing_mask_or_preview_file_needs_overwrite(folder, tmp_path, capsys,
+                                                               option, name):
     source, _, _ = folder
-    mask_file = tmp_path / "mask.png"
-    mask_file.write_bytes(b"keep")
-    assert run("--images", source, "-o", tmp_path / "out", "--mask-out", mask_file) == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert mask_file.read_bytes() == b"keep"
+    side_file = tmp_path / name
+    side_file.write_bytes(b"keep")
+    assert run("--images", source, "-o", tmp_path / "out", option, side_file) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "already exists" in error and "--overwrite" in error
+    assert side_file.read_bytes() == b"keep"
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_an_interrupted_run_with_mask_and_preview_finishes_when_run_again(folder, tmp_path,
+                                                                          capsys, monkeypatch):
+    import engines.batch
+
+    source, _, _ = folder
+    output, mask_file, preview = tmp_path / "out", tmp_path / "mask.png", tmp_path / "see.jpg"
+    command = ("--images", source, "-o", output, "--mask-out", mask_file, "--preview", preview)
+    fill, runs = engines.batch._final_image, []
+
+    def interrupted_at_the_fourth(*args, **kwargs):
+        runs.append(1)
+        if len(runs) == 4:
+            raise KeyboardInterrupt  # Ctrl+C while the fourth picture is cleared
+        return fill(*args, **kwargs)
+
+    monkeypatch.setattr(engines.batch, "_final_image", interrupted_at_the_fourth)
+    assert run(*command) == cli.EXIT_INTERRUPTED
+    message = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "3 results written and kept" in message and "run the same command again" in message
+    saved = mask_file.read_bytes(), preview.read_bytes()
+    monkeypatch.setattr(engines.batch, "_final_image", fill)
+    assert run(*command) == 0  # as the message says: the rest is done
+    printed = capsys.readouterr().out
+    assert "cleared 9 of 12" in printed and "3 skipped: already in the output folder" in printed
+    assert f"mask already saved to {mask_file}" in printed
+    assert f"preview already saved to {preview}" in printed
+    assert (mask_file.read_bytes(), preview.read_bytes()) == saved
+    assert sorted(p.name for p in output.iterdir()) == sorted(p.name for p in source.iterdir())
 
 
 def test_the_command_is_listed(capsys):

@@ -128,8 +128,7 @@ class QaHalves(Parser):
         return labels
 '''
 
-# registers an engine, a parser, one taking a built-in parser's name and a checkpoint spec,
-# then fails: none of them may stay
+# registers an engine, a parser and a checkpoint spec, then fails: none of them may stay
 REGISTERS_THEN_RAISES = '''
 from engines.base import Engine, RegionStage
 from engines.registry import register
@@ -156,12 +155,26 @@ class QaHalfParser(Parser):
         raise AssertionError("never loaded")
 
 
-@register_parser
-class QaTakesRegions(QaHalfParser):
-    name = "regions"
-
-
 raise RuntimeError("no licence key found")
+'''
+
+# one parser of its own, then one under the built-in colour regions parser's name
+TAKES_A_PARSERS_NAME = '''
+from engines.segmentation.base import Parser, register_parser
+
+
+@register_parser
+class QaOwnParser(Parser):
+    name, title = "qa-own", "QA own parser"
+    label_set = None
+
+    def parse(self, image, cancel=None, progress=None):
+        raise AssertionError("never loaded")
+
+
+@register_parser
+class QaTakesRegions(QaOwnParser):
+    name, title = "regions", "My regions"
 '''
 
 BROKEN = {  # file stem -> (source, how the reason starts)
@@ -251,12 +264,34 @@ def test_engines_a_refused_module_registered_are_dropped_with_it(plugin_folder):
 
 
 def _assert_taken_back() -> None:
-    """Nothing of :data:`REGISTERS_THEN_RAISES` stays registered, and the built-in parser
-    whose name it took has it again."""
+    """Nothing of :data:`REGISTERS_THEN_RAISES` stays registered."""
     assert "qa-half" not in registry.names()
     assert "qa-half-parser" not in parsers.parser_names()
     assert parsers._PARSERS["regions"].__module__ == "engines.segmentation.regions"
     assert "qa-half-weights" not in {spec.id for spec in weights.all_specs()}
+
+
+def test_a_parser_under_a_built_in_parsers_name_is_refused_with_its_module(
+        parser_plugin_folder):
+    built_in = parsers._PARSERS["regions"]
+    refused = write_plugin(parser_plugin_folder, "qa_takes_regions", TAKES_A_PARSERS_NAME)
+    names = parsers.parser_names()
+    assert "qa-own" not in names  # registered before the clash, but its module failed
+    assert parsers._PARSERS["regions"] is built_in
+    assert built_in.__module__ == "engines.segmentation.regions"
+    [problem] = plugins.parser_load_problems()
+    assert Path(problem.path) == refused
+    assert problem.reason == (f"ValueError: parser name 'regions' is taken by {built_in.title} "
+                              "(engines.segmentation.regions.RegionParser); choose another "
+                              "name")
+
+
+def test_a_parser_module_loaded_again_registers_its_parsers_again(parser_plugin_folder):
+    write_plugin(parser_plugin_folder, "qa_halves", GOOD_PARSER)
+    assert "qa-halves" in parsers.parser_names()
+    reloaded = importlib.reload(sys.modules[f"{PARSER_PACKAGE}.qa_halves"])
+    assert parsers._PARSERS["qa-halves"] is reloaded.QaHalves  # the same class, made anew
+    assert not plugins.load_problems()
 
 
 @pytest.mark.parametrize("fixture", ["plugin_folder", "parser_plugin_folder"])

@@ -1,0 +1,46 @@
+"""OpenCV's Telea and Navier-Stokes fills refuse a hole that leaves them no known pixel,
+as PatchMatch does, instead of returning the picture unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines import registry
+from engines.base import InpaintRequest, InputError
+
+SHAPE = (48, 64)
+
+
+def _image() -> np.ndarray:
+    return np.random.default_rng(3).integers(0, 256, (*SHAPE, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["telea", "ns"])
+@pytest.mark.parametrize("strategy", ["crop", "resize", "original"])
+def test_a_hole_covering_the_whole_picture_is_refused(name, strategy):
+    request = InpaintRequest(_image(), np.full(SHAPE, 255, np.uint8), strategy=strategy)
+    with pytest.raises(InputError, match=r"^no source left for OpenCV .*: the hole covers "
+                                         r"the whole area .*; unmask some context"):
+        list(registry.create(name).run(request))
+
+
+@pytest.mark.parametrize("name", ["telea", "ns"])
+def test_a_crop_without_context_is_refused_not_returned_unchanged(name):
+    """With no context kept (margin 0) a rectangle hole fills its whole crop."""
+    image = np.random.default_rng(4).integers(0, 256, (48, 200, 3), dtype=np.uint8)
+    mask = np.zeros((48, 200), np.uint8)
+    mask[:, 50:150] = 255  # a band as tall as the picture: its crop is all hole
+    request = InpaintRequest(image, mask, crop_margin=0)
+    with pytest.raises(InputError, match="no source left"):
+        list(registry.create(name).run(request))
+
+
+@pytest.mark.parametrize("name", ["telea", "ns"])
+def test_one_known_column_is_enough(name):
+    image = _image()
+    mask = np.full(SHAPE, 255, np.uint8)
+    mask[:, 0] = 0
+    final = list(registry.create(name).run(InpaintRequest(image, mask)))[-1]
+    assert final.final and np.array_equal(final.image[:, 0], image[:, 0])
+    assert (final.image[:, 1:] != image[:, 1:]).any()
