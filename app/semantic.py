@@ -7,9 +7,12 @@ computed map, so the new map itself is not taken for a label edit: only later ed
 the hole). Undoing it brings back the previous label set too. Results of a superseded run, or computed for a picture that has changed since, are
 dropped. It owns no widgets; the window connects its signals.
 
-Helpers for the window: :func:`parser_entries` (the parser picker), :func:`label_set_for`
-(a document's label set name back to a :class:`LabelSet`), :func:`palette_for` (the canvas
-palette) and :func:`engine_for_labels` (which engine fills a label edit).
+Helpers for the window: :func:`parser_entries` (the parser picker), :func:`download_needed`
+(the weights to offer before Compute map), :func:`label_set_for` (a document's label set
+name back to a :class:`LabelSet`), :func:`palette_for` (the canvas palette) and
+:func:`engine_for_labels` (which engine fills a label edit). A broken parser (a plugin's
+property or method raising) is listed as unavailable and said, never raised: one line,
+:func:`parser_failed`.
 """
 
 from __future__ import annotations
@@ -25,11 +28,25 @@ from app.document import Document, Layer
 from app.viewcache import default_palette
 from app.worker import FunctionTask, Progress, Worker, WorkerClient
 from engines import registry
-from engines.base import UNLABELLED, CancelToken, EngineError, Guidance, Readiness
+from engines.base import (
+    UNLABELLED,
+    CancelToken,
+    EngineError,
+    Guidance,
+    Readiness,
+    exception_line,
+)
 from engines.region import Box
-from engines.segmentation.base import LabelSet, ProgressCallback, create_parser, parser_names
+from engines.segmentation.base import (
+    LabelSet,
+    Parser,
+    ProgressCallback,
+    create_parser,
+    parser_names,
+)
 from engines.segmentation.labelmap import (
     LabelMapError,
+    check_label_ids,
     label_set_name,
     load_label_png,
     palette_table,
@@ -40,25 +57,66 @@ UNNAMED_SET = "unnamed"  # the label set written for a map painted without one
 LABEL_ENGINE_PREFERENCE = ("semantic", "patchmatch")  # best first, among engines taking labels
 
 
+def parser_failed(title: str, exc: BaseException) -> str:
+    """``"<title> failed: Type: message"``: a parser raised where none should (created, asked
+    its status or its label set): a bug, often a plugin's."""
+    return f"{title} failed: {exception_line(exc)}"
+
+
+def _label_set_of(parser: Parser) -> LabelSet:
+    """``parser.label_set``, raising ``TypeError`` when it is no :class:`LabelSet` (and
+    whatever a broken parser's property raises)."""
+    label_set = parser.label_set
+    if not isinstance(label_set, LabelSet):
+        raise TypeError(f"its label_set is a {type(label_set).__name__}, not a LabelSet")
+    return label_set
+
+
+def parser_state(name: str) -> tuple[str, Readiness, str]:
+    """(title, readiness, detail) of parser ``name``. A broken one (it raises when created,
+    asked its status or its label set) is UNAVAILABLE, the detail :func:`parser_failed`."""
+    title = name
+    try:
+        parser = create_parser(name)
+        title = parser.title or name
+        status = parser.status()
+        _label_set_of(parser)
+    except Exception as exc:  # a broken parser must not break the picker
+        return title, Readiness.UNAVAILABLE, parser_failed(title, exc)
+    return title, status.readiness, status.detail
+
+
 def parser_entries() -> list[tuple[str, str, Readiness, str]]:
     """(name, title, readiness, detail) for every registered parser."""
-    entries = []
-    for name in parser_names():
-        try:
-            parser = create_parser(name)
-            status = parser.status()
-            entries.append((name, parser.title or name, status.readiness, status.detail))
-        except Exception as exc:  # a broken parser must not break the picker
-            entries.append((name, name, Readiness.UNAVAILABLE, str(exc)))
-    return entries
+    return [(name, *parser_state(name)) for name in parser_names()]
 
 
-def label_set_for(name: str | None) -> LabelSet | None:
-    """The :class:`LabelSet` called ``name`` among the registered parsers' sets, else None."""
+def download_needed(name: str) -> tuple[str, ...]:
+    """The weights ids to download before parser ``name`` (default options) can run: those
+    its status checks (:meth:`Parser.checked_weights`) when it is
+    :attr:`Readiness.NEEDS_DOWNLOAD`, else ``()`` (ready, unknown, broken or not ready for
+    another reason: :meth:`SemanticController.compute_map` says why)."""
+    if name not in parser_names() or parser_state(name)[1] is not Readiness.NEEDS_DOWNLOAD:
+        return ()
+    return tuple(create_parser(name).checked_weights())
+
+
+def label_set_for(name: str | None, problems: list[str] | None = None) -> LabelSet | None:
+    """The :class:`LabelSet` called ``name`` among the registered parsers' sets, else None.
+    A broken parser (its set cannot be had) is passed over, never stopping the search;
+    :func:`parser_failed` of each is appended to ``problems`` when given."""
     if not name:
         return None
     for parser_name in parser_names():
-        label_set = create_parser(parser_name).label_set
+        title = parser_name
+        try:
+            parser = create_parser(parser_name)
+            title = parser.title or parser_name
+            label_set = _label_set_of(parser)
+        except Exception as exc:  # one broken parser must not stop an import
+            if problems is not None:
+                problems.append(parser_failed(title, exc))
+            continue
         if label_set.name == name:
             return label_set
     return None
@@ -94,11 +152,17 @@ def _unnamed_label_set() -> LabelSet:
 
 def _parse(parser, image: np.ndarray, cancel: CancelToken,
            progress: ProgressCallback) -> np.ndarray:
-    """Runs on the worker thread: the parser's map, checked against the image."""
+    """Runs on the worker thread: the parser's map, checked against the image and against
+    its label set (ids it does not have are refused, as the CLI's ``segment`` refuses them:
+    the legend could not name them, nor a saved map hold them)."""
     labels = parser.parse(image, cancel, progress)
     if labels.shape != image.shape[:2] or labels.dtype != np.uint8:
         raise EngineError(f"{parser.title} returned a {labels.dtype} map of shape "
                           f"{labels.shape} for a {image.shape[1]}x{image.shape[0]} picture")
+    try:
+        check_label_ids(labels, parser.label_set)
+    except LabelMapError as exc:
+        raise EngineError(f"{parser.title or parser.name}: {exc}") from None
     return labels
 
 
@@ -205,8 +269,16 @@ class SemanticController(WorkerClient):
         except KeyError as exc:
             self.error.emit(str(exc.args[0]))
             return None
+        except Exception as exc:  # a broken parser (a plugin's bug): said, never raised
+            self.error.emit(parser_failed(parser_name, exc))
+            return None
         title = parser.title or parser_name
-        status = parser.status()
+        try:
+            status = parser.status()
+            label_set = _label_set_of(parser) if status.ready else None
+        except Exception as exc:  # likewise
+            self.error.emit(parser_failed(title, exc))
+            return None
         if not status.ready:
             self.error.emit(status.detail or f"{title}: {status.readiness.value}")
             return None
@@ -218,7 +290,7 @@ class SemanticController(WorkerClient):
                             function=lambda cancel, progress: _ready_map(
                                 _parse(parser, image, cancel, progress)))
         return self._start(task, _MapRun(task.id, doc, doc.image_version, title,
-                                         parser.label_set, parser_name, options, attempt),
+                                         label_set, parser_name, options, attempt),
                            f"{title}: starting")
 
     def label_counts(self) -> np.ndarray:
@@ -242,10 +314,13 @@ class SemanticController(WorkerClient):
             return False
         path = Path(path)
         stored = label_set_name(path)
-        label_set = label_set_for(stored)
+        broken: list[str] = []
+        label_set = label_set_for(stored, broken)
+        note = ""
         if stored and label_set is None and stored != UNNAMED_SET:
-            self.message.emit(f"{path.name} names the label set {stored!r}, which no parser "
-                              "here uses; its ids are kept")
+            # a broken parser may be the one whose set it names: say which failed
+            note = (f": it names the label set {stored!r}, which no parser here uses, so its "
+                    f"ids are kept{''.join(f'; {problem}' for problem in broken)}")
         label_set = label_set or (self.label_set if stored is None else None)
         try:
             labels = load_label_png(path, (doc.height, doc.width), label_set)
@@ -259,7 +334,7 @@ class SemanticController(WorkerClient):
         self._forget()
         labels.flags.writeable = False  # a new array: kept as the computed map, not copied
         self._store_map(doc, labels, label_set, f"Import label map ({path.name})")
-        self.message.emit(f"Label map imported from {path.name}")
+        self.message.emit(f"Label map imported from {path.name}{note}")
         return True
 
     def export_labels(self, path: str | Path, overwrite: bool = False) -> bool:

@@ -19,6 +19,7 @@ refuses to write into the input folder or over an original; its message is shown
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -69,14 +70,35 @@ def default_folder_engine() -> str:
     return next((name for name in FOLDER_ENGINE_PREFERENCE if name in ready), "telea")
 
 
+@dataclass
+class FolderCount:
+    """How far a folder run is: ``done`` of the ``total`` pictures of the input folder dealt
+    with (written, failed or skipped); ``total`` is 0 until they are counted. Written by the
+    worker thread, read by the GUI thread (each a plain int: no lock needed)."""
+
+    done: int = 0
+    total: int = 0
+
+
 def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: EngineFactory,
            overwrite: bool, other_sizes: str, keep_metadata: bool, settings: dict[str, Any],
-           cancel, progress) -> BatchResult:
+           count: FolderCount, cancel, progress) -> BatchResult:
     """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
-    the end; ``settings`` are the requests' (strategy, context, seed, device)."""
+    the end; ``settings`` are the requests' (strategy, context, seed, device). ``count``
+    follows the pictures done."""
+    try:
+        count.total = len(list_images(images))
+    except OSError:  # clear_folder says what is wrong with the folder
+        count.total = 0
+
+    def report(fraction: float, message: str) -> None:
+        # clear_folder reports (index + part of this picture) / total, index + 1 once done
+        count.done = min(count.total, math.floor(fraction * count.total + 1e-6))
+        progress(fraction, message)
+
     instance = factory(engine)
     try:
-        return clear_folder(images, output, mask, instance, progress, cancel, overwrite,
+        return clear_folder(images, output, mask, instance, report, cancel, overwrite,
                             other_sizes=other_sizes, keep_metadata=keep_metadata,
                             request_settings=settings)
     finally:
@@ -113,8 +135,17 @@ class FolderField(QWidget):
         self.edit.textChanged.connect(self.changed)
 
     def path(self) -> Path | None:
-        text = self.edit.text().strip()
-        return Path(text).expanduser() if text else None
+        """The folder typed. Spaces around it are the name's own when a file or folder of
+        that name exists (a folder called "in " is that folder, not "in"); otherwise they
+        were typed or pasted by accident and dropped, as are line breaks and tabs, which
+        are never part of a name typed here."""
+        typed = self.edit.text().strip("\r\n\t")
+        stripped = typed.strip()
+        if not stripped:
+            return None
+        if typed != stripped and Path(typed).expanduser().exists():
+            return Path(typed).expanduser()
+        return Path(stripped).expanduser()
 
     def set_path(self, path: str | Path) -> None:
         self.edit.setText(str(path))
@@ -161,6 +192,8 @@ class FolderRunDialog(QDialog):
         self._task_id: int | None = None
         self._on_result: Callable[[object], None] | None = None
         self._close_with: int | None = None
+        self._count: FolderCount | None = None  # the pictures a folder run has done
+        self._stop_asked = False  # the running job was cancelled, and ends soon
         self.worker: Worker | None = None  # exists while a job runs
 
         self.input = FolderField("Folder with the images")
@@ -216,6 +249,26 @@ class FolderRunDialog(QDialog):
     def running(self) -> bool:
         return self._task_id is not None
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the running job was cancelled (it ends with the picture in hand)."""
+        return self.running and self._stop_asked
+
+    def run_summary(self) -> str:
+        """The running job and how far it is, for a question: "A folder run is in progress
+        (29 of 300 done)"; a job that counts no pictures (estimating) gives its share done."""
+        count = self._count
+        if count is not None and count.total:
+            return f"A folder run is in progress ({count.done} of {count.total} done)"
+        what = "A folder run" if count is not None else "A watermark estimate"
+        return f"{what} is in progress ({self.bar.value() / 10:.0f} % done)"
+
+    def wait_stopped(self, timeout_ms: int) -> bool:
+        """After :meth:`cancel`, wait up to ``timeout_ms`` for the job's thread to end: the
+        picture being written is finished (each result is written whole, or not at all).
+        Whether it ended; a job that outlives the wait never holds the program open."""
+        return self.worker is None or self.worker.shutdown(timeout_ms)
+
     def engine_name(self) -> str:
         return self.engine.currentData()
 
@@ -245,17 +298,21 @@ class FolderRunDialog(QDialog):
         overwrite, other_sizes = self.overwrite.isChecked(), self.other_sizes.currentData()
         keep_metadata = self.keep_metadata.isChecked()
         settings = dict(self._request_settings())
+        count = FolderCount()
         return self.run_job(
             f"Clearing with {self.engine.currentText()}",
             lambda cancel, progress: _clear(images, output, mask, engine, factory, overwrite,
-                                             other_sizes, keep_metadata, settings, cancel,
-                                             progress),
-            self._show_cleared)
+                                             other_sizes, keep_metadata, settings, count,
+                                             cancel, progress),
+            self._show_cleared, count)
 
-    def run_job(self, title: str, function, on_result: Callable[[object], None]) -> int:
+    def run_job(self, title: str, function, on_result: Callable[[object], None],
+                count: FolderCount | None = None) -> int:
         """Run ``function(cancel, progress)`` on this dialog's worker; ``on_result`` gets
-        what it returns (failures and cancellation go to the status line)."""
+        what it returns (failures and cancellation go to the status line). ``count`` is
+        the :class:`FolderCount` a folder run updates."""
         task = FunctionTask(title=title, function=function)
+        self._count, self._stop_asked = count, False
         self.worker = private_worker(self)
         self.worker.emitted.connect(self._on_emitted)
         self.worker.finished.connect(self._on_finished)
@@ -273,6 +330,7 @@ class FolderRunDialog(QDialog):
         """Stop the running job (results already written stay)."""
         if self._task_id is not None and self.worker is not None:
             self.worker.cancel()
+            self._stop_asked = True
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelling…")
 

@@ -55,10 +55,21 @@ from app.model_dialogs import (
 )
 from app.panels import EnginePanel, OverlayPanel
 from app.references import ReferencePanel
-from app.semantic import SemanticController, engine_for_labels, palette_for
+from app.semantic import (
+    SemanticController,
+    download_needed,
+    engine_for_labels,
+    palette_for,
+    parser_state,
+)
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import ToolSettings, make_tools
-from app.watermark_dialogs import FolderApplyDialog, TextMaskController, WatermarkDialog
+from app.watermark_dialogs import (
+    FolderApplyDialog,
+    FolderRunDialog,
+    TextMaskController,
+    WatermarkDialog,
+)
 from app.worker import Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, Readiness
@@ -69,6 +80,9 @@ _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 # how long closing waits, in all, for the cancelled runs to end; one that ignores cancelling
 # (a long library call) is left to the end of the program, which it does not hold up
 CLOSE_WAIT_MS = 3000
+# how long closing waits, in all, for the folder runs it stopped: the picture being written is
+# finished (writes are whole or nothing either way); an engine ignoring cancelling is left
+FOLDER_STOP_WAIT_MS = 10000
 # settings are written this long after the last change (a crash keeps them); a drag
 # of the size box or a run of [ ] presses is one write
 SAVE_DELAY_MS = 1500
@@ -362,7 +376,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         panel.cancelRequested.connect(self.cancel_or_discard)
         self.overlay_panel.changed.connect(canvas.refresh_overlays)
         sem, legend = self.semantic, self.legend
-        legend.computeRequested.connect(lambda name: sem.compute_map(name))
+        legend.computeRequested.connect(self.compute_map)
         legend.labelChosen.connect(self.choose_label)
         legend.labelReplaced.connect(self._on_label_replaced)
         self.tool_settings.on_label_picked = legend.set_current_label
@@ -495,6 +509,19 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.engine_panel.reload_engines()
         self.legend.reload_parsers()
         self.face_panel.refresh_models()
+
+    def compute_map(self, name: str) -> int | None:
+        """Compute the label map with parser ``name``; returns the task id, or None. A
+        parser whose weights are missing offers their download first, as choosing an engine
+        does; declined, the status bar says what it needs."""
+        needed = download_needed(name)
+        if needed:
+            if not self.offer_download(needed):
+                title, _readiness, detail = parser_state(name)  # the detail names it
+                self.statusBar().showMessage(detail or f"{title} needs a download", 10000)
+                return None
+            self.models_changed()
+        return self.semantic.compute_map(name)
 
     def choose_label(self, label_id: int) -> None:
         """Make ``label_id`` the label the label tools paint (switching to the brush)."""
@@ -890,26 +917,47 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             return
         super().keyReleaseEvent(event)
 
+    def folder_runs(self) -> list[FolderRunDialog]:
+        """The folder dialogs (Apply to Folder, Clear Watermark) whose job is running."""
+        return [dialog for dialog in self.findChildren(FolderRunDialog) if dialog.running]
+
+    def confirm_stop_folder_runs(self) -> bool:
+        """Before closing: whether the folder runs in progress may be stopped (True when
+        there are none; one the user already cancelled is not asked about)."""
+        runs = [dialog for dialog in self.folder_runs() if not dialog.stopping]
+        if not runs:
+            return True
+        them = "it" if len(runs) == 1 else "them"
+        return self.ask_stop_runs(" ".join(f"{dialog.run_summary()}." for dialog in runs)
+                                  + f" Stop {them} and quit?")
+
     def closeEvent(self, event) -> None:
-        if not self.confirm_discard_changes():
+        if not self.confirm_stop_folder_runs() or not self.confirm_discard_changes():
             event.ignore()
             return
         self._save_timer.stop()
         self.save_preferences()
+        folder_runs = self.folder_runs()
+        for dialog in folder_runs:
+            dialog.hide()
         self.hide()  # closed at once for the user, while the runs end
         QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)
         for worker in (self.worker, self.map_worker, self.face_worker, self.text_worker):
             worker.cancel()  # all at once: the waits below share one deadline
+        for dialog in folder_runs:
+            dialog.cancel()
         cancel_transfers()  # downloads and imports of the model dialogs
-        deadline = time.monotonic() + CLOSE_WAIT_MS / 1000
+        start = time.monotonic()
 
-        def left_ms() -> int:
-            return max(0, round((deadline - time.monotonic()) * 1000))
+        def left_ms(wait_ms: int) -> int:
+            return max(0, round((start + wait_ms / 1000 - time.monotonic()) * 1000))
 
-        self.worker.shutdown(left_ms())
+        self.worker.shutdown(left_ms(CLOSE_WAIT_MS))
         for worker in (self.map_worker, self.face_worker, self.text_worker):
-            retire_worker(worker, left_ms())
-        wait_for_transfers(left_ms())
+            retire_worker(worker, left_ms(CLOSE_WAIT_MS))
+        wait_for_transfers(left_ms(CLOSE_WAIT_MS))
+        for dialog in folder_runs:  # the picture being written is finished
+            dialog.wait_stopped(left_ms(FOLDER_STOP_WAIT_MS))
         event.accept()
 
     # --------------------------------------------------- questions to the user
@@ -917,6 +965,18 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         answer = QMessageBox.question(self, title, text,
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
+
+    def ask_stop_runs(self, text: str) -> bool:
+        """Whether to stop the background runs ``text`` describes and quit: "Stop and quit"
+        or "Keep running" (the default, and Esc)."""
+        box = QMessageBox(QMessageBox.Question, "Inpaint Studio", text, QMessageBox.NoButton,
+                          self)
+        stop = box.addButton("Stop and quit", QMessageBox.DestructiveRole)
+        keep = box.addButton("Keep running", QMessageBox.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is stop
 
     def ask_open_path(self, title: str, filters: str, folder: str = "") -> str:
         """A file chosen in a dialog starting in ``folder`` ("" the dialog's default)."""

@@ -63,16 +63,24 @@ def _describe_ids(ids: list[int]) -> str:
     return shown + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
 
 
+def check_label_ids(labels: np.ndarray, label_set: LabelSet,
+                    what: str = "the label map") -> None:
+    """Raise :class:`LabelMapError` when the ``(H, W)`` uint8 ``labels`` hold ids that
+    ``label_set`` does not have (255, unlabelled, is always allowed): ``"{what} has ids 7,
+    which the label set 'stripes' (ids 0-1) does not have"``."""
+    unknown = _unknown_ids(labels, label_set)
+    if unknown:
+        raise LabelMapError(f"{what} has ids {_describe_ids(unknown)}, which the label set "
+                            f"{label_set.name!r} (ids 0-{len(label_set) - 1}) does not have")
+
+
 def encode_label_png(labels: np.ndarray, label_set: LabelSet) -> bytes:
     """The bytes of an indexed PNG of ``labels`` (see the module docstring).
 
     Raises :class:`LabelMapError` for ids outside ``label_set`` (other than 255).
     """
     labels = _checked_map(labels)
-    unknown = _unknown_ids(labels, label_set)
-    if unknown:
-        raise LabelMapError(f"the label map has ids {_describe_ids(unknown)}, which the label "
-                            f"set {label_set.name!r} (ids 0-{len(label_set) - 1}) does not have")
+    check_label_ids(labels, label_set)
     height, width = labels.shape
     picture = Image.frombytes("P", (width, height), np.ascontiguousarray(labels).tobytes())
     picture.putpalette(palette_table(label_set).ravel().tolist())
@@ -177,10 +185,7 @@ def decode_label_png(data: bytes, label_set: LabelSet | None = None,
     except (OSError, SyntaxError) as exc:
         raise LabelMapError(f"{name} is not a readable PNG ({exc})") from None
     if label_set is not None:
-        unknown = _unknown_ids(labels, label_set)
-        if unknown:
-            raise LabelMapError(f"{name} has ids {_describe_ids(unknown)}, which the label set "
-                                f"{label_set.name!r} (ids 0-{len(label_set) - 1}) does not have")
+        check_label_ids(labels, label_set, name)
     return np.ascontiguousarray(labels)
 
 
