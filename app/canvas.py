@@ -17,7 +17,10 @@ Navigation: a mouse wheel zooms around the pointer; a trackpad scroll (pixel del
 phase), a sideways wheel or tilt, and Shift+wheel pan; Ctrl+wheel or Ctrl+trackpad zoom; a
 pinch zooms around the fingers. Panning and zooming keep part of the picture in the widget
 (:data:`VISIBLE_MARGIN`); :meth:`Canvas.offset_limits` gives the offsets allowed, which the
-scroll bars of :class:`~app.canvas_view.CanvasView` span.
+scroll bars of :class:`~app.canvas_view.CanvasView` span. A zoom about the centre (100 %,
+Zoom In/Out) keeps the centre when the scroll bars it brings or removes resize the widget,
+and a widget that grows brings a picture cut off at its left or top into the room gained
+(:meth:`Canvas.resizeEvent`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from app.busy import wait_for
 from app.document import Document, Layer
 from app.qimages import wrap_buffer
 from app.tools import PanTool, Tool
-from app.viewcache import OverlayStyle, PreparedPreview, ViewCache, nonzero_rects
+from app.viewcache import OverlayStyle, PreparedPreview, ViewCache, add_box, nonzero_rects
 from engines.region import Box
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -89,6 +92,7 @@ class Canvas(QWidget):
         self.stage_label = ""
         self.style = OverlayStyle()  # shared by every document shown here
         self._fitted = True
+        self._keeping_centre = False  # while a zoom about the centre is announced (resizeEvent)
         self._pointer: QPointF | None = None
         self._panning_from: QPointF | None = None
         self._space_held = False
@@ -144,17 +148,9 @@ class Canvas(QWidget):
         self._schedule(layer is Layer.IMAGE, box)
 
     def _schedule(self, image: bool, box: Box) -> None:
-        """Remember that ``box`` of the picture (``image``) or of the overlays changed; one
-        waiting box that overlaps it absorbs it when their union is no larger than both."""
-        boxes = self._pending_boxes[image]
-        for index, waiting in enumerate(boxes):
-            union = waiting.union(box)
-            if union.height * union.width <= (waiting.height * waiting.width
-                                              + box.height * box.width):
-                boxes[index] = union
-                break
-        else:
-            boxes.append(box)
+        """Remember that ``box`` of the picture (``image``) or of the overlays changed, to be
+        rendered with the other changes waiting (:func:`add_box`)."""
+        add_box(self._pending_boxes[image], box)
         self._sync_timer.start()
 
     def sync_view(self) -> None:
@@ -183,14 +179,17 @@ class Canvas(QWidget):
             self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
 
     def _sync_preview(self, view: ViewCache) -> None:
-        """Show the waiting preview stage, or clear the preview. A stage that converts more
-        than :data:`BACKGROUND_PREVIEW_PIXELS` goes to the helper thread (it waits there while
+        """Show the waiting preview stage, or clear the preview (the overlay where the mask
+        shows again then waits with the other changed boxes, so that a box a change renders
+        anyway is not rendered twice). A stage that converts more than
+        :data:`BACKGROUND_PREVIEW_PIXELS` goes to the helper thread (it waits there while
         another is converted: only the latest is kept) and shows when it is ready."""
         image, box, label = self._pending_preview
         if image is None:
             self._pending_preview = None
             self._preview_epoch += 1  # a stage still being converted must not show
-            view.set_preview(None, None)
+            for rect in view.show_prepared(None, render=False):  # the mask shown again
+                add_box(self._pending_boxes[False], rect)
             self.stage_label = ""
             self.update()
             return
@@ -292,18 +291,26 @@ class Canvas(QWidget):
         self._set_zoom(zoom, QPointF(w / 2, h / 2), centre=True)
 
     def actual_size(self) -> None:
-        """100 %: one image pixel per screen pixel, keeping the view centre."""
-        centre = QPointF(self.width() / 2, self.height() / 2)
-        self._set_zoom(1.0, centre)
+        """100 %: one image pixel per screen pixel, keeping the view centre (as
+        :meth:`zoom_by` keeps it)."""
+        self._set_zoom(1.0, QPointF(self.width() / 2, self.height() / 2), keep_centre=True)
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Multiply the zoom, keeping the image point under ``anchor`` (default centre) fixed."""
-        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
-        self._set_zoom(self.zoom * factor, anchor)
+        """Multiply the zoom, keeping the image point under ``anchor`` fixed; by default the
+        one in the centre, which stays there when the zoom resizes the widget (scroll bars
+        showing or going: see :meth:`resizeEvent`)."""
+        if anchor is None:
+            self._set_zoom(self.zoom * factor, QPointF(self.width() / 2, self.height() / 2),
+                           keep_centre=True)
+        else:
+            self._set_zoom(self.zoom * factor, anchor)
 
-    def _set_zoom(self, zoom: float, anchor: QPointF, centre: bool = False) -> None:
+    def _set_zoom(self, zoom: float, anchor: QPointF, centre: bool = False,
+                  keep_centre: bool = False) -> None:
         """Show the picture at ``zoom``, the image point under ``anchor`` staying there, or
-        (``centre``: fitting it) centred; a resize then fits again only in the second case."""
+        (``centre``: fitting it) centred; a resize then fits again only in the second case.
+        ``keep_centre``: ``anchor`` is the widget's centre, and a resize that announcing the
+        change causes (scroll bars showing or going) keeps the image point there."""
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         if centre and self.document is not None:
             self.offset = QPointF((self.width() - self.document.width * zoom) / 2,
@@ -317,7 +324,11 @@ class Canvas(QWidget):
             self.zoom = zoom
             self.zoomChanged.emit(zoom)
         self.update()
-        self.viewChanged.emit()
+        self._keeping_centre = keep_centre
+        try:
+            self.viewChanged.emit()
+        finally:
+            self._keeping_centre = False
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the picture by (dx, dy) screen px, as far as :meth:`_clamped` allows."""
@@ -449,10 +460,26 @@ class Canvas(QWidget):
 
     # ------------------------------------------------------------------ input
     def resizeEvent(self, event) -> None:
+        """A fitted picture is fitted again. Otherwise it stays where it was (its top left
+        corner), except that a resize caused by a zoom about the centre keeps the centre,
+        and that on an axis along which the widget grew, a picture cut off at the start
+        (left, top) moves into the room that is free at the end, as a scroll area does: a
+        picture that now fits is then all in view."""
         if self._fitted:
             self.fit()
         else:
-            self.offset = self._clamped(self.offset, self.zoom)
+            offset = QPointF(self.offset)
+            old, new = event.oldSize(), event.size()
+            if old.isValid() and self.document is not None:
+                if self._keeping_centre:
+                    offset += QPointF(new.width() - old.width(),
+                                      new.height() - old.height()) / 2
+                offset = QPointF(
+                    _into_room(offset.x(), self.document.width * self.zoom, new.width(),
+                               new.width() > old.width()),
+                    _into_room(offset.y(), self.document.height * self.zoom, new.height(),
+                               new.height() > old.height()))
+            self.offset = self._clamped(offset, self.zoom)
             self.viewChanged.emit()
         super().resizeEvent(event)
 
@@ -581,3 +608,14 @@ class Canvas(QWidget):
         self.update(self._cursor_rect(pointer).adjusted(-int(old * self.zoom), -int(old * self.zoom),
                                                         int(old * self.zoom), int(old * self.zoom)))
         self._update_cursor()
+
+
+def _into_room(start: float, length: float, room: float, grew: bool) -> float:
+    """Where a picture ``length`` screen px long that starts at ``start`` (its offset on one
+    axis) goes in a widget ``room`` px long: where it was, unless the widget ``grew`` and
+    the picture is cut off at the start while there is free room at the end, into which it
+    then moves as far as both allow."""
+    free = room - (start + length)
+    if grew and start < 0 and free > 0:
+        return start + min(-start, free)
+    return start

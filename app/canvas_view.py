@@ -7,7 +7,10 @@ as a pan may, and no further), its value the picture's screen px left of (above)
 page the view's width (height): ``value = -offset``, in logical px. The bars follow every zoom,
 pan, fit and resize through :attr:`Canvas.viewChanged`; moving one moves the canvas. Bars are
 updated with their signals blocked, so the canvas's own moves never come back to it (a
-fractional offset stays as it is).
+fractional offset stays as it is). The room a bar takes or gives back resizes the canvas,
+which keeps the centre after a zoom about it (Ctrl+1) and, when it grows, brings a picture
+cut off at the left or top into view as far as the room allows (see
+:meth:`~app.canvas.Canvas.resizeEvent`): a picture that fits loses its bars.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ reason it could not run (not ready, failed). Its "Use <engine>" button (named fo
 so that the focus alone says which result Enter or Space takes) emits
 :attr:`CompareDialog.chosen` with the full-size result; the window applies it with
 ``document.apply_result(image, ..., used_mask=dialog.request.mask)``.
+
+One result is the current one, framed, its button the dialog's default: the first to
+arrive, until a click on another card makes that one current. Enter takes it wherever the
+focus is, except on another "Use" button, which Enter takes instead (Stop and Close are
+pressed with Space or a click, never by Enter); Esc closes the dialog (once the engines have
+stopped).
 """
 
 from __future__ import annotations
@@ -36,7 +42,16 @@ from app.qimages import rgb_pixmap
 from app.worker import Emit, EngineCache, Task, Worker, private_worker, retire_worker
 from cli._errors import describe_error
 from engines import registry
-from engines.base import Cancelled, CancelToken, Engine, InpaintRequest, Readiness, Stage
+from engines.base import (
+    Cancelled,
+    CancelToken,
+    Engine,
+    EngineCrashed,
+    InpaintRequest,
+    Readiness,
+    Stage,
+    exception_line,
+)
 from engines.region import Box, mask_bbox
 
 THUMBNAIL = 240  # px, the longest side of a result card's picture
@@ -133,7 +148,10 @@ class CompareTask(Task):
             except Cancelled:
                 raise
             except Exception as exc:  # one engine's failure is shown on its card
-                emit(EngineFailed(name, describe_error(exc)[0]))
+                # the card is titled with the engine: a crash says only what it raised
+                crash = exc.__cause__ if isinstance(exc, EngineCrashed) else None
+                emit(EngineFailed(name, exception_line(crash) if crash is not None
+                                  else describe_error(exc)[0]))
             finally:
                 if engine is not None:
                     engine.release()
@@ -144,11 +162,15 @@ class CompareTask(Task):
 
 class EngineCard(QFrame):
     """One engine's place in the comparison: title, picture, state, and a button to use its
-    result, named for the engine ("Use LaMa"; read aloud "Use the LaMa result")."""
+    result, named for the engine ("Use LaMa"; read aloud "Use the LaMa result").
+    ``clicked(str)``: the card was clicked (its engine's name)."""
+
+    clicked = Signal(str)
 
     def __init__(self, name: str, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = name
+        self.engine_title = title
         self.setFrameShape(QFrame.StyledPanel)
         self.title = QLabel(f"<b>{title}</b>")
         self.picture = QLabel()
@@ -175,6 +197,19 @@ class EngineCard(QFrame):
 
     def show_picture(self, rgb: np.ndarray) -> None:
         self.picture.setPixmap(rgb_pixmap(rgb, THUMBNAIL))
+
+    def set_current(self, current: bool) -> None:
+        """Frame the card, and make its button the dialog's default (what Enter takes), or
+        neither."""
+        self.setFrameShape(QFrame.Box if current else QFrame.StyledPanel)
+        self.setLineWidth(2 if current else 1)
+        self.use_button.setDefault(current)
+
+    def mousePressEvent(self, event) -> None:
+        """A click on the card (its picture, title or free space) asks to make it current."""
+        if event.button() == Qt.LeftButton:
+            self.clicked.emit(self.name)
+        super().mousePressEvent(event)
 
 
 class CompareDialog(QDialog):
@@ -210,6 +245,7 @@ class CompareDialog(QDialog):
         self._area = hole_area(request.mask) or Box(0, 0, *request.mask.shape[:2])
         self._task_id: int | None = None
         self._close_with: int | None = None  # a result code to close with once stopped
+        self.current: str | None = None  # the result Enter takes (see set_current)
         self.worker: Worker | None = None  # exists while the engines run
 
         self.heading = QLabel()
@@ -226,6 +262,7 @@ class CompareDialog(QDialog):
         for index, name in enumerate(self.names, start=1):
             card = EngineCard(name, titles.get(name, name))
             card.use_button.clicked.connect(lambda _=False, n=name: self.choose(n))
+            card.clicked.connect(self.set_current)
             self.cards[name] = card
             grid.addWidget(card, index // COLUMNS, index % COLUMNS)
         longest = max(self._area.height, self._area.width)
@@ -239,6 +276,8 @@ class CompareDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
         self.stop_button = self.buttons.addButton("Stop", QDialogButtonBox.ActionRole)
         self.stop_button.clicked.connect(self.cancel)
+        for button in self.buttons.buttons():  # Enter takes the current result, not these
+            button.setAutoDefault(False)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
@@ -284,6 +323,18 @@ class CompareDialog(QDialog):
             self.stop_button.setEnabled(False)
             self.heading.setText("Stopping…")
 
+    def set_current(self, name: str) -> bool:
+        """Make ``name``'s result the current one: framed, its button the default, the one
+        Enter takes. False (nothing changes) if it has no result."""
+        if name not in self.results:
+            return False
+        if self.current is not None:
+            self.cards[self.current].set_current(False)
+        self.current = name
+        self.cards[name].set_current(True)
+        self._show_heading()
+        return True
+
     def choose(self, name: str) -> bool:
         """Emit :attr:`chosen` with ``name``'s result and close; False if it has none."""
         image = self.results.get(name)
@@ -313,6 +364,9 @@ class CompareDialog(QDialog):
         elif done:
             text = (f"{len(self.results)} of {len(self.names)} engines gave a result: pick the "
                     "one to use.")
+        if self.current is not None:
+            text += (f" Enter uses {self.cards[self.current].engine_title} (framed); click a "
+                     "card for another.")
         else:
             text = f"{len(self.names)} engines will fill the same hole one after another."
         self.heading.setText(text)
@@ -339,6 +393,8 @@ class CompareDialog(QDialog):
             card.bar.hide()
             card.info.setText(f"{payload.seconds:.1f} s")
             card.use_button.setEnabled(True)
+            if self.current is None:  # the first result: what Enter takes until another
+                self.set_current(card.name)  # card is clicked
         elif isinstance(payload, EngineFailed):
             self.reasons[card.name] = payload.reason
             card.bar.hide()

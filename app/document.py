@@ -19,14 +19,20 @@ the changed tiles are stored as zlib-compressed (old, new) pairs. Memory therefo
 what changed, not with the image, and the history is trimmed to :attr:`Document.undo_budget`.
 
 Closing a step costs the GUI thread one comparison per touched tile: one background job per
-step compresses its tiles, and copies each tile's new pixels from the layer itself, unless a
-later step touches the tile first and hands over the copy it backs up anyway (copy on
-write). So every write to a layer must follow :meth:`Document.touch` in an open step, as
-edits do. Undo and redo hand over their copies the same way before they write, and do not
-wait for a job: a side it has yet to compress is read from the arrays it still holds (the
-new pixels are compressed first, the old ones last, so an undo right after a step finds
-them as they are). What an undo or redo overwrites stays uncompressed until another step is
-undone, redone or made, so going back and forth over one step decompresses nothing.
+step copies each tile's new pixels from the layer itself (all of them first, a quick pass),
+unless a later step touches the tile first and hands over the copy it backs up anyway (copy
+on write), then compresses the old sides and the new ones. So every write to a layer must
+follow :meth:`Document.touch` in an open step, as edits do.
+
+The step made, undone or redone last keeps at hand, uncompressed, the side that the layers do
+not hold (:meth:`Document._keep`): the old side after it was made or redone, the new one after
+it was undone, until another step begins. The side the layers hold is kept compressed only, like every other step's, so
+the last step costs one side of uncompressed memory, not two. Undo and redo never wait for a
+job, and undoing or redoing that step writes the side kept without decompressing: the side
+overwritten is still held by the job (an undo while the job runs copies nothing), or is
+copied into a spare array first, and the array of the side written, which no one needs any
+more, becomes the next tile's spare (:meth:`Document._apply`), so that going back and forth
+over it allocates nothing. Older steps are decompressed as they are undone or redone.
 """
 
 from __future__ import annotations
@@ -89,10 +95,14 @@ TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 @dataclass(eq=False)
 class _TileDiff:
     """One tile's pixels before and after a step, zlib-compressed by the step's background
-    job (``None`` until it has). Until then the job holds each side uncompressed
-    (``raw_old``, the backup; ``raw_new``, once it has a copy of the new pixels) and drops
-    it once that side is compressed: read them through :meth:`pixels`, which does not wait
-    for the job where a side is at hand, or :meth:`data`, which does."""
+    job (``None`` until it has). A side may also be held uncompressed (``raw_old``, the
+    backup; ``raw_new``, once the job has a copy of the new pixels): by the job until it has
+    compressed that side, and by the document for the side of its last step that the layers do
+    not hold (:meth:`Document._keep`). A raw array is never written to, except one that is
+    ``owned`` (made for this side alone, not a backup that others share) once its side is
+    compressed and written to the layer: no one reads it then, and undo and redo reuse it
+    (:meth:`spare`). Read the pixels through :meth:`pixels`, which does not wait for the job
+    where a side is at hand, or :meth:`data`, which does."""
 
     layer: Layer
     row: int  # tile index
@@ -103,6 +113,7 @@ class _TileDiff:
     job: Future | None = None
     raw_old: np.ndarray | None = field(default=None, repr=False)
     raw_new: np.ndarray | None = field(default=None, repr=False)
+    owned: set[bool] = field(default_factory=set, repr=False)  # sides whose raw array is owned
 
     def data(self, old: bool) -> bytes:
         if self.job is not None:
@@ -110,14 +121,39 @@ class _TileDiff:
             self.job = None
         return self.old if old else self.new
 
+    def packed(self, old: bool) -> bytes | None:
+        """The ``old`` (else new) side compressed, or None while the job has yet to."""
+        return self.old if old else self.new
+
+    def raw(self, old: bool) -> np.ndarray | None:
+        """The ``old`` (else new) side uncompressed, if held."""
+        return self.raw_old if old else self.raw_new
+
+    def hold(self, old: bool, pixels: np.ndarray | None, owned: bool = False) -> None:
+        """Hold ``pixels`` as the uncompressed ``old`` (else new) side (None: drop it);
+        ``owned``: an array made for this side alone."""
+        if old:
+            self.raw_old = pixels
+        else:
+            self.raw_new = pixels
+        if owned and pixels is not None:
+            self.owned.add(old)
+        else:
+            self.owned.discard(old)
+
+    def spare(self, old: bool) -> np.ndarray | None:
+        """The raw ``old`` (else new) side if it may be reused once written to the layer:
+        owned, and compressed, so that no one reads it any more."""
+        return self.raw(old) if old in self.owned and self.packed(old) is not None else None
+
     def pixels(self, old: bool) -> np.ndarray:
         """The tile's pixels before (``old``) or after the step (read-only by convention).
         The job sets a compressed side before it drops the raw one, so reading the raw
         side first never finds neither."""
-        raw = self.raw_old if old else self.raw_new
+        raw = self.raw(old)
         if raw is not None:
             return raw
-        packed = self.old if old else self.new
+        packed = self.packed(old)
         if packed is None:  # the new side while the layer still holds it (no redo asks)
             packed = self.data(old)
         return np.frombuffer(zlib.decompress(packed), np.uint8).reshape(self.shape)
@@ -133,8 +169,8 @@ class _TileDiff:
 class _Capture:
     """A changed tile waiting for its step's compression job: its diff (which holds the
     backup as ``raw_old``) and the layer's pixels (``live``, a view) that hold its content
-    after the step until an edit, undo or redo touches the tile and hands over its copy
-    (``after``)."""
+    after the step until the job copies them, or an edit, undo or redo touches the tile
+    first and hands over its copy (``after``)."""
 
     key: TileKey
     diff: _TileDiff
@@ -271,7 +307,13 @@ class Document:
         self._captures: dict[TileKey, _Capture] = {}
         self._capture_lock = threading.Lock()
         self._last_job: Future | None = None
-        self._kept: Step | None = None  # the step undo or redo moved last (see _apply)
+        # the step made, undone or redone last, and whether its old side (else its new one)
+        # is the one kept uncompressed (see _keep); read by the background threads under the
+        # capture lock
+        self._kept: Step | None = None
+        self._kept_old = True
+        self._spares: dict[tuple[int, ...], np.ndarray] = {}  # see _apply
+        self._work: np.ndarray | None = None  # see _work_area
         self._listeners: list[Callable[[], ChangeListener | None]] = []
         self._after_step: list[Callable[[], object]] = []
         # The state the document is in is named by the serial of the last step applied (the
@@ -418,6 +460,9 @@ class Document:
             raise RuntimeError(f"step {self._open.label!r} is still open")
         self._open = Step(label, derive_hole=derive_hole)
         self._backup.clear()
+        # the last step's side at hand is freed now, not when this one ends: its memory is
+        # then there for this step's backups (fresh memory costs each first touch)
+        self._keep(None, old=True)
 
     def touch(self, layer: Layer | str, box: Box | None) -> None:
         """Declare that ``box`` of ``layer`` is about to change (backs up its tiles once)."""
@@ -443,8 +488,9 @@ class Document:
         compression job that still has to copy the tile's new pixels from the layer."""
         with self._capture_lock:
             capture = self._captures.pop(key, None)
-            if capture is not None:
-                capture.after = capture.diff.raw_new = pixels
+            if capture is not None:  # a backup, shared: not owned
+                capture.after = pixels
+                capture.diff.hold(False, pixels)
 
     def _hand_over_before_writing(self, key: TileKey) -> None:
         """Before undo or redo writes tile ``key``: hand a copy of its pixels now to the job
@@ -454,7 +500,8 @@ class Document:
         with self._capture_lock:
             capture = self._captures.pop(key, None)
             if capture is not None:
-                capture.after = capture.diff.raw_new = capture.live.copy()
+                capture.after = capture.live.copy()
+                capture.diff.hold(False, capture.after, owned=True)
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
@@ -470,12 +517,12 @@ class Document:
                 step.diffs.append(diff)
                 captures.append(_Capture(key, diff, new))
         self._backup.clear()
-        if captures:
-            self._compress_in_background(captures)
         if step.label_maps is not None and step.label_maps[0].same_as(step.label_maps[1]):
             step.label_maps = None
         if step.diffs or step.label_maps is not None:
-            self._drop_kept()
+            self._keep(step, old=True)  # before its job: a late undo finds the backups
+            if captures:
+                self._compress_in_background(step, captures)
             self._note_image_change(step)
             step.serial = next(self._serials)
             self._undo.append(step)
@@ -484,38 +531,67 @@ class Document:
         self._run_after_step()
         return step if step.diffs or step.label_maps is not None else None
 
-    def _compress_in_background(self, captures: list[_Capture]) -> None:
-        """Submit one job that compresses the tiles of a closed step (the GUI thread does not
-        wait for it; :meth:`_TileDiff.data` does)."""
+    def _compress_in_background(self, step: Step, captures: list[_Capture]) -> None:
+        """Submit one job that compresses the tiles of ``step``, just closed (the GUI thread
+        does not wait for it; :meth:`_TileDiff.data` does)."""
         with self._capture_lock:
             self._captures.update((capture.key, capture) for capture in captures)
-        job = _COMPRESSOR.submit(self._compress, captures)
+        job = _COMPRESSOR.submit(self._compress, step, captures)
         for capture in captures:
             capture.diff.job = job
         self._last_job = job
 
-    def _compress(self, captures: list[_Capture]) -> None:
-        """On the compressor thread: compress each tile's pixels after its step, then each
-        tile's pixels before it. The new pixels are copied from the layer unless a touch,
-        undo or redo handed its copy over; the copy is taken under the lock, so a touch of
-        that tile (and the write after it) waits for it; zlib runs outside it, without the
-        GIL. The old sides come last: until then an undo right after the step writes them
-        from the backups as they are, without decompressing. Each side is set compressed
-        before its raw array is dropped (see :meth:`_TileDiff.pixels`)."""
+    def _compress(self, step: Step, captures: list[_Capture]) -> None:
+        """On the compressor thread: copy each tile's pixels after ``step`` from the layer,
+        unless a touch, undo or redo handed its copy over (each copy taken under the lock,
+        so a touch of that tile, and the write after it, waits for it; all of them first, so
+        that an undo soon after the step finds them and copies nothing); then compress the
+        old sides, then the new ones. zlib runs outside the lock, without the GIL; the new
+        sides come last, so an undo while the job runs finds them as they are. Each side is
+        set compressed before its raw array is dropped (see :meth:`_TileDiff.pixels`), and
+        is dropped only if the document does not keep it (:meth:`_keep`)."""
         for capture in captures:
-            diff = capture.diff
             with self._capture_lock:
-                after = capture.after
-                if after is None:  # kept at hand for a redo until compressed
-                    after = diff.raw_new = capture.live.copy()
+                if capture.after is None:
+                    capture.after = capture.live.copy()
+                    capture.diff.hold(False, capture.after, owned=True)
                 if self._captures.get(capture.key) is capture:
                     del self._captures[capture.key]
-            diff.new = zlib.compress(after, 1)
-            diff.raw_new = capture.after = None  # freed now, not when the job ends
         for capture in captures:
-            diff = capture.diff
-            diff.old = zlib.compress(diff.raw_old, 1)
-            diff.raw_old = None
+            capture.diff.old = zlib.compress(capture.diff.raw_old, 1)
+            self._release(step, capture.diff, old=True)
+        for capture in captures:
+            capture.diff.new = zlib.compress(capture.after, 1)
+            capture.after = None  # freed now, unless kept, not when the job ends
+            self._release(step, capture.diff, old=False)
+
+    def _keeps(self, step: Step, old: bool) -> bool:
+        """Whether ``step``'s ``old`` (else new) side is the one kept uncompressed (call
+        under the capture lock)."""
+        return self._kept is step and self._kept_old == old
+
+    def _release(self, step: Step, diff: _TileDiff, old: bool) -> None:
+        """Drop the raw ``old`` (else new) side of ``diff``, compressed now, unless kept."""
+        with self._capture_lock:
+            if not self._keeps(step, old):
+                diff.hold(old, None)
+
+    def _keep(self, step: Step | None, old: bool) -> None:
+        """Keep ``step``'s ``old`` (else new) side uncompressed from now on (None: no
+        step's): the side the layers do not hold once ``step`` is made or redone (``old``),
+        or undone. The step kept before, if another one, drops its raw sides that are
+        compressed (its job drops the others as it compresses them)."""
+        with self._capture_lock:
+            previous, self._kept, self._kept_old = self._kept, step, old
+            if previous is not None and previous is not step:
+                self._drop_unkept(previous)
+
+    def _drop_unkept(self, step: Step) -> None:
+        """Drop ``step``'s raw sides that are compressed and not kept (under the lock)."""
+        for diff in step.diffs:
+            for old in (True, False):
+                if diff.packed(old) is not None and not self._keeps(step, old):
+                    diff.hold(old, None)
 
     def _wait_for_jobs(self) -> None:
         """Wait until every compression job submitted so far has ended (an error of one
@@ -531,22 +607,28 @@ class Document:
 
         Worked out tile by tile, each tile's hole grown from the changes within the margin
         around it, so that a large edit (a bucket fill) makes no temporary of its size: a
-        tile whose labels all changed is all hole, and only the mask tiles that gain hole
-        pixels are backed up, written and announced.
+        tile whose labels all changed is all hole without growing anything, elsewhere only
+        the part of the tile within the margin of a change is grown (:meth:`_tile_hole`),
+        and only the mask tiles that gain hole pixels are backed up, written and announced.
         """
         step = self._open
         if not self.derive_hole_from_labels or step is None or not step.derive_hole:
             return
         labels = self._layers.get(Layer.LABELS)
-        # tile: 255 where its labels changed, or None where all did (kept small)
+        # tile: 255 where its labels changed, or None where all did (kept small), and the
+        # box of those changes
         changed: dict[tuple[int, int], np.ndarray | None] = {}
+        extents: dict[tuple[int, int], Box] = {}
         for (layer, row, col), old in self._backup.items():
             if layer is Layer.LABELS:
-                differs = cv2.compare(old, labels[self._tile_box(row, col).slices],
-                                      cv2.CMP_NE)
-                count = cv2.countNonZero(differs)
-                if count:
-                    changed[row, col] = None if count == differs.size else differs
+                tile = self._tile_box(row, col)
+                differs = cv2.compare(old, labels[tile.slices], cv2.CMP_NE)
+                x, y, w, h = cv2.boundingRect(differs)  # of the changed pixels
+                if w:
+                    all_changed = w * h == differs.size and cv2.countNonZero(differs) == w * h
+                    changed[row, col] = None if all_changed else differs
+                    extents[row, col] = Box(tile.top + y, tile.left + x, tile.top + y + h,
+                                            tile.left + x + w)
         if not changed:
             return
         reach = -(-self.label_hole_margin // TILE)  # tiles the margin reaches across
@@ -558,49 +640,85 @@ class Document:
         added = {}  # tile written: the box of the pixels added in it
         for row, col in near:
             tile = self._tile_box(row, col)
-            hole = self._tile_hole(tile, changed)
-            if hole is None:
+            grown = self._tile_hole(tile, changed, extents)
+            if grown is None:
                 continue
-            target = mask[tile.slices]
-            x, y, w, h = cv2.boundingRect(cv2.subtract(hole, target))  # where hole > mask
+            part, hole = grown
+            target = mask[part.slices]
+            gained = self._work_area(target.shape)  # > 0 where the hole is over the mask
+            if hole is None:  # all hole
+                cv2.bitwise_not(target, dst=gained)
+            else:
+                cv2.subtract(hole, target, dst=gained)
+            x, y, w, h = cv2.boundingRect(gained)
             if not w:
                 continue  # nothing to add here
             self.touch(Layer.MASK, tile)
-            np.maximum(target, hole, out=target)
-            added[tile] = Box(tile.top + y, tile.left + x, tile.top + y + h, tile.left + x + w)
+            if hole is None:
+                target[...] = 255
+            else:
+                cv2.max(target, hole, dst=target)
+            added[tile] = Box(part.top + y, part.left + x, part.top + y + h, part.left + x + w)
         for rect in _joined(list(added)):  # each shrunk to what was added inside it
             parts = [box for tile, box in added.items() if rect.contains(tile)]
             self.notify(Layer.MASK, functools.reduce(Box.union, parts))
 
-    def _tile_hole(self, tile: Box, changed: dict[tuple[int, int], np.ndarray | None]
-                   ) -> np.ndarray | None:
+    def _tile_hole(self, tile: Box, changed: dict[tuple[int, int], np.ndarray | None],
+                   extents: dict[tuple[int, int], Box]
+                   ) -> tuple[Box, np.ndarray | None] | None:
         """The hole that ``changed`` (tile index: ``(h, w)`` uint8, 255 where the tile's
-        labels changed, or None where all did) makes inside ``tile``, grown by
-        :attr:`label_hole_margin`, as uint8 0/255 over ``tile``; None where no change lies
-        within the margin. The same pixels as growing the whole change at once: the growth
-        of a pixel reaches ``margin`` pixels, no further."""
+        labels changed, or None where all did; ``extents``: the box of each tile's changes)
+        makes inside ``tile``, grown by :attr:`label_hole_margin`: the part of ``tile`` it
+        may cover and the hole there, uint8 0/255 over that part (None: all of it, a tile
+        whose labels all changed); None where no change lies within the margin.
+
+        The same pixels as growing the whole change at once, growing less: the growth of a
+        pixel reaches ``margin`` pixels, no further, so only the part of the tile within the
+        margin of a change's box is worked out, and in it only the pixels around those whose
+        labels did not change are grown, from what lies within the margin of them."""
         index = (tile.top // TILE, tile.left // TILE)
         if index in changed and changed[index] is None:
-            return np.full((tile.height, tile.width), 255, np.uint8)  # all hole
+            return tile, None  # all hole
         margin = self.label_hole_margin
-        around = Box(max(0, tile.top - margin), max(0, tile.left - margin),
-                     min(self.height, tile.bottom + margin), min(self.width, tile.right + margin))
-        part = None
-        for row in range(around.top // TILE, (around.bottom - 1) // TILE + 1):
-            for col in range(around.left // TILE, (around.right - 1) // TILE + 1):
-                if (row, col) not in changed:
+        shape = (self.height, self.width)
+        part = None  # the part of the tile within the margin of a change
+        for row in range(max(0, (tile.top - margin) // TILE), (tile.bottom + margin - 1) // TILE
+                         + 1):
+            for col in range(max(0, (tile.left - margin) // TILE),
+                             (tile.right + margin - 1) // TILE + 1):
+                extent = extents.get((row, col))
+                if extent is None:
                     continue
-                source = self._tile_box(row, col)
-                common = Box(max(source.top, around.top), max(source.left, around.left),
-                             min(source.bottom, around.bottom), min(source.right, around.right))
-                if part is None:
-                    part = np.zeros((around.height, around.width), np.uint8)
-                differs = changed[row, col]
-                common.crop(part, around)[...] = (255 if differs is None
-                                                  else common.crop(differs, source))
+                near = _intersection(_grown(extent, margin, shape), tile)
+                if near is not None:
+                    part = near if part is None else part.union(near)
         if part is None:
             return None
-        return tile.crop(maskops.grow(part, margin), around)
+        grow = part  # where the hole may be more than the change itself
+        own = changed.get(index)
+        if own is not None:  # outside the box of the tile's unchanged pixels, all changed
+            unchanged = self._work_area(own.shape)
+            cv2.bitwise_not(own, dst=unchanged)
+            x, y, w, h = cv2.boundingRect(unchanged)
+            grow = _intersection(part, Box(tile.top + y, tile.left + x, tile.top + y + h,
+                                           tile.left + x + w))
+        around = _grown(part, margin, shape)  # the changes that reach into it
+        sources = np.zeros((around.height, around.width), np.uint8)
+        for row in range(around.top // TILE, (around.bottom - 1) // TILE + 1):
+            for col in range(around.left // TILE, (around.right - 1) // TILE + 1):
+                extent = extents.get((row, col))
+                common = None if extent is None else _intersection(extent, around)
+                if common is None:
+                    continue
+                differs = changed[row, col]
+                common.crop(sources, around)[...] = (
+                    255 if differs is None else common.crop(differs, self._tile_box(row, col)))
+        hole = part.crop(sources, around).copy()  # the change itself...
+        if grow is not None:  # ...grown where that is more
+            reached = _grown(grow, margin, shape)
+            grow.crop(hole, part)[...] = grow.crop(
+                maskops.grow(reached.crop(sources, around), margin), reached)
+        return part, hole
 
     def cancel_step(self) -> None:
         """Close the open step and restore every tile it touched."""
@@ -810,43 +928,50 @@ class Document:
 
     def _apply(self, step: Step, use_old: bool) -> None:
         """Write ``step``'s old (undo) or new (redo) tiles without waiting for compression
-        jobs: a job that has yet to copy a tile gets a copy first, and a side not compressed
-        yet is written from the job's raw arrays. The pixels overwritten are kept
-        uncompressed until another step is undone, redone or made (:meth:`_drop_kept`), so
-        that going back and forth decompresses nothing. Listeners hear the tiles joined into
-        rectangles (or the whole label layer, for a new map)."""
+        jobs: a job that has yet to copy a tile gets a copy first, and the side written is
+        written as the job or the document holds it uncompressed (the side kept at hand of
+        the step moved last: see :meth:`_keep`), else decompressed. The side overwritten is
+        kept at hand from now on: where neither the job nor the document holds it
+        uncompressed, it is copied first into a spare array of the tile's shape; the array of
+        the side written becomes the next spare where no one needs it any more
+        (:meth:`_TileDiff.spare`), so that going back and forth over a step allocates
+        nothing. Listeners hear the tiles joined into rectangles (or the whole label layer,
+        for a new map)."""
         self._note_image_change(step)
-        if self._kept is not step:
-            self._drop_kept()
+        self._keep(step, old=not use_old)
         touched: dict[Layer, list[Box]] = {}
         for diff in step.diffs:
             key = (diff.layer, diff.row, diff.col)
             self._hand_over_before_writing(key)
             tile = self._tile(*key)
-            pixels = diff.pixels(use_old)
-            # kept where that side is compressed already (the job drops its own raw sides)
-            if use_old and diff.raw_new is None:
-                diff.raw_new = tile.copy()
-            elif not use_old and diff.raw_old is None:
-                diff.raw_old = tile.copy()
-            tile[...] = pixels
+            written = diff.spare(use_old)
+            pixels = written if written is not None else diff.pixels(use_old)
+            if diff.raw(not use_old) is None:  # only compressed: kept at hand from now on
+                free = self._spares.pop(tile.shape, None)
+                free = np.empty(tile.shape, np.uint8) if free is None else free
+                np.copyto(free, tile)
+                with self._capture_lock:
+                    diff.hold(not use_old, free, owned=True)
+            np.copyto(tile, pixels)
+            if diff.packed(use_old) is not None:  # the layer holds it, and it is compressed:
+                with self._capture_lock:  # its array is freed now (its job frees it else)
+                    diff.hold(use_old, None)
+                if written is not None:  # no one needs it any more: the next tile's spare
+                    self._spares[tile.shape] = written
             touched.setdefault(diff.layer, []).append(self._tile_box(diff.row, diff.col))
-        self._kept = step
         if step.label_maps is not None:
             self._set_label_map(step.label_maps[0 if use_old else 1])
             touched[Layer.LABELS] = [self._whole()]
         for layer, parts in touched.items():
             self._notify_parts(layer, parts)
 
-    def _drop_kept(self) -> None:
-        """Free the uncompressed sides that undo or redo kept of the step they moved last
-        (see :meth:`_apply`); a side not compressed yet stays until the job drops it."""
-        step, self._kept = self._kept, None
-        for diff in step.diffs if step is not None else ():
-            if diff.old is not None:
-                diff.raw_old = None
-            if diff.new is not None:
-                diff.raw_new = None
+    def _work_area(self, shape: tuple[int, int]) -> np.ndarray:
+        """A uint8 array of ``shape`` (at most a tile's) for passing work: a view of one
+        reused buffer (GUI thread only)."""
+        work = self._work
+        if work is None or work.shape[0] < shape[0] or work.shape[1] < shape[1]:
+            work = self._work = np.empty((max(TILE, shape[0]), max(TILE, shape[1])), np.uint8)
+        return work[:shape[0], :shape[1]]
 
     def _tile(self, layer: Layer, row: int, col: int) -> np.ndarray:
         return self.layer(layer)[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
@@ -1036,6 +1161,19 @@ def _shift(box: Box | None, by: Box) -> Box | None:
     if box is None:
         return None
     return Box(box.top + by.top, box.left + by.left, box.bottom + by.top, box.right + by.left)
+
+
+def _grown(box: Box, margin: int, shape: tuple[int, int]) -> Box:
+    """``box`` grown by ``margin`` px on each side, within a picture of ``shape``."""
+    return Box(max(0, box.top - margin), max(0, box.left - margin),
+               min(shape[0], box.bottom + margin), min(shape[1], box.right + margin))
+
+
+def _intersection(a: Box, b: Box) -> Box | None:
+    """Where ``a`` and ``b`` overlap, or None."""
+    box = Box(max(a.top, b.top), max(a.left, b.left), min(a.bottom, b.bottom),
+              min(a.right, b.right))
+    return box if box.height > 0 and box.width > 0 else None
 
 
 def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -89,6 +89,45 @@ def nonzero_rects(layer: np.ndarray, box: Box, tile: int = RECT_TILE) -> list[Bo
     return rects
 
 
+def add_box(boxes: list[Box], box: Box) -> None:
+    """Add ``box`` to ``boxes``, boxes waiting to be rendered that never overlap, so that no
+    pixel is rendered twice. A waiting box that ``box`` meets absorbs it where their union is
+    no larger than both, and the union is tried again with every other box (so one that
+    joins two waiting boxes merges all three); what is left of ``box`` outside the boxes it
+    does not merge with is added in pieces."""
+    merged = True
+    while merged:
+        merged = False
+        for index, waiting in enumerate(boxes):
+            union = waiting.union(box)
+            if _area(union) <= _area(waiting) + _area(box):
+                del boxes[index]
+                box, merged = union, True
+                break
+    pieces = [box]
+    for waiting in boxes:
+        pieces = [part for piece in pieces for part in _outside(piece, waiting)]
+    boxes.extend(pieces)
+
+
+def _area(box: Box) -> int:
+    return box.height * box.width
+
+
+def _outside(box: Box, other: Box) -> list[Box]:
+    """The parts of ``box`` outside ``other``: up to four boxes (above, below, then left
+    and right of it)."""
+    if not box.overlaps(other):
+        return [box]
+    top, bottom = max(box.top, other.top), min(box.bottom, other.bottom)
+    parts = [Box(box.top, box.left, other.top, box.right) if box.top < other.top else None,
+             Box(other.bottom, box.left, box.bottom, box.right)
+             if other.bottom < box.bottom else None,
+             Box(top, box.left, bottom, other.left) if box.left < other.left else None,
+             Box(top, other.right, bottom, box.right) if other.right < box.right else None]
+    return [part for part in parts if part is not None]
+
+
 def _within(inner: Box, outer: Box) -> tuple[slice, slice]:
     """The slices of ``inner`` in an array that covers ``outer``."""
     return (slice(inner.top - outer.top, inner.bottom - outer.top),
@@ -218,17 +257,25 @@ class ViewCache:
         return PreparedPreview(image, box, {rect: self._patch(rect, image, box)
                                             for rect in rects})
 
-    def show_prepared(self, prepared: PreparedPreview | None) -> None:
+    def show_prepared(self, prepared: PreparedPreview | None,
+                      render: bool = True) -> list[Box]:
         """Show a preview made by :meth:`prepare_preview` (None clears it): the patches
         are swapped in; the overlay is recomposited only where the mask shows and the
-        preview box changed."""
+        preview box changed. Returns those rectangles of the overlay, recomposited here
+        unless ``render`` is False (the caller renders them, with its other changes of the
+        overlay: see :meth:`update`)."""
         previous = self.preview_box
         self.preview_box, self._preview_source, self._preview_patches = None, None, {}
         if prepared is not None:
             self.preview_box, self._preview_source = prepared.box, prepared.image
             self._preview_patches = dict(prepared.patches)
-        if self.preview_box != previous:
-            self._rerender_mask_area(previous, self.preview_box)
+        if self.preview_box == previous:
+            return []
+        rects = self._mask_area(previous, self.preview_box)
+        if render:
+            for rect in rects:
+                self._render_overlay(rect)
+        return rects
 
     def preview_patches(self, index: int) -> list[tuple[np.ndarray, Box]]:
         """For painting level ``index``: each patch of the preview as (its contiguous BGRX
@@ -280,12 +327,18 @@ class ViewCache:
 
     def _rerender_mask_area(self, *boxes: Box | None) -> None:
         """Re-render the overlay where the mask shows (or is hidden) inside ``boxes``."""
-        if not self.document.has_layer(Layer.MASK):
-            return
-        for box in boxes:
-            if box is not None:
-                for rect in nonzero_rects(self.document.mask, box):
-                    self._render_overlay(rect)
+        for rect in self._mask_area(*boxes):
+            self._render_overlay(rect)
+
+    def _mask_area(self, *boxes: Box | None) -> list[Box]:
+        """Rectangles, not overlapping, covering the mask inside ``boxes``
+        (:func:`nonzero_rects`)."""
+        rects: list[Box] = []
+        if self.document.has_layer(Layer.MASK):
+            for box in boxes:  # the boxes may overlap: their rectangles are made disjoint
+                for rect in nonzero_rects(self.document.mask, box) if box is not None else ():
+                    add_box(rects, rect)
+        return rects
 
     def preview_visible(self) -> bool:
         return self.show_preview and self.preview_box is not None

@@ -1,5 +1,5 @@
-"""Comparing engines: results side by side, choosing one, reasons for engines that cannot run,
-stopping."""
+"""Comparing engines: results side by side, choosing one (a button, or Enter for the current
+result), reasons for engines that cannot run, stopping and closing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QScrollArea
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QScrollArea
 
 from app import compare
 from app.compare import CompareDialog, hole_area, ready_engines
@@ -188,3 +188,73 @@ def test_default_engines_are_the_ready_ones(qtbot, request_, model_cache):
     dialog = CompareDialog(request_)
     qtbot.addWidget(dialog)
     assert dialog.names == tuple(names) and set(dialog.cards) == set(names)
+
+
+def _shown(qtbot, dialog: CompareDialog) -> None:
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+
+
+def test_enter_uses_the_current_result_wherever_the_focus_is(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    _shown(qtbot, dialog)
+    run(qtbot, dialog)
+    # the first result to arrive is current: framed, its button the default
+    assert dialog.current == "telea" and dialog.cards["telea"].use_button.isDefault()
+    assert not dialog.cards["ns"].use_button.isDefault()
+    assert f"Enter uses {registry.engine_class('telea').title} (framed)" in dialog.heading.text()
+    scroll = dialog.findChild(QScrollArea)
+    for focus in (scroll, dialog.buttons.button(QDialogButtonBox.Close)):
+        _shown(qtbot, dialog)  # (again, after the first Enter closed it)
+        focus.setFocus()
+        with qtbot.waitSignal(dialog.chosen) as chosen:  # no button of a result focused
+            qtbot.keyClick(focus, Qt.Key_Return)
+        assert chosen.args[0] == "telea" and dialog.result() == QDialog.Accepted
+        assert not dialog.isVisible()
+
+
+def test_a_clicked_card_becomes_the_current_result(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    _shown(qtbot, dialog)
+    run(qtbot, dialog)
+    qtbot.mouseClick(dialog.cards["ns"].picture, Qt.LeftButton)
+    assert dialog.current == "ns" and dialog.cards["ns"].use_button.isDefault()
+    assert not dialog.cards["telea"].use_button.isDefault()
+    assert f"Enter uses {registry.engine_class('ns').title} (framed)" in dialog.heading.text()
+    dialog.findChild(QScrollArea).setFocus()
+    with qtbot.waitSignal(dialog.chosen) as chosen:
+        qtbot.keyClick(dialog.findChild(QScrollArea), Qt.Key_Enter, Qt.KeypadModifier)
+    assert chosen.args[0] == "ns"
+
+
+def test_enter_on_a_focused_use_button_takes_that_result(qtbot, request_):
+    dialog = CompareDialog(request_, ["telea", "ns"])
+    qtbot.addWidget(dialog)
+    _shown(qtbot, dialog)
+    run(qtbot, dialog)
+    assert dialog.current == "telea"
+    button = dialog.cards["ns"].use_button
+    button.setFocus()
+    with qtbot.waitSignal(dialog.chosen) as chosen:
+        qtbot.keyClick(button, Qt.Key_Return)
+    assert chosen.args[0] == "ns"
+
+
+def test_enter_before_any_result_does_nothing_and_esc_closes(qtbot, request_):
+    dialog = CompareDialog(request_, ["broken"], factory=factory)
+    qtbot.addWidget(dialog)
+    _shown(qtbot, dialog)
+    run(qtbot, dialog)
+    assert dialog.current is None and not dialog.set_current("broken")
+    chosen, closed = [], []
+    dialog.chosen.connect(lambda *args: chosen.append(args))
+    dialog.finished.connect(closed.append)
+    label = dialog.cards["broken"].info  # selectable text: it takes clicks, not keys
+    label.setFocus()
+    qtbot.keyClick(label, Qt.Key_Return)
+    assert not chosen and not closed and dialog.isVisible()
+    qtbot.keyClick(label, Qt.Key_Escape)
+    assert closed == [QDialog.Rejected] and not dialog.isVisible()

@@ -1,6 +1,6 @@
 """Display work kept off the GUI thread's critical path on large pictures: the canvas
-renders coalesced updates, builds a large picture's pyramids on a worker thread, and the
-document keeps no second copy of the picture as opened."""
+renders coalesced updates (no pixel twice), builds a large picture's pyramids on a worker
+thread, and the document keeps no second copy of the picture as opened."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import threading
 import tracemalloc
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF
 
 from app import canvas as canvas_module
 from app.canvas import Canvas
 from app.document import Document, Layer
-from app.viewcache import ViewCache
+from app.viewcache import ViewCache, add_box
 from engines.region import Box
 
 
@@ -123,3 +124,82 @@ def test_the_canvas_paints_the_preview_over_the_hole_only(qtbot):
             shown = shot.pixelColor(point)
             assert abs(shown.red() - colour[0]) < 20 and abs(shown.green() - colour[1]) < 20
     assert canvas.stage_label == "Telea: refined"
+
+
+@pytest.fixture
+def composited(monkeypatch):
+    """Counts, per picture pixel, how often the overlay is composited there (call it with
+    the picture's shape first)."""
+    counts = []
+    render = ViewCache._render_overlay
+
+    def counted(self, box):
+        counts[0][box.slices] += 1
+        render(self, box)
+
+    def start(shape):
+        counts[:] = [np.zeros(shape, int)]
+        monkeypatch.setattr(ViewCache, "_render_overlay", counted)
+        return counts[0]
+
+    return start
+
+
+def test_a_box_that_joins_two_waiting_boxes_merges_them_all():
+    boxes = []
+    for box in (Box(0, 0, 100, 100), Box(0, 200, 100, 300), Box(0, 50, 100, 250)):
+        add_box(boxes, box)
+    assert boxes == [Box(0, 0, 100, 300)]
+    add_box(boxes, Box(50, 250, 150, 350))  # half in: only the rest is added, in pieces
+    covered = np.zeros((200, 400), int)
+    for box in boxes:
+        covered[box.slices] += 1
+    assert covered.max() == 1
+    assert covered[:100, :300].all() and covered[50:150, 250:350].all()
+    assert covered.sum() == 100 * 300 + 100 * 100 - 50 * 50
+
+
+def test_an_undone_fill_composites_each_overlay_pixel_once(qtbot, composited):
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    document = Document(_picture(700, 900))
+    canvas.set_document(document)
+    with document.step("Mask brush"):  # an L: along the top, then down the right
+        document.paint_segment(Layer.MASK, (60, 100), (700, 100), 30, 255)
+        document.paint_segment(Layer.MASK, (700, 100), (700, 450), 30, 255)
+    with document.step("Sketch pen"):  # a line drawn in the hole's right arm only
+        document.paint_segment(Layer.SKETCH, (700, 120), (700, 440), 2, 255)
+    result = document.image.copy()
+    result[document.mask > 0] = (20, 90, 200)
+    document.apply_result(result, used_mask=document.mask.copy())  # clears the line too
+    canvas.sync_view()
+    counts = composited((700, 900))
+    document.undo()  # the mask's tiles and the sketch's tiles, joined each their own way
+    canvas.sync_view()
+    assert counts.max() == 1
+    assert counts[document.mask > 0].all() and counts[document.layer(Layer.SKETCH) > 0].all()
+    shown = canvas.view.levels[0].overlay.copy()
+    canvas.view.refresh_overlay()
+    assert np.array_equal(shown, canvas.view.levels[0].overlay)
+
+
+def test_a_preview_cleared_with_a_mask_change_composites_the_mask_once(qtbot, composited):
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    document = Document(_picture())
+    canvas.set_document(document)
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (150, 200), (650, 300), 40, 255)
+    result = document.image.copy()
+    result[document.mask > 0] = (20, 90, 200)
+    canvas.set_preview(result, Box(150, 100, 350, 700), "Telea: refined")
+    canvas.sync_view()
+    counts = composited((600, 800))
+    canvas.set_preview(None, None)  # the fill dropped (a new stroke over its hole)...
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (300, 240), (500, 260), 60, 255)
+    canvas.sync_view()  # ...and the mask shown again: once, with the stroke's box
+    assert counts.max() == 1 and counts[document.mask > 0].all()
+    shown = canvas.view.levels[0].overlay.copy()
+    canvas.view.refresh_overlay()
+    assert np.array_equal(shown, canvas.view.levels[0].overlay)

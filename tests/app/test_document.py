@@ -533,6 +533,32 @@ def test_the_hole_grown_tile_by_tile_is_the_whole_change_grown(margin, monkeypat
     assert np.array_equal(doc.mask, expected)
 
 
+def test_a_large_label_edit_grows_only_around_the_edge_of_its_change(monkeypatch):
+    """A change that covers whole tiles and ends along a line: the pixels grown are a strip
+    along that line, not the tiles it crosses, and the hole is still the change grown."""
+    height, width, margin, edge = 4 * TILE, 6 * TILE, 8, 2 * TILE + 188
+    doc = _doc(height, width)
+    doc.replace_layer(Layer.LABELS, np.zeros((height, width), np.uint8), "map")
+    doc.label_hole_margin = margin
+    grown = []
+    grow = document_module.maskops.grow
+    monkeypatch.setattr(document_module.maskops, "grow",
+                        lambda mask, pixels: grown.append(mask.size) or grow(mask, pixels))
+    labels = doc.layer(Layer.LABELS)
+    with doc.step("Label fill"):
+        doc.touch(Layer.LABELS, Box(0, 0, height, edge))
+        labels[:, :edge] = 4
+    expected = np.zeros((height, width), np.uint8)
+    expected[:, :edge + margin] = 255  # the change grown: straight edges grow straight
+    assert np.array_equal(doc.mask, expected)
+    # one strip per row of tiles: the margin beyond the edge, and the margin either side
+    # of that where the growth comes from (the tiles it crosses are 4 * 256 * 272 px)
+    assert sum(grown) <= height * 4 * margin
+    doc.undo()
+    assert not doc.mask.any() and not labels.any()
+    doc.settle()
+
+
 def test_a_large_label_edit_grows_its_hole_without_temporaries_of_its_size():
     height, width = 6 * TILE, 8 * TILE
     doc = _doc(height, width)

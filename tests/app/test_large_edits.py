@@ -5,6 +5,7 @@ composited in bands. Undo and redo stay exact throughout."""
 
 from __future__ import annotations
 
+import math
 import threading
 import tracemalloc
 import zlib
@@ -36,6 +37,8 @@ def _labels(height, width, seed) -> np.ndarray:
 def held_compressor():
     """Holds the undo compressor's thread until the returned event is set (set at the end
     in any case), so that tests can edit while compression is pending."""
+    # earlier tests' jobs end first: their compression would count as this test's
+    document_module._COMPRESSOR.submit(lambda: None).result(timeout=60)
     gate = threading.Event()
     document_module._COMPRESSOR.submit(gate.wait)
     yield gate
@@ -87,11 +90,15 @@ def test_closing_a_step_leaves_its_compression_to_another_thread(held_compressor
     assert compress_threads and set(compress_threads) != {threading.main_thread().name}
     assert all(name.startswith("undo-compress") for name in compress_threads)
     assert doc.history_bytes < raw + labels.nbytes
-    assert all(d.raw_old is None and d.raw_new is None for d in step.diffs)  # freed
+    # freed, but the backups of the last step, which an undo writes as they are
+    assert all(d.raw_old is not None and d.raw_new is None for d in step.diffs)
     doc.undo()
     assert (doc.layer(Layer.LABELS) == UNLABELLED).all() and doc.computed_labels is None
     doc.redo()
     assert np.array_equal(doc.layer(Layer.LABELS), labels)
+    with doc.step("Mask brush"):  # another step: the map's tiles are all freed
+        doc.paint_segment(Layer.MASK, (10, 10), (20, 10), 5, 255)
+    assert all(d.raw_old is None and d.raw_new is None for d in step.diffs)
 
 
 def test_edits_while_compression_is_pending_keep_undo_and_redo_exact(held_compressor):
@@ -336,8 +343,16 @@ def _no_waiting(monkeypatch) -> None:
     monkeypatch.setattr(document_module, "wait", refused_wait)
 
 
-@pytest.mark.parametrize("stage", ["first tile", "news done", "half the olds"])
-def test_undo_and_redo_right_after_a_fill_do_not_wait_for_its_compression(
+def _assert_one_side_at_hand(step, old: bool) -> None:
+    """``step``'s ``old`` (else new) side is at hand uncompressed; the other side, which the
+    layers hold, only where its compression is pending."""
+    for diff in step.diffs:
+        assert diff.raw(old) is not None, "the side kept is not at hand"
+        assert diff.raw(not old) is None or diff.packed(not old) is None, "both sides held"
+
+
+@pytest.mark.parametrize("stage", ["copied", "olds done", "half the news"])
+def test_undo_and_redo_right_after_a_fill_neither_wait_nor_decompress(
         stage, monkeypatch, stepped_compressor):
     doc = Document(_picture(600, 800))
     with doc.step("Mask brush"):
@@ -350,24 +365,20 @@ def test_undo_and_redo_right_after_a_fill_do_not_wait_for_its_compression(
     monkeypatch.setattr(zlib, "compress", stepped)
     step = doc.apply_result(result, used_mask=doc.mask.copy())
     after = _state(doc)
-    tiles = len(step.diffs)  # the job compresses each tile's new pixels, then the old ones
-    stepped.allow({"first tile": 0, "news done": tiles, "half the olds": tiles + tiles // 2}[
+    tiles = len(step.diffs)  # the job copies every new side, compresses the olds, the news
+    stepped.allow({"copied": 0, "olds done": tiles, "half the news": tiles + tiles // 2}[
         stage])
-    decompressed = []
-    decompress = zlib.decompress
     with monkeypatch.context() as waits:
         _no_waiting(waits)
-        waits.setattr(zlib, "decompress", lambda data: decompressed.append(1) or decompress(data))
-        for count, (move, expected) in enumerate(((doc.undo, before), (doc.redo, after),
-                                                  (doc.undo, before), (doc.redo, after),
-                                                  (doc.undo, before))):
+        waits.setattr(zlib, "decompress", lambda data: pytest.fail("decompressed"))
+        for move, expected in ((doc.undo, before), (doc.redo, after), (doc.undo, before),
+                               (doc.redo, after), (doc.undo, before)):
             move()
             _assert_state(doc, expected)
-            if count == 0:
-                decompressed.clear()  # the first undo reads what the job compressed
-        assert not decompressed  # what an undo or redo overwrote was kept for the next one
+            _assert_one_side_at_hand(step, old=expected is after)
         stepped.permits.release(1 << 20)  # every call from now on
     doc.settle()
+    _assert_one_side_at_hand(step, old=False)
     doc.redo()
     _assert_state(doc, after)
     doc.undo()
@@ -375,6 +386,47 @@ def test_undo_and_redo_right_after_a_fill_do_not_wait_for_its_compression(
     with doc.step("Mask brush"):  # a new step: what undo and redo kept at hand is freed
         doc.paint_segment(Layer.MASK, (10, 10), (20, 10), 5, 255)
     assert all(d.raw_old is None and d.raw_new is None for d in step.diffs)
+
+
+def _peak_bytes(action) -> int:
+    """The most memory (traced) that ``action()`` held at once."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_going_back_and_forth_over_a_fill_copies_into_no_new_memory(monkeypatch,
+                                                                    stepped_compressor):
+    doc = Document(_picture(768, 1024))
+    with doc.step("Mask brush"):
+        doc.paint_segment(Layer.MASK, (50, 100), (950, 650), 90, 255)
+    result = doc.image.copy()
+    result[doc.mask > 0] = (30, 160, 90)
+    doc.settle()
+    monkeypatch.setattr(zlib, "compress", stepped_compressor)
+    step = doc.apply_result(result, used_mask=doc.mask.copy())
+    side = sum(math.prod(d.shape) for d in step.diffs)  # bytes of one side of the fill
+    assert side > 1_000_000
+    stepped_compressor.allow(0)  # its job has copied the tiles, and compresses them now
+    for move in (doc.undo, doc.redo):  # the job holds both sides: nothing is copied
+        assert _peak_bytes(move) < side / 10
+    stepped_compressor.permits.release(1 << 20)
+    doc.settle()  # the old side kept at hand, the new one compressed only
+    _assert_one_side_at_hand(step, old=True)
+    decompressed = []
+    decompress = zlib.decompress
+    monkeypatch.setattr(zlib, "decompress",
+                        lambda data: decompressed.append(1) or decompress(data))
+    assert _peak_bytes(doc.undo) > side / 2  # copied, to be kept at hand for a redo...
+    _assert_one_side_at_hand(step, old=False)
+    for move, old in ((doc.redo, True), (doc.undo, False), (doc.redo, True)):
+        # ...and from then on no new memory, but one spare array of each tile shape
+        assert _peak_bytes(move) < side / 4
+        _assert_one_side_at_hand(step, old=old)
+    assert not decompressed
 
 
 def test_an_undo_then_an_edit_while_the_job_waits_stay_exact(held_compressor, monkeypatch):

@@ -129,15 +129,60 @@ def test_resizing_the_view_shows_hides_and_resizes_the_bars(qtbot, view):
     canvas = view.canvas
     canvas.actual_size()
     offset = QPointF(canvas.offset)
-    view.resize(1000, 800)  # the picture stays where it was, partly out of view
+    view.resize(380, 290)  # smaller: the picture stays where it was
     assert canvas.offset == offset and _shown(view) == (True, True)
+    view.resize(700, 500)  # larger, too small still: the picture fills the room gained
+    assert _shown(view) == (True, True)
+    assert canvas.offset.x() + 800 == canvas.width() and canvas.offset.y() + 600 == (
+        canvas.height())
     _assert_bars_match_the_view(view)
-    canvas.set_offset(QPointF(10, 10))  # all of it in view
+    view.resize(1000, 800)  # room for all of it: all of it comes into view, the bars go
+    assert _shown(view) == (False, False) and canvas.size() == view.size()
+    assert _shown_part(canvas) == (800, 600)
+    canvas.set_offset(QPointF(10, 10))
     assert _shown(view) == (False, False) and canvas.size() == view.size()
     view.resize(500, 700)  # too narrow only
     assert _shown(view) == (True, False)
     _assert_bars_match_the_view(view)
     assert view.across.width() == 500
+
+
+def test_a_panned_picture_comes_into_view_as_the_view_grows(view):
+    canvas = view.canvas
+    canvas.actual_size()
+    canvas.set_offset(QPointF(-600, -500))  # its bottom right corner in view, up left
+    assert _shown_part(canvas) == (200, 100)
+    view.resize(600, 400)  # the room gained is filled: 400x300 px in view now
+    assert _shown_part(canvas) == (canvas.width(), canvas.height())
+    assert _shown(view) == (True, True)
+    _assert_bars_match_the_view(view)
+    canvas.set_offset(QPointF(-300, -200))
+    view.resize(900, 700)  # room for all of it: no bars
+    assert _shown_part(canvas) == (800, 600) and _shown(view) == (False, False)
+    assert (canvas.offset.x(), canvas.offset.y()) == (0, 0)  # moved no further than that
+
+
+def test_zooming_about_the_centre_keeps_it_as_the_bars_come_and_go(view):
+    canvas = view.canvas
+
+    def centre() -> tuple[float, float]:
+        return canvas.image_point(QPointF(canvas.width() / 2, canvas.height() / 2))
+
+    before = centre()
+    canvas.actual_size()  # Ctrl+1: the bars appear and take 14 px or so from the view
+    assert _shown(view) == (True, True)
+    assert centre() == pytest.approx(before, abs=0.5)
+    canvas.zoom_by(0.4)  # out: the picture fits, the bars go
+    assert _shown(view) == (False, False)
+    assert centre() == pytest.approx(before, abs=0.5)
+    canvas.zoom_by(3.0)
+    assert _shown(view) == (True, True) and centre() == pytest.approx(before, abs=0.5)
+    pointer = QPointF(50, 40)  # about the pointer: the point under it stays, bars or not
+    canvas.fit()
+    under = canvas.image_point(pointer)
+    _wheel(canvas, pointer, angle=(0, 600))
+    assert _shown(view) == (True, True)
+    assert canvas.image_point(pointer) == pytest.approx(under, abs=1e-6)
 
 
 # ------------------------------------------------------------------ showing the view
