@@ -35,11 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engines.segmentation import regions
 from engines.segmentation.base import create_parser
-from tests.engines.test_regions import (
-    frozen_merge_superpixels,
-    frozen_region_map,
-    working_superpixels,
-)
+from tests.engines.test_regions import frozen_merge_superpixels, frozen_region_map
 
 
 def photos() -> dict[str, np.ndarray]:
@@ -123,7 +119,7 @@ def main() -> None:
     print("\n" + header.format("merging alone (same superpixels)"))
     print("|---|---|---|---|---|---|---|")
     for name, image in images.items():
-        superpixels, lab, _ = working_superpixels(image)
+        superpixels, lab, _ = regions.working_superpixels(image)
         print(row(name, frozen_merge_superpixels, regions._merge_superpixels,
                   (superpixels, lab, 24, 8.0, 0.002), rounds, idle))
 

@@ -282,11 +282,25 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
     ``threshold`` is a CIE Lab distance; ``min_area`` a fraction of the picture; the work is
     done with the longer side at most ``working_size`` and the map scaled back (nearest).
     """
-    from skimage.segmentation import slic
-
     if not 1 <= max_regions <= MAX_REGIONS:
         raise InputError(f"the number of regions (max_regions) must be 1 to {MAX_REGIONS}, "
                          f"got {max_regions}")
+    height, width = image.shape[:2]
+    superpixels, lab, scale = working_superpixels(image, working_size, segments, compactness)
+    labels, means = _merge_superpixels(superpixels, lab, max_regions, threshold, min_area)
+    if labels.shape != (height, width):
+        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        labels = _snap_boundaries(image, labels, means, reach=int(np.ceil(1.0 / scale)))
+    return labels
+
+
+def working_superpixels(image: np.ndarray, working_size: int = 512, segments: int = 600,
+                        compactness: float = 10.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """What :func:`region_map` merges: SLIC superpixels (``(h, w)`` int ids from 0) of
+    ``image`` shrunk so its longer side is at most ``working_size``, their CIE Lab colours
+    (``(h, w, 3)`` float32), and the scale (at most 1)."""
+    from skimage.segmentation import slic
+
     height, width = image.shape[:2]
     scale = min(1.0, working_size / max(height, width))
     small = image
@@ -296,11 +310,7 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     superpixels = slic(small, n_segments=segments, compactness=compactness, start_label=0,
                        enforce_connectivity=True, channel_axis=-1)
-    labels, means = _merge_superpixels(superpixels, lab, max_regions, threshold, min_area)
-    if labels.shape != (height, width):
-        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-        labels = _snap_boundaries(image, labels, means, reach=int(np.ceil(1.0 / scale)))
-    return labels
+    return superpixels, lab, scale
 
 
 def warm_up() -> None:
