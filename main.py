@@ -8,8 +8,19 @@ them). Argument parsing only: the work lives in ``app/`` and ``cli/``.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+
+NO_DISPLAY = ("no display found: run on a desktop, or set QT_QPA_PLATFORM=offscreen for a "
+              "headless check")
+
+
+def _add_editor_arguments(parser) -> None:
+    """The editor's arguments, on a parser or an argument group."""
+    parser.add_argument("image", nargs="?", help="image to open (default: a sample photo)")
+    parser.add_argument("--mask", help="mask to load with the image (white = hole)")
+    parser.add_argument("--engine", help="engine to select on start")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -17,10 +28,29 @@ def _gui_parser() -> argparse.ArgumentParser:
         prog="inpaint-studio",
         description="Open the Inpaint Studio editor. Commands: run "
                     "`inpaint-studio --help-commands` for the command-line tools.")
-    parser.add_argument("image", nargs="?", help="image to open (default: a sample photo)")
-    parser.add_argument("--mask", help="mask to load with the image (white = hole)")
-    parser.add_argument("--engine", help="engine to select on start")
+    _add_editor_arguments(parser)
     return parser
+
+
+def _print_help(cli) -> None:
+    """One help for both uses: the commands' parser, with the editor's arguments as a group
+    (printed only; parsing keeps the two parsers apart)."""
+    parser = cli.build_parser()
+    parser.usage = ("%(prog)s [-h] [image] [--mask MASK] [--engine ENGINE]\n"
+                    "       %(prog)s [--debug] COMMAND ...")
+    _add_editor_arguments(parser.add_argument_group("the editor (no command)"))
+    parser.print_help()
+
+
+def _display_problem() -> str | None:
+    """Why the editor cannot open a window here, or None: on Linux and other X11/Wayland
+    systems, neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set and no ``QT_QPA_PLATFORM``
+    chosen (Qt would abort the process with a core dump)."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
 
 
 def _quiet_decoders() -> None:
@@ -76,12 +106,12 @@ def _run(argv: list[str]) -> int:
 
     names = set(cli.command_modules())
     first = next((a for a in argv if a != "--debug"), None)
-    if first in names or argv[:1] in (["--help-commands"], ["-h"], ["--help"]):
+    if first in ("-h", "--help"):
+        _print_help(cli)
+        return 0
+    if first in names or argv[:1] == ["--help-commands"]:
         if argv[:1] == ["--help-commands"]:
             argv = ["--help"]
-        if argv[:1] in (["-h"], ["--help"]):
-            _gui_parser().print_help()
-            print()
         return cli.main(argv)  # argparse's --help and usage errors return their codes
     typo = _mistyped_command(first, names)
     if typo:
@@ -89,6 +119,10 @@ def _run(argv: list[str]) -> int:
               "give the path of an existing file)", file=sys.stderr)
         return 2
     args = _gui_parser().parse_args(argv)
+    problem = _display_problem()  # before Qt: without a display it aborts the process
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from app.launch import launch
 
     return launch(args.image, mask=args.mask, engine=args.engine)

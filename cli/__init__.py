@@ -16,7 +16,8 @@ from types import ModuleType
 EXIT_OK = 0
 EXIT_FAILED = 1  # the work ran but something in it failed (e.g. some batch images)
 EXIT_USAGE = 2  # bad input or setup: nothing was done
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl+C
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15), where a command handles it
 
 
 def command_modules() -> dict[str, ModuleType]:

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "[--exemplar FILE [FILE ...]]")
     parser.add_argument("image", nargs="?", help="the picture")
     parser.add_argument("mask", nargs="?", help="mask PNG, same size: white (or opaque) = fill")
-    parser.add_argument("-o", "--output", required=True, help="result file (format by extension)")
+    # required, but checked by run() too: a missing one is named with the picture and the mask
+    parser.add_argument("-o", "--output", help="result file (format by extension)")
     add_engine_arguments(parser)
     parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
     parser.add_argument("--labels", help="edited label map (indexed PNG of class ids)")
@@ -87,12 +88,18 @@ def _require_guidance(engine: Engine, args: argparse.Namespace) -> None:
             raise InputError(f"the {args.engine} engine needs {what}")
 
 
-def _require_picture_and_mask(args: argparse.Namespace) -> None:
-    """Raise :class:`InputError` when the picture or the mask is missing, saying so, and
-    when ``--exemplar`` written before them took them as reference photos, how to write it."""
+def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
+    """Raise :class:`InputError` when the picture, the mask or ``-o`` is missing, naming
+    every one missing, and when ``--exemplar`` written before them took the picture and the
+    mask as reference photos, how to write it; or when the mask is the picture's own file."""
     missing = [noun for name, noun in (("image", "picture"), ("mask", "mask"))
                if getattr(args, name) is None]
     if not missing:
+        if Path(args.image).resolve() == Path(args.mask).resolve():
+            raise InputError(f"{args.mask}: the mask is the picture itself; give a mask file "
+                             "(white = fill) of the same size")
+        if args.output is None:
+            raise InputError("the following arguments are required: -o/--output")
         return
     references = args.exemplar or []
     if len(references) > len(missing):
@@ -102,10 +109,23 @@ def _require_picture_and_mask(args: argparse.Namespace) -> None:
             f"--exemplar takes every file name after it, so {' '.join(references)} were all "
             f"read as reference photos and the {' and the '.join(missing)} "
             f"{'are' if len(missing) > 1 else 'is'} missing; write --exemplar after the "
-            f"picture and the mask (inpaint {' '.join(positionals)} -o {args.output} "
+            f"picture and the mask (inpaint {' '.join(positionals)} -o {args.output or 'OUT'} "
             f"--exemplar {' '.join(references[:taken])}), or end its list with another "
             "option")
+    missing += [] if args.output else ["-o/--output"]
     raise InputError(f"the following arguments are required: {', '.join(missing)}")
+
+
+def _check_label_set(engine: Engine, args: argparse.Namespace) -> None:
+    """Refuse ``--labels`` of another label set than the engine's model knows, for engines
+    that can tell (``check_label_set``: the semantic network); the set is the one named in the
+    PNG (:func:`~engines.segmentation.labelmap.label_set_name`; none named: not checked)."""
+    check = getattr(engine, "check_label_set", None)
+    if args.labels is None or check is None:
+        return
+    from engines.segmentation.labelmap import label_set_name
+
+    check(label_set_name(args.labels))
 
 
 def _reference_notes(engine: Engine, request: InpaintRequest,
@@ -128,12 +148,13 @@ def _load_references(args: argparse.Namespace, engine: Engine) -> tuple[np.ndarr
 
 
 def run(args: argparse.Namespace) -> int:
-    _require_picture_and_mask(args)
+    _require_picture_mask_and_output(args)
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
     require_device(args.device)  # an accelerator asked for by name must exist
     engine = registry.create(args.engine, **engine_options(args))
     _require_guidance(engine, args)  # before the weights, the picture and the work
     engine.require_ready()  # missing weights are named before the picture is read
+    _check_label_set(engine, args)
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
     request = build_request(

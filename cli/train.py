@@ -1,11 +1,12 @@
 """``train``: train a network that has no published weights (the semantic-guided network).
 
 ``python main.py train semantic --images DIR [--labels DIR] [--parser NAME] [--steps N]
-[--batch-size B] [--size S] [--device cpu|cuda] [-o CHECKPOINT] [--resume | --overwrite]
-[--no-install]``
+[--batch-size B] [--size S] [--device auto|cpu|cuda|mps] [-o CHECKPOINT]
+[--resume | --overwrite] [--no-install]``
 
-Without ``--labels`` the images are labelled once by ``--parser`` (maps kept beside the
-checkpoint). The checkpoint is saved every ``--save-every`` steps, at the end and on Ctrl+C;
+Without ``--labels`` the images are labelled once by ``--parser`` (one that is not ready is
+refused, naming its download). The checkpoint is saved every ``--save-every`` steps, at the
+end, and on Ctrl+C (exit 130) or SIGTERM (exit 143), saying at which step and how to go on;
 at the end it is installed into the model cache as ``semantic-local`` (unless
 ``--no-install``), which makes the ``semantic`` engine ready.
 """
@@ -13,11 +14,16 @@ at the end it is installed into the model cache as ``semantic-local`` (unless
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from cli import EXIT_OK
+from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from cli._common import ranged
+from engines.device import require_device
 
 NAME = "train"
 HELP = "train a model that has no published weights (semantic-guided network)"
@@ -36,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "class ids, 255 = unlabelled); default: compute them")
     semantic.add_argument("--parser", default="regions",
                           help="parser labelling the images without --labels: regions (no "
-                               "download), face, scene or scene-lite (default: regions)")
+                               "download), face, scene or scene-lite (default: regions); "
+                               "one whose weights are missing is refused")
     semantic.add_argument("--classes", type=ranged(int, 1, 255),
                           help="number of label classes, 1 to 255 (default: the parser's label "
                                "set, or the largest id in --labels + 1)")
@@ -48,16 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="crops per step (default 8)")
     semantic.add_argument("--size", type=int, default=256,
                           help="crop side in pixels, multiple of 4 (default 256)")
-    semantic.add_argument("--channels", type=ranged(int, 1), default=32,
-                          help="network width of a new model (default 32)")
+    semantic.add_argument("--channels", type=ranged(int, 1),
+                          help="network width of a new model (default 32; --resume keeps "
+                               "the checkpoint's)")
     semantic.add_argument("--lr", type=ranged(float, 0, 1, above=True), default=2e-4,
                           help="Adam learning rate, more than 0 and at most 1 (default 2e-4)")
-    semantic.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    semantic.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     semantic.add_argument("-o", "--output", type=Path, default=Path("semantic.pt"),
                           help="checkpoint to write (default semantic.pt)")
-    semantic.add_argument("--resume", action="store_true",
-                          help="continue from the checkpoint at --output")
-    semantic.add_argument("--overwrite", action="store_true",
+    existing = semantic.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue from the checkpoint at --output up to --steps")
+    existing.add_argument("--overwrite", action="store_true",
                           help="start afresh, replacing the checkpoint at --output (without "
                                "it or --resume, an existing one is refused)")
     semantic.add_argument("--save-every", type=ranged(int, 0), default=1000,
@@ -70,11 +79,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="install the result as model semantic-local (default: yes)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread like Ctrl+C, so the run saves its work."""
+
+
+def _raise_terminated(_signum, _frame) -> None:
+    raise Terminated("terminated")
+
+
+@contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """While the block runs (in the main thread), SIGTERM raises :class:`Terminated`; the
+    handler there before is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(stop: KeyboardInterrupt, args: argparse.Namespace) -> int:
+    """Say how far an interrupted run got and how to go on; the exit code (143 for SIGTERM,
+    130 for Ctrl+C)."""
+    from engines.neural.semantic_training import TrainingInterrupted
+
+    terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
+    text = str(stop) or "interrupted"
+    if isinstance(stop, TrainingInterrupted):
+        if terminated:
+            text = text.replace("interrupted", "terminated", 1)
+        if stop.step is not None:
+            instead = " instead of --overwrite" if args.overwrite else ""
+            text += f"; run the same command with --resume{instead} to continue"
+    print(text, file=sys.stderr)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
 def run(args: argparse.Namespace) -> int:
+    with _sigterm_stops_like_ctrl_c():
+        try:
+            return _train(args)
+        except KeyboardInterrupt as stop:
+            return _stopped(stop, args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engines.neural.semantic_training import TrainConfig, TrainProgress, install, train
 
+    require_device(args.device)  # an accelerator asked for by name must exist
     config = TrainConfig(
         images=args.images, labels=args.labels, parser=args.parser, output=args.output,
         steps=args.steps, batch_size=args.batch_size, size=args.size, channels=args.channels,

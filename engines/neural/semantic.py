@@ -37,6 +37,7 @@ from engines.base import (
     CancelToken,
     EngineError,
     Guidance,
+    InputError,
     Readiness,
     Region,
     RegionStage,
@@ -57,6 +58,9 @@ CHECKPOINT_VERSION = 1
 WEIGHTS_ID = "semantic-local"
 TRAIN_HINT = "train one with `python main.py train semantic --images DIR`"
 ARCHITECTURE_KEYS = ("num_classes", "channels", "memory")
+# the label-set name a model trained on a folder of label maps records unless told another:
+# their ids may index any set, so it is never compared with a map's
+CUSTOM_LABEL_SET = "custom"
 # the engine pads a region to at least this much each way: at 1/4 scale the instance norms
 # then see at least 2x2 values per channel (a single value cannot be normalised)
 MIN_SIDE = 8
@@ -352,7 +356,9 @@ class SemanticEngine(NeuralEngine):
     """The two-stage network steered by the edited label map.
 
     Stages: ``coarse`` (stage 1, ignores the labels), then ``refined`` (stage 2, follows them).
-    Needs ``region.labels`` whose ids index the label set the model was trained on. A region
+    Needs ``region.labels`` whose ids index the label set the model was trained on (requests
+    carry no label-set name: callers that know the map's check it first with
+    :meth:`check_label_set`). A region
     is padded to multiples of 4 of at least :data:`MIN_SIDE` pixels each way, so pictures of
     any size down to 1x1 work.
     """
@@ -378,6 +384,26 @@ class SemanticEngine(NeuralEngine):
         return Status(Readiness.NEEDS_TRAINING,
                       f"no semantic model yet: {TRAIN_HINT} (or import one with "
                       f"`python main.py models import {WEIGHTS_ID} FILE`)")
+
+    def trained_label_set(self) -> str | None:
+        """The name of the label set the model was trained on (its checkpoint's ``meta``), or
+        None when unknown: a ``network`` option, a checkpoint naming none, or
+        :data:`CUSTOM_LABEL_SET`. Reads the checkpoint (its weights must be there)."""
+        if self.options.get("network") is not None:
+            return None
+        path = self.checkpoint_path()
+        name = read_checkpoint(path)["meta"].get("label_set")
+        return name if isinstance(name, str) and name and name != CUSTOM_LABEL_SET else None
+
+    def check_label_set(self, label_set: str | None) -> None:
+        """Raise :class:`InputError` naming both sets when a label map of the set named
+        ``label_set`` (None: unknown, nothing checked) is not of the set the model was trained
+        on (:meth:`trained_label_set`): its ids would mean other classes to the model."""
+        trained = self.trained_label_set() if label_set else None
+        if trained is not None and label_set != trained:
+            raise InputError(f"the label map's ids are of the label set {label_set!r} but the "
+                             f"semantic model was trained on {trained!r}; label the picture "
+                             f"with the parser the model was trained with")
 
     def load_network(self, path: Path, device) -> SemanticInpaintNet:
         network = network_from_checkpoint(read_checkpoint(path), path.name)

@@ -2,9 +2,9 @@
 
 Data: an image folder and, optionally, a label folder of PNG class-id maps with the same file
 stems (indexed or grey PNGs; 255 = unlabelled). Without one, a parser labels every image once
-(:func:`engines.segmentation.base.create_parser`; ``regions`` stands in for a parser that is
-not ready) and the maps are kept beside the checkpoint for the next run (each reused only for the picture
-it was computed from: same name, size and modification time).
+(:func:`engines.segmentation.base.create_parser`; one that is not ready is refused, never
+replaced) and the maps are kept beside the checkpoint for the next run (each reused only for the
+picture it was computed from: same name, size and modification time).
 
 Each step takes random crops (scaled so the short side is 1 to 1.5 crop sizes, random flip),
 DeepFill-v2 free-form masks (:func:`engines.maskgen.free_form_mask`, a third of them with a
@@ -14,8 +14,8 @@ are on disk (skipped otherwise), and LSGAN with a 70x70 PatchGAN (pix2pix, 3 lay
 the composited result with the one-hot labels. Adam for both networks.
 
 Checkpoints (see :func:`engines.neural.semantic.checkpoint_dict`) are written atomically
-every ``save_every`` steps, at the end, and when a run is cancelled or interrupted;
-:func:`install` puts the generator into the model cache as ``semantic-local``.
+every ``save_every`` steps, at the end, and when a run is cancelled or interrupted
+(:class:`TrainingInterrupted` says what was saved); :func:`install` puts the generator into the model cache as ``semantic-local``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputE
 from engines.device import pick_device
 from engines.maskgen import free_form_mask
 from engines.neural.semantic import (
+    CUSTOM_LABEL_SET,
     WEIGHTS_ID,
     SemanticInpaintNet,
     checkpoint_dict,
@@ -51,7 +52,8 @@ from engines.segmentation.labelmap import describe_mode
 
 HOLE_WEIGHT = 6.0
 VALID_WEIGHT = 1.0
-FALLBACK_PARSER = "regions"
+DEFAULT_PARSER = "regions"
+DEFAULT_CHANNELS = 32
 BOX_PROBABILITY = 0.3  # share of training masks that add a rectangle to the strokes
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 file name in the hub cache
 VGG_LAYERS = (3, 8, 15)  # relu1_2, relu2_2, relu3_3 in torchvision's vgg16().features
@@ -67,16 +69,20 @@ class TrainConfig:
         images: folder of training images (any size; RGB).
         labels: folder of label maps named like the images (``<stem>.png``), or None to
             compute them with ``parser``.
-        parser: parser that labels the images when ``labels`` is None.
+        parser: parser that labels the images when ``labels`` is None (one that is not
+            ready is refused before any work).
         output: checkpoint file to write (and to resume from with ``resume``).
         steps: total optimisation steps (a resumed run continues up to this count).
         batch_size, size: crops per step and their side in pixels (a multiple of 4, >= 32).
-        channels, memory: network width and external-memory slots (new runs only).
+        channels: network width; None: :data:`DEFAULT_CHANNELS` for a new model, the
+            checkpoint's when resuming (a different width given then is refused).
+        memory: external-memory slots (new runs only; a resumed run keeps the checkpoint's).
         disc_channels: width of the PatchGAN's first layer (64 in pix2pix).
         num_classes: label ids the model distinguishes (larger ids count as unlabelled);
             default: the parser's label-set size, or the largest id in ``labels`` + 1.
         label_set: name of the label set the ids index (recorded in the checkpoint); default
-            the parser's, or ``"custom"`` for a label folder.
+            the parser's, or :data:`~engines.neural.semantic.CUSTOM_LABEL_SET` for a label
+            folder.
         perceptual: use the VGG16 perceptual loss when its weights are available.
         resume: continue from an existing ``output`` checkpoint.
         overwrite: start afresh over an existing ``output`` (without it or ``resume``, an
@@ -85,12 +91,12 @@ class TrainConfig:
 
     images: Path
     labels: Path | None = None
-    parser: str = FALLBACK_PARSER
+    parser: str = DEFAULT_PARSER
     output: Path = Path("semantic.pt")
     steps: int = 20000
     batch_size: int = 8
     size: int = 256
-    channels: int = 32
+    channels: int | None = None
     memory: int = 64
     disc_channels: int = 64
     num_classes: int | None = None
@@ -130,6 +136,28 @@ class TrainResult:
     label_set: str
     num_classes: int
     perceptual: bool
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A run stopped by ``KeyboardInterrupt`` (Ctrl+C, or a signal handler raising one, which
+    is its ``__cause__``), after saving what it had.
+
+    Attributes:
+        checkpoint: the checkpoint file of the run.
+        step: the step that file now holds, or None when there is none.
+        saved: whether this run wrote it (False: interrupted before its first step; a resumed
+            checkpoint is then left as it was, and a new run saved nothing).
+    """
+
+    def __init__(self, checkpoint: Path, step: int | None, saved: bool) -> None:
+        self.checkpoint, self.step, self.saved = checkpoint, step, saved
+        if saved:
+            text = f"interrupted: saved {checkpoint.name} at step {step}"
+        elif step is not None:
+            text = f"interrupted before the first step: {checkpoint.name} is still at step {step}"
+        else:
+            text = "interrupted before the first step: nothing was saved"
+        super().__init__(text)
 
 
 ProgressFn = Callable[[TrainProgress], None]
@@ -278,10 +306,11 @@ def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
             ids = ids[ids != UNLABELLED]
             largest = max(largest, int(ids.max()) + 1 if ids.size else 0)
         num_classes = max(1, largest)
-    return TrainingSet(images, labels), config.label_set or "custom", num_classes
+    return TrainingSet(images, labels), config.label_set or CUSTOM_LABEL_SET, num_classes
 
 
-def _ready_parser(name: str, notify: ProgressFn):
+def _ready_parser(name: str):
+    """The parser ``name``; :class:`EngineError` when it is unknown or not ready."""
     from engines.segmentation.base import create_parser
 
     try:
@@ -290,19 +319,14 @@ def _ready_parser(name: str, notify: ProgressFn):
         raise EngineError(str(exc.args[0]) if exc.args else f"unknown parser {name!r}") \
             from None
     status = parser.status()
-    if status.ready:
-        return parser
-    if name == FALLBACK_PARSER:
-        raise EngineError(f"the {name} parser is not ready: {status.detail}")
-    notify(TrainProgress("notice", message=f"the {name} parser is not ready "
-                                           f"({status.detail}); labelling with "
-                                           f"{FALLBACK_PARSER} instead"))
-    return _ready_parser(FALLBACK_PARSER, notify)
+    if not status.ready:  # never another parser instead: the model would learn its labels
+        raise EngineError(f"--parser {name}: {status.detail}")
+    return parser
 
 
 def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                 cancel: CancelToken) -> tuple[TrainingSet, str, int]:
-    parser = _ready_parser(config.parser, notify)
+    parser = _ready_parser(config.parser)
     label_set = parser.label_set
     folder = Path(config.output).with_name(f"{Path(config.output).stem}-labels-{parser.name}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -490,7 +514,8 @@ class _Trainer:
                  perceptual: PerceptualLoss | None) -> None:
         self.config = config
         self.device = device
-        self.generator = SemanticInpaintNet(num_classes, config.channels, config.memory)
+        channels = config.channels or DEFAULT_CHANNELS
+        self.generator = SemanticInpaintNet(num_classes, channels, config.memory)
         self.discriminator = PatchDiscriminator(3 + num_classes, config.disc_channels)
         self.generator.to(device).train()
         self.discriminator.to(device).train()
@@ -552,7 +577,7 @@ def _check(config: TrainConfig) -> None:
         raise InputError(f"--size must be a multiple of 4 and at least 32, got {config.size}")
     if config.steps < 1 or config.batch_size < 1:
         raise InputError("steps and batch size must be at least 1")
-    if min(config.channels, config.memory, config.disc_channels) < 1:
+    if min(config.channels or 1, config.memory, config.disc_channels) < 1:
         raise InputError("channels and memory must be at least 1")
     if not (math.isfinite(config.lr) and config.lr > 0):
         raise InputError(f"the learning rate must be a positive number, got {config.lr}")
@@ -570,15 +595,36 @@ def _check(config: TrainConfig) -> None:
                          f"(--overwrite)")
 
 
+def _adopt_checkpoint(config: TrainConfig, previous: dict[str, Any], output: Path) -> None:
+    """Take the architecture of the checkpoint being resumed into ``config``; refuse a width
+    or class count given that differs from it, and a step count it has already reached."""
+    meta = previous["meta"]
+    if config.channels is not None and config.channels != meta["channels"]:
+        raise InputError(f"{output.name} has {meta['channels']} channels, not "
+                         f"{config.channels}; leave --channels out to resume it")
+    config.channels, config.memory = meta["channels"], meta["memory"]
+    config.num_classes = config.num_classes or meta["num_classes"]
+    if config.num_classes != meta["num_classes"]:
+        raise InputError(f"{output.name} was trained with {meta['num_classes']} classes, "
+                         f"not {config.num_classes}")
+    step = int(meta.get("step", 0))
+    if config.steps <= step:
+        raise InputError(f"{output.name} is already at step {step}; nothing to train "
+                         f"(raise --steps)")
+
+
 def train(config: TrainConfig, progress: ProgressFn | None = None,
           cancel: CancelToken | None = None) -> TrainResult:
     """Train (or, with ``config.resume`` and an existing ``config.output``, continue training)
     the semantic network; returns where the checkpoint is and the losses.
 
     ``progress`` receives :class:`TrainProgress` reports; ``cancel`` is checked every step.
-    A cancelled (:class:`~engines.base.Cancelled`) or interrupted (``KeyboardInterrupt``) run
-    saves its checkpoint before the exception propagates. Raises :class:`InputError` for bad
-    settings or data, :class:`EngineError` when labels cannot be computed.
+    A cancelled run saves its checkpoint (after its first step) before
+    :class:`~engines.base.Cancelled` propagates; an interrupted one (``KeyboardInterrupt``,
+    also while labelling) saves it too and raises :class:`TrainingInterrupted` saying what the
+    file holds. Raises :class:`InputError` for bad settings or data (a resumed checkpoint
+    already at ``config.steps`` included, before any work), :class:`EngineError` when labels
+    cannot be computed (an unknown parser, or one that is not ready).
     """
     _check(config)
     config = replace(config)  # resuming adopts the checkpoint's architecture: keep the caller's
@@ -590,22 +636,20 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     device = pick_device(config.device)
 
     previous = read_checkpoint(output) if config.resume and output.is_file() else None
-    if previous is not None:  # the checkpoint's architecture wins over the settings
-        meta = previous["meta"]
-        config.channels, config.memory = meta["channels"], meta["memory"]
-        config.num_classes = config.num_classes or meta["num_classes"]
-        if config.num_classes != meta["num_classes"]:
-            raise InputError(f"{output.name} was trained with {meta['num_classes']} classes, "
-                             f"not {config.num_classes}")
-    dataset, label_set, num_classes = build_training_set(config, notify, cancel)
-    trainer = _Trainer(config, num_classes, device, perceptual_loss(config.perceptual, notify))
-    if previous is not None:
-        trainer.load(previous)
-        rng = np.random.default_rng([config.seed, trainer.step])
-        notify(TrainProgress("notice", message=f"resuming {output.name} at step {trainer.step}"))
-
+    if previous is not None:  # the checkpoint's architecture wins over the defaults
+        _adopt_checkpoint(config, previous, output)
     history: list[dict[str, float]] = []
+    trainer: _Trainer | None = None
+    label_set = ""
     try:
+        dataset, label_set, num_classes = build_training_set(config, notify, cancel)
+        trainer = _Trainer(config, num_classes, device,
+                           perceptual_loss(config.perceptual, notify))
+        if previous is not None:
+            trainer.load(previous)
+            rng = np.random.default_rng([config.seed, trainer.step])
+            notify(TrainProgress("notice",
+                                 message=f"resuming {output.name} at step {trainer.step}"))
         while trainer.step < config.steps:
             cancel.raise_if_cancelled()
             losses = trainer.train_step(*dataset.batch(rng, config.batch_size, config.size,
@@ -614,10 +658,15 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
             notify(TrainProgress("train", trainer.step, config.steps, losses))
             if config.save_every and trainer.step % config.save_every == 0:
                 save_checkpoint(output, trainer.checkpoint(label_set))
-    except (Cancelled, KeyboardInterrupt):
-        if history:
+    except (Cancelled, KeyboardInterrupt) as stop:
+        if history and trainer is not None:
             save_checkpoint(output, trainer.checkpoint(label_set))
-        raise
+        if isinstance(stop, Cancelled):
+            raise
+        if history and trainer is not None:
+            raise TrainingInterrupted(output, trainer.step, saved=True) from stop
+        step = int(previous["meta"].get("step", 0)) if previous is not None else None
+        raise TrainingInterrupted(output, step, saved=False) from stop
     save_checkpoint(output, trainer.checkpoint(label_set))
     return TrainResult(output, trainer.step, history, label_set, num_classes,
                        trainer.perceptual is not None)

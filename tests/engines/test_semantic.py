@@ -30,6 +30,7 @@ from engines.neural.semantic import (
 )
 from engines.neural.semantic_training import (
     TrainConfig,
+    TrainingInterrupted,
     TrainingSet,
     install,
     read_label_map,
@@ -148,9 +149,35 @@ def test_known_pixels_do_not_leak_from_the_hole():
 def test_resume_continues_from_the_checkpoint(trained, dataset, tmp_path):
     output = tmp_path / "resumed.pt"
     output.write_bytes(trained[0].checkpoint.read_bytes())
-    result = train(tiny_config(*dataset, output, steps=43, resume=True, channels=4))
+    result = train(tiny_config(*dataset, output, steps=43, resume=True, channels=None,
+                               memory=4))
     assert result.step == 43 and len(result.history) == 3
-    assert read_checkpoint(output)["meta"]["channels"] == 8  # the checkpoint's architecture
+    meta = read_checkpoint(output)["meta"]
+    assert (meta["channels"], meta["memory"]) == (8, 8)  # the checkpoint's architecture
+
+
+def test_resume_refuses_another_width_or_a_step_already_reached(trained, dataset, tmp_path):
+    output = tmp_path / "resumed.pt"
+    output.write_bytes(trained[0].checkpoint.read_bytes())
+    with pytest.raises(InputError, match=r"resumed\.pt has 8 channels, not 4"):
+        train(tiny_config(*dataset, output, steps=43, resume=True, channels=4))
+    with pytest.raises(InputError, match=r"already at step 40; nothing to train \(raise"):
+        train(tiny_config(*dataset, output, steps=40, resume=True))
+    assert output.read_bytes() == trained[0].checkpoint.read_bytes()
+
+
+def test_an_interruption_saves_and_says_what_the_file_holds(dataset, tmp_path):
+    output = tmp_path / "stopped.pt"
+
+    def interrupt_after_two(event):
+        if event.phase == "train" and event.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(tiny_config(*dataset, output), progress=interrupt_after_two)
+    assert (stopped.value.step, stopped.value.saved) == (2, True)
+    assert str(stopped.value) == "interrupted: saved stopped.pt at step 2"
+    assert read_checkpoint(output)["meta"]["step"] == 2
 
 
 def test_cancel_saves_the_checkpoint(dataset, tmp_path):
@@ -188,15 +215,25 @@ class _MissingParser(_StripesParser):
     ready = False
 
 
-def test_labels_are_computed_by_a_parser_when_absent(dataset, tmp_path, monkeypatch):
+def test_a_parser_that_is_not_ready_is_refused_not_replaced(dataset, tmp_path, monkeypatch):
     segmentation.parser_names()  # register the real parsers first, then stand in for them
     monkeypatch.setitem(segmentation._PARSERS, "regions", _StripesParser)
     monkeypatch.setitem(segmentation._PARSERS, "missing-test", _MissingParser)
     events = []
     output = tmp_path / "parsed.pt"
-    result = train(tiny_config(dataset[0], None, output, steps=2, parser="missing-test"),
+    with pytest.raises(EngineError, match="--parser missing-test: no weights"):
+        train(tiny_config(dataset[0], None, output, steps=2, parser="missing-test"),
+              progress=events.append)
+    assert events == [] and not output.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_labels_are_computed_by_a_parser_when_absent(dataset, tmp_path, monkeypatch):
+    segmentation.parser_names()  # register the real parsers first, then stand in for them
+    monkeypatch.setitem(segmentation._PARSERS, "stripes-test", _StripesParser)
+    events = []
+    output = tmp_path / "parsed.pt"
+    result = train(tiny_config(dataset[0], None, output, steps=2, parser="stripes-test"),
                    progress=events.append)
-    assert any("not ready" in e.message and "regions" in e.message for e in events)
     assert result.label_set == "stripes4" and result.num_classes == 4
     maps = sorted((tmp_path / "parsed-labels-stripes-test").glob("*.png"))
     assert len(maps) == 6
