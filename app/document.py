@@ -1144,9 +1144,11 @@ class Document:
                 include = np.where(sampling == SAMPLE_INCLUDE, 255, 0).astype(np.uint8)
             if (sampling == SAMPLE_EXCLUDE).any():
                 exclude = np.where(sampling == SAMPLE_EXCLUDE, 255, 0).astype(np.uint8)
+        labels = present(Layer.LABELS)
         return InpaintRequest(
             image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
-            color=present(Layer.COLOR), labels=present(Layer.LABELS),
+            color=present(Layer.COLOR), labels=labels,
+            label_set=self.label_set if labels is not None else None,
             sample_include=include, sample_exclude=exclude,
             exemplars=tuple(r.pixels for r in self.references), **settings)
 

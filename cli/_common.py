@@ -159,8 +159,10 @@ def load_labels(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
 def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
                   sketch: np.ndarray | None = None, labels: np.ndarray | None = None,
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
-                  exemplars: tuple[np.ndarray, ...] = ()) -> InpaintRequest:
+                  exemplars: tuple[np.ndarray, ...] = (),
+                  label_set: str | None = None) -> InpaintRequest:
     return InpaintRequest(image=image, mask=mask, sketch=sketch, labels=labels,
+                          label_set=label_set if labels is not None else None,
                           sample_include=include, sample_exclude=exclude, exemplars=exemplars,
                           strategy=Strategy(args.strategy), crop_margin=args.margin,
                           seed=args.seed, device=args.device)

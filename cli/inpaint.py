@@ -116,18 +116,6 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
     raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
-def _check_label_set(engine: Engine, args: argparse.Namespace) -> None:
-    """Refuse ``--labels`` of another label set than the engine's model knows, for engines
-    that can tell (``check_label_set``: the semantic network); the set is the one named in the
-    PNG (:func:`~engines.segmentation.labelmap.label_set_name`; none named: not checked)."""
-    check = getattr(engine, "check_label_set", None)
-    if args.labels is None or check is None:
-        return
-    from engines.segmentation.labelmap import label_set_name
-
-    check(label_set_name(args.labels))
-
-
 def _reference_notes(engine: Engine, request: InpaintRequest,
                      args: argparse.Namespace) -> None:
     """Say on stderr which reference photos the fill searches shrunk (far larger than the
@@ -147,6 +135,16 @@ def _load_references(args: argparse.Namespace, engine: Engine) -> tuple[np.ndarr
     return exemplars
 
 
+def _label_set(args: argparse.Namespace) -> str | None:
+    """The label set named in the ``--labels`` PNG (None: no map, or none named); an engine
+    trained on another set refuses the map (the semantic network)."""
+    if args.labels is None:
+        return None
+    from engines.segmentation.labelmap import label_set_name
+
+    return label_set_name(args.labels)
+
+
 def run(args: argparse.Namespace) -> int:
     _require_picture_mask_and_output(args)
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
@@ -154,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
     engine = registry.create(args.engine, **engine_options(args))
     _require_guidance(engine, args)  # before the weights, the picture and the work
     engine.require_ready()  # missing weights are named before the picture is read
-    _check_label_set(engine, args)
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
     request = build_request(
@@ -163,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         labels=load_labels(args.labels, shape),
         include=load_layer(args.include, shape, "include"),
         exclude=load_layer(args.exclude, shape, "exclude"),
-        exemplars=_load_references(args, engine))
+        exemplars=_load_references(args, engine), label_set=_label_set(args))
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         hint = f"; {', '.join(users)} can" if users else ""

@@ -133,6 +133,9 @@ class InpaintRequest:
         sketch: optional ``(H, W)`` uint8, 255 = drawn structure line.
         color: optional ``(H, W, 4)`` uint8 RGBA colour strokes (alpha > 0 where painted).
         labels: optional ``(H, W)`` uint8 class ids of the *edited* layout (255 = unlabelled).
+        label_set: the name of the label set whose ids ``labels`` holds (``"face19"``,
+            ``"regions"``, ...); None when unknown. An engine trained on one set refuses
+            another (the semantic network).
         sample_include: optional ``(H, W)`` uint8, 255 = only these pixels may be patch sources.
         sample_exclude: optional ``(H, W)`` uint8, 255 = these pixels are never patch sources.
         exemplars: extra images usable as patch sources (reference photos), each ``(h, w, 3)``
@@ -150,6 +153,7 @@ class InpaintRequest:
     sketch: np.ndarray | None = None
     color: np.ndarray | None = None
     labels: np.ndarray | None = None
+    label_set: str | None = None
     sample_include: np.ndarray | None = None
     sample_exclude: np.ndarray | None = None
     exemplars: tuple[np.ndarray, ...] = ()

@@ -22,7 +22,8 @@ architecture (``num_classes``, ``channels``, ``memory``) and ``label_set``, ``im
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,15 @@ from engines.base import (
     CancelToken,
     EngineError,
     Guidance,
+    InpaintRequest,
     InputError,
     Readiness,
     Region,
     RegionStage,
+    Stage,
     Status,
 )
+from engines.device import checkpoint_identity
 from engines.neural.common import (
     NeuralEngine,
     image_to_tensor,
@@ -290,6 +294,14 @@ def checkpoint_dict(network: SemanticInpaintNet, meta: Mapping[str, Any],
             "meta": {**dict(meta), **network.architecture}, "generator": state, **extra}
 
 
+@functools.lru_cache(maxsize=4)
+def _trained_label_set(path: str, signature: Hashable) -> str | None:
+    """The label set named in the checkpoint at ``path`` as it is in the version
+    ``signature`` names (see :meth:`SemanticEngine.trained_label_set`)."""
+    name = read_checkpoint(path)["meta"].get("label_set")
+    return name if isinstance(name, str) and name and name != CUSTOM_LABEL_SET else None
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Open a semantic checkpoint safely (``weights_only``) and check its layout.
 
@@ -388,12 +400,18 @@ class SemanticEngine(NeuralEngine):
     def trained_label_set(self) -> str | None:
         """The name of the label set the model was trained on (its checkpoint's ``meta``), or
         None when unknown: a ``network`` option, a checkpoint naming none, or
-        :data:`CUSTOM_LABEL_SET`. Reads the checkpoint (its weights must be there)."""
+        :data:`CUSTOM_LABEL_SET`. Reads the checkpoint (its weights must be there) once per
+        file version (:func:`engines.device.checkpoint_identity`)."""
         if self.options.get("network") is not None:
             return None
-        path = self.checkpoint_path()
-        name = read_checkpoint(path)["meta"].get("label_set")
-        return name if isinstance(name, str) and name and name != CUSTOM_LABEL_SET else None
+        return _trained_label_set(*checkpoint_identity(self.checkpoint_path()))
+
+    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
+        """As :meth:`NeuralEngine.run`, after :meth:`check_label_set` on the request's
+        ``label_set`` when it has a label map."""
+        if request.labels is not None:
+            self.check_label_set(request.label_set)
+        yield from super().run(request, cancel)
 
     def check_label_set(self, label_set: str | None) -> None:
         """Raise :class:`InputError` naming both sets when a label map of the set named

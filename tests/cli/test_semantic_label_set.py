@@ -81,3 +81,27 @@ def test_only_a_named_training_set_is_compared(tmp_path, recorded, refused):
             engine.check_label_set("ade150")
     else:
         engine.check_label_set("ade150")
+
+
+def test_the_editor_s_request_carries_its_label_set_and_the_engine_refuses_another(
+        face_model):
+    """The editor's fills reach the same check: the document's request names the set of its
+    label map, and the semantic engine refuses a request of another set before any work."""
+    from app.document import Document, Layer
+    from engines import registry
+    from engines.base import InputError
+
+    document = Document(np.full((24, 24, 3), 120, np.uint8))
+    document.begin_step("Mask brush")
+    document.paint_segment(Layer.MASK, (12, 12), (12, 12), 4, 255)
+    document.end_step()
+    assert document.build_request().label_set is None  # no map, no set
+    document.replace_label_map(np.ones((24, 24), np.uint8), "cocostuff182", "Map")
+    request = document.build_request(device="cpu")
+    assert request.label_set == "cocostuff182"
+    engine = registry.create("semantic")
+    with pytest.raises(InputError, match=r"'cocostuff182'.*'face19'"):
+        next(engine.run(request))
+    document.replace_label_map(np.ones((24, 24), np.uint8), "face19", "Map")
+    stages = list(engine.run(document.build_request(device="cpu")))
+    assert stages[-1].final
