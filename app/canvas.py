@@ -37,7 +37,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app.busy import wait_for
 from app.document import Document, Layer
 from app.qimages import wrap_buffer
-from app.tools import PanTool, Tool
+from app.tools import MAX_RADIUS, MIN_RADIUS, PanTool, Tool
 from app.viewcache import OverlayStyle, PreparedPreview, ViewCache, add_box, nonzero_rects
 from engines.region import Box
 
@@ -593,15 +593,18 @@ class Canvas(QWidget):
         super().keyReleaseEvent(event)
 
     def change_brush_size(self, factor: float) -> None:
-        """Scale the current tool's radius (``[`` and ``]``), between 0.5 and 1000 px."""
+        """Scale the current tool's radius (``[`` and ``]``) by ``factor``, at least one
+        pixel a press above 2 px, kept between :data:`~app.tools.MIN_RADIUS` and
+        :data:`~app.tools.MAX_RADIUS` (at a limit a press keeps it)."""
         if self.tool is None or not self.tool.family:
             return
         family = self.tool.family
         radii = self.tool.settings.radius
         old = radii[family]
-        new = min(1000.0, max(0.5, old * factor))
+        new = old * factor
         if round(new) == round(old) and new > 2:
             new = old + (1 if factor > 1 else -1)
+        new = min(MAX_RADIUS, max(MIN_RADIUS, new))
         radii[family] = new
         self.brushSizeChanged.emit(new)
         pointer = self._pointer or QPointF(self.mapFromGlobal(QCursor.pos()))

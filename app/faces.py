@@ -612,6 +612,8 @@ class FacePanel(QWidget):
         self.faces.setMovement(QListWidget.Static)
         self.faces.setMinimumHeight(THUMBNAIL + 40)
         self.edit_button = QPushButton("Edit face")
+        self.edit_button.setToolTip("Open the selected face as a picture of its own (an aligned "
+                                    "512×512 crop; double-clicking it does the same)")
         self.sketch_button = QPushButton("Auto-sketch")
         self.sketch_button.setToolTip("Draw the face's structure lines into the sketch layer")
         self.paste_button = QPushButton("Paste back")

@@ -4,13 +4,18 @@ Widgets only; the window wires them to :class:`~app.semantic.SemanticController`
 tool settings. The list shows every id of the current :class:`LabelSet` (colour swatch, id,
 name, share of the picture when counts are known) plus ``255`` "unlabelled"; for a map of no
 known set, the ids it uses, by number. The search field
-filters it by name or id, and "present only" hides the ids the map does not use.
+filters it by name or id, and "present only" hides the ids the map does not use (on by
+itself for a large set, :data:`PRESENT_ONLY_ABOVE`, once a map exists, until the user sets it).
+
+Everything in it may shrink to a narrow dock: the parser list and the current label are cut
+with an ellipsis (the full text in their tooltips), the filters have a row each, and the
+list's name column is elided.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +42,9 @@ BACKGROUND_NAME = "background"  # a set's "nothing here" class, not offered as t
 _ID_ROLE = Qt.UserRole
 _SWATCH = 14  # px
 _ID, _NAME, _AREA = range(3)
+PRESENT_ONLY_ABOVE = 40  # a label set with more labels lists only those present by default
+NO_LABEL = "—"  # the current label shown before any map exists
+_PARSER_CHARS = 10  # the parser list's narrowest width, in characters
 
 
 def swatch(rgb: tuple[int, int, int] | np.ndarray, size: int = _SWATCH) -> QPixmap:
@@ -48,6 +56,27 @@ def swatch(rgb: tuple[int, int, int] | np.ndarray, size: int = _SWATCH) -> QPixm
     painter.drawRect(0, 0, size - 1, size - 1)
     painter.end()
     return pixmap
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that may be narrower than its text: drawn cut with an ellipsis to the
+    width it has; :meth:`text` and the tooltip keep the whole text."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("…") + 2, super().minimumSizeHint()
+                     .height())
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(rect, int(self.alignment()) | Qt.TextSingleLine,
+                         self.fontMetrics().elidedText(self.text(), Qt.ElideRight, rect.width()))
+        painter.end()
 
 
 class LegendPanel(QWidget):
@@ -75,6 +104,8 @@ class LegendPanel(QWidget):
         self._quiet = False  # set while the list changes programmatically
 
         self.parser = QComboBox()
+        self.parser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.parser.setMinimumContentsLength(_PARSER_CHARS)
         self.parser.setToolTip("What computes the label map; grey entries need a download")
         self.compute_button = QPushButton("Compute map")
         self.compute_button.setToolTip("Label every pixel with the chosen parser (runs in the "
@@ -89,7 +120,7 @@ class LegendPanel(QWidget):
         self.not_loaded.setToolTip("These parser files could not be loaded; the other parsers "
                                    "work. Fix or remove each file, then restart.")
         self.current_swatch = QLabel()
-        self.current_text = QLabel()
+        self.current_text = ElidedLabel()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search labels by name or id")
         self.search.setClearButtonEnabled(True)
@@ -97,12 +128,16 @@ class LegendPanel(QWidget):
         self.present_only = QCheckBox("Present only")
         self.present_only.setToolTip("Show only the labels the current map uses")
         self.present_only.setEnabled(False)
+        self._present_only_auto = True  # until the user sets it: on for a large set
         self.labels = QTreeWidget()
         self.labels.setColumnCount(3)
         self.labels.setHeaderLabels(["Id", "Name", "Area"])
         self.labels.setRootIsDecorated(False)
         self.labels.setUniformRowHeights(True)
         self.labels.setAlternatingRowColors(True)
+        self.labels.setTextElideMode(Qt.ElideRight)
+        self.labels.setToolTip("The labels of the map: click one to paint it with the label "
+                               "brush (L) or bucket (G); Area is its share of the picture")
         header = self.labels.header()
         header.setSectionResizeMode(_ID, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(_NAME, QHeaderView.Stretch)
@@ -119,15 +154,13 @@ class LegendPanel(QWidget):
         current.addWidget(QLabel("Current:"))
         current.addWidget(self.current_swatch)
         current.addWidget(self.current_text, 1)
-        filters = QHBoxLayout()
-        filters.addWidget(self.search, 1)
-        filters.addWidget(self.present_only)
         layout = QVBoxLayout(self)
         layout.addLayout(chooser)
         layout.addWidget(self.status)
         layout.addWidget(self.not_loaded)
         layout.addLayout(current)
-        layout.addLayout(filters)
+        layout.addWidget(self.search)
+        layout.addWidget(self.present_only)
         layout.addWidget(self.labels, 1)
         layout.addWidget(self.hint)
 
@@ -138,6 +171,7 @@ class LegendPanel(QWidget):
         self.search.textChanged.connect(self._apply_filter)
         self.search.returnPressed.connect(self._choose_first_shown)
         self.present_only.toggled.connect(self._apply_filter)
+        self.present_only.clicked.connect(self._present_only_set_by_user)
         self.labels.currentItemChanged.connect(self._on_current_item)
 
     # ---------------------------------------------------------------- parsers
@@ -199,6 +233,8 @@ class LegendPanel(QWidget):
         previous = self.label_set
         self.label_set = label_set
         self._counts = None
+        if label_set is not previous:
+            self._present_only_auto = True
         self._fill_list()
         if label_set is not None and not self.in_label_set(self.current_label):
             replacement = self._replacement(label_set, self._name_in(previous))
@@ -273,8 +309,24 @@ class LegendPanel(QWidget):
         if item is not None:
             self.labels.scrollToItem(item)
         self._quiet = False
-        self.current_swatch.setPixmap(swatch(palette_for(self.label_set)[self.current_label]))
-        self.current_text.setText(f"{self.current_label} {self.label_name(self.current_label)}")
+        self._show_current()
+
+    def has_map(self) -> bool:
+        """Whether there is a label map to speak of: a named set, or ids counted in a map."""
+        return self.label_set is not None or (self._counts is not None
+                                              and bool(self._counts[:UNLABELLED].any()))
+
+    def _show_current(self) -> None:
+        """"Current:" the label the brush paints, once there is a map (before: a dash). The
+        text is cut with an ellipsis where the dock is narrow, in full in its tooltip."""
+        if self.has_map():
+            text = f"{self.current_label} {self.label_name(self.current_label)}".strip()
+            self.current_swatch.setPixmap(
+                swatch(palette_for(self.label_set)[self.current_label]))
+        else:
+            text = NO_LABEL
+            self.current_swatch.clear()
+        self.current_text.setText(text)
 
     def label_name(self, label_id: int) -> str:
         """The name of ``label_id`` in the current set ("unlabelled" for 255)."""
@@ -293,6 +345,7 @@ class LegendPanel(QWidget):
             self._fill_list()
         else:
             self._show_counts()
+            self._show_current()
 
     def shown_ids(self) -> list[int]:
         """The ids the list shows now, in order (after search and filters)."""
@@ -310,9 +363,17 @@ class LegendPanel(QWidget):
         if name:
             self.computeRequested.emit(name)
 
+    def _present_only_set_by_user(self) -> None:
+        self._present_only_auto = False
+
     def _show_counts(self) -> None:
         counts = self._counts
         self.present_only.setEnabled(counts is not None)
+        if self._present_only_auto and counts is not None:
+            large = len(self._listed_ids()) - 1 > PRESENT_ONLY_ABOVE
+            self.present_only.blockSignals(True)  # _apply_filter below applies it
+            self.present_only.setChecked(large and self.has_map())
+            self.present_only.blockSignals(False)
         total = int(counts.sum()) if counts is not None else 0
         for label_id, item in self._items.items():
             if counts is None or total == 0:

@@ -7,8 +7,8 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -29,6 +29,9 @@ _STRATEGY_HELP = {
     Strategy.RESIZE: "Whole picture scaled to the engine's working size",
     Strategy.ORIGINAL: "Whole picture at full resolution (slow on large photos)",
 }
+
+
+_ENGINE_CHARS = 12  # the engine list's narrowest width, in characters
 
 
 def engine_entries() -> list[tuple[str, str, Readiness, str]]:
@@ -61,6 +64,9 @@ class EnginePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = QComboBox()
+        # a narrow dock cuts the titles rather than widening the window
+        self.engine.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.engine.setMinimumContentsLength(_ENGINE_CHARS)
         self.engine.setToolTip("Inpainting engine; grey entries need weights or training")
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -85,10 +91,20 @@ class EnginePanel(QWidget):
         for device in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(device)
         self.auto_run = QCheckBox("Fill after each stroke")
+        self.auto_run.setToolTip("Fill the hole again after every stroke, without pressing F "
+                                 "(the result waits for Enter unless applied automatically)")
         self.auto_apply = QCheckBox("Apply results automatically")
+        self.auto_apply.setToolTip("Apply each finished fill to the picture at once, as Enter "
+                                   "does (Ctrl+Z undoes it)")
         self.fill_button = QPushButton("Fill (F)")
+        self.fill_button.setToolTip("Fill the hole (the mask) with the chosen engine; runs in "
+                                    "the background and shows the result to apply or discard")
         self.apply_button = QPushButton("Apply (Enter)")
+        self.apply_button.setToolTip("Keep the result shown: it becomes part of the picture "
+                                     "(one undo step)")
         self.cancel_button = QPushButton("Cancel (Esc)")
+        self.cancel_button.setToolTip("Stop the fill, map or detection running; with nothing "
+                                      "running, discard the result shown")
         self.options = EngineOptionsForm()
         options_box = QGroupBox("Engine options")
         QVBoxLayout(options_box).addWidget(self.options)
@@ -101,9 +117,10 @@ class EnginePanel(QWidget):
         form.addRow("Context", self.margin)
         form.addRow("Seed", self.seed)
         form.addRow("Device", self.device)
-        buttons = QHBoxLayout()
-        for button in (self.fill_button, self.apply_button, self.cancel_button):
-            buttons.addWidget(button)
+        buttons = QGridLayout()  # Fill over Apply and Cancel: fits a narrow dock
+        buttons.addWidget(self.fill_button, 0, 0, 1, 2)
+        buttons.addWidget(self.apply_button, 1, 0)
+        buttons.addWidget(self.cancel_button, 1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.auto_run)
@@ -208,10 +225,15 @@ class OverlayPanel(QWidget):
     """Which overlays show and how strongly. Emits ``changed`` after any edit."""
 
     changed = Signal()
-    _LAYERS = ((Layer.MASK, "Mask", "mask_opacity"), (Layer.SKETCH, "Sketch", None),
-               (Layer.COLOR, "Colour strokes", "color_opacity"),
-               (Layer.LABELS, "Label map", "label_opacity"),
-               (Layer.SAMPLING, "Sampling area", "sampling_opacity"))
+    # (layer, title, its opacity's style attribute or None, what the overlay shows)
+    _LAYERS = ((Layer.MASK, "Mask", "mask_opacity", "the hole to fill (pink)"),
+               (Layer.SKETCH, "Sketch", None, "the structure lines drawn with the pen (yellow)"),
+               (Layer.COLOR, "Colour strokes", "color_opacity",
+                "the colour hints painted inside the hole"),
+               (Layer.LABELS, "Label map", "label_opacity",
+                "the label map, each label in its colour"),
+               (Layer.SAMPLING, "Sampling area", "sampling_opacity",
+                "the include (green) and exclude (red) areas"))
 
     def __init__(self, style: OverlayStyle, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -219,8 +241,10 @@ class OverlayPanel(QWidget):
         form = QFormLayout(self)
         self.checks: dict[Layer, QCheckBox] = {}
         self.sliders: dict[Layer, QSlider] = {}
-        for layer, title, attribute in self._LAYERS:
+        for layer, title, attribute, shows in self._LAYERS:
             check = QCheckBox(title)
+            check.setToolTip(f"Show {shows} over the picture (display only: fills use it "
+                             "either way)")
             check.setChecked(style.visible.get(layer, True))
             check.toggled.connect(lambda on, layer=layer: self._set_visible(layer, on))
             self.checks[layer] = check
@@ -230,9 +254,13 @@ class OverlayPanel(QWidget):
                 slider.setValue(round(getattr(style, attribute) * 100))
                 slider.valueChanged.connect(
                     lambda value, attribute=attribute: self._set_opacity(attribute, value))
+                slider.setToolTip(f"{title} overlay opacity: how strongly {shows} "
+                                  "covers the picture")
             else:
                 slider.setEnabled(False)
                 slider.setValue(100)
+                slider.setToolTip(f"{title} overlay opacity: the sketch's lines are always "
+                                  "drawn fully opaque")
             self.sliders[layer] = slider
             form.addRow(check, slider)
 

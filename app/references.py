@@ -64,12 +64,17 @@ class ReferencePanel(QWidget):
         self.add_button.setToolTip("Add photos of the same scene or a similar one: the fill "
                                    "may copy from them as from the picture itself")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Take the selected photos off the list (the files stay "
+                                      "where they are)")
         self.clear_button = QPushButton("Remove all")
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.remove_button, self.clear_button):
+        self.clear_button.setToolTip("Take every reference photo off the list (the files stay "
+                                     "where they are)")
+        buttons = QHBoxLayout()  # under "Add…": a narrow dock has room for two in a row
+        for button in (self.remove_button, self.clear_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.add_button)
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
         self.add_button.clicked.connect(self.addRequested)

@@ -33,6 +33,7 @@ from engines.base import (
     CancelToken,
     EngineError,
     Guidance,
+    InputError,
     Readiness,
     exception_line,
 )
@@ -128,13 +129,23 @@ def palette_for(label_set: LabelSet | None) -> np.ndarray:
     return palette_table(label_set) if label_set is not None else default_palette(256)
 
 
-def engine_for_labels(current: str) -> str | None:
+def engine_for_labels(current: str, label_set: str | None = None) -> str | None:
     """The engine to fill a label edit with: ``current`` if it takes
-    :attr:`Guidance.LABELS` and is ready, else the first ready engine that takes labels
+    :attr:`Guidance.LABELS`, is ready and takes maps of ``label_set`` (the document's; a
+    model trained on another set does not), else the first such engine
     (:data:`LABEL_ENGINE_PREFERENCE` first, then registry order); None if there is none."""
     def takes_labels_and_ready(name: str) -> bool:
         cls = registry.engine_class(name)
-        return Guidance.LABELS in cls.guidance and cls().status().ready
+        if Guidance.LABELS not in cls.guidance:
+            return False
+        engine = cls()
+        if not engine.status().ready:
+            return False
+        try:
+            engine.check_label_set(label_set)
+        except InputError:
+            return False
+        return True
 
     names = registry.names()
     if current in names and takes_labels_and_ready(current):
@@ -215,6 +226,8 @@ class SemanticController(WorkerClient):
             after a map was computed or imported, undone or redone, or another document was
             set.
         labelsReplaced(): a computed or imported map became the label layer (one undo step).
+        labelsEdited(str): an imported map was taken as a label edit of the current one (see
+            :meth:`import_labels`): the pixels it changed joined the hole; the text says so.
         countsChanged(object): ``(256,)`` int64 pixel count per id of the label layer, shortly
             after it changed (strokes, fills, undo, a new map).
         progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`
@@ -223,6 +236,7 @@ class SemanticController(WorkerClient):
 
     labelSetChanged = Signal(object)
     labelsReplaced = Signal()
+    labelsEdited = Signal(str)
     countsChanged = Signal(object)
 
     counts_delay_ms = 150  # strokes notify per segment: count once the layer settles
@@ -306,9 +320,16 @@ class SemanticController(WorkerClient):
         return label_histogram(doc.layer(Layer.LABELS))
 
     def import_labels(self, path: str | Path) -> bool:
-        """Load a label map PNG (see :mod:`engines.segmentation.labelmap`) as the document's
-        computed map, one undo step. Its label set is the one named in the file, else the
-        current one. Returns whether it was imported (failures go to :attr:`error`)."""
+        """Load a label map PNG (see :mod:`engines.segmentation.labelmap`), one undo step.
+        Its label set is the one named in the file, else the current one.
+
+        Over a map of the same label set (a map exported, repainted elsewhere and imported
+        back), the pixels whose label differs are a label edit, as the label brush makes:
+        the layer becomes the imported map, the computed map stays, and the changed pixels
+        (grown as a brush edit's are) join the hole, so the fill follows the new layout
+        (:attr:`labelsEdited`). Otherwise (no map yet, another set, or a map without labels)
+        it becomes the computed map, which makes no hole. Returns whether it was imported
+        (failures go to :attr:`error`)."""
         doc = self.document
         if doc is None:
             return False
@@ -332,10 +353,31 @@ class SemanticController(WorkerClient):
             return False
         self.cancel()
         self._forget()
+        step_label = f"Import label map ({path.name})"
+        has_labels = bool((labels != UNLABELLED).any())
+        if has_labels and self._edits_current_map(label_set):
+            changed = int(np.count_nonzero(doc.layer(Layer.LABELS) != labels))
+            if not changed:
+                self.message.emit(f"{path.name} is the label map shown: nothing changed")
+                return True
+            doc.replace_layer(Layer.LABELS, labels, step_label, derive_hole=True)
+            self.labelsEdited.emit(f"Label map imported: {changed} pixels changed; they "
+                                   "will be filled")
+            return True
+        if not has_labels:
+            note += "; the map has no labels (all unlabelled)"
         labels.flags.writeable = False  # a new array: kept as the computed map, not copied
-        self._store_map(doc, labels, label_set, f"Import label map ({path.name})")
+        self._store_map(doc, labels, label_set, step_label)
         self.message.emit(f"Label map imported from {path.name}{note}")
         return True
+
+    def _edits_current_map(self, label_set: LabelSet | None) -> bool:
+        """Whether a map of ``label_set`` imported now is an edit of the document's map:
+        there is one (with labels) and it is of the same set."""
+        doc = self.document
+        name = label_set.name if label_set is not None else None
+        return (doc.has_layer(Layer.LABELS) and name == doc.label_set
+                and bool((doc.layer(Layer.LABELS) != UNLABELLED).any()))
 
     def export_labels(self, path: str | Path, overwrite: bool = False) -> bool:
         """Save the label layer as an indexed PNG whose pixel values are the ids and whose

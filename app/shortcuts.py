@@ -72,6 +72,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("clear_watermark", "Ctrl+Shift+W", "Clear a watermark shared by a folder"),
     Shortcut("compare", "Ctrl+K", "Compare engines side by side on the current mask"),
     Shortcut("quit", "Ctrl+Q", "Quit"),
+    Shortcut("shortcuts", "F1", "Show this list of keyboard shortcuts (Help menu)"),
 )
 
 

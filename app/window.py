@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -31,6 +31,9 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSpinBox,
+    QStatusBar,
+    QStyle,
+    QStyleOption,
     QToolBar,
     QWidget,
 )
@@ -63,7 +66,7 @@ from app.semantic import (
     parser_state,
 )
 from app.shortcuts import SHORTCUTS, keys_for
-from app.tools import ToolSettings, make_tools
+from app.tools import MAX_RADIUS, MIN_RADIUS, ToolSettings, make_tools
 from app.watermark_dialogs import (
     FolderApplyDialog,
     FolderRunDialog,
@@ -86,6 +89,8 @@ FOLDER_STOP_WAIT_MS = 10000
 # settings are written this long after the last change (a crash keeps them); a drag
 # of the size box or a run of [ ] presses is one write
 SAVE_DELAY_MS = 1500
+# the window's size the first time (no preferences), within the screen's free area
+DEFAULT_SIZE = QSize(1280, 860)
 # the Tools menu's entries: the part of each tool's title that carries its mnemonic, unique
 # in the menu (the tool's key where the title has that letter and no other entry took it)
 _TOOL_MNEMONICS = {
@@ -94,6 +99,11 @@ _TOOL_MNEMONICS = {
     "picker": "p&icker", "sample-include": "incl&ude", "sample-exclude": "e&xclude",
     "sample-eraser": "e&rase", "pan": "Pa&n", "face-box": "F&ace",
 }
+
+
+def default_size(available: QSize) -> QSize:
+    """:data:`DEFAULT_SIZE`, made smaller where the screen's ``available`` area is."""
+    return DEFAULT_SIZE.boundedTo(available)
 
 
 def plain_text(text: str) -> str:
@@ -116,7 +126,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def __init__(self, worker: Worker | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Inpaint Studio")
-        self.resize(1280, 860)
+        self.setStatusBar(MessageBar(self))
+        self.resize(default_size(self.screen().availableGeometry().size()))
         self.setAcceptDrops(True)
         self.document: Document | None = None
         self.save_path: Path | None = None
@@ -180,7 +191,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                     ("References", self.reference_panel, "references_dock")):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
-            if widget is self.engine_panel:  # its options vary by engine: scroll, never squash
+            # the engine's options vary by engine, the faces panel is tall: they scroll
+            # rather than hold the window large (the other panels shrink by themselves)
+            if widget in (self.engine_panel, self.face_panel):
                 widget = _scrolling(widget)
             dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
@@ -268,6 +281,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                        lambda _=False, n=name: self.select_tool(n), checkable=True)
             action.setIcon(tool_icon(name))
             self.tool_group.addAction(action)
+        self.actions["tool_face-box"].setToolTip(
+            "Face box: drag a box over a face to edit it as a picture of its own")
         for name in ("undo", "redo", "fill", "apply", "cancel", "open", "save"):
             self.actions[name].setIcon(action_icon(name))
 
@@ -310,7 +325,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                     menu.addAction(self.actions[name])
         self.view_menu = bar.actions()[3].menu()
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction("&Keyboard Shortcuts", self.show_shortcuts)
+        a = self._action("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts)
+        help_menu.addAction(a)
         help_menu.addAction("&About Inpaint Studio", self.show_about)
 
         tools_bar = self.addToolBar("Tools")
@@ -322,7 +338,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         tools_bar.addSeparator()
         tools_bar.addWidget(QLabel(" Size "))
         self.size_box = QSpinBox()
-        self.size_box.setRange(1, 2000)
+        self.size_box.setRange(max(1, round(2 * MIN_RADIUS)), round(2 * MAX_RADIUS))
         self.size_box.setSuffix(" px")
         self.size_box.setToolTip("Brush diameter ([ and ] change it)")
         tools_bar.addWidget(self.size_box)
@@ -384,6 +400,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         sem.labelSetChanged.connect(self._on_label_set)
         sem.countsChanged.connect(legend.set_counts)
         sem.labelsReplaced.connect(self._update_actions)
+        sem.labelsEdited.connect(lambda text: self._on_edit_finished(Layer.LABELS.value, text))
         sem.busyChanged.connect(legend.set_busy)
         self._wire_faces()
         self.text_masks.proposed.connect(self._on_text_proposed)
@@ -750,25 +767,34 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 "Text and logos proposed as the mask; the fill shown is still there: Enter "
                 "applies it (its own hole only), Esc discards it", 10000)
 
-    def _on_edit_finished(self, layer: str) -> None:
+    def _on_edit_finished(self, layer: str, said: str = "") -> None:
+        """After an edit of ``layer``: a label edit fills with an engine that follows labels,
+        saying so after ``said`` (what the edit itself reports), and the fill runs again
+        when it runs after each stroke."""
         self._update_actions()
+        notes = [said] if said else []
         if layer == Layer.LABELS.value and self.document is not None \
                 and self.document.mask.any():
-            self._use_label_engine()
+            notes.append(self._use_label_engine())
+        message = ". ".join(note for note in notes if note)
+        if message:
+            self.statusBar().showMessage(message, 10000)
         if layer in _EDIT_LAYERS and self.controller.settings.auto_run \
                 and self.document is not None and self.document.mask.any():
             self._run_timer.start()
 
-    def _use_label_engine(self) -> None:
-        """After a label edit, fill with an engine that follows labels."""
+    def _use_label_engine(self) -> str:
+        """After a label edit, fill with an engine that follows labels: the one chosen when
+        it does, else the first that does (:func:`engine_for_labels`). Returns what the
+        status bar should say ("" when the engine stays)."""
         current = self.controller.settings.engine
-        name = engine_for_labels(current)
+        name = engine_for_labels(current, self.document.label_set if self.document else None)
         if name is None:
-            self.statusBar().showMessage("No engine that follows labels is ready", 8000)
-        elif name != current:
-            self.engine_panel.select_engine(name)
-            self.statusBar().showMessage(
-                f"{registry.engine_class(name).title} follows the edited labels", 6000)
+            return "No engine that follows labels is ready"
+        if name == current:
+            return ""
+        self.engine_panel.select_engine(name)
+        return f"Filling with {registry.engine_class(name).title}: it follows the label map"
 
     def _on_progress(self, fraction: float, message: str) -> None:
         if fraction < 0:
@@ -1019,12 +1045,59 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: it keeps its size and scrolls (up and down,
+    and sideways only in a dock narrower than its narrowest)."""
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setFocusPolicy(Qt.NoFocus)  # a click on a panel's button leaves the keys where they were
     return area
+
+
+class MessageBar(QStatusBar):
+    """The status bar: a message longer than the room left of the permanent widgets is drawn
+    cut with an ellipsis, and the whole message is the bar's tooltip. The message itself
+    (:meth:`currentMessage`, ``messageChanged``, timeouts) is Qt's, whole."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._permanent: list[QWidget] = []
+        self.messageChanged.connect(self.setToolTip)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
+        super().addPermanentWidget(widget, stretch)
+        self._permanent.append(widget)
+
+    def _message_rect(self) -> QRect:
+        """Where the message goes: as Qt places it, left of the first permanent widget
+        shown (left-to-right layouts)."""
+        right = self.width() - 12
+        shown = [widget.x() - 2 for widget in self._permanent if widget.isVisible()]
+        return QRect(6, 0, max(0, min([right, *shown]) - 6), self.height())
+
+    def shown_message(self) -> str:
+        """The message as drawn: cut with "…" where it does not fit."""
+        return self.fontMetrics().elidedText(self.currentMessage(), Qt.ElideRight,
+                                             self._message_rect().width())
+
+    def paintEvent(self, event) -> None:
+        if not self.currentMessage() or self.layoutDirection() == Qt.RightToLeft:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PE_PanelStatusBar, option, painter, self)
+        for widget in self._permanent:  # with a message, only these show
+            if widget.isVisible():
+                option.rect = widget.geometry().adjusted(-2, -1, 2, 1)
+                self.style().drawPrimitive(QStyle.PE_FrameStatusBarItem, option, painter,
+                                           widget)
+        painter.setPen(self.palette().windowText().color())
+        painter.drawText(self._message_rect(), Qt.AlignLeading | Qt.AlignVCenter
+                         | Qt.TextSingleLine, self.shown_message())
+        painter.end()
 
 
 def open_sample(window: MainWindow) -> bool:
