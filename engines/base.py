@@ -559,7 +559,8 @@ class Engine(abc.ABC):
         Raises :class:`InputError` for an empty mask or a request option the engine does not
         read (the region options, :data:`REGION_OPTION_KEYS`, are taken by every engine) or
         whose value it refuses (as its own options' values are checked),
-        :class:`Cancelled` when cancelled, :class:`EngineError` when the engine cannot run.
+        :class:`Cancelled` when cancelled, :class:`EngineError` when the engine cannot run
+        (or :meth:`check_label_set` refuses the label map's set).
         Any other exception (:func:`engines.errors.is_engine_bug`: not one of those, not a
         file error naming its file, not a lack of memory, all raised as they are) is a bug
         of the engine: raised as :class:`EngineCrashed` naming the engine, from it.
@@ -571,6 +572,8 @@ class Engine(abc.ABC):
             self.check_option_values(request.options)
             _check_region_options(request.options, self.user_options())
             self.require_ready()
+            if request.labels is not None:
+                self.check_label_set(request.label_set)
             yield from run_regions(self, request, cancel or CancelToken())
         except Exception as exc:  # GeneratorExit and Ctrl+C are no Exception: they pass
             from engines.errors import is_engine_bug  # local: it imports this module
@@ -579,6 +582,11 @@ class Engine(abc.ABC):
                 raise
             raise EngineCrashed(f"{self.title or self.name} failed: {exception_line(exc)}") \
                 from exc
+
+    def check_label_set(self, label_set: str | None) -> None:  # noqa: B027 (a hook)
+        """Raise :class:`InputError` when a label map of the set named ``label_set`` (None:
+        unknown) means nothing to this engine (one trained on another set); :meth:`run` calls
+        it for a request with a label map. Every set is taken here."""
 
     def require_ready(self) -> None:
         """Raise :class:`EngineError` (the engine's title and why) unless :meth:`status`

@@ -38,12 +38,10 @@ from engines.base import (
     CancelToken,
     EngineError,
     Guidance,
-    InpaintRequest,
     InputError,
     Readiness,
     Region,
     RegionStage,
-    Stage,
     Status,
 )
 from engines.device import checkpoint_identity
@@ -405,13 +403,6 @@ class SemanticEngine(NeuralEngine):
         if self.options.get("network") is not None:
             return None
         return _trained_label_set(*checkpoint_identity(self.checkpoint_path()))
-
-    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
-        """As :meth:`NeuralEngine.run`, after :meth:`check_label_set` on the request's
-        ``label_set`` when it has a label map."""
-        if request.labels is not None:
-            self.check_label_set(request.label_set)
-        yield from super().run(request, cancel)
 
     def check_label_set(self, label_set: str | None) -> None:
         """Raise :class:`InputError` naming both sets when a label map of the set named

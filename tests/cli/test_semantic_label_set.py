@@ -105,3 +105,15 @@ def test_the_editor_s_request_carries_its_label_set_and_the_engine_refuses_anoth
     document.replace_label_map(np.ones((24, 24), np.uint8), "face19", "Map")
     stages = list(engine.run(document.build_request(device="cpu")))
     assert stages[-1].final
+
+
+def test_a_label_edit_is_not_given_to_a_model_of_another_set(face_model):
+    """After a label edit the editor picks an engine that follows labels: the semantic
+    model first, but not for a map of another set than it was trained on, which it would
+    refuse."""
+    from app.semantic import engine_for_labels
+
+    assert engine_for_labels("telea", "face19") == "semantic"
+    assert engine_for_labels("telea", None) == "semantic"  # unknown set: not refused
+    assert engine_for_labels("telea", "cocostuff182") == "patchmatch"
+    assert engine_for_labels("semantic", "cocostuff182") == "patchmatch"
