@@ -91,6 +91,8 @@ FOLDER_STOP_WAIT_MS = 10000
 SAVE_DELAY_MS = 1500
 # the window's size the first time (no preferences), within the screen's free area
 DEFAULT_SIZE = QSize(1280, 860)
+# the panels' first width: room for the names of engines and parsers (the user's own is kept)
+DOCK_WIDTH = 340
 # the Tools menu's entries: the part of each tool's title that carries its mnemonic, unique
 # in the menu (the tool's key where the title has that letter and no other entry took it)
 _TOOL_MNEMONICS = {
@@ -924,7 +926,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
-        """The engine panel whole (when the window is tall enough), the tabbed panels the rest."""
+        """The engine panel whole (when the window is tall enough), the tabbed panels the rest;
+        the panels :data:`DOCK_WIDTH` wide, at most a third of the window."""
+        width = min(DOCK_WIDTH, self.width() // 3)
+        if width > self.docks["engine_dock"].width():
+            self.resizeDocks([self.docks["engine_dock"]], [width], Qt.Horizontal)
         docks = [self.docks["engine_dock"], self.docks["labels_dock"]]
         shared = sum(dock.height() for dock in docks)  # resizeDocks scales sizes to fit it
         wanted = min(self.engine_panel.sizeHint().height() + 8, shared - 200)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QRadioButton,
     QSlider,
+    QStyle,
     QToolBar,
     QToolButton,
 )
@@ -168,3 +169,29 @@ def test_f1_shows_the_keyboard_shortcuts(qtbot, window):
              if box.windowTitle() == "Keyboard Shortcuts"]
     assert len(boxes) == 1 and "F1" in boxes[0].text()
     boxes[0].close()
+
+
+def test_the_panels_start_wide_enough_for_the_parser_and_engine_names(qtbot):
+    """The panels shrink for small windows, but a window with room starts them wide enough
+    to read the parser's name ("Colour regions (no download)") uncut."""
+    from app.window import DOCK_WIDTH
+
+    window = shown_window(qtbot, size=(1200, 780))
+    try:
+        dock = window.docks["engine_dock"]
+        qtbot.waitUntil(lambda: dock.width() >= DOCK_WIDTH - 2, timeout=2000)
+        parser = window.legend.parser
+        qtbot.waitUntil(lambda: parser.width() >= DOCK_WIDTH // 2, timeout=2000)
+        shown = parser.style().subControlRect(
+            QStyle.CC_ComboBox, _combo_option(parser), QStyle.SC_ComboBoxEditField, parser)
+        assert shown.width() >= parser.fontMetrics().horizontalAdvance(parser.currentText())
+    finally:
+        window.worker.shutdown()
+
+
+def _combo_option(combo):
+    from PySide6.QtWidgets import QStyleOptionComboBox
+
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    return option
