@@ -30,13 +30,9 @@ def _one_torch_thread():
 def _isolated_model_cache(tmp_path_factory):
     """Point the model cache at a temporary folder: tests never see the user's cache."""
     folder = tmp_path_factory.mktemp("model-cache")
-    previous = os.environ.get("INPAINT_STUDIO_MODELS")
-    os.environ["INPAINT_STUDIO_MODELS"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("INPAINT_STUDIO_MODELS", None)
-    else:
-        os.environ["INPAINT_STUDIO_MODELS"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INPAINT_STUDIO_MODELS", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,13 +40,9 @@ def _isolated_user_plugins(tmp_path_factory):
     """An empty user plugin folder: tests never load the user's plugins (loaded once per
     process, so it is set for the whole session)."""
     folder = tmp_path_factory.mktemp("user-plugins")
-    previous = os.environ.get("INPAINT_STUDIO_PLUGINS")
-    os.environ["INPAINT_STUDIO_PLUGINS"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("INPAINT_STUDIO_PLUGINS", None)
-    else:
-        os.environ["INPAINT_STUDIO_PLUGINS"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INPAINT_STUDIO_PLUGINS", str(folder))
+        yield folder
 
 
 @pytest.fixture(autouse=True)

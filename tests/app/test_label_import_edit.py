@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.document import Layer
-from app.legend import NO_LABEL, PRESENT_ONLY_ABOVE, LegendPanel
+from app.legend import NO_LABEL, PRESENT_ONLY_ABOVE
 from app.window import SAMPLE_IMAGE
 from engines import registry
 from engines.base import Readiness, Status
@@ -104,16 +104,6 @@ def test_a_label_edit_keeps_an_engine_that_follows_labels(qtbot, window, tmp_pat
 BIG = LabelSet("big", tuple(f"class {i}" for i in range(PRESENT_ONLY_ABOVE + 10)),
                np.zeros((PRESENT_ONLY_ABOVE + 10, 3), np.uint8))
 SMALL = LabelSet("small", ("sky", "grass", "water"), np.zeros((3, 3), np.uint8))
-
-
-@pytest.fixture
-def legend(qtbot, model_cache):
-    panel = LegendPanel()
-    qtbot.addWidget(panel)
-    panel.resize(300, 480)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
 
 
 def _counts(present: dict[int, int]) -> np.ndarray:

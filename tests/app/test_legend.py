@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import qimage2ndarray
 from PySide6.QtCore import QPoint, Qt
 
 from app import legend as legend_module
-from app.legend import LegendPanel
 from engines.base import Readiness
 from engines.segmentation.base import LabelSet
 from engines.segmentation.labels import UNLABELLED_COLOUR
+from tests.app.test_window import shown_window
 
 COLOURS = np.array([[30, 144, 255], [40, 200, 60], [20, 60, 200], [90, 220, 90]], np.uint8)
 SMALL = LabelSet("small", ("sky", "grass", "water", "green roof"), COLOURS)
-
-
-@pytest.fixture
-def legend(qtbot, model_cache):
-    panel = LegendPanel()
-    qtbot.addWidget(panel)
-    panel.resize(320, 480)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
 
 
 def _icon_rgb(item) -> tuple[int, int, int]:
@@ -170,15 +159,11 @@ def test_unlabelled_and_maps_of_no_known_set_keep_the_current_label(legend):
 
 def test_after_undo_to_a_smaller_set_the_brush_paints_only_its_ids(qtbot, tmp_path):
     from app.document import Layer
-    from app.window import SAMPLE_IMAGE, MainWindow
+    from app.window import SAMPLE_IMAGE
     from engines.segmentation.base import create_parser
     from engines.segmentation.labelmap import save_label_png
 
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1000, 700)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot)
     window.confirm = lambda title, text: False
     try:
         window.open_path(SAMPLE_IMAGE)

@@ -16,7 +16,7 @@ from app.qimages import rgb_pixmap
 from app.references import THUMB
 from engines import region as region_module
 from engines.fileio import save_image
-from tests.app.test_window import shown_window
+from tests.app.test_window import shown_window, thread_recorder
 
 
 @pytest.fixture
@@ -97,12 +97,7 @@ def test_a_large_photo_is_read_and_thumbnailed_off_the_gui_thread_and_noted(
     monkeypatch.setattr(region_module, "REFERENCE_PIXELS_FLOOR", 10_000)
     save_image(tmp_path / "big.png", np.full((300, 400, 3), 90, np.uint8))
     threads = []
-
-    def recorded(function):
-        def call(*args, **kwargs):
-            threads.append(threading.current_thread())
-            return function(*args, **kwargs)
-        return call
+    recorded = thread_recorder(threads)
 
     monkeypatch.setattr(file_commands, "load_image", recorded(file_commands.load_image))
     monkeypatch.setattr(file_commands, "thumbnail_pixels",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -41,6 +42,17 @@ def shown_window(qtbot, size: tuple[int, int] | None = (1000, 700),
     window.show()
     qtbot.waitExposed(window)
     return window
+
+
+def thread_recorder(threads: list) -> Callable[[Callable], Callable]:
+    """A wrapper maker: each call of a wrapped function appends the thread it ran on to
+    ``threads``, then calls it."""
+    def recorded(function: Callable) -> Callable:
+        def call(*args, **kwargs):
+            threads.append(threading.current_thread())
+            return function(*args, **kwargs)
+        return call
+    return recorded
 
 
 @pytest.fixture
@@ -445,12 +457,7 @@ def test_mask_files_and_operations_run_off_the_gui_thread(tmp_path, window, monk
     save_image(tmp_path / "m.png", mask)
     threads = []
 
-    def recorded(function):
-        def call(*args, **kwargs):
-            threads.append(threading.current_thread())
-            return function(*args, **kwargs)
-        return call
-
+    recorded = thread_recorder(threads)
     monkeypatch.setattr(file_commands, "load_mask", recorded(file_commands.load_mask))
     monkeypatch.setattr(file_commands, "load_image", recorded(file_commands.load_image))
     monkeypatch.setattr(file_commands, "save_mask", recorded(file_commands.save_mask))
