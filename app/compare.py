@@ -364,11 +364,11 @@ class CompareDialog(QDialog):
         elif done:
             text = (f"{len(self.results)} of {len(self.names)} engines gave a result: pick the "
                     "one to use.")
+        else:
+            text = f"{len(self.names)} engines will fill the same hole one after another."
         if self.current is not None:
             text += (f" Enter uses {self.cards[self.current].engine_title} (framed); click a "
                      "card for another.")
-        else:
-            text = f"{len(self.names)} engines will fill the same hole one after another."
         self.heading.setText(text)
         self.stop_button.setEnabled(self._task_id is not None)
 

@@ -258,3 +258,22 @@ def test_enter_before_any_result_does_nothing_and_esc_closes(qtbot, request_):
     assert not chosen and not closed and dialog.isVisible()
     qtbot.keyClick(label, Qt.Key_Escape)
     assert closed == [QDialog.Rejected] and not dialog.isVisible()
+
+
+def test_the_heading_says_what_is_happening_before_any_result(qtbot, request_):
+    """Before a result is framed the heading tells the state: nothing ready, waiting to
+    start, running, or every engine failed."""
+    nothing = CompareDialog(request_, [])
+    qtbot.addWidget(nothing)
+    assert nothing.heading.text().startswith("No engine is ready to compare")
+    dialog = CompareDialog(request_, ["broken", "slow"], factory=factory)
+    qtbot.addWidget(dialog)
+    assert dialog.heading.text() == "2 engines will fill the same hole one after another."
+    assert dialog.start() is not None
+    assert dialog.heading.text().startswith("Running 1 of 2")
+    with qtbot.waitSignal(dialog.completed, timeout=60000):
+        dialog.cancel()
+    failed = CompareDialog(request_, ["broken"], factory=factory)
+    qtbot.addWidget(failed)
+    run(qtbot, failed)
+    assert failed.heading.text().startswith("0 of 1 engines gave a result")
