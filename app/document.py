@@ -689,7 +689,7 @@ class Document:
                 extent = extents.get((row, col))
                 if extent is None:
                     continue
-                near = _intersection(_grown(extent, margin, shape), tile)
+                near = extent.grown(margin).clip(shape).intersection(tile)
                 if near is not None:
                     part = near if part is None else part.union(near)
         if part is None:
@@ -700,14 +700,14 @@ class Document:
             unchanged = self._work_area(own.shape)
             cv2.bitwise_not(own, dst=unchanged)
             x, y, w, h = cv2.boundingRect(unchanged)
-            grow = _intersection(part, Box(tile.top + y, tile.left + x, tile.top + y + h,
+            grow = part.intersection(Box(tile.top + y, tile.left + x, tile.top + y + h,
                                            tile.left + x + w))
-        around = _grown(part, margin, shape)  # the changes that reach into it
+        around = part.grown(margin).clip(shape)  # the changes that reach into it
         sources = np.zeros((around.height, around.width), np.uint8)
         for row in range(around.top // TILE, (around.bottom - 1) // TILE + 1):
             for col in range(around.left // TILE, (around.right - 1) // TILE + 1):
                 extent = extents.get((row, col))
-                common = None if extent is None else _intersection(extent, around)
+                common = None if extent is None else extent.intersection(around)
                 if common is None:
                     continue
                 differs = changed[row, col]
@@ -715,7 +715,7 @@ class Document:
                     255 if differs is None else common.crop(differs, self._tile_box(row, col)))
         hole = part.crop(sources, around).copy()  # the change itself...
         if grow is not None:  # ...grown where that is more
-            reached = _grown(grow, margin, shape)
+            reached = grow.grown(margin).clip(shape)
             grow.crop(hole, part)[...] = grow.crop(
                 maskops.grow(reached.crop(sources, around), margin), reached)
         return part, hole
@@ -1163,19 +1163,6 @@ def _shift(box: Box | None, by: Box) -> Box | None:
     if box is None:
         return None
     return Box(box.top + by.top, box.left + by.left, box.bottom + by.top, box.right + by.left)
-
-
-def _grown(box: Box, margin: int, shape: tuple[int, int]) -> Box:
-    """``box`` grown by ``margin`` px on each side, within a picture of ``shape``."""
-    return Box(max(0, box.top - margin), max(0, box.left - margin),
-               min(shape[0], box.bottom + margin), min(shape[1], box.right + margin))
-
-
-def _intersection(a: Box, b: Box) -> Box | None:
-    """Where ``a`` and ``b`` overlap, or None."""
-    box = Box(max(a.top, b.top), max(a.left, b.left), min(a.bottom, b.bottom),
-              min(a.right, b.right))
-    return box if box.height > 0 and box.width > 0 else None
 
 
 def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:

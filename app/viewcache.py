@@ -134,12 +134,6 @@ def _within(inner: Box, outer: Box) -> tuple[slice, slice]:
             slice(inner.left - outer.left, inner.right - outer.left))
 
 
-def _intersection(a: Box, b: Box) -> Box | None:
-    box = Box(max(a.top, b.top), max(a.left, b.left), min(a.bottom, b.bottom),
-              min(a.right, b.right))
-    return box if box.height > 0 and box.width > 0 else None
-
-
 def _kept(target: np.ndarray, result: np.ndarray) -> None:
     """After an OpenCV call given ``dst=target`` (a view into a display buffer, written in
     place to spare a full-size temporary): copy ``result`` in if OpenCV made a new array."""
@@ -252,7 +246,7 @@ class ViewCache:
         edits: it reads the document's picture only where a patch's square reaches past
         ``box``, and the result is only swapped in by :meth:`show_prepared` (a preview is
         dropped anyway when the picture changes)."""
-        parts = [box] if dirty is None else [_intersection(rect, box) for rect in dirty]
+        parts = [box] if dirty is None else [rect.intersection(box) for rect in dirty]
         rects = dict.fromkeys(self._on_grid(part) for part in parts if part is not None)
         return PreparedPreview(image, box, {rect: self._patch(rect, image, box)
                                             for rect in rects})
@@ -296,7 +290,7 @@ class ViewCache:
             cover = self._level_box(self.preview_box, level.factor, level)
             pixels = level.base[cover.slices].copy()
             for buffer, placed in self.preview_patches(index):
-                common = _intersection(placed, cover)
+                common = placed.intersection(cover)
                 if common is not None:
                     pixels[_within(common, cover)] = buffer[_within(common, placed)]
             shown.append(pixels)
@@ -397,7 +391,7 @@ class ViewCache:
         """Convert into level 0 of the base the parts inside ``box`` of the tiles kept as
         opened."""
         for area, pixels in self.document.original_tiles(box):
-            self._convert_original(_intersection(area, box), area, pixels)
+            self._convert_original(area.intersection(box), area, pixels)
 
     def _convert_original(self, part: Box, area: Box, pixels: np.ndarray) -> None:
         """Convert ``part`` of a tile kept as opened (``pixels``, lying at ``area``) into
@@ -426,7 +420,7 @@ class ViewCache:
     def _patch(self, rect: Box, image: np.ndarray, box: Box) -> list[np.ndarray]:
         """``rect`` (on the grid) of ``image`` inside ``box``, the picture outside it, as
         BGRX pixels at every level."""
-        inside = _intersection(rect, box)
+        inside = rect.intersection(box)
         if inside == rect:
             rgb = image[rect.slices]
         else:
@@ -491,7 +485,7 @@ class ViewCache:
         layers = [layer for layer in (Layer.LABELS, Layer.SAMPLING, Layer.MASK, Layer.COLOR,
                                       Layer.SKETCH)
                   if style.visible.get(layer, True) and doc.has_layer(layer)]
-        hidden = (_intersection(box, self.preview_box) if self.preview_visible() else None)
+        hidden = (box.intersection(self.preview_box) if self.preview_visible() else None)
         blank = self._overlay_blank
         rows = max(1, OVERLAY_BAND_PIXELS // box.width)
         drawn = False
@@ -503,7 +497,7 @@ class ViewCache:
                 self.levels[0].overlay[band.slices] = 0
         if not drawn and blank:
             return  # nothing to show where nothing shows yet (a picture just opened)
-        self._overlay_blank = blank and not drawn
+        self._overlay_blank = False
         self._cascade(box, [level.overlay for level in self.levels])
 
     def _composite(self, box: Box, layers: list[Layer], luts: dict[Layer, np.ndarray],
@@ -533,7 +527,7 @@ class ViewCache:
                 np.take(table, values, axis=0, out=target, mode="clip")
                 drawn = True
 
-        hidden = None if hidden is None else _intersection(box, hidden)
+        hidden = None if hidden is None else box.intersection(hidden)
         labels = None  # labels to draw, with the mask in one lookup if it is drawn next
 
         def draw_labels() -> None:

@@ -133,9 +133,7 @@ def guidance_given(request: InpaintRequest,
 def reach_box(box: Box, shape: tuple[int, int]) -> Box:
     """``box`` grown by :data:`GUIDANCE_REACH` on every side, within a picture of ``shape``
     ``(height, width)``: where guidance drawn for a hole inside ``box`` can lie."""
-    reach = GUIDANCE_REACH
-    return Box(box.top - reach, box.left - reach, box.bottom + reach,
-               box.right + reach).clip(shape)
+    return box.grown(GUIDANCE_REACH).clip(shape)
 
 
 def within_reach(hole: np.ndarray, box: Box, shape: tuple[int, int]) -> tuple[Box, np.ndarray]:

@@ -77,6 +77,12 @@ class Box:
         return Box(min(self.top, other.top), min(self.left, other.left),
                    max(self.bottom, other.bottom), max(self.right, other.right))
 
+    def intersection(self, other: Box) -> Box | None:
+        """Where this box and ``other`` overlap, or None."""
+        box = Box(max(self.top, other.top), max(self.left, other.left),
+                  min(self.bottom, other.bottom), min(self.right, other.right))
+        return box if box.height > 0 and box.width > 0 else None
+
     @classmethod
     def frame(cls, size: tuple[int, int]) -> Box:
         """The whole ``(height, width)`` array."""
@@ -94,6 +100,11 @@ class Box:
     def contains(self, other: Box) -> bool:
         return (self.top <= other.top and other.bottom <= self.bottom
                 and self.left <= other.left and other.right <= self.right)
+
+    def grown(self, margin: int) -> Box:
+        """This box with ``margin`` px more on every side (see :meth:`clip`)."""
+        return Box(self.top - margin, self.left - margin, self.bottom + margin,
+                   self.right + margin)
 
     def clip(self, size: tuple[int, int]) -> Box:
         """This box inside an array of ``size`` ``(height, width)``."""
