@@ -32,6 +32,7 @@ from engines.device import require_device
 from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
+    count_noun,
     list_images,
     load_image,
     save_result,
@@ -102,11 +103,6 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, result: BatchResult, not_done: tuple[Path, ...]) -> None:
         super().__init__("interrupted")
         self.result, self.not_done = result, not_done
-
-
-def _count(number: int, noun: str) -> str:
-    """``"1 picture"``, ``"3 pictures"``."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
@@ -247,8 +243,8 @@ def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
     2 already there, 1 skipped (another size), 1 failed"`` (the last three only when there
     are some)."""
-    parts = [f"{_count(len(result.written), 'result')} written and kept",
-             f"{_count(len(not_done), 'picture')} not done"]
+    parts = [f"{count_noun(len(result.written), 'result')} written and kept",
+             f"{count_noun(len(not_done), 'picture')} not done"]
     if result.skipped:
         parts.append(f"{len(result.skipped)} already there")
     if result.other_size:

@@ -692,22 +692,22 @@ def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
     parts = []
     if others:
         kinds = sorted({p.suffix.lower() or "no extension" for p in others})
-        parts.append(f"{_count(len(others), 'file')} skipped, not in a format folder runs "
+        parts.append(f"{count_noun(len(others), 'file')} skipped, not in a format folder runs "
                      f"take ({', '.join(kinds)}): {_names(others, shown)}")
     if folders:
-        parts.append(f"{_count(len(folders), 'subfolder')} not searched (folder runs do not "
+        parts.append(f"{count_noun(len(folders), 'subfolder')} not searched (folder runs do not "
                      f"look into subfolders): {_names(folders, shown, _folder_name)}")
     if entries.broken_links:
-        parts.append(f"{_count(len(entries.broken_links), 'broken link')} skipped (pointing "
+        parts.append(f"{count_noun(len(entries.broken_links), 'broken link')} skipped (pointing "
                      f"to nothing): {_names(entries.broken_links, shown)}")
     if entries.special:
-        parts.append(f"{_count(len(entries.special), 'special file')} skipped (a pipe, "
+        parts.append(f"{count_noun(len(entries.special), 'special file')} skipped (a pipe, "
                      f"socket or device, not a picture): {_names(entries.special, shown)}")
     return "; ".join(parts)
 
 
-def _count(number: int, noun: str) -> str:
-    """``"1 file"``, ``"3 files"``."""
+def count_noun(number: int, noun: str) -> str:
+    """``"1 file"``, ``"3 files"``: ``number`` and ``noun``, plural unless one."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 

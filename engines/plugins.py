@@ -169,6 +169,23 @@ def _import_file(module_name: str, path: Path) -> None:
         _problems[module_name] = LoadProblem(module_name, str(path), exception_line(exc))
 
 
+def check_name_free(kind: str, table: dict, cls: type) -> None:
+    """Raise ValueError when ``cls.name`` is held in ``table`` (a registry of ``kind``,
+    "engine" or "parser") by another class: the first registered keeps it. The same class
+    registered again (a module reloaded) is no clash."""
+    existing = table.get(cls.name)
+    if existing is not None and (existing.__module__, existing.__qualname__) \
+            != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"{kind} name {cls.name!r} is taken by {existing.title or existing.name} "
+                         f"({existing.__module__}.{existing.__qualname__}); choose another name")
+
+
+def not_loaded_note() -> str:
+    """``"; not loaded: ..."`` for each module left out (:func:`load_problems`), for a
+    message saying what is unknown; "" when none was."""
+    return "".join(f"; not loaded: {problem}" for problem in load_problems())
+
+
 def load_problems() -> list[LoadProblem]:
     """The modules left out so far, in the order they were met."""
     with _lock:

@@ -39,11 +39,7 @@ def register(cls: E) -> E:
         raise TypeError(f"{cls!r} is not an Engine subclass")
     if not cls.name or cls.name != cls.name.lower() or " " in cls.name:
         raise ValueError(f"{cls.__name__}.name must be a lower-case word, got {cls.name!r}")
-    existing = _ENGINES.get(cls.name)
-    if existing is not None and (existing.__module__, existing.__qualname__) \
-            != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"engine name {cls.name!r} is taken by {existing.title or existing.name} "
-                         f"({existing.__module__}.{existing.__qualname__}); choose another name")
+    plugins.check_name_free("engine", _ENGINES, cls)
     _ENGINES[cls.name] = cls
     return cls
 
@@ -77,9 +73,8 @@ def engine_class(name: str) -> type[Engine]:
     except KeyError:
         close = difflib.get_close_matches(name, _ENGINES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        left_out = "".join(f"; not loaded: {problem}" for problem in plugins.load_problems())
         raise UnknownEngineError(f"unknown engine {name!r}.{hint} Available: "
-                                 f"{', '.join(_ENGINES)}{left_out}") from None
+                                 f"{', '.join(_ENGINES)}{plugins.not_loaded_note()}") from None
 
 
 def create(name: str, **options: Any) -> Engine:

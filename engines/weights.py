@@ -39,7 +39,7 @@ from typing import Any
 
 from engines.base import CancelToken, EngineError
 from engines.fileio import new_file_beside
-from engines.plugins import import_plugins, load_problems, take_back_on_failure
+from engines.plugins import import_plugins, not_loaded_note, take_back_on_failure
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
 PART_SUFFIX = ".part"
@@ -219,9 +219,8 @@ def get_spec(weights_id: str) -> WeightSpec:
     except KeyError:
         close = difflib.get_close_matches(weights_id, _SPECS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        left_out = "".join(f"; not loaded: {problem}" for problem in load_problems())
         raise UnknownWeightsError(f"unknown model {weights_id!r}.{hint} Known: "
-                                  f"{', '.join(sorted(_SPECS))}{left_out}") from None
+                                  f"{', '.join(sorted(_SPECS))}{not_loaded_note()}") from None
 
 
 def cache_dir() -> Path:

@@ -199,13 +199,13 @@ class NeuralEngine(Engine):
         return weights.require(self.weights_id)
 
     def status(self) -> Status:
-        """Ready with the ``network`` or ``weights_path`` option or an installed checkpoint
-        that passes the cheap checks (:func:`engines.weights.damage`); else NEEDS_DOWNLOAD
+        """Ready with the ``network`` or ``weights_path`` option or installed checkpoints
+        (:attr:`weights`) that pass the cheap checks (:func:`engines.weights.damage`); else NEEDS_DOWNLOAD
         saying how to get it, or for a damaged file its path, why, and how to replace it
         (:func:`engines.weights.readiness_problem`)."""
         if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
-        problem = weights.readiness_problem((self.weights_id,))
+        problem = weights.readiness_problem(self.weights)
         if problem is None:
             return Status(Readiness.READY)
         return Status(Readiness.NEEDS_DOWNLOAD, problem)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from engines import weights
-from engines.base import CancelToken, Guidance, Readiness, Region, RegionStage, Status
+from engines.base import CancelToken, Guidance, Region, RegionStage
 from engines.device import MODEL_SLOT, slot_key
 from engines.neural.common import (
     NeuralEngine,
@@ -284,14 +284,6 @@ class EdgeConnectEngine(NeuralEngine):
         if folder:
             return Path(folder) / EDGE_FILE, Path(folder) / INPAINT_FILE
         return weights.require(self.edge_weights), weights.require(self.inpaint_weights)
-
-    def status(self) -> Status:
-        if self.options.get("network") is not None or self.options.get("weights_path"):
-            return Status(Readiness.READY)
-        problem = weights.readiness_problem(self.weights)
-        if problem is None:
-            return Status(Readiness.READY)
-        return Status(Readiness.NEEDS_DOWNLOAD, problem)
 
     def create_network(self) -> EdgeConnectNetwork:
         return EdgeConnectNetwork().eval()

@@ -17,7 +17,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import CancelToken, Readiness, Status
-from engines.plugins import import_plugins, take_back_on_failure
+from engines.plugins import check_name_free, import_plugins, take_back_on_failure
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -101,11 +101,7 @@ def register_parser(cls: P) -> P:
     :func:`engines.registry.register` does for engines."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    existing = _PARSERS.get(cls.name)
-    if existing is not None and (existing.__module__, existing.__qualname__) \
-            != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"parser name {cls.name!r} is taken by {existing.title or existing.name} "
-                         f"({existing.__module__}.{existing.__qualname__}); choose another name")
+    check_name_free("parser", _PARSERS, cls)
     _PARSERS[cls.name] = cls
     return cls
 
