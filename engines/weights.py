@@ -372,10 +372,13 @@ def missing(weights_ids: Iterable[str]) -> list[str]:
     return [weights_id for weights_id in weights_ids if not is_present(weights_id)]
 
 
-def damaged(weights_ids: Iterable[str]) -> list[str]:
-    """The ids among ``weights_ids`` whose installed file is damaged (:func:`damage`), in
-    the given order."""
-    return [weights_id for weights_id in weights_ids if damage(weights_id)]
+def damaged_problem(weights_ids: Iterable[str]) -> str | None:
+    """What :func:`readiness_problem` says of the damaged files among ``weights_ids`` (each
+    one's path, why, the commands that replace it, joined by ``"; "``); None when none is
+    damaged. Each file is checked once (:func:`installation`)."""
+    entries = [installation(weights_id) for weights_id in dict.fromkeys(weights_ids)]
+    return "; ".join(damaged_message(entry.spec, entry.path, entry.problem)
+                     for entry in entries if entry.state is InstallState.DAMAGED) or None
 
 
 # --- installation state -------------------------------------------------------------------

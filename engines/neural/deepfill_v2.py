@@ -574,9 +574,10 @@ class DeepFillV2Engine(NeuralEngine):
         if self.options.get("weights_path"):
             return super().checkpoint_path()
         installed = self._installed()
-        damaged = weights.damaged((self.weights_id, self.tf_weights_id))
-        if installed is None and damaged:
-            raise weights.WeightsCorruptError(weights.readiness_problem(damaged))
+        if installed is None:
+            damaged = weights.damaged_problem((self.weights_id, self.tf_weights_id))
+            if damaged:
+                raise weights.WeightsCorruptError(damaged)
         return weights.require(installed or self.weights_id)
 
     def status(self) -> Status:
@@ -585,10 +586,10 @@ class DeepFillV2Engine(NeuralEngine):
         if self._installed() is not None:
             return Status(Readiness.READY)
         status = super().status()
-        damaged = weights.damaged((self.weights_id, self.tf_weights_id))
-        if status.ready or not damaged:
+        if status.ready:
             return status
-        return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))
+        damaged = weights.damaged_problem((self.weights_id, self.tf_weights_id))
+        return Status(Readiness.NEEDS_DOWNLOAD, damaged) if damaged else status
 
     def create_network(self) -> DeepFillV2:
         return DeepFillV2().eval()

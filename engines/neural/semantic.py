@@ -386,11 +386,12 @@ class SemanticEngine(NeuralEngine):
     def status(self) -> Status:
         if self.options.get("network") is not None or self.options.get("weights_path"):
             return Status(Readiness.READY)
-        problem = weights.readiness_problem((self.weights_id,))
-        if problem is None:
+        entry = weights.installation(self.weights_id)
+        if entry.state is weights.InstallState.INSTALLED:
             return Status(Readiness.READY)
-        if weights.damage(self.weights_id):  # path, why, how to replace it
-            return Status(Readiness.NEEDS_TRAINING, problem)
+        if entry.state is weights.InstallState.DAMAGED:  # path, why, how to replace it
+            return Status(Readiness.NEEDS_TRAINING,
+                          weights.damaged_message(entry.spec, entry.path, entry.problem))
         return Status(Readiness.NEEDS_TRAINING,
                       f"no semantic model yet: {TRAIN_HINT} (or import one with "
                       f"`python main.py models import {WEIGHTS_ID} FILE`)")

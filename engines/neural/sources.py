@@ -130,9 +130,9 @@ class DualSourceEngine(NeuralEngine):
             return Status(Readiness.READY)
         if any(weights.is_present(weights_id) for weights_id in self.candidate_ids()):
             return Status(Readiness.READY)
-        damaged = weights.damaged(self.candidate_ids())
+        damaged = weights.damaged_problem(self.candidate_ids())
         if damaged:
-            return Status(Readiness.NEEDS_DOWNLOAD, weights.readiness_problem(damaged))
+            return Status(Readiness.NEEDS_DOWNLOAD, damaged)
         return Status(Readiness.NEEDS_DOWNLOAD,
                       f"weights not installed: {self._how_to_install()}")
 
@@ -146,9 +146,9 @@ class DualSourceEngine(NeuralEngine):
         for weights_id in self.candidate_ids():
             if weights.is_present(weights_id):
                 return weights.local_path(weights_id)
-        damaged = weights.damaged(self.candidate_ids())
+        damaged = weights.damaged_problem(self.candidate_ids())
         if damaged:
-            raise WeightsCorruptError(weights.readiness_problem(damaged))
+            raise WeightsCorruptError(damaged)
         raise WeightsMissingError(f"{self.title} weights are not installed: "
                                   f"{self._how_to_install()}")
 
