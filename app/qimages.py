@@ -12,15 +12,23 @@ def wrap_buffer(array: np.ndarray, fmt: QImage.Format) -> QImage:
     return QImage(array.data, array.shape[1], array.shape[0], array.strides[0], fmt)
 
 
+def scaled_rgb(rgb: np.ndarray, longest: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB scaled (area-averaged) so its longest side is at most
+    ``longest`` pixels, contiguous. Qt-free: any thread may make it (a 100-megapixel photo
+    takes a moment)."""
+    height, width = rgb.shape[:2]
+    if max(height, width) <= longest:
+        return np.ascontiguousarray(rgb, np.uint8)
+    factor = longest / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+
+
 def rgb_pixmap(rgb: np.ndarray, longest: int | None = None) -> QPixmap:
     """A QPixmap of ``(H, W, 3)`` uint8 RGB, scaled (area-averaged) so its longest side is at
-    most ``longest`` pixels when given."""
-    rgb = np.ascontiguousarray(rgb, np.uint8)
+    most ``longest`` pixels when given (:func:`scaled_rgb`)."""
+    rgb = (np.ascontiguousarray(rgb, np.uint8) if longest is None
+           else scaled_rgb(rgb, longest))
     height, width = rgb.shape[:2]
-    if longest is not None and max(height, width) > longest:
-        factor = longest / max(height, width)
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        rgb = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
-        height, width = rgb.shape[:2]
     image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format_RGB888)
     return QPixmap.fromImage(image.copy())  # the copy owns its pixels

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Reference
-from app.qimages import rgb_pixmap
+from app.qimages import rgb_pixmap, scaled_rgb
 
 THUMB = 96  # px, longest side of a thumbnail
 
@@ -29,12 +28,7 @@ def thumbnail_pixels(rgb: np.ndarray) -> np.ndarray:
     """``(h, w, 3)`` uint8 RGB scaled (area-averaged) to a contiguous thumbnail whose
     longest side is at most :data:`THUMB`. Qt-free: any thread may make it (a 100-megapixel
     photo takes a moment), for :meth:`ReferencePanel.keep_thumbnail`."""
-    height, width = rgb.shape[:2]
-    factor = min(1.0, THUMB / max(height, width))
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    if size == (width, height):
-        return np.ascontiguousarray(rgb)
-    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return scaled_rgb(rgb, THUMB)
 
 
 class ReferencePanel(QWidget):

@@ -87,9 +87,10 @@ def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: E
     the end; ``settings`` are the requests' (strategy, context, seed, device). ``count``
     follows the pictures done."""
     try:
-        count.total = len(list_images(images))
+        sources = list_images(images)  # listed once: the count is of what clear_folder does
     except OSError:  # clear_folder says what is wrong with the folder
-        count.total = 0
+        sources = []
+    count.total = len(sources)
 
     def report(fraction: float, message: str) -> None:
         # clear_folder reports (index + part of this picture) / total, index + 1 once done
@@ -98,7 +99,7 @@ def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: E
 
     instance = factory(engine)
     try:
-        return clear_folder(images, output, mask, instance, report, cancel, overwrite,
+        return clear_folder(sources or images, output, mask, instance, report, cancel, overwrite,
                             other_sizes=other_sizes, keep_metadata=keep_metadata,
                             request_settings=settings)
     finally:
