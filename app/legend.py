@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels import LoadProblemsLabel
 from app.semantic import palette_for, parser_entries
 from engines.base import UNLABELLED, Readiness
 from engines.plugins import parser_load_problems
@@ -114,11 +115,7 @@ class LegendPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.status.setStyleSheet("color: #b0b0b0;")
-        self.not_loaded = QLabel()  # parser modules left out (a broken plugin): hidden if none
-        self.not_loaded.setWordWrap(True)
-        self.not_loaded.setStyleSheet("color: #e0a040;")
-        self.not_loaded.setToolTip("These parser files could not be loaded; the other parsers "
-                                   "work. Fix or remove each file, then restart.")
+        self.not_loaded = LoadProblemsLabel("parser")  # parser modules left out
         self.current_swatch = QLabel()
         self.current_text = ElidedLabel()
         self.search = QLineEdit()
@@ -196,8 +193,7 @@ class LegendPanel(QWidget):
                 self.parser.setItemData(index, detail, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
         problems = parser_load_problems()
-        self.not_loaded.setText("\n".join(f"Not loaded: {problem}" for problem in problems))
-        self.not_loaded.setVisible(bool(problems))
+        self.not_loaded.show_problems(problems)
         index = self.parser.findData(current) if current else -1
         self.parser.setCurrentIndex(index if index >= 0 else max(first_ready, 0))
         self.parser.blockSignals(False)

@@ -46,6 +46,24 @@ def engine_entries() -> list[tuple[str, str, Readiness, str]]:
     return entries
 
 
+class LoadProblemsLabel(QLabel):
+    """The plugin modules of one ``kind`` ("engine", "parser") that could not be loaded, one
+    "Not loaded: ..." line each, in warning colour; hidden when there are none."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setStyleSheet("color: #e0a040;")
+        self.setToolTip(f"These {kind} files could not be loaded; the other {kind}s work. Fix "
+                        "or remove each file, then restart.")
+        self.setVisible(False)
+
+    def show_problems(self, problems) -> None:
+        """Show ``problems`` (:class:`engines.plugins.LoadProblem`), or hide when none."""
+        self.setText("\n".join(f"Not loaded: {problem}" for problem in problems))
+        self.setVisible(bool(problems))
+
+
 class EnginePanel(QWidget):
     """Engine choice and run settings.
 
@@ -71,11 +89,7 @@ class EnginePanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #b0b0b0;")
-        self.not_loaded = QLabel()  # engine modules left out (a broken plugin): hidden if none
-        self.not_loaded.setWordWrap(True)
-        self.not_loaded.setStyleSheet("color: #e0a040;")
-        self.not_loaded.setToolTip("These engine files could not be loaded; the other engines "
-                                   "work. Fix or remove each file, then restart.")
+        self.not_loaded = LoadProblemsLabel("engine")  # engine modules left out
         self.strategy = QComboBox()
         for strategy in Strategy:
             self.strategy.addItem(strategy.value, strategy)
@@ -153,8 +167,7 @@ class EnginePanel(QWidget):
                                     registry.engine_class(name).description, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
         problems = registry.load_problems()
-        self.not_loaded.setText("\n".join(f"Not loaded: {problem}" for problem in problems))
-        self.not_loaded.setVisible(bool(problems))
+        self.not_loaded.show_problems(problems)
         index = self.engine.findData(current) if current else 0
         self.engine.setCurrentIndex(max(0, index))
         self.engine.blockSignals(False)
