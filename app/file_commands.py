@@ -139,8 +139,12 @@ class FileCommands:
         self.remember_opened(Path(path))
         return True
 
+    def _photo(self) -> Document | None:
+        """The open photo's document: in a face edit, the photo the face was cut from."""
+        return self.faces.edit.parent if self.faces.edit is not None else self.document
+
     def confirm_discard_changes(self) -> bool:
-        photo = self.faces.edit.parent if self.faces.edit is not None else self.document
+        photo = self._photo()
         if photo is None:
             return True
         if photo.modified or self.face_work_pending():
@@ -199,7 +203,7 @@ class FileCommands:
     def _is_open_picture(self, path: str | Path) -> bool:
         """Whether ``path`` is the file the open picture came from (links followed); in a
         face edit, the photo's."""
-        picture = self.faces.edit.parent if self.faces.edit is not None else self.document
+        picture = self._photo()
         original = picture.path if picture is not None else None
         if not original:
             return False
@@ -426,10 +430,8 @@ class FileCommands:
         """The file name suggested for exporting a layer, in the last folder saved into: the
         picture's name + ``suffix`` (``photo_mask.png``); in a face edit, whose layers are
         the crop's, the photo's name + the face + ``suffix`` (``photo_face1_mask.png``)."""
-        edit = self.faces.edit
-        picture = edit.parent if edit is not None else self.document
-        base = Path(picture.path or "untitled.png")
-        face = "_" + self._face_name().replace(" ", "") if edit is not None else ""
+        base = Path(self._photo().path or "untitled.png")
+        face = "_" + self._face_name().replace(" ", "") if self.faces.edit is not None else ""
         return _in_save_folder(base.with_name(f"{base.stem}{face}{suffix}.png"))
 
     def _face_name(self) -> str:
