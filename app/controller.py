@@ -27,7 +27,7 @@ from engines.base import (
     Stage,
     Strategy,
 )
-from engines.region import Box, mask_bbox, shrunk_references_note
+from engines.region import Box, mask_bbox, may_shrink_references, shrunk_references_note
 
 
 @dataclass
@@ -87,9 +87,10 @@ def shrunk_references_message(engine: str, options: dict[str, Any],
     """The note on the reference photos of ``request`` (a snapshot of ``document``) that
     engine ``engine`` with ``options`` searches shrunk, named as the document names them
     (:func:`engines.region.shrunk_references_note`, as the CLI says it), else "". Cheap: it
-    plans the boxes only when a reference is large enough to be shrunk."""
+    makes the engine and plans the boxes only when a reference is large enough to be shrunk
+    (:func:`engines.region.may_shrink_references`)."""
     if Guidance.EXEMPLARS not in registry.engine_class(engine).guidance \
-            or not request.exemplars:
+            or not may_shrink_references(request):
         return ""
     try:
         instance = registry.create(engine, **options)

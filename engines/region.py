@@ -305,12 +305,19 @@ def shrunk_references(request: InpaintRequest, engine: Engine) -> list[tuple[int
     return shrunk
 
 
+def may_shrink_references(request: InpaintRequest) -> bool:
+    """Whether any exemplar of ``request`` is large enough that an engine may search it
+    shrunk (more than :data:`REFERENCE_PIXELS_FLOOR` pixels): when not, no box need be
+    planned to know that none is."""
+    return any(e.shape[0] * e.shape[1] > REFERENCE_PIXELS_FLOOR for e in request.exemplars)
+
+
 def shrunk_references_note(request: InpaintRequest, engine: Engine,
                            names: Sequence[str]) -> str:
     """One sentence naming the exemplars of ``request`` that ``engine`` searches shrunk
     (:func:`shrunk_references`), each by its entry of ``names`` (one per exemplar, in order),
     and why; "" when there are none. The CLI and the editor both say it."""
-    if not any(e.shape[0] * e.shape[1] > REFERENCE_PIXELS_FLOOR for e in request.exemplars):
+    if not may_shrink_references(request):
         return ""  # none can be shrunk: no need to plan the boxes
     named = []
     for index, width, height in shrunk_references(request, engine):
