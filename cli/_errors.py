@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engines.base import Cancelled, EngineCrashed, exception_line
+from engines.base import Cancelled, EngineCrashed, exception_line, message_line
 from engines.errors import USER_FACING
 from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory
 
@@ -23,6 +23,5 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
         return (f"not enough memory on the {where} for this step; {instead}, or work on a "
                 "smaller picture"), True
     if isinstance(exc, USER_FACING):
-        text = str(exc).strip()
-        return (text.splitlines()[0] if text else type(exc).__name__), True
+        return message_line(exc), True
     return exception_line(exc), False

@@ -51,6 +51,12 @@ class EngineCrashed(EngineError):
     user's to fix: callers report it as a bug."""
 
 
+def message_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def exception_line(exc: BaseException) -> str:
     """One line on ``exc``: its type and the first line of its message
     (``"ZeroDivisionError: division by zero"``), the type alone when the message is empty.
@@ -58,8 +64,7 @@ def exception_line(exc: BaseException) -> str:
     kind = type(exc).__name__
     if kind == "error":
         kind = f"{type(exc).__module__}.{kind}"
-    text = str(exc).strip()
-    return f"{kind}: {text.splitlines()[0]}" if text else kind
+    return f"{kind}: {message_line(exc)}" if str(exc).strip() else kind
 
 
 class CancelToken:

@@ -27,7 +27,14 @@ import cv2
 import numpy as np
 
 from engines import registry
-from engines.base import CancelToken, Engine, EngineError, InpaintRequest, InputError
+from engines.base import (
+    CancelToken,
+    Engine,
+    EngineError,
+    InpaintRequest,
+    InputError,
+    message_line,
+)
 from engines.device import require_device
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -425,5 +432,4 @@ def _reason(exc: BaseException, source: Path) -> str:
         if culprit is None or culprit.resolve() == source.resolve():
             return exc.strerror
         return f"{Path(culprit.parent.name, culprit.name).as_posix()}: {exc.strerror}"
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return message_line(exc)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engines import weights
-from engines.base import CancelToken, EngineError
+from engines.base import CancelToken, EngineError, message_line
 from engines.fileio import new_file_beside
 from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, format_size
 
@@ -910,5 +910,4 @@ def _host(url: str) -> str:
 def _reason(exc: object) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return message_line(exc)

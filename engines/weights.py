@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.base import CancelToken, EngineError
+from engines.base import CancelToken, EngineError, message_line
 from engines.fileio import new_file_beside
 from engines.plugins import import_plugins, not_loaded_note, take_back_on_failure
 
@@ -889,7 +889,7 @@ def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
         what = f" ({found.group(1)})" if found else ""
         return (f"it pickles Python objects{what} besides tensors, which are not loaded "
                 "because loading them could run code from the file")
-    first = text.splitlines()[0] if text else type(exc).__name__
+    first = message_line(exc)
     return re.split(r"(?<=[a-z\d])\. ", first)[0].rstrip(".")[:200]
 
 
