@@ -177,6 +177,13 @@ class _Capture:
     live: np.ndarray
     after: np.ndarray | None = None
 
+    def take(self, pixels: np.ndarray | None = None) -> None:
+        """Hold the tile's pixels after the step as ``after`` and the diff's new side:
+        ``pixels``, a backup taken before anything wrote to the tile (shared, not owned), or
+        None for a copy of ``live`` taken now (owned). Call under the capture lock."""
+        self.after = self.live.copy() if pixels is None else pixels
+        self.diff.hold(False, self.after, owned=pixels is None)
+
 
 def _same(old: np.ndarray, new: np.ndarray) -> bool:
     """Whether two uint8 tiles of the same shape (1 to 4 channels) hold the same values
@@ -480,28 +487,18 @@ class Document:
                     self._backup[key] = old  # never written to: shared with the lines below
                     if layer is Layer.IMAGE:
                         self._original_tiles.setdefault((row, col), old)
-                    if self._captures:  # only this thread adds to it
-                        self._hand_over(key, old)
+                    self._hand_over(key, old)
 
-    def _hand_over(self, key: TileKey, pixels: np.ndarray) -> None:
-        """Give ``pixels``, a copy of tile ``key`` taken before anything writes to it, to the
-        compression job that still has to copy the tile's new pixels from the layer."""
-        with self._capture_lock:
-            capture = self._captures.pop(key, None)
-            if capture is not None:  # a backup, shared: not owned
-                capture.after = pixels
-                capture.diff.hold(False, pixels)
-
-    def _hand_over_before_writing(self, key: TileKey) -> None:
-        """Before undo or redo writes tile ``key``: hand a copy of its pixels now to the job
-        that has yet to copy them (if any)."""
+    def _hand_over(self, key: TileKey, pixels: np.ndarray | None = None) -> None:
+        """Before an edit, undo or redo writes tile ``key``: give the compression job that
+        has yet to copy the tile's new pixels from the layer (if any) a copy of them:
+        ``pixels``, the edit's backup, or None for one taken now (:meth:`_Capture.take`)."""
         if key not in self._captures:  # only this thread adds to it; the job only removes
             return
         with self._capture_lock:
             capture = self._captures.pop(key, None)
             if capture is not None:
-                capture.after = capture.live.copy()
-                capture.diff.hold(False, capture.after, owned=True)
+                capture.take(pixels)
 
     def end_step(self) -> Step | None:
         """Close the open step; returns it, or ``None`` if nothing changed."""
@@ -553,8 +550,7 @@ class Document:
         for capture in captures:
             with self._capture_lock:
                 if capture.after is None:
-                    capture.after = capture.live.copy()
-                    capture.diff.hold(False, capture.after, owned=True)
+                    capture.take()
                 if self._captures.get(capture.key) is capture:
                     del self._captures[capture.key]
         for capture in captures:
@@ -942,7 +938,7 @@ class Document:
         touched: dict[Layer, list[Box]] = {}
         for diff in step.diffs:
             key = (diff.layer, diff.row, diff.col)
-            self._hand_over_before_writing(key)
+            self._hand_over(key)
             tile = self._tile(*key)
             written = diff.spare(use_old)
             pixels = written if written is not None else diff.pixels(use_old)
