@@ -619,12 +619,12 @@ class Document:
             if layer is Layer.LABELS:
                 tile = self._tile_box(row, col)
                 differs = cv2.compare(old, labels[tile.slices], cv2.CMP_NE)
-                x, y, w, h = cv2.boundingRect(differs)  # of the changed pixels
-                if w:
-                    all_changed = w * h == differs.size and cv2.countNonZero(differs) == w * h
+                extent = _nonzero_box(differs, tile)  # of the changed pixels
+                if extent is not None:
+                    area = extent.height * extent.width
+                    all_changed = area == differs.size and cv2.countNonZero(differs) == area
                     changed[row, col] = None if all_changed else differs
-                    extents[row, col] = Box(tile.top + y, tile.left + x, tile.top + y + h,
-                                            tile.left + x + w)
+                    extents[row, col] = extent
         if not changed:
             return
         reach = -(-self.label_hole_margin // TILE)  # tiles the margin reaches across
@@ -646,15 +646,15 @@ class Document:
                 cv2.bitwise_not(target, dst=gained)
             else:
                 cv2.subtract(hole, target, dst=gained)
-            x, y, w, h = cv2.boundingRect(gained)
-            if not w:
+            box = _nonzero_box(gained, part)
+            if box is None:
                 continue  # nothing to add here
             self.touch(Layer.MASK, tile)
             if hole is None:
                 target[...] = 255
             else:
                 cv2.max(target, hole, dst=target)
-            added[tile] = Box(part.top + y, part.left + x, part.top + y + h, part.left + x + w)
+            added[tile] = box
         for rect in _joined(list(added)):  # each shrunk to what was added inside it
             parts = [box for tile, box in added.items() if rect.contains(tile)]
             self.notify(Layer.MASK, functools.reduce(Box.union, parts))
@@ -695,9 +695,7 @@ class Document:
         if own is not None:  # outside the box of the tile's unchanged pixels, all changed
             unchanged = self._work_area(own.shape)
             cv2.bitwise_not(own, dst=unchanged)
-            x, y, w, h = cv2.boundingRect(unchanged)
-            grow = part.intersection(Box(tile.top + y, tile.left + x, tile.top + y + h,
-                                           tile.left + x + w))
+            grow = part.intersection(_nonzero_box(unchanged, tile))
         around = part.grown(margin).clip(shape)  # the changes that reach into it
         sources = np.zeros((around.height, around.width), np.uint8)
         for row in range(around.top // TILE, (around.bottom - 1) // TILE + 1):
@@ -1152,6 +1150,13 @@ class Document:
 def _check_sampling_kind(kind: int) -> None:
     if kind not in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE):
         raise InputError(f"a sampling area is SAMPLE_INCLUDE or SAMPLE_EXCLUDE, not {kind}")
+
+
+def _nonzero_box(array: np.ndarray, at: Box) -> Box | None:
+    """The box, in whole-picture coordinates, of the nonzero pixels of the 2-D uint8
+    ``array`` that covers ``at`` (OpenCV's bounding rectangle); None when all are zero."""
+    x, y, w, h = cv2.boundingRect(array)
+    return _shift(Box(y, x, y + h, x + w), at) if w else None
 
 
 def _shift(box: Box | None, by: Box) -> Box | None:
