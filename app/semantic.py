@@ -92,14 +92,19 @@ def parser_entries() -> list[tuple[str, str, Readiness, str]]:
     return [(name, *parser_state(name)) for name in parser_names()]
 
 
-def download_needed(name: str) -> tuple[str, ...]:
-    """The weights ids to download before parser ``name`` (default options) can run: those
-    its status checks (:meth:`Parser.checked_weights`) when it is
-    :attr:`Readiness.NEEDS_DOWNLOAD`, else ``()`` (ready, unknown, broken or not ready for
-    another reason: :meth:`SemanticController.compute_map` says why)."""
-    if name not in parser_names() or parser_state(name)[1] is not Readiness.NEEDS_DOWNLOAD:
-        return ()
-    return tuple(create_parser(name).checked_weights())
+def download_needed(name: str) -> tuple[tuple[str, ...], str]:
+    """``(ids, detail)``: the weights ids to download before parser ``name`` (default
+    options) can run, those its status checks (:meth:`Parser.checked_weights`) when it is
+    :attr:`Readiness.NEEDS_DOWNLOAD`, and what its status says of them (naming the parser);
+    ``((), "")`` when
+    ready, unknown, broken or not ready for another reason
+    (:meth:`SemanticController.compute_map` says why)."""
+    if name not in parser_names():
+        return (), ""
+    title, readiness, detail = parser_state(name)
+    if readiness is not Readiness.NEEDS_DOWNLOAD:
+        return (), ""
+    return tuple(create_parser(name).checked_weights()), detail or f"{title} needs a download"
 
 
 def label_set_for(name: str | None, problems: list[str] | None = None) -> LabelSet | None:

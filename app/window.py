@@ -63,7 +63,6 @@ from app.semantic import (
     download_needed,
     engine_for_labels,
     palette_for,
-    parser_state,
 )
 from app.shortcuts import SHORTCUTS, keys_for
 from app.tools import MAX_RADIUS, MIN_RADIUS, ToolSettings, make_tools
@@ -533,11 +532,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """Compute the label map with parser ``name``; returns the task id, or None. A
         parser whose weights are missing offers their download first, as choosing an engine
         does; declined, the status bar says what it needs."""
-        needed = download_needed(name)
+        needed, detail = download_needed(name)
         if needed:
             if not self.offer_download(needed):
-                title, _readiness, detail = parser_state(name)  # the detail names it
-                self.statusBar().showMessage(detail or f"{title} needs a download", 10000)
+                self.statusBar().showMessage(detail, 10000)  # the detail names the parser
                 return None
             self.models_changed()
         return self.semantic.compute_map(name)
