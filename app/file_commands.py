@@ -453,8 +453,9 @@ class FileCommands:
     def add_references(self, paths: Sequence[str | Path] | None = None) -> int:
         """Add reference photos (asks for files when ``paths`` is None); returns how many.
 
-        Each file is read, checked and thumbnailed on a worker thread (:func:`wait_for`).
-        Files that cannot be read, or hold no fully opaque patch of the current patch size
+        Each file is read and thumbnailed on a worker thread (:func:`wait_for`); the
+        document then checks it on this thread (:meth:`Document.add_reference`). Files that
+        cannot be read, or hold no fully opaque patch of the current patch size
         (:func:`engines.guidance.reference_problem`), are named in one message; the others
         are still added. A file already added (the same resolved path) is skipped, and the
         status bar says so, as it says when a large photo will be searched scaled down.
