@@ -22,7 +22,7 @@ from app.document import Layer
 from app.engine_options import EngineOptionsForm
 from app.viewcache import OverlayStyle
 from engines import registry
-from engines.base import Readiness, Strategy
+from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Readiness, Strategy
 
 _STRATEGY_HELP = {
     Strategy.CROP: "Crop around the hole with context (fast on large photos)",
@@ -96,11 +96,11 @@ class EnginePanel(QWidget):
             self.strategy.setItemData(self.strategy.count() - 1, _STRATEGY_HELP[strategy],
                                       Qt.ToolTipRole)
         self.margin = QSpinBox()
-        self.margin.setRange(0, 2048)
+        self.margin.setRange(*CROP_MARGIN_RANGE)
         self.margin.setSuffix(" px")
         self.margin.setToolTip("Context kept around the hole with the crop strategy")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(*SEED_RANGE)
         self.device = QComboBox()
         for device in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(device)

@@ -24,7 +24,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.controller import FillSettings
 from app.tools import MAX_RADIUS, MIN_RADIUS
 from engines import registry
-from engines.base import OptionSpec, Strategy
+from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, OptionSpec, Strategy
 
 CONFIG_ENV = "INPAINT_STUDIO_CONFIG"
 _FILL_KEY = "fill/settings"
@@ -35,9 +35,6 @@ _RECENT_KEY = "files/recent"
 _FOLDER_KEY = "folders/{}"
 _BRUSH_KEY = "tools/brush_radius"
 RECENT_LIMIT = 10
-# the engine panel's ranges; a stored number outside them is damage, not a choice
-_MARGIN_RANGE = (0, 2048)
-_SEED_RANGE = (0, 2**31 - 1)
 _problem = ""  # why the last write failed, "" when it succeeded
 
 
@@ -181,14 +178,19 @@ def load_fill_settings() -> FillSettings:
         with contextlib.suppress(ValueError):
             settings.strategy = Strategy(strategy)
     for key, kind, allowed in (
-            ("crop_margin", int, lambda v: _MARGIN_RANGE[0] <= v <= _MARGIN_RANGE[1]),
-            ("seed", int, lambda v: _SEED_RANGE[0] <= v <= _SEED_RANGE[1]),
+            ("crop_margin", int, lambda v: _within(v, CROP_MARGIN_RANGE)),
+            ("seed", int, lambda v: _within(v, SEED_RANGE)),
             ("device", str, lambda v: v in ("auto", "cpu", "cuda", "mps")),
             ("auto_run", bool, None), ("auto_apply", bool, None)):
         value = record.get(key)
         if type(value) is kind and (allowed is None or allowed(value)):
             setattr(settings, key, value)
     return settings
+
+
+def _within(value: int, bounds: tuple[int, int]) -> bool:
+    """Whether ``value`` is one the Engine panel offers; a stored number outside is damage."""
+    return bounds[0] <= value <= bounds[1]
 
 
 def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dict[str, Any]:

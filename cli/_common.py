@@ -13,7 +13,16 @@ import numpy as np
 from tqdm import tqdm
 
 from engines import registry
-from engines.base import InpaintRequest, InputError, Stage, Strategy, parse_option_text
+from engines.base import (
+    CROP_MARGIN_RANGE,
+    MIN_CROP_CONTEXT,
+    SEED_RANGE,
+    InpaintRequest,
+    InputError,
+    Stage,
+    Strategy,
+    parse_option_text,
+)
 from engines.batch import check_output_folder
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -55,11 +64,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
     parser.add_argument("--strategy", choices=[s.value for s in Strategy], default="crop",
                         help="crop: around the hole with context (default); resize: whole "
                              "image scaled to the engine's size; original: full resolution")
-    parser.add_argument("--margin", type=ranged(int, 0, 2048), default=128, metavar="PX",
-                        help="context around the hole with --strategy crop, 0 to 2048 "
-                             "(default 128)")
+    low, high = CROP_MARGIN_RANGE
+    parser.add_argument("--margin", type=ranged(int, low, high), default=128, metavar="PX",
+                        help=f"context around the hole with --strategy crop, {low} to {high} "
+                             f"(default 128; at least {MIN_CROP_CONTEXT} px are kept)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--seed", type=ranged(int, 0, 2**31 - 1), default=0,
+    parser.add_argument("--seed", type=ranged(int, *SEED_RANGE), default=0,
                         help="random seed (default 0)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine option, repeatable: e.g. quality=best (PatchMatch), "

@@ -30,6 +30,14 @@ import numpy as np
 HOLE = 255
 KNOWN = 0
 UNLABELLED = 255
+CROP_MARGIN_RANGE = (0, 2048)
+"""The context margins (pixels) the editor and the CLI offer for ``Strategy.CROP``."""
+MIN_CROP_CONTEXT = 16
+"""A crop keeps at least this many pixels of context around a hole's bounding box (where
+the picture has them), whatever ``crop_margin`` says: a margin of 0 around a rectangular hole
+would leave an engine nothing to fill it from."""
+SEED_RANGE = (0, 2**31 - 1)
+"""The random seeds the editor and the CLI offer."""
 
 
 class Cancelled(Exception):
@@ -147,7 +155,8 @@ class InpaintRequest:
             uint8 RGB or ``(h, w, 4)`` uint8 RGBA; of an RGBA one only the fully opaque pixels
             (alpha 255) are sources (:func:`engines.guidance.reference_usable`).
         strategy: how the engine sees a large image, see :class:`Strategy`.
-        crop_margin: context margin in pixels around the hole for ``Strategy.CROP``.
+        crop_margin: context margin in pixels around the hole for ``Strategy.CROP``; at
+            least :data:`MIN_CROP_CONTEXT` is kept.
         seed: random seed; an engine given the same request and seed gives the same result.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         options: engine-specific settings (read-only mapping).

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from engines.base import (
+    MIN_CROP_CONTEXT,
     UNLABELLED,
     CancelToken,
     Engine,
@@ -126,7 +127,10 @@ def mask_bbox(mask: np.ndarray) -> Box | None:
 
 
 def _expand(box: Box, margin: int, min_side: int, height: int, width: int) -> Box:
-    """Grow ``box`` by ``margin`` (and up to ``min_side``), shifted to stay inside the image."""
+    """Grow ``box`` by ``margin`` (at least :data:`MIN_CROP_CONTEXT`, and up to
+    ``min_side``), shifted to stay inside the image."""
+    margin = max(margin, MIN_CROP_CONTEXT)
+
     def grow(lo: int, hi: int, limit: int) -> tuple[int, int]:
         extra_total = max(2 * margin, min_side - (hi - lo))
         lo -= extra_total // 2

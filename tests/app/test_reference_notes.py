@@ -83,9 +83,11 @@ def test_the_note_when_adding_gives_the_sizes_fills_search_at(monkeypatch):
     large = np.zeros((300, 400, 3), np.uint8)  # under 4 times: shrunk for smaller areas
     least = _searched((200, 300), large, speck)
     assert least < (400, 300) and _searched((200, 300), large, everything) is None
-    # 120000 pixels: a region of a quarter of that or more searches it as it is
-    assert _searched((200, 300), large, (slice(0, 150), slice(0, 210))) is None
-    assert _searched((200, 300), large, (slice(0, 150), slice(0, 190))) is not None
+    # 120000 pixels: a region of a quarter of that or more searches it as it is; the
+    # region is the hole with MIN_CROP_CONTEXT more on each side, borrowed inward at the
+    # picture's edge (150x190 -> 182x222 = 40404, 120x150 -> 152x182 = 27664)
+    assert _searched((200, 300), large, (slice(0, 150), slice(0, 190))) is None
+    assert _searched((200, 300), large, (slice(0, 120), slice(0, 150))) is not None
     assert large_reference_note("large.png", large.shape, (300, 200)) == (
         f"large.png (400×300) is large: a fill of an area under 0.03 megapixels searches it "
         f"shrunk (to {least[0]}×{least[1]} at the least), to stay quick")

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from engines import registry
 from engines.base import (
+    MIN_CROP_CONTEXT,
     CancelToken,
     Engine,
     EngineError,
@@ -87,10 +89,10 @@ class LabelNetworkEngine(RecordingEngine):
 
 def test_crop_widens_to_the_whole_picture_when_guidance_names_sources_outside_it():
     image, mask = _image(), np.zeros((200, 300), np.uint8)
-    mask[150:170, 240:280] = 255
+    mask[150:170, 250:270] = 255
     labels = np.ones((200, 300), np.uint8)
     labels[:, :20] = 3  # a strip of label 3, far from the hole
-    labels[150:170, 240:280] = 3  # the hole repainted as label 3
+    labels[150:170, 250:270] = 3  # the hole repainted as label 3
     shapes = {}
     for case, layers in {
         "labels": {"labels": labels},
@@ -113,9 +115,25 @@ def test_crop_widens_to_the_whole_picture_when_guidance_names_sources_outside_it
 def test_crop_boxes_merge_when_context_overlaps():
     mask = np.zeros((100, 100), np.uint8)
     mask[10:20, 10:20] = 255
-    mask[10:20, 30:40] = 255
+    mask[10:20, 60:70] = 255
     assert len(crop_boxes(mask, margin=2)) == 2
-    assert len(crop_boxes(mask, margin=8)) == 1
+    assert len(crop_boxes(mask, margin=25)) == 1
+
+
+@pytest.mark.parametrize("engine_name", ["telea", "patchmatch"])
+def test_a_zero_margin_still_keeps_context_to_fill_a_rectangular_hole(engine_name):
+    mask = np.zeros((100, 100), np.uint8)
+    mask[40:60, 30:70] = 255
+    (box,) = crop_boxes(mask, margin=0)
+    assert box == Box(40 - MIN_CROP_CONTEXT, 30 - MIN_CROP_CONTEXT, 60 + MIN_CROP_CONTEXT,
+                      70 + MIN_CROP_CONTEXT)
+    image = np.full((100, 100, 3), 90, np.uint8)
+    image[:, 50:] = 200
+    request = InpaintRequest(image=image, mask=mask, crop_margin=0)
+    *_, final = registry.create(engine_name).run(request)
+    hole = mask > 0
+    assert np.array_equal(final.image[~hole], image[~hole])
+    assert np.abs(final.image[hole].astype(int) - image[hole]).mean() < 40
 
 
 def test_crop_boxes_stay_inside_the_image_and_borrow_context():
