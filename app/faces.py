@@ -48,6 +48,7 @@ from engines import faces as geometry
 from engines import registry, weights
 from engines.base import CancelToken, InputError
 from engines.faces import FACE_SIZE, AlignedFace, Face
+from engines.neural.interrupt import cancel_checks
 from engines.region import Box
 from engines.segmentation.base import create_parser
 from engines.sketch import auto_sketch
@@ -184,9 +185,12 @@ def face_parser():
     return create_parser("face", faces=[])
 
 
-def detect(image: np.ndarray) -> list[Face]:
-    """Runs on the worker: the faces RetinaFace finds in ``image``, most confident first."""
-    return geometry.detect_faces(image, DETECTOR)
+def detect(image: np.ndarray, cancel: CancelToken) -> list[Face]:
+    """Runs on the worker: the faces RetinaFace finds in ``image``, most confident first;
+    raises :class:`~engines.base.Cancelled` at the network's next layer once ``cancel`` is
+    cancelled."""
+    with cancel_checks(cancel):
+        return geometry.detect_faces(image, DETECTOR)
 
 
 def parsed_sketch(crop: np.ndarray, landmarks: np.ndarray, parser, cancel: CancelToken,
@@ -194,7 +198,8 @@ def parsed_sketch(crop: np.ndarray, landmarks: np.ndarray, parser, cancel: Cance
     """Runs on the worker: structure lines of an aligned crop from the parser's map of it
     and the landmarks (in crop pixels). Returns ``(S, S)`` uint8, 255 on a line."""
     progress(0.0, "parsing the face")
-    labels = parser.parse_crop(crop)
+    with cancel_checks(cancel):
+        labels = parser.parse_crop(crop)
     cancel.raise_if_cancelled()
     progress(0.8, "drawing the lines")
     return auto_sketch(crop.shape, labels, parser.label_set.names, landmarks,
@@ -311,7 +316,7 @@ class FaceSession(WorkerClient):
             return None
         image = doc.image.copy()  # the photo may change on the GUI thread meanwhile
         task = FunctionTask(title="Detect faces",
-                            function=lambda cancel, progress: detect(image))
+                            function=lambda cancel, progress: detect(image, cancel))
         return self._submit(task, "detect", doc)
 
     def add_box(self, box: Sequence[float]) -> Face | None:

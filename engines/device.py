@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import EngineError
+from engines.neural.interrupt import watch_layers
 
 
 def pick_device(preference: str = "auto"):
@@ -82,11 +83,14 @@ class ModelSlot:
         The previous network stays in memory while ``load()`` runs (the peak holds both), and
         is dropped, with the accelerator's cache emptied, once the new one is in. If ``load``
         raises, the previously held network stays loaded and the error propagates.
+        Every layer of what ``load()`` returns (a module or a tuple of them) gets the cancel
+        check of :func:`~engines.neural.interrupt.watch_layers`, so a run inside
+        :func:`~engines.neural.interrupt.cancel_checks` stops at its next layer.
         """
         with self._lock:
             if self._key == key and self._model is not None:
                 return self._model
-            model = load()  # raises before anything is dropped: the old model stays
+            model = watch_layers(load())  # raises before anything is dropped: the old stays
             previous, self._model, self._key = self._model, model, key
             del previous
             free_accelerator_memory()

@@ -246,7 +246,7 @@ class NeuralEngine(Engine):
             return watch_layers(given.to(device).eval())
         path = self.checkpoint_path()
         key = slot_key(type(self).__name__, [path], device)  # a replaced file loads again
-        return MODEL_SLOT.get(key, lambda: watch_layers(self.load_network(path, device)))
+        return MODEL_SLOT.get(key, lambda: self.load_network(path, device))
 
     def release(self) -> None:
         if MODEL_SLOT.key and MODEL_SLOT.key[0] == type(self).__name__:

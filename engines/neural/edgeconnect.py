@@ -39,6 +39,7 @@ from engines.neural.common import (
     pad_to_multiple,
     tensor_to_image,
 )
+from engines.neural.interrupt import watch_layers
 from engines.registry import register
 from engines.weights import WeightsCorruptError, WeightSpec, load_checkpoint, register_spec
 
@@ -297,7 +298,7 @@ class EdgeConnectEngine(NeuralEngine):
     def network(self, device) -> EdgeConnectNetwork:
         given = self.options.get("network")
         if given is not None:
-            return given.to(device).eval()
+            return watch_layers(given.to(device).eval())
         edge_path, inpaint_path = self.checkpoint_paths()
         key = slot_key(type(self).__name__, [edge_path, inpaint_path], device)
         return MODEL_SLOT.get(key, lambda: self.load_pair(edge_path, inpaint_path, device))

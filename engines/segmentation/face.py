@@ -24,6 +24,7 @@ import numpy as np
 from engines import faces as face_geometry
 from engines import weights
 from engines.base import CancelToken, InputError
+from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import NeuralParser, image_tensor, load_strict
@@ -165,13 +166,15 @@ class FaceParser(NeuralParser):
         parser, detector = self.networks(self.device())
         cancel.raise_if_cancelled()
         report(0.1, "finding faces")
-        found = sorted(self.find_faces(image, detector), key=lambda f: f.area)
+        with cancel_checks(cancel):  # the networks stop at their next layer once cancelled
+            found = sorted(self.find_faces(image, detector), key=lambda f: f.area)
         labels = np.full(image.shape[:2], BACKGROUND, np.uint8)
         for index, face in enumerate(found):
             cancel.raise_if_cancelled()
             report(0.2 + 0.8 * index / len(found), f"parsing face {index + 1} of {len(found)}")
             aligned = face_geometry.align_face(image, face.landmarks)
-            crop_labels = self.parse_crop(aligned.crop, parser)
+            with cancel_checks(cancel):
+                crop_labels = self.parse_crop(aligned.crop, parser)
             labels = face_geometry.paste_labels_back(labels, crop_labels, aligned, BACKGROUND)
         report(1.0, f"{len(found)} face{'s' if len(found) != 1 else ''} parsed")
         return labels

@@ -17,7 +17,6 @@ import numpy as np
 
 from engines import weights
 from engines.device import MODEL_SLOT, pick_device, slot_key
-from engines.neural.interrupt import watch_layers
 from engines.segmentation.base import Parser
 
 MAX_UPSAMPLE_ELEMENTS = 1 << 25  # floats per strip when upsampling logits (128 MiB)
@@ -80,7 +79,7 @@ class NeuralParser(Parser):
         all loaded again when one of their checkpoint files was replaced since."""
         paths = [self.checkpoint_path(i) for i in self.required_weights()]
         key = slot_key(type(self).__name__, paths, device)  # a replaced file loads again
-        return MODEL_SLOT.get(key, lambda: watch_layers(self.load_networks(device)))
+        return MODEL_SLOT.get(key, lambda: self.load_networks(device))
 
     def release(self) -> None:
         """Free the networks if this parser's are the ones loaded."""

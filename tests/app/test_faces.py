@@ -27,7 +27,7 @@ from app.viewcache import ViewCache
 from app.worker import Worker
 from engines import faces as geometry
 from engines import registry, weights
-from engines.base import InputError, Readiness, Status
+from engines.base import Cancelled, CancelToken, InputError, Readiness, Status
 from engines.fileio import ImageMetadata
 from engines.segmentation.labels import bundled_label_set
 from tests.photos import wide_gamut_profile
@@ -245,7 +245,7 @@ def test_detection_runs_on_the_worker_and_keeps_drawn_faces(qtbot, session, monk
     found = [face_from_box((20, 20, 80, 100), 0.99)]
     threads = []
 
-    def fake_detect(image):
+    def fake_detect(image, cancel):
         threads.append(threading.current_thread())
         return found
 
@@ -450,3 +450,25 @@ def test_panel_lists_faces_and_follows_the_mode(qtbot, session, monkeypatch):
     assert len(asked) == 2 and detects == [1]
     panel.show_box_preview(session.box_preview((100, 40, 200, 160)))
     assert not panel.preview.isHidden() and session.box_preview((1, 1, 3, 3)) is None
+
+
+def test_a_cancelled_detection_stops_inside_the_detector(monkeypatch):
+    """The worker's detection runs the detector under the task's token: a network held by
+    the model slot (which watches every layer) stops at its next layer once cancelled."""
+    import torch
+
+    from engines.device import ModelSlot
+
+    slot = ModelSlot()
+    layers = slot.get("detector", lambda: torch.nn.Sequential(torch.nn.Linear(3, 3)))
+
+    def run_the_detector(image, detector):
+        layers(torch.ones(1, 3))
+        return []
+
+    monkeypatch.setattr(geometry, "detect_faces", run_the_detector)
+    cancel = CancelToken()
+    assert faces.detect(np.zeros((8, 8, 3), np.uint8), cancel) == []
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        faces.detect(np.zeros((8, 8, 3), np.uint8), cancel)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engines import registry, weights
-from engines.base import CancelToken, EngineError, InpaintRequest, Readiness
+from engines.base import Cancelled, CancelToken, EngineError, InpaintRequest, Readiness
 from engines.neural.edgeconnect import (
     EDGE_FILE,
     INPAINT_FILE,
@@ -182,6 +182,30 @@ def test_sketch_lines_become_edges_in_the_hole(model_cache, network, upstream_fo
         completed = network.complete_edges(plane(gray), plane(edges), plane(hole[:48, :68]),
                                            plane(line_in_hole[:48, :68]))
     assert torch.all(completed[0, 0][torch.from_numpy(line_in_hole[:48, :68])] == 1)
+
+
+def test_cancel_stops_the_edge_generator_part_way(upstream_folder, scene):
+    """The networks the model slot holds stop at their next layer once cancelled: a cancel
+    inside the edge generator ends the run before the edges stage, and the painter never
+    runs."""
+    engine = registry.create("edgeconnect", weights_path=str(upstream_folder), device="cpu")
+    loaded = engine.network(torch.device("cpu"))  # what the run will take from the slot
+    edge_layers = [m for m in loaded.edge.modules() if not list(m.children())]
+    painter_layers = [m for m in loaded.inpaint.modules() if not list(m.children())]
+    cancel, ran = CancelToken(), []
+    hooks = [edge_layers[len(edge_layers) // 2].register_forward_hook(lambda *_: cancel.cancel()),
+             edge_layers[-1].register_forward_hook(lambda *_: ran.append("edge end")),
+             painter_layers[0].register_forward_hook(lambda *_: ran.append("painter"))]
+    try:
+        stages = engine.run(InpaintRequest(*scene), cancel)
+        with pytest.raises(Cancelled):
+            next(stages)
+        assert ran == []
+        assert list(engine.run(InpaintRequest(*scene)))[-1].final  # and runs again
+        assert ran == ["edge end", "painter"]
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def test_hole_content_does_not_matter(upstream_folder, scene):

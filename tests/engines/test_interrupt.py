@@ -73,3 +73,21 @@ def test_the_checks_answer_only_the_token_of_their_own_thread():
     finally:
         outside.set()
         thread.join()
+
+
+def test_the_model_slot_gives_what_it_loads_the_cancel_checks():
+    """Every network held by the shared slot, a tuple of them included, stops once its
+    run's token is cancelled, whichever engine or parser loaded it."""
+    from engines.device import ModelSlot
+
+    slot = ModelSlot()
+    first, second = torch.nn.Linear(3, 3), torch.nn.Sequential(torch.nn.Linear(3, 3))
+    assert slot.get("pair", lambda: (first, second)) == (first, second)
+    cancelled = CancelToken()
+    cancelled.cancel()
+    for network in (first, second):
+        with cancel_checks(cancelled), pytest.raises(Cancelled):
+            network(torch.ones(1, 3))
+        network(torch.ones(1, 3))  # outside the block the check does nothing
+    assert len(second[0]._forward_pre_hooks) == 1
+    slot.clear()

@@ -414,6 +414,28 @@ def test_face_checkpoints_load_through_the_cache(face_weights):
     assert (labels[:, :120] == face.BACKGROUND).all()  # far from the face: background
 
 
+def _leaves(network: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in network.modules() if not list(m.children())]
+
+
+@pytest.mark.parametrize("stage", ["detector", "parsing"])
+def test_cancelling_the_face_parser_stops_its_networks_part_way(face_weights, stage):
+    faces = None if stage == "detector" else [face_at(0.3, 150, 60)]  # given: no detector
+    parser = create_parser("face", detector="mobilenet", device="cpu", faces=faces)
+    parsing, detector = parser.networks(torch.device("cpu"))  # what parse takes from the slot
+    layers = _leaves(detector if stage == "detector" else parsing)
+    cancel, ran = CancelToken(), []
+    hooks = [layers[len(layers) // 2].register_forward_hook(lambda *_: cancel.cancel()),
+             layers[-1].register_forward_hook(lambda *_: ran.append("last"))]
+    try:
+        with pytest.raises(Cancelled):
+            parser.parse(picture(300, 400), cancel)
+        assert ran == []  # stopped before the network's last layer
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def test_face_labels_are_pasted_where_each_face_is(face_weights, monkeypatch):
     def square_of_nose(self, crop, network=None):
         labels = np.zeros((512, 512), np.uint8)
