@@ -385,17 +385,6 @@ class Document:
                 tiles.append((area, pixels))
         return tiles
 
-    def changed_box(self) -> Box | None:
-        """Bounding box of the pixels where the picture differs from the picture as opened (only
-        tiles that steps touched are compared)."""
-        box = None
-        for (row, col), tile in self._original_tiles.items():
-            area = self._tile_box(row, col)
-            changed = _shift(_changed_box(tile, self.image[area.slices]), area)
-            if changed is not None:
-                box = changed if box is None else box.union(changed)
-        return box
-
     @property
     def mask(self) -> np.ndarray:
         return self.layer(Layer.MASK)
@@ -1211,8 +1200,3 @@ def _joined(parts: list[Box]) -> list[Box]:
             here[key] = index
         above = here
     return rects
-
-
-def _changed_box(old: np.ndarray, new: np.ndarray) -> Box | None:
-    """Bounding box of the pixels where ``old`` and ``new`` differ, or ``None``."""
-    return Box.around(_differs(old, new))
