@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -542,10 +543,25 @@ def _markup_kind(path: Path) -> str | None:
     return None
 
 
-def _zip_names(path: Path) -> list[str] | None:
+def _zip_names(path: Path) -> tuple[str, ...] | None:
+    """The member names of the zip ``path``; None when it has no readable zip directory.
+    The directory is read once per version of the file (inode, size, modification and
+    status-change times): one check asks several times, the cut-short test, the format and
+    the member lookup."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return _zip_directory(os.path.abspath(path), status.st_ino, status.st_size,
+                          status.st_mtime_ns, status.st_ctime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _zip_directory(path: str, *signature: int) -> tuple[str, ...] | None:
+    """:func:`_zip_names` of ``path`` as it is at ``signature`` (the cache key only)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return archive.namelist()
+            return tuple(archive.namelist())
     except (zipfile.BadZipFile, OSError):
         return None
 

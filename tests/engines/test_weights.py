@@ -218,6 +218,26 @@ def test_check_format_says_a_zip_checkpoint_was_cut_short(tmp_path):
         assert "not a PyTorch checkpoint" not in str(error.value)
 
 
+def test_a_check_reads_a_zip_directory_once_per_version_of_the_file(tmp_path, monkeypatch):
+    path = state_dict_file(tmp_path)
+    opened = []
+    real = zipfile.ZipFile
+
+    class Counting(real):
+        def __init__(self, file, *args, **kwargs):
+            opened.append(file)
+            super().__init__(file, *args, **kwargs)
+
+    monkeypatch.setattr(weights.zipfile, "ZipFile", Counting)
+    weights.check_format(path, "state_dict")  # cut short? which format? one directory read
+    assert weights._damage_reason(path, "state_dict", None) is None
+    assert len(opened) == 1
+    path.write_bytes(b"not a zip any more")  # replaced: read again, and it shows
+    with pytest.raises(weights.WrongFileError, match="not a PyTorch checkpoint"):
+        weights.check_format(path, "state_dict")
+    assert len(opened) == 2
+
+
 def flip_a_tensor_byte(path: Path) -> None:
     """Change one byte inside a tensor's data in a ``torch.save`` zip, keeping its size and
     its directory: what splicing two downloads of different files leaves."""
