@@ -197,9 +197,18 @@ class LoadedImage:
 
 
 # ----------------------------------------------------------------------------- reading
+_OPEN_WITHOUT_WAITING = getattr(os, "O_NONBLOCK", 0)  # not on Windows, which has no FIFOs
 def _read_bytes(path: Path) -> bytes:
+    """The whole content of ``path``. A named pipe (FIFO) that no program writes to is
+    refused as empty instead of waiting for a writer forever (``open`` would block); a pipe
+    that is being written to (``/dev/stdin``, ``<(...)``) is read to its end."""
     try:
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | _OPEN_WITHOUT_WAITING)
+        if _OPEN_WITHOUT_WAITING:
+            os.set_blocking(descriptor, True)  # only the open must not wait; reads may
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read()
+            is_pipe = stat.S_ISFIFO(os.fstat(handle.fileno()).st_mode)
     except FileNotFoundError:
         raise ImageMissingError("no such file", path, errno.ENOENT) from None
     except IsADirectoryError:
@@ -209,6 +218,10 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise ImageFileError(f"cannot read ({exc.strerror or exc})", path, exc.errno or 0) \
             from None
+    if not data and is_pipe:
+        raise ImageFileError("is a pipe with nothing written to it, not an image file", path,
+                             errno.ENODATA)
+    return data
 
 
 @dataclass(frozen=True)

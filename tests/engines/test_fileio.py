@@ -8,7 +8,9 @@ import os
 import shutil
 import stat
 import struct
+import threading
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -284,6 +286,48 @@ def test_missing_folder_and_unknown_format_give_clear_errors(tmp_path, rgb):
         write_atomic(tmp_path / "notes.txt" / "a.png", b"x")
     with pytest.raises(ImageFileError, match=r"cannot write \.xyz"):
         save_image(tmp_path / "a.xyz", rgb)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a Unix feature")
+def test_a_named_pipe_nobody_writes_to_is_refused_not_waited_on(tmp_path, rgb):
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read() -> None:
+        try:
+            load_image(fifo)
+        except ImageFileError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(20)
+    if reader.is_alive():  # it waits for a writer: give it one so the thread ends
+        with open(fifo, "wb"):
+            pass
+    assert outcome == [f"{fifo}: is a pipe with nothing written to it, not an image file"]
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd")
+def test_a_pipe_being_written_to_is_read_to_its_end(rgb):
+    encoded = encode_image(rgb, ".png")
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            for start in range(0, len(encoded), 4096):  # in pieces, as a program writes
+                pipe.write(encoded[start:start + 4096])
+                pipe.flush()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        loaded = load_image(f"/dev/fd/{read_end}")
+    finally:
+        writer.join(20)
+        os.close(read_end)
+    assert np.array_equal(loaded.rgb, rgb)
 
 
 def test_suggested_output_names_never_collide(tmp_path, rgb):
