@@ -87,6 +87,7 @@ def bundled_label_set(file_stem: str, name: str) -> LabelSet:
 
 
 def numbered_label_set(name: str, prefix: str, count: int) -> LabelSet:
-    """A label set of generic names ``"<prefix> 1"`` .. ``"<prefix> <count>"``."""
-    names = tuple(f"{prefix} {i + 1}" for i in range(count))
+    """A label set of generic names ``"<prefix> 0"`` .. ``"<prefix> <count - 1>"``: each
+    name carries its id, as the legend and the CLI show them side by side."""
+    names = tuple(f"{prefix} {i}" for i in range(count))
     return LabelSet(name, names, generated_palette(count))

@@ -69,6 +69,8 @@ def test_the_four_parsers_are_registered_with_their_label_sets():
     for name, size in sizes.items():
         label_set = create_parser(name).label_set
         assert len(label_set) == size and label_set.palette.shape == (size, 3)
+    names = create_parser("regions").label_set.names  # numbered by id, as the legend lists
+    assert names[0] == "region 0" and names[253] == "region 253"
 
 
 @pytest.mark.parametrize("name, ids", [("face", "face-bisenet face-detection-resnet50"),
