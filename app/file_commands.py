@@ -122,9 +122,12 @@ class FileCommands:
         if not self.confirm_discard_changes() or not self.leave_face(ask=False):
             return False
         try:
-            loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path))
+            loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path, cut_short_ok=True))
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
                                 loaded.metadata, loaded.deep_original, loaded.grey)
+            if loaded.missing is not None:  # a file cut short: what it lacks is the hole
+                document.replace_layer(Layer.MASK, loaded.missing, "Mask the missing part")
+                document.mark_saved()
             if mask is not None:
                 shape = loaded.rgb.shape[:2]
                 document.replace_layer(Layer.MASK, wait_for(

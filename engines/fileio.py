@@ -31,13 +31,14 @@ import os
 import secrets
 import stat
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from engines import deep_samples, iptc, xmp
 
@@ -185,6 +186,10 @@ class LoadedImage:
             16-bit grey+alpha PNG as RGBA, so it is not grey here); ``rgb`` (and
             ``deep_original``) then have equal channels. Pass it to :func:`save_image` to
             write a result that is still grey as a grey file again.
+        missing: for a JPEG or PNG file cut short (an interrupted download or copy), the
+            ``(H, W)`` uint8 area it does not hold (255), decoded as flat grey (JPEG) or black
+            (PNG): a hole to fill; ``None`` for a whole file, or when the part lacking cannot
+            be told apart (a progressive JPEG lacks detail everywhere instead).
     """
 
     rgb: np.ndarray
@@ -194,6 +199,7 @@ class LoadedImage:
     metadata: ImageMetadata = NO_METADATA
     deep_original: np.ndarray | None = None
     grey: bool = False
+    missing: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -512,8 +518,10 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
     raise ImageFileError(f"unsupported sample type {pixels.dtype}", path)
 
 
-def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha."""
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS, *,
+                 cut_short_ok: bool = False) -> LoadedImage:
+    """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha.
+    ``cut_short_ok``: see :func:`load_image`."""
     header = _header(data, name, max_pixels)
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
@@ -527,6 +535,13 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
     else:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         reader = "opencv"
+    missing = None
+    if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
+        pixels, missing = _decoded_as_far_as_it_goes(data, header.format, notes)
+        if pixels is not None and not cut_short_ok:
+            raise ImageFileError("the file is cut short, as an interrupted download or copy "
+                                 "leaves it (the editor opens it with the missing part "
+                                 "masked, to fill)", name)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
@@ -562,11 +577,65 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS)
         if not turned:
             rgb = _upright(rgb, orientation)
             alpha = None if alpha is None else _upright(alpha, orientation)
+            missing = None if missing is None else _upright(missing, orientation)
             deep_original = None if deep_original is None else _upright(deep_original, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
-                       deep_original, header.grey)
+                       deep_original, header.grey, missing)
+
+
+# What Pillow leaves where a file cut short has no data: libjpeg's flat grey for the missing
+# blocks of a JPEG, zeros for the missing rows of a PNG.
+_CUT_SHORT_FILLS = {"JPEG": 128, "PNG": 0}
+_JPEG_BLOCK_REACH = 16  # pixels: the largest JPEG block (a 4:2:0 MCU)
+_TRUNCATED_LOAD_LOCK = threading.Lock()
+
+
+def _decoded_as_far_as_it_goes(data: bytes, format: str,
+                               notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A JPEG or PNG file cut short, decoded as far as its data goes, as BGR(A) uint8 (as
+    OpenCV gives it), and the ``(H, W)`` uint8 area it lacks (255) or None; ``(None,
+    None)`` when even that fails. What it lacks is the run of flat fill colour
+    (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right corner, where decoding
+    stopped. Says so in ``notes``.
+
+    Pillow reads a file cut short only with the process-wide
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
+    """
+    with _TRUNCATED_LOAD_LOCK:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            with Image.open(io.BytesIO(data)) as picture:
+                transparent = bool({"A", "a"} & set(picture.getbands())) \
+                    or "transparency" in picture.info
+                decoded = np.asarray(picture.convert("RGBA" if transparent else "RGB"))
+        except (OSError, SyntaxError, ValueError):
+            return None, None
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+    fill = _CUT_SHORT_FILLS[format]
+    flat = (decoded[..., :3] == fill).all(axis=2)
+    if transparent and format == "PNG":
+        flat &= decoded[..., 3] == 0  # a PNG's missing rows are transparent black
+    missing = None
+    if flat[-1, -1]:
+        reached = np.zeros((flat.shape[0] + 2, flat.shape[1] + 2), np.uint8)
+        cv2.floodFill(flat.view(np.uint8), reached, (flat.shape[1] - 1, flat.shape[0] - 1),
+                      1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8))
+        missing = np.ascontiguousarray(reached[1:-1, 1:-1])
+        if format == "JPEG":  # the blocks beside the gap blend in its flat colour (chroma
+            reach = 2 * _JPEG_BLOCK_REACH + 1  # upsampling): they are part of the hole too
+            missing = cv2.dilate(missing, np.ones((reach, reach), np.uint8))
+    if missing is None:
+        lacking = "it was decoded as far as it goes (the picture may lack detail)"
+    else:
+        share = np.count_nonzero(missing) / missing.size
+        lacking = f"the part it lacks ({share:.1%} of the picture) is masked as a hole to fill"
+    notes.append(f"the file is cut short, as an interrupted download or copy leaves it: "
+                 f"{lacking}")
+    code = cv2.COLOR_RGBA2BGRA if transparent else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(decoded, code), missing
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
@@ -594,10 +663,13 @@ def _rgb_deep(pixels: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """Read an image file; raises :class:`ImageFileError` with a one-line reason."""
+def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, *,
+               cut_short_ok: bool = False) -> LoadedImage:
+    """Read an image file; raises :class:`ImageFileError` with a one-line reason. A JPEG
+    or PNG file cut short is refused, unless ``cut_short_ok``: it is then decoded as far
+    as it goes (:attr:`LoadedImage.missing`)."""
     path = Path(path)
-    return decode_image(_read_bytes(path), str(path), max_pixels)
+    return decode_image(_read_bytes(path), str(path), max_pixels, cut_short_ok=cut_short_ok)
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:

@@ -118,6 +118,28 @@ def test_fill_runs_in_the_background_and_applies(qtbot, window):
     assert window.document.modified
 
 
+def test_a_photo_cut_short_opens_with_its_missing_part_masked_and_fills(
+        qtbot, tmp_path, window):
+    photo = load_image(SAMPLE_IMAGE).rgb
+    whole = (tmp_path / "whole.png")
+    save_image(whole, photo)
+    cut = tmp_path / "download.png"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 2 // 3])
+    assert window.open_path(cut)
+    document = window.document
+    hole = document.mask > 0
+    assert hole[-1].all() and not hole[0].any()  # the tail the file lacks is the hole
+    assert not document.image[hole].any()  # decoded as black there
+    assert np.array_equal(document.image[~hole], photo[~hole])  # the rest as in the file
+    assert not document.modified and "cut short" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.controller.applied, timeout=30000):
+        window.actions["fill"].trigger()
+    filled = window.document.image
+    assert filled[hole].mean() > 40  # the black part is painted from the photo
+    assert np.array_equal(filled[~hole], photo[~hole])
+    assert cut.read_bytes() == whole.read_bytes()[:whole.stat().st_size * 2 // 3]
+
+
 def test_auto_run_fills_after_a_stroke(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     window.engine_panel.auto_run.setChecked(True)

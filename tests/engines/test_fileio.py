@@ -22,6 +22,7 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
     ImageMetadata,
+    decode_image,
     drops_metadata,
     encode_image,
     frame_count,
@@ -328,6 +329,45 @@ def test_a_pipe_being_written_to_is_read_to_its_end(rgb):
         writer.join(20)
         os.close(read_end)
     assert np.array_equal(loaded.rgb, rgb)
+
+
+def _photo(height: int = 96, width: int = 128) -> np.ndarray:
+    """A smooth photo-like picture with no flat grey or black anywhere."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([40 + x, 60 + y, 200 - (x + y) // 3], axis=-1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_file_cut_short_is_refused_unless_asked_then_its_missing_part_is_the_hole(
+        tmp_path, suffix):
+    photo = _photo()
+    whole = encode_image(photo, suffix, quality=95)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[:len(whole) * 3 // 5])
+    with pytest.raises(ImageFileError, match="the file is cut short"):
+        load_image(cut)  # the CLI, folder runs and training read it as before: refused
+
+    loaded = load_image(cut, cut_short_ok=True)
+    missing = loaded.missing > 0
+    assert loaded.rgb.shape == photo.shape and loaded.missing.dtype == np.uint8
+    rows = np.flatnonzero(missing.any(axis=1))
+    assert rows[-1] == 95 and missing[rows[0] + 32:].all()  # the tail, from the cut down
+    assert 0.2 < missing.mean() < 0.8
+    assert "cut short" in loaded.notes[0] and f"{missing.mean():.1%}" in loaded.notes[0]
+    decoded_whole = decode_image(whole).rgb
+    error = np.abs(loaded.rgb[~missing].astype(int) - decoded_whole[~missing])
+    assert error.max() <= (0 if suffix == ".png" else 8)  # what the file holds is kept
+    intact = tmp_path / f"whole{suffix}"
+    intact.write_bytes(whole)
+    assert load_image(intact, cut_short_ok=True).missing is None  # a whole file lacks nothing
+
+
+def test_a_progressive_jpeg_cut_short_lacks_detail_not_an_area(tmp_path):
+    _ok, encoded = cv2.imencode(".jpg", _photo()[..., ::-1], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(encoded.tobytes()[:len(encoded) // 2])
+    loaded = load_image(cut, cut_short_ok=True)
+    assert loaded.missing is None and "decoded as far as it goes" in loaded.notes[0]
 
 
 def test_suggested_output_names_never_collide(tmp_path, rgb):
