@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -276,6 +276,30 @@ class OverlayPanel(QWidget):
                                   "drawn fully opaque")
             self.sliders[layer] = slider
             form.addRow(check, slider)
+
+    def load(self, style: OverlayStyle) -> None:
+        """Take ``style``'s visibility and opacities into the panel's style (the canvas's)
+        and show them in the check boxes and sliders; ``changed`` is emitted once when that
+        changed anything, never once per widget. ``style`` may be the panel's own style,
+        changed elsewhere: the widgets then catch up with it."""
+        changed = False
+        for layer, _title, attribute, _shows in self._LAYERS:
+            on = style.visible.get(layer, True)
+            check = self.checks[layer]
+            changed |= check.isChecked() != on or self.style.visible.get(layer, True) != on
+            self.style.visible[layer] = on
+            with QSignalBlocker(check):
+                check.setChecked(on)
+            if attribute:
+                value = getattr(style, attribute)
+                slider = self.sliders[layer]
+                changed |= (slider.value() != round(value * 100)
+                            or getattr(self.style, attribute) != value)
+                setattr(self.style, attribute, value)
+                with QSignalBlocker(slider):
+                    slider.setValue(round(value * 100))
+        if changed:
+            self.changed.emit()
 
     def _set_visible(self, layer: Layer, on: bool) -> None:
         self.style.visible[layer] = on

@@ -1,6 +1,7 @@
 """What the editor remembers between sessions: fill settings, whether saving keeps metadata,
 window geometry and dock layout, the recently opened pictures, the folders its file dialogs
-last used and the brush sizes.
+last used, the brush sizes, the overlays shown (and how strongly) and the labels panel's
+parser.
 
 Stored with ``QSettings`` (the platform's place: ``~/.config/inpaint-studio/`` on Linux), or in
 the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A stored value
@@ -15,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from app.controller import FillSettings
+from app.document import Layer
 from app.tools import MAX_RADIUS, MIN_RADIUS
+from app.viewcache import OverlayStyle
 from engines import registry
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, OptionSpec, Strategy
 
@@ -34,7 +37,11 @@ _STATE_KEY = "window/state"
 _RECENT_KEY = "files/recent"
 _FOLDER_KEY = "folders/{}"
 _BRUSH_KEY = "tools/brush_radius"
+_VIEW_KEY = "view/settings"
 RECENT_LIMIT = 10
+# what the Overlays panel sets: each overlay's visibility (by layer name) and the opacities
+OVERLAY_LAYERS = tuple(Layer(layer).value for layer in OverlayStyle().visible)
+OVERLAY_OPACITIES = tuple(f.name for f in fields(OverlayStyle) if f.name.endswith("_opacity"))
 _problem = ""  # why the last write failed, "" when it succeeded
 
 
@@ -73,16 +80,51 @@ def _set(key: str, value: Any) -> None:
 
 
 @dataclass
+class ViewSettings:
+    """How the editor shows things: the labels panel's parser (None: not chosen, the first
+    ready one is taken) and, of the overlays, whether each shows (by layer name, one of
+    :data:`OVERLAY_LAYERS`) and its opacity (0..1 by :class:`OverlayStyle` attribute, one of
+    :data:`OVERLAY_OPACITIES`). An overlay or opacity left out keeps the style's own."""
+
+    parser: str | None = None
+    overlays: dict[str, bool] = field(default_factory=dict)
+    opacity: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, parser: str | None, style: OverlayStyle) -> ViewSettings:
+        """The settings shown now: parser ``parser`` and the overlays of ``style``."""
+        return cls(parser,
+                   {Layer(layer).value: bool(on) for layer, on in style.visible.items()},
+                   {name: float(getattr(style, name)) for name in OVERLAY_OPACITIES})
+
+    def apply_to(self, style: OverlayStyle) -> None:
+        """Set the overlays' visibility and opacities that these settings hold in ``style``."""
+        for layer, on in self.overlays.items():
+            style.visible[Layer(layer)] = on
+        for name, value in self.opacity.items():
+            setattr(style, name, value)
+
+    def record(self) -> dict[str, Any]:
+        """The stored JSON record (no "parser" entry while none is chosen)."""
+        record: dict[str, Any] = {"overlays": dict(self.overlays), "opacity": dict(self.opacity)}
+        if self.parser is not None:
+            record["parser"] = self.parser
+        return record
+
+
+@dataclass
 class Remembered:
     """What one window keeps between sessions: its fill settings, whether saving keeps
     metadata, the brush radius of each tool family (image pixels), its geometry and its dock
-    layout (as ``QMainWindow.saveGeometry``/``saveState`` give them)."""
+    layout (as ``QMainWindow.saveGeometry``/``saveState`` give them), and its view settings
+    (overlays and parser)."""
 
     fill: FillSettings
     keep_metadata: bool
     brush_sizes: dict[str, float]
     geometry: QByteArray
     state: QByteArray
+    view: ViewSettings = field(default_factory=ViewSettings)
 
     def records(self) -> dict[str, Any]:
         """The stored entries, by key: JSON records as dicts, the rest as stored."""
@@ -103,13 +145,14 @@ class Remembered:
             _BRUSH_KEY: dict(self.brush_sizes),
             _GEOMETRY_KEY: QByteArray(self.geometry),
             _STATE_KEY: QByteArray(self.state),
+            _VIEW_KEY: self.view.record(),
         }
 
 
 class SettingsWriter:
     """Writes one window's :class:`Remembered`: only the entries that changed since the
-    window last read or wrote them, and within the fill settings and brush sizes only the
-    values that changed, merged into what is stored now. Two editors sharing the settings so
+    window last read or wrote them, and within the fill settings, brush sizes and view
+    settings only the values that changed, merged into what is stored now. Two editors sharing the settings so
     keep each other's changes; the later change of one same value wins."""
 
     def __init__(self, read: Remembered) -> None:
@@ -294,3 +337,27 @@ def load_brush_sizes(defaults: dict[str, float]) -> dict[str, float]:
         if family in sizes and type(value) in (int, float) and MIN_RADIUS <= value <= MAX_RADIUS:
             sizes[family] = float(value)
     return sizes
+
+
+def load_view_settings() -> ViewSettings:
+    """The stored view settings, each value checked: a parser name that is not a non-empty
+    string, an overlay not in :data:`OVERLAY_LAYERS` or not a bool, an opacity not in
+    :data:`OVERLAY_OPACITIES` or not a number within 0..1 is left out (the default kept). A
+    parser named here may no longer be registered: whoever shows it checks."""
+    view = ViewSettings()
+    record = _json_entry(_VIEW_KEY)
+    if not isinstance(record, dict):
+        return view
+    parser = record.get("parser")
+    if isinstance(parser, str) and parser:
+        view.parser = parser
+    overlays = record.get("overlays")
+    if isinstance(overlays, dict):
+        view.overlays = {layer: on for layer, on in overlays.items()
+                         if layer in OVERLAY_LAYERS and type(on) is bool}
+    opacity = record.get("opacity")
+    if isinstance(opacity, dict):  # NaN fails the range check
+        view.opacity = {name: float(value) for name, value in opacity.items()
+                        if name in OVERLAY_OPACITIES and type(value) in (int, float)
+                        and 0.0 <= value <= 1.0}
+    return view

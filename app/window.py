@@ -380,7 +380,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         panel.settingsChanged.connect(lambda: panel.apply_to(c.settings))
         for changed in (canvas.brushSizeChanged, self.size_box.valueChanged,
                         panel.engineChosen, panel.settingsChanged,
-                        self.actions["keep_metadata"].toggled):
+                        self.actions["keep_metadata"].toggled, self.overlay_panel.changed,
+                        self.legend.parser.currentIndexChanged):
             changed.connect(self._save_preferences_soon)
         for dock in self.docks.values():  # moved, floated, tabbed, shown or hidden
             for changed in (dock.dockLocationChanged, dock.topLevelChanged,
@@ -852,8 +853,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
-        """Take the fill settings, file choices, brush sizes, window geometry and dock layout
-        of the last session; from now on each change is written soon after it."""
+        """Take the fill settings, file choices, brush sizes, overlays, parser, window
+        geometry and dock layout of the last session; from now on each change is written soon
+        after it."""
         self.controller.settings = preferences.load_fill_settings()
         self.tool_settings.radius.update(preferences.load_brush_sizes(self.tool_settings.radius))
         if self.canvas.tool is not None and self.canvas.tool.family:
@@ -861,6 +863,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.actions["keep_metadata"].setChecked(preferences.load_keep_metadata())
         self.engine_panel.load(self.controller.settings)
         self._show_references()  # whether the restored engine takes them
+        view = preferences.load_view_settings()
+        if view.parser is not None:  # one no longer listed: the first ready one stays
+            self.legend.select_parser(view.parser)
+        style = replace(self.canvas.style, visible=dict(self.canvas.style.visible))
+        view.apply_to(style)
+        self.overlay_panel.load(style)
         geometry, state = preferences.load_window()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -901,8 +909,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.engine_panel.apply_to(settings)
         if self._photo_state is not None:  # in a face edit: the photo's engine, not the face's
             settings = replace(settings, engine=self._photo_state[1])
+        # the legend's parser is the photo's in a face edit too: entering one keeps it
+        view = preferences.ViewSettings.of(self.legend.current_parser(), self.canvas.style)
         return preferences.Remembered(settings, self.keep_metadata, self.tool_settings.radius,
-                                      self.saveGeometry(), self.saveState())
+                                      self.saveGeometry(), self.saveState(), view)
 
     def save_preferences(self) -> None:
         """Write what changed since this window last read or wrote its preferences (another

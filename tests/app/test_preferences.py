@@ -1,5 +1,6 @@
-"""Preferences: fill settings and window layout survive a restart; bad entries fall back;
-a window writes only what it changed; a write that fails is said."""
+"""Preferences: fill settings, window layout, overlays and the labels panel's parser survive a
+restart; bad entries fall back; a window writes only what it changed; a write that fails is
+said."""
 
 from __future__ import annotations
 
@@ -10,15 +11,23 @@ from PySide6.QtCore import QByteArray
 
 from app import preferences
 from app.controller import FillSettings
+from app.document import Layer
+from app.panels import OverlayPanel
+from app.viewcache import OverlayStyle
+from app.window import SAMPLE_IMAGE, MainWindow
 from engines.base import Strategy
+from engines.segmentation import base as parsers
+from tests.app.test_parser_problems import Stripes
 from tests.app.test_window import shown_window
 
 
 def _values(fill: FillSettings | None = None, keep_metadata: bool = True,
-            brush_sizes: dict[str, float] | None = None) -> preferences.Remembered:
+            brush_sizes: dict[str, float] | None = None,
+            view: preferences.ViewSettings | None = None) -> preferences.Remembered:
     """A window's remembered values: the defaults unless given."""
     return preferences.Remembered(fill or FillSettings(), keep_metadata, brush_sizes or {},
-                                  QByteArray(b"geometry"), QByteArray(b"state"))
+                                  QByteArray(b"geometry"), QByteArray(b"state"),
+                                  view or preferences.ViewSettings.of("regions", OverlayStyle()))
 
 
 def _writer() -> preferences.SettingsWriter:
@@ -227,3 +236,223 @@ def test_a_failed_write_is_said_and_tried_again_whole(tmp_path, monkeypatch):
     assert preferences.write_problem() == ""
     assert preferences.load_fill_settings().crop_margin == 64  # the change that failed
     assert not preferences.load_keep_metadata()
+
+
+# ------------------------------------------------------------- overlays and parser
+FIRST_READY = "regions"  # the parser a window without preferences shows (no download needed)
+
+
+def _overlays(window: MainWindow) -> dict[Layer, tuple[bool, bool, int]]:
+    """Each overlay as shown: (check box ticked, the canvas style's visibility, slider)."""
+    panel = window.overlay_panel
+    return {layer: (panel.checks[layer].isChecked(), window.canvas.style.visible[layer],
+                    panel.sliders[layer].value()) for layer in panel.checks}
+
+
+def _opacities(window: MainWindow) -> dict[str, float]:
+    """The overlay opacities the canvas draws with."""
+    return {name: getattr(window.canvas.style, name) for name in preferences.OVERLAY_OPACITIES}
+
+
+DEFAULT_OPACITIES = {name: getattr(OverlayStyle(), name) for name in preferences.OVERLAY_OPACITIES}
+
+
+def test_overlays_and_the_parser_are_back_in_the_next_window(qtbot):
+    first = shown_window(qtbot, restore=True)
+    try:
+        assert first.legend.current_parser() == FIRST_READY  # nothing stored yet
+        panel = first.overlay_panel
+        panel.checks[Layer.MASK].setChecked(False)
+        panel.checks[Layer.SAMPLING].setChecked(False)
+        panel.sliders[Layer.LABELS].setValue(80)
+        panel.sliders[Layer.COLOR].setValue(0)
+        assert first.legend.select_parser("scene")  # listed, its weights not installed
+        shown = _overlays(first)
+        assert first.close()
+    finally:
+        first.worker.shutdown()
+
+    second = shown_window(qtbot, restore=True)
+    try:
+        assert _overlays(second) == shown
+        assert shown[Layer.MASK][:2] == (False, False) and shown[Layer.SKETCH][:2] == (True, True)
+        assert _opacities(second) == dict(DEFAULT_OPACITIES, label_opacity=0.8,
+                                          color_opacity=0.0)
+        assert second.overlay_panel.style is second.canvas.style
+        # a parser that needs a download is still the one chosen; the panel says what it needs
+        assert second.legend.current_parser() == "scene"
+        assert second.legend.parser.currentData() == "scene"
+        assert second.legend.status.isVisibleTo(second.legend)
+        assert "models download" in second.legend.status.text()
+    finally:
+        second.worker.shutdown()
+
+
+def test_overlay_and_parser_changes_are_written_soon_without_closing(qtbot):
+    window = shown_window(qtbot, restore=True)
+    try:
+        window.overlay_panel.checks[Layer.LABELS].click()  # the user unticks it
+        qtbot.waitUntil(lambda: preferences.load_view_settings().overlays.get("labels") is False,
+                        timeout=5000)
+        window.overlay_panel.sliders[Layer.MASK].setValue(25)
+        qtbot.waitUntil(
+            lambda: preferences.load_view_settings().opacity.get("mask_opacity") == 0.25,
+            timeout=5000)
+        window.legend.parser.setCurrentIndex(window.legend.parser.findData("scene-lite"))
+        qtbot.waitUntil(lambda: preferences.load_view_settings().parser == "scene-lite",
+                        timeout=5000)
+    finally:
+        window.worker.shutdown()
+
+
+def test_view_settings_round_trip_and_damaged_entries_are_left_out():
+    assert preferences.load_view_settings() == preferences.ViewSettings()
+    style = OverlayStyle()
+    style.visible[Layer.SKETCH] = False
+    style.sampling_opacity = 0.7
+    chosen = preferences.ViewSettings.of("scene", style)
+    _writer().write(_values(view=chosen))
+    loaded = preferences.load_view_settings()  # only what differs from the defaults is written
+    assert loaded == preferences.ViewSettings("scene", {"sketch": False},
+                                              {"sampling_opacity": 0.7})
+    restored = OverlayStyle()
+    loaded.apply_to(restored)
+    assert preferences.ViewSettings.of("scene", restored) == chosen
+
+    preferences.store().setValue("view/settings", json.dumps({
+        "parser": 5,
+        "overlays": {"mask": "no", "sketch": False, "labels": 0, "image": False, "gone": True,
+                     "color": None},
+        "opacity": {"mask_opacity": 1.5, "label_opacity": 0.2, "palette": 0.3,
+                    "color_opacity": float("nan"), "sampling_opacity": True,
+                    "mask_rgb": 0.5}}))
+    assert preferences.load_view_settings() == preferences.ViewSettings(
+        None, {"sketch": False}, {"label_opacity": 0.2})
+    for damaged in ("{not json", json.dumps([1, 2]), ["a", "b"], 5,
+                    json.dumps({"parser": "", "overlays": [1], "opacity": "0.5"}),
+                    json.dumps({"parser": ["scene"], "overlays": None, "opacity": {"x": 1}})):
+        preferences.store().setValue("view/settings", damaged)
+        assert preferences.load_view_settings() == preferences.ViewSettings(), damaged
+
+
+def test_a_damaged_view_entry_gives_the_defaults_for_its_bad_values_in_the_window(qtbot):
+    preferences.store().setValue("view/settings", json.dumps({
+        "parser": {"name": "scene"}, "overlays": {"mask": "off", "sketch": False},
+        "opacity": {"mask_opacity": -0.5, "label_opacity": 0.3, "color_opacity": "full"}}))
+    window = shown_window(qtbot, restore=True)
+    try:
+        assert window.legend.current_parser() == FIRST_READY
+        shown = _overlays(window)
+        assert shown[Layer.MASK] == (True, True, 50) and shown[Layer.SKETCH][:2] == (False, False)
+        assert shown[Layer.LABELS] == (True, True, 30)
+        assert _opacities(window) == dict(DEFAULT_OPACITIES, label_opacity=0.3)
+    finally:
+        window.worker.shutdown()
+
+
+def test_a_parser_that_is_gone_falls_back_to_the_first_ready_and_stays_remembered(
+        qtbot, monkeypatch):
+    parsers.parser_names()  # the built-in parsers first
+    monkeypatch.setitem(parsers._PARSERS, Stripes.name, Stripes)  # a plugin parser
+    first = shown_window(qtbot, restore=True)
+    try:
+        assert first.legend.select_parser(Stripes.name)
+        assert first.close()
+    finally:
+        first.worker.shutdown()
+    assert preferences.load_view_settings().parser == Stripes.name
+
+    monkeypatch.delitem(parsers._PARSERS, Stripes.name)  # its plugin file was removed
+    second = shown_window(qtbot, restore=True)
+    try:
+        assert second.legend.parser.findData(Stripes.name) < 0
+        assert second.legend.current_parser() == FIRST_READY
+        assert second.close()
+    finally:
+        second.worker.shutdown()
+    # the fallback was not the user's choice: once the plugin is back, so is its parser
+    assert preferences.load_view_settings().parser == Stripes.name
+    monkeypatch.setitem(parsers._PARSERS, Stripes.name, Stripes)
+    third = shown_window(qtbot, restore=True)
+    try:
+        assert third.legend.current_parser() == Stripes.name
+    finally:
+        third.worker.shutdown()
+
+
+def test_two_windows_keep_each_others_overlay_and_parser_changes(qtbot):
+    first = shown_window(qtbot, restore=True)
+    second = shown_window(qtbot, restore=True)
+    try:
+        first.overlay_panel.checks[Layer.MASK].setChecked(False)
+        first.overlay_panel.sliders[Layer.SAMPLING].setValue(90)
+        first.save_preferences()
+        second.legend.select_parser("scene")
+        second.overlay_panel.sliders[Layer.LABELS].setValue(10)
+        second.save_preferences()  # still shows the mask: that is no change of its own
+        loaded = preferences.load_view_settings()
+        assert loaded.parser == "scene" and loaded.overlays["mask"] is False
+        assert loaded.opacity["sampling_opacity"] == 0.9 and loaded.opacity["label_opacity"] == 0.1
+        first.overlay_panel.sliders[Layer.SAMPLING].setValue(40)  # the same value: later wins
+        first.save_preferences()
+        second.overlay_panel.sliders[Layer.SAMPLING].setValue(60)
+        second.save_preferences()
+        assert preferences.load_view_settings().opacity["sampling_opacity"] == 0.6
+    finally:
+        first.worker.shutdown()
+        second.worker.shutdown()
+    third = shown_window(qtbot, restore=True)
+    try:
+        assert third.legend.current_parser() == "scene"
+        assert not third.overlay_panel.checks[Layer.MASK].isChecked()
+        assert _opacities(third) == dict(DEFAULT_OPACITIES, sampling_opacity=0.6,
+                                         label_opacity=0.1)
+    finally:
+        third.worker.shutdown()
+
+
+def test_a_face_edit_remembers_the_photos_parser_and_overlays(qtbot):
+    window = shown_window(qtbot, restore=True)
+    window.confirm = lambda title, text: False
+    try:
+        assert window.open_path(SAMPLE_IMAGE)
+        window.legend.select_parser("scene")
+        window.overlay_panel.checks[Layer.SAMPLING].setChecked(False)
+        photo_engine = window.controller.settings.engine
+        faces = window.faces
+        assert faces.enter(faces.add_box((250, 60, 330, 160))) is not None
+        assert window.document is faces.edit.document  # the face crop is shown
+        window.save_preferences()
+        loaded = preferences.load_view_settings()
+        assert loaded.parser == "scene" and loaded.overlays["sampling"] is False
+        assert preferences.load_fill_settings().engine == photo_engine
+        assert window.leave_face(ask=False)
+        assert window.legend.current_parser() == "scene"
+        assert not window.canvas.style.visible[Layer.SAMPLING]
+    finally:
+        window.worker.shutdown()
+
+
+def test_the_overlay_panel_takes_a_styles_values_with_one_changed_signal(qtbot):
+    style = OverlayStyle()
+    panel = OverlayPanel(style)
+    qtbot.addWidget(panel)
+    wanted = OverlayStyle(mask_opacity=0.2, label_opacity=1.0)
+    wanted.visible.update({Layer.MASK: False, Layer.COLOR: False})
+    emitted = []
+    panel.changed.connect(lambda: emitted.append(1))
+    panel.load(wanted)
+    assert emitted == [1]
+    assert style.visible == wanted.visible and style.visible is not wanted.visible
+    assert (style.mask_opacity, style.label_opacity) == (0.2, 1.0)
+    assert not panel.checks[Layer.MASK].isChecked() and panel.checks[Layer.SKETCH].isChecked()
+    assert panel.sliders[Layer.MASK].value() == 20 and panel.sliders[Layer.LABELS].value() == 100
+    panel.load(wanted)  # nothing new
+    assert emitted == [1]
+    style.visible[Layer.SKETCH] = False  # the panel's own style, changed elsewhere
+    style.sampling_opacity = 0.05
+    panel.load(style)
+    assert emitted == [1, 1]
+    assert not panel.checks[Layer.SKETCH].isChecked() and panel.sliders[Layer.SAMPLING].value() == 5
+    panel.checks[Layer.SKETCH].setChecked(True)  # the user's edits still reach the style
+    assert style.visible[Layer.SKETCH] and emitted == [1, 1, 1]
