@@ -374,6 +374,10 @@ class FileCommands:
             self.show_error(f"{Path(path).name}: the include area is empty (no white pixels), "
                             "so nothing could be copied into the hole")
             return False
+        if name == "sketch" and not area.any():
+            self.show_error(f"{Path(path).name} holds no sketch lines (no white pixels); to "
+                            "remove the lines drawn, use Clear Sketch")
+            return False
         if name == "sketch":
             layer, step = Layer.SKETCH, doc.replace_layer(Layer.SKETCH, area, "Import sketch")
         else:
@@ -414,12 +418,17 @@ class FileCommands:
                                       str(self._export_suggestion(suffix)), "PNG (*.png)")
             if not path:
                 return False
-            overwrite = True
+            overwrite = True  # the dialog asked about the name it was given
+        if not Path(path).suffix:  # a name typed without one: a PNG, as the dialog offers
+            path = Path(f"{path}.png")
+            if overwrite and path.exists() and not self.confirm(
+                    f"Export {title}", f"{path.name} already exists. Replace it?"):
+                return False
         if self._refuse_original(path, what):
             return False
         try:
             wait_for(self, f"Saving {Path(path).name}...",
-                     lambda: save_mask(path, area, overwrite=overwrite))
+                     lambda: save_mask(path, area, overwrite=overwrite, what=f"the {what}"))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False

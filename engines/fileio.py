@@ -680,7 +680,10 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` of an image file as it is shown (upright), from its header."""
     path = Path(path)
-    header = _header(_read_bytes(path), str(path))
+    return _upright_size(_header(_read_bytes(path), str(path)))
+
+
+def _upright_size(header: _Header) -> tuple[int, int]:
     width, height = header.size
     if header.orientation in _SWAPPED_ORIENTATIONS:
         width, height = height, width
@@ -821,14 +824,16 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     refused with a message giving both sizes; ``what`` names the layer in that message
     (a sketch, a sampling area: any binary layer is read the same way).
     """
-    loaded = load_image(path)
+    path = Path(path)
+    data = _read_bytes(path)
+    if shape is not None:  # from the header: a huge file of another size is not decoded
+        width, height = _upright_size(_header(data, str(path)))
+        if (height, width) != tuple(shape[:2]):
+            raise ImageFileError(f"the {what} is {width}x{height} but the image is "
+                                 f"{shape[1]}x{shape[0]}; they must be the same size", path)
+    loaded = decode_image(data, str(path))
     rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
-    mask = mask_from_pixels(rgba)
-    if shape is not None and mask.shape != tuple(shape[:2]):
-        raise ImageFileError(
-            f"the {what} is {mask.shape[1]}x{mask.shape[0]} but the image is "
-            f"{shape[1]}x{shape[0]}; they must be the same size", path)
-    return mask
+    return mask_from_pixels(rgba)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -1188,11 +1193,14 @@ def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
                       deep_original=source.deep_original, edited=edited, grey=source.grey)
 
 
-def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False) -> Path:
-    """Write a mask as an 8-bit grey PNG, white = hole."""
+def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False,
+              what: str = "a mask") -> Path:
+    """Write a mask as an 8-bit grey PNG, white = hole; ``what`` names the layer in the
+    refusal of another format ("the sketch")."""
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ImageFileError("masks are saved as PNG", path)
+        raise ImageFileError(f"{what} is saved as PNG, not {path.suffix or 'without an extension'}",
+                             path)
     return write_atomic(path, encode_image(mask, ".png"), overwrite)
 
 

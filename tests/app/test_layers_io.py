@@ -166,6 +166,43 @@ def test_an_empty_include_file_is_refused(window, tmp_path):
     assert np.array_equal(window.document.layer(Layer.SAMPLING), drawn)
 
 
+def test_an_empty_sketch_file_is_refused_and_the_lines_stay(window, tmp_path):
+    drawn = _sketch(window)
+    steps = window.document.undo_label()
+    save_mask(tmp_path / "black.png", np.zeros((H, W), np.uint8))
+    assert not window.import_sketch(tmp_path / "black.png")
+    assert window.errors == ["black.png holds no sketch lines (no white pixels); to remove the "
+                             "lines drawn, use Clear Sketch"]
+    assert np.array_equal(window.document.layer(Layer.SKETCH), drawn)
+    assert window.document.undo_label() == steps
+
+
+def test_a_huge_guidance_file_of_another_size_is_refused_from_its_header(
+        window, tmp_path, monkeypatch):
+    from engines import fileio
+
+    save_mask(tmp_path / "huge.png", np.zeros((3000, 4000), np.uint8))
+    decoded = []
+    monkeypatch.setattr(fileio, "decode_image",
+                        lambda *args, **kwargs: decoded.append(args) or None)
+    assert not window.import_sketch(tmp_path / "huge.png")
+    assert "the sketch is 4000x3000 but the image is" in window.errors[0] and decoded == []
+
+
+def test_an_export_name_typed_without_an_extension_is_saved_as_png(window, tmp_path):
+    drawn = _sketch(window)
+    window.ask_save_path = lambda *args: str(tmp_path / "lines")
+    assert window.export_sketch()
+    assert np.array_equal(load_mask(tmp_path / "lines.png"), drawn)
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or False
+    assert not window.export_sketch()  # lines.png exists now: asked, and answered no
+    assert asked == ["lines.png already exists. Replace it?"]
+    window.ask_save_path = lambda *args: str(tmp_path / "lines.jpg")
+    assert not window.export_sketch()
+    assert window.errors == [f"{tmp_path / 'lines.jpg'}: the sketch is saved as PNG, not .jpg"]
+
+
 def test_an_empty_layer_is_not_exported(window, tmp_path):
     assert not window.export_sketch(tmp_path / "lines.png")
     assert "The sketch is empty: nothing to export" in window.statusBar().currentMessage()

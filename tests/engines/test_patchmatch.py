@@ -114,8 +114,13 @@ def test_no_usable_source_is_reported():
     mask[:3] = 0  # only a 3-pixel strip is known: no 7x7 source patch fits
     with pytest.raises(EngineError, match=r"no 7x7 patch fits .* choose a smaller patch size"):
         _run(InpaintRequest(image, mask))
-    with pytest.raises(EngineError, match=r"no source left .* cover the image"):
+    with pytest.raises(EngineError, match=r"no source left .* leave no pixel to copy"):
         _run(InpaintRequest(image, np.full((48, 48), 255, np.uint8)))
+    square = np.zeros((48, 48), np.uint8)
+    square[16:32, 16:32] = 255  # an include area over the hole alone: nothing to copy
+    with pytest.raises(EngineError, match=r"sampling area \(an excluded area, or the outside "
+                                          r"of an include area\) leave no pixel"):
+        _run(InpaintRequest(image, square, sample_include=square))
     reference = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
     filled = _run(InpaintRequest(image, mask, exemplars=(reference,)))[-1].image
     assert filled.shape == image.shape

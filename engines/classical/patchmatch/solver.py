@@ -209,18 +209,22 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
             count = len(pyramid[0].exemplars)
             given = "the reference photo given is" if count == 1 else \
                 f"the {count} reference photos given are"
-            raise EngineError(f"no {side}x{side} patch fits in the picture outside the hole "
-                              f"and the excluded area, and {given} too small (at the size "
+            raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
+                              f"come from (outside the hole and the sampling area's limits), "
+                              f"and {given} too small (at the size "
                               "searched) or too transparent to hold one (only fully opaque "
                               "pixels are copied); choose a smaller patch size, unmask some "
                               "context or add a larger, opaque reference image")
         if pyramid[0].usable.any():  # known pixels, but too few together for one patch
-            raise EngineError(f"no {side}x{side} patch fits in the picture outside the hole "
-                              "and the excluded area, so PatchMatch has nothing to copy; "
+            raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
+                              "come from (outside the hole and the sampling area's limits), "
+                              "so PatchMatch has nothing to copy; "
                               "choose a smaller patch size, unmask some context or add a "
                               "reference image")
-        raise EngineError("no source left for PatchMatch: the hole and the excluded area "
-                          "cover the image; unmask some context or add a reference image")
+        raise EngineError("no source left for PatchMatch: the hole and the sampling area (an "
+                          "excluded area, or the outside of an include area) leave no pixel to "
+                          "copy; unmask some context, widen the sampling area or add a "
+                          "reference image")
     # drop coarse levels that cannot hold a single source patch
     while len(problems) > 1 and not problems[-1].valid.any():
         problems.pop()
