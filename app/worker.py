@@ -310,9 +310,10 @@ class WorkerClient(QObject):
 
     def cancel(self) -> None:
         """Cancel this client's run (the worker's newest task is it while it runs)."""
-        if self._run is not None:
-            self.worker.cancel()
-            self._notice_stopping_soon(self._run)
+        run = self._run
+        if run is not None:
+            self.worker.cancel()  # may end a waiting run at once (this client's _run is None)
+            self._notice_stopping_soon(run)
 
     def _start(self, task: Task, run: Any, message: str | None = None) -> int:
         self._run = run
@@ -330,7 +331,7 @@ class WorkerClient(QObject):
     def _notice_stopping(self, run: Any) -> None:
         """If ``run`` is still this client's and a cancelled task still holds the worker,
         say which: the run waits for it, or (the run's own task) it is being stopped."""
-        stopping = self.worker.stopping() if self._run is run else None
+        stopping = self.worker.stopping() if run is not None and self._run is run else None
         if stopping is None:
             return
         task_id, title = stopping

@@ -4,6 +4,7 @@ newest-wins, errors as messages."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -228,6 +229,45 @@ def test_a_cancelled_task_that_does_not_stop_is_said_to_be_stopping(qtbot, worke
         StuckEngine.gate.set()
     assert worker.stopping() is None
     assert ("cancelled", stuck.id) in events
+
+
+def test_esc_on_a_run_waiting_behind_a_stopping_task_says_nothing_and_raises_nothing(
+        qtbot, worker):
+    """F, Esc, F, Esc quickly: the second Esc drops the waiting run at once; the notice
+    due later about a task still stopping must find no run of this client, not fail."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.worker import STOPPING_NOTICE_MS, WorkerClient
+
+    release = threading.Event()
+
+    def slow_to_stop(cancel, progress):
+        release.wait(10)
+        cancel.raise_if_cancelled()
+
+    client = WorkerClient(worker)
+    messages, failures = [], []
+    client.progressChanged.connect(lambda fraction, text: messages.append(text))
+    original_hook = sys.excepthook
+    sys.excepthook = lambda kind, error, trace: failures.append(error)
+    try:
+        first = FunctionTask(title="slow", function=slow_to_stop)
+        client._start(first, SimpleNamespace(task_id=first.id))
+        qtbot.wait(50)
+        client.cancel()  # Esc: the slow task is stopping
+        second = FunctionTask(title="second", function=slow_to_stop)
+        client._start(second, SimpleNamespace(task_id=second.id))  # F: it waits
+        client.cancel()  # Esc: the waiting run is dropped
+        assert client._run is None
+        qtbot.wait(STOPPING_NOTICE_MS + 300)
+        QApplication.processEvents()
+    finally:
+        release.set()
+        sys.excepthook = original_hook
+    assert failures == []
+    assert not any("Waiting for" in text for text in messages[-2:])
 
 
 def test_unexpected_exceptions_are_reported_not_raised(qtbot, worker):
