@@ -112,15 +112,21 @@ def _check_folders(images: Path, output: Path) -> list[Path]:
 
 
 def _check_outputs(mask_out: str | None, preview: str | None, pictures: list[Path],
-                   output: Path) -> None:
-    """Refuse before any work a mask or preview file that cannot be written or that would
-    replace an input picture (never, whatever ``--overwrite`` says). One already there is
-    judged once the estimate says what it should hold (:func:`_save_side_files`)."""
+                   images: Path, output: Path) -> None:
+    """Refuse before any work a mask or preview file that cannot be written, that would
+    replace an input picture (never, whatever ``--overwrite`` says) or that would go into
+    the ``images`` folder, where it would be taken for a picture to clear (and, run again,
+    for an input). One already there is judged once the estimate says what it should hold
+    (:func:`_save_side_files`)."""
     for option, value, formats in (("--mask-out", mask_out, (".png",)),
                                    ("--preview", preview, IMAGE_SUFFIXES)):
-        if value is not None:
-            check_output_file(value, option, True, formats, originals=pictures,
-                              created=output)
+        if value is None:
+            continue
+        check_output_file(value, option, True, formats, originals=pictures, created=output)
+        if Path(value).resolve().parent == images.resolve():
+            raise InputError(f"{option} {value} would go into the pictures' folder {images}, "
+                             "where it would be taken for a picture; write it elsewhere "
+                             "(the output folder, say)")
 
 
 def _same_contents(path: Path, data: bytes) -> bool:
@@ -159,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     images, output = Path(args.images), Path(args.output)
     pictures = _check_folders(images, output)
     count = len(pictures)
-    _check_outputs(args.mask_out, args.preview, pictures, output)
+    _check_outputs(args.mask_out, args.preview, pictures, images, output)
     if args.min_images < 2:
         raise InputError("--min-images must be at least 2")
     engine = registry.create(args.engine)
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     bar = _Bar("estimating", count)
     try:
-        estimate = estimate_watermark_mask(images, bar, min_images=args.min_images,
+        estimate = estimate_watermark_mask(pictures, bar, min_images=args.min_images,
                                            margin=args.margin)
     finally:
         bar.close()
@@ -193,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     bar = _Bar("clearing", count)
     try:
         result = run_to_end(lambda: clear_folder(
-            images, output, estimate.mask, engine, bar, overwrite=args.overwrite,
+            pictures, output, estimate.mask, engine, bar, overwrite=args.overwrite,
             other_sizes=args.other_sizes, keep_metadata=not args.strip_metadata),
             bar.close, args.overwrite)
     finally:

@@ -207,6 +207,19 @@ def test_mask_and_preview_never_replace_an_input_picture(folder, tmp_path, capsy
     assert picture.read_bytes() == before and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("option", ["--preview", "--mask-out"])
+def test_mask_and_preview_never_go_into_the_pictures_folder(folder, tmp_path, capsys, option):
+    """There they would be cleared as pictures, and the same command run again would find
+    them among its inputs."""
+    source, _, _ = folder
+    before = sorted(path.name for path in source.iterdir())
+    assert run("--images", source, "-o", tmp_path / "out", option, source / "side.png") == 2
+    error = capsys.readouterr().err
+    assert f"{option} {source / 'side.png'} would go into the pictures' folder" in error
+    assert sorted(path.name for path in source.iterdir()) == before
+    assert not (tmp_path / "out").exists()
+
+
 def test_mask_and_preview_may_go_into_the_output_folder_it_creates(folder, tmp_path, capsys):
     source, _, _ = folder
     output = tmp_path / "out"
