@@ -3,15 +3,43 @@
 :class:`FaceCommands` is a mixin of :class:`app.window.MainWindow`, like
 :class:`app.file_commands.FileCommands`. A face crop (:class:`app.faces.FaceEdit`) is shown
 in place of the photo with a sketch-guided engine; pasting it back is one undo step in the
-photo, and leaving a face with changes not pasted back asks first (``confirm``).
+photo, and leaving a face with changes not pasted back asks first (``confirm``). Entering a
+face asks first when that would drop the photo's fill (finished and waiting for Enter, or
+still running), as opening another picture does; leaving it shows the photo as it was shown
+(zoom, centre, tool, engine).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from PySide6.QtCore import QPointF
 
 from app.document import Document
 from app.faces import FaceEdit, engine_for_faces
+from engines.faces import Face
+
+
+@dataclass(frozen=True)
+class PhotoState:
+    """How the photo was shown when a face crop replaced it; leaving the face restores it.
+
+    Attributes:
+        save_path: where the photo is saved.
+        engine: the fill engine chosen for the photo.
+        tool: the name of the canvas tool in use.
+        zoom: the canvas's zoom (screen px per image px).
+        centre: the photo point ``(x, y)`` (image px) at the canvas's centre.
+        offset: the photo's top left corner on the canvas ``(x, y)`` (widget px).
+    """
+
+    save_path: Path | None
+    engine: str
+    tool: str
+    zoom: float
+    centre: tuple[float, float]
+    offset: tuple[float, float]
 
 
 class FaceCommands:
@@ -21,7 +49,7 @@ class FaceCommands:
         faces, face_panel = self.faces, self.face_panel
         face_panel.detectRequested.connect(faces.detect)
         face_panel.boxRequested.connect(lambda: self.select_tool("face-box"))
-        face_panel.faceChosen.connect(faces.enter)
+        face_panel.faceChosen.connect(self.enter_face)
         face_panel.autoSketchRequested.connect(faces.auto_sketch)
         face_panel.pasteRequested.connect(self.paste_face_back)
         face_panel.leaveRequested.connect(self.leave_face)
@@ -34,6 +62,7 @@ class FaceCommands:
         faces.pasted.connect(lambda _step: self._update_actions())
         faces.busyChanged.connect(face_panel.set_busy)
         faces.message.connect(face_panel.set_status)
+        faces.error.connect(face_panel.set_status)  # the panel no longer says "Editing…"
 
     def _check_not_in_face(self) -> bool:
         if self.faces.edit is None:
@@ -41,9 +70,32 @@ class FaceCommands:
         self.statusBar().showMessage("Paste the face back or leave it first", 6000)
         return False
 
+    def enter_face(self, face: Face | int) -> bool:
+        """Edit ``face`` (or the listed face at this index) as a picture of its own; returns
+        whether it is shown. Asks first when that would drop the photo's fill."""
+        if not self._confirm_drop_fill():
+            return False
+        return self.faces.enter(face) is not None
+
+    def _confirm_drop_fill(self) -> bool:
+        """Whether the photo's fill, shown and waiting for Enter or still running, may be
+        dropped for a face edit (True when there is none)."""
+        if self.controller.has_result:
+            return self.confirm("Fill not applied", "The fill shown is not applied to the "
+                                "picture. Discard it and edit the face?")
+        if self.controller.busy:
+            return self.confirm("Fill running", "A fill is still running on the picture. "
+                                "Stop it and edit the face?")
+        return True
+
     def _show_face(self, edit: FaceEdit) -> None:
         """Show the face crop in place of the photo, with a sketch-guided engine."""
-        self._photo_state = (self.save_path, self.controller.settings.engine)
+        canvas = self.canvas
+        centre = canvas.image_point(QPointF(canvas.width() / 2, canvas.height() / 2))
+        self._photo_state = PhotoState(
+            self.save_path, self.controller.settings.engine,
+            canvas.tool.name if canvas.tool is not None else "mask", canvas.zoom, centre,
+            (canvas.offset.x(), canvas.offset.y()))
         self.set_document(edit.document)
         engine = engine_for_faces()
         self.controller.settings.engine = engine
@@ -54,13 +106,32 @@ class FaceCommands:
         self.setWindowTitle(f"Face in {name} — Inpaint Studio")
 
     def _show_photo(self, photo: Document) -> None:
-        save_path, engine = self._photo_state or (None, self.controller.settings.engine)
-        self._photo_state = None
-        self.set_document(photo, save_path)
-        self.controller.settings.engine = engine
-        self.engine_panel.select_engine(engine)
+        state = self._end_face_mode()
+        self.set_document(photo, state.save_path if state is not None else None)
+        if state is not None:
+            self._restore_view(state)
+
+    def _end_face_mode(self) -> PhotoState | None:
+        """The photo's engine and tool again and the face panel in photo mode, as a face
+        edit ends; returns how the photo was shown (None when no face was shown)."""
+        state, self._photo_state = self._photo_state, None
         self.face_panel.set_editing(False)
-        self.select_tool("mask")
+        if state is None:
+            return None
+        self.controller.settings.engine = state.engine
+        self.engine_panel.select_engine(state.engine)
+        self.select_tool(state.tool)
+        return state
+
+    def _restore_view(self, state: PhotoState) -> None:
+        """Show the photo at ``state``'s zoom about its centre (showing it fitted it)."""
+        canvas = self.canvas
+        if canvas.zoom == state.zoom and (canvas.offset.x(), canvas.offset.y()) == state.offset:
+            return  # it was fitted, as now: it stays fitted when the window is resized
+        canvas.zoom_by(state.zoom / canvas.zoom)
+        x, y = state.centre
+        canvas.set_offset(QPointF(canvas.width() / 2 - x * canvas.zoom,
+                                  canvas.height() / 2 - y * canvas.zoom))
 
     def paste_face_back(self) -> bool:
         """Commit the face edit to the photo (one undo step there) and show the photo."""
@@ -95,12 +166,12 @@ class FaceCommands:
         if self.faces.edit is None:
             face = self.faces.add_box(box)
             if face is not None:
-                self.faces.enter(face)
+                self.enter_face(face)
 
     def _on_face_click(self, point) -> None:
         face = self.faces.face_at(point) if self.faces.edit is None else None
         if face is not None:
-            self.faces.enter(face)
+            self.enter_face(face)
 
     def _on_face_drag(self, box) -> None:
         if self.faces.edit is None:

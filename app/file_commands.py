@@ -118,8 +118,9 @@ class FileCommands:
             path = self.ask_open_path("Open Image", IMAGE_FILTER, _start_folder("open"))
             if not path:
                 return False
-        # one question for the photo and the face edit, before anything is dropped
-        if not self.confirm_discard_changes() or not self.leave_face(ask=False):
+        # one question for the photo and the face edit, before anything is dropped; a face
+        # edit ends only once the new picture has loaded (a failed Open keeps it)
+        if not self.confirm_discard_changes():
             return False
         try:
             loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path, cut_short_ok=True))
@@ -137,8 +138,9 @@ class FileCommands:
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
+        self.faces.set_document(document)  # ends a face edit, not showing the photo again
+        self._end_face_mode()  # the photo's engine and tool
         self.set_document(document)
-        self.faces.set_document(document)
         self.remember_opened(Path(path))
         return True
 

@@ -44,7 +44,7 @@ from app.canvas_view import CanvasView
 from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
-from app.face_commands import FaceCommands
+from app.face_commands import FaceCommands, PhotoState
 from app.faces import FaceBoxTool, FacePanel, FaceSession
 from app.file_commands import FileCommands
 from app.icons import action_icon, tool_icon
@@ -145,7 +145,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.text_worker = private_worker(self)
         self.text_masks = _TextProposals(self.text_worker, self)
         self._keeps_result = False  # while a change that leaves the fill waiting is stored
-        self._photo_state: tuple[Path | None, str] | None = None  # while a face crop shows
+        self._photo_state: PhotoState | None = None  # while a face crop shows
         self.canvas_view = CanvasView(self)  # the canvas with its scroll bars
         self.canvas = self.canvas_view.canvas
         self.setCentralWidget(self.canvas_view)
@@ -419,6 +419,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.document.remove_listener(self._on_document_change)
         self.controller.set_document(document)
         self.semantic.set_document(document)
+        self.text_masks.set_document(document)
         self.document = document
         self.save_path = save_path
         document.add_listener(self._on_document_change)
@@ -908,7 +909,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         settings = self.controller.settings
         self.engine_panel.apply_to(settings)
         if self._photo_state is not None:  # in a face edit: the photo's engine, not the face's
-            settings = replace(settings, engine=self._photo_state[1])
+            settings = replace(settings, engine=self._photo_state.engine)
         # the legend's parser is the photo's in a face edit too: entering one keeps it
         view = preferences.ViewSettings.of(self.legend.current_parser(), self.canvas.style)
         return preferences.Remembered(settings, self.keep_metadata, self.tool_settings.radius,
@@ -1122,11 +1123,24 @@ def open_sample(window: MainWindow) -> bool:
 class _TextProposals(TextMaskController):
     """The window's text detection: its proposal is stored within
     :meth:`MainWindow.keeping_result`, so a fill waiting to be applied is not dropped (the
-    proposal only adds to the mask)."""
+    proposal only adds to the mask). It follows the document shown, as label maps do: a
+    detection is cancelled when another document is shown (another picture, a face crop,
+    the photo again), and a proposal reaches only the document it was detected on while
+    that one is shown."""
 
     def __init__(self, worker: Worker, window: MainWindow) -> None:
         super().__init__(worker, window)
         self._window = window
+        self.document: Document | None = None
+
+    def set_document(self, document: Document | None) -> None:
+        """Follow ``document``, the one the window shows now."""
+        self.cancel()
+        self._forget()
+        self.document = document
+
+    def _target_document(self, run) -> Document | None:
+        return self.document
 
     def _deliver(self, run, proposal) -> None:
         with self._window.keeping_result():
