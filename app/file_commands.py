@@ -123,7 +123,8 @@ class FileCommands:
         if not self.confirm_discard_changes():
             return False
         try:
-            loaded = wait_for(self, f"Opening {Path(path).name}...", lambda: load_image(path, cut_short_ok=True))
+            loaded = wait_for(self, f"Opening {Path(path).name}...",
+                              lambda: load_image(path, cut_short_ok=True))
             document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
                                 loaded.metadata, loaded.deep_original, loaded.grey)
             if loaded.missing is not None:  # a file cut short: what it lacks is the hole
