@@ -108,6 +108,7 @@ class _Run:
     image_version: int
     used_mask: np.ndarray
     used_sketch: np.ndarray | None  # the request's sketch: lines drawn later stay
+    used_color: np.ndarray | None  # the request's colour strokes: those painted later stay
     box: Box
     engine_title: str
     ignored: str = ""  # a note on the guidance the engine does not take, or ""
@@ -180,8 +181,8 @@ class FillController(WorkerClient):
                            request=request)
         self._pending = None
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
-        run = _Run(task.id, doc, doc.image_version, request.mask, request.sketch, box, title,
-                   ignored)
+        run = _Run(task.id, doc, doc.image_version, request.mask, request.sketch, request.color,
+                   box, title, ignored)
         task_id = self._start(task, run)
         # once the fill has started, so that it does not wait; its stages reach this (GUI)
         # thread after this returns
@@ -208,7 +209,8 @@ class FillController(WorkerClient):
                 self.message.emit(reason)
             return False
         doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask,
-                         within=run.box, used_sketch=run.used_sketch)
+                         within=run.box, used_sketch=run.used_sketch,
+                         used_color=run.used_color)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
         self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))

@@ -69,8 +69,9 @@ from engines.region import Box
 TILE = 256
 SAMPLE_INCLUDE = 1
 SAMPLE_EXCLUDE = 2
-# apply_result's default ``used_sketch``: clear the lines drawn for the hole now
-SKETCH_NOW = object()
+# apply_result's default ``used_sketch`` and ``used_color``: clear the sketch lines and colour
+# strokes drawn for the hole now
+DRAWN_NOW = object()
 
 
 class Layer(str, enum.Enum):
@@ -998,22 +999,24 @@ class Document:
 
     def apply_result(self, result: np.ndarray, label: str = "Fill",
                      used_mask: np.ndarray | None = None, within: Box | None = None,
-                     used_sketch: np.ndarray | object | None = SKETCH_NOW) -> Step | None:
+                     used_sketch: np.ndarray | object | None = DRAWN_NOW,
+                     used_color: np.ndarray | object | None = DRAWN_NOW) -> Step | None:
         """Commit ``result`` to the image and clear the mask, as one undoable step.
 
         ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
         so strokes painted while the engine ran survive (default: clear the whole mask).
-        The sketch lines drawn for that hole (in it or within
+        The sketch lines and colour strokes drawn for that hole (in it or within
         :data:`~engines.guidance.GUIDANCE_REACH` px of it) are cleared in the same step:
-        they described the structure of a hole that is now filled, and would otherwise stay
-        drawn over the result and steer later fills that cover them (undo brings them back
-        with the hole). ``used_sketch`` is the ``(H, W)`` sketch the result was computed
-        for (None: it had none): only lines in it are cleared, so lines drawn while the
-        engine ran survive; the default, :data:`SKETCH_NOW`, takes the lines drawn now.
+        they described a hole that is now filled, and would otherwise stay drawn over the
+        result and steer later fills that cover them (undo brings them back with the hole).
+        ``used_sketch`` is the ``(H, W)`` sketch and ``used_color`` the ``(H, W, 4)`` RGBA
+        colour strokes the result was computed for (None: it had none): only what is drawn
+        in them is cleared, so what was drawn while the engine ran survives; the default,
+        :data:`DRAWN_NOW`, takes what is drawn now.
         ``within`` promises that ``result`` and ``used_mask`` differ from the document only
         inside that box (engines change masked pixels only), so a large picture is not
-        compared in full. Only the tiles where the image, the mask or the sketch change are
-        recorded, so objects can be removed one after another with a small history.
+        compared in full. Only the tiles where the image, the mask, the sketch or the colour
+        strokes change are recorded, so objects can be removed one after another with a small history.
         """
         if result.shape != self.image.shape or result.dtype != np.uint8:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
@@ -1024,7 +1027,8 @@ class Document:
         def hole() -> np.ndarray:
             return (self.mask if used_mask is None else used_mask)[rows, cols] > 0
 
-        sketch_box, lines = self._lines_drawn_for(hole, area, used_sketch)
+        drawn = {layer: self._drawn_for(layer, hole, area, used)
+                 for layer, used in ((Layer.SKETCH, used_sketch), (Layer.COLOR, used_color))}
         if self._edited is not None:
             written = _differs(self.image[rows, cols], result[rows, cols])
             if used_mask is not None:
@@ -1035,15 +1039,17 @@ class Document:
             # without used_mask the whole mask is cleared, as documented
             mask_parts = self._clear_hole(used_mask, area if used_mask is not None
                                           else self._whole())
-            if sketch_box is not None:
-                self.touch(Layer.SKETCH, sketch_box)
-                self.layer(Layer.SKETCH)[sketch_box.slices][lines] = 0
+            for layer, (box, pixels) in drawn.items():
+                if box is not None:
+                    self.touch(layer, box)
+                    self.layer(layer)[box.slices][pixels] = 0
         self.preview, self.preview_name = None, ""
         self._notify_parts(Layer.IMAGE, image_parts)
         self._notify_parts(Layer.MASK, mask_parts)
-        if sketch_box is not None:
-            self.notify(Layer.SKETCH, sketch_box)
-        return self._undo[-1] if (image_parts or mask_parts or sketch_box) else None
+        cleared = [(layer, box) for layer, (box, _) in drawn.items() if box is not None]
+        for layer, box in cleared:
+            self.notify(layer, box)
+        return self._undo[-1] if (image_parts or mask_parts or cleared) else None
 
     def _clear_hole(self, used_mask: np.ndarray | None, area: Box) -> list[Box]:
         """Within the open step: zero the mask inside ``area`` where ``used_mask`` is set
@@ -1069,30 +1075,33 @@ class Document:
             changed.append(part)
         return changed
 
-    def _lines_drawn_for(self, hole: Callable[[], np.ndarray], area: Box,
-                         used_sketch: np.ndarray | object | None = SKETCH_NOW
-                         ) -> tuple[Box | None, np.ndarray]:
-        """The sketch pixels drawn for the hole (``hole()``: ``bool``, the hole inside
-        ``area``, asked for only when there is a sketch): in it or within
-        :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill counts a
-        sketch as given, and set in ``used_sketch`` too unless that is
-        :data:`SKETCH_NOW`. Returns their box (None: there are none) and the ``bool`` map of
-        them inside it."""
+    def _drawn_for(self, layer: Layer, hole: Callable[[], np.ndarray], area: Box,
+                   used: np.ndarray | object | None = DRAWN_NOW
+                   ) -> tuple[Box | None, np.ndarray]:
+        """The pixels of ``layer`` (the sketch, or the colour strokes) drawn for the hole
+        (``hole()``: ``bool``, the hole inside ``area``, asked for only when the layer holds
+        something): in it or within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the
+        rule by which a fill counts them as given, and drawn in ``used`` (that layer as the
+        fill's request had it) too unless that is :data:`DRAWN_NOW`. Returns their box
+        (None: there are none) and the ``bool`` map of them inside it."""
         none = None, np.zeros((0, 0), bool)
-        sketch = self._layers.get(Layer.SKETCH)
-        if sketch is None or used_sketch is None or not cv2.countNonZero(sketch):
+        array = self._layers.get(layer)
+        # nothing drawn (any byte set: the colour eraser leaves a stroke's pixels all 0)
+        if array is None or used is None \
+                or not cv2.countNonZero(array.reshape(self.height, -1)):
             return none
         hole = hole()
         box = _shift(Box.around(hole), area)
         if box is None:
             return none
         shape = (self.height, self.width)
-        if not sketch[reach_box(box, shape).slices].any():
+        reach = reach_box(box, shape)
+        if not array[reach.slices].any():
             return none
         grown, near = within_reach(box.crop(hole, area), box, shape)
-        lines = near & (sketch[grown.slices] > 0)
-        if isinstance(used_sketch, np.ndarray):
-            lines &= used_sketch[grown.slices] > 0
+        lines = near & _drawn(array[grown.slices])
+        if isinstance(used, np.ndarray):
+            lines &= _drawn(used[grown.slices])
         inner = Box.around(lines)
         if inner is None:
             return none
@@ -1146,6 +1155,12 @@ def _nonzero_box(array: np.ndarray, at: Box) -> Box | None:
     ``array`` that covers ``at`` (OpenCV's bounding rectangle); None when all are zero."""
     x, y, w, h = cv2.boundingRect(array)
     return _shift(Box(y, x, y + h, x + w), at) if w else None
+
+
+def _drawn(pixels: np.ndarray) -> np.ndarray:
+    """``(h, w)`` bool: where a sketch (``(h, w)`` uint8) has a line, or colour strokes
+    (``(h, w, 4)`` uint8 RGBA) a stroke (alpha > 0)."""
+    return (pixels if pixels.ndim == 2 else pixels[..., 3]) > 0
 
 
 def _shift(box: Box | None, by: Box) -> Box | None:

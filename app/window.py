@@ -263,6 +263,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("invert", "&Invert", self.invert_mask)
         a("clear_mask", "&Clear", self.clear_mask)
         a("clear_sketch", "Clear S&ketch", self.clear_sketch)
+        a("clear_color", "Clear Colour S&trokes", self.clear_colour_strokes)
         a("clear_sampling", "Clear Sam&pling Area", self.clear_sampling_area)
         a("detect_text", "Detect &Text", self.detect_text)
         a("apply_to_folder", "&Apply to Folder…", self.apply_mask_to_folder)
@@ -296,7 +297,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                       "clear_watermark", None, "keep_metadata",
                       "models", None, "quit"],
             "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "clear_sketch",
-                      "clear_sampling", None, "compare"],
+                      "clear_color", "clear_sampling", None, "compare"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
                       "apply_to_folder"],
             "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
@@ -633,7 +634,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         title = registry.engine_class(name).title  # as a fill run in the window names it
         self.controller.discard()  # the chosen result replaces a fill waiting for Enter
         doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
-                         within=mask_bbox(request.mask), used_sketch=request.sketch)
+                         within=mask_bbox(request.mask), used_sketch=request.sketch,
+                         used_color=request.color)
         self._update_actions()
         self.statusBar().showMessage(f"Applied {title}; Ctrl+Z undoes it", 6000)
 
@@ -696,20 +698,27 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def clear_sketch(self) -> None:
         self._clear_layer(Layer.SKETCH, "sketch")
 
+    def clear_colour_strokes(self) -> None:
+        self._clear_layer(Layer.COLOR, "colour strokes", plural=True)
+
     def clear_sampling_area(self) -> None:
         """Clear the include and the exclude area."""
         self._clear_layer(Layer.SAMPLING, "sampling area")
 
-    def _clear_layer(self, layer: Layer, what: str) -> None:
+    def _clear_layer(self, layer: Layer, what: str, plural: bool = False) -> None:
         """Blank ``layer`` as one undo step; an empty one is left alone and the status bar
-        says there is nothing to clear."""
+        says there is nothing to clear. ``what`` names its content (``plural``: a plural
+        noun)."""
         if self.document is None:
             return
         if self.document.clear_layer(layer, f"Clear {what}") is None:
-            self.statusBar().showMessage(f"The {what} is empty: nothing to clear", 5000)
+            self.statusBar().showMessage(
+                f"There are no {what}: nothing to clear" if plural
+                else f"The {what} is empty: nothing to clear", 5000)
             return
         self._on_edit_finished(layer.value)
-        self.statusBar().showMessage(f"Cleared the {what}; Ctrl+Z brings it back", 5000)
+        self.statusBar().showMessage(
+            f"Cleared the {what}; Ctrl+Z brings {'them' if plural else 'it'} back", 5000)
 
     def cancel_or_discard(self) -> None:
         """Esc: cancel whatever runs (a fill, a map, face or text detection), else discard
@@ -840,7 +849,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                      "export_labels", "import_sketch", "export_sketch", "import_include",
                      "import_exclude", "export_include", "export_exclude", "fill", "grow",
                      "shrink", "feather", "invert", "clear_mask", "clear_sketch",
-                     "clear_sampling", "detect_text", "apply_to_folder", "compare"):
+                     "clear_color", "clear_sampling", "detect_text", "apply_to_folder", "compare"):
             self.actions[name].setEnabled(has)
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)

@@ -1,6 +1,7 @@
 """Which guidance of a request can change its fill: what an engine that does not take it
 ignores, so that the editor and the CLI can say so (and say nothing of guidance drawn for
-another hole).
+another hole); and guidance the classical engines share: colour strokes steering the colour
+of a fill (:func:`follow_colour_hints`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ from engines.region import REFERENCE_OPAQUE, Box, crop_boxes
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
 # drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
 GUIDANCE_REACH = 3
+# Colour hints (follow_colour_hints), in pixels of the picture the engine fills:
+# how far beyond its strokes a colour reaches: a third of the shift is left this far beyond a
+# stroke's edge, none at three times it (whatever the stroke's width);
+COLOUR_HINT_SPREAD = 8
+# the scale (Gaussian sigma) of the fill's own colour that a stroke replaces: detail finer
+# than this (the texture) is kept;
+COLOUR_HINT_DETAIL = 6.0
+# how far into the hole the shift fades in from the hole's edge, so that no seam shows there
+# (at most half the hole's half-width).
+COLOUR_HINT_EDGE = 6.0
+_GRID = 64  # px: a whole number of the coarsest cells of the colour hints' pyramid
 
 
 def patch_centres(usable: np.ndarray, side: int) -> np.ndarray:
@@ -210,3 +222,78 @@ def _sampling_matters(include: np.ndarray | None, exclude: np.ndarray | None,
     if include is not None and (known & (include[rows, cols] < 128)).any():
         return True
     return exclude is not None and bool((known & (exclude[rows, cols] >= 128)).any())
+
+
+def follow_colour_hints(fill: np.ndarray, hole: np.ndarray, color: np.ndarray | None,
+                        strength: float = 1.0) -> np.ndarray:
+    """``fill`` with its colours inside ``hole`` shifted toward the colour strokes painted
+    there, its texture kept.
+
+    ``fill``: ``(H, W, 3)`` uint8 RGB, an engine's result; ``hole``: ``(H, W)`` bool, True
+    on the filled pixels; ``color``: ``(H, W, 4)`` uint8 RGBA strokes (alpha > 0 where
+    painted; :attr:`InpaintRequest.color`) or None; ``strength``: 0..1, times each stroke's
+    alpha / 255. Returns a new ``(H, W, 3)`` uint8 array, or ``fill`` itself when no stroke
+    lies in the hole or ``strength`` is 0. Pixels outside the hole are never changed.
+
+    On a stroke the shift is ``strength * alpha / 255 * (hint - m)``, where ``m`` is the
+    fill's local mean colour (:data:`COLOUR_HINT_DETAIL`), so a full stroke makes the fill
+    its colour plus the fill's own detail. Between the strokes and the known pixels (anchored
+    at no shift) the shift is interpolated by push-pull (a pyramid of weighted means); hole
+    pixels lean weakly toward no shift, so it fades out beyond the strokes
+    (:data:`COLOUR_HINT_SPREAD`), and it is faded in from the hole's edge
+    (:data:`COLOUR_HINT_EDGE`): no seam.
+    """
+    if color is None or strength <= 0:
+        return fill
+    painted = hole & (color[..., 3] > 0)
+    if not painted.any():
+        return fill
+    height, width = hole.shape
+    # the shift is gone three spreads beyond the strokes: work on the hole near them, with
+    # known context for the local mean, from a corner on the pyramid's grid of the whole
+    # picture (the result does not depend on where the box starts)
+    margin = math.ceil(3 * COLOUR_HINT_DETAIL)
+    near = Box.around(painted).grown(6 * COLOUR_HINT_SPREAD).intersection(
+        Box.around(hole).grown(margin)).clip((height, width))
+    box = Box(near.top // _GRID * _GRID, near.left // _GRID * _GRID, near.bottom, near.right)
+    rows, cols = box.slices
+    hole_u8 = hole[rows, cols].astype(np.uint8)
+    painted = painted[rows, cols]
+    pixels = fill[rows, cols].astype(np.float32)
+    mean = cv2.GaussianBlur(pixels, (0, 0), COLOUR_HINT_DETAIL)
+    amount = np.where(painted, np.minimum(color[rows, cols, 3] * (strength / 255.0), 1.0),
+                      0.0).astype(np.float32)
+    wanted = (color[rows, cols, :3].astype(np.float32) - mean) * amount[..., None]
+    # certainty: 1 on strokes and known pixels (no shift), a weak pull to no shift elsewhere
+    weight = np.where(hole_u8 > 0, 1.0 / COLOUR_HINT_SPREAD ** 2, 1.0).astype(np.float32)
+    weight[painted] = 1.0
+    shift = _push_pull(wanted, weight)
+    inside = cv2.distanceTransform(hole_u8, cv2.DIST_L2, 3)
+    edge = min(COLOUR_HINT_EDGE, max(1.0, float(inside.max()) / 2))
+    ramp = np.clip((inside - 1.0) / edge, 0.0, 1.0)
+    shift *= (ramp * ramp * (3.0 - 2.0 * ramp))[..., None]  # smoothstep, 0 on the edge row
+    shifted = cv2.add(pixels, shift)  # float32
+    result = fill.copy()
+    np.copyto(result[rows, cols], np.clip(np.rint(shifted), 0, 255).astype(np.uint8),
+              where=hole_u8[..., None] > 0)
+    return result
+
+
+def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Scattered-data interpolation of ``values`` (``(h, w, 3)`` float32, each already times
+    its certainty) with certainty ``weight`` (``(h, w)`` float32 in [0, 1]): pixels of
+    certainty 1 keep their value, the others blend in the smooth interpolation of coarser
+    levels (Gortler et al. 1996's push-pull, with OpenCV's Gaussian pyramid). Returns the
+    ``(h, w, 3)`` float32 field."""
+    levels = [(values, weight)]
+    while min(weight.shape) > 1 and float(weight.min()) < 1.0:
+        summed = cv2.pyrDown(values) * 4.0, cv2.pyrDown(weight) * 4.0
+        scale = 1.0 / np.maximum(summed[1], 1.0)  # certainty saturates at 1
+        values, weight = summed[0] * scale[..., None], summed[1] * scale
+        levels.append((values, weight))
+    field = levels[-1][0] / np.maximum(levels[-1][1], 1e-6)[..., None]
+    for values, weight in reversed(levels[:-1]):
+        height, width = weight.shape
+        coarse = cv2.pyrUp(field, dstsize=(width, height))
+        field = values + (1.0 - weight)[..., None] * coarse
+    return field

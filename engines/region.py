@@ -498,11 +498,18 @@ def _is_grey(rgb: np.ndarray) -> bool:
                 and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
+def _colour_hinted(engine: Engine, region: Region) -> bool:
+    """Whether ``engine`` follows colour strokes and ``region`` has some in its hole."""
+    return (Guidance.COLOR in engine.guidance and region.color is not None
+            and bool((region.color[..., 3][region.hole] > 0).any()))
+
+
 def run_regions(engine: Engine, request: InpaintRequest,
                 cancel: CancelToken) -> Iterator[Stage]:
     """Run ``engine`` over the request's boxes and yield full-size stages (last one final).
 
-    Where a box of the picture is grey (equal channels), its fill is made grey too."""
+    Where a box of the picture is grey (equal channels), its fill is made grey too, unless
+    the engine follows colour strokes painted in its hole."""
     if not request.hole.any():
         raise InputError("the mask is empty: paint over what should be removed first")
     feather = float(engine.region_option(request, "seam_feather"))
@@ -515,7 +522,7 @@ def run_regions(engine: Engine, request: InpaintRequest,
         original = request.image[rows, cols]
         mask = request.mask[rows, cols]
         last_region = index == len(plan) - 1
-        grey = _is_grey(original)
+        grey = _is_grey(original) and not _colour_hinted(engine, region)
         got_final = False
         for stage in _region_stages(engine, region, cancel):
             cancel.raise_if_cancelled()

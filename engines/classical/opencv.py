@@ -1,7 +1,9 @@
 """OpenCV's diffusion-based fills: Telea's fast marching method and Navier-Stokes.
 
 Both work with no download and suit thin holes (scratches, text, small blemishes). Each yields
-a coarse fill computed at a quarter of the resolution first, then the full-resolution fill.
+a coarse fill computed at a quarter of the resolution first, then the full-resolution fill;
+colour strokes in the hole shift the colour of both toward theirs
+(:func:`engines.guidance.follow_colour_hints`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from engines.base import CancelToken, Engine, InputError, OptionSpec, Region, RegionStage
+from engines.base import (
+    CancelToken,
+    Engine,
+    Guidance,
+    InputError,
+    OptionSpec,
+    Region,
+    RegionStage,
+)
+from engines.guidance import follow_colour_hints
 from engines.registry import register
 
 
@@ -21,6 +32,7 @@ class OpenCVEngine(Engine):
 
     flag: ClassVar[int]
     coarse_factor: ClassVar[int] = 4
+    guidance = frozenset({Guidance.COLOR})
     option_specs = (OptionSpec("radius", "Radius", 5, "neighbourhood (px) each hole pixel is "
                                "filled from", minimum=1, maximum=50),)
 
@@ -43,10 +55,16 @@ class OpenCVEngine(Engine):
             coarse = cv2.inpaint(small_bgr, small_hole,
                                  max(1.0, radius / self.coarse_factor), self.flag)
             coarse = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
-            yield RegionStage("coarse", np.ascontiguousarray(coarse[..., ::-1]), 0.2)
+            yield RegionStage("coarse", self._hinted(coarse, region), 0.2)
             cancel.raise_if_cancelled()
         refined = cv2.inpaint(bgr, hole, radius, self.flag)
-        yield RegionStage("refined", np.ascontiguousarray(refined[..., ::-1]), 1.0, final=True)
+        yield RegionStage("refined", self._hinted(refined, region), 1.0, final=True)
+
+    @staticmethod
+    def _hinted(bgr: np.ndarray, region: Region) -> np.ndarray:
+        """A BGR fill as the RGB stage to yield, shifted toward the colour strokes."""
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        return follow_colour_hints(rgb, region.hole, region.color)
 
 
 @register

@@ -18,11 +18,13 @@ def form(qtbot):
 
 
 def test_fields_follow_the_engines_specs_and_show_defaults(form):
-    assert list(form.fields) == ["quality", "patch_size", "sketch_strength", "keep_grain"]
-    quality, size, strength, grain = form.fields.values()
+    assert list(form.fields) == ["quality", "patch_size", "sketch_strength", "colour_strength",
+                                 "keep_grain"]
+    quality, size, strength, colour, grain = form.fields.values()
     assert isinstance(quality, QComboBox) and quality.currentData() == "normal"
     assert isinstance(size, QSpinBox) and size.value() == 7 and size.singleStep() == 2
     assert isinstance(strength, QDoubleSpinBox) and strength.value() == 1.0
+    assert isinstance(colour, QDoubleSpinBox) and colour.value() == 1.0
     assert isinstance(grain, QCheckBox) and not grain.isChecked()
     assert form.values == {} and not form.defaults_button.isEnabled()
     assert form.none_label.isHidden()

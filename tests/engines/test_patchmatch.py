@@ -38,8 +38,8 @@ def _hole_psnr(result: np.ndarray, original: np.ndarray, mask: np.ndarray) -> fl
 def test_registered_with_its_guidance():
     cls = registry.engine_class("patchmatch")
     assert cls is PatchMatchEngine
-    assert cls.guidance == {Guidance.SKETCH, Guidance.LABELS, Guidance.SAMPLING,
-                            Guidance.EXEMPLARS}
+    assert cls.guidance == {Guidance.SKETCH, Guidance.COLOR, Guidance.LABELS,
+                            Guidance.SAMPLING, Guidance.EXEMPLARS}
     assert cls.working_size is None
 
 

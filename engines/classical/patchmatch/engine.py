@@ -11,6 +11,8 @@ Options (engine options or request options, engine options win):
   sketch term (default 1; 0 ignores the sketch);
 * ``sketch_weight``: the sketch term's weight itself (default ``SKETCH_WEIGHT`` times
   ``sketch_strength``);
+* ``colour_strength``: how far fills take the colour of colour strokes, 0..1 (default 1: a
+  full stroke's colour; 0 ignores the strokes);
 * ``label_weight``: cost of one source pixel whose label differs (default 2000);
 * ``previews``: yield every pyramid level as a coarse stage (default True) or only the final.
 
@@ -18,6 +20,8 @@ Guidance (each optional, all combinable):
 
 * ``sketch``: lines drawn in the hole; a structure term compares them with the edges (Canny)
   of source patches, so structures continue along the lines;
+* ``color``: colour strokes in the hole shift the colour of every stage's fill toward
+  theirs, its texture kept (:func:`engines.guidance.follow_colour_hints`);
 * ``labels``: a hole pixel labelled L takes patches centred on pixels labelled L (and votes
   from pixels labelled L); exemplars count as any label, and a label no known pixel carries
   constrains nothing; 255 = unlabelled;
@@ -59,6 +63,7 @@ from engines.classical.patchmatch.levels import build_pyramid, level_problem
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
 from engines.device import pick_device
+from engines.guidance import follow_colour_hints
 from engines.registry import register
 
 SCHEDULES = {
@@ -107,9 +112,9 @@ def _torch_device(preference: str, required: bool):
 class PatchMatchEngine(Engine):
     name = "patchmatch"
     title = "Guided PatchMatch"
-    description = ("Multi-scale PatchMatch fill steered by sketch, labels, sampling area and "
-                   "reference images; no download, seamless, fast.")
-    guidance = frozenset({Guidance.SKETCH, Guidance.LABELS, Guidance.SAMPLING,
+    description = ("Multi-scale PatchMatch fill steered by sketch, colour strokes, labels, "
+                   "sampling area and reference images; no download, seamless, fast.")
+    guidance = frozenset({Guidance.SKETCH, Guidance.COLOR, Guidance.LABELS, Guidance.SAMPLING,
                           Guidance.EXEMPLARS})
     working_size = None
     min_context = 64
@@ -122,6 +127,9 @@ class PatchMatchEngine(Engine):
                    minimum=3, maximum=31, step=2),
         OptionSpec("sketch_strength", "Sketch strength", 1.0, "how strongly the fill follows "
                    "sketch lines (0: ignore them)", minimum=0.0, maximum=10.0, step=0.5),
+        OptionSpec("colour_strength", "Colour strength", 1.0, "how far the fill takes the "
+                   "colour of colour strokes, its texture kept (1: their colour; 0: ignore "
+                   "them)", minimum=0.0, maximum=1.0, step=0.1),
         OptionSpec("keep_grain", "Keep grain", False, "give the fill the film grain or noise "
                    "of the picture; otherwise it comes out smoother than its surroundings"),
     )
@@ -163,6 +171,7 @@ class PatchMatchEngine(Engine):
             def make_solver(*args, **kwargs):
                 return TorchLevelSolver(*args, device=device, **kwargs)
 
+        colour_strength = float(self.engine_option(region, "colour_strength"))
         previews = bool(self.engine_option(region, "previews", True))
         height, width = hole.shape
         # only hole pixels are pasted back, and the pixels of a feathered mask edge in part:
@@ -182,6 +191,7 @@ class PatchMatchEngine(Engine):
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
             if edge is not None:
                 np.copyto(image, region.image, where=edge)
+            image = follow_colour_hints(image, hole, region.color, colour_strength)
             name = "refined" if final else f"level {result.number}/{result.count}"
             yield RegionStage(name, image, result.progress, final=final)
 
