@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QInputDevice, QPainter, QPen
+from PySide6.QtGui import QColor, QCursor, QImage, QInputDevice, QPainter, QPen, QRegion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.busy import wait_for
@@ -47,6 +47,8 @@ WHEEL_ZOOM_BASE = 1.0015  # zoom factor per eighth of a degree of wheel turn
 WHEEL_LINE_PIXELS = 20  # px panned per scroll line of a wheel notch
 BACKGROUND_VIEW_PIXELS = 4_000_000  # pictures this large get their display built off-thread
 BACKGROUND_PREVIEW_PIXELS = 1 << 18  # stages converting more get converted off-thread
+_FOCUS_FRAME = 2  # px: the frame drawn while the focus came from the keyboard
+_PASSING_FOCUS = (Qt.ActiveWindowFocusReason, Qt.PopupFocusReason)  # it comes back
 _converter: ThreadPoolExecutor | None = None
 
 
@@ -82,6 +84,9 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
+        self.setAccessibleName("Picture")
+        self.setAccessibleDescription("The picture being edited: paint on it with the current "
+                                      "tool; F1 lists the keys")
         self.setAttribute(Qt.WA_OpaquePaintEvent)
         self.setMinimumSize(200, 150)
         self.document: Document | None = None
@@ -97,6 +102,7 @@ class Canvas(QWidget):
         self._panning_from: QPointF | None = None
         self._space_held = False
         self._drawing = False
+        self._focus_shown = False  # a frame while the focus came from the keyboard (Tab)
         self._background = QColor(46, 46, 50)
         # what the view has yet to show (see sync_view)
         self._pending_preview: tuple[np.ndarray | None, Box | None, str] | None = None
@@ -376,6 +382,7 @@ class Canvas(QWidget):
         if view is None or self.document is None:
             painter.setPen(QColor(170, 170, 170))
             painter.drawText(self.rect(), Qt.AlignCenter, "Open an image (Ctrl+O) or drop one here")
+            self._paint_focus_frame(painter)
             return
         # the painter maps logical px to device px (2x on a 2x screen, or in a 2x grab): the
         # level is chosen for device px, and smoothed only where it is shrunk on screen, so a
@@ -409,6 +416,7 @@ class Canvas(QWidget):
         self._paint_cursor(painter)
         if self.stage_label:
             self._paint_badge(painter, self.stage_label)
+        self._paint_focus_frame(painter)
 
     def _paint_preview(self, painter: QPainter, index: int, exposed: Box) -> None:
         """Paint the preview's patches of level ``index`` that meet ``exposed`` (level px)."""
@@ -442,6 +450,23 @@ class Canvas(QWidget):
         painter.drawRoundedRect(rect, 6, 6)
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(rect, Qt.AlignCenter, text)
+
+    def _paint_focus_frame(self, painter: QPainter) -> None:
+        """A thin frame along the edges while the focus came from the keyboard: a click or
+        the keys sent back here after a panel's button leave the picture unframed."""
+        if self._focus_shown and self.hasFocus():
+            colour = QColor(self.palette().highlight().color())
+            colour.setAlpha(200)
+            painter.setRenderHint(QPainter.Antialiasing, False)
+            painter.setBrush(Qt.NoBrush)
+            painter.setPen(QPen(colour, _FOCUS_FRAME))
+            half = _FOCUS_FRAME // 2
+            painter.drawRect(self.rect().adjusted(half, half, -half, -half))
+
+    def _update_focus_frame(self) -> None:
+        """Repaint the edges where the focus frame is drawn."""
+        inner = self.rect().adjusted(_FOCUS_FRAME, _FOCUS_FRAME, -_FOCUS_FRAME, -_FOCUS_FRAME)
+        self.update(QRegion(self.rect()).subtracted(QRegion(inner)))
 
     def _cursor_rect(self, pos: QPointF | None) -> QRect:
         if pos is None or self.tool is None:
@@ -575,7 +600,18 @@ class Canvas(QWidget):
             return
         super().keyPressEvent(event)
 
+    def focusInEvent(self, event) -> None:
+        # the frame comes with Tab, goes with any other way here, stays across another
+        # window or a menu taking the keys for a while
+        if event.reason() not in _PASSING_FOCUS:
+            self._focus_shown = event.reason() in (Qt.TabFocusReason, Qt.BacktabFocusReason)
+        self._update_focus_frame()
+        super().focusInEvent(event)
+
     def focusOutEvent(self, event) -> None:
+        if event.reason() not in _PASSING_FOCUS:
+            self._focus_shown = False
+        self._update_focus_frame()
         # a Space released elsewhere (a message box took the focus) never reaches us: let
         # go of it now, or every later drag would pan
         if self._space_held:

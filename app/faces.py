@@ -616,6 +616,9 @@ class FacePanel(QWidget):
         self.faces.setResizeMode(QListWidget.Adjust)
         self.faces.setMovement(QListWidget.Static)
         self.faces.setMinimumHeight(THUMBNAIL + 40)
+        self.faces.setAccessibleName("Faces found")
+        self.faces.setAccessibleDescription("Choose a face, then Edit face opens it as a "
+                                            "picture of its own")
         self.edit_button = QPushButton("Edit face")
         self.edit_button.setToolTip("Open the selected face as a picture of its own (an aligned "
                                     "512×512 crop; double-clicking it does the same)")

@@ -122,6 +122,9 @@ class LegendPanel(QWidget):
         self.search.setPlaceholderText("Search labels by name or id")
         self.search.setClearButtonEnabled(True)
         self.search.setToolTip("Enter chooses the first label shown")
+        self.search.setAccessibleName("Search labels")
+        self.search.setAccessibleDescription("Shows the labels whose name or id holds the "
+                                             "text; Enter chooses the first label shown")
         self.present_only = QCheckBox("Present only")
         self.present_only.setToolTip("Show only the labels the current map uses")
         self.present_only.setEnabled(False)
@@ -135,6 +138,7 @@ class LegendPanel(QWidget):
         self.labels.setTextElideMode(Qt.ElideRight)
         self.labels.setToolTip("The labels of the map: click one to paint it with the label "
                                "brush (L) or bucket (G); Area is its share of the picture")
+        self.labels.setAccessibleName("Labels")  # its tooltip is its description
         header = self.labels.header()
         header.setSectionResizeMode(_ID, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(_NAME, QHeaderView.Stretch)

@@ -263,6 +263,7 @@ class OverlayPanel(QWidget):
             self.checks[layer] = check
             slider = QSlider(Qt.Horizontal)
             slider.setRange(0, 100)
+            slider.setAccessibleName(f"{title} opacity")
             if attribute:
                 slider.setValue(round(getattr(style, attribute) * 100))
                 slider.valueChanged.connect(

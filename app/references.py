@@ -52,6 +52,9 @@ class ReferencePanel(QWidget):
         self.list.setResizeMode(QListWidget.Adjust)
         self.list.setMovement(QListWidget.Static)
         self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setAccessibleName("Reference photos")
+        self.list.setAccessibleDescription("Photos of the same scene or a similar one the fill "
+                                           "may copy from")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.add_button = QPushButton("Add…")

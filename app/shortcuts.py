@@ -1,12 +1,29 @@
 """The one shortcut table: every key the editor answers to, with what it does.
 
-The window builds its actions from :data:`SHORTCUTS`; the README's table is checked against it
-by the tests, so the documentation cannot drift from the program.
+The window builds its actions from :data:`SHORTCUTS` and shows them in
+:class:`ShortcutsDialog` (F1); the README's table is checked against it by the tests, so the
+documentation cannot drift from the program.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# the dialog's most, as a share of the screen's free area; its width where there is room
+SCREEN_SHARE = 0.8
+DIALOG_WIDTH = 720
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("undo", "Ctrl+Z", "Undo the last stroke, mask operation or applied fill"),
     Shortcut("redo", "Ctrl+Shift+Z or Ctrl+Y", "Redo"),
     Shortcut("fill", "F", "Fill the mask with the current engine"),
-    Shortcut("apply", "Return", "Apply the result shown"),
+    Shortcut("apply", "Enter", "Apply the result shown"),
     Shortcut("cancel", "Esc", "Cancel what runs (a fill, a label map, face or text detection), "
                        "or discard the result shown; in a text field, Esc clears the search or "
                        "leaves the field"),
@@ -50,7 +67,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("tool_sample-exclude", "Shift+K", "Sampling area: never use these pixels"),
     Shortcut("tool_sample-eraser", "Alt+K", "Sampling area eraser"),
     Shortcut("tool_pan", "H", "Hand tool (pan)"),
-    Shortcut("brush_size", "[ / ]", "Smaller / larger brush", direct=True),
+    Shortcut("brush_smaller", "[", "Smaller brush"),
+    Shortcut("brush_larger", "]", "Larger brush"),
     Shortcut("pan", "Space + drag, middle-drag", "Pan the view", direct=True),
     Shortcut("zoom", "Wheel, Ctrl+wheel, pinch", "Zoom around the pointer", direct=True),
     Shortcut("scroll", "Trackpad scroll, sideways wheel, Shift+wheel", "Pan the view",
@@ -89,3 +107,54 @@ def markdown_table() -> str:
     rows = ["| Keys | Action |", "|---|---|"]
     rows += [f"| {s.keys} | {s.text} |" for s in SHORTCUTS]
     return "\n".join(rows)
+
+
+class ShortcutsDialog(QDialog):
+    """The shortcut table (F1) as a two-column list (action, keys) that scrolls, at most
+    :data:`SCREEN_SHARE` of the screen's free area; OK, Enter or Esc closes it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        self.table = QTableWidget(len(SHORTCUTS), 2)
+        self.table.setAccessibleName("Keyboard shortcuts")
+        self.table.setHorizontalHeaderLabels(["Action", "Keys"])
+        for row, shortcut in enumerate(SHORTCUTS):
+            for column, text in enumerate((shortcut.text, shortcut.keys)):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+                self.table.setItem(row, column, item)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(True)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        free = (parent or self).screen().availableGeometry().size()
+        self._most = QSize(int(free.width() * SCREEN_SHARE), int(free.height() * SCREEN_SHARE))
+        width = min(DIALOG_WIDTH, self._most.width())
+        self.table.setColumnWidth(1, width * 2 // 5)
+        self.resize(width, self._most.height())  # made shorter once its rows are laid out
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # the columns now have their widths, so the wrapped rows their heights: room for
+        # every row where the screen has it, else the list scrolls
+        self.table.resizeRowsToContents()
+        extra = self.height() - self.table.viewport().height()  # header, frame, buttons
+        self.resize(self.width(),
+                    min(self._most.height(), self.table.verticalHeader().length() + extra))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.table.resizeRowsToContents()  # the wrapped texts take the new width

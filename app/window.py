@@ -64,7 +64,7 @@ from app.semantic import (
     engine_for_labels,
     palette_for,
 )
-from app.shortcuts import SHORTCUTS, keys_for
+from app.shortcuts import ShortcutsDialog, keys_for
 from app.tools import MAX_RADIUS, MIN_RADIUS, ToolSettings, make_tools
 from app.watermark_dialogs import (
     FolderApplyDialog,
@@ -271,12 +271,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("compare", "C&ompare Engines…", self.compare_engines)
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
-        # "[" and "]" (the table's one "brush_size" entry) work wherever the focus is, as the
-        # tool keys do; a text field being typed in keeps them
-        for name, text, key, factor in (("brush_smaller", "Smaller Brush", "[", 0.8),
-                                        ("brush_larger", "Larger Brush", "]", 1.25)):
-            action = a(name, text, lambda _=False, f=factor: self.canvas.change_brush_size(f))
-            action.setShortcut(QKeySequence(key))
+        # "[" and "]" work wherever the focus is, as the tool keys do; a text field being
+        # typed in keeps them
+        for name, text, factor in (("brush_smaller", "Smaller Brush", 0.8),
+                                   ("brush_larger", "Larger Brush", 1.25)):
+            a(name, text, lambda _=False, f=factor: self.canvas.change_brush_size(f))
         self.tool_group = QActionGroup(self)
         for name, tool in self.tools.items():
             action = a(f"tool_{name}", tool_menu_text(name, tool.title),
@@ -343,6 +342,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.size_box.setRange(max(1, round(2 * MIN_RADIUS)), round(2 * MAX_RADIUS))
         self.size_box.setSuffix(" px")
         self.size_box.setToolTip("Brush diameter ([ and ] change it)")
+        self.size_box.setAccessibleName("Brush size")
         tools_bar.addWidget(self.size_box)
         run_bar = self.addToolBar("Run")
         run_bar.setObjectName("run_toolbar")
@@ -1054,12 +1054,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
 
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{s.keys}</b></td><td>{s.text}</td></tr>" for s in SHORTCUTS)
-        box = QMessageBox(QMessageBox.Information, "Keyboard Shortcuts",
-                          f"<table cellspacing='6'>{rows}</table>", QMessageBox.Ok, self)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """The list of keyboard shortcuts (F1), sized to fit the screen; never blocks."""
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Inpaint Studio",
