@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -237,6 +241,26 @@ class StageBar(tqdm):
         return values
 
 
+def folder_progress(closing: contextlib.ExitStack, total: int,
+                    description: str) -> Callable[[float, str], None]:
+    """A folder run's ``progress(fraction, message)`` callback driving a :class:`StageBar`
+    over its ``total`` pictures (``3/8`` done, the time left, the message). The bar is made
+    on the first report, so a run refused before any work shows none, and it is closed
+    with ``closing``."""
+    bar: StageBar | None = None
+
+    def progress(fraction: float, message: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = closing.enter_context(StageBar(
+                total=total, desc=description, unit="image",
+                bar_format="{desc}: {done}/{total_fmt} |{bar}| {elapsed}<{remaining} "
+                           "{stage}"))
+        bar.show(fraction * total, message)
+
+    return progress
+
+
 def run_with_bar(engine, request: InpaintRequest, description: str, leave: bool = True) -> Stage:
     """Run ``engine`` on ``request`` with a tqdm bar over its stages; returns the final one.
     An engine's bug comes as :class:`~engines.base.EngineCrashed` naming it (which
@@ -250,3 +274,39 @@ def run_with_bar(engine, request: InpaintRequest, description: str, leave: bool 
     if final is None or not final.final:
         raise RuntimeError("the engine ended without a final result")
     return final
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (:func:`sigterm_stops_like_ctrl_c`): raised in the main thread like
+    Ctrl+C, so a run stops as it does for Ctrl+C, saying what it kept."""
+
+
+def _raise_terminated(_signum, _frame) -> None:
+    raise Terminated("terminated")
+
+
+@contextmanager
+def sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """While the block runs (in the main thread), SIGTERM raises :class:`Terminated`; the
+    handler there before is restored after. Elsewhere (another thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stopped_by_sigterm(stop: BaseException) -> bool:
+    """Whether ``stop`` is, or was raised while handling or because of, a
+    :class:`Terminated` (the interrupt a run re-raises with its own message)."""
+    seen: set[int] = set()
+    current: BaseException | None = stop
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Terminated):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

@@ -14,16 +14,13 @@ at the end it is installed into the model cache as ``semantic-local`` (unless
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from cli._common import ranged
+from cli._common import ranged, sigterm_stops_like_ctrl_c, stopped_by_sigterm
 from engines.device import require_device
+from engines.fileio import skipped_files_note
 
 NAME = "train"
 HELP = "train a model that has no published weights (semantic-guided network)"
@@ -79,34 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="install the result as model semantic-local (default: yes)")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: raised in the main thread like Ctrl+C, so the run saves its work."""
-
-
-def _raise_terminated(_signum, _frame) -> None:
-    raise Terminated("terminated")
-
-
-@contextmanager
-def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
-    """While the block runs (in the main thread), SIGTERM raises :class:`Terminated`; the
-    handler there before is restored after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _stopped(stop: KeyboardInterrupt, args: argparse.Namespace) -> int:
     """Say how far an interrupted run got and how to go on; the exit code (143 for SIGTERM,
     130 for Ctrl+C)."""
     from engines.neural.semantic_training import TrainingInterrupted
 
-    terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
+    terminated = stopped_by_sigterm(stop)
     text = str(stop) or "interrupted"
     if isinstance(stop, TrainingInterrupted):
         if terminated:
@@ -119,7 +94,7 @@ def _stopped(stop: KeyboardInterrupt, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    with _sigterm_stops_like_ctrl_c():
+    with sigterm_stops_like_ctrl_c():
         try:
             return _train(args)
         except KeyboardInterrupt as stop:
@@ -132,6 +107,10 @@ def _train(args: argparse.Namespace) -> int:
     from engines.neural.semantic_training import TrainConfig, TrainProgress, install, train
 
     require_device(args.device)  # an accelerator asked for by name must exist
+    # what the folder holds besides pictures is named as batch and watermark name it
+    skipped = skipped_files_note(args.images, used_folders=[args.labels] if args.labels else [])
+    if skipped:
+        print(skipped, file=sys.stderr)
     config = TrainConfig(
         images=args.images, labels=args.labels, parser=args.parser, output=args.output,
         steps=args.steps, batch_size=args.batch_size, size=args.size, channels=args.channels,

@@ -1,9 +1,11 @@
-"""Filling masks in every image of a folder (watermark clearing, batch runs), Qt-free.
+"""Folder runs, Qt-free: filling masks in every image of a folder (watermark clearing, batch
+runs) and labelling every image of a folder (:func:`label_folder`).
 
 :func:`clear_folder` runs one engine over many images, with one mask for all of them or one
 per image, and writes each result under the same name into another folder. The originals are
 never replaced, each output is written atomically, and a failing image is recorded and
-skipped rather than stopping the run.
+skipped rather than stopping the run. Both runs share :func:`run_pictures`, the loop that
+does what the rest of this docstring says.
 Images of another size than the mask are filled with the mask moved onto them, or left alone
 and listed apart (:attr:`BatchResult.other_size`): that is the user's choice, not a failure.
 A result already in the output folder is kept and its picture skipped without any work (unless
@@ -45,10 +47,14 @@ from engines.fileio import (
     save_result,
 )
 from engines.neural.common import NeuralEngine
+from engines.segmentation.base import Parser
+from engines.segmentation.labelmap import save_label_png
+from engines.segmentation.neural import NeuralParser
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels) -> its mask
+WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
 _PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
@@ -64,6 +70,11 @@ class OtherSize(NamedTuple):
     path: Path
     size: tuple[int, int]  # (width, height) of the picture
     mask_size: tuple[int, int]  # (width, height) of the mask
+
+
+PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
+# (picture, its result's path, report) -> None once the result is written, or OtherSize
+PictureWork = Callable[[Path, Path, PictureReport], OtherSize | None]
 
 
 @dataclass(frozen=True)
@@ -126,10 +137,19 @@ def output_path(source: Path, output_dir: Path, name_suffix: str = "",
     return output_dir / f"{source.stem}{name_suffix}{extension}"
 
 
-def _inputs(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+def _inputs(images: str | os.PathLike | Sequence[str | os.PathLike], verb: str) -> list[Path]:
+    """The picture files of ``images`` (a folder, listed by :func:`list_images`, or a
+    sequence of files); raises :class:`InputError` when there are none (nothing to
+    ``verb``)."""
     if isinstance(images, (str, os.PathLike)):
-        return list_images(images)
-    return [Path(p) for p in images]
+        sources = list_images(images)
+    else:
+        sources = [Path(p) for p in images]
+    if not sources:
+        where = f"the folder {Path(images).name}" if isinstance(images, (str, os.PathLike)) \
+            else "the list given"
+        raise InputError(f"{where} has no pictures to {verb}; nothing was written")
+    return sources
 
 
 def check_output_folder(output_dir: str | os.PathLike) -> None:
@@ -270,12 +290,13 @@ def _stop_message(exc: OSError, target: Path, output_dir: Path, result: BatchRes
 
 def _final_image(engine: Engine, request: InpaintRequest, cancel: CancelToken,
                  report: Callable[[float], None]) -> np.ndarray:
-    """The final stage's image of ``engine`` on ``request``. An engine's bug comes as
-    :class:`~engines.base.EngineCrashed` (an :class:`EngineError` naming the engine), so
-    the picture is listed as failed with it."""
+    """The final stage's image of ``engine`` on ``request``, its stages reported as
+    ``report(fraction)`` up to :data:`WORK_SHARE` (the rest is the picture's writing). An
+    engine's bug comes as :class:`~engines.base.EngineCrashed` (an :class:`EngineError`
+    naming the engine), so the picture is listed as failed with it."""
     result = None
     for stage in engine.run(request, cancel):
-        report(stage.progress)
+        report(WORK_SHARE * stage.progress)
         result = stage.image
         if stage.final:
             break
@@ -352,11 +373,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         if output_format not in IMAGE_SUFFIXES:
             raise InputError(f"cannot write {output_format}; use one of "
                              f"{', '.join(IMAGE_SUFFIXES)}")
-    sources = _inputs(images)
-    if not sources:
-        where = f"the folder {Path(images).name}" if isinstance(images, (str, os.PathLike)) \
-            else "the list given"
-        raise InputError(f"{where} has no pictures to fill; nothing was written")
+    sources = _inputs(images, "fill")
     output_dir = Path(output_dir)
     targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
     _check_outputs(sources, targets, output_dir, name_suffix, [Path(p) for p in protected])
@@ -365,6 +382,52 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     owned = isinstance(engine, str)
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
+
+    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | None:
+        loaded = load_image(source)
+        image = loaded.rgb
+        image_mask = mask(source, image) if callable(mask) else mask
+        placed = _mask_for(image_mask, image, other_sizes)
+        if placed is None:
+            return OtherSize(source, _size(image), _size(image_mask))
+        request = InpaintRequest(image, placed, **settings)
+        result = _final_image(engine, request, cancel, report)
+        save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole)
+        return None
+
+    try:
+        return run_pictures(sources, targets, fill, progress, cancel, overwrite,
+                            prepare=lambda: prepare_engine(engine,
+                                                           settings.get("device", "auto")))
+    finally:
+        if owned:
+            engine.release()
+
+
+def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: PictureWork,
+                 progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None, overwrite: bool = False, *,
+                 prepare: Callable[[], None] | None = None) -> BatchResult:
+    """The loop of a folder run: ``work(source, target, report)`` for each picture of
+    ``sources`` whose result ``target`` (same index) is not already there, in order.
+
+    ``work`` reads the picture, computes and writes its result atomically (None), or leaves
+    it alone as another size than its mask (an :class:`OtherSize`); it reports its own
+    progress as ``report(fraction, step="")``, ``fraction`` of this picture in [0, 1), the
+    end being reported here once it returned. ``prepare`` (a network's loading, say) runs
+    first and the targets' folder is created after it. ``progress(fraction, message)``
+    gets the whole run's fraction, ``(index + part of this picture) / count`` (a picture
+    counts as done only once its result is written or it is skipped or failed), and the
+    picture's name (``"name: step"`` with a step). ``cancel`` is checked between pictures.
+
+    A target already there is kept and its picture skipped unread unless ``overwrite``
+    (:func:`_already_there`). What one picture may fail with (unreadable, damaged, an
+    engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in :attr:`BatchResult.failed` and
+    the run goes on; a write that no room allows raises :class:`BatchStopped` and Ctrl+C
+    (any :class:`KeyboardInterrupt`, a SIGTERM a caller turns into one included)
+    :class:`BatchInterrupted`, both carrying what was done.
+    """
+    cancel = cancel or CancelToken()
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
     skipped: list[Path] = []
@@ -378,45 +441,80 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
 
     try:
-        prepare_engine(engine, settings.get("device", "auto"))
-        output_dir.mkdir(parents=True, exist_ok=True)
+        if prepare is not None:
+            prepare()
+        for folder in dict.fromkeys(target.parent for target in targets):
+            folder.mkdir(parents=True, exist_ok=True)
         for index, (source, target) in enumerate(zip(sources, targets)):
             cancel.raise_if_cancelled()
 
-            def report(fraction: float, index: int = index, name: str = source.name) -> None:
+            def report(fraction: float, step: str = "", index: int = index,
+                       name: str = source.name) -> None:
                 if progress is not None:
-                    progress(min(1.0, (index + fraction) / total), name)
+                    progress(min(1.0, (index + fraction) / total),
+                             f"{name}: {step}" if step else name)
 
             try:
                 if _already_there(target, overwrite):
                     skipped.append(source)
                 else:
-                    loaded = load_image(source)
-                    image = loaded.rgb
-                    image_mask = mask(source, image) if callable(mask) else mask
-                    placed = _mask_for(image_mask, image, other_sizes)
-                    if placed is None:
-                        other_size.append(OtherSize(source, _size(image), _size(image_mask)))
-                    else:
-                        request = InpaintRequest(image, placed, **settings)
-                        result = _final_image(engine, request, cancel, report)
-                        save_result(target, result, loaded, overwrite, keep_metadata,
-                                    edited=request.hole)
+                    left_alone = work(source, target, report)
+                    if left_alone is None:
                         written.append(target)
+                    else:
+                        other_size.append(left_alone)
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()
-                    raise BatchStopped(_stop_message(exc, target, output_dir, so_far_result,
-                                                     rest, overwrite),
+                    raise BatchStopped(_stop_message(exc, target, target.parent,
+                                                     so_far_result, rest, overwrite),
                                        so_far_result, rest) from exc
                 failed.append((source, _reason(exc, source)))
             report(1.0)
     except KeyboardInterrupt as exc:
         raise BatchInterrupted(done(), left()) from exc
-    finally:
-        if owned:
-            engine.release()
     return done()
+
+
+def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
+                 output_dir: str | os.PathLike, parser: Parser,
+                 progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None, overwrite: bool = False) -> BatchResult:
+    """Label every picture with ``parser`` and write each label map into ``output_dir`` as
+    an indexed PNG named after the picture (``photo.jpg`` -> ``photo.png``, see
+    :func:`engines.segmentation.labelmap.save_label_png`), atomically.
+
+    ``images``: a folder (its image files, by name) or a sequence of image files. The run is
+    :func:`run_pictures`' (results already there kept unless ``overwrite``, failed pictures
+    listed, :class:`BatchStopped`, :class:`BatchInterrupted`); ``progress`` also names the
+    parser's step and the writing. A neural parser's networks are loaded once, before the
+    first picture, and left loaded for the caller. Raises before any work (nothing created)
+    :class:`InputError` for no pictures, pictures whose maps would share a name, an output
+    folder that is the input folder or cannot be written, and :class:`EngineError` for a
+    parser that is not ready (weights missing or damaged).
+    """
+    cancel = cancel or CancelToken()
+    sources = _inputs(images, "label")
+    output_dir = Path(output_dir)
+    targets = [output_path(p, output_dir, output_format=".png") for p in sources]
+    _check_outputs(sources, targets, output_dir, "")
+    check_output_folder(output_dir)
+    status = parser.status()
+    if not status.ready:
+        raise EngineError(status.detail)
+
+    def prepare() -> None:  # a damaged checkpoint fails here, not once per picture
+        if isinstance(parser, NeuralParser):
+            parser.networks(parser.device())
+
+    def label(source: Path, target: Path, report: PictureReport) -> None:
+        image = load_image(source).rgb
+        labels = parser.parse(image, cancel,
+                              lambda fraction, step: report(WORK_SHARE * fraction, step))
+        report(WORK_SHARE, "writing")
+        save_label_png(target, labels, parser.label_set, overwrite)
+
+    return run_pictures(sources, targets, label, progress, cancel, overwrite, prepare=prepare)
 
 
 def _size(pixels: np.ndarray) -> tuple[int, int]:

@@ -527,7 +527,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
     if width * height > max_pixels:
         raise ImageFileError(
             f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
-            f"{max_pixels / 1e6:.0f} megapixels this editor handles", name)
+            f"{max_pixels / 1e6:.0f} megapixels this program handles", name)
     notes: list[str] = []
     if header.format in _PILLOW_CODECS.values() or (
             header.format == "TIFF" and header.mode in _TRANSPARENT_8_BIT_MODES):

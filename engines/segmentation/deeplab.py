@@ -40,7 +40,13 @@ from engines.faces import check_image
 from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
-from engines.segmentation.neural import NeuralParser, load_strict, upsampled_argmax
+from engines.segmentation.neural import (
+    NETWORK_DONE,
+    UPSAMPLING,
+    NeuralParser,
+    load_strict,
+    upsampled_argmax,
+)
 from engines.weights import WeightSpec, register_spec
 
 MEAN_BGR = (104.008, 116.669, 122.675)
@@ -256,6 +262,9 @@ class SceneParser(NeuralParser):
             logits = network(torch.from_numpy(padded)[None].to(device))
             cancel.raise_if_cancelled()
             logits = content_logits(logits.float(), padded.shape[1:], pixels.shape[1:])
-            labels = upsampled_argmax(logits, image.shape[:2])
+            report(NETWORK_DONE, UPSAMPLING)
+            labels = upsampled_argmax(logits, image.shape[:2], progress=lambda done:
+                                      report(NETWORK_DONE + (1 - NETWORK_DONE) * done,
+                                             UPSAMPLING))
         report(1.0, "done")
         return labels

@@ -10,6 +10,7 @@ two, like face detection plus face parsing, never evicts its own).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,14 @@ import numpy as np
 
 from engines import weights
 from engines.device import MODEL_SLOT, pick_device, slot_key
+from engines.neural.interrupt import check_cancelled
 from engines.segmentation.base import Parser
 
 MAX_UPSAMPLE_ELEMENTS = 1 << 25  # floats per strip when upsampling logits (128 MiB)
+# a scene parser's progress once its network has run; the rest is :func:`upsampled_argmax`,
+# strip by strip (on a 50-megapixel photo it takes far longer than the network)
+NETWORK_DONE = 0.3
+UPSAMPLING = "labelling every pixel"
 
 
 def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
@@ -100,13 +106,17 @@ def image_tensor(image: np.ndarray, device, mean, std):
 
 
 def upsampled_argmax(logits, size: tuple[int, int],
-                     max_elements: int = MAX_UPSAMPLE_ELEMENTS) -> np.ndarray:
+                     max_elements: int = MAX_UPSAMPLE_ELEMENTS,
+                     progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Class ids ``(H, W)`` uint8 of ``logits`` ``(1, C, h, w)`` upsampled bilinearly
     (``align_corners=False``) to ``size`` = ``(H, W)``.
 
     Equal to ``F.interpolate(logits, size, mode="bilinear").argmax(1)``, but computed in
     horizontal strips of at most ``max_elements`` values, so a 150-class map of a 24-megapixel
-    photo needs no gigabytes of memory.
+    photo needs no gigabytes of memory. ``progress(fraction)`` is called after each strip
+    (the share of rows done, 1.0 after the last; once with 1.0 when one strip does it all).
+    Within :func:`engines.neural.interrupt.cancel_checks` a cancelled run stops between
+    strips (:class:`~engines.base.Cancelled`).
     """
     import torch
     import torch.nn.functional as F
@@ -114,15 +124,19 @@ def upsampled_argmax(logits, size: tuple[int, int],
     height, width = size
     channels = logits.shape[1]
     rows = max(1, min(height, max_elements // max(1, channels * width)))
+    report = progress or (lambda fraction: None)
     if rows >= height:
         full = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
-        return full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        labels = full.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        report(1.0)
+        return labels
     # grid_sample with align_corners=False and border padding samples exactly as
     # interpolate(bilinear, align_corners=False): source = (dest + 0.5) * in / out - 0.5
     device = logits.device
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width * 2 - 1
     result = np.empty((height, width), np.uint8)
     for top in range(0, height, rows):
+        check_cancelled()
         bottom = min(height, top + rows)
         ys = (torch.arange(top, bottom, device=device, dtype=torch.float32) + 0.5) / height
         ys = ys * 2 - 1
@@ -130,4 +144,5 @@ def upsampled_argmax(logits, size: tuple[int, int],
         strip = F.grid_sample(logits, grid.to(logits.dtype), mode="bilinear",
                               padding_mode="border", align_corners=False)
         result[top:bottom] = strip.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        report(bottom / height)
     return result

@@ -12,6 +12,7 @@ covers less than ``min_area`` of the picture. Ids are ordered by area: ``0`` is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import cv2
@@ -23,7 +24,9 @@ from engines.segmentation.base import LabelSet, Parser, ProgressCallback, regist
 from engines.segmentation.labels import numbered_label_set
 
 MAX_REGIONS = 254
-
+# region_map's progress at the end of its steps: superpixels found, regions merged (the
+# rest is the full-size map's boundaries, the longest step on a large picture)
+_SUPERPIXELS_DONE, _MERGED = 0.4, 0.5
 
 
 def _boundaries(superpixels: np.ndarray, lab: np.ndarray,
@@ -275,22 +278,32 @@ def _merge_regions(size, colour, low, high, total, pixels, threshold, max_region
 
 def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
                min_area: float = 0.002, working_size: int = 512, segments: int = 600,
-               compactness: float = 10.0) -> np.ndarray:
+               compactness: float = 10.0,
+               progress: Callable[[float, str], None] | None = None) -> np.ndarray:
     """Colour regions of ``image`` (``(H, W, 3)`` uint8 RGB): ``(H, W)`` uint8 ids 0..n-1,
     ``n <= max_regions``, 0 the largest (see the module docstring).
 
     ``threshold`` is a CIE Lab distance; ``min_area`` a fraction of the picture; the work is
     done with the longer side at most ``working_size`` and the map scaled back (nearest).
+    ``progress(fraction, step)`` is called as each step starts and as the boundaries of a
+    large picture are sharpened, part by part (never with 1.0: the caller says the end).
     """
     if not 1 <= max_regions <= MAX_REGIONS:
         raise InputError(f"the number of regions (max_regions) must be 1 to {MAX_REGIONS}, "
                          f"got {max_regions}")
+    report = progress or (lambda fraction, step: None)
     height, width = image.shape[:2]
+    report(0.0, "finding colour regions")
     superpixels, lab, scale = working_superpixels(image, working_size, segments, compactness)
+    report(_SUPERPIXELS_DONE, "merging regions")
     labels, means = _merge_superpixels(superpixels, lab, max_regions, threshold, min_area)
     if labels.shape != (height, width):
+        sharpening = "sharpening the boundaries"
+        report(_MERGED, sharpening)
         labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-        labels = _snap_boundaries(image, labels, means, reach=int(np.ceil(1.0 / scale)))
+        labels = _snap_boundaries(image, labels, means, reach=int(np.ceil(1.0 / scale)),
+                                  progress=lambda done: report(
+                                      _MERGED + (1 - _MERGED) * min(done, 0.99), sharpening))
     return labels
 
 
@@ -343,10 +356,12 @@ def _merge_superpixels(superpixels: np.ndarray, lab: np.ndarray, max_regions: in
 
 
 def _snap_boundaries(image: np.ndarray, labels: np.ndarray, means: np.ndarray,
-                     reach: int, chunk: int = 1 << 18) -> np.ndarray:
+                     reach: int, chunk: int = 1 << 18,
+                     progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Sharpen an upscaled map: each full-resolution pixel within ``reach`` of a boundary
     takes the label, among those ``reach`` pixels around it, whose mean Lab colour
-    (``means[id]``) is closest to its own."""
+    (``means[id]``) is closest to its own. ``progress(fraction)`` follows the ``chunk``s of
+    boundary pixels done."""
     kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     band = cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
     ys, xs = np.nonzero(band)
@@ -360,6 +375,8 @@ def _snap_boundaries(image: np.ndarray, labels: np.ndarray, means: np.ndarray,
         colour = cv2.cvtColor(image[y, x][None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0]
         distance = np.linalg.norm(means[candidates] - colour[:, None, :], axis=2)
         snapped[y, x] = candidates[np.arange(len(y)), distance.argmin(axis=1)]
+        if progress is not None:
+            progress((start + len(y)) / len(ys))
     return snapped
 
 
@@ -392,10 +409,14 @@ class RegionParser(Parser):
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:
         cancel = cancel or CancelToken()
-        if progress:
-            progress(0.0, "finding colour regions")
+
+        def step(fraction: float, text: str) -> None:  # a cancelled run stops between steps
+            cancel.raise_if_cancelled()
+            if progress:
+                progress(fraction, text)
+
         settings = {k: self.options[k] for k in self._SETTINGS if self.options.get(k) is not None}
-        labels = region_map(image, **settings)
+        labels = region_map(image, **settings, progress=step)
         cancel.raise_if_cancelled()
         if progress:
             progress(1.0, f"{int(labels.max()) + 1} regions")

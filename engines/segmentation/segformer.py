@@ -24,7 +24,14 @@ from engines.base import CancelToken, InputError
 from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
-from engines.segmentation.neural import NeuralParser, image_tensor, load_strict, upsampled_argmax
+from engines.segmentation.neural import (
+    NETWORK_DONE,
+    UPSAMPLING,
+    NeuralParser,
+    image_tensor,
+    load_strict,
+    upsampled_argmax,
+)
 from engines.weights import WeightSpec, register_spec
 
 MEAN = (123.675, 116.28, 103.53)
@@ -130,6 +137,9 @@ class SceneLiteParser(NeuralParser):
         with torch.no_grad(), cancel_checks(cancel):  # stops part-way
             logits = network(tensor)
             cancel.raise_if_cancelled()
-            labels = upsampled_argmax(logits.float(), image.shape[:2])
+            report(NETWORK_DONE, UPSAMPLING)
+            labels = upsampled_argmax(logits.float(), image.shape[:2], progress=lambda done:
+                                      report(NETWORK_DONE + (1 - NETWORK_DONE) * done,
+                                             UPSAMPLING))
         report(1.0, "done")
         return labels

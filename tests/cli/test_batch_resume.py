@@ -11,6 +11,7 @@ import pytest
 import cli.batch
 import engines.batch
 from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cli._common import StageBar
 from engines.fileio import load_image
 from tests.cli.test_cli import _folder, run_cli
 
@@ -200,3 +201,34 @@ def test_an_earlier_failure_is_still_listed_when_the_run_stops(tmp_path, capsys,
     assert len(listed) == 1 and listed[0].startswith("  p0.png: ")
     assert "1 result written and kept, 1 picture not done, 1 failed" in printed.err
     assert sorted(p.name for p in out.iterdir()) == ["p1.png"]
+
+
+def test_the_bar_counts_a_picture_once_its_result_is_written(tmp_path, monkeypatch, capsys):
+    """Ctrl+C as the third result is being saved: the bar and the message both say 2."""
+    images, masks = _folder(tmp_path, count=4)
+    out = tmp_path / "out"
+    seen: list[tuple[int, int]] = []
+    show = StageBar.show
+
+    def recording(self, n, stage):
+        seen.append((int(n), len(list(out.glob("*.png"))) if out.is_dir() else 0))
+        show(self, n, stage)
+
+    save, saves = engines.batch.save_result, []
+
+    def interrupted_saving_the_third(*args, **kwargs):
+        saves.append(1)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(StageBar, "show", recording)
+    monkeypatch.setattr(engines.batch, "save_result", interrupted_saving_the_third)
+    assert _batch(images, masks, out) == EXIT_INTERRUPTED
+    assert all(done <= written for done, written in seen), seen
+    assert max(done for done, _ in seen) == 2
+    assert "interrupted: 2 results written and kept" in capsys.readouterr().err
+    monkeypatch.setattr(engines.batch, "save_result", save)
+    seen.clear()
+    assert _batch(images, masks, out, "--overwrite") == EXIT_OK
+    assert all(done <= written for done, written in seen) and seen[-1] == (4, 4)

@@ -67,3 +67,12 @@ def test_the_editor_opens_with_a_display_or_a_chosen_platform(monkeypatch, env):
     opened = []
     monkeypatch.setattr(app.launch, "launch", lambda *a, **k: opened.append(a) or 0)
     assert main.main([]) == 0 and opened == [(None,)]
+
+
+def test_the_size_limit_names_the_program_not_the_editor():
+    """The command line meets the limit too: the message fits both."""
+    data = fileio.encode_image(np.zeros((40, 50, 3), np.uint8), ".png")
+    with pytest.raises(fileio.ImageFileError) as refused:
+        fileio.decode_image(data, "big.png", max_pixels=1000)
+    assert "megapixels this program handles" in str(refused.value)
+    assert "editor" not in str(refused.value)

@@ -103,7 +103,6 @@ def test_a_plugin_parser_missing_its_weights_gives_the_download_command(
     (["--model", "sky"], "unknown parser 'sky'"),
     (["--model", "scene", "--regions", "4"], "--regions applies to --model regions"),
     (["-o", "labels.jpg"], "written as .png"),
-    (["--regions", "0"], "the number of regions (max_regions) must be 1 to 254, got 0"),
 ])
 def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys, arguments,
                                           message):

@@ -117,3 +117,23 @@ def test_a_bad_learning_rate_is_refused_before_any_work(model_cache, folders, tm
     assert cli.main(_args(*folders, output, "--lr", lr)) == cli.EXIT_USAGE
     assert "argument --lr" in capsys.readouterr().err.splitlines()[-1]
     assert not output.exists()
+
+
+def test_what_the_image_folder_holds_besides_pictures_is_named(model_cache, folders, tmp_path,
+                                                               capsys):
+    images, labels = folders
+    (images / "notes.txt").write_text("not a picture")
+    (images / "more").mkdir()
+    fileio.write_atomic(images / "more" / "deep.jpg", (images / "p0.jpg").read_bytes())
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == 0
+    err = capsys.readouterr().err
+    assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 subfolder "
+            "not searched (folder runs do not look into subfolders): more/") in err
+
+
+def test_a_labels_folder_inside_the_image_folder_is_not_named(model_cache, folders, tmp_path,
+                                                             capsys):
+    images, labels = folders
+    inside = labels.rename(images / "labels")
+    assert cli.main(_args(images, inside, tmp_path / "m.pt", "--no-install")) == 0
+    assert "skipped" not in capsys.readouterr().err

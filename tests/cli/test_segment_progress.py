@@ -1,0 +1,122 @@
+"""`segment`'s progress follows the real work: the scene parsers report each strip of the
+full-size labelling, the colour regions their steps, and the bar says "writing" before the
+label map is saved and reaches 100% only once it is."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import cli
+from cli._common import StageBar
+from engines.base import Cancelled, CancelToken
+from engines.device import MODEL_SLOT
+from engines.neural.interrupt import cancel_checks
+from engines.segmentation import segformer
+from engines.segmentation.base import create_parser
+from engines.segmentation.neural import NETWORK_DONE, UPSAMPLING, upsampled_argmax
+from tests.engines.test_segmentation import picture, put_in_cache
+
+
+def test_upsampled_argmax_reports_each_strip():
+    logits = torch.randn(1, 6, 11, 17)
+    expected = F.interpolate(logits, size=(83, 129), mode="bilinear",
+                             align_corners=False).argmax(1)[0].numpy()
+    done: list[float] = []
+    labels = upsampled_argmax(logits, (83, 129), max_elements=6 * 129 * 20,
+                              progress=done.append)
+    assert np.array_equal(labels, expected)
+    assert done == [20 / 83, 40 / 83, 60 / 83, 80 / 83, 1.0]  # 20 rows a strip
+    done.clear()
+    upsampled_argmax(logits, (83, 129), progress=done.append)  # one strip does it all
+    assert done == [1.0]
+
+
+def test_cancelling_stops_the_labelling_between_strips():
+    token = CancelToken()
+    done: list[float] = []
+
+    def cancel_after_the_first(fraction: float) -> None:
+        done.append(fraction)
+        token.cancel()
+
+    with pytest.raises(Cancelled), cancel_checks(token):
+        upsampled_argmax(torch.randn(1, 4, 5, 7), (50, 70), max_elements=4 * 70 * 10,
+                         progress=cancel_after_the_first)
+    assert done == [0.2]
+
+
+@pytest.fixture
+def scene_lite(model_cache):
+    """A SegFormer-B0 parser on a hub-format checkpoint of random weights in the cache."""
+    from safetensors.torch import save_model
+
+    torch.manual_seed(0)
+    save_model(segformer.build_network("b0"), str(put_in_cache("segformer-b0-ade")))
+    yield create_parser("scene-lite", variant="b0", device="cpu")
+    MODEL_SLOT.clear()
+
+
+def test_scene_lite_reports_the_labelling_strip_by_strip(scene_lite, monkeypatch):
+    # 8 rows a strip, as a 50-megapixel photo is labelled in a few hundred
+    monkeypatch.setattr(segformer, "upsampled_argmax",
+                        functools.partial(upsampled_argmax, max_elements=150 * 80 * 8))
+    reports: list[tuple[float, str]] = []
+    labels = scene_lite.parse(picture(48, 80), progress=lambda f, t: reports.append((f, t)))
+    assert labels.shape == (48, 80)
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and reports[-1] == (1.0, "done")
+    labelling = [fraction for fraction, text in reports if text == UPSAMPLING]
+    assert labelling[0] == NETWORK_DONE and len(labelling) == 1 + 48 // 8
+    assert labelling[-1] == pytest.approx(1.0) and len(set(labelling)) == len(labelling)
+
+
+def test_colour_regions_report_their_steps_and_can_be_cancelled():
+    image = np.zeros((600, 800, 3), np.uint8)
+    image[:, 300:] = (30, 60, 200)
+    image[400:] = (200, 200, 40)
+    parser = create_parser("regions", working_size=128)
+    reports: list[tuple[float, str]] = []
+    parser.parse(image, progress=lambda f, t: reports.append((f, t)))
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert [text for _, text in reports[:3]] == ["finding colour regions", "merging regions",
+                                                 "sharpening the boundaries"]
+    assert reports[-1][1] == "3 regions" and 0 < reports[1][0] < reports[2][0] < 1
+    token = CancelToken()
+
+    def cancel_when_merging(fraction: float, text: str) -> None:
+        if text == "merging regions":
+            token.cancel()
+
+    steps = []
+    with pytest.raises(Cancelled):
+        parser.parse(image, token, lambda f, t: (steps.append(t), cancel_when_merging(f, t)))
+    assert steps == ["finding colour regions", "merging regions"]
+
+
+def test_the_bar_says_writing_before_the_save_and_ends_once_saved(tmp_path, monkeypatch,
+                                                                  capsys):
+    source, output = tmp_path / "halves.png", tmp_path / "labels.png"
+    image = np.zeros((90, 120, 3), np.uint8)
+    image[45:] = (20, 140, 150)
+    Image.fromarray(image).save(source)
+    shown: list[tuple[float, str, bool]] = []
+    show = StageBar.show
+
+    def recording(self, n, stage):
+        shown.append((n, stage, output.exists()))
+        show(self, n, stage)
+
+    monkeypatch.setattr(StageBar, "show", recording)
+    assert cli.main(["segment", str(source), "-o", str(output)]) == 0
+    writing = shown.index((90, "writing labels.png", False))
+    assert all(n < 100 for n, _, _ in shown[:writing + 1])
+    assert shown[-1] == (100, "written", True)
+    assert [n for n, _, _ in shown] == sorted(n for n, _, _ in shown)
+    assert "2 classes" in capsys.readouterr().out
