@@ -51,6 +51,7 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
 def main(argv: list[str]) -> int:
     """Run a subcommand; returns the process exit code. Never lets a traceback escape
     unless ``--debug`` is given."""
+    from cli._common import sigterm_stops_like_ctrl_c, stopped_by_sigterm
     from cli._errors import describe_error
 
     modules = command_modules()
@@ -63,9 +64,14 @@ def main(argv: list[str]) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(modules[args.command].run(args) or EXIT_OK)
+        with sigterm_stops_like_ctrl_c():  # a kill stops a run as Ctrl+C does, said so
+            return int(modules[args.command].run(args) or EXIT_OK)
     except KeyboardInterrupt as interrupt:  # a command may say how far it got (batch)
-        print(str(interrupt) or "interrupted", file=sys.stderr)
+        message = str(interrupt) or "interrupted"
+        if stopped_by_sigterm(interrupt):
+            print(message.replace("interrupted", "terminated", 1), file=sys.stderr)
+            return EXIT_TERMINATED
+        print(message, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if getattr(args, "debug", False):

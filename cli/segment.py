@@ -10,14 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cli import EXIT_FAILED, EXIT_OK, EXIT_TERMINATED
+from cli import EXIT_FAILED, EXIT_OK
 from cli._common import (
     StageBar,
     check_output_file,
     folder_progress,
     ranged,
-    sigterm_stops_like_ctrl_c,
-    stopped_by_sigterm,
 )
 from cli.batch import print_failures, print_skipped, run_to_end
 from engines.base import EngineError, InputError
@@ -171,18 +169,11 @@ def _run_folder(args: argparse.Namespace) -> int:
     images, output = Path(args.image), Path(args.output)
     pictures = _folder_pictures(images, output)
     parser = _ready_parser(args)
-    with sigterm_stops_like_ctrl_c(), contextlib.ExitStack() as closing:
+    with contextlib.ExitStack() as closing:  # Ctrl+C and SIGTERM: cli.main says them
         progress = folder_progress(closing, len(pictures), args.model)
-        try:
-            result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
-                                                     overwrite=args.overwrite),
-                                closing.close, args.overwrite)
-        except KeyboardInterrupt as stop:
-            if not stopped_by_sigterm(stop):
-                raise  # cli.main says it: exit 130
-            print((str(stop) or "interrupted").replace("interrupted", "terminated", 1),
-                  file=sys.stderr)
-            return EXIT_TERMINATED
+        result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
+                                                 overwrite=args.overwrite),
+                            closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{count_noun(len(result.written), 'label map')} written to {output}, "

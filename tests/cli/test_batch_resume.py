@@ -10,7 +10,7 @@ import pytest
 
 import cli.batch
 import engines.batch
-from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 from cli._common import StageBar
 from engines.fileio import load_image
 from tests.cli.test_cli import _folder, run_cli
@@ -146,6 +146,32 @@ def test_an_interrupted_run_says_what_it_kept_and_the_rerun_finishes(tmp_path, c
         ["picture p2.png", "picture p3.png"]
     assert "2 skipped: already in the output folder" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png", "p3.png"]
+
+
+def test_a_kill_stops_batch_as_ctrl_c_does_and_says_terminated(tmp_path, capsys,
+                                                               monkeypatch):
+    """SIGTERM (a logout, ``kill``, a job scheduler) ends the run at once, keeping what
+    is written, saying so, with exit code 143; the handler before is back afterwards."""
+    import signal
+
+    images, masks = _folder(tmp_path, count=4)
+    out = tmp_path / "out"
+    fill = engines.batch._final_image
+    runs = []
+
+    def killed_at_the_third(*args, **kwargs):
+        runs.append(1)
+        if len(runs) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return fill(*args, **kwargs)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(engines.batch, "_final_image", killed_at_the_third)
+    assert _batch(images, masks, out) == EXIT_TERMINATED
+    message = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert message.startswith("terminated: 2 results written and kept, 2 pictures not done")
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 @pytest.mark.parametrize("code, advice", [(errno.ENOSPC, "free some space"),
