@@ -7,7 +7,8 @@ file; the next download resumes it). :func:`cancel_transfers` and :func:`wait_fo
 stop every running one when the program closes. They show no message boxes: results come
 back as signals and the window decides what to say. :class:`ModelManagerDialog` lists every
 checkpoint with its size, licence and state, with Download, Import file..., Remove and Open
-folder (Download replaces a damaged file; Delete removes).
+folder (Download replaces a damaged file; Import file... asks before replacing one that is
+installed and sound; Delete removes).
 :func:`offer_download` is the engine picker's (and the Faces panel's) "this needs weights:
 download now?".
 """
@@ -383,13 +384,12 @@ class TransferDialog(QDialog):
             self.bar.setValue(0)
             self.heading.setText("Failed: " + "; ".join(
                 f"{weights_id}: {message}" for weights_id, message in self.errors.items()))
-            kept = [weights_id for weights_id in self.errors
-                    if weights.installation(weights_id).partial_bytes]
-            again = (f"The partial download of {', '.join(kept)} is kept: downloading again "
-                     "resumes it. " if kept else "Try again later. ")
-            self.detail.setText(again + "Or import a file you downloaded yourself from the "
-                                "model manager.")
+            self.detail.setText(self._failure_advice())
             self.buttons.setStandardButtons(QDialogButtonBox.Close)
+
+    def _failure_advice(self) -> str:
+        """What to do after the failures in :attr:`errors` (shown under them)."""
+        return ""
 
 
 class DownloadDialog(TransferDialog):
@@ -409,6 +409,13 @@ class DownloadDialog(TransferDialog):
         super().__init__([(weights_id, job(weights_id)) for weights_id in ids],
                          "Downloading weights", parent)
 
+    def _failure_advice(self) -> str:
+        kept = [weights_id for weights_id in self.errors
+                if weights.installation(weights_id).partial_bytes]
+        again = (f"The partial download of {', '.join(kept)} is kept: downloading again "
+                 "resumes it. " if kept else "Try again later. ")
+        return again + "Or import a file you downloaded yourself from the model manager."
+
 
 class ImportDialog(TransferDialog):
     """Checks and installs ``source`` as the checkpoint ``weights_id`` (copied, or moved)."""
@@ -421,6 +428,17 @@ class ImportDialog(TransferDialog):
             weights_id, source, move=move, progress=progress, cancel=cancel,
             waiting=waiting))],
             "Importing weights", parent)
+        self.source = Path(source)
+
+    def _failure_advice(self) -> str:
+        """Nothing was installed; an installed checkpoint is still there: choose the right
+        file (no download advice: the user chose this file)."""
+        kept = [weights.get_spec(weights_id).title for weights_id in self.errors
+                if weights.installation(weights_id).state is InstallState.INSTALLED]
+        unchanged = (f" The installed {' and '.join(kept)} file is unchanged." if kept
+                     else "")
+        return (f"{self.source.name} was not installed.{unchanged} Choose the file of this "
+                "model (its details in Models say where to get it) and import it again.")
 
 
 class ModelManagerDialog(QDialog):
@@ -603,7 +621,7 @@ class ModelManagerDialog(QDialog):
             self.details.setText("Select one model to import a file for.")
             return
         source = self._ask_import_file(ids[0])
-        if source:
+        if source and self._confirm_replace(ids[0], source):
             self.import_from(ids[0], source)
 
     def _ask_import_file(self, weights_id: str) -> str:
@@ -612,6 +630,20 @@ class ModelManagerDialog(QDialog):
             self, f"Import {spec.title} weights", str(Path.home()),
             "Checkpoints (*.pth *.pt *.ckpt *.safetensors *.bin *.zip);;All files (*)")
         return source
+
+    def _confirm_replace(self, weights_id: str, source: str) -> bool:
+        """Whether to import ``source`` as ``weights_id``: asked, No by default, when a
+        checkpoint that passes the checks is installed; yes when none (or a damaged one) is."""
+        entry = weights.installation(weights_id)
+        if entry.state is not InstallState.INSTALLED:
+            return True
+        name = Path(source).name
+        answer = QMessageBox.question(
+            self, "Replace weights?",
+            f"{entry.spec.title} is installed and works. Replace it with {name}? (If {name} "
+            "is not this checkpoint, it is refused and the installed file is kept.)",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
 
     def _confirm_remove(self, weights_ids: list[str]) -> bool:
         answer = QMessageBox.question(self, "Remove weights",

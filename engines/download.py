@@ -206,9 +206,13 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
 
     ``source_path`` is the file as downloaded (checked like a download: digest or size, and
     format; for a zip spec the member is extracted) or, for a zip spec, the extracted member
-    itself (format checked). The source is copied (moved with ``move``) only once it passed;
-    a failing source is left untouched. Waits like :func:`download` while another process
-    transfers the same checkpoint. Raises ``FileNotFoundError``,
+    itself (format and its zip's CRCs checked: :func:`~engines.weights.check_member_file`; a
+    zip archive cut short, whose directory :mod:`zipfile` would take from the last file
+    stored in it, is refused by the format check). Either way the spec's ``check_contents``
+    (does it fit the network) runs before anything is installed. The source is copied
+    (moved with ``move``) only once it passed; a failing source, and an installed file it
+    would have replaced, are left untouched. Waits like :func:`download` while another
+    process transfers the same checkpoint. Raises ``FileNotFoundError``,
     :class:`~engines.weights.HashMismatchError`, :class:`~engines.weights.WrongFileError`.
     """
     spec = weights.get_spec(spec_id)
@@ -224,10 +228,11 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
-            weights.check_checkpoint_file(spec, source, source.name)
+            weights.check_member_file(spec, source, source.name, cancel)
             sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
             _place(source, target, move, progress, cancel)
-            checked = f"{spec.format} format of the extracted file"
+            checked = f"{spec.format} format of the extracted file" + (
+                " and its tensors" if spec.check_contents is not None else "")
         elif member:  # the archive as downloaded
             weights.check_download(spec, source, source.name, cancel)
             _extract(spec, source, target, cancel)
@@ -665,8 +670,13 @@ def _install_siblings(spec: WeightSpec, archive_path: Path, origin: str,
 
 
 def _what_was_checked(spec: WeightSpec) -> str:
-    pinned = [name for name, value in (("sha256", spec.sha256), ("md5", spec.md5)) if value]
-    return " and ".join(pinned) if pinned else "size and format"
+    """What the install record says was checked: the pinned digests, else size and format,
+    and the tensors where the spec has a ``check_contents`` (``"size, format and tensors"``)."""
+    checks = [name for name, value in (("sha256", spec.sha256), ("md5", spec.md5))
+              if value] or ["size", "format"]
+    if spec.check_contents is not None:
+        checks.append("tensors")
+    return ", ".join(checks[:-1]) + " and " + checks[-1] if len(checks) > 1 else checks[0]
 
 
 def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelToken) -> None:

@@ -20,6 +20,7 @@ where a file is expected, whether a file is the right one, and how to open it sa
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import enum
 import functools
@@ -31,6 +32,7 @@ import re
 import struct
 import sys
 import types
+import warnings
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -81,7 +83,8 @@ class WeightSpec:
         check_contents: for a file no digest pins (one the user trained, say), a check that
             it holds what the loader needs, run before it is installed and by ``verify
             --deep``: ``(path) -> None``; it opens the file itself (:func:`load_checkpoint`)
-            and raises :class:`WeightsCorruptError` with the reason.
+            and raises :class:`WeightsCorruptError` with the reason. :func:`network_check`
+            makes one of the engine's own loader, cheaply.
     """
 
     id: str
@@ -548,6 +551,13 @@ def _zip_names(path: Path) -> tuple[str, ...] | None:
     The directory is read once per version of the file (inode, size, modification and
     status-change times): one check asks several times, the cut-short test, the format and
     the member lookup."""
+    directory = _zip_directory_of(path)
+    return None if directory is None else directory[0]
+
+
+def _zip_directory_of(path: Path) -> tuple[tuple[str, ...], int] | None:
+    """The member names of the zip ``path`` and where its first member begins in the file
+    (0 unless something precedes the archive); None without a readable zip directory."""
     try:
         status = path.stat()
     except OSError:
@@ -557,21 +567,30 @@ def _zip_names(path: Path) -> tuple[str, ...] | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _zip_directory(path: str, *signature: int) -> tuple[str, ...] | None:
-    """:func:`_zip_names` of ``path`` as it is at ``signature`` (the cache key only)."""
+def _zip_directory(path: str, *signature: int) -> tuple[tuple[str, ...], int] | None:
+    """:func:`_zip_directory_of` ``path`` as it is at ``signature`` (the cache key only)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return tuple(archive.namelist())
+            members = archive.infolist()
+            start = min((info.header_offset for info in members), default=0)
+            return tuple(info.filename for info in members), start
     except (zipfile.BadZipFile, OSError):
         return None
 
 
 def _cut_short_zip(path: Path) -> str | None:
     """``"a zip archive cut short (268 kB), as ..."`` when ``path`` begins as a zip but has
-    no readable directory (the end of the file is missing), else None."""
+    no readable directory of its own (the end of the file is missing), else None.
+
+    A zip whose members are stored uncompressed (a zip of ``torch.save`` files, such as
+    EdgeConnect's) that lost its end still looks readable: :mod:`zipfile` finds the
+    directory of the last file stored inside it and takes that file for the archive. That
+    directory's first member then begins after the start of the file, where a whole
+    archive's begins at 0."""
     with open(path, "rb") as handle:
         zip_head = handle.read(4) == b"PK\x03\x04"
-    if not zip_head or _zip_names(path) is not None:
+    directory = _zip_directory_of(path) if zip_head else None
+    if not zip_head or (directory is not None and directory[1] == 0):
         return None
     return (f"a zip archive cut short ({format_size(path.stat().st_size)}), as an interrupted "
             "download or copy leaves it")
@@ -688,10 +707,43 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
 def check_checkpoint_file(spec: WeightSpec, path: str | os.PathLike, what: str = "") -> None:
     """Check that ``path``, about to be installed as ``spec``'s file (not an archive), is of
     ``spec.format`` (:func:`check_format`) and passes ``spec.check_contents`` when the spec
-    has one. Raises :class:`WrongFileError` or :class:`WeightsCorruptError`."""
+    has one. Raises :class:`WrongFileError` or :class:`WeightsCorruptError`; a refusal of
+    ``check_contents`` is said as ``"WHAT is not the TITLE checkpoint: it does not fit ..."``
+    (``what``: how to name the file, by default its name; a member extracted to a temporary
+    file is named as in its archive)."""
+    path = Path(path)
+    what = what or path.name
     check_format(path, spec.format, what)
-    if spec.check_contents is not None:
-        spec.check_contents(Path(path))
+    if spec.check_contents is None:
+        return
+    try:
+        spec.check_contents(path)
+    except WeightsCorruptError as exc:
+        raise type(exc)(_not_the_checkpoint(spec, path, what, str(exc))) from None
+
+
+def _not_the_checkpoint(spec: WeightSpec, path: Path, what: str, reason: str) -> str:
+    """``"WHAT is not the TITLE checkpoint: REASON"``, the file's own path or name at the
+    start of ``reason`` (a loader's message) said as ``it``."""
+    for name in (str(path.absolute()), str(path), path.name):
+        if reason.startswith(name + " "):
+            reason = "it" + reason[len(name):]
+            break
+    return f"{what} is not the {spec.title} checkpoint: {reason}"
+
+
+def check_member_file(spec: WeightSpec, path: str | os.PathLike, what: str = "",
+                      cancel: CancelToken | None = None) -> None:
+    """Check a file handed over as the member of ``spec``'s archive (the file the user took
+    out of the zip): its format, for a zip (``torch.save``) the CRC-32 of every member (a
+    digest pins the archive, not this file), and :func:`check_checkpoint_file`. Raises
+    :class:`WrongFileError` or :class:`WeightsCorruptError`."""
+    path = Path(path)
+    what = what or path.name
+    check_format(path, spec.format, what)
+    if _zip_names(path) is not None:
+        _check_zip_members(path, what, cancel)
+    check_checkpoint_file(spec, path, what)
 
 
 def find_archive_member(path: str | os.PathLike, member: str) -> str | None:
@@ -830,6 +882,10 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     other object into an inert placeholder, so no code from the file runs either way.
     Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file,
     saying why (:func:`_unreadable_reason`) and, for an installed checkpoint, how to replace it.
+
+    While a :func:`network_check` runs (in its thread), a ``torch.save`` zip is
+    memory-mapped (``mmap=True``): its tensors' data is read only where it is used, as
+    safetensors' loader always does.
     """
     import torch
 
@@ -837,21 +893,81 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     try:
         if format == "torchscript":
             return torch.jit.load(str(path), map_location="cpu")
-        if format == "safetensors":
+        if format == "safetensors":  # its loader maps the file: data is read where used
             from safetensors.torch import load_file
 
             return load_file(str(path), device="cpu")
+        # a legacy pickle cannot be mapped
+        mapped = _PROBING.get() and _zip_names(path) is not None
         try:
-            return torch.load(str(path), map_location="cpu", weights_only=True)
+            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mapped)
         except Exception:
             if format != "lightning" or not zipfile.is_zipfile(path):
                 raise
             return torch.load(str(path), map_location="cpu", weights_only=False,
-                              pickle_module=_restricted_pickle_module())
+                              pickle_module=_restricted_pickle_module(), mmap=mapped)
     except FileNotFoundError:
         raise WeightsMissingError(f"{path}: no such file") from None
     except Exception as exc:  # torch raises many types for bad files
         raise WeightsCorruptError(_unreadable_message(path, format, exc)) from exc
+
+
+# --- does a checkpoint fit its network ----------------------------------------------------
+
+_PROBING: contextvars.ContextVar[bool] = contextvars.ContextVar("checkpoint_probing",
+                                                               default=False)
+
+
+def network_check(load: Callable[[Path, Any], Any], meta: bool = True
+                  ) -> Callable[[Path], None]:
+    """A :attr:`WeightSpec.check_contents` that loads the file the way its engine does.
+
+    ``load(path, device)`` is the engine's (or parser's) own loading code: it builds the
+    network, opens the file with :func:`load_checkpoint`, unwraps what upstream wraps
+    (``{"generator": ...}``, a Lightning ``state_dict``, ``module.`` prefixes, another
+    naming) and loads it strictly, raising :func:`mismatch_error` (or another
+    :class:`WeightsCorruptError`) when names or shapes differ. The check runs it with
+    torch's default device set to ``meta`` (``device`` is then ``meta`` too), so the network
+    is built without memory for its weights and loading it copies nothing, and with
+    :func:`load_checkpoint` memory-mapping the file: a file of any size costs its pickle
+    and the network's construction, not a copy in memory. ``meta=False`` makes the CPU the
+    default device (and ``device``) instead, for a network whose construction reads a
+    tensor's value (meta tensors have none): ``load`` builds it on the CPU, where it takes
+    its full size, and can move it to ``meta`` before loading into it. Raises
+    :class:`WeightsCorruptError`; any other failure of the load becomes a
+    :class:`CheckpointMismatchError`.
+    """
+    def check(path: Path) -> None:
+        failure = _probe(Path(path), load, meta)
+        if failure is not None:  # raised here, after the probe's frames (the mapped file) went
+            raise failure
+
+    return check
+
+
+def _probe(path: Path, load: Callable[[Path, Any], Any],
+           meta: bool) -> WeightsCorruptError | None:
+    """Run ``load(path, device)`` as :func:`network_check` says; its failure, without the
+    traceback (which would keep the mapped file open), or None."""
+    import torch
+
+    device = torch.device("meta" if meta else "cpu")
+    token = _PROBING.set(True)
+    try:
+        with torch.device(device), warnings.catch_warnings():
+            # loading into meta parameters copies nothing, which torch warns about
+            warnings.filterwarnings("ignore", message=".*non-meta parameter.*meta parameter")
+            load(path, device)
+    except WeightsCorruptError as exc:
+        failure = type(exc)(str(exc))
+    except Exception as exc:  # whatever the loader trips on, the file does not fit
+        failure = CheckpointMismatchError(f"{path.absolute()} does not load into its network "
+                                          f"({message_line(exc)[:200]})")
+    else:
+        failure = None
+    finally:
+        _PROBING.reset(token)
+    return failure
 
 
 def _installed_spec(path: Path) -> WeightSpec | None:

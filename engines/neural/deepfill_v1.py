@@ -48,7 +48,9 @@ weights.register_spec(weights.WeightSpec(
     contract=("plain generator state dict (coarse_generator.*, fine_generator.*); input "
               "(img*2-1)*(1-m), img RGB in [0, 1], m 1 = hole, H and W multiples of 8; the "
               "network adds the ones and mask channels; outputs clamped to [-1, 1]"),
-    extra={"params": 3_601_542}))
+    extra={"params": 3_601_542},
+    check_contents=weights.network_check(
+        lambda path, device: load_deepfill_v1(DeepFillV1(), path))))
 
 
 class ConvBlock(nn.Module):

@@ -68,7 +68,9 @@ def _spec(weights_id: str, engine: str, title: str, filename: str, drive_id: str
         id=weights_id, engine=engine, title=title, filename=filename,
         urls=(_DRIVE + drive_id,), size=16_250_000, license=_LICENSE, homepage=_HOME,
         format="generator_dict", contract=_CONTRACT,
-        extra={"params": 4_052_487}))
+        extra={"params": 4_052_487},
+        check_contents=weights.network_check(
+            lambda path, device: load_deepfill_v2(DeepFillV2(), path))))
 
 
 _spec("deepfill2-places2", "deepfill2", "DeepFill v2 Places2 (PyTorch fine-tune)",

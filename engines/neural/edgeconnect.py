@@ -41,7 +41,13 @@ from engines.neural.common import (
 )
 from engines.neural.interrupt import watch_layers
 from engines.registry import register
-from engines.weights import WeightsCorruptError, WeightSpec, load_checkpoint, register_spec
+from engines.weights import (
+    WeightsCorruptError,
+    WeightSpec,
+    load_checkpoint,
+    network_check,
+    register_spec,
+)
 
 EDGE_FILE = "EdgeModel_gen.pth"
 INPAINT_FILE = "InpaintingModel_gen.pth"
@@ -244,13 +250,18 @@ def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpe
         title=f"EdgeConnect {title} edge generator", filename=EDGE_FILE,
         archive_member=f"{dataset}/{EDGE_FILE}",
         contract="input cat(gray*(1-m)+m, canny*(1-m), m), gray in [0,1], m 1 = hole; "
-                 "sigmoid edge map in [0,1]", **common)
+                 "sigmoid edge map in [0,1]",
+        check_contents=network_check(lambda path, device: load_generator(EdgeGenerator(), path)),
+        **common)
     inpaint = WeightSpec(
         id=f"edgeconnect-{dataset}-inpaint", engine=engine,
         title=f"EdgeConnect {title} inpainting generator", filename=INPAINT_FILE,
         archive_member=f"{dataset}/{INPAINT_FILE}",
         contract="input cat(img*(1-m)+m, edges), img RGB in [0,1], m 1 = hole; "
-                 "output (tanh+1)/2 RGB in [0,1]", **common)
+                 "output (tanh+1)/2 RGB in [0,1]",
+        check_contents=network_check(
+            lambda path, device: load_generator(InpaintGenerator(), path)),
+        **common)
     return register_spec(edge), register_spec(inpaint)
 
 

@@ -36,7 +36,7 @@ from engines.neural.common import image_to_tensor
 from engines.neural.lama_network import BIG_LAMA, LamaInpainter
 from engines.neural.sources import DualSourceEngine, load_exact, read_lightning_checkpoint
 from engines.registry import register
-from engines.weights import WeightsCorruptError, WeightSpec, register_spec
+from engines.weights import WeightsCorruptError, WeightSpec, network_check, register_spec
 
 HOMEPAGE = "https://github.com/advimman/lama"
 CONTRACT = ("image RGB in [0, 1] and mask (1 = hole) padded to a multiple of 8; generator input "
@@ -55,6 +55,8 @@ register_spec(WeightSpec(
     format="lightning",
     contract=CONTRACT,
     extra={"generator_prefix": "generator.", "parameters": "51.06M (with BatchNorm buffers)"},
+    check_contents=network_check(
+        lambda path, device: LamaEngine().load_weights(LamaInpainter(BIG_LAMA), path)),
 ))
 
 register_spec(WeightSpec(

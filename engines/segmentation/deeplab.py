@@ -47,7 +47,7 @@ from engines.segmentation.neural import (
     load_strict,
     upsampled_argmax,
 )
-from engines.weights import WeightSpec, register_spec
+from engines.weights import WeightSpec, network_check, register_spec
 
 MEAN_BGR = (104.008, 116.669, 122.675)
 LONG_SIDE = 513
@@ -69,6 +69,8 @@ SPEC = register_spec(WeightSpec(
     homepage="https://github.com/kazuto1011/deeplab-pytorch", format="state_dict",
     contract="BGR float 0-255 minus mean (104.008, 116.669, 122.675), long side 513; logits "
              "of 182 COCO-Stuff classes at 1/8 scale, max over scales 1, 0.5, 0.75",
+    check_contents=network_check(lambda path, device: load_strict(
+        build_network(), weights.load_checkpoint(path), SPEC.title, path)),
 ))
 
 

@@ -28,7 +28,7 @@ from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import NeuralParser, image_tensor, load_strict
-from engines.weights import WeightSpec, register_spec
+from engines.weights import WeightSpec, network_check, register_spec
 
 BACKGROUND = 0
 _FACEXLIB = "https://github.com/xinntao/facexlib"
@@ -40,14 +40,20 @@ PARSING_SPECS = {
         size=53_300_000, license="MIT", homepage=_FACEXLIB, format="state_dict",
         contract="512x512 RGB / 255, ImageNet mean and std; net(x)[0] logits of 19 face "
                  "classes; the original face-parsing.PyTorch 79999_iter.pth has the same keys",
-        extra={"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)})),
+        extra={"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+        check_contents=network_check(lambda path, device: load_strict(
+            build_parsing_network("bisenet"), weights.load_checkpoint(path),
+            PARSING_SPECS["bisenet"].title, path)))),
     "parsenet": register_spec(WeightSpec(
         id="face-parsenet", engine="face", title="ParseNet face parsing (facexlib)",
         filename="parsing_parsenet.pth",
         urls=(f"{_FACEXLIB}/releases/download/v0.2.2/parsing_parsenet.pth",),
         size=85_300_000, license="MIT", homepage=_FACEXLIB, format="state_dict",
         contract="512x512 RGB / 255, mean and std 0.5; net(x)[0] logits of 19 face classes",
-        extra={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)})),
+        extra={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+        check_contents=network_check(lambda path, device: load_strict(
+            build_parsing_network("parsenet"), weights.load_checkpoint(path),
+            PARSING_SPECS["parsenet"].title, path)))),
 }
 
 

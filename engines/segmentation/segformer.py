@@ -32,7 +32,7 @@ from engines.segmentation.neural import (
     load_strict,
     upsampled_argmax,
 )
-from engines.weights import WeightSpec, register_spec
+from engines.weights import WeightSpec, network_check, register_spec
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -62,7 +62,12 @@ SPECS = {
         contract=f"RGB resized to {size}x{size}, (x - {MEAN}) / {STD} on 0-255; logits of the "
                  "150 ADE20K classes at the input size",
         extra={"encoder": f"mit_{variant}", "decoder_channels": channels, "input_size": size,
-               "upstream": _SEGFORMER}))
+               "upstream": _SEGFORMER},
+        # built on the CPU (smp's MiT encoder reads a tensor's value while it is built),
+        # then moved to meta: loading copies nothing
+        check_contents=network_check(lambda path, device, variant=variant: load_strict(
+            build_network(variant).to("meta"), weights.load_checkpoint(path, "safetensors"),
+            variant_spec(variant).title, path), meta=False)))
     for variant, (repository, size, channels, download_size) in VARIANTS.items()
 }
 

@@ -535,3 +535,86 @@ def test_models_table_leaves_tab_to_the_buttons_and_delete_removes(qtbot, make_s
     for button in (manager.download_button, manager.import_button, manager.remove_button,
                    manager.folder_button):
         assert "&" in button.text()
+
+
+# --- importing a file over an installed checkpoint --------------------------------------------
+
+
+def test_import_asks_before_replacing_a_sound_installed_checkpoint(qtbot, make_spec, tmp_path,
+                                                                   monkeypatch):
+    spec = make_spec()
+    first, second = tmp_path / "first.pth", tmp_path / "second.pth"
+    first.write_bytes(checkpoint_bytes(20_000))
+    second.write_bytes(checkpoint_bytes(30_000))
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    chosen = [first]
+    monkeypatch.setattr(manager, "_ask_import_file", lambda weights_id: str(chosen[0]))
+    asked = []
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, buttons, default:
+                        asked.append((text, default)) or answers.pop(0))
+    manager.select([spec.id])
+
+    manager.import_button.click()  # nothing installed: nothing to ask
+    qtbot.waitUntil(lambda: weights.is_present(spec.id), timeout=20000)
+    qtbot.waitUntil(lambda: not manager.transfer.running, timeout=20000)
+    installed = weights.local_path(spec.id)
+    assert asked == [] and installed.read_bytes() == first.read_bytes()
+
+    chosen[0], answers[:] = second, [QMessageBox.No]
+    manager.transfer = None
+    manager.select([spec.id])
+    manager.import_button.click()
+    assert asked == [(f"{spec.title} is installed and works. Replace it with second.pth? (If "
+                      "second.pth is not this checkpoint, it is refused and the installed "
+                      "file is kept.)", QMessageBox.No)]  # No is the default
+    assert manager.transfer is None and installed.read_bytes() == first.read_bytes()
+
+    answers[:] = [QMessageBox.Yes]
+    manager.select([spec.id])
+    manager.import_button.click()
+    assert len(asked) == 2 and manager.transfer is not None
+    qtbot.waitUntil(lambda: installed.read_bytes() == second.read_bytes(), timeout=20000)
+
+
+def test_import_replaces_a_damaged_checkpoint_without_asking(qtbot, make_spec, tmp_path,
+                                                             monkeypatch):
+    spec = make_spec()
+    damaged_slot(spec)
+    source = tmp_path / "net.pth"
+    source.write_bytes(checkpoint_bytes(20_000))
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    monkeypatch.setattr(manager, "_ask_import_file", lambda weights_id: str(source))
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: pytest.fail("asked"))
+    manager.select([spec.id])
+
+    manager.import_button.click()
+    qtbot.waitUntil(lambda: weights.is_present(spec.id), timeout=20000)
+    assert weights.local_path(spec.id).read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("installed_before", [False, True])
+def test_a_failed_import_says_what_to_do_without_download_advice(qtbot, make_spec, tmp_path,
+                                                                 installed_before):
+    spec = make_spec(urls=("https://example.org/net.pth",))
+    if installed_before:
+        sound = tmp_path / "net.pth"
+        sound.write_bytes(checkpoint_bytes(20_000))
+        download.import_file(spec.id, sound)
+    page = tmp_path / "page.pth"
+    page.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+
+    dialog = manager.import_from(spec.id, page)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+
+    assert "page.pth is a web page" in dialog.heading.text()
+    unchanged = f" The installed {spec.title} file is unchanged." if installed_before else ""
+    assert dialog.detail.text() == (f"page.pth was not installed.{unchanged} Choose the file "
+                                    "of this model (its details in Models say where to get "
+                                    "it) and import it again.")
+    assert weights.is_present(spec.id) is installed_before
