@@ -58,6 +58,14 @@ _GUIDANCE_NOUNS = {
 }
 
 
+def guidance_list(kinds) -> str:
+    """The kinds of guidance ``kinds`` (:class:`Guidance` members) as the user names them,
+    in the order of :data:`_GUIDANCE_NOUNS` ("sketch, colour strokes"); "none" for none."""
+    values = {Guidance(kind).value for kind in kinds}
+    return ", ".join(noun.removeprefix("the ") for value, noun in _GUIDANCE_NOUNS.items()
+                     if value in values) or "none"
+
+
 def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
     """A sentence for the user when engine ``engine`` ignores some of ``given`` (naming an
     engine that would follow it, a ready one first), else ""."""

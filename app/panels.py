@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.controller import FillSettings
+from app.controller import FillSettings, guidance_list
 from app.document import Layer
 from app.engine_options import EngineOptionsForm
 from app.viewcache import OverlayStyle
@@ -194,7 +194,7 @@ class EnginePanel(QWidget):
             return
         cls = registry.engine_class(name)
         readiness, detail = self.readiness(name)
-        guidance = ", ".join(sorted(g.value for g in cls.guidance)) or "none"
+        guidance = guidance_list(cls.guidance)
         state = "Ready" if readiness is Readiness.READY else f"{readiness.value}: {detail}"
         self.status.setText(f"{state}. Guidance: {guidance}.")
         self.status.setToolTip(cls.description)

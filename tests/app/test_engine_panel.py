@@ -43,3 +43,13 @@ def test_the_editor_starts_beside_a_module_whose_engine_name_is_taken(qtbot, plu
             in panel.not_loaded.text()
     finally:
         window.worker.shutdown()
+
+
+def test_the_panel_names_each_engines_guidance_as_the_user_knows_it(qtbot):
+    panel = EnginePanel()
+    qtbot.addWidget(panel)
+    panel.select_engine("patchmatch")
+    assert panel.status.text().endswith("Guidance: sketch, label edits, sampling area, "
+                                        "reference photos, colour strokes.")
+    panel.select_engine("lama")
+    assert panel.status.text().endswith("Guidance: none.")
