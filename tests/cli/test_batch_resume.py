@@ -13,6 +13,7 @@ import engines.batch
 from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 from cli._common import StageBar
 from engines.fileio import load_image
+from tests.cli.stopping import ctrl_c, stop_at_call
 from tests.cli.test_cli import _folder, run_cli
 
 
@@ -122,16 +123,8 @@ def test_an_interrupted_run_says_what_it_kept_and_the_rerun_finishes(tmp_path, c
                                                                      monkeypatch, opened):
     images, masks = _folder(tmp_path, count=4)
     out = tmp_path / "out"
-    fill = engines.batch._final_image
-    runs = []
-
-    def interrupted_at_the_third(*args, **kwargs):
-        runs.append(1)
-        if len(runs) == 3:
-            raise KeyboardInterrupt  # Ctrl+C while the third picture is computed
-        return fill(*args, **kwargs)
-
-    monkeypatch.setattr(engines.batch, "_final_image", interrupted_at_the_third)
+    # Ctrl+C while the third picture is computed
+    fill = stop_at_call(monkeypatch, engines.batch, "_final_image", 3, ctrl_c)
     assert _batch(images, masks, out) == EXIT_INTERRUPTED
     printed = capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]  # nothing partial
@@ -156,17 +149,9 @@ def test_a_kill_stops_batch_as_ctrl_c_does_and_says_terminated(tmp_path, capsys,
 
     images, masks = _folder(tmp_path, count=4)
     out = tmp_path / "out"
-    fill = engines.batch._final_image
-    runs = []
-
-    def killed_at_the_third(*args, **kwargs):
-        runs.append(1)
-        if len(runs) == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return fill(*args, **kwargs)
-
     before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr(engines.batch, "_final_image", killed_at_the_third)
+    stop_at_call(monkeypatch, engines.batch, "_final_image", 3,
+                 lambda: os.kill(os.getpid(), signal.SIGTERM))
     assert _batch(images, masks, out) == EXIT_TERMINATED
     message = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert message.startswith("terminated: 2 results written and kept, 2 pictures not done")

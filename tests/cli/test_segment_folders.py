@@ -18,6 +18,7 @@ from cli._common import StageBar
 from engines.base import InputError
 from engines.segmentation.base import create_parser
 from engines.segmentation.labelmap import LABEL_SET_KEY, load_label_png
+from tests.cli.stopping import ctrl_c, stop_at_call
 
 
 def _picture(seed: int) -> np.ndarray:
@@ -152,15 +153,7 @@ def test_pictures_whose_maps_would_share_a_name_are_refused_before_any_work(fold
 
 def _stop_at_the_third_picture(monkeypatch, stop) -> None:
     """Call ``stop()`` as the third picture's map is about to be written."""
-    save, saves = engines.batch.save_label_png, []
-
-    def stop_then_save(*args, **kwargs):
-        saves.append(1)
-        if len(saves) == 3:
-            stop()
-        return save(*args, **kwargs)
-
-    monkeypatch.setattr(engines.batch, "save_label_png", stop_then_save)
+    stop_at_call(monkeypatch, engines.batch, "save_label_png", 3, stop)
 
 
 def _hidden(folder) -> list[str]:
@@ -169,9 +162,6 @@ def _hidden(folder) -> list[str]:
 
 def test_ctrl_c_says_what_was_written_and_kept_and_the_rerun_finishes(folder, tmp_path,
                                                                       monkeypatch, capsys):
-    def ctrl_c():
-        raise KeyboardInterrupt
-
     shown: list[float] = []
     show = StageBar.show
     monkeypatch.setattr(StageBar, "show",

@@ -15,6 +15,7 @@ from engines.fileio import (
     save_image,
     write_atomic,
 )
+from tests.cli.stopping import ctrl_c, stop_at_call
 from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
 from tests.photos import embedded_metadata, srgb_profile
 
@@ -270,15 +271,8 @@ def test_an_interrupted_run_with_mask_and_preview_finishes_when_run_again(folder
     source, _, _ = folder
     output, mask_file, preview = tmp_path / "out", tmp_path / "mask.png", tmp_path / "see.jpg"
     command = ("--images", source, "-o", output, "--mask-out", mask_file, "--preview", preview)
-    fill, runs = engines.batch._final_image, []
-
-    def interrupted_at_the_fourth(*args, **kwargs):
-        runs.append(1)
-        if len(runs) == 4:
-            raise KeyboardInterrupt  # Ctrl+C while the fourth picture is cleared
-        return fill(*args, **kwargs)
-
-    monkeypatch.setattr(engines.batch, "_final_image", interrupted_at_the_fourth)
+    # Ctrl+C while the fourth picture is cleared
+    fill = stop_at_call(monkeypatch, engines.batch, "_final_image", 4, ctrl_c)
     assert run(*command) == cli.EXIT_INTERRUPTED
     message = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "3 results written and kept" in message and "run the same command again" in message
