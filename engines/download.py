@@ -206,7 +206,7 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
 
     ``source_path`` is the file as downloaded (checked like a download: digest or size, and
     format; for a zip spec the member is extracted) or, for a zip spec, the extracted member
-    itself (format and its zip's CRCs checked: :func:`~engines.weights.check_member_file`; a
+    itself (format and its zip's CRCs checked: :func:`~engines.weights.check_unpinned_file`; a
     zip archive cut short, whose directory :mod:`zipfile` would take from the last file
     stored in it, is refused by the format check). Either way the spec's ``check_contents``
     (does it fit the network) runs before anything is installed. The source is copied
@@ -228,7 +228,7 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
-            weights.check_member_file(spec, source, source.name, cancel)
+            weights.check_unpinned_file(spec, source, source.name, cancel)
             sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
             _place(source, target, move, progress, cancel)
             checked = f"{spec.format} format of the extracted file" + (

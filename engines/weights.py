@@ -696,11 +696,10 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
             detail = "is not a zip archive" if names is None else \
                 f"has no {spec.archive_member!r} inside"
             raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
-    else:
-        if not pinned and _zip_names(path) is not None:
-            check_format(path, spec.format, what)  # the right kind of zip, before reading it
-            _check_zip_members(path, what, cancel)
+    elif pinned:
         check_checkpoint_file(spec, path, what)
+    else:
+        check_unpinned_file(spec, path, what, cancel)
     return digests["sha256"]
 
 
@@ -732,16 +731,18 @@ def _not_the_checkpoint(spec: WeightSpec, path: Path, what: str, reason: str) ->
     return f"{what} is not the {spec.title} checkpoint: {reason}"
 
 
-def check_member_file(spec: WeightSpec, path: str | os.PathLike, what: str = "",
-                      cancel: CancelToken | None = None) -> None:
-    """Check a file handed over as the member of ``spec``'s archive (the file the user took
-    out of the zip): its format, for a zip (``torch.save``) the CRC-32 of every member (a
-    digest pins the archive, not this file), and :func:`check_checkpoint_file`. Raises
-    :class:`WrongFileError` or :class:`WeightsCorruptError`."""
+def check_unpinned_file(spec: WeightSpec, path: str | os.PathLike, what: str = "",
+                        cancel: CancelToken | None = None) -> None:
+    """Check a checkpoint file no digest pins, about to be installed as ``spec``'s: a
+    download of a spec without one, or the member of ``spec``'s archive handed over as the
+    file the user took out of the zip (a digest pins the archive, not this file). For a zip
+    (``torch.save``, TorchScript) its format and the CRC-32 of every member (the file's own
+    checksums), then :func:`check_checkpoint_file`. Raises :class:`WrongFileError` or
+    :class:`WeightsCorruptError`."""
     path = Path(path)
     what = what or path.name
-    check_format(path, spec.format, what)
     if _zip_names(path) is not None:
+        check_format(path, spec.format, what)  # the right kind of zip, before reading it
         _check_zip_members(path, what, cancel)
     check_checkpoint_file(spec, path, what)
 
