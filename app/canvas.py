@@ -288,6 +288,12 @@ class Canvas(QWidget):
         y1 = math.ceil(box.bottom * self.zoom + self.offset.y())
         return QRect(x0, y0, x1 - x0, y1 - y0)
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the picture is shown fitted (:meth:`fit`), as it is fitted again when the
+        widget is resized; a zoom or a pan ends that."""
+        return self._fitted
+
     def fit(self) -> None:
         """Zoom so the whole image fits the widget, centred."""
         if self.document is None:

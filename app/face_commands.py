@@ -31,7 +31,8 @@ class PhotoState:
         tool: the name of the canvas tool in use.
         zoom: the canvas's zoom (screen px per image px).
         centre: the photo point ``(x, y)`` (image px) at the canvas's centre.
-        offset: the photo's top left corner on the canvas ``(x, y)`` (widget px).
+        fitted: whether the photo was shown fitted (then it is fitted again, whatever the
+            window's size is now).
     """
 
     save_path: Path | None
@@ -39,7 +40,7 @@ class PhotoState:
     tool: str
     zoom: float
     centre: tuple[float, float]
-    offset: tuple[float, float]
+    fitted: bool
 
 
 class FaceCommands:
@@ -95,7 +96,7 @@ class FaceCommands:
         self._photo_state = PhotoState(
             self.save_path, self.controller.settings.engine,
             canvas.tool.name if canvas.tool is not None else "mask", canvas.zoom, centre,
-            (canvas.offset.x(), canvas.offset.y()))
+            canvas.fitted)
         self.set_document(edit.document)
         engine = engine_for_faces()
         self.controller.settings.engine = engine
@@ -124,10 +125,11 @@ class FaceCommands:
         return state
 
     def _restore_view(self, state: PhotoState) -> None:
-        """Show the photo at ``state``'s zoom about its centre (showing it fitted it)."""
+        """Show the photo at ``state``'s zoom about its centre, or fitted as it was (showing
+        it fitted it)."""
         canvas = self.canvas
-        if canvas.zoom == state.zoom and (canvas.offset.x(), canvas.offset.y()) == state.offset:
-            return  # it was fitted, as now: it stays fitted when the window is resized
+        if state.fitted:
+            return  # fitted now too: it stays fitted when the window is resized
         canvas.zoom_by(state.zoom / canvas.zoom)
         x, y = state.centre
         canvas.set_offset(QPointF(canvas.width() / 2 - x * canvas.zoom,

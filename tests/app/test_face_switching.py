@@ -250,6 +250,15 @@ def test_a_fitted_photo_stays_fitted_after_a_face(qtbot, window):
     assert (canvas.zoom, canvas.offset) == fitted
     window.resize(700, 500)  # a fitted picture is fitted again
     qtbot.waitUntil(lambda: canvas.zoom < fitted[0], timeout=5000)
+    assert canvas.fitted
+    window._on_face_box(BOX)
+    window.resize(900, 650)  # while the face shows: the photo comes back fitted to this size
+    qtbot.waitUntil(lambda: canvas.width() > 500, timeout=5000)
+    window.leave_face(ask=False)
+    assert canvas.fitted
+    width, height = window.document.width, window.document.height
+    assert canvas.zoom == pytest.approx(min(canvas.width() / width,
+                                            canvas.height() / height) * 0.98)
 
 
 # --- the faces panel says what failed ------------------------------------------------------
