@@ -41,11 +41,9 @@ from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import (
-    NETWORK_DONE,
-    UPSAMPLING,
     NeuralParser,
+    labelled_with_progress,
     load_strict,
-    upsampled_argmax,
 )
 from engines.weights import WeightSpec, network_check, register_spec
 
@@ -264,9 +262,6 @@ class SceneParser(NeuralParser):
             logits = network(torch.from_numpy(padded)[None].to(device))
             cancel.raise_if_cancelled()
             logits = content_logits(logits.float(), padded.shape[1:], pixels.shape[1:])
-            report(NETWORK_DONE, UPSAMPLING)
-            labels = upsampled_argmax(logits, image.shape[:2], progress=lambda done:
-                                      report(NETWORK_DONE + (1 - NETWORK_DONE) * done,
-                                             UPSAMPLING))
+            labels = labelled_with_progress(logits, image.shape[:2], report)
         report(1.0, "done")
         return labels

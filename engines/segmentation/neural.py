@@ -105,6 +105,15 @@ def image_tensor(image: np.ndarray, device, mean, std):
     return (tensor - mean) / std
 
 
+def labelled_with_progress(logits, size: tuple[int, int],
+                           report: Callable[[float, str], None]) -> np.ndarray:
+    """:func:`upsampled_argmax` of a scene parser whose network has run: its progress told
+    as ``report(fraction, UPSAMPLING)``, from :data:`NETWORK_DONE` to 1 strip by strip."""
+    report(NETWORK_DONE, UPSAMPLING)
+    return upsampled_argmax(logits, size, progress=lambda done: report(
+        NETWORK_DONE + (1 - NETWORK_DONE) * done, UPSAMPLING))
+
+
 def upsampled_argmax(logits, size: tuple[int, int],
                      max_elements: int = MAX_UPSAMPLE_ELEMENTS,
                      progress: Callable[[float], None] | None = None) -> np.ndarray:

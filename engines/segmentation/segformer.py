@@ -25,12 +25,10 @@ from engines.neural.interrupt import cancel_checks
 from engines.segmentation.base import LabelSet, ProgressCallback, register_parser
 from engines.segmentation.labels import bundled_label_set
 from engines.segmentation.neural import (
-    NETWORK_DONE,
-    UPSAMPLING,
     NeuralParser,
     image_tensor,
+    labelled_with_progress,
     load_strict,
-    upsampled_argmax,
 )
 from engines.weights import WeightSpec, network_check, register_spec
 
@@ -142,9 +140,6 @@ class SceneLiteParser(NeuralParser):
         with torch.no_grad(), cancel_checks(cancel):  # stops part-way
             logits = network(tensor)
             cancel.raise_if_cancelled()
-            report(NETWORK_DONE, UPSAMPLING)
-            labels = upsampled_argmax(logits.float(), image.shape[:2], progress=lambda done:
-                                      report(NETWORK_DONE + (1 - NETWORK_DONE) * done,
-                                             UPSAMPLING))
+            labels = labelled_with_progress(logits.float(), image.shape[:2], report)
         report(1.0, "done")
         return labels

@@ -17,6 +17,7 @@ from cli._common import StageBar
 from engines.base import Cancelled, CancelToken
 from engines.device import MODEL_SLOT
 from engines.neural.interrupt import cancel_checks
+from engines.segmentation import neural as segmentation_neural
 from engines.segmentation import segformer
 from engines.segmentation.base import create_parser
 from engines.segmentation.neural import NETWORK_DONE, UPSAMPLING, upsampled_argmax
@@ -64,7 +65,7 @@ def scene_lite(model_cache):
 
 def test_scene_lite_reports_the_labelling_strip_by_strip(scene_lite, monkeypatch):
     # 8 rows a strip, as a 50-megapixel photo is labelled in a few hundred
-    monkeypatch.setattr(segformer, "upsampled_argmax",
+    monkeypatch.setattr(segmentation_neural, "upsampled_argmax",
                         functools.partial(upsampled_argmax, max_elements=150 * 80 * 8))
     reports: list[tuple[float, str]] = []
     labels = scene_lite.parse(picture(48, 80), progress=lambda f, t: reports.append((f, t)))
