@@ -397,8 +397,8 @@ def _photo_tags(exif: Image.Exif) -> Image.Exif | None:
 def _pillow_decoded(data: bytes, path: str, notes: list[str]) -> np.ndarray:
     """8-bit BGR or BGRA pixels decoded by Pillow, as OpenCV would give them.
 
-    Used for what OpenCV does not read (HEIC/HEIF, AVIF), and for 8-bit TIFFs with
-    transparency: OpenCV premultiplies the colour of TIFFs whose alpha is stored unassociated
+    Used for what OpenCV does not read (HEIC/HEIF, AVIF, JPEG and PNG files cut short:
+    :func:`_decoded_as_far_as_it_goes`), and for 8-bit TIFFs with transparency: OpenCV premultiplies the colour of TIFFs whose alpha is stored unassociated
     (the usual kind), darkening every half-transparent pixel; Pillow keeps it, and
     un-premultiplies associated alpha. Pixels are as stored, except HEIF's, which libheif
     turns upright (pillow-heif then sets the EXIF orientation to 1). What this loses is
@@ -537,7 +537,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
         reader = "opencv"
     missing = None
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
-        pixels, missing = _decoded_as_far_as_it_goes(data, header.format, notes)
+        pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)
         if pixels is not None and not cut_short_ok:
             raise ImageFileError("the file is cut short, as an interrupted download or copy "
                                  "leaves it (the editor opens it with the missing part "
@@ -592,13 +592,13 @@ _JPEG_BLOCK_REACH = 16  # pixels: the largest JPEG block (a 4:2:0 MCU)
 _TRUNCATED_LOAD_LOCK = threading.Lock()
 
 
-def _decoded_as_far_as_it_goes(data: bytes, format: str,
+def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
                                notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A JPEG or PNG file cut short, decoded as far as its data goes, as BGR(A) uint8 (as
-    OpenCV gives it), and the ``(H, W)`` uint8 area it lacks (255) or None; ``(None,
-    None)`` when even that fails. What it lacks is the run of flat fill colour
-    (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right corner, where decoding
-    stopped. Says so in ``notes``.
+    OpenCV gives it, by :func:`_pillow_decoded`), and the ``(H, W)`` uint8 area it lacks
+    (255) or None; ``(None, None)`` when even that fails. What it lacks is the run of flat
+    fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right corner, where
+    decoding stopped. Says so in ``notes``.
 
     Pillow reads a file cut short only with the process-wide
     ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
@@ -606,17 +606,14 @@ def _decoded_as_far_as_it_goes(data: bytes, format: str,
     with _TRUNCATED_LOAD_LOCK:
         ImageFile.LOAD_TRUNCATED_IMAGES = True
         try:
-            with Image.open(io.BytesIO(data)) as picture:
-                transparent = bool({"A", "a"} & set(picture.getbands())) \
-                    or "transparency" in picture.info
-                decoded = np.asarray(picture.convert("RGBA" if transparent else "RGB"))
-        except (OSError, SyntaxError, ValueError):
+            decoded = _pillow_decoded(data, name, notes)
+        except ImageFileError:
             return None, None
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
-    fill = _CUT_SHORT_FILLS[format]
+    fill = _CUT_SHORT_FILLS[format]  # grey or black: the same in BGR as in RGB
     flat = (decoded[..., :3] == fill).all(axis=2)
-    if transparent and format == "PNG":
+    if decoded.shape[2] == 4 and format == "PNG":
         flat &= decoded[..., 3] == 0  # a PNG's missing rows are transparent black
     missing = None
     if flat[-1, -1]:
@@ -634,8 +631,7 @@ def _decoded_as_far_as_it_goes(data: bytes, format: str,
         lacking = f"the part it lacks ({share:.1%} of the picture) is masked as a hole to fill"
     notes.append(f"the file is cut short, as an interrupted download or copy leaves it: "
                  f"{lacking}")
-    code = cv2.COLOR_RGBA2BGRA if transparent else cv2.COLOR_RGB2BGR
-    return cv2.cvtColor(decoded, code), missing
+    return decoded, missing
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
