@@ -1,5 +1,6 @@
-"""The editor's file commands: open and save pictures, masks, label maps, sketches and
-sampling areas in and out, reference photos, and whether saving keeps the photo's metadata.
+"""The editor's file commands: open and save pictures, masks, label maps, sketches, colour
+strokes and sampling areas in and out, reference photos, and whether saving keeps the photo's
+metadata.
 
 :class:`FileCommands` is a mixin of :class:`app.window.MainWindow`. It works through the
 window's document, controllers and panels, and asks the user only through the window's
@@ -14,8 +15,10 @@ none is remembered), each import in its own last folder.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +36,11 @@ from engines.fileio import (
     ImageFileError,
     drops_metadata,
     frame_count,
+    load_colour_strokes,
     load_image,
     load_mask,
     loses_transparency,
+    save_colour_strokes,
     save_image,
     save_mask,
     suggest_output_path,
@@ -83,13 +88,25 @@ def large_reference_note(name: str, shape: tuple[int, ...],
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
 
-# The binary guidance layers files hold as the CLI reads them (--sketch, --include,
-# --exclude: PNG, white = on the line / in the area): what dialogs and messages call each,
-# and the suffix of the file name suggested for it
+@dataclass(frozen=True)
+class _GuideFile:
+    """A guidance layer as a file holds it, as the CLI reads it: the binary ones (--sketch,
+    --include, --exclude) as a PNG, white = on the line / in the area, the colour strokes
+    (--color) as an RGBA PNG (:func:`engines.fileio.load_colour_strokes`)."""
+
+    title: str  # what dialogs call it: "Include Area"
+    what: str  # what messages call it: "include area"
+    suffix: str  # of the file name suggested for it: "_include"
+    layer: Layer  # the document's layer that holds it
+    plural: bool = False  # ``what`` is a plural noun ("colour strokes")
+
+
 _GUIDE_FILES = {
-    "sketch": ("Sketch", "sketch", "_sketch"),
-    "include": ("Include Area", "include area", "_include"),
-    "exclude": ("Exclude Area", "exclude area", "_exclude"),
+    "sketch": _GuideFile("Sketch", "sketch", "_sketch", Layer.SKETCH),
+    "include": _GuideFile("Include Area", "include area", "_include", Layer.SAMPLING),
+    "exclude": _GuideFile("Exclude Area", "exclude area", "_exclude", Layer.SAMPLING),
+    "color": _GuideFile("Colour Strokes", "colour strokes", "_colour_strokes", Layer.COLOR,
+                        plural=True),
 }
 _SAMPLING_KINDS = {"include": SAMPLE_INCLUDE, "exclude": SAMPLE_EXCLUDE}
 
@@ -342,6 +359,17 @@ class FileCommands:
         """Save the sketch as a PNG, white = line (what ``inpaint --sketch`` reads)."""
         return self._export_guide("sketch", path, overwrite)
 
+    def import_colour_strokes(self, path: str | Path | None = None) -> bool:
+        """Replace the colour strokes by a file's (an RGBA PNG, opaque = painted), as one
+        undo step."""
+        return self._import_guide("color", path)
+
+    def export_colour_strokes(self, path: str | Path | None = None,
+                              overwrite: bool = False) -> bool:
+        """Save the colour strokes as an RGBA PNG, transparent where none is painted (what
+        ``inpaint --color`` reads)."""
+        return self._export_guide("color", path, overwrite)
+
     def import_sampling_area(self, kind: str, path: str | Path | None = None) -> bool:
         """Replace the include or exclude area (``kind``) of the sampling layer by a file's
         white pixels, as one undo step; the other area is kept where the file is black."""
@@ -355,21 +383,24 @@ class FileCommands:
 
     def _import_guide(self, name: str, path: str | Path | None) -> bool:
         """Import the guidance layer ``name`` (a key of ``_GUIDE_FILES``): a file of another
-        size, one that cannot be read, or an empty include area (no pixel to copy from)
-        is one message and changes nothing."""
+        size, one that cannot be read, an empty include area (no pixel to copy from), an
+        empty sketch, and colour strokes without transparency or without a stroke are one
+        message and change nothing."""
         if self.document is None:
             return False
-        title, what, _ = _GUIDE_FILES[name]
+        guide = _GUIDE_FILES[name]
+        what = guide.what
         if path is None:
-            path = self.ask_open_path(f"Import {title}", "PNG (*.png);;" + IMAGE_FILTER,
+            path = self.ask_open_path(f"Import {guide.title}", "PNG (*.png);;" + IMAGE_FILTER,
                                       _start_folder("masks"))
             if not path:
                 return False
         doc = self.document
         shape = (doc.height, doc.width)
+        read = (functools.partial(load_colour_strokes, path, shape) if guide.layer is Layer.COLOR
+                else functools.partial(load_mask, path, shape, what))
         try:
-            area = wait_for(self, f"Opening {Path(path).name}...",
-                            lambda: load_mask(path, shape, what))
+            area = wait_for(self, f"Opening {Path(path).name}...", read)
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -381,11 +412,11 @@ class FileCommands:
             self.show_error(f"{Path(path).name} holds no sketch lines (no white pixels); to "
                             "remove the lines drawn, use Clear Sketch")
             return False
-        if name == "sketch":
-            layer, step = Layer.SKETCH, doc.replace_layer(Layer.SKETCH, area, "Import sketch")
+        layer = guide.layer
+        if layer is Layer.SAMPLING:
+            step = doc.replace_sampling_area(_SAMPLING_KINDS[name], area, f"Import {what}")
         else:
-            layer, step = Layer.SAMPLING, doc.replace_sampling_area(
-                _SAMPLING_KINDS[name], area, f"Import {what}")
+            step = doc.replace_layer(layer, area, f"Import {what}")
         self._on_edit_finished(layer.value)
         preferences.save_folder("masks", Path(path).parent)
         self.statusBar().showMessage(
@@ -399,23 +430,36 @@ class FileCommands:
         doc = self.document
         if doc is None:
             return False
-        title, what, suffix = _GUIDE_FILES[name]
-        if name == "sketch":
-            sketch = doc.layer(Layer.SKETCH) if doc.has_layer(Layer.SKETCH) else None
-            area = None if sketch is None else np.where(sketch >= 128, 255, 0).astype(np.uint8)
+        guide = _GUIDE_FILES[name]
+        save = None
+        if guide.layer is Layer.SAMPLING:
+            pixels = doc.sampling_area(_SAMPLING_KINDS[name])
+            drawn = pixels
+        elif not doc.has_layer(guide.layer):
+            pixels = drawn = None
+        elif guide.layer is Layer.COLOR:  # a copy: a fill applied meanwhile may clear some
+            pixels, save = doc.layer(Layer.COLOR).copy(), save_colour_strokes
+            drawn = pixels[..., 3]
         else:
-            area = doc.sampling_area(_SAMPLING_KINDS[name])
-        if area is None or not area.any():
-            self.statusBar().showMessage(f"The {what} is empty: nothing to export", 6000)
+            pixels = np.where(doc.layer(guide.layer) >= 128, 255, 0).astype(np.uint8)
+            drawn = pixels
+        if drawn is None or not drawn.any():
+            self.statusBar().showMessage(
+                f"There are no {guide.what}: nothing to export" if guide.plural
+                else f"The {guide.what} is empty: nothing to export", 6000)
             return False
-        return self._export_png(area, path, overwrite, title, what, suffix)
+        return self._export_png(pixels, path, overwrite, guide.title, guide.what, guide.suffix,
+                                save)
 
     def _export_png(self, area: np.ndarray, path: str | Path | None, overwrite: bool,
-                    title: str, what: str, suffix: str) -> bool:
-        """Write the ``(H, W)`` uint8 ``area`` (255 = in it) as a PNG at ``path``, asked for
-        when None (suggested by :meth:`_export_suggestion`), never over the picture being
-        edited; ``title``/``what`` name it in the dialog and the messages, which say so when
-        it is a face crop's layer."""
+                    title: str, what: str, suffix: str,
+                    save: Callable[..., Path] | None = None) -> bool:
+        """Write the ``(H, W)`` uint8 ``area`` (255 = in it) as a PNG at ``path`` (or
+        whatever ``save(path, area, overwrite=...)`` writes of it: the colour strokes' RGBA),
+        asked for when None (suggested by :meth:`_export_suggestion`), never over the
+        picture being edited; ``title``/``what`` name it in the dialog and the messages,
+        which say so when it is a face crop's layer."""
+        save = save or functools.partial(save_mask, what=f"the {what}")
         if path is None:
             path = self.ask_save_path(f"Export {title}{self._crop_title()}",
                                       str(self._export_suggestion(suffix)), "PNG (*.png)")
@@ -431,7 +475,7 @@ class FileCommands:
             return False
         try:
             wait_for(self, f"Saving {Path(path).name}...",
-                     lambda: save_mask(path, area, overwrite=overwrite, what=f"the {what}"))
+                     lambda: save(path, area, overwrite=overwrite))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False

@@ -230,6 +230,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("export_labels", "Export La&bel Map…", lambda: self.export_labels())
         a("import_sketch", "Import S&ketch…", lambda: self.import_sketch())
         a("export_sketch", "Export Ske&tch…", lambda: self.export_sketch())
+        a("import_color", "Import Colo&ur Strokes…", lambda: self.import_colour_strokes())
+        a("export_color", "E&xport Colour Strokes…", lambda: self.export_colour_strokes())
+        self.actions["import_color"].setStatusTip(
+            "Replace the colour strokes by an RGBA PNG's opaque pixels (the CLI's --color)")
+        self.actions["export_color"].setStatusTip(
+            "Save the colour strokes as an RGBA PNG, transparent where none is painted (for "
+            "the CLI's --color)")
         for kind, text, tip in (
                 ("include", "&Include Area…", "the only pixels copied into the hole"),
                 ("exclude", "E&xclude Area…", "pixels never copied into the hole")):
@@ -292,6 +299,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         menus = {
             "&File": ["open", "recent", "save", "save_as", None, "import_mask", "export_mask",
                       "import_labels", "export_labels", "import_sketch", "export_sketch",
+                      "import_color", "export_color",
                       "import_sampling", "export_sampling", "add_references", None,
                       "clear_watermark", None, "keep_metadata",
                       "models", None, "quit"],
@@ -846,8 +854,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         doc = self.document
         has = doc is not None
         for name in ("save", "save_as", "import_mask", "export_mask", "import_labels",
-                     "export_labels", "import_sketch", "export_sketch", "import_include",
-                     "import_exclude", "export_include", "export_exclude", "fill", "grow",
+                     "export_labels", "import_sketch", "export_sketch", "import_color",
+                     "export_color", "import_include", "import_exclude", "export_include",
+                     "export_exclude", "fill", "grow",
                      "shrink", "feather", "invert", "clear_mask", "clear_sketch",
                      "clear_color", "clear_sampling", "detect_text", "apply_to_folder", "compare"):
             self.actions[name].setEnabled(has)

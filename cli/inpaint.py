@@ -24,7 +24,9 @@ from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
+    COLOUR_STROKES_FORMAT,
     drops_metadata,
+    load_colour_strokes,
     load_image,
     loses_transparency,
     save_result,
@@ -47,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="result file (format by extension)")
     add_engine_arguments(parser)
     parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
+    parser.add_argument("--color", metavar="FILE",
+                        help="colour hints: the fill takes the colour of the strokes "
+                             f"painted in the hole; FILE is {COLOUR_STROKES_FORMAT} (as the "
+                             "editor's File > Export Colour Strokes writes it)")
     parser.add_argument("--labels", help="edited label map (indexed PNG of class ids)")
     parser.add_argument("--include", help="sampling area: only these pixels are sources (white)")
     parser.add_argument("--exclude", help="sampling area: never use these pixels (white)")
@@ -63,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _input_files(args: argparse.Namespace) -> list[str]:
     """Every file the run reads: results never replace one of them."""
-    named = [args.image, args.mask, args.sketch, args.labels, args.include, args.exclude,
-             *(args.exemplar or ())]
+    named = [args.image, args.mask, args.sketch, args.color, args.labels, args.include,
+             args.exclude, *(args.exemplar or ())]
     return [path for path in named if path is not None]
 
 
@@ -73,6 +79,7 @@ _GUIDANCE_OPTIONS = {
     Guidance.LABELS: (lambda args: args.labels, "a label map: give --labels FILE (make one "
                       "with `python main.py segment IMAGE -o FILE`, edit it if you like)"),
     Guidance.SKETCH: (lambda args: args.sketch, "a sketch: give --sketch FILE"),
+    Guidance.COLOR: (lambda args: args.color, "colour strokes: give --color FILE"),
     Guidance.SAMPLING: (lambda args: args.include or args.exclude,
                         "a sampling area: give --include FILE or --exclude FILE"),
     Guidance.EXEMPLARS: (lambda args: args.exemplar, "reference photos: give --exemplar FILE"),
@@ -161,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         include=load_layer(args.include, shape, "include"),
         exclude=load_layer(args.exclude, shape, "exclude"),
         exemplars=_load_references(args, engine), label_set=_label_set(args))
+    if args.color is not None:
+        request = request.evolve(color=load_colour_strokes(args.color, shape))
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         hint = f"; {', '.join(users)} can" if users else ""

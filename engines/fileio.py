@@ -822,14 +822,55 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     """
     path = Path(path)
     data = _read_bytes(path)
-    if shape is not None:  # from the header: a huge file of another size is not decoded
-        width, height = _upright_size(_header(data, str(path)))
-        if (height, width) != tuple(shape[:2]):
-            raise ImageFileError(f"the {what} is {width}x{height} but the image is "
-                                 f"{shape[1]}x{shape[0]}; they must be the same size", path)
+    _refuse_other_size(data, path, shape, f"the {what} is")
     loaded = decode_image(data, str(path))
     rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
     return mask_from_pixels(rgba)
+
+
+def _refuse_other_size(data: bytes, path: Path, shape: tuple[int, int] | None,
+                       subject: str) -> None:
+    """Raise :class:`ImageFileError` when the layer file ``data`` is not ``shape`` (H, W)
+    as shown (upright), read from its header (a huge file of another size is never
+    decoded); ``subject`` starts the message ("the sketch is"). No check when ``shape`` is
+    None."""
+    if shape is None:
+        return
+    width, height = _upright_size(_header(data, str(path)))
+    if (height, width) != tuple(shape[:2]):
+        raise ImageFileError(f"{subject} {width}x{height} but the image is "
+                             f"{shape[1]}x{shape[0]}; they must be the same size", path)
+
+
+# what a colour-strokes file is, as messages and help texts say it
+COLOUR_STROKES_FORMAT = ("a PNG with transparency, the picture's size, painted strokes opaque "
+                         "in their colour and the rest fully transparent")
+
+
+def load_colour_strokes(path: str | os.PathLike,
+                        shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a colour-strokes file (:data:`COLOUR_STROKES_FORMAT`; any format with
+    transparency that :func:`load_image` reads is taken).
+
+    Returns ``(H, W, 4)`` uint8 RGBA as :attr:`engines.base.InpaintRequest.color` holds
+    it: alpha > 0 on a stroke (its opacity kept), RGB the stroke's colour, all four 0
+    where the file is fully transparent. With ``shape`` = (H, W), a file of another size is
+    refused from its header, as by :func:`load_mask`. A file without transparent pixels
+    (no alpha channel, or every pixel opaque: a picture, not strokes) and a fully
+    transparent one (no stroke) are refused too.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    _refuse_other_size(data, path, shape, "the colour strokes are")
+    loaded = decode_image(data, str(path))
+    if loaded.alpha is None:
+        raise ImageFileError("has no transparency, so it cannot hold colour strokes; give "
+                             + COLOUR_STROKES_FORMAT, path)
+    if not loaded.alpha.any():
+        raise ImageFileError("holds no colour strokes (every pixel is fully transparent)", path)
+    rgba = np.dstack([loaded.rgb, loaded.alpha])
+    rgba[loaded.alpha == 0] = 0  # what a file stores under transparent pixels is no stroke
+    return rgba
 
 
 # ----------------------------------------------------------------------------- writing
@@ -1198,6 +1239,24 @@ def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False
         raise ImageFileError(f"{what} is saved as PNG, not {path.suffix or 'without an extension'}",
                              path)
     return write_atomic(path, encode_image(mask, ".png"), overwrite)
+
+
+def save_colour_strokes(path: str | os.PathLike, rgba: np.ndarray,
+                        overwrite: bool = False) -> Path:
+    """Write colour strokes, ``(H, W, 4)`` uint8 RGBA (alpha > 0 on a stroke), as an 8-bit
+    RGBA PNG (:data:`COLOUR_STROKES_FORMAT`; what :func:`load_colour_strokes` reads),
+    atomically and not over an existing file unless ``overwrite`` (:func:`write_atomic`).
+    Unpainted pixels are written all 0 (fully transparent black)."""
+    path = Path(path)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"colour strokes are (H, W, 4) uint8 RGBA, got {rgba.dtype} "
+                         f"{rgba.shape}")
+    if path.suffix.lower() != ".png":
+        raise ImageFileError(f"colour strokes are saved as PNG, not "
+                             f"{path.suffix or 'without an extension'}", path)
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    rgb = np.where(alpha[..., None] > 0, rgba[..., :3], 0).astype(np.uint8)
+    return write_atomic(path, encode_image(rgb, ".png", alpha), overwrite)
 
 
 def suggest_output_path(source: str | os.PathLike, suffix: str = "_inpainted") -> Path:
