@@ -9,8 +9,12 @@ scan for viruses" confirmation page, verifies the result (digest when the spec p
 size, format and a zip's own CRCs; never a web page), extracts the one member it needs from a
 zip, and renames into place atomically. A cancel takes effect at once, even while the
 server stalls (a request is awaited on a helper thread; a blocked read is ended by shutting
-its connection down). :func:`import_file` puts a file the user already has through the same
-checks. One checkpoint is transferred by one program at a time: others wait on its lock
+its connection down). A server that sends nothing for ``TIMEOUT_S`` (one socket read that
+long: each read is one ``recv``) has stalled: the transfer resumes on a new connection, and
+after ``MAX_STALLED_ATTEMPTS`` reconnects that bring nothing the download fails saying "the
+server stopped sending for 30 s", keeping the ``.part`` file for the next run.
+:func:`import_file` puts a file the user already has through the same checks. One
+checkpoint is transferred by one program at a time: others wait on its lock
 (:func:`engines.weights.checkpoint_lock`) and then find it installed.
 
 Failures raise :class:`DownloadError` or :class:`~engines.weights.WeightsCorruptError`
@@ -47,7 +51,7 @@ from engines.fileio import new_file_beside
 from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, format_size
 
 CHUNK_SIZE = 256 * 1024
-TIMEOUT_S = 30.0  # per socket operation (connect, each read)
+TIMEOUT_S = 30.0  # the longest the server may send nothing (connecting, answering, mid-body)
 CANCEL_POLL_S = 0.1  # how often a request or read waiting on the server checks for a cancel
 RESUME_OVERLAP = 64 * 1024  # bytes fetched again and compared on a resume with no validator
 MAX_STALLED_ATTEMPTS = 3  # consecutive reconnects that bring no new bytes before giving up
@@ -166,8 +170,9 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     is called after each chunk (``total`` None when the server does not say); ``cancel``
     takes effect at once, also while the server stalls. While another process downloads or
     imports the same checkpoint, this waits for it (``waiting(message)`` is called once;
-    ``cancel`` works meanwhile) and returns its file when it installed one. Raises :class:`DownloadError` (offline, HTTP
-    errors, disk full, the same checkpoint already in transfer in this process),
+    ``cancel`` works meanwhile) and returns its file when it installed one. Raises
+    :class:`DownloadError` (offline, a server that stopped sending, HTTP errors, disk full,
+    the same checkpoint already in transfer in this process),
     :class:`~engines.weights.HashMismatchError` / :class:`~engines.weights.WrongFileError`
     (the bad file is deleted), :class:`~engines.base.Cancelled` (the ``.part`` file is kept).
     """
@@ -377,7 +382,7 @@ def _overlap_differs(response: http.client.HTTPResponse, partial: _Partial,
         try:
             chunk = response.read1(overlap - len(received))
         except (OSError, http.client.HTTPException) as exc:
-            raise _Interrupted(_reason(exc)) from None
+            raise _Interrupted(_read_failure(exc)) from None
         if not chunk:
             raise _Interrupted("the connection closed before the resumed bytes arrived")
         received += chunk
@@ -399,7 +404,7 @@ def _receive(response: http.client.HTTPResponse, handle: BinaryIO, done: int,
             chunk = response.read1(CHUNK_SIZE)
         except (OSError, http.client.HTTPException) as exc:
             cancel.raise_if_cancelled()  # the connection was shut down by the cancel
-            raise _Interrupted(_reason(exc)) from None
+            raise _Interrupted(_read_failure(exc)) from None
         if not chunk:
             cancel.raise_if_cancelled()
             return done
@@ -508,8 +513,11 @@ def _open(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.CookieJ
             if exc.code == 416 and "Range" in resume_headers:
                 raise _RangeRefused() from None
             raise _http_error(request_url, exc.code, exc.reason) from None
-        except urllib.error.URLError as exc:
+        except urllib.error.URLError as exc:  # connecting or sending the request failed
             raise _connection_error(request_url, exc.reason) from None
+        except TimeoutError:  # connected and asked, but no answer came
+            raise OfflineError(f"{_host(request_url)} accepted the connection but sent no "
+                               f"answer for {TIMEOUT_S:g} s; try again later") from None
         except (OSError, http.client.HTTPException) as exc:
             raise _connection_error(request_url, exc) from None
         if not _is_web_page(response):
@@ -915,6 +923,14 @@ def _content_range(value: str) -> tuple[int, int | None]:
 
 def _host(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc or url
+
+
+def _read_failure(exc: BaseException) -> str:
+    """Why reading a body failed: ``"the server stopped sending for 30 s"`` for a read that
+    timed out (nothing came for ``TIMEOUT_S``), else the error's reason."""
+    if isinstance(exc, TimeoutError):
+        return f"the server stopped sending for {TIMEOUT_S:g} s"
+    return _reason(exc)
 
 
 def _reason(exc: object) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from engines import weights
 from engines.base import UNLABELLED, InputError
 from engines.device import MODEL_SLOT, pick_device, slot_key
-from engines.weights import WeightSpec, register_spec
+from engines.weights import WeightSpec, network_check, register_spec
 
 FACE_SIZE = 512
 # facexlib FaceRestoreHelper: the standard 5 landmarks of FFHQ faces in a 512x512 crop
@@ -47,7 +47,9 @@ DETECTION_SPECS = {
         size=109_500_000, license="MIT", homepage=_FACEXLIB, format="state_dict",
         contract="BGR float 0-255 minus mean (104, 117, 123); boxes, scores and 5 landmarks; "
                  "keys prefixed 'module.' (stripped on load)",
-        extra={"network": "resnet50"})),
+        extra={"network": "resnet50"},
+        check_contents=network_check(lambda path, device: _detector_from(
+            DETECTION_SPECS["resnet50"], path, device)))),
     "mobilenet": register_spec(WeightSpec(
         id="face-detection-mobilenet", engine="face",
         title="RetinaFace MobileNet-0.25 face detector",
@@ -56,7 +58,9 @@ DETECTION_SPECS = {
         size=1_790_000, license="MIT", homepage=_FACEXLIB, format="state_dict",
         contract="BGR float 0-255 minus mean (104, 117, 123); boxes, scores and 5 landmarks; "
                  "keys prefixed 'module.' (stripped on load)",
-        extra={"network": "mobile0.25"})),
+        extra={"network": "mobile0.25"},
+        check_contents=network_check(lambda path, device: _detector_from(
+            DETECTION_SPECS["mobilenet"], path, device)))),
 }
 
 
@@ -143,17 +147,27 @@ def load_detector(detector: str = "resnet50", device: Any = "cpu",
     Raises :class:`~engines.weights.WeightsMissingError` or
     :class:`~engines.weights.WeightsCorruptError`.
     """
+    spec = detector_spec(detector)
+    path = Path(path) if path else weights.require(spec.id)
+    device = pick_device(device) if isinstance(device, str) else device
+    return _detector_from(spec, path, device)
+
+
+def _detector_from(spec: WeightSpec, path: Path, device: Any) -> Any:
+    """facexlib's RetinaFace of ``spec`` built on ``device`` (a torch device) and loaded
+    strictly from ``path``, a ``module.`` prefix stripped, in eval mode: what
+    :func:`load_detector` returns, and what the import check runs on ``meta``
+    (:func:`~engines.weights.network_check`: no memory for the weights; facexlib's
+    constructor only builds modules and a mean tensor on ``device``). A mismatch raises
+    :class:`~engines.weights.CheckpointMismatchError` naming the tensors that differ."""
     from facexlib.detection.retinaface import RetinaFace
 
     from engines.segmentation.neural import load_strict
 
-    spec = detector_spec(detector)
-    path = Path(path) if path else weights.require(spec.id)
     state = weights.load_checkpoint(path, spec.format)
     if not isinstance(state, dict):
         raise weights.WeightsCorruptError(f"{path.name} is not a {spec.title} state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    device = pick_device(device) if isinstance(device, str) else device
     with warnings.catch_warnings():  # torchvision's "pretrained is deprecated"
         warnings.simplefilter("ignore")
         network = RetinaFace(network_name=spec.extra["network"], half=False, device=device)

@@ -642,7 +642,8 @@ def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
         if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
             raise WrongFileError(f"{what} is a TorchScript model, not a {format} checkpoint")
         if not any(name.endswith("data.pkl") for name in names):
-            raise WrongFileError(f"{what} is a zip archive, not a PyTorch checkpoint")
+            raise WrongFileError(f"{what} is a zip archive holding {_zip_listing(names)}, not "
+                                 "a PyTorch checkpoint")
     elif format == "torchscript":
         names = _zip_names(path)
         if names is None or not any("/code/" in name for name in names):
@@ -692,10 +693,10 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
         _check_size(spec, path.stat().st_size, what)
     if spec.archive_member:
         if find_archive_member(path, spec.archive_member) is None:
-            names = _zip_names(path)
-            detail = "is not a zip archive" if names is None else \
-                f"has no {spec.archive_member!r} inside"
-            raise WrongFileError(f"{what} {detail}: not the {spec.title} download")
+            if _zip_names(path) is None:
+                raise WrongFileError(f"{what} is not a zip archive: not the {spec.title} "
+                                     "download")
+            raise WrongFileError(_member_missing_message(spec, path, what))
     elif pinned:
         check_checkpoint_file(spec, path, what)
     else:
@@ -741,10 +742,75 @@ def check_unpinned_file(spec: WeightSpec, path: str | os.PathLike, what: str = "
     :class:`WeightsCorruptError`."""
     path = Path(path)
     what = what or path.name
-    if _zip_names(path) is not None:
+    names = _zip_names(path)
+    if names is not None:
+        if spec.archive_member and not _cut_short_zip(path) \
+                and not any(name.endswith("data.pkl") for name in names):
+            # an archive of files, not the member taken out of one: which files it holds
+            raise WrongFileError(_member_missing_message(spec, path, what))
         check_format(path, spec.format, what)  # the right kind of zip, before reading it
         _check_zip_members(path, what, cancel)
     check_checkpoint_file(spec, path, what)
+
+
+def _member_missing_message(spec: WeightSpec, path: Path, what: str) -> str:
+    """Why the zip ``path`` (named ``what``) is not ``spec``'s archive, naming what it holds
+    instead: the folders where it keeps a file of the member's name (another dataset's
+    ``celeba/`` and ``psv/`` where ``places2/EdgeModel_gen.pth`` is expected:
+    ``"places2.zip holds celeba/ and psv/ but not places2/: ..."``), several copies of the
+    member, or else its top-level entries."""
+    member = (spec.archive_member or "").strip("/")
+    files = [name for name in _zip_names(path) or () if not name.endswith("/")]
+    copies = [name for name in files if name.endswith("/" + member)]
+    if len(copies) > 1:
+        return (f"{what} holds {member!r} more than once ({_joined(copies)}): cannot tell "
+                f"which is the {spec.title}")
+    wanted = member.split("/")
+    folders: dict[str, str] = {}  # a folder holding a file of the member's name -> expected
+    for name in files:
+        parts = name.split("/")
+        if parts[-1] != wanted[-1]:
+            continue
+        same = 1  # trailing path components shared with the member, at least the file name
+        while same < min(len(parts), len(wanted)) and parts[-same - 1] == wanted[-same - 1]:
+            same += 1
+        folders.setdefault(_folder(parts[:-same], name), _folder(wanted[:-same], member))
+    if folders:
+        expected = " or ".join(dict.fromkeys(folders.values()))
+        return (f"{what} holds {_joined(list(folders))} but not {expected}: no {member} for "
+                f"the {spec.title}")
+    return f"{what} holds {_zip_listing(files)} but has no {member!r} for the {spec.title}"
+
+
+def _folder(parts: list[str], file: str) -> str:
+    """``"a/b/"`` of path components ``["a", "b"]``; for none, ``file`` at the top level."""
+    return "/".join(parts) + "/" if parts else f"{file} at its top level"
+
+
+def _zip_listing(names: Iterable[str], shown: int = 4) -> str:
+    """The top-level entries of a zip holding ``names`` (``"celeba/ and psv/"``), inside its
+    one folder when everything is in one; at most ``shown``, then how many more."""
+    names = [name for name in names if name.strip("/")]
+    prefix = ""
+    while True:
+        entries = list(dict.fromkeys(
+            name[len(prefix):].split("/")[0] + ("/" if "/" in name[len(prefix):] else "")
+            for name in names))
+        if len(entries) != 1 or not entries[0].endswith("/"):
+            break
+        prefix += entries[0]
+        names = [name for name in names if name != prefix]  # the folder's own entry
+    if not entries:
+        return "nothing"
+    listed = [prefix + entry for entry in entries[:shown]]
+    if len(entries) > shown:
+        return f"{', '.join(listed)} and {len(entries) - shown} more"
+    return _joined(listed)
+
+
+def _joined(items: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1]))) if items else ""
 
 
 def find_archive_member(path: str | os.PathLike, member: str) -> str | None:

@@ -47,6 +47,7 @@ class Route:
     honour_if_range: bool = True  # False: Range is served even when If-Range does not match
     stall_after: int | None = None  # send this many body bytes, then nothing until closed
     stall_before_answer: bool = False  # read the request, answer nothing until closed
+    stall_at: int | None = None  # send the file up to this byte (of the whole), then stall
 
 
 class FileServer:
@@ -150,6 +151,8 @@ class FileServer:
             payload = payload[:route.cut_after]
         if route.stall_after is not None:
             payload = payload[:route.stall_after]
+        if route.stall_at is not None:
+            payload = payload[:max(0, route.stall_at - start)]
         for offset in range(0, len(payload), 8192):
             try:
                 handler.wfile.write(payload[offset:offset + 8192])
@@ -158,7 +161,7 @@ class FileServer:
                 return
             if route.delay:
                 time.sleep(route.delay)
-        if route.stall_after is not None:
+        if route.stall_after is not None or route.stall_at is not None:
             self.stall(handler)
         handler.close_connection = True
 
@@ -656,6 +659,71 @@ def test_cancel_while_the_server_stalls_returns_at_once(server, make_spec, monke
         assert weights.partial_path(spec.id).stat().st_size == 65536  # kept for a resume
 
 
+def test_a_cancel_during_a_stall_is_prompt_and_the_part_resumes_later(server, make_spec,
+                                                                       monkeypatch):
+    """The server sends the first 64 kB and stalls. The cancel must not wait for the stalled
+    read to time out (TIMEOUT_S 5 s; it takes well under half of that); the bytes received
+    are kept, and the next download asks for the rest only."""
+    body = checkpoint_bytes()
+    server.routes["/stall.pth"] = Route(body=body, etag=ETAG, stall_at=65536)
+    spec = make_spec(urls=(server.url("/stall.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "TIMEOUT_S", 5.0)
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    received = threading.Event()
+    token = CancelToken()
+    thread, outcome, _told = _download_in_thread(
+        spec.id, cancel=token, progress=lambda done, total: done >= 65536 and received.set())
+    assert received.wait(20)
+
+    cancelled_at = time.monotonic()
+    token.cancel()
+    thread.join(20)
+    took = time.monotonic() - cancelled_at
+
+    assert not thread.is_alive() and isinstance(outcome.get("error"), Cancelled)
+    assert took < 0.4 * download.TIMEOUT_S
+    assert weights.partial_path(spec.id).stat().st_size == 65536
+    assert weights.installation(spec.id).state is weights.InstallState.PARTIAL
+
+    server.routes["/stall.pth"].stall_at = None
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/stall.pth") == [None, "bytes=65536-"]
+
+
+def test_a_server_that_stops_sending_fails_keeping_the_part(server, make_spec, monkeypatch):
+    """No byte for TIMEOUT_S is a stall: the transfer reconnects and resumes; when the
+    reconnects bring nothing either, the download fails saying so, and keeps what came."""
+    body = checkpoint_bytes()
+    server.routes["/stall.pth"] = Route(body=body, etag=ETAG, stall_at=65536)
+    spec = make_spec(urls=(server.url("/stall.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(download, "MAX_STALLED_ATTEMPTS", 2)
+
+    with pytest.raises(download.DownloadError) as failure:
+        download.download(spec)
+
+    assert str(failure.value) == (
+        f"the download from 127.0.0.1:{server.port} keeps failing (the server stopped sending "
+        "for 0.5 s); 66 kB are kept: run the download again to resume")
+    assert weights.partial_path(spec.id).stat().st_size == 65536
+    assert server.ranges("/stall.pth")[-2:] == ["bytes=65536-"] * 2  # reconnected, resumed
+
+    server.routes["/stall.pth"].stall_at = None
+    assert download.download(spec).read_bytes() == body
+    assert server.ranges("/stall.pth")[-1] == "bytes=65536-"
+
+
+def test_a_server_that_never_answers_is_named_as_such(server, make_spec, monkeypatch):
+    server.routes["/mute.pth"] = Route(body=checkpoint_bytes(), stall_before_answer=True)
+    spec = make_spec(urls=(server.url("/mute.pth"),), size=300_000)
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.5)
+
+    with pytest.raises(download.OfflineError, match=r"^127\.0\.0\.1:\d+ accepted the "
+                                                    r"connection but sent no answer for 0\.5 s"):
+        download.download(spec)
+    assert not weights.local_path(spec.id).parent.exists()  # nothing to resume
+
+
 # --- another process on the same checkpoint ------------------------------------------------
 
 
@@ -897,8 +965,11 @@ def test_zip_without_the_member_is_rejected(server, make_spec):
     spec = make_spec(urls=(server.url("/other.zip"),), filename="best.ckpt",
                      archive_member="big-lama/models/best.ckpt")
 
-    with pytest.raises(weights.WrongFileError, match=r"has no 'big-lama/models/best\.ckpt'"):
+    with pytest.raises(weights.WrongFileError) as refused:
         download.download(spec)
+    assert str(refused.value) == (f"the file from 127.0.0.1:{server.port} holds other/file.bin "
+                                  "but has no 'big-lama/models/best.ckpt' for the Test net; "
+                                  "the bad file was removed")
     assert not weights.partial_path(spec.id).exists()
 
 

@@ -4,13 +4,15 @@ post-processing, and the RetinaFace checkpoint loading through the model cache."
 from __future__ import annotations
 
 import math
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from engines import faces, weights
+from engines import download, faces, weights
 from engines.base import InputError
 from engines.faces import Face
 
@@ -279,6 +281,73 @@ def test_a_wrong_detector_checkpoint_is_refused(model_cache):
     torch.save(state, path)
     with pytest.raises(weights.WeightsCorruptError, match="1 tensors missing"):
         faces.load_detector("mobilenet", "cpu")
+
+
+def layout_only(name: str) -> dict:
+    """RetinaFace ``name``'s tensor names, shapes and dtypes as facexlib releases them
+    (``module.`` prefixed), each a view of one zero: a file of a few kB."""
+    from facexlib.detection.retinaface import RetinaFace
+
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = RetinaFace(network_name=name, device=torch.device("meta"))
+    return {f"module.{k}": torch.zeros((), dtype=v.dtype).expand(v.shape)
+            for k, v in network.state_dict().items()}
+
+
+def test_detector_import_accepts_the_upstream_layout_and_checks_its_tensors(model_cache,
+                                                                            tmp_path):
+    """The released MobileNet file (``module.`` keys, real size) is imported; a file
+    missing a tensor is refused, naming it, and the installed one is kept."""
+    good = tmp_path / "detection_mobilenet0.25_Final.pth"
+    torch.save({f"module.{k}": v for k, v in retinaface_state("mobile0.25").items()}, good)
+    state = torch.load(good, weights_only=True)
+    del state["module.LandmarkHead.2.conv1x1.bias"]
+    lacking = tmp_path / "lacking.pth"
+    torch.save(state, lacking)
+
+    installed = download.import_file("face-detection-mobilenet", good)
+    assert installed.read_bytes() == good.read_bytes()
+    assert "tensors" in weights.read_manifest("face-detection-mobilenet")["checked"]
+    with pytest.raises(weights.CheckpointMismatchError) as refused:
+        download.import_file("face-detection-mobilenet", lacking)
+
+    assert str(refused.value) == (
+        "lacking.pth is not the RetinaFace MobileNet-0.25 face detector checkpoint: it does "
+        "not fit the RetinaFace MobileNet-0.25 face detector network (1 tensors missing "
+        "(e.g. LandmarkHead.2.conv1x1.bias))")
+    assert installed.read_bytes() == good.read_bytes()
+    assert "opens, fits its network" in weights.verify("face-detection-mobilenet", deep=True)
+
+
+@pytest.mark.parametrize("detector, name", [("mobilenet", "mobile0.25"),
+                                            ("resnet50", "resnet50")])
+def test_detector_check_refuses_a_wrong_shape_and_another_networks_keys(tmp_path, detector,
+                                                                        name):
+    spec = faces.detector_spec(detector)
+    right = tmp_path / "right.pth"
+    torch.save(layout_only(name), right)
+    reshaped = layout_only(name)
+    reshaped["module.fpn.output1.0.weight"] = torch.zeros(()).expand(8, 8, 1, 1)
+    torch.save(reshaped, tmp_path / "reshaped.pth")
+    other = "resnet50" if name == "mobile0.25" else "mobile0.25"
+    torch.save(layout_only(other), tmp_path / "other.pth")
+    bisenet = {line.split("\t")[0]: torch.zeros(1) for line in
+               (Path(__file__).parent / "face_bisenet_facexlib.tsv").read_text().splitlines()}
+    torch.save(bisenet, tmp_path / "bisenet.pth")
+
+    weights.check_checkpoint_file(spec, right)  # the upstream layout fits
+    expected = {"reshaped.pth": r"\(1 tensors of another shape \(e\.g\. "
+                                r"fpn\.output1\.0\.weight\)\)",
+                "other.pth": r"tensors missing .* tensors unexpected",
+                "bisenet.pth": r"\(\d+ tensors missing \(e\.g\. body\..*\d+ tensors unexpected "
+                               r"\(e\.g\. cp\."}
+    for file, differences in expected.items():
+        with pytest.raises(weights.CheckpointMismatchError,
+                           match=rf"^{re.escape(file)} is not the {re.escape(spec.title)} "
+                                 rf"checkpoint: it does not fit the {re.escape(spec.title)} "
+                                 rf"network .*{differences}"):
+            weights.check_checkpoint_file(spec, tmp_path / file)
 
 
 def test_missing_detector_weights_say_how_to_get_them(model_cache):

@@ -109,14 +109,12 @@ CASES = {
     "segformer-b0-ade": ("segformer-b0", "other-safetensors"),
     "segformer-b1-ade": (None, "segformer-b0"),  # another variant: other shapes
 }
-# specs no digest pins whose contents are not checked (engines/faces.py declares them)
-NOT_CHECKED = {"face-detection-resnet50", "face-detection-mobilenet"}
 
 
 def test_every_checkpoint_no_digest_pins_is_checked_against_its_network():
     unchecked = {spec.id for spec in weights.all_specs()
                  if not (spec.sha256 or spec.md5) and spec.check_contents is None}
-    assert unchecked == NOT_CHECKED
+    assert unchecked == set()
     assert set(CASES) <= {spec.id for spec in weights.all_specs()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -382,6 +383,79 @@ def test_importing_a_zip_installs_its_siblings_for_the_same_engine(make_spec, tm
     assert weights.local_path(inpaint_spec.id).read_bytes() == inpaint.read_bytes()
     assert weights.local_path(edge_spec.id).read_bytes() == edge.read_bytes()
     assert not archive.exists()
+
+
+def zip_of(path: Path, members: list[str]) -> Path:
+    """A zip at ``path`` holding a small ``torch.save`` file under each of ``members`` (a
+    folder entry for a name ending in ``/``)."""
+    member = state_dict_file(path.parent, f"{path.stem}-member.pth")
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in members:
+            if name.endswith("/"):
+                archive.writestr(name, b"")
+            else:
+                archive.write(member, name)
+    return path
+
+
+def test_a_zip_of_other_datasets_says_which_it_holds_and_which_was_expected(model_cache,
+                                                                           tmp_path):
+    """EdgeConnect's checkpoints come as one folder per dataset: importing a zip of the
+    CelebA and Paris StreetView folders as the Places2 generator names both sides."""
+    archive = zip_of(tmp_path / "places2.zip", [
+        f"{dataset}/{name}" for dataset in ("celeba", "psv")
+        for name in ("EdgeModel_gen.pth", "InpaintingModel_gen.pth")])
+
+    with pytest.raises(weights.WrongFileError) as refused:
+        download.import_file("edgeconnect-places2-edge", archive)
+
+    assert str(refused.value) == ("places2.zip holds celeba/ and psv/ but not places2/: no "
+                                  "places2/EdgeModel_gen.pth for the EdgeConnect Places2 edge "
+                                  "generator")
+    assert not weights.local_path("edgeconnect-places2-edge").parent.exists()
+    assert not weights.local_path("edgeconnect-places2-inpaint").parent.exists()
+
+
+def test_a_zip_without_its_member_names_what_it_holds(make_spec, tmp_path):
+    spec = make_spec(title="LaMa", filename="best.ckpt", format="lightning",
+                     archive_member="big-lama/models/best.ckpt")
+    cases = {
+        # another model of the same layout: the folders differ, the rest is the same
+        ("lama-fourier.zip", ("lama-fourier/config.yaml", "lama-fourier/models/best.ckpt")):
+            "lama-fourier.zip holds lama-fourier/ but not big-lama/: no "
+            "big-lama/models/best.ckpt for the LaMa",
+        ("flat.zip", ("best.ckpt",)):
+            "flat.zip holds best.ckpt at its top level but not big-lama/models/: no "
+            "big-lama/models/best.ckpt for the LaMa",
+        # nothing of that name: the listing goes inside the one folder everything is in
+        ("other.zip", ("wrap/", "wrap/a.pth", "wrap/b/c.pth")):
+            "other.zip holds wrap/a.pth and wrap/b/ but has no 'big-lama/models/best.ckpt' "
+            "for the LaMa",
+        ("twice.zip", ("a/big-lama/models/best.ckpt", "b/big-lama/models/best.ckpt")):
+            "twice.zip holds 'big-lama/models/best.ckpt' more than once "
+            "(a/big-lama/models/best.ckpt and b/big-lama/models/best.ckpt): cannot tell which "
+            "is the LaMa",
+    }
+    for (name, members), message in cases.items():
+        archive = zip_of(tmp_path / name, list(members))
+        for check in (weights.check_download, weights.check_unpinned_file):
+            with pytest.raises(weights.WrongFileError) as refused:
+                check(spec, archive)
+            assert str(refused.value) == message
+        with pytest.raises(weights.WrongFileError, match=re.escape(message)):
+            download.import_file(spec.id, archive)
+    assert not weights.local_path(spec.id).parent.exists()
+
+
+def test_a_zip_imported_as_a_plain_checkpoint_lists_what_it_holds(tmp_path):
+    many = zip_of(tmp_path / "many.zip", [f"checkpoints/{n}/net.pth" for n in "abcdef"])
+
+    with pytest.raises(weights.WrongFileError) as refused:
+        weights.check_format(many, "state_dict")
+
+    assert str(refused.value) == ("many.zip is a zip archive holding checkpoints/a/, "
+                                  "checkpoints/b/, checkpoints/c/, checkpoints/d/ and 2 more, "
+                                  "not a PyTorch checkpoint")
 
 
 # --- verify -------------------------------------------------------------------------------
