@@ -1,4 +1,5 @@
-"""Helpers shared by the CLI commands: engine options, requests from files, progress bars."""
+"""Helpers shared by the CLI commands: options, requests from files, the checks of folder
+runs, progress bars."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,9 +32,12 @@ from engines.batch import check_output_folder
 from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
+    count_noun,
+    list_images,
     load_image,
     load_mask,
     refuse_read_only,
+    skipped_files_note,
 )
 from engines.guidance import reference_pixels, reference_problem
 
@@ -61,18 +65,40 @@ def ranged(kind: type, minimum: float, maximum: float | None = None,
     return parse
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = "patchmatch"):
-    """--engine, --strategy, --margin, --device, --seed."""
+def add_old_name(parser: argparse.ArgumentParser, old: str, action: argparse.Action) -> None:
+    """Take ``old``, an earlier spelling of ``action``'s option, as that option (the same
+    destination, type, choices and checks; an error names ``old`` as typed), left out of
+    ``--help`` and the usage line; the option's own help says the old name."""
+    parser.add_argument(old, dest=action.dest, type=action.type, choices=action.choices,
+                        metavar=action.metavar, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """--device: where the networks run (``args.device``)."""
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = "patchmatch",
+                         margin_is_context: bool = True) -> None:
+    """--engine, --strategy, --context (``args.context``), --device, --seed, --option: what
+    an inpainting engine is and how it sees the picture, with the meaning the editor's
+    engine panel gives them. ``margin_is_context``: also take ``--margin``, the old name of
+    --context (not where --margin has another meaning: ``watermark``'s mask growth)."""
     parser.add_argument("--engine", default=default_engine,
                         help=f"engine name (default: {default_engine}; `engines` lists them)")
     parser.add_argument("--strategy", choices=[s.value for s in Strategy], default="crop",
                         help="crop: around the hole with context (default); resize: whole "
                              "image scaled to the engine's size; original: full resolution")
     low, high = CROP_MARGIN_RANGE
-    parser.add_argument("--margin", type=ranged(int, low, high), default=128, metavar="PX",
-                        help=f"context around the hole with --strategy crop, {low} to {high} "
-                             f"(default 128; at least {MIN_CROP_CONTEXT} px are kept)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    old_name = "; --margin is its old name" if margin_is_context else ""
+    context = parser.add_argument(
+        "--context", type=ranged(int, low, high), default=128, metavar="PX",
+        help=f"context around the hole with --strategy crop, {low} to {high} (default 128; "
+             f"at least {MIN_CROP_CONTEXT} px are kept){old_name}")
+    if margin_is_context:
+        add_old_name(parser, "--margin", context)
+    add_device_argument(parser)
     parser.add_argument("--seed", type=ranged(int, *SEED_RANGE), default=0,
                         help="random seed (default 0)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -83,6 +109,30 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                              "engines: working_size=PX, seam_feather=PX (colour blend at the "
                              "hole's edge), weights_path=FILE; an option the engine does not "
                              "take is refused; `engines -v` lists each engine's")
+
+
+def request_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The :class:`InpaintRequest` fields :func:`add_engine_arguments` sets, by field name
+    (``strategy``, ``crop_margin``, ``seed``, ``device``): every request of a run gets them."""
+    return {"strategy": Strategy(args.strategy), "crop_margin": args.context,
+            "seed": args.seed, "device": args.device}
+
+
+PARSER_NAMES = ("face (BiSeNet, 19 face parts), scene (DeepLab v2, 182 COCO-Stuff classes), "
+                "scene-lite (SegFormer, 150 ADE20K classes) or regions (colour regions, no "
+                "download; the default)")
+
+
+def add_parser_argument(parser: argparse.ArgumentParser, purpose: str,
+                        old_name: str | None = None) -> None:
+    """--parser NAME (``args.parser``, default ``regions``): the segmentation parser that
+    labels the pictures, ``purpose`` saying what for; ``old_name``: an earlier spelling
+    still taken (:func:`add_old_name`)."""
+    said = f"; {old_name} is its old name" if old_name else ""
+    action = parser.add_argument("--parser", default="regions", metavar="NAME",
+                                 help=f"{purpose}: {PARSER_NAMES}{said}")
+    if old_name:
+        add_old_name(parser, old_name, action)
 
 
 def add_metadata_argument(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +198,55 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
     return path
 
 
+def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, results: str, *,
+                    used_folders: Sequence[str | os.PathLike] = (),
+                    leave_out: Callable[[list[Path]], Iterable[Path]] | None = None,
+                    left_out_because: str = "") -> list[Path]:
+    """The pictures of the folder ``images`` (:func:`engines.fileio.list_images`: those
+    directly in it) for a run writing its ``results`` (a plural noun: "label maps") into the
+    folder ``output`` (``-o``), after saying on stderr what else the folder holds
+    (:func:`engines.fileio.skipped_files_note`; ``output`` and ``used_folders``, the run's
+    own folders, are not mentioned).
+
+    ``leave_out`` gives, from the folder's picture files, those this run does not take as
+    pictures (``batch``: the mask files in use), said as ``N files left out:
+    left_out_because``.
+
+    Raises before any work (nothing created or written): ``ImageMissingError`` or
+    ``NotAFolderError`` naming ``images`` when it is missing or a file; :class:`InputError`
+    when it holds no pictures (naming what it holds instead), when ``output`` is a file, a
+    picture's name (a missing path ending in a picture's extension), the input folder itself
+    (the originals are never replaced; an output folder inside it is fine: subfolders are
+    not searched), or a folder that cannot be made or written
+    (:func:`engines.batch.check_output_folder`)."""
+    images, output = Path(images), Path(output)
+    files = list_images(images)
+    left_out = {path.resolve() for path in leave_out(files)} if leave_out else set()
+    pictures = [path for path in files if path.resolve() not in left_out]
+    notes = [skipped_files_note(images, used_folders=[output, *used_folders])]
+    if len(pictures) < len(files):
+        notes.append(f"{count_noun(len(files) - len(pictures), 'file')} left out: "
+                     f"{left_out_because}")
+    said = "; ".join(note for note in notes if note)
+    if not pictures:
+        kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
+        raise InputError(f"{images} holds no pictures ({kinds})" + (f"; {said}" if said else ""))
+    where = f"give the folder the {results} go into"
+    if output.exists() and not output.is_dir():
+        raise InputError(f"-o {output} is a file; {where}")
+    if not output.exists() and output.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"-o {output} names a picture, but {images} is a folder: {where} "
+                         "(one per picture, named after it)")
+    if output.resolve() == images.resolve():
+        raise InputError(f"-o {output} is the input folder; choose another folder: the "
+                         f"originals are never replaced, and {results} there would be taken "
+                         "for pictures")
+    check_output_folder(output)  # a probe file: root and read-only mounts answer truly
+    if said:
+        print(said, file=sys.stderr)
+    return pictures
+
+
 def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:
     """A binary layer file (white = set) checked against the image size, or None."""
     if path is None:
@@ -178,8 +277,7 @@ def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
     return InpaintRequest(image=image, mask=mask, sketch=sketch, labels=labels,
                           label_set=label_set if labels is not None else None,
                           sample_include=include, sample_exclude=exclude, exemplars=exemplars,
-                          strategy=Strategy(args.strategy), crop_margin=args.margin,
-                          seed=args.seed, device=args.device)
+                          **request_settings(args))
 
 
 def unique_paths(paths: list[str] | None,

@@ -12,13 +12,14 @@ import numpy as np
 
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import (
-    StageBar,
     add_engine_arguments,
     add_metadata_argument,
     engine_options,
+    folder_pictures,
+    folder_progress,
+    request_settings,
 )
 from engines import registry
-from engines.base import InputError, Strategy
 from engines.batch import (
     SIZE_POLICIES,
     BatchInterrupted,
@@ -27,13 +28,7 @@ from engines.batch import (
     clear_folder,
     so_far,
 )
-from engines.fileio import (
-    NO_METADATA_SUFFIXES,
-    ImageMissingError,
-    list_images,
-    load_mask,
-    skipped_files_note,
-)
+from engines.fileio import NO_METADATA_SUFFIXES, ImageMissingError, load_mask
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
@@ -97,19 +92,15 @@ def mask_finder(folder: Path):
     return find
 
 
-def split_masks(sources: list[Path], mask: Path | None,
-                masks: Path | None) -> tuple[list[Path], list[Path]]:
-    """(pictures, mask files in use) of the folder's image files ``sources``: with ``mask``
-    (one file) or a ``masks`` folder; a mask file among ``sources`` is not a picture."""
+def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> list[Path]:
+    """The mask files the pictures among ``files`` use: ``mask`` (one file for all), or
+    each one's file in the ``masks`` folder (:func:`mask_file`; none while that folder is
+    missing, which :func:`mask_finder` reports)."""
     if mask is not None:
-        pictures = [p for p in sources if p.resolve() != mask.resolve()]
-        return pictures, [mask]
-    if not masks.is_dir():
-        return sources, []
-    found = {p: mask_file(p, masks) for p in sources}
-    used = {m.resolve() for m in found.values() if m is not None}
-    pictures = [p for p in sources if p.resolve() not in used]
-    return pictures, [m for p, m in found.items() if m is not None and p in pictures]
+        return [mask]
+    if masks is None or not masks.is_dir():
+        return []
+    return [found for found in (mask_file(p, masks) for p in files) if found is not None]
 
 
 def print_failures(result: BatchResult) -> None:
@@ -170,41 +161,21 @@ def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
-    files = list_images(args.images)
-    sources, mask_files = split_masks(files, Path(args.mask) if args.mask else None,
-                                      Path(args.masks) if args.masks else None)
-    skipped = skipped_files_note(args.images, used_folders=[
-        Path(folder) for folder in (args.output, args.masks) if folder])
-    if not sources:
-        raise InputError(f"{args.images}: no pictures in this folder"
-                         + (f" ({skipped})" if skipped else ""))
-    if skipped:
-        print(skipped, file=sys.stderr)
-    if len(sources) < len(files):
-        left_out = len(files) - len(sources)
-        print(f"{left_out} file{'s' if left_out != 1 else ''} left out: masks, not pictures",
-              file=sys.stderr)
-    mask = load_mask(args.mask) if args.mask else mask_finder(Path(args.masks))
-    settings = {"strategy": Strategy(args.strategy), "crop_margin": args.margin,
-                "seed": args.seed, "device": args.device}
-    with contextlib.ExitStack() as closing:
-        bar: StageBar | None = None
-
-        def progress(fraction: float, name: str) -> None:
-            # made on the first report: a folder refused before any work shows no bar
-            nonlocal bar
-            if bar is None:
-                bar = closing.enter_context(StageBar(
-                    total=len(sources), desc=f"{args.engine}", unit="image",
-                    bar_format="{desc}: {done}/{total_fmt} |{bar}| {elapsed}<{remaining} "
-                               "{stage}"))
-            bar.show(fraction * len(sources), name)
-
+    mask_path, masks = (Path(args.mask) if args.mask else None,
+                        Path(args.masks) if args.masks else None)
+    sources = folder_pictures(  # a mask file in the pictures' folder is not a picture
+        args.images, args.output, "results", used_folders=[masks] if masks else [],
+        leave_out=lambda files: masks_in_use(files, mask_path, masks),
+        left_out_because="masks, not pictures")
+    mask = load_mask(mask_path) if mask_path else mask_finder(masks)
+    with contextlib.ExitStack() as closing:  # a folder refused before any work shows no bar
+        progress = folder_progress(closing, len(sources), args.engine)
         result = run_to_end(lambda: clear_folder(
             sources, args.output, mask, args.engine, progress, overwrite=args.overwrite,
-            request_settings=settings, engine_options=options, output_format=args.format,
-            other_sizes=args.other_sizes, keep_metadata=not args.strip_metadata,
-            protected=mask_files), closing.close, args.overwrite)
+            request_settings=request_settings(args), engine_options=options,
+            output_format=args.format, other_sizes=args.other_sizes,
+            keep_metadata=not args.strip_metadata,
+            protected=masks_in_use(sources, mask_path, masks)), closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")

@@ -3,7 +3,9 @@
 ``models list`` shows every checkpoint with its engine, size, licence and state (a file that
 is clearly not the checkpoint shows as damaged, with the commands that replace it);
 ``models download ID [ID ...]`` fetches with a progress bar (Ctrl-C keeps the partial file and
-the same command resumes it); ``models import ID FILE`` installs a file you already have;
+the same command resumes it); ``models import ID FILE`` installs a file you already have
+(replacing a checkpoint that is installed and works only with ``--force``, or when a terminal
+user says yes);
 ``models path ID`` prints where the file lives; ``models info ID`` shows where it comes from.
 """
 
@@ -14,9 +16,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from engines import download, weights
-from engines.base import EngineError
+from engines.base import EngineError, InputError
 
 NAME = "models"
 HELP = "list, download or import network weights (checkpoints)"
@@ -37,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="the file as downloaded (a zip is fine where upstream ships one)")
     imported.add_argument("--move", action="store_true",
                           help="move the file into the cache instead of copying it")
+    imported.add_argument("-f", "--force", action="store_true",
+                          help="replace a checkpoint that is installed and works (without it "
+                               "that is refused, or asked on a terminal); a damaged one is "
+                               "replaced anyway, and a file that is not this checkpoint is "
+                               "refused, keeping the installed one")
     located = actions.add_parser("path", help="print where a checkpoint file is (or goes)")
     located.add_argument("id", metavar="ID")
     info = actions.add_parser("info", help="where a checkpoint comes from and what it expects")
@@ -57,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "download":
         return _for_each(args.ids, lambda spec_id: _download(spec_id, args.force, args.quiet))
     if args.action == "import":
-        path = download.import_file(args.id, args.file, move=args.move, waiting=_tell)
-        record = weights.read_manifest(args.id) or {}
-        print(f"{args.id}: installed at {path} ({record.get('checked', 'checked')} OK)")
-        return EXIT_OK
+        return _import(args.id, args.file, args.move, args.force)
     if args.action == "path":
         return _path(args.id)
     if args.action == "info":
@@ -91,6 +95,37 @@ def _for_each(ids: list[str], action: Callable[[str], object]) -> int:
 def _tell(message: str) -> None:
     """Say on stderr why nothing happens yet (another process holds the checkpoint)."""
     print(f"{message}…", file=sys.stderr, flush=True)
+
+
+def _import(spec_id: str, source: str, move: bool, force: bool) -> int:
+    """``models import``: install ``source`` as ``spec_id``. A checkpoint installed that
+    passes the checks (:class:`~engines.weights.InstallState` ``INSTALLED``, as the Models
+    dialog judges it) is replaced only with ``force`` or when a user at a terminal says yes;
+    otherwise :class:`InputError` says how (exit 2, nothing changed). A ``source`` that is
+    not a file is reported first (:func:`engines.download.import_file`)."""
+    entry = weights.installation(spec_id)
+    if (entry.state is weights.InstallState.INSTALLED and not force
+            and Path(source).expanduser().is_file()):
+        name = Path(source).name
+        if not sys.stdin.isatty():
+            raise InputError(f"{spec_id} is already installed and works ({entry.path}); add "
+                             f"--force to replace it with {name}")
+        if not _confirmed(f"{spec_id} is installed and works ({entry.path}). Replace it with "
+                          f"{name}? (If {name} is not this checkpoint, it is refused and the "
+                          "installed file is kept.) [y/N] "):
+            print(f"{spec_id}: not replaced; the installed file is kept", file=sys.stderr)
+            return EXIT_USAGE
+    path = download.import_file(spec_id, source, move=move, waiting=_tell)
+    record = weights.read_manifest(spec_id) or {}
+    print(f"{spec_id}: installed at {path} ({record.get('checked', 'checked')} OK)")
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    """Ask ``question`` on stderr and read the answer from stdin: yes only for y or yes (any
+    case); no for anything else, an empty line and the end of input included."""
+    print(question, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _list() -> int:

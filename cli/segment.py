@@ -1,11 +1,10 @@
-"""`segment IMAGE -o LABELS.png --model MODEL`: label every pixel and save an indexed PNG;
+"""`segment IMAGE -o LABELS.png --parser NAME`: label every pixel and save an indexed PNG;
 `segment FOLDER -o OUTFOLDER`: the same for every picture of a folder, one map each."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +12,18 @@ import numpy as np
 from cli import EXIT_FAILED, EXIT_OK
 from cli._common import (
     StageBar,
+    add_device_argument,
+    add_parser_argument,
     check_output_file,
+    folder_pictures,
     folder_progress,
     ranged,
 )
 from cli.batch import print_failures, print_skipped, run_to_end
 from engines.base import EngineError, InputError
-from engines.batch import WORK_SHARE, BatchResult, check_output_folder, label_folder
+from engines.batch import WORK_SHARE, BatchResult, label_folder
 from engines.device import require_device
-from engines.fileio import (
-    IMAGE_SUFFIXES,
-    ImageFileError,
-    count_noun,
-    list_images,
-    load_image,
-    skipped_files_note,
-)
+from engines.fileio import ImageFileError, count_noun, load_image
 
 NAME = "segment"
 HELP = ("label every pixel of IMAGE, or of every picture of a FOLDER (face parts, scene "
@@ -50,11 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "go into "
                              "(created if missing, never the input folder), each named after "
                              "its picture with .png: photo.jpg -> OUTPUT/photo.png")
-    parser.add_argument("--model", default="regions", metavar="MODEL",
-                        help="face (BiSeNet, 19 face parts), scene (DeepLab v2, 182 COCO-Stuff "
-                             "classes), scene-lite (SegFormer, 150 ADE20K classes) or regions "
-                             "(colour regions, no download; the default)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    add_parser_argument(parser, "what labels the pixels", old_name="--model")
+    add_device_argument(parser)
     parser.add_argument("--variant", choices=("b0", "b1", "b2", "b3", "b4", "b5"),
                         help="scene-lite: SegFormer size, b0 (fastest) to b5 (default b2)")
     parser.add_argument("--detector", choices=("resnet50", "mobilenet"),
@@ -72,12 +64,12 @@ def _options(args: argparse.Namespace) -> dict:
     given = {"variant": (args.variant, "scene-lite"), "detector": (args.detector, "face"),
              "max_regions": (args.regions, "regions")}
     options = {"device": args.device}
-    for key, (value, model) in given.items():
+    for key, (value, name) in given.items():
         if value is None:
             continue
-        if args.model != model:
+        if args.parser != name:
             flag = "--regions" if key == "max_regions" else f"--{key}"
-            raise InputError(f"{flag} applies to --model {model}, not {args.model}")
+            raise InputError(f"{flag} applies to --parser {name}, not {args.parser}")
         options[key] = value
     return options
 
@@ -93,18 +85,18 @@ def _summary(labels: np.ndarray, names: tuple[str, ...], shown: int = 5) -> str:
 
 
 def _ready_parser(args: argparse.Namespace):
-    """The parser ``--model`` names with its options, ready to run; raises before any work
+    """The parser ``--parser`` names with its options, ready to run; raises before any work
     (an unknown name, an accelerator missing, weights missing or damaged)."""
     from engines.segmentation.base import create_parser
 
     require_device(args.device)  # an accelerator asked for by name must exist
     try:
-        parser = create_parser(args.model, **_options(args))
+        parser = create_parser(args.parser, **_options(args))
     except KeyError as exc:
         raise InputError(exc.args[0]) from None
     status = parser.status()
     if not status.ready:
-        raise EngineError(f"--model {args.model}: {status.detail}")
+        raise EngineError(f"--parser {args.parser}: {status.detail}")
     return parser
 
 
@@ -119,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
     parser = _ready_parser(args)
     loaded = load_image(args.image)
-    with StageBar(total=100, desc=f"{args.model} {Path(args.image).name}", unit="%",
+    with StageBar(total=100, desc=f"{args.parser} {Path(args.image).name}", unit="%",
                   bar_format=StageBar.PERCENT_FORMAT) as bar:
         def progress(fraction: float, text: str) -> None:
             bar.show(round(100 * WORK_SHARE * fraction), text)
@@ -129,37 +121,11 @@ def run(args: argparse.Namespace) -> int:
         # the picture's own notes (its depth, how it is saved) do not concern its label map
         save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)
         bar.show(100, "written")
-    if args.model == "face" and not labels.any():
+    if args.parser == "face" and not labels.any():
         print("note: no face was found; every pixel is background")
     print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
           f"{_summary(labels, parser.label_set.names)}")
     return EXIT_OK
-
-
-def _folder_pictures(images: Path, output: Path) -> list[Path]:
-    """The pictures of the folder ``images``, after saying what else it holds (stderr);
-    raises :class:`InputError` before any work when there are none or when the label maps
-    cannot go into ``output`` (a file, a picture's name, the input folder, not writable)."""
-    pictures = list_images(images)
-    skipped = skipped_files_note(images, used_folders=[output])
-    if not pictures:
-        kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
-        raise InputError(f"{images} holds no pictures ({kinds})"
-                         + (f"; {skipped}" if skipped else ""))
-    if output.exists() and not output.is_dir():
-        raise InputError(f"-o {output} is a file; for a folder of pictures give the folder "
-                         "the label maps go into")
-    if not output.exists() and output.suffix.lower() in IMAGE_SUFFIXES:
-        raise InputError(f"-o {output} names a picture, but {images} is a folder: give the "
-                         "folder the label maps go into (one per picture, named after it)")
-    if output.resolve() == images.resolve():
-        raise InputError("-o is the folder of the pictures; choose another folder: the label "
-                         "maps would be taken for pictures, and the originals are never "
-                         "replaced")
-    check_output_folder(output)
-    if skipped:
-        print(skipped, file=sys.stderr)
-    return pictures
 
 
 def _run_folder(args: argparse.Namespace) -> int:
@@ -167,10 +133,10 @@ def _run_folder(args: argparse.Namespace) -> int:
     (:func:`engines.batch.label_folder`); Ctrl+C (exit 130) and SIGTERM (exit 143) stop the
     run saying what was written and kept."""
     images, output = Path(args.image), Path(args.output)
-    pictures = _folder_pictures(images, output)
+    pictures = folder_pictures(images, output, "label maps")
     parser = _ready_parser(args)
     with contextlib.ExitStack() as closing:  # Ctrl+C and SIGTERM: cli.main says them
-        progress = folder_progress(closing, len(pictures), args.model)
+        progress = folder_progress(closing, len(pictures), args.parser)
         result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
                                                  overwrite=args.overwrite),
                             closing.close, args.overwrite)

@@ -18,7 +18,13 @@ import sys
 from pathlib import Path
 
 from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from cli._common import ranged, sigterm_stops_like_ctrl_c, stopped_by_sigterm
+from cli._common import (
+    add_device_argument,
+    add_parser_argument,
+    ranged,
+    sigterm_stops_like_ctrl_c,
+    stopped_by_sigterm,
+)
 from engines.device import require_device
 from engines.fileio import skipped_files_note
 
@@ -37,10 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--labels", type=Path,
                           help="folder of label maps <image stem>.png (indexed or grey PNG "
                                "class ids, 255 = unlabelled); default: compute them")
-    semantic.add_argument("--parser", default="regions",
-                          help="parser labelling the images without --labels: regions (no "
-                               "download), face, scene or scene-lite (default: regions); "
-                               "one whose weights are missing is refused")
+    add_parser_argument(semantic, "what labels the images without --labels (one whose "
+                                  "weights are missing is refused)")
     semantic.add_argument("--classes", type=ranged(int, 1, 255),
                           help="number of label classes, 1 to 255 (default: the parser's label "
                                "set, or the largest id in --labels + 1)")
@@ -57,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "the checkpoint's)")
     semantic.add_argument("--lr", type=ranged(float, 0, 1, above=True), default=2e-4,
                           help="Adam learning rate, more than 0 and at most 1 (default 2e-4)")
-    semantic.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    add_device_argument(semantic)
     semantic.add_argument("-o", "--output", type=Path, default=Path("semantic.pt"),
                           help="checkpoint to write (default semantic.pt)")
     existing = semantic.add_mutually_exclusive_group()

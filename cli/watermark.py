@@ -15,23 +15,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cli import EXIT_FAILED, EXIT_OK
-from cli._common import add_metadata_argument, check_output_file, ranged
+from cli._common import (
+    add_engine_arguments,
+    add_metadata_argument,
+    add_old_name,
+    check_output_file,
+    engine_options,
+    folder_pictures,
+    ranged,
+    request_settings,
+)
 from cli.batch import print_skipped, run_to_end
 from engines import registry
 from engines.base import InputError
-from engines.batch import (
-    SIZE_POLICIES,
-    BatchResult,
-    check_output_folder,
-    clear_folder,
-)
-from engines.fileio import (
-    IMAGE_SUFFIXES,
-    encode_image,
-    list_images,
-    skipped_files_note,
-    write_atomic,
-)
+from engines.batch import SIZE_POLICIES, BatchResult, clear_folder
+from engines.device import require_device
+from engines.fileio import IMAGE_SUFFIXES, encode_image, write_atomic
 from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
 
 NAME = "watermark"
@@ -47,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="folder for the cleared images (created if missing; must differ "
                              "from --images)")
-    parser.add_argument("--engine", default="telea", metavar="NAME",
-                        help="inpainting engine (default: telea; see the `engines` command)")
+    # the engine and how it sees each picture, as for `inpaint` and `batch`; --margin keeps
+    # its old meaning here (see --grow)
+    add_engine_arguments(parser, default_engine="telea", margin_is_context=False)
     parser.add_argument("--mask-out", metavar="MASK.png",
                         help="also save the estimated mask (white = watermark) as a PNG")
     parser.add_argument("--preview", metavar="PREVIEW.png",
@@ -57,9 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-images", type=int, default=MIN_IMAGES, metavar="N",
                         help=f"refuse with fewer than N images of one size "
                              f"(default: {MIN_IMAGES})")
-    parser.add_argument("--margin", type=ranged(int, 0, 100), default=2, metavar="PX",
-                        help="grow the mask by PX pixels around the watermark, 0 to 100 "
-                             "(default: 2)")
+    grow = parser.add_argument("--grow", type=ranged(int, 0, 100), default=2, metavar="PX",
+                               help="grow the mask by PX pixels around the watermark, 0 to 100 "
+                                    "(default: 2); --margin is its old name")
+    add_old_name(parser, "--margin", grow)
     parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
                         help="images of another size than most: skip them (default) or "
                              "'anchor' the mask at the same distance from the nearest corner, "
@@ -89,26 +90,6 @@ class _Bar:
 
     def close(self) -> None:
         self._bar.close()
-
-
-def _check_folders(images: Path, output: Path) -> list[Path]:
-    """The pictures of ``images``; raises unless results can go into ``output``."""
-    pictures = list_images(images)  # raises for a missing folder or a file
-    count = len(pictures)
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output} is a file; --output must be a folder")
-    if output.resolve() == images.resolve():
-        raise InputError("--output is the --images folder; choose another folder: the "
-                         "originals are never replaced")
-    skipped = skipped_files_note(images, used_folders=[output])
-    if count == 0:
-        kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
-        raise InputError(f"{images} holds no images ({kinds})"
-                         + (f"; {skipped}" if skipped else ""))
-    check_output_folder(output)
-    if skipped:
-        print(skipped, file=sys.stderr)
-    return pictures
 
 
 def _check_outputs(mask_out: str | None, preview: str | None, pictures: list[Path],
@@ -163,18 +144,20 @@ def _save_side_files(files: list[tuple[str, str, Path, bytes]], output: Path,
 
 def run(args: argparse.Namespace) -> int:
     images, output = Path(args.images), Path(args.output)
-    pictures = _check_folders(images, output)
+    options = engine_options(args)  # an unknown engine or option fails before any work
+    pictures = folder_pictures(images, output, "cleared images")
     count = len(pictures)
     _check_outputs(args.mask_out, args.preview, pictures, images, output)
     if args.min_images < 2:
         raise InputError("--min-images must be at least 2")
-    engine = registry.create(args.engine)
-    engine.require_ready()  # before the long estimate, not after it
+    require_device(args.device)  # before the long estimate, not after it
+    engine = registry.create(args.engine, **options)
+    engine.require_ready()
 
     bar = _Bar("estimating", count)
     try:
         estimate = estimate_watermark_mask(pictures, bar, min_images=args.min_images,
-                                           margin=args.margin)
+                                           margin=args.grow)
     finally:
         bar.close()
     for name, reason in estimate.skipped:
@@ -200,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_to_end(lambda: clear_folder(
             pictures, output, estimate.mask, engine, bar, overwrite=args.overwrite,
-            other_sizes=args.other_sizes, keep_metadata=not args.strip_metadata),
+            request_settings=request_settings(args), other_sizes=args.other_sizes,
+            keep_metadata=not args.strip_metadata),
             bar.close, args.overwrite)
     finally:
         bar.close()

@@ -429,7 +429,8 @@ def test_batch_says_which_files_it_skips(tmp_path, capsys):
     only.mkdir()
     (only / "IMG_0003.CR3").write_bytes(b"x")
     assert run_cli("batch", "--images", only, "--masks", masks, "-o", tmp_path / "p") == 2
-    assert "no pictures in this folder (1 file skipped" in capsys.readouterr().err
+    assert "holds no pictures (png, jpg, jpeg, webp, tif, tiff, bmp, heic, heif, avif, gif); " \
+        "1 file skipped" in capsys.readouterr().err
 
 
 def test_batch_reports_pictures_without_masks(tmp_path, capsys):
@@ -598,7 +599,7 @@ def test_batch_into_an_unwritable_folder_is_refused_up_front(tmp_path, capsys, m
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "file.png",
                    "--engine", "telea") == 2
     err = capsys.readouterr().err
-    assert "is a file; give a folder" in err and "File exists" not in err
+    assert "is a file; give the folder the results go into" in err and "File exists" not in err
 
 
 def test_batch_takes_a_format_without_a_dot_and_names_overwrite(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""`segment IMAGE -o LABELS.png --model MODEL`: indexed PNG output and its errors."""
+"""`segment IMAGE -o LABELS.png --parser NAME`: indexed PNG output and its errors."""
 
 from __future__ import annotations
 
@@ -92,16 +92,16 @@ def test_a_plugin_parser_missing_its_weights_gives_the_download_command(
 
     monkeypatch.setitem(parsers._PARSERS, Stripes.name, Stripes)
     output = tmp_path / "l.png"
-    assert cli.main(["segment", str(halves), "-o", str(output), "--model", "qa-stripes"]) == 2
+    assert cli.main(["segment", str(halves), "-o", str(output), "--parser", "qa-stripes"]) == 2
     error = capsys.readouterr().err
-    assert error == (f"error: --model qa-stripes: QA stripes: weights {spec.id} not installed; "
+    assert error == (f"error: --parser qa-stripes: QA stripes: weights {spec.id} not installed; "
                      f"run `python main.py models download {spec.id}`\n")
     assert not output.exists()
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--model", "sky"], "unknown parser 'sky'"),
-    (["--model", "scene", "--regions", "4"], "--regions applies to --model regions"),
+    (["--parser", "sky"], "unknown parser 'sky'"),
+    (["--parser", "scene", "--regions", "4"], "--regions applies to --parser regions"),
     (["-o", "labels.jpg"], "written as .png"),
 ])
 def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys, arguments,

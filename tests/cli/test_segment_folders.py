@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,7 +116,8 @@ def test_the_input_folder_is_refused_as_output(folder, tmp_path, monkeypatch, ca
     for extra in ((), ("--overwrite",)):
         assert segment("in", "-o", output, *extra) == EXIT_USAGE
         error = capsys.readouterr().err
-        assert "-o is the folder of the pictures" in error
+        assert (f"-o {Path(output)} is the input folder; choose another folder: the originals "
+                "are never replaced, and label maps there would be taken for pictures") in error
         assert error.splitlines()[-1].startswith("error:")  # no progress bar: no work
     assert _listing(folder) == before
 

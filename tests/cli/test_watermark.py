@@ -67,14 +67,14 @@ def test_refuses_to_write_into_the_input_folder(folder, capsys):
     before = sorted(p.name for p in source.iterdir())
     assert run("--images", source, "-o", source) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "--output is the --images folder" in error
+    assert error.count("\n") == 1 and f"-o {source} is the input folder" in error
     assert sorted(p.name for p in source.iterdir()) == before
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda tmp: tmp / "missing", "no such folder"),
     (lambda tmp: (tmp / "file.txt", (tmp / "file.txt").write_text("x"))[0], "not a folder"),
-    (lambda tmp: (tmp / "empty", (tmp / "empty").mkdir())[0], "holds no images"),
+    (lambda tmp: (tmp / "empty", (tmp / "empty").mkdir())[0], "holds no pictures"),
 ])
 def test_a_bad_folder_gives_one_line(tmp_path, capsys, make, message):
     assert run("--images", make(tmp_path), "-o", tmp_path / "out") == 2
@@ -92,7 +92,7 @@ def test_a_folder_holding_only_folders_names_them(folder, tmp_path, capsys):
     (parent / "out").mkdir()  # the output folder, inside: not mentioned
     assert run("--images", parent, "-o", parent / "out") == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "holds no images" in error
+    assert error.count("\n") == 1 and "holds no pictures" in error
     assert error.rstrip().endswith(
         "1 subfolder not searched (folder runs do not look into subfolders): photos/ (link); "
         "1 broken link skipped (pointing to nothing): gone.png")
