@@ -36,6 +36,7 @@ from engines.fileio import (
     ImageFileError,
     drops_metadata,
     frame_count,
+    left_out_profile,
     load_colour_strokes,
     load_image,
     load_mask,
@@ -279,7 +280,11 @@ class FileCommands:
         if drops_metadata(metadata, path.suffix):
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")
-        self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
+        profile_note = left_out_profile(metadata, image, path.suffix, doc.grey)
+        if profile_note is not None:  # a longer message: shown longer
+            self.statusBar().showMessage(f"Saved {path}{depth}; {profile_note}", 12000)
+        else:
+            self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
         self._update_actions()
         return True
 

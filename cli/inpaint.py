@@ -26,6 +26,7 @@ from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
     drops_metadata,
+    left_out_profile,
     load_colour_strokes,
     load_image,
     loses_transparency,
@@ -187,5 +188,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.strip_metadata and drops_metadata(loaded.metadata, output.suffix):
         print(f"note: {output.suffix.lower()} files hold no colour profile, EXIF or XMP; "
               "the original's were not kept")
+    profile_note = None if args.strip_metadata else left_out_profile(
+        loaded.metadata, final.image, output.suffix, loaded.grey)
+    if profile_note is not None:
+        print(f"note: {profile_note}")
     print(f"wrote {output}")
     return 0

@@ -123,20 +123,24 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
                  exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
-    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A) or ``(H, W)`` grey (float samples are
-    converted, :func:`as_uint16`), with an iCCP, an eXIf and an XMP (iTXt) chunk.
+    """A 16-bit PNG of ``(H, W, 3|4)`` uint16 RGB(A), ``(H, W)`` grey or ``(H, W, 2)``
+    grey+alpha (float samples are converted, :func:`as_uint16`), with an iCCP, an eXIf and
+    an XMP (iTXt) chunk.
 
     ``exif`` is Pillow's form (``b"Exif\\0\\0"`` + a TIFF structure) or the bare TIFF one;
     ``xmp`` a UTF-8 XMP packet.
     """
     samples = as_uint16(pixels)
-    if pixels.ndim == 3:
-        code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        samples = cv2.cvtColor(samples, code)
-    ok, encoded = cv2.imencode(".png", samples)
-    if not ok:
-        raise ValueError("OpenCV could not encode the 16-bit PNG")
-    png = encoded.tobytes()
+    if pixels.ndim == 3 and pixels.shape[2] == 2:
+        png = _grey_alpha_png16(samples)
+    else:
+        if pixels.ndim == 3:
+            code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            samples = cv2.cvtColor(samples, code)
+        ok, encoded = cv2.imencode(".png", samples)
+        if not ok:
+            raise ValueError("OpenCV could not encode the 16-bit PNG")
+        png = encoded.tobytes()
     extra = b""
     if icc_profile is not None:  # must come before the image data
         extra += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile))
@@ -148,12 +152,35 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_GREY_ALPHA, _PNG_SUB_FILTER = 4, 1  # colour type; row filter
+_IDAT_BYTES = 1 << 24  # compressed pixels per IDAT chunk (a chunk holds under 2 GiB)
+
+
+def _grey_alpha_png16(samples: np.ndarray) -> bytes:
+    """A PNG (signature, IHDR, IDAT, IEND) of ``(H, W, 2)`` uint16 grey+alpha: colour type 4
+    at 16 bits, which OpenCV does not write (nor Pillow, whose grey+alpha is 8-bit). Rows
+    use the "sub" filter and Deflate level 1 with run-length matching, as OpenCV's PNGs."""
+    height, width = samples.shape[:2]
+    rows = np.ascontiguousarray(samples, ">u2").reshape(height, 2 * width).view(np.uint8)
+    filtered = rows.copy()
+    filtered[:, 4:] -= rows[:, :-4]  # each byte minus the one a pixel (4 bytes) before
+    lines = np.hstack([np.full((height, 1), _PNG_SUB_FILTER, np.uint8), filtered])
+    compressor = zlib.compressobj(1, strategy=zlib.Z_RLE)
+    stream = compressor.compress(lines.tobytes()) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, _PNG_GREY_ALPHA, 0, 0, 0)
+    return _PNG_SIGNATURE + _png_chunk(b"IHDR", header) + b"".join(
+        _png_chunk(b"IDAT", stream[start:start + _IDAT_BYTES])
+        for start in range(0, max(len(stream), 1), _IDAT_BYTES)) + _png_chunk(b"IEND", b"")
+
+
 def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
                      exif: bytes | None = None, xmp: bytes | None = None,
                      iptc: bytes | None = None) -> bytes:
-    """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), or ``(H, W)`` grey, in
-    that sample type, alpha unassociated, embedding ``icc_profile``, the tags of ``exif``, an
-    ``xmp`` packet (tag 700) and ``iptc`` datasets (tag 33723).
+    """A TIFF (Deflate) of ``(H, W, 3|4)`` uint16 or float RGB(A), ``(H, W)`` grey or
+    ``(H, W, 2)`` grey+alpha, in that sample type, alpha unassociated, embedding
+    ``icc_profile``, the tags of ``exif``, an ``xmp`` packet (tag 700) and ``iptc`` datasets
+    (tag 33723).
 
     tifffile writes the pixels, the profile, XMP and IPTC. It cannot write EXIF's
     sub-directories, so :func:`_with_photo_tags` appends them and a first directory that
@@ -165,9 +192,11 @@ def encode_deep_tiff(pixels: np.ndarray, icc_profile: bytes | None = None,
     if iptc is not None:
         extratags.append((33723, 7, len(iptc), iptc, True))  # UNDEFINED
     buffer = io.BytesIO()
+    colour = pixels.ndim == 3 and pixels.shape[2] >= 3
+    alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
     tifffile.imwrite(
-        buffer, pixels, byteorder="<", photometric="rgb" if pixels.ndim == 3 else "minisblack",
-        extrasamples=("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None,
+        buffer, pixels, byteorder="<", photometric="rgb" if colour else "minisblack",
+        extrasamples=("unassalpha",) if alpha else None,
         compression="zlib", compressionargs={"level": _TIFF_DEFLATE_LEVEL},
         # horizontal differencing for integers; tifffile writes the floating-point predictor
         # only with the optional imagecodecs package, so float strips go without

@@ -182,8 +182,7 @@ class LoadedImage:
             stored (1.0 = full scale; values above 1, below 0 and NaN kept); ``None``
             otherwise. Pass it to :func:`save_image` to write that depth again.
         grey: whether the file stores one grey channel (a black-and-white photo: 1-bit,
-            8-bit, 16-bit or floating-point grey, 8-bit grey with alpha; Pillow reads a
-            16-bit grey+alpha PNG as RGBA, so it is not grey here); ``rgb`` (and
+            8-bit, 16-bit or floating-point grey, with or without alpha); ``rgb`` (and
             ``deep_original``) then have equal channels. Pass it to :func:`save_image` to
             write a result that is still grey as a grey file again.
         missing: for a JPEG or PNG file cut short (an interrupted download or copy), the
@@ -243,6 +242,9 @@ class _Header:
     associated_alpha: bool = False  # a TIFF whose colour is premultiplied by its alpha
     mode: str = ""  # Pillow's mode ("RGB", "RGBA"...) of 8-bit samples, else ""
     grey: bool = False  # the samples are one grey channel (with or without alpha)
+    # a grey TIFF with an alpha sample that Pillow does not open (16-bit, floating point):
+    # tifffile decodes it (OpenCV drops the alpha and the depth, or fails)
+    grey_alpha_tiff: bool = False
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
@@ -252,6 +254,8 @@ _TRANSPARENT_8_BIT_MODES = ("RGBA", "RGBa", "LA", "La")
 # Pillow's modes of grey files: bilevel, 8-bit, with alpha, 16-bit, 32-bit integer and float
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _GREY_PHOTOMETRICS = (0, 1)  # TIFF's white-is-zero and black-is-zero
+_WHITE_IS_ZERO = 0
+_PNG_GREY_COLOUR_TYPES = (0, 4)  # grey, grey+alpha (Pillow reads 16-bit grey+alpha as RGBA)
 
 
 @functools.cache
@@ -342,7 +346,8 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             bits = tags.get(_BITS_PER_SAMPLE_TAG, 8)
             bits = bits if isinstance(bits, tuple) else (bits,)
             mode = probe.mode if set(bits) == {8} else ""  # Pillow reduces deeper samples
-            grey = probe.mode in _GREY_MODES
+            grey = probe.mode in _GREY_MODES or (kind == "PNG" and _png_colour_type(data)
+                                                  in _PNG_GREY_COLOUR_TYPES)
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -367,6 +372,7 @@ def _tiff_header(data: bytes, path: str) -> _Header:
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             page = tiff.pages.first
+            grey = page.photometric in _GREY_PHOTOMETRICS
             orientation = page.tags.valueof(_ORIENTATION_TAG, 1)
             icc = page.tags.valueof(_ICC_TAG)
             packet = page.tags.valueof(_XMP_TAG)
@@ -376,10 +382,44 @@ def _tiff_header(data: bytes, path: str) -> _Header:
                            len(tiff.pages), bytes(packet) if packet else None,
                            records if isinstance(records, bytes) and records else None,
                            tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,),
-                           grey=page.photometric in _GREY_PHOTOMETRICS)
+                           grey=grey, grey_alpha_tiff=grey and page.samplesperpixel == 2)
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
                              path) from None
+
+
+def _png_colour_type(data: bytes) -> int | None:
+    """A PNG's colour type, from its IHDR chunk (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6
+    RGBA); ``None`` when ``data`` does not start as a PNG does."""
+    ihdr = len(_PNG_SIGNATURE) + 8  # the chunk's data: width, height, depth, colour type...
+    if data[:len(_PNG_SIGNATURE)] != _PNG_SIGNATURE or data[12:16] != b"IHDR" \
+            or len(data) < ihdr + 10:
+        return None
+    return data[ihdr + 9]
+
+
+def _tiff_grey_alpha(data: bytes, path: str) -> np.ndarray:
+    """A grey+alpha TIFF (16-bit or floating point: :attr:`_Header.grey_alpha_tiff`) decoded
+    by tifffile, as ``(H, W, 4)`` grey, grey, grey, alpha in its own sample type (OpenCV's
+    BGRA layout), black at zero; as stored, not turned upright."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            samples = page.asarray()
+            white_is_zero = page.photometric == _WHITE_IS_ZERO
+    except Exception as exc:  # tifffile fails in many ways on damaged files
+        raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
+                             path) from None
+    if samples.ndim != 3 or samples.shape[2] != 2:
+        raise ImageFileError(f"grey+alpha samples of shape {samples.shape} are not "
+                             "supported", path)
+    grey, alpha = samples[..., 0], samples[..., 1]
+    if white_is_zero:
+        full = np.iinfo(grey.dtype).max if grey.dtype.kind in "ui" else 1.0
+        grey = (full - grey).astype(grey.dtype)
+    return np.ascontiguousarray(np.dstack([grey, grey, grey, alpha]))
 
 
 def _photo_tags(exif: Image.Exif) -> Image.Exif | None:
@@ -532,6 +572,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
     if header.format in _PILLOW_CODECS.values() or (
             header.format == "TIFF" and header.mode in _TRANSPARENT_8_BIT_MODES):
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
+    elif header.grey_alpha_tiff:
+        pixels, reader = _tiff_grey_alpha(data, name), "tifffile"
     else:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         reader = "opencv"
@@ -548,8 +590,9 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
     if header.format == "TIFF" and reader == "opencv" and pixels.ndim == 3 \
             and pixels.shape[2] == 4 and pixels.dtype == np.uint8:  # a mode not foreseen
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
-    turned = header.format == "TIFF" and _turns_tiffs(reader)  # upright already
-    if header.associated_alpha and reader == "opencv" and pixels.ndim == 3 \
+    # upright already (tifffile gives the samples as stored)
+    turned = header.format == "TIFF" and reader != "tifffile" and _turns_tiffs(reader)
+    if header.associated_alpha and reader in ("opencv", "tifffile") and pixels.ndim == 3 \
             and pixels.shape[2] == 4:
         pixels = _unpremultiplied(pixels)
         notes.append("its premultiplied transparency was converted to the usual, straight "
@@ -896,11 +939,10 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     With ``grey`` (:attr:`LoadedImage.grey`: the picture is an edit of a grey file) and every
     pixel still grey (R == G == B), PNG, JPEG, TIFF and BMP (:data:`GREY_SUFFIXES`) hold one
     grey channel, PNG and TIFF with ``alpha`` as grey+alpha: 8-bit, or with
-    ``deep_original`` 16-bit grey PNG and 16-bit or floating-point grey TIFF (a deep
-    original with transparency is written as RGBA: there is no deep grey+alpha writer
-    here). Its metadata is kept, its colour profile only if it is a grey one (an RGB profile
+    ``deep_original`` 16-bit grey (+alpha) PNG and 16-bit or floating-point grey (+alpha)
+    TIFF. Its metadata is kept, its colour profile only if it is a grey one (an RGB profile
     cannot describe grey samples, nor a grey one RGB samples: a result written in RGB leaves
-    a grey profile out).
+    a grey profile out; :func:`left_out_profile` says when).
     A picture an edit made colourful, and the other formats, are written in RGB as without
     ``grey``.
     """
@@ -910,7 +952,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
                              f"of {', '.join(IMAGE_SUFFIXES)}")
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
-    if grey and _writes_grey(pixels, suffix, alpha, deep_original):
+    if grey and _writes_grey(pixels, suffix):
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
@@ -932,16 +974,12 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     return _encode_with_opencv(encoded_pixels, suffix, quality)
 
 
-def _writes_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
-                 deep_original: np.ndarray | None) -> bool:
+def _writes_grey(rgb: np.ndarray, suffix: str) -> bool:
     """Whether :func:`encode_image` writes ``rgb``, an edit of a grey file, as one grey
-    channel: a format that has grey, a layout written grey here, and R == G == B
-    everywhere (a fill from a colour photo makes it colourful)."""
+    channel: a format that has grey, and R == G == B everywhere (a fill from a colour photo
+    makes it colourful)."""
     if rgb.ndim != 3 or suffix not in GREY_SUFFIXES:
         return False
-    if deep_original is not None and alpha is not None \
-            and suffix in deep_samples.DEEP_SUFFIXES:
-        return False  # deep grey+alpha: written as RGBA
     return bool(np.array_equal(rgb[..., 0], rgb[..., 1])
                 and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
@@ -953,7 +991,7 @@ def _encode_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None, quality
     :data:`GREY_SUFFIXES`; ``alpha`` only for PNG and TIFF): see :func:`encode_image`."""
     metadata = _with_profile_for(metadata, _GREY_SPACE)  # an RGB one cannot describe grey
     if deep_original is not None and suffix in deep_samples.DEEP_SUFFIXES:
-        return _encode_deep(rgb, suffix, None, metadata, deep_original, edited, grey=True)
+        return _encode_deep(rgb, suffix, alpha, metadata, deep_original, edited, grey=True)
     grey = np.ascontiguousarray(rgb[..., 0])
     if alpha is not None or (metadata and suffix not in NO_METADATA_SUFFIXES):
         return _encode_with_pillow(grey, suffix, alpha, quality, metadata)
@@ -987,6 +1025,38 @@ def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
     """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP and GIF
     have no place for a colour profile, EXIF, XMP or IPTC)."""
     return bool(metadata) and suffix.lower() in NO_METADATA_SUFFIXES
+
+
+def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
+                     grey: bool = False) -> str | None:
+    """Why writing ``rgb`` (``(H, W, 3)`` uint8) as a ``suffix`` file with ``metadata`` and
+    ``grey`` (as :func:`encode_image` is told) leaves out its colour profile though the
+    format has a place for one, as a note for the user; ``None`` when the profile is written
+    (or there is none, or the format holds no metadata at all: :func:`drops_metadata`).
+
+    A grey profile cannot describe a picture written in RGB (a grey file's edit that gained
+    colour, or one saved as WebP, HEIC/HEIF or AVIF): the picture is then saved as sRGB,
+    the space the editor shows it in (it does not convert by a grey profile either), so
+    unchanged pixels keep their numbers. An RGB profile cannot describe one written grey.
+    """
+    suffix = suffix.lower()
+    icc = metadata.icc_profile
+    if icc is None or suffix in NO_METADATA_SUFFIXES or suffix not in IMAGE_SUFFIXES:
+        return None
+    written_grey = grey and _writes_grey(rgb, suffix)
+    space = _profile_space(icc)
+    if space == _GREY_SPACE and not written_grey:
+        if suffix not in GREY_SUFFIXES:
+            why = f"{suffix} files are written in colour (RGB) here"
+        else:
+            why = "the picture has colour now" if grey else "it is written in colour (RGB)"
+        return (f"the grey colour profile was left out: {why}, which a grey profile cannot "
+                "describe; it is saved as sRGB, as the editor shows it (its greys may look "
+                "slightly different from the original's in colour-managed viewers)")
+    if space == _RGB_SPACE and written_grey:
+        return ("the RGB colour profile was left out: the picture is saved grey, which an RGB "
+                "profile cannot describe")
+    return None
 
 
 def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
@@ -1096,11 +1166,12 @@ def _encode_deep(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                  metadata: ImageMetadata, deep_original: np.ndarray,
                  edited: np.ndarray | None, grey: bool = False) -> bytes:
     """``rgb`` at the depth of ``deep_original`` (:func:`deep_samples.restore_depth`); with
-    ``grey`` (equal channels, no ``alpha``) as one grey channel."""
+    ``grey`` (equal channels) as one grey channel, and ``alpha``."""
     try:
         pixels = deep_samples.restore_depth(rgb, alpha, deep_original, edited)
         if grey:
-            pixels = np.ascontiguousarray(pixels[..., 0])
+            pixels = np.ascontiguousarray(pixels[..., 0] if alpha is None
+                                          else pixels[..., [0, 3]])
         if suffix == ".png":
             return deep_samples.encode_png16(pixels, metadata.icc_profile, metadata.exif,
                                              metadata.xmp)
