@@ -112,20 +112,36 @@ def _dropper(p: QPainter) -> None:
     p.drawEllipse(QRectF(38, 10, 16, 16))
 
 
+def _tint(colour: QColor) -> QColor:
+    return QColor(colour.red(), colour.green(), colour.blue(), 60)
+
+
 def _area(colour: QColor, sign: str) -> Callable[[QPainter], None]:
     def draw(p: QPainter) -> None:
         pen = _pen(colour, 4)
         pen.setStyle(Qt.DashLine)
         p.setPen(pen)
-        p.setBrush(QColor(colour.red(), colour.green(), colour.blue(), 60))
+        p.setBrush(_tint(colour))
         p.drawRect(QRectF(8, 8, 48, 48))
         p.setPen(_pen(colour, 7))
         p.drawLine(QPointF(20, 32), QPointF(44, 32))
         if sign == "+":
             p.drawLine(QPointF(32, 20), QPointF(32, 44))
-        elif sign == "x":
-            _slash(p)
     return draw
+
+
+def _area_eraser(p: QPainter) -> None:
+    """The sampling area (its include half and its exclude half), crossed out."""
+    p.setPen(Qt.NoPen)
+    for x, colour in ((8, INCLUDE), (32, EXCLUDE)):
+        p.setBrush(_tint(colour))
+        p.drawRect(QRectF(x, 8, 24, 48))
+    pen = _pen(INK, 4)
+    pen.setStyle(Qt.DashLine)
+    p.setPen(pen)
+    p.setBrush(QBrush(Qt.NoBrush))
+    p.drawRect(QRectF(8, 8, 48, 48))
+    _slash(p)
 
 
 def _hand(p: QPainter) -> None:
@@ -159,7 +175,7 @@ _TOOLS: dict[str, Callable[[QPainter], None]] = {
     "color": _swatches(), "color-eraser": _swatches(crossed=True),
     "label": _label, "fill": _bucket, "picker": _dropper,
     "sample-include": _area(INCLUDE, "+"), "sample-exclude": _area(EXCLUDE, "-"),
-    "sample-eraser": _area(INK, "x"), "pan": _hand, "face-box": _face_box,
+    "sample-eraser": _area_eraser, "pan": _hand, "face-box": _face_box,
 }
 _ACTIONS = {
     "undo": QStyle.SP_ArrowBack, "redo": QStyle.SP_ArrowForward,

@@ -51,7 +51,9 @@ from app.icons import action_icon, tool_icon
 from app.keyfocus import KeyRouting
 from app.legend import LegendPanel
 from app.model_dialogs import (
+    ImportDialog,
     ModelManagerDialog,
+    TransferDialog,
     cancel_transfers,
     offer_download,
     wait_for_transfers,
@@ -82,6 +84,8 @@ _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 # how long closing waits, in all, for the cancelled runs to end; one that ignores cancelling
 # (a long library call) is left to the end of the program, which it does not hold up
 CLOSE_WAIT_MS = 3000
+# while closing asks whether to stop what runs, how often it looks whether that has ended
+RUNS_CHECK_MS = 250
 # how long closing waits, in all, for the folder runs it stopped: the picture being written is
 # finished (writes are whole or nothing either way); an engine ignoring cancelling is left
 FOLDER_STOP_WAIT_MS = 10000
@@ -100,6 +104,12 @@ _TOOL_MNEMONICS = {
     "picker": "p&icker", "sample-include": "incl&ude", "sample-exclude": "e&xclude",
     "sample-eraser": "e&rase", "pan": "Pa&n", "face-box": "F&ace",
 }
+
+# the Tools toolbar: every tool, in groups (a pen and its eraser, the label tools, the
+# sampling area's) split by separators
+_TOOLBAR_GROUPS = (("mask", "mask-eraser"), ("sketch", "sketch-eraser"),
+                   ("color", "color-eraser"), ("label", "fill", "picker"),
+                   ("sample-include", "sample-exclude", "sample-eraser"), ("pan", "face-box"))
 
 
 def default_size(available: QSize) -> QSize:
@@ -341,10 +351,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         tools_bar = self.addToolBar("Tools")
         tools_bar.setObjectName("tools_toolbar")
         tools_bar.setToolButtonStyle(Qt.ToolButtonIconOnly)
-        for name in ("mask", "mask-eraser", "sketch", "sketch-eraser", "color", "label",
-                     "fill", "picker", "sample-include", "sample-exclude", "pan", "face-box"):
-            tools_bar.addAction(self.actions[f"tool_{name}"])
-        tools_bar.addSeparator()
+        for group in _TOOLBAR_GROUPS:  # each pen beside its eraser
+            for name in group:
+                tools_bar.addAction(self.actions[f"tool_{name}"])
+            tools_bar.addSeparator()
         tools_bar.addWidget(QLabel(" Size "))
         self.size_box = QSpinBox()
         self.size_box.setRange(max(1, round(2 * MIN_RADIUS)), round(2 * MAX_RADIUS))
@@ -375,6 +385,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def _wire(self) -> None:
         self._clients = (self.controller, self.semantic, self.faces, self.text_masks)
+        # each run's share done and the fill's engine, for the question asked on closing
+        self._run_shares: dict[WorkerClient, float] = {}
+        self._fill_engine = ""
+        self.worker.started.connect(self._on_fill_started)
         for client in self._clients:
             self._follow(client)
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
@@ -826,6 +840,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _follow(self, client: WorkerClient) -> None:
         """Show a background controller's progress, busy state, messages and errors."""
         client.progressChanged.connect(self._on_progress)
+        client.progressChanged.connect(
+            lambda fraction, _message, c=client: self._run_shares.update({c: fraction}))
         client.busyChanged.connect(self._on_busy)
         client.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         client.error.connect(self.show_error)
@@ -980,18 +996,49 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """The folder dialogs (Apply to Folder, Clear Watermark) whose job is running."""
         return [dialog for dialog in self.findChildren(FolderRunDialog) if dialog.running]
 
-    def confirm_stop_folder_runs(self) -> bool:
-        """Before closing: whether the folder runs in progress may be stopped (True when
-        there are none; one the user already cancelled is not asked about)."""
-        runs = [dialog for dialog in self.folder_runs() if not dialog.stopping]
+    def _on_fill_started(self, _task_id: int, title: str) -> None:
+        self._fill_engine = title  # the shared worker runs only fills
+
+    def _editor_run_summary(self, client: WorkerClient) -> str:
+        """What ``client`` (a busy one of :attr:`_clients`) runs and how far it is: "A fill
+        is running (PatchMatch, 40 % done)"."""
+        if client is self.controller:
+            what, details = "A fill is running", [self._fill_engine]
+        elif client is self.semantic:
+            what, details = "The label map is being computed", []
+        elif client is self.faces:
+            what, details = ("Faces are being detected" if self.faces.edit is None
+                             else "Auto-sketch is drawing the face's lines"), []
+        else:
+            what, details = "Text and logos are being detected", []
+        share = self._run_shares.get(client, 0.0)
+        if share > 0:
+            details.append(f"{share * 100:.0f} % done")
+        details = [detail for detail in details if detail]
+        return f"{what} ({', '.join(details)})" if details else what
+
+    def running_summaries(self) -> list[str]:
+        """What closing would stop, one sentence each (no full stop): the folder runs (not
+        one the user already cancelled), a fill, the label map, face or text detection, and
+        the downloads and imports of weights."""
+        said = [dialog.run_summary() for dialog in self.folder_runs() if not dialog.stopping]
+        said += [self._editor_run_summary(client) for client in self._clients if client.busy]
+        said += [_transfer_summary(dialog) for dialog in self.findChildren(TransferDialog)
+                 if dialog.running]
+        return said
+
+    def confirm_stop_runs(self) -> bool:
+        """Before closing: whether what runs (:meth:`running_summaries`) may be stopped, one
+        question for all of it (True when nothing runs)."""
+        runs = self.running_summaries()
         if not runs:
             return True
         them = "it" if len(runs) == 1 else "them"
-        return self.ask_stop_runs(" ".join(f"{dialog.run_summary()}." for dialog in runs)
+        return self.ask_stop_runs(" ".join(f"{run}." for run in runs)
                                   + f" Stop {them} and quit?")
 
     def closeEvent(self, event) -> None:
-        if not self.confirm_stop_folder_runs() or not self.confirm_discard_changes():
+        if not self.confirm_stop_runs() or not self.confirm_discard_changes():
             event.ignore()
             return
         self._save_timer.stop()
@@ -1027,15 +1074,30 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def ask_stop_runs(self, text: str) -> bool:
         """Whether to stop the background runs ``text`` describes and quit: "Stop and quit"
-        or "Keep running" (the default, and Esc)."""
+        or "Keep running" (the default, and Esc). Once nothing runs any more
+        (:meth:`running_summaries`) the question closes by itself and the answer is True:
+        closing goes on as if nothing had run."""
         box = QMessageBox(QMessageBox.Question, "Inpaint Studio", text, QMessageBox.NoButton,
                           self)
         stop = box.addButton("Stop and quit", QMessageBox.DestructiveRole)
         keep = box.addButton("Keep running", QMessageBox.RejectRole)
         box.setDefaultButton(keep)
         box.setEscapeButton(keep)
+        ended = []
+
+        def check() -> None:
+            if not self.running_summaries():
+                ended.append(True)
+                box.done(0)
+
+        watch = QTimer(box)
+        watch.setInterval(RUNS_CHECK_MS)
+        watch.timeout.connect(check)
+        watch.start()
         box.exec()
-        return box.clickedButton() is stop
+        watch.stop()
+        box.deleteLater()
+        return bool(ended) or box.clickedButton() is stop
 
     def ask_open_path(self, title: str, filters: str, folder: str = "") -> str:
         """A file chosen in a dialog starting in ``folder`` ("" the dialog's default)."""
@@ -1075,6 +1137,16 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                           "Inpaint Studio: brush over what should go, steer the fill with "
                           "sketches and semantic maps. Engines: OpenCV, guided PatchMatch, LaMa, "
                           "MI-GAN, DeepFill, EdgeConnect and more.")
+
+
+def _transfer_summary(dialog: TransferDialog) -> str:
+    """A running download or import of weights, for the question asked on closing: "A
+    download of weights is in progress (40 % done)" (no share before the size is known)."""
+    what = "An import" if isinstance(dialog, ImportDialog) else "A download"
+    bar = dialog.bar  # busy (a range of 0 to 0) until the size is known
+    share = bar.value() / bar.maximum() if bar.maximum() else 0.0
+    done = f" ({share * 100:.0f} % done)" if share > 0 else ""
+    return f"{what} of weights is in progress{done}"
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:

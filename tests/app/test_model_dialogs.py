@@ -332,6 +332,7 @@ dialogs = [DownloadDialog([weights_id], window) for weights_id in ("test-stuck",
 for dialog in dialogs:
     dialog.start()
     dialog.open()
+window.ask_stop_runs = lambda text: print("asked:", text, flush=True) or True
 
 def close():
     window.close()
@@ -344,9 +345,10 @@ sys.exit(app.exec())
 
 
 def test_closing_the_window_during_a_download_that_ignores_cancelling_exits_cleanly(tmp_path):
-    """Closing cancels every transfer and waits for them (one shared deadline); one stuck in
-    a blocked read is left to the end of the program, which neither hangs nor aborts (a
-    running QThread destroyed at exit would: SIGABRT)."""
+    """Closing (asked first, answered Stop and quit) cancels every transfer and waits for
+    them (one shared deadline); one stuck in a blocked read is left to the end of the
+    program, which neither hangs nor aborts (a running QThread destroyed at exit would:
+    SIGABRT)."""
     import os
     import subprocess
     import sys
@@ -364,6 +366,8 @@ def test_closing_the_window_during_a_download_that_ignores_cancelling_exits_clea
                                "INPAINT_STUDIO_CONFIG": str(tmp_path / "preferences.ini")})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "closed" in done.stdout
+    assert ("asked: A download of weights is in progress. A download of weights is in "
+            "progress. Stop them and quit?") in done.stdout  # Stop and quit
     assert marker.read_text() == "ended"  # the cooperative download was cancelled and awaited
     assert time.monotonic() - started < 40  # the stuck one did not hold the program open
 
