@@ -13,9 +13,11 @@ View transform: ``screen = image * zoom + offset``, in logical (device-independe
 the picture is drawn from the pyramid level that suits *device* pixels (zoom times the
 screen's device pixel ratio), so a high-DPI screen shows it at its own resolution.
 
-Navigation: a mouse wheel zooms around the pointer; a trackpad scroll (pixel delta or scroll
-phase), a sideways wheel or tilt, and Shift+wheel pan; Ctrl+wheel or Ctrl+trackpad zoom; a
-pinch zooms around the fingers. Panning and zooming keep part of the picture in the widget
+Navigation: a mouse wheel zooms around the pointer, or, when the user prefers
+(:attr:`Canvas.wheel_mode` :attr:`WheelMode.SCROLL`, for a touchpad that reports itself as a
+mouse), pans up and down; a trackpad scroll (pixel delta, scroll phase or touchpad device), a
+sideways wheel or tilt, and Shift+wheel pan; Ctrl+wheel or Ctrl+trackpad zoom; a pinch zooms
+around the fingers. Panning and zooming keep part of the picture in the widget
 (:data:`VISIBLE_MARGIN`); :meth:`Canvas.offset_limits` gives the offsets allowed, which the
 scroll bars of :class:`~app.canvas_view.CanvasView` span. A zoom about the centre (100 %,
 Zoom In/Out) keeps the centre when the scroll bars it brings or removes resize the widget,
@@ -25,6 +27,7 @@ and a widget that grows brings a picture cut off at its left or top into the roo
 
 from __future__ import annotations
 
+import enum
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -52,6 +55,15 @@ _PASSING_FOCUS = (Qt.ActiveWindowFocusReason, Qt.PopupFocusReason)  # it comes b
 _converter: ThreadPoolExecutor | None = None
 
 
+class WheelMode(str, enum.Enum):
+    """What a plain mouse wheel does on the canvas (a preference): ``ZOOM`` around the
+    pointer, or ``SCROLL`` the view (up and down; sideways with Shift). Either way Ctrl+wheel
+    zooms and a scroll known to come from a trackpad pans."""
+
+    ZOOM = "zoom"
+    SCROLL = "scroll"
+
+
 def _preview_converter() -> ThreadPoolExecutor:
     """The one helper thread that converts large preview stages (started on first use)."""
     global _converter
@@ -61,8 +73,9 @@ def _preview_converter() -> ThreadPoolExecutor:
 
 
 class Canvas(QWidget):
-    """Shows a :class:`Document`; brushes, zoom (wheel, pinch, around the pointer) and pan
-    (drags, trackpad, sideways wheel), never far enough to lose the picture.
+    """Shows a :class:`Document`; brushes, zoom (wheel or Ctrl+wheel, pinch, around the
+    pointer) and pan (drags, trackpad, sideways wheel, the wheel in :attr:`WheelMode.SCROLL`),
+    never far enough to lose the picture.
 
     Signals:
         zoomChanged(float): the zoom factor (screen px per image px) changed.
@@ -96,6 +109,7 @@ class Canvas(QWidget):
         self.offset = QPointF(0, 0)
         self.stage_label = ""
         self.style = OverlayStyle()  # shared by every document shown here
+        self._wheel_mode = WheelMode.ZOOM
         self._fitted = True
         self._keeping_centre = False  # while a zoom about the centre is announced (resizeEvent)
         self._pointer: QPointF | None = None
@@ -276,6 +290,16 @@ class Canvas(QWidget):
         if self.view is not None:
             self._pending_overlays = True
             self._sync_timer.start()
+
+    @property
+    def wheel_mode(self) -> WheelMode:
+        """What a plain mouse wheel does here (:class:`WheelMode`; ``ZOOM`` at first)."""
+        return self._wheel_mode
+
+    def set_wheel_mode(self, mode: WheelMode | str) -> None:
+        """Make a plain mouse wheel zoom or scroll from the next turn on (a mode's value, such
+        as ``"scroll"``, is taken too; any other raises ValueError)."""
+        self._wheel_mode = WheelMode(mode)
 
     # -------------------------------------------------------------- transform
     def image_point(self, pos: QPointF) -> tuple[float, float]:
@@ -518,14 +542,17 @@ class Canvas(QWidget):
         """Ctrl+wheel or Ctrl+trackpad: zoom around the pointer. A trackpad scroll (it
         reports a pixel delta or a scroll phase, or comes from a touchpad): pan both ways. A
         sideways wheel or tilt, or Shift+wheel: pan sideways. A plain mouse wheel: zoom
-        around the pointer."""
+        around the pointer, or in :attr:`WheelMode.SCROLL` pan (both ways, for a touchpad
+        that passes for a mouse)."""
         angle, pixels = event.angleDelta(), event.pixelDelta()
         modifiers = event.modifiers()
         device = event.device()
         trackpad = (not pixels.isNull() or event.phase() != Qt.NoScrollPhase
                     or (device is not None and device.type() == QInputDevice.DeviceType.TouchPad))
-        sideways = bool(angle.x()) or bool(modifiers & Qt.ShiftModifier)
-        if modifiers & Qt.ControlModifier or not (trackpad or sideways):
+        shift = bool(modifiers & Qt.ShiftModifier)
+        sideways = bool(angle.x()) or shift
+        scrolls = self._wheel_mode is WheelMode.SCROLL
+        if modifiers & Qt.ControlModifier or not (trackpad or sideways or scrolls):
             delta = angle.y() or angle.x()
             if delta:
                 self.zoom_by(WHEEL_ZOOM_BASE ** delta, event.position())
@@ -535,7 +562,7 @@ class Canvas(QWidget):
         else:
             # a notch (120) scrolls as many lines as the system says
             step = WHEEL_LINE_PIXELS * QApplication.wheelScrollLines() / 120
-            if trackpad:
+            if trackpad or (scrolls and not shift):
                 self.pan_by(angle.x() * step, angle.y() * step)
             else:  # sideways wheel, or Shift turning the wheel sideways (some systems
                 # already swap the axes for Shift)

@@ -1,7 +1,7 @@
 """What the editor remembers between sessions: fill settings, whether saving keeps metadata,
 window geometry and dock layout, the recently opened pictures, the folders its file dialogs
-last used, the brush sizes, the overlays shown (and how strongly) and the labels panel's
-parser.
+last used, the brush sizes, the overlays shown (and how strongly), the labels panel's
+parser and what the mouse wheel does on the picture.
 
 Stored with ``QSettings`` (the platform's place: ``~/.config/inpaint-studio/`` on Linux), or in
 the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A stored value
@@ -22,6 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.canvas import WheelMode
 from app.controller import FillSettings
 from app.document import Layer
 from app.tools import MAX_RADIUS, MIN_RADIUS
@@ -38,6 +39,7 @@ _RECENT_KEY = "files/recent"
 _FOLDER_KEY = "folders/{}"
 _BRUSH_KEY = "tools/brush_radius"
 _VIEW_KEY = "view/settings"
+_WHEEL_KEY = "view/wheel"  # a plain value, to be edited by hand too: "zoom" or "scroll"
 RECENT_LIMIT = 10
 # what the Overlays panel sets: each overlay's visibility (by layer name) and the opacities
 OVERLAY_LAYERS = tuple(Layer(layer).value for layer in OverlayStyle().visible)
@@ -116,8 +118,8 @@ class ViewSettings:
 class Remembered:
     """What one window keeps between sessions: its fill settings, whether saving keeps
     metadata, the brush radius of each tool family (image pixels), its geometry and its dock
-    layout (as ``QMainWindow.saveGeometry``/``saveState`` give them), and its view settings
-    (overlays and parser)."""
+    layout (as ``QMainWindow.saveGeometry``/``saveState`` give them), its view settings
+    (overlays and parser) and what a plain mouse wheel does on the canvas."""
 
     fill: FillSettings
     keep_metadata: bool
@@ -125,6 +127,7 @@ class Remembered:
     geometry: QByteArray
     state: QByteArray
     view: ViewSettings = field(default_factory=ViewSettings)
+    wheel_mode: WheelMode = WheelMode.ZOOM
 
     def records(self) -> dict[str, Any]:
         """The stored entries, by key: JSON records as dicts, the rest as stored."""
@@ -146,6 +149,7 @@ class Remembered:
             _GEOMETRY_KEY: QByteArray(self.geometry),
             _STATE_KEY: QByteArray(self.state),
             _VIEW_KEY: self.view.record(),
+            _WHEEL_KEY: WheelMode(self.wheel_mode).value,
         }
 
 
@@ -245,6 +249,17 @@ def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dic
 def load_keep_metadata() -> bool:
     """Whether saving keeps the photo's metadata; True unless the user turned it off."""
     return str(store().value(_KEEP_METADATA_KEY, "true")).lower() != "false"
+
+
+def load_wheel_mode() -> WheelMode:
+    """What a plain mouse wheel does on the canvas: the stored ``"zoom"`` or ``"scroll"``
+    (case and surrounding spaces ignored, as typed into the INI by hand); ``ZOOM`` when
+    absent or anything else."""
+    value = store().value(_WHEEL_KEY)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return WheelMode(value.strip().lower())
+    return WheelMode.ZOOM
 
 
 def load_window() -> tuple[QByteArray | None, QByteArray | None]:

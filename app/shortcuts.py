@@ -74,9 +74,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("brush_smaller", "[", "Smaller brush"),
     Shortcut("brush_larger", "]", "Larger brush"),
     Shortcut("pan", "Space + drag, middle-drag", "Pan the view", direct=True),
-    Shortcut("zoom", "Wheel, Ctrl+wheel, pinch", "Zoom around the pointer", direct=True),
-    Shortcut("scroll", "Trackpad scroll, sideways wheel, Shift+wheel", "Pan the view",
-             direct=True),
+    Shortcut("zoom", "Ctrl+wheel, wheel, pinch",
+             "Zoom around the pointer (the wheel alone pans instead when Edit > Preferences "
+             "sets Mouse wheel to Scroll)", direct=True),
+    Shortcut("scroll", "Trackpad scroll, sideways wheel, Shift+wheel",
+             "Pan the view (and the wheel alone, up and down, with Mouse wheel: Scroll in "
+             "Edit > Preferences)", direct=True),
     Shortcut("scroll_bars", "Scroll bars (drag, click, arrows, wheel over them)",
              "Move the view; they show while part of the picture is out of view", direct=True),
     Shortcut("original", "O (hold)", "Show the original picture while held", direct=True),

@@ -59,6 +59,7 @@ from app.model_dialogs import (
     wait_for_transfers,
 )
 from app.panels import EnginePanel, OverlayPanel
+from app.preferences_dialog import PreferencesDialog
 from app.references import ReferencePanel
 from app.semantic import (
     SemanticController,
@@ -286,6 +287,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("apply_to_folder", "&Apply to Folder…", self.apply_mask_to_folder)
         a("clear_watermark", "Clear &Watermark from Folder…", self.clear_watermark)
         a("compare", "C&ompare Engines…", self.compare_engines)
+        a("preferences", "Pr&eferences…", self.show_preferences)
         self.actions["undo"].setShortcuts([QKeySequence("Ctrl+Z")])
         self.actions["apply"].setShortcuts([QKeySequence("Return"), QKeySequence("Enter")])
         # "[" and "]" work wherever the focus is, as the tool keys do; a text field being
@@ -314,7 +316,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                       "clear_watermark", None, "keep_metadata",
                       "models", None, "quit"],
             "&Edit": ["undo", "redo", None, "fill", "apply", "cancel", None, "clear_sketch",
-                      "clear_color", "clear_sampling", None, "compare"],
+                      "clear_color", "clear_sampling", None, "compare", None,
+                      "preferences"],
             "&Mask": ["grow", "shrink", "feather", "invert", "clear_mask", None, "detect_text",
                       "apply_to_folder"],
             "&View": ["fit", "actual_size", "zoom_in", "zoom_out"],
@@ -909,8 +912,17 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None and self.restoreState(state):
             self._docks_sized = True  # the user's own layout
+        self.canvas.set_wheel_mode(preferences.load_wheel_mode())
         self._settings_writer = preferences.SettingsWriter(self._remembered())
         self._saves_preferences = True
+
+    def show_preferences(self) -> None:
+        """The Preferences dialog; a change applies at once and is stored soon after."""
+        dialog = PreferencesDialog(self.canvas.wheel_mode, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.wheelModeChanged.connect(self.canvas.set_wheel_mode)
+        dialog.wheelModeChanged.connect(self._save_preferences_soon)
+        dialog.open()
 
     def _save_preferences_soon(self) -> None:
         """Write the preferences shortly after a change, not only on close (once they were
@@ -947,7 +959,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         # the legend's parser is the photo's in a face edit too: entering one keeps it
         view = preferences.ViewSettings.of(self.legend.current_parser(), self.canvas.style)
         return preferences.Remembered(settings, self.keep_metadata, self.tool_settings.radius,
-                                      self.saveGeometry(), self.saveState(), view)
+                                      self.saveGeometry(), self.saveState(), view,
+                                      wheel_mode=self.canvas.wheel_mode)
 
     def save_preferences(self) -> None:
         """Write what changed since this window last read or wrote its preferences (another
