@@ -56,6 +56,7 @@ _GUIDANCE_NOUNS = {
     Guidance.EXEMPLARS.value: "the reference photos",
     Guidance.COLOR.value: "the colour strokes",
 }
+_PLURAL_GUIDANCE = {Guidance.LABELS.value, Guidance.EXEMPLARS.value, Guidance.COLOR.value}
 
 
 def guidance_list(kinds) -> str:
@@ -68,7 +69,9 @@ def guidance_list(kinds) -> str:
 
 def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
     """A sentence for the user when engine ``engine`` ignores some of ``given`` (naming an
-    engine that would follow it, a ready one first), else ""."""
+    engine that would follow it: the first ready one of those
+    :func:`engines.registry.unused_guidance` lists, the one following the most first), else
+    ""."""
     unused, users = registry.unused_guidance(engine, given)
     if not unused:
         return ""
@@ -79,7 +82,8 @@ def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
     if users:  # name one the user can switch to now, if there is one
         classes = [registry.engine_class(name) for name in users]
         other = next((cls for cls in classes if cls().status().ready), classes[0])
-        note += f"; {other.title or other.name} follows {'it' if len(nouns) == 1 else 'them'}"
+        one = len(unused) == 1 and unused[0] not in _PLURAL_GUIDANCE
+        note += f"; {other.title or other.name} follows {'it' if one else 'them'}"
     return note
 
 

@@ -615,6 +615,11 @@ class FacePanel(QWidget):
         self.faces.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.faces.setResizeMode(QListWidget.Adjust)
         self.faces.setMovement(QListWidget.Static)
+        # one thumbnail wide: a caption too long is cut with an ellipsis (whole in its
+        # tooltip) instead of running past a narrow dock's edge
+        self.faces.setGridSize(QSize(THUMBNAIL + 16,
+                                     THUMBNAIL + self.fontMetrics().height() + 16))
+        self.faces.setTextElideMode(Qt.ElideRight)
         self.faces.setMinimumHeight(THUMBNAIL + 40)
         self.faces.setAccessibleName("Faces found")
         self.faces.setAccessibleDescription("Choose a face, then Edit face opens it as a "
@@ -695,8 +700,9 @@ class FacePanel(QWidget):
         """List faces as (caption, RGB thumbnail); the first one is selected."""
         self.faces.clear()
         for caption, thumbnail in entries:
-            self.faces.addItem(QListWidgetItem(QIcon(rgb_pixmap(thumbnail, THUMBNAIL)),
-                                               caption))
+            item = QListWidgetItem(QIcon(rgb_pixmap(thumbnail, THUMBNAIL)), caption)
+            item.setToolTip(caption)
+            self.faces.addItem(item)
         if entries:
             self.faces.setCurrentRow(0)
         self._update()

@@ -9,7 +9,7 @@ itself for a large set, :data:`PRESENT_ONLY_ABOVE`, once a map exists, until the
 
 Everything in it may shrink to a narrow dock: the parser list and the current label are cut
 with an ellipsis (the full text in their tooltips), the filters have a row each, and the
-list's name column is elided.
+list's name column is elided (each name whole in its tooltip).
 """
 
 from __future__ import annotations
@@ -281,6 +281,7 @@ class LegendPanel(QWidget):
                     self.label_set.names[label_id] if self.label_set is not None else
                     UNNAMED)
             item = QTreeWidgetItem([str(label_id), name, ""])
+            item.setToolTip(_NAME, name)  # whole where a narrow dock elides it
             item.setData(_ID, _ID_ROLE, label_id)
             item.setIcon(_ID, QIcon(swatch(palette[label_id])))
             item.setTextAlignment(_AREA, Qt.AlignRight | Qt.AlignVCenter)

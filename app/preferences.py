@@ -372,7 +372,7 @@ def load_view_settings() -> ViewSettings:
                          if layer in OVERLAY_LAYERS and type(on) is bool}
     opacity = record.get("opacity")
     if isinstance(opacity, dict):  # NaN fails the range check
-        view.opacity = {name: float(value) for name, value in opacity.items()
+        view.opacity = {name: round(value * 100) / 100 for name, value in opacity.items()
                         if name in OVERLAY_OPACITIES and type(value) in (int, float)
                         and 0.0 <= value <= 1.0}
     return view

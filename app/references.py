@@ -51,6 +51,10 @@ class ReferencePanel(QWidget):
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setResizeMode(QListWidget.Adjust)
         self.list.setMovement(QListWidget.Static)
+        # one thumbnail wide: a long file name is cut in its middle (its extension kept),
+        # whole in the item's tooltip, instead of running past a narrow dock's edge
+        self.list.setGridSize(QSize(THUMB + 16, THUMB + self.fontMetrics().height() + 16))
+        self.list.setTextElideMode(Qt.ElideMiddle)
         self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.list.setAccessibleName("Reference photos")
         self.list.setAccessibleDescription("Photos of the same scene or a similar one the fill "

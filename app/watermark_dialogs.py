@@ -20,6 +20,7 @@ refuses to write into the input folder or over an original; its message is shown
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -46,18 +47,25 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document, Layer, Step
+from app.model_dialogs import offer_download
 from app.panels import engine_entries
 from app.qimages import rgb_pixmap
 from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, InputError, Readiness
-from engines.batch import BatchResult, clear_folder
+from engines.batch import BatchResult, clear_folder, note_lines
 from engines.fileio import image_size, list_images, skipped_files_note
 from engines.textdetect import detect_text_mask
 from engines.watermark import WatermarkEstimate, estimate_watermark_mask, preview_image
 
 PREVIEW_SIDE = 360  # px, the longest side of the mask preview
 FOLDER_ENGINE_PREFERENCE = ("lama", "migan", "patchmatch", "telea")
+INPUT_RELATIVE = ("Type the input folder's full path (a relative path has no fixed place in "
+                  "the editor), or use Browse…")
+OUTPUT_RELATIVE = ("A relative output folder goes beside the input folder: type the input "
+                   "folder's full path first, or use Browse…")
+RUN_CANCELLED = "Cancelled. Images already written stay in the output folder."
+ESTIMATE_CANCELLED = "Estimate cancelled; nothing was written."
 SIZE_CHOICES = (("anchor", "Move the mask with its nearest corner or edge"),
                 ("skip", "Skip them"))
 EngineFactory = Callable[..., Engine]
@@ -118,12 +126,22 @@ class _PathEdit(QLineEdit):
 
 class FolderField(QWidget):
     """A folder path: a line edit and a Browse… button. Enter in the edit keeps the typed
-    path; only a click (or Space on the focused button) opens the folder chooser."""
+    path; only a click (or Space on the focused button) opens the folder chooser.
+
+    A relative path is taken from the folder ``anchor`` gives (when it gives a full path),
+    never from the editor's working directory, which is no place the user chose (``/`` or
+    the home folder when started from a desktop entry). Without one it stays relative, for
+    the dialog to refuse, saying ``relative_hint``. The tooltip shows the full path.
+    """
 
     changed = Signal(str)
 
-    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
+    def __init__(self, placeholder: str, parent: QWidget | None = None,
+                 anchor: Callable[[], Path | None] | None = None,
+                 relative_hint: str = "Type the folder's full path, or use Browse…") -> None:
         super().__init__(parent)
+        self._anchor = anchor
+        self.relative_hint = relative_hint
         self.edit = _PathEdit()
         self.edit.setPlaceholderText(placeholder)
         self.browse = QPushButton("Browse…")
@@ -134,26 +152,44 @@ class FolderField(QWidget):
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.browse)
         self.edit.textChanged.connect(self.changed)
+        self.edit.textChanged.connect(self.show_full_path)
 
     def path(self) -> Path | None:
         """The folder typed. Spaces around it are the name's own when a file or folder of
         that name exists (a folder called "in " is that folder, not "in"); otherwise they
         were typed or pasted by accident and dropped, as are line breaks and tabs, which
-        are never part of a name typed here."""
+        are never part of a name typed here. A relative path is placed in the anchor's
+        folder, its ``..`` taken as typed ("../out" is beside the anchor); still relative
+        when there is no full anchor."""
         typed = self.edit.text().strip("\r\n\t")
         stripped = typed.strip()
         if not stripped:
             return None
-        if typed != stripped and Path(typed).expanduser().exists():
-            return Path(typed).expanduser()
-        return Path(stripped).expanduser()
+        exact = self._placed(typed)
+        if typed != stripped and exact.exists():
+            return exact
+        return self._placed(stripped)
 
     def set_path(self, path: str | Path) -> None:
         self.edit.setText(str(path))
 
+    def show_full_path(self) -> None:
+        """Tooltip: the full path of the folder typed, or :attr:`relative_hint`."""
+        path = self.path()
+        self.edit.setToolTip("" if path is None else str(path) if path.is_absolute()
+                             else self.relative_hint)
+
+    def _placed(self, text: str) -> Path:
+        path = Path(text).expanduser()
+        base = self._anchor() if self._anchor is not None and not path.is_absolute() else None
+        if base is None or not base.is_absolute():
+            return path
+        return Path(os.path.normpath(base / path))
+
     def _ask(self) -> None:
+        path = self.path()
         folder = QFileDialog.getExistingDirectory(self, self.edit.placeholderText(),
-                                                  self.edit.text())
+                                                  str(path) if path is not None else "")
         if folder:
             self.set_path(folder)
 
@@ -176,9 +212,11 @@ class FolderRunDialog(QDialog):
 
     Signals:
         cleared(object): a folder run ended with this :class:`BatchResult`.
+        modelsChanged(): weights were downloaded here (refresh readiness elsewhere).
     """
 
     cleared = Signal(object)
+    modelsChanged = Signal()
 
     def __init__(self, title: str, engine: str | None = None, other_sizes: str = "skip",
                  parent: QWidget | None = None, factory: EngineFactory = registry.create,
@@ -195,16 +233,15 @@ class FolderRunDialog(QDialog):
         self._close_with: int | None = None
         self._count: FolderCount | None = None  # the pictures a folder run has done
         self._stop_asked = False  # the running job was cancelled, and ends soon
+        self._cancelled_text = RUN_CANCELLED  # what a cancel of the running job shows
         self.worker: Worker | None = None  # exists while a job runs
 
-        self.input = FolderField("Folder with the images")
-        self.output = FolderField("Folder for the results (not the input folder)")
+        self.input = FolderField("Folder with the images", relative_hint=INPUT_RELATIVE)
+        self.output = FolderField("Folder for the results (not the input folder)",
+                                  anchor=self._input_parent, relative_hint=OUTPUT_RELATIVE)
+        self.input.changed.connect(self.output.show_full_path)
         self.engine = QComboBox()
-        for name, title_, readiness, detail in engine_entries():
-            ready = readiness is Readiness.READY
-            self.engine.addItem(title_ if ready else f"{title_} ({readiness.value})", name)
-            if not ready:
-                self.engine.setItemData(self.engine.count() - 1, detail, Qt.ToolTipRole)
+        self.show_readiness()
         index = self.engine.findData(engine or default_folder_engine())
         self.engine.setCurrentIndex(max(index, 0))
         self.other_sizes = QComboBox()
@@ -279,6 +316,18 @@ class FolderRunDialog(QDialog):
             self.engine.setCurrentIndex(index)
         return index >= 0
 
+    def show_readiness(self) -> None:
+        """List every engine, labelled with its readiness ("LaMa (big) (needs download)",
+        its detail as the tooltip); again after weights were installed."""
+        for name, title, readiness, detail in engine_entries():
+            index = self.engine.findData(name)
+            if index < 0:
+                self.engine.addItem(title, name)
+                index = self.engine.count() - 1
+            ready = readiness is Readiness.READY
+            self.engine.setItemText(index, title if ready else f"{title} ({readiness.value})")
+            self.engine.setItemData(index, None if ready else detail, Qt.ToolTipRole)
+
     def order_tabs(self, *actions: QWidget) -> None:
         """Tab goes through the form, then ``actions`` (the dialog's own buttons, in reading
         order), then Cancel and Close."""
@@ -289,10 +338,14 @@ class FolderRunDialog(QDialog):
             QWidget.setTabOrder(first, second)
 
     def clear_with(self, mask: np.ndarray) -> int | None:
-        """Fill ``mask`` in every image of the input folder, writing to the output folder."""
+        """Fill ``mask`` in every image of the input folder, writing to the output folder.
+        An engine whose weights are missing offers their download first (as choosing it in
+        the editor does); the run starts once they are installed."""
         images, output = self.input.path(), self.output.path()
         if images is None or output is None:
             self.status.setText("Choose an input folder and an output folder first.")
+            return None
+        if not self.full_paths(self.input, self.output) or not self.engine_ready():
             return None
         # read the widgets here: the job runs on the worker thread
         engine, factory = self.engine_name(), self._factory
@@ -308,12 +361,14 @@ class FolderRunDialog(QDialog):
             self._show_cleared, count)
 
     def run_job(self, title: str, function, on_result: Callable[[object], None],
-                count: FolderCount | None = None) -> int:
+                count: FolderCount | None = None, cancelled: str = RUN_CANCELLED) -> int:
         """Run ``function(cancel, progress)`` on this dialog's worker; ``on_result`` gets
-        what it returns (failures and cancellation go to the status line). ``count`` is
-        the :class:`FolderCount` a folder run updates."""
+        what it returns (failures and cancellation go to the status line, ``cancelled``
+        being what a cancel shows). ``count`` is the :class:`FolderCount` a folder run
+        updates."""
         task = FunctionTask(title=title, function=function)
         self._count, self._stop_asked = count, False
+        self._cancelled_text = cancelled
         self.worker = private_worker(self)
         self.worker.emitted.connect(self._on_emitted)
         self.worker.finished.connect(self._on_finished)
@@ -335,6 +390,39 @@ class FolderRunDialog(QDialog):
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelling…")
 
+    def full_paths(self, *fields: FolderField) -> bool:
+        """Whether each of ``fields`` holds a full path (or nothing); else the status line
+        says how to give one (:attr:`FolderField.relative_hint`)."""
+        for field in fields:
+            path = field.path()
+            if path is not None and not path.is_absolute():
+                self.status.setText(field.relative_hint)
+                return False
+        return True
+
+    def engine_ready(self) -> bool:
+        """Whether the chosen engine, made as the run makes it, may start. One whose weights
+        are missing or damaged offers their download, as choosing it in the editor does
+        (:func:`~app.model_dialogs.offer_download`): True once they are installed, else
+        the status line says what to do, in one wording for every engine. Other problems
+        (an engine that needs training, an accelerator missing) are the run's to say."""
+        name = self.engine_name()
+        try:
+            engine = self._factory(name)
+            status, weights_ids = engine.status(), tuple(engine.weights)
+        except Exception:  # bad options or a broken plugin: the run made next says it
+            return True
+        if status.readiness is not Readiness.NEEDS_DOWNLOAD:
+            return True
+        title = engine.title or name
+        installed = offer_download(weights_ids, self, purpose=f"clearing a folder with {title}")
+        self.show_readiness()  # a download may have installed some, even when cut short
+        self.modelsChanged.emit()
+        if not installed:
+            self.status.setText(f"{title} needs its weights: run again to download them, or "
+                                "get them in File → Models…")
+        return installed
+
     def done(self, result: int) -> None:
         if self._task_id is not None:  # close once the worker has stopped
             self._close_with = result
@@ -343,6 +431,12 @@ class FolderRunDialog(QDialog):
         super().done(result)
 
     # --------------------------------------------------------------- internal
+    def _input_parent(self) -> Path | None:
+        """Where a relative output folder goes: beside the input folder ("cleared" next to
+        "photos"), never into the editor's working directory."""
+        folder = self.input.path()
+        return folder.parent if folder is not None else None
+
     def _set_running(self, running: bool) -> None:
         """Subclasses disable their own buttons too."""
         self.cancel_button.setEnabled(running)
@@ -361,6 +455,8 @@ class FolderRunDialog(QDialog):
             text += f". {len(result.failed)} failed: {shown}{more}"
         if result.other_size:
             text += f". {_other_size_note(result)}"
+        for line in note_lines(result):  # e.g. a grey colour profile a colour result left out
+            text += f". Note: {line}"
         if result.skipped:
             text += (f". {len(result.skipped)} already in the output folder, kept (tick "
                      "\"Replace results already in the output folder\" to redo them)")
@@ -411,7 +507,7 @@ class FolderRunDialog(QDialog):
     def _on_cancelled(self, task_id: int) -> None:
         if task_id == self._task_id:
             self._end()
-            self.status.setText("Cancelled. Images already written stay in the output folder.")
+            self.status.setText(self._cancelled_text)
             self._close_if_asked()
 
 
@@ -433,6 +529,7 @@ class WatermarkDialog(FolderRunDialog):
                          request_settings)
         self.estimate: WatermarkEstimate | None = None
         self._estimated_folder: Path | None = None
+        self._used: frozenset[str] | None = None  # names of the pictures estimated from
         self.estimate_button = QPushButton("Estimate")
         self.estimate_button.setToolTip("Find the marks the images share at the same place "
                                         "(needs 5 or more images of one size; 10+ is better)")
@@ -469,14 +566,20 @@ class WatermarkDialog(FolderRunDialog):
         if folder is None:
             self.status.setText("Choose the folder of watermarked images first.")
             return None
+        if not self.full_paths(self.input):
+            return None
         return self.run_job("Estimating the watermark",
-                            lambda cancel, progress: estimate_watermark_mask(folder, progress,
-                                                                             cancel),
-                            lambda estimate: self.show_estimate(estimate, folder))
+                            lambda cancel, progress: _estimate(folder, cancel, progress),
+                            lambda result: self.show_estimate(result[0], folder, result[1]),
+                            cancelled=ESTIMATE_CANCELLED)
 
-    def show_estimate(self, estimate: WatermarkEstimate, folder: Path | None = None) -> None:
-        """Show ``estimate`` (its preview and counts) and make it the mask to clear."""
+    def show_estimate(self, estimate: WatermarkEstimate, folder: Path | None = None,
+                      used: tuple[str, ...] | None = None) -> None:
+        """Show ``estimate`` (its preview and counts) and make it the mask to clear. ``used``
+        names the pictures of ``folder`` it used (None: every one it did not leave out),
+        those *Correct in editor* may open."""
         self.estimate, self._estimated_folder = estimate, folder
+        self._used = frozenset(used) if used is not None else None
         self.preview.setPixmap(rgb_pixmap(preview_image(estimate), PREVIEW_SIDE))
         width, height = estimate.size
         text = f"Estimated from {estimate.used} images of {width}×{height}"
@@ -506,17 +609,23 @@ class WatermarkDialog(FolderRunDialog):
         return self.clear_with(self.estimate.mask)
 
     def request_correction(self) -> bool:
-        """Ask the window to open an image of the estimate's size with the mask."""
+        """Ask the window to open, with the mask, the first picture the estimate used that
+        is still in the folder at the mask's size (never one it left out: cut short,
+        unreadable, of another size)."""
         if self.estimate is None or not self.estimate.found or self._estimated_folder is None:
             return False
+        left_out = {name for name, _reason in self.estimate.skipped}
         try:
             path = next((p for p in list_images(self._estimated_folder)
-                         if _size_or_none(p) == self.estimate.size), None)
+                         if (p.name in self._used if self._used is not None
+                             else p.name not in left_out)
+                         and _size_or_none(p) == self.estimate.size), None)
         except OSError as exc:
             self.status.setText(str(exc))
             return False
         if path is None:
-            self.status.setText("No image of the mask's size is left in the folder.")
+            self.status.setText("None of the pictures the estimate used is left in the folder "
+                                "at the mask's size.")
             return False
         self.correctRequested.emit(str(path), self.estimate.mask)
         return True
@@ -535,6 +644,18 @@ class WatermarkDialog(FolderRunDialog):
         self.estimate_button.setEnabled(not running)
         self.clear_button.setEnabled(found and not running)
         self.correct_button.setEnabled(found and not running)
+
+
+def _estimate(folder: Path, cancel, progress) -> tuple[WatermarkEstimate, tuple[str, ...]]:
+    """Runs on the worker: the estimate of ``folder``, and the names of the pictures it used
+    (those listed before it, less those it left out)."""
+    try:
+        listed = [path.name for path in list_images(folder)]
+    except OSError:  # the estimate says what is wrong with the folder
+        listed = []
+    estimate = estimate_watermark_mask(folder, progress, cancel)
+    left_out = {name for name, _reason in estimate.skipped}
+    return estimate, tuple(name for name in listed if name not in left_out)
 
 
 def _size_or_none(path: Path) -> tuple[int, int] | None:

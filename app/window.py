@@ -44,6 +44,7 @@ from app.canvas_view import CanvasView
 from app.compare import CompareDialog
 from app.controller import FillController
 from app.document import Document, Layer
+from app.elision import elided_message
 from app.face_commands import FaceCommands, PhotoState
 from app.faces import FaceBoxTool, FacePanel, FaceSession
 from app.file_commands import FileCommands
@@ -609,6 +610,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.correctRequested.connect(self._open_with_mask)
+        dialog.modelsChanged.connect(self.models_changed)
         dialog.show()  # not modal: it runs on its own worker, editing may go on
         return dialog
 
@@ -627,6 +629,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                    request_settings=self.folder_request_settings)
         dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.modelsChanged.connect(self.models_changed)
         dialog.show()
         return dialog
 
@@ -1175,7 +1178,8 @@ def _scrolling(widget: QWidget) -> QScrollArea:
 
 class MessageBar(QStatusBar):
     """The status bar: a message longer than the room left of the permanent widgets is drawn
-    cut with an ellipsis, and the whole message is the bar's tooltip. The message itself
+    cut with an ellipsis (in the middle of its file paths first: :meth:`shown_message`), and
+    the whole message is the bar's tooltip. The message itself
     (:meth:`currentMessage`, ``messageChanged``, timeouts) is Qt's, whole."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -1195,9 +1199,11 @@ class MessageBar(QStatusBar):
         return QRect(6, 0, max(0, min([right, *shown]) - 6), self.height())
 
     def shown_message(self) -> str:
-        """The message as drawn: cut with "…" where it does not fit."""
-        return self.fontMetrics().elidedText(self.currentMessage(), Qt.ElideRight,
-                                             self._message_rect().width())
+        """The message as drawn: where it does not fit, its file paths shortened in their
+        middle first, so the words after them stay, and the rest cut with "…"
+        (:func:`app.elision.elided_message`)."""
+        return elided_message(self.currentMessage(), self.fontMetrics(),
+                              self._message_rect().width())
 
     def paintEvent(self, event) -> None:
         if not self.currentMessage() or self.layoutDirection() == Qt.RightToLeft:

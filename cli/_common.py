@@ -298,13 +298,14 @@ def _note_repeated_exemplar(path: str) -> None:
           file=sys.stderr)
 
 
-def load_exemplars(paths: list[str] | None, patch_size: int) -> tuple[np.ndarray, ...]:
+def load_exemplars(paths: list[str] | None, patch_size: int) -> dict[str, np.ndarray]:
     """The reference photos at ``paths`` as requests carry them (RGB, or RGBA when partly
-    transparent: :func:`engines.guidance.reference_pixels`). A file named twice (the same
-    resolved path) is read once, with a note on stderr; one without room for a single
-    ``patch_size`` patch of fully opaque pixels (:func:`engines.guidance.reference_problem`)
-    raises :class:`InputError` naming it."""
-    exemplars = []
+    transparent: :func:`engines.guidance.reference_pixels`), by the path each was named by,
+    in order. A file named twice (the same resolved path) is read once, under its first
+    name, with a note on stderr; one without room for a single ``patch_size`` patch of fully
+    opaque pixels (:func:`engines.guidance.reference_problem`) raises :class:`InputError`
+    naming it."""
+    exemplars: dict[str, np.ndarray] = {}
     for path in unique_paths(paths, _note_repeated_exemplar):
         loaded = load_image(path)
         pixels = reference_pixels(loaded.rgb, loaded.alpha)
@@ -313,8 +314,8 @@ def load_exemplars(paths: list[str] | None, patch_size: int) -> tuple[np.ndarray
             smaller = "" if reference_problem(pixels, 3) else " or choose smaller " \
                 f"patches (--option patch_size=N, now {patch_size})"
             raise InputError(f"--exemplar {path} {problem}; leave it out{smaller}")
-        exemplars.append(pixels)
-    return tuple(exemplars)
+        exemplars[path] = pixels
+    return exemplars
 
 
 class StageBar(tqdm):

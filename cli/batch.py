@@ -26,6 +26,7 @@ from engines.batch import (
     BatchResult,
     BatchStopped,
     clear_folder,
+    note_lines,
     so_far,
 )
 from engines.fileio import NO_METADATA_SUFFIXES, ImageMissingError, load_mask
@@ -121,9 +122,17 @@ def print_skipped(result: BatchResult) -> None:
             print(f"  {path.name} {width}x{height}, the mask {mask_width}x{mask_height}")
 
 
+def print_notes(result: BatchResult) -> None:
+    """One ``note: ...`` line for each kind of note on the results written, naming them
+    (a grey colour profile a colour result left out: :func:`engines.batch.note_lines`)."""
+    for line in note_lines(result):
+        print(f"note: {line}")
+
+
 def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
     run got and how to finish it (printed by :func:`cli.main`, exit code 130)."""
+    print_notes(stop.result)
     if stop.result.failed:
         print(f"{len(stop.result.failed)} failed:")
         print_failures(stop.result)
@@ -135,6 +144,7 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
 
 def _stopped(stop: BatchStopped) -> int:
     """Say why a folder run stopped part way and what it did; returns the exit code."""
+    print_notes(stop.result)
     if stop.result.failed:
         print(f"{len(stop.result.failed)} failed:")
         print_failures(stop.result)
@@ -184,5 +194,6 @@ def run(args: argparse.Namespace) -> int:
     if chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata:
         print(f"note: {chosen} files hold no colour profile, EXIF or XMP; the results carry "
               "none")
+    print_notes(result)
     print_failures(result)
     return EXIT_OK if result.ok else EXIT_FAILED

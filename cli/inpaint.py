@@ -18,7 +18,6 @@ from cli._common import (
     load_labels,
     load_layer,
     run_with_bar,
-    unique_paths,
 )
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
@@ -124,21 +123,33 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
     raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
-def _reference_notes(engine: Engine, request: InpaintRequest,
-                     args: argparse.Namespace) -> None:
+def _followers_hint(users: list[str], kinds: int) -> str:
+    """``"; patchmatch follows it (telea and ns too)"``: the engines that would follow the
+    ``kinds`` kinds of guidance ignored (``users``, the best first:
+    :func:`engines.registry.unused_guidance`), "" for none."""
+    if not users:
+        return ""
+    others = f"{', '.join(users[1:-1])} and {users[-1]}" if len(users) > 2 else users[-1]
+    too = f" ({others} too)" if len(users) > 1 else ""
+    return f"; {users[0]} follows {'it' if kinds == 1 else 'them'}{too}"
+
+
+def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> None:
     """Say on stderr which reference photos the fill searches shrunk (far larger than the
-    region filled: :func:`engines.region.shrunk_references_note`, as the editor says)."""
-    names = [f"--exemplar {path}" for path in unique_paths(args.exemplar)]
+    region filled: :func:`engines.region.shrunk_references_note`, as the editor says);
+    ``paths``: the request's reference photos, as named (:func:`_load_references`)."""
+    names = [f"--exemplar {path}" for path in paths]
     note = shrunk_references_note(request, engine, names)
     if note:
         print(f"note: {note}", file=sys.stderr)
 
 
-def _load_references(args: argparse.Namespace, engine: Engine) -> tuple[np.ndarray, ...]:
-    """The ``--exemplar`` photos (:func:`cli._common.load_exemplars`), read-only: the
-    request takes them without copying them (a 108 MP photo is 324 MB)."""
+def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.ndarray]:
+    """The ``--exemplar`` photos by the path each was named by, a file named twice once
+    (:func:`cli._common.load_exemplars`), read-only: the request takes them without copying
+    them (a 108 MP photo is 324 MB)."""
     exemplars = load_exemplars(args.exemplar, reference_patch_size(args.engine, engine.options))
-    for pixels in exemplars:
+    for pixels in exemplars.values():
         pixels.flags.writeable = False
     return exemplars
 
@@ -162,21 +173,21 @@ def run(args: argparse.Namespace) -> int:
     engine.require_ready()  # missing weights are named before the picture is read
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
-    request = build_request(
-        args, loaded.rgb, load_layer(args.mask, shape, "mask"),
-        sketch=load_layer(args.sketch, shape, "sketch"),
-        labels=load_labels(args.labels, shape),
-        include=load_layer(args.include, shape, "include"),
-        exclude=load_layer(args.exclude, shape, "exclude"),
-        exemplars=_load_references(args, engine), label_set=_label_set(args))
+    layers = {"mask": load_layer(args.mask, shape, "mask"),  # read in this order
+              "sketch": load_layer(args.sketch, shape, "sketch"),
+              "labels": load_labels(args.labels, shape),
+              "include": load_layer(args.include, shape, "include"),
+              "exclude": load_layer(args.exclude, shape, "exclude")}
+    references = _load_references(args, engine)
+    request = build_request(args, loaded.rgb, **layers, exemplars=tuple(references.values()),
+                            label_set=_label_set(args))
     if args.color is not None:
         request = request.evolve(color=load_colour_strokes(args.color, shape))
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
-        hint = f"; {', '.join(users)} can" if users else ""
-        print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored{hint}",
-              file=sys.stderr)
-    _reference_notes(engine, request, args)
+        print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored"
+              f"{_followers_hint(users, len(unused))}", file=sys.stderr)
+    _reference_notes(engine, request, list(references))
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)

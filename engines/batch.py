@@ -42,6 +42,7 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
     count_noun,
+    left_out_profile,
     list_images,
     load_image,
     save_result,
@@ -73,13 +74,14 @@ class OtherSize(NamedTuple):
 
 
 PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
-# (picture, its result's path, report) -> None once the result is written, or OtherSize
-PictureWork = Callable[[Path, Path, PictureReport], OtherSize | None]
+# (picture, its result's path, report) -> None once the result is written, a note on the
+# result written (what its writing left out), or OtherSize
+PictureWork = Callable[[Path, Path, PictureReport], OtherSize | str | None]
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What :func:`clear_folder` did; every input is in exactly one of the four lists.
+    """What :func:`clear_folder` did; every input is in exactly one of the first four lists.
 
     Attributes:
         written: the output files, in input order.
@@ -88,12 +90,17 @@ class BatchResult:
             the picture neither read nor filled (``overwrite`` was not given).
         other_size: the pictures of another size than the mask, left alone as asked
             (``other_sizes="skip"``); nothing written for them.
+        notes: ``(output file, note)`` for results of :attr:`written` that left out part of
+            their original (a grey colour profile a colour result cannot hold:
+            :func:`engines.fileio.left_out_profile`), in input order; :func:`note_lines`
+            says them once per kind.
     """
 
     written: tuple[Path, ...]
     failed: tuple[tuple[Path, str], ...]
     skipped: tuple[Path, ...] = ()
     other_size: tuple[OtherSize, ...] = ()
+    notes: tuple[tuple[Path, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -121,6 +128,23 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, result: BatchResult, not_done: tuple[Path, ...]) -> None:
         super().__init__("interrupted")
         self.result, self.not_done = result, not_done
+
+
+def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
+    """:attr:`BatchResult.notes` said once per note, naming its results (the first
+    ``listed``): ``"photo.png: the grey colour profile was left out: ..."`` or ``"3 results
+    (a.png, b.png, c.png): the grey colour profile ..."``; empty without notes."""
+    by_note: dict[str, list[str]] = {}
+    for path, note in result.notes:
+        by_note.setdefault(note, []).append(path.name)
+    lines = []
+    for note, names in by_note.items():
+        if len(names) == 1:
+            lines.append(f"{names[0]}: {note}")
+            continue
+        more = f" and {len(names) - listed} more" if len(names) > listed else ""
+        lines.append(f"{len(names)} results ({', '.join(names[:listed])}{more}): {note}")
+    return lines
 
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
@@ -345,7 +369,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             mask is moved to keep its distance to the nearest corner, edge middle or centre,
             see :func:`engines.watermark.place_mask`).
         keep_metadata: write each input's colour profile and EXIF tags into its result
-            (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail).
+            (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail). A grey
+            profile a colour result cannot hold is left out and noted
+            (:attr:`BatchResult.notes`).
         protected: other files no result may replace, whatever ``overwrite`` says (the
             mask files in use).
 
@@ -383,7 +409,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
 
-    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | None:
+    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | str | None:
         loaded = load_image(source)
         image = loaded.rgb
         image_mask = mask(source, image) if callable(mask) else mask
@@ -393,7 +419,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         request = InpaintRequest(image, placed, **settings)
         result = _final_image(engine, request, cancel, report)
         save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole)
-        return None
+        if not keep_metadata:
+            return None
+        return left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,
@@ -411,8 +439,9 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     """The loop of a folder run: ``work(source, target, report)`` for each picture of
     ``sources`` whose result ``target`` (same index) is not already there, in order.
 
-    ``work`` reads the picture, computes and writes its result atomically (None), or leaves
-    it alone as another size than its mask (an :class:`OtherSize`); it reports its own
+    ``work`` reads the picture, computes and writes its result atomically (None, or a note
+    on what the result left out: :attr:`BatchResult.notes`), or leaves it alone as another
+    size than its mask (an :class:`OtherSize`); it reports its own
     progress as ``report(fraction, step="")``, ``fraction`` of this picture in [0, 1), the
     end being reported here once it returned. ``prepare`` (a network's loading, say) runs
     first and the targets' folder is created after it. ``progress(fraction, message)``
@@ -432,10 +461,12 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     failed: list[tuple[Path, str]] = []
     skipped: list[Path] = []
     other_size: list[OtherSize] = []
+    notes: list[tuple[Path, str]] = []
     total = max(len(sources), 1)
 
     def done() -> BatchResult:
-        return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size))
+        return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size),
+                           tuple(notes))
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
         return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
@@ -458,11 +489,13 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                 if _already_there(target, overwrite):
                     skipped.append(source)
                 else:
-                    left_alone = work(source, target, report)
-                    if left_alone is None:
-                        written.append(target)
+                    outcome = work(source, target, report)
+                    if isinstance(outcome, OtherSize):
+                        other_size.append(outcome)
                     else:
-                        other_size.append(left_alone)
+                        written.append(target)
+                        if outcome:
+                            notes.append((target, outcome))
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()

@@ -91,9 +91,15 @@ def engine_classes() -> list[type[Engine]]:
 def unused_guidance(name: str, given: set[Guidance]) -> tuple[list[str], list[str]]:
     """What engine ``name`` would ignore of the guidance ``given``: the kinds it does not
     take (sorted values, e.g. ``["labels", "sketch"]``) and the registered engines that take
-    them all (names, registration order). Both empty when nothing is ignored."""
-    unused = set(given) - engine_class(name).guidance
+    them all (names): those that follow the most of ``given`` first, then those that take
+    the most kinds of guidance, then in registration order (Guided PatchMatch, which takes
+    every kind, before OpenCV Telea for colour strokes). Both empty when nothing is
+    ignored."""
+    given = set(given)
+    unused = given - engine_class(name).guidance
     if not unused:
         return [], []
     users = [other for other, cls in _ENGINES.items() if unused <= cls.guidance]
+    users.sort(key=lambda other: (-len(given & _ENGINES[other].guidance),  # stable sort
+                                  -len(_ENGINES[other].guidance)))
     return sorted(kind.value for kind in unused), users

@@ -39,3 +39,29 @@ def test_save_as_says_when_the_grey_profile_is_left_out(tmp_path, qtbot):
         assert np.array_equal(stored[:25], np.dstack([grey] * 3)[:25])  # numbers kept
     finally:
         window.worker.shutdown()
+
+
+def test_a_folder_run_says_which_results_left_the_grey_profile_out(tmp_path, qtbot):
+    from app.watermark_dialogs import FolderApplyDialog
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    y, x = np.mgrid[0:40, 0:56]
+    for name in ("a", "b"):  # AVIF has no grey form: written in colour
+        Image.fromarray((40 + 2 * x + y).astype(np.uint8), "L").save(
+            folder / f"{name}.avif", icc_profile=grey_profile(), quality=90)
+    Image.fromarray((40 + 2 * x + y).astype(np.uint8), "L").save(  # stays grey: kept
+        folder / "c.png", icc_profile=grey_profile())
+    mask = np.zeros((40, 56), np.uint8)
+    mask[10:20, 20:30] = 255
+    dialog = FolderApplyDialog(mask, "telea")
+    qtbot.addWidget(dialog)
+    dialog.input.set_path(folder)
+    dialog.output.set_path(tmp_path / "out")
+    with qtbot.waitSignal(dialog.cleared, timeout=60000) as cleared:
+        assert dialog.run_apply() is not None
+    assert [path.name for path, _ in cleared.args[0].notes] == ["a.avif", "b.avif"]
+    status = dialog.status.text()
+    assert ("Wrote 3 images to" in status and ". Note: 2 results (a.avif, b.avif): the grey "
+            "colour profile was left out: .avif files are written in colour (RGB) here" in status)
+    assert "c.png" not in status

@@ -5,6 +5,8 @@ said."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QByteArray
@@ -346,6 +348,23 @@ def test_a_damaged_view_entry_gives_the_defaults_for_its_bad_values_in_the_windo
         assert shown[Layer.MASK] == (True, True, 50) and shown[Layer.SKETCH][:2] == (False, False)
         assert shown[Layer.LABELS] == (True, True, 30)
         assert _opacities(window) == dict(DEFAULT_OPACITIES, label_opacity=0.3)
+    finally:
+        window.worker.shutdown()
+
+
+def test_an_opacity_edited_to_a_fraction_of_a_percent_is_drawn_as_its_slider_shows_it(qtbot):
+    ini = Path(os.environ[preferences.CONFIG_ENV])  # the tests' own INI file, edited by hand
+    ini.write_text('[view]\nsettings="{\\"opacity\\": {\\"mask_opacity\\": 0.333, '
+                   '\\"label_opacity\\": 0.456, \\"color_opacity\\": 1}}"\n')
+    assert preferences.load_view_settings().opacity == {
+        "mask_opacity": 0.33, "label_opacity": 0.46, "color_opacity": 1.0}
+    window = shown_window(qtbot, restore=True)
+    try:
+        shown = _overlays(window)
+        assert (shown[Layer.MASK][2], shown[Layer.LABELS][2]) == (33, 46)
+        drawn = _opacities(window)
+        for layer, name in ((Layer.MASK, "mask_opacity"), (Layer.LABELS, "label_opacity")):
+            assert drawn[name] == window.overlay_panel.sliders[layer].value() / 100
     finally:
         window.worker.shutdown()
 

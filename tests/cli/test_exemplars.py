@@ -160,3 +160,31 @@ def test_huge_references_are_named_in_one_note_and_shrunk_once_for_every_box(
                                f"{tmp_path / 'huge.png'} (480x360) at ")
     assert "reference photos are shrunk to at most 4 times the pixels of the area filled" \
         in lines[0]
+
+
+def test_the_references_are_told_apart_once_and_noted_under_their_first_names(
+        files, capsys, monkeypatch):
+    import cli._common
+
+    folder, _ = files
+    monkeypatch.setattr(region_module, "REFERENCE_PIXELS_FLOOR", 1000)
+    save_image(folder / "big.png", np.full((300, 400, 3), 200, np.uint8))
+    save_image(folder / "huge.png", np.full((360, 480, 3), 200, np.uint8))
+    (folder / "sub").mkdir()
+    again = folder / "sub" / ".." / "big.png"
+    calls = []
+    original = cli._common.unique_paths
+
+    def counted(paths, *args, **kwargs):
+        calls.append(list(paths or ()))
+        return original(paths, *args, **kwargs)
+
+    monkeypatch.setattr(cli._common, "unique_paths", counted)
+    import cli.inpaint  # the command's module, once main has loaded it
+
+    monkeypatch.setattr(cli.inpaint, "unique_paths", counted, raising=False)
+    assert _inpaint(folder, "--exemplar", folder / "big.png", again, folder / "huge.png") == 0
+    assert len(calls) == 1  # the named files are resolved and told apart once per run
+    [note] = [line for line in capsys.readouterr().err.splitlines() if "searched at" in line]
+    assert note.startswith(f"note: --exemplar {folder / 'big.png'} (400x300) is searched at ")
+    assert f"--exemplar {folder / 'huge.png'} (480x360) at " in note and str(again) not in note

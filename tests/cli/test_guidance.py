@@ -174,8 +174,8 @@ def test_guidance_an_engine_cannot_use_is_reported_not_silently_dropped(tmp_path
                       "--sketch", str(tmp_path / "lines.png")])
     captured = capsys.readouterr()
     assert code == 0 and (tmp_path / "out.png").exists()
-    assert "note: telea does not use sketch; ignored" in captured.err
-    assert "patchmatch" in captured.err.split("ignored", 1)[1]  # who would use it
+    assert "note: telea does not use sketch; ignored; patchmatch follows it (edgeconnect, " \
+        "edgeconnect-face and edgeconnect-psv too)\n" in captured.err
 
 
 @pytest.mark.parametrize("device, message", [("gpu", "unknown device 'gpu'"),

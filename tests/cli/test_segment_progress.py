@@ -17,8 +17,8 @@ from cli._common import StageBar
 from engines.base import Cancelled, CancelToken
 from engines.device import MODEL_SLOT
 from engines.neural.interrupt import cancel_checks
+from engines.segmentation import deeplab, segformer
 from engines.segmentation import neural as segmentation_neural
-from engines.segmentation import segformer
 from engines.segmentation.base import create_parser
 from engines.segmentation.neural import NETWORK_DONE, UPSAMPLING, upsampled_argmax
 from tests.engines.test_segmentation import picture, put_in_cache
@@ -69,6 +69,27 @@ def test_scene_lite_reports_the_labelling_strip_by_strip(scene_lite, monkeypatch
                         functools.partial(upsampled_argmax, max_elements=150 * 80 * 8))
     reports: list[tuple[float, str]] = []
     labels = scene_lite.parse(picture(48, 80), progress=lambda f, t: reports.append((f, t)))
+    assert labels.shape == (48, 80)
+    fractions = [fraction for fraction, _ in reports]
+    assert fractions == sorted(fractions) and reports[-1] == (1.0, "done")
+    labelling = [fraction for fraction, text in reports if text == UPSAMPLING]
+    assert labelling[0] == NETWORK_DONE and len(labelling) == 1 + 48 // 8
+    assert labelling[-1] == pytest.approx(1.0) and len(set(labelling)) == len(labelling)
+
+
+def test_scene_reports_the_labelling_strip_by_strip(model_cache, monkeypatch):
+    """DeepLab v2 (``scene``) on a checkpoint of random weights in the released layout (a
+    plain state dict, as the DeepLab tests write it), run small (``long_side=65``)."""
+    torch.manual_seed(0)
+    torch.save(deeplab.build_network().state_dict(), put_in_cache("deeplab2-cocostuff164k"))
+    parser = create_parser("scene", long_side=65, device="cpu")
+    monkeypatch.setattr(segmentation_neural, "upsampled_argmax",  # 8 rows a strip
+                        functools.partial(upsampled_argmax, max_elements=182 * 80 * 8))
+    reports: list[tuple[float, str]] = []
+    try:
+        labels = parser.parse(picture(48, 80), progress=lambda f, t: reports.append((f, t)))
+    finally:
+        MODEL_SLOT.clear()
     assert labels.shape == (48, 80)
     fractions = [fraction for fraction, _ in reports]
     assert fractions == sorted(fractions) and reports[-1] == (1.0, "done")

@@ -156,6 +156,19 @@ def test_the_classical_engines_declare_colour_strokes():
     assert unused == ["color"] and {"patchmatch", "telea", "ns"} <= set(users)
 
 
+def test_the_engines_named_first_follow_the_most_of_the_guidance_given(monkeypatch):
+    registry.discover()  # then registered in an order that puts the OpenCV engines first
+    monkeypatch.setattr(registry, "_ENGINES", dict(sorted(
+        registry._ENGINES.items(), key=lambda item: item[0] not in ("telea", "ns"))))
+    unused, users = registry.unused_guidance("lama", {Guidance.COLOR})
+    assert users[:3] == ["patchmatch", "telea", "ns"]  # the one taking every kind first
+    unused, users = registry.unused_guidance("telea", {Guidance.SKETCH, Guidance.COLOR})
+    assert unused == ["sketch"] and users[0] == "patchmatch"  # it follows both
+    assert {"edgeconnect", "edgeconnect-face"} <= set(users[1:])  # the sketch only
+    unused, users = registry.unused_guidance("lama", {Guidance.SKETCH})
+    assert users[0] == "patchmatch" and users.index("edgeconnect") == 1
+
+
 @pytest.mark.parametrize("name", ["patchmatch", "telea", "ns"])
 def test_every_stage_follows_the_strokes_on_a_grey_picture(name):
     color = _strokes(STROKE)
