@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -44,6 +45,7 @@ RECENT_LIMIT = 10
 # what the Overlays panel sets: each overlay's visibility (by layer name) and the opacities
 OVERLAY_LAYERS = tuple(Layer(layer).value for layer in OverlayStyle().visible)
 OVERLAY_OPACITIES = tuple(f.name for f in fields(OverlayStyle) if f.name.endswith("_opacity"))
+T = TypeVar("T")
 _problem = ""  # why the last write failed, "" when it succeeded
 
 
@@ -173,13 +175,20 @@ class SettingsWriter:
         settings = store()
         for key, value in changed.items():
             if isinstance(value, dict):
-                stored = _json_entry(key, settings)
-                value = json.dumps(_merged(stored if isinstance(stored, dict) else {},
-                                           self._written[key], value))
+                value = self._merged_record(key, value, settings)
             settings.setValue(key, value)
         _commit(settings)
         if not _problem:
             self._written = now
+
+    def _merged_record(self, key: str, record: dict, settings: QSettings) -> str:
+        """The JSON to store under ``key``: what ``record`` changed since this window last
+        read or wrote it, merged into the record stored there (into nothing when that is
+        damaged)."""
+        before = self._written[key]
+        return _read(key, lambda stored: json.dumps(_merged(_json(stored, dict) or {},
+                                                            before, record)),
+                     json.dumps(_merged({}, before, record)), settings)
 
 
 def _merged(stored: dict, before: dict, now: dict) -> dict:
@@ -206,10 +215,14 @@ def _merged(stored: dict, before: dict, now: dict) -> dict:
 def load_fill_settings() -> FillSettings:
     """The stored fill settings, each one checked; the default for anything missing, of the
     wrong type or out of range."""
+    return _read(_FILL_KEY, _fill_settings, FillSettings())
+
+
+def _fill_settings(value: Any) -> FillSettings | None:
+    record = _json(value, dict)
+    if record is None:
+        return None
     settings = FillSettings()
-    record = _json_entry(_FILL_KEY)
-    if not isinstance(record, dict):
-        return settings
     names = {cls.name for cls in registry.engine_classes()}
     engine = record.get("engine")
     if isinstance(engine, str) and engine in names:
@@ -247,38 +260,68 @@ def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dic
 
 
 def load_keep_metadata() -> bool:
-    """Whether saving keeps the photo's metadata; True unless the user turned it off."""
-    return str(store().value(_KEEP_METADATA_KEY, "true")).lower() != "false"
+    """Whether saving keeps the photo's metadata; True unless the user turned it off (stored
+    as ``false``; by hand also ``0``, ``no`` or ``off``: see :func:`_flag`)."""
+    return _read(_KEEP_METADATA_KEY, _flag, True)
 
 
 def load_wheel_mode() -> WheelMode:
     """What a plain mouse wheel does on the canvas: the stored ``"zoom"`` or ``"scroll"``
     (case and surrounding spaces ignored, as typed into the INI by hand); ``ZOOM`` when
     absent or anything else."""
-    value = store().value(_WHEEL_KEY)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return WheelMode(value.strip().lower())
-    return WheelMode.ZOOM
+    return _read(_WHEEL_KEY, lambda value: WheelMode(value.strip().lower())
+                 if isinstance(value, str) else None, WheelMode.ZOOM)
 
 
 def load_window() -> tuple[QByteArray | None, QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent."""
     settings = store()
-    values = (settings.value(_GEOMETRY_KEY), settings.value(_STATE_KEY))
-    return tuple(v if isinstance(v, QByteArray) else None for v in values)
+    return tuple(_read(key, lambda value: value if isinstance(value, QByteArray) else None,
+                       None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
 
 
-def _json_entry(key: str, settings: QSettings | None = None) -> Any:
-    """The JSON stored under ``key`` (in ``settings``, else the store); None when absent,
-    not a string or not JSON."""
-    value = (settings if settings is not None else store()).value(key)
-    if not isinstance(value, str):  # a hand-edited INI line with commas reads as a list
-        return None
+# what reading a damaged value may raise, whatever the damage: not JSON or not of the type
+# expected (ValueError, TypeError), a number too large (OverflowError), JSON nested too deep
+# to parse (RecursionError), a value too large to hold (MemoryError)
+_DAMAGE = (ValueError, TypeError, ArithmeticError, RecursionError, MemoryError)
+
+
+def _read(key: str, parse: Callable[[Any], T | None], default: T,
+          settings: QSettings | None = None) -> T:
+    """What the editor takes from the value stored under ``key`` (in ``settings``, else the
+    store): ``parse`` of it. Every stored entry is read so. ``default`` when nothing is
+    stored, when ``parse`` finds nothing to take (None) and when the value is damaged beyond
+    that (``parse`` raises one of :data:`_DAMAGE`): no stored value, however damaged, keeps
+    the editor from starting."""
     try:
-        return json.loads(value)
-    except ValueError:
+        value = (settings if settings is not None else store()).value(key)
+        taken = None if value is None else parse(value)
+    except _DAMAGE:
+        return default
+    return default if taken is None else taken
+
+
+def _json(value: Any, kind: type) -> Any:
+    """The JSON record that the stored ``value`` holds when it is a ``kind`` (dict, list),
+    else None (a hand-edited INI line with commas reads as a list, not a string). Raises
+    what :func:`json.loads` raises for a string that is not JSON."""
+    if not isinstance(value, str):
         return None
+    record = json.loads(value)
+    return record if isinstance(record, kind) else None
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _flag(value: Any) -> bool | None:
+    """The stored plain (not JSON) boolean ``value`` as INI files spell one: true/false,
+    1/0, yes/no or on/off, case and surrounding spaces ignored (a bool as such where the
+    platform's store keeps types); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else None
+    return True if word in _TRUE else False if word in _FALSE else None
 
 
 def _same_file_key(path: str) -> str:
@@ -289,9 +332,13 @@ def load_recent() -> list[str]:
     """The recently opened pictures, most recent first: at most ``RECENT_LIMIT`` absolute
     paths, no duplicates. Entries that are not absolute path strings are dropped; a damaged
     record gives an empty list. Files that no longer exist are kept (a drive may come back)."""
-    record = _json_entry(_RECENT_KEY)
-    if not isinstance(record, list):
-        return []
+    return _read(_RECENT_KEY, _recent_paths, [])
+
+
+def _recent_paths(value: Any) -> list[str] | None:
+    record = _json(value, list)
+    if record is None:
+        return None
     paths: list[str] = []
     seen: set[str] = set()
     for item in record:
@@ -325,6 +372,24 @@ def clear_recent() -> None:
     _save_recent([])
 
 
+RECENT_GONE = "no longer there"
+
+
+def recent_problem(path: str) -> str:
+    """Why the recent picture at ``path`` cannot be opened, as Open Recent says it:
+    :data:`RECENT_GONE` when no file is there (a folder, a device or nothing), "cannot be
+    read: REASON" when the system will not tell or open it (a folder the user may no longer
+    enter, a name too long, a drive failing); "" when it is a readable file. Never raises; may
+    block while a network drive does."""
+    try:
+        if not Path(path).is_file():  # answers False only for "not there" errors
+            return RECENT_GONE
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return f"cannot be read: {reason[:1].lower()}{reason[1:]}"
+    return "" if os.access(path, os.R_OK) else "cannot be read: permission denied"
+
+
 def save_folder(purpose: str, folder: str | os.PathLike) -> None:
     """Remember ``folder`` as where the file dialogs for ``purpose`` last went (``"open"``,
     ``"save"``, ``"masks"``, ``"labels"``, ``"references"``)."""
@@ -334,20 +399,23 @@ def save_folder(purpose: str, folder: str | os.PathLike) -> None:
 def load_folder(purpose: str) -> Path | None:
     """The folder remembered for ``purpose``; None when there is none, the entry is damaged
     or the folder no longer exists (the dialog then starts where it always did)."""
-    value = store().value(_FOLDER_KEY.format(purpose))
-    if isinstance(value, str) and os.path.isabs(value) and os.path.isdir(value):
-        return Path(value)
-    return None
+    return _read(_FOLDER_KEY.format(purpose), lambda value: Path(value)
+                 if isinstance(value, str) and os.path.isabs(value) and os.path.isdir(value)
+                 else None, None)
 
 
 def load_brush_sizes(defaults: dict[str, float]) -> dict[str, float]:
     """``defaults`` (radius by tool family) with each remembered radius that belongs to one of
     its families and is a number within ``MIN_RADIUS``..``MAX_RADIUS`` (any other: damage,
     the default kept)."""
+    return _read(_BRUSH_KEY, lambda value: _brush_sizes(value, defaults), dict(defaults))
+
+
+def _brush_sizes(value: Any, defaults: dict[str, float]) -> dict[str, float] | None:
+    record = _json(value, dict)
+    if record is None:
+        return None
     sizes = dict(defaults)
-    record = _json_entry(_BRUSH_KEY)
-    if not isinstance(record, dict):
-        return sizes
     for family, value in record.items():
         if family in sizes and type(value) in (int, float) and MIN_RADIUS <= value <= MAX_RADIUS:
             sizes[family] = float(value)
@@ -357,12 +425,18 @@ def load_brush_sizes(defaults: dict[str, float]) -> dict[str, float]:
 def load_view_settings() -> ViewSettings:
     """The stored view settings, each value checked: a parser name that is not a non-empty
     string, an overlay not in :data:`OVERLAY_LAYERS` or not a bool, an opacity not in
-    :data:`OVERLAY_OPACITIES` or not a number within 0..1 is left out (the default kept). A
-    parser named here may no longer be registered: whoever shows it checks."""
+    :data:`OVERLAY_OPACITIES` or not a number within 0..1 is left out (the default kept). An
+    opacity is rounded to a whole percent, as its slider shows it (a hand-edited 0.333 is
+    drawn as 0.33), so what is drawn is what the slider says. A parser named here may no
+    longer be registered: whoever shows it checks."""
+    return _read(_VIEW_KEY, _view_settings, ViewSettings())
+
+
+def _view_settings(value: Any) -> ViewSettings | None:
+    record = _json(value, dict)
+    if record is None:
+        return None
     view = ViewSettings()
-    record = _json_entry(_VIEW_KEY)
-    if not isinstance(record, dict):
-        return view
     parser = record.get("parser")
     if isinstance(parser, str) and parser:
         view.parser = parser

@@ -133,8 +133,8 @@ def tool_menu_text(name: str, title: str) -> str:
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
     """The editor window. ``worker`` may be given (tests); otherwise one is created."""
 
-    # (path, whether it is a file): a recent picture checked off the GUI thread
-    recentChecked = Signal(str, bool)
+    # (path, why it cannot be opened or ""): a recent picture checked off the GUI thread
+    recentChecked = Signal(str, str)
 
     def __init__(self, worker: Worker | None = None) -> None:
         super().__init__()
@@ -500,38 +500,40 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._check_recent(paths)
 
     def _check_recent(self, paths: list[str]) -> None:
-        """Whether each recent picture is still there, asked on a thread of its own: on a
-        network drive that went away a file check can block for a minute, which must not
-        freeze the window (at start-up, or when the File menu opens). One check at a time;
-        a hung one answers for the entries when (if) it returns."""
+        """Whether each recent picture can still be opened (:func:`preferences.recent_problem`),
+        asked on a thread of its own: on a network drive that went away a file check can block
+        for a minute, which must not freeze the window (at start-up, or when the File menu
+        opens). Each entry answers on its own, whatever the system says of the others. One
+        check at a time; a hung one answers for the entries when (if) it returns."""
         if not paths or (self._recent_check is not None and self._recent_check.is_alive()):
             return
         checked = self.recentChecked
 
         def check() -> None:
             for path in paths:
-                present = Path(path).is_file()
+                problem = preferences.recent_problem(path)
                 try:
-                    checked.emit(path, present)
+                    checked.emit(path, problem)
                 except RuntimeError:  # the window was deleted meanwhile
                     return
 
         self._recent_check = threading.Thread(target=check, name="recent-check", daemon=True)
         self._recent_check.start()
 
-    def _on_recent_checked(self, path: str, present: bool) -> None:
-        """Disable the Open Recent entry of a picture that is gone, saying why."""
+    def _on_recent_checked(self, path: str, problem: str) -> None:
+        """Disable the Open Recent entry of a picture that cannot be opened, saying why."""
         for action in self.recent_menu.actions():
             if action.data() == path:
-                tip = path if present else f"{path} (no longer there)"
+                tip = f"{path} ({problem})" if problem else path
                 action.setToolTip(tip)
                 action.setStatusTip(tip)
-                action.setEnabled(present)
+                action.setEnabled(not problem)
 
     def open_recent(self, path: str) -> bool:
         """Open a picture of Open Recent. One that is gone is dropped from the list and the
-        status bar says so (no error box)."""
-        if not Path(path).is_file():
+        status bar says so (no error box); one that cannot be read stays listed (the drive or
+        the permission may come back) and fails as any Open does, saying why."""
+        if preferences.recent_problem(path) == preferences.RECENT_GONE:
             preferences.remove_recent(path)
             self._fill_recent_menu()
             self.statusBar().showMessage(
@@ -915,6 +917,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None and self.restoreState(state):
             self._docks_sized = True  # the user's own layout
+            for dock in self.docks.values():  # no panel can be closed: one hidden comes back
+                if dock.isHidden():
+                    dock.show()
         self.canvas.set_wheel_mode(preferences.load_wheel_mode())
         self._settings_writer = preferences.SettingsWriter(self._remembered())
         self._saves_preferences = True
