@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,14 @@ from cli._common import (
 )
 from cli.batch import print_failures, print_skipped, run_to_end
 from engines.base import EngineError, InputError
-from engines.batch import WORK_SHARE, BatchResult, label_folder
+from engines.batch import (
+    NO_FACE,
+    WORK_SHARE,
+    BatchResult,
+    label_folder,
+    label_map_note,
+    output_path,
+)
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
 
@@ -121,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
         # the picture's own notes (its depth, how it is saved) do not concern its label map
         save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)
         bar.show(100, "written")
-    if args.parser == "face" and not labels.any():
-        print("note: no face was found; every pixel is background")
+    note = label_map_note(parser, labels)
+    if note:
+        print(f"note: {note}")
     print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
           f"{_summary(labels, parser.label_set.names)}")
     return EXIT_OK
@@ -131,12 +140,22 @@ def run(args: argparse.Namespace) -> int:
 def _run_folder(args: argparse.Namespace) -> int:
     """``segment FOLDER -o OUTFOLDER``: one label map per picture
     (:func:`engines.batch.label_folder`); Ctrl+C (exit 130) and SIGTERM (exit 143) stop the
-    run saying what was written and kept."""
+    run saying what was written and kept. The networks' loading, before the first picture,
+    is said on a line of its own, so the bar's clock (and the time left it shows) starts
+    with the pictures."""
     images, output = Path(args.image), Path(args.output)
     pictures = folder_pictures(images, output, "label maps")
     parser = _ready_parser(args)
+    loading = getattr(parser, "loading", None)  # a network parser's
     with contextlib.ExitStack() as closing:  # Ctrl+C and SIGTERM: cli.main says them
-        progress = folder_progress(closing, len(pictures), args.parser)
+        show = folder_progress(closing, len(pictures), args.parser)
+
+        def progress(fraction: float, message: str) -> None:
+            if message == loading:  # a picture's own step is "name: step"
+                print(f"{args.parser}: {message}", file=sys.stderr, flush=True)
+            else:
+                show(fraction, message)
+
         result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
                                                  overwrite=args.overwrite),
                             closing.close, args.overwrite)
@@ -146,4 +165,20 @@ def _run_folder(args: argparse.Namespace) -> int:
           f"{len(result.failed)} failed")
     print_skipped(result)
     print_failures(result)
+    _print_no_face(result, pictures, output)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _print_no_face(result: BatchResult, pictures: list[Path], output: Path) -> None:
+    """Name the pictures in which the face parser found no face (:data:`NO_FACE`), one a
+    line under a count (``output``: the maps' folder). Their maps were written, all
+    background: a re-run skips them and ``train semantic`` may use them, so this is a note,
+    not a failure."""
+    maps = {path for path, note in result.notes if note == NO_FACE}
+    if not maps:
+        return
+    which = "their maps are" if len(maps) > 1 else "its map is"
+    print(f"note: {count_noun(len(maps), 'picture')} had no face: {which} all background")
+    for picture in pictures:
+        if output_path(picture, output, output_format=".png") in maps:
+            print(f"  {picture.name}")

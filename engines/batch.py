@@ -56,6 +56,7 @@ from engines.watermark import place_mask
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels) -> its mask
 WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
+NO_FACE = "no face was found; every pixel is background"  # a face parser's map without one
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
 _PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
@@ -92,8 +93,10 @@ class BatchResult:
             (``other_sizes="skip"``); nothing written for them.
         notes: ``(output file, note)`` for results of :attr:`written` that left out part of
             their original (a grey colour profile a colour result cannot hold:
-            :func:`engines.fileio.left_out_profile`), in input order; :func:`note_lines`
-            says them once per kind.
+            :func:`engines.fileio.left_out_profile`) or hold nothing found
+            (:data:`NO_FACE`), in input order; :func:`note_lines` says them once per kind.
+        noun: what the run writes, in the singular (``"label map"`` for
+            :func:`label_folder`), for the messages on it (:func:`so_far`).
     """
 
     written: tuple[Path, ...]
@@ -101,6 +104,7 @@ class BatchResult:
     skipped: tuple[Path, ...] = ()
     other_size: tuple[OtherSize, ...] = ()
     notes: tuple[tuple[Path, str], ...] = ()
+    noun: str = "result"
 
     @property
     def ok(self) -> bool:
@@ -133,7 +137,8 @@ class BatchInterrupted(KeyboardInterrupt):
 def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
     """:attr:`BatchResult.notes` said once per note, naming its results (the first
     ``listed``): ``"photo.png: the grey colour profile was left out: ..."`` or ``"3 results
-    (a.png, b.png, c.png): the grey colour profile ..."``; empty without notes."""
+    (a.png, b.png, c.png): the grey colour profile ..."`` (the run's
+    :attr:`~BatchResult.noun`); empty without notes."""
     by_note: dict[str, list[str]] = {}
     for path, note in result.notes:
         by_note.setdefault(note, []).append(path.name)
@@ -143,7 +148,8 @@ def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
             lines.append(f"{names[0]}: {note}")
             continue
         more = f" and {len(names) - listed} more" if len(names) > listed else ""
-        lines.append(f"{len(names)} results ({', '.join(names[:listed])}{more}): {note}")
+        lines.append(f"{count_noun(len(names), result.noun)} ({', '.join(names[:listed])}"
+                     f"{more}): {note}")
     return lines
 
 
@@ -293,8 +299,9 @@ def _already_there(target: Path, overwrite: bool) -> bool:
 def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
     2 already there, 1 skipped (another size), 1 failed"`` (the last three only when there
-    are some)."""
-    parts = [f"{count_noun(len(result.written), 'result')} written and kept",
+    are some), naming what it writes by its :attr:`~BatchResult.noun` (``"4 label maps
+    written and kept, ..."``)."""
+    parts = [f"{count_noun(len(result.written), result.noun)} written and kept",
              f"{count_noun(len(not_done), 'picture')} not done"]
     if result.skipped:
         parts.append(f"{len(result.skipped)} already there")
@@ -307,7 +314,8 @@ def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
 
 def _stop_message(exc: OSError, target: Path, output_dir: Path, result: BatchResult,
                   not_done: Sequence[Path], overwrite: bool) -> str:
-    again = "run again" if overwrite else "run again: the results already there are skipped"
+    again = ("run again" if overwrite else
+             f"run again: the {result.noun}s already there are skipped")
     return (f"stopped: cannot write {target.name} into {output_dir} ({os.strerror(exc.errno)}); "
             f"{so_far(result, not_done)}; {_NO_ROOM[exc.errno]} and {again}")
 
@@ -435,7 +443,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
 def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: PictureWork,
                  progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None, overwrite: bool = False, *,
-                 prepare: Callable[[], None] | None = None) -> BatchResult:
+                 prepare: Callable[[], None] | None = None,
+                 noun: str = "result") -> BatchResult:
     """The loop of a folder run: ``work(source, target, report)`` for each picture of
     ``sources`` whose result ``target`` (same index) is not already there, in order.
 
@@ -448,6 +457,7 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     gets the whole run's fraction, ``(index + part of this picture) / count`` (a picture
     counts as done only once its result is written or it is skipped or failed), and the
     picture's name (``"name: step"`` with a step). ``cancel`` is checked between pictures.
+    ``noun`` is what ``work`` writes (:attr:`BatchResult.noun`).
 
     A target already there is kept and its picture skipped unread unless ``overwrite``
     (:func:`_already_there`). What one picture may fail with (unreadable, damaged, an
@@ -466,7 +476,7 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
 
     def done() -> BatchResult:
         return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size),
-                           tuple(notes))
+                           tuple(notes), noun)
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
         return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
@@ -521,10 +531,14 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     :func:`run_pictures`' (results already there kept unless ``overwrite``, failed pictures
     listed, :class:`BatchStopped`, :class:`BatchInterrupted`); ``progress`` also names the
     parser's step and the writing. A neural parser's networks are loaded once, before the
-    first picture, and left loaded for the caller. Raises before any work (nothing created)
-    :class:`InputError` for no pictures, pictures whose maps would share a name, an output
-    folder that is the input folder or cannot be written, and :class:`EngineError` for a
-    parser that is not ready (weights missing or damaged).
+    first picture (``progress(0.0, parser.loading)`` says it), and left loaded for the
+    caller; a picture's step says loading only if they load again (a checkpoint replaced
+    meanwhile). A map is written for every picture read, even one in which the parser
+    finds nothing (a face parser's map of a picture without a face, all background: its
+    note in :attr:`BatchResult.notes` is :data:`NO_FACE`, no failure). Raises before any
+    work (nothing created) :class:`InputError` for no pictures, pictures whose maps would
+    share a name, an output folder that is the input folder or cannot be written, and
+    :class:`EngineError` for a parser that is not ready (weights missing or damaged).
     """
     cancel = cancel or CancelToken()
     sources = _inputs(images, "label")
@@ -538,16 +552,26 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
 
     def prepare() -> None:  # a damaged checkpoint fails here, not once per picture
         if isinstance(parser, NeuralParser):
-            parser.networks(parser.device())
+            parser.networks_with_progress(parser.device(),
+                                          progress or (lambda fraction, step: None))
 
-    def label(source: Path, target: Path, report: PictureReport) -> None:
+    def label(source: Path, target: Path, report: PictureReport) -> str | None:
         image = load_image(source).rgb
         labels = parser.parse(image, cancel,
                               lambda fraction, step: report(WORK_SHARE * fraction, step))
         report(WORK_SHARE, "writing")
         save_label_png(target, labels, parser.label_set, overwrite)
+        return label_map_note(parser, labels)
 
-    return run_pictures(sources, targets, label, progress, cancel, overwrite, prepare=prepare)
+    return run_pictures(sources, targets, label, progress, cancel, overwrite, prepare=prepare,
+                        noun="label map")
+
+
+def label_map_note(parser: Parser, labels: np.ndarray) -> str | None:
+    """What to say of ``labels``, ``parser``'s map of a picture, besides its classes:
+    :data:`NO_FACE` when the face parser found no face (every pixel is background, id 0),
+    else None."""
+    return NO_FACE if parser.name == "face" and not labels.any() else None
 
 
 def _size(pixels: np.ndarray) -> tuple[int, int]:

@@ -26,6 +26,8 @@ each way are processed exactly as described above, with no padding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import cv2
@@ -44,6 +46,7 @@ from engines.segmentation.neural import (
     NeuralParser,
     labelled_with_progress,
     load_strict,
+    network_done,
 )
 from engines.weights import WeightSpec, network_check, register_spec
 
@@ -56,6 +59,10 @@ N_CLASSES = 182
 OUTPUT_STRIDE = 8
 # the smallest input side whose smallest scaled copy still spans one output cell
 MIN_SIDE = math.ceil(OUTPUT_STRIDE / min(SCALES))
+# the network's pass at LONG_SIDE costs about the labelling of this many million pixels
+# (:func:`engines.segmentation.neural.network_done`; measured on a CPU, a 4:3 photo)
+NETWORK_MEGAPIXELS = 2.5
+PARSING = "parsing the scene"
 
 SPEC = register_spec(WeightSpec(
     id="deeplab2-cocostuff164k", engine="scene",
@@ -172,6 +179,30 @@ class MultiScale(nn.Module):
         return torch.max(torch.stack(pyramid), dim=0)[0]
 
 
+@contextmanager
+def scale_passes(network: nn.Module, done: Callable[[float], None]) -> Iterator[None]:
+    """While the block runs, ``done(share)`` after each pass of ``network`` (a
+    :class:`MultiScale`) at one of its scales: ``share`` of its work done so far, each pass
+    costing its pixels (1 for the full scale, 0.25 for 0.5...), 1.0 after the last. Another
+    network (a stand-in) reports nothing."""
+    if not isinstance(network, MultiScale):
+        yield
+        return
+    costs = [1.0] + [scale * scale for scale in network.scales]
+    passes = 0
+
+    def passed(*_) -> None:
+        nonlocal passes
+        passes += 1
+        done(sum(costs[:passes]) / sum(costs))
+
+    hook = network.base.register_forward_hook(passed)
+    try:
+        yield
+    finally:
+        hook.remove()
+
+
 def build_network(n_classes: int = N_CLASSES) -> MultiScale:
     """``DeepLabV2_ResNet101_MSC`` with random weights, on the CPU, in eval mode."""
     return MultiScale(DeepLabV2(n_classes, N_BLOCKS, ATROUS_RATES), SCALES).eval()
@@ -226,6 +257,7 @@ class SceneParser(NeuralParser):
 
     name = "scene"
     title = "Scene parsing (DeepLab v2, COCO-Stuff)"
+    loading = "loading DeepLab v2"
     weights: ClassVar[tuple[str, ...]] = (SPEC.id,)
 
     @property
@@ -251,17 +283,20 @@ class SceneParser(NeuralParser):
             raise InputError(f"option long_side must be at least 1, got {long_side}")
         cancel = cancel or CancelToken()
         report = progress or (lambda fraction, text: None)
-        report(0.0, "loading DeepLab v2")
         device = self.device()
-        network = self.networks(device)
+        network, start = self.networks_with_progress(device, report)
         cancel.raise_if_cancelled()
-        report(0.2, "parsing the scene")
+        report(start, PARSING)
         pixels = preprocess(image, long_side)
         padded = pad_input(pixels)
+        done = network_done(start, image.shape[:2],
+                            NETWORK_MEGAPIXELS * (long_side / LONG_SIDE) ** 2)
         with torch.no_grad(), cancel_checks(cancel):  # stops part-way
-            logits = network(torch.from_numpy(padded)[None].to(device))
+            with scale_passes(network, lambda share: report(start + (done - start) * share,
+                                                            PARSING)):
+                logits = network(torch.from_numpy(padded)[None].to(device))
             cancel.raise_if_cancelled()
             logits = content_logits(logits.float(), padded.shape[1:], pixels.shape[1:])
-            labels = labelled_with_progress(logits, image.shape[:2], report)
+            labels = labelled_with_progress(logits, image.shape[:2], report, done)
         report(1.0, "done")
         return labels

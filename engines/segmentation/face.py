@@ -85,6 +85,7 @@ class FaceParser(NeuralParser):
 
     name = "face"
     title = "Face parsing (BiSeNet or ParseNet)"
+    loading = "loading the face networks"
     weights: ClassVar[tuple[str, ...]] = ("face-bisenet", "face-detection-resnet50")
 
     @property
@@ -168,16 +169,17 @@ class FaceParser(NeuralParser):
               progress: ProgressCallback | None = None) -> np.ndarray:
         cancel = cancel or CancelToken()
         report = progress or (lambda fraction, text: None)
-        report(0.0, "loading the face networks")
-        parser, detector = self.networks(self.device())
+        (parser, detector), start = self.networks_with_progress(self.device(), report)
         cancel.raise_if_cancelled()
-        report(0.1, "finding faces")
+        report(start, "finding faces")
+        found_at = start + (1 - start) * 0.2  # detection: a fifth of the rest of the parse
         with cancel_checks(cancel):  # the networks stop at their next layer once cancelled
             found = sorted(self.find_faces(image, detector), key=lambda f: f.area)
         labels = np.full(image.shape[:2], BACKGROUND, np.uint8)
         for index, face in enumerate(found):
             cancel.raise_if_cancelled()
-            report(0.2 + 0.8 * index / len(found), f"parsing face {index + 1} of {len(found)}")
+            report(found_at + (1 - found_at) * index / len(found),
+                   f"parsing face {index + 1} of {len(found)}")
             aligned = face_geometry.align_face(image, face.landmarks)
             with cancel_checks(cancel):
                 crop_labels = self.parse_crop(aligned.crop, parser)

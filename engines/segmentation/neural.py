@@ -11,21 +11,24 @@ two, like face detection plus face parsing, never evicts its own).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from engines import weights
 from engines.device import MODEL_SLOT, pick_device, slot_key
 from engines.neural.interrupt import check_cancelled
-from engines.segmentation.base import Parser
+from engines.segmentation.base import Parser, ProgressCallback
 
 MAX_UPSAMPLE_ELEMENTS = 1 << 25  # floats per strip when upsampling logits (128 MiB)
-# a scene parser's progress once its network has run; the rest is :func:`upsampled_argmax`,
-# strip by strip (on a 50-megapixel photo it takes far longer than the network)
-NETWORK_DONE = 0.3
+# of a parse's progress, loading the networks when they are not loaded yet
+LOADING_SHARE = 0.2
 UPSAMPLING = "labelling every pixel"
+# what :meth:`NeuralParser.networks_with_progress` reports a load to, in this context
+_LOADING_REPORT: ContextVar[ProgressCallback | None] = ContextVar("loading_report",
+                                                                 default=None)
 
 
 def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
@@ -52,6 +55,8 @@ class NeuralParser(Parser):
         device: ``auto`` (default), ``cpu``, ``cuda`` or ``mps``.
         weights_path: load the main checkpoint from this file instead of the cache.
     """
+
+    loading: ClassVar[str] = "loading the network"  # the step shown while they load
 
     def required_weights(self) -> tuple[str, ...]:
         """The checkpoint ids this parser needs with its current options."""
@@ -82,10 +87,37 @@ class NeuralParser(Parser):
 
     def networks(self, device) -> Any:
         """The loaded network(s) on ``device``, shared through the process-wide model slot;
-        all loaded again when one of their checkpoint files was replaced since."""
+        all loaded again when one of their checkpoint files was replaced since. Within
+        :meth:`networks_with_progress` a load is said before it starts."""
         paths = [self.checkpoint_path(i) for i in self.required_weights()]
         key = slot_key(type(self).__name__, paths, device)  # a replaced file loads again
-        return MODEL_SLOT.get(key, lambda: self.load_networks(device))
+
+        def load() -> Any:
+            report = _LOADING_REPORT.get()
+            if report is not None:
+                report(0.0, self.loading)
+            return self.load_networks(device)
+
+        return MODEL_SLOT.get(key, load)
+
+    def networks_with_progress(self, device, progress: ProgressCallback) -> tuple[Any, float]:
+        """:meth:`networks`, calling ``progress(0.0, self.loading)`` only when they load (not
+        when the model slot holds them already: a folder run loads them once, before its
+        first picture), and the fraction of a parse done once they are there:
+        :data:`LOADING_SHARE` after a load, else 0."""
+        loaded = False
+
+        def loading(fraction: float, step: str) -> None:
+            nonlocal loaded
+            loaded = True
+            progress(fraction, step)
+
+        token = _LOADING_REPORT.set(loading)
+        try:
+            networks = self.networks(device)
+        finally:
+            _LOADING_REPORT.reset(token)
+        return networks, LOADING_SHARE if loaded else 0.0
 
     def release(self) -> None:
         """Free the networks if this parser's are the ones loaded."""
@@ -105,13 +137,27 @@ def image_tensor(image: np.ndarray, device, mean, std):
     return (tensor - mean) / std
 
 
-def labelled_with_progress(logits, size: tuple[int, int],
-                           report: Callable[[float, str], None]) -> np.ndarray:
-    """:func:`upsampled_argmax` of a scene parser whose network has run: its progress told
-    as ``report(fraction, UPSAMPLING)``, from :data:`NETWORK_DONE` to 1 strip by strip."""
-    report(NETWORK_DONE, UPSAMPLING)
-    return upsampled_argmax(logits, size, progress=lambda done: report(
-        NETWORK_DONE + (1 - NETWORK_DONE) * done, UPSAMPLING))
+def network_done(start: float, size: tuple[int, int], network_megapixels: float) -> float:
+    """Where a scene parse's progress stands once its network has run, the network starting
+    at ``start``: the rest up to 1 is shared between the network and the labelling of the
+    picture's ``size`` = ``(H, W)`` pixels (:func:`upsampled_argmax`) by their cost. The
+    network's input has a fixed size, so its cost is one figure, ``network_megapixels``: the
+    millions of pixels whose labelling takes as long (each parser's, measured on a CPU); the
+    labelling's cost grows with the picture's pixels. So the network is most of the work on
+    a small picture and little of it on a 50-megapixel photo, and a folder run's time left
+    does not jump when the network ends."""
+    megapixels = size[0] * size[1] / 1e6
+    return start + (1 - start) * network_megapixels / (network_megapixels + megapixels)
+
+
+def labelled_with_progress(logits, size: tuple[int, int], report: ProgressCallback,
+                           done: float) -> np.ndarray:
+    """:func:`upsampled_argmax` of a scene parser whose network has run, the parse being
+    ``done`` (:func:`network_done`): its progress told as ``report(fraction, UPSAMPLING)``,
+    from ``done`` to 1 strip by strip."""
+    report(done, UPSAMPLING)
+    return upsampled_argmax(logits, size, progress=lambda part: report(
+        done + (1 - done) * part, UPSAMPLING))
 
 
 def upsampled_argmax(logits, size: tuple[int, int],

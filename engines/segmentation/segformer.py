@@ -29,6 +29,7 @@ from engines.segmentation.neural import (
     image_tensor,
     labelled_with_progress,
     load_strict,
+    network_done,
 )
 from engines.weights import WeightSpec, network_check, register_spec
 
@@ -49,6 +50,9 @@ VARIANTS = {
     "b4": ("segformer-b4-512x512-ade-160k", 512, 768, 257_000_000),
     "b5": ("segformer-b5-640x640-ade-160k", 640, 768, 339_000_000),
 }
+# variant: its network's pass costs about the labelling of this many million pixels
+# (:func:`engines.segmentation.neural.network_done`; measured on a CPU)
+NETWORK_MEGAPIXELS = {"b0": 0.4, "b1": 0.7, "b2": 2.3, "b3": 2.6, "b4": 2.8, "b5": 5.5}
 SPECS = {
     variant: register_spec(WeightSpec(
         id=f"segformer-{variant}-ade", engine="scene-lite",
@@ -105,6 +109,7 @@ class SceneLiteParser(NeuralParser):
 
     name = "scene-lite"
     title = "Scene parsing (SegFormer, ADE20K)"
+    loading = "loading SegFormer"
     weights: ClassVar[tuple[str, ...]] = (SPECS[DEFAULT_VARIANT].id,)
 
     @property
@@ -131,15 +136,16 @@ class SceneLiteParser(NeuralParser):
 
         cancel = cancel or CancelToken()
         report = progress or (lambda fraction, text: None)
-        report(0.0, "loading SegFormer")
         device = self.device()
-        network = self.networks(device)
+        network, start = self.networks_with_progress(device, report)
         cancel.raise_if_cancelled()
-        report(0.2, "parsing the scene")
+        report(start, "parsing the scene")
         tensor = preprocess(image, self._spec().extra["input_size"], device)
+        variant = self.options.get("variant", DEFAULT_VARIANT)
+        done = network_done(start, image.shape[:2], NETWORK_MEGAPIXELS[variant])
         with torch.no_grad(), cancel_checks(cancel):  # stops part-way
             logits = network(tensor)
             cancel.raise_if_cancelled()
-            labels = labelled_with_progress(logits.float(), image.shape[:2], report)
+            labels = labelled_with_progress(logits.float(), image.shape[:2], report, done)
         report(1.0, "done")
         return labels

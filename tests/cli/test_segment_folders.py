@@ -175,7 +175,7 @@ def test_ctrl_c_says_what_was_written_and_kept_and_the_rerun_finishes(folder, tm
     assert _listing(out) == ["p0.png", "p1.png"] and not _hidden(out)
     assert printed.out == ""  # one message, on stderr after the bar
     message = printed.err.replace("\r", "\n").strip().splitlines()[-1]
-    assert message.startswith("interrupted: 2 results written and kept, 2 pictures not done")
+    assert message.startswith("interrupted: 2 label maps written and kept, 2 pictures not done")
     assert "run the same command again" in message
     assert int(max(shown)) == 2  # the bar counted what was written, no more
     monkeypatch.undo()
@@ -191,7 +191,7 @@ def test_sigterm_stops_like_ctrl_c_exits_143_and_restores_the_handler(folder, tm
     out = tmp_path / "out"
     assert segment(folder, "-o", out, "--overwrite") == EXIT_TERMINATED
     message = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
-    assert message.startswith("terminated: 2 results written and kept, 2 pictures not done")
+    assert message.startswith("terminated: 2 label maps written and kept, 2 pictures not done")
     assert "without --overwrite to finish the rest" in message
     assert _listing(out) == ["p0.png", "p1.png"] and not _hidden(out)
     assert signal.getsignal(signal.SIGTERM) == before

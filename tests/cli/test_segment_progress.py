@@ -1,6 +1,7 @@
 """`segment`'s progress follows the real work: the scene parsers report each strip of the
-full-size labelling, the colour regions their steps, and the bar says "writing" before the
-label map is saved and reaches 100% only once it is."""
+full-size labelling (DeepLab each scale of its network's pass too), sharing a parse between
+the network and the labelling by their costs, the colour regions their steps, and the bar
+says "writing" before the label map is saved and reaches 100% only once it is."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ from engines.neural.interrupt import cancel_checks
 from engines.segmentation import deeplab, segformer
 from engines.segmentation import neural as segmentation_neural
 from engines.segmentation.base import create_parser
-from engines.segmentation.neural import NETWORK_DONE, UPSAMPLING, upsampled_argmax
+from engines.segmentation.neural import (
+    LOADING_SHARE,
+    UPSAMPLING,
+    network_done,
+    upsampled_argmax,
+)
 from tests.engines.test_segmentation import picture, put_in_cache
 
 
@@ -72,8 +78,10 @@ def test_scene_lite_reports_the_labelling_strip_by_strip(scene_lite, monkeypatch
     assert labels.shape == (48, 80)
     fractions = [fraction for fraction, _ in reports]
     assert fractions == sorted(fractions) and reports[-1] == (1.0, "done")
+    assert reports[:2] == [(0.0, "loading SegFormer"), (LOADING_SHARE, "parsing the scene")]
     labelling = [fraction for fraction, text in reports if text == UPSAMPLING]
-    assert labelling[0] == NETWORK_DONE and len(labelling) == 1 + 48 // 8
+    assert labelling[0] > 0.9  # on so small a picture the network is most of the work
+    assert len(labelling) == 1 + 48 // 8
     assert labelling[-1] == pytest.approx(1.0) and len(set(labelling)) == len(labelling)
 
 
@@ -94,8 +102,23 @@ def test_scene_reports_the_labelling_strip_by_strip(model_cache, monkeypatch):
     fractions = [fraction for fraction, _ in reports]
     assert fractions == sorted(fractions) and reports[-1] == (1.0, "done")
     labelling = [fraction for fraction, text in reports if text == UPSAMPLING]
-    assert labelling[0] == NETWORK_DONE and len(labelling) == 1 + 48 // 8
+    assert len(labelling) == 1 + 48 // 8
     assert labelling[-1] == pytest.approx(1.0) and len(set(labelling)) == len(labelling)
+    # the network's pass: its start, then each scale (1, 0.5, 0.75) by its pixels' share
+    passes = [fraction for fraction, text in reports if text == "parsing the scene"]
+    assert passes[0] == LOADING_SHARE and passes[-1] == labelling[0] > 0.9
+    shares = [(f - passes[0]) / (passes[-1] - passes[0]) for f in passes]
+    assert shares == pytest.approx([0, 1 / 1.8125, 1.25 / 1.8125, 1])
+
+
+def test_the_network_share_shrinks_as_the_labelling_grows():
+    """The network's input has a fixed size, the labelling grows with the picture."""
+    sizes = [(48, 80), (480, 640), (3000, 4000), (6000, 8000)]
+    ends = [network_done(LOADING_SHARE, size, deeplab.NETWORK_MEGAPIXELS) for size in sizes]
+    assert ends == sorted(ends, reverse=True)
+    assert ends[0] > 0.99 and ends[1] > 0.8 and ends[-1] < 0.3
+    assert all(LOADING_SHARE < end < 1 for end in ends)
+    assert network_done(0.0, (480, 640), 0.0) == 0.0  # a network costing nothing
 
 
 def test_colour_regions_report_their_steps_and_can_be_cancelled():
