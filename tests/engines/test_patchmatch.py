@@ -329,7 +329,8 @@ def test_sketch_term_pulls_matches_onto_the_line():
     inside = (problem.ty >= 30) & (problem.ty < 75) & (problem.tx >= 48)
     rng = np.random.default_rng(0)
     flat = rng.choice(np.flatnonzero(problem.valid[:96, :96].ravel()), problem.size)
-    solver = NumbaLevelSolver(problem, estimate, (flat // 96).astype(np.int32),
+    solver = NumbaLevelSolver(problem, problem.window.gather(estimate),
+                              (flat // 96).astype(np.int32),
                               (flat % 96).astype(np.int32), label_weight=0.0,
                               sketch_weight=20000.0)
     radius = np.full(problem.size, 96, np.int32)

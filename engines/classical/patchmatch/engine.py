@@ -160,7 +160,7 @@ class PatchMatchEngine(Engine):
         pyramid = build_pyramid(
             region.image, hole, radius, include=region.sample_include,
             exclude=region.sample_exclude, labels=region.labels, sketch=region.sketch,
-            exemplars=region.exemplars)
+            exemplars=region.exemplars, cancel=cancel)
         device = None if backend == "numba" else _torch_device(region.device,
                                                                backend == "torch")
         if device is None:
@@ -178,15 +178,17 @@ class PatchMatchEngine(Engine):
         # those must keep the image (a coarse estimate is blurred there)
         edge = (region.mask > 0) & ~hole
         edge = edge[..., None] if edge.any() else None
-        for result in complete(
-                pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
-                label_weight=float(self.engine_option(region, "label_weight", 2000.0)),
-                sketch_weight=self._sketch_weight(region),
-                grain_sigma=GRAIN_SIGMA if self.engine_option(region, "keep_grain") else 0.0):
+        results = complete(
+            pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
+            label_weight=float(self.engine_option(region, "label_weight", 2000.0)),
+            sketch_weight=self._sketch_weight(region),
+            grain_sigma=GRAIN_SIGMA if self.engine_option(region, "keep_grain") else 0.0)
+        del pyramid  # complete() lets each level go once done with it
+        for result in results:
             final = result.number == result.count
             if not (final or previews):
                 continue
-            image = cv2.convertScaleAbs(result.estimate)  # rounded and saturated to uint8
+            image = result.filled()
             if image.shape[:2] != (height, width):
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
             if edge is not None:
@@ -217,6 +219,6 @@ def warm_up() -> None:
         pass
     problem = level_problem(build_pyramid(image, mask >= 128, 3)[0], 3)
     nnf_y, nnf_x = nearest_sources(problem, np.arange(problem.size), np.random.default_rng(0))
-    solver = NumbaLevelSolver(problem, image.astype(np.float32), nnf_y, nnf_x,
-                              label_weight=0.0, sketch_weight=0.0, parallel=True)
+    solver = NumbaLevelSolver(problem, problem.window.gather(image).astype(np.float32), nnf_y,
+                              nnf_x, label_weight=0.0, sketch_weight=0.0, parallel=True)
     solver.step(1, np.full(problem.size, 4, np.int32), 0, 0)  # the multi-thread ones

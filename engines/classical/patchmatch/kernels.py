@@ -2,28 +2,36 @@
 
 Array contracts shared by every kernel (``h, w``: target image; ``ha, wa``: source atlas):
 
-* ``image``: ``(h, w * 3)`` float32, the current estimate, RGB interleaved per row;
-* ``atlas``: ``(ha, wa * 3)`` float32, the sources (the region, then the exemplars);
+* the target side lives in a window around the hole (:class:`~.window.Window`): pixel
+  ``(y, x)`` of it is at flat position ``offset[y] + x`` (``offset``: int64 ``(h,)``, see
+  :attr:`Window.offset`; ``w`` the image width); it covers every pixel within ``2 * r`` of
+  the hole, all that the kernels read there;
+* ``image``: ``(size * 3,)`` float32, the current estimate at the window pixels, RGB
+  interleaved;
+* ``atlas``: ``(ha, wa * 3)`` uint8, the sources (the region, then the exemplars);
 * ``valid``: ``(ha, wa)`` uint8, 1 where a patch centred there is a usable source (the whole
   patch lies on usable pixels of one atlas piece);
-* ``ty, tx``: ``(n,)`` int32 target patch centres, sorted row-major; ``index``: ``(h, w)``
-  int32 target number of a pixel or -1; ``bands``: int64 starts of row bands in the target
-  list (last entry ``n``);
+* ``ty, tx``: ``(n,)`` int32 target patch centres, sorted row-major; ``index``: ``(size,)``
+  int32 target number of a window pixel or -1; ``bands``: int64 starts of row bands in the
+  target list (last entry ``n``);
 * ``nnf_y, nnf_x``: ``(n,)`` int32 atlas centre matched to each target; ``cost``: ``(n,)``
   float32 distance of that match;
-* guidance: ``centre_label`` ``(n,)`` int16 (-1 = any source), ``target_labels`` ``(h, w)`` and
-  ``atlas_labels`` ``(ha, wa)`` int16 (-1 = unconstrained / wildcard), ``label_weight`` the
-  cost of one mismatched pixel; ``target_structure``, ``structure_weight`` ``(h, w)`` and
-  ``atlas_structure`` ``(ha, wa)`` float32 in ``[0, 1]``, ``sketch_weight`` their scale.
-  Unused guidance is passed as ``(1, 1)`` arrays with its flag off.
+* guidance: ``centre_label`` ``(n,)`` int16 (-1 = any source), ``target_labels`` ``(size,)``
+  and ``atlas_labels`` ``(ha, wa)`` int16 (-1 = unconstrained / wildcard), ``label_weight``
+  the cost of one mismatched pixel; ``target_structure``, ``structure_weight`` ``(size,)``
+  and ``atlas_structure`` ``(ha, wa)`` float32 in ``[0, 1]``, ``sketch_weight`` their scale.
+  Unused guidance is passed as one-element arrays with its flag off.
 
 The small helpers are inlined into their callers at numba's level (``inline="always"``):
-passing a dozen arrays to a function call cost more than the work it did. :func:`improve_nnf`
-and :func:`vote` run on all numba threads; the ``*_serial`` twins, for small levels, on the
-calling thread. Randomness comes from a counter-based hash of (seed,
-iteration, target, draw), so a run is deterministic whatever the thread count. Bands of rows
-are processed in two phases (even bands in parallel, then odd ones): propagation reads a
-neighbouring band only while that band is idle, which keeps parallel runs deterministic too.
+passing a dozen arrays to a function call cost more than the work it did. The scans and the
+voting take a range of bands (or of hole pixels) so that a caller can check for
+cancellation between calls: :func:`cost_bands` and :func:`scan_bands` run on all numba
+threads, :func:`vote` too; the ``*_serial`` twins, for small levels, on the calling thread.
+Randomness comes from a counter-based hash of (seed, iteration, target, draw), so a run is
+deterministic whatever the thread count. Bands of rows are processed in two phases (even
+bands in parallel, then odd ones): propagation reads a neighbouring band only while that
+band is idle, which keeps parallel runs deterministic too, and bands of one phase may be
+scanned in any grouping.
 """
 
 from __future__ import annotations
@@ -67,81 +75,83 @@ def random_offset(seed, iteration, target, draw, radius):
 
 
 @cached_njit(nogil=True, inline='always')
-def load_patch(image, ty, tx, r, patch):
+def load_patch(image, offset, w, ty, tx, r, patch):
     """Copy the target patch at (ty, tx) into ``patch`` ``(2r+1, (2r+1)*3)``, borders clamped."""
-    h = image.shape[0]
-    w = image.shape[1] // 3
+    h = offset.shape[0]
     if r <= ty < h - r and r <= tx < w - r:  # inside: whole rows, no clamping
         width = patch.shape[1]
-        left = (tx - r) * 3
         for dy in range(2 * r + 1):
-            source = image[ty - r + dy, left:left + width]
+            y = ty - r + dy
+            first = (offset[y] + tx - r) * 3
+            source = image[first:first + width]
             target = patch[dy]
             for k in range(width):
                 target[k] = source[k]
         return
     for dy in range(-r, r + 1):
-        row = image[min(max(ty + dy, 0), h - 1)]
+        y = min(max(ty + dy, 0), h - 1)
+        row = offset[y]
         for dx in range(-r, r + 1):
-            x = min(max(tx + dx, 0), w - 1) * 3
+            x = (row + min(max(tx + dx, 0), w - 1)) * 3
             k = (dx + r) * 3
-            patch[dy + r, k] = row[x]
-            patch[dy + r, k + 1] = row[x + 1]
-            patch[dy + r, k + 2] = row[x + 2]
+            patch[dy + r, k] = image[x]
+            patch[dy + r, k + 1] = image[x + 1]
+            patch[dy + r, k + 2] = image[x + 2]
 
 
 @cached_njit(nogil=True, fastmath=True, inline='always')
-def guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels, label_weight,
-                  use_structure, target_structure, structure_weight, atlas_structure,
-                  sketch_weight):
+def guidance_cost(ty, tx, sy, sx, r, offset, w, use_labels, target_labels, atlas_labels,
+                  label_weight, use_structure, target_structure, structure_weight,
+                  atlas_structure, sketch_weight):
     """The label and structure terms of the distance (0 when both are off)."""
     total = 0.0
     if not (use_labels or use_structure):
         return total
-    h, w = target_labels.shape if use_labels else target_structure.shape
+    h = offset.shape[0]
     for dy in range(-r, r + 1):
         yy = min(max(ty + dy, 0), h - 1)
+        row = offset[yy]
         for dx in range(-r, r + 1):
-            xx = min(max(tx + dx, 0), w - 1)
+            p = row + min(max(tx + dx, 0), w - 1)
             if use_labels:
-                wanted = target_labels[yy, xx]
+                wanted = target_labels[p]
                 if wanted >= 0:
                     got = atlas_labels[sy + dy, sx + dx]
                     if got >= 0 and got != wanted:
                         total += label_weight
             if use_structure:
-                weight = structure_weight[yy, xx]
+                weight = structure_weight[p]
                 if weight > 0.0:
-                    d = target_structure[yy, xx] - atlas_structure[sy + dy, sx + dx]
+                    d = target_structure[p] - atlas_structure[sy + dy, sx + dx]
                     total += sketch_weight * weight * d * d
     return total
 
 
 @cached_njit(nogil=True, fastmath=True, inline='always')
-def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, use_labels, target_labels,
-               atlas_labels, label_weight, use_structure, target_structure, structure_weight,
-               atlas_structure, sketch_weight):
+def patch_cost(patch, atlas, ty, tx, sy, sx, r, best, offset, w, use_labels,
+               target_labels, atlas_labels, label_weight, use_structure, target_structure,
+               structure_weight, atlas_structure, sketch_weight):
     """Distance between the target patch ``patch`` (loaded from (ty, tx)) and atlas (sy, sx).
 
     Sum of squared RGB differences (target pixels outside the image repeat its border), plus
     the label and structure terms when enabled. Stops early and returns a value ``>= best``
     as soon as the partial sum reaches ``best``.
     """
-    total = guidance_cost(ty, tx, sy, sx, r, use_labels, target_labels, atlas_labels,
-                          label_weight, use_structure, target_structure, structure_weight,
-                          atlas_structure, sketch_weight)
+    total = guidance_cost(ty, tx, sy, sx, r, offset, w, use_labels, target_labels,
+                          atlas_labels, label_weight, use_structure, target_structure,
+                          structure_weight, atlas_structure, sketch_weight)
     if total >= best:
         return total
     width = (2 * r + 1) * 3
-    start = (sx - r) * 3
+    first = (sx - r) * 3
     for dy in range(2 * r + 1):
         # a slice indexed from 0: numba then skips its negative-index wraparound test,
         # which alone made this loop over twice as slow
-        source_row = atlas[sy - r + dy, start:start + width]
+        source_row = atlas[sy - r + dy, first:first + width]
         target_row = patch[dy]
         row = np.float32(0.0)
         for k in range(width):
-            d = target_row[k] - source_row[k]
+            d = target_row[k] - np.float32(source_row[k])
             row += d * d
         total += row
         if total >= best:
@@ -165,14 +175,14 @@ def acceptable(valid, atlas_labels, use_labels, wanted, sy, sx):
 
 @cached_njit(nogil=True, fastmath=True)
 def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, centre_label,
-                 index, nnf_y, nnf_x, cost, r, search_radius, use_labels, target_labels,
-                 atlas_labels, label_weight, use_structure, target_structure,
+                 offset, w, index, nnf_y, nnf_x, cost, r, search_radius, use_labels,
+                 target_labels, atlas_labels, label_weight, use_structure, target_structure,
                  structure_weight, atlas_structure, sketch_weight):
     """Propagation from two scan neighbours, then random search, for target ``i``.
 
     ``patch`` must hold target ``i``'s patch (see :func:`load_patch`).
     """
-    h, w = index.shape
+    h = offset.shape[0]
     y = ty[i]
     x = tx[i]
     wanted = centre_label[i]
@@ -185,7 +195,7 @@ def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, cent
         nx = x + step if axis == 1 else x
         if ny < 0 or nx < 0 or ny >= h or nx >= w:
             continue
-        j = index[ny, nx]
+        j = index[offset[ny] + nx]  # a neighbour of a target is in the window
         if j < 0:
             continue
         cy = nnf_y[j] - (ny - y)
@@ -193,9 +203,9 @@ def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, cent
         if (cy == best_y and cx == best_x) or not acceptable(valid, atlas_labels, use_labels,
                                                              wanted, cy, cx):
             continue
-        c = patch_cost(patch, atlas, y, x, cy, cx, r, best, use_labels, target_labels,
-                       atlas_labels, label_weight, use_structure, target_structure,
-                       structure_weight, atlas_structure, sketch_weight)
+        c = patch_cost(patch, atlas, y, x, cy, cx, r, best, offset, w, use_labels,
+                       target_labels, atlas_labels, label_weight, use_structure,
+                       target_structure, structure_weight, atlas_structure, sketch_weight)
         if c < best:
             best, best_y, best_x = c, cy, cx
     radius = search_radius[i]
@@ -205,9 +215,10 @@ def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, cent
         cx = best_x + random_offset(seed, iteration, i, draw + 1, radius)
         draw += 2
         if acceptable(valid, atlas_labels, use_labels, wanted, cy, cx):
-            c = patch_cost(patch, atlas, y, x, cy, cx, r, best, use_labels, target_labels,
-                           atlas_labels, label_weight, use_structure, target_structure,
-                           structure_weight, atlas_structure, sketch_weight)
+            c = patch_cost(patch, atlas, y, x, cy, cx, r, best, offset, w, use_labels,
+                           target_labels, atlas_labels, label_weight, use_structure,
+                           target_structure, structure_weight, atlas_structure,
+                           sketch_weight)
             if c < best:
                 best, best_y, best_x = c, cy, cx
         radius //= 2
@@ -216,60 +227,71 @@ def _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx, cent
     cost[i] = best
 
 
-def _improve_nnf(image, atlas, valid, ty, tx, centre_label, index, bands, nnf_y, nnf_x, cost,
-                r, iterations, first_iteration, search_radius, seed, use_labels, target_labels,
-                atlas_labels, label_weight, use_structure, target_structure, structure_weight,
-                atlas_structure, sketch_weight):
-    """Recompute the costs of the current matches, then run PatchMatch ``iterations`` times.
-
-    Iterations alternate forward and backward scans (by ``first_iteration + k``); each one
-    propagates good matches from scan neighbours and tries ``log2(search_radius[i])`` random
-    candidates around target ``i``'s current best (``search_radius``: int32 ``(n,)``).
-    Updates ``nnf_y``, ``nnf_x`` and ``cost`` in place.
-    """
-    band_count = bands.shape[0] - 1
+def _cost_bands(image, offset, w, atlas, ty, tx, bands, first_band, end_band, nnf_y,
+                nnf_x, cost, r, use_labels, target_labels, atlas_labels, label_weight,
+                use_structure, target_structure, structure_weight, atlas_structure,
+                sketch_weight):
+    """Recompute the costs of the current matches of the targets in bands
+    ``[first_band, end_band)``. Updates ``cost`` in place."""
     side = 2 * r + 1
-    for band in prange(band_count):
+    for k in prange(end_band - first_band):
+        band = first_band + k
         patch = np.empty((side, side * 3), np.float32)
         for i in range(bands[band], bands[band + 1]):
-            load_patch(image, ty[i], tx[i], r, patch)
+            load_patch(image, offset, w, ty[i], tx[i], r, patch)
             cost[i] = patch_cost(patch, atlas, ty[i], tx[i], nnf_y[i], nnf_x[i], r,
-                                 np.inf, use_labels, target_labels, atlas_labels,
-                                 label_weight, use_structure, target_structure,
+                                 np.inf, offset, w, use_labels, target_labels,
+                                 atlas_labels, label_weight, use_structure, target_structure,
                                  structure_weight, atlas_structure, sketch_weight)
-    for k in range(iterations):
-        iteration = first_iteration + k
-        backward = iteration % 2 == 1
-        for parity in range(2):
-            for half in prange((band_count - parity + 1) // 2):
-                band = 2 * half + parity
-                lo = bands[band]
-                hi = bands[band + 1]
-                patch = np.empty((side, side * 3), np.float32)
-                for step in range(hi - lo):
-                    i = hi - 1 - step if backward else lo + step
-                    load_patch(image, ty[i], tx[i], r, patch)
-                    _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx,
-                                 centre_label, index, nnf_y, nnf_x, cost, r, search_radius,
-                                 use_labels, target_labels, atlas_labels, label_weight,
-                                 use_structure, target_structure, structure_weight,
-                                 atlas_structure, sketch_weight)
 
 
-def _vote(out, atlas, hole_y, hole_x, index, nnf_y, nnf_x, weight, r, use_labels,
-         target_labels, atlas_labels):
+def _scan_bands(image, offset, w, atlas, valid, ty, tx, centre_label, index, bands,
+                first_band, end_band, parity, nnf_y, nnf_x, cost, r, iteration,
+                search_radius, seed, use_labels, target_labels, atlas_labels, label_weight,
+                use_structure, target_structure, structure_weight, atlas_structure,
+                sketch_weight):
+    """One phase of PatchMatch scan ``iteration`` over the bands of ``parity`` (0: even
+    bands, 1: odd ones) in ``[first_band, end_band)``.
+
+    A scan is forward or backward by the parity of ``iteration``; each target takes good
+    matches from its scan neighbours and tries ``log2(search_radius[i])`` random candidates
+    around its current best (``search_radius``: int32 ``(n,)``). A whole scan is both
+    phases over all bands, even ones first. Updates ``nnf_y``, ``nnf_x`` and ``cost``.
+    """
+    backward = iteration % 2 == 1
+    side = 2 * r + 1
+    first = first_band + (first_band + parity) % 2
+    for half in prange(max(end_band - first + 1, 0) // 2):
+        band = first + 2 * half
+        lo = bands[band]
+        hi = bands[band + 1]
+        patch = np.empty((side, side * 3), np.float32)
+        for step in range(hi - lo):
+            i = hi - 1 - step if backward else lo + step
+            load_patch(image, offset, w, ty[i], tx[i], r, patch)
+            _improve_one(i, backward, iteration, seed, patch, atlas, valid, ty, tx,
+                         centre_label, offset, w, index, nnf_y, nnf_x, cost, r,
+                         search_radius, use_labels, target_labels, atlas_labels,
+                         label_weight, use_structure, target_structure, structure_weight,
+                         atlas_structure, sketch_weight)
+
+
+def _vote(out, offset, w, atlas, hole_y, hole_x, first, end, index, nnf_y, nnf_x,
+          weight, r, use_labels, target_labels, atlas_labels):
     """Weighted patch voting: each hole pixel becomes the weighted mean of its votes.
 
-    ``out`` is the ``(h, w * 3)`` float32 estimate, written at the hole pixels
-    ``(hole_y, hole_x)``; every target patch covering a pixel votes the atlas colour its
-    match puts there, with the target's ``weight``. With labels, votes whose source pixel
-    carries another label than the hole pixel are ignored unless no other vote exists.
+    ``out`` is the ``(size * 3,)`` float32 estimate, written at the hole pixels
+    ``(hole_y, hole_x)[first:end]``; every target patch covering a pixel votes the atlas
+    colour its match puts there, with the target's ``weight``. With labels, votes whose
+    source pixel carries another label than the hole pixel are ignored unless no other vote
+    exists.
     """
-    h, w = index.shape
-    for k in prange(hole_y.shape[0]):
-        y = hole_y[k]
-        x = hole_x[k]
-        wanted = target_labels[y, x] if use_labels else -1
+    h = offset.shape[0]
+    for k in prange(end - first):
+        y = hole_y[first + k]
+        x = hole_x[first + k]
+        here = offset[y] + x
+        wanted = target_labels[here] if use_labels else -1
         for attempt in range(2):
             filtered = wanted >= 0 and attempt == 0
             red = 0.0
@@ -280,11 +302,12 @@ def _vote(out, atlas, hole_y, hole_x, index, nnf_y, nnf_x, weight, r, use_labels
                 cy = y - dy
                 if cy < 0 or cy >= h:
                     continue
+                row = offset[cy]
                 for dx in range(-r, r + 1):
                     cx = x - dx
                     if cx < 0 or cx >= w:
                         continue
-                    j = index[cy, cx]
+                    j = index[row + cx]
                     if j < 0:
                         continue
                     sy = nnf_y[j] + dy
@@ -294,14 +317,14 @@ def _vote(out, atlas, hole_y, hole_x, index, nnf_y, nnf_x, weight, r, use_labels
                         if got >= 0 and got != wanted:
                             continue
                     wj = weight[j]
-                    red += wj * atlas[sy, 3 * sx]
-                    green += wj * atlas[sy, 3 * sx + 1]
-                    blue += wj * atlas[sy, 3 * sx + 2]
+                    red += wj * np.float32(atlas[sy, 3 * sx])
+                    green += wj * np.float32(atlas[sy, 3 * sx + 1])
+                    blue += wj * np.float32(atlas[sy, 3 * sx + 2])
                     total += wj
             if total > 0.0:
-                out[y, 3 * x] = red / total
-                out[y, 3 * x + 1] = green / total
-                out[y, 3 * x + 2] = blue / total
+                out[3 * here] = red / total
+                out[3 * here + 1] = green / total
+                out[3 * here + 2] = blue / total
                 break
 
 
@@ -316,8 +339,10 @@ def _named(function, name: str):
 
 _PARALLEL = {"nogil": True, "fastmath": True, "parallel": True}
 _SERIAL = {"nogil": True, "fastmath": True}
-improve_nnf = cached_njit(**_PARALLEL)(_named(_improve_nnf, "improve_nnf"))
+cost_bands = cached_njit(**_PARALLEL)(_named(_cost_bands, "cost_bands"))
+scan_bands = cached_njit(**_PARALLEL)(_named(_scan_bands, "scan_bands"))
 vote = cached_njit(**_PARALLEL)(_named(_vote, "vote"))
 # small levels: waking threads would cost more than the work
-improve_nnf_serial = cached_njit(**_SERIAL)(_named(_improve_nnf, "improve_nnf_serial"))
+cost_bands_serial = cached_njit(**_SERIAL)(_named(_cost_bands, "cost_bands_serial"))
+scan_bands_serial = cached_njit(**_SERIAL)(_named(_scan_bands, "scan_bands_serial"))
 vote_serial = cached_njit(**_SERIAL)(_named(_vote, "vote_serial"))

@@ -11,12 +11,19 @@ patch may sit, the target patches and the guidance maps, as the kernels take the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from engines.base import UNLABELLED
+from engines.base import UNLABELLED, CancelToken
+from engines.classical.patchmatch.window import (
+    Window,
+    bands_with_margin,
+    gather_in_bands,
+    row_bands,
+)
 from engines.guidance import patch_centres, reference_usable
 
 BAND_ROWS = 16  # rows per band of the parallel scans; fixed so results do not depend on threads
@@ -39,6 +46,13 @@ EDGE_BLUR = 1.0
 EDGE_HIGH = 5.0
 EDGE_LOW = 2.5
 EDGE_FLOOR = 20.0
+_GRADIENT_LEVELS = 2041  # |dx| + |dy| of 3x3 Sobel on uint8: 0 .. 2 * 4 * 255
+# rows of margin that make banded maps equal whole ones (window.bands_with_margin):
+# the 3x3 L2 distance reaches a pixel 40 (CONFIDENCE_CAP) away through at least 40 / 0.955
+# rows (measured: bands with this margin give the whole map's capped values);
+_DISTANCE_MARGIN = 44
+# the soft lines' Gaussian (sigma 1: a 9-tap kernel) reads 4 rows either side.
+_SOFT_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -65,20 +79,28 @@ class LevelInputs:
 class LevelProblem:
     """Everything one level's EM iterations need, as the kernels take it.
 
+    Per-pixel target maps live in ``window`` (:class:`~.window.Window`, the pixels within
+    ``2 * radius`` of the hole, where targets read and voting writes); source maps cover the
+    whole atlas.
+
     Attributes:
         hole: ``(h, w)`` bool hole of this level.
-        atlas: ``(ha, wa, 3)`` float32 sources: the level image at left, exemplars beside it.
+        atlas: ``(ha, wa, 3)`` uint8 sources, read-only: the level image at left, exemplars
+            beside it (the level image itself when there are none).
         piece_left, piece_width, piece_height: int arrays, where each atlas piece lies
             (piece 0 is the region itself; pieces sit side by side at row 0).
         valid: ``(ha, wa)`` uint8, 1 where a source patch may be centred.
+        window: where the target maps below are kept.
         ty, tx: int32 target patch centres (patches overlapping the hole), row-major.
-        index: ``(h, w)`` int32 target number per pixel, -1 elsewhere.
+        index: ``(window.size,)`` int32 target number per window pixel, -1 elsewhere.
         bands: int64 starts of ``BAND_ROWS``-row bands in the target list, then ``n``.
-        hole_y, hole_x: int32 hole pixels (the pixels that voting writes).
+        hole_y, hole_x: int32 hole pixels (the pixels that voting writes), row-major.
         confidence: ``(n,)`` float32 Wexler weight of each target patch.
         centre_label: ``(n,)`` int16 label a target's source centre must carry, -1 = any.
-        target_labels, atlas_labels: int16 label maps (-1 = unconstrained) or None.
-        target_structure, structure_weight, atlas_structure: float32 maps or None.
+        target_labels: ``(window.size,)`` int16 labels (-1 = unconstrained) or None;
+            atlas_labels: ``(ha, wa)`` int16 or None.
+        target_structure, structure_weight: ``(window.size,)`` float32 or None;
+            atlas_structure: ``(ha, wa)`` float32 or None.
         radius: patch radius (patches are ``2 * radius + 1`` wide).
         piece_ids: what each atlas piece is: 0 the region, k the k-th exemplar of the level
             (1-based); exemplars without a usable patch are left out of the atlas.
@@ -90,6 +112,7 @@ class LevelProblem:
     piece_width: np.ndarray
     piece_height: np.ndarray
     valid: np.ndarray
+    window: Window
     ty: np.ndarray
     tx: np.ndarray
     index: np.ndarray
@@ -126,9 +149,25 @@ def _shrink(array: np.ndarray) -> np.ndarray:
     return cv2.pyrDown(array, dstsize=(width, height))
 
 
+def _coarse_bands(height: int) -> Iterator[tuple[slice, slice, slice]]:
+    """The reduction of a map of ``height`` rows, band by band: ``(coarse, fine, part)``,
+    the coarse rows of a band, the fine rows to reduce for them and the coarse rows' part of
+    that reduction. ``cv2.pyrDown``'s coarse row ``y`` reads fine rows ``2y - 2 .. 2y + 2``:
+    each band reduces two coarse rows more on either side and drops them, so the result is a
+    whole-map reduction's, made with scratch memory for one band."""
+    for top, bottom in row_bands(half_size(height, 1)[0]):
+        first = max(2 * top - 4, 0)
+        skip = top - first // 2
+        yield (slice(top, bottom), slice(first, min(2 * bottom + 4, height)),
+               slice(skip, skip + bottom - top))
+
+
 def _touched(mask: np.ndarray) -> np.ndarray:
     """Coarse pixels whose reduction kernel reaches any set pixel of the bool ``mask``."""
-    return _shrink(mask.astype(np.float32)) > 1e-6
+    touched = np.empty(half_size(*mask.shape), bool)
+    for coarse, fine, part in _coarse_bands(mask.shape[0]):
+        touched[coarse] = _shrink(mask[fine].astype(np.float32))[part] > 1e-6
+    return touched
 
 
 def _usable_sources(hole: np.ndarray, include: np.ndarray | None,
@@ -141,22 +180,31 @@ def _usable_sources(hole: np.ndarray, include: np.ndarray | None,
     return usable
 
 
-def _shrink_level(level: LevelInputs, forbidden: np.ndarray) -> tuple[LevelInputs, np.ndarray]:
+def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
+                  cancel: CancelToken | None) -> tuple[LevelInputs, np.ndarray]:
     """The next coarser level: masked averaging of the known pixels (push-pull style).
 
     A coarse pixel is known when its kernel reaches any known fine pixel and takes the
     weighted mean of those only, so the hole shrinks level by level and is filled with
     smooth context. ``forbidden`` marks known pixels that may not serve as sources (excluded
     or outside the include area); a coarse pixel touched by one is no source either, and
-    likewise for the unusable (not fully opaque) pixels of the exemplars.
+    likewise for the unusable (not fully opaque) pixels of the exemplars. Computed in bands
+    of rows (:func:`_coarse_bands`); ``cancel`` is checked between them.
     """
-    known = (~level.hole).astype(np.float32)
-    weight = _shrink(known)
-    total = _shrink(level.image.astype(np.float32) * known[..., None])
-    hole = weight <= 1e-6
-    image = total / np.maximum(weight, 1e-6)[..., None]
-    image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    coarse_forbidden = _touched(forbidden)
+    size = half_size(*level.hole.shape)
+    image = np.empty((*size, 3), np.uint8)
+    hole = np.empty(size, bool)
+    coarse_forbidden = np.empty(size, bool)
+    for coarse, fine, part in _coarse_bands(level.hole.shape[0]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        known = (~level.hole[fine]).astype(np.float32)
+        weight = _shrink(known)[part]
+        total = _shrink(level.image[fine].astype(np.float32) * known[..., None])[part]
+        hole[coarse] = weight <= 1e-6
+        mean = total / np.maximum(weight, 1e-6)[..., None]
+        image[coarse] = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+        coarse_forbidden[coarse] = _shrink(forbidden[fine].astype(np.float32))[part] > 1e-6
     level = LevelInputs(
         image=image,
         hole=hole,
@@ -196,12 +244,13 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
                   labels: np.ndarray | None = None, sketch: np.ndarray | None = None,
                   exemplars: tuple[np.ndarray, ...] = (),
-                  max_levels: int = 12) -> list[LevelInputs]:
+                  max_levels: int = 12, cancel: CancelToken | None = None) -> list[LevelInputs]:
     """The pyramid of a region, finest first, down to the last level that still has a hole.
 
     It also stops before a level whose shorter side would be under ``4 * (2r + 1)`` pixels.
     ``exemplars``: ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8 reference photos; only their
-    fully opaque pixels are sources (:func:`engines.guidance.reference_usable`).
+    fully opaque pixels are sources (:func:`engines.guidance.reference_usable`). The finest
+    level holds ``image`` itself, not a copy. ``cancel`` is checked as the levels are made.
     """
     usable = _usable_sources(hole, include, exclude)
     forbidden = ~hole & ~usable
@@ -212,7 +261,7 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     pyramid = [level]
     smallest = 4 * (2 * radius + 1)
     while len(pyramid) < max_levels and min(half_size(*level.hole.shape)) >= smallest:
-        level, forbidden = _shrink_level(level, forbidden)
+        level, forbidden = _shrink_level(level, forbidden, cancel)
         if not level.hole.any():
             break
         pyramid.append(level)
@@ -225,19 +274,39 @@ def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float,
     Multiples (``EDGE_LOW``, ``EDGE_HIGH``) of the median Sobel gradient (L1, as Canny
     computes it) over the ``known`` pixels (bool, None = all): the level of noise and fine
     texture, so an edge is what stands out of it whatever the brightness. ``EDGE_FLOOR``
-    keeps a flat, noise-free picture from turning rounding steps into edges.
+    keeps a flat, noise-free picture from turning rounding steps into edges. The gradients
+    (whole numbers up to ``_GRADIENT_LEVELS - 1``) are counted band by band and the median
+    taken from the counts, as ``np.median`` would take it.
     """
-    dx = cv2.Sobel(gray, cv2.CV_32F, 1, 0)
-    dy = cv2.Sobel(gray, cv2.CV_32F, 0, 1)
-    magnitude = np.abs(dx) + np.abs(dy)
-    if known is not None and known.any():
-        magnitude = magnitude[known]
-    high = max(EDGE_FLOOR, EDGE_HIGH * float(np.median(magnitude)))
+    counts = np.zeros(_GRADIENT_LEVELS, np.int64)
+    known = known if known is not None and known.any() else None
+    for top, bottom, first, last in bands_with_margin(gray.shape[0], 1):
+        rows = slice(top - first, bottom - first)
+        dx = cv2.Sobel(gray[first:last], cv2.CV_16S, 1, 0)[rows]
+        dy = cv2.Sobel(gray[first:last], cv2.CV_16S, 0, 1)[rows]
+        magnitude = np.abs(dx) + np.abs(dy)
+        if known is not None:
+            magnitude = magnitude[known[top:bottom]]
+        counts += np.bincount(magnitude.ravel(), minlength=_GRADIENT_LEVELS)
+    high = max(EDGE_FLOOR, EDGE_HIGH * _median(counts))
     return high * EDGE_LOW / EDGE_HIGH, high
 
 
-def _edge_map(image: np.ndarray, ignore: np.ndarray | None) -> np.ndarray:
-    """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels.
+def _median(counts: np.ndarray) -> float:
+    """The median of the values ``0, 1, ...`` counted ``counts`` times (int64, some > 0):
+    the middle one, or the mean of the two middle ones."""
+    total = int(counts.sum())
+    ends = np.cumsum(counts)
+    upper = int(np.searchsorted(ends, total // 2, side="right"))
+    if total % 2:
+        return float(upper)
+    return (int(np.searchsorted(ends, total // 2 - 1, side="right")) + upper) / 2
+
+
+def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels. Written
+    into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given.
 
     "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
     content of hole pixels makes no edge.
@@ -250,13 +319,19 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None) -> np.ndarray:
     if ignore is not None:
         side = 2 * (2 + int(np.ceil(EDGE_BLUR))) + 1
         edges &= cv2.dilate(ignore.view(np.uint8), np.ones((side, side), np.uint8)) == 0
-    return _soft_lines(edges)
+    soft = np.empty(edges.shape, np.float32) if out is None else out
+    for top, bottom, first, last in bands_with_margin(edges.shape[0], _SOFT_MARGIN):
+        soft[top:bottom] = _soft_lines(edges[first:last])[top - first:bottom - first]
+    return soft
 
 
 def _soft_lines(lines: np.ndarray) -> np.ndarray:
-    """A bool line map blurred to a soft ridge of height ~1 (one-pixel lines included)."""
-    soft = cv2.GaussianBlur(lines.astype(np.float32), (0, 0), 1.0) * 2.5
-    return np.minimum(soft, 1.0)
+    """A bool line map blurred to a soft ridge of height ~1 (one-pixel lines included).
+
+    A row depends on the rows up to ``_SOFT_MARGIN`` away only."""
+    soft = cv2.GaussianBlur(lines.astype(np.float32), (0, 0), 1.0)
+    soft *= 2.5
+    return np.minimum(soft, 1.0, out=soft)
 
 
 def _skeleton(lines: np.ndarray) -> np.ndarray:
@@ -278,7 +353,23 @@ def _atlas_layout(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
     return lefts, widths, heights
 
 
+def _atlas_map(lefts: np.ndarray, widths: np.ndarray, heights: np.ndarray, dtype,
+               fill) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A ``(ha, wa)`` map of the atlas, ``fill`` below the pieces, and the view of each
+    piece's place in it, for the pieces' maps to be written straight there (left unwritten
+    until then: the memory is taken as they are written)."""
+    out = np.empty((int(heights.max()), int(widths.sum())), dtype)
+    places = []
+    for left, width, height in zip(lefts, widths, heights):
+        out[height:, left:left + width] = fill
+        places.append(out[:height, left:left + width])
+    return out, places
+
+
 def _paste_pieces(pieces: list[np.ndarray], lefts: np.ndarray, dtype, fill) -> np.ndarray:
+    """The pieces side by side (the first alone is itself, not a copy)."""
+    if len(pieces) == 1:
+        return pieces[0]
     height = max(p.shape[0] for p in pieces)
     width = int(sum(p.shape[1] for p in pieces))
     out = np.full((height, width, *pieces[0].shape[2:]), fill, dtype)
@@ -287,69 +378,143 @@ def _paste_pieces(pieces: list[np.ndarray], lefts: np.ndarray, dtype, fill) -> n
     return out
 
 
-def _targets(hole: np.ndarray, radius: int):
-    """Target centres: pixels whose patch overlaps the hole; their index map and bands."""
+def target_count(hole: np.ndarray, radius: int) -> int:
+    """Number of target patches of a level: pixels whose patch overlaps the ``hole``."""
+    return int(np.count_nonzero(_covered(hole, radius)))
+
+
+def _covered(hole: np.ndarray, radius: int) -> np.ndarray:
+    """``(h, w)`` uint8, nonzero on the pixels whose patch overlaps the bool ``hole``."""
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    covered = cv2.dilate(hole.view(np.uint8), kernel) > 0
-    ty, tx = np.nonzero(covered)
+    return cv2.dilate(hole.view(np.uint8), kernel)
+
+
+def _targets(hole: np.ndarray, radius: int, window: Window):
+    """Target centres: pixels whose patch overlaps the hole; their index in ``window`` and
+    the bands of the target list."""
+    ty, tx = np.nonzero(_covered(hole, radius))
+    index = np.full(window.size, -1, np.int32)
+    index[window.positions(ty, tx)] = np.arange(ty.shape[0], dtype=np.int32)
     ty = ty.astype(np.int32)
     tx = tx.astype(np.int32)
-    index = np.full(hole.shape, -1, np.int32)
-    index[ty, tx] = np.arange(ty.shape[0], dtype=np.int32)
     band_rows = np.arange(0, hole.shape[0] + BAND_ROWS, BAND_ROWS)
     bands = np.searchsorted(ty, band_rows).astype(np.int64)
     bands[-1] = ty.shape[0]
     return ty, tx, index, np.unique(bands)
 
 
-def level_problem(level: LevelInputs, radius: int) -> LevelProblem:
-    """The atlas, targets and guidance maps for one level."""
-    hole = level.hole
-    kept = []  # (number, image, usable, valid centres) of the exemplars with a usable patch
+def _depth(hole: np.ndarray, window: Window) -> np.ndarray:
+    """``(window.size,)`` float32 distance of each window pixel into the hole (OpenCV's 3x3
+    L2 distance to the nearest known pixel), capped at ``CONFIDENCE_CAP``; computed in bands
+    of rows, which gives the whole map's capped values (``_DISTANCE_MARGIN``)."""
+    def depth(rows: slice) -> np.ndarray:
+        distance = cv2.distanceTransform(hole[rows].view(np.uint8), cv2.DIST_L2, 3)
+        return np.minimum(distance, CONFIDENCE_CAP, out=distance)
+
+    return gather_in_bands(window, _DISTANCE_MARGIN, depth)
+
+
+def _signed_labels(labels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """int16 copy of uint8 labels with ``UNLABELLED`` as -1 (unconstrained), written into
+    ``out`` when given."""
+    if out is None:
+        out = np.empty(labels.shape, np.int16)
+    out[...] = labels
+    out[labels == UNLABELLED] = -1
+    return out
+
+
+def _offered_labels(atlas_labels: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """bool ``(257,)``: entry ``label + 1`` tells whether a usable source centre carries
+    ``label`` (-1 to 255); counted band by band."""
+    counts = np.zeros(257, np.int64)
+    for top, bottom in row_bands(valid.shape[0]):
+        offered = atlas_labels[top:bottom][valid[top:bottom] > 0]
+        counts += np.bincount(offered.astype(np.int64) + 1, minlength=257)
+    return counts > 0
+
+
+def source_centres(level: LevelInputs, radius: int) -> tuple[np.ndarray, list]:
+    """The region's usable patch centres (``(h, w)`` uint8, 1 where a source patch may be
+    centred) and ``(number, image, usable, centres)`` of each exemplar with a usable patch
+    (numbered from 1, as in ``level.exemplars``)."""
+    side = 2 * radius + 1
+    kept = []
     for number, (e, usable) in enumerate(zip(level.exemplars, level.exemplar_usable), 1):
-        if min(e.shape[:2]) >= 2 * radius + 1:
-            centres = patch_centres(usable, 2 * radius + 1)
+        if min(e.shape[:2]) >= side:
+            centres = patch_centres(usable, side)
             if centres.any():
                 kept.append((number, e, usable, centres))
-    exemplars = [e for _, e, _, _ in kept]
-    pieces = [level.image, *exemplars]
-    lefts, widths, heights = _atlas_layout(pieces)
-    atlas = _paste_pieces(pieces, lefts, np.float32, 0.0)
-    valid = _paste_pieces([patch_centres(level.usable, 2 * radius + 1)]
-                          + [centres for _, _, _, centres in kept], lefts, np.uint8, 0)
+    return patch_centres(level.usable, side), kept
 
-    ty, tx, index, bands = _targets(hole, radius)
+
+def level_problem(level: LevelInputs, radius: int,
+                  cancel: CancelToken | None = None) -> LevelProblem:
+    """The atlas, targets and guidance maps for one level (``cancel`` checked between the
+    steps). Target maps are made for the window around the hole only; the atlas is the level
+    image itself when there are no exemplars."""
+    def check() -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+
+    hole = level.hole
+    centres, kept = source_centres(level, radius)
+    exemplars = [e for _, e, _, _ in kept]
+    pieces = [np.ascontiguousarray(level.image), *exemplars]
+    lefts, widths, heights = _atlas_layout(pieces)
+    atlas = _paste_pieces(pieces, lefts, np.uint8, 0).view()
+    atlas.flags.writeable = False  # the kernels take one array type, whoever owns it
+    valid = _paste_pieces([centres] + [c for _, _, _, c in kept], lefts, np.uint8, 0)
+    del centres  # valid itself, or pasted into it
+    check()
+
+    window = Window.around(hole, 2 * radius)
+    ty, tx, index, bands = _targets(hole, radius, window)
+    check()
     hole_y, hole_x = np.nonzero(hole)
-    depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)[ty, tx]
-    confidence = CONFIDENCE_BASE ** -np.minimum(depth, CONFIDENCE_CAP)
+    at_targets = window.positions(ty, tx)
+    confidence = CONFIDENCE_BASE ** -np.minimum(_depth(hole, window)[at_targets],
+                                                CONFIDENCE_CAP)
+    check()
 
     target_labels = atlas_labels = None
     centre_label = np.full(ty.shape[0], -1, np.int16)
     if level.labels is not None:
-        target_labels = level.labels.astype(np.int16)
-        target_labels[level.labels == UNLABELLED] = -1
-        atlas_labels = _paste_pieces(
-            [target_labels] + [np.full(e.shape[:2], -1, np.int16) for e in exemplars],
-            lefts, np.int16, -1)
-        centre_label = target_labels[ty, tx]
-        offered = atlas_labels[valid > 0]
-        if not (offered < 0).any():  # no wildcard (exemplar): free labels nothing offers
-            centre_label[~np.isin(centre_label, np.unique(offered))] = -1
+        target_labels = _signed_labels(window.gather(level.labels))
+        atlas_labels, places = _atlas_map(lefts, widths, heights, np.int16, -1)
+        _signed_labels(level.labels, out=places[0])
+        for place in places[1:]:
+            place[...] = -1  # an exemplar's pixels: any label
+        centre_label = target_labels[at_targets]
+        offered = _offered_labels(atlas_labels, valid)
+        if not offered[0]:  # no wildcard (exemplar): free labels nothing offers
+            centre_label[~offered[centre_label.astype(np.int64) + 1]] = -1
+        check()
 
     target_structure = structure_weight = atlas_structure = None
     if level.sketch is not None and (level.sketch & hole).any():
         sketch_in_hole = _skeleton(level.sketch & hole)
-        edges = _edge_map(level.image, hole)
-        target_structure = np.where(hole, _soft_lines(sketch_in_hole), edges).astype(np.float32)
-        near = cv2.distanceTransform((~sketch_in_hole).view(np.uint8), cv2.DIST_L2, 3)
-        structure_weight = ((near <= radius + 2) & hole).astype(np.float32)
-        atlas_structure = _paste_pieces(
-            [edges] + [_edge_map(e, None if usable.all() else ~usable)
-                       for _, e, usable, _ in kept], lefts, np.float32, 0.0)
+        atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0)
+        edges = _edge_map(level.image, hole, out=places[0])
+        check()
+        in_hole = window.gather(hole)
+        lines = gather_in_bands(window, _SOFT_MARGIN,
+                                lambda rows: _soft_lines(sketch_in_hole[rows]))
+        target_structure = np.where(in_hole, lines, window.gather(edges)).astype(np.float32)
+
+        def near_line(rows: slice) -> np.ndarray:
+            away = (~sketch_in_hole[rows]).view(np.uint8)
+            return cv2.distanceTransform(away, cv2.DIST_L2, 3) <= radius + 2
+
+        near = gather_in_bands(window, _DISTANCE_MARGIN, near_line)
+        structure_weight = (near & in_hole).astype(np.float32)
+        for (_, e, usable, _), place in zip(kept, places[1:]):
+            _edge_map(e, None if usable.all() else ~usable, out=place)
+        check()
 
     return LevelProblem(
         hole=hole, atlas=atlas, piece_left=lefts, piece_width=widths, piece_height=heights,
-        valid=valid, ty=ty, tx=tx, index=index, bands=bands,
+        valid=valid, window=window, ty=ty, tx=tx, index=index, bands=bands,
         hole_y=hole_y.astype(np.int32), hole_x=hole_x.astype(np.int32),
         confidence=confidence.astype(np.float32), centre_label=centre_label,
         target_labels=target_labels, atlas_labels=atlas_labels,

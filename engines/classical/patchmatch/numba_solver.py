@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from engines.base import CancelToken
 from engines.classical.patchmatch import kernels
 from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProblem
 
 PARALLEL_FROM = 20000  # targets; smaller levels run on one thread
-_NO_LABELS = np.full((1, 1), -1, np.int16)
-_NO_STRUCTURE = np.zeros((1, 1), np.float32)
+# targets (or hole pixels) per kernel call: cancellation is checked between calls, a few
+# hundredths of a second apart on a slow CPU
+CHUNK = 65536
+_NO_TARGET_LABELS = np.full(1, -1, np.int16)
+_NO_ATLAS_LABELS = np.full((1, 1), -1, np.int16)
+_NO_TARGET_STRUCTURE = np.zeros(1, np.float32)
+_NO_ATLAS_STRUCTURE = np.zeros((1, 1), np.float32)
 
 
 def vote_weights(cost: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -26,12 +32,29 @@ def vote_weights(cost: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     return (confidence * np.exp(-exponent)).astype(np.float32)
 
 
+def band_chunks(bands: np.ndarray, chunk: int = CHUNK) -> list[tuple[int, int]]:
+    """``[first, end)`` ranges of band numbers (``bands``: int64 starts of the bands in the
+    target list, then its length) holding about ``chunk`` targets each, in order."""
+    count = bands.shape[0] - 1
+    if count <= 0:
+        return []
+    ends = np.searchsorted(bands, np.arange(chunk, int(bands[-1]), chunk), side="right")
+    cuts = np.unique(np.concatenate([[0], np.clip(ends - 1, 1, count), [count]]))
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
+
+
+def _check(cancel: CancelToken | None) -> None:
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+
 class NumbaLevelSolver:
     """Holds one level's estimate and nearest-neighbour field; :meth:`step` runs one EM round.
 
-    ``estimate`` is ``(h, w, 3)`` float32 (known pixels exact), ``nnf_y``/``nnf_x`` int32
-    ``(n,)`` acceptable atlas centres for the problem's targets. ``parallel``: use all numba
-    threads (None: when the level has at least ``PARALLEL_FROM`` targets).
+    ``estimate`` is the ``(window.size, 3)`` float32 estimate at the problem's window pixels
+    (known pixels exact; the solver works on it in place), ``nnf_y``/``nnf_x`` int32 ``(n,)``
+    acceptable atlas centres for the problem's targets. ``parallel``: use all numba threads
+    (None: when the level has at least ``PARALLEL_FROM`` targets).
     """
 
     def __init__(self, problem: LevelProblem, estimate: np.ndarray, nnf_y: np.ndarray,
@@ -39,50 +62,60 @@ class NumbaLevelSolver:
                  parallel: bool | None = None) -> None:
         self.problem = problem
         self._parallel = problem.size >= PARALLEL_FROM if parallel is None else parallel
-        height, width = problem.shape
-        self._image = np.ascontiguousarray(estimate, dtype=np.float32).copy()
-        self._flat = self._image.reshape(height, width * 3)
+        self._values = np.ascontiguousarray(estimate, dtype=np.float32)
+        self._flat = self._values.reshape(-1)
         self._atlas = problem.atlas.reshape(problem.atlas.shape[0], -1)
         self._nnf_y = np.ascontiguousarray(nnf_y, dtype=np.int32).copy()
         self._nnf_x = np.ascontiguousarray(nnf_x, dtype=np.int32).copy()
         self._cost = np.zeros(problem.size, np.float32)
+        self._chunks = band_chunks(problem.bands)
         self._use_labels = problem.target_labels is not None
         self._use_structure = problem.target_structure is not None
-        self._target_labels = problem.target_labels if self._use_labels else _NO_LABELS
-        self._atlas_labels = problem.atlas_labels if self._use_labels else _NO_LABELS
-        self._target_structure = (problem.target_structure if self._use_structure
-                                  else _NO_STRUCTURE)
-        self._structure_weight = (problem.structure_weight if self._use_structure
-                                  else _NO_STRUCTURE)
-        self._atlas_structure = (problem.atlas_structure if self._use_structure
-                                 else _NO_STRUCTURE)
-        self._label_weight = float(label_weight)
-        self._sketch_weight = float(sketch_weight)
+        labels = (problem.target_labels, problem.atlas_labels) if self._use_labels else \
+            (_NO_TARGET_LABELS, _NO_ATLAS_LABELS)
+        structure = (problem.target_structure, problem.structure_weight,
+                     problem.atlas_structure) if self._use_structure else \
+            (_NO_TARGET_STRUCTURE, _NO_TARGET_STRUCTURE, _NO_ATLAS_STRUCTURE)
+        self._guidance = (self._use_labels, *labels, float(label_weight),
+                          self._use_structure, *structure, float(sketch_weight))
+        self._window = (problem.window.offset, problem.window.columns)
 
     def step(self, search_iterations: int, search_radius: np.ndarray, seed: int,
-             first_iteration: int) -> None:
+             first_iteration: int, cancel: CancelToken | None = None) -> None:
         """Improve the field ``search_iterations`` times (0: only re-cost it), then vote.
 
         ``search_radius`` is int32 ``(n,)``, the largest random-search step per target.
+        ``cancel`` is checked between kernel calls of about ``CHUNK`` targets each.
         """
         p = self.problem
-        improve = kernels.improve_nnf if self._parallel else kernels.improve_nnf_serial
-        vote = kernels.vote if self._parallel else kernels.vote_serial
-        improve(
-            self._flat, self._atlas, p.valid, p.ty, p.tx, p.centre_label, p.index, p.bands,
-            self._nnf_y, self._nnf_x, self._cost, p.radius, search_iterations,
-            first_iteration, search_radius, seed, self._use_labels, self._target_labels,
-            self._atlas_labels, self._label_weight, self._use_structure,
-            self._target_structure, self._structure_weight, self._atlas_structure,
-            self._sketch_weight)
+        if self._parallel:
+            cost, scan, vote = kernels.cost_bands, kernels.scan_bands, kernels.vote
+        else:
+            cost, scan, vote = (kernels.cost_bands_serial, kernels.scan_bands_serial,
+                                kernels.vote_serial)
+        for first, end in self._chunks:
+            cost(self._flat, *self._window, self._atlas, p.ty, p.tx, p.bands, first, end,
+                 self._nnf_y, self._nnf_x, self._cost, p.radius, *self._guidance)
+            _check(cancel)
+        for k in range(search_iterations):
+            for parity in (0, 1):
+                for first, end in self._chunks:
+                    scan(self._flat, *self._window, self._atlas, p.valid, p.ty, p.tx,
+                         p.centre_label, p.index, p.bands, first, end, parity, self._nnf_y,
+                         self._nnf_x, self._cost, p.radius, first_iteration + k,
+                         search_radius, seed, *self._guidance)
+                    _check(cancel)
         weight = vote_weights(self._cost, p.confidence)
-        vote(self._flat, self._atlas, p.hole_y, p.hole_x, p.index, self._nnf_y,
-                     self._nnf_x, weight, p.radius, self._use_labels, self._target_labels,
-                     self._atlas_labels)
+        labels = self._guidance[:3]
+        for first in range(0, p.hole_y.shape[0], CHUNK):
+            vote(self._flat, *self._window, self._atlas, p.hole_y, p.hole_x, first,
+                 min(first + CHUNK, p.hole_y.shape[0]), p.index, self._nnf_y, self._nnf_x,
+                 weight, p.radius, *labels)
+            _check(cancel)
 
     def estimate(self) -> np.ndarray:
-        """The current ``(h, w, 3)`` float32 estimate (a copy)."""
-        return self._image.copy()
+        """The current ``(window.size, 3)`` float32 estimate (the solver's own array)."""
+        return self._values
 
     def nnf(self) -> tuple[np.ndarray, np.ndarray]:
         """The current field as int32 ``(nnf_y, nnf_x)`` copies."""

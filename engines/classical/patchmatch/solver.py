@@ -16,7 +16,7 @@ The level solver does the heavy work; :func:`complete` drives it with either the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -28,7 +28,10 @@ from engines.classical.patchmatch.levels import (
     LevelProblem,
     level_problem,
     push_pull,
+    source_centres,
+    target_count,
 )
+from engines.classical.patchmatch.window import Window, bands_with_margin, row_bands
 
 
 @dataclass(frozen=True)
@@ -55,25 +58,79 @@ class Schedule:
 
 @dataclass(frozen=True)
 class LevelResult:
-    """A completed level: ``estimate`` ``(h, w, 3)`` float32, ``number`` 1 (coarsest)..``count``."""
+    """A completed level.
+
+    ``estimate``: ``(window.size, 3)`` float32, the estimate at the ``window`` pixels (see
+    :class:`~.window.Window`; elsewhere it is the level's ``image``, uint8 ``(h, w, 3)``);
+    ``hole``: the level's ``(h, w)`` bool hole; ``number`` 1 (coarsest)..``count``.
+    """
 
     estimate: np.ndarray
+    window: Window
+    image: np.ndarray
     hole: np.ndarray
     number: int
     count: int
     progress: float
 
+    def filled(self) -> np.ndarray:
+        """``(h, w, 3)`` uint8: the level's image with the estimate in its hole, rounded and
+        saturated (``cv2.convertScaleAbs``)."""
+        picture = self.image.copy()
+        ys, xs = np.nonzero(self.hole)
+        picture[ys, xs] = cv2.convertScaleAbs(self.estimate[self.window.positions(ys, xs)])
+        return picture
+
+    def dense(self, rows: slice, cols: slice) -> np.ndarray:
+        """The float32 estimate over the box ``rows`` x ``cols`` of the level, ``(h, w, 3)``."""
+        box = self.image[rows, cols].astype(np.float32)
+        ys, xs = np.nonzero(self.hole[rows, cols])
+        box[ys, xs] = self.estimate[self.window.positions(ys + rows.start, xs + cols.start)]
+        return box
+
 
 SolverFactory = Callable[..., object]
+# Nearest sources are searched band by band, in boxes this much larger than the targets'
+# (doubled for the targets whose source could lie beyond); see _nearest_centres.
+NEAREST_MARGIN = 32
+UPSCALE_BAND = 128  # fine rows per band of the upscaled estimate (even)
 
 
-def _candidates(problem: LevelProblem, wanted: int) -> np.ndarray:
-    """Flat atlas indices of the centres a target with centre label ``wanted`` may use."""
-    valid = problem.valid.ravel() > 0
-    if wanted >= 0 and problem.atlas_labels is not None:
-        labels = problem.atlas_labels.ravel()
-        valid &= (labels == wanted) | (labels < 0)
-    return np.flatnonzero(valid)
+class _Candidates:
+    """The atlas centres a target with centre label ``wanted`` may use (``wanted`` -1: any
+    usable one), counted row by row: their flat indices in row-major order are numbered
+    without being listed (a list is 8 bytes per usable pixel)."""
+
+    def __init__(self, problem: LevelProblem, wanted: int) -> None:
+        self._problem = problem
+        self._wanted = wanted
+        self._ends = np.cumsum(np.concatenate([
+            np.count_nonzero(self._row_mask(top, bottom), axis=1)
+            for top, bottom in row_bands(problem.valid.shape[0])]))
+
+    def _row_mask(self, top: int, bottom: int) -> np.ndarray:
+        problem = self._problem
+        usable = problem.valid[top:bottom] > 0
+        if self._wanted >= 0 and problem.atlas_labels is not None:
+            labels = problem.atlas_labels[top:bottom]
+            usable &= (labels == self._wanted) | (labels < 0)
+        return usable
+
+    @property
+    def size(self) -> int:
+        return int(self._ends[-1]) if self._ends.size else 0
+
+    def flat(self, numbers: np.ndarray) -> np.ndarray:
+        """int64 flat atlas indices of the candidates numbered ``numbers`` (0-based)."""
+        rows = np.searchsorted(self._ends, numbers, side="right")
+        before = np.concatenate([[0], self._ends])[rows]
+        width = self._problem.valid.shape[1]
+        flat = np.empty(numbers.shape[0], np.int64)
+        for row in np.unique(rows):
+            chosen = rows == row
+            columns = np.flatnonzero(self._row_mask(row, row + 1)[0])
+            flat[chosen] = row * width + columns[numbers[chosen] - before[chosen]]
+        return flat
 
 
 def random_sources(problem: LevelProblem, targets: np.ndarray,
@@ -84,16 +141,66 @@ def random_sources(problem: LevelProblem, targets: np.ndarray,
     wanted = problem.centre_label[targets]
     for label in np.unique(wanted):
         chosen = wanted == label
-        pool = _candidates(problem, int(label))
+        pool = _Candidates(problem, int(label))
         if pool.size == 0:
-            pool = _candidates(problem, -1)
-        flat[chosen] = pool[rng.integers(0, pool.size, int(chosen.sum()))]
+            pool = _Candidates(problem, -1)
+        flat[chosen] = pool.flat(rng.integers(0, pool.size, int(chosen.sum())))
     return (flat // width).astype(np.int32), (flat % width).astype(np.int32)
+
+
+def nearest_centres(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+                    margin: int = NEAREST_MARGIN) -> np.ndarray:
+    """For pixels ``(ys, xs)`` (sorted row-major), the flat index of the nearest nonzero
+    pixel of ``valid`` (``(h, w)`` uint8 with one at least), as
+    ``cv2.distanceTransformWithLabels`` (L2, 5x5 mask, one label per pixel) over the whole
+    map finds it.
+
+    Searched in boxes around bands of rows, ``margin`` larger than the pixels' box: that
+    transform's result at a pixel ``d`` from its nearest centre depends only on pixels
+    within ``d`` (each step of its paths costs at least the pixels it moves), so it is the
+    whole map's where the box reaches ``d`` further on the sides that are not the map's
+    edge. The pixels whose nearest lies further are searched again with twice the margin.
+    """
+    height, width = valid.shape
+    found = np.empty(ys.shape[0], np.int64)
+    todo = np.arange(ys.shape[0])
+    while todo.size:
+        again = []
+        for top, bottom in row_bands(height):
+            lo, hi = np.searchsorted(ys[todo], (top, bottom))
+            if lo == hi:
+                continue
+            band = todo[lo:hi]
+            y, x = ys[band], xs[band]
+            box_top, box_bottom = max(top - margin, 0), min(bottom + margin, height)
+            box_left = max(int(x.min()) - margin, 0)
+            box_right = min(int(x.max()) + 1 + margin, width)
+            box = valid[box_top:box_bottom, box_left:box_right]
+            distance, label = cv2.distanceTransformWithLabels(
+                (box == 0).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+            y, x = y - box_top, x - box_left
+            room = np.full(band.shape[0], np.inf)
+            for inner, side in ((box_top > 0, y), (box_left > 0, x),
+                                (box_bottom < height, box.shape[0] - 1 - y),
+                                (box_right < width, box.shape[1] - 1 - x)):
+                if inner:
+                    room = np.minimum(room, side)
+            reached = distance[y, x] <= room
+            centres = np.flatnonzero(box.ravel())
+            local = centres[label[y[reached], x[reached]] - 1] if centres.size else \
+                np.zeros(0, np.int64)
+            found[band[reached]] = ((local // box.shape[1] + box_top) * width
+                                    + local % box.shape[1] + box_left)
+            again.append(band[~reached])
+        todo = np.sort(np.concatenate(again))
+        margin *= 2
+    return found
 
 
 def nearest_sources(problem: LevelProblem, targets: np.ndarray,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """For each given target number, the closest usable centre of the region itself.
+    """For each given target number (increasing), the closest usable centre of the region
+    itself (:func:`nearest_centres`).
 
     Content next to a hole is the likeliest to continue into it, so this is the field's
     starting point where no coarser match exists; targets whose closest centre carries the
@@ -103,10 +210,7 @@ def nearest_sources(problem: LevelProblem, targets: np.ndarray,
     region_valid = problem.valid[:height, :width]
     if not region_valid.any():
         return random_sources(problem, targets, rng)
-    _, nearest = cv2.distanceTransformWithLabels(
-        (region_valid == 0).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    centres = np.flatnonzero(region_valid.ravel())
-    flat = centres[nearest[problem.ty[targets], problem.tx[targets]] - 1]
+    flat = nearest_centres(region_valid, problem.ty[targets], problem.tx[targets])
     sy = (flat // width).astype(np.int32)
     sx = (flat % width).astype(np.int32)
     if problem.atlas_labels is not None:
@@ -135,11 +239,12 @@ def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarra
 
     ``coarse_ids``/``fine_ids`` name the atlas pieces of each level (0 = the region, k = the
     k-th exemplar). Targets without a usable inherited match start from
-    :func:`nearest_sources`. Returns ``(nnf_y, nnf_x, inherited)``.
+    :func:`nearest_sources`. Returns ``(nnf_y, nnf_x, inherited)``. Of ``coarse`` only the
+    shape, window, index and atlas layout are read.
     """
     height, width = coarse.shape
-    parent = coarse.index[np.minimum(fine.ty // 2, height - 1),
-                          np.minimum(fine.tx // 2, width - 1)]
+    parent = coarse.window.lookup(coarse.index, np.minimum(fine.ty // 2, height - 1),
+                                  np.minimum(fine.tx // 2, width - 1), -1)
     missing = parent < 0
     parent = np.where(missing, 0, parent)
     sy = coarse_y[parent].astype(np.int64)
@@ -160,34 +265,108 @@ def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarra
     return fy, fx, inherited
 
 
-def _upsampled_estimate(previous: np.ndarray, level: LevelInputs) -> np.ndarray:
-    height, width = level.hole.shape
-    scaled = cv2.pyrUp(previous, dstsize=(width, height))
-    estimate = level.image.astype(np.float32)
-    estimate[level.hole] = scaled[level.hole]
+def upscaled_estimate(previous: LevelResult, image: np.ndarray, problem: LevelProblem,
+                      cancel: CancelToken | None = None) -> np.ndarray:
+    """A level's starting estimate at its window pixels, ``(window.size, 3)`` float32: its
+    ``image`` at known pixels, and at hole pixels the coarser ``previous`` level's filled
+    estimate scaled up (``cv2.pyrUp``).
+
+    The scaling is done in bands of rows, each over the hole's columns and two coarse pixels
+    more on every side (all a ``pyrUp`` pixel reads), which gives the whole map's values at
+    the hole; ``cancel`` is checked between bands.
+    """
+    window = problem.window
+    estimate = window.gather(image).astype(np.float32)
+    height, width = problem.shape
+    coarse_height, coarse_width = previous.hole.shape
+    ys, xs = problem.hole_y, problem.hole_x
+    for top, bottom in row_bands(height, UPSCALE_BAND):
+        lo, hi = np.searchsorted(ys, (top, bottom))
+        if lo == hi:
+            continue
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        y, x = ys[lo:hi], xs[lo:hi]
+        rows = slice(max(top // 2 - 2, 0), min((bottom - 1) // 2 + 3, coarse_height))
+        cols = slice(max(int(x.min()) // 2 - 2, 0), min(int(x.max()) // 2 + 3, coarse_width))
+        # a box at the map's far edge keeps the map's odd size there
+        size = (2 * (cols.stop - cols.start) - (2 * coarse_width - width
+                                                 if cols.stop == coarse_width else 0),
+                2 * (rows.stop - rows.start) - (2 * coarse_height - height
+                                                 if rows.stop == coarse_height else 0))
+        scaled = cv2.pyrUp(previous.dense(rows, cols), dstsize=size)
+        estimate[window.positions(y, x)] = scaled[y - 2 * rows.start, x - 2 * cols.start]
     return estimate
 
 
-def transfer_grain(estimate: np.ndarray, problem: LevelProblem, nnf_y: np.ndarray,
-                   nnf_x: np.ndarray, sigma: float) -> np.ndarray:
-    """The voted ``estimate`` ``(h, w, 3)`` float32 with, in the hole, its detail finer than
-    ``sigma`` pixels replaced by that of the field's centre pixels.
+def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProblem,
+                   nnf_y: np.ndarray, nnf_x: np.ndarray, sigma: float) -> np.ndarray:
+    """The voted ``estimate`` (``(window.size, 3)`` float32, the level's ``image`` outside
+    the window) with, in the hole, its detail finer than ``sigma`` pixels replaced by that of
+    the field's centre pixels.
 
     Voting averages overlapping patches, which smooths film grain and sensor noise away;
     each hole pixel's own match copies a real source pixel, grain included, but with seams
     where neighbouring matches disagree. The sum keeps the voted fill's coarse content (so
     no seam shows) and gives it the grain of the sources. Only pixels voting may use are
     copied (a source centre obeys the labels and the sampling area). Known pixels are kept.
+    The blurs are made in bands of rows, ``4 * sigma`` + 4 rows more on either side (all a
+    Gaussian of ``sigma`` reads), which gives the whole picture's values.
     """
+    window = problem.window
     hole_y, hole_x = problem.hole_y, problem.hole_x
-    targets = problem.index[hole_y, hole_x]
-    copied = estimate.copy()
-    copied[hole_y, hole_x] = problem.atlas[nnf_y[targets], nnf_x[targets]]
-    grain = copied - cv2.GaussianBlur(copied, (0, 0), sigma)
-    coarse = cv2.GaussianBlur(estimate, (0, 0), sigma)
+    at_hole = window.positions(hole_y, hole_x)
+    copied_at_hole = problem.atlas[nnf_y[problem.index[at_hole]],
+                                   nnf_x[problem.index[at_hole]]].astype(np.float32)
     result = estimate.copy()
-    result[hole_y, hole_x] = coarse[hole_y, hole_x] + grain[hole_y, hole_x]
+    margin = int(np.ceil(4 * sigma)) + 4
+    for top, bottom, first, last in bands_with_margin(problem.shape[0], margin):
+        begin, lo, hi, end = np.searchsorted(hole_y, (first, top, bottom, last))
+        if lo == hi:
+            continue
+        voted = image[first:last].astype(np.float32)
+        ys, xs = hole_y[begin:end] - first, hole_x[begin:end]
+        voted[ys, xs] = estimate[at_hole[begin:end]]
+        copied = voted.copy()
+        copied[ys, xs] = copied_at_hole[begin:end]
+        ys, xs = hole_y[lo:hi] - first, hole_x[lo:hi]  # the band's own
+        grain = copied[ys, xs] - cv2.GaussianBlur(copied, (0, 0), sigma)[ys, xs]
+        result[at_hole[lo:hi]] = cv2.GaussianBlur(voted, (0, 0), sigma)[ys, xs] + grain
     return result
+
+
+def _require_sources(level: LevelInputs, radius: int) -> None:
+    """Raise :class:`EngineError` saying why when no source patch exists at the finest
+    level."""
+    centres, kept = source_centres(level, radius)
+    if centres.any() or kept:
+        return
+    side = 2 * radius + 1
+    if level.exemplars:  # the references given cannot help either
+        count = len(level.exemplars)
+        given = "the reference photo given is" if count == 1 else \
+            f"the {count} reference photos given are"
+        raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
+                          f"come from (outside the hole and the sampling area's limits), "
+                          f"and {given} too small (at the size "
+                          "searched) or too transparent to hold one (only fully opaque "
+                          "pixels are copied); choose a smaller patch size, unmask some "
+                          "context or add a larger, opaque reference image")
+    if level.usable.any():  # known pixels, but too few together for one patch
+        raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
+                          "come from (outside the hole and the sampling area's limits), "
+                          "so PatchMatch has nothing to copy; "
+                          "choose a smaller patch size, unmask some context or add a "
+                          "reference image")
+    raise EngineError("no source left for PatchMatch: the hole and the sampling area (an "
+                      "excluded area, or the outside of an include area) leave no pixel to "
+                      "copy; unmask some context, widen the sampling area or add a "
+                      "reference image")
+
+
+def _has_sources(level: LevelInputs, radius: int) -> bool:
+    centres, kept = source_centres(level, radius)
+    return bool(kept) or bool(centres.any())
 
 
 def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: int,
@@ -197,72 +376,68 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
     """Fill the hole of ``pyramid[0]`` coarse to fine; yields each finished level.
 
     ``pyramid`` is finest first (see :func:`levels.build_pyramid`). ``make_solver(problem,
-    estimate, nnf_y, nnf_x, label_weight=..., sketch_weight=...)`` builds a level solver.
+    estimate, nnf_y, nnf_x, label_weight=..., sketch_weight=...)`` builds a level solver
+    (``estimate``: ``(window.size, 3)`` float32 at the problem's window pixels), whose
+    ``step(scans, search_radius, seed, first_iteration, cancel)`` runs one EM round.
     ``grain_sigma`` > 0 gives the finest level the sources' grain (:func:`transfer_grain`).
-    Raises :class:`EngineError` when no source patch exists at the finest level.
+    Raises :class:`EngineError` when no source patch exists at the finest level. Each
+    level's problem is made when its turn comes and dropped after the next level has
+    inherited its field; ``cancel`` is checked between (and within) the steps.
     """
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
-    problems = [level_problem(level, radius) for level in pyramid]
-    if not problems[0].valid.any():
-        side = 2 * radius + 1
-        if pyramid[0].exemplars:  # the references given cannot help either
-            count = len(pyramid[0].exemplars)
-            given = "the reference photo given is" if count == 1 else \
-                f"the {count} reference photos given are"
-            raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
-                              f"come from (outside the hole and the sampling area's limits), "
-                              f"and {given} too small (at the size "
-                              "searched) or too transparent to hold one (only fully opaque "
-                              "pixels are copied); choose a smaller patch size, unmask some "
-                              "context or add a larger, opaque reference image")
-        if pyramid[0].usable.any():  # known pixels, but too few together for one patch
-            raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
-                              "come from (outside the hole and the sampling area's limits), "
-                              "so PatchMatch has nothing to copy; "
-                              "choose a smaller patch size, unmask some context or add a "
-                              "reference image")
-        raise EngineError("no source left for PatchMatch: the hole and the sampling area (an "
-                          "excluded area, or the outside of an include area) leave no pixel to "
-                          "copy; unmask some context, widen the sampling area or add a "
-                          "reference image")
+    _require_sources(pyramid[0], radius)
     # drop coarse levels that cannot hold a single source patch
-    while len(problems) > 1 and not problems[-1].valid.any():
-        problems.pop()
-    levels = list(zip(pyramid, problems))[::-1]  # coarsest first
-    count = len(levels)
+    count = len(pyramid)
+    while count > 1 and not _has_sources(pyramid[count - 1], radius):
+        count -= 1
+    levels: list[LevelInputs | None] = list(pyramid[:count][::-1])  # coarsest first
+    del pyramid  # each level goes once done (when the caller keeps no reference either)
     plans = [_plan(schedule, number, count) for number in range(1, count + 1)]
-    work = [p.size * rounds * (1 + scans) for (_, p), (rounds, scans) in zip(levels, plans)]
+    work = [target_count(level.hole, radius) * rounds * (1 + scans)
+            for level, (rounds, scans) in zip(levels, plans)]
     total_work = float(sum(work)) or 1.0
     done = 0.0
-    previous: tuple[LevelProblem, np.ndarray, np.ndarray, tuple[int, ...]] | None = None
-    estimate = None
-    for number, ((level, problem), (rounds, scans)) in enumerate(zip(levels, plans), start=1):
+    previous: tuple[LevelProblem, np.ndarray, np.ndarray] | None = None
+    result: LevelResult | None = None
+    for number, (rounds, scans) in enumerate(plans, start=1):
         cancel.raise_if_cancelled()
+        level, levels[number - 1] = levels[number - 1], None
+        problem = level_problem(level, radius, cancel)
         ids = problem.piece_ids
         level_seed = int(hash32((seed & 0xFFFFFFFF) * 7919 + number))
         if previous is None:
-            estimate = push_pull(level.image, level.hole)
+            estimate = problem.window.gather(push_pull(level.image, level.hole))
             nnf_y, nnf_x = nearest_sources(problem, np.arange(problem.size), rng)
             search = np.full(problem.size, max(problem.atlas.shape[:2]), np.int32)
         else:
-            coarse, coarse_y, coarse_x, coarse_ids = previous
-            estimate = _upsampled_estimate(estimate, level)
+            coarse, coarse_y, coarse_x = previous
+            estimate = upscaled_estimate(result, level.image, problem, cancel)
             nnf_y, nnf_x, inherited = upsample_nnf(coarse, coarse_y, coarse_x, problem,
-                                                   coarse_ids, ids, rng)
+                                                   coarse.piece_ids, ids, rng)
             near = schedule.fine_search_radius if number == count else schedule.search_radius
             search = np.where(inherited, near, schedule.fresh_search_radius).astype(np.int32)
+            del coarse
+        previous = result = None  # the coarser level is no longer needed
         solver = make_solver(problem, estimate, nnf_y, nnf_x, label_weight=label_weight,
                              sketch_weight=sketch_weight)
         for round_ in range(rounds):
             cancel.raise_if_cancelled()
-            solver.step(scans, search, level_seed, round_ * scans)
+            solver.step(scans, search, level_seed, round_ * scans, cancel)
         estimate = solver.estimate()
         nnf_y, nnf_x = solver.nnf()
+        del solver
         if number == count and grain_sigma > 0:
-            estimate = transfer_grain(estimate, problem, nnf_y, nnf_x, grain_sigma)
-        previous = (problem, nnf_y, nnf_x, ids)
+            estimate = transfer_grain(estimate, level.image, problem, nnf_y, nnf_x,
+                                      grain_sigma)
+        if number < count:  # the next level inherits the field: its layout is all it reads
+            previous = (replace(problem, atlas=problem.atlas[:0], valid=problem.valid[:0],
+                                target_labels=None, atlas_labels=None, target_structure=None,
+                                structure_weight=None, atlas_structure=None), nnf_y, nnf_x)
         done += work[number - 1]
-        yield LevelResult(estimate, level.hole, number, count, done / total_work)
+        result = LevelResult(estimate, problem.window, level.image, level.hole, number, count,
+                             done / total_work)
+        del problem, level  # what the result does not hold goes before the caller's work
+        yield result
 
 
 def _plan(schedule: Schedule, number: int, count: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engines.base import CancelToken
 from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProblem
 
 _MASK32 = 0xFFFFFFFF
@@ -53,14 +54,20 @@ class TorchLevelSolver:
         self._r = problem.radius
 
         def tensor(array, dtype):
-            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device, dtype)
+            array = np.ascontiguousarray(array)
+            if not array.flags.writeable:  # torch takes writable arrays only
+                array = array.copy()
+            return torch.from_numpy(array).to(self.device, dtype)
 
+        window = problem.window
+        self._start = tensor(window.start, torch.int64)
+        self._left = tensor(window.left, torch.int64)
         self._image = tensor(estimate, torch.float32).reshape(-1, 3)
         self._atlas = tensor(problem.atlas, torch.float32).reshape(-1, 3)
         self._valid = tensor(problem.valid, torch.bool).reshape(-1)
         self._ty = tensor(problem.ty, torch.int64)
         self._tx = tensor(problem.tx, torch.int64)
-        self._index = tensor(problem.index, torch.int64).reshape(-1)
+        self._index = tensor(problem.index, torch.int64)
         self._hole_y = tensor(problem.hole_y, torch.int64)
         self._hole_x = tensor(problem.hole_x, torch.int64)
         self._confidence = tensor(problem.confidence, torch.float32)
@@ -69,17 +76,31 @@ class TorchLevelSolver:
         self._targets = torch.arange(problem.size, device=self.device, dtype=torch.int64)
         self._use_labels = problem.target_labels is not None
         if self._use_labels:
-            self._target_labels = tensor(problem.target_labels, torch.int32).reshape(-1)
+            self._target_labels = tensor(problem.target_labels, torch.int32)
             self._atlas_labels = tensor(problem.atlas_labels, torch.int32).reshape(-1)
             self._centre_label = tensor(problem.centre_label, torch.int32)
         self._use_structure = problem.target_structure is not None
         if self._use_structure:
-            self._target_structure = tensor(problem.target_structure, torch.float32).reshape(-1)
-            self._structure_weight = tensor(problem.structure_weight, torch.float32).reshape(-1)
+            self._target_structure = tensor(problem.target_structure, torch.float32)
+            self._structure_weight = tensor(problem.structure_weight, torch.float32)
             self._atlas_structure = tensor(problem.atlas_structure, torch.float32).reshape(-1)
         self._label_weight = float(label_weight)
         self._sketch_weight = float(sketch_weight)
         self._cost = torch.zeros(problem.size, device=self.device)
+
+    def _position(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Window positions of pixels ``(y, x)`` of the level, which must lie in the window."""
+        return self._start[y] + x - self._left[y]
+
+    def _target_at(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Target number at pixels ``(y, x)`` (any integers), -1 off the targets."""
+        row = y.clamp(0, self._h - 1)
+        offset = x - self._left[row]
+        inside = ((y >= 0) & (y < self._h) & (offset >= 0)
+                  & (offset < self._start[row + 1] - self._start[row]))
+        found = self._index[(self._start[row] + offset.clamp(min=0)).clamp(
+            max=max(self._index.shape[0] - 1, 0))]
+        return torch.where(inside, found, torch.full_like(found, -1))
 
     # -- distances -------------------------------------------------------------------------
 
@@ -92,7 +113,7 @@ class TorchLevelSolver:
         self._dy, self._dx = dy, dx
         rows = (self._ty[:, None] + dy).clamp(0, self._h - 1)
         cols = (self._tx[:, None] + dx).clamp(0, self._w - 1)
-        flat = rows * self._w + cols  # (n, p*p)
+        flat = self._position(rows, cols)  # (n, p*p)
         self._target_patches = self._image[flat]  # (n, p*p, 3)
         if self._use_labels:
             self._target_label_patches = self._target_labels[flat]
@@ -150,7 +171,7 @@ class TorchLevelSolver:
                 ny = self._ty + dy
                 nx = self._tx + dx
                 inside = (ny >= 0) & (nx >= 0) & (ny < self._h) & (nx < self._w)
-                j = self._index[ny.clamp(0, self._h - 1) * self._w + nx.clamp(0, self._w - 1)]
+                j = self._target_at(ny, nx)
                 has = inside & (j >= 0)
                 j = j.clamp(min=0)
                 self._try(self._nnf_y[j] - dy, self._nnf_x[j] - dx, has)
@@ -184,14 +205,14 @@ class TorchLevelSolver:
         count = self._hole_y.shape[0]
         sums = torch.zeros(2, count, 3, device=self.device)
         totals = torch.zeros(2, count, device=self.device)
-        wanted = (self._target_labels[self._hole_y * self._w + self._hole_x]
-                  if self._use_labels else None)
+        at_hole = self._position(self._hole_y, self._hole_x)
+        wanted = self._target_labels[at_hole] if self._use_labels else None
         for dy in range(-r, r + 1):
             cy = self._hole_y - dy
             for dx in range(-r, r + 1):
                 cx = self._hole_x - dx
                 inside = (cy >= 0) & (cx >= 0) & (cy < self._h) & (cx < self._w)
-                j = self._index[cy.clamp(0, self._h - 1) * self._w + cx.clamp(0, self._w - 1)]
+                j = self._target_at(cy, cx)
                 ok = inside & (j >= 0)
                 j = j.clamp(min=0)
                 s = (self._nnf_y[j] + dy) * self._wa + self._nnf_x[j] + dx
@@ -212,24 +233,28 @@ class TorchLevelSolver:
         else:
             total, summed = totals[1], sums[1]
         voted = total > 0
-        flat = (self._hole_y * self._w + self._hole_x)[voted]
-        self._image[flat] = summed[voted] / total[voted][:, None]
+        self._image[at_hole[voted]] = summed[voted] / total[voted][:, None]
 
     def step(self, search_iterations: int, search_radius: np.ndarray, seed: int,
-             first_iteration: int) -> None:
-        """Improve the field ``search_iterations`` times (0: only re-cost it), then vote."""
+             first_iteration: int, cancel: CancelToken | None = None) -> None:
+        """Improve the field ``search_iterations`` times (0: only re-cost it), then vote;
+        ``cancel`` is checked between the searches."""
         with torch.no_grad():
             self._gather_targets()
             self._cost = self._patch_cost(self._nnf_y, self._nnf_x)
             radius = torch.from_numpy(np.asarray(search_radius, np.int64)).to(self.device)
             for k in range(search_iterations):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
                 self._propagate()
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
                 self._random_search(radius, int(seed), first_iteration + k)
             self._vote(self._weights())
 
     def estimate(self) -> np.ndarray:
-        """The current ``(h, w, 3)`` float32 estimate (a copy on the host)."""
-        return self._image.reshape(self._h, self._w, 3).cpu().numpy().copy()
+        """The current ``(window.size, 3)`` float32 estimate (a copy on the host)."""
+        return self._image.cpu().numpy().copy()
 
     def nnf(self) -> tuple[np.ndarray, np.ndarray]:
         """The current field as int32 ``(nnf_y, nnf_x)`` host arrays."""
