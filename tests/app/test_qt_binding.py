@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtCore import QObject, Signal
@@ -20,10 +21,15 @@ def test_emitting_signals_does_not_leak_or_steal_references(qtbot):
     emitter.payload.connect(received.append)
     emitter.number.connect(received.append)
     watched = (True, False, None)
+    emits = 2000
+    gc.collect()
     before = [sys.getrefcount(o) for o in watched]
-    for i in range(500):
+    for i in range(emits // 2):
         emitter.payload.emit(None if i % 2 else i)
         emitter.number.emit(i)
     received.clear()
     after = [sys.getrefcount(o) for o in watched]
-    assert [a - b for a, b in zip(after, before)] == [0, 0, 0]
+    # a binding bug moves a count by about one per emit; threads left by earlier tests
+    # (ending, collected) may move these shared singletons by a few meanwhile
+    drift = [abs(a - b) for a, b in zip(after, before)]
+    assert max(drift) < emits // 20, drift
