@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.document import Document
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer, Reference
 from app.viewcache import nonzero_rects
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
@@ -57,6 +57,14 @@ _GUIDANCE_NOUNS = {
     Guidance.COLOR.value: "the colour strokes",
 }
 _PLURAL_GUIDANCE = {Guidance.LABELS.value, Guidance.EXEMPLARS.value, Guidance.COLOR.value}
+# a fill is dropped when guidance it followed changes meanwhile: "<this> changed while..."
+_CHANGED_GUIDANCE = {
+    Guidance.SKETCH: "The sketch",
+    Guidance.COLOR: "The colour strokes",
+    Guidance.LABELS: "The label map",
+    Guidance.SAMPLING: "The sampling area",
+    Guidance.EXEMPLARS: "The reference photos",
+}
 
 
 def guidance_list(kinds) -> str:
@@ -127,7 +135,16 @@ class _Run:
     shrunk: str = ""  # a note on the reference photos searched shrunk, or ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
+    request: InpaintRequest | None = None  # the snapshot the engine works on
+    followed: frozenset[Guidance] = frozenset()  # the guidance its engine follows
+    # each layer's version and the reference photos when the request was built
+    versions: dict[Layer, int] = field(init=False)
+    references: tuple[Reference, ...] = field(init=False)
     _hole: list[Box] | None = None
+
+    def __post_init__(self) -> None:
+        self.versions = {layer: self.document.layer_version(layer) for layer in Layer}
+        self.references = self.document.references
 
     def hole(self) -> list[Box]:
         """Rectangles covering ``used_mask`` (found once): all a check of the mask reads."""
@@ -159,6 +176,8 @@ class FillController(WorkerClient):
         self.settings = FillSettings()
         self.document: Document | None = None
         self._pending: _Run | None = None  # a finished run waiting to be applied
+        # a waiting run that undo put aside, and the document state it was put aside in
+        self._set_aside: tuple[_Run, int] | None = None
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
@@ -191,10 +210,11 @@ class FillController(WorkerClient):
         title = engine_class.title or engine_class.name
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=request)
-        self._pending = None
+        self._pending = self._set_aside = None
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
         run = _Run(task.id, doc, doc.image_version, request.mask, request.sketch, request.color,
                    box, title, ignored)
+        run.request, run.followed = request, engine_class.guidance
         task_id = self._start(task, run)
         # once the fill has started, so that it does not wait; its stages reach this (GUI)
         # thread after this returns
@@ -202,11 +222,62 @@ class FillController(WorkerClient):
         return task_id
 
     def discard(self) -> None:
-        """Drop the preview (and a result waiting to be applied)."""
-        self._pending = None
+        """Drop the preview (and a result waiting to be applied, or put aside)."""
+        self._pending = self._set_aside = None
         if self.document is not None:
             self.document.set_preview(None)
         self.previewChanged.emit(None, None, "")
+
+    def set_aside(self) -> bool:
+        """Discard the result waiting to be applied (undo), keeping it for :meth:`restore`
+        while the document stays as it is; returns whether there was one."""
+        run = self._pending
+        self.discard()
+        if run is None or run.final is None:
+            return False
+        self._set_aside = (run, run.document.state)
+        return True
+
+    @property
+    def restorable(self) -> str:
+        """The name of the step the result put aside would make ("Fill (Telea)") when
+        :meth:`restore` can show it again (nothing ran, was shown or changed since), else
+        ""."""
+        if self._set_aside is None or self.busy or self._pending is not None:
+            return ""
+        run, state = self._set_aside
+        if run.document is not self.document or run.document.state != state \
+                or self._outdated(run) is not None:
+            return ""
+        return f"Fill ({run.engine_title})"
+
+    def restore(self) -> bool:
+        """Show again the result :meth:`set_aside` put aside, waiting to be applied (redo);
+        returns whether it did."""
+        if not self.restorable:
+            return False
+        (run, _state), self._set_aside = self._set_aside, None
+        final = run.final
+        self._pending = run
+        run.document.set_preview(final.image, final.name)
+        self.previewChanged.emit(final.image, run.box, f"{run.engine_title}: {final.name}")
+        return True
+
+    def drop_outdated(self) -> str:
+        """Drop the running fill, or the one waiting to be applied, when its result may no
+        longer be used (:meth:`_outdated`: its picture, hole or guidance changed); returns
+        why, for the user, else ""."""
+        run = self._run if self._run is not None else self._pending
+        if run is None or run.dropped:
+            return ""
+        reason = self._outdated(run)
+        if not reason:
+            return ""
+        if run is self._run:
+            run.dropped = True
+            self.cancel()
+        self.discard()
+        return reason
 
     def apply(self) -> bool:
         """Commit the finished result as one undoable step; returns whether it did."""
@@ -238,6 +309,8 @@ class FillController(WorkerClient):
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
             return
+        if run.dropped:  # stages that were on their way when it was dropped
+            return
         reason = self._outdated(run)
         if reason is not None:
             run.dropped = True
@@ -254,9 +327,11 @@ class FillController(WorkerClient):
     def _outdated(self, run: _Run) -> str | None:
         """Why the results of ``run`` may not be used now (None: they may): "" when the
         document is another one (nothing to say), else a message. The picture changed (a
-        fill applied, an undo), or part of the hole was unmasked (undone, erased, cleared):
-        the user no longer wants that filled. More mask painted meanwhile is fine: applying
-        clears only the mask the run used."""
+        fill applied, an undo), part of the hole was unmasked (undone, erased, cleared): the
+        user no longer wants that filled, or guidance its engine followed was taken back
+        (:meth:`_changed_guidance`): the fill shows what the user no longer asks for. More
+        mask or guidance painted meanwhile is fine: applying clears only the mask, lines
+        and strokes the run used, and the new ones stay for the next fill."""
         doc = self.document
         if doc is not run.document:
             return ""
@@ -266,10 +341,54 @@ class FillController(WorkerClient):
             region = rect.slices
             if ((run.used_mask[region] >= 128) & (doc.mask[region] < 128)).any():
                 return "The mask changed while the engine ran; its fill was dropped"
+        changed = self._changed_guidance(run)
+        if changed is not None:
+            return (f"{_CHANGED_GUIDANCE[changed]} changed while the engine ran; its fill was "
+                    "dropped")
+        return None
+
+    @staticmethod
+    def _changed_guidance(run: _Run) -> Guidance | None:
+        """The first kind of guidance that ``run``'s engine followed and that is no longer
+        in its document as the run read it: sketch lines or colour strokes removed or
+        repainted, the label map or the sampling area the run used changed where it used
+        them, a reference photo removed. Only a layer whose version changed is read."""
+        doc, request = run.document, run.request
+        if request is None:
+            return None
+
+        def changed(layer: Layer) -> bool:
+            return doc.layer_version(layer) != run.versions[layer]
+
+        if Guidance.SKETCH in run.followed and request.sketch is not None \
+                and changed(Layer.SKETCH):
+            lines = request.sketch > 0
+            if (doc.layer(Layer.SKETCH)[lines] != request.sketch[lines]).any():
+                return Guidance.SKETCH
+        if Guidance.COLOR in run.followed and request.color is not None \
+                and changed(Layer.COLOR):
+            painted = request.color[..., 3] > 0
+            if (doc.layer(Layer.COLOR)[painted] != request.color[painted]).any():
+                return Guidance.COLOR
+        if Guidance.LABELS in run.followed and request.labels is not None \
+                and changed(Layer.LABELS) and not (
+                    doc.label_set == request.label_set
+                    and np.array_equal(doc.layer(Layer.LABELS), request.labels)):
+            return Guidance.LABELS
+        if Guidance.SAMPLING in run.followed and changed(Layer.SAMPLING):
+            sampling = doc.layer(Layer.SAMPLING)
+            for used, kind in ((request.sample_include, SAMPLE_INCLUDE),
+                               (request.sample_exclude, SAMPLE_EXCLUDE)):
+                if used is not None and (sampling[used >= 128] != kind).any():
+                    return Guidance.SAMPLING
+        if Guidance.EXEMPLARS in run.followed:
+            kept = {id(reference) for reference in doc.references}
+            if any(id(reference) not in kept for reference in run.references):
+                return Guidance.EXEMPLARS
         return None
 
     def _result(self, run: _Run, result: object) -> None:
-        if not isinstance(result, Stage) or self.document is not run.document:
+        if not isinstance(result, Stage) or self.document is not run.document or run.dropped:
             return
         run.final = result
         self._pending = run

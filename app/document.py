@@ -232,6 +232,15 @@ class Step:
             self._nbytes = size
         return size
 
+    @property
+    def layers(self) -> frozenset[Layer]:
+        """The layers it changes (the label layer also for a new label list or computed
+        map)."""
+        changed = {diff.layer for diff in self.diffs}
+        if self.label_maps is not None:
+            changed.add(Layer.LABELS)
+        return frozenset(changed)
+
 
 ChangeListener = Callable[[Layer, Box], None]
 
@@ -332,6 +341,7 @@ class Document:
         self._base_state = 0
         self._saved_state: int | None = 0
         self._image_version = 0
+        self._layer_versions: dict[Layer, int] = dict.fromkeys(Layer, 0)  # see layer_version
         self.references: tuple[Reference, ...] = ()
 
     # ------------------------------------------------------------- references
@@ -711,6 +721,7 @@ class Document:
             return
         for (layer, row, col), old in self._backup.items():
             self._tile(layer, row, col)[...] = old
+            self._layer_versions[layer] += 1  # a fill may have read the pixels taken back
             self.notify(layer, self._tile_box(row, col))
         self._backup.clear()
         if step.label_maps is not None:
@@ -907,8 +918,12 @@ class Document:
         self._saved_state = self.state if state is None else state
 
     def _note_image_change(self, step: Step) -> None:
-        if any(d.layer is Layer.IMAGE for d in step.diffs):
+        """``step`` was made, undone or redone: count the change of each of its layers."""
+        layers = step.layers
+        if Layer.IMAGE in layers:
             self._image_version += 1
+        for layer in layers:
+            self._layer_versions[layer] += 1
 
     def _apply(self, step: Step, use_old: bool) -> None:
         """Write ``step``'s old (undo) or new (redo) tiles without waiting for compression
@@ -988,6 +1003,13 @@ class Document:
     def image_version(self) -> int:
         """Changes whenever the picture's pixels change (edits, undo, redo)."""
         return self._image_version
+
+    def layer_version(self, layer: Layer | str) -> int:
+        """Changes whenever a step that changed ``layer`` is made, undone or redone, or a
+        step that touched it is cancelled (for the label layer: also when its label list or
+        computed map changes). Equal numbers: the layer holds what it held then, except for
+        a step still open (it counts when it ends)."""
+        return self._layer_versions[Layer(layer)]
 
     @property
     def edited_pixels(self) -> np.ndarray | None:

@@ -270,7 +270,8 @@ class FaceSession(WorkerClient):
     # ------------------------------------------------------------------ photo
     def set_document(self, document: Document | None) -> None:
         """Follow a newly opened photo: leaves any face edit (unpasted changes are dropped:
-        ask first) and forgets the faces. Not for the crop: the window shows the crop while
+        ask first) and forgets the faces, and says "" (:attr:`message`): nothing said of the
+        last photo's faces still holds. Not for the crop: the window shows the crop while
         the session keeps the photo."""
         self.cancel()
         self._forget()
@@ -279,6 +280,7 @@ class FaceSession(WorkerClient):
         self.document = document
         self.faces, self._drawn = [], set()
         self.facesChanged.emit([])
+        self.message.emit("")
 
     @staticmethod
     def detector_ready() -> bool:

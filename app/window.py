@@ -43,7 +43,7 @@ from app.busy import wait_for
 from app.canvas_view import CanvasView
 from app.compare import CompareDialog
 from app.controller import FillController
-from app.document import Document, Layer
+from app.document import Document, Layer, Step
 from app.elision import elided_message
 from app.face_commands import FaceCommands, PhotoState
 from app.faces import FaceBoxTool, FacePanel, FaceSession
@@ -671,20 +671,47 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
+        """Undo the last step; a fill waiting for Enter is discarded first, on its own (redo
+        brings it back while nothing else changes)."""
         if self.document is not None:
-            self.controller.discard()
-            step = self.document.undo()
-            if step:
-                self.statusBar().showMessage(f"Undid {step.label}", 3000)
+            if self.controller.set_aside():
+                self.statusBar().showMessage(
+                    "Discarded the fill; Ctrl+Shift+Z brings it back", 5000)
+            else:
+                self.controller.discard()
+                step = self.document.undo()
+                if step:
+                    self._after_history_move(step, f"Undid {step.label}")
         self._update_actions()
 
     def redo(self) -> None:
+        """Redo the last step undone, or bring back the fill that undo discarded."""
         if self.document is not None:
-            self.controller.discard()
-            step = self.document.redo()
-            if step:
-                self.statusBar().showMessage(f"Redid {step.label}", 3000)
+            if self.controller.restore():
+                self.statusBar().showMessage(
+                    "Brought the fill back; Enter applies it, Esc discards it", 6000)
+            elif self.document.can_redo():
+                self.controller.discard()
+                step = self.document.redo()
+                if step:
+                    self._after_history_move(step, f"Redid {step.label}")
         self._update_actions()
+
+    def _after_history_move(self, step: Step, said: str) -> None:
+        """After undo or redo of ``step`` (``said``: what the status bar says of it) while a
+        fill runs (or is about to start), as after an edit of its layers
+        (:meth:`_fill_again_or_drop`): the fill starts again when it runs after each stroke,
+        else it is dropped when its mask or guidance changed, saying why. No fill starts
+        otherwise: not when nothing runs (stepping back through the history must not apply
+        a new fill, which would drop the steps to redo), nor after a step that changed the
+        picture (a fill, a face edit: that would apply the fill just undone once more)."""
+        layers = {layer.value for layer in step.layers}
+        running = self.controller.busy or self._run_timer.isActive()
+        note = (self._fill_again_or_drop(layers)
+                if running and Layer.IMAGE.value not in layers
+                else self.controller.drop_outdated())
+        self.statusBar().showMessage(". ".join(text for text in (said, note) if text),
+                                     8000 if note else 3000)
 
     def _mask_operation(self, label: str, operation, verb: str | None = None) -> None:
         """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
@@ -746,9 +773,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 f"There are no {what}: nothing to clear" if plural
                 else f"The {what} is empty: nothing to clear", 5000)
             return
-        self._on_edit_finished(layer.value)
-        self.statusBar().showMessage(
-            f"Cleared the {what}; Ctrl+Z brings {'them' if plural else 'it'} back", 5000)
+        self._on_edit_finished(
+            layer.value, f"Cleared the {what}; Ctrl+Z brings {'them' if plural else 'it'} back")
 
     def cancel_or_discard(self) -> None:
         """Esc: cancel whatever runs (a fill, a map, face or text detection), else discard
@@ -811,18 +837,31 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _on_edit_finished(self, layer: str, said: str = "") -> None:
         """After an edit of ``layer``: a label edit fills with an engine that follows labels,
         saying so after ``said`` (what the edit itself reports), and the fill runs again
-        when it runs after each stroke."""
+        when it runs after each stroke, else a fill running whose mask or guidance changed
+        is dropped, saying why (:meth:`_fill_again_or_drop`)."""
         self._update_actions()
         notes = [said] if said else []
         if layer == Layer.LABELS.value and self.document is not None \
                 and self.document.mask.any():
             notes.append(self._use_label_engine())
+        notes.append(self._fill_again_or_drop({layer}))
         message = ". ".join(note for note in notes if note)
         if message:
             self.statusBar().showMessage(message, 10000)
-        if layer in _EDIT_LAYERS and self.controller.settings.auto_run \
+
+    def _fill_again_or_drop(self, layers: set[str]) -> str:
+        """After an edit, undo or redo that changed ``layers`` (values of :class:`Layer`):
+        with *Fill after each stroke*, a guidance layer or the mask changed and a hole left,
+        the fill starts again soon (a burst of edits starts one), from the document as it is
+        then, and a fill running that no longer fits it stops now, quietly; otherwise a fill
+        running or waiting that no longer fits is dropped (:meth:`FillController.drop_outdated`).
+        Returns what the status bar should say of it ("" for nothing)."""
+        dropped = self.controller.drop_outdated()
+        if layers & _EDIT_LAYERS and self.controller.settings.auto_run \
                 and self.document is not None and self.document.mask.any():
             self._run_timer.start()
+            return ""
+        return dropped
 
     def _use_label_engine(self) -> str:
         """After a label edit, fill with an engine that follows labels: the one chosen when
@@ -887,12 +926,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)
         self.actions["undo"].setEnabled(has and doc.can_undo())
-        self.actions["redo"].setEnabled(has and doc.can_redo())
+        restorable = self.controller.restorable if has else ""  # a fill undo discarded
+        self.actions["redo"].setEnabled(has and (doc.can_redo() or bool(restorable)))
         # a step's label may hold a "&" (a file name): shown as it is, not as a mnemonic
         self.actions["undo"].setText(f"&Undo {doc.undo_label().replace('&', '&&')}"
                                      if has and doc.can_undo() else "&Undo")
-        self.actions["redo"].setText(f"&Redo {doc.redo_label().replace('&', '&&')}"
-                                     if has and doc.can_redo() else "&Redo")
+        redo = restorable or (doc.redo_label() if has and doc.can_redo() else "")
+        self.actions["redo"].setText(f"&Redo {redo.replace('&', '&&')}" if redo else "&Redo")
 
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
