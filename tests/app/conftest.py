@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.legend import LegendPanel
+from tests.app.test_window import shown_window
 
 
 @pytest.fixture
@@ -16,3 +17,14 @@ def legend(qtbot, model_cache):
     panel.show()
     qtbot.waitExposed(panel)
     return panel
+
+
+@pytest.fixture
+def window(qtbot):
+    """The editor shown at 1000x700 (:func:`~tests.app.test_window.shown_window`), every
+    question answered No; its worker shut down afterwards. A module that needs another
+    set-up defines its own ``window``."""
+    window = shown_window(qtbot)
+    window.confirm = lambda title, text: False  # never block on a question
+    yield window
+    window.worker.shutdown()

@@ -5,7 +5,6 @@ in the middle of its file paths first, so that the words after them stay in sigh
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
@@ -15,7 +14,6 @@ from app.elision import elided_message, path_spans
 from app.faces import FacePanel
 from app.references import ReferencePanel
 from engines.segmentation.base import LabelSet
-from tests.app.test_window import shown_window
 
 LONG_NAME = "a very long reference photo name from the camera card IMG_20230812_0001.jpg"
 
@@ -80,14 +78,6 @@ def test_a_message_that_fits_is_whole_and_one_without_paths_is_cut_at_its_end(qt
     assert elided_message(text, metrics, metrics.horizontalAdvance(text)) == text
     cut = elided_message(text, metrics, 150)
     assert cut.endswith("…") and text.startswith(cut[:-1])
-
-
-@pytest.fixture
-def window(qtbot):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False
-    yield window
-    window.worker.shutdown()
 
 
 def test_a_long_path_message_keeps_its_last_words_in_a_narrow_window(qtbot, window, tmp_path):

@@ -9,15 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
 from app.shortcuts import keys_for
-from tests.app.test_window import shown_window
-
-
-@pytest.fixture
-def window(qtbot):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False
-    yield window
-    window.worker.shutdown()
 
 
 def _tools_bar(window) -> QToolBar:

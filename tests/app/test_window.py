@@ -55,14 +55,6 @@ def thread_recorder(threads: list) -> Callable[[Callable], Callable]:
     return recorded
 
 
-@pytest.fixture
-def window(qtbot):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False  # never block on a question
-    yield window
-    window.worker.shutdown()
-
-
 def _drag(qtbot, canvas, points):
     qtbot.mousePress(canvas, Qt.LeftButton, pos=points[0])
     for p in points[1:]:

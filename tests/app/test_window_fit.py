@@ -27,14 +27,6 @@ LONG_MESSAGE = ("Colour regions (no download): 20 labels found. Paint with the l
                 "change the layout; the changed area is filled to follow it")
 
 
-@pytest.fixture
-def window(qtbot):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False
-    yield window
-    window.worker.shutdown()
-
-
 def test_the_window_fits_640x480_with_every_panel_and_leaves_the_canvas_room(qtbot, window):
     window.open_path(SAMPLE_IMAGE)
     for dock in window.docks.values():
