@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 import app.file_commands
 from app.busy import wait_for
 from engines.fileio import load_image, save_image
-from tests.app.test_window import window  # noqa: F401  (fixture)
 
 
 class _Watcher:
@@ -73,7 +72,7 @@ def test_the_event_loop_runs_and_a_dialog_names_slow_work(qtbot):
     assert not quick.labels  # no dialog flashes up for quick work
 
 
-def test_saving_a_picture_leaves_the_window_painting(tmp_path, window, monkeypatch):  # noqa: F811
+def test_saving_a_picture_leaves_the_window_painting(tmp_path, window, monkeypatch):
     save_image(tmp_path / "photo.png", np.full((60, 80, 3), 90, np.uint8))
     assert window.open_path(tmp_path / "photo.png")
 
