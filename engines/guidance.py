@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from engines.base import UNLABELLED, Guidance, InpaintRequest, InputError, Strategy
-from engines.region import REFERENCE_OPAQUE, Box, crop_boxes
+from engines.region import REFERENCE_OPAQUE, Box, colour_strokes_in, crop_boxes
 
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
 # drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
@@ -225,15 +225,17 @@ def _sampling_matters(include: np.ndarray | None, exclude: np.ndarray | None,
 
 
 def follow_colour_hints(fill: np.ndarray, hole: np.ndarray, color: np.ndarray | None,
-                        strength: float = 1.0) -> np.ndarray:
+                        strength: float = 1.0, *, in_place: bool = False) -> np.ndarray:
     """``fill`` with its colours inside ``hole`` shifted toward the colour strokes painted
     there, its texture kept.
 
     ``fill``: ``(H, W, 3)`` uint8 RGB, an engine's result; ``hole``: ``(H, W)`` bool, True
     on the filled pixels; ``color``: ``(H, W, 4)`` uint8 RGBA strokes (alpha > 0 where
     painted; :attr:`InpaintRequest.color`) or None; ``strength``: 0..1, times each stroke's
-    alpha / 255. Returns a new ``(H, W, 3)`` uint8 array, or ``fill`` itself when no stroke
-    lies in the hole or ``strength`` is 0. Pixels outside the hole are never changed.
+    alpha / 255. Returns a new ``(H, W, 3)`` uint8 array, or with ``in_place`` ``fill``
+    itself, shifted in place (for a caller that owns it: no copy of the whole picture);
+    ``fill`` itself, unchanged, when no stroke lies in the hole or ``strength`` is 0. Pixels
+    outside the hole are never changed.
 
     On a stroke the shift is ``strength * alpha / 255 * (hint - m)``, where ``m`` is the
     fill's local mean colour (:data:`COLOUR_HINT_DETAIL`), so a full stroke makes the fill
@@ -243,10 +245,8 @@ def follow_colour_hints(fill: np.ndarray, hole: np.ndarray, color: np.ndarray | 
     (:data:`COLOUR_HINT_SPREAD`), and it is faded in from the hole's edge
     (:data:`COLOUR_HINT_EDGE`): no seam.
     """
-    if color is None or strength <= 0:
-        return fill
-    painted = hole & (color[..., 3] > 0)
-    if not painted.any():
+    painted = None if strength <= 0 else colour_strokes_in(hole, color)
+    if painted is None:
         return fill
     height, width = hole.shape
     # the shift is gone three spreads beyond the strokes: work on the hole near them, with
@@ -273,7 +273,7 @@ def follow_colour_hints(fill: np.ndarray, hole: np.ndarray, color: np.ndarray | 
     ramp = np.clip((inside - 1.0) / edge, 0.0, 1.0)
     shift *= (ramp * ramp * (3.0 - 2.0 * ramp))[..., None]  # smoothstep, 0 on the edge row
     shifted = cv2.add(pixels, shift)  # float32
-    result = fill.copy()
+    result = fill if in_place else fill.copy()
     np.copyto(result[rows, cols], np.clip(np.rint(shifted), 0, 255).astype(np.uint8),
               where=hole_u8[..., None] > 0)
     return result

@@ -498,10 +498,20 @@ def _is_grey(rgb: np.ndarray) -> bool:
                 and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
+def colour_strokes_in(hole: np.ndarray, color: np.ndarray | None) -> np.ndarray | None:
+    """The ``(H, W)`` bool map of the ``hole`` pixels (``(H, W)`` bool) under a colour
+    stroke of ``color`` (``(H, W, 4)`` uint8 RGBA, alpha > 0 where painted), or None when
+    ``color`` is None or no stroke lies in the hole."""
+    if color is None:
+        return None
+    painted = hole & (color[..., 3] > 0)
+    return painted if painted.any() else None
+
+
 def _colour_hinted(engine: Engine, region: Region) -> bool:
     """Whether ``engine`` follows colour strokes and ``region`` has some in its hole."""
-    return (Guidance.COLOR in engine.guidance and region.color is not None
-            and bool((region.color[..., 3][region.hole] > 0).any()))
+    return (Guidance.COLOR in engine.guidance
+            and colour_strokes_in(region.hole, region.color) is not None)
 
 
 def run_regions(engine: Engine, request: InpaintRequest,

@@ -63,8 +63,8 @@ class OpenCVEngine(Engine):
     @staticmethod
     def _hinted(bgr: np.ndarray, region: Region) -> np.ndarray:
         """A BGR fill as the RGB stage to yield, shifted toward the colour strokes."""
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
-        return follow_colour_hints(rgb, region.hole, region.color)
+        rgb = np.ascontiguousarray(bgr[..., ::-1])  # a copy (a reversed view is not contiguous)
+        return follow_colour_hints(rgb, region.hole, region.color, in_place=True)
 
 
 @register

@@ -193,7 +193,8 @@ class PatchMatchEngine(Engine):
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
             if edge is not None:
                 np.copyto(image, region.image, where=edge)
-            image = follow_colour_hints(image, hole, region.color, colour_strength)
+            image = follow_colour_hints(image, hole, region.color, colour_strength,
+                                        in_place=True)  # filled() made it: ours to change
             name = "refined" if final else f"level {result.number}/{result.count}"
             yield RegionStage(name, image, result.progress, final=final)
 

@@ -191,20 +191,19 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
     likewise for the unusable (not fully opaque) pixels of the exemplars. Computed in bands
     of rows (:func:`_coarse_bands`); ``cancel`` is checked between them.
     """
+    cancel = cancel or CancelToken()
     size = half_size(*level.hole.shape)
     image = np.empty((*size, 3), np.uint8)
     hole = np.empty(size, bool)
-    coarse_forbidden = np.empty(size, bool)
     for coarse, fine, part in _coarse_bands(level.hole.shape[0]):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+        cancel.raise_if_cancelled()
         known = (~level.hole[fine]).astype(np.float32)
         weight = _shrink(known)[part]
         total = _shrink(level.image[fine].astype(np.float32) * known[..., None])[part]
         hole[coarse] = weight <= 1e-6
         mean = total / np.maximum(weight, 1e-6)[..., None]
         image[coarse] = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
-        coarse_forbidden[coarse] = _shrink(forbidden[fine].astype(np.float32))[part] > 1e-6
+    coarse_forbidden = _touched(forbidden)
     level = LevelInputs(
         image=image,
         hole=hole,
@@ -390,17 +389,19 @@ def _covered(hole: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _targets(hole: np.ndarray, radius: int, window: Window):
-    """Target centres: pixels whose patch overlaps the hole; their index in ``window`` and
-    the bands of the target list."""
+    """Target centres ``ty, tx`` (int32): pixels whose patch overlaps the hole; their flat
+    positions in ``window`` (int64), the ``(window.size,)`` int32 target index there (-1
+    elsewhere) and the bands of the target list."""
     ty, tx = np.nonzero(_covered(hole, radius))
+    at_targets = window.positions(ty, tx)
     index = np.full(window.size, -1, np.int32)
-    index[window.positions(ty, tx)] = np.arange(ty.shape[0], dtype=np.int32)
+    index[at_targets] = np.arange(ty.shape[0], dtype=np.int32)
     ty = ty.astype(np.int32)
     tx = tx.astype(np.int32)
     band_rows = np.arange(0, hole.shape[0] + BAND_ROWS, BAND_ROWS)
     bands = np.searchsorted(ty, band_rows).astype(np.int64)
     bands[-1] = ty.shape[0]
-    return ty, tx, index, np.unique(bands)
+    return ty, tx, at_targets, index, np.unique(bands)
 
 
 def _depth(hole: np.ndarray, window: Window) -> np.ndarray:
@@ -453,10 +454,7 @@ def level_problem(level: LevelInputs, radius: int,
     """The atlas, targets and guidance maps for one level (``cancel`` checked between the
     steps). Target maps are made for the window around the hole only; the atlas is the level
     image itself when there are no exemplars."""
-    def check() -> None:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-
+    cancel = cancel or CancelToken()
     hole = level.hole
     centres, kept = source_centres(level, radius)
     exemplars = [e for _, e, _, _ in kept]
@@ -466,16 +464,14 @@ def level_problem(level: LevelInputs, radius: int,
     atlas.flags.writeable = False  # the kernels take one array type, whoever owns it
     valid = _paste_pieces([centres] + [c for _, _, _, c in kept], lefts, np.uint8, 0)
     del centres  # valid itself, or pasted into it
-    check()
+    cancel.raise_if_cancelled()
 
     window = Window.around(hole, 2 * radius)
-    ty, tx, index, bands = _targets(hole, radius, window)
-    check()
+    ty, tx, at_targets, index, bands = _targets(hole, radius, window)
+    cancel.raise_if_cancelled()
     hole_y, hole_x = np.nonzero(hole)
-    at_targets = window.positions(ty, tx)
-    confidence = CONFIDENCE_BASE ** -np.minimum(_depth(hole, window)[at_targets],
-                                                CONFIDENCE_CAP)
-    check()
+    confidence = CONFIDENCE_BASE ** -_depth(hole, window)[at_targets]  # depth is capped
+    cancel.raise_if_cancelled()
 
     target_labels = atlas_labels = None
     centre_label = np.full(ty.shape[0], -1, np.int16)
@@ -489,14 +485,14 @@ def level_problem(level: LevelInputs, radius: int,
         offered = _offered_labels(atlas_labels, valid)
         if not offered[0]:  # no wildcard (exemplar): free labels nothing offers
             centre_label[~offered[centre_label.astype(np.int64) + 1]] = -1
-        check()
+        cancel.raise_if_cancelled()
 
     target_structure = structure_weight = atlas_structure = None
     if level.sketch is not None and (level.sketch & hole).any():
         sketch_in_hole = _skeleton(level.sketch & hole)
         atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0)
         edges = _edge_map(level.image, hole, out=places[0])
-        check()
+        cancel.raise_if_cancelled()
         in_hole = window.gather(hole)
         lines = gather_in_bands(window, _SOFT_MARGIN,
                                 lambda rows: _soft_lines(sketch_in_hole[rows]))
@@ -510,7 +506,7 @@ def level_problem(level: LevelInputs, radius: int,
         structure_weight = (near & in_hole).astype(np.float32)
         for (_, e, usable, _), place in zip(kept, places[1:]):
             _edge_map(e, None if usable.all() else ~usable, out=place)
-        check()
+        cancel.raise_if_cancelled()
 
     return LevelProblem(
         hole=hole, atlas=atlas, piece_left=lefts, piece_width=widths, piece_height=heights,

@@ -43,11 +43,6 @@ def band_chunks(bands: np.ndarray, chunk: int = CHUNK) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
 
 
-def _check(cancel: CancelToken | None) -> None:
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-
-
 class NumbaLevelSolver:
     """Holds one level's estimate and nearest-neighbour field; :meth:`step` runs one EM round.
 
@@ -87,6 +82,7 @@ class NumbaLevelSolver:
         ``search_radius`` is int32 ``(n,)``, the largest random-search step per target.
         ``cancel`` is checked between kernel calls of about ``CHUNK`` targets each.
         """
+        cancel = cancel or CancelToken()
         p = self.problem
         if self._parallel:
             cost, scan, vote = kernels.cost_bands, kernels.scan_bands, kernels.vote
@@ -96,7 +92,7 @@ class NumbaLevelSolver:
         for first, end in self._chunks:
             cost(self._flat, *self._window, self._atlas, p.ty, p.tx, p.bands, first, end,
                  self._nnf_y, self._nnf_x, self._cost, p.radius, *self._guidance)
-            _check(cancel)
+            cancel.raise_if_cancelled()
         for k in range(search_iterations):
             for parity in (0, 1):
                 for first, end in self._chunks:
@@ -104,14 +100,14 @@ class NumbaLevelSolver:
                          p.centre_label, p.index, p.bands, first, end, parity, self._nnf_y,
                          self._nnf_x, self._cost, p.radius, first_iteration + k,
                          search_radius, seed, *self._guidance)
-                    _check(cancel)
+                    cancel.raise_if_cancelled()
         weight = vote_weights(self._cost, p.confidence)
         labels = self._guidance[:3]
         for first in range(0, p.hole_y.shape[0], CHUNK):
             vote(self._flat, *self._window, self._atlas, p.hole_y, p.hole_x, first,
                  min(first + CHUNK, p.hole_y.shape[0]), p.index, self._nnf_y, self._nnf_x,
                  weight, p.radius, *labels)
-            _check(cancel)
+            cancel.raise_if_cancelled()
 
     def estimate(self) -> np.ndarray:
         """The current ``(window.size, 3)`` float32 estimate (the solver's own array)."""

@@ -62,7 +62,9 @@ class LevelResult:
 
     ``estimate``: ``(window.size, 3)`` float32, the estimate at the ``window`` pixels (see
     :class:`~.window.Window`; elsewhere it is the level's ``image``, uint8 ``(h, w, 3)``);
-    ``hole``: the level's ``(h, w)`` bool hole; ``number`` 1 (coarsest)..``count``.
+    ``hole``: the level's ``(h, w)`` bool hole; ``number`` 1 (coarsest)..``count``;
+    ``hole_pixels``: the hole's pixels ``(ys, xs)``, row-major (the problem's ``hole_y,
+    hole_x``), or None to find them in ``hole``.
     """
 
     estimate: np.ndarray
@@ -72,12 +74,13 @@ class LevelResult:
     number: int
     count: int
     progress: float
+    hole_pixels: tuple[np.ndarray, np.ndarray] | None = None
 
     def filled(self) -> np.ndarray:
         """``(h, w, 3)`` uint8: the level's image with the estimate in its hole, rounded and
         saturated (``cv2.convertScaleAbs``)."""
         picture = self.image.copy()
-        ys, xs = np.nonzero(self.hole)
+        ys, xs = self.hole_pixels or np.nonzero(self.hole)
         picture[ys, xs] = cv2.convertScaleAbs(self.estimate[self.window.positions(ys, xs)])
         return picture
 
@@ -233,14 +236,14 @@ def _acceptable(problem: LevelProblem, sy: np.ndarray, sx: np.ndarray,
 
 
 def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarray,
-                 fine: LevelProblem, coarse_ids: tuple[int, ...], fine_ids: tuple[int, ...],
+                 fine: LevelProblem,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The fine level's field from the coarse one: each match doubled within its atlas piece.
+    """The fine level's field from the coarse one: each match doubled within its atlas piece
+    (the pieces of either level named by its ``piece_ids``).
 
-    ``coarse_ids``/``fine_ids`` name the atlas pieces of each level (0 = the region, k = the
-    k-th exemplar). Targets without a usable inherited match start from
-    :func:`nearest_sources`. Returns ``(nnf_y, nnf_x, inherited)``. Of ``coarse`` only the
-    shape, window, index and atlas layout are read.
+    Targets without a usable inherited match start from :func:`nearest_sources`. Returns
+    ``(nnf_y, nnf_x, inherited)``. Of ``coarse`` only the shape, window, index, atlas layout
+    and piece ids are read.
     """
     height, width = coarse.shape
     parent = coarse.window.lookup(coarse.index, np.minimum(fine.ty // 2, height - 1),
@@ -250,7 +253,7 @@ def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarra
     sy = coarse_y[parent].astype(np.int64)
     sx = coarse_x[parent].astype(np.int64)
     piece = np.searchsorted(coarse.piece_left, sx, side="right") - 1
-    fine_piece = np.array([fine_ids.index(i) for i in coarse_ids], np.int64)[piece]
+    fine_piece = np.array([fine.piece_ids.index(i) for i in coarse.piece_ids], np.int64)[piece]
     r = fine.radius
     local_x = 2 * (sx - coarse.piece_left[piece]) + (fine.tx - 2 * (fine.tx // 2))
     local_y = 2 * sy + (fine.ty - 2 * (fine.ty // 2))
@@ -275,6 +278,7 @@ def upscaled_estimate(previous: LevelResult, image: np.ndarray, problem: LevelPr
     more on every side (all a ``pyrUp`` pixel reads), which gives the whole map's values at
     the hole; ``cancel`` is checked between bands.
     """
+    cancel = cancel or CancelToken()
     window = problem.window
     estimate = window.gather(image).astype(np.float32)
     height, width = problem.shape
@@ -284,8 +288,7 @@ def upscaled_estimate(previous: LevelResult, image: np.ndarray, problem: LevelPr
         lo, hi = np.searchsorted(ys, (top, bottom))
         if lo == hi:
             continue
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+        cancel.raise_if_cancelled()
         y, x = ys[lo:hi], xs[lo:hi]
         rows = slice(max(top // 2 - 2, 0), min((bottom - 1) // 2 + 3, coarse_height))
         cols = slice(max(int(x.min()) // 2 - 2, 0), min(int(x.max()) // 2 + 3, coarse_width))
@@ -316,8 +319,8 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
     window = problem.window
     hole_y, hole_x = problem.hole_y, problem.hole_x
     at_hole = window.positions(hole_y, hole_x)
-    copied_at_hole = problem.atlas[nnf_y[problem.index[at_hole]],
-                                   nnf_x[problem.index[at_hole]]].astype(np.float32)
+    target = problem.index[at_hole]  # a hole pixel is a target's centre
+    copied_at_hole = problem.atlas[nnf_y[target], nnf_x[target]].astype(np.float32)
     result = estimate.copy()
     margin = int(np.ceil(4 * sigma)) + 4
     for top, bottom, first, last in bands_with_margin(problem.shape[0], margin):
@@ -335,11 +338,15 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
     return result
 
 
+def _has_sources(level: LevelInputs, radius: int) -> bool:
+    centres, kept = source_centres(level, radius)
+    return bool(kept) or bool(centres.any())
+
+
 def _require_sources(level: LevelInputs, radius: int) -> None:
     """Raise :class:`EngineError` saying why when no source patch exists at the finest
     level."""
-    centres, kept = source_centres(level, radius)
-    if centres.any() or kept:
+    if _has_sources(level, radius):
         return
     side = 2 * radius + 1
     if level.exemplars:  # the references given cannot help either
@@ -362,11 +369,6 @@ def _require_sources(level: LevelInputs, radius: int) -> None:
                       "excluded area, or the outside of an include area) leave no pixel to "
                       "copy; unmask some context, widen the sampling area or add a "
                       "reference image")
-
-
-def _has_sources(level: LevelInputs, radius: int) -> bool:
-    centres, kept = source_centres(level, radius)
-    return bool(kept) or bool(centres.any())
 
 
 def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: int,
@@ -403,7 +405,6 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
         cancel.raise_if_cancelled()
         level, levels[number - 1] = levels[number - 1], None
         problem = level_problem(level, radius, cancel)
-        ids = problem.piece_ids
         level_seed = int(hash32((seed & 0xFFFFFFFF) * 7919 + number))
         if previous is None:
             estimate = problem.window.gather(push_pull(level.image, level.hole))
@@ -412,8 +413,7 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
         else:
             coarse, coarse_y, coarse_x = previous
             estimate = upscaled_estimate(result, level.image, problem, cancel)
-            nnf_y, nnf_x, inherited = upsample_nnf(coarse, coarse_y, coarse_x, problem,
-                                                   coarse.piece_ids, ids, rng)
+            nnf_y, nnf_x, inherited = upsample_nnf(coarse, coarse_y, coarse_x, problem, rng)
             near = schedule.fine_search_radius if number == count else schedule.search_radius
             search = np.where(inherited, near, schedule.fresh_search_radius).astype(np.int32)
             del coarse
@@ -435,7 +435,7 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
                                 structure_weight=None, atlas_structure=None), nnf_y, nnf_x)
         done += work[number - 1]
         result = LevelResult(estimate, problem.window, level.image, level.hole, number, count,
-                             done / total_work)
+                             done / total_work, (problem.hole_y, problem.hole_x))
         del problem, level  # what the result does not hold goes before the caller's work
         yield result
 

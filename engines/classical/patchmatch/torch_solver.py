@@ -239,16 +239,15 @@ class TorchLevelSolver:
              first_iteration: int, cancel: CancelToken | None = None) -> None:
         """Improve the field ``search_iterations`` times (0: only re-cost it), then vote;
         ``cancel`` is checked between the searches."""
+        cancel = cancel or CancelToken()
         with torch.no_grad():
             self._gather_targets()
             self._cost = self._patch_cost(self._nnf_y, self._nnf_x)
             radius = torch.from_numpy(np.asarray(search_radius, np.int64)).to(self.device)
             for k in range(search_iterations):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
+                cancel.raise_if_cancelled()
                 self._propagate()
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
+                cancel.raise_if_cancelled()
                 self._random_search(radius, int(seed), first_iteration + k)
             self._vote(self._weights())
 

@@ -75,11 +75,6 @@ class Window:
         return int(self.left.shape[0])
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """The level's ``(height, width)``."""
-        return self.height, self.columns
-
-    @property
     def size(self) -> int:
         """Number of pixels in the window."""
         return int(self.start[-1])
@@ -89,11 +84,6 @@ class Window:
         """int64 ``(height,)``: pixel ``(y, x)`` of the window is at flat position
         ``offset[y] + x`` (``start[y] - left[y]``)."""
         return self.start[:-1] - self.left
-
-    @property
-    def width(self) -> np.ndarray:
-        """int64 ``(height,)`` span width of each row."""
-        return np.diff(self.start)
 
     def positions(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Flat positions (int64) of pixels ``(y, x)``, which must lie in the window."""
