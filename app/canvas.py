@@ -208,8 +208,13 @@ class Canvas(QWidget):
         if image is None:
             self._pending_preview = None
             self._preview_epoch += 1  # a stage still being converted must not show
-            for rect in view.show_prepared(None, render=False):  # the mask shown again
-                add_box(self._pending_boxes[False], rect)
+            waiting = self._pending_boxes[False]
+            shown_again = view.show_prepared(None, render=False)  # the mask shown again
+            if waiting:
+                for rect in shown_again:
+                    add_box(waiting, rect)
+            else:  # the rectangles of the mask never overlap
+                waiting.extend(shown_again)
             self.stage_label = ""
             self.update()
             return

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer, Reference
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer, Reference, drawn
 from app.viewcache import nonzero_rects
 from app.worker import InpaintTask, Worker, WorkerClient
 from engines import registry
@@ -27,6 +27,7 @@ from engines.base import (
     Stage,
     Strategy,
 )
+from engines.fileio import join_words
 from engines.region import Box, mask_bbox, may_shrink_references, shrunk_references_note
 
 
@@ -83,10 +84,8 @@ def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
     unused, users = registry.unused_guidance(engine, given)
     if not unused:
         return ""
-    nouns = [_GUIDANCE_NOUNS[kind] for kind in unused]
-    listed = nouns[0] if len(nouns) == 1 else f"{', '.join(nouns[:-1])} and {nouns[-1]}"
     title = registry.engine_class(engine).title or engine
-    note = f"{title} ignored {listed}"
+    note = f"{title} ignored {join_words([_GUIDANCE_NOUNS[kind] for kind in unused])}"
     if users:  # name one the user can switch to now, if there is one
         classes = [registry.engine_class(name) for name in users]
         other = next((cls for cls in classes if cls().status().ready), classes[0])
@@ -126,20 +125,21 @@ class _Run:
     task_id: int
     document: Document
     image_version: int
-    used_mask: np.ndarray
-    used_sketch: np.ndarray | None  # the request's sketch: lines drawn later stay
-    used_color: np.ndarray | None  # the request's colour strokes: those painted later stay
+    # the snapshot the engine works on: applying clears its mask, sketch lines and colour
+    # strokes (those drawn later stay)
+    request: InpaintRequest
+    followed: frozenset[Guidance]  # the guidance its engine follows
     box: Box
     engine_title: str
     ignored: str = ""  # a note on the guidance the engine does not take, or ""
     shrunk: str = ""  # a note on the reference photos searched shrunk, or ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
-    request: InpaintRequest | None = None  # the snapshot the engine works on
-    followed: frozenset[Guidance] = frozenset()  # the guidance its engine follows
     # each layer's version and the reference photos when the request was built
     versions: dict[Layer, int] = field(init=False)
     references: tuple[Reference, ...] = field(init=False)
+    # each guidance layer's version when its check last passed, no step being open
+    passed: dict[Layer, int] = field(default_factory=dict)
     _hole: list[Box] | None = None
 
     def __post_init__(self) -> None:
@@ -147,9 +147,10 @@ class _Run:
         self.references = self.document.references
 
     def hole(self) -> list[Box]:
-        """Rectangles covering ``used_mask`` (found once): all a check of the mask reads."""
+        """Rectangles covering the request's mask (found once): all a check of the mask
+        reads."""
         if self._hole is None:
-            self._hole = nonzero_rects(self.used_mask, self.box)
+            self._hole = nonzero_rects(self.request.mask, self.box)
         return self._hole
 
 
@@ -178,6 +179,7 @@ class FillController(WorkerClient):
         self._pending: _Run | None = None  # a finished run waiting to be applied
         # a waiting run that undo put aside, and the document state it was put aside in
         self._set_aside: tuple[_Run, int] | None = None
+        self._started_title = ""  # the title of the task the worker started last
 
     # ----------------------------------------------------------------- public
     def set_document(self, document: Document | None) -> None:
@@ -188,6 +190,13 @@ class FillController(WorkerClient):
     @property
     def has_result(self) -> bool:
         return self._pending is not None
+
+    @property
+    def running_title(self) -> str:
+        """The engine title of the fill the worker started last ("" before any): while
+        :attr:`busy`, the one running (or a cancelled one still stopping, which the new run
+        waits for). The worker runs only fills."""
+        return self._started_title
 
     def run(self) -> int | None:
         """Start a fill of the current mask; returns the task id (None if nothing to do)."""
@@ -212,9 +221,8 @@ class FillController(WorkerClient):
                            request=request)
         self._pending = self._set_aside = None
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
-        run = _Run(task.id, doc, doc.image_version, request.mask, request.sketch, request.color,
-                   box, title, ignored)
-        run.request, run.followed = request, engine_class.guidance
+        run = _Run(task.id, doc, doc.image_version, request, engine_class.guidance, box, title,
+                   ignored)
         task_id = self._start(task, run)
         # once the fill has started, so that it does not wait; its stages reach this (GUI)
         # thread after this returns
@@ -233,7 +241,7 @@ class FillController(WorkerClient):
         while the document stays as it is; returns whether there was one."""
         run = self._pending
         self.discard()
-        if run is None or run.final is None:
+        if run is None:
             return False
         self._set_aside = (run, run.document.state)
         return True
@@ -273,10 +281,7 @@ class FillController(WorkerClient):
         reason = self._outdated(run)
         if not reason:
             return ""
-        if run is self._run:
-            run.dropped = True
-            self.cancel()
-        self.discard()
+        self._drop(run, reason, say=False)
         return reason
 
     def apply(self) -> bool:
@@ -287,13 +292,11 @@ class FillController(WorkerClient):
         self._pending = None
         reason = self._outdated(run)
         if reason is not None:
-            self.discard()
-            if reason:
-                self.message.emit(reason)
+            self._drop(run, reason)
             return False
-        doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=run.used_mask,
-                         within=run.box, used_sketch=run.used_sketch,
-                         used_color=run.used_color)
+        request = run.request
+        doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=request.mask,
+                         within=run.box, used_sketch=request.sketch, used_color=request.color)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
         self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))
@@ -305,6 +308,10 @@ class FillController(WorkerClient):
             self.document.when_idle(self.apply)
 
     # ------------------------------------------------------------------ hooks
+    def _on_started(self, task_id: int, title: str) -> None:
+        self._started_title = title
+        super()._on_started(task_id, title)
+
     def _stage(self, run: _Run, payload: object) -> None:
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
@@ -313,16 +320,24 @@ class FillController(WorkerClient):
             return
         reason = self._outdated(run)
         if reason is not None:
-            run.dropped = True
-            self.cancel()  # its result could not be used either
-            if reason:
-                self.discard()
-                self.message.emit(reason)
+            self._drop(run, reason)
             return
         label = f"{run.engine_title}: {payload.name}"
         run.document.set_preview(payload.image, payload.name)
         self.previewChanged.emit(payload.image, run.box, label)
         self.progressChanged.emit(payload.progress, label)
+
+    def _drop(self, run: _Run, reason: str, say: bool = True) -> None:
+        """Drop ``run``, whose results may not be used (``reason``: :meth:`_outdated`'s):
+        cancel it while it runs (its result could not be used either) and, unless its
+        document is no longer shown (""), discard its preview and (``say``) tell why."""
+        if run is self._run:
+            run.dropped = True
+            self.cancel()
+        if reason:
+            self.discard()
+            if say:
+                self.message.emit(reason)
 
     def _outdated(self, run: _Run) -> str | None:
         """Why the results of ``run`` may not be used now (None: they may): "" when the
@@ -339,7 +354,7 @@ class FillController(WorkerClient):
             return "The picture changed while the engine ran; run the fill again"
         for rect in run.hole():
             region = rect.slices
-            if ((run.used_mask[region] >= 128) & (doc.mask[region] < 128)).any():
+            if ((run.request.mask[region] >= 128) & (doc.mask[region] < 128)).any():
                 return "The mask changed while the engine ran; its fill was dropped"
         changed = self._changed_guidance(run)
         if changed is not None:
@@ -352,35 +367,40 @@ class FillController(WorkerClient):
         """The first kind of guidance that ``run``'s engine followed and that is no longer
         in its document as the run read it: sketch lines or colour strokes removed or
         repainted, the label map or the sampling area the run used changed where it used
-        them, a reference photo removed. Only a layer whose version changed is read."""
+        them, a reference photo removed. Only a layer whose version changed is read, and
+        not again while it stays at a version whose check passed (between steps: an open
+        step, a brush drag, counts only when it ends)."""
         doc, request = run.document, run.request
-        if request is None:
-            return None
 
         def changed(layer: Layer) -> bool:
-            return doc.layer_version(layer) != run.versions[layer]
+            version = doc.layer_version(layer)
+            return version != run.versions[layer] \
+                and (doc.in_step or version != run.passed.get(layer))
 
-        if Guidance.SKETCH in run.followed and request.sketch is not None \
-                and changed(Layer.SKETCH):
-            lines = request.sketch > 0
-            if (doc.layer(Layer.SKETCH)[lines] != request.sketch[lines]).any():
-                return Guidance.SKETCH
-        if Guidance.COLOR in run.followed and request.color is not None \
-                and changed(Layer.COLOR):
-            painted = request.color[..., 3] > 0
-            if (doc.layer(Layer.COLOR)[painted] != request.color[painted]).any():
-                return Guidance.COLOR
+        def checked(layer: Layer) -> None:
+            if not doc.in_step:
+                run.passed[layer] = doc.layer_version(layer)
+
+        for kind, layer, used in ((Guidance.SKETCH, Layer.SKETCH, request.sketch),
+                                  (Guidance.COLOR, Layer.COLOR, request.color)):
+            if kind in run.followed and used is not None and changed(layer):
+                lines = drawn(used)
+                if (doc.layer(layer)[lines] != used[lines]).any():
+                    return kind
+                checked(layer)
         if Guidance.LABELS in run.followed and request.labels is not None \
-                and changed(Layer.LABELS) and not (
-                    doc.label_set == request.label_set
+                and changed(Layer.LABELS):
+            if not (doc.label_set == request.label_set
                     and np.array_equal(doc.layer(Layer.LABELS), request.labels)):
-            return Guidance.LABELS
+                return Guidance.LABELS
+            checked(Layer.LABELS)
         if Guidance.SAMPLING in run.followed and changed(Layer.SAMPLING):
             sampling = doc.layer(Layer.SAMPLING)
             for used, kind in ((request.sample_include, SAMPLE_INCLUDE),
                                (request.sample_exclude, SAMPLE_EXCLUDE)):
                 if used is not None and (sampling[used >= 128] != kind).any():
                     return Guidance.SAMPLING
+            checked(Layer.SAMPLING)
         if Guidance.EXEMPLARS in run.followed:
             kept = {id(reference) for reference in doc.references}
             if any(id(reference) not in kept for reference in run.references):

@@ -1121,9 +1121,9 @@ class Document:
         if not array[reach.slices].any():
             return none
         grown, near = within_reach(box.crop(hole, area), box, shape)
-        lines = near & _drawn(array[grown.slices])
+        lines = near & drawn(array[grown.slices])
         if isinstance(used, np.ndarray):
-            lines &= _drawn(used[grown.slices])
+            lines &= drawn(used[grown.slices])
         inner = Box.around(lines)
         if inner is None:
             return none
@@ -1179,7 +1179,7 @@ def _nonzero_box(array: np.ndarray, at: Box) -> Box | None:
     return _shift(Box(y, x, y + h, x + w), at) if w else None
 
 
-def _drawn(pixels: np.ndarray) -> np.ndarray:
+def drawn(pixels: np.ndarray) -> np.ndarray:
     """``(h, w)`` bool: where a sketch (``(h, w)`` uint8) has a line, or colour strokes
     (``(h, w, 4)`` uint8 RGBA) a stroke (alpha > 0)."""
     return (pixels if pixels.ndim == 2 else pixels[..., 3]) > 0

@@ -185,10 +185,8 @@ class SettingsWriter:
         """The JSON to store under ``key``: what ``record`` changed since this window last
         read or wrote it, merged into the record stored there (into nothing when that is
         damaged)."""
-        before = self._written[key]
-        return _read(key, lambda stored: json.dumps(_merged(_json(stored, dict) or {},
-                                                            before, record)),
-                     json.dumps(_merged({}, before, record)), settings)
+        stored = _read(key, lambda value: _json(value, dict), {}, settings)
+        return json.dumps(_merged(stored, self._written[key], record))
 
 
 def _merged(stored: dict, before: dict, now: dict) -> dict:

@@ -328,10 +328,18 @@ class ViewCache:
         """Rectangles, not overlapping, covering the mask inside ``boxes``
         (:func:`nonzero_rects`)."""
         rects: list[Box] = []
-        if self.document.has_layer(Layer.MASK):
-            for box in boxes:  # the boxes may overlap: their rectangles are made disjoint
-                for rect in nonzero_rects(self.document.mask, box) if box is not None else ():
-                    add_box(rects, rect)
+        if not self.document.has_layer(Layer.MASK):
+            return rects
+        earlier: list[Box] = []
+        for box in boxes:  # the boxes may overlap: each adds only its parts outside the others
+            if box is None:
+                continue
+            parts = [box]
+            for other in earlier:
+                parts = [part for piece in parts for part in _outside(piece, other)]
+            for part in parts:
+                rects.extend(nonzero_rects(self.document.mask, part))
+            earlier.append(box)
         return rects
 
     def preview_visible(self) -> bool:

@@ -529,7 +529,7 @@ class WatermarkDialog(FolderRunDialog):
                          request_settings)
         self.estimate: WatermarkEstimate | None = None
         self._estimated_folder: Path | None = None
-        self._used: frozenset[str] | None = None  # names of the pictures estimated from
+        self._used: frozenset[str] = frozenset()  # names of the pictures estimated from
         self.estimate_button = QPushButton("Estimate")
         self.estimate_button.setToolTip("Find the marks the images share at the same place "
                                         "(needs 5 or more images of one size; 10+ is better)")
@@ -573,13 +573,12 @@ class WatermarkDialog(FolderRunDialog):
                             lambda result: self.show_estimate(result[0], folder, result[1]),
                             cancelled=ESTIMATE_CANCELLED)
 
-    def show_estimate(self, estimate: WatermarkEstimate, folder: Path | None = None,
-                      used: tuple[str, ...] | None = None) -> None:
+    def show_estimate(self, estimate: WatermarkEstimate, folder: Path,
+                      used: tuple[str, ...]) -> None:
         """Show ``estimate`` (its preview and counts) and make it the mask to clear. ``used``
-        names the pictures of ``folder`` it used (None: every one it did not leave out),
-        those *Correct in editor* may open."""
+        names the pictures of ``folder`` it used, those *Correct in editor* may open."""
         self.estimate, self._estimated_folder = estimate, folder
-        self._used = frozenset(used) if used is not None else None
+        self._used = frozenset(used)
         self.preview.setPixmap(rgb_pixmap(preview_image(estimate), PREVIEW_SIDE))
         width, height = estimate.size
         text = f"Estimated from {estimate.used} images of {width}×{height}"
@@ -614,12 +613,10 @@ class WatermarkDialog(FolderRunDialog):
         unreadable, of another size)."""
         if self.estimate is None or not self.estimate.found or self._estimated_folder is None:
             return False
-        left_out = {name for name, _reason in self.estimate.skipped}
         try:
             path = next((p for p in list_images(self._estimated_folder)
-                         if (p.name in self._used if self._used is not None
-                             else p.name not in left_out)
-                         and _size_or_none(p) == self.estimate.size), None)
+                         if p.name in self._used and _size_or_none(p) == self.estimate.size),
+                        None)
         except OSError as exc:
             self.status.setText(str(exc))
             return False
@@ -650,12 +647,13 @@ def _estimate(folder: Path, cancel, progress) -> tuple[WatermarkEstimate, tuple[
     """Runs on the worker: the estimate of ``folder``, and the names of the pictures it used
     (those listed before it, less those it left out)."""
     try:
-        listed = [path.name for path in list_images(folder)]
+        listed = list_images(folder)  # listed once: the estimate reads these
     except OSError:  # the estimate says what is wrong with the folder
         listed = []
-    estimate = estimate_watermark_mask(folder, progress, cancel)
+    # the folder itself when empty, so the estimate says it has no pictures
+    estimate = estimate_watermark_mask(listed or folder, progress, cancel)
     left_out = {name for name, _reason in estimate.skipped}
-    return estimate, tuple(name for name in listed if name not in left_out)
+    return estimate, tuple(path.name for path in listed if path.name not in left_out)
 
 
 def _size_or_none(path: Path) -> tuple[int, int] | None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QActionGroup, QFontMetrics, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -389,10 +389,6 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def _wire(self) -> None:
         self._clients = (self.controller, self.semantic, self.faces, self.text_masks)
-        # each run's share done and the fill's engine, for the question asked on closing
-        self._run_shares: dict[WorkerClient, float] = {}
-        self._fill_engine = ""
-        self.worker.started.connect(self._on_fill_started)
         for client in self._clients:
             self._follow(client)
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
@@ -678,7 +674,6 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 self.statusBar().showMessage(
                     "Discarded the fill; Ctrl+Shift+Z brings it back", 5000)
             else:
-                self.controller.discard()
                 step = self.document.undo()
                 if step:
                     self._after_history_move(step, f"Undid {step.label}")
@@ -887,8 +882,6 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _follow(self, client: WorkerClient) -> None:
         """Show a background controller's progress, busy state, messages and errors."""
         client.progressChanged.connect(self._on_progress)
-        client.progressChanged.connect(
-            lambda fraction, _message, c=client: self._run_shares.update({c: fraction}))
         client.busyChanged.connect(self._on_busy)
         client.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         client.error.connect(self.show_error)
@@ -1057,14 +1050,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """The folder dialogs (Apply to Folder, Clear Watermark) whose job is running."""
         return [dialog for dialog in self.findChildren(FolderRunDialog) if dialog.running]
 
-    def _on_fill_started(self, _task_id: int, title: str) -> None:
-        self._fill_engine = title  # the shared worker runs only fills
-
     def _editor_run_summary(self, client: WorkerClient) -> str:
         """What ``client`` (a busy one of :attr:`_clients`) runs and how far it is: "A fill
         is running (PatchMatch, 40 % done)"."""
         if client is self.controller:
-            what, details = "A fill is running", [self._fill_engine]
+            what, details = "A fill is running", [self.controller.running_title]
         elif client is self.semantic:
             what, details = "The label map is being computed", []
         elif client is self.faces:
@@ -1072,7 +1062,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                              else "Auto-sketch is drawing the face's lines"), []
         else:
             what, details = "Text and logos are being detected", []
-        share = self._run_shares.get(client, 0.0)
+        share = client.fraction
         if share > 0:
             details.append(f"{share * 100:.0f} % done")
         details = [detail for detail in details if detail]
@@ -1230,6 +1220,9 @@ class MessageBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._permanent: list[QWidget] = []
+        # the message last drawn, its room and font, and how it was cut (each repaint, e.g.
+        # a progress update, draws it again)
+        self._shown: tuple[tuple[str, int, QFontMetrics], str] | None = None
         self.messageChanged.connect(self.setToolTip)
 
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
@@ -1247,8 +1240,12 @@ class MessageBar(QStatusBar):
         """The message as drawn: where it does not fit, its file paths shortened in their
         middle first, so the words after them stay, and the rest cut with "…"
         (:func:`app.elision.elided_message`)."""
-        return elided_message(self.currentMessage(), self.fontMetrics(),
-                              self._message_rect().width())
+        message, width, metrics = (self.currentMessage(), self._message_rect().width(),
+                                   self.fontMetrics())
+        key = (message, width, metrics)
+        if self._shown is None or self._shown[0] != key:
+            self._shown = (key, elided_message(message, metrics, width))
+        return self._shown[1]
 
     def paintEvent(self, event) -> None:
         if not self.currentMessage() or self.layoutDirection() == Qt.RightToLeft:

@@ -308,6 +308,12 @@ class WorkerClient(QObject):
     def busy(self) -> bool:
         return self._run is not None
 
+    @property
+    def fraction(self) -> float:
+        """The fraction done that :attr:`progressChanged` said last, in [0, 1] (0 when
+        idle)."""
+        return self._fraction
+
     def cancel(self) -> None:
         """Cancel this client's run (the worker's newest task is it while it runs)."""
         run = self._run
