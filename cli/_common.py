@@ -68,10 +68,12 @@ def ranged(kind: type, minimum: float, maximum: float | None = None,
 def add_old_name(parser: argparse.ArgumentParser, old: str, action: argparse.Action) -> None:
     """Take ``old``, an earlier spelling of ``action``'s option, as that option (the same
     destination, type, choices and checks; an error names ``old`` as typed), left out of
-    ``--help`` and the usage line; the option's own help says the old name."""
+    ``--help`` and the usage line; the option's own help says the old name (appended
+    here)."""
     parser.add_argument(old, dest=action.dest, type=action.type, choices=action.choices,
                         metavar=action.metavar, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
+    action.help += f"; {old} is its old name"
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -91,11 +93,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                         help="crop: around the hole with context (default); resize: whole "
                              "image scaled to the engine's size; original: full resolution")
     low, high = CROP_MARGIN_RANGE
-    old_name = "; --margin is its old name" if margin_is_context else ""
     context = parser.add_argument(
         "--context", type=ranged(int, low, high), default=128, metavar="PX",
         help=f"context around the hole with --strategy crop, {low} to {high} (default 128; "
-             f"at least {MIN_CROP_CONTEXT} px are kept){old_name}")
+             f"at least {MIN_CROP_CONTEXT} px are kept)")
     if margin_is_context:
         add_old_name(parser, "--margin", context)
     add_device_argument(parser)
@@ -128,9 +129,8 @@ def add_parser_argument(parser: argparse.ArgumentParser, purpose: str,
     """--parser NAME (``args.parser``, default ``regions``): the segmentation parser that
     labels the pictures, ``purpose`` saying what for; ``old_name``: an earlier spelling
     still taken (:func:`add_old_name`)."""
-    said = f"; {old_name} is its old name" if old_name else ""
     action = parser.add_argument("--parser", default="regions", metavar="NAME",
-                                 help=f"{purpose}: {PARSER_NAMES}{said}")
+                                 help=f"{purpose}: {PARSER_NAMES}")
     if old_name:
         add_old_name(parser, old_name, action)
 
@@ -273,11 +273,11 @@ def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
                   sketch: np.ndarray | None = None, labels: np.ndarray | None = None,
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
                   exemplars: tuple[np.ndarray, ...] = (),
-                  label_set: str | None = None) -> InpaintRequest:
-    return InpaintRequest(image=image, mask=mask, sketch=sketch, labels=labels,
-                          label_set=label_set if labels is not None else None,
-                          sample_include=include, sample_exclude=exclude, exemplars=exemplars,
-                          **request_settings(args))
+                  label_set: str | None = None,
+                  color: np.ndarray | None = None) -> InpaintRequest:
+    return InpaintRequest(image=image, mask=mask, sketch=sketch, color=color, labels=labels,
+                          label_set=label_set, sample_include=include, sample_exclude=exclude,
+                          exemplars=exemplars, **request_settings(args))
 
 
 def unique_paths(paths: list[str] | None,

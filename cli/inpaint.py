@@ -25,6 +25,7 @@ from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
     drops_metadata,
+    join_words,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -101,15 +102,11 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
     mask as reference photos, how to write it; or when the mask is the picture's own file."""
     missing = [noun for name, noun in (("image", "picture"), ("mask", "mask"))
                if getattr(args, name) is None]
-    if not missing:
-        if Path(args.image).resolve() == Path(args.mask).resolve():
-            raise InputError(f"{args.mask}: the mask is the picture itself; give a mask file "
-                             "(white = fill) of the same size")
-        if args.output is None:
-            raise InputError("the following arguments are required: -o/--output")
-        return
+    if not missing and Path(args.image).resolve() == Path(args.mask).resolve():
+        raise InputError(f"{args.mask}: the mask is the picture itself; give a mask file "
+                         "(white = fill) of the same size")
     references = args.exemplar or []
-    if len(references) > len(missing):
+    if missing and len(references) > len(missing):
         taken = len(references) - len(missing)
         positionals = [p for p in (args.image, args.mask) if p] + references[taken:]
         raise InputError(
@@ -119,8 +116,10 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
             f"picture and the mask (inpaint {' '.join(positionals)} -o {args.output or 'OUT'} "
             f"--exemplar {' '.join(references[:taken])}), or end its list with another "
             "option")
-    missing += [] if args.output else ["-o/--output"]
-    raise InputError(f"the following arguments are required: {', '.join(missing)}")
+    if args.output is None or (missing and not args.output):  # with both, -o "" is a folder
+        missing.append("-o/--output")
+    if missing:
+        raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
 def _followers_hint(users: list[str], kinds: int) -> str:
@@ -129,8 +128,7 @@ def _followers_hint(users: list[str], kinds: int) -> str:
     :func:`engines.registry.unused_guidance`), "" for none."""
     if not users:
         return ""
-    others = f"{', '.join(users[1:-1])} and {users[-1]}" if len(users) > 2 else users[-1]
-    too = f" ({others} too)" if len(users) > 1 else ""
+    too = f" ({join_words(users[1:])} too)" if len(users) > 1 else ""
     return f"; {users[0]} follows {'it' if kinds == 1 else 'them'}{too}"
 
 
@@ -179,10 +177,9 @@ def run(args: argparse.Namespace) -> int:
               "include": load_layer(args.include, shape, "include"),
               "exclude": load_layer(args.exclude, shape, "exclude")}
     references = _load_references(args, engine)
+    colour = None if args.color is None else load_colour_strokes(args.color, shape)
     request = build_request(args, loaded.rgb, **layers, exemplars=tuple(references.values()),
-                            label_set=_label_set(args))
-    if args.color is not None:
-        request = request.evolve(color=load_colour_strokes(args.color, shape))
+                            label_set=_label_set(args), color=colour)
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored"

@@ -22,24 +22,15 @@ from cli._common import (
 )
 from cli.batch import print_failures, print_skipped, run_to_end
 from engines.base import EngineError, InputError
-from engines.batch import (
-    NO_FACE,
-    WORK_SHARE,
-    BatchResult,
-    label_folder,
-    label_map_note,
-    output_path,
-)
+from engines.batch import WORK_SHARE, BatchResult, label_folder, output_path
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
+from engines.segmentation.labels import MAX_REGIONS
 
 NAME = "segment"
 HELP = ("label every pixel of IMAGE, or of every picture of a FOLDER (face parts, scene "
         "classes or colour regions), and write indexed PNGs whose pixel values are the class "
         "ids")
-# engines.segmentation.regions.MAX_REGIONS (importing that module here would load numba
-# for every command)
-MAX_REGIONS = 254
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,9 +93,10 @@ def _ready_parser(args: argparse.Namespace):
         parser = create_parser(args.parser, **_options(args))
     except KeyError as exc:
         raise InputError(exc.args[0]) from None
-    status = parser.status()
-    if not status.ready:
-        raise EngineError(f"--parser {args.parser}: {status.detail}")
+    try:
+        parser.require_ready()
+    except EngineError as exc:
+        raise EngineError(f"--parser {args.parser}: {exc}") from None
     return parser
 
 
@@ -129,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         # the picture's own notes (its depth, how it is saved) do not concern its label map
         save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)
         bar.show(100, "written")
-    note = label_map_note(parser, labels)
+    note = parser.map_note(labels)
     if note:
         print(f"note: {note}")
     print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
@@ -170,10 +162,17 @@ def _run_folder(args: argparse.Namespace) -> int:
 
 
 def _print_no_face(result: BatchResult, pictures: list[Path], output: Path) -> None:
-    """Name the pictures in which the face parser found no face (:data:`NO_FACE`), one a
+    """Name the pictures in which the face parser found no face
+    (:data:`engines.segmentation.face.NO_FACE`), one a
     line under a count (``output``: the maps' folder). Their maps were written, all
     background: a re-run skips them and ``train semantic`` may use them, so this is a note,
     not a failure."""
+    if not result.notes:
+        return
+    # imported here, once there are notes: imported at the top, it would register the face
+    # parser before the others, changing the order parsers are listed in
+    from engines.segmentation.face import NO_FACE
+
     maps = {path for path, note in result.notes if note == NO_FACE}
     if not maps:
         return

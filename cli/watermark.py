@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default: {MIN_IMAGES})")
     grow = parser.add_argument("--grow", type=ranged(int, 0, 100), default=2, metavar="PX",
                                help="grow the mask by PX pixels around the watermark, 0 to 100 "
-                                    "(default: 2); --margin is its old name")
+                                    "(default: 2)")
     add_old_name(parser, "--margin", grow)
     parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
                         help="images of another size than most: skip them (default) or "

@@ -42,9 +42,11 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
     count_noun,
+    join_words,
     left_out_profile,
     list_images,
     load_image,
+    names_and_more,
     save_result,
 )
 from engines.neural.common import NeuralEngine
@@ -56,7 +58,6 @@ from engines.watermark import place_mask
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels) -> its mask
 WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
-NO_FACE = "no face was found; every pixel is background"  # a face parser's map without one
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
 _PER_IMAGE_ERRORS = (OSError, ValueError, RuntimeError, MemoryError, EngineError, cv2.error)
@@ -94,7 +95,9 @@ class BatchResult:
         notes: ``(output file, note)`` for results of :attr:`written` that left out part of
             their original (a grey colour profile a colour result cannot hold:
             :func:`engines.fileio.left_out_profile`) or hold nothing found
-            (:data:`NO_FACE`), in input order; :func:`note_lines` says them once per kind.
+            (:meth:`~engines.segmentation.base.Parser.map_note`, such as
+            :data:`engines.segmentation.face.NO_FACE`), in input order; :func:`note_lines`
+            says them once per kind.
         noun: what the run writes, in the singular (``"label map"`` for
             :func:`label_folder`), for the messages on it (:func:`so_far`).
     """
@@ -139,17 +142,16 @@ def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
     ``listed``): ``"photo.png: the grey colour profile was left out: ..."`` or ``"3 results
     (a.png, b.png, c.png): the grey colour profile ..."`` (the run's
     :attr:`~BatchResult.noun`); empty without notes."""
-    by_note: dict[str, list[str]] = {}
+    by_note: dict[str, list[Path]] = {}
     for path, note in result.notes:
-        by_note.setdefault(note, []).append(path.name)
+        by_note.setdefault(note, []).append(path)
     lines = []
-    for note, names in by_note.items():
-        if len(names) == 1:
-            lines.append(f"{names[0]}: {note}")
+    for note, paths in by_note.items():
+        if len(paths) == 1:
+            lines.append(f"{paths[0].name}: {note}")
             continue
-        more = f" and {len(names) - listed} more" if len(names) > listed else ""
-        lines.append(f"{count_noun(len(names), result.noun)} ({', '.join(names[:listed])}"
-                     f"{more}): {note}")
+        lines.append(f"{count_noun(len(paths), result.noun)} "
+                     f"({names_and_more(paths, listed)}): {note}")
     return lines
 
 
@@ -236,10 +238,8 @@ def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: i
     described = []
     for target, sources in groups[:shown]:
         names = [p.name for p in sources]
-        listed = (f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 2
-                  else " and ".join(names))
-        described.append(f"{listed} would {'all ' if len(names) > 2 else ''}be written to "
-                         f"{target.name}")
+        described.append(f"{join_words(names)} would {'all ' if len(names) > 2 else ''}be "
+                         f"written to {target.name}")
     more = f" (and {len(groups) - shown} more such groups)" if len(groups) > shown else ""
     own_formats = all(len({p.suffix.lower() for p in sources}) == len(sources)
                       for _, sources in groups)
@@ -535,7 +535,8 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     caller; a picture's step says loading only if they load again (a checkpoint replaced
     meanwhile). A map is written for every picture read, even one in which the parser
     finds nothing (a face parser's map of a picture without a face, all background: its
-    note in :attr:`BatchResult.notes` is :data:`NO_FACE`, no failure). Raises before any
+    note in :attr:`BatchResult.notes`, from :meth:`~engines.segmentation.base.Parser.map_note`,
+    is :data:`engines.segmentation.face.NO_FACE`, no failure). Raises before any
     work (nothing created) :class:`InputError` for no pictures, pictures whose maps would
     share a name, an output folder that is the input folder or cannot be written, and
     :class:`EngineError` for a parser that is not ready (weights missing or damaged).
@@ -546,9 +547,7 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     targets = [output_path(p, output_dir, output_format=".png") for p in sources]
     _check_outputs(sources, targets, output_dir, "")
     check_output_folder(output_dir)
-    status = parser.status()
-    if not status.ready:
-        raise EngineError(status.detail)
+    parser.require_ready()
 
     def prepare() -> None:  # a damaged checkpoint fails here, not once per picture
         if isinstance(parser, NeuralParser):
@@ -561,17 +560,10 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                               lambda fraction, step: report(WORK_SHARE * fraction, step))
         report(WORK_SHARE, "writing")
         save_label_png(target, labels, parser.label_set, overwrite)
-        return label_map_note(parser, labels)
+        return parser.map_note(labels)
 
     return run_pictures(sources, targets, label, progress, cancel, overwrite, prepare=prepare,
                         noun="label map")
-
-
-def label_map_note(parser: Parser, labels: np.ndarray) -> str | None:
-    """What to say of ``labels``, ``parser``'s map of a picture, besides its classes:
-    :data:`NO_FACE` when the face parser found no face (every pixel is background, id 0),
-    else None."""
-    return NO_FACE if parser.name == "face" and not labels.any() else None
 
 
 def _size(pixels: np.ndarray) -> tuple[int, int]:

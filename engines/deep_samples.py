@@ -152,7 +152,7 @@ def encode_png16(pixels: np.ndarray, icc_profile: bytes | None = None,
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # what every PNG file starts with
 _PNG_GREY_ALPHA, _PNG_SUB_FILTER = 4, 1  # colour type; row filter
 _IDAT_BYTES = 1 << 24  # compressed pixels per IDAT chunk (a chunk holds under 2 GiB)
 
@@ -169,7 +169,7 @@ def _grey_alpha_png16(samples: np.ndarray) -> bytes:
     compressor = zlib.compressobj(1, strategy=zlib.Z_RLE)
     stream = compressor.compress(lines.tobytes()) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 16, _PNG_GREY_ALPHA, 0, 0, 0)
-    return _PNG_SIGNATURE + _png_chunk(b"IHDR", header) + b"".join(
+    return PNG_SIGNATURE + _png_chunk(b"IHDR", header) + b"".join(
         _png_chunk(b"IDAT", stream[start:start + _IDAT_BYTES])
         for start in range(0, max(len(stream), 1), _IDAT_BYTES)) + _png_chunk(b"IEND", b"")
 

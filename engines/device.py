@@ -106,7 +106,7 @@ class ModelSlot:
 MODEL_SLOT = ModelSlot()
 
 
-def _file_signature(path: Path) -> tuple[int, int, int, int, int] | None:
+def file_signature(path: Path) -> tuple[int, int, int, int, int] | None:
     """(device, inode, size, modification ns, status-change ns) of ``path`` (links
     followed), or ``None`` when it cannot be read."""
     try:
@@ -140,13 +140,13 @@ def checkpoint_identity(path: str | os.PathLike) -> tuple[str, Hashable]:
     """
     resolved = Path(path).resolve()
     if not resolved.is_dir():
-        return str(resolved), _file_signature(resolved)
+        return str(resolved), file_signature(resolved)
     files = []
     for folder, subfolders, names in os.walk(resolved):
         subfolders.sort()
         for name in sorted(names):
             file = Path(folder, name)
-            files.append((str(file.relative_to(resolved)), _file_signature(file)))
+            files.append((str(file.relative_to(resolved)), file_signature(file)))
     return str(resolved), tuple(files)
 
 

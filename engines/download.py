@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 
 from engines import weights
 from engines.base import CancelToken, EngineError, message_line
-from engines.fileio import new_file_beside
+from engines.fileio import join_words, new_file_beside
 from engines.weights import ProgressCallback, WeightsCorruptError, WeightSpec, format_size
 
 CHUNK_SIZE = 256 * 1024
@@ -684,7 +684,7 @@ def _what_was_checked(spec: WeightSpec) -> str:
               if value] or ["size", "format"]
     if spec.check_contents is not None:
         checks.append("tensors")
-    return ", ".join(checks[:-1]) + " and " + checks[-1] if len(checks) > 1 else checks[0]
+    return join_words(checks)
 
 
 def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelToken) -> None:

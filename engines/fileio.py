@@ -280,7 +280,6 @@ def _is_heif(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 
 
@@ -289,7 +288,7 @@ def _png_metadata_after_pixels(data: bytes) -> bool:
 
     Walks the chunk headers only (length, type); a damaged file ends the walk.
     """
-    offset, seen_pixels = len(_PNG_SIGNATURE), False
+    offset, seen_pixels = len(deep_samples.PNG_SIGNATURE), False
     while offset + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, offset)
         if kind == b"IEND":
@@ -391,9 +390,9 @@ def _tiff_header(data: bytes, path: str) -> _Header:
 def _png_colour_type(data: bytes) -> int | None:
     """A PNG's colour type, from its IHDR chunk (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6
     RGBA); ``None`` when ``data`` does not start as a PNG does."""
-    ihdr = len(_PNG_SIGNATURE) + 8  # the chunk's data: width, height, depth, colour type...
-    if data[:len(_PNG_SIGNATURE)] != _PNG_SIGNATURE or data[12:16] != b"IHDR" \
-            or len(data) < ihdr + 10:
+    signature = deep_samples.PNG_SIGNATURE
+    ihdr = len(signature) + 8  # the chunk's data: width, height, depth, colour type...
+    if data[:len(signature)] != signature or data[12:16] != b"IHDR" or len(data) < ihdr + 10:
         return None
     return data[ihdr + 9]
 
@@ -562,7 +561,13 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
                  cut_short_ok: bool = False) -> LoadedImage:
     """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha.
     ``cut_short_ok``: see :func:`load_image`."""
-    header = _header(data, name, max_pixels)
+    return _decode(data, name, _header(data, name, max_pixels), max_pixels, cut_short_ok)
+
+
+def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
+            cut_short_ok: bool) -> LoadedImage:
+    """:func:`decode_image` of ``data`` whose ``header`` :func:`_header` has read (with the
+    same ``name`` and ``max_pixels``)."""
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
@@ -788,9 +793,10 @@ def _folder_entries(folder: Path) -> _FolderEntries:
     return _FolderEntries(**{kind: tuple(sorted(paths)) for kind, paths in kinds.items()})
 
 
-def _names(paths: Sequence[Path], shown: int,
-           name: Callable[[Path], str] = lambda p: p.name) -> str:
-    """``"a.png, b.png"``, or the first ``shown`` names ``" and 3 more"``."""
+def names_and_more(paths: Sequence[Path], shown: int,
+                   name: Callable[[Path], str] = lambda p: p.name) -> str:
+    """``"a.png, b.png"``, or the first ``shown`` names ``" and 3 more"`` (``name`` says
+    each path: its file name unless given)."""
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(name(p) for p in paths[:shown]) + more
 
@@ -820,22 +826,28 @@ def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
     if others:
         kinds = sorted({p.suffix.lower() or "no extension" for p in others})
         parts.append(f"{count_noun(len(others), 'file')} skipped, not in a format folder runs "
-                     f"take ({', '.join(kinds)}): {_names(others, shown)}")
+                     f"take ({', '.join(kinds)}): {names_and_more(others, shown)}")
     if folders:
         parts.append(f"{count_noun(len(folders), 'subfolder')} not searched (folder runs do not "
-                     f"look into subfolders): {_names(folders, shown, _folder_name)}")
+                     f"look into subfolders): {names_and_more(folders, shown, _folder_name)}")
     if entries.broken_links:
         parts.append(f"{count_noun(len(entries.broken_links), 'broken link')} skipped (pointing "
-                     f"to nothing): {_names(entries.broken_links, shown)}")
+                     f"to nothing): {names_and_more(entries.broken_links, shown)}")
     if entries.special:
         parts.append(f"{count_noun(len(entries.special), 'special file')} skipped (a pipe, "
-                     f"socket or device, not a picture): {_names(entries.special, shown)}")
+                     f"socket or device, not a picture): {names_and_more(entries.special, shown)}")
     return "; ".join(parts)
 
 
 def count_noun(number: int, noun: str) -> str:
     """``"1 file"``, ``"3 files"``: ``number`` and ``noun``, plural unless one."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def join_words(items: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``: ``items`` as a sentence lists them; ""
+    for none."""
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1]))) if items else ""
 
 
 def mask_from_pixels(pixels: np.ndarray) -> np.ndarray:
@@ -863,23 +875,30 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     refused with a message giving both sizes; ``what`` names the layer in that message
     (a sketch, a sampling area: any binary layer is read the same way).
     """
-    path = Path(path)
-    data = _read_bytes(path)
-    _refuse_other_size(data, path, shape, f"the {what} is")
-    loaded = decode_image(data, str(path))
+    loaded = _load_layer(Path(path), shape, f"the {what} is")
     rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
     return mask_from_pixels(rgba)
 
 
-def _refuse_other_size(data: bytes, path: Path, shape: tuple[int, int] | None,
+def _load_layer(path: Path, shape: tuple[int, int] | None, subject: str) -> LoadedImage:
+    """The layer file at ``path`` decoded, its header read once; with ``shape`` = (H, W),
+    refused before decoding when it is another size (:func:`_refuse_other_size`, whose
+    message ``subject`` starts)."""
+    data = _read_bytes(path)
+    header = _header(data, str(path))
+    _refuse_other_size(header, path, shape, subject)
+    return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False)
+
+
+def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | None,
                        subject: str) -> None:
-    """Raise :class:`ImageFileError` when the layer file ``data`` is not ``shape`` (H, W)
-    as shown (upright), read from its header (a huge file of another size is never
-    decoded); ``subject`` starts the message ("the sketch is"). No check when ``shape`` is
-    None."""
+    """Raise :class:`ImageFileError` when the layer file at ``path``, read from its
+    ``header``, is not ``shape`` (H, W) as shown (upright): a huge file of another size is
+    never decoded. ``subject`` starts the message ("the sketch is"). No check when ``shape``
+    is None."""
     if shape is None:
         return
-    width, height = _upright_size(_header(data, str(path)))
+    width, height = _upright_size(header)
     if (height, width) != tuple(shape[:2]):
         raise ImageFileError(f"{subject} {width}x{height} but the image is "
                              f"{shape[1]}x{shape[0]}; they must be the same size", path)
@@ -903,9 +922,7 @@ def load_colour_strokes(path: str | os.PathLike,
     transparent one (no stroke) are refused too.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    _refuse_other_size(data, path, shape, "the colour strokes are")
-    loaded = decode_image(data, str(path))
+    loaded = _load_layer(path, shape, "the colour strokes are")
     if loaded.alpha is None:
         raise ImageFileError("has no transparency, so it cannot hold colour strokes; give "
                              + COLOUR_STROKES_FORMAT, path)
@@ -1306,10 +1323,16 @@ def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False
     """Write a mask as an 8-bit grey PNG, white = hole; ``what`` names the layer in the
     refusal of another format ("the sketch")."""
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ImageFileError(f"{what} is saved as PNG, not {path.suffix or 'without an extension'}",
-                             path)
+    _require_png(path, f"{what} is")
     return write_atomic(path, encode_image(mask, ".png"), overwrite)
+
+
+def _require_png(path: Path, subject: str) -> None:
+    """Raise :class:`ImageFileError` unless ``path`` ends in ``.png`` (any case);
+    ``subject`` starts the message ("a mask is")."""
+    if path.suffix.lower() != ".png":
+        raise ImageFileError(f"{subject} saved as PNG, not "
+                             f"{path.suffix or 'without an extension'}", path)
 
 
 def save_colour_strokes(path: str | os.PathLike, rgba: np.ndarray,
@@ -1322,9 +1345,7 @@ def save_colour_strokes(path: str | os.PathLike, rgba: np.ndarray,
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"colour strokes are (H, W, 4) uint8 RGBA, got {rgba.dtype} "
                          f"{rgba.shape}")
-    if path.suffix.lower() != ".png":
-        raise ImageFileError(f"colour strokes are saved as PNG, not "
-                             f"{path.suffix or 'without an extension'}", path)
+    _require_png(path, "colour strokes are")
     alpha = np.ascontiguousarray(rgba[..., 3])
     rgb = np.where(alpha[..., None] > 0, rgba[..., :3], 0).astype(np.uint8)
     return write_atomic(path, encode_image(rgb, ".png", alpha), overwrite)

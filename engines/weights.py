@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import CancelToken, EngineError, message_line
-from engines.fileio import new_file_beside
+from engines.device import file_signature
+from engines.fileio import join_words, new_file_beside
 from engines.plugins import import_plugins, not_loaded_note, take_back_on_failure
 
 CACHE_ENV = "INPAINT_STUDIO_MODELS"
@@ -548,9 +549,9 @@ def _markup_kind(path: Path) -> str | None:
 
 def _zip_names(path: Path) -> tuple[str, ...] | None:
     """The member names of the zip ``path``; None when it has no readable zip directory.
-    The directory is read once per version of the file (inode, size, modification and
-    status-change times): one check asks several times, the cut-short test, the format and
-    the member lookup."""
+    The directory is read once per version of the file (its device, inode, size,
+    modification and status-change times: :func:`~engines.device.file_signature`): one check
+    asks several times, the cut-short test, the format and the member lookup."""
     directory = _zip_directory_of(path)
     return None if directory is None else directory[0]
 
@@ -558,12 +559,10 @@ def _zip_names(path: Path) -> tuple[str, ...] | None:
 def _zip_directory_of(path: Path) -> tuple[tuple[str, ...], int] | None:
     """The member names of the zip ``path`` and where its first member begins in the file
     (0 unless something precedes the archive); None without a readable zip directory."""
-    try:
-        status = path.stat()
-    except OSError:
+    signature = file_signature(path)
+    if signature is None:
         return None
-    return _zip_directory(os.path.abspath(path), status.st_ino, status.st_size,
-                          status.st_mtime_ns, status.st_ctime_ns)
+    return _zip_directory(os.path.abspath(path), *signature)
 
 
 @functools.lru_cache(maxsize=16)
@@ -763,7 +762,7 @@ def _member_missing_message(spec: WeightSpec, path: Path, what: str) -> str:
     files = [name for name in _zip_names(path) or () if not name.endswith("/")]
     copies = [name for name in files if name.endswith("/" + member)]
     if len(copies) > 1:
-        return (f"{what} holds {member!r} more than once ({_joined(copies)}): cannot tell "
+        return (f"{what} holds {member!r} more than once ({join_words(copies)}): cannot tell "
                 f"which is the {spec.title}")
     wanted = member.split("/")
     folders: dict[str, str] = {}  # a folder holding a file of the member's name -> expected
@@ -777,8 +776,8 @@ def _member_missing_message(spec: WeightSpec, path: Path, what: str) -> str:
         folders.setdefault(_folder(parts[:-same], name), _folder(wanted[:-same], member))
     if folders:
         expected = " or ".join(dict.fromkeys(folders.values()))
-        return (f"{what} holds {_joined(list(folders))} but not {expected}: no {member} for "
-                f"the {spec.title}")
+        return (f"{what} holds {join_words(list(folders))} but not {expected}: no {member} "
+                f"for the {spec.title}")
     return f"{what} holds {_zip_listing(files)} but has no {member!r} for the {spec.title}"
 
 
@@ -805,12 +804,7 @@ def _zip_listing(names: Iterable[str], shown: int = 4) -> str:
     listed = [prefix + entry for entry in entries[:shown]]
     if len(entries) > shown:
         return f"{', '.join(listed)} and {len(entries) - shown} more"
-    return _joined(listed)
-
-
-def _joined(items: list[str]) -> str:
-    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
-    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1]))) if items else ""
+    return join_words(listed)
 
 
 def find_archive_member(path: str | os.PathLike, member: str) -> str | None:

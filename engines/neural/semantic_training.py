@@ -318,9 +318,10 @@ def _ready_parser(name: str):
     except KeyError as exc:
         raise EngineError(str(exc.args[0]) if exc.args else f"unknown parser {name!r}") \
             from None
-    status = parser.status()
-    if not status.ready:  # never another parser instead: the model would learn its labels
-        raise EngineError(f"--parser {name}: {status.detail}")
+    try:  # never another parser instead: the model would learn its labels
+        parser.require_ready()
+    except EngineError as exc:
+        raise EngineError(f"--parser {name}: {exc}") from None
     return parser
 
 

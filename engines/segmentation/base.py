@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines import weights
-from engines.base import CancelToken, Readiness, Status
+from engines.base import CancelToken, EngineError, Readiness, Status
 from engines.plugins import check_name_free, import_plugins, take_back_on_failure
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -79,6 +79,18 @@ class Parser(abc.ABC):
         """The weights ids :meth:`status` checks: all of :attr:`weights` (a parser whose
         options can name a checkpoint file instead leaves those out)."""
         return list(self.weights)
+
+    def require_ready(self) -> None:
+        """Raise :class:`EngineError` with :meth:`status`'s detail (the title and why) unless
+        it says the parser can run now."""
+        status = self.status()
+        if not status.ready:
+            raise EngineError(status.detail)
+
+    def map_note(self, labels: np.ndarray) -> str | None:
+        """What to say of ``labels``, this parser's map of a picture, besides its classes
+        (a face parser's map of a picture without a face, say); None: nothing."""
+        return None
 
     @abc.abstractmethod
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,

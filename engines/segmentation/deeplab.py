@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -74,8 +75,7 @@ SPEC = register_spec(WeightSpec(
     homepage="https://github.com/kazuto1011/deeplab-pytorch", format="state_dict",
     contract="BGR float 0-255 minus mean (104.008, 116.669, 122.675), long side 513; logits "
              "of 182 COCO-Stuff classes at 1/8 scale, max over scales 1, 0.5, 0.75",
-    check_contents=network_check(lambda path, device: load_strict(
-        build_network(), weights.load_checkpoint(path), SPEC.title, path)),
+    check_contents=network_check(lambda path, device: _network_from(path)),
 ))
 
 
@@ -208,6 +208,20 @@ def build_network(n_classes: int = N_CLASSES) -> MultiScale:
     return MultiScale(DeepLabV2(n_classes, N_BLOCKS, ATROUS_RATES), SCALES).eval()
 
 
+def _network_from(path: Path) -> MultiScale:
+    """:func:`build_network` on torch's default device, loaded strictly from ``path``: what
+    :meth:`SceneParser.load_networks` moves to its device, and what the import check runs on
+    ``meta`` (:func:`~engines.weights.network_check`). Raises
+    :class:`~engines.weights.WeightsCorruptError` for a file that is no state dict, and
+    :class:`~engines.weights.CheckpointMismatchError` naming the tensors that differ."""
+    state = weights.load_checkpoint(path, SPEC.format)
+    if not isinstance(state, dict):
+        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+    network = build_network()
+    load_strict(network, state, SPEC.title, path)
+    return network
+
+
 def preprocess(image: np.ndarray, long_side: int = LONG_SIDE) -> np.ndarray:
     """The network input for ``image`` (``(H, W, 3)`` uint8 RGB): ``(3, h, w)`` float32 BGR
     minus :data:`MEAN_BGR`, resized so that ``max(h, w)`` is ``long_side`` (see the module
@@ -265,13 +279,7 @@ class SceneParser(NeuralParser):
         return bundled_label_set("cocostuff182", "cocostuff182")
 
     def load_networks(self, device) -> Any:
-        path = self.checkpoint_path(SPEC.id)
-        state = weights.load_checkpoint(path, SPEC.format)
-        if not isinstance(state, dict):
-            raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
-        network = build_network()
-        load_strict(network, state, SPEC.title, path)
-        return network.to(device).eval()
+        return _network_from(self.checkpoint_path(SPEC.id)).to(device).eval()
 
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:

@@ -31,6 +31,7 @@ from engines.segmentation.neural import NeuralParser, image_tensor, load_strict
 from engines.weights import WeightSpec, network_check, register_spec
 
 BACKGROUND = 0
+NO_FACE = "no face was found; every pixel is background"  # the note of a map without one
 _FACEXLIB = "https://github.com/xinntao/facexlib"
 PARSING_SPECS = {
     "bisenet": register_spec(WeightSpec(
@@ -41,9 +42,8 @@ PARSING_SPECS = {
         contract="512x512 RGB / 255, ImageNet mean and std; net(x)[0] logits of 19 face "
                  "classes; the original face-parsing.PyTorch 79999_iter.pth has the same keys",
         extra={"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
-        check_contents=network_check(lambda path, device: load_strict(
-            build_parsing_network("bisenet"), weights.load_checkpoint(path),
-            PARSING_SPECS["bisenet"].title, path)))),
+        check_contents=network_check(lambda path, device: _parsing_network_from(
+            "bisenet", path)))),
     "parsenet": register_spec(WeightSpec(
         id="face-parsenet", engine="face", title="ParseNet face parsing (facexlib)",
         filename="parsing_parsenet.pth",
@@ -51,9 +51,8 @@ PARSING_SPECS = {
         size=85_300_000, license="MIT", homepage=_FACEXLIB, format="state_dict",
         contract="512x512 RGB / 255, mean and std 0.5; net(x)[0] logits of 19 face classes",
         extra={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
-        check_contents=network_check(lambda path, device: load_strict(
-            build_parsing_network("parsenet"), weights.load_checkpoint(path),
-            PARSING_SPECS["parsenet"].title, path)))),
+        check_contents=network_check(lambda path, device: _parsing_network_from(
+            "parsenet", path)))),
 }
 
 
@@ -69,6 +68,22 @@ def build_parsing_network(network: str) -> Any:
         return ParseNet(in_size=512, out_size=512, parsing_ch=19).eval()
     raise InputError(f"unknown face parsing network {network!r}; use "
                      f"{' or '.join(PARSING_SPECS)}")
+
+
+def _parsing_network_from(network: str, path: Path) -> Any:
+    """The face parsing ``network`` (a key of :data:`PARSING_SPECS`) built on torch's default
+    device and loaded strictly from ``path``, in eval mode: what
+    :meth:`FaceParser.load_networks` moves to its device, and what the import check runs on
+    ``meta`` (:func:`~engines.weights.network_check`). Raises
+    :class:`~engines.weights.WeightsCorruptError` for a file that is no state dict, and
+    :class:`~engines.weights.CheckpointMismatchError` naming the tensors that differ."""
+    spec = PARSING_SPECS[network]
+    parser = build_parsing_network(network)
+    state = weights.load_checkpoint(path, spec.format)
+    if not isinstance(state, dict):
+        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+    load_strict(parser, state, spec.title, path)
+    return parser
 
 
 @register_parser
@@ -124,19 +139,17 @@ class FaceParser(NeuralParser):
     def load_networks(self, device) -> tuple[Any, Any]:
         """(parsing network, detector or None) on ``device``."""
         ids = self.required_weights()
-        network = self._network_name()
-        path = self.checkpoint_path(ids[0])
-        parser = build_parsing_network(network)
-        state = weights.load_checkpoint(path, PARSING_SPECS[network].format)
-        if not isinstance(state, dict):
-            raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
-        load_strict(parser, state, PARSING_SPECS[network].title, path)
+        parser = _parsing_network_from(self._network_name(), self.checkpoint_path(ids[0]))
         parser = parser.to(device).eval()
         detector = None
         if len(ids) > 1:
             detector = face_geometry.load_detector(self.options.get("detector", "resnet50"),
                                                    device, self.checkpoint_path(ids[1]))
         return parser, detector
+
+    def map_note(self, labels: np.ndarray) -> str | None:
+        """:data:`NO_FACE` when no face was found (every pixel is :data:`BACKGROUND`)."""
+        return NO_FACE if (labels == BACKGROUND).all() else None
 
     def parse_crop(self, crop: np.ndarray, network: Any = None) -> np.ndarray:
         """Labels ``(512, 512)`` uint8 of an aligned ``(512, 512, 3)`` uint8 RGB face crop."""

@@ -19,6 +19,9 @@ from engines.segmentation.base import LabelSet
 LABELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "labels"
 UNLABELLED_COLOUR = (128, 128, 128)  # neutral grey; generated palettes are never grey
 MAX_CLASSES = 255  # ids 0..254; 255 is UNLABELLED
+# the most regions the colour-regions parser makes (engines.segmentation.regions); here, where
+# the CLI reads it for --regions without loading numba
+MAX_REGIONS = 254
 
 _GOLDEN = 0.618033988749895
 _SATURATIONS = (0.85, 0.55, 1.0)

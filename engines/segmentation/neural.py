@@ -11,7 +11,6 @@ two, like face detection plus face parsing, never evicts its own).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,9 +25,6 @@ MAX_UPSAMPLE_ELEMENTS = 1 << 25  # floats per strip when upsampling logits (128 
 # of a parse's progress, loading the networks when they are not loaded yet
 LOADING_SHARE = 0.2
 UPSAMPLING = "labelling every pixel"
-# what :meth:`NeuralParser.networks_with_progress` reports a load to, in this context
-_LOADING_REPORT: ContextVar[ProgressCallback | None] = ContextVar("loading_report",
-                                                                 default=None)
 
 
 def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
@@ -85,17 +81,16 @@ class NeuralParser(Parser):
         """Build the parser's network(s), load their checkpoints, move them to ``device``."""
         raise NotImplementedError
 
-    def networks(self, device) -> Any:
+    def networks(self, device, on_load: Callable[[], None] | None = None) -> Any:
         """The loaded network(s) on ``device``, shared through the process-wide model slot;
-        all loaded again when one of their checkpoint files was replaced since. Within
-        :meth:`networks_with_progress` a load is said before it starts."""
+        all loaded again when one of their checkpoint files was replaced since.
+        ``on_load()`` is called before a load starts (not when the slot holds them)."""
         paths = [self.checkpoint_path(i) for i in self.required_weights()]
         key = slot_key(type(self).__name__, paths, device)  # a replaced file loads again
 
         def load() -> Any:
-            report = _LOADING_REPORT.get()
-            if report is not None:
-                report(0.0, self.loading)
+            if on_load is not None:
+                on_load()
             return self.load_networks(device)
 
         return MODEL_SLOT.get(key, load)
@@ -107,16 +102,12 @@ class NeuralParser(Parser):
         :data:`LOADING_SHARE` after a load, else 0."""
         loaded = False
 
-        def loading(fraction: float, step: str) -> None:
+        def loading() -> None:
             nonlocal loaded
             loaded = True
-            progress(fraction, step)
+            progress(0.0, self.loading)
 
-        token = _LOADING_REPORT.set(loading)
-        try:
-            networks = self.networks(device)
-        finally:
-            _LOADING_REPORT.reset(token)
+        networks = self.networks(device, on_load=loading)
         return networks, LOADING_SHARE if loaded else 0.0
 
     def release(self) -> None:

@@ -21,9 +21,8 @@ import numpy as np
 from engines.base import CancelToken, InputError
 from engines.jit import cached_njit
 from engines.segmentation.base import LabelSet, Parser, ProgressCallback, register_parser
-from engines.segmentation.labels import numbered_label_set
+from engines.segmentation.labels import MAX_REGIONS, numbered_label_set
 
-MAX_REGIONS = 254
 # region_map's progress at the end of its steps: superpixels found, regions merged (the
 # rest is the full-size map's boundaries, the longest step on a large picture)
 _SUPERPIXELS_DONE, _MERGED = 0.4, 0.5

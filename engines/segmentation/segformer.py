@@ -14,6 +14,7 @@ shipped with the weights) are ``resources/labels/ade150.tsv``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -67,9 +68,8 @@ SPECS = {
                "upstream": _SEGFORMER},
         # built on the CPU (smp's MiT encoder reads a tensor's value while it is built),
         # then moved to meta: loading copies nothing
-        check_contents=network_check(lambda path, device, variant=variant: load_strict(
-            build_network(variant).to("meta"), weights.load_checkpoint(path, "safetensors"),
-            variant_spec(variant).title, path), meta=False)))
+        check_contents=network_check(lambda path, device, variant=variant: _network_from(
+            variant, path, into="meta"), meta=False)))
     for variant, (repository, size, channels, download_size) in VARIANTS.items()
 }
 
@@ -82,6 +82,21 @@ def build_network(variant: str = DEFAULT_VARIANT) -> Any:
     return smp.Segformer(encoder_name=spec.extra["encoder"], encoder_weights=None,
                          in_channels=3, classes=N_CLASSES,
                          decoder_segmentation_channels=spec.extra["decoder_channels"]).eval()
+
+
+def _network_from(variant: str, path: Path, into: Any = None) -> Any:
+    """:func:`build_network` for ``variant``, moved to the device ``into`` (None: left on the
+    CPU) and loaded strictly from ``path``: what :meth:`SceneLiteParser.load_networks` moves
+    to its device, and what the import check runs moved to ``meta``
+    (:func:`~engines.weights.network_check`). Raises
+    :class:`~engines.weights.CheckpointMismatchError` naming the tensors that differ."""
+    spec = variant_spec(variant)
+    state = weights.load_checkpoint(path, spec.format)
+    network = build_network(variant)
+    if into is not None:
+        network = network.to(into)
+    load_strict(network, state, spec.title, path)
+    return network
 
 
 def variant_spec(variant: str) -> WeightSpec:
@@ -123,12 +138,9 @@ class SceneLiteParser(NeuralParser):
         return (self._spec().id,)
 
     def load_networks(self, device) -> Any:
-        spec = self._spec()
-        path = self.checkpoint_path(spec.id)
-        state = weights.load_checkpoint(path, spec.format)
-        network = build_network(self.options.get("variant", DEFAULT_VARIANT))
-        load_strict(network, state, spec.title, path)
-        return network.to(device).eval()
+        path = self.checkpoint_path(self._spec().id)
+        variant = self.options.get("variant", DEFAULT_VARIANT)
+        return _network_from(variant, path).to(device).eval()
 
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:

@@ -183,7 +183,7 @@ def test_a_huge_guidance_file_of_another_size_is_refused_from_its_header(
 
     save_mask(tmp_path / "huge.png", np.zeros((3000, 4000), np.uint8))
     decoded = []
-    monkeypatch.setattr(fileio, "decode_image",
+    monkeypatch.setattr(fileio, "_decode",
                         lambda *args, **kwargs: decoded.append(args) or None)
     assert not window.import_sketch(tmp_path / "huge.png")
     assert "the sketch is 4000x3000 but the image is" in window.errors[0] and decoded == []

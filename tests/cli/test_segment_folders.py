@@ -231,13 +231,6 @@ def test_regions_out_of_range_is_a_usage_error_naming_the_flag(folder, tmp_path,
         create_parser("regions", max_regions=int(count))
 
 
-def test_the_cli_limit_is_the_engines():
-    from cli.segment import MAX_REGIONS
-    from engines.segmentation.regions import MAX_REGIONS as ENGINE_LIMIT
-
-    assert MAX_REGIONS == ENGINE_LIMIT
-
-
 def test_a_parser_without_its_weights_is_refused_before_any_work(folder, tmp_path,
                                                                  model_cache, capsys):
     out = tmp_path / "out"

@@ -93,7 +93,7 @@ def test_only_rgba_arrays_are_written(tmp_path):
 def test_a_file_of_another_size_is_refused_from_its_header(tmp_path, monkeypatch):
     save_colour_strokes(tmp_path / "small.png", np.full((20, 25, 4), 255, np.uint8))
     decoded = []
-    monkeypatch.setattr(fileio, "decode_image",
+    monkeypatch.setattr(fileio, "_decode",
                         lambda *args, **kwargs: decoded.append(args) or None)
     with pytest.raises(ImageFileError) as error:
         load_colour_strokes(tmp_path / "small.png", (H, W))

@@ -289,7 +289,7 @@ def test_deeplab_labels_of_a_padded_input_come_from_the_picture_only():
     image[:, :4000, 2] = 250  # left half blue (above the mean: class 0), right half black
     parser = create_parser("scene", device="cpu")
     network = BlueCells()
-    parser.networks = lambda device: network
+    parser.networks = lambda device, on_load=None: network
     labels = parser.parse(image)
     assert network.shapes == [(1, 3, 16, 513)]  # 1 row of picture, 15 of padding
     assert not labels[:, :3900].any()
