@@ -4,12 +4,14 @@ The picture is scikit-image's "coffee" photo scaled to 8660x5774 with a little n
 texture, made the same every run); the hole is the 60 px stroke of a QA audit, from
 (500, 500) to (8000, 5200) at that size, so the crop box is most of the picture (about
 7800x5000 with the default 128 px margin). Each measurement runs in a fresh Python process,
-through ``Engine.run`` with the CLI's defaults (``backend="auto"``, so torch is imported to look for
-CUDA, as the CLI does), the last stage kept while the next one arrives, as the CLI keeps it:
+through ``Engine.run`` with the CLI's defaults (``backend="auto"``: torch, about 500 MB, is
+imported to ask for CUDA only where a GPU driver is installed,
+:func:`engines.device.gpu_driver_present`), the last stage kept while the next one arrives,
+as the CLI keeps it:
 
 * ``run``: wall time of the whole run and the process's peak RSS (``VmHWM``, reset once the
   inputs are built and the kernels loaded; the RSS then, imports and inputs included, is
-  printed beside it);
+  printed beside it, and whether torch was imported);
 * ``cancel``: the run is started on a thread, its token cancelled after each of
   ``--delays`` seconds, and the time from ``cancel()`` to the run's end is printed;
 * ``gaps``: the longest stretches of a run between two looks at its cancel token, and where
@@ -148,7 +150,7 @@ def child_run(args) -> dict:
     assert final is not None and final.final
     peak = _memory()["VmHWM"]
     return {"seconds": seconds, "rss_before": before, "peak": peak, "peak_reset": reset,
-            "picture": request.image.nbytes}
+            "picture": request.image.nbytes, "torch": "torch" in sys.modules}
 
 
 def child_cancel(args) -> dict:
@@ -284,7 +286,8 @@ def _report(part: str, label: str, result: dict) -> None:
         print(f"[{label}] run: {result['seconds']:.1f} s, peak RSS {_mb(result['peak'])} "
               f"({result['peak'] / picture_mb:.1f}x the picture's {_mb(picture_mb)}); RSS "
               f"before the run {_mb(result['rss_before'])}, so {_mb(result['peak'] - result['rss_before'])} "
-              f"more at the peak" + ("" if result["peak_reset"] else " (peak not reset)"))
+              f"more at the peak; torch {'' if result['torch'] else 'not '}imported"
+              + ("" if result["peak_reset"] else " (peak not reset)"))
     elif part == "gaps":
         print(f"[{label}] gaps: {result['looks']} looks at the cancel token in "
               f"{result['seconds']:.1f} s; the longest stretches without one:")

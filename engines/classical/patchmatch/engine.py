@@ -43,6 +43,7 @@ the first user run does not wait.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from types import MappingProxyType
 
@@ -62,7 +63,7 @@ from engines.base import (
 from engines.classical.patchmatch.levels import build_pyramid, level_problem
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
-from engines.device import pick_device
+from engines.device import gpu_driver_present, pick_device
 from engines.guidance import follow_colour_hints
 from engines.registry import register
 
@@ -86,6 +87,17 @@ SKETCH_WEIGHT = 300000.0
 GRAIN_SIGMA = 1.0
 
 
+def _cuda_available() -> bool:
+    """Whether torch has a CUDA GPU here, without importing torch (about 500 MB) where no GPU
+    driver is installed (:func:`engines.device.gpu_driver_present`); torch already imported
+    is asked directly."""
+    if "torch" not in sys.modules and not gpu_driver_present():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _torch_device(preference: str, required: bool):
     """The torch device to run on, or None for the numba path (``required``: torch forced).
 
@@ -100,9 +112,7 @@ def _torch_device(preference: str, required: bool):
             return None
         if preference == "cpu" or importlib.util.find_spec("torch") is None:
             return None
-        import torch
-
-        if preference == "auto" and not torch.cuda.is_available():
+        if preference == "auto" and not _cuda_available():
             return None
     device = pick_device(preference)
     return device if required or device.type == "cuda" else None
@@ -203,8 +213,10 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) the CPU kernels with a tiny run.
 
     The first run in a process otherwise pays for it: seconds when nothing is cached yet.
-    Also imports torch when installed (the CUDA check of ``backend="auto"``). Safe to call
-    from a background thread at start-up.
+    Also makes the CUDA check of ``backend="auto"``, which imports torch (when installed)
+    only where a GPU driver is present (:func:`engines.device.gpu_driver_present`): a
+    machine without one never loads torch for the classical engines. Safe to call from a
+    background thread at start-up.
     """
     _torch_device("auto", required=False)
     image = np.zeros((48, 48, 3), np.uint8)
