@@ -13,7 +13,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engines.base import UNLABELLED, Guidance, InpaintRequest, InputError, Strategy
+from engines.base import (
+    MIN_CROP_CONTEXT,
+    UNLABELLED,
+    Guidance,
+    InpaintRequest,
+    InputError,
+    Strategy,
+)
 from engines.region import REFERENCE_OPAQUE, Box, colour_strokes_in, crop_boxes
 
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
@@ -179,17 +186,21 @@ def _seen_boxes(request: InpaintRequest) -> list[Box]:
     the crop boxes around the hole (:func:`engines.region.crop_boxes`, ``crop_margin`` of
     context), else the whole picture. The crop boxes of a picture over
     :data:`_EXACT_PIXELS` are found on the mask max-pooled by a whole factor (a few
-    milliseconds, not a fifth of a second on 24 MP), so they may reach up to that many
-    pixels further than the engine's."""
+    milliseconds, not a fifth of a second on 24 MP), so they hold the engine's and may reach
+    up to twice that many pixels further (where a box borrows context at the picture's
+    edge; that many elsewhere). :func:`~engines.region.crop_boxes` keeps at least
+    :data:`~engines.base.MIN_CROP_CONTEXT` of context in the units it is given, so the
+    factor is at most the context over that: a context under twice it is found exactly."""
     mask = request.mask
     if request.strategy is not Strategy.CROP:
         return [Box.frame(mask.shape)]
-    factor = max(1, math.isqrt(mask.size // _EXACT_PIXELS))
+    context = max(request.crop_margin, MIN_CROP_CONTEXT)  # picture pixels, as the engine's
+    factor = max(1, min(math.isqrt(mask.size // _EXACT_PIXELS), context // MIN_CROP_CONTEXT))
     if factor == 1:
-        return crop_boxes(mask, request.crop_margin)
+        return crop_boxes(mask, context)
     pooled = cv2.dilate((mask > 0).view(np.uint8), np.ones((factor, factor), np.uint8),
                         anchor=(0, 0))[::factor, ::factor]
-    boxes = crop_boxes(pooled, -(-request.crop_margin // factor))
+    boxes = crop_boxes(pooled, -(-context // factor))
     return [Box(b.top * factor, b.left * factor, b.bottom * factor,
                 b.right * factor).clip(mask.shape) for b in boxes]
 

@@ -1,0 +1,48 @@
+"""On a large picture the region an engine sees is found on a pooled mask
+(``guidance._seen_boxes``): it holds the engine's crop boxes and reaches only a few pixels
+further, the smallest context (:data:`MIN_CROP_CONTEXT`) included, which is counted in
+picture pixels, not pooled ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.base import MIN_CROP_CONTEXT, Guidance, InpaintRequest
+from engines.guidance import _seen_boxes
+from engines.region import crop_boxes
+
+
+def _request(size: int, margin: int, labels: np.ndarray | None = None) -> InpaintRequest:
+    mask = np.zeros((size, size), np.uint8)
+    mask[1001:1041, 1001:1041] = 255
+    mask[size - 30:size - 5, 3:50] = 255  # a box that borrows context at the corner
+    return InpaintRequest(np.zeros((size, size, 3), np.uint8), mask, crop_margin=margin,
+                          labels=labels)
+
+
+@pytest.mark.parametrize("size, factor", [(2048, 2), (3072, 3)])  # 4 MP, 9 MP
+@pytest.mark.parametrize("margin", [0, MIN_CROP_CONTEXT, 20, 40, 64, 128])
+def test_the_seen_region_holds_the_engines_and_reaches_little_further(size, factor, margin):
+    request = _request(size, margin)
+    engines = crop_boxes(request.mask, margin)  # what the engine crops
+    seen = _seen_boxes(request)
+    assert len(seen) == len(engines)
+    for box, engine in zip(seen, engines):
+        assert box.union(engine) == box  # nothing the engine sees is left out
+        beyond = (engine.top - box.top, engine.left - box.left, box.bottom - engine.bottom,
+                  box.right - engine.right)
+        assert max(beyond) <= 2 * factor, (box, engine)
+
+
+@pytest.mark.parametrize("rows, given", [
+    (slice(1045, 1050), True),  # within the engine's 16 px of context
+    (slice(1060, 1066), False),  # beyond them: the engine never reads it
+])
+def test_the_smallest_context_is_counted_in_picture_pixels(rows, given):
+    size = 2048  # pooled by 2 with a larger context
+    computed = np.ones((size, size), np.uint8)
+    edited = computed.copy()
+    edited[rows, 1001:1041] = 4  # a source of the hole's label lost
+    request = _request(size, MIN_CROP_CONTEXT, labels=edited)
+    assert (Guidance.LABELS in request.guidance_given(computed)) is given
