@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import math
 import os
 import signal
@@ -33,11 +34,10 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
     count_noun,
-    list_images,
+    list_images_and_note,
     load_image,
     load_mask,
     refuse_read_only,
-    skipped_files_note,
 )
 from engines.guidance import reference_pixels, reference_problem
 
@@ -220,10 +220,10 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     not searched), or a folder that cannot be made or written
     (:func:`engines.batch.check_output_folder`)."""
     images, output = Path(images), Path(output)
-    files = list_images(images)
+    files, skipped = list_images_and_note(images, used_folders=[output, *used_folders])
     left_out = {path.resolve() for path in leave_out(files)} if leave_out else set()
     pictures = [path for path in files if path.resolve() not in left_out]
-    notes = [skipped_files_note(images, used_folders=[output, *used_folders])]
+    notes = [skipped]
     if len(pictures) < len(files):
         notes.append(f"{count_noun(len(files) - len(pictures), 'file')} left out: "
                      f"{left_out_because}")
@@ -260,13 +260,27 @@ def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarra
     return layer
 
 
-def load_labels(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """A label map: an indexed PNG whose indices are class ids (or a grey PNG of ids)."""
+def load_labels(path: str | None,
+                shape: tuple[int, int]) -> tuple[np.ndarray | None, str | None]:
+    """``(labels, label set name)`` of the label map file at ``path``, from one read of it:
+    the ``(H, W)`` uint8 class ids of an indexed PNG (or a grey PNG of ids), checked to be
+    the picture's ``shape`` ``(H, W)``, and the label set the file names (None: none);
+    ``(None, None)`` without ``path``. Raises
+    :class:`~engines.segmentation.labelmap.LabelMapError`, or :class:`OSError` when the file
+    cannot be read."""
     if path is None:
-        return None
-    from engines.segmentation.labelmap import load_label_png
+        return None, None
+    from engines.segmentation.labelmap import (
+        decode_label_png,
+        label_set_name,
+        require_label_size,
+    )
 
-    return load_label_png(path, shape)
+    name = Path(path).name
+    data = Path(path).read_bytes()
+    labels = decode_label_png(data, name=name)
+    require_label_size(labels, shape, name)
+    return labels, label_set_name(io.BytesIO(data))  # Pillow reads a file object too
 
 
 def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,

@@ -173,10 +173,15 @@ def run(args: argparse.Namespace) -> int:
     options = engine_options(args)
     mask_path, masks = (Path(args.mask) if args.mask else None,
                         Path(args.masks) if args.masks else None)
+    in_use: list[Path] = []  # the mask files, found once: no result may replace one
+
+    def leave_out(files: list[Path]) -> list[Path]:
+        in_use.extend(masks_in_use(files, mask_path, masks))
+        return in_use
+
     sources = folder_pictures(  # a mask file in the pictures' folder is not a picture
         args.images, args.output, "results", used_folders=[masks] if masks else [],
-        leave_out=lambda files: masks_in_use(files, mask_path, masks),
-        left_out_because="masks, not pictures")
+        leave_out=leave_out, left_out_because="masks, not pictures")
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
     with contextlib.ExitStack() as closing:  # a folder refused before any work shows no bar
         progress = folder_progress(closing, len(sources), args.engine)
@@ -185,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             request_settings=request_settings(args), engine_options=options,
             output_format=args.format, other_sizes=args.other_sizes,
             keep_metadata=not args.strip_metadata,
-            protected=masks_in_use(sources, mask_path, masks)), closing.close, args.overwrite)
+            protected=in_use), closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")

@@ -152,16 +152,6 @@ def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.n
     return exemplars
 
 
-def _label_set(args: argparse.Namespace) -> str | None:
-    """The label set named in the ``--labels`` PNG (None: no map, or none named); an engine
-    trained on another set refuses the map (the semantic network)."""
-    if args.labels is None:
-        return None
-    from engines.segmentation.labelmap import label_set_name
-
-    return label_set_name(args.labels)
-
-
 def run(args: argparse.Namespace) -> int:
     _require_picture_mask_and_output(args)
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
@@ -171,15 +161,19 @@ def run(args: argparse.Namespace) -> int:
     engine.require_ready()  # missing weights are named before the picture is read
     loaded = load_image(args.image)
     shape = loaded.rgb.shape[:2]
-    layers = {"mask": load_layer(args.mask, shape, "mask"),  # read in this order
-              "sketch": load_layer(args.sketch, shape, "sketch"),
-              "labels": load_labels(args.labels, shape),
-              "include": load_layer(args.include, shape, "include"),
-              "exclude": load_layer(args.exclude, shape, "exclude")}
+    # read in this order; the label set a label map names is the request's: an engine
+    # trained on another set refuses the map (the semantic network)
+    mask = load_layer(args.mask, shape, "mask")
+    sketch = load_layer(args.sketch, shape, "sketch")
+    labels, label_set = load_labels(args.labels, shape)
+    include = load_layer(args.include, shape, "include")
+    exclude = load_layer(args.exclude, shape, "exclude")
     references = _load_references(args, engine)
     colour = None if args.color is None else load_colour_strokes(args.color, shape)
-    request = build_request(args, loaded.rgb, **layers, exemplars=tuple(references.values()),
-                            label_set=_label_set(args), color=colour)
+    request = build_request(args, loaded.rgb, mask, sketch=sketch, labels=labels,
+                            include=include, exclude=exclude,
+                            exemplars=tuple(references.values()), label_set=label_set,
+                            color=colour)
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     if unused:
         print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from cli._common import (
     ranged,
 )
 from cli.batch import print_failures, print_skipped, run_to_end
-from engines.base import EngineError, InputError
+from engines.base import EngineCrashed, EngineError, InputError
 from engines.batch import WORK_SHARE, BatchResult, label_folder, output_path
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
@@ -83,21 +84,29 @@ def _summary(labels: np.ndarray, names: tuple[str, ...], shown: int = 5) -> str:
     return f"{len(present)} {noun} ({', '.join(parts)}{more})"
 
 
-def _ready_parser(args: argparse.Namespace):
-    """The parser ``--parser`` names with its options, ready to run; raises before any work
-    (an unknown name, an accelerator missing, weights missing or damaged)."""
+def _parser(args: argparse.Namespace):
+    """The parser ``--parser`` names with its options; raises before any work (an unknown
+    name, an accelerator missing). Its readiness is checked by the caller, under
+    :func:`_naming_the_parser`."""
     from engines.segmentation.base import create_parser
 
     require_device(args.device)  # an accelerator asked for by name must exist
     try:
-        parser = create_parser(args.parser, **_options(args))
+        return create_parser(args.parser, **_options(args))
     except KeyError as exc:
         raise InputError(exc.args[0]) from None
+
+
+@contextlib.contextmanager
+def _naming_the_parser(args: argparse.Namespace) -> Iterator[None]:
+    """An :class:`EngineError` raised in the block (a parser that is not ready: weights
+    missing or damaged) is raised again saying ``--parser NAME:`` first."""
     try:
-        parser.require_ready()
+        yield
+    except EngineCrashed:
+        raise
     except EngineError as exc:
         raise EngineError(f"--parser {args.parser}: {exc}") from None
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() != ".png" and not output.is_dir():
         raise ImageFileError(f"{output.name}: label maps are written as .png")
     check_output_file(output, "-o", args.overwrite, formats=(".png",), originals=[args.image])
-    parser = _ready_parser(args)
+    parser = _parser(args)
+    with _naming_the_parser(args):
+        parser.require_ready()  # missing weights are named before the picture is read
     loaded = load_image(args.image)
     with StageBar(total=100, desc=f"{args.parser} {Path(args.image).name}", unit="%",
                   bar_format=StageBar.PERCENT_FORMAT) as bar:
@@ -137,7 +148,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     with the pictures."""
     images, output = Path(args.image), Path(args.output)
     pictures = folder_pictures(images, output, "label maps")
-    parser = _ready_parser(args)
+    parser = _parser(args)  # label_folder checks that it is ready, before any work
     loading = getattr(parser, "loading", None)  # a network parser's
     with contextlib.ExitStack() as closing:  # Ctrl+C and SIGTERM: cli.main says them
         show = folder_progress(closing, len(pictures), args.parser)
@@ -148,9 +159,10 @@ def _run_folder(args: argparse.Namespace) -> int:
             else:
                 show(fraction, message)
 
-        result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
-                                                 overwrite=args.overwrite),
-                            closing.close, args.overwrite)
+        with _naming_the_parser(args):  # the errors that stop the run are the parser's
+            result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
+                                                     overwrite=args.overwrite),
+                                closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{count_noun(len(result.written), 'label map')} written to {output}, "

@@ -17,14 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from cli._common import (
-    add_device_argument,
-    add_parser_argument,
-    ranged,
-    sigterm_stops_like_ctrl_c,
-    stopped_by_sigterm,
-)
+from cli import EXIT_OK
+from cli._common import add_device_argument, add_parser_argument, ranged
 from engines.device import require_device
 from engines.fileio import skipped_files_note
 
@@ -80,29 +74,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="install the result as model semantic-local (default: yes)")
 
 
-def _stopped(stop: KeyboardInterrupt, args: argparse.Namespace) -> int:
-    """Say how far an interrupted run got and how to go on; the exit code (143 for SIGTERM,
-    130 for Ctrl+C)."""
-    from engines.neural.semantic_training import TrainingInterrupted
-
-    terminated = stopped_by_sigterm(stop)
-    text = str(stop) or "interrupted"
-    if isinstance(stop, TrainingInterrupted):
-        if terminated:
-            text = text.replace("interrupted", "terminated", 1)
-        if stop.step is not None:
-            instead = " instead of --overwrite" if args.overwrite else ""
-            text += f"; run the same command with --resume{instead} to continue"
-    print(text, file=sys.stderr)
-    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-
-
 def run(args: argparse.Namespace) -> int:
-    with sigterm_stops_like_ctrl_c():
-        try:
-            return _train(args)
-        except KeyboardInterrupt as stop:
-            return _stopped(stop, args)
+    """Train; a run stopped by Ctrl+C or SIGTERM is said by :func:`cli.main` (exit 130 or
+    143), with how to go on once a checkpoint holds a step."""
+    try:
+        return _train(args)
+    except KeyboardInterrupt as stop:
+        from engines.neural.semantic_training import TrainingInterrupted
+
+        if not isinstance(stop, TrainingInterrupted) or stop.step is None:
+            raise
+        instead = " instead of --overwrite" if args.overwrite else ""
+        raise KeyboardInterrupt(f"{stop}; run the same command with --resume{instead} to "
+                                "continue") from stop  # a SIGTERM stays its cause
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -751,12 +751,31 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     like :func:`write_atomic`'s temporary files) are left out; :func:`skipped_files_note`
     says what else was.
     """
-    folder = Path(folder)
+    return _images_in(_read_folder(Path(folder)))
+
+
+def list_images_and_note(folder: str | os.PathLike, shown: int = 5,
+                         used_folders: Sequence[str | os.PathLike] = ()
+                         ) -> tuple[list[Path], str]:
+    """``(list_images(folder), skipped_files_note(folder, shown, used_folders))`` from one
+    read of the folder; raises as :func:`list_images` does."""
+    entries = _read_folder(Path(folder))
+    return _images_in(entries), _skipped_note(entries, shown, used_folders)
+
+
+def _read_folder(folder: Path) -> _FolderEntries:
+    """:func:`_folder_entries` of ``folder``; ``ImageMissingError`` or ``NotAFolderError``
+    naming it when it is missing or a file."""
     if not folder.exists():
         raise ImageMissingError("no such folder", folder, errno.ENOENT)
     if not folder.is_dir():
         raise NotAFolderError("is a file, not a folder", folder, errno.ENOTDIR)
-    return [p for p in _folder_entries(folder).files if p.suffix.lower() in IMAGE_SUFFIXES]
+    return _folder_entries(folder)
+
+
+def _images_in(entries: _FolderEntries) -> list[Path]:
+    """The image files (by extension) among ``entries``, in their order."""
+    return [p for p in entries.files if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 @dataclass(frozen=True)
@@ -818,7 +837,12 @@ def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
     folder = Path(folder)
     if not folder.is_dir():
         return ""
-    entries = _folder_entries(folder)
+    return _skipped_note(_folder_entries(folder), shown, used_folders)
+
+
+def _skipped_note(entries: _FolderEntries, shown: int,
+                  used_folders: Sequence[str | os.PathLike]) -> str:
+    """:func:`skipped_files_note` of a folder read as ``entries``."""
     used = {Path(p).resolve() for p in used_folders}
     others = [p for p in entries.files if p.suffix.lower() not in IMAGE_SUFFIXES]
     folders = [p for p in entries.folders if p.resolve() not in used]

@@ -198,7 +198,14 @@ def load_label_png(path: str | os.PathLike, shape: tuple[int, int] | None = None
     """
     path = Path(path)
     labels = decode_label_png(path.read_bytes(), label_set, path.name)
-    if shape is not None and labels.shape != tuple(shape[:2]):
-        raise LabelMapError(f"{path.name}: the label map is {labels.shape[1]}x{labels.shape[0]} "
-                            f"but the image is {shape[1]}x{shape[0]}; they must be the same size")
+    if shape is not None:
+        require_label_size(labels, shape, path.name)
     return labels
+
+
+def require_label_size(labels: np.ndarray, shape: tuple[int, int], name: str) -> None:
+    """Raise :class:`LabelMapError` (naming the file ``name`` and both sizes) unless the
+    ``(H, W)`` label map ``labels`` is the picture's ``shape`` ``(H, W)``."""
+    if labels.shape != tuple(shape[:2]):
+        raise LabelMapError(f"{name}: the label map is {labels.shape[1]}x{labels.shape[0]} "
+                            f"but the image is {shape[1]}x{shape[0]}; they must be the same size")
