@@ -28,7 +28,7 @@ from engines.base import (
     Strategy,
 )
 from engines.fileio import join_words
-from engines.region import Box, mask_bbox, may_shrink_references, shrunk_references_note
+from engines.region import Box, may_shrink_references, shrunk_references_note
 
 
 @dataclass
@@ -203,7 +203,7 @@ class FillController(WorkerClient):
         doc = self.document
         if doc is None:
             return None
-        box = mask_bbox(doc.mask)
+        box = doc.hole_box()  # no temporary of the picture's size
         if box is None:
             self.message.emit("Paint over what should be removed first (brush: B)")
             return None

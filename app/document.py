@@ -33,6 +33,14 @@ overwritten is still held by the job (an undo while the job runs copies nothing)
 copied into a spare array first, and the array of the side written, which no one needs any
 more, becomes the next tile's spare (:meth:`Document._apply`), so that going back and forth
 over it allocates nothing. Older steps are decompressed as they are undone or redone.
+
+A fill's request holds the layers without a copy (:meth:`Document.build_request`; copying a
+large picture into fresh memory held the GUI thread for a third of a second or more): it gets
+a read-only view of each layer it takes, and a background thread copies the layer at once;
+the document edits that copy from its next write to the layer on (:meth:`Document._own`,
+waiting for the copy if it is not done yet) and never writes to the shared array again. So
+code that writes to a layer fetches its array after :meth:`Document.touch`, never before: an
+array fetched earlier may be the one a request holds.
 """
 
 from __future__ import annotations
@@ -89,6 +97,8 @@ _FILL = {Layer.LABELS: UNLABELLED}
 
 # one thread: jobs run in the order they were submitted, so the latest one ends last
 _COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="undo-compress")
+# copies layers that requests share for the document's next write to them (Document._share)
+_LAYER_COPIER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-copy")
 
 TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 
@@ -311,6 +321,9 @@ class Document:
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""
         self._layers: dict[Layer, np.ndarray] = {Layer.IMAGE: np.array(image, np.uint8)}
+        # layers whose (read-only) array requests hold, and the copy being made of each for
+        # the document's next write to it (see _share and _own)
+        self._shared: dict[Layer, Future] = {}
         # the picture as opened, for "show the original": no second copy of it is made here
         # (a large one costs its memory and a moment); each tile is kept the first time a
         # step touches it (see original_tiles)
@@ -405,7 +418,9 @@ class Document:
         return Layer(layer) in self._layers
 
     def layer(self, layer: Layer | str) -> np.ndarray:
-        """The array of ``layer``, created blank on first use. Edit it only inside a step."""
+        """The array of ``layer``, created blank on first use. Edit it only inside a step,
+        fetched after :meth:`touch` (before it, it may be an array a request shares: see
+        :meth:`_own`)."""
         layer = Layer(layer)
         array = self._layers.get(layer)
         if array is None:
@@ -415,6 +430,39 @@ class Document:
             array = np.full(shape, _FILL.get(layer, 0), np.uint8)
             self._layers[layer] = array
         return array
+
+    def _share(self, layer: Layer) -> np.ndarray:
+        """A read-only view of the array of ``layer`` (created blank on first use) for a
+        request to hold without a copy. The document never writes to that array again: a
+        background thread copies it, and the copy takes its place before the next write
+        (:meth:`_own`). A layer still shared, not written since, is handed out again."""
+        array = self.layer(layer)
+        if layer not in self._shared:
+            self._shared[layer] = _LAYER_COPIER.submit(np.array, array, np.uint8)
+        view = array.view()  # the array itself stays writable for OpenCV's in/out readers
+        view.flags.writeable = False
+        return view
+
+    def _own(self, layer: Layer) -> np.ndarray:
+        """The writable array of ``layer`` (created blank on first use): while requests share
+        it (:meth:`_share`), its copy takes its place first, waited for if it is not done
+        yet (made here if the background copy failed: the shared array is never written).
+        Every write to a layer goes through this, in :meth:`touch` or directly."""
+        copying = self._shared.get(layer)
+        if copying is not None:
+            try:
+                copy = copying.result()
+            except MemoryError:  # once more, now that memory may have been freed
+                copy = np.array(self._layers[layer], np.uint8)
+            self._layers[layer] = copy
+            del self._shared[layer]
+        return self.layer(layer)
+
+    def hole_box(self) -> Box | None:
+        """The bounding box of the hole (mask >= 128), None when there is none: what
+        :func:`engines.region.mask_bbox` finds, without a temporary of the picture's size."""
+        mask = self._layers.get(Layer.MASK)
+        return None if mask is None else _box_at_least(mask, 128)
 
     def add_listener(self, listener: ChangeListener) -> None:
         """Call ``listener(layer, box)`` whenever pixels of a layer change.
@@ -478,7 +526,7 @@ class Document:
         if box is None:
             return
         layer = Layer(layer)
-        array = self.layer(layer)
+        array = self._own(layer)
         for row in range(box.top // TILE, (box.bottom - 1) // TILE + 1):
             for col in range(box.left // TILE, (box.right - 1) // TILE + 1):
                 key = (layer, row, col)
@@ -632,7 +680,7 @@ class Document:
         near = sorted({(r, c) for row, col in changed
                        for r in range(max(0, row - reach), min(rows, row + reach + 1))
                        for c in range(max(0, col - reach), min(cols, col + reach + 1))})
-        mask = self.layer(Layer.MASK)
+        mask = self._own(Layer.MASK)
         added = {}  # tile written: the box of the pixels added in it
         for row, col in near:
             tile = self._tile_box(row, col)
@@ -720,6 +768,7 @@ class Document:
         if step is None:
             return
         for (layer, row, col), old in self._backup.items():
+            self._own(layer)
             self._tile(layer, row, col)[...] = old
             self._layer_versions[layer] += 1  # a fill may have read the pixels taken back
             self.notify(layer, self._tile_box(row, col))
@@ -746,12 +795,11 @@ class Document:
 
         Returns the changed box (already announced to listeners) or ``None`` when off-image.
         """
-        array = self.layer(layer)
-        box = segment_box(p0, p1, radius, array.shape)
+        box = segment_box(p0, p1, radius, self.layer(layer).shape)
         if box is None:
             return None
         self.touch(layer, box)
-        draw_segment(array, p0, p1, radius, value)
+        draw_segment(self.layer(layer), p0, p1, radius, value)
         self.notify(Layer(layer), box)
         return box
 
@@ -776,7 +824,7 @@ class Document:
         layer = Layer(layer)
         if layer in (Layer.IMAGE, Layer.LABELS):
             raise InputError(f"the {layer.value} layer is not cleared this way")
-        if not self.has_layer(layer) or not self._layers[layer].any():
+        if not self.has_layer(layer) or not _holds_any(self._layers[layer]):
             return None
         return self.replace_layer(layer, np.zeros_like(self._layers[layer]), label)
 
@@ -838,7 +886,7 @@ class Document:
         """Within the open step: copy ``values`` (the layer's shape) into ``layer`` inside
         ``area``, one tile at a time, touching only the tiles where they differ (no
         full-size temporary); returns the parts of ``area`` written, tile by tile."""
-        array = self.layer(layer)
+        array = self._own(layer)
         if values.dtype != np.uint8:
             values = values.astype(np.uint8)
         changed = []
@@ -942,6 +990,7 @@ class Document:
         for diff in step.diffs:
             key = (diff.layer, diff.row, diff.col)
             self._hand_over(key)
+            self._own(diff.layer)
             tile = self._tile(*key)
             written = diff.spare(use_old)
             pixels = written if written is not None else diff.pixels(use_old)
@@ -1077,7 +1126,7 @@ class Document:
         """Within the open step: zero the mask inside ``area`` where ``used_mask`` is set
         (None: wherever the mask is), tile by tile, touching only the tiles that change;
         returns the parts of ``area`` written."""
-        mask = self.mask
+        mask = self._own(Layer.MASK)
         if used_mask is not None and used_mask.dtype != np.uint8:
             used_mask = (used_mask > 0).astype(np.uint8)
         changed = []
@@ -1142,29 +1191,57 @@ class Document:
 
         Only layers that exist and carry something are included, with the reference photos
         as ``exemplars``; ``settings`` are passed on (strategy, seed, device, options...).
+        The request holds read-only views of the layers, not copies (:meth:`_share`): the
+        document writes to copies of them from then on, so the snapshot never changes.
         """
         def present(layer: Layer) -> np.ndarray | None:
-            if not self.has_layer(layer):
+            array = self._layers.get(layer)
+            if array is None:
                 return None
-            array = self._layers[layer]
             if layer is Layer.LABELS:
-                return array if (array != UNLABELLED).any() else None
-            return array if array.any() else None
+                held = cv2.minMaxLoc(array)[0] != UNLABELLED
+            else:
+                held = _holds_any(array)
+            return self._share(layer) if held else None
 
-        sampling = present(Layer.SAMPLING)
         include = exclude = None
+        sampling = self._layers.get(Layer.SAMPLING)
         if sampling is not None:
-            if (sampling == SAMPLE_INCLUDE).any():
-                include = np.where(sampling == SAMPLE_INCLUDE, 255, 0).astype(np.uint8)
-            if (sampling == SAMPLE_EXCLUDE).any():
-                exclude = np.where(sampling == SAMPLE_EXCLUDE, 255, 0).astype(np.uint8)
-        labels = present(Layer.LABELS)
+            counts = cv2.calcHist([sampling], [0], None, [256], [0, 256]).ravel()
+            include, exclude = (_area_of(sampling, kind) if counts[kind] else None
+                                for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE))
+        # shared (and so copied in the background) in the order the user edits them next:
+        # the mask first, the picture last (applying a fill writes it)
+        mask, sketch, color, labels = (self._share(Layer.MASK), present(Layer.SKETCH),
+                                       present(Layer.COLOR), present(Layer.LABELS))
         return InpaintRequest(
-            image=self.image, mask=self.mask, sketch=present(Layer.SKETCH),
-            color=present(Layer.COLOR), labels=labels,
-            label_set=self.label_set if labels is not None else None,
+            image=self._share(Layer.IMAGE), mask=mask, sketch=sketch, color=color,
+            labels=labels, label_set=self.label_set if labels is not None else None,
             sample_include=include, sample_exclude=exclude,
             exemplars=tuple(r.pixels for r in self.references), **settings)
+
+
+def _holds_any(array: np.ndarray) -> bool:
+    """Whether a layer (``(H, W)`` or ``(H, W, C)`` uint8) has a nonzero byte (OpenCV over
+    its rows as one channel: no temporary)."""
+    return cv2.countNonZero(array.reshape(array.shape[0], -1)) > 0
+
+
+def _area_of(sampling: np.ndarray, kind: int) -> np.ndarray:
+    """``(H, W)`` uint8, read-only: 255 where the sampling layer holds ``kind``, else 0."""
+    area = cv2.compare(sampling, kind, cv2.CMP_EQ)
+    area.flags.writeable = False
+    return area
+
+
+def _box_at_least(array: np.ndarray, level: int) -> Box | None:
+    """The bounding box of the pixels of the 2-D uint8 ``array`` that are ``>= level``, None
+    when there are none (from its row and column maxima: no temporary of its size)."""
+    rows = np.flatnonzero(array.max(axis=1) >= level)
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(array[rows[0]:rows[-1] + 1].max(axis=0) >= level)
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
 
 def _check_sampling_kind(kind: int) -> None:

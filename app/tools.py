@@ -231,7 +231,8 @@ class LabelFill(Tool):
             document.touch(Layer.LABELS, box)
             # every pixel of the area holds ``old``: moved to ``value`` by a masked add or
             # subtract, which cannot saturate (OpenCV: a third faster than numpy's copyto)
-            target, where = labels[box.slices], area.view(np.uint8)
+            # the layer fetched again: touch swaps in a copy when a request shares it
+            target, where = document.layer(Layer.LABELS)[box.slices], area.view(np.uint8)
             if value > old:
                 cv2.add(target, value - old, dst=target, mask=where)
             else:

@@ -39,9 +39,18 @@ Prints, side by side with the naive alternative in the same run:
   of another tree (a copy from before a change) and with this one, ``--rounds`` times each,
   and prints both columns (medians over the rounds, and their ranges).
 
-Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP).
+* fillstart: the GUI thread's time to start a fill (the Fill action, ``FillController.run``,
+  until it returns) on a 7000x7000 (49-megapixel) picture with a small brushed hole, without
+  and with a sketch line and an edited label map (OpenCV Telea, which ignores both, so the
+  note on ignored guidance is worked out too): the first start, which finds no memory to
+  reuse, then the median of ``--rounds-fill`` more; and the part spent in
+  ``Document.build_request``. ``--root DIR`` measures the ``app/`` and ``engines/`` of DIR.
+
+Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP),
+starting a fill <= 150 ms on 49 MP.
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
-[--parts brush,repaint,stall,colour,masks,save,large] [--baseline DIR [--rounds N]]``
+[--parts brush,repaint,stall,colour,masks,save,large,fillstart] [--baseline DIR [--rounds N]]
+[--rounds-fill N]``
 """
 
 from __future__ import annotations
@@ -527,6 +536,90 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
     return figures
 
 
+FILL_START = (7000, 7000)  # height, width: 49 megapixels
+
+
+def _fill_start_document(guided: bool) -> Document:
+    """A 7000x7000 picture with a small brushed hole; ``guided``: also a sketch line beside
+    it and a computed label map edited near it (the layers a fill request snapshots)."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:FILL_START[0]:8, 0:FILL_START[1]:8]
+    base = np.stack([x % 256, y % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+    photo = np.repeat(np.repeat(base, 8, axis=0), 8, axis=1)
+    photo += rng.integers(0, 16, photo.shape, dtype=np.uint8)
+    document = Document(photo)
+    with document.step("hole"):
+        document.paint_segment(Layer.MASK, (3400, 3300), (3600, 3450), 40, 255)
+    if guided:
+        with document.step("line"):
+            document.paint_segment(Layer.SKETCH, (3380, 3350), (3620, 3400), 3, 255)
+        labels = (np.arange(FILL_START[0], dtype=np.uint8)[:, None] // 250 % 6
+                  + np.zeros(FILL_START[1], np.uint8))
+        labels.flags.writeable = False
+        document.replace_label_map(labels, None, "Compute labels")
+        with document.step("label"):
+            document.paint_segment(Layer.LABELS, (3500, 3200), (3560, 3200), 20, 2)
+    return document
+
+
+def bench_fill_start(app: QApplication, rounds: int = 5) -> dict[str, dict[str, float]]:
+    """GUI-thread ms of starting a fill (the Fill action: ``FillController.run``) on a
+    49-megapixel picture with a small hole, without and with a sketch line and an edited
+    label map, through the window (OpenCV Telea, which ignores both, so the note on ignored
+    guidance is worked out too): the first start, and the median and range of ``rounds``
+    more, each after the previous fill ended and was discarded; also the part of each spent
+    in ``Document.build_request``."""
+    import app.document as document_module
+
+    building: list[float] = []
+    build = document_module.Document.build_request
+
+    def timed_build(document, *args, **kwargs):
+        start = time.perf_counter()
+        request = build(document, *args, **kwargs)
+        building.append(time.perf_counter() - start)
+        return request
+
+    figures = {}
+    document_module.Document.build_request = timed_build
+    try:
+        for name, guided in (("hole", False), ("guided", True)):
+            window = MainWindow()
+            window.resize(1600, 1000)
+            window.show()
+            window.engine_panel.auto_run.setChecked(False)
+            window.engine_panel.select_engine("telea")
+            controller = window.controller
+            controller.settings.engine = "telea"
+            controller.settings.auto_apply = False
+            window.set_document(_fill_start_document(guided))
+            app.processEvents()
+            starts, builds = [], []
+            for _ in range(rounds + 1):
+                building.clear()
+                start = time.perf_counter()
+                controller.run()
+                starts.append(time.perf_counter() - start)
+                builds.append(sum(building))
+                while controller.busy:
+                    app.processEvents()
+                    time.sleep(0.001)
+                app.processEvents()
+                controller.discard()
+                app.processEvents()
+            more = sorted(starts[1:])
+            figures[name] = {"first": starts[0] * 1000, "median": statistics.median(more) * 1000,
+                             "low": more[0] * 1000, "high": more[-1] * 1000,
+                             "build_first": builds[0] * 1000,
+                             "build_median": statistics.median(builds[1:]) * 1000}
+            window.confirm = lambda title, text: True  # discard the benchmark's edits
+            window.close()
+            app.processEvents()
+    finally:
+        document_module.Document.build_request = build
+    return figures
+
+
 def _raw_megabytes(document: Document) -> float:
     """MB of undo tiles the document holds uncompressed (each array counted once)."""
     arrays = {id(raw): raw.nbytes for step in (*document._undo, *document._redo)
@@ -586,13 +679,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="telea,patchmatch",
                         help="engines for the stall measurement (comma-separated)")
-    parser.add_argument("--parts", default="brush,repaint,stall,colour,masks,save,large",
+    parser.add_argument("--parts",
+                        default="brush,repaint,stall,colour,masks,save,large,fillstart",
                         help="what to measure (comma-separated)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="measure only the large part, with DIR's app/ (a copy of the "
                              "tree from before a change) and with this tree's, side by side")
     parser.add_argument("--rounds", type=int, default=2,
                         help="with --baseline: fresh processes per tree (alternating)")
+    parser.add_argument("--rounds-fill", type=int, default=5,
+                        help="fillstart: fills started after the first one, per case")
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)  # the tree measured
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -607,6 +703,22 @@ def main() -> int:
             large = bench_large(app, Path(folder))
         if args.json:  # for compare_large: the large part only, as one line
             print(json.dumps(large))
+            return 0
+    if "fillstart" in parts:
+        fill_start = bench_fill_start(app, args.rounds_fill)
+        print(f"Starting a fill on a {FILL_START[1]}x{FILL_START[0]} picture (GUI thread, "
+              f"Fill action to its return; first start, then the median [range] of "
+              f"{args.rounds_fill} more; of which Document.build_request), {os.cpu_count()} "
+              f"cores\n")
+        print("| case | first | median [range] | build_request first / median |")
+        print("|---|---|---|---|")
+        for name, what in (("hole", "a small hole"),
+                           ("guided", "a small hole, a sketch line and an edited label map")):
+            f = fill_start[name]
+            print(f"| {what} | {f['first']:.0f} ms | {f['median']:.0f} ms [{f['low']:.0f}-"
+                  f"{f['high']:.0f}] | {f['build_first']:.0f} / {f['build_median']:.0f} ms |")
+        print()
+        if parts == {"fillstart"}:
             return 0
     photo = make_photo()
     canvas = Canvas()

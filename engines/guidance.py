@@ -122,7 +122,7 @@ def guidance_given(request: InpaintRequest,
     if unedited_labels is not None and unedited_labels.shape != request.mask.shape:
         raise InputError(f"unedited_labels {unedited_labels.shape} does not match the "
                          f"mask {request.mask.shape}")
-    hole = Box.around(request.mask > 0)
+    hole = _nonzero_box(request.mask)
     if hole is None:
         return set()
     given = set()
@@ -139,7 +139,7 @@ def guidance_given(request: InpaintRequest,
     include = include if include is not None and include.any() else None  # all 0: none
     if request.labels is None and include is None and request.sample_exclude is None:
         return given
-    boxes = _seen_boxes(request)
+    boxes = _seen_boxes(request, hole)
     if request.labels is not None and any(
             _labels_matter(request.labels, unedited_labels, request.mask, box) for box in boxes):
         given.add(Guidance.LABELS)
@@ -181,7 +181,14 @@ def _near_hole(mask: np.ndarray, hole: Box, drawn: Callable[[Box], np.ndarray]) 
 _EXACT_PIXELS = 1 << 20  # pictures up to this size get the exact crop boxes
 
 
-def _seen_boxes(request: InpaintRequest) -> list[Box]:
+def _nonzero_box(mask: np.ndarray) -> Box | None:
+    """The bounding box of the nonzero pixels of the 2-D uint8 ``mask`` (None: there are
+    none), found by OpenCV without a temporary of the mask's size."""
+    x, y, w, h = cv2.boundingRect(mask)
+    return Box(y, x, y + h, x + w) if w else None
+
+
+def _seen_boxes(request: InpaintRequest, hole: Box | None = None) -> list[Box]:
     """The parts of the picture an engine sees for ``request``: with :attr:`Strategy.CROP`
     the crop boxes around the hole (:func:`engines.region.crop_boxes`, ``crop_margin`` of
     context), else the whole picture. The crop boxes of a picture over
@@ -190,7 +197,9 @@ def _seen_boxes(request: InpaintRequest) -> list[Box]:
     up to twice that many pixels further (where a box borrows context at the picture's
     edge; that many elsewhere). :func:`~engines.region.crop_boxes` keeps at least
     :data:`~engines.base.MIN_CROP_CONTEXT` of context in the units it is given, so the
-    factor is at most the context over that: a context under twice it is found exactly."""
+    factor is at most the context over that: a context under twice it is found exactly.
+    ``hole``: the bounding box of the mask's nonzero pixels when the caller has it (only
+    that part of the mask is pooled)."""
     mask = request.mask
     if request.strategy is not Strategy.CROP:
         return [Box.frame(mask.shape)]
@@ -198,8 +207,17 @@ def _seen_boxes(request: InpaintRequest) -> list[Box]:
     factor = max(1, min(math.isqrt(mask.size // _EXACT_PIXELS), context // MIN_CROP_CONTEXT))
     if factor == 1:
         return crop_boxes(mask, context)
-    pooled = cv2.dilate((mask > 0).view(np.uint8), np.ones((factor, factor), np.uint8),
-                        anchor=(0, 0))[::factor, ::factor]
+    hole = hole or _nonzero_box(mask)
+    if hole is None:
+        return []
+    # max-pooled by factor x factor blocks, only over the blocks the hole's box meets
+    height, width = mask.shape
+    top, left = hole.top // factor, hole.left // factor
+    bottom, right = -(-hole.bottom // factor), -(-hole.right // factor)
+    pooled = np.zeros((-(-height // factor), -(-width // factor)), np.uint8)
+    part = (mask[top * factor:bottom * factor, left * factor:right * factor] > 0).view(np.uint8)
+    pooled[top:bottom, left:right] = cv2.dilate(
+        part, np.ones((factor, factor), np.uint8), anchor=(0, 0))[::factor, ::factor]
     boxes = crop_boxes(pooled, -(-context // factor))
     return [Box(b.top * factor, b.left * factor, b.bottom * factor,
                 b.right * factor).clip(mask.shape) for b in boxes]

@@ -5,12 +5,15 @@ picture pixels, not pooled ones."""
 
 from __future__ import annotations
 
+import math
+
+import cv2
 import numpy as np
 import pytest
 
 from engines.base import MIN_CROP_CONTEXT, Guidance, InpaintRequest
 from engines.guidance import _seen_boxes
-from engines.region import crop_boxes
+from engines.region import Box, crop_boxes
 
 
 def _request(size: int, margin: int, labels: np.ndarray | None = None) -> InpaintRequest:
@@ -46,3 +49,26 @@ def test_the_smallest_context_is_counted_in_picture_pixels(rows, given):
     edited[rows, 1001:1041] = 4  # a source of the hole's label lost
     request = _request(size, MIN_CROP_CONTEXT, labels=edited)
     assert (Guidance.LABELS in request.guidance_given(computed)) is given
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pooling_only_around_the_hole_finds_the_boxes_of_the_whole_pooled_mask(seed):
+    """Only the blocks the hole's box meets are pooled: the boxes are those found on the
+    whole mask max-pooled by the same factor (faint mask values count as hole)."""
+    rng = np.random.default_rng(seed)
+    height, width = (int(v) for v in rng.integers(2100, 3300, size=2))
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(int(rng.integers(1, 5))):
+        y, x, r = (int(v) for v in (rng.integers(0, height), rng.integers(0, width),
+                                     rng.integers(1, 40)))
+        cv2.circle(mask, (x, y), r, int(rng.integers(1, 256)), -1)
+    margin = int(rng.choice([40, 64, 128]))
+    request = InpaintRequest(np.zeros((height, width, 3), np.uint8), mask, crop_margin=margin)
+    factor = min(math.isqrt(mask.size // (1 << 20)), margin // MIN_CROP_CONTEXT)
+    assert factor > 1
+    whole = cv2.dilate((mask > 0).view(np.uint8), np.ones((factor, factor), np.uint8),
+                       anchor=(0, 0))[::factor, ::factor]
+    expected = [Box(b.top * factor, b.left * factor, b.bottom * factor,
+                    b.right * factor).clip(mask.shape)
+                for b in crop_boxes(whole, -(-margin // factor))]
+    assert _seen_boxes(request) == expected
