@@ -166,11 +166,14 @@ class FillController(WorkerClient):
     Signals:
         previewChanged(object, object, str): (full-size image or None, Box or None, label).
         applied(): a result was committed to the document.
+        waitingChanged(bool): whether a finished result now waits to be applied (what Ctrl+Z
+            does changes with it: :meth:`set_aside` discards that result first).
         progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     previewChanged = Signal(object, object, str)
     applied = Signal()
+    waitingChanged = Signal(bool)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(worker, parent)
@@ -190,6 +193,20 @@ class FillController(WorkerClient):
     @property
     def has_result(self) -> bool:
         return self._pending is not None
+
+    @property
+    def waiting(self) -> str:
+        """The name of the step the result waiting to be applied would make ("Fill
+        (Telea)"), else ""."""
+        return f"Fill ({self._pending.engine_title})" if self._pending is not None else ""
+
+    def _set_pending(self, run: _Run | None) -> None:
+        """Make ``run`` the result waiting to be applied (None: none), saying so
+        (:attr:`waitingChanged`) when whether one waits changed."""
+        was = self._pending is not None
+        self._pending = run
+        if was != (run is not None):
+            self.waitingChanged.emit(run is not None)
 
     @property
     def running_title(self) -> str:
@@ -219,7 +236,8 @@ class FillController(WorkerClient):
         title = engine_class.title or engine_class.name
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=request)
-        self._pending = self._set_aside = None
+        self._set_aside = None
+        self._set_pending(None)
         ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
         run = _Run(task.id, doc, doc.image_version, request, engine_class.guidance, box, title,
                    ignored)
@@ -231,7 +249,8 @@ class FillController(WorkerClient):
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied, or put aside)."""
-        self._pending = self._set_aside = None
+        self._set_aside = None
+        self._set_pending(None)
         if self.document is not None:
             self.document.set_preview(None)
         self.previewChanged.emit(None, None, "")
@@ -266,7 +285,7 @@ class FillController(WorkerClient):
             return False
         (run, _state), self._set_aside = self._set_aside, None
         final = run.final
-        self._pending = run
+        self._set_pending(run)
         run.document.set_preview(final.image, final.name)
         self.previewChanged.emit(final.image, run.box, f"{run.engine_title}: {final.name}")
         return True
@@ -289,7 +308,7 @@ class FillController(WorkerClient):
         run, doc = self._pending, self.document
         if run is None or doc is None or run.final is None:
             return False
-        self._pending = None
+        self._set_pending(None)
         reason = self._outdated(run)
         if reason is not None:
             self._drop(run, reason)
@@ -411,7 +430,7 @@ class FillController(WorkerClient):
         if not isinstance(result, Stage) or self.document is not run.document or run.dropped:
             return
         run.final = result
-        self._pending = run
+        self._set_pending(run)
         if self.settings.auto_apply:
             self._apply_when_idle()
         else:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF
 
-from app.document import Document
-from app.faces import FaceEdit, engine_for_faces
+from app.document import Document, Step
+from app.faces import PASTED_MESSAGE, FaceEdit, engine_for_faces
 from engines.faces import Face
 
 
@@ -143,6 +143,18 @@ class FaceCommands:
             return False
         self.faces.leave()
         return True
+
+    def _face_step_moved(self, step: Step, undone: bool) -> None:
+        """After undo (``undone``) or redo of ``step`` in the photo: while the last face
+        pasted back is undone, the Faces panel no longer says it was pasted; redo says it
+        again. Another line the panel shows meanwhile is left as it is."""
+        if step is not self.faces.pasted_step:
+            return
+        panel = self.face_panel
+        if not undone:
+            panel.set_status(PASTED_MESSAGE)
+        elif panel.status.text() == PASTED_MESSAGE:
+            panel.set_status("")
 
     def face_work_pending(self) -> bool:
         """Whether leaving the face now would drop work: pixels not pasted back, strokes

@@ -66,6 +66,8 @@ EYE_SPAN, EYE_LINE, MOUTH_LINE = 0.44, 0.40, 0.78
 MIN_BOX_SIDE = 8  # px: a smaller box (or a click) picks a face instead
 
 SKETCH_THICKNESS = 2  # px in the 512 crop, about the sketch pen's default width
+# what the Faces panel says while the last face pasted back is in the photo (not undone)
+PASTED_MESSAGE = "Face edit pasted into the photo; Ctrl+Z there undoes it"
 PASTE_GROW = 4  # px in the crop: changed pixels are pasted with this margin at full weight
 PASTE_FEATHER = 8  # px in the crop: then the weight falls to 0 over this distance
 THUMBNAIL = 96
@@ -266,6 +268,7 @@ class FaceSession(WorkerClient):
         self.edit: FaceEdit | None = None
         self._drawn: set[Face] = set()
         self._dirty = False
+        self.pasted_step: Step | None = None  # the photo's step of the last paste-back
 
     # ------------------------------------------------------------------ photo
     def set_document(self, document: Document | None) -> None:
@@ -278,6 +281,7 @@ class FaceSession(WorkerClient):
         if self.edit is not None:
             self._close_edit()
         self.document = document
+        self.pasted_step = None
         self.faces, self._drawn = [], set()
         self.facesChanged.emit([])
         self.message.emit("")
@@ -471,8 +475,9 @@ class FaceSession(WorkerClient):
         edit.baseline = crop.copy()
         edit.parent_version = edit.parent.image_version
         self._set_dirty(False)
+        self.pasted_step = step
         self.pasted.emit(step)
-        self.message.emit("Face edit pasted into the photo; Ctrl+Z there undoes it")
+        self.message.emit(PASTED_MESSAGE)
         return step
 
     def leave(self) -> Document | None:

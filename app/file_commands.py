@@ -564,10 +564,21 @@ class FileCommands:
         return added
 
     def remove_references(self, rows) -> None:
-        """Forget the reference photos at ``rows`` of the panel."""
-        if self.document is not None:
-            self.document.remove_references(rows)
-            self._show_references()
+        """Forget the reference photos at ``rows`` of the panel. A fill running, or waiting
+        for Enter, that searched one of them is dropped at once, as after another guidance
+        edit: with *Fill after each stroke* a new fill starts soon without them, quietly;
+        otherwise the status bar says why it was dropped."""
+        if self.document is None:
+            return
+        self.document.remove_references(rows)
+        self._show_references()
+        dropped = self.controller.drop_outdated()
+        if not dropped:
+            return
+        if self.controller.settings.auto_run and self.document.mask.any():
+            self._run_timer.start()
+        else:
+            self.statusBar().showMessage(dropped, 8000)
 
     def _show_references(self) -> None:
         """List the document's reference photos, saying whether the chosen engine uses them."""

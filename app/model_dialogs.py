@@ -661,6 +661,26 @@ class ModelManagerDialog(QDialog):
         self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
 
 
+def weights_needed_message(title: str, weights_ids: Sequence[str]) -> str:
+    """What the window's status bar says of engine ``title`` chosen while some of the
+    checkpoints ``weights_ids`` it needs are missing or damaged (their download declined),
+    in the GUI's words (no command line): that it is selected and how to install them in
+    File → Models…; "" when every one is installed and sound."""
+    entries = [weights.installation(weights_id) for weights_id in weights.missing(weights_ids)]
+    if not entries:
+        return ""
+    if any(entry.state is InstallState.DAMAGED for entry in entries):
+        problem = "its weights file is damaged"
+        how = "replace it in File → Models… (Download, or Import file… with a copy you have)"
+    elif all(entry.state is InstallState.MANUAL for entry in entries):
+        problem = "its weights are not installed"
+        how = "File → Models… says where to get them, then Import file… installs them"
+    else:
+        problem = "its weights are not installed"
+        how = "download them in File → Models… (or Import file… with a copy you have)"
+    return f"{title} is selected, but {problem}: {how}"
+
+
 def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None,
                    purpose: str = "this engine") -> bool:
     """Make sure the checkpoints ``weights_ids`` are installed, asking the user first.

@@ -58,6 +58,7 @@ from app.model_dialogs import (
     cancel_transfers,
     offer_download,
     wait_for_transfers,
+    weights_needed_message,
 )
 from app.panels import EnginePanel, OverlayPanel
 from app.preferences_dialog import PreferencesDialog
@@ -234,6 +235,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a = self._action
         a("open", "&Open…", lambda: self.open_path())
         a("clear_recent", "&Clear Recent", self.clear_recent)
+        a("clear_missing", "Remove &Missing", self.clear_missing_recent)
+        self.actions["clear_recent"].setStatusTip("Empty the list of recent pictures (the "
+                                                  "files stay where they are)")
+        self.actions["clear_missing"].setStatusTip(
+            "Take the pictures that are no longer there off the list")
         a("save", "&Save", lambda: self.save())
         a("save_as", "Save &As…", lambda: self.save_as())
         a("import_mask", "&Import Mask…", lambda: self.import_mask())
@@ -329,6 +335,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.recent_menu.setToolTipsVisible(True)  # each entry's full path
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._recent_check: threading.Thread | None = None
+        self._recent_missing: set[str] = set()  # listed paths the last check found gone
         self.recentChecked.connect(self._on_recent_checked)
         self._fill_recent_menu()
         submenus = {"recent": self.recent_menu}
@@ -394,6 +401,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
         c.previewChanged.connect(canvas.set_preview)
         c.applied.connect(self._update_actions)
+        c.waitingChanged.connect(lambda _waiting: self._update_actions())
         canvas.editFinished.connect(self._on_edit_finished)
         canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         canvas.cursorMoved.connect(self._on_cursor)
@@ -475,15 +483,15 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._fill_recent_menu()
 
     def _fill_recent_menu(self) -> None:
-        """List the recent pictures (keys 1 to 9 and 0), each with its full path as tip. A
-        file that is no longer there is shown disabled (a drive may come back) once
-        :meth:`_check_recent` has found it so."""
+        """List the recent pictures (keys 1 to 9 and 0), each with its full path as tip.
+        Once :meth:`_check_recent` has found a file gone or unreadable, its entry says so
+        (:meth:`_on_recent_checked`) and stays choosable (:meth:`open_recent` says why it
+        cannot be opened); Remove Missing takes the gone ones off the list."""
         menu = self.recent_menu
-        menu.clear()  # deletes the entries it made, keeps the window's Clear Recent
+        menu.clear()  # deletes the entries it made, keeps the window's Clear actions
         paths = preferences.load_recent()
         for number, path in enumerate(paths, 1):
-            key = f"&{number}" if number < 10 else "1&0"
-            action = menu.addAction(f"{key}  {Path(path).name.replace('&', '&&')}")
+            action = menu.addAction(_recent_text(number, path))
             action.setData(path)
             action.setToolTip(path)
             action.setStatusTip(path)
@@ -491,7 +499,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if not paths:
             menu.addAction("No Recent Pictures").setEnabled(False)
         menu.addSeparator()
+        menu.addAction(self.actions["clear_missing"])
         menu.addAction(self.actions["clear_recent"])
+        self._recent_missing = set()  # until :meth:`_check_recent` answers
+        self.actions["clear_missing"].setEnabled(False)
         self.actions["clear_recent"].setEnabled(bool(paths))
         self._check_recent(paths)
 
@@ -517,30 +528,57 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._recent_check.start()
 
     def _on_recent_checked(self, path: str, problem: str) -> None:
-        """Disable the Open Recent entry of a picture that cannot be opened, saying why."""
-        for action in self.recent_menu.actions():
+        """Mark the Open Recent entry of a picture that cannot be opened, "(missing)" or
+        "(unreadable)", its tips saying why; it stays enabled, so that choosing it says so
+        (a disabled entry cannot be chosen, and its tooltip is easily missed)."""
+        for number, action in enumerate(self.recent_menu.actions(), 1):
             if action.data() == path:
                 tip = f"{path} ({problem})" if problem else path
+                action.setText(_recent_text(number, path, problem))
                 action.setToolTip(tip)
                 action.setStatusTip(tip)
-                action.setEnabled(not problem)
+        if problem == preferences.RECENT_GONE:
+            self._recent_missing.add(path)
+        else:
+            self._recent_missing.discard(path)
+        self.actions["clear_missing"].setEnabled(bool(self._recent_missing))
 
     def open_recent(self, path: str) -> bool:
-        """Open a picture of Open Recent. One that is gone is dropped from the list and the
-        status bar says so (no error box); one that cannot be read stays listed (the drive or
-        the permission may come back) and fails as any Open does, saying why."""
-        if preferences.recent_problem(path) == preferences.RECENT_GONE:
+        """Open a picture of Open Recent. For one that is gone the status bar says so (no
+        error box) and the user is asked whether to take it off the list (kept otherwise: a
+        drive may come back); one that cannot be read stays listed (the drive or the
+        permission may come back) and fails as any Open does, saying why."""
+        if preferences.recent_problem(path) != preferences.RECENT_GONE:
+            return self.open_path(path)
+        name, folder = Path(path).name, Path(path).parent
+        gone = f"{name} is no longer at {folder}"
+        self.statusBar().showMessage(gone, 10000)
+        if self.confirm("Picture not found", f"{gone}: it was moved, renamed or deleted, or "
+                        "its drive is not connected. Remove it from Open Recent?"):
             preferences.remove_recent(path)
             self._fill_recent_menu()
-            self.statusBar().showMessage(
-                f"{Path(path).name} is no longer at {Path(path).parent}: removed from "
-                "Open Recent", 10000)
-            return False
-        return self.open_path(path)
+            self.statusBar().showMessage(f"{gone}: removed from Open Recent", 10000)
+        else:
+            self.statusBar().showMessage(f"{gone}: kept in Open Recent", 10000)
+        return False
 
     def clear_recent(self) -> None:
         preferences.clear_recent()
         self._fill_recent_menu()
+
+    def clear_missing_recent(self) -> int:
+        """Take off Open Recent the pictures its last check (as the menu opened) found gone;
+        returns how many, which the status bar says. Nothing is checked again here: on a
+        drive that went away that may block."""
+        gone = sorted(self._recent_missing)
+        for path in gone:
+            preferences.remove_recent(path)
+        self._fill_recent_menu()
+        count = len(gone)
+        self.statusBar().showMessage(
+            f"Removed {count} missing picture{'s' if count != 1 else ''} from Open Recent"
+            if count else "No missing pictures in Open Recent", 6000)
+        return count
 
     def show_models(self) -> None:
         """The model manager: download, import and remove checkpoints."""
@@ -676,6 +714,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             else:
                 step = self.document.undo()
                 if step:
+                    self._face_step_moved(step, undone=True)
                     self._after_history_move(step, f"Undid {step.label}")
         self._update_actions()
 
@@ -689,6 +728,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 self.controller.discard()
                 step = self.document.redo()
                 if step:
+                    self._face_step_moved(step, undone=False)
                     self._after_history_move(step, f"Redid {step.label}")
         self._update_actions()
 
@@ -793,14 +833,19 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.engine_panel.apply_to(self.controller.settings)
         self.controller.settings.engine = name
         readiness, detail = self.engine_panel.readiness(name)
-        if readiness is Readiness.NEEDS_DOWNLOAD and self.offer_download(
-                registry.engine_class(name).weights):
+        engine_class = registry.engine_class(name)
+        title = engine_class.title or name
+        if readiness is Readiness.NEEDS_DOWNLOAD and self.offer_download(engine_class.weights):
             self.models_changed()
             readiness, detail = self.engine_panel.readiness(name)
-        if readiness is not Readiness.READY:
-            self.statusBar().showMessage(f"{name}: {detail}", 10000)
+        if readiness is Readiness.NEEDS_DOWNLOAD:  # declined: said in the GUI's words
+            self.statusBar().showMessage(
+                weights_needed_message(title, engine_class.weights)
+                or f"{title} is selected, but it is not ready: {detail}", 10000)
+        elif readiness is not Readiness.READY:
+            self.statusBar().showMessage(f"{title}: {detail}", 10000)
         else:
-            self.statusBar().showMessage(f"Engine: {name}", 3000)
+            self.statusBar().showMessage(f"Engine: {title}", 3000)
         self._show_references()
 
     # ---------------------------------------------------------------- signals
@@ -918,14 +963,28 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.actions[name].setEnabled(has)
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)
-        self.actions["undo"].setEnabled(has and doc.can_undo())
+        # Ctrl+Z discards a fill waiting for Enter first (:meth:`undo`): the entry says so
+        waiting = self.controller.waiting if has else ""
+        self.actions["undo"].setEnabled(has and (doc.can_undo() or bool(waiting)))
         restorable = self.controller.restorable if has else ""  # a fill undo discarded
         self.actions["redo"].setEnabled(has and (doc.can_redo() or bool(restorable)))
-        # a step's label may hold a "&" (a file name): shown as it is, not as a mnemonic
-        self.actions["undo"].setText(f"&Undo {doc.undo_label().replace('&', '&&')}"
-                                     if has and doc.can_undo() else "&Undo")
+        undo = (f"{waiting} preview" if waiting
+                else doc.undo_label() if has and doc.can_undo() else "")
         redo = restorable or (doc.redo_label() if has and doc.can_redo() else "")
-        self.actions["redo"].setText(f"&Redo {redo.replace('&', '&&')}" if redo else "&Redo")
+        self._name_history_action("undo", undo, "Discard the fill shown, not applied yet "
+                                  "(Ctrl+Shift+Z brings it back)" if waiting else "")
+        self._name_history_action("redo", redo, "Show the fill discarded again, waiting for "
+                                  "Enter" if restorable else "")
+
+    def _name_history_action(self, name: str, step: str, tip: str) -> None:
+        """Name in the Undo or Redo entry (``name``) the ``step`` it undoes or redoes ("" for
+        none), in its text, tooltip (with its keys) and status tip (``tip`` when given)."""
+        action, verb = self.actions[name], name.capitalize()
+        # a step's label may hold a "&" (a file name): shown as it is, not as a mnemonic
+        action.setText(f"&{verb} {step.replace('&', '&&')}" if step else f"&{verb}")
+        said = f"{verb} {step}" if step else verb
+        action.setToolTip(f"{said} ({keys_for(name)})")
+        action.setStatusTip(tip or said)
 
     # ------------------------------------------------------------ preferences
     def restore_preferences(self) -> None:
@@ -1188,6 +1247,17 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                           "Inpaint Studio: brush over what should go, steer the fill with "
                           "sketches and semantic maps. Engines: OpenCV, guided PatchMatch, LaMa, "
                           "MI-GAN, DeepFill, EdgeConnect and more.")
+
+
+def _recent_text(number: int, path: str, problem: str = "") -> str:
+    """Open Recent's entry ``number`` (from 1; keys 1 to 9 and 0) for ``path``: its file name
+    (a "&" shown as it is), marked "(missing)" or "(unreadable)" when it has a ``problem``
+    (:func:`preferences.recent_problem`)."""
+    key = f"&{number}" if number < 10 else "1&0"
+    mark = ""
+    if problem:
+        mark = "  (missing)" if problem == preferences.RECENT_GONE else "  (unreadable)"
+    return f"{key}  {Path(path).name.replace('&', '&&')}{mark}"
 
 
 def _transfer_summary(dialog: TransferDialog) -> str:

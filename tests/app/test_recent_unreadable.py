@@ -1,6 +1,6 @@
 """Open Recent with entries the user can no longer read (a folder whose permissions changed, a
-path too long for the system): each entry is checked on its own, greyed out with the reason,
-and choosing one says why it cannot be opened."""
+path too long for the system): each entry is checked on its own, marked with the reason (and
+kept choosable), and choosing one says why it cannot be opened."""
 
 from __future__ import annotations
 
@@ -39,14 +39,16 @@ def window(qtbot):
     window.worker.shutdown()
 
 
-def _checked(window: MainWindow) -> dict[str, tuple[str, bool]]:
-    """(status tip, enabled) of each Open Recent entry by path, once the menu opened and the
-    check of every entry answered."""
+def _checked(window: MainWindow) -> dict[str, tuple[str, str]]:
+    """(status tip, the mark after the name) of each Open Recent entry by path, once the
+    menu opened and the check of every entry answered; every entry stays enabled."""
     window.recent_menu.aboutToShow.emit()
     window._recent_check.join(5)
     QApplication.processEvents()  # the answers are queued signals
-    return {a.data(): (a.statusTip(), a.isEnabled())
-            for a in window.recent_menu.actions() if a.data()}
+    entries = [a for a in window.recent_menu.actions() if a.data()]
+    assert all(a.isEnabled() for a in entries)
+    return {a.data(): (a.statusTip(), a.text().partition(".png")[2].strip())
+            for a in entries}
 
 
 def test_each_entry_is_checked_on_its_own_with_the_reason_it_cannot_be_opened(
@@ -65,21 +67,22 @@ def test_each_entry_is_checked_on_its_own_with_the_reason_it_cannot_be_opened(
 
     monkeypatch.setattr(Path, "is_file", checked)
     assert _checked(window) == {
-        str(locked): (f"{locked} (cannot be read: permission denied)", False),
-        str(long): (f"{long} (cannot be read: file name too long)", False),
-        str(gone): (f"{gone} (no longer there)", False),
-        str(ok): (str(ok), True)}
+        str(locked): (f"{locked} (cannot be read: permission denied)", "(unreadable)"),
+        str(long): (f"{long} (cannot be read: file name too long)", "(unreadable)"),
+        str(gone): (f"{gone} (no longer there)", "(missing)"),
+        str(ok): (str(ok), "")}
 
 
-def test_a_path_too_long_for_the_system_is_greyed_out_and_choosing_it_says_why(
+def test_a_path_too_long_for_the_system_is_marked_and_choosing_it_says_why(
         qtbot, window, tmp_path):
     long = tmp_path / ("x" * 300 + ".png")  # longer than any file name may be
     ok = _picture(tmp_path / "ok.png")
     _listed(long, ok)
     assert _checked(window) == {
-        str(long): (f"{long} (cannot be read: file name too long)", False),
-        str(ok): (str(ok), True)}
-    assert not window.open_recent(str(long))  # chosen before the check greyed it out
+        str(long): (f"{long} (cannot be read: file name too long)", "(unreadable)"),
+        str(ok): (str(ok), "")}
+    [entry] = [a for a in window.recent_menu.actions() if a.data() == str(long)]
+    entry.trigger()  # choosable: opening it fails, saying why
     assert len(window.errors) == 1 and str(long) in window.errors[0]
     assert preferences.load_recent() == [str(long), str(ok)]  # kept: not known to be gone
     assert window.open_recent(str(ok))
@@ -99,9 +102,10 @@ def test_a_picture_in_a_folder_the_user_may_no_longer_enter(qtbot, window, tmp_p
             pytest.skip("permissions are not enforced for this user (root): covered with a "
                         "check that raises PermissionError above")
         assert _checked(window) == {
-            str(picture): (f"{picture} (cannot be read: permission denied)", False),
-            str(tmp_path / "gone.png"): (f"{tmp_path / 'gone.png'} (no longer there)", False),
-            str(ok): (str(ok), True)}
+            str(picture): (f"{picture} (cannot be read: permission denied)", "(unreadable)"),
+            str(tmp_path / "gone.png"): (f"{tmp_path / 'gone.png'} (no longer there)",
+                                         "(missing)"),
+            str(ok): (str(ok), "")}
         assert not window.open_recent(str(picture))
         assert len(window.errors) == 1 and "permission denied" in window.errors[0]
         assert str(picture) in preferences.load_recent()  # the permission may come back

@@ -62,8 +62,9 @@ def _entries(window: MainWindow) -> list[tuple[str, str, bool]]:
 
 def _shown(window: MainWindow) -> list[tuple[str, str, bool]]:
     """(text, status tip, enabled) of each entry of Open Recent as it is now."""
+    clear = (window.actions["clear_recent"], window.actions["clear_missing"])
     return [(a.text(), a.statusTip(), a.isEnabled()) for a in window.recent_menu.actions()
-            if not a.isSeparator() and a is not window.actions["clear_recent"]]
+            if not a.isSeparator() and a not in clear]
 
 
 def _entry(window: MainWindow, name: str):
@@ -112,23 +113,27 @@ def test_open_recent_keeps_the_last_ten_and_clear_recent_empties_it(qtbot, windo
     assert not window.actions["clear_recent"].isEnabled()
 
 
-def test_a_recent_picture_that_is_gone_is_disabled_and_choosing_it_says_so(qtbot, window,
-                                                                           tmp_path):
+def test_a_recent_picture_that_is_gone_is_marked_and_choosing_it_says_so(qtbot, window,
+                                                                         tmp_path):
     a, b = _picture(tmp_path / "a.png"), _picture(tmp_path / "b.png")
     assert window.open_path(a) and window.open_path(b)
     chosen = _entry(window, "a.png")  # the menu shown while the file was still there
     a.unlink()
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or True  # remove it: yes
     chosen.trigger()
     assert window.document.path == str(b)  # nothing else happened to the picture
     assert window.last_error == ""
     assert not [w for w in QApplication.topLevelWidgets()
                 if isinstance(w, QMessageBox) and w.isVisible()]
+    assert len(asked) == 1 and "Remove it from Open Recent?" in asked[0]
     assert "a.png is no longer at" in window.statusBar().currentMessage()
     assert preferences.load_recent() == [str(b)]
 
-    b.unlink()  # gone before the menu opens: shown, then disabled with the reason
+    b.unlink()  # gone before the menu opens: shown, then marked with the reason (choosable)
     _entries(window)
-    qtbot.waitUntil(lambda: _shown(window) == [("&1  b.png", f"{b} (no longer there)", False)])
+    qtbot.waitUntil(lambda: _shown(window) == [("&1  b.png  (missing)",
+                                                f"{b} (no longer there)", True)])
 
 
 def test_open_recent_does_not_wait_for_a_drive_that_hangs(qtbot, window, tmp_path,
@@ -152,7 +157,8 @@ def test_open_recent_does_not_wait_for_a_drive_that_hangs(qtbot, window, tmp_pat
     assert entries == [("&1  b.png", str(b), True), ("&2  a.png", str(a), True)]
     release.set()
     qtbot.waitUntil(lambda: _shown(window) == [("&1  b.png", str(b), True),
-                                               ("&2  a.png", f"{a} (no longer there)", False)])
+                                               ("&2  a.png  (missing)",
+                                                f"{a} (no longer there)", True)])
 
 
 def test_a_damaged_settings_file_still_starts_the_editor(qtbot, tmp_path, monkeypatch):

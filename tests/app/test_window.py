@@ -708,7 +708,7 @@ def test_choosing_an_engine_without_weights_offers_the_download(window):
     window.offer_download = lambda ids: offered.append(tuple(ids)) or False
     window.engine_panel.select_engine("lama")
     assert offered and offered[0] == ("lama-big",)
-    assert "lama" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage().startswith("LaMa (big) is selected")
 
 
 def test_importing_a_map_of_no_known_set_lists_its_ids(qtbot, window, tmp_path):
