@@ -2,22 +2,40 @@
 
 A subcommand module defines ``NAME`` (the word on the command line), ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules whose name starts with ``_`` are
-helpers. :func:`main` turns every expected failure into a one-line message and exit code 2.
+helpers. :func:`main` turns every failure into a one-line message (``--debug``, taken
+anywhere on the line, adds the traceback and keeps the exit code).
+
+Exit codes, the same rule for every command:
+
+- 0: all done;
+- 1: the work ran but not all of it was done or kept: some pictures of a folder failed, a
+  result did not fit on the disk (:data:`NO_ROOM`; ``inpaint`` as well as a folder run,
+  which stops there), or a bug (the message says so);
+- 2: refused: bad arguments, input or setup (a missing file, an unknown engine, weights not
+  installed), said before any result was written;
+- 130: stopped by Ctrl+C; 143: stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
+import traceback
 from types import ModuleType
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the work ran but something in it failed (e.g. some batch images)
+EXIT_FAILED = 1  # the work ran but something in it failed, or its result was not kept
 EXIT_USAGE = 2  # bad input or setup: nothing was done
 EXIT_INTERRUPTED = 130  # Ctrl+C
 EXIT_TERMINATED = 143  # SIGTERM (128 + 15), where a command handles it
+# a write failing for lack of room (a full disk, a quota): only writing meets it, so the
+# work ran and its result could not be kept (exit 1), as when a folder run stops for it
+NO_ROOM = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT")
+                    if hasattr(errno, name))
+DEBUG_HELP = "show the full traceback when something fails"
 
 
 def command_modules() -> dict[str, ModuleType]:
@@ -32,32 +50,47 @@ def command_modules() -> dict[str, ModuleType]:
 
 
 def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    """The program's parser (:class:`cli._parsing.CommandParser`); every command's, at every
+    depth (``train semantic``, ``models download``), takes ``--debug`` too."""
+    from cli._parsing import CommandParser, command_parsers
+
     modules = modules or command_modules()
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="inpaint-studio",
         description="Inpaint Studio. With no command (or an image path) the editor opens; "
                     "the commands below run the same work without a window.")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback when something fails")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in modules.items():
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show the full traceback when something fails")
         module.add_arguments(sub)
+    for sub in command_parsers(parser):  # --debug, said anywhere on the line, is kept
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=DEBUG_HELP)
     return parser
 
 
+def exit_code(exc: Exception, expected: bool) -> int:
+    """The exit code of a command that raised ``exc`` (``expected``: a user-facing failure,
+    :func:`cli._errors.describe_error`), by the rule in this module's notes."""
+    if not expected or (isinstance(exc, OSError) and exc.errno in NO_ROOM):
+        return EXIT_FAILED
+    return EXIT_USAGE
+
+
 def main(argv: list[str]) -> int:
-    """Run a subcommand; returns the process exit code. Never lets a traceback escape
-    unless ``--debug`` is given."""
+    """Run a subcommand; returns the process exit code (see this module's notes). Never lets
+    an exception escape; ``--debug`` prints its traceback before the message."""
     from cli._common import sigterm_stops_like_ctrl_c, stopped_by_sigterm
     from cli._errors import describe_error
+    from cli._parsing import chosen_parser
 
     modules = command_modules()
     parser = build_parser(modules)
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the command they were given to, with its usage
+            chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:  # --help, or a usage error argparse has printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     if not args.command:
@@ -74,11 +107,12 @@ def main(argv: list[str]) -> int:
         print(message, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
-        if getattr(args, "debug", False):
-            raise
+        debug = getattr(args, "debug", False)
+        if debug:
+            traceback.print_exc()
         message, expected = describe_error(exc)  # an engine's crash is named after it
         print(f"error: {message}", file=sys.stderr)
-        if not expected:
+        if not expected and not debug:
             print("(this looks like a bug; run again with --debug for details)",
                   file=sys.stderr)
-        return EXIT_USAGE if expected else EXIT_FAILED
+        return exit_code(exc, expected)

@@ -34,12 +34,15 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageFileError,
     count_noun,
+    empty_layer_problem,
     list_images_and_note,
     load_image,
     load_mask,
     refuse_read_only,
 )
 from engines.guidance import reference_pixels, reference_problem
+
+DEFAULT_CONTEXT = InpaintRequest.crop_margin  # --context not given: the request's default
 
 
 def ranged(kind: type, minimum: float, maximum: float | None = None,
@@ -68,8 +71,9 @@ def ranged(kind: type, minimum: float, maximum: float | None = None,
 def add_old_name(parser: argparse.ArgumentParser, old: str, action: argparse.Action) -> None:
     """Take ``old``, an earlier spelling of ``action``'s option, as that option (the same
     destination, type, choices and checks; an error names ``old`` as typed), left out of
-    ``--help`` and the usage line; the option's own help says the old name (appended
-    here)."""
+    ``--help``, the usage line and abbreviations (it is taken typed in full); the option's
+    own help says the old name (appended here). Given with the new name, it is refused
+    (:class:`cli._parsing.CommandParser`)."""
     parser.add_argument(old, dest=action.dest, type=action.type, choices=action.choices,
                         metavar=action.metavar, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
@@ -93,10 +97,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                         help="crop: around the hole with context (default); resize: whole "
                              "image scaled to the engine's size; original: full resolution")
     low, high = CROP_MARGIN_RANGE
+    # None: not given (request_settings() uses the default, and refuses it given with
+    # another strategy, which would ignore it)
     context = parser.add_argument(
-        "--context", type=ranged(int, low, high), default=128, metavar="PX",
-        help=f"context around the hole with --strategy crop, {low} to {high} (default 128; "
-             f"at least {MIN_CROP_CONTEXT} px are kept)")
+        "--context", type=ranged(int, low, high), metavar="PX",
+        help=f"context around the hole with --strategy crop, {low} to {high} (default "
+             f"{DEFAULT_CONTEXT}; at least {MIN_CROP_CONTEXT} px are kept)")
     if margin_is_context:
         add_old_name(parser, "--margin", context)
     add_device_argument(parser)
@@ -114,9 +120,16 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
 
 def request_settings(args: argparse.Namespace) -> dict[str, object]:
     """The :class:`InpaintRequest` fields :func:`add_engine_arguments` sets, by field name
-    (``strategy``, ``crop_margin``, ``seed``, ``device``): every request of a run gets them."""
-    return {"strategy": Strategy(args.strategy), "crop_margin": args.context,
-            "seed": args.seed, "device": args.device}
+    (``strategy``, ``crop_margin``, ``seed``, ``device``): every request of a run gets them.
+    Raises :class:`InputError` when ``--context`` is given with a strategy that ignores it
+    (as ``segment`` refuses an option of another parser): call it before any work."""
+    strategy = Strategy(args.strategy)
+    if args.context is not None and strategy is not Strategy.CROP:
+        raise InputError(f"--context applies to --strategy {Strategy.CROP.value}, not "
+                         f"{strategy.value}")
+    context = DEFAULT_CONTEXT if args.context is None else args.context
+    return {"strategy": strategy, "crop_margin": context, "seed": args.seed,
+            "device": args.device}
 
 
 PARSER_NAMES = ("face (BiSeNet, 19 face parts), scene (DeepLab v2, 182 COCO-Stuff classes), "
@@ -148,13 +161,18 @@ def engine_options(args: argparse.Namespace) -> dict[str, object]:
     """``--option KEY=VALUE`` pairs as a dict of values: with ``args.engine``, parsed and
     checked against that engine's options (:meth:`Engine.parse_options`: an unknown key or
     a value out of range raises :class:`InputError` before any work); without, true/false,
-    integers and decimals are parsed."""
+    integers and decimals are parsed. A key given twice with different values is refused,
+    as any option given twice is (:class:`cli._parsing.CommandParser`)."""
     texts: dict[str, str] = {}
     for item in args.option:
         key, sep, text = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise InputError(f"--option {item!r}: write it as KEY=VALUE")
-        texts[key.strip()] = text
+        if texts.get(key, text) != text:
+            raise InputError(f"--option {key} given twice ({key}={texts[key]} and "
+                             f"{key}={text}); give it once")
+        texts[key] = text
     engine = getattr(args, "engine", None)
     if engine is None:
         return {key: parse_option_text(text) for key, text in texts.items()}
@@ -247,16 +265,21 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     return pictures
 
 
+# what to do instead of giving a layer file refused as empty, by the layer
+_EMPTY_LAYER_ADVICE = {"sketch": "; leave --sketch out to fill without lines"}
+
+
 def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:
-    """A binary layer file (white = set) checked against the image size, or None."""
+    """The binary layer file at ``path`` (white = set), ``(H, W)`` uint8, checked against
+    the image ``shape``, or None without ``path``. ``what`` names the layer as the editor
+    does ("mask", "sketch", "include area", "exclude area"); one holding nothing it needs
+    is refused as the editor refuses it (:func:`engines.fileio.empty_layer_problem`)."""
     if path is None:
         return None
     layer = load_mask(path, shape, what)
-    if what == "mask" and not layer.any():
-        raise InputError(f"{Path(path).name}: the mask is empty (no white pixels)")
-    if what == "include" and not layer.any():
-        raise InputError(f"{Path(path).name}: the sampling area is empty (no white pixels), "
-                         "so nothing could be copied into the hole")
+    problem = empty_layer_problem(layer, Path(path).name, what)
+    if problem:
+        raise InputError(problem + _EMPTY_LAYER_ADVICE.get(what, ""))
     return layer
 
 
@@ -283,15 +306,16 @@ def load_labels(path: str | None,
     return labels, label_set_name(io.BytesIO(data))  # Pillow reads a file object too
 
 
-def build_request(args: argparse.Namespace, image: np.ndarray, mask: np.ndarray,
+def build_request(settings: dict[str, object], image: np.ndarray, mask: np.ndarray,
                   sketch: np.ndarray | None = None, labels: np.ndarray | None = None,
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
                   exemplars: tuple[np.ndarray, ...] = (),
                   label_set: str | None = None,
                   color: np.ndarray | None = None) -> InpaintRequest:
+    """The request of one picture, with the run's ``settings`` (:func:`request_settings`)."""
     return InpaintRequest(image=image, mask=mask, sketch=sketch, color=color, labels=labels,
                           label_set=label_set, sample_include=include, sample_exclude=exclude,
-                          exemplars=exemplars, **request_settings(args))
+                          exemplars=exemplars, **settings)
 
 
 def unique_paths(paths: list[str] | None,

@@ -171,6 +171,7 @@ def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
 def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
+    settings = request_settings(args)  # a --context the strategy ignores is refused here
     mask_path, masks = (Path(args.mask) if args.mask else None,
                         Path(args.masks) if args.masks else None)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
@@ -187,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         progress = folder_progress(closing, len(sources), args.engine)
         result = run_to_end(lambda: clear_folder(
             sources, args.output, mask, args.engine, progress, overwrite=args.overwrite,
-            request_settings=request_settings(args), engine_options=options,
+            request_settings=settings, engine_options=options,
             output_format=args.format, other_sizes=args.other_sizes,
             keep_metadata=not args.strip_metadata,
             protected=in_use), closing.close, args.overwrite)

@@ -1,4 +1,4 @@
-"""`inpaint IMAGE MASK -o OUT`: fill one image's mask with an engine."""
+"""`inpaint IMAGE MASK -o OUTPUT`: fill one image's mask with an engine."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from cli._common import (
     load_exemplars,
     load_labels,
     load_layer,
+    request_settings,
     run_with_bar,
 )
 from engines import registry
@@ -36,18 +37,21 @@ from engines.guidance import reference_patch_size
 from engines.region import shrunk_references_note
 
 NAME = "inpaint"
-HELP = "fill the white area of MASK in IMAGE and write OUT"
+HELP = "fill the white area of MASK in IMAGE and write the result to OUTPUT"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the picture and the mask are checked by run(): --exemplar takes every file name after
     # it, and written before them it leaves them missing, which run() can explain
-    parser.usage = ("%(prog)s [-h] image mask -o OUTPUT [--engine ENGINE] [options] "
+    # IMAGE, MASK and OUTPUT are named so in the usage, the help and every message
+    parser.usage = ("%(prog)s [-h] IMAGE MASK -o OUTPUT [--engine ENGINE] [options] "
                     "[--exemplar FILE [FILE ...]]")
-    parser.add_argument("image", nargs="?", help="the picture")
-    parser.add_argument("mask", nargs="?", help="mask PNG, same size: white (or opaque) = fill")
-    # required, but checked by run() too: a missing one is named with the picture and the mask
-    parser.add_argument("-o", "--output", help="result file (format by extension)")
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="the picture to fill")
+    parser.add_argument("mask", nargs="?", metavar="MASK",
+                        help="mask PNG, the size of IMAGE: white (or opaque) = fill")
+    # required, but checked by run() too: a missing one is named with IMAGE and MASK
+    parser.add_argument("-o", "--output", metavar="OUTPUT",
+                        help="the result file (format by extension)")
     add_engine_arguments(parser)
     parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
     parser.add_argument("--color", metavar="FILE",
@@ -64,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "searched once; only fully opaque pixels are copied")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace OUT if it exists (never one of the input files: the "
-                             "picture, the mask, the guidance or the exemplars)")
+                        help="replace OUTPUT if it exists (never one of the input files: "
+                             "IMAGE, MASK, the guidance or the exemplars)")
 
 
 def _input_files(args: argparse.Namespace) -> list[str]:
@@ -97,11 +101,10 @@ def _require_guidance(engine: Engine, args: argparse.Namespace) -> None:
 
 
 def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
-    """Raise :class:`InputError` when the picture, the mask or ``-o`` is missing, naming
-    every one missing, and when ``--exemplar`` written before them took the picture and the
-    mask as reference photos, how to write it; or when the mask is the picture's own file."""
-    missing = [noun for name, noun in (("image", "picture"), ("mask", "mask"))
-               if getattr(args, name) is None]
+    """Raise :class:`InputError` when IMAGE, MASK or ``-o`` is missing, naming every one
+    missing as the usage does, and when ``--exemplar`` written before them took IMAGE and
+    MASK as reference photos, how to write it; or when MASK is the picture's own file."""
+    missing = [name.upper() for name in ("image", "mask") if getattr(args, name) is None]
     if not missing and Path(args.image).resolve() == Path(args.mask).resolve():
         raise InputError(f"{args.mask}: the mask is the picture itself; give a mask file "
                          "(white = fill) of the same size")
@@ -111,9 +114,9 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
         positionals = [p for p in (args.image, args.mask) if p] + references[taken:]
         raise InputError(
             f"--exemplar takes every file name after it, so {' '.join(references)} were all "
-            f"read as reference photos and the {' and the '.join(missing)} "
-            f"{'are' if len(missing) > 1 else 'is'} missing; write --exemplar after the "
-            f"picture and the mask (inpaint {' '.join(positionals)} -o {args.output or 'OUT'} "
+            f"read as reference photos and {' and '.join(missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} missing; write --exemplar after IMAGE "
+            f"and MASK (inpaint {' '.join(positionals)} -o {args.output or 'OUTPUT'} "
             f"--exemplar {' '.join(references[:taken])}), or end its list with another "
             "option")
     if args.output is None or (missing and not args.output):  # with both, -o "" is a folder
@@ -154,6 +157,7 @@ def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.n
 
 def run(args: argparse.Namespace) -> int:
     _require_picture_mask_and_output(args)
+    settings = request_settings(args)  # a --context the strategy ignores is refused here
     output = check_output_file(args.output, "-o", args.overwrite, originals=_input_files(args))
     require_device(args.device)  # an accelerator asked for by name must exist
     engine = registry.create(args.engine, **engine_options(args))
@@ -166,11 +170,11 @@ def run(args: argparse.Namespace) -> int:
     mask = load_layer(args.mask, shape, "mask")
     sketch = load_layer(args.sketch, shape, "sketch")
     labels, label_set = load_labels(args.labels, shape)
-    include = load_layer(args.include, shape, "include")
-    exclude = load_layer(args.exclude, shape, "exclude")
+    include = load_layer(args.include, shape, "include area")
+    exclude = load_layer(args.exclude, shape, "exclude area")
     references = _load_references(args, engine)
     colour = None if args.color is None else load_colour_strokes(args.color, shape)
-    request = build_request(args, loaded.rgb, mask, sketch=sketch, labels=labels,
+    request = build_request(settings, loaded.rgb, mask, sketch=sketch, labels=labels,
                             include=include, exclude=exclude,
                             exemplars=tuple(references.values()), label_set=label_set,
                             color=colour)

@@ -24,17 +24,26 @@ NAME = "models"
 HELP = "list, download or import network weights (checkpoints)"
 
 
+# the ID argument, as every action names it
+_ID_HELP = "checkpoint id (see `models list`)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="every known checkpoint: engine, size, licence, state")
-    fetch = actions.add_parser("download", help="download, verify and install checkpoints")
-    fetch.add_argument("ids", nargs="+", metavar="ID", help="checkpoint id (see `models list`)")
+
+    def action(name: str, purpose: str) -> argparse.ArgumentParser:
+        """An action's parser, ``purpose`` (one line) its help and description."""
+        return actions.add_parser(name, help=purpose, description=purpose[0].upper()
+                                  + purpose[1:] + ".")
+
+    action("list", "every known checkpoint: engine, size, licence, state")
+    fetch = action("download", "download, verify and install checkpoints")
+    fetch.add_argument("ids", nargs="+", metavar="ID", help=_ID_HELP)
     fetch.add_argument("--force", action="store_true",
                        help="download again even when already installed")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    imported = actions.add_parser("import",
-                                  help="install a checkpoint file you already have (offline)")
-    imported.add_argument("id", metavar="ID")
+    imported = action("import", "install a checkpoint file you already have (offline)")
+    imported.add_argument("id", metavar="ID", help=_ID_HELP)
     imported.add_argument("file", metavar="FILE",
                           help="the file as downloaded (a zip is fine where upstream ships one)")
     imported.add_argument("--move", action="store_true",
@@ -44,18 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "that is refused, or asked on a terminal); a damaged one is "
                                "replaced anyway, and a file that is not this checkpoint is "
                                "refused, keeping the installed one")
-    located = actions.add_parser("path", help="print where a checkpoint file is (or goes)")
-    located.add_argument("id", metavar="ID")
-    info = actions.add_parser("info", help="where a checkpoint comes from and what it expects")
-    info.add_argument("id", metavar="ID")
-    verified = actions.add_parser("verify", help="check installed checkpoints against their "
-                                                 "digests and formats")
-    verified.add_argument("ids", nargs="+", metavar="ID")
+    located = action("path", "print where a checkpoint file is (or goes)")
+    located.add_argument("id", metavar="ID", help=_ID_HELP)
+    info = action("info", "where a checkpoint comes from and what it expects")
+    info.add_argument("id", metavar="ID", help=_ID_HELP)
+    verified = action("verify", "check installed checkpoints against their digests and "
+                                "formats")
+    verified.add_argument("ids", nargs="+", metavar="ID", help=_ID_HELP)
     verified.add_argument("--deep", action="store_true",
                           help="also open each file (slower: loads the tensors)")
-    removed = actions.add_parser("remove", help="delete installed checkpoints and partial "
-                                                "downloads")
-    removed.add_argument("ids", nargs="+", metavar="ID")
+    removed = action("remove", "delete installed checkpoints and partial downloads")
+    removed.add_argument("ids", nargs="+", metavar="ID", help=_ID_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cli import EXIT_OK
 from cli._common import add_device_argument, add_parser_argument, ranged
+from engines.base import SEED_RANGE
 from engines.device import require_device
 from engines.fileio import skipped_files_note
 
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--batch-size", type=ranged(int, 1), default=8,
                           help="crops per step (default 8)")
     semantic.add_argument("--size", type=int, default=256,
-                          help="crop side in pixels, multiple of 4 (default 256)")
+                          help="crop side in pixels: a multiple of 4, at least 32 "
+                               "(default 256)")
     semantic.add_argument("--channels", type=ranged(int, 1),
                           help="network width of a new model (default 32; --resume keeps "
                                "the checkpoint's)")
@@ -67,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--save-every", type=ranged(int, 0), default=1000,
                           help="save the checkpoint every N steps (default 1000; 0: at the "
                                "end only)")
-    semantic.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    semantic.add_argument("--seed", type=ranged(int, *SEED_RANGE), default=0,
+                          help="random seed (default 0)")
     semantic.add_argument("--no-perceptual", action="store_true",
                           help="skip the VGG16 perceptual loss even when its weights exist")
     semantic.add_argument("--install", action=argparse.BooleanOptionalAction, default=True,

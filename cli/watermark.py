@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also save a picture of the estimated watermark with the mask "
                              "outlined")
     parser.add_argument("--min-images", type=int, default=MIN_IMAGES, metavar="N",
-                        help=f"refuse with fewer than N images of one size "
+                        help=f"refuse with fewer than N images of one size; N is at least 2 "
                              f"(default: {MIN_IMAGES})")
     grow = parser.add_argument("--grow", type=ranged(int, 0, 100), default=2, metavar="PX",
                                help="grow the mask by PX pixels around the watermark, 0 to 100 "
@@ -145,6 +145,7 @@ def _save_side_files(files: list[tuple[str, str, Path, bytes]], output: Path,
 def run(args: argparse.Namespace) -> int:
     images, output = Path(args.images), Path(args.output)
     options = engine_options(args)  # an unknown engine or option fails before any work
+    settings = request_settings(args)  # so does a --context the strategy ignores
     pictures = folder_pictures(images, output, "cleared images")
     count = len(pictures)
     _check_outputs(args.mask_out, args.preview, pictures, images, output)
@@ -183,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_to_end(lambda: clear_folder(
             pictures, output, estimate.mask, engine, bar, overwrite=args.overwrite,
-            request_settings=request_settings(args), other_sizes=args.other_sizes,
+            request_settings=settings, other_sizes=args.other_sizes,
             keep_metadata=not args.strip_metadata),
             bar.close, args.overwrite)
     finally:

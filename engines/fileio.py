@@ -928,6 +928,28 @@ def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | Non
                              f"{shape[1]}x{shape[0]}; they must be the same size", path)
 
 
+# why a binary layer file holding no set pixel is refused, by the layer's name (load_mask's
+# ``what``); a layer not named here (an exclude area: excluding nothing is harmless) is taken
+_EMPTY_LAYER_PROBLEMS = {
+    "mask": "{name}: the mask is empty (no white pixels)",
+    "sketch": "{name} holds no sketch lines (no white pixels)",
+    "include area": "{name}: the include area is empty (no white pixels), so nothing could "
+                    "be copied into the hole",
+}
+
+
+def empty_layer_problem(layer: np.ndarray, name: str, what: str) -> str | None:
+    """Why the binary layer ``layer`` (``(H, W)`` uint8, 255 = set, as :func:`load_mask`
+    returns it) read from the file called ``name`` is refused, when it holds no set pixel
+    and the layer ``what`` ("mask", "sketch", "include area") needs one: one line, the same
+    in the editor's imports and on the command line, which each add their own advice.
+    None when it holds some, or for another layer ("exclude area")."""
+    problem = _EMPTY_LAYER_PROBLEMS.get(what)
+    if problem is None or cv2.countNonZero(layer):
+        return None
+    return problem.format(name=name)
+
+
 # what a colour-strokes file is, as messages and help texts say it
 COLOUR_STROKES_FORMAT = ("a PNG with transparency, the picture's size, painted strokes opaque "
                          "in their colour and the rest fully transparent")

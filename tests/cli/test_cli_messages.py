@@ -15,7 +15,7 @@ from engines import fileio
 def test_inpaint_without_arguments_names_all_that_is_missing(capsys):
     assert main.main(["inpaint"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: the following arguments are required: picture, mask, -o/--output"
+    assert err == "error: the following arguments are required: IMAGE, MASK, -o/--output"
 
 
 def test_inpaint_without_output_names_it(tmp_path, capsys):

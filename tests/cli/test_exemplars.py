@@ -80,7 +80,7 @@ def test_exemplar_before_the_picture_and_mask_says_how_to_write_it(files, capsys
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "--exemplar takes every file name after it" in err
-    assert "the picture and the mask are missing" in err
+    assert "IMAGE and MASK are missing" in err
     assert (f"inpaint {folder / 'photo.png'} {folder / 'mask.png'} -o {folder / 'out.png'} "
             f"--exemplar {folder / 'ref.png'}") in err
     # the documented order works, and so does a list ended by another option
@@ -93,7 +93,7 @@ def test_exemplar_before_the_picture_and_mask_says_how_to_write_it(files, capsys
 def test_a_missing_mask_is_still_named(files, capsys):
     folder, _ = files
     code = main.main(["inpaint", str(folder / "photo.png"), "-o", str(folder / "out.png")])
-    assert code == 2 and "required: mask" in capsys.readouterr().err
+    assert code == 2 and "required: MASK" in capsys.readouterr().err
 
 
 def test_exemplar_repeated_adds_up_and_a_file_named_twice_is_searched_once(files, capsys,

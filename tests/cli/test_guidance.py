@@ -16,13 +16,14 @@ def _noisy(image: np.ndarray, sigma: float, seed: int) -> np.ndarray:
 
 
 def _inpaint(folder, image, mask, *extra) -> tuple[int, np.ndarray | None]:
-    """Write the picture and mask, run the CLI with Guided PatchMatch; (exit code, result)."""
+    """Write the picture and mask, run the CLI with Guided PatchMatch (or the ``--engine``
+    among ``extra``: an option is given once); (exit code, result)."""
     save_image(folder / "photo.png", image, overwrite=True)
     save_mask(folder / "mask.png", mask, overwrite=True)
     out = folder / "out.png"
+    engine = [] if "--engine" in extra else ["--engine", "patchmatch"]
     code = main.main(["inpaint", str(folder / "photo.png"), str(folder / "mask.png"),
-                      "-o", str(out), "--engine", "patchmatch", "--overwrite",
-                      *[str(a) for a in extra]])
+                      "-o", str(out), *engine, "--overwrite", *[str(a) for a in extra]])
     return code, load_image(out).rgb if code == 0 else None
 
 
@@ -133,7 +134,9 @@ def test_a_guidance_file_of_another_size_is_one_clear_line(tmp_path, capsys, opt
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "50x40 but the image is 96x64" in err
     if option != "--labels":
-        assert f"the {option[2:]} is 50x40" in err  # names the layer, not "the mask"
+        # names the layer as the editor does, not "the mask"
+        layer = {"--include": "include area", "--exclude": "exclude area"}.get(option, "sketch")
+        assert f"the {layer} is 50x40" in err
     assert not (tmp_path / "out.png").exists()
 
 
@@ -144,10 +147,23 @@ def test_an_empty_sampling_area_is_refused_not_ignored(tmp_path, capsys):
     save_mask(tmp_path / "none.png", np.zeros((64, 96), np.uint8))
     code, _ = _inpaint(tmp_path, image, mask, "--include", tmp_path / "none.png")
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "none.png: the sampling area is empty" in err
+    # the editor's Import Include Area says the same
+    assert code == 2 and err.count("\n") == 1 and "none.png: the include area is empty" in err
     assert not (tmp_path / "out.png").exists()
     code, _ = _inpaint(tmp_path, image, mask, "--exclude", tmp_path / "none.png")
     assert code == 0  # excluding nothing is harmless
+
+
+def test_an_empty_sketch_is_refused_as_the_editor_refuses_it(tmp_path, capsys):
+    image = _halves((200, 60, 60), (60, 60, 200))
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 20:40] = 255
+    save_mask(tmp_path / "black.png", np.zeros((64, 96), np.uint8))
+    code, _ = _inpaint(tmp_path, image, mask, "--sketch", tmp_path / "black.png")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: black.png holds no sketch lines (no white pixels); ")
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_a_corrupt_exemplar_is_one_clear_line(tmp_path, capsys):

@@ -164,8 +164,30 @@ def test_watermark_grows_its_mask_under_both_names(tmp_path, spelling):
     assert (masks["6"] >= masks["0"]).all() and masks["6"].sum() > masks["0"].sum()
 
 
+@pytest.mark.parametrize("strategy", ["resize", "original"])
+@pytest.mark.parametrize("command", ["inpaint", "batch", "watermark"])
+def test_a_context_with_another_strategy_is_refused_not_ignored(tmp_path, capsys, command,
+                                                                strategy):
+    images = watermarked_folder(tmp_path / "in", count=2)
+    mask = box_mask(tmp_path / "hole.png")
+    output = tmp_path / ("out.png" if command == "inpaint" else "out")
+    given = {"inpaint": [str(images / "photo0.png"), str(mask)],
+             "batch": ["--images", str(images), "--mask", str(mask)],
+             "watermark": ["--images", str(images)]}[command]
+    assert cli.main([command, *given, "-o", str(output), "--strategy", strategy,
+                     "--margin" if command != "watermark" else "--context", "40"]) == EXIT_USAGE
+    error = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert error == f"error: --context applies to --strategy crop, not {strategy}"
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("extra, strategy, context", [
+    (["--strategy", "resize"], Strategy.RESIZE, 128),
+    (["--context", "40"], Strategy.CROP, 40),
+])
 def test_watermark_passes_the_engine_options_to_every_fill(tmp_path, requests_made,
-                                                           monkeypatch):
+                                                           monkeypatch, extra, strategy,
+                                                           context):
     created = []
     create = registry.create
 
@@ -177,12 +199,12 @@ def test_watermark_passes_the_engine_options_to_every_fill(tmp_path, requests_ma
     monkeypatch.setattr(registry, "create", recording)
     images = watermarked_folder(tmp_path / "in", count=6)
     assert cli.main(["watermark", "--images", str(images), "-o", str(tmp_path / "out"),
-                     "--engine", "ns", "--option", "radius=9", "--strategy", "resize",
-                     "--context", "40", "--seed", "7", "--device", "cpu"]) == EXIT_OK
+                     "--engine", "ns", "--option", "radius=9", *extra, "--seed", "7",
+                     "--device", "cpu"]) == EXIT_OK
     assert [(engine.name, engine.options["radius"]) for engine in created] == [("ns", 9)]
     assert len(requests_made) == 6
     assert {(r.strategy, r.crop_margin, r.seed, r.device) for r in requests_made} == \
-        {(Strategy.RESIZE, 40, 7, "cpu")}
+        {(strategy, context, 7, "cpu")}
 
 
 def test_watermark_keeps_the_defaults_it_had(tmp_path, requests_made):

@@ -365,6 +365,11 @@ def _require_sources(level: LevelInputs, radius: int) -> None:
                           "so PatchMatch has nothing to copy; "
                           "choose a smaller patch size, unmask some context or add a "
                           "reference image")
+    if level.hole.all():  # said as the OpenCV engines say it: no sampling area is to blame
+        raise EngineError("no source left for PatchMatch: the hole covers the whole area it "
+                          "is filled from (the image, or the crop around the hole), so there "
+                          "is nothing to copy from; unmask some context or add a reference "
+                          "image")
     raise EngineError("no source left for PatchMatch: the hole and the sampling area (an "
                       "excluded area, or the outside of an include area) leave no pixel to "
                       "copy; unmask some context, widen the sampling area or add a "
