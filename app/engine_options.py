@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 from engines import registry
 from engines.base import OptionSpec
 
+DECIMALS = 2  # what a decimal option's field shows and takes: 0.33, never 0.333
+
 
 class EngineOptionsForm(QWidget):
     """One field per option of the shown engine; only values that differ from the engine's
@@ -112,7 +114,7 @@ class EngineOptionsForm(QWidget):
             field = QDoubleSpinBox()
             field.setRange(spec.minimum, spec.maximum)
             field.setSingleStep(spec.step)
-            field.setDecimals(2)
+            field.setDecimals(DECIMALS)
             field.setKeyboardTracking(False)
             field.valueChanged.connect(lambda v, spec=spec: self._store(spec, float(v)))
         self._show_value(spec, field)

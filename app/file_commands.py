@@ -35,7 +35,9 @@ from engines.fileio import (
     NO_METADATA,
     ImageFileError,
     drops_metadata,
+    empty_layer_problem,
     frame_count,
+    image_size,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -131,7 +133,9 @@ class FileCommands:
 
     # --------------------------------------------------------- open and save
     def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:
-        """Open an image (asks for one when ``path`` is None); returns whether it opened."""
+        """Open an image (asks for one when ``path`` is None) with the mask file ``mask``
+        when given; returns whether the picture opened. A mask that cannot be read or is of
+        another size is said in an error message, the picture opened without it."""
         if path is None:
             path = self.ask_open_path("Open Image", IMAGE_FILTER, _start_folder("open"))
             if not path:
@@ -143,24 +147,31 @@ class FileCommands:
         try:
             loaded = wait_for(self, f"Opening {Path(path).name}...",
                               lambda: load_image(path, cut_short_ok=True))
-            document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                                loaded.metadata, loaded.deep_original, loaded.grey)
-            if loaded.missing is not None:  # a file cut short: what it lacks is the hole
-                document.replace_layer(Layer.MASK, loaded.missing, "Mask the missing part")
-                document.mark_saved()
-            if mask is not None:
-                shape = loaded.rgb.shape[:2]
-                document.replace_layer(Layer.MASK, wait_for(
-                    self, f"Opening {Path(mask).name}...", lambda: load_mask(mask, shape)),
-                    "Import mask")
-                document.mark_saved()
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
+        document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
+                            loaded.metadata, loaded.deep_original, loaded.grey)
+        if loaded.missing is not None:  # a file cut short: what it lacks is the hole
+            document.replace_layer(Layer.MASK, loaded.missing, "Mask the missing part")
+            document.mark_saved()
+        mask_problem = ""
+        if mask is not None:  # a mask that cannot be taken leaves the picture to open
+            shape = loaded.rgb.shape[:2]
+            try:
+                document.replace_layer(Layer.MASK, wait_for(
+                    self, f"Opening {Path(mask).name}...", lambda: load_mask(mask, shape)),
+                    "Import mask")
+            except ImageFileError as exc:
+                mask_problem = str(exc)
+            document.mark_saved()
         self.faces.set_document(document)  # ends a face edit, not showing the photo again
         self._end_face_mode()  # the photo's engine and tool
         self.set_document(document)
         self.remember_opened(Path(path))
+        if mask_problem:
+            self.show_error(f"Opened {Path(path).name} without a mask: the mask "
+                            f"{Path(mask).name} was not loaded ({mask_problem})")
         return True
 
     def _photo(self) -> Document | None:
@@ -220,6 +231,7 @@ class FileCommands:
                 return False
         if self._write(path, overwrite):
             self.save_path = path
+            self.show_title()  # Ctrl+S writes this file now
             preferences.save_folder("save", path.parent)
             return True
         return False
@@ -247,6 +259,10 @@ class FileCommands:
 
     def _write(self, path: Path, overwrite: bool) -> bool:
         doc = self.document
+        if path.suffix.lower() not in IMAGE_SUFFIXES:  # refused before any question
+            self.show_error(f"{path.name}: cannot write {path.suffix.lower()} files; use one "
+                            f"of {', '.join(IMAGE_SUFFIXES)}")
+            return False
         if loses_transparency(doc.alpha, path.suffix) and not self.confirm(
                     "Save without transparency?",
                     f"{path.suffix.upper()[1:]} files have no transparency: the transparent "
@@ -304,13 +320,13 @@ class FileCommands:
         if self.document is None:
             return False
         if path is None:
-            path = self.ask_open_path("Import Mask", "PNG masks (*.png);;" + IMAGE_FILTER,
+            path = self.ask_open_path(f"Import Mask{self._crop_title()}",
+                                      "PNG masks (*.png);;" + IMAGE_FILTER,
                                       _start_folder("masks"))
             if not path:
                 return False
-        shape = (self.document.height, self.document.width)
         try:
-            mask = wait_for(self, f"Opening {Path(path).name}...", lambda: load_mask(path, shape))
+            mask = self._read_layer(path, load_mask, "mask")
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -396,38 +412,60 @@ class FileCommands:
         guide = _GUIDE_FILES[name]
         what = guide.what
         if path is None:
-            path = self.ask_open_path(f"Import {guide.title}", "PNG (*.png);;" + IMAGE_FILTER,
-                                      _start_folder("masks"))
+            path = self.ask_open_path(f"Import {guide.title}{self._crop_title()}",
+                                      "PNG (*.png);;" + IMAGE_FILTER, _start_folder("masks"))
             if not path:
                 return False
         doc = self.document
-        shape = (doc.height, doc.width)
-        read = (functools.partial(load_colour_strokes, path, shape) if guide.layer is Layer.COLOR
-                else functools.partial(load_mask, path, shape, what))
+        load = (load_colour_strokes if guide.layer is Layer.COLOR
+                else functools.partial(load_mask, what=what))
         try:
-            area = wait_for(self, f"Opening {Path(path).name}...", read)
+            area = self._read_layer(path, load, what, guide.plural)
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
-        if name == "include" and not area.any():
-            self.show_error(f"{Path(path).name}: the include area is empty (no white pixels), "
-                            "so nothing could be copied into the hole")
-            return False
-        if name == "sketch" and not area.any():
-            self.show_error(f"{Path(path).name} holds no sketch lines (no white pixels); to "
-                            "remove the lines drawn, use Clear Sketch")
+        # an empty include area or sketch: refused in the CLI's words, with the editor's advice
+        problem = (empty_layer_problem(area, Path(path).name, what)
+                   if guide.layer is not Layer.COLOR else None)
+        if problem is not None:
+            self.show_error(problem + ("; to remove the lines drawn, use Clear Sketch"
+                                       if name == "sketch" else ""))
             return False
         layer = guide.layer
         if layer is Layer.SAMPLING:
             step = doc.replace_sampling_area(_SAMPLING_KINDS[name], area, f"Import {what}")
         else:
             step = doc.replace_layer(layer, area, f"Import {what}")
-        self._on_edit_finished(layer.value)
+        crop = f" into {self._face_name()}'s crop" if self.faces.edit is not None else ""
+        # said with what the edit did to a fill running (dropped it), not over it
+        self._on_edit_finished(layer.value, f"Imported the {what} from {Path(path).name}{crop}"
+                               if step is not None
+                               else f"{Path(path).name} holds the {what} already shown")
         preferences.save_folder("masks", Path(path).parent)
-        self.statusBar().showMessage(
-            f"Imported the {what} from {Path(path).name}" if step is not None
-            else f"{Path(path).name} holds the {what} already shown", 6000)
         return True
+
+    def _read_layer(self, path: str | Path, load: Callable[..., np.ndarray], what: str,
+                    plural: bool = False) -> np.ndarray:
+        """``load(path, (H, W))`` of the layer file at ``path`` for the document shown, run
+        off the GUI thread (:func:`wait_for`). In a face edit a file that is not the crop's
+        size is refused saying so (the layers are the crop's, not the photo's); ``what``
+        (``plural``: a plural noun) names the layer. Raises :class:`ImageFileError`."""
+        doc = self.document
+        shape = (doc.height, doc.width)
+        face = self._face_name() if self.faces.edit is not None else None
+
+        def read() -> np.ndarray:
+            if face is not None:
+                width, height = image_size(path)
+                if (height, width) != shape:
+                    raise ImageFileError(
+                        f"the {what} {'are' if plural else 'is'} {width}x{height} but the face "
+                        f"being edited is {shape[1]}x{shape[0]} ({face}'s crop, not the photo); "
+                        "a photo-sized file is imported after pasting the face back or "
+                        "leaving it", path)
+            return load(path, shape)
+
+        return wait_for(self, f"Opening {Path(path).name}...", read)
 
     def _export_guide(self, name: str, path: str | Path | None, overwrite: bool) -> bool:
         """Export the guidance layer ``name`` (a key of ``_GUIDE_FILES``); an empty one is
@@ -507,7 +545,8 @@ class FileCommands:
         return f"face {faces.faces.index(faces.edit.face) + 1}"
 
     def _crop_title(self) -> str:
-        """What an export dialog's title adds in a face edit: whose crop the layer is."""
+        """What an import or export dialog's title adds in a face edit: whose crop the layer
+        is."""
         if self.faces.edit is None:
             return ""
         doc = self.document
@@ -605,5 +644,4 @@ class FileCommands:
             note = (f"Opened {Path(paths[0]).name}; {others} other dropped "
                     f"file{'s' if others > 1 else ''} not opened: one picture is edited at a "
                     "time (reference photos are added from the References panel)")
-            shown = self.statusBar().currentMessage()
-            self.statusBar().showMessage(f"{shown}. {note}" if shown else note, 10000)
+            self.say_also(note)

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from app.window import SAMPLE_IMAGE, MainWindow
+from engines import registry
 
 
 def _warm_up() -> None:
@@ -34,19 +35,40 @@ def warm_up_in_background() -> threading.Thread:
     return thread
 
 
-def launch(image: str | None = None, mask: str | None = None, engine: str | None = None) -> int:
-    """Open the editor on ``image`` (the bundled sample when None); returns the exit code."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Inpaint Studio")
-    app.setOrganizationName("inpaint-studio")
+def open_window(image: str | None = None, mask: str | None = None,
+                engine: str | None = None) -> MainWindow:
+    """The editor's window, shown, with the last session's preferences, on ``image`` (the
+    bundled sample when None) and its ``mask`` file, filling with ``engine`` when given.
+    What went wrong is said in the window and on stderr: a picture that cannot be opened
+    (the window stays empty), a mask that cannot be taken (the picture opens without it), an
+    unknown engine (the last one used stays), preferences not understood."""
     window = MainWindow()
     window.restore_preferences()
+    notes = [window.preferences_note]
     if engine and not window.engine_panel.select_engine(engine):
+        title = registry.engine_class(window.controller.settings.engine).title
+        notes.append(f"Unknown engine {engine!r}; filling with {title}")
         print(f"warning: unknown engine {engine!r}; using {window.controller.settings.engine}",
               file=sys.stderr)
     window.show()
     warm_up_in_background()
     target = Path(image) if image else SAMPLE_IMAGE
-    if not window.open_path(target, mask):
-        print(f"error: {window.last_error}", file=sys.stderr)
-    return app.exec()
+    opened = window.open_path(target, mask)
+    if window.last_error:
+        print(f"{'warning' if opened else 'error'}: {window.last_error}", file=sys.stderr)
+    # opening replaced the status bar's message: what start-up found is said after its own
+    note = ". ".join(note for note in notes if note)
+    if note:
+        window.say_also(note, 20000)
+    return window
+
+
+def launch(image: str | None = None, mask: str | None = None, engine: str | None = None) -> int:
+    """Open the editor on ``image`` (the bundled sample when None); returns the exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Inpaint Studio")
+    app.setOrganizationName("inpaint-studio")
+    window = open_window(image, mask, engine)
+    code = app.exec()  # the window, referenced here (it has no parent), lives until it ends
+    del window
+    return code

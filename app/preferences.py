@@ -7,8 +7,9 @@ Stored with ``QSettings`` (the platform's place: ``~/.config/inpaint-studio/`` o
 the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A stored value
 that no longer fits (an engine that is gone, an option or a number out of range, a damaged
 entry) is dropped in favour of the default, so an upgrade never leaves the editor unable to
-start. A window writes only what it changed (:class:`SettingsWriter`), so two editors open
-at once do not undo each other's changes; a write that fails is said by :func:`write_problem`.
+start; :func:`not_understood` names the entries that could not be read at all. A window
+writes only what it changed (:class:`SettingsWriter`), so two editors open at once do not
+undo each other's changes; a write that fails is said by :func:`write_problem`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.canvas import WheelMode
 from app.controller import FillSettings
 from app.document import Layer
+from app.engine_options import DECIMALS
 from app.tools import MAX_RADIUS, MIN_RADIUS
 from app.viewcache import OverlayStyle
 from engines import registry
@@ -252,9 +254,20 @@ def _within(value: int, bounds: tuple[int, int]) -> bool:
 
 
 def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` that are options of ``specs`` and that they accept, a decimal rounded to
+    the :data:`~app.engine_options.DECIMALS` its field shows (a hand-edited 0.333 is used as
+    the 0.33 shown; one rounded out of range is dropped)."""
     by_key = {spec.key: spec for spec in specs}
-    return {key: value for key, value in values.items()
-            if key in by_key and by_key[key].accepts(value)}
+    kept = {}
+    for key, value in values.items():
+        spec = by_key.get(key)
+        if spec is None or not spec.accepts(value):
+            continue
+        if type(value) is float and not spec.choices:
+            value = round(value, DECIMALS)
+        if spec.accepts(value):
+            kept[key] = value
+    return kept
 
 
 def load_keep_metadata() -> bool:
@@ -267,15 +280,21 @@ def load_wheel_mode() -> WheelMode:
     """What a plain mouse wheel does on the canvas: the stored ``"zoom"`` or ``"scroll"``
     (case and surrounding spaces ignored, as typed into the INI by hand); ``ZOOM`` when
     absent or anything else."""
-    return _read(_WHEEL_KEY, lambda value: WheelMode(value.strip().lower())
-                 if isinstance(value, str) else None, WheelMode.ZOOM)
+    return _read(_WHEEL_KEY, _wheel_mode, WheelMode.ZOOM)
+
+
+def _wheel_mode(value: Any) -> WheelMode | None:
+    return WheelMode(value.strip().lower()) if isinstance(value, str) else None
 
 
 def load_window() -> tuple[QByteArray | None, QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent."""
     settings = store()
-    return tuple(_read(key, lambda value: value if isinstance(value, QByteArray) else None,
-                       None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
+    return tuple(_read(key, _byte_array, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
+
+
+def _byte_array(value: Any) -> QByteArray | None:
+    return value if isinstance(value, QByteArray) else None
 
 
 # what reading a damaged value may raise, whatever the damage: not JSON or not of the type
@@ -448,3 +467,48 @@ def _view_settings(value: Any) -> ViewSettings | None:
                         if name in OVERLAY_OPACITIES and type(value) in (int, float)
                         and 0.0 <= value <= 1.0}
     return view
+
+
+# each stored entry that a user may damage (by hand, or a file cut short): what the note of
+# :func:`not_understood` calls it, and how it is read
+_CHECKED: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    _FILL_KEY: ("fill settings", _fill_settings),
+    _KEEP_METADATA_KEY: ("keep photo metadata", _flag),
+    _BRUSH_KEY: ("brush sizes", lambda value: _brush_sizes(value, {})),
+    _VIEW_KEY: ("overlays and labels parser", _view_settings),
+    _WHEEL_KEY: ("mouse wheel", _wheel_mode),
+    _RECENT_KEY: ("recent pictures", _recent_paths),
+    _GEOMETRY_KEY: ("window size and place", _byte_array),
+    _STATE_KEY: ("panel layout", _byte_array),
+}
+
+
+def not_understood() -> str:
+    """A sentence for the status bar naming each stored entry that could not be read at all
+    and so is reset to its default (a mouse wheel setting "sideways", a damaged record), with
+    the value when it is a short word; "" when every one was read. (A value dropped within a
+    record, such as one engine option out of range, is not named; neither is a remembered
+    folder that is gone.)"""
+    settings = store()
+    named = []
+    for key, (name, parse) in _CHECKED.items():
+        value = None
+        try:
+            value = settings.value(key)
+            understood = value is None or parse(value) is not None
+        except _DAMAGE:
+            understood = False
+        if not understood:
+            named.append(name + _quoted(value))
+    if not named:
+        return ""
+    return ("Preferences not understood, reset to their defaults: " + ", ".join(named)
+            + f" (in {settings.fileName()})")
+
+
+def _quoted(value: Any) -> str:
+    """`` ('sideways')``: a stored plain value short enough to quote (a list: an INI line with
+    commas), else ""."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        value = ", ".join(value)
+    return f" ({value!r})" if isinstance(value, str) and len(value) <= 24 else ""

@@ -99,6 +99,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("apply_to_folder", "Ctrl+Shift+B", "Apply the current mask to a whole folder"),
     Shortcut("clear_watermark", "Ctrl+Shift+W", "Clear a watermark shared by a folder"),
     Shortcut("compare", "Ctrl+K", "Compare engines side by side on the current mask"),
+    Shortcut("preferences", "Ctrl+,", "Open the preferences (Edit > Preferences)"),
     Shortcut("quit", "Ctrl+Q", "Quit"),
     Shortcut("shortcuts", "F1", "Show this list of keyboard shortcuts (Help menu)"),
 )

@@ -146,6 +146,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.document: Document | None = None
         self.save_path: Path | None = None
         self.last_error = ""
+        # which stored preferences restore_preferences could not read and reset, as said
+        self.preferences_note = ""
         self.worker = worker or Worker(parent=self)
         self.controller = FillController(self.worker, self)
         # label maps are computed on a worker of their own: a fill started meanwhile (a
@@ -455,8 +457,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.save_path = save_path
         document.add_listener(self._on_document_change)
         self.canvas.set_document(document)
-        name = Path(document.path).name if document.path else "untitled"
-        self.setWindowTitle(f"{name} — Inpaint Studio")
+        self.show_title()
         self.size_label.setText(f"{document.width}×{document.height}")
         self._show_references()
         notes = list(document.notes)
@@ -468,6 +469,18 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         else:  # nothing said about the previous picture still applies
             self.statusBar().clearMessage()
         self._update_actions()
+
+    def show_title(self) -> None:
+        """Name in the title the file Ctrl+S writes: the one last saved to (after Save As),
+        else the picture's own (Ctrl+S then asks for a name)."""
+        document = self.document
+        shown = self.save_path or (Path(document.path) if document and document.path else None)
+        self.setWindowTitle(f"{shown.name if shown else 'untitled'} — Inpaint Studio")
+
+    def say_also(self, note: str, timeout: int = 10000) -> None:
+        """Show ``note`` in the status bar after what it shows now (kept, not replaced)."""
+        shown = self.statusBar().currentMessage()
+        self.statusBar().showMessage(f"{shown}. {note}" if shown else note, timeout)
 
     # -------------------------------------------------------- recent pictures
     def remember_opened(self, path: Path) -> None:
@@ -748,10 +761,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.statusBar().showMessage(". ".join(text for text in (said, note) if text),
                                      8000 if note else 3000)
 
-    def _mask_operation(self, label: str, operation, verb: str | None = None) -> None:
+    def _mask_operation(self, label: str, operation, verb: str | None = None,
+                        said: str = "") -> None:
         """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
         the GUI thread (a wide disc on a large picture takes seconds). With ``verb``, an
-        empty mask is left alone and the status bar says there is nothing to ``verb``."""
+        empty mask is left alone and the status bar says there is nothing to ``verb``;
+        ``said``: what the status bar says of the edit done."""
         if self.document is None:
             return
         mask = self.document.mask
@@ -761,7 +776,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.controller.discard()
         result = wait_for(self, f"{label}...", lambda: operation(mask))
         self.document.replace_layer(Layer.MASK, result, label)
-        self._on_edit_finished(Layer.MASK.value)
+        self._on_edit_finished(Layer.MASK.value, said)
 
     def grow_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Grow mask by")
@@ -782,10 +797,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                  lambda m: maskops.feather(m, pixels), "feather")
 
     def invert_mask(self) -> None:
-        self._mask_operation("Invert mask", maskops.invert)
+        self._mask_operation("Invert mask", maskops.invert,
+                             said="Inverted the mask: the hole is now what was kept")
 
     def clear_mask(self) -> None:
-        self._mask_operation("Clear mask", lambda m: m * 0, "clear")
+        self._mask_operation("Clear mask", lambda m: m * 0, "clear",
+                             "Cleared the mask; Ctrl+Z brings it back")
 
     def clear_sketch(self) -> None:
         self._clear_layer(Layer.SKETCH, "sketch")
@@ -990,7 +1007,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def restore_preferences(self) -> None:
         """Take the fill settings, file choices, brush sizes, overlays, parser, window
         geometry and dock layout of the last session; from now on each change is written soon
-        after it."""
+        after it. Stored values not understood are named in the status bar
+        (:attr:`preferences_note`)."""
         self.controller.settings = preferences.load_fill_settings()
         self.tool_settings.radius.update(preferences.load_brush_sizes(self.tool_settings.radius))
         if self.canvas.tool is not None and self.canvas.tool.family:
@@ -1015,6 +1033,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.canvas.set_wheel_mode(preferences.load_wheel_mode())
         self._settings_writer = preferences.SettingsWriter(self._remembered())
         self._saves_preferences = True
+        self.preferences_note = preferences.not_understood()
+        if self.preferences_note:
+            self.statusBar().showMessage(self.preferences_note, 20000)
 
     def show_preferences(self) -> None:
         """The Preferences dialog; a change applies at once and is stored soon after."""

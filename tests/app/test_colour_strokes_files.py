@@ -228,7 +228,14 @@ def test_a_face_edits_strokes_are_the_crops_and_say_so(window, tmp_path):
     assert np.array_equal(crop.layer(Layer.COLOR), drawn)
     save_colour_strokes(tmp_path / "photo_sized.png", np.full((H, W, 4), 255, np.uint8))
     assert not window.import_colour_strokes(tmp_path / "photo_sized.png")  # the photo's size
-    assert f"but the image is {crop.width}x{crop.height}" in window.errors[0]
+    assert window.errors == [
+        f"{tmp_path / 'photo_sized.png'}: the colour strokes are {W}x{H} but the face being "
+        f"edited is {crop.width}x{crop.height} (face 1's crop, not the photo); a photo-sized "
+        "file is imported after pasting the face back or leaving it"]
+    asked = []
+    window.ask_open_path = lambda title, filters, folder: asked.append(title) or ""
+    assert not window.import_colour_strokes()
+    assert asked == [f"Import Colour Strokes (face 1's {size} crop, not the photo)"]
 
 
 def test_imported_strokes_steer_the_next_fill(qtbot, window, tmp_path):
