@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.fileio import encode_image, save_mask, write_atomic
+from engines.fileio import encode_image, save_image, save_mask, write_atomic
 from tests.engines.test_watermark import backgrounds, stamp, watermark_alpha
 
 SIZE = (120, 160)  # (height, width)
@@ -29,3 +29,14 @@ def box_mask(path: Path, top: int = 40, left: int = 50, side: int = 24) -> Path:
     hole[top:top + side, left:left + side] = 255
     save_mask(path, hole)
     return path
+
+
+def photo_and_mask(folder: Path) -> tuple[Path, Path]:
+    """``(photo.png, mask.png)`` written in ``folder``: a 48x64 noise picture and a mask with
+    a 16x20 square hole (255), for the single-picture commands."""
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    mask = np.zeros((48, 64), np.uint8)
+    mask[16:32, 20:40] = 255
+    save_image(folder / "photo.png", image)
+    save_mask(folder / "mask.png", mask)
+    return folder / "photo.png", folder / "mask.png"

@@ -6,23 +6,17 @@ from __future__ import annotations
 import errno
 import os
 
-import numpy as np
 import pytest
 
 import cli
 from cli import EXIT_FAILED, EXIT_USAGE
-from engines.fileio import save_image, save_mask
-from tests.cli.pictures import box_mask, watermarked_folder
+from tests.cli.pictures import box_mask, photo_and_mask, watermarked_folder
 
 
 @pytest.fixture
 def picture(tmp_path):
-    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    mask = np.zeros((48, 64), np.uint8)
-    mask[16:32, 20:40] = 255
-    save_image(tmp_path / "photo.png", image)
-    save_mask(tmp_path / "mask.png", mask)
-    return tmp_path / "photo.png", tmp_path / "mask.png"
+    """(picture file, mask file) of 48x64, a square hole."""
+    return photo_and_mask(tmp_path)
 
 
 @pytest.mark.parametrize("where", ["first", "last"])

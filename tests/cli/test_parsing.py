@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pytest
 
 import cli
 import cli.inpaint
 from cli import EXIT_OK, EXIT_USAGE
-from engines.fileio import save_image, save_mask
 from engines.weights import all_specs
-from tests.cli.pictures import box_mask, watermarked_folder
+from tests.cli.pictures import box_mask, photo_and_mask, watermarked_folder
 
 
 def _error_lines(capsys) -> list[str]:
@@ -25,12 +23,7 @@ def _error_lines(capsys) -> list[str]:
 @pytest.fixture
 def picture(tmp_path):
     """(picture file, mask file) of 48x64, a square hole."""
-    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    mask = np.zeros((48, 64), np.uint8)
-    mask[16:32, 20:40] = 255
-    save_image(tmp_path / "photo.png", image)
-    save_mask(tmp_path / "mask.png", mask)
-    return tmp_path / "photo.png", tmp_path / "mask.png"
+    return photo_and_mask(tmp_path)
 
 
 def _inpaint(picture, output, *extra, engine: str = "telea") -> int:
