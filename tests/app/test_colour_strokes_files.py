@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.document import Layer
-from app.window import MainWindow
 from engines.fileio import load_colour_strokes, save_colour_strokes, save_image, save_mask
+from tests.app.test_window import shown_window
 
 H, W = 90, 120
 RED = (230, 20, 20, 255)
@@ -18,14 +18,10 @@ BLUE = (20, 40, 220, 255)
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    window = MainWindow()
-    qtbot.addWidget(window)
+    window = shown_window(qtbot, size=None)
     window.confirm = lambda title, text: False  # never block on a question
-    errors = []
-    window.show_error = errors.append
-    window.errors = errors
-    window.show()
-    qtbot.waitExposed(window)
+    window.errors = []
+    window.show_error = window.errors.append
     picture = tmp_path / "photo.png"
     grey = np.random.default_rng(2).integers(90, 130, (H, W)).astype(np.uint8)
     save_image(picture, np.repeat(grey[..., None], 3, axis=2))

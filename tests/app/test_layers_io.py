@@ -9,23 +9,19 @@ import pytest
 
 from app import maskops
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Layer
-from app.window import MainWindow
 from engines.fileio import load_mask, save_image, save_mask
 from engines.guidance import GUIDANCE_REACH
+from tests.app.test_window import shown_window
 
 H, W = 90, 120
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    window = MainWindow()
-    qtbot.addWidget(window)
+    window = shown_window(qtbot, size=None)
     window.confirm = lambda title, text: False  # never block on a question
-    errors = []
-    window.show_error = errors.append
-    window.errors = errors
-    window.show()
-    qtbot.waitExposed(window)
+    window.errors = []
+    window.show_error = window.errors.append
     rng = np.random.default_rng(2)
     picture = tmp_path / "photo.png"
     save_image(picture, rng.integers(0, 255, (H, W, 3)).astype(np.uint8))

@@ -5,16 +5,14 @@ fill is applied, discarded or undone."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from app.document import Layer
 from app.window import MainWindow
-from engines.fileio import save_image
+from tests.app.test_waiting_result import HOLE, open_with_hole
 
 pytestmark = pytest.mark.timeout(120)
 
-HOLE = (slice(36, 60), slice(48, 80))  # in the 96x128 picture
 PREVIEW = "&Undo Fill (OpenCV Telea) preview"
 
 
@@ -22,14 +20,7 @@ PREVIEW = "&Undo Fill (OpenCV Telea) preview"
 def editor(qtbot, window, tmp_path, textured) -> MainWindow:
     """The shared window on a textured picture with a hole painted ("Mask brush"), filling
     with OpenCV Telea, neither after each stroke nor applying by itself."""
-    assert window.open_path(save_image(tmp_path / "picture.png", textured))
-    panel = window.engine_panel
-    panel.auto_run.setChecked(False)
-    panel.auto_apply.setChecked(False)
-    assert panel.select_engine("telea")
-    mask = np.zeros(textured.shape[:2], np.uint8)
-    mask[HOLE] = 255
-    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
+    open_with_hole(window, tmp_path, textured)
     window._on_edit_finished(Layer.MASK.value)
     return window
 

@@ -21,6 +21,20 @@ HOLE = (slice(36, 60), slice(48, 80))  # the fill's hole in the 96x128 picture
 TEXT = (slice(6, 20), slice(8, 40))  # where the text detector "finds" text
 
 
+def open_with_hole(window: MainWindow, folder, textured: np.ndarray) -> None:
+    """Open ``textured`` (saved in ``folder``) in ``window`` with :data:`HOLE` painted as
+    the step "Mask brush", filling with OpenCV Telea, neither after each stroke nor applying
+    by itself."""
+    assert window.open_path(save_image(folder / "picture.png", textured))
+    panel = window.engine_panel
+    panel.auto_run.setChecked(False)
+    panel.auto_apply.setChecked(False)
+    assert panel.select_engine("telea")
+    mask = np.zeros(textured.shape[:2], np.uint8)
+    mask[HOLE] = 255
+    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
+
+
 @pytest.fixture
 def window(qtbot, tmp_path, textured):
     """A shown window on a small textured picture, with a hole filled by OpenCV Telea and
@@ -31,14 +45,7 @@ def window(qtbot, tmp_path, textured):
     window.show()
     qtbot.waitExposed(window)
     window.confirm = lambda title, text: False  # never block on a question
-    assert window.open_path(save_image(tmp_path / "picture.png", textured))
-    panel = window.engine_panel
-    panel.auto_run.setChecked(False)
-    panel.auto_apply.setChecked(False)
-    assert panel.select_engine("telea")
-    mask = np.zeros(textured.shape[:2], np.uint8)
-    mask[HOLE] = 255
-    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
+    open_with_hole(window, tmp_path, textured)
     focus_canvas(qtbot, window)
     with qtbot.waitSignal(window.controller.busyChanged, timeout=60000,
                           check_params_cb=lambda busy: not busy):
