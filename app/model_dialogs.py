@@ -10,7 +10,9 @@ checkpoint with its size, licence and state, with Download, Import file..., Remo
 folder (Download replaces a damaged file; Import file... asks before replacing one that is
 installed and sound; Delete removes).
 :func:`offer_download` is the engine picker's (and the Faces panel's) "this needs weights:
-download now?".
+download now?"; :func:`weights_advice` and :func:`weights_needed_message` say, in the
+GUI's words, what a declined download leaves missing and how to install it in File → Models…
+(the status bar after choosing an engine or computing a map, the Engine panel).
 """
 
 from __future__ import annotations
@@ -661,24 +663,47 @@ class ModelManagerDialog(QDialog):
         self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
 
 
-def weights_needed_message(title: str, weights_ids: Sequence[str]) -> str:
-    """What the window's status bar says of engine ``title`` chosen while some of the
-    checkpoints ``weights_ids`` it needs are missing or damaged (their download declined),
-    in the GUI's words (no command line): that it is selected and how to install them in
-    File → Models…; "" when every one is installed and sound."""
-    entries = [weights.installation(weights_id) for weights_id in weights.missing(weights_ids)]
+def weights_advice(weights_ids: Sequence[str]) -> str:
+    """What is wrong with the checkpoints ``weights_ids`` that are missing or damaged and how
+    to install them in File → Models…, in the GUI's words (no command line, no path), of
+    something called "it": ``"its weights are not installed: download them in File →
+    Models… (or Import file… with a copy you have)"``; "" when every one is installed and
+    sound, and when one is no checkpoint any module declares (a plugin's mistake: whoever
+    asks then says what the engine's own status says)."""
+    try:
+        entries = [weights.installation(weights_id)
+                   for weights_id in weights.missing(weights_ids)]
+    except weights.UnknownWeightsError:
+        return ""
     if not entries:
         return ""
     if any(entry.state is InstallState.DAMAGED for entry in entries):
         problem = "its weights file is damaged"
-        how = "replace it in File → Models… (Download, or Import file… with a copy you have)"
+        how = ("replace it in File → Models… (Download, or Import file… with a copy you have)"
+               if all(entry.spec.urls for entry in entries)
+               else "replace it in File → Models… (Import file… with a copy you have)")
     elif all(entry.state is InstallState.MANUAL for entry in entries):
         problem = "its weights are not installed"
         how = "File → Models… says where to get them, then Import file… installs them"
     else:
         problem = "its weights are not installed"
         how = "download them in File → Models… (or Import file… with a copy you have)"
-    return f"{title} is selected, but {problem}: {how}"
+    return f"{problem}: {how}"
+
+
+def weights_needed_message(title: str, weights_ids: Sequence[str],
+                           situation: str = "is selected, but") -> str:
+    """``"{title} {situation} {weights_advice}"``: what the window's status bar says of
+    engine (or parser) ``title`` while some of the checkpoints ``weights_ids`` it needs are
+    missing or damaged (their download declined), in the GUI's words; by default of an
+    engine chosen (``"LaMa is selected, but its weights are not installed: download them in
+    File → Models… (…)"``), :data:`MAP_SITUATION` of a map not computed. "" when every one
+    is installed and sound."""
+    advice = weights_advice(weights_ids)
+    return f"{title} {situation} {advice}" if advice else ""
+
+
+MAP_SITUATION = "cannot compute the map, as"  # a parser's weights are missing: no map
 
 
 def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None,

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.controller import FillSettings, guidance_list
 from app.document import Layer
 from app.engine_options import EngineOptionsForm
+from app.model_dialogs import weights_advice
 from app.viewcache import OverlayStyle
 from engines import registry
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Readiness, Strategy
@@ -44,6 +45,18 @@ def engine_entries() -> list[tuple[str, str, Readiness, str]]:
         except Exception as exc:  # a broken engine must not break the picker
             entries.append((cls.name, cls.title or cls.name, Readiness.UNAVAILABLE, str(exc)))
     return entries
+
+
+def _state_text(readiness: Readiness, detail: str, weights_ids: tuple[str, ...]) -> str:
+    """The Engine panel's words for an engine's readiness: "Ready"; for one whose weights
+    are missing or damaged (to download, or a model to train or import), what is wrong and
+    how to install them in File → Models… (:func:`weights_advice`: no command line); else
+    the readiness and the engine's own detail."""
+    if readiness is Readiness.READY:
+        return "Ready"
+    advice = (weights_advice(weights_ids)
+              if readiness in (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING) else "")
+    return advice[:1].upper() + advice[1:] if advice else f"{readiness.value}: {detail}"
 
 
 class LoadProblemsLabel(QLabel):
@@ -195,8 +208,8 @@ class EnginePanel(QWidget):
         cls = registry.engine_class(name)
         readiness, detail = self.readiness(name)
         guidance = guidance_list(cls.guidance)
-        state = "Ready" if readiness is Readiness.READY else f"{readiness.value}: {detail}"
-        self.status.setText(f"{state}. Guidance: {guidance}.")
+        self.status.setText(f"{_state_text(readiness, detail, cls.weights)}. "
+                            f"Guidance: {guidance}.")
         self.status.setToolTip(cls.description)
         self.engine.setToolTip(cls.description)
 

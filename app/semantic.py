@@ -25,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Document, Layer
+from app.model_dialogs import MAP_SITUATION, weights_needed_message
 from app.viewcache import default_palette
 from app.worker import FunctionTask, Progress, Worker, WorkerClient
 from engines import registry
@@ -93,18 +94,25 @@ def parser_entries() -> list[tuple[str, str, Readiness, str]]:
 
 
 def download_needed(name: str) -> tuple[tuple[str, ...], str]:
-    """``(ids, detail)``: the weights ids to download before parser ``name`` (default
+    """``(ids, message)``: the weights ids to download before parser ``name`` (default
     options) can run, those its status checks (:meth:`Parser.checked_weights`) when it is
-    :attr:`Readiness.NEEDS_DOWNLOAD`, and what its status says of them (naming the parser);
-    ``((), "")`` when
-    ready, unknown, broken or not ready for another reason
-    (:meth:`SemanticController.compute_map` says why)."""
+    :attr:`Readiness.NEEDS_DOWNLOAD`, and what the status bar says when their download is
+    declined (:func:`weights_missing_message`); ``((), "")`` when ready, unknown, broken or
+    not ready for another reason (:meth:`SemanticController.compute_map` says why)."""
     if name not in parser_names():
         return (), ""
     title, readiness, detail = parser_state(name)
     if readiness is not Readiness.NEEDS_DOWNLOAD:
         return (), ""
-    return tuple(create_parser(name).checked_weights()), detail or f"{title} needs a download"
+    ids = tuple(create_parser(name).checked_weights())
+    return ids, weights_missing_message(title, ids) or detail or f"{title} needs a download"
+
+
+def weights_missing_message(title: str, weights_ids) -> str:
+    """What the window says when parser ``title`` cannot compute a map because some of
+    ``weights_ids`` are missing or damaged, in the GUI's words (how to get them in File →
+    Models…, as choosing an engine says it; no command line); "" when none is."""
+    return weights_needed_message(title, weights_ids, MAP_SITUATION)
 
 
 def label_set_for(name: str | None, problems: list[str] | None = None) -> LabelSet | None:
@@ -274,7 +282,8 @@ class SemanticController(WorkerClient):
     def compute_map(self, parser_name: str, **options) -> int | None:
         """Compute the label map with parser ``parser_name`` on the worker; returns the task
         id, or None when it cannot start (no document, unknown parser, weights missing: the
-        reason goes to :attr:`error`). When the picture changes before the map arrives (a
+        reason goes to :attr:`error`, for missing weights in the GUI's words:
+        :func:`weights_missing_message`). When the picture changes before the map arrives (a
         fill applied meanwhile), it is computed again, up to :attr:`max_attempts` times."""
         return self._compute(parser_name, options, attempt=1)
 
@@ -295,11 +304,13 @@ class SemanticController(WorkerClient):
         try:
             status = parser.status()
             label_set = _label_set_of(parser) if status.ready else None
+            missing = (weights_missing_message(title, parser.checked_weights())
+                       if status.readiness is Readiness.NEEDS_DOWNLOAD else "")
         except Exception as exc:  # likewise
             self.error.emit(parser_failed(title, exc))
             return None
         if not status.ready:
-            self.error.emit(status.detail or f"{title}: {status.readiness.value}")
+            self.error.emit(missing or status.detail or f"{title}: {status.readiness.value}")
             return None
         # no copy (a 24-megapixel one froze the window for 50-600 ms): a picture changed
         # while the parser reads it bumps image_version, and the map is computed again

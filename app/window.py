@@ -609,11 +609,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def compute_map(self, name: str) -> int | None:
         """Compute the label map with parser ``name``; returns the task id, or None. A
         parser whose weights are missing offers their download first, as choosing an engine
-        does; declined, the status bar says what it needs."""
-        needed, detail = download_needed(name)
+        does; declined, the status bar says what it needs and how to get it in the GUI's
+        words (as choosing an engine does)."""
+        needed, message = download_needed(name)
         if needed:
             if not self.offer_download(needed):
-                self.statusBar().showMessage(detail, 10000)  # the detail names the parser
+                self.statusBar().showMessage(message, 10000)  # it names the parser
                 return None
             self.models_changed()
         return self.semantic.compute_map(name)

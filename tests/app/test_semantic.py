@@ -129,14 +129,15 @@ def test_counts_follow_the_label_layer(qtbot, computed):
     assert np.array_equal(counted.args[0], expected)
 
 
-def test_a_parser_without_weights_reports_the_download_command(qtbot, setup):
+def test_a_parser_without_weights_says_how_to_get_them_in_the_editor(qtbot, setup):
     controller, document = setup
     errors, busy = [], []
     controller.error.connect(errors.append)
     controller.busyChanged.connect(busy.append)
     assert controller.compute_map("scene") is None
-    assert len(errors) == 1 and "python main.py models download deeplab2-cocostuff164k" \
-        in errors[0]
+    assert errors == ["Scene parsing (DeepLab v2, COCO-Stuff) cannot compute the map, as its "
+                      "weights are not installed: download them in File → Models… (or Import "
+                      "file… with a copy you have)"]  # no command line: see test_weights_wording
     assert busy == [] and not controller.worker.busy
     assert not document.has_layer(Layer.LABELS) and not document.can_undo()
 
