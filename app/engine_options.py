@@ -24,6 +24,34 @@ from engines.base import OptionSpec
 DECIMALS = 2  # what a decimal option's field shows and takes: 0.33, never 0.333
 
 
+def shown_value(spec: OptionSpec, value: Any) -> str:
+    """``value`` of option ``spec`` as its field shows it: a choice's label, "on" or "off",
+    a whole number, a decimal to :data:`DECIMALS` places without trailing zeros ("0.5")."""
+    if spec.choices:
+        return next((label for choice, label in spec.choices if choice == value), str(value))
+    if isinstance(spec.default, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{DECIMALS}f}".rstrip("0").rstrip(".")
+
+
+def accepted_values(spec: OptionSpec) -> str:
+    """What option ``spec`` takes, in the words of its field: "one of Fast, Normal or Best",
+    "on or off", "a whole number from 3 to 31 in steps of 2", "a number from 0 to 32"."""
+    if spec.choices:
+        labels = [label for _, label in spec.choices]
+        return "one of " + (f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1
+                            else labels[0])
+    if isinstance(spec.default, bool):
+        return "on or off"
+    span = f"from {shown_value(spec, spec.minimum)} to {shown_value(spec, spec.maximum)}"
+    if not isinstance(spec.default, int):
+        return f"a number {span}"
+    steps = f" in steps of {shown_value(spec, spec.step)}" if spec.step != 1 else ""
+    return f"a whole number {span}{steps}"
+
+
 class EngineOptionsForm(QWidget):
     """One field per option of the shown engine; only values that differ from the engine's
     defaults are kept, so a later default applies to what the user never touched.

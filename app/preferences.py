@@ -7,14 +7,14 @@ Stored with ``QSettings`` (the platform's place: ``~/.config/inpaint-studio/`` o
 the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A stored value
 that no longer fits (an engine that is gone, an option or a number out of range, a damaged
 entry) is dropped in favour of the default, so an upgrade never leaves the editor unable to
-start; :func:`not_understood` names the entries that could not be read at all. A window
+start; :func:`not_understood` names the entries that could not be read at all and the values
+dropped inside them (as the load functions noted them: nothing is read twice). A window
 writes only what it changed (:class:`SettingsWriter`), so two editors open at once do not
 undo each other's changes; a write that fails is said by :func:`write_problem`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -27,7 +27,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.canvas import WheelMode
 from app.controller import FillSettings
 from app.document import Layer
-from app.engine_options import DECIMALS
+from app.engine_options import DECIMALS, accepted_values, shown_value
 from app.tools import MAX_RADIUS, MIN_RADIUS
 from app.viewcache import OverlayStyle
 from engines import registry
@@ -49,6 +49,10 @@ OVERLAY_LAYERS = tuple(Layer(layer).value for layer in OverlayStyle().visible)
 OVERLAY_OPACITIES = tuple(f.name for f in fields(OverlayStyle) if f.name.endswith("_opacity"))
 T = TypeVar("T")
 _problem = ""  # why the last write failed, "" when it succeeded
+_UNREAD = object()  # a stored value that could not even be fetched
+# what the last read of each checked entry found, by key: (the value stored then, what
+# not_understood says of it: the whole entry, or each value dropped inside it)
+_notes: dict[str, tuple[Any, list[str]]] = {}
 
 
 def store() -> QSettings:
@@ -215,10 +219,30 @@ def _merged(stored: dict, before: dict, now: dict) -> dict:
 def load_fill_settings() -> FillSettings:
     """The stored fill settings, each one checked; the default for anything missing, of the
     wrong type or out of range."""
-    return _read(_FILL_KEY, _fill_settings, FillSettings())
+    return _load(_FILL_KEY, FillSettings())
 
 
-def _fill_settings(value: Any) -> FillSettings | None:
+_FILL_DEFAULTS = FillSettings()
+# the fill settings stored as plain values, as the Engine panel offers them (its labels)
+_FILL_FIELDS = (
+    OptionSpec("strategy", "Region", _FILL_DEFAULTS.strategy.value,
+               choices=tuple((strategy.value, strategy.value) for strategy in Strategy)),
+    OptionSpec("crop_margin", "Context", _FILL_DEFAULTS.crop_margin,
+               minimum=CROP_MARGIN_RANGE[0], maximum=CROP_MARGIN_RANGE[1]),
+    OptionSpec("seed", "Seed", _FILL_DEFAULTS.seed, minimum=SEED_RANGE[0],
+               maximum=SEED_RANGE[1]),
+    OptionSpec("device", "Device", _FILL_DEFAULTS.device,
+               choices=tuple((device, device) for device in ("auto", "cpu", "cuda", "mps"))),
+    OptionSpec("auto_run", "Fill after each stroke", _FILL_DEFAULTS.auto_run),
+    OptionSpec("auto_apply", "Apply results automatically", _FILL_DEFAULTS.auto_apply),
+)
+
+
+def _fill_settings(value: Any, dropped: list[str]) -> FillSettings | None:
+    """The fill settings the stored ``value`` holds (None: no JSON record), each value
+    checked; what not_understood says of each one dropped is appended to ``dropped``. The
+    options of an engine not registered (a plugin not loaded) are left out unsaid: they stay
+    stored for its return."""
     record = _json(value, dict)
     if record is None:
         return None
@@ -227,60 +251,86 @@ def _fill_settings(value: Any) -> FillSettings | None:
     engine = record.get("engine")
     if isinstance(engine, str) and engine in names:
         settings.engine = engine
+    elif "engine" in record:
+        dropped.append(_dropped("Engine", engine, "an engine available here",
+                                _engine_title(settings.engine)))
     options = record.get("engine_options")
     if isinstance(options, dict):
-        settings.engine_options = {
-            name: kept for name, values in options.items()
-            if name in names and isinstance(values, dict)
-            and (kept := _valid_options(registry.engine_class(name).user_options(), values))}
-    strategy = record.get("strategy")
-    if isinstance(strategy, str):
-        with contextlib.suppress(ValueError):
-            settings.strategy = Strategy(strategy)
-    for key, kind, allowed in (
-            ("crop_margin", int, lambda v: _within(v, CROP_MARGIN_RANGE)),
-            ("seed", int, lambda v: _within(v, SEED_RANGE)),
-            ("device", str, lambda v: v in ("auto", "cpu", "cuda", "mps")),
-            ("auto_run", bool, None), ("auto_apply", bool, None)):
-        value = record.get(key)
-        if type(value) is kind and (allowed is None or allowed(value)):
-            setattr(settings, key, value)
+        for name, values in options.items():
+            if name not in names:
+                continue
+            title = _engine_title(name)
+            if not isinstance(values, dict):
+                dropped.append(f"{title} options (unreadable; the defaults are used)")
+            elif kept := _valid_options(registry.engine_class(name).user_options(), values,
+                                        dropped, title):
+                settings.engine_options[name] = kept
+    elif "engine_options" in record:
+        dropped.append("engine options (unreadable; the defaults are used)")
+    for spec in _FILL_FIELDS:
+        if spec.key not in record:
+            continue
+        value = record[spec.key]
+        if spec.accepts(value):
+            setattr(settings, spec.key, Strategy(value) if spec.key == "strategy" else value)
+        else:
+            dropped.append(_refused(spec.title, value, spec))
     return settings
 
 
-def _within(value: int, bounds: tuple[int, int]) -> bool:
-    """Whether ``value`` is one the Engine panel offers; a stored number outside is damage."""
-    return bounds[0] <= value <= bounds[1]
+def _engine_title(name: str) -> str:
+    return registry.engine_class(name).title or name
 
 
-def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any]) -> dict[str, Any]:
+def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any],
+                   dropped: list[str] | None = None, engine: str = "") -> dict[str, Any]:
     """The ``values`` that are options of ``specs`` and that they accept, a decimal rounded to
     the :data:`~app.engine_options.DECIMALS` its field shows (a hand-edited 0.333 is used as
-    the 0.33 shown; one rounded out of range is dropped)."""
+    the 0.33 shown; one rounded out of range is dropped). What not_understood says of each
+    value of an option refused is appended to ``dropped`` (naming engine ``engine``'s
+    option); an option no longer offered (an upgrade) is left out unsaid."""
     by_key = {spec.key: spec for spec in specs}
     kept = {}
     for key, value in values.items():
         spec = by_key.get(key)
-        if spec is None or not spec.accepts(value):
+        if spec is None:
             continue
-        if type(value) is float and not spec.choices:
-            value = round(value, DECIMALS)
-        if spec.accepts(value):
-            kept[key] = value
+        taken = round(value, DECIMALS) if type(value) is float and not spec.choices else value
+        if spec.accepts(value) and spec.accepts(taken):
+            kept[key] = taken
+        elif dropped is not None:
+            dropped.append(_refused(f"{engine} option {spec.title}", value, spec))
     return kept
+
+
+def _refused(title: str, value: Any, spec: OptionSpec, used: str = "") -> str:
+    """:func:`_dropped` of a ``value`` that ``spec`` does not accept: ``"Seed (-5 is not a
+    whole number from 0 to 2147483647; 0 is used)"``; what is used is ``used``, else the
+    default as its field shows it."""
+    return _dropped(title, value, accepted_values(spec), used or shown_value(spec, spec.default))
+
+
+def _dropped(title: str, value: Any, accepted: str, used: str) -> str:
+    """What not_understood says of the ``value`` of setting ``title`` found inside a stored
+    record and dropped: ``"{title} ({value} is not {accepted}; {used} is used)"``, the value
+    as the file spells it when short (else "the value stored")."""
+    short = isinstance(value, (str, int, float)) or value is None
+    text = json.dumps(value, ensure_ascii=False) if short else ""
+    stored = text if 0 < len(text) <= 24 else "the value stored"
+    return f"{title} ({stored} is not {accepted}; {used} is used)"
 
 
 def load_keep_metadata() -> bool:
     """Whether saving keeps the photo's metadata; True unless the user turned it off (stored
     as ``false``; by hand also ``0``, ``no`` or ``off``: see :func:`_flag`)."""
-    return _read(_KEEP_METADATA_KEY, _flag, True)
+    return _load(_KEEP_METADATA_KEY, True)
 
 
 def load_wheel_mode() -> WheelMode:
     """What a plain mouse wheel does on the canvas: the stored ``"zoom"`` or ``"scroll"``
     (case and surrounding spaces ignored, as typed into the INI by hand); ``ZOOM`` when
     absent or anything else."""
-    return _read(_WHEEL_KEY, _wheel_mode, WheelMode.ZOOM)
+    return _load(_WHEEL_KEY, WheelMode.ZOOM)
 
 
 def _wheel_mode(value: Any) -> WheelMode | None:
@@ -290,7 +340,7 @@ def _wheel_mode(value: Any) -> WheelMode | None:
 def load_window() -> tuple[QByteArray | None, QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent."""
     settings = store()
-    return tuple(_read(key, _byte_array, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
+    return tuple(_load(key, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
 
 
 def _byte_array(value: Any) -> QByteArray | None:
@@ -306,15 +356,34 @@ _DAMAGE = (ValueError, TypeError, ArithmeticError, RecursionError, MemoryError)
 def _read(key: str, parse: Callable[[Any], T | None], default: T,
           settings: QSettings | None = None) -> T:
     """What the editor takes from the value stored under ``key`` (in ``settings``, else the
-    store): ``parse`` of it. Every stored entry is read so. ``default`` when nothing is
-    stored, when ``parse`` finds nothing to take (None) and when the value is damaged beyond
-    that (``parse`` raises one of :data:`_DAMAGE`): no stored value, however damaged, keeps
-    the editor from starting."""
+    store): ``parse`` of it. Every stored entry is read so (the checked ones through
+    :func:`_load`). ``default`` when nothing is stored, when ``parse`` finds nothing to take
+    (None) and when the value is damaged beyond that (``parse`` raises one of
+    :data:`_DAMAGE`): no stored value, however damaged, keeps the editor from starting."""
     try:
         value = (settings if settings is not None else store()).value(key)
         taken = None if value is None else parse(value)
     except _DAMAGE:
         return default
+    return default if taken is None else taken
+
+
+def _load(key: str, default: T, settings: QSettings | None = None,
+          parse: Callable[[Any, list[str]], T | None] | None = None) -> T:
+    """:func:`_read` of the checked entry ``key`` (one of :data:`_CHECKED`) with its parse
+    (or ``parse``, which appends to its list what it drops), noting for
+    :func:`not_understood` the value stored and what could not be taken from it: the whole
+    entry (damaged, or nothing in it fits), else each value dropped inside it."""
+    name, checked = _CHECKED[key]
+    dropped: list[str] = []
+    value = _UNREAD
+    try:
+        value = (settings if settings is not None else store()).value(key)
+        taken = None if value is None else (parse or checked)(value, dropped)
+    except _DAMAGE:
+        taken = None
+    whole = value is not None and taken is None
+    _notes[key] = (value, [name + _quoted(value)] if whole else dropped)
     return default if taken is None else taken
 
 
@@ -349,7 +418,7 @@ def load_recent() -> list[str]:
     """The recently opened pictures, most recent first: at most ``RECENT_LIMIT`` absolute
     paths, no duplicates. Entries that are not absolute path strings are dropped; a damaged
     record gives an empty list. Files that no longer exist are kept (a drive may come back)."""
-    return _read(_RECENT_KEY, _recent_paths, [])
+    return _load(_RECENT_KEY, [])
 
 
 def _recent_paths(value: Any) -> list[str] | None:
@@ -425,16 +494,27 @@ def load_brush_sizes(defaults: dict[str, float]) -> dict[str, float]:
     """``defaults`` (radius by tool family) with each remembered radius that belongs to one of
     its families and is a number within ``MIN_RADIUS``..``MAX_RADIUS`` (any other: damage,
     the default kept)."""
-    return _read(_BRUSH_KEY, lambda value: _brush_sizes(value, defaults), dict(defaults))
+    return _load(_BRUSH_KEY, dict(defaults), parse=lambda value, dropped: _brush_sizes(
+        value, defaults, dropped))
 
 
-def _brush_sizes(value: Any, defaults: dict[str, float]) -> dict[str, float] | None:
+_BRUSH_SIZE = OptionSpec("radius", "Brush size", float(MIN_RADIUS), minimum=MIN_RADIUS,
+                         maximum=MAX_RADIUS)
+
+
+def _brush_sizes(value: Any, defaults: dict[str, float],
+                 dropped: list[str]) -> dict[str, float] | None:
+    """``defaults`` with the sizes the stored ``value`` holds for its families (None: no JSON
+    record); what not_understood says of a size refused (of any family) is appended to
+    ``dropped``, a family not in ``defaults`` (gone in an upgrade) left out unsaid."""
     record = _json(value, dict)
     if record is None:
         return None
     sizes = dict(defaults)
     for family, value in record.items():
-        if family in sizes and type(value) in (int, float) and MIN_RADIUS <= value <= MAX_RADIUS:
+        if not _BRUSH_SIZE.accepts(value):
+            dropped.append(_refused(f"{family} brush size", value, _BRUSH_SIZE, "its default"))
+        elif family in sizes:
             sizes[family] = float(value)
     return sizes
 
@@ -446,10 +526,16 @@ def load_view_settings() -> ViewSettings:
     opacity is rounded to a whole percent, as its slider shows it (a hand-edited 0.333 is
     drawn as 0.33), so what is drawn is what the slider says. A parser named here may no
     longer be registered: whoever shows it checks."""
-    return _read(_VIEW_KEY, _view_settings, ViewSettings())
+    return _load(_VIEW_KEY, ViewSettings())
 
 
-def _view_settings(value: Any) -> ViewSettings | None:
+_STYLE_DEFAULTS = OverlayStyle()
+
+
+def _view_settings(value: Any, dropped: list[str]) -> ViewSettings | None:
+    """The view settings the stored ``value`` holds (None: no JSON record); what
+    not_understood says of each value refused is appended to ``dropped``, an overlay or
+    opacity no longer known (an upgrade) left out unsaid."""
     record = _json(value, dict)
     if record is None:
         return None
@@ -457,53 +543,84 @@ def _view_settings(value: Any) -> ViewSettings | None:
     parser = record.get("parser")
     if isinstance(parser, str) and parser:
         view.parser = parser
+    elif "parser" in record:
+        dropped.append(_dropped("labels parser", parser, "a parser's name",
+                                "the first one ready"))
     overlays = record.get("overlays")
     if isinstance(overlays, dict):
-        view.overlays = {layer: on for layer, on in overlays.items()
-                         if layer in OVERLAY_LAYERS and type(on) is bool}
+        for layer, on in overlays.items():
+            if layer not in OVERLAY_LAYERS:
+                continue
+            spec = OptionSpec(layer, f"{layer} overlay shown",
+                              _STYLE_DEFAULTS.visible[Layer(layer)])
+            if spec.accepts(on):
+                view.overlays[layer] = on
+            else:
+                dropped.append(_refused(spec.title, on, spec))
     opacity = record.get("opacity")
     if isinstance(opacity, dict):  # NaN fails the range check
-        view.opacity = {name: round(value * 100) / 100 for name, value in opacity.items()
-                        if name in OVERLAY_OPACITIES and type(value) in (int, float)
-                        and 0.0 <= value <= 1.0}
+        for name, value in opacity.items():
+            if name not in OVERLAY_OPACITIES:
+                continue
+            spec = OptionSpec(name, f"{name.removesuffix('_opacity')} overlay opacity",
+                              getattr(_STYLE_DEFAULTS, name), minimum=0.0, maximum=1.0)
+            if spec.accepts(value):
+                view.opacity[name] = round(value * 100) / 100
+            else:
+                dropped.append(_refused(spec.title, value, spec))
     return view
 
 
 # each stored entry that a user may damage (by hand, or a file cut short): what the note of
-# :func:`not_understood` calls it, and how it is read
-_CHECKED: dict[str, tuple[str, Callable[[Any], Any]]] = {
+# :func:`not_understood` calls it, and how it is read (``parse(value, dropped)``)
+_CHECKED: dict[str, tuple[str, Callable[[Any, list[str]], Any]]] = {
     _FILL_KEY: ("fill settings", _fill_settings),
-    _KEEP_METADATA_KEY: ("keep photo metadata", _flag),
-    _BRUSH_KEY: ("brush sizes", lambda value: _brush_sizes(value, {})),
+    _KEEP_METADATA_KEY: ("keep photo metadata", lambda value, _unused: _flag(value)),
+    _BRUSH_KEY: ("brush sizes", lambda value, dropped: _brush_sizes(value, {}, dropped)),
     _VIEW_KEY: ("overlays and labels parser", _view_settings),
-    _WHEEL_KEY: ("mouse wheel", _wheel_mode),
-    _RECENT_KEY: ("recent pictures", _recent_paths),
-    _GEOMETRY_KEY: ("window size and place", _byte_array),
-    _STATE_KEY: ("panel layout", _byte_array),
+    _WHEEL_KEY: ("mouse wheel", lambda value, _unused: _wheel_mode(value)),
+    _RECENT_KEY: ("recent pictures", lambda value, _unused: _recent_paths(value)),
+    _GEOMETRY_KEY: ("window size and place", lambda value, _unused: _byte_array(value)),
+    _STATE_KEY: ("panel layout", lambda value, _unused: _byte_array(value)),
 }
 
 
 def not_understood() -> str:
-    """A sentence for the status bar naming each stored entry that could not be read at all
-    and so is reset to its default (a mouse wheel setting "sideways", a damaged record), with
-    the value when it is a short word; "" when every one was read. (A value dropped within a
-    record, such as one engine option out of range, is not named; neither is a remembered
-    folder that is gone.)"""
+    """A sentence for the status bar naming what of the stored preferences could not be
+    taken and so is reset to its default: each entry that could not be read at all (a mouse
+    wheel setting "sideways", a damaged record), with the value when it is a short word, and
+    each value dropped inside a record, saying what is used instead ("OpenCV Telea option
+    Radius (900 is not a whole number from 1 to 50; 5 is used)"); "" when all was taken.
+
+    What the load functions noted is said as they noted it; only an entry not loaded since
+    it was stored as it is now is read here. (Not named, as no damage: a remembered folder
+    that is gone, a recent picture that is not an absolute path, an option, overlay or brush
+    family no longer known, the options of an engine not registered.)"""
     settings = store()
     named = []
-    for key, (name, parse) in _CHECKED.items():
-        value = None
-        try:
-            value = settings.value(key)
-            understood = value is None or parse(value) is not None
-        except _DAMAGE:
-            understood = False
-        if not understood:
-            named.append(name + _quoted(value))
+    for key in _CHECKED:
+        noted = _notes.get(key)
+        if noted is None or not _same(noted[0], _stored(key, settings)):
+            _load(key, None, settings)
+        named += _notes[key][1]
     if not named:
         return ""
     return ("Preferences not understood, reset to their defaults: " + ", ".join(named)
             + f" (in {settings.fileName()})")
+
+
+def _stored(key: str, settings: QSettings) -> Any:
+    """The value stored under ``key`` as it is, unparsed; :data:`_UNREAD` when even that
+    fails."""
+    try:
+        return settings.value(key)
+    except _DAMAGE:
+        return _UNREAD
+
+
+def _same(noted: Any, stored: Any) -> bool:
+    """Whether a value noted when loaded is the one stored now (none unread is)."""
+    return noted is not _UNREAD and type(noted) is type(stored) and noted == stored
 
 
 def _quoted(value: Any) -> str:

@@ -108,6 +108,9 @@ def test_preferences_not_understood_are_named_after_the_pictures_message(start, 
     ('[fill]\nsettings="{not json"\n', "fill settings ('{not json')"),
     ("[tools]\nbrush_radius=[1]\n", "brush sizes ('[1]')"),
     ('[view]\nsettings="' + "[" * 5000 + "]" * 5000 + '"\n', "overlays and labels parser"),
+    ('[fill]\nsettings="{\\"engine\\": \\"gone\\", \\"seed\\": -5}"\n',  # a record, partly kept
+     'Engine ("gone" is not an engine available here; Guided PatchMatch is used), '
+     "Seed (-5 is not a whole number from 0 to 2147483647; 0 is used)"),
 ])
 def test_each_entry_not_understood_is_named(text, named):
     _ini(text)
@@ -119,7 +122,10 @@ def test_each_entry_not_understood_is_named(text, named):
 @pytest.mark.parametrize("text", [
     "",  # nothing stored
     "[view]\nwheel= Scroll \n[files]\nkeep_metadata=off\n",
-    '[fill]\nsettings="{\\"engine\\": \\"gone\\", \\"seed\\": -5}"\n',  # a record, partly kept
+    # the options of an engine not registered (a plugin not loaded), an option no longer
+    # offered: kept stored for their return, no damage
+    '[fill]\nsettings="{\\"engine_options\\": {\\"gone\\": {\\"x\\": 1}, '
+    '\\"telea\\": {\\"no_longer\\": 1}}}"\n',
     "[folders]\nopen=/no/such/folder\n",  # a folder that is gone is no damage
 ])
 def test_entries_read_as_stored_are_not_named(text):
