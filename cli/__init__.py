@@ -72,8 +72,10 @@ def build_parser(modules: dict[str, ModuleType] | None = None) -> argparse.Argum
 
 def exit_code(exc: Exception, expected: bool) -> int:
     """The exit code of a command that raised ``exc`` (``expected``: a user-facing failure,
-    :func:`cli._errors.describe_error`), by the rule in this module's notes."""
-    if not expected or (isinstance(exc, OSError) and exc.errno in NO_ROOM):
+    :func:`cli._errors.describe_error`), by the rule in this module's notes. A lack of room
+    is an ``errno`` in :data:`NO_ROOM`: an :class:`OSError`'s, or that of an error which
+    says it comes from one (:class:`engines.download.DiskFullError`)."""
+    if not expected or getattr(exc, "errno", None) in NO_ROOM:
         return EXIT_FAILED
     return EXIT_USAGE
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, NO_ROOM
 from engines import download, weights
 from engines.base import EngineError, InputError
 
@@ -83,17 +83,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _for_each(ids: list[str], action: Callable[[str], object]) -> int:
-    """Run ``action`` per id. With one id its error propagates (one-line message, exit 2);
-    with several, each failure is printed and the others still run (exit 1 if any failed)."""
+    """Run ``action`` per id. With one id its error propagates (one-line message; exit 2, or
+    1 for a disk out of room); with several, each failure is printed and the others still
+    run (exit 1 if any failed), except after a disk ran out of room (``errno`` in
+    :data:`cli.NO_ROOM`, as a :class:`~engines.download.DiskFullError` carries it): the rest
+    would not fit either, so they are named as not tried."""
     if len(ids) == 1:
         return int(action(ids[0]) or EXIT_OK)
     failed = False
-    for spec_id in ids:
+    for index, spec_id in enumerate(ids):
         try:
             code = action(spec_id)
         except (EngineError, weights.UnknownWeightsError, OSError) as exc:
             print(f"error: {spec_id}: {str(exc).splitlines()[0]}", file=sys.stderr)
             failed = True
+            if getattr(exc, "errno", None) in NO_ROOM:
+                if ids[index + 1:]:
+                    print(f"not tried: {', '.join(ids[index + 1:])}", file=sys.stderr)
+                return EXIT_FAILED
             continue
         if code == EXIT_INTERRUPTED:
             return code

@@ -18,7 +18,9 @@ checkpoint is transferred by one program at a time: others wait on its lock
 (:func:`engines.weights.checkpoint_lock`) and then find it installed.
 
 Failures raise :class:`DownloadError` or :class:`~engines.weights.WeightsCorruptError`
-subclasses (both :class:`~engines.base.EngineError`) with one-line messages; a cancelled run
+subclasses (both :class:`~engines.base.EngineError`) with one-line messages; a disk that runs
+out of room raises :class:`DiskFullError`, which carries the ``errno`` (so a caller tells it
+from a refused download), keeps the partial file and tries no other address; a cancelled run
 raises :class:`~engines.base.Cancelled` and keeps the partial file. Qt-free; stdlib HTTP.
 """
 
@@ -68,6 +70,23 @@ MAX_CONFIRM_STEPS = 3
 
 class DownloadError(EngineError):
     """A download failed; the message says why and what to do (one line)."""
+
+
+class DiskFullError(DownloadError):
+    """The checkpoint did not fit on the disk (a full disk, a quota): the transfer ran but its
+    file could not be kept. ``errno`` is ``errno.ENOSPC`` or ``errno.EDQUOT``, as on the
+    :class:`OSError` it comes from (its ``__cause__``, where a write failed; none where a
+    check of the free space came first), so callers class it as any write that fails for
+    lack of room (the CLI's exit code 1, not 2)."""
+
+    def __init__(self, message: str, code: int = errno.ENOSPC) -> None:
+        super().__init__(message)
+        self.errno = code
+
+
+# the errno values of a write that failed for lack of room
+_NO_ROOM = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT")
+                     if hasattr(errno, name))
 
 
 class OfflineError(DownloadError):
@@ -171,8 +190,9 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     takes effect at once, also while the server stalls. While another process downloads or
     imports the same checkpoint, this waits for it (``waiting(message)`` is called once;
     ``cancel`` works meanwhile) and returns its file when it installed one. Raises
-    :class:`DownloadError` (offline, a server that stopped sending, HTTP errors, disk full,
-    the same checkpoint already in transfer in this process),
+    :class:`DownloadError` (offline, a server that stopped sending, HTTP errors, the same
+    checkpoint already in transfer in this process), :class:`DiskFullError` (the ``.part``
+    file is kept for the next run, and no other address is tried: none would fit),
     :class:`~engines.weights.HashMismatchError` / :class:`~engines.weights.WrongFileError`
     (the bad file is deleted), :class:`~engines.base.Cancelled` (the ``.part`` file is kept).
     """
@@ -199,6 +219,8 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
                     _fetch(url, partial, progress, cancel,
                            lambda: _passes(spec, partial.data, cancel))
                     return _install(spec, partial, url, cancel)
+                except DiskFullError:
+                    raise  # no other address fits either (and would discard the .part)
                 except (DownloadError, WeightsCorruptError) as exc:
                     failures.append(exc)
             raise _summarise(failures)
@@ -326,9 +348,14 @@ def _transfer(opener: urllib.request.OpenerDirector, cookies: http.cookiejar.Coo
                 handle = open(partial.data, "ab") if done else \
                     partial.begin(url, response, total)  # noqa: SIM115 - closed below
             except OSError as exc:
-                raise _write_error(partial.data, exc) from None
-            with handle:
+                raise _write_error(partial.data, exc) from exc
+            try:
                 done = _receive(response, handle, done, total, progress, cancel)
+            except BaseException:
+                with contextlib.suppress(OSError):  # what stopped the transfer is told
+                    handle.close()
+                raise
+            _close(handle, partial.data)
     if changed is not None:  # not the file the .part began: start it again
         partial.discard()
         _transfer(opener, cookies, url, partial, progress, cancel)
@@ -411,7 +438,7 @@ def _receive(response: http.client.HTTPResponse, handle: BinaryIO, done: int,
         try:
             handle.write(chunk)
         except OSError as exc:
-            raise _write_error(Path(handle.name), exc, total and total - done) from None
+            raise _write_error(Path(handle.name), exc, total and total - done) from exc
         done += len(chunk)
         if progress is not None:
             progress(done, total)
@@ -705,7 +732,7 @@ def _extract(spec: WeightSpec, archive_path: Path, target: Path, cancel: CancelT
             except zipfile.BadZipFile as exc:
                 raise weights.WrongFileError(f"{archive_path.name} is damaged ({exc})") from None
             except OSError as exc:
-                raise _write_error(temp, exc, info.file_size) from None
+                raise _write_error(temp, exc, info.file_size, _TRY_AGAIN) from exc
             weights.check_checkpoint_file(spec, temp, f"{member} in {archive_path.name}")
             os.replace(temp, target)
 
@@ -737,7 +764,7 @@ def _place(source: Path, target: Path, move: bool, progress: ProgressCallback | 
         except OSError as exc:
             if exc.filename == str(source):
                 raise
-            raise _write_error(temp, exc, total - done) from None
+            raise _write_error(temp, exc, total - done, _TRY_AGAIN) from exc
         os.replace(temp, target)
     if move:
         source.unlink()
@@ -813,23 +840,43 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"cannot create the model folder {folder}: "
-                            f"{exc.strerror or exc}") from None
+        message = f"cannot create the model folder {folder}: {exc.strerror or exc}"
+        if exc.errno in _NO_ROOM:
+            raise DiskFullError(message, exc.errno) from exc
+        raise DownloadError(message) from None
 
 
 def _ensure_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise DownloadError(f"not enough disk space in {folder}: {format_size(needed)} needed, "
-                            f"{format_size(free)} free")
+        raise DiskFullError(f"not enough disk space in {folder}: {format_size(needed)} "
+                            f"needed, {format_size(free)} free")
 
 
-def _write_error(path: Path, exc: OSError, remaining: int | None = None) -> DownloadError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+# what a message on a full disk advises where nothing is kept to resume
+_TRY_AGAIN = "try again"
+
+
+def _write_error(path: Path, exc: OSError, remaining: int | None = None,
+                 again: str = "run the download again to resume") -> DownloadError:
+    """The error for a write of ``path`` that failed with ``exc``: a :class:`DiskFullError`
+    (with ``exc``'s errno) saying how much was ``remaining`` and to free some space and
+    ``again``, when the disk had no room; else a :class:`DownloadError` naming the file.
+    Callers raise it from ``exc``."""
+    if exc.errno in _NO_ROOM:
         more = f" ({format_size(remaining)} still to come)" if remaining else ""
-        return DownloadError(f"the disk holding {path.parent} is full{more}: free some space "
-                             "and run the download again to resume")
+        return DiskFullError(f"the disk holding {path.parent} is full{more}: free some space "
+                             f"and {again}", exc.errno)
     return DownloadError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _close(handle: BinaryIO, path: Path) -> None:
+    """Close ``handle`` (open on ``path`` for writing); a failure there (the last bytes
+    flushed onto a full disk) raises :func:`_write_error`'s error, as a write's would."""
+    try:
+        handle.close()
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
 
 
 def _connection_error(url: str, reason: object) -> DownloadError:

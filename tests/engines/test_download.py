@@ -572,22 +572,79 @@ def test_spec_without_address_says_how_to_import(make_spec):
         download.download(spec)
 
 
+class FullDisk(io.FileIO):
+    """A file on a disk that is full once ``ROOM`` bytes are in it (the test's ``open``)."""
+
+    ROOM = 16384
+
+    def write(self, data):
+        if self.tell() >= self.ROOM:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
 def test_full_disk_keeps_the_partial_file(server, make_spec, monkeypatch):
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    server.routes["/mirror.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"), server.url("/mirror.pth")),
+                     sha256=sha256(body))
+    monkeypatch.setattr(download, "CHUNK_SIZE", 16384)
+    monkeypatch.setattr(download, "open", lambda path, mode: FullDisk(path, mode), raising=False)
+
+    with pytest.raises(download.DiskFullError, match="is full") as error:
+        download.download(spec)
+
+    assert error.value.errno == errno.ENOSPC  # what the CLI's exit code reads
+    assert isinstance(error.value.__cause__, OSError)
+    assert error.value.__cause__.errno == errno.ENOSPC
+    assert "free some space and run the download again to resume" in str(error.value)
+    assert 0 < weights.partial_path(spec.id).stat().st_size < len(body)  # kept to resume
+    assert not weights.local_path(spec.id).exists()  # no partial file installed
+    assert server.ranges("/mirror.pth") == []  # no mirror fits either: not tried
+
+
+def test_a_full_disk_met_when_the_file_is_closed_is_said_alike(server, make_spec,
+                                                                monkeypatch):
+    """The last bytes of a buffered file reach the disk only when it is closed."""
     body = checkpoint_bytes()
     server.routes["/net.pth"] = Route(body=body)
     spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
 
-    class FullDisk(io.FileIO):
-        def write(self, data):
-            if self.tell() >= 16384:
+    class FullOnClose(io.FileIO):
+        def close(self):
+            flushing = not self.closed and str(self.name).endswith(".part")
+            super().close()
+            if flushing:
                 raise OSError(errno.ENOSPC, "No space left on device")
-            return super().write(data)
 
-    monkeypatch.setattr(download, "CHUNK_SIZE", 16384)
-    monkeypatch.setattr(download, "open", lambda path, mode: FullDisk(path, mode), raising=False)
-    with pytest.raises(download.DownloadError, match="is full"):
+    monkeypatch.setattr(download, "open", lambda path, mode: FullOnClose(path, mode),
+                        raising=False)
+    with pytest.raises(download.DiskFullError, match="is full") as error:
         download.download(spec)
-    assert 0 < weights.partial_path(spec.id).stat().st_size < len(body)
+    assert error.value.errno == errno.ENOSPC
+    assert not weights.local_path(spec.id).exists()
+
+
+def test_too_little_room_to_extract_is_a_full_disk(server, make_spec, monkeypatch):
+    body = checkpoint_bytes(seed=5)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("net.pth", body)
+    server.routes["/net.zip"] = Route(body=archive.getvalue())
+    spec = make_spec(urls=(server.url("/net.zip"),), archive_member="net.pth",
+                     sha256=sha256(archive.getvalue()))
+    real_usage = download.shutil.disk_usage
+    monkeypatch.setattr(download.shutil, "disk_usage",
+                        lambda path: real_usage(path)._replace(free=1000))
+
+    with pytest.raises(download.DiskFullError, match="not enough disk space") as error:
+        download.download(spec)
+    assert error.value.errno == errno.ENOSPC
+    assert not weights.local_path(spec.id).exists()
+
+    monkeypatch.setattr(download.shutil, "disk_usage", real_usage)  # room made
+    assert download.download(spec).read_bytes() == body
 
 
 # --- cancel -------------------------------------------------------------------------------
@@ -990,6 +1047,52 @@ def test_cli_download_and_failure_exit_codes(server, make_spec, capsys):
     err = capsys.readouterr().err
     assert "error: " in err and "sha256" in err and "Traceback" not in err
     assert not weights.partial_path(bad.id).exists()
+
+
+def test_cli_download_onto_a_full_disk_exits_1_saying_so(server, make_spec, capsys,
+                                                        monkeypatch):
+    """Exit 1 (the work ran, its result could not be kept), as any write onto a full disk,
+    not 2 (refused); with several checkpoints the rest are not tried."""
+    from main import main
+
+    body = checkpoint_bytes()
+    server.routes["/net.pth"] = Route(body=body)
+    server.routes["/other.pth"] = Route(body=body)
+    spec = make_spec(urls=(server.url("/net.pth"),), sha256=sha256(body))
+    other = make_spec(urls=(server.url("/other.pth"),), sha256=sha256(body))
+    monkeypatch.setattr(download, "CHUNK_SIZE", 16384)
+    monkeypatch.setattr(download, "open", lambda path, mode: FullDisk(path, mode), raising=False)
+
+    assert main(["models", "download", "-q", spec.id]) == 1
+    err = capsys.readouterr().err
+    folder = weights.local_path(spec.id).parent
+    assert f"error: the disk holding {folder} is full" in err
+    assert "free some space" in err and "looks like a bug" not in err
+    assert not weights.local_path(spec.id).exists()
+    assert weights.partial_path(spec.id).is_file()
+
+    assert main(["models", "download", "-q", spec.id, other.id]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {spec.id}: the disk holding {folder} is full" in err
+    assert f"not tried: {other.id}" in err
+    assert server.ranges("/other.pth") == [] and not weights.is_present(other.id)
+
+
+def test_cli_import_without_room_exits_1(make_spec, capsys, monkeypatch, tmp_path):
+    from main import main
+
+    body = checkpoint_bytes(seed=6)
+    source = tmp_path / "net.pth"
+    source.write_bytes(body)
+    spec = make_spec(sha256=sha256(body))
+    real_usage = download.shutil.disk_usage
+    monkeypatch.setattr(download.shutil, "disk_usage",
+                        lambda path: real_usage(path)._replace(free=1000))
+
+    assert main(["models", "import", spec.id, str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "error: not enough disk space in" in err and "looks like a bug" not in err
+    assert not weights.local_path(spec.id).exists() and source.read_bytes() == body
 
 
 def test_cli_says_it_waits_and_refuses_to_remove_a_held_checkpoint(server, make_spec, capsys,
