@@ -110,11 +110,13 @@ def guidance_given(request: InpaintRequest,
       (``mask > 0``);
     * labels: where they differ from ``unedited_labels`` (the ``(H, W)`` uint8 map as a
       parser computed it; None: every labelled pixel is given), on a hole pixel, or in
-      the region the engine sees (the crop around the hole, ``crop_margin``; the whole
-      picture for the other strategies) on a pixel whose label, before or after, is one
-      the hole carries (a source of the hole's labels);
-    * sampling area: an include area that leaves out a known pixel of that region, an
-      exclude area that covers one;
+      the region an engine that follows labels sees (the crop around the hole:
+      ``crop_margin`` of context, grown to the engine's ``min_context`` where that is
+      wider, see :func:`_crop_side`; the whole picture for the other strategies) on a
+      pixel whose label, before or after, is one the hole carries (a source of the hole's
+      labels);
+    * sampling area: an include area that leaves out a known pixel of the region an engine
+      that follows it sees, an exclude area that covers one;
     * exemplars: always.
 
     An empty mask carries none.
@@ -139,14 +141,32 @@ def guidance_given(request: InpaintRequest,
     include = include if include is not None and include.any() else None  # all 0: none
     if request.labels is None and include is None and request.sample_exclude is None:
         return given
-    boxes = _seen_boxes(request, hole)
+    seen: dict[int, list[Box]] = {}  # smallest crop side -> the boxes seen
+
+    def boxes_for(kind: Guidance) -> list[Box]:
+        side = _crop_side(kind)
+        if side not in seen:
+            seen[side] = _seen_boxes(request, hole, side)
+        return seen[side]
+
     if request.labels is not None and any(
-            _labels_matter(request.labels, unedited_labels, request.mask, box) for box in boxes):
+            _labels_matter(request.labels, unedited_labels, request.mask, box)
+            for box in boxes_for(Guidance.LABELS)):
         given.add(Guidance.LABELS)
-    if any(_sampling_matters(include, request.sample_exclude, request.mask, box)
-           for box in boxes):
+    if (include is not None or request.sample_exclude is not None) and any(
+            _sampling_matters(include, request.sample_exclude, request.mask, box)
+            for box in boxes_for(Guidance.SAMPLING)):
         given.add(Guidance.SAMPLING)
     return given
+
+
+def _crop_side(kind: Guidance) -> int:
+    """The smallest crop side of the engines that follow ``kind`` (their ``min_context``,
+    the largest of them: the widest crop any of them reads it in); 0 when none does."""
+    from engines import registry  # local: the registry imports the engines
+
+    return max((cls.min_context for cls in registry.engine_classes() if kind in cls.guidance),
+               default=0)
 
 
 def reach_box(box: Box, shape: tuple[int, int]) -> Box:
@@ -188,25 +208,27 @@ def _nonzero_box(mask: np.ndarray) -> Box | None:
     return Box(y, x, y + h, x + w) if w else None
 
 
-def _seen_boxes(request: InpaintRequest, hole: Box | None = None) -> list[Box]:
+def _seen_boxes(request: InpaintRequest, hole: Box | None = None,
+                min_side: int = 0) -> list[Box]:
     """The parts of the picture an engine sees for ``request``: with :attr:`Strategy.CROP`
     the crop boxes around the hole (:func:`engines.region.crop_boxes`, ``crop_margin`` of
-    context), else the whole picture. The crop boxes of a picture over
+    context, and each box grown to ``min_side``, the engine's ``min_context``, where it is
+    narrower), else the whole picture. The crop boxes of a picture over
     :data:`_EXACT_PIXELS` are found on the mask max-pooled by a whole factor (a few
     milliseconds, not a fifth of a second on 24 MP), so they hold the engine's and may reach
-    up to twice that many pixels further (where a box borrows context at the picture's
-    edge; that many elsewhere). :func:`~engines.region.crop_boxes` keeps at least
-    :data:`~engines.base.MIN_CROP_CONTEXT` of context in the units it is given, so the
-    factor is at most the context over that: a context under twice it is found exactly.
-    ``hole``: the bounding box of the mask's nonzero pixels when the caller has it (only
-    that part of the mask is pooled)."""
+    a few times that many pixels further (twice where only the margin counts, up to about
+    four times where ``min_side`` does or a box borrows context at the picture's far edge).
+    :func:`~engines.region.crop_boxes` keeps at least :data:`~engines.base.MIN_CROP_CONTEXT`
+    of context in the units it is given, so the factor is at most the context over that: a
+    context under twice it is found exactly. ``hole``: the bounding box of the mask's
+    nonzero pixels when the caller has it (only that part of the mask is pooled)."""
     mask = request.mask
     if request.strategy is not Strategy.CROP:
         return [Box.frame(mask.shape)]
     context = max(request.crop_margin, MIN_CROP_CONTEXT)  # picture pixels, as the engine's
     factor = max(1, min(math.isqrt(mask.size // _EXACT_PIXELS), context // MIN_CROP_CONTEXT))
     if factor == 1:
-        return crop_boxes(mask, context)
+        return crop_boxes(mask, context, min_side)
     hole = hole or _nonzero_box(mask)
     if hole is None:
         return []
@@ -218,9 +240,16 @@ def _seen_boxes(request: InpaintRequest, hole: Box | None = None) -> list[Box]:
     part = (mask[top * factor:bottom * factor, left * factor:right * factor] > 0).view(np.uint8)
     pooled[top:bottom, left:right] = cv2.dilate(
         part, np.ones((factor, factor), np.uint8), anchor=(0, 0))[::factor, ::factor]
-    boxes = crop_boxes(pooled, -(-context // factor))
-    return [Box(b.top * factor, b.left * factor, b.bottom * factor,
-                b.right * factor).clip(mask.shape) for b in boxes]
+    # a pooled hole is up to a block wider on each side, so a box centred on it may sit up
+    # to a block off the engine's: two blocks more of side keep the engine's box inside
+    side = -(-min_side // factor) + 2 if min_side else 0
+    # the pooled picture ends up to a block beyond the real one, so a box that borrows
+    # context at the far edge borrows that much less than the engine's: it is lowered by it
+    beyond = (pooled.shape[0] * factor - height, pooled.shape[1] * factor - width)
+    boxes = crop_boxes(pooled, -(-context // factor), side)
+    return [Box(b.top * factor - (beyond[0] if b.bottom == pooled.shape[0] else 0),
+                b.left * factor - (beyond[1] if b.right == pooled.shape[1] else 0),
+                b.bottom * factor, b.right * factor).clip(mask.shape) for b in boxes]
 
 
 def _labels_matter(labels: np.ndarray, unedited: np.ndarray | None, mask: np.ndarray,

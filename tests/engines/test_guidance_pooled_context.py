@@ -66,9 +66,34 @@ def test_pooling_only_around_the_hole_finds_the_boxes_of_the_whole_pooled_mask(s
     request = InpaintRequest(np.zeros((height, width, 3), np.uint8), mask, crop_margin=margin)
     factor = min(math.isqrt(mask.size // (1 << 20)), margin // MIN_CROP_CONTEXT)
     assert factor > 1
-    whole = cv2.dilate((mask > 0).view(np.uint8), np.ones((factor, factor), np.uint8),
-                       anchor=(0, 0))[::factor, ::factor]
-    expected = [Box(b.top * factor, b.left * factor, b.bottom * factor,
-                    b.right * factor).clip(mask.shape)
-                for b in crop_boxes(whole, -(-margin // factor))]
-    assert _seen_boxes(request) == expected
+    min_side = int(rng.choice([0, 64, 256]))
+    whole = _seen_boxes(request, Box.frame(mask.shape), min_side)  # the whole mask pooled
+    assert _seen_boxes(request, min_side=min_side) == whole
+    assert _seen_boxes(request, Box.around(mask > 0), min_side) == whole
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_the_seen_region_holds_the_engines_with_any_min_context_and_any_picture_size(seed):
+    """Holes anywhere, at the far edges too, of pictures whose sides are no multiple of
+    the pooling factor, and a crop side (``min_context``) that may outgrow the context: every
+    box the engine crops lies in one seen box, which reaches at most four blocks further."""
+    rng = np.random.default_rng(100 + seed)
+    height, width = (int(v) for v in rng.integers(2100, 3300, size=2))
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        y = int(rng.choice([rng.integers(0, 60), rng.integers(0, height),
+                            rng.integers(height - 60, height)]))
+        x = int(rng.choice([rng.integers(0, 60), rng.integers(0, width),
+                            rng.integers(width - 60, width)]))
+        cv2.circle(mask, (x, y), int(rng.integers(1, 30)), 255, -1)
+    margin = int(rng.choice([0, MIN_CROP_CONTEXT, 20, 40, 64, 128]))
+    min_side = int(rng.choice([0, 64, 100, 256, 300]))
+    request = InpaintRequest(np.zeros((height, width, 3), np.uint8), mask, crop_margin=margin)
+    factor = max(1, min(math.isqrt(mask.size // (1 << 20)),
+                        max(margin, MIN_CROP_CONTEXT) // MIN_CROP_CONTEXT))
+    seen = _seen_boxes(request, min_side=min_side)
+    for engine in crop_boxes(mask, margin, min_side):  # what the engine crops
+        (box,) = [box for box in seen if box.contains(engine)]
+        beyond = (engine.top - box.top, engine.left - box.left, box.bottom - engine.bottom,
+                  box.right - engine.right)
+        assert max(beyond) <= 4 * factor, (box, engine, factor)
