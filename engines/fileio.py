@@ -548,13 +548,43 @@ def _to_uint8(pixels: np.ndarray, notes: list[str], path: str) -> tuple[np.ndarr
                      "keeps 16 bits")
         return deep_samples.to_8bit(pixels), 16
     if pixels.dtype in (np.float32, np.float64):
-        over_range = bool(((pixels > 1.0) & (pixels < np.inf)).any())  # NaN, inf: not
-        clipped = (" (shown and edited with values above 1.0 clipped; unchanged pixels keep "
-                   "theirs)") if over_range else ""
-        notes.append(f"floating-point image, edited at 8 bits per channel{clipped}; saving it "
-                     "as TIFF keeps floating point, as PNG 16 bits")
+        notes.append(_float_note(pixels))
         return deep_samples.to_8bit(pixels), 32
     raise ImageFileError(f"unsupported sample type {pixels.dtype}", path)
+
+
+def _float_note(pixels: np.ndarray) -> str:
+    """The note on floating-point ``pixels`` (1.0 = full scale): edited at 8 bits and how
+    they are saved; where some samples lie outside 0..1 (NaN and infinities aside), how far
+    and how many, as they are shown and edited clipped (nothing is rescaled), e.g. "values
+    up to 4.0 (above 1.0 in 62% of its samples), shown and edited clipped to 1.0"."""
+    above = (pixels > 1.0) & (pixels < np.inf)
+    below = (pixels < 0.0) & (pixels > -np.inf)
+    outside = np.count_nonzero(above | below)
+    if not outside:
+        return ("floating-point image, edited at 8 bits per channel; saving it as TIFF keeps "
+                "floating point, as PNG 16 bits")
+    high = float(np.max(pixels, where=above, initial=1.0))
+    low = float(np.min(pixels, where=below, initial=0.0))
+    if high > 1.0 and low < 0.0:
+        values, limit, bounds = f"from {_sample(low)} to {_sample(high)}", "outside 0..1", "0..1"
+    elif high > 1.0:
+        values, limit, bounds = f"up to {_sample(high)}", "above 1.0", "1.0"
+    else:
+        values, limit, bounds = f"down to {_sample(low)}", "below 0", "0"
+    percent = 100 * outside / pixels.size
+    share = ("all" if outside == pixels.size else "under 1%" if percent < 1
+             else f"{min(percent, 99):.0f}%")
+    return (f"floating-point image with values {values} ({limit} in {share} of its samples), "
+            f"shown and edited clipped to {bounds} at 8 bits per channel; saving it as TIFF "
+            f"keeps floating point and every unchanged pixel's own value, as PNG 16 bits "
+            f"clipped to {bounds}")
+
+
+def _sample(value: float) -> str:
+    """A sample value for a note: 5 significant digits, a whole number with ".0"."""
+    text = f"{value:.5g}"
+    return text if any(mark in text for mark in ".e") else f"{text}.0"
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS, *,
