@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_dialogs import weights_advice
 from app.panels import LoadProblemsLabel
-from app.semantic import palette_for, parser_entries
+from app.semantic import download_needed, palette_for, parser_entries
 from engines.base import UNLABELLED, Readiness
 from engines.plugins import parser_load_problems
 from engines.segmentation.base import LabelSet
@@ -80,6 +81,18 @@ class ElidedLabel(QLabel):
         painter.end()
 
 
+def _state_text(name: str, readiness: Readiness, detail: str) -> str:
+    """What the Labels panel says of parser ``name`` that is not ready: for weights missing
+    or damaged, what is wrong and how to install them in File → Models…, in the GUI's words
+    (:func:`~app.model_dialogs.weights_advice`; Compute map offers the download too); else
+    (a plugin's undeclared checkpoint, a broken parser) its ``detail``."""
+    if readiness is Readiness.NEEDS_DOWNLOAD:
+        advice = weights_advice(download_needed(name)[0])
+        if advice:
+            return advice[:1].upper() + advice[1:]
+    return detail
+
+
 class LegendPanel(QWidget):
     """Parser choice, "Compute map", and a searchable list of the current labels.
 
@@ -102,12 +115,14 @@ class LegendPanel(QWidget):
         self._counts: np.ndarray | None = None
         self._items: dict[int, QTreeWidgetItem] = {}
         self._details: dict[str, tuple[Readiness, str]] = {}
+        self._said: dict[str, str] = {}  # what the panel says of each parser not ready
         self._quiet = False  # set while the list changes programmatically
 
         self.parser = QComboBox()
         self.parser.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.parser.setMinimumContentsLength(_PARSER_CHARS)
         self.parser.setToolTip("What computes the label map; grey entries need a download")
+        self.parser.setAccessibleName("Parser")  # no label beside it in a narrow dock
         self.compute_button = QPushButton("Compute map")
         self.compute_button.setToolTip("Label every pixel with the chosen parser (runs in the "
                                        "background; Esc cancels)")
@@ -184,6 +199,7 @@ class LegendPanel(QWidget):
         self.parser.blockSignals(True)
         self.parser.clear()
         self._details = {}
+        self._said = {}
         first_ready = -1
         grey = QBrush(QColor(140, 140, 140))
         for name, title, readiness, detail in parser_entries():
@@ -192,16 +208,21 @@ class LegendPanel(QWidget):
             index = self.parser.count() - 1
             if ready and first_ready < 0:
                 first_ready = index
-            if not ready:
-                self.parser.setItemData(index, grey, Qt.ForegroundRole)
-                self.parser.setItemData(index, detail, Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
+            if not ready:
+                self._said[name] = _state_text(name, readiness, detail)
+                self.parser.setItemData(index, grey, Qt.ForegroundRole)
+                self.parser.setItemData(index, self._said[name], Qt.ToolTipRole)
         problems = parser_load_problems()
         self.not_loaded.show_problems(problems)
         index = self.parser.findData(current) if current else -1
         self.parser.setCurrentIndex(index if index >= 0 else max(first_ready, 0))
         self.parser.blockSignals(False)
         self._show_status()
+
+    def tab_stops(self) -> list[QWidget]:
+        """The panel's controls in the order Tab reaches them, as shown."""
+        return [self.parser, self.compute_button, self.search, self.present_only, self.labels]
 
     def parser_readiness(self, name: str) -> tuple[Readiness, str]:
         """(readiness, detail) of parser ``name`` as last loaded."""
@@ -354,10 +375,12 @@ class LegendPanel(QWidget):
 
     # --------------------------------------------------------------- internal
     def _show_status(self) -> None:
+        """Under the parser list, what the parser chosen lacks (:func:`_state_text`); hidden
+        when it is ready."""
         name = self.parser.currentData()
-        readiness, detail = self.parser_readiness(name) if name else (Readiness.READY, "")
-        self.status.setText("" if readiness is Readiness.READY else detail)
-        self.status.setVisible(readiness is not Readiness.READY)
+        said = self._said.get(name, "") if name else ""
+        self.status.setText(said)
+        self.status.setVisible(bool(said))
 
     def _on_compute(self) -> None:
         name = self.parser.currentData()

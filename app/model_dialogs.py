@@ -9,14 +9,19 @@ back as signals and the window decides what to say. :class:`ModelManagerDialog` 
 checkpoint with its size, licence and state, with Download, Import file..., Remove and Open
 folder (Download replaces a damaged file; Import file... asks before replacing one that is
 installed and sound; Delete removes).
-:func:`offer_download` is the engine picker's (and the Faces panel's) "this needs weights:
-download now?"; :func:`weights_advice` and :func:`weights_needed_message` say, in the
+:func:`offer_download` is the engine picker's (and Fill's, and the Faces panel's) "this needs
+weights: download now?"; :func:`weights_advice` and :func:`weights_needed_message` say, in the
 GUI's words, what a declined download leaves missing and how to install it in File → Models…
-(the status bar after choosing an engine or computing a map, the Engine panel).
+(the status bar after choosing an engine, filling or computing a map, the Engine and Labels
+panels), :func:`training_advice` what an engine to train lacks. None of them shows a command
+of ``python main.py``. A checkpoint with no download address whose engine runs a
+downloadable TorchScript export as well (MI-GAN 512) is offered and advised as that export
+(:func:`downloadable_alternative`, :func:`unmet`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -663,25 +668,64 @@ class ModelManagerDialog(QDialog):
         self.details.setText(_tooltip(entries[0]) if len(entries) == 1 else "")
 
 
+def downloadable_alternative(weights_id: str) -> str | None:
+    """The checkpoint an engine runs in place of ``weights_id`` when that one, which has no
+    download address, is missing: the downloadable TorchScript export of a
+    :class:`~engines.neural.sources.DualSourceEngine` whose own weights are ``weights_id``
+    (MI-GAN 512's ``migan-traced``; the window always runs such an engine with
+    ``source=auto``). None when there is none, and for a checkpoint with a download
+    address."""
+    if weights.get_spec(weights_id).urls:
+        return None
+    from engines import registry  # loads every engine module: only for a manual checkpoint
+    from engines.neural.sources import DualSourceEngine
+
+    for engine_class in registry.engine_classes():
+        if issubclass(engine_class, DualSourceEngine) and engine_class.alternative_id \
+                and engine_class.weights_id == weights_id \
+                and weights.get_spec(engine_class.alternative_id).urls:
+            return engine_class.alternative_id
+    return None
+
+
+def unmet(weights_ids: Sequence[str]) -> list[str]:
+    """The ids among ``weights_ids`` whose checkpoint is missing or damaged
+    (:func:`engines.weights.missing`) and whose :func:`downloadable_alternative`, if any,
+    is not installed either: what stops an engine needing ``weights_ids`` from running."""
+    needed = []
+    for weights_id in weights.missing(weights_ids):
+        alternative = downloadable_alternative(weights_id)
+        if alternative is None or weights.missing([alternative]):
+            needed.append(weights_id)
+    return needed
+
+
 def weights_advice(weights_ids: Sequence[str]) -> str:
     """What is wrong with the checkpoints ``weights_ids`` that are missing or damaged and how
     to install them in File → Models…, in the GUI's words (no command line, no path), of
     something called "it": ``"its weights are not installed: download them in File →
-    Models… (or Import file… with a copy you have)"``; "" when every one is installed and
-    sound, and when one is no checkpoint any module declares (a plugin's mistake: whoever
-    asks then says what the engine's own status says)."""
+    Models… (or Import file… with a copy you have)"``; for weights with no download address
+    whose engine runs a downloadable TorchScript export as well (MI-GAN 512), that export
+    first (:data:`ALTERNATIVE_ADVICE`). "" when every one is installed and sound (or its
+    alternative is), and when one is no checkpoint any module declares (a plugin's mistake:
+    whoever asks then says what the engine's own status says)."""
     try:
-        entries = [weights.installation(weights_id)
-                   for weights_id in weights.missing(weights_ids)]
+        entries = [weights.installation(weights_id) for weights_id in unmet(weights_ids)]
     except weights.UnknownWeightsError:
         return ""
     if not entries:
         return ""
+    alternatives = [downloadable_alternative(entry.spec.id) for entry in entries
+                    if entry.state is InstallState.MANUAL]
     if any(entry.state is InstallState.DAMAGED for entry in entries):
         problem = "its weights file is damaged"
         how = ("replace it in File → Models… (Download, or Import file… with a copy you have)"
                if all(entry.spec.urls for entry in entries)
                else "replace it in File → Models… (Import file… with a copy you have)")
+    elif all(entry.state is InstallState.MANUAL for entry in entries) and all(alternatives):
+        problem = "its weights are not installed"
+        how = ALTERNATIVE_ADVICE.format(titles=" and ".join(
+            weights.get_spec(alternative).title for alternative in alternatives))
     elif all(entry.state is InstallState.MANUAL for entry in entries):
         problem = "its weights are not installed"
         how = "File → Models… says where to get them, then Import file… installs them"
@@ -691,66 +735,143 @@ def weights_advice(weights_ids: Sequence[str]) -> str:
     return f"{problem}: {how}"
 
 
+ALTERNATIVE_ADVICE = ("download its TorchScript export, {titles}, in File → Models… (or get its "
+                      "own weights as File → Models… says, then Import file… installs them)")
+
+
+def training_advice(engine: str, weights_ids: Sequence[str]) -> str:
+    """What engine ``engine`` (a name), which needs training, lacks and how to get it, in the
+    GUI's words, of something called "it"; the window has no training, so it names the
+    command-line tool's command (:data:`TRAINING_ADVICE`: ``"it has no trained model yet.
+    The window has no training: train one … with the command-line tool's “train semantic”
+    command …, or import a model file you have (File → Models…, Import file…)"``); a
+    damaged model file as :func:`weights_advice` says it; "" when the checkpoints
+    ``weights_ids`` are installed and sound, and when one is no checkpoint any module
+    declares (as :func:`weights_advice`)."""
+    try:
+        needed = unmet(weights_ids)
+        damaged = any(weights.installation(weights_id).state is InstallState.DAMAGED
+                      for weights_id in needed)
+    except weights.UnknownWeightsError:
+        return ""
+    if not needed:
+        return ""
+    return weights_advice(weights_ids) if damaged else TRAINING_ADVICE.format(engine=engine)
+
+
+TRAINING_ADVICE = ("it has no trained model yet. The window has no training: train one on a "
+                   "folder of your photos with the command-line tool's “train {engine}” "
+                   "command (it installs the model when done), or import a model file you "
+                   "have (File → Models…, Import file…)")
+
+
 def weights_needed_message(title: str, weights_ids: Sequence[str],
                            situation: str = "is selected, but") -> str:
     """``"{title} {situation} {weights_advice}"``: what the window's status bar says of
     engine (or parser) ``title`` while some of the checkpoints ``weights_ids`` it needs are
     missing or damaged (their download declined), in the GUI's words; by default of an
     engine chosen (``"LaMa is selected, but its weights are not installed: download them in
-    File → Models… (…)"``), :data:`MAP_SITUATION` of a map not computed. "" when every one
-    is installed and sound."""
+    File → Models… (…)"``), :data:`MAP_SITUATION` of a map not computed,
+    :data:`FILL_SITUATION` of a fill not started. "" when every one is installed and
+    sound."""
     advice = weights_advice(weights_ids)
     return f"{title} {situation} {advice}" if advice else ""
 
 
 MAP_SITUATION = "cannot compute the map, as"  # a parser's weights are missing: no map
+FILL_SITUATION = "cannot fill the hole, as"  # an engine's weights are missing: no fill
+IMPORT_STEP = "File → Models… (select it, then Import file…)"  # where a file is installed
 
 
 def offer_download(weights_ids: Sequence[str], parent: QWidget | None = None,
                    purpose: str = "this engine") -> bool:
     """Make sure the checkpoints ``weights_ids`` are installed, asking the user first.
 
-    Returns True at once when nothing is missing; otherwise asks whether to download the
-    missing or damaged ones (``"X and Y (about 200 MB) are needed for {purpose}. Download
-    now?"``: their total size shown; a damaged file is replaced) and runs a modal
+    Returns True at once when nothing is missing (:func:`unmet`: a checkpoint whose
+    :func:`downloadable_alternative` is installed counts as there); otherwise asks whether
+    to download the missing or damaged ones (``"X and Y (about 200 MB) are needed for
+    {purpose}. Download now?"``: their total size shown; a damaged file is replaced; a
+    checkpoint with no download address whose engine runs a downloadable TorchScript export
+    as well is replaced by that export, and the question says so) and runs a modal
     :class:`DownloadDialog`; True when everything is installed afterwards. ``purpose`` says
-    what needs them (``"face detection"``). Checkpoints with no download address are
-    explained (how to get them, the import command) and give False.
+    what needs them (``"face detection"``). Checkpoints with no download address and no
+    such alternative are explained in the GUI's words (where to get the file, then
+    :data:`IMPORT_STEP`; no command line) and give False.
     """
-    missing = weights.missing(weights_ids)
+    missing = unmet(weights_ids)
     if not missing:
         return True
     entries = [weights.installation(weights_id) for weights_id in missing]
+    replaced = {entry.spec.id: alternative for entry in entries
+                if (alternative := downloadable_alternative(entry.spec.id))}
+    manual = [entry for entry in entries if not entry.spec.urls and entry.spec.id not in replaced]
+    if manual:
+        QMessageBox.information(parent, "Weights needed", "<br>".join(
+            _linked(_manual_steps(entry)) for entry in manual))
+        return False
+    wanted = [replaced.get(weights_id, weights_id) for weights_id in missing]
+    entries = [weights.installation(weights_id) for weights_id in wanted]
     specs = [entry.spec for entry in entries]
     damaged = {entry.spec.id: entry.problem for entry in entries
                if entry.state is InstallState.DAMAGED}
-    manual = [spec for spec in specs if not spec.urls]
-    if manual:
-        QMessageBox.information(parent, "Weights needed", "<br>".join(
-            f"<b>{spec.title}</b>: "
-            + (f"the installed file is damaged: {damaged[spec.id]}. Remove it in Models, then "
-               if spec.id in damaged else "")
-            + f"{spec.manual or 'no download address'}. Then use Models → Import file… (or "
-            f"<code>python main.py models import {spec.id} FILE</code>)."
-            for spec in manual))
-        return False
     total = sum(spec.size or 0 for spec in specs)
     named = [f"{spec.title} ({spec.license or 'licence unknown'})" for spec in specs]
     names = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
     size = f" (about {format_size(total)})" if total else ""
+    instead = "".join(f" {weights.get_spec(own).title} itself has no download address; its "
+                      "TorchScript export does the same job." for own in replaced)
     broken = "".join(f" The installed {weights.get_spec(weights_id).title} file is damaged "
                      f"({problem}): it will be replaced."
                      for weights_id, problem in damaged.items())
     verb = "are" if len(specs) > 1 else "is"
     answer = QMessageBox.question(parent, "Download weights?",
-                                  f"{names}{size} {verb} needed for {purpose}.{broken} "
+                                  f"{names}{size} {verb} needed for {purpose}.{instead}{broken} "
                                   "Download now?")
     if answer != QMessageBox.Yes:
         return False
-    dialog = DownloadDialog(missing, parent, force=bool(damaged))
+    dialog = DownloadDialog(wanted, parent, force=bool(damaged))
     dialog.start()
     dialog.exec()
-    return not weights.missing(weights_ids)
+    return not unmet(weights_ids)
+
+
+def _manual_steps(entry: weights.Installation) -> str:
+    """How to install ``entry``'s checkpoint, which has no download address, in the GUI's
+    words (rich text): ``"<b>Title</b> has no download address: {where_to_get}, then
+    install the file in File → Models… (select it, then Import file…)."``; for a damaged
+    file, that it is damaged, why, and that Import file… replaces it."""
+    spec = entry.spec
+    if entry.state is InstallState.DAMAGED:
+        return (f"<b>{spec.title}</b>: the installed file is damaged ({entry.problem}), and it "
+                f"has no download address: {where_to_get(spec)}, then replace it in "
+                f"{IMPORT_STEP}.")
+    return (f"<b>{spec.title}</b> has no download address: {where_to_get(spec)}, then install "
+            f"the file in {IMPORT_STEP}.")
+
+
+def where_to_get(spec: weights.WeightSpec) -> str:
+    """Where to get ``spec``'s file by hand, in the GUI's words: its ``manual`` hint without
+    the command that imports the file (``"download migan_512_places2.pt from the MI-GAN
+    authors' Google Drive folder https://…"``); a hint that is a command itself gives way
+    to the project page, else to "ask its authors for the file"."""
+    hint = _without_import_command(spec.manual or "")
+    if hint and "`" not in hint:
+        return hint
+    if spec.homepage:
+        return f"get it from its project page, {spec.homepage}"
+    return "ask its authors for the file"
+
+
+def _without_import_command(manual: str) -> str:
+    """A ``manual`` hint less its trailing ``and run `python main.py models import …```."""
+    return re.sub(r",? (?:and|then) (?:run|use) `python main\.py models import [^`]*`", "",
+                  manual).strip()
+
+
+def _linked(text: str) -> str:
+    """``text`` (rich text) with each web address made a link."""
+    return re.sub(r"https?://[^\s<>\"]+[^\s<>\".,;)]",
+                  lambda found: f'<a href="{found[0]}">{found[0]}</a>', text)
 
 
 def _tooltip(entry: weights.Installation) -> str:
@@ -769,8 +890,13 @@ def _tooltip(entry: weights.Installation) -> str:
     if spec.homepage:
         lines.append(f'Project: <a href="{spec.homepage}">{spec.homepage}</a>')
     if not spec.urls:
-        lines.append(f"Get it by hand: {spec.manual or 'no download address known'}; then "
+        hint = _without_import_command(spec.manual) if spec.manual else ""
+        lines.append(f"Get it by hand: {_linked(hint) or 'no download address known'}; then "
                      "Import file…")
+        alternative = downloadable_alternative(spec.id)
+        if alternative:
+            lines.append(f"Or download {weights.get_spec(alternative).title}, its TorchScript "
+                         "export: the engine runs it as well")
     return "<br>".join(lines)
 
 

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 from app.controller import FillSettings, guidance_list
 from app.document import Layer
 from app.engine_options import EngineOptionsForm
-from app.model_dialogs import weights_advice
+from app.model_dialogs import training_advice, weights_advice
 from app.viewcache import OverlayStyle
 from engines import registry
-from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Readiness, Strategy
+from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Engine, Readiness, Strategy
 
 _STRATEGY_HELP = {
     Strategy.CROP: "Crop around the hole with context (fast on large photos)",
@@ -47,15 +47,17 @@ def engine_entries() -> list[tuple[str, str, Readiness, str]]:
     return entries
 
 
-def _state_text(readiness: Readiness, detail: str, weights_ids: tuple[str, ...]) -> str:
-    """The Engine panel's words for an engine's readiness: "Ready"; for one whose weights
-    are missing or damaged (to download, or a model to train or import), what is wrong and
-    how to install them in File → Models… (:func:`weights_advice`: no command line); else
-    the readiness and the engine's own detail."""
+def _state_text(readiness: Readiness, detail: str, engine: type[Engine]) -> str:
+    """The Engine panel's words for the readiness of ``engine`` (a class): "Ready"; for one
+    whose weights are missing or damaged, what is wrong and how to install them in File →
+    Models… (:func:`weights_advice`); for one with no trained model, how to get one
+    (:func:`training_advice`): no command line but the training command; else the readiness
+    and the engine's own detail."""
     if readiness is Readiness.READY:
         return "Ready"
-    advice = (weights_advice(weights_ids)
-              if readiness in (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING) else "")
+    advice = (weights_advice(engine.weights) if readiness is Readiness.NEEDS_DOWNLOAD
+              else training_advice(engine.name, engine.weights)
+              if readiness is Readiness.NEEDS_TRAINING else "")
     return advice[:1].upper() + advice[1:] if advice else f"{readiness.value}: {detail}"
 
 
@@ -155,6 +157,7 @@ class EnginePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(options_box)
         layout.addStretch(1)
+        self.options.follow_in_tab_order(self.cancel_button)  # as shown: the options last
 
         self.reload_engines()
         self.engine.currentIndexChanged.connect(self._on_engine)
@@ -186,6 +189,14 @@ class EnginePanel(QWidget):
         self.engine.blockSignals(False)
         self._show_status()
 
+    def tab_stops(self) -> list[QWidget]:
+        """The panel's controls in the order Tab reaches them, as shown: the engine, the
+        region settings, the check boxes, Fill, Apply and Cancel, then the engine's options
+        (:meth:`EngineOptionsForm.tab_stops`)."""
+        return [self.engine, self.strategy, self.margin, self.seed, self.device,
+                self.auto_run, self.auto_apply, self.fill_button, self.apply_button,
+                self.cancel_button, *self.options.tab_stops()]
+
     def readiness(self, name: str) -> tuple[Readiness, str]:
         return self._details.get(name, (Readiness.UNAVAILABLE, "unknown engine"))
 
@@ -208,7 +219,7 @@ class EnginePanel(QWidget):
         cls = registry.engine_class(name)
         readiness, detail = self.readiness(name)
         guidance = guidance_list(cls.guidance)
-        self.status.setText(f"{_state_text(readiness, detail, cls.weights)}. "
+        self.status.setText(f"{_state_text(readiness, detail, cls)}. "
                             f"Guidance: {guidance}.")
         self.status.setToolTip(cls.description)
         self.engine.setToolTip(cls.description)

@@ -10,6 +10,7 @@ through small methods (:meth:`MainWindow.ask_open_path`, :meth:`MainWindow.ask_s
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from contextlib import contextmanager
@@ -52,13 +53,15 @@ from app.icons import action_icon, tool_icon
 from app.keyfocus import KeyRouting
 from app.legend import LegendPanel
 from app.model_dialogs import (
+    FILL_SITUATION,
     ImportDialog,
     ModelManagerDialog,
     TransferDialog,
     cancel_transfers,
     offer_download,
+    training_advice,
     wait_for_transfers,
-    weights_needed_message,
+    weights_advice,
 )
 from app.panels import EnginePanel, OverlayPanel
 from app.preferences_dialog import PreferencesDialog
@@ -172,7 +175,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._run_timer = QTimer(self)
         self._run_timer.setSingleShot(True)
         self._run_timer.setInterval(120)
-        self._run_timer.timeout.connect(self.controller.run)
+        self._run_timer.timeout.connect(lambda: self.fill(offer=False))
         self._save_timer = QTimer(self)  # armed by restore_preferences
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -187,6 +190,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._key_routing = KeyRouting(self, self.canvas)
         QApplication.instance().installEventFilter(self._key_routing)
         self.select_tool("mask")
+        self._set_tab_order()
         self._update_actions()
         # a window that never reads the preferences writes, on close, what it changed
         self._settings_writer = preferences.SettingsWriter(self._remembered())
@@ -220,6 +224,15 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.tabifyDockWidget(self.docks["labels_dock"], self.docks["references_dock"])
         self.docks["labels_dock"].raise_()
         self._docks_sized = False
+
+    def _set_tab_order(self) -> None:
+        """Tab from the canvas reaches the Engine panel's controls as shown, its engine's
+        options last (:meth:`EngineOptionsForm.follow_in_tab_order` keeps them there as they
+        are rebuilt), then the Labels panel and the other panels shown, the toolbars and the
+        canvas again (the panels' Float and Close buttons take no focus, as Qt makes them)."""
+        stops = [self.canvas, *self.engine_panel.tab_stops(), *self.legend.tab_stops()]
+        for first, second in itertools.pairwise(stops):
+            QWidget.setTabOrder(first, second)
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self)
@@ -277,7 +290,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)
         a("redo", "&Redo", self.redo)
-        a("fill", "&Fill", self.controller.run)
+        a("fill", "&Fill", lambda: self.fill())
         a("apply", "&Apply Result", self.controller.apply)
         a("cancel", "&Cancel / Discard", self.cancel_or_discard)
         a("fit", "&Fit", self.canvas.fit)
@@ -422,7 +435,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                 changed.connect(self._layout_changed)
         for widget in (*self.docks.values(), *self.findChildren(QToolBar)):
             widget.installEventFilter(self)  # resized by a separator, moved
-        panel.fillRequested.connect(c.run)
+        panel.fillRequested.connect(self.fill)
         panel.applyRequested.connect(c.apply)
         panel.cancelRequested.connect(self.cancel_or_discard)
         self.overlay_panel.changed.connect(canvas.refresh_overlays)
@@ -847,24 +860,71 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self._show_brush_size(tool.radius)
 
     def choose_engine(self, name: str) -> None:
-        """Select an engine; tell the user what to do when it is not ready."""
+        """Select an engine; tell the user what to do when it is not ready. Missing weights
+        are offered for download; declined, or when it needs training, the status bar says
+        what it lacks in the GUI's words (:meth:`_not_ready_text`)."""
         self.engine_panel.apply_to(self.controller.settings)
         self.controller.settings.engine = name
+        readiness, _detail = self.engine_panel.readiness(name)
+        engine_class = registry.engine_class(name)
+        if readiness is Readiness.NEEDS_DOWNLOAD and self.offer_download(engine_class.weights):
+            self.models_changed()
+            readiness, _detail = self.engine_panel.readiness(name)
+        if readiness is Readiness.READY:
+            self.statusBar().showMessage(f"Engine: {engine_class.title or name}", 3000)
+        else:
+            self.statusBar().showMessage(self._not_ready_text(name, "is selected, but"), 10000)
+        self._show_references()
+
+    def fill(self, offer: bool = True) -> int | None:
+        """Fill the hole with the engine chosen (F, the Engine panel's Fill button; with
+        ``offer=False`` the fill after a stroke); returns the task id, or None. An engine
+        whose weights are missing first offers their download, as choosing it does (unless
+        ``offer`` is False); declined, the status bar says in the GUI's words what it lacks
+        and how to install it (:meth:`_not_ready_text`), and one that needs training says so
+        in an error box (in the status bar only after a stroke): no fill starts either way,
+        so no error box shows the engine's command-line advice."""
+        name = self.controller.settings.engine
+        if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
+                and self.document.mask.any() and not self._ready_to_fill(name, offer):
+            return None
+        return self.controller.run()
+
+    def _ready_to_fill(self, name: str, offer: bool) -> bool:
+        """Whether engine ``name`` can fill now (see :meth:`fill`); the Engine panel's
+        readiness is refreshed first when it says that weights are missing (they may have
+        been installed since)."""
+        if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED:
+            self.engine_panel.reload_engines()
+        readiness, _detail = self.engine_panel.readiness(name)
+        if readiness is Readiness.NEEDS_DOWNLOAD and offer \
+                and self.offer_download(registry.engine_class(name).weights):
+            self.models_changed()
+            readiness, _detail = self.engine_panel.readiness(name)
+        if readiness not in _NOT_INSTALLED:  # ready, or the engine's own error says why
+            return True
+        said = self._not_ready_text(name, FILL_SITUATION)
+        if readiness is Readiness.NEEDS_TRAINING and offer:
+            self.show_error(said)
+        else:
+            self.statusBar().showMessage(said, 10000)
+        return False
+
+    def _not_ready_text(self, name: str, situation: str) -> str:
+        """What the window says of engine ``name`` that is not ready, in the GUI's words:
+        ``"{title} {situation} {advice}"`` (``situation``: "is selected, but",
+        :data:`~app.model_dialogs.FILL_SITUATION`), the advice for missing weights
+        (:func:`weights_advice`) or for a model to train (:func:`training_advice`); else
+        (a plugin's undeclared checkpoint, a missing dependency) ``"{title}: {detail}"``,
+        the engine's own words."""
         readiness, detail = self.engine_panel.readiness(name)
         engine_class = registry.engine_class(name)
         title = engine_class.title or name
-        if readiness is Readiness.NEEDS_DOWNLOAD and self.offer_download(engine_class.weights):
-            self.models_changed()
-            readiness, detail = self.engine_panel.readiness(name)
-        if readiness is Readiness.NEEDS_DOWNLOAD:  # declined: said in the GUI's words
-            self.statusBar().showMessage(
-                weights_needed_message(title, engine_class.weights)
-                or f"{title} is selected, but it is not ready: {detail}", 10000)
-        elif readiness is not Readiness.READY:
-            self.statusBar().showMessage(f"{title}: {detail}", 10000)
-        else:
-            self.statusBar().showMessage(f"Engine: {title}", 3000)
-        self._show_references()
+        advice = (weights_advice(engine_class.weights)
+                  if readiness is Readiness.NEEDS_DOWNLOAD
+                  else training_advice(name, engine_class.weights)
+                  if readiness is Readiness.NEEDS_TRAINING else "")
+        return f"{title} {situation} {advice}" if advice else f"{title}: {detail}"
 
     # ---------------------------------------------------------------- signals
     def _on_document_change(self, layer: Layer, box) -> None:
@@ -1269,6 +1329,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                           "Inpaint Studio: brush over what should go, steer the fill with "
                           "sketches and semantic maps. Engines: OpenCV, guided PatchMatch, LaMa, "
                           "MI-GAN, DeepFill, EdgeConnect and more.")
+
+
+_NOT_INSTALLED = (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING)  # weights to install
 
 
 def _recent_text(number: int, path: str, problem: str = "") -> str:

@@ -233,10 +233,14 @@ def test_parsers_that_need_weights_are_shown_as_such(qtbot, legend):
     assert legend.current_parser() == "regions"  # the first ready one is chosen
     assert not legend.status.isVisibleTo(legend)
     scene = combo.findData("scene")
-    assert "python main.py models download" in combo.itemData(scene, Qt.ToolTipRole)
+    # in the GUI's words, as the Engine panel says it: no command line, no weights id
+    said = ("Its weights are not installed: download them in File → Models… (or Import "
+            "file… with a copy you have)")
+    assert combo.itemData(scene, Qt.ToolTipRole) == said
     legend.select_parser("scene")
     assert legend.status.isVisibleTo(legend)
-    assert "python main.py models download deeplab2-cocostuff164k" in legend.status.text()
+    assert legend.status.text() == said
+    assert legend.parser_readiness("scene")[1].startswith("Scene parsing")  # its own words
     with qtbot.waitSignal(legend.computeRequested, timeout=2000) as requested:
         qtbot.mouseClick(legend.compute_button, Qt.LeftButton)
     assert requested.args == ["scene"]

@@ -285,7 +285,9 @@ def test_overlays_and_the_parser_are_back_in_the_next_window(qtbot):
         assert second.legend.current_parser() == "scene"
         assert second.legend.parser.currentData() == "scene"
         assert second.legend.status.isVisibleTo(second.legend)
-        assert "models download" in second.legend.status.text()
+        assert second.legend.status.text() == (
+            "Its weights are not installed: download them in File → Models… (or Import file… "
+            "with a copy you have)")
     finally:
         second.worker.shutdown()
 
