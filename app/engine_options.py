@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -67,6 +68,7 @@ class EngineOptionsForm(QWidget):
         self.values: dict[str, dict[str, Any]] = {}  # engine name -> {key: value}
         self.engine: str | None = None
         self.fields: dict[str, QWidget] = {}
+        self._tab_after: QWidget | None = None  # what the controls follow in the Tab order
         self._form = QFormLayout()
         self._form.setContentsMargins(0, 0, 0, 0)
         self.none_label = QLabel("This engine has no options.")
@@ -97,11 +99,25 @@ class EngineOptionsForm(QWidget):
         for spec in specs:
             field = self._field(spec)
             field.setToolTip(spec.help)
+            field.setAccessibleName(spec.title)  # a check box's own text is empty
             self.fields[spec.key] = field
             self._form.addRow(spec.title, field)
         self.none_label.setVisible(not specs)
         self.defaults_button.setVisible(bool(specs))
         self._update_defaults_button()
+        self._order_tab_stops()
+
+    def tab_stops(self) -> list[QWidget]:
+        """The form's controls in the order Tab reaches them: the fields as shown, then
+        Defaults."""
+        return [*self.fields.values(), self.defaults_button]
+
+    def follow_in_tab_order(self, widget: QWidget) -> None:
+        """Keep the form's controls right after ``widget`` in the Tab order, now and each
+        time the fields are rebuilt (Qt puts widgets created later at the end of the
+        window's order, after the toolbars)."""
+        self._tab_after = widget
+        self._order_tab_stops()
 
     def specs(self) -> tuple[OptionSpec, ...]:
         if self.engine is None:
@@ -122,6 +138,11 @@ class EngineOptionsForm(QWidget):
             self.changed.emit()
 
     # --------------------------------------------------------------- internal
+    def _order_tab_stops(self) -> None:
+        if self._tab_after is not None and self._tab_after.window() is self.window():
+            for first, second in itertools.pairwise([self._tab_after, *self.tab_stops()]):
+                QWidget.setTabOrder(first, second)
+
     def _field(self, spec: OptionSpec) -> QWidget:
         if spec.choices:
             field = QComboBox()

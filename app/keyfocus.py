@@ -53,7 +53,11 @@ def takes_typing(widget: QObject | None) -> bool:
 
 def _clicked_only(widget: QObject) -> bool:
     """Whether ``widget`` is a control the user clicks rather than types into; the scroll
-    bars and headers of lists and views are parts of those, which the keys scroll already."""
+    bars and headers of lists and views are parts of those, which the keys scroll already.
+    One that takes no focus at all (a panel's Float and Close buttons: Space there would undock
+    the panel) is left so."""
+    if widget.focusPolicy() == Qt.NoFocus:
+        return False
     if isinstance(widget, QComboBox):
         return not widget.isEditable()
     if isinstance(widget, (QScrollBar, QHeaderView)):
