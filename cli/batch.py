@@ -20,6 +20,7 @@ from cli._common import (
     request_settings,
 )
 from engines import registry
+from engines.base import InputError
 from engines.batch import (
     SIZE_POLICIES,
     BatchInterrupted,
@@ -29,7 +30,7 @@ from engines.batch import (
     note_lines,
     so_far,
 )
-from engines.fileio import NO_METADATA_SUFFIXES, ImageMissingError, load_mask
+from engines.fileio import NO_METADATA_SUFFIXES, ImageMissingError, count_noun, load_mask
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", metavar=".EXT",
                         help="write this format instead of each input's own (e.g. .png keeps "
                              "every pixel outside the mask exact)")
-    parser.add_argument("--other-sizes", choices=SIZE_POLICIES, default="skip",
+    # None: not given ("skip"); refused with --masks, whose masks have their pictures' size
+    parser.add_argument("--other-sizes", choices=SIZE_POLICIES,
                         help="with --mask: pictures of another size are skipped (default) or "
                              "get the mask anchored to the nearest corner, edge or centre")
     add_metadata_argument(parser)
@@ -131,7 +133,12 @@ def print_notes(result: BatchResult) -> None:
 
 def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
-    run got and how to finish it (printed by :func:`cli.main`, exit code 130)."""
+    run got and how to finish it (printed by :func:`cli.main`, exit code 130).
+
+    After a run with ``overwrite``, the results an earlier run left for the pictures not
+    redone (:attr:`~engines.batch.BatchInterrupted.earlier`) are listed on stdout, one name
+    a line: a run without ``--overwrite`` would keep them, so the advice is to run the same
+    command again (every picture is redone) or to delete those files first."""
     print_notes(stop.result)
     if stop.result.failed:
         print(f"{len(stop.result.failed)} failed:")
@@ -139,6 +146,17 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     again = ("run the same command without --overwrite to finish the rest" if overwrite else
              "run the same command again to finish the rest: the results already there are "
              "skipped")
+    if stop.earlier:
+        count, noun = len(stop.earlier), stop.result.noun
+        print(f"{count_noun(count, noun)} in {stop.earlier[0].parent} "
+              f"{'is' if count == 1 else 'are'} still from before this run (not redone):")
+        for path in stop.earlier:
+            print(f"  {path.name}")
+        listed, those = ((f"the {noun} listed above is", "that file") if count == 1 else
+                         (f"the {count} {noun}s listed above are", f"those {count} files"))
+        again = (f"{listed} still from before this run: run the same command again to redo "
+                 f"every picture, or delete {those} and run it without --overwrite to finish "
+                 "only the rest")
     return KeyboardInterrupt(f"interrupted: {so_far(stop.result, stop.not_done)}; {again}")
 
 
@@ -172,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
     settings = request_settings(args)  # a --context the strategy ignores is refused here
+    if args.other_sizes is not None and args.masks:  # and an --other-sizes --masks ignores
+        raise InputError("--other-sizes applies to --mask (one mask for every picture), not "
+                         "--masks: each mask there must be its picture's size")
     mask_path, masks = (Path(args.mask) if args.mask else None,
                         Path(args.masks) if args.masks else None)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
@@ -189,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_to_end(lambda: clear_folder(
             sources, args.output, mask, args.engine, progress, overwrite=args.overwrite,
             request_settings=settings, engine_options=options,
-            output_format=args.format, other_sizes=args.other_sizes,
+            output_format=args.format, other_sizes=args.other_sizes or "skip",
             keep_metadata=not args.strip_metadata,
             protected=in_use), closing.close, args.overwrite)
         if not isinstance(result, BatchResult):

@@ -44,6 +44,7 @@ from engines.fileio import (
     count_noun,
     join_words,
     left_out_profile,
+    link_in_the_way,
     list_images,
     load_image,
     names_and_more,
@@ -130,11 +131,15 @@ class BatchStopped(EngineError):
 class BatchInterrupted(KeyboardInterrupt):
     """Ctrl+C stopped :func:`clear_folder` (it is a :class:`KeyboardInterrupt`): ``result``
     is what was done before (those files stay, no partial file is left), ``not_done`` the
-    pictures left."""
+    pictures left. ``earlier``: in a run told to overwrite, the results of the pictures it
+    did not redo (not done, or failed) that an earlier run left in the output folder, in
+    input order: a run without overwriting would skip them, though they are not this run's.
+    """
 
-    def __init__(self, result: BatchResult, not_done: tuple[Path, ...]) -> None:
+    def __init__(self, result: BatchResult, not_done: tuple[Path, ...],
+                 earlier: tuple[Path, ...] = ()) -> None:
         super().__init__("interrupted")
-        self.result, self.not_done = result, not_done
+        self.result, self.not_done, self.earlier = result, not_done, earlier
 
 
 def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
@@ -224,8 +229,9 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
                          f"replaced")
     sharing: dict[Path, list[Path]] = {}
     for source, target in zip(sources, targets):
-        # x.PNG and x.png are one file where names ignore case (Windows, macOS)
-        key = target.resolve()
+        # x.PNG and x.png are one file where names ignore case (Windows, macOS); a link
+        # at a result's name is not followed (the run refuses to write through it)
+        key = target.parent.resolve() / target.name
         sharing.setdefault(key.with_suffix(key.suffix.lower()), []).append(source)
     groups = [(target, names) for target, names in sharing.items() if len(names) > 1]
     if groups:
@@ -283,13 +289,17 @@ def prepare_engine(engine: Engine, device: str = "auto") -> None:
 def _already_there(target: Path, overwrite: bool) -> bool:
     """Whether ``target`` holds a result to keep, so its picture is skipped: a non-empty file
     (results are written whole or not at all), unless ``overwrite``. Raises
-    :class:`ImageExistsError` for a folder or an empty file of that name, never taken for a
-    result."""
+    :class:`ImageExistsError`, with or without ``overwrite``, for a link of that name
+    (dangling or not: a result is never written through one, which could put it outside
+    the output folder; :func:`engines.fileio.link_in_the_way`) or a folder, and without
+    ``overwrite`` for an empty file, never taken for a result."""
+    in_the_way = link_in_the_way(target)
+    if in_the_way is None and target.is_dir():
+        in_the_way = "a folder of that name is in the way; move it"
+    if in_the_way is not None:
+        raise ImageExistsError(in_the_way, target, errno.EEXIST)
     if overwrite or not target.exists():
         return False
-    if target.is_dir():
-        raise ImageExistsError("a folder of that name is in the way; move it", target,
-                               errno.EEXIST)
     if target.stat().st_size == 0:
         raise ImageExistsError("an empty file is in the way, not a result; remove it or "
                                "overwrite", target, errno.EEXIST)
@@ -426,7 +436,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), _size(image_mask))
         request = InpaintRequest(image, placed, **settings)
         result = _final_image(engine, request, cancel, report)
-        save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole)
+        save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole,
+                    follow_links=False)
         if not keep_metadata:
             return None
         return left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
@@ -464,7 +475,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in :attr:`BatchResult.failed` and
     the run goes on; a write that no room allows raises :class:`BatchStopped` and Ctrl+C
     (any :class:`KeyboardInterrupt`, a SIGTERM a caller turns into one included)
-    :class:`BatchInterrupted`, both carrying what was done.
+    :class:`BatchInterrupted`, both carrying what was done (the latter, with ``overwrite``,
+    also the results an earlier run left for the pictures not redone).
     """
     cancel = cancel or CancelToken()
     written: list[Path] = []
@@ -480,6 +492,13 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
         return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
+
+    def earlier() -> tuple[Path, ...]:  # the results from before of pictures not redone
+        if not overwrite:
+            return ()
+        not_redone = {*left(), *(source for source, _ in failed)}
+        return tuple(target for source, target in zip(sources, targets)
+                     if source in not_redone and _holds_a_result(target))
 
     try:
         if prepare is not None:
@@ -515,8 +534,17 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                 failed.append((source, _reason(exc, source)))
             report(1.0)
     except KeyboardInterrupt as exc:
-        raise BatchInterrupted(done(), left()) from exc
+        raise BatchInterrupted(done(), left(), earlier()) from exc
     return done()
+
+
+def _holds_a_result(target: Path) -> bool:
+    """Whether ``target`` is a file a run without overwriting keeps as its picture's result
+    (:func:`_already_there`: a non-empty file, no link)."""
+    try:
+        return not target.is_symlink() and target.is_file() and target.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],

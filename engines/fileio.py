@@ -1310,16 +1310,36 @@ def refuse_read_only(path: str | os.PathLike) -> None:
                              "writable first", path, errno.EACCES)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
+def link_in_the_way(path: str | os.PathLike) -> str | None:
+    """Why nothing is written at ``path`` when it is a symbolic link (dangling or not) and
+    writes must stay where they are named (a folder run's results): "a link of that name is
+    in the way (to ../elsewhere.png); remove it: results are never written through links";
+    None when ``path`` is no link."""
+    try:
+        target = os.readlink(path)
+    except OSError:  # not a link, or missing
+        return None
+    return (f"a link of that name is in the way (to {target}); remove it: results are never "
+            "written through links")
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False, *,
+                 follow_links: bool = True) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     Either the complete new file is there afterwards or the old state is untouched. Refuses
     to replace an existing file unless ``overwrite``, and a read-only one always
     (:func:`refuse_read_only`); a replaced file keeps its permissions. A symbolic link is
-    followed: the file it names is replaced, and the link stays.
+    followed: the file it names is replaced, and the link stays; without ``follow_links``
+    a link at ``path`` (dangling or not) is refused instead (:class:`ImageExistsError`,
+    :func:`link_in_the_way`), so nothing is written outside ``path``'s folder (a link made
+    there meanwhile is replaced by the file, never followed: a rename does not follow one).
     """
     path = Path(path)
     if path.is_symlink():
+        if not follow_links:
+            raise ImageExistsError(link_in_the_way(path) or "a link is in the way", path,
+                                   errno.EEXIST)
         path = Path(os.path.realpath(path))
     if path.exists() and not overwrite:
         raise ImageExistsError("already exists; choose another name or allow overwriting",
@@ -1366,7 +1386,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
                overwrite: bool = False, quality: int = 95,
                metadata: ImageMetadata = NO_METADATA,
                deep_original: np.ndarray | None = None,
-               edited: np.ndarray | None = None, grey: bool = False) -> Path:
+               edited: np.ndarray | None = None, grey: bool = False, *,
+               follow_links: bool = True) -> Path:
     """Encode and atomically write an image; the format follows the file extension.
 
     Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
@@ -1374,24 +1395,26 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     :meth:`ImageMetadata.stamped`), its :attr:`LoadedImage.deep_original` to keep its
     depth in PNG (16 bits) and TIFF (16 bits or floating point), with ``edited``, the
     ``(H, W)`` bool pixels the edits wrote, and its :attr:`LoadedImage.grey` to write a
-    result that is still grey as a grey file (see :func:`encode_image`).
+    result that is still grey as a grey file (see :func:`encode_image`). ``follow_links``:
+    as :func:`write_atomic` takes it.
     """
     path = Path(path)
     return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,
                                            metadata.stamped(), deep_original, edited, grey),
-                        overwrite)
+                        overwrite, follow_links=follow_links)
 
 
 def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
                 overwrite: bool = False, keep_metadata: bool = True,
-                edited: np.ndarray | None = None) -> Path:
+                edited: np.ndarray | None = None, *, follow_links: bool = True) -> Path:
     """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
     its transparency, its metadata (unless not ``keep_metadata``), in PNG and TIFF its
     depth, and grey if it was grey and still is (see :func:`save_image`; ``edited``: the
-    filled hole, ``(H, W)`` bool)."""
+    filled hole, ``(H, W)`` bool; ``follow_links``: as :func:`write_atomic` takes it)."""
     return save_image(path, rgb, source.alpha, overwrite=overwrite,
                       metadata=source.metadata if keep_metadata else NO_METADATA,
-                      deep_original=source.deep_original, edited=edited, grey=source.grey)
+                      deep_original=source.deep_original, edited=edited, grey=source.grey,
+                      follow_links=follow_links)
 
 
 def save_mask(path: str | os.PathLike, mask: np.ndarray, overwrite: bool = False,
