@@ -125,14 +125,25 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
         raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
-def _followers_hint(users: list[str], kinds: int) -> str:
-    """``"; patchmatch follows it (telea and ns too)"``: the engines that would follow the
-    ``kinds`` kinds of guidance ignored (``users``, the best first:
-    :func:`engines.registry.unused_guidance`), "" for none."""
+# the options giving each kind of guidance, in the order of the help
+_GUIDANCE_FLAGS = {Guidance.SKETCH: ("--sketch",), Guidance.COLOR: ("--color",),
+                   Guidance.LABELS: ("--labels",), Guidance.SAMPLING: ("--include", "--exclude"),
+                   Guidance.EXEMPLARS: ("--exemplar",)}
+
+
+def _ignored_note(args: argparse.Namespace, unused: list[str], users: list[str]) -> str:
+    """The note on the guidance ``args.engine`` ignores (``unused``, :class:`Guidance`
+    values, and ``users``, the engines that follow it all, the best first:
+    :func:`engines.registry.unused_guidance`), naming the options as given: ``"telea
+    ignored --sketch and --exemplar; patchmatch follows them (edgeconnect too)"``."""
+    flags = [flag for kind, options in _GUIDANCE_FLAGS.items() if kind.value in unused
+             for flag in options if getattr(args, flag[2:]) is not None]
+    note = f"{args.engine} ignored {join_words(flags)}"
     if not users:
-        return ""
+        return note
+    one = len(flags) == 1 and (flags != ["--exemplar"] or len(set(args.exemplar)) == 1)
     too = f" ({join_words(users[1:])} too)" if len(users) > 1 else ""
-    return f"; {users[0]} follows {'it' if kinds == 1 else 'them'}{too}"
+    return f"{note}; {users[0]} follows {'it' if one else 'them'}{too}"
 
 
 def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> None:
@@ -179,13 +190,12 @@ def run(args: argparse.Namespace) -> int:
                             exemplars=tuple(references.values()), label_set=label_set,
                             color=colour)
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
-    if unused:
-        print(f"note: {args.engine} does not use {' or '.join(unused)}; ignored"
-              f"{_followers_hint(users, len(unused))}", file=sys.stderr)
     _reference_notes(engine, request, list(references))
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)
+    if unused:  # with the other notes on the result
+        print(f"note: {_ignored_note(args, unused, users)}")
     for note in loaded.notes:
         print(f"note: {note}")
     if loses_transparency(loaded.alpha, output.suffix):

@@ -190,8 +190,10 @@ def test_guidance_an_engine_cannot_use_is_reported_not_silently_dropped(tmp_path
                       "--sketch", str(tmp_path / "lines.png")])
     captured = capsys.readouterr()
     assert code == 0 and (tmp_path / "out.png").exists()
-    assert "note: telea does not use sketch; ignored; patchmatch follows it (edgeconnect, " \
-        "edgeconnect-face and edgeconnect-psv too)\n" in captured.err
+    # on stdout with the other notes, naming the option as given
+    assert "note: telea ignored --sketch; patchmatch follows it (edgeconnect, " \
+        "edgeconnect-face and edgeconnect-psv too)\n" in captured.out
+    assert "ignored" not in captured.err
 
 
 @pytest.mark.parametrize("device, message", [("gpu", "unknown device 'gpu'"),
@@ -220,7 +222,7 @@ def test_the_ignored_guidance_note_is_only_for_a_sketch_that_reaches_the_hole(
     code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
                        "--sketch", tmp_path / "lines.png")
     assert code == 0
-    assert ("note: telea does not use sketch" in capsys.readouterr().err) is noted
+    assert ("note: telea ignored --sketch" in capsys.readouterr().out) is noted
 
 
 def test_a_label_file_is_noted_only_where_the_hole_carries_labels(tmp_path, capsys):
@@ -232,9 +234,38 @@ def test_a_label_file_is_noted_only_where_the_hole_carries_labels(tmp_path, caps
     cv2.imwrite(str(tmp_path / "labels.png"), labels)
     code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
                        "--labels", tmp_path / "labels.png")
-    assert code == 0 and "does not use" not in capsys.readouterr().err
+    assert code == 0 and "ignored" not in capsys.readouterr().out
     labels[15:45, 15:45] = 2  # the hole labelled
     cv2.imwrite(str(tmp_path / "labels.png"), labels)
     code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
                        "--labels", tmp_path / "labels.png")
-    assert code == 0 and "note: telea does not use labels" in capsys.readouterr().err
+    assert code == 0 and "note: telea ignored --labels; patchmatch follows it" in \
+        capsys.readouterr().out
+
+
+def test_the_ignored_guidance_note_names_the_options_given(tmp_path, capsys):
+    """Every kind the engine ignores, by its option, in the order of the help; on stdout
+    with the other notes on the result (nothing on stderr but the bar)."""
+    image = _halves((200, 60, 60), (60, 60, 200))
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 20:40] = 255
+    sketch = np.zeros((64, 96), np.uint8)
+    sketch[30, 10:80] = 255
+    include = np.zeros((64, 96), np.uint8)
+    include[:, :60] = 255
+    exclude = np.zeros((64, 96), np.uint8)
+    exclude[:, 60:] = 255
+    save_mask(tmp_path / "lines.png", sketch)
+    save_mask(tmp_path / "include.png", include)
+    save_mask(tmp_path / "exclude.png", exclude)
+    save_image(tmp_path / "reference.png", _halves((200, 60, 60), (200, 60, 60)))
+    code, _ = _inpaint(tmp_path, image, mask, "--engine", "telea",
+                       "--exclude", tmp_path / "exclude.png", "--sketch", tmp_path / "lines.png",
+                       "--include", tmp_path / "include.png",
+                       "--exemplar", tmp_path / "reference.png")
+    captured = capsys.readouterr()
+    assert code == 0
+    notes = [line for line in captured.out.splitlines() if line.startswith("note:")]
+    assert notes == ["note: telea ignored --sketch, --include, --exclude and --exemplar; "
+                     "patchmatch follows them"]
+    assert "note:" not in captured.err and "ignored" not in captured.err
