@@ -850,22 +850,16 @@ def _manual_steps(entry: weights.Installation) -> str:
 
 
 def where_to_get(spec: weights.WeightSpec) -> str:
-    """Where to get ``spec``'s file by hand, in the GUI's words: its ``manual`` hint without
-    the command that imports the file (``"download migan_512_places2.pt from the MI-GAN
-    authors' Google Drive folder https://…"``); a hint that is a command itself gives way
-    to the project page, else to "ask its authors for the file"."""
-    hint = _without_import_command(spec.manual or "")
+    """Where to get ``spec``'s file by hand, in the GUI's words: its ``manual`` hint
+    (``"download migan_512_places2.pt from the MI-GAN authors' Google Drive folder
+    https://…"``); a hint that is a command gives way to the project page, else to "ask its
+    authors for the file"."""
+    hint = spec.manual
     if hint and "`" not in hint:
         return hint
     if spec.homepage:
         return f"get it from its project page, {spec.homepage}"
     return "ask its authors for the file"
-
-
-def _without_import_command(manual: str) -> str:
-    """A ``manual`` hint less its trailing ``and run `python main.py models import …```."""
-    return re.sub(r",? (?:and|then) (?:run|use) `python main\.py models import [^`]*`", "",
-                  manual).strip()
 
 
 def _linked(text: str) -> str:
@@ -890,7 +884,7 @@ def _tooltip(entry: weights.Installation) -> str:
     if spec.homepage:
         lines.append(f'Project: <a href="{spec.homepage}">{spec.homepage}</a>')
     if not spec.urls:
-        hint = _without_import_command(spec.manual) if spec.manual else ""
+        hint = spec.manual if "`" not in spec.manual else ""
         lines.append(f"Get it by hand: {_linked(hint) or 'no download address known'}; then "
                      "Import file…")
         alternative = downloadable_alternative(spec.id)

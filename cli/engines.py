@@ -1,11 +1,15 @@
 """`engines`: a table of engines, the guidance each takes and whether it is ready; then
-the engine modules that could not be loaded ("not loaded: FILE: REASON")."""
+the engine modules that could not be loaded ("not loaded: FILE: REASON").
+
+An engine that is not ready because a checkpoint of its own is damaged shows ``damaged``, the
+word ``models list`` uses for that file; ``-v`` says which file, why and how to replace it."""
 
 from __future__ import annotations
 
 import argparse
 
-from engines import registry
+from engines import registry, weights
+from engines.base import Readiness
 
 NAME = "engines"
 HELP = "list the engines, the guidance each takes, and whether each is ready"
@@ -17,14 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and what to do for engines not ready")
 
 
+DAMAGED = weights.InstallState.DAMAGED.value  # the state of an engine whose file is damaged
+
+
 def engine_rows() -> list[tuple[str, str, str, str, str]]:
-    """(name, title, guidance, state, detail) per registered engine."""
+    """(name, title, guidance, state, detail) per registered engine; the state is the
+    readiness (``ready``, ``needs download``...), or :data:`DAMAGED` for an engine not
+    ready while a checkpoint of its own (:attr:`~engines.weights.WeightSpec.engine`) is
+    damaged (its status then names the file, why and how to replace it)."""
+    damaged = {entry.spec.engine for entry in weights.installations()
+               if entry.state is weights.InstallState.DAMAGED}
     rows = []
     for cls in registry.engine_classes():
         guidance = ", ".join(sorted(g.value for g in cls.guidance)) or "-"
         try:
             status = cls().status()
             state, detail = status.readiness.value, status.detail
+            if status.readiness in (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING) \
+                    and cls.name in damaged:
+                state = DAMAGED
         except Exception as exc:  # report a broken engine instead of failing the table
             state, detail = "unavailable", str(exc).splitlines()[0] if str(exc) else ""
         rows.append((cls.name, cls.title or cls.name, guidance, state, detail))

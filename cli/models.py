@@ -163,6 +163,8 @@ def _download(spec_id: str, force: bool, quiet: bool) -> int:
 
     spec = weights.get_spec(spec_id)
     entry = weights.installation(spec_id)
+    if entry.state is weights.InstallState.MANUAL:  # not installed, no download address
+        _refuse_trained_model(spec)
     if entry.state is weights.InstallState.INSTALLED and not force:
         print(f"{spec_id}: already installed at {entry.path}")
         return EXIT_OK
@@ -202,6 +204,20 @@ def _download(spec_id: str, force: bool, quiet: bool) -> int:
     return EXIT_OK
 
 
+def _refuse_trained_model(spec: weights.WeightSpec) -> None:
+    """For the model ``train semantic`` installs (not installed, no download address),
+    raise :class:`~engines.download.DownloadError` saying that training installs it, or
+    how to import one; other models are left to :func:`engines.download.download`'s own
+    message."""
+    from engines.neural.semantic_training import WEIGHTS_ID as TRAINED_ID
+
+    if spec.id == TRAINED_ID:
+        raise download.DownloadError(
+            f"{spec.title} has no download address: {spec.manual}, which installs the model "
+            f"it trains as {spec.id}; or import a checkpoint you have with `python main.py "
+            f"models import {spec.id} FILE`")
+
+
 def _path(spec_id: str) -> int:
     path = weights.local_path(spec_id)
     print(path)
@@ -230,8 +246,18 @@ def _info(spec_id: str) -> int:
 
 
 def _remove(spec_id: str) -> int:
+    """``models remove``: what was there (a damaged file named with why, as ``models list``
+    says it; an empty one is something too) and the bytes freed, or that nothing was."""
+    entry = weights.installation(spec_id)
+    had_partial = weights.partial_path(spec_id).is_file()
     freed = weights.remove(spec_id)
-    folder: Path = weights.local_path(spec_id).parent
-    print(f"{spec_id}: removed {weights.format_size(freed)} from {folder}" if freed
-          else f"{spec_id}: nothing installed")
+    folder: Path = entry.path.parent
+    size = weights.format_size(freed)
+    if entry.state is weights.InstallState.DAMAGED:
+        print(f"{spec_id}: removed the damaged file {entry.path.name} ({entry.problem}); "
+              f"{size} freed in {folder}")
+    elif entry.state is weights.InstallState.INSTALLED or had_partial or freed:
+        print(f"{spec_id}: removed {size} from {folder}")
+    else:
+        print(f"{spec_id}: nothing installed")
     return EXIT_OK

@@ -201,9 +201,7 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     if target.is_file() and not force:
         return target
     if not spec.urls:
-        how = spec.manual or "get the file by hand"
-        raise DownloadError(f"{spec.title} has no download address: {how}; then run "
-                            f"`python main.py models import {spec.id} FILE`")
+        raise DownloadError(_no_address_message(spec))
     cancel = cancel or CancelToken()
     partial = _Partial.of(spec.id)
     with _exclusive(spec.id, cancel, waiting, activity="downloaded"):
@@ -834,6 +832,14 @@ def _folder_kept_only_if_used(folder: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+def _no_address_message(spec: WeightSpec) -> str:
+    """Why ``spec`` (no download address) cannot be downloaded, and how to get it: its
+    ``manual`` hint (where to get the file, no command), then the import command."""
+    how = spec.manual or "get the file by hand"
+    return (f"{spec.title} has no download address: {how}, then run "
+            f"`python main.py models import {spec.id} FILE`")
 
 
 def _make_folder(folder: Path) -> None:

@@ -844,16 +844,44 @@ def read_manifest(weights_id: str) -> dict[str, Any] | None:
 def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = None) -> str:
     """Check the installed file of ``weights_id``; a one-line summary of what was checked.
 
-    Compares the sha256 recorded at install time (or the spec's pinned digest), checks the
-    format, and with ``deep`` runs the spec's ``check_contents`` (which opens the file), or
-    opens it with :func:`load_checkpoint` where the spec has none. Raises
-    :class:`WeightsMissingError`, :class:`HashMismatchError`, :class:`WrongFileError` or
-    what ``check_contents`` raises.
+    First the cheap checks of :func:`damage` (the same reason ``models list`` and an
+    engine's status give), then the sha256 recorded at install time (or the spec's pinned
+    digest), the format, and with ``deep`` the spec's ``check_contents`` (which opens the
+    file), or :func:`load_checkpoint` where the spec has none. Raises
+    :class:`WeightsMissingError`; for a file that fails, :class:`HashMismatchError`,
+    :class:`WrongFileError` or what ``check_contents`` raises, saying it as
+    :func:`damaged_message` does: the file's path, ``is damaged:`` the reason, and the
+    commands that replace it.
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
-    what = f"the installed {spec.title} file ({path.name})"
-    record = read_manifest(weights_id)
+    try:
+        return _verified(spec, path, deep, cancel)
+    except WeightsCorruptError as exc:
+        raise _as_damaged(spec, path, exc) from None
+
+
+def _as_damaged(spec: WeightSpec, path: Path, exc: WeightsCorruptError) -> WeightsCorruptError:
+    """``exc`` (a check of ``spec``'s installed file ``path`` failed) as an error of its
+    type whose message is :func:`damaged_message`'s; one that gives the commands that
+    replace the file already (a loader's :func:`mismatch_error`, say) is kept."""
+    reason = str(exc)
+    if replace_commands(spec) in reason:
+        return exc
+    for name in (str(path.absolute()), str(path), path.name):  # "PATH does not ..."
+        if reason.startswith(name + " "):
+            reason = "it" + reason[len(name):]
+            break
+    return type(exc)(damaged_message(spec, path, reason))
+
+
+def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | None) -> str:
+    """:func:`verify`'s checks of ``spec``'s installed file ``path``, its failures said of
+    "it" (:func:`_as_damaged` names the file)."""
+    reason = damage(spec.id)
+    if reason:
+        raise WrongFileError(reason)
+    record = read_manifest(spec.id)
     pinned = {} if spec.archive_member else {
         name: value.lower() for name, value in (("sha256", spec.sha256), ("md5", spec.md5))
         if value}
@@ -865,14 +893,14 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
         digests = file_digests(path, expected, cancel)
         for name, value in expected.items():
             if digests[name] != value:
-                raise HashMismatchError(f"{what} has {name} {digests[name][:12]}…, expected "
-                                        f"{value[:12]}…: it was damaged; run `python main.py "
-                                        f"models remove {spec.id}` and install it again")
+                source = "published" if name in pinned else "recorded when it was installed"
+                raise HashMismatchError(f"it has {name} {digests[name][:12]}…, not the "
+                                        f"{value[:12]}… {source}")
         checks.append(" and ".join(sorted(expected)))
     elif not spec.archive_member:
-        _check_size(spec, path.stat().st_size, what)
+        _check_size(spec, path.stat().st_size, "it")
         checks.append("size")
-    check_format(path, spec.format, what)
+    check_format(path, spec.format, "it")
     checks.append(f"{spec.format} format")
     if deep:
         if spec.check_contents is None:

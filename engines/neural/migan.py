@@ -65,8 +65,7 @@ def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
         check_contents=lambda path: load_state_dict(MiganGenerator(resolution), path,
                                                     resolution),
         manual=(f"download {filename} from the MI-GAN authors' Google Drive folder "
-                f"{DRIVE_FOLDER} and run `python main.py models import {weights_id} "
-                f"{filename}`"),
+                f"{DRIVE_FOLDER}"),
     ))
 
 

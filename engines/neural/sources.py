@@ -119,7 +119,8 @@ class DualSourceEngine(NeuralEngine):
                        key=lambda spec: not spec.urls)
         return ", or ".join(
             f"run `python main.py models download {spec.id}`" if spec.urls
-            else spec.manual or f"run `python main.py models import {spec.id} FILE`"
+            else f"{spec.manual}, then run `python main.py models import {spec.id} FILE`"
+            if spec.manual else f"run `python main.py models import {spec.id} FILE`"
             for spec in specs)
 
     def status(self) -> Status:
