@@ -12,23 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer, Reference, drawn
 from app.viewcache import nonzero_rects
-from app.worker import InpaintTask, Worker, WorkerClient
+from app.worker import FillNotes, InpaintTask, Worker, WorkerClient
 from engines import registry
-from engines.base import (
-    REGION_OPTION_KEYS,
-    Guidance,
-    InpaintRequest,
-    InputError,
-    Stage,
-    Strategy,
-)
+from engines.base import REGION_OPTION_KEYS, Guidance, InpaintRequest, Stage, Strategy
 from engines.fileio import join_words
-from engines.region import Box, may_shrink_references, shrunk_references_note
+from engines.region import Box
 
 
 @dataclass
@@ -94,30 +88,11 @@ def ignored_guidance_note(engine: str, given: set[Guidance]) -> str:
     return note
 
 
-def given_guidance(document: Document, request: InpaintRequest) -> set[Guidance]:
-    """The guidance of ``request`` (a snapshot of ``document``) that can change its fill,
-    by the rule the CLI follows too (:meth:`InpaintRequest.guidance_given`): a label map
-    counts only where the user edited the map as computed."""
-    return request.guidance_given(document.computed_labels)
-
-
-def shrunk_references_message(engine: str, options: dict[str, Any],
-                              request: InpaintRequest, document: Document) -> str:
-    """The note on the reference photos of ``request`` (a snapshot of ``document``) that
-    engine ``engine`` with ``options`` searches shrunk, named as the document names them
-    (:func:`engines.region.shrunk_references_note`, as the CLI says it), else "". Cheap: it
-    makes the engine and plans the boxes only when a reference is large enough to be shrunk
-    (:func:`engines.region.may_shrink_references`)."""
-    if Guidance.EXEMPLARS not in registry.engine_class(engine).guidance \
-            or not may_shrink_references(request):
-        return ""
-    try:
-        instance = registry.create(engine, **options)
-    except InputError:
-        return ""  # the fill fails with the same error, which the user is shown
+def reference_names(document: Document, request: InpaintRequest) -> tuple[str, ...]:
+    """A name for each exemplar of ``request`` (a snapshot of ``document``), as the
+    document names its reference photos ("a reference photo" for one it no longer has)."""
     names = {id(r.pixels): r.name for r in document.references}
-    return shrunk_references_note(request, instance, [
-        names.get(id(pixels), "a reference photo") for pixels in request.exemplars])
+    return tuple(names.get(id(pixels), "a reference photo") for pixels in request.exemplars)
 
 
 @dataclass
@@ -125,14 +100,19 @@ class _Run:
     task_id: int
     document: Document
     image_version: int
-    # the snapshot the engine works on: applying clears its mask, sketch lines and colour
-    # strokes (those drawn later stay)
+    # the snapshot the engine works on, without its sampling areas (made on the worker):
+    # applying clears its mask, sketch lines and colour strokes (those drawn later stay)
     request: InpaintRequest
+    # the sampling layer it was taken with (read-only, shared), None when it held nothing
+    sampling: np.ndarray | None
     followed: frozenset[Guidance]  # the guidance its engine follows
     box: Box
+    engine: str  # its name
     engine_title: str
-    ignored: str = ""  # a note on the guidance the engine does not take, or ""
-    shrunk: str = ""  # a note on the reference photos searched shrunk, or ""
+    # notes that come from the worker after the last stage (FillNotes): on the guidance the
+    # engine does not take, and on the reference photos searched shrunk; "" when none
+    ignored: str = ""
+    shrunk: str = ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
     # each layer's version and the reference photos when the request was built
@@ -230,22 +210,21 @@ class FillController(WorkerClient):
         # make the worker build (and load) the engine again
         region_options = {key: engine_options.pop(key)
                           for key in REGION_OPTION_KEYS & engine_options.keys()}
-        request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin,
-                                    seed=s.seed, device=s.device, options=region_options)
+        snapshot = doc.snapshot(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
+                                device=s.device, options=region_options)
+        request = snapshot.request
         engine_class = registry.engine_class(s.engine)
         title = engine_class.title or engine_class.name
+        # the sampling areas, and the notes on the guidance given and on shrunk reference
+        # photos, are worked out on the worker: each reads the whole picture at worst
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
-                           request=request)
+                           request=snapshot, unedited_labels=doc.computed_labels,
+                           reference_names=reference_names(doc, request))
         self._set_aside = None
         self._set_pending(None)
-        ignored = ignored_guidance_note(s.engine, given_guidance(doc, request))
-        run = _Run(task.id, doc, doc.image_version, request, engine_class.guidance, box, title,
-                   ignored)
-        task_id = self._start(task, run)
-        # once the fill has started, so that it does not wait; its stages reach this (GUI)
-        # thread after this returns
-        run.shrunk = shrunk_references_message(s.engine, engine_options, request, doc)
-        return task_id
+        run = _Run(task.id, doc, doc.image_version, request, snapshot.sampling,
+                   engine_class.guidance, box, s.engine, title)
+        return self._start(task, run)
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied, or put aside)."""
@@ -332,6 +311,10 @@ class FillController(WorkerClient):
         super()._on_started(task_id, title)
 
     def _stage(self, run: _Run, payload: object) -> None:
+        if isinstance(payload, FillNotes):
+            run.ignored = ignored_guidance_note(run.engine, set(payload.given))
+            run.shrunk = payload.shrunk
+            return
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
             return
@@ -413,11 +396,13 @@ class FillController(WorkerClient):
                     and np.array_equal(doc.layer(Layer.LABELS), request.labels)):
                 return Guidance.LABELS
             checked(Layer.LABELS)
-        if Guidance.SAMPLING in run.followed and changed(Layer.SAMPLING):
+        if Guidance.SAMPLING in run.followed and run.sampling is not None \
+                and changed(Layer.SAMPLING):
             sampling = doc.layer(Layer.SAMPLING)
-            for used, kind in ((request.sample_include, SAMPLE_INCLUDE),
-                               (request.sample_exclude, SAMPLE_EXCLUDE)):
-                if used is not None and (sampling[used >= 128] != kind).any():
+            for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE):  # a pixel of a part used, not now
+                used = cv2.compare(run.sampling, kind, cv2.CMP_EQ)
+                if cv2.countNonZero(cv2.bitwise_and(
+                        used, cv2.compare(sampling, kind, cv2.CMP_NE))):
                     return Guidance.SAMPLING
             checked(Layer.SAMPLING)
         if Guidance.EXEMPLARS in run.followed:

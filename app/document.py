@@ -34,13 +34,17 @@ copied into a spare array first, and the array of the side written, which no one
 more, becomes the next tile's spare (:meth:`Document._apply`), so that going back and forth
 over it allocates nothing. Older steps are decompressed as they are undone or redone.
 
-A fill's request holds the layers without a copy (:meth:`Document.build_request`; copying a
+A fill's request holds the layers without a copy (:meth:`Document.snapshot`; copying a
 large picture into fresh memory held the GUI thread for a third of a second or more): it gets
 a read-only view of each layer it takes, and a background thread copies the layer at once;
 the document edits that copy from its next write to the layer on (:meth:`Document._own`,
 waiting for the copy if it is not done yet) and never writes to the shared array again. So
 code that writes to a layer fetches its array after :meth:`Document.touch`, never before: an
-array fetched earlier may be the one a request holds.
+array fetched earlier may be the one a request holds. Once every request that shared a layer
+is gone (no one else holds the array), the document drops the copy and keeps the array
+(:meth:`Document._unshare`): the layer is held once again, not twice until its next write.
+The sampling layer is shared the same way, and its include and exclude areas are made from
+it where the fill runs (:meth:`Snapshot.complete`), not on the GUI thread.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import functools
 import inspect
 import itertools
 import math
+import sys
 import threading
 import weakref
 import zlib
@@ -181,11 +186,12 @@ class _Capture:
     """A changed tile waiting for its step's compression job: its diff (which holds the
     backup as ``raw_old``) and the layer's pixels (``live``, a view) that hold its content
     after the step until the job copies them, or an edit, undo or redo touches the tile
-    first and hands over its copy (``after``)."""
+    first and hands over its copy (``after``); ``live`` is let go then, so that it does not
+    hold the layer's array (see :meth:`Document._unshare`)."""
 
     key: TileKey
     diff: _TileDiff
-    live: np.ndarray
+    live: np.ndarray | None
     after: np.ndarray | None = None
 
     def take(self, pixels: np.ndarray | None = None) -> None:
@@ -193,6 +199,7 @@ class _Capture:
         ``pixels``, a backup taken before anything wrote to the tile (shared, not owned), or
         None for a copy of ``live`` taken now (owned). Call under the capture lock."""
         self.after = self.live.copy() if pixels is None else pixels
+        self.live = None
         self.diff.hold(False, self.after, owned=pixels is None)
 
 
@@ -324,6 +331,9 @@ class Document:
         # layers whose (read-only) array requests hold, and the copy being made of each for
         # the document's next write to it (see _share and _own)
         self._shared: dict[Layer, Future] = {}
+        # orders sharing a layer against its release when the last request holding it goes,
+        # which may happen on any thread (reentrant: a view collected while it is held)
+        self._share_lock = threading.RLock()
         # the picture as opened, for "show the original": no second copy of it is made here
         # (a large one costs its memory and a moment); each tile is kept the first time a
         # step touches it (see original_tiles)
@@ -433,29 +443,53 @@ class Document:
 
     def _share(self, layer: Layer) -> np.ndarray:
         """A read-only view of the array of ``layer`` (created blank on first use) for a
-        request to hold without a copy. The document never writes to that array again: a
-        background thread copies it, and the copy takes its place before the next write
-        (:meth:`_own`). A layer still shared, not written since, is handed out again."""
-        array = self.layer(layer)
-        if layer not in self._shared:
-            self._shared[layer] = _LAYER_COPIER.submit(np.array, array, np.uint8)
-        view = array.view()  # the array itself stays writable for OpenCV's in/out readers
-        view.flags.writeable = False
+        request to hold without a copy. The document does not write to that array while
+        anyone else holds it: a background thread copies it, and the copy takes its place
+        before the next write (:meth:`_own`), unless the view and every array made from it
+        are gone by then, and no other view of it is left (:meth:`_unshare`). A layer still
+        shared, not written since, is handed out again."""
+        with self._share_lock:
+            array = self.layer(layer)
+            copying = self._shared.get(layer)
+            if copying is None:
+                copying = _LAYER_COPIER.submit(_copy_out, [array])
+                self._shared[layer] = copying
+            held = [array]
+            lease = _Lease(array, held)
+            # the array itself stays writable, for OpenCV's in/out readers
+            view = np.asarray(lease)
+            view.flags.writeable = False
+            ended = weakref.finalize(lease, _lease_ended, weakref.ref(self), layer, copying,
+                                     held)
+            ended.atexit = False
         return view
+
+    def _unshare(self, layer: Layer, copying: Future) -> None:
+        """The views of ``layer`` that one :meth:`_share` handed out are gone, and
+        ``copying``, the copy made for the next write, is done (any thread): if no one else
+        holds the shared array any more, it is the document's own again and the copy is
+        dropped, so the layer is held once, not twice, until its next write."""
+        with self._share_lock:
+            if self._shared.get(layer) is not copying:
+                return  # written since (the copy took its place), or made its own already
+            # the dict's reference and getrefcount's argument: any other is another lease
+            # (a request still running) or the document's own work (a tile's compression)
+            if sys.getrefcount(self._layers[layer]) == 2:
+                del self._shared[layer]
 
     def _own(self, layer: Layer) -> np.ndarray:
         """The writable array of ``layer`` (created blank on first use): while requests share
         it (:meth:`_share`), its copy takes its place first, waited for if it is not done
         yet (made here if the background copy failed: the shared array is never written).
         Every write to a layer goes through this, in :meth:`touch` or directly."""
-        copying = self._shared.get(layer)
+        with self._share_lock:
+            copying = self._shared.pop(layer, None)
         if copying is not None:
             try:
                 copy = copying.result()
             except MemoryError:  # once more, now that memory may have been freed
                 copy = np.array(self._layers[layer], np.uint8)
             self._layers[layer] = copy
-            del self._shared[layer]
         return self.layer(layer)
 
     def hole_box(self) -> Box | None:
@@ -1186,13 +1220,16 @@ class Document:
                                  if self.preview_name else "Fill")
 
     # --------------------------------------------------------------- requests
-    def build_request(self, **settings) -> InpaintRequest:
-        """An immutable :class:`InpaintRequest` snapshot of the image and its guidance layers.
+    def snapshot(self, **settings) -> Snapshot:
+        """What a fill takes from the document: an immutable :class:`InpaintRequest` of the
+        image and its guidance layers, without the sampling areas, and the sampling layer
+        from which :meth:`Snapshot.complete` makes them where the fill runs (two arrays of the
+        picture's size: not on the GUI thread).
 
         Only layers that exist and carry something are included, with the reference photos
         as ``exemplars``; ``settings`` are passed on (strategy, seed, device, options...).
-        The request holds read-only views of the layers, not copies (:meth:`_share`): the
-        document writes to copies of them from then on, so the snapshot never changes.
+        The snapshot holds read-only views of the layers, not copies (:meth:`_share`): the
+        document writes to copies of them from then on, so it never changes.
         """
         def present(layer: Layer) -> np.ndarray | None:
             array = self._layers.get(layer)
@@ -1204,21 +1241,80 @@ class Document:
                 held = _holds_any(array)
             return self._share(layer) if held else None
 
-        include = exclude = None
-        sampling = self._layers.get(Layer.SAMPLING)
-        if sampling is not None:
-            counts = cv2.calcHist([sampling], [0], None, [256], [0, 256]).ravel()
-            include, exclude = (_area_of(sampling, kind) if counts[kind] else None
-                                for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE))
         # shared (and so copied in the background) in the order the user edits them next:
         # the mask first, the picture last (applying a fill writes it)
-        mask, sketch, color, labels = (self._share(Layer.MASK), present(Layer.SKETCH),
-                                       present(Layer.COLOR), present(Layer.LABELS))
-        return InpaintRequest(
+        mask, sketch, color, labels, sampling = (
+            self._share(Layer.MASK), present(Layer.SKETCH), present(Layer.COLOR),
+            present(Layer.LABELS), present(Layer.SAMPLING))
+        request = InpaintRequest(
             image=self._share(Layer.IMAGE), mask=mask, sketch=sketch, color=color,
             labels=labels, label_set=self.label_set if labels is not None else None,
-            sample_include=include, sample_exclude=exclude,
             exemplars=tuple(r.pixels for r in self.references), **settings)
+        return Snapshot(request, sampling)
+
+    def build_request(self, **settings) -> InpaintRequest:
+        """The :meth:`snapshot`'s request with its sampling areas
+        (:meth:`Snapshot.complete`, made here)."""
+        return self.snapshot(**settings).complete()
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A fill's snapshot of a document (:meth:`Document.snapshot`): ``request``, without
+    sampling areas, and ``sampling``, the sampling layer it was taken with (read-only
+    ``(H, W)`` uint8, :data:`SAMPLE_INCLUDE` / :data:`SAMPLE_EXCLUDE` / 0; None when the
+    layer holds nothing), shared with the document like the request's layers."""
+
+    request: InpaintRequest
+    sampling: np.ndarray | None = None
+
+    def complete(self) -> InpaintRequest:
+        """``request`` with ``sample_include`` and ``sample_exclude`` made from ``sampling``
+        (each None when that part is empty): a pass over the layer and two arrays of its
+        size, so call it where the fill runs, not on the GUI thread."""
+        sampling = self.sampling
+        if sampling is None:
+            return self.request
+        counts = cv2.calcHist([sampling], [0], None, [256], [0, 256]).ravel()
+        include, exclude = (_area_of(sampling, kind) if counts[kind] else None
+                            for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE))
+        return self.request.evolve(sample_include=include, sample_exclude=exclude)
+
+
+def _copy_out(held: list[np.ndarray]) -> np.ndarray:
+    """On the layer copier's thread: a copy of the one array in ``held``, taken out of it
+    first, so that the copier holds no reference to the array once the copy is done (the
+    list stays with the executor's work item until later: see :meth:`Document._unshare`)."""
+    array = held.pop()
+    return np.array(array, np.uint8)
+
+
+class _Lease:
+    """The base of a view that :meth:`Document._share` hands out (numpy makes the view from
+    ``__array_interface__``): it holds the shared array, in ``held``, a one-item list, for
+    as long as the view or any array made from it exists (each keeps the lease)."""
+
+    def __init__(self, array: np.ndarray, held: list[np.ndarray]) -> None:
+        self.__array_interface__ = array.__array_interface__
+        self.held = held
+
+
+def _lease_ended(document: weakref.ref, layer: Layer, copying: Future,
+                 held: list[np.ndarray]) -> None:
+    """Finalizer of a :class:`_Lease` of ``layer`` (any thread): it lets the array go (a
+    finalizer runs before the lease's attributes are cleared), and once ``copying``, the
+    layer's copy, is done, :meth:`Document._unshare`."""
+    held.clear()
+    copying.add_done_callback(functools.partial(_copy_done, document, layer))
+
+
+def _copy_done(document: weakref.ref, layer: Layer, copying: Future) -> None:
+    """Done-callback of a layer's copy that an ended lease waited for (:func:`_lease_ended`;
+    the future comes as the argument: one held by the callback would be a reference cycle,
+    keeping the copy until the garbage collector's next pass)."""
+    doc = document()
+    if doc is not None:
+        doc._unshare(layer, copying)
 
 
 def _holds_any(array: np.ndarray) -> bool:

@@ -24,12 +24,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.document import Snapshot
 from cli._errors import describe_error
 from engines import registry
-from engines.base import Cancelled, CancelToken, Engine, EngineCrashed, InpaintRequest, Stage
+from engines.base import (
+    Cancelled,
+    CancelToken,
+    Engine,
+    EngineCrashed,
+    Guidance,
+    InpaintRequest,
+    Stage,
+)
+from engines.region import shrunk_references_note
 
 Emit = Callable[[Any], None]
 _ids = itertools.count(1)
@@ -58,20 +69,51 @@ class Task:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class FillNotes:
+    """What an :class:`InpaintTask` emits after its engine's last stage, worked out on the
+    worker from the request as the engine ran it (the sampling areas of a
+    :class:`~app.document.Snapshot` exist only there): ``given``, the kinds of guidance that
+    can change its fill (:meth:`InpaintRequest.guidance_given`), and ``shrunk``, the sentence
+    naming the reference photos the engine searched shrunk
+    (:func:`engines.region.shrunk_references_note`), or ""."""
+
+    given: frozenset[Guidance]
+    shrunk: str = ""
+
+
 @dataclass
 class InpaintTask(Task):
-    """Run ``engine`` on ``request``; emits every :class:`Stage`, returns the final one."""
+    """Run ``engine`` on ``request``; emits every :class:`Stage`, then :class:`FillNotes`,
+    and returns the final stage.
+
+    ``request`` may be a :class:`~app.document.Snapshot`, completed here first (its sampling
+    areas are made on this thread, not the GUI's). For the notes: ``unedited_labels``, the
+    ``(H, W)`` uint8 label map as a parser computed it (None: none; a label map counts as
+    guidance only where the user edited it), and ``reference_names``, a name for each of the
+    request's exemplars, in order ("a reference photo" for those it does not name).
+    """
 
     engine: str = "telea"
     engine_options: Mapping[str, Any] = field(default_factory=dict)
-    request: InpaintRequest | None = None
+    request: InpaintRequest | Snapshot | None = None
+    unedited_labels: np.ndarray | None = None
+    reference_names: tuple[str, ...] = ()
 
     def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Stage | None:
         engine = engines.get(self.engine, self.engine_options)
+        request = self.request
+        if isinstance(request, Snapshot):
+            request = request.complete()
         last = None
-        for stage in engine.run(self.request, cancel):
+        for stage in engine.run(request, cancel):
             emit(stage)
             last = stage
+        if last is not None:
+            names = (*self.reference_names, *["a reference photo"] * (
+                len(request.exemplars) - len(self.reference_names)))
+            emit(FillNotes(frozenset(request.guidance_given(self.unedited_labels)),
+                           shrunk_references_note(request, engine, names)))
         return last
 
 
@@ -201,6 +243,7 @@ class Worker(QObject):
                 token = CancelToken()
                 self._running = (task, token)
             self._run_one(task, token)
+            del task, token  # a request that has ended is not held here until the next task
             with self._condition:
                 self._running = None
                 now_idle = self._pending is None

@@ -40,11 +40,14 @@ Prints, side by side with the naive alternative in the same run:
   and prints both columns (medians over the rounds, and their ranges).
 
 * fillstart: the GUI thread's time to start a fill (the Fill action, ``FillController.run``,
-  until it returns) on a 7000x7000 (49-megapixel) picture with a small brushed hole, without
-  and with a sketch line and an edited label map (OpenCV Telea, which ignores both, so the
-  note on ignored guidance is worked out too): the first start, which finds no memory to
-  reuse, then the median of ``--rounds-fill`` more; and the part spent in
-  ``Document.build_request``. ``--root DIR`` measures the ``app/`` and ``engines/`` of DIR.
+  until it returns) on a 7000x7000 (49-megapixel) picture with a small brushed hole, alone,
+  with a sketch line and an edited label map, or with a sampling layer (OpenCV Telea, which
+  ignores them, so the note on ignored guidance is worked out too; and Guided PatchMatch
+  with the sampling layer): the first start, which finds no memory to reuse, then the
+  median of ``--rounds-fill`` more; the part spent taking the document's snapshot; the MB of
+  layer copies the document still holds once the fills are over; and the GUI time of a
+  write to the mask and to the picture right after the Fill action (it waits for that
+  layer's copy). ``--root DIR`` measures the ``app/`` and ``engines/`` of DIR.
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP),
 starting a fill <= 150 ms on 49 MP.
@@ -77,7 +80,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.canvas import Canvas
-from app.document import Document, Layer
+from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from app.window import MainWindow
 from engines import registry
 from engines.region import Box
@@ -539,9 +542,11 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
 FILL_START = (7000, 7000)  # height, width: 49 megapixels
 
 
-def _fill_start_document(guided: bool) -> Document:
+def _fill_start_document(guided: bool, sampling: bool = False) -> Document:
     """A 7000x7000 picture with a small brushed hole; ``guided``: also a sketch line beside
-    it and a computed label map edited near it (the layers a fill request snapshots)."""
+    it and a computed label map edited near it (the layers a fill request snapshots);
+    ``sampling``: also a sampling layer, an include area over most of the picture and an
+    exclude stroke beside the hole (sources the fill may and may not copy)."""
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:FILL_START[0]:8, 0:FILL_START[1]:8]
     base = np.stack([x % 256, y % 256, (x + y) % 256], axis=-1).astype(np.uint8)
@@ -559,40 +564,63 @@ def _fill_start_document(guided: bool) -> Document:
         document.replace_label_map(labels, None, "Compute labels")
         with document.step("label"):
             document.paint_segment(Layer.LABELS, (3500, 3200), (3560, 3200), 20, 2)
+    if sampling:
+        include = np.zeros(FILL_START, np.uint8)
+        include[500:6500, 500:6500] = 255
+        document.replace_sampling_area(SAMPLE_INCLUDE, include, "Include")
+        with document.step("exclude"):
+            document.paint_segment(Layer.SAMPLING, (3300, 3500), (3700, 3550), 30,
+                                   SAMPLE_EXCLUDE)
     return document
+
+
+FILL_START_CASES = (("hole", "a small hole", False, False, "telea"),
+                    ("guided", "a small hole, a sketch line and an edited label map", True,
+                     False, "telea"),
+                    ("sampling", "a small hole and a sampling layer (include and exclude)",
+                     False, True, "telea"),
+                    ("sampling_pm", "the same, Guided PatchMatch (which follows it)", False,
+                     True, "patchmatch"))
 
 
 def bench_fill_start(app: QApplication, rounds: int = 5) -> dict[str, dict[str, float]]:
     """GUI-thread ms of starting a fill (the Fill action: ``FillController.run``) on a
-    49-megapixel picture with a small hole, without and with a sketch line and an edited
-    label map, through the window (OpenCV Telea, which ignores both, so the note on ignored
-    guidance is worked out too): the first start, and the median and range of ``rounds``
-    more, each after the previous fill ended and was discarded; also the part of each spent
-    in ``Document.build_request``."""
+    49-megapixel picture with a small hole, alone, with a sketch line and an edited label
+    map, or with a sampling layer (:data:`FILL_START_CASES`), through the window (OpenCV
+    Telea, which ignores the guidance, so the note on ignored guidance is worked out too;
+    and Guided PatchMatch with the sampling layer): the first start, and the median and
+    range of ``rounds`` more, each after the previous fill ended and was discarded; also
+    the part of each spent taking the document's snapshot (``Document.snapshot`` where the
+    tree measured has it, else ``Document.build_request``), the MB of layer copies the
+    document still holds once the last fill was discarded (and half a second passed), and
+    the GUI time of a write to the mask and to the picture (``Document.touch`` of one pixel,
+    as a brush stroke or an applied result begins) right after the Fill action, each the
+    median of ``rounds`` fills: it waits for that layer's copy."""
     import app.document as document_module
 
     building: list[float] = []
-    build = document_module.Document.build_request
+    taker = "snapshot" if hasattr(document_module.Document, "snapshot") else "build_request"
+    take = getattr(document_module.Document, taker)
 
-    def timed_build(document, *args, **kwargs):
+    def timed_take(document, *args, **kwargs):
         start = time.perf_counter()
-        request = build(document, *args, **kwargs)
+        taken = take(document, *args, **kwargs)
         building.append(time.perf_counter() - start)
-        return request
+        return taken
 
     figures = {}
-    document_module.Document.build_request = timed_build
+    setattr(document_module.Document, taker, timed_take)
     try:
-        for name, guided in (("hole", False), ("guided", True)):
+        for name, _what, guided, sampling, engine in FILL_START_CASES:
             window = MainWindow()
             window.resize(1600, 1000)
             window.show()
             window.engine_panel.auto_run.setChecked(False)
-            window.engine_panel.select_engine("telea")
+            window.engine_panel.select_engine(engine)
             controller = window.controller
-            controller.settings.engine = "telea"
+            controller.settings.engine = engine
             controller.settings.auto_apply = False
-            window.set_document(_fill_start_document(guided))
+            window.set_document(_fill_start_document(guided, sampling))
             app.processEvents()
             starts, builds = [], []
             for _ in range(rounds + 1):
@@ -607,16 +635,40 @@ def bench_fill_start(app: QApplication, rounds: int = 5) -> dict[str, dict[str, 
                 app.processEvents()
                 controller.discard()
                 app.processEvents()
+            document = window.document
+            settled = time.perf_counter()
+            while time.perf_counter() - settled < 0.5:
+                app.processEvents()
+                time.sleep(0.01)
+            held = sum(copy.result().nbytes for copy in document._shared.values())
+            writes = {}
+            for layer in (Layer.MASK, Layer.IMAGE):
+                waits = []
+                for _ in range(rounds):
+                    controller.run()
+                    start = time.perf_counter()
+                    with document.step("write"):
+                        document.touch(layer, Box(0, 0, 1, 1))
+                    waits.append(time.perf_counter() - start)
+                    while controller.busy:
+                        app.processEvents()
+                        time.sleep(0.001)
+                    app.processEvents()
+                    controller.discard()
+                    app.processEvents()
+                writes[layer.value] = statistics.median(waits) * 1000
             more = sorted(starts[1:])
             figures[name] = {"first": starts[0] * 1000, "median": statistics.median(more) * 1000,
                              "low": more[0] * 1000, "high": more[-1] * 1000,
                              "build_first": builds[0] * 1000,
-                             "build_median": statistics.median(builds[1:]) * 1000}
+                             "build_median": statistics.median(builds[1:]) * 1000,
+                             "held": held / 1e6, "write_mask": writes["mask"],
+                             "write_image": writes["image"]}
             window.confirm = lambda title, text: True  # discard the benchmark's edits
             window.close()
             app.processEvents()
     finally:
-        document_module.Document.build_request = build
+        setattr(document_module.Document, taker, take)
     return figures
 
 
@@ -708,15 +760,17 @@ def main() -> int:
         fill_start = bench_fill_start(app, args.rounds_fill)
         print(f"Starting a fill on a {FILL_START[1]}x{FILL_START[0]} picture (GUI thread, "
               f"Fill action to its return; first start, then the median [range] of "
-              f"{args.rounds_fill} more; of which Document.build_request), {os.cpu_count()} "
+              f"{args.rounds_fill} more; of which the snapshot), {os.cpu_count()} "
               f"cores\n")
-        print("| case | first | median [range] | build_request first / median |")
-        print("|---|---|---|---|")
-        for name, what in (("hole", "a small hole"),
-                           ("guided", "a small hole, a sketch line and an edited label map")):
+        print("| case | first | median [range] | snapshot first / median | copies held "
+              "after | mask / picture written right after the start |")
+        print("|---|---|---|---|---|---|")
+        for name, what, _guided, _sampling, engine in FILL_START_CASES:
             f = fill_start[name]
-            print(f"| {what} | {f['first']:.0f} ms | {f['median']:.0f} ms [{f['low']:.0f}-"
-                  f"{f['high']:.0f}] | {f['build_first']:.0f} / {f['build_median']:.0f} ms |")
+            print(f"| {what} ({engine}) | {f['first']:.0f} ms | {f['median']:.0f} ms "
+                  f"[{f['low']:.0f}-{f['high']:.0f}] | {f['build_first']:.0f} / "
+                  f"{f['build_median']:.0f} ms | {f['held']:.0f} MB | {f['write_mask']:.0f} / "
+                  f"{f['write_image']:.0f} ms |")
         print()
         if parts == {"fillstart"}:
             return 0

@@ -116,7 +116,7 @@ def test_guidance_the_engine_ignores_is_said_with_who_would_follow_it(qtbot, set
 
 
 def test_a_label_map_counts_as_guidance_only_once_edited(photo):
-    from app.controller import given_guidance, ignored_guidance_note
+    from app.controller import ignored_guidance_note
     from engines.base import Guidance
 
     document = Document(photo)
@@ -124,10 +124,11 @@ def test_a_label_map_counts_as_guidance_only_once_edited(photo):
     labels[:, 300:] = 1
     document.replace_label_map(labels, "regions", "Compute map")
     _paint(document, (100, 100), (100, 150))  # the hole the edit is for
-    assert Guidance.LABELS not in given_guidance(document, document.build_request())
+    computed = document.computed_labels
+    assert Guidance.LABELS not in document.build_request().guidance_given(computed)
     with document.step("Label brush", derive_hole=False):
         document.paint_segment(Layer.LABELS, (100, 100), (100, 150), 6, 1)
-    given = given_guidance(document, document.build_request())
+    given = document.build_request().guidance_given(computed)
     assert Guidance.LABELS in given
     note = ignored_guidance_note("telea", given | {Guidance.SAMPLING})
     assert note.startswith("OpenCV Telea ignored the label edits and the sampling area; ")

@@ -4,13 +4,13 @@ pixels it was built with whatever the document does next, and the document's edi
 from __future__ import annotations
 
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from app import document as document_module
-from app.controller import given_guidance
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, TILE, Document, Layer
 from app.tools import LabelFill, ToolSettings
 from engines.base import UNLABELLED, Guidance
@@ -215,14 +215,132 @@ def test_the_hole_box_is_the_bounding_box_of_the_mask_at_128_or_more(seed):
     assert doc.hole_box() == mask_bbox(mask)
 
 
-def test_given_guidance_finds_none_in_a_request_without_guidance_and_the_rest_as_before():
+def test_the_guidance_given_is_found_in_the_completed_request_only_where_drawn():
     doc = _doc()
     with doc.step("hole"):
         doc.paint_segment(Layer.MASK, (150, 120), (220, 160), 12, 255)
     bare = doc.build_request()
-    assert given_guidance(doc, bare) == set() == bare.guidance_given(doc.computed_labels)
+    assert bare.guidance_given(doc.computed_labels) == set()
     guided = _guided_doc()
-    request = guided.build_request()
-    given = given_guidance(guided, request)
-    assert given == request.guidance_given(guided.computed_labels)
-    assert {Guidance.SKETCH, Guidance.COLOR, Guidance.LABELS} <= given
+    snapshot = guided.snapshot()
+    given = snapshot.complete().guidance_given(guided.computed_labels)
+    assert given == {Guidance.SKETCH, Guidance.COLOR, Guidance.LABELS, Guidance.SAMPLING}
+    # the sampling areas are the completed request's alone
+    assert snapshot.request.guidance_given(guided.computed_labels) == given - {
+        Guidance.SAMPLING}
+
+
+def _areas(sampling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(np.where(sampling == kind, 255, 0).astype(np.uint8)
+                 for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE))
+
+
+def test_the_snapshot_shares_the_sampling_layer_and_makes_no_area_of_it(monkeypatch):
+    doc = _guided_doc()
+    made = []
+    area_of = document_module._area_of
+    monkeypatch.setattr(document_module, "_area_of",
+                        lambda sampling, kind: made.append(kind) or area_of(sampling, kind))
+    snapshot = doc.snapshot(seed=5)
+    assert made == []  # the GUI thread's part builds nothing of the picture's size
+    request = snapshot.request
+    assert request.sample_include is None and request.sample_exclude is None
+    assert request.seed == 5
+    assert np.shares_memory(snapshot.sampling, doc.layer(Layer.SAMPLING))
+    assert not snapshot.sampling.flags.writeable
+    include, exclude = _areas(doc.layer(Layer.SAMPLING))
+    complete = snapshot.complete()
+    assert sorted(made) == [SAMPLE_INCLUDE, SAMPLE_EXCLUDE]
+    assert np.array_equal(complete.sample_include, include)
+    assert np.array_equal(complete.sample_exclude, exclude)
+    assert complete.image is request.image and complete.seed == 5
+    blank = _doc()
+    blank.layer(Layer.SAMPLING)  # all 0: no sampling area
+    assert blank.snapshot().sampling is None
+
+
+def test_a_write_right_after_the_snapshot_changes_the_document_not_the_areas(monkeypatch):
+    gate = threading.Event()
+    copier = ThreadPoolExecutor(max_workers=1)
+    copier.submit(gate.wait)  # the copies queue behind this until the gate opens
+    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    doc = _guided_doc()
+    before = _areas(doc.layer(Layer.SAMPLING))
+    snapshot = doc.snapshot()
+    threading.Timer(0.1, gate.set).start()
+    everywhere = np.full((300, 400), 255, np.uint8)
+    doc.replace_sampling_area(SAMPLE_EXCLUDE, everywhere, "Exclude all")  # waits for its copy
+    assert (doc.layer(Layer.SAMPLING) == SAMPLE_EXCLUDE).all()
+    complete = snapshot.complete()  # as the worker makes them, after the write
+    assert np.array_equal(complete.sample_include, before[0])
+    assert np.array_equal(complete.sample_exclude, before[1])
+    copier.shutdown()
+
+
+def _copier_idle() -> None:
+    """Wait until the layer copier has run every copy submitted so far, done-callbacks
+    included (one thread: a job submitted now runs after them)."""
+    document_module._LAYER_COPIER.submit(lambda: None).result()
+
+
+@pytest.mark.parametrize("layer", [Layer.SKETCH, Layer.SAMPLING, Layer.IMAGE])
+def test_a_layer_is_held_once_again_when_no_request_holds_it_any_more(layer):
+    doc = _guided_doc()
+    doc.settle()  # the steps' compression jobs have copied their tiles out of the layers
+    array = weakref.ref(doc.layer(layer))  # not held here: that would keep it shared
+    first, second = doc.snapshot(), doc.build_request(seed=1)  # share the same array
+    held = first.sampling if layer is Layer.SAMPLING else getattr(first.request, layer.value)
+    corner = held[:5, :5]  # an array made from a request's view holds it as well
+    del held
+    copy = weakref.ref(doc._shared[layer].result())  # the copy for the document's next write
+    _copier_idle()
+    del first
+    _copier_idle()
+    assert layer in doc._shared and copy() is not None  # the second still holds it
+    del second
+    _copier_idle()
+    assert layer in doc._shared and copy() is not None  # and the corner taken from the first
+    del corner
+    _copier_idle()
+    assert layer not in doc._shared and copy() is None  # the copy is freed
+    assert doc.layer(layer) is array()
+    with doc.step("stroke"):  # written in place now: no request holds it
+        doc.paint_segment(layer, (10, 10), (40, 10), 3, 1 if layer is not Layer.IMAGE
+                          else (1, 2, 3))
+    assert doc.layer(layer) is array() and doc.layer(layer)[10, 20].min() == 1
+
+
+def test_a_request_gone_before_its_copy_is_done_lets_the_layer_go_once_it_is(monkeypatch):
+    gate = threading.Event()
+    copier = ThreadPoolExecutor(max_workers=1)
+    copier.submit(gate.wait)
+    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    doc = _doc()
+    with doc.step("hole"):
+        doc.paint_segment(Layer.MASK, (50, 50), (90, 50), 8, 255)
+    doc.settle()
+    request = doc.build_request()
+    copying = doc._shared[Layer.MASK]
+    del request
+    assert Layer.MASK in doc._shared and not copying.done()
+    gate.set()
+    copying.result()
+    copier.submit(lambda: None).result()  # after the copy's done-callbacks
+    assert not doc._shared
+    copier.shutdown()
+
+
+def test_a_released_layer_is_shared_afresh_by_the_next_request():
+    doc = _doc()
+    with doc.step("hole"):
+        doc.paint_segment(Layer.MASK, (50, 50), (90, 50), 8, 255)
+    doc.settle()
+    doc.build_request()  # dropped at once
+    _copier_idle()
+    assert not doc._shared
+    request = doc.build_request()
+    kept = request.mask.copy()
+    with doc.step("more"):
+        doc.paint_segment(Layer.MASK, (50, 120), (90, 120), 8, 255)
+    assert np.array_equal(request.mask, kept) and doc.mask[120, 70] == 255
+    assert not np.shares_memory(request.mask, doc.mask)

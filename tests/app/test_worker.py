@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from app.worker import EngineCache, FunctionTask, InpaintTask, Progress, Worker
-from engines.base import CancelToken, Engine, EngineError, InpaintRequest, Region, RegionStage
+from app.document import SAMPLE_EXCLUDE, Snapshot
+from app.worker import EngineCache, FillNotes, FunctionTask, InpaintTask, Progress, Worker
+from engines.base import (
+    CancelToken,
+    Engine,
+    EngineError,
+    Guidance,
+    InpaintRequest,
+    Region,
+    RegionStage,
+)
 
 
 class SlowEngine(Engine):
@@ -112,11 +121,32 @@ def test_runs_off_the_gui_thread_and_emits_coarse_before_refined(qtbot, worker, 
     with qtbot.waitSignal(worker.finished, timeout=10000):
         worker.submit(task)
     assert SlowEngine.threads and SlowEngine.threads[0] != threading.get_ident()
-    stages = [p for kind, i, *p in events if kind == "emitted" for p in p]
+    emitted = [p for kind, i, *p in events if kind == "emitted" for p in p]
+    *stages, notes = emitted
     assert [s.name for s in stages] == ["coarse", "refined"]
     assert not stages[0].final and stages[1].final
     assert (stages[0].image[15, 15] == 100).all() and (stages[1].image[15, 15] == 200).all()
+    assert notes == FillNotes(frozenset(), "")  # after the last stage: no guidance given
     assert events[-1][0] == "finished" and events[-1][2] is stages[-1]
+
+
+def test_a_snapshot_is_completed_on_the_worker_and_its_notes_follow_the_last_stage(
+        qtbot, worker, request_):
+    sampling = np.zeros((40, 40), np.uint8)
+    sampling[:, 30:] = SAMPLE_EXCLUDE  # known pixels the fill may not copy
+    sampling.flags.writeable = False
+    reference = np.zeros((8, 8, 3), np.uint8)
+    reference.flags.writeable = False
+    snapshot = Snapshot(request_.evolve(exemplars=(reference,)), sampling)
+    events = _collect(worker)
+    task = InpaintTask(engine="slow", engine_options={"steps": 1}, request=snapshot)
+    with qtbot.waitSignal(worker.finished, timeout=10000):
+        worker.submit(task)
+    *stages, notes = [p for kind, i, *p in events if kind == "emitted" for p in p]
+    assert [s.name for s in stages] == ["coarse", "refined"]
+    # the exclude area counts: it was made from the layer on the worker (the reference
+    # photo, unnamed, is small enough to be searched whole: nothing said of it)
+    assert notes == FillNotes(frozenset({Guidance.SAMPLING, Guidance.EXEMPLARS}), "")
 
 
 def test_gui_keeps_processing_events_during_a_slow_run(qtbot, worker, request_):
