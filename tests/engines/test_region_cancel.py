@@ -15,13 +15,13 @@ from engines import region
 from engines.base import (
     Cancelled,
     CancelToken,
-    Engine,
     Guidance,
     InpaintRequest,
     Region,
     RegionStage,
 )
 from engines.region import crop_boxes, paste_hole, plan_boxes
+from tests.engines.test_region import RecordingEngine
 
 H, W = 120, 160
 BAND_ROWS = 8  # rows per band in these tests: many bands on a small picture
@@ -32,17 +32,14 @@ def narrow_bands(monkeypatch):
     monkeypatch.setattr(region, "BAND_PIXELS", BAND_ROWS * W)
 
 
-class CopyingEngine(Engine):
+class CopyingEngine(RecordingEngine):
     """Copies sources as labels say (so the labels are read to plan the crop), yields a
     preview and a final fill; records each region it was given."""
 
     name = "copying"
     guidance = frozenset({Guidance.LABELS})
     copies_sources = True
-
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.regions: list[Region] = []
+    working_size = None
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         self.regions.append(region)
