@@ -5,6 +5,13 @@
 refined last), and applies the final result as one undo step, clearing only the mask the
 run used. Results computed for an older picture (the user applied or undid something while
 the engine ran) are dropped. It owns no widgets; the window connects its signals.
+
+The canvas shows the document as it is, the labelled stages of the fill running, or a
+finished result waiting for Enter (which Save applies first): never a fill that neither Save
+nor Enter would keep. So cancelling a fill (Esc, the Engine panel's Cancel, Compare Engines)
+drops its preview at once, as starting another fill does, rather than leaving its last stage
+waiting for Enter: a coarse stage is no result to keep (blurred, worked out at a fraction of
+the size), and Esc then means the same for a run as for a result: nothing is filled.
 """
 
 from __future__ import annotations
@@ -115,6 +122,7 @@ class _Run:
     shrunk: str = ""
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
+    stopped: bool = False  # cancelled (:meth:`FillController.cancel`): nothing more shows
     # each layer's version and the reference photos when the request was built
     versions: dict[Layer, int] = field(init=False)
     references: tuple[Reference, ...] = field(init=False)
@@ -132,6 +140,11 @@ class _Run:
         if self._hole is None:
             self._hole = nonzero_rects(self.request.mask, self.box)
         return self._hole
+
+
+def cancelled_message(title: str) -> str:
+    """What the status bar says once a fill by the engine titled ``title`` is cancelled."""
+    return f"Cancelled {title}: nothing was filled"
 
 
 def _with_note(message: str, run: _Run) -> str:
@@ -169,6 +182,18 @@ class FillController(WorkerClient):
         self.cancel()
         self.discard()
         self.document = document
+
+    def cancel(self) -> None:
+        """Cancel the running fill (Esc, the Engine panel's Cancel, Compare Engines) and drop
+        its preview at once, even while an engine that ignores cancelling goes on: the canvas
+        shows the document as it is again. A finished result waiting for Enter is not
+        touched (no run: nothing to cancel)."""
+        run = self._run
+        if run is not None:
+            run.stopped = True  # its stages and result still on their way never show
+            if run.document is self.document:
+                self.discard()
+        super().cancel()
 
     @property
     def has_result(self) -> bool:
@@ -222,6 +247,10 @@ class FillController(WorkerClient):
                            reference_names=reference_names(doc, request))
         self._set_aside = None
         self._set_pending(None)
+        if doc.preview is not None:  # a stage of the run this one replaces, a result waiting
+            # for Enter: until the new run's first stage, the canvas shows the document
+            doc.set_preview(None)
+            self.previewChanged.emit(None, None, "")
         run = _Run(task.id, doc, doc.image_version, request, snapshot.sampling,
                    engine_class.guidance, box, s.engine, title)
         return self._start(task, run)
@@ -318,7 +347,7 @@ class FillController(WorkerClient):
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
             return
-        if run.dropped:  # stages that were on their way when it was dropped
+        if run.dropped or run.stopped:  # stages on their way when it was dropped, cancelled
             return
         reason = self._outdated(run)
         if reason is not None:
@@ -412,6 +441,9 @@ class FillController(WorkerClient):
         return None
 
     def _result(self, run: _Run, result: object) -> None:
+        if run.stopped:  # it finished as it was cancelled: cancelled all the same
+            self._cancelled(run)
+            return
         if not isinstance(result, Stage) or self.document is not run.document or run.dropped:
             return
         run.final = result
@@ -426,5 +458,11 @@ class FillController(WorkerClient):
         self.error.emit(message)
 
     def _cancelled(self, run: _Run) -> None:
-        if not run.dropped:  # else the reason was said
-            self.message.emit("Cancelled")
+        """The run ended cancelled: its preview goes (if :meth:`cancel` did not drop it
+        already: the worker cancelled it on closing), and unless it was dropped (the reason
+        was said) the user is told that nothing was filled."""
+        if run.document is not self.document:
+            return
+        self.discard()
+        if not run.dropped:
+            self.message.emit(cancelled_message(run.engine_title))

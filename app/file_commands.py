@@ -269,8 +269,10 @@ class FileCommands:
                     "parts of the picture will be saved flattened onto white. Save anyway? "
                     "(PNG, WebP and TIFF keep transparency.)"):
             return False
-        if self.controller.has_result and self.controller.apply():
-            self.statusBar().showMessage("Applied the result shown before saving", 4000)
+        # a fill shown waiting for Enter is applied first: the file holds what the canvas
+        # shows (unless the fill may no longer be used: it is dropped, saying why)
+        dropped = self.controller.drop_outdated() if self.controller.has_result else ""
+        applied = self.controller.has_result and self.controller.apply()
         # what is written is this moment's picture: a fill applied while the file is
         # being written leaves the document modified
         state = doc.state
@@ -297,10 +299,16 @@ class FileCommands:
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")
         profile_note = left_out_profile(metadata, image, path.suffix, doc.grey)
-        if profile_note is not None:  # a longer message: shown longer
-            self.statusBar().showMessage(f"Saved {path}{depth}; {profile_note}", 12000)
-        else:
-            self.statusBar().showMessage(f"Saved {path}{depth}", 6000)
+        said = f"{'Applied the fill shown and saved' if applied else 'Saved'} {path}{depth}"
+        # the stages of a fill still running show on the canvas, but are not in the file
+        running = "the fill still running is not in the file" if self.controller.busy else ""
+        notes = [note for note in (profile_note, running) if note]
+        said = "; ".join([said, *notes])
+        if dropped:
+            said += f". {dropped}"
+        # a longer message is shown longer
+        self.statusBar().showMessage(said, 12000 if notes or dropped else 8000 if applied
+                                     else 6000)
         self._update_actions()
         return True
 

@@ -98,6 +98,8 @@ FOLDER_STOP_WAIT_MS = 10000
 # settings are written this long after the last change (a crash keeps them); a drag
 # of the size box or a run of [ ] presses is one write
 SAVE_DELAY_MS = 1500
+# what Esc and Ctrl+Z say when they discard the fill waiting for Enter
+DISCARDED_FILL = "Discarded the fill; Ctrl+Shift+Z brings it back"
 # the window's size the first time (no preferences), within the screen's free area
 DEFAULT_SIZE = QSize(1280, 860)
 # the panels' first width: room for the names of engines and parsers (the user's own is kept)
@@ -701,8 +703,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if doc is None or not doc.mask.any():
             self.statusBar().showMessage("Paint over what should be removed first", 6000)
             return None
-        # a fill still running is stopped (it would compete with the engines compared, and
-        # applied meanwhile it would make their results stale); a finished fill waiting for
+        # a fill still running is stopped and its preview dropped (it would compete with the
+        # engines compared, and applied meanwhile it would make their results stale; the
+        # canvas shows the document again, as Save would write it); a finished fill waiting for
         # Enter stays: the dialog fills the picture, not the fill shown, and closing it
         # without a choice leaves that fill to apply
         self.controller.cancel()
@@ -736,8 +739,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         brings it back while nothing else changes)."""
         if self.document is not None:
             if self.controller.set_aside():
-                self.statusBar().showMessage(
-                    "Discarded the fill; Ctrl+Shift+Z brings it back", 5000)
+                self.statusBar().showMessage(DISCARDED_FILL, 5000)
             else:
                 step = self.document.undo()
                 if step:
@@ -843,12 +845,19 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             layer.value, f"Cleared the {what}; Ctrl+Z brings {'them' if plural else 'it'} back")
 
     def cancel_or_discard(self) -> None:
-        """Esc: cancel whatever runs (a fill, a map, face or text detection), else discard
-        the result shown."""
+        """Esc (and the Engine panel's Cancel): cancel whatever runs (a fill, a map, face or
+        text detection; a fill cancelled leaves the canvas showing the document, and says so
+        once it has stopped), else discard the fill waiting for Enter, as Ctrl+Z does: redo
+        brings it back while nothing else changes."""
         running = [client for client in self._clients if client.busy]
         for client in running:
             client.cancel()
-        if not running:
+        if running:
+            return
+        if self.controller.set_aside():
+            self.statusBar().showMessage(DISCARDED_FILL, 5000)
+            self._update_actions()
+        else:
             self.controller.discard()
 
     def select_tool(self, name: str) -> None:
