@@ -4,9 +4,11 @@
 (a private :class:`~app.worker.Worker`: the window's shared worker lets its newest task win,
 and here every result is wanted). Each engine gets a card that shows its latest stage as it
 arrives (a thumbnail of the hole's surroundings), then the time it took, or the one-line
-reason it could not run (not ready, failed). Its "Use <engine>" button (named for the engine,
-so that the focus alone says which result Enter or Space takes) emits
-:attr:`CompareDialog.chosen` with the full-size result; the window applies it with
+reason it could not run: failed, or not ready (said in the GUI's words by
+:func:`not_ready_reason`: how to install missing weights in File → Models…, never a command
+of ``python main.py``). Its "Use <engine>" button (named for the engine, so that the focus
+alone says which result Enter or Space takes) emits :attr:`CompareDialog.chosen` with the
+full-size result; the window applies it with
 ``document.apply_result(image, ..., used_mask=dialog.request.mask)``.
 
 One result is the current one, framed, its button the dialog's default: the first to
@@ -37,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.panels import engine_entries
+from app.panels import engine_entries, readiness_text
 from app.qimages import rgb_pixmap
 from app.worker import Emit, EngineCache, Task, Worker, private_worker, retire_worker
 from cli._errors import describe_error
@@ -50,6 +52,7 @@ from engines.base import (
     InpaintRequest,
     Readiness,
     Stage,
+    Status,
     exception_line,
 )
 from engines.region import Box, mask_bbox
@@ -63,6 +66,13 @@ def ready_engines() -> list[str]:
     """Names of the registered engines that can run now, in registry order."""
     return [name for name, _title, readiness, _detail in engine_entries()
             if readiness is Readiness.READY]
+
+
+def not_ready_reason(engine: Engine, status: Status) -> str:
+    """What the card of ``engine`` (whose ``status`` is not ready) says: what the Engine
+    panel says of it (:func:`~app.panels.readiness_text`: how to install missing weights in
+    File → Models…, no command line)."""
+    return readiness_text(status.readiness, status.detail, type(engine))
 
 
 def hole_area(mask: np.ndarray) -> Box | None:
@@ -135,7 +145,7 @@ class CompareTask(Task):
                 engine = self.factory(name)
                 status = engine.status()
                 if not status.ready:
-                    emit(EngineFailed(name, status.detail or status.readiness.value))
+                    emit(EngineFailed(name, not_ready_reason(engine, status)))
                     continue
                 final = None
                 for stage in engine.run(self.request, cancel):
@@ -358,7 +368,7 @@ class CompareDialog(QDialog):
     def _show_heading(self) -> None:
         done = len(self.results) + len(self.reasons)
         if not self.names:
-            text = "No engine is ready to compare: download one from Models."
+            text = "No engine is ready to compare: download one in File → Models…"
         elif self._task_id is not None:
             text = f"Running {done + 1} of {len(self.names)}… (each engine in turn)"
         elif done:

@@ -40,13 +40,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document, Layer, Step
-from app.model_dialogs import offer_download
+from app.model_dialogs import offer_download, weights_needed_message
 from app.qimages import rgb_pixmap
 from app.tools import Point, Tool, ToolSettings
 from app.worker import FunctionTask, Worker, WorkerClient
 from engines import faces as geometry
 from engines import registry, weights
-from engines.base import CancelToken, InputError
+from engines.base import CancelToken, InputError, Readiness, Status
 from engines.faces import FACE_SIZE, AlignedFace, Face
 from engines.neural.interrupt import cancel_checks
 from engines.region import Box
@@ -187,6 +187,31 @@ def face_parser():
     return create_parser("face", faces=[])
 
 
+def detector_problem() -> str:
+    """What stops face detection, in the GUI's words (no command line, no path): ``"Face
+    detection cannot start, as its weights are not installed: download them in File →
+    Models… (…)"``, or, for a damaged detector file, ``"… as its weights file is damaged:
+    replace it in File → Models… (…)"`` (:func:`~app.model_dialogs.weights_needed_message`);
+    "" when the detector is installed and sound."""
+    return weights_needed_message("Face detection", (DETECTOR_WEIGHTS,), DETECTION_SITUATION)
+
+
+def parser_problem(status: Status, weights_ids: Sequence[str]) -> str:
+    """What stops the face parser (whose ``status`` is not ready; ``weights_ids`` the
+    checkpoints it checks) from drawing Auto-sketch's lines, in the GUI's words: for weights
+    missing or damaged, ``"The face parser cannot draw the face's lines, as its weights are
+    not installed: download them in File → Models… (…)"``; else (a plugin's undeclared
+    checkpoint) its status detail."""
+    if status.readiness is Readiness.NEEDS_DOWNLOAD:  # its detail would name commands
+        return (weights_needed_message("The face parser", weights_ids, SKETCH_SITUATION)
+                or "The face parser needs its weights: download them in File → Models…")
+    return status.detail or f"The face parser is not ready ({status.readiness.value})"
+
+
+DETECTION_SITUATION = "cannot start, as"  # "Face detection cannot start, as its weights ..."
+SKETCH_SITUATION = "cannot draw the face's lines, as"  # the face parser's weights are missing
+
+
 def detect(image: np.ndarray, cancel: CancelToken) -> list[Face]:
     """Runs on the worker: the faces RetinaFace finds in ``image``, most confident first;
     raises :class:`~engines.base.Cancelled` at the network's next layer once ``cancel`` is
@@ -291,14 +316,6 @@ class FaceSession(WorkerClient):
         return weights.is_present(DETECTOR_WEIGHTS)
 
     @staticmethod
-    def detector_damage() -> str | None:
-        """What is wrong with an installed detector file that is damaged (its path, why,
-        how to replace it: :func:`engines.weights.readiness_problem`), else None."""
-        if weights.installation(DETECTOR_WEIGHTS).state is not weights.InstallState.DAMAGED:
-            return None
-        return weights.readiness_problem((DETECTOR_WEIGHTS,))
-
-    @staticmethod
     def parser_ready() -> bool:
         return face_parser().status().ready
 
@@ -313,11 +330,8 @@ class FaceSession(WorkerClient):
             self.message.emit("Leave the face first")
             return None
         if not self.detector_ready():
-            damage = self.detector_damage()
-            needed = (f"Face detection cannot start: {damage}" if damage else
-                      f"Face detection needs the RetinaFace weights ({DETECTOR_WEIGHTS}): use "
-                      "Download face models")
-            self.error.emit(f"{needed}; or Use a box and drag a box from mid-forehead to the "
+            problem = detector_problem() or "Face detection cannot start"
+            self.error.emit(f"{problem}; or Use a box and drag a box from mid-forehead to the "
                             "chin")
             return None
         image = doc.image.copy()  # the photo may change on the GUI thread meanwhile
@@ -428,13 +442,14 @@ class FaceSession(WorkerClient):
                 self.message.emit("Finish the stroke first")
                 return None
             self._store_sketch(edit.document, self.landmark_sketch(),
-                               "Auto-sketch: eye and mouth marks from the landmarks (install "
-                               "the face parser for the full outline, brows, nose and lips)")
+                               "Auto-sketch: eye and mouth marks from the landmarks "
+                               "(Download face models installs the face parser, for the full "
+                               "outline, brows, nose and lips)")
             return None
         parser = face_parser()
         status = parser.status()
         if not status.ready:
-            self.error.emit(status.detail)
+            self.error.emit(parser_problem(status, parser.checked_weights()))
             return None
         crop, landmarks = edit.document.image.copy(), edit.landmarks_in_crop()
         task = FunctionTask(title="Auto-sketch",
@@ -686,8 +701,10 @@ class FacePanel(QWidget):
         self.download_button.setVisible(not (detector and parser))
         notes = []
         if not detector:
+            damaged = weights.installation(DETECTOR_WEIGHTS).state is \
+                weights.InstallState.DAMAGED
             missing = ("The face detector's file is damaged (Download face models replaces it)"
-                       if FaceSession.detector_damage() else "No face detector installed")
+                       if damaged else "No face detector installed")
             notes.append(f"{missing}: Use a box and drag it from mid-forehead to the chin "
                          "around an upright face (or download the face models).")
         if not parser:

@@ -47,7 +47,7 @@ def engine_entries() -> list[tuple[str, str, Readiness, str]]:
     return entries
 
 
-def _state_text(readiness: Readiness, detail: str, engine: type[Engine]) -> str:
+def readiness_text(readiness: Readiness, detail: str, engine: type[Engine]) -> str:
     """The Engine panel's words for the readiness of ``engine`` (a class): "Ready"; for one
     whose weights are missing or damaged, what is wrong and how to install them in File →
     Models… (:func:`weights_advice`); for one with no trained model, how to get one
@@ -219,7 +219,7 @@ class EnginePanel(QWidget):
         cls = registry.engine_class(name)
         readiness, detail = self.readiness(name)
         guidance = guidance_list(cls.guidance)
-        self.status.setText(f"{_state_text(readiness, detail, cls)}. "
+        self.status.setText(f"{readiness_text(readiness, detail, cls)}. "
                             f"Guidance: {guidance}.")
         self.status.setToolTip(cls.description)
         self.engine.setToolTip(cls.description)

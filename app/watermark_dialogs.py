@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
 
 from app.document import Document, Layer, Step
 from app.model_dialogs import offer_download
-from app.panels import engine_entries
+from app.panels import engine_entries, readiness_text
 from app.qimages import rgb_pixmap
 from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
@@ -318,7 +318,8 @@ class FolderRunDialog(QDialog):
 
     def show_readiness(self) -> None:
         """List every engine, labelled with its readiness ("LaMa (big) (needs download)",
-        its detail as the tooltip); again after weights were installed."""
+        what it lacks as the tooltip, in the Engine panel's words: :func:`readiness_text`);
+        again after weights were installed."""
         for name, title, readiness, detail in engine_entries():
             index = self.engine.findData(name)
             if index < 0:
@@ -326,7 +327,10 @@ class FolderRunDialog(QDialog):
                 index = self.engine.count() - 1
             ready = readiness is Readiness.READY
             self.engine.setItemText(index, title if ready else f"{title} ({readiness.value})")
-            self.engine.setItemData(index, None if ready else detail, Qt.ToolTipRole)
+            self.engine.setItemData(
+                index, None if ready else readiness_text(readiness, detail,
+                                                          registry.engine_class(name)),
+                Qt.ToolTipRole)
 
     def order_tabs(self, *actions: QWidget) -> None:
         """Tab goes through the form, then ``actions`` (the dialog's own buttons, in reading

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from app.document import Document, Layer
 from app.watermark_dialogs import (
@@ -403,3 +404,14 @@ def test_text_detection_runs_on_the_worker(qtbot):
         assert "changed" in messages[-1] and document.undo_label() == "Fill"
     finally:
         worker.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["watermark", "apply"])
+def test_an_engine_not_ready_is_explained_in_the_editors_words(qtbot, model_cache, kind):
+    dialog = _shown_folder_dialog(qtbot, kind)
+    index = dialog.engine.findData("lama")
+    assert dialog.engine.itemText(index).endswith("(needs download)")
+    tip = dialog.engine.itemData(index, Qt.ToolTipRole)
+    assert tip == ("Its weights are not installed: download them in File → Models… (or Import "
+                   "file… with a copy you have)")
+    assert dialog.engine.itemData(dialog.engine.findData("telea"), Qt.ToolTipRole) is None
