@@ -141,6 +141,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     # (path, why it cannot be opened or ""): a recent picture checked off the GUI thread
     recentChecked = Signal(str, str)
+    # the recent-picture check's thread has answered for every path it was given
+    recentCheckDone = Signal()
 
     def __init__(self, worker: Worker | None = None) -> None:
         super().__init__()
@@ -352,8 +354,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.recent_menu.setToolTipsVisible(True)  # each entry's full path
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._recent_check: threading.Thread | None = None
+        self._recent_checking = False  # a check runs (or hangs): the next one waits for it
+        self._recent_pending: list[str] | None = None  # the paths to check once it is done
         self._recent_missing: set[str] = set()  # listed paths the last check found gone
         self.recentChecked.connect(self._on_recent_checked)
+        self.recentCheckDone.connect(self._on_recent_check_done)
         self._fill_recent_menu()
         submenus = {"recent": self.recent_menu}
         for verb, title in (("import", "Import Sampli&ng Area"),
@@ -539,21 +544,35 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         asked on a thread of its own: on a network drive that went away a file check can block
         for a minute, which must not freeze the window (at start-up, or when the File menu
         opens). Each entry answers on its own, whatever the system says of the others. One
-        check at a time; a hung one answers for the entries when (if) it returns."""
-        if not paths or (self._recent_check is not None and self._recent_check.is_alive()):
+        check at a time: the menu filled again while one runs is checked once it is done (a
+        file gone meanwhile may have been found there before), and a hung one answers for
+        the entries when (if) it returns."""
+        if not paths:
             return
-        checked = self.recentChecked
+        if self._recent_checking:
+            self._recent_pending = paths
+            return
+        self._recent_checking = True
+        checked, done = self.recentChecked, self.recentCheckDone
 
         def check() -> None:
-            for path in paths:
-                problem = preferences.recent_problem(path)
-                try:
-                    checked.emit(path, problem)
-                except RuntimeError:  # the window was deleted meanwhile
-                    return
+            try:
+                for path in paths:
+                    checked.emit(path, preferences.recent_problem(path))
+                done.emit()
+            except RuntimeError:  # the window was deleted meanwhile
+                return
 
         self._recent_check = threading.Thread(target=check, name="recent-check", daemon=True)
         self._recent_check.start()
+
+    def _on_recent_check_done(self) -> None:
+        """The running check has answered: the paths of a menu filled meanwhile are checked
+        now (:meth:`_check_recent`)."""
+        self._recent_checking = False
+        pending, self._recent_pending = self._recent_pending, None
+        if pending:
+            self._check_recent(pending)
 
     def _on_recent_checked(self, path: str, problem: str) -> None:
         """Mark the Open Recent entry of a picture that cannot be opened, "(missing)" or

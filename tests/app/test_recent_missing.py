@@ -4,6 +4,8 @@ whether to take it off the list; Remove Missing takes every gone one off at once
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,16 @@ from engines.fileio import save_image
 pytestmark = pytest.mark.timeout(60)
 
 
+def wait_for_recent_checks(window: MainWindow) -> None:
+    """Until every check of Open Recent's entries has answered and its answers are handled
+    (a menu filled again while a check ran is checked after it)."""
+    deadline = time.monotonic() + 5
+    while window._recent_checking and time.monotonic() < deadline:
+        window._recent_check.join(0.05)
+        QApplication.processEvents()  # the answers are queued signals
+    assert not window._recent_checking
+
+
 def _picture(path: Path) -> Path:
     save_image(path, np.full((24, 32, 3), 90, np.uint8))
     return path
@@ -26,8 +38,7 @@ def _checked(window: MainWindow) -> dict[str, tuple[str, str, bool]]:
     """(text, tooltip, enabled) of each Open Recent entry by path, once the menu opened and
     the check of every entry answered."""
     window.recent_menu.aboutToShow.emit()
-    window._recent_check.join(5)
-    QApplication.processEvents()  # the answers are queued signals
+    wait_for_recent_checks(window)
     return {a.data(): (a.text(), a.toolTip(), a.isEnabled())
             for a in window.recent_menu.actions() if a.data()}
 
@@ -38,7 +49,7 @@ def listed(window, tmp_path) -> tuple[Path, Path, Path]:
     a, b, c = (_picture(tmp_path / f"{name}.png") for name in "abc")
     for path in (a, b, c):
         assert window.open_path(path)
-    window._recent_check.join(5)
+    wait_for_recent_checks(window)
     a.unlink()
     b.unlink()
     return a, b, c
@@ -104,3 +115,28 @@ def test_a_picture_that_comes_back_is_shown_plain_again(window, listed):
     _picture(a)  # its drive came back
     assert _checked(window)[str(a)] == ("&3  a.png", str(a), True)
     assert window.open_recent(str(a)) and window.document.path == str(a)
+
+
+def test_a_picture_gone_while_a_check_runs_is_marked_once_that_check_is_done(
+        qtbot, window, tmp_path, monkeypatch):
+    a, b = _picture(tmp_path / "a.png"), _picture(tmp_path / "b.png")
+    assert window.open_path(a) and window.open_path(b)  # b listed first
+    wait_for_recent_checks(window)
+    release = threading.Event()
+    problem_of = preferences.recent_problem
+
+    def slow(path):  # the check finds a.png fine, then its drive stalls
+        problem = problem_of(path)
+        if path == str(a):
+            release.wait(10)
+        return problem
+
+    monkeypatch.setattr(preferences, "recent_problem", slow)
+    window.recent_menu.aboutToShow.emit()  # a check starts, and stalls after a.png
+    a.unlink()
+    window.recent_menu.aboutToShow.emit()  # the menu opens again while that check runs
+    release.set()
+    wait_for_recent_checks(window)
+    entries = {action.data(): action.text() for action in window.recent_menu.actions()
+               if action.data()}
+    assert entries == {str(b): "&1  b.png", str(a): "&2  a.png  (missing)"}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from app import preferences
 from app.window import MainWindow
 from engines.fileio import save_image
+from tests.app.test_recent_missing import wait_for_recent_checks
 from tests.app.test_window import shown_window
 
 
@@ -43,8 +43,7 @@ def _checked(window: MainWindow) -> dict[str, tuple[str, str]]:
     """(status tip, the mark after the name) of each Open Recent entry by path, once the
     menu opened and the check of every entry answered; every entry stays enabled."""
     window.recent_menu.aboutToShow.emit()
-    window._recent_check.join(5)
-    QApplication.processEvents()  # the answers are queued signals
+    wait_for_recent_checks(window)
     entries = [a for a in window.recent_menu.actions() if a.data()]
     assert all(a.isEnabled() for a in entries)
     return {a.data(): (a.statusTip(), a.text().partition(".png")[2].strip())

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app import preferences
 from app.window import SAMPLE_IMAGE, SAVE_DELAY_MS, MainWindow
 from engines.fileio import save_image
+from tests.app.test_recent_missing import wait_for_recent_checks
 from tests.app.test_window import shown_window
 
 
@@ -140,7 +141,7 @@ def test_open_recent_does_not_wait_for_a_drive_that_hangs(qtbot, window, tmp_pat
                                                           monkeypatch):
     a, b = _picture(tmp_path / "a.png"), _picture(tmp_path / "b.png")
     assert window.open_path(a) and window.open_path(b)
-    window._recent_check.join(5)
+    wait_for_recent_checks(window)
     a.unlink()
     release = threading.Event()
     is_file = Path.is_file
