@@ -542,6 +542,16 @@ def bench_large(app: QApplication, folder: Path) -> dict[str, tuple[float, ...]]
 FILL_START = (7000, 7000)  # height, width: 49 megapixels
 
 
+def _finish_and_discard(app, controller) -> None:
+    """Let the fill running end (events handled meanwhile), then discard its result."""
+    while controller.busy:
+        app.processEvents()
+        time.sleep(0.001)
+    app.processEvents()
+    controller.discard()
+    app.processEvents()
+
+
 def _fill_start_document(guided: bool, sampling: bool = False) -> Document:
     """A 7000x7000 picture with a small brushed hole; ``guided``: also a sketch line beside
     it and a computed label map edited near it (the layers a fill request snapshots);
@@ -629,12 +639,7 @@ def bench_fill_start(app: QApplication, rounds: int = 5) -> dict[str, dict[str, 
                 controller.run()
                 starts.append(time.perf_counter() - start)
                 builds.append(sum(building))
-                while controller.busy:
-                    app.processEvents()
-                    time.sleep(0.001)
-                app.processEvents()
-                controller.discard()
-                app.processEvents()
+                _finish_and_discard(app, controller)
             document = window.document
             settled = time.perf_counter()
             while time.perf_counter() - settled < 0.5:
@@ -650,12 +655,7 @@ def bench_fill_start(app: QApplication, rounds: int = 5) -> dict[str, dict[str, 
                     with document.step("write"):
                         document.touch(layer, Box(0, 0, 1, 1))
                     waits.append(time.perf_counter() - start)
-                    while controller.busy:
-                        app.processEvents()
-                        time.sleep(0.001)
-                    app.processEvents()
-                    controller.discard()
-                    app.processEvents()
+                    _finish_and_discard(app, controller)
                 writes[layer.value] = statistics.median(waits) * 1000
             more = sorted(starts[1:])
             figures[name] = {"first": starts[0] * 1000, "median": statistics.median(more) * 1000,

@@ -23,6 +23,7 @@ from engines import registry
 from engines.base import CancelToken
 from engines.classical.patchmatch.engine import PatchMatchEngine
 from engines.fileio import load_image, save_image
+from tests.app.test_window import shown_window
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -82,11 +83,7 @@ def window(qtbot, gates, picture, tmp_path):
     """A shown window with ``picture`` open, its red square masked, filling with the gated
     PatchMatch neither after each stroke nor applying by itself; saving asks for
     ``tmp_path/saved.png``; the canvas has the focus."""
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(900, 600)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, (900, 600))
     window.confirm = lambda title, text: False  # never block on a question
     window.ask_stop_runs = lambda text: True  # closed at the end while a fill may run
     window.ask_save_path = lambda *args: str(tmp_path / "saved.png")

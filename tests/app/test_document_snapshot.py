@@ -51,6 +51,16 @@ def _unchanged(request, copies: dict[str, np.ndarray]) -> bool:
     return all(np.array_equal(getattr(request, name), copies[name]) for name in _FIELDS)
 
 
+def _gated_copier(monkeypatch) -> tuple[threading.Event, ThreadPoolExecutor]:
+    """``(gate, copier)``: the layer copier replaced with ``copier``, whose copies queue
+    until ``gate`` is set."""
+    gate = threading.Event()
+    copier = ThreadPoolExecutor(max_workers=1)
+    copier.submit(gate.wait)  # the copies queue behind this until the gate opens
+    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    return gate, copier
+
+
 def test_a_request_keeps_its_pixels_through_strokes_fills_undo_and_redo():
     doc = _guided_doc()
     request = doc.build_request()
@@ -107,10 +117,7 @@ def test_the_document_writes_to_its_own_copy_once_a_request_shares_a_layer():
 
 
 def test_an_edit_while_the_layer_is_still_being_copied_waits_for_the_copy(monkeypatch):
-    gate = threading.Event()
-    copier = ThreadPoolExecutor(max_workers=1)
-    copier.submit(gate.wait)  # the copies queue behind this until the gate opens
-    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    gate, copier = _gated_copier(monkeypatch)
     doc = _doc()
     with doc.step("hole"):
         doc.paint_segment(Layer.MASK, (50, 50), (90, 50), 8, 255)
@@ -260,10 +267,7 @@ def test_the_snapshot_shares_the_sampling_layer_and_makes_no_area_of_it(monkeypa
 
 
 def test_a_write_right_after_the_snapshot_changes_the_document_not_the_areas(monkeypatch):
-    gate = threading.Event()
-    copier = ThreadPoolExecutor(max_workers=1)
-    copier.submit(gate.wait)  # the copies queue behind this until the gate opens
-    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    gate, copier = _gated_copier(monkeypatch)
     doc = _guided_doc()
     before = _areas(doc.layer(Layer.SAMPLING))
     snapshot = doc.snapshot()
@@ -311,10 +315,7 @@ def test_a_layer_is_held_once_again_when_no_request_holds_it_any_more(layer):
 
 
 def test_a_request_gone_before_its_copy_is_done_lets_the_layer_go_once_it_is(monkeypatch):
-    gate = threading.Event()
-    copier = ThreadPoolExecutor(max_workers=1)
-    copier.submit(gate.wait)
-    monkeypatch.setattr(document_module, "_LAYER_COPIER", copier)
+    gate, copier = _gated_copier(monkeypatch)
     doc = _doc()
     with doc.step("hole"):
         doc.paint_segment(Layer.MASK, (50, 50), (90, 50), 8, 255)
