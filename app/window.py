@@ -59,11 +59,9 @@ from app.model_dialogs import (
     TransferDialog,
     cancel_transfers,
     offer_download,
-    training_advice,
     wait_for_transfers,
-    weights_advice,
 )
-from app.panels import EnginePanel, OverlayPanel
+from app.panels import EnginePanel, OverlayPanel, not_ready_advice
 from app.preferences_dialog import PreferencesDialog
 from app.references import ReferencePanel
 from app.semantic import (
@@ -941,17 +939,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _not_ready_text(self, name: str, situation: str) -> str:
         """What the window says of engine ``name`` that is not ready, in the GUI's words:
         ``"{title} {situation} {advice}"`` (``situation``: "is selected, but",
-        :data:`~app.model_dialogs.FILL_SITUATION`), the advice for missing weights
-        (:func:`weights_advice`) or for a model to train (:func:`training_advice`); else
-        (a plugin's undeclared checkpoint, a missing dependency) ``"{title}: {detail}"``,
-        the engine's own words."""
+        :data:`~app.model_dialogs.FILL_SITUATION`), the advice for missing weights or a
+        model to train (:func:`~app.panels.not_ready_advice`); else (a plugin's undeclared
+        checkpoint, a missing dependency) ``"{title}: {detail}"``, the engine's own words."""
         readiness, detail = self.engine_panel.readiness(name)
         engine_class = registry.engine_class(name)
         title = engine_class.title or name
-        advice = (weights_advice(engine_class.weights)
-                  if readiness is Readiness.NEEDS_DOWNLOAD
-                  else training_advice(name, engine_class.weights)
-                  if readiness is Readiness.NEEDS_TRAINING else "")
+        advice = not_ready_advice(readiness, engine_class)
         return f"{title} {situation} {advice}" if advice else f"{title}: {detail}"
 
     # ---------------------------------------------------------------- signals
