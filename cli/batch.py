@@ -148,10 +148,7 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
              "skipped")
     if stop.earlier:
         count, noun = len(stop.earlier), stop.result.noun
-        print(f"{count_noun(count, noun)} in {stop.earlier[0].parent} "
-              f"{'is' if count == 1 else 'are'} still from before this run (not redone):")
-        for path in stop.earlier:
-            print(f"  {path.name}")
+        _print_earlier(stop.earlier, noun)
         listed, those = ((f"the {noun} listed above is", "that file") if count == 1 else
                          (f"the {count} {noun}s listed above are", f"those {count} files"))
         again = (f"{listed} still from before this run: run the same command again to redo "
@@ -160,12 +157,26 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"interrupted: {so_far(stop.result, stop.not_done)}; {again}")
 
 
+def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
+    """List on stdout, one name a line, the results an earlier run left for the pictures a
+    stopped ``--overwrite`` run did not redo (:attr:`~engines.batch.BatchInterrupted.earlier`,
+    :attr:`~engines.batch.BatchStopped.earlier`)."""
+    count = len(earlier)
+    print(f"{count_noun(count, noun)} in {earlier[0].parent} "
+          f"{'is' if count == 1 else 'are'} still from before this run (not redone):")
+    for path in earlier:
+        print(f"  {path.name}")
+
+
 def _stopped(stop: BatchStopped) -> int:
-    """Say why a folder run stopped part way and what it did; returns the exit code."""
+    """Say why a folder run stopped part way and what it did (with ``--overwrite``, also
+    which results are still an earlier run's); returns the exit code."""
     print_notes(stop.result)
     if stop.result.failed:
         print(f"{len(stop.result.failed)} failed:")
         print_failures(stop.result)
+    if stop.earlier:
+        _print_earlier(stop.earlier, stop.result.noun)
     print(f"error: {stop}", file=sys.stderr)
     return EXIT_FAILED
 

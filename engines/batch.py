@@ -121,11 +121,14 @@ class BatchStopped(EngineError):
     """A result could not be written for lack of room (disk full, quota, read-only folder),
     so :func:`clear_folder` stopped there, leaving no partial file. The message says what was
     written and what was not; ``result`` is what was done, ``not_done`` the pictures from
-    the one that could not be written on."""
+    the one that could not be written on. ``earlier``: as :attr:`BatchInterrupted.earlier`
+    (in a run told to overwrite, the results an earlier run left for the pictures not
+    redone)."""
 
-    def __init__(self, message: str, result: BatchResult, not_done: tuple[Path, ...]) -> None:
+    def __init__(self, message: str, result: BatchResult, not_done: tuple[Path, ...],
+                 earlier: tuple[Path, ...] = ()) -> None:
         super().__init__(message)
-        self.result, self.not_done = result, not_done
+        self.result, self.not_done, self.earlier = result, not_done, earlier
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -475,8 +478,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in :attr:`BatchResult.failed` and
     the run goes on; a write that no room allows raises :class:`BatchStopped` and Ctrl+C
     (any :class:`KeyboardInterrupt`, a SIGTERM a caller turns into one included)
-    :class:`BatchInterrupted`, both carrying what was done (the latter, with ``overwrite``,
-    also the results an earlier run left for the pictures not redone).
+    :class:`BatchInterrupted`, both carrying what was done (and, with ``overwrite``, the
+    results an earlier run left for the pictures not redone).
     """
     cancel = cancel or CancelToken()
     written: list[Path] = []
@@ -530,7 +533,7 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                     so_far_result, rest = done(), left()
                     raise BatchStopped(_stop_message(exc, target, target.parent,
                                                      so_far_result, rest, overwrite),
-                                       so_far_result, rest) from exc
+                                       so_far_result, rest, earlier()) from exc
                 failed.append((source, _reason(exc, source)))
             report(1.0)
     except KeyboardInterrupt as exc:

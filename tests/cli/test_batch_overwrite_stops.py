@@ -5,6 +5,7 @@ way, so nothing is written outside the output folder."""
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -139,6 +140,52 @@ def test_segment_folder_names_its_label_maps(tmp_path, capsys, monkeypatch):
     assert "; the 2 label maps listed above are still from before this run: " in \
         _last_line(printed.err)
     assert {name: (out / name).read_bytes() for name in earlier} == earlier
+
+
+def test_a_full_disk_stop_of_an_overwrite_lists_the_earlier_results(tmp_path, capsys,
+                                                                    monkeypatch):
+    images, masks = _folder(tmp_path, count=4)
+    out = tmp_path / "out"
+    earlier = _earlier_results(out, ["p0.png", "p2.png", "p3.png"])  # none for p1
+    flushed = []
+    sync = os.fsync
+
+    def full_after_two(fd):  # p0 and p1 are written, p2's bytes do not fit
+        flushed.append(fd)
+        if len(flushed) > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_after_two)
+    assert _batch(images, masks, out, "--overwrite") == EXIT_FAILED
+    printed = capsys.readouterr()
+    assert printed.out.splitlines()[-3:] == [
+        f"2 results in {out} are still from before this run (not redone):",
+        "  p2.png", "  p3.png"]
+    errors = [line for line in printed.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "2 results written and kept, 2 pictures not done" in errors[0]
+    assert {name: (out / name).read_bytes() for name in ("p2.png", "p3.png")} == \
+        {name: earlier[name] for name in ("p2.png", "p3.png")}
+    assert (out / "p0.png").read_bytes() != earlier["p0.png"]
+
+
+def test_a_full_disk_stop_without_overwrite_lists_nothing_from_before(tmp_path, capsys,
+                                                                      monkeypatch):
+    images, masks = _folder(tmp_path, count=3)
+    out = tmp_path / "out"
+    _earlier_results(out, ["p2.png"])  # kept and skipped: not this run's to redo
+    sync = os.fsync
+    flushed = []
+
+    def full_after_one(fd):
+        flushed.append(fd)
+        if len(flushed) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_after_one)
+    assert _batch(images, masks, out) == EXIT_FAILED
+    assert "still from before this run" not in capsys.readouterr().out
 
 
 # --- --other-sizes with --masks -----------------------------------------------------------
