@@ -353,18 +353,27 @@ def _byte_array(value: Any) -> QByteArray | None:
 _DAMAGE = (ValueError, TypeError, ArithmeticError, RecursionError, MemoryError)
 
 
+def _take(key: str, parse: Callable[[Any], T | None],
+          settings: QSettings | None) -> tuple[Any, T | None]:
+    """The value stored under ``key`` (in ``settings``, else the store; None when nothing
+    is stored, :data:`_UNREAD` when reading it failed) and ``parse`` of it: None when
+    nothing is stored, when ``parse`` finds nothing to take and when the value is damaged
+    beyond that (reading or ``parse`` raises one of :data:`_DAMAGE`)."""
+    value = _UNREAD
+    try:
+        value = (settings if settings is not None else store()).value(key)
+        return value, None if value is None else parse(value)
+    except _DAMAGE:
+        return value, None
+
+
 def _read(key: str, parse: Callable[[Any], T | None], default: T,
           settings: QSettings | None = None) -> T:
     """What the editor takes from the value stored under ``key`` (in ``settings``, else the
-    store): ``parse`` of it. Every stored entry is read so (the checked ones through
-    :func:`_load`). ``default`` when nothing is stored, when ``parse`` finds nothing to take
-    (None) and when the value is damaged beyond that (``parse`` raises one of
-    :data:`_DAMAGE`): no stored value, however damaged, keeps the editor from starting."""
-    try:
-        value = (settings if settings is not None else store()).value(key)
-        taken = None if value is None else parse(value)
-    except _DAMAGE:
-        return default
+    store): ``parse`` of it (:func:`_take`), else ``default``. Every stored entry is read
+    so (the checked ones through :func:`_load`): no stored value, however damaged, keeps
+    the editor from starting."""
+    taken = _take(key, parse, settings)[1]
     return default if taken is None else taken
 
 
@@ -376,12 +385,7 @@ def _load(key: str, default: T, settings: QSettings | None = None,
     entry (damaged, or nothing in it fits), else each value dropped inside it."""
     name, checked = _CHECKED[key]
     dropped: list[str] = []
-    value = _UNREAD
-    try:
-        value = (settings if settings is not None else store()).value(key)
-        taken = None if value is None else (parse or checked)(value, dropped)
-    except _DAMAGE:
-        taken = None
+    value, taken = _take(key, lambda stored: (parse or checked)(stored, dropped), settings)
     whole = value is not None and taken is None
     _notes[key] = (value, [name + _quoted(value)] if whole else dropped)
     return default if taken is None else taken
