@@ -53,16 +53,27 @@ def _display_problem() -> str | None:
     return NO_DISPLAY
 
 
+# set by opencv-python's Linux wheels on import (see app.launch.OPENCV_QT_VARIABLES)
+_OPENCV_QT_VARIABLES = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
+
+
 def _quiet_decoders() -> None:
     """Keep the decoders' own warnings off stderr: OpenCV's ("PNG input buffer is
     incomplete"; every file it cannot read is reported once, in our own words, by
     engines.fileio) and Pillow's about damaged EXIF or TIFF directories ("Corrupt EXIF data",
     "Tag data larger than file. Skipping tag 271"; the file opens, the damaged tags are
-    skipped)."""
+    skipped). Importing OpenCV here, first, also keeps the Qt paths it would set (the
+    user's own values, or none), so that the editor's Qt looks only at its own plugins."""
     import warnings
 
+    user_qt = {name: os.environ.get(name) for name in _OPENCV_QT_VARIABLES}
     import cv2
 
+    for name, value in user_qt.items():  # cv2 points them at its own Qt 5 plugins
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
     warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF",

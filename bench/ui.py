@@ -81,6 +81,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.canvas import Canvas
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
+from app.launch import drop_opencv_qt_paths
 from app.window import MainWindow
 from engines import registry
 from engines.region import Box
@@ -748,6 +749,7 @@ def main() -> int:
         compare_large(args.baseline.resolve(), args.rounds)
         return 0
     parts = set(args.parts.split(","))
+    drop_opencv_qt_paths()  # Qt looks only at its own plugins
     app = QApplication.instance() or QApplication([])
     large = None
     if "large" in parts:  # first, so that it opens its picture as the first one, as users do

@@ -1,6 +1,6 @@
 """Screenshots of the real window for the README, taken under a real X server.
 
-Run under Xvfb (Debian: ``apt install xvfb libxcb-cursor0``)::
+Run under Xvfb (Debian: ``apt install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1``)::
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
@@ -27,6 +27,8 @@ import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.document import Layer  # noqa: E402
+from app.launch import drop_opencv_qt_paths  # noqa: E402
+from app.platform_check import window_problem  # noqa: E402
 from app.window import SAMPLE_IMAGE, MainWindow  # noqa: E402
 from engines.fileio import load_image, save_image  # noqa: E402
 
@@ -73,7 +75,7 @@ def new_window(app: QApplication, size=(1400, 880)) -> MainWindow:
 
 
 def fill(app: QApplication, window: MainWindow, apply: bool) -> None:
-    window.controller.settings.auto_apply = apply
+    window.engine_panel.auto_apply.setChecked(apply)  # the panel shows what the fill does
     finished = []
     window.controller.busyChanged.connect(lambda busy: busy or finished.append(True))
     window.controller.run()
@@ -205,6 +207,11 @@ def shot_watermark(app: QApplication) -> None:
 
 
 def main() -> int:
+    problem = window_problem()  # Qt would abort
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    drop_opencv_qt_paths()  # Qt looks only at its own plugins
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if app.platformName() != "xcb":
         print("run this under an X server (xvfb-run), not", app.platformName())
