@@ -6,9 +6,10 @@ and here every result is wanted). Each engine gets a card that shows its latest 
 arrives (a thumbnail of the hole's surroundings), then the time it took, or the one-line
 reason it could not run: failed, or not ready (said in the GUI's words by
 :func:`not_ready_reason`: how to install missing weights in File → Models…, never a command
-of ``python main.py``). Its "Use <engine>" button (named for the engine, so that the focus
-alone says which result Enter or Space takes) emits :attr:`CompareDialog.chosen` with the
-full-size result; the window applies it with
+of ``python main.py``; weights that fail during the run, or a label map lacking, are said so
+too: :func:`~app.model_dialogs.gui_error_text`). Its "Use <engine>" button (named for the
+engine, so that the focus alone says which result Enter or Space takes) emits
+:attr:`CompareDialog.chosen` with the full-size result; the window applies it with
 ``document.apply_result(image, ..., used_mask=dialog.request.mask)``.
 
 One result is the current one, framed, its button the dialog's default: the first to
@@ -39,10 +40,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_dialogs import gui_error_text
 from app.panels import engine_entries, readiness_text
 from app.qimages import rgb_pixmap
 from app.worker import Emit, EngineCache, Task, Worker, private_worker, retire_worker
-from cli._errors import describe_error
 from engines import registry
 from engines.base import (
     Cancelled,
@@ -161,7 +162,7 @@ class CompareTask(Task):
                 # the card is titled with the engine: a crash says only what it raised
                 crash = exc.__cause__ if isinstance(exc, EngineCrashed) else None
                 emit(EngineFailed(name, exception_line(crash) if crash is not None
-                                  else describe_error(exc)[0]))
+                                  else gui_error_text(exc)))
             finally:
                 if engine is not None:
                     engine.release()

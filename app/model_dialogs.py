@@ -13,10 +13,13 @@ installed and sound; Delete removes).
 weights: download now?"; :func:`weights_advice` and :func:`weights_needed_message` say, in the
 GUI's words, what a declined download leaves missing and how to install it in File → Models…
 (the status bar after choosing an engine, filling or computing a map, the Engine and Labels
-panels), :func:`training_advice` what an engine to train lacks. None of them shows a command
-of ``python main.py``. A checkpoint with no download address whose engine runs a
-downloadable TorchScript export as well (MI-GAN 512) is offered and advised as that export
-(:func:`downloadable_alternative`, :func:`unmet`).
+panels), :func:`training_advice` what an engine to train lacks, :func:`weights_error_text`
+(:func:`gui_error_text`) what a run that failed for its weights, or for want of a label map,
+lacks (from the error's fields: the window, the Compare cards, the Faces panel and the
+download dialogs say it so). None of them shows a command of ``python main.py``. A
+checkpoint with no download address whose engine runs a downloadable TorchScript export as
+well (MI-GAN 512) is offered and advised as that export (:func:`downloadable_alternative`,
+:func:`unmet`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from PySide6.QtWidgets import (
 
 from cli._errors import describe_error
 from engines import download, weights
-from engines.base import Cancelled, CancelToken
+from engines.base import Cancelled, CancelToken, EngineError, Guidance, Readiness
 from engines.weights import InstallState, format_size
 
 Job = Callable[[weights.ProgressCallback, CancelToken, Callable[[str], None]], Path]
@@ -127,7 +130,7 @@ class _TransferWorker(QObject):
                     self.cancelled.emit(weights_id)
                     return
                 except Exception as exc:  # reported, never left to kill the thread silently
-                    self.failed.emit(weights_id, describe_error(exc)[0])
+                    self.failed.emit(weights_id, gui_error_text(exc))
                     continue
                 finally:
                     reporter.close()
@@ -715,28 +718,122 @@ def weights_advice(weights_ids: Sequence[str]) -> str:
         return ""
     if not entries:
         return ""
-    alternatives = [downloadable_alternative(entry.spec.id) for entry in entries
-                    if entry.state is InstallState.MANUAL]
+    specs = [entry.spec for entry in entries]
     if any(entry.state is InstallState.DAMAGED for entry in entries):
-        problem = "its weights file is damaged"
-        how = ("replace it in File → Models… (Download, or Import file… with a copy you have)"
-               if all(entry.spec.urls for entry in entries)
-               else "replace it in File → Models… (Import file… with a copy you have)")
-    elif all(entry.state is InstallState.MANUAL for entry in entries) and all(alternatives):
-        problem = "its weights are not installed"
-        how = ALTERNATIVE_ADVICE.format(titles=" and ".join(
+        return f"its weights file is damaged: {_replace_how(specs)}"
+    return f"its weights are not installed: {_install_how(specs)}"
+
+
+def _replace_how(specs: Sequence[weights.WeightSpec], pronoun: str = "it") -> str:
+    """How to replace the damaged files of ``specs`` in File → Models… (``pronoun`` names
+    them): Download, where each has a download address, or Import file…."""
+    if all(spec.urls for spec in specs):
+        return (f"replace {pronoun} in File → Models… (Download, or Import file… with a copy "
+                "you have)")
+    return f"replace {pronoun} in File → Models… (Import file… with a copy you have)"
+
+
+def _install_how(specs: Sequence[weights.WeightSpec]) -> str:
+    """How to install the checkpoints ``specs``, which are not installed, in File → Models…:
+    download them; for ones with no download address, the TorchScript exports that do the
+    same job (:data:`ALTERNATIVE_ADVICE`) where each has one, else where to get them."""
+    if not specs or any(spec.urls for spec in specs):
+        return "download them in File → Models… (or Import file… with a copy you have)"
+    alternatives = [downloadable_alternative(spec.id) for spec in specs]
+    if all(alternatives):
+        return ALTERNATIVE_ADVICE.format(titles=" and ".join(
             weights.get_spec(alternative).title for alternative in alternatives))
-    elif all(entry.state is InstallState.MANUAL for entry in entries):
-        problem = "its weights are not installed"
-        how = "File → Models… says where to get them, then Import file… installs them"
-    else:
-        problem = "its weights are not installed"
-        how = "download them in File → Models… (or Import file… with a copy you have)"
-    return f"{problem}: {how}"
+    return "File → Models… says where to get them, then Import file… installs them"
 
 
 ALTERNATIVE_ADVICE = ("download its TorchScript export, {titles}, in File → Models… (or get its "
                       "own weights as File → Models… says, then Import file… installs them)")
+
+
+def weights_error_text(exc: BaseException) -> str:
+    """What the window says of a run (a fill, a comparison, a map, a face detection, a
+    download) that failed with ``exc``, when the failure is about weights or a label map,
+    in the GUI's words (no command line, no path); "" for any other exception (then
+    :func:`~cli._errors.describe_error`'s line holds). From the error's fields, never its
+    message (the command-line tool's):
+
+    * a checkpoint not installed (:class:`~engines.weights.WeightsMissingError`): ``"The
+      LaMa big (official) weights are not installed: download them in File → Models… (or
+      Import file… with a copy you have)"`` (as :func:`weights_advice` says how); for an
+      engine to train, :data:`TRAINING_ADVICE` (``"Semantic-guided network cannot fill the
+      hole, as it has no trained model yet. …"``);
+    * an installed file that passed the quick checks but is not the checkpoint
+      (:class:`~engines.weights.WeightsCorruptError` naming its path: it cannot be read,
+      its digest differs, its tensors do not fit): ``"The LaMa big (official) weights file
+      is damaged: {reason}; replace it in File → Models… (Download, or Import file… with a
+      copy you have)"``, or for another checkpoint's file ``"The file installed as … is not
+      that checkpoint: {reason}; replace it …"``;
+    * any other weights error (a download or a file to import that fails its checks:
+      nothing installed is at fault) its reason, without the command line's advice;
+    * an engine run without the label map it needs (an error whose ``missing_guidance`` is
+      :attr:`~engines.base.Guidance.LABELS`): ``"{engine} needs a label map:"``
+      :data:`LABELS_ADVICE`.
+    """
+    if isinstance(exc, EngineError) and getattr(exc, "missing_guidance", None) is \
+            Guidance.LABELS:
+        engine = getattr(exc, "engine", "") or "This engine"
+        return f"{engine} needs a label map: {LABELS_ADVICE}"
+    if not isinstance(exc, weights.WeightsError):
+        return ""
+    try:
+        specs = [weights.get_spec(weights_id) for weights_id in exc.weights_ids]
+    except weights.UnknownWeightsError:
+        specs = []
+    if specs and isinstance(exc, weights.WeightsMissingError):
+        return _missing_text(specs[0])  # the ones after it are alternatives to it
+    if specs and isinstance(exc, weights.WeightsCorruptError) and exc.path is not None:
+        reason = _first_line(exc.reason)
+        if len(specs) > 1:
+            return (f"The {' and '.join(spec.title for spec in specs)} weights files are "
+                    f"damaged: {_replace_how(specs, 'them')}")
+        if isinstance(exc, weights.CheckpointMismatchError):
+            return (f"The file installed as {specs[0].title} is not that checkpoint: {reason}; "
+                    f"{_replace_how(specs)}")
+        return f"The {specs[0].title} weights file is damaged: {reason}; {_replace_how(specs)}"
+    return _first_line(exc.reason) or describe_error(exc)[0]
+
+
+LABELS_ADVICE = ("compute one in the Labels panel (Compute map), or import one (File → "
+                 "Import Label Map…)")
+
+
+def gui_error_text(exc: BaseException) -> str:
+    """One line on ``exc`` for the window: :func:`weights_error_text`, else
+    :func:`~cli._errors.describe_error`'s."""
+    return weights_error_text(exc) or describe_error(exc)[0]
+
+
+def _missing_text(spec: weights.WeightSpec) -> str:
+    """What :func:`weights_error_text` says of ``spec``'s checkpoint that is not installed;
+    for the model of an engine that needs training, the training advice."""
+    engine = _engine_to_train(spec)
+    if engine is not None:
+        return (f"{engine.title or engine.name} {FILL_SITUATION} "
+                f"{TRAINING_ADVICE.format(engine=engine.name)}")
+    return f"The {spec.title} weights are not installed: {_install_how([spec])}"
+
+
+def _engine_to_train(spec: weights.WeightSpec):
+    """The engine class named by ``spec`` when it needs training now (its status says so),
+    else None (a parser's checkpoint, an engine that needs a download, a broken plugin)."""
+    from engines import registry
+
+    try:
+        engine_class = registry.engine_class(spec.engine)
+        readiness = engine_class().status().readiness
+    except Exception:  # not an engine's, or one that cannot say: no training advice
+        return None
+    return engine_class if readiness is Readiness.NEEDS_TRAINING else None
+
+
+def _first_line(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0] if text else ""
 
 
 def training_advice(engine: str, weights_ids: Sequence[str]) -> str:

@@ -6,8 +6,10 @@ cancels the running one and replaces any task still waiting. Results come back a
 queued to the GUI thread, each tagged with the task id so stale ones can be ignored. An
 exception inside a task becomes a ``failed`` signal with a one-line message (an unexpected
 one, a bug, named after the engine, :class:`~engines.base.EngineCrashed`, or else the task:
-"OpenCV Telea failed: ZeroDivisionError: ..."; its traceback goes to stderr); the thread
-survives and the program never dies of an engine error.
+"OpenCV Telea failed: ZeroDivisionError: ..."; its traceback goes to stderr; a failure for
+the weights or the label map a task needs is said in the GUI's words,
+:func:`~app.model_dialogs.weights_error_text`); the thread survives and the program never
+dies of an engine error.
 
 Tasks run one at a time: a cancelled task that does not stop (an engine that never checks
 its cancel token) holds up the next one, and the clients say so ("Waiting for ... to stop").
@@ -29,6 +31,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.document import Snapshot
+from app.model_dialogs import weights_error_text
 from cli._errors import describe_error
 from engines import registry
 from engines.base import (
@@ -268,6 +271,8 @@ class Worker(QObject):
                 traceback.print_exc(file=sys.stderr)
                 if not isinstance(exc, EngineCrashed):  # which names its engine already
                     message = f"{task.title} failed: {message}"
+            else:  # weights or a label map lacking: in the GUI's words, not the CLI's
+                message = weights_error_text(exc) or message
             self.failed.emit(task.id, message)
         else:
             self.finished.emit(task.id, result)

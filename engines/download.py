@@ -665,9 +665,10 @@ def _install(spec: WeightSpec, partial: _Partial, url: str, cancel: CancelToken)
         if spec.archive_member:
             _extract(spec, part, target, cancel)
             sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
-    except WeightsCorruptError as exc:
+    except WeightsCorruptError as exc:  # of the download: nothing installed is at fault
         partial.discard()
-        raise type(exc)(f"{exc}; the bad file was removed") from None
+        raise type(exc)(f"{exc}; the bad file was removed", weights_ids=(spec.id,),
+                        reason=f"{exc.reason}; the bad file was removed") from None
     if not spec.archive_member:
         os.replace(part, target)
     weights.write_manifest(spec.id, sha256, url, _what_was_checked(spec))

@@ -154,11 +154,44 @@ class UnknownWeightsError(KeyError):
         return str(self.args[0])
 
 
-class WeightsMissingError(EngineError):
+class WeightsError(EngineError):
+    """A checkpoint's file is missing or is not the checkpoint it should be.
+
+    ``str()`` is the command-line tool's message (with its commands, where it gives any);
+    the fields let another front end say it in its own words:
+
+    * ``weights_ids``: the checkpoints concerned (empty when the file is no known
+      checkpoint's, or the raiser did not say): for :class:`WeightsMissingError`, those any
+      one of which would do, preferred first; for :class:`WeightsCorruptError`, those whose
+      file it is (installed, when ``path`` is set, else one to be installed).
+    * ``path``: the installed file at fault (absolute), None when none is installed or the
+      file is not one in the cache (a download, a file to import, a ``weights_path``).
+    * ``reason``: what is wrong, without advice on what to do: said of "it" when ``path`` is
+      set (``"it is an empty file"``), else naming the file; the message itself when that
+      gives no advice.
+
+    The fields are instance attributes: a pickled error keeps them.
+    """
+
+    def __init__(self, message: str = "", *, weights_ids: Iterable[str] = (),
+                 path: str | os.PathLike | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.weights_ids: tuple[str, ...] = tuple(weights_ids)
+        self.path: Path | None = None if path is None else Path(path)
+        self.reason: str = message if reason is None else reason
+
+    def retold(self, message: str, reason: str | None = None) -> WeightsError:
+        """An error of the same type and fields whose message is ``message`` (and whose
+        reason is ``reason``, when given); raised in place of this one."""
+        return type(self)(message, weights_ids=self.weights_ids, path=self.path,
+                          reason=self.reason if reason is None else reason)
+
+
+class WeightsMissingError(WeightsError):
     """The checkpoint is not in the cache; the message says how to get it."""
 
 
-class WeightsCorruptError(EngineError):
+class WeightsCorruptError(WeightsError):
     """The file in the cache is not the checkpoint it should be."""
 
 
@@ -360,7 +393,8 @@ def damaged_message(spec: WeightSpec, path: Path, reason: str) -> str:
 
 
 def require(weights_id: str) -> Path:
-    """The cached file for ``weights_id``, or :class:`WeightsMissingError` saying what to do."""
+    """The cached file for ``weights_id``, or :class:`WeightsMissingError` saying what to do
+    (its ``weights_ids`` the id, its ``reason`` the bare "TITLE weights are not installed")."""
     path = local_path(weights_id)
     if path.is_file():
         return path
@@ -368,7 +402,9 @@ def require(weights_id: str) -> Path:
     how = (f"download it with `python main.py models download {spec.id}`" if spec.urls
            else spec.manual or "import it with `python main.py models import ID FILE`")
     raise WeightsMissingError(f"{spec.title} weights are not installed: {how}, or import a "
-                              f"file you have with `python main.py models import {spec.id} FILE`")
+                              f"file you have with `python main.py models import {spec.id} FILE`",
+                              weights_ids=(spec.id,),
+                              reason=f"{spec.title} weights are not installed")
 
 
 def missing(weights_ids: Iterable[str]) -> list[str]:
@@ -384,6 +420,22 @@ def damaged_problem(weights_ids: Iterable[str]) -> str | None:
     entries = [installation(weights_id) for weights_id in dict.fromkeys(weights_ids)]
     return "; ".join(damaged_message(entry.spec, entry.path, entry.problem)
                      for entry in entries if entry.state is InstallState.DAMAGED) or None
+
+
+def damaged_error(weights_ids: Iterable[str]) -> WeightsCorruptError | None:
+    """The error an engine raises when, of the checkpoints ``weights_ids`` it could load,
+    only damaged files are installed: the message :func:`damaged_problem`'s, the fields
+    (:class:`WeightsError`) the damaged ones' ids, the first one's path and its reason
+    (:func:`damage`'s, said of "it"); None when none is damaged."""
+    entries = [entry for entry in (installation(weights_id)
+                                   for weights_id in dict.fromkeys(weights_ids))
+               if entry.state is InstallState.DAMAGED]
+    if not entries:
+        return None
+    return WeightsCorruptError(
+        "; ".join(damaged_message(entry.spec, entry.path, entry.problem) for entry in entries),
+        weights_ids=[entry.spec.id for entry in entries], path=entries[0].path.absolute(),
+        reason=entries[0].problem)
 
 
 # --- installation state -------------------------------------------------------------------
@@ -717,18 +769,25 @@ def check_checkpoint_file(spec: WeightSpec, path: str | os.PathLike, what: str =
         return
     try:
         spec.check_contents(path)
-    except WeightsCorruptError as exc:
-        raise type(exc)(_not_the_checkpoint(spec, path, what, str(exc))) from None
+    except WeightsCorruptError as exc:  # of the file to install: no installed path
+        raise type(exc)(_not_the_checkpoint(spec, path, what, str(exc)),
+                        weights_ids=(spec.id,),
+                        reason=_not_the_checkpoint(spec, path, what, exc.reason)) from None
 
 
 def _not_the_checkpoint(spec: WeightSpec, path: Path, what: str, reason: str) -> str:
     """``"WHAT is not the TITLE checkpoint: REASON"``, the file's own path or name at the
     start of ``reason`` (a loader's message) said as ``it``."""
+    return f"{what} is not the {spec.title} checkpoint: {_said_of_it(reason, path)}"
+
+
+def _said_of_it(text: str, path: Path) -> str:
+    """``text`` (a loader's message about the file ``path``) with the file's own path or
+    name at its start said as ``it``; as it is when it starts with neither."""
     for name in (str(path.absolute()), str(path), path.name):
-        if reason.startswith(name + " "):
-            reason = "it" + reason[len(name):]
-            break
-    return f"{what} is not the {spec.title} checkpoint: {reason}"
+        if text.startswith(name + " "):
+            return "it" + text[len(name):]
+    return text
 
 
 def check_unpinned_file(spec: WeightSpec, path: str | os.PathLike, what: str = "",
@@ -851,7 +910,8 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     :class:`WeightsMissingError`; for a file that fails, :class:`HashMismatchError`,
     :class:`WrongFileError` or what ``check_contents`` raises, saying it as
     :func:`damaged_message` does: the file's path, ``is damaged:`` the reason, and the
-    commands that replace it.
+    commands that replace it; its fields (:class:`WeightsError`) name the checkpoint, the
+    file and the reason alone.
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
@@ -868,11 +928,9 @@ def _as_damaged(spec: WeightSpec, path: Path, exc: WeightsCorruptError) -> Weigh
     reason = str(exc)
     if replace_commands(spec) in reason:
         return exc
-    for name in (str(path.absolute()), str(path), path.name):  # "PATH does not ..."
-        if reason.startswith(name + " "):
-            reason = "it" + reason[len(name):]
-            break
-    return type(exc)(damaged_message(spec, path, reason))
+    reason = _said_of_it(reason, path)  # "PATH does not ..."
+    return type(exc)(damaged_message(spec, path, reason), weights_ids=(spec.id,),
+                     path=path.absolute(), reason=_said_of_it(exc.reason, path))
 
 
 def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | None) -> str:
@@ -970,7 +1028,8 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     again with an unpickler that rebuilds tensors and plain containers only and turns every
     other object into an inert placeholder, so no code from the file runs either way.
     Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file,
-    saying why (:func:`_unreadable_reason`) and, for an installed checkpoint, how to replace it.
+    saying why (:func:`_unreadable_reason`) and, for an installed checkpoint, how to replace it
+    (its fields then naming the checkpoint and the file: :func:`checkpoint_error`).
 
     While a :func:`network_check` runs (in its thread), a ``torch.save`` zip is
     memory-mapped (``mmap=True``): its tensors' data is read only where it is used, as
@@ -996,9 +1055,11 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
             return torch.load(str(path), map_location="cpu", weights_only=False,
                               pickle_module=_restricted_pickle_module(), mmap=mapped)
     except FileNotFoundError:
-        raise WeightsMissingError(f"{path}: no such file") from None
+        spec = _installed_spec(path)
+        raise WeightsMissingError(f"{path}: no such file",
+                                  weights_ids=(spec.id,) if spec else ()) from None
     except Exception as exc:  # torch raises many types for bad files
-        raise WeightsCorruptError(_unreadable_message(path, format, exc)) from exc
+        raise _unreadable_error(path, format, exc) from exc
 
 
 # --- does a checkpoint fit its network ----------------------------------------------------
@@ -1048,7 +1109,7 @@ def _probe(path: Path, load: Callable[[Path, Any], Any],
             warnings.filterwarnings("ignore", message=".*non-meta parameter.*meta parameter")
             load(path, device)
     except WeightsCorruptError as exc:
-        failure = type(exc)(str(exc))
+        failure = exc.retold(str(exc))
     except Exception as exc:  # whatever the loader trips on, the file does not fit
         failure = CheckpointMismatchError(f"{path.absolute()} does not load into its network "
                                           f"({message_line(exc)[:200]})")
@@ -1123,20 +1184,50 @@ def mismatch_error(path: str | os.PathLike, network: str,
     replace it, as for a damaged one."""
     path = Path(path)
     message = f"{path.absolute()} does not fit {network} ({differences})"
+    reason = message
     spec = _installed_spec(path)
     if spec is not None:
         message += f": it is not the {spec.title} checkpoint; {replace_commands(spec)}"
-    return CheckpointMismatchError(message)
+    return checkpoint_error(path, message, reason, CheckpointMismatchError)
 
 
-def _unreadable_message(path: Path, format: str, exc: BaseException) -> str:
-    """One line for a checkpoint that could not be opened: the file, why, and for an
-    installed one the commands that replace it."""
+def _unreadable_error(path: Path, format: str, exc: BaseException) -> WeightsCorruptError:
+    """The error for a checkpoint that could not be opened, in one line: the file, why,
+    and for an installed one the commands that replace it (fields: :func:`attach_file`)."""
     spec = _installed_spec(path)
     try:
         reason = _unreadable_reason(path, format, spec, exc)
     except OSError as error:  # unreadable by us too (permissions, a folder)
         reason = error.strerror or str(error)
     if spec is None:
-        return f"{path.absolute()} is not a readable {format} checkpoint: {reason}"
-    return damaged_message(spec, path, reason)
+        message = f"{path.absolute()} is not a readable {format} checkpoint: {reason}"
+        return WeightsCorruptError(message)
+    return checkpoint_error(path, damaged_message(spec, path, reason), reason)
+
+
+def checkpoint_error(path: str | os.PathLike, message: str, reason: str | None = None,
+                     kind: type[WeightsError] = WeightsCorruptError) -> WeightsError:
+    """A ``kind`` error about the checkpoint file ``path`` whose message is ``message`` (the
+    command-line tool's, advice included), its fields (:class:`WeightsError`) filled in by
+    :func:`attach_file`; ``reason`` says what is wrong without the advice, naming the file
+    at its start (default: ``message``, for one that gives no advice)."""
+    return attach_file(kind(message, reason=reason), path)
+
+
+def attach_file(exc: WeightsError, path: str | os.PathLike) -> WeightsError:
+    """``exc``, raised about the checkpoint file ``path`` (loading it, say), given the fields
+    that it lacks when ``path`` is an installed checkpoint's file: that checkpoint's id and,
+    for a :class:`WeightsCorruptError`, the file's absolute path and its reason said of "it"
+    (the file's path or name at its start replaced). Its message, and an error that names
+    its checkpoints already, are kept as they are; returns ``exc`` (to raise it again:
+    ``raise attach_file(exc, path)``)."""
+    if exc.weights_ids:
+        return exc
+    path = Path(path)
+    spec = _installed_spec(path)
+    if spec is not None:
+        exc.weights_ids = (spec.id,)
+        if isinstance(exc, WeightsCorruptError):
+            exc.path = path.absolute()
+            exc.reason = _said_of_it(exc.reason, path)
+    return exc

@@ -33,7 +33,7 @@ from engines.neural.common import image_to_tensor, mask_to_tensor
 from engines.neural.migan_network import MiganGenerator
 from engines.neural.sources import DualSourceEngine, load_exact, network_dtype
 from engines.registry import register
-from engines.weights import WeightsCorruptError, WeightSpec, register_spec
+from engines.weights import WeightSpec, register_spec
 
 HOMEPAGE = "https://github.com/Picsart-AI-Research/MI-GAN"
 DRIVE_FOLDER = "https://drive.google.com/drive/folders/1xNtvN2lto0p5yFKOEEg9RioMjGrYM74w"
@@ -115,11 +115,13 @@ def upgrade_legacy_upsampling(state: Mapping[str, Any], network: MiganGenerator
 
 def load_state_dict(network: MiganGenerator, path: Path, resolution: int) -> None:
     """Load the authors' state dict at ``path`` into ``network``, every tensor name and shape
-    matching (older files' upsampling kernels converted); raises WeightsCorruptError."""
+    matching (older files' upsampling kernels converted); raises WeightsCorruptError (its
+    fields naming an installed file's checkpoint: :func:`~engines.weights.checkpoint_error`)."""
     state = weights.load_checkpoint(path, "state_dict")
     what = f"{path.name} (MI-GAN {resolution})"
     if not isinstance(state, Mapping):
-        raise WeightsCorruptError(f"{what} is not a state dict")
+        raise weights.checkpoint_error(path, f"{what} is not a state dict",
+                                       f"{path.name} is not a state dict")
     load_exact(network, upgrade_legacy_upsampling(state, network), path,
                f"the MI-GAN {resolution} generator")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -53,7 +53,13 @@ from engines.neural.common import (
     tensor_to_image,
 )
 from engines.registry import register
-from engines.weights import WeightsCorruptError, WeightSpec, load_checkpoint, register_spec
+from engines.weights import (
+    WeightsCorruptError,
+    WeightSpec,
+    checkpoint_error,
+    load_checkpoint,
+    register_spec,
+)
 
 CHECKPOINT_FORMAT = "inpaint-studio/semantic"
 CHECKPOINT_VERSION = 1
@@ -66,6 +72,23 @@ CUSTOM_LABEL_SET = "custom"
 # the engine pads a region to at least this much each way: at 1/4 scale the instance norms
 # then see at least 2x2 values per channel (a single value cannot be normalised)
 MIN_SIDE = 8
+
+
+class LabelMapNeededError(EngineError):
+    """The engine was run without a label map (:attr:`Region.labels` None).
+
+    ``str()`` is the message for either front end, the command line's advice included;
+    ``engine`` is the engine's title and ``missing_guidance`` the kind of guidance missing
+    (:attr:`Guidance.LABELS`), so that the editor can say it its own way.
+    """
+
+    missing_guidance: ClassVar[Guidance] = Guidance.LABELS
+
+    def __init__(self, engine: str = "") -> None:
+        super().__init__("this engine needs a label map: compute one first (Labels panel, "
+                         "Compute map) or, on the command line, give --labels FILE made "
+                         "with `python main.py segment`")
+        self.engine = engine
 
 
 def _act() -> nn.LeakyReLU:
@@ -308,31 +331,34 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     data = load_checkpoint(path)
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise WeightsCorruptError(f"{path.name} is not a semantic-network checkpoint "
-                                  f"({TRAIN_HINT})")
+        not_one = f"{path.name} is not a semantic-network checkpoint"
+        raise checkpoint_error(path, f"{not_one} ({TRAIN_HINT})", not_one)
     if data.get("version") != CHECKPOINT_VERSION:
-        raise WeightsCorruptError(f"{path.name} is a semantic checkpoint of version "
-                                  f"{data.get('version')}; this build reads version "
-                                  f"{CHECKPOINT_VERSION}")
+        raise checkpoint_error(path, f"{path.name} is a semantic checkpoint of version "
+                                     f"{data.get('version')}; this build reads version "
+                                     f"{CHECKPOINT_VERSION}")
     meta = data.get("meta")
     if not isinstance(meta, dict) or any(not isinstance(meta.get(k), int)
                                          for k in ARCHITECTURE_KEYS):
-        raise WeightsCorruptError(f"{path.name} lacks the network description (meta)")
+        raise checkpoint_error(path, f"{path.name} lacks the network description (meta)")
     return data
 
 
-def network_from_checkpoint(data: Mapping[str, Any], name: str = "checkpoint"
-                            ) -> SemanticInpaintNet:
+def network_from_checkpoint(data: Mapping[str, Any], name: str = "checkpoint",
+                            path: str | Path | None = None) -> SemanticInpaintNet:
     """Build the network a checkpoint (from :func:`read_checkpoint`) describes and load it
-    strictly; CPU, eval mode."""
+    strictly; CPU, eval mode. Raises :class:`WeightsCorruptError` naming the file ``name``;
+    given the file's ``path``, its fields name an installed file's checkpoint
+    (:func:`~engines.weights.checkpoint_error`)."""
     meta = data["meta"]
     network = SemanticInpaintNet(**{k: meta[k] for k in ARCHITECTURE_KEYS})
     try:
         network.load_state_dict(data["generator"], strict=True)
     except (RuntimeError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
-        raise WeightsCorruptError(f"{name} does not fit the semantic network ({first})") \
-            from None
+        message = f"{name} does not fit the semantic network ({first})"
+        raise (WeightsCorruptError(message) if path is None
+               else checkpoint_error(path, message)) from None
     return network.eval()
 
 
@@ -347,7 +373,8 @@ register_spec(WeightSpec(
              "(num_classes in the checkpoint's meta); H, W multiples of 4; outputs tanh",
     manual=TRAIN_HINT,
     extra={"state_dict_key": "generator", "meta_key": "meta"},
-    check_contents=lambda path: network_from_checkpoint(read_checkpoint(path), path.name),
+    check_contents=lambda path: network_from_checkpoint(read_checkpoint(path), path.name,
+                                                        path),
 ))
 
 
@@ -416,14 +443,12 @@ class SemanticEngine(NeuralEngine):
                              f"with the parser the model was trained with")
 
     def load_network(self, path: Path, device) -> SemanticInpaintNet:
-        network = network_from_checkpoint(read_checkpoint(path), path.name)
+        network = network_from_checkpoint(read_checkpoint(path), path.name, path)
         return network.to(device).eval()
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         if region.labels is None:
-            raise EngineError("this engine needs a label map: compute one first (Labels "
-                              "panel, Compute map) or, on the command line, give --labels "
-                              "FILE made with `python main.py segment`")
+            raise LabelMapNeededError(self.title)
         device = self.device(None if region.device == "auto" else region.device)
         network = self.network(device)
         labels = region.labels

@@ -147,15 +147,24 @@ class DualSourceEngine(NeuralEngine):
         for weights_id in self.candidate_ids():
             if weights.is_present(weights_id):
                 return weights.local_path(weights_id)
-        damaged = weights.damaged_problem(self.candidate_ids())
-        if damaged:
-            raise WeightsCorruptError(damaged)
+        damaged = weights.damaged_error(self.candidate_ids())
+        if damaged is not None:
+            raise damaged
         raise WeightsMissingError(f"{self.title} weights are not installed: "
-                                  f"{self._how_to_install()}")
+                                  f"{self._how_to_install()}", weights_ids=self.candidate_ids(),
+                                  reason=f"{self.title} weights are not installed")
 
     def load_network(self, path: Path, device) -> Any:
         """A TorchScript file as it is (float32); otherwise our network with the official
-        weights, in float16 on CUDA when ``half_safe``."""
+        weights, in float16 on CUDA when ``half_safe``. A failure to load an installed file
+        names its checkpoint and path (:func:`~engines.weights.attach_file`)."""
+        try:
+            return self._load_network(path, device)
+        except WeightsCorruptError as exc:
+            weights.attach_file(exc, path)
+            raise
+
+    def _load_network(self, path: Path, device) -> Any:
         if is_torchscript(path):
             return weights.load_checkpoint(path, "torchscript").to(device).eval()
         network = super().load_network(path, device)
