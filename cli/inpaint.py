@@ -33,7 +33,7 @@ from engines.fileio import (
     loses_transparency,
     save_result,
 )
-from engines.guidance import reference_patch_size
+from engines.guidance import reference_patch_size, source_notes
 from engines.region import shrunk_references_note
 
 NAME = "inpaint"
@@ -156,6 +156,33 @@ def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) 
         print(f"note: {note}", file=sys.stderr)
 
 
+def _label_names(label_set: str | None) -> tuple[str, ...] | None:
+    """The names of the ids of the label set called ``label_set`` (a label map file's, as
+    :func:`cli._common.load_labels` reads it) among the parsers' sets; None when unknown
+    (no name, or no parser has it; a parser that fails to give its set is passed over)."""
+    if not label_set:
+        return None
+    from engines.segmentation.base import LabelSet, create_parser, parser_names
+
+    for name in parser_names():
+        try:
+            found = create_parser(name).label_set
+        except Exception:  # a broken parser (a plugin's) must not stop a note
+            continue
+        if isinstance(found, LabelSet) and found.name == label_set:
+            return found.names
+    return None
+
+
+def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> list[str]:
+    """The notes on guidance ``engine`` follows but could not in this fill
+    (:func:`engines.guidance.source_notes`, as the editor says them): reference photos left
+    out (``paths``: as named, :func:`_load_references`), labels of the hole without a
+    source, named as the label map's set names them."""
+    return source_notes(request, engine, [f"--exemplar {path}" for path in paths],
+                        lambda: _label_names(request.label_set))
+
+
 def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.ndarray]:
     """The ``--exemplar`` photos by the path each was named by, a file named twice once
     (:func:`cli._common.load_exemplars`), read-only: the request takes them without copying
@@ -196,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
                 keep_metadata=not args.strip_metadata, edited=request.hole)
     if unused:  # with the other notes on the result
         print(f"note: {_ignored_note(args, unused, users)}")
+    for note in _source_notes(engine, request, list(references)):
+        print(f"note: {note}")
     for note in loaded.notes:
         print(f"note: {note}")
     if loses_transparency(loaded.alpha, output.suffix):

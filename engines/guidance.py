@@ -7,7 +7,7 @@ of a fill (:func:`follow_colour_hints`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -16,12 +16,22 @@ import numpy as np
 from engines.base import (
     MIN_CROP_CONTEXT,
     UNLABELLED,
+    CancelToken,
+    Engine,
     Guidance,
     InpaintRequest,
     InputError,
     Strategy,
 )
-from engines.region import REFERENCE_OPAQUE, Box, colour_strokes_in, crop_boxes
+from engines.fileio import join_words
+from engines.region import (
+    REFERENCE_OPAQUE,
+    Box,
+    LabelSources,
+    colour_strokes_in,
+    crop_boxes,
+    unsourced_labels,
+)
 
 # px: sketch lines and colour strokes this close to the hole count as drawn in it (lines are
 # drawn up to the hole's edge, and the edge moves by a pixel or two at coarser scales)
@@ -96,6 +106,100 @@ def reference_patch_size(engine: str, options: Mapping[str, Any]) -> int:
     if not any(spec.key == "patch_size" for spec in cls.user_options()):
         cls = registry.engine_class("patchmatch")
     return int(options.get("patch_size", cls.option_default("patch_size")))
+
+
+def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:
+    """``(side, title)``: the patch side ``engine`` copies from reference photos on
+    ``request`` (its ``patch_size`` option: the engine's, else the request's, else the
+    default, as :meth:`Engine.engine_option` reads it; Guided PatchMatch's default for an
+    engine without one) and the option's title, as the engine panel names it."""
+    from engines import registry  # local: the registry imports the engines
+
+    specs = {spec.key: spec for spec in type(engine).user_options()}
+    spec = specs.get("patch_size")
+    if spec is None:
+        spec = next(spec for spec in registry.engine_class("patchmatch").user_options()
+                    if spec.key == "patch_size")
+        return int(spec.default), spec.title
+    side = engine.options.get("patch_size", request.options.get("patch_size", spec.default))
+    return int(side), spec.title
+
+
+def left_out_references(request: InpaintRequest, engine: Engine) -> list[tuple[int, str]]:
+    """The reference photos of ``request`` that ``engine`` leaves out of its fill: ``(index,
+    why)`` of each exemplar without room for one patch of the size the engine copies
+    (:func:`reference_problem`'s text, which follows the photo's name, at
+    :func:`_patch_option`'s side); none for an engine that takes no exemplars. A photo that
+    passed when it was added fails here once the patch size was raised."""
+    if Guidance.EXEMPLARS not in engine.guidance or not request.exemplars:
+        return []
+    side = _patch_option(engine, request)[0]
+    return [(index, problem) for index, pixels in enumerate(request.exemplars)
+            if (problem := reference_problem(pixels, side)) is not None]
+
+
+def source_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],
+                 label_names: Callable[[], Sequence[str] | None] = lambda: None,
+                 cancel: CancelToken | None = None,
+                 unedited_labels: np.ndarray | None = None) -> list[str]:
+    """Sentences on guidance ``engine`` follows but could not follow in this fill of
+    ``request``, for the user (the CLI's ``note:`` lines, the editor's status bar after a
+    fill), each starting "the fill" in lower case (a caller that starts a sentence with one
+    capitalises it); empty when there is none:
+
+    * each reference photo left out (:func:`left_out_references`), named by its entry of
+      ``reference_names`` (one per exemplar, in order), with the patch size and the option
+      that sets it;
+    * the labels given to the hole (where they differ from ``unedited_labels``, the map
+      as a parser computed it; None: all of them) that no pixel the fill may copy from
+      carries (:func:`engines.region.unsourced_labels`), which therefore constrained
+      nothing, in one sentence: named by ``label_names()`` (the names of the ids of
+      ``request.label_set``, asked for only then; None: unknown, each is named by its id),
+      with why (no pixel outside the hole carries it, or the sampling area leaves out every
+      one that does) and what that part of the hole was filled from (any pixel, or the
+      unlabelled pixels and the reference photos searched, which count as any label).
+
+    ``cancel`` is looked at between the bands of the passes over the labels."""
+    notes = []
+    left_out = left_out_references(request, engine)
+    if left_out:
+        side, title = _patch_option(engine, request)
+        for index, problem in left_out:
+            notes.append(f"the fill left out {reference_names[index]} at {title} {side}: "
+                         f"it {problem}")
+    found = unsourced_labels(request, engine, cancel, unedited_labels)
+    if found.labels:
+        notes.append(_labels_note(found, label_names, bool(request.exemplars)
+                                  and len(left_out) < len(request.exemplars)))
+    return notes
+
+
+def _labels_note(found: LabelSources, label_names: Callable[[], Sequence[str] | None],
+                 references: bool) -> str:
+    """The sentence of :func:`source_notes` on ``found``'s labels; ``references``: whether
+    the fill searched a reference photo (PatchMatch's labels take any of its pixels)."""
+    names = label_names()
+
+    def named(ids) -> str:
+        return join_words([f'"{names[i]}"' if names is not None and i < len(names)
+                           else f"id {i}" for i in ids])
+
+    left_out = set(found.left_out)
+    carried = [i for i in found.labels if i in left_out]
+    lacking = [i for i in found.labels if i not in left_out]
+    one = len(found.labels) == 1
+    why = []
+    if carried:
+        why.append("the sampling area leaves out every pixel outside the hole that carries "
+                   + ("it" if one else named(carried)))
+    if lacking:
+        why.append("no pixel outside the hole carries " + ("it" if one else named(lacking)))
+    sources = [what for what, given in (("the unlabelled pixels", found.unlabelled),
+                                        ("the reference photos", references)) if given]
+    whence = f"from {join_words(sources)} only" if sources else "from any pixel"
+    return (f"the fill did not follow the label{'' if one else 's'} {named(found.labels)}: "
+            f"{' and '.join(why)}, so {'its' if one else 'their'} part of the hole was "
+            f"filled {whence}")
 
 
 def guidance_given(request: InpaintRequest,

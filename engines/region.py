@@ -14,6 +14,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -305,44 +306,160 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
     """Whether guidance an engine that copies sources follows asks for sources that a crop
     box would leave out.
 
-    A hole labelled L copies from pixels labelled L, and an include area is where copies
-    come from; when a box's context holds none of them but the rest of the picture does,
-    the crop would silently drop the guidance, so the engine sees the whole picture.
-    The labels are read in bands (:func:`_values_on`), ``cancel`` looked at between them.
+    A hole labelled L copies from pixels labelled L that it may copy from (the sampling
+    area the engine follows allows them: :func:`_allowed_sources`), and an include area is
+    where copies come from; when a box's context holds none of them but the rest of the
+    picture does, the crop would silently drop the guidance, so the engine sees the whole
+    picture. The labels are read in bands (:func:`_box_label_sources`, ``cancel`` looked at
+    between them): each box's, then, only where a box lacks a source for one of its hole's
+    labels, the whole picture's.
     """
     if not engine.copies_sources:
         return False
-    known = ~request.hole  # the sources an engine may copy from, as in its region
     labels = request.labels if Guidance.LABELS in engine.guidance else None
     include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)
     include = None if include is None or not include.any() else include >= 128
+    restricts = include is not None
+    known = None if include is None else ~request.hole
     if include is not None and not (include & known).any():
         include = None  # no source anywhere: widening the crop would not find one
     if labels is None and include is None:
         return False
-    offered = _values_on(labels, known, cancel) if labels is not None else set()
+    offered = None  # the labels the whole picture offers, read when first needed
     for box in boxes:
         rows, cols = box.slices
-        box_known = known[rows, cols]
-        if include is not None and not (include[rows, cols] & box_known).any():
+        if include is not None and not (include[rows, cols] & known[rows, cols]).any():
             return True
         if labels is not None:
-            box_labels = labels[rows, cols]
-            wanted = _values_on(box_labels, ~box_known, cancel) - {UNLABELLED}
-            missing = wanted - _values_on(box_labels, box_known, cancel)
-            if missing & offered:
+            lacking = _box_label_sources(request, engine, box, restricts, None, cancel)[0]
+            if not lacking.any():
+                continue
+            if offered is None:
+                offered = _box_label_sources(request, engine, Box.frame(labels.shape),
+                                             restricts, None, cancel)[1]
+            if (lacking & offered).any():
                 return True
     return False
 
 
-def _values_on(values: np.ndarray, where: np.ndarray, cancel: CancelToken) -> set[int]:
-    """The distinct values of ``values`` (2-D) on the pixels where ``where`` (bool, of the
-    same shape) is True, found in bands of rows (:func:`_row_bands`, ``cancel`` looked at
-    between them)."""
-    found: set[int] = set()
-    for band in _row_bands(*values.shape, cancel):
-        found.update(np.unique(values[band][where[band]]).tolist())
-    return found
+def _sampling_followed(request: InpaintRequest,
+                       engine: Engine) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The include and exclude areas of ``request`` that ``engine`` follows (None for
+    each it does not, or that the request lacks)."""
+    if Guidance.SAMPLING not in engine.guidance:
+        return None, None
+    return request.sample_include, request.sample_exclude
+
+
+def _allowed_sources(request: InpaintRequest, engine: Engine, box: Box,
+                     include: bool) -> np.ndarray:
+    """``(h, w)`` bool over ``box``: the pixels ``engine`` may copy from, as a copying
+    engine takes them (PatchMatch): known (``mask < 128``), inside the include area where
+    one restricts (``include``: whether it does; an all-zero one does not), not in the
+    exclude area; of those areas only what the engine follows counts."""
+    rows, cols = box.slices
+    allowed = request.mask[rows, cols] < 128
+    inside, outside = _sampling_followed(request, engine)
+    if inside is not None and include:
+        allowed &= inside[rows, cols] >= 128
+    if outside is not None:
+        allowed &= outside[rows, cols] < 128
+    return allowed
+
+
+class LabelSources(NamedTuple):
+    """What :func:`unsourced_labels` finds.
+
+    ``labels``: the ids (sorted, never :data:`~engines.base.UNLABELLED`) given to hole
+    pixels that no pixel the engine may copy from carries in the region it fills them in,
+    so that they constrain nothing there; ``left_out``: those of them that known pixels of
+    the picture do carry, all outside what the sampling area allows (the others no known
+    pixel carries); ``unlabelled``: whether such a region holds unlabelled pixels the engine
+    may copy from (the labels' pixels then copy from those, and from reference photos, which
+    PatchMatch counts as any label, instead of from anywhere).
+    """
+
+    labels: tuple[int, ...] = ()
+    left_out: tuple[int, ...] = ()
+    unlabelled: bool = False
+
+
+def unsourced_labels(request: InpaintRequest, engine: Engine,
+                     cancel: CancelToken | None = None,
+                     unedited_labels: np.ndarray | None = None) -> LabelSources:
+    """The labels given to the hole that ``engine`` could not follow for want of a source
+    (:class:`LabelSources`); none for an engine that does not copy sources by labels
+    (:attr:`Engine.copies_sources`) or a request without a label map. A label is given to
+    a hole pixel where ``labels`` differ from ``unedited_labels`` (the ``(H, W)`` uint8 map
+    as a parser computed it, as :func:`engines.guidance.guidance_given` counts them; None:
+    every label of the hole is given): a hole over the one object of its label (what a fill
+    removes) is no guidance.
+
+    Each hole's own crop box (:func:`crop_boxes`) is read first, in bands of rows
+    (:data:`BAND_PIXELS`, ``cancel`` looked at between them): where every label given to
+    its hole has a source in it, so has every region the engine fills (its boxes only grow
+    from those: joined, widened, the whole picture), and nothing else is read. Otherwise the
+    engine's own boxes are planned (:func:`plan_boxes`) and each is read the same way, and,
+    with a sampling area followed, the whole picture for the labels known pixels carry.
+    """
+    cancel = cancel or CancelToken()
+    if request.labels is None or not engine.copies_sources \
+            or Guidance.LABELS not in engine.guidance:
+        return LabelSources()
+    if unedited_labels is not None and unedited_labels.shape != request.labels.shape:
+        raise InputError(f"unedited_labels {unedited_labels.shape} does not match the "
+                         f"labels {request.labels.shape}")
+    inside = _sampling_followed(request, engine)[0]
+    include = inside is not None and _any_in_bands(inside, cancel)
+
+    def read(box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _box_label_sources(request, engine, box, include, unedited_labels, cancel)
+
+    boxes = crop_boxes(request.mask, request.crop_margin, engine.min_context, cancel)
+    if not any(read(box)[0].any() for box in boxes):
+        return LabelSources()
+    missing, unlabelled = np.zeros(256, bool), False
+    for box, _ in plan_boxes(request, engine, cancel):
+        lacking, offered, _ = read(box)
+        missing |= lacking
+        unlabelled |= bool(lacking.any() and offered[UNLABELLED])
+    if not missing.any():
+        return LabelSources()
+    left_out = np.zeros(256, bool)
+    if any(area is not None for area in _sampling_followed(request, engine)):
+        left_out = missing & read(Box.frame(request.mask.shape))[2]
+    return LabelSources(tuple(np.flatnonzero(missing).tolist()),
+                        tuple(np.flatnonzero(left_out).tolist()), unlabelled)
+
+
+def _box_label_sources(request: InpaintRequest, engine: Engine, box: Box, include: bool,
+                       unedited: np.ndarray | None,
+                       cancel: CancelToken) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lacking, offered, carried)``, ``(256,)`` bool by label id, over ``box`` of
+    ``request`` (which has labels): the labels given to hole pixels (where they differ from
+    ``unedited``, unless that is None) that no pixel ``engine`` may copy from carries
+    (:func:`_allowed_sources`; never :data:`~engines.base.UNLABELLED`), those such pixels
+    carry, those known pixels carry. Read in bands of rows (:func:`_row_bands`, ``cancel``
+    looked at between them); ``include``: whether an include area restricts the sources."""
+    wanted, offered, carried = (np.zeros(256, bool) for _ in range(3))
+    for band in _row_bands(box.height, box.width, cancel):
+        part = Box(box.top + band.start, box.left, box.top + band.stop, box.right)
+        rows, cols = part.slices
+        labels, hole = request.labels[rows, cols], request.mask[rows, cols] >= 128
+        given = hole if unedited is None else hole & (labels != unedited[rows, cols])
+        wanted |= np.bincount(labels[given], minlength=256) > 0
+        carried |= np.bincount(labels[~hole], minlength=256) > 0
+        allowed = _allowed_sources(request, engine, part, include)
+        offered |= np.bincount(labels[allowed], minlength=256) > 0
+    lacking = wanted & ~offered
+    lacking[UNLABELLED] = False
+    return lacking, offered, carried
+
+
+def _any_in_bands(array: np.ndarray, cancel: CancelToken) -> bool:
+    """Whether the 2-D ``array`` has a nonzero value, looked for in bands of rows
+    (:func:`_row_bands`, ``cancel`` looked at between them) up to the first one."""
+    return any(cv2.countNonZero(array[band]) for band in _row_bands(*array.shape, cancel))
 
 
 def _scaled_size(box: Box, scale: float) -> tuple[int, int]:
