@@ -13,10 +13,12 @@ installed and sound; Delete removes).
 weights: download now?"; :func:`weights_advice` and :func:`weights_needed_message` say, in the
 GUI's words, what a declined download leaves missing and how to install it in File → Models…
 (the status bar after choosing an engine, filling or computing a map, the Engine and Labels
-panels), :func:`training_advice` what an engine to train lacks, :func:`weights_error_text`
-(:func:`gui_error_text`) what a run that failed for its weights, or for want of a label map,
-lacks (from the error's fields: the window, the Compare cards, the Faces panel and the
-download dialogs say it so). None of them shows a command of ``python main.py``. A
+panels), :func:`training_advice` what an engine to train lacks, :func:`not_ready_advice`
+either of them for an engine that is not ready, :func:`weights_error_text`
+(:func:`gui_error_text`) what a run that failed for its weights, for want of a label map, or
+because its engine was not ready after all, lacks (from the error's fields: the window, the
+Compare cards, the Faces panel and the download dialogs say it so). None of them shows a
+command of ``python main.py``. A
 checkpoint with no download address whose engine runs a downloadable TorchScript export as
 well (MI-GAN 512) is offered and advised as that export (:func:`downloadable_alternative`,
 :func:`unmet`).
@@ -53,7 +55,15 @@ from PySide6.QtWidgets import (
 
 from cli._errors import describe_error
 from engines import download, weights
-from engines.base import Cancelled, CancelToken, EngineError, Guidance, Readiness
+from engines.base import (
+    Cancelled,
+    CancelToken,
+    Engine,
+    EngineError,
+    EngineNotReadyError,
+    Guidance,
+    Readiness,
+)
 from engines.weights import InstallState, format_size
 
 Job = Callable[[weights.ProgressCallback, CancelToken, Callable[[str], None]], Path]
@@ -772,12 +782,21 @@ def weights_error_text(exc: BaseException) -> str:
       nothing installed is at fault) its reason, without the command line's advice;
     * an engine run without the label map it needs (an error whose ``missing_guidance`` is
       :attr:`~engines.base.Guidance.LABELS`): ``"{engine} needs a label map:"``
-      :data:`LABELS_ADVICE`.
+      :data:`LABELS_ADVICE`;
+    * an engine that was not ready after all (:class:`~engines.base.EngineNotReadyError`:
+      its weights removed or damaged since the Engine panel said "Ready"), as the window
+      says of one it knows is not ready: ``"LaMa (big) cannot fill the hole, as its weights
+      are not installed: download them in File → Models… (…)"`` (:data:`FILL_SITUATION`;
+      a parser's, :data:`MAP_SITUATION`), the advice :func:`not_ready_advice`'s; "" where
+      that has none (another readiness, a checkpoint no module declares: the error's own
+      line, the engine's words, holds).
     """
     if isinstance(exc, EngineError) and getattr(exc, "missing_guidance", None) is \
             Guidance.LABELS:
         engine = getattr(exc, "engine", "") or "This engine"
         return f"{engine} needs a label map: {LABELS_ADVICE}"
+    if isinstance(exc, EngineNotReadyError):
+        return _not_ready_text(exc)
     if not isinstance(exc, weights.WeightsError):
         return ""
     try:
@@ -806,6 +825,38 @@ def gui_error_text(exc: BaseException) -> str:
     """One line on ``exc`` for the window: :func:`weights_error_text`, else
     :func:`~cli._errors.describe_error`'s."""
     return weights_error_text(exc) or describe_error(exc)[0]
+
+
+def _not_ready_text(exc: EngineNotReadyError) -> str:
+    """What :func:`weights_error_text` says of an engine (or parser) found not ready when
+    it was run: ``"{title} {situation} {advice}"``; "" when :func:`not_ready_advice` has no
+    advice for it."""
+    if exc.status is None:
+        return ""
+    advice = _readiness_advice(exc.status.readiness, exc.name, exc.weights_ids)
+    if not advice:
+        return ""
+    situation = MAP_SITUATION if exc.parser else FILL_SITUATION
+    return f"{exc.title or exc.name or 'This engine'} {situation} {advice}"
+
+
+def not_ready_advice(readiness: Readiness, engine: type[Engine]) -> str:
+    """What ``engine`` (a class) lacks and how to get it, in the GUI's words, of something
+    called "it": for weights missing or damaged, how to install them in File → Models…
+    (:func:`weights_advice`); for no trained model, how to get one
+    (:func:`training_advice`: no command line but the training command); "" for any other
+    ``readiness`` (the engine's own detail says it)."""
+    return _readiness_advice(readiness, engine.name, engine.weights)
+
+
+def _readiness_advice(readiness: Readiness, name: str, weights_ids: Sequence[str]) -> str:
+    """:func:`not_ready_advice` of the engine (or parser) called ``name`` that needs the
+    checkpoints ``weights_ids``."""
+    if readiness is Readiness.NEEDS_DOWNLOAD:
+        return weights_advice(weights_ids)
+    if readiness is Readiness.NEEDS_TRAINING:
+        return training_advice(name, weights_ids)
+    return ""
 
 
 def _missing_text(spec: weights.WeightSpec) -> str:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.controller import FillSettings, guidance_list
 from app.document import Layer
 from app.engine_options import EngineOptionsForm
-from app.model_dialogs import training_advice, weights_advice
+from app.model_dialogs import not_ready_advice
 from app.viewcache import OverlayStyle
 from engines import registry
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Engine, Readiness, Strategy
@@ -47,23 +47,11 @@ def engine_entries() -> list[tuple[str, str, Readiness, str]]:
     return entries
 
 
-def not_ready_advice(readiness: Readiness, engine: type[Engine]) -> str:
-    """What ``engine`` (a class) lacks and how to get it, of something called "it", in the
-    GUI's words: for weights missing or damaged, how to install them in File → Models…
-    (:func:`weights_advice`); for no trained model, how to get one
-    (:func:`training_advice`: no command line but the training command); "" for any other
-    ``readiness`` (the engine's own detail says it)."""
-    if readiness is Readiness.NEEDS_DOWNLOAD:
-        return weights_advice(engine.weights)
-    if readiness is Readiness.NEEDS_TRAINING:
-        return training_advice(engine.name, engine.weights)
-    return ""
-
-
 def readiness_text(readiness: Readiness, detail: str, engine: type[Engine]) -> str:
     """The Engine panel's words for the readiness of ``engine`` (a class): "Ready"; for one
     whose weights are missing or damaged or that has no trained model,
-    :func:`not_ready_advice`, capitalised; else the readiness and the engine's own detail."""
+    :func:`~app.model_dialogs.not_ready_advice`, capitalised; else the readiness and the
+    engine's own detail."""
     if readiness is Readiness.READY:
         return "Ready"
     advice = not_ready_advice(readiness, engine)

@@ -59,6 +59,34 @@ class EngineCrashed(EngineError):
     user's to fix: callers report it as a bug."""
 
 
+class EngineNotReadyError(EngineError):
+    """An engine (or a parser) was asked to run while its status says it cannot
+    (:meth:`Engine.require_ready`): weights missing or damaged, no trained model, ...
+
+    ``str()`` is the command-line tool's message, ``"{title}: {detail}"`` (the status
+    detail names the commands that install or replace the weights); the fields let another
+    front end say it in its own words:
+
+    * ``status``: the :class:`Status` that was not ready (None when the raiser did not say);
+    * ``name`` and ``title``: the engine's (or parser's) registry name and human name;
+    * ``weights_ids``: the checkpoints it needs (an engine's :attr:`Engine.weights`, a
+      parser's checked ones), empty when it needs none or the raiser did not say;
+    * ``parser``: True when a parser (a label map, face parsing) raised it, not an engine.
+
+    The fields are instance attributes: a pickled error keeps them.
+    """
+
+    def __init__(self, message: str = "", *, status: Status | None = None, name: str = "",
+                 title: str = "", weights_ids: Iterable[str] = (), parser: bool = False
+                 ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.name = name
+        self.title = title or name
+        self.weights_ids: tuple[str, ...] = tuple(weights_ids)
+        self.parser = parser
+
+
 def message_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message, or its type's name when the message is empty."""
     text = str(exc).strip()
@@ -603,11 +631,16 @@ class Engine(abc.ABC):
         it for a request with a label map. Every set is taken here."""
 
     def require_ready(self) -> None:
-        """Raise :class:`EngineError` (the engine's title and why) unless :meth:`status`
-        says it can run now."""
+        """Raise :class:`EngineNotReadyError` unless :meth:`status` says the engine can run
+        now: its message the engine's title and why (``"{title}: {detail}"``, the command
+        line's words), its fields the status, the engine's name and title and its
+        :attr:`weights`."""
         status = self.status()
         if not status.ready:
-            raise EngineError(f"{self.title or self.name}: {status.detail or status.readiness.value}")
+            title = self.title or self.name
+            raise EngineNotReadyError(f"{title}: {status.detail or status.readiness.value}",
+                                      status=status, name=self.name, title=title,
+                                      weights_ids=self.weights)
 
 
 def _check_region_options(options: Mapping[str, Any], offered: Iterable[OptionSpec]) -> None:

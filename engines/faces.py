@@ -165,8 +165,8 @@ def _detector_from(spec: WeightSpec, path: Path, device: Any) -> Any:
     from engines.segmentation.neural import load_strict
 
     state = weights.load_checkpoint(path, spec.format)
-    if not isinstance(state, dict):
-        raise weights.WeightsCorruptError(f"{path.name} is not a {spec.title} state dict")
+    if not isinstance(state, dict):  # fields: an installed file's checkpoint and path
+        raise weights.checkpoint_error(path, f"{path.name} is not a {spec.title} state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}
     with warnings.catch_warnings():  # torchvision's "pretrained is deprecated"
         warnings.simplefilter("ignore")

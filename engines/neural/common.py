@@ -237,7 +237,10 @@ class NeuralEngine(Engine):
 
     def network(self, device) -> Any:
         """The loaded network on ``device``, shared through the process-wide model slot and
-        loaded again when the checkpoint file was replaced since (:func:`slot_key`).
+        loaded again when the checkpoint file was replaced since (:func:`slot_key`). A
+        :class:`~engines.weights.WeightsCorruptError` of the loader about an installed file
+        gets the fields naming its checkpoint and path (:func:`~engines.weights.attach_file`;
+        its message kept).
 
         The ``network`` option (an already built module) bypasses loading, for benchmarks.
         """
@@ -246,7 +249,15 @@ class NeuralEngine(Engine):
             return watch_layers(given.to(device).eval())
         path = self.checkpoint_path()
         key = slot_key(type(self).__name__, [path], device)  # a replaced file loads again
-        return MODEL_SLOT.get(key, lambda: self.load_network(path, device))
+
+        def load() -> Any:
+            try:
+                return self.load_network(path, device)
+            except weights.WeightsCorruptError as exc:
+                weights.attach_file(exc, path)
+                raise
+
+        return MODEL_SLOT.get(key, load)
 
     def release(self) -> None:
         if MODEL_SLOT.key and MODEL_SLOT.key[0] == type(self).__name__:

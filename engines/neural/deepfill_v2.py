@@ -573,13 +573,17 @@ class DeepFillV2Engine(NeuralEngine):
         return None
 
     def checkpoint_path(self) -> Path:
+        """The ``weights_path`` option, else the installed layout's file; raises
+        :class:`~engines.weights.WeightsCorruptError` when the only files are damaged
+        (:func:`~engines.weights.damaged_error`: its fields name them), else
+        :class:`~engines.weights.WeightsMissingError` for ``weights_id``."""
         if self.options.get("weights_path"):
             return super().checkpoint_path()
         installed = self._installed()
         if installed is None:
-            damaged = weights.damaged_problem((self.weights_id, self.tf_weights_id))
-            if damaged:
-                raise weights.WeightsCorruptError(damaged)
+            damaged = weights.damaged_error((self.weights_id, self.tf_weights_id))
+            if damaged is not None:
+                raise damaged
         return weights.require(installed or self.weights_id)
 
     def status(self) -> Status:

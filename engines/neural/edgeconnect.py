@@ -301,9 +301,16 @@ class EdgeConnectEngine(NeuralEngine):
         return EdgeConnectNetwork().eval()
 
     def load_pair(self, edge_path: Path, inpaint_path: Path, device) -> EdgeConnectNetwork:
+        """Both generators loaded from their files, on ``device``; a
+        :class:`WeightsCorruptError` about an installed file gets the fields naming its
+        checkpoint and path (:func:`~engines.weights.attach_file`; its message kept)."""
         network = self.create_network()
-        load_generator(network.edge, edge_path)
-        load_generator(network.inpaint, inpaint_path)
+        for module, path in ((network.edge, edge_path), (network.inpaint, inpaint_path)):
+            try:
+                load_generator(module, path)
+            except WeightsCorruptError as exc:
+                weights.attach_file(exc, path)
+                raise
         return network.to(device).eval()
 
     def network(self, device) -> EdgeConnectNetwork:

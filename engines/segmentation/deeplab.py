@@ -215,8 +215,8 @@ def _network_from(path: Path) -> MultiScale:
     :class:`~engines.weights.WeightsCorruptError` for a file that is no state dict, and
     :class:`~engines.weights.CheckpointMismatchError` naming the tensors that differ."""
     state = weights.load_checkpoint(path, SPEC.format)
-    if not isinstance(state, dict):
-        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+    if not isinstance(state, dict):  # fields: an installed file's checkpoint and path
+        raise weights.checkpoint_error(path, f"{path.name} is not a state dict")
     network = build_network()
     load_strict(network, state, SPEC.title, path)
     return network

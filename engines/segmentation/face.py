@@ -80,8 +80,8 @@ def _parsing_network_from(network: str, path: Path) -> Any:
     spec = PARSING_SPECS[network]
     parser = build_parsing_network(network)
     state = weights.load_checkpoint(path, spec.format)
-    if not isinstance(state, dict):
-        raise weights.WeightsCorruptError(f"{path.name} is not a state dict")
+    if not isinstance(state, dict):  # fields: an installed file's checkpoint and path
+        raise weights.checkpoint_error(path, f"{path.name} is not a state dict")
     load_strict(parser, state, spec.title, path)
     return parser
 

@@ -16,10 +16,19 @@ import torch
 from app.compare import CompareDialog
 from app.document import Document, Layer
 from app.faces import DETECTOR_WEIGHTS
-from app.model_dialogs import ImportDialog, gui_error_text, weights_error_text
+from app.model_dialogs import (
+    FILL_SITUATION,
+    MAP_SITUATION,
+    ImportDialog,
+    gui_error_text,
+    not_ready_advice,
+    weights_error_text,
+    weights_needed_message,
+)
+from app.panels import engine_entries
 from app.window import MainWindow
 from engines import download, registry, weights
-from engines.base import EngineError, InputError
+from engines.base import EngineError, EngineNotReadyError, InputError, Readiness, Status
 from engines.device import MODEL_SLOT
 from engines.fileio import save_image
 from engines.neural.semantic import LabelMapNeededError, SemanticInpaintNet, checkpoint_dict
@@ -136,9 +145,15 @@ def editor(window, model_cache):
     return window
 
 
-def fill_and_wait_for_the_error(qtbot, window, engine: str) -> str:
+def fill_and_wait_for_the_error(qtbot, window, engine: str, then=None) -> str:
+    """Choose ``engine`` (the Engine panel says it is ready), call ``then()`` (the panel
+    not told) when given, fill, and return the error the window shows."""
     window.engine_panel.reload_engines()
     assert window.engine_panel.select_engine(engine)
+    if then is not None:
+        assert window.engine_panel.readiness(engine)[0] is Readiness.READY
+        assert window.engine_panel.status.text().startswith("Ready")
+        then()
     assert window.fill() is not None  # ready: the run starts
     qtbot.waitUntil(lambda: window.last_error != "", timeout=60000)
     assert not window.controller.busy and not window.controller.has_result
@@ -175,6 +190,95 @@ def test_a_semantic_fill_without_a_label_map_names_compute_map(qtbot, editor, tm
     gui_words(said)
 
 
+# --- an engine found not ready when it runs -----------------------------------------------------
+
+DEEPFILL1 = "DeepFill v1 (ImageNet)"
+INSTALL = "download them in File → Models… (or Import file… with a copy you have)"
+
+
+def test_the_words_for_an_engine_or_parser_found_not_ready(model_cache, tmp_path):
+    engine = registry.create("deepfill1")
+    with pytest.raises(EngineNotReadyError) as raised:
+        engine.require_ready()
+    said = weights_error_text(raised.value)
+    assert said == f"{DEEPFILL1} cannot fill the hole, as its weights are not installed: {INSTALL}"
+    # what the window says of an engine it knows is not ready
+    assert said == f"{DEEPFILL1} {FILL_SITUATION} " \
+                   f"{not_ready_advice(Readiness.NEEDS_DOWNLOAD, type(engine))}"
+    placed = weights.local_path("deepfill1-imagenet")
+    placed.parent.mkdir(parents=True, exist_ok=True)
+    placed.write_bytes(b"")
+    with pytest.raises(EngineNotReadyError) as raised:
+        engine.require_ready()
+    damaged = weights_error_text(raised.value)
+    assert damaged == f"{DEEPFILL1} cannot fill the hole, as its weights file is damaged: {REPLACE}"
+    with pytest.raises(EngineNotReadyError) as raised:  # no trained model
+        registry.create("semantic").require_ready()
+    trained = gui_error_text(raised.value)
+    assert trained.startswith("Semantic-guided network cannot fill the hole, as it has no "
+                              "trained model yet. The window has no training")
+    # a parser's (a label map): as the Labels panel says it
+    title = "Scene parsing (DeepLab v2, COCO-Stuff)"
+    parser = EngineNotReadyError(f"{title}: weights deeplab2-cocostuff164k not installed; run "
+                                 f"`{COMMAND} models download deeplab2-cocostuff164k`",
+                                 status=Status(Readiness.NEEDS_DOWNLOAD, "…"), name="scene",
+                                 title=title, weights_ids=("deeplab2-cocostuff164k",),
+                                 parser=True)
+    mapped = weights_error_text(parser)
+    assert mapped == weights_needed_message(title, ("deeplab2-cocostuff164k",), MAP_SITUATION)
+    assert mapped == f"{title} cannot compute the map, as its weights are not installed: {INSTALL}"
+    for text in (said, damaged, trained, mapped):
+        gui_words(text)
+    # no advice for it (another readiness): the engine's own words, as the window says them
+    unavailable = EngineNotReadyError("QA: needs a GPU", name="qa", title="QA",
+                                      status=Status(Readiness.UNAVAILABLE, "needs a GPU"))
+    assert weights_error_text(unavailable) == ""
+    assert gui_error_text(unavailable) == "QA: needs a GPU"
+
+
+def _remove(path: Path):
+    return lambda: path.unlink()
+
+
+def _damage(path: Path):
+    return lambda: path.write_bytes(b"")
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (_remove, f"its weights are not installed: {INSTALL}"),
+    (_damage, f"its weights file is damaged: {REPLACE}"),
+])
+def test_a_fill_whose_weights_went_after_the_panel_said_ready(qtbot, editor, change, words):
+    path = installed_as("deepfill1-imagenet", {"x": torch.zeros(2)})
+    said = fill_and_wait_for_the_error(qtbot, editor, "deepfill1", then=change(path))
+    assert said == f"{DEEPFILL1} cannot fill the hole, as {words}"
+    gui_words(said)
+    assert editor.statusBar().currentMessage() == f"Error: {said}"
+    # what the window says of it once the panel knows
+    editor.engine_panel.reload_engines()
+    assert editor.engine_panel.readiness("deepfill1")[0] is Readiness.NEEDS_DOWNLOAD
+    assert editor.fill(offer=False) is None
+    assert editor.statusBar().currentMessage() == said
+
+
+def test_a_fill_whose_file_is_no_state_dict_says_it_is_damaged(qtbot, editor):
+    installed_as("deepfill1-imagenet", [1, 2])
+    said = fill_and_wait_for_the_error(qtbot, editor, "deepfill1")
+    assert said == ("The DeepFill v1 ImageNet (daa233) weights file is damaged: it is not a state "
+                    f"dict; {REPLACE}")
+    gui_words(said)
+
+
+def test_a_label_map_whose_parser_file_is_no_state_dict_says_it_is_damaged(qtbot, editor):
+    installed_as("deeplab2-cocostuff164k", [1])
+    assert editor.compute_map("scene") is not None  # ready: the map is computed
+    qtbot.waitUntil(lambda: editor.last_error != "", timeout=60000)
+    said = editor.last_error
+    assert said == ("The DeepLab v2 ResNet-101 COCO-Stuff 164k weights file is damaged: it is not "
+                    f"a state dict; {REPLACE}")
+    gui_words(said)
+
+
 # --- Compare ----------------------------------------------------------------------------------
 
 
@@ -193,6 +297,45 @@ def test_compare_cards_say_run_time_weights_errors_in_the_guis_words(qtbot, mode
     assert_wrong_migan_file(dialog.reasons["migan-256"])
     assert dialog.reasons["semantic"] == LABEL_MAP
     for name in ("migan-256", "semantic"):
+        assert dialog.cards[name].info.text() == dialog.reasons[name]
+        assert not dialog.cards[name].use_button.isEnabled()
+
+
+def test_compare_cards_of_engines_whose_weights_went_after_the_panel_said_ready(
+        qtbot, model_cache, textured, square_mask):
+    before = installed_as("deepfill1-imagenet", {"x": torch.zeros(2)})
+    during = installed_as("deepfill2-places2", {"x": torch.zeros(2)})
+    assert all(readiness is Readiness.READY for name, _title, readiness, _detail
+               in engine_entries() if name in ("deepfill1", "deepfill2"))
+    before.unlink()  # before the comparison starts: its card's check sees it
+
+    def factory(name: str, **options):
+        """The engines, deepfill2's file removed once its card found it ready."""
+        engine = registry.create(name, **options)
+        if name == "deepfill2":
+            checked = engine.status
+
+            def status():
+                found = checked()
+                during.unlink(missing_ok=True)
+                return found
+
+            engine.status = status
+        return engine
+
+    document = Document(textured)
+    document.replace_layer(Layer.MASK, square_mask, "mask")
+    dialog = CompareDialog(document.build_request(), ["deepfill1", "deepfill2", "telea"],
+                           factory=factory)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.completed, timeout=120000):
+        dialog.start()
+    assert set(dialog.results) == {"telea"}
+    assert dialog.reasons["deepfill1"] == f"Its weights are not installed: {INSTALL}"
+    assert dialog.reasons["deepfill2"] == ("DeepFill v2 (Places2) cannot fill the hole, as its "
+                                           f"weights are not installed: {INSTALL}")
+    for name in ("deepfill1", "deepfill2"):
+        gui_words(dialog.reasons[name])
         assert dialog.cards[name].info.text() == dialog.reasons[name]
         assert not dialog.cards[name].use_button.isEnabled()
 
@@ -248,3 +391,16 @@ def test_an_import_refused_for_another_checkpoints_file_names_no_command(qtbot, 
     assert said.startswith(f"{source.name} is not the Test net checkpoint: it ")
     gui_words(said)
     assert COMMAND not in dialog.heading.text()
+
+
+def test_a_detector_file_that_is_no_state_dict_is_said_damaged_in_the_faces_panel(
+        qtbot, photo_window):
+    installed_as(DETECTOR_WEIGHTS, [1])
+    assert photo_window.faces.detect() is not None  # ready: detection starts
+    panel = photo_window.face_panel
+    title = weights.get_spec(DETECTOR_WEIGHTS).title
+    qtbot.waitUntil(lambda: panel.status.text().startswith(f"The {title}"), timeout=60000)
+    said = panel.status.text()
+    assert said == (f"The {title} weights file is damaged: it is not a {title} state dict; "
+                    f"{REPLACE}")
+    gui_words(said)

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from engines import download, registry, weights
-from engines.base import EngineError, Guidance, InpaintRequest, Strategy
+from engines import download, faces, registry, weights
+from engines.base import (
+    EngineError,
+    EngineNotReadyError,
+    Guidance,
+    InpaintRequest,
+    Readiness,
+    Status,
+    Strategy,
+)
 from engines.device import MODEL_SLOT
 from engines.neural.semantic import (
     TRAIN_HINT,
@@ -22,6 +30,7 @@ from engines.neural.semantic import (
     read_checkpoint,
 )
 from engines.neural.semantic_training import install, save_checkpoint
+from engines.segmentation.base import create_parser
 from engines.weights import (
     CheckpointMismatchError,
     HashMismatchError,
@@ -247,3 +256,131 @@ def test_the_fields_survive_retelling_and_pickling(make_spec):
     assert str(error.retold("another message")) == "another message"
     plain = WeightsMissingError("no such file")  # a raiser that says nothing more
     assert plain.weights_ids == () and plain.path is None and plain.reason == "no such file"
+
+
+# --- an engine run while not ready ------------------------------------------------------------
+
+
+def test_an_engine_run_while_not_ready_names_its_status_and_weights(model_cache):
+    engine = registry.create("deepfill1")
+    status = engine.status()
+    assert status.readiness is Readiness.NEEDS_DOWNLOAD
+    with pytest.raises(EngineNotReadyError) as raised:
+        list(engine.run(hole_request()))
+    error = raised.value
+    assert isinstance(error, EngineError)
+    assert str(error) == ("DeepFill v1 (ImageNet): weights deepfill1-imagenet not installed; "
+                          "run `python main.py models download deepfill1-imagenet`")  # the CLI's
+    assert error.status == status and error.name == "deepfill1"
+    assert error.title == "DeepFill v1 (ImageNet)" and not error.parser
+    assert error.weights_ids == ("deepfill1-imagenet",)
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, EngineNotReadyError) and str(copy) == str(error)
+    assert (copy.status, copy.name, copy.title, copy.weights_ids, copy.parser) == (
+        status, "deepfill1", "DeepFill v1 (ImageNet)", ("deepfill1-imagenet",), False)
+
+
+def test_an_engine_whose_file_was_damaged_after_it_said_ready(model_cache):
+    path = installed_as("deepfill1-imagenet", {"x": torch.zeros(2)})
+    engine = registry.create("deepfill1")
+    assert engine.status().ready
+    path.write_bytes(b"")  # damaged outside the program
+    with pytest.raises(EngineNotReadyError) as raised:
+        engine.require_ready()
+    error = raised.value
+    assert error.status == engine.status()
+    assert str(error) == f"{engine.title}: {error.status.detail}"
+    assert str(error).startswith(f"{engine.title}: {path.absolute()} is damaged: it is an empty "
+                                 "file; ") and COMMAND in str(error)
+    assert error.weights_ids == ("deepfill1-imagenet",)
+
+
+def test_a_not_ready_error_with_no_fields_given():
+    error = EngineNotReadyError("QA: needs a GPU")
+    assert str(error) == "QA: needs a GPU"
+    assert error.status is None and error.name == error.title == ""
+    assert error.weights_ids == () and not error.parser
+    given = EngineNotReadyError("x", status=Status(Readiness.UNAVAILABLE, "y"), name="qa")
+    assert given.title == "qa"  # the name, when no title is given
+
+
+# --- checkpoints that fail once loaded ------------------------------------------------------------
+
+
+def test_deepfill2_with_only_damaged_files_names_them(model_cache):
+    engine = registry.create("deepfill2")
+    pt = placed("deepfill2-places2", b"")
+    placed("deepfill2-places2-tf", b"")
+    with pytest.raises(WeightsCorruptError) as raised:
+        engine.checkpoint_path()
+    error = raised.value
+    assert str(error) == weights.damaged_problem(("deepfill2-places2", "deepfill2-places2-tf"))
+    assert error.weights_ids == ("deepfill2-places2", "deepfill2-places2-tf")
+    assert error.path == pt.absolute() and error.reason == "it is an empty file"
+
+
+def _run(name: str):
+    return lambda: list(registry.create(name).run(hole_request()))
+
+
+def _parse_scene():
+    create_parser("scene").parse(np.zeros((16, 16, 3), np.uint8))
+
+
+def _load_face_parser():
+    parser = create_parser("face", faces=[])
+    parser.networks(parser.device())
+
+
+# (weights id, what the file holds, how it is loaded, the message, the reason): each
+# installed file passes the quick checks but its loader refuses it; the message is the one
+# the loader has always given (the command line's), "{path}" standing for the file's path
+LOADER_REFUSALS = {
+    "deepfill1": ("deepfill1-imagenet", [1, 2], _run("deepfill1"),
+                  "{path} is not a state dict", "it is not a state dict"),
+    "deepfill2": ("deepfill2-places2", {"x": "text"}, _run("deepfill2"),
+                  "{path} is not a DeepFill v2 checkpoint (expected a dict with key 'G')",
+                  "it is not a DeepFill v2 checkpoint (expected a dict with key 'G')"),
+    "deepfill2 TF layout": (
+        "deepfill2-places2", {"conv1.conv.weight": torch.zeros(1), "odd.weight": torch.zeros(1)},
+        _run("deepfill2"),
+        "unexpected tensor 'odd.weight' in a DeepFill v2 (TF layout) checkpoint",
+        "unexpected tensor 'odd.weight' in a DeepFill v2 (TF layout) checkpoint"),
+    "edgeconnect": ("edgeconnect-places2-edge", {"x": torch.zeros(1)}, _run("edgeconnect"),
+                    "EdgeModel_gen.pth is not an EdgeConnect generator file (no 'generator' "
+                    "entry)",
+                    "it is not an EdgeConnect generator file (no 'generator' entry)"),
+    "scene parser": ("deeplab2-cocostuff164k", [1], _parse_scene,
+                     "deeplabv2_resnet101_msc-cocostuff164k-100000.pth is not a state dict",
+                     "it is not a state dict"),
+    "face parser": ("face-bisenet", [1], _load_face_parser,
+                    "parsing_bisenet.pth is not a state dict", "it is not a state dict"),
+    "face detector": ("face-detection-resnet50", [1], lambda: faces.load_detector("resnet50"),
+                      "detection_Resnet50_Final.pth is not a RetinaFace ResNet-50 face "
+                      "detector state dict",
+                      "it is not a RetinaFace ResNet-50 face detector state dict"),
+}
+
+
+@pytest.mark.parametrize("case", LOADER_REFUSALS)
+def test_a_loaders_refusal_of_an_installed_file_names_it(model_cache, case):
+    weights_id, content, load, message, reason = LOADER_REFUSALS[case]
+    path = installed_as(weights_id, content)
+    if case == "edgeconnect":  # the engine is ready with both generators installed
+        installed_as("edgeconnect-places2-inpaint", {"x": torch.zeros(1)})
+    with pytest.raises(WeightsCorruptError) as raised:
+        load()
+    error = raised.value
+    assert str(error) == message.format(path=path.absolute())  # the command line's, as it was
+    assert error.weights_ids == (weights_id,) and error.path == path.absolute()
+    assert error.reason == reason
+
+
+def test_a_file_given_by_weights_path_names_no_checkpoint(model_cache, tmp_path):
+    path = tmp_path / "generator.pt"
+    torch.save([1, 2], path)
+    with pytest.raises(WeightsCorruptError) as raised:
+        list(registry.create("deepfill1", weights_path=str(path)).run(hole_request()))
+    error = raised.value
+    assert str(error) == f"{path.absolute()} is not a state dict"
+    assert error.weights_ids == () and error.path is None and error.reason == str(error)
