@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines import weights
-from engines.base import CancelToken, EngineError, Readiness, Status
+from engines.base import CancelToken, EngineNotReadyError, Readiness, Status
 from engines.plugins import check_name_free, import_plugins, take_back_on_failure
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -81,11 +81,15 @@ class Parser(abc.ABC):
         return list(self.weights)
 
     def require_ready(self) -> None:
-        """Raise :class:`EngineError` with :meth:`status`'s detail (the title and why) unless
-        it says the parser can run now."""
+        """Raise :class:`~engines.base.EngineNotReadyError` unless :meth:`status` says the
+        parser can run now: its message the status's detail (the title and why, the command
+        line's words), its fields the status, the parser's name and title and
+        :meth:`checked_weights` (``parser=True``), for another front end's words."""
         status = self.status()
         if not status.ready:
-            raise EngineError(status.detail)
+            raise EngineNotReadyError(status.detail or status.readiness.value, status=status,
+                                      name=self.name, title=self.title or self.name,
+                                      weights_ids=self.checked_weights(), parser=True)
 
     def map_note(self, labels: np.ndarray) -> str | None:
         """What to say of ``labels``, this parser's map of a picture, besides its classes

@@ -33,6 +33,7 @@ from engines.device import MODEL_SLOT
 from engines.fileio import save_image
 from engines.neural.semantic import LabelMapNeededError, SemanticInpaintNet, checkpoint_dict
 from engines.neural.semantic_training import install, save_checkpoint
+from engines.segmentation.base import create_parser
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -404,3 +405,19 @@ def test_a_detector_file_that_is_no_state_dict_is_said_damaged_in_the_faces_pane
     assert said == (f"The {title} weights file is damaged: it is not a {title} state dict; "
                     f"{REPLACE}")
     gui_words(said)
+
+
+def test_a_real_parser_found_not_ready_raises_the_fielded_error_the_window_words(
+        model_cache):
+    parser = create_parser("scene")  # no checkpoint installed in the test's cache
+    with pytest.raises(EngineNotReadyError) as raised:
+        parser.require_ready()
+    error = raised.value
+    assert str(error) == parser.status().detail  # the command line's text, unchanged
+    assert f"{COMMAND} models download" in str(error)
+    assert error.parser and error.name == "scene"
+    assert error.weights_ids == tuple(parser.checked_weights())
+    title = parser.title or parser.name
+    assert weights_error_text(error) == weights_needed_message(title, error.weights_ids,
+                                                               MAP_SITUATION)
+    gui_words(weights_error_text(error))
