@@ -34,6 +34,7 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     NO_METADATA,
     ImageFileError,
+    count_noun,
     drops_metadata,
     empty_layer_problem,
     frame_count,
@@ -121,6 +122,18 @@ def _start_folder(purpose: str) -> str:
     return str(folder) if folder is not None else ""
 
 
+def _completed_name(path: str | Path, suffix: str) -> Path:
+    """The file a name typed in a save dialog stands for: trailing dots and spaces dropped
+    from its name, as Windows drops them (``"x.png."`` -> ``x.png``, ``"k.jpg "`` ->
+    ``k.jpg``), then ``suffix`` added when it has none (``"trailing."`` -> ``trailing.jpg``):
+    Qt's dialog on Linux adds none. A name of only dots and spaces is left as typed."""
+    path = Path(path)
+    name = path.name.rstrip(". ")
+    if name and name != path.name:
+        path = path.with_name(name)
+    return path if path.suffix else path.with_name(path.name + suffix)
+
+
 def _in_save_folder(suggestion: Path) -> Path:
     """``suggestion``'s name in the folder last saved into; ``suggestion`` itself when no
     folder is remembered or it is gone."""
@@ -199,7 +212,9 @@ class FileCommands:
         return self._write(self.save_path, overwrite=True)
 
     def save_as(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        """Save under ``path`` (asks when None; the dialog confirms replacing a file)."""
+        """Save under ``path`` (asks when None; the dialog confirms replacing a file). A name
+        typed without a suffix gets the original's (:func:`_completed_name`, trailing dots
+        and spaces dropped), and replacing a file of the completed name is asked about."""
         if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
@@ -210,15 +225,15 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True  # the native dialog already asked before replacing a file
-        path = Path(path)
-        if not path.suffix:  # a name typed without one: the original's kind
-            path = path.with_name(path.name + (Path(self.document.path or "").suffix or ".png"))
-            # the dialog asked about the name as typed: ask about this one (the original is
-            # asked about below)
-            if path.exists() and not self._is_open_picture(path):
-                if not self.confirm("Replace?", f"{path.name} already exists. Replace it?"):
-                    return False
-                overwrite = True
+        typed = Path(path)
+        # a name typed without a suffix: the original's kind
+        path = _completed_name(typed, Path(self.document.path or "").suffix or ".png")
+        # the dialog asked about the name as typed: ask about this one (the original is asked
+        # about below)
+        if path != typed and path.exists() and not self._is_open_picture(path):
+            if not self.confirm("Replace?", f"{path.name} already exists. Replace it?"):
+                return False
+            overwrite = True
         if self._is_open_picture(path):
             question = f"{path.name} is the original picture. Replace it?"
             frames = frame_count(path)
@@ -363,7 +378,9 @@ class FileCommands:
         return True
 
     def export_labels(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        """Save the label map as an indexed PNG whose pixel values are the class ids."""
+        """Save the label map as an indexed PNG whose pixel values are the class ids; a name
+        typed without a suffix is completed as the other exports' are (:meth:`_export_name`:
+        ``.png`` added, trailing dots and spaces dropped)."""
         if self.document is None:
             return False
         if path is None:
@@ -371,8 +388,9 @@ class FileCommands:
                                       str(self._export_suggestion("_labels")), "PNG (*.png)")
             if not path:
                 return False
-            overwrite = True
-        if self._refuse_original(path, "label map"):
+            overwrite = True  # the dialog asked about the name it was given
+        path = self._export_name(path, overwrite, "Export Label Map")
+        if path is None or self._refuse_original(path, "label map"):
             return False
         if not self.semantic.export_labels(path, overwrite):
             return False
@@ -517,12 +535,8 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True  # the dialog asked about the name it was given
-        if not Path(path).suffix:  # a name typed without one: a PNG, as the dialog offers
-            path = Path(f"{path}.png")
-            if overwrite and path.exists() and not self.confirm(
-                    f"Export {title}", f"{path.name} already exists. Replace it?"):
-                return False
-        if self._refuse_original(path, what):
+        path = self._export_name(path, overwrite, f"Export {title}")
+        if path is None or self._refuse_original(path, what):
             return False
         try:
             wait_for(self, f"Saving {Path(path).name}...",
@@ -535,6 +549,20 @@ class FileCommands:
         self.statusBar().showMessage(f"{title}{crop} saved to {path}", 6000)
         preferences.save_folder("save", Path(path).parent)
         return True
+
+    def _export_name(self, path: str | Path, overwrite: bool, title: str) -> Path | None:
+        """The file an export writes for the name ``path``: completed as a PNG, as the dialog
+        offers (:func:`_completed_name`). When that changed the name and a file of the new
+        name exists, the dialog (``overwrite``) asked about another name: this one is asked
+        about (the question titled ``title``); None when the user keeps it. Without
+        ``overwrite`` the writing refuses a file there; the picture being edited is not
+        asked about (the caller refuses it)."""
+        typed = Path(path)
+        path = _completed_name(typed, ".png")
+        if (path != typed and overwrite and path.exists() and not self._is_open_picture(path)
+                and not self.confirm(title, f"{path.name} already exists. Replace it?")):
+            return None
+        return path
 
     def _export_suggestion(self, suffix: str) -> Path:
         """The file name suggested for exporting a layer, in the last folder saved into: the
@@ -569,7 +597,9 @@ class FileCommands:
         cannot be read, or hold no fully opaque patch of the current patch size
         (:func:`engines.guidance.reference_problem`), are named in one message; the others
         are still added. A file already added (the same resolved path) is skipped, and the
-        status bar says so, as it says when a large photo will be searched scaled down.
+        status bar says so, as it says when a large photo will be searched scaled down; so
+        is the open picture's own file (:meth:`_is_open_picture`: a fill searches the
+        picture already).
         """
         if self.document is None:
             return 0
@@ -584,6 +614,10 @@ class FileCommands:
             name, resolved = Path(path).name, Path(path).resolve()
             if resolved in known:
                 notes.append(f"{name} is already a reference photo; not added again")
+                continue
+            if self._is_open_picture(path):
+                notes.append(f"{name} is the picture being edited, which a fill searches "
+                             "already; not added as a reference photo")
                 continue
             try:
                 pixels, thumbnail = wait_for(self, f"Opening {name}...",
@@ -604,7 +638,7 @@ class FileCommands:
         if added:
             self.docks["references_dock"].raise_()
         if added or notes:
-            said = [f"{added} reference photo(s) added"] if added else []
+            said = [f"{count_noun(added, 'reference photo')} added"] if added else []
             self.statusBar().showMessage("; ".join(said + notes), 8000 if notes else 5000)
         if failures:
             self.show_error("Not added: " + "; ".join(failures))

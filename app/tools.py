@@ -135,11 +135,36 @@ class ColorEraser(BrushTool):
                                          Layer.COLOR, (0, 0, 0, 0))
 
 
+def _has_label_map(document: Document) -> bool:
+    """Whether ``document`` has a label map to repaint: a label layer with a labelled pixel
+    (without one, a label tool would label, and so make a hole of, all it touches)."""
+    return (document.has_layer(Layer.LABELS)
+            and int(document.layer(Layer.LABELS).min()) != UNLABELLED)
+
+
+def _say_no_label_map(settings: ToolSettings, tool: str) -> None:
+    """Tell the user (:attr:`ToolSettings.on_message`) that there is no label map for the
+    label ``tool`` ("brush", "bucket") to repaint, and how to get one."""
+    if settings.on_message:
+        settings.on_message("No label map yet: compute one in the Labels panel or import one, "
+                            f"then repaint it with the {tool}")
+
+
 class LabelBrush(BrushTool):
+    """Paints the current label; without a label map it paints nothing and says so (the
+    stroke would be a hole of its own, with no map for a fill to follow)."""
+
     name, title, family, layer = "label", "Label brush", "labels", Layer.LABELS
 
     def current_value(self) -> int:
         return self.settings.label
+
+    def press(self, document: Document, point: Point) -> None:
+        if not _has_label_map(document):
+            self._last = None  # the drag's moves and release do nothing either
+            _say_no_label_map(self.settings, "brush")
+            return
+        super().press(document, point)
 
 
 class SampleInclude(BrushTool):
@@ -216,11 +241,9 @@ class LabelFill(Tool):
         self._filled = False
         if not (0 <= x < document.width and 0 <= y < document.height):
             return
-        if labels[y, x] == UNLABELLED and labels.min() == UNLABELLED:
+        if labels[y, x] == UNLABELLED and not _has_label_map(document):
             # no map: the fill would label, and so hole, the whole picture
-            if self.settings.on_message:
-                self.settings.on_message("No label map yet: compute one in the Labels panel "
-                                         "or import one, then repaint it with the bucket")
+            _say_no_label_map(self.settings, "bucket")
             return
         value, old = self.settings.label, int(labels[y, x])
         if old == value:
@@ -243,14 +266,19 @@ class LabelFill(Tool):
 
 
 class LabelPicker(Tool):
-    """Eyedropper: makes the label under the pointer the current label."""
+    """Eyedropper: makes the label under the pointer the current label. Without a label map
+    there is none to pick: it says so and keeps the current label."""
 
     name, title = "picker", "Label picker"
 
     def press(self, document: Document, point: Point) -> None:
         x, y = int(point[0]), int(point[1])
-        if document.has_layer(Layer.LABELS) and 0 <= x < document.width \
-                and 0 <= y < document.height:
+        if not _has_label_map(document):
+            if self.settings.on_message:
+                self.settings.on_message("No label map yet: no label to pick; compute one in "
+                                         "the Labels panel or import one")
+            return
+        if 0 <= x < document.width and 0 <= y < document.height:
             self.settings.label = int(document.layer(Layer.LABELS)[y, x])
             if self.settings.on_label_picked:
                 self.settings.on_label_picked(self.settings.label)

@@ -38,6 +38,7 @@ from engines.fileio import (
     list_images_and_note,
     load_image,
     load_mask,
+    read_file_bytes,
     refuse_read_only,
 )
 from engines.guidance import reference_pixels, reference_problem
@@ -289,8 +290,9 @@ def load_labels(path: str | None,
     the ``(H, W)`` uint8 class ids of an indexed PNG (or a grey PNG of ids), checked to be
     the picture's ``shape`` ``(H, W)``, and the label set the file names (None: none);
     ``(None, None)`` without ``path``. Raises
-    :class:`~engines.segmentation.labelmap.LabelMapError`, or :class:`OSError` when the file
-    cannot be read."""
+    :class:`~engines.segmentation.labelmap.LabelMapError`, or
+    :class:`~engines.fileio.ImageFileError` when the file cannot be read (saying why as for
+    the other guidance files: ``"is a folder, not an image"``)."""
     if path is None:
         return None, None
     from engines.segmentation.labelmap import (
@@ -300,7 +302,7 @@ def load_labels(path: str | None,
     )
 
     name = Path(path).name
-    data = Path(path).read_bytes()
+    data = read_file_bytes(path)
     labels = decode_label_png(data, name=name)
     require_label_size(labels, shape, name)
     return labels, label_set_name(io.BytesIO(data))  # Pillow reads a file object too

@@ -214,7 +214,8 @@ def check_output_folder(output_dir: str | os.PathLike) -> None:
 
 
 def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
-                   name_suffix: str, protected: Sequence[Path] = ()) -> None:
+                   name_suffix: str, protected: Sequence[Path] = (),
+                   label_maps: bool = False) -> None:
     originals = {p.resolve() for p in sources}
     folders = {p.parent.resolve() for p in sources}
     if output_dir.resolve() in folders and not name_suffix:
@@ -238,12 +239,16 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
         sharing.setdefault(key.with_suffix(key.suffix.lower()), []).append(source)
     groups = [(target, names) for target, names in sharing.items() if len(names) > 1]
     if groups:
-        raise InputError(_same_output_message(groups))
+        raise InputError(_same_output_message(groups, label_maps=label_maps))
 
 
-def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: int = 3) -> str:
+def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: int = 3,
+                         label_maps: bool = False) -> str:
     """Why pictures sharing an output name are refused, naming them: ``"same.jpg, same.png
-    and same.webp would all be written to same.png, ..."`` (the first ``shown`` groups)."""
+    and same.webp would all be written to same.png, ..."`` (the first ``shown`` groups).
+    ``label_maps``: the outputs are label maps, always PNG whatever the picture's format, so
+    the advice is not to keep each picture's own format but to rename them or put them in
+    separate folders."""
     described = []
     for target, sources in groups[:shown]:
         names = [p.name for p in sources]
@@ -252,6 +257,9 @@ def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: i
     more = f" (and {len(groups) - shown} more such groups)" if len(groups) > shown else ""
     own_formats = all(len({p.suffix.lower() for p in sources}) == len(sources)
                       for _, sources in groups)
+    if label_maps:
+        return (f"{'; '.join(described)}{more}, one label map replacing another (label maps "
+                "are always PNG); rename them, or put them in separate folders")
     fix = "keep each picture's own format, or rename them" if own_formats else "rename them"
     return f"{'; '.join(described)}{more}, one result replacing another; {fix}"
 
@@ -576,7 +584,7 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     sources = _inputs(images, "label")
     output_dir = Path(output_dir)
     targets = [output_path(p, output_dir, output_format=".png") for p in sources]
-    _check_outputs(sources, targets, output_dir, "")
+    _check_outputs(sources, targets, output_dir, "", label_maps=True)
     check_output_folder(output_dir)
     parser.require_ready()
 

@@ -203,8 +203,10 @@ class LoadedImage:
 
 # ----------------------------------------------------------------------------- reading
 _OPEN_WITHOUT_WAITING = getattr(os, "O_NONBLOCK", 0)  # not on Windows, which has no FIFOs
-def _read_bytes(path: Path) -> bytes:
-    """The whole content of ``path``. A named pipe (FIFO) that no program writes to is
+def read_file_bytes(path: str | os.PathLike) -> bytes:
+    """The whole content of the file at ``path``, for any file read as a picture (layers and
+    label maps too). Raises :class:`ImageFileError` saying why in words (``"is a folder,
+    not an image"``, ``"no such file"``...). A named pipe (FIFO) that no program writes to is
     refused as empty instead of waiting for a writer forever (``open`` would block); a pipe
     that is being written to (``/dev/stdin``, ``<(...)``) is read to its end."""
     try:
@@ -743,7 +745,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, *,
     or PNG file cut short is refused, unless ``cut_short_ok``: it is then decoded as far
     as it goes (:attr:`LoadedImage.missing`)."""
     path = Path(path)
-    return decode_image(_read_bytes(path), str(path), max_pixels, cut_short_ok=cut_short_ok)
+    return decode_image(read_file_bytes(path), str(path), max_pixels, cut_short_ok=cut_short_ok)
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -754,7 +756,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` of an image file as it is shown (upright), from its header."""
     path = Path(path)
-    return _upright_size(_header(_read_bytes(path), str(path)))
+    return _upright_size(_header(read_file_bytes(path), str(path)))
 
 
 def _upright_size(header: _Header) -> tuple[int, int]:
@@ -768,7 +770,7 @@ def frame_count(path: str | os.PathLike) -> int:
     """Pages of a TIFF, or frames of an animation, in the file at ``path``; 1 for a single
     picture or a file that cannot be read (only the first is ever edited and saved)."""
     try:  # the header opening reads: HEIF bursts and TIFFs Pillow cannot open count too
-        return _header(_read_bytes(Path(path)), str(path)).frames
+        return _header(read_file_bytes(Path(path)), str(path)).frames
     except OSError:  # ImageFileError included
         return 1
 
@@ -938,7 +940,7 @@ def _load_layer(path: Path, shape: tuple[int, int] | None, subject: str) -> Load
     """The layer file at ``path`` decoded, its header read once; with ``shape`` = (H, W),
     refused before decoding when it is another size (:func:`_refuse_other_size`, whose
     message ``subject`` starts)."""
-    data = _read_bytes(path)
+    data = read_file_bytes(path)
     header = _header(data, str(path))
     _refuse_other_size(header, path, shape, subject)
     return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False)

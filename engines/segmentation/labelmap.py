@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from engines.base import UNLABELLED, InputError
-from engines.fileio import write_atomic
+from engines.fileio import read_file_bytes, write_atomic
 from engines.segmentation.base import LabelSet
 from engines.segmentation.labels import UNLABELLED_COLOUR
 
@@ -194,10 +194,12 @@ def load_label_png(path: str | os.PathLike, shape: tuple[int, int] | None = None
     """Read a label map file: ``(H, W)`` uint8 class ids, 255 = unlabelled.
 
     ``shape`` = ``(H, W)`` refuses a map of another size (the message gives both sizes).
-    Raises :class:`LabelMapError`, or :class:`OSError` when the file cannot be read.
+    Raises :class:`LabelMapError`, or :class:`~engines.fileio.ImageFileError` (an
+    :class:`OSError`) when the file cannot be read, saying why as the picture readers do
+    (``"is a folder, not an image"``).
     """
     path = Path(path)
-    labels = decode_label_png(path.read_bytes(), label_set, path.name)
+    labels = decode_label_png(read_file_bytes(path), label_set, path.name)
     if shape is not None:
         require_label_size(labels, shape, path.name)
     return labels

@@ -107,9 +107,10 @@ def test_a_parser_without_its_weights_is_named_by_the_flag(tmp_path, make_spec, 
 
 
 def _opened(monkeypatch, path: Path) -> list[str]:
-    """Record each time ``path`` is opened (pathlib and Pillow open files through these)."""
+    """Record each time ``path`` is opened (pathlib and Pillow open files through the first
+    two, the picture readers of :mod:`engines.fileio` through ``os.open``)."""
     opened = []
-    for owner in (builtins, io):
+    for owner in (builtins, io, engines.fileio.os):
         original = owner.open
 
         def counted(file, *args, original=original, **kwargs):
