@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.document import Reference
 from app.qimages import rgb_pixmap, scaled_rgb
+from engines.fileio import count_noun
 
 THUMB = 96  # px, longest side of a thumbnail
 
@@ -110,7 +111,7 @@ class ReferencePanel(QWidget):
             text = ("No reference photos. Add photos of the same place or a similar one: "
                     "what the hole should show can then come from them.")
         elif engine_uses_them:
-            text = f"{len(references)} reference photo(s) searched by the fill."
+            text = f"{count_noun(len(references), 'reference photo')} searched by the fill."
         else:
             text = (f"{engine_title or 'This engine'} does not use reference photos; "
                     "choose Guided PatchMatch.")

@@ -41,9 +41,10 @@ from engines.base import (
 from engines.region import Box
 from engines.segmentation.base import (
     LabelSet,
-    Parser,
     ProgressCallback,
     create_parser,
+    find_label_set,
+    label_set_of,
     parser_names,
 )
 from engines.segmentation.labelmap import (
@@ -65,15 +66,6 @@ def parser_failed(title: str, exc: BaseException) -> str:
     return f"{title} failed: {exception_line(exc)}"
 
 
-def _label_set_of(parser: Parser) -> LabelSet:
-    """``parser.label_set``, raising ``TypeError`` when it is no :class:`LabelSet` (and
-    whatever a broken parser's property raises)."""
-    label_set = parser.label_set
-    if not isinstance(label_set, LabelSet):
-        raise TypeError(f"its label_set is a {type(label_set).__name__}, not a LabelSet")
-    return label_set
-
-
 def parser_state(name: str) -> tuple[str, Readiness, str]:
     """(title, readiness, detail) of parser ``name``. A broken one (it raises when created,
     asked its status or its label set) is UNAVAILABLE, the detail :func:`parser_failed`."""
@@ -82,7 +74,7 @@ def parser_state(name: str) -> tuple[str, Readiness, str]:
         parser = create_parser(name)
         title = parser.title or name
         status = parser.status()
-        _label_set_of(parser)
+        label_set_of(parser)
     except Exception as exc:  # a broken parser must not break the picker
         return title, Readiness.UNAVAILABLE, parser_failed(title, exc)
     return title, status.readiness, status.detail
@@ -116,24 +108,12 @@ def weights_missing_message(title: str, weights_ids) -> str:
 
 
 def label_set_for(name: str | None, problems: list[str] | None = None) -> LabelSet | None:
-    """The :class:`LabelSet` called ``name`` among the registered parsers' sets, else None.
-    A broken parser (its set cannot be had) is passed over, never stopping the search;
-    :func:`parser_failed` of each is appended to ``problems`` when given."""
-    if not name:
-        return None
-    for parser_name in parser_names():
-        title = parser_name
-        try:
-            parser = create_parser(parser_name)
-            title = parser.title or parser_name
-            label_set = _label_set_of(parser)
-        except Exception as exc:  # one broken parser must not stop an import
-            if problems is not None:
-                problems.append(parser_failed(title, exc))
-            continue
-        if label_set.name == name:
-            return label_set
-    return None
+    """The :class:`LabelSet` called ``name`` among the registered parsers' sets, else None
+    (:func:`engines.segmentation.base.find_label_set`). A broken parser is passed over,
+    never stopping the search; :func:`parser_failed` of each is appended to ``problems``
+    when given."""
+    return find_label_set(name, None if problems is None else (
+        lambda title, exc: problems.append(parser_failed(title, exc))))
 
 
 def palette_for(label_set: LabelSet | None) -> np.ndarray:
@@ -303,7 +283,7 @@ class SemanticController(WorkerClient):
         title = parser.title or parser_name
         try:
             status = parser.status()
-            label_set = _label_set_of(parser) if status.ready else None
+            label_set = label_set_of(parser) if status.ready else None
             missing = (weights_missing_message(title, parser.checked_weights())
                        if status.readiness is Readiness.NEEDS_DOWNLOAD else "")
         except Exception as exc:  # likewise

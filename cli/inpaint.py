@@ -159,19 +159,11 @@ def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) 
 def _label_names(label_set: str | None) -> tuple[str, ...] | None:
     """The names of the ids of the label set called ``label_set`` (a label map file's, as
     :func:`cli._common.load_labels` reads it) among the parsers' sets; None when unknown
-    (no name, or no parser has it; a parser that fails to give its set is passed over)."""
-    if not label_set:
-        return None
-    from engines.segmentation.base import LabelSet, create_parser, parser_names
+    (:func:`engines.segmentation.base.find_label_set`)."""
+    from engines.segmentation.base import find_label_set
 
-    for name in parser_names():
-        try:
-            found = create_parser(name).label_set
-        except Exception:  # a broken parser (a plugin's) must not stop a note
-            continue
-        if isinstance(found, LabelSet) and found.name == label_set:
-            return found.names
-    return None
+    found = find_label_set(label_set)
+    return None if found is None else found.names
 
 
 def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> list[str]:

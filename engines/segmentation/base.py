@@ -141,3 +141,35 @@ def create_parser(name: str, **options: Any) -> Parser:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise KeyError(f"unknown parser {name!r}.{hint} Available: "
                        f"{', '.join(_PARSERS)}") from None
+
+
+def label_set_of(parser: Parser) -> LabelSet:
+    """``parser.label_set``, raising ``TypeError`` when it is no :class:`LabelSet` (and
+    whatever a broken parser's property raises)."""
+    label_set = parser.label_set
+    if not isinstance(label_set, LabelSet):
+        raise TypeError(f"its label_set is a {type(label_set).__name__}, not a LabelSet")
+    return label_set
+
+
+def find_label_set(name: str | None,
+                   failed: Callable[[str, Exception], None] | None = None) -> LabelSet | None:
+    """The :class:`LabelSet` called ``name`` among the registered parsers' sets (a label map
+    file's set, a document's), else None (no name, or no parser has it). A broken parser
+    (it raises when created or asked its set: a plugin's bug) is passed over, never stopping
+    the search; ``failed(title, exception)`` is told of each when given."""
+    if not name:
+        return None
+    for parser_name in parser_names():
+        title = parser_name
+        try:
+            parser = create_parser(parser_name)
+            title = parser.title or parser_name
+            label_set = label_set_of(parser)
+        except Exception as exc:  # one broken parser must not stop the search
+            if failed is not None:
+                failed(title, exc)
+            continue
+        if label_set.name == name:
+            return label_set
+    return None

@@ -936,7 +936,7 @@ def test_reference_photos_are_added_listed_used_and_removed(qtbot, window, tmp_p
     assert [r.name for r in window.document.references] == ["other_view.png"]
     assert panel.list.count() == 1 and panel.list.item(0).text() == "other_view.png"
     assert "broken.jpg" in window.last_error  # named; the good one was still added
-    assert "searched by the fill" in panel.hint.text()
+    assert panel.hint.text() == "1 reference photo searched by the fill."
 
     original = window.document.image.copy()
     mask = np.zeros((64, 64), np.uint8)
