@@ -15,7 +15,9 @@ as the CLI keeps it:
 * ``cancel``: the run is started on a thread, its token cancelled after each of
   ``--delays`` seconds, and the time from ``cancel()`` to the run's end is printed;
 * ``gaps``: the longest stretches of a run between two looks at its cancel token, and where
-  they begin and end (a cancel waits for the end of the stretch it falls in);
+  they begin and end (a cancel waits for the end of the stretch it falls in); a thread
+  samples where the run is every ``--sample-ms`` (its innermost line in ``engines/``) and
+  each stretch lists the lines most sampled within it, with their share of its samples;
 * ``profile``: tracemalloc of numpy's allocations (OpenCV's results included, its and
   numba's scratch memory not), snapshot whenever the traced total reaches a new high;
   prints the lines holding the most memory at the highest one.
@@ -209,15 +211,45 @@ def child_gaps(args) -> dict:
 
     engine, request = _prepare(args)
     token = Recording()
+    samples: list[tuple[float, str]] = []
+    stop = threading.Event()
+    runner = threading.get_ident()
+
+    def sample() -> None:  # where the run is, every ``--sample-ms``
+        while not stop.wait(args.sample_ms / 1000):
+            frame = sys._current_frames().get(runner)
+            here = None
+            while frame is not None and here is None:  # the innermost frame in engines/
+                if "engines" in frame.f_code.co_filename:
+                    here = f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+                frame = frame.f_back
+            samples.append((time.perf_counter(), here or "(outside engines)"))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if args.sample_ms > 0:
+        sampler.start()
     start = time.perf_counter()
     for _ in engine.run(request, token):
         pass
     end = time.perf_counter()
+    stop.set()
+    if args.sample_ms > 0:
+        sampler.join()
     looks = [(start, "start"), *token.looks, (end, "end")]
-    gaps = sorted(((b[0] - a[0], a[1], b[1]) for a, b in itertools.pairwise(looks)),
-                  reverse=True)
-    return {"seconds": end - start, "looks": len(token.looks),
-            "gaps": [{"seconds": g, "from": a, "to": b} for g, a, b in gaps[:args.top]]}
+    gaps = sorted(((b[0] - a[0], a, b) for a, b in itertools.pairwise(looks)),
+                  key=lambda gap: gap[0], reverse=True)
+    found = []
+    for seconds, (begin, from_), (finish, to) in gaps[:args.top]:
+        counts: dict[str, int] = {}
+        for at, where in samples:
+            if begin <= at < finish:
+                counts[where] = counts.get(where, 0) + 1
+        inside = sorted(counts.items(), key=lambda item: item[1], reverse=True)
+        found.append({"seconds": seconds, "from": from_, "to": to,
+                      "samples": sum(counts.values()),
+                      "inside": [[where, n] for where, n in inside[:args.sampled]]})
+    return {"seconds": end - start, "looks": len(token.looks), "sample_ms": args.sample_ms,
+            "gaps": found}
 
 
 def child_profile(args) -> dict:
@@ -268,6 +300,7 @@ def _spawn(part: str, tree: Path, args) -> dict:
                "--size", f"{args.width}x{args.height}", "--thickness", str(args.thickness),
                "--guidance", ",".join(args.guidance) or "none",
                "--delays", ",".join(map(str, args.delays)), "--top", str(args.top),
+               "--sample-ms", str(args.sample_ms), "--sampled", str(args.sampled),
                *(["--no-previews"] if args.no_previews else [])]
     env = dict(os.environ, PYTHONPATH=str(tree), BENCH_TREE=str(tree))
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -293,6 +326,10 @@ def _report(part: str, label: str, result: dict) -> None:
               f"{result['seconds']:.1f} s; the longest stretches without one:")
         for gap in result["gaps"]:
             print(f"    {gap['seconds'] * 1000:7.0f} ms  from {gap['from']}  to {gap['to']}")
+            if gap.get("inside"):
+                total = gap["samples"]
+                print("             sampled: " + ", ".join(
+                    f"{where} {100 * n / total:.0f} %" for where, n in gap["inside"]))
     elif part == "cancel":
         stopped = sorted(e["latency"] for e in result["cancel"] if e["how"] == "cancelled")
         print(f"[{label}] cancel: " + ", ".join(
@@ -319,7 +356,12 @@ def main() -> int:
                         help=f"comma-separated from {', '.join(GUIDANCE)}, or none")
     parser.add_argument("--delays", default="0.25,0.5,0.75,1,1.25,1.5,1.75,2,2.5,3,3.5",
                         help="seconds before cancelling, comma-separated")
-    parser.add_argument("--top", type=int, default=15, help="lines of the profile")
+    parser.add_argument("--top", type=int, default=15,
+                        help="lines of the profile, stretches of the gaps")
+    parser.add_argument("--sample-ms", type=float, default=2.0,
+                        help="gaps: where the run is looked up every this many ms (0: not)")
+    parser.add_argument("--sampled", type=int, default=4,
+                        help="gaps: the places each stretch was found at most, shown")
     parser.add_argument("--no-previews", action="store_true",
                         help="the engine's previews option off: the final stage only")
     parser.add_argument("--baseline", type=Path, help="a tree to compare with")

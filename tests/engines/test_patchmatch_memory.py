@@ -35,6 +35,8 @@ def small_bands(monkeypatch):
     many of their boundaries."""
     monkeypatch.setattr(window, "BAND", 8)
     monkeypatch.setattr(window, "_ROW_CHUNK", 5)
+    monkeypatch.setattr(levels, "SHRINK_BAND", 3)
+    monkeypatch.setattr(levels, "SKELETON_MARGIN", 1)
     monkeypatch.setattr(solver, "UPSCALE_BAND", 6)
     monkeypatch.setattr(solver, "NEAREST_MARGIN", 2)
     monkeypatch.setattr(numba_solver, "CHUNK", 300)
@@ -274,6 +276,8 @@ def test_results_do_not_depend_on_band_and_chunk_sizes(monkeypatch, options):
     request = _guided_request()
     default = [s.image for s in PatchMatchEngine(**options).run(request)]
     monkeypatch.setattr(window, "BAND", 8)
+    monkeypatch.setattr(levels, "SHRINK_BAND", 2)
+    monkeypatch.setattr(levels, "SKELETON_MARGIN", 1)
     monkeypatch.setattr(solver, "UPSCALE_BAND", 4)
     monkeypatch.setattr(solver, "NEAREST_MARGIN", 1)
     monkeypatch.setattr(numba_solver, "CHUNK", 200)

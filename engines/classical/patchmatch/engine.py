@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from collections.abc import Iterator
 from types import MappingProxyType
 
@@ -60,9 +61,10 @@ from engines.base import (
     Region,
     RegionStage,
 )
-from engines.classical.patchmatch.levels import build_pyramid, level_problem
+from engines.classical.patchmatch.levels import at_least, build_pyramid, level_problem
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
+from engines.classical.patchmatch.window import row_bands
 from engines.device import gpu_driver_present, pick_device
 from engines.guidance import follow_colour_hints
 from engines.registry import register
@@ -85,6 +87,9 @@ SKETCH_WEIGHT = 300000.0
 # (bench/README.md): sigma 1 brings the fill's fine-detail level from 0.37 to 0.57 of the
 # original's; 1.5 to 0.61, with more of the matches' seams.
 GRAIN_SIGMA = 1.0
+# seconds between two looks at the cancel token while a preview is enlarged on a helper
+# thread (_enlarged)
+LOOK_SECONDS = 0.01
 
 
 def _cuda_available() -> bool:
@@ -156,6 +161,7 @@ class PatchMatchEngine(Engine):
         return float(self.engine_option(region, "sketch_weight", SKETCH_WEIGHT * strength))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        cancel.raise_if_cancelled()
         patch_size = int(self.engine_option(region, "patch_size"))
         if patch_size < 3 or patch_size % 2 == 0:
             raise InputError(f"patch_size must be an odd number >= 3, got {patch_size}")
@@ -166,7 +172,7 @@ class PatchMatchEngine(Engine):
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
         radius = patch_size // 2
-        hole = np.ascontiguousarray(region.hole)
+        hole = at_least(region.mask, 128, cancel)  # region.hole, band by band
         pyramid = build_pyramid(
             region.image, hole, radius, include=region.sample_include,
             exclude=region.sample_exclude, labels=region.labels, sketch=region.sketch,
@@ -186,8 +192,7 @@ class PatchMatchEngine(Engine):
         height, width = hole.shape
         # only hole pixels are pasted back, and the pixels of a feathered mask edge in part:
         # those must keep the image (a coarse estimate is blurred there)
-        edge = (region.mask > 0) & ~hole
-        edge = edge[..., None] if edge.any() else None
+        edge = _feathered_edge(region.mask, hole, cancel)
         results = complete(
             pyramid, radius, SCHEDULES[quality], region.seed, make_solver, cancel,
             label_weight=float(self.engine_option(region, "label_weight", 2000.0)),
@@ -198,15 +203,64 @@ class PatchMatchEngine(Engine):
             final = result.number == result.count
             if not (final or previews):
                 continue
-            image = result.filled()
+            image = result.filled(cancel)
             if image.shape[:2] != (height, width):
-                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+                image = _enlarged(image, width, height, cancel)
             if edge is not None:
-                np.copyto(image, region.image, where=edge)
+                for top, bottom in row_bands(height):
+                    cancel.raise_if_cancelled()
+                    np.copyto(image[top:bottom], region.image[top:bottom],
+                              where=edge[top:bottom])
             image = follow_colour_hints(image, hole, region.color, colour_strength,
                                         in_place=True)  # filled() made it: ours to change
             name = "refined" if final else f"level {result.number}/{result.count}"
             yield RegionStage(name, image, result.progress, final=final)
+
+
+def _enlarged(image: np.ndarray, width: int, height: int, cancel: CancelToken) -> np.ndarray:
+    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)``, made on a
+    helper thread while this one looks at ``cancel`` every ``LOOK_SECONDS``.
+
+    A preview is enlarged to the region's size in one call (up to 0.3 s at 50 MP on a
+    shared 2-core VM): OpenCV weighs each output row by its place in the whole picture, so
+    bands of rows resized alone would not give its bytes. OpenCV releases the GIL, so the
+    looks go on; a cancel raises :class:`Cancelled` at once and the resize ends unseen on
+    its thread.
+    """
+    done = threading.Event()
+    enlarged: list[np.ndarray] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            enlarged.append(cv2.resize(image, (width, height),
+                                       interpolation=cv2.INTER_LINEAR))
+        except BaseException as exc:  # raised again on the caller's thread
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="patchmatch-preview", daemon=True).start()
+    while not done.wait(LOOK_SECONDS):
+        cancel.raise_if_cancelled()
+    if failed:
+        raise failed[0]
+    return enlarged[0]
+
+
+def _feathered_edge(mask: np.ndarray, hole: np.ndarray,
+                    cancel: CancelToken) -> np.ndarray | None:
+    """``(h, w, 1)`` bool, the pixels of a feathered mask edge (masked in part, not in the
+    hole), or None when there are none; made band by band, ``cancel`` checked between."""
+    edge = np.empty((*hole.shape, 1), bool)
+    found = False
+    for top, bottom in row_bands(hole.shape[0]):
+        cancel.raise_if_cancelled()
+        part = edge[top:bottom, :, 0]
+        np.greater(mask[top:bottom], 0, out=part)
+        part &= ~hole[top:bottom]
+        found = found or bool(part.any())
+    return edge if found else None
 
 
 def warm_up() -> None:

@@ -346,3 +346,35 @@ vote = cached_njit(**_PARALLEL)(_named(_vote, "vote"))
 cost_bands_serial = cached_njit(**_SERIAL)(_named(_cost_bands, "cost_bands_serial"))
 scan_bands_serial = cached_njit(**_SERIAL)(_named(_scan_bands, "scan_bands_serial"))
 vote_serial = cached_njit(**_SERIAL)(_named(_vote, "vote_serial"))
+
+
+@cached_njit(nogil=True, inline='always')
+def _root(parent, i):
+    """The root of ``i`` in the union-find forest ``parent`` (path halving)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@cached_njit(nogil=True)
+def seeded_components(count, first, second, seeded):
+    """Components ``0 .. count - 1`` joined pairwise (``first[k]`` with ``second[k]``,
+    int64): for each, whether its union holds a ``seeded`` one (bool ``(count,)``); bool
+    ``(count,)``. Canny's hysteresis across bands of rows (``levels._canny``)."""
+    parent = np.arange(count)
+    for k in range(first.shape[0]):
+        a = _root(parent, first[k])
+        b = _root(parent, second[k])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    found = np.zeros(count, np.bool_)
+    for i in range(count):
+        if seeded[i]:
+            found[_root(parent, i)] = True
+    kept = np.empty(count, np.bool_)
+    for i in range(count):
+        kept[i] = found[_root(parent, i)]
+    return kept

@@ -11,22 +11,30 @@ patch may sit, the target patches and the guidance maps, as the kernels take the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from engines.base import UNLABELLED, CancelToken
+from engines.classical.patchmatch import kernels
 from engines.classical.patchmatch.window import (
     Window,
+    any_in_bands,
     bands_with_margin,
     gather_in_bands,
+    nonzero_in_bands,
     row_bands,
 )
 from engines.guidance import patch_centres, reference_usable
 
 BAND_ROWS = 16  # rows per band of the parallel scans; fixed so results do not depend on threads
+# coarse rows per band of the pyramid's reductions (twice as many fine rows are read): at
+# 50 MP a band of window.BAND rows took 70-270 ms between two looks at the cancel token
+SHRINK_BAND = 32
 # Wexler et al. weigh a target patch by gamma ** -(its distance into the hole) with gamma 1.3.
 # Measured over 28 cases (bench/patchmatch.py's 12 and 16 on other photos, 2 to 3 seeds each),
 # with the flat similarity weights below: 1.7 gave the best mean hole PSNR of the bases tried
@@ -53,6 +61,12 @@ _GRADIENT_LEVELS = 2041  # |dx| + |dy| of 3x3 Sobel on uint8: 0 .. 2 * 4 * 255
 _DISTANCE_MARGIN = 44
 # the soft lines' Gaussian (sigma 1: a 9-tap kernel) reads 4 rows either side.
 _SOFT_MARGIN = 8
+# Canny's verdict on a pixel (before hysteresis) reads the grey rows up to 2 away (Sobel,
+# then the neighbours' gradients).
+_CANNY_MARGIN = 4
+# rows of margin first tried for a band of the sketch's skeleton (doubled while too few:
+# see _skeleton_in_bands)
+SKELETON_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -149,35 +163,66 @@ def _shrink(array: np.ndarray) -> np.ndarray:
     return cv2.pyrDown(array, dstsize=(width, height))
 
 
-def _coarse_bands(height: int) -> Iterator[tuple[slice, slice, slice]]:
+def _coarse_bands(height: int,
+                  cancel: CancelToken | None = None) -> Iterator[tuple[slice, slice, slice]]:
     """The reduction of a map of ``height`` rows, band by band: ``(coarse, fine, part)``,
-    the coarse rows of a band, the fine rows to reduce for them and the coarse rows' part of
-    that reduction. ``cv2.pyrDown``'s coarse row ``y`` reads fine rows ``2y - 2 .. 2y + 2``:
-    each band reduces two coarse rows more on either side and drops them, so the result is a
-    whole-map reduction's, made with scratch memory for one band."""
-    for top, bottom in row_bands(half_size(height, 1)[0]):
+    the coarse rows of a band (``SHRINK_BAND``), the fine rows to reduce for them and the
+    coarse rows' part of that reduction. ``cv2.pyrDown``'s coarse row ``y`` reads fine rows
+    ``2y - 2 .. 2y + 2``: each band reduces two coarse rows more on either side and drops
+    them, so the result is a whole-map reduction's, made with scratch memory for one band.
+    ``cancel`` is checked before each band."""
+    for top, bottom in row_bands(half_size(height, 1)[0], SHRINK_BAND):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         first = max(2 * top - 4, 0)
         skip = top - first // 2
         yield (slice(top, bottom), slice(first, min(2 * bottom + 4, height)),
                slice(skip, skip + bottom - top))
 
 
-def _touched(mask: np.ndarray) -> np.ndarray:
-    """Coarse pixels whose reduction kernel reaches any set pixel of the bool ``mask``."""
+def _touched(mask: np.ndarray, cancel: CancelToken | None = None, *,
+             unset: bool = False) -> np.ndarray:
+    """Coarse pixels whose reduction kernel reaches any set pixel of the bool ``mask`` (any
+    unset one with ``unset``); ``cancel`` is checked between bands."""
     touched = np.empty(half_size(*mask.shape), bool)
-    for coarse, fine, part in _coarse_bands(mask.shape[0]):
-        touched[coarse] = _shrink(mask[fine].astype(np.float32))[part] > 1e-6
+    for coarse, fine, part in _coarse_bands(mask.shape[0], cancel):
+        rows = ~mask[fine] if unset else mask[fine]
+        touched[coarse] = _shrink(rows.astype(np.float32))[part] > 1e-6
     return touched
 
 
+def _shrunk(image: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+    """:func:`_shrink` of an image, made band by band (``cancel`` checked between bands)."""
+    out = np.empty((*half_size(*image.shape[:2]), *image.shape[2:]), image.dtype)
+    for coarse, fine, part in _coarse_bands(image.shape[0], cancel):
+        out[coarse] = _shrink(image[fine])[part]
+    return out
+
+
 def _usable_sources(hole: np.ndarray, include: np.ndarray | None,
-                    exclude: np.ndarray | None) -> np.ndarray:
-    usable = ~hole
-    if include is not None and include.any():  # an empty include layer restricts nothing
-        usable &= include >= 128
-    if exclude is not None:
-        usable &= exclude < 128
-    return usable
+                    exclude: np.ndarray | None,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels allowed as sources (known, not excluded, inside a non-empty include
+    area) and the forbidden ones (known, not allowed), both ``(h, w)`` bool; made band by
+    band, ``cancel`` checked between bands."""
+    height = hole.shape[0]
+    restrict = include is not None and any_in_bands(  # an empty include layer: no limit
+        height, lambda rows: include[rows], cancel)
+    usable = np.empty(hole.shape, bool)
+    forbidden = np.empty(hole.shape, bool)
+    for top, bottom in row_bands(height):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = slice(top, bottom)
+        known = ~hole[rows]
+        allowed = known.copy()
+        if restrict:
+            allowed &= include[rows] >= 128
+        if exclude is not None:
+            allowed &= exclude[rows] < 128
+        usable[rows] = allowed
+        forbidden[rows] = known & ~allowed
+    return usable, forbidden
 
 
 def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
@@ -195,23 +240,27 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
     size = half_size(*level.hole.shape)
     image = np.empty((*size, 3), np.uint8)
     hole = np.empty(size, bool)
-    for coarse, fine, part in _coarse_bands(level.hole.shape[0]):
-        cancel.raise_if_cancelled()
+    for coarse, fine, part in _coarse_bands(level.hole.shape[0], cancel):
         known = (~level.hole[fine]).astype(np.float32)
         weight = _shrink(known)[part]
         total = _shrink(level.image[fine].astype(np.float32) * known[..., None])[part]
         hole[coarse] = weight <= 1e-6
         mean = total / np.maximum(weight, 1e-6)[..., None]
         image[coarse] = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
-    coarse_forbidden = _touched(forbidden)
+    coarse_forbidden = _touched(forbidden, cancel)
+    usable = np.empty(size, bool)
+    for top, bottom in row_bands(size[0]):
+        cancel.raise_if_cancelled()
+        usable[top:bottom] = ~hole[top:bottom] & ~coarse_forbidden[top:bottom]
     level = LevelInputs(
         image=image,
         hole=hole,
-        usable=~hole & ~coarse_forbidden,
+        usable=usable,
         labels=None if level.labels is None else np.ascontiguousarray(level.labels[::2, ::2]),
-        sketch=None if level.sketch is None else _touched(level.sketch),
-        exemplars=tuple(_shrink(e) if min(e.shape[:2]) >= 2 else e for e in level.exemplars),
-        exemplar_usable=tuple(~_touched(~u) if min(u.shape) >= 2 else u
+        sketch=None if level.sketch is None else _touched(level.sketch, cancel),
+        exemplars=tuple(_shrunk(e, cancel) if min(e.shape[:2]) >= 2 else e
+                        for e in level.exemplars),
+        exemplar_usable=tuple(~_touched(u, cancel, unset=True) if min(u.shape) >= 2 else u
                               for u in level.exemplar_usable),
     )
     return level, coarse_forbidden
@@ -251,9 +300,8 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     fully opaque pixels are sources (:func:`engines.guidance.reference_usable`). The finest
     level holds ``image`` itself, not a copy. ``cancel`` is checked as the levels are made.
     """
-    usable = _usable_sources(hole, include, exclude)
-    forbidden = ~hole & ~usable
-    sketch_mask = None if sketch is None else sketch >= 128
+    usable, forbidden = _usable_sources(hole, include, exclude, cancel)
+    sketch_mask = None if sketch is None else at_least(sketch, 128, cancel)
     level = LevelInputs(image, hole, usable, labels, sketch_mask,
                         tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
                         tuple(reference_usable(e) for e in exemplars))
@@ -267,7 +315,18 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     return pyramid
 
 
-def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float, float]:
+def at_least(layer: np.ndarray, level: int, cancel: CancelToken | None = None) -> np.ndarray:
+    """``layer >= level`` (bool), made band by band (``cancel`` checked between bands)."""
+    out = np.empty(layer.shape, bool)
+    for top, bottom in row_bands(layer.shape[0]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        np.greater_equal(layer[top:bottom], level, out=out[top:bottom])
+    return out
+
+
+def canny_thresholds(gray: np.ndarray, known: np.ndarray | None,
+                     cancel: CancelToken | None = None) -> tuple[float, float]:
     """Canny's ``(low, high)`` hysteresis thresholds for a ``(h, w)`` uint8 grey image.
 
     Multiples (``EDGE_LOW``, ``EDGE_HIGH``) of the median Sobel gradient (L1, as Canny
@@ -275,11 +334,16 @@ def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float,
     texture, so an edge is what stands out of it whatever the brightness. ``EDGE_FLOOR``
     keeps a flat, noise-free picture from turning rounding steps into edges. The gradients
     (whole numbers up to ``_GRADIENT_LEVELS - 1``) are counted band by band and the median
-    taken from the counts, as ``np.median`` would take it.
+    taken from the counts, as ``np.median`` would take it. ``cancel`` is checked between
+    bands.
     """
     counts = np.zeros(_GRADIENT_LEVELS, np.int64)
-    known = known if known is not None and known.any() else None
+    if known is not None and not any_in_bands(known.shape[0], lambda rows: known[rows],
+                                              cancel):
+        known = None
     for top, bottom, first, last in bands_with_margin(gray.shape[0], 1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         rows = slice(top - first, bottom - first)
         dx = cv2.Sobel(gray[first:last], cv2.CV_16S, 1, 0)[rows]
         dy = cv2.Sobel(gray[first:last], cv2.CV_16S, 0, 1)[rows]
@@ -289,6 +353,9 @@ def canny_thresholds(gray: np.ndarray, known: np.ndarray | None) -> tuple[float,
         counts += np.bincount(magnitude.ravel(), minlength=_GRADIENT_LEVELS)
     high = max(EDGE_FLOOR, EDGE_HIGH * _median(counts))
     return high * EDGE_LOW / EDGE_HIGH, high
+
+
+_canny_thresholds = canny_thresholds  # this module's own (a bench may set another)
 
 
 def _median(counts: np.ndarray) -> float:
@@ -303,25 +370,133 @@ def _median(counts: np.ndarray) -> float:
 
 
 def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
-              out: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None, cancel: CancelToken | None = None, *,
+              usable: np.ndarray | None = None) -> np.ndarray:
     """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels. Written
     into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given.
 
     "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
-    content of hole pixels makes no edge.
+    content of hole pixels makes no edge. ``usable`` (bool, instead of ``ignore``): the
+    pixels not ignored, none ignored when it is all set. Every step runs band by band with
+    the margin it reads (Canny's hysteresis joined across bands, :func:`_canny`), which
+    gives the whole map's values; ``cancel`` is checked between bands.
     """
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    if EDGE_BLUR > 0:
-        gray = cv2.GaussianBlur(gray, (0, 0), EDGE_BLUR)
-    low, high = canny_thresholds(gray, None if ignore is None else ~ignore)
-    edges = cv2.Canny(gray, low, high) > 0
-    if ignore is not None:
-        side = 2 * (2 + int(np.ceil(EDGE_BLUR))) + 1
-        edges &= cv2.dilate(ignore.view(np.uint8), np.ones((side, side), np.uint8)) == 0
+    height = image.shape[0]
+    if usable is not None:
+        ignore = None
+
+        def ignored(rows: slice) -> np.ndarray:
+            return ~usable[rows]
+
+        masked = any_in_bands(height, ignored, cancel)
+    else:
+        def ignored(rows: slice) -> np.ndarray:
+            return ignore[rows]
+
+        masked = ignore is not None
+    blur = EDGE_BLUR
+    gray = np.empty(image.shape[:2], np.uint8)
+    for top, bottom, first, last in bands_with_margin(height, int(np.ceil(4 * blur)) + 2):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = cv2.cvtColor(image[first:last], cv2.COLOR_RGB2GRAY)
+        if blur > 0:  # an 8-bit Gaussian reads round(3 * sigma) rows either side
+            rows = cv2.GaussianBlur(rows, (0, 0), blur)
+        gray[top:bottom] = rows[top - first:bottom - first]
+    known = None
+    if masked:
+        known = np.empty(gray.shape, bool)
+        for top, bottom in row_bands(height):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            known[top:bottom] = ~ignored(slice(top, bottom))
+    thresholds = canny_thresholds  # a replacement (bench/sketch.py) takes (gray, known)
+    low, high = (thresholds(gray, known, cancel) if thresholds is _canny_thresholds
+                 else thresholds(gray, known))
+    del known
+    edges = _canny(gray, low, high, cancel)
+    del gray
+    if masked:
+        side = 2 * (2 + int(np.ceil(blur))) + 1
+        kernel = np.ones((side, side), np.uint8)
+        for top, bottom, first, last in bands_with_margin(height, side // 2):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            near = cv2.dilate(np.ascontiguousarray(ignored(slice(first, last))).view(np.uint8),
+                              kernel)
+            edges[top:bottom] &= near[top - first:bottom - first] == 0
     soft = np.empty(edges.shape, np.float32) if out is None else out
     for top, bottom, first, last in bands_with_margin(edges.shape[0], _SOFT_MARGIN):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         soft[top:bottom] = _soft_lines(edges[first:last])[top - first:bottom - first]
     return soft
+
+
+def _canny(gray: np.ndarray, low: float, high: float,
+           cancel: CancelToken | None = None) -> np.ndarray:
+    """``cv2.Canny(gray, low, high) > 0`` (3x3 Sobel, L1 gradient) made band by band.
+
+    Canny keeps the pixels that pass its non-maximum suppression with a gradient above
+    ``low`` (the candidates) and are 8-connected through candidates to one above ``high``
+    (hysteresis). ``cv2.Canny(gray, t, t)`` gives the candidates of threshold ``t`` alone:
+    those of a band are its rows', made with ``_CANNY_MARGIN`` rows more on either side.
+    Each band's candidates are split into connected pieces, pieces on either side of a band
+    boundary that touch are joined (:func:`kernels.seeded_components`), and a joined piece
+    is kept when one of its pixels is above ``high``. ``cancel`` is checked between bands.
+    """
+    low, high = min(low, high), max(low, high)
+    height, width = gray.shape
+    edges = np.empty(gray.shape, bool)  # the candidates, then the edges
+    bands: list[_CannyBand] = []
+    count = 0
+    for top, bottom, first, last in bands_with_margin(height, _CANNY_MARGIN):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = slice(top - first, bottom - first)
+        candidate = cv2.Canny(gray[first:last], low, low)[rows] > 0
+        strong = cv2.Canny(gray[first:last], high, high)[rows] > 0
+        number, labels = cv2.connectedComponents(candidate.view(np.uint8), connectivity=8,
+                                                 ltype=cv2.CV_32S)
+        seeded = np.zeros(number, bool)
+        seeded[labels[strong]] = True
+        seeded[0] = False  # label 0: no candidate
+        edges[top:bottom] = candidate
+        bands.append(_CannyBand(top, bottom, count, seeded, labels[0].copy(),
+                                labels[-1].copy(), labels[candidate]))
+        count += number
+    first_pieces, second_pieces = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for above, below in itertools.pairwise(bands):  # 8-neighbours across band boundaries
+        for shift in (-1, 0, 1):
+            a = above.last_row[max(-shift, 0):width - max(shift, 0)]
+            b = below.first_row[max(shift, 0):width - max(-shift, 0)]
+            touching = (a > 0) & (b > 0)
+            first_pieces.append(a[touching].astype(np.int64) + above.offset)
+            second_pieces.append(b[touching].astype(np.int64) + below.offset)
+    kept = kernels.seeded_components(count, np.concatenate(first_pieces),
+                                     np.concatenate(second_pieces),
+                                     np.concatenate([band.seeded for band in bands]))
+    for band in bands:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        part = edges[band.top:band.bottom]
+        part[part] = kept[band.pieces.astype(np.int64) + band.offset]
+    return edges
+
+
+class _CannyBand(NamedTuple):
+    """One band of :func:`_canny`: its rows ``[top, bottom)``; its candidates' connected
+    pieces, numbered from ``offset`` on among all bands' (0 of each band: no candidate);
+    which pieces hold a pixel above the high threshold; the pieces of its first and last
+    rows (per pixel) and those of its candidates, row-major."""
+
+    top: int
+    bottom: int
+    offset: int
+    seeded: np.ndarray
+    first_row: np.ndarray
+    last_row: np.ndarray
+    pieces: np.ndarray
 
 
 def _soft_lines(lines: np.ndarray) -> np.ndarray:
@@ -335,14 +510,48 @@ def _soft_lines(lines: np.ndarray) -> np.ndarray:
 
 def _skeleton(lines: np.ndarray) -> np.ndarray:
     """Morphological skeleton of a bool mask: thick drawn strokes become thin ridges."""
-    current = lines.view(np.uint8).copy()
+    return _skeleton_rounds(lines)[0]
+
+
+def _skeleton_rounds(lines: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`_skeleton` of ``lines`` and the number of erosions it took (the rounds)."""
+    current = np.ascontiguousarray(lines).view(np.uint8).copy()
     skeleton = np.zeros_like(current)
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    rounds = 0
     while current.any():
         eroded = cv2.erode(current, cross)
         skeleton |= current & ~cv2.dilate(eroded, cross) & 1
         current = eroded
-    return skeleton.astype(bool)
+        rounds += 1
+    return skeleton.astype(bool), rounds
+
+
+def _skeleton_in_bands(sketch: np.ndarray, hole: np.ndarray,
+                       cancel: CancelToken | None = None) -> np.ndarray:
+    """:func:`_skeleton` of ``sketch & hole`` (bool ``(h, w)``), band by band.
+
+    Erosion ``k`` of a band is the whole map's on the rows at least ``k`` away from a cut
+    (beyond it the band counts as set, as erosion counts the map's outside, so it erodes no
+    more than the whole map), and the skeleton's round ``k`` reads erosion ``k + 1`` one row
+    further: a band computed with ``m`` rows of margin on either side gives the whole map's
+    skeleton on its own rows when it took fewer than ``m`` rounds. ``SKELETON_MARGIN`` is
+    tried first and doubled until then. ``cancel`` is checked between bands.
+    """
+    height = sketch.shape[0]
+    out = np.empty(sketch.shape, bool)
+    for top, bottom in row_bands(height):
+        margin = SKELETON_MARGIN
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            first, last = max(top - margin, 0), min(bottom + margin, height)
+            skeleton, rounds = _skeleton_rounds(sketch[first:last] & hole[first:last])
+            if rounds < margin or (first == 0 and last == height):
+                break
+            margin *= 2
+        out[top:bottom] = skeleton[top - first:bottom - first]
+    return out
 
 
 def _atlas_layout(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -352,47 +561,70 @@ def _atlas_layout(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
     return lefts, widths, heights
 
 
-def _atlas_map(lefts: np.ndarray, widths: np.ndarray, heights: np.ndarray, dtype,
-               fill) -> tuple[np.ndarray, list[np.ndarray]]:
+def _atlas_map(lefts: np.ndarray, widths: np.ndarray, heights: np.ndarray, dtype, fill,
+               cancel: CancelToken | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """A ``(ha, wa)`` map of the atlas, ``fill`` below the pieces, and the view of each
     piece's place in it, for the pieces' maps to be written straight there (left unwritten
-    until then: the memory is taken as they are written)."""
-    out = np.empty((int(heights.max()), int(widths.sum())), dtype)
+    until then: the memory is taken as they are written). The fill is written band by
+    band, ``cancel`` checked between bands."""
+    total = int(heights.max())
+    out = np.empty((total, int(widths.sum())), dtype)
     places = []
     for left, width, height in zip(lefts, widths, heights):
-        out[height:, left:left + width] = fill
+        for top, bottom in row_bands(total - int(height)):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            out[height + top:height + bottom, left:left + width] = fill
         places.append(out[:height, left:left + width])
     return out, places
 
 
-def _paste_pieces(pieces: list[np.ndarray], lefts: np.ndarray, dtype, fill) -> np.ndarray:
-    """The pieces side by side (the first alone is itself, not a copy)."""
+def _paste_pieces(pieces: list[np.ndarray], lefts: np.ndarray, dtype, fill,
+                  cancel: CancelToken | None = None) -> np.ndarray:
+    """The pieces side by side, ``fill`` below the shorter ones (the first alone is
+    itself, not a copy); pasted band by band, ``cancel`` checked between bands."""
     if len(pieces) == 1:
         return pieces[0]
     height = max(p.shape[0] for p in pieces)
     width = int(sum(p.shape[1] for p in pieces))
-    out = np.full((height, width, *pieces[0].shape[2:]), fill, dtype)
-    for piece, left in zip(pieces, lefts):
-        out[:piece.shape[0], left:left + piece.shape[1]] = piece
+    out = np.empty((height, width, *pieces[0].shape[2:]), dtype)
+    for top, bottom in row_bands(height):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        out[top:bottom] = fill
+        for piece, left in zip(pieces, lefts):
+            rows = piece[top:bottom]
+            out[top:top + rows.shape[0], left:left + piece.shape[1]] = rows
     return out
 
 
-def target_count(hole: np.ndarray, radius: int) -> int:
-    """Number of target patches of a level: pixels whose patch overlaps the ``hole``."""
-    return int(np.count_nonzero(_covered(hole, radius)))
+def target_count(hole: np.ndarray, radius: int, cancel: CancelToken | None = None) -> int:
+    """Number of target patches of a level: pixels whose patch overlaps the ``hole``
+    (counted band by band, ``cancel`` checked between bands)."""
+    count = 0
+    for top, bottom, first, last in bands_with_margin(hole.shape[0], radius):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        count += int(np.count_nonzero(
+            _covered(hole[first:last], radius)[top - first:bottom - first]))
+    return count
 
 
 def _covered(hole: np.ndarray, radius: int) -> np.ndarray:
-    """``(h, w)`` uint8, nonzero on the pixels whose patch overlaps the bool ``hole``."""
+    """``(h, w)`` uint8, nonzero on the pixels whose patch overlaps the bool ``hole``. A
+    row depends on the rows up to ``radius`` away only."""
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return cv2.dilate(hole.view(np.uint8), kernel)
 
 
-def _targets(hole: np.ndarray, radius: int, window: Window):
+def _targets(hole: np.ndarray, radius: int, window: Window,
+             cancel: CancelToken | None = None):
     """Target centres ``ty, tx`` (int32): pixels whose patch overlaps the hole; their flat
     positions in ``window`` (int64), the ``(window.size,)`` int32 target index there (-1
-    elsewhere) and the bands of the target list."""
-    ty, tx = np.nonzero(_covered(hole, radius))
+    elsewhere) and the bands of the target list. Found band by band (``cancel`` checked
+    between bands)."""
+    ty, tx = nonzero_in_bands(hole.shape[0], radius,
+                              lambda rows: _covered(hole[rows], radius), cancel)
     at_targets = window.positions(ty, tx)
     index = np.full(window.size, -1, np.int32)
     index[at_targets] = np.arange(ty.shape[0], dtype=np.int32)
@@ -404,49 +636,88 @@ def _targets(hole: np.ndarray, radius: int, window: Window):
     return ty, tx, at_targets, index, np.unique(bands)
 
 
-def _depth(hole: np.ndarray, window: Window) -> np.ndarray:
+def _depth(hole: np.ndarray, window: Window, cancel: CancelToken | None = None) -> np.ndarray:
     """``(window.size,)`` float32 distance of each window pixel into the hole (OpenCV's 3x3
     L2 distance to the nearest known pixel), capped at ``CONFIDENCE_CAP``; computed in bands
-    of rows, which gives the whole map's capped values (``_DISTANCE_MARGIN``)."""
+    of rows, which gives the whole map's capped values (``_DISTANCE_MARGIN``); ``cancel`` is
+    checked between bands."""
     def depth(rows: slice) -> np.ndarray:
         distance = cv2.distanceTransform(hole[rows].view(np.uint8), cv2.DIST_L2, 3)
         return np.minimum(distance, CONFIDENCE_CAP, out=distance)
 
-    return gather_in_bands(window, _DISTANCE_MARGIN, depth)
+    return gather_in_bands(window, _DISTANCE_MARGIN, depth, cancel)
 
 
-def _signed_labels(labels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _signed_labels(labels: np.ndarray, out: np.ndarray | None = None,
+                   cancel: CancelToken | None = None) -> np.ndarray:
     """int16 copy of uint8 labels with ``UNLABELLED`` as -1 (unconstrained), written into
-    ``out`` when given."""
+    ``out`` when given; a 2-D map band by band (``cancel`` checked between bands)."""
     if out is None:
         out = np.empty(labels.shape, np.int16)
-    out[...] = labels
-    out[labels == UNLABELLED] = -1
+    bands = row_bands(labels.shape[0]) if labels.ndim > 1 else [(0, labels.shape[0])]
+    for top, bottom in bands:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        given, part = labels[top:bottom], out[top:bottom]
+        part[...] = given
+        part[given == UNLABELLED] = -1
     return out
 
 
-def _offered_labels(atlas_labels: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _offered_labels(atlas_labels: np.ndarray, valid: np.ndarray,
+                    cancel: CancelToken | None = None) -> np.ndarray:
     """bool ``(257,)``: entry ``label + 1`` tells whether a usable source centre carries
-    ``label`` (-1 to 255); counted band by band."""
+    ``label`` (-1 to 255); counted band by band (``cancel`` checked between bands)."""
     counts = np.zeros(257, np.int64)
     for top, bottom in row_bands(valid.shape[0]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         offered = atlas_labels[top:bottom][valid[top:bottom] > 0]
         counts += np.bincount(offered.astype(np.int64) + 1, minlength=257)
     return counts > 0
 
 
-def source_centres(level: LevelInputs, radius: int) -> tuple[np.ndarray, list]:
+def _patch_centres(usable: np.ndarray, side: int,
+                   cancel: CancelToken | None = None) -> np.ndarray:
+    """:func:`engines.guidance.patch_centres` made band by band (an erosion by a ``side``
+    square reads ``side // 2`` rows either side); ``cancel`` is checked between bands."""
+    out = np.empty(usable.shape, np.uint8)
+    for top, bottom, first, last in bands_with_margin(usable.shape[0], side // 2):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        out[top:bottom] = patch_centres(usable[first:last], side)[top - first:bottom - first]
+    return out
+
+
+def source_centres(level: LevelInputs, radius: int,
+                   cancel: CancelToken | None = None) -> tuple[np.ndarray, list]:
     """The region's usable patch centres (``(h, w)`` uint8, 1 where a source patch may be
     centred) and ``(number, image, usable, centres)`` of each exemplar with a usable patch
-    (numbered from 1, as in ``level.exemplars``)."""
+    (numbered from 1, as in ``level.exemplars``); ``cancel`` is checked between bands."""
     side = 2 * radius + 1
     kept = []
     for number, (e, usable) in enumerate(zip(level.exemplars, level.exemplar_usable), 1):
         if min(e.shape[:2]) >= side:
-            centres = patch_centres(usable, side)
+            centres = _patch_centres(usable, side, cancel)
             if centres.any():
                 kept.append((number, e, usable, centres))
-    return patch_centres(level.usable, side), kept
+    return _patch_centres(level.usable, side, cancel), kept
+
+
+def has_sources(level: LevelInputs, radius: int, cancel: CancelToken | None = None) -> bool:
+    """Whether the level has a usable source patch (in the region or an exemplar): what
+    :func:`source_centres` would find, looked for band by band up to the first one."""
+    side = 2 * radius + 1
+    for e, usable in zip(level.exemplars, level.exemplar_usable):
+        if min(e.shape[:2]) >= side and _patch_centres(usable, side, cancel).any():
+            return True
+    for top, bottom, first, last in bands_with_margin(level.usable.shape[0], side // 2):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        centres = patch_centres(level.usable[first:last], side)
+        if centres[top - first:bottom - first].any():
+            return True
+    return False
 
 
 def level_problem(level: LevelInputs, radius: int,
@@ -456,56 +727,63 @@ def level_problem(level: LevelInputs, radius: int,
     image itself when there are no exemplars."""
     cancel = cancel or CancelToken()
     hole = level.hole
-    centres, kept = source_centres(level, radius)
+    centres, kept = source_centres(level, radius, cancel)
     exemplars = [e for _, e, _, _ in kept]
     pieces = [np.ascontiguousarray(level.image), *exemplars]
     lefts, widths, heights = _atlas_layout(pieces)
-    atlas = _paste_pieces(pieces, lefts, np.uint8, 0).view()
+    atlas = _paste_pieces(pieces, lefts, np.uint8, 0, cancel).view()
     atlas.flags.writeable = False  # the kernels take one array type, whoever owns it
-    valid = _paste_pieces([centres] + [c for _, _, _, c in kept], lefts, np.uint8, 0)
+    valid = _paste_pieces([centres] + [c for _, _, _, c in kept], lefts, np.uint8, 0, cancel)
     del centres  # valid itself, or pasted into it
     cancel.raise_if_cancelled()
 
     window = Window.around(hole, 2 * radius)
-    ty, tx, at_targets, index, bands = _targets(hole, radius, window)
+    ty, tx, at_targets, index, bands = _targets(hole, radius, window, cancel)
     cancel.raise_if_cancelled()
-    hole_y, hole_x = np.nonzero(hole)
-    confidence = CONFIDENCE_BASE ** -_depth(hole, window)[at_targets]  # depth is capped
+    hole_y, hole_x = nonzero_in_bands(hole.shape[0], 0, lambda rows: hole[rows], cancel)
+    # depth is capped
+    confidence = CONFIDENCE_BASE ** -_depth(hole, window, cancel)[at_targets]
     cancel.raise_if_cancelled()
 
     target_labels = atlas_labels = None
     centre_label = np.full(ty.shape[0], -1, np.int16)
     if level.labels is not None:
-        target_labels = _signed_labels(window.gather(level.labels))
-        atlas_labels, places = _atlas_map(lefts, widths, heights, np.int16, -1)
-        _signed_labels(level.labels, out=places[0])
-        for place in places[1:]:
-            place[...] = -1  # an exemplar's pixels: any label
+        target_labels = _signed_labels(window.gather(level.labels, cancel))
+        atlas_labels, places = _atlas_map(lefts, widths, heights, np.int16, -1, cancel)
+        _signed_labels(level.labels, out=places[0], cancel=cancel)
+        for place in places[1:]:  # an exemplar's pixels: any label
+            for top, bottom in row_bands(place.shape[0]):
+                cancel.raise_if_cancelled()
+                place[top:bottom] = -1
         centre_label = target_labels[at_targets]
-        offered = _offered_labels(atlas_labels, valid)
+        offered = _offered_labels(atlas_labels, valid, cancel)
         if not offered[0]:  # no wildcard (exemplar): free labels nothing offers
             centre_label[~offered[centre_label.astype(np.int64) + 1]] = -1
         cancel.raise_if_cancelled()
 
     target_structure = structure_weight = atlas_structure = None
-    if level.sketch is not None and (level.sketch & hole).any():
-        sketch_in_hole = _skeleton(level.sketch & hole)
-        atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0)
-        edges = _edge_map(level.image, hole, out=places[0])
+    sketch = level.sketch
+    if sketch is not None and any_in_bands(hole.shape[0],
+                                           lambda rows: sketch[rows] & hole[rows], cancel):
+        sketch_in_hole = _skeleton_in_bands(sketch, hole, cancel)
+        atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0,
+                                             cancel)
+        edges = _edge_map(level.image, hole, out=places[0], cancel=cancel)
         cancel.raise_if_cancelled()
-        in_hole = window.gather(hole)
+        in_hole = window.gather(hole, cancel)
         lines = gather_in_bands(window, _SOFT_MARGIN,
-                                lambda rows: _soft_lines(sketch_in_hole[rows]))
-        target_structure = np.where(in_hole, lines, window.gather(edges)).astype(np.float32)
+                                lambda rows: _soft_lines(sketch_in_hole[rows]), cancel)
+        target_structure = np.where(in_hole, lines,
+                                    window.gather(edges, cancel)).astype(np.float32)
 
         def near_line(rows: slice) -> np.ndarray:
             away = (~sketch_in_hole[rows]).view(np.uint8)
             return cv2.distanceTransform(away, cv2.DIST_L2, 3) <= radius + 2
 
-        near = gather_in_bands(window, _DISTANCE_MARGIN, near_line)
+        near = gather_in_bands(window, _DISTANCE_MARGIN, near_line, cancel)
         structure_weight = (near & in_hole).astype(np.float32)
         for (_, e, usable, _), place in zip(kept, places[1:]):
-            _edge_map(e, None if usable.all() else ~usable, out=place)
+            _edge_map(e, None, out=place, cancel=cancel, usable=usable)
         cancel.raise_if_cancelled()
 
     return LevelProblem(

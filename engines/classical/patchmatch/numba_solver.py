@@ -10,8 +10,9 @@ from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProb
 
 PARALLEL_FROM = 20000  # targets; smaller levels run on one thread
 # targets (or hole pixels) per kernel call: cancellation is checked between calls, a few
-# hundredths of a second apart on a slow CPU
-CHUNK = 65536
+# hundredths of a second apart on a slow CPU (65536 took up to 90 ms a scan with labels and
+# a sketch at 50 MP on a shared 2-core VM)
+CHUNK = 32768
 _NO_TARGET_LABELS = np.full(1, -1, np.int16)
 _NO_ATLAS_LABELS = np.full((1, 1), -1, np.int16)
 _NO_TARGET_STRUCTURE = np.zeros(1, np.float32)

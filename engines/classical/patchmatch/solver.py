@@ -26,12 +26,18 @@ from engines.classical.patchmatch.kernels import hash32
 from engines.classical.patchmatch.levels import (
     LevelInputs,
     LevelProblem,
+    has_sources,
     level_problem,
     push_pull,
-    source_centres,
     target_count,
 )
-from engines.classical.patchmatch.window import Window, bands_with_margin, row_bands
+from engines.classical.patchmatch.window import (
+    Window,
+    any_in_bands,
+    bands_with_margin,
+    nonzero_in_bands,
+    row_bands,
+)
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,22 @@ class LevelResult:
     progress: float
     hole_pixels: tuple[np.ndarray, np.ndarray] | None = None
 
-    def filled(self) -> np.ndarray:
+    def filled(self, cancel: CancelToken | None = None) -> np.ndarray:
         """``(h, w, 3)`` uint8: the level's image with the estimate in its hole, rounded and
-        saturated (``cv2.convertScaleAbs``)."""
-        picture = self.image.copy()
-        ys, xs = self.hole_pixels or np.nonzero(self.hole)
-        picture[ys, xs] = cv2.convertScaleAbs(self.estimate[self.window.positions(ys, xs)])
+        saturated (``cv2.convertScaleAbs``); made band by band, ``cancel`` checked between
+        bands."""
+        height = self.hole.shape[0]
+        picture = np.empty(self.image.shape, self.image.dtype)
+        ys, xs = self.hole_pixels or nonzero_in_bands(height, 0, lambda rows: self.hole[rows],
+                                                      cancel)
+        for top, bottom in row_bands(height):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            picture[top:bottom] = self.image[top:bottom]
+            lo, hi = np.searchsorted(ys, (top, bottom))
+            if hi > lo:
+                y, x = ys[lo:hi], xs[lo:hi]
+                picture[y, x] = cv2.convertScaleAbs(self.estimate[self.window.positions(y, x)])
         return picture
 
     def dense(self, rows: slice, cols: slice) -> np.ndarray:
@@ -104,12 +120,16 @@ class _Candidates:
     usable one), counted row by row: their flat indices in row-major order are numbered
     without being listed (a list is 8 bytes per usable pixel)."""
 
-    def __init__(self, problem: LevelProblem, wanted: int) -> None:
+    def __init__(self, problem: LevelProblem, wanted: int,
+                 cancel: CancelToken | None = None) -> None:
         self._problem = problem
         self._wanted = wanted
-        self._ends = np.cumsum(np.concatenate([
-            np.count_nonzero(self._row_mask(top, bottom), axis=1)
-            for top, bottom in row_bands(problem.valid.shape[0])]))
+        counts = []
+        for top, bottom in row_bands(problem.valid.shape[0]):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            counts.append(np.count_nonzero(self._row_mask(top, bottom), axis=1))
+        self._ends = np.cumsum(np.concatenate(counts))
 
     def _row_mask(self, top: int, bottom: int) -> np.ndarray:
         problem = self._problem
@@ -136,23 +156,25 @@ class _Candidates:
         return flat
 
 
-def random_sources(problem: LevelProblem, targets: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random acceptable atlas centres for the given target numbers (int32 y, x)."""
+def random_sources(problem: LevelProblem, targets: np.ndarray, rng: np.random.Generator,
+                   cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random acceptable atlas centres for the given target numbers (int32 y, x);
+    ``cancel`` is checked as the candidates are counted."""
     width = problem.atlas.shape[1]
     flat = np.zeros(targets.shape[0], np.int64)
     wanted = problem.centre_label[targets]
     for label in np.unique(wanted):
         chosen = wanted == label
-        pool = _Candidates(problem, int(label))
+        pool = _Candidates(problem, int(label), cancel)
         if pool.size == 0:
-            pool = _Candidates(problem, -1)
+            pool = _Candidates(problem, -1, cancel)
         flat[chosen] = pool.flat(rng.integers(0, pool.size, int(chosen.sum())))
     return (flat // width).astype(np.int32), (flat % width).astype(np.int32)
 
 
 def nearest_centres(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-                    margin: int = NEAREST_MARGIN) -> np.ndarray:
+                    margin: int = NEAREST_MARGIN,
+                    cancel: CancelToken | None = None) -> np.ndarray:
     """For pixels ``(ys, xs)`` (sorted row-major), the flat index of the nearest nonzero
     pixel of ``valid`` (``(h, w)`` uint8 with one at least), as
     ``cv2.distanceTransformWithLabels`` (L2, 5x5 mask, one label per pixel) over the whole
@@ -163,6 +185,7 @@ def nearest_centres(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray,
     within ``d`` (each step of its paths costs at least the pixels it moves), so it is the
     whole map's where the box reaches ``d`` further on the sides that are not the map's
     edge. The pixels whose nearest lies further are searched again with twice the margin.
+    ``cancel`` is checked before each box.
     """
     height, width = valid.shape
     found = np.empty(ys.shape[0], np.int64)
@@ -173,6 +196,8 @@ def nearest_centres(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray,
             lo, hi = np.searchsorted(ys[todo], (top, bottom))
             if lo == hi:
                 continue
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             band = todo[lo:hi]
             y, x = ys[band], xs[band]
             box_top, box_bottom = max(top - margin, 0), min(bottom + margin, height)
@@ -200,26 +225,28 @@ def nearest_centres(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray,
     return found
 
 
-def nearest_sources(problem: LevelProblem, targets: np.ndarray,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def nearest_sources(problem: LevelProblem, targets: np.ndarray, rng: np.random.Generator,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each given target number (increasing), the closest usable centre of the region
     itself (:func:`nearest_centres`).
 
     Content next to a hole is the likeliest to continue into it, so this is the field's
     starting point where no coarser match exists; targets whose closest centre carries the
     wrong label (or a region without usable centres) get random acceptable sources.
+    ``cancel`` is checked between bands of the search.
     """
     height, width = problem.shape
     region_valid = problem.valid[:height, :width]
-    if not region_valid.any():
-        return random_sources(problem, targets, rng)
-    flat = nearest_centres(region_valid, problem.ty[targets], problem.tx[targets])
+    if not any_in_bands(height, lambda rows: region_valid[rows], cancel):
+        return random_sources(problem, targets, rng, cancel)
+    flat = nearest_centres(region_valid, problem.ty[targets], problem.tx[targets],
+                           NEAREST_MARGIN, cancel)
     sy = (flat // width).astype(np.int32)
     sx = (flat % width).astype(np.int32)
     if problem.atlas_labels is not None:
         wrong = ~_acceptable(problem, sy, sx, targets)
         if wrong.any():
-            ry, rx = random_sources(problem, targets[wrong], rng)
+            ry, rx = random_sources(problem, targets[wrong], rng, cancel)
             sy[wrong] = ry
             sx[wrong] = rx
     return sy, sx
@@ -236,14 +263,16 @@ def _acceptable(problem: LevelProblem, sy: np.ndarray, sx: np.ndarray,
 
 
 def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarray,
-                 fine: LevelProblem,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 fine: LevelProblem, rng: np.random.Generator,
+                 cancel: CancelToken | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fine level's field from the coarse one: each match doubled within its atlas piece
     (the pieces of either level named by its ``piece_ids``).
 
     Targets without a usable inherited match start from :func:`nearest_sources`. Returns
     ``(nnf_y, nnf_x, inherited)``. Of ``coarse`` only the shape, window, index, atlas layout
-    and piece ids are read.
+    and piece ids are read. ``cancel`` is checked while the fresh targets' sources are
+    searched.
     """
     height, width = coarse.shape
     parent = coarse.window.lookup(coarse.index, np.minimum(fine.ty // 2, height - 1),
@@ -264,7 +293,7 @@ def upsample_nnf(coarse: LevelProblem, coarse_y: np.ndarray, coarse_x: np.ndarra
     inherited = ~missing & _acceptable(fine, fy, fx, np.arange(fine.size))
     if not inherited.all():
         fresh = np.flatnonzero(~inherited)
-        fy[fresh], fx[fresh] = nearest_sources(fine, fresh, rng)
+        fy[fresh], fx[fresh] = nearest_sources(fine, fresh, rng, cancel)
     return fy, fx, inherited
 
 
@@ -303,7 +332,8 @@ def upscaled_estimate(previous: LevelResult, image: np.ndarray, problem: LevelPr
 
 
 def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProblem,
-                   nnf_y: np.ndarray, nnf_x: np.ndarray, sigma: float) -> np.ndarray:
+                   nnf_y: np.ndarray, nnf_x: np.ndarray, sigma: float,
+                   cancel: CancelToken | None = None) -> np.ndarray:
     """The voted ``estimate`` (``(window.size, 3)`` float32, the level's ``image`` outside
     the window) with, in the hole, its detail finer than ``sigma`` pixels replaced by that of
     the field's centre pixels.
@@ -314,7 +344,8 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
     no seam shows) and gives it the grain of the sources. Only pixels voting may use are
     copied (a source centre obeys the labels and the sampling area). Known pixels are kept.
     The blurs are made in bands of rows, ``4 * sigma`` + 4 rows more on either side (all a
-    Gaussian of ``sigma`` reads), which gives the whole picture's values.
+    Gaussian of ``sigma`` reads), which gives the whole picture's values; ``cancel`` is
+    checked between bands.
     """
     window = problem.window
     hole_y, hole_x = problem.hole_y, problem.hole_x
@@ -327,6 +358,8 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
         begin, lo, hi, end = np.searchsorted(hole_y, (first, top, bottom, last))
         if lo == hi:
             continue
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         voted = image[first:last].astype(np.float32)
         ys, xs = hole_y[begin:end] - first, hole_x[begin:end]
         voted[ys, xs] = estimate[at_hole[begin:end]]
@@ -338,15 +371,11 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
     return result
 
 
-def _has_sources(level: LevelInputs, radius: int) -> bool:
-    centres, kept = source_centres(level, radius)
-    return bool(kept) or bool(centres.any())
-
-
-def _require_sources(level: LevelInputs, radius: int) -> None:
+def _require_sources(level: LevelInputs, radius: int,
+                     cancel: CancelToken | None = None) -> None:
     """Raise :class:`EngineError` saying why when no source patch exists at the finest
     level."""
-    if _has_sources(level, radius):
+    if has_sources(level, radius, cancel):
         return
     side = 2 * radius + 1
     if level.exemplars:  # the references given cannot help either
@@ -392,15 +421,15 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
     inherited its field; ``cancel`` is checked between (and within) the steps.
     """
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
-    _require_sources(pyramid[0], radius)
+    _require_sources(pyramid[0], radius, cancel)
     # drop coarse levels that cannot hold a single source patch
     count = len(pyramid)
-    while count > 1 and not _has_sources(pyramid[count - 1], radius):
+    while count > 1 and not has_sources(pyramid[count - 1], radius, cancel):
         count -= 1
     levels: list[LevelInputs | None] = list(pyramid[:count][::-1])  # coarsest first
     del pyramid  # each level goes once done (when the caller keeps no reference either)
     plans = [_plan(schedule, number, count) for number in range(1, count + 1)]
-    work = [target_count(level.hole, radius) * rounds * (1 + scans)
+    work = [target_count(level.hole, radius, cancel) * rounds * (1 + scans)
             for level, (rounds, scans) in zip(levels, plans)]
     total_work = float(sum(work)) or 1.0
     done = 0.0
@@ -413,12 +442,13 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
         level_seed = int(hash32((seed & 0xFFFFFFFF) * 7919 + number))
         if previous is None:
             estimate = problem.window.gather(push_pull(level.image, level.hole))
-            nnf_y, nnf_x = nearest_sources(problem, np.arange(problem.size), rng)
+            nnf_y, nnf_x = nearest_sources(problem, np.arange(problem.size), rng, cancel)
             search = np.full(problem.size, max(problem.atlas.shape[:2]), np.int32)
         else:
             coarse, coarse_y, coarse_x = previous
             estimate = upscaled_estimate(result, level.image, problem, cancel)
-            nnf_y, nnf_x, inherited = upsample_nnf(coarse, coarse_y, coarse_x, problem, rng)
+            nnf_y, nnf_x, inherited = upsample_nnf(coarse, coarse_y, coarse_x, problem, rng,
+                                                   cancel)
             near = schedule.fine_search_radius if number == count else schedule.search_radius
             search = np.where(inherited, near, schedule.fresh_search_radius).astype(np.int32)
             del coarse
@@ -433,7 +463,7 @@ def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: 
         del solver
         if number == count and grain_sigma > 0:
             estimate = transfer_grain(estimate, level.image, problem, nnf_y, nnf_x,
-                                      grain_sigma)
+                                      grain_sigma, cancel)
         if number < count:  # the next level inherits the field: its layout is all it reads
             previous = (replace(problem, atlas=problem.atlas[:0], valid=problem.valid[:0],
                                 target_labels=None, atlas_labels=None, target_structure=None,

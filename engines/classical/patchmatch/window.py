@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.base import CancelToken
+
 BAND = 256  # rows per band of the banded computations
 _ROW_CHUNK = 512  # rows per step when a whole bool map is scanned
 
@@ -107,9 +109,10 @@ class Window:
         found[inside] = values[self.positions(np.asarray(y)[inside], np.asarray(x)[inside])]
         return found
 
-    def gather(self, dense: np.ndarray) -> np.ndarray:
-        """The window's pixels of a ``(height, columns, ...)`` map: ``(size, ...)``, a copy."""
-        return gather_in_bands(self, 0, lambda rows: dense[rows])
+    def gather(self, dense: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+        """The window's pixels of a ``(height, columns, ...)`` map: ``(size, ...)``, a copy
+        (``cancel`` checked between bands of rows)."""
+        return gather_in_bands(self, 0, lambda rows: dense[rows], cancel)
 
     def row_pixels(self, top: int, bottom: int) -> Iterator[tuple[int, int, int, int]]:
         """``(y, left, right, position)`` of each non-empty row span in rows ``[top,
@@ -139,18 +142,20 @@ def bands_with_margin(height: int, margin: int) -> Iterator[tuple[int, int, int,
         yield top, bottom, max(top - margin, 0), min(bottom + margin, height)
 
 
-def gather_in_bands(window: Window, margin: int,
-                    compute: Callable[[slice], np.ndarray]) -> np.ndarray:
+def gather_in_bands(window: Window, margin: int, compute: Callable[[slice], np.ndarray],
+                    cancel: CancelToken | None = None) -> np.ndarray:
     """A per-pixel map at the window's pixels, ``(size, ...)``, computed band by band.
 
     ``compute(rows)`` returns the map's rows ``rows`` (a slice, full width); each band is
     computed from its rows and ``margin`` more (:func:`bands_with_margin`); bands without
-    window pixels are skipped.
+    window pixels are skipped. ``cancel`` is checked before each band.
     """
     out = None
     for top, bottom, first, last in bands_with_margin(window.height, margin):
         if window.start[bottom] == window.start[top]:
             continue
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         part = compute(slice(first, last))
         if out is None:
             out = np.empty((window.size, *part.shape[2:]), part.dtype)
@@ -160,3 +165,30 @@ def gather_in_bands(window: Window, margin: int,
         part = compute(slice(0, min(1, window.height)))
         out = np.empty((0, *part.shape[2:]), part.dtype)
     return out
+
+
+def nonzero_in_bands(height: int, margin: int, compute: Callable[[slice], np.ndarray],
+                     cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a ``(height, w)`` map computed band by band: its set pixels' rows
+    and columns (intp), row-major. ``compute(rows)`` as for :func:`gather_in_bands` (each
+    band from ``margin`` rows more on either side); ``cancel`` is checked before each band."""
+    ys, xs = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
+    for top, bottom, first, last in bands_with_margin(height, margin):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        y, x = np.nonzero(compute(slice(first, last))[top - first:bottom - first])
+        ys.append(y + top)
+        xs.append(x)
+    return np.concatenate(ys), np.concatenate(xs)
+
+
+def any_in_bands(height: int, compute: Callable[[slice], np.ndarray],
+                 cancel: CancelToken | None = None) -> bool:
+    """Whether a ``(height, w)`` map has a set pixel, ``compute(rows)`` giving its rows
+    band by band; stops at the first band with one (``cancel`` checked before each)."""
+    for top, bottom in row_bands(height):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if compute(slice(top, bottom)).any():
+            return True
+    return False
