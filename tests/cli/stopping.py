@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,3 +30,20 @@ def stop_at_call(monkeypatch, owner: Any, name: str, number: int,
 
     monkeypatch.setattr(owner, name, stopping)
     return original
+
+
+def full_disk_after(monkeypatch, written: int, code: int = errno.ENOSPC) -> Callable[[int], None]:
+    """Make ``os.fsync`` fail with ``code`` (no room) after ``written`` files were flushed,
+    as a disk that fills up during a run. Returns the real ``os.fsync``, to put back."""
+    sync = os.fsync
+    flushed = 0
+
+    def full(fd: int) -> None:
+        nonlocal flushed
+        flushed += 1
+        if flushed > written:  # this file's bytes do not fit
+            raise OSError(code, os.strerror(code))
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    return sync

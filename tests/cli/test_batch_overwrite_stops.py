@@ -5,7 +5,6 @@ way, so nothing is written outside the output folder."""
 
 from __future__ import annotations
 
-import errno
 import os
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import engines.batch
 from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from engines.fileio import encode_image, load_image
-from tests.cli.stopping import ctrl_c, stop_at_call
+from tests.cli.stopping import ctrl_c, full_disk_after, stop_at_call
 from tests.cli.test_cli import _folder, run_cli
 
 LINK_REASON = "a link of that name is in the way (to {}); remove it: results are never " \
@@ -147,16 +146,7 @@ def test_a_full_disk_stop_of_an_overwrite_lists_the_earlier_results(tmp_path, ca
     images, masks = _folder(tmp_path, count=4)
     out = tmp_path / "out"
     earlier = _earlier_results(out, ["p0.png", "p2.png", "p3.png"])  # none for p1
-    flushed = []
-    sync = os.fsync
-
-    def full_after_two(fd):  # p0 and p1 are written, p2's bytes do not fit
-        flushed.append(fd)
-        if len(flushed) > 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        sync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_after_two)
+    full_disk_after(monkeypatch, 2)  # p0 and p1 are written, p2's bytes do not fit
     assert _batch(images, masks, out, "--overwrite") == EXIT_FAILED
     printed = capsys.readouterr()
     assert printed.out.splitlines()[-3:] == [
@@ -174,16 +164,7 @@ def test_a_full_disk_stop_without_overwrite_lists_nothing_from_before(tmp_path, 
     images, masks = _folder(tmp_path, count=3)
     out = tmp_path / "out"
     _earlier_results(out, ["p2.png"])  # kept and skipped: not this run's to redo
-    sync = os.fsync
-    flushed = []
-
-    def full_after_one(fd):
-        flushed.append(fd)
-        if len(flushed) > 1:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        sync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_after_one)
+    full_disk_after(monkeypatch, 1)
     assert _batch(images, masks, out) == EXIT_FAILED
     assert "still from before this run" not in capsys.readouterr().out
 

@@ -13,7 +13,7 @@ import engines.batch
 from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE
 from cli._common import StageBar
 from engines.fileio import load_image
-from tests.cli.stopping import ctrl_c, stop_at_call
+from tests.cli.stopping import ctrl_c, full_disk_after, stop_at_call
 from tests.cli.test_cli import _folder, run_cli
 
 
@@ -166,16 +166,7 @@ def test_the_run_stops_at_the_first_write_that_no_room_allows(tmp_path, capsys, 
                                                               opened, code, advice):
     images, masks = _folder(tmp_path, count=5)
     out = tmp_path / "out"
-    flushed = []
-    sync = os.fsync
-
-    def full_after_two(fd):
-        flushed.append(fd)
-        if len(flushed) > 2:  # the third result's bytes did not fit
-            raise OSError(code, os.strerror(code))
-        sync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_after_two)
+    sync = full_disk_after(monkeypatch, 2, code)  # the third result's bytes do not fit
     assert _batch(images, masks, out) == EXIT_FAILED
     printed = capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]  # no partial file
@@ -196,16 +187,7 @@ def test_an_earlier_failure_is_still_listed_when_the_run_stops(tmp_path, capsys,
     images, masks = _folder(tmp_path, count=3)
     (images / "p0.png").write_bytes(b"not a picture")
     out = tmp_path / "out"
-    flushed = []
-    sync = os.fsync
-
-    def full_after_one(fd):
-        flushed.append(fd)
-        if len(flushed) > 1:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        sync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_after_one)
+    full_disk_after(monkeypatch, 1)
     assert _batch(images, masks, out) == EXIT_FAILED
     printed = capsys.readouterr()
     listed = [line for line in printed.out.splitlines() if line.startswith("  ")]
