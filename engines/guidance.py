@@ -21,6 +21,7 @@ from engines.base import (
     Guidance,
     InpaintRequest,
     InputError,
+    OptionSpec,
     Strategy,
 )
 from engines.fileio import join_words
@@ -96,16 +97,26 @@ def reference_problem(pixels: np.ndarray, patch_size: int) -> str | None:
             "(transparent and partly transparent pixels are never copied)")
 
 
+def _patch_size_spec(cls: type[Engine]) -> tuple[OptionSpec, bool]:
+    """``(spec, own)``: the ``patch_size`` option of the engine class ``cls`` (``own``), else
+    Guided PatchMatch's (the engine that searches references)."""
+    from engines import registry  # local: the registry imports the engines
+
+    for owner in (cls, registry.engine_class("patchmatch")):
+        spec = next((spec for spec in owner.user_options() if spec.key == "patch_size"), None)
+        if spec is not None:
+            return spec, owner is cls
+    raise LookupError("Guided PatchMatch has no patch_size option")
+
+
 def reference_patch_size(engine: str, options: Mapping[str, Any]) -> int:
     """The patch side a fill by ``engine`` with ``options`` would copy from reference photos:
     its ``patch_size`` option when it has one, else Guided PatchMatch's default (the engine
     that searches references)."""
     from engines import registry  # local: the registry imports the engines
 
-    cls = registry.engine_class(engine)
-    if not any(spec.key == "patch_size" for spec in cls.user_options()):
-        cls = registry.engine_class("patchmatch")
-    return int(options.get("patch_size", cls.option_default("patch_size")))
+    spec = _patch_size_spec(registry.engine_class(engine))[0]
+    return int(options.get("patch_size", spec.default))
 
 
 def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:
@@ -113,13 +124,8 @@ def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:
     ``request`` (its ``patch_size`` option: the engine's, else the request's, else the
     default, as :meth:`Engine.engine_option` reads it; Guided PatchMatch's default for an
     engine without one) and the option's title, as the engine panel names it."""
-    from engines import registry  # local: the registry imports the engines
-
-    specs = {spec.key: spec for spec in type(engine).user_options()}
-    spec = specs.get("patch_size")
-    if spec is None:
-        spec = next(spec for spec in registry.engine_class("patchmatch").user_options()
-                    if spec.key == "patch_size")
+    spec, own = _patch_size_spec(type(engine))
+    if not own:
         return int(spec.default), spec.title
     side = engine.options.get("patch_size", request.options.get("patch_size", spec.default))
     return int(side), spec.title
