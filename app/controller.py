@@ -16,7 +16,7 @@ the size), and Esc then means the same for a run as for a result: nothing is fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -29,23 +29,19 @@ from app.document import (
     Document,
     Layer,
     Reference,
-    Snapshot,
     drawn,
 )
-from app.semantic import label_set_for
 from app.viewcache import nonzero_rects
-from app.worker import Emit, EngineCache, FillNotes, InpaintTask, Worker, WorkerClient
+from app.worker import FillNotes, InpaintTask, Worker, WorkerClient
 from engines import registry
 from engines.base import (
     REGION_OPTION_KEYS,
-    CancelToken,
     Guidance,
     InpaintRequest,
     Stage,
     Strategy,
 )
 from engines.fileio import join_words
-from engines.guidance import source_notes
 from engines.region import Box
 
 
@@ -119,45 +115,6 @@ def reference_names(document: Document, request: InpaintRequest) -> tuple[str, .
     return tuple(names.get(id(pixels), "a reference photo") for pixels in request.exemplars)
 
 
-@dataclass(frozen=True)
-class SourceNotes:
-    """What a fill's task (:class:`FillTask`) emits after its :class:`FillNotes`: the
-    sentences on guidance its engine follows but could not follow in this fill (a reference
-    photo left out, labels without a source: :func:`engines.guidance.source_notes`), each
-    ready for the status bar; empty when there is none."""
-
-    notes: tuple[str, ...] = ()
-
-
-def _label_names(label_set: str | None) -> tuple[str, ...] | None:
-    """The names of the ids of the label set called ``label_set`` (None: unknown)."""
-    found = label_set_for(label_set)
-    return None if found is None else found.names
-
-
-@dataclass
-class FillTask(InpaintTask):
-    """An :class:`InpaintTask` that also works out, on the worker once the engine has run,
-    the notes on guidance it could not follow (:class:`SourceNotes`, emitted after the
-    :class:`FillNotes`): they read the request's sampling areas, which exist only there,
-    and the whole picture at worst."""
-
-    def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Stage | None:
-        request = self.request
-        if isinstance(request, Snapshot):  # completed once, here, for both (on a copy: the
-            request = request.complete()  # task keeps what the GUI thread handed over)
-        last = InpaintTask.run(replace(self, request=request), cancel, emit, engines)
-        if last is not None:
-            engine = engines.get(self.engine, self.engine_options)
-            names = (*self.reference_names, *["a reference photo"] * (
-                len(request.exemplars) - len(self.reference_names)))
-            notes = source_notes(request, engine, names,
-                                 lambda: _label_names(request.label_set), cancel,
-                                 self.unedited_labels)
-            emit(SourceNotes(tuple(note[:1].upper() + note[1:] for note in notes)))
-        return last
-
-
 @dataclass
 class _Run:
     task_id: int
@@ -173,10 +130,10 @@ class _Run:
     engine: str  # its name
     engine_title: str
     # notes that come from the worker after the last stage (FillNotes): on the guidance the
-    # engine does not take, and on the reference photos searched shrunk; "" when none
+    # engine does not take, on guidance it could not follow here and on the reference
+    # photos searched shrunk; empty when none
     ignored: str = ""
     shrunk: str = ""
-    # ... and after those (SourceNotes): on guidance the engine could not follow here
     sources: tuple[str, ...] = ()
     final: Stage | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
@@ -303,9 +260,9 @@ class FillController(WorkerClient):
         # the sampling areas, and the notes on the guidance given, on guidance that could
         # not be followed and on shrunk reference photos, are worked out on the worker:
         # each reads the whole picture at worst
-        task = FillTask(title=title, engine=s.engine, engine_options=engine_options,
-                        request=snapshot, unedited_labels=doc.computed_labels,
-                        reference_names=reference_names(doc, request))
+        task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
+                           request=snapshot, unedited_labels=doc.computed_labels,
+                           reference_names=reference_names(doc, request))
         self._set_aside = None
         self._set_pending(None)
         if doc.preview is not None:  # a stage of the run this one replaces, a result waiting
@@ -404,9 +361,7 @@ class FillController(WorkerClient):
         if isinstance(payload, FillNotes):
             run.ignored = ignored_guidance_note(run.engine, set(payload.given))
             run.shrunk = payload.shrunk
-            return
-        if isinstance(payload, SourceNotes):
-            run.sources = payload.notes
+            run.sources = payload.sources
             return
         if not isinstance(payload, Stage):
             super()._stage(run, payload)

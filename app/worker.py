@@ -43,7 +43,9 @@ from engines.base import (
     InpaintRequest,
     Stage,
 )
+from engines.guidance import source_notes
 from engines.region import shrunk_references_note
+from engines.segmentation.base import label_set_names
 
 Emit = Callable[[Any], None]
 _ids = itertools.count(1)
@@ -77,12 +79,16 @@ class FillNotes:
     """What an :class:`InpaintTask` emits after its engine's last stage, worked out on the
     worker from the request as the engine ran it (the sampling areas of a
     :class:`~app.document.Snapshot` exist only there): ``given``, the kinds of guidance that
-    can change its fill (:meth:`InpaintRequest.guidance_given`), and ``shrunk``, the sentence
+    can change its fill (:meth:`InpaintRequest.guidance_given`); ``shrunk``, the sentence
     naming the reference photos the engine searched shrunk
-    (:func:`engines.region.shrunk_references_note`), or ""."""
+    (:func:`engines.region.shrunk_references_note`), or ""; ``sources``, the sentences on
+    guidance the engine follows but could not follow in this fill (a reference photo left
+    out, labels without a source: :func:`engines.guidance.source_notes`), each starting with
+    a capital."""
 
     given: frozenset[Guidance]
     shrunk: str = ""
+    sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -115,8 +121,12 @@ class InpaintTask(Task):
         if last is not None:
             names = (*self.reference_names, *["a reference photo"] * (
                 len(request.exemplars) - len(self.reference_names)))
+            sources = source_notes(request, engine, names,
+                                   lambda: label_set_names(request.label_set), cancel,
+                                   self.unedited_labels)
             emit(FillNotes(frozenset(request.guidance_given(self.unedited_labels)),
-                           shrunk_references_note(request, engine, names)))
+                           shrunk_references_note(request, engine, names),
+                           tuple(note[:1].upper() + note[1:] for note in sources)))
         return last
 
 

@@ -35,6 +35,7 @@ from engines.fileio import (
 )
 from engines.guidance import reference_patch_size, source_notes
 from engines.region import shrunk_references_note
+from engines.segmentation.base import label_set_names
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write the result to OUTPUT"
@@ -156,23 +157,13 @@ def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) 
         print(f"note: {note}", file=sys.stderr)
 
 
-def _label_names(label_set: str | None) -> tuple[str, ...] | None:
-    """The names of the ids of the label set called ``label_set`` (a label map file's, as
-    :func:`cli._common.load_labels` reads it) among the parsers' sets; None when unknown
-    (:func:`engines.segmentation.base.find_label_set`)."""
-    from engines.segmentation.base import find_label_set
-
-    found = find_label_set(label_set)
-    return None if found is None else found.names
-
-
 def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> list[str]:
     """The notes on guidance ``engine`` follows but could not in this fill
     (:func:`engines.guidance.source_notes`, as the editor says them): reference photos left
     out (``paths``: as named, :func:`_load_references`), labels of the hole without a
     source, named as the label map's set names them."""
     return source_notes(request, engine, [f"--exemplar {path}" for path in paths],
-                        lambda: _label_names(request.label_set))
+                        lambda: label_set_names(request.label_set))
 
 
 def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.ndarray]:

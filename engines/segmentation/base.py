@@ -173,3 +173,10 @@ def find_label_set(name: str | None,
         if label_set.name == name:
             return label_set
     return None
+
+
+def label_set_names(name: str | None) -> tuple[str, ...] | None:
+    """The names of the ids of the label set called ``name`` (:func:`find_label_set`), for
+    notes that name labels; None when unknown."""
+    found = find_label_set(name)
+    return None if found is None else found.names
