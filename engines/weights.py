@@ -417,9 +417,8 @@ def damaged_problem(weights_ids: Iterable[str]) -> str | None:
     """What :func:`readiness_problem` says of the damaged files among ``weights_ids`` (each
     one's path, why, the commands that replace it, joined by ``"; "``); None when none is
     damaged. Each file is checked once (:func:`installation`)."""
-    entries = [installation(weights_id) for weights_id in dict.fromkeys(weights_ids)]
-    return "; ".join(damaged_message(entry.spec, entry.path, entry.problem)
-                     for entry in entries if entry.state is InstallState.DAMAGED) or None
+    error = damaged_error(weights_ids)
+    return None if error is None else str(error)
 
 
 def damaged_error(weights_ids: Iterable[str]) -> WeightsCorruptError | None:
