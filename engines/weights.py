@@ -1213,6 +1213,17 @@ def checkpoint_error(path: str | os.PathLike, message: str, reason: str | None =
     return attach_file(kind(message, reason=reason), path)
 
 
+@contextlib.contextmanager
+def naming_file(path: str | os.PathLike) -> Iterator[None]:
+    """Within it, a :class:`WeightsCorruptError` raised about the checkpoint file ``path``
+    (by a loader) leaves with the fields :func:`attach_file` gives it; its message is kept."""
+    try:
+        yield
+    except WeightsCorruptError as exc:
+        attach_file(exc, path)
+        raise
+
+
 def attach_file(exc: WeightsError, path: str | os.PathLike) -> WeightsError:
     """``exc``, raised about the checkpoint file ``path`` (loading it, say), given the fields
     that it lacks when ``path`` is an installed checkpoint's file: that checkpoint's id and,

@@ -239,7 +239,7 @@ class NeuralEngine(Engine):
         """The loaded network on ``device``, shared through the process-wide model slot and
         loaded again when the checkpoint file was replaced since (:func:`slot_key`). A
         :class:`~engines.weights.WeightsCorruptError` of the loader about an installed file
-        gets the fields naming its checkpoint and path (:func:`~engines.weights.attach_file`;
+        gets the fields naming its checkpoint and path (:func:`~engines.weights.naming_file`;
         its message kept).
 
         The ``network`` option (an already built module) bypasses loading, for benchmarks.
@@ -251,11 +251,8 @@ class NeuralEngine(Engine):
         key = slot_key(type(self).__name__, [path], device)  # a replaced file loads again
 
         def load() -> Any:
-            try:
+            with weights.naming_file(path):
                 return self.load_network(path, device)
-            except weights.WeightsCorruptError as exc:
-                weights.attach_file(exc, path)
-                raise
 
         return MODEL_SLOT.get(key, load)
 

@@ -303,14 +303,11 @@ class EdgeConnectEngine(NeuralEngine):
     def load_pair(self, edge_path: Path, inpaint_path: Path, device) -> EdgeConnectNetwork:
         """Both generators loaded from their files, on ``device``; a
         :class:`WeightsCorruptError` about an installed file gets the fields naming its
-        checkpoint and path (:func:`~engines.weights.attach_file`; its message kept)."""
+        checkpoint and path (:func:`~engines.weights.naming_file`; its message kept)."""
         network = self.create_network()
         for module, path in ((network.edge, edge_path), (network.inpaint, inpaint_path)):
-            try:
+            with weights.naming_file(path):
                 load_generator(module, path)
-            except WeightsCorruptError as exc:
-                weights.attach_file(exc, path)
-                raise
         return network.to(device).eval()
 
     def network(self, device) -> EdgeConnectNetwork:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from engines import weights
 from engines.base import EngineError, Readiness, Status
 from engines.neural.common import NeuralEngine
-from engines.weights import WeightsCorruptError, WeightsMissingError
+from engines.weights import WeightsMissingError
 
 SOURCES = ("auto", "native", "torchscript")
 
@@ -156,15 +156,7 @@ class DualSourceEngine(NeuralEngine):
 
     def load_network(self, path: Path, device) -> Any:
         """A TorchScript file as it is (float32); otherwise our network with the official
-        weights, in float16 on CUDA when ``half_safe``. A failure to load an installed file
-        names its checkpoint and path (:func:`~engines.weights.attach_file`)."""
-        try:
-            return self._load_network(path, device)
-        except WeightsCorruptError as exc:
-            weights.attach_file(exc, path)
-            raise
-
-    def _load_network(self, path: Path, device) -> Any:
+        weights, in float16 on CUDA when ``half_safe``."""
         if is_torchscript(path):
             return weights.load_checkpoint(path, "torchscript").to(device).eval()
         network = super().load_network(path, device)
