@@ -87,13 +87,15 @@ def missing_x11_libraries(plugin: Path | None = None,
                           ) -> list[str]:
     """The libraries (sonames, e.g. ``libxcb-icccm.so.4``) that Qt's ``xcb`` plugin
     (``plugin``, else PySide6's own) needs and this system lacks, in the loader's order,
-    each once; empty when none is missing or there is no such plugin."""
+    each once; empty when none is missing or there is no such plugin. The plugin is loaded
+    first (what Qt does next, a few ms with Qt's libraries loaded): ``ldd`` is run only
+    when that fails, to name every library missing, not only the first."""
     plugin = plugin or xcb_plugin()
     if plugin is None:
         return []
-    missing = _not_found_by_ldd(plugin)
-    if missing is None:
-        missing = _not_loadable(plugin)
+    missing = _not_loadable(plugin)
+    if missing:
+        missing = _not_found_by_ldd(plugin) or missing
     missing += [soname for soname, name in _LOADED_AT_RUN_TIME.items()
                 if find_library(name) is None]
     return list(dict.fromkeys(missing))

@@ -54,7 +54,12 @@ def test_every_missing_library_is_named_once_with_its_package(monkeypatch, tmp_p
         calls.append(args)
         return subprocess.CompletedProcess(args, 0, LDD_OUTPUT, "")
 
+    def dlopen(path, mode=0):  # the loader names the first library it misses
+        raise OSError("libxcb-icccm.so.4: cannot open shared object file: No such file or "
+                      "directory")
+
     monkeypatch.setattr(platform_check.subprocess, "run", ldd)
+    monkeypatch.setattr(platform_check.ctypes, "CDLL", dlopen)
     missing = platform_check.missing_x11_libraries(plugin, find_library=lambda name: None)
     assert calls == [["ldd", str(plugin)]]
     assert missing == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0"]
@@ -83,6 +88,20 @@ def test_without_ldd_the_loaders_own_message_names_the_first_missing(monkeypatch
     monkeypatch.setattr(platform_check.ctypes, "CDLL", dlopen)
     assert platform_check.missing_x11_libraries(plugin, find_library=lambda name: "x") == \
         ["libxcb-keysyms.so.1"]
+
+
+def test_a_plugin_that_loads_is_not_checked_further_with_ldd(monkeypatch, tmp_path):
+    plugin = tmp_path / "libqxcb.so"
+    plugin.write_bytes(b"")
+    loaded = []
+    monkeypatch.setattr(platform_check.ctypes, "CDLL",
+                        lambda path, mode=0: loaded.append(path))
+    monkeypatch.setattr(platform_check.subprocess, "run",
+                        lambda *args, **kwargs: pytest.fail("ldd was run"))
+    assert platform_check.missing_x11_libraries(plugin, find_library=lambda name: "x") == []
+    assert loaded == [str(plugin)]
+    assert platform_check.missing_x11_libraries(plugin, find_library=lambda name: None) == \
+        ["libxcb-cursor.so.0"]  # loaded by Qt at run time: asked for on its own
 
 
 def test_libraries_without_a_known_package_are_named_still():
