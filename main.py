@@ -53,10 +53,6 @@ def _display_problem() -> str | None:
     return NO_DISPLAY
 
 
-# set by opencv-python's Linux wheels on import (see app.launch.OPENCV_QT_VARIABLES)
-_OPENCV_QT_VARIABLES = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
-
-
 def _quiet_decoders() -> None:
     """Keep the decoders' own warnings off stderr: OpenCV's ("PNG input buffer is
     incomplete"; every file it cannot read is reported once, in our own words, by
@@ -66,7 +62,9 @@ def _quiet_decoders() -> None:
     user's own values, or none), so that the editor's Qt looks only at its own plugins."""
     import warnings
 
-    user_qt = {name: os.environ.get(name) for name in _OPENCV_QT_VARIABLES}
+    from app.platform_check import OPENCV_QT_VARIABLES  # Qt-free
+
+    user_qt = {name: os.environ.get(name) for name in OPENCV_QT_VARIABLES}
     import cv2
 
     for name, value in user_qt.items():  # cv2 points them at its own Qt 5 plugins

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
-from collections.abc import MutableMapping
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from app.platform_check import window_problem
+from app.platform_check import drop_opencv_qt_paths, window_problem
 from app.window import SAMPLE_IMAGE, MainWindow
 from engines import registry
-
-# What opencv-python's Linux wheels set on ``import cv2`` (its ``config-3.py``): paths into
-# its own bundled Qt 5 plugins and fonts. Qt 6 then searches OpenCV's folder before its own
-# and, when it cannot open a window, names that folder in its message, misleading.
-OPENCV_QT_VARIABLES = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
-
-
-def drop_opencv_qt_paths(environ: MutableMapping[str, str] = os.environ) -> list[str]:
-    """Remove from ``environ`` the :data:`OPENCV_QT_VARIABLES` that point into OpenCV's
-    package (importing it first, so that it cannot set them later); a value of the user's
-    own elsewhere stays. Call before the ``QApplication`` is made. Returns the names
-    removed."""
-    import cv2
-
-    opencv = Path(cv2.__file__).resolve().parent
-    dropped = []
-    for name in OPENCV_QT_VARIABLES:
-        value = environ.get(name)
-        if value and Path(value).resolve().is_relative_to(opencv):
-            del environ[name]
-            dropped.append(name)
-    return dropped
 
 
 def _warm_up() -> None:

@@ -3,7 +3,9 @@
 On Linux under X11, Qt 6's ``xcb`` platform plugin needs system libraries that a minimal
 system may lack (``libxcb-cursor0`` above all, since Qt 6.5). Without them Qt aborts the
 whole process with a core dump and a hint naming one of them; the editor says instead, in
-one line, every library missing and the Debian/Ubuntu command that installs them.
+one line, every library missing and the Debian/Ubuntu command that installs them. Also
+the Qt paths OpenCV sets on import (:data:`OPENCV_QT_VARIABLES`), taken out before Qt
+starts. Imports no Qt (``main.py`` reads it for every command).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 
 # the libraries Qt 6's xcb plugin and libQt6XcbQpa need (as the loader names them), and the
@@ -132,3 +134,26 @@ def window_problem(environ: Mapping[str, str] = os.environ) -> str | None:
     if not uses_xcb(environ):
         return None
     return x11_problem(missing_x11_libraries())
+
+
+# What opencv-python's Linux wheels set on ``import cv2`` (its ``config-3.py``): paths into
+# its own bundled Qt 5 plugins and fonts. Qt 6 then searches OpenCV's folder before its own
+# and, when it cannot open a window, names that folder in its message, misleading.
+OPENCV_QT_VARIABLES = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")
+
+
+def drop_opencv_qt_paths(environ: MutableMapping[str, str] = os.environ) -> list[str]:
+    """Remove from ``environ`` the :data:`OPENCV_QT_VARIABLES` that point into OpenCV's
+    package (importing it first, so that it cannot set them later); a value of the user's
+    own elsewhere stays. Call before the ``QApplication`` is made. Returns the names
+    removed."""
+    import cv2
+
+    opencv = Path(cv2.__file__).resolve().parent
+    dropped = []
+    for name in OPENCV_QT_VARIABLES:
+        value = environ.get(name)
+        if value and Path(value).resolve().is_relative_to(opencv):
+            del environ[name]
+            dropped.append(name)
+    return dropped

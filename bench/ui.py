@@ -81,7 +81,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.canvas import Canvas
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
-from app.launch import drop_opencv_qt_paths
+from app.platform_check import drop_opencv_qt_paths
 from app.window import MainWindow
 from engines import registry
 from engines.region import Box

@@ -27,8 +27,7 @@ import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.document import Layer  # noqa: E402
-from app.launch import drop_opencv_qt_paths  # noqa: E402
-from app.platform_check import window_problem  # noqa: E402
+from app.platform_check import drop_opencv_qt_paths, window_problem  # noqa: E402
 from app.window import SAMPLE_IMAGE, MainWindow  # noqa: E402
 from engines.fileio import load_image, save_image  # noqa: E402
 

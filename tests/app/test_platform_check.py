@@ -13,7 +13,7 @@ import cv2
 import pytest
 
 from app import platform_check
-from app.launch import OPENCV_QT_VARIABLES, drop_opencv_qt_paths
+from app.platform_check import OPENCV_QT_VARIABLES, drop_opencv_qt_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 LDD_OUTPUT = """\
