@@ -53,6 +53,18 @@ def _gui_words(text: str, weights_ids=()) -> None:
     assert not any(weights_id in text for weights_id in weights_ids)
 
 
+def on_a_hole(window) -> None:
+    """Show a 64x80 picture with :data:`HOLE` masked in ``window``, neither filling after
+    each stroke nor applying by itself."""
+    picture = np.full((64, 80, 3), 200, np.uint8)
+    window.set_document(Document(picture))
+    mask = np.zeros(picture.shape[:2], np.uint8)
+    mask[HOLE] = 255
+    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.auto_apply.setChecked(False)
+
+
 @pytest.fixture
 def editor(window, model_cache, make_spec, monkeypatch):
     """The editor on a 64x80 picture with :data:`HOLE` masked, neither filling after each
@@ -65,13 +77,7 @@ def editor(window, model_cache, make_spec, monkeypatch):
     monkeypatch.setattr(Downloaded, "installed", False)
     monkeypatch.setitem(registry._ENGINES, Downloaded.name, Downloaded)
     window.engine_panel.reload_engines()
-    picture = np.full((64, 80, 3), 200, np.uint8)
-    window.set_document(Document(picture))
-    mask = np.zeros(picture.shape[:2], np.uint8)
-    mask[HOLE] = 255
-    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
-    window.engine_panel.auto_run.setChecked(False)
-    window.engine_panel.auto_apply.setChecked(False)
+    on_a_hole(window)
     window.offered = []
     window.accept = False
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -34,11 +33,12 @@ from engines.fileio import save_image
 from engines.neural.semantic import LabelMapNeededError, SemanticInpaintNet, checkpoint_dict
 from engines.neural.semantic_training import install, save_checkpoint
 from engines.segmentation.base import create_parser
+from tests.app.test_fill_weights_missing import on_a_hole
+from tests.engines.test_weights_error_fields import installed_as
 
 pytestmark = pytest.mark.timeout(180)
 
 COMMAND = "python main.py"
-HOLE = (slice(20, 40), slice(24, 56))  # in the 64x80 picture
 REPLACE_BY_IMPORT = "replace it in File → Models… (Import file… with a copy you have)"
 REPLACE = "replace it in File → Models… (Download, or Import file… with a copy you have)"
 MIGAN_256 = ("The file installed as MI-GAN 256 (Places2) is not that checkpoint: it does not fit "
@@ -58,17 +58,6 @@ def gui_words(text: str) -> None:
     """``text`` names no command, no command-line quoting and no path of the cache."""
     assert COMMAND not in text and "`" not in text
     assert str(weights.cache_dir()) not in text
-
-
-def installed_as(weights_id: str, state: dict) -> Path:
-    """``state`` saved in ``weights_id``'s slot, recorded as installed: it passes the quick
-    checks (the engine is ready) but is not that checkpoint."""
-    path = weights.local_path(weights_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
-    weights.write_manifest(weights_id, weights.file_digests(path)["sha256"], "test", "size")
-    assert weights.is_present(weights_id)
-    return path
 
 
 def trained_semantic_model(folder: Path) -> None:
@@ -136,13 +125,7 @@ def test_the_words_for_each_kind_of_weights_error(model_cache, make_spec):
 @pytest.fixture
 def editor(window, model_cache):
     """The editor on a 64x80 picture with :data:`HOLE` masked, filling only when asked."""
-    picture = np.full((64, 80, 3), 200, np.uint8)
-    window.set_document(Document(picture))
-    mask = np.zeros(picture.shape[:2], np.uint8)
-    mask[HOLE] = 255
-    window.document.replace_layer(Layer.MASK, mask, "Mask brush")
-    window.engine_panel.auto_run.setChecked(False)
-    window.engine_panel.auto_apply.setChecked(False)
+    on_a_hole(window)
     return window
 
 
