@@ -3,8 +3,9 @@
 :class:`CompareDialog` runs the engines one after another on a background thread of its own
 (a private :class:`~app.worker.Worker`: the window's shared worker lets its newest task win,
 and here every result is wanted). Each engine gets a card that shows its latest stage as it
-arrives (a thumbnail of the hole's surroundings), then the time it took, or the one-line
-reason it could not run: failed, or not ready (said in the GUI's words by
+arrives (a thumbnail of the hole's surroundings), then the time it took (and, when the
+dialog is told the reference photos' names, the guidance the engine could not follow in its
+fill: :func:`engines.guidance.source_notes`), or the one-line reason it could not run: failed, or not ready (said in the GUI's words by
 :func:`not_ready_reason`: how to install missing weights in File → Models…, never a command
 of ``python main.py``; weights that fail during the run, or a label map lacking, are said so
 too: :func:`~app.model_dialogs.gui_error_text`). Its "Use <engine>" button (named for the
@@ -56,7 +57,9 @@ from engines.base import (
     Status,
     exception_line,
 )
+from engines.guidance import source_notes
 from engines.region import Box, mask_bbox
+from engines.segmentation.base import label_set_names
 
 THUMBNAIL = 240  # px, the longest side of a result card's picture
 COLUMNS = 3
@@ -113,9 +116,14 @@ class EngineStage:
 
 @dataclass(frozen=True)
 class EngineDone:
+    """``name``'s final ``image``, the ``seconds`` its run took, and the sentences on
+    guidance it follows but could not follow in this fill (:func:`source_notes`, each
+    starting "the fill"; empty when none, or when the task was not asked for them)."""
+
     name: str
     image: np.ndarray
     seconds: float
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,11 +138,19 @@ class CompareTask(Task):
     :class:`EngineBegan`, :class:`EngineStage`, then :class:`EngineDone` or
     :class:`EngineFailed` per engine. An engine's failure does not stop the others;
     cancelling stops them all. Each engine is created by ``factory`` and released after its
-    run (no model stays loaded)."""
+    run (no model stays loaded).
+
+    With ``reference_names`` (a name for each of the request's exemplars, in order; "a
+    reference photo" for those it does not name) each :class:`EngineDone` carries the notes
+    on guidance the engine could not follow (:func:`engines.guidance.source_notes`, worked
+    out after its run, not timed), ``unedited_labels`` being the label map as a parser
+    computed it (None: none), as the editor's fill says them; without, none."""
 
     request: InpaintRequest | None = None
     names: tuple[str, ...] = ()
     factory: EngineFactory = registry.create
+    reference_names: tuple[str, ...] | None = None
+    unedited_labels: np.ndarray | None = None
 
     def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> None:
         for name in self.names:
@@ -155,7 +171,8 @@ class CompareTask(Task):
                 if final is None:
                     emit(EngineFailed(name, "returned no result"))
                     continue
-                emit(EngineDone(name, final.image, time.perf_counter() - start))
+                seconds = time.perf_counter() - start
+                emit(EngineDone(name, final.image, seconds, self._notes(engine, cancel)))
             except Cancelled:
                 raise
             except Exception as exc:  # one engine's failure is shown on its card
@@ -166,6 +183,17 @@ class CompareTask(Task):
             finally:
                 if engine is not None:
                     engine.release()
+
+    def _notes(self, engine: Engine, cancel: CancelToken) -> tuple[str, ...]:
+        """:func:`source_notes` of ``engine``'s run on the request (see the class notes)."""
+        if self.reference_names is None:
+            return ()
+        request = self.request
+        names = (*self.reference_names, *["a reference photo"] * (
+            len(request.exemplars) - len(self.reference_names)))
+        return tuple(source_notes(request, engine, names,
+                                  lambda: label_set_names(request.label_set), cancel,
+                                  self.unedited_labels))
 
 
 # --- widgets --------------------------------------------------------------------------------
@@ -190,6 +218,12 @@ class EngineCard(QFrame):
         self.info = QLabel("waiting")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # guidance the engine could not follow in its fill (CompareDialog's reference_names)
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.notes.setStyleSheet("color: #e0a040;")
+        self.notes.hide()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
@@ -204,10 +238,17 @@ class EngineCard(QFrame):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.bar)
         layout.addWidget(self.info)
+        layout.addWidget(self.notes)
         layout.addWidget(self.use_button)
 
     def show_picture(self, rgb: np.ndarray) -> None:
         self.picture.setPixmap(rgb_pixmap(rgb, THUMBNAIL))
+
+    def show_notes(self, notes: Sequence[str]) -> None:
+        """Say ``notes`` (sentences starting "the fill", capitalised here), one a line, under
+        the state; hidden when there are none."""
+        self.notes.setText("\n".join(note[:1].upper() + note[1:] for note in notes))
+        self.notes.setVisible(bool(notes))
 
     def set_current(self, current: bool) -> None:
         """Frame the card, and make its button the dialog's default (what Enter takes), or
@@ -230,13 +271,20 @@ class CompareDialog(QDialog):
         request: the snapshot to fill (``document.build_request(...)``); not changed.
         engines: engine names, in the order to run; default every ready engine.
         factory: creates an engine from its name (tests pass their own).
+        reference_names: a name for each of the request's reference photos, in order; given,
+            each card also says what guidance its engine could not follow in its fill (a
+            reference photo left out at its patch size, labels without a source:
+            :func:`engines.guidance.source_notes`, as the editor's fill says them), with
+            ``unedited_labels`` the label map as a parser computed it (None: none; only
+            what the user changed of it counts as guidance). None: no such notes.
 
     Call :meth:`start` (then ``open()``). Signals:
         chosen(str, object): the user took this engine's full-size ``(H, W, 3)`` uint8 result.
         completed(): every engine has run (or failed, or the run was cancelled).
 
     Attributes ``results``, ``times`` and ``reasons`` hold, per engine name, the final
-    image, the seconds it took (creation and model loading included) and why it gave none.
+    image, the seconds it took (creation and model loading included) and why it gave none;
+    ``notes``, per engine with a result, its card's notes (empty without any).
     """
 
     chosen = Signal(str, object)
@@ -244,7 +292,9 @@ class CompareDialog(QDialog):
 
     def __init__(self, request: InpaintRequest, engines: Sequence[str] | None = None,
                  parent: QWidget | None = None,
-                 factory: EngineFactory = registry.create) -> None:
+                 factory: EngineFactory = registry.create, *,
+                 reference_names: Sequence[str] | None = None,
+                 unedited_labels: np.ndarray | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare engines")
         self.request = request
@@ -252,7 +302,10 @@ class CompareDialog(QDialog):
         self.results: dict[str, np.ndarray] = {}
         self.times: dict[str, float] = {}
         self.reasons: dict[str, str] = {}
+        self.notes: dict[str, tuple[str, ...]] = {}
         self._factory = factory
+        self._reference_names = None if reference_names is None else tuple(reference_names)
+        self._unedited_labels = unedited_labels
         self._area = hole_area(request.mask) or Box(0, 0, *request.mask.shape[:2])
         self._task_id: int | None = None
         self._close_with: int | None = None  # a result code to close with once stopped
@@ -316,7 +369,8 @@ class CompareDialog(QDialog):
         if self._task_id is not None or not self.names or self.results or self.reasons:
             return None
         task = CompareTask(title="Compare engines", request=self.request, names=self.names,
-                           factory=self._factory)
+                           factory=self._factory, reference_names=self._reference_names,
+                           unedited_labels=self._unedited_labels)
         self.worker = private_worker(self)
         self.worker.emitted.connect(self._on_emitted)
         self.worker.finished.connect(self._on_ended)
@@ -400,9 +454,11 @@ class CompareDialog(QDialog):
         elif isinstance(payload, EngineDone):
             self.results[card.name] = payload.image
             self.times[card.name] = payload.seconds
+            self.notes[card.name] = payload.notes
             card.show_picture(self._thumbnail(payload.image))
             card.bar.hide()
             card.info.setText(f"{payload.seconds:.1f} s")
+            card.show_notes(payload.notes)
             card.use_button.setEnabled(True)
             if self.current is None:  # the first result: what Enter takes until another
                 self.set_current(card.name)  # card is clicked

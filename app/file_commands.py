@@ -28,7 +28,7 @@ from app.busy import wait_for
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from app.references import thumbnail_pixels
 from engines import registry
-from engines.base import Guidance, InputError
+from engines.base import UNLABELLED, Guidance, InputError
 from engines.deep_samples import written_depth
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -49,7 +49,7 @@ from engines.fileio import (
     save_mask,
     suggest_output_path,
 )
-from engines.guidance import reference_patch_size, reference_pixels
+from engines.guidance import reference_patch_option, reference_patch_size, reference_pixels
 from engines.region import REFERENCE_PIXELS_PER_REGION, reference_size
 
 
@@ -89,6 +89,9 @@ def large_reference_note(name: str, shape: tuple[int, ...],
             f"(to {text(least)} at the least), to stay quick")
 
 
+# what Export Label Map says without a map (as app.semantic says it, refusing to write one)
+NO_LABEL_MAP = "There is no label map to export: compute or paint one first"
+
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
 
@@ -122,16 +125,39 @@ def _start_folder(purpose: str) -> str:
     return str(folder) if folder is not None else ""
 
 
+def _typed_name_problem(path: str | os.PathLike, verb: str) -> str | None:
+    """Why the name typed for a file to write, ``path``'s last part as given, names no file,
+    for an error message starting "Not ``verb``": a name of only dots and spaces (``"...."``,
+    ``"  "``: nothing is left of it once the trailing ones are dropped,
+    :func:`_completed_name`), or none at all (a path ending in a separator, a folder's).
+    None when it names a file."""
+    name = os.path.basename(os.fspath(path))
+    if not name:
+        return f"Not {verb}: {os.fspath(path)} names a folder, not a file; type a file name"
+    if name.strip(". "):
+        return None
+    return (f'Not {verb}: "{name}" cannot be a file name (it has only dots and spaces); '
+            "type another name")
+
+
 def _completed_name(path: str | Path, suffix: str) -> Path:
     """The file a name typed in a save dialog stands for: trailing dots and spaces dropped
     from its name, as Windows drops them (``"x.png."`` -> ``x.png``, ``"k.jpg "`` ->
     ``k.jpg``), then ``suffix`` added when it has none (``"trailing."`` -> ``trailing.jpg``):
-    Qt's dialog on Linux adds none. A name of only dots and spaces is left as typed."""
+    Qt's dialog on Linux adds none. A name of only dots and spaces names no file: callers
+    refuse it first (:func:`_typed_name_problem`)."""
     path = Path(path)
     name = path.name.rstrip(". ")
     if name and name != path.name:
         path = path.with_name(name)
     return path if path.suffix else path.with_name(path.name + suffix)
+
+
+def _holds_labels(doc: Document) -> bool:
+    """Whether ``doc`` has a label map with a labelled pixel: what Export Label Map writes.
+    Unlabelled (:data:`~engines.base.UNLABELLED`) is the largest id, so the smallest says
+    it, without a temporary of the picture's size."""
+    return doc.has_layer(Layer.LABELS) and int(doc.layer(Layer.LABELS).min()) != UNLABELLED
 
 
 def _in_save_folder(suggestion: Path) -> Path:
@@ -214,7 +240,9 @@ class FileCommands:
     def save_as(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         """Save under ``path`` (asks when None; the dialog confirms replacing a file). A name
         typed without a suffix gets the original's (:func:`_completed_name`, trailing dots
-        and spaces dropped), and replacing a file of the completed name is asked about."""
+        and spaces dropped), and replacing a file of the completed name is asked about. A
+        name of only dots and spaces is refused, saying so (:func:`_typed_name_problem`),
+        before any question, and nothing is written."""
         if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
@@ -225,6 +253,10 @@ class FileCommands:
             if not path:
                 return False
             overwrite = True  # the native dialog already asked before replacing a file
+        problem = _typed_name_problem(path, "saved")
+        if problem is not None:  # refused before any question
+            self.show_error(problem)
+            return False
         typed = Path(path)
         # a name typed without a suffix: the original's kind
         path = _completed_name(typed, Path(self.document.path or "").suffix or ".png")
@@ -380,8 +412,12 @@ class FileCommands:
     def export_labels(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         """Save the label map as an indexed PNG whose pixel values are the class ids; a name
         typed without a suffix is completed as the other exports' are (:meth:`_export_name`:
-        ``.png`` added, trailing dots and spaces dropped)."""
+        ``.png`` added, trailing dots and spaces dropped). Without a label map (none, or all
+        unlabelled) the status bar says so first: no file dialog, no question."""
         if self.document is None:
+            return False
+        if not _holds_labels(self.document):
+            self.statusBar().showMessage(NO_LABEL_MAP, 8000)
             return False
         if path is None:
             path = self.ask_save_path(f"Export Label Map{self._crop_title()}",
@@ -556,7 +592,12 @@ class FileCommands:
         name exists, the dialog (``overwrite``) asked about another name: this one is asked
         about (the question titled ``title``); None when the user keeps it. Without
         ``overwrite`` the writing refuses a file there; the picture being edited is not
-        asked about (the caller refuses it)."""
+        asked about (the caller refuses it). A name of only dots and spaces is refused, the
+        error saying so (:func:`_typed_name_problem`): None."""
+        problem = _typed_name_problem(path, "exported")
+        if problem is not None:
+            self.show_error(problem)
+            return None
         typed = Path(path)
         path = _completed_name(typed, ".png")
         if (path != typed and overwrite and path.exists() and not self._is_open_picture(path)
@@ -662,11 +703,27 @@ class FileCommands:
             self.statusBar().showMessage(dropped, 8000)
 
     def _show_references(self) -> None:
-        """List the document's reference photos, saying whether the chosen engine uses them."""
-        cls = registry.engine_class(self.controller.settings.engine)
+        """List the document's reference photos, saying whether the chosen engine uses them
+        and which of them a fill leaves out at its patch size (the Patch size option:
+        :func:`engines.guidance.reference_patch_option`, as :meth:`add_references` reads
+        it). Listed again at each change of the engine panel's settings from the first
+        listing on (:meth:`_follow_engine_settings`)."""
+        self._follow_engine_settings()
+        settings = self.controller.settings
+        cls = registry.engine_class(settings.engine)
         self.reference_panel.show_references(
             self.document.references if self.document is not None else (),
-            Guidance.EXEMPLARS in cls.guidance, cls.title)
+            Guidance.EXEMPLARS in cls.guidance, cls.title,
+            reference_patch_option(settings.engine, settings.options_for(settings.engine)))
+
+    def _follow_engine_settings(self) -> None:
+        """Have the References panel listed again whenever the engine panel's settings
+        change (a Patch size typed), once; the window's own handler, connected before,
+        has copied them into the controller's settings by then."""
+        if getattr(self, "_references_follow_settings", False):
+            return
+        self._references_follow_settings = True
+        self.engine_panel.settingsChanged.connect(self._show_references)
 
     # --------------------------------------------------------- drag and drop
     def dragEnterEvent(self, event) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -20,9 +20,13 @@ from PySide6.QtWidgets import (
 
 from app.document import Reference
 from app.qimages import rgb_pixmap, scaled_rgb
+from engines.base import OptionSpec
 from engines.fileio import count_noun
+from engines.guidance import largest_reference_patch, reference_problem
 
 THUMB = 96  # px, longest side of a thumbnail
+# an item's data: why its photo is shown left out, "" when it is searched
+WHY_ROLE = Qt.UserRole + 1
 
 
 def thumbnail_pixels(rgb: np.ndarray) -> np.ndarray:
@@ -86,6 +90,10 @@ class ReferencePanel(QWidget):
         self.clear_button.clicked.connect(self.clearRequested)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self._thumbnails: dict[int, tuple[Reference, QPixmap]] = {}
+        self._listed: tuple[Reference, ...] = ()  # the photos the items show, in order
+        # (id of a photo, patch side) -> (the photo, why a fill leaves it out or None): see
+        # _left_out (kept with the photo, as the thumbnails are)
+        self._left_out_cache: dict[tuple[int, int], tuple[Reference, str | None]] = {}
         self.show_references((), engine_uses_them=True)
 
     def keep_thumbnail(self, reference: Reference, pixels: np.ndarray) -> None:
@@ -94,29 +102,97 @@ class ReferencePanel(QWidget):
         self._thumbnails[id(reference)] = (reference, rgb_pixmap(pixels, THUMB))
 
     def show_references(self, references: Sequence[Reference], engine_uses_them: bool,
-                        engine_title: str = "") -> None:
-        """List ``references`` and say whether the current engine will use them."""
-        self.list.clear()
+                        engine_title: str = "",
+                        patch: tuple[int, OptionSpec] | None = None) -> None:
+        """List ``references`` and say whether the current engine will use them.
+
+        ``patch``: the patch side a fill by that engine copies from reference photos and the
+        option that sets it (:func:`engines.guidance.reference_patch_option`); a photo
+        without room for one such patch (:func:`engines.guidance.reference_problem`, the
+        rule the fill applies) is shown left out: its thumbnail and name greyed, its tooltip
+        saying why and to what side the option must be lowered to take it, the hint counting
+        it. The same photos listed again (another engine, another option) keep their places
+        and the selection."""
         # thumbnails by reference (kept with it, so its id cannot be reused while cached):
         # listing again, on every engine change, rescales only the photos new to the list
         self._thumbnails = {id(r): self._thumbnails.get(id(r)) or (r, rgb_pixmap(r.rgb, THUMB))
                             for r in references}
-        for reference in references:
-            height, width = reference.rgb.shape[:2]
-            item = QListWidgetItem(QIcon(self._thumbnails[id(reference)][1]), reference.name)
-            item.setToolTip(f"{reference.name}: {width}×{height}")
-            item.setTextAlignment(Qt.AlignHCenter)
-            self.list.addItem(item)
+        if len(references) != len(self._listed) or any(
+                shown is not reference for shown, reference in zip(self._listed, references)):
+            self.list.clear()
+            for reference in references:
+                item = QListWidgetItem(reference.name)
+                item.setTextAlignment(Qt.AlignHCenter)
+                self.list.addItem(item)
+            self._listed = tuple(references)
+        side, spec = patch if patch is not None and engine_uses_them else (0, None)
+        left_out = 0
+        for row, reference in enumerate(references):
+            why = self._left_out(reference, side, spec) if spec is not None else None
+            left_out += why is not None
+            self._show_item(self.list.item(row), reference, why)
+        self._left_out_cache = {key: kept for key, kept in self._left_out_cache.items()
+                                if key[0] in self._thumbnails}
         if not references:
             text = ("No reference photos. Add photos of the same place or a similar one: "
                     "what the hole should show can then come from them.")
-        elif engine_uses_them:
-            text = f"{count_noun(len(references), 'reference photo')} searched by the fill."
-        else:
+        elif not engine_uses_them:
             text = (f"{engine_title or 'This engine'} does not use reference photos; "
                     "choose Guided PatchMatch.")
+        elif left_out:
+            searched = len(references) - left_out
+            said = (f"{count_noun(searched, 'reference photo')} searched by the fill"
+                    if searched else "No reference photo searched by the fill")
+            them = "it" if left_out == 1 else "them"
+            text = (f"{said}; {left_out} left out at {spec.title} {side} (greyed: too small "
+                    f"for one patch; lower {spec.title} to use {them}).")
+        else:
+            text = f"{count_noun(len(references), 'reference photo')} searched by the fill."
         self.hint.setText(text)
         self._update_buttons()
+
+    def left_out_rows(self) -> list[int]:
+        """The rows of the photos shown left out (greyed)."""
+        return [row for row in range(self.list.count())
+                if self.list.item(row).data(WHY_ROLE)]
+
+    def _left_out(self, reference: Reference, side: int, spec: OptionSpec) -> str | None:
+        """Why a fill copying ``side`` patches (the option ``spec``) leaves ``reference`` out,
+        or None when it searches it; kept per photo and side: a partly transparent photo's
+        answer costs erosions, and the panel is listed again at every settings change."""
+        key = (id(reference), side)
+        kept = self._left_out_cache.get(key)
+        if kept is None or kept[0] is not reference:
+            problem = reference_problem(reference.pixels, side)
+            why = None
+            if problem is not None:
+                why = f"Left out of the fill at {spec.title} {side}: it {problem}."
+                largest = largest_reference_patch(reference.pixels, spec, side)
+                if largest is not None:
+                    why += f" {spec.title} {largest} or less takes it."
+            kept = self._left_out_cache[key] = (reference, why)
+        return kept[1]
+
+    def _show_item(self, item: QListWidgetItem, reference: Reference, why: str | None) -> None:
+        """Show ``reference`` in ``item``: its thumbnail and size, greyed and saying ``why``
+        when it is left out (None: searched). An item already showing that is left alone."""
+        if item.data(WHY_ROLE) == (why or ""):
+            return
+        height, width = reference.rgb.shape[:2]
+        pixmap = self._thumbnails[id(reference)][1]
+        said = f"{reference.name}: {width}×{height}"
+        item.setData(WHY_ROLE, why or "")
+        if why is None:
+            item.setIcon(QIcon(pixmap))
+            item.setData(Qt.ForegroundRole, None)  # the list's own colour
+            item.setToolTip(said)
+            item.setData(Qt.AccessibleTextRole, reference.name)
+            return
+        item.setIcon(QIcon(QIcon(pixmap).pixmap(QSize(THUMB, THUMB), QIcon.Mode.Disabled)))
+        item.setForeground(self.palette().brush(QPalette.ColorGroup.Disabled,
+                                                QPalette.ColorRole.Text))
+        item.setToolTip(f"{said}\n{why}")
+        item.setData(Qt.AccessibleTextRole, f"{reference.name}, left out")
 
     def _update_buttons(self) -> None:
         self.remove_button.setEnabled(bool(self.list.selectedIndexes()))

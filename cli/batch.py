@@ -126,7 +126,9 @@ def print_skipped(result: BatchResult) -> None:
 
 def print_notes(result: BatchResult) -> None:
     """One ``note: ...`` line for each kind of note on the results written, naming them
-    (a grey colour profile a colour result left out: :func:`engines.batch.note_lines`)."""
+    (:func:`engines.batch.note_lines`): guidance a picture's fill could not follow, as
+    ``inpaint`` says it (:func:`engines.guidance.source_notes`), a grey colour profile a
+    colour result left out. Notes are no failure: they change no exit code."""
     for line in note_lines(result):
         print(f"note: {line}")
 

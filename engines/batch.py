@@ -50,8 +50,9 @@ from engines.fileio import (
     names_and_more,
     save_result,
 )
+from engines.guidance import source_notes
 from engines.neural.common import NeuralEngine
-from engines.segmentation.base import Parser
+from engines.segmentation.base import Parser, label_set_names
 from engines.segmentation.labelmap import save_label_png
 from engines.segmentation.neural import NeuralParser
 from engines.watermark import place_mask
@@ -78,8 +79,8 @@ class OtherSize(NamedTuple):
 
 PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
 # (picture, its result's path, report) -> None once the result is written, a note on the
-# result written (what its writing left out), or OtherSize
-PictureWork = Callable[[Path, Path, PictureReport], OtherSize | str | None]
+# result written (what its writing left out) or a sequence of them, or OtherSize
+PictureWork = Callable[[Path, Path, PictureReport], OtherSize | str | Sequence[str] | None]
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,15 @@ class BatchResult:
             the picture neither read nor filled (``overwrite`` was not given).
         other_size: the pictures of another size than the mask, left alone as asked
             (``other_sizes="skip"``); nothing written for them.
-        notes: ``(output file, note)`` for results of :attr:`written` that left out part of
-            their original (a grey colour profile a colour result cannot hold:
-            :func:`engines.fileio.left_out_profile`) or hold nothing found
-            (:meth:`~engines.segmentation.base.Parser.map_note`, such as
-            :data:`engines.segmentation.face.NO_FACE`), in input order; :func:`note_lines`
-            says them once per kind.
+        notes: ``(output file, note)`` for results of :attr:`written` whose fill did not
+            follow guidance its engine follows (a reference photo too small for the patch
+            size, labels without a source: :func:`engines.guidance.source_notes`, starting
+            "the fill"), that left out part of their original (a grey colour profile a
+            colour result cannot hold: :func:`engines.fileio.left_out_profile`) or hold
+            nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
+            :data:`engines.segmentation.face.NO_FACE`), in input order (a picture's own in
+            that order); :func:`note_lines` says them once per kind. None of them is a
+            failure.
         noun: what the run writes, in the singular (``"label map"`` for
             :func:`label_folder`), for the messages on it (:func:`so_far`).
     """
@@ -368,7 +372,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  request_settings: Mapping[str, Any] | None = None,
                  name_suffix: str = "", output_format: str | None = None,
                  other_sizes: str = "skip", keep_metadata: bool = True,
-                 protected: Sequence[str | os.PathLike] = ()) -> BatchResult:
+                 protected: Sequence[str | os.PathLike] = (),
+                 reference_names: Sequence[str] = ()) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
     Args:
@@ -403,6 +408,10 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             (:attr:`BatchResult.notes`).
         protected: other files no result may replace, whatever ``overwrite`` says (the
             mask files in use).
+        reference_names: a name for each reference photo ``request_settings`` gives
+            (``exemplars``), in order, for the notes on guidance a picture's fill could not
+            follow (:attr:`BatchResult.notes`); "a reference photo" for those it does not
+            name.
 
     Returns a :class:`BatchResult`. Raises before any work (nothing created, the output
     folder included) :class:`InputError` for an empty or malformed mask, an unsafe or
@@ -438,7 +447,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
 
-    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | str | None:
+    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | list[str]:
         loaded = load_image(source)
         image = loaded.rgb
         image_mask = mask(source, image) if callable(mask) else mask
@@ -447,11 +456,15 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), _size(image_mask))
         request = InpaintRequest(image, placed, **settings)
         result = _final_image(engine, request, cancel, report)
+        names = (*reference_names, *["a reference photo"] * (
+            len(request.exemplars) - len(reference_names)))
+        notes = source_notes(request, engine, names,
+                             lambda: label_set_names(request.label_set), cancel)
         save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole,
                     follow_links=False)
-        if not keep_metadata:
-            return None
-        return left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
+        profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
+                   if keep_metadata else None)
+        return [*notes, *([profile] if profile else [])]
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,
@@ -471,8 +484,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     ``sources`` whose result ``target`` (same index) is not already there, in order.
 
     ``work`` reads the picture, computes and writes its result atomically (None, or a note
-    on what the result left out: :attr:`BatchResult.notes`), or leaves it alone as another
-    size than its mask (an :class:`OtherSize`); it reports its own
+    on the result, or a sequence of them: :attr:`BatchResult.notes`), or leaves it alone as
+    another size than its mask (an :class:`OtherSize`); it reports its own
     progress as ``report(fraction, step="")``, ``fraction`` of this picture in [0, 1), the
     end being reported here once it returned. ``prepare`` (a network's loading, say) runs
     first and the targets' folder is created after it. ``progress(fraction, message)``
@@ -534,8 +547,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                         other_size.append(outcome)
                     else:
                         written.append(target)
-                        if outcome:
-                            notes.append((target, outcome))
+                        said = [outcome] if isinstance(outcome, str) else outcome or ()
+                        notes.extend((target, note) for note in said if note)
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()

@@ -113,10 +113,42 @@ def reference_patch_size(engine: str, options: Mapping[str, Any]) -> int:
     """The patch side a fill by ``engine`` with ``options`` would copy from reference photos:
     its ``patch_size`` option when it has one, else Guided PatchMatch's default (the engine
     that searches references)."""
+    return reference_patch_option(engine, options)[0]
+
+
+def reference_patch_option(engine: str, options: Mapping[str, Any]) -> tuple[int, OptionSpec]:
+    """``(side, spec)``: :func:`reference_patch_size`'s side and the ``patch_size`` option
+    that sets it (the engine's, else Guided PatchMatch's: its ``title`` names it as the
+    engine panel does, its grid gives the sides a user may choose)."""
     from engines import registry  # local: the registry imports the engines
 
     spec = _patch_size_spec(registry.engine_class(engine))[0]
-    return int(options.get("patch_size", spec.default))
+    return int(options.get("patch_size", spec.default)), spec
+
+
+def largest_reference_patch(pixels: np.ndarray, spec: OptionSpec, below: int) -> int | None:
+    """The largest patch side on the grid of the ``patch_size`` option ``spec``, under
+    ``below``, at which the reference photo ``pixels`` gives a patch (:func:`reference_problem`
+    finds none), or None when even the smallest gives none: what the option must be lowered
+    to for a photo left out at ``below``. A photo that gives a patch gives every smaller
+    one, so the grid is searched by halves (a few erosions of a partly transparent photo)."""
+    top = min(below - 1, min(pixels.shape[:2]), spec.maximum)
+    if top < spec.minimum:
+        return None
+    low, high = 0, math.floor((top - spec.minimum) / spec.step)  # grid indices
+
+    def side(index: int) -> int:
+        return int(spec.minimum + index * spec.step)
+
+    if reference_problem(pixels, side(low)) is not None:
+        return None
+    while low < high:  # side(low) gives a patch; the answer is in [low, high]
+        middle = (low + high + 1) // 2
+        if reference_problem(pixels, side(middle)) is None:
+            low = middle
+        else:
+            high = middle - 1
+    return side(low)
 
 
 def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:

@@ -232,6 +232,8 @@ def test_save_and_export_dialogs_start_in_the_last_folder_saved_into(qtbot, wind
     assert offered[-1] == str(out / "other_inpainted-2.png")
     assert (cv2.imread(str(other)) == 60).all()  # the original untouched
     answer.append("")
+    # a label map to export (without one, Export Label Map says so and asks for no file)
+    window.document.replace_label_map(np.full((24, 32), 3, np.uint8), None, "map")
     window.export_labels()
     assert offered[-1] == str(out / "other_labels.png")
 

@@ -116,3 +116,40 @@ def test_an_export_drops_trailing_dots_and_spaces_too(window, tmp_path):
     assert window.export_mask(tmp_path / "hole2. ")
     assert _listing(tmp_path) == ["hole.png", "hole2.png"]
     assert np.array_equal(load_mask(tmp_path / "hole.png"), window.document.mask)
+
+
+@pytest.mark.parametrize("typed", ["....", "  ", ". .", "."])
+def test_save_as_refuses_a_name_of_only_dots_and_spaces(window, tmp_path, typed):
+    # as the dialog returns it (a Path would drop a last "." itself)
+    window.ask_save_path = lambda *args: f"{tmp_path}/{typed}"
+    assert not window.save_as()
+    assert window.errors == [f'Not saved: "{typed}" cannot be a file name (it has only dots '
+                             "and spaces); type another name"]
+    assert _listing(tmp_path) == [] and window.questions == []  # nothing written or asked
+    assert window.save_path is None and window.document.modified
+
+
+def test_save_as_refuses_a_path_naming_a_folder(window, tmp_path):
+    typed = str(tmp_path / "sub") + "/"
+    assert not window.save_as(typed)
+    assert window.errors == [f"Not saved: {typed} names a folder, not a file; type a file "
+                             "name"]
+    assert _listing(tmp_path) == [] and window.questions == []
+
+
+@pytest.mark.parametrize("export", ["export_mask", "export_labels", "export_sketch"])
+def test_an_export_refuses_a_name_of_only_dots_and_spaces(window, tmp_path, export):
+    with window.document.step("Sketch pen"):
+        window.document.paint_segment(Layer.SKETCH, (5, 5), (30, 5), 2, 255)
+    (tmp_path / "....png").write_bytes(b"kept")  # what "...." was completed to before
+    window.answer = True  # a question would be answered yes
+    window.ask_save_path = lambda *args: str(tmp_path / "....")
+    assert not getattr(window, export)()
+    assert not getattr(window, export)(tmp_path / "  ", overwrite=True)
+    assert window.errors == [
+        'Not exported: "...." cannot be a file name (it has only dots and spaces); type '
+        "another name",
+        'Not exported: "  " cannot be a file name (it has only dots and spaces); type '
+        "another name"]
+    assert _listing(tmp_path) == ["....png"] and window.questions == []
+    assert (tmp_path / "....png").read_bytes() == b"kept"

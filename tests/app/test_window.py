@@ -167,6 +167,8 @@ def test_masks_and_label_maps_are_never_exported_over_the_picture(tmp_path, wind
     window.show_error = errors.append
     with window.document.step("edit"):
         window.document.paint_segment(Layer.MASK, (10, 10), (20, 20), 5, 255)
+    doc = window.document
+    doc.replace_label_map(np.full((doc.height, doc.width), 1, np.uint8), None, "map")
     window.ask_save_path = lambda *a: str(source)
     assert not window.export_mask()
     assert not window.export_labels(link, overwrite=True)  # a link to it is the same file
