@@ -104,7 +104,7 @@ class FaceCommands:
         self.face_panel.set_editing(True)
         self.select_tool("sketch")
         name = Path(edit.parent.path).name if edit.parent.path else "untitled"
-        self.setWindowTitle(f"Face in {name} — Inpaint Studio")
+        self.setWindowTitle(f"Face in {name}[*] — Inpaint Studio")
 
     def _show_photo(self, photo: Document) -> None:
         state = self._end_face_mode()

@@ -334,6 +334,7 @@ class FileCommands:
             self.show_error(str(exc))
             return False
         doc.mark_saved(state)
+        self.show_modified()
         depth = ""
         if doc.deep_original is not None:
             kind = written_depth(doc.deep_original.dtype, path.suffix)
@@ -706,24 +707,14 @@ class FileCommands:
         """List the document's reference photos, saying whether the chosen engine uses them
         and which of them a fill leaves out at its patch size (the Patch size option:
         :func:`engines.guidance.reference_patch_option`, as :meth:`add_references` reads
-        it). Listed again at each change of the engine panel's settings from the first
-        listing on (:meth:`_follow_engine_settings`)."""
-        self._follow_engine_settings()
+        it). Listed again at each change of the engine panel's settings (the window
+        connects its ``settingsChanged`` here)."""
         settings = self.controller.settings
         cls = registry.engine_class(settings.engine)
         self.reference_panel.show_references(
             self.document.references if self.document is not None else (),
             Guidance.EXEMPLARS in cls.guidance, cls.title,
             reference_patch_option(settings.engine, settings.options_for(settings.engine)))
-
-    def _follow_engine_settings(self) -> None:
-        """Have the References panel listed again whenever the engine panel's settings
-        change (a Patch size typed), once; the window's own handler, connected before,
-        has copied them into the controller's settings by then."""
-        if getattr(self, "_references_follow_settings", False):
-            return
-        self._references_follow_settings = True
-        self.engine_panel.settingsChanged.connect(self._show_references)
 
     # --------------------------------------------------------- drag and drop
     def dragEnterEvent(self, event) -> None:

@@ -43,7 +43,7 @@ from app import maskops, preferences
 from app.busy import wait_for
 from app.canvas_view import CanvasView
 from app.compare import CompareDialog
-from app.controller import FillController
+from app.controller import FillController, reference_names
 from app.document import Document, Layer, Step
 from app.elision import elided_message
 from app.face_commands import FaceCommands, PhotoState
@@ -429,6 +429,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.size_box.valueChanged.connect(self._on_size_box)
         panel.engineChosen.connect(self.choose_engine)
         panel.settingsChanged.connect(lambda: panel.apply_to(c.settings))
+        panel.settingsChanged.connect(self._show_references)  # a Patch size typed
         for changed in (canvas.brushSizeChanged, self.size_box.valueChanged,
                         panel.engineChosen, panel.settingsChanged,
                         self.actions["keep_metadata"].toggled, self.overlay_panel.changed,
@@ -490,10 +491,20 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def show_title(self) -> None:
         """Name in the title the file Ctrl+S writes: the one last saved to (after Save As),
-        else the picture's own (Ctrl+S then asks for a name)."""
+        else the picture's own (Ctrl+S then asks for a name), marked "*" while the photo has
+        changes not saved (:meth:`show_modified`)."""
         document = self.document
         shown = self.save_path or (Path(document.path) if document and document.path else None)
-        self.setWindowTitle(f"{shown.name if shown else 'untitled'} — Inpaint Studio")
+        self.setWindowTitle(f"{shown.name if shown else 'untitled'}[*] — Inpaint Studio")
+        self.show_modified()
+
+    def show_modified(self) -> None:
+        """Mark the title while the photo (in a face edit, the photo the face is cut from)
+        differs from its file, or face work waits to be pasted back: what closing asks
+        about (:meth:`confirm_discard_changes`)."""
+        photo = self._photo()
+        self.setWindowModified(photo is not None and (photo.modified
+                                                      or self.face_work_pending()))
 
     def say_also(self, note: str, timeout: int = 10000) -> None:
         """Show ``note`` in the status bar after what it shows now (kept, not replaced)."""
@@ -730,7 +741,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
                                     device=s.device)
         version = doc.image_version
-        dialog = CompareDialog(request, parent=self, factory=self.create_engine)
+        dialog = CompareDialog(request, parent=self, factory=self.create_engine,
+                               reference_names=reference_names(doc, request),
+                               unedited_labels=doc.computed_labels)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.chosen.connect(lambda name, image: self._apply_compared(doc, version, request,
                                                                        name, image))
@@ -1075,6 +1088,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                   "(Ctrl+Shift+Z brings it back)" if waiting else "")
         self._name_history_action("redo", redo, "Show the fill discarded again, waiting for "
                                   "Enter" if restorable else "")
+        self.show_modified()
 
     def _name_history_action(self, name: str, step: str, tip: str) -> None:
         """Name in the Undo or Redo entry (``name``) the ``step`` it undoes or redoes ("" for

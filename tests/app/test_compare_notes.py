@@ -60,3 +60,20 @@ def test_an_unnamed_reference_is_called_a_reference_photo(qtbot, request_):
     run(qtbot, dialog)
     assert dialog.cards["patchmatch"].notes.text() == LEFT_OUT.replace("tiny.png",
                                                                         "a reference photo")
+
+
+def test_the_windows_compare_names_the_reference_left_out(qtbot, window):
+    """Compare opened from the editor passes the reference photos' names: the Guided
+    PatchMatch card says which one its Patch size left out, as a fill would."""
+    from app.window import SAMPLE_IMAGE
+
+    window.open_path(SAMPLE_IMAGE)
+    window.engine_panel.auto_run.setChecked(False)
+    window.engine_panel.select_engine("patchmatch")
+    window.engine_panel.options.fields["patch_size"].setValue(31)
+    window.document.add_reference(np.full((12, 12, 3), 200, np.uint8), "tiny.png")
+    with window.document.step("Mask brush"):
+        window.document.paint_segment(Layer.MASK, (200, 150), (200, 190), 8, 255)
+    dialog = window.compare_engines()  # every ready engine, patchmatch at Patch size 31
+    qtbot.waitUntil(lambda: not dialog.running, timeout=90000)
+    assert dialog.notes["patchmatch"] == (LEFT_OUT[:1].lower() + LEFT_OUT[1:],)

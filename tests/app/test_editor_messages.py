@@ -53,23 +53,23 @@ def test_an_unknown_format_is_refused_before_any_question_about_transparency(ope
 
 
 def test_after_save_as_the_title_names_the_file_ctrl_s_writes(opened, tmp_path):
-    assert opened.windowTitle() == "photo.png — Inpaint Studio"
+    assert opened.windowTitle() == "photo.png[*] — Inpaint Studio"
     target = tmp_path / "out.tiff"
     assert opened.save_as(target)
-    assert opened.windowTitle() == "out.tiff — Inpaint Studio"
+    assert opened.windowTitle() == "out.tiff[*] — Inpaint Studio"
     opened.document.replace_layer(Layer.MASK, np.full((H, W), 255, np.uint8), "Mask")
     opened.document.apply_result(np.zeros((H, W, 3), np.uint8), "Fill",
                                  used_mask=opened.document.mask)
     assert opened.save()  # Ctrl+S: the file the title names
     assert load_image(target).rgb.max() == 0
-    assert opened.windowTitle() == "out.tiff — Inpaint Studio"
+    assert opened.windowTitle() == "out.tiff[*] — Inpaint Studio"
     assert opened.open_path(tmp_path / "photo.png")  # another picture: its own name again
-    assert opened.windowTitle() == "photo.png — Inpaint Studio"
+    assert opened.windowTitle() == "photo.png[*] — Inpaint Studio"
 
 
 def test_a_failed_save_as_keeps_the_title(opened, tmp_path):
     assert not opened.save_as(tmp_path / "missing" / "out.png")
-    assert opened.windowTitle() == "photo.png — Inpaint Studio"
+    assert opened.windowTitle() == "photo.png[*] — Inpaint Studio"
 
 
 def test_invert_and_clear_say_what_they_did(qtbot, opened):

@@ -57,7 +57,7 @@ def test_a_mask_of_another_size_opens_the_picture_without_it_and_says_why(
     wrong = save_mask(tmp_path / "wrong.png", np.full((30, 30), 255, np.uint8))
     window = start(str(_picture(tmp_path)), str(wrong))
     assert window.document is not None and window.document.image.shape == (H, W, 3)
-    assert window.windowTitle() == "photo.png — Inpaint Studio"
+    assert window.windowTitle() == "photo.png[*] — Inpaint Studio"
     assert not window.document.mask.any() and not window.document.modified
     assert window.errors == [f"Opened photo.png without a mask: the mask wrong.png was not "
                              f"loaded ({wrong}: the mask is 30x30 but the image is {W}x{H}; "
