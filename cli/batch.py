@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,11 @@ def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> li
 
 
 def print_failures(result: BatchResult) -> None:
-    """One ``  name: reason`` line for each picture that failed."""
+    """The pictures that failed under their own heading, ``1 failed:``, then one ``  name:
+    reason`` line each; nothing when none failed."""
+    if not result.failed:
+        return
+    print(f"{len(result.failed)} failed:")
     for path, reason in result.failed:
         print(f"  {path.name}: {reason}")
 
@@ -124,12 +128,19 @@ def print_skipped(result: BatchResult) -> None:
             print(f"  {path.name} {width}x{height}, the mask {mask_width}x{mask_height}")
 
 
-def print_notes(result: BatchResult) -> None:
-    """One ``note: ...`` line for each kind of note on the results written, naming them
-    (:func:`engines.batch.note_lines`): guidance a picture's fill could not follow, as
-    ``inpaint`` says it (:func:`engines.guidance.source_notes`), a grey colour profile a
-    colour result left out. Notes are no failure: they change no exit code."""
-    for line in note_lines(result):
+def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
+                  skips: bool = True) -> None:
+    """What a folder run printed under its summary line, each group under its own heading
+    and in this order: the pictures that failed (:func:`print_failures`), those skipped
+    (:func:`print_skipped`; not with ``skips=False``, for a stopped run whose message counts
+    them), then one ``note: ...`` line per note on the results written (``notes``; by
+    default :func:`engines.batch.note_lines`: guidance a picture's fill could not follow, as
+    ``inpaint`` says it, a grey colour profile a colour result left out, transparency
+    flattened onto white). Skips and notes are no failure: they change no exit code."""
+    print_failures(result)
+    if skips:
+        print_skipped(result)
+    for line in note_lines(result) if notes is None else notes:
         print(f"note: {line}")
 
 
@@ -141,10 +152,7 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
     redone (:attr:`~engines.batch.BatchInterrupted.earlier`) are listed on stdout, one name
     a line: a run without ``--overwrite`` would keep them, so the advice is to run the same
     command again (every picture is redone) or to delete those files first."""
-    print_notes(stop.result)
-    if stop.result.failed:
-        print(f"{len(stop.result.failed)} failed:")
-        print_failures(stop.result)
+    print_outcome(stop.result, skips=False)
     again = ("run the same command without --overwrite to finish the rest" if overwrite else
              "run the same command again to finish the rest: the results already there are "
              "skipped")
@@ -173,10 +181,7 @@ def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
 def _stopped(stop: BatchStopped) -> int:
     """Say why a folder run stopped part way and what it did (with ``--overwrite``, also
     which results are still an earlier run's); returns the exit code."""
-    print_notes(stop.result)
-    if stop.result.failed:
-        print(f"{len(stop.result.failed)} failed:")
-        print_failures(stop.result)
+    print_outcome(stop.result, skips=False)
     if stop.earlier:
         _print_earlier(stop.earlier, stop.result.noun)
     print(f"error: {stop}", file=sys.stderr)
@@ -229,11 +234,10 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
-    print_skipped(result)
     chosen = "." + args.format.lower().lstrip(".") if args.format else None
-    if chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata:
-        print(f"note: {chosen} files hold no colour profile, EXIF or XMP; the results carry "
-              "none")
-    print_notes(result)
-    print_failures(result)
+    dropped = (chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata)
+    print_outcome(result, [
+        *([f"{chosen} files hold no colour profile, EXIF or XMP; the results carry none"]
+          if dropped else []),
+        *note_lines(result)])
     return EXIT_OK if result.ok else EXIT_FAILED

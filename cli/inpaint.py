@@ -22,6 +22,7 @@ from cli._common import (
 )
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
+from engines.batch import flattened_note
 from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
@@ -30,7 +31,6 @@ from engines.fileio import (
     left_out_profile,
     load_colour_strokes,
     load_image,
-    loses_transparency,
     save_result,
 )
 from engines.guidance import reference_patch_size, source_notes
@@ -210,9 +210,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for note in loaded.notes:
         print(f"note: {note}")
-    if loses_transparency(loaded.alpha, output.suffix):
-        print(f"note: {output.suffix.lower()} files have no transparency; the transparent "
-              "parts were flattened onto white")
+    flattened = flattened_note(loaded.alpha, output.suffix)
+    if flattened is not None:
+        print(f"note: {flattened}")
     if not args.strip_metadata and drops_metadata(loaded.metadata, output.suffix):
         print(f"note: {output.suffix.lower()} files hold no colour profile, EXIF or XMP; "
               "the original's were not kept")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,9 @@ from cli._common import (
     folder_progress,
     ranged,
 )
-from cli.batch import print_failures, print_skipped, run_to_end
+from cli.batch import print_outcome, run_to_end
 from engines.base import EngineCrashed, EngineError, InputError
-from engines.batch import WORK_SHARE, BatchResult, label_folder, output_path
+from engines.batch import WORK_SHARE, BatchResult, label_folder, note_lines, output_path
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
 from engines.segmentation.labels import MAX_REGIONS
@@ -167,25 +168,33 @@ def _run_folder(args: argparse.Namespace) -> int:
             return result  # stopped for lack of room: its exit code
     print(f"{count_noun(len(result.written), 'label map')} written to {output}, "
           f"{len(result.failed)} failed")
-    print_skipped(result)
-    print_failures(result)
-    _print_no_face(result, pictures, output)
+    no_face, others = _no_face_notes(result)
+    # the failed, the skipped, then the notes (the pictures without a face last: a list)
+    print_outcome(result, note_lines(others))
+    _print_no_face(no_face, pictures, output)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _print_no_face(result: BatchResult, pictures: list[Path], output: Path) -> None:
-    """Name the pictures in which the face parser found no face
-    (:data:`engines.segmentation.face.NO_FACE`), one a
-    line under a count (``output``: the maps' folder). Their maps were written, all
-    background: a re-run skips them and ``train semantic`` may use them, so this is a note,
-    not a failure."""
+def _no_face_notes(result: BatchResult) -> tuple[set[Path], BatchResult]:
+    """The maps of ``result`` in which the face parser found no face
+    (:data:`engines.segmentation.face.NO_FACE`), and ``result`` with its other notes only
+    (a plugin parser's :meth:`~engines.segmentation.base.Parser.map_note`)."""
     if not result.notes:
-        return
+        return set(), result
     # imported here, once there are notes: imported at the top, it would register the face
     # parser before the others, changing the order parsers are listed in
     from engines.segmentation.face import NO_FACE
 
-    maps = {path for path, note in result.notes if note == NO_FACE}
+    return ({path for path, note in result.notes if note == NO_FACE},
+            dataclasses.replace(result, notes=tuple(
+                (path, note) for path, note in result.notes if note != NO_FACE)))
+
+
+def _print_no_face(maps: set[Path], pictures: list[Path], output: Path) -> None:
+    """Name the pictures whose label ``maps`` (:func:`_no_face_notes`) show no face, one a
+    line under a count (``output``: the maps' folder). Their maps were written, all
+    background: a re-run skips them and ``train semantic`` may use them, so this is a note,
+    not a failure."""
     if not maps:
         return
     which = "their maps are" if len(maps) > 1 else "its map is"

@@ -25,7 +25,7 @@ from cli._common import (
     ranged,
     request_settings,
 )
-from cli.batch import print_notes, print_skipped, run_to_end
+from cli.batch import print_outcome, run_to_end
 from engines import registry
 from engines.base import InputError
 from engines.batch import SIZE_POLICIES, BatchResult, clear_folder
@@ -194,8 +194,5 @@ def run(args: argparse.Namespace) -> int:
     total = (len(result.written) + len(result.failed) + len(result.skipped)
              + len(result.other_size))
     print(f"cleared {len(result.written)} of {total} images into {output}")
-    print_skipped(result)
-    print_notes(result)
-    for source, reason in result.failed:
-        print(f"failed: {source.name}: {reason}")
+    print_outcome(result)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -47,6 +47,7 @@ from engines.fileio import (
     link_in_the_way,
     list_images,
     load_image,
+    loses_transparency,
     names_and_more,
     save_result,
 )
@@ -98,8 +99,9 @@ class BatchResult:
             follow guidance its engine follows (a reference photo too small for the patch
             size, labels without a source: :func:`engines.guidance.source_notes`, starting
             "the fill"), that left out part of their original (a grey colour profile a
-            colour result cannot hold: :func:`engines.fileio.left_out_profile`) or hold
-            nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
+            colour result cannot hold: :func:`engines.fileio.left_out_profile`; transparency
+            flattened onto white, the result's format having none: :func:`flattened_note`)
+            or hold nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
             :data:`engines.segmentation.face.NO_FACE`), in input order (a picture's own in
             that order); :func:`note_lines` says them once per kind. None of them is a
             failure.
@@ -165,6 +167,18 @@ def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
         lines.append(f"{count_noun(len(paths), result.noun)} "
                      f"({names_and_more(paths, listed)}): {note}")
     return lines
+
+
+def flattened_note(alpha: np.ndarray | None, suffix: str) -> str | None:
+    """The note on a picture with ``alpha`` (``(H, W)`` uint8 or None) written as a
+    ``suffix`` file that has no transparency (JPEG, BMP), flattening it onto white
+    (:func:`engines.fileio.loses_transparency`): ``".jpg files have no transparency; the
+    transparent parts were flattened onto white"``, as ``inpaint`` and folder runs
+    (:attr:`BatchResult.notes`) say it; None when nothing is flattened."""
+    if not loses_transparency(alpha, suffix):
+        return None
+    return (f"{suffix.lower()} files have no transparency; the transparent parts were "
+            "flattened onto white")
 
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
@@ -397,7 +411,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             ``crop_margin``, ``seed``, ``device``, ``options``...).
         output_format: an extension (``".png"`` or ``"png"``) to write instead of each
             input's own; JPEG inputs re-encoded as JPEG change slightly everywhere (lossy),
-            PNG keeps every pixel outside the mask exact.
+            PNG keeps every pixel outside the mask exact. A transparent picture written to a
+            format without transparency (JPEG, BMP) is flattened onto white and noted
+            (:attr:`BatchResult.notes`, :func:`flattened_note`).
         other_sizes: for images whose size differs from the mask: ``"skip"`` (left alone and
             listed in :attr:`BatchResult.other_size`, not as failed) or ``"anchor"`` (the
             mask is moved to keep its distance to the nearest corner, edge middle or centre,
@@ -464,7 +480,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                     follow_links=False)
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
                    if keep_metadata else None)
-        return [*notes, *([profile] if profile else [])]
+        return [*notes, *filter(None, (flattened_note(loaded.alpha, target.suffix), profile))]
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,

@@ -50,8 +50,9 @@ def test_a_run_with_notes_and_a_failure_says_both_and_fails_as_before(tmp_path, 
     assert code == EXIT_FAILED
     assert printed.splitlines() == [
         f"2 written to {out}, 1 failed",
-        f"note: 2 results (p0.png, p2.png): {LEFT_OUT}",
-        "  p1.png: not an image file, or the file is damaged"]
+        "1 failed:",  # under its own heading, before the notes
+        "  p1.png: not an image file, or the file is damaged",
+        f"note: 2 results (p0.png, p2.png): {LEFT_OUT}"]
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p2.png"]
 
 
