@@ -17,7 +17,8 @@ as the CLI keeps it:
 * ``gaps``: the longest stretches of a run between two looks at its cancel token, and where
   they begin and end (a cancel waits for the end of the stretch it falls in); a thread
   samples where the run is every ``--sample-ms`` (its innermost line in ``engines/``) and
-  each stretch lists the lines most sampled within it, with their share of its samples;
+  each stretch lists the lines most sampled within it, with their share of its samples
+  (``--inside region.py``: only the stretches whose most sampled line is in that file);
 * ``profile``: tracemalloc of numpy's allocations (OpenCV's results included, its and
   numba's scratch memory not), snapshot whenever the traced total reaches a new high;
   prints the lines holding the most memory at the highest one.
@@ -26,15 +27,20 @@ Usage::
 
     python bench/memory.py                       # all four parts, 50 MP
     python bench/memory.py --parts run --guidance sketch,labels
+    python bench/memory.py --parts gaps --strategy original --grey --inside region.py
     python bench/memory.py --baseline /tmp/before  # also with the engines of another tree
 
 ``--baseline DIR`` runs each measurement with the ``engines/`` of ``DIR`` (a copy of the
-tree from before a change) too, in its own processes, and prints both. MB are 10^6 bytes.
+tree from before a change) too, in its own processes, and prints both. ``--strategy`` runs
+the engine on the whole picture (``original``) instead of the crop box; ``--grey`` makes
+the picture black-and-white (equal channels: the region machinery then reads every band to
+know it, and makes each stage's fill grey). MB are 10^6 bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import json
 import os
@@ -76,14 +82,18 @@ def _stroke_ends(width: int, height: int) -> tuple[tuple[int, int], tuple[int, i
             (round(width * 8000 / 8660), round(height * 5200 / 5774)))
 
 
-def request_for(width: int, height: int, thickness: int, guidance: set[str], seed: int = 0):
-    """The :class:`InpaintRequest` measured: the stroke and the guidance asked for."""
+def request_for(width: int, height: int, thickness: int, guidance: set[str], seed: int = 0,
+                strategy: str = "crop", grey: bool = False):
+    """The :class:`InpaintRequest` measured: the stroke and the guidance asked for, the
+    region ``strategy``; ``grey``: the picture's first channel in all three."""
     import cv2
     import numpy as np
 
     from engines.base import InpaintRequest
 
     image = picture(width, height)
+    if grey:
+        image[..., 1] = image[..., 2] = image[..., 0]
     mask = stroke(width, height, thickness)
     layers = {}
     if "sketch" in guidance:  # a line along the stroke, a little off its middle
@@ -105,7 +115,7 @@ def request_for(width: int, height: int, thickness: int, guidance: set[str], see
         layers["sample_include"] = include
     if "reference" in guidance:
         layers["exemplars"] = (np.ascontiguousarray(image[:height // 4, :width // 4, ::-1]),)
-    return InpaintRequest(image, mask, seed=seed, **layers)
+    return InpaintRequest(image, mask, seed=seed, strategy=strategy, **layers)
 
 
 def _memory() -> dict[str, int]:
@@ -133,7 +143,8 @@ def _prepare(args):
     from engines.classical.patchmatch.engine import PatchMatchEngine, warm_up
 
     warm_up()
-    request = request_for(args.width, args.height, args.thickness, set(args.guidance))
+    request = request_for(args.width, args.height, args.thickness, set(args.guidance),
+                          strategy=args.strategy, grey=args.grey)
     return PatchMatchEngine(previews=not args.no_previews), request
 
 
@@ -238,18 +249,23 @@ def child_gaps(args) -> dict:
     looks = [(start, "start"), *token.looks, (end, "end")]
     gaps = sorted(((b[0] - a[0], a, b) for a, b in itertools.pairwise(looks)),
                   key=lambda gap: gap[0], reverse=True)
+    times = [at for at, _ in samples]
     found = []
-    for seconds, (begin, from_), (finish, to) in gaps[:args.top]:
+    for seconds, (begin, from_), (finish, to) in gaps:
+        if len(found) == args.top:
+            break
         counts: dict[str, int] = {}
-        for at, where in samples:
-            if begin <= at < finish:
-                counts[where] = counts.get(where, 0) + 1
+        for _, where in samples[bisect.bisect_left(times, begin):
+                                bisect.bisect_left(times, finish)]:
+            counts[where] = counts.get(where, 0) + 1
         inside = sorted(counts.items(), key=lambda item: item[1], reverse=True)
+        if args.inside and not (inside and args.inside in inside[0][0]):
+            continue
         found.append({"seconds": seconds, "from": from_, "to": to,
                       "samples": sum(counts.values()),
                       "inside": [[where, n] for where, n in inside[:args.sampled]]})
     return {"seconds": end - start, "looks": len(token.looks), "sample_ms": args.sample_ms,
-            "gaps": found}
+            "inside": args.inside, "gaps": found}
 
 
 def child_profile(args) -> dict:
@@ -301,7 +317,9 @@ def _spawn(part: str, tree: Path, args) -> dict:
                "--guidance", ",".join(args.guidance) or "none",
                "--delays", ",".join(map(str, args.delays)), "--top", str(args.top),
                "--sample-ms", str(args.sample_ms), "--sampled", str(args.sampled),
-               *(["--no-previews"] if args.no_previews else [])]
+               "--strategy", args.strategy, "--inside", args.inside,
+               *(["--no-previews"] if args.no_previews else []),
+               *(["--grey"] if args.grey else [])]
     env = dict(os.environ, PYTHONPATH=str(tree), BENCH_TREE=str(tree))
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -323,7 +341,8 @@ def _report(part: str, label: str, result: dict) -> None:
               + ("" if result["peak_reset"] else " (peak not reset)"))
     elif part == "gaps":
         print(f"[{label}] gaps: {result['looks']} looks at the cancel token in "
-              f"{result['seconds']:.1f} s; the longest stretches without one:")
+              f"{result['seconds']:.1f} s; the longest stretches without one"
+              + (f" (mostly in {result['inside']})" if result["inside"] else "") + ":")
         for gap in result["gaps"]:
             print(f"    {gap['seconds'] * 1000:7.0f} ms  from {gap['from']}  to {gap['to']}")
             if gap.get("inside"):
@@ -362,6 +381,13 @@ def main() -> int:
                         help="gaps: where the run is looked up every this many ms (0: not)")
     parser.add_argument("--sampled", type=int, default=4,
                         help="gaps: the places each stretch was found at most, shown")
+    parser.add_argument("--inside", default="",
+                        help="gaps: only stretches whose most sampled line is in a file "
+                             "whose name holds this (region.py, levels.py, ...)")
+    parser.add_argument("--strategy", default="crop", choices=("crop", "resize", "original"),
+                        help="the region strategy: the crop box, or the whole picture")
+    parser.add_argument("--grey", action="store_true",
+                        help="a black-and-white picture (equal channels)")
     parser.add_argument("--no-previews", action="store_true",
                         help="the engine's previews option off: the final stage only")
     parser.add_argument("--baseline", type=Path, help="a tree to compare with")

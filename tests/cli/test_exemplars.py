@@ -104,9 +104,9 @@ def test_exemplar_repeated_adds_up_and_a_file_named_twice_is_searched_once(files
     seen = []
     original = region_module.build_region
 
-    def recorded(request, box, scale):
+    def recorded(request, box, scale, **kwargs):
         seen.append(len(request.exemplars))
-        return original(request, box, scale)
+        return original(request, box, scale, **kwargs)
 
     monkeypatch.setattr(region_module, "build_region", recorded)
     same = folder / "sub" / ".." / "grey.png"

@@ -19,9 +19,11 @@ from engines.base import (
     InpaintRequest,
     Region,
     RegionStage,
+    Strategy,
 )
 from engines.region import crop_boxes, paste_hole, plan_boxes
 from tests.engines.test_region import RecordingEngine
+from tests.engines.test_seam_bands import KINDS, _mask, reference_paste
 
 H, W = 120, 160
 BAND_ROWS = 8  # rows per band in these tests: many bands on a small picture
@@ -217,3 +219,234 @@ def test_banded_paste_is_the_whole_picture_paste(monkeypatch):
         pasted.append(paste_hole(original, result, mask))
     assert np.array_equal(pasted[0], pasted[1])
     assert np.array_equal(pasted[0][mask == 0], original[mask == 0])
+
+
+
+# --- the region's preparation: cutting the box's layers, whether it is grey, the colour
+# strokes in its hole; and a stage made grey. Each runs in bands of rows on a picture of more
+# than one band, with a look between bands.
+
+class PreparedEngine(CopyingEngine):
+    """:class:`CopyingEngine` that also follows colour strokes (so whether its hole holds
+    some is read)."""
+
+    name = "prepared"
+    guidance = frozenset({Guidance.LABELS, Guidance.COLOR})
+
+
+class ScalingEngine(PreparedEngine):
+    """:class:`PreparedEngine` whose region is the box scaled down."""
+
+    name = "prepared-scaled"
+    working_size = 40
+
+
+LAYERS = ("image", "mask", "sketch", "color", "labels", "sample_include", "sample_exclude")
+
+
+def _guided_request(grey: bool = True, strategy: Strategy = Strategy.CROP) -> InpaintRequest:
+    """:func:`_request` (its crop box leaves out the first column: every layer is copied)
+    with more layers: a sketch along the stroke, an exclude area, a colour stroke away from
+    the hole (every band read to know that none lies in it); ``grey``: a black-and-white
+    picture (every band read to know it)."""
+    base = _request()
+    image = np.repeat(base.image[..., :1], 3, axis=2) if grey else base.image
+    sketch = np.zeros((H, W), np.uint8)
+    cv2.line(sketch, (20, 13), (140, 113), 255, 1)
+    exclude = np.zeros((H, W), np.uint8)
+    exclude[:40, 60:] = 255
+    color = np.zeros((H, W, 4), np.uint8)
+    cv2.circle(color, (150, 12), 4, (200, 30, 30, 255), -1)
+    return InpaintRequest(image, base.mask, sketch=sketch, color=color, labels=base.labels,
+                          sample_exclude=exclude, strategy=strategy, crop_margin=8)
+
+
+@pytest.fixture
+def prepared(monkeypatch) -> dict[str, int]:
+    """Counts the preparation's work: boxes cut (``build_region`` called), layers copied
+    (``_copied``) or resized (``cv2.resize``); and the token's looks when ``build_region``
+    was last called (``at_build``)."""
+    counts = {"built": 0, "copied": 0, "resized": 0, "at_build": -1}
+    building, copying, resizing = region.build_region, region._copied, cv2.resize
+
+    def built(request, box, scale, cancel=None):
+        counts["built"] += 1
+        counts["at_build"] = cancel.looks
+        return building(request, box, scale, cancel=cancel)
+
+    def copied(image, cancel):
+        counts["copied"] += 1
+        return copying(image, cancel)
+
+    def resized(*args, **kwargs):
+        counts["resized"] += 1
+        return resizing(*args, **kwargs)
+
+    monkeypatch.setattr(region, "build_region", built)
+    monkeypatch.setattr(region, "_copied", copied)
+    monkeypatch.setattr(region.cv2, "resize", resized)
+    return counts
+
+
+def _looks_at_the_engine(engine_type: type[CopyingEngine], request: InpaintRequest) -> int:
+    """How many times an uncancelled run looks at its token before the engine starts."""
+    token = CancelsAtLook()
+    seen = []
+
+    class Noting(engine_type):
+        def inpaint_region(self, region, cancel):
+            seen.append(token.looks)
+            yield from super().inpaint_region(region, cancel)
+
+    list(Noting().run(request, token))
+    return seen[0]
+
+
+@pytest.mark.parametrize("engine_type", [PreparedEngine, ScalingEngine])
+def test_a_cancel_while_the_region_is_cut_and_checked_stops_before_the_engine(
+        prepared, engine_type):
+    """Between the look before a box is cut and the engine's start: the copy of each layer
+    in bands (scaled: a look before each layer), then the grey check's bands and the colour
+    strokes'. A cancel at any of those looks raises Cancelled from it: nothing is cut,
+    copied or resized after it and the engine never runs."""
+    request = _guided_request()
+    engine_at = _looks_at_the_engine(engine_type, request)
+    first = prepared["at_build"] + 1
+    bands = H // BAND_ROWS
+    cut = len(LAYERS) - 1  # all but the include area
+    if engine_type is PreparedEngine:  # each layer's bands, a look before each; the grey
+        looks = cut * bands + 2 * (bands - 1)  # check's bands, the colour strokes'
+    else:  # a look before each layer; the grey check's bands (the region is one band)
+        looks = cut + bands - 1
+    assert engine_at - first + 1 == looks
+    at_cancel: dict[str, int] = {}
+    for at in range(first, engine_at + 1):
+        prepared.update(built=0, copied=0, resized=0)
+        at_cancel.clear()
+        token = CancelsAtLook(at, when=lambda: at_cancel.update(prepared))
+        engine = engine_type()
+        with pytest.raises(Cancelled):
+            list(engine.run(request, token))
+        assert token.looks == at  # the look that saw the cancel was the last
+        assert prepared == at_cancel  # nothing cut, copied or resized after it
+        assert engine.regions == []  # the engine never ran
+
+
+@pytest.mark.parametrize("engine_type", [PreparedEngine, ScalingEngine])
+def test_a_picture_of_one_band_is_prepared_without_a_look(prepared, monkeypatch,
+                                                          engine_type):
+    """Looks are made between bands only: with the whole picture one band, the engine
+    starts right after the look before its box is cut."""
+    monkeypatch.setattr(region, "BAND_PIXELS", H * W)
+    assert _looks_at_the_engine(engine_type, _guided_request()) == prepared["at_build"]
+
+
+def test_a_cancel_while_a_grey_stage_is_made_grey_hands_nothing_over():
+    """A black-and-white picture's stage is made grey in bands before it is pasted: those
+    looks come on top of a colour picture's, and a cancel at any look between the stage's
+    arrival and its hand-over raises before it is yielded."""
+    def looks_for(request: InpaintRequest) -> tuple[int, int]:
+        token = CancelsAtLook()
+        arrived = []
+
+        class Noting(PreparedEngine):
+            def inpaint_region(self, region, cancel):
+                for stage in super().inpaint_region(region, cancel):
+                    arrived.append(token.looks)
+                    yield stage
+
+        stages = Noting().run(request, token)
+        next(stages)
+        stages.close()
+        return arrived[0] + 1, token.looks  # the look after the preview arrived, handed over
+
+    first, handed_over = looks_for(_guided_request(grey=True))
+    colour_first, colour_handed_over = looks_for(_guided_request(grey=False))
+    assert (handed_over - first) - (colour_handed_over - colour_first) == H // BAND_ROWS - 1
+    request = _guided_request(grey=True)
+    for at in range(first + 1, handed_over + 1):
+        token = CancelsAtLook(at)
+        with pytest.raises(Cancelled):
+            next(PreparedEngine().run(request, token))
+        assert token.looks == at
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7])
+def test_banded_preparation_gives_what_one_band_gives(monkeypatch, rows):
+    """The box's layers cut in bands (at scale 1 and scaled), the grey check, the colour
+    strokes' check and a stage made grey: the same as with the picture one band; the layers
+    at scale 1 the bytes of the former whole copies (``np.ascontiguousarray``), the grey
+    stage OpenCV's over the whole box."""
+    request = _guided_request(grey=False).evolve(
+        sample_include=np.full((H, W), 255, np.uint8))
+    stroked = request.evolve(color=np.full((H, W, 4), 255, np.uint8))  # in the hole too
+    box = region.Box(5, 1, H - 3, W)
+    colour = request.image[box.slices]
+    grey = np.repeat(colour[..., :1], 3, axis=2)
+    almost = grey.copy()
+    almost[-1, -1, 2] ^= 1  # grey but for the last pixel of the last band
+    engine, token = PreparedEngine(), CancelToken()
+    results = []
+    for band_rows in (rows, 10_000):
+        monkeypatch.setattr(region, "BAND_PIXELS", band_rows * W)
+        whole = region.build_region(request, box, 1.0, cancel=token)
+        scaled = region.build_region(request, box, 0.3, cancel=token)
+        hinted = region.build_region(stroked, box, 1.0, cancel=token)
+        checks = (region._is_grey(grey, token), region._is_grey(almost, token),
+                  region._is_grey(colour, token),
+                  region._colour_hinted(engine, whole, token),
+                  region._colour_hinted(engine, hinted, token))
+        results.append((whole, scaled, checks, region._greyed(colour, token)))
+    (whole, scaled, checks, greyed), (one_whole, one_scaled, one_checks, one_greyed) = results
+    for name in LAYERS:
+        layer = getattr(whole, name)
+        assert np.array_equal(layer, np.ascontiguousarray(getattr(request, name)[box.slices]))
+        assert layer.flags.c_contiguous and layer.flags.writeable
+        assert np.array_equal(layer, getattr(one_whole, name))
+        assert np.array_equal(getattr(scaled, name), getattr(one_scaled, name))
+    assert checks == one_checks == (True, False, False, False, True)
+    expected = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    assert np.array_equal(greyed, expected) and np.array_equal(one_greyed, expected)
+
+
+def test_a_whole_picture_layer_is_handed_over_without_a_copy():
+    """At scale 1 over the whole picture (ORIGINAL) the request's arrays are contiguous:
+    the engine is given views of them (read-only, as they are), as before the banding."""
+    request = _guided_request(strategy=Strategy.ORIGINAL)
+    built = region.build_region(request, region.Box.frame((H, W)), 1.0, CancelToken())
+    for name in ("image", "mask", "sketch", "color", "labels", "sample_exclude"):
+        layer = getattr(built, name)
+        assert np.shares_memory(layer, getattr(request, name)) and not layer.flags.writeable
+
+
+@pytest.mark.parametrize("grey", [False, True])
+@pytest.mark.parametrize("engine_type", [PreparedEngine, ScalingEngine])
+def test_runs_with_banded_preparation_equal_one_band_runs(monkeypatch, grey, engine_type):
+    """Whole runs, colour and black-and-white, at scale 1 and scaled: every stage the same
+    bytes with bands of 1 and 5 rows as with the picture one band."""
+    stages = []
+    for rows in (1, 5, 10_000):
+        monkeypatch.setattr(region, "BAND_PIXELS", rows * W)
+        stages.append([s.image for s in engine_type().run(_guided_request(grey))])
+    for run in stages[1:]:
+        assert len(run) == len(stages[0]) == 2
+        for a, b in zip(run, stages[0], strict=True):
+            assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("feather", [0.0, 2.5, 6.0])
+@pytest.mark.parametrize("rows", [3, 10_000])
+def test_the_paste_of_a_bands_masked_box_is_the_whole_formula(monkeypatch, kind, feather,
+                                                              rows):
+    """Each band pastes only the bounding box of its masked pixels: strokes, holes on the
+    edges, almost all the picture, feathered spots give the whole-picture paste's bytes."""
+    rng = np.random.default_rng(len(kind) + rows + round(feather * 10))
+    shape = (int(rng.integers(150, 260)), int(rng.integers(150, 330)))
+    original = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    result = np.clip(original.astype(int) + rng.integers(-40, 41, (*shape, 3)), 0,
+                     255).astype(np.uint8)
+    mask = _mask(kind, shape, rng)
+    monkeypatch.setattr(region, "BAND_PIXELS", rows * shape[1])
+    pasted = paste_hole(original, result, mask, feather)
+    np.testing.assert_array_equal(pasted, reference_paste(original, result, mask, feather))
