@@ -32,7 +32,6 @@ from engines.base import UNLABELLED, Guidance, InputError
 from engines.deep_samples import written_depth
 from engines.fileio import (
     IMAGE_SUFFIXES,
-    NO_METADATA,
     ImageFileError,
     count_noun,
     drops_metadata,
@@ -196,7 +195,7 @@ class FileCommands:
             document.mark_saved()
         mask_problem = ""
         if mask is not None:  # a mask that cannot be taken leaves the picture to open
-            shape = loaded.rgb.shape[:2]
+            shape = loaded.shape  # (H, W), naming a photo turned upright
             try:
                 document.replace_layer(Layer.MASK, wait_for(
                     self, f"Opening {Path(mask).name}...", lambda: load_mask(mask, shape)),
@@ -325,7 +324,8 @@ class FileCommands:
         state = doc.state
         image, alpha = doc.image.copy(), None if doc.alpha is None else doc.alpha.copy()
         edited = None if doc.edited_pixels is None else doc.edited_pixels.copy()
-        metadata = doc.metadata if self.keep_metadata else NO_METADATA
+        # without the photo's metadata, still the source's format (lossless WebP, palette)
+        metadata = doc.metadata if self.keep_metadata else doc.metadata.stripped()
         try:
             wait_for(self, f"Saving {path.name}...", lambda: save_image(
                 path, image, alpha, overwrite=overwrite, metadata=metadata,

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     _require_guidance(engine, args)  # before the weights, the picture and the work
     engine.require_ready()  # missing weights are named before the picture is read
     loaded = load_image(args.image)
-    shape = loaded.rgb.shape[:2]
+    shape = loaded.shape  # (H, W), naming the stored size of a photo turned upright
     # read in this order; the label set a label map names is the request's: an engine
     # trained on another set refuses the map (the semantic network)
     mask = load_layer(args.mask, shape, "mask")

@@ -33,7 +33,7 @@ import stat
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -53,6 +53,10 @@ NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF o
 # formats that OpenCV does not read or write here: phones' HEIC/HEIF (through pillow-heif) and
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
 _PILLOW_CODECS = {".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF"}
+_LOSSLESS = 100  # a quality from which WebP is written lossless
+# libwebp's lossless compression effort (0-100): on a 2000x1500 picture 50 took 0.9 s and
+# wrote a file the size of 80's (Pillow's default, 1.1 s); 100 took 1.8 s for 0.3 % less
+_LOSSLESS_WEBP_EFFORT = 50
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
@@ -110,6 +114,26 @@ class NotAFolderError(ImageFileError, NotADirectoryError):
 
 
 @dataclass(frozen=True)
+class SourceFormat:
+    """How the opened file stored its pixels, where saving in the same format must know it
+    to leave every unchanged pixel as it was (:attr:`ImageMetadata.source`).
+
+    Attributes:
+        lossless_webp: a WebP whose picture (the first frame of an animation) is stored
+            lossless (a ``VP8L`` chunk, with or without a ``VP8X`` header; ``VP8`` is lossy):
+            saving as WebP is lossless too (:func:`encode_image`).
+        palette: the colour table of a GIF's first picture (its local one, else the
+            global one), RGB triplets as stored (``3 * n`` bytes): saving as GIF maps the
+            result onto it (:func:`_encode_gif`); ``None`` for other files.
+        transparent_index: the GIF palette entry that marks transparent pixels, or ``None``.
+    """
+
+    lossless_webp: bool = False
+    palette: bytes | None = None
+    transparent_index: int | None = None
+
+
+@dataclass(frozen=True)
 class ImageMetadata:
     """What a photo says about itself, carried from the opened file to the saved one.
 
@@ -130,16 +154,27 @@ class ImageMetadata:
         iptc: the IPTC-IIM datasets of a JPEG or TIFF (captions, keywords, copyright as
             agencies write them, :func:`engines.iptc.read`); ``None`` when there were none.
             Written into JPEG and TIFF, the formats that have a place for them.
+        source: how the original stored its pixels (a lossless WebP, a GIF's palette),
+            which saving in that format follows; not metadata that is written, so it is
+            left out of truth (``bool()``: whether there is any metadata to write),
+            equality and :meth:`stripped`.
     """
 
     icc_profile: bytes | None = None
     exif: bytes | None = None
     xmp: bytes | None = None
     iptc: bytes | None = None
+    source: SourceFormat = field(default=SourceFormat(), compare=False)
 
     def __bool__(self) -> bool:
         return any(value is not None for value in
                    (self.icc_profile, self.exif, self.xmp, self.iptc))
+
+    def stripped(self) -> ImageMetadata:
+        """No colour profile, EXIF, XMP or IPTC, the storage form (:attr:`source`) kept:
+        what saving is given when the photo's metadata is not to be kept, so that a
+        lossless WebP stays lossless and a GIF keeps its palette all the same."""
+        return ImageMetadata(source=self.source)
 
     def stamped(self, when: datetime.datetime | None = None) -> ImageMetadata:
         """These tags as an editor writes them on saving: EXIF's Software names this program
@@ -167,6 +202,22 @@ class ImageMetadata:
 NO_METADATA = ImageMetadata()
 
 
+class ImageShape(tuple):
+    """A picture's ``(H, W)`` as shown (upright), a plain tuple to every use, which also
+    remembers the ``(H, W)`` its file stores when its EXIF orientation turned it a quarter
+    (:attr:`stored`): a layer file of the stored size is then refused saying so
+    (:func:`load_mask`, :func:`load_colour_strokes`). From :attr:`LoadedImage.shape`."""
+
+    stored: tuple[int, int]
+
+    def __new__(cls, height: int, width: int,
+                stored: tuple[int, int] | None = None) -> ImageShape:
+        shape = super().__new__(cls, (int(height), int(width)))
+        shape.stored = (int(height), int(width)) if stored is None else \
+            (int(stored[0]), int(stored[1]))
+        return shape
+
+
 @dataclass(frozen=True)
 class LoadedImage:
     """A decoded image.
@@ -189,6 +240,8 @@ class LoadedImage:
             ``(H, W)`` uint8 area it does not hold (255), decoded as flat grey (JPEG) or black
             (PNG): a hole to fill; ``None`` for a whole file, or when the part lacking cannot
             be told apart (a progressive JPEG lacks detail everywhere instead).
+        orientation: the EXIF orientation (2-8) its pixels were turned upright by; 1 when
+            they are stored upright.
     """
 
     rgb: np.ndarray
@@ -199,6 +252,15 @@ class LoadedImage:
     deep_original: np.ndarray | None = None
     grey: bool = False
     missing: np.ndarray | None = None
+    orientation: int = 1
+
+    @property
+    def shape(self) -> ImageShape:
+        """``(H, W)`` as shown, with the size its file stores (:class:`ImageShape`): what
+        to check its mask and other layer files against."""
+        height, width = self.rgb.shape[:2]
+        turned = self.orientation in _SWAPPED_ORIENTATIONS
+        return ImageShape(height, width, (width, height) if turned else None)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -247,6 +309,7 @@ class _Header:
     # a grey TIFF with an alpha sample that Pillow does not open (16-bit, floating point):
     # tifffile decodes it (OpenCV drops the alpha and the depth, or fails)
     grey_alpha_tiff: bool = False
+    source: SourceFormat = SourceFormat()  # a lossless WebP, a GIF's palette
 
 
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF
@@ -349,6 +412,8 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             mode = probe.mode if set(bits) == {8} else ""  # Pillow reduces deeper samples
             grey = probe.mode in _GREY_MODES or (kind == "PNG" and _png_colour_type(data)
                                                   in _PNG_GREY_COLOUR_TYPES)
+            source = (SourceFormat(lossless_webp=_webp_lossless(data)) if kind == "WEBP"
+                      else _gif_colours(data) if kind == "GIF" else SourceFormat())
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -363,7 +428,7 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
         raise ImageFileError(f"the file is damaged ({_one_line(exc)})", path) from None
     return _Header(size, kind, orientation, icc if isinstance(icc, bytes) else None, exif,
                    frames, packet if isinstance(packet, bytes) else None, records, associated,
-                   mode, grey)
+                   mode, grey, source=source)
 
 
 def _tiff_header(data: bytes, path: str) -> _Header:
@@ -387,6 +452,68 @@ def _tiff_header(data: bytes, path: str) -> _Header:
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
                              path) from None
+
+
+def _webp_lossless(data: bytes) -> bool:
+    """Whether a WebP file's picture (an animation's first frame) is stored lossless: the
+    first image chunk among its RIFF chunks, after a ``VP8X`` header and its ``ICCP``,
+    ``ALPH``... and inside a first ``ANMF`` frame, is ``VP8L`` (``VP8 `` is lossy). Walks the
+    chunk headers only; a damaged file ends the walk (lossy, the usual encoding)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return False
+    offset = 12
+    while offset + 8 <= len(data):
+        kind, length = struct.unpack_from("<4sI", data, offset)
+        if kind in (b"VP8L", b"VP8 "):
+            return kind == b"VP8L"
+        if kind == b"ANMF":  # a frame: 16 bytes of placement and timing, then its chunks
+            offset += 8 + 16
+            continue
+        offset += 8 + length + (length & 1)  # chunks are padded to an even length
+    return False
+
+
+_GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
+_GIF_EXTENSION, _GIF_PICTURE, _GIF_CONTROL = 0x21, 0x2C, 0xF9
+
+
+def _gif_colours(data: bytes) -> SourceFormat:
+    """The colour table of a GIF's first picture (its local table, else the global one)
+    and its transparent entry (from the graphic control extension before it), read from
+    the block headers without decoding pixels (:class:`SourceFormat`); no palette for a
+    file without a table or one damaged before its first picture."""
+    if data[:6] not in _GIF_SIGNATURES or len(data) < 13:
+        return SourceFormat()
+    flags, offset = data[10], 13  # after the logical screen descriptor
+    palette = None
+    if flags & 0x80:  # a global colour table of 2 ** (n + 1) entries
+        size = 3 << ((flags & 7) + 1)
+        palette, offset = data[offset:offset + size], offset + size
+    transparent = None
+    while offset + 2 <= len(data):
+        if data[offset] == _GIF_PICTURE:
+            if offset + 10 > len(data):
+                return SourceFormat()
+            packed, start = data[offset + 9], offset + 10
+            if packed & 0x80:
+                palette = data[start:start + (3 << ((packed & 7) + 1))]
+            break
+        if data[offset] != _GIF_EXTENSION:
+            return SourceFormat()  # damaged (or no picture: the trailer)
+        if data[offset + 1] == _GIF_CONTROL and offset + 7 <= len(data):
+            # block size 4, flags (bit 0: has a transparent entry), delay (2), the entry
+            transparent = data[offset + 6] if data[offset + 3] & 1 else None
+        offset += 2
+        while offset < len(data) and data[offset]:  # data sub-blocks, each sized
+            offset += 1 + data[offset]
+        offset += 1  # the empty sub-block that ends them
+    else:
+        return SourceFormat()
+    if not palette or len(palette) % 3:  # none, or cut short
+        return SourceFormat()
+    if transparent is not None and transparent >= len(palette) // 3:
+        transparent = None
+    return SourceFormat(palette=bytes(palette), transparent_index=transparent)
 
 
 def _png_colour_type(data: bytes) -> int | None:
@@ -527,7 +654,7 @@ def _metadata(header: _Header, width: int, height: int, notes: list[str]) -> Ima
             packet = xmp.for_edited_copy(header.xmp, width, height)
         except xmp.XmpError:
             notes.append("its XMP metadata is damaged and will not be saved")
-    return ImageMetadata(icc, exif, packet, header.iptc)
+    return ImageMetadata(icc, exif, packet, header.iptc, source=header.source)
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -662,7 +789,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
-                       deep_original, header.grey, missing)
+                       deep_original, header.grey, missing,
+                       orientation if orientation in _ORIENTATION else 1)
 
 
 # What Pillow leaves where a file cut short has no data: libjpeg's flat grey for the missing
@@ -931,33 +1059,52 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None,
     refused with a message giving both sizes; ``what`` names the layer in that message
     (a sketch, a sampling area: any binary layer is read the same way).
     """
-    loaded = _load_layer(Path(path), shape, f"the {what} is")
+    loaded = _load_layer(Path(path), shape, what)
     rgba = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
     return mask_from_pixels(rgba)
 
 
-def _load_layer(path: Path, shape: tuple[int, int] | None, subject: str) -> LoadedImage:
+def _load_layer(path: Path, shape: tuple[int, int] | None, what: str,
+                plural: bool = False) -> LoadedImage:
     """The layer file at ``path`` decoded, its header read once; with ``shape`` = (H, W),
     refused before decoding when it is another size (:func:`_refuse_other_size`, whose
-    message ``subject`` starts)."""
+    message names the layer ``what``, a plural noun with ``plural``)."""
     data = read_file_bytes(path)
     header = _header(data, str(path))
-    _refuse_other_size(header, path, shape, subject)
+    _refuse_other_size(header, path, shape, what, plural)
     return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False)
 
 
 def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | None,
-                       subject: str) -> None:
+                       what: str, plural: bool = False) -> None:
     """Raise :class:`ImageFileError` when the layer file at ``path``, read from its
     ``header``, is not ``shape`` (H, W) as shown (upright): a huge file of another size is
-    never decoded. ``subject`` starts the message ("the sketch is"). No check when ``shape``
-    is None."""
+    never decoded. ``what`` names the layer ("sketch"; ``plural``: "colour strokes") in the
+    message (:func:`other_size_reason`, which says when the picture's EXIF orientation
+    explains it). No check when ``shape`` is None."""
     if shape is None:
         return
     width, height = _upright_size(header)
     if (height, width) != tuple(shape[:2]):
-        raise ImageFileError(f"{subject} {width}x{height} but the image is "
-                             f"{shape[1]}x{shape[0]}; they must be the same size", path)
+        raise ImageFileError(other_size_reason(what, width, height, shape, plural), path)
+
+
+def other_size_reason(what: str, width: int, height: int, shape: tuple[int, int],
+                      plural: bool = False) -> str:
+    """Why a layer ``what`` (a plural noun with ``plural``) of ``width`` x ``height`` does
+    not go with a picture of ``shape`` (H, W), another size: "the mask is 90x120 but the
+    image is 150x200; they must be the same size". When ``shape`` is an
+    :class:`ImageShape` whose picture its EXIF orientation turned and the layer is the size
+    it is stored at: "the mask is 200x150 but the image is 150x200 (turned upright by its
+    EXIF orientation; stored as 200x150): draw the mask on the upright picture"."""
+    shown = tuple(shape[:2])
+    subject = f"the {what} {'are' if plural else 'is'} {width}x{height} but the image is " \
+              f"{shown[1]}x{shown[0]}"
+    stored = getattr(shape, "stored", shown)
+    if stored != shown and (height, width) == stored:
+        return (f"{subject} (turned upright by its EXIF orientation; stored as "
+                f"{stored[1]}x{stored[0]}): draw the {what} on the upright picture")
+    return f"{subject}; they must be the same size"
 
 
 # why a binary layer file holding no set pixel is refused, by the layer's name (load_mask's
@@ -1000,7 +1147,7 @@ def load_colour_strokes(path: str | os.PathLike,
     transparent one (no stroke) are refused too.
     """
     path = Path(path)
-    loaded = _load_layer(path, shape, "the colour strokes are")
+    loaded = _load_layer(path, shape, "colour strokes", plural=True)
     if loaded.alpha is None:
         raise ImageFileError("has no transparency, so it cannot hold colour strokes; give "
                              + COLOUR_STROKES_FORMAT, path)
@@ -1021,8 +1168,11 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF;
     GIF's is all or nothing, see :func:`_encode_gif`); for JPEG and BMP the picture is
     flattened onto white (:func:`flattened`).
-    JPEG, WebP, HEIC/HEIF and AVIF use ``quality`` (WebP at 100 or more is lossless); PNG is
-    lossless; GIF holds 256 colours. ``metadata`` is embedded
+    JPEG, WebP, HEIC/HEIF and AVIF use ``quality``; WebP is lossless (every pixel, the
+    colour under transparent ones too, written exactly) at 100 or more, or when
+    ``metadata.source`` says the original was a lossless WebP; PNG is lossless; GIF holds
+    256 colours, the original GIF's palette when ``metadata.source`` has it
+    (:func:`_encode_gif`). ``metadata`` is embedded
     in RGB pictures of every format but BMP and GIF, which have no place for it (8-bit TIFFs
     that carry it are written uncompressed). With ``deep_original``
     (:attr:`LoadedImage.deep_original`, the same size), PNG is written at 16 bits per
@@ -1052,10 +1202,13 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
     if deep_original is not None and pixels.ndim == 3 and suffix in deep_samples.DEEP_SUFFIXES:
         return _encode_deep(pixels, suffix, alpha, metadata, deep_original, edited)
-    if suffix in _PILLOW_CODECS or suffix == ".gif":
+    if suffix == ".webp" and metadata.source.lossless_webp:
+        quality = max(quality, _LOSSLESS)
+    if suffix in _PILLOW_CODECS or suffix == ".gif" or (suffix == ".webp"
+                                                         and quality >= _LOSSLESS):
         rgb = pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
         if suffix == ".gif":
-            return _encode_gif(rgb, alpha)
+            return _encode_gif(rgb, alpha, metadata.source)
         return _encode_with_pillow(rgb, suffix, alpha, quality, metadata)
     if metadata and pixels.ndim == 3 and suffix not in NO_METADATA_SUFFIXES:
         return _encode_with_pillow(pixels, suffix, alpha, quality, metadata)
@@ -1099,8 +1252,8 @@ def _encode_with_opencv(encoded_pixels: np.ndarray, suffix: str, quality: int) -
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, 101 if quality >= 100 else int(quality)]
+    elif suffix == ".webp":  # lossy: encode_image gives lossless WebP to Pillow
+        params = [cv2.IMWRITE_WEBP_QUALITY, min(int(quality), 100)]
     elif suffix == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, encoded = cv2.imencode(suffix, encoded_pixels, params)
@@ -1154,11 +1307,26 @@ def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
     return None
 
 
-def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
-    """``rgb`` ``(H, W, 3)`` uint8 as a GIF: an adaptive palette of up to 256 colours
+def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None,
+                source: SourceFormat = SourceFormat()) -> bytes:
+    """``rgb`` ``(H, W, 3)`` uint8 as a GIF, with, given ``alpha``, one transparent palette
+    entry for the pixels whose alpha is under 128 (GIF transparency is all or nothing).
+
+    An edit of a GIF (``source.palette``) is written on the original's palette, unchanged
+    and in its order (:func:`_on_palette`): every pixel of one of its colours keeps that
+    colour, and its entry, exactly; a filled pixel gets the nearest (no dithering). Without
+    one (or with no entry left for transparency), an adaptive palette of up to 256 colours
     (median cut, Floyd-Steinberg dithering; a picture of 256 colours or fewer keeps them
-    exactly) and, with ``alpha``, one transparent palette entry for the pixels whose alpha is
-    under 128 (GIF transparency is all or nothing)."""
+    exactly)."""
+    indexed = _on_palette(rgb, alpha, source) if source.palette else None
+    if indexed is not None:
+        indices, palette, transparent = indexed
+        picture = Image.fromarray(indices, "P")
+        picture.putpalette(palette)
+        buffer = io.BytesIO()
+        options = {} if transparent is None else {"transparency": transparent}
+        picture.save(buffer, "GIF", optimize=False, **options)
+        return buffer.getvalue()
     colours = 255 if alpha is not None else 256
     picture = Image.fromarray(rgb).quantize(colours, method=Image.Quantize.MEDIANCUT,
                                             dither=Image.Dither.FLOYDSTEINBERG)
@@ -1173,6 +1341,69 @@ def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, "GIF", optimize=False, **options)
     return buffer.getvalue()
+
+
+def _on_palette(rgb: np.ndarray, alpha: np.ndarray | None, source: SourceFormat
+                ) -> tuple[np.ndarray, bytes, int | None] | None:
+    """``rgb`` ``(H, W, 3)`` uint8 (and ``alpha``) as ``(indices, palette, transparent
+    entry)`` on the GIF palette ``source.palette``: ``(H, W)`` uint8 entries, each pixel's
+    colour's first entry where the palette has it, else the entry of the nearest colour
+    (RGB distance); pixels whose alpha is under 128 get the transparent entry, the
+    original's (never used for an opaque pixel), else one added after the palette's
+    colours. ``None`` when that does not fit (256 colours and no transparent entry) or the
+    palette has no colour for opaque pixels."""
+    colours = np.frombuffer(source.palette or b"", np.uint8).reshape(-1, 3)
+    palette, transparent = bytes(source.palette or b""), source.transparent_index
+    hidden = None if alpha is None else alpha < 128
+    if hidden is not None and transparent is None and hidden.any():
+        if len(colours) >= 256:
+            return None
+        transparent = len(colours)
+        palette += b"\0\0\0"
+    usable = np.flatnonzero(np.arange(len(colours)) != (-1 if transparent is None
+                                                          else transparent))
+    if not len(usable):
+        return None
+    keys = _colour_keys(rgb.reshape(-1, 3))
+    known, first = np.unique(_colour_keys(colours[usable]), return_index=True)
+    where = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    entries = usable[first[where]]
+    other = known[where] != keys  # a colour the palette lacks: a filled pixel
+    if other.any():
+        missing, inverse = np.unique(keys[other], return_inverse=True)
+        entries[other] = usable[_nearest(_key_colours(missing), colours[usable])[inverse]]
+    indices = entries.astype(np.uint8).reshape(rgb.shape[:2])
+    if hidden is not None and transparent is not None:
+        indices[hidden] = transparent
+    return indices, palette, transparent if hidden is not None else None
+
+
+def _colour_keys(colours: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` uint8 RGB as one ``0xRRGGBB`` int32 each."""
+    colours = colours.astype(np.int32)
+    return (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
+
+
+def _key_colours(keys: np.ndarray) -> np.ndarray:
+    """:func:`_colour_keys` undone: ``(N, 3)`` int32 RGB."""
+    return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1)
+
+
+_NEAREST_BLOCK = 1 << 14  # colours compared with the palette at once (16 MB at 256 entries)
+
+
+def _nearest(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """For each of ``colours`` ``(N, 3)`` the row of ``palette`` ``(P, 3)`` nearest to it
+    (squared RGB distance; the first of equals), in blocks of :data:`_NEAREST_BLOCK`."""
+    palette = palette.astype(np.float32)
+    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2, the first term the same for every p: exact in
+    # float32 for 8-bit colours (every term an integer under 2^24)
+    offsets = (palette ** 2).sum(axis=1)
+    nearest = np.empty(len(colours), np.intp)
+    for start in range(0, len(colours), _NEAREST_BLOCK):
+        block = colours[start:start + _NEAREST_BLOCK].astype(np.float32)
+        nearest[start:start + len(block)] = np.argmin(offsets - 2 * block @ palette.T, axis=1)
+    return nearest
 
 
 def flattened(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -1205,8 +1436,12 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
         if metadata.xmp is not None and len(metadata.xmp) <= _JPEG_MAX_XMP:
             options["xmp"] = metadata.xmp
     elif suffix == ".webp":
-        options.update(format="WEBP", quality=min(int(quality), 100),
-                       lossless=quality >= 100)
+        if quality >= _LOSSLESS:  # quality is then the effort spent on compression; exact:
+            # the colour under fully transparent pixels is kept, not simplified
+            options.update(format="WEBP", lossless=True, exact=True,
+                           quality=_LOSSLESS_WEBP_EFFORT)
+        else:
+            options.update(format="WEBP", quality=int(quality))
         if metadata.xmp is not None:
             options["xmp"] = metadata.xmp
     elif suffix in _PILLOW_CODECS:
@@ -1394,7 +1629,9 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
 
     Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
     XMP and IPTC (stamped with this program's name and the time of saving,
-    :meth:`ImageMetadata.stamped`), its :attr:`LoadedImage.deep_original` to keep its
+    :meth:`ImageMetadata.stamped`) and to save as it was stored (a lossless WebP lossless,
+    a GIF on its palette: :attr:`ImageMetadata.source`; :meth:`ImageMetadata.stripped`
+    keeps only that), its :attr:`LoadedImage.deep_original` to keep its
     depth in PNG (16 bits) and TIFF (16 bits or floating point), with ``edited``, the
     ``(H, W)`` bool pixels the edits wrote, and its :attr:`LoadedImage.grey` to write a
     result that is still grey as a grey file (see :func:`encode_image`). ``follow_links``:
@@ -1411,10 +1648,12 @@ def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
                 edited: np.ndarray | None = None, *, follow_links: bool = True) -> Path:
     """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
     its transparency, its metadata (unless not ``keep_metadata``), in PNG and TIFF its
-    depth, and grey if it was grey and still is (see :func:`save_image`; ``edited``: the
-    filled hole, ``(H, W)`` bool; ``follow_links``: as :func:`write_atomic` takes it)."""
+    depth, grey if it was grey and still is, as WebP lossless if it was a lossless WebP and
+    as GIF on its GIF palette (:attr:`ImageMetadata.source`, kept either way) (see
+    :func:`save_image`; ``edited``: the filled hole, ``(H, W)`` bool; ``follow_links``: as
+    :func:`write_atomic` takes it)."""
     return save_image(path, rgb, source.alpha, overwrite=overwrite,
-                      metadata=source.metadata if keep_metadata else NO_METADATA,
+                      metadata=source.metadata if keep_metadata else source.metadata.stripped(),
                       deep_original=source.deep_original, edited=edited, grey=source.grey,
                       follow_links=follow_links)
 

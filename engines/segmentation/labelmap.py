@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from engines.base import UNLABELLED, InputError
-from engines.fileio import read_file_bytes, write_atomic
+from engines.fileio import other_size_reason, read_file_bytes, write_atomic
 from engines.segmentation.base import LabelSet
 from engines.segmentation.labels import UNLABELLED_COLOUR
 
@@ -209,5 +209,5 @@ def require_label_size(labels: np.ndarray, shape: tuple[int, int], name: str) ->
     """Raise :class:`LabelMapError` (naming the file ``name`` and both sizes) unless the
     ``(H, W)`` label map ``labels`` is the picture's ``shape`` ``(H, W)``."""
     if labels.shape != tuple(shape[:2]):
-        raise LabelMapError(f"{name}: the label map is {labels.shape[1]}x{labels.shape[0]} "
-                            f"but the image is {shape[1]}x{shape[0]}; they must be the same size")
+        raise LabelMapError(f"{name}: " + other_size_reason(
+            "label map", labels.shape[1], labels.shape[0], shape))
