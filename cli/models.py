@@ -209,7 +209,7 @@ def _refuse_trained_model(spec: weights.WeightSpec) -> None:
     raise :class:`~engines.download.DownloadError` saying that training installs it, or
     how to import one; other models are left to :func:`engines.download.download`'s own
     message."""
-    from engines.neural.semantic_training import WEIGHTS_ID as TRAINED_ID
+    from engines.neural.semantic import WEIGHTS_ID as TRAINED_ID
 
     if spec.id == TRAINED_ID:
         raise download.DownloadError(

@@ -85,9 +85,10 @@ def _library_loads(name: str) -> bool:
 
 def require_device(preference: str | None) -> None:
     """Raise :class:`EngineError` when ``preference`` names a device this machine lacks (or
-    none known), whatever the engine will do with it. ``auto`` (or empty) checks nothing and
-    imports no torch: the classical engines run without it."""
-    if (preference or "auto").lower() != "auto":
+    none known), whatever the engine will do with it. ``auto`` (or empty) and ``cpu``, which
+    every machine has, check nothing and import no torch: the classical engines run without
+    it."""
+    if (preference or "auto").lower() not in ("auto", "cpu"):
         pick_device(preference)
 
 

@@ -10,6 +10,13 @@ folder) are loaded too (:func:`import_plugins`), so an engine, parser or checkpo
 spec can be added without touching the installed program, and a built-in always keeps its
 name.
 
+A package may name, in ``HELPER_MODULES`` (a tuple in its ``__init__``), modules of its
+own that register nothing: the networks and solvers that import torch at module level. The
+walk leaves them out; the modules that use them import them when a network is built or a
+solver runs, so listing the engines, parsers and checkpoints, and running a classical engine,
+imports no torch (:func:`lazy_attributes` keeps their names importable from the module that
+registers them).
+
 One module that cannot be loaded (a dependency not installed, a syntax error, a registration
 refused, any exception while it runs) never stops the others: it is left out, what it
 registered before failing is taken back (:func:`take_back_on_failure`), and it is recorded
@@ -26,7 +33,7 @@ import os
 import pkgutil
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +187,23 @@ def check_name_free(kind: str, table: dict, cls: type) -> None:
                          f"({existing.__module__}.{existing.__qualname__}); choose another name")
 
 
+def lazy_attributes(owner: str, source: str, names: Iterable[str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for the module ``owner`` that gives each of
+    ``names`` from the module ``source``, imported at the first such look-up. A module that
+    registers engines or parsers thus keeps the names of its networks, which moved to a
+    helper module (see ``HELPER_MODULES`` above: ``from engines.neural.deepfill_v2 import
+    DeepFillV2`` works) without importing torch itself. Any other name raises
+    AttributeError as usual."""
+    wanted = frozenset(names)
+
+    def __getattr__(name: str) -> Any:
+        if name in wanted:
+            return getattr(importlib.import_module(source), name)
+        raise AttributeError(f"module {owner!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 def not_loaded_note() -> str:
     """``"; not loaded: ..."`` for each module left out (:func:`load_problems`), for a
     message saying what is unknown; "" when none was."""
@@ -201,7 +225,10 @@ def parser_load_problems() -> list[LoadProblem]:
 
 
 def _import_below(package) -> None:
+    helpers = {f"{package.__name__}.{name}" for name in getattr(package, "HELPER_MODULES", ())}
     for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if info.name in helpers:  # registers nothing; imported where it is used
+            continue
         try:
             with _taken_back_on_failure():
                 module = importlib.import_module(info.name)

@@ -18,19 +18,20 @@ Checkpoints: each upstream ``*_gen.pth`` is a pickled ``{"iteration": int, "gene
 state_dict}``; spectrally normalised layers (``torch.nn.utils.spectral_norm``) store
 ``weight_orig``, ``weight_u`` and ``weight_v``. The official zip holds one folder per dataset
 (``places2/``, ``celeba/``, ``psv/``) with ``EdgeModel_gen.pth`` and ``InpaintingModel_gen.pth``.
+
+The generators are in :mod:`engines.neural.edgeconnect_network` (torch), imported when a
+network is built; their names are importable from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
-from engines import weights
+from engines import plugins, weights
 from engines.base import CancelToken, Guidance, Region, RegionStage
 from engines.device import MODEL_SLOT, slot_key
 from engines.neural.common import (
@@ -49,6 +50,17 @@ from engines.weights import (
     register_spec,
 )
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from engines.neural.edgeconnect_network import EdgeConnectNetwork
+
+NETWORK_MODULE = "engines.neural.edgeconnect_network"
+# the networks' names, importable from here too; the module (torch) loads at first use
+__getattr__ = plugins.lazy_attributes(__name__, NETWORK_MODULE, (
+    "ResnetBlock", "EdgeGenerator", "InpaintGenerator", "EdgeConnectNetwork"))
+
 EDGE_FILE = "EdgeModel_gen.pth"
 INPAINT_FILE = "InpaintingModel_gen.pth"
 CANNY_SIGMA = 2.0  # upstream config SIGMA default, used by the released models
@@ -57,120 +69,6 @@ HOMEPAGE = "https://github.com/knazeri/edge-connect"
 LICENSE = "CC BY-NC 4.0"
 EDGE_COLOR = np.array([0, 0, 0], np.float32)  # predicted edges in the "edges" stage
 SKETCH_COLOR = np.array([30, 90, 255], np.float32)  # the user's lines in the "edges" stage
-
-
-def _spectral(module: nn.Module, enabled: bool) -> nn.Module:
-    """Wrap with the hook-based spectral norm (keys ``weight_orig``, ``weight_u``,
-    ``weight_v``), as upstream does; the parametrization API would rename the keys."""
-    return nn.utils.spectral_norm(module) if enabled else module
-
-
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, track_running_stats=False)
-
-
-class ResnetBlock(nn.Module):
-    """Residual block: reflect-pad, 3x3 conv with dilation, IN, ReLU, reflect-pad, 3x3 conv, IN.
-
-    With spectral norm the convolutions have no bias (as upstream); no ReLU after the sum.
-    """
-
-    def __init__(self, dim: int, dilation: int = 2, use_spectral_norm: bool = False) -> None:
-        super().__init__()
-        bias = not use_spectral_norm
-        self.conv_block = nn.Sequential(
-            nn.ReflectionPad2d(dilation),
-            _spectral(nn.Conv2d(dim, dim, 3, dilation=dilation, bias=bias), use_spectral_norm),
-            _norm(dim),
-            nn.ReLU(True),
-            nn.ReflectionPad2d(1),
-            _spectral(nn.Conv2d(dim, dim, 3, bias=bias), use_spectral_norm),
-            _norm(dim),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
-
-
-class _Generator(nn.Module):
-    """Shared encoder (3 convs, /4), 8 dilated residual blocks, decoder (2 transposed convs)."""
-
-    def __init__(self, in_channels: int, out_channels: int, spectral: bool,
-                 residual_blocks: int = 8) -> None:
-        super().__init__()
-        self.encoder = nn.Sequential(
-            nn.ReflectionPad2d(3),
-            _spectral(nn.Conv2d(in_channels, 64, 7), spectral), _norm(64), nn.ReLU(True),
-            _spectral(nn.Conv2d(64, 128, 4, stride=2, padding=1), spectral), _norm(128),
-            nn.ReLU(True),
-            _spectral(nn.Conv2d(128, 256, 4, stride=2, padding=1), spectral), _norm(256),
-            nn.ReLU(True),
-        )
-        self.middle = nn.Sequential(*(ResnetBlock(256, 2, use_spectral_norm=spectral)
-                                      for _ in range(residual_blocks)))
-        self.decoder = nn.Sequential(
-            _spectral(nn.ConvTranspose2d(256, 128, 4, stride=2, padding=1), spectral),
-            _norm(128), nn.ReLU(True),
-            _spectral(nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), spectral),
-            _norm(64), nn.ReLU(True),
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(64, out_channels, 7),
-        )
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.middle(self.encoder(x)))
-
-
-class EdgeGenerator(_Generator):
-    """Edge completion: ``(N, 3, H, W)`` = [masked grey, masked edges, mask] -> ``(N, 1, H, W)``
-    edge probability in [0, 1] (sigmoid). H and W must be multiples of 4."""
-
-    def __init__(self, residual_blocks: int = 8) -> None:
-        super().__init__(3, 1, spectral=True, residual_blocks=residual_blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x))
-
-
-class InpaintGenerator(_Generator):
-    """Image completion: ``(N, 4, H, W)`` = [masked RGB in [0, 1], edges] -> ``(N, 3, H, W)``
-    RGB in [0, 1] (``(tanh + 1) / 2``). H and W must be multiples of 4."""
-
-    def __init__(self, residual_blocks: int = 8) -> None:
-        super().__init__(4, 3, spectral=False, residual_blocks=residual_blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (torch.tanh(self.logits(x)) + 1) / 2
-
-
-class EdgeConnectNetwork(nn.Module):
-    """Both generators; ``state_dict()`` keys are ``edge.*`` and ``inpaint.*``.
-
-    :meth:`forward` takes ``images`` ``(N, 3, H, W)`` RGB in [0, 1], ``gray`` ``(N, 1, H, W)``
-    in [0, 1], ``edges`` ``(N, 1, H, W)`` Canny edges of the known area (0/1), ``masks``
-    ``(N, 1, H, W)`` with 1 = hole, and optional ``sketch`` ``(N, 1, H, W)`` (1 = user line).
-    It returns ``(completed_edges, output)``: edges in [0, 1] and the raw inpainting output
-    RGB in [0, 1] (known pixels are not composited here).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.edge = EdgeGenerator()
-        self.inpaint = InpaintGenerator()
-
-    def complete_edges(self, gray, edges, masks, sketch=None):
-        inputs = torch.cat((gray * (1 - masks) + masks, edges * (1 - masks), masks), dim=1)
-        completed = self.edge(inputs) * masks + edges * (1 - masks)
-        if sketch is not None:
-            completed = torch.maximum(completed, sketch * masks)
-        return completed
-
-    def paint(self, images, completed_edges, masks):
-        return self.inpaint(torch.cat((images * (1 - masks) + masks, completed_edges), dim=1))
-
-    def forward(self, images, gray, edges, masks, sketch=None):
-        completed = self.complete_edges(gray, edges, masks, sketch)
-        return completed, self.paint(images, completed, masks)
 
 
 def canny_edges(image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,6 +132,14 @@ def load_generator(module: nn.Module, path: Path) -> None:
                                      detail) from None
 
 
+def _network(name: str) -> nn.Module:
+    """A new network of the class ``name`` of :mod:`engines.neural.edgeconnect_network`, with
+    random weights, on the CPU (imports torch)."""
+    from engines.neural import edgeconnect_network
+
+    return getattr(edgeconnect_network, name)()
+
+
 def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpec]:
     common: dict[str, Any] = {
         "urls": (DRIVE_ZIP,),
@@ -251,7 +157,8 @@ def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpe
         archive_member=f"{dataset}/{EDGE_FILE}",
         contract="input cat(gray*(1-m)+m, canny*(1-m), m), gray in [0,1], m 1 = hole; "
                  "sigmoid edge map in [0,1]",
-        check_contents=network_check(lambda path, device: load_generator(EdgeGenerator(), path)),
+        check_contents=network_check(
+            lambda path, device: load_generator(_network("EdgeGenerator"), path)),
         **common)
     inpaint = WeightSpec(
         id=f"edgeconnect-{dataset}-inpaint", engine=engine,
@@ -260,7 +167,7 @@ def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpe
         contract="input cat(img*(1-m)+m, edges), img RGB in [0,1], m 1 = hole; "
                  "output (tanh+1)/2 RGB in [0,1]",
         check_contents=network_check(
-            lambda path, device: load_generator(InpaintGenerator(), path)),
+            lambda path, device: load_generator(_network("InpaintGenerator"), path)),
         **common)
     return register_spec(edge), register_spec(inpaint)
 
@@ -298,7 +205,7 @@ class EdgeConnectEngine(NeuralEngine):
         return weights.require(self.edge_weights), weights.require(self.inpaint_weights)
 
     def create_network(self) -> EdgeConnectNetwork:
-        return EdgeConnectNetwork().eval()
+        return _network("EdgeConnectNetwork").eval()
 
     def load_pair(self, edge_path: Path, inpaint_path: Path, device) -> EdgeConnectNetwork:
         """Both generators loaded from their files, on ``device``; a
@@ -319,6 +226,8 @@ class EdgeConnectEngine(NeuralEngine):
         return MODEL_SLOT.get(key, lambda: self.load_pair(edge_path, inpaint_path, device))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        import torch
+
         height, width = region.mask.shape
         device = self.device(None if region.device == "auto" else region.device)
         network = self.network(device)

@@ -25,7 +25,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
@@ -33,10 +33,13 @@ import yaml
 
 from engines.base import CancelToken, Region, RegionStage
 from engines.neural.common import image_to_tensor
-from engines.neural.lama_network import BIG_LAMA, LamaInpainter
+from engines.neural.lama_config import BIG_LAMA
 from engines.neural.sources import DualSourceEngine, load_exact, read_lightning_checkpoint
 from engines.registry import register
 from engines.weights import WeightsCorruptError, WeightSpec, network_check, register_spec
+
+if TYPE_CHECKING:
+    from engines.neural.lama_network import LamaInpainter
 
 HOMEPAGE = "https://github.com/advimman/lama"
 CONTRACT = ("image RGB in [0, 1] and mask (1 = hole) padded to a multiple of 8; generator input "
@@ -56,7 +59,7 @@ register_spec(WeightSpec(
     contract=CONTRACT,
     extra={"generator_prefix": "generator.", "parameters": "51.06M (with BatchNorm buffers)"},
     check_contents=network_check(
-        lambda path, device: LamaEngine().load_weights(LamaInpainter(BIG_LAMA), path)),
+        lambda path, device: LamaEngine().load_weights(_generator(), path)),
 ))
 
 register_spec(WeightSpec(
@@ -73,6 +76,14 @@ register_spec(WeightSpec(
     contract="forward(image [1,3,H,W] RGB in [0, 1], mask [1,1,H,W] 1 = hole) returns the "
              "composed result in [0, 1]; H, W multiples of 8",
 ))
+
+
+def _generator() -> LamaInpainter:
+    """Big LaMa's generator with random weights, on the CPU (imports torch)."""
+    from engines.neural.lama_network import LamaInpainter
+
+    return LamaInpainter(BIG_LAMA)
+
 
 # The generator section of big-lama's config.yaml; values that change the network.
 EXPECTED_GENERATOR = {
@@ -243,7 +254,7 @@ class LamaEngine(DualSourceEngine):
     coarse_size: ClassVar[int] = 256
 
     def create_network(self) -> LamaInpainter:
-        return LamaInpainter(BIG_LAMA).eval()
+        return _generator().eval()
 
     def load_weights(self, network: LamaInpainter, path: Path) -> None:
         state, config = read_big_lama(path)

@@ -23,35 +23,14 @@ parameters; no local Fourier unit (``enable_lfu: false``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engines.neural.lama_config import BIG_LAMA, FFCGeneratorConfig
+
 Branches = tuple[torch.Tensor, torch.Tensor | None]
 """An FFC activation: (local part, global part or None when the layer has no global part)."""
-
-
-@dataclass(frozen=True)
-class FFCGeneratorConfig:
-    """The ``generator`` section of a LaMa training config that changes the architecture.
-
-    ``resnet_ratio`` is ``resnet_conv_kwargs.ratio_gin`` (= ``ratio_gout``): the fraction of
-    global channels in the residual blocks; the first convolution and all but the last
-    downsampling are purely local (``ratio 0``), as in big-lama.yaml.
-    """
-
-    input_nc: int = 4
-    output_nc: int = 3
-    ngf: int = 64
-    n_downsampling: int = 3
-    n_blocks: int = 18
-    resnet_ratio: float = 0.75
-    max_features: int = 1024
-
-
-BIG_LAMA = FFCGeneratorConfig()
 
 
 class FourierUnit(nn.Module):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
@@ -30,10 +30,12 @@ import numpy as np
 from engines import weights
 from engines.base import CancelToken, Region, RegionStage
 from engines.neural.common import image_to_tensor, mask_to_tensor
-from engines.neural.migan_network import MiganGenerator
 from engines.neural.sources import DualSourceEngine, load_exact, network_dtype
 from engines.registry import register
 from engines.weights import WeightSpec, register_spec
+
+if TYPE_CHECKING:
+    from engines.neural.migan_network import MiganGenerator
 
 HOMEPAGE = "https://github.com/Picsart-AI-Research/MI-GAN"
 DRIVE_FOLDER = "https://drive.google.com/drive/folders/1xNtvN2lto0p5yFKOEEg9RioMjGrYM74w"
@@ -43,6 +45,14 @@ LICENSE = "MIT"
 def _contract(resolution: int) -> str:
     return (f"{resolution}x{resolution} input cat(known - 0.5, image * known), image RGB in "
             "[-1, 1], known = 1 on known pixels (inverted mask); output RGB in [-1, 1]")
+
+
+def _generator(resolution: int) -> MiganGenerator:
+    """The MI-GAN generator of ``resolution`` with random weights, on the CPU (imports
+    torch)."""
+    from engines.neural.migan_network import MiganGenerator
+
+    return MiganGenerator(resolution)
 
 
 def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
@@ -62,8 +72,7 @@ def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
         homepage=HOMEPAGE,
         format="state_dict",
         contract=_contract(resolution),
-        check_contents=lambda path: load_state_dict(MiganGenerator(resolution), path,
-                                                    resolution),
+        check_contents=lambda path: load_state_dict(_generator(resolution), path, resolution),
         manual=(f"download {filename} from the MI-GAN authors' Google Drive folder "
                 f"{DRIVE_FOLDER}"),
     ))
@@ -160,7 +169,7 @@ class MiganEngine(DualSourceEngine):
     pad_multiple: ClassVar[int] = 512  # fixed square: the region is resized to it
 
     def create_network(self) -> MiganGenerator:
-        return MiganGenerator(self.resolution).eval()
+        return _generator(self.resolution).eval()
 
     def load_weights(self, network: MiganGenerator, path: Path) -> None:
         load_state_dict(network, path, self.resolution)

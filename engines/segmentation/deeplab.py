@@ -21,6 +21,9 @@ an input is padded at the bottom and right with the mean colour (0 after the sub
 upstream's training pads its crops, and the logits of the padding are cut off (at the input's
 resolution) before the upsampling to the photo. Inputs of at least :data:`MIN_SIDE` pixels
 each way are processed exactly as described above, with no padding.
+
+The network's modules are in :mod:`engines.segmentation.deeplab_network` (torch), imported
+when a network is built; their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -29,15 +32,12 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from engines import weights
+from engines import plugins, weights
 from engines.base import CancelToken, InputError
 from engines.faces import check_image
 from engines.neural.interrupt import cancel_checks
@@ -50,6 +50,12 @@ from engines.segmentation.neural import (
     network_done,
 )
 from engines.weights import WeightSpec, network_check, register_spec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from engines.segmentation.deeplab_network import MultiScale
 
 MEAN_BGR = (104.008, 116.669, 122.675)
 LONG_SIDE = 513
@@ -65,6 +71,11 @@ MIN_SIDE = math.ceil(OUTPUT_STRIDE / min(SCALES))
 NETWORK_MEGAPIXELS = 2.5
 PARSING = "parsing the scene"
 
+NETWORK_MODULE = "engines.segmentation.deeplab_network"
+# the network's names, importable from here too; the module (torch) loads at first use
+__getattr__ = plugins.lazy_attributes(__name__, NETWORK_MODULE, (
+    "ConvBnReLU", "Bottleneck", "ResLayer", "Stem", "ASPP", "DeepLabV2", "MultiScale"))
+
 SPEC = register_spec(WeightSpec(
     id="deeplab2-cocostuff164k", engine="scene",
     title="DeepLab v2 ResNet-101 COCO-Stuff 164k",
@@ -79,112 +90,14 @@ SPEC = register_spec(WeightSpec(
 ))
 
 
-class ConvBnReLU(nn.Sequential):
-    """Convolution (no bias), batch norm and an optional ReLU (``_ConvBnReLU`` upstream)."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int, relu: bool = True) -> None:
-        super().__init__()
-        self.add_module("conv", nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding,
-                                          dilation, bias=False))
-        self.add_module("bn", nn.BatchNorm2d(out_ch, eps=1e-5))
-        if relu:
-            self.add_module("relu", nn.ReLU())
-
-
-class Bottleneck(nn.Module):
-    """MSRA ResNet bottleneck: the stride is on the first 1x1 convolution."""
-
-    def __init__(self, in_ch: int, out_ch: int, stride: int, dilation: int,
-                 downsample: bool) -> None:
-        super().__init__()
-        mid_ch = out_ch // 4
-        self.reduce = ConvBnReLU(in_ch, mid_ch, 1, stride, 0, 1)
-        self.conv3x3 = ConvBnReLU(mid_ch, mid_ch, 3, 1, dilation, dilation)
-        self.increase = ConvBnReLU(mid_ch, out_ch, 1, 1, 0, 1, relu=False)
-        self.shortcut = ConvBnReLU(in_ch, out_ch, 1, stride, 0, 1, relu=False) \
-            if downsample else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.increase(self.conv3x3(self.reduce(x)))
-        return F.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
-
-
-class ResLayer(nn.Sequential):
-    """``n_layers`` bottlenecks ``block1``..``blockN``; the first one projects the input."""
-
-    def __init__(self, n_layers: int, in_ch: int, out_ch: int, stride: int,
-                 dilation: int) -> None:
-        super().__init__()
-        for i in range(n_layers):
-            self.add_module(f"block{i + 1}", Bottleneck(
-                in_ch if i == 0 else out_ch, out_ch, stride if i == 0 else 1, dilation, i == 0))
-
-
-class Stem(nn.Sequential):
-    """7x7/2 convolution and a 3x3/2 max pool (ceil mode), as the Caffe ResNet."""
-
-    def __init__(self, out_ch: int) -> None:
-        super().__init__()
-        self.add_module("conv1", ConvBnReLU(3, out_ch, 7, 2, 3, 1))
-        self.add_module("pool", nn.MaxPool2d(3, 2, 1, ceil_mode=True))
-
-
-class ASPP(nn.Module):
-    """DeepLab v2 atrous spatial pyramid: parallel dilated 3x3 classifiers, summed."""
-
-    def __init__(self, in_ch: int, out_ch: int, rates: tuple[int, ...]) -> None:
-        super().__init__()
-        for i, rate in enumerate(rates):
-            self.add_module(f"c{i}", nn.Conv2d(in_ch, out_ch, 3, 1, padding=rate,
-                                               dilation=rate, bias=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(stage(x) for stage in self.children())
-
-
-class DeepLabV2(nn.Sequential):
-    """Dilated ResNet (output stride 8) and the ASPP classifier: logits at 1/8 scale."""
-
-    def __init__(self, n_classes: int = N_CLASSES, n_blocks: tuple[int, ...] = N_BLOCKS,
-                 atrous_rates: tuple[int, ...] = ATROUS_RATES) -> None:
-        super().__init__()
-        ch = [64 * 2 ** p for p in range(6)]
-        self.add_module("layer1", Stem(ch[0]))
-        self.add_module("layer2", ResLayer(n_blocks[0], ch[0], ch[2], 1, 1))
-        self.add_module("layer3", ResLayer(n_blocks[1], ch[2], ch[3], 2, 1))
-        self.add_module("layer4", ResLayer(n_blocks[2], ch[3], ch[4], 1, 2))
-        self.add_module("layer5", ResLayer(n_blocks[3], ch[4], ch[5], 1, 4))
-        self.add_module("aspp", ASPP(ch[5], n_classes, atrous_rates))
-
-
-class MultiScale(nn.Module):
-    """Runs ``base`` on the input and on copies scaled by ``scales``; in eval mode returns the
-    pixel-wise maximum of the logits, all upsampled to the full-scale logits' size
-    (``MSC`` upstream)."""
-
-    def __init__(self, base: nn.Module, scales: tuple[float, ...] = SCALES) -> None:
-        super().__init__()
-        self.base = base
-        self.scales = tuple(scales)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.base(x)
-        size = logits.shape[2:]
-        pyramid = [logits]
-        for scale in self.scales:
-            scaled = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
-            pyramid.append(F.interpolate(self.base(scaled), size=size, mode="bilinear",
-                                         align_corners=False))
-        return torch.max(torch.stack(pyramid), dim=0)[0]
-
-
 @contextmanager
 def scale_passes(network: nn.Module, done: Callable[[float], None]) -> Iterator[None]:
     """While the block runs, ``done(share)`` after each pass of ``network`` (a
     :class:`MultiScale`) at one of its scales: ``share`` of its work done so far, each pass
     costing its pixels (1 for the full scale, 0.25 for 0.5...), 1.0 after the last. Another
     network (a stand-in) reports nothing."""
+    from engines.segmentation.deeplab_network import MultiScale
+
     if not isinstance(network, MultiScale):
         yield
         return
@@ -205,6 +118,8 @@ def scale_passes(network: nn.Module, done: Callable[[float], None]) -> Iterator[
 
 def build_network(n_classes: int = N_CLASSES) -> MultiScale:
     """``DeepLabV2_ResNet101_MSC`` with random weights, on the CPU, in eval mode."""
+    from engines.segmentation.deeplab_network import DeepLabV2, MultiScale
+
     return MultiScale(DeepLabV2(n_classes, N_BLOCKS, ATROUS_RATES), SCALES).eval()
 
 
@@ -257,6 +172,8 @@ def content_logits(logits: torch.Tensor, padded: tuple[int, int],
     itself when nothing was padded."""
     if tuple(padded) == tuple(content):
         return logits
+    import torch.nn.functional as F
+
     full = F.interpolate(logits, size=tuple(padded), mode="bilinear", align_corners=False)
     return full[:, :, :content[0], :content[1]]
 
@@ -283,6 +200,8 @@ class SceneParser(NeuralParser):
 
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:
+        import torch
+
         check_image(image)
         if image.size == 0:
             raise InputError(f"the image is empty ({image.shape[1]}x{image.shape[0]})")

@@ -13,7 +13,12 @@ import pytest
 
 from engines import registry
 from engines.base import Cancelled, CancelToken, InpaintRequest
-from engines.neural import contextual_attention, deepfill_v1, deepfill_v2, interrupt
+from engines.neural import (
+    contextual_attention,
+    deepfill_v1_network,
+    deepfill_v2_network,
+    interrupt,
+)
 from engines.neural.contextual_attention import ContextualAttention
 from engines.neural.deepfill_v1 import DeepFillV1
 from engines.neural.deepfill_v2 import DeepFillV2
@@ -132,7 +137,7 @@ def test_the_checks_leave_the_result_bit_identical(monkeypatch, engine_name):
     checked = [stage.image for stage in engine.run(request(), token)]
     assert token.checks > convolutions.count  # each layer, the stage hooks, the attention
 
-    for module in (interrupt, deepfill_v1, deepfill_v2, contextual_attention):
+    for module in (interrupt, deepfill_v1_network, deepfill_v2_network, contextual_attention):
         monkeypatch.setattr(module, "check_cancelled", lambda: None)
     token, convolutions.count = CountingToken(), 0
     unchecked = [stage.image for stage in engine.run(request(), token)]
