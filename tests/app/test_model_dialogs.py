@@ -583,6 +583,10 @@ def test_import_asks_before_replacing_a_sound_installed_checkpoint(qtbot, make_s
     manager.import_button.click()
     assert len(asked) == 2 and manager.transfer is not None
     qtbot.waitUntil(lambda: installed.read_bytes() == second.read_bytes(), timeout=20000)
+    # the import ends after the file is in place: wait, so that it does not end in the next
+    # test, after this one's checkpoint spec is gone
+    qtbot.waitUntil(lambda: not manager.transfer.running, timeout=20000)
+    assert not manager.transfer.errors
 
 
 def test_import_replaces_a_damaged_checkpoint_without_asking(qtbot, make_spec, tmp_path,
