@@ -50,6 +50,7 @@ WHEEL_ZOOM_BASE = 1.0015  # zoom factor per eighth of a degree of wheel turn
 WHEEL_LINE_PIXELS = 20  # px panned per scroll line of a wheel notch
 BACKGROUND_VIEW_PIXELS = 4_000_000  # pictures this large get their display built off-thread
 BACKGROUND_PREVIEW_PIXELS = 1 << 18  # stages converting more get converted off-thread
+SYNC_PIXELS = 1 << 21  # px of changed boxes rendered per turn of the event loop (about)
 _FOCUS_FRAME = 2  # px: the frame drawn while the focus came from the keyboard
 _PASSING_FOCUS = (Qt.ActiveWindowFocusReason, Qt.PopupFocusReason)  # it comes back
 _converter: ThreadPoolExecutor | None = None
@@ -127,7 +128,7 @@ class Canvas(QWidget):
         self._sync_timer = QTimer(self)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
-        self._sync_timer.timeout.connect(self.sync_view)
+        self._sync_timer.timeout.connect(lambda: self.sync_view(SYNC_PIXELS))
         # a stage being converted on the helper thread (at most one at a time); stages
         # prepared for an older epoch (before a clear or another document) are dropped
         self._converting = False
@@ -173,30 +174,75 @@ class Canvas(QWidget):
         add_box(self._pending_boxes[image], box)
         self._sync_timer.start()
 
-    def sync_view(self) -> None:
+    def sync_view(self, pixels: int | None = None) -> None:
         """Bring the view up to date now, and schedule the repaint of what changed: the latest
         preview first, then the changed boxes of the picture and the overlays (a
         whole-overlay refresh covers the boxes). Runs from a zero timer, so that the event
-        loop turns between an edit and its rendering, and before any paint."""
+        loop turns between an edit and its rendering, and before any paint.
+
+        ``pixels``: render about that many pixels of the changed boxes at most (at least
+        one band of rows of one box), the rest at the next turn of the event loop; the timer
+        and paints pass :data:`SYNC_PIXELS`, so that a change of most of a large picture (a
+        fill applied, the mask hidden under a new preview) is rendered in bands between
+        which the window stays responsive. None: all of it. A cleared preview stays shown
+        until the picture's boxes waiting are rendered: after a fill is applied, the
+        picture under it becomes what it shows, and the old picture never flashes."""
         self._sync_timer.stop()
         view = self.view
         if view is None:
             return
+        budget = [math.inf if pixels is None else pixels, False]
+        clearing = False  # the preview is cleared once the picture's boxes are rendered
         if self._pending_preview is not None:
-            self._sync_preview(view)
-        image_boxes, overlay_boxes = self._pending_boxes[True], self._pending_boxes[False]
-        self._pending_boxes = {True: [], False: []}
+            if self._pending_preview[0] is not None or not self._pending_boxes[True]:
+                self._sync_preview(view)
+            else:
+                clearing = True
+                self._preview_epoch += 1  # a stage still being converted must not show
+        image_boxes = self._take_boxes(True, budget)
         for box in image_boxes:
-            view.update(Layer.IMAGE, box)
-        if self._pending_overlays:
+            view.update(Layer.IMAGE, box, preview=not clearing)
+        if self._pending_preview is not None and self._pending_preview[0] is None \
+                and not self._pending_boxes[True]:
+            self._sync_preview(view)
+        if self._pending_overlays:  # every overlay: the whole picture, in bands
             self._pending_overlays = False
-            view.refresh_overlay()
-            self.update()
-        else:
-            for box in overlay_boxes:
-                view.update(Layer.MASK, box)  # any overlay layer: all are composited
+            self._pending_boxes[False] = [Box(0, 0, self.document.height, self.document.width)]
+        overlay_boxes = self._take_boxes(False, budget)
+        for box in overlay_boxes:
+            view.update(Layer.MASK, box)  # any overlay layer: all are composited
         for box in image_boxes + overlay_boxes:
             self.update(self._screen_rect(box).adjusted(-2, -2, 2, 2))
+        if self._pending_boxes[True] or self._pending_boxes[False] \
+                or (self._pending_preview is not None and not self._converting):
+            self._sync_timer.start()
+
+    def _take_boxes(self, image: bool, budget: list) -> list[Box]:
+        """Take from the boxes waiting to be rendered (of the picture if ``image``, else of
+        the overlays) those that fit in ``budget[0]`` pixels, lowering it by theirs
+        (``budget[1]``: whether anything was taken this turn already): a box larger than
+        what is left is cut, its top rows taken (one band of rows at least, if nothing else
+        was taken this turn) and the rest left waiting. Bands end on the coarsest level's
+        grid, so each halves down the levels as the whole box would (the same pixels)."""
+        waiting, taken = self._pending_boxes[image], []
+        step = self.view.levels[-1].factor
+        while waiting and budget[0] > 0:
+            box = waiting[0]
+            area = box.height * box.width
+            if area > budget[0]:
+                rows = int(budget[0] // box.width) // step * step
+                if not rows and budget[1]:
+                    break  # the rest at the next turn
+                bottom = (box.top + max(step, rows)) // step * step
+                if bottom < box.bottom:
+                    taken.append(Box(box.top, box.left, bottom, box.right))
+                    waiting[0] = Box(bottom, box.left, box.bottom, box.right)
+                    budget[0], budget[1] = 0, True
+                    break
+            taken.append(waiting.pop(0))
+            budget[0] -= area
+            budget[1] = True
+        return taken
 
     def _sync_preview(self, view: ViewCache) -> None:
         """Show the waiting preview stage, or clear the preview (the overlay where the mask
@@ -244,9 +290,13 @@ class Canvas(QWidget):
         self._converting = False
         prepared: PreparedPreview = future.result()  # a conversion error surfaces here
         if view is self.view and epoch == self._preview_epoch:
-            view.show_prepared(prepared)
+            # the overlay where the mask is now hidden (or shown again) is rendered in
+            # bands, with the other changes waiting (sync_view)
+            waiting = self._pending_boxes[False]
+            for rect in view.show_prepared(prepared, render=False):
+                add_box(waiting, rect)
             self._show_stage(label)
-        if self._pending_preview is not None:
+        if self._pending_preview is not None or self._pending_boxes[False]:
             self._sync_timer.start()
 
     def _show_stage(self, label: str) -> None:
@@ -410,7 +460,7 @@ class Canvas(QWidget):
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:
-        self.sync_view()  # before painting begins
+        self.sync_view(SYNC_PIXELS)  # before painting begins
         painter = QPainter(self)
         painter.fillRect(event.rect(), self._background)
         view = self.view

@@ -28,6 +28,7 @@ from app.document import (
     SAMPLE_INCLUDE,
     Document,
     Layer,
+    PreparedResult,
     Reference,
     drawn,
 )
@@ -136,6 +137,8 @@ class _Run:
     shrunk: str = ""
     sources: tuple[str, ...] = ()
     final: Stage | None = None
+    # what applying the final stage backs up, made on the worker (None: made when applied)
+    prepared: PreparedResult | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
     stopped: bool = False  # cancelled (:meth:`FillController.cancel`): nothing more shows
     # each layer's version and the reference photos when the request was built
@@ -148,6 +151,21 @@ class _Run:
     def __post_init__(self) -> None:
         self.versions = {layer: self.document.layer_version(layer) for layer in Layer}
         self.references = self.document.references
+
+    def changed(self, layer: Layer) -> bool:
+        """Whether ``layer`` may hold other pixels than when the request was built: its
+        version moved and its last check did not pass at this version, or a step is open
+        (a brush drag writes before its step counts)."""
+        doc = self.document
+        version = doc.layer_version(layer)
+        return version != self.versions[layer] \
+            and (doc.in_step or version != self.passed.get(layer))
+
+    def checked(self, layer: Layer) -> None:
+        """``layer`` passed its check: it is not read again while it stays at this version
+        (unless a step is open)."""
+        if not self.document.in_step:
+            self.passed[layer] = self.document.layer_version(layer)
 
     def hole(self) -> list[Box]:
         """Rectangles covering the request's mask (found once): all a check of the mask
@@ -262,7 +280,7 @@ class FillController(WorkerClient):
         # each reads the whole picture at worst
         task = InpaintTask(title=title, engine=s.engine, engine_options=engine_options,
                            request=snapshot, unedited_labels=doc.computed_labels,
-                           reference_names=reference_names(doc, request))
+                           reference_names=reference_names(doc, request), apply_within=box)
         self._set_aside = None
         self._set_pending(None)
         if doc.preview is not None:  # a stage of the run this one replaces, a result waiting
@@ -340,8 +358,10 @@ class FillController(WorkerClient):
             self._drop(run, reason)
             return False
         request = run.request
+        prepared, run.prepared = run.prepared, None  # its backups go with the step
         doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=request.mask,
-                         within=run.box, used_sketch=request.sketch, used_color=request.color)
+                         within=run.box, used_sketch=request.sketch, used_color=request.color,
+                         prepared=prepared)
         self.previewChanged.emit(None, None, "")
         self.applied.emit()
         self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))
@@ -358,6 +378,9 @@ class FillController(WorkerClient):
         super()._on_started(task_id, title)
 
     def _stage(self, run: _Run, payload: object) -> None:
+        if isinstance(payload, PreparedResult):
+            run.prepared = payload
+            return
         if isinstance(payload, FillNotes):
             run.ignored = ignored_guidance_note(run.engine, set(payload.given))
             run.shrunk = payload.shrunk
@@ -402,10 +425,12 @@ class FillController(WorkerClient):
             return ""
         if run.image_version != doc.image_version:
             return "The picture changed while the engine ran; run the fill again"
-        for rect in run.hole():
-            region = rect.slices
-            if ((run.request.mask[region] >= 128) & (doc.mask[region] < 128)).any():
-                return "The mask changed while the engine ran; its fill was dropped"
+        if run.changed(Layer.MASK):  # else the hole is as it was: no pass over it
+            for rect in run.hole():
+                region = rect.slices
+                if ((run.request.mask[region] >= 128) & (doc.mask[region] < 128)).any():
+                    return "The mask changed while the engine ran; its fill was dropped"
+            run.checked(Layer.MASK)
         changed = self._changed_guidance(run)
         if changed is not None:
             return (f"{_CHANGED_GUIDANCE[changed]} changed while the engine ran; its fill was "
@@ -421,16 +446,7 @@ class FillController(WorkerClient):
         not again while it stays at a version whose check passed (between steps: an open
         step, a brush drag, counts only when it ends)."""
         doc, request = run.document, run.request
-
-        def changed(layer: Layer) -> bool:
-            version = doc.layer_version(layer)
-            return version != run.versions[layer] \
-                and (doc.in_step or version != run.passed.get(layer))
-
-        def checked(layer: Layer) -> None:
-            if not doc.in_step:
-                run.passed[layer] = doc.layer_version(layer)
-
+        changed, checked = run.changed, run.checked
         for kind, layer, used in ((Guidance.SKETCH, Layer.SKETCH, request.sketch),
                                   (Guidance.COLOR, Layer.COLOR, request.color)):
             if kind in run.followed and used is not None and changed(layer):

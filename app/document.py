@@ -80,6 +80,9 @@ from engines.guidance import (
 from engines.region import Box
 
 TILE = 256
+# a prepared result (Snapshot.prepare_result) that changes more pixels of a layer than this
+# brings that layer whole, written on the worker, for applying to take instead of writing
+ADOPT_PIXELS = 1 << 22
 SAMPLE_INCLUDE = 1
 SAMPLE_EXCLUDE = 2
 # apply_result's default ``used_sketch`` and ``used_color``: clear the sketch lines and colour
@@ -342,6 +345,9 @@ class Document:
         self._redo: list[Step] = []
         self._open: Step | None = None
         self._backup: dict[TileKey, np.ndarray] = {}
+        # tiles of the open step known to differ from their backup (written from a
+        # PreparedResult): end_step does not compare them
+        self._differing: set[TileKey] = set()
         # tiles of closed steps whose new pixels the compression job has yet to copy from
         # the layer (see the module doc); the lock orders that copy against a touch
         self._captures: dict[TileKey, _Capture] = {}
@@ -549,6 +555,7 @@ class Document:
             raise RuntimeError(f"step {self._open.label!r} is still open")
         self._open = Step(label, derive_hole=derive_hole)
         self._backup.clear()
+        self._differing.clear()
         # the last step's side at hand is freed now, not when this one ends: its memory is
         # then there for this step's backups (fresh memory costs each first touch)
         self._keep(None, old=True)
@@ -565,11 +572,16 @@ class Document:
             for col in range(box.left // TILE, (box.right - 1) // TILE + 1):
                 key = (layer, row, col)
                 if key not in self._backup:
-                    old = array[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE].copy()
-                    self._backup[key] = old  # never written to: shared with the lines below
-                    if layer is Layer.IMAGE:
-                        self._original_tiles.setdefault((row, col), old)
-                    self._hand_over(key, old)
+                    self._back_up(key, array[row * TILE:(row + 1) * TILE,
+                                             col * TILE:(col + 1) * TILE].copy())
+
+    def _back_up(self, key: TileKey, old: np.ndarray) -> None:
+        """Within the open step: keep ``old``, a copy of tile ``key`` as it is now (never
+        written to afterwards), as its backup, before the first write to it."""
+        self._backup[key] = old  # never written to: shared with the lines below
+        if key[0] is Layer.IMAGE:
+            self._original_tiles.setdefault(key[1:], old)
+        self._hand_over(key, old)
 
     def _hand_over(self, key: TileKey, pixels: np.ndarray | None = None) -> None:
         """Before an edit, undo or redo writes tile ``key``: give the compression job that
@@ -589,9 +601,10 @@ class Document:
         self._derive_hole()
         step, self._open = self._open, None
         captures = []
+        differing, self._differing = self._differing, set()
         for key, old in self._backup.items():
             new = self._tile(*key)
-            if not _same(old, new):
+            if key in differing or not _same(old, new):
                 diff = _TileDiff(*key, old.shape, raw_old=old)
                 step.diffs.append(diff)
                 captures.append(_Capture(key, diff, new))
@@ -807,6 +820,7 @@ class Document:
             self._layer_versions[layer] += 1  # a fill may have read the pixels taken back
             self.notify(layer, self._tile_box(row, col))
         self._backup.clear()
+        self._differing.clear()
         if step.label_maps is not None:
             self._set_label_map(step.label_maps[0])
         self._run_after_step()
@@ -1105,7 +1119,8 @@ class Document:
     def apply_result(self, result: np.ndarray, label: str = "Fill",
                      used_mask: np.ndarray | None = None, within: Box | None = None,
                      used_sketch: np.ndarray | object | None = DRAWN_NOW,
-                     used_color: np.ndarray | object | None = DRAWN_NOW) -> Step | None:
+                     used_color: np.ndarray | object | None = DRAWN_NOW,
+                     prepared: PreparedResult | None = None) -> Step | None:
         """Commit ``result`` to the image and clear the mask, as one undoable step.
 
         ``used_mask`` is the mask the result was computed for: only its pixels are cleared,
@@ -1122,6 +1137,11 @@ class Document:
         inside that box (engines change masked pixels only), so a large picture is not
         compared in full. Only the tiles where the image, the mask, the sketch or the colour
         strokes change are recorded, so objects can be removed one after another with a small history.
+        ``prepared``: what this call backs up, worked out off the GUI thread from the
+        snapshot the result was computed for (:meth:`Snapshot.prepare_result`); used when
+        it was made for ``result``, ``used_mask`` and ``within`` and the picture and the
+        mask still hold what the snapshot read, so that only the writes are left here (no
+        comparison, no copy of the tiles' old pixels). The step made is the same.
         """
         if result.shape != self.image.shape or result.dtype != np.uint8:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
@@ -1139,11 +1159,21 @@ class Document:
             if used_mask is not None:
                 written |= used_mask[rows, cols] > 0
             self._edited[rows, cols] |= written
+        if prepared is not None and not prepared.fits(self, result, used_mask, area):
+            prepared = None
         with self.step(label):
-            image_parts = self._write_changed(Layer.IMAGE, result, area)
-            # without used_mask the whole mask is cleared, as documented
-            mask_parts = self._clear_hole(used_mask, area if used_mask is not None
-                                          else self._whole())
+            if prepared is not None:
+                image_parts = self._write_prepared(Layer.IMAGE, result, prepared.image,
+                                                   prepared.new_image)
+                # the mask is the used mask (unchanged since the snapshot): clearing it
+                # where the used mask is set leaves each of its parts all 0
+                mask_parts = self._write_prepared(Layer.MASK, 0, prepared.mask,
+                                                  prepared.new_mask)
+            else:
+                image_parts = self._write_changed(Layer.IMAGE, result, area)
+                # without used_mask the whole mask is cleared, as documented
+                mask_parts = self._clear_hole(used_mask, area if used_mask is not None
+                                              else self._whole())
             for layer, (box, pixels) in drawn.items():
                 if box is not None:
                     self.touch(layer, box)
@@ -1177,6 +1207,32 @@ class Document:
                     continue
                 self.touch(Layer.MASK, part)
                 np.copyto(tile, 0, where=used > 0)
+            changed.append(part)
+        return changed
+
+    def _write_prepared(self, layer: Layer, values: np.ndarray | int,
+                        tiles: dict[tuple[int, int], tuple[Box, np.ndarray]],
+                        whole: np.ndarray | None = None) -> list[Box]:
+        """Within the open step: for each tile of a :class:`PreparedResult` (``(row, col)``
+        -> the part written and the tile's pixels now, copied), back the tile up with that
+        copy and write ``values`` (the layer's shape, or one value) into the part; or, given
+        ``whole`` (the layer with those writes made, on the worker), take it as the layer
+        instead of writing (the array it replaces is not written to again, so what still
+        reads it, a compression job or a request, reads it unchanged). Returns the parts
+        written."""
+        if whole is not None:
+            with self._share_lock:
+                self._shared.pop(layer, None)  # its copy for the next write is not needed
+            self._layers[layer] = whole
+        array = self._own(layer)
+        changed = []
+        for (row, col), (part, old) in tiles.items():
+            key = (layer, row, col)
+            self._back_up(key, old)
+            self._differing.add(key)
+            if whole is None:
+                array[part.slices] = values if isinstance(values, int) \
+                    else values[part.slices]
             changed.append(part)
         return changed
 
@@ -1250,7 +1306,9 @@ class Document:
             image=self._share(Layer.IMAGE), mask=mask, sketch=sketch, color=color,
             labels=labels, label_set=self.label_set if labels is not None else None,
             exemplars=tuple(r.pixels for r in self.references), **settings)
-        return Snapshot(request, sampling)
+        versions = None if self.in_step else (self.layer_version(Layer.IMAGE),
+                                              self.layer_version(Layer.MASK))
+        return Snapshot(request, sampling, versions)
 
     def build_request(self, **settings) -> InpaintRequest:
         """The :meth:`snapshot`'s request with its sampling areas
@@ -1267,6 +1325,44 @@ class Snapshot:
 
     request: InpaintRequest
     sampling: np.ndarray | None = None
+    # the picture's and the mask's layer versions when it was taken (None: in a step)
+    versions: tuple[int, int] | None = None
+
+    def prepare_result(self, result: np.ndarray, within: Box) -> PreparedResult | None:
+        """What :meth:`Document.apply_result` of ``result`` (computed for this snapshot)
+        within ``within``, with the request's mask as the used mask, will back up: the tiles
+        where the picture changes and those where the mask is set, each with a copy of its
+        pixels as the snapshot holds them; and, for a layer changed in more than
+        :data:`ADOPT_PIXELS` pixels, the layer as applying leaves it (a copy with the
+        changes written), which applying takes instead of writing them. Reads only the
+        snapshot's read-only layers, so it may run on any thread (the worker, after the
+        engine's last stage): the GUI thread is left only the writes of a small result, and
+        no pass over a large one. None when there is nothing to prepare (no versions, a
+        result or mask that does not fit)."""
+        image, mask = self.request.image, self.request.mask
+        if self.versions is None or result.shape != image.shape \
+                or result.dtype != np.uint8 or mask is None or mask.dtype != np.uint8:
+            return None
+        pictures: dict[tuple[int, int], tuple[Box, np.ndarray]] = {}
+        holes: dict[tuple[int, int], tuple[Box, np.ndarray]] = {}
+        for part in _tile_parts(within):
+            row, col = part.top // TILE, part.left // TILE
+            tile = np.s_[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
+            if not _same(image[part.slices], result[part.slices]):
+                pictures[row, col] = part, image[tile].copy()
+            if cv2.countNonZero(mask[part.slices]):
+                holes[row, col] = part, mask[tile].copy()
+        new_image = new_mask = None
+        if _pixels(pictures) > ADOPT_PIXELS:
+            new_image = np.array(image, np.uint8)
+            for part, _ in pictures.values():
+                new_image[part.slices] = result[part.slices]
+        if _pixels(holes) > ADOPT_PIXELS:
+            new_mask = np.array(mask, np.uint8)
+            for part, _ in holes.values():
+                new_mask[part.slices] = 0  # all of it: see Document.apply_result
+        return PreparedResult(result, mask, within, self.versions, pictures, holes,
+                              new_image, new_mask)
 
     def complete(self) -> InpaintRequest:
         """``request`` with ``sample_include`` and ``sample_exclude`` made from ``sampling``
@@ -1279,6 +1375,39 @@ class Snapshot:
         include, exclude = (_area_of(sampling, kind) if counts[kind] else None
                             for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE))
         return self.request.evolve(sample_include=include, sample_exclude=exclude)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedResult:
+    """What applying ``result`` will back up (:meth:`Snapshot.prepare_result`): for the
+    picture (``image``) and the mask (``mask``), each tile ``(row, col)`` that changes,
+    with the part of ``area`` it holds and a copy of its pixels before (never written to);
+    and the picture and the mask as applying leaves them (``new_image``, ``new_mask``:
+    None where the change is small enough to write in place). Valid while the picture and
+    the mask are at ``versions``; applying takes the new layers, so apply it once."""
+
+    result: np.ndarray
+    used_mask: np.ndarray
+    area: Box
+    versions: tuple[int, int]  # the picture's and the mask's layer versions
+    image: dict[tuple[int, int], tuple[Box, np.ndarray]]
+    mask: dict[tuple[int, int], tuple[Box, np.ndarray]]
+    new_image: np.ndarray | None = None
+    new_mask: np.ndarray | None = None
+
+    def fits(self, document: Document, result: np.ndarray, used_mask: np.ndarray | None,
+             area: Box) -> bool:
+        """Whether it was made for applying ``result`` with ``used_mask`` within ``area`` to
+        ``document`` as it is now (no step open, picture and mask unchanged since)."""
+        return (result is self.result and used_mask is self.used_mask and area == self.area
+                and not document.in_step
+                and self.versions == (document.layer_version(Layer.IMAGE),
+                                      document.layer_version(Layer.MASK)))
+
+
+def _pixels(tiles: dict[tuple[int, int], tuple[Box, np.ndarray]]) -> int:
+    """The pixels of the parts in a :class:`PreparedResult`'s ``tiles``."""
+    return sum(part.height * part.width for part, _ in tiles.values())
 
 
 def _copy_out(held: list[np.ndarray]) -> np.ndarray:

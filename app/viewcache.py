@@ -215,11 +215,13 @@ class ViewCache:
         """Rebuild the overlay buffers (after a style or palette change)."""
         self._render_overlay(self._whole())
 
-    def update(self, layer: Layer, box: Box) -> None:
-        """Re-render what ``box`` of ``layer`` affects, at every level."""
+    def update(self, layer: Layer, box: Box, preview: bool = True) -> None:
+        """Re-render what ``box`` of ``layer`` affects, at every level. ``preview`` False:
+        the preview's patches that a change of the picture meets are left as they are (the
+        preview is about to be cleared)."""
         if layer is Layer.IMAGE:
             self._render_base(box)
-            for rect in [r for r in self._preview_patches if r.overlaps(box)]:
+            for rect in [r for r in self._preview_patches if preview and r.overlaps(box)]:
                 self._render_patch(rect)  # the picture around the result changed
         else:
             self._render_overlay(box)

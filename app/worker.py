@@ -44,7 +44,7 @@ from engines.base import (
     Stage,
 )
 from engines.guidance import source_notes
-from engines.region import shrunk_references_note
+from engines.region import Box, shrunk_references_note
 from engines.segmentation.base import label_set_names
 
 Emit = Callable[[Any], None]
@@ -101,6 +101,10 @@ class InpaintTask(Task):
     ``(H, W)`` uint8 label map as a parser computed it (None: none; a label map counts as
     guidance only where the user edited it), and ``reference_names``, a name for each of the
     request's exemplars, in order ("a reference photo" for those it does not name).
+    ``apply_within``: for a Snapshot, the box the result will be applied within
+    (:meth:`~app.document.Document.apply_result`); then, after the notes, it also emits the
+    :class:`~app.document.PreparedResult` of the final stage (if there is one), made here so
+    that applying a large fill leaves the GUI thread only the writes.
     """
 
     engine: str = "telea"
@@ -108,6 +112,7 @@ class InpaintTask(Task):
     request: InpaintRequest | Snapshot | None = None
     unedited_labels: np.ndarray | None = None
     reference_names: tuple[str, ...] = ()
+    apply_within: Box | None = None
 
     def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> Stage | None:
         engine = engines.get(self.engine, self.engine_options)
@@ -127,6 +132,10 @@ class InpaintTask(Task):
             emit(FillNotes(frozenset(request.guidance_given(self.unedited_labels)),
                            shrunk_references_note(request, engine, names),
                            tuple(note[:1].upper() + note[1:] for note in sources)))
+            if self.apply_within is not None and isinstance(self.request, Snapshot):
+                prepared = self.request.prepare_result(last.image, self.apply_within)
+                if prepared is not None:
+                    emit(prepared)
         return last
 
 
