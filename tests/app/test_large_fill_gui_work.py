@@ -20,6 +20,7 @@ from app.document import Document, Layer, PreparedResult, Snapshot
 from app.viewcache import ViewCache
 from app.worker import Worker
 from engines.region import Box
+from tests.app.test_large_edits import held_compressor  # noqa: F401 - a fixture
 from tests.app.test_window import thread_recorder
 
 
@@ -88,6 +89,34 @@ def test_a_prepared_result_applies_the_same_step_with_no_copy_or_comparison(monk
             move()
             assert all(np.array_equal(a, b) for a, b in zip(_states(doc), expected))
         doc.settle()
+
+
+def test_a_large_prepared_result_brings_its_layers_whole_leaving_the_old_ones_as_they_were(
+        monkeypatch, held_compressor):  # noqa: F811 - the fixture
+    monkeypatch.setattr(document_module, "ADOPT_PIXELS", 0)  # every change counts as large
+    document = _holed()
+    brushed = _states(document)  # the brush step's job, held, reads the mask array later
+    with document.step("Mask brush"):
+        document.paint_segment(Layer.MASK, (100, 670), (300, 675), 8, 255)
+    before = _states(document)
+    box = document.hole_box()
+    snapshot = document.snapshot()
+    result = _filled(document)
+    prepared = _prepared_elsewhere(snapshot, result, box)
+    assert prepared.new_image is not None and prepared.new_mask is not None
+    old_image, old_mask = document.image, document.mask
+    document.apply_result(result, used_mask=snapshot.request.mask, within=box,
+                          prepared=prepared)
+    assert document.image is prepared.new_image and document.mask is prepared.new_mask
+    assert np.array_equal(old_image, before[0]) and np.array_equal(old_mask, before[1])
+    after = _states(document)
+    assert np.array_equal(after[0][box.slices], result[box.slices]) and not after[1].any()
+    held_compressor.set()
+    document.settle()
+    for move, expected in ((document.undo, before), (document.undo, brushed),
+                           (document.redo, before), (document.redo, after)):
+        move()
+        assert all(np.array_equal(a, b) for a, b in zip(_states(document), expected))
 
 
 def test_a_prepared_result_is_not_used_once_the_mask_or_picture_changed():
