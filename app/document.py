@@ -433,6 +433,13 @@ class Document:
         """Whether ``layer`` has been created (layers are allocated on first use)."""
         return Layer(layer) in self._layers
 
+    def has_label_map(self) -> bool:
+        """Whether the label layer holds a labelled pixel (a map to repaint or export).
+        Unlabelled (:data:`~engines.base.UNLABELLED`) is the largest id, so the smallest
+        says it, without a temporary of the picture's size."""
+        array = self._layers.get(Layer.LABELS)
+        return array is not None and int(array.min()) != UNLABELLED
+
     def layer(self, layer: Layer | str) -> np.ndarray:
         """The array of ``layer``, created blank on first use. Edit it only inside a step,
         fetched after :meth:`touch` (before it, it may be an array a request shares: see

@@ -27,8 +27,9 @@ from app import preferences
 from app.busy import wait_for
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from app.references import thumbnail_pixels
+from app.semantic import NO_LABEL_MAP
 from engines import registry
-from engines.base import UNLABELLED, Guidance, InputError
+from engines.base import Guidance, InputError
 from engines.deep_samples import written_depth
 from engines.fileio import (
     IMAGE_SUFFIXES,
@@ -87,9 +88,6 @@ def large_reference_note(name: str, shape: tuple[int, ...],
     return (said + f"a fill of an area under {under:.3g} megapixels searches it shrunk "
             f"(to {text(least)} at the least), to stay quick")
 
-
-# what Export Label Map says without a map (as app.semantic says it, refusing to write one)
-NO_LABEL_MAP = "There is no label map to export: compute or paint one first"
 
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{ext}" for ext in IMAGE_SUFFIXES))
 
@@ -150,13 +148,6 @@ def _completed_name(path: str | Path, suffix: str) -> Path:
     if name and name != path.name:
         path = path.with_name(name)
     return path if path.suffix else path.with_name(path.name + suffix)
-
-
-def _holds_labels(doc: Document) -> bool:
-    """Whether ``doc`` has a label map with a labelled pixel: what Export Label Map writes.
-    Unlabelled (:data:`~engines.base.UNLABELLED`) is the largest id, so the smallest says
-    it, without a temporary of the picture's size."""
-    return doc.has_layer(Layer.LABELS) and int(doc.layer(Layer.LABELS).min()) != UNLABELLED
 
 
 def _in_save_folder(suggestion: Path) -> Path:
@@ -417,7 +408,7 @@ class FileCommands:
         unlabelled) the status bar says so first: no file dialog, no question."""
         if self.document is None:
             return False
-        if not _holds_labels(self.document):
+        if not self.document.has_label_map():
             self.statusBar().showMessage(NO_LABEL_MAP, 8000)
             return False
         if path is None:

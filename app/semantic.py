@@ -59,6 +59,9 @@ from engines.segmentation.labelmap import (
 UNNAMED_SET = "unnamed"  # the label set written for a map painted without one
 LABEL_ENGINE_PREFERENCE = ("semantic", "patchmatch")  # best first, among engines taking labels
 
+# what exporting a label map says without one
+NO_LABEL_MAP = "There is no label map to export: compute or paint one first"
+
 
 def parser_failed(title: str, exc: BaseException) -> str:
     """``"<title> failed: Type: message"``: a parser raised where none should (created, asked
@@ -372,8 +375,7 @@ class SemanticController(WorkerClient):
         there is one (with labels) and it is of the same set."""
         doc = self.document
         name = label_set.name if label_set is not None else None
-        return (doc.has_layer(Layer.LABELS) and name == doc.label_set
-                and bool((doc.layer(Layer.LABELS) != UNLABELLED).any()))
+        return name == doc.label_set and doc.has_label_map()
 
     def export_labels(self, path: str | Path, overwrite: bool = False) -> bool:
         """Save the label layer as an indexed PNG whose pixel values are the ids and whose
@@ -381,8 +383,8 @@ class SemanticController(WorkerClient):
         doc = self.document
         if doc is None:
             return False
-        if not doc.has_layer(Layer.LABELS) or (doc.layer(Layer.LABELS) == UNLABELLED).all():
-            self.message.emit("There is no label map to export: compute or paint one first")
+        if not doc.has_label_map():
+            self.message.emit(NO_LABEL_MAP)
             return False
         try:
             written = save_label_png(path, doc.layer(Layer.LABELS),

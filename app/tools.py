@@ -135,13 +135,6 @@ class ColorEraser(BrushTool):
                                          Layer.COLOR, (0, 0, 0, 0))
 
 
-def _has_label_map(document: Document) -> bool:
-    """Whether ``document`` has a label map to repaint: a label layer with a labelled pixel
-    (without one, a label tool would label, and so make a hole of, all it touches)."""
-    return (document.has_layer(Layer.LABELS)
-            and int(document.layer(Layer.LABELS).min()) != UNLABELLED)
-
-
 def _say_no_label_map(settings: ToolSettings, tool: str) -> None:
     """Tell the user (:attr:`ToolSettings.on_message`) that there is no label map for the
     label ``tool`` ("brush", "bucket") to repaint, and how to get one."""
@@ -160,7 +153,7 @@ class LabelBrush(BrushTool):
         return self.settings.label
 
     def press(self, document: Document, point: Point) -> None:
-        if not _has_label_map(document):
+        if not document.has_label_map():
             self._last = None  # the drag's moves and release do nothing either
             _say_no_label_map(self.settings, "brush")
             return
@@ -241,7 +234,7 @@ class LabelFill(Tool):
         self._filled = False
         if not (0 <= x < document.width and 0 <= y < document.height):
             return
-        if labels[y, x] == UNLABELLED and not _has_label_map(document):
+        if labels[y, x] == UNLABELLED and not document.has_label_map():
             # no map: the fill would label, and so hole, the whole picture
             _say_no_label_map(self.settings, "bucket")
             return
@@ -273,7 +266,7 @@ class LabelPicker(Tool):
 
     def press(self, document: Document, point: Point) -> None:
         x, y = int(point[0]), int(point[1])
-        if not _has_label_map(document):
+        if not document.has_label_map():
             if self.settings.on_message:
                 self.settings.on_message("No label map yet: no label to pick; compute one in "
                                          "the Labels panel or import one")
