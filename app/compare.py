@@ -57,9 +57,8 @@ from engines.base import (
     Status,
     exception_line,
 )
-from engines.guidance import source_notes
+from engines.guidance import fill_notes
 from engines.region import Box, mask_bbox
-from engines.segmentation.base import label_set_names
 
 THUMBNAIL = 240  # px, the longest side of a result card's picture
 COLUMNS = 3
@@ -188,12 +187,8 @@ class CompareTask(Task):
         """:func:`source_notes` of ``engine``'s run on the request (see the class notes)."""
         if self.reference_names is None:
             return ()
-        request = self.request
-        names = (*self.reference_names, *["a reference photo"] * (
-            len(request.exemplars) - len(self.reference_names)))
-        return tuple(source_notes(request, engine, names,
-                                  lambda: label_set_names(request.label_set), cancel,
-                                  self.unedited_labels))
+        return tuple(fill_notes(self.request, engine, self.reference_names, cancel,
+                                self.unedited_labels))
 
 
 # --- widgets --------------------------------------------------------------------------------

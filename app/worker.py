@@ -43,9 +43,8 @@ from engines.base import (
     InpaintRequest,
     Stage,
 )
-from engines.guidance import source_notes
+from engines.guidance import fill_notes, reference_names_for
 from engines.region import Box, shrunk_references_note
-from engines.segmentation.base import label_set_names
 
 Emit = Callable[[Any], None]
 _ids = itertools.count(1)
@@ -124,11 +123,9 @@ class InpaintTask(Task):
             emit(stage)
             last = stage
         if last is not None:
-            names = (*self.reference_names, *["a reference photo"] * (
-                len(request.exemplars) - len(self.reference_names)))
-            sources = source_notes(request, engine, names,
-                                   lambda: label_set_names(request.label_set), cancel,
-                                   self.unedited_labels)
+            names = reference_names_for(request, self.reference_names)
+            sources = fill_notes(request, engine, self.reference_names, cancel,
+                                 self.unedited_labels)
             emit(FillNotes(frozenset(request.guidance_given(self.unedited_labels)),
                            shrunk_references_note(request, engine, names),
                            tuple(note[:1].upper() + note[1:] for note in sources)))

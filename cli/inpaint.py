@@ -22,20 +22,19 @@ from cli._common import (
 )
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
-from engines.batch import flattened_note
 from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
     drops_metadata,
+    flattened_note,
     join_words,
     left_out_profile,
     load_colour_strokes,
     load_image,
     save_result,
 )
-from engines.guidance import reference_patch_size, source_notes
+from engines.guidance import fill_notes, reference_patch_size
 from engines.region import shrunk_references_note
-from engines.segmentation.base import label_set_names
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write the result to OUTPUT"
@@ -162,8 +161,7 @@ def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> 
     (:func:`engines.guidance.source_notes`, as the editor says them): reference photos left
     out (``paths``: as named, :func:`_load_references`), labels of the hole without a
     source, named as the label map's set names them."""
-    return source_notes(request, engine, [f"--exemplar {path}" for path in paths],
-                        lambda: label_set_names(request.label_set))
+    return fill_notes(request, engine, [f"--exemplar {path}" for path in paths])
 
 
 def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.ndarray]:

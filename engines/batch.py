@@ -42,18 +42,18 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
     count_noun,
+    flattened_note,
     join_words,
     left_out_profile,
     link_in_the_way,
     list_images,
     load_image,
-    loses_transparency,
     names_and_more,
     save_result,
 )
-from engines.guidance import source_notes
+from engines.guidance import fill_notes
 from engines.neural.common import NeuralEngine
-from engines.segmentation.base import Parser, label_set_names
+from engines.segmentation.base import Parser
 from engines.segmentation.labelmap import save_label_png
 from engines.segmentation.neural import NeuralParser
 from engines.watermark import place_mask
@@ -167,18 +167,6 @@ def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
         lines.append(f"{count_noun(len(paths), result.noun)} "
                      f"({names_and_more(paths, listed)}): {note}")
     return lines
-
-
-def flattened_note(alpha: np.ndarray | None, suffix: str) -> str | None:
-    """The note on a picture with ``alpha`` (``(H, W)`` uint8 or None) written as a
-    ``suffix`` file that has no transparency (JPEG, BMP), flattening it onto white
-    (:func:`engines.fileio.loses_transparency`): ``".jpg files have no transparency; the
-    transparent parts were flattened onto white"``, as ``inpaint`` and folder runs
-    (:attr:`BatchResult.notes`) say it; None when nothing is flattened."""
-    if not loses_transparency(alpha, suffix):
-        return None
-    return (f"{suffix.lower()} files have no transparency; the transparent parts were "
-            "flattened onto white")
 
 
 def output_path(source: Path, output_dir: Path, name_suffix: str = "",
@@ -472,10 +460,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), _size(image_mask))
         request = InpaintRequest(image, placed, **settings)
         result = _final_image(engine, request, cancel, report)
-        names = (*reference_names, *["a reference photo"] * (
-            len(request.exemplars) - len(reference_names)))
-        notes = source_notes(request, engine, names,
-                             lambda: label_set_names(request.label_set), cancel)
+        notes = fill_notes(request, engine, reference_names, cancel)
         save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole,
                     follow_links=False)
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)

@@ -1269,6 +1269,18 @@ def loses_transparency(alpha: np.ndarray | None, suffix: str) -> bool:
         and bool((alpha < 255).any())
 
 
+def flattened_note(alpha: np.ndarray | None, suffix: str) -> str | None:
+    """The note on a picture with ``alpha`` (``(H, W)`` uint8 or None) written as a
+    ``suffix`` file that has no transparency (JPEG, BMP), flattening it onto white
+    (:func:`loses_transparency`): ``".jpg files have no transparency; the
+    transparent parts were flattened onto white"``, as ``inpaint`` and folder runs
+    (:attr:`engines.batch.BatchResult.notes`) say it; None when nothing is flattened."""
+    if not loses_transparency(alpha, suffix):
+        return None
+    return (f"{suffix.lower()} files have no transparency; the transparent parts were "
+            "flattened onto white")
+
+
 def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
     """Whether writing a picture with ``metadata`` as a ``suffix`` file loses it (BMP and GIF
     have no place for a colour profile, EXIF, XMP or IPTC)."""

@@ -212,6 +212,26 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
     return notes
 
 
+
+def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],
+               cancel: CancelToken | None = None,
+               unedited_labels: np.ndarray | None = None) -> list[str]:
+    """:func:`source_notes` as a fill's caller says them (the editor, Compare, folder runs,
+    ``inpaint``): ``reference_names`` names the first of ``request``'s exemplars, in order,
+    "a reference photo" the ones after; labels are named as ``request.label_set`` names
+    them (:func:`engines.segmentation.base.label_set_names`, looked up only when a note
+    needs them)."""
+    from engines.segmentation.base import label_set_names  # local: parsers import engines
+
+    return source_notes(request, engine, reference_names_for(request, reference_names),
+                        lambda: label_set_names(request.label_set), cancel, unedited_labels)
+
+
+def reference_names_for(request: InpaintRequest, names: Sequence[str]) -> tuple[str, ...]:
+    """A name for each of ``request``'s exemplars: ``names`` for the first, in order, "a
+    reference photo" for the ones after."""
+    return (*names, *["a reference photo"] * (len(request.exemplars) - len(names)))
+
 def _labels_note(found: LabelSources, label_names: Callable[[], Sequence[str] | None],
                  references: bool) -> str:
     """The sentence of :func:`source_notes` on ``found``'s labels; ``references``: whether

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from engines.batch import clear_folder, flattened_note, note_lines
-from engines.fileio import load_image
+from engines.batch import clear_folder, note_lines
+from engines.fileio import flattened_note, load_image
 
 HEIGHT, WIDTH = 60, 80
 JPG = ".jpg files have no transparency; the transparent parts were flattened onto white"
