@@ -70,7 +70,7 @@ import numpy as np
 from app import maskops
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
-from engines.fileio import NO_METADATA, ImageMetadata
+from engines.fileio import NO_METADATA, ImageMetadata, ImageShape
 from engines.guidance import (
     reach_box,
     reference_patch_size,
@@ -296,6 +296,15 @@ class Document:
             TIFF are saved at that depth.
         grey: whether the original file was grey (:attr:`engines.fileio.LoadedImage.grey`),
             kept so that the picture is saved grey again while its pixels still are.
+        shape: the picture's ``(H, W)`` as its file gave it
+            (:attr:`engines.fileio.LoadedImage.shape`), kept as :attr:`shape`; None: the
+            image's own size, stored as shown.
+
+    Attributes:
+        shape: :class:`~engines.fileio.ImageShape` ``(H, W)`` as shown, remembering the size
+            the file stores when its EXIF orientation turned it: layer files are checked
+            against it, so that one of the stored size is refused saying so
+            (:func:`engines.fileio.other_size_reason`).
     """
 
     undo_budget = 512 * 1024 * 1024  # bytes of compressed history kept
@@ -303,9 +312,13 @@ class Document:
     def __init__(self, image: np.ndarray, alpha: np.ndarray | None = None,
                  path: str | None = None, notes: tuple[str, ...] = (),
                  metadata: ImageMetadata = NO_METADATA,
-                 deep_original: np.ndarray | None = None, grey: bool = False) -> None:
+                 deep_original: np.ndarray | None = None, grey: bool = False,
+                 shape: tuple[int, int] | None = None) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+        if shape is not None and tuple(shape) != image.shape[:2]:
+            raise InputError(f"the shape {tuple(shape)} does not match the image {image.shape}")
+        self.shape = shape if isinstance(shape, ImageShape) else ImageShape(*image.shape[:2])
         self.path = path
         self.notes = tuple(notes)
         self.metadata = metadata

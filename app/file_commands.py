@@ -126,15 +126,35 @@ def _typed_name_problem(path: str | os.PathLike, verb: str) -> str | None:
     """Why the name typed for a file to write, ``path``'s last part as given, names no file,
     for an error message starting "Not ``verb``": a name of only dots and spaces (``"...."``,
     ``"  "``: nothing is left of it once the trailing ones are dropped,
-    :func:`_completed_name`), or none at all (a path ending in a separator, a folder's).
-    None when it names a file."""
+    :func:`_completed_name`), only an image extension (``".png"``, ``".JPG."``, and
+    ``".png.png"`` as a dialog may hand back ``".png"`` with its filter's suffix added:
+    completed, it would be the hidden file ``.png.png``; :func:`_name_before_extensions`),
+    or none at all (a path ending in a separator, a folder's). None when it names a file,
+    a hidden one too (``".hidden"``, ``".notes.png"``)."""
     name = os.path.basename(os.fspath(path))
     if not name:
         return f"Not {verb}: {os.fspath(path)} names a folder, not a file; type a file name"
-    if name.strip(". "):
-        return None
-    return (f'Not {verb}: "{name}" cannot be a file name (it has only dots and spaces); '
-            "type another name")
+    if not name.strip(". "):
+        return (f'Not {verb}: "{name}" cannot be a file name (it has only dots and spaces); '
+                "type another name")
+    stem, extension = _name_before_extensions(name.rstrip(". "))
+    if extension and not stem.strip(". "):
+        return (f'Not {verb}: "{name}" is only an extension, with no name before it (it '
+                f'would make a hidden file); type a name before it, such as '
+                f'"picture{extension}"')
+    return None
+
+
+def _name_before_extensions(name: str) -> tuple[str, str]:
+    """``name`` without the image extensions it ends in (any case, repeated ones too), and
+    the first of them as typed: ``("", ".png")`` for ``".png.png"``, ``("photo", ".JPG")``
+    for ``"photo.JPG"``, ``(".hidden", "")`` for ``".hidden"`` (no extension)."""
+    extension = ""
+    while True:
+        base, dot, last = name.rpartition(".")
+        if not dot or f".{last.lower()}" not in IMAGE_SUFFIXES:
+            return name, extension
+        name, extension = base, f".{last}"
 
 
 def _completed_name(path: str | Path, suffix: str) -> Path:
@@ -180,7 +200,8 @@ class FileCommands:
             self.show_error(str(exc))
             return False
         document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
-                            loaded.metadata, loaded.deep_original, loaded.grey)
+                            loaded.metadata, loaded.deep_original, loaded.grey,
+                            shape=loaded.shape)  # layer files are checked against it
         if loaded.missing is not None:  # a file cut short: what it lacks is the hole
             document.replace_layer(Layer.MASK, loaded.missing, "Mask the missing part")
             document.mark_saved()
@@ -231,8 +252,8 @@ class FileCommands:
         """Save under ``path`` (asks when None; the dialog confirms replacing a file). A name
         typed without a suffix gets the original's (:func:`_completed_name`, trailing dots
         and spaces dropped), and replacing a file of the completed name is asked about. A
-        name of only dots and spaces is refused, saying so (:func:`_typed_name_problem`),
-        before any question, and nothing is written."""
+        name of only dots and spaces, or only an extension (``".png"``), is refused, saying
+        so (:func:`_typed_name_problem`), before any question, and nothing is written."""
         if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
@@ -383,9 +404,16 @@ class FileCommands:
         return True
 
     def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
-        if self.document is None:
+        """Save the mask as a grey PNG, white = hole (what ``inpaint`` reads). An empty mask
+        (no hole) is not written: the status bar says so first, no file dialog, no
+        question."""
+        doc = self.document
+        if doc is None:
             return False
-        return self._export_png(self.document.mask, path, overwrite, "Mask", "mask", "_mask")
+        if not doc.has_layer(Layer.MASK) or not doc.mask.any():
+            self.statusBar().showMessage("The mask is empty: nothing to export", 6000)
+            return False
+        return self._export_png(doc.mask, path, overwrite, "Mask", "mask", "_mask")
 
     def import_labels(self, path: str | Path | None = None) -> bool:
         """Load a label map (indexed PNG of class ids) as the computed map, one undo step."""
@@ -503,9 +531,12 @@ class FileCommands:
         """``load(path, (H, W))`` of the layer file at ``path`` for the document shown, run
         off the GUI thread (:func:`wait_for`). In a face edit a file that is not the crop's
         size is refused saying so (the layers are the crop's, not the photo's); ``what``
-        (``plural``: a plural noun) names the layer. Raises :class:`ImageFileError`."""
+        (``plural``: a plural noun) names the layer. A file of another size is refused in the
+        CLI's words (:func:`engines.fileio.other_size_reason`, through ``load``): one of the
+        size a photo turned upright by its EXIF orientation is stored at says so
+        (:attr:`Document.shape`). Raises :class:`ImageFileError`."""
         doc = self.document
-        shape = (doc.height, doc.width)
+        shape = doc.shape
         face = self._face_name() if self.faces.edit is not None else None
 
         def read() -> np.ndarray:
@@ -584,8 +615,8 @@ class FileCommands:
         name exists, the dialog (``overwrite``) asked about another name: this one is asked
         about (the question titled ``title``); None when the user keeps it. Without
         ``overwrite`` the writing refuses a file there; the picture being edited is not
-        asked about (the caller refuses it). A name of only dots and spaces is refused, the
-        error saying so (:func:`_typed_name_problem`): None."""
+        asked about (the caller refuses it). A name of only dots and spaces, or only an
+        extension, is refused, the error saying so (:func:`_typed_name_problem`): None."""
         problem = _typed_name_problem(path, "exported")
         if problem is not None:
             self.show_error(problem)

@@ -343,7 +343,7 @@ class SemanticController(WorkerClient):
                     f"ids are kept{''.join(f'; {problem}' for problem in broken)}")
         label_set = label_set or (self.label_set if stored is None else None)
         try:
-            labels = load_label_png(path, (doc.height, doc.width), label_set)
+            labels = load_label_png(path, doc.shape, label_set)  # says an EXIF turn
         except (LabelMapError, OSError) as exc:
             self.error.emit(str(exc))
             return False

@@ -1,6 +1,6 @@
 """An export with nothing to write says so first: no file dialog opens and no "Replace?" is
-asked (Export Label Map without a map, the sketch, colour strokes and sampling areas when
-empty); nothing is written."""
+asked (Export Label Map without a map, the mask, the sketch, colour strokes and sampling
+areas when empty); nothing is written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.document import SAMPLE_INCLUDE, Layer
-from engines.fileio import save_image
+from engines.fileio import load_mask, save_image
 from tests.app.test_window import shown_window
 
 
@@ -79,3 +79,30 @@ def test_an_empty_sampling_area_says_so_before_any_dialog(window, tmp_path, kind
         f"The {kind} area is empty: nothing to export"
     assert window.dialogs == [] and window.questions == []
     assert (tmp_path / "out.png").read_bytes() == b"kept"
+
+
+def test_an_empty_mask_says_so_before_any_dialog(window, tmp_path):
+    window.document.replace_layer(Layer.MASK, np.zeros((40, 60), np.uint8), "Clear mask")
+    assert not window.export_mask()
+    assert not window.export_mask(tmp_path / "out", overwrite=True)
+    assert not window.export_mask(tmp_path / "new.png")
+    assert window.statusBar().currentMessage() == "The mask is empty: nothing to export"
+    assert window.dialogs == [] and window.questions == [] and window.errors == []
+    assert (tmp_path / "out.png").read_bytes() == b"kept"
+    assert not (tmp_path / "new.png").exists()
+
+
+def test_a_mask_never_painted_is_empty_too_and_stays_unmade(window, tmp_path):
+    assert window.open_path(save_image(tmp_path / "other.png",
+                                       np.full((40, 60, 3), 30, np.uint8)))
+    assert not window.export_mask()
+    assert window.statusBar().currentMessage() == "The mask is empty: nothing to export"
+    assert window.dialogs == [] and not window.document.has_layer(Layer.MASK)
+
+
+def test_a_mask_with_a_hole_is_exported_after_the_dialog(window, tmp_path):
+    assert window.export_mask()
+    assert window.dialogs == ["Export Mask"]
+    assert window.questions == ["out.png already exists. Replace it?"]
+    assert np.array_equal(load_mask(tmp_path / "out.png"), window.document.mask)
+    assert window.statusBar().currentMessage() == f"Mask saved to {tmp_path / 'out.png'}"

@@ -16,6 +16,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app import preferences
+from app.document import Layer
 from app.window import SAMPLE_IMAGE, SAVE_DELAY_MS, MainWindow
 from engines.fileio import save_image
 from tests.app.test_recent_missing import wait_for_recent_checks
@@ -215,6 +216,8 @@ def test_save_and_export_dialogs_start_in_the_last_folder_saved_into(qtbot, wind
         or (answer.pop(0), "")))
     photo = _picture(tmp_path / "photos" / "photo.png", 50)
     assert window.open_path(photo)
+    # a hole to export (an empty mask says so and asks for no file); saved below
+    window.document.replace_layer(Layer.MASK, np.full((24, 32), 255, np.uint8), "mask")
     out = tmp_path / "edited"
     out.mkdir()
     answer.append(str(out / "photo_v1.png"))

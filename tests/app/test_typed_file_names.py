@@ -153,3 +153,57 @@ def test_an_export_refuses_a_name_of_only_dots_and_spaces(window, tmp_path, expo
         "another name"]
     assert _listing(tmp_path) == ["....png"] and window.questions == []
     assert (tmp_path / "....png").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("typed, extension", [
+    (".png", ".png"), (".PNG", ".PNG"), (".jpg", ".jpg"), (".tiff", ".tiff"),
+    (".png.", ".png"),  # the trailing dot dropped, as Windows does: still only ".png"
+    (".png.png", ".png"),  # ".png" as a dialog hands it back with its filter's suffix added
+    (".jpg.png", ".jpg"), ("..png", ".png"),
+])
+def test_save_as_refuses_a_name_of_only_an_extension(window, tmp_path, typed, extension):
+    window.answer = True  # a question would be answered yes
+    window.ask_save_path = lambda *args: f"{tmp_path}/{typed}"
+    assert not window.save_as()
+    assert window.errors == [
+        f'Not saved: "{typed}" is only an extension, with no name before it (it would make '
+        f'a hidden file); type a name before it, such as "picture{extension}"']
+    assert _listing(tmp_path) == [] and window.questions == []  # nothing written or asked
+    assert window.save_path is None and window.document.modified
+
+
+@pytest.mark.parametrize("export", ["export_mask", "export_labels", "export_sketch"])
+def test_an_export_refuses_a_name_of_only_an_extension(window, tmp_path, export):
+    with window.document.step("Sketch pen"):
+        window.document.paint_segment(Layer.SKETCH, (5, 5), (30, 5), 2, 255)
+    (tmp_path / ".png.png").write_bytes(b"kept")  # what ".png" was completed to before
+    window.answer = True
+    window.ask_save_path = lambda *args: str(tmp_path / ".png")
+    assert not getattr(window, export)()
+    assert not getattr(window, export)(tmp_path / ".png.png", overwrite=True)
+    assert window.errors == [
+        f'Not exported: "{name}" is only an extension, with no name before it (it would make '
+        'a hidden file); type a name before it, such as "picture.png"'
+        for name in (".png", ".png.png")]
+    assert _listing(tmp_path) == [".png.png"] and window.questions == []
+    assert (tmp_path / ".png.png").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("typed, written", [
+    (".hidden", ".hidden.jpg"),  # a hidden file meant: completed as any name is
+    (".notes.png", ".notes.png"),
+    ("png", "png.jpg"),  # a name, not an extension
+    ("photo.png.png", "photo.png.png"),
+    (".png2", ".png2.jpg"),  # not an image extension
+])
+def test_hidden_and_extension_like_names_are_still_saved(window, tmp_path, typed, written):
+    assert window.save_as(tmp_path / typed)
+    assert _listing(tmp_path) == [written] and window.errors == []
+    assert load_image(tmp_path / written).rgb.shape == (40, 60, 3)
+
+
+def test_an_export_under_a_hidden_name_is_written(window, tmp_path):
+    assert window.export_mask(tmp_path / ".hole")
+    assert window.export_mask(tmp_path / ".hole2.PNG")
+    assert _listing(tmp_path) == [".hole.png", ".hole2.PNG"] and window.errors == []
+    assert np.array_equal(load_mask(tmp_path / ".hole.png"), window.document.mask)
