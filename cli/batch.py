@@ -30,7 +30,13 @@ from engines.batch import (
     note_lines,
     so_far,
 )
-from engines.fileio import NO_METADATA_SUFFIXES, ImageMissingError, count_noun, load_mask
+from engines.fileio import (
+    NO_METADATA_SUFFIXES,
+    ImageMissingError,
+    LoadedImage,
+    count_noun,
+    load_mask,
+)
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
@@ -80,14 +86,17 @@ def mask_file(image_path: Path, folder: Path) -> Path | None:
 
 
 def mask_finder(folder: Path):
-    """A function giving each picture its mask file's contents from ``folder``."""
+    """A function giving each picture its mask file's contents from ``folder``
+    (:data:`engines.batch.MaskSource`): a mask of another size is refused as ``inpaint``
+    refuses it (:func:`engines.fileio.other_size_reason`), saying when it is the size the
+    picture is stored at, turned upright by its EXIF orientation."""
     if not folder.is_dir():
         raise ImageMissingError("no such folder", folder)
 
-    def find(image_path: Path, image: np.ndarray) -> np.ndarray:
+    def find(image_path: Path, loaded: LoadedImage) -> np.ndarray:
         candidate = mask_file(image_path, folder)
         if candidate is not None:
-            return load_mask(candidate, image.shape[:2])
+            return load_mask(candidate, loaded.shape)  # names the size stored, if turned
         raise ImageMissingError(f"no mask for it in {folder} (looked for "
                                 f"{MASK_NAMES[0].format(stem=image_path.stem)} and similar)",
                                 image_path)
@@ -119,13 +128,18 @@ def print_failures(result: BatchResult) -> None:
 def print_skipped(result: BatchResult) -> None:
     """Say which pictures were skipped, and why: results already in the output folder (a
     count) and pictures of another size than the mask (``  big.png 320x240, the mask
-    160x120``, one line each). Neither is a failure."""
+    160x120``, one line each, ending ``(turned upright by its EXIF orientation; stored as
+    160x120)`` where that explains it: :attr:`engines.batch.OtherSize.turned`). Neither is a
+    failure."""
     if result.skipped:
         print(f"{len(result.skipped)} {SKIPPED}")
     if result.other_size:
         print(f"{len(result.other_size)} {OTHER_SIZE}:")
-        for path, (width, height), (mask_width, mask_height) in result.other_size:
-            print(f"  {path.name} {width}x{height}, the mask {mask_width}x{mask_height}")
+        for entry in result.other_size:
+            (width, height), (mask_width, mask_height) = entry.size, entry.mask_size
+            turned = f" ({entry.turned})" if entry.turned else ""
+            print(f"  {entry.path.name} {width}x{height}, the mask "
+                  f"{mask_width}x{mask_height}{turned}")
 
 
 def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
@@ -134,9 +148,10 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
     and in this order: the pictures that failed (:func:`print_failures`), those skipped
     (:func:`print_skipped`; not with ``skips=False``, for a stopped run whose message counts
     them), then one ``note: ...`` line per note on the results written (``notes``; by
-    default :func:`engines.batch.note_lines`: guidance a picture's fill could not follow, as
-    ``inpaint`` says it, a grey colour profile a colour result left out, transparency
-    flattened onto white). Skips and notes are no failure: they change no exit code."""
+    default :func:`engines.batch.note_lines`: guidance a picture's fill could not follow,
+    what reading a picture converted (16 bits, only its first frame...), transparency
+    flattened onto white, a grey colour profile a colour result left out, each as
+    ``inpaint`` says it). Skips and notes are no failure: they change no exit code."""
     print_failures(result)
     if skips:
         print_skipped(result)

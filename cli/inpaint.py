@@ -26,11 +26,11 @@ from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
     drops_metadata,
-    flattened_note,
     join_words,
     left_out_profile,
     load_colour_strokes,
     load_image,
+    picture_notes,
     save_result,
 )
 from engines.guidance import fill_notes, reference_patch_size
@@ -206,11 +206,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {_ignored_note(args, unused, users)}")
     for note in _source_notes(engine, request, list(references)):
         print(f"note: {note}")
-    for note in loaded.notes:
+    for note in picture_notes(loaded, output.suffix):  # as a folder run notes them
         print(f"note: {note}")
-    flattened = flattened_note(loaded.alpha, output.suffix)
-    if flattened is not None:
-        print(f"note: {flattened}")
     if not args.strip_metadata and drops_metadata(loaded.metadata, output.suffix):
         print(f"note: {output.suffix.lower()} files hold no colour profile, EXIF or XMP; "
               "the original's were not kept")

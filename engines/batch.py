@@ -41,15 +41,17 @@ from engines.device import require_device
 from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
+    LoadedImage,
     count_noun,
-    flattened_note,
     join_words,
     left_out_profile,
     link_in_the_way,
     list_images,
     load_image,
     names_and_more,
+    picture_notes,
     save_result,
+    turned_size_note,
 )
 from engines.guidance import fill_notes
 from engines.neural.common import NeuralEngine
@@ -59,7 +61,9 @@ from engines.segmentation.neural import NeuralParser
 from engines.watermark import place_mask
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
-MaskSource = Callable[[Path, np.ndarray], np.ndarray]  # (image file, its pixels) -> its mask
+# (image file, the picture as read) -> its mask: a mask file is checked against the
+# picture's ``shape``, which names the size its file stores (engines.fileio.load_mask)
+MaskSource = Callable[[Path, LoadedImage], np.ndarray]
 WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
@@ -76,6 +80,10 @@ class OtherSize(NamedTuple):
     path: Path
     size: tuple[int, int]  # (width, height) of the picture
     mask_size: tuple[int, int]  # (width, height) of the mask
+    # why, when the picture's EXIF orientation turned it from the mask's size, which its
+    # file stores: "turned upright by its EXIF orientation; stored as 200x150"
+    # (engines.fileio.turned_size_note); None otherwise
+    turned: str | None = None
 
 
 PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
@@ -98,13 +106,17 @@ class BatchResult:
         notes: ``(output file, note)`` for results of :attr:`written` whose fill did not
             follow guidance its engine follows (a reference photo too small for the patch
             size, labels without a source: :func:`engines.guidance.source_notes`, starting
-            "the fill"), that left out part of their original (a grey colour profile a
-            colour result cannot hold: :func:`engines.fileio.left_out_profile`; transparency
-            flattened onto white, the result's format having none: :func:`flattened_note`)
-            or hold nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
+            "the fill"), whose picture's reading converted something (16 bits edited at 8,
+            only the first frame of an animation: :attr:`engines.fileio.LoadedImage.notes`),
+            that left out part of their original (transparency flattened onto white, the
+            result's format having none: both by :func:`engines.fileio.picture_notes`, as
+            ``inpaint`` says them; a grey colour profile a colour result cannot hold:
+            :func:`engines.fileio.left_out_profile`) or hold nothing found
+            (:meth:`~engines.segmentation.base.Parser.map_note`, such as
             :data:`engines.segmentation.face.NO_FACE`), in input order (a picture's own in
             that order); :func:`note_lines` says them once per kind. None of them is a
-            failure.
+            failure. (:func:`label_folder` adds no reading notes: as ``segment IMAGE``,
+            it leaves out what concerns saving the picture, not its label map.)
         noun: what the run writes, in the singular (``"label map"`` for
             :func:`label_folder`), for the messages on it (:func:`so_far`).
     """
@@ -384,8 +396,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             ``name_suffix``; it must differ from the input folder unless a suffix is given.
             An output path that would replace an input is always refused.
         mask: ``(H, W)`` uint8, 255 = pixels to fill, for every image (e.g. a watermark
-            estimate's mask); or a function ``mask(image_file, pixels)`` giving each image's
-            own mask (an image whose mask cannot be had is recorded as failed).
+            estimate's mask); or a function ``mask(image_file, loaded)`` giving each image's
+            own mask from the picture as read (:class:`~engines.fileio.LoadedImage`: its
+            ``rgb``, and its ``shape`` to check a mask file against, which names the size
+            a photo turned upright by its EXIF orientation is stored at); an image whose
+            mask cannot be had is recorded as failed.
         engine: a registered engine name (created, and released at the end) or an engine
             instance (left loaded for the caller).
         progress: called as ``progress(fraction, message)`` during and after each image.
@@ -401,11 +416,13 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             input's own; JPEG inputs re-encoded as JPEG change slightly everywhere (lossy),
             PNG keeps every pixel outside the mask exact. A transparent picture written to a
             format without transparency (JPEG, BMP) is flattened onto white and noted
-            (:attr:`BatchResult.notes`, :func:`flattened_note`).
+            (:attr:`BatchResult.notes`, :func:`engines.fileio.flattened_note`), as is what
+            reading a picture converted (:func:`engines.fileio.picture_notes`).
         other_sizes: for images whose size differs from the mask: ``"skip"`` (left alone and
-            listed in :attr:`BatchResult.other_size`, not as failed) or ``"anchor"`` (the
-            mask is moved to keep its distance to the nearest corner, edge middle or centre,
-            see :func:`engines.watermark.place_mask`).
+            listed in :attr:`BatchResult.other_size`, not as failed, saying when the
+            picture's EXIF orientation explains it: :attr:`OtherSize.turned`) or
+            ``"anchor"`` (the mask is moved to keep its distance to the nearest corner, edge
+            middle or centre, see :func:`engines.watermark.place_mask`).
         keep_metadata: write each input's colour profile and EXIF tags into its result
             (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail). A grey
             profile a colour result cannot hold is left out and noted
@@ -454,10 +471,12 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | list[str]:
         loaded = load_image(source)
         image = loaded.rgb
-        image_mask = mask(source, image) if callable(mask) else mask
+        image_mask = mask(source, loaded) if callable(mask) else mask
         placed = _mask_for(image_mask, image, other_sizes)
         if placed is None:
-            return OtherSize(source, _size(image), _size(image_mask))
+            mask_size = _size(image_mask)
+            return OtherSize(source, _size(image), mask_size,
+                             turned_size_note(*mask_size, loaded.shape))
         request = InpaintRequest(image, placed, **settings)
         result = _final_image(engine, request, cancel, report)
         notes = fill_notes(request, engine, reference_names, cancel)
@@ -465,7 +484,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                     follow_links=False)
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
                    if keep_metadata else None)
-        return [*notes, *filter(None, (flattened_note(loaded.alpha, target.suffix), profile))]
+        # in inpaint's order: the fill's, the picture's own, the profile left out
+        return [*notes, *picture_notes(loaded, target.suffix), *filter(None, [profile])]
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,

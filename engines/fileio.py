@@ -1100,11 +1100,24 @@ def other_size_reason(what: str, width: int, height: int, shape: tuple[int, int]
     shown = tuple(shape[:2])
     subject = f"the {what} {'are' if plural else 'is'} {width}x{height} but the image is " \
               f"{shown[1]}x{shown[0]}"
+    turned = turned_size_note(width, height, shape)
+    if turned is not None:
+        return f"{subject} ({turned}): draw the {what} on the upright picture"
+    return f"{subject}; they must be the same size"
+
+
+def turned_size_note(width: int, height: int, shape: tuple[int, int]) -> str | None:
+    """Why a layer of ``width`` x ``height`` is not the size of a picture of ``shape`` (H, W)
+    when that picture's EXIF orientation turned it a quarter and the layer is the size its
+    file stores (``shape`` an :class:`ImageShape`): "turned upright by its EXIF orientation;
+    stored as 200x150", as :func:`other_size_reason` and a folder run's pictures of another
+    size (:attr:`engines.batch.OtherSize.turned`) say it. None otherwise (a plain tuple,
+    a picture stored upright, or a layer of yet another size)."""
+    shown = tuple(shape[:2])
     stored = getattr(shape, "stored", shown)
     if stored != shown and (height, width) == stored:
-        return (f"{subject} (turned upright by its EXIF orientation; stored as "
-                f"{stored[1]}x{stored[0]}): draw the {what} on the upright picture")
-    return f"{subject}; they must be the same size"
+        return f"turned upright by its EXIF orientation; stored as {stored[1]}x{stored[0]}"
+    return None
 
 
 # why a binary layer file holding no set pixel is refused, by the layer's name (load_mask's
@@ -1279,6 +1292,20 @@ def flattened_note(alpha: np.ndarray | None, suffix: str) -> str | None:
         return None
     return (f"{suffix.lower()} files have no transparency; the transparent parts were "
             "flattened onto white")
+
+
+def picture_notes(loaded: LoadedImage, suffix: str) -> list[str]:
+    """What the user is told about a picture read as ``loaded`` whose result is written as
+    a ``suffix`` file, in this order: what reading it converted (:attr:`LoadedImage.notes`:
+    16 bits edited at 8, only the first of its frames or pages, turned upright by its EXIF
+    orientation...), then its transparency flattened onto white (:func:`flattened_note`).
+    The same words from ``inpaint`` (a ``note:`` line each) and in a folder run's notes on
+    the result (:attr:`engines.batch.BatchResult.notes`)."""
+    notes = list(loaded.notes)
+    flattened = flattened_note(loaded.alpha, suffix)
+    if flattened is not None:
+        notes.append(flattened)
+    return notes
 
 
 def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
