@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the result file (format by extension)")
     add_engine_arguments(parser)
     parser.add_argument("--sketch", help="structure lines to follow inside the hole (white = line)")
-    parser.add_argument("--color", metavar="FILE",
+    parser.add_argument("--color", "--colour", dest="color", metavar="FILE",
                         help="colour hints: the fill takes the colour of the strokes "
                              f"painted in the hole; FILE is {COLOUR_STROKES_FORMAT} (as the "
                              "editor's File > Export Colour Strokes writes it)")

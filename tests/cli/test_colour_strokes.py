@@ -62,6 +62,13 @@ def test_a_red_stroke_makes_the_fill_red_there_and_nothing_else_changes(grey, en
     assert "ignored" not in capsys.readouterr().out  # both follow colour strokes
 
 
+def test_colour_spelled_the_british_way_is_the_same_option(grey):
+    folder, _, hole = grey
+    _, american = _inpaint(folder, "telea", "--color", folder / "strokes.png")
+    _, british = _inpaint(folder, "telea", "--colour", folder / "strokes.png")
+    assert _redness(british, hole) > 30 and np.array_equal(british, american)
+
+
 def _run_refused(folder, capsys, strokes: str) -> str:
     """Run with ``--color strokes``; checks it is refused with one line and no result,
     and returns that line."""
