@@ -405,12 +405,12 @@ class FileCommands:
 
     def export_mask(self, path: str | Path | None = None, overwrite: bool = False) -> bool:
         """Save the mask as a grey PNG, white = hole (what ``inpaint`` reads). An empty mask
-        (no hole) is not written: the status bar says so first, no file dialog, no
+        (no hole: no value >= 128) is not written: the status bar says so first, no file dialog, no
         question."""
         doc = self.document
         if doc is None:
             return False
-        if not doc.has_layer(Layer.MASK) or not doc.mask.any():
+        if doc.hole_box() is None:  # also faint values (< 128) only: no hole to fill
             self.statusBar().showMessage("The mask is empty: nothing to export", 6000)
             return False
         return self._export_png(doc.mask, path, overwrite, "Mask", "mask", "_mask")

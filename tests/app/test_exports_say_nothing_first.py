@@ -92,6 +92,20 @@ def test_an_empty_mask_says_so_before_any_dialog(window, tmp_path):
     assert not (tmp_path / "new.png").exists()
 
 
+def test_a_mask_of_only_faint_values_is_empty_as_a_fill_sees_it(window, tmp_path):
+    faint = np.zeros((40, 60), np.uint8)
+    faint[5:30, 5:50] = 127  # under the hole threshold (128): no pixel to fill
+    window.document.replace_layer(Layer.MASK, faint, "Faint mask")
+    assert window.document.hole_box() is None
+    assert not window.export_mask(tmp_path / "new.png")
+    assert window.statusBar().currentMessage() == "The mask is empty: nothing to export"
+    assert not (tmp_path / "new.png").exists()
+    faint[20, 20] = 128  # one pixel in the hole: exported
+    window.document.replace_layer(Layer.MASK, faint, "One hole pixel")
+    assert window.export_mask(tmp_path / "new.png")
+    assert (tmp_path / "new.png").exists()
+
+
 def test_a_mask_never_painted_is_empty_too_and_stays_unmade(window, tmp_path):
     assert window.open_path(save_image(tmp_path / "other.png",
                                        np.full((40, 60, 3), 30, np.uint8)))
