@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from engines.base import (
     CROP_MARGIN_RANGE,
     MIN_CROP_CONTEXT,
     SEED_RANGE,
+    Guidance,
     InpaintRequest,
     InputError,
     Stage,
@@ -35,13 +36,14 @@ from engines.fileio import (
     ImageFileError,
     count_noun,
     empty_layer_problem,
+    join_words,
     list_images_and_note,
     load_image,
     load_mask,
     read_file_bytes,
     refuse_read_only,
 )
-from engines.guidance import reference_pixels, reference_problem
+from engines.guidance import reference_patch_size, reference_pixels, reference_problem
 
 DEFAULT_CONTEXT = InpaintRequest.crop_margin  # --context not given: the request's default
 
@@ -356,6 +358,47 @@ def load_exemplars(paths: list[str] | None, patch_size: int) -> dict[str, np.nda
             raise InputError(f"--exemplar {path} {problem}; leave it out{smaller}")
         exemplars[path] = pixels
     return exemplars
+
+
+def load_references(paths: list[str] | None, engine: str,
+                    options: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The ``--exemplar`` photos at ``paths`` for fills by the engine named ``engine`` with
+    ``options`` (its parsed ``--option`` values), read once each: :func:`load_exemplars` at
+    the patch side that engine copies (:func:`engines.guidance.reference_patch_size`), by
+    the path each was named by, a file named twice once, read-only (requests take them
+    without copying them: a 108 MP photo is 324 MB). Raises before any work, naming the
+    file, for one that cannot be read or gives no patch."""
+    exemplars = load_exemplars(paths, reference_patch_size(engine, options))
+    for pixels in exemplars.values():
+        pixels.flags.writeable = False
+    return exemplars
+
+
+def reference_names(paths: Iterable[str]) -> list[str]:
+    """The names the notes on reference photos give them: ``--exemplar PATH``, as named."""
+    return [f"--exemplar {path}" for path in paths]
+
+
+# the options giving each kind of guidance, in the order of the help
+_GUIDANCE_FLAGS = {Guidance.SKETCH: ("--sketch",), Guidance.COLOR: ("--color",),
+                   Guidance.LABELS: ("--labels",), Guidance.SAMPLING: ("--include", "--exclude"),
+                   Guidance.EXEMPLARS: ("--exemplar",)}
+
+
+def ignored_note(args: argparse.Namespace, unused: list[str], users: list[str]) -> str:
+    """The note on the guidance ``args.engine`` ignores (``unused``, :class:`Guidance`
+    values, and ``users``, the engines that follow it all, the best first:
+    :func:`engines.registry.unused_guidance`), naming the options as given (those a
+    command does not have count as not given): ``"telea ignored --sketch and --exemplar;
+    patchmatch follows them (edgeconnect too)"``."""
+    flags = [flag for kind, options in _GUIDANCE_FLAGS.items() if kind.value in unused
+             for flag in options if getattr(args, flag[2:], None) is not None]
+    note = f"{args.engine} ignored {join_words(flags)}"
+    if not users:
+        return note
+    one = len(flags) == 1 and (flags != ["--exemplar"] or len(set(args.exemplar)) == 1)
+    too = f" ({join_words(users[1:])} too)" if len(users) > 1 else ""
+    return f"{note}; {users[0]} follows {'it' if one else 'them'}{too}"
 
 
 class StageBar(tqdm):

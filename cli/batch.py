@@ -1,4 +1,5 @@
-"""`batch --images DIR (--masks DIR | --mask FILE) -o DIR`: fill every image of a folder."""
+"""`batch --images DIR (--masks DIR | --mask FILE) -o DIR [--exemplar FILE ...]`: fill every
+image of a folder."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from cli._common import (
     engine_options,
     folder_pictures,
     folder_progress,
+    ignored_note,
+    load_references,
+    reference_names,
     request_settings,
 )
 from engines import registry
-from engines.base import InputError
+from engines.base import Guidance, InputError
 from engines.batch import (
     SIZE_POLICIES,
     BatchInterrupted,
@@ -28,6 +32,7 @@ from engines.batch import (
     BatchStopped,
     clear_folder,
     note_lines,
+    output_path,
     so_far,
 )
 from engines.fileio import (
@@ -60,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where results go, under the pictures' names (never the input "
                              "folder)")
     add_engine_arguments(parser)
+    parser.add_argument("--exemplar", nargs="+", action="extend", metavar="FILE",
+                        help="reference photos whose content may fill the holes of every "
+                             "picture (read once for the whole folder): every file name up "
+                             "to the next option is one; repeatable; a file named twice is "
+                             "searched once; only fully opaque pixels are copied; never "
+                             "replaced by a result")
     parser.add_argument("--format", metavar=".EXT",
                         help="write this format instead of each input's own (e.g. .png keeps "
                              "every pixel outside the mask exact)")
@@ -113,6 +124,21 @@ def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> li
     if masks is None or not masks.is_dir():
         return []
     return [found for found in (mask_file(p, masks) for p in files) if found is not None]
+
+
+def refuse_replacing_references(sources: list[Path], output: str, output_format: str | None,
+                                references: Iterable[str]) -> None:
+    """Raise :class:`InputError` before any work when the result of one of ``sources`` in
+    the folder ``output`` (``-o``, written as ``output_format`` or each picture's own) would
+    replace one of the reference photos (``--exemplar``, as named): they are never
+    replaced, whatever ``--overwrite`` says."""
+    named = {Path(path).resolve(): path for path in references}
+    for source in sources:
+        target = output_path(source, Path(output), output_format=output_format)
+        if target.resolve() in named:
+            raise InputError(f"{target.name} would replace the reference photo --exemplar "
+                             f"{named[target.resolve()]}; choose another output folder: "
+                             "reference photos are never replaced")
 
 
 def print_failures(result: BatchResult) -> None:
@@ -238,6 +264,12 @@ def run(args: argparse.Namespace) -> int:
         args.images, args.output, "results", used_folders=[masks] if masks else [],
         leave_out=leave_out, left_out_because="masks, not pictures")
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
+    refuse_replacing_references(sources, args.output, args.format, args.exemplar or ())
+    references = load_references(args.exemplar, args.engine, options)  # once for the folder
+    if references:
+        settings["exemplars"] = tuple(references.values())
+    unused, users = registry.unused_guidance(  # said once, not per picture
+        args.engine, {Guidance.EXEMPLARS} if references else set())
     with contextlib.ExitStack() as closing:  # a folder refused before any work shows no bar
         progress = folder_progress(closing, len(sources), args.engine)
         result = run_to_end(lambda: clear_folder(
@@ -245,13 +277,15 @@ def run(args: argparse.Namespace) -> int:
             request_settings=settings, engine_options=options,
             output_format=args.format, other_sizes=args.other_sizes or "skip",
             keep_metadata=not args.strip_metadata,
-            protected=in_use), closing.close, args.overwrite)
+            protected=[*in_use, *references],
+            reference_names=reference_names(references)), closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     chosen = "." + args.format.lower().lstrip(".") if args.format else None
     dropped = (chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata)
     print_outcome(result, [
+        *([ignored_note(args, unused, users)] if unused and result.written else []),
         *([f"{chosen} files hold no colour profile, EXIF or XMP; the results carry none"]
           if dropped else []),
         *note_lines(result)])

@@ -6,17 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from cli._common import (
     add_engine_arguments,
     add_metadata_argument,
     build_request,
     check_output_file,
     engine_options,
-    load_exemplars,
+    ignored_note,
     load_labels,
     load_layer,
+    load_references,
+    reference_names,
     request_settings,
     run_with_bar,
 )
@@ -26,14 +26,13 @@ from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
     drops_metadata,
-    join_words,
     left_out_profile,
     load_colour_strokes,
     load_image,
     picture_notes,
     save_result,
 )
-from engines.guidance import fill_notes, reference_patch_size
+from engines.guidance import fill_notes
 from engines.region import shrunk_references_note
 
 NAME = "inpaint"
@@ -125,33 +124,12 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
         raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
-# the options giving each kind of guidance, in the order of the help
-_GUIDANCE_FLAGS = {Guidance.SKETCH: ("--sketch",), Guidance.COLOR: ("--color",),
-                   Guidance.LABELS: ("--labels",), Guidance.SAMPLING: ("--include", "--exclude"),
-                   Guidance.EXEMPLARS: ("--exemplar",)}
-
-
-def _ignored_note(args: argparse.Namespace, unused: list[str], users: list[str]) -> str:
-    """The note on the guidance ``args.engine`` ignores (``unused``, :class:`Guidance`
-    values, and ``users``, the engines that follow it all, the best first:
-    :func:`engines.registry.unused_guidance`), naming the options as given: ``"telea
-    ignored --sketch and --exemplar; patchmatch follows them (edgeconnect too)"``."""
-    flags = [flag for kind, options in _GUIDANCE_FLAGS.items() if kind.value in unused
-             for flag in options if getattr(args, flag[2:]) is not None]
-    note = f"{args.engine} ignored {join_words(flags)}"
-    if not users:
-        return note
-    one = len(flags) == 1 and (flags != ["--exemplar"] or len(set(args.exemplar)) == 1)
-    too = f" ({join_words(users[1:])} too)" if len(users) > 1 else ""
-    return f"{note}; {users[0]} follows {'it' if one else 'them'}{too}"
-
-
 def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> None:
     """Say on stderr which reference photos the fill searches shrunk (far larger than the
     region filled: :func:`engines.region.shrunk_references_note`, as the editor says);
-    ``paths``: the request's reference photos, as named (:func:`_load_references`)."""
-    names = [f"--exemplar {path}" for path in paths]
-    note = shrunk_references_note(request, engine, names)
+    ``paths``: the request's reference photos, as named
+    (:func:`cli._common.load_references`)."""
+    note = shrunk_references_note(request, engine, reference_names(paths))
     if note:
         print(f"note: {note}", file=sys.stderr)
 
@@ -159,19 +137,9 @@ def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) 
 def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> list[str]:
     """The notes on guidance ``engine`` follows but could not in this fill
     (:func:`engines.guidance.source_notes`, as the editor says them): reference photos left
-    out (``paths``: as named, :func:`_load_references`), labels of the hole without a
-    source, named as the label map's set names them."""
-    return fill_notes(request, engine, [f"--exemplar {path}" for path in paths])
-
-
-def _load_references(args: argparse.Namespace, engine: Engine) -> dict[str, np.ndarray]:
-    """The ``--exemplar`` photos by the path each was named by, a file named twice once
-    (:func:`cli._common.load_exemplars`), read-only: the request takes them without copying
-    them (a 108 MP photo is 324 MB)."""
-    exemplars = load_exemplars(args.exemplar, reference_patch_size(args.engine, engine.options))
-    for pixels in exemplars.values():
-        pixels.flags.writeable = False
-    return exemplars
+    out (``paths``: as named, :func:`cli._common.load_references`), labels of the hole
+    without a source, named as the label map's set names them."""
+    return fill_notes(request, engine, reference_names(paths))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     labels, label_set = load_labels(args.labels, shape)
     include = load_layer(args.include, shape, "include area")
     exclude = load_layer(args.exclude, shape, "exclude area")
-    references = _load_references(args, engine)
+    references = load_references(args.exemplar, args.engine, engine.options)
     colour = None if args.color is None else load_colour_strokes(args.color, shape)
     request = build_request(settings, loaded.rgb, mask, sketch=sketch, labels=labels,
                             include=include, exclude=exclude,
@@ -203,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)
     if unused:  # with the other notes on the result
-        print(f"note: {_ignored_note(args, unused, users)}")
+        print(f"note: {ignored_note(args, unused, users)}")
     for note in _source_notes(engine, request, list(references)):
         print(f"note: {note}")
     for note in picture_notes(loaded, output.suffix):  # as a folder run notes them
