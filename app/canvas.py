@@ -78,6 +78,11 @@ class Canvas(QWidget):
     pointer) and pan (drags, trackpad, sideways wheel, the wheel in :attr:`WheelMode.SCROLL`),
     never far enough to lose the picture.
 
+    A drag of the tool is one undo step, ended by the left button's release or, when that
+    release cannot come or must not be waited for, by :meth:`end_drag`: a press (a pan
+    started over it), a move with the left button up, Space, a tool change, the focus or
+    the mouse grab lost, another document, or a command that needs the document.
+
     Signals:
         zoomChanged(float): the zoom factor (screen px per image px) changed.
         cursorMoved(int, int): pointer position in image pixels (-1, -1 when outside).
@@ -116,7 +121,8 @@ class Canvas(QWidget):
         self._pointer: QPointF | None = None
         self._panning_from: QPointF | None = None
         self._space_held = False
-        self._drawing = False
+        self._drawing = False  # a drag of the tool is under way (see end_drag)
+        self._drag_point: tuple[float, float] | None = None  # where it last was (image px)
         self._focus_shown = False  # a frame while the focus came from the keyboard (Tab)
         self._background = QColor(46, 46, 50)
         # what the view has yet to show (see sync_view)
@@ -138,7 +144,9 @@ class Canvas(QWidget):
     # ---------------------------------------------------------------- document
     def set_document(self, document: Document | None) -> None:
         """Show ``document``. The display buffers of a large picture are built on a worker
-        thread, the window painting the previous one meanwhile (:func:`app.busy.wait_for`)."""
+        thread, the window painting the previous one meanwhile (:func:`app.busy.wait_for`).
+        A drag under way on the previous document ends there, unannounced (:meth:`end_drag`)."""
+        self.end_drag(announce=False)
         view = None
         if document is not None:
             def build() -> ViewCache:
@@ -314,6 +322,9 @@ class Canvas(QWidget):
         return self._holes[2] or None
 
     def set_tool(self, tool: Tool) -> None:
+        """Use ``tool``; a drag of another tool under way ends first (:meth:`end_drag`)."""
+        if tool is not self.tool:
+            self.end_drag()
         self.tool = tool
         self._update_cursor()
         self.update()
@@ -625,7 +636,10 @@ class Canvas(QWidget):
         event.accept()
 
     def event(self, event) -> bool:
-        """A pinch (a native zoom gesture) zooms around the fingers by ``1 + value``."""
+        """A pinch (a native zoom gesture) zooms around the fingers by ``1 + value``; the
+        mouse grab lost (a popup or a dialog took the mouse) ends a drag (:meth:`end_drag`)."""
+        if event.type() == QEvent.UngrabMouse:
+            self.end_drag()
         if (event.type() == QEvent.NativeGesture
                 and event.gestureType() == Qt.ZoomNativeGesture):
             self.zoom_by(1.0 + event.value(), event.position())
@@ -634,8 +648,35 @@ class Canvas(QWidget):
             return True
         return super().event(event)
 
+    def end_drag(self, announce: bool = True) -> None:
+        """End a drag of the tool whose release will not come or must not be waited for (a
+        pan started over it, a tool change, the focus or the mouse grab lost, a command that
+        needs the document): a tool that edits a layer is released where the drag last was,
+        so the stroke so far is kept as one undo step and :attr:`editFinished` is emitted as
+        after a release (not with ``announce`` False: the document is being replaced); the
+        drag of one that edits none (the face box, the picker) is dropped. Does nothing
+        without a drag; later moves never paint until the next press."""
+        if not self._drawing:
+            return
+        if self.tool is not None and self.tool.layer is None:
+            self._drawing, self._drag_point = False, None
+            return
+        self._finish_drag(self._drag_point, announce)
+
+    def _finish_drag(self, point: tuple[float, float] | None, announce: bool) -> None:
+        """Release the tool at ``point`` (image px) and end the drag; see :meth:`end_drag`."""
+        self._drawing, self._drag_point = False, None
+        document, tool = self.document, self.tool
+        if document is None or tool is None or point is None:
+            return
+        if tool.release(document, point) and announce:
+            self.editFinished.emit(tool.layer.value if tool.layer else "")
+
     def mousePressEvent(self, event) -> None:
         pos = event.position()
+        # a press of any button ends a drag under way: one whose release was lost, or one
+        # a pan now starts over (the stroke so far is kept, and no hover paints after it)
+        self.end_drag()
         pan = (event.button() == Qt.MiddleButton or self._space_held
                or (event.button() == Qt.LeftButton and isinstance(self.tool, PanTool)))
         if pan:
@@ -643,7 +684,8 @@ class Canvas(QWidget):
             self._update_cursor()
         elif event.button() == Qt.LeftButton and self.document and self.tool:
             self._drawing = True
-            self.tool.press(self.document, self.image_point(pos))
+            self._drag_point = self.image_point(pos)
+            self.tool.press(self.document, self._drag_point)
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:
@@ -655,7 +697,11 @@ class Canvas(QWidget):
             self._panning_from = pos
             self.pan_by(delta.x(), delta.y())
         elif self._drawing and self.document and self.tool:
-            self.tool.move(self.document, self.image_point(pos))
+            if event.buttons() & Qt.LeftButton:
+                self._drag_point = self.image_point(pos)
+                self.tool.move(self.document, self._drag_point)
+            else:  # the left button is up, its release never came here: no hover paints
+                self.end_drag()
         if self.tool is not None and self.tool.family:
             self.update(self._cursor_rect(old))
             self.update(self._cursor_rect(pos))
@@ -669,9 +715,7 @@ class Canvas(QWidget):
             self._panning_from = None
             self._update_cursor()
         elif self._drawing and event.button() == Qt.LeftButton:
-            self._drawing = False
-            if self.tool.release(self.document, self.image_point(event.position())):
-                self.editFinished.emit(self.tool.layer.value if self.tool.layer else "")
+            self._finish_drag(self.image_point(event.position()), announce=True)
         event.accept()
 
     def leaveEvent(self, event) -> None:
@@ -683,6 +727,9 @@ class Canvas(QWidget):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self._space_held = True
+            if self._drawing:  # Space during a stroke ends it; the button held then pans
+                self.end_drag()
+                self._panning_from = self._pointer or QPointF(self.mapFromGlobal(QCursor.pos()))
             self._update_cursor()
             self.update(self._cursor_rect(self._pointer))
             return
@@ -700,6 +747,8 @@ class Canvas(QWidget):
         if event.reason() not in _PASSING_FOCUS:
             self._focus_shown = False
         self._update_focus_frame()
+        # the release of a drag under way may go elsewhere now (a dialog, another window)
+        self.end_drag()
         # a Space released elsewhere (a message box took the focus) never reaches us: let
         # go of it now, or every later drag would pan
         if self._space_held:

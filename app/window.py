@@ -727,6 +727,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         return dialog
 
     def compare_engines(self) -> CompareDialog | None:
+        """Compare the engines on the picture and mask, a brush drag under way ended first
+        (its stroke counts; see :meth:`_end_drag_for`); the one chosen is applied."""
+        if not self._end_drag_for():
+            return None
         doc = self.document
         if doc is None or not doc.mask.any():
             self.statusBar().showMessage("Paint over what should be removed first", 6000)
@@ -754,6 +758,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _apply_compared(self, doc: Document, version: int, request, name: str, image) -> None:
         if doc is not self.document or doc.image_version != version:
             self.statusBar().showMessage("The picture changed meanwhile; compare again", 6000)
+            return
+        if not self._end_drag_for():
             return
         title = registry.engine_class(name).title  # as a fill run in the window names it
         self.controller.discard()  # the chosen result replaces a fill waiting for Enter
@@ -812,8 +818,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
         the GUI thread (a wide disc on a large picture takes seconds). With ``verb``, an
         empty mask is left alone and the status bar says there is nothing to ``verb``;
-        ``said``: what the status bar says of the edit done."""
-        if self.document is None:
+        ``said``: what the status bar says of the edit done. A brush drag under way ends
+        first, its stroke included (:meth:`_end_drag_for`)."""
+        if self.document is None or not self._end_drag_for():
             return
         mask = self.document.mask
         if verb is not None and not mask.any():
@@ -860,11 +867,22 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """Clear the include and the exclude area."""
         self._clear_layer(Layer.SAMPLING, "sampling area")
 
+    def _end_drag_for(self) -> bool:
+        """Before a command that records a step of its own (a shortcut may come while the
+        mouse button is held): end a drag under way on the canvas (:meth:`Canvas.end_drag`:
+        its stroke is kept as a step of its own). Returns whether the document is free for
+        the command; if a step is still open, the status bar says to finish the stroke."""
+        self.canvas.end_drag()
+        if self.document is not None and self.document.in_step:
+            self.statusBar().showMessage("Finish the stroke first", 5000)
+            return False
+        return True
+
     def _clear_layer(self, layer: Layer, what: str, plural: bool = False) -> None:
         """Blank ``layer`` as one undo step; an empty one is left alone and the status bar
         says there is nothing to clear. ``what`` names its content (``plural``: a plural
-        noun)."""
-        if self.document is None:
+        noun). A brush drag under way ends first, its stroke included (:meth:`_end_drag_for`)."""
+        if self.document is None or not self._end_drag_for():
             return
         if self.document.clear_layer(layer, f"Clear {what}") is None:
             self.statusBar().showMessage(
