@@ -64,6 +64,7 @@ from engines.base import (
     Guidance,
     Readiness,
 )
+from engines.fileio import join_words
 from engines.weights import InstallState, format_size
 
 Job = Callable[[weights.ProgressCallback, CancelToken, Callable[[str], None]], Path]
@@ -253,8 +254,9 @@ class TransferDialog(QDialog):
     Call :meth:`start` (then ``open()`` or ``exec()``). Cancel (or Esc, or closing the
     window) cancels, as does deleting the dialog; the dialog closes once the worker stopped.
     When every job succeeded the dialog accepts (``finished(QDialog.Accepted)``); when one
-    failed it stays open showing the error until closed (``finished(QDialog.Rejected)``);
-    when cancelled it rejects.
+    failed it stays open until closed (``finished(QDialog.Rejected)``), its heading saying
+    what was installed and what failed and why, by title (:meth:`_outcome_text`), its bar
+    the share of the queue installed; when cancelled it rejects.
 
     Signals:
         succeeded(str, str): a checkpoint is installed (weights id, path).
@@ -281,6 +283,7 @@ class TransferDialog(QDialog):
         self._started = False
         self._speed = _Speed()
         self._was_cancelled = False
+        self._cancelled_id: str | None = None
         self.paths: dict[str, Path] = {}
         self.errors: dict[str, str] = {}
 
@@ -386,7 +389,7 @@ class TransferDialog(QDialog):
         self.failed.emit(weights_id, message)
 
     def _job_cancelled(self, weights_id: str) -> None:
-        self._was_cancelled = True
+        self._was_cancelled, self._cancelled_id = True, weights_id
         self.cancelled.emit(weights_id)
 
     def _queue_done(self) -> None:
@@ -400,16 +403,41 @@ class TransferDialog(QDialog):
         elif self._was_cancelled and not self.errors:
             super().reject()
         else:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(0)
-            self.heading.setText("Failed: " + "; ".join(
-                f"{weights_id}: {message}" for weights_id, message in self.errors.items()))
+            self.bar.setRange(0, len(self._jobs))
+            self.bar.setValue(len(self.paths))  # the share installed: 0 when none was
+            self.heading.setText(self._outcome_text())
             self.detail.setText(self._failure_advice())
             self.buttons.setStandardButtons(QDialogButtonBox.Close)
+
+    def _outcome_text(self) -> str:
+        """The heading after a queue with failures, models named by title: ``"Failed:
+        Missing net: <why>"``; with some installed ``"1 of 3 installed (Good net); failed:
+        Missing net: <why>"``; several failures one a line after ``"2 failed:"``; a job
+        cancelled on the way is named on the first line (``"Slow net cancelled"``)."""
+        failures = [f"{_title(weights_id)}: {message}"
+                    for weights_id, message in self.errors.items()]
+        first = []
+        if self.paths:
+            installed = join_words([_title(weights_id) for weights_id in self.paths])
+            first.append(f"{len(self.paths)} of {len(self._jobs)} installed ({installed})")
+        if self._cancelled_id is not None:
+            first.append(f"{_title(self._cancelled_id)} cancelled")
+        failed = "failed" if len(failures) == 1 else f"{len(failures)} failed"
+        first.append(failed if first else failed[:1].upper() + failed[1:])
+        separator = " " if len(failures) == 1 else "\n"
+        return "; ".join(first) + ":" + separator + "\n".join(failures)
 
     def _failure_advice(self) -> str:
         """What to do after the failures in :attr:`errors` (shown under them)."""
         return ""
+
+
+def _title(weights_id: str) -> str:
+    """The title a dialog names checkpoint ``weights_id`` by (its id if it is unknown)."""
+    try:
+        return weights.get_spec(weights_id).title
+    except KeyError:
+        return weights_id
 
 
 class DownloadDialog(TransferDialog):
@@ -430,10 +458,17 @@ class DownloadDialog(TransferDialog):
                          "Downloading weights", parent)
 
     def _failure_advice(self) -> str:
+        """Advice on the failed downloads only, named by title once others were installed
+        or kept partly: a kept partial file resumes, the others can be tried again later;
+        or import a file."""
         kept = [weights_id for weights_id in self.errors
                 if weights.installation(weights_id).partial_bytes]
-        again = (f"The partial download of {', '.join(kept)} is kept: downloading again "
-                 "resumes it. " if kept else "Try again later. ")
+        others = [_title(weights_id) for weights_id in self.errors if weights_id not in kept]
+        again = (f"The partial download of {join_words([_title(k) for k in kept])} is kept: "
+                 "downloading again resumes it. " if kept else "")
+        if others:
+            again += (f"Try downloading {join_words(others)} again later. "
+                      if kept or self.paths else "Try again later. ")
         return again + "Or import a file you downloaded yourself from the model manager."
 
 

@@ -44,12 +44,13 @@ import cv2
 import numpy as np
 
 from engines.base import CancelToken, InputError
-from engines.fileio import image_size, list_images, read_rgb
+from engines.fileio import count_noun, image_size, list_images, read_rgb
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 ImageSource = str | os.PathLike | np.ndarray
 
 MIN_IMAGES = 5
+LEFT_OUT_SHOWN = 5  # pictures an error names before "and N more"
 SOBEL_GAIN = 8.0  # a 3x3 Sobel of a unit ramp is 8: dividing gives grey levels per pixel
 
 
@@ -111,6 +112,26 @@ def _sources(images: ImageSource | Sequence[ImageSource]) -> list[_Source]:
         else:
             sources.append(_Source(Path(item).name, item))
     return sources
+
+
+def left_out_note(skipped: Sequence[tuple[str, str]], shown: int | None = None) -> str:
+    """What an estimate left out and why, e.g. ``"2 left out of the estimate: p4.jpg: the
+    file is damaged (Truncated File Read); other.png: 200x150 differs from the common size
+    160x120"``, from :attr:`WatermarkEstimate.skipped`-style ``(name, reason)`` pairs. At
+    most ``shown`` of them (all when None), then ``" and 3 more"``; "" for none."""
+    if not skipped:
+        return ""
+    shown = len(skipped) if shown is None else shown
+    listed = "; ".join(f"{name}: {reason}" for name, reason in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"{len(skipped)} left out of the estimate: {listed}{more}"
+
+
+def _too_few(found: str, skipped: Sequence[tuple[str, str]]) -> InputError:
+    """The error refusing an estimate: ``found`` (what was found and what is needed), then
+    the pictures left out and why (:func:`left_out_note`, the first few)."""
+    note = left_out_note(skipped, LEFT_OUT_SHOWN)
+    return InputError(f"{found}. {note}" if note else found)
 
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
@@ -276,7 +297,8 @@ def estimate_watermark_mask(images: ImageSource | Sequence[ImageSource],
 
     Returns a :class:`WatermarkEstimate` (``found`` is False if no consistent structure was
     seen). Raises :class:`~engines.base.InputError` if fewer than ``min_images`` images of one
-    size are readable, file errors for a missing folder.
+    size are readable (its message names the first few left out and why, as
+    :func:`left_out_note` does), file errors for a missing folder.
     """
     cancel = cancel or CancelToken()
     sources = _sources(images)
@@ -288,10 +310,12 @@ def estimate_watermark_mask(images: ImageSource | Sequence[ImageSource],
         except OSError as exc:
             skipped.append((source.name, exc.strerror or str(exc)))
     if not sized:
-        found = (f"no readable images among the {len(sources)} given" if sources else
+        found = ("the one image given cannot be read" if len(sources) == 1 else
+                 f"none of the {len(sources)} images given can be read" if sources else
                  f"the folder {Path(images).name} has no pictures"
                  if isinstance(images, (str, os.PathLike)) else "no images were given")
-        raise InputError(f"{found}; need at least {min_images} carrying the same watermark")
+        raise _too_few(f"{found}; need at least {min_images} carrying the same watermark",
+                       skipped)
     size = Counter(s for _, s in sized).most_common(1)[0][0]
     width, height = size
     for source, other in sized:
@@ -300,8 +324,9 @@ def estimate_watermark_mask(images: ImageSource | Sequence[ImageSource],
                                          f"{width}x{height}"))
     chosen = [source for source, other in sized if other == size]
     if len(chosen) < min_images:
-        raise InputError(f"found {len(chosen)} readable images of size {width}x{height}; "
-                         f"estimating a watermark needs at least {min_images} of one size")
+        raise _too_few(f"found {count_noun(len(chosen), 'readable image')} of size "
+                       f"{width}x{height}; estimating a watermark needs at least {min_images} "
+                       "of one size", skipped)
     scale = min(1.0, max_side / max(width, height))
     work = (max(1, round(width * scale)), max(1, round(height * scale)))
     frame_bytes = work[0] * work[1] * 2 * 2
@@ -323,8 +348,8 @@ def estimate_watermark_mask(images: ImageSource | Sequence[ImageSource],
                 skipped.append((source.name, f"decoded as {rgb.shape[1]}x{rgb.shape[0]}"))
         _report(progress, 0.9 * (index + 1) / len(chosen), f"reading {source.name}")
     if used < min_images:
-        raise InputError(f"only {used} images could be read; estimating a watermark needs "
-                         f"at least {min_images}")
+        raise _too_few(f"only {count_noun(used, 'image')} of {width}x{height} could be read; "
+                       f"estimating a watermark needs at least {min_images}", skipped)
     cancel.raise_if_cancelled()
     _report(progress, 0.92, "locating the watermark")
     median = remedian.result() / SOBEL_GAIN

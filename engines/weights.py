@@ -815,13 +815,15 @@ def _member_missing_message(spec: WeightSpec, path: Path, what: str) -> str:
     instead: the folders where it keeps a file of the member's name (another dataset's
     ``celeba/`` and ``psv/`` where ``places2/EdgeModel_gen.pth`` is expected:
     ``"places2.zip holds celeba/ and psv/ but not places2/: ..."``), several copies of the
-    member, or else its top-level entries."""
+    member, or else its top-level entries. Each names the checkpoint the member is: ``"…,
+    the LaMa big (official) checkpoint (lama-big)"``."""
     member = (spec.archive_member or "").strip("/")
+    checkpoint = f"the {spec.title} checkpoint ({spec.id})"
     files = [name for name in _zip_names(path) or () if not name.endswith("/")]
     copies = [name for name in files if name.endswith("/" + member)]
     if len(copies) > 1:
         return (f"{what} holds {member!r} more than once ({join_words(copies)}): cannot tell "
-                f"which is the {spec.title}")
+                f"which is {checkpoint}")
     wanted = member.split("/")
     folders: dict[str, str] = {}  # a folder holding a file of the member's name -> expected
     for name in files:
@@ -834,9 +836,9 @@ def _member_missing_message(spec: WeightSpec, path: Path, what: str) -> str:
         folders.setdefault(_folder(parts[:-same], name), _folder(wanted[:-same], member))
     if folders:
         expected = " or ".join(dict.fromkeys(folders.values()))
-        return (f"{what} holds {join_words(list(folders))} but not {expected}: no {member} "
-                f"for the {spec.title}")
-    return f"{what} holds {_zip_listing(files)} but has no {member!r} for the {spec.title}"
+        return (f"{what} holds {join_words(list(folders))} but not {expected}: no {member}, "
+                f"{checkpoint}")
+    return f"{what} holds {_zip_listing(files)} but has no {member!r}, {checkpoint}"
 
 
 def _folder(parts: list[str], file: str) -> str:

@@ -437,9 +437,86 @@ def test_a_failed_download_says_a_kept_partial_file_is_resumed(qtbot, server, ma
             dialog.start()
         texts.append(dialog.detail.text())
 
-    assert texts[0].startswith(f"The partial download of {spec.id} is kept: downloading "
+    assert texts[0].startswith("The partial download of Test net is kept: downloading "
                                "again resumes it.")
     assert texts[1].startswith("Try again later.") and "partial" not in texts[1]
+
+
+def failing_specs(server, make_spec) -> tuple[WeightSpec, WeightSpec, str, str]:
+    """(Missing net, Html net, why each fails): a checkpoint the server does not have (HTTP
+    404) and one for which it sends a web page."""
+    host = f"127.0.0.1:{server.httpd.server_address[1]}"
+    missing = make_spec(urls=(server.url("/nope.pth"),), size=300_000, title="Missing net")
+    server.files["/page.pth"] = b"<!DOCTYPE html><html><body>Quota exceeded</body></html>" * 10
+    page = make_spec(urls=(server.url("/page.pth"),), size=300_000, title="Html net")
+    return (missing, page,
+            f"{host} has no such file (HTTP 404, {server.url('/nope.pth')}): the file may have "
+            "moved; get it by hand and import it",
+            f"the file from {host} is a web page, not the Html net checkpoint (the server sent "
+            "a page instead of the file); the bad file was removed")
+
+
+def finish(qtbot, dialog: DownloadDialog) -> list:
+    """Run ``dialog``'s queue to its end; ``completed``'s arguments."""
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.completed, timeout=30000) as completed:
+        dialog.start()
+        dialog.open()
+    return completed.args
+
+
+def test_a_queue_partly_installed_says_what_was_and_what_failed(qtbot, server, make_spec):
+    missing, page, not_there, web_page = failing_specs(server, make_spec)
+    good, body = served_spec(server, make_spec, title="Good net")
+    dialog = DownloadDialog([missing.id, page.id, good.id])
+
+    assert finish(qtbot, dialog) == [False]
+
+    assert weights.local_path(good.id).read_bytes() == body
+    assert dialog.heading.text() == ("1 of 3 installed (Good net); 2 failed:\n"
+                                     f"Missing net: {not_there}\nHtml net: {web_page}")
+    assert (dialog.bar.value(), dialog.bar.maximum()) == (1, 3)  # the share installed
+    assert dialog.detail.text() == ("Try downloading Missing net and Html net again later. Or "
+                                    "import a file you downloaded yourself from the model "
+                                    "manager.")
+    assert dialog.isVisible() and dialog.cancel_button.text() == "Close"
+
+
+def test_a_queue_with_one_failure_or_all_failed_names_them_by_title(qtbot, server,
+                                                                    make_spec):
+    missing, page, not_there, web_page = failing_specs(server, make_spec)
+    good, _ = served_spec(server, make_spec, title="Good net")
+    one = DownloadDialog([good.id, missing.id])
+    assert finish(qtbot, one) == [False]
+    assert one.heading.text() == f"1 of 2 installed (Good net); failed: Missing net: {not_there}"
+    assert (one.bar.value(), one.bar.maximum()) == (1, 2)
+    assert one.detail.text().startswith("Try downloading Missing net again later. Or import")
+
+    both = DownloadDialog([missing.id, page.id])
+    assert finish(qtbot, both) == [False]
+    assert both.heading.text() == f"2 failed:\nMissing net: {not_there}\nHtml net: {web_page}"
+    assert both.bar.value() == 0
+    assert both.detail.text() == ("Try again later. Or import a file you downloaded yourself "
+                                  "from the model manager.")
+
+    alone = DownloadDialog([missing.id])
+    assert finish(qtbot, alone) == [False]
+    assert alone.heading.text() == f"Failed: Missing net: {not_there}"
+
+
+def test_a_queue_cancelled_after_a_failure_names_both(qtbot, server, make_spec, monkeypatch):
+    missing, _, not_there, _ = failing_specs(server, make_spec)
+    slow, _ = served_spec(server, make_spec, title="Slow net")
+    server.delay = 0.02
+    monkeypatch.setattr(download, "CHUNK_SIZE", 8192)
+    dialog = DownloadDialog([missing.id, slow.id])
+    qtbot.addWidget(dialog)
+    dialog.start()
+    qtbot.waitUntil(lambda: weights.partial_path(slow.id).is_file(), timeout=20000)
+    with qtbot.waitSignal(dialog.completed, timeout=20000) as completed:
+        dialog.cancel()
+    assert completed.args == [False]
+    assert dialog.heading.text() == f"Slow net cancelled; failed: Missing net: {not_there}"
 
 
 def test_a_bad_download_is_not_said_to_be_kept(qtbot, server, make_spec):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 
@@ -126,3 +127,17 @@ def test_a_missing_file_is_named_before_any_question(installed, tmp_path, capsys
 def test_help_names_force(capsys):
     assert cli.main(["models", "import", "--help"]) == EXIT_OK
     assert "-f, --force" in capsys.readouterr().out
+
+
+def test_a_zip_without_the_checkpoint_says_which_checkpoint_it_lacks(model_cache, tmp_path,
+                                                                     capsys):
+    """The sentence ends on the checkpoint the zip should hold, title and id."""
+    archive = tmp_path / "x.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("hello.txt", "hi")
+    assert models_import("lama-big", archive) == EXIT_USAGE
+    printed = capsys.readouterr()
+    assert printed.err == ("error: x.zip holds hello.txt but has no "
+                           "'big-lama/models/best.ckpt', the LaMa big (official) checkpoint "
+                           "(lama-big)\n")
+    assert not weights.local_path("lama-big").exists()

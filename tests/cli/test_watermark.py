@@ -16,7 +16,15 @@ from engines.fileio import (
     write_atomic,
 )
 from tests.cli.stopping import ctrl_c, stop_at_call
-from tests.engines.test_watermark import backgrounds, iou, stamp, true_mask, watermark_alpha
+from tests.engines.test_watermark import (
+    CUT_SHORT,
+    backgrounds,
+    iou,
+    stamp,
+    too_few_folder,
+    true_mask,
+    watermark_alpha,
+)
 from tests.photos import embedded_metadata, srgb_profile
 
 SIZE = (120, 160)
@@ -112,6 +120,30 @@ def test_too_few_images_or_no_watermark(tmp_path, capsys):
         write_atomic(plain / f"{index}.png", encode_image(image, ".png"))
     assert run("--images", plain, "-o", tmp_path / "out") == 2
     assert "no watermark found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_few_images_names_those_left_out(tmp_path, capsys):
+    """Too few pictures of one size: the error says which were left out and why (cut short,
+    damaged, another size) as a successful run lists them, and writes nothing."""
+    few = too_few_folder(tmp_path / "few", 3)
+    assert run("--images", few, "-o", tmp_path / "out") == 2
+    assert capsys.readouterr().err == (
+        "error: found 4 readable images of size 160x120; estimating a watermark needs at "
+        "least 5 of one size. 2 left out of the estimate: broken.jpg: not an image file, or the "
+        "file is damaged; other.png: 200x150 differs from the common size 160x120\n")
+    cut = too_few_folder(tmp_path / "cut", 4)
+    assert run("--images", cut, "-o", tmp_path / "out") == 2
+    assert capsys.readouterr().err == (
+        "error: only 4 images of 160x120 could be read; estimating a watermark needs at least "
+        "5. 3 left out of the estimate: broken.jpg: not an image file, or the file is damaged; "
+        f"other.png: 200x150 differs from the common size 160x120; cut.jpg: {CUT_SHORT}\n")
+    one = tmp_path / "one"
+    one.mkdir()
+    (few / "p0.png").rename(one / "p0.png")
+    assert run("--images", one, "-o", tmp_path / "out") == 2
+    assert capsys.readouterr().err == ("error: found 1 readable image of size 160x120; "
+                                       "estimating a watermark needs at least 5 of one size\n")
     assert not (tmp_path / "out").exists()
 
 

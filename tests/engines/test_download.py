@@ -1025,8 +1025,8 @@ def test_zip_without_the_member_is_rejected(server, make_spec):
     with pytest.raises(weights.WrongFileError) as refused:
         download.download(spec)
     assert str(refused.value) == (f"the file from 127.0.0.1:{server.port} holds other/file.bin "
-                                  "but has no 'big-lama/models/best.ckpt' for the Test net; "
-                                  "the bad file was removed")
+                                  "but has no 'big-lama/models/best.ckpt', the Test net "
+                                  f"checkpoint ({spec.id}); the bad file was removed")
     assert not weights.partial_path(spec.id).exists()
 
 

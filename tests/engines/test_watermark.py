@@ -15,6 +15,7 @@ from engines.fileio import encode_image, read_rgb, write_atomic
 from engines.watermark import (
     anchored_offset,
     estimate_watermark_mask,
+    left_out_note,
     place_mask,
     preview_image,
     reconstruct_from_gradients,
@@ -198,8 +199,82 @@ def test_too_few_images_and_bad_input(tmp_path, watermarked):
     with pytest.raises(InputError, match="no images were given"):
         estimate_watermark_mask([])
     (empty / "broken.png").write_bytes(b"not a picture")
-    with pytest.raises(InputError, match="no readable images among the 1 given"):
+    with pytest.raises(InputError) as refused:
         estimate_watermark_mask(empty)
+    assert str(refused.value) == ("the one image given cannot be read; need at least 5 "
+                                  "carrying the same watermark. 1 left out of the estimate: "
+                                  "broken.png: not an image file, or the file is damaged")
+    (empty / "broken2.png").write_bytes(b"not a picture either")
+    with pytest.raises(InputError, match=r"^none of the 2 images given can be read; need at "
+                                         r"least 5 carrying the same watermark\. 2 left out "):
+        estimate_watermark_mask(empty)
+
+
+CUT_SHORT = ("the file is cut short, as an interrupted download or copy leaves it (the editor "
+             "opens it with the missing part masked, to fill)")
+
+
+def too_few_folder(folder: Path, good: int, size: tuple[int, int] = (120, 160)) -> Path:
+    """``folder`` with ``good`` pictures p0.png... of ``size`` (h, w), and three left out
+    of an estimate: broken.jpg (not a picture), other.png (200x150) and cut.jpg, a JPEG of
+    ``size`` cut short after its header (its size reads, its pixels do not)."""
+    folder.mkdir()
+    pictures = backgrounds(good + 1, seed=4, size=size)
+    for index, image in enumerate(pictures[:good]):
+        write_atomic(folder / f"p{index}.png", encode_image(image, ".png"))
+    data = encode_image(pictures[good], ".jpg")
+    (folder / "cut.jpg").write_bytes(data[:len(data) // 2])
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    other = backgrounds(1, seed=5, size=(150, 200))[0]
+    write_atomic(folder / "other.png", encode_image(other, ".png"))
+    return folder
+
+
+def test_too_few_images_names_those_left_out_and_why(tmp_path):
+    """Refused for too few pictures of one size: the message says which were left out and
+    why, as a successful estimate lists them (:func:`left_out_note`)."""
+    few = too_few_folder(tmp_path / "few", 3)  # 3 good and cut.jpg: 4 of 160x120 by size
+    with pytest.raises(InputError) as refused:
+        estimate_watermark_mask(few)
+    assert str(refused.value) == (
+        "found 4 readable images of size 160x120; estimating a watermark needs at least 5 of "
+        "one size. 2 left out of the estimate: broken.jpg: not an image file, or the file is "
+        "damaged; other.png: 200x150 differs from the common size 160x120")
+    # 5 of 160x120 by their headers, but cut.jpg's pixels do not read
+    cut = too_few_folder(tmp_path / "cut", 4)
+    with pytest.raises(InputError) as refused:
+        estimate_watermark_mask(cut)
+    assert str(refused.value) == (
+        "only 4 images of 160x120 could be read; estimating a watermark needs at least 5. "
+        "3 left out of the estimate: broken.jpg: not an image file, or the file is damaged; "
+        f"other.png: 200x150 differs from the common size 160x120; cut.jpg: {CUT_SHORT}")
+
+
+def test_too_few_images_says_one_image_and_cuts_a_long_list(tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    write_atomic(one / "p0.png", encode_image(backgrounds(1, seed=4)[0], ".png"))
+    with pytest.raises(InputError) as refused:
+        estimate_watermark_mask(one)
+    assert str(refused.value) == (f"found 1 readable image of size {WIDTH}x{HEIGHT}; "
+                                  "estimating a watermark needs at least 5 of one size")
+    for index in range(8):
+        (one / f"bad{index}.jpg").write_bytes(b"not a picture")
+    with pytest.raises(InputError) as refused:
+        estimate_watermark_mask(one)
+    damaged = "not an image file, or the file is damaged"
+    assert str(refused.value) == (
+        f"found 1 readable image of size {WIDTH}x{HEIGHT}; estimating a watermark needs at "
+        "least 5 of one size. 8 left out of the estimate: "
+        + "; ".join(f"bad{index}.jpg: {damaged}" for index in range(5)) + " and 3 more")
+
+
+def test_left_out_note():
+    skipped = [("a.png", "cut short"), ("b.png", "100x100 differs")]
+    assert left_out_note([]) == ""
+    assert left_out_note(skipped) == ("2 left out of the estimate: a.png: cut short; "
+                                      "b.png: 100x100 differs")
+    assert left_out_note(skipped, 1) == "2 left out of the estimate: a.png: cut short and 1 more"
 
 
 def test_estimate_can_be_cancelled(watermarked):

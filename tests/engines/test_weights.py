@@ -410,8 +410,8 @@ def test_a_zip_of_other_datasets_says_which_it_holds_and_which_was_expected(mode
         download.import_file("edgeconnect-places2-edge", archive)
 
     assert str(refused.value) == ("places2.zip holds celeba/ and psv/ but not places2/: no "
-                                  "places2/EdgeModel_gen.pth for the EdgeConnect Places2 edge "
-                                  "generator")
+                                  "places2/EdgeModel_gen.pth, the EdgeConnect Places2 edge "
+                                  "generator checkpoint (edgeconnect-places2-edge)")
     assert not weights.local_path("edgeconnect-places2-edge").parent.exists()
     assert not weights.local_path("edgeconnect-places2-inpaint").parent.exists()
 
@@ -423,18 +423,18 @@ def test_a_zip_without_its_member_names_what_it_holds(make_spec, tmp_path):
         # another model of the same layout: the folders differ, the rest is the same
         ("lama-fourier.zip", ("lama-fourier/config.yaml", "lama-fourier/models/best.ckpt")):
             "lama-fourier.zip holds lama-fourier/ but not big-lama/: no "
-            "big-lama/models/best.ckpt for the LaMa",
+            f"big-lama/models/best.ckpt, the LaMa checkpoint ({spec.id})",
         ("flat.zip", ("best.ckpt",)):
             "flat.zip holds best.ckpt at its top level but not big-lama/models/: no "
-            "big-lama/models/best.ckpt for the LaMa",
+            f"big-lama/models/best.ckpt, the LaMa checkpoint ({spec.id})",
         # nothing of that name: the listing goes inside the one folder everything is in
         ("other.zip", ("wrap/", "wrap/a.pth", "wrap/b/c.pth")):
-            "other.zip holds wrap/a.pth and wrap/b/ but has no 'big-lama/models/best.ckpt' "
-            "for the LaMa",
+            "other.zip holds wrap/a.pth and wrap/b/ but has no 'big-lama/models/best.ckpt', "
+            f"the LaMa checkpoint ({spec.id})",
         ("twice.zip", ("a/big-lama/models/best.ckpt", "b/big-lama/models/best.ckpt")):
             "twice.zip holds 'big-lama/models/best.ckpt' more than once "
             "(a/big-lama/models/best.ckpt and b/big-lama/models/best.ckpt): cannot tell which "
-            "is the LaMa",
+            f"is the LaMa checkpoint ({spec.id})",
     }
     for (name, members), message in cases.items():
         archive = zip_of(tmp_path / name, list(members))
