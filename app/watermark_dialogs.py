@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -28,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,7 +51,7 @@ from PySide6.QtWidgets import (
 from app.document import Document, Layer, Step
 from app.model_dialogs import offer_download
 from app.panels import engine_entries, readiness_text
-from app.qimages import rgb_pixmap
+from app.qimages import rgb_pixmap, scaled_rgb
 from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Engine, InputError, Readiness
@@ -668,26 +670,48 @@ def _size_or_none(path: Path) -> tuple[int, int] | None:
 
 
 class FolderApplyDialog(FolderRunDialog):
-    """Apply one mask (the current document's) to every image of a folder."""
+    """Apply one mask to every image of a folder: a fixed ``mask`` array, or a
+    :class:`Document`'s mask as it is when Apply is pressed.
 
-    def __init__(self, mask: np.ndarray, engine: str | None = None,
+    Following a document (the editor's, which stays usable beside this dialog), the preview
+    and the "% to fill" summary follow its mask: redrawn once a stroke is over and the edits
+    pause (:attr:`REFRESH_MS`), not on each brush segment, and again right before a run, so
+    what they show is what runs. The dialog keeps to the document it was opened on, held
+    weakly: ``shown()`` tells which document the editor shows, and while that is another
+    (another picture opened, a face being edited) or the document is gone, Apply is off and
+    the summary says why. Call :meth:`check_document` when what the editor shows may have
+    changed. An empty mask turns Apply off too, saying so.
+    """
+
+    REFRESH_MS = 250  # after the last mask change, the preview and summary are redrawn
+
+    def __init__(self, mask: np.ndarray | Document, engine: str | None = None,
                  parent: QWidget | None = None, factory: EngineFactory = registry.create,
-                 request_settings: Callable[[], dict[str, Any]] | None = None) -> None:
+                 request_settings: Callable[[], dict[str, Any]] | None = None,
+                 shown: Callable[[], Document | None] | None = None) -> None:
         super().__init__("Apply the mask to a folder", engine, "skip", parent, factory,
                          request_settings)
-        self.mask = np.array(mask, np.uint8)
+        self._fixed: np.ndarray | None = None
+        self._document: weakref.ref[Document] | None = None
+        self._shown = shown
+        self._drawn: tuple[int, int] | None = None  # (document id, mask version) shown
+        self._reason: str | None = None  # why Apply is off, None when it can run
+        self._left: str | None = None  # why the document could not be used when drawn
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(self.REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_when_idle)
+        if isinstance(mask, Document):
+            self._document = weakref.ref(mask)
+            mask.add_listener(self._on_document_change)
+            self.finished.connect(self._stop_following)
+        else:
+            self._fixed = np.array(mask, np.uint8)
         self.preview = QLabel()
         self.preview.setAlignment(Qt.AlignCenter)
-        grey = np.repeat(self.mask[..., None], 3, axis=2)
-        self.preview.setPixmap(rgb_pixmap(grey, PREVIEW_SIDE // 2))
-        height, width = self.mask.shape
-        share = 100.0 * float((self.mask >= 128).mean())
-        self.summary = QLabel(f"Mask of {width}×{height} px, {share:.1f} % to fill. Images of "
-                              "another size are skipped or get the mask moved with its nearest "
-                              "corner (Other sizes).")
+        self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.apply_button = QPushButton("Apply to folder")
-        self.apply_button.setEnabled(bool((self.mask >= 128).any()))
         self.apply_button.clicked.connect(self.run_apply)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -697,13 +721,114 @@ class FolderApplyDialog(FolderRunDialog):
         self.body.addLayout(row)
         self.apply_button.setDefault(True)  # Enter outside the folder fields applies
         self.order_tabs(self.apply_button)
+        self.refresh()
+
+    @property
+    def document(self) -> Document | None:
+        """The document whose mask this dialog applies; None for a fixed mask, or once that
+        document is gone."""
+        return None if self._document is None else self._document()
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The mask Apply fills now: the fixed one, or the document's own array (read it,
+        never write it); None once the document is gone."""
+        if self._document is None:
+            return self._fixed
+        document = self._document()
+        return None if document is None else document.mask
+
+    def _elsewhere(self) -> str | None:
+        """Why the document followed cannot be used now, or None."""
+        if self._document is None:
+            return None
+        document = self._document()
+        if document is None:
+            return ("The picture this mask was painted on was closed. Close this dialog and "
+                    "choose Mask → Apply to Folder… on the picture shown now.")
+        if self._shown is not None and self._shown() is not document:
+            return ("The editor shows another picture (or a face being edited) now, not the "
+                    "one whose mask this dialog applies: Apply is off until that picture is "
+                    "shown again. For the mask of the picture shown, close this dialog and "
+                    "choose Mask → Apply to Folder… again.")
+        return None
+
+    def refresh(self) -> None:
+        """Redraw the preview and the summary from the mask as it is now, and turn Apply on
+        or off (saying why it is off)."""
+        self._refresh_timer.stop()
+        self._reason = self._left = self._elsewhere()
+        mask = self.mask
+        if mask is not None:
+            document = self.document
+            self._drawn = (None if document is None
+                           else (id(document), document.layer_version(Layer.MASK)))
+            small = scaled_rgb(mask, PREVIEW_SIDE // 2)  # area-averaged before the copies
+            self.preview.setPixmap(rgb_pixmap(np.repeat(small[..., None], 3, axis=2)))
+            height, width = mask.shape
+            holes = int(np.count_nonzero(mask >= 128))
+            text = (f"Mask of {width}×{height} px, {100.0 * holes / mask.size:.1f} % to fill. "
+                    "Images of another size are skipped or get the mask moved with its nearest "
+                    "corner (Other sizes).")
+            if self._document is not None:
+                text += " The editor's mask is used as it is when you apply."
+            if self._reason is None and not holes:
+                self._reason = ("The mask is empty: paint over what to remove in the editor "
+                                "(or import a mask), then apply.")
+        else:
+            self.preview.clear()
+            text = ""
+        self.summary.setText(f"{text} {self._reason}".strip() if self._reason else text)
+        self.apply_button.setToolTip(self._reason or "")
+        self.apply_button.setEnabled(not self.running and self._reason is None)
+
+    def check_document(self) -> None:
+        """Refresh when the document followed was shown or left, is gone, or its mask
+        changed since it was drawn (cheap: call it whenever what the editor shows may have
+        changed); not during a stroke."""
+        if self._document is None:
+            return
+        document = self.document
+        edited = (document is not None and not document.in_step
+                  and self._drawn != (id(document), document.layer_version(Layer.MASK)))
+        if edited or self._elsewhere() != self._left:
+            self.refresh()
+
+    def _on_document_change(self, layer: Layer, box: object) -> None:
+        if layer is Layer.MASK and shiboken6.isValid(self) and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _refresh_when_idle(self) -> None:
+        """Redraw unless a stroke is still open (then look again later) or nothing changed."""
+        document = self.document
+        if document is not None and document.in_step:
+            self._refresh_timer.start()
+        else:
+            self.check_document()
+
+    def _stop_following(self) -> None:
+        self._refresh_timer.stop()
+        document = self.document
+        if document is not None:
+            document.remove_listener(self._on_document_change)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.ActivationChange and self.isActiveWindow():
+            self.check_document()
 
     def run_apply(self) -> int | None:
-        return self.clear_with(self.mask)
+        """Fill the mask as it is now (a copy: editing goes on during the run) in every image
+        of the input folder; None when it cannot run (the status line says why)."""
+        self.refresh()
+        if self._reason is not None:
+            self.status.setText(self._reason)
+            return None
+        return self.clear_with(np.array(self.mask, np.uint8))
 
     def _set_running(self, running: bool) -> None:
         super()._set_running(running)
-        self.apply_button.setEnabled(not running and bool((self.mask >= 128).any()))
+        self.apply_button.setEnabled(not running and self._reason is None)
 
 
 # --- one image: text and logo detection -------------------------------------------------------

@@ -714,12 +714,18 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage("Correct the mask, then Mask → Apply to Folder…", 10000)
 
     def apply_mask_to_folder(self) -> FolderApplyDialog | None:
+        """Open Apply to Folder on the document shown. The dialog is not modal: it applies
+        the document's mask as it is when Apply is pressed, its preview following the
+        edits, and it waits (Apply off, saying why) while another document is shown."""
         if self.document is None or not self.document.mask.any():
             self.statusBar().showMessage("Paint or import a mask first", 6000)
             return None
-        dialog = FolderApplyDialog(self.document.mask, self.controller.settings.engine, self,
+        dialog = FolderApplyDialog(self.document, self.controller.settings.engine, self,
                                    factory=self.create_engine,
-                                   request_settings=self.folder_request_settings)
+                                   request_settings=self.folder_request_settings,
+                                   shown=lambda: self.document)
+        # the canvas says when it shows another document (and on zoom and pan: cheap)
+        self.canvas.viewChanged.connect(dialog.check_document)
         dialog.keep_metadata.setChecked(self.keep_metadata)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.modelsChanged.connect(self.models_changed)

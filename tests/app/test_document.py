@@ -302,6 +302,13 @@ def test_the_16_bit_original_is_kept_read_only_and_must_match():
     with pytest.raises(InputError, match="does not match"):
         Document(np.zeros((20, 30, 3), np.uint8), deep_original=deep[:10])
 
+def _disc(radius: int) -> np.ndarray:
+    """The pixels within ``radius`` of the centre: the margin by which edited labels grow
+    into the hole (maskops.grow's disc)."""
+    offsets = np.arange(-radius, radius + 1)
+    return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius).astype(np.uint8)
+
+
 def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     doc = _doc(200, 200)
     computed = np.zeros((200, 200), np.uint8)
@@ -313,8 +320,7 @@ def test_edited_labels_become_the_hole_and_one_undo_reverts_both():
     with doc.step("Label brush"):
         doc.paint_segment(Layer.LABELS, (40, 100), (60, 100), 6, 1)
     changed = doc.layer(Layer.LABELS) != computed
-    expected = cv2.dilate(changed.astype(np.uint8) * 255,
-                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    expected = cv2.dilate(changed.astype(np.uint8) * 255, _disc(4))
     assert np.array_equal(doc.mask, expected)  # exactly the changed area plus the margin
     doc.undo()
     assert not doc.mask.any() and np.array_equal(doc.layer(Layer.LABELS), computed)
@@ -523,8 +529,7 @@ def test_the_hole_grown_tile_by_tile_is_the_whole_change_grown(margin, monkeypat
         labels[height - 3:, :7] = 3  # at the picture's edge
         labels[rng.integers(0, height, 12), rng.integers(0, width, 12)] = 4  # single pixels
     changed = (labels != 0).astype(np.uint8) * 255
-    grown = changed if margin == 0 else cv2.dilate(
-        changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    grown = changed if margin == 0 else cv2.dilate(changed, _disc(margin))
     expected = np.maximum(painted, grown)
     assert np.array_equal(doc.mask, expected)
     doc.undo()
