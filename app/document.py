@@ -32,7 +32,16 @@ job, and undoing or redoing that step writes the side kept without decompressing
 overwritten is still held by the job (an undo while the job runs copies nothing), or is
 copied into a spare array first, and the array of the side written, which no one needs any
 more, becomes the next tile's spare (:meth:`Document._apply`), so that going back and forth
-over it allocates nothing. Older steps are decompressed as they are undone or redone.
+over it allocates nothing. Older steps are decompressed as they are undone or redone, but
+after an undo (redo) a background thread decompresses, tile by tile, the side that the next
+undo (redo) writes (:meth:`Document._unpack_ahead`; sides over :data:`AHEAD_MIN_BYTES`, at
+most :data:`AHEAD_MAX_BYTES` of one; dropped at the next undo, redo or step): stepping back
+(forward) through the history writes tiles at hand, as for the last step, and an undo (redo)
+that comes before the thread is done takes the tiles done and decompresses the rest. So
+besides :attr:`Document.history_bytes` the history holds uncompressed one side of the step
+moved last and at most that much of another step's side. A side of more than
+:data:`PARALLEL_BYTES` is written (decompressed, copied) by several threads at once
+(:meth:`Document._apply`); undo and redo still return once every tile is written.
 
 A fill's request holds the layers without a copy (:meth:`Document.snapshot`; copying a
 large picture into fresh memory held the GUI thread for a third of a second or more): it gets
@@ -55,6 +64,7 @@ import functools
 import inspect
 import itertools
 import math
+import os
 import sys
 import threading
 import weakref
@@ -107,6 +117,32 @@ _FILL = {Layer.LABELS: UNLABELLED}
 _COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="undo-compress")
 # copies layers that requests share for the document's next write to them (Document._share)
 _LAYER_COPIER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-copy")
+# write, beside the GUI thread, the tiles of a large step being undone or redone (zlib and
+# numpy's copies run without the GIL)
+_UNPACK_THREADS = min(8, os.cpu_count() or 1)
+_UNPACKER = ThreadPoolExecutor(max_workers=_UNPACK_THREADS, thread_name_prefix="undo-unpack")
+
+
+def _yield_the_cpu() -> None:
+    """Run the calling thread at the lowest priority where the OS allows one thread's
+    (Linux): decompressing ahead then takes no CPU from the display update of the undo or
+    redo that started it (a 20 MP fill's showed 50-100 ms later on two busy cores)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+# decompresses the side the next undo or redo writes, ahead of it (see
+# Document._unpack_ahead): one job at a time, in the order submitted
+_AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="undo-ahead",
+                            initializer=_yield_the_cpu)
+# a step whose side to write has more bytes than this is written by several threads at once
+# (on one, a 20 MP fill took 300 ms of decompression and copies)
+PARALLEL_BYTES = 1 << 22
+# the side the next undo or redo writes is decompressed ahead when it has more bytes than the
+# first (a smaller one takes a few ms when needed), at most the second of it (memory)
+AHEAD_MIN_BYTES = 1 << 22
+AHEAD_MAX_BYTES = 1 << 28
 
 TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 
@@ -371,6 +407,12 @@ class Document:
         # capture lock
         self._kept: Step | None = None
         self._kept_old = True
+        # the step whose old side (else new one) the next undo (redo) writes, decompressed
+        # ahead on a background thread (see _unpack_ahead); the job stops once the serial
+        # changes; read by the background threads under the capture lock
+        self._ahead: tuple[Step, bool] | None = None
+        self._ahead_serial = 0
+        self._ahead_job: Future | None = None
         self._spares: dict[tuple[int, ...], np.ndarray] = {}  # see _apply
         self._work: np.ndarray | None = None  # see _work_area
         self._listeners: list[Callable[[], ChangeListener | None]] = []
@@ -576,8 +618,9 @@ class Document:
         self._open = Step(label, derive_hole=derive_hole)
         self._backup.clear()
         self._differing.clear()
-        # the last step's side at hand is freed now, not when this one ends: its memory is
-        # then there for this step's backups (fresh memory costs each first touch)
+        # the sides at hand are freed now, not when this one ends: their memory is then
+        # there for this step's backups (fresh memory costs each first touch)
+        self._unpack_ahead(None, old=True)
         self._keep(None, old=True)
 
     def touch(self, layer: Layer | str, box: Box | None) -> None:
@@ -677,9 +720,12 @@ class Document:
             self._release(step, capture.diff, old=False)
 
     def _keeps(self, step: Step, old: bool) -> bool:
-        """Whether ``step``'s ``old`` (else new) side is the one kept uncompressed (call
+        """Whether ``step``'s ``old`` (else new) side is one kept uncompressed: the one kept
+        at hand (:meth:`_keep`) or the one decompressed ahead (:meth:`_unpack_ahead`) (call
         under the capture lock)."""
-        return self._kept is step and self._kept_old == old
+        ahead = self._ahead
+        return (self._kept is step and self._kept_old == old) or (
+            ahead is not None and ahead[0] is step and ahead[1] == old)
 
     def _release(self, step: Step, diff: _TileDiff, old: bool) -> None:
         """Drop the raw ``old`` (else new) side of ``diff``, compressed now, unless kept."""
@@ -703,6 +749,49 @@ class Document:
             for old in (True, False):
                 if diff.packed(old) is not None and not self._keeps(step, old):
                     diff.hold(old, None)
+
+    def _unpack_ahead(self, step: Step | None, old: bool) -> None:
+        """Decompress ``step``'s ``old`` (else new) side on the undo-ahead thread (at the
+        lowest priority: :func:`_yield_the_cpu`) from now on, the side that the next undo
+        (redo) writes (None: none), so that it finds the side at hand as it finds the one
+        :meth:`_keep` keeps: one job at a time, tile by tile, each tile held as that side's
+        raw array (not owned) once it is decompressed. The side
+        decompressed ahead before, if another one, is dropped (the tiles it holds raw,
+        compressed too), and its job stops at its next tile. Only a side of more than
+        :data:`AHEAD_MIN_BYTES` is, at most :data:`AHEAD_MAX_BYTES` of it: the history holds
+        at most that much more raw than the side kept at hand."""
+        with self._capture_lock:
+            previous, self._ahead = self._ahead, None if step is None else (step, old)
+            self._ahead_serial += 1
+            serial = self._ahead_serial
+            if previous is not None and (previous[0] is not step or previous[1] != old):
+                self._drop_unkept(previous[0])
+        if step is None:
+            return
+        todo = [diff for diff in step.diffs if diff.raw(old) is None]
+        if sum(math.prod(diff.shape) for diff in todo) > AHEAD_MIN_BYTES:
+            self._ahead_job = _AHEAD.submit(self._unpack, todo, old, serial)
+
+    def _unpack(self, diffs: list[_TileDiff], old: bool, serial: int) -> None:
+        """On the undo-ahead thread: decompress the ``old`` (else new) side of ``diffs`` and
+        hold each as its raw side, while :meth:`_unpack_ahead` has not been called again
+        since it was with ``serial`` (:meth:`_apply` stops it too), at most
+        :data:`AHEAD_MAX_BYTES`. A side not compressed yet is left alone (its raw array is
+        held until it is)."""
+        left = AHEAD_MAX_BYTES
+        for diff in diffs:
+            packed = diff.packed(old)
+            if self._ahead_serial != serial or left <= 0:
+                return
+            if packed is None or diff.raw(old) is not None:
+                continue
+            pixels = np.frombuffer(zlib.decompress(packed), np.uint8).reshape(diff.shape)
+            with self._capture_lock:
+                if self._ahead_serial != serial:
+                    return
+                if diff.raw(old) is None:
+                    diff.hold(old, pixels)
+            left -= pixels.nbytes
 
     def _wait_for_jobs(self) -> None:
         """Wait until every compression job submitted so far has ended (an error of one
@@ -994,6 +1083,7 @@ class Document:
         step = self._undo.pop()
         self._apply(step, use_old=True)
         self._redo.append(step)
+        self._unpack_ahead(self._undo[-1] if self._undo else None, old=True)
         return step
 
     def redo(self) -> Step | None:
@@ -1003,11 +1093,16 @@ class Document:
         step = self._redo.pop()
         self._apply(step, use_old=False)
         self._undo.append(step)
+        self._unpack_ahead(self._redo[-1] if self._redo else None, old=False)
         return step
 
     def settle(self) -> None:
-        """Wait until every history tile is compressed (background work of :meth:`end_step`)."""
+        """Wait until every history tile is compressed (background work of :meth:`end_step`)
+        and the side the next undo or redo writes is decompressed (:meth:`_unpack_ahead`)."""
         self._wait_for_jobs()
+        if self._ahead_job is not None:
+            wait([self._ahead_job])
+            self._ahead_job = None
         for step in (*self._undo, *self._redo):
             for diff in step.diffs:
                 diff.data(True)
@@ -1050,20 +1145,62 @@ class Document:
         uncompressed, it is copied first into a spare array of the tile's shape; the array of
         the side written becomes the next spare where no one needs it any more
         (:meth:`_TileDiff.spare`), so that going back and forth over a step allocates
-        nothing. Listeners hear the tiles joined into rectangles (or the whole label layer,
-        for a new map)."""
+        nothing. The job decompressing a side ahead (:meth:`_unpack_ahead`) stops first; the
+        tiles it held are written as they are. A side of more than :data:`PARALLEL_BYTES`
+        is written in interleaved parts by the unpacker threads and this one at once (each
+        part with its own spares), the call returning once all are written. Listeners hear
+        the tiles joined into rectangles (or the whole label layer, for a new map)."""
         self._note_image_change(step)
+        with self._capture_lock:
+            self._ahead_serial += 1  # its job stops at its next tile
         self._keep(step, old=not use_old)
+        layers: dict[Layer, np.ndarray] = {}
+        for diff in step.diffs:
+            self._hand_over((diff.layer, diff.row, diff.col))
+            if diff.layer not in layers:
+                layers[diff.layer] = self._own(diff.layer)
+        side = sum(math.prod(diff.shape) for diff in step.diffs)
+        count = min(len(step.diffs), 4 * (_UNPACK_THREADS + 1)) \
+            if side > PARALLEL_BYTES and _UNPACK_THREADS else 1
+        parts = [step.diffs[start::count] for start in range(count)]
+        # the others to the unpacker threads; this thread writes the first one, then takes
+        # back from the end those no thread has begun
+        jobs = [_UNPACKER.submit(self._write_tiles, part, use_old, layers, {})
+                for part in parts[1:]]
+        self._write_tiles(parts[0], use_old, layers, self._spares)
+        for job, part in zip(reversed(jobs), reversed(parts[1:])):
+            if job.cancel():
+                self._write_tiles(part, use_old, layers, self._spares)
+        jobs = [job for job in jobs if not job.cancelled()]
+        for job in jobs:  # every part written before an error of one surfaces
+            job.exception()
+        for job in jobs:
+            for shape, spare in job.result().items():
+                self._spares.setdefault(shape, spare)
         touched: dict[Layer, list[Box]] = {}
         for diff in step.diffs:
-            key = (diff.layer, diff.row, diff.col)
-            self._hand_over(key)
-            self._own(diff.layer)
-            tile = self._tile(*key)
+            touched.setdefault(diff.layer, []).append(self._tile_box(diff.row, diff.col))
+        if step.label_maps is not None:
+            self._set_label_map(step.label_maps[0 if use_old else 1])
+            touched[Layer.LABELS] = [self._whole()]
+        for layer, boxes in touched.items():
+            self._notify_parts(layer, boxes)
+
+    def _write_tiles(self, diffs: list[_TileDiff], use_old: bool,
+                     layers: dict[Layer, np.ndarray],
+                     spares: dict[tuple[int, ...], np.ndarray]) -> dict[tuple[int, ...],
+                                                                     np.ndarray]:
+        """Write the old (else new) side of ``diffs`` into ``layers`` (the document's own
+        arrays), keeping the side overwritten at hand, for :meth:`_apply` (any thread; the
+        tiles of two calls at once are others): ``spares``, arrays of the tile shapes that no
+        one needs, are used and added to; returns it."""
+        for diff in diffs:
+            tile = layers[diff.layer][diff.row * TILE:(diff.row + 1) * TILE,
+                                      diff.col * TILE:(diff.col + 1) * TILE]
             written = diff.spare(use_old)
             pixels = written if written is not None else diff.pixels(use_old)
             if diff.raw(not use_old) is None:  # only compressed: kept at hand from now on
-                free = self._spares.pop(tile.shape, None)
+                free = spares.pop(tile.shape, None)
                 free = np.empty(tile.shape, np.uint8) if free is None else free
                 np.copyto(free, tile)
                 with self._capture_lock:
@@ -1073,13 +1210,8 @@ class Document:
                 with self._capture_lock:  # its array is freed now (its job frees it else)
                     diff.hold(use_old, None)
                 if written is not None:  # no one needs it any more: the next tile's spare
-                    self._spares[tile.shape] = written
-            touched.setdefault(diff.layer, []).append(self._tile_box(diff.row, diff.col))
-        if step.label_maps is not None:
-            self._set_label_map(step.label_maps[0 if use_old else 1])
-            touched[Layer.LABELS] = [self._whole()]
-        for layer, parts in touched.items():
-            self._notify_parts(layer, parts)
+                    spares[tile.shape] = written
+        return spares
 
     def _work_area(self, shape: tuple[int, int]) -> np.ndarray:
         """A uint8 array of ``shape`` (at most a tile's) for passing work: a view of one

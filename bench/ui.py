@@ -62,11 +62,22 @@ Prints, side by side with the naive alternative in the same run:
   result applied); and how long the fill took.
   ``--root DIR`` measures the ``app/`` and ``engines/`` of DIR (a copy of the tree from
   before a change).
+* bigundo (not in the default parts: two minutes): the same picture and hole, filled with a
+  stand-in engine whose result is the picture shifted (as noisy, as hard to compress, in a
+  second; ``--undo-engine NAME`` fills with a real one), the result applied by itself; then
+  Undo and Redo of that fill triggered through the window's actions in the real event loop,
+  ``--rounds-undo`` times each (median and max): going back and forth right after it (its
+  tiles at hand), after a later stroke was undone 1 s before (and the step before the fill
+  undone and redone), and the same with the fill's move right after the one before, in the
+  same turn of the loop; each: the GUI time until the action returned, until the canvas's
+  last paint once every change was rendered, and the longest gap of a 10 ms timer between;
+  and the MB of undo tiles held uncompressed after the later stroke's undo.
+  ``--root DIR`` as for bigfill.
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP),
 starting a fill <= 150 ms on 49 MP, no stall over 100 ms during the 20 MP fill.
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
-[--parts brush,repaint,stall,colour,masks,save,large,fillstart,bigfill]
+[--parts brush,repaint,stall,colour,masks,save,large,fillstart,bigfill,bigundo]
 [--baseline DIR [--rounds N]] [--rounds-fill N]``
 """
 
@@ -705,12 +716,9 @@ def _big_fill_photo(folder: Path) -> Path:
     return path
 
 
-def bench_big_fill(app: QApplication, folder: Path, settle_s: float = 2.0) -> dict:
-    """The bigfill part (see the module doc): ``longest`` gap (ms), ``seconds`` from the
-    Fill action to the result applied, ``hole`` (its fraction of the picture) and ``gaps``,
-    (start s after the Fill action, ms, the fill's step then) of each gap over 100 ms."""
-    from PySide6.QtCore import QEventLoop
-
+def _big_hole_window(app: QApplication, folder: Path) -> tuple[MainWindow, np.ndarray]:
+    """The start-up warm-up run, a 1600x1000 window showing the 20 MP photo with its hole
+    over 90 % of it (an Import mask step, shown and compressed); returns it and the hole."""
     from app.launch import warm_up_in_background
 
     warm = warm_up_in_background()  # as the editor starts
@@ -724,16 +732,25 @@ def bench_big_fill(app: QApplication, folder: Path, settle_s: float = 2.0) -> di
     window.engine_panel.auto_run.setChecked(False)
     app.processEvents()
     window.open_path(path)
-    document = window.document
     height, width = BIG_FILL
     hole = np.zeros(BIG_FILL, np.uint8)
     top, left = int(height * BIG_FILL_BORDER), int(width * BIG_FILL_BORDER)
     hole[top:height - top, left:width - left] = 255
-    document.replace_layer(Layer.MASK, hole, "Import mask")
+    window.document.replace_layer(Layer.MASK, hole, "Import mask")
     end = time.perf_counter() + 1
     while time.perf_counter() < end:  # the mask shown, its undo step compressed
         app.processEvents()
         time.sleep(0.01)
+    return window, hole
+
+
+def bench_big_fill(app: QApplication, folder: Path, settle_s: float = 2.0) -> dict:
+    """The bigfill part (see the module doc): ``longest`` gap (ms), ``seconds`` from the
+    Fill action to the result applied, ``hole`` (its fraction of the picture) and ``gaps``,
+    (start s after the Fill action, ms, the fill's step then) of each gap over 100 ms."""
+    from PySide6.QtCore import QEventLoop
+
+    window, hole = _big_hole_window(app, folder)
     controller = window.controller
     controller.settings.auto_apply = True
     steps: list[tuple[float, str]] = []  # (when, what the fill is doing from then on)
@@ -783,6 +800,145 @@ def bench_big_fill(app: QApplication, folder: Path, settle_s: float = 2.0) -> di
             "seconds": applied_at[0] if applied_at else float("nan"),
             "hole": float(np.count_nonzero(hole)) / hole.size,
             "gaps": [(at, ms, during(at)) for at, ms in ticks if ms > 100]}
+
+
+BIG_UNDO_ENGINE = "bench-shifted"  # bigundo's stand-in engine (see _shifted_engine)
+
+
+def _shifted_engine() -> type:
+    """A stand-in engine for bigundo, registered as :data:`BIG_UNDO_ENGINE`: its result is
+    the picture shifted by (97, 131) px, as noisy (and as hard to compress) as a fill of
+    the photo, in a second instead of PatchMatch's minute."""
+    from engines.base import Engine, RegionStage
+
+    class Shifted(Engine):
+        name, title = BIG_UNDO_ENGINE, "Shifted"
+
+        def inpaint_region(self, region, cancel):
+            yield RegionStage("final", np.roll(region.image, (97, 131), axis=(0, 1)), 1.0,
+                              final=True)
+
+    registry._ENGINES.setdefault(BIG_UNDO_ENGINE, Shifted)
+    return Shifted
+
+
+def bench_big_undo(app: QApplication, folder: Path, engine: str = BIG_UNDO_ENGINE,
+                   rounds: int = 5, settle_s: float = 1.0) -> dict:
+    """The bigundo part (see the module doc): the 20 MP photo's hole filled through the
+    window (``engine``, the result applied by itself), then Undo and Redo triggered
+    ``rounds`` times each through the window's actions in the real event loop. Returns, per
+    case (``last``: the fill just made, going back and forth; ``older``: the fill undone
+    1 s after a later brush stroke was, and redone 1 s after the step before it was undone
+    and redone, so that its tiles are not the ones kept at hand; ``at once``: the same, the
+    fill's move in the same turn as the one before), lists per action of (ms until the
+    action returned, ms until the canvas showed it all (its last paint after the changes
+    were rendered), longest gap in ms of a 10 ms timer meanwhile); ``tiles``, the fill's
+    step's tiles; ``held``, MB of undo tiles held uncompressed after the stroke's undo."""
+    from PySide6.QtCore import QEvent, QEventLoop, QObject
+
+    if engine == BIG_UNDO_ENGINE:
+        _shifted_engine()
+    window, _hole = _big_hole_window(app, folder)
+    document, canvas, controller = window.document, window.canvas, window.controller
+    controller.settings.engine = engine
+    controller.settings.auto_apply = True
+    loop = QEventLoop()
+    controller.applied.connect(loop.quit)
+    controller.error.connect(lambda message: (print(message), loop.quit()))
+    QTimer.singleShot(600_000, loop.quit)
+    controller.run()
+    loop.exec()
+
+    def pause(seconds: float) -> None:
+        """The real event loop for ``seconds`` (the display updated, jobs ended)."""
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
+
+    pause(settle_s * 2)
+    document.settle()
+    fill = document._undo[-1]
+    ticks: list[float] = []
+    marks: dict[str, float] = {}
+
+    def settled() -> bool:
+        return not (canvas._pending_boxes[True] or canvas._pending_boxes[False]
+                    or canvas._sync_timer.isActive())
+
+    def painted() -> None:
+        marks["shown"] = time.perf_counter()
+        loop.quit()
+
+    class PaintWatch(QObject):
+        def eventFilter(self, watched, event) -> bool:
+            # a paint once the action returned and every change is rendered: the last one;
+            # it ends at the next turn of the loop
+            if event.type() == QEvent.Paint and "returned" in marks and "shown" not in marks \
+                    and settled():
+                QTimer.singleShot(0, painted)
+            return False
+
+    watch = PaintWatch()
+    canvas.installEventFilter(watch)
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    limit = QTimer()
+    limit.setSingleShot(True)
+    limit.setInterval(30_000)
+    limit.timeout.connect(loop.quit)
+
+    def trigger(name: str, first: str | None = None) -> tuple[float, float, float]:
+        """Trigger the ``name`` action from the event loop (right after the ``first`` one,
+        in the same turn, if given); (ms until it returned, ms until the canvas's last paint
+        after it had rendered every change, longest gap ms)."""
+
+        def act() -> None:
+            if first is not None:
+                window.actions[first].trigger()
+            ticks.append(marks.setdefault("start", time.perf_counter()))
+            window.actions[name].trigger()
+            marks["returned"] = time.perf_counter()
+
+        marks.clear()
+        QTimer.singleShot(0, act)
+        limit.start()
+        loop.exec()
+        limit.stop()
+        shown, start = marks.get("shown", math.nan), marks["start"]
+        gaps = [b - a for a, b in itertools.pairwise([t for t in ticks if t >= start]
+                                                      + [shown])]
+        ticks.clear()
+        pause(settle_s)
+        return ((marks["returned"] - start) * 1000, (shown - start) * 1000,
+                max(gaps, default=0.0) * 1000)
+
+    figures: dict = {"tiles": len(fill.diffs), "held": [],
+                     **{case: {"undo": [], "redo": []} for case in ("last", "older", "at once")}}
+    for _ in range(rounds):  # back and forth over the fill just made
+        figures["last"]["undo"].append(trigger("undo"))
+        figures["last"]["redo"].append(trigger("redo"))
+    with document.step("Mask brush"):  # a stroke after the fill: the fill is not at hand
+        document.paint_segment(Layer.MASK, (100, 100), (300, 200), 20, 255)
+    for _ in range(rounds):
+        trigger("undo")  # the stroke
+        document.settle()
+        figures["held"].append(_raw_megabytes(document))
+        figures["older"]["undo"].append(trigger("undo"))  # the fill
+        trigger("undo")  # the mask import...
+        trigger("redo")  # ...redone: the fill's new side is no longer kept at hand
+        figures["older"]["redo"].append(trigger("redo"))  # the fill
+        trigger("redo")  # the stroke
+    for _ in range(rounds):  # the same, each the fill's move right after the one before
+        figures["at once"]["undo"].append(trigger("undo", first="undo"))
+        trigger("undo")
+        figures["at once"]["redo"].append(trigger("redo", first="redo"))
+        trigger("redo")
+    timer.stop()
+    canvas.removeEventFilter(watch)
+    window.confirm = lambda title, text: True  # discard the benchmark's edits on close
+    window.close()
+    return figures
 
 
 def _raw_megabytes(document: Document) -> float:
@@ -854,6 +1010,11 @@ def main() -> int:
                         help="with --baseline: fresh processes per tree (alternating)")
     parser.add_argument("--rounds-fill", type=int, default=5,
                         help="fillstart: fills started after the first one, per case")
+    parser.add_argument("--rounds-undo", type=int, default=5,
+                        help="bigundo: undo/redo pairs per case")
+    parser.add_argument("--undo-engine", default=BIG_UNDO_ENGINE,
+                        help="bigundo: the engine whose fill is undone (default: a stand-in "
+                             "that shifts the picture, in seconds)")
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)  # the tree measured
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -876,6 +1037,28 @@ def main() -> int:
             print(f"  {ms:5.0f} ms at {at:6.2f} s, after {what}")
         print()
         if parts == {"bigfill"}:
+            return 0
+    if "bigundo" in parts:  # first too: a quiet process
+        with tempfile.TemporaryDirectory() as folder:
+            undo = bench_big_undo(app, Path(folder), args.undo_engine, args.rounds_undo)
+        print(f"Undo and Redo of a fill of 90 % of a {BIG_FILL[1]}x{BIG_FILL[0]} photo "
+              f"({undo['tiles']} tiles; engine {args.undo_engine}) through the window's "
+              f"actions, the real event loop, {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f}; median / max of {args.rounds_undo}\n")
+        print("| action | returns | picture shown | longest gap (10 ms timer) |")
+        print("|---|---|---|---|")
+        for case, what in (("last", "the fill just made"),
+                           ("older", "the fill after a later step, 1 s after the one before"),
+                           ("at once", "the fill after a later step, at once after it")):
+            for name in ("undo", "redo"):
+                rows = undo[case][name]
+                cells = " | ".join(
+                    f"{statistics.median(r[k] for r in rows):.0f} / "
+                    f"{max(r[k] for r in rows):.0f} ms" for k in range(3))
+                print(f"| {name.capitalize()} {what} | {cells} |")
+        print(f"\nUndo tiles held uncompressed once the later step is undone: "
+              f"{statistics.median(undo['held']):.0f} MB\n")
+        if parts == {"bigundo"}:
             return 0
     large = None
     if "large" in parts:  # first, so that it opens its picture as the first one, as users do
