@@ -778,8 +778,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
         """Undo the last step; a fill waiting for Enter is discarded first, on its own (redo
-        brings it back while nothing else changes)."""
+        brings it back while nothing else changes). A brush drag under way ends first, so
+        Ctrl+Z pressed mid-stroke undoes the stroke so far (:meth:`Canvas.end_drag`)."""
         if self.document is not None:
+            self.canvas.end_drag()
             if self.controller.set_aside():
                 self.statusBar().showMessage(DISCARDED_FILL, 5000)
             else:
@@ -790,8 +792,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._update_actions()
 
     def redo(self) -> None:
-        """Redo the last step undone, or bring back the fill that undo discarded."""
+        """Redo the last step undone, or bring back the fill that undo discarded. A brush
+        drag under way ends first (its stroke then drops the steps to redo, as any edit)."""
         if self.document is not None:
+            self.canvas.end_drag()
             if self.controller.restore():
                 self.statusBar().showMessage(
                     "Brought the fill back; Enter applies it, Esc discards it", 6000)

@@ -189,3 +189,31 @@ def test_space_mid_drag_ends_the_stroke_and_the_held_button_pans(qtbot, editor):
     qtbot.keyRelease(canvas, Qt.Key_Space)
     _hover(canvas, y=150)
     _stroke_undoable(editor, stroke)
+
+
+def test_undo_mid_drag_undoes_the_stroke_so_far(qtbot, editor):
+    canvas, doc = editor.canvas, editor.document
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, 400))  # an earlier stroke
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 100, 400))
+    before = doc.mask.copy()
+    _start_stroke(qtbot, canvas)
+    qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)
+    assert not doc.in_step and doc.redo_label() == "Mask brush"
+    assert np.array_equal(doc.mask, before) and before.any()
+    qtbot.mouseMove(canvas, _at(canvas, 300, 100))  # the button still held: nothing painted
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 300, 100))
+    assert np.array_equal(doc.mask, before) and not doc.in_step
+
+
+def test_redo_mid_drag_keeps_the_new_stroke(qtbot, editor):
+    canvas = editor.canvas
+    stroke = _start_stroke(qtbot, canvas)
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 200, 100))
+    editor.undo()
+    assert not editor.document.mask.any() and editor.document.can_redo()
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, 300))
+    qtbot.mouseMove(canvas, _at(canvas, 200, 300))
+    qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    doc = editor.document
+    assert not doc.in_step and not doc.can_redo()  # the new stroke dropped the redo
+    assert doc.mask[300, 100:200].all() and not np.array_equal(doc.mask, stroke)
