@@ -992,10 +992,28 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     # ---------------------------------------------------------------- signals
     def _on_document_change(self, layer: Layer, box) -> None:
         """An edit of the mask, sketch or another guidance layer drops the fill shown (it
-        was computed without that edit), except a change :meth:`keeping_result` stores."""
-        if layer is not Layer.IMAGE and self.controller.has_result \
-                and not self.controller.busy and not self._keeps_result:
-            self.controller.discard()
+        was computed without that edit), except a change :meth:`keeping_result` stores. A
+        change of the picture under a fill waiting for Enter (a face pasted back, a result
+        applied beside it) drops that fill at once, saying why as Enter would
+        (:meth:`_drop_outdated_result`; within a step still open, as it ends)."""
+        controller = self.controller
+        if not controller.has_result or controller.busy:
+            return
+        if layer is Layer.IMAGE:
+            if self.document is not None:
+                self.document.when_idle(self._drop_outdated_result)
+        elif not self._keeps_result:
+            controller.discard()
+
+    def _drop_outdated_result(self) -> None:
+        """Drop the fill waiting for Enter when it may no longer be used (its picture
+        changed: :meth:`FillController.drop_outdated`): its preview goes and the status bar
+        says why, in the words Enter and Save use; redo does not bring it back."""
+        if not self.controller.has_result or self.controller.busy:
+            return
+        reason = self.controller.drop_outdated()
+        if reason:
+            self.statusBar().showMessage(reason, 10000)
 
     @contextmanager
     def keeping_result(self):
