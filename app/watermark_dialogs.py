@@ -19,6 +19,7 @@ refuses to write into the input folder or over an original; its message is shown
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import weakref
@@ -58,7 +59,12 @@ from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder, note_lines
 from engines.fileio import image_size, list_images, skipped_files_note
 from engines.textdetect import detect_text_mask
-from engines.watermark import WatermarkEstimate, estimate_watermark_mask, preview_image
+from engines.watermark import (
+    WatermarkEstimate,
+    estimate_watermark_mask,
+    left_out_note,
+    preview_image,
+)
 
 PREVIEW_SIDE = 360  # px, the longest side of the mask preview
 FOLDER_ENGINE_PREFERENCE = ("lama", "migan", "patchmatch", "telea")
@@ -536,6 +542,7 @@ class WatermarkDialog(FolderRunDialog):
         self.estimate: WatermarkEstimate | None = None
         self._estimated_folder: Path | None = None
         self._used: frozenset[str] = frozenset()  # names of the pictures estimated from
+        self._estimate_task: int | None = None  # the task id of the last estimate started
         self.estimate_button = QPushButton("Estimate")
         self.estimate_button.setToolTip("Find the marks the images share at the same place "
                                         "(needs 5 or more images of one size; 10+ is better)")
@@ -574,10 +581,12 @@ class WatermarkDialog(FolderRunDialog):
             return None
         if not self.full_paths(self.input):
             return None
-        return self.run_job("Estimating the watermark",
-                            lambda cancel, progress: _estimate(folder, cancel, progress),
-                            lambda result: self.show_estimate(result[0], folder, result[1]),
-                            cancelled=ESTIMATE_CANCELLED)
+        self._estimate_task = self.run_job(
+            "Estimating the watermark",
+            lambda cancel, progress: _estimate(folder, cancel, progress),
+            lambda result: self.show_estimate(result[0], folder, result[1]),
+            cancelled=ESTIMATE_CANCELLED)
+        return self._estimate_task
 
     def show_estimate(self, estimate: WatermarkEstimate, folder: Path,
                       used: tuple[str, ...]) -> None:
@@ -590,10 +599,10 @@ class WatermarkDialog(FolderRunDialog):
         text = f"Estimated from {estimate.used} images of {width}×{height}"
         if estimate.skipped:
             text += f"; {len(estimate.skipped)} left out"
-            self.counts.setToolTip("<br>".join(f"{name}: {reason}"
-                                               for name, reason in estimate.skipped))
-        else:
-            self.counts.setToolTip("")
+        # the pictures left out and why, in the words a refused estimate uses; as rich
+        # text, so that a long list wraps (file names escaped)
+        note = left_out_note(estimate.skipped)
+        self.counts.setToolTip(f"<p>{html.escape(note)}</p>" if note else "")
         if estimate.found:
             x, y, w, h = estimate.box
             share = 100.0 * float((estimate.mask >= 128).mean())
@@ -632,6 +641,15 @@ class WatermarkDialog(FolderRunDialog):
             return False
         self.correctRequested.emit(str(path), self.estimate.mask)
         return True
+
+    def _on_failed(self, task_id: int, message: str) -> None:
+        """A refused estimate (too few readable pictures, say: the status line names those
+        left out) takes away the counts and the left-out list of an earlier estimate, which
+        no longer answer what was asked; a failed folder run leaves them."""
+        if task_id == self._task_id and task_id == self._estimate_task:
+            self.counts.setText(" ")
+            self.counts.setToolTip("")
+        super()._on_failed(task_id, message)
 
     def _input_changed(self) -> None:
         if self.estimate is not None and self.input.path() != self._estimated_folder:

@@ -31,7 +31,13 @@ from engines.base import InputError
 from engines.batch import SIZE_POLICIES, BatchResult, clear_folder
 from engines.device import require_device
 from engines.fileio import IMAGE_SUFFIXES, encode_image, write_atomic
-from engines.watermark import MIN_IMAGES, estimate_watermark_mask, preview_image
+from engines.watermark import (
+    LEFT_OUT_SHOWN,
+    MIN_IMAGES,
+    estimate_watermark_mask,
+    left_out_note,
+    preview_image,
+)
 
 NAME = "watermark"
 HELP = "estimate the watermark shared by a folder of images and remove it from all of them"
@@ -161,8 +167,10 @@ def run(args: argparse.Namespace) -> int:
                                            margin=args.grow)
     finally:
         bar.close()
-    for name, reason in estimate.skipped:
-        print(f"left out of the estimate: {name}: {reason}")
+    # one line, the first few named, in the words of a refused estimate
+    left_out = left_out_note(estimate.skipped, LEFT_OUT_SHOWN)
+    if left_out:
+        print(left_out)
     if not estimate.found:
         raise InputError(f"no watermark found: nothing is shared by the {estimate.used} images "
                          f"(are they watermarked at the same place?)")

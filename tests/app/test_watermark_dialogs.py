@@ -107,6 +107,41 @@ def test_estimate_shows_a_preview_and_the_mask(qtbot, dialog, alpha):
     assert Path(path).name == "img00.png" and mask is result.mask
 
 
+def test_a_refused_estimate_takes_away_the_counts_of_the_one_before(qtbot, dialog, tmp_path,
+                                                                    alpha):
+    """After a successful estimate, one refused (too few readable pictures) leaves no counts
+    or left-out list of the earlier one; its long message wraps in the status line, which
+    can be selected to copy it."""
+    dialog.resize(560, 480)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    estimate(qtbot, dialog)
+    assert "1 left out" in dialog.counts.text()
+    assert dialog.counts.toolTip() == (  # the words a refused estimate uses
+        "<p>1 left out of the estimate: odd.png: 150x90 differs from the common size "
+        "160x120</p>")
+
+    few = tmp_path / "few"
+    write(few, [stamp(b, alpha) for b in backgrounds(2, seed=13, size=SIZE)])
+    for index in range(8):
+        (few / f"damaged picture {index}.jpg").write_bytes(b"not a picture")
+    dialog.input.set_path(few)
+    assert dialog.run_estimate() is not None
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60000)
+    message = dialog.status.text()
+    assert "needs at least 5 of one size" in message
+    assert "8 left out of the estimate: damaged picture 0.jpg: not an image file" in message
+    assert message.endswith(" and 3 more")
+    assert dialog.counts.text().strip() == "" and dialog.counts.toolTip() == ""
+
+    status = dialog.status
+    assert status.wordWrap()
+    assert status.textInteractionFlags() & Qt.TextSelectableByMouse
+    qtbot.waitUntil(lambda: status.height() > 2 * status.fontMetrics().height(), timeout=5000)
+    assert status.fontMetrics().horizontalAdvance(message) > status.width()  # so it wraps
+    assert dialog.width() < 700  # and the dialog did not grow to hold it on one line
+
+
 def test_clear_writes_results_and_leaves_inputs_untouched(qtbot, dialog, folder, tmp_path):
     before = digests(folder)
     result = estimate(qtbot, dialog)

@@ -176,15 +176,33 @@ def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
     write_atomic(source / "square.png", encode_image(odd, ".png"))
     assert run("--images", source, "-o", tmp_path / "out") == 1  # broken.jpg failed
     out = capsys.readouterr().out
-    assert "left out of the estimate: square.png: 100x100 differs" in out
-    assert "left out of the estimate: broken.jpg" in out
     lines = out.splitlines()
+    assert lines.count("2 left out of the estimate: broken.jpg: not an image file, or the "
+                       "file is damaged; square.png: 100x100 differs from the common size "
+                       "160x120") == 1  # one line, in the words a refused estimate uses
+    assert sum("left out" in line for line in lines) == 1
     summary = lines.index(f"cleared 12 of 14 images into {tmp_path / 'out'}")
     assert lines[summary + 1:] == [  # each group under its own heading, the failed first
         "1 failed:",
         "  broken.jpg: not an image file, or the file is damaged",
         "1 skipped (another size than the mask; --other-sizes anchor fills them):",
         "  square.png 100x100, the mask 160x120"]
+
+
+def test_many_pictures_left_out_are_one_line_naming_the_first_few(folder, tmp_path, capsys):
+    """A run that leaves out more pictures than an error names says so in one line, the
+    first few named, then "and N more"; the clearing's summary lists every one."""
+    source, _, _ = folder
+    for index in range(7):
+        (source / f"bad{index}.jpg").write_bytes(b"not a jpeg")
+    assert run("--images", source, "-o", tmp_path / "out") == 1  # the damaged ones failed
+    lines = capsys.readouterr().out.splitlines()
+    damaged = "not an image file, or the file is damaged"
+    assert [line for line in lines if "left out" in line] == [
+        "7 left out of the estimate: "
+        + "; ".join(f"bad{index}.jpg: {damaged}" for index in range(5)) + " and 2 more"]
+    assert lines[lines.index("7 failed:") + 1:][:7] == [f"  bad{index}.jpg: {damaged}"
+                                                       for index in range(7)]
 
 
 def test_pictures_of_another_size_are_skipped_as_asked_not_failed(folder, tmp_path, capsys):
