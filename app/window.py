@@ -80,7 +80,7 @@ from app.watermark_dialogs import (
 )
 from app.worker import Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
-from engines.base import Engine, Readiness
+from engines.base import Cancelled, CancelToken, Engine, Readiness
 from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
@@ -824,12 +824,14 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                      8000 if note else 3000)
 
     def _mask_operation(self, label: str, operation, verb: str | None = None,
-                        said: str = "") -> None:
+                        said: str = "", cancel: CancelToken | None = None) -> None:
         """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
         the GUI thread (a wide disc on a large picture takes seconds). With ``verb``, an
         empty mask is left alone and the status bar says there is nothing to ``verb``;
         ``said``: what the status bar says of the edit done. A brush drag under way ends
-        first, its stroke included (:meth:`_end_drag_for`)."""
+        first, its stroke included (:meth:`_end_drag_for`). With ``cancel`` (a fresh token
+        that ``operation`` checks), the busy dialog can cancel it: the mask is then left
+        unchanged, no undo step is added, and the status bar says so."""
         if self.document is None or not self._end_drag_for():
             return
         mask = self.document.mask
@@ -837,21 +839,29 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage(f"The mask is empty: nothing to {verb}", 5000)
             return
         self.controller.discard()
-        result = wait_for(self, f"{label}...", lambda: operation(mask))
+        try:
+            result = wait_for(self, f"{label}...", lambda: operation(mask), cancel=cancel)
+        except Cancelled:
+            self.statusBar().showMessage(f"{label} cancelled; the mask is unchanged", 5000)
+            return
         self.document.replace_layer(Layer.MASK, result, label)
         self._on_edit_finished(Layer.MASK.value, said)
 
     def grow_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Grow mask by")
         if pixels:
-            self._mask_operation(f"Grow mask {pixels}px", lambda m: maskops.grow(m, pixels),
-                                 "grow")
+            cancel = CancelToken()
+            self._mask_operation(f"Grow mask {pixels}px",
+                                 lambda m: maskops.grow(m, pixels, cancel=cancel), "grow",
+                                 cancel=cancel)
 
     def shrink_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Shrink mask by")
         if pixels:
+            cancel = CancelToken()
             self._mask_operation(f"Shrink mask {pixels}px",
-                                 lambda m: maskops.shrink(m, pixels), "shrink")
+                                 lambda m: maskops.shrink(m, pixels, cancel=cancel), "shrink",
+                                 cancel=cancel)
 
     def feather_mask(self, pixels: int | None = None) -> None:
         pixels = pixels if pixels is not None else self.ask_pixels("Feather mask edge by")

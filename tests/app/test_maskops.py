@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from app import maskops
+from engines.base import Cancelled, CancelToken
 from engines.fileio import mask_from_pixels
 
 
@@ -200,3 +201,64 @@ def test_the_exact_disc_is_cv2s_ellipse_less_its_pixels_beyond_the_radius():
     outside = cv2.distanceTransform(255 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     only_old = (old > 0) & (grown == 0)
     assert (outside[only_old] > 20).all() and (outside[only_old] <= 20.5).all()
+
+
+class _CancelAfter(CancelToken):
+    """A token that cancels itself at its ``checks``-th check, counting the checks."""
+
+    def __init__(self, checks: int | None) -> None:
+        super().__init__()
+        self.checks = 0
+        self._at = checks
+
+    def raise_if_cancelled(self) -> None:
+        self.checks += 1
+        if self._at is not None and self.checks >= self._at:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def _soft_hole() -> np.ndarray:
+    mask = np.zeros((120, 140), np.uint8)
+    cv2.circle(mask, (70, 60), 25, 255, -1)
+    return maskops.feather(mask, 12)  # a dozen or so distinct values
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("operation", [maskops.grow, maskops.shrink])
+def test_a_cancelled_token_stops_grow_and_shrink_and_leaves_the_mask(operation, method):
+    mask = _soft_hole()
+    before = mask.copy()
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        operation(mask, 40, method=method, cancel=token)
+    assert np.array_equal(mask, before)
+
+
+@pytest.mark.parametrize("method", ["distance", "kernel"])
+@pytest.mark.parametrize("operation", [maskops.grow, maskops.shrink])
+def test_cancelling_midway_stops_between_levels_or_kernel_bands(operation, method):
+    mask = _soft_hole()
+    before = mask.copy()
+    # a 40 px disc is 81 rows, three kernel bands; the soft mask has many levels
+    counted = _CancelAfter(None)
+    expected = operation(mask, 40, method=method)
+    assert np.array_equal(operation(mask, 40, method=method, cancel=counted), expected)
+    assert counted.checks >= 3  # checked more than once, so cancelling can stop it midway
+    token = _CancelAfter(2)
+    with pytest.raises(Cancelled):
+        operation(mask, 40, method=method, cancel=token)
+    assert token.checks == 2  # stopped at the check that saw the cancel, not at the end
+    assert np.array_equal(mask, before)
+
+
+@pytest.mark.parametrize("radius", [1, 5, 31, 32, 33, 70])
+def test_the_banded_kernel_equals_one_dilation_by_the_whole_disc(radius):
+    rng = np.random.default_rng(radius)
+    for shape in ((7, 9), (50, 13), (120, 90)):
+        layer = ((rng.random(shape) < 0.05) * rng.integers(1, 256, shape)).astype(np.uint8)
+        whole = cv2.dilate(layer, maskops._disc(radius), borderType=cv2.BORDER_CONSTANT,
+                           borderValue=0)
+        assert np.array_equal(maskops._dilated(layer, radius, "kernel", CancelToken()), whole)
+        assert np.array_equal(maskops._dilated(layer, radius, "distance"), whole)
