@@ -6,7 +6,10 @@ in place of the photo with a sketch-guided engine; pasting it back is one undo s
 photo, and leaving a face with changes not pasted back asks first (``confirm``). Entering a
 face asks first when that would drop the photo's fill (finished and waiting for Enter, or
 still running), as opening another picture does; leaving it shows the photo as it was shown
-(zoom, centre, tool, engine).
+(zoom, centre, tool, engine). Pasting back applies a fill in the crop waiting for Enter
+first, and asks before stopping one still running there. The Faces panel's thumbnails follow
+the photo's picture: those showing what a paste-back (or its undo or redo) changed are
+rebuilt.
 """
 
 from __future__ import annotations
@@ -16,9 +19,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF
 
-from app.document import Document, Step
+from app.document import TILE, Document, Layer, Step
 from app.faces import PASTED_MESSAGE, FaceEdit, engine_for_faces
 from engines.faces import Face
+from engines.region import Box
+
+
+def changed_picture_box(step: Step) -> Box | None:
+    """The part of its document's picture ``step`` changed, in whole tiles (the union of
+    its image tiles); None when it left the picture alone."""
+    box = None
+    for diff in step.diffs:
+        if diff.layer is Layer.IMAGE:
+            tile = Box(diff.row * TILE, diff.col * TILE, diff.row * TILE + diff.shape[0],
+                       diff.col * TILE + diff.shape[1])
+            box = tile if box is None else box.union(tile)
+    return box
 
 
 @dataclass(frozen=True)
@@ -60,8 +76,9 @@ class FaceCommands:
         faces.faceLeft.connect(self._show_photo)
         faces.editChanged.connect(face_panel.set_has_changes)
         faces.sketched.connect(lambda _step: self._update_actions())
-        faces.pasted.connect(lambda _step: self._update_actions())
+        faces.pasted.connect(self._on_face_pasted)
         faces.busyChanged.connect(face_panel.set_busy)
+        self.controller.waitingChanged.connect(face_panel.set_fill_waiting)
         faces.message.connect(face_panel.set_status)
         faces.error.connect(face_panel.set_status)  # the panel no longer says "Editing…"
 
@@ -136,18 +153,49 @@ class FaceCommands:
                                   canvas.height() / 2 - y * canvas.zoom))
 
     def paste_face_back(self) -> bool:
-        """Commit the face edit to the photo (one undo step there) and show the photo."""
+        """Commit the face edit to the photo (one undo step there) and show the photo;
+        returns whether it did. A fill waiting for Enter in the crop is applied first. While
+        a fill runs in the crop (and there are changes to paste), asks first (``confirm``):
+        No keeps the face and the fill running; Yes stops the fill, pastes the face without
+        it and the status bar says the fill was stopped."""
+        if self.faces.edit is None:
+            return False
+        stopped = ""
+        if self.controller.busy and self.faces.has_unpasted_changes:
+            if not self.confirm("Fill running", "A fill is still running in the face. Stop "
+                                "it and paste the face back?"):
+                return False
+            stopped = self.controller.running_title or "the fill"
+            self.controller.cancel()
         if self.controller.has_result:
             self.controller.apply()
         if self.faces.paste_back() is None:
             return False
         self.faces.leave()
+        if stopped:  # after the photo is shown, which clears the status bar
+            self.say_also(f"Stopped {stopped} in the face: nothing was filled there; the "
+                          "face's other changes are pasted into the photo")
         return True
 
+    def _on_face_pasted(self, step: Step) -> None:
+        self._update_actions()
+        self._refresh_thumbnails(step)
+
+    def _refresh_thumbnails(self, step: Step) -> None:
+        """Rebuild the thumbnails of the listed faces that show part of the photo's picture
+        that ``step`` (a step of the photo) changed; the others are left as they are."""
+        box = changed_picture_box(step)
+        if box is not None:
+            self.face_panel.update_thumbnails(self.faces.thumbnails_within(box))
+
     def _face_step_moved(self, step: Step, undone: bool) -> None:
-        """After undo (``undone``) or redo of ``step`` in the photo: while the last face
-        pasted back is undone, the Faces panel no longer says it was pasted; redo says it
-        again. Another line the panel shows meanwhile is left as it is."""
+        """After undo (``undone``) or redo of ``step`` in the shown document: a step of the
+        photo that changed its picture (a face pasted back) rebuilds the face thumbnails
+        showing that part. While the last face pasted back is undone, the Faces panel no
+        longer says it was pasted; redo says it again. Another line the panel shows
+        meanwhile is left as it is."""
+        if self.faces.edit is None and self.document is self.faces.document:
+            self._refresh_thumbnails(step)
         if step is not self.faces.pasted_step:
             return
         panel = self.face_panel

@@ -22,7 +22,7 @@ a face box (or picks a detected face with a click). The window wires them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -372,6 +372,31 @@ class FaceSession(WorkerClient):
             entries.append((f"Face {index} ({how})", crop))
         return entries
 
+    def thumbnails_within(self, box: Box, size: int = THUMBNAIL) -> dict[int, np.ndarray]:
+        """``{index: (size, size, 3) thumbnail}`` of the listed faces whose thumbnail shows
+        part of the photo's ``box`` (image px), as :meth:`thumbnails` makes them; the others
+        are not rebuilt (a change inside ``box`` leaves them as they are)."""
+        if self.document is None:
+            return {}
+        image = self.document.image
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+        entries = {}
+        for index, face in enumerate(self.faces):
+            try:
+                matrix = geometry.alignment_matrix(face.landmarks, size)
+            except InputError:
+                continue
+            inverse = cv2.invertAffineTransform(matrix)
+            mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+            # one pixel more on every side: bilinear sampling reads the next pixel too
+            seen = Box(int(np.floor(mapped[:, 1].min())) - 1,
+                       int(np.floor(mapped[:, 0].min())) - 1,
+                       int(np.ceil(mapped[:, 1].max())) + 2,
+                       int(np.ceil(mapped[:, 0].max())) + 2)
+            if seen.overlaps(box):
+                entries[index] = geometry.align_face(image, face.landmarks, size).crop
+        return entries
+
     def box_preview(self, box: Sequence[float], size: int = THUMBNAIL) -> np.ndarray | None:
         """The aligned crop a face box would give, ``(size, size, 3)``; None if too small."""
         if self.document is None:
@@ -624,6 +649,7 @@ class FacePanel(QWidget):
         self.editing = False
         self.busy = False
         self.has_changes = False
+        self.fill_waiting = False  # a fill in the crop waits for Enter (Paste back applies it)
         self.detect_button = QPushButton("Detect faces")
         self.detect_button.setToolTip("Find the faces in the photo (RetinaFace)")
         self.box_button = QPushButton("Use a box")
@@ -652,7 +678,8 @@ class FacePanel(QWidget):
         self.sketch_button = QPushButton("Auto-sketch")
         self.sketch_button.setToolTip("Draw the face's structure lines into the sketch layer")
         self.paste_button = QPushButton("Paste back")
-        self.paste_button.setToolTip("Put the edited face back into the photo (one undo step)")
+        self.paste_button.setToolTip("Put the edited face back into the photo (one undo step; "
+                                     "a fill waiting for Enter is applied first)")
         self.leave_button = QPushButton("Leave face")
         self.leave_button.setToolTip("Back to the whole photo")
         self.preview = QLabel()
@@ -731,6 +758,14 @@ class FacePanel(QWidget):
             self.faces.setCurrentRow(0)
         self._update()
 
+    def update_thumbnails(self, thumbnails: Mapping[int, np.ndarray]) -> None:
+        """Show new RGB thumbnails for the listed faces at these rows (others, the captions
+        and the selection stay as they are)."""
+        for row, thumbnail in thumbnails.items():
+            item = self.faces.item(row)
+            if item is not None:
+                item.setIcon(QIcon(rgb_pixmap(thumbnail, THUMBNAIL)))
+
     def show_box_preview(self, thumbnail: np.ndarray | None) -> None:
         """The crop a box being dragged would give (None hides it)."""
         if thumbnail is None:
@@ -755,6 +790,12 @@ class FacePanel(QWidget):
         self.busy = busy
         self._update()
 
+    def set_fill_waiting(self, waiting: bool) -> None:
+        """Whether a finished fill waits for Enter (in a face crop, Paste back applies it
+        first, so it is enabled)."""
+        self.fill_waiting = waiting
+        self._update()
+
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
@@ -776,5 +817,5 @@ class FacePanel(QWidget):
         self.faces.setEnabled(photo)
         self.edit_button.setEnabled(photo and self.faces.currentRow() >= 0)
         self.sketch_button.setEnabled(self.editing and not self.busy)
-        self.paste_button.setEnabled(self.editing and self.has_changes)
+        self.paste_button.setEnabled(self.editing and (self.has_changes or self.fill_waiting))
         self.leave_button.setEnabled(self.editing)
