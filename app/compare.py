@@ -298,6 +298,7 @@ class CompareDialog(QDialog):
         self.times: dict[str, float] = {}
         self.reasons: dict[str, str] = {}
         self.notes: dict[str, tuple[str, ...]] = {}
+        self._began: set[str] = set()  # engines whose run began (EngineBegan arrived)
         self._factory = factory
         self._reference_names = None if reference_names is None else tuple(reference_names)
         self._unedited_labels = unedited_labels
@@ -439,6 +440,7 @@ class CompareDialog(QDialog):
         if card is None:
             return
         if isinstance(payload, EngineBegan):
+            self._began.add(card.name)
             card.info.setText("running…")
             card.bar.show()
             card.bar.setValue(0)
@@ -471,6 +473,9 @@ class CompareDialog(QDialog):
             self.heading.setText(f"Stopped: {message}")
 
     def _on_ended(self, task_id: int, _result: object = None) -> None:
+        """The run is over (finished, stopped or failed): a card whose engine began but gave
+        neither result nor reason says "stopped, no result", its partial picture cleared;
+        one whose engine never began says "not run"."""
         if task_id != self._task_id:
             return
         self._task_id = None
@@ -479,7 +484,11 @@ class CompareDialog(QDialog):
         for name, card in self.cards.items():
             if name not in self.results and name not in self.reasons:
                 card.bar.hide()
-                card.info.setText("not run")
+                if name in self._began:  # stopped mid-run: its partial stage is no result
+                    card.picture.setText("no result")  # clears the partial picture
+                    card.info.setText("stopped, no result")
+                else:
+                    card.info.setText("not run")
         self._show_heading()
         self.completed.emit()
         if self._close_with is not None:
