@@ -281,23 +281,29 @@ def _check_distinct_stems(images: list[Path]) -> None:
 
 def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
                       notify: ProgressFn) -> tuple[TrainingSet, str, int]:
-    labels = [folder / f"{path.stem}.png" for path in images]
-    absent = [path.name for path in labels if not path.is_file()]
-    if absent:
-        raise InputError(f"{len(absent)} image(s) have no label map in {folder} "
-                         f"(expected e.g. {absent[0]})")
+    """The pictures of ``images`` with their label maps in ``folder`` (same stem, .png).
+    Unreadable pictures are left out first (said as without ``--labels``); then
+    :class:`InputError` if a readable picture has no label map, or a label map does not fit
+    its picture."""
     readable = []
-    for image, label in zip(images, labels):
+    for image in images:
         try:
             size = fileio.image_size(image)
         except fileio.ImageFileError as exc:
             _leave_out(notify, image.name, exc)
             continue
-        _check_label_file(label, size, image.name)
-        readable.append((image, label))
+        readable.append((image, folder / f"{image.stem}.png", size))
     if not readable:
         raise _none_readable(config, len(images))
-    images, labels = [list(column) for column in zip(*readable)]
+    absent = [label.name for _image, label, _size in readable if not label.is_file()]
+    if absent:
+        verb = "has" if len(absent) == 1 else "have"
+        raise InputError(f"{fileio.count_noun(len(absent), 'image')} {verb} no label map in "
+                         f"{folder} (expected e.g. {absent[0]})")
+    for image, label, size in readable:
+        _check_label_file(label, size, image.name)
+    images = [image for image, _label, _size in readable]
+    labels = [label for _image, label, _size in readable]
     num_classes = config.num_classes
     if num_classes is None:
         largest = 0
