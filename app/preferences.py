@@ -8,9 +8,11 @@ the INI file named by ``INPAINT_STUDIO_CONFIG`` (tests, portable installs). A st
 that no longer fits (an engine that is gone, an option or a number out of range, a damaged
 entry) is dropped in favour of the default, so an upgrade never leaves the editor unable to
 start; :func:`not_understood` names the entries that could not be read at all and the values
-dropped inside them (as the load functions noted them: nothing is read twice). A window
-writes only what it changed (:class:`SettingsWriter`), so two editors open at once do not
-undo each other's changes; a write that fails is said by :func:`write_problem`.
+dropped inside them (as the load functions noted them: nothing is read twice); once that
+is said, :meth:`SettingsWriter.reset_not_understood` stores the defaults in their place, so
+it is said once. A window writes only what it changed (:class:`SettingsWriter`), so two
+editors open at once do not undo each other's changes; a write that fails is said by
+:func:`write_problem`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,23 @@ _UNREAD = object()  # a stored value that could not even be fetched
 # what the last read of each checked entry found, by key: (the value stored then, what
 # not_understood says of it: the whole entry, or each value dropped inside it)
 _notes: dict[str, tuple[Any, list[str]]] = {}
+
+
+class _Dropped(list):
+    """What not_understood says of each value dropped inside a stored record (its items),
+    with where each was in the record (``paths``: the keys leading to it, in order) and
+    whether the window's value replaces it there (``replace``; False: it is removed, as a
+    parser left to the first one ready, which is no fixed choice)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[tuple[str, ...]] = []
+        self.replace: list[bool] = []
+
+    def add(self, text: str, *path: str, replace: bool = True) -> None:
+        self.append(text)
+        self.paths.append(path)
+        self.replace.append(replace)
 
 
 def store() -> QSettings:
@@ -187,12 +206,61 @@ class SettingsWriter:
         if not _problem:
             self._written = now
 
+    def reset_not_understood(self) -> None:
+        """Store, in place of what :func:`not_understood` names (as the load functions noted
+        it), what the window uses instead, so that the note is said once: each value dropped
+        inside a record becomes the window's value there (removed where the window has none,
+        as an engine option left at its default), an entry not understood at all becomes the
+        window's whole entry (removed when the window keeps none, as the recent pictures). An
+        entry stored anew since it was read (another editor) is left as it is. A write that
+        fails is noted for :func:`write_problem`, as any."""
+        settings = store()
+        changed = False
+        for key, (value, said) in _notes.items():
+            stored = _stored(key, settings)
+            if not said or not (_same(value, stored) or value is stored is _UNREAD):
+                continue
+            ours = self._written.get(key)
+            if isinstance(said, _Dropped):  # a record read: only the values dropped change
+                try:
+                    record = _json(stored, dict)
+                except _DAMAGE:
+                    record = None
+                if record is None:
+                    continue
+                for path, replace in zip(said.paths, said.replace):
+                    _put(record, path, ours if replace else None)
+                settings.setValue(key, json.dumps(record))
+            elif ours is None:
+                settings.remove(key)
+            else:
+                settings.setValue(key, json.dumps(ours) if isinstance(ours, dict) else ours)
+            changed = True
+        if changed:
+            _commit(settings)
+
     def _merged_record(self, key: str, record: dict, settings: QSettings) -> str:
         """The JSON to store under ``key``: what ``record`` changed since this window last
         read or wrote it, merged into the record stored there (into nothing when that is
         damaged)."""
         stored = _read(key, lambda value: _json(value, dict), {}, settings)
         return json.dumps(_merged(stored, self._written[key], record))
+
+
+def _put(record: dict, path: tuple[str, ...], source: Any) -> None:
+    """Set the value at ``path`` (keys, in order) in ``record`` to the one at ``path`` in
+    ``source``; remove it from ``record`` where ``source`` has none."""
+    *parents, last = path
+    for key in parents:
+        inner = record.get(key)
+        if not isinstance(inner, dict):
+            return
+        record = inner
+        source = source.get(key) if isinstance(source, dict) else None
+    if isinstance(source, dict) and last in source:
+        record[last] = source[last]
+    else:
+        record.pop(last, None)
 
 
 def _merged(stored: dict, before: dict, now: dict) -> dict:
@@ -238,7 +306,7 @@ _FILL_FIELDS = (
 )
 
 
-def _fill_settings(value: Any, dropped: list[str]) -> FillSettings | None:
+def _fill_settings(value: Any, dropped: _Dropped) -> FillSettings | None:
     """The fill settings the stored ``value`` holds (None: no JSON record), each value
     checked; what not_understood says of each one dropped is appended to ``dropped``. The
     options of an engine not registered (a plugin not loaded) are left out unsaid: they stay
@@ -252,8 +320,8 @@ def _fill_settings(value: Any, dropped: list[str]) -> FillSettings | None:
     if isinstance(engine, str) and engine in names:
         settings.engine = engine
     elif "engine" in record:
-        dropped.append(_dropped("Engine", engine, "an engine available here",
-                                _engine_title(settings.engine)))
+        dropped.add(_dropped("Engine", engine, "an engine available here",
+                             _engine_title(settings.engine)), "engine")
     options = record.get("engine_options")
     if isinstance(options, dict):
         for name, values in options.items():
@@ -261,12 +329,13 @@ def _fill_settings(value: Any, dropped: list[str]) -> FillSettings | None:
                 continue
             title = _engine_title(name)
             if not isinstance(values, dict):
-                dropped.append(f"{title} options (unreadable; the defaults are used)")
+                dropped.add(f"{title} options (unreadable; the defaults are used)",
+                            "engine_options", name)
             elif kept := _valid_options(registry.engine_class(name).user_options(), values,
-                                        dropped, title):
+                                        dropped, title, ("engine_options", name)):
                 settings.engine_options[name] = kept
     elif "engine_options" in record:
-        dropped.append("engine options (unreadable; the defaults are used)")
+        dropped.add("engine options (unreadable; the defaults are used)", "engine_options")
     for spec in _FILL_FIELDS:
         if spec.key not in record:
             continue
@@ -274,7 +343,7 @@ def _fill_settings(value: Any, dropped: list[str]) -> FillSettings | None:
         if spec.accepts(value):
             setattr(settings, spec.key, Strategy(value) if spec.key == "strategy" else value)
         else:
-            dropped.append(_refused(spec.title, value, spec))
+            dropped.add(_refused(spec.title, value, spec), spec.key)
     return settings
 
 
@@ -283,12 +352,14 @@ def _engine_title(name: str) -> str:
 
 
 def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any],
-                   dropped: list[str] | None = None, engine: str = "") -> dict[str, Any]:
+                   dropped: _Dropped | None = None, engine: str = "",
+                   at: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ``values`` that are options of ``specs`` and that they accept, a decimal rounded to
     the :data:`~app.engine_options.DECIMALS` its field shows (a hand-edited 0.333 is used as
     the 0.33 shown; one rounded out of range is dropped). What not_understood says of each
     value of an option refused is appended to ``dropped`` (naming engine ``engine``'s
-    option); an option no longer offered (an upgrade) is left out unsaid."""
+    option; ``at``: where ``values`` is in the stored record); an option no longer offered
+    (an upgrade) is left out unsaid."""
     by_key = {spec.key: spec for spec in specs}
     kept = {}
     for key, value in values.items():
@@ -299,7 +370,7 @@ def _valid_options(specs: tuple[OptionSpec, ...], values: dict[str, Any],
         if spec.accepts(value) and spec.accepts(taken):
             kept[key] = taken
         elif dropped is not None:
-            dropped.append(_refused(f"{engine} option {spec.title}", value, spec))
+            dropped.add(_refused(f"{engine} option {spec.title}", value, spec), *at, key)
     return kept
 
 
@@ -378,13 +449,13 @@ def _read(key: str, parse: Callable[[Any], T | None], default: T,
 
 
 def _load(key: str, default: T, settings: QSettings | None = None,
-          parse: Callable[[Any, list[str]], T | None] | None = None) -> T:
+          parse: Callable[[Any, _Dropped], T | None] | None = None) -> T:
     """:func:`_read` of the checked entry ``key`` (one of :data:`_CHECKED`) with its parse
-    (or ``parse``, which appends to its list what it drops), noting for
+    (or ``parse``, which adds to its :class:`_Dropped` what it drops, and where), noting for
     :func:`not_understood` the value stored and what could not be taken from it: the whole
     entry (damaged, or nothing in it fits), else each value dropped inside it."""
     name, checked = _CHECKED[key]
-    dropped: list[str] = []
+    dropped = _Dropped()
     value, taken = _take(key, lambda stored: (parse or checked)(stored, dropped), settings)
     whole = value is not None and taken is None
     _notes[key] = (value, [name + _quoted(value)] if whole else dropped)
@@ -507,7 +578,7 @@ _BRUSH_SIZE = OptionSpec("radius", "Brush size", float(MIN_RADIUS), minimum=MIN_
 
 
 def _brush_sizes(value: Any, defaults: dict[str, float],
-                 dropped: list[str]) -> dict[str, float] | None:
+                 dropped: _Dropped) -> dict[str, float] | None:
     """``defaults`` with the sizes the stored ``value`` holds for its families (None: no JSON
     record); what not_understood says of a size refused (of any family) is appended to
     ``dropped``, a family not in ``defaults`` (gone in an upgrade) left out unsaid."""
@@ -517,7 +588,8 @@ def _brush_sizes(value: Any, defaults: dict[str, float],
     sizes = dict(defaults)
     for family, value in record.items():
         if not _BRUSH_SIZE.accepts(value):
-            dropped.append(_refused(f"{family} brush size", value, _BRUSH_SIZE, "its default"))
+            dropped.add(_refused(f"{family} brush size", value, _BRUSH_SIZE, "its default"),
+                        family)
         elif family in sizes:
             sizes[family] = float(value)
     return sizes
@@ -536,7 +608,7 @@ def load_view_settings() -> ViewSettings:
 _STYLE_DEFAULTS = OverlayStyle()
 
 
-def _view_settings(value: Any, dropped: list[str]) -> ViewSettings | None:
+def _view_settings(value: Any, dropped: _Dropped) -> ViewSettings | None:
     """The view settings the stored ``value`` holds (None: no JSON record); what
     not_understood says of each value refused is appended to ``dropped``, an overlay or
     opacity no longer known (an upgrade) left out unsaid."""
@@ -548,8 +620,8 @@ def _view_settings(value: Any, dropped: list[str]) -> ViewSettings | None:
     if isinstance(parser, str) and parser:
         view.parser = parser
     elif "parser" in record:
-        dropped.append(_dropped("labels parser", parser, "a parser's name",
-                                "the first one ready"))
+        dropped.add(_dropped("labels parser", parser, "a parser's name",
+                             "the first one ready"), "parser", replace=False)
     overlays = record.get("overlays")
     if isinstance(overlays, dict):
         for layer, on in overlays.items():
@@ -560,7 +632,7 @@ def _view_settings(value: Any, dropped: list[str]) -> ViewSettings | None:
             if spec.accepts(on):
                 view.overlays[layer] = on
             else:
-                dropped.append(_refused(spec.title, on, spec))
+                dropped.add(_refused(spec.title, on, spec), "overlays", layer)
     opacity = record.get("opacity")
     if isinstance(opacity, dict):  # NaN fails the range check
         for name, value in opacity.items():
@@ -571,13 +643,13 @@ def _view_settings(value: Any, dropped: list[str]) -> ViewSettings | None:
             if spec.accepts(value):
                 view.opacity[name] = round(value * 100) / 100
             else:
-                dropped.append(_refused(spec.title, value, spec))
+                dropped.add(_refused(spec.title, value, spec), "opacity", name)
     return view
 
 
 # each stored entry that a user may damage (by hand, or a file cut short): what the note of
 # :func:`not_understood` calls it, and how it is read (``parse(value, dropped)``)
-_CHECKED: dict[str, tuple[str, Callable[[Any, list[str]], Any]]] = {
+_CHECKED: dict[str, tuple[str, Callable[[Any, _Dropped], Any]]] = {
     _FILL_KEY: ("fill settings", _fill_settings),
     _KEEP_METADATA_KEY: ("keep photo metadata", lambda value, _unused: _flag(value)),
     _BRUSH_KEY: ("brush sizes", lambda value, dropped: _brush_sizes(value, {}, dropped)),

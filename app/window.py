@@ -1161,7 +1161,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         """Take the fill settings, file choices, brush sizes, overlays, parser, window
         geometry and dock layout of the last session; from now on each change is written soon
         after it. Stored values not understood are named in the status bar
-        (:attr:`preferences_note`)."""
+        (:attr:`preferences_note`), then replaced in the store by what is used instead, so
+        that the next start does not say them again."""
         self.controller.settings = preferences.load_fill_settings()
         self.tool_settings.radius.update(preferences.load_brush_sizes(self.tool_settings.radius))
         if self.canvas.tool is not None and self.canvas.tool.family:
@@ -1189,6 +1190,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.preferences_note = preferences.not_understood()
         if self.preferences_note:
             self.statusBar().showMessage(self.preferences_note, 20000)
+            # said once: what is used instead is stored (a failed write is said at a save)
+            self._settings_writer.reset_not_understood()
 
     def show_preferences(self) -> None:
         """The Preferences dialog; a change applies at once and is stored soon after."""
