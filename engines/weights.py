@@ -213,6 +213,13 @@ class CheckpointMismatchError(WeightsCorruptError):
     another model's file; made by :func:`mismatch_error`."""
 
 
+class OtherModelsCheckpointError(CheckpointMismatchError):
+    """Another model's installed, sound checkpoint given to a loader it does not fit (an
+    engine's ``weights_path`` naming it): nothing installed is at fault, so its fields name
+    no checkpoint and no path (:func:`attach_file` leaves them so); made by
+    :func:`mismatch_error`."""
+
+
 _SPECS: dict[str, WeightSpec] = {}
 _SPEC_MODULES: dict[str, str] = {}  # weights id -> the module that registered it
 # a plugin module that fails takes back the specs it registered
@@ -707,10 +714,21 @@ def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
             raise WrongFileError(f"{what} is not a safetensors file")
 
 
-def _check_size(spec: WeightSpec, size: int, what: str) -> None:
-    if spec.size and abs(size - spec.size) > SIZE_TOLERANCE * spec.size:
-        raise WrongFileError(f"{what} is {format_size(size)}, but the {spec.title} checkpoint "
-                             f"is about {format_size(spec.size)}: not the right file")
+def _check_size(spec: WeightSpec, path: Path, what: str) -> None:
+    """Refuse ``path`` (named ``what``) when its size is far (:data:`SIZE_TOLERANCE`) from
+    ``spec.size``, with :class:`WrongFileError`: a smaller file that begins as a zip but
+    lost its end (:func:`_cut_short_zip`) is said to be cut short (``"WHAT is a zip archive
+    cut short (5.0 MB), as an interrupted download or copy leaves it"``), not another file;
+    any other size as ``"WHAT is 5.0 MB, but the TITLE checkpoint is about 16 MB: not the
+    right file"``."""
+    size = path.stat().st_size
+    if not spec.size or abs(size - spec.size) <= SIZE_TOLERANCE * spec.size:
+        return
+    cut_short = _cut_short_zip(path) if size < spec.size else None
+    if cut_short:
+        raise WrongFileError(f"{what} is {cut_short}")
+    raise WrongFileError(f"{what} is {format_size(size)}, but the {spec.title} checkpoint "
+                         f"is about {format_size(spec.size)}: not the right file")
 
 
 def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
@@ -718,7 +736,7 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
     """Check a file as it was downloaded (or handed over for import) against ``spec``.
 
     Order: not a web page; the pinned sha256/md5 when the spec has one, else the size within
-    :data:`SIZE_TOLERANCE`; then a zip holding ``spec.archive_member`` for archive specs, or
+    :data:`SIZE_TOLERANCE` (:func:`_check_size`: a zip cut short is said so); then a zip holding ``spec.archive_member`` for archive specs, or
     :func:`check_checkpoint_file` for plain ones, and for a plain file no digest pins that is
     a zip (``torch.save``, TorchScript) the CRC-32 of every member (the file's own checksums,
     cheaper than the sha256 computed anyway; they catch what size and format cannot).
@@ -740,7 +758,7 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
                                     f"{expected[:12]}…: the file is damaged or not the "
                                     f"{spec.title} checkpoint")
     if not pinned:
-        _check_size(spec, path.stat().st_size, what)
+        _check_size(spec, path, what)
     if spec.archive_member:
         if find_archive_member(path, spec.archive_member) is None:
             if _zip_names(path) is None:
@@ -767,7 +785,8 @@ def check_checkpoint_file(spec: WeightSpec, path: str | os.PathLike, what: str =
     if spec.check_contents is None:
         return
     try:
-        spec.check_contents(path)
+        with _loading_own(spec):
+            spec.check_contents(path)
     except WeightsCorruptError as exc:  # of the file to install: no installed path
         raise type(exc)(_not_the_checkpoint(spec, path, what, str(exc)),
                         weights_ids=(spec.id,),
@@ -957,7 +976,7 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
                                         f"{value[:12]}… {source}")
         checks.append(" and ".join(sorted(expected)))
     elif not spec.archive_member:
-        _check_size(spec, path.stat().st_size, "it")
+        _check_size(spec, path, "it")
         checks.append("size")
     check_format(path, spec.format, "it")
     checks.append(f"{spec.format} format")
@@ -966,7 +985,8 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
             load_checkpoint(path, spec.format)
             checks.append("opens")
         else:  # it opens the file itself, then checks what the loader needs
-            spec.check_contents(path)
+            with _loading_own(spec):
+                spec.check_contents(path)
             checks.append("opens, fits its network")
     return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
@@ -1151,7 +1171,7 @@ def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | No
                 return (f"it is {format_size(size)}, but was {format_size(installed)} when "
                         "installed")
         elif spec is not None and not spec.archive_member:
-            _check_size(spec, size, "it")
+            _check_size(spec, path, "it")
     except WrongFileError as wrong:
         return str(wrong)
     return None
@@ -1180,16 +1200,60 @@ def mismatch_error(path: str | os.PathLike, network: str,
                    differences: str) -> CheckpointMismatchError:
     """The error a strict loader raises when the checkpoint at ``path`` does not fit
     ``network`` (``"the DeepFill v2 generator"``); ``differences`` lists what differs
-    (``"missing: a.weight; unexpected: b.bias"``). One line naming the file's full path; for
-    an installed checkpoint (another model's file in its slot, say) also the commands that
-    replace it, as for a damaged one."""
+    (``"missing: a.weight; unexpected: b.bias"``). One line naming the file's full path.
+
+    For an installed checkpoint's file, what it is: when the file is not that checkpoint
+    either (another model's file in its slot, say: the loader is its own engine's, or the
+    file fails its spec's ``check_contents``), the commands that replace it, as for a damaged
+    one; when it is that sound checkpoint, given to a loader of another network (an
+    engine's ``weights_path``), :class:`OtherModelsCheckpointError` saying so and no
+    advice to remove it: ``"...: it is the LaMa big (official) checkpoint (lama-big), not
+    one for the MI-GAN 256 generator; give this engine its own weights"``."""
     path = Path(path)
     message = f"{path.absolute()} does not fit {network} ({differences})"
     reason = message
     spec = _installed_spec(path)
+    if spec is not None and _holds_its_checkpoint(spec, path):
+        return OtherModelsCheckpointError(
+            f"{message}: it is the {spec.title} checkpoint ({spec.id}), not one for "
+            f"{network}; give this engine its own weights")
     if spec is not None:
         message += f": it is not the {spec.title} checkpoint; {replace_commands(spec)}"
     return checkpoint_error(path, message, reason, CheckpointMismatchError)
+
+
+# the checkpoints whose own loader is running (in this thread): a file in one of their slots
+# that does not fit is not that checkpoint (see _holds_its_checkpoint)
+_LOADING_OWN: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "checkpoints_loading_own", default=frozenset())
+
+
+@contextlib.contextmanager
+def _loading_own(spec: WeightSpec) -> Iterator[None]:
+    """Within it, ``spec``'s own loader runs (its ``check_contents``)."""
+    token = _LOADING_OWN.set(_LOADING_OWN.get() | {spec.id})
+    try:
+        yield
+    finally:
+        _LOADING_OWN.reset(token)
+
+
+def _holds_its_checkpoint(spec: WeightSpec, path: Path) -> bool:
+    """Whether ``path``, ``spec``'s installed file that a loader found not to fit its
+    network, is all the same ``spec``'s sound checkpoint: it passes the cheap checks
+    (:func:`damage`) and ``spec.check_contents`` (which loads it on the ``meta`` device).
+    False while ``spec``'s own check runs (the file then does not fit its own network),
+    for a spec with no ``check_contents``, and when the file cannot be checked."""
+    if spec.check_contents is None or spec.id in _LOADING_OWN.get():
+        return False
+    try:
+        if damage(spec.id):
+            return False
+        with _loading_own(spec):
+            spec.check_contents(path)
+    except Exception:  # any failure: not shown to be that checkpoint
+        return False
+    return True
 
 
 def _unreadable_error(path: Path, format: str, exc: BaseException) -> WeightsCorruptError:
@@ -1230,10 +1294,11 @@ def attach_file(exc: WeightsError, path: str | os.PathLike) -> WeightsError:
     """``exc``, raised about the checkpoint file ``path`` (loading it, say), given the fields
     that it lacks when ``path`` is an installed checkpoint's file: that checkpoint's id and,
     for a :class:`WeightsCorruptError`, the file's absolute path and its reason said of "it"
-    (the file's path or name at its start replaced). Its message, and an error that names
-    its checkpoints already, are kept as they are; returns ``exc`` (to raise it again:
+    (the file's path or name at its start replaced). Its message, an error that names
+    its checkpoints already and an :class:`OtherModelsCheckpointError` (no installed file at
+    fault) are kept as they are; returns ``exc`` (to raise it again:
     ``raise attach_file(exc, path)``)."""
-    if exc.weights_ids:
+    if exc.weights_ids or isinstance(exc, OtherModelsCheckpointError):
         return exc
     path = Path(path)
     spec = _installed_spec(path)
