@@ -15,8 +15,8 @@ GUI's words, what a declined download leaves missing and how to install it in Fi
 (the status bar after choosing an engine, filling or computing a map, the Engine and Labels
 panels), :func:`training_advice` what an engine to train lacks, :func:`not_ready_advice`
 either of them for an engine that is not ready, :func:`weights_error_text`
-(:func:`gui_error_text`) what a run that failed for its weights, for want of a label map, or
-because its engine was not ready after all, lacks (from the error's fields: the window, the
+(:func:`gui_error_text`) what a run that failed for its weights, for want of a label map,
+because its engine was not ready after all, or on a device this machine lacks, lacks (from the error's fields: the window, the
 Compare cards, the Faces panel and the download dialogs say it so). None of them shows a
 command of ``python main.py``. A
 checkpoint with no download address whose engine runs a downloadable TorchScript export as
@@ -64,6 +64,7 @@ from engines.base import (
     Guidance,
     Readiness,
 )
+from engines.device import DeviceUnavailableError
 from engines.fileio import join_words
 from engines.weights import InstallState, format_size
 
@@ -748,6 +749,32 @@ def unmet(weights_ids: Sequence[str]) -> list[str]:
     return needed
 
 
+MANUAL_IMPORT = "manual import"  # models list's word for a checkpoint with no download address
+
+
+def readiness_word(readiness: Readiness, weights_ids: Sequence[str]) -> str:
+    """The state an engine (or parser) list shows after the title of one that is not ready
+    (``readiness``) and needs the checkpoints ``weights_ids``, in the words ``engines`` and
+    ``models list`` use: ``"damaged"`` when a checkpoint that stops it (:func:`unmet`) is
+    damaged; for :attr:`~engines.base.Readiness.NEEDS_DOWNLOAD`, ``"manual import"`` when
+    none of those can be downloaded (no download address, nor a downloadable alternative for
+    each: :func:`weights_advice` then says where to get them), else ``"needs download"``;
+    any other readiness (or a checkpoint no module declares) as its value."""
+    if readiness not in (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING):
+        return readiness.value
+    try:
+        entries = [weights.installation(weights_id) for weights_id in unmet(weights_ids)]
+        if any(entry.state is InstallState.DAMAGED for entry in entries):
+            return InstallState.DAMAGED.value
+        if readiness is Readiness.NEEDS_DOWNLOAD and entries \
+                and not any(entry.spec.urls for entry in entries) \
+                and not all(downloadable_alternative(entry.spec.id) for entry in entries):
+            return MANUAL_IMPORT
+    except weights.UnknownWeightsError:
+        pass
+    return readiness.value
+
+
 def weights_advice(weights_ids: Sequence[str]) -> str:
     """What is wrong with the checkpoints ``weights_ids`` that are missing or damaged and how
     to install them in File → Models…, in the GUI's words (no command line, no path), of
@@ -824,8 +851,14 @@ def weights_error_text(exc: BaseException) -> str:
       are not installed: download them in File → Models… (…)"`` (:data:`FILL_SITUATION`;
       a parser's, :data:`MAP_SITUATION`), the advice :func:`not_ready_advice`'s; "" where
       that has none (another readiness, a checkpoint no module declares: the error's own
-      line, the engine's words, holds).
+      line, the engine's words, holds);
+    * a device this machine lacks (:class:`~engines.device.DeviceUnavailableError`: the
+      Device setting is ``cuda`` or ``mps``), where to choose another: ``"CUDA was
+      requested but no CUDA GPU is available; choose auto or cpu under Device in the
+      Engine panel"`` (:data:`DEVICE_ADVICE`), not the command line's ``--device``.
     """
+    if isinstance(exc, DeviceUnavailableError):
+        return f"{_first_line(exc.reason)}; {DEVICE_ADVICE}"
     if isinstance(exc, EngineError) and getattr(exc, "missing_guidance", None) is \
             Guidance.LABELS:
         engine = getattr(exc, "engine", "") or "This engine"
@@ -851,6 +884,8 @@ def weights_error_text(exc: BaseException) -> str:
         return f"The {specs[0].title} weights file is damaged: {reason}; {_replace_how(specs)}"
     return _first_line(exc.reason) or describe_error(exc)[0]
 
+
+DEVICE_ADVICE = "choose auto or cpu under Device in the Engine panel"
 
 LABELS_ADVICE = ("compute one in the Labels panel (Compute map), or import one (File → "
                  "Import Label Map…)")

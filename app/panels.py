@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.controller import FillSettings, guidance_list
 from app.document import Layer
 from app.engine_options import EngineOptionsForm
-from app.model_dialogs import not_ready_advice
+from app.model_dialogs import not_ready_advice, readiness_word
 from app.viewcache import OverlayStyle
 from engines import registry
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Engine, Readiness, Strategy
@@ -168,16 +168,20 @@ class EnginePanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelRequested)
 
     def reload_engines(self) -> None:
-        """Refresh the engine list and each one's readiness (after a download)."""
+        """Refresh the engine list and each one's readiness (after a download): a title, and
+        for an engine not ready its state as ``engines`` says it (:func:`readiness_word`:
+        ``"LaMa (big) (needs download)"``, ``"(damaged)"``, ``"(manual import)"``)."""
         current = self.engine.currentData()
         self.engine.blockSignals(True)
         self.engine.clear()
         self._details: dict[str, tuple[Readiness, str]] = {}
         for name, title, readiness, detail in engine_entries():
-            text = title if readiness is Readiness.READY else f"{title} ({readiness.value})"
+            engine_class = registry.engine_class(name)
+            text = title if readiness is Readiness.READY else \
+                f"{title} ({readiness_word(readiness, engine_class.weights)})"
             self.engine.addItem(text, name)
-            self.engine.setItemData(self.engine.count() - 1,
-                                    registry.engine_class(name).description, Qt.ToolTipRole)
+            self.engine.setItemData(self.engine.count() - 1, engine_class.description,
+                                    Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
         problems = registry.load_problems()
         self.not_loaded.show_problems(problems)

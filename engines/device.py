@@ -24,10 +24,38 @@ from engines.base import EngineError
 from engines.neural.interrupt import watch_layers
 
 
+class DeviceUnavailableError(EngineError):
+    """An accelerator was asked for (the ``device`` option, ``--device``) that this machine
+    lacks.
+
+    ``str()`` is the command-line tool's message, its advice naming ``--device``; the fields
+    let another front end say it in its own words: ``device`` the device asked for
+    (``"cuda"``, ``"cuda:1"``, ``"mps"``), ``reason`` what is wrong without advice (``"CUDA
+    was requested but no CUDA GPU is available"``). They are instance attributes: a pickled
+    error keeps them."""
+
+    def __init__(self, message: str = "", *, device: str = "", reason: str | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.device = device
+        self.reason = message if reason is None else reason
+
+
+CLI_DEVICE_ADVICE = "use --device cpu"
+
+
+def _unavailable(device: str, reason: str) -> DeviceUnavailableError:
+    """The :class:`DeviceUnavailableError` for ``device``: ``reason``, then the command-line
+    tool's advice (:data:`CLI_DEVICE_ADVICE`)."""
+    return DeviceUnavailableError(f"{reason}; {CLI_DEVICE_ADVICE}", device=device,
+                                  reason=reason)
+
+
 def pick_device(preference: str = "auto"):
     """A ``torch.device`` for ``preference`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
 
-    Raises :class:`EngineError` when an explicitly requested accelerator is not available.
+    Raises :class:`DeviceUnavailableError` when an explicitly requested accelerator is not
+    available, :class:`EngineError` for a device torch does not know.
     """
     import torch
 
@@ -40,11 +68,12 @@ def pick_device(preference: str = "auto"):
             return torch.device("mps")
         return torch.device("cpu")
     if preference.startswith("cuda") and not torch.cuda.is_available():
-        raise EngineError("CUDA was requested but no CUDA GPU is available; use --device cpu")
+        raise _unavailable(preference, "CUDA was requested but no CUDA GPU is available")
     if preference == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise EngineError("MPS was requested but is not available on this machine")
+            raise _unavailable(preference, "MPS was requested but is not available on this "
+                                           "machine")
     try:
         return torch.device(preference)
     except RuntimeError:
@@ -84,7 +113,7 @@ def _library_loads(name: str) -> bool:
 
 
 def require_device(preference: str | None) -> None:
-    """Raise :class:`EngineError` when ``preference`` names a device this machine lacks (or
+    """Raise :class:`DeviceUnavailableError` (or :class:`EngineError`) when ``preference`` names a device this machine lacks (or
     none known), whatever the engine will do with it. ``auto`` (or empty) and ``cpu``, which
     every machine has, check nothing and import no torch: the classical engines run without
     it."""
