@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model_dialogs import weights_advice
+from app.model_dialogs import readiness_word, weights_advice
 from app.panels import LoadProblemsLabel
 from app.semantic import download_needed, palette_for, parser_entries
 from engines.base import UNLABELLED, Readiness
@@ -204,7 +204,8 @@ class LegendPanel(QWidget):
         grey = QBrush(QColor(140, 140, 140))
         for name, title, readiness, detail in parser_entries():
             ready = readiness is Readiness.READY
-            self.parser.addItem(title if ready else f"{title} ({readiness.value})", name)
+            word = "" if ready else readiness_word(readiness, download_needed(name)[0])
+            self.parser.addItem(title if ready else f"{title} ({word})", name)
             index = self.parser.count() - 1
             if ready and first_ready < 0:
                 first_ready = index

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import Document, Layer, Step
-from app.model_dialogs import offer_download
+from app.model_dialogs import offer_download, readiness_word
 from app.panels import engine_entries, readiness_text
 from app.qimages import rgb_pixmap, scaled_rgb
 from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_worker, retire_worker
@@ -325,8 +325,9 @@ class FolderRunDialog(QDialog):
         return index >= 0
 
     def show_readiness(self) -> None:
-        """List every engine, labelled with its readiness ("LaMa (big) (needs download)",
-        what it lacks as the tooltip, in the Engine panel's words: :func:`readiness_text`);
+        """List every engine, labelled with its readiness as the Engine panel says it
+        (:func:`~app.model_dialogs.readiness_word`: "LaMa (big) (needs download)", "(damaged)",
+        "(manual import)"), what it lacks as the tooltip, in the Engine panel's words: :func:`readiness_text`);
         again after weights were installed."""
         for name, title, readiness, detail in engine_entries():
             index = self.engine.findData(name)
@@ -334,7 +335,9 @@ class FolderRunDialog(QDialog):
                 self.engine.addItem(title, name)
                 index = self.engine.count() - 1
             ready = readiness is Readiness.READY
-            self.engine.setItemText(index, title if ready else f"{title} ({readiness.value})")
+            word = "" if ready else readiness_word(readiness,
+                                                   registry.engine_class(name).weights)
+            self.engine.setItemText(index, title if ready else f"{title} ({word})")
             self.engine.setItemData(
                 index, None if ready else readiness_text(readiness, detail,
                                                           registry.engine_class(name)),

@@ -224,6 +224,20 @@ def test_counts_show_shares_and_present_only_hides_absent_labels(legend):
     assert not legend.present_only.isEnabled() and legend.shown_ids() == [0]
 
 
+def test_a_parser_with_a_damaged_checkpoint_is_listed_as_damaged(qtbot, legend):
+    from engines import weights
+
+    slot = weights.local_path("face-bisenet")
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    slot.write_bytes(b"PK\x03\x04" + b"\0" * 1000)  # a zip cut short
+    assert weights.installation("face-bisenet").state is weights.InstallState.DAMAGED
+    legend.reload_parsers()
+    combo = legend.parser
+    texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+    assert texts["face"].endswith("(damaged)")
+    assert texts["scene"].endswith("(needs download)")
+
+
 def test_parsers_that_need_weights_are_shown_as_such(qtbot, legend):
     combo = legend.parser
     texts = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}

@@ -450,3 +450,21 @@ def test_an_engine_not_ready_is_explained_in_the_editors_words(qtbot, model_cach
     assert tip == ("Its weights are not installed: download them in File → Models… (or Import "
                    "file… with a copy you have)")
     assert dialog.engine.itemData(dialog.engine.findData("telea"), Qt.ToolTipRole) is None
+
+
+@pytest.mark.parametrize("kind", ["watermark", "apply"])
+def test_the_folder_dialogs_list_engines_as_the_engine_panel_does(qtbot, model_cache, kind):
+    from engines import weights
+
+    slot = weights.local_path("deepfill2-places2")
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    slot.write_bytes(b"PK\x03\x04" + b"\0" * 1000)  # a zip cut short
+    dialog = _shown_folder_dialog(qtbot, kind)
+
+    def listed(name: str) -> str:
+        return dialog.engine.itemText(dialog.engine.findData(name))
+
+    assert listed("deepfill2") == "DeepFill v2 (Places2) (damaged)"
+    assert listed("migan-256") == "MI-GAN 256 (Places2) (manual import)"
+    assert listed("lama") == "LaMa (big) (needs download)"
+    assert listed("telea") == "OpenCV Telea"
