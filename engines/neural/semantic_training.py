@@ -222,7 +222,10 @@ def _leave_out(notify: ProgressFn, name: str, why: Exception) -> None:
 
 
 def _none_readable(config: TrainConfig, count: int) -> InputError:
-    return InputError(f"none of the {count} image(s) in {config.images} can be read")
+    """The refusal of a training folder none of whose ``count`` pictures can be read."""
+    if count == 1:
+        return InputError(f"the one image in {config.images} cannot be read")
+    return InputError(f"none of the {count} images in {config.images} can be read")
 
 
 class TrainingSet:

@@ -284,8 +284,13 @@ def test_an_unreadable_picture_is_left_out_with_a_notice_not_the_end_of_training
     assert not (tmp_path / "run-True-labels-stripes-test" / "img1.png").exists()
     for index in (0, 2):
         (images / f"img{index}.png").write_bytes(b"GIF89a broken")
-    with pytest.raises(InputError, match=r"none of the 3 image\(s\) in .* can be read"):
+    with pytest.raises(InputError, match=r"none of the 3 images in .* can be read"):
         train(tiny_config(images, None, tmp_path / "none.pt", steps=1, parser="stripes-test"))
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "img0.png").write_bytes(b"GIF89a broken")
+    with pytest.raises(InputError, match=r"^the one image in .* cannot be read$"):
+        train(tiny_config(one, None, tmp_path / "one.pt", steps=1, parser="stripes-test"))
 
 
 def test_a_picture_damaged_during_training_is_dropped_and_another_drawn(dataset, tmp_path):
