@@ -5,17 +5,14 @@ are rebuilt (after its undo and redo too), the others left as they are."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 from app.document import Layer
 from app.faces import face_from_box
 from app.window import MainWindow
-from engines import registry
-from engines.base import Engine, RegionStage
 from engines.fileio import save_image
+from tests.app.test_face_switching import gated_engine  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,27 +44,6 @@ def window(qtbot, model_cache):
 def photo(window, tmp_path, textured) -> np.ndarray:
     assert window.open_path(save_image(tmp_path / "face.png", textured))
     return textured
-
-
-@pytest.fixture
-def gated_engine(monkeypatch):
-    """Engine "gated" (title "Gated"): a coarse stage at once, the refined one after the
-    returned event is set (stops when cancelled)."""
-    gate = threading.Event()
-
-    class Gated(Engine):
-        name = "gated"
-        title = "Gated"
-
-        def inpaint_region(self, region, cancel):
-            yield RegionStage("coarse", np.full_like(region.image, 10), 0.5)
-            while not gate.wait(0.02):
-                cancel.raise_if_cancelled()
-            yield RegionStage("refined", np.full_like(region.image, 20), 1.0, final=True)
-
-    monkeypatch.setitem(registry._ENGINES, "gated", Gated)
-    yield gate
-    gate.set()
 
 
 def paint_crop_hole(crop) -> None:
@@ -119,7 +95,7 @@ def test_paste_back_is_enabled_while_a_fill_waits_and_pastes_it(qtbot, window, p
 
 # --- F3: a fill running in the crop -----------------------------------------------------
 def test_paste_back_while_a_fill_runs_asks_and_no_keeps_it(qtbot, window, photo,
-                                                           gated_engine):
+                                                           gated_engine):  # noqa: F811
     photo_doc = window.document
     assert window.enter_face(face_from_box(BOX))
     crop = window.document
@@ -144,7 +120,7 @@ def test_paste_back_while_a_fill_runs_asks_and_no_keeps_it(qtbot, window, photo,
 
 
 def test_paste_back_while_a_fill_runs_yes_stops_it_and_pastes(qtbot, window, photo,
-                                                              gated_engine):
+                                                              gated_engine):  # noqa: F811
     photo_doc = window.document
     assert window.enter_face(face_from_box(BOX))
     crop = window.document

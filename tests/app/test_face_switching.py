@@ -51,12 +51,13 @@ def paint_hole(document) -> None:
 
 @pytest.fixture
 def gated_engine(monkeypatch):
-    """Engine "gated": a coarse stage at once, the refined one after the returned event
-    is set (stops when cancelled)."""
+    """Engine "gated" (title "Gated"): a coarse stage at once, the refined one after the
+    returned event is set (stops when cancelled)."""
     gate = threading.Event()
 
     class Gated(Engine):
         name = "gated"
+        title = "Gated"
 
         def inpaint_region(self, region, cancel):
             yield RegionStage("coarse", np.full_like(region.image, 10), 0.5)
