@@ -7,7 +7,6 @@ given to an engine is named, with no advice to remove it."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from app.model_dialogs import (
     DEVICE_ADVICE,
@@ -21,26 +20,23 @@ from engines import download, weights
 from engines.base import Readiness
 from engines.device import DeviceUnavailableError, pick_device
 from tests.app.test_fill_weights_missing import on_a_hole
+from tests.engines.test_device_unavailable import (  # noqa: F401 - a fixture
+    CUDA,
+    MPS,
+    no_accelerator,
+)
 from tests.engines.test_weights import URL, state_dict_file
 from tests.engines.test_weights_other_model import big_checkpoint, fits_conv
 
 pytestmark = pytest.mark.timeout(120)
-
-CUDA = "CUDA was requested but no CUDA GPU is available"
-MPS = "MPS was requested but is not available on this machine"
-
-
-@pytest.fixture
-def no_accelerator(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
 
 
 # --- Device -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("device,reason", [("cuda", CUDA), ("mps", MPS)])
-def test_a_missing_device_names_the_engine_panels_setting(no_accelerator, device, reason):
+def test_a_missing_device_names_the_engine_panels_setting(
+        no_accelerator, device, reason):  # noqa: F811 - the fixture
     with pytest.raises(DeviceUnavailableError) as raised:
         pick_device(device)
     assert DEVICE_ADVICE == "choose auto or cpu under Device in the Engine panel"
@@ -51,8 +47,8 @@ def test_a_missing_device_names_the_engine_panels_setting(no_accelerator, device
 
 
 @pytest.mark.parametrize("device,reason", [("cuda", CUDA), ("mps", MPS)])
-def test_a_fill_on_a_missing_device_says_where_to_choose_another(qtbot, window, no_accelerator,
-                                                                 device, reason):
+def test_a_fill_on_a_missing_device_says_where_to_choose_another(
+        qtbot, window, no_accelerator, device, reason):  # noqa: F811 - the fixture
     on_a_hole(window)
     panel = window.engine_panel
     assert panel.select_engine("patchmatch")
