@@ -23,6 +23,7 @@ from engines.base import (
     CROP_MARGIN_RANGE,
     MIN_CROP_CONTEXT,
     SEED_RANGE,
+    Engine,
     Guidance,
     InpaintRequest,
     InputError,
@@ -44,6 +45,7 @@ from engines.fileio import (
     refuse_read_only,
 )
 from engines.guidance import reference_patch_size, reference_pixels, reference_problem
+from engines.region import shrunk_references_note
 
 DEFAULT_CONTEXT = InpaintRequest.crop_margin  # --context not given: the request's default
 
@@ -221,8 +223,8 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
 
 def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, results: str, *,
                     used_folders: Sequence[str | os.PathLike] = (),
-                    leave_out: Callable[[list[Path]], Iterable[Path]] | None = None,
-                    left_out_because: str = "") -> list[Path]:
+                    leave_out: Callable[[list[Path]], Mapping[str, Iterable[Path]]]
+                    | None = None) -> list[Path]:
     """The pictures of the folder ``images`` (:func:`engines.fileio.list_images`: those
     directly in it) for a run writing its ``results`` (a plural noun: "label maps") into the
     folder ``output`` (``-o``), after saying on stderr what else the folder holds
@@ -230,8 +232,9 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     own folders, are not mentioned).
 
     ``leave_out`` gives, from the folder's picture files, those this run does not take as
-    pictures (``batch``: the mask files in use), said as ``N files left out:
-    left_out_because``.
+    pictures by why, in the order said (``batch``: ``{"masks, not pictures": the mask
+    files in use, "reference photos (--exemplar), not pictures": ...}``), each why said as
+    ``N files left out: why`` (a file given under two whys counts under the first).
 
     Raises before any work (nothing created or written): ``ImageMissingError`` or
     ``NotAFolderError`` naming ``images`` when it is missing or a file; :class:`InputError`
@@ -242,12 +245,13 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     (:func:`engines.batch.check_output_folder`)."""
     images, output = Path(images), Path(output)
     files, skipped = list_images_and_note(images, used_folders=[output, *used_folders])
-    left_out = {path.resolve() for path in leave_out(files)} if leave_out else set()
-    pictures = [path for path in files if path.resolve() not in left_out]
-    notes = [skipped]
-    if len(pictures) < len(files):
-        notes.append(f"{count_noun(len(files) - len(pictures), 'file')} left out: "
-                     f"{left_out_because}")
+    pictures, notes = files, [skipped]
+    for why, paths in (leave_out(files) if leave_out else {}).items():
+        out = {Path(path).resolve() for path in paths}
+        kept = [path for path in pictures if path.resolve() not in out]
+        if len(kept) < len(pictures):
+            notes.append(f"{count_noun(len(pictures) - len(kept), 'file')} left out: {why}")
+        pictures = kept
     said = "; ".join(note for note in notes if note)
     if not pictures:
         kinds = ", ".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
@@ -377,6 +381,20 @@ def load_references(paths: list[str] | None, engine: str,
 def reference_names(paths: Iterable[str]) -> list[str]:
     """The names the notes on reference photos give them: ``--exemplar PATH``, as named."""
     return [f"--exemplar {path}" for path in paths]
+
+
+def say_shrunk_references(request: InpaintRequest, engine: Engine, paths: Sequence[str],
+                          picture: Path | None = None) -> bool:
+    """Say on stderr, as a ``note:`` line, which reference photos ``engine`` searches
+    shrunk in its fill of ``request`` (far larger than the region filled:
+    :func:`engines.region.shrunk_references_note`, as the editor says it), ``paths`` being
+    the request's reference photos as named (:func:`load_references`); a folder run names
+    the ``picture`` first (``note: photo.png: --exemplar ...``). Written above a progress
+    bar under way, if any. Returns whether there was something to say."""
+    note = shrunk_references_note(request, engine, reference_names(paths))
+    if note:
+        tqdm.write(f"note: {picture.name + ': ' if picture else ''}{note}", file=sys.stderr)
+    return bool(note)
 
 
 # the options giving each kind of guidance, in the order of the help

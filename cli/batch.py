@@ -22,21 +22,21 @@ from cli._common import (
     load_references,
     reference_names,
     request_settings,
+    say_shrunk_references,
 )
 from engines import registry
-from engines.base import Guidance, InputError
+from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.batch import (
     SIZE_POLICIES,
     BatchInterrupted,
     BatchResult,
     BatchStopped,
+    Protected,
     clear_folder,
     note_lines,
-    output_path,
     so_far,
 )
 from engines.fileio import (
-    NO_METADATA_SUFFIXES,
     ImageMissingError,
     LoadedImage,
     count_noun,
@@ -48,6 +48,9 @@ HELP = "fill the masks of every image in a folder and write the results to anoth
 MASK_NAMES = ("{stem}.png", "{stem}_mask.png", "{stem}-mask.png", "{stem}.mask.png")
 SKIPPED = "skipped: already in the output folder; --overwrite redoes them"
 OTHER_SIZE = "skipped (another size than the mask; --other-sizes anchor fills them)"
+# why files of the pictures' folder are not taken as pictures (cli._common.folder_pictures)
+MASKS_LEFT_OUT = "masks, not pictures"
+REFERENCES_LEFT_OUT = "reference photos (--exemplar), not pictures"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "picture (read once for the whole folder): every file name up "
                              "to the next option is one; repeatable; a file named twice is "
                              "searched once; only fully opaque pixels are copied; never "
-                             "replaced by a result")
+                             "replaced by a result, nor filled as a picture when in the "
+                             "pictures' folder")
     parser.add_argument("--format", metavar=".EXT",
                         help="write this format instead of each input's own (e.g. .png keeps "
                              "every pixel outside the mask exact)")
@@ -126,19 +130,31 @@ def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> li
     return [found for found in (mask_file(p, masks) for p in files) if found is not None]
 
 
-def refuse_replacing_references(sources: list[Path], output: str, output_format: str | None,
-                                references: Iterable[str]) -> None:
-    """Raise :class:`InputError` before any work when the result of one of ``sources`` in
-    the folder ``output`` (``-o``, written as ``output_format`` or each picture's own) would
-    replace one of the reference photos (``--exemplar``, as named): they are never
-    replaced, whatever ``--overwrite`` says."""
-    named = {Path(path).resolve(): path for path in references}
-    for source in sources:
-        target = output_path(source, Path(output), output_format=output_format)
-        if target.resolve() in named:
-            raise InputError(f"{target.name} would replace the reference photo --exemplar "
-                             f"{named[target.resolve()]}; choose another output folder: "
-                             "reference photos are never replaced")
+def protected_files(masks: Iterable[Path], references: Iterable[str]) -> dict[str, Protected]:
+    """The files no result may replace, whatever ``--overwrite`` says, as the refusal names
+    them (:class:`engines.batch.Protected`): the mask files in use and the reference photos
+    (``--exemplar``, as named)."""
+    protected = {str(path): Protected(f"a mask file in use ({path})", "masks")
+                 for path in masks}
+    for path in references:
+        protected.setdefault(path, Protected(f"the reference photo --exemplar {path}",
+                                             "reference photos"))
+    return protected
+
+
+def shrunk_once(paths: list[str]) -> Callable[[Path, InpaintRequest, Engine], None]:
+    """A folder run's ``before_fill`` (:data:`engines.batch.BeforeFill`) saying once, at the
+    first picture whose fill searches a reference photo (``paths``, as named) shrunk, which
+    and why, in ``inpaint``'s words (:func:`cli._common.say_shrunk_references`), naming
+    that picture; nothing is worked out for the pictures after it."""
+    said = not paths
+
+    def before_fill(picture: Path, request: InpaintRequest, engine: Engine) -> None:
+        nonlocal said
+        if not said:
+            said = say_shrunk_references(request, engine, paths, picture)
+
+    return before_fill
 
 
 def print_failures(result: BatchResult) -> None:
@@ -176,8 +192,9 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
     them), then one ``note: ...`` line per note on the results written (``notes``; by
     default :func:`engines.batch.note_lines`: guidance a picture's fill could not follow,
     what reading a picture converted (16 bits, only its first frame...), transparency
-    flattened onto white, a grey colour profile a colour result left out, each as
-    ``inpaint`` says it). Skips and notes are no failure: they change no exit code."""
+    flattened onto white, the metadata of a result written as BMP or GIF, a grey colour
+    profile a colour result left out, each as ``inpaint`` says it). Skips and notes are no
+    failure: they change no exit code."""
     print_failures(result)
     if skips:
         print_skipped(result)
@@ -256,15 +273,15 @@ def run(args: argparse.Namespace) -> int:
                         Path(args.masks) if args.masks else None)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
 
-    def leave_out(files: list[Path]) -> list[Path]:
+    def leave_out(files: list[Path]) -> dict[str, list[Path]]:
         in_use.extend(masks_in_use(files, mask_path, masks))
-        return in_use
+        return {MASKS_LEFT_OUT: in_use,
+                REFERENCES_LEFT_OUT: [Path(path) for path in args.exemplar or ()]}
 
-    sources = folder_pictures(  # a mask file in the pictures' folder is not a picture
+    sources = folder_pictures(  # a mask file or a reference photo there is not a picture
         args.images, args.output, "results", used_folders=[masks] if masks else [],
-        leave_out=leave_out, left_out_because="masks, not pictures")
+        leave_out=leave_out)
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
-    refuse_replacing_references(sources, args.output, args.format, args.exemplar or ())
     references = load_references(args.exemplar, args.engine, options)  # once for the folder
     if references:
         settings["exemplars"] = tuple(references.values())
@@ -277,16 +294,13 @@ def run(args: argparse.Namespace) -> int:
             request_settings=settings, engine_options=options,
             output_format=args.format, other_sizes=args.other_sizes or "skip",
             keep_metadata=not args.strip_metadata,
-            protected=[*in_use, *references],
-            reference_names=reference_names(references)), closing.close, args.overwrite)
+            protected=protected_files(in_use, references),
+            reference_names=reference_names(references),
+            before_fill=shrunk_once(list(references))), closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
-    chosen = "." + args.format.lower().lstrip(".") if args.format else None
-    dropped = (chosen in NO_METADATA_SUFFIXES and result.written and not args.strip_metadata)
-    print_outcome(result, [
+    print_outcome(result, [  # a result's metadata a BMP or GIF dropped: in note_lines
         *([ignored_note(args, unused, users)] if unused and result.written else []),
-        *([f"{chosen} files hold no colour profile, EXIF or XMP; the results carry none"]
-          if dropped else []),
         *note_lines(result)])
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from cli._common import (
@@ -19,13 +18,14 @@ from cli._common import (
     reference_names,
     request_settings,
     run_with_bar,
+    say_shrunk_references,
 )
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
-    drops_metadata,
+    dropped_metadata_note,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -33,7 +33,6 @@ from engines.fileio import (
     save_result,
 )
 from engines.guidance import fill_notes
-from engines.region import shrunk_references_note
 
 NAME = "inpaint"
 HELP = "fill the white area of MASK in IMAGE and write the result to OUTPUT"
@@ -124,16 +123,6 @@ def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
         raise InputError(f"the following arguments are required: {', '.join(missing)}")
 
 
-def _reference_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> None:
-    """Say on stderr which reference photos the fill searches shrunk (far larger than the
-    region filled: :func:`engines.region.shrunk_references_note`, as the editor says);
-    ``paths``: the request's reference photos, as named
-    (:func:`cli._common.load_references`)."""
-    note = shrunk_references_note(request, engine, reference_names(paths))
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-
-
 def _source_notes(engine: Engine, request: InpaintRequest, paths: list[str]) -> list[str]:
     """The notes on guidance ``engine`` follows but could not in this fill
     (:func:`engines.guidance.source_notes`, as the editor says them): reference photos left
@@ -166,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                             exemplars=tuple(references.values()), label_set=label_set,
                             color=colour)
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
-    _reference_notes(engine, request, list(references))
+    say_shrunk_references(request, engine, list(references))  # on stderr, before the bar
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)
@@ -176,9 +165,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for note in picture_notes(loaded, output.suffix):  # as a folder run notes them
         print(f"note: {note}")
-    if not args.strip_metadata and drops_metadata(loaded.metadata, output.suffix):
-        print(f"note: {output.suffix.lower()} files hold no colour profile, EXIF or XMP; "
-              "the original's were not kept")
+    dropped = None if args.strip_metadata else dropped_metadata_note(loaded.metadata,
+                                                                     output.suffix)
+    if dropped is not None:  # as a folder run notes it
+        print(f"note: {dropped}")
     profile_note = None if args.strip_metadata else left_out_profile(
         loaded.metadata, final.image, output.suffix, loaded.grey)
     if profile_note is not None:

@@ -43,6 +43,7 @@ from engines.fileio import (
     ImageExistsError,
     LoadedImage,
     count_noun,
+    dropped_metadata_note,
     join_words,
     left_out_profile,
     link_in_the_way,
@@ -86,6 +87,19 @@ class OtherSize(NamedTuple):
     turned: str | None = None
 
 
+class Protected(NamedTuple):
+    """A file no result of :func:`clear_folder` may replace (its ``protected``), as the
+    refusal names it: ``"p1.png would replace {what}; choose another output folder: {kind}
+    are never replaced"``."""
+
+    what: str  # the file, with an article: "a mask file in use (masks/p1.png)"
+    kind: str  # such files, in the plural: "masks", "reference photos"
+
+
+# (picture, its request, the engine) just before that picture's fill (clear_folder's
+# before_fill): a caller's own word on the request, such as the reference photos searched
+# shrunk (engines.region.shrunk_references_note)
+BeforeFill = Callable[[Path, InpaintRequest, Engine], None]
 PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
 # (picture, its result's path, report) -> None once the result is written, a note on the
 # result written (what its writing left out) or a sequence of them, or OtherSize
@@ -110,9 +124,10 @@ class BatchResult:
             only the first frame of an animation: :attr:`engines.fileio.LoadedImage.notes`),
             that left out part of their original (transparency flattened onto white, the
             result's format having none: both by :func:`engines.fileio.picture_notes`, as
-            ``inpaint`` says them; a grey colour profile a colour result cannot hold:
-            :func:`engines.fileio.left_out_profile`) or hold nothing found
-            (:meth:`~engines.segmentation.base.Parser.map_note`, such as
+            ``inpaint`` says them; its colour profile, EXIF and XMP in a format that holds
+            none: :func:`engines.fileio.dropped_metadata_note`; a grey colour profile a
+            colour result cannot hold: :func:`engines.fileio.left_out_profile`) or hold
+            nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
             :data:`engines.segmentation.face.NO_FACE`), in input order (a picture's own in
             that order); :func:`note_lines` says them once per kind. None of them is a
             failure. (:func:`label_folder` adds no reading notes: as ``segment IMAGE``,
@@ -232,8 +247,13 @@ def check_output_folder(output_dir: str | os.PathLike) -> None:
 
 
 def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
-                   name_suffix: str, protected: Sequence[Path] = (),
+                   name_suffix: str,
+                   protected: Mapping[str | os.PathLike, Protected] | None = None,
                    label_maps: bool = False) -> None:
+    """Raise :class:`InputError` when a result in ``targets`` (one per picture of
+    ``sources``, same index) would replace an original (or the output folder is the input
+    folder without a ``name_suffix``), one of the ``protected`` files (worded as its
+    :class:`Protected` says), or another picture's result."""
     originals = {p.resolve() for p in sources}
     folders = {p.parent.resolve() for p in sources}
     if output_dir.resolve() in folders and not name_suffix:
@@ -243,12 +263,14 @@ def _check_outputs(sources: list[Path], targets: list[Path], output_dir: Path,
     if clashes:
         raise InputError(f"{clashes[0].name} would replace an original image; choose another "
                          f"output folder")
-    masks = {Path(p).resolve() for p in protected}
-    clashes = [t for t in targets if t.resolve() in masks]
-    if clashes:
-        raise InputError(f"{clashes[0].name} would replace a mask file in use "
-                         f"({clashes[0]}); choose another output folder: masks are never "
-                         f"replaced")
+    guarded: dict[Path, Protected] = {}
+    for path, kind in (protected or {}).items():
+        guarded.setdefault(Path(path).resolve(), kind)  # a file named twice: its first kind
+    for target in targets:
+        kept = guarded.get(target.resolve())
+        if kept is not None:
+            raise InputError(f"{target.name} would replace {kept.what}; choose another output "
+                             f"folder: {kept.kind} are never replaced")
     sharing: dict[Path, list[Path]] = {}
     for source, target in zip(sources, targets):
         # x.PNG and x.png are one file where names ignore case (Windows, macOS); a link
@@ -386,8 +408,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  request_settings: Mapping[str, Any] | None = None,
                  name_suffix: str = "", output_format: str | None = None,
                  other_sizes: str = "skip", keep_metadata: bool = True,
-                 protected: Sequence[str | os.PathLike] = (),
-                 reference_names: Sequence[str] = ()) -> BatchResult:
+                 protected: Mapping[str | os.PathLike, Protected] | None = None,
+                 reference_names: Sequence[str] = (),
+                 before_fill: BeforeFill | None = None) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
     Args:
@@ -425,14 +448,21 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             middle or centre, see :func:`engines.watermark.place_mask`).
         keep_metadata: write each input's colour profile and EXIF tags into its result
             (:class:`engines.fileio.ImageMetadata`: never the EXIF thumbnail). A grey
-            profile a colour result cannot hold is left out and noted
+            profile a colour result cannot hold is left out and noted, as is all of it in a
+            result of a format that holds none (BMP, GIF:
+            :func:`engines.fileio.dropped_metadata_note`), whether chosen by
+            ``output_format`` or its picture's own
             (:attr:`BatchResult.notes`).
         protected: other files no result may replace, whatever ``overwrite`` says (the
-            mask files in use).
+            mask files in use, reference photos), each with how the refusal names it
+            (:class:`Protected`); a file named twice is named as first given.
         reference_names: a name for each reference photo ``request_settings`` gives
             (``exemplars``), in order, for the notes on guidance a picture's fill could not
             follow (:attr:`BatchResult.notes`); "a reference photo" for those it does not
             name.
+        before_fill: called as ``before_fill(picture, request, engine)`` with each
+            picture's request just before its fill (:data:`BeforeFill`), for a caller's
+            own word on it; what it raises stops the run as the fill's own error would.
 
     Returns a :class:`BatchResult`. Raises before any work (nothing created, the output
     folder included) :class:`InputError` for an empty or malformed mask, an unsafe or
@@ -461,7 +491,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     sources = _inputs(images, "fill")
     output_dir = Path(output_dir)
     targets = [output_path(p, output_dir, name_suffix, output_format) for p in sources]
-    _check_outputs(sources, targets, output_dir, name_suffix, [Path(p) for p in protected])
+    _check_outputs(sources, targets, output_dir, name_suffix, protected)
     check_output_folder(output_dir)
     settings = dict(request_settings or {})
     owned = isinstance(engine, str)
@@ -478,14 +508,19 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), mask_size,
                              turned_size_note(*mask_size, loaded.shape))
         request = InpaintRequest(image, placed, **settings)
+        if before_fill is not None:
+            before_fill(source, request, engine)
         result = _final_image(engine, request, cancel, report)
         notes = fill_notes(request, engine, reference_names, cancel)
         save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole,
                     follow_links=False)
+        dropped = dropped_metadata_note(loaded.metadata, target.suffix) if keep_metadata \
+            else None
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
                    if keep_metadata else None)
-        # in inpaint's order: the fill's, the picture's own, the profile left out
-        return [*notes, *picture_notes(loaded, target.suffix), *filter(None, [profile])]
+        # in inpaint's order: the fill's, the picture's own, its metadata not kept
+        return [*notes, *picture_notes(loaded, target.suffix),
+                *filter(None, [dropped, profile])]
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,

@@ -1314,6 +1314,17 @@ def drops_metadata(metadata: ImageMetadata, suffix: str) -> bool:
     return bool(metadata) and suffix.lower() in NO_METADATA_SUFFIXES
 
 
+def dropped_metadata_note(metadata: ImageMetadata, suffix: str) -> str | None:
+    """The note on a result written as a ``suffix`` file that loses its original's
+    ``metadata`` (BMP and GIF hold none: :func:`drops_metadata`), None when
+    nothing is lost: ``inpaint`` says it of its result, a folder run of each result
+    (:attr:`engines.batch.BatchResult.notes`)."""
+    if not drops_metadata(metadata, suffix):
+        return None
+    return (f"{suffix.lower()} files hold no colour profile, EXIF or XMP; the original's "
+            "were not kept")
+
+
 def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
                      grey: bool = False) -> str | None:
     """Why writing ``rgb`` (``(H, W, 3)`` uint8) as a ``suffix`` file with ``metadata`` and

@@ -196,17 +196,31 @@ def test_a_reference_under_a_results_name_is_never_replaced(folder, tmp_path, ca
     assert [p.name for p in out.iterdir()] == ["p1.png"]  # nothing else done
 
 
-def test_the_folder_run_protects_references_too(folder, tmp_path, capsys, monkeypatch):
-    """Past the command's own check, :func:`engines.batch.clear_folder` is given the
-    references as files no result may replace."""
+def test_the_reference_is_refused_by_the_one_check_of_the_folder_run(folder, tmp_path,
+                                                                     capsys, monkeypatch):
+    """The refusal comes from :func:`engines.batch.clear_folder`'s own check of its outputs
+    (told the reference is one: ``protected``), worded as a reference photo, not a mask."""
+    import engines.batch
+
     images, reference, _ = folder
-    monkeypatch.setattr(batch_module, "refuse_replacing_references", lambda *args: None)
+    checks = []
+    check_outputs = engines.batch._check_outputs
+
+    def counted(*args, **kwargs):
+        checks.append(args)
+        return check_outputs(*args, **kwargs)
+
+    monkeypatch.setattr(engines.batch, "_check_outputs", counted)
     out = tmp_path / "out"
     out.mkdir()
     inside = out / "p0.png"
     inside.write_bytes(reference.read_bytes())
     code = _batch(images, out, "--engine", "patchmatch", "--exemplar", inside, "--overwrite")
-    assert code == EXIT_USAGE and "p0.png would replace" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and len(checks) == 1
+    assert err == (f"error: p0.png would replace the reference photo --exemplar {inside}; "
+                   "choose another output folder: reference photos are never replaced\n")
+    assert "mask" not in err
     assert inside.read_bytes() == reference.read_bytes()
     assert [p.name for p in out.iterdir()] == ["p0.png"]
 
