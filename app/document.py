@@ -78,6 +78,7 @@ import cv2
 import numpy as np
 
 from app import maskops
+from app.maskops import box_at_least as _box_at_least
 from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.fileio import NO_METADATA, ImageMetadata, ImageShape
@@ -1609,16 +1610,6 @@ def _area_of(sampling: np.ndarray, kind: int) -> np.ndarray:
     area = cv2.compare(sampling, kind, cv2.CMP_EQ)
     area.flags.writeable = False
     return area
-
-
-def _box_at_least(array: np.ndarray, level: int) -> Box | None:
-    """The bounding box of the pixels of the 2-D uint8 ``array`` that are ``>= level``, None
-    when there are none (from its row and column maxima: no temporary of its size)."""
-    rows = np.flatnonzero(array.max(axis=1) >= level)
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(array[rows[0]:rows[-1] + 1].max(axis=0) >= level)
-    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
 
 def _check_sampling_kind(kind: int) -> None:

@@ -7,6 +7,8 @@ that area. Masks use 255 = hole, 0 = known; values in between are a feathered ed
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -78,62 +80,90 @@ def draw_segment(layer: np.ndarray, p0: tuple[float, float], p1: tuple[float, fl
     return box
 
 
-def _disc(radius: int) -> np.ndarray:
-    """The structuring element of the pixels within ``radius`` of the centre (x² + y² <= r²)."""
-    offsets = np.arange(-radius, radius + 1)
-    return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius).astype(np.uint8)
+def box_at_least(array: np.ndarray, level: int) -> Box | None:
+    """The bounding box of the pixels of the 2-D uint8 ``array`` that are ``>= level``, None
+    when there are none (from its row and column maxima: no temporary of its size)."""
+    rows = np.flatnonzero(array.max(axis=1) >= level)
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(array[rows[0]:rows[-1] + 1].max(axis=0) >= level)
+    return Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
 
-def _kernel_is_cheaper(levels: int, radius: int) -> bool:
-    """Whether a disc kernel (cost growing about as ``radius``^1.7) beats one distance
+def _segments_are_cheaper(levels: int, radius: int) -> bool:
+    """Whether the disc's row segments (cost growing as ``radius``) beat one distance
     transform per distinct value (``levels``) on the same pixels. Both give the same result;
-    the figures are measured ratios (bench/maskops.py), not a contract."""
-    return 2.5 * (radius / 20) ** 1.7 < levels
+    the figure is a measured ratio (bench/maskops.py), not a contract: a hard mask (one
+    level) takes the distance transform from a radius of about 80 px."""
+    return radius < 80 * levels
 
 
-# disc rows per cv2.dilate call of the kernel method: a check for cancelling between calls
-# (a 200 px disc over a 12 MP picture's hole takes seconds in one call), at no measurable cost
-_KERNEL_BAND = 32
+def _widened(source: np.ndarray, target: np.ndarray, step: int) -> None:
+    """``target[:, x] = max(source[:, x - step], source[:, x + step])``, each column index
+    clamped to the array. Where ``source`` holds each row's largest value within ``w`` columns
+    (the row's ends limiting) and ``step <= w``, ``target`` holds it within ``w + step``:
+    the two windows cover the wider one, and a clamped one stays inside it."""
+    width = source.shape[1]
+    if 2 * step < width:
+        cv2.max(source[:, :width - 2 * step], source[:, 2 * step:],
+                dst=target[:, step:width - step])
+        np.maximum(source[:, step:2 * step], source[:, :1], out=target[:, :step])
+        np.maximum(source[:, width - 2 * step:width - step], source[:, width - 1:],
+                   out=target[:, width - step:])
+    else:  # a narrow layer against a wide disc
+        columns = np.arange(width)
+        np.maximum(source[:, np.clip(columns - step, 0, width - 1)],
+                   source[:, np.clip(columns + step, 0, width - 1)], out=target)
 
 
-def _kernel_dilated(layer: np.ndarray, radius: int, cancel: CancelToken | None) -> np.ndarray:
-    """``cv2.dilate`` of ``layer`` by the disc of ``radius`` (outside counts as 0), done a
-    band of the disc's rows at a time (the disc is their union, so the result is the same),
-    checking ``cancel`` before each band."""
-    disc = _disc(radius)
-    height = layer.shape[0]
-    # padded above and below so that every band reads real rows or the zero border
-    padded = cv2.copyMakeBorder(layer, radius, radius, 0, 0, cv2.BORDER_CONSTANT, value=0)
+def _segments_dilated(layer: np.ndarray, radius: int,
+                      cancel: CancelToken | None) -> np.ndarray:
+    """``cv2.dilate`` of ``layer`` by the disc of ``radius`` (outside counts as 0), the disc
+    taken as its rows: the row ``dy`` away from the centre is a segment of half-width
+    ``isqrt(radius² - dy²)``. Each row's largest values within a half-width are widened
+    step by step from 0 to ``radius`` (one ``cv2.max`` of two shifted views a step, the step
+    at most the half-width so far), and at each half-width the rows whose segment it is are
+    maxed into the result, shifted by their ``dy``: about ``2.6 * radius`` passes over the
+    layer's rows that hold a value, whatever the number of distinct values. ``cancel`` is
+    checked before each widening step and each row of the disc (two passes at most)."""
+    height, width = layer.shape
     out = np.zeros_like(layer)
-    for top in range(0, 2 * radius + 1, _KERNEL_BAND):
+    x, y, w, h = cv2.boundingRect(layer)  # only these rows hold a value
+    if w == 0:
+        return out
+    left, right = max(x - radius, 0), min(x + w + radius, width)  # all that can be reached
+    target = out[:, left:right]
+    source = layer[y:y + h, left:right]  # read only: the widened rows go to two buffers
+    spare, other = np.empty(source.shape, np.uint8), np.empty(source.shape, np.uint8)
+    reach = 0  # ``source`` holds each row's largest value within ``reach`` columns
+    for dy in range(radius, -1, -1):  # the half-widths ascending
+        half = math.isqrt(radius * radius - dy * dy)
+        while reach < half:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            step = min(half - reach, reach) if reach else 1
+            _widened(source, spare, step)
+            if not reach:  # from single pixels: the pixel itself too
+                cv2.max(spare, source, dst=spare)
+            source, spare, other = spare, other, spare  # the next step writes the other
+            reach += step
         if cancel is not None:
             cancel.raise_if_cancelled()
-        band = np.ascontiguousarray(disc[top:top + _KERNEL_BAND])
-        # out[y] takes padded rows y + top .. y + top + len(band) - 1, anchored at the first
-        rows = padded[top:top + height + len(band) - 1]
-        reached = cv2.dilate(rows, band, anchor=(radius, 0), borderType=cv2.BORDER_CONSTANT,
-                             borderValue=0)
-        cv2.max(out, reached[:height], dst=out)
+        for shift in (dy, -dy) if dy else (0,):
+            # result row Y takes layer row Y + shift, so ``source`` row i goes to y + i - shift
+            top = y - shift
+            first, last = max(top, 0), min(top + h, height)
+            if first < last:
+                rows = target[first:last]
+                cv2.max(rows, source[first - top:last - top], dst=rows)
     return out
 
 
-def _dilated(layer: np.ndarray, radius: int, method: str | None = None,
-             cancel: CancelToken | None = None) -> np.ndarray:
-    """Each pixel of ``layer`` set to the largest value within ``radius`` of it (Euclidean:
-    dx² + dy² <= radius²); outside the array counts as 0. ``method`` (``"distance"`` or
-    ``"kernel"``; default: the cheaper) is for tests. ``cancel`` is checked between
-    distance transforms (or kernel bands): once cancelled, raises
-    :class:`~engines.base.Cancelled`.
-
-    A value v reaches a pixel when the pixel lies within ``radius`` of the set of values
-    >= v, so one exact distance transform per distinct value gives the result at any radius
-    in linear time: a hard mask (0 and 255) takes one."""
-    counts = np.bincount(layer.ravel(), minlength=256)
-    values = np.flatnonzero(counts[1:]) + 1
-    if method is None:
-        method = "kernel" if _kernel_is_cheaper(len(values), radius) else "distance"
-    if method == "kernel":
-        return _kernel_dilated(layer, radius, cancel)
+def _distance_dilated(layer: np.ndarray, values: np.ndarray, radius: int,
+                      cancel: CancelToken | None) -> np.ndarray:
+    """The dilation of :func:`_dilated` from one exact distance transform per distinct value
+    (``values``, the nonzero ones, ascending): a value v reaches a pixel when the pixel lies
+    within ``radius`` of the set of values >= v. ``cancel`` is checked before each."""
     out = np.zeros_like(layer)
     for value in values:  # ascending: each set holds the next, so later values win
         if cancel is not None:
@@ -147,20 +177,47 @@ def _dilated(layer: np.ndarray, radius: int, method: str | None = None,
     return out
 
 
+def _dilated(layer: np.ndarray, radius: int, method: str | None = None,
+             cancel: CancelToken | None = None) -> np.ndarray:
+    """Each pixel of ``layer`` set to the largest value within ``radius`` of it (Euclidean:
+    dx² + dy² <= radius²); outside the array counts as 0. ``method`` (``"distance"`` or
+    ``"segments"``; default: the cheaper, see :func:`_segments_are_cheaper`) is for tests:
+    both give the same result, bit for bit. ``cancel`` is checked between distance
+    transforms (or the segments' steps): once cancelled, raises
+    :class:`~engines.base.Cancelled`.
+
+    One exact distance transform per distinct value takes linear time at any radius, so a
+    hard mask (0 and 255) takes one; the disc's row segments (:func:`_segments_dilated`)
+    take time growing with the radius but not with the number of values (a feathered mask
+    holds hundreds)."""
+    # how many pixels hold each value (float32 counts, exact in being nonzero; no temporary
+    # of the layer's size, as np.bincount's int64 copy would be)
+    counts = cv2.calcHist([layer], [0], None, [256], [0, 256]).ravel()
+    values = np.flatnonzero(counts[1:]) + 1
+    if method is None:
+        method = "segments" if _segments_are_cheaper(len(values), radius) else "distance"
+    if method == "segments":
+        return _segments_dilated(layer, radius, cancel)
+    if method != "distance":
+        raise ValueError(f"method is 'distance' or 'segments', not {method!r}")
+    return _distance_dilated(layer, values, radius, cancel)
+
+
 def grow(mask: np.ndarray, pixels: int, *, method: str | None = None,
          cancel: CancelToken | None = None) -> np.ndarray:
     """The mask dilated by ``pixels`` (a disc), as a new array: each pixel takes the largest
     value within ``pixels`` of it (dx² + dy² <= pixels²), so a hard hole grows by a disc and
     a soft edge moves outward keeping its values. Outside the picture counts as known (0).
 
-    The time grows with the hole's box plus ``pixels``, not with the picture, and hardly with
-    ``pixels``; a soft mask costs one distance transform per distinct value. ``method`` is for
-    tests (see :func:`_dilated`). Once ``cancel`` is cancelled, raises
+    The time grows with the hole's box plus ``pixels``, not with the picture: a hard mask
+    takes one distance transform (hardly growing with ``pixels``), a soft one the disc's row
+    segments (growing with ``pixels``, not with its number of values), whichever is cheaper.
+    ``method`` is for tests (see :func:`_dilated`). Once ``cancel`` is cancelled, raises
     :class:`~engines.base.Cancelled` at the next check (``mask`` is never changed)."""
     if pixels <= 0:
         return mask.copy()
     result = np.zeros_like(mask)
-    box = Box.around(mask > 0)
+    box = box_at_least(mask, 1)
     if box is None:
         return result
     box = box.grown(pixels + 1).clip(mask.shape)  # nothing farther can be reached
@@ -180,7 +237,7 @@ def shrink(mask: np.ndarray, pixels: int, *, method: str | None = None,
     if pixels <= 0:
         return mask.copy()
     result = np.zeros_like(mask)
-    box = Box.around(mask > 0)
+    box = box_at_least(mask, 1)
     if box is None:
         return result
     # one pixel more: inside the picture that ring is known (0), and no known pixel beyond

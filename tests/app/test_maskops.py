@@ -86,7 +86,7 @@ def _disc(radius: int) -> np.ndarray:
     return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius).astype(np.uint8)
 
 
-METHODS = [None, "distance", "kernel"]
+METHODS = [None, "distance", "segments"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -236,12 +236,12 @@ def test_a_cancelled_token_stops_grow_and_shrink_and_leaves_the_mask(operation, 
     assert np.array_equal(mask, before)
 
 
-@pytest.mark.parametrize("method", ["distance", "kernel"])
+@pytest.mark.parametrize("method", ["distance", "segments"])
 @pytest.mark.parametrize("operation", [maskops.grow, maskops.shrink])
-def test_cancelling_midway_stops_between_levels_or_kernel_bands(operation, method):
+def test_cancelling_midway_stops_between_levels_or_half_widths(operation, method):
     mask = _soft_hole()
     before = mask.copy()
-    # a 40 px disc is 81 rows, three kernel bands; the soft mask has many levels
+    # the segments check at each of a 40 px disc's 81 rows; the soft mask has many levels
     counted = _CancelAfter(None)
     expected = operation(mask, 40, method=method)
     assert np.array_equal(operation(mask, 40, method=method, cancel=counted), expected)
@@ -254,11 +254,12 @@ def test_cancelling_midway_stops_between_levels_or_kernel_bands(operation, metho
 
 
 @pytest.mark.parametrize("radius", [1, 5, 31, 32, 33, 70])
-def test_the_banded_kernel_equals_one_dilation_by_the_whole_disc(radius):
+def test_the_row_segments_equal_one_dilation_by_the_whole_disc(radius):
     rng = np.random.default_rng(radius)
     for shape in ((7, 9), (50, 13), (120, 90)):
         layer = ((rng.random(shape) < 0.05) * rng.integers(1, 256, shape)).astype(np.uint8)
-        whole = cv2.dilate(layer, maskops._disc(radius), borderType=cv2.BORDER_CONSTANT,
+        whole = cv2.dilate(layer, _disc(radius), borderType=cv2.BORDER_CONSTANT,
                            borderValue=0)
-        assert np.array_equal(maskops._dilated(layer, radius, "kernel", CancelToken()), whole)
+        assert np.array_equal(maskops._dilated(layer, radius, "segments", CancelToken()),
+                              whole)
         assert np.array_equal(maskops._dilated(layer, radius, "distance"), whole)
