@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
 
 from app.model_dialogs import readiness_word, weights_advice
 from app.panels import LoadProblemsLabel
-from app.semantic import download_needed, palette_for, parser_entries
+from app.semantic import palette_for, parser_entries
 from engines.base import UNLABELLED, Readiness
 from engines.plugins import parser_load_problems
-from engines.segmentation.base import LabelSet
+from engines.segmentation.base import LabelSet, create_parser
 
 UNLABELLED_NAME = "unlabelled"
 UNNAMED = "unnamed"  # the name listed for the ids of a map of no known label set
@@ -81,13 +81,28 @@ class ElidedLabel(QLabel):
         painter.end()
 
 
-def _state_text(name: str, readiness: Readiness, detail: str) -> str:
-    """What the Labels panel says of parser ``name`` that is not ready: for weights missing
+def _needed_weights(name: str, readiness: Readiness) -> tuple[str, ...]:
+    """The weights ids parser ``name`` (default options), in the state ``readiness`` (as
+    :func:`~app.semantic.parser_entries` found it), needs installed: those its status checks
+    (:meth:`~engines.segmentation.neural.NeuralParser.checked_weights`) when it needs a
+    download, as :func:`~app.semantic.download_needed` gives them, without asking its state
+    again; () otherwise."""
+    if readiness is not Readiness.NEEDS_DOWNLOAD:
+        return ()
+    try:
+        return tuple(create_parser(name).checked_weights())
+    except Exception:  # broken since its state was asked: its detail says what it says
+        return ()
+
+
+def _state_text(readiness: Readiness, detail: str, weights_ids: tuple[str, ...]) -> str:
+    """What the Labels panel says of a parser that is not ready (``readiness``, ``detail``)
+    and needs the checkpoints ``weights_ids`` (:func:`_needed_weights`): for weights missing
     or damaged, what is wrong and how to install them in File → Models…, in the GUI's words
     (:func:`~app.model_dialogs.weights_advice`; Compute map offers the download too); else
     (a plugin's undeclared checkpoint, a broken parser) its ``detail``."""
     if readiness is Readiness.NEEDS_DOWNLOAD:
-        advice = weights_advice(download_needed(name)[0])
+        advice = weights_advice(weights_ids)
         if advice:
             return advice[:1].upper() + advice[1:]
     return detail
@@ -202,16 +217,17 @@ class LegendPanel(QWidget):
         self._said = {}
         first_ready = -1
         grey = QBrush(QColor(140, 140, 140))
-        for name, title, readiness, detail in parser_entries():
+        for name, title, readiness, detail in parser_entries():  # each state asked once
             ready = readiness is Readiness.READY
-            word = "" if ready else readiness_word(readiness, download_needed(name)[0])
+            needed = () if ready else _needed_weights(name, readiness)
+            word = "" if ready else readiness_word(readiness, needed)
             self.parser.addItem(title if ready else f"{title} ({word})", name)
             index = self.parser.count() - 1
             if ready and first_ready < 0:
                 first_ready = index
             self._details[name] = (readiness, detail)
             if not ready:
-                self._said[name] = _state_text(name, readiness, detail)
+                self._said[name] = _state_text(readiness, detail, needed)
                 self.parser.setItemData(index, grey, Qt.ForegroundRole)
                 self.parser.setItemData(index, self._said[name], Qt.ToolTipRole)
         problems = parser_load_problems()

@@ -171,7 +171,7 @@ def _detector_from(spec: WeightSpec, path: Path, device: Any) -> Any:
     with warnings.catch_warnings():  # torchvision's "pretrained is deprecated"
         warnings.simplefilter("ignore")
         network = RetinaFace(network_name=spec.extra["network"], half=False, device=device)
-    load_strict(network, state, spec.title, path)
+    load_strict(network, state, spec.title, path, own=(spec.id,))
     return network.to(device).eval()
 
 

@@ -217,7 +217,18 @@ class OtherModelsCheckpointError(CheckpointMismatchError):
     """Another model's installed, sound checkpoint given to a loader it does not fit (an
     engine's ``weights_path`` naming it): nothing installed is at fault, so its fields name
     no checkpoint and no path (:func:`attach_file` leaves them so); made by
-    :func:`mismatch_error`."""
+    :func:`mismatch_error`. ``found``: what the file is and is not, without the advice that
+    ends the message (``"PATH does not fit N (...): it is the T checkpoint (id), not one for
+    N"``), for a caller that advises otherwise (:func:`check_checkpoint_file`, importing)."""
+
+    def __init__(self, message: str = "", *, found: str = "", **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.found: str = found or message
+
+    def retold(self, message: str, reason: str | None = None) -> WeightsError:
+        error = super().retold(message, reason)
+        error.found = self.found
+        return error
 
 
 _SPECS: dict[str, WeightSpec] = {}
@@ -785,12 +796,20 @@ def check_checkpoint_file(spec: WeightSpec, path: str | os.PathLike, what: str =
     if spec.check_contents is None:
         return
     try:
-        with _loading_own(spec):
-            spec.check_contents(path)
+        spec.check_contents(path)
+    except OtherModelsCheckpointError as exc:  # another model's installed file: import advice
+        said = _not_the_checkpoint(spec, path, what, f"{exc.found}; {_import_advice(spec)}")
+        raise OtherModelsCheckpointError(said, weights_ids=(spec.id,), found=exc.found) from None
     except WeightsCorruptError as exc:  # of the file to install: no installed path
         raise type(exc)(_not_the_checkpoint(spec, path, what, str(exc)),
                         weights_ids=(spec.id,),
                         reason=_not_the_checkpoint(spec, path, what, exc.reason)) from None
+
+
+def _import_advice(spec: WeightSpec) -> str:
+    """What importing another model's installed checkpoint as ``spec`` is told to do (that
+    checkpoint needs no import): choose ``spec``'s own file."""
+    return f"that checkpoint is installed already: choose the {spec.title} file instead"
 
 
 def _not_the_checkpoint(spec: WeightSpec, path: Path, what: str, reason: str) -> str:
@@ -985,8 +1004,7 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
             load_checkpoint(path, spec.format)
             checks.append("opens")
         else:  # it opens the file itself, then checks what the loader needs
-            with _loading_own(spec):
-                spec.check_contents(path)
+            spec.check_contents(path)
             checks.append("opens, fits its network")
     return f"{spec.id}: {', '.join(checks)} OK ({format_size(path.stat().st_size)})"
 
@@ -1096,15 +1114,16 @@ def network_check(load: Callable[[Path, Any], Any], meta: bool = True
     ``load(path, device)`` is the engine's (or parser's) own loading code: it builds the
     network, opens the file with :func:`load_checkpoint`, unwraps what upstream wraps
     (``{"generator": ...}``, a Lightning ``state_dict``, ``module.`` prefixes, another
-    naming) and loads it strictly, raising :func:`mismatch_error` (or another
-    :class:`WeightsCorruptError`) when names or shapes differ. The check runs it with
-    torch's default device set to ``meta`` (``device`` is then ``meta`` too), so the network
-    is built without memory for its weights and loading it copies nothing, and with
-    :func:`load_checkpoint` memory-mapping the file: a file of any size costs its pickle
-    and the network's construction, not a copy in memory. ``meta=False`` makes the CPU the
-    default device (and ``device``) instead, for a network whose construction reads a
-    tensor's value (meta tensors have none): ``load`` builds it on the CPU, where it takes
-    its full size, and can move it to ``meta`` before loading into it. Raises
+    naming) and loads it strictly, raising :func:`mismatch_error` (saying the spec's id is
+    its own: ``own=(id,)``) or another :class:`WeightsCorruptError` when names or shapes
+    differ. The check runs it with torch's default device set to ``meta`` (``device`` is
+    then ``meta`` too), so the network is built without memory for its weights and loading
+    it copies nothing, and with :func:`load_checkpoint` memory-mapping the file: a file of
+    any size costs its pickle and the network's construction, not a copy in memory.
+    ``meta=False`` makes the CPU the default device (and ``device``) instead, for a
+    network whose construction reads a tensor's value (meta tensors have none): ``load``
+    builds it on the CPU, where it takes its full size, and can move it to ``meta`` before
+    loading into it. Raises
     :class:`WeightsCorruptError`; any other failure of the load becomes a
     :class:`CheckpointMismatchError`.
     """
@@ -1196,61 +1215,51 @@ def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,
     return re.split(r"(?<=[a-z\d])\. ", first)[0].rstrip(".")[:200]
 
 
-def mismatch_error(path: str | os.PathLike, network: str,
-                   differences: str) -> CheckpointMismatchError:
+def mismatch_error(path: str | os.PathLike, network: str, differences: str, *,
+                   own: Iterable[str] | None = None) -> CheckpointMismatchError:
     """The error a strict loader raises when the checkpoint at ``path`` does not fit
     ``network`` (``"the DeepFill v2 generator"``); ``differences`` lists what differs
     (``"missing: a.weight; unexpected: b.bias"``). One line naming the file's full path.
 
-    For an installed checkpoint's file, what it is: when the file is not that checkpoint
-    either (another model's file in its slot, say: the loader is its own engine's, or the
-    file fails its spec's ``check_contents``), the commands that replace it, as for a damaged
-    one; when it is that sound checkpoint, given to a loader of another network (an
-    engine's ``weights_path``), :class:`OtherModelsCheckpointError` saying so and no
-    advice to remove it: ``"...: it is the LaMa big (official) checkpoint (lama-big), not
-    one for the MI-GAN 256 generator; give this engine its own weights"``."""
+    ``own``: the ids of the checkpoints the loader loads (its own: ``(spec.id,)`` in a spec's
+    ``check_contents``, the engine's or parser's ids when it loads them; ``()`` for a loader
+    of none). None, a loader that does not say: the checkpoint whose file ``path`` is taken
+    as its own.
+
+    For an installed checkpoint's file, what it is: when the checkpoint is one of ``own`` (a
+    file in its slot that does not fit its own network is not it) or the file fails its
+    spec's ``check_contents``, the file is not that checkpoint either (another model's file
+    in its slot, say): the commands that replace it, as for a damaged one. When it is the
+    sound checkpoint of another network, given to this loader (an engine's
+    ``weights_path``), :class:`OtherModelsCheckpointError` saying so and no advice to remove
+    it: ``"...: it is the LaMa big (official) checkpoint (lama-big), not one for the MI-GAN
+    256 generator; give this engine its own weights"``."""
     path = Path(path)
     message = f"{path.absolute()} does not fit {network} ({differences})"
     reason = message
     spec = _installed_spec(path)
-    if spec is not None and _holds_its_checkpoint(spec, path):
-        return OtherModelsCheckpointError(
-            f"{message}: it is the {spec.title} checkpoint ({spec.id}), not one for "
-            f"{network}; give this engine its own weights")
+    theirs = spec is not None and own is not None and spec.id not in own
+    if theirs and _holds_its_checkpoint(spec, path):
+        found = f"{message}: it is the {spec.title} checkpoint ({spec.id}), not one for {network}"
+        return OtherModelsCheckpointError(f"{found}; give this engine its own weights",
+                                          found=found)
     if spec is not None:
         message += f": it is not the {spec.title} checkpoint; {replace_commands(spec)}"
     return checkpoint_error(path, message, reason, CheckpointMismatchError)
 
 
-# the checkpoints whose own loader is running (in this thread): a file in one of their slots
-# that does not fit is not that checkpoint (see _holds_its_checkpoint)
-_LOADING_OWN: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
-    "checkpoints_loading_own", default=frozenset())
-
-
-@contextlib.contextmanager
-def _loading_own(spec: WeightSpec) -> Iterator[None]:
-    """Within it, ``spec``'s own loader runs (its ``check_contents``)."""
-    token = _LOADING_OWN.set(_LOADING_OWN.get() | {spec.id})
-    try:
-        yield
-    finally:
-        _LOADING_OWN.reset(token)
-
-
 def _holds_its_checkpoint(spec: WeightSpec, path: Path) -> bool:
-    """Whether ``path``, ``spec``'s installed file that a loader found not to fit its
-    network, is all the same ``spec``'s sound checkpoint: it passes the cheap checks
-    (:func:`damage`) and ``spec.check_contents`` (which loads it on the ``meta`` device).
-    False while ``spec``'s own check runs (the file then does not fit its own network),
-    for a spec with no ``check_contents``, and when the file cannot be checked."""
-    if spec.check_contents is None or spec.id in _LOADING_OWN.get():
+    """Whether ``path``, ``spec``'s installed file that a loader of other checkpoints found
+    not to fit its network, is all the same ``spec``'s sound checkpoint: it passes the cheap
+    checks (:func:`damage`) and ``spec.check_contents`` (which loads it on the ``meta``
+    device; its loader, saying ``spec`` is its own, checks no further). False for a spec
+    with no ``check_contents`` and when the file cannot be checked."""
+    if spec.check_contents is None:
         return False
     try:
         if damage(spec.id):
             return False
-        with _loading_own(spec):
-            spec.check_contents(path)
+        spec.check_contents(path)
     except Exception:  # any failure: not shown to be that checkpoint
         return False
     return True

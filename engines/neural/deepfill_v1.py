@@ -17,7 +17,7 @@ a network is built; their names are importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -52,7 +52,8 @@ weights.register_spec(weights.WeightSpec(
               "network adds the ones and mask channels; outputs clamped to [-1, 1]"),
     extra={"params": 3_601_542},
     check_contents=weights.network_check(
-        lambda path, device: load_deepfill_v1(_generator(), path))))
+        lambda path, device: load_deepfill_v1(_generator(), path,
+                                              own=("deepfill1-imagenet",)))))
 
 
 def _generator() -> DeepFillV1:
@@ -62,13 +63,14 @@ def _generator() -> DeepFillV1:
     return DeepFillV1()
 
 
-def load_deepfill_v1(network: DeepFillV1, path: str | Path) -> None:
-    """Load daa233's plain generator state dict into ``network`` (strict)."""
+def load_deepfill_v1(network: DeepFillV1, path: str | Path, *, own: Iterable[str]) -> None:
+    """Load daa233's plain generator state dict into ``network`` (strict); ``own``: the ids
+    of the checkpoints it loads (:func:`~engines.weights.mismatch_error`)."""
     path = Path(path)
     state = weights.load_checkpoint(path, "state_dict")
     if not isinstance(state, Mapping):
         raise weights.WeightsCorruptError(f"{path.absolute()} is not a state dict")
-    load_state_strict(network, state, str(path.absolute()))
+    load_state_strict(network, state, str(path.absolute()), own=own)
 
 
 @register
@@ -97,7 +99,7 @@ class DeepFill1Engine(NeuralEngine):
         return _generator().eval()
 
     def load_weights(self, network: DeepFillV1, path: Path) -> None:
-        load_deepfill_v1(network, path)
+        load_deepfill_v1(network, path, own=self.weights)
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         yield from run_two_stages(self, region, cancel)

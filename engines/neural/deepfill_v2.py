@@ -22,7 +22,7 @@ a network is built; their names are importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -65,7 +65,7 @@ def _spec(weights_id: str, engine: str, title: str, filename: str, drive_id: str
         format="generator_dict", contract=_CONTRACT,
         extra={"params": 4_052_487},
         check_contents=weights.network_check(
-            lambda path, device: load_deepfill_v2(_generator(), path))))
+            lambda path, device: load_deepfill_v2(_generator(), path, own=(weights_id,)))))
 
 
 def _generator() -> DeepFillV2:
@@ -154,12 +154,13 @@ def tf_to_pt_names(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_state_strict(module: nn.Module, state: Mapping[str, Any], source: str,
-                      file_name: Callable[[str], str] = str) -> None:
+                      file_name: Callable[[str], str] = str, *, own: Iterable[str]) -> None:
     """``module.load_state_dict(state, strict=True)`` with an error that names the tensors.
 
     Raises :class:`~engines.weights.WeightsCorruptError` listing missing, unexpected and
     wrongly shaped tensors (at most five of each), each named by ``file_name(name)`` (the
-    name the checkpoint file uses, when the loader renamed it).
+    name the checkpoint file uses, when the loader renamed it); ``own``: the ids of the
+    checkpoints loaded into ``module`` (:func:`~engines.weights.mismatch_error`).
     """
     import torch
 
@@ -177,7 +178,8 @@ def load_state_strict(module: nn.Module, state: Mapping[str, Any], source: str,
             more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
             problems.append(f"{label}: {', '.join(names[:5])}{more}")
     if problems:
-        raise weights.mismatch_error(source, type(module).__name__, "; ".join(problems))
+        raise weights.mismatch_error(source, type(module).__name__, "; ".join(problems),
+                                     own=own)
     module.load_state_dict(state, strict=True)
 
 
@@ -194,8 +196,9 @@ def generator_state(checkpoint: Any, source: str) -> Mapping[str, Any]:
                                       "(expected a dict with key 'G')")
 
 
-def load_deepfill_v2(network: DeepFillV2, path: str | Path) -> None:
-    """Load either checkpoint layout into ``network`` and select the matching computation."""
+def load_deepfill_v2(network: DeepFillV2, path: str | Path, *, own: Iterable[str]) -> None:
+    """Load either checkpoint layout into ``network`` and select the matching computation;
+    ``own``: the ids of the checkpoints it loads (:func:`~engines.weights.mismatch_error`)."""
     import torch
 
     path = Path(path)
@@ -206,7 +209,7 @@ def load_deepfill_v2(network: DeepFillV2, path: str | Path) -> None:
         state = tf_to_pt_names(state)
     if FUSE_KEY not in state:  # older upstream versions had no such buffer: it is the identity
         state[FUSE_KEY] = torch.eye(3).view(1, 1, 3, 3)
-    load_state_strict(network, state, source, pt_to_tf_name if tf_layout else str)
+    load_state_strict(network, state, source, pt_to_tf_name if tf_layout else str, own=own)
     network.tf_compat = tf_layout
 
 
@@ -319,7 +322,7 @@ class DeepFillV2Engine(NeuralEngine):
         return _generator().eval()
 
     def load_weights(self, network: DeepFillV2, path: Path) -> None:
-        load_deepfill_v2(network, path)
+        load_deepfill_v2(network, path, own=(self.weights_id, self.tf_weights_id))
 
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
         yield from run_two_stages(self, region, cancel)

@@ -25,7 +25,7 @@ network is built; their names are importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -116,9 +116,10 @@ def _generator_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_generator(module: nn.Module, path: Path) -> None:
+def load_generator(module: nn.Module, path: Path, *, own: Iterable[str]) -> None:
     """Load an upstream ``*_gen.pth`` into ``module`` strictly; a mismatch is reported as
-    :class:`WeightsCorruptError` naming a few offending keys."""
+    :class:`WeightsCorruptError` naming a few offending keys. ``own``: the ids of the
+    checkpoints loaded into ``module`` (:func:`~engines.weights.mismatch_error`)."""
     state = _generator_state(path)
     try:
         module.load_state_dict(state, strict=True)
@@ -129,7 +130,7 @@ def load_generator(module: nn.Module, path: Path) -> None:
         detail = (f"missing {missing}, unexpected {unexpected}" if missing or unexpected
                   else str(exc).strip().splitlines()[-1][:200])
         raise weights.mismatch_error(path, f"the EdgeConnect {type(module).__name__}",
-                                     detail) from None
+                                     detail, own=own) from None
 
 
 def _network(name: str) -> nn.Module:
@@ -151,23 +152,26 @@ def _specs(engine: str, dataset: str, title: str) -> tuple[WeightSpec, WeightSpe
                    "Started) and import the zip, or the file from its folder "
                    f"{dataset}/"),
     }
+    edge_id, inpaint_id = f"edgeconnect-{dataset}-edge", f"edgeconnect-{dataset}-inpaint"
     edge = WeightSpec(
-        id=f"edgeconnect-{dataset}-edge", engine=engine,
+        id=edge_id, engine=engine,
         title=f"EdgeConnect {title} edge generator", filename=EDGE_FILE,
         archive_member=f"{dataset}/{EDGE_FILE}",
         contract="input cat(gray*(1-m)+m, canny*(1-m), m), gray in [0,1], m 1 = hole; "
                  "sigmoid edge map in [0,1]",
         check_contents=network_check(
-            lambda path, device: load_generator(_network("EdgeGenerator"), path)),
+            lambda path, device: load_generator(_network("EdgeGenerator"), path,
+                                                own=(edge_id,))),
         **common)
     inpaint = WeightSpec(
-        id=f"edgeconnect-{dataset}-inpaint", engine=engine,
+        id=inpaint_id, engine=engine,
         title=f"EdgeConnect {title} inpainting generator", filename=INPAINT_FILE,
         archive_member=f"{dataset}/{INPAINT_FILE}",
         contract="input cat(img*(1-m)+m, edges), img RGB in [0,1], m 1 = hole; "
                  "output (tanh+1)/2 RGB in [0,1]",
         check_contents=network_check(
-            lambda path, device: load_generator(_network("InpaintGenerator"), path)),
+            lambda path, device: load_generator(_network("InpaintGenerator"), path,
+                                                own=(inpaint_id,))),
         **common)
     return register_spec(edge), register_spec(inpaint)
 
@@ -212,9 +216,10 @@ class EdgeConnectEngine(NeuralEngine):
         :class:`WeightsCorruptError` about an installed file gets the fields naming its
         checkpoint and path (:func:`~engines.weights.naming_file`; its message kept)."""
         network = self.create_network()
-        for module, path in ((network.edge, edge_path), (network.inpaint, inpaint_path)):
+        for module, path, own in ((network.edge, edge_path, self.edge_weights),
+                                  (network.inpaint, inpaint_path, self.inpaint_weights)):
             with weights.naming_file(path):
-                load_generator(module, path)
+                load_generator(module, path, own=(own,))
         return network.to(device).eval()
 
     def network(self, device) -> EdgeConnectNetwork:

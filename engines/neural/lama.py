@@ -260,7 +260,7 @@ class LamaEngine(DualSourceEngine):
         state, config = read_big_lama(path)
         if config is not None:
             check_config(config, f"{path.name} config.yaml")
-        load_exact(network, state, path, "the LaMa big generator")
+        load_exact(network, state, path, "the LaMa big generator", own=self.weights)
 
     def predict(self, network: Any, image: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
         """Fill ``hole`` (bool ``(h, w)``) in ``image`` (RGB uint8); RGB uint8 ``(h, w, 3)``."""

@@ -20,7 +20,7 @@ float16 on CUDA for the native network (the TorchScript file stays float32).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,7 +72,8 @@ def _state_dict_spec(weights_id: str, engine: str, filename: str, title: str,
         homepage=HOMEPAGE,
         format="state_dict",
         contract=_contract(resolution),
-        check_contents=lambda path: load_state_dict(_generator(resolution), path, resolution),
+        check_contents=lambda path: load_state_dict(_generator(resolution), path, resolution,
+                                                    own=(weights_id,)),
         manual=(f"download {filename} from the MI-GAN authors' Google Drive folder "
                 f"{DRIVE_FOLDER}"),
     ))
@@ -122,17 +123,19 @@ def upgrade_legacy_upsampling(state: Mapping[str, Any], network: MiganGenerator
     return upgraded
 
 
-def load_state_dict(network: MiganGenerator, path: Path, resolution: int) -> None:
+def load_state_dict(network: MiganGenerator, path: Path, resolution: int, *,
+                    own: Iterable[str]) -> None:
     """Load the authors' state dict at ``path`` into ``network``, every tensor name and shape
     matching (older files' upsampling kernels converted); raises WeightsCorruptError (its
-    fields naming an installed file's checkpoint: :func:`~engines.weights.checkpoint_error`)."""
+    fields naming an installed file's checkpoint: :func:`~engines.weights.checkpoint_error`).
+    ``own``: the ids of the checkpoints it loads (:func:`~engines.weights.mismatch_error`)."""
     state = weights.load_checkpoint(path, "state_dict")
     what = f"{path.name} (MI-GAN {resolution})"
     if not isinstance(state, Mapping):
         raise weights.checkpoint_error(path, f"{what} is not a state dict",
                                        f"{path.name} is not a state dict")
     load_exact(network, upgrade_legacy_upsampling(state, network), path,
-               f"the MI-GAN {resolution} generator")
+               f"the MI-GAN {resolution} generator", own=own)
 
 
 def telea_preview(image: np.ndarray, hole: np.ndarray, factor: int = 4) -> np.ndarray:
@@ -172,7 +175,7 @@ class MiganEngine(DualSourceEngine):
         return _generator(self.resolution).eval()
 
     def load_weights(self, network: MiganGenerator, path: Path) -> None:
-        load_state_dict(network, path, self.resolution)
+        load_state_dict(network, path, self.resolution, own=self.weights)
 
     def predict(self, network: Any, image: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
         """Fill ``hole`` (bool ``(h, w)``) in ``image`` (RGB uint8); RGB uint8 ``(h, w, 3)``

@@ -8,7 +8,7 @@ reading Lightning checkpoints safely even when they pickle training-time objects
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -21,13 +21,15 @@ from engines.weights import WeightsMissingError
 SOURCES = ("auto", "native", "torchscript")
 
 
-def load_exact(network: Any, state: Mapping[str, Any], path: Path, what: str) -> None:
+def load_exact(network: Any, state: Mapping[str, Any], path: Path, what: str, *,
+               own: Iterable[str]) -> None:
     """Load ``state`` (read from ``path``) into ``network`` requiring the same names and
     shapes, buffers included.
 
     Raises :func:`~engines.weights.mismatch_error` naming the file, the missing, unexpected
     or wrongly shaped tensors and, for an installed file, how to replace it (``what`` names
-    the network: ``"the LaMa big generator"``).
+    the network: ``"the LaMa big generator"``; ``own``: the ids of the checkpoints loaded
+    into it, as that function takes them).
     """
     import torch
 
@@ -49,7 +51,7 @@ def load_exact(network: Any, state: Mapping[str, Any], path: Path, what: str) ->
                                             else "")
             problems.append(f"{label}: {shown}")
     if problems:
-        raise weights.mismatch_error(path, what, "; ".join(problems))
+        raise weights.mismatch_error(path, what, "; ".join(problems), own=own)
     network.load_state_dict(dict(state), strict=True)
 
 

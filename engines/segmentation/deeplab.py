@@ -133,7 +133,7 @@ def _network_from(path: Path) -> MultiScale:
     if not isinstance(state, dict):  # fields: an installed file's checkpoint and path
         raise weights.checkpoint_error(path, f"{path.name} is not a state dict")
     network = build_network()
-    load_strict(network, state, SPEC.title, path)
+    load_strict(network, state, SPEC.title, path, own=(SPEC.id,))
     return network
 
 

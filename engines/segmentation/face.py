@@ -82,7 +82,7 @@ def _parsing_network_from(network: str, path: Path) -> Any:
     state = weights.load_checkpoint(path, spec.format)
     if not isinstance(state, dict):  # fields: an installed file's checkpoint and path
         raise weights.checkpoint_error(path, f"{path.name} is not a state dict")
-    load_strict(parser, state, spec.title, path)
+    load_strict(parser, state, spec.title, path, own=(spec.id,))
     return parser
 
 

@@ -10,7 +10,7 @@ two, like face detection plus face parsing, never evicts its own).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,20 +27,26 @@ LOADING_SHARE = 0.2
 UPSAMPLING = "labelling every pixel"
 
 
-def load_strict(network: Any, state: dict, title: str, path: Path) -> None:
+def load_strict(network: Any, state: dict, title: str, path: Path, *,
+                own: Iterable[str]) -> None:
     """``network.load_state_dict(state, strict=True)``, with a one-line
-    :class:`~engines.weights.WeightsCorruptError` naming what differs when it fails."""
-    own = network.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    reshaped = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    :class:`~engines.weights.WeightsCorruptError` naming what differs when it fails.
+
+    ``title``: the loaded checkpoint's; ``own``: the ids of the checkpoints loaded into
+    ``network`` (:func:`~engines.weights.mismatch_error`)."""
+    expected = network.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected
+                if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     problems = []
     for what, keys in (("missing", missing), ("unexpected", unexpected),
                        ("of another shape", reshaped)):
         if keys:
             problems.append(f"{len(keys)} tensors {what} (e.g. {keys[0]})")
     if problems:
-        raise weights.mismatch_error(path, f"the {title} network", "; ".join(problems))
+        raise weights.mismatch_error(path, f"the {title} network", "; ".join(problems),
+                                     own=own)
     network.load_state_dict(state, strict=True)
 
 

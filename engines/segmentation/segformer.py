@@ -95,7 +95,7 @@ def _network_from(variant: str, path: Path, into: Any = None) -> Any:
     network = build_network(variant)
     if into is not None:
         network = network.to(into)
-    load_strict(network, state, spec.title, path)
+    load_strict(network, state, spec.title, path, own=(spec.id,))
     return network
 
 

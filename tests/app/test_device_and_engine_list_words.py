@@ -133,7 +133,8 @@ def test_another_models_checkpoint_is_said_without_replacing_it(model_cache, mak
                                                                 tmp_path):
     spec = make_spec(urls=(URL,), title="Conv net", check_contents=fits_conv)
     path = download.import_file(spec.id, state_dict_file(tmp_path))
-    error = weights.mismatch_error(path, "the dense network", "missing: dense.weight")
+    error = weights.mismatch_error(path, "the dense network", "missing: dense.weight",
+                                   own=())
     said = weights_error_text(error)
     assert said == (f"{path.absolute()} does not fit the dense network (missing: dense.weight): "
                     f"it is the Conv net checkpoint ({spec.id}), not one for the dense "

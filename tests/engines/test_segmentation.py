@@ -353,7 +353,7 @@ def test_strict_loading_names_what_differs(tmp_path):
     state["0.weight"] = torch.zeros(4, 3, 5, 5)
     with pytest.raises(weights.WeightsCorruptError,
                        match=r"1 tensors unexpected.*1 tensors of another shape"):
-        load_strict(network, state, "Test", tmp_path / "x.pth")
+        load_strict(network, state, "Test", tmp_path / "x.pth", own=())
 
 
 # --- face parsing ------------------------------------------------------------------------------

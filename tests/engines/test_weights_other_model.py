@@ -30,7 +30,8 @@ def sound(make_spec, tmp_path):
 
 def test_another_models_sound_file_is_named_with_no_advice_to_remove_it(sound):
     spec, path = sound
-    error = weights.mismatch_error(path, "the dense network", "missing: dense.weight")
+    error = weights.mismatch_error(path, "the dense network", "missing: dense.weight",
+                                   own=())
     assert type(error) is OtherModelsCheckpointError
     assert isinstance(error, CheckpointMismatchError)
     assert str(error) == (f"{path.absolute()} does not fit the dense network (missing: "
@@ -51,7 +52,7 @@ def test_a_file_in_the_slot_that_is_not_its_checkpoint_gets_the_commands(make_sp
     other = tmp_path / "dense.pth"
     torch.save({"dense.weight": torch.zeros(3, 3)}, other)
     path = placed(spec, other.read_bytes())
-    error = weights.mismatch_error(path, "the dense network", "x")  # fits, but is misplaced
+    error = weights.mismatch_error(path, "the dense network", "x", own=())  # fits, but is misplaced
     assert type(error) is CheckpointMismatchError
     assert str(error) == (f"{path.absolute()} does not fit the dense network (x): it is not the "
                           f"Conv net checkpoint; {commands(spec)}")
@@ -78,7 +79,7 @@ def test_the_checkpoints_own_loader_gets_the_commands_once(make_spec, tmp_path):
 def test_a_damaged_file_in_another_slot_gets_its_commands(make_spec, tmp_path):
     spec = make_spec(urls=(URL,), title="Conv net", check_contents=fits_conv)
     path = placed(spec, b"")  # the cheap checks refuse it before any load
-    error = weights.mismatch_error(path, "the dense network", "x")
+    error = weights.mismatch_error(path, "the dense network", "x", own=())
     assert str(error).endswith(f": it is not the Conv net checkpoint; {commands(spec)}")
 
 
