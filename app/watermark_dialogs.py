@@ -67,6 +67,7 @@ from engines.watermark import (
 )
 
 PREVIEW_SIDE = 360  # px, the longest side of the mask preview
+NO_ESTIMATE_SHOWN = "Estimate the watermark to see its mask here."  # the preview without one
 FOLDER_ENGINE_PREFERENCE = ("lama", "migan", "patchmatch", "telea")
 INPUT_RELATIVE = ("Type the input folder's full path (a relative path has no fixed place in "
                   "the editor), or use Browse…")
@@ -555,7 +556,7 @@ class WatermarkDialog(FolderRunDialog):
         self.correct_button = QPushButton("Correct in editor")
         self.correct_button.setToolTip("Open one of the images with this mask to touch it up "
                                        "by hand, then use Mask → Apply to Folder")
-        self.preview = QLabel("Estimate the watermark to see its mask here.")
+        self.preview = QLabel(NO_ESTIMATE_SHOWN)
         self.preview.setAlignment(Qt.AlignCenter)
         self.preview.setMinimumHeight(PREVIEW_SIDE // 2)
         self.counts = QLabel(" ")
@@ -647,12 +648,17 @@ class WatermarkDialog(FolderRunDialog):
 
     def _on_failed(self, task_id: int, message: str) -> None:
         """A refused estimate (too few readable pictures, say: the status line names those
-        left out) takes away the counts and the left-out list of an earlier estimate, which
-        no longer answer what was asked; a failed folder run leaves them."""
+        left out) takes away an earlier estimate whole, which no longer answers what was
+        asked: its mask preview, counts and left-out list, and with its mask *Clear folder*
+        and *Correct in editor* (nothing is cleared with a mask the dialog no longer shows
+        the counts of); a failed folder run leaves them."""
         if task_id == self._task_id and task_id == self._estimate_task:
+            self.estimate, self._estimated_folder, self._used = None, None, frozenset()
+            self.preview.clear()
+            self.preview.setText(NO_ESTIMATE_SHOWN)
             self.counts.setText(" ")
             self.counts.setToolTip("")
-        super()._on_failed(task_id, message)
+        super()._on_failed(task_id, message)  # ends the run: the buttons follow
 
     def _input_changed(self) -> None:
         if self.estimate is not None and self.input.path() != self._estimated_folder:

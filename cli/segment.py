@@ -24,7 +24,15 @@ from cli._common import (
 )
 from cli.batch import print_outcome, run_to_end
 from engines.base import EngineCrashed, EngineError, InputError
-from engines.batch import WORK_SHARE, BatchResult, label_folder, note_lines, output_path
+from engines.batch import (
+    WORK_SHARE,
+    BatchInterrupted,
+    BatchResult,
+    BatchStopped,
+    label_folder,
+    note_lines,
+    output_path,
+)
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
 from engines.segmentation.labels import MAX_REGIONS
@@ -146,7 +154,8 @@ def _run_folder(args: argparse.Namespace) -> int:
     (:func:`engines.batch.label_folder`); Ctrl+C (exit 130) and SIGTERM (exit 143) stop the
     run saying what was written and kept. The networks' loading, before the first picture,
     is said on a line of its own, so the bar's clock (and the time left it shows) starts
-    with the pictures."""
+    with the pictures. The pictures without a face are listed one a line after the other
+    notes (:func:`_print_no_face`), by a run stopped part way as by a finished one."""
     images, output = Path(args.image), Path(args.output)
     pictures = folder_pictures(images, output, "label maps")
     parser = _parser(args)  # label_folder checks that it is ready, before any work
@@ -160,11 +169,25 @@ def _run_folder(args: argparse.Namespace) -> int:
             else:
                 show(fraction, message)
 
+        stopped_no_face: set[Path] = set()  # of a run stopped part way, said after it
+
+        def labelling() -> BatchResult:
+            try:
+                return label_folder(pictures, output, parser, progress,
+                                    overwrite=args.overwrite)
+            except (BatchInterrupted, BatchStopped) as stop:  # its notes said by run_to_end:
+                found, stop.result = _no_face_notes(stop.result)  # those without a face
+                stopped_no_face.update(found)  # are listed after, as a finished run does
+                raise
+
         with _naming_the_parser(args):  # the errors that stop the run are the parser's
-            result = run_to_end(lambda: label_folder(pictures, output, parser, progress,
-                                                     overwrite=args.overwrite),
-                                closing.close, args.overwrite)
+            try:
+                result = run_to_end(labelling, closing.close, args.overwrite)
+            except KeyboardInterrupt:  # Ctrl+C: what was done is said, then this list
+                _print_no_face(stopped_no_face, pictures, output)
+                raise
         if not isinstance(result, BatchResult):
+            _print_no_face(stopped_no_face, pictures, output)
             return result  # stopped for lack of room: its exit code
     print(f"{count_noun(len(result.written), 'label map')} written to {output}, "
           f"{len(result.failed)} failed")

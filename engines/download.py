@@ -72,6 +72,18 @@ class DownloadError(EngineError):
     """A download failed; the message says why and what to do (one line)."""
 
 
+class NoDownloadAddressError(DownloadError, weights.WeightsMissingError):
+    """A checkpoint that is not installed and has no download address (:func:`download`).
+
+    ``str()`` is the command-line tool's words, with its import command
+    (:func:`_no_address_message`). As a :class:`~engines.weights.WeightsMissingError` it
+    names the checkpoint (``weights_ids``; ``reason``: that it has no download address, no
+    advice), so that the editor says it in its own words from those fields, never the
+    command: :func:`app.model_dialogs.gui_error_text`, as the download dialog shows a
+    failure (``"The {title} weights are not installed: File → Models… says where to get
+    them, then Import file… installs them"``)."""
+
+
 class DiskFullError(DownloadError):
     """The checkpoint did not fit on the disk (a full disk, a quota): the transfer ran but its
     file could not be kept. ``errno`` is ``errno.ENOSPC`` or ``errno.EDQUOT``, as on the
@@ -201,7 +213,8 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
     if target.is_file() and not force:
         return target
     if not spec.urls:
-        raise DownloadError(_no_address_message(spec))
+        raise NoDownloadAddressError(_no_address_message(spec), weights_ids=(spec.id,),
+                                     reason=f"{spec.title} has no download address")
     cancel = cancel or CancelToken()
     partial = _Partial.of(spec.id)
     with _exclusive(spec.id, cancel, waiting, activity="downloaded"):
@@ -836,8 +849,9 @@ def _folder_kept_only_if_used(folder: Path) -> Iterator[None]:
 
 
 def _no_address_message(spec: WeightSpec) -> str:
-    """Why ``spec`` (no download address) cannot be downloaded, and how to get it: its
-    ``manual`` hint (where to get the file, no command), then the import command."""
+    """Why ``spec`` (no download address) cannot be downloaded, and how to get it, in the
+    command-line tool's words: its ``manual`` hint (where to get the file, no command), then
+    the import command. (The editor says it from :class:`NoDownloadAddressError`'s fields.)"""
     how = spec.manual or "get the file by hand"
     return (f"{spec.title} has no download address: {how}, then run "
             f"`python main.py models import {spec.id} FILE`")

@@ -126,11 +126,16 @@ class SourceFormat:
             global one), RGB triplets as stored (``3 * n`` bytes): saving as GIF maps the
             result onto it (:func:`_encode_gif`); ``None`` for other files.
         transparent_index: the GIF palette entry that marks transparent pixels, or ``None``.
+        entries: where ``palette`` lists a colour more than once, each pixel's own entry,
+            ``(H, W)`` uint8 upright as the picture is shown, so that saving writes an
+            untouched pixel with its own entry, not its colour's first (:func:`_on_palette`);
+            ``None`` otherwise (a colour's one entry is then its pixels' entry).
     """
 
     lossless_webp: bool = False
     palette: bytes | None = None
     transparent_index: int | None = None
+    entries: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -516,6 +521,29 @@ def _gif_colours(data: bytes) -> SourceFormat:
     return SourceFormat(palette=bytes(palette), transparent_index=transparent)
 
 
+def _repeats_a_colour(palette: bytes | None) -> bool:
+    """Whether a GIF ``palette`` (RGB triplets) lists some colour more than once."""
+    if not palette:
+        return False
+    colours = np.frombuffer(palette, np.uint8).reshape(-1, 3)
+    return len(np.unique(_colour_keys(colours))) < len(colours)
+
+
+def _gif_entries(data: bytes, shape: tuple[int, int], orientation: int) -> np.ndarray | None:
+    """The palette entry of each pixel of a GIF's first picture, ``(H, W)`` uint8 turned
+    as ``orientation`` says, for :attr:`SourceFormat.entries`; ``None`` where Pillow does
+    not give them (not a palette picture, damaged) or they are not of ``shape``."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            if picture.mode != "P":
+                return None
+            entries = np.array(picture)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    entries = _upright(entries, orientation) if orientation in _ORIENTATION else entries
+    return np.ascontiguousarray(entries) if entries.shape == tuple(shape) else None
+
+
 def _png_colour_type(data: bytes) -> int | None:
     """A PNG's colour type, from its IHDR chunk (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6
     RGBA); ``None`` when ``data`` does not start as a PNG does."""
@@ -788,6 +816,9 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             deep_original = None if deep_original is None else _upright(deep_original, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
+    if header.format == "GIF" and _repeats_a_colour(metadata.source.palette):
+        entries = _gif_entries(data, rgb.shape[:2], orientation)  # Pillow never turns them
+        metadata = replace(metadata, source=replace(metadata.source, entries=entries))
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
                        deep_original, header.grey, missing,
                        orientation if orientation in _ORIENTATION else 1)
@@ -1364,7 +1395,8 @@ def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None,
 
     An edit of a GIF (``source.palette``) is written on the original's palette, unchanged
     and in its order (:func:`_on_palette`): every pixel of one of its colours keeps that
-    colour, and its entry, exactly; a filled pixel gets the nearest (no dithering). Without
+    colour, and an untouched one its entry, exactly (also where the palette lists its
+    colour twice); a filled pixel gets the nearest (no dithering). Without
     one (or with no entry left for transparency), an adaptive palette of up to 256 colours
     (median cut, Floyd-Steinberg dithering; a picture of 256 colours or fewer keeps them
     exactly)."""
@@ -1397,6 +1429,8 @@ def _on_palette(rgb: np.ndarray, alpha: np.ndarray | None, source: SourceFormat
                 ) -> tuple[np.ndarray, bytes, int | None] | None:
     """``rgb`` ``(H, W, 3)`` uint8 (and ``alpha``) as ``(indices, palette, transparent
     entry)`` on the GIF palette ``source.palette``: ``(H, W)`` uint8 entries, each pixel's
+    own entry in the original (``source.entries``, of a picture of this size) where that
+    entry's colour is still the pixel's and it is not the transparent one, else its
     colour's first entry where the palette has it, else the entry of the nearest colour
     (RGB distance); pixels whose alpha is under 128 get the transparent entry, the
     original's (never used for an opaque pixel), else one added after the palette's
@@ -1422,6 +1456,15 @@ def _on_palette(rgb: np.ndarray, alpha: np.ndarray | None, source: SourceFormat
     if other.any():
         missing, inverse = np.unique(keys[other], return_inverse=True)
         entries[other] = usable[_nearest(_key_colours(missing), colours[usable])[inverse]]
+    own = source.entries
+    if own is not None and own.shape == rgb.shape[:2]:  # a colour listed twice: keep which
+        own = own.reshape(-1)
+        listed = np.full(256, -1, np.int32)  # an entry past the palette: no colour
+        listed[:len(colours)] = _colour_keys(colours[:256])
+        still = listed[own] == keys
+        if transparent is not None:
+            still &= own != transparent
+        np.copyto(entries, own, where=still)
     indices = entries.astype(np.uint8).reshape(rgb.shape[:2])
     if hidden is not None and transparent is not None:
         indices[hidden] = transparent

@@ -133,6 +133,14 @@ def test_a_refused_estimate_takes_away_the_counts_of_the_one_before(qtbot, dialo
     assert "8 left out of the estimate: damaged picture 0.jpg: not an image file" in message
     assert message.endswith(" and 3 more")
     assert dialog.counts.text().strip() == "" and dialog.counts.toolTip() == ""
+    # the earlier estimate goes whole: no mask preview, nothing to clear or correct with
+    assert dialog.estimate is None
+    assert dialog.preview.pixmap().isNull()
+    assert dialog.preview.text() == "Estimate the watermark to see its mask here."
+    assert not dialog.clear_button.isEnabled() and not dialog.correct_button.isEnabled()
+    assert dialog.estimate_button.isEnabled()
+    assert dialog.run_clear() is None and dialog.status.text() == "Estimate the watermark first."
+    assert not dialog.request_correction()
 
     status = dialog.status
     assert status.wordWrap()

@@ -113,8 +113,8 @@ def test_an_interrupted_face_run_names_what_it_wrote_as_label_maps(tmp_path, fac
     assert segment(images, "-o", out, "--parser", "face", "--detector", "mobilenet",
                    "--device", "cpu") == EXIT_INTERRUPTED
     printed = capsys.readouterr()
-    assert printed.out.splitlines() == [
-        "note: 2 label maps (p0.png, p1.png): no face was found; every pixel is background"]
+    assert printed.out.splitlines() == [  # as a finished run lists them
+        "note: 2 pictures had no face: their maps are all background", "  p0.png", "  p1.png"]
     message = printed.err.replace("\r", "\n").strip().splitlines()[-1]
     assert message.startswith("interrupted: 2 label maps written and kept, 1 picture not done")
 

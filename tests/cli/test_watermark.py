@@ -129,15 +129,17 @@ def test_too_few_images_names_those_left_out(tmp_path, capsys):
     few = too_few_folder(tmp_path / "few", 3)
     assert run("--images", few, "-o", tmp_path / "out") == 2
     assert capsys.readouterr().err == (
-        "error: found 4 readable images of size 160x120; estimating a watermark needs at "
-        "least 5 of one size. 2 left out of the estimate: broken.jpg: not an image file, or the "
-        "file is damaged; other.png: 200x150 differs from the common size 160x120\n")
-    cut = too_few_folder(tmp_path / "cut", 4)
+        "error: found 3 readable images of size 160x120; estimating a watermark needs at "
+        "least 5 of one size. 3 left out of the estimate: broken.jpg: not an image file, or the "
+        f"file is damaged; cut.jpg: {CUT_SHORT}; other.png: 200x150 differs from the common "
+        "size 160x120\n")
+    cut = too_few_folder(tmp_path / "cut", 4)  # cut.jpg's header reads, but it is cut short
     assert run("--images", cut, "-o", tmp_path / "out") == 2
     assert capsys.readouterr().err == (
-        "error: only 4 images of 160x120 could be read; estimating a watermark needs at least "
-        "5. 3 left out of the estimate: broken.jpg: not an image file, or the file is damaged; "
-        f"other.png: 200x150 differs from the common size 160x120; cut.jpg: {CUT_SHORT}\n")
+        "error: found 4 readable images of size 160x120; estimating a watermark needs at "
+        "least 5 of one size. 3 left out of the estimate: broken.jpg: not an image file, or the "
+        f"file is damaged; cut.jpg: {CUT_SHORT}; other.png: 200x150 differs from the common "
+        "size 160x120\n")
     one = tmp_path / "one"
     one.mkdir()
     (few / "p0.png").rename(one / "p0.png")

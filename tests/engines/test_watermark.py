@@ -217,7 +217,7 @@ CUT_SHORT = ("the file is cut short, as an interrupted download or copy leaves i
 def too_few_folder(folder: Path, good: int, size: tuple[int, int] = (120, 160)) -> Path:
     """``folder`` with ``good`` pictures p0.png... of ``size`` (h, w), and three left out
     of an estimate: broken.jpg (not a picture), other.png (200x150) and cut.jpg, a JPEG of
-    ``size`` cut short after its header (its size reads, its pixels do not)."""
+    ``size`` cut short after its header (its size reads, its pixels do not: not readable)."""
     folder.mkdir()
     pictures = backgrounds(good + 1, seed=4, size=size)
     for index, image in enumerate(pictures[:good]):
@@ -233,21 +233,23 @@ def too_few_folder(folder: Path, good: int, size: tuple[int, int] = (120, 160)) 
 def test_too_few_images_names_those_left_out_and_why(tmp_path):
     """Refused for too few pictures of one size: the message says which were left out and
     why, as a successful estimate lists them (:func:`left_out_note`)."""
-    few = too_few_folder(tmp_path / "few", 3)  # 3 good and cut.jpg: 4 of 160x120 by size
+    few = too_few_folder(tmp_path / "few", 3)  # 3 good; cut.jpg is not readable
     with pytest.raises(InputError) as refused:
         estimate_watermark_mask(few)
     assert str(refused.value) == (
-        "found 4 readable images of size 160x120; estimating a watermark needs at least 5 of "
-        "one size. 2 left out of the estimate: broken.jpg: not an image file, or the file is "
-        "damaged; other.png: 200x150 differs from the common size 160x120")
-    # 5 of 160x120 by their headers, but cut.jpg's pixels do not read
+        "found 3 readable images of size 160x120; estimating a watermark needs at least 5 of "
+        "one size. 3 left out of the estimate: broken.jpg: not an image file, or the file is "
+        f"damaged; cut.jpg: {CUT_SHORT}; other.png: 200x150 differs from the common size "
+        "160x120")
+    # 5 of 160x120 by their headers, but cut.jpg is cut short: refused from the start
     cut = too_few_folder(tmp_path / "cut", 4)
     with pytest.raises(InputError) as refused:
         estimate_watermark_mask(cut)
     assert str(refused.value) == (
-        "only 4 images of 160x120 could be read; estimating a watermark needs at least 5. "
-        "3 left out of the estimate: broken.jpg: not an image file, or the file is damaged; "
-        f"other.png: 200x150 differs from the common size 160x120; cut.jpg: {CUT_SHORT}")
+        "found 4 readable images of size 160x120; estimating a watermark needs at least 5 of "
+        "one size. 3 left out of the estimate: broken.jpg: not an image file, or the file is "
+        f"damaged; cut.jpg: {CUT_SHORT}; other.png: 200x150 differs from the common size "
+        "160x120")
 
 
 def test_too_few_images_says_one_image_and_cuts_a_long_list(tmp_path):
