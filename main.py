@@ -1,8 +1,9 @@
 """Inpaint Studio entry point.
 
 ``python main.py [IMAGE] [--mask MASK]`` opens the editor (on a bundled sample photo when no
-image is given); ``python main.py COMMAND ...`` runs a command-line tool (``--help`` lists
-them). Argument parsing only: the work lives in ``app/`` and ``cli/``.
+image is given; of several images, the first, saying the others were not opened);
+``python main.py COMMAND ...`` runs a command-line tool (``--help`` lists them).
+Argument parsing only: the work lives in ``app/`` and ``cli/``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def _gui_parser() -> argparse.ArgumentParser:
         description="Open the Inpaint Studio editor. Commands: run "
                     "`inpaint-studio --help-commands` for the command-line tools.")
     _add_editor_arguments(parser)
+    # more pictures (``inpaint-studio *.jpg``): the first opens, the editor says the others
+    # did not, as for several files dropped on it (not a usage error)
+    parser.add_argument("others", nargs="*", help=argparse.SUPPRESS)
     return parser
 
 
@@ -127,14 +131,14 @@ def _run(argv: list[str]) -> int:
         print(f"error: unknown command {first!r}; did you mean {typo!r}? (to open a picture, "
               "give the path of an existing file)", file=sys.stderr)
         return 2
-    args = _gui_parser().parse_args(argv)
+    args = _gui_parser().parse_intermixed_args(argv)  # pictures before and after --mask
     problem = _display_problem()  # before Qt: without a display it aborts the process
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     from app.launch import launch
 
-    return launch(args.image, mask=args.mask, engine=args.engine)
+    return launch(args.image, mask=args.mask, engine=args.engine, others=args.others)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ application event filter made by the window, sees to these:
 - ``Esc`` typed there acts on the field, not on the fill (the window's ``Esc`` cancels it or
   discards the result shown): it clears a search field (a line edit with a clear button)
   that holds text, else it leaves the field, the focus going back to the canvas;
+- this holds in the dock panels and toolbars floated out of the window too (each is a window
+  of its own to Qt, yet part of the editor: the window's shortcuts work there);
 - Tab skips the panels not shown: Qt keeps a dock panel tabbed behind another "visible", out
   of sight, so while a panel is behind a tab its widgets take no focus (each gets its own
   focus policy back when the panel shows), and a focus left in it goes back to the canvas.
@@ -35,12 +37,15 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QTabBar,
     QTextEdit,
+    QToolBar,
     QWidget,
 )
 
 _FIELD_KEYS = (Qt.Key_Return, Qt.Key_Enter, Qt.Key_Escape)  # a text field's own, not the window's
 # a widget's own focus policy (an int), kept while its panel is behind a tab (NoFocus meanwhile)
 _OWN_POLICY = "inpaintStudioOwnFocusPolicy"
+# the window Qt makes for dock panels floated together (QMainWindow.GroupedDragging)
+_DOCK_GROUP_WINDOW = "QDockWidgetGroupWindow"
 
 
 def takes_typing(widget: QObject | None) -> bool:
@@ -130,12 +135,30 @@ class KeyRouting(QObject):
                 and not field.isReadOnly():
             field.clear()
         else:
+            if field.window() is not self._window:  # a floated panel's or toolbar's field
+                self._window.activateWindow()
             self._keep.setFocus(Qt.ShortcutFocusReason)
 
     def _owns(self, widget: QObject) -> bool:
-        """Whether ``widget`` lies in the window (its own dialogs are other windows)."""
-        return (isinstance(widget, QWidget) and self._window.isAncestorOf(widget)
-                and not self._keep.isAncestorOf(widget))
+        """Whether ``widget`` lies in the window, its dock panels and toolbars floated out of
+        it included (its own dialogs, menus and pop-ups are other windows), and not in the
+        canvas."""
+        if not isinstance(widget, QWidget) or self._keep.isAncestorOf(widget):
+            return False
+        while widget is not None:
+            if widget is self._window:
+                return True
+            if widget.isWindow() and not _floats_out(widget):
+                return False
+            widget = widget.parentWidget()
+        return False
+
+
+def _floats_out(widget: QWidget) -> bool:
+    """Whether ``widget``, a window, is a dock panel or toolbar floated out of its main
+    window (or the window of dock panels floated together): it keeps that as its parent."""
+    return (isinstance(widget, (QDockWidget, QToolBar))
+            or widget.metaObject().className() == _DOCK_GROUP_WINDOW)
 
 
 def _keep_from_clicks(widget: QWidget) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -36,13 +37,27 @@ def warm_up_in_background() -> threading.Thread:
     return thread
 
 
+def not_opened_note(opened: Path | None, others: Sequence[str], names: bool = False) -> str:
+    """What the editor says of the pictures ``others`` named after the one it ``opened``
+    (None: it could not), which it does not open: one picture is edited at a time. With
+    ``names``, the first three are named."""
+    count = len(others)
+    named = ""
+    if names:
+        named = f" ({', '.join(others[:3])}{', …' if count > 3 else ''})"
+    note = (f"{count} other file{'s' if count > 1 else ''} named on the command line not "
+            f"opened{named}: one picture is edited at a time")
+    return f"Opened {opened.name}; {note}" if opened is not None else note[0].upper() + note[1:]
+
+
 def open_window(image: str | None = None, mask: str | None = None,
-                engine: str | None = None) -> MainWindow:
+                engine: str | None = None, others: Sequence[str] = ()) -> MainWindow:
     """The editor's window, shown, with the last session's preferences, on ``image`` (the
     bundled sample when None) and its ``mask`` file, filling with ``engine`` when given.
     What went wrong is said in the window and on stderr: a picture that cannot be opened
     (the window stays empty), a mask that cannot be taken (the picture opens without it), an
-    unknown engine (the last one used stays), preferences not understood."""
+    unknown engine (the last one used stays), preferences not understood, and ``others``,
+    more pictures named after ``image``, not opened (:func:`not_opened_note`)."""
     window = MainWindow()
     window.restore_preferences()
     notes = [window.preferences_note]
@@ -57,6 +72,10 @@ def open_window(image: str | None = None, mask: str | None = None,
     opened = window.open_path(target, mask)
     if window.last_error:
         print(f"{'warning' if opened else 'error'}: {window.last_error}", file=sys.stderr)
+    if others:
+        notes.append(not_opened_note(target if opened else None, others))
+        print(f"warning: {not_opened_note(target if opened else None, others, names=True)}",
+              file=sys.stderr)
     # opening replaced the status bar's message: what start-up found is said after its own
     note = ". ".join(note for note in notes if note)
     if note:
@@ -64,10 +83,12 @@ def open_window(image: str | None = None, mask: str | None = None,
     return window
 
 
-def launch(image: str | None = None, mask: str | None = None, engine: str | None = None) -> int:
-    """Open the editor on ``image`` (the bundled sample when None); returns the exit code:
-    2, said on stderr, when the system lacks what Qt needs to open a window
-    (:func:`app.platform_check.window_problem`; Qt would abort the process)."""
+def launch(image: str | None = None, mask: str | None = None, engine: str | None = None,
+           others: Sequence[str] = ()) -> int:
+    """Open the editor on ``image`` (the bundled sample when None; ``others``, more pictures
+    named, are said not opened); returns the exit code, the application's (0 when the
+    window is closed), or 2, said on stderr, when the system lacks what Qt needs to open a
+    window (:func:`app.platform_check.window_problem`; Qt would abort the process)."""
     app = QApplication.instance()
     if app is None:
         problem = window_problem()
@@ -78,7 +99,7 @@ def launch(image: str | None = None, mask: str | None = None, engine: str | None
         app = QApplication(sys.argv[:1])
     app.setApplicationName("Inpaint Studio")
     app.setOrganizationName("inpaint-studio")
-    window = open_window(image, mask, engine)
+    window = open_window(image, mask, engine, others)
     code = app.exec()  # the window, referenced here (it has no parent), lives until it ends
     del window
     return code
