@@ -38,7 +38,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from engines import deep_samples, iptc, xmp
 
@@ -54,6 +54,25 @@ NO_METADATA_SUFFIXES = (".bmp", ".gif")  # no place for a colour profile, EXIF o
 # AVIF (Pillow's own plugin); their Pillow format names by suffix
 _PILLOW_CODECS = {".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF"}
 _LOSSLESS = 100  # a quality from which WebP is written lossless
+# the quality of JPEG, lossy WebP, HEIC/HEIF and AVIF when none is asked for (and, for JPEG,
+# the original's is not known: SourceFormat.jpeg_quality)
+DEFAULT_QUALITY = 95
+# the IJG (libjpeg) standard quantisation tables, natural (row-major) order, as Pillow's
+# JpegImageFile.quantization lists them: quality q scales them (_ijg_tables)
+_IJG_LUMINANCE = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+_IJG_CHROMINANCE = np.array([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+    *[99] * 32])
+# chroma subsampling as Pillow's get_sampling numbers it and as both encoders take it
+_JPEG_SUBSAMPLINGS = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+_OPENCV_SUBSAMPLING = {"4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+                       "4:2:2": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+                       "4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420}
 # libwebp's lossless compression effort (0-100): on a 2000x1500 picture 50 took 0.9 s and
 # wrote a file the size of 80's (Pillow's default, 1.1 s); 100 took 1.8 s for 0.3 % less
 _LOSSLESS_WEBP_EFFORT = 50
@@ -130,12 +149,21 @@ class SourceFormat:
             ``(H, W)`` uint8 upright as the picture is shown, so that saving writes an
             untouched pixel with its own entry, not its colour's first (:func:`_on_palette`);
             ``None`` otherwise (a colour's one entry is then its pixels' entry).
+        jpeg_quality: a JPEG's quality (1-100) estimated from its quantisation tables
+            (:func:`estimate_jpeg_quality`): saving as JPEG without a quality asked for
+            writes at it (:func:`encode_image`); ``None`` for other files, or tables that
+            give no estimate.
+        jpeg_subsampling: a colour JPEG's chroma subsampling, ``"4:4:4"``, ``"4:2:2"`` or
+            ``"4:2:0"``, which saving as JPEG keeps; ``None`` for other files, grey JPEGs
+            and other layouts (the encoder's default, 4:2:0, is then written).
     """
 
     lossless_webp: bool = False
     palette: bytes | None = None
     transparent_index: int | None = None
     entries: np.ndarray | None = field(default=None, compare=False, repr=False)
+    jpeg_quality: int | None = None
+    jpeg_subsampling: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +187,10 @@ class ImageMetadata:
         iptc: the IPTC-IIM datasets of a JPEG or TIFF (captions, keywords, copyright as
             agencies write them, :func:`engines.iptc.read`); ``None`` when there were none.
             Written into JPEG and TIFF, the formats that have a place for them.
-        source: how the original stored its pixels (a lossless WebP, a GIF's palette),
-            which saving in that format follows; not metadata that is written, so it is
-            left out of truth (``bool()``: whether there is any metadata to write),
-            equality and :meth:`stripped`.
+        source: how the original stored its pixels (a lossless WebP, a GIF's palette, a
+            JPEG's quality), which saving in that format follows; not metadata that is
+            written, so it is left out of truth (``bool()``: whether there is any metadata
+            to write), equality and :meth:`stripped`.
     """
 
     icc_profile: bytes | None = None
@@ -418,7 +446,9 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             grey = probe.mode in _GREY_MODES or (kind == "PNG" and _png_colour_type(data)
                                                   in _PNG_GREY_COLOUR_TYPES)
             source = (SourceFormat(lossless_webp=_webp_lossless(data)) if kind == "WEBP"
-                      else _gif_colours(data) if kind == "GIF" else SourceFormat())
+                      else _gif_colours(data) if kind == "GIF"
+                      else _jpeg_storage(probe) if kind in ("JPEG", "MPO")
+                      else SourceFormat())
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
             size = size[::-1]  # Pillow reported the upright size
@@ -457,6 +487,57 @@ def _tiff_header(data: bytes, path: str) -> _Header:
     except Exception as exc:  # tifffile fails in many ways on damaged files
         raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
                              path) from None
+
+
+def _jpeg_storage(probe: Image.Image) -> SourceFormat:
+    """A JPEG's (or a phone's multi-picture JPEG's) quality and chroma subsampling, from its
+    header as Pillow read it on opening (no pixels decoded): :class:`SourceFormat`."""
+    try:
+        sampling = _JPEG_SUBSAMPLINGS.get(JpegImagePlugin.get_sampling(probe))
+    except (AttributeError, TypeError, ValueError, IndexError):
+        sampling = None
+    return SourceFormat(jpeg_quality=estimate_jpeg_quality(getattr(probe, "quantization", None)),
+                        jpeg_subsampling=sampling)
+
+
+def _ijg_tables(base: np.ndarray) -> np.ndarray:
+    """``(100, 64)``: ``base`` scaled for each quality 1..100 as libjpeg's
+    ``jpeg_set_quality`` scales it (entries clamped to 1..32767; baseline JPEGs, what
+    encoders write by default, clamp them to 255)."""
+    qualities = np.arange(1, 101)[:, None]
+    scale = np.where(qualities < 50, 5000 // qualities, 200 - 2 * qualities)
+    return np.clip((base[None, :] * scale + 50) // 100, 1, 32767)
+
+
+_IJG_SCALED = (_ijg_tables(_IJG_LUMINANCE), _ijg_tables(_IJG_CHROMINANCE))
+
+
+def estimate_jpeg_quality(tables: object) -> int | None:
+    """The IJG quality (1-100) whose scaled standard tables come closest to a JPEG's
+    quantisation ``tables`` (Pillow's ``JpegImageFile.quantization``: table number -> 64
+    entries in natural order), as ImageMagick's IdentifyJPEGQuality estimates it: the
+    luminance table (0) and, when there is one, the chrominance table (1), by the sum of
+    absolute differences (the lower quality on a tie). Exact for files that libjpeg's
+    standard tables wrote (Pillow, OpenCV: every quality 1..100); the nearest for a
+    camera's own tables. ``None``
+    when there is no 64-entry luminance table (or its entries are not positive numbers)."""
+    if not isinstance(tables, dict):
+        return None
+    error = np.zeros(100)
+    for number, scaled in enumerate(_IJG_SCALED):
+        table = tables.get(number)
+        if table is None and number > 0:
+            break
+        try:
+            entries = np.asarray(table, dtype=np.int64).reshape(-1)
+        except (TypeError, ValueError):
+            return None
+        if entries.size != 64 or entries.min() < 1:
+            return None
+        if entries.max() <= 255:  # a baseline table (8-bit entries)
+            scaled = np.minimum(scaled, 255)
+        error += np.abs(scaled - entries[None, :]).sum(axis=1)
+    return int(np.argmin(error)) + 1
 
 
 def _webp_lossless(data: bytes) -> bool:
@@ -1204,7 +1285,7 @@ def load_colour_strokes(path: str | os.PathLike,
 
 # ----------------------------------------------------------------------------- writing
 def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = None,
-                 quality: int = 95, metadata: ImageMetadata = NO_METADATA,
+                 quality: int | None = None, metadata: ImageMetadata = NO_METADATA,
                  deep_original: np.ndarray | None = None,
                  edited: np.ndarray | None = None, grey: bool = False) -> bytes:
     """Encode ``(H, W, 3)`` RGB uint8 (or an ``(H, W)`` grey map) for a ``suffix`` file.
@@ -1212,8 +1293,11 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     ``alpha`` is kept where the format has transparency (PNG, WebP, TIFF, HEIC/HEIF, AVIF;
     GIF's is all or nothing, see :func:`_encode_gif`); for JPEG and BMP the picture is
     flattened onto white (:func:`flattened`).
-    JPEG, WebP, HEIC/HEIF and AVIF use ``quality``; WebP is lossless (every pixel, the
-    colour under transparent ones too, written exactly) at 100 or more, or when
+    JPEG, WebP, HEIC/HEIF and AVIF use ``quality``; ``None`` (not asked for) is, for JPEG,
+    the original JPEG's (``metadata.source.jpeg_quality``), else :data:`DEFAULT_QUALITY`
+    (95). A JPEG keeps the original JPEG's chroma subsampling
+    (``metadata.source.jpeg_subsampling``), whatever the quality. WebP is lossless (every
+    pixel, the colour under transparent ones too, written exactly) at 100 or more, or when
     ``metadata.source`` says the original was a lossless WebP; PNG is lossless; GIF holds
     256 colours, the original GIF's palette when ``metadata.source`` has it
     (:func:`_encode_gif`). ``metadata`` is embedded
@@ -1241,6 +1325,9 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
                              f"of {', '.join(IMAGE_SUFFIXES)}")
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
+    if quality is None:
+        kept = metadata.source.jpeg_quality if suffix in (".jpg", ".jpeg") else None
+        quality = kept or DEFAULT_QUALITY
     if grey and _writes_grey(pixels, suffix):
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
@@ -1263,7 +1350,8 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         encoded_pixels[..., 3] = alpha
     else:
         encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    return _encode_with_opencv(encoded_pixels, suffix, quality)
+    return _encode_with_opencv(encoded_pixels, suffix, quality,
+                               metadata.source.jpeg_subsampling)
 
 
 def _writes_grey(rgb: np.ndarray, suffix: str) -> bool:
@@ -1290,12 +1378,16 @@ def _encode_grey(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None, quality
     return _encode_with_opencv(grey, suffix, quality)
 
 
-def _encode_with_opencv(encoded_pixels: np.ndarray, suffix: str, quality: int) -> bytes:
+def _encode_with_opencv(encoded_pixels: np.ndarray, suffix: str, quality: int,
+                        subsampling: str | None = None) -> bytes:
     """OpenCV's encoders, for ``(H, W)`` grey, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA
-    uint8 without metadata."""
+    uint8 without metadata; a colour JPEG with ``subsampling`` (``"4:4:4"``, ``"4:2:2"``,
+    ``"4:2:0"``; ``None``: OpenCV's default, 4:2:0)."""
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        if subsampling in _OPENCV_SUBSAMPLING and encoded_pixels.ndim == 3:
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _OPENCV_SUBSAMPLING[subsampling]]
     elif suffix == ".webp":  # lossy: encode_image gives lossless WebP to Pillow
         params = [cv2.IMWRITE_WEBP_QUALITY, min(int(quality), 100)]
     elif suffix == ".png":
@@ -1513,7 +1605,8 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
     """Pillow's encoders, which (unlike OpenCV's) embed a colour profile, EXIF and XMP, and
     write HEIC/HEIF (with pillow-heif) and AVIF; IPTC is added to JPEGs by
     :func:`engines.iptc.jpeg_with_iptc`. ``rgb`` is ``(H, W, 3)`` RGB or ``(H, W)`` grey
-    uint8 (with ``alpha``: RGBA or grey+alpha)."""
+    uint8 (with ``alpha``: RGBA or grey+alpha); a colour JPEG keeps
+    ``metadata.source.jpeg_subsampling``."""
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         picture = Image.fromarray(np.dstack([rgb, alpha]))
     else:
@@ -1526,6 +1619,8 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
     jpeg = suffix in (".jpg", ".jpeg")
     if jpeg:
         options.update(format="JPEG", quality=int(quality))
+        if metadata.source.jpeg_subsampling is not None and rgb.ndim == 3:
+            options["subsampling"] = metadata.source.jpeg_subsampling
         if metadata.xmp is not None and len(metadata.xmp) <= _JPEG_MAX_XMP:
             options["xmp"] = metadata.xmp
     elif suffix == ".webp":
@@ -1713,7 +1808,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False, 
 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               overwrite: bool = False, quality: int = 95,
+               overwrite: bool = False, quality: int | None = None,
                metadata: ImageMetadata = NO_METADATA,
                deep_original: np.ndarray | None = None,
                edited: np.ndarray | None = None, grey: bool = False, *,
@@ -1723,7 +1818,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     Pass the opened file's :attr:`LoadedImage.metadata` to keep its colour profile, EXIF,
     XMP and IPTC (stamped with this program's name and the time of saving,
     :meth:`ImageMetadata.stamped`) and to save as it was stored (a lossless WebP lossless,
-    a GIF on its palette: :attr:`ImageMetadata.source`; :meth:`ImageMetadata.stripped`
+    a GIF on its palette, a JPEG at its quality, unless ``quality`` is given, and chroma
+    subsampling: :attr:`ImageMetadata.source`; :meth:`ImageMetadata.stripped`
     keeps only that), its :attr:`LoadedImage.deep_original` to keep its
     depth in PNG (16 bits) and TIFF (16 bits or floating point), with ``edited``, the
     ``(H, W)`` bool pixels the edits wrote, and its :attr:`LoadedImage.grey` to write a
@@ -1741,8 +1837,9 @@ def save_result(path: str | os.PathLike, rgb: np.ndarray, source: LoadedImage,
                 edited: np.ndarray | None = None, *, follow_links: bool = True) -> Path:
     """Save ``rgb`` ``(H, W, 3)`` uint8, an edit of ``source``, as its original was: with
     its transparency, its metadata (unless not ``keep_metadata``), in PNG and TIFF its
-    depth, grey if it was grey and still is, as WebP lossless if it was a lossless WebP and
-    as GIF on its GIF palette (:attr:`ImageMetadata.source`, kept either way) (see
+    depth, grey if it was grey and still is, as WebP lossless if it was a lossless WebP,
+    as GIF on its GIF palette and as JPEG at its JPEG quality and chroma subsampling
+    (:attr:`ImageMetadata.source`, kept either way) (see
     :func:`save_image`; ``edited``: the filled hole, ``(H, W)`` bool; ``follow_links``: as
     :func:`write_atomic` takes it)."""
     return save_image(path, rgb, source.alpha, overwrite=overwrite,
