@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -25,6 +26,7 @@ from engines.fileio import count_noun
 from engines.guidance import largest_reference_patch, reference_problem
 
 THUMB = 96  # px, longest side of a thumbnail
+_REMOVE_KEYS = (Qt.Key_Delete, Qt.Key_Backspace)  # in the list: remove the selected photos
 # an item's data: why its photo is shown left out, "" when it is searched
 WHY_ROLE = Qt.UserRole + 1
 
@@ -41,8 +43,10 @@ class ReferencePanel(QWidget):
 
     Signals:
         addRequested(): "Add…" was clicked (the window asks for files).
-        removeRequested(list): "Remove" with the selected rows.
-        clearRequested(): "Remove all".
+        removeRequested(list): "Remove", or Delete or Backspace in the list, with the selected
+            rows (sorted).
+        clearRequested(): "Remove all", once :meth:`confirm_clear` agreed (asked when two or
+            more photos are listed: the list is outside the undo history).
     """
 
     addRequested = Signal()
@@ -84,17 +88,58 @@ class ReferencePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
         self.add_button.clicked.connect(self.addRequested)
-        self.remove_button.clicked.connect(
-            lambda: self.removeRequested.emit(sorted(i.row() for i in
-                                                     self.list.selectedIndexes())))
-        self.clear_button.clicked.connect(self.clearRequested)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.clear_button.clicked.connect(self._clear)
         self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.installEventFilter(self)
         self._thumbnails: dict[int, tuple[Reference, QPixmap]] = {}
         self._listed: tuple[Reference, ...] = ()  # the photos the items show, in order
         # (id of a photo, patch side) -> (the photo, why a fill leaves it out or None): see
         # _left_out (kept with the photo, as the thumbnails are)
         self._left_out_cache: dict[tuple[int, int], tuple[Reference, str | None]] = {}
         self.show_references((), engine_uses_them=True)
+
+    def confirm_clear(self, count: int) -> bool:
+        """Whether to take all ``count`` (2 or more) photos off the list: "Remove all" or
+        "Cancel" (the default, and Esc). A modal question; tests replace this method (or the
+        window sets its own question here) to answer it."""
+        box = QMessageBox(QMessageBox.Question, "Remove Reference Photos",
+                          f"Remove all {count_noun(count, 'reference photo')}? This cannot be "
+                          "undone.", QMessageBox.NoButton, self)
+        box.setInformativeText("The files stay where they are; add them again with Add….")
+        remove = box.addButton("Remove all", QMessageBox.DestructiveRole)
+        cancel = box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        removed = box.clickedButton() is remove
+        box.deleteLater()
+        return removed
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Delete and Backspace (no modifier) in the list remove the selected photos, as
+        "Remove" does; taken before any window shortcut on those keys."""
+        if (watched is self.list and event.type() in (QEvent.ShortcutOverride, QEvent.KeyPress)
+                and event.key() in _REMOVE_KEYS
+                and not event.modifiers() & ~Qt.KeypadModifier):
+            if not self.list.selectedIndexes():
+                return False
+            if event.type() == QEvent.ShortcutOverride:
+                event.accept()
+            else:
+                self._remove_selected()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _remove_selected(self) -> None:
+        rows = sorted({index.row() for index in self.list.selectedIndexes()})
+        if rows:
+            self.removeRequested.emit(rows)
+
+    def _clear(self) -> None:
+        count = self.list.count()
+        if count and (count < 2 or self.confirm_clear(count)):
+            self.clearRequested.emit()
 
     def keep_thumbnail(self, reference: Reference, pixels: np.ndarray) -> None:
         """Use ``pixels`` (from :func:`thumbnail_pixels`) as ``reference``'s thumbnail when it

@@ -5,7 +5,9 @@
 as one undoable step (:meth:`Document.replace_label_map`, with the label set's name and the
 computed map, so the new map itself is not taken for a label edit: only later edits become
 the hole). Undoing it brings back the previous label set too. Results of a superseded run, or computed for a picture that has changed since, are
-dropped. It owns no widgets; the window connects its signals.
+dropped. It owns no widgets (its one question,
+:meth:`SemanticController.ask_import_choice`, is a modal box over its parent); the window
+connects its signals.
 
 Helpers for the window: :func:`parser_entries` (the parser picker), :func:`download_needed`
 (the weights to offer before Compute map), :func:`label_set_for` (a document's label set
@@ -18,11 +20,13 @@ property or method raising) is listed as unavailable and said, never raised: one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.document import Document, Layer
 from app.model_dialogs import MAP_SITUATION, weights_needed_message
@@ -38,6 +42,7 @@ from engines.base import (
     Readiness,
     exception_line,
 )
+from engines.fileio import count_noun, read_file_bytes
 from engines.region import Box
 from engines.segmentation.base import (
     LabelSet,
@@ -50,9 +55,10 @@ from engines.segmentation.base import (
 from engines.segmentation.labelmap import (
     LabelMapError,
     check_label_ids,
+    decode_label_png,
     label_set_name,
-    load_label_png,
     palette_table,
+    require_label_size,
     save_label_png,
 )
 
@@ -60,7 +66,24 @@ UNNAMED_SET = "unnamed"  # the label set written for a map painted without one
 LABEL_ENGINE_PREFERENCE = ("semantic", "patchmatch")  # best first, among engines taking labels
 
 # what exporting a label map says without one
-NO_LABEL_MAP = "There is no label map to export: compute or paint one first"
+NO_LABEL_MAP = "There is no label map to export: compute or import one first"
+
+# An imported map of the current label set (or of none) that changes more than this share of
+# the picture is asked about before it is taken as a label edit (the changed pixels, grown,
+# filled). A repaint changes a region or a few: a quarter of the picture is already more than
+# that, its grown hole a third or more, which leaves a fill little to copy from; a map that
+# changes this much is far more often another segmentation of the photo (another tool's, or
+# one whose label-set name was lost) than an edit of this one. One that changes every pixel is
+# never taken as an edit (a hole over the whole picture cannot be filled).
+ASK_EDIT_SHARE = 0.25
+
+
+class ImportChoice(Enum):
+    """The answer to :meth:`SemanticController.ask_import_choice`."""
+
+    NEW_MAP = "new map"  # the map replaces the one shown as a new map: no hole
+    FILL = "fill"  # a label edit: the changed pixels join the hole
+    CANCEL = "cancel"  # not imported
 
 
 def parser_failed(title: str, exc: BaseException) -> str:
@@ -320,15 +343,19 @@ class SemanticController(WorkerClient):
 
     def import_labels(self, path: str | Path) -> bool:
         """Load a label map PNG (see :mod:`engines.segmentation.labelmap`), one undo step.
-        Its label set is the one named in the file, else the current one.
+        Its label set is the one named in the file, else the current one. A file that cannot
+        be read or is refused is named by its full path, as the other layers' files are.
 
         Over a map of the same label set (a map exported, repainted elsewhere and imported
         back), the pixels whose label differs are a label edit, as the label brush makes:
         the layer becomes the imported map, the computed map stays, and the changed pixels
         (grown as a brush edit's are) join the hole, so the fill follows the new layout
-        (:attr:`labelsEdited`). Otherwise (no map yet, another set, or a map without labels)
-        it becomes the computed map, which makes no hole. Returns whether it was imported
-        (failures go to :attr:`error`)."""
+        (:attr:`labelsEdited`). When they are more than :data:`ASK_EDIT_SHARE` of the
+        picture, :meth:`ask_import_choice` asks first (a new map, the default; a label edit;
+        or not imported); when they are all of it, the map is a new map without asking.
+        Otherwise (no map yet, another set, or a map without labels) it becomes the computed
+        map, which makes no hole. Returns whether it was imported (failures go to
+        :attr:`error`)."""
         doc = self.document
         if doc is None:
             return False
@@ -342,8 +369,9 @@ class SemanticController(WorkerClient):
             note = (f": it names the label set {stored!r}, which no parser here uses, so its "
                     f"ids are kept{''.join(f'; {problem}' for problem in broken)}")
         label_set = label_set or (self.label_set if stored is None else None)
-        try:
-            labels = load_label_png(path, doc.shape, label_set)  # says an EXIF turn
+        try:  # named by its full path, as the other layers' files are
+            labels = decode_label_png(read_file_bytes(path), label_set, str(path))
+            require_label_size(labels, doc.shape, str(path))  # says an EXIF turn
         except (LabelMapError, OSError) as exc:
             self.error.emit(str(exc))
             return False
@@ -359,16 +387,60 @@ class SemanticController(WorkerClient):
             if not changed:
                 self.message.emit(f"{path.name} is the label map shown: nothing changed")
                 return True
-            doc.replace_layer(Layer.LABELS, labels, step_label, derive_hole=True)
-            self.labelsEdited.emit(f"Label map imported: {changed} pixels changed; they "
-                                   "will be filled")
-            return True
+            choice = ImportChoice.FILL
+            if changed == labels.size:
+                choice = ImportChoice.NEW_MAP
+                note += ("; it differs from the map shown everywhere, so it is a new map, "
+                         "not an edit to fill")
+            elif changed > ASK_EDIT_SHARE * labels.size:
+                choice = self.ask_import_choice(path.name, changed, labels.size)
+                if self.document is not doc or doc.in_step:  # changed while asked
+                    choice = ImportChoice.CANCEL
+                if choice is ImportChoice.NEW_MAP:
+                    note += " as a new map (nothing to fill)"
+            if choice is ImportChoice.CANCEL:
+                self.message.emit(f"Label map not imported from {path.name}")
+                return False
+            if choice is ImportChoice.FILL:
+                doc.replace_layer(Layer.LABELS, labels, step_label, derive_hole=True)
+                self.labelsEdited.emit(f"Label map imported: {changed} pixels changed; they "
+                                       "will be filled")
+                return True
         if not has_labels:
             note += "; the map has no labels (all unlabelled)"
         labels.flags.writeable = False  # a new array: kept as the computed map, not copied
         self._store_map(doc, labels, label_set, step_label)
         self.message.emit(f"Label map imported from {path.name}{note}")
         return True
+
+    def ask_import_choice(self, name: str, changed: int, total: int) -> ImportChoice:
+        """Whether the label map file ``name``, which differs from the map shown on
+        ``changed`` of the picture's ``total`` pixels (more than :data:`ASK_EDIT_SHARE`,
+        not all), is a new map (the default, and Enter), a label edit whose changed pixels
+        are filled, or not imported (Esc). A modal question over the controller's parent
+        widget; tests replace this method to answer it."""
+        parent = self.parent()
+        box = QMessageBox(QMessageBox.Question, "Import Label Map",
+                          f"{name} differs from the label map shown on "
+                          f"{changed * 100 // total} % of the picture "
+                          f"({count_noun(changed, 'pixel')}).",
+                          QMessageBox.NoButton, parent if isinstance(parent, QWidget) else None)
+        box.setInformativeText(
+            "A map that changes this much is usually a new map of the picture (another "
+            "segmentation) rather than a repaint of this one. As a new map it replaces the "
+            "map shown and nothing is filled; as an edit the changed pixels become the hole "
+            "and are filled to follow it.")
+        new_map = box.addButton("Use as a new map", QMessageBox.AcceptRole)
+        fill = box.addButton(f"Fill the {count_noun(changed, 'changed pixel')}",
+                             QMessageBox.DestructiveRole)
+        cancel = box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(new_map)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        return (ImportChoice.NEW_MAP if clicked is new_map
+                else ImportChoice.FILL if clicked is fill else ImportChoice.CANCEL)
 
     def _edits_current_map(self, label_set: LabelSet | None) -> bool:
         """Whether a map of ``label_set`` imported now is an edit of the document's map:
@@ -459,8 +531,9 @@ class SemanticController(WorkerClient):
         present = computed.counts > 0
         present[UNLABELLED] = False
         count = int(present.sum())
-        self.message.emit(f"{run.title}: {count} labels found. Paint with the label brush to "
-                          "change the layout; the changed area is filled to follow it")
+        self.message.emit(f"{run.title}: {count_noun(count, 'label')} found. Paint with the "
+                          "label brush to change the layout; the changed area is filled to "
+                          "follow it")
 
     def _cancelled(self, run: _MapRun) -> None:
         self.message.emit("Computing the map was cancelled")

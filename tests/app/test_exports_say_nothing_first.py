@@ -34,7 +34,7 @@ def window(qtbot, tmp_path):
     window.worker.shutdown()
 
 
-NO_MAP = "There is no label map to export: compute or paint one first"
+NO_MAP = "There is no label map to export: compute or import one first"
 
 
 def test_export_label_map_without_a_map_says_so_before_any_dialog(window, tmp_path):

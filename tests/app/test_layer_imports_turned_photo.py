@@ -151,7 +151,7 @@ def test_a_label_map_of_the_stored_size_is_refused_saying_the_photo_is_turned(tu
     turned.semantic.error.connect(said.append)
     assert not turned.import_labels(path)
     assert said == [
-        f"labels.png: the label map is {STORED_W}x{STORED_H} but the image is "
+        f"{path}: the label map is {STORED_W}x{STORED_H} but the image is "
         f"{STORED_H}x{STORED_W} (turned upright by its EXIF orientation; stored as "
         f"{STORED_W}x{STORED_H}): draw the label map on the upright picture"]
     assert not turned.document.can_undo()
