@@ -87,6 +87,8 @@ class Canvas(QWidget):
         zoomChanged(float): the zoom factor (screen px per image px) changed.
         cursorMoved(int, int): pointer position in image pixels (-1, -1 when outside).
         editFinished(str): a drag changed the named layer (one undo step was recorded).
+        dragChanged(bool): a drag of the tool began (True, after the tool's press: a brush
+            stroke's step is open) or ended, however (False, after any editFinished).
         brushSizeChanged(float): the current tool's radius changed with [ or ].
         viewChanged(): the zoom, the offset, the widget's size or the document changed
             (once per change, after all of it is set).
@@ -95,6 +97,7 @@ class Canvas(QWidget):
     zoomChanged = Signal(float)
     cursorMoved = Signal(int, int)
     editFinished = Signal(str)
+    dragChanged = Signal(bool)
     brushSizeChanged = Signal(float)
     viewChanged = Signal()
     _previewPrepared = Signal(object, object, int, str)  # (view, Future, epoch, label)
@@ -660,6 +663,7 @@ class Canvas(QWidget):
             return
         if self.tool is not None and self.tool.layer is None:
             self._drawing, self._drag_point = False, None
+            self.dragChanged.emit(False)
             return
         self._finish_drag(self._drag_point, announce)
 
@@ -667,10 +671,10 @@ class Canvas(QWidget):
         """Release the tool at ``point`` (image px) and end the drag; see :meth:`end_drag`."""
         self._drawing, self._drag_point = False, None
         document, tool = self.document, self.tool
-        if document is None or tool is None or point is None:
-            return
-        if tool.release(document, point) and announce:
+        if document is not None and tool is not None and point is not None \
+                and tool.release(document, point) and announce:
             self.editFinished.emit(tool.layer.value if tool.layer else "")
+        self.dragChanged.emit(False)
 
     def mousePressEvent(self, event) -> None:
         pos = event.position()
@@ -686,6 +690,7 @@ class Canvas(QWidget):
             self._drawing = True
             self._drag_point = self.image_point(pos)
             self.tool.press(self.document, self._drag_point)
+            self.dragChanged.emit(True)
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:

@@ -193,14 +193,15 @@ class FillController(WorkerClient):
 
     Signals:
         previewChanged(object, object, str): (full-size image or None, Box or None, label).
-        applied(): a result was committed to the document.
+        applied(object): a result was committed to the document as this :class:`Step`
+            (None when it changed nothing).
         waitingChanged(bool): whether a finished result now waits to be applied (what Ctrl+Z
             does changes with it: :meth:`set_aside` discards that result first).
         progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     previewChanged = Signal(object, object, str)
-    applied = Signal()
+    applied = Signal(object)
     waitingChanged = Signal(bool)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
@@ -229,6 +230,12 @@ class FillController(WorkerClient):
             if run.document is self.document:
                 self.discard()
         super().cancel()
+
+    @property
+    def cancelling(self) -> bool:
+        """Whether the fill running was cancelled (or dropped) and has yet to end: nothing of
+        it shows or applies any more (:attr:`busy` until it ends)."""
+        return self._run is not None and self._run.stopped
 
     @property
     def has_result(self) -> bool:
@@ -359,11 +366,12 @@ class FillController(WorkerClient):
             return False
         request = run.request
         prepared, run.prepared = run.prepared, None  # its backups go with the step
-        doc.apply_result(run.final.image, f"Fill ({run.engine_title})", used_mask=request.mask,
-                         within=run.box, used_sketch=request.sketch, used_color=request.color,
-                         prepared=prepared)
+        step = doc.apply_result(run.final.image, f"Fill ({run.engine_title})",
+                                used_mask=request.mask, within=run.box,
+                                used_sketch=request.sketch, used_color=request.color,
+                                prepared=prepared)
         self.previewChanged.emit(None, None, "")
-        self.applied.emit()
+        self.applied.emit(step)
         self.message.emit(_with_note(f"Applied {run.engine_title}; Ctrl+Z undoes it", run))
         return True
 

@@ -7,9 +7,9 @@ photo, and leaving a face with changes not pasted back asks first (``confirm``).
 face asks first when that would drop the photo's fill (finished and waiting for Enter, or
 still running), as opening another picture does; leaving it shows the photo as it was shown
 (zoom, centre, tool, engine). Pasting back applies a fill in the crop waiting for Enter
-first, and asks before stopping one still running there. The Faces panel's thumbnails follow
-the photo's picture: those showing what a paste-back (or its undo or redo) changed are
-rebuilt.
+first, and asks before stopping one still running there (not one already being cancelled).
+The Faces panel's thumbnails follow the photo's picture: those showing what a paste-back (or
+its undo or redo) or a fill applied on the photo changed are rebuilt.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class FaceCommands:
         self.controller.waitingChanged.connect(face_panel.set_fill_waiting)
         faces.message.connect(face_panel.set_status)
         faces.error.connect(face_panel.set_status)  # the panel no longer says "Editing…"
+        self.canvas.dragChanged.connect(self._on_drag_changed)
 
     def _check_not_in_face(self) -> bool:
         if self.faces.edit is None:
@@ -157,11 +158,14 @@ class FaceCommands:
         returns whether it did. A fill waiting for Enter in the crop is applied first. While
         a fill runs in the crop (and there are changes to paste), asks first (``confirm``):
         No keeps the face and the fill running; Yes stops the fill, pastes the face without
-        it and the status bar says the fill was stopped."""
+        it and the status bar says the fill was stopped. A fill already cancelled (Esc) and
+        still stopping is not asked about: the face is pasted without it. A fill after a
+        stroke still to start (the auto-run timer) never starts."""
         if self.faces.edit is None:
             return False
         stopped = ""
-        if self.controller.busy and self.faces.has_unpasted_changes:
+        if self.controller.busy and not self.controller.cancelling \
+                and self.faces.has_unpasted_changes:
             if not self.confirm("Fill running", "A fill is still running in the face. Stop "
                                 "it and paste the face back?"):
                 return False
@@ -171,6 +175,7 @@ class FaceCommands:
             self.controller.apply()
         if self.faces.paste_back() is None:
             return False
+        self._run_timer.stop()  # it would fill the photo, not the face
         self.faces.leave()
         if stopped:  # after the photo is shown, which clears the status bar
             self.say_also(f"Stopped {stopped} in the face: nothing was filled there; the "
@@ -187,6 +192,13 @@ class FaceCommands:
         box = changed_picture_box(step)
         if box is not None:
             self.face_panel.update_thumbnails(self.faces.thumbnails_within(box))
+
+    def _photo_filled(self, step: Step | None) -> None:
+        """After a fill applied to the document shown as ``step`` (None: it changed nothing):
+        on the photo (not in a face crop), the thumbnails showing what it changed are
+        rebuilt, as after a paste-back."""
+        if step is not None and self.faces.edit is None and self.document is self.faces.document:
+            self._refresh_thumbnails(step)
 
     def _face_step_moved(self, step: Step, undone: bool) -> None:
         """After undo (``undone``) or redo of ``step`` in the shown document: a step of the
@@ -212,13 +224,16 @@ class FaceCommands:
                                      or self.controller.has_result)
 
     def leave_face(self, ask: bool = True) -> bool:
-        """Back to the photo; with ``ask``, asking first when that would drop work."""
+        """Back to the photo; with ``ask``, asking first when that would drop work. A fill
+        running in the face stops, and one after a stroke still to start (the auto-run
+        timer) never starts."""
         if self.faces.edit is None:
             return True
         if ask and self.face_work_pending() and not self.confirm(
                 "Leave the face?", "The face has changes that are not pasted back (strokes, "
                 "a fill). Drop them?"):
             return False
+        self._run_timer.stop()
         self.controller.cancel()
         self.faces.leave()
         return True
@@ -238,3 +253,8 @@ class FaceCommands:
     def _on_face_drag(self, box) -> None:
         if self.faces.edit is None:
             self.face_panel.show_box_preview(self.faces.box_preview(box))
+
+    def _on_drag_changed(self, dragging: bool) -> None:
+        """A canvas drag ended (released or not): no face box preview is left shown."""
+        if not dragging:
+            self.face_panel.show_box_preview(None)

@@ -385,7 +385,10 @@ class FileCommands:
 
     # -------------------------------------------------- masks and label maps
     def import_mask(self, path: str | Path | None = None) -> bool:
-        if self.document is None:
+        """Replace the mask by a file's (white = hole), as one undo step. A brush drag under
+        way ends first, its stroke a step of its own (:meth:`_end_drag_for`), as for every
+        import."""
+        if self.document is None or not self._end_drag_for():
             return False
         if path is None:
             path = self.ask_open_path(f"Import Mask{self._crop_title()}",
@@ -417,7 +420,7 @@ class FileCommands:
 
     def import_labels(self, path: str | Path | None = None) -> bool:
         """Load a label map (indexed PNG of class ids) as the computed map, one undo step."""
-        if self.document is None:
+        if self.document is None or not self._end_drag_for():
             return False
         if path is None:
             path = self.ask_open_path("Import Label Map", "Label maps (*.png)",
@@ -489,7 +492,7 @@ class FileCommands:
         size, one that cannot be read, an empty include area (no pixel to copy from), an
         empty sketch, and colour strokes without transparency or without a stroke are one
         message and change nothing."""
-        if self.document is None:
+        if self.document is None or not self._end_drag_for():
             return False
         guide = _GUIDE_FILES[name]
         what = guide.what

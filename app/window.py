@@ -420,9 +420,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self._follow(client)
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
         c.previewChanged.connect(canvas.set_preview)
-        c.applied.connect(self._update_actions)
+        c.applied.connect(lambda _step: self._update_actions())
+        c.applied.connect(self._photo_filled)
         c.waitingChanged.connect(lambda _waiting: self._update_actions())
         canvas.editFinished.connect(self._on_edit_finished)
+        canvas.dragChanged.connect(lambda _dragging: self._update_actions())  # see undo
         canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         canvas.cursorMoved.connect(self._on_cursor)
         canvas.brushSizeChanged.connect(self._show_brush_size)
@@ -769,17 +771,19 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             return
         title = registry.engine_class(name).title  # as a fill run in the window names it
         self.controller.discard()  # the chosen result replaces a fill waiting for Enter
-        doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
-                         within=mask_bbox(request.mask), used_sketch=request.sketch,
-                         used_color=request.color)
+        step = doc.apply_result(image, f"Fill ({title})", used_mask=request.mask,
+                                within=mask_bbox(request.mask), used_sketch=request.sketch,
+                                used_color=request.color)
         self._update_actions()
+        self._photo_filled(step)
         self.statusBar().showMessage(f"Applied {title}; Ctrl+Z undoes it", 6000)
 
     # ------------------------------------------------------------------ edits
     def undo(self) -> None:
         """Undo the last step; a fill waiting for Enter is discarded first, on its own (redo
         brings it back while nothing else changes). A brush drag under way ends first, so
-        Ctrl+Z pressed mid-stroke undoes the stroke so far (:meth:`Canvas.end_drag`)."""
+        Ctrl+Z pressed mid-stroke undoes the stroke so far (:meth:`Canvas.end_drag`), the
+        first stroke too (Undo is enabled while a stroke's step is open)."""
         if self.document is not None:
             self.canvas.end_drag()
             if self.controller.set_aside():
@@ -960,7 +964,14 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         ``offer`` is False); declined, the status bar says in the GUI's words what it lacks
         and how to install it (:meth:`_not_ready_text`), and one that needs training says so
         in an error box (in the status bar only after a stroke): no fill starts either way,
-        so no error box shows the engine's command-line advice."""
+        so no error box shows the engine's command-line advice. Asked for (``offer``), a
+        brush drag under way ends first, so the fill takes the stroke so far, which is one
+        undo step (:meth:`_end_drag_for`), and the fill after a stroke still to start is
+        replaced by this one; the fill after a stroke leaves a drag alone."""
+        if offer:
+            if not self._end_drag_for():
+                return None
+            self._run_timer.stop()
         name = self.controller.settings.engine
         if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
                 and self.document.mask.any() and not self._ready_to_fill(name, offer):
@@ -1132,9 +1143,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.actions[name].setEnabled(has)
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)
-        # Ctrl+Z discards a fill waiting for Enter first (:meth:`undo`): the entry says so
+        # Ctrl+Z discards a fill waiting for Enter first (:meth:`undo`): the entry says so;
+        # mid-stroke (a step open) it ends the stroke and undoes it, the first one too
         waiting = self.controller.waiting if has else ""
-        self.actions["undo"].setEnabled(has and (doc.can_undo() or bool(waiting)))
+        self.actions["undo"].setEnabled(has and (doc.can_undo() or doc.in_step
+                                                 or bool(waiting)))
         restorable = self.controller.restorable if has else ""  # a fill undo discarded
         self.actions["redo"].setEnabled(has and (doc.can_redo() or bool(restorable)))
         undo = (f"{waiting} preview" if waiting
