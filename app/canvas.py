@@ -651,6 +651,11 @@ class Canvas(QWidget):
             return True
         return super().event(event)
 
+    @property
+    def dragging(self) -> bool:
+        """Whether a drag of the tool is under way (pressed, not yet ended: :meth:`end_drag`)."""
+        return self._drawing
+
     def end_drag(self, announce: bool = True) -> None:
         """End a drag of the tool whose release will not come or must not be waited for (a
         pan started over it, a tool change, the focus or the mouse grab lost, a command that

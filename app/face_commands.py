@@ -81,7 +81,7 @@ class FaceCommands:
         self.controller.waitingChanged.connect(face_panel.set_fill_waiting)
         faces.message.connect(face_panel.set_status)
         faces.error.connect(face_panel.set_status)  # the panel no longer says "Editing…"
-        self.canvas.dragChanged.connect(self._on_drag_changed)
+        self.canvas.dragChanged.connect(self._face_box_drag_changed)
 
     def _check_not_in_face(self) -> bool:
         if self.faces.edit is None:
@@ -91,9 +91,11 @@ class FaceCommands:
 
     def enter_face(self, face: Face | int) -> bool:
         """Edit ``face`` (or the listed face at this index) as a picture of its own; returns
-        whether it is shown. Asks first when that would drop the photo's fill."""
+        whether it is shown. Asks first when that would drop the photo's fill; a fill after a
+        stroke on the photo still to start (the auto-run timer) never starts."""
         if not self._confirm_drop_fill():
             return False
+        self._cancel_fill_after_stroke()  # one after a stroke on the photo would fill the face
         return self.faces.enter(face) is not None
 
     def _confirm_drop_fill(self) -> bool:
@@ -175,7 +177,7 @@ class FaceCommands:
             self.controller.apply()
         if self.faces.paste_back() is None:
             return False
-        self._run_timer.stop()  # it would fill the photo, not the face
+        self._cancel_fill_after_stroke()  # it would fill the photo, not the face
         self.faces.leave()
         if stopped:  # after the photo is shown, which clears the status bar
             self.say_also(f"Stopped {stopped} in the face: nothing was filled there; the "
@@ -233,7 +235,7 @@ class FaceCommands:
                 "Leave the face?", "The face has changes that are not pasted back (strokes, "
                 "a fill). Drop them?"):
             return False
-        self._run_timer.stop()
+        self._cancel_fill_after_stroke()
         self.controller.cancel()
         self.faces.leave()
         return True
@@ -254,7 +256,7 @@ class FaceCommands:
         if self.faces.edit is None:
             self.face_panel.show_box_preview(self.faces.box_preview(box))
 
-    def _on_drag_changed(self, dragging: bool) -> None:
+    def _face_box_drag_changed(self, dragging: bool) -> None:
         """A canvas drag ended (released or not): no face box preview is left shown."""
         if not dragging:
             self.face_panel.show_box_preview(None)

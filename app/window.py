@@ -177,7 +177,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._run_timer = QTimer(self)
         self._run_timer.setSingleShot(True)
         self._run_timer.setInterval(120)
-        self._run_timer.timeout.connect(lambda: self.fill(offer=False))
+        self._run_timer.timeout.connect(self._fill_after_stroke)
+        self._fill_after_drag = False  # the timer fired mid-drag: fill when it ends
         self._save_timer = QTimer(self)  # armed by restore_preferences
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -424,7 +425,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         c.applied.connect(self._photo_filled)
         c.waitingChanged.connect(lambda _waiting: self._update_actions())
         canvas.editFinished.connect(self._on_edit_finished)
-        canvas.dragChanged.connect(lambda _dragging: self._update_actions())  # see undo
+        canvas.dragChanged.connect(self._on_canvas_drag)
         canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         canvas.cursorMoved.connect(self._on_cursor)
         canvas.brushSizeChanged.connect(self._show_brush_size)
@@ -971,7 +972,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if offer:
             if not self._end_drag_for():
                 return None
-            self._run_timer.stop()
+            self._cancel_fill_after_stroke()
         name = self.controller.settings.engine
         if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
                 and self.document.mask.any() and not self._ready_to_fill(name, offer):
@@ -1069,6 +1070,29 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if message:
             self.statusBar().showMessage(message, 10000)
 
+    def _fill_after_stroke(self) -> None:
+        """The auto-run timer's fill (*Fill after each stroke*). While a drag is under way it
+        waits for the drag to end (the fill would read a stroke's open step): it runs then,
+        the stroke's own edit restarting the timer."""
+        if self.canvas.dragging:
+            self._fill_after_drag = True
+            return
+        self.fill(offer=False)
+
+    def _cancel_fill_after_stroke(self) -> None:
+        """The fill after a stroke still to start (the auto-run timer, or held back by a
+        drag) never starts."""
+        self._run_timer.stop()
+        self._fill_after_drag = False
+
+    def _on_canvas_drag(self, dragging: bool) -> None:
+        """A canvas drag began or ended: Undo follows (mid-stroke it undoes the stroke), and a
+        fill after a stroke held back by the drag (:meth:`_fill_after_stroke`) starts soon."""
+        self._update_actions()
+        if not dragging and self._fill_after_drag:
+            self._fill_after_drag = False
+            self._run_timer.start()
+
     def _fill_again_or_drop(self, layers: set[str]) -> str:
         """After an edit, undo or redo that changed ``layers`` (values of :class:`Layer`):
         with *Fill after each stroke*, a guidance layer or the mask changed and a hole left,
@@ -1077,10 +1101,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         running or waiting that no longer fits is dropped (:meth:`FillController.drop_outdated`).
         Returns what the status bar should say of it ("" for nothing)."""
         dropped = self.controller.drop_outdated()
-        if layers & _EDIT_LAYERS and self.controller.settings.auto_run \
-                and self.document is not None and self.document.mask.any():
+        hole = self.document is not None and self.document.mask.any()
+        if layers & _EDIT_LAYERS and self.controller.settings.auto_run and hole:
             self._run_timer.start()
             return ""
+        if not hole:  # a fill after an earlier stroke has nothing left to fill
+            self._cancel_fill_after_stroke()
         return dropped
 
     def _use_label_engine(self) -> str:

@@ -251,3 +251,79 @@ def test_cancelling_is_false_for_a_fill_running(qtbot, editor, asked, gated_engi
     qtbot.waitUntil(lambda: not editor.controller.busy, timeout=30000)
     assert not editor.controller.cancelling
 
+
+
+# --- the fill after a stroke: mid-drag, after undo, entering a face ------------------------
+def _stroke(qtbot, canvas, y: int = 100) -> None:
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, y))
+    qtbot.mouseMove(canvas, _at(canvas, 200, y))
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 200, y))
+
+
+def _count_starts(window) -> list[bool]:
+    started: list[bool] = []
+    window.controller.busyChanged.connect(lambda busy: busy and started.append(busy))
+    return started
+
+
+def test_the_fill_after_a_stroke_waits_for_a_drag_under_way(qtbot, editor):  # noqa: F811
+    """The timer firing while the next stroke is drawn starts no fill on the open step;
+    the fill runs once that stroke ends, on both strokes."""
+    canvas, doc = editor.canvas, editor.document
+    editor.engine_panel.auto_apply.setChecked(False)
+    editor.engine_panel.select_engine("telea")
+    editor.engine_panel.auto_run.setChecked(True)
+    _stroke(qtbot, canvas)
+    assert editor._run_timer.isActive()
+    started = _count_starts(editor)
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, 300))
+    qtbot.mouseMove(canvas, _at(canvas, 200, 300))
+    qtbot.wait(300)  # the timer fires mid-drag
+    assert started == [] and doc.in_step and not editor._run_timer.isActive()
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 200, 300))
+    qtbot.waitUntil(lambda: editor.controller.has_result, timeout=30000)
+    assert started == [True]
+    hole = editor.controller._pending.request.mask
+    assert hole[100, 150] and hole[300, 150]  # both strokes filled
+
+
+def test_a_drag_that_paints_nothing_still_lets_the_held_fill_run(qtbot, editor):  # noqa: F811
+    canvas = editor.canvas
+    editor.engine_panel.auto_apply.setChecked(False)
+    editor.engine_panel.select_engine("telea")
+    editor.engine_panel.auto_run.setChecked(True)
+    _stroke(qtbot, canvas)
+    started = _count_starts(editor)
+    editor.select_tool("label")  # without a label map: the drag paints nothing
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, 300))
+    qtbot.wait(300)
+    assert started == []
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 100, 300))
+    qtbot.waitUntil(lambda: editor.controller.has_result, timeout=30000)
+    assert started == [True]
+
+
+def test_undoing_the_only_stroke_drops_the_fill_after_it(qtbot, editor):  # noqa: F811
+    canvas = editor.canvas
+    editor.engine_panel.select_engine("telea")
+    editor.engine_panel.auto_run.setChecked(True)
+    _stroke(qtbot, canvas)
+    assert editor._run_timer.isActive()
+    started = _count_starts(editor)
+    qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)
+    assert not editor.document.mask.any() and not editor._run_timer.isActive()
+    qtbot.wait(300)
+    assert started == [] and "Paint over" not in editor.statusBar().currentMessage()
+
+
+def test_entering_a_face_drops_the_fill_after_a_stroke_on_the_photo(qtbot, editor,  # noqa: F811
+                                                                   asked):
+    editor.engine_panel.select_engine("telea")
+    editor.engine_panel.auto_run.setChecked(True)
+    _stroke(qtbot, editor.canvas, y=300)
+    assert editor._run_timer.isActive()
+    started = _count_starts(editor)
+    assert editor.enter_face(face_from_box(BOX))
+    assert not editor._run_timer.isActive()
+    qtbot.wait(300)
+    assert started == [] and not editor.controller.busy
