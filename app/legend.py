@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
 
 from app.model_dialogs import readiness_word, weights_advice
 from app.panels import LoadProblemsLabel
-from app.semantic import palette_for, parser_entries
+from app.semantic import palette_for, parser_entries, weights_to_download
 from engines.base import UNLABELLED, Readiness
 from engines.plugins import parser_load_problems
-from engines.segmentation.base import LabelSet, create_parser
+from engines.segmentation.base import LabelSet
 
 UNLABELLED_NAME = "unlabelled"
 UNNAMED = "unnamed"  # the name listed for the ids of a map of no known label set
@@ -81,23 +81,9 @@ class ElidedLabel(QLabel):
         painter.end()
 
 
-def _needed_weights(name: str, readiness: Readiness) -> tuple[str, ...]:
-    """The weights ids parser ``name`` (default options), in the state ``readiness`` (as
-    :func:`~app.semantic.parser_entries` found it), needs installed: those its status checks
-    (:meth:`~engines.segmentation.neural.NeuralParser.checked_weights`) when it needs a
-    download, as :func:`~app.semantic.download_needed` gives them, without asking its state
-    again; () otherwise."""
-    if readiness is not Readiness.NEEDS_DOWNLOAD:
-        return ()
-    try:
-        return tuple(create_parser(name).checked_weights())
-    except Exception:  # broken since its state was asked: its detail says what it says
-        return ()
-
-
 def _state_text(readiness: Readiness, detail: str, weights_ids: tuple[str, ...]) -> str:
     """What the Labels panel says of a parser that is not ready (``readiness``, ``detail``)
-    and needs the checkpoints ``weights_ids`` (:func:`_needed_weights`): for weights missing
+    and needs the checkpoints ``weights_ids`` (:func:`~app.semantic.weights_to_download`): for weights missing
     or damaged, what is wrong and how to install them in File → Models…, in the GUI's words
     (:func:`~app.model_dialogs.weights_advice`; Compute map offers the download too); else
     (a plugin's undeclared checkpoint, a broken parser) its ``detail``."""
@@ -219,7 +205,7 @@ class LegendPanel(QWidget):
         grey = QBrush(QColor(140, 140, 140))
         for name, title, readiness, detail in parser_entries():  # each state asked once
             ready = readiness is Readiness.READY
-            needed = () if ready else _needed_weights(name, readiness)
+            needed = () if ready else weights_to_download(name, readiness)
             word = "" if ready else readiness_word(readiness, needed)
             self.parser.addItem(title if ready else f"{title} ({word})", name)
             index = self.parser.count() - 1

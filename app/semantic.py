@@ -122,8 +122,22 @@ def download_needed(name: str) -> tuple[tuple[str, ...], str]:
     title, readiness, detail = parser_state(name)
     if readiness is not Readiness.NEEDS_DOWNLOAD:
         return (), ""
-    ids = tuple(create_parser(name).checked_weights())
+    ids = weights_to_download(name, readiness)
     return ids, weights_missing_message(title, ids) or detail or f"{title} needs a download"
+
+
+def weights_to_download(name: str, readiness: Readiness) -> tuple[str, ...]:
+    """The weights ids parser ``name`` (default options), in the state ``readiness`` (as
+    :func:`parser_state` or :func:`parser_entries` found it), needs installed: those its
+    status checks (:meth:`~engines.segmentation.neural.NeuralParser.checked_weights`) when
+    it needs a download; () otherwise, or when the parser broke since its state was asked
+    (its detail then says what it says). Asks nothing of its state again."""
+    if readiness is not Readiness.NEEDS_DOWNLOAD:
+        return ()
+    try:
+        return tuple(create_parser(name).checked_weights())
+    except Exception:  # a plugin's parser: any failure is its detail's to say
+        return ()
 
 
 def weights_missing_message(title: str, weights_ids) -> str:
