@@ -42,7 +42,7 @@ from engines.base import (
     Readiness,
     exception_line,
 )
-from engines.fileio import count_noun, read_file_bytes
+from engines.fileio import count_noun
 from engines.region import Box
 from engines.segmentation.base import (
     LabelSet,
@@ -55,10 +55,9 @@ from engines.segmentation.base import (
 from engines.segmentation.labelmap import (
     LabelMapError,
     check_label_ids,
-    decode_label_png,
     label_set_name,
+    load_label_png,
     palette_table,
-    require_label_size,
     save_label_png,
 )
 
@@ -383,9 +382,8 @@ class SemanticController(WorkerClient):
             note = (f": it names the label set {stored!r}, which no parser here uses, so its "
                     f"ids are kept{''.join(f'; {problem}' for problem in broken)}")
         label_set = label_set or (self.label_set if stored is None else None)
-        try:  # named by its full path, as the other layers' files are
-            labels = decode_label_png(read_file_bytes(path), label_set, str(path))
-            require_label_size(labels, doc.shape, str(path))  # says an EXIF turn
+        try:  # named by its full path, as the other layers' files are; says an EXIF turn
+            labels = load_label_png(path, doc.shape, label_set, name=str(path))
         except (LabelMapError, OSError) as exc:
             self.error.emit(str(exc))
             return False

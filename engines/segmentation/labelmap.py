@@ -190,18 +190,20 @@ def decode_label_png(data: bytes, label_set: LabelSet | None = None,
 
 
 def load_label_png(path: str | os.PathLike, shape: tuple[int, int] | None = None,
-                   label_set: LabelSet | None = None) -> np.ndarray:
+                   label_set: LabelSet | None = None, name: str | None = None) -> np.ndarray:
     """Read a label map file: ``(H, W)`` uint8 class ids, 255 = unlabelled.
 
     ``shape`` = ``(H, W)`` refuses a map of another size (the message gives both sizes).
     Raises :class:`LabelMapError`, or :class:`~engines.fileio.ImageFileError` (an
     :class:`OSError`) when the file cannot be read, saying why as the picture readers do
-    (``"is a folder, not an image"``).
+    (``"is a folder, not an image"``). The messages name the file as ``name`` (default: its
+    file name; the editor gives its full path).
     """
     path = Path(path)
-    labels = decode_label_png(read_file_bytes(path), label_set, path.name)
+    name = path.name if name is None else name
+    labels = decode_label_png(read_file_bytes(path), label_set, name)
     if shape is not None:
-        require_label_size(labels, shape, path.name)
+        require_label_size(labels, shape, name)
     return labels
 
 
