@@ -4,7 +4,6 @@ label-map messages (QA audit 21, findings 2 and 10)."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
@@ -14,21 +13,8 @@ from app.document import Document, Layer
 from app.semantic import ASK_EDIT_SHARE, NO_LABEL_MAP, ImportChoice, SemanticController
 from app.window import SAMPLE_IMAGE
 from app.worker import Worker
-from tests.app.test_window import shown_window
-
-
-@pytest.fixture
-def window(qtbot):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False
-    window.engine_panel.auto_run.setChecked(False)
-    yield window
-    window.worker.shutdown()
-
-
-def _write(path, labels: np.ndarray):
-    cv2.imwrite(str(path), labels)  # a plain grey PNG of ids, naming no label set
-    return path
+from tests.app.test_label_import_edit import _write
+from tests.app.test_label_import_edit import window as window  # a fixture, used by name
 
 
 def _first_map(window, tmp_path) -> np.ndarray:
