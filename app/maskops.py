@@ -168,10 +168,12 @@ def _distance_dilated(layer: np.ndarray, values: np.ndarray, radius: int,
     for value in values:  # ascending: each set holds the next, so later values win
         if cancel is not None:
             cancel.raise_if_cancelled()
-        reached = cv2.compare(layer, int(value), cv2.CMP_GE)
+        # 1 where the set is (numpy: OpenCV 5's compare with a scalar refuses a 1x1 array)
+        reached = np.greater_equal(layer, value).view(np.uint8)
         x, y, width, height = cv2.boundingRect(reached)
         box = Box(y, x, y + height, x + width).grown(radius + 1).clip(layer.shape)
-        distance = cv2.distanceTransform(cv2.bitwise_not(reached[box.slices]), cv2.DIST_L2,
+        outside = np.equal(reached[box.slices], 0).view(np.uint8)
+        distance = cv2.distanceTransform(outside, cv2.DIST_L2,
                                          cv2.DIST_MASK_PRECISE)  # exact, to the set's pixels
         out[box.slices][distance <= radius] = value
     return out

@@ -154,8 +154,10 @@ class SourceFormat:
             writes at it (:func:`encode_image`); ``None`` for other files, or tables that
             give no estimate.
         jpeg_subsampling: a colour JPEG's chroma subsampling, ``"4:4:4"``, ``"4:2:2"`` or
-            ``"4:2:0"``, which saving as JPEG keeps; ``None`` for other files, grey JPEGs
-            and other layouts (the encoder's default, 4:2:0, is then written).
+            ``"4:2:0"``, which saving as JPEG keeps (a 4:2:2 JPEG stored sideways, turned
+            upright by its EXIF orientation, is kept as 4:4:4: its own layout upright, 4:4:0,
+            is not written); ``None`` for other files, grey JPEGs and other layouts (the
+            encoder's default, 4:2:0, is then written).
     """
 
     lossless_webp: bool = False
@@ -897,6 +899,10 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             deep_original = None if deep_original is None else _upright(deep_original, orientation)
         notes.append("rotated upright as its EXIF orientation says")
     metadata = _metadata(header, rgb.shape[1], rgb.shape[0], notes)
+    if orientation in _SWAPPED_ORIENTATIONS and metadata.source.jpeg_subsampling == "4:2:2":
+        # stored sideways, its halved chroma columns are rows upright (4:4:0, which neither
+        # encoder writes): 4:4:4 loses nothing more, where 4:2:2 would halve both ways
+        metadata = replace(metadata, source=replace(metadata.source, jpeg_subsampling="4:4:4"))
     if header.format == "GIF" and _repeats_a_colour(metadata.source.palette):
         entries = _gif_entries(data, rgb.shape[:2], orientation)  # Pillow never turns them
         metadata = replace(metadata, source=replace(metadata.source, entries=entries))

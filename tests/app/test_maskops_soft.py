@@ -121,3 +121,17 @@ def test_box_at_least_bounds_the_pixels_at_or_above_the_level():
     assert maskops.box_at_least(mask, 101) == Box(30, 5, 33, 6)
     assert maskops.box_at_least(mask, 201) is None
     assert maskops.box_at_least(mask, 1) == Box.around(mask > 0)
+
+
+@pytest.mark.parametrize("method", ["distance", "segments", None])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1)])
+def test_tiny_pictures_grow_and_shrink_at_any_radius(shape, method):
+    """OpenCV 5 refuses some calls on a 1x1 array; the result is still the exact disc."""
+    for mask in (np.full(shape, 255, np.uint8), np.zeros(shape, np.uint8)):
+        mask.flat[0] = 255
+        for radius in (1, 5, 100):
+            disc = _disc(radius)
+            assert np.array_equal(maskops.grow(mask, radius, method=method),
+                                  cv2.dilate(mask, disc))
+            assert np.array_equal(maskops.shrink(mask, radius, method=method),
+                                  cv2.erode(mask, disc))

@@ -151,3 +151,18 @@ def test_pixels_outside_the_hole_change_less_at_the_original_quality(tmp_path):
     kept_change = np.abs(kept.astype(int) - original)[outside].mean()
     at_95_change = np.abs(at_95.astype(int) - original)[outside].mean()
     assert kept_change < at_95_change
+
+
+@pytest.mark.parametrize("orientation, kept", [(1, "4:2:2"), (3, "4:2:2"), (6, "4:4:4"),
+                                               (8, "4:4:4")])
+def test_a_sideways_4_2_2_jpeg_is_kept_as_4_4_4_upright(tmp_path, orientation, kept):
+    """Stored sideways (EXIF 5-8), a 4:2:2 JPEG's halved chroma columns are rows once turned
+    upright; written as 4:2:2 again it would lose colour detail both ways."""
+    original = tmp_path / "portrait.jpg"
+    Image.fromarray(_photo()).save(original, "JPEG", quality=90, subsampling="4:2:2",
+                                   exif=phone_exif(_photo(), orientation).tobytes())
+    loaded = load_image(original)
+    assert loaded.orientation == orientation
+    assert loaded.metadata.source.jpeg_subsampling == kept
+    saved = save_result(tmp_path / "out.jpg", _edited(loaded.rgb), loaded)
+    assert _storage(saved)[1] == _SUBSAMPLINGS[kept]
