@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import hashlib
 import inspect
 import itertools
 import math
@@ -99,6 +100,11 @@ SAMPLE_EXCLUDE = 2
 # apply_result's default ``used_sketch`` and ``used_color``: clear the sketch lines and colour
 # strokes drawn for the hole now
 DRAWN_NOW = object()
+# the guidance the user draws that no file keeps unless exported (Document.unkept_guidance),
+# in the order questions name it: the sketch, the colour strokes, the two parts of the
+# sampling layer and the label edits (the label layer where it differs from the map computed
+# or imported)
+GUIDANCE = ("sketch", "color", "include", "exclude", "labels")
 
 
 class Layer(str, enum.Enum):
@@ -274,6 +280,8 @@ class Step:
     derive_hole: bool = True  # label edits in this step add their area to the mask
     serial: int = 0  # unique within its document once committed: names the state it leads to
     label_maps: tuple[LabelMap, LabelMap] | None = None  # (before, after) a new map
+    # the state (Document.layer_state) of each layer it changes before it, for undo
+    layer_states: dict[Layer, int] = field(default_factory=dict)
     _nbytes: int | None = field(default=None, repr=False)  # once every tile is compressed
 
     @property
@@ -425,6 +433,12 @@ class Document:
         self._serials = itertools.count(1)
         self._base_state = 0
         self._saved_state: int | None = 0
+        # the same per layer (layer_state): the serial of the step applied last that changed
+        # it, 0 as loaded; the picture's as saved (picture_modified), and each guidance
+        # layer's as last kept in a file, with a digest of what the file holds (mark_kept)
+        self._layer_states: dict[Layer, int] = dict.fromkeys(Layer, 0)
+        self._saved_picture = 0
+        self._guidance_kept: dict[str, tuple[int, bytes]] = dict.fromkeys(GUIDANCE, (0, b""))
         self._image_version = 0
         self._layer_versions: dict[Layer, int] = dict.fromkeys(Layer, 0)  # see layer_version
         self.references: tuple[Reference, ...] = ()
@@ -681,6 +695,9 @@ class Document:
                 self._compress_in_background(step, captures)
             self._note_image_change(step)
             step.serial = next(self._serials)
+            for layer in step.layers:
+                step.layer_states[layer] = self._layer_states[layer]
+                self._layer_states[layer] = step.serial
             self._undo.append(step)
             self._redo.clear()
             self._trim_history()
@@ -1121,13 +1138,86 @@ class Document:
 
     @property
     def modified(self) -> bool:
-        """Whether the document differs from when it was loaded or last saved."""
+        """Whether the document (any layer) differs from when it was loaded or last saved;
+        :attr:`picture_modified` for the picture alone, what a save writes."""
         return self.state != self._saved_state
 
-    def mark_saved(self, state: int | None = None) -> None:
+    def layer_state(self, layer: Layer | str) -> int:
+        """A name for ``layer``'s content, as :attr:`state` is for the document's: equal
+        names, equal content (for the label layer: its label list and computed map too);
+        undoing back to a state gives its name back. 0: as loaded."""
+        return self._layer_states[Layer(layer)]
+
+    @property
+    def picture_modified(self) -> bool:
+        """Whether the picture's pixels differ from when it was loaded or last saved (edits
+        of the other layers alone do not count: :meth:`unkept_guidance` says what of them
+        no file keeps)."""
+        return self._layer_states[Layer.IMAGE] != self._saved_picture
+
+    def mark_saved(self, state: int | None = None, picture: int | None = None) -> None:
         """Record that the content named ``state`` (default: the current one, see
-        :attr:`state`) is what the file on disk holds."""
+        :attr:`state`), whose picture is named ``picture`` (its :meth:`layer_state` then;
+        default: the current one), is what the file on disk holds. A save of the picture
+        keeps none of the guidance (:meth:`mark_kept`)."""
         self._saved_state = self.state if state is None else state
+        self._saved_picture = self.layer_state(Layer.IMAGE) if picture is None else picture
+
+    # ------------------------------------------------------ guidance kept
+    def guidance_drawn(self, kind: str) -> np.ndarray | None:
+        """What a file keeps of the guidance ``kind`` (one of :data:`GUIDANCE`) as it is now,
+        or None when nothing is drawn there: the sketch's lines (>= 128), the RGBA colour
+        strokes, the include or exclude part of the sampling layer, the label layer where it
+        differs from the map computed or imported (:attr:`computed_labels`; without one,
+        where anything is labelled)."""
+        if kind == "labels":
+            if not self.has_layer(Layer.LABELS):
+                return None
+            labels = self._layers[Layer.LABELS]
+            computed = self.computed_labels
+            if computed is None:
+                return labels if self.has_label_map() else None
+            return None if np.array_equal(labels, computed) else labels
+        if kind in ("include", "exclude"):
+            if not self.has_layer(Layer.SAMPLING):
+                return None
+            part = self._layers[Layer.SAMPLING] == (
+                SAMPLE_INCLUDE if kind == "include" else SAMPLE_EXCLUDE)
+            return part if part.any() else None
+        layer = {"sketch": Layer.SKETCH, "color": Layer.COLOR}[kind]
+        if not self.has_layer(layer):
+            return None
+        if layer is Layer.COLOR:
+            strokes = self._layers[Layer.COLOR]
+            return strokes if strokes[..., 3].any() else None
+        lines = self._layers[Layer.SKETCH] >= 128
+        return lines if lines.any() else None
+
+    def kept_point(self, kind: str) -> tuple[int, bytes]:
+        """A name for the guidance ``kind`` as it is now, for :meth:`mark_kept` once a file
+        holds it (take it before writing: an edit made meanwhile is not in the file)."""
+        return self.layer_state(_GUIDANCE_LAYERS[kind]), _digest(self.guidance_drawn(kind))
+
+    def mark_kept(self, kind: str, point: tuple[int, bytes] | None = None) -> None:
+        """Record that a file (an export, or the file it was imported from) holds the
+        guidance ``kind`` as named by ``point`` (default: as it is now, see
+        :meth:`kept_point`), until it changes again."""
+        self._guidance_kept[kind] = self.kept_point(kind) if point is None else point
+
+    def unkept_guidance(self) -> tuple[str, ...]:
+        """The kinds of :data:`GUIDANCE` (in that order) that hold something the user drew
+        that no file keeps: changed since last exported or imported (undoing back to that
+        counts as kept) and not empty. The mask is not guidance kept: a hole not filled is
+        not work users expect to keep, and the reference photos are files already."""
+        unkept = []
+        for kind in GUIDANCE:
+            state, digest = self._guidance_kept[kind]
+            if state == self.layer_state(_GUIDANCE_LAYERS[kind]):
+                continue
+            drawn = self.guidance_drawn(kind)
+            if drawn is not None and _digest(drawn) != digest:
+                unkept.append(kind)
+        return tuple(unkept)
 
     def _note_image_change(self, step: Step) -> None:
         """``step`` was made, undone or redone: count the change of each of its layers."""
@@ -1152,6 +1242,8 @@ class Document:
         part with its own spares), the call returning once all are written. Listeners hear
         the tiles joined into rectangles (or the whole label layer, for a new map)."""
         self._note_image_change(step)
+        for layer, before in step.layer_states.items():
+            self._layer_states[layer] = before if use_old else step.serial
         with self._capture_lock:
             self._ahead_serial += 1  # its job stops at its next tile
         self._keep(step, old=not use_old)
@@ -1597,6 +1689,17 @@ def _copy_done(document: weakref.ref, layer: Layer, copying: Future) -> None:
     doc = document()
     if doc is not None:
         doc._unshare(layer, copying)
+
+
+_GUIDANCE_LAYERS = {"sketch": Layer.SKETCH, "color": Layer.COLOR, "include": Layer.SAMPLING,
+                    "exclude": Layer.SAMPLING, "labels": Layer.LABELS}
+
+
+def _digest(drawn: np.ndarray | None) -> bytes:
+    """A digest of guidance drawn (:meth:`Document.guidance_drawn`); b"" for none."""
+    if drawn is None:
+        return b""
+    return hashlib.blake2b(np.ascontiguousarray(drawn).view(np.uint8)).digest()
 
 
 def _holds_any(array: np.ndarray) -> bool:

@@ -39,6 +39,7 @@ from engines.fileio import (
     empty_layer_problem,
     frame_count,
     image_size,
+    join_words,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -113,6 +114,40 @@ _GUIDE_FILES = {
                         plural=True),
 }
 _SAMPLING_KINDS = {"include": SAMPLE_INCLUDE, "exclude": SAMPLE_EXCLUDE}
+# what the questions call each kind of guidance not kept (Document.unkept_guidance), whether
+# that is a plural noun, and the File menu command that keeps it
+_UNKEPT_GUIDANCE = {
+    "sketch": ("sketch", False, "Export Sketch…"),
+    "color": ("colour strokes", True, "Export Colour Strokes…"),
+    "include": ("include area", False, "Export Sampling Area"),
+    "exclude": ("exclude area", False, "Export Sampling Area"),
+    "labels": ("label edits", True, "Export Label Map…"),
+}
+
+
+def discard_question(picture: bool, guidance: Sequence[str]) -> str | None:
+    """What closing the picture asks when its pixels have changes not saved (``picture``)
+    and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
+    file keeps, naming what would be lost and how to keep it; None when nothing would be."""
+    if not picture and not guidance:
+        return None
+    names = [_UNKEPT_GUIDANCE[kind][0] for kind in guidance]
+    if "include" in guidance and "exclude" in guidance:  # one name for the two areas
+        names[list(guidance).index("include")] = "include and exclude areas"
+        names.remove("exclude area")
+    what = join_words(names)
+    plural = len(guidance) > 1 or any(_UNKEPT_GUIDANCE[kind][1] for kind in guidance)
+    are, them = ("are", "them") if plural else ("is", "it")
+    commands = list(dict.fromkeys(_UNKEPT_GUIDANCE[kind][2] for kind in guidance))
+    keep = "File → " + " / ".join(commands)
+    if not picture:
+        return (f"The {what} you drew {are} not saved with the picture: export {them} "
+                f"({keep}) to keep {them}. Discard {them}?")
+    text = "The picture has changes that are not saved."
+    if guidance:
+        text += (f" The {what} {are} not kept either ({keep} "
+                 f"{'keep' if len(commands) > 1 else 'keeps'} {them}).")
+    return text + " Discard them?"
 
 
 def _start_folder(purpose: str) -> str:
@@ -229,12 +264,18 @@ class FileCommands:
         return self.faces.edit.parent if self.faces.edit is not None else self.document
 
     def confirm_discard_changes(self) -> bool:
+        """Before the photo is dropped (closing, opening another): whether the user lets go
+        of what would be lost, one question naming it (:func:`discard_question`): the
+        picture's changes not saved (or face work not pasted back), the guidance drawn that
+        no file keeps (saving the picture keeps none of it; exporting does), else a fill
+        shown, not applied. True when nothing would be lost."""
         photo = self._photo()
         if photo is None:
             return True
-        if photo.modified or self.face_work_pending():
-            return self.confirm("Unsaved changes",
-                                "The picture has changes that are not saved. Discard them?")
+        question = discard_question(photo.picture_modified or self.face_work_pending(),
+                                    photo.unkept_guidance())
+        if question is not None:
+            return self.confirm("Unsaved changes", question)
         if self.controller.has_result:  # a finished fill shown, not applied (Enter)
             return self.confirm("Fill not applied",
                                 "The fill shown is not applied to the picture. Discard it?")
@@ -333,7 +374,7 @@ class FileCommands:
         applied = self.controller.has_result and self.controller.apply()
         # what is written is this moment's picture: a fill applied while the file is
         # being written leaves the document modified
-        state = doc.state
+        state, picture = doc.state, doc.layer_state(Layer.IMAGE)
         image, alpha = doc.image.copy(), None if doc.alpha is None else doc.alpha.copy()
         edited = None if doc.edited_pixels is None else doc.edited_pixels.copy()
         # without the photo's metadata, still the source's format (lossless WebP, palette)
@@ -345,7 +386,7 @@ class FileCommands:
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
-        doc.mark_saved(state)
+        doc.mark_saved(state, picture)  # the guidance is not in the file: still not kept
         self.show_modified()
         depth = ""
         if doc.deep_original is not None:
@@ -427,8 +468,11 @@ class FileCommands:
                                       _start_folder("labels"))
             if not path:
                 return False
+        doc = self.document
         if not self.semantic.import_labels(path):
             return False
+        if self.document is doc:  # its label layer is the file's now: kept there
+            doc.mark_kept("labels")
         preferences.save_folder("labels", Path(path).parent)
         return True
 
@@ -451,8 +495,10 @@ class FileCommands:
         path = self._export_name(path, overwrite, "Export Label Map")
         if path is None or self._refuse_original(path, "label map"):
             return False
+        point = self.document.kept_point("labels")
         if not self.semantic.export_labels(path, overwrite):
             return False
+        self.document.mark_kept("labels", point)  # closing need not ask about the edits
         preferences.save_folder("save", Path(path).parent)
         return True
 
@@ -523,6 +569,7 @@ class FileCommands:
             step = doc.replace_layer(layer, area, f"Import {what}")
         crop = f" into {self._face_name()}'s crop" if self.faces.edit is not None else ""
         # said with what the edit did to a fill running (dropped it), not over it
+        doc.mark_kept(name)  # the file holds it as it is now
         self._on_edit_finished(layer.value, f"Imported the {what} from {Path(path).name}{crop}"
                                if step is not None
                                else f"{Path(path).name} holds the {what} already shown")
@@ -579,8 +626,12 @@ class FileCommands:
                 f"There are no {guide.what}: nothing to export" if guide.plural
                 else f"The {guide.what} is empty: nothing to export", 6000)
             return False
-        return self._export_png(pixels, path, overwrite, guide.title, guide.what, guide.suffix,
-                                save)
+        point = doc.kept_point(name)  # what is written, whatever changes meanwhile
+        if not self._export_png(pixels, path, overwrite, guide.title, guide.what,
+                                guide.suffix, save):
+            return False
+        doc.mark_kept(name, point)  # closing need not ask about it until it changes
+        return True
 
     def _export_png(self, area: np.ndarray, path: str | Path | None, overwrite: bool,
                     title: str, what: str, suffix: str,
