@@ -39,7 +39,7 @@ def warm_up_in_background() -> threading.Thread:
 
 def not_opened_note(opened: Path | None, others: Sequence[str], names: bool = False) -> str:
     """What the editor says of the pictures ``others`` named after the one it ``opened``
-    (None: it could not), which it does not open: one picture is edited at a time. With
+    (None: none could be), which it does not open: one picture is edited at a time. With
     ``names``, the first three are named."""
     count = len(others)
     named = ""
@@ -50,6 +50,14 @@ def not_opened_note(opened: Path | None, others: Sequence[str], names: bool = Fa
     return f"Opened {opened.name}; {note}" if opened is not None else note[0].upper() + note[1:]
 
 
+def _named_once(paths: list[Path]) -> list[Path]:
+    """``paths`` without the repeats of a file (the same resolved path), in order."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        seen.setdefault(path.resolve(), path)
+    return list(seen.values())
+
+
 def open_window(image: str | None = None, mask: str | None = None,
                 engine: str | None = None, others: Sequence[str] = ()) -> MainWindow:
     """The editor's window, shown, with the last session's preferences, on ``image`` (the
@@ -57,7 +65,9 @@ def open_window(image: str | None = None, mask: str | None = None,
     What went wrong is said in the window and on stderr: a picture that cannot be opened
     (the window stays empty), a mask that cannot be taken (the picture opens without it), an
     unknown engine (the last one used stays), preferences not understood, and ``others``,
-    more pictures named after ``image``, not opened (:func:`not_opened_note`)."""
+    more pictures named after ``image``: when ``image`` cannot be opened, the next that can
+    is (without ``mask``, which goes with ``image``); the rest are said not opened
+    (:func:`not_opened_note`). A file named twice counts once."""
     window = MainWindow()
     window.restore_preferences()
     notes = [window.preferences_note]
@@ -68,14 +78,24 @@ def open_window(image: str | None = None, mask: str | None = None,
               file=sys.stderr)
     window.show()
     warm_up_in_background()
-    target = Path(image) if image else SAMPLE_IMAGE
-    opened = window.open_path(target, mask)
-    if window.last_error:
-        print(f"{'warning' if opened else 'error'}: {window.last_error}", file=sys.stderr)
-    if others:
-        notes.append(not_opened_note(target if opened else None, others))
-        print(f"warning: {not_opened_note(target if opened else None, others, names=True)}",
-              file=sys.stderr)
+    named = _named_once([Path(image) if image else SAMPLE_IMAGE, *map(Path, others)])
+    opened: Path | None = None
+    for tried, target in enumerate(named):
+        window.last_error = ""
+        done = window.open_path(target, mask if tried == 0 else None)
+        if window.last_error:
+            print(f"{'warning' if done else 'error'}: {window.last_error}", file=sys.stderr)
+        if done:
+            opened = target
+            if tried and mask:
+                notes.append(f"--mask {mask} not used: it goes with {named[0].name}, which "
+                             "could not be opened")
+                print(f"warning: {notes[-1]}", file=sys.stderr)
+            break
+    rest = [str(path) for path in named[named.index(opened) + 1:]] if opened else []
+    if rest:
+        notes.append(not_opened_note(opened, rest))
+        print(f"warning: {not_opened_note(opened, rest, names=True)}", file=sys.stderr)
     # opening replaced the status bar's message: what start-up found is said after its own
     note = ". ".join(note for note in notes if note)
     if note:

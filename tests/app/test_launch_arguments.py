@@ -79,21 +79,48 @@ def test_the_mask_goes_with_the_first_picture_wherever_it_is_given(started, tmp_
                    "is edited at a time\n")
 
 
-def test_a_first_picture_that_cannot_be_opened_is_said_and_so_are_the_others(
+def test_a_first_picture_that_cannot_be_opened_gives_way_to_the_next(
         started, tmp_path, capsys, monkeypatch):
+    """``inpaint-studio *.jpg`` with a damaged first file opens the next that opens; the mask
+    given went with the first, so it is not used, and says so (QA audit 22, finding 4)."""
     errors = []
     monkeypatch.setattr("app.window.MainWindow.show_error",
                         lambda window, text: (setattr(window, "last_error", text),
                                               errors.append(text)))
-    (second,) = _pictures(tmp_path, 1)
+    second, third = _pictures(tmp_path, 3)[1:]
     missing = str(tmp_path / "missing.png")
-    assert main.main([missing, second]) == 0  # the window stays open, empty
+    mask = str(save_mask(tmp_path / "hole.png", np.full((H, W), 255, np.uint8)))
+    assert main.main([missing, second, third, "--mask", mask]) == 0
     (window,) = started
-    assert window.document is None and len(errors) == 1
+    assert window.document is not None and (window.document.image == 40).all()
+    assert not window.document.layer(Layer.MASK).any() and len(errors) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and err[0].startswith("error: ") and "missing.png" in err[0]
-    assert err[1] == ("warning: 1 other file named on the command line not opened "
-                      f"({second}): one picture is edited at a time")
+    assert len(err) == 3 and err[0].startswith("error: ") and "missing.png" in err[0]
+    assert err[1] == (f"warning: --mask {mask} not used: it goes with missing.png, which "
+                      "could not be opened")
+    assert err[2] == ("warning: Opened photo1.png; 1 other file named on the command line "
+                      f"not opened ({third}): one picture is edited at a time")
+
+
+def test_no_picture_that_opens_leaves_the_window_empty_saying_each(started, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setattr("app.window.MainWindow.show_error",
+                        lambda window, text: setattr(window, "last_error", text))
+    missing = [str(tmp_path / f"missing{i}.png") for i in range(2)]
+    assert main.main(missing) == 0
+    assert started[0].document is None
+    err = capsys.readouterr().err.splitlines()
+    assert [line.startswith("error: ") for line in err] == [True, True]
+    assert "missing0.png" in err[0] and "missing1.png" in err[1]
+
+
+def test_a_picture_named_twice_counts_once(started, tmp_path, capsys):
+    first, second = _pictures(tmp_path, 2)
+    assert main.main([first, first, str(tmp_path / ".." / tmp_path.name / "photo0.png"),
+                      second]) == 0
+    assert capsys.readouterr().err == (
+        "warning: Opened photo0.png; 1 other file named on the command line not opened "
+        f"({second}): one picture is edited at a time\n")
 
 
 def test_one_picture_says_nothing_of_others(started, tmp_path, capsys):
