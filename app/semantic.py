@@ -440,11 +440,10 @@ class SemanticController(WorkerClient):
         box.setInformativeText(
             "A map that changes this much is usually a new map of the picture (another "
             "segmentation) rather than a repaint of this one. As a new map it replaces the "
-            "map shown and nothing is filled; as an edit the changed pixels become the hole "
-            "and are filled to follow it.")
+            "map shown and nothing is filled; as an edit the changed pixels, grown by a few, "
+            "become the hole and are filled to follow it.")
         new_map = box.addButton("Use as a new map", QMessageBox.AcceptRole)
-        fill = box.addButton(f"Fill the {count_noun(changed, 'changed pixel')}",
-                             QMessageBox.DestructiveRole)
+        fill = box.addButton("Fill the changed area", QMessageBox.DestructiveRole)
         cancel = box.addButton(QMessageBox.Cancel)
         box.setDefaultButton(new_map)
         box.setEscapeButton(cancel)

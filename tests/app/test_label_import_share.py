@@ -132,14 +132,14 @@ def test_the_question_defaults_to_a_new_map_and_names_the_changed_pixels(qtbot):
 
     try:
         for press, expected in (("Use as a new map", ImportChoice.NEW_MAP),
-                                ("Fill the 35671 changed pixels", ImportChoice.FILL),
+                                ("Fill the changed area", ImportChoice.FILL),
                                 ("esc", ImportChoice.CANCEL)):
             QTimer.singleShot(20, lambda press=press: answer(press))
             assert controller.ask_import_choice("other.png", 35671, 76800) is expected
         text, buttons, default, escape = seen[0]
         assert text == ("other.png differs from the label map shown on 46 % of the picture "
                         "(35671 pixels).")
-        assert sorted(buttons) == ["Cancel", "Fill the 35671 changed pixels",
+        assert sorted(buttons) == ["Cancel", "Fill the changed area",
                                    "Use as a new map"]
         assert default == "Use as a new map" and escape == "Cancel"
     finally:
