@@ -140,6 +140,9 @@ class _Run:
     # what applying the final stage backs up, made on the worker (None: made when applied)
     prepared: PreparedResult | None = None
     dropped: bool = False  # cancelled because its result could no longer be used
+    # Enter was pressed while it ran, the document then in this state (None: not pressed):
+    # its result is applied when it ends if nothing was edited, undone or redone meanwhile
+    apply_in_state: int | None = None
     stopped: bool = False  # cancelled (:meth:`FillController.cancel`): nothing more shows
     # each layer's version and the reference photos when the request was built
     versions: dict[Layer, int] = field(init=False)
@@ -355,8 +358,18 @@ class FillController(WorkerClient):
         return reason
 
     def apply(self) -> bool:
-        """Commit the finished result as one undoable step; returns whether it did."""
+        """Commit the finished result as one undoable step; returns whether it did. Asked
+        while the fill still runs (Enter pressed early), it is applied as soon as it is done,
+        unless the document is edited (undo and redo included) or the fill cancelled (Esc)
+        before: it then waits for Enter as usual, or is dropped as then; the status bar says
+        so (:attr:`message`)."""
         run, doc = self._pending, self.document
+        if run is None and doc is not None and self._run is not None \
+                and self._run.document is doc and not (self._run.stopped or self._run.dropped):
+            self._run.apply_in_state = doc.state
+            self.message.emit("Enter: the fill will be applied when it is done (Esc cancels "
+                              "it)")
+            return False
         if run is None or doc is None or run.final is None:
             return False
         self._set_pending(None)
@@ -491,8 +504,14 @@ class FillController(WorkerClient):
             return
         run.final = result
         self._set_pending(run)
-        if self.settings.auto_apply:
+        asked = run.apply_in_state is not None
+        if self.settings.auto_apply or (asked and run.apply_in_state == run.document.state
+                                        and not run.document.in_step):
             self._apply_when_idle()
+        elif asked:
+            self.message.emit(_with_note("Done, but not applied: an edit or undo came after "
+                                         "Enter. Enter applies the result, Esc discards it",
+                                         run))
         else:
             self.message.emit(_with_note("Enter applies the result, Esc discards it", run))
 

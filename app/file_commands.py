@@ -763,21 +763,26 @@ class FileCommands:
         return added
 
     def remove_references(self, rows) -> None:
-        """Forget the reference photos at ``rows`` of the panel. A fill running, or waiting
-        for Enter, that searched one of them is dropped at once, as after another guidance
-        edit: with *Fill after each stroke* a new fill starts soon without them, quietly;
-        otherwise the status bar says why it was dropped."""
+        """Forget the reference photos at ``rows`` of the panel; the status bar says how many
+        ("Removed 2 reference photos"). A fill running, or waiting for Enter, that searched
+        one of them is dropped at once, as after another guidance edit: with *Fill after
+        each stroke* a new fill starts soon without them, quietly; otherwise the status bar
+        also says why it was dropped."""
         if self.document is None:
+            return
+        count = len(self.document.references)
+        rows = sorted({row for row in rows if 0 <= row < count})
+        if not rows:
             return
         self.document.remove_references(rows)
         self._show_references()
+        removed = f"Removed {count_noun(len(rows), 'reference photo')}"
         dropped = self.controller.drop_outdated()
-        if not dropped:
-            return
-        if self.controller.settings.auto_run and self.document.mask.any():
+        if dropped and self.controller.settings.auto_run and self.document.mask.any():
             self._run_timer.start()
-        else:
-            self.statusBar().showMessage(dropped, 8000)
+            dropped = ""
+        self.statusBar().showMessage(f"{removed}. {dropped}" if dropped else removed,
+                                     8000 if dropped else 5000)
 
     def _show_references(self) -> None:
         """List the document's reference photos, saying whether the chosen engine uses them

@@ -327,6 +327,18 @@ class OverlayPanel(QWidget):
         if changed:
             self.changed.emit()
 
+    def reveal(self, layer: Layer) -> str:
+        """Turn ``layer``'s overlay on when it is switched off (its check box too, so
+        ``changed`` is emitted and the choice remembered); returns the sentence saying so,
+        "" when it showed already (or the panel has no overlay for ``layer``)."""
+        check = self.checks.get(layer)
+        if check is None or check.isChecked():
+            return ""
+        check.setChecked(True)
+        title = next(title for shown, title, _attribute, _shows in self._LAYERS
+                     if shown is layer)
+        return f"{title} overlay shown: it was hidden (Overlays panel)"
+
     def _set_visible(self, layer: Layer, on: bool) -> None:
         self.style.visible[layer] = on
         self.changed.emit()

@@ -88,7 +88,7 @@ class ReferencePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
         self.add_button.clicked.connect(self.addRequested)
-        self.remove_button.clicked.connect(self._remove_selected)
+        self.remove_button.clicked.connect(self.remove_selected)
         self.clear_button.clicked.connect(self._clear)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.list.installEventFilter(self)
@@ -127,11 +127,12 @@ class ReferencePanel(QWidget):
             if event.type() == QEvent.ShortcutOverride:
                 event.accept()
             else:
-                self._remove_selected()
+                self.remove_selected()
             return True
         return super().eventFilter(watched, event)
 
-    def _remove_selected(self) -> None:
+    def remove_selected(self) -> None:
+        """Ask for the selected photos to be removed (``removeRequested``), if any."""
         rows = sorted({index.row() for index in self.list.selectedIndexes()})
         if rows:
             self.removeRequested.emit(rows)

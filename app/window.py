@@ -18,7 +18,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QFontMetrics, QKeySequence, QPainter
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QFontMetrics,
+    QKeySequence,
+    QPainter,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -35,6 +42,7 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QStyle,
     QStyleOption,
+    QTabBar,
     QToolBar,
     QWidget,
 )
@@ -81,6 +89,7 @@ from app.watermark_dialogs import (
 from app.worker import Worker, WorkerClient, private_worker, retire_worker
 from engines import registry
 from engines.base import Cancelled, CancelToken, Engine, Readiness
+from engines.fileio import count_noun
 from engines.region import mask_bbox
 
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
@@ -179,6 +188,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._run_timer.setInterval(120)
         self._run_timer.timeout.connect(self._fill_after_stroke)
         self._fill_after_drag = False  # the timer fired mid-drag: fill when it ends
+        self._mask_pixels_used: dict[str, int] = {}  # Grow, Shrink, Feather: the last value
         self._save_timer = QTimer(self)  # armed by restore_preferences
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
@@ -231,11 +241,38 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def _set_tab_order(self) -> None:
         """Tab from the canvas reaches the Engine panel's controls as shown, its engine's
         options last (:meth:`EngineOptionsForm.follow_in_tab_order` keeps them there as they
-        are rebuilt), then the Labels panel and the other panels shown, the toolbars and the
-        canvas again (the panels' Float and Close buttons take no focus, as Qt makes them)."""
+        are rebuilt), then the tab bar of the tabbed panels and the panel its tab shows
+        (:meth:`_order_tab_bars`), the other panels shown, the toolbars and the canvas again
+        (the panels' Float and Close buttons take no focus, as Qt makes them)."""
         stops = [self.canvas, *self.engine_panel.tab_stops(), *self.legend.tab_stops()]
         for first, second in itertools.pairwise(stops):
             QWidget.setTabOrder(first, second)
+        self._order_tab_bars()
+
+    def _order_tab_bars(self) -> None:
+        """Put the tab bar of each group of tabbed panels just before the panels it chooses
+        in the Tab order (Qt leaves it where it made it, after the toolbars), so that Tab
+        goes from a tab chosen with the arrow keys into its panel. Done again, soon after,
+        whenever a panel is moved, floated or docked (Qt may then use another tab bar)."""
+        for bar in self.findChildren(QTabBar, options=Qt.FindDirectChildrenOnly):
+            titles = {bar.tabText(index) for index in range(bar.count())}
+            group = [dock for dock in self.docks.values()
+                     if dock.windowTitle() in titles and not dock.isFloating()]
+            if bar.isHidden() or len(group) < 2:
+                continue
+            widget = self.nextInFocusChain()
+            while widget is not self and widget is not bar:  # the group's first widget
+                if any(dock is widget or dock.isAncestorOf(widget) for dock in group):
+                    break
+                widget = widget.nextInFocusChain()
+            if widget is self or widget is bar:
+                continue
+            # after the last widget before it that takes the focus (Qt orders only those)
+            before = widget.previousInFocusChain()
+            while before is not self and before.focusPolicy() == Qt.NoFocus:
+                before = before.previousInFocusChain()
+            if before is not self and before is not bar:
+                QWidget.setTabOrder(before, bar)
 
     def _action(self, name: str, text: str, slot, checkable: bool = False) -> QAction:
         action = QAction(text, self)
@@ -438,10 +475,16 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                         self.actions["keep_metadata"].toggled, self.overlay_panel.changed,
                         self.legend.parser.currentIndexChanged):
             changed.connect(self._save_preferences_soon)
+        self._tab_bars_check = QTimer(self)  # once the layout is done: _order_tab_bars
+        self._tab_bars_check.setSingleShot(True)
+        self._tab_bars_check.setInterval(0)
+        self._tab_bars_check.timeout.connect(self._order_tab_bars)
         for dock in self.docks.values():  # moved, floated, tabbed, shown or hidden
             for changed in (dock.dockLocationChanged, dock.topLevelChanged,
                             dock.visibilityChanged):
                 changed.connect(self._layout_changed)
+            for changed in (dock.dockLocationChanged, dock.topLevelChanged):
+                changed.connect(self._tab_bars_check.start)
         for widget in (*self.docks.values(), *self.findChildren(QToolBar)):
             widget.installEventFilter(self)  # resized by a separator, moved
         panel.fillRequested.connect(self.fill)
@@ -467,6 +510,32 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         references.clearRequested.connect(
             lambda: self.remove_references(range(len(self.document.references))
                                            if self.document else ()))
+        # "Remove all" asks as the window asks its other questions (tests answer them there)
+        references.confirm_clear = lambda count: self.confirm(
+            "Remove Reference Photos",
+            f"Remove all {count_noun(count, 'reference photo')}? This cannot be undone; the "
+            "files stay where they are.")
+        # Delete and Backspace remove the selected photos after a click on a thumbnail too
+        # (the focus then stays on the canvas, which has no use for those keys); the list
+        # takes them itself when it has the focus, a text field keeps its own
+        for key in (Qt.Key_Delete, Qt.Key_Backspace):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setEnabled(False)
+            shortcut.activated.connect(self._remove_selected_references)
+            references.list.itemSelectionChanged.connect(
+                lambda s=shortcut: s.setEnabled(bool(references.list.selectedIndexes())))
+
+    def _remove_selected_references(self) -> None:
+        """Delete or Backspace on the canvas (where a click on a thumbnail leaves the focus):
+        remove the photos selected in the references list while its panel is in sight (not
+        behind another panel's tab, not closed). Pressed in any other widget (a list, a
+        combo box, another panel's tree) they remove nothing: reference photos are outside
+        the undo history."""
+        dock, panel = self.docks["references_dock"], self.reference_panel
+        focus = QApplication.focusWidget()
+        on_canvas = focus is None or focus is self.canvas or self.canvas.isAncestorOf(focus)
+        if on_canvas and dock.isVisible() and not dock.visibleRegion().isEmpty():
+            panel.remove_selected()
 
     # --------------------------------------------------------------- document
     def set_document(self, document: Document, save_path: Path | None = None) -> None:
@@ -502,11 +571,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.show_modified()
 
     def show_modified(self) -> None:
-        """Mark the title while the photo (in a face edit, the photo the face is cut from)
-        differs from its file, or face work waits to be pasted back: what closing asks
-        about (:meth:`confirm_discard_changes`)."""
+        """Mark the title while the photo's picture (in a face edit, the photo the face is
+        cut from) differs from its file, or face work waits to be pasted back: what Save
+        writes. Guidance no file keeps (a sketch...) does not mark it: closing names that
+        apart (:meth:`confirm_discard_changes`)."""
         photo = self._photo()
-        self.setWindowModified(photo is not None and (photo.modified
+        self.setWindowModified(photo is not None and (photo.picture_modified
                                                       or self.face_work_pending()))
 
     def say_also(self, note: str, timeout: int = 10000) -> None:
@@ -853,26 +923,36 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._on_edit_finished(Layer.MASK.value, said)
 
     def grow_mask(self, pixels: int | None = None) -> None:
-        pixels = pixels if pixels is not None else self.ask_pixels("Grow mask by")
+        pixels = self._mask_pixels("grow", "Grow mask by", pixels)
         if pixels:
             cancel = CancelToken()
             self._mask_operation(f"Grow mask {pixels}px",
                                  lambda m: maskops.grow(m, pixels, cancel=cancel), "grow",
-                                 cancel=cancel)
+                                 said=f"Grew the mask by {pixels} px", cancel=cancel)
 
     def shrink_mask(self, pixels: int | None = None) -> None:
-        pixels = pixels if pixels is not None else self.ask_pixels("Shrink mask by")
+        pixels = self._mask_pixels("shrink", "Shrink mask by", pixels)
         if pixels:
             cancel = CancelToken()
             self._mask_operation(f"Shrink mask {pixels}px",
                                  lambda m: maskops.shrink(m, pixels, cancel=cancel), "shrink",
-                                 cancel=cancel)
+                                 said=f"Shrank the mask by {pixels} px", cancel=cancel)
 
     def feather_mask(self, pixels: int | None = None) -> None:
-        pixels = pixels if pixels is not None else self.ask_pixels("Feather mask edge by")
+        pixels = self._mask_pixels("feather", "Feather mask edge by", pixels)
         if pixels:
             self._mask_operation(f"Feather mask {pixels}px",
-                                 lambda m: maskops.feather(m, pixels), "feather")
+                                 lambda m: maskops.feather(m, pixels), "feather",
+                                 said=f"Feathered the mask edge by {pixels} px")
+
+    def _mask_pixels(self, operation: str, question: str, pixels: int | None) -> int:
+        """``pixels`` when given, else asked (``question``), the dialog starting at the value
+        last used for ``operation`` in this session (8 at first); 0 when declined."""
+        if pixels is None:
+            pixels = self.ask_pixels(question, self._mask_pixels_used.get(operation, 8))
+        if pixels:
+            self._mask_pixels_used[operation] = pixels
+        return pixels
 
     def invert_mask(self) -> None:
         self._mask_operation("Invert mask", maskops.invert,
@@ -934,12 +1014,27 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.controller.discard()
 
     def select_tool(self, name: str) -> None:
+        """Make ``name`` the canvas's tool; the overlay of the layer it paints shows
+        (:meth:`_show_painted_overlay`)."""
         tool = self.tools[name]
         self.actions[f"tool_{name}"].setChecked(True)
         self.canvas.set_tool(tool)
         self.size_box.setEnabled(bool(tool.family))
         if tool.family:
             self._show_brush_size(tool.radius)
+        self._show_painted_overlay()
+
+    def _show_painted_overlay(self) -> None:
+        """A tool that paints a layer whose overlay is switched off (Overlays panel, a choice
+        remembered between sessions) would paint unseen, and what it paints still steers
+        the fill: the overlay is turned on again, the status bar saying so. Done as the tool
+        is chosen and as a stroke starts (the tool may have been chosen before the overlay
+        was hidden, or in an earlier session)."""
+        tool = self.canvas.tool
+        if tool is not None and tool.layer is not None:
+            said = self.overlay_panel.reveal(tool.layer)
+            if said:
+                self.statusBar().showMessage(said, 8000)
 
     def choose_engine(self, name: str) -> None:
         """Select an engine; tell the user what to do when it is not ready. Missing weights
@@ -1086,9 +1181,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._fill_after_drag = False
 
     def _on_canvas_drag(self, dragging: bool) -> None:
-        """A canvas drag began or ended: Undo follows (mid-stroke it undoes the stroke), and a
-        fill after a stroke held back by the drag (:meth:`_fill_after_stroke`) starts soon."""
+        """A canvas drag began or ended: Undo follows (mid-stroke it undoes the stroke), the
+        painted layer's overlay shows (:meth:`_show_painted_overlay`), and a fill after a
+        stroke held back by the drag (:meth:`_fill_after_stroke`) starts soon."""
         self._update_actions()
+        if dragging:
+            self._show_painted_overlay()
         if not dragging and self._fill_after_drag:
             self._fill_after_drag = False
             self._run_timer.start()
@@ -1165,8 +1263,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                      "export_color", "import_include", "import_exclude", "export_include",
                      "export_exclude", "fill", "grow",
                      "shrink", "feather", "invert", "clear_mask", "clear_sketch",
-                     "clear_color", "clear_sampling", "detect_text", "apply_to_folder", "compare"):
+                     "clear_color", "clear_sampling", "detect_text", "apply_to_folder", "compare",
+                     "add_references"):
             self.actions[name].setEnabled(has)
+        self.reference_panel.add_button.setEnabled(has)  # the photos belong to the picture
         for name in ("save", "save_as", "apply_to_folder"):  # the crop is not the photo
             self.actions[name].setEnabled(has and self.faces.edit is None)
         # Ctrl+Z discards a fill waiting for Enter first (:meth:`undo`): the entry says so;

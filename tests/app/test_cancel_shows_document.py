@@ -224,14 +224,15 @@ def test_starting_another_fill_drops_the_fill_waiting_until_its_first_stage(
     qtbot.waitUntil(lambda: window.canvas.stage_label == "", timeout=5000)
     assert window.controller.busy
     assert_shows_the_document(window)
-    qtbot.keyClick(window.canvas, Qt.Key_Return)  # Telea's fill is no longer to apply
-    assert window.document.undo_label() == "Mask brush"
+    qtbot.keyClick(window.canvas, Qt.Key_Return)  # Telea's fill is no longer to apply:
+    assert window.document.undo_label() == "Mask brush"  # Enter asks for the one running
+    assert status(window).startswith("Enter: the fill will be applied when it is done")
 
-    with qtbot.waitSignal(window.controller.waitingChanged, timeout=60000):
+    with qtbot.waitSignal(window.controller.applied, timeout=60000):
         gates.open()
-    # (the canvas takes the latest stage at the next turn of the event loop)
-    qtbot.waitUntil(lambda: window.canvas.stage_label == "Guided PatchMatch: refined",
-                    timeout=5000)
+    assert window.document.undo_label() == "Fill (Guided PatchMatch)"
+    assert window.document.preview is None and not window.controller.has_result
+    qtbot.waitUntil(lambda: shows(window, window.document.image), timeout=5000)
 
 
 def test_saving_while_a_fill_runs_says_the_fill_is_not_in_the_file(qtbot, window, gates,

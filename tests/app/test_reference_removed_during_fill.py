@@ -26,7 +26,7 @@ from tests.app.test_undo_during_fill import (
 pytestmark = pytest.mark.timeout(120)
 
 H, W = 48, 64
-SAID = f"The reference photos {DROPPED}"
+SAID = f"Removed 1 reference photo. The reference photos {DROPPED}"
 
 
 @pytest.fixture

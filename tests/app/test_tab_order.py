@@ -1,12 +1,20 @@
 """Tab from the canvas: the Engine panel's controls as shown (its engine's options right after
-Fill, Apply and Cancel, also once the options are rebuilt for another engine), then the
-Labels panel, the toolbars and the canvas again; the panels' Float buttons are no stops; the
+Fill, Apply and Cancel, also once the options are rebuilt for another engine), then the tab
+bar of the tabbed panels and the Labels panel its tab shows, the toolbars and the canvas again; the panels' Float buttons are no stops; the
 parser list has an accessible name."""
 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QToolBar, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QDockWidget,
+    QTabBar,
+    QToolBar,
+    QWidget,
+)
 
 from app.window import SAMPLE_IMAGE
 
@@ -60,7 +68,11 @@ def _panel_stops(window) -> list[QWidget]:
              panel.auto_run, panel.auto_apply, panel.fill_button, panel.apply_button,
              panel.cancel_button]
     options = [*panel.options.fields.values(), panel.options.defaults_button]
-    labels = [legend.parser, legend.compute_button, legend.search, legend.present_only,
+    # the tab bar choosing among the Labels, Overlays, Faces and References panels comes
+    # before them (QA audit 21)
+    bars = [bar for bar in window.findChildren(QTabBar, options=Qt.FindDirectChildrenOnly)
+            if bar.isVisible()]
+    labels = [*bars, legend.parser, legend.compute_button, legend.search, legend.present_only,
               legend.labels]
     return [widget for widget in (*fixed, *options, *labels) if widget.isEnabled()]
 
@@ -71,7 +83,7 @@ def test_tab_goes_from_the_canvas_through_the_engine_panel_then_the_labels(qtbot
     stops = _stops(qtbot, editor)
     expected = _panel_stops(editor)
     assert stops[:len(expected)] == expected
-    # then the tabs of the panels behind the Labels panel, and the toolbars last
+    # then the panels behind the Labels panel (none takes the focus), and the toolbars last
     rest = stops[len(expected):]
     toolbars = [stop for stop in rest if isinstance(stop.parentWidget(), QToolBar)]
     assert toolbars and rest[-len(toolbars):] == toolbars

@@ -31,7 +31,9 @@ def test_the_title_marks_changes_until_saved_or_undone(qtbot, window, tmp_path):
     while window.document.can_undo():
         window.undo()
     assert not window.document.modified and not window.isWindowModified()
-    window.redo()
+    window.redo()  # the mask: the picture is still as in its file
+    assert not window.isWindowModified()
+    window.redo()  # the fill
     assert window.isWindowModified()
     saved = tmp_path / "saved.png"
     assert window.save_as(saved)
@@ -48,3 +50,16 @@ def test_a_failed_save_keeps_the_mark(qtbot, window, tmp_path):
     window.show_error = errors.append
     assert not window.save_as(tmp_path / "missing folder" / "out.png")
     assert errors and window.isWindowModified()
+
+
+def test_guidance_alone_does_not_mark_the_title(window, tmp_path):
+    """Save writes the picture only: a sketch or a mask drawn leaves the title unmarked
+    (closing names the sketch apart: test_close_names_guidance)."""
+    _open_picture(window, tmp_path)
+    doc = window.document
+    for layer in (Layer.SKETCH, Layer.MASK):
+        with doc.step(layer.value):
+            doc.paint_segment(layer, (20, 20), (40, 30), 3, 255)
+    assert doc.modified and not doc.picture_modified
+    window.show_modified()
+    assert not window.isWindowModified()

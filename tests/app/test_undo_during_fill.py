@@ -293,7 +293,8 @@ def test_removing_the_reference_photo_while_the_fill_runs_drops_it(qtbot, window
     wait_entries(qtbot, 1)
     document.add_reference(np.full((32, 32, 3), 60, np.uint8), "more.png")  # added: fine
     window.remove_references([0])
-    assert status(window) == f"The reference photos {DROPPED}"  # at once, as other edits
+    # at once, as other edits
+    assert status(window) == f"Removed 1 reference photo. The reference photos {DROPPED}"
     wait_idle(qtbot, window)
     assert document.undo_label() == "Mask brush"
     assert hole_values(window) == {(PICTURE,) * 3}
