@@ -58,9 +58,10 @@ def _display_problem() -> str | None:
 
 
 def _quiet_decoders() -> None:
-    """Keep the decoders' own warnings off stderr: OpenCV's ("PNG input buffer is
-    incomplete"; every file it cannot read is reported once, in our own words, by
-    engines.fileio) and Pillow's about damaged EXIF or TIFF directories ("Corrupt EXIF data",
+    """Keep the decoders' own warnings off stderr: OpenCV's log lines (its log level; libpng's
+    own "libpng error: ..." lines, printed with fprintf, are kept off by
+    engines.fileio._QuietDecoders; every file OpenCV cannot read is reported once, in our own
+    words, by engines.fileio) and Pillow's about damaged EXIF or TIFF directories ("Corrupt EXIF data",
     "Tag data larger than file. Skipping tag 271"; the file opens, the damaged tags are
     skipped). Importing OpenCV here, first, also keeps the Qt paths it would set (the
     user's own values, or none), so that the editor's Qt looks only at its own plugins."""

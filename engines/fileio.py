@@ -28,9 +28,12 @@ import errno
 import functools
 import io
 import os
+import re
 import secrets
 import stat
 import struct
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -715,7 +718,7 @@ def _turns_tiffs(reader: str) -> bool:
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((1, 2, 3), np.uint8)).save(buffer, "TIFF", exif=exif.tobytes())
     if reader == "opencv":
-        pixels = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+        pixels = _opencv_decoded(buffer.getvalue())
         return pixels is not None and pixels.shape[0] == 2
     with Image.open(buffer) as picture:
         return (picture.size if reader == "pillow-size" else picture.convert("RGB").size) \
@@ -827,6 +830,111 @@ def _sample(value: float) -> str:
     return text if any(mark in text for mark in ".e") else f"{text}.0"
 
 
+# the messages the C libraries inside OpenCV write to the process's stderr themselves
+# (libpng's default handlers: "libpng error: PNG input buffer is incomplete", "... IDAT: CRC
+# error", "libpng warning: iCCP: too short"); every file OpenCV cannot read is reported
+# once, in our own words (ImageFileError), and what it reads with a warning needs none; also
+# OpenCV's own log lines from its image codecs ("[ WARN:0@0.1] global grfmt_png.cpp:793
+# ..."), which main._quiet_decoders silences by log level for the program but not for other
+# users. Each message runs to the end of its line or the next message: libpng writes the
+# text and its newline apart, so threads decoding together interleave them.
+_CHATTER_START = rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_"
+_DECODER_CHATTER = re.compile(rb"(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START
+                              + rb"|\n|\Z)")
+
+
+def _without_decoder_chatter(written: bytes) -> bytes:
+    """``written`` (what went to stderr while decoding) less the decoders' messages
+    (:data:`_DECODER_CHATTER`) and, for each, one line left empty (its newline)."""
+    text, removed = _DECODER_CHATTER.subn(b"", written)
+    kept = []
+    for line in text.splitlines(keepends=True):
+        if removed and not line.strip():
+            removed -= 1
+        else:
+            kept.append(line)
+    return b"".join(kept)
+
+
+class _QuietDecoders:
+    """While one or more threads are inside it, file descriptor 2 points at a temporary file;
+    when the last one leaves, fd 2 is put back and what was written meanwhile is written to
+    it, less the decoders' own messages (:func:`_without_decoder_chatter`). (Log levels
+    cannot silence them: libpng prints with C ``fprintf``.)
+
+    Thread-safe: the redirection is process-wide, so it is shared (counted under a lock, the
+    decoding itself runs unlocked, in parallel), and other threads' stderr output in the
+    meantime is delayed, not lost. Where fd 2 cannot be redirected (closed, no stderr) it is
+    left alone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+        self._caught: io.BufferedRandom | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._redirect()
+            self._users += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._restore()
+
+    def _redirect(self) -> None:
+        caught = None
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            caught = tempfile.TemporaryFile()  # noqa: SIM115 - _restore closes it
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            if caught is not None:
+                caught.close()
+            return
+        try:
+            os.dup2(caught.fileno(), 2)
+        except OSError:
+            os.close(saved)
+            caught.close()
+            return
+        self._saved, self._caught = saved, caught
+
+    def _restore(self) -> None:
+        saved, caught, self._saved, self._caught = self._saved, self._caught, None, None
+        if saved is None or caught is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if sys.stderr is not None:
+                sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with caught:
+            caught.seek(0)
+            written = caught.read()
+        kept = _without_decoder_chatter(written)
+        with contextlib.suppress(OSError):
+            while kept:
+                kept = kept[os.write(2, kept):]
+
+
+_quiet_decoders = _QuietDecoders()
+
+
+def _opencv_decoded(data: bytes, quiet: bool = False) -> np.ndarray | None:
+    """``cv2.imdecode`` of ``data`` unchanged (None where it fails); with ``quiet`` (a PNG:
+    libpng prints to stderr itself), the C libraries' own stderr lines are kept off stderr
+    (:class:`_QuietDecoders`: process-wide while it decodes, so only where needed; a crash
+    inside the decoder would leave its dump in the temporary file)."""
+    decoding = _quiet_decoders if quiet else contextlib.nullcontext()
+    with decoding:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS, *,
                  cut_short_ok: bool = False) -> LoadedImage:
     """Decode an encoded image (file contents) to upright RGB uint8 plus optional alpha.
@@ -850,8 +958,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     elif header.grey_alpha_tiff:
         pixels, reader = _tiff_grey_alpha(data, name), "tifffile"
     else:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        reader = "opencv"
+        pixels, reader = _opencv_decoded(data, quiet=header.format == "PNG"), "opencv"
     missing = None
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)

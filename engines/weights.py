@@ -1169,6 +1169,13 @@ def _installed_spec(path: Path) -> WeightSpec | None:
     return None
 
 
+def installed_spec(path: str | os.PathLike) -> WeightSpec | None:
+    """The spec whose installed file (in the cache) ``path`` is, if any: for a loader that
+    refuses a file before reading it (a folder expected) to tell another model's installed
+    checkpoint (:func:`mismatch_error`) from its own."""
+    return _installed_spec(Path(path))
+
+
 def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | None:
     """Why ``path`` is clearly not a ``format`` checkpoint, by the cheap checks
     :func:`verify` makes (a stat, the first bytes, a zip's directory): empty, a zip cut short,

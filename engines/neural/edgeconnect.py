@@ -202,11 +202,28 @@ class EdgeConnectEngine(NeuralEngine):
             cls.weights = (cls.edge_weights, cls.inpaint_weights)
 
     def checkpoint_paths(self) -> tuple[Path, Path]:
-        """(edge generator file, inpainting generator file) to load."""
-        folder = self.options.get("weights_path")
-        if folder:
-            return Path(folder) / EDGE_FILE, Path(folder) / INPAINT_FILE
+        """(edge generator file, inpainting generator file) to load. A ``weights_path`` that
+        is a file, not a folder, raises :class:`WeightsCorruptError` saying a folder is
+        expected; another model's installed checkpoint is named as that checkpoint
+        (:func:`~engines.weights.mismatch_error`: an ``OtherModelsCheckpointError``)."""
+        given = self.options.get("weights_path")
+        if given:
+            folder = Path(given)
+            if folder.exists() and not folder.is_dir():
+                raise self._not_a_folder(folder)
+            return folder / EDGE_FILE, folder / INPAINT_FILE
         return weights.require(self.edge_weights), weights.require(self.inpaint_weights)
+
+    def _not_a_folder(self, path: Path) -> WeightsCorruptError:
+        """The error for a ``weights_path`` file: :meth:`checkpoint_paths`."""
+        expected = f"a folder holding the two files {EDGE_FILE} and {INPAINT_FILE}"
+        spec = weights.installed_spec(path)
+        if spec is not None and spec.id not in self.weights:
+            return weights.mismatch_error(path, "the EdgeConnect generators",
+                                          f"a file, not {expected}", own=self.weights)
+        return WeightsCorruptError(f"{path.absolute()} is a file: {self.title} takes as "
+                                   f"weights_path {expected}, such as upstream's "
+                                   "checkpoints/<dataset> folder")
 
     def create_network(self) -> EdgeConnectNetwork:
         return _network("EdgeConnectNetwork").eval()

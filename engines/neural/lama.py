@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,7 +36,13 @@ from engines.neural.common import image_to_tensor
 from engines.neural.lama_config import BIG_LAMA
 from engines.neural.sources import DualSourceEngine, load_exact, read_lightning_checkpoint
 from engines.registry import register
-from engines.weights import WeightsCorruptError, WeightSpec, network_check, register_spec
+from engines.weights import (
+    WeightsCorruptError,
+    WeightSpec,
+    mismatch_error,
+    network_check,
+    register_spec,
+)
 
 if TYPE_CHECKING:
     from engines.neural.lama_network import LamaInpainter
@@ -45,6 +51,7 @@ HOMEPAGE = "https://github.com/advimman/lama"
 CONTRACT = ("image RGB in [0, 1] and mask (1 = hole) padded to a multiple of 8; generator input "
             "cat(image * (1 - mask), mask); output sigmoid RGB in [0, 1]")
 CHECKPOINT_MEMBER = "models/best.ckpt"
+NETWORK = "the LaMa big generator"  # as errors name the network
 
 register_spec(WeightSpec(
     id="lama-big",
@@ -175,9 +182,14 @@ def check_config(text: str, what: str) -> None:
                                   f"implements: {'; '.join(problems)}")
 
 
-def generator_state(checkpoint: Any, what: str) -> dict[str, Any]:
+def generator_state(checkpoint: Any, what: str, *, path: Path | None = None,
+                    own: Iterable[str] | None = None) -> dict[str, Any]:
     """The ``generator.*`` tensors of a Lightning checkpoint (or of a plain state dict, with or
-    without the ``generator.`` prefix); everything else is dropped."""
+    without the ``generator.`` prefix); everything else is dropped. When it holds none: with
+    ``path``, the file it was read from, :func:`~engines.weights.mismatch_error` (``own``: the
+    ids of the checkpoints loaded, as it takes them), which names another model's installed
+    checkpoint given here as that checkpoint; without, a
+    :class:`~engines.weights.WeightsCorruptError` naming ``what``."""
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         state = checkpoint if isinstance(checkpoint, dict) else {}
@@ -188,14 +200,20 @@ def generator_state(checkpoint: Any, what: str) -> dict[str, Any]:
                 if isinstance(name, str) and name.startswith("model.")}
     if not kept:
         found = ", ".join(str(name) for name in list(state)[:5]) or "nothing"
-        raise WeightsCorruptError(f"{what} holds no LaMa generator weights (no 'generator.*' "
-                                  f"tensors; found {found})")
+        lacking = f"no 'generator.*' tensors; found {found}"
+        if path is not None:
+            raise mismatch_error(path, NETWORK, lacking, own=own)
+        raise WeightsCorruptError(f"{what} holds no LaMa generator weights ({lacking})")
     return kept
 
 
-def read_big_lama(path: Path) -> tuple[dict[str, Any], str | None]:
+def read_big_lama(path: Path, own: Iterable[str] | None = None
+                  ) -> tuple[dict[str, Any], str | None]:
     """The generator state dict and the config text (None if not at hand) from ``path``: the
-    ``best.ckpt`` file, the ``big-lama.zip`` archive or the unzipped ``big-lama`` folder."""
+    ``best.ckpt`` file, the ``big-lama.zip`` archive or the unzipped ``big-lama`` folder. A
+    checkpoint file holding no generator (another model's, say) is refused by
+    :func:`generator_state` through :func:`~engines.weights.mismatch_error` (``own``: as it
+    takes them)."""
     if path.is_dir():
         root = path / "big-lama" if (path / "big-lama").is_dir() else path
         checkpoint = root / CHECKPOINT_MEMBER
@@ -203,7 +221,8 @@ def read_big_lama(path: Path) -> tuple[dict[str, Any], str | None]:
             raise WeightsCorruptError(f"{path} has no {CHECKPOINT_MEMBER}: not a big-lama folder")
         config = root / "config.yaml"
         text = config.read_text(encoding="utf-8") if config.is_file() else None
-        return generator_state(read_lightning_checkpoint(checkpoint), checkpoint.name), text
+        return generator_state(read_lightning_checkpoint(checkpoint), checkpoint.name,
+                               path=checkpoint, own=own), text
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             members = [name for name in archive.namelist() if name.endswith(CHECKPOINT_MEMBER)]
@@ -216,7 +235,7 @@ def read_big_lama(path: Path) -> tuple[dict[str, Any], str | None]:
                     extracted = Path(archive.extract(member, folder))
                     checkpoint = read_lightning_checkpoint(extracted)
                 return generator_state(checkpoint, f"{path.name}:{member}"), text
-    return generator_state(read_lightning_checkpoint(path), path.name), None
+    return generator_state(read_lightning_checkpoint(path), path.name, path=path, own=own), None
 
 
 def pad_symmetric(array: np.ndarray, multiple: int, minimum: int) -> np.ndarray:
@@ -257,10 +276,10 @@ class LamaEngine(DualSourceEngine):
         return _generator().eval()
 
     def load_weights(self, network: LamaInpainter, path: Path) -> None:
-        state, config = read_big_lama(path)
+        state, config = read_big_lama(path, own=self.weights)
         if config is not None:
             check_config(config, f"{path.name} config.yaml")
-        load_exact(network, state, path, "the LaMa big generator", own=self.weights)
+        load_exact(network, state, path, NETWORK, own=self.weights)
 
     def predict(self, network: Any, image: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
         """Fill ``hole`` (bool ``(h, w)``) in ``image`` (RGB uint8); RGB uint8 ``(h, w, 3)``."""

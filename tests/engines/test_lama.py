@@ -346,7 +346,8 @@ def test_missing_and_misshaped_tensors_are_named(tmp_path, big_state):
 def test_file_without_generator_weights_is_rejected(tmp_path):
     path = tmp_path / "best.ckpt"
     torch.save({"state_dict": {"discriminator.model0.0.weight": torch.zeros(1)}}, path)
-    with pytest.raises(WeightsCorruptError, match="no LaMa generator weights"):
+    with pytest.raises(WeightsCorruptError, match=r"does not fit the LaMa big generator \(no "
+                       r"'generator\.\*' tensors; found discriminator\.model0\.0\.weight\)$"):
         registry.create("lama", weights_path=str(path)).network(CPU)
 
 

@@ -205,14 +205,31 @@ def test_a_checkpoint_of_another_network_fails_during_the_run_with_its_fields(mo
 
 
 def test_a_loaders_own_refusal_of_an_installed_file_gets_the_fields(model_cache):
-    path = installed_as("lama-big", {"x": torch.zeros(2)})
+    path = installed_as("edgeconnect-places2-edge", {"x": torch.zeros(2)})
+    installed_as("edgeconnect-places2-inpaint", {"x": torch.zeros(2)})
     with pytest.raises(WeightsCorruptError) as raised:
+        list(registry.create("edgeconnect").run(hole_request()))
+    error = raised.value
+    assert str(error) == ("EdgeModel_gen.pth is not an EdgeConnect generator file (no "
+                          "'generator' entry)")  # the loader's message, as it was
+    assert error.weights_ids == ("edgeconnect-places2-edge",) and error.path == path.absolute()
+    assert error.reason == "it is not an EdgeConnect generator file (no 'generator' entry)"
+
+
+def test_lamas_installed_file_without_generator_tensors_gets_the_commands(model_cache):
+    """LaMa's "no generator tensors" goes through mismatch_error (which names another model's
+    installed checkpoint given to it: tests/engines/test_other_model_lama_edgeconnect.py);
+    its own slot holding such a file is not its checkpoint."""
+    path = installed_as("lama-big", {"x": torch.zeros(2)})
+    with pytest.raises(CheckpointMismatchError) as raised:
         list(registry.create("lama", source="native").run(hole_request()))
     error = raised.value
-    assert str(error) == ("best.ckpt holds no LaMa generator weights (no 'generator.*' tensors; "
-                          "found x)")  # the loader's message, as it was
+    spec = weights.get_spec("lama-big")
+    assert str(error) == (f"{path.absolute()} does not fit the LaMa big generator (no "
+                          f"'generator.*' tensors; found x): it is not the {spec.title} "
+                          f"checkpoint; {weights.replace_commands(spec)}")
     assert error.weights_ids == ("lama-big",) and error.path == path.absolute()
-    assert error.reason == ("it holds no LaMa generator weights (no 'generator.*' tensors; "
+    assert error.reason == ("it does not fit the LaMa big generator (no 'generator.*' tensors; "
                             "found x)")
 
 
