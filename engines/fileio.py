@@ -836,23 +836,29 @@ def _sample(value: float) -> str:
 # once, in our own words (ImageFileError), and what it reads with a warning needs none; also
 # OpenCV's own log lines from its image codecs ("[ WARN:0@0.1] global grfmt_png.cpp:793
 # ..."), which main._quiet_decoders silences by log level for the program but not for other
-# users. Each message runs to the end of its line or the next message: libpng writes the
-# text and its newline apart, so threads decoding together interleave them.
+# users. Each message runs to the end of its line or the next message (libpng writes the
+# text and its newline apart, so threads decoding together may interleave them), and takes
+# its own newline with it, never another line's.
 _CHATTER_START = rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_"
-_DECODER_CHATTER = re.compile(rb"(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START
-                              + rb"|\n|\Z)")
+# a run of such messages written one after the other, each up to the next or its line's end
+_DECODER_CHATTER = re.compile(rb"(?:(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START
+                              + rb"|\n|\Z))+")
+_CHATTER_COUNT = re.compile(_CHATTER_START)
 
 
 def _without_decoder_chatter(written: bytes) -> bytes:
     """``written`` (what went to stderr while decoding) less the decoders' messages
-    (:data:`_DECODER_CHATTER`) and, for each, one line left empty (its newline)."""
-    text, removed = _DECODER_CHATTER.subn(b"", written)
-    kept = []
-    for line in text.splitlines(keepends=True):
-        if removed and not line.strip():
-            removed -= 1
-        else:
-            kept.append(line)
+    (:data:`_DECODER_CHATTER`) and their newlines: after a run of k messages, up to k
+    newlines that follow it at once (each message's own, written after it); every other
+    line, blank ones included, is kept as written."""
+    kept, position = [], 0
+    for run in _DECODER_CHATTER.finditer(written):
+        kept.append(written[position:run.start()])
+        position = run.end()
+        owed = len(_CHATTER_COUNT.findall(run.group()))
+        while owed and written[position:position + 1] == b"\n":
+            position, owed = position + 1, owed - 1
+    kept.append(written[position:])
     return b"".join(kept)
 
 
@@ -905,21 +911,27 @@ class _QuietDecoders:
         self._saved, self._caught = saved, caught
 
     def _restore(self) -> None:
+        """What was caught goes out first, to the real stderr, then fd 2 points there again,
+        then what other threads wrote in that instant: their lines stay in order."""
         saved, caught, self._saved, self._caught = self._saved, self._caught, None, None
         if saved is None or caught is None:
             return
         with contextlib.suppress(OSError, ValueError):
             if sys.stderr is not None:
                 sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
         with caught:
             caught.seek(0)
-            written = caught.read()
-        kept = _without_decoder_chatter(written)
-        with contextlib.suppress(OSError):
-            while kept:
-                kept = kept[os.write(2, kept):]
+            _write_all(saved, _without_decoder_chatter(caught.read()))
+            os.dup2(saved, 2)
+            os.close(saved)
+            _write_all(2, _without_decoder_chatter(caught.read()))  # written meanwhile
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """Write ``data`` to the file descriptor whole (errors ignored: stderr may be gone)."""
+    with contextlib.suppress(OSError):
+        while data:
+            data = data[os.write(descriptor, data):]
 
 
 _quiet_decoders = _QuietDecoders()

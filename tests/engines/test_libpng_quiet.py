@@ -134,3 +134,18 @@ def test_watermark_says_a_cut_short_png_without_libpng(tmp_path, cut_png, capfd)
     captured = capfd.readouterr()
     assert "libpng" not in captured.err + captured.out
     assert captured.out.count(f"photo5.png: {CUT_SHORT}") == 2
+
+
+def test_blank_lines_of_others_are_kept_and_only_a_messages_own_newline_goes(capfd):
+    """A traceback's blank line (before "The above exception ...") or a print("") written
+    while a PNG decodes stays; each removed message takes only its own newline."""
+    with fileio._quiet_decoders:
+        os.write(2, b"one\n\nlibpng warning: iCCP: too short\n\ntwo\n")
+    assert capfd.readouterr().err == "one\n\n\ntwo\n"
+
+
+def test_what_was_caught_goes_out_before_what_comes_after(capfd):
+    with fileio._quiet_decoders:
+        os.write(2, b"first\n")
+    os.write(2, b"second\n")
+    assert capfd.readouterr().err == "first\nsecond\n"
