@@ -66,8 +66,9 @@ def open_window(image: str | None = None, mask: str | None = None,
     (the window stays empty), a mask that cannot be taken (the picture opens without it), an
     unknown engine (the last one used stays), preferences not understood, and ``others``,
     more pictures named after ``image``: when ``image`` cannot be opened, the next that can
-    is (without ``mask``, which goes with ``image``); the rest are said not opened
-    (:func:`not_opened_note`). A file named twice counts once."""
+    is (without ``mask``, which goes with ``image``), and the window says why those before
+    it did not; the rest are said not opened (:func:`not_opened_note`), those that do not
+    exist said not found. A file named twice counts once."""
     window = MainWindow()
     window.restore_preferences()
     notes = [window.preferences_note]
@@ -80,6 +81,7 @@ def open_window(image: str | None = None, mask: str | None = None,
     warm_up_in_background()
     named = _named_once([Path(image) if image else SAMPLE_IMAGE, *map(Path, others)])
     opened: Path | None = None
+    failed: list[str] = []  # why each picture tried before the one opened did not open
     for tried, target in enumerate(named):
         window.last_error = ""
         done = window.open_path(target, mask if tried == 0 else None)
@@ -87,15 +89,23 @@ def open_window(image: str | None = None, mask: str | None = None,
             print(f"{'warning' if done else 'error'}: {window.last_error}", file=sys.stderr)
         if done:
             opened = target
+            if failed:  # said in the window too: one started from a file manager has no stderr
+                notes.append(f"Could not open {'; '.join(failed)}")
             if tried and mask:
                 notes.append(f"--mask {mask} not used: it goes with {named[0].name}, which "
                              "could not be opened")
                 print(f"warning: {notes[-1]}", file=sys.stderr)
             break
-    rest = [str(path) for path in named[named.index(opened) + 1:]] if opened else []
+        failed.append(window.last_error or str(target))
+    after = named[named.index(opened) + 1:] if opened else []
+    rest = [str(path) for path in after if path.exists()]
+    missing = [path.name for path in after if not path.exists()]
     if rest:
         notes.append(not_opened_note(opened, rest))
         print(f"warning: {not_opened_note(opened, rest, names=True)}", file=sys.stderr)
+    if missing:
+        notes.append(f"Not found: {', '.join(missing)}")
+        print(f"warning: {notes[-1]}", file=sys.stderr)
     # opening replaced the status bar's message: what start-up found is said after its own
     note = ". ".join(note for note in notes if note)
     if note:

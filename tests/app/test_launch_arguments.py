@@ -100,6 +100,15 @@ def test_a_first_picture_that_cannot_be_opened_gives_way_to_the_next(
                       "could not be opened")
     assert err[2] == ("warning: Opened photo1.png; 1 other file named on the command line "
                       f"not opened ({third}): one picture is edited at a time")
+    said = window.statusBar().currentMessage()  # started from a file manager: no stderr
+    assert f"Could not open {errors[0]}" in said and "missing.png" in errors[0]
+
+
+def test_a_later_file_that_does_not_exist_is_said_not_found(started, tmp_path, capsys):
+    (first,) = _pictures(tmp_path, 1)
+    assert main.main([first, str(tmp_path / "nowhere.png")]) == 0
+    assert capsys.readouterr().err == "warning: Not found: nowhere.png\n"
+    assert started[0].statusBar().currentMessage().endswith("Not found: nowhere.png")
 
 
 def test_no_picture_that_opens_leaves_the_window_empty_saying_each(started, tmp_path, capsys,
