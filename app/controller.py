@@ -144,6 +144,8 @@ class _Run:
     # its result is applied when it ends if nothing was edited, undone or redone meanwhile
     apply_in_state: int | None = None
     stopped: bool = False  # cancelled (:meth:`FillController.cancel`): nothing more shows
+    # its final stage was announced for applying at once (FillController.display_skipped)
+    final_skipped: bool = False
     # each layer's version and the reference photos when the request was built
     versions: dict[Layer, int] = field(init=False)
     references: tuple[Reference, ...] = field(init=False)
@@ -178,6 +180,22 @@ class _Run:
         return self._hole
 
 
+_CHECK_ROWS = 256  # rows of a band that :func:`_unmasked` compares at a time
+
+
+def _unmasked(used: np.ndarray, mask: np.ndarray, rect: Box) -> bool:
+    """Whether a pixel of ``rect`` is in the hole of ``used`` (>= 128) and not in that of
+    ``mask`` (< 128), both whole-picture ``(H, W)`` arrays: compared in bands of
+    :data:`_CHECK_ROWS` rows, stopping at the first band that has one (temporaries that stay
+    in the cache, none of the hole's size: about three times faster on a large hole)."""
+    cols = slice(rect.left, rect.right)
+    for top in range(rect.top, rect.bottom, _CHECK_ROWS):
+        rows = slice(top, min(top + _CHECK_ROWS, rect.bottom))
+        if ((used[rows, cols] >= 128) & (mask[rows, cols] < 128)).any():
+            return True
+    return False
+
+
 def cancelled_message(title: str) -> str:
     """What the status bar says once a fill by the engine titled ``title`` is cancelled."""
     return f"Cancelled {title}: nothing was filled"
@@ -209,6 +227,11 @@ class FillController(WorkerClient):
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(worker, parent)
+        # True only while previewChanged announces a final stage that is to be applied as
+        # soon as the run ends (auto-apply, or Enter pressed, no step open): a view may skip
+        # converting it for display, since applying it shows its pixels right after; if it
+        # is not applied at once after all, previewChanged announces it again, this False
+        self.display_skipped = False
         self.settings = FillSettings()
         self.document: Document | None = None
         self._pending: _Run | None = None  # a finished run waiting to be applied
@@ -418,8 +441,19 @@ class FillController(WorkerClient):
             return
         label = f"{run.engine_title}: {payload.name}"
         run.document.set_preview(payload.image, payload.name)
-        self.previewChanged.emit(payload.image, run.box, label)
+        run.final_skipped = payload.final and self._applies_at_once(run)
+        self.display_skipped = run.final_skipped
+        try:
+            self.previewChanged.emit(payload.image, run.box, label)
+        finally:
+            self.display_skipped = False
         self.progressChanged.emit(payload.progress, label)
+
+    def _applies_at_once(self, run: _Run) -> bool:
+        """Whether ``run``'s result is applied as soon as it arrives (:meth:`_result`), as
+        things stand: auto-apply on or Enter pressed in this state, and no step open."""
+        doc = run.document
+        return not doc.in_step and (self.settings.auto_apply or run.apply_in_state == doc.state)
 
     def _drop(self, run: _Run, reason: str, say: bool = True) -> None:
         """Drop ``run``, whose results may not be used (``reason``: :meth:`_outdated`'s):
@@ -447,10 +481,8 @@ class FillController(WorkerClient):
         if run.image_version != doc.image_version:
             return "The picture changed while the engine ran; run the fill again"
         if run.changed(Layer.MASK):  # else the hole is as it was: no pass over it
-            for rect in run.hole():
-                region = rect.slices
-                if ((run.request.mask[region] >= 128) & (doc.mask[region] < 128)).any():
-                    return "The mask changed while the engine ran; its fill was dropped"
+            if any(_unmasked(run.request.mask, doc.mask, rect) for rect in run.hole()):
+                return "The mask changed while the engine ran; its fill was dropped"
             run.checked(Layer.MASK)
         changed = self._changed_guidance(run)
         if changed is not None:
@@ -504,6 +536,9 @@ class FillController(WorkerClient):
             return
         run.final = result
         self._set_pending(run)
+        if run.final_skipped and not self._applies_at_once(run):  # shown now, after all
+            run.final_skipped = False
+            self.previewChanged.emit(result.image, run.box, f"{run.engine_title}: {result.name}")
         asked = run.apply_in_state is not None
         if self.settings.auto_apply or (asked and run.apply_in_state == run.document.state
                                         and not run.document.in_step):

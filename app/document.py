@@ -84,6 +84,7 @@ from app.maskops import draw_segment, segment_box
 from engines.base import UNLABELLED, InpaintRequest, InputError
 from engines.fileio import NO_METADATA, ImageMetadata, ImageShape
 from engines.guidance import (
+    GUIDANCE_REACH,
     reach_box,
     reference_patch_size,
     reference_problem,
@@ -1392,18 +1393,13 @@ class Document:
             raise InputError(f"result {result.shape} {result.dtype} does not match the image "
                              f"{self.image.shape} uint8")
         area = within or self._whole()
-        rows, cols = area.slices
-
-        def hole() -> np.ndarray:
-            return (self.mask if used_mask is None else used_mask)[rows, cols] > 0
-
-        drawn = {layer: self._drawn_for(layer, hole, area, used)
+        holes = self.mask if used_mask is None else used_mask
+        if holes.dtype != np.uint8:
+            holes = (holes > 0).astype(np.uint8)
+        drawn = {layer: self._drawn_for(layer, holes, area, used)
                  for layer, used in ((Layer.SKETCH, used_sketch), (Layer.COLOR, used_color))}
         if self._edited is not None:
-            written = _differs(self.image[rows, cols], result[rows, cols])
-            if used_mask is not None:
-                written |= used_mask[rows, cols] > 0
-            self._edited[rows, cols] |= written
+            self._mark_edited(result, None if used_mask is None else holes, area)
         if prepared is not None and not prepared.fits(self, result, used_mask, area):
             prepared = None
         with self.step(label):
@@ -1481,37 +1477,60 @@ class Document:
             changed.append(part)
         return changed
 
-    def _drawn_for(self, layer: Layer, hole: Callable[[], np.ndarray], area: Box,
+    def _drawn_for(self, layer: Layer, holes: np.ndarray, area: Box,
                    used: np.ndarray | object | None = DRAWN_NOW
                    ) -> tuple[Box | None, np.ndarray]:
         """The pixels of ``layer`` (the sketch, or the colour strokes) drawn for the hole
-        (``hole()``: ``bool``, the hole inside ``area``, asked for only when the layer holds
-        something): in it or within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the
-        rule by which a fill counts them as given, and drawn in ``used`` (that layer as the
-        fill's request had it) too unless that is :data:`DRAWN_NOW`. Returns their box
-        (None: there are none) and the ``bool`` map of them inside it."""
+        (``holes``: ``(H, W)`` uint8, the hole where > 0, inside ``area`` only): in it or
+        within :data:`~engines.guidance.GUIDANCE_REACH` px of it, the rule by which a fill
+        counts them as given, and drawn in ``used`` (that layer as the fill's request had it)
+        too unless that is :data:`DRAWN_NOW`. Returns their box (None: there are none) and
+        the ``bool`` map of them inside it. The hole is read in full only for its bounding
+        box, and the distance rule worked out only around the box of what is drawn near it
+        (what lies farther cannot count), so sparse lines over a large hole cost no pass of
+        the picture's size beyond those."""
         none = None, np.zeros((0, 0), bool)
         array = self._layers.get(layer)
         # nothing drawn (any byte set: the colour eraser leaves a stroke's pixels all 0)
         if array is None or used is None \
                 or not cv2.countNonZero(array.reshape(self.height, -1)):
             return none
-        hole = hole()
-        box = _shift(Box.around(hole), area)
+        box = _nonzero_box(holes[area.slices], area)
         if box is None:
             return none
         shape = (self.height, self.width)
         reach = reach_box(box, shape)
-        if not array[reach.slices].any():
+        near_lines = _nonzero_box(_drawn_bytes(array[reach.slices]), reach)
+        if near_lines is None:
             return none
-        grown, near = within_reach(box.crop(hole, area), box, shape)
-        lines = near & drawn(array[grown.slices])
+        # the hole pixels that can lie within reach of those lines
+        part = near_lines.grown(GUIDANCE_REACH).intersection(box)
+        if part is None:
+            return none
+        grown, near = within_reach(holes[part.slices] > 0, part, shape)
+        lines = near_lines.crop(near, grown) & drawn(array[near_lines.slices])
         if isinstance(used, np.ndarray):
-            lines &= drawn(used[grown.slices])
+            lines &= drawn(used[near_lines.slices])
         inner = Box.around(lines)
         if inner is None:
             return none
-        return _shift(inner, grown), lines[inner.slices]
+        return _shift(inner, near_lines), lines[inner.slices]
+
+    def _mark_edited(self, result: np.ndarray, used_mask: np.ndarray | None,
+                     area: Box) -> None:
+        """Add to :attr:`edited_pixels` where ``result`` differs from the picture inside
+        ``area`` and (given) where the uint8 ``used_mask`` is set there: OpenCV tile by tile,
+        no temporary of the hole's size."""
+        edited = self._edited.view(np.uint8)  # 0 or 1 per pixel
+        image = self.image
+        for part in _tile_parts(area):
+            where = part.slices
+            # any channel differing: the largest of the channels' differences is not 0
+            red, green, blue = cv2.split(cv2.absdiff(image[where], result[where]))
+            written = cv2.min(cv2.max(cv2.max(red, green), blue), 1)
+            if used_mask is not None:
+                written = cv2.max(written, cv2.min(used_mask[where], 1))
+            np.bitwise_or(edited[where], written, out=edited[where])
 
     def apply_preview(self) -> Step | None:
         """Commit the current preview (see :meth:`apply_result`)."""
@@ -1738,6 +1757,12 @@ def _shift(box: Box | None, by: Box) -> Box | None:
     if box is None:
         return None
     return Box(box.top + by.top, box.left + by.left, box.bottom + by.top, box.right + by.left)
+
+
+def _drawn_bytes(pixels: np.ndarray) -> np.ndarray:
+    """``(h, w)`` uint8, not 0 where :func:`drawn` is true (the sketch itself, a view;
+    the alpha of colour strokes, a copy), for OpenCV."""
+    return pixels if pixels.ndim == 2 else cv2.extractChannel(pixels, 3)
 
 
 def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -457,7 +457,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         for client in self._clients:
             self._follow(client)
         c, canvas, panel = self.controller, self.canvas, self.engine_panel
-        c.previewChanged.connect(canvas.set_preview)
+        c.previewChanged.connect(self._show_preview)
         c.applied.connect(lambda _step: self._update_actions())
         c.applied.connect(self._photo_filled)
         c.waitingChanged.connect(lambda _waiting: self._update_actions())
@@ -1107,6 +1107,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         return f"{title} {situation} {advice}" if advice else f"{title}: {detail}"
 
     # ---------------------------------------------------------------- signals
+    def _show_preview(self, image, box, label: str) -> None:
+        """Show the fill's stage on the canvas, except a final stage that is applied as soon
+        as it arrives (:attr:`FillController.display_skipped`): applying shows its pixels,
+        and converting it for display first would only hold up the window."""
+        if not self.controller.display_skipped:
+            self.canvas.set_preview(image, box, label)
+
     def _on_document_change(self, layer: Layer, box) -> None:
         """An edit of the mask, sketch or another guidance layer drops the fill shown (it
         was computed without that edit), except a change :meth:`keeping_result` stores. A

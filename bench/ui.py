@@ -73,11 +73,21 @@ Prints, side by side with the naive alternative in the same run:
   last paint once every change was rendered, and the longest gap of a 10 ms timer between;
   and the MB of undo tiles held uncompressed after the later stroke's undo.
   ``--root DIR`` as for bigfill.
+* bigcalls (not in the default parts: a minute): GUI-thread calls on that picture and hole,
+  ``--rounds-calls`` times each (median, min, max): the window's work after a mask stroke
+  while Guided PatchMatch fills the hole (``MainWindow._on_edit_finished``, as the canvas
+  calls it: the fill checked, the hole looked for); then without the window: the check of a
+  fill's hole after a mask stroke while it runs (``FillController._outdated``, the check
+  not passed yet at that version), and ``Document.apply_result`` of a fill with its
+  prepared result (as the worker makes it), alone, with sketch lines drawn (a horizon
+  across the hole and a short stroke in it), over a floating-point original (the
+  edited-pixel map), and both.
+  ``--root DIR`` as for bigfill.
 
 Targets: brush segment <= 4 ms, repaint <= 8 ms, stall <= 50 ms (<= 200 ms on 24 MP),
 starting a fill <= 150 ms on 49 MP, no stall over 100 ms during the 20 MP fill.
 Run: ``QT_QPA_PLATFORM=offscreen python bench/ui.py [--engines telea,patchmatch]
-[--parts brush,repaint,stall,colour,masks,save,large,fillstart,bigfill,bigundo]
+[--parts brush,repaint,stall,colour,masks,save,large,fillstart,bigfill,bigundo,bigcalls]
 [--baseline DIR [--rounds N]] [--rounds-fill N]``
 """
 
@@ -802,6 +812,100 @@ def bench_big_fill(app: QApplication, folder: Path, settle_s: float = 2.0) -> di
             "gaps": [(at, ms, during(at)) for at, ms in ticks if ms > 100]}
 
 
+def bench_big_calls(app: QApplication, folder: Path,
+                    rounds: int = 5) -> dict[str, tuple[float, float, float]]:
+    """The bigcalls part (see the module doc): name -> (median, min, max) ms."""
+    from PySide6.QtCore import QEventLoop
+
+    from app.controller import FillController, _Run
+    from app.worker import Worker
+    from engines.base import Guidance
+
+    def spread(times: list[float]) -> tuple[float, float, float]:
+        return statistics.median(times), min(times), max(times)
+
+    figures = {}
+    window, _hole = _big_hole_window(app, folder)  # a mask stroke while PatchMatch runs
+    window.controller.settings.auto_apply = True
+    loop = QEventLoop()
+
+    def pause(seconds: float) -> None:
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
+
+    window.fill()
+    pause(3.0)
+    times = []
+    for index in range(rounds):
+        with window.document.step("Mask brush"):  # more mask: the fill still stands
+            window.document.paint_segment(Layer.MASK, (10 + 20 * index, 10), (50, 30), 5, 255)
+        start = time.perf_counter()
+        window._on_edit_finished(Layer.MASK.value)  # what the canvas calls after a stroke
+        times.append((time.perf_counter() - start) * 1000)
+        pause(0.5)
+    assert window.controller.busy, "the fill ended before the strokes"
+    figures["window"] = spread(times)
+    window.controller.cancel()
+    window.ask_stop_runs = lambda text: True
+    window.confirm = lambda title, text: True
+    window.close()
+    height, width = BIG_FILL
+    photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+    hole = np.zeros(BIG_FILL, np.uint8)
+    top, left = int(height * BIG_FILL_BORDER), int(width * BIG_FILL_BORDER)
+    hole[top:height - top, left:width - left] = 255
+    result = photo.copy()
+    result[hole > 0] = 128
+    document = Document(photo)
+    document.replace_layer(Layer.MASK, hole, "Import mask")
+    snapshot = document.snapshot()
+    worker = Worker()
+    controller = FillController(worker)
+    controller.set_document(document)
+    run = _Run(1, document, document.image_version, snapshot.request, None,
+               frozenset(Guidance), document.hole_box(), "bench", "Bench")
+    run.hole()  # found once per run, at its first check
+    times = []
+    for index in range(rounds):
+        with document.step("Mask brush"):  # more mask: the fill still stands
+            document.paint_segment(Layer.MASK, (10 + 20 * index, 10), (50, 30), 5, 255)
+        start = time.perf_counter()
+        assert controller._outdated(run) is None
+        times.append((time.perf_counter() - start) * 1000)
+    figures["check"] = spread(times)
+    worker.shutdown()
+    deep = photo.astype(np.float32) / 255
+    for name, original, lines in (("apply", None, False), ("sketch", None, True),
+                                  ("float", deep, False), ("both", deep, True)):
+        times = []
+        for _ in range(rounds):
+            document = Document(photo, deep_original=original)
+            document.replace_layer(Layer.MASK, hole, "Import mask")
+            if lines:
+                with document.step("Sketch"):  # a horizon across the hole, a short stroke
+                    document.paint_segment(Layer.SKETCH, (0, 1800), (width - 1, 1850), 2, 255)
+                    document.paint_segment(Layer.SKETCH, (2000, 600), (2100, 1100), 2, 255)
+            document.settle()
+            snapshot = document.snapshot()
+            within = document.hole_box()
+            prepared = snapshot.prepare_result(result, within)
+            start = time.perf_counter()
+            document.apply_result(result, used_mask=snapshot.request.mask, within=within,
+                                  used_sketch=snapshot.request.sketch, prepared=prepared)
+            times.append((time.perf_counter() - start) * 1000)
+            document.settle()
+        figures[name] = spread(times)
+    return figures
+
+
+BIG_CALLS_ROWS = (("window", "the window after a mask stroke while PatchMatch fills it"),
+                  ("check", "the check of a running fill's hole after a mask stroke"),
+                  ("apply", "apply_result of the fill (prepared on the worker)"),
+                  ("sketch", "the same with sketch lines drawn"),
+                  ("float", "the same over a floating-point original"),
+                  ("both", "the same with both"))
+
+
 BIG_UNDO_ENGINE = "bench-shifted"  # bigundo's stand-in engine (see _shifted_engine)
 
 
@@ -1012,6 +1116,8 @@ def main() -> int:
                         help="fillstart: fills started after the first one, per case")
     parser.add_argument("--rounds-undo", type=int, default=5,
                         help="bigundo: undo/redo pairs per case")
+    parser.add_argument("--rounds-calls", type=int, default=5,
+                        help="bigcalls: times each call is measured")
     parser.add_argument("--undo-engine", default=BIG_UNDO_ENGINE,
                         help="bigundo: the engine whose fill is undone (default: a stand-in "
                              "that shifts the picture, in seconds)")
@@ -1037,6 +1143,20 @@ def main() -> int:
             print(f"  {ms:5.0f} ms at {at:6.2f} s, after {what}")
         print()
         if parts == {"bigfill"}:
+            return 0
+    if "bigcalls" in parts:
+        with tempfile.TemporaryDirectory() as folder:
+            calls = bench_big_calls(app, Path(folder), args.rounds_calls)
+        print(f"GUI-thread calls on a {BIG_FILL[1]}x{BIG_FILL[0]} picture with a hole over 90 % "
+              f"of it, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; median "
+              f"[min-max] of {args.rounds_calls}\n")
+        print("| call | ms |")
+        print("|---|---|")
+        for name, what in BIG_CALLS_ROWS:
+            median, low, high = calls[name]
+            print(f"| {what} | {median:.1f} [{low:.1f}-{high:.1f}] |")
+        print()
+        if parts == {"bigcalls"}:
             return 0
     if "bigundo" in parts:  # first too: a quiet process
         with tempfile.TemporaryDirectory() as folder:
