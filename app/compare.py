@@ -65,6 +65,21 @@ COLUMNS = 3
 HOLE_TINT = (255, 40, 40)
 
 EngineFactory = Callable[..., Engine]
+# what Compare Engines says when it stops a fill that Enter asked to apply when done
+ENTER_WISH_DROPPED = ("The fill running was stopped for this comparison: Enter pressed "
+                      "during it applies nothing now.")
+
+
+def enter_pressed(controller) -> bool:
+    """Whether Enter was pressed during the fill ``controller`` (an
+    :class:`app.controller.FillController`) runs for its document, and still stands (the
+    document not edited, undone or redone since; the fill not cancelled): its result would
+    be applied as soon as it is done."""
+    run, doc = controller._run, controller.document  # the controller keeps it per run
+    return (run is not None and doc is not None and run.document is doc
+            and not (run.stopped or run.dropped) and run.apply_in_state == doc.state)
+
+
 def ready_engines() -> list[str]:
     """Names of the registered engines that can run now, in registry order."""
     return [name for name, _title, readiness, _detail in engine_entries()
@@ -272,6 +287,8 @@ class CompareDialog(QDialog):
             :func:`engines.guidance.source_notes`, as the editor's fill says them), with
             ``unedited_labels`` the label map as a parser computed it (None: none; only
             what the user changed of it counts as guidance). None: no such notes.
+        note: a sentence the heading always ends with (""): what opening the comparison
+            did to the window's own fill (:func:`enter_wish_dropped`).
 
     Call :meth:`start` (then ``open()``). Signals:
         chosen(str, object): the user took this engine's full-size ``(H, W, 3)`` uint8 result.
@@ -289,9 +306,10 @@ class CompareDialog(QDialog):
                  parent: QWidget | None = None,
                  factory: EngineFactory = registry.create, *,
                  reference_names: Sequence[str] | None = None,
-                 unedited_labels: np.ndarray | None = None) -> None:
+                 unedited_labels: np.ndarray | None = None, note: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare engines")
+        self.note = note
         self.request = request
         self.names = tuple(engines) if engines is not None else tuple(ready_engines())
         self.results: dict[str, np.ndarray] = {}
@@ -430,6 +448,8 @@ class CompareDialog(QDialog):
         if self.current is not None:
             text += (f" Enter uses {self.cards[self.current].engine_title} (framed); click a "
                      "card for another.")
+        if self.note:
+            text += f" {self.note}"
         self.heading.setText(text)
         self.stop_button.setEnabled(self._task_id is not None)
 

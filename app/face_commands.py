@@ -21,6 +21,7 @@ from PySide6.QtCore import QPointF
 
 from app.document import TILE, Document, Layer, Step
 from app.faces import PASTED_MESSAGE, FaceEdit, engine_for_faces
+from app.file_commands import guidance_words
 from engines.faces import Face
 from engines.region import Box
 
@@ -219,8 +220,30 @@ class FaceCommands:
             panel.set_status("")
 
     def face_work_pending(self) -> bool:
-        """Whether leaving the face now would drop work: pixels not pasted back, strokes
-        (mask, sketch) or a fill shown and not applied."""
+        """Whether the face crop's picture has changes not pasted back into the photo: what
+        marks the title, as the photo's own changes not saved do. Strokes alone (a mask, a
+        sketch) and a fill shown, not applied, do not, as on the photo."""
+        return self.faces.edit is not None and self.faces.has_unpasted_changes
+
+    def face_work_lost(self) -> list[str]:
+        """What closing during a face edit would drop of the face's work, in the close
+        question's words: "changed pixels" not pasted back, the crop's guidance drawn that
+        no file keeps ("its sketch", ...) and "a fill not applied"; empty without a face
+        edit. A mask stroke alone is not work kept, as on the photo."""
+        edit = self.faces.edit
+        if edit is None:
+            return []
+        lost = ["changed pixels"] if self.faces.has_unpasted_changes else []
+        guidance = edit.document.unkept_guidance()
+        if guidance:
+            lost.append(f"its {guidance_words(guidance)[0]}")
+        if self.controller.has_result:
+            lost.append("a fill not applied")
+        return lost
+
+    def _face_strokes_pending(self) -> bool:
+        """Whether leaving the face would drop anything done in it: pixels not pasted back,
+        strokes of any layer (the mask too), a fill shown and not applied."""
         edit = self.faces.edit
         return edit is not None and (self.faces.has_unpasted_changes or edit.document.modified
                                      or self.controller.has_result)
@@ -231,7 +254,7 @@ class FaceCommands:
         timer) never starts."""
         if self.faces.edit is None:
             return True
-        if ask and self.face_work_pending() and not self.confirm(
+        if ask and self._face_strokes_pending() and not self.confirm(
                 "Leave the face?", "The face has changes that are not pasted back (strokes, "
                 "a fill). Drop them?"):
             return False

@@ -115,39 +115,63 @@ _GUIDE_FILES = {
 }
 _SAMPLING_KINDS = {"include": SAMPLE_INCLUDE, "exclude": SAMPLE_EXCLUDE}
 # what the questions call each kind of guidance not kept (Document.unkept_guidance), whether
-# that is a plural noun, and the File menu command that keeps it
+# that is a plural noun, and the File menu entry that keeps it (a submenu's entry in full)
 _UNKEPT_GUIDANCE = {
     "sketch": ("sketch", False, "Export Sketch…"),
     "color": ("colour strokes", True, "Export Colour Strokes…"),
-    "include": ("include area", False, "Export Sampling Area"),
-    "exclude": ("exclude area", False, "Export Sampling Area"),
+    "include": ("include area", False, "Export Sampling Area → Include Area…"),
+    "exclude": ("exclude area", False, "Export Sampling Area → Exclude Area…"),
     "labels": ("label edits", True, "Export Label Map…"),
 }
 
 
-def discard_question(picture: bool, guidance: Sequence[str]) -> str | None:
-    """What closing the picture asks when its pixels have changes not saved (``picture``)
-    and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
-    file keeps, naming what would be lost and how to keep it; None when nothing would be."""
-    if not picture and not guidance:
-        return None
+def guidance_words(guidance: Sequence[str]) -> tuple[str, bool, list[str]]:
+    """What ``guidance`` (kinds of :data:`app.document.GUIDANCE`) is called ("sketch and
+    label edits", the two sampling areas named as one), whether that is plural, and the
+    File menu entries that keep it, each once."""
     names = [_UNKEPT_GUIDANCE[kind][0] for kind in guidance]
     if "include" in guidance and "exclude" in guidance:  # one name for the two areas
         names[list(guidance).index("include")] = "include and exclude areas"
         names.remove("exclude area")
-    what = join_words(names)
     plural = len(guidance) > 1 or any(_UNKEPT_GUIDANCE[kind][1] for kind in guidance)
-    are, them = ("are", "them") if plural else ("is", "it")
     commands = list(dict.fromkeys(_UNKEPT_GUIDANCE[kind][2] for kind in guidance))
+    return join_words(names), plural, commands
+
+
+def discard_question(picture: bool, guidance: Sequence[str],
+                     face: Sequence[str] | None = None) -> str | None:
+    """What closing the picture asks when its pixels have changes not saved (``picture``)
+    and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
+    file keeps, naming what would be lost and how to keep it; None when nothing would be.
+
+    In a face edit, ``face`` names the face's work not pasted back ("changed pixels", "its
+    sketch", ...; empty when none): the question then says the face's work apart from the
+    photo's, and the photo's guidance is exported after leaving the face (File's exports
+    act on the face crop meanwhile)."""
+    if not picture and not guidance and not face:
+        return None
+    what, plural, commands = guidance_words(guidance)
+    are, them = ("are", "them") if plural else ("is", "it")
     keep = "File → " + " / ".join(commands)
-    if not picture:
-        return (f"The {what} you drew {are} not saved with the picture: export {them} "
-                f"({keep}) to keep {them}. Discard {them}?")
-    text = "The picture has changes that are not saved."
+    keeps = "keep" if len(commands) > 1 else "keeps"
+    if face is None:
+        if not picture:
+            return (f"The {what} you drew {are} not saved with the picture: export {them} "
+                    f"({keep}) to keep {them}. Discard {them}?")
+        text = "The picture has changes that are not saved."
+        if guidance:
+            text += f" The {what} {are} not kept either ({keep} {keeps} {them})."
+        return text + " Discard them?"
+    said = []
+    if face:
+        said.append(f"The face has changes that are not pasted back ({join_words(face)}).")
+    if picture:
+        said.append("The photo has changes that are not saved.")
     if guidance:
-        text += (f" The {what} {are} not kept either ({keep} "
-                 f"{'keep' if len(commands) > 1 else 'keeps'} {them}).")
-    return text + " Discard them?"
+        said.append(f"The photo's {what} {are} not kept{' either' if said else ''} (leave "
+                    f"the face, then {keep} {keeps} {them}).")
+    alone = not face and not picture and not plural
+    return " ".join(said) + (" Discard it?" if alone else " Discard them?")
 
 
 def _start_folder(purpose: str) -> str:
@@ -219,7 +243,10 @@ class FileCommands:
     def open_path(self, path: str | Path | None = None, mask: str | Path | None = None) -> bool:
         """Open an image (asks for one when ``path`` is None) with the mask file ``mask``
         when given; returns whether the picture opened. A mask that cannot be read or is of
-        another size is said in an error message, the picture opened without it."""
+        another size is said in an error message, the picture opened without it. A file cut
+        short opens with the part it lacks masked (pixels unknown, to fill), the mask
+        file's area added to it (the status bar says so), and the mask overlay shown when
+        it was switched off (saying so too)."""
         if path is None:
             path = self.ask_open_path("Open Image", IMAGE_FILTER, _start_folder("open"))
             if not path:
@@ -237,23 +264,34 @@ class FileCommands:
         document = Document(loaded.rgb, loaded.alpha, str(path), loaded.notes,
                             loaded.metadata, loaded.deep_original, loaded.grey,
                             shape=loaded.shape)  # layer files are checked against it
-        if loaded.missing is not None:  # a file cut short: what it lacks is the hole
-            document.replace_layer(Layer.MASK, loaded.missing, "Mask the missing part")
+        missing = loaded.missing  # a file cut short: what it lacks is the hole
+        if missing is not None:
+            document.replace_layer(Layer.MASK, missing, "Mask the missing part")
             document.mark_saved()
-        mask_problem = ""
+        mask_problem = added = ""
         if mask is not None:  # a mask that cannot be taken leaves the picture to open
             shape = loaded.shape  # (H, W), naming a photo turned upright
             try:
-                document.replace_layer(Layer.MASK, wait_for(
-                    self, f"Opening {Path(mask).name}...", lambda: load_mask(mask, shape)),
-                    "Import mask")
+                given = wait_for(self, f"Opening {Path(mask).name}...",
+                                 lambda: load_mask(mask, shape))
             except ImageFileError as exc:
                 mask_problem = str(exc)
+            else:
+                if missing is not None:  # the missing pixels are unknown: filled too
+                    given = np.maximum(given, missing)
+                    added = f"The mask from {Path(mask).name} is added to that hole"
+                document.replace_layer(Layer.MASK, given, "Import mask")
             document.mark_saved()
         self.faces.set_document(document)  # ends a face edit, not showing the photo again
         self._end_face_mode()  # the photo's engine and tool
         self.set_document(document)
         self.remember_opened(Path(path))
+        if added:
+            self.say_also(added)
+        if missing is not None and missing.any():  # a hole to see before filling it
+            shown = self.overlay_panel.reveal(Layer.MASK)
+            if shown:
+                self.say_also(shown)
         if mask_problem:
             self.show_error(f"Opened {Path(path).name} without a mask: the mask "
                             f"{Path(mask).name} was not loaded ({mask_problem})")
@@ -266,14 +304,16 @@ class FileCommands:
     def confirm_discard_changes(self) -> bool:
         """Before the photo is dropped (closing, opening another): whether the user lets go
         of what would be lost, one question naming it (:func:`discard_question`): the
-        picture's changes not saved (or face work not pasted back), the guidance drawn that
-        no file keeps (saving the picture keeps none of it; exporting does), else a fill
-        shown, not applied. True when nothing would be lost."""
+        picture's changes not saved, the guidance drawn that no file keeps (saving the
+        picture keeps none of it; exporting does), in a face edit the face's work not pasted
+        back (:meth:`face_work_lost`: not a mask stroke alone), else a fill shown, not
+        applied. True when nothing would be lost."""
         photo = self._photo()
         if photo is None:
             return True
-        question = discard_question(photo.picture_modified or self.face_work_pending(),
-                                    photo.unkept_guidance())
+        in_face = self.faces.edit is not None
+        question = discard_question(photo.picture_modified, photo.unkept_guidance(),
+                                    self.face_work_lost() if in_face else None)
         if question is not None:
             return self.confirm("Unsaved changes", question)
         if self.controller.has_result:  # a finished fill shown, not applied (Enter)

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from app import maskops, preferences
 from app.busy import wait_for
 from app.canvas_view import CanvasView
-from app.compare import CompareDialog
+from app.compare import ENTER_WISH_DROPPED, CompareDialog, enter_pressed
 from app.controller import FillController, reference_names
 from app.document import Document, Layer, Step
 from app.elision import elided_message
@@ -819,6 +819,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         # canvas shows the document again, as Save would write it); a finished fill waiting for
         # Enter stays: the dialog fills the picture, not the fill shown, and closing it
         # without a choice leaves that fill to apply
+        asked = enter_pressed(self.controller)  # dropped with the fill: said in the dialog
         self.controller.cancel()
         s = self.controller.settings
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
@@ -826,7 +827,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         version = doc.image_version
         dialog = CompareDialog(request, parent=self, factory=self.create_engine,
                                reference_names=reference_names(doc, request),
-                               unedited_labels=doc.computed_labels)
+                               unedited_labels=doc.computed_labels,
+                               note=ENTER_WISH_DROPPED if asked else "")
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.chosen.connect(lambda name, image: self._apply_compared(doc, version, request,
                                                                        name, image))
@@ -899,59 +901,69 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                      8000 if note else 3000)
 
     def _mask_operation(self, label: str, operation, verb: str | None = None,
-                        said: str = "", cancel: CancelToken | None = None) -> None:
+                        said: str = "", cancel: CancelToken | None = None,
+                        say_emptied: bool = False) -> bool:
         """Replace the mask by ``operation(mask)`` as one undo step; the operation runs off
         the GUI thread (a wide disc on a large picture takes seconds). With ``verb``, an
         empty mask is left alone and the status bar says there is nothing to ``verb``;
-        ``said``: what the status bar says of the edit done. A brush drag under way ends
+        ``said``: what the status bar says of the edit done, with ``say_emptied`` followed by
+        "; the mask is now empty" when nothing is left of it. A brush drag under way ends
         first, its stroke included (:meth:`_end_drag_for`). With ``cancel`` (a fresh token
         that ``operation`` checks), the busy dialog can cancel it: the mask is then left
-        unchanged, no undo step is added, and the status bar says so."""
+        unchanged, no undo step is added, and the status bar says so. Returns whether the
+        operation ran (the mask replaced)."""
         if self.document is None or not self._end_drag_for():
-            return
+            return False
         mask = self.document.mask
         if verb is not None and not mask.any():
             self.statusBar().showMessage(f"The mask is empty: nothing to {verb}", 5000)
-            return
+            return False
         self.controller.discard()
         try:
             result = wait_for(self, f"{label}...", lambda: operation(mask), cancel=cancel)
         except Cancelled:
             self.statusBar().showMessage(f"{label} cancelled; the mask is unchanged", 5000)
-            return
+            return False
+        if say_emptied and said and not result.any():
+            said += "; the mask is now empty"
         self.document.replace_layer(Layer.MASK, result, label)
         self._on_edit_finished(Layer.MASK.value, said)
+        return True
 
     def grow_mask(self, pixels: int | None = None) -> None:
         pixels = self._mask_pixels("grow", "Grow mask by", pixels)
         if pixels:
             cancel = CancelToken()
-            self._mask_operation(f"Grow mask {pixels}px",
-                                 lambda m: maskops.grow(m, pixels, cancel=cancel), "grow",
-                                 said=f"Grew the mask by {pixels} px", cancel=cancel)
+            if self._mask_operation(f"Grow mask {pixels}px",
+                                    lambda m: maskops.grow(m, pixels, cancel=cancel), "grow",
+                                    said=f"Grew the mask by {pixels} px", cancel=cancel):
+                self._mask_pixels_used["grow"] = pixels
 
     def shrink_mask(self, pixels: int | None = None) -> None:
         pixels = self._mask_pixels("shrink", "Shrink mask by", pixels)
         if pixels:
             cancel = CancelToken()
-            self._mask_operation(f"Shrink mask {pixels}px",
-                                 lambda m: maskops.shrink(m, pixels, cancel=cancel), "shrink",
-                                 said=f"Shrank the mask by {pixels} px", cancel=cancel)
+            if self._mask_operation(f"Shrink mask {pixels}px",
+                                    lambda m: maskops.shrink(m, pixels, cancel=cancel),
+                                    "shrink", said=f"Shrank the mask by {pixels} px",
+                                    cancel=cancel, say_emptied=True):
+                self._mask_pixels_used["shrink"] = pixels
 
     def feather_mask(self, pixels: int | None = None) -> None:
         pixels = self._mask_pixels("feather", "Feather mask edge by", pixels)
-        if pixels:
-            self._mask_operation(f"Feather mask {pixels}px",
-                                 lambda m: maskops.feather(m, pixels), "feather",
-                                 said=f"Feathered the mask edge by {pixels} px")
+        if pixels and self._mask_operation(f"Feather mask {pixels}px",
+                                           lambda m: maskops.feather(m, pixels), "feather",
+                                           said=f"Feathered the mask edge by {pixels} px",
+                                           say_emptied=True):
+            self._mask_pixels_used["feather"] = pixels
 
     def _mask_pixels(self, operation: str, question: str, pixels: int | None) -> int:
         """``pixels`` when given, else asked (``question``), the dialog starting at the value
-        last used for ``operation`` in this session (8 at first); 0 when declined."""
+        last used for ``operation`` in this session (8 at first): remembered by the command
+        once the operation ran, not when it did nothing (an empty mask) or was cancelled;
+        0 when declined."""
         if pixels is None:
             pixels = self.ask_pixels(question, self._mask_pixels_used.get(operation, 8))
-        if pixels:
-            self._mask_pixels_used[operation] = pixels
         return pixels
 
     def invert_mask(self) -> None:
@@ -1029,12 +1041,14 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         remembered between sessions) would paint unseen, and what it paints still steers
         the fill: the overlay is turned on again, the status bar saying so. Done as the tool
         is chosen and as a stroke starts (the tool may have been chosen before the overlay
-        was hidden, or in an earlier session)."""
+        was hidden, or in an earlier session). What the status bar said before is kept, the
+        sentence added after it (:meth:`say_also`): a note on the file just opened is not
+        lost."""
         tool = self.canvas.tool
         if tool is not None and tool.layer is not None:
             said = self.overlay_panel.reveal(tool.layer)
             if said:
-                self.statusBar().showMessage(said, 8000)
+                self.say_also(said)
 
     def choose_engine(self, name: str) -> None:
         """Select an engine; tell the user what to do when it is not ready. Missing weights
@@ -1063,7 +1077,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         so no error box shows the engine's command-line advice. Asked for (``offer``), a
         brush drag under way ends first, so the fill takes the stroke so far, which is one
         undo step (:meth:`_end_drag_for`), and the fill after a stroke still to start is
-        replaced by this one; the fill after a stroke leaves a drag alone."""
+        replaced by this one; the fill after a stroke leaves a drag alone. Enter pressed
+        during the fill this one replaces (its result to apply when done) stands for this
+        one: it is applied when done, the status bar saying so."""
         if offer:
             if not self._end_drag_for():
                 return None
@@ -1072,7 +1088,11 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
                 and self.document.mask.any() and not self._ready_to_fill(name, offer):
             return None
-        return self.controller.run()
+        asked = enter_pressed(self.controller)
+        task = self.controller.run()
+        if asked and task is not None:
+            self.controller.apply()  # Enter again, for the new run
+        return task
 
     def _ready_to_fill(self, name: str, offer: bool) -> bool:
         """Whether engine ``name`` can fill now (see :meth:`fill`); the Engine panel's

@@ -202,15 +202,15 @@ def test_a_failed_open_keeps_the_face_edit(window, tmp_path):
     window.engine_panel.select_engine("telea")
     window._on_face_box(BOX)
     crop = window.document
-    with crop.step("Mask brush"):
-        crop.paint_segment(Layer.MASK, (200, 300), (320, 300), 20, 255)
+    with crop.step("Sketch pen"):  # face work (a mask stroke alone would not be asked about)
+        crop.paint_segment(Layer.SKETCH, (200, 300), (320, 300), 20, 255)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot a picture")
     window.answer = True
     assert not window.open_path(broken)
     assert window.asked == ["Unsaved changes"]
     assert window.faces.edit is not None and window.document is crop
-    assert window.face_panel.editing and crop.mask.any()
+    assert window.face_panel.editing and crop.layer(Layer.SKETCH).any()
     assert window.windowTitle().startswith("Face in")
 
     window.asked.clear()

@@ -92,6 +92,7 @@ def test_choosing_a_tool_shows_its_hidden_overlay_and_says_so(window, tool, laye
     assert not window.canvas.style.visible[layer]
     saved = []
     window.overlay_panel.changed.connect(lambda: saved.append(True))  # remembered too
+    window.statusBar().clearMessage()  # the sentence is added to what it says (qa23 tests)
     window.actions[f"tool_{tool}"].trigger()
     assert check.isChecked() and window.canvas.style.visible[layer] and saved
     assert status(window) == f"{title} overlay shown: it was hidden (Overlays panel)"
@@ -121,6 +122,7 @@ def test_a_stroke_with_the_tool_chosen_before_its_overlay_was_hidden_shows_it(qt
     qtbot.wait(20)
     before = grab(window)
     window.tool_settings.radius["mask"] = 6
+    window.statusBar().clearMessage()
     drag(qtbot, window, [(10, 24), (54, 24)])
     assert window.document.mask[24, 30] == 255
     assert window.overlay_panel.checks[Layer.MASK].isChecked()
