@@ -837,29 +837,25 @@ def _sample(value: float) -> str:
 # OpenCV's own log lines from its image codecs ("[ WARN:0@0.1] global grfmt_png.cpp:793
 # ..."), which main._quiet_decoders silences by log level for the program but not for other
 # users. Each message runs to the end of its line or the next message (libpng writes the
-# text and its newline apart, so threads decoding together may interleave them), and takes
-# its own newline with it, never another line's.
+# text and its newline apart, so threads decoding together may interleave them).
 _CHATTER_START = rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_"
-# a run of such messages written one after the other, each up to the next or its line's end
-_DECODER_CHATTER = re.compile(rb"(?:(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START
-                              + rb"|\n|\Z))+")
+_DECODER_MESSAGE = rb"(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START + rb"|\n|\Z)"
+# a block of such messages and newlines, written in any order by threads decoding together
+_DECODER_CHATTER = re.compile(rb"\n*(?:" + _DECODER_MESSAGE + rb"\n*)+")
 _CHATTER_COUNT = re.compile(_CHATTER_START)
 
 
 def _without_decoder_chatter(written: bytes) -> bytes:
     """``written`` (what went to stderr while decoding) less the decoders' messages
-    (:data:`_DECODER_CHATTER`) and their newlines: after a run of k messages, up to k
-    newlines that follow it at once (each message's own, written after it); every other
-    line, blank ones included, is kept as written."""
-    kept, position = [], 0
-    for run in _DECODER_CHATTER.finditer(written):
-        kept.append(written[position:run.start()])
-        position = run.end()
-        owed = len(_CHATTER_COUNT.findall(run.group()))
-        while owed and written[position:position + 1] == b"\n":
-            position, owed = position + 1, owed - 1
-    kept.append(written[position:])
-    return b"".join(kept)
+    (:data:`_DECODER_CHATTER`) and their newlines: a block of k messages and n newlines
+    (libpng writes each message and its newline apart, so threads interleave them) keeps
+    n - k newlines, those of the lines around it; every other line, blank ones included,
+    is kept as written."""
+    def kept_newlines(block: re.Match) -> bytes:
+        text = block.group()
+        return b"\n" * max(0, text.count(b"\n") - len(_CHATTER_COUNT.findall(text)))
+
+    return _DECODER_CHATTER.sub(kept_newlines, written)
 
 
 class _QuietDecoders:
