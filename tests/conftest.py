@@ -93,26 +93,26 @@ def square_mask() -> np.ndarray:
 
 
 @pytest.fixture
-def make_spec(model_cache):
-    """Register test WeightSpecs with unique ids (removed after the test)."""
+def make_spec(model_cache, monkeypatch):
+    """Register test WeightSpecs with unique ids (removed after the test). The registration
+    goes through ``monkeypatch``, so a test that replaces such a spec with
+    ``monkeypatch.setitem(weights._SPECS, ...)`` gets it removed all the same (undone in
+    reverse order: the replacement, then the registration), not put back."""
     import uuid
 
     from engines import weights
-
-    made = []
 
     def make(**fields) -> weights.WeightSpec:
         fields.setdefault("id", f"test-{uuid.uuid4().hex[:8]}")
         fields.setdefault("engine", "test")
         fields.setdefault("title", "Test net")
         fields.setdefault("filename", "net.pth")
-        spec = weights.register_spec(weights.WeightSpec(**fields))
-        made.append(spec.id)
-        return spec
+        spec = weights.WeightSpec(**fields)
+        monkeypatch.setitem(weights._SPECS, spec.id, spec)  # undone: removed
+        monkeypatch.setitem(weights._SPEC_MODULES, spec.id, __name__)
+        return weights.register_spec(spec)  # identical: already there
 
-    yield make
-    for weights_id in made:
-        weights.unregister_spec(weights_id)
+    return make
 
 
 class OtherProcess:
