@@ -70,16 +70,6 @@ ENTER_WISH_DROPPED = ("The fill running was stopped for this comparison: Enter p
                       "during it applies nothing now.")
 
 
-def enter_pressed(controller) -> bool:
-    """Whether Enter was pressed during the fill ``controller`` (an
-    :class:`app.controller.FillController`) runs for its document, and still stands (the
-    document not edited, undone or redone since; the fill not cancelled): its result would
-    be applied as soon as it is done."""
-    run, doc = controller._run, controller.document  # the controller keeps it per run
-    return (run is not None and doc is not None and run.document is doc
-            and not (run.stopped or run.dropped) and run.apply_in_state == doc.state)
-
-
 def ready_engines() -> list[str]:
     """Names of the registered engines that can run now, in registry order."""
     return [name for name, _title, readiness, _detail in engine_entries()

@@ -264,6 +264,15 @@ class FillController(WorkerClient):
         return self._run is not None and self._run.stopped
 
     @property
+    def enter_pressed(self) -> bool:
+        """Whether Enter was pressed while the fill runs for the document shown, and still
+        stands (the document not edited, undone or redone since; the fill not cancelled):
+        its result is applied as soon as it is done."""
+        run, doc = self._run, self.document
+        return (run is not None and doc is not None and run.document is doc
+                and not (run.stopped or run.dropped) and run.apply_in_state == doc.state)
+
+    @property
     def has_result(self) -> bool:
         return self._pending is not None
 

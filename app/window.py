@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from app import maskops, preferences
 from app.busy import wait_for
 from app.canvas_view import CanvasView
-from app.compare import ENTER_WISH_DROPPED, CompareDialog, enter_pressed
+from app.compare import ENTER_WISH_DROPPED, CompareDialog
 from app.controller import FillController, reference_names
 from app.document import Document, Layer, Step
 from app.elision import elided_message
@@ -819,7 +819,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         # canvas shows the document again, as Save would write it); a finished fill waiting for
         # Enter stays: the dialog fills the picture, not the fill shown, and closing it
         # without a choice leaves that fill to apply
-        asked = enter_pressed(self.controller)  # dropped with the fill: said in the dialog
+        asked = self.controller.enter_pressed  # dropped with the fill: said in the dialog
         self.controller.cancel()
         s = self.controller.settings
         request = doc.build_request(strategy=s.strategy, crop_margin=s.crop_margin, seed=s.seed,
@@ -1088,7 +1088,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
                 and self.document.mask.any() and not self._ready_to_fill(name, offer):
             return None
-        asked = enter_pressed(self.controller)
+        asked = self.controller.enter_pressed
         task = self.controller.run()
         if asked and task is not None:
             self.controller.apply()  # Enter again, for the new run
