@@ -157,6 +157,11 @@ class _Run:
         self.versions = {layer: self.document.layer_version(layer) for layer in Layer}
         self.references = self.document.references
 
+    @property
+    def abandoned(self) -> bool:
+        """Cancelled or dropped: nothing of it shows or applies any more."""
+        return self.stopped or self.dropped
+
     def changed(self, layer: Layer) -> bool:
         """Whether ``layer`` may hold other pixels than when the request was built: its
         version moved and its last check did not pass at this version, or a step is open
@@ -268,9 +273,14 @@ class FillController(WorkerClient):
         """Whether Enter was pressed while the fill runs for the document shown, and still
         stands (the document not edited, undone or redone since; the fill not cancelled):
         its result is applied as soon as it is done."""
-        run, doc = self._run, self.document
-        return (run is not None and doc is not None and run.document is doc
-                and not (run.stopped or run.dropped) and run.apply_in_state == doc.state)
+        run = self._live_run()
+        return run is not None and run.apply_in_state == run.document.state
+
+    def _live_run(self) -> _Run | None:
+        """The fill running for the document shown, unless it was cancelled or dropped."""
+        run = self._run
+        return (run if run is not None and run.document is self.document and not run.abandoned
+                else None)
 
     @property
     def has_result(self) -> bool:
@@ -298,7 +308,10 @@ class FillController(WorkerClient):
         return self._started_title
 
     def run(self) -> int | None:
-        """Start a fill of the current mask; returns the task id (None if nothing to do)."""
+        """Start a fill of the current mask; returns the task id (None if nothing to do).
+        Enter pressed during the fill this one replaces (:attr:`enter_pressed`) stands for
+        this one: it is applied when done, the status bar saying so."""
+        asked = self.enter_pressed
         doc = self.document
         if doc is None:
             return None
@@ -331,7 +344,10 @@ class FillController(WorkerClient):
             self.previewChanged.emit(None, None, "")
         run = _Run(task.id, doc, doc.image_version, request, snapshot.sampling,
                    engine_class.guidance, box, s.engine, title)
-        return self._start(task, run)
+        started = self._start(task, run)
+        if asked:
+            self.apply()  # Enter again, for the new run
+        return started
 
     def discard(self) -> None:
         """Drop the preview (and a result waiting to be applied, or put aside)."""
@@ -395,10 +411,9 @@ class FillController(WorkerClient):
         unless the document is edited (undo and redo included) or the fill cancelled (Esc)
         before: it then waits for Enter as usual, or is dropped as then; the status bar says
         so (:attr:`message`)."""
-        run, doc = self._pending, self.document
-        if run is None and doc is not None and self._run is not None \
-                and self._run.document is doc and not (self._run.stopped or self._run.dropped):
-            self._run.apply_in_state = doc.state
+        run, doc, live = self._pending, self.document, self._live_run()
+        if run is None and live is not None:
+            live.apply_in_state = live.document.state
             self.message.emit("Enter: the fill will be applied when it is done (Esc cancels "
                               "it)")
             return False
@@ -442,7 +457,7 @@ class FillController(WorkerClient):
         if not isinstance(payload, Stage):
             super()._stage(run, payload)
             return
-        if run.dropped or run.stopped:  # stages on their way when it was dropped, cancelled
+        if run.abandoned:  # stages on their way when it was dropped or cancelled
             return
         reason = self._outdated(run)
         if reason is not None:

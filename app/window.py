@@ -1078,8 +1078,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         brush drag under way ends first, so the fill takes the stroke so far, which is one
         undo step (:meth:`_end_drag_for`), and the fill after a stroke still to start is
         replaced by this one; the fill after a stroke leaves a drag alone. Enter pressed
-        during the fill this one replaces (its result to apply when done) stands for this
-        one: it is applied when done, the status bar saying so."""
+        during the fill this one replaces stands for this one (:meth:`FillController.run`)."""
         if offer:
             if not self._end_drag_for():
                 return None
@@ -1088,11 +1087,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if self.engine_panel.readiness(name)[0] in _NOT_INSTALLED and self.document is not None \
                 and self.document.mask.any() and not self._ready_to_fill(name, offer):
             return None
-        asked = self.controller.enter_pressed
-        task = self.controller.run()
-        if asked and task is not None:
-            self.controller.apply()  # Enter again, for the new run
-        return task
+        return self.controller.run()
 
     def _ready_to_fill(self, name: str, offer: bool) -> bool:
         """Whether engine ``name`` can fill now (see :meth:`fill`); the Engine panel's
