@@ -1765,18 +1765,6 @@ def _drawn_bytes(pixels: np.ndarray) -> np.ndarray:
     return pixels if pixels.ndim == 2 else cv2.extractChannel(pixels, 3)
 
 
-def _differs(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """``(h, w)`` bool: where the ``(h, w)`` or ``(h, w, c)`` arrays ``old`` and ``new``
-    differ in any channel (channels or-ed one by one: numpy's ``any(axis=2)`` is many times
-    slower on a large picture)."""
-    differs = old != new
-    if differs.ndim == 3:
-        differs = np.bitwise_or.reduce(
-            [differs[..., c] for c in range(differs.shape[2])]) if differs.shape[2] > 1 \
-            else differs[..., 0]
-    return differs
-
-
 def _tile_parts(area: Box) -> Iterator[Box]:
     """The parts of ``area`` in each :data:`TILE` grid tile it meets, row by row."""
     for top in range(area.top // TILE * TILE, area.bottom, TILE):

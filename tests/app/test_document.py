@@ -494,21 +494,6 @@ def test_a_grey_photo_is_saved_grey_while_its_pixels_are(tmp_path):
     assert saved_mode("undone.png") == "L"
 
 
-def test_a_change_in_any_single_channel_is_found():
-    from app.document import _differs
-
-    rng = np.random.default_rng(4)
-    old = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
-    for channel in range(3):
-        new = old.copy()
-        new[7, 31, channel] ^= 1
-        assert np.array_equal(_differs(old, new), (old != new).any(axis=2))
-        box = Box.around(_differs(old[2:, 3:], new[2:, 3:]))  # views, as apply_result passes
-        assert (box.top, box.left, box.bottom, box.right) == (5, 28, 6, 29)
-    assert not _differs(old, old.copy()).any()
-    assert np.array_equal(_differs(old[..., 0], old[..., 0]), np.zeros((40, 50), bool))
-
-
 @pytest.mark.parametrize("margin", [0, 1, 8, 37, 70])
 def test_the_hole_grown_tile_by_tile_is_the_whole_change_grown(margin, monkeypatch):
     tile = 32  # small tiles, so that margins reach across several
