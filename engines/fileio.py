@@ -35,7 +35,7 @@ import struct
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -386,20 +386,54 @@ def _is_heif(data: bytes) -> bool:
 _PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 
 
-def _png_metadata_after_pixels(data: bytes) -> bool:
-    """Whether a PNG holds an EXIF or text chunk after its first IDAT (pixel) chunk.
-
-    Walks the chunk headers only (length, type); a damaged file ends the walk.
-    """
-    offset, seen_pixels = len(deep_samples.PNG_SIGNATURE), False
+def _png_chunk_types(data: bytes) -> Iterator[bytes]:
+    """The types of a PNG file's chunks (``b"IHDR"``, ``b"IDAT"``...), in order, from their
+    headers (length, type) alone; the walk ends where the headers do (a file cut short)."""
+    offset = len(deep_samples.PNG_SIGNATURE)
     while offset + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, offset)
+        yield kind
+        offset += 12 + length
+
+
+def _png_metadata_after_pixels(data: bytes) -> bool:
+    """Whether a PNG holds an EXIF or text chunk after its first IDAT (pixel) chunk."""
+    seen_pixels = False
+    for kind in _png_chunk_types(data):
         if kind == b"IEND":
             break
         seen_pixels |= kind == b"IDAT"
         if seen_pixels and kind in _PNG_METADATA_CHUNKS:
             return True
-        offset += 12 + length
+    return False
+
+
+_JPEG_START = b"\xff\xd8\xff"
+_JPEG_SCAN, _JPEG_END = 0xDA, b"\xff\xd9"
+_JPEG_LONE_MARKERS = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RSTn)
+
+
+def ends_early(data: bytes) -> bool:
+    """Whether ``data``, a JPEG or PNG file, stops before its end: a JPEG without the
+    end-of-image marker after the start of its first scan (the markers before it walked by
+    their lengths, so that an EXIF thumbnail's end does not count), a PNG without its IEND
+    chunk (:func:`_png_chunk_types`). Reads no pixels; False for other files and for those
+    whose markers do not walk (the decoder judges them)."""
+    if data[:3] == _JPEG_START:
+        offset = 2
+        while offset + 4 <= len(data) and data[offset] == 0xFF:
+            marker = data[offset + 1]
+            if marker == 0xFF:  # fill bytes before a marker
+                offset += 1
+            elif marker in _JPEG_LONE_MARKERS:
+                offset += 2
+            elif marker == _JPEG_SCAN:
+                return data.find(_JPEG_END, offset + 2) < 0
+            else:
+                offset += 2 + struct.unpack_from(">H", data, offset + 2)[0]
+        return offset >= len(data) - 3  # the file stops before its first scan
+    if data[:8] == deep_samples.PNG_SIGNATURE:
+        return b"IEND" not in _png_chunk_types(data)
     return False
 
 
@@ -1114,10 +1148,17 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return load_image(path).rgb
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file as it is shown (upright), from its header."""
+def image_size(path: str | os.PathLike, *, cut_short_ok: bool = True) -> tuple[int, int]:
+    """``(width, height)`` of an image file as it is shown (upright), from its header (one
+    read of the file). Without ``cut_short_ok``, a JPEG or PNG that stops before its end
+    (:func:`ends_early`) is decoded too, and refused in :func:`load_image`'s words when it
+    is cut short indeed (:class:`ImageFileError`), so that it never counts as readable."""
     path = Path(path)
-    return _upright_size(_header(read_file_bytes(path), str(path)))
+    data = read_file_bytes(path)
+    header = _header(data, str(path))
+    if not cut_short_ok and ends_early(data):
+        _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False)
+    return _upright_size(header)
 
 
 def _upright_size(header: _Header) -> tuple[int, int]:

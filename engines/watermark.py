@@ -35,7 +35,6 @@ Choices and their trade-offs:
 from __future__ import annotations
 
 import os
-import struct
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ import cv2
 import numpy as np
 
 from engines.base import CancelToken, InputError
-from engines.fileio import count_noun, image_size, list_images, read_file_bytes, read_rgb
+from engines.fileio import count_noun, image_size, list_images, read_rgb
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 ImageSource = str | os.PathLike | np.ndarray
@@ -95,50 +94,12 @@ class _Source:
     def size(self) -> tuple[int, int]:
         """``(width, height)`` from the header; raises :class:`OSError` (an
         :class:`~engines.fileio.ImageFileError` saying why) for a file that cannot be read,
-        also a JPEG or PNG cut short after its header (:func:`_lacks_its_end`), refused in
-        the loader's words (:func:`~engines.fileio.load_image`), so that it is not counted
-        among the readable pictures."""
+        also a JPEG or PNG cut short after its header, refused in the loader's words
+        (:func:`~engines.fileio.image_size` without ``cut_short_ok``), so that it is not
+        counted among the readable pictures."""
         if isinstance(self.item, np.ndarray):
             return self.item.shape[1], self.item.shape[0]
-        size = image_size(self.item)
-        if _lacks_its_end(read_file_bytes(self.item)):
-            read_rgb(self.item)  # the loader says why (or reads it all the same: kept)
-        return size
-
-
-_JPEG_START, _PNG_SIGNATURE = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
-_JPEG_SCAN, _JPEG_END = 0xDA, b"\xff\xd9"
-_JPEG_LONE_MARKERS = {0x01, *range(0xD0, 0xD8)}  # markers without a length (TEM, RSTn)
-
-
-def _lacks_its_end(data: bytes) -> bool:
-    """Whether ``data``, a JPEG or PNG file, stops before its end: a JPEG without the
-    end-of-image marker after the start of its first scan (the markers before it walked by
-    their lengths, so that an EXIF thumbnail's end does not count), a PNG without its IEND
-    chunk (the chunks walked by their lengths). Reads no pixels; False for other files and
-    for those whose markers or chunks do not walk (the loader judges them)."""
-    if data[:3] == _JPEG_START:
-        offset = 2
-        while offset + 4 <= len(data) and data[offset] == 0xFF:
-            marker = data[offset + 1]
-            if marker == 0xFF:  # fill bytes before a marker
-                offset += 1
-            elif marker in _JPEG_LONE_MARKERS:
-                offset += 2
-            elif marker == _JPEG_SCAN:
-                return data.find(_JPEG_END, offset + 2) < 0
-            else:
-                offset += 2 + struct.unpack_from(">H", data, offset + 2)[0]
-        return offset >= len(data) - 3  # the file stops before its first scan
-    if data[:8] == _PNG_SIGNATURE:
-        offset = 8
-        while offset + 8 <= len(data):
-            length, kind = struct.unpack_from(">I4s", data, offset)
-            if kind == b"IEND":
-                return False
-            offset += 12 + length
-        return True
-    return False
+        return image_size(self.item, cut_short_ok=False)
 
 
 def _sources(images: ImageSource | Sequence[ImageSource]) -> list[_Source]:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from engines.base import InputError
-from engines.fileio import encode_image, write_atomic
-from engines.watermark import _lacks_its_end, estimate_watermark_mask, left_out_note
+from engines.fileio import encode_image, ends_early, write_atomic
+from engines.watermark import estimate_watermark_mask, left_out_note
 from tests.engines.test_watermark import CUT_SHORT, backgrounds
 
 SIZE = (120, 160)
@@ -68,16 +68,16 @@ def test_the_first_refusal_does_not_count_a_jpeg_cut_in_half(tmp_path):
 @pytest.mark.parametrize("options", [{}, {"progressive": True}], ids=["baseline", "progressive"])
 def test_a_jpeg_whose_thumbnail_is_whole_but_picture_cut_is_left_out(tmp_path, options):
     data = _with_thumbnail(_jpeg(**options))
-    assert not _lacks_its_end(data)
+    assert not ends_early(data)
     cut = data[:len(data) * 3 // 4]
-    assert _lacks_its_end(cut)
+    assert ends_early(cut)
     estimate = estimate_watermark_mask(_folder(tmp_path / "in", 5, cut))
     assert estimate.used == 5 and estimate.skipped == (("cut.jpg", CUT_SHORT),)
 
 
 def test_a_png_cut_short_is_left_out_too(tmp_path):
     data = encode_image(backgrounds(1, seed=9, size=SIZE)[0], ".png")
-    assert not _lacks_its_end(data) and _lacks_its_end(data[:len(data) // 2])
+    assert not ends_early(data) and ends_early(data[:len(data) // 2])
     with pytest.raises(InputError) as refused:
         estimate_watermark_mask(_folder(tmp_path / "in", 4, data[:len(data) // 2], "cut.png"))
     assert str(refused.value).startswith("found 4 readable images of size 160x120; ")
@@ -87,6 +87,6 @@ def test_a_png_cut_short_is_left_out_too(tmp_path):
 def test_whole_files_with_data_after_their_end_are_used(tmp_path):
     """A JPEG followed by other data (a phone's motion photo, a second picture) is whole."""
     data = _with_thumbnail(_jpeg()) + b"\0\0\0\x18ftypmp42" + bytes(500)
-    assert not _lacks_its_end(data)
+    assert not ends_early(data)
     estimate = estimate_watermark_mask(_folder(tmp_path / "in", 4, data, "whole.jpg"))
     assert estimate.used == 5 and estimate.skipped == ()
