@@ -74,6 +74,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -436,10 +437,10 @@ class Document:
         self._saved_state: int | None = 0
         # the same per layer (layer_state): the serial of the step applied last that changed
         # it, 0 as loaded; the picture's as saved (picture_modified), and each guidance
-        # layer's as last kept in a file, with a digest of what the file holds (mark_kept)
+        # layer's as last kept in a file, with what the file holds (mark_kept, _Kept)
         self._layer_states: dict[Layer, int] = dict.fromkeys(Layer, 0)
         self._saved_picture = 0
-        self._guidance_kept: dict[str, tuple[int, bytes]] = dict.fromkeys(GUIDANCE, (0, b""))
+        self._guidance_kept: dict[str, _Kept] = dict.fromkeys(GUIDANCE, _Kept(0, 0, b""))
         self._image_version = 0
         self._layer_versions: dict[Layer, int] = dict.fromkeys(Layer, 0)  # see layer_version
         self.references: tuple[Reference, ...] = ()
@@ -1194,12 +1195,13 @@ class Document:
         lines = self._layers[Layer.SKETCH] >= 128
         return lines if lines.any() else None
 
-    def kept_point(self, kind: str) -> tuple[int, bytes]:
+    def kept_point(self, kind: str) -> _Kept:
         """A name for the guidance ``kind`` as it is now, for :meth:`mark_kept` once a file
         holds it (take it before writing: an edit made meanwhile is not in the file)."""
-        return self.layer_state(_GUIDANCE_LAYERS[kind]), _digest(self.guidance_drawn(kind))
+        drawn = self.guidance_drawn(kind)
+        return _Kept(self.layer_state(_GUIDANCE_LAYERS[kind]), _count(drawn), _digest(drawn))
 
-    def mark_kept(self, kind: str, point: tuple[int, bytes] | None = None) -> None:
+    def mark_kept(self, kind: str, point: _Kept | None = None) -> None:
         """Record that a file (an export, or the file it was imported from) holds the
         guidance ``kind`` as named by ``point`` (default: as it is now, see
         :meth:`kept_point`), until it changes again."""
@@ -1212,11 +1214,13 @@ class Document:
         not work users expect to keep, and the reference photos are files already."""
         unkept = []
         for kind in GUIDANCE:
-            state, digest = self._guidance_kept[kind]
-            if state == self.layer_state(_GUIDANCE_LAYERS[kind]):
+            kept = self._guidance_kept[kind]
+            if kept.state == self.layer_state(_GUIDANCE_LAYERS[kind]):
                 continue
             drawn = self.guidance_drawn(kind)
-            if drawn is not None and _digest(drawn) != digest:
+            # the count first: hashing a 50 MP colour layer takes 0.2 s, counting 0.01 s
+            if drawn is not None and (_count(drawn) != kept.count
+                                      or _digest(drawn) != kept.digest):
                 unkept.append(kind)
         return tuple(unkept)
 
@@ -1712,6 +1716,24 @@ def _copy_done(document: weakref.ref, layer: Layer, copying: Future) -> None:
 
 _GUIDANCE_LAYERS = {"sketch": Layer.SKETCH, "color": Layer.COLOR, "include": Layer.SAMPLING,
                     "exclude": Layer.SAMPLING, "labels": Layer.LABELS}
+
+
+class _Kept(NamedTuple):
+    """What a file holds of a kind of guidance (:meth:`Document.kept_point`): the layer's
+    :meth:`~Document.layer_state`, and the count of nonzero bytes and a digest of what was
+    drawn (:meth:`Document.guidance_drawn`; 0 and b"" for none)."""
+
+    state: int
+    count: int
+    digest: bytes
+
+
+def _count(drawn: np.ndarray | None) -> int:
+    """The nonzero bytes of guidance drawn (:meth:`Document.guidance_drawn`); 0 for none."""
+    if drawn is None:
+        return 0
+    drawn = np.ascontiguousarray(drawn).view(np.uint8)
+    return cv2.countNonZero(drawn.reshape(drawn.shape[0], -1))
 
 
 def _digest(drawn: np.ndarray | None) -> bytes:

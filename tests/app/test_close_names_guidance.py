@@ -81,6 +81,24 @@ def test_only_label_edits_count_not_the_map_computed():
     assert doc.unkept_guidance() == ("labels",)
 
 
+def test_a_change_that_keeps_the_count_of_drawn_pixels_is_still_unkept():
+    doc = _doc()  # the count is checked first, the digest only when it is the same
+    _stroke(doc, Layer.SKETCH, 50)
+    doc.mark_kept("sketch")
+    with doc.step("move the line"):
+        doc.paint_segment(Layer.SKETCH, (20, 50), (200, 50), 3, 0)
+        doc.paint_segment(Layer.SKETCH, (20, 120), (200, 120), 3, 255)
+    assert np.count_nonzero(doc.layer(Layer.SKETCH)[120]) and not doc.layer(Layer.SKETCH)[50].any()
+    assert doc.unkept_guidance() == ("sketch",)
+    computed = np.ones((300, 400), np.uint8)
+    doc.replace_label_map(computed, "regions", "Compute label map")
+    _stroke(doc, Layer.LABELS, 50, 2)
+    doc.mark_kept("labels")
+    with doc.step("relabel"):  # the same pixels, another label: the count stays
+        doc.paint_segment(Layer.LABELS, (20, 50), (200, 50), 3, 3)
+    assert doc.unkept_guidance() == ("sketch", "labels")
+
+
 def test_a_save_of_an_earlier_picture_leaves_a_later_fill_unsaved():
     doc = _doc()
     written = doc.state, doc.layer_state(Layer.IMAGE)  # what a save in the background copied
