@@ -1005,9 +1005,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)
         if pixels is not None and not cut_short_ok:
-            raise ImageFileError("the file is cut short, as an interrupted download or copy "
-                                 "leaves it (the editor opens it with the missing part "
-                                 "masked, to fill)", name)
+            raise ImageFileError(f"{_broken(data)} (the editor opens it with the missing "
+                                 f"part masked, to fill)", name)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
@@ -1069,11 +1068,11 @@ _TRUNCATED_LOAD_LOCK = threading.Lock()
 
 def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
                                notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A JPEG or PNG file cut short, decoded as far as its data goes, as BGR(A) uint8 (as
-    OpenCV gives it, by :func:`_pillow_decoded`), and the ``(H, W)`` uint8 area it lacks
-    (255) or None; ``(None, None)`` when even that fails. What it lacks is the run of flat
-    fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right corner, where
-    decoding stopped. Says so in ``notes``.
+    """A JPEG or PNG file cut short (or damaged partway), decoded as far as its data goes,
+    as BGR(A) uint8 (as OpenCV gives it, by :func:`_pillow_decoded`), and the ``(H, W)``
+    uint8 area it lacks (255) or None; ``(None, None)`` when even that fails. What it lacks
+    is the run of flat fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right
+    corner, where decoding stopped. Says so in ``notes``.
 
     Pillow reads a file cut short only with the process-wide
     ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
@@ -1104,9 +1103,16 @@ def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
     else:
         share = np.count_nonzero(missing) / missing.size
         lacking = f"the part it lacks ({share:.1%} of the picture) is masked as a hole to fill"
-    notes.append(f"the file is cut short, as an interrupted download or copy leaves it: "
-                 f"{lacking}")
+    notes.append(f"{_broken(data)}: {lacking}")
     return decoded, missing
+
+
+def _broken(data: bytes) -> str:
+    """What is wrong with a JPEG or PNG file whose pixels decode only part of the way: cut
+    short (:func:`ends_early`), or damaged inside when its end is there."""
+    if ends_early(data):
+        return "the file is cut short, as an interrupted download or copy leaves it"
+    return "the file is damaged: its image data breaks off partway"
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:

@@ -362,6 +362,22 @@ def test_a_file_cut_short_is_refused_unless_asked_then_its_missing_part_is_the_h
     assert load_image(intact, cut_short_ok=True).missing is None  # a whole file lacks nothing
 
 
+def test_a_png_damaged_inside_is_called_damaged_not_cut_short(tmp_path):
+    whole = encode_image(_photo(), ".png")
+    damaged = bytearray(whole)
+    middle = len(damaged) // 2
+    damaged[middle:middle + 64] = bytes(64)  # inside the pixel data; IEND still at the end
+    path = tmp_path / "damaged.png"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ImageFileError, match="damaged: its image data breaks off partway") \
+            as refused:
+        load_image(path)
+    assert "cut short" not in str(refused.value)
+    loaded = load_image(path, cut_short_ok=True)
+    assert loaded.notes[0].startswith("the file is damaged: its image data breaks off partway")
+    assert "cut short" not in loaded.notes[0]
+
+
 def test_a_progressive_jpeg_cut_short_lacks_detail_not_an_area(tmp_path):
     _ok, encoded = cv2.imencode(".jpg", _photo()[..., ::-1], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
     cut = tmp_path / "cut.jpg"
