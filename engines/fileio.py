@@ -1023,6 +1023,9 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     if header.frames > 1:
         what = "pages" if header.format == "TIFF" else "frames"
         notes.append(f"only the first of its {header.frames} {what} is edited and saved")
+    if header.mode == "CMYK":  # decoded to RGB by the decoder's own formula, not a profile
+        notes.append("CMYK image (print inks), edited and saved as RGB: the ink values are "
+                     "not kept")
     deep_original = _rgb_deep(pixels) if pixels.dtype in deep_samples.DEEP_DTYPES else None
     pixels, depth = _to_uint8(pixels, notes, name)
     alpha = None

@@ -984,3 +984,19 @@ def test_an_rgb_profile_is_left_out_of_a_grey_result(tmp_path):
                          metadata=ImageMetadata(icc_profile=srgb_profile()), grey=True)
         with Image.open(out) as saved:
             assert saved.mode == "L" and "icc_profile" not in saved.info
+
+
+def test_a_cmyk_jpeg_is_edited_as_rgb_and_says_so(tmp_path):
+    inks = np.zeros((40, 50, 4), np.uint8)
+    inks[:, :25, 1] = 255  # magenta ink on the left half: red-purple in RGB
+    path = tmp_path / "print.jpg"
+    Image.fromarray(inks, "CMYK").save(path, quality=95)
+    loaded = load_image(path)
+    assert loaded.rgb.shape == (40, 50, 3)
+    assert any(note.startswith("CMYK image (print inks), edited and saved as RGB")
+               for note in loaded.notes)
+    left, right = loaded.rgb[20, 5].astype(int), loaded.rgb[20, 45].astype(int)
+    assert left[1] < 64 and left[0] > 192 and (right > 240).all()  # magenta, white paper
+    rgb_photo = tmp_path / "photo.jpg"
+    save_image(rgb_photo, loaded.rgb)
+    assert not any("CMYK" in note for note in load_image(rgb_photo).notes)
