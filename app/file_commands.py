@@ -32,6 +32,7 @@ from engines import registry
 from engines.base import Guidance, InputError
 from engines.deep_samples import written_depth
 from engines.fileio import (
+    DEFAULT_QUALITY,
     IMAGE_SUFFIXES,
     ImageFileError,
     count_noun,
@@ -40,6 +41,7 @@ from engines.fileio import (
     frame_count,
     image_size,
     join_words,
+    kept_jpeg_quality,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -436,6 +438,10 @@ class FileCommands:
                          "PNG and TIFF do)")
             else:
                 depth = " at 16 bits per channel" if kind == "16-bit" else " in floating point"
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            kept = kept_jpeg_quality(metadata, path.suffix)
+            depth += (f" at JPEG quality {kept}, the original's" if kept
+                      else f" at JPEG quality {DEFAULT_QUALITY}")
         if drops_metadata(metadata, path.suffix):
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")

@@ -551,6 +551,13 @@ def _ijg_tables(base: np.ndarray) -> np.ndarray:
 _IJG_SCALED = (_ijg_tables(_IJG_LUMINANCE), _ijg_tables(_IJG_CHROMINANCE))
 
 
+def kept_jpeg_quality(metadata: ImageMetadata, suffix: str) -> int | None:
+    """The quality a ``suffix`` file is written at when none is asked for, where it is the
+    original JPEG's (``metadata.source.jpeg_quality``, :func:`encode_image`): None for other
+    formats, and for pictures whose original was no JPEG (:data:`DEFAULT_QUALITY` then)."""
+    return metadata.source.jpeg_quality if suffix.lower() in (".jpg", ".jpeg") else None
+
+
 def estimate_jpeg_quality(tables: object) -> int | None:
     """The IJG quality (1-100) whose scaled standard tables come closest to a JPEG's
     quantisation ``tables`` (Pillow's ``JpegImageFile.quantization``: table number -> 64
@@ -1497,8 +1504,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
     if quality is None:
-        kept = metadata.source.jpeg_quality if suffix in (".jpg", ".jpeg") else None
-        quality = kept or DEFAULT_QUALITY
+        quality = kept_jpeg_quality(metadata, suffix) or DEFAULT_QUALITY
     if grey and _writes_grey(pixels, suffix):
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
