@@ -1176,6 +1176,16 @@ def installed_spec(path: str | os.PathLike) -> WeightSpec | None:
     return _installed_spec(Path(path))
 
 
+def folder_spec(folder: str | os.PathLike) -> WeightSpec | None:
+    """The spec whose cache folder (where :func:`local_path` installs its file) ``folder``
+    is, if any: for a loader given a folder of its own files to say whose folder it is."""
+    target = Path(os.path.abspath(folder))
+    for spec in list(_SPECS.values()):
+        if Path(os.path.abspath(local_path(spec.id))).parent == target:
+            return spec
+    return None
+
+
 def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | None:
     """Why ``path`` is clearly not a ``format`` checkpoint, by the cheap checks
     :func:`verify` makes (a stat, the first bytes, a zip's directory): empty, a zip cut short,

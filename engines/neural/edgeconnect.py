@@ -44,6 +44,7 @@ from engines.neural.interrupt import watch_layers
 from engines.registry import register
 from engines.weights import (
     WeightsCorruptError,
+    WeightsMissingError,
     WeightSpec,
     load_checkpoint,
     network_check,
@@ -63,6 +64,8 @@ __getattr__ = plugins.lazy_attributes(__name__, NETWORK_MODULE, (
 
 EDGE_FILE = "EdgeModel_gen.pth"
 INPAINT_FILE = "InpaintingModel_gen.pth"
+# what weights_path must name (EdgeConnectEngine.checkpoint_paths)
+_EXPECTED = f"a folder holding the two files {EDGE_FILE} and {INPAINT_FILE}"
 CANNY_SIGMA = 2.0  # upstream config SIGMA default, used by the released models
 DRIVE_ZIP = "https://drive.google.com/uc?export=download&id=13G_Bszli37e4An-owPLXSBsayVafqfGX"
 HOMEPAGE = "https://github.com/knazeri/edge-connect"
@@ -204,25 +207,43 @@ class EdgeConnectEngine(NeuralEngine):
     def checkpoint_paths(self) -> tuple[Path, Path]:
         """(edge generator file, inpainting generator file) to load. A ``weights_path`` that
         is a file, not a folder, raises :class:`WeightsCorruptError` saying a folder is
-        expected; another model's installed checkpoint is named as that checkpoint
+        expected, one that is not there or lacks a file :class:`WeightsMissingError` (naming
+        the model whose cache folder it is, if another's); another model's installed checkpoint is named as that checkpoint
         (:func:`~engines.weights.mismatch_error`: an ``OtherModelsCheckpointError``)."""
         given = self.options.get("weights_path")
         if given:
             folder = Path(given)
             if folder.exists() and not folder.is_dir():
                 raise self._not_a_folder(folder)
-            return folder / EDGE_FILE, folder / INPAINT_FILE
+            paths = folder / EDGE_FILE, folder / INPAINT_FILE
+            lacking = [path.name for path in paths if not path.is_file()]
+            if lacking:
+                raise self._lacking(folder, lacking)
+            return paths
         return weights.require(self.edge_weights), weights.require(self.inpaint_weights)
+
+    def _lacking(self, folder: Path, names: list[str]) -> WeightsMissingError:
+        """The error for a ``weights_path`` folder that is not there or lacks the generator
+        files ``names``: :meth:`checkpoint_paths`."""
+        if not folder.exists():
+            problem = "no such folder"
+        else:
+            problem = f"it holds no {' and no '.join(names)}"
+            spec = weights.folder_spec(folder)
+            if spec is not None and spec.id not in self.weights:
+                problem += f" (it is where the {spec.title} checkpoint is installed)"
+        return WeightsMissingError(f"{folder.absolute()}: {problem}; {self.title} takes as "
+                                   f"weights_path {_EXPECTED}, such as upstream's "
+                                   "checkpoints/<dataset> folder")
 
     def _not_a_folder(self, path: Path) -> WeightsCorruptError:
         """The error for a ``weights_path`` file: :meth:`checkpoint_paths`."""
-        expected = f"a folder holding the two files {EDGE_FILE} and {INPAINT_FILE}"
         spec = weights.installed_spec(path)
         if spec is not None and spec.id not in self.weights:
             return weights.mismatch_error(path, "the EdgeConnect generators",
-                                          f"a file, not {expected}", own=self.weights)
+                                          f"a file, not {_EXPECTED}", own=self.weights)
         return WeightsCorruptError(f"{path.absolute()} is a file: {self.title} takes as "
-                                   f"weights_path {expected}, such as upstream's "
+                                   f"weights_path {_EXPECTED}, such as upstream's "
                                    "checkpoints/<dataset> folder")
 
     def create_network(self) -> EdgeConnectNetwork:

@@ -16,6 +16,7 @@ from engines.weights import (
     CheckpointMismatchError,
     OtherModelsCheckpointError,
     WeightsCorruptError,
+    WeightsMissingError,
 )
 from tests.cli.test_weights_path_other_model import inpaint, install, last_error
 from tests.engines.test_deepfill_v2 import pt_state
@@ -116,4 +117,36 @@ def test_edgeconnect_weights_path_file_in_the_cli(model_cache, tmp_path, capsys)
     error = last_error(capsys)
     assert error == (f"error: {given} is a file: EdgeConnect (scenes) takes as weights_path "
                      f"{FOLDER}, such as upstream's checkpoints/<dataset> folder")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_edgeconnect_given_a_missing_folder_says_no_such_folder(model_cache, tmp_path):
+    given = tmp_path / "checkpoints" / "places2"
+    with pytest.raises(WeightsMissingError) as raised:
+        network("edgeconnect", given)
+    assert str(raised.value) == (f"{given}: no such folder; EdgeConnect (scenes) takes as "
+                                 f"weights_path {FOLDER}, such as upstream's "
+                                 "checkpoints/<dataset> folder")
+
+
+def test_edgeconnect_given_another_models_cache_folder_says_whose(migan):
+    folder = weights.local_path("migan-256-places2").parent
+    with pytest.raises(WeightsMissingError) as raised:
+        network("edgeconnect", folder)
+    assert str(raised.value) == (
+        f"{folder}: it holds no {EDGE_FILE} and no {INPAINT_FILE} (it is where the MI-GAN 256 "
+        f"(Places2) checkpoint is installed); EdgeConnect (scenes) takes as weights_path "
+        f"{FOLDER}, such as upstream's checkpoints/<dataset> folder")
+
+
+def test_edgeconnect_given_a_folder_lacking_one_file_names_it(model_cache, tmp_path):
+    torch.save({"generator": {"x": torch.zeros(2)}}, tmp_path / EDGE_FILE)
+    with pytest.raises(WeightsMissingError, match=f"{tmp_path}: it holds no {INPAINT_FILE}; "):
+        network("edgeconnect", tmp_path)
+
+
+def test_edgeconnect_missing_folder_in_the_cli(model_cache, tmp_path, capsys):
+    given = tmp_path / "nowhere"
+    assert inpaint(tmp_path, "edgeconnect", f"weights_path={given}") != 0
+    assert last_error(capsys).startswith(f"error: {given}: no such folder; EdgeConnect")
     assert not (tmp_path / "out.png").exists()
