@@ -291,10 +291,11 @@ def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarra
 
 
 def load_labels(path: str | None,
-                shape: tuple[int, int]) -> tuple[np.ndarray | None, str | None]:
+                shape: tuple[int, int] | None) -> tuple[np.ndarray | None, str | None]:
     """``(labels, label set name)`` of the label map file at ``path``, from one read of it:
     the ``(H, W)`` uint8 class ids of an indexed PNG (or a grey PNG of ids), checked to be
-    the picture's ``shape`` ``(H, W)``, and the label set the file names (None: none);
+    the picture's ``shape`` ``(H, W)`` (None: not checked, as for a file for every picture
+    of a folder), and the label set the file names (None: none);
     ``(None, None)`` without ``path``. Raises
     :class:`~engines.segmentation.labelmap.LabelMapError`, or
     :class:`~engines.fileio.ImageFileError` when the file cannot be read (saying why as for
@@ -310,7 +311,8 @@ def load_labels(path: str | None,
     name = Path(path).name
     data = read_file_bytes(path)
     labels = decode_label_png(data, name=name)
-    require_label_size(labels, shape, name)
+    if shape is not None:
+        require_label_size(labels, shape, name)
     return labels, label_set_name(io.BytesIO(data))  # Pillow reads a file object too
 
 

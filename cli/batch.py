@@ -1,13 +1,14 @@
-"""`batch --images DIR (--masks DIR | --mask FILE) -o DIR [--exemplar FILE ...]`: fill every
-image of a folder."""
+"""`batch --images DIR (--masks DIR | --mask FILE) -o DIR [--sketch PATH ...] [--exemplar FILE
+...]`: fill every image of a folder, with guidance files for every picture or each its own."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,6 +20,8 @@ from cli._common import (
     folder_pictures,
     folder_progress,
     ignored_note,
+    load_labels,
+    load_layer,
     load_references,
     reference_names,
     request_settings,
@@ -31,26 +34,77 @@ from engines.batch import (
     BatchInterrupted,
     BatchResult,
     BatchStopped,
+    GuidanceSource,
     Protected,
     clear_folder,
     note_lines,
     so_far,
 )
 from engines.fileio import (
+    COLOUR_STROKES_FORMAT,
     ImageMissingError,
     LoadedImage,
     count_noun,
+    join_words,
+    load_colour_strokes,
     load_mask,
 )
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
-MASK_NAMES = ("{stem}.png", "{stem}_mask.png", "{stem}-mask.png", "{stem}.mask.png")
+
+
+def file_names(word: str) -> tuple[str, ...]:
+    """How a folder names the file of a picture's ``word`` ("mask", "sketch"...), in the
+    order looked for: ``photo.jpg`` -> ``photo.png``, ``photo_{word}.png``,
+    ``photo-{word}.png``, ``photo.{word}.png`` (``{stem}`` stands for the picture's)."""
+    return ("{stem}.png", f"{{stem}}_{word}.png", f"{{stem}}-{word}.png",
+            f"{{stem}}.{word}.png")
+
+
+MASK_NAMES = file_names("mask")
 SKIPPED = "skipped: already in the output folder; --overwrite redoes them"
 OTHER_SIZE = "skipped (another size than the mask; --other-sizes anchor fills them)"
+OTHER_SIZE_GUIDANCE = ("skipped (another size than the guidance files for every picture; "
+                       "--other-sizes anchor fills them)")
 # why files of the pictures' folder are not taken as pictures (cli._common.folder_pictures)
 MASKS_LEFT_OUT = "masks, not pictures"
+GUIDANCE_LEFT_OUT = "guidance files (--sketch, --color, --labels, --include, --exclude), " \
+                    "not pictures"
 REFERENCES_LEFT_OUT = "reference photos (--exemplar), not pictures"
+
+
+class GuidanceOption(NamedTuple):
+    """A guidance option of ``batch``, as ``inpaint`` has it for one picture."""
+
+    dest: str  # the option without its dashes, its args attribute and its files' word
+    kind: Guidance
+    field: str  # the InpaintRequest field it fills
+    what: str  # the layer, as inpaint's messages name it (cli._common.load_layer)
+    without: str  # what a picture without a file in the folder is filled without
+
+
+GUIDANCE_OPTIONS = (
+    GuidanceOption("sketch", Guidance.SKETCH, "sketch", "sketch", "a sketch"),
+    GuidanceOption("color", Guidance.COLOR, "color", "colour strokes", "colour strokes"),
+    GuidanceOption("labels", Guidance.LABELS, "labels", "label map", "a label map"),
+    GuidanceOption("include", Guidance.SAMPLING, "sample_include", "include area",
+                   "an include area"),
+    GuidanceOption("exclude", Guidance.SAMPLING, "sample_exclude", "exclude area",
+                   "an exclude area"),
+)
+
+
+class GuidanceFolder(NamedTuple):
+    """A guidance option given a folder of files named like the pictures."""
+
+    option: GuidanceOption
+    folder: Path
+    plain: bool  # photo.png counts too: the folder is no other option's (shared_folders)
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.option.dest}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +122,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where results go, under the pictures' names (never the input "
                              "folder)")
     add_engine_arguments(parser)
+    guidance = parser.add_argument_group(
+        "guidance (as inpaint's, for every picture)",
+        "Each PATH is one file for every picture (read once; with --mask it must be the "
+        "mask's size, and pictures of another size follow --other-sizes with it), or a "
+        "folder of files named like the pictures: photo.jpg -> photo_WORD.png, "
+        "photo-WORD.png or photo.WORD.png, WORD being the option's name (sketch, color, "
+        "labels, include, exclude), or plain photo.png where that folder is no other "
+        "option's. In a folder shared with --images, --masks or another guidance option, "
+        "only the names with the WORD count (plain photo.png is the mask there, or a "
+        "picture), so photo_mask.png and photo_sketch.png may sit side by side; a file that "
+        "would be both a mask and guidance, or guidance of two kinds, is refused before any "
+        "work. Guidance files are never taken as pictures nor replaced by a result. A "
+        "picture with no file in a folder is filled without that guidance, and the summary "
+        "says which; one whose file is unreadable or of another size fails alone.")
+    guidance.add_argument("--sketch", metavar="PATH",
+                          help="structure lines to follow inside the hole (white = line)")
+    guidance.add_argument("--color", "--colour", dest="color", metavar="PATH",
+                          help="colour hints: the fill takes the colour of the strokes "
+                               f"painted in the hole; each file is {COLOUR_STROKES_FORMAT}")
+    guidance.add_argument("--labels", metavar="PATH",
+                          help="edited label maps (indexed PNG of class ids)")
+    guidance.add_argument("--include", metavar="PATH",
+                          help="sampling area: only these pixels are sources (white)")
+    guidance.add_argument("--exclude", metavar="PATH",
+                          help="sampling area: never use these pixels (white)")
     parser.add_argument("--exemplar", nargs="+", action="extend", metavar="FILE",
                         help="reference photos whose content may fill the holes of every "
                              "picture (read once for the whole folder): every file name up "
@@ -80,8 +159,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "every pixel outside the mask exact)")
     # None: not given ("skip"); refused with --masks, whose masks have their pictures' size
     parser.add_argument("--other-sizes", choices=SIZE_POLICIES,
-                        help="with --mask: pictures of another size are skipped (default) or "
-                             "get the mask anchored to the nearest corner, edge or centre")
+                        help="with --mask or a guidance FILE for every picture: pictures of "
+                             "another size are skipped (default) or get the mask and that "
+                             "guidance anchored to the nearest corner, edge or centre (moved "
+                             "together, by where the mask is)")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="compute every picture again and replace its result in the "
@@ -90,10 +171,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "interrupted run)")
 
 
-def mask_file(image_path: Path, folder: Path) -> Path | None:
-    """The mask file of ``image_path`` in ``folder`` (the first of :data:`MASK_NAMES` there,
-    never the picture itself), or None."""
-    for pattern in MASK_NAMES:
+def named_file(image_path: Path, folder: Path, word: str = "mask",
+               plain: bool = True) -> Path | None:
+    """The ``word`` file ("mask", "sketch"...) of ``image_path`` in ``folder``: the first of
+    :func:`file_names` there (without ``plain``, not the plain ``photo.png``), never the
+    picture itself; or None."""
+    for pattern in file_names(word)[0 if plain else 1:]:
         candidate = folder / pattern.format(stem=image_path.stem)
         if candidate.is_file() and candidate.resolve() != image_path.resolve():
             return candidate
@@ -109,7 +192,7 @@ def mask_finder(folder: Path):
         raise ImageMissingError("no such folder", folder)
 
     def find(image_path: Path, loaded: LoadedImage) -> np.ndarray:
-        candidate = mask_file(image_path, folder)
+        candidate = named_file(image_path, folder)
         if candidate is not None:
             return load_mask(candidate, loaded.shape)  # names the size stored, if turned
         raise ImageMissingError(f"no mask for it in {folder} (looked for "
@@ -121,21 +204,135 @@ def mask_finder(folder: Path):
 
 def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> list[Path]:
     """The mask files the pictures among ``files`` use: ``mask`` (one file for all), or
-    each one's file in the ``masks`` folder (:func:`mask_file`; none while that folder is
+    each one's file in the ``masks`` folder (:func:`named_file`; none while that folder is
     missing, which :func:`mask_finder` reports)."""
     if mask is not None:
         return [mask]
     if masks is None or not masks.is_dir():
         return []
-    return [found for found in (mask_file(p, masks) for p in files) if found is not None]
+    return [found for found in (named_file(p, masks) for p in files) if found is not None]
 
 
-def protected_files(masks: Iterable[Path], references: Iterable[str]) -> dict[str, Protected]:
+def guidance_options(args: argparse.Namespace, images: Path,
+                     masks: Path | None) -> tuple[list[GuidanceFolder],
+                                                  dict[GuidanceOption, Path]]:
+    """The guidance options given: those naming a folder (:class:`GuidanceFolder`, whose
+    plain ``photo.png`` counts only when the folder is no other option's: not ``images``,
+    ``masks`` nor another guidance option's), and those naming one file for every picture
+    (anything else: a missing path is read, and refused, as ``inpaint`` refuses it)."""
+    given = [(option, Path(getattr(args, option.dest))) for option in GUIDANCE_OPTIONS
+             if getattr(args, option.dest) is not None]
+    folders = [(option, path) for option, path in given if path.is_dir()]
+    shared = [images.resolve(), *([masks.resolve()] if masks else []),
+              *(path.resolve() for _, path in folders)]
+    return ([GuidanceFolder(option, path, shared.count(path.resolve()) == 1)
+             for option, path in folders],
+            {option: path for option, path in given if not path.is_dir()})
+
+
+def guidance_in_use(files: list[Path], folders: Sequence[GuidanceFolder],
+                    singles: Mapping[GuidanceOption, Path],
+                    masks: Iterable[Path]) -> dict[Path, str]:
+    """The guidance files the pictures among ``files`` use, each with its option (the
+    files for every picture, then each picture's in the folders: :func:`named_file`).
+    Raises :class:`InputError` before any work for a file of a folder that would be both a
+    mask in use (``masks``) and guidance, or guidance of two kinds."""
+    used = {path: f"--{option.dest}" for option, path in singles.items()}
+    roles = {path.resolve(): "a mask" for path in masks}
+    for entry in folders:
+        for picture in files:
+            found = named_file(picture, entry.folder, entry.option.dest, entry.plain)
+            if found is None:
+                continue
+            role = f"a {entry.option.dest} file ({entry.flag})"
+            earlier = roles.setdefault(found.resolve(), role)
+            if earlier != role:
+                raise InputError(f"{found} would be both {earlier} and {role}; rename it: "
+                                 "each file has one use (photo_mask.png, photo_sketch.png, "
+                                 "photo_labels.png...)")
+            used.setdefault(found, entry.flag)
+    return used
+
+
+def read_guidance(option: GuidanceOption, path: Path,
+                  shape: tuple[int, int] | None) -> dict[str, Any]:
+    """The request fields of the ``option`` file at ``path``, read and checked as ``inpaint``
+    reads it (against the picture's ``shape``; None: a file for every picture, whose size
+    :func:`run` checks): a label map gives its set's name too."""
+    if option.kind is Guidance.LABELS:
+        labels, label_set = load_labels(str(path), shape)
+        return {"labels": labels, "label_set": label_set}
+    if option.kind is Guidance.COLOR:
+        return {"color": load_colour_strokes(path, shape)}
+    return {option.field: load_layer(str(path), shape, option.what)}
+
+
+def lacking_note(entry: GuidanceFolder) -> str:
+    """The note on a result whose picture has no file in the folder ``entry``: the same
+    for every such picture, so that the summary says it once with their count
+    (:func:`engines.batch.note_lines`)."""
+    return f"no {entry.option.dest} file in {entry.folder}: filled without " \
+           f"{entry.option.without}"
+
+
+def guidance_finder(folders: Sequence[GuidanceFolder]) -> GuidanceSource | None:
+    """A function giving each picture its guidance from its files in ``folders``
+    (:data:`engines.batch.GuidanceSource`), each read as ``inpaint`` reads it against the
+    picture as read (a file of another size, unreadable or empty fails that picture), and
+    a :func:`lacking_note` for each folder without its file; None without folders."""
+    if not folders:
+        return None
+
+    def find(image_path: Path, loaded: LoadedImage) -> tuple[dict[str, Any], list[str]]:
+        fields: dict[str, Any] = {}
+        lacking = []
+        for entry in folders:
+            found = named_file(image_path, entry.folder, entry.option.dest, entry.plain)
+            if found is None:
+                lacking.append(lacking_note(entry))
+            else:
+                fields.update(read_guidance(entry.option, found, loaded.shape))
+        return fields, lacking
+
+    return find
+
+
+def fixed_guidance(singles: Mapping[GuidanceOption, Path], mask: np.ndarray | None,
+                   mask_path: Path | None) -> tuple[dict[str, Any], str | None]:
+    """The guidance files for every picture, read once: ``(request fields, the label map's
+    set or None)``. Raises :class:`InputError` for files of different sizes, or of another
+    size than the ``mask`` for every picture (at ``mask_path``)."""
+    fields: dict[str, Any] = {}
+    label_set = None
+    sizes: dict[str, tuple[int, int]] = {}
+    for option, path in singles.items():
+        read = read_guidance(option, path, None)
+        label_set = read.pop("label_set", label_set)
+        fields.update(read)
+        height, width = read[option.field].shape[:2]
+        sizes[f"--{option.dest} {path}"] = (width, height)
+    if mask is not None:
+        sizes = {f"the mask ({mask_path})": (mask.shape[1], mask.shape[0]), **sizes}
+    named = list(sizes.items())
+    (first, (w0, h0)) = named[0] if named else ("", (0, 0))
+    for other, (w1, h1) in named[1:]:
+        if (w1, h1) != (w0, h0):
+            raise InputError(f"{other} is {w1}x{h1} but {first} is {w0}x{h0}; the files "
+                             "for every picture must be one size")
+    return fields, label_set
+
+
+def protected_files(masks: Iterable[Path], references: Iterable[str],
+                    guidance: Mapping[Path, str] | None = None) -> dict[str, Protected]:
     """The files no result may replace, whatever ``--overwrite`` says, as the refusal names
-    them (:class:`engines.batch.Protected`): the mask files in use and the reference photos
-    (``--exemplar``, as named)."""
+    them (:class:`engines.batch.Protected`): the mask files in use, the guidance files in
+    use (``guidance``: each with its option, :func:`guidance_in_use`) and the reference
+    photos (``--exemplar``, as named)."""
     protected = {str(path): Protected(f"a mask file in use ({path})", "masks")
                  for path in masks}
+    for path, flag in (guidance or {}).items():
+        protected.setdefault(str(path), Protected(f"a guidance file in use ({flag} {path})",
+                                                  "guidance files"))
     for path in references:
         protected.setdefault(path, Protected(f"the reference photo --exemplar {path}",
                                              "reference photos"))
@@ -176,11 +373,12 @@ def print_skipped(result: BatchResult) -> None:
     if result.skipped:
         print(f"{len(result.skipped)} {SKIPPED}")
     if result.other_size:
-        print(f"{len(result.other_size)} {OTHER_SIZE}:")
+        by_mask = all(entry.what == "the mask" for entry in result.other_size)
+        print(f"{len(result.other_size)} {OTHER_SIZE if by_mask else OTHER_SIZE_GUIDANCE}:")
         for entry in result.other_size:
             (width, height), (mask_width, mask_height) = entry.size, entry.mask_size
             turned = f" ({entry.turned})" if entry.turned else ""
-            print(f"  {entry.path.name} {width}x{height}, the mask "
+            print(f"  {entry.path.name} {width}x{height}, {entry.what} "
                   f"{mask_width}x{mask_height}{turned}")
 
 
@@ -266,27 +464,37 @@ def run(args: argparse.Namespace) -> int:
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
     settings = request_settings(args)  # a --context the strategy ignores is refused here
-    if args.other_sizes is not None and args.masks:  # and an --other-sizes --masks ignores
-        raise InputError("--other-sizes applies to --mask (one mask for every picture), not "
-                         "--masks: each mask there must be its picture's size")
     mask_path, masks = (Path(args.mask) if args.mask else None,
                         Path(args.masks) if args.masks else None)
+    folders, singles = guidance_options(args, Path(args.images), masks)
+    if args.other_sizes is not None and args.masks and not singles:  # and one it ignores
+        raise InputError("--other-sizes applies to --mask (one mask for every picture), not "
+                         "--masks: each mask there must be its picture's size")
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
+    guidance_used: dict[Path, str] = {}  # the same for the guidance files
 
     def leave_out(files: list[Path]) -> dict[str, list[Path]]:
         in_use.extend(masks_in_use(files, mask_path, masks))
-        return {MASKS_LEFT_OUT: in_use,
+        guidance_used.update(guidance_in_use(files, folders, singles,
+                                             [] if mask_path else in_use))
+        return {MASKS_LEFT_OUT: in_use, GUIDANCE_LEFT_OUT: list(guidance_used),
                 REFERENCES_LEFT_OUT: [Path(path) for path in args.exemplar or ()]}
 
-    sources = folder_pictures(  # a mask file or a reference photo there is not a picture
-        args.images, args.output, "results", used_folders=[masks] if masks else [],
+    sources = folder_pictures(  # a mask, guidance or reference file there is not a picture
+        args.images, args.output, "results",
+        used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
+    fixed, label_set = fixed_guidance(  # once for the folder, as the mask
+        singles, mask if mask_path else None, mask_path)
+    if "labels" in fixed:
+        settings["label_set"] = label_set
     references = load_references(args.exemplar, args.engine, options)  # once for the folder
     if references:
         settings["exemplars"] = tuple(references.values())
+    given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
-        args.engine, {Guidance.EXEMPLARS} if references else set())
+        args.engine, given | ({Guidance.EXEMPLARS} if references else set()))
     with contextlib.ExitStack() as closing:  # a folder refused before any work shows no bar
         progress = folder_progress(closing, len(sources), args.engine)
         result = run_to_end(lambda: clear_folder(
@@ -294,9 +502,13 @@ def run(args: argparse.Namespace) -> int:
             request_settings=settings, engine_options=options,
             output_format=args.format, other_sizes=args.other_sizes or "skip",
             keep_metadata=not args.strip_metadata,
-            protected=protected_files(in_use, references),
+            protected=protected_files(in_use, references, guidance_used),
             reference_names=reference_names(references),
-            before_fill=shrunk_once(list(references))), closing.close, args.overwrite)
+            before_fill=shrunk_once(list(references)), guidance=guidance_finder(folders),
+            fixed_guidance=fixed, guidance_given=given,
+            fixed_what=join_words([f"--{option.dest} {path}"
+                                   for option, path in singles.items()])),
+            closing.close, args.overwrite)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")

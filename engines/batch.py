@@ -30,9 +30,11 @@ import numpy as np
 
 from engines import registry
 from engines.base import (
+    UNLABELLED,
     CancelToken,
     Engine,
     EngineError,
+    Guidance,
     InpaintRequest,
     InputError,
     message_line,
@@ -59,12 +61,15 @@ from engines.neural.common import NeuralEngine
 from engines.segmentation.base import Parser
 from engines.segmentation.labelmap import save_label_png
 from engines.segmentation.neural import NeuralParser
-from engines.watermark import place_mask
+from engines.watermark import anchored_shift, place_mask, shifted
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 # (image file, the picture as read) -> its mask: a mask file is checked against the
 # picture's ``shape``, which names the size its file stores (engines.fileio.load_mask)
 MaskSource = Callable[[Path, LoadedImage], np.ndarray]
+# (image file, the picture as read) -> (its request's guidance fields read from its own
+# files, notes on the guidance it lacks): clear_folder's ``guidance``
+GuidanceSource = Callable[[Path, LoadedImage], tuple[Mapping[str, Any], Sequence[str]]]
 WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
 SIZE_POLICIES = ("skip", "anchor")
 # what a single image may fail with without stopping the batch (Cancelled is not among them)
@@ -85,6 +90,9 @@ class OtherSize(NamedTuple):
     # file stores: "turned upright by its EXIF orientation; stored as 200x150"
     # (engines.fileio.turned_size_note); None otherwise
     turned: str | None = None
+    # the file of that other size, for every picture: the mask, or guidance files given
+    # for every picture while the masks are each picture's own (clear_folder's fixed_what)
+    what: str = "the mask"
 
 
 class Protected(NamedTuple):
@@ -318,18 +326,58 @@ def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarr
     return placed
 
 
-def prepare_engine(engine: Engine, device: str = "auto") -> None:
+# what a guidance layer's pixels hold, by request field: what anchoring finds and moves
+# (the labelled, painted or set pixels), and what a moved layer holds where nothing lands
+_LAYER_FILL = {"labels": UNLABELLED, "color": (0, 0, 0, 0)}
+
+
+def _layer_content(field: str, layer: np.ndarray) -> np.ndarray:
+    """The pixels of the guidance ``layer`` (a request ``field``) that hold something."""
+    if field == "labels":
+        return layer != UNLABELLED
+    if field == "color":
+        return layer[..., 3] > 0
+    return layer >= 128
+
+
+def _guidance_for(layers: Mapping[str, np.ndarray], image: np.ndarray, other_sizes: str,
+                  mask: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+    """The guidance ``layers`` given for every picture (request field -> layer, all of one
+    size) for ``image``: as they are when the sizes match, else None (``"skip"``) or moved
+    onto it (``"anchor"``) as :func:`_mask_for` moves the mask: by the shift
+    :func:`engines.watermark.anchored_offset` gives ``mask``'s box (the mask for every
+    picture, of their size), or without one the box of what the layers hold, so that a
+    mask and its guidance move together. Parts falling outside are dropped."""
+    if not layers:
+        return {}
+    height, width = image.shape[:2]
+    shape = next(iter(layers.values())).shape[:2]
+    if shape == (height, width):
+        return dict(layers)
+    if other_sizes == "skip":
+        return None
+    held = (mask >= 128) if mask is not None else np.logical_or.reduce(
+        [_layer_content(field, layer) for field, layer in layers.items()])
+    shift = anchored_shift(held, (width, height)) or (0, 0)  # (nothing held: nothing moves)
+    return {field: shifted(layer, shift, (width, height), _LAYER_FILL.get(field, 0))
+            for field, layer in layers.items()}
+
+
+def prepare_engine(engine: Engine, device: str = "auto",
+                   given: frozenset[Guidance] | set[Guidance] = frozenset()) -> None:
     """Get ``engine`` ready to fill a folder on ``device`` (a request's ``device``), or raise
-    before any work: :class:`InputError` if it needs guidance a folder run does not give
-    (:attr:`~engines.base.Engine.required_guidance`), :class:`EngineError` for an
-    accelerator named but missing, an engine not ready, or a network that does not load
-    (damaged checkpoint). A neural engine's network is loaded here, once for every picture
-    (it stays in the model slot for the runs)."""
+    before any work: :class:`InputError` if it needs guidance the run does not give
+    (:attr:`~engines.base.Engine.required_guidance` not among ``given``, the kinds the
+    run's guidance files give), :class:`EngineError` for an accelerator named but missing,
+    an engine not ready, or a network that does not load (damaged checkpoint). A neural
+    engine's network is loaded here, once for every picture (it stays in the model slot for
+    the runs)."""
     title = engine.title or engine.name
-    if engine.required_guidance:
+    if engine.required_guidance - set(given):
         needed = " and ".join(sorted(kind.value for kind in engine.required_guidance))
         raise InputError(f"{title} cannot fill a folder: it needs each picture's {needed}, "
-                         f"which a folder run does not give; fill the pictures one at a time")
+                         f"which this run does not give (no guidance file of that kind); give "
+                         f"them, or fill the pictures one at a time")
     device = device or "auto"
     require_device(device)
     engine.require_ready()
@@ -410,7 +458,12 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  other_sizes: str = "skip", keep_metadata: bool = True,
                  protected: Mapping[str | os.PathLike, Protected] | None = None,
                  reference_names: Sequence[str] = (),
-                 before_fill: BeforeFill | None = None) -> BatchResult:
+                 before_fill: BeforeFill | None = None,
+                 guidance: GuidanceSource | None = None,
+                 fixed_guidance: Mapping[str, np.ndarray] | None = None,
+                 fixed_what: str = "the guidance files",
+                 guidance_given: frozenset[Guidance] | set[Guidance] = frozenset()
+                 ) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
     Args:
@@ -463,6 +516,19 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         before_fill: called as ``before_fill(picture, request, engine)`` with each
             picture's request just before its fill (:data:`BeforeFill`), for a caller's
             own word on it; what it raises stops the run as the fill's own error would.
+        guidance: a function ``guidance(image_file, loaded)`` giving each picture's own
+            guidance (:data:`GuidanceSource`: request fields read from its files, checked
+            against ``loaded.shape``, and notes on the guidance it has no file for, which
+            join :attr:`BatchResult.notes`); what it raises fails that picture only.
+        fixed_guidance: guidance layers for every picture, by request field (``sketch``,
+            ``color``, ``labels``, ``sample_include``, ``sample_exclude``), all of one size,
+            the mask's when ``mask`` is one array (read once by the caller; a label map's
+            set goes in ``request_settings``). Pictures of another size follow
+            ``other_sizes``: skipped, or the layers moved onto them by the mask's shift
+            (:func:`_guidance_for`); ``fixed_what`` names them in :attr:`OtherSize.what`
+            when the masks are each picture's own.
+        guidance_given: the kinds of guidance ``guidance`` and ``fixed_guidance`` give, for
+            an engine requiring some (:func:`prepare_engine`).
 
     Returns a :class:`BatchResult`. Raises before any work (nothing created, the output
     folder included) :class:`InputError` for an empty or malformed mask, an unsafe or
@@ -483,6 +549,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
         if not (mask >= 128).any():
             raise InputError("the mask is empty: nothing to clear")
+    fixed_guidance = dict(fixed_guidance or {})
+    sizes = {layer.shape[:2] for layer in fixed_guidance.values()}
+    if len(sizes) > 1 or (sizes and not callable(mask) and sizes != {mask.shape}):
+        raise InputError("the guidance for every picture must be one size, the mask's "
+                         "when there is one mask")
     if output_format is not None:
         output_format = "." + output_format.lower().lstrip(".")  # "png" means ".png"
         if output_format not in IMAGE_SUFFIXES:
@@ -498,6 +569,11 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     if owned:
         engine = registry.create(engine, **dict(engine_options or {}))
 
+    def prepare() -> None:
+        prepare_engine(engine, settings.get("device", "auto"), guidance_given)
+        if "labels" in fixed_guidance:  # a label map of a set the model was not trained on
+            engine.check_label_set(settings.get("label_set"))
+
     def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | list[str]:
         loaded = load_image(source)
         image = loaded.rgb
@@ -507,7 +583,14 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             mask_size = _size(image_mask)
             return OtherSize(source, _size(image), mask_size,
                              turned_size_note(*mask_size, loaded.shape))
-        request = InpaintRequest(image, placed, **settings)
+        fixed = _guidance_for(fixed_guidance, image, other_sizes,
+                              None if callable(mask) else image_mask)
+        if fixed is None:  # masks of their own: the guidance for every picture is not its size
+            size = _size(next(iter(fixed_guidance.values())))
+            return OtherSize(source, _size(image), size,
+                             turned_size_note(*size, loaded.shape), fixed_what)
+        own, lacking = guidance(source, loaded) if guidance is not None else ({}, ())
+        request = InpaintRequest(image, placed, **{**settings, **fixed, **own})
         if before_fill is not None:
             before_fill(source, request, engine)
         result = _final_image(engine, request, cancel, report)
@@ -518,14 +601,14 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             else None
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
                    if keep_metadata else None)
-        # in inpaint's order: the fill's, the picture's own, its metadata not kept
-        return [*notes, *picture_notes(loaded, target.suffix),
+        # the guidance it lacks, then in inpaint's order: the fill's, the picture's own,
+        # its metadata not kept
+        return [*lacking, *notes, *picture_notes(loaded, target.suffix),
                 *filter(None, [dropped, profile])]
 
     try:
         return run_pictures(sources, targets, fill, progress, cancel, overwrite,
-                            prepare=lambda: prepare_engine(engine,
-                                                           settings.get("device", "auto")))
+                            prepare=prepare)
     finally:
         if owned:
             engine.release()

@@ -425,18 +425,33 @@ def anchored_offset(box: tuple[int, int, int, int], source: tuple[int, int],
     return shift(x, w, source[0], target[0]), shift(y, h, source[1], target[1])
 
 
+def anchored_shift(held: np.ndarray, target: tuple[int, int]) -> tuple[int, int] | None:
+    """The shift ``(dx, dy)`` :func:`anchored_offset` gives the box of the nonzero pixels of
+    ``held`` (``(H, W)`` bool or uint8) when its image becomes ``target`` = (width, height)
+    in size; None when it has none."""
+    points = cv2.findNonZero(held.view(np.uint8))
+    if points is None:
+        return None
+    return anchored_offset(cv2.boundingRect(points), (held.shape[1], held.shape[0]), target)
+
+
+def shifted(layer: np.ndarray, shift: tuple[int, int], target: tuple[int, int],
+            fill: float | tuple[float, ...] = 0) -> np.ndarray:
+    """``layer`` (``(H, W)`` or ``(H, W, C)``) moved by ``shift`` = (dx, dy) onto an image of
+    ``target`` = (width, height), pixel for pixel; ``fill`` where nothing lands, parts
+    falling outside dropped."""
+    matrix = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    return cv2.warpAffine(layer, matrix, target, flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
 def place_mask(mask: np.ndarray, target: tuple[int, int]) -> np.ndarray:
     """``mask`` moved onto an image of ``target`` = (width, height), keeping the watermark at
     the same distance from its nearest anchor (see :func:`anchored_offset`); parts falling
     outside are dropped. Returns ``(height, width)`` uint8.
     """
-    points = cv2.findNonZero((mask >= 128).view(np.uint8))
-    out = np.zeros((target[1], target[0]), np.uint8)
-    if points is None:
-        return out
-    box = cv2.boundingRect(points)
-    dx, dy = anchored_offset(box, (mask.shape[1], mask.shape[0]), target)
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(mask, matrix, target, flags=cv2.INTER_NEAREST,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    shift = anchored_shift(mask >= 128, target)
+    if shift is None:
+        return np.zeros((target[1], target[0]), np.uint8)
+    return shifted(mask, shift, target)
 

@@ -48,7 +48,7 @@ def test_debug_is_taken_after_a_nested_command(model_cache, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, command", [
     (["inpaint", "a.png", "m.png", "-o", "x.png", "--colr", "c.png"], "inpaint"),
-    (["batch", "--images", "in", "--mask", "m.png", "-o", "out", "--colour", "c.png"],
+    (["batch", "--images", "in", "--mask", "m.png", "-o", "out", "--sketches", "s"],
      "batch"),
     (["train", "semantic", "--images", "in", "--colour", "c.png"], "train semantic"),
     (["models", "download", "--quite", "lama"], "models download"),
