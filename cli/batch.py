@@ -322,6 +322,20 @@ def fixed_guidance(singles: Mapping[GuidanceOption, Path], mask: np.ndarray | No
     return fields, label_set
 
 
+def refuse_output_among_inputs(output: Path, masks: Path | None,
+                               folders: Sequence[GuidanceFolder]) -> None:
+    """Raise :class:`InputError` before any work when the output folder is the ``masks``
+    folder or a guidance folder: results are named like the pictures (``photo.png``), which
+    the next run would take as their masks or guidance."""
+    named = [("--masks", masks)] if masks is not None else []
+    named += [(entry.flag, entry.folder) for entry in folders]
+    for flag, folder in named:
+        if folder.exists() and output.exists() and folder.resolve() == output.resolve():
+            raise InputError(f"the output folder {output} is the {flag} folder: results are "
+                             "named like the pictures (photo.png), which a later run would "
+                             "read as their files there; choose another output folder")
+
+
 def protected_files(masks: Iterable[Path], references: Iterable[str],
                     guidance: Mapping[Path, str] | None = None) -> dict[str, Protected]:
     """The files no result may replace, whatever ``--overwrite`` says, as the refusal names
@@ -470,6 +484,7 @@ def run(args: argparse.Namespace) -> int:
     if args.other_sizes is not None and args.masks and not singles:  # and one it ignores
         raise InputError("--other-sizes applies to --mask (one mask for every picture), not "
                          "--masks: each mask there must be its picture's size")
+    refuse_output_among_inputs(Path(args.output), masks, folders)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
     guidance_used: dict[Path, str] = {}  # the same for the guidance files
 

@@ -9,6 +9,7 @@ import contextlib
 
 import cv2
 import numpy as np
+import pytest
 
 from cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engines.fileio import load_image, save_image, save_mask
@@ -207,8 +208,11 @@ def test_a_guidance_file_in_the_output_folder_is_refused_before_any_work(tmp_pat
         assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
                        "--sketch", sketch, "--overwrite") == EXIT_USAGE
         err = capsys.readouterr().err
-        assert "p1.png would replace a guidance file in use (--sketch " in err
-        assert "guidance files are never replaced" in err
+        if sketch == out:  # the whole folder: refused for what a later run would read
+            assert f"the output folder {out} is the --sketch folder" in err
+        else:
+            assert "p1.png would replace a guidance file in use (--sketch " in err
+            assert "guidance files are never replaced" in err
         assert [p.name for p in out.iterdir()] == ["p1.png"]  # p0.png not written either
         assert (out / "p1.png").read_bytes() == before
 
@@ -292,3 +296,30 @@ def test_with_masks_a_file_for_every_picture_skips_pictures_of_another_size(tmp_
     assert "1 skipped (another size than the guidance files for every picture" in printed
     assert f"  wide.png 120x60, --include {tmp_path / 'include.png'} 80x60" in printed
     assert sorted(p.name for p in out.iterdir()) == ["p0.png"]
+
+
+@pytest.mark.parametrize("flag", ["--masks", "--sketch"])
+def test_the_output_folder_may_not_be_a_masks_or_guidance_folder(tmp_path, capsys, flag):
+    """Results are named like the pictures: in the masks folder a later run would take
+    photo.png (a result) as photo.jpg's mask, before photo_mask.png."""
+    images, masks = tmp_path / "in", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    picture = np.full((40, 60, 3), 120, np.uint8)
+    save_image(images / "photo.png", picture)
+    hole = np.zeros((40, 60), np.uint8)
+    hole[10:20, 20:30] = 255
+    save_image(masks / "photo_mask.png", hole)
+    save_image(masks / "photo_sketch.png", np.zeros((40, 60), np.uint8))
+    argv = ["batch", "--images", str(images), "--masks", str(masks), "-o", str(masks),
+            "--engine", "telea"] + (["--sketch", str(masks)] if flag == "--sketch" else [])
+    if flag == "--sketch":  # the sketch folder is the output, the masks are elsewhere
+        other = tmp_path / "other_masks"
+        other.mkdir()
+        save_image(other / "photo_mask.png", hole)
+        argv[4] = str(other)
+    before = sorted(path.name for path in masks.iterdir())
+    assert run_cli(*argv) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert f"the output folder {masks} is the {flag} folder" in error
+    assert sorted(path.name for path in masks.iterdir()) == before  # nothing written

@@ -67,8 +67,9 @@ def test_a_mask_under_a_results_name_is_refused_as_a_mask(tmp_path, capsys):
                    "--engine", "telea", "--overwrite")
     err = capsys.readouterr().err
     assert code == EXIT_USAGE
-    assert err == (f"error: p0.png would replace a mask file in use ({masks / 'p0.png'}); "
-                   "choose another output folder: masks are never replaced\n")
+    assert err == (f"error: the output folder {masks} is the --masks folder: results are "
+                   "named like the pictures (photo.png), which a later run would read as "
+                   "their files there; choose another output folder\n")
     assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
 
 
