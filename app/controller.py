@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app import maskops
 from app.document import (
     SAMPLE_EXCLUDE,
     SAMPLE_INCLUDE,
@@ -541,9 +542,9 @@ class FillController(WorkerClient):
                 and changed(Layer.SAMPLING):
             sampling = doc.layer(Layer.SAMPLING)
             for kind in (SAMPLE_INCLUDE, SAMPLE_EXCLUDE):  # a pixel of a part used, not now
-                used = cv2.compare(run.sampling, kind, cv2.CMP_EQ)
+                used = maskops.compare(run.sampling, kind, cv2.CMP_EQ)
                 if cv2.countNonZero(cv2.bitwise_and(
-                        used, cv2.compare(sampling, kind, cv2.CMP_NE))):
+                        used, maskops.compare(sampling, kind, cv2.CMP_NE))):
                     return Guidance.SAMPLING
             checked(Layer.SAMPLING)
         if Guidance.EXEMPLARS in run.followed:

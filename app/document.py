@@ -1751,7 +1751,7 @@ def _holds_any(array: np.ndarray) -> bool:
 
 def _area_of(sampling: np.ndarray, kind: int) -> np.ndarray:
     """``(H, W)`` uint8, read-only: 255 where the sampling layer holds ``kind``, else 0."""
-    area = cv2.compare(sampling, kind, cv2.CMP_EQ)
+    area = maskops.compare(sampling, kind, cv2.CMP_EQ)
     area.flags.writeable = False
     return area
 

@@ -80,6 +80,24 @@ def draw_segment(layer: np.ndarray, p0: tuple[float, float], p1: tuple[float, fl
     return box
 
 
+_NUMPY_COMPARE = {cv2.CMP_EQ: np.equal, cv2.CMP_NE: np.not_equal, cv2.CMP_LT: np.less,
+                  cv2.CMP_LE: np.less_equal, cv2.CMP_GT: np.greater,
+                  cv2.CMP_GE: np.greater_equal}
+
+
+def compare(array: np.ndarray, value: int, op: int,
+            dst: np.ndarray | None = None) -> np.ndarray:
+    """``cv2.compare(array, value, op, dst)`` of a single-channel ``array`` with a scalar:
+    uint8, 255 where the comparison holds, else 0, in ``dst`` (same shape, uint8) when
+    given. Numpy for a one-element (or empty) array, which OpenCV 5's compare with a scalar
+    refuses ("Sizes of input arguments do not match")."""
+    if array.size > 1:
+        return cv2.compare(array, value, op, dst=dst)
+    out = np.empty(array.shape, np.uint8) if dst is None else dst
+    out[...] = np.where(_NUMPY_COMPARE[op](array, value), 255, 0)
+    return out
+
+
 def box_at_least(array: np.ndarray, level: int) -> Box | None:
     """The bounding box of the pixels of the 2-D uint8 ``array`` that are ``>= level``, None
     when there are none (from its row and column maxima: no temporary of its size)."""

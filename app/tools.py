@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from app import maskops
 from app.document import SAMPLE_EXCLUDE, SAMPLE_INCLUDE, Document, Layer
 from engines.base import UNLABELLED
 from engines.region import Box
@@ -189,7 +190,7 @@ def _extent(labels: np.ndarray, value: int) -> Box | None:
     for top in range(0, height, rows):
         band = labels[top:top + rows]
         hits = equal[:band.shape[0]]
-        cv2.compare(band, value, cv2.CMP_EQ, dst=hits)
+        maskops.compare(band, value, cv2.CMP_EQ, dst=hits)
         x, y, w, h = cv2.boundingRect(hits)  # of the nonzero pixels
         if w:
             box = Box(top + y, x, top + y + h, x + w)

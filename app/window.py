@@ -1043,8 +1043,12 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         is chosen and as a stroke starts (the tool may have been chosen before the overlay
         was hidden, or in an earlier session). What the status bar said before is kept, the
         sentence added after it (:meth:`say_also`): a note on the file just opened is not
-        lost."""
+        lost. A label tool with no label map to repaint paints nothing (it says so as it is
+        used): the overlay is left as it is."""
         tool = self.canvas.tool
+        if tool is not None and tool.layer is Layer.LABELS and (
+                self.document is None or not self.document.has_label_map()):
+            return
         if tool is not None and tool.layer is not None:
             said = self.overlay_panel.reveal(tool.layer)
             if said:
@@ -1298,7 +1302,10 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                                  or bool(waiting)))
         restorable = self.controller.restorable if has else ""  # a fill undo discarded
         self.actions["redo"].setEnabled(has and (doc.can_redo() or bool(restorable)))
-        undo = (f"{waiting} preview" if waiting
+        # mid-stroke (the button held, its step open) the entry names the stroke drawn
+        tool = self.canvas.tool
+        drawing = has and doc.in_step and self.canvas.dragging and tool is not None
+        undo = (f"{waiting} preview" if waiting else tool.title if drawing
                 else doc.undo_label() if has and doc.can_undo() else "")
         redo = restorable or (doc.redo_label() if has and doc.can_redo() else "")
         self._name_history_action("undo", undo, "Discard the fill shown, not applied yet "

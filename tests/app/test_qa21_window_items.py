@@ -86,6 +86,9 @@ def grab(window) -> np.ndarray:
     ("sample-exclude", Layer.SAMPLING, "Sampling area"),
 ])
 def test_choosing_a_tool_shows_its_hidden_overlay_and_says_so(window, tool, layer, title):
+    if layer is Layer.LABELS:  # a map for the label tools to repaint (none: they paint nothing)
+        doc = window.document
+        doc.replace_label_map(np.full((doc.height, doc.width), 3, np.uint8), None, "map")
     window.select_tool("pan")
     check = window.overlay_panel.checks[layer]
     check.setChecked(False)

@@ -1,0 +1,86 @@
+"""Two editor nits: a label tool used before any label map exists leaves the label overlay as
+it is (it paints nothing and says so); mid-stroke the Undo entry names the stroke being
+drawn, which Ctrl+Z then ends and undoes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.document import Layer
+from engines.fileio import save_image
+from tests.app.test_window import _screen, shown_window
+
+NO_MAP_BRUSH = ("No label map yet: compute one in the Labels panel or import one, then "
+                "repaint it with the brush")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    window = shown_window(qtbot)
+    window.confirm = lambda title, text: False  # never block on a question
+    window.engine_panel.auto_run.setChecked(False)
+    save_image(tmp_path / "photo.png", np.full((80, 120, 3), 90, np.uint8))
+    assert window.open_path(tmp_path / "photo.png")
+    window.errors = []
+    window.show_error = window.errors.append
+    yield window
+    window.worker.shutdown()
+
+
+def _undo_text(window) -> str:
+    return window.actions["undo"].text().replace("&", "")
+
+
+def test_a_label_brush_without_a_map_leaves_the_hidden_overlay_hidden(qtbot, window):
+    check = window.overlay_panel.checks[Layer.LABELS]
+    check.setChecked(False)
+    window.select_tool("label")  # chosen: nothing to show yet
+    assert not check.isChecked() and not window.canvas.style.visible[Layer.LABELS]
+    canvas = window.canvas
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_screen(canvas, 30, 30))
+    qtbot.mouseMove(canvas, _screen(canvas, 70, 30))
+    assert _undo_text(window) == "Undo"  # no stroke was begun: nothing to undo
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 70, 50))
+    assert not check.isChecked() and not window.canvas.style.visible[Layer.LABELS]
+    assert window.statusBar().currentMessage() == NO_MAP_BRUSH
+    doc = window.document
+    assert not doc.mask.any() and not doc.can_undo() and not doc.modified
+    window.select_tool("fill")  # the label bucket: the same
+    qtbot.mouseClick(canvas, Qt.LeftButton, pos=_screen(canvas, 30, 30))
+    assert not check.isChecked() and not doc.can_undo()
+    assert window.statusBar().currentMessage() == NO_MAP_BRUSH.replace("brush", "bucket")
+
+
+def test_a_label_brush_with_a_map_shows_the_hidden_overlay_as_before(qtbot, window):
+    doc = window.document
+    doc.replace_label_map(np.full((doc.height, doc.width), 3, np.uint8), None, "map")
+    check = window.overlay_panel.checks[Layer.LABELS]
+    check.setChecked(False)
+    window.select_tool("label")
+    assert check.isChecked() and window.canvas.style.visible[Layer.LABELS]
+    assert window.statusBar().currentMessage().endswith("overlay shown: it was hidden "
+                                                        "(Overlays panel)")
+
+
+def test_mid_stroke_the_undo_entry_names_the_stroke_being_drawn(qtbot, window):
+    canvas, doc = window.canvas, window.document
+    window.select_tool("mask")
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_screen(canvas, 20, 20))
+    qtbot.mouseMove(canvas, _screen(canvas, 40, 20))
+    assert canvas.dragging  # the very first stroke: named, though no step is done yet
+    assert _undo_text(window) == "Undo Mask brush"
+    assert window.actions["undo"].toolTip().startswith("Undo Mask brush (")
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 40, 20))
+    assert _undo_text(window) == "Undo Mask brush"
+    window.select_tool("sketch")
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_screen(canvas, 20, 60))
+    qtbot.mouseMove(canvas, _screen(canvas, 60, 60))
+    assert _undo_text(window) == "Undo Sketch pen"  # not the mask stroke before it
+    window.actions["undo"].trigger()  # Ctrl+Z mid-stroke: ends the stroke and undoes it
+    assert not canvas.dragging and not doc.layer(Layer.SKETCH).any()
+    assert doc.mask[20, 20:41].all()
+    assert _undo_text(window) == "Undo Mask brush"
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 60, 60))
+    assert not doc.layer(Layer.SKETCH).any() and _undo_text(window) == "Undo Mask brush"
