@@ -21,9 +21,13 @@ ENGINES = ["telea", "ns", "patchmatch"]
 TITLES = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes", "patchmatch": "PatchMatch"}
 NO_SOURCE = "no source left for {}: the hole covers the whole area it is filled from (the "\
     "image, or the crop around the hole)"
-NO_PATCH = ("no 7x7 patch fits in the picture where copies may come from (outside the hole "
-            "and the sampling area's limits), so PatchMatch has nothing to copy; choose a "
-            "smaller patch size, unmask some context or add a reference image")
+
+
+def _too_small(shape: tuple[int, int]) -> str:
+    """PatchMatch's refusal on a picture no patch fits in, whatever its size."""
+    return (f"the area PatchMatch copies from is {shape[1]}x{shape[0]} pixels, too small for "
+            "any patch (3x3 at the smallest); fill it with OpenCV Telea or add a reference "
+            "image")
 
 
 def _picture(height: int, width: int) -> np.ndarray:
@@ -110,7 +114,7 @@ def test_a_brushed_pixel_fills_from_its_neighbours(qtbot, window, tmp_path, shap
         assert np.array_equal(doc.image, picture) and doc.mask[middle] == 255
         return
     if engine == "patchmatch":  # no 3x3 patch (the smallest) fits in the picture
-        assert errors == [NO_PATCH]
+        assert errors == [_too_small(shape)]
         assert np.array_equal(doc.image, picture) and doc.mask[middle] == 255
         return
     assert errors == []
@@ -235,7 +239,7 @@ def test_the_sampling_areas_and_a_fill_with_them(qtbot, window, tmp_path, shape,
     hole = doc.mask > 0
     errors = _fill(qtbot, window, engine)
     if engine == "patchmatch" or shape == (1, 1):  # refused as without the areas
-        assert len(errors) == 1 and errors[0] in (NO_PATCH, _no_source(engine),
+        assert len(errors) == 1 and errors[0] in (_too_small(shape), _no_source(engine),
                                                   NO_SAMPLING_SOURCE)
         assert np.array_equal(doc.image, picture)
         return

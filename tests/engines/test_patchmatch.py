@@ -114,6 +114,14 @@ def test_no_usable_source_is_reported():
     mask[:3] = 0  # only a 3-pixel strip is known: no 7x7 source patch fits
     with pytest.raises(EngineError, match=r"no 7x7 patch fits .* choose a smaller patch size"):
         _run(InpaintRequest(image, mask))
+    strip = np.full((48, 48), 255, np.uint8)
+    strip[:2] = 0  # at the smallest patch size, no smaller size to advise
+    with pytest.raises(EngineError, match=r"no 3x3 patch fits .*nothing to copy; unmask some "
+                                          r"context or add a reference image$"):
+        _run(InpaintRequest(image, strip), patch_size=3)
+    with pytest.raises(EngineError, match=r"^the area PatchMatch copies from is 48x2 pixels, "
+                                          r"too small for any patch"):
+        _run(InpaintRequest(image[:2], np.pad(np.full((1, 48), 255, np.uint8), ((0, 1), (0, 0)))))
     with pytest.raises(EngineError, match=r"^no source left for PatchMatch: the hole covers "
                                           r"the whole area it is filled from"):
         _run(InpaintRequest(image, np.full((48, 48), 255, np.uint8)))

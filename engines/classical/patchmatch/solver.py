@@ -389,11 +389,16 @@ def _require_sources(level: LevelInputs, radius: int,
                           "pixels are copied); choose a smaller patch size, unmask some "
                           "context or add a larger, opaque reference image")
     if level.usable.any():  # known pixels, but too few together for one patch
+        height, width = level.usable.shape[:2]
+        if min(height, width) < 3:  # no patch size can help: the smallest is 3x3
+            raise EngineError(f"the area PatchMatch copies from is {width}x{height} pixels, "
+                              "too small for any patch (3x3 at the smallest); fill it with "
+                              "OpenCV Telea or add a reference image")
+        smaller = "choose a smaller patch size, " if side > 3 else ""
         raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
                           "come from (outside the hole and the sampling area's limits), "
-                          "so PatchMatch has nothing to copy; "
-                          "choose a smaller patch size, unmask some context or add a "
-                          "reference image")
+                          f"so PatchMatch has nothing to copy; {smaller}unmask some context "
+                          "or add a reference image")
     if level.hole.all():  # said as the OpenCV engines say it: no sampling area is to blame
         raise EngineError("no source left for PatchMatch: the hole covers the whole area it "
                           "is filled from (the image, or the crop around the hole), so there "
