@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -910,8 +911,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         "; the mask is now empty" when nothing is left of it. A brush drag under way ends
         first, its stroke included (:meth:`_end_drag_for`). With ``cancel`` (a fresh token
         that ``operation`` checks), the busy dialog can cancel it: the mask is then left
-        unchanged, no undo step is added, and the status bar says so. Returns whether the
-        operation ran (the mask replaced)."""
+        unchanged, no undo step is added, and the status bar says so; the same when the
+        result is the mask as it was. Returns whether the mask was replaced."""
         if self.document is None or not self._end_drag_for():
             return False
         mask = self.document.mask
@@ -919,10 +920,18 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage(f"The mask is empty: nothing to {verb}", 5000)
             return False
         self.controller.discard()
+        def run() -> tuple[np.ndarray, bool]:  # the comparison too, off the GUI thread
+            result = operation(mask)
+            return result, np.array_equal(result, mask)
+
         try:
-            result = wait_for(self, f"{label}...", lambda: operation(mask), cancel=cancel)
+            result, same = wait_for(self, f"{label}...", run, cancel=cancel)
         except Cancelled:
             self.statusBar().showMessage(f"{label} cancelled; the mask is unchanged", 5000)
+            return False
+        if same:  # no undo step for nothing
+            why = " (it covers the whole picture)" if mask.min() == 255 else ""
+            self.statusBar().showMessage(f"{label} changed nothing{why}", 5000)
             return False
         if say_emptied and said and not result.any():
             said += "; the mask is now empty"

@@ -137,7 +137,8 @@ def test_the_mask_commands_undo_and_the_files(qtbot, window, tmp_path, shape):
     window.shrink_mask(1)
     if shape == (1, 1):  # all hole: outside the picture does not limit, so it stays
         np.testing.assert_array_equal(doc.mask, one)
-        assert status() == "Shrank the mask by 1 px" and doc.undo_label() == "Mask brush"
+        assert status() == "Shrink mask 1px changed nothing (it covers the whole picture)"
+        assert doc.undo_label() == "Mask brush"  # no step for nothing
     else:  # a known pixel next to it
         assert not doc.mask.any() and status() == ("Shrank the mask by 1 px; the mask is "
                                                     "now empty")
@@ -145,7 +146,10 @@ def test_the_mask_commands_undo_and_the_files(qtbot, window, tmp_path, shape):
     np.testing.assert_array_equal(doc.mask, one)
     window.grow_mask(2)  # reaches every pixel of these pictures
     assert (doc.mask == 255).all()
-    if shape != (1, 1):  # (a 1x1 mask all hole stays as it was: no step)
+    if shape == (1, 1):  # a 1x1 mask all hole stays as it was: no step, and it says so
+        assert status() == "Grow mask 2px changed nothing (it covers the whole picture)"
+        assert doc.undo_label() == "Mask brush"
+    else:
         assert doc.undo_label() == "Grow mask 2px"
         window.undo()
         np.testing.assert_array_equal(doc.mask, one)
