@@ -519,7 +519,9 @@ def run(args: argparse.Namespace) -> int:
             keep_metadata=not args.strip_metadata,
             protected=protected_files(in_use, references, guidance_used),
             reference_names=reference_names(references),
-            before_fill=shrunk_once(list(references)), guidance=guidance_finder(folders),
+            before_fill=shrunk_once(list(references)),
+            guidance=guidance_finder(  # guidance the engine ignores is not read per picture
+                [entry for entry in folders if entry.option.kind.value not in unused]),
             fixed_guidance=fixed, guidance_given=given,
             fixed_what=join_words([f"--{option.dest} {path}"
                                    for option, path in singles.items()])),

@@ -323,3 +323,16 @@ def test_the_output_folder_may_not_be_a_masks_or_guidance_folder(tmp_path, capsy
     error = capsys.readouterr().err
     assert f"the output folder {masks} is the {flag} folder" in error
     assert sorted(path.name for path in masks.iterdir()) == before  # nothing written
+
+
+def test_a_guidance_folder_the_engine_ignores_is_not_read_per_picture(tmp_path, capsys):
+    images, masks, sketches = _dirs(tmp_path, "images", "masks", "sketches")
+    for name in ("p0", "p1"):
+        save_image(images / f"{name}.png", _edge_picture(8))
+        save_mask(masks / f"{name}.png", EDGE_HOLE)
+    (sketches / "p0_sketch.png").write_bytes(b"not a picture")  # would fail p0 if read
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "out",
+                   "--engine", "telea", "--sketch", sketches) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2 written" in out and "note: telea ignored --sketch; " in out
+    assert "no sketch file" not in out  # p1 has none, but no sketch was followed anyway
