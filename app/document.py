@@ -1764,8 +1764,7 @@ def _check_sampling_kind(kind: int) -> None:
 def _nonzero_box(array: np.ndarray, at: Box) -> Box | None:
     """The box, in whole-picture coordinates, of the nonzero pixels of the 2-D uint8
     ``array`` that covers ``at`` (OpenCV's bounding rectangle); None when all are zero."""
-    x, y, w, h = cv2.boundingRect(array)
-    return _shift(Box(y, x, y + h, x + w), at) if w else None
+    return _shift(Box.around(array), at)
 
 
 def drawn(pixels: np.ndarray) -> np.ndarray:

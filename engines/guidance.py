@@ -286,7 +286,7 @@ def guidance_given(request: InpaintRequest,
     if unedited_labels is not None and unedited_labels.shape != request.mask.shape:
         raise InputError(f"unedited_labels {unedited_labels.shape} does not match the "
                          f"mask {request.mask.shape}")
-    hole = _nonzero_box(request.mask)
+    hole = Box.around(request.mask)
     if hole is None:
         return set()
     given = set()
@@ -363,13 +363,6 @@ def _near_hole(mask: np.ndarray, hole: Box, drawn: Callable[[Box], np.ndarray]) 
 _EXACT_PIXELS = 1 << 20  # pictures up to this size get the exact crop boxes
 
 
-def _nonzero_box(mask: np.ndarray) -> Box | None:
-    """The bounding box of the nonzero pixels of the 2-D uint8 ``mask`` (None: there are
-    none), found by OpenCV without a temporary of the mask's size."""
-    x, y, w, h = cv2.boundingRect(mask)
-    return Box(y, x, y + h, x + w) if w else None
-
-
 def _seen_boxes(request: InpaintRequest, hole: Box | None = None,
                 min_side: int = 0) -> list[Box]:
     """The parts of the picture an engine sees for ``request``: with :attr:`Strategy.CROP`
@@ -391,7 +384,7 @@ def _seen_boxes(request: InpaintRequest, hole: Box | None = None,
     factor = max(1, min(math.isqrt(mask.size // _EXACT_PIXELS), context // MIN_CROP_CONTEXT))
     if factor == 1:
         return crop_boxes(mask, context, min_side)
-    hole = hole or _nonzero_box(mask)
+    hole = hole or Box.around(mask)
     if hole is None:
         return []
     # max-pooled by factor x factor blocks, only over the blocks the hole's box meets

@@ -108,12 +108,16 @@ class Box:
 
     @classmethod
     def around(cls, mask: np.ndarray) -> Box | None:
-        """The bounding box of the true pixels of a 2-D ``mask``, ``None`` when there are none."""
-        rows = np.flatnonzero(mask.any(axis=1))
-        if rows.size == 0:
+        """The bounding box of the nonzero (true) pixels of a 2-D ``mask``, ``None`` when
+        there are none: OpenCV's, with no temporary of a bool or uint8 mask's size."""
+        if mask.size == 0:
             return None
-        cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
-        return cls(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+        if mask.dtype == np.bool_:
+            mask = mask.view(np.uint8)
+        elif mask.dtype != np.uint8:
+            mask = (mask != 0).view(np.uint8)
+        x, y, w, h = cv2.boundingRect(mask)
+        return cls(y, x, y + h, x + w) if w else None
 
     def contains(self, other: Box) -> bool:
         return (self.top <= other.top and other.bottom <= self.bottom
