@@ -19,8 +19,10 @@ NO_DISPLAY = ("no display found: run on a desktop, or set QT_QPA_PLATFORM=offscr
 
 def _add_editor_arguments(parser) -> None:
     """The editor's arguments, on a parser or an argument group."""
-    parser.add_argument("image", nargs="?", help="image to open (default: a sample photo)")
-    parser.add_argument("--mask", help="mask to load with the image (white = hole)")
+    parser.add_argument("image", nargs="?", help="image to open (default: a sample photo); "
+                        "of several named, the first that opens is shown")
+    parser.add_argument("--mask", help="mask to load with the image (white = hole); with "
+                        "several pictures named, it goes with the first")
     parser.add_argument("--engine", help="engine to select on start")
 
 
@@ -40,7 +42,7 @@ def _print_help(cli) -> None:
     """One help for both uses: the commands' parser, with the editor's arguments as a group
     (printed only; parsing keeps the two parsers apart)."""
     parser = cli.build_parser()
-    parser.usage = ("%(prog)s [-h] [image] [--mask MASK] [--engine ENGINE]\n"
+    parser.usage = ("%(prog)s [-h] [image ...] [--mask MASK] [--engine ENGINE]\n"
                     "       %(prog)s [--debug] COMMAND ...")
     _add_editor_arguments(parser.add_argument_group("the editor (no command)"))
     parser.print_help()

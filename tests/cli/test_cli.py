@@ -452,6 +452,10 @@ def test_help_lists_the_commands(capsys):
     out = capsys.readouterr().out
     for command in ("inpaint", "batch", "engines", "models", "segment", "watermark", "train"):
         assert command in out
+    # the editor takes several pictures: the first that opens, the mask with the first
+    assert out.startswith("usage: inpaint-studio [-h] [image ...] [--mask MASK]")
+    assert "the first that opens is shown" in " ".join(out.split())
+    assert "with several pictures named, it goes with the first" in " ".join(out.split())
 
 
 def test_engine_options_reach_the_engine(files, capsys):
