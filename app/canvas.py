@@ -694,6 +694,7 @@ class Canvas(QWidget):
         elif event.button() == Qt.LeftButton and self.document and self.tool:
             self._drawing = True
             self._drag_point = self.image_point(pos)
+            self.tool.settings.shift = bool(event.modifiers() & Qt.ShiftModifier)
             self.tool.press(self.document, self._drag_point)
             self.dragChanged.emit(True)
         event.accept()

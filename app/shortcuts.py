@@ -65,7 +65,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("tool_color", "C", "Colour brush"),
     Shortcut("tool_color-eraser", "Shift+C", "Colour eraser"),
     Shortcut("tool_label", "L", "Label brush (paints the current label)"),
-    Shortcut("tool_fill", "G", "Label fill bucket"),
+    Shortcut("tool_fill", "G", "Label fill bucket (Shift+click: every pixel of that label)"),
     Shortcut("tool_picker", "I", "Label picker (eyedropper)"),
     Shortcut("tool_sample-include", "K", "Sampling area: use only these pixels as source"),
     Shortcut("tool_sample-exclude", "Shift+K", "Sampling area: never use these pixels"),

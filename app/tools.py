@@ -37,6 +37,7 @@ class ToolSettings:
     color: tuple[int, int, int] = (200, 60, 40)
     on_label_picked: Callable[[int], None] | None = None
     on_message: Callable[[str], None] | None = None  # a tool tells the user why it did nothing
+    shift: bool = False  # Shift held at the press (the canvas sets it): the whole label
 
 
 class Tool:
@@ -198,15 +199,22 @@ def _extent(labels: np.ndarray, value: int) -> Box | None:
     return found
 
 
-def _connected_area(labels: np.ndarray, seed: tuple[int, int]) -> tuple[Box, np.ndarray]:
-    """The 4-connected area of equal value around ``seed`` (x, y) of the 2-D uint8
-    ``labels``, which is left unchanged: its bounding box and a bool mask over that box.
-    The flood fill runs within the extent of the seed's label, where the area lies, so its
-    mask is the size of that extent, not of the picture."""
+def _connected_area(labels: np.ndarray, seed: tuple[int, int],
+                    whole: bool = False) -> tuple[Box, np.ndarray]:
+    """The 8-connected area of equal value around ``seed`` (x, y) of the 2-D uint8
+    ``labels`` (with ``whole``, every pixel of that value), which is left unchanged: its
+    bounding box and a bool mask over that box. The flood fill runs within the extent of
+    the seed's label, where the area lies, so its mask is the size of that extent, not of
+    the picture. (8-connected: a parser's region touching itself diagonally, as through a
+    lattice, is one area.)"""
     x, y = seed
-    extent = _extent(labels, int(labels[y, x]))
+    value = int(labels[y, x])
+    extent = _extent(labels, value)
+    if whole:
+        return extent, maskops.compare(extent.crop(labels, Box.frame(labels.shape)), value,
+                                       cv2.CMP_EQ).view(bool)
     flooded = np.zeros((extent.height + 2, extent.width + 2), np.uint8)
-    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    flags = 8 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
     _, _, _, (left, top, w, h) = cv2.floodFill(
         extent.crop(labels, Box.frame(labels.shape)), flooded,
         (x - extent.left, y - extent.top), 0, 0, 0, flags)
@@ -216,8 +224,9 @@ def _connected_area(labels: np.ndarray, seed: tuple[int, int]) -> tuple[Box, np.
 
 
 class LabelFill(Tool):
-    """Fills the connected area of one label with the current label (one undo step, which
-    keeps the tiles of the area's bounding box only)."""
+    """Fills the connected area of one label with the current label, or with Shift held
+    (:attr:`ToolSettings.shift`) every pixel of that label (one undo step, which keeps the
+    tiles of the area's bounding box only)."""
 
     name, title, layer = "fill", "Label fill", Layer.LABELS
 
@@ -244,7 +253,7 @@ class LabelFill(Tool):
             return
         with document.step(self.title):
             # found first, so that only the tiles of its box are backed up
-            box, area = _connected_area(labels, (x, y))
+            box, area = _connected_area(labels, (x, y), whole=self.settings.shift)
             document.touch(Layer.LABELS, box)
             # every pixel of the area holds ``old``: moved to ``value`` by a masked add or
             # subtract, which cannot saturate (OpenCV: a third faster than numpy's copyto)

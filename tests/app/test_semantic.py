@@ -261,7 +261,7 @@ def test_a_label_fill_makes_the_filled_region_plus_margin_the_hole(computed):
     settings = ToolSettings(label=201)
     LabelFill(settings).press(document, (x, y))
     labels = document.layer(Layer.LABELS)
-    _, component = cv2.floodFill(computed_map.copy(), None, (x, y), 201, 0, 0, 4)[:2]
+    _, component = cv2.floodFill(computed_map.copy(), None, (x, y), 201, 0, 0, 8)[:2]
     assert np.array_equal(labels, component)
     assert (computed_map[labels == 201] == old).all()
     _assert_hole_is_changed_area_grown_by_margin(document)

@@ -144,11 +144,36 @@ def _bucket_maps() -> list[np.ndarray]:
 
 
 def _flood_reference(labels: np.ndarray, seed: tuple[int, int], value: int) -> np.ndarray:
-    """What the bucket should leave: the 4-connected area of equal labels around ``seed``
+    """What the bucket should leave: the 8-connected area of equal labels around ``seed``
     set to ``value``, by OpenCV's plain flood fill of the whole map."""
     expected = labels.copy()
-    cv2.floodFill(expected, None, seed, value, 0, 0, 4 | cv2.FLOODFILL_FIXED_RANGE)
+    cv2.floodFill(expected, None, seed, value, 0, 0, 8 | cv2.FLOODFILL_FIXED_RANGE)
     return expected
+
+
+def test_the_bucket_joins_diagonal_pieces_and_shift_takes_the_whole_label():
+    labels = np.zeros((40, 60), np.uint8)
+    labels[5:10, 5:10] = 3
+    labels[10:15, 10:15] = 3  # touches the first piece at a corner only
+    labels[30:35, 40:50] = 3  # apart: only Shift+click reaches it
+    labels[20, 20] = 7
+    doc, settings = Document(np.zeros((40, 60, 3), np.uint8)), ToolSettings(label=5)
+    doc.replace_label_map(labels, "test", "map")
+    fill = LabelFill(settings)
+    fill.press(doc, (6.5, 6.5))
+    assert fill.release(doc, (6.5, 6.5))
+    after = doc.layer(Layer.LABELS)
+    assert (after[5:15, 5:15][labels[5:15, 5:15] == 3] == 5).all()  # both diagonal pieces
+    assert (after[30:35, 40:50] == 3).all()
+    doc.undo()
+    settings.shift = True  # as the canvas sets it for a Shift+click
+    fill.press(doc, (6.5, 6.5))
+    assert fill.release(doc, (6.5, 6.5))
+    after = doc.layer(Layer.LABELS)
+    assert np.array_equal(after == 5, labels == 3)  # every pixel of label 3, nothing else
+    assert doc.undo_label() == "Label fill"
+    doc.undo()
+    assert np.array_equal(doc.layer(Layer.LABELS), labels)
 
 
 def test_the_bucket_fills_the_connected_area_on_varied_maps(monkeypatch):
