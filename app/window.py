@@ -1253,7 +1253,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         if name == current:
             return ""
         self.engine_panel.select_engine(name)
-        return f"Filling with {registry.engine_class(name).title}: it follows the label map"
+        # the user's choice changes for later fills too: said as a choice when none starts
+        verb = "Filling with" if self.controller.settings.auto_run else "Engine set to"
+        return f"{verb} {registry.engine_class(name).title}: it follows the label map"
 
     def _on_progress(self, fraction: float, message: str) -> None:
         if fraction < 0:

@@ -54,9 +54,17 @@ def test_a_map_repainted_elsewhere_and_imported_back_is_filled_where_it_changed(
     message = window.statusBar().currentMessage()
     assert "Label map imported: 5000 pixels changed; they will be filled" in message
     assert window.controller.settings.engine == "patchmatch"
-    assert "Filling with Guided PatchMatch: it follows the label map" in message
+    assert "Engine set to Guided PatchMatch: it follows the label map" in message  # no fill yet
     window.undo()  # labels and hole together
     assert np.array_equal(doc.layer(Layer.LABELS), first) and not doc.mask.any()
+    window.engine_panel.select_engine("telea")
+    window.ask_stop_runs = lambda text: True  # closing may find the fill below running
+    window.engine_panel.auto_run.setChecked(True)  # a fill starts: said as filling
+    with qtbot.waitSignal(window.controller.waitingChanged, timeout=60000):
+        assert window.import_labels(_write(tmp_path / "edited.png", edited))
+        assert "Filling with Guided PatchMatch: it follows the label map" in \
+            window.statusBar().currentMessage()
+    window.controller.cancel()
 
 
 def test_the_same_map_imported_again_changes_nothing(window, tmp_path):
@@ -98,7 +106,7 @@ def test_a_label_edit_keeps_an_engine_that_follows_labels(qtbot, window, tmp_pat
     _drag(qtbot, window.canvas, [_screen(window.canvas, x, 100) for x in range(50, 150, 15)])
     assert window.controller.settings.engine == "semantic"
     assert window.statusBar().currentMessage().startswith(
-        f"Filling with {semantic.title}: it follows the label map")
+        f"Engine set to {semantic.title}: it follows the label map")
 
 
 BIG = LabelSet("big", tuple(f"class {i}" for i in range(PRESENT_ONLY_ABOVE + 10)),
