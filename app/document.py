@@ -1551,7 +1551,9 @@ class Document:
         picture's size: not on the GUI thread).
 
         Only layers that exist and carry something are included, with the reference photos
-        as ``exemplars``; ``settings`` are passed on (strategy, seed, device, options...).
+        as ``exemplars`` and the picture's transparency as ``alpha`` (its fully transparent
+        pixels are no source of the fill); ``settings`` are passed on (strategy, seed,
+        device, options...).
         The snapshot holds read-only views of the layers, not copies (:meth:`_share`): the
         document writes to copies of them from then on, so it never changes.
         """
@@ -1570,10 +1572,14 @@ class Document:
         mask, sketch, color, labels, sampling = (
             self._share(Layer.MASK), present(Layer.SKETCH), present(Layer.COLOR),
             present(Layer.LABELS), present(Layer.SAMPLING))
+        alpha = None
+        if self.alpha is not None:  # never written once opened: a read-only view, no copy
+            alpha = self.alpha.view()
+            alpha.flags.writeable = False
         request = InpaintRequest(
             image=self._share(Layer.IMAGE), mask=mask, sketch=sketch, color=color,
             labels=labels, label_set=self.label_set if labels is not None else None,
-            exemplars=tuple(r.pixels for r in self.references), **settings)
+            exemplars=tuple(r.pixels for r in self.references), alpha=alpha, **settings)
         versions = None if self.in_step else (self.layer_version(Layer.IMAGE),
                                               self.layer_version(Layer.MASK))
         return Snapshot(request, sampling, versions)

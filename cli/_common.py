@@ -321,11 +321,14 @@ def build_request(settings: dict[str, object], image: np.ndarray, mask: np.ndarr
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
                   exemplars: tuple[np.ndarray, ...] = (),
                   label_set: str | None = None,
-                  color: np.ndarray | None = None) -> InpaintRequest:
-    """The request of one picture, with the run's ``settings`` (:func:`request_settings`)."""
+                  color: np.ndarray | None = None,
+                  alpha: np.ndarray | None = None) -> InpaintRequest:
+    """The request of one picture, with the run's ``settings`` (:func:`request_settings`);
+    ``alpha``: the picture's transparency (:attr:`engines.fileio.LoadedImage.alpha`), whose
+    fully transparent pixels the fill neither copies nor continues."""
     return InpaintRequest(image=image, mask=mask, sketch=sketch, color=color, labels=labels,
                           label_set=label_set, sample_include=include, sample_exclude=exclude,
-                          exemplars=exemplars, **settings)
+                          exemplars=exemplars, alpha=alpha, **settings)
 
 
 def unique_paths(paths: list[str] | None,

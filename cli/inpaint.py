@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     request = build_request(settings, loaded.rgb, mask, sketch=sketch, labels=labels,
                             include=include, exclude=exclude,
                             exemplars=tuple(references.values()), label_set=label_set,
-                            color=colour)
+                            color=colour, alpha=loaded.alpha)
     unused, users = registry.unused_guidance(args.engine, request.guidance_given())
     say_shrunk_references(request, engine, list(references))  # on stderr, before the bar
     final = run_with_bar(engine, request, f"{args.engine} {Path(args.image).name}")

@@ -188,6 +188,12 @@ class InpaintRequest:
         seed: random seed; an engine given the same request and seed gives the same result.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         options: engine-specific settings (read-only mapping).
+        alpha: optional ``(H, W)`` uint8 transparency of the picture (255 = opaque), as its
+            file gave it (:attr:`engines.fileio.LoadedImage.alpha`); None: opaque. Pixels at
+            alpha 0 (:data:`engines.region.TRANSPARENT`) are invisible: whatever colour
+            ``image`` stores there is neither a source nor boundary colour for the fill
+            (:func:`engines.region.build_region`); those at 1 to 254 show their colour and
+            count as any pixel. Only hole pixels change, these included.
     """
 
     image: np.ndarray
@@ -204,6 +210,7 @@ class InpaintRequest:
     seed: int = 0
     device: str = "auto"
     options: Mapping[str, Any] = field(default_factory=dict)
+    alpha: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -215,7 +222,8 @@ class InpaintRequest:
         set_(self, "image", image)
         height, width = image.shape[:2]
         for name, dims in (("mask", (2,)), ("sketch", (2,)), ("color", (3,)), ("labels", (2,)),
-                           ("sample_include", (2,)), ("sample_exclude", (2,))):
+                           ("sample_include", (2,)), ("sample_exclude", (2,)),
+                           ("alpha", (2,))):
             value = _frozen_array(getattr(self, name), np.uint8, dims, name)
             if value is not None and value.shape[:2] != (height, width):
                 raise InputError(f"{name} is {value.shape[1]}x{value.shape[0]} but the image is "

@@ -590,7 +590,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), size,
                              turned_size_note(*size, loaded.shape), fixed_what)
         own, lacking = guidance(source, loaded) if guidance is not None else ({}, ())
-        request = InpaintRequest(image, placed, **{**settings, **fixed, **own})
+        request = InpaintRequest(image, placed, **{**settings, **fixed, **own},
+                                 alpha=loaded.alpha)
         if before_fill is not None:
             before_fill(source, request, engine)
         result = _final_image(engine, request, cancel, report)

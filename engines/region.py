@@ -45,6 +45,12 @@ REFERENCE_PIXELS_FLOOR = 4_000_000
 # Only fully opaque pixels of a reference photo are sources: a cut-out's soft edge (alpha 1 to
 # 254) mixes the subject with a background colour nobody sees, which a copy would show.
 REFERENCE_OPAQUE = 255
+# A pixel of the picture itself whose alpha (InpaintRequest.alpha) is at most this is
+# invisible: the colour stored under it (often black) is no source and no boundary colour
+# for the fill. Only alpha 0: a semi-transparent pixel (a soft edge, a shadow) shows its
+# colour, which is the picture's to continue, unlike a reference's where only what is fully
+# opaque is copied.
+TRANSPARENT = 0
 # Shrinking a huge reference takes a while (0.4 s for 108 MP) and a fill of a small area
 # shrinks it to the same size each time: the last few shrunk copies of each reference are
 # kept while it lives (:func:`_scaled_reference`).
@@ -306,9 +312,51 @@ def plan_boxes(request: InpaintRequest, engine: Engine,
     boxes = crop_boxes(request.mask, request.crop_margin, engine.min_context, cancel)
     if limit and len(boxes) > 1:
         boxes = group_boxes(boxes, int(limit))
-    if _sources_outside(request, engine, boxes, cancel):
+    if _sources_outside(request, engine, boxes, cancel) \
+            or _unseen_context(request, boxes, cancel):
         return [(whole, scale_for(whole))]
     return [(box, scale_for(box)) for box in boxes]
+
+
+def _visible_known(request: InpaintRequest, box: Box) -> np.ndarray:
+    """``(h, w)`` bool over ``box``: the known pixels (``mask < 128``) that are not fully
+    transparent (alpha above :data:`TRANSPARENT`; all of them without alpha)."""
+    rows, cols = box.slices
+    known = request.mask[rows, cols] < 128
+    if request.alpha is not None:
+        known &= request.alpha[rows, cols] > TRANSPARENT
+    return known
+
+
+def _unseen_context(request: InpaintRequest, boxes: list[Box], cancel: CancelToken) -> bool:
+    """Whether a crop box holds no visible known pixel (:func:`_visible_known`) though
+    the picture has transparency: its hole is then filled from the whole picture. Boxes
+    are read in bands (``cancel`` looked at between them) up to the first visible pixel."""
+    if request.alpha is None:
+        return False
+    for box in boxes:
+        for band in _row_bands(box.height, box.width, cancel):
+            part = Box(box.top + band.start, box.left, box.top + band.stop, box.right)
+            if _visible_known(request, part).any():
+                break
+        else:
+            return True
+    return False
+
+
+def _require_visible(request: InpaintRequest, cancel: CancelToken) -> None:
+    """Raise :class:`InputError` when every known pixel of a picture with transparency is
+    fully transparent: nothing visible is left to fill the hole from. Read in bands
+    (``cancel`` looked at between them) up to the first visible pixel."""
+    if request.alpha is None:
+        return
+    frame = Box.frame(request.mask.shape)
+    for band in _row_bands(frame.height, frame.width, cancel):
+        if _visible_known(request, Box(band.start, 0, band.stop, frame.width)).any():
+            return
+    raise InputError("no source left: every pixel outside the hole is fully transparent "
+                     "(alpha 0), so nothing visible is left to fill it from; unmask some "
+                     "visible context")
 
 
 def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
@@ -364,11 +412,12 @@ def _sampling_followed(request: InpaintRequest,
 def _allowed_sources(request: InpaintRequest, engine: Engine, box: Box,
                      include: bool) -> np.ndarray:
     """``(h, w)`` bool over ``box``: the pixels ``engine`` may copy from, as a copying
-    engine takes them (PatchMatch): known (``mask < 128``), inside the include area where
+    engine takes them (PatchMatch): known (``mask < 128``) and not fully transparent
+    (:func:`_visible_known`), inside the include area where
     one restricts (``include``: whether it does; an all-zero one does not), not in the
     exclude area; of those areas only what the engine follows counts."""
     rows, cols = box.slices
-    allowed = request.mask[rows, cols] < 128
+    allowed = _visible_known(request, box)
     inside, outside = _sampling_followed(request, engine)
     if inside is not None and include:
         allowed &= inside[rows, cols] >= 128
@@ -619,9 +668,104 @@ def build_region(request: InpaintRequest, box: Box, scale: float,
     """Cut ``box`` out of the request and scale every layer by ``scale``; the exemplars by
     :func:`reference_size` (transparency kept, see :func:`_scaled_reference`).
 
+    Where the request's ``alpha`` leaves known pixels of the box fully transparent
+    (:data:`TRANSPARENT`), the engine's copy of the image has colours spread from the
+    visible known pixels under them (:func:`visible_colours`) and they join the excluded
+    area (``sample_exclude``): neither a source nor boundary colour. The request is not
+    changed.
+
     ``cancel`` is looked at between bands of rows of each layer copied at its own size
     (:func:`_resize`) and, on a box of more than one band (:data:`BAND_PIXELS`), before
     each layer (a scaled one is resized in one call: banding would change its bytes)."""
+    image, hidden = _engine_image(request, box, cancel)
+    return _build_region(request, box, scale, cancel, image, hidden)
+
+
+def _engine_image(request: InpaintRequest, box: Box,
+                  cancel: CancelToken | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(image, hidden)`` over ``box``: the picture as the engine sees it, and the ``(h, w)``
+    bool map of its known pixels that are fully transparent (None: none, and ``image`` is a
+    view of the request's). With such pixels ``image`` is a copy whose colours there come
+    from the visible known pixels (:func:`visible_colours`)."""
+    rows, cols = box.slices
+    image = request.image[rows, cols]
+    if request.alpha is None:
+        return image, None
+    mask = request.mask[rows, cols]
+    hidden = (request.alpha[rows, cols] <= TRANSPARENT) & (mask < 128)
+    if not hidden.any():
+        return image, None
+    visible = _visible_known(request, box)
+    if not visible.any():  # the caller refuses or widens such a box; nothing to spread
+        return image, hidden
+    return visible_colours(image, hidden, visible, cancel), hidden
+
+
+def visible_colours(image: np.ndarray, fill: np.ndarray, sources: np.ndarray,
+                    cancel: CancelToken | None = None) -> np.ndarray:
+    """A copy of ``(h, w, 3)`` uint8 ``image`` whose ``fill`` pixels (``(h, w)`` bool) take
+    colours spread smoothly from its ``sources`` pixels (``(h, w)`` bool, some true) by
+    push-pull: the sources' colours averaged over ever coarser 2x2 blocks until every
+    block holds some, then brought back up, each level's own average where it has one.
+    The other pixels are copied as they are. No float copy of the full size is made (the
+    first level is averaged in bands of rows, ``cancel`` looked at between them)."""
+    height, width = fill.shape
+    cancel = cancel or CancelToken()
+    # level 1: 2x2 means of the sources' colours (premultiplied) and of their coverage
+    colour = np.empty(((height + 1) // 2, (width + 1) // 2, 3), np.float32)
+    weight = np.empty(colour.shape[:2], np.float32)
+    rows = max(2, _band_rows(width) // 2 * 2)
+    for top in range(0, height, rows):
+        if top:
+            cancel.raise_if_cancelled()
+        band = slice(top, min(top + rows, height))
+        used = sources[band].view(np.uint8)
+        part = cv2.bitwise_and(image[band], image[band], mask=used).astype(np.float32)
+        half = slice(top // 2, (band.stop + 1) // 2)
+        colour[half], weight[half] = _halved(part, used.astype(np.float32))
+    levels = []
+    while max(weight.shape) > 1 and not (weight > 0).all():
+        cancel.raise_if_cancelled()
+        levels.append((colour, weight))
+        colour, weight = _halved(colour, weight)
+    spread = colour / np.maximum(weight, 1e-6)[..., None]
+    for colour, weight in reversed(levels):
+        cancel.raise_if_cancelled()
+        up = _doubled(spread, weight.shape)
+        spread = colour + (1.0 - weight)[..., None] * up
+    filled = np.clip(np.rint(spread), 0, 255).astype(np.uint8)
+    out = np.array(image, copy=True)
+    cancel.raise_if_cancelled()
+    cv2.copyTo(_doubled(filled, (height, width)), fill.view(np.uint8), out)
+    return out
+
+
+def _halved(colour: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 means of float32 ``colour`` ``(h, w, 3)`` and ``weight`` ``(h, w)``: an odd side
+    is padded with one zero row or column (no colour, no weight)."""
+    height, width = weight.shape
+    pad = (0, height % 2, 0, width % 2)
+    if any(pad):
+        colour = cv2.copyMakeBorder(colour, *pad, cv2.BORDER_CONSTANT, value=0)
+        weight = cv2.copyMakeBorder(weight, *pad, cv2.BORDER_CONSTANT, value=0)
+    size = (colour.shape[1] // 2, colour.shape[0] // 2)
+    return (cv2.resize(colour, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(weight, size, interpolation=cv2.INTER_AREA))
+
+
+def _doubled(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``colour`` ``(h, w, 3)`` scaled up twice (bilinear) and cut to ``shape`` ``(H, W)``
+    (``h`` = ceil(H / 2), as :func:`_halved` made it)."""
+    up = cv2.resize(colour, (2 * colour.shape[1], 2 * colour.shape[0]),
+                    interpolation=cv2.INTER_LINEAR)
+    return up[:shape[0], :shape[1]]
+
+
+def _build_region(request: InpaintRequest, box: Box, scale: float,
+                  cancel: CancelToken | None, image: np.ndarray,
+                  hidden: np.ndarray | None) -> Region:
+    """:func:`build_region` with the box's engine image and fully transparent known pixels
+    (:func:`_engine_image`) given."""
     size = _scaled_size(box, scale)
     rows, cols = box.slices
     looks = cancel is not None and box.height > _band_rows(box.width)
@@ -633,16 +777,25 @@ def build_region(request: InpaintRequest, box: Box, scale: float,
             cancel.raise_if_cancelled()
         return _resize(array[rows, cols], size, kind, cancel)
 
+    def shaped(array: np.ndarray, kind: str) -> np.ndarray:  # already cut to the box
+        if looks:
+            cancel.raise_if_cancelled()
+        return _resize(array, size, kind, cancel)
+
+    exclude = request.sample_exclude
+    if hidden is not None:  # not sources: they join the excluded area
+        hidden = hidden.view(np.uint8) * np.uint8(255)
+        exclude = hidden if exclude is None else np.maximum(exclude[rows, cols], hidden)
     exemplars = tuple(_scaled_reference(e, reference_size(e.shape, size, scale))
                       for e in request.exemplars)
     return Region(
-        image=cut(request.image, "image"),
+        image=cut(request.image, "image") if hidden is None else shaped(image, "image"),
         mask=cut(request.mask, "mask"),
         sketch=cut(request.sketch, "line"),
         color=cut(request.color, "labels"),
         labels=cut(request.labels, "labels"),
         sample_include=cut(request.sample_include, "mask"),
-        sample_exclude=cut(request.sample_exclude, "mask"),
+        sample_exclude=cut(exclude, "mask") if hidden is None else shaped(exclude, "mask"),
         exemplars=exemplars,
         scale=scale,
         seed=request.seed,
@@ -898,10 +1051,14 @@ def run_regions(engine: Engine, request: InpaintRequest,
     """Run ``engine`` over the request's boxes and yield full-size stages (last one final).
 
     Where a box of the picture is grey (equal channels), its fill is made grey too, unless
-    the engine follows colour strokes painted in its hole."""
+    the engine follows colour strokes painted in its hole. A picture with transparency
+    (``request.alpha``) whose known pixels are all fully transparent is refused
+    (:class:`InputError`); otherwise its fully transparent pixels are neither sources nor
+    boundary colour (:func:`build_region`)."""
     cancel.raise_if_cancelled()
     if not _hole_in_bands(request.mask, cancel):
         raise InputError("the mask is empty: paint over what should be removed first")
+    _require_visible(request, cancel)
     feather = float(engine.region_option(request, "seam_feather"))
     plan = plan_boxes(request, engine, cancel)
     canvas = _copied(request.image, cancel)  # writable working copy
@@ -909,7 +1066,7 @@ def run_regions(engine: Engine, request: InpaintRequest,
         cancel.raise_if_cancelled()
         region = build_region(request, box, scale, cancel=cancel)
         rows, cols = box.slices
-        original = request.image[rows, cols]
+        original = _pasted_over(request, box, region, cancel)
         mask = request.mask[rows, cols]
         last_region = index == len(plan) - 1
         grey = _is_grey(original, cancel) and not _colour_hinted(engine, region, cancel)
@@ -933,6 +1090,24 @@ def run_regions(engine: Engine, request: InpaintRequest,
         if not got_final:
             raise EngineError(f"{_named(engine)} ended without a final stage; the last "
                               "RegionStage an engine yields must have final=True")
+
+
+def _pasted_over(request: InpaintRequest, box: Box, region: Region,
+                 cancel: CancelToken) -> np.ndarray:
+    """The picture in ``box`` as the engine saw it in ``region`` (:func:`build_region`), at
+    full size, for the paste: the request's own pixels, but where fully transparent known
+    pixels were given colours of the visible ones, those (the engine's copy at full scale,
+    copied before the engine may write to it, or made again): the seam is measured against
+    them. Only hole pixels are written, so the canvas keeps what the picture stores under
+    the others."""
+    rows, cols = box.slices
+    if request.alpha is None or not _any_in_bands(
+            cv2.bitwise_and((request.alpha[rows, cols] <= TRANSPARENT).view(np.uint8),
+                            (request.mask[rows, cols] < 128).view(np.uint8)), cancel):
+        return request.image[rows, cols]
+    if region.image.shape[:2] == (box.height, box.width):
+        return _copied(region.image, cancel)
+    return _engine_image(request, box, cancel)[0]
 
 
 def _hole_in_bands(mask: np.ndarray, cancel: CancelToken) -> bool:
