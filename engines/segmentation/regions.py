@@ -8,6 +8,15 @@ boundary, so a sky gradient merges (a weak boundary), a textured lawn merges
 (similar means), and sky and a building stay apart (both large). Merging runs while the
 cheapest cost is below ``threshold``, then on until at most ``max_regions`` remain and none
 covers less than ``min_area`` of the picture. Ids are ordered by area: ``0`` is the largest.
+
+Flat graphics (charts, logos, slides, screenshots) take another path (see :func:`flat_palette`
+and :func:`flat_map`): a picture that, at the working size, is nearly all flat colour with
+thin edges, its flat pixels taking a few tight, well-separated colours, is mapped at full
+size. A region there is a connected area of one flat colour (8-connected; touching areas of
+one colour are one), its edge pixels joining the neighbouring area nearest in colour, so a
+bar's region is the whole bar to within a pixel or two. The areas of one colour smaller than
+``min_area`` (text glyphs, icons, specks) are one region together, whatever its size;
+``max_regions`` still holds. Photos never take this path and keep their maps.
 """
 
 from __future__ import annotations
@@ -294,7 +303,12 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
     report = progress or (lambda fraction, step: None)
     height, width = image.shape[:2]
     report(0.0, "finding colour regions")
-    superpixels, lab, scale = working_superpixels(image, working_size, segments, compactness)
+    small, scale = _shrink(image, working_size)
+    palette = flat_palette(small)
+    if palette is not None:  # flat graphics (a chart, a logo, a screenshot): see flat_map
+        report(_SUPERPIXELS_DONE, "finding flat colour areas")
+        return flat_map(image, palette, max_regions, min_area)
+    superpixels, lab = _superpixels(small, segments, compactness)
     report(_SUPERPIXELS_DONE, "merging regions")
     labels, means = _merge_superpixels(superpixels, lab, max_regions, threshold, min_area)
     if labels.shape != (height, width):
@@ -313,28 +327,41 @@ def working_superpixels(image: np.ndarray, working_size: int = 512, segments: in
     connected piece) of ``image`` shrunk so its longer side is at most ``working_size``, their
     CIE Lab colours (``(h, w, 3)`` float32; grain smoothed away, see :func:`smooth_grain`),
     and the scale (at most 1)."""
-    from skimage.measure import label
-    from skimage.segmentation import slic
+    small, scale = _shrink(image, working_size)
+    return (*_superpixels(small, segments, compactness), scale)
 
+
+def _shrink(image: np.ndarray, working_size: int) -> tuple[np.ndarray, float]:
+    """``image`` shrunk (area interpolation) so its longer side is at most ``working_size``,
+    and the scale (at most 1; ``image`` itself at 1)."""
     height, width = image.shape[:2]
     scale = min(1.0, working_size / max(height, width))
     small = image
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, scale
+
+
+def _superpixels(small: np.ndarray, segments: int,
+                 compactness: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`working_superpixels` of the picture already shrunk: superpixels and Lab."""
+    from skimage.measure import label
+    from skimage.segmentation import slic
+
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     smoothed = smooth_grain(lab)
     options = {"n_segments": segments, "compactness": compactness, "start_label": 0,
                "channel_axis": -1}
     if smoothed is lab:  # no grain: SLIC as before
-        return slic(small, enforce_connectivity=True, **options), lab, scale
+        return slic(small, enforce_connectivity=True, **options), lab
     # SLIC takes RGB (it stretches it to 0..1 before going to Lab). Its connectivity pass
     # would hand each stray piece of a cluster to whichever neighbour it meets first, across
     # a strong edge too; instead each small piece joins the neighbour nearest in colour.
     rgb = np.clip(cv2.cvtColor(smoothed, cv2.COLOR_Lab2RGB), 0.0, 1.0)
     pieces = label(slic(rgb, enforce_connectivity=False, **options), background=-1,
                    connectivity=1) - 1
-    return _absorb_pieces(pieces, smoothed, 0.5 * pieces.size / segments), smoothed, scale
+    return _absorb_pieces(pieces, smoothed, 0.5 * pieces.size / segments), smoothed
 
 
 def _absorb_pieces(pieces: np.ndarray, lab: np.ndarray, smallest: float) -> np.ndarray:
@@ -426,13 +453,371 @@ def smooth_grain(lab: np.ndarray) -> np.ndarray:
     return smoothed
 
 
+# Flat graphics (audit: a 5-colour bar chart gave 9 regions, one mixing a bar with the
+# background; a logo's flat disc gave 9). Charts, logos, slides and screenshots are made of
+# a few flat colours with thin antialiased edges between them; SLIC's compact superpixels and
+# the merging by contrast cut their large flat areas and straddle their edges. Such a picture
+# is recognised at the working size (measured on photos and graphics, bench/README.md
+# "Flat graphics"): nearly all of it is flat (each 3 x 3 neighbourhood spans at most
+# _FLAT_RANGE levels per channel) or within 2 px of flat pixels (thin edges, text; a photo's
+# texture is wide), and its flat pixels take a few colours, each tight (JPEG's noise is
+# within the tolerance) and far apart from each other (a photo's smooth shading, a sky or
+# the moon, falls into a run of neighbouring colours). Its map is then the connected areas
+# of one flat colour, at full size (see flat_map).
+
+_FLAT_RANGE = 10  # levels (0..255): a flat pixel's 3 x 3 neighbourhood spans at most this
+_FLAT_SHARE = 0.8  # at least this share of the working picture is flat...
+_FLAT_COVER = 0.98  # ... and this share within 2 px of a flat pixel (the edges are thin)
+_FLAT_TOLERANCE = 8  # levels: a flat colour's pixels lie within this of it (per channel)
+_FLAT_MIN_SHARE = 0.002  # of the flat pixels: a smaller cluster is no colour of the palette
+_FLAT_EXPLAINED = 0.99  # the palette takes at least this share of the flat pixels
+_FLAT_SEPARATION = 24  # levels: the palette's colours are at least this far apart
+_FLAT_MAX_COLOURS = 32
+_QUANT = 2  # colour bins of 4 levels per channel (18-bit keys)
+
+
+def _local_range(image: np.ndarray) -> np.ndarray:
+    """The largest per-channel span (max - min) of each pixel's 3 x 3 neighbourhood."""
+    kernel = np.ones((3, 3), np.uint8)
+    return (cv2.dilate(image, kernel) - cv2.erode(image, kernel)).max(axis=2)
+
+
+def _colour_keys(pixels: np.ndarray) -> np.ndarray:
+    """18-bit bin keys of RGB uint8 ``pixels`` (``(..., 3)``): 6 bits a channel."""
+    q = (pixels >> _QUANT).astype(np.int32)
+    return (q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]
+
+
+def _bin_centres() -> np.ndarray:
+    keys = np.arange(1 << 18)
+    return (np.stack([keys >> 12, (keys >> 6) & 63, keys & 63], axis=1) * 4 + 1.5)
+
+
+def flat_palette(small: np.ndarray) -> np.ndarray | None:
+    """The flat colours (``(k, 3)`` float64 RGB, the most common first) of a picture made of
+    flat colours with thin edges (``small``: ``(h, w, 3)`` uint8 RGB at the working size), or
+    ``None`` for any other picture (photos). See the comment above for the rule; a photo is
+    refused after one 3 x 3 range and one dilation, or after at most 33 palette rounds."""
+    flat = _local_range(small) <= _FLAT_RANGE
+    if flat.mean() < _FLAT_SHARE:
+        return None
+    near = cv2.dilate(flat.astype(np.uint8), np.ones((5, 5), np.uint8))
+    if near.mean() < _FLAT_COVER:
+        return None
+    counts = np.bincount(_colour_keys(small[flat]), minlength=1 << 18)
+    bins = np.flatnonzero(counts)
+    weight = counts[bins].astype(np.float64)
+    centre = _bin_centres()[bins]
+    left = np.ones(len(bins), bool)
+    total, taken, palette = weight.sum(), 0.0, []
+    while left.any():
+        seed = np.flatnonzero(left)[np.argmax(weight[left])]
+        member = left & (np.abs(centre - centre[seed]).max(axis=1) <= _FLAT_TOLERANCE)
+        share = weight[member].sum()
+        if share < _FLAT_MIN_SHARE * total:
+            break
+        if len(palette) == _FLAT_MAX_COLOURS:
+            return None
+        palette.append(weight[member] @ centre[member] / share)
+        taken += share
+        left &= ~member
+    if taken < _FLAT_EXPLAINED * total:
+        return None
+    colours = np.array(palette)
+    apart = np.abs(colours[:, None] - colours[None]).max(axis=2)
+    if len(colours) > 1 and apart[~np.eye(len(colours), dtype=bool)].min() < _FLAT_SEPARATION:
+        return None
+    return colours
+
+
+def _to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (float32) of RGB colours ``(n, 3)`` (0..255)."""
+    return cv2.cvtColor(np.asarray(rgb, np.float32)[None] / 255.0, cv2.COLOR_RGB2Lab)[0]
+
+
+def flat_map(image: np.ndarray, palette: np.ndarray, max_regions: int = 24,
+             min_area: float = 0.002) -> np.ndarray:
+    """The regions of a flat-colour picture (``image``, ``(H, W, 3)`` uint8 RGB, whose flat
+    colours are ``palette``, see :func:`flat_palette`): ``(H, W)`` uint8 ids, 0 the largest.
+
+    At full size, each flat pixel (3 x 3 span at most 10 levels) within the tolerance of a
+    palette colour seeds the connected area (8-connected) of its colour; the other pixels
+    (antialiased and JPEG-ringing edges, strokes too thin to be flat) join, a step at a
+    time from the areas outwards, the neighbouring area nearest in Lab colour, so an edge
+    pixel goes to the closer of the two colours it blends. An area covering at least
+    ``min_area`` of the picture is a region; the smaller ones of one colour (text glyphs,
+    icons, specks) are one region together, whatever its size: a user repaints "the text",
+    not each letter. Within ``max_regions``: the smallest areas join their colour's group
+    first, then the least common colours join the nearest one in Lab colour.
+    """
+    height, width = image.shape[:2]
+    lab_palette = _to_lab(palette)
+    centres = np.arange(1 << (8 - _QUANT)) * 4 + 1.5  # of the bins along one channel
+    lookup = np.full(1 << 18, -1, np.int64)
+    best = np.full(1 << 18, _FLAT_TOLERANCE + 2.0)
+    for c, rgb in enumerate(palette):  # each colour bin: the palette colour within reach
+        r, g, b = (np.abs(centres - value) for value in rgb)  # keys: r << 12 | g << 6 | b
+        distance = np.maximum(np.maximum(r[:, None, None], g[None, :, None]),
+                              b[None, None, :]).ravel()
+        closer = distance <= best
+        lookup[closer], best[closer] = c, distance[closer]
+    kernel = np.ones((3, 3), np.uint8)
+    colour = _flat_colours(np.ascontiguousarray(image), cv2.dilate(image, kernel),
+                           cv2.erode(image, kernel), lookup, _FLAT_RANGE)
+    areas = np.full((height, width), -1, np.int32)
+    area_colour, next_id = [], 0
+    for c in range(len(palette)):
+        count, pieces = cv2.connectedComponents((colour == c).view(np.uint8), connectivity=8,
+                                                ltype=cv2.CV_32S)
+        np.add(pieces, next_id - 1, out=areas, where=pieces > 0)
+        area_colour += [c] * (count - 1)
+        next_id += count - 1
+    if next_id == 0:  # no flat pixel at full size (never seen): one region
+        return np.zeros((height, width), np.uint8)
+    area_colour = np.array(area_colour, np.int64)
+    _grow_areas(image, areas, lab_palette[area_colour])
+    areas, area_colour = _join_touching(areas, area_colour)
+    size = np.bincount(areas.ravel(), minlength=len(area_colour))
+    group = _colour_groups(size, area_colour, lab_palette, max_regions)
+    region = _group_areas(size, group, max_regions, min_area * areas.size)
+    count = int(region.max()) + 1
+    order = np.argsort(-np.bincount(region, size, count), kind="stable")
+    rank = np.empty(count, np.uint8)
+    rank[order] = np.arange(count)
+    return rank[region][areas]
+
+
+@cached_njit(nogil=True)
+def _flat_colours(image, high, low, lookup, flat_range):
+    """Each pixel's palette colour (``lookup`` by colour bin, see :func:`_colour_keys`), or -1
+    where it is not flat (its 3 x 3 span, ``high - low``, over ``flat_range`` in a channel)."""
+    height, width = image.shape[:2]
+    colour = np.empty((height, width), np.int16)
+    for y in range(height):
+        for x in range(width):
+            span = 0
+            for c in range(3):
+                span = max(span, int(high[y, x, c]) - int(low[y, x, c]))
+            if span > flat_range:
+                colour[y, x] = -1
+            else:
+                r, g, b = image[y, x, 0] >> _QUANT, image[y, x, 1] >> _QUANT, image[y, x, 2] >> _QUANT
+                colour[y, x] = lookup[(int(r) << 12) | (int(g) << 6) | int(b)]
+    return colour
+
+
+def _grow_areas(image: np.ndarray, areas: np.ndarray, area_lab: np.ndarray,
+                rounds: int = 16) -> None:
+    """Give each pixel of ``areas`` at -1 (in place) an area: a step at a time, the pixels
+    next to labelled ones (8 around) take the one whose Lab colour (``area_lab[id]``) is
+    nearest their own; after ``rounds`` steps (a thick stroke of no palette colour), the rest
+    take the nearest area in distance."""
+    ys, xs = np.nonzero(areas < 0)
+    if not len(ys) or len(ys) == areas.size:
+        areas[areas < 0] = 0
+        return
+    colour = cv2.cvtColor(image[ys, xs][None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0]
+    left = _grow_rounds(areas, ys.astype(np.int64), xs.astype(np.int64), colour,
+                        np.ascontiguousarray(area_lab, np.float32), rounds)
+    if not left:
+        return
+    ys, xs = np.nonzero(areas < 0)
+    _, nearest = cv2.distanceTransformWithLabels((areas < 0).astype(np.uint8), cv2.DIST_L2, 3,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    labelled = areas >= 0
+    by_label = np.zeros(int(nearest.max()) + 1, np.int32)
+    by_label[nearest[labelled]] = areas[labelled]
+    areas[ys, xs] = by_label[nearest[ys, xs]]
+
+
+# _grow_areas and _join_touching run in numba: in numpy (8 gathers a step, a 2-pixel graph
+# for scipy) they took most of the 1.2-1.5 s of a 12 MP chart (bench/README.md).
+
+@cached_njit(nogil=True)
+def _grow_rounds(areas, ys, xs, colour, area_lab, rounds):
+    """:func:`_grow_areas`'s steps on the unlabelled pixels ``(ys, xs)`` (Lab ``colour``):
+    each step reads the labels as they were before it (the 8 neighbours in a fixed order,
+    clamped at the picture's border; the first nearest wins). Returns how many are left."""
+    height, width = areas.shape
+    count = len(ys)
+    chosen = np.empty(count, np.int32)
+    edge_ys, edge_xs, edge_colour = ys.copy(), xs.copy(), colour.copy()
+    for _ in range(rounds):
+        if count == 0:
+            break
+        reached = 0
+        for i in range(count):
+            y, x = ys[i], xs[i]
+            best, best_distance = -1, np.float32(np.inf)
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    if dy == 0 and dx == 0:
+                        continue
+                    candidate = areas[min(max(y + dy, 0), height - 1),
+                                      min(max(x + dx, 0), width - 1)]
+                    if candidate < 0:
+                        continue
+                    d0 = area_lab[candidate, 0] - colour[i, 0]
+                    d1 = area_lab[candidate, 1] - colour[i, 1]
+                    d2 = area_lab[candidate, 2] - colour[i, 2]
+                    distance = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+                    if distance < best_distance:
+                        best, best_distance = candidate, distance
+            chosen[i] = best
+            if best >= 0:
+                reached += 1
+        if reached == 0:
+            break
+        kept = 0
+        for i in range(count):  # write this step's labels, keep the pixels still unlabelled
+            if chosen[i] >= 0:
+                areas[ys[i], xs[i]] = chosen[i]
+            else:
+                ys[kept], xs[kept] = ys[i], xs[i]
+                colour[kept] = colour[i]
+                kept += 1
+        count = kept
+    if count == 0:
+        _settle_edges(areas, edge_ys, edge_xs, edge_colour, area_lab, rounds)
+    return count
+
+
+@cached_njit(nogil=True)
+def _settle_edges(areas, ys, xs, colour, area_lab, rounds):
+    """Let each grown pixel ``(ys, xs)`` take, of its own area and those of its 8 neighbours,
+    the one nearest its Lab ``colour``, all at once, until none changes (at most ``rounds``
+    times). The steps meet in the middle of an edge's band of blended pixels, which lies off
+    the edge where one side fades out further (a 4 % blend went to the bar); settling moves
+    the boundary to where the blend is half-way."""
+    height, width = areas.shape
+    count = len(ys)
+    chosen = np.empty(count, np.int32)
+    for _ in range(rounds):
+        changed = 0
+        for i in range(count):
+            y, x = ys[i], xs[i]
+            best = areas[y, x]
+            d0 = area_lab[best, 0] - colour[i, 0]
+            d1 = area_lab[best, 1] - colour[i, 1]
+            d2 = area_lab[best, 2] - colour[i, 2]
+            best_distance = d0 * d0 + d1 * d1 + d2 * d2
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    yy, xx = y + dy, x + dx
+                    if (dy == 0 and dx == 0) or yy < 0 or yy >= height or xx < 0 or xx >= width:
+                        continue
+                    candidate = areas[yy, xx]
+                    d0 = area_lab[candidate, 0] - colour[i, 0]
+                    d1 = area_lab[candidate, 1] - colour[i, 1]
+                    d2 = area_lab[candidate, 2] - colour[i, 2]
+                    distance = d0 * d0 + d1 * d1 + d2 * d2
+                    if distance < best_distance:
+                        best, best_distance = candidate, distance
+            chosen[i] = best
+        for i in range(count):
+            if areas[ys[i], xs[i]] != chosen[i]:
+                areas[ys[i], xs[i]] = chosen[i]
+                changed += 1
+        if changed == 0:
+            break
+
+
+@cached_njit(nogil=True)
+def _touching_roots(areas, area_colour):
+    """Each area's component among the areas of one colour that touch (4 around): ids from 0
+    in the order of each component's lowest area id (union-find, the lowest id the root)."""
+    height, width = areas.shape
+    parent = np.arange(len(area_colour))
+    for y in range(height):
+        for x in range(width):
+            a = areas[y, x]
+            for other in ((areas[y, x + 1] if x + 1 < width else a),
+                          (areas[y + 1, x] if y + 1 < height else a)):
+                if other == a or area_colour[other] != area_colour[a]:
+                    continue
+                ra, rb = a, other
+                while parent[ra] != ra:
+                    parent[ra] = parent[parent[ra]]
+                    ra = parent[ra]
+                while parent[rb] != rb:
+                    parent[rb] = parent[parent[rb]]
+                    rb = parent[rb]
+                if ra < rb:
+                    parent[rb] = ra
+                elif rb < ra:
+                    parent[ra] = rb
+    root = np.empty(len(parent), np.int32)
+    count = 0
+    for i in range(len(parent)):  # a root is its component's lowest id: seen first
+        if parent[i] == i:
+            root[i] = count
+            count += 1
+        else:
+            root[i] = root[parent[i]]  # parent[i] < i: numbered already
+    return root
+
+
+def _join_touching(areas: np.ndarray, area_colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``areas`` (``(H, W)`` ids) with the areas of one colour (``area_colour[id]``) that touch
+    (4 around) made one (JPEG's ringing cuts flat islands off an area's edge), renumbered
+    from 0, and the colour of each new id."""
+    root = _touching_roots(areas, area_colour)
+    if int(root[-1]) == len(area_colour) - 1:  # nothing joined
+        return areas, area_colour
+    colour = np.zeros(int(root.max()) + 1, np.int64)
+    colour[root] = area_colour
+    return root[areas], colour
+
+
+def _colour_groups(size: np.ndarray, area_colour: np.ndarray, lab_palette: np.ndarray,
+                   max_regions: int) -> np.ndarray:
+    """Each area's colour group: its palette colour, the least common colours (by area)
+    joining the nearest in Lab until at most ``max_regions`` groups remain."""
+    k = len(lab_palette)
+    target = np.arange(k)
+    weight = np.bincount(area_colour, size, k)
+    alive = weight > 0
+    while alive.sum() > max_regions:
+        live = np.flatnonzero(alive)
+        least = live[np.argmin(weight[live])]
+        others = live[live != least]
+        into = others[np.argmin(np.linalg.norm(lab_palette[others] - lab_palette[least], axis=1))]
+        target[target == least] = into
+        weight[into] += weight[least]
+        alive[least] = False
+    return target[area_colour]
+
+
+def _group_areas(size: np.ndarray, group: np.ndarray, max_regions: int,
+                 smallest: float) -> np.ndarray:
+    """Regions of the areas (``size`` pixels, colour ``group``): the largest ``n`` areas of at
+    least ``smallest`` pixels each one region, the rest of each group one region, ``n`` the
+    most that keeps within ``max_regions``. Returns each area's region (ids from 0)."""
+    order = np.argsort(-size, kind="stable")
+    groups = np.unique(group, return_inverse=True)[1]
+    position = np.empty(len(size), np.int64)
+    position[order] = np.arange(len(size))
+    last = np.zeros(groups.max() + 1, np.int64)
+    np.maximum.at(last, groups, position)
+    large = int((size >= smallest).sum())
+    own = 0
+    for n in range(large + 1):  # n areas alone, plus the groups with an area left over
+        if n + int((last >= n).sum()) <= max_regions:
+            own = n
+    region = np.where(position < own, position, own + groups)
+    return np.unique(region, return_inverse=True)[1]
+
+
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the merging kernel with a tiny run, so the first
-    map a user asks for neither waits for it nor holds the GIL while it loads. Safe to call
-    from a background thread at start-up."""
+    """Compile (or load from numba's cache) the merging and flat-graphics kernels with tiny
+    runs, so the first map a user asks for neither waits for them nor holds the GIL while
+    they load. Safe to call from a background thread at start-up."""
     ramp = np.linspace(0, 255, 32, dtype=np.float32).astype(np.uint8)
     region_map(np.dstack([np.tile(ramp, (32, 1)), np.tile(ramp[:, None], (1, 32)),
                           np.full((32, 32), 90, np.uint8)]), segments=16)
+    flat = np.full((32, 32, 3), 250, np.uint8)  # and the flat path's kernels: two flat
+    flat[:, :15], flat[:, 15] = (40, 60, 200), (145, 155, 225)  # colours, a soft edge
+    region_map(flat)
 
 
 def _merge_superpixels(superpixels: np.ndarray, lab: np.ndarray, max_regions: int,

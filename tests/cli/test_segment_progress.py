@@ -121,10 +121,29 @@ def test_the_network_share_shrinks_as_the_labelling_grows():
     assert network_done(0.0, (480, 640), 0.0) == 0.0  # a network costing nothing
 
 
-def test_colour_regions_report_their_steps_and_can_be_cancelled():
-    image = np.zeros((600, 800, 3), np.uint8)
+def _three_areas(shading: int) -> np.ndarray:
+    """Three areas of colour, each brightening left to right by ``shading`` levels (0:
+    flat colours, a graphic; 40: shaded, a photo's kind)."""
+    image = np.zeros((600, 800, 3), np.int32)
     image[:, 300:] = (30, 60, 200)
     image[400:] = (200, 200, 40)
+    return (image + (np.arange(800) * shading // 800)[None, :, None]).astype(np.uint8)
+
+
+def test_flat_colour_regions_report_their_step_and_can_be_cancelled():
+    parser = create_parser("regions", working_size=128)
+    reports: list[tuple[float, str]] = []
+    parser.parse(_three_areas(0), progress=lambda f, t: reports.append((f, t)))
+    assert [text for _, text in reports] == ["finding colour regions",
+                                             "finding flat colour areas", "3 regions"]
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        parser.parse(_three_areas(0), token, lambda f, t: t == "finding flat colour areas"
+                     and token.cancel())
+
+
+def test_colour_regions_report_their_steps_and_can_be_cancelled():
+    image = _three_areas(40)  # shaded: not flat colours, the photo's steps
     parser = create_parser("regions", working_size=128)
     reports: list[tuple[float, str]] = []
     parser.parse(image, progress=lambda f, t: reports.append((f, t)))
