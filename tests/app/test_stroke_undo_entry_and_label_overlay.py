@@ -5,28 +5,12 @@ drawn, which Ctrl+Z then ends and undoes."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from app.document import Layer
-from engines.fileio import save_image
-from tests.app.test_window import _screen, shown_window
-
-NO_MAP_BRUSH = ("No label map yet: compute one in the Labels panel or import one, then "
-                "repaint it with the brush")
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    window = shown_window(qtbot)
-    window.confirm = lambda title, text: False  # never block on a question
-    window.engine_panel.auto_run.setChecked(False)
-    save_image(tmp_path / "photo.png", np.full((80, 120, 3), 90, np.uint8))
-    assert window.open_path(tmp_path / "photo.png")
-    window.errors = []
-    window.show_error = window.errors.append
-    yield window
-    window.worker.shutdown()
+from tests.app.test_label_tools_without_map import NO_MAP_BRUSH
+from tests.app.test_label_tools_without_map import window as window  # a fixture, used by name
+from tests.app.test_window import _screen
 
 
 def _undo_text(window) -> str:
