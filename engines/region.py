@@ -328,32 +328,27 @@ def _visible_known(request: InpaintRequest, box: Box) -> np.ndarray:
     return known
 
 
+def _holds_visible(request: InpaintRequest, box: Box, cancel: CancelToken) -> bool:
+    """Whether ``box`` holds a visible known pixel (:func:`_visible_known`), read in bands
+    of rows (``cancel`` looked at between them) up to the first one."""
+    return any(_visible_known(request, Box(box.top + band.start, box.left,
+                                           box.top + band.stop, box.right)).any()
+               for band in _row_bands(box.height, box.width, cancel))
+
+
 def _unseen_context(request: InpaintRequest, boxes: list[Box], cancel: CancelToken) -> bool:
-    """Whether a crop box holds no visible known pixel (:func:`_visible_known`) though
-    the picture has transparency: its hole is then filled from the whole picture. Boxes
-    are read in bands (``cancel`` looked at between them) up to the first visible pixel."""
-    if request.alpha is None:
-        return False
-    for box in boxes:
-        for band in _row_bands(box.height, box.width, cancel):
-            part = Box(box.top + band.start, box.left, box.top + band.stop, box.right)
-            if _visible_known(request, part).any():
-                break
-        else:
-            return True
-    return False
+    """Whether a crop box holds no visible known pixel (:func:`_holds_visible`) though
+    the picture has transparency: its hole is then filled from the whole picture."""
+    return request.alpha is not None and not all(
+        _holds_visible(request, box, cancel) for box in boxes)
 
 
 def _require_visible(request: InpaintRequest, cancel: CancelToken) -> None:
     """Raise :class:`InputError` when every known pixel of a picture with transparency is
-    fully transparent: nothing visible is left to fill the hole from. Read in bands
-    (``cancel`` looked at between them) up to the first visible pixel."""
-    if request.alpha is None:
+    fully transparent (:func:`_holds_visible`): nothing visible is left to fill the hole
+    from."""
+    if request.alpha is None or _holds_visible(request, Box.frame(request.mask.shape), cancel):
         return
-    frame = Box.frame(request.mask.shape)
-    for band in _row_bands(frame.height, frame.width, cancel):
-        if _visible_known(request, Box(band.start, 0, band.stop, frame.width)).any():
-            return
     raise InputError("no source left: every pixel outside the hole is fully transparent "
                      "(alpha 0), so nothing visible is left to fill it from; unmask some "
                      "visible context")
