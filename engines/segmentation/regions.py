@@ -488,9 +488,14 @@ def _colour_keys(pixels: np.ndarray) -> np.ndarray:
     return (q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]
 
 
+# the centre of each colour bin of one channel (:func:`_colour_keys`): 64 bins of 4 levels
+_CHANNEL_CENTRES = np.arange(1 << (8 - _QUANT)) * (1 << _QUANT) + ((1 << _QUANT) - 1) / 2
+
+
 def _bin_centres() -> np.ndarray:
+    """``(2**18, 3)``: the RGB centre of each 18-bit bin key (:func:`_colour_keys`)."""
     keys = np.arange(1 << 18)
-    return (np.stack([keys >> 12, (keys >> 6) & 63, keys & 63], axis=1) * 4 + 1.5)
+    return _CHANNEL_CENTRES[np.stack([keys >> 12, (keys >> 6) & 63, keys & 63], axis=1)]
 
 
 def flat_palette(small: np.ndarray) -> np.ndarray | None:
@@ -552,11 +557,10 @@ def flat_map(image: np.ndarray, palette: np.ndarray, max_regions: int = 24,
     """
     height, width = image.shape[:2]
     lab_palette = _to_lab(palette)
-    centres = np.arange(1 << (8 - _QUANT)) * 4 + 1.5  # of the bins along one channel
     lookup = np.full(1 << 18, -1, np.int64)
     best = np.full(1 << 18, _FLAT_TOLERANCE + 2.0)
     for c, rgb in enumerate(palette):  # each colour bin: the palette colour within reach
-        r, g, b = (np.abs(centres - value) for value in rgb)  # keys: r << 12 | g << 6 | b
+        r, g, b = (np.abs(_CHANNEL_CENTRES - value) for value in rgb)  # keys: r << 12 | g << 6 | b
         distance = np.maximum(np.maximum(r[:, None, None], g[None, :, None]),
                               b[None, None, :]).ravel()
         closer = distance <= best
@@ -616,7 +620,7 @@ def _grow_areas(image: np.ndarray, areas: np.ndarray, area_lab: np.ndarray,
     if not len(ys) or len(ys) == areas.size:
         areas[areas < 0] = 0
         return
-    colour = cv2.cvtColor(image[ys, xs][None].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0]
+    colour = _to_lab(image[ys, xs])
     left = _grow_rounds(areas, ys.astype(np.int64), xs.astype(np.int64), colour,
                         np.ascontiguousarray(area_lab, np.float32), rounds)
     if not left:
