@@ -1094,7 +1094,7 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
             return torch.load(str(path), map_location="cpu", weights_only=False,
                               pickle_module=_restricted_pickle_module(), mmap=mapped)
     except FileNotFoundError:
-        spec = _installed_spec(path)
+        spec = installed_spec(path)
         raise WeightsMissingError(f"{path}: no such file",
                                   weights_ids=(spec.id,) if spec else ()) from None
     except Exception as exc:  # torch raises many types for bad files
@@ -1160,11 +1160,13 @@ def _probe(path: Path, load: Callable[[Path, Any], Any],
     return failure
 
 
-def _installed_spec(path: Path) -> WeightSpec | None:
-    """The spec whose installed file (in the cache) ``path`` is, if any."""
+def _spec_at(path: str | os.PathLike, folder: bool = False) -> WeightSpec | None:
+    """The spec whose installed file (in the cache) ``path`` is, or with ``folder`` whose
+    cache folder (where :func:`local_path` installs its file) it is; None for none."""
     target = Path(os.path.abspath(path))
     for spec in list(_SPECS.values()):
-        if Path(os.path.abspath(local_path(spec.id))) == target:
+        installed = Path(os.path.abspath(local_path(spec.id)))
+        if (installed.parent if folder else installed) == target:
             return spec
     return None
 
@@ -1173,17 +1175,13 @@ def installed_spec(path: str | os.PathLike) -> WeightSpec | None:
     """The spec whose installed file (in the cache) ``path`` is, if any: for a loader that
     refuses a file before reading it (a folder expected) to tell another model's installed
     checkpoint (:func:`mismatch_error`) from its own."""
-    return _installed_spec(Path(path))
+    return _spec_at(path)
 
 
 def folder_spec(folder: str | os.PathLike) -> WeightSpec | None:
     """The spec whose cache folder (where :func:`local_path` installs its file) ``folder``
     is, if any: for a loader given a folder of its own files to say whose folder it is."""
-    target = Path(os.path.abspath(folder))
-    for spec in list(_SPECS.values()):
-        if Path(os.path.abspath(local_path(spec.id))).parent == target:
-            return spec
-    return None
+    return _spec_at(folder, folder=True)
 
 
 def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | None:
@@ -1254,7 +1252,7 @@ def mismatch_error(path: str | os.PathLike, network: str, differences: str, *,
     path = Path(path)
     message = f"{path.absolute()} does not fit {network} ({differences})"
     reason = message
-    spec = _installed_spec(path)
+    spec = installed_spec(path)
     theirs = spec is not None and own is not None and spec.id not in own
     if theirs and _holds_its_checkpoint(spec, path):
         found = f"{message}: it is the {spec.title} checkpoint ({spec.id}), not one for {network}"
@@ -1285,7 +1283,7 @@ def _holds_its_checkpoint(spec: WeightSpec, path: Path) -> bool:
 def _unreadable_error(path: Path, format: str, exc: BaseException) -> WeightsCorruptError:
     """The error for a checkpoint that could not be opened, in one line: the file, why,
     and for an installed one the commands that replace it (fields: :func:`attach_file`)."""
-    spec = _installed_spec(path)
+    spec = installed_spec(path)
     try:
         reason = _unreadable_reason(path, format, spec, exc)
     except OSError as error:  # unreadable by us too (permissions, a folder)
@@ -1327,7 +1325,7 @@ def attach_file(exc: WeightsError, path: str | os.PathLike) -> WeightsError:
     if exc.weights_ids or isinstance(exc, OtherModelsCheckpointError):
         return exc
     path = Path(path)
-    spec = _installed_spec(path)
+    spec = installed_spec(path)
     if spec is not None:
         exc.weights_ids = (spec.id,)
         if isinstance(exc, WeightsCorruptError):
