@@ -1311,14 +1311,17 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         waiting = self.controller.waiting if has else ""
         self.actions["undo"].setEnabled(has and (doc.can_undo() or doc.in_step
                                                  or bool(waiting)))
-        restorable = self.controller.restorable if has else ""  # a fill undo discarded
-        self.actions["redo"].setEnabled(has and (doc.can_redo() or bool(restorable)))
-        # mid-stroke (the button held, its step open) the entry names the stroke drawn
+        # mid-stroke (the button held, its step open) the Undo entry names the stroke drawn,
+        # and Redo is off: the stroke ends first and, as any edit, drops what could be redone
         tool = self.canvas.tool
         drawing = has and doc.in_step and self.canvas.dragging and tool is not None
+        restorable = self.controller.restorable if has and not drawing else ""
+        self.actions["redo"].setEnabled(has and not drawing
+                                        and (doc.can_redo() or bool(restorable)))
         undo = (f"{waiting} preview" if waiting else tool.title if drawing
                 else doc.undo_label() if has and doc.can_undo() else "")
-        redo = restorable or (doc.redo_label() if has and doc.can_redo() else "")
+        redo = restorable or (doc.redo_label() if has and not drawing and doc.can_redo()
+                              else "")
         self._name_history_action("undo", undo, "Discard the fill shown, not applied yet "
                                   "(Ctrl+Shift+Z brings it back)" if waiting else "")
         self._name_history_action("redo", redo, "Show the fill discarded again, waiting for "

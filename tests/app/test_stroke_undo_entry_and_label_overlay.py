@@ -1,6 +1,7 @@
 """Two editor nits: a label tool used before any label map exists leaves the label overlay as
 it is (it paints nothing and says so); mid-stroke the Undo entry names the stroke being
-drawn, which Ctrl+Z then ends and undoes."""
+drawn, which Ctrl+Z then ends and undoes, and Redo is off (the stroke would drop what it
+could redo)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,23 @@ def test_mid_stroke_the_undo_entry_names_the_stroke_being_drawn(qtbot, window):
     assert _undo_text(window) == "Undo Mask brush"
     qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 60, 60))
     assert not doc.layer(Layer.SKETCH).any() and _undo_text(window) == "Undo Mask brush"
+
+
+def test_mid_stroke_redo_is_off_and_names_nothing(qtbot, window):
+    canvas, doc = window.canvas, window.document
+    window.select_tool("mask")
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_screen(canvas, 20, 20))
+    qtbot.mouseMove(canvas, _screen(canvas, 40, 20))
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 40, 20))
+    window.actions["undo"].trigger()
+    redo = window.actions["redo"]
+    assert redo.isEnabled() and redo.text().replace("&", "") == "Redo Mask brush"
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=_screen(canvas, 20, 60))
+    qtbot.mouseMove(canvas, _screen(canvas, 60, 60))
+    assert canvas.dragging and not redo.isEnabled()
+    assert redo.text().replace("&", "") == "Redo"
+    redo.trigger()  # a disabled entry does nothing: the stroke goes on
+    assert canvas.dragging
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_screen(canvas, 60, 60))
+    assert not doc.can_redo() and not redo.isEnabled()  # the stroke dropped the redo
+    assert doc.mask[60, 20:61].all() and not doc.mask[20, 20:41].any()
