@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from skimage import data
 
+from engines.base import Cancelled, CancelToken
 from engines.segmentation import regions
 
 BARS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
@@ -145,3 +147,23 @@ def test_photos_are_not_flat_and_keep_their_maps():
         small, _ = regions._shrink(photo, 512)
         assert regions.flat_palette(small) is None
         assert np.array_equal(regions.region_map(photo), superpixel_path(photo))
+
+
+def test_a_flat_picture_reports_progress_step_by_step_and_stops_when_cancelled():
+    image, _ = bar_chart()
+    seen: list[tuple[float, str]] = []
+    regions.RegionParser().parse(image, progress=lambda f, text: seen.append((f, text)))
+    flat = [f for f, text in seen if text == "finding flat colour areas"]
+    assert len(flat) >= 5  # each full-size step, each colour's areas
+    assert flat == sorted(flat) and flat[0] >= 0.4 and flat[-1] < 1.0
+    assert seen[-1] == (1.0, "6 regions")
+    token = CancelToken()
+    calls: list[float] = []
+
+    def cancel_in_the_flat_path(fraction: float, text: str) -> None:
+        calls.append(fraction)
+        if len(calls) == 3:  # after the first full-size step
+            token.cancel()
+    with pytest.raises(Cancelled):
+        regions.RegionParser().parse(image, cancel=token, progress=cancel_in_the_flat_path)
+    assert calls == [f for f, _ in seen[:3]]  # stopped at the next step
