@@ -148,10 +148,19 @@ class SourceFormat:
             global one), RGB triplets as stored (``3 * n`` bytes): saving as GIF maps the
             result onto it (:func:`_encode_gif`); ``None`` for other files.
         transparent_index: the GIF palette entry that marks transparent pixels, or ``None``.
-        entries: where ``palette`` lists a colour more than once, each pixel's own entry,
-            ``(H, W)`` uint8 upright as the picture is shown, so that saving writes an
-            untouched pixel with its own entry, not its colour's first (:func:`_on_palette`);
-            ``None`` otherwise (a colour's one entry is then its pixels' entry).
+        entries: where ``palette`` (or ``png_palette`` with its transparency) lists a colour
+            more than once, each pixel's own entry, ``(H, W)`` uint8 upright as the picture
+            is shown, so that saving writes an untouched pixel with its own entry, not its
+            colour's first (:func:`_nearest_entries`); ``None`` otherwise (a colour's one
+            entry is then its pixels' entry).
+        png_bits: the bit depth (1, 2, 4 or 8) of a palette PNG, or of a 1-, 2- or 4-bit
+            grey PNG: saving as PNG writes it so again (:func:`_encode_png_on_palette`);
+            ``None`` for other files.
+        png_palette: a palette PNG's colour table (its ``PLTE`` chunk, RGB triplets as
+            stored); ``None`` for other files (a low-bit grey PNG's shades are implied).
+        png_transparency: that PNG's ``tRNS`` chunk as stored (a palette PNG's alpha of each
+            entry, maybe fewer than its entries; a grey PNG's 2-byte transparent shade), or
+            ``None``.
         jpeg_quality: a JPEG's quality (1-100) estimated from its quantisation tables
             (:func:`estimate_jpeg_quality`): saving as JPEG without a quality asked for
             writes at it (:func:`encode_image`); ``None`` for other files, or tables that
@@ -169,6 +178,9 @@ class SourceFormat:
     entries: np.ndarray | None = field(default=None, compare=False, repr=False)
     jpeg_quality: int | None = None
     jpeg_subsampling: str | None = None
+    png_bits: int | None = None
+    png_palette: bytes | None = None
+    png_transparency: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -386,14 +398,80 @@ def _is_heif(data: bytes) -> bool:
 _PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 
 
-def _png_chunk_types(data: bytes) -> Iterator[bytes]:
-    """The types of a PNG file's chunks (``b"IHDR"``, ``b"IDAT"``...), in order, from their
-    headers (length, type) alone; the walk ends where the headers do (a file cut short)."""
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """A PNG file's chunks as ``(type, offset of its data, length)`` (``b"IHDR"``,
+    ``b"IDAT"``...), in order, from their headers (length, type) alone; the walk ends
+    where the headers do (a file cut short)."""
     offset = len(deep_samples.PNG_SIGNATURE)
     while offset + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, offset)
-        yield kind
+        yield kind, offset + 8, length
         offset += 12 + length
+
+
+def _png_chunk_types(data: bytes) -> Iterator[bytes]:
+    """The types of a PNG file's chunks, in order (:func:`_png_chunks`)."""
+    return (kind for kind, _, _ in _png_chunks(data))
+
+
+_PNG_GREY, _PNG_PALETTE = 0, 3  # IHDR colour types
+_PNG_LOW_DEPTHS = (1, 2, 4)
+
+
+def _png_storage(data: bytes) -> SourceFormat:
+    """How a PNG stores its pixels where that is more than 8-bit RGB(A) or grey can say: a
+    palette PNG's palette, transparency and bit depth, a 1-, 2- or 4-bit grey PNG's depth
+    and transparent shade (:class:`SourceFormat`), from the chunks before its pixels
+    (nothing decoded); nothing for other PNGs, or one whose chunks do not walk."""
+    depth = kind = None
+    palette = transparency = None
+    for chunk, start, length in _png_chunks(data):
+        content = data[start:start + length]
+        if chunk == b"IHDR" and len(content) >= 10:
+            depth, kind = content[8], content[9]
+        elif chunk == b"PLTE" and length and length % 3 == 0:
+            palette = bytes(content)
+        elif chunk == b"tRNS":
+            transparency = bytes(content)
+        elif chunk in (b"IDAT", b"IEND"):
+            break
+    if kind == _PNG_PALETTE and depth in (*_PNG_LOW_DEPTHS, 8) and palette is not None:
+        return SourceFormat(png_bits=depth, png_palette=palette,
+                            png_transparency=transparency or None)
+    if kind == _PNG_GREY and depth in _PNG_LOW_DEPTHS:
+        return SourceFormat(png_bits=depth, png_transparency=transparency or None)
+    return SourceFormat()
+
+
+def _png_palette_colours(source: SourceFormat) -> np.ndarray:
+    """A palette PNG's entries (:attr:`SourceFormat.png_palette`) as ``(P, 4)`` uint8 RGBA,
+    alpha from its transparency (255 for the entries it does not list)."""
+    colours = np.frombuffer(source.png_palette or b"", np.uint8).reshape(-1, 3)
+    alpha = np.full(len(colours), 255, np.uint8)
+    listed = np.frombuffer(source.png_transparency or b"", np.uint8)[:len(colours)]
+    alpha[:len(listed)] = listed
+    return np.column_stack([colours, alpha])
+
+
+def _png_storage_note(source: SourceFormat) -> str | None:
+    """The note on opening a palette PNG or a 1-, 2- or 4-bit grey one
+    (:attr:`SourceFormat.png_bits`): edited in full, saved as PNG on its own colours again,
+    filled pixels taking the nearest (:func:`_encode_png_on_palette`); None for others."""
+    bits = source.png_bits
+    if bits is None:
+        return None
+    if source.png_palette is not None:
+        count = len(source.png_palette) // 3
+        return (f"palette image ({count} colours), edited in full colour; saving it as PNG "
+                "keeps its palette, filled pixels taking the nearest of its colours (saving "
+                "as TIFF keeps them as filled)")
+    if bits == 1:
+        what, nearest = "black and white", "the nearer of black and white"
+    else:
+        what, nearest = f"{1 << bits} shades", "the nearest of its shades"
+    return (f"{bits}-bit grey image ({what}), edited at 8 bits; saving it as PNG keeps "
+            f"{bits} bit{'s' if bits > 1 else ''}, filled pixels taking {nearest} (saving as "
+            "TIFF keeps them as filled)")
 
 
 def _png_metadata_after_pixels(data: bytes) -> bool:
@@ -487,6 +565,7 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
             source = (SourceFormat(lossless_webp=_webp_lossless(data)) if kind == "WEBP"
                       else _gif_colours(data) if kind == "GIF"
                       else _jpeg_storage(probe) if kind in ("JPEG", "MPO")
+                      else _png_storage(data) if kind == "PNG"
                       else SourceFormat())
         if kind == "TIFF" and orientation in _SWAPPED_ORIENTATIONS \
                 and _turns_tiffs("pillow-size"):
@@ -648,18 +727,22 @@ def _gif_colours(data: bytes) -> SourceFormat:
     return SourceFormat(palette=bytes(palette), transparent_index=transparent)
 
 
-def _repeats_a_colour(palette: bytes | None) -> bool:
-    """Whether a GIF ``palette`` (RGB triplets) lists some colour more than once."""
-    if not palette:
+def _repeats_a_colour(palette: bytes | np.ndarray | None) -> bool:
+    """Whether a GIF ``palette`` (RGB triplets), or ``(P, k)`` uint8 colours, lists some
+    colour more than once."""
+    if palette is None or not len(palette):
         return False
-    colours = np.frombuffer(palette, np.uint8).reshape(-1, 3)
+    colours = (np.frombuffer(palette, np.uint8).reshape(-1, 3) if isinstance(palette, bytes)
+               else palette)
     return len(np.unique(_colour_keys(colours))) < len(colours)
 
 
-def _gif_entries(data: bytes, shape: tuple[int, int], orientation: int) -> np.ndarray | None:
-    """The palette entry of each pixel of a GIF's first picture, ``(H, W)`` uint8 turned
-    as ``orientation`` says, for :attr:`SourceFormat.entries`; ``None`` where Pillow does
-    not give them (not a palette picture, damaged) or they are not of ``shape``."""
+def _stored_entries(data: bytes, shape: tuple[int, int], orientation: int
+                    ) -> np.ndarray | None:
+    """The palette entry of each pixel of a GIF's first picture or a palette PNG, ``(H, W)``
+    uint8 turned as ``orientation`` says, for :attr:`SourceFormat.entries`; ``None`` where
+    Pillow does not give them (not a palette picture, damaged) or they are not of
+    ``shape``."""
     try:
         with Image.open(io.BytesIO(data)) as picture:
             if picture.mode != "P":
@@ -877,9 +960,17 @@ def _sample(value: float) -> str:
 # once, in our own words (ImageFileError), and what it reads with a warning needs none; also
 # OpenCV's own log lines from its image codecs ("[ WARN:0@0.1] global grfmt_png.cpp:793
 # ..."), which main._quiet_decoders silences by log level for the program but not for other
-# users. Each message runs to the end of its line or the next message (libpng writes the
-# text and its newline apart, so threads decoding together may interleave them).
-_CHATTER_START = rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_"
+# users; and libjpeg's warnings (jerror.h's JWRN_ texts: "Corrupt JPEG data: bad Huffman
+# code", "Premature end of JPEG file"...), which say a JPEG's damage where the loader notes
+# it itself (:func:`_jpeg_damage_note`). Each message runs to the end of its line or the next
+# message (libpng writes the text and its newline apart, so threads decoding together may
+# interleave them).
+_LIBJPEG_WARNINGS = (rb"Corrupt JPEG data: |Premature end of JPEG file|Invalid SOS parameters "
+                     rb"for sequential JPEG|Inconsistent progression sequence |Warning: unknown "
+                     rb"JFIF revision number |Unknown Adobe color transform code |Application "
+                     rb"transferred too many scanlines")
+_CHATTER_START = (rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_|"
+                  + _LIBJPEG_WARNINGS)
 _DECODER_MESSAGE = rb"(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START + rb"|\n|\Z)"
 # a block of such messages and newlines, written in any order by threads decoding together
 _DECODER_CHATTER = re.compile(rb"\n*(?:" + _DECODER_MESSAGE + rb"\n*)+")
@@ -928,6 +1019,26 @@ class _QuietDecoders:
             if self._users == 0:
                 self._restore()
 
+    @contextlib.contextmanager
+    def overheard(self) -> Iterator[Callable[[], bytes]]:
+        """``with self``, giving a function that returns what was written to fd 2 since
+        entering (by any thread: serialise the decodes whose messages must be told apart);
+        it returns ``b""`` where fd 2 is not redirected or cannot be read back (no
+        ``os.pread``)."""
+        with self:
+            caught = self._caught
+            read = getattr(os, "pread", None)
+            if caught is None or read is None:
+                yield lambda: b""
+                return
+            start = os.lseek(caught.fileno(), 0, os.SEEK_CUR)  # fd 2 shares the position
+
+            def written() -> bytes:
+                end = os.lseek(caught.fileno(), 0, os.SEEK_CUR)
+                return read(caught.fileno(), max(0, end - start), start)
+
+            yield written
+
     def _redirect(self) -> None:
         caught = None
         try:
@@ -974,14 +1085,41 @@ def _write_all(descriptor: int, data: bytes) -> None:
 _quiet_decoders = _QuietDecoders()
 
 
-def _opencv_decoded(data: bytes, quiet: bool = False) -> np.ndarray | None:
+def _opencv_decoded(data: bytes, quiet: bool = False,
+                    heard: list[bytes] | None = None) -> np.ndarray | None:
     """``cv2.imdecode`` of ``data`` unchanged (None where it fails); with ``quiet`` (a PNG:
     libpng prints to stderr itself), the C libraries' own stderr lines are kept off stderr
     (:class:`_QuietDecoders`: process-wide while it decodes, so only where needed; a crash
-    inside the decoder would leave its dump in the temporary file)."""
+    inside the decoder would leave its dump in the temporary file). With ``heard`` (a JPEG),
+    quiet too, and what the decoder wrote to stderr is added to it, that decode's own: JPEG
+    decodes that listen take turns (:data:`_JPEG_LISTENING`)."""
+    if heard is not None:
+        with _JPEG_LISTENING, _quiet_decoders.overheard() as written:
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            heard.append(written())
+        return pixels
     decoding = _quiet_decoders if quiet else contextlib.nullcontext()
     with decoding:
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+_JPEG_LISTENING = threading.Lock()
+# libjpeg's warnings that mean the entropy-coded data itself is corrupt (the decoder went on,
+# filling or guessing: garbage from there on). Not among them: "N extraneous bytes before
+# marker 0xNN", which cameras, scanners and webcams cause with harmless padding before a
+# marker (and which damage that happens to end decoding early gives too: it cannot tell the
+# two apart), nor "Premature end of JPEG file" (cut short: ends_early, _broken).
+_JPEG_DAMAGE = re.compile(rb"Corrupt JPEG data: (?:bad Huffman code|bad arithmetic code|"
+                          rb"premature end of data segment|found marker 0x[0-9a-fA-F]+ "
+                          rb"instead of RST)|Inconsistent progression sequence ")
+JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
+                "show garbage from there on")
+
+
+def _jpeg_damage_note(heard: Sequence[bytes]) -> str | None:
+    """:data:`JPEG_DAMAGED` when what libjpeg wrote while decoding (``heard``) says its
+    image data is corrupt (:data:`_JPEG_DAMAGE`), else None."""
+    return JPEG_DAMAGED if any(_JPEG_DAMAGE.search(said) for said in heard) else None
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS, *,
@@ -1007,7 +1145,11 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     elif header.grey_alpha_tiff:
         pixels, reader = _tiff_grey_alpha(data, name), "tifffile"
     else:
-        pixels, reader = _opencv_decoded(data, quiet=header.format == "PNG"), "opencv"
+        heard: list[bytes] | None = [] if header.format in ("JPEG", "MPO") else None
+        pixels, reader = _opencv_decoded(data, header.format == "PNG", heard), "opencv"
+        damage = None if pixels is None or heard is None else _jpeg_damage_note(heard)
+        if damage is not None:
+            notes.append(damage)
     missing = None
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)
@@ -1061,9 +1203,15 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
         # stored sideways, its halved chroma columns are rows upright (4:4:0, which neither
         # encoder writes): 4:4:4 loses nothing more, where 4:2:2 would halve both ways
         metadata = replace(metadata, source=replace(metadata.source, jpeg_subsampling="4:4:4"))
-    if header.format == "GIF" and _repeats_a_colour(metadata.source.palette):
-        entries = _gif_entries(data, rgb.shape[:2], orientation)  # Pillow never turns them
-        metadata = replace(metadata, source=replace(metadata.source, entries=entries))
+    source = metadata.source
+    if (header.format == "GIF" and _repeats_a_colour(source.palette)) or (
+            header.format == "PNG" and source.png_palette is not None
+            and _repeats_a_colour(_png_palette_colours(source))):
+        entries = _stored_entries(data, rgb.shape[:2], orientation)  # Pillow never turns them
+        metadata = replace(metadata, source=replace(source, entries=entries))
+    stored = _png_storage_note(source)
+    if stored is not None:
+        notes.append(stored)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
                        deep_original, header.grey, missing,
                        orientation if orientation in _ORIENTATION else 1)
@@ -1496,6 +1644,11 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     a grey profile out; :func:`left_out_profile` says when).
     A picture an edit made colourful, and the other formats, are written in RGB as without
     ``grey``.
+
+    An edit of a palette PNG, or of a 1-, 2- or 4-bit grey one (``metadata.source.png_bits``),
+    is written as PNG so again, on its own palette or shades, with its transparency and bit
+    depth; untouched pixels exactly, filled ones taking the nearest
+    (:func:`_encode_png_on_palette`).
     """
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -1505,6 +1658,10 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         pixels, alpha = flattened(pixels, alpha), None
     if quality is None:
         quality = kept_jpeg_quality(metadata, suffix) or DEFAULT_QUALITY
+    if suffix == ".png" and metadata.source.png_bits is not None and pixels.ndim == 3:
+        encoded = _encode_png_on_palette(pixels, alpha, metadata)
+        if encoded is not None:
+            return encoded
     if grey and _writes_grey(pixels, suffix):
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited)
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
@@ -1641,7 +1798,9 @@ def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
     icc = metadata.icc_profile
     if icc is None or suffix in NO_METADATA_SUFFIXES or suffix not in IMAGE_SUFFIXES:
         return None
-    written_grey = grey and _writes_grey(rgb, suffix)
+    written_grey = (grey and _writes_grey(rgb, suffix)) or (
+        suffix == ".png" and metadata.source.png_bits is not None
+        and metadata.source.png_palette is None)  # on its shades of grey, whatever the fill
     space = _profile_space(icc)
     if space == _GREY_SPACE and not written_grey:
         if suffix not in GREY_SUFFIXES:
@@ -1717,49 +1876,81 @@ def _on_palette(rgb: np.ndarray, alpha: np.ndarray | None, source: SourceFormat
                                                           else transparent))
     if not len(usable):
         return None
-    keys = _colour_keys(rgb.reshape(-1, 3))
-    known, first = np.unique(_colour_keys(colours[usable]), return_index=True)
-    where = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-    entries = usable[first[where]]
-    other = known[where] != keys  # a colour the palette lacks: a filled pixel
-    if other.any():
-        missing, inverse = np.unique(keys[other], return_inverse=True)
-        entries[other] = usable[_nearest(_key_colours(missing), colours[usable])[inverse]]
-    own = source.entries
-    if own is not None and own.shape == rgb.shape[:2]:  # a colour listed twice: keep which
-        own = own.reshape(-1)
-        listed = np.full(256, -1, np.int32)  # an entry past the palette: no colour
-        listed[:len(colours)] = _colour_keys(colours[:256])
-        still = listed[own] == keys
-        if transparent is not None:
-            still &= own != transparent
-        np.copyto(entries, own, where=still)
+    entries = _nearest_entries(rgb.reshape(-1, 3), colours, usable, _own_entries(source, rgb))
     indices = entries.astype(np.uint8).reshape(rgb.shape[:2])
     if hidden is not None and transparent is not None:
         indices[hidden] = transparent
     return indices, palette, transparent if hidden is not None else None
 
 
+def _own_entries(source: SourceFormat, rgb: np.ndarray) -> np.ndarray | None:
+    """``source.entries`` as ``(N,)`` uint8 when they are of ``rgb``'s size, else None."""
+    own = source.entries
+    return own.reshape(-1) if own is not None and own.shape == rgb.shape[:2] else None
+
+
+def _nearest_entries(pixels: np.ndarray, colours: np.ndarray, usable: np.ndarray,
+                     own: np.ndarray | None = None) -> np.ndarray:
+    """Each of ``pixels`` ``(N, k)`` uint8 (k = 3, RGB, or 4, RGBA) as an entry of the
+    palette ``colours`` ``(P, k)`` uint8 among the entries ``usable`` (their indices, not
+    empty), ``(N,)``: its own entry in the original (``own``, ``(N,)`` uint8, or None) where
+    that entry is usable and still the pixel's colour (a palette that lists a colour twice),
+    else its colour's first usable entry where the palette has it (every untouched pixel),
+    else the usable entry of the nearest colour (squared distance; RGBA compared with the
+    colour premultiplied by its alpha, so that every fully transparent colour is alike): a
+    filled pixel. The one mapping for GIFs (:func:`_on_palette`) and palette PNGs
+    (:func:`_encode_png_on_palette`)."""
+    keys = _colour_keys(pixels)
+    allowed = colours[usable]
+    known, first = np.unique(_colour_keys(allowed), return_index=True)
+    where = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    entries = usable[first[where]]
+    other = known[where] != keys  # a colour the palette lacks: a filled pixel
+    if other.any():
+        missing, inverse = np.unique(keys[other], return_inverse=True)
+        nearest = _nearest(_compared(_key_colours(missing, pixels.shape[1])),
+                           _compared(allowed))
+        entries[other] = usable[nearest[inverse]]
+    if own is not None:  # a colour listed twice: keep which
+        listed = np.full(256, -1, np.int64)  # an entry past the palette, or not usable
+        listed[usable[usable < 256]] = _colour_keys(allowed[usable < 256])
+        np.copyto(entries, own, where=listed[own] == keys)
+    return entries
+
+
+def _compared(colours: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` RGB as it is; ``(N, 4)`` RGBA with its colour premultiplied by its alpha
+    (rounded): how :func:`_nearest_entries` measures distance."""
+    colours = colours.astype(np.int64)
+    if colours.shape[1] == 4:
+        colours[:, :3] = (colours[:, :3] * colours[:, 3:] + 127) // 255
+    return colours
+
+
 def _colour_keys(colours: np.ndarray) -> np.ndarray:
-    """``(N, 3)`` uint8 RGB as one ``0xRRGGBB`` int32 each."""
-    colours = colours.astype(np.int32)
-    return (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
+    """``(N, k)`` uint8 colours (k = 3, RGB, or 4, RGBA) as one int64 each (``0xRRGGBB``,
+    ``0xRRGGBBAA``)."""
+    keys = np.zeros(len(colours), np.int64)
+    for channel in range(colours.shape[1]):
+        keys = (keys << 8) | colours[:, channel]
+    return keys
 
 
-def _key_colours(keys: np.ndarray) -> np.ndarray:
-    """:func:`_colour_keys` undone: ``(N, 3)`` int32 RGB."""
-    return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1)
+def _key_colours(keys: np.ndarray, channels: int = 3) -> np.ndarray:
+    """:func:`_colour_keys` of ``channels`` channels undone: ``(N, channels)`` int64."""
+    return np.stack([(keys >> (8 * (channels - 1 - channel))) & 255
+                     for channel in range(channels)], axis=1)
 
 
 _NEAREST_BLOCK = 1 << 14  # colours compared with the palette at once (16 MB at 256 entries)
 
 
 def _nearest(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """For each of ``colours`` ``(N, 3)`` the row of ``palette`` ``(P, 3)`` nearest to it
-    (squared RGB distance; the first of equals), in blocks of :data:`_NEAREST_BLOCK`."""
+    """For each of ``colours`` ``(N, k)`` the row of ``palette`` ``(P, k)`` nearest to it
+    (squared distance; the first of equals), in blocks of :data:`_NEAREST_BLOCK`."""
     palette = palette.astype(np.float32)
     # |c - p|^2 = |c|^2 - 2 c.p + |p|^2, the first term the same for every p: exact in
-    # float32 for 8-bit colours (every term an integer under 2^24)
+    # float32 for 8-bit colours, 3 or 4 channels (every term an integer under 2^24)
     offsets = (palette ** 2).sum(axis=1)
     nearest = np.empty(len(colours), np.intp)
     for start in range(0, len(colours), _NEAREST_BLOCK):
@@ -1777,6 +1968,55 @@ def flattened(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.rint(rgb * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
+def _encode_png_on_palette(rgb: np.ndarray, alpha: np.ndarray | None,
+                           metadata: ImageMetadata) -> bytes | None:
+    """``rgb`` ``(H, W, 3)`` uint8 (and ``alpha``), an edit of a palette PNG or of a 1-, 2-
+    or 4-bit grey PNG (``metadata.source``: :func:`_png_storage`), as a PNG stored as that
+    was: on its palette, in its order, with its transparency (``tRNS``), or in its shades of
+    grey with its transparent shade, at its bit depth (a palette of fewer entries than
+    that depth holds may be written at a smaller one: Pillow's choice, every pixel the
+    same), with ``metadata``. Each pixel takes its own entry, exactly where it was not
+    changed, a filled one the nearest (:func:`_nearest_entries`), as a GIF's
+    (:func:`_on_palette`). ``None`` where the original's transparency cannot hold
+    ``alpha`` (it had none): written as without the palette then."""
+    source = metadata.source
+    bits = int(source.png_bits or 8)
+    hidden = None if alpha is None else alpha < 255
+    options: dict[str, object] = {"bits": bits}
+    if source.png_palette is not None:
+        colours = _png_palette_colours(source)
+        if hidden is not None and hidden.any() and (colours[:, 3] == 255).all():
+            return None
+        opaque = np.full(rgb.shape[:2], 255, np.uint8)
+        pixels = np.dstack([rgb, opaque if alpha is None else alpha]).reshape(-1, 4)
+        entries = _nearest_entries(pixels, colours, np.arange(len(colours)),
+                                   _own_entries(source, rgb))
+        picture = Image.fromarray(entries.astype(np.uint8).reshape(rgb.shape[:2]), "P")
+        picture.putpalette(source.png_palette)
+        if source.png_transparency is not None:
+            options["transparency"] = source.png_transparency
+        metadata = _with_profile_for(metadata, _RGB_SPACE)
+    else:
+        count = 1 << bits
+        shades = np.arange(count) * 255 // (count - 1)
+        key = source.png_transparency
+        key = int.from_bytes(key[:2], "big") if key is not None and len(key) >= 2 else None
+        key = key if key is not None and key < count else None
+        hidden = None if hidden is None else alpha < 128  # a grey PNG's is all or nothing
+        if hidden is not None and hidden.any() and key is None:
+            return None
+        usable = np.flatnonzero(np.arange(count) != (-1 if key is None else key))
+        entries = _nearest_entries(rgb.reshape(-1, 3), np.repeat(shades[:, None], 3, axis=1)
+                                   .astype(np.uint8), usable)
+        if hidden is not None and key is not None:
+            entries[hidden.reshape(-1)] = key
+            options["transparency"] = key
+        picture = Image.fromarray(shades[entries].astype(np.uint8).reshape(rgb.shape[:2]),
+                                  "L")
+        metadata = _with_profile_for(metadata, _GREY_SPACE)
+    return _pillow_encoded(picture, ".png", DEFAULT_QUALITY, metadata, options)
+
+
 def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
                         quality: int, metadata: ImageMetadata) -> bytes:
     """Pillow's encoders, which (unlike OpenCV's) embed a colour profile, EXIF and XMP, and
@@ -1788,6 +2028,14 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
         picture = Image.fromarray(np.dstack([rgb, alpha]))
     else:
         picture = Image.fromarray(np.ascontiguousarray(rgb))
+    return _pillow_encoded(picture, suffix, quality, metadata)
+
+
+def _pillow_encoded(picture: Image.Image, suffix: str, quality: int,
+                    metadata: ImageMetadata,
+                    extra: dict[str, object] | None = None) -> bytes:
+    """``picture`` written as a ``suffix`` file by Pillow with ``metadata`` (see
+    :func:`_encode_with_pillow`), and the ``extra`` options of its format's writer."""
     options: dict[str, object] = {}
     if metadata.icc_profile is not None:
         options["icc_profile"] = metadata.icc_profile
@@ -1796,7 +2044,7 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
     jpeg = suffix in (".jpg", ".jpeg")
     if jpeg:
         options.update(format="JPEG", quality=int(quality))
-        if metadata.source.jpeg_subsampling is not None and rgb.ndim == 3:
+        if metadata.source.jpeg_subsampling is not None and picture.mode != "L":
             options["subsampling"] = metadata.source.jpeg_subsampling
         if metadata.xmp is not None and len(metadata.xmp) <= _JPEG_MAX_XMP:
             options["xmp"] = metadata.xmp
@@ -1834,6 +2082,7 @@ def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
         options.update(format="TIFF")
         if metadata.xmp is not None or metadata.iptc is not None:
             options["exif"] = _tiff_tags(metadata)
+    options.update(extra or {})
     buffer = io.BytesIO()
     try:
         picture.save(buffer, **options)
