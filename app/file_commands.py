@@ -42,6 +42,7 @@ from engines.fileio import (
     image_size,
     join_words,
     kept_jpeg_quality,
+    kept_storage,
     left_out_profile,
     load_colour_strokes,
     load_image,
@@ -442,6 +443,9 @@ class FileCommands:
             kept = kept_jpeg_quality(metadata, path.suffix)
             depth += (f" at JPEG quality {kept}, the original's" if kept
                       else f" at JPEG quality {DEFAULT_QUALITY}")
+        storage = kept_storage(metadata, path.suffix)
+        if storage is not None:
+            depth += f" {storage}, as the original"
         if drops_metadata(metadata, path.suffix):
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")

@@ -637,6 +637,20 @@ def kept_jpeg_quality(metadata: ImageMetadata, suffix: str) -> int | None:
     return metadata.source.jpeg_quality if suffix.lower() in (".jpg", ".jpeg") else None
 
 
+def kept_storage(metadata: ImageMetadata, suffix: str) -> str | None:
+    """How a ``suffix`` file is stored where it keeps its original PNG's palette or few-bit
+    grey (:func:`_encode_png_on_palette`), for a save message ("on its 64-colour palette",
+    "at 1 bit, black and white", "at 4 bits, 16 shades of grey"); None otherwise."""
+    source = metadata.source
+    if suffix.lower() != ".png" or source.png_bits is None:
+        return None
+    if source.png_palette is not None:
+        return f"on its {len(source.png_palette) // 3}-colour palette"
+    if source.png_bits == 1:
+        return "at 1 bit, black and white"
+    return f"at {source.png_bits} bits, {1 << source.png_bits} shades of grey"
+
+
 def estimate_jpeg_quality(tables: object) -> int | None:
     """The IJG quality (1-100) whose scaled standard tables come closest to a JPEG's
     quantisation ``tables`` (Pillow's ``JpegImageFile.quantization``: table number -> 64
