@@ -27,7 +27,11 @@ def _add_editor_arguments(parser) -> None:
 
 
 def _gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The editor's parser: its argument errors are one line, as the commands' are
+    (:class:`cli._parsing.OneLineErrors`)."""
+    from cli._parsing import OneLineErrors
+
+    parser = OneLineErrors(
         prog="inpaint-studio",
         description="Open the Inpaint Studio editor. Commands: run "
                     "`inpaint-studio --help-commands` for the command-line tools.")

@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
     parser = build_parser(modules)
     try:
         args, unknown = parser.parse_known_args(argv)
-        if unknown:  # said by the command they were given to, with its usage
+        if unknown:  # said by their command in one line (OneLineErrors)
             chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:  # --help, or a usage error argparse has printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE

@@ -120,7 +120,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default_engine: str = 
                              "reaches the hole), source=torchscript (LaMa, MI-GAN); neural "
                              "engines: working_size=PX, seam_feather=PX (colour blend at the "
                              "hole's edge), weights_path=FILE; an option the engine does not "
-                             "take is refused; `engines -v` lists each engine's")
+                             "take is refused; `engines -v` lists each engine's options")
 
 
 def request_settings(args: argparse.Namespace) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """The command line's argument parser (:class:`CommandParser`): a single-valued option is
 given once, an old spelling and its new one are one option, a hidden old name matches only
-when typed in full; and the walks over a parser's commands (:func:`command_parsers`,
-:func:`chosen_parser`)."""
+when typed in full, and an argument error is said in one line (:class:`OneLineErrors`); and
+the walks over a parser's commands (:func:`command_parsers`, :func:`chosen_parser`)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,28 @@ class GivenOnce(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-class CommandParser(argparse.ArgumentParser):
+def usage_hint(prog: str) -> str:
+    """The line said after an argument error of the parser called ``prog``
+    (``inpaint-studio inpaint``): where its usage is."""
+    return f"(run {prog} --help for the usage)"
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose argument errors (a missing or unknown
+    argument, a bad value) are said as every other refusal of the program is: one
+    ``error: <reason>`` line, then :func:`usage_hint`, instead of the whole usage block
+    and ``PROG: error:``; exit code 2, as argparse's."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}\n{usage_hint(self.prog)}\n")
+
+
+class CommandParser(OneLineErrors):
     """An :class:`argparse.ArgumentParser` whose plain options are :class:`GivenOnce` and
     whose abbreviations never name a hidden option (``--m`` in ``watermark`` could match
     ``--mask-out`` or ``--min-images``, not the old ``--margin``: an old name is taken in
-    full only). Its commands' parsers are made of this class too."""
+    full only). Its commands' parsers are made of this class too, and its argument errors
+    are one line (:class:`OneLineErrors`)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

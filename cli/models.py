@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     action("list", "every known checkpoint: engine, size, licence, state")
     fetch = action("download", "download, verify and install checkpoints")
     fetch.add_argument("ids", nargs="+", metavar="ID", help=_ID_HELP)
-    fetch.add_argument("--force", action="store_true",
+    fetch.add_argument("-f", "--force", action="store_true",
                        help="download again even when already installed")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     imported = action("import", "install a checkpoint file you already have (offline)")

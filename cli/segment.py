@@ -44,7 +44,7 @@ HELP = ("label every pixel of IMAGE, or of every picture of a FOLDER (face parts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", metavar="IMAGE",
+    parser.add_argument("image", metavar="IMAGE_OR_FOLDER",
                         help="the picture, or a folder of pictures: only those directly in "
                              "it (subfolders are not searched, links to folders neither; a "
                              "link to a picture counts); what was left out is named")
@@ -83,14 +83,24 @@ def _options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _summary(labels: np.ndarray, names: tuple[str, ...], shown: int = 5) -> str:
+def _summary(labels: np.ndarray, names: tuple[str, ...], noun: str = "class",
+             shown: int = 5) -> str:
+    """``17 labels (region 0 71%, region 3 9%, ..., +12 more)``: how many ids ``labels``
+    holds, called ``noun`` (:func:`_noun`), and the ``shown`` largest with their shares."""
     counts = np.bincount(labels.ravel(), minlength=256)
     present = [int(i) for i in np.argsort(-counts) if counts[i]]
     parts = [f"{names[i] if i < len(names) else 'unlabelled'} {100 * counts[i] / labels.size:.0f}%"
              for i in present[:shown]]
     more = f", +{len(present) - shown} more" if len(present) > shown else ""
-    noun = "class" if len(present) == 1 else "classes"
-    return f"{len(present)} {noun} ({', '.join(parts)}{more})"
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{len(present)} {noun if len(present) == 1 else plural} ({', '.join(parts)}{more})"
+
+
+def _noun(label_set: str) -> str:
+    """What ``segment`` calls the ids of a map of the label set named ``label_set``:
+    "label" for the colour regions (numbered, with no meaning; the editor says "17 labels
+    found"), "class" for a parser whose ids are named classes (face parts, scene classes)."""
+    return "label" if label_set == "regions" else "class"
 
 
 def _parser(args: argparse.Namespace):
@@ -145,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {note}")
     print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
-          f"{_summary(labels, parser.label_set.names)}")
+          f"{_summary(labels, parser.label_set.names, _noun(parser.label_set.name))}")
     return EXIT_OK
 
 

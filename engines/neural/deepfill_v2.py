@@ -218,7 +218,8 @@ def load_deepfill_v2(network: DeepFillV2, path: str | Path, *, own: Iterable[str
 
 # the engine option ``half`` (see engines.device.reduced_precision), as users choose it
 PRECISION_OPTION = OptionSpec(
-    "half", "Precision", None, "reduced precision is faster, within about one 8-bit level",
+    "half", "Precision", None, "reduced precision is faster, within about one 8-bit level; "
+    "auto: float16 on CUDA, float32 elsewhere; true: also bfloat16 on a CPU with native support",
     choices=((None, "auto (float16 on CUDA)"), (True, "reduced (bfloat16 on CPU too)"),
              (False, "full (float32)")))
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 import main
 from engines.fileio import load_image, save_image, save_mask
+from tests.cli.refusals import argument_error
 from tests.conftest import ROOT
 from tests.engines.test_plugins import MISBEHAVING, plugin_folder_fixture, write_plugin  # noqa: F401
 from tests.photos import embedded_metadata, write_phone_photo
@@ -346,6 +347,7 @@ def test_verbose_engines_table_lists_each_engines_options(capsys):
     assert "--option patch_size=3..31 by 2 (default 7)" in out
     assert "--option quality=fast|normal|best (default normal)" in out
     assert "--option half=auto|true|false (default auto)" in out
+    assert "auto: float16 on CUDA, float32 elsewhere" in out  # what auto does, said
     assert "--option working_size=128..4096 by 64 (default 1024)" in out  # LaMa's
     assert "--option seam_feather=0..32 (default 6)" in out
     assert "also, for scripts: backend, label_weight, previews, sketch_weight" in out
@@ -666,8 +668,7 @@ def test_an_absurd_margin_is_a_usage_error(files, margin, capsys):
     folder, _image, _ = files
     code = run_cli("inpaint", folder / "photo.png", folder / "mask.png", "-o", folder / "r.png",
                    "--engine", "telea", "--margin", margin)
-    err = capsys.readouterr().err
-    assert code == 2 and "argument --margin" in err.splitlines()[-1]
+    assert code == 2 and "argument --margin" in argument_error(capsys, "inpaint")
     assert not (folder / "r.png").exists()
 
 

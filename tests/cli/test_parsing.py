@@ -1,5 +1,5 @@
 """How the command line is read: `--debug` anywhere, an unknown option reported by the command
-it was given to, an option given twice (or under its old and new names) refused, abbreviations
+it was given to (one line and its `--help`), an option given twice (or under its old and new names) refused, abbreviations
 that never name a hidden old spelling, every `--seed` range-checked, and help that names each
 argument the same way everywhere."""
 
@@ -14,10 +14,7 @@ import cli.inpaint
 from cli import EXIT_OK, EXIT_USAGE
 from engines.weights import all_specs
 from tests.cli.pictures import box_mask, photo_and_mask, watermarked_folder
-
-
-def _error_lines(capsys) -> list[str]:
-    return capsys.readouterr().err.replace("\r", "\n").strip().splitlines()
+from tests.cli.refusals import argument_error, refusal
 
 
 @pytest.fixture
@@ -55,10 +52,8 @@ def test_debug_is_taken_after_a_nested_command(model_cache, tmp_path, capsys):
 ])
 def test_an_unknown_option_is_reported_by_its_command(argv, command, capsys):
     assert cli.main(argv) == EXIT_USAGE
-    err = capsys.readouterr().err
-    assert err.startswith(f"usage: inpaint-studio {command} ")
-    assert f"inpaint-studio {command}: error: unrecognized arguments: " in err
-    assert "COMMAND ..." not in err
+    # one line, then the hint naming that command's --help: no usage block
+    assert argument_error(capsys, command).startswith("unrecognized arguments: ")
 
 
 # --- an option given twice, or under both names -----------------------------------------------
@@ -75,7 +70,7 @@ def test_an_unknown_option_is_reported_by_its_command(argv, command, capsys):
 def test_a_clash_of_values_is_refused_before_any_work(picture, tmp_path, capsys, extra, said):
     output = tmp_path / "out.png"
     assert _inpaint(picture, output, *extra) == EXIT_USAGE
-    assert said in _error_lines(capsys)[-1]
+    assert said in refusal(capsys, "inpaint")
     assert not output.exists()
 
 
@@ -90,9 +85,8 @@ def test_segment_refuses_the_old_and_new_parser_names_together(picture, tmp_path
     output = tmp_path / "labels.png"
     assert cli.main(["segment", str(picture[0]), "-o", str(output), "--model", "regions",
                      "--parser", "face"]) == EXIT_USAGE
-    lines = _error_lines(capsys)
-    assert lines[0].startswith("usage: inpaint-studio segment ")
-    assert lines[-1].endswith("--model is the old name of --parser; give one of them")
+    assert (argument_error(capsys, "segment")
+            == "--model is the old name of --parser; give one of them")
     assert not output.exists()
 
 
@@ -100,7 +94,7 @@ def test_an_ambiguous_abbreviation_names_only_visible_options(tmp_path, capsys):
     images = watermarked_folder(tmp_path / "in", count=2)
     assert cli.main(["watermark", "--images", str(images), "-o", str(tmp_path / "out"),
                      "--m", "3"]) == EXIT_USAGE
-    error = _error_lines(capsys)[-1]
+    error = argument_error(capsys, "watermark")
     assert "ambiguous option: --m could match" in error and "--min-images" in error
     assert "--margin" not in error
 
@@ -127,7 +121,7 @@ def test_train_checks_its_seed_like_every_command(model_cache, tmp_path, capsys,
     (tmp_path / "in").mkdir()
     assert cli.main(["train", "semantic", "--images", str(tmp_path / "in"), "-o",
                      str(tmp_path / "m.pt"), "--seed", seed]) == EXIT_USAGE
-    assert "argument --seed: " in _error_lines(capsys)[-1]
+    assert argument_error(capsys, "train semantic").startswith("argument --seed: ")
 
 
 # --- help ---------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -115,7 +117,7 @@ def test_bad_requests_are_one_line_errors(halves, tmp_path, monkeypatch, capsys,
     assert error.count("\n") == 1  # refused before any work: no progress bar
 
 
-def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache):
+def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache, capsys):
     from safetensors.torch import save_model
 
     torch.manual_seed(0)
@@ -127,22 +129,28 @@ def test_scene_lite_with_a_cached_hub_checkpoint(halves, tmp_path, model_cache):
                      "--variant", "b0", "--device", "cpu"])
     MODEL_SLOT.clear()
     assert code == 0
+    summary = capsys.readouterr().out.splitlines()[-1]  # a network's ids are named classes
+    assert re.search(r": 120x90, \d+ class(es)? \(", summary), summary
     with Image.open(output) as written:
         ids = np.array(written)
     assert written.mode == "P" and ids.shape == (90, 120) and ids.max() < 150
 
 
-def test_one_class_is_said_in_the_singular(tmp_path, capsys):
+def test_one_region_is_said_in_the_singular(tmp_path, capsys):
     plain = tmp_path / "plain.png"
     Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(plain)
     assert cli.main(["segment", str(plain), "-o", str(tmp_path / "l.png")]) == 0
     printed = capsys.readouterr().out
-    assert "1 class (" in printed and "classes" not in printed
+    assert "1 label (region 0 100%)" in printed and "labels" not in printed
 
 
-def test_a_map_of_two_classes_says_classes(halves, tmp_path, capsys):
+def test_colour_regions_are_labels_as_the_editor_says(halves, tmp_path, capsys):
+    """The regions parser's ids are numbered regions, not classes: "2 labels", as the
+    editor's "2 labels found"."""
     assert cli.main(["segment", str(halves), "-o", str(tmp_path / "l.png")]) == 0
-    assert "2 classes (" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "120x90, 2 labels (region 0 50%, region 1 50%)" in printed
+    assert "class" not in printed
 
 
 def test_inpainting_with_the_semantic_engine_asks_for_a_map_made_here(halves, tmp_path, capsys,

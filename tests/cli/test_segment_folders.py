@@ -19,6 +19,7 @@ from cli._common import StageBar
 from engines.base import InputError
 from engines.segmentation.base import create_parser
 from engines.segmentation.labelmap import LABEL_SET_KEY, load_label_png
+from tests.cli.refusals import argument_error
 from tests.cli.stopping import ctrl_c, stop_at_call
 
 
@@ -224,8 +225,8 @@ def test_regions_out_of_range_is_a_usage_error_naming_the_flag(folder, tmp_path,
                                                                count):
     out = tmp_path / "out"
     assert segment(folder, "-o", out, "--regions", count) == EXIT_USAGE
-    error = capsys.readouterr().err
-    assert f"argument --regions: {count} is out of range; it must be from 1 to 254" in error
+    error = argument_error(capsys, "segment")
+    assert error == f"argument --regions: {count} is out of range; it must be from 1 to 254"
     assert "max_regions" not in error and not out.exists()
     with pytest.raises(InputError, match="max_regions"):  # callers of the engine are told too
         create_parser("regions", max_regions=int(count))

@@ -11,6 +11,7 @@ import cli
 from engines import fileio, registry, weights
 from engines.neural.semantic import read_checkpoint
 from engines.neural.semantic_training import write_label_map
+from tests.cli.refusals import argument_error
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_an_existing_checkpoint_needs_resume_or_overwrite(model_cache, folders, 
 def test_out_of_range_numbers_are_usage_errors(model_cache, folders, tmp_path, option, value,
                                                capsys):
     assert cli.main(_args(*folders, tmp_path / "m.pt", option, value)) == cli.EXIT_USAGE
-    assert f"argument {option}" in capsys.readouterr().err.splitlines()[-1]
+    assert argument_error(capsys, "train semantic").startswith(f"argument {option}: ")
 
 
 def test_a_missing_label_folder_is_named(model_cache, folders, tmp_path, capsys):
@@ -115,7 +116,7 @@ def test_a_bad_learning_rate_is_refused_before_any_work(model_cache, folders, tm
                                                         capsys):
     output = tmp_path / "m.pt"
     assert cli.main(_args(*folders, output, "--lr", lr)) == cli.EXIT_USAGE
-    assert "argument --lr" in capsys.readouterr().err.splitlines()[-1]
+    assert argument_error(capsys, "train semantic").startswith("argument --lr: ")
     assert not output.exists()
 
 

@@ -15,6 +15,7 @@ from engines.fileio import (
     save_image,
     write_atomic,
 )
+from tests.cli.refusals import argument_error
 from tests.cli.stopping import ctrl_c, stop_at_call
 from tests.engines.test_watermark import (
     CUT_SHORT,
@@ -245,7 +246,7 @@ def test_bad_options_give_one_line(folder, tmp_path, capsys, extra, message):
 def test_an_absurd_margin_is_a_usage_error(folder, tmp_path, capsys, margin):
     source, _, _ = folder
     assert run("--images", source, "-o", tmp_path / "out", "--margin", margin) == 2
-    error = capsys.readouterr().err.splitlines()[-1]
+    error = argument_error(capsys, "watermark")
     assert "--margin" in error and "from 0 to 100" in error
     assert not (tmp_path / "out").exists()
 
