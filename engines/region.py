@@ -354,6 +354,39 @@ def _require_visible(request: InpaintRequest, cancel: CancelToken) -> None:
                      "visible context")
 
 
+def _require_visible_allowed(request: InpaintRequest, engine: Engine,
+                             cancel: CancelToken) -> None:
+    """Raise :class:`InputError` when the sampling area ``engine`` follows allows known
+    pixels, but only fully transparent ones (:data:`TRANSPARENT`), which are never copied:
+    an engine that copies sources (PatchMatch) would find no pixel to copy. Not where the
+    engine may copy from reference photos instead (it says so itself if it cannot). Read
+    in bands of rows (``cancel`` looked at between them) up to the first allowed visible
+    pixel."""
+    if request.alpha is None or not engine.copies_sources or (
+            request.exemplars and Guidance.EXEMPLARS in engine.guidance):
+        return
+    inside, outside = _sampling_followed(request, engine)
+    include = inside is not None and _any_in_bands(inside, cancel)
+    if not include and outside is None:
+        return
+    height, width = request.mask.shape
+    allowed_any = False
+    for band in _row_bands(height, width, cancel):
+        allowed = request.mask[band] < 128
+        if include:
+            allowed &= inside[band] >= 128
+        if outside is not None:
+            allowed &= outside[band] < 128
+        if (allowed & (request.alpha[band] > TRANSPARENT)).any():
+            return
+        allowed_any = allowed_any or bool(allowed.any())
+    if allowed_any:
+        raise InputError(f"no source left for {engine.title or engine.name}: the sampling "
+                         "area allows only fully transparent pixels (alpha 0) outside the "
+                         "hole, and those are never copied; widen the sampling area over "
+                         "visible pixels or add a reference image")
+
+
 def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
                      cancel: CancelToken) -> bool:
     """Whether guidance an engine that copies sources follows asks for sources that a crop
@@ -361,7 +394,8 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
 
     A hole labelled L copies from pixels labelled L that it may copy from (the sampling
     area the engine follows allows them: :func:`_allowed_sources`), and an include area is
-    where copies come from; when a box's context holds none of them but the rest of the
+    where copies come from (its known pixels that are not fully transparent:
+    :func:`_visible_known`); when a box's context holds none of them but the rest of the
     picture does, the crop would silently drop the guidance, so the engine sees the whole
     picture. The labels are read in bands (:func:`_box_label_sources`, ``cancel`` looked at
     between them): each box's, then, only where a box lacks a source for one of its hole's
@@ -373,7 +407,7 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
     include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)
     include = None if include is None or not include.any() else include >= 128
     restricts = include is not None
-    known = None if include is None else ~request.hole
+    known = None if include is None else _visible_known(request, Box.frame(include.shape))
     if include is not None and not (include & known).any():
         include = None  # no source anywhere: widening the crop would not find one
     if labels is None and include is None:
@@ -671,9 +705,55 @@ def build_region(request: InpaintRequest, box: Box, scale: float,
 
     ``cancel`` is looked at between bands of rows of each layer copied at its own size
     (:func:`_resize`) and, on a box of more than one band (:data:`BAND_PIXELS`), before
-    each layer (a scaled one is resized in one call: banding would change its bytes)."""
+    each layer (a scaled one is resized in one call: banding would change its bytes); with
+    such transparent pixels also between the bands of the passes that find them and merge
+    them into the excluded area, and within :func:`visible_colours`."""
+    return _prepared_region(request, box, scale, cancel)[0]
+
+
+def _prepared_region(request: InpaintRequest, box: Box, scale: float,
+                     cancel: CancelToken | None) -> tuple[Region, np.ndarray | None]:
+    """:func:`build_region`'s region for ``box``, and the full-size picture the engine's
+    copy was made from where it is not the request's own (fully transparent known pixels
+    given visible colours, :func:`_engine_image`; None where it is): run_regions pastes
+    over that one (:func:`_pasted_over`), so the colours are spread once (spreading them
+    again for a scaled engine took 0.2-0.4 s on a 20 MP picture)."""
     image, hidden = _engine_image(request, box, cancel)
-    return _build_region(request, box, scale, cancel, image, hidden)
+    size = _scaled_size(box, scale)
+    rows, cols = box.slices
+    looks = cancel is not None and box.height > _band_rows(box.width)
+
+    def cut(array: np.ndarray | None, kind: str) -> np.ndarray | None:
+        if array is None:
+            return None
+        if looks:
+            cancel.raise_if_cancelled()
+        return _resize(array[rows, cols], size, kind, cancel)
+
+    def shaped(array: np.ndarray, kind: str) -> np.ndarray:  # already cut to the box
+        if looks:
+            cancel.raise_if_cancelled()
+        return _resize(array, size, kind, cancel)
+
+    exclude = None if hidden is None else _excluded(request, box, hidden, cancel)
+    exemplars = tuple(_scaled_reference(e, reference_size(e.shape, size, scale))
+                      for e in request.exemplars)
+    region = Region(
+        image=cut(request.image, "image") if hidden is None else shaped(image, "image"),
+        mask=cut(request.mask, "mask"),
+        sketch=cut(request.sketch, "line"),
+        color=cut(request.color, "labels"),
+        labels=cut(request.labels, "labels"),
+        sample_include=cut(request.sample_include, "mask"),
+        sample_exclude=(cut(request.sample_exclude, "mask") if exclude is None
+                        else shaped(exclude, "mask")),
+        exemplars=exemplars,
+        scale=scale,
+        seed=request.seed,
+        options=request.options,
+        device=request.device,
+    )
+    return region, None if hidden is None else image
 
 
 def _engine_image(request: InpaintRequest, box: Box,
@@ -681,19 +761,38 @@ def _engine_image(request: InpaintRequest, box: Box,
     """``(image, hidden)`` over ``box``: the picture as the engine sees it, and the ``(h, w)``
     bool map of its known pixels that are fully transparent (None: none, and ``image`` is a
     view of the request's). With such pixels ``image`` is a copy whose colours there come
-    from the visible known pixels (:func:`visible_colours`)."""
+    from the visible known pixels (:func:`visible_colours`). The maps are made in bands of
+    rows (:func:`_row_bands`, ``cancel`` looked at between them)."""
     rows, cols = box.slices
     image = request.image[rows, cols]
     if request.alpha is None:
         return image, None
-    mask = request.mask[rows, cols]
-    hidden = (request.alpha[rows, cols] <= TRANSPARENT) & (mask < 128)
+    visible = np.empty((box.height, box.width), bool)
+    hidden = np.empty_like(visible)
+    for band in _row_bands(box.height, box.width, cancel):
+        part = Box(box.top + band.start, box.left, box.top + band.stop, box.right)
+        visible[band] = _visible_known(request, part)
+        np.greater(request.mask[part.slices] < 128, visible[band], out=hidden[band])
     if not hidden.any():
         return image, None
-    visible = _visible_known(request, box)
     if not visible.any():  # the caller refuses or widens such a box; nothing to spread
         return image, hidden
     return visible_colours(image, hidden, visible, cancel), hidden
+
+
+def _excluded(request: InpaintRequest, box: Box, hidden: np.ndarray,
+              cancel: CancelToken | None) -> np.ndarray:
+    """``(h, w)`` uint8 over ``box``: the request's excluded area (``sample_exclude``, none
+    where it has none) with the ``hidden`` pixels (``(h, w)`` bool) added at 255, made in
+    bands of rows (:func:`_row_bands`, ``cancel`` looked at between them)."""
+    exclude = request.sample_exclude
+    out = np.empty(hidden.shape, np.uint8)
+    for band in _row_bands(box.height, box.width, cancel):
+        np.multiply(hidden[band].view(np.uint8), np.uint8(255), out=out[band])
+        if exclude is not None:
+            rows = slice(box.top + band.start, box.top + band.stop)
+            np.maximum(exclude[rows, box.left:box.right], out[band], out=out[band])
+    return out
 
 
 def visible_colours(image: np.ndarray, fill: np.ndarray, sources: np.ndarray,
@@ -754,49 +853,6 @@ def _doubled(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     up = cv2.resize(colour, (2 * colour.shape[1], 2 * colour.shape[0]),
                     interpolation=cv2.INTER_LINEAR)
     return up[:shape[0], :shape[1]]
-
-
-def _build_region(request: InpaintRequest, box: Box, scale: float,
-                  cancel: CancelToken | None, image: np.ndarray,
-                  hidden: np.ndarray | None) -> Region:
-    """:func:`build_region` with the box's engine image and fully transparent known pixels
-    (:func:`_engine_image`) given."""
-    size = _scaled_size(box, scale)
-    rows, cols = box.slices
-    looks = cancel is not None and box.height > _band_rows(box.width)
-
-    def cut(array: np.ndarray | None, kind: str) -> np.ndarray | None:
-        if array is None:
-            return None
-        if looks:
-            cancel.raise_if_cancelled()
-        return _resize(array[rows, cols], size, kind, cancel)
-
-    def shaped(array: np.ndarray, kind: str) -> np.ndarray:  # already cut to the box
-        if looks:
-            cancel.raise_if_cancelled()
-        return _resize(array, size, kind, cancel)
-
-    exclude = request.sample_exclude
-    if hidden is not None:  # not sources: they join the excluded area
-        hidden = hidden.view(np.uint8) * np.uint8(255)
-        exclude = hidden if exclude is None else np.maximum(exclude[rows, cols], hidden)
-    exemplars = tuple(_scaled_reference(e, reference_size(e.shape, size, scale))
-                      for e in request.exemplars)
-    return Region(
-        image=cut(request.image, "image") if hidden is None else shaped(image, "image"),
-        mask=cut(request.mask, "mask"),
-        sketch=cut(request.sketch, "line"),
-        color=cut(request.color, "labels"),
-        labels=cut(request.labels, "labels"),
-        sample_include=cut(request.sample_include, "mask"),
-        sample_exclude=cut(exclude, "mask") if hidden is None else shaped(exclude, "mask"),
-        exemplars=exemplars,
-        scale=scale,
-        seed=request.seed,
-        options=request.options,
-        device=request.device,
-    )
 
 
 def seam_correction(original: np.ndarray, result: np.ndarray, hole: np.ndarray,
@@ -1047,21 +1103,23 @@ def run_regions(engine: Engine, request: InpaintRequest,
 
     Where a box of the picture is grey (equal channels), its fill is made grey too, unless
     the engine follows colour strokes painted in its hole. A picture with transparency
-    (``request.alpha``) whose known pixels are all fully transparent is refused
+    (``request.alpha``) whose known pixels are all fully transparent, or whose sampling
+    area allows only such pixels to an engine that copies them, is refused
     (:class:`InputError`); otherwise its fully transparent pixels are neither sources nor
     boundary colour (:func:`build_region`)."""
     cancel.raise_if_cancelled()
     if not _hole_in_bands(request.mask, cancel):
         raise InputError("the mask is empty: paint over what should be removed first")
     _require_visible(request, cancel)
+    _require_visible_allowed(request, engine, cancel)
     feather = float(engine.region_option(request, "seam_feather"))
     plan = plan_boxes(request, engine, cancel)
     canvas = _copied(request.image, cancel)  # writable working copy
     for index, (box, scale) in enumerate(plan):
         cancel.raise_if_cancelled()
-        region = build_region(request, box, scale, cancel=cancel)
+        region, seen = _prepared_region(request, box, scale, cancel)
         rows, cols = box.slices
-        original = _pasted_over(request, box, region, cancel)
+        original = _pasted_over(request, box, region, seen, cancel)
         mask = request.mask[rows, cols]
         last_region = index == len(plan) - 1
         grey = _is_grey(original, cancel) and not _colour_hinted(engine, region, cancel)
@@ -1087,22 +1145,18 @@ def run_regions(engine: Engine, request: InpaintRequest,
                               "RegionStage an engine yields must have final=True")
 
 
-def _pasted_over(request: InpaintRequest, box: Box, region: Region,
+def _pasted_over(request: InpaintRequest, box: Box, region: Region, seen: np.ndarray | None,
                  cancel: CancelToken) -> np.ndarray:
-    """The picture in ``box`` as the engine saw it in ``region`` (:func:`build_region`), at
-    full size, for the paste: the request's own pixels, but where fully transparent known
-    pixels were given colours of the visible ones, those (the engine's copy at full scale,
-    copied before the engine may write to it, or made again): the seam is measured against
+    """The picture in ``box`` as the engine saw it in ``region``, at full size, for the
+    paste: the request's own pixels, but where fully transparent known pixels were given
+    colours of the visible ones, ``seen`` (:func:`_prepared_region`; copied where the region's
+    image is that array, before the engine may write to it): the seam is measured against
     them. Only hole pixels are written, so the canvas keeps what the picture stores under
     the others."""
-    rows, cols = box.slices
-    if request.alpha is None or not _any_in_bands(
-            cv2.bitwise_and((request.alpha[rows, cols] <= TRANSPARENT).view(np.uint8),
-                            (request.mask[rows, cols] < 128).view(np.uint8)), cancel):
+    if seen is None:
+        rows, cols = box.slices
         return request.image[rows, cols]
-    if region.image.shape[:2] == (box.height, box.width):
-        return _copied(region.image, cancel)
-    return _engine_image(request, box, cancel)[0]
+    return _copied(seen, cancel) if region.image is seen else seen
 
 
 def _hole_in_bands(mask: np.ndarray, cancel: CancelToken) -> bool:

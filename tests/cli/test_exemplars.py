@@ -102,13 +102,13 @@ def test_exemplar_repeated_adds_up_and_a_file_named_twice_is_searched_once(files
     save_image(folder / "grey.png", np.full((40, 40, 3), 200, np.uint8))
     save_image(folder / "blue.png", np.full((40, 40, 3), (20, 20, 230), np.uint8))
     seen = []
-    original = region_module.build_region
+    original = region_module._prepared_region  # each box's region, as the run makes it
 
-    def recorded(request, box, scale, **kwargs):
+    def recorded(request, box, scale, cancel):
         seen.append(len(request.exemplars))
-        return original(request, box, scale, **kwargs)
+        return original(request, box, scale, cancel)
 
-    monkeypatch.setattr(region_module, "build_region", recorded)
+    monkeypatch.setattr(region_module, "_prepared_region", recorded)
     same = folder / "sub" / ".." / "grey.png"
     (folder / "sub").mkdir()
     assert _inpaint(folder, "--exemplar", folder / "grey.png", same,

@@ -263,16 +263,16 @@ def _guided_request(grey: bool = True, strategy: Strategy = Strategy.CROP) -> In
 
 @pytest.fixture
 def prepared(monkeypatch) -> dict[str, int]:
-    """Counts the preparation's work: boxes cut (``build_region`` called), layers copied
-    (``_copied``) or resized (``cv2.resize``); and the token's looks when ``build_region``
-    was last called (``at_build``)."""
+    """Counts the preparation's work: boxes cut (``_prepared_region`` called), layers copied
+    (``_copied``) or resized (``cv2.resize``); and the token's looks when a box was last
+    cut (``at_build``)."""
     counts = {"built": 0, "copied": 0, "resized": 0, "at_build": -1}
-    building, copying, resizing = region.build_region, region._copied, cv2.resize
+    building, copying, resizing = region._prepared_region, region._copied, cv2.resize
 
-    def built(request, box, scale, cancel=None):
+    def built(request, box, scale, cancel):
         counts["built"] += 1
         counts["at_build"] = cancel.looks
-        return building(request, box, scale, cancel=cancel)
+        return building(request, box, scale, cancel)
 
     def copied(image, cancel):
         counts["copied"] += 1
@@ -282,7 +282,7 @@ def prepared(monkeypatch) -> dict[str, int]:
         counts["resized"] += 1
         return resizing(*args, **kwargs)
 
-    monkeypatch.setattr(region, "build_region", built)
+    monkeypatch.setattr(region, "_prepared_region", built)
     monkeypatch.setattr(region, "_copied", copied)
     monkeypatch.setattr(region.cv2, "resize", resized)
     return counts
