@@ -870,8 +870,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self._update_actions()
 
     def redo(self) -> None:
-        """Redo the last step undone, or bring back the fill that undo discarded. A brush
-        drag under way ends first (its stroke then drops the steps to redo, as any edit)."""
+        """Redo the last step undone, or bring back the fill that undo discarded. Mid-stroke
+        the Redo entry is off (:meth:`_update_actions`); called anyway, the brush drag under
+        way ends first (its stroke then drops the steps to redo, as any edit)."""
         if self.document is not None:
             self.canvas.end_drag()
             if self.controller.restore():

@@ -213,7 +213,10 @@ def test_redo_mid_drag_keeps_the_new_stroke(qtbot, editor):
     assert not editor.document.mask.any() and editor.document.can_redo()
     qtbot.mousePress(canvas, Qt.LeftButton, pos=_at(canvas, 100, 300))
     qtbot.mouseMove(canvas, _at(canvas, 200, 300))
+    assert not editor.actions["redo"].isEnabled()  # mid-stroke: the stroke would drop it
     qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
     doc = editor.document
+    assert doc.in_step and canvas.dragging  # Redo off: the stroke goes on
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=_at(canvas, 200, 300))
     assert not doc.in_step and not doc.can_redo()  # the new stroke dropped the redo
     assert doc.mask[300, 100:200].all() and not np.array_equal(doc.mask, stroke)
