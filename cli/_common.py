@@ -223,7 +223,8 @@ def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
 
 def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, results: str, *,
                     used_folders: Sequence[str | os.PathLike] = (),
-                    leave_out: Callable[[list[Path]], Mapping[str, Iterable[Path]]]
+                    leave_out: Callable[[list[Path]],
+                                        Mapping[str | tuple[str, str], Iterable[Path]]]
                     | None = None) -> list[Path]:
     """The pictures of the folder ``images`` (:func:`engines.fileio.list_images`: those
     directly in it) for a run writing its ``results`` (a plural noun: "label maps") into the
@@ -232,9 +233,11 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     own folders, are not mentioned).
 
     ``leave_out`` gives, from the folder's picture files, those this run does not take as
-    pictures by why, in the order said (``batch``: ``{"masks, not pictures": the mask
-    files in use, "reference photos (--exemplar), not pictures": ...}``), each why said as
-    ``N files left out: why`` (a file given under two whys counts under the first).
+    pictures by why, in the order said, each why one text or a pair said of one file and
+    of several (``batch``: ``{("it is a mask, not a picture to fill", "they are masks, not
+    pictures to fill"): the mask files in use, ...}``), each said as ``1 file left out: it
+    is a mask...`` or ``2 files left out: they are masks...`` (a file given under two whys
+    counts under the first).
 
     Raises before any work (nothing created or written): ``ImageMissingError`` or
     ``NotAFolderError`` naming ``images`` when it is missing or a file; :class:`InputError`
@@ -250,7 +253,9 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
         out = {Path(path).resolve() for path in paths}
         kept = [path for path in pictures if path.resolve() not in out]
         if len(kept) < len(pictures):
-            notes.append(f"{count_noun(len(pictures) - len(kept), 'file')} left out: {why}")
+            count = len(pictures) - len(kept)
+            worded = why if isinstance(why, str) else why[0 if count == 1 else 1]
+            notes.append(f"{count_noun(count, 'file')} left out: {worded}")
         pictures = kept
     said = "; ".join(note for note in notes if note)
     if not pictures:

@@ -25,7 +25,6 @@ from cli._common import (
     load_references,
     reference_names,
     request_settings,
-    say_shrunk_references,
 )
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
@@ -35,6 +34,7 @@ from engines.batch import (
     BatchResult,
     BatchStopped,
     GuidanceSource,
+    PictureNote,
     Protected,
     clear_folder,
     note_lines,
@@ -45,10 +45,10 @@ from engines.fileio import (
     ImageMissingError,
     LoadedImage,
     count_noun,
-    join_words,
     load_colour_strokes,
     load_mask,
 )
+from engines.region import shrunk_references_note
 
 NAME = "batch"
 HELP = "fill the masks of every image in a folder and write the results to another folder"
@@ -67,11 +67,14 @@ SKIPPED = "skipped: already in the output folder; --overwrite redoes them"
 OTHER_SIZE = "skipped (another size than the mask; --other-sizes anchor fills them)"
 OTHER_SIZE_GUIDANCE = ("skipped (another size than the guidance files for every picture; "
                        "--other-sizes anchor fills them)")
-# why files of the pictures' folder are not taken as pictures (cli._common.folder_pictures)
-MASKS_LEFT_OUT = "masks, not pictures"
-GUIDANCE_LEFT_OUT = "guidance files (--sketch, --color, --labels, --include, --exclude), " \
-                    "not pictures"
-REFERENCES_LEFT_OUT = "reference photos (--exemplar), not pictures"
+# why files of the pictures' folder are not taken as pictures, said of one file and of
+# several (cli._common.folder_pictures): "1 file left out: it is a mask, not a picture..."
+MASKS_LEFT_OUT = ("it is a mask, not a picture to fill", "they are masks, not pictures to fill")
+_GUIDANCE_FLAGS = "(--sketch, --color, --labels, --include, --exclude)"
+GUIDANCE_LEFT_OUT = (f"it is a guidance file {_GUIDANCE_FLAGS}, not a picture to fill",
+                     f"they are guidance files {_GUIDANCE_FLAGS}, not pictures to fill")
+REFERENCES_LEFT_OUT = ("it is a reference photo (--exemplar), not a picture to fill",
+                       "they are reference photos (--exemplar), not pictures to fill")
 
 
 class GuidanceOption(NamedTuple):
@@ -105,6 +108,10 @@ class GuidanceFolder(NamedTuple):
     @property
     def flag(self) -> str:
         return f"--{self.option.dest}"
+
+
+# each picture's files in the guidance folders: picture -> {folder entry: its file there}
+FoundGuidance = dict[Path, dict[GuidanceFolder, Path]]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,27 +237,41 @@ def guidance_options(args: argparse.Namespace, images: Path,
             {option: path for option, path in given if not path.is_dir()})
 
 
+def find_guidance(files: list[Path], folders: Sequence[GuidanceFolder]) -> FoundGuidance:
+    """Each of ``files``' guidance files in ``folders`` (:func:`named_file`), looked up
+    once for the run: what it may not replace (:func:`guidance_in_use`) and what its
+    pictures are filled with (:func:`guidance_finder`)."""
+    found: FoundGuidance = {picture: {} for picture in files}
+    for entry in folders:
+        for picture in files:
+            path = named_file(picture, entry.folder, entry.option.dest, entry.plain)
+            if path is not None:
+                found[picture][entry] = path
+    return found
+
+
 def guidance_in_use(files: list[Path], folders: Sequence[GuidanceFolder],
-                    singles: Mapping[GuidanceOption, Path],
-                    masks: Iterable[Path]) -> dict[Path, str]:
+                    singles: Mapping[GuidanceOption, Path], masks: Iterable[Path],
+                    found: FoundGuidance) -> dict[Path, str]:
     """The guidance files the pictures among ``files`` use, each with its option (the
-    files for every picture, then each picture's in the folders: :func:`named_file`).
-    Raises :class:`InputError` before any work for a file of a folder that would be both a
-    mask in use (``masks``) and guidance, or guidance of two kinds."""
+    files for every picture, then each picture's in the folders, as ``found``:
+    :func:`find_guidance`). Raises :class:`InputError` before any work for a file of a
+    folder that would be both a mask in use (``masks``) and guidance, or guidance of two
+    kinds."""
     used = {path: f"--{option.dest}" for option, path in singles.items()}
     roles = {path.resolve(): "a mask" for path in masks}
     for entry in folders:
         for picture in files:
-            found = named_file(picture, entry.folder, entry.option.dest, entry.plain)
-            if found is None:
+            found_file = found.get(picture, {}).get(entry)
+            if found_file is None:
                 continue
             role = f"a {entry.option.dest} file ({entry.flag})"
-            earlier = roles.setdefault(found.resolve(), role)
+            earlier = roles.setdefault(found_file.resolve(), role)
             if earlier != role:
-                raise InputError(f"{found} would be both {earlier} and {role}; rename it: "
-                                 "each file has one use (photo_mask.png, photo_sketch.png, "
-                                 "photo_labels.png...)")
-            used.setdefault(found, entry.flag)
+                raise InputError(f"{found_file} would be both {earlier} and {role}; rename "
+                                 "it: each file has one use (photo_mask.png, "
+                                 "photo_sketch.png, photo_labels.png...)")
+            used.setdefault(found_file, entry.flag)
     return used
 
 
@@ -267,27 +288,29 @@ def read_guidance(option: GuidanceOption, path: Path,
     return {option.field: load_layer(str(path), shape, option.what)}
 
 
-def lacking_note(entry: GuidanceFolder) -> str:
-    """The note on a result whose picture has no file in the folder ``entry``: the same
-    for every such picture, so that the summary says it once with their count
+def lacking_note(entry: GuidanceFolder) -> PictureNote:
+    """The note on a picture that has no file in the folder ``entry``: the same for every
+    such picture, so that the summary says it once with their count, naming the pictures
     (:func:`engines.batch.note_lines`)."""
-    return f"no {entry.option.dest} file in {entry.folder}: filled without " \
-           f"{entry.option.without}"
+    return PictureNote(f"no {entry.option.dest} file in {entry.folder}: filled without "
+                       f"{entry.option.without}")
 
 
-def guidance_finder(folders: Sequence[GuidanceFolder]) -> GuidanceSource | None:
-    """A function giving each picture its guidance from its files in ``folders``
-    (:data:`engines.batch.GuidanceSource`), each read as ``inpaint`` reads it against the
-    picture as read (a file of another size, unreadable or empty fails that picture), and
-    a :func:`lacking_note` for each folder without its file; None without folders."""
+def guidance_finder(folders: Sequence[GuidanceFolder],
+                    found_files: FoundGuidance) -> GuidanceSource | None:
+    """A function giving each picture its guidance from its files in ``folders``, as
+    ``found_files`` has them (:func:`find_guidance`; :data:`engines.batch.GuidanceSource`),
+    each read as ``inpaint`` reads it against the picture as read (a file of another size,
+    unreadable or empty fails that picture), and a :func:`lacking_note` for each folder
+    without its file; None without folders."""
     if not folders:
         return None
 
     def find(image_path: Path, loaded: LoadedImage) -> tuple[dict[str, Any], list[str]]:
         fields: dict[str, Any] = {}
-        lacking = []
+        lacking: list[str] = []
         for entry in folders:
-            found = named_file(image_path, entry.folder, entry.option.dest, entry.plain)
+            found = found_files.get(image_path, {}).get(entry)
             if found is None:
                 lacking.append(lacking_note(entry))
             else:
@@ -297,29 +320,19 @@ def guidance_finder(folders: Sequence[GuidanceFolder]) -> GuidanceSource | None:
     return find
 
 
-def fixed_guidance(singles: Mapping[GuidanceOption, Path], mask: np.ndarray | None,
-                   mask_path: Path | None) -> tuple[dict[str, Any], str | None]:
+def fixed_guidance(singles: Mapping[GuidanceOption, Path]
+                   ) -> tuple[dict[str, Any], str | None, dict[str, str]]:
     """The guidance files for every picture, read once: ``(request fields, the label map's
-    set or None)``. Raises :class:`InputError` for files of different sizes, or of another
-    size than the ``mask`` for every picture (at ``mask_path``)."""
+    set or None, how messages name each field's file: "--sketch lines.png")``; their sizes
+    are checked by :func:`engines.batch.clear_folder` (its ``fixed_names``)."""
     fields: dict[str, Any] = {}
     label_set = None
-    sizes: dict[str, tuple[int, int]] = {}
     for option, path in singles.items():
         read = read_guidance(option, path, None)
         label_set = read.pop("label_set", label_set)
         fields.update(read)
-        height, width = read[option.field].shape[:2]
-        sizes[f"--{option.dest} {path}"] = (width, height)
-    if mask is not None:
-        sizes = {f"the mask ({mask_path})": (mask.shape[1], mask.shape[0]), **sizes}
-    named = list(sizes.items())
-    (first, (w0, h0)) = named[0] if named else ("", (0, 0))
-    for other, (w1, h1) in named[1:]:
-        if (w1, h1) != (w0, h0):
-            raise InputError(f"{other} is {w1}x{h1} but {first} is {w0}x{h0}; the files "
-                             "for every picture must be one size")
-    return fields, label_set
+    return fields, label_set, {option.field: f"--{option.dest} {path}"
+                               for option, path in singles.items()}
 
 
 def refuse_output_among_inputs(output: Path, masks: Path | None,
@@ -353,17 +366,22 @@ def protected_files(masks: Iterable[Path], references: Iterable[str],
     return protected
 
 
-def shrunk_once(paths: list[str]) -> Callable[[Path, InpaintRequest, Engine], None]:
-    """A folder run's ``before_fill`` (:data:`engines.batch.BeforeFill`) saying once, at the
-    first picture whose fill searches a reference photo (``paths``, as named) shrunk, which
-    and why, in ``inpaint``'s words (:func:`cli._common.say_shrunk_references`), naming
-    that picture; nothing is worked out for the pictures after it."""
+def shrunk_once(paths: list[str], notes: list[str]) -> Callable[[Path, InpaintRequest,
+                                                                    Engine], None]:
+    """A folder run's ``before_fill`` (:data:`engines.batch.BeforeFill`) adding to ``notes``
+    once, at the first picture whose fill searches a reference photo (``paths``, as named)
+    shrunk, which and why, in ``inpaint``'s words
+    (:func:`engines.region.shrunk_references_note`), naming that picture (``"photo.png:
+    --exemplar ..."``), for the summary; nothing is worked out for the pictures after it."""
     said = not paths
 
     def before_fill(picture: Path, request: InpaintRequest, engine: Engine) -> None:
         nonlocal said
         if not said:
-            said = say_shrunk_references(request, engine, paths, picture)
+            note = shrunk_references_note(request, engine, reference_names(paths))
+            if note:
+                notes.append(f"{picture.name}: {note}")
+            said = bool(note)
 
     return before_fill
 
@@ -414,15 +432,17 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
         print(f"note: {line}")
 
 
-def _interrupted(stop: BatchInterrupted, overwrite: bool) -> KeyboardInterrupt:
+def _interrupted(stop: BatchInterrupted, overwrite: bool,
+                 notes: Iterable[str] | None = None) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
-    run got and how to finish it (printed by :func:`cli.main`, exit code 130).
+    run got and how to finish it (printed by :func:`cli.main`, exit code 130), after what it
+    did (:func:`print_outcome`, with ``notes``: by default the results').
 
     After a run with ``overwrite``, the results an earlier run left for the pictures not
     redone (:attr:`~engines.batch.BatchInterrupted.earlier`) are listed on stdout, one name
     a line: a run without ``--overwrite`` would keep them, so the advice is to run the same
     command again (every picture is redone) or to delete those files first."""
-    print_outcome(stop.result, skips=False)
+    print_outcome(stop.result, notes, skips=False)
     again = ("run the same command without --overwrite to finish the rest" if overwrite else
              "run the same command again to finish the rest: the results already there are "
              "skipped")
@@ -448,10 +468,11 @@ def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
         print(f"  {path.name}")
 
 
-def _stopped(stop: BatchStopped) -> int:
-    """Say why a folder run stopped part way and what it did (with ``--overwrite``, also
-    which results are still an earlier run's); returns the exit code."""
-    print_outcome(stop.result, skips=False)
+def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None) -> int:
+    """Say why a folder run stopped part way and what it did (with ``notes``: by default the
+    results'; with ``--overwrite``, also which results are still an earlier run's); returns
+    the exit code."""
+    print_outcome(stop.result, notes, skips=False)
     if stop.earlier:
         _print_earlier(stop.earlier, stop.result.noun)
     print(f"error: {stop}", file=sys.stderr)
@@ -459,19 +480,23 @@ def _stopped(stop: BatchStopped) -> int:
 
 
 def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
-               overwrite: bool) -> BatchResult | int:
+               overwrite: bool,
+               notes: Callable[[BatchResult], Iterable[str]] | None = None
+               ) -> BatchResult | int:
     """``clear()``'s result (a :func:`engines.batch.clear_folder` run). A run stopped part
     way first calls ``close()``, so that the progress bar ends before the message: Ctrl+C is
     raised again, saying how to finish (:func:`_interrupted`), and a stop for lack of room
-    is said and its exit code returned (:func:`_stopped`)."""
+    is said and its exit code returned (:func:`_stopped`); either says the notes a finished
+    run would say (``notes(what was done)``; by default the results',
+    :func:`engines.batch.note_lines`)."""
     try:
         return clear()
     except BatchInterrupted as stop:
         close()
-        raise _interrupted(stop, overwrite) from None
+        raise _interrupted(stop, overwrite, notes and notes(stop.result)) from None
     except BatchStopped as stop:
         close()
-        return _stopped(stop)
+        return _stopped(stop, notes and notes(stop.result))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -487,11 +512,13 @@ def run(args: argparse.Namespace) -> int:
     refuse_output_among_inputs(Path(args.output), masks, folders)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
     guidance_used: dict[Path, str] = {}  # the same for the guidance files
+    found_guidance: FoundGuidance = {}  # each picture's files in the guidance folders
 
-    def leave_out(files: list[Path]) -> dict[str, list[Path]]:
+    def leave_out(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
         in_use.extend(masks_in_use(files, mask_path, masks))
+        found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
-                                             [] if mask_path else in_use))
+                                             [] if mask_path else in_use, found_guidance))
         return {MASKS_LEFT_OUT: in_use, GUIDANCE_LEFT_OUT: list(guidance_used),
                 REFERENCES_LEFT_OUT: [Path(path) for path in args.exemplar or ()]}
 
@@ -500,8 +527,7 @@ def run(args: argparse.Namespace) -> int:
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
-    fixed, label_set = fixed_guidance(  # once for the folder, as the mask
-        singles, mask if mask_path else None, mask_path)
+    fixed, label_set, fixed_names = fixed_guidance(singles)  # once for the folder, as the mask
     if "labels" in fixed:
         settings["label_set"] = label_set
     references = load_references(args.exemplar, args.engine, options)  # once for the folder
@@ -510,6 +536,12 @@ def run(args: argparse.Namespace) -> int:
     given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
         args.engine, given | ({Guidance.EXEMPLARS} if references else set()))
+    shrunk: list[str] = []  # the reference photos searched shrunk, said with the notes
+
+    def notes(done: BatchResult) -> list[str]:  # a stopped run's too
+        return [*([ignored_note(args, unused, users)] if unused and done.written else []),
+                *shrunk, *note_lines(done)]  # a result's metadata a BMP or GIF dropped too
+
     with contextlib.ExitStack() as closing:  # a folder refused before any work shows no bar
         progress = folder_progress(closing, len(sources), args.engine)
         result = run_to_end(lambda: clear_folder(
@@ -519,17 +551,15 @@ def run(args: argparse.Namespace) -> int:
             keep_metadata=not args.strip_metadata,
             protected=protected_files(in_use, references, guidance_used),
             reference_names=reference_names(references),
-            before_fill=shrunk_once(list(references)),
+            before_fill=shrunk_once(list(references), shrunk),
             guidance=guidance_finder(  # guidance the engine ignores is not read per picture
-                [entry for entry in folders if entry.option.kind.value not in unused]),
-            fixed_guidance=fixed, guidance_given=given,
-            fixed_what=join_words([f"--{option.dest} {path}"
-                                   for option, path in singles.items()])),
-            closing.close, args.overwrite)
+                [entry for entry in folders if entry.option.kind.value not in unused],
+                found_guidance),
+            fixed_guidance=fixed, guidance_given=given, fixed_names=fixed_names,
+            mask_name=f"the mask ({mask_path})"),
+            closing.close, args.overwrite, notes)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
-    print_outcome(result, [  # a result's metadata a BMP or GIF dropped: in note_lines
-        *([ignored_note(args, unused, users)] if unused and result.written else []),
-        *note_lines(result)])
+    print_outcome(result, notes(result))
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -61,14 +61,14 @@ from engines.neural.common import NeuralEngine
 from engines.segmentation.base import Parser
 from engines.segmentation.labelmap import save_label_png
 from engines.segmentation.neural import NeuralParser
-from engines.watermark import anchored_shift, place_mask, shifted
+from engines.watermark import anchored_shift, shifted
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 # (image file, the picture as read) -> its mask: a mask file is checked against the
 # picture's ``shape``, which names the size its file stores (engines.fileio.load_mask)
 MaskSource = Callable[[Path, LoadedImage], np.ndarray]
 # (image file, the picture as read) -> (its request's guidance fields read from its own
-# files, notes on the guidance it lacks): clear_folder's ``guidance``
+# files, notes on the guidance it lacks, best as PictureNote): clear_folder's ``guidance``
 GuidanceSource = Callable[[Path, LoadedImage], tuple[Mapping[str, Any], Sequence[str]]]
 WORK_SHARE = 0.9  # of a picture's progress, the computing; the rest is writing its result
 SIZE_POLICIES = ("skip", "anchor")
@@ -91,8 +91,16 @@ class OtherSize(NamedTuple):
     # (engines.fileio.turned_size_note); None otherwise
     turned: str | None = None
     # the file of that other size, for every picture: the mask, or guidance files given
-    # for every picture while the masks are each picture's own (clear_folder's fixed_what)
+    # for every picture while the masks are each picture's own (clear_folder's fixed_names)
     what: str = "the mask"
+
+
+class PictureNote(str):
+    """A note on a picture rather than on its result (the guidance it was filled
+    without): :attr:`BatchResult.notes` holds it with the picture, and :func:`note_lines`
+    names the pictures (``"2 pictures (b.jpg, c.jpg): ..."``), not their results."""
+
+    __slots__ = ()
 
 
 class Protected(NamedTuple):
@@ -125,7 +133,8 @@ class BatchResult:
             the picture neither read nor filled (``overwrite`` was not given).
         other_size: the pictures of another size than the mask, left alone as asked
             (``other_sizes="skip"``); nothing written for them.
-        notes: ``(output file, note)`` for results of :attr:`written` whose fill did not
+        notes: ``(output file, note)`` for results of :attr:`written` (``(picture, note)``
+            for a :class:`PictureNote`: the guidance its fill went without) whose fill did not
             follow guidance its engine follows (a reference photo too small for the patch
             size, labels without a source: :func:`engines.guidance.source_notes`, starting
             "the fill"), whose picture's reading converted something (16 bits edited at 8,
@@ -190,16 +199,17 @@ def note_lines(result: BatchResult, listed: int = 5) -> list[str]:
     """:attr:`BatchResult.notes` said once per note, naming its results (the first
     ``listed``): ``"photo.png: the grey colour profile was left out: ..."`` or ``"3 results
     (a.png, b.png, c.png): the grey colour profile ..."`` (the run's
-    :attr:`~BatchResult.noun`); empty without notes."""
-    by_note: dict[str, list[Path]] = {}
+    :attr:`~BatchResult.noun`), or for a :class:`PictureNote` its pictures (``"2 pictures
+    (b.jpg, c.jpg): no sketch file ..."``); empty without notes."""
+    by_note: dict[tuple[str, bool], list[Path]] = {}
     for path, note in result.notes:
-        by_note.setdefault(note, []).append(path)
+        by_note.setdefault((note, isinstance(note, PictureNote)), []).append(path)
     lines = []
-    for note, paths in by_note.items():
+    for (note, on_picture), paths in by_note.items():
         if len(paths) == 1:
             lines.append(f"{paths[0].name}: {note}")
             continue
-        lines.append(f"{count_noun(len(paths), result.noun)} "
+        lines.append(f"{count_noun(len(paths), 'picture' if on_picture else result.noun)} "
                      f"({names_and_more(paths, listed)}): {note}")
     return lines
 
@@ -312,23 +322,34 @@ def _same_output_message(groups: Sequence[tuple[Path, Sequence[Path]]], shown: i
     return f"{'; '.join(described)}{more}, one result replacing another; {fix}"
 
 
-def _mask_for(mask: np.ndarray, image: np.ndarray, other_sizes: str) -> np.ndarray | None:
-    """``mask`` for ``image``: as is when the sizes match, else moved onto it (``"anchor"``)
-    or None (``"skip"``). Raises :class:`InputError` if the moved mask misses the image."""
+def _mask_for(mask: np.ndarray, image: np.ndarray,
+              other_sizes: str) -> tuple[np.ndarray, tuple[int, int] | None] | None:
+    """``(mask for image, the shift it moved by)``: ``mask`` as is (shift None) when the
+    sizes match, else moved onto it (``"anchor"``: by the shift
+    :func:`engines.watermark.anchored_shift` gives its box, as
+    :func:`engines.watermark.place_mask` moves it), or None (``"skip"``). Raises
+    :class:`InputError` if the moved mask misses the image."""
     height, width = image.shape[:2]
     if mask.shape == (height, width):
-        return mask
+        return mask, None
     if other_sizes == "skip":
         return None
-    placed = place_mask(mask, (width, height))
-    if not (placed >= 128).any():
+    shift = anchored_shift(mask >= 128, (width, height))
+    placed = None if shift is None else shifted(mask, shift, (width, height))
+    if placed is None or not (placed >= 128).any():
         raise InputError(f"the mask falls outside this {width}x{height} image")
-    return placed
+    return placed, shift
 
 
 # what a guidance layer's pixels hold, by request field: what anchoring finds and moves
 # (the labelled, painted or set pixels), and what a moved layer holds where nothing lands
 _LAYER_FILL = {"labels": UNLABELLED, "color": (0, 0, 0, 0)}
+# each guidance layer's kind, by request field, and what a fill without it goes without
+_LAYER_KIND = {"sketch": (Guidance.SKETCH, "a sketch"),
+               "color": (Guidance.COLOR, "colour strokes"),
+               "labels": (Guidance.LABELS, "a label map"),
+               "sample_include": (Guidance.SAMPLING, "an include area"),
+               "sample_exclude": (Guidance.SAMPLING, "an exclude area")}
 
 
 def _layer_content(field: str, layer: np.ndarray) -> np.ndarray:
@@ -341,13 +362,13 @@ def _layer_content(field: str, layer: np.ndarray) -> np.ndarray:
 
 
 def _guidance_for(layers: Mapping[str, np.ndarray], image: np.ndarray, other_sizes: str,
-                  mask: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+                  shift: tuple[int, int] | None = None) -> dict[str, np.ndarray] | None:
     """The guidance ``layers`` given for every picture (request field -> layer, all of one
     size) for ``image``: as they are when the sizes match, else None (``"skip"``) or moved
-    onto it (``"anchor"``) as :func:`_mask_for` moves the mask: by the shift
-    :func:`engines.watermark.anchored_offset` gives ``mask``'s box (the mask for every
-    picture, of their size), or without one the box of what the layers hold, so that a
-    mask and its guidance move together. Parts falling outside are dropped."""
+    onto it (``"anchor"``) as :func:`_mask_for` moves the mask: by ``shift``, the one the
+    mask for every picture (of their size) moved by, or without one by the shift
+    :func:`engines.watermark.anchored_shift` gives the box of what the layers hold, so
+    that a mask and its guidance move together. Parts falling outside are dropped."""
     if not layers:
         return {}
     height, width = image.shape[:2]
@@ -356,11 +377,63 @@ def _guidance_for(layers: Mapping[str, np.ndarray], image: np.ndarray, other_siz
         return dict(layers)
     if other_sizes == "skip":
         return None
-    held = (mask >= 128) if mask is not None else np.logical_or.reduce(
-        [_layer_content(field, layer) for field, layer in layers.items()])
-    shift = anchored_shift(held, (width, height)) or (0, 0)  # (nothing held: nothing moves)
+    if shift is None:
+        held = np.logical_or.reduce([_layer_content(field, layer)
+                                     for field, layer in layers.items()])
+        shift = anchored_shift(held, (width, height)) or (0, 0)  # nothing held: stays
     return {field: shifted(layer, shift, (width, height), _LAYER_FILL.get(field, 0))
             for field, layer in layers.items()}
+
+
+def _off_the_picture(moved: dict[str, np.ndarray], held: Sequence[str],
+                     names: Mapping[str, str], engine: Engine, image: np.ndarray,
+                     by_mask: bool) -> list[PictureNote]:
+    """Drop from ``moved`` (the guidance for every picture moved onto ``image``:
+    :func:`_guidance_for`) the layers among ``held`` (those holding something before) that
+    hold nothing now, having landed wholly off the picture, and return a note for each of
+    them ``engine`` follows: the fill goes without it (named by ``names``; ``by_mask``:
+    moved with the mask). Raises :class:`InputError`, failing the picture, when such a
+    layer is an include area ``engine`` follows (nothing would be left to sample from) or
+    guidance ``engine`` cannot fill without."""
+    height, width = image.shape[:2]
+    how = "once moved with the mask" if by_mask else "once anchored"
+    notes = []
+    for field in held:
+        if _layer_content(field, moved[field]).any():
+            continue
+        del moved[field]
+        kind, without = _LAYER_KIND[field]
+        if kind not in engine.guidance:
+            continue  # nothing followed is lost (the run says what the engine ignores)
+        name = names.get(field, field)
+        if field == "sample_include":
+            raise InputError(f"{name} lies wholly off this {width}x{height} picture {how}, "
+                             "so it leaves no pixel to sample from; give this picture its "
+                             "own include area (a folder of files named like the pictures)")
+        if kind in engine.required_guidance:
+            raise InputError(f"{name} lies wholly off this {width}x{height} picture {how}, "
+                             f"and {engine.title or engine.name} cannot fill without "
+                             f"{without}")
+        notes.append(PictureNote(f"{name} lies wholly off the picture {how}: filled "
+                                 f"without {without}"))
+    return notes
+
+
+def _check_fixed_sizes(layers: Mapping[str, np.ndarray], names: Mapping[str, str],
+                       mask: np.ndarray | None, mask_name: str) -> None:
+    """Raise :class:`InputError` unless the guidance ``layers`` for every picture (and the
+    ``mask`` for every picture, when there is one) are all one size, naming the first file
+    of another size and the first one's (by ``names`` and ``mask_name``)."""
+    if not layers:
+        return
+    sizes = [(names.get(field, field), _size(layer)) for field, layer in layers.items()]
+    if mask is not None:
+        sizes.insert(0, (mask_name, _size(mask)))
+    first, (w0, h0) = sizes[0]
+    for other, (w1, h1) in sizes[1:]:
+        if (w1, h1) != (w0, h0):
+            raise InputError(f"{other} is {w1}x{h1} but {first} is {w0}x{h0}; the files "
+                             "for every picture must be one size")
 
 
 def prepare_engine(engine: Engine, device: str = "auto",
@@ -461,7 +534,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  before_fill: BeforeFill | None = None,
                  guidance: GuidanceSource | None = None,
                  fixed_guidance: Mapping[str, np.ndarray] | None = None,
-                 fixed_what: str = "the guidance files",
+                 fixed_names: Mapping[str, str] | None = None,
+                 mask_name: str = "the mask",
                  guidance_given: frozenset[Guidance] | set[Guidance] = frozenset()
                  ) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
@@ -525,8 +599,15 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             the mask's when ``mask`` is one array (read once by the caller; a label map's
             set goes in ``request_settings``). Pictures of another size follow
             ``other_sizes``: skipped, or the layers moved onto them by the mask's shift
-            (:func:`_guidance_for`); ``fixed_what`` names them in :attr:`OtherSize.what`
-            when the masks are each picture's own.
+            (:func:`_guidance_for`). A layer landing wholly off a picture is left out of
+            its fill, with a :class:`PictureNote` when the engine follows it; an include
+            area the engine follows, or guidance it cannot fill without, fails that
+            picture instead (:func:`_off_the_picture`).
+        fixed_names: how messages name each layer of ``fixed_guidance``, by field (its
+            file: ``"--sketch lines.png"``; by default the field), and ``mask_name`` the
+            mask when it is one array: in the refusal of layers of different sizes, and in
+            :attr:`OtherSize.what` (the layers, joined) when the masks are each picture's
+            own.
         guidance_given: the kinds of guidance ``guidance`` and ``fixed_guidance`` give, for
             an engine requiring some (:func:`prepare_engine`).
 
@@ -550,10 +631,12 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         if not (mask >= 128).any():
             raise InputError("the mask is empty: nothing to clear")
     fixed_guidance = dict(fixed_guidance or {})
-    sizes = {layer.shape[:2] for layer in fixed_guidance.values()}
-    if len(sizes) > 1 or (sizes and not callable(mask) and sizes != {mask.shape}):
-        raise InputError("the guidance for every picture must be one size, the mask's "
-                         "when there is one mask")
+    fixed_names = dict(fixed_names or {})
+    _check_fixed_sizes(fixed_guidance, fixed_names, None if callable(mask) else mask,
+                       mask_name)
+    fixed_what = join_words([fixed_names.get(field, field) for field in fixed_guidance])
+    held = [field for field, layer in fixed_guidance.items()  # what can land off a picture
+            if _layer_content(field, layer).any()]
     if output_format is not None:
         output_format = "." + output_format.lower().lstrip(".")  # "png" means ".png"
         if output_format not in IMAGE_SUFFIXES:
@@ -578,17 +661,20 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         loaded = load_image(source)
         image = loaded.rgb
         image_mask = mask(source, loaded) if callable(mask) else mask
-        placed = _mask_for(image_mask, image, other_sizes)
-        if placed is None:
+        placing = _mask_for(image_mask, image, other_sizes)
+        if placing is None:
             mask_size = _size(image_mask)
             return OtherSize(source, _size(image), mask_size,
                              turned_size_note(*mask_size, loaded.shape))
-        fixed = _guidance_for(fixed_guidance, image, other_sizes,
-                              None if callable(mask) else image_mask)
+        placed, shift = placing
+        fixed = _guidance_for(fixed_guidance, image, other_sizes, shift)
         if fixed is None:  # masks of their own: the guidance for every picture is not its size
             size = _size(next(iter(fixed_guidance.values())))
             return OtherSize(source, _size(image), size,
                              turned_size_note(*size, loaded.shape), fixed_what)
+        off = (_off_the_picture(fixed, held, fixed_names, engine, image, shift is not None)
+               if held and next(iter(fixed_guidance.values())).shape[:2] != image.shape[:2]
+               else [])
         own, lacking = guidance(source, loaded) if guidance is not None else ({}, ())
         request = InpaintRequest(image, placed, **{**settings, **fixed, **own},
                                  alpha=loaded.alpha)
@@ -602,9 +688,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             else None
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
                    if keep_metadata else None)
-        # the guidance it lacks, then in inpaint's order: the fill's, the picture's own,
-        # its metadata not kept
-        return [*lacking, *notes, *picture_notes(loaded, target.suffix),
+        # the guidance it went without, then in inpaint's order: the fill's, the picture's
+        # own, its metadata not kept
+        return [*off, *lacking, *notes, *picture_notes(loaded, target.suffix),
                 *filter(None, [dropped, profile])]
 
     try:
@@ -624,7 +710,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     ``sources`` whose result ``target`` (same index) is not already there, in order.
 
     ``work`` reads the picture, computes and writes its result atomically (None, or a note
-    on the result, or a sequence of them: :attr:`BatchResult.notes`), or leaves it alone as
+    on the result, or a sequence of them: :attr:`BatchResult.notes`, a :class:`PictureNote`
+    kept with the picture), or leaves it alone as
     another size than its mask (an :class:`OtherSize`); it reports its own
     progress as ``report(fraction, step="")``, ``fraction`` of this picture in [0, 1), the
     end being reported here once it returned. ``prepare`` (a network's loading, say) runs
@@ -688,7 +775,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                     else:
                         written.append(target)
                         said = [outcome] if isinstance(outcome, str) else outcome or ()
-                        notes.extend((target, note) for note in said if note)
+                        notes.extend((source if isinstance(note, PictureNote) else target,
+                                      note) for note in said if note)
             except _PER_IMAGE_ERRORS as exc:
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()

@@ -76,7 +76,7 @@ def test_a_folder_of_sketches_steers_the_pictures_that_have_one(tmp_path, capsys
         result = load_image(out / f"{name}.png").rgb
         assert np.array_equal(result[EDGE_HOLE == 0], picture[EDGE_HOLE == 0]), name
     notes = [line for line in printed.splitlines() if "no sketch file" in line]
-    assert notes == [f"note: 2 results (b.png, c.png): no sketch file in {sketches}: "
+    assert notes == [f"note: 2 pictures (b.png, c.png): no sketch file in {sketches}: "
                      "filled without a sketch"]
 
 
@@ -226,7 +226,8 @@ def test_guidance_files_in_the_pictures_folder_are_not_pictures(tmp_path, capsys
     assert run_cli("batch", "--images", images, "--masks", images, "-o", out,
                    "--engine", "patchmatch", "--sketch", images) == EXIT_OK
     printed = capsys.readouterr()
-    assert "1 file left out: guidance files" in printed.err
+    assert ("1 file left out: it is a guidance file (--sketch, --color, --labels, --include, "
+            "--exclude), not a picture to fill") in printed.err
     assert sorted(p.name for p in out.iterdir()) == ["a.png"]
     assert np.abs(_edge_rows(load_image(out / "a.png").rgb) - DRAWN).max() <= 3
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import cli._common
+import cli.batch
 from cli import EXIT_OK, EXIT_USAGE
 from engines import region as region_module
 from engines.fileio import save_image, save_mask
@@ -99,7 +99,8 @@ def test_a_reference_in_the_pictures_folder_is_left_out_and_said(tmp_path, mask,
     assert _batch(images, mask, out, "--exemplar", reference) == EXIT_OK
     captured = capsys.readouterr()
     assert captured.out.splitlines()[0] == f"2 written to {out}, 0 failed"
-    assert "1 file left out: reference photos (--exemplar), not pictures\n" in captured.err
+    assert ("1 file left out: it is a reference photo (--exemplar), not a picture to fill\n"
+            in captured.err)
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]
     assert reference.read_bytes() == before
 
@@ -113,8 +114,8 @@ def test_masks_and_references_left_out_are_said_apart(tmp_path, capsys):
     assert _batch(images, images / "watermark.png", out,
                   "--exemplar", images / "ref.png") == EXIT_OK
     assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 file left "
-            "out: masks, not pictures; 1 file left out: reference photos (--exemplar), not "
-            "pictures\n") in capsys.readouterr().err
+            "out: it is a mask, not a picture to fill; 1 file left out: it is a reference "
+            "photo (--exemplar), not a picture to fill\n") in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]
 
 
@@ -125,8 +126,8 @@ def test_a_folder_of_references_only_is_refused_saying_why(tmp_path, mask, capsy
     assert _batch(only, mask, out, "--exemplar", only / "ref.png") == EXIT_USAGE
     error = capsys.readouterr().err
     assert error.startswith(f"error: {only} holds no pictures (")
-    assert error.rstrip().endswith("; 1 file left out: reference photos (--exemplar), not "
-                                   "pictures")
+    assert error.rstrip().endswith("; 1 file left out: it is a reference photo "
+                                   "(--exemplar), not a picture to fill")
     assert not out.exists()
 
 
@@ -150,19 +151,20 @@ def test_the_references_searched_shrunk_are_said_once_in_inpaints_words(
     [inpaints] = _notes(capsys.readouterr().err)
     assert inpaints.startswith(f"note: --exemplar {big_reference} (400x300) is searched at ")
     calls = []
-    worded = cli._common.shrunk_references_note
+    worded = cli.batch.shrunk_references_note
 
     def counted(*args):
         calls.append(args)
         return worded(*args)
 
-    monkeypatch.setattr(cli._common, "shrunk_references_note", counted)
+    monkeypatch.setattr(cli.batch, "shrunk_references_note", counted)
     assert run_cli("batch", "--images", images, "--mask", mask, "-o", out, "--engine",
                    "patchmatch", "--exemplar", big_reference) == EXIT_OK
     captured = capsys.readouterr()
-    assert _notes(captured.err) == ["note: p0.png: " + inpaints.removeprefix("note: ")]
+    assert _notes(captured.err) == []  # not above the progress bar: with the other notes
     assert len(calls) == 1  # said at the first picture: nothing worked out after it
-    assert captured.out.splitlines() == [f"3 written to {out}, 0 failed"]
+    assert captured.out.splitlines() == [f"3 written to {out}, 0 failed",
+                                         "note: p0.png: " + inpaints.removeprefix("note: ")]
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
 
 
@@ -173,7 +175,8 @@ def test_nothing_is_said_when_no_reference_is_shrunk(tmp_path, mask, capsys):
     save_image(small, np.full((40, 40, 3), 200, np.uint8))
     assert run_cli("batch", "--images", images, "--mask", mask, "-o", out, "--engine",
                    "patchmatch", "--exemplar", small) == EXIT_OK
-    assert _notes(capsys.readouterr().err) == []
+    captured = capsys.readouterr()
+    assert _notes(captured.err) == [] and _notes(captured.out) == []
 
 
 # 4. metadata a BMP or GIF cannot hold: whenever lost, once per run

@@ -548,7 +548,7 @@ def test_batch_leaves_mask_files_in_the_pictures_folder_out(tmp_path, capsys):
     assert run_cli("batch", "--images", images, "--masks", images, "-o", tmp_path / "o",
                    "--engine", "telea") == 0
     captured = capsys.readouterr()
-    assert "3 written" in captured.out and "3 files left out: masks" in captured.err
+    assert "3 written" in captured.out and "3 files left out: they are masks" in captured.err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p0.png", "p1.png", "p2.png"]
     save_mask(images / "watermark.png", load_image(masks / "p0.png").rgb[..., 0])
     assert run_cli("batch", "--images", images, "--mask", images / "watermark.png",

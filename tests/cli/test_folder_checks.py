@@ -141,7 +141,7 @@ def test_batch_says_in_the_same_note_which_files_are_masks(images, tmp_path, cap
     assert cli.main(["batch", "--images", str(images), "--mask", str(images / "watermark.png"),
                      "-o", str(output), "--engine", "telea"]) == EXIT_OK
     assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 file left "
-            "out: masks, not pictures\n") in capsys.readouterr().err
+            "out: it is a mask, not a picture to fill\n") in capsys.readouterr().err
     assert "watermark.png" not in listing(output) and len(listing(output)) == 8
 
     only = tmp_path / "only"
@@ -151,5 +151,5 @@ def test_batch_says_in_the_same_note_which_files_are_masks(images, tmp_path, cap
                      "-o", str(tmp_path / "out2"), "--engine", "telea"]) == EXIT_USAGE
     error = capsys.readouterr().err
     assert error.startswith(f"error: {only} holds no pictures (")
-    assert error.rstrip().endswith("; 1 file left out: masks, not pictures")
+    assert error.rstrip().endswith("; 1 file left out: it is a mask, not a picture to fill")
     assert not (tmp_path / "out2").exists()

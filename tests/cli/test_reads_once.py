@@ -67,7 +67,7 @@ def test_masks_in_the_pictures_folder_are_found_once_and_left_out(tmp_path, monk
                    "--engine", "telea") == cli.EXIT_OK
     assert len(found) == 1
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
-    assert "3 files left out: masks, not pictures" in capsys.readouterr().err
+    assert "3 files left out: they are masks, not pictures to fill" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("as_folder", [False, True])
