@@ -275,6 +275,19 @@ def guidance_in_use(files: list[Path], folders: Sequence[GuidanceFolder],
     return used
 
 
+def refuse_masks_as_guidance(singles: Mapping[GuidanceOption, Path],
+                             masks: Iterable[Path]) -> None:
+    """Raise :class:`InputError` before any work when a guidance file for every picture
+    (``singles``) is also a mask in use (``masks``: the ``--mask`` file, or the ``--masks``
+    folder's files the pictures use)."""
+    in_use = {path.resolve() for path in masks}
+    for option, path in singles.items():
+        if path.resolve() in in_use:
+            raise InputError(f"{path} would be both a mask and the {option.dest} file for "
+                             f"every picture (--{option.dest}); each file has one use: give "
+                             f"--{option.dest} a file of its own")
+
+
 def read_guidance(option: GuidanceOption, path: Path,
                   shape: tuple[int, int] | None) -> dict[str, Any]:
     """The request fields of the ``option`` file at ``path``, read and checked as ``inpaint``
@@ -516,6 +529,7 @@ def run(args: argparse.Namespace) -> int:
 
     def leave_out(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
         in_use.extend(masks_in_use(files, mask_path, masks))
+        refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
                                              [] if mask_path else in_use, found_guidance))
@@ -527,15 +541,17 @@ def run(args: argparse.Namespace) -> int:
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
     mask = load_mask(mask_path) if mask_path else mask_finder(masks)
-    fixed, label_set, fixed_names = fixed_guidance(singles)  # once for the folder, as the mask
+    given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
+    unused, users = registry.unused_guidance(  # said once, not per picture
+        args.engine, given | ({Guidance.EXEMPLARS} if args.exemplar else set()))
+    fixed, label_set, fixed_names = fixed_guidance(  # once for the folder, as the mask; a
+        {option: path for option, path in singles.items()  # file the engine ignores is
+         if option.kind.value not in unused})  # not read, nor decides which sizes are filled
     if "labels" in fixed:
         settings["label_set"] = label_set
     references = load_references(args.exemplar, args.engine, options)  # once for the folder
     if references:
         settings["exemplars"] = tuple(references.values())
-    given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
-    unused, users = registry.unused_guidance(  # said once, not per picture
-        args.engine, given | ({Guidance.EXEMPLARS} if references else set()))
     shrunk: list[str] = []  # the reference photos searched shrunk, said with the notes
 
     def notes(done: BatchResult) -> list[str]:  # a stopped run's too

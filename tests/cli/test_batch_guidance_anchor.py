@@ -117,10 +117,12 @@ def test_a_run_stopped_by_ctrl_c_says_what_the_engine_ignored(tmp_path, anchored
                                                               monkeypatch, capsys):
     images, hole, _far = anchored
     save_image(images / "third.png", _noise((60, 80), 3))
+    exclude = tmp_path / "exclude.png"  # not the mask: a file has one use
+    exclude.write_bytes(hole.read_bytes())
     stop_at_call(monkeypatch, engines.batch, "save_result", 2, ctrl_c)
     assert run_cli("batch", "--images", images, "--mask", hole, "-o", tmp_path / "out",
                    "--engine", "telea", "--other-sizes", "anchor", "--exclude",
-                   hole) == EXIT_INTERRUPTED
+                   exclude) == EXIT_INTERRUPTED
     printed = capsys.readouterr()
     assert printed.out.splitlines() == ["note: telea ignored --exclude; patchmatch follows it"]
     assert "interrupted: 1 result written and kept" in printed.err
