@@ -1124,16 +1124,72 @@ _JPEG_LISTENING = threading.Lock()
 # marker (and which damage that happens to end decoding early gives too: it cannot tell the
 # two apart), nor "Premature end of JPEG file" (cut short: ends_early, _broken).
 _JPEG_DAMAGE = re.compile(rb"Corrupt JPEG data: (?:bad Huffman code|bad arithmetic code|"
-                          rb"premature end of data segment|found marker 0x[0-9a-fA-F]+ "
-                          rb"instead of RST)|Inconsistent progression sequence ")
+                          rb"found marker 0x[0-9a-fA-F]+ instead of RST)|Inconsistent "
+                          rb"progression sequence ")
+# the entropy-coded data ran out (a marker, the end marker of a file whose middle is gone,
+# came where data was due): libjpeg leaves every block after it flat mid-grey
+_JPEG_DATA_RAN_OUT = re.compile(rb"Corrupt JPEG data: premature end of data segment")
 JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
                 "show garbage from there on")
 
 
-def _jpeg_damage_note(heard: Sequence[bytes]) -> str | None:
+def _jpeg_damage_note(heard: Sequence[bytes], broken_off: bool = False) -> str | None:
     """:data:`JPEG_DAMAGED` when what libjpeg wrote while decoding (``heard``) says its
-    image data is corrupt (:data:`_JPEG_DAMAGE`), else None."""
-    return JPEG_DAMAGED if any(_JPEG_DAMAGE.search(said) for said in heard) else None
+    image data is corrupt (:data:`_JPEG_DAMAGE`, or its data ran out where that is not
+    ``broken_off``, the grey tail found and masked: :func:`_jpeg_broken_off`), else None."""
+    damage = (_JPEG_DAMAGE,) if broken_off else (_JPEG_DAMAGE, _JPEG_DATA_RAN_OUT)
+    said_so = any(pattern.search(said) for said in heard for pattern in damage)
+    return JPEG_DAMAGED if said_so else None
+
+
+# a JPEG's MCU (the blocks coded together, in raster order), (across, down) in pixels, by its
+# chroma subsampling (SourceFormat.jpeg_subsampling; None: grey, one block)
+_JPEG_MCUS = {None: (8, 8), "4:4:4": (8, 8), "4:2:2": (16, 8), "4:2:0": (16, 16)}
+_JPEG_MID_GREY = 128  # what libjpeg decodes a block with no data to, after colour conversion
+
+
+def _jpeg_broken_off(decoded: np.ndarray, header: _Header,
+                     heard: Sequence[bytes]) -> np.ndarray | None:
+    """For a JPEG that decoded although libjpeg said its data ran out (``heard``: a file
+    whose middle is gone but whose end marker is there), the ``(H, W)`` uint8 area it lacks
+    (255) as stored (``decoded``: OpenCV's BGR or grey), else None (no such message, no
+    trailing grey blocks: the damage gave something else, a colour layout not foreseen).
+
+    libjpeg decodes every MCU after the data ran out to flat mid-grey: the MCUs from the
+    last one back, in raster order, while each is that grey, are the part it lacks, with
+    the MCU before them (decoding when the data ran out: partly zero bits). Subsampled
+    chroma is upsampled from the neighbouring blocks' too: the first row or column of a
+    grey MCU blends in its decoded neighbours' colour (its luma stays 128), and one pixel
+    of the decoded ones beside it blends in the grey, so that pixel is masked too."""
+    if not any(_JPEG_DATA_RAN_OUT.search(said) for said in heard) \
+            or header.mode not in ("RGB", "L") or decoded.dtype != np.uint8:
+        return None
+    sampling = None if decoded.ndim == 2 else header.source.jpeg_subsampling
+    if sampling not in _JPEG_MCUS or (decoded.ndim == 3 and sampling is None):
+        return None  # a colour layout whose MCU is not known (or CMYK)
+    across, down = _JPEG_MCUS[sampling]
+    height, width = decoded.shape[:2]
+    rows, columns = -(-height // down), -(-width // across)
+    other = np.zeros((rows * down, columns * across), np.uint8)  # 255: not that grey
+    grey = (_JPEG_MID_GREY,) * (1 if decoded.ndim == 2 else 3)
+    other[:height, :width] = cv2.bitwise_not(cv2.inRange(decoded, grey, grey))
+    if across > 8:  # blended chroma: the luma of those edges is still grey
+        other[:height, :width:across] = _not_grey_luma(decoded[:, ::across])
+    if down > 8:
+        other[:height:down, :width] = _not_grey_luma(decoded[::down])
+    blocks = other.reshape(rows, down, columns * across).max(axis=1)
+    flat = blocks.reshape(rows, columns, across).max(axis=2).ravel() == 0
+    trailing = flat.size if flat.all() else int(np.argmin(flat[::-1]))
+    if trailing == 0:
+        return None
+    row, column = divmod(max(0, flat.size - trailing - 1), columns)
+    missing = np.zeros((height, width), np.uint8)
+    missing[(row + 1) * down:] = 255
+    missing[row * down:(row + 1) * down, column * across:] = 255
+    if across > 8 or down > 8:
+        missing = cv2.dilate(missing, np.ones((1 + 2 * (down > 8), 1 + 2 * (across > 8)),
+                                              np.uint8))
+    return missing
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS, *,
@@ -1153,6 +1209,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             f"{width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
             f"{max_pixels / 1e6:.0f} megapixels this program handles", name)
     notes: list[str] = []
+    missing = None
     if header.format in _PILLOW_CODECS.values() or (
             header.format == "TIFF" and header.mode in _TRANSPARENT_8_BIT_MODES):
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
@@ -1161,15 +1218,18 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     else:
         heard: list[bytes] | None = [] if header.format in ("JPEG", "MPO") else None
         pixels, reader = _opencv_decoded(data, header.format == "PNG", heard), "opencv"
-        damage = None if pixels is None or heard is None else _jpeg_damage_note(heard)
-        if damage is not None:
-            notes.append(damage)
-    missing = None
+        if pixels is not None and heard is not None:
+            missing = _jpeg_broken_off(pixels, header, heard)
+            if missing is not None:
+                _refuse_broken(data, name, cut_short_ok)
+                notes.append(_broken_note(data, missing))
+            damage = _jpeg_damage_note(heard, broken_off=missing is not None)
+            if damage is not None:
+                notes.append(damage)
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)
-        if pixels is not None and not cut_short_ok:
-            raise ImageFileError(f"{_broken(data)} (the editor opens it with the missing "
-                                 f"part masked, to fill)", name)
+        if pixels is not None:
+            _refuse_broken(data, name, cut_short_ok)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
@@ -1270,13 +1330,15 @@ def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
         if format == "JPEG":  # the blocks beside the gap blend in its flat colour (chroma
             reach = 2 * _JPEG_BLOCK_REACH + 1  # upsampling): they are part of the hole too
             missing = cv2.dilate(missing, np.ones((reach, reach), np.uint8))
-    if missing is None:
-        lacking = "it was decoded as far as it goes (the picture may lack detail)"
-    else:
-        share = np.count_nonzero(missing) / missing.size
-        lacking = f"the part it lacks ({share:.1%} of the picture) is masked as a hole to fill"
-    notes.append(f"{_broken(data)}: {lacking}")
+    notes.append(_broken_note(data, missing))
     return decoded, missing
+
+
+def _not_grey_luma(bgr: np.ndarray) -> np.ndarray:
+    """255 where the luma of ``bgr`` (uint8) is not libjpeg's mid-grey give or take the
+    rounding of a colour conversion, else 0."""
+    luma = bgr.astype(np.int32) @ np.array([114, 587, 299], np.int32)  # thousandths
+    return np.where(np.abs(luma - 1000 * _JPEG_MID_GREY) <= 1000, 0, 255).astype(np.uint8)
 
 
 def _broken(data: bytes) -> str:
@@ -1285,6 +1347,26 @@ def _broken(data: bytes) -> str:
     if ends_early(data):
         return "the file is cut short, as an interrupted download or copy leaves it"
     return "the file is damaged: its image data breaks off partway"
+
+
+def _broken_note(data: bytes, missing: np.ndarray | None) -> str:
+    """The note on a file whose pixels decode only part of the way (:func:`_broken`), with
+    the share of the picture it lacks (``missing``), masked; or, where that area is not
+    known (None), that it was decoded as far as it goes."""
+    if missing is None:
+        lacking = "it was decoded as far as it goes (the picture may lack detail)"
+    else:
+        share = np.count_nonzero(missing) / missing.size
+        lacking = f"the part it lacks ({share:.1%} of the picture) is masked as a hole to fill"
+    return f"{_broken(data)}: {lacking}"
+
+
+def _refuse_broken(data: bytes, name: str, cut_short_ok: bool) -> None:
+    """Unless ``cut_short_ok``, refuse a file whose pixels decode only part of the way
+    (:func:`_broken`), saying the editor opens it."""
+    if not cut_short_ok:
+        raise ImageFileError(f"{_broken(data)} (the editor opens it with the missing part "
+                             f"masked, to fill)", name)
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
