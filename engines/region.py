@@ -384,7 +384,7 @@ def _require_visible_allowed(request: InpaintRequest, engine: Engine,
         raise InputError(f"no source left for {engine.title or engine.name}: the sampling "
                          "area allows only fully transparent pixels (alpha 0) outside the "
                          "hole, and those are never copied; widen the sampling area over "
-                         "visible pixels or add a reference image")
+                         "visible pixels or add a reference photo")
 
 
 def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],

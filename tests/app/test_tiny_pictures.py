@@ -18,16 +18,17 @@ from tests.app.test_window import _screen, shown_window
 RED, GREEN, BLUE = (210, 30, 30), (30, 210, 30), (30, 30, 210)
 SIZES = [(1, 1), (1, 3), (3, 1), (2, 2)]  # (height, width)
 ENGINES = ["telea", "ns", "patchmatch"]
-TITLES = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes", "patchmatch": "PatchMatch"}
+TITLES = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes",
+          "patchmatch": "Guided PatchMatch"}
 NO_SOURCE = "no source left for {}: the hole covers the whole area it is filled from (the "\
     "image, or the crop around the hole)"
 
 
 def _too_small(shape: tuple[int, int]) -> str:
     """PatchMatch's refusal on a picture no patch fits in, whatever its size."""
-    return (f"the area PatchMatch copies from is {shape[1]}x{shape[0]} pixels, too small for "
-            "any patch (3x3 at the smallest); fill it with OpenCV Telea or add a reference "
-            "image")
+    return (f"the area Guided PatchMatch copies from is {shape[1]}x{shape[0]} pixels, too "
+            "small for any patch (3x3 at the smallest); fill it with OpenCV Telea or add a "
+            "reference photo")
 
 
 def _picture(height: int, width: int) -> np.ndarray:
@@ -39,16 +40,15 @@ def _picture(height: int, width: int) -> np.ndarray:
     return picture
 
 
-NO_SAMPLING_SOURCE = ("no source left for PatchMatch: the hole and the sampling area (an "
-                      "excluded area, or the outside of an include area) leave no pixel to "
-                      "copy; unmask some context, widen the sampling area or add a reference "
-                      "image")
+NO_SAMPLING_SOURCE = ("no source left for Guided PatchMatch: the hole and the sampling area "
+                      "(an excluded area, or the outside of an include area) leave no pixel "
+                      "to copy; fill it with OpenCV Telea or add a reference photo")
 
 
 def _no_source(engine: str) -> str:
     """What a fill of a picture all hole says (PatchMatch can copy from a reference)."""
     return NO_SOURCE.format(TITLES[engine]) + (
-        ", so there is nothing to copy from; unmask some context or add a reference image"
+        ", so there is nothing to copy from; unmask some context or add a reference photo"
         if engine == "patchmatch" else
         "; unmask some context or keep more context around the hole")
 

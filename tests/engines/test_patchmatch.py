@@ -116,14 +116,15 @@ def test_no_usable_source_is_reported():
         _run(InpaintRequest(image, mask))
     strip = np.full((48, 48), 255, np.uint8)
     strip[:2] = 0  # at the smallest patch size, no smaller size to advise
-    with pytest.raises(EngineError, match=r"no 3x3 patch fits .*nothing to copy; unmask some "
-                                          r"context or add a reference image$"):
+    with pytest.raises(EngineError, match=r"no patch, not even a 3x3 one \(the smallest\), "
+                                          r"fits .*nothing to copy; unmask some context, fill "
+                                          r"it with OpenCV Telea or add a reference photo$"):
         _run(InpaintRequest(image, strip), patch_size=3)
-    with pytest.raises(EngineError, match=r"^the area PatchMatch copies from is 48x2 pixels, "
-                                          r"too small for any patch"):
+    with pytest.raises(EngineError, match=r"^the area Guided PatchMatch copies from is 48x2 "
+                                          r"pixels, too small for any patch"):
         _run(InpaintRequest(image[:2], np.pad(np.full((1, 48), 255, np.uint8), ((0, 1), (0, 0)))))
-    with pytest.raises(EngineError, match=r"^no source left for PatchMatch: the hole covers "
-                                          r"the whole area it is filled from"):
+    with pytest.raises(EngineError, match=r"^no source left for Guided PatchMatch: the hole "
+                                          r"covers the whole area it is filled from"):
         _run(InpaintRequest(image, np.full((48, 48), 255, np.uint8)))
     square = np.zeros((48, 48), np.uint8)
     square[16:32, 16:32] = 255  # an include area over the hole alone: nothing to copy

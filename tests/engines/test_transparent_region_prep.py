@@ -140,7 +140,7 @@ def test_a_scaled_region_sees_the_spread_colours_and_the_paste_does_too(spread):
 TRANSPARENT_ONLY = (r"no source left for Guided PatchMatch: the sampling area allows only "
                     r"fully transparent pixels \(alpha 0\) outside the hole, and those are "
                     r"never copied; widen the sampling area over visible pixels or add a "
-                    r"reference image")
+                    r"reference photo")
 
 
 def _over_transparent() -> np.ndarray:

@@ -128,7 +128,7 @@ class PatchMatchEngine(Engine):
     name = "patchmatch"
     title = "Guided PatchMatch"
     description = ("Multi-scale PatchMatch fill steered by sketch, colour strokes, labels, "
-                   "sampling area and reference images; no download, seamless, fast.")
+                   "sampling area and reference photos; no download, seamless, fast.")
     guidance = frozenset({Guidance.SKETCH, Guidance.COLOR, Guidance.LABELS, Guidance.SAMPLING,
                           Guidance.EXEMPLARS})
     working_size = None

@@ -38,6 +38,7 @@ from engines.classical.patchmatch.window import (
     nonzero_in_bands,
     row_bands,
 )
+from engines.guidance import patch_centres
 
 
 @dataclass(frozen=True)
@@ -371,43 +372,100 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
     return result
 
 
+_TITLE = "Guided PatchMatch"  # the engine's title, as the region's messages name it
+
+
+def _any_patch(height: int, rows_of: Callable[[slice], np.ndarray], side: int,
+               cancel: CancelToken | None) -> bool:
+    """Whether a ``side`` x ``side`` patch lies wholly on the true pixels of the ``height``
+    rows' bool map that ``rows_of(rows)`` gives band by band; ``cancel`` is checked between
+    bands."""
+    for top, bottom, first, last in bands_with_margin(height, side // 2):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if patch_centres(rows_of(slice(first, last)), side)[top - first:bottom - first].any():
+            return True
+    return False
+
+
+def _unmasking_helps(hole: np.ndarray, side: int) -> bool:
+    """Whether a smaller hole could leave a ``side`` x ``side`` patch free of it: some hole
+    pixel lies outside one of the area's patches (every patch of an area under twice
+    ``side`` on a side covers its middle pixels; an area under ``side`` holds none)."""
+    height, width = hole.shape
+    if min(height, width) < side:
+        return False
+    if min(height, width) >= 2 * side:  # no pixel lies in every patch
+        return True
+    every = hole[height - side:side, width - side:side]  # the pixels every patch covers
+    return np.count_nonzero(hole) > np.count_nonzero(every)
+
+
+def _advice(level: LevelInputs, side: int, smaller: bool,
+            cancel: CancelToken | None) -> str:
+    """What may give the fill a source patch, joined as alternatives: a smaller patch size
+    where a 3x3 one (the smallest) fits the sources (``smaller``); a wider sampling area
+    where the pixels outside the hole hold a patch the sampling area leaves out (with a
+    smaller size where only 3x3 fits there); some context unmasked where a smaller hole
+    could leave a patch free; OpenCV Telea (no patches) where neither the size nor the
+    sampling area helps; a (larger, opaque) reference photo always."""
+    height = level.hole.shape[0]
+
+    def known(rows: slice) -> np.ndarray:
+        return ~level.hole[rows]
+
+    advice = ["choose a smaller patch size"] if smaller else []
+    widen = _any_patch(height, known, side, cancel)
+    if widen:
+        advice.append("widen the sampling area")
+    elif side > 3 and not smaller and _any_patch(height, known, 3, cancel):
+        widen = True
+        advice.append("widen the sampling area and choose a smaller patch size")
+    if not widen and _unmasking_helps(level.hole, side):
+        advice.append("unmask some context")
+    if not (smaller or widen):
+        advice.append("fill it with OpenCV Telea")
+    advice.append("add a larger, opaque reference photo" if level.exemplars
+                  else "add a reference photo")
+    return ", ".join(advice[:-1]) + " or " + advice[-1]
+
+
 def _require_sources(level: LevelInputs, radius: int,
                      cancel: CancelToken | None = None) -> None:
     """Raise :class:`EngineError` saying why when no source patch exists at the finest
-    level."""
+    level, and what would give one (:func:`_advice`)."""
     if has_sources(level, radius, cancel):
         return
     side = 2 * radius + 1
+    smaller = side > 3 and has_sources(level, 1, cancel)  # a 3x3 patch fits the sources
+    patch = f"{side}x{side} patch" if smaller else "patch, not even a 3x3 one (the smallest),"
     if level.exemplars:  # the references given cannot help either
         count = len(level.exemplars)
         given = "the reference photo given is" if count == 1 else \
             f"the {count} reference photos given are"
-        raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
-                          f"come from (outside the hole and the sampling area's limits), "
-                          f"and {given} too small (at the size "
-                          "searched) or too transparent to hold one (only fully opaque "
-                          "pixels are copied); choose a smaller patch size, unmask some "
-                          "context or add a larger, opaque reference image")
+        raise EngineError(f"no {patch} fits in the picture where copies may come from "
+                          f"(outside the hole and the sampling area's limits), and {given} "
+                          "too small (at the size searched) or too transparent to hold one "
+                          "(only fully opaque pixels are copied); "
+                          + _advice(level, side, smaller, cancel))
     if level.usable.any():  # known pixels, but too few together for one patch
         height, width = level.usable.shape[:2]
         if min(height, width) < 3:  # no patch size can help: the smallest is 3x3
-            raise EngineError(f"the area PatchMatch copies from is {width}x{height} pixels, "
+            raise EngineError(f"the area {_TITLE} copies from is {width}x{height} pixels, "
                               "too small for any patch (3x3 at the smallest); fill it with "
-                              "OpenCV Telea or add a reference image")
-        smaller = "choose a smaller patch size, " if side > 3 else ""
-        raise EngineError(f"no {side}x{side} patch fits in the picture where copies may "
-                          "come from (outside the hole and the sampling area's limits), "
-                          f"so PatchMatch has nothing to copy; {smaller}unmask some context "
-                          "or add a reference image")
+                              "OpenCV Telea or add a reference photo")
+        raise EngineError(f"no {patch} fits in the picture where copies may come from "
+                          "(outside the hole and the sampling area's limits), so "
+                          f"{_TITLE} has nothing to copy; "
+                          + _advice(level, side, smaller, cancel))
     if level.hole.all():  # said as the OpenCV engines say it: no sampling area is to blame
-        raise EngineError("no source left for PatchMatch: the hole covers the whole area it "
+        raise EngineError(f"no source left for {_TITLE}: the hole covers the whole area it "
                           "is filled from (the image, or the crop around the hole), so there "
                           "is nothing to copy from; unmask some context or add a reference "
-                          "image")
-    raise EngineError("no source left for PatchMatch: the hole and the sampling area (an "
+                          "photo")
+    raise EngineError(f"no source left for {_TITLE}: the hole and the sampling area (an "
                       "excluded area, or the outside of an include area) leave no pixel to "
-                      "copy; unmask some context, widen the sampling area or add a "
-                      "reference image")
+                      "copy; " + _advice(level, side, False, cancel))
 
 
 def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: int,
