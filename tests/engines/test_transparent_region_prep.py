@@ -16,7 +16,6 @@ from engines import region
 from engines.base import (
     Cancelled,
     CancelToken,
-    Engine,
     Guidance,
     InpaintRequest,
     InputError,
@@ -26,27 +25,17 @@ from engines.base import (
 )
 from engines.classical.opencv import TeleaEngine
 from engines.classical.patchmatch.engine import PatchMatchEngine
+from tests.engines.test_region import RecordingEngine
 from tests.engines.test_region_cancel import CancelsAtLook
 from tests.engines.test_transparent_sources import DARK, EDGE, _picture
 
 
-class _Flat(Engine):
-    """Fills the hole with one flat colour (so the seam's offset is measured against the
-    picture around it); records the regions it is given."""
+class _Flat(RecordingEngine):
+    """Fills the hole with one flat colour at full size (so the seam's offset is measured
+    against the picture around it); records the regions it is given."""
 
     name = "flat"
     working_size = None
-
-    def __init__(self, **options) -> None:
-        super().__init__(**options)
-        self.regions: list[Region] = []
-
-    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
-        self.regions.append(region)
-        out = region.image.copy()
-        out[region.hole] = (200, 60, 90)
-        yield RegionStage("coarse", out, 0.5)
-        yield RegionStage("refined", out, 1.0, final=True)
 
 
 class _ScaledFlat(_Flat):
