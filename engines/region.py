@@ -372,11 +372,8 @@ def _require_visible_allowed(request: InpaintRequest, engine: Engine,
     height, width = request.mask.shape
     allowed_any = False
     for band in _row_bands(height, width, cancel):
-        allowed = request.mask[band] < 128
-        if include:
-            allowed &= inside[band] >= 128
-        if outside is not None:
-            allowed &= outside[band] < 128
+        allowed = _allowed_sources(request, engine, Box(band.start, 0, band.stop, width),
+                                   include, visible=False)
         if (allowed & (request.alpha[band] > TRANSPARENT)).any():
             return
         allowed_any = allowed_any or bool(allowed.any())
@@ -439,14 +436,14 @@ def _sampling_followed(request: InpaintRequest,
 
 
 def _allowed_sources(request: InpaintRequest, engine: Engine, box: Box,
-                     include: bool) -> np.ndarray:
+                     include: bool, visible: bool = True) -> np.ndarray:
     """``(h, w)`` bool over ``box``: the pixels ``engine`` may copy from, as a copying
     engine takes them (PatchMatch): known (``mask < 128``) and not fully transparent
-    (:func:`_visible_known`), inside the include area where
-    one restricts (``include``: whether it does; an all-zero one does not), not in the
-    exclude area; of those areas only what the engine follows counts."""
+    (:func:`_visible_known`; with ``visible`` False, transparent ones too), inside the
+    include area where one restricts (``include``: whether it does; an all-zero one does
+    not), not in the exclude area; of those areas only what the engine follows counts."""
     rows, cols = box.slices
-    allowed = _visible_known(request, box)
+    allowed = _visible_known(request, box) if visible else request.mask[rows, cols] < 128
     inside, outside = _sampling_followed(request, engine)
     if inside is not None and include:
         allowed &= inside[rows, cols] >= 128
