@@ -27,11 +27,11 @@ from engines.base import (
 from engines.fileio import join_words
 from engines.region import (
     REFERENCE_OPAQUE,
-    TRANSPARENT,
     Box,
     LabelSources,
     colour_strokes_in,
     crop_boxes,
+    hole_unseen,
     unsourced_labels,
 )
 
@@ -222,38 +222,18 @@ def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequenc
     "a reference photo" the ones after; labels are named as ``request.label_set`` names
     them (:func:`engines.segmentation.base.label_set_names`, looked up only when a note
     needs them). Then :data:`HIDDEN_FILL_NOTE` where the hole lies over fully transparent
-    pixels only (:func:`_hole_unseen`)."""
+    pixels only (:func:`engines.region.hole_unseen`)."""
     from engines.segmentation.base import label_set_names  # local: parsers import engines
 
     notes = source_notes(request, engine, reference_names_for(request, reference_names),
                          lambda: label_set_names(request.label_set), cancel, unedited_labels)
-    if _hole_unseen(request, cancel):
+    if hole_unseen(request, cancel):
         notes.append(HIDDEN_FILL_NOTE)
     return notes
 
 
 HIDDEN_FILL_NOTE = ("the fill is not visible: the hole lies over fully transparent pixels "
                     "only (alpha 0), which keep their transparency")
-_UNSEEN_ROWS = 256  # rows of the mask and alpha read at a time by _hole_unseen
-
-
-def _hole_unseen(request: InpaintRequest, cancel: CancelToken | None = None) -> bool:
-    """Whether every pixel a fill of ``request`` may change (mask above 0) is fully
-    transparent (alpha :data:`engines.region.TRANSPARENT`), so the fill shows nowhere; False
-    without alpha or hole. Read in bands of rows, ``cancel`` looked at between them, up to
-    the first visible one."""
-    if request.alpha is None:
-        return False
-    holed = False
-    for top in range(0, request.mask.shape[0], _UNSEEN_ROWS):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        rows = slice(top, top + _UNSEEN_ROWS)
-        changed = request.mask[rows] > 0
-        if (changed & (request.alpha[rows] > TRANSPARENT)).any():
-            return False
-        holed = holed or bool(changed.any())
-    return holed
 
 
 def reference_names_for(request: InpaintRequest, names: Sequence[str]) -> tuple[str, ...]:

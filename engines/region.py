@@ -328,6 +328,22 @@ def _visible_known(request: InpaintRequest, box: Box) -> np.ndarray:
     return known
 
 
+def hole_unseen(request: InpaintRequest, cancel: CancelToken | None = None) -> bool:
+    """Whether every pixel a fill of ``request`` may change (mask above 0) is fully
+    transparent (alpha :data:`TRANSPARENT`), so the fill shows nowhere; False without alpha
+    or hole. Read in bands of rows (:func:`_row_bands`, ``cancel`` looked at between them)
+    up to the first visible one."""
+    if request.alpha is None:
+        return False
+    holed = False
+    for band in _row_bands(*request.mask.shape, cancel):
+        changed = request.mask[band] > 0
+        if (changed & (request.alpha[band] > TRANSPARENT)).any():
+            return False
+        holed = holed or bool(changed.any())
+    return holed
+
+
 def _holds_visible(request: InpaintRequest, box: Box, cancel: CancelToken) -> bool:
     """Whether ``box`` holds a visible known pixel (:func:`_visible_known`), read in bands
     of rows (``cancel`` looked at between them) up to the first one."""
