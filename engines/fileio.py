@@ -1293,7 +1293,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
 
 # What Pillow leaves where a file cut short has no data: libjpeg's flat grey for the missing
 # blocks of a JPEG, zeros for the missing rows of a PNG.
-_CUT_SHORT_FILLS = {"JPEG": 128, "PNG": 0}
+_CUT_SHORT_FILLS = {"JPEG": _JPEG_MID_GREY, "PNG": 0}
 _JPEG_BLOCK_REACH = 16  # pixels: the largest JPEG block (a 4:2:0 MCU)
 _TRUNCATED_LOAD_LOCK = threading.Lock()
 
