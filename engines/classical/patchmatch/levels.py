@@ -711,11 +711,17 @@ def has_sources(level: LevelInputs, radius: int, cancel: CancelToken | None = No
     for e, usable in zip(level.exemplars, level.exemplar_usable):
         if min(e.shape[:2]) >= side and _patch_centres(usable, side, cancel).any():
             return True
-    for top, bottom, first, last in bands_with_margin(level.usable.shape[0], side // 2):
+    return any_patch_in(level.usable, side, cancel)
+
+
+def any_patch_in(area: np.ndarray, side: int, cancel: CancelToken | None = None) -> bool:
+    """Whether a ``side`` x ``side`` patch lies wholly on the true pixels of ``area``
+    (``(h, w)`` bool), looked for band by band up to the first one (``cancel`` checked
+    before each band)."""
+    for top, bottom, first, last in bands_with_margin(area.shape[0], side // 2):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        centres = patch_centres(level.usable[first:last], side)
-        if centres[top - first:bottom - first].any():
+        if patch_centres(area[first:last], side)[top - first:bottom - first].any():
             return True
     return False
 

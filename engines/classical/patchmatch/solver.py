@@ -26,6 +26,7 @@ from engines.classical.patchmatch.kernels import hash32
 from engines.classical.patchmatch.levels import (
     LevelInputs,
     LevelProblem,
+    any_patch_in,
     has_sources,
     level_problem,
     push_pull,
@@ -38,7 +39,6 @@ from engines.classical.patchmatch.window import (
     nonzero_in_bands,
     row_bands,
 )
-from engines.guidance import patch_centres
 
 
 @dataclass(frozen=True)
@@ -375,19 +375,6 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
 _TITLE = "Guided PatchMatch"  # the engine's title, as the region's messages name it
 
 
-def _any_patch(height: int, rows_of: Callable[[slice], np.ndarray], side: int,
-               cancel: CancelToken | None) -> bool:
-    """Whether a ``side`` x ``side`` patch lies wholly on the true pixels of the ``height``
-    rows' bool map that ``rows_of(rows)`` gives band by band; ``cancel`` is checked between
-    bands."""
-    for top, bottom, first, last in bands_with_margin(height, side // 2):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        if patch_centres(rows_of(slice(first, last)), side)[top - first:bottom - first].any():
-            return True
-    return False
-
-
 def _unmasking_helps(hole: np.ndarray, side: int) -> bool:
     """Whether a smaller hole could leave a ``side`` x ``side`` patch free of it: some hole
     pixel lies outside one of the area's patches (every patch of an area under twice
@@ -409,16 +396,12 @@ def _advice(level: LevelInputs, side: int, smaller: bool,
     smaller size where only 3x3 fits there); some context unmasked where a smaller hole
     could leave a patch free; OpenCV Telea (no patches) where neither the size nor the
     sampling area helps; a (larger, opaque) reference photo always."""
-    height = level.hole.shape[0]
-
-    def known(rows: slice) -> np.ndarray:
-        return ~level.hole[rows]
-
+    known = ~level.hole
     advice = ["choose a smaller patch size"] if smaller else []
-    widen = _any_patch(height, known, side, cancel)
+    widen = any_patch_in(known, side, cancel)
     if widen:
         advice.append("widen the sampling area")
-    elif side > 3 and not smaller and _any_patch(height, known, 3, cancel):
+    elif side > 3 and not smaller and any_patch_in(known, 3, cancel):
         widen = True
         advice.append("widen the sampling area and choose a smaller patch size")
     if not widen and _unmasking_helps(level.hole, side):
