@@ -337,9 +337,11 @@ def test_atlas_maps_are_the_pieces_maps_side_by_side():
     problem = level_problem(level, 2)
     left = int(problem.piece_left[1])
     assert problem.atlas_labels.shape == problem.valid.shape == (50, 100)
+    # label 3 has sources: the wildcards (unlabelled pixels, the reference) serve no other
+    wildcard = levels.WILDCARD_LABEL
     np.testing.assert_array_equal(problem.atlas_labels[:, :60],
-                                  np.where(labels == 255, -1, labels.astype(np.int16)))
-    assert (problem.atlas_labels[:, left:] == -1).all()
+                                  np.where(labels == 255, wildcard, labels.astype(np.int16)))
+    assert (problem.atlas_labels[:, left:] == wildcard).all()
     structure = problem.atlas_structure
     np.testing.assert_array_equal(structure[:, :60], levels._edge_map(image, mask >= 128))
     np.testing.assert_array_equal(structure[:30, left:], levels._edge_map(reference, None))

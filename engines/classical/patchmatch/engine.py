@@ -23,8 +23,9 @@ Guidance (each optional, all combinable):
 * ``color``: colour strokes in the hole shift the colour of every stage's fill toward
   theirs, its texture kept (:func:`engines.guidance.follow_colour_hints`);
 * ``labels``: a hole pixel labelled L takes patches centred on pixels labelled L (and votes
-  from pixels labelled L); exemplars count as any label, and a label no known pixel carries
-  constrains nothing; 255 = unlabelled;
+  from pixels labelled L), never on unlabelled pixels or exemplars while some pixel it may
+  copy from carries L; a label no such pixel carries takes them from the unlabelled pixels
+  and exemplars, or from any pixel when there are none; 255 = unlabelled;
 * ``sample_include`` / ``sample_exclude``: only / never these pixels are sources (no source
   patch overlaps an excluded pixel; an all-zero include layer restricts nothing);
 * ``exemplars``: reference images searched as sources beside the image itself; of an RGBA

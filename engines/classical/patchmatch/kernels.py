@@ -17,8 +17,9 @@ Array contracts shared by every kernel (``h, w``: target image; ``ha, wa``: sour
 * ``nnf_y, nnf_x``: ``(n,)`` int32 atlas centre matched to each target; ``cost``: ``(n,)``
   float32 distance of that match;
 * guidance: ``centre_label`` ``(n,)`` int16 (-1 = any source), ``target_labels`` ``(size,)``
-  and ``atlas_labels`` ``(ha, wa)`` int16 (-1 = unconstrained / wildcard), ``label_weight``
-  the cost of one mismatched pixel; ``target_structure``, ``structure_weight`` ``(size,)``
+  and ``atlas_labels`` ``(ha, wa)`` int16 (-1 = unconstrained / wildcard; wildcards that
+  may serve only some labels carry a label of their own, ``levels.WILDCARD_LABEL``),
+  ``label_weight`` the cost of one mismatched pixel; ``target_structure``, ``structure_weight`` ``(size,)``
   and ``atlas_structure`` ``(ha, wa)`` float32 in ``[0, 1]``, ``sketch_weight`` their scale.
   Unused guidance is passed as one-element arrays with its flag off.
 

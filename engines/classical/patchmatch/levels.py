@@ -40,6 +40,9 @@ SHRINK_BAND = 32
 # with the flat similarity weights below: 1.7 gave the best mean hole PSNR of the bases tried
 # (1.5, 1.7, 2, 3) and an SSIM within 0.001 of the best (1.5); 3 (what this was) kept large
 # square holes 0.1 dB better but free-form strokes 0.2 dB worse.
+# The label of wildcard sources (unlabelled pixels, exemplars) once a label map has labels
+# with sources of their own: beyond every uint8 label, so it equals none of them.
+WILDCARD_LABEL = 256
 CONFIDENCE_BASE = 1.7
 CONFIDENCE_CAP = 40.0  # distances beyond this weigh the same (avoids float underflow)
 # similarity weights exp(-cost / (2 sigma^2)) with sigma^2 this percentile of a level's costs:
@@ -112,7 +115,10 @@ class LevelProblem:
         confidence: ``(n,)`` float32 Wexler weight of each target patch.
         centre_label: ``(n,)`` int16 label a target's source centre must carry, -1 = any.
         target_labels: ``(window.size,)`` int16 labels (-1 = unconstrained) or None;
-            atlas_labels: ``(ha, wa)`` int16 or None.
+            atlas_labels: ``(ha, wa)`` int16 (-1 = wildcard, matches any label) or None.
+            Where some labels have sources of their own, the wildcards are
+            :data:`WILDCARD_LABEL` instead, and so are the target labels nothing offers
+            (:func:`_wildcards_serve_unoffered`).
         target_structure, structure_weight: ``(window.size,)`` float32 or None;
             atlas_structure: ``(ha, wa)`` float32 or None.
         radius: patch radius (patches are ``2 * radius + 1`` wide).
@@ -677,6 +683,30 @@ def _offered_labels(atlas_labels: np.ndarray, valid: np.ndarray,
     return counts > 0
 
 
+def _wildcards_serve_unoffered(target_labels: np.ndarray, atlas_labels: np.ndarray,
+                               offered: np.ndarray,
+                               cancel: CancelToken | None = None) -> np.ndarray:
+    """Make wildcard sources serve only the labels no labelled source centre carries.
+
+    A hole pixel labelled L takes patches from pixels labelled L only, when some usable
+    centre carries L (``offered``, from :func:`_offered_labels`); unlabelled pixels and
+    exemplars (-1 in ``atlas_labels``) then count as another label. They still serve every
+    label that nothing carries. Both maps are rewritten so that the kernels' plain rule
+    (a source label >= 0 must equal the wanted one) says exactly that: the wildcards of
+    ``atlas_labels`` become :data:`WILDCARD_LABEL` in place, and so do the labels of
+    ``target_labels`` that nothing offers (a new array is returned). ``cancel`` is checked
+    between bands.
+    """
+    for top, bottom in row_bands(atlas_labels.shape[0]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        band = atlas_labels[top:bottom]
+        band[band < 0] = WILDCARD_LABEL
+    table = np.arange(-1, 256, dtype=np.int16)  # entry label + 1
+    table[1:][~offered[1:]] = WILDCARD_LABEL
+    return table[target_labels.astype(np.intp) + 1]
+
+
 def _patch_centres(usable: np.ndarray, side: int,
                    cancel: CancelToken | None = None) -> np.ndarray:
     """:func:`engines.guidance.patch_centres` made band by band (an erosion by a ``side``
@@ -761,9 +791,12 @@ def level_problem(level: LevelInputs, radius: int,
             for top, bottom in row_bands(place.shape[0]):
                 cancel.raise_if_cancelled()
                 place[top:bottom] = -1
-        centre_label = target_labels[at_targets]
         offered = _offered_labels(atlas_labels, valid, cancel)
-        if not offered[0]:  # no wildcard (exemplar): free labels nothing offers
+        if offered[0]:  # wildcards (unlabelled pixels, exemplars) serve only the others
+            target_labels = _wildcards_serve_unoffered(target_labels, atlas_labels,
+                                                       offered, cancel)
+        centre_label = target_labels[at_targets]
+        if not offered[0]:  # no wildcard: free the labels nothing offers
             centre_label[~offered[centre_label.astype(np.int64) + 1]] = -1
         cancel.raise_if_cancelled()
 
