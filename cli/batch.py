@@ -29,6 +29,7 @@ from cli._common import (
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.batch import (
+    GUIDANCE_WITHOUT,
     SIZE_POLICIES,
     BatchInterrupted,
     BatchResult,
@@ -84,17 +85,20 @@ class GuidanceOption(NamedTuple):
     kind: Guidance
     field: str  # the InpaintRequest field it fills
     what: str  # the layer, as inpaint's messages name it (cli._common.load_layer)
-    without: str  # what a picture without a file in the folder is filled without
+
+    @property
+    def without(self) -> str:
+        """What a picture without a file in the folder is filled without, in the engine's
+        words for it (:data:`engines.batch.GUIDANCE_WITHOUT`)."""
+        return GUIDANCE_WITHOUT[self.field]
 
 
 GUIDANCE_OPTIONS = (
-    GuidanceOption("sketch", Guidance.SKETCH, "sketch", "sketch", "a sketch"),
-    GuidanceOption("color", Guidance.COLOR, "color", "colour strokes", "colour strokes"),
-    GuidanceOption("labels", Guidance.LABELS, "labels", "label map", "a label map"),
-    GuidanceOption("include", Guidance.SAMPLING, "sample_include", "include area",
-                   "an include area"),
-    GuidanceOption("exclude", Guidance.SAMPLING, "sample_exclude", "exclude area",
-                   "an exclude area"),
+    GuidanceOption("sketch", Guidance.SKETCH, "sketch", "sketch"),
+    GuidanceOption("color", Guidance.COLOR, "color", "colour strokes"),
+    GuidanceOption("labels", Guidance.LABELS, "labels", "label map"),
+    GuidanceOption("include", Guidance.SAMPLING, "sample_include", "include area"),
+    GuidanceOption("exclude", Guidance.SAMPLING, "sample_exclude", "exclude area"),
 )
 
 
@@ -190,16 +194,28 @@ def named_file(image_path: Path, folder: Path, word: str = "mask",
     return None
 
 
-def mask_finder(folder: Path):
-    """A function giving each picture its mask file's contents from ``folder``
-    (:data:`engines.batch.MaskSource`): a mask of another size is refused as ``inpaint``
-    refuses it (:func:`engines.fileio.other_size_reason`), saying when it is the size the
-    picture is stored at, turned upright by its EXIF orientation."""
+def find_masks(files: list[Path], masks: Path | None) -> dict[Path, Path]:
+    """Each of ``files``' mask file in the ``masks`` folder (:func:`named_file`), looked up
+    once for the run: what it may not replace (:func:`masks_in_use`) and what its pictures
+    are filled with (:func:`mask_finder`); empty without that folder, or while it is
+    missing (which :func:`mask_finder` reports)."""
+    if masks is None or not masks.is_dir():
+        return {}
+    return {picture: found for picture in files
+            if (found := named_file(picture, masks)) is not None}
+
+
+def mask_finder(folder: Path, found: Mapping[Path, Path]):
+    """A function giving each picture its mask file's contents from ``folder``, as
+    ``found`` has them (:func:`find_masks`; :data:`engines.batch.MaskSource`): a mask of
+    another size is refused as ``inpaint`` refuses it
+    (:func:`engines.fileio.other_size_reason`), saying when it is the size the picture is
+    stored at, turned upright by its EXIF orientation."""
     if not folder.is_dir():
         raise ImageMissingError("no such folder", folder)
 
     def find(image_path: Path, loaded: LoadedImage) -> np.ndarray:
-        candidate = named_file(image_path, folder)
+        candidate = found.get(image_path)
         if candidate is not None:
             return load_mask(candidate, loaded.shape)  # names the size stored, if turned
         raise ImageMissingError(f"no mask for it in {folder} (looked for "
@@ -209,15 +225,12 @@ def mask_finder(folder: Path):
     return find
 
 
-def masks_in_use(files: list[Path], mask: Path | None, masks: Path | None) -> list[Path]:
-    """The mask files the pictures among ``files`` use: ``mask`` (one file for all), or
-    each one's file in the ``masks`` folder (:func:`named_file`; none while that folder is
-    missing, which :func:`mask_finder` reports)."""
+def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:
+    """The mask files the pictures use: ``mask`` (one file for all), or each one's file in
+    the ``--masks`` folder, as ``found`` has them (:func:`find_masks`), in their order."""
     if mask is not None:
         return [mask]
-    if masks is None or not masks.is_dir():
-        return []
-    return [found for found in (named_file(p, masks) for p in files) if found is not None]
+    return list(found.values())
 
 
 def guidance_options(args: argparse.Namespace, images: Path,
@@ -524,11 +537,14 @@ def run(args: argparse.Namespace) -> int:
                          "--masks: each mask there must be its picture's size")
     refuse_output_among_inputs(Path(args.output), masks, folders)
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
+    found_masks: dict[Path, Path] = {}  # each picture's file in the --masks folder
     guidance_used: dict[Path, str] = {}  # the same for the guidance files
     found_guidance: FoundGuidance = {}  # each picture's files in the guidance folders
 
     def leave_out(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
-        in_use.extend(masks_in_use(files, mask_path, masks))
+        found = find_masks(files, masks)
+        found_masks.update(found)
+        in_use.extend(masks_in_use(mask_path, found))
         refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
@@ -540,7 +556,7 @@ def run(args: argparse.Namespace) -> int:
         args.images, args.output, "results",
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
-    mask = load_mask(mask_path) if mask_path else mask_finder(masks)
+    mask = load_mask(mask_path) if mask_path else mask_finder(masks, found_masks)
     given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
         args.engine, given | ({Guidance.EXEMPLARS} if args.exemplar else set()))

@@ -344,12 +344,13 @@ def _mask_for(mask: np.ndarray, image: np.ndarray,
 # what a guidance layer's pixels hold, by request field: what anchoring finds and moves
 # (the labelled, painted or set pixels), and what a moved layer holds where nothing lands
 _LAYER_FILL = {"labels": UNLABELLED, "color": (0, 0, 0, 0)}
-# each guidance layer's kind, by request field, and what a fill without it goes without
-_LAYER_KIND = {"sketch": (Guidance.SKETCH, "a sketch"),
-               "color": (Guidance.COLOR, "colour strokes"),
-               "labels": (Guidance.LABELS, "a label map"),
-               "sample_include": (Guidance.SAMPLING, "an include area"),
-               "sample_exclude": (Guidance.SAMPLING, "an exclude area")}
+# what a fill without each guidance layer goes without, by request field, in the words of
+# every note and refusal on it: this module's and the CLI's (cli.batch.GuidanceOption.without)
+GUIDANCE_WITHOUT = {"sketch": "a sketch", "color": "colour strokes", "labels": "a label map",
+                    "sample_include": "an include area", "sample_exclude": "an exclude area"}
+# each guidance layer's kind, by request field
+_LAYER_KIND = {"sketch": Guidance.SKETCH, "color": Guidance.COLOR, "labels": Guidance.LABELS,
+               "sample_include": Guidance.SAMPLING, "sample_exclude": Guidance.SAMPLING}
 
 
 def _layer_content(field: str, layer: np.ndarray) -> np.ndarray:
@@ -402,7 +403,7 @@ def _off_the_picture(moved: dict[str, np.ndarray], held: Sequence[str],
         if _layer_content(field, moved[field]).any():
             continue
         del moved[field]
-        kind, without = _LAYER_KIND[field]
+        kind, without = _LAYER_KIND[field], GUIDANCE_WITHOUT[field]
         if kind not in engine.guidance:
             continue  # nothing followed is lost (the run says what the engine ignores)
         name = names.get(field, field)

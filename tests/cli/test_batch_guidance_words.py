@@ -1,0 +1,56 @@
+"""The words for what a fill without each guidance layer goes without live in one place,
+:data:`engines.batch.GUIDANCE_WITHOUT`: `batch`'s note on a picture with no file in a
+guidance folder (:attr:`cli.batch.GuidanceOption.without`) and the engine's note on a layer
+landing wholly off a picture both say them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cli.batch
+import engines.batch
+from cli import EXIT_OK
+from engines.fileio import save_image, save_mask
+from tests.cli.test_cli import run_cli
+
+
+def _noise(shape, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(60, 200, (*shape, 3)).astype(np.uint8)
+
+
+def test_the_cli_takes_the_engines_words():
+    assert {option.field: option.without for option in cli.batch.GUIDANCE_OPTIONS} == {
+        "sketch": "a sketch", "color": "colour strokes", "labels": "a label map",
+        "sample_include": "an include area", "sample_exclude": "an exclude area"}
+    assert {option.field for option in cli.batch.GUIDANCE_OPTIONS} == set(
+        engines.batch.GUIDANCE_WITHOUT)
+
+
+def test_both_notes_say_the_words_given_in_engines(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(engines.batch.GUIDANCE_WITHOUT, "sketch", "QA lines")
+    images, sketches = tmp_path / "images", tmp_path / "sketches"
+    images.mkdir()
+    sketches.mkdir()
+    save_image(images / "big.png", _noise((60, 80), 1))
+    save_image(images / "small.png", _noise((60, 40), 2))
+    hole = np.zeros((60, 80), np.uint8)
+    hole[10:30, 6:26] = 255
+    save_mask(tmp_path / "hole.png", hole)
+    far = np.zeros((60, 80), np.uint8)
+    far[5:50, 60:78] = 255  # off the smaller picture once anchored with the mask
+    save_mask(tmp_path / "far.png", far)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o", out,
+                   "--engine", "patchmatch", "--other-sizes", "anchor", "--sketch",
+                   tmp_path / "far.png") == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"note: small.png: --sketch {tmp_path / 'far.png'} lies wholly off the picture once "
+        "moved with the mask: filled without QA lines"]
+    (images / "small.png").unlink()
+    save_image(images / "small.png", _noise((60, 80), 2))  # now big.png's size
+    save_mask(sketches / "big.png", far)
+    out = tmp_path / "out2"
+    assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o", out,
+                   "--engine", "patchmatch", "--sketch", sketches) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"note: small.png: no sketch file in {sketches}: filled without QA lines"]

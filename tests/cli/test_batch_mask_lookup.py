@@ -1,0 +1,60 @@
+"""`batch --masks FOLDER` looks each picture's mask file up once (:func:`cli.batch.find_masks`):
+the files no result may replace and the masks the pictures are filled with come from that one
+lookup, with the same results and messages as before."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cli.batch
+from cli import EXIT_FAILED, EXIT_OK
+from engines.fileio import load_image, save_image
+from tests.cli.test_cli import _folder, run_cli
+
+
+def _looked_up(monkeypatch) -> list[tuple[str, str]]:
+    """Record each :func:`cli.batch.named_file` lookup as ``(picture, word)``."""
+    looked_up = []
+    named_file = cli.batch.named_file
+
+    def counted(image_path, folder, word="mask", plain=True):
+        looked_up.append((image_path.name, word))
+        return named_file(image_path, folder, word, plain)
+
+    monkeypatch.setattr(cli.batch, "named_file", counted)
+    return looked_up
+
+
+def test_each_pictures_mask_file_is_looked_up_once(tmp_path, monkeypatch, capsys):
+    images, masks = _folder(tmp_path)  # p0.png, p1_mask.png, p2.png in masks/
+    save_image(images / "p3.png", np.full((60, 80, 3), 90, np.uint8))  # no mask for it
+    looked_up = _looked_up(monkeypatch)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    assert sorted(looked_up) == [(f"p{i}.png", "mask") for i in range(4)]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"3 written to {out}, 1 failed", "1 failed:",
+                       f"  p3.png: no mask for it in {masks} (looked for p3.png and similar)"]
+    # each result is the single-picture fill with the mask file found for it
+    for i, mask in enumerate(("p0.png", "p1_mask.png", "p2.png")):
+        single = tmp_path / f"single{i}.png"
+        assert run_cli("inpaint", images / f"p{i}.png", masks / mask, "-o", single,
+                       "--engine", "telea") == EXIT_OK
+        assert np.array_equal(load_image(out / f"p{i}.png").rgb, load_image(single).rgb)
+    assert not (out / "p3.png").exists()
+
+
+def test_the_masks_found_once_are_protected_and_fill_their_pictures(tmp_path):
+    images, masks = _folder(tmp_path)
+    pictures = sorted(images.iterdir())
+    found = cli.batch.find_masks(pictures, masks)
+    assert {p.name: m.name for p, m in found.items()} == {
+        "p0.png": "p0.png", "p1.png": "p1_mask.png", "p2.png": "p2.png"}
+    assert cli.batch.masks_in_use(None, found) == list(found.values())
+    assert cli.batch.masks_in_use(tmp_path / "one.png", found) == [tmp_path / "one.png"]
+    assert cli.batch.find_masks(pictures, tmp_path / "missing") == {}
+    finder = cli.batch.mask_finder(masks, found)
+    mask = finder(pictures[1], load_image(pictures[1]))
+    assert mask.shape == (60, 80) and (mask[15:30, 20:40] == 255).all()
+    assert mask[:15].max() == 0
