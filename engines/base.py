@@ -48,6 +48,20 @@ class EngineError(Exception):
     """An engine cannot run; the message is meant for the user (one line, no traceback)."""
 
 
+class NoSourceError(EngineError):
+    """Raised by an engine that copies sources (:attr:`Engine.copies_sources`) when too
+    little is left to copy from where copies may come from. ``str()`` blames the hole and
+    the sampling area (the region's ``sample_include`` and ``sample_exclude``), and may
+    advise widening the latter; ``transparent`` says the same of a region whose only limit
+    is a picture's fully transparent pixels (which :func:`engines.region.build_region` adds
+    to the excluded area), advising no sampling area, which the user never drew:
+    :func:`engines.region.run_regions` raises that one where it applies."""
+
+    def __init__(self, message: str, transparent: str) -> None:
+        super().__init__(message)
+        self.transparent = transparent
+
+
 class InputError(ValueError):
     """A request's inputs are inconsistent (wrong sizes, empty mask, ...); user-facing."""
 

@@ -28,6 +28,7 @@ from engines.base import (
     Guidance,
     InpaintRequest,
     InputError,
+    NoSourceError,
     Region,
     RegionStage,
     Stage,
@@ -405,41 +406,50 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
     """Whether guidance an engine that copies sources follows asks for sources that a crop
     box would leave out.
 
-    A hole labelled L copies from pixels labelled L that it may copy from (the sampling
-    area the engine follows allows them: :func:`_allowed_sources`), and an include area is
-    where copies come from (its known pixels that are not fully transparent:
-    :func:`_visible_known`); when a box's context holds none of them but the rest of the
-    picture does, the crop would silently drop the guidance, so the engine sees the whole
-    picture. The labels are read in bands (:func:`_box_label_sources`, ``cancel`` looked at
-    between them): each box's, then, only where a box lacks a source for one of its hole's
-    labels, the whole picture's.
+    Where a sampling area the engine follows limits the sources (an include area, an
+    excluded one), a box whose context holds no pixel the engine may copy from
+    (:func:`_allowed_sources`: known, not fully transparent, inside the include area, not
+    excluded) while the rest of the picture holds some would leave the fill nothing to copy:
+    the engine sees the whole picture. Likewise a hole labelled L copies from pixels
+    labelled L that it may copy from; when a box's context holds none of them but the rest
+    of the picture does, the crop would silently drop the guidance. The pixels are read in
+    bands (:func:`_holds_allowed`, :func:`_box_label_sources`, ``cancel`` looked at between
+    them): each box's, then, only where a box lacks a source, the whole picture's.
     """
     if not engine.copies_sources:
         return False
     labels = request.labels if Guidance.LABELS in engine.guidance else None
-    include = (request.sample_include if Guidance.SAMPLING in engine.guidance else None)
-    include = None if include is None or not include.any() else include >= 128
-    restricts = include is not None
-    known = None if include is None else _visible_known(request, Box.frame(include.shape))
-    if include is not None and not (include & known).any():
-        include = None  # no source anywhere: widening the crop would not find one
-    if labels is None and include is None:
+    inside, outside = _sampling_followed(request, engine)
+    restricts = inside is not None and _any_in_bands(inside, cancel)
+    limited = restricts or (outside is not None and _any_in_bands(outside, cancel))
+    whole = Box.frame(request.mask.shape)
+    if limited and not all(_holds_allowed(request, engine, box, restricts, cancel)
+                           for box in boxes) \
+            and _holds_allowed(request, engine, whole, restricts, cancel):
+        return True
+    if labels is None:
         return False
     offered = None  # the labels the whole picture offers, read when first needed
     for box in boxes:
-        rows, cols = box.slices
-        if include is not None and not (include[rows, cols] & known[rows, cols]).any():
+        lacking = _box_label_sources(request, engine, box, restricts, None, cancel)[0]
+        if not lacking.any():
+            continue
+        if offered is None:
+            offered = _box_label_sources(request, engine, whole, restricts, None, cancel)[1]
+        if (lacking & offered).any():
             return True
-        if labels is not None:
-            lacking = _box_label_sources(request, engine, box, restricts, None, cancel)[0]
-            if not lacking.any():
-                continue
-            if offered is None:
-                offered = _box_label_sources(request, engine, Box.frame(labels.shape),
-                                             restricts, None, cancel)[1]
-            if (lacking & offered).any():
-                return True
     return False
+
+
+def _holds_allowed(request: InpaintRequest, engine: Engine, box: Box, include: bool,
+                   cancel: CancelToken) -> bool:
+    """Whether ``box`` holds a pixel ``engine`` may copy from (:func:`_allowed_sources`;
+    ``include``: whether an include area restricts them), read in bands of rows (``cancel``
+    looked at between them) up to the first one."""
+    return any(_allowed_sources(request, engine, Box(box.top + band.start, box.left,
+                                                     box.top + band.stop, box.right),
+                                include).any()
+               for band in _row_bands(box.height, box.width, cancel))
 
 
 def _sampling_followed(request: InpaintRequest,
@@ -1119,13 +1129,20 @@ def run_regions(engine: Engine, request: InpaintRequest,
     (``request.alpha``) whose known pixels are all fully transparent, or whose sampling
     area allows only such pixels to an engine that copies them, is refused
     (:class:`InputError`); otherwise its fully transparent pixels are neither sources nor
-    boundary colour (:func:`build_region`)."""
+    boundary colour (:func:`build_region`), and where they are all that limits a copying
+    engine's sources (no sampling area drawn), its :class:`NoSourceError` is raised with
+    the message that says so (``transparent``)."""
     cancel.raise_if_cancelled()
     if not _hole_in_bands(request.mask, cancel):
         raise InputError("the mask is empty: paint over what should be removed first")
     _require_visible(request, cancel)
     _require_visible_allowed(request, engine, cancel)
     feather = float(engine.region_option(request, "seam_feather"))
+    # fully transparent known pixels the only limit on a copying engine's sources (no
+    # sampling area drawn): a refusal says so, not that a sampling area should be widened
+    transparent_only = request.alpha is not None and engine.copies_sources and not any(
+        area is not None and _any_in_bands(area, cancel)
+        for area in _sampling_followed(request, engine))
     plan = plan_boxes(request, engine, cancel)
     canvas = _copied(request.image, cancel)  # writable working copy
     for index, (box, scale) in enumerate(plan):
@@ -1137,7 +1154,8 @@ def run_regions(engine: Engine, request: InpaintRequest,
         last_region = index == len(plan) - 1
         grey = _is_grey(original, cancel) and not _colour_hinted(engine, region, cancel)
         got_final = False
-        for stage in _region_stages(engine, region, cancel):
+        for stage in _region_stages(engine, region, cancel,
+                                    transparent_only and seen is not None):
             cancel.raise_if_cancelled()
             _check_stage(engine, stage, region.image.shape)
             result = _resize(stage.image, (box.width, box.height), "image", cancel)
@@ -1207,16 +1225,28 @@ def _described(value: object) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
-def _region_stages(engine: Engine, region: Region,
-                   cancel: CancelToken) -> Iterable[RegionStage]:
+def _region_stages(engine: Engine, region: Region, cancel: CancelToken,
+                   transparent_only: bool = False) -> Iterable[RegionStage]:
     """What ``engine.inpaint_region`` gives, once it is known to be something to iterate
-    over (a generator, as a rule): an array returned instead raises :class:`EngineError`."""
+    over (a generator, as a rule): an array returned instead raises :class:`EngineError`.
+    With ``transparent_only`` (the region's excluded area is only the picture's fully
+    transparent pixels), a :class:`NoSourceError` it raises is raised as its
+    ``transparent`` message."""
     stages = engine.inpaint_region(region, cancel)
     if isinstance(stages, np.ndarray) or not isinstance(stages, Iterable):
         raise EngineError(f"{_named(engine)}: inpaint_region returned {_described(stages)} "
                           "instead of yielding RegionStage results (yield RegionStage(name, "
                           "image, progress), the last one with final=True)")
-    return stages
+    return _said_of_transparency(stages) if transparent_only else stages
+
+
+def _said_of_transparency(stages: Iterable[RegionStage]) -> Iterator[RegionStage]:
+    """``stages``, a :class:`NoSourceError` among them raised again with its
+    ``transparent`` message."""
+    try:
+        yield from stages
+    except NoSourceError as refusal:
+        raise NoSourceError(refusal.transparent, refusal.transparent) from None
 
 
 def _check_stage(engine: Engine, stage: object, shape: tuple[int, ...]) -> None:

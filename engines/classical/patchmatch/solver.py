@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from engines.base import CancelToken, EngineError
+from engines.base import CancelToken, NoSourceError
 from engines.classical.patchmatch.kernels import hash32
 from engines.classical.patchmatch.levels import (
     LevelInputs,
@@ -388,23 +388,27 @@ def _unmasking_helps(hole: np.ndarray, side: int) -> bool:
     return np.count_nonzero(hole) > np.count_nonzero(every)
 
 
-def _advice(level: LevelInputs, side: int, smaller: bool,
-            cancel: CancelToken | None) -> str:
+def _advice(level: LevelInputs, side: int, smaller: bool, cancel: CancelToken | None,
+            transparent: bool = False) -> str:
     """What may give the fill a source patch, joined as alternatives: a smaller patch size
     where a 3x3 one (the smallest) fits the sources (``smaller``); a wider sampling area
     where the pixels outside the hole hold a patch the sampling area leaves out (with a
     smaller size where only 3x3 fits there); some context unmasked where a smaller hole
     could leave a patch free; OpenCV Telea (no patches) where neither the size nor the
-    sampling area helps; a (larger, opaque) reference photo always."""
+    sampling area helps; a (larger, opaque) reference photo always.
+
+    ``transparent``: said of a region whose excluded pixels are a picture's fully
+    transparent ones (:class:`~engines.base.NoSourceError`): no sampling area to widen,
+    and no unmasking either (whether the hole's pixels are visible is not known here)."""
     known = ~level.hole
     advice = ["choose a smaller patch size"] if smaller else []
-    widen = any_patch_in(known, side, cancel)
+    widen = not transparent and any_patch_in(known, side, cancel)
     if widen:
         advice.append("widen the sampling area")
-    elif side > 3 and not smaller and any_patch_in(known, 3, cancel):
+    elif not transparent and side > 3 and not smaller and any_patch_in(known, 3, cancel):
         widen = True
         advice.append("widen the sampling area and choose a smaller patch size")
-    if not widen and _unmasking_helps(level.hole, side):
+    if not (widen or transparent) and _unmasking_helps(level.hole, side):
         advice.append("unmask some context")
     if not (smaller or widen):
         advice.append("fill it with OpenCV Telea")
@@ -413,42 +417,56 @@ def _advice(level: LevelInputs, side: int, smaller: bool,
     return ", ".join(advice[:-1]) + " or " + advice[-1]
 
 
+# where copies may come from, as a refusal names it: a region's own limits, or those of a
+# region whose excluded pixels are a picture's fully transparent ones
+_WHERE = "the picture where copies may come from (outside the hole and the sampling area's " \
+    "limits)"
+_WHERE_VISIBLE = "the visible pixels outside the hole (fully transparent ones, alpha 0, " \
+    "are never copied)"
+
+
 def _require_sources(level: LevelInputs, radius: int,
                      cancel: CancelToken | None = None) -> None:
-    """Raise :class:`EngineError` saying why when no source patch exists at the finest
-    level, and what would give one (:func:`_advice`)."""
+    """Raise :class:`~engines.base.NoSourceError` saying why when no source patch exists
+    at the finest level, and what would give one (:func:`_advice`); its ``transparent``
+    message says it of a region limited by fully transparent pixels only."""
     if has_sources(level, radius, cancel):
         return
     side = 2 * radius + 1
     smaller = side > 3 and has_sources(level, 1, cancel)  # a 3x3 patch fits the sources
     patch = f"{side}x{side} patch" if smaller else "patch, not even a 3x3 one (the smallest),"
+
+    def refusal(lead: str, transparent_lead: str, smaller: bool = smaller) -> NoSourceError:
+        return NoSourceError(lead + _advice(level, side, smaller, cancel),
+                             transparent_lead + _advice(level, side, smaller, cancel, True))
+
     if level.exemplars:  # the references given cannot help either
         count = len(level.exemplars)
         given = "the reference photo given is" if count == 1 else \
             f"the {count} reference photos given are"
-        raise EngineError(f"no {patch} fits in the picture where copies may come from "
-                          f"(outside the hole and the sampling area's limits), and {given} "
-                          "too small (at the size searched) or too transparent to hold one "
-                          "(only fully opaque pixels are copied); "
-                          + _advice(level, side, smaller, cancel))
+        reason = (f", and {given} too small (at the size searched) or too transparent to "
+                  "hold one (only fully opaque pixels are copied); ")
+        raise refusal(f"no {patch} fits in {_WHERE}{reason}",
+                      f"no {patch} fits in {_WHERE_VISIBLE}{reason}")
     if level.usable.any():  # known pixels, but too few together for one patch
         height, width = level.usable.shape[:2]
         if min(height, width) < 3:  # no patch size can help: the smallest is 3x3
-            raise EngineError(f"the area {_TITLE} copies from is {width}x{height} pixels, "
-                              "too small for any patch (3x3 at the smallest); fill it with "
-                              "OpenCV Telea or add a reference photo")
-        raise EngineError(f"no {patch} fits in the picture where copies may come from "
-                          "(outside the hole and the sampling area's limits), so "
-                          f"{_TITLE} has nothing to copy; "
-                          + _advice(level, side, smaller, cancel))
+            message = (f"the area {_TITLE} copies from is {width}x{height} pixels, too small "
+                       "for any patch (3x3 at the smallest); fill it with OpenCV Telea or "
+                       "add a reference photo")
+            raise NoSourceError(message, message)
+        reason = f", so {_TITLE} has nothing to copy; "
+        raise refusal(f"no {patch} fits in {_WHERE}{reason}",
+                      f"no {patch} fits in {_WHERE_VISIBLE}{reason}")
     if level.hole.all():  # said as the OpenCV engines say it: no sampling area is to blame
-        raise EngineError(f"no source left for {_TITLE}: the hole covers the whole area it "
-                          "is filled from (the image, or the crop around the hole), so there "
-                          "is nothing to copy from; unmask some context or add a reference "
-                          "photo")
-    raise EngineError(f"no source left for {_TITLE}: the hole and the sampling area (an "
-                      "excluded area, or the outside of an include area) leave no pixel to "
-                      "copy; " + _advice(level, side, False, cancel))
+        message = (f"no source left for {_TITLE}: the hole covers the whole area it is "
+                   "filled from (the image, or the crop around the hole), so there is "
+                   "nothing to copy from; unmask some context or add a reference photo")
+        raise NoSourceError(message, message)
+    raise refusal(f"no source left for {_TITLE}: the hole and the sampling area (an excluded "
+                  "area, or the outside of an include area) leave no pixel to copy; ",
+                  f"no source left for {_TITLE}: every pixel outside the hole is fully "
+                  "transparent (alpha 0), so nothing visible is left to copy; ", False)
 
 
 def complete(pyramid: list[LevelInputs], radius: int, schedule: Schedule, seed: int,
