@@ -27,11 +27,12 @@ def _add_editor_arguments(parser) -> None:
 
 
 def _gui_parser() -> argparse.ArgumentParser:
-    """The editor's parser: its argument errors are one line, as the commands' are
-    (:class:`cli._parsing.OneLineErrors`)."""
-    from cli._parsing import OneLineErrors
+    """The editor's parser, the commands' own kind (:class:`cli._parsing.CommandParser`): its
+    argument errors are one line, and a single-valued option given twice with two values
+    (``--mask a.png --mask b.png``) is refused, naming both, instead of the last taken."""
+    from cli._parsing import CommandParser
 
-    parser = OneLineErrors(
+    parser = CommandParser(
         prog="inpaint-studio",
         description="Open the Inpaint Studio editor. Commands: run "
                     "`inpaint-studio --help-commands` for the command-line tools.")

@@ -93,6 +93,7 @@ from engines.guidance import (
 )
 from engines.region import Box
 
+LABEL_HOLE_MARGIN = 8  # px a label edit's changed pixels grow by to make the hole
 TILE = 256
 # a prepared result (Snapshot.prepare_result) that changes more pixels of a layer than this
 # brings that layer whole, written on the worker, for applying to take instead of writing
@@ -107,6 +108,15 @@ DRAWN_NOW = object()
 # sampling layer and the label edits (the label layer where it differs from the map computed
 # or imported)
 GUIDANCE = ("sketch", "color", "include", "exclude", "labels")
+
+
+def label_hole_margin(height: int, width: int, margin: int = LABEL_HOLE_MARGIN) -> int:
+    """How far a label edit's hole grows (:attr:`Document.label_hole_margin`) on a picture of
+    ``height`` x ``width``: ``margin``, at most ``(min(height, width) - 1) // 2``, so that on
+    a tiny picture (1x5, 4x4: 0 and 1 pixel) an edit of a few pixels leaves the pixels around
+    it as sources instead of growing over the whole picture (which no engine can fill); the
+    full ``margin`` on every picture at least ``2 * margin + 1`` pixels on its short side."""
+    return max(0, min(margin, (min(height, width) - 1) // 2))
 
 
 class Layer(str, enum.Enum):
@@ -386,7 +396,8 @@ class Document:
         # both change with replace_label_map, and undo with it
         self.label_set: str | None = None
         self.computed_labels: np.ndarray | None = None
-        self.label_hole_margin = 8  # px: labels a step changes, grown by this, become the hole
+        # px: labels a step changes, grown by this, become the hole
+        self.label_hole_margin = label_hole_margin(*image.shape[:2])
         self.derive_hole_from_labels = True
         self.preview: np.ndarray | None = None  # last engine result, not yet applied
         self.preview_name = ""

@@ -23,7 +23,7 @@ from cli._common import (
     ranged,
 )
 from cli.batch import print_outcome, run_to_end
-from engines.base import EngineCrashed, EngineError, InputError
+from engines.base import UNLABELLED, EngineCrashed, EngineError, InputError
 from engines.batch import (
     WORK_SHARE,
     BatchInterrupted,
@@ -86,14 +86,21 @@ def _options(args: argparse.Namespace) -> dict:
 def _summary(labels: np.ndarray, names: tuple[str, ...], noun: str = "class",
              shown: int = 5) -> str:
     """``17 labels (region 0 71%, region 3 9%, ..., +12 more)``: how many ids ``labels``
-    holds, called ``noun`` (:func:`_noun`), and the ``shown`` largest with their shares."""
+    holds, called ``noun`` (:func:`_noun`), and the ``shown`` largest with their shares.
+    Unlabelled pixels (:data:`~engines.base.UNLABELLED`) are no label, as in the editor's
+    "N labels found": not counted, their share said last (``2 classes (sky 60%, sea 30%;
+    10% unlabelled)``)."""
     counts = np.bincount(labels.ravel(), minlength=256)
+    unlabelled = int(counts[UNLABELLED])
+    counts[UNLABELLED] = 0
     present = [int(i) for i in np.argsort(-counts) if counts[i]]
-    parts = [f"{names[i] if i < len(names) else 'unlabelled'} {100 * counts[i] / labels.size:.0f}%"
-             for i in present[:shown]]
+    parts = [f"{names[i] if i < len(names) else f'id {i}'} {100 * counts[i] / labels.size:.0f}%"
+             for i in present[:shown]]  # an id its label set leaves unnamed: by number
     more = f", +{len(present) - shown} more" if len(present) > shown else ""
+    rest = f"{100 * unlabelled / labels.size:.0f}% unlabelled" if unlabelled else ""
     plural = noun + ("es" if noun.endswith("s") else "s")
-    return f"{len(present)} {noun if len(present) == 1 else plural} ({', '.join(parts)}{more})"
+    listed = "; ".join(filter(None, (", ".join(parts) + more, rest)))
+    return f"{len(present)} {noun if len(present) == 1 else plural} ({listed})"
 
 
 def _noun(label_set: str) -> str:

@@ -137,3 +137,33 @@ def test_one_picture_says_nothing_of_others(started, tmp_path, capsys):
     assert main.main([picture]) == 0
     assert "not opened" not in capsys.readouterr().err
     assert "not opened" not in started[0].statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("options, reason", [
+    (["--mask", "a.png", "--mask", "b.png"], "--mask given twice (a.png and b.png); give it once"),
+    (["--engine", "telea", "--engine", "ns"], "--engine given twice (telea and ns); give it once"),
+])
+def test_an_option_given_twice_is_refused_in_one_line_before_any_window(options, reason,
+                                                                         tmp_path, capsys,
+                                                                         monkeypatch):
+    """``--mask a.png --mask b.png`` is refused as the commands refuse an option given twice
+    (one line, the ``--help`` hint, exit code 2), not the last taken; wherever the pictures
+    stand among the options."""
+    monkeypatch.setattr(launch, "launch", lambda *a, **k: pytest.fail("editor opened"))
+    first, second = _pictures(tmp_path, 2)
+    with pytest.raises(SystemExit) as exited:  # argparse's way, as for the editor's others
+        main.main([first, options[0], options[1], second, *options[2:]])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {reason}\n(run inpaint-studio --help for the usage)\n"
+
+
+def test_the_same_mask_given_twice_is_taken(started, tmp_path, capsys):
+    (picture,) = _pictures(tmp_path, 1)
+    hole = np.zeros((H, W), np.uint8)
+    hole[5:15, 20:40] = 255
+    mask = str(save_mask(tmp_path / "hole.png", hole))
+    assert main.main([picture, "--mask", mask, "--mask", mask]) == 0
+    (window,) = started
+    assert np.array_equal(window.document.layer(Layer.MASK), hole)
+    assert capsys.readouterr().err == ""

@@ -170,3 +170,37 @@ def test_inpainting_with_the_semantic_engine_asks_for_a_map_made_here(halves, tm
     assert code == 2 and error.count("\n") == 1, error
     assert "--labels" in error and "python main.py segment" in error
     assert not (tmp_path / "out.png").exists()
+
+
+def test_unlabelled_pixels_are_not_counted_as_a_label(halves, tmp_path, monkeypatch, capsys):
+    """A parser that leaves pixels unlabelled (255, as :mod:`engines.segmentation.base`
+    allows): the summary counts the classes it labelled, as the editor's "N labels found"
+    does, and gives the unlabelled share apart."""
+    from engines.segmentation import base as parsers
+
+    class Partial(parsers.Parser):  # as a plugin declares one, needing no weights
+        name, title = "qa-partial", "QA partial"
+        label_set = parsers.LabelSet("qa", ("sky", "sea"), generated_palette(2))
+
+        def parse(self, image, cancel=None, progress=None):
+            labels = np.full(image.shape[:2], 255, np.uint8)  # the bottom quarter: unlabelled
+            labels[:45] = 0
+            labels[45:68] = 1
+            return labels
+
+    monkeypatch.setitem(parsers._PARSERS, Partial.name, Partial)
+    output = tmp_path / "l.png"
+    assert cli.main(["segment", str(halves), "-o", str(output), "--parser", "qa-partial"]) == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert summary.endswith(": 120x90, 2 classes (sky 50%, sea 26%; 24% unlabelled)"), summary
+    with Image.open(output) as written:
+        assert (np.array(written)[68:] == 255).all()
+
+
+def test_a_map_with_no_label_says_none(tmp_path):
+    from cli.segment import _summary
+
+    assert _summary(np.full((4, 5), 255, np.uint8), ("sky",)) == "0 classes (100% unlabelled)"
+    one = np.full((4, 5), 255, np.uint8)
+    one[0, :2] = 7  # an id the label set leaves unnamed is counted, by its number
+    assert _summary(one, ("sky",), "label") == "1 label (id 7 10%; 90% unlabelled)"
