@@ -16,7 +16,11 @@ lawn), and the photos (regions, the share of their colour variance that the regi
 colours explain, and how far the map moves when grain is added: the variation of information
 between the maps of the photo and of the photo plus noise, lower is steadier).
 
-    .venv/bin/python bench/regions.py [--rounds 5]
+    .venv/bin/python bench/regions.py [--rounds 5] [--exact-only]
+
+The last table (added 2026-11-22, ``--exact-only`` prints it alone) is the exact-colour path for
+lossless flat graphics (``regions.exact_palette``): labels and time before and after it on a
+synthetic light UI and line chart and on the photos, and the time of its check alone.
 
 Photos: scikit-image's astronaut (512x512), scikit-learn's china and scikit-image's coffee
 scaled to 2048x1536 (bicubic).
@@ -107,9 +111,15 @@ def row(name: str, old: Callable[..., Any], new: Callable[..., Any], args: tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--exact-only", action="store_true",
+                        help="only the exact-colour path's table")
+    arguments = parser.parse_args()
+    rounds = arguments.rounds
     parse = create_parser("regions").parse
     images = photos()
+    if arguments.exact_only:
+        exact_cases(images, rounds)
+        return
     first = next(iter(images.values()))
     frozen_region_map(first)  # imports SLIC's modules, so that the next parse times numba
     gaps, total, _ = ticks_beside(parse, first)
@@ -136,6 +146,52 @@ def main() -> None:
     for name, image in {**images, "sky over lawn, noise 20, 320x240": horizon(20)}.items():
         print(row(name, without_smoothing(parse), parse, (image,), rounds, idle, same=False))
     quality(images)
+    exact_cases(images, rounds)
+
+
+def without_exact(work: Callable[..., Any]) -> Callable[..., Any]:
+    """``work`` run with ``regions.exact_palette`` refusing every picture: the parser before
+    the exact-colour path (2026-11-22)."""
+
+    def run(*args: Any) -> Any:
+        exact = regions.exact_palette
+        regions.exact_palette = lambda image, working_size=512: None
+        try:
+            return work(*args)
+        finally:
+            regions.exact_palette = exact
+
+    return run
+
+
+def exact_cases(images: dict[str, np.ndarray], rounds: int) -> None:
+    """Labels and time of the parse before and after the exact-colour path, on the synthetic
+    light UI and line chart of ``tests/engines/test_regions_exact.py`` and on the photos (which
+    the path must refuse, maps unchanged), and the time of ``regions.exact_palette`` alone."""
+    from tests.engines.test_regions_exact import line_chart, ui
+
+    parse = create_parser("regions").parse
+    before = without_exact(parse)
+    cases = {"light UI 400x300": ui()[0], "line chart 600x400": line_chart()[0],
+             "line chart 2400x1600 (x4, linear)": cv2.resize(line_chart()[0], (2400, 1600)),
+             **images}
+    print("\n| exact-colour path | labels, before | after | same map | time ms, before | "
+          "after | exact_palette alone, ms |")
+    print("|---|---|---|---|---|---|---|")
+    for name, image in cases.items():
+        times: dict[str, list[float]] = {"before": [], "after": [], "alone": []}
+        labels: dict[str, np.ndarray] = {}
+        for _ in range(rounds):
+            for key, work in (("before", before), ("after", parse),
+                              ("alone", regions.exact_palette)):
+                start = time.perf_counter()
+                result = work(image)
+                times[key].append(time.perf_counter() - start)
+                if key != "alone":
+                    labels[key] = result
+        print(f"| {name} | {int(labels['before'].max()) + 1} | {int(labels['after'].max()) + 1} "
+              f"| {np.array_equal(labels['before'], labels['after'])} | {ms(times['before'])} "
+              f"| {ms(times['after'])} | {ms(times['alone'])} |")
 
 
 def without_smoothing(work: Callable[..., Any]) -> Callable[..., Any]:

@@ -310,6 +310,14 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
         report(_SUPERPIXELS_DONE, flat)
         return flat_map(image, palette, max_regions, min_area, progress=lambda done: report(
             _SUPERPIXELS_DONE + (1 - _SUPERPIXELS_DONE) * min(done, 0.99), flat))
+    exact = exact_palette(image, working_size)
+    if exact is not None:  # lossless flat graphics of close colours, or thin lines
+        flat = "finding flat colour areas"
+        report(_SUPERPIXELS_DONE, flat)
+        palette, colour, uniform = exact
+        return _colour_areas(image, colour, _to_lab(palette), max_regions, min_area,
+                             lambda done: report(_SUPERPIXELS_DONE + (1 - _SUPERPIXELS_DONE)
+                                                 * min(done, 0.99), flat), uniform)
     superpixels, lab = _superpixels(small, segments, compactness)
     report(_SUPERPIXELS_DONE, "merging regions")
     labels, means = _merge_superpixels(superpixels, lab, max_regions, threshold, min_area)
@@ -537,6 +545,209 @@ def flat_palette(small: np.ndarray) -> np.ndarray | None:
     return colours
 
 
+# Lossless flat graphics whose colours lie close (a light-theme screenshot's greys, 235/245/250/
+# 255) or that are mostly thin lines (a line chart) fail the rule above (audit 25, F5): their
+# palette's colours are closer than _FLAT_SEPARATION, or the working size's shrinking blurs the
+# lines. Such a picture is recognised by exact colours instead (see exact_palette): most of it
+# lies in 3 x 3 blocks of one exact colour (a photo's grain leaves almost none: under 0.2 in
+# the photos of bench/README.md, also those with a black border or a clipped sky), and nearly
+# all of it is either of a few exact colours that are nobody's blend, or an antialiased blend
+# of two of them (on the RGB segment between two palette colours found within 2 px). Areas of
+# each exact colour then make the map, however close two colours are.
+
+_EXACT_UNIFORM = 0.5  # at least this share of the (sampled) picture in 3 x 3 exact blocks
+_EXACT_MIN_SHARE = 0.0005  # of the sample: a rarer exact colour is no palette candidate
+_EXACT_CANDIDATES = 64  # the most common exact colours looked at
+_EXACT_CORE = 0.5  # a palette colour: at least this share of its pixels are no blend
+_EXACT_UNEXPLAINED = 0.03  # at most this share of pixels neither palette colour nor blend
+_EXACT_REACH = 2  # px: a blend's two colours lie within this (a 5 x 5 window)
+_EXACT_TOLERANCE = 4.0  # RGB levels: a blend's distance from the segment between its colours
+_EXACT_GAP = 3  # px: areas of one colour parted by a strip up to twice this wide are one
+_EXACT_SPECK = 4  # px: a smaller piece of a palette colour with no 3 x 3 block is no seed
+_EXACT_THIN = 0.1  # an area with fewer of its seeds in 3 x 3 blocks is thin (a line, text)
+_EXACT_MINOR = 0.002  # of the picture: a thin colour this rare that blends two others is none
+
+
+def _exact_codes(image: np.ndarray) -> np.ndarray:
+    """24-bit codes (int64) of RGB uint8 pixels (``(..., 3)``)."""
+    return ((image[..., 0].astype(np.int64) << 16) | (image[..., 1].astype(np.int64) << 8)
+            | image[..., 2])
+
+
+def _uniform(image: np.ndarray) -> np.ndarray:
+    """Whether each pixel's 3 x 3 neighbourhood is all of its exact colour."""
+    kernel = np.ones((3, 3), np.uint8)
+    return (cv2.dilate(image, kernel) == cv2.erode(image, kernel)).all(axis=2)
+
+
+def exact_palette(image: np.ndarray, working_size: int = 512
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The exact flat colours of lossless flat graphics (``image``: ``(H, W, 3)`` uint8 RGB)
+    and each pixel's colour among them (``(H, W)`` int16, -1 for an antialiased blend or any
+    other pixel) and its 3 x 3 blocks of one exact colour (``(H, W)`` bool), or ``None`` for
+    any other picture (photos, JPEG). See the comment above.
+
+    Photos are refused on a sample (every n-th pixel, the longer side at most
+    ``working_size``), by its share of 3 x 3 exact blocks; the rest is looked at full size.
+    The palette: ``(k, 3)`` float64 RGB, ``1 <= k <= 32``, the most common first."""
+    height, width = image.shape[:2]
+    step = max(1, math.ceil(max(height, width) / working_size))
+    sample = np.ascontiguousarray(image[::step, ::step])
+    if _uniform(sample).mean() < _EXACT_UNIFORM:
+        return None
+    keys, counts = np.unique(_exact_codes(sample), return_counts=True)
+    often = np.flatnonzero(counts >= max(2.0, _EXACT_MIN_SHARE * sample.shape[0]
+                                         * sample.shape[1]))
+    often = often[np.argsort(-counts[often], kind="stable")][:_EXACT_CANDIDATES]
+    keys = np.sort(keys[often])
+    colours = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.float64)
+    image = np.ascontiguousarray(image)
+    uniform = _uniform(image)
+    index, blend = _exact_classes(image, keys, colours, uniform, _EXACT_REACH,
+                                  _EXACT_TOLERANCE)
+    count = np.bincount(index.ravel() + 1, minlength=len(keys) + 1)[1:]
+    core = np.bincount(index[~blend] + 1, minlength=len(keys) + 1)[1:]
+    blocks = np.bincount(index[uniform] + 1, minlength=len(keys) + 1)[1:]
+    palette = (core >= _EXACT_CORE * count) & (core > 0)
+    for k in np.flatnonzero(palette & (blocks == 0) & (count < _EXACT_MINOR * index.size)):
+        others = np.flatnonzero(palette & (np.arange(len(keys)) != k))  # a text's lighter
+        palette[k] = _segment_ends(colours[k][None], colours[others])[0] < 0  # strokes
+    palette = np.flatnonzero(palette)
+    if not 1 <= len(palette) <= _FLAT_MAX_COLOURS:
+        return None
+    if index.size - core[palette].sum() - blend.sum() > _EXACT_UNEXPLAINED * index.size:
+        return None
+    palette = palette[np.argsort(-count[palette], kind="stable")]
+    lookup = np.full(len(keys) + 1, -1, np.int16)
+    lookup[palette + 1] = np.arange(len(palette))
+    colour = lookup[index + 1]
+    colour[blend] = -1  # a blend of two other palette colours (its own only by chance)
+    # the other pixels that are no blend of colours nearby (the darkest of a thin glyph's
+    # strokes, never as dark as the text's colour) seed a palette colour: see _extreme_seeds
+    ys, xs = np.nonzero((colour < 0) & ~blend & ~np.isin(index, palette))
+    colour[ys, xs] = _extreme_seeds(image, colour, ys, xs, colours[palette], _EXACT_REACH,
+                                    _EXACT_TOLERANCE)
+    return colours[palette], colour, uniform
+
+
+@cached_njit(nogil=True)
+def _extreme_seeds(image, colour, ys, xs, palette, reach, tolerance):
+    """The palette colour each pixel ``(ys, xs)`` seeds: of the RGB segments from a palette
+    colour seeded within ``reach`` px (``colour``) to any other palette colour that pass
+    within ``tolerance`` of the pixel's colour, the longest (a stroke blended with its
+    background, as dark as it may be), its end nearer the pixel; -1 where there is none."""
+    height, width = colour.shape
+    seeds = np.full(len(ys), -1, np.int16)
+    limit = tolerance * tolerance
+    for i in range(len(ys)):
+        y, x = ys[i], xs[i]
+        best, best_length = -1, -1.0
+        for yy in range(max(0, y - reach), min(height, y + reach + 1)):
+            for xx in range(max(0, x - reach), min(width, x + reach + 1)):
+                w = colour[yy, xx]
+                if w < 0:
+                    continue
+                for q in range(len(palette)):
+                    if q == w:
+                        continue
+                    along, length, away = 0.0, 0.0, 0.0
+                    for c in range(3):
+                        d = palette[q, c] - palette[w, c]
+                        along += (image[y, x, c] - palette[w, c]) * d
+                        length += d * d
+                    t = along / length
+                    if t < 0.0 or t > 1.0 or length <= best_length:
+                        continue
+                    for c in range(3):
+                        off = image[y, x, c] - palette[w, c] - t * (palette[q, c] - palette[w, c])
+                        away += off * off
+                    if away <= limit:
+                        best, best_length = (q if t >= 0.5 else w), length
+        seeds[i] = best
+    return seeds
+
+
+def _segment_ends(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """For each RGB colour of ``colours`` (``(n, 3)``) that lies within the blend tolerance of
+    the segment between two colours of ``palette`` (``(k, 3)``; the nearest such segment),
+    the index of the one of the two it is nearer; -1 for the others."""
+    a, b = np.triu_indices(len(palette), 1)
+    if not len(a) or not len(colours):
+        return np.full(len(colours), -1, np.int64)
+    d = palette[b] - palette[a]  # (pairs, 3)
+    offset = colours[:, None, :] - palette[a][None]  # (n, pairs, 3)
+    t = np.clip((offset * d).sum(axis=2) / np.maximum((d * d).sum(axis=1), 1e-9), 0.0, 1.0)
+    away = ((offset - t[..., None] * d) ** 2).sum(axis=2)
+    pair = away.argmin(axis=1)
+    rows = np.arange(len(colours))
+    end = np.where(t[rows, pair] < 0.5, a[pair], b[pair])
+    return np.where(away[rows, pair] <= _EXACT_TOLERANCE ** 2, end, -1)
+
+
+@cached_njit(nogil=True)
+def _exact_classes(image, keys, colours, uniform, reach, tolerance):
+    """Each pixel's index among the exact colours ``keys`` (sorted 24-bit codes, RGB
+    ``colours``), -1 for none, and whether it is a blend: on the RGB segment (within
+    ``tolerance``) between two of those colours other than its own found within ``reach``
+    px. Pixels in a 3 x 3 block of one colour (``uniform``) are no blend."""
+    height, width = image.shape[:2]
+    index = np.full((height, width), -1, np.int16)
+    for y in range(height):
+        for x in range(width):
+            code = (np.int64(image[y, x, 0]) << 16) | (np.int64(image[y, x, 1]) << 8) \
+                | np.int64(image[y, x, 2])
+            low, high = 0, len(keys)
+            while low < high:
+                middle = (low + high) // 2
+                if keys[middle] < code:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < len(keys) and keys[low] == code:
+                index[y, x] = low
+    blend = np.zeros((height, width), np.bool_)
+    found = np.empty((2 * reach + 1) ** 2, np.int64)
+    limit = tolerance * tolerance
+    for y in range(height):
+        for x in range(width):
+            if uniform[y, x]:
+                continue
+            own, n = index[y, x], 0
+            for yy in range(max(0, y - reach), min(height, y + reach + 1)):
+                for xx in range(max(0, x - reach), min(width, x + reach + 1)):
+                    k = index[yy, xx]
+                    if k < 0 or k == own:
+                        continue
+                    seen = False
+                    for m in range(n):
+                        if found[m] == k:
+                            seen = True
+                            break
+                    if not seen:
+                        found[n] = k
+                        n += 1
+            for a in range(n):
+                for b in range(a + 1, n):
+                    along, length, away = 0.0, 0.0, 0.0
+                    for c in range(3):
+                        d = colours[found[b], c] - colours[found[a], c]
+                        along += (image[y, x, c] - colours[found[a], c]) * d
+                        length += d * d
+                    t = along / length
+                    if t < 0.0 or t > 1.0:
+                        continue
+                    for c in range(3):
+                        off = image[y, x, c] - colours[found[a], c] \
+                            - t * (colours[found[b], c] - colours[found[a], c])
+                        away += off * off
+                    if away <= limit:
+                        blend[y, x] = True
+                        break
+                if blend[y, x]:
+                    break
+    return index, blend
+
+
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIE Lab (float32) of RGB colours ``(n, 3)`` (0..255)."""
     return cv2.cvtColor(np.asarray(rgb, np.float32)[None] / 255.0, cv2.COLOR_RGB2Lab)[0]
@@ -561,7 +772,6 @@ def flat_map(image: np.ndarray, palette: np.ndarray, max_regions: int = 24,
     ``progress(fraction)`` is called after each full-size step (never with 1.0).
     """
     report = progress or (lambda fraction: None)
-    height, width = image.shape[:2]
     lab_palette = _to_lab(palette)
     lookup = np.full(1 << 18, -1, np.int64)
     best = np.full(1 << 18, _FLAT_TOLERANCE + 2.0)
@@ -575,15 +785,47 @@ def flat_map(image: np.ndarray, palette: np.ndarray, max_regions: int = 24,
     colour = _flat_colours(np.ascontiguousarray(image), cv2.dilate(image, kernel),
                            cv2.erode(image, kernel), lookup, _FLAT_RANGE)
     report(0.12)  # the fractions: each step's share of the time on a 12 MP chart
+    return _colour_areas(image, colour, lab_palette, max_regions, min_area, report)
+
+
+def _colour_areas(image: np.ndarray, colour: np.ndarray, lab_palette: np.ndarray,
+                  max_regions: int, min_area: float, report: Callable[[float], None],
+                  uniform: np.ndarray | None = None) -> np.ndarray:
+    """The rest of :func:`flat_map` from each pixel's palette colour (``colour``, ``(H, W)``,
+    -1 for none): its connected areas, grown over the other pixels, grouped into regions.
+
+    With ``uniform`` (the pixels in 3 x 3 blocks of one exact colour: the exact path, see
+    :func:`exact_palette`), areas of one colour parted by a strip at most 6 px wide (a grid
+    line, a plotted line, a glyph's stroke) are one area, pieces of a colour under 4 px with
+    no such block (blends of that colour by chance) are no seed, and thin areas (under a tenth
+    of their seeds in such blocks: lines, borders, text) are never a region alone: each goes
+    with its colour's group, so a plotted line cut by the lines crossing it is one region."""
+    height, width = image.shape[:2]
     areas = np.full((height, width), -1, np.int32)
     area_colour, next_id = [], 0
-    for c in range(len(palette)):
-        count, pieces = cv2.connectedComponents((colour == c).view(np.uint8), connectivity=8,
-                                                ltype=cv2.CV_32S)
+    closing = np.ones((2 * _EXACT_GAP + 1, 2 * _EXACT_GAP + 1), np.uint8)
+    for c in range(len(lab_palette)):
+        mask = (colour == c).view(np.uint8)
+        count, pieces = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+        if uniform is not None and count > 1:
+            pixels = np.bincount(pieces.ravel(), minlength=count)
+            blocks = np.bincount(pieces[uniform], minlength=count)
+            speck = (pixels < _EXACT_SPECK) & (blocks == 0)
+            speck[0] = False
+            if speck.any():
+                mask[speck[pieces]] = 0
+            if count > 2:  # each closed piece holds pixels of the colour: no empty id
+                count, pieces = cv2.connectedComponents(
+                    cv2.morphologyEx(mask, cv2.MORPH_CLOSE, closing), connectivity=8,
+                    ltype=cv2.CV_32S)
+                pieces[mask == 0] = 0
+            elif speck.any():
+                pieces[mask == 0] = 0
+                count = int(pieces.max()) + 1
         np.add(pieces, next_id - 1, out=areas, where=pieces > 0)
         area_colour += [c] * (count - 1)
         next_id += count - 1
-        report(0.12 + 0.5 * (c + 1) / len(palette))
+        report(0.12 + 0.5 * (c + 1) / len(lab_palette))
     if next_id == 0:  # no flat pixel at full size (never seen): one region
         return np.zeros((height, width), np.uint8)
     area_colour = np.array(area_colour, np.int64)
@@ -593,7 +835,12 @@ def flat_map(image: np.ndarray, palette: np.ndarray, max_regions: int = 24,
     report(0.75)
     size = np.bincount(areas.ravel(), minlength=len(area_colour))
     group = _colour_groups(size, area_colour, lab_palette, max_regions)
-    region = _group_areas(size, group, max_regions, min_area * areas.size)
+    alone = size
+    if uniform is not None:  # thin areas go with their colour's group
+        seeds = np.bincount(areas[colour >= 0], minlength=len(area_colour))
+        blocks = np.bincount(areas[uniform & (colour >= 0)], minlength=len(area_colour))
+        alone = np.where(blocks < _EXACT_THIN * seeds, 0, size)
+    region = _group_areas(alone, group, max_regions, min_area * areas.size)
     count = int(region.max()) + 1
     order = np.argsort(-np.bincount(region, size, count), kind="stable")
     rank = np.empty(count, np.uint8)
@@ -832,6 +1079,8 @@ def warm_up() -> None:
     flat = np.full((32, 32, 3), 250, np.uint8)  # and the flat path's kernels: two flat
     flat[:, :15], flat[:, 15] = (40, 60, 200), (145, 155, 225)  # colours, a soft edge
     region_map(flat)
+    flat[:, :15], flat[:, 15] = 235, 0  # and the exact path's: close greys, a thin line
+    region_map(flat)
 
 
 def _merge_superpixels(superpixels: np.ndarray, lab: np.ndarray, max_regions: int,
@@ -918,5 +1167,5 @@ class RegionParser(Parser):
         labels = region_map(image, **settings, progress=step)
         cancel.raise_if_cancelled()
         if progress:
-            progress(1.0, f"{int(labels.max()) + 1} regions")
+            progress(1.0, f"{int(labels.max()) + 1} labels")
         return labels

@@ -135,7 +135,7 @@ def test_flat_colour_regions_report_their_step_and_can_be_cancelled():
     reports: list[tuple[float, str]] = []
     parser.parse(_three_areas(0), progress=lambda f, t: reports.append((f, t)))
     steps = [text for k, (_, text) in enumerate(reports) if k == 0 or text != reports[k - 1][1]]
-    assert steps == ["finding colour regions", "finding flat colour areas", "3 regions"]
+    assert steps == ["finding colour regions", "finding flat colour areas", "3 labels"]
     assert len(reports) > 4  # the flat path reports as it goes (test_regions_flat)
     token = CancelToken()
     with pytest.raises(Cancelled):
@@ -152,7 +152,7 @@ def test_colour_regions_report_their_steps_and_can_be_cancelled():
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert [text for _, text in reports[:3]] == ["finding colour regions", "merging regions",
                                                  "sharpening the boundaries"]
-    assert reports[-1][1] == "3 regions" and 0 < reports[1][0] < reports[2][0] < 1
+    assert reports[-1][1] == "3 labels" and 0 < reports[1][0] < reports[2][0] < 1
     token = CancelToken()
 
     def cancel_when_merging(fraction: float, text: str) -> None:

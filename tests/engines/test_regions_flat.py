@@ -156,7 +156,7 @@ def test_a_flat_picture_reports_progress_step_by_step_and_stops_when_cancelled()
     flat = [f for f, text in seen if text == "finding flat colour areas"]
     assert len(flat) >= 5  # each full-size step, each colour's areas
     assert flat == sorted(flat) and flat[0] >= 0.4 and flat[-1] < 1.0
-    assert seen[-1] == (1.0, "6 regions")
+    assert seen[-1] == (1.0, "6 labels")
     token = CancelToken()
     calls: list[float] = []
 
