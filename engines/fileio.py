@@ -453,18 +453,18 @@ def _png_palette_colours(source: SourceFormat) -> np.ndarray:
     return np.column_stack([colours, alpha])
 
 
-def _png_storage_note(source: SourceFormat) -> str | None:
-    """The note on opening a palette PNG or a 1-, 2- or 4-bit grey one
-    (:attr:`SourceFormat.png_bits`): edited in full, saved as PNG on its own colours again,
-    filled pixels taking the nearest (:func:`_encode_png_on_palette`); None for others."""
+def _storage_note(source: SourceFormat) -> str | None:
+    """The note on opening a GIF with a palette (:attr:`SourceFormat.palette`), a palette
+    PNG or a 1-, 2- or 4-bit grey one (:attr:`SourceFormat.png_bits`): edited in full,
+    saved in its own format on its own colours again, filled pixels taking the nearest
+    (:func:`_encode_gif`, :func:`_encode_png_on_palette`); None for others."""
+    if source.palette is not None:
+        return _palette_note(len(source.palette) // 3, "GIF", "PNG or TIFF")
     bits = source.png_bits
     if bits is None:
         return None
     if source.png_palette is not None:
-        count = len(source.png_palette) // 3
-        return (f"palette image ({count} colours), edited in full colour; saving it as PNG "
-                "keeps its palette, filled pixels taking the nearest of its colours (saving "
-                "as TIFF keeps them as filled)")
+        return _palette_note(len(source.png_palette) // 3, "PNG", "TIFF")
     if bits == 1:
         what, nearest = "black and white", "the nearer of black and white"
     else:
@@ -472,6 +472,15 @@ def _png_storage_note(source: SourceFormat) -> str | None:
     return (f"{bits}-bit grey image ({what}), edited at 8 bits; saving it as PNG keeps "
             f"{bits} bit{'s' if bits > 1 else ''}, filled pixels taking {nearest} (saving as "
             "TIFF keeps them as filled)")
+
+
+def _palette_note(count: int, kept_as: str, full_as: str) -> str:
+    """The note on opening a palette picture of ``count`` entries, which saving as
+    ``kept_as`` ("GIF") writes on its palette again, as ``full_as`` ("PNG or TIFF") as
+    filled (:func:`_storage_note`)."""
+    return (f"palette image ({count} colours), edited in full colour; saving it as {kept_as} "
+            f"keeps its palette, filled pixels taking the nearest of its colours (saving as "
+            f"{full_as} keeps them as filled)")
 
 
 def _png_metadata_after_pixels(data: bytes) -> bool:
@@ -1153,7 +1162,32 @@ def _jpeg_broken_off(decoded: np.ndarray, header: _Header,
     """For a JPEG that decoded although libjpeg said its data ran out (``heard``: a file
     whose middle is gone but whose end marker is there), the ``(H, W)`` uint8 area it lacks
     (255) as stored (``decoded``: OpenCV's BGR or grey), else None (no such message, no
-    trailing grey blocks: the damage gave something else, a colour layout not foreseen).
+    trailing grey blocks: the damage gave something else, a colour layout not foreseen):
+    :func:`_jpeg_grey_tail`."""
+    if not any(_JPEG_DATA_RAN_OUT.search(said) for said in heard) \
+            or (mcu := _jpeg_mcu(decoded, header)) is None:
+        return None
+    return _jpeg_grey_tail(decoded, header, mcu)
+
+
+def _jpeg_mcu(decoded: np.ndarray, header: _Header) -> tuple[int, int] | None:
+    """The MCU, ``(across, down)`` in pixels, of a JPEG read as ``header`` and ``decoded``
+    as uint8 (BGR or grey), for :func:`_jpeg_grey_tail`; None for a layout whose MCU is not
+    known (CMYK, a chroma subsampling other than 4:4:4, 4:2:2 and 4:2:0)."""
+    if header.mode not in ("RGB", "L") or decoded.dtype != np.uint8:
+        return None
+    sampling = None if header.mode == "L" else header.source.jpeg_subsampling
+    if sampling not in _JPEG_MCUS or (header.mode == "RGB" and sampling is None):
+        return None
+    return _JPEG_MCUS[sampling]
+
+
+def _jpeg_grey_tail(decoded: np.ndarray, header: _Header,
+                    mcu: tuple[int, int]) -> np.ndarray | None:
+    """The ``(H, W)`` uint8 area (255) a JPEG whose data ran out lacks, as stored
+    (``decoded``: BGR, or grey, one channel or three equal ones, as OpenCV or
+    :func:`_pillow_decoded` gives it; ``mcu``: :func:`_jpeg_mcu`), else None (no trailing
+    grey MCUs).
 
     libjpeg decodes every MCU after the data ran out to flat mid-grey: the MCUs from the
     last one back, in raster order, while each is that grey, are the part it lacks, with
@@ -1161,13 +1195,9 @@ def _jpeg_broken_off(decoded: np.ndarray, header: _Header,
     chroma is upsampled from the neighbouring blocks' too: the first row or column of a
     grey MCU blends in its decoded neighbours' colour (its luma stays 128), and one pixel
     of the decoded ones beside it blends in the grey, so that pixel is masked too."""
-    if not any(_JPEG_DATA_RAN_OUT.search(said) for said in heard) \
-            or header.mode not in ("RGB", "L") or decoded.dtype != np.uint8:
-        return None
-    sampling = None if decoded.ndim == 2 else header.source.jpeg_subsampling
-    if sampling not in _JPEG_MCUS or (decoded.ndim == 3 and sampling is None):
-        return None  # a colour layout whose MCU is not known (or CMYK)
-    across, down = _JPEG_MCUS[sampling]
+    across, down = mcu
+    if header.mode == "L" and decoded.ndim == 3:
+        decoded = np.ascontiguousarray(decoded[..., 0])  # Pillow's grey, as RGB
     height, width = decoded.shape[:2]
     rows, columns = -(-height // down), -(-width // across)
     other = np.zeros((rows * down, columns * across), np.uint8)  # 255: not that grey
@@ -1227,7 +1257,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             if damage is not None:
                 notes.append(damage)
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
-        pixels, missing = _decoded_as_far_as_it_goes(data, name, header.format, notes)
+        pixels, missing = _decoded_as_far_as_it_goes(data, name, header, notes)
         if pixels is not None:
             _refuse_broken(data, name, cut_short_ok)
     if pixels is None or pixels.size == 0:
@@ -1283,7 +1313,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             and _repeats_a_colour(_png_palette_colours(source))):
         entries = _stored_entries(data, rgb.shape[:2], orientation)  # Pillow never turns them
         metadata = replace(metadata, source=replace(source, entries=entries))
-    stored = _png_storage_note(source)
+    stored = _storage_note(source)
     if stored is not None:
         notes.append(stored)
     return LoadedImage(np.ascontiguousarray(rgb), alpha, tuple(notes), depth, metadata,
@@ -1298,13 +1328,19 @@ _JPEG_BLOCK_REACH = 16  # pixels: the largest JPEG block (a 4:2:0 MCU)
 _TRUNCATED_LOAD_LOCK = threading.Lock()
 
 
-def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
+def _decoded_as_far_as_it_goes(data: bytes, name: str, header: _Header,
                                notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A JPEG or PNG file cut short (or damaged partway), decoded as far as its data goes,
-    as BGR(A) uint8 (as OpenCV gives it, by :func:`_pillow_decoded`), and the ``(H, W)``
-    uint8 area it lacks (255) or None; ``(None, None)`` when even that fails. What it lacks
-    is the run of flat fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right
-    corner, where decoding stopped. Says so in ``notes``.
+    """A JPEG or PNG file cut short (or damaged partway), read as ``header``, decoded as far
+    as its data goes, as BGR(A) uint8 (as OpenCV gives it, by :func:`_pillow_decoded`), and
+    the ``(H, W)`` uint8 area it lacks (255) or None; ``(None, None)`` when even that fails.
+    Says so in ``notes``.
+
+    What a JPEG lacks is its trailing grey MCUs with the one before them
+    (:func:`_jpeg_grey_tail`, as for a JPEG that breaks off before its end marker); for a
+    JPEG whose MCU is not known (:func:`_jpeg_mcu`: CMYK, another chroma subsampling), and
+    a PNG, the run of flat fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the
+    bottom-right corner, where decoding stopped, a JPEG's widened by
+    :data:`_JPEG_BLOCK_REACH` each way.
 
     Pillow reads a file cut short only with the process-wide
     ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
@@ -1317,21 +1353,35 @@ def _decoded_as_far_as_it_goes(data: bytes, name: str, format: str,
             return None, None
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
+    format = header.format
+    mcu = _jpeg_mcu(decoded, header) if format == "JPEG" else None
+    if mcu is not None:
+        missing = _jpeg_grey_tail(decoded, header, mcu)
+    else:
+        missing = _flat_tail(decoded, format)
+    notes.append(_broken_note(data, missing))
+    return decoded, missing
+
+
+def _flat_tail(decoded: np.ndarray, format: str) -> np.ndarray | None:
+    """The ``(H, W)`` uint8 area (255) of flat fill colour (:data:`_CUT_SHORT_FILLS`, a PNG's
+    transparent) that reaches the bottom-right corner of ``decoded`` (BGR(A) uint8), a JPEG's
+    widened by :data:`_JPEG_BLOCK_REACH` each way (the blocks beside it blend in its colour);
+    None when that corner is not of it (:func:`_decoded_as_far_as_it_goes`)."""
     fill = _CUT_SHORT_FILLS[format]  # grey or black: the same in BGR as in RGB
     flat = (decoded[..., :3] == fill).all(axis=2)
     if decoded.shape[2] == 4 and format == "PNG":
         flat &= decoded[..., 3] == 0  # a PNG's missing rows are transparent black
-    missing = None
-    if flat[-1, -1]:
-        reached = np.zeros((flat.shape[0] + 2, flat.shape[1] + 2), np.uint8)
-        cv2.floodFill(flat.view(np.uint8), reached, (flat.shape[1] - 1, flat.shape[0] - 1),
-                      1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8))
-        missing = np.ascontiguousarray(reached[1:-1, 1:-1])
-        if format == "JPEG":  # the blocks beside the gap blend in its flat colour (chroma
-            reach = 2 * _JPEG_BLOCK_REACH + 1  # upsampling): they are part of the hole too
-            missing = cv2.dilate(missing, np.ones((reach, reach), np.uint8))
-    notes.append(_broken_note(data, missing))
-    return decoded, missing
+    if not flat[-1, -1]:
+        return None
+    reached = np.zeros((flat.shape[0] + 2, flat.shape[1] + 2), np.uint8)
+    cv2.floodFill(flat.view(np.uint8), reached, (flat.shape[1] - 1, flat.shape[0] - 1),
+                  1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8))
+    missing = np.ascontiguousarray(reached[1:-1, 1:-1])
+    if format == "JPEG":  # the blocks beside the gap blend in its flat colour (chroma
+        reach = 2 * _JPEG_BLOCK_REACH + 1  # upsampling): they are part of the hole too
+        missing = cv2.dilate(missing, np.ones((reach, reach), np.uint8))
+    return missing
 
 
 def _not_grey_luma(bgr: np.ndarray) -> np.ndarray:
@@ -1745,7 +1795,13 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     is written as PNG so again, on its own palette or shades, with its transparency and bit
     depth; untouched pixels exactly, filled ones taking the nearest
     (:func:`_encode_png_on_palette`).
+
+    Raises ValueError for ``pixels`` of another shape, such as ``(H, W, 4)`` RGBA: the
+    transparency goes in ``alpha``, on its own.
     """
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+        raise ValueError(f"the picture to write is (H, W, 3) RGB or (H, W) grey, got shape "
+                         f"{pixels.shape}; pass transparency as alpha, on its own")
     suffix = suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
@@ -1847,14 +1903,38 @@ def flattened_note(alpha: np.ndarray | None, suffix: str) -> str | None:
             "flattened onto white")
 
 
+# the formats that hold no more than 8 bits per channel, by name (HEIC/HEIF and AVIF can,
+# but are written at 8 here)
+_EIGHT_BIT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".bmp": "BMP",
+                      ".gif": "GIF"}
+
+
+def _shallow_result_note(loaded: LoadedImage, suffix: str) -> str | None:
+    """The note on the result of a picture read as ``loaded``, deeper than 8 bits per channel
+    (:attr:`LoadedImage.deep_original`), written as a ``suffix`` file that has no deeper form
+    (:func:`deep_samples.written_depth`): ``"the .jpg result is 8 bits per channel (JPEG
+    holds no more)"``; None when the result keeps the depth or there was none to keep."""
+    suffix = suffix.lower()
+    if loaded.deep_original is None or deep_samples.written_depth(
+            loaded.deep_original.dtype, suffix) is not None:
+        return None
+    name = _EIGHT_BIT_FORMATS.get(suffix)
+    why = f"{name} holds no more" if name else f"{suffix} files are written at 8 bits here"
+    return f"the {suffix} result is 8 bits per channel ({why})"
+
+
 def picture_notes(loaded: LoadedImage, suffix: str) -> list[str]:
     """What the user is told about a picture read as ``loaded`` whose result is written as
     a ``suffix`` file, in this order: what reading it converted (:attr:`LoadedImage.notes`:
     16 bits edited at 8, only the first of its frames or pages, turned upright by its EXIF
-    orientation...), then its transparency flattened onto white (:func:`flattened_note`).
+    orientation...), then a deep picture's result being 8-bit (:func:`_shallow_result_note`),
+    then its transparency flattened onto white (:func:`flattened_note`).
     The same words from ``inpaint`` (a ``note:`` line each) and in a folder run's notes on
     the result (:attr:`engines.batch.BatchResult.notes`)."""
     notes = list(loaded.notes)
+    shallow = _shallow_result_note(loaded, suffix)
+    if shallow is not None:
+        notes.append(shallow)
     flattened = flattened_note(loaded.alpha, suffix)
     if flattened is not None:
         notes.append(flattened)
@@ -2347,6 +2427,9 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     ``(H, W)`` bool pixels the edits wrote, and its :attr:`LoadedImage.grey` to write a
     result that is still grey as a grey file (see :func:`encode_image`). ``follow_links``:
     as :func:`write_atomic` takes it.
+
+    ``rgb`` is ``(H, W, 3)`` RGB or ``(H, W)`` grey; ValueError for another shape, such as
+    ``(H, W, 4)`` RGBA (its transparency goes in ``alpha``), before anything is written.
     """
     path = Path(path)
     return write_atomic(path, encode_image(rgb, path.suffix, alpha, quality,

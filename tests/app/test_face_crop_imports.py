@@ -47,7 +47,7 @@ def test_a_photo_sized_file_is_refused_naming_the_face_crop(face_window, tmp_pat
     window = face_window
     crop = window.document
     size = f"{crop.width}x{crop.height}"
-    photo_sized = save_image(tmp_path / "photo_sized.png", np.full((H, W, 4), 255, np.uint8))
+    photo_sized = save_image(tmp_path / "photo_sized.png", np.full((H, W, 3), 255, np.uint8))
     assert not command(window, photo_sized)
     assert window.errors == [
         f"{photo_sized}: the {what} {verb} {W}x{H} but the face being edited is {size} (face "

@@ -24,7 +24,11 @@ from tests.photos import phone_exif, write_jpeg
 HEIGHT, WIDTH = 60, 80  # every picture as shown (upright)
 DEEP = "16-bit image, edited at 8 bits per channel; saving it as PNG or TIFF keeps 16 bits"
 FRAMES = "only the first of its 3 frames is edited and saved"
+GIF_PALETTE = ("palette image (256 colours), edited in full colour; saving it as GIF keeps its "
+               "palette, filled pixels taking the nearest of its colours (saving as PNG or TIFF "
+               "keeps them as filled)")
 TURNED = "rotated upright as its EXIF orientation says"
+EIGHT_BIT_JPEG = "the .jpg result is 8 bits per channel (JPEG holds no more)"
 FLATTENED = ".jpg files have no transparency; the transparent parts were flattened onto white"
 CUT_SHORT = ("the file is cut short, as an interrupted download or copy leaves it (the editor "
              "opens it with the missing part masked, to fill)")
@@ -110,7 +114,7 @@ def test_a_folder_run_notes_each_pictures_reading_as_inpaint_prints_it(tmp_path,
         code, notes, _ = _inpaint(capsys, picture, mask, tmp_path / f"alone_{picture.name}")
         assert code == EXIT_OK
         alone[picture.name] = notes
-    assert alone == {"anim.gif": [FRAMES], "deep.png": [DEEP], "plain.png": [],
+    assert alone == {"anim.gif": [FRAMES, GIF_PALETTE], "deep.png": [DEEP], "plain.png": [],
                      "turned.jpg": [TURNED]}
 
     out = tmp_path / "out"
@@ -122,13 +126,13 @@ def test_a_folder_run_notes_each_pictures_reading_as_inpaint_prints_it(tmp_path,
 
 
 def test_the_notes_of_one_picture_come_in_inpaints_order(tmp_path, mask, capsys):
-    """16 bits, then the transparency a JPEG result flattened: one note line each, as
-    `inpaint` prints them, with `--format .jpg`."""
+    """16 bits, then the JPEG result being 8-bit, then the transparency it flattened: one
+    note line each, as `inpaint` prints them, with `--format .jpg`."""
     images = tmp_path / "images"
     images.mkdir()
     _deep_png(images / "cutout.png", alpha=True)
     code, alone, _ = _inpaint(capsys, images / "cutout.png", mask, tmp_path / "alone.jpg")
-    assert code == EXIT_OK and alone == [DEEP, FLATTENED]
+    assert code == EXIT_OK and alone == [DEEP, EIGHT_BIT_JPEG, FLATTENED]
     code, lines = _batch(capsys, "--images", images, "--mask", mask, "-o", tmp_path / "out",
                          "--format", ".jpg")
     assert code == EXIT_OK

@@ -54,8 +54,8 @@ def test_picture_notes_are_the_readings_then_the_flattening(tmp_path):
     loaded = load_image(tmp_path / "cutout.png")
     assert loaded.notes == (DEEP,)
     assert picture_notes(loaded, ".JPG") == [
-        DEEP, ".jpg files have no transparency; the transparent parts were flattened onto "
-        "white"]
+        DEEP, "the .jpg result is 8 bits per channel (JPEG holds no more)",
+        ".jpg files have no transparency; the transparent parts were flattened onto white"]
     assert picture_notes(loaded, ".png") == [DEEP]  # the transparency is kept
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "plain.png")
     assert picture_notes(load_image(tmp_path / "plain.png"), ".jpg") == []
