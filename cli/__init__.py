@@ -83,7 +83,7 @@ def exit_code(exc: Exception, expected: bool) -> int:
 def main(argv: list[str]) -> int:
     """Run a subcommand; returns the process exit code (see this module's notes). Never lets
     an exception escape; ``--debug`` prints its traceback before the message."""
-    from cli._common import sigterm_stops_like_ctrl_c, stopped_by_sigterm
+    from cli._common import interrupts_kept, sigterm_stops_like_ctrl_c, stopped_by_sigterm
     from cli._errors import describe_error
     from cli._parsing import chosen_parser
 
@@ -99,7 +99,8 @@ def main(argv: list[str]) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with sigterm_stops_like_ctrl_c():  # a kill stops a run as Ctrl+C does, said so
+        # a kill stops a run as Ctrl+C does, said so; neither is lost in a C callback
+        with sigterm_stops_like_ctrl_c(), interrupts_kept():
             return int(modules[args.command].run(args) or EXIT_OK)
     except KeyboardInterrupt as interrupt:  # a command may say how far it got (batch)
         message = str(interrupt) or "interrupted"

@@ -439,7 +439,9 @@ class StageBar(tqdm):
     stage = ""
 
     def show(self, n: float, stage: str) -> None:
-        """Set the amount done (in units of ``total``) and the step's text, and redraw."""
+        """Set the amount done (in units of ``total``) and the step's text, and redraw;
+        first raise a Ctrl+C a library dropped (:func:`raise_kept_interrupt`)."""
+        raise_kept_interrupt()
         self.n = n
         self.stage = stage
         self.refresh()
@@ -507,6 +509,44 @@ def sigterm_stops_like_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# the Ctrl+C (or SIGTERM) a library dropped while interrupts_kept() ran, to be raised again
+_KEPT: list[KeyboardInterrupt] = []
+
+
+def _keep_dropped_interrupt(unraisable, previous) -> None:
+    """``sys.unraisablehook`` while :func:`interrupts_kept` runs: a
+    :class:`KeyboardInterrupt` nobody could catch is kept, silently, for
+    :func:`raise_kept_interrupt`; anything else goes to ``previous``, the hook before."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _KEPT[:] = [unraisable.exc_value]
+    else:
+        previous(unraisable)
+
+
+@contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """While the block runs, Ctrl+C (or a SIGTERM, :func:`sigterm_stops_like_ctrl_c`) that
+    lands in a callback called from C is not lost: Python raises it there, ctypes drops it
+    with a traceback (numba's first compilation runs llvmlite's object-cache hook so, and a
+    first run compiles for seconds), and the run would go on to the end. It is kept instead,
+    unprinted, and raised again at the run's next progress report
+    (:func:`raise_kept_interrupt`, from :meth:`StageBar.show`)."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: _keep_dropped_interrupt(unraisable, previous)
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+        _KEPT.clear()
+
+
+def raise_kept_interrupt() -> None:
+    """Raise the interrupt :func:`interrupts_kept` kept, if any (once)."""
+    if _KEPT:
+        kept = _KEPT.pop()
+        raise type(kept)(*kept.args)
 
 
 def stopped_by_sigterm(stop: BaseException) -> bool:
