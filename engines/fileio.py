@@ -647,10 +647,14 @@ def kept_jpeg_quality(metadata: ImageMetadata, suffix: str) -> int | None:
 
 
 def kept_storage(metadata: ImageMetadata, suffix: str) -> str | None:
-    """How a ``suffix`` file is stored where it keeps its original PNG's palette or few-bit
-    grey (:func:`_encode_png_on_palette`), for a save message ("on its 64-colour palette",
-    "at 1 bit, black and white", "at 4 bits, 16 shades of grey"); None otherwise."""
+    """How a ``suffix`` file is stored where it keeps its original GIF's palette
+    (:func:`_on_palette`; a document's transparency is never edited, so it always fits) or
+    its original PNG's palette or few-bit grey (:func:`_encode_png_on_palette`), for a save
+    message ("on its 64-colour palette", "at 1 bit, black and white", "at 4 bits, 16 shades
+    of grey"); None otherwise."""
     source = metadata.source
+    if suffix.lower() == ".gif" and source.palette:
+        return f"on its {len(source.palette) // 3}-colour palette"
     if suffix.lower() != ".png" or source.png_bits is None:
         return None
     if source.png_palette is not None:

@@ -43,3 +43,25 @@ def test_save_as_png_names_the_palette_or_bit_depth_kept(tmp_path, qtbot):
             assert saved.mode == "1"
     finally:
         window.worker.shutdown()
+
+
+def test_save_as_gif_names_the_gif_palette_kept(tmp_path, qtbot):
+    y, x = np.mgrid[0:48, 0:64]
+    rgb = np.dstack([x * 4, y * 5, 255 - x * 2]).astype(np.uint8)
+    Image.fromarray(rgb).quantize(colors=32).save(tmp_path / "palette.gif")
+    window = shown_window(qtbot)
+    window.confirm = lambda title, text: False
+    try:
+        assert window.open_path(tmp_path / "palette.gif")
+        with Image.open(tmp_path / "palette.gif") as original:
+            palette = original.getpalette()
+        assert window.save_as(tmp_path / "copy.gif")
+        assert window.statusBar().currentMessage() == (
+            f"Saved {tmp_path / 'copy.gif'} on its {len(palette) // 3}-colour palette, as "
+            "the original")
+        with Image.open(tmp_path / "copy.gif") as saved:
+            assert saved.getpalette() == palette  # kept, in its order
+        assert window.save_as(tmp_path / "copy.png")  # full colour: nothing to say
+        assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'copy.png'}"
+    finally:
+        window.worker.shutdown()
