@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import math
 import os
@@ -184,23 +185,84 @@ def engine_options(args: argparse.Namespace) -> dict[str, object]:
     return registry.engine_class(engine).parse_options(texts)
 
 
+def link_loop(path: str | os.PathLike) -> Path | None:
+    """The part of ``path`` (itself, or the first folder on the way) that is a symbolic link
+    loop (or a chain of links too long to follow), or None when the system can follow every
+    link on the way (a missing file is no loop)."""
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return None
+    path = Path(path)
+    for part in [*reversed(path.parents), path]:
+        try:
+            os.stat(part)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return part
+    return path
+
+
+def refuse_link_loops(named: Iterable[tuple[str, str | os.PathLike | None]]) -> None:
+    """Raise :class:`InputError` before any work, in one line naming the path as given (and
+    its option: ``("-o", "out.png")``; ``""`` for a positional argument), for the first
+    path of ``named`` that is, or goes through, a symbolic link loop (:func:`link_loop`),
+    which no file is behind. None (an option not given) is passed over."""
+    for option, value in named:
+        if value is None:
+            continue
+        part = link_loop(value)
+        if part is None:
+            continue
+        named_as = f"{option} {value}" if option else str(value)
+        if part == Path(value):
+            raise InputError(f"{named_as} is a symbolic link loop: it leads back to itself, "
+                             "to no file or folder")
+        raise InputError(f"{named_as}: {part} is a symbolic link loop: it leads back to "
+                         "itself, to no folder")
+
+
+def refuse_output_link(value: str | os.PathLike, option: str) -> None:
+    """Raise :class:`InputError` (one line naming ``option``) when the output path ``value``
+    is a symbolic link (even a broken one, or a loop), with or without ``--overwrite``:
+    writing there would replace the file it points to (another photo, maybe), as folder runs
+    never do."""
+    path = Path(value)
+    refuse_link_loops([(option, value)])
+    if not path.is_symlink():
+        return
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "somewhere else"
+    raise InputError(f"{option} {value} is a link (to {target}): name the file itself or "
+                     "another name; results are never written through links")
+
+
 def check_output_file(value: str | os.PathLike, option: str, overwrite: bool,
                       formats: tuple[str, ...] = IMAGE_SUFFIXES,
                       originals: Iterable[str | os.PathLike] = (),
                       created: str | os.PathLike | None = None) -> Path:
     """``value`` as a path if a result can be written there; otherwise raise
-    :class:`InputError` (one line naming ``option``) before any work: a folder, an extension
-    not in ``formats``, one of the ``originals`` (never replaced, whatever ``overwrite``
-    says), an existing file without ``overwrite``, or a missing or unwritable folder
+    :class:`InputError` (one line naming ``option``) before any work: a folder, a symbolic
+    link (:func:`refuse_output_link`: never written through, whatever ``overwrite`` says),
+    an extension not in ``formats``, one of the ``originals`` (never replaced, whatever
+    ``overwrite`` says; one that is a symbolic link loop is refused, naming it), an existing
+    file without ``overwrite``, or a missing or unwritable folder
     (:func:`engines.batch.check_output_folder`; ``created``: a folder the command creates,
     and checks, itself)."""
     path = Path(value)
     if path.is_dir():
         raise InputError(f"{option} {value} is a folder; give a file name")
+    refuse_output_link(value, option)
     if path.suffix.lower() not in formats:
         raise InputError(f"{option} {value}: cannot write "
                          f"{path.suffix or 'files without an extension'}; use one of "
                          f"{', '.join(formats)}")
+    originals = list(originals)
+    refuse_link_loops(("", p) for p in originals)
     if path.resolve() in {Path(p).resolve() for p in originals}:
         raise InputError(f"{option} {value} is one of the input files; choose another "
                          f"name: the originals are never replaced")
@@ -246,6 +308,7 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
     (the originals are never replaced; an output folder inside it is fine: subfolders are
     not searched), or a folder that cannot be made or written
     (:func:`engines.batch.check_output_folder`)."""
+    refuse_link_loops([("", images), ("-o", output)])  # named, not "no such folder"
     images, output = Path(images), Path(output)
     files, skipped = list_images_and_note(images, used_folders=[output, *used_folders])
     pictures, notes = files, [skipped]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,6 +26,7 @@ from cli._common import (
     load_layer,
     load_references,
     reference_names,
+    refuse_link_loops,
     request_settings,
 )
 from engines import registry
@@ -126,7 +129,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     masks = parser.add_mutually_exclusive_group(required=True)
     masks.add_argument("--masks", metavar="DIR",
                        help="folder of masks named like the pictures (photo.jpg -> photo.png, "
-                            "photo_mask.png, photo-mask.png or photo.mask.png)")
+                            "photo_mask.png, photo-mask.png or photo.mask.png; what follows "
+                            "the picture's name in any case: photo_MASK.PNG too)")
     masks.add_argument("--mask", metavar="FILE",
                        help="one mask for every picture (a watermark in the same place)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
@@ -182,15 +186,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "interrupted run)")
 
 
+FolderNames = dict[str, list[str]]  # a folder's entry names by their _name_key, sorted
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def _name_key(name: str) -> str:
+    """What names are matched by: NFC (macOS and some zip tools write names in NFD, which
+    look the same) and case-folded."""
+    return _nfc(name).casefold()
+
+
+def folder_names(folder: Path) -> FolderNames:
+    """The names of the entries of ``folder`` by their :func:`_name_key`, each list sorted
+    (read once for a run's lookups, :func:`named_file`); empty when it cannot be read."""
+    try:
+        listed = os.listdir(folder)
+    except OSError:
+        return {}
+    names: FolderNames = {}
+    for name in sorted(listed):
+        names.setdefault(_name_key(name), []).append(name)
+    return names
+
+
 def named_file(image_path: Path, folder: Path, word: str = "mask",
-               plain: bool = True) -> Path | None:
+               plain: bool = True, names: FolderNames | None = None) -> Path | None:
     """The ``word`` file ("mask", "sketch"...) of ``image_path`` in ``folder``: the first of
     :func:`file_names` there (without ``plain``, not the plain ``photo.png``), never the
-    picture itself; or None."""
+    picture itself; or None. The picture's stem matches as written (NFC or NFD alike); what
+    follows it (``_mask.png``) in any case: ``photo_MASK.PNG`` is found too, the exact name
+    first where both are there. ``names``: the folder's :func:`folder_names`, read here
+    when not given."""
+    names = folder_names(folder) if names is None else names
+    stem = _nfc(image_path.stem)
     for pattern in file_names(word)[0 if plain else 1:]:
-        candidate = folder / pattern.format(stem=image_path.stem)
-        if candidate.is_file() and candidate.resolve() != image_path.resolve():
-            return candidate
+        wanted = pattern.format(stem=image_path.stem)
+        others = [folder / name for name in names.get(_name_key(wanted), ())
+                  if name != wanted and _nfc(name).startswith(stem)]
+        for candidate in (folder / wanted, *others):
+            if candidate.is_file() and candidate.resolve() != image_path.resolve():
+                return candidate
     return None
 
 
@@ -201,8 +239,9 @@ def find_masks(files: list[Path], masks: Path | None) -> dict[Path, Path]:
     missing (which :func:`mask_finder` reports)."""
     if masks is None or not masks.is_dir():
         return {}
+    names = folder_names(masks)
     return {picture: found for picture in files
-            if (found := named_file(picture, masks)) is not None}
+            if (found := named_file(picture, masks, names=names)) is not None}
 
 
 def mask_finder(folder: Path, found: Mapping[Path, Path]):
@@ -256,8 +295,10 @@ def find_guidance(files: list[Path], folders: Sequence[GuidanceFolder]) -> Found
     pictures are filled with (:func:`guidance_finder`)."""
     found: FoundGuidance = {picture: {} for picture in files}
     for entry in folders:
+        names = folder_names(entry.folder)
         for picture in files:
-            path = named_file(picture, entry.folder, entry.option.dest, entry.plain)
+            path = named_file(picture, entry.folder, entry.option.dest, entry.plain,
+                              names=names)
             if path is not None:
                 found[picture][entry] = path
     return found
@@ -526,6 +567,11 @@ def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_link_loops([  # a path that is a link loop is named, not taken for a bug
+        ("--images", args.images), ("--masks", args.masks), ("--mask", args.mask),
+        ("-o", args.output), *((f"--{option.dest}", getattr(args, option.dest))
+                               for option in GUIDANCE_OPTIONS),
+        *(("--exemplar", path) for path in args.exemplar or ())])
     registry.engine_class(args.engine)  # an unknown name fails before any work
     options = engine_options(args)
     settings = request_settings(args)  # a --context the strategy ignores is refused here

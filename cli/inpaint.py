@@ -16,6 +16,7 @@ from cli._common import (
     load_layer,
     load_references,
     reference_names,
+    refuse_link_loops,
     request_settings,
     run_with_bar,
     say_shrunk_references,
@@ -70,11 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "IMAGE, MASK, the guidance or the exemplars)")
 
 
+def _named_inputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """Every file the run reads, with the option naming it (``""``: IMAGE and MASK)."""
+    named = [("", args.image), ("", args.mask), ("--sketch", args.sketch),
+             ("--color", args.color), ("--labels", args.labels), ("--include", args.include),
+             ("--exclude", args.exclude), *(("--exemplar", path) for path in args.exemplar or ())]
+    return [(option, path) for option, path in named if path is not None]
+
+
 def _input_files(args: argparse.Namespace) -> list[str]:
     """Every file the run reads: results never replace one of them."""
-    named = [args.image, args.mask, args.sketch, args.color, args.labels, args.include,
-             args.exclude, *(args.exemplar or ())]
-    return [path for path in named if path is not None]
+    return [path for _, path in _named_inputs(args)]
 
 
 # what the command line gives for each kind of guidance an engine may require
@@ -101,8 +108,10 @@ def _require_guidance(engine: Engine, args: argparse.Namespace) -> None:
 def _require_picture_mask_and_output(args: argparse.Namespace) -> None:
     """Raise :class:`InputError` when IMAGE, MASK or ``-o`` is missing, naming every one
     missing as the usage does, and when ``--exemplar`` written before them took IMAGE and
-    MASK as reference photos, how to write it; or when MASK is the picture's own file."""
+    MASK as reference photos, how to write it; when a file named is a symbolic link loop
+    (:func:`cli._common.refuse_link_loops`); or when MASK is the picture's own file."""
     missing = [name.upper() for name in ("image", "mask") if getattr(args, name) is None]
+    refuse_link_loops(_named_inputs(args))  # a loop is named, not taken for a bug
     if not missing and Path(args.image).resolve() == Path(args.mask).resolve():
         raise InputError(f"{args.mask}: the mask is the picture itself; give a mask file "
                          "(white = fill) of the same size")

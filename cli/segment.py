@@ -21,6 +21,7 @@ from cli._common import (
     folder_pictures,
     folder_progress,
     ranged,
+    refuse_link_loops,
 )
 from cli.batch import print_outcome, run_to_end
 from engines.base import UNLABELLED, EngineCrashed, EngineError, InputError
@@ -30,8 +31,8 @@ from engines.batch import (
     BatchResult,
     BatchStopped,
     label_folder,
+    label_map_path,
     note_lines,
-    output_path,
 )
 from engines.device import require_device
 from engines.fileio import ImageFileError, count_noun, load_image
@@ -136,6 +137,7 @@ def _naming_the_parser(args: argparse.Namespace) -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_link_loops([("", args.image), ("-o", args.output)])  # named, not taken for a bug
     if Path(args.image).is_dir():
         return _run_folder(args)
     from engines.segmentation.labelmap import save_label_png
@@ -240,5 +242,5 @@ def _print_no_face(maps: set[Path], pictures: list[Path], output: Path) -> None:
     which = "their maps are" if len(maps) > 1 else "its map is"
     print(f"note: {count_noun(len(maps), 'picture')} had no face: {which} all background")
     for picture in pictures:
-        if output_path(picture, output, output_format=".png") in maps:
+        if label_map_path(picture, output) in maps:
             print(f"  {picture.name}")

@@ -22,7 +22,9 @@ from cli._common import (
     check_output_file,
     engine_options,
     folder_pictures,
+    raise_kept_interrupt,
     ranged,
+    refuse_link_loops,
     request_settings,
 )
 from cli.batch import print_outcome, run_to_end
@@ -89,6 +91,7 @@ class _Bar:
         self._total = total
 
     def __call__(self, fraction: float, message: str) -> None:
+        raise_kept_interrupt()  # a Ctrl+C a library dropped stops the run here
         done = round(fraction * self._total)
         if done != self._bar.n:
             self._bar.update(done - self._bar.n)
@@ -149,6 +152,8 @@ def _save_side_files(files: list[tuple[str, str, Path, bytes]], output: Path,
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_link_loops([("--images", args.images), ("-o", args.output),
+                       ("--mask-out", args.mask_out), ("--preview", args.preview)])
     images, output = Path(args.images), Path(args.output)
     options = engine_options(args)  # an unknown engine or option fails before any work
     settings = request_settings(args)  # so does a --context the strategy ignores
@@ -199,8 +204,6 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if not isinstance(result, BatchResult):
         return result  # stopped for lack of room: its exit code
-    total = (len(result.written) + len(result.failed) + len(result.skipped)
-             + len(result.other_size))
-    print(f"cleared {len(result.written)} of {total} images into {output}")
+    print(f"{len(result.written)} written to {output}, {len(result.failed)} failed")
     print_outcome(result)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -228,6 +228,13 @@ def output_path(source: Path, output_dir: Path, name_suffix: str = "",
     return output_dir / f"{source.stem}{name_suffix}{extension}"
 
 
+def label_map_path(source: Path, output_dir: Path) -> Path:
+    """Where the label map of ``source`` goes: ``<stem>.png`` in ``output_dir``, the
+    extension always lower case (``UPPER.PNG`` -> ``UPPER.png``), the name ``train semantic
+    --labels`` looks for."""
+    return output_dir / f"{source.stem}.png"
+
+
 def _inputs(images: str | os.PathLike | Sequence[str | os.PathLike], verb: str) -> list[Path]:
     """The picture files of ``images`` (a folder, listed by :func:`list_images`, or a
     sequence of files); raises :class:`InputError` when there are none (nothing to
@@ -805,7 +812,8 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None, overwrite: bool = False) -> BatchResult:
     """Label every picture with ``parser`` and write each label map into ``output_dir`` as
-    an indexed PNG named after the picture (``photo.jpg`` -> ``photo.png``, see
+    an indexed PNG named after the picture (``photo.jpg`` -> ``photo.png``, ``UPPER.PNG`` ->
+    ``UPPER.png``: :func:`label_map_path`; see
     :func:`engines.segmentation.labelmap.save_label_png`), atomically.
 
     ``images``: a folder (its image files, by name) or a sequence of image files. The run is
@@ -825,7 +833,7 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
     cancel = cancel or CancelToken()
     sources = _inputs(images, "label")
     output_dir = Path(output_dir)
-    targets = [output_path(p, output_dir, output_format=".png") for p in sources]
+    targets = [label_map_path(p, output_dir) for p in sources]
     _check_outputs(sources, targets, output_dir, "", label_maps=True)
     check_output_folder(output_dir)
     parser.require_ready()

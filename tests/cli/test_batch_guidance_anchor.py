@@ -105,7 +105,8 @@ def test_each_pictures_guidance_files_are_looked_up_once(tmp_path, monkeypatch, 
     looked_up = []
     named_file = cli.batch.named_file
     monkeypatch.setattr(cli.batch, "named_file",
-                        lambda *args: looked_up.append(args[0].name) or named_file(*args))
+                        lambda *args, **kwargs: looked_up.append(args[0].name)
+                        or named_file(*args, **kwargs))
     assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o",
                    tmp_path / "out", "--engine", "patchmatch", "--sketch",
                    sketches) == EXIT_OK

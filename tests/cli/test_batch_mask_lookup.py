@@ -17,9 +17,9 @@ def _looked_up(monkeypatch) -> list[tuple[str, str]]:
     looked_up = []
     named_file = cli.batch.named_file
 
-    def counted(image_path, folder, word="mask", plain=True):
+    def counted(image_path, folder, word="mask", plain=True, **kwargs):
         looked_up.append((image_path.name, word))
-        return named_file(image_path, folder, word, plain)
+        return named_file(image_path, folder, word, plain, **kwargs)
 
     monkeypatch.setattr(cli.batch, "named_file", counted)
     return looked_up

@@ -94,7 +94,7 @@ def test_watermark_says_which_results_left_the_grey_profile_out(tmp_path, capsys
     assert cli.main(["watermark", "--images", str(source), "-o", str(tmp_path / "out"),
                      "--engine", "telea"]) == 0
     out = capsys.readouterr().out
-    assert "cleared 12 of 12" in out
+    assert "12 written to " in out
     [line] = notes(out)
     assert line.startswith("note: 12 results (photo00.avif, photo01.avif, photo02.avif, "
                            f"photo03.avif, photo04.avif and 7 more): {AVIF_NOTE}")

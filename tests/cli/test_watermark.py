@@ -55,7 +55,7 @@ def test_clears_the_folder_and_saves_mask_and_preview(folder, tmp_path, capsys):
                "--preview", preview) == 0
     captured = capsys.readouterr()
     out = captured.out
-    assert "watermark found in 12 images" in out and "cleared 12 of 12" in out
+    assert "watermark found in 12 images" in out and f"12 written to {output}, 0 failed" in out
     assert "1 file skipped, not in a format folder runs take (.psd)" in captured.err
     (source / "clip.psd").unlink()
     mask = load_mask(mask_file, SIZE)
@@ -164,7 +164,7 @@ def test_existing_outputs_are_kept_and_skipped_until_overwrite(folder, tmp_path,
                         lambda path, *a, **k: cleared.append(path.name) or load(path, *a, **k))
     assert run("--images", source, "-o", output) == 0
     out = capsys.readouterr().out
-    assert "cleared 11 of 12" in out and "failed" not in out
+    assert f"11 written to {output}, 0 failed" in out and "failed:" not in out
     assert "1 skipped: already in the output folder; --overwrite redoes them" in out
     assert "photo03.png" not in cleared and len(cleared) == 11  # never read, never filled
     assert (output / "photo03.png").read_bytes() == b"keep me"
@@ -184,7 +184,7 @@ def test_unreadable_and_odd_sized_images_are_reported(folder, tmp_path, capsys):
                        "file is damaged; square.png: 100x100 differs from the common size "
                        "160x120") == 1  # one line, in the words a refused estimate uses
     assert sum("left out" in line for line in lines) == 1
-    summary = lines.index(f"cleared 12 of 14 images into {tmp_path / 'out'}")
+    summary = lines.index(f"12 written to {tmp_path / 'out'}, 1 failed")
     assert lines[summary + 1:] == [  # each group under its own heading, the failed first
         "1 failed:",
         "  broken.jpg: not an image file, or the file is damaged",
@@ -216,7 +216,7 @@ def test_pictures_of_another_size_are_skipped_as_asked_not_failed(folder, tmp_pa
     output = tmp_path / "out"
     assert run("--images", source, "-o", output) == cli.EXIT_OK  # --other-sizes skip
     out = capsys.readouterr().out
-    assert "cleared 12 of 14" in out and "failed" not in out
+    assert f"12 written to {output}, 0 failed" in out and "failed:" not in out
     assert ("2 skipped (another size than the mask; --other-sizes anchor fills them):\n"
             "  big.png 320x240, the mask 160x120\n"
             "  square.png 100x100, the mask 160x120\n") in out
@@ -224,7 +224,8 @@ def test_pictures_of_another_size_are_skipped_as_asked_not_failed(folder, tmp_pa
     assert run("--images", source, "-o", tmp_path / "anchored", "--other-sizes",
                "anchor") == cli.EXIT_OK
     out = capsys.readouterr().out
-    assert "cleared 14 of 14" in out and "skipped" not in out
+    assert f"14 written to {tmp_path / 'anchored'}, 0 failed" in out
+    assert "skipped" not in out
     assert load_image(tmp_path / "anchored" / "big.png").rgb.shape == (240, 320, 3)
 
 
@@ -335,7 +336,7 @@ def test_an_interrupted_run_with_mask_and_preview_finishes_when_run_again(folder
     monkeypatch.setattr(engines.batch, "_final_image", fill)
     assert run(*command) == 0  # as the message says: the rest is done
     printed = capsys.readouterr().out
-    assert "cleared 9 of 12" in printed and "3 skipped: already in the output folder" in printed
+    assert "9 written to " in printed and "3 skipped: already in the output folder" in printed
     assert f"mask already saved to {mask_file}" in printed
     assert f"preview already saved to {preview}" in printed
     assert (mask_file.read_bytes(), preview.read_bytes()) == saved
