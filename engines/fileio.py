@@ -1595,20 +1595,36 @@ def _skipped_note(entries: _FolderEntries, shown: int,
     others = [p for p in entries.files if p.suffix.lower() not in IMAGE_SUFFIXES]
     folders = [p for p in entries.folders if p.resolve() not in used]
     parts = []
-    if others:
-        kinds = sorted({p.suffix.lower() or "no extension" for p in others})
-        parts.append(f"{count_noun(len(others), 'file')} skipped, not in a format folder runs "
-                     f"take ({', '.join(kinds)}): {names_and_more(others, shown)}")
+    if others:  # a picture without an extension included: folders hold other files too
+        kinds = sorted({p.suffix.lower() for p in others if p.suffix})
+        kinds += ["none"] * any(not p.suffix for p in others)
+        parts.append(f"{count_noun(len(others), 'file')} skipped: no picture extension "
+                     f"({', '.join(kinds)}): {names_and_more(others, shown)}")
     if folders:
         parts.append(f"{count_noun(len(folders), 'subfolder')} not searched (folder runs do not "
                      f"look into subfolders): {names_and_more(folders, shown, _folder_name)}")
-    if entries.broken_links:
-        parts.append(f"{count_noun(len(entries.broken_links), 'broken link')} skipped (pointing "
-                     f"to nothing): {names_and_more(entries.broken_links, shown)}")
+    loops = [p for p in entries.broken_links if _is_link_loop(p)]
+    broken = [p for p in entries.broken_links if p not in loops]
+    if broken:
+        parts.append(f"{count_noun(len(broken), 'broken link')} skipped (pointing to "
+                     f"nothing): {names_and_more(broken, shown)}")
+    if loops:
+        parts.append(f"{count_noun(len(loops), 'symbolic link loop')} skipped (leading back "
+                     f"to {'itself' if len(loops) == 1 else 'themselves'}): "
+                     f"{names_and_more(loops, shown)}")
     if entries.special:
         parts.append(f"{count_noun(len(entries.special), 'special file')} skipped (a pipe, "
                      f"socket or device, not a picture): {names_and_more(entries.special, shown)}")
     return "; ".join(parts)
+
+
+def _is_link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link loop (or a chain of links too long to follow)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def count_noun(number: int, noun: str) -> str:

@@ -226,7 +226,7 @@ def test_apply_mask_to_folder_and_cancel(qtbot, tmp_path, folder):
     assert ("1 skipped, another size than the 160×120 mask: odd.png 150×90 (Other sizes: "
             "\"Move the mask with its nearest corner or edge\" fills them)") \
         in dialog.status.text()
-    assert "1 file skipped, not in a format folder runs take (.cr3): camera.cr3" \
+    assert "1 file skipped: no picture extension (.cr3): camera.cr3" \
         in dialog.status.text()
     written = read_rgb(tmp_path / "out" / "img03.png")
     assert np.array_equal(written[mask == 0], read_rgb(folder / "img03.png")[mask == 0])

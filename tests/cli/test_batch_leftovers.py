@@ -113,7 +113,7 @@ def test_masks_and_references_left_out_are_said_apart(tmp_path, capsys):
     (images / "notes.txt").write_text("x")
     assert _batch(images, images / "watermark.png", out,
                   "--exemplar", images / "ref.png") == EXIT_OK
-    assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 file left "
+    assert ("1 file skipped: no picture extension (.txt): notes.txt; 1 file left "
             "out: it is a mask, not a picture to fill; 1 file left out: it is a reference "
             "photo (--exemplar), not a picture to fill\n") in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]

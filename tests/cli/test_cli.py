@@ -429,7 +429,7 @@ def test_batch_says_which_files_it_skips(tmp_path, capsys):
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", tmp_path / "o",
                    "--engine", "telea") == 0
     err = capsys.readouterr().err
-    assert ("3 files skipped, not in a format folder runs take (.cr3, .txt): "
+    assert ("3 files skipped: no picture extension (.cr3, .txt): "
             "IMG_0001.CR3, IMG_0002.CR3, notes.txt") in err  # hidden files: not mentioned
     assert len(list((tmp_path / "o").iterdir())) == 3
 

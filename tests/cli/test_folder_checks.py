@@ -92,7 +92,7 @@ def test_a_folder_without_pictures_names_what_it_holds(name, mask_file, tmp_path
     error = refused(name, empty, tmp_path / "out", mask_file, capsys)
     assert error.startswith(f"error: {empty} holds no pictures (png, jpg, ")
     assert error.rstrip().endswith(
-        "1 file skipped, not in a format folder runs take (.cr3): IMG_1.CR3; 1 subfolder not "
+        "1 file skipped: no picture extension (.cr3): IMG_1.CR3; 1 subfolder not "
         "searched (folder runs do not look into subfolders): sub/")
     assert not (tmp_path / "out").exists()
 
@@ -126,7 +126,7 @@ def test_an_output_folder_inside_the_input_folder_is_used_and_not_mentioned(
     output = images / "done"
     assert cli.main(command(name, images, output, mask_file)) == EXIT_OK
     err = capsys.readouterr().err
-    assert "1 file skipped, not in a format folder runs take (.txt): notes.txt" in err
+    assert "1 file skipped: no picture extension (.txt): notes.txt" in err
     assert "subfolder" not in err
     assert sorted(p.stem for p in output.iterdir()) == [f"photo{i}" for i in range(8)]
     assert [p.name for p in list_images(images)] == [f"photo{i}.png" for i in range(8)]
@@ -140,7 +140,7 @@ def test_batch_says_in_the_same_note_which_files_are_masks(images, tmp_path, cap
     output = tmp_path / "out"
     assert cli.main(["batch", "--images", str(images), "--mask", str(images / "watermark.png"),
                      "-o", str(output), "--engine", "telea"]) == EXIT_OK
-    assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 file left "
+    assert ("1 file skipped: no picture extension (.txt): notes.txt; 1 file left "
             "out: it is a mask, not a picture to fill\n") in capsys.readouterr().err
     assert "watermark.png" not in listing(output) and len(listing(output)) == 8
 

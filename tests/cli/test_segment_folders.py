@@ -66,7 +66,7 @@ def test_a_folder_gives_one_map_per_picture_named_after_it(folder, tmp_path, cap
         with Image.open(out / f"p{index}.png") as written:
             assert written.mode == "P" and written.info[LABEL_SET_KEY] == "regions"
     assert printed.out.splitlines()[0] == f"4 label maps written to {out}, 0 failed"
-    assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt" in printed.err)
+    assert ("1 file skipped: no picture extension (.txt): notes.txt" in printed.err)
     assert "1 subfolder not searched (folder runs do not look into subfolders): sub/" \
         in printed.err
     assert not (out / "deep.png").exists() and not (out / "sub").exists()

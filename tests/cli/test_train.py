@@ -128,7 +128,7 @@ def test_what_the_image_folder_holds_besides_pictures_is_named(model_cache, fold
     fileio.write_atomic(images / "more" / "deep.jpg", (images / "p0.jpg").read_bytes())
     assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == 0
     err = capsys.readouterr().err
-    assert ("1 file skipped, not in a format folder runs take (.txt): notes.txt; 1 subfolder "
+    assert ("1 file skipped: no picture extension (.txt): notes.txt; 1 subfolder "
             "not searched (folder runs do not look into subfolders): more/") in err
 
 

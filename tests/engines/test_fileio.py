@@ -447,10 +447,11 @@ def test_list_images_follows_links_to_pictures_and_never_searches_subfolders(tmp
 def test_skipped_files_note_says_what_was_left_out_and_why(tmp_path):
     folder = _odd_folder(tmp_path)
     assert skipped_files_note(folder) == (
-        "1 file skipped, not in a format folder runs take (.txt): notes.txt; "
+        "1 file skipped: no picture extension (.txt): notes.txt; "
         "3 subfolders not searched (folder runs do not look into subfolders): dir.png/, "
         "linkdir/ (link), sub/; "
-        "2 broken links skipped (pointing to nothing): broken.png, loop.png; "
+        "1 broken link skipped (pointing to nothing): broken.png; "
+        "1 symbolic link loop skipped (leading back to itself): loop.png; "
         "1 special file skipped (a pipe, socket or device, not a picture): pipe.png")
     # the folders a run uses itself (its output, its masks) are not news
     assert "subfolders not searched (folder runs do not look into subfolders): linkdir/ " \
@@ -1000,3 +1001,11 @@ def test_a_cmyk_jpeg_is_edited_as_rgb_and_says_so(tmp_path):
     rgb_photo = tmp_path / "photo.jpg"
     save_image(rgb_photo, loaded.rgb)
     assert not any("CMYK" in note for note in load_image(rgb_photo).notes)
+
+
+def test_a_file_without_an_extension_is_skipped_as_such(tmp_path):
+    save_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "a.png").rename(tmp_path / "picture")  # a PNG, but no extension to say so
+    (tmp_path / "notes.txt").write_text("x")
+    assert skipped_files_note(tmp_path) == (
+        "2 files skipped: no picture extension (.txt, none): notes.txt, picture")
