@@ -207,6 +207,29 @@ def _typed_name_problem(path: str | os.PathLike, verb: str) -> str | None:
     return None
 
 
+def _link_problem(path: str | os.PathLike) -> str | None:
+    """Why nothing is written at ``path`` when its last part is a symbolic link (a broken
+    one too): writing would replace the file it points to, which may be another photo.
+    None when ``path`` is no link."""
+    try:
+        target = os.readlink(path)
+    except OSError:  # not a link, or missing
+        return None
+    name = Path(path).name
+    if not os.path.exists(path):
+        return f"{name} is a link to {target}, which does not exist: choose another name"
+    return f"{name} is a link to {target}: choose the file itself or another name"
+
+
+def _exists_problem(path: Path, overwrite: bool) -> str | None:
+    """Why nothing is written at ``path`` when a file is there and replacing it was not
+    asked for (``overwrite``): the editor's words (the dialogs ask before replacing a
+    file; there is no setting to allow it). None when it may be written."""
+    if overwrite or not path.exists():
+        return None
+    return f"{path}: already exists; choose another name"
+
+
 def _name_before_extensions(name: str) -> tuple[str, str]:
     """``name`` without the image extensions it ends in (any case, repeated ones too), and
     the first of them as typed: ``("", ".png")`` for ``".png.png"``, ``("photo", ".JPG")``
@@ -337,7 +360,9 @@ class FileCommands:
         typed without a suffix gets the original's (:func:`_completed_name`, trailing dots
         and spaces dropped), and replacing a file of the completed name is asked about. A
         name of only dots and spaces, or only an extension (``".png"``), is refused, saying
-        so (:func:`_typed_name_problem`), before any question, and nothing is written."""
+        so (:func:`_typed_name_problem`), before any question, and nothing is written; so
+        is a name that is a symbolic link (:func:`_link_problem`: writing would replace the
+        file it points to)."""
         if self.document is None or not self._check_not_in_face():
             return False
         if path is None:
@@ -355,6 +380,10 @@ class FileCommands:
         typed = Path(path)
         # a name typed without a suffix: the original's kind
         path = _completed_name(typed, Path(self.document.path or "").suffix or ".png")
+        problem = _link_problem(path)
+        if problem is not None:  # refused before any question
+            self.show_error(problem)
+            return False
         # the dialog asked about the name as typed: ask about this one (the original is asked
         # about below)
         if path != typed and path.exists() and not self._is_open_picture(path):
@@ -400,10 +429,18 @@ class FileCommands:
         return True
 
     def _write(self, path: Path, overwrite: bool) -> bool:
+        """Write the picture to ``path`` (replacing a file there only with ``overwrite``),
+        saying what was written. Refused before any question: an extension the editor does
+        not write, a file there without ``overwrite``, a symbolic link
+        (:func:`_link_problem`; one made while writing is refused too)."""
         doc = self.document
         if path.suffix.lower() not in IMAGE_SUFFIXES:  # refused before any question
             self.show_error(f"{path.name}: cannot write {path.suffix.lower()} files; use one "
                             f"of {', '.join(IMAGE_SUFFIXES)}")
+            return False
+        problem = _link_problem(path) or _exists_problem(path, overwrite)
+        if problem is not None:
+            self.show_error(problem)
             return False
         if loses_transparency(doc.alpha, path.suffix) and not self.confirm(
                     "Save without transparency?",
@@ -425,7 +462,8 @@ class FileCommands:
         try:
             wait_for(self, f"Saving {path.name}...", lambda: save_image(
                 path, image, alpha, overwrite=overwrite, metadata=metadata,
-                deep_original=doc.deep_original, edited=edited, grey=doc.grey))
+                deep_original=doc.deep_original, edited=edited, grey=doc.grey,
+                follow_links=False))
         except ImageFileError as exc:
             self.show_error(str(exc))
             return False
@@ -717,16 +755,24 @@ class FileCommands:
         """The file an export writes for the name ``path``: completed as a PNG, as the dialog
         offers (:func:`_completed_name`). When that changed the name and a file of the new
         name exists, the dialog (``overwrite``) asked about another name: this one is asked
-        about (the question titled ``title``); None when the user keeps it. Without
-        ``overwrite`` the writing refuses a file there; the picture being edited is not
-        asked about (the caller refuses it). A name of only dots and spaces, or only an
-        extension, is refused, the error saying so (:func:`_typed_name_problem`): None."""
+        about (the question titled ``title``); None when the user keeps it. The picture
+        being edited is not asked about (the caller refuses it). A name of only dots and
+        spaces, or only an extension, is refused, the error saying so
+        (:func:`_typed_name_problem`): None; so are a symbolic link (:func:`_link_problem`)
+        and a file there without ``overwrite`` (:func:`_exists_problem`), before any
+        question."""
         problem = _typed_name_problem(path, "exported")
         if problem is not None:
             self.show_error(problem)
             return None
         typed = Path(path)
         path = _completed_name(typed, ".png")
+        # the picture being edited (a link to it too): the caller's refusal names it so
+        problem = None if self._is_open_picture(path) else (
+            _link_problem(path) or _exists_problem(path, overwrite))
+        if problem is not None:
+            self.show_error(problem)
+            return None
         if (path != typed and overwrite and path.exists() and not self._is_open_picture(path)
                 and not self.confirm(title, f"{path.name} already exists. Replace it?")):
             return None

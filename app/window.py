@@ -52,7 +52,7 @@ from app import maskops, preferences
 from app.busy import wait_for
 from app.canvas_view import CanvasView
 from app.compare import ENTER_WISH_DROPPED, CompareDialog
-from app.controller import FillController, reference_names
+from app.controller import FillController, cancelled_message, reference_names
 from app.document import Document, Layer, Step
 from app.elision import elided_message
 from app.face_commands import FaceCommands, PhotoState
@@ -332,7 +332,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         a("undo", "&Undo", self.undo)
         a("redo", "&Redo", self.redo)
         a("fill", "&Fill", lambda: self.fill())
-        a("apply", "&Apply Result", self.controller.apply)
+        a("apply", "&Apply Result", self.apply_result)
         a("cancel", "&Cancel / Discard", self.cancel_or_discard)
         a("fit", "&Fit", self.canvas.fit)
         a("actual_size", "&100 %", self.canvas.actual_size)
@@ -489,7 +489,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         for widget in (*self.docks.values(), *self.findChildren(QToolBar)):
             widget.installEventFilter(self)  # resized by a separator, moved
         panel.fillRequested.connect(self.fill)
-        panel.applyRequested.connect(c.apply)
+        panel.applyRequested.connect(self.apply_result)
         panel.cancelRequested.connect(self.cancel_or_discard)
         self.overlay_panel.changed.connect(canvas.refresh_overlays)
         sem, legend = self.semantic, self.legend
@@ -1022,18 +1022,47 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
     def cancel_or_discard(self) -> None:
         """Esc (and the Engine panel's Cancel): cancel whatever runs (a fill, a map, face or
         text detection; a fill cancelled leaves the canvas showing the document, and says so
-        once it has stopped), else discard the fill waiting for Enter, as Ctrl+Z does: redo
-        brings it back while nothing else changes."""
+        once it has stopped) and the fill after a stroke still to start (*Fill after each
+        stroke*: it never starts, the status bar saying it was cancelled at once), else
+        discard the fill waiting for Enter, as Ctrl+Z does: redo brings it back while
+        nothing else changes."""
+        about_to_fill = self._run_timer.isActive() or self._fill_after_drag
+        self._cancel_fill_after_stroke()
         running = [client for client in self._clients if client.busy]
         for client in running:
             client.cancel()
-        if running:
+        if about_to_fill:
+            engine_class = registry.engine_class(self.controller.settings.engine)
+            self.statusBar().showMessage(
+                cancelled_message(engine_class.title or engine_class.name), 5000)
+            self._update_actions()
+        if running or about_to_fill:
             return
         if self.controller.set_aside():
             self.statusBar().showMessage(DISCARDED_FILL, 5000)
             self._update_actions()
         else:
             self.controller.discard()
+
+    def apply_result(self) -> bool:
+        """Enter (and the Engine panel's Apply): apply the fill waiting, or the fill running
+        as soon as it is done (:meth:`FillController.apply`); returns whether it applied
+        one now. The fill after a stroke still to start (*Fill after each stroke*) starts
+        now, to be applied when done. With no fill shown, running or about to start, the
+        status bar says there is nothing to apply and how to get a fill."""
+        controller = self.controller
+        if self._run_timer.isActive() and not self.canvas.dragging:
+            self._cancel_fill_after_stroke()
+            if self.fill(offer=False) is None:
+                return False  # not started: the status bar says why
+        if controller.has_result or controller.busy or self._fill_after_drag:
+            return controller.apply()
+        if self.document is None:
+            said = f"Nothing to apply: open a picture first ({keys_for('open')})"
+        else:
+            said = f"Nothing to apply: fill first ({keys_for('fill')})"
+        self.statusBar().showMessage(said, 5000)
+        return False
 
     def select_tool(self, name: str) -> None:
         """Make ``name`` the canvas's tool; the overlay of the layer it paints shows

@@ -18,10 +18,12 @@ from engines.base import (
     CancelToken,
     Engine,
     Guidance,
+    InpaintRequest,
     InputError,
     OptionSpec,
     Region,
     RegionStage,
+    Stage,
 )
 from engines.guidance import follow_colour_hints
 from engines.registry import register
@@ -36,9 +38,21 @@ class OpenCVEngine(Engine):
     option_specs = (OptionSpec("radius", "Radius", 5, "neighbourhood (px) each hole pixel is "
                                "filled from", minimum=1, maximum=50),)
 
+    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
+        """As :meth:`Engine.run`; a hole covering the whole picture is refused first
+        (:class:`InputError`): no crop can hold more context then, only unmasking helps."""
+        mask = request.mask
+        if mask.size and int(mask.min()) >= 128:  # no temporary of the picture's size
+            raise InputError(f"no source left for {self.title}: the hole covers the whole "
+                             "area it is filled from (the whole picture), so there is "
+                             "nothing to fill it from; unmask some of the picture")
+        yield from super().run(request, cancel)
+
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
-        """Raises :class:`InputError` when the hole covers the whole region: a diffusion
-        fill has no known pixel to spread in (OpenCV would leave the hole as it is)."""
+        """Raises :class:`InputError` when the hole covers the whole region (the picture
+        is refused earlier, :meth:`run`: this is a crop around the hole, or a picture
+        shrunk to work on): a diffusion fill has no known pixel to spread in (OpenCV would
+        leave the hole as it is)."""
         if region.hole.all():
             raise InputError(f"no source left for {self.title}: the hole covers the whole "
                              "area it is filled from (the image, or the crop around the "

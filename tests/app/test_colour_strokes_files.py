@@ -177,8 +177,8 @@ def test_an_export_asks_for_a_name_beside_the_picture_and_keeps_existing_files(
     (tmp_path / "kept.png").write_bytes(b"kept")
     assert not window.export_colour_strokes(tmp_path / "kept.png")  # not asked to replace it
     assert (tmp_path / "kept.png").read_bytes() == b"kept"
-    assert window.errors == [f"{tmp_path / 'kept.png'}: already exists; choose another name "
-                             "or allow overwriting"]
+    # the editor's words: it has no setting that allows overwriting
+    assert window.errors == [f"{tmp_path / 'kept.png'}: already exists; choose another name"]
     window.ask_save_path = lambda *args: str(tmp_path / "strokes.jpg")
     assert not window.export_colour_strokes()
     assert window.errors[-1] == (f"{tmp_path / 'strokes.jpg'}: colour strokes are saved as "

@@ -309,10 +309,12 @@ def test_an_edit_after_enter_leaves_the_fill_waiting(qtbot, window):
     assert window.document.undo_label() == "Fill (Held guided)"
 
 
-def test_enter_with_nothing_running_or_waiting_says_nothing(window):
+def test_enter_with_nothing_running_or_waiting_says_there_is_nothing_to_apply(window):
+    """Not that a fill will be applied (QA audit 26: said, rather than nothing at all)."""
     window.statusBar().clearMessage()
     press_enter(window)
-    assert status(window) == "" and not window.controller.has_result
+    assert status(window) == "Nothing to apply: fill first (F)"
+    assert not window.controller.has_result
     assert not window.document.can_undo()
 
 

@@ -46,11 +46,14 @@ NO_SAMPLING_SOURCE = ("no source left for Guided PatchMatch: the hole and the sa
 
 
 def _no_source(engine: str) -> str:
-    """What a fill of a picture all hole says (PatchMatch can copy from a reference)."""
-    return NO_SOURCE.format(TITLES[engine]) + (
-        ", so there is nothing to copy from; unmask some context or add a reference photo"
-        if engine == "patchmatch" else
-        "; unmask some context or keep more context around the hole")
+    """What a fill of a picture all hole says (PatchMatch can copy from a reference; the
+    OpenCV fills take none, and no more context can help them either)."""
+    if engine == "patchmatch":
+        return NO_SOURCE.format(TITLES[engine]) + (
+            ", so there is nothing to copy from; unmask some context or add a reference photo")
+    return (f"no source left for {TITLES[engine]}: the hole covers the whole area it is "
+            "filled from (the whole picture), so there is nothing to fill it from; unmask "
+            "some of the picture")
 
 
 def _middle(height: int, width: int) -> tuple[int, int]:
