@@ -305,13 +305,15 @@ def region_map(image: np.ndarray, max_regions: int = 24, threshold: float = 8.0,
     report(0.0, "finding colour regions")
     small, scale = _shrink(image, working_size)
     palette = flat_palette(small)
-    if palette is not None:  # flat graphics (a chart, a logo, a screenshot): see flat_map
+    exact = exact_palette(image, working_size)
+    if palette is not None and (exact is None or len(exact[0]) <= len(palette)):
+        # flat graphics (a chart, a logo, a screenshot): see flat_map
         flat = "finding flat colour areas"
         report(_SUPERPIXELS_DONE, flat)
         return flat_map(image, palette, max_regions, min_area, progress=lambda done: report(
             _SUPERPIXELS_DONE + (1 - _SUPERPIXELS_DONE) * min(done, 0.99), flat))
-    exact = exact_palette(image, working_size)
-    if exact is not None:  # lossless flat graphics of close colours, or thin lines
+    if exact is not None:  # lossless flat graphics of close colours, or thin lines (which
+        # the working size blurs away: the tolerance rule finds fewer colours, or none)
         flat = "finding flat colour areas"
         report(_SUPERPIXELS_DONE, flat)
         palette, colour, uniform = exact
@@ -564,7 +566,7 @@ _EXACT_REACH = 2  # px: a blend's two colours lie within this (a 5 x 5 window)
 _EXACT_TOLERANCE = 4.0  # RGB levels: a blend's distance from the segment between its colours
 _EXACT_GAP = 3  # px: areas of one colour parted by a strip up to twice this wide are one
 _EXACT_SPECK = 4  # px: a smaller piece of a palette colour with no 3 x 3 block is no seed
-_EXACT_THIN = 0.1  # an area with fewer of its seeds in 3 x 3 blocks is thin (a line, text)
+_EXACT_THIN = 0.5  # an area with fewer of its seeds in 3 x 3 blocks is thin (a line, text)
 _EXACT_MINOR = 0.002  # of the picture: a thin colour this rare that blends two others is none
 
 

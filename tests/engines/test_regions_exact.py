@@ -142,12 +142,42 @@ def test_photos_are_no_exact_graphics(photo):
 
 
 def test_the_flat_cases_of_the_tolerance_rule_keep_that_path(monkeypatch):
-    """Bar charts and logos are still mapped by flat_map (the exact path is not asked)."""
+    """Bar charts and logos are still mapped by flat_map: the exact rule finds no more
+    colours in them than the tolerance rule."""
     from tests.engines.test_regions_flat import bar_chart, logo
 
-    def refuse(image, working_size=512):
-        raise AssertionError("exact_palette asked")
-
-    monkeypatch.setattr(regions, "exact_palette", refuse)
     for image, _ in (bar_chart(), logo()):
-        regions.region_map(image)
+        mapped = regions.region_map(image)
+        with monkeypatch.context() as patched:
+            patched.setattr(regions, "exact_palette", lambda image, working_size=512: None)
+            np.testing.assert_array_equal(mapped, regions.region_map(image))
+
+
+def _thin_line_chart(width: int) -> np.ndarray:
+    """A 900 x 600 white chart with black axes and three antialiased sine curves ``width``
+    px wide that cross one another: at the working size (512) the lines blur away, and the
+    tolerance rule finds the white alone (QA audit 27, finding 1)."""
+    chart = np.full((600, 900, 3), 255, np.uint8)
+    cv2.line(chart, (60, 560), (880, 560), (0, 0, 0), 1)
+    cv2.line(chart, (60, 20), (60, 560), (0, 0, 0), 1)
+    xs = np.arange(60, 880)
+    for k, colour in enumerate([(31, 119, 180), (255, 127, 14), (44, 160, 44)]):
+        ys = (300 + 150 * np.sin(xs / (60 + 20 * k)) + k * 30).astype(np.int32)
+        cv2.polylines(chart, [np.stack([xs, ys], 1)], False, colour, width, cv2.LINE_AA)
+    return chart
+
+
+@pytest.mark.parametrize("width", [2, 3])
+def test_a_chart_whose_lines_the_working_size_loses_takes_the_exact_path(width):
+    chart = _thin_line_chart(width)
+    small, _ = regions._shrink(chart, 512)
+    palette = regions.flat_palette(small)
+    assert palette is None or len(palette) < 5  # the tolerance rule misses lines
+    labels = regions.region_map(chart)
+    assert len(np.unique(labels)) == 5  # white, black, and one label per line
+    for colour in [(31, 119, 180), (255, 127, 14), (44, 160, 44), (0, 0, 0)]:
+        exact = (chart == colour).all(axis=2)
+        values, counts = np.unique(labels[exact], return_counts=True)
+        # each line (cut by the others) is one label, but for a speck where lines cross
+        assert counts.max() >= 0.99 * exact.sum()
+        assert values[counts.argmax()] != labels[0, 0]  # and not the background's

@@ -60,10 +60,12 @@ def test_a_large_noisy_picture_keeps_its_horizon_after_the_boundaries_are_sharpe
     assert (np.abs(edge_rows(labels) - 450) <= 3).mean() >= 0.95
 
 
-@pytest.mark.parametrize("noise", [0, 20])
+@pytest.mark.parametrize("noise", [2, 20])
 def test_a_weak_edge_still_merges_under_grain(noise):
     """Two greens about 3 Lab units apart (under the merging threshold of 8) are one region,
-    with or without grain: the smoothing does not split what the merging would join."""
+    with faint or strong grain: the smoothing does not split what the merging would join.
+    (Without any grain the two are lossless flat graphics, whose exact colours stay apart:
+    test_regions_exact.)"""
     image = noisy_halves((84, 150, 84), (80, 156, 80), noise, noisy_top=True, seed=2)
     labels = regions.region_map(image)
     assert (labels == np.bincount(labels.ravel()).argmax()).mean() > 0.98
