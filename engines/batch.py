@@ -791,7 +791,12 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                     raise BatchStopped(_stop_message(exc, target, target.parent,
                                                      so_far_result, rest, overwrite),
                                        so_far_result, rest, earlier()) from exc
-                failed.append((source, _reason(exc, source)))
+                reason = _reason(exc, source)
+                # a Ctrl+C the callback raises here (one a library dropped, which may be why
+                # this picture failed) leaves the picture not done rather than failed
+                report(1.0)
+                failed.append((source, reason))
+                continue
             report(1.0)
     except KeyboardInterrupt as exc:
         raise BatchInterrupted(done(), left(), earlier()) from exc

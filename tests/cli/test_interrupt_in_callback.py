@@ -88,3 +88,24 @@ def test_batch_stops_at_the_next_picture_and_says_what_it_kept(tmp_path, monkeyp
     assert "interrupted" in captured.err
     written = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert len(written) < 4 and len(calls) < 4  # stopped, not run to the end
+
+
+def test_a_picture_failing_after_a_dropped_interrupt_is_not_done_rather_than_failed(
+        tmp_path, monkeypatch, capsys):
+    """numba's compilation interrupted in llvmlite's hook leaves the kernel uncompiled: the
+    picture's fill then fails ("no compiled object yet"). It was the Ctrl+C, not the
+    picture: the run stops with it left to do (QA audit 27, finding 5)."""
+    images, masks = _folder(tmp_path, count=3)
+
+    def interrupted_compile(self, region, cancel):
+        _ctrl_c_inside_a_c_callback()
+        raise RuntimeError("no compiled object yet for <Library '_improve_one'>")
+
+    monkeypatch.setattr(opencv.TeleaEngine, "inpaint_region", interrupted_compile)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == EXIT_INTERRUPTED
+    captured = capsys.readouterr()
+    assert "failed" not in captured.out + captured.err
+    assert "no compiled object" not in captured.out + captured.err
+    assert "interrupted: 0 results written and kept, 3 pictures not done" in captured.err
