@@ -95,13 +95,20 @@ def _summary(labels: np.ndarray, names: tuple[str, ...], noun: str = "class",
     unlabelled = int(counts[UNLABELLED])
     counts[UNLABELLED] = 0
     present = [int(i) for i in np.argsort(-counts) if counts[i]]
-    parts = [f"{names[i] if i < len(names) else f'id {i}'} {100 * counts[i] / labels.size:.0f}%"
+    parts = [f"{names[i] if i < len(names) else f'id {i}'} {_share(counts[i], labels.size)}"
              for i in present[:shown]]  # an id its label set leaves unnamed: by number
     more = f", +{len(present) - shown} more" if len(present) > shown else ""
-    rest = f"{100 * unlabelled / labels.size:.0f}% unlabelled" if unlabelled else ""
+    rest = f"{_share(unlabelled, labels.size)} unlabelled" if unlabelled else ""
     plural = noun + ("es" if noun.endswith("s") else "s")
     listed = "; ".join(filter(None, (", ".join(parts) + more, rest)))
     return f"{len(present)} {noun if len(present) == 1 else plural} ({listed})"
+
+
+def _share(count: int, total: int) -> str:
+    """``count`` of ``total`` pixels as a whole percentage, ``"<1%"`` for a share that
+    rounds to 0 but is not none."""
+    share = 100 * count / total
+    return "<1%" if 0 < share < 0.5 else f"{share:.0f}%"
 
 
 def _noun(label_set: str) -> str:

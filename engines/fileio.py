@@ -1947,11 +1947,15 @@ def picture_notes(loaded: LoadedImage, suffix: str) -> list[str]:
     """What the user is told about a picture read as ``loaded`` whose result is written as
     a ``suffix`` file, in this order: what reading it converted (:attr:`LoadedImage.notes`:
     16 bits edited at 8, only the first of its frames or pages, turned upright by its EXIF
-    orientation...), then a deep picture's result being 8-bit (:func:`_shallow_result_note`),
+    orientation...; the palette note only for a result in the format that keeps the
+    palette, :func:`kept_storage`), then a deep picture's result being 8-bit (:func:`_shallow_result_note`),
     then its transparency flattened onto white (:func:`flattened_note`).
     The same words from ``inpaint`` (a ``note:`` line each) and in a folder run's notes on
     the result (:attr:`engines.batch.BatchResult.notes`)."""
     notes = list(loaded.notes)
+    stored = _storage_note(loaded.metadata.source)  # how saving in its format keeps it:
+    if stored in notes and kept_storage(loaded.metadata, suffix) is None:  # not news for a
+        notes.remove(stored)  # result of another format, which keeps the fill as it is
     shallow = _shallow_result_note(loaded, suffix)
     if shallow is not None:
         notes.append(shallow)

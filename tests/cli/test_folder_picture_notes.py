@@ -226,3 +226,19 @@ def test_a_picture_of_yet_another_size_is_listed_as_before(tmp_path, mask, capsy
         "1 skipped (another size than the mask; --other-sizes anchor fills them):",
         "  small.png 50x40, the mask 80x60",
         f"note: turned.jpg: {TURNED}"]
+
+
+def test_the_palette_note_comes_only_with_a_result_that_keeps_the_palette(tmp_path, mask,
+                                                                           capsys):
+    """A GIF's result written as PNG keeps the fill's colours: "saving it as GIF keeps its
+    palette" would be no news there (QA audit 27, finding 8)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    _animated_gif(images / "anim.gif")
+    code, as_gif, _ = _inpaint(capsys, images / "anim.gif", mask, tmp_path / "alone.gif")
+    assert code == EXIT_OK and as_gif == [FRAMES, GIF_PALETTE]
+    code, as_png, _ = _inpaint(capsys, images / "anim.gif", mask, tmp_path / "alone.png")
+    assert code == EXIT_OK and as_png == [FRAMES]
+    code, lines = _batch(capsys, "--images", images, "--mask", mask, "-o", tmp_path / "out",
+                         "--format", ".png")
+    assert code == EXIT_OK and lines[1:] == [f"note: anim.png: {FRAMES}"]

@@ -204,3 +204,13 @@ def test_a_map_with_no_label_says_none(tmp_path):
     one = np.full((4, 5), 255, np.uint8)
     one[0, :2] = 7  # an id the label set leaves unnamed is counted, by its number
     assert _summary(one, ("sky",), "label") == "1 label (id 7 10%; 90% unlabelled)"
+
+
+def test_a_share_that_rounds_to_nothing_is_said_under_one_percent():
+    from cli.segment import _summary
+
+    labels = np.zeros((100, 300), np.uint8)
+    labels[0, :10] = 1  # 10 of 30,000 pixels
+    labels[1, :10] = 255
+    assert _summary(labels, ("sky", "sun")) == (
+        "2 classes (sky 100%, sun <1%; <1% unlabelled)")
