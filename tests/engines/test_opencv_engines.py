@@ -21,7 +21,7 @@ def _image() -> np.ndarray:
 def test_a_hole_covering_the_whole_picture_is_refused(name, strategy):
     request = InpaintRequest(_image(), np.full(SHAPE, 255, np.uint8), strategy=strategy)
     with pytest.raises(InputError, match=r"^no source left for OpenCV .*: the hole covers "
-                                         r"the whole area .*; unmask some context"):
+                                         r"the whole area .*; unmask some of the picture"):
         list(registry.create(name).run(request))
 
 
