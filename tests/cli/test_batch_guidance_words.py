@@ -10,7 +10,8 @@ import numpy as np
 import cli.batch
 import engines.batch
 from cli import EXIT_OK
-from engines.fileio import save_image, save_mask
+from engines.fileio import load_mask, save_image, save_mask
+from tests.cli.test_batch_guidance_anchor import anchored as anchored  # a fixture, used by name
 from tests.cli.test_cli import run_cli
 
 
@@ -26,19 +27,12 @@ def test_the_cli_takes_the_engines_words():
         engines.batch.GUIDANCE_WITHOUT)
 
 
-def test_both_notes_say_the_words_given_in_engines(tmp_path, monkeypatch, capsys):
+def test_both_notes_say_the_words_given_in_engines(anchored, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(engines.batch.GUIDANCE_WITHOUT, "sketch", "QA lines")
-    images, sketches = tmp_path / "images", tmp_path / "sketches"
-    images.mkdir()
+    images, _, far_file = anchored  # far.png: off the smaller picture once anchored
+    sketches = tmp_path / "sketches"
     sketches.mkdir()
-    save_image(images / "big.png", _noise((60, 80), 1))
-    save_image(images / "small.png", _noise((60, 40), 2))
-    hole = np.zeros((60, 80), np.uint8)
-    hole[10:30, 6:26] = 255
-    save_mask(tmp_path / "hole.png", hole)
-    far = np.zeros((60, 80), np.uint8)
-    far[5:50, 60:78] = 255  # off the smaller picture once anchored with the mask
-    save_mask(tmp_path / "far.png", far)
+    far = load_mask(far_file)
     out = tmp_path / "out"
     assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o", out,
                    "--engine", "patchmatch", "--other-sizes", "anchor", "--sketch",
