@@ -32,6 +32,7 @@ from engines.region import (
     colour_strokes_in,
     crop_boxes,
     hole_unseen,
+    patch_centres,
     unsourced_labels,
 )
 
@@ -49,14 +50,6 @@ COLOUR_HINT_DETAIL = 6.0
 # (at most half the hole's half-width).
 COLOUR_HINT_EDGE = 6.0
 _GRID = 64  # px: a whole number of the coarsest cells of the colour hints' pyramid
-
-
-def patch_centres(usable: np.ndarray, side: int) -> np.ndarray:
-    """``(h, w)`` uint8, 1 at the centres of the ``side`` x ``side`` patches (``side`` odd)
-    that lie wholly inside the array and on ``usable`` (``(h, w)`` bool) pixels."""
-    kernel = np.ones((side, side), np.uint8)
-    return cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
-                     borderValue=0)
 
 
 def reference_pixels(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -194,9 +187,10 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
       carries (:func:`engines.region.unsourced_labels`), which therefore constrained
       nothing, in one sentence: named by ``label_names()`` (the names of the ids of
       ``request.label_set``, asked for only then; None: unknown, each is named by its id),
-      with why (no pixel outside the hole carries it, or the sampling area leaves out every
-      one that does) and what that part of the hole was filled from (any pixel, or the
-      unlabelled pixels and the reference photos searched, which count as any label).
+      with why (no pixel outside the hole carries it, the sampling area leaves out every
+      one that does, or no patch of the patch size fits on those the fill may copy from)
+      and what that part of the hole was filled from (any pixel, or the unlabelled pixels
+      and the reference photos searched, which count as any label).
 
     ``cancel`` is looked at between the bands of the passes over the labels."""
     notes = []
@@ -208,8 +202,10 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
                          f"it {problem}")
     found = unsourced_labels(request, engine, cancel, unedited_labels)
     if found.labels:
+        patch = _patch_option(engine, request) if found.unfitted else None
         notes.append(_labels_note(found, label_names, bool(request.exemplars)
-                                  and len(left_out) < len(request.exemplars)))
+                                  and len(left_out) < len(request.exemplars), patch,
+                                  _sources_limited(request, engine)))
     return notes
 
 
@@ -241,24 +237,44 @@ def reference_names_for(request: InpaintRequest, names: Sequence[str]) -> tuple[
     reference photo" for the ones after."""
     return (*names, *["a reference photo"] * (len(request.exemplars) - len(names)))
 
+
+def _sources_limited(request: InpaintRequest, engine: Engine) -> bool:
+    """Whether something but the hole may keep ``engine`` from copying known pixels of
+    ``request``: a sampling area it follows, or the picture's transparency."""
+    return request.alpha is not None or (Guidance.SAMPLING in engine.guidance and (
+        request.sample_include is not None or request.sample_exclude is not None))
+
+
 def _labels_note(found: LabelSources, label_names: Callable[[], Sequence[str] | None],
-                 references: bool) -> str:
+                 references: bool, patch: tuple[int, str] | None = None,
+                 limited: bool = False) -> str:
     """The sentence of :func:`source_notes` on ``found``'s labels; ``references``: whether
-    the fill searched a reference photo (PatchMatch's labels take any of its pixels)."""
+    the fill searched a reference photo (PatchMatch's labels take any of its pixels);
+    ``patch``: the ``(side, title)`` of the patch size option (:func:`_patch_option`),
+    which the reason given for ``found``'s ``unfitted`` labels names (None: it names none);
+    ``limited``: whether a sampling area or transparency keeps the fill from copying some
+    known pixels (:func:`_sources_limited`: that reason then says it is about the pixels
+    the fill may copy)."""
     names = label_names()
 
     def named(ids) -> str:
         return join_words([f'"{names[i]}"' if names is not None and i < len(names)
                            else f"id {i}" for i in ids])
 
-    left_out = set(found.left_out)
+    left_out, unfitted = set(found.left_out), set(found.unfitted)
     carried = [i for i in found.labels if i in left_out]
-    lacking = [i for i in found.labels if i not in left_out]
+    thin = [i for i in found.labels if i in unfitted]
+    lacking = [i for i in found.labels if i not in left_out and i not in unfitted]
     one = len(found.labels) == 1
     why = []
     if carried:
         why.append("the sampling area leaves out every pixel outside the hole that carries "
                    + ("it" if one else named(carried)))
+    if thin:
+        size = "" if patch is None else f"of the {patch[1].lower()} ({patch[0]}x{patch[0]}) "
+        why.append(f"no patch {size}fits on the pixels outside the hole that carry "
+                   + ("it" if one else named(thin))
+                   + (" and may be copied" if limited else ""))
     if lacking:
         why.append("no pixel outside the hole carries " + ("it" if one else named(lacking)))
     sources = [what for what, given in (("the unlabelled pixels", found.unlabelled),

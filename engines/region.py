@@ -204,6 +204,31 @@ def _row_bands(height: int, width: int, cancel: CancelToken | None = None) -> It
         yield slice(top, min(top + rows, height))
 
 
+def patch_centres(usable: np.ndarray, side: int) -> np.ndarray:
+    """``(h, w)`` uint8, 1 at the centres of the ``side`` x ``side`` patches (``side`` odd)
+    that lie wholly inside the array and on ``usable`` (``(h, w)`` bool) pixels."""
+    kernel = np.ones((side, side), np.uint8)
+    return cv2.erode(usable.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                     borderValue=0)
+
+
+def source_patch(request: InpaintRequest, engine: Engine) -> int | None:
+    """The side of the square patches ``engine`` copies on ``request``: its own
+    ``patch_size`` option (the engine's value, else the request's, else the default, as
+    :meth:`Engine.engine_option` reads it), or None for an engine without one (it copies
+    single pixels, as far as its sources go) or a value that is no whole number from 1 up
+    (which the engine refuses itself: :meth:`Engine.run` checks the options first)."""
+    spec = next((spec for spec in engine.user_options() if spec.key == "patch_size"), None)
+    if spec is None:
+        return None
+    side = engine.options.get("patch_size", request.options.get("patch_size", spec.default))
+    try:
+        value = float(side)
+    except (TypeError, ValueError):
+        return None
+    return int(value) if value.is_integer() and value >= 1 else None
+
+
 def _component_boxes(mask: np.ndarray, cancel: CancelToken) -> list[Box]:
     """The bounding boxes of the 8-connected components of ``mask > 0`` (2-D uint8), in no
     particular order: OpenCV labels the mask's bounding box in bands of rows
@@ -406,50 +431,77 @@ def _sources_outside(request: InpaintRequest, engine: Engine, boxes: list[Box],
     """Whether guidance an engine that copies sources follows asks for sources that a crop
     box would leave out.
 
-    Where a sampling area the engine follows limits the sources (an include area, an
-    excluded one), a box whose context holds no pixel the engine may copy from
-    (:func:`_allowed_sources`: known, not fully transparent, inside the include area, not
-    excluded) while the rest of the picture holds some would leave the fill nothing to copy:
-    the engine sees the whole picture. Likewise a hole labelled L copies from pixels
-    labelled L that it may copy from; when a box's context holds none of them but the rest
-    of the picture does, the crop would silently drop the guidance. The pixels are read in
-    bands (:func:`_holds_allowed`, :func:`_box_label_sources`, ``cancel`` looked at between
-    them): each box's, then, only where a box lacks a source, the whole picture's.
+    Where a sampling area the engine follows, or the picture's transparency, limits the
+    sources, a box whose context holds no source the engine may copy while the rest of the
+    picture holds some would leave the fill nothing to copy: the engine sees the whole
+    picture. A source is a pixel the engine may copy from (:func:`_allowed_sources`:
+    known, not fully transparent, inside the include area, not excluded) or, for an engine
+    that copies patches (:func:`source_patch`), such a pixel at the centre of a patch of
+    its side lying wholly on such pixels inside the box: a thin strip of them, where no
+    patch fits, is none. Likewise a hole labelled L copies from the sources labelled L;
+    when a box's context holds none of them but the rest of the picture does, the crop
+    would silently drop the guidance. The pixels are read in bands (:func:`_holds_allowed`,
+    :func:`_box_label_sources`, ``cancel`` looked at between them): each box's, then, only
+    where a box lacks a source, the whole picture's.
     """
     if not engine.copies_sources:
         return False
+    side = source_patch(request, engine)
     labels = request.labels if Guidance.LABELS in engine.guidance else None
     inside, outside = _sampling_followed(request, engine)
     restricts = inside is not None and _any_in_bands(inside, cancel)
-    limited = restricts or (outside is not None and _any_in_bands(outside, cancel))
+    limited = restricts or request.alpha is not None or (
+        outside is not None and _any_in_bands(outside, cancel))
     whole = Box.frame(request.mask.shape)
-    if limited and not all(_holds_allowed(request, engine, box, restricts, cancel)
+    if limited and not all(_holds_allowed(request, engine, box, restricts, side, cancel)
                            for box in boxes) \
-            and _holds_allowed(request, engine, whole, restricts, cancel):
+            and _holds_allowed(request, engine, whole, restricts, side, cancel):
         return True
     if labels is None:
         return False
     offered = None  # the labels the whole picture offers, read when first needed
     for box in boxes:
-        lacking = _box_label_sources(request, engine, box, restricts, None, cancel)[0]
+        lacking = _box_label_sources(request, engine, box, restricts, None, side, cancel)[0]
         if not lacking.any():
             continue
         if offered is None:
-            offered = _box_label_sources(request, engine, whole, restricts, None, cancel)[1]
+            offered = _box_label_sources(request, engine, whole, restricts, None, side,
+                                         cancel)[1]
         if (lacking & offered).any():
             return True
     return False
 
 
 def _holds_allowed(request: InpaintRequest, engine: Engine, box: Box, include: bool,
-                   cancel: CancelToken) -> bool:
-    """Whether ``box`` holds a pixel ``engine`` may copy from (:func:`_allowed_sources`;
-    ``include``: whether an include area restricts them), read in bands of rows (``cancel``
-    looked at between them) up to the first one."""
-    return any(_allowed_sources(request, engine, Box(box.top + band.start, box.left,
-                                                     box.top + band.stop, box.right),
-                                include).any()
-               for band in _row_bands(box.height, box.width, cancel))
+                   side: int | None, cancel: CancelToken) -> bool:
+    """Whether ``box`` holds a source ``engine`` may copy (:func:`_source_bands`: a pixel it
+    may copy from, with ``side`` the centre of a whole patch of them; ``include``: whether
+    an include area restricts them), read in bands of rows (``cancel`` looked at between
+    them) up to the first one."""
+    return any(centres.any()
+               for _, centres in _source_bands(request, engine, box, include, side, cancel))
+
+
+def _source_bands(request: InpaintRequest, engine: Engine, box: Box, include: bool,
+                  side: int | None,
+                  cancel: CancelToken) -> Iterator[tuple[Box, np.ndarray]]:
+    """``(part, centres)`` for each band of rows of ``box`` (:func:`_row_bands`, ``cancel``
+    looked at between them): the band and the ``(h, w)`` bool map over it of the pixels
+    ``engine`` may copy from (:func:`_allowed_sources`; ``include``: whether an include
+    area restricts them) that are the centre of a ``side`` x ``side`` patch lying wholly on
+    such pixels inside ``box`` (:func:`patch_centres`: as the engine takes its sources in
+    a region of that box); every such pixel where ``side`` is None. The erosion reads
+    ``side // 2`` rows more either side of a band, within the box (as
+    ``patchmatch.window.bands_with_margin`` does), so each band comes out as the whole
+    box's would, with scratch memory for one band."""
+    reach = 0 if side is None else side // 2
+    for band in _row_bands(box.height, box.width, cancel):
+        first, last = max(band.start - reach, 0), min(band.stop + reach, box.height)
+        wide = _allowed_sources(request, engine, Box(box.top + first, box.left,
+                                                     box.top + last, box.right), include)
+        inner = slice(band.start - first, band.stop - first)
+        centres = wide[inner] if side is None else patch_centres(wide, side)[inner].view(bool)
+        yield Box(box.top + band.start, box.left, box.top + band.stop, box.right), centres
 
 
 def _sampling_followed(request: InpaintRequest,
@@ -482,17 +534,22 @@ class LabelSources(NamedTuple):
     """What :func:`unsourced_labels` finds.
 
     ``labels``: the ids (sorted, never :data:`~engines.base.UNLABELLED`) given to hole
-    pixels that no pixel the engine may copy from carries in the region it fills them in,
-    so that they constrain nothing there; ``left_out``: those of them that known pixels of
-    the picture do carry, all outside what the sampling area allows (the others no known
-    pixel carries); ``unlabelled``: whether such a region holds unlabelled pixels the engine
-    may copy from (the labels' pixels then copy from those, and from reference photos, which
-    PatchMatch counts as any label, instead of from anywhere).
+    pixels that no source the engine may copy carries in the region it fills them in (a
+    pixel it may copy from; for an engine that copies patches, such a pixel at the centre
+    of a whole patch of them, :func:`source_patch`), so that they constrain nothing there;
+    ``left_out``: those of them that known pixels of the picture do carry, all outside what
+    the sampling area allows (the others no known pixel carries, or only fully transparent
+    ones, or they are ``unfitted``); ``unlabelled``: whether
+    such a region holds unlabelled sources (the labels' pixels then copy from those, and
+    from reference photos, which PatchMatch counts as any label, instead of from anywhere);
+    ``unfitted``: those of ``labels`` that pixels the engine may copy from do carry, but
+    where no patch of its side fits (a thin strip, a ring around the hole).
     """
 
     labels: tuple[int, ...] = ()
     left_out: tuple[int, ...] = ()
     unlabelled: bool = False
+    unfitted: tuple[int, ...] = ()
 
 
 def unsourced_labels(request: InpaintRequest, engine: Engine,
@@ -504,14 +561,17 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
     a hole pixel where ``labels`` differ from ``unedited_labels`` (the ``(H, W)`` uint8 map
     as a parser computed it, as :func:`engines.guidance.guidance_given` counts them; None:
     every label of the hole is given): a hole over the one object of its label (what a fill
-    removes) is no guidance.
+    removes) is no guidance. An engine that copies patches (:func:`source_patch`) finds a
+    source of label L only at a pixel labelled L at the centre of a whole patch of pixels
+    it may copy from, as PatchMatch does; others at any pixel labelled L it may copy from.
 
     Each hole's own crop box (:func:`crop_boxes`) is read first, in bands of rows
     (:data:`BAND_PIXELS`, ``cancel`` looked at between them): where every label given to
     its hole has a source in it, so has every region the engine fills (its boxes only grow
-    from those: joined, widened, the whole picture), and nothing else is read. Otherwise the
-    engine's own boxes are planned (:func:`plan_boxes`) and each is read the same way, and,
-    with a sampling area followed, the whole picture for the labels known pixels carry.
+    from those: joined, widened, the whole picture; a patch inside a box is inside any box
+    holding it), and nothing else is read. Otherwise the engine's own boxes are planned
+    (:func:`plan_boxes`) and each is read the same way, and, with a sampling area followed
+    or patches copied, the whole picture for the labels pixels carry (per pixel).
     """
     cancel = cancel or CancelToken()
     if request.labels is None or not engine.copies_sources \
@@ -522,9 +582,11 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
                          f"labels {request.labels.shape}")
     inside = _sampling_followed(request, engine)[0]
     include = inside is not None and _any_in_bands(inside, cancel)
+    side = source_patch(request, engine)
 
-    def read(box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _box_label_sources(request, engine, box, include, unedited_labels, cancel)
+    def read(box: Box, patch: int | None = side) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _box_label_sources(request, engine, box, include, unedited_labels, patch,
+                                  cancel)
 
     boxes = crop_boxes(request.mask, request.crop_margin, engine.min_context, cancel)
     if not any(read(box)[0].any() for box in boxes):
@@ -536,32 +598,39 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
         unlabelled |= bool(lacking.any() and offered[UNLABELLED])
     if not missing.any():
         return LabelSources()
-    left_out = np.zeros(256, bool)
-    if any(area is not None for area in _sampling_followed(request, engine)):
-        left_out = missing & read(Box.frame(request.mask.shape))[2]
+    left_out, unfitted = np.zeros(256, bool), np.zeros(256, bool)
+    followed = any(area is not None for area in _sampling_followed(request, engine))
+    if followed or side is not None:
+        # per pixel: a label missing though pixels the engine may copy from carry it has
+        # no whole patch on them (per pixel, the region would have been widened to them)
+        _, allowed, carried = read(Box.frame(request.mask.shape), None)
+        unfitted = missing & allowed
+        if followed:
+            left_out = missing & carried & ~allowed
     return LabelSources(tuple(np.flatnonzero(missing).tolist()),
-                        tuple(np.flatnonzero(left_out).tolist()), unlabelled)
+                        tuple(np.flatnonzero(left_out).tolist()), unlabelled,
+                        tuple(np.flatnonzero(unfitted).tolist()))
 
 
 def _box_label_sources(request: InpaintRequest, engine: Engine, box: Box, include: bool,
-                       unedited: np.ndarray | None,
+                       unedited: np.ndarray | None, side: int | None,
                        cancel: CancelToken) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(lacking, offered, carried)``, ``(256,)`` bool by label id, over ``box`` of
     ``request`` (which has labels): the labels given to hole pixels (where they differ from
-    ``unedited``, unless that is None) that no pixel ``engine`` may copy from carries
-    (:func:`_allowed_sources`; never :data:`~engines.base.UNLABELLED`), those such pixels
-    carry, those known pixels carry. Read in bands of rows (:func:`_row_bands`, ``cancel``
-    looked at between them); ``include``: whether an include area restricts the sources."""
+    ``unedited``, unless that is None) that no source ``engine`` may copy carries (never
+    :data:`~engines.base.UNLABELLED`), those its sources carry, those known pixels carry.
+    A source is a pixel the engine may copy from (:func:`_allowed_sources`) or, with
+    ``side``, such a pixel at the centre of a ``side`` x ``side`` patch of them inside the
+    box (:func:`_source_bands`). Read in bands of rows (``cancel`` looked at between
+    them); ``include``: whether an include area restricts the sources."""
     wanted, offered, carried = (np.zeros(256, bool) for _ in range(3))
-    for band in _row_bands(box.height, box.width, cancel):
-        part = Box(box.top + band.start, box.left, box.top + band.stop, box.right)
+    for part, centres in _source_bands(request, engine, box, include, side, cancel):
         rows, cols = part.slices
         labels, hole = request.labels[rows, cols], request.mask[rows, cols] >= 128
         given = hole if unedited is None else hole & (labels != unedited[rows, cols])
         wanted |= np.bincount(labels[given], minlength=256) > 0
         carried |= np.bincount(labels[~hole], minlength=256) > 0
-        allowed = _allowed_sources(request, engine, part, include)
-        offered |= np.bincount(labels[allowed], minlength=256) > 0
+        offered |= np.bincount(labels[centres], minlength=256) > 0
     lacking = wanted & ~offered
     lacking[UNLABELLED] = False
     return lacking, offered, carried
