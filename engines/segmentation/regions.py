@@ -551,13 +551,17 @@ def flat_palette(small: np.ndarray) -> np.ndarray | None:
 # 255) or that are mostly thin lines (a line chart) fail the rule above (audit 25, F5): their
 # palette's colours are closer than _FLAT_SEPARATION, or the working size's shrinking blurs the
 # lines. Such a picture is recognised by exact colours instead (see exact_palette): most of it
-# lies in 3 x 3 blocks of one exact colour (a photo's grain leaves almost none: under 0.2 in
-# the photos of bench/README.md, also those with a black border or a clipped sky), and nearly
+# lies in 2 x 2 blocks of one exact colour, looked at full size in tiles spread over it (a
+# photo's grain leaves almost none: under 0.2 in the photos of bench/README.md, also those
+# with a dark border or a clipped sky; small icons and 4 x 4 pixel art keep theirs, which a
+# sample of every n-th pixel would break up), and nearly
 # all of it is either of a few exact colours that are nobody's blend, or an antialiased blend
 # of two of them (on the RGB segment between two palette colours found within 2 px). Areas of
 # each exact colour then make the map, however close two colours are.
 
-_EXACT_UNIFORM = 0.5  # at least this share of the (sampled) picture in 3 x 3 exact blocks
+_EXACT_UNIFORM = 0.5  # at least this share of the picture's tiles in 2 x 2 exact blocks
+_EXACT_TILE = 64  # px: the side of the full-size tiles looked at for that share
+_EXACT_TILES = 8  # the most tiles across and down (8 x 8 tiles: 512 x 512 pixels)
 _EXACT_MIN_SHARE = 0.0005  # of the sample: a rarer exact colour is no palette candidate
 _EXACT_CANDIDATES = 64  # the most common exact colours looked at
 _EXACT_CORE = 0.5  # a palette colour: at least this share of its pixels are no blend
@@ -582,6 +586,29 @@ def _uniform(image: np.ndarray) -> np.ndarray:
     return (cv2.dilate(image, kernel) == cv2.erode(image, kernel)).all(axis=2)
 
 
+def _repeated_share(image: np.ndarray) -> float:
+    """The share of ``image``'s pixels (``(H, W, 3)`` uint8) whose 2 x 2 block (with the
+    pixels right, below and diagonally below) is one exact colour, over at most
+    :data:`_EXACT_TILES` x :data:`_EXACT_TILES` full-size tiles of :data:`_EXACT_TILE`
+    pixels spread evenly over the picture (the whole picture when it is no larger)."""
+    height, width = image.shape[:2]
+
+    def starts(size: int) -> np.ndarray:
+        count = min(_EXACT_TILES, math.ceil(size / _EXACT_TILE))
+        return np.unique(np.linspace(0, max(size - _EXACT_TILE, 0), count).astype(int))
+
+    same, total = 0, 0
+    for top in starts(height):
+        for left in starts(width):
+            tile = image[top:top + _EXACT_TILE, left:left + _EXACT_TILE]
+            corner = tile[:-1, :-1]
+            block = ((corner == tile[1:, :-1]).all(axis=2) & (corner == tile[:-1, 1:]).all(axis=2)
+                     & (corner == tile[1:, 1:]).all(axis=2))
+            same += int(block.sum())
+            total += block.size
+    return same / total if total else 0.0
+
+
 def exact_palette(image: np.ndarray, working_size: int = 512
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The exact flat colours of lossless flat graphics (``image``: ``(H, W, 3)`` uint8 RGB)
@@ -589,14 +616,15 @@ def exact_palette(image: np.ndarray, working_size: int = 512
     other pixel) and its 3 x 3 blocks of one exact colour (``(H, W)`` bool), or ``None`` for
     any other picture (photos, JPEG). See the comment above.
 
-    Photos are refused on a sample (every n-th pixel, the longer side at most
-    ``working_size``), by its share of 3 x 3 exact blocks; the rest is looked at full size.
+    Photos are refused first by their share of 2 x 2 exact blocks in full-size tiles
+    (:func:`_repeated_share`); the colours are counted on a sample (every n-th pixel, the
+    longer side at most ``working_size``); the rest is looked at full size.
     The palette: ``(k, 3)`` float64 RGB, ``1 <= k <= 32``, the most common first."""
+    if image.shape[0] < 2 or image.shape[1] < 2 or _repeated_share(image) < _EXACT_UNIFORM:
+        return None
     height, width = image.shape[:2]
     step = max(1, math.ceil(max(height, width) / working_size))
     sample = np.ascontiguousarray(image[::step, ::step])
-    if _uniform(sample).mean() < _EXACT_UNIFORM:
-        return None
     keys, counts = np.unique(_exact_codes(sample), return_counts=True)
     often = np.flatnonzero(counts >= max(2.0, _EXACT_MIN_SHARE * sample.shape[0]
                                          * sample.shape[1]))

@@ -137,7 +137,7 @@ def test_photos_are_no_exact_graphics(photo):
     # nor with two thirds of the picture a flat black border (3 x 3 exact blocks well over half)
     bordered = np.zeros((image.shape[0], image.shape[1] * 3, 3), np.uint8)
     bordered[:, :image.shape[1]] = image
-    assert regions._uniform(bordered).mean() >= regions._EXACT_UNIFORM
+    assert regions._repeated_share(bordered) >= regions._EXACT_UNIFORM
     assert regions.exact_palette(bordered) is None
 
 
@@ -181,3 +181,26 @@ def test_a_chart_whose_lines_the_working_size_loses_takes_the_exact_path(width):
         # each line (cut by the others) is one label, but for a speck where lines cross
         assert counts.max() >= 0.99 * exact.sum()
         assert values[counts.argmax()] != labels[0, 0]  # and not the background's
+
+
+def test_many_small_icons_and_small_pixel_art_take_the_exact_path():
+    """Flat squares 16 px wide, 6 px apart (a sample of every 4th pixel of a 1600 px wide
+    picture breaks their 3 x 3 blocks up), and 64 x 64 pixel art of 4 x 4 blocks: the gate
+    looks at full-size tiles (QA audit 27, finding 6: both took the photo path, 24 labels
+    mixing icons and white)."""
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (8, 3))
+    icons = np.full((1200, 1600, 3), 255, np.uint8)
+    for y in range(5, 1190, 22):
+        for x in range(5, 1590, 22):
+            icons[y:y + 16, x:x + 16] = colours[rng.integers(0, 8)]
+    art = cv2.resize(rng.integers(0, 256, (12, 3)).astype(np.uint8)[rng.integers(0, 12, (16, 16))],
+                     (64, 64), interpolation=cv2.INTER_NEAREST)
+    for picture, count in ((icons, 9), (art, 12)):
+        assert regions.exact_palette(picture) is not None
+        labels = regions.region_map(picture)
+        codes = regions._exact_codes(picture)
+        for label in np.unique(labels):  # every label holds one colour
+            assert len(np.unique(codes[labels == label])) == 1
+        assert len(np.unique(codes)) == count
+    assert len(np.unique(regions.region_map(icons))) == 9  # white and the 8 colours
