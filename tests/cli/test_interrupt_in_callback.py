@@ -19,6 +19,15 @@ from tests.cli.test_cli import _folder, run_cli
 _CALLBACK = ctypes.CFUNCTYPE(None)
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own SIGINT handler (KeyboardInterrupt), whatever an earlier test or the
+    program's exit (``main._ignore_interrupts``) left in place."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _ctrl_c_inside_a_c_callback() -> None:
     """Deliver SIGINT while Python code runs inside a ctypes callback, as a Ctrl+C during
     llvmlite's hook is: its handler raises KeyboardInterrupt there, which ctypes drops."""
