@@ -49,6 +49,37 @@ def test_switching_frees_the_previous_model():
     assert slot.get("a", lambda: Net("a again")).name == "a again"  # switching back reloads
 
 
+def test_the_first_load_freezes_what_the_process_holds_and_swaps_still_free_networks(
+        monkeypatch):
+    """Before the first network, torch's and the program's objects move to the permanent
+    generation (gc.freeze), so each swap's full collection is short; a network dropped at
+    a swap, held only through a reference cycle, is still collected."""
+    import engines.device as device
+
+    monkeypatch.setattr(device, "_imports_frozen", False)
+    unfrozen = []
+    monkeypatch.setattr(device.atexit, "register", unfrozen.append)
+    slot = ModelSlot()
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    made = []
+
+    def load_first():  # made by the load, as networks are: after the freeze
+        network = torch.nn.Linear(2, 2)
+        network.itself = [network]  # a cycle: only a collection frees it
+        made.append(weakref.ref(network))
+        return network
+
+    slot.get("a", load_first)
+    assert gc.get_freeze_count() > 0 and unfrozen == [gc.unfreeze]  # undone at exit
+    frozen = gc.get_freeze_count()
+    gone = made[0]
+    slot.get("b", lambda: torch.nn.Linear(2, 2))
+    assert gone() is None  # the swap's collection freed it: it was not frozen
+    assert gc.get_freeze_count() == frozen  # frozen once only
+    gc.unfreeze()
+
+
 def test_failed_load_keeps_the_previous_model():
     slot = ModelSlot()
     first = slot.get("a", lambda: Net("a"))
