@@ -1,7 +1,8 @@
-"""How long a network swap's garbage collection holds the GIL (the editor's window waits for
-it): :func:`engines.device.free_accelerator_memory` after one network replaced another, with
-and without :func:`engines.device._freeze_imports` (torch's objects frozen before the first
-load), in one process each (a freeze cannot be undone for the comparison), median of 5 swaps.
+"""How long a network swap holds the GIL (the editor's window waits for it):
+:meth:`engines.device.ModelSlot.get` replacing one LaMa generator by another (built before
+the timing: the swap's own work, the dropped network's freeing and garbage collection), as
+before (a full ``gc.collect()`` at every swap) and now (only when a reference cycle keeps the
+dropped network: :func:`engines.device._dropped`), in one process each, median of 5 swaps.
 
     python bench/model_swap.py
 """
@@ -12,7 +13,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,17 +22,18 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import engines.device as device
 if sys.argv[2] == "off":
-    device._freeze_imports = lambda: None
+    device._dropped = lambda held: (lambda: True)  # as before: always collect
 import torch, torchvision  # what a neural engine and the face tools import
 import app.window  # the editor's own modules, as its process holds them
 from engines.neural.lama_network import FFCResNetGenerator
 slot = device.ModelSlot()
 times = []
 for swap in range(6):
-    slot.get(swap, lambda: FFCResNetGenerator())
+    network = FFCResNetGenerator()
     started = time.perf_counter()
-    device.free_accelerator_memory()
+    slot.get(swap, lambda: network)
     times.append(time.perf_counter() - started)
+    del network
 import gc
 print(json.dumps({"ms": [t * 1000 for t in times[1:]], "tracked": len(gc.get_objects())}))
 """
@@ -44,10 +45,11 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), mode], check=True,
                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
         results[mode] = json.loads(out)
-    print("| torch's objects frozen before the first load | collection after a swap, median "
-          "of 5 | objects the collector tracks |")
+    print("| garbage collection at a swap | swap, median of 5 | objects the collector "
+          "tracks |")
     print("|---|---|---|")
-    for mode, label in (("off", "no (before)"), ("on", "yes (now)")):
+    for mode, label in (("off", "always (before)"), ("on", "only for a network a cycle "
+                                                            "keeps (now)")):
         ms = results[mode]["ms"]
         print(f"| {label} | {statistics.median(ms):.1f} ms ({min(ms):.1f}-{max(ms):.1f}) | "
               f"{results[mode]['tracked']:,} |")

@@ -10,13 +10,13 @@ import``, ``train semantic`` in another process) is loaded again at the next run
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import gc
 import glob
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
@@ -122,37 +122,28 @@ def require_device(preference: str | None) -> None:
         pick_device(preference)
 
 
-def free_accelerator_memory() -> None:
-    """Return cached GPU memory to the driver after a network was dropped (a full garbage
-    collection first: :func:`_freeze_imports` keeps it short)."""
+def free_accelerator_memory(collect: bool = True) -> None:
+    """Return cached GPU memory to the driver after a network was dropped, after a full
+    garbage collection (``collect``) for what only reference cycles still hold."""
     import torch
 
-    gc.collect()
+    if collect:
+        gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
-_imports_frozen = False
-
-
-def _freeze_imports() -> None:
-    """Once per process, before its first network is loaded: collect, then move every
-    object the process holds (torch's, imported here if not yet, and the program's) to the
-    permanent generation (``gc.freeze``), so the full collection after each network swap
-    (:func:`free_accelerator_memory`) looks at the networks and what came after, not at
-    torch's ~340,000 objects: 150 ms -> under 1 ms. A collection holds the GIL, which the
-    editor's window waits for (QA audit 28: every engine switch stalled it ~100 ms, twice).
-    Undone at exit (``gc.unfreeze``), so that the interpreter's last collection frees them
-    (frozen, triton's bindings report leaks there)."""
-    global _imports_frozen
-    if _imports_frozen:
-        return
-    import torch  # noqa: F401  (the bulk of what is frozen)
-
-    gc.collect()  # what is garbage now is freed, not kept for ever
-    gc.freeze()
-    atexit.register(gc.unfreeze)
-    _imports_frozen = True
+def _dropped(held: Any) -> Callable[[], bool]:
+    """For a network about to be let go (a module, or a tuple of them): whether any part
+    of it outlives the last reference, kept only by a reference cycle (weak references)."""
+    parts = held if isinstance(held, tuple) else () if held is None else (held,)
+    refs = []
+    for part in parts:
+        try:
+            refs.append(weakref.ref(part))
+        except TypeError:  # no weak reference to it: assume a cycle may hold it
+            return lambda: True
+    return lambda: any(ref() is not None for ref in refs)
 
 
 class ModelSlot:
@@ -180,18 +171,21 @@ class ModelSlot:
         with self._lock:
             if self._key == key and self._model is not None:
                 return self._model
-            _freeze_imports()
             model = watch_layers(load())  # raises before anything is dropped: the old stays
             previous, self._model, self._key = self._model, model, key
+            outlived = _dropped(previous)
             del previous
-            free_accelerator_memory()
+            # a full collection holds the GIL ~150 ms with torch imported (the editor's
+            # window waits for it): only for a network a reference cycle keeps alive
+            free_accelerator_memory(collect=outlived())
             return model
 
     def clear(self) -> None:
         """Drop the held network and free its memory."""
         with self._lock:
+            outlived = _dropped(self._model)
             self._model, self._key = None, None
-        free_accelerator_memory()
+        free_accelerator_memory(collect=outlived())
 
 
 MODEL_SLOT = ModelSlot()
