@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.controller import ignored_guidance_note
 from app.model_dialogs import gui_error_text
 from app.panels import engine_entries, readiness_text
 from app.qimages import rgb_pixmap
@@ -57,7 +58,7 @@ from engines.base import (
     Status,
     exception_line,
 )
-from engines.guidance import fill_notes
+from engines.guidance import fill_notes, guidance_given
 from engines.region import Box, mask_bbox
 
 THUMBNAIL = 240  # px, the longest side of a result card's picture
@@ -189,11 +190,16 @@ class CompareTask(Task):
                     engine.release()
 
     def _notes(self, engine: Engine, cancel: CancelToken) -> tuple[str, ...]:
-        """:func:`source_notes` of ``engine``'s run on the request (see the class notes)."""
+        """What the editor says after ``engine``'s fill of the request: the guidance it
+        ignores (:func:`app.controller.ignored_guidance_note`), then :func:`source_notes`
+        (see the class notes)."""
         if self.reference_names is None:
             return ()
-        return tuple(fill_notes(self.request, engine, self.reference_names, cancel,
-                                self.unedited_labels))
+        ignored = ignored_guidance_note(engine.name,
+                                        guidance_given(self.request, self.unedited_labels))
+        return (*([ignored] if ignored else []),
+                *fill_notes(self.request, engine, self.reference_names, cancel,
+                            self.unedited_labels))
 
 
 # --- widgets --------------------------------------------------------------------------------

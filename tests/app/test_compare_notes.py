@@ -1,6 +1,7 @@
-"""Compare cards say what guidance their engine could not follow in its fill, as the editor's
-fill does (:func:`engines.guidance.source_notes`), when the dialog is told the reference
-photos' names: a reference photo left out at the engine's Patch size."""
+"""Compare cards say what guidance their engine ignores and what it could not follow in its
+fill, as the editor's fill does (:func:`app.controller.ignored_guidance_note`,
+:func:`engines.guidance.source_notes`), when the dialog is told the reference photos'
+names: a reference photo left out at the engine's Patch size."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def request_(textured, square_mask):
     return document.build_request()
 
 
+IGNORED = "OpenCV Telea ignored the reference photos; Guided PatchMatch follows them"
+
+
 def patch_31(name: str, **options):
     """Engines as the window makes them, Guided PatchMatch with Patch size 31."""
     return registry.create(name, **({"patch_size": 31} if name == "patchmatch" else {}))
@@ -38,12 +42,14 @@ def test_each_card_says_the_reference_its_engine_left_out(qtbot, request_):
     qtbot.addWidget(dialog)
     run(qtbot, dialog)
     assert set(dialog.results) == {"patchmatch", "telea"}
+    # Telea takes no reference photos: its card says so, as the editor's fill does (QA
+    # audit 28, finding 4: Compare said nothing)
     assert dialog.notes == {"patchmatch": (LEFT_OUT[:1].lower() + LEFT_OUT[1:],),
-                            "telea": ()}  # Telea takes no reference photos
+                            "telea": (IGNORED,)}
     card, other = dialog.cards["patchmatch"], dialog.cards["telea"]
     assert card.notes.text() == LEFT_OUT and not card.notes.isHidden()
     assert card.info.text().endswith(" s")  # the time, as before
-    assert other.notes.text() == "" and other.notes.isHidden()
+    assert other.notes.text() == IGNORED and not other.notes.isHidden()
 
 
 def test_without_the_names_no_card_has_notes(qtbot, request_):
