@@ -918,14 +918,133 @@ def find_archive_member(path: str | os.PathLike, member: str) -> str | None:
 
 
 def write_manifest(weights_id: str, sha256: str, source: str, checked: str) -> None:
-    """Record the installed file's sha256, its source and what was verified (atomically)."""
+    """Record the installed file's sha256 (just confirmed by the caller), its source, what
+    was verified and the file's stat signature as it is now (``"signature"``:
+    :func:`~engines.device.file_signature`'s fields by name), atomically. While the file keeps
+    that signature its loads are not hashed again (:func:`check_recorded_digest`)."""
     path = local_path(weights_id)
+    signature = file_signature(path)
     record = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256,
               "source": source, "checked": checked}
+    if signature is not None:
+        record["signature"] = dict(zip(_SIGNATURE_FIELDS, signature))
+    _write_record(weights_id, record)
+
+
+def _write_record(weights_id: str, record: dict[str, Any]) -> None:
+    """Write ``record`` as ``weights_id``'s install record (atomically)."""
     fd, temp = new_file_beside(manifest_path(weights_id), ".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
     os.replace(temp, manifest_path(weights_id))
+
+
+# file_signature's fields, in its order, as the install record names them
+_SIGNATURE_FIELDS = ("dev", "ino", "size", "mtime_ns", "ctime_ns")
+_HASHED_KEPT = 64  # digests remembered per process (path and signature -> sha256)
+_HASHED: OrderedDict[tuple[str, tuple[int, ...]], str] = OrderedDict()
+
+
+def _recorded_signature(record: dict[str, Any]) -> tuple[int, ...] | None:
+    """The file signature the install ``record`` holds (in :func:`file_signature`'s order);
+    None for a record without one (written before signatures were recorded) or a bad one."""
+    fields = record.get("signature")
+    if not isinstance(fields, dict):
+        return None
+    values = tuple(fields.get(name) for name in _SIGNATURE_FIELDS)
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        return None
+    return values
+
+
+def _hashed(path: Path, signature: tuple[int, ...], cancel: CancelToken | None = None) -> str:
+    """The sha256 of ``path``, whose signature is ``signature``: computed once per process
+    for a given path and signature (remembered when the signature is unchanged after
+    hashing, that is when the file did not change meanwhile)."""
+    key = (os.path.abspath(path), tuple(signature))
+    digest = _HASHED.get(key)
+    if digest is not None:
+        _HASHED.move_to_end(key)
+        return digest
+    digest = file_digests(path, ("sha256",), cancel)["sha256"]
+    if file_signature(path) == key[1]:
+        _remember_digest(path, key[1], digest)
+    return digest
+
+
+def _remember_digest(path: Path, signature: tuple[int, ...], digest: str) -> None:
+    """Remember for this process that ``path`` has sha256 ``digest`` at ``signature``."""
+    _HASHED[(os.path.abspath(path), tuple(signature))] = digest
+    while len(_HASHED) > _HASHED_KEPT:
+        _HASHED.popitem(last=False)
+
+
+def _record_signature(weights_id: str, sha256: str, signature: tuple[int, ...]) -> None:
+    """Write ``signature`` into ``weights_id``'s install record, the installed file having
+    just been confirmed to have the recorded ``sha256`` with that signature. Best effort: left
+    as it is when another holder has the checkpoint's lock (an import, a removal), when the
+    record or the file changed meanwhile, or when the cache cannot be written."""
+    with contextlib.suppress(EngineError, OSError), \
+            checkpoint_lock(weights_id, wait=False, activity="checked"):
+        record = read_manifest(weights_id)
+        if not record or not isinstance(record.get("sha256"), str) \
+                or record["sha256"].lower() != sha256.lower() \
+                or file_signature(local_path(weights_id)) != tuple(signature) \
+                or _recorded_signature(record) == tuple(signature):
+            return
+        record["signature"] = dict(zip(_SIGNATURE_FIELDS, signature))
+        _write_record(weights_id, record)
+
+
+def signature_changed(weights_id: str) -> bool:
+    """Whether the installed file of ``weights_id`` has another stat signature than the one
+    recorded when its sha256 was last confirmed (a stat and the install record; no hashing),
+    and this process has not hashed it as it is now: its next load hashes it
+    (:func:`check_recorded_digest`). False without an installed file, a recorded sha256 or a
+    recorded signature (an older install). For a status that wants to say so."""
+    path = local_path(weights_id)
+    record = read_manifest(weights_id)
+    if not record or not isinstance(record.get("sha256"), str):
+        return False
+    recorded = _recorded_signature(record)
+    signature = file_signature(path)
+    if recorded is None or signature is None or signature == recorded:
+        return False
+    return (os.path.abspath(path), signature) not in _HASHED
+
+
+def check_recorded_digest(path: str | os.PathLike, cancel: CancelToken | None = None) -> None:
+    """Before a network is loaded from ``path``: when it is an installed checkpoint's file
+    whose install record holds its sha256 and a stat signature, and the file's signature is
+    no longer that one (rewritten, touched, damaged in place), hash it (once per process and
+    signature: :func:`_hashed`). The same sha256: the record takes the new signature. Another:
+    :class:`HashMismatchError` whose message is :func:`damaged_message`'s (the file's path, why,
+    the commands that replace it; the cheap checks' reason, :func:`damage`, when they find
+    one). Nothing is read when the signature is unchanged, when ``path`` is no installed file
+    and for a record without a sha256 (an older install); a record without a signature is
+    hashed once and given one."""
+    path = Path(path)
+    spec = installed_spec(path)
+    if spec is None:
+        return
+    record = read_manifest(spec.id)
+    recorded = record.get("sha256") if record else None
+    if not isinstance(recorded, str):
+        return
+    signature = file_signature(path)
+    if signature is None or signature == _recorded_signature(record):
+        return
+    digest = _hashed(path, signature, cancel)
+    if digest == recorded.lower():
+        _record_signature(spec.id, recorded, signature)
+        return
+    try:
+        reason = _damage_reason(path, spec.format, spec)
+    except OSError:
+        reason = None
+    reason = reason or (f"it has sha256 {digest[:12]}…, not the {recorded.lower()[:12]}… "
+                        "recorded when it was installed")
+    raise checkpoint_error(path, damaged_message(spec, path, reason), reason, HashMismatchError)
 
 
 def read_manifest(weights_id: str) -> dict[str, Any] | None:
@@ -950,7 +1069,8 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     :class:`WrongFileError` or what ``check_contents`` raises, saying it as
     :func:`damaged_message` does: the file's path, ``is damaged:`` the reason, and the
     commands that replace it; its fields (:class:`WeightsError`) name the checkpoint, the
-    file and the reason alone.
+    file and the reason alone. A file found to have the sha256 recorded at install gets its
+    stat signature recorded beside it (:func:`check_recorded_digest` then reads nothing).
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
@@ -987,12 +1107,18 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
         expected.setdefault("sha256", record["sha256"].lower())
     checks = []
     if expected:
+        signature = file_signature(path)
         digests = file_digests(path, expected, cancel)
         for name, value in expected.items():
             if digests[name] != value:
                 source = "published" if name in pinned else "recorded when it was installed"
                 raise HashMismatchError(f"it has {name} {digests[name][:12]}…, not the "
                                         f"{value[:12]}… {source}")
+        recorded = record.get("sha256") if record else None
+        if signature is not None and isinstance(recorded, str) \
+                and file_signature(path) == signature:  # confirmed: loads need not hash it
+            _remember_digest(path, signature, digests["sha256"])
+            _record_signature(spec.id, recorded, signature)
         checks.append(" and ".join(sorted(expected)))
     elif not spec.archive_member:
         _check_size(spec, path, "it")
@@ -1068,15 +1194,25 @@ def load_checkpoint(path: str | os.PathLike, format: str = "state_dict") -> Any:
     other object into an inert placeholder, so no code from the file runs either way.
     Tensors land on the CPU. Raises :class:`WeightsCorruptError` for an unreadable file,
     saying why (:func:`_unreadable_reason`) and, for an installed checkpoint, how to replace it
-    (its fields then naming the checkpoint and the file: :func:`checkpoint_error`).
+    (its fields then naming the checkpoint and the file: :func:`checkpoint_error`). An
+    installed file that opens but whose stat signature is no longer the one recorded with
+    its sha256 is hashed (once) first: :func:`check_recorded_digest` raises
+    :class:`HashMismatchError` for a file damaged in place.
 
     While a :func:`network_check` runs (in its thread), a ``torch.save`` zip is
     memory-mapped (``mmap=True``): its tensors' data is read only where it is used, as
     safetensors' loader always does.
     """
+    path = Path(path)
+    loaded = _opened(path, format)
+    check_recorded_digest(path)  # after opening: an unreadable file's reason comes first
+    return loaded
+
+
+def _opened(path: Path, format: str) -> Any:
+    """What :func:`load_checkpoint` opens, before the recorded digest is checked."""
     import torch
 
-    path = Path(path)
     try:
         if format == "torchscript":
             return torch.jit.load(str(path), map_location="cpu")
