@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import io
 import math
 import os
@@ -38,6 +37,7 @@ from engines.fileio import (
     ImageFileError,
     count_noun,
     empty_layer_problem,
+    is_link_loop,
     join_words,
     list_images_and_note,
     load_image,
@@ -187,22 +187,13 @@ def engine_options(args: argparse.Namespace) -> dict[str, object]:
 
 def link_loop(path: str | os.PathLike) -> Path | None:
     """The part of ``path`` (itself, or the first folder on the way) that is a symbolic link
-    loop (or a chain of links too long to follow), or None when the system can follow every
-    link on the way (a missing file is no loop)."""
-    try:
-        os.stat(path)
+    loop (or a chain of links too long to follow: :func:`engines.fileio.is_link_loop`), or
+    None when the system can follow every link on the way (a missing file is no loop)."""
+    if not is_link_loop(path):
         return None
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            return None
     path = Path(path)
-    for part in [*reversed(path.parents), path]:
-        try:
-            os.stat(part)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return part
-    return path
+    return next((part for part in [*reversed(path.parents), path] if is_link_loop(part)),
+                path)
 
 
 def refuse_link_loops(named: Iterable[tuple[str, str | os.PathLike | None]]) -> None:

@@ -1603,7 +1603,7 @@ def _skipped_note(entries: _FolderEntries, shown: int,
     if folders:
         parts.append(f"{count_noun(len(folders), 'subfolder')} not searched (folder runs do not "
                      f"look into subfolders): {names_and_more(folders, shown, _folder_name)}")
-    loops = [p for p in entries.broken_links if _is_link_loop(p)]
+    loops = [p for p in entries.broken_links if is_link_loop(p)]
     broken = [p for p in entries.broken_links if p not in loops]
     if broken:
         parts.append(f"{count_noun(len(broken), 'broken link')} skipped (pointing to "
@@ -1618,7 +1618,7 @@ def _skipped_note(entries: _FolderEntries, shown: int,
     return "; ".join(parts)
 
 
-def _is_link_loop(path: Path) -> bool:
+def is_link_loop(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a symbolic link loop (or a chain of links too long to follow)."""
     try:
         os.stat(path)

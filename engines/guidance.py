@@ -33,6 +33,7 @@ from engines.region import (
     crop_boxes,
     hole_unseen,
     patch_centres,
+    source_patch,
     unsourced_labels,
 )
 
@@ -151,10 +152,8 @@ def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:
     default, as :meth:`Engine.engine_option` reads it; Guided PatchMatch's default for an
     engine without one) and the option's title, as the engine panel names it."""
     spec, own = _patch_size_spec(type(engine))
-    if not own:
-        return int(spec.default), spec.title
-    side = engine.options.get("patch_size", request.options.get("patch_size", spec.default))
-    return int(side), spec.title
+    side = source_patch(request, engine) if own else None
+    return int(spec.default) if side is None else side, spec.title
 
 
 def left_out_references(request: InpaintRequest, engine: Engine) -> list[tuple[int, str]]:
