@@ -38,6 +38,19 @@ the picture has them), whatever ``crop_margin`` says: a margin of 0 around a rec
 would leave an engine nothing to fill it from."""
 SEED_RANGE = (0, 2**31 - 1)
 """The random seeds the editor and the CLI offer."""
+SMALL_REGION_PATCHES = 3
+SMALL_REGION_PIXELS = 32
+"""A region whose smaller side is under this many patches and pixels (a tiny picture: an
+icon, a sprite) may be filled with patches smaller than an engine's patch size, where that
+size has no source there (:meth:`Engine.fitted_patch`, :func:`may_fit_smaller`)."""
+
+
+def may_fit_smaller(shape: tuple[int, ...], side: int) -> bool:
+    """Whether a region of ``shape`` (``(h, w, ...)``) is small enough for a patch-copying
+    engine to use patches smaller than ``side`` there (:data:`SMALL_REGION_PATCHES`,
+    :data:`SMALL_REGION_PIXELS`); a larger region keeps ``side``, whatever its sources (a
+    crop widens to find them; a larger picture's refusal says what would help)."""
+    return min(shape[:2]) < min(SMALL_REGION_PATCHES * side, SMALL_REGION_PIXELS)
 
 
 class Cancelled(Exception):
@@ -608,6 +621,13 @@ class Engine(abc.ABC):
 
     def release(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Free memory held by loaded models. Called when another engine takes over."""
+
+    def fitted_patch(self, region: Region, cancel: CancelToken | None = None) -> int | None:
+        """The side of the square patches this engine copies in ``region``: its
+        ``patch_size`` option, or a smaller side where the region is too small for that one;
+        None for an engine that copies no patches or does not say (the default).
+        :func:`engines.region.fitted_patches` asks it, for a note."""
+        return None
 
     @abc.abstractmethod
     def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:

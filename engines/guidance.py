@@ -31,6 +31,7 @@ from engines.region import (
     LabelSources,
     colour_strokes_in,
     crop_boxes,
+    fitted_patches,
     hole_unseen,
     patch_centres,
     source_patch,
@@ -189,7 +190,9 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
       with why (no pixel outside the hole carries it, the sampling area leaves out every
       one that does, or no patch of the patch size fits on those the fill may copy from)
       and what that part of the hole was filled from (any pixel, or the unlabelled pixels
-      and the reference photos searched, which count as any label).
+      and the reference photos searched, which count as any label);
+    * before that one, the smaller patches the fill used where the picture is too small for
+      the patch size (:func:`fitted_patch_note`).
 
     ``cancel`` is looked at between the bands of the passes over the labels."""
     notes = []
@@ -199,6 +202,9 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
         for index, problem in left_out:
             notes.append(f"the fill left out {reference_names[index]} at {title} {side}: "
                          f"it {problem}")
+    note = fitted_patch_note(request, engine, cancel)
+    if note:
+        notes.append(note)
     found = unsourced_labels(request, engine, cancel, unedited_labels)
     if found.labels:
         patch = _patch_option(engine, request) if found.unfitted else None
@@ -207,6 +213,24 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
                                   _sources_limited(request, engine)))
     return notes
 
+
+
+def fitted_patch_note(request: InpaintRequest, engine: Engine,
+                      cancel: CancelToken | None = None) -> str | None:
+    """The sentence of :func:`source_notes` on the patches ``engine`` used in a region too
+    small for its patch size (:func:`engines.region.fitted_patches`; the smallest side used
+    where there are several such regions), naming the option and the region's size; None
+    where it used its patch size everywhere."""
+    fitted = fitted_patches(request, engine, cancel)
+    if not fitted:
+        return None
+    box, used = min(fitted, key=lambda item: item[1])
+    side, title = _patch_option(engine, request)
+    where = ("the picture" if (box.height, box.width) == request.mask.shape
+             else "the area it fills")
+    return (f"the fill used {used}x{used} patches instead of the {title.lower()} "
+            f"({side}x{side}): {where} is {box.width}x{box.height} pixels, too small for a "
+            f"{side}x{side} patch to have a source")
 
 
 def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],

@@ -33,6 +33,7 @@ from engines.base import (
     RegionStage,
     Stage,
     Strategy,
+    may_fit_smaller,
 )
 
 # Reference photos (exemplars) far larger than the region filled cost time and memory in
@@ -227,6 +228,32 @@ def source_patch(request: InpaintRequest, engine: Engine) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(value) if value.is_integer() and value >= 1 else None
+
+
+def fitted_patches(request: InpaintRequest, engine: Engine,
+                   cancel: CancelToken | None = None) -> list[tuple[Box, int]]:
+    """The boxes ``engine`` fills (:func:`plan_boxes`) with patches smaller than its patch
+    size (:func:`source_patch`), each with the side it uses there
+    (:meth:`Engine.fitted_patch` of the box's region): boxes whose region is small for the
+    patch (:func:`~engines.base.may_fit_smaller`), as on a tiny picture. Only such boxes are
+    built to ask; an unscaled engine on a picture too large for that (and every crop keeps
+    :data:`MIN_CROP_CONTEXT`, which is too: so is each box) is answered from the shapes
+    alone."""
+    side = source_patch(request, engine)
+    if side is None:
+        return []
+    scaled = engine.region_option(request, "working_size")
+    smallest_box = min(*request.mask.shape, 2 * MIN_CROP_CONTEXT + 1)
+    if not scaled and not may_fit_smaller((smallest_box, smallest_box), side):
+        return []
+    fitted = []
+    for box, scale in plan_boxes(request, engine, cancel):
+        if not may_fit_smaller(_scaled_size(box, scale), side):
+            continue
+        used = engine.fitted_patch(build_region(request, box, scale, cancel), cancel)
+        if used is not None and used < side:
+            fitted.append((box, used))
+    return fitted
 
 
 def _component_boxes(mask: np.ndarray, cancel: CancelToken) -> list[Box]:
@@ -536,7 +563,9 @@ class LabelSources(NamedTuple):
     ``labels``: the ids (sorted, never :data:`~engines.base.UNLABELLED`) given to hole
     pixels that no source the engine may copy carries in the region it fills them in (a
     pixel it may copy from; for an engine that copies patches, such a pixel at the centre
-    of a whole patch of them, :func:`source_patch`), so that they constrain nothing there;
+    of a whole patch of them, :func:`source_patch`, or of the smaller patch it uses in a
+    region too small for that one, :func:`fitted_patches`), so that they constrain nothing
+    there;
     ``left_out``: those of them that known pixels of the picture do carry, all outside what
     the sampling area allows (the others no known pixel carries, or only fully transparent
     ones, or they are ``unfitted``); ``unlabelled``: whether
@@ -570,7 +599,8 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
     its hole has a source in it, so has every region the engine fills (its boxes only grow
     from those: joined, widened, the whole picture; a patch inside a box is inside any box
     holding it), and nothing else is read. Otherwise the engine's own boxes are planned
-    (:func:`plan_boxes`) and each is read the same way, and, with a sampling area followed
+    (:func:`plan_boxes`) and each is read the same way (at the side the engine uses there,
+    :func:`fitted_patches`), and, with a sampling area followed
     or patches copied, the whole picture for the labels pixels carry (per pixel).
     """
     cancel = cancel or CancelToken()
@@ -592,8 +622,9 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
     if not any(read(box)[0].any() for box in boxes):
         return LabelSources()
     missing, unlabelled = np.zeros(256, bool), False
+    fitted = dict(fitted_patches(request, engine, cancel))  # a tiny picture's smaller patch
     for box, _ in plan_boxes(request, engine, cancel):
-        lacking, offered, _ = read(box)
+        lacking, offered, _ = read(box, fitted.get(box, side))
         missing |= lacking
         unlabelled |= bool(lacking.any() and offered[UNLABELLED])
     if not missing.any():

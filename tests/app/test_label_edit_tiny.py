@@ -1,6 +1,9 @@
 """A label edit on a tiny picture (4x4, 1x5) is filled: its hole grows by no more than
 leaves pixels around it to copy from (QA audit 25, F7: grown by the usual few pixels, the
-hole was the whole picture, and every label edit there ended in "no source left")."""
+hole was the whole picture, and every label edit there ended in "no source left"), and
+Guided PatchMatch, which the edit selects, fills it at its default patch size with the
+largest patch that has a source (QA audit 27, F2: the 7x7 patch never fit, "no source
+left")."""
 
 from __future__ import annotations
 
@@ -23,11 +26,26 @@ def window(qtbot):
     window.worker.shutdown()
 
 
-@pytest.mark.parametrize("pixel, engine", [((1, 1), "telea"), ((3, 0), "patchmatch")])
+def _fill(qtbot, window) -> str:
+    """Run the fill (its result is applied at once: auto-apply); the status bar's last
+    message."""
+    messages = []
+    window.statusBar().messageChanged.connect(lambda text: text and messages.append(text))
+    window.actions["fill"].trigger()
+    qtbot.waitUntil(lambda: any(text.startswith(("Applied", "Error")) for text in messages),
+                    timeout=60000)
+    return messages[-1]
+
+
+@pytest.mark.parametrize("pixel, engine, used", [((1, 1), "telea", None),
+                                                 ((1, 1), "patchmatch", 1),
+                                                 ((3, 0), "patchmatch", 3)])
 def test_a_pixel_repainted_on_a_4x4_picture_is_filled_from_the_pixels_around(
-        qtbot, window, tmp_path, pixel, engine):
-    """Filled with OpenCV Telea, or with Guided PatchMatch (the engine a label edit selects;
-    3x3 patches) where its patch still fits outside the hole."""
+        qtbot, window, tmp_path, pixel, engine, used):
+    """Filled with OpenCV Telea, or with Guided PatchMatch at its default patch size (the
+    engine a label edit selects): the 4x4 picture holds no 7x7 patch, so the fill uses the
+    largest that has a source (3x3 beside the corner, 1x1 where every 3x3 patch covers the
+    hole; QA audit 27, F2) and says so."""
     picture = np.zeros((4, 4, 3), np.uint8)
     picture[:, :2] = (20, 90, 30)  # left half green, right half red: labels 4 and 12
     picture[:, 2:] = (200, 40, 40)
@@ -43,20 +61,46 @@ def test_a_pixel_repainted_on_a_4x4_picture_is_filled_from_the_pixels_around(
     assert window.import_labels(tmp_path / "edited.png")
     hole = doc.mask > 0
     assert hole[pixel] and 1 < hole.sum() <= 5  # grown by a pixel, not over the picture
+    if engine == "patchmatch":  # the edit selected it, with its default patch size
+        assert window.engine_panel.engine.currentData() == "patchmatch"
+        assert window.engine_panel.options.fields["patch_size"].value() == 7
     assert window.engine_panel.select_engine(engine)
-    if engine == "patchmatch":
-        window.engine_panel.options.fields["patch_size"].setValue(3)
-    messages = []
-    window.statusBar().messageChanged.connect(lambda text: text and messages.append(text))
-    window.actions["fill"].trigger()  # a result is applied at once (auto-apply)
-    qtbot.waitUntil(lambda: any(text.startswith(("Applied", "Error")) for text in messages),
-                    timeout=60000)
-    assert messages[-1].startswith("Applied"), messages
+    message = _fill(qtbot, window)
+    assert message.startswith("Applied"), message
     image = doc.image
     assert np.array_equal(image[~hole], picture[~hole])  # the sources are unchanged
     assert not np.array_equal(image[hole], picture[hole])  # the hole was filled
     if engine == "patchmatch":  # following the new label: red, as the pixels labelled so
         assert (image[pixel] == picture[0, 3]).all()
+        assert (f"the fill used {used}x{used} patches instead of the patch size (7x7): the "
+                "picture is 4x4 pixels") in message.lower(), message
+        assert "did not follow" not in message.lower(), message
+
+
+def test_a_pixel_repainted_on_a_1x5_picture_follows_its_new_label(qtbot, window, tmp_path):
+    """A picture 1 pixel high holds no patch but a 1x1 one: the label edit's fill (Guided
+    PatchMatch, default settings) copies a pixel of the new label."""
+    picture = np.zeros((1, 5, 3), np.uint8)
+    picture[0, :2] = (20, 90, 30)
+    picture[0, 2:] = (200, 40, 40)
+    assert window.open_path(save_image(tmp_path / "strip.png", picture))
+    doc = window.document
+    labels = np.array([[4, 4, 12, 12, 12]], np.uint8)
+    cv2.imwrite(str(tmp_path / "map.png"), labels)
+    assert window.import_labels(tmp_path / "map.png")
+    edited = labels.copy()
+    edited[0, 1] = 12
+    cv2.imwrite(str(tmp_path / "edited.png"), edited)
+    assert window.import_labels(tmp_path / "edited.png")
+    assert np.array_equal(doc.mask > 0, [[False, True, False, False, False]])
+    assert window.engine_panel.engine.currentData() == "patchmatch"
+    message = _fill(qtbot, window)
+    assert message.startswith("Applied"), message
+    assert "Telea" not in message
+    assert "1x1 patches" in message and "5x1 pixels" in message, message
+    expected = picture.copy()
+    expected[0, 1] = picture[0, 2]  # red, as its new label
+    assert np.array_equal(doc.image, expected)
 
 
 @pytest.mark.parametrize("shape, margin", [((4, 4), 1), ((2, 2), 0), ((1, 5), 0),

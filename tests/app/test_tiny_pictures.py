@@ -24,13 +24,6 @@ NO_SOURCE = "no source left for {}: the hole covers the whole area it is filled 
     "image, or the crop around the hole)"
 
 
-def _too_small(shape: tuple[int, int]) -> str:
-    """PatchMatch's refusal on a picture no patch fits in, whatever its size."""
-    return (f"the area Guided PatchMatch copies from is {shape[1]}x{shape[0]} pixels, too "
-            "small for any patch (3x3 at the smallest); fill it with OpenCV Telea or add a "
-            "reference photo")
-
-
 def _picture(height: int, width: int) -> np.ndarray:
     """Red all over but green in the pixel :func:`_middle` names."""
     picture = np.empty((height, width, 3), np.uint8)
@@ -42,7 +35,7 @@ def _picture(height: int, width: int) -> np.ndarray:
 
 NO_SAMPLING_SOURCE = ("no source left for Guided PatchMatch: the hole and the sampling area "
                       "(an excluded area, or the outside of an include area) leave no pixel "
-                      "to copy; fill it with OpenCV Telea or add a reference photo")
+                      "to copy; widen the sampling area or add a reference photo")
 
 
 def _no_source(engine: str) -> str:
@@ -116,11 +109,7 @@ def test_a_brushed_pixel_fills_from_its_neighbours(qtbot, window, tmp_path, shap
         assert errors == [_no_source(engine)]
         assert np.array_equal(doc.image, picture) and doc.mask[middle] == 255
         return
-    if engine == "patchmatch":  # no 3x3 patch (the smallest) fits in the picture
-        assert errors == [_too_small(shape)]
-        assert np.array_equal(doc.image, picture) and doc.mask[middle] == 255
-        return
-    assert errors == []
+    assert errors == []  # PatchMatch: with 1x1 patches, as no 3x3 one fits the picture
     filled = doc.image
     np.testing.assert_array_equal(filled[~hole], picture[~hole])
     assert np.abs(filled[middle].astype(int) - RED).max() < 40, filled[middle]
@@ -245,9 +234,12 @@ def test_the_sampling_areas_and_a_fill_with_them(qtbot, window, tmp_path, shape,
     _click(qtbot, window, "mask", middle)
     hole = doc.mask > 0
     errors = _fill(qtbot, window, engine)
-    if engine == "patchmatch" or shape == (1, 1):  # refused as without the areas
-        assert len(errors) == 1 and errors[0] in (_too_small(shape), _no_source(engine),
-                                                  NO_SAMPLING_SOURCE)
+    if shape == (1, 1):  # refused as without the areas
+        assert errors == [_no_source(engine)]
+        assert np.array_equal(doc.image, picture)
+        return
+    if engine == "patchmatch" and shape == (2, 2):  # the include area is the hole itself
+        assert errors == [NO_SAMPLING_SOURCE]
         assert np.array_equal(doc.image, picture)
         return
     assert errors == []

@@ -2,7 +2,9 @@
 F6): a smaller patch size only where a 3x3 patch (the smallest) fits those pixels, a wider
 sampling area where the sampling area is what leaves no patch, some context unmasked only
 where a smaller hole could leave one, OpenCV Telea where no patch size or sampling area
-helps; a reference photo always."""
+helps; a reference photo always. A picture under 32 pixels and three patches on a side is filled with
+smaller patches instead (tests/engines/test_patchmatch_tiny_patches.py), so the refusals
+here are made on larger ones."""
 
 from __future__ import annotations
 
@@ -46,24 +48,23 @@ def test_a_thin_include_area_asks_for_a_wider_sampling_area(patch_size):
     assert message == NO_PATCH + "widen the sampling area or add a reference photo"
 
 
-@pytest.mark.parametrize("shape", [(3, 3), (4, 4), (3, 4)], ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("patch_size", [7, 5, 3])
-def test_a_tiny_picture_with_a_centre_hole_is_pointed_at_telea(shape, patch_size):
-    # every 3x3 patch of the picture covers its centre pixel: no size, no unmasking helps
-    request = InpaintRequest(_picture(*shape), _centre_hole(*shape))
-    assert _refusal(request, patch_size) == (
-        NO_PATCH + "fill it with OpenCV Telea or add a reference photo")
+def _border_known(side: int, width: int) -> np.ndarray:
+    """A ``side`` x ``side`` mask: all hole but a border ``width`` pixels wide."""
+    mask = np.full((side, side), 255, np.uint8)
+    mask[:width] = mask[-width:] = mask[:, :width] = mask[:, -width:] = 0
+    return mask
+
+
+def test_a_picture_masked_but_for_a_thin_border_is_pointed_at_telea():
+    # a 9x9 picture (three 3x3 patches) known on a 1-pixel border: no patch fits there
+    request = InpaintRequest(_picture(9, 9), _border_known(9, 1))
+    assert _refusal(request, 3) == (
+        NO_PATCH + "unmask some context, fill it with OpenCV Telea or add a reference photo")
     filled = list(create("telea").run(request))[-1].image  # which fills it
-    assert filled.shape == (*shape, 3)
+    assert filled.shape == (9, 9, 3)
 
 
 def test_a_smaller_patch_size_is_advised_where_a_3x3_patch_fits():
-    request = InpaintRequest(_picture(10, 10), _centre_hole(10, 10))
-    # every 7x7 patch of a 10x10 picture covers its centre: unmasking cannot help
-    assert _refusal(request, 7) == ("no 7x7 patch " + LEAD + "choose a smaller patch size or "
-                                    "add a reference photo")
-    filled = list(PatchMatchEngine(patch_size=3).run(request))[-1].image
-    assert filled.shape == (10, 10, 3)
     mask = np.full((48, 48), 255, np.uint8)
     mask[:3] = 0  # a 3-pixel strip known: a smaller hole or patch would do
     assert _refusal(InpaintRequest(_picture(48, 48), mask), 7) == (
@@ -101,16 +102,16 @@ def test_no_source_left_by_the_sampling_area():
                        "to copy; widen the sampling area or add a reference photo")
     tiny = InpaintRequest(_picture(3, 3), _centre_hole(3, 3),
                           sample_exclude=np.full((3, 3), 255, np.uint8))
-    assert _refusal(tiny, 3).endswith("leave no pixel to copy; fill it with OpenCV Telea or "
+    assert _refusal(tiny, 3).endswith("leave no pixel to copy; widen the sampling area or "
                                       "add a reference photo")
 
 
 def test_a_reference_too_small_too():
     reference = _picture(2, 2)
-    request = InpaintRequest(_picture(4, 4), _centre_hole(4, 4), exemplars=(reference,))
+    request = InpaintRequest(_picture(9, 9), _border_known(9, 1), exemplars=(reference,))
     message = _refusal(request, 3)
     assert message.startswith("no patch, not even a 3x3 one (the smallest), fits")
     assert "the reference photo given is too small" in message
-    assert message.endswith("; fill it with OpenCV Telea or add a larger, opaque reference "
-                            "photo")
+    assert message.endswith("; unmask some context, fill it with OpenCV Telea or add a "
+                            "larger, opaque reference photo")
     assert "smaller patch size" not in message

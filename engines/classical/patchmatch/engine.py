@@ -2,7 +2,10 @@
 
 Options (engine options or request options, engine options win):
 
-* ``patch_size``: odd patch side in pixels (default 7);
+* ``patch_size``: odd patch side in pixels (default 7); a region under 32 pixels and three
+  patches on a side (a tiny picture: :func:`engines.base.may_fit_smaller`) where no patch
+  of that size has a source is filled with the largest smaller one that has, down to 1x1
+  (:meth:`PatchMatchEngine.fitted_patch`; :func:`engines.guidance.source_notes` says so);
 * ``quality``: ``"fast"``, ``"normal"`` (default) or ``"best"``, the EM iterations per level;
 * ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
   GPU is present, numba on the CPU otherwise), ``"numba"`` or ``"torch"`` (torch on the
@@ -61,8 +64,14 @@ from engines.base import (
     OptionSpec,
     Region,
     RegionStage,
+    may_fit_smaller,
 )
-from engines.classical.patchmatch.levels import at_least, build_pyramid, level_problem
+from engines.classical.patchmatch.levels import (
+    at_least,
+    build_pyramid,
+    fitted_radius,
+    level_problem,
+)
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
 from engines.classical.patchmatch.window import row_bands
@@ -161,19 +170,39 @@ class PatchMatchEngine(Engine):
             raise InputError(f"sketch_strength must be 0 or more, got {strength}")
         return float(self.engine_option(region, "sketch_weight", SKETCH_WEIGHT * strength))
 
-    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
-        cancel.raise_if_cancelled()
+    def _patch_size(self, region: Region) -> int:
         patch_size = int(self.engine_option(region, "patch_size"))
         if patch_size < 3 or patch_size % 2 == 0:
             raise InputError(f"patch_size must be an odd number >= 3, got {patch_size}")
+        return patch_size
+
+    def _fitted_radius(self, region: Region, hole: np.ndarray, patch_size: int,
+                       cancel: CancelToken | None) -> int:
+        return fitted_radius(region.image, hole, patch_size // 2,
+                             include=region.sample_include, exclude=region.sample_exclude,
+                             exemplars=region.exemplars, cancel=cancel)
+
+    def fitted_patch(self, region: Region, cancel: CancelToken | None = None) -> int:
+        """The patch side the fill of ``region`` uses: ``patch_size``, or a smaller one
+        where the region is too small for that one to have a source
+        (:func:`~engines.classical.patchmatch.levels.fitted_radius`)."""
+        patch_size = self._patch_size(region)
+        if not may_fit_smaller(region.mask.shape, patch_size):  # the shape alone says it
+            return patch_size
+        return 2 * self._fitted_radius(region, region.hole, patch_size, cancel) + 1
+
+    def inpaint_region(self, region: Region, cancel: CancelToken) -> Iterator[RegionStage]:
+        cancel.raise_if_cancelled()
+        patch_size = self._patch_size(region)
         quality = str(self.engine_option(region, "quality"))
         if quality not in SCHEDULES:
             raise InputError(f"unknown quality {quality!r}; use {', '.join(SCHEDULES)}")
         backend = str(self.engine_option(region, "backend", "auto"))
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
-        radius = patch_size // 2
         hole = at_least(region.mask, 128, cancel)  # region.hole, band by band
+        # a region too small for the patch (a tiny picture) takes the largest that fits
+        radius = self._fitted_radius(region, hole, patch_size, cancel)
         pyramid = build_pyramid(
             region.image, hole, radius, include=region.sample_include,
             exclude=region.sample_exclude, labels=region.labels, sketch=region.sketch,

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from engines.base import UNLABELLED, CancelToken
+from engines.base import UNLABELLED, CancelToken, may_fit_smaller
 from engines.classical.patchmatch import kernels
 from engines.classical.patchmatch.window import (
     Window,
@@ -306,11 +306,8 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
     fully opaque pixels are sources (:func:`engines.guidance.reference_usable`). The finest
     level holds ``image`` itself, not a copy. ``cancel`` is checked as the levels are made.
     """
-    usable, forbidden = _usable_sources(hole, include, exclude, cancel)
-    sketch_mask = None if sketch is None else at_least(sketch, 128, cancel)
-    level = LevelInputs(image, hole, usable, labels, sketch_mask,
-                        tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
-                        tuple(reference_usable(e) for e in exemplars))
+    level, forbidden = _finest(image, hole, include, exclude, labels, sketch, exemplars,
+                               cancel)
     pyramid = [level]
     smallest = 4 * (2 * radius + 1)
     while len(pyramid) < max_levels and min(half_size(*level.hole.shape)) >= smallest:
@@ -319,6 +316,39 @@ def build_pyramid(image: np.ndarray, hole: np.ndarray, radius: int, *,
             break
         pyramid.append(level)
     return pyramid
+
+
+def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
+            exclude: np.ndarray | None, labels: np.ndarray | None,
+            sketch: np.ndarray | None, exemplars: tuple[np.ndarray, ...],
+            cancel: CancelToken | None) -> tuple[LevelInputs, np.ndarray]:
+    """The finest level of :func:`build_pyramid` and its forbidden pixels (known, not
+    allowed as sources: :func:`_usable_sources`)."""
+    usable, forbidden = _usable_sources(hole, include, exclude, cancel)
+    sketch_mask = None if sketch is None else at_least(sketch, 128, cancel)
+    level = LevelInputs(image, hole, usable, labels, sketch_mask,
+                        tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
+                        tuple(reference_usable(e) for e in exemplars))
+    return level, forbidden
+
+
+def fitted_radius(image: np.ndarray, hole: np.ndarray, radius: int, *,
+                  include: np.ndarray | None = None, exclude: np.ndarray | None = None,
+                  exemplars: tuple[np.ndarray, ...] = (),
+                  cancel: CancelToken | None = None) -> int:
+    """The patch radius a region is filled with: ``radius`` itself, unless the region is
+    small for its patch (``2 * radius + 1``; :func:`engines.base.may_fit_smaller`: a tiny
+    picture) and no source patch of that size exists (in the region or an exemplar:
+    :func:`has_sources`, as :func:`build_pyramid`'s finest level takes them); then the
+    largest smaller radius that has one, down to 0 (1x1 patches), or 0 where none has (the
+    fill is refused, its advice made for the smallest patch it would have used). A larger
+    region always keeps ``radius``, read from its shape alone. ``cancel`` is checked between
+    bands."""
+    if not may_fit_smaller(hole.shape, 2 * radius + 1):
+        return radius
+    level = _finest(image, hole, include, exclude, None, None, exemplars, cancel)[0]
+    return next((smaller for smaller in range(radius, 0, -1)
+                 if has_sources(level, smaller, cancel)), 0)
 
 
 def at_least(layer: np.ndarray, level: int, cancel: CancelToken | None = None) -> np.ndarray:
@@ -773,7 +803,9 @@ def level_problem(level: LevelInputs, radius: int,
     del centres  # valid itself, or pasted into it
     cancel.raise_if_cancelled()
 
-    window = Window.around(hole, 2 * radius)
+    # the kernels' propagation reads each target's scan neighbours in the window: 1x1
+    # patches (a region too small for more, fitted_radius) reach them with 1 pixel more
+    window = Window.around(hole, max(2 * radius, 1))
     ty, tx, at_targets, index, bands = _targets(hole, radius, window, cancel)
     cancel.raise_if_cancelled()
     hole_y, hole_x = nonzero_in_bands(hole.shape[0], 0, lambda rows: hole[rows], cancel)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from engines.base import CancelToken, NoSourceError
+from engines.base import UNLABELLED, CancelToken, NoSourceError
 from engines.classical.patchmatch.kernels import hash32
 from engines.classical.patchmatch.levels import (
     LevelInputs,
@@ -375,6 +375,14 @@ def transfer_grain(estimate: np.ndarray, image: np.ndarray, problem: LevelProble
 _TITLE = "Guided PatchMatch"  # the engine's title, as the region's messages name it
 
 
+def _labelled(level: LevelInputs, cancel: CancelToken | None) -> bool:
+    """Whether the level has a label map with a labelled pixel (looked for band by band,
+    ``cancel`` checked between bands)."""
+    labels = level.labels
+    return labels is not None and any_in_bands(
+        labels.shape[0], lambda rows: labels[rows] != UNLABELLED, cancel)
+
+
 def _unmasking_helps(hole: np.ndarray, side: int) -> bool:
     """Whether a smaller hole could leave a ``side`` x ``side`` patch free of it: some hole
     pixel lies outside one of the area's patches (every patch of an area under twice
@@ -395,7 +403,8 @@ def _advice(level: LevelInputs, side: int, smaller: bool, cancel: CancelToken | 
     where the pixels outside the hole hold a patch the sampling area leaves out (with a
     smaller size where only 3x3 fits there); some context unmasked where a smaller hole
     could leave a patch free; OpenCV Telea (no patches) where neither the size nor the
-    sampling area helps; a (larger, opaque) reference photo always.
+    sampling area helps, unless the level has labels (Telea follows none: a label edit
+    chose this engine for them); a (larger, opaque) reference photo always.
 
     ``transparent``: said of a region whose excluded pixels are a picture's fully
     transparent ones (:class:`~engines.base.NoSourceError`): no sampling area to widen,
@@ -410,11 +419,11 @@ def _advice(level: LevelInputs, side: int, smaller: bool, cancel: CancelToken | 
         advice.append("widen the sampling area and choose a smaller patch size")
     if not (widen or transparent) and _unmasking_helps(level.hole, side):
         advice.append("unmask some context")
-    if not (smaller or widen):
+    if not (smaller or widen or _labelled(level, cancel)):
         advice.append("fill it with OpenCV Telea")
     advice.append("add a larger, opaque reference photo" if level.exemplars
                   else "add a reference photo")
-    return ", ".join(advice[:-1]) + " or " + advice[-1]
+    return " or ".join([", ".join(advice[:-1]), advice[-1]] if len(advice) > 1 else advice)
 
 
 # where copies may come from, as a refusal names it: a region's own limits, or those of a
@@ -434,7 +443,9 @@ def _require_sources(level: LevelInputs, radius: int,
         return
     side = 2 * radius + 1
     smaller = side > 3 and has_sources(level, 1, cancel)  # a 3x3 patch fits the sources
-    patch = f"{side}x{side} patch" if smaller else "patch, not even a 3x3 one (the smallest),"
+    patch = f"{side}x{side} patch" if smaller else (
+        "patch, not even a 3x3 one (the smallest)," if side > 1
+        else "patch, not even a 1x1 one,")
 
     def refusal(lead: str, transparent_lead: str, smaller: bool = smaller) -> NoSourceError:
         return NoSourceError(lead + _advice(level, side, smaller, cancel),
@@ -448,13 +459,8 @@ def _require_sources(level: LevelInputs, radius: int,
                   "hold one (only fully opaque pixels are copied); ")
         raise refusal(f"no {patch} fits in {_WHERE}{reason}",
                       f"no {patch} fits in {_WHERE_VISIBLE}{reason}")
-    if level.usable.any():  # known pixels, but too few together for one patch
-        height, width = level.usable.shape[:2]
-        if min(height, width) < 3:  # no patch size can help: the smallest is 3x3
-            message = (f"the area {_TITLE} copies from is {width}x{height} pixels, too small "
-                       "for any patch (3x3 at the smallest); fill it with OpenCV Telea or "
-                       "add a reference photo")
-            raise NoSourceError(message, message)
+    if level.usable.any():  # known pixels, but too few together for one patch (a region
+        # too small for any is filled with 1x1 patches: levels.fitted_radius)
         reason = f", so {_TITLE} has nothing to copy; "
         raise refusal(f"no {patch} fits in {_WHERE}{reason}",
                       f"no {patch} fits in {_WHERE_VISIBLE}{reason}")
