@@ -253,15 +253,48 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
     if not folder.is_dir():
         raise ImageMissingError("no such folder", folder)
 
+    listed: list[FolderNames] = []  # the folder's names, read at the first picture without
+
     def find(image_path: Path, loaded: LoadedImage) -> np.ndarray:
         candidate = found.get(image_path)
         if candidate is not None:
             return load_mask(candidate, loaded.shape)  # names the size stored, if turned
-        raise ImageMissingError(f"no mask for it in {folder} (looked for "
-                                f"{MASK_NAMES[0].format(stem=image_path.stem)} and similar)",
-                                image_path)
+        if not listed:
+            listed.append(folder_names(folder))
+        looked_for = f"looked for {MASK_NAMES[0].format(stem=image_path.stem)} and similar"
+        miss = near_miss(image_path, folder, "mask", listed[0])
+        raise ImageMissingError(f"no mask for it in {folder} ({looked_for}"
+                                f"{'; ' + miss if miss else ''})", image_path)
 
     return find
+
+
+def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> str | None:
+    """Why a file of ``folder`` named almost as :func:`named_file` looks for (``names``: the
+    folder's :func:`folder_names`) was not taken as ``image_path``'s ``word`` file, said of
+    the first such file: another extension than ``.png`` (``photo_mask.jpg``; a plain
+    ``photo.jpg`` only in another folder than the picture's, where it is no other picture),
+    or a picture's stem in another case (``Photo.jpg`` beside ``photo_mask.png``); None
+    when there is none."""
+    wanted = {_name_key(pattern.format(stem=image_path.stem)[:-len(".png")]): pattern
+              for pattern in file_names(word)}
+    own_folder = folder.resolve() == image_path.parent.resolve()
+    for key, listed in names.items():
+        base, extension = os.path.splitext(key)
+        pattern = wanted.get(base)
+        if pattern is None:
+            continue
+        for name in listed:
+            if (folder / name).resolve() == image_path.resolve() or not (folder / name).is_file():
+                continue
+            if extension != ".png":
+                if pattern == file_names(word)[0] and own_folder:
+                    continue  # photo.jpg beside photo.png: another picture
+                return (f"{name} is there, but {word} files are read from .png files only "
+                        "(a JPEG blurs their edges): save it as PNG")
+            return (f"{name} is there, but its name differs from the picture's in case: "
+                    f"rename it {pattern.format(stem=image_path.stem)}")
+    return None
 
 
 def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:

@@ -4,6 +4,9 @@ lookup, with the same results and messages as before."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 
 import cli.batch
@@ -58,3 +61,55 @@ def test_the_masks_found_once_are_protected_and_fill_their_pictures(tmp_path):
     mask = finder(pictures[1], load_image(pictures[1]))
     assert mask.shape == (60, 80) and (mask[15:30, 20:40] == 255).all()
     assert mask[:15].max() == 0
+
+
+def test_a_mask_saved_as_jpeg_is_named_with_why_it_is_not_read(tmp_path, capsys):
+    """QA audit 29, F1: a mask saved as JPEG (``y_mask.jpg``, ``x.JPG``) is not taken, and
+    the failure names it and says masks are read from PNG files."""
+    for case, (picture, mask) in enumerate((("y.png", "y_mask.jpg"), ("x.jpg", "x.JPG"))):
+        folder = tmp_path / f"case{case}"
+        folder.mkdir()
+        _fails(folder, picture, mask)
+        line = capsys.readouterr().out
+        assert (f"{picture}: no mask for it in {folder / 'masks'} (looked for "
+                f"{picture.split('.')[0]}.png and similar; {mask} is there, but mask files "
+                "are read from .png files only") in line, line
+
+
+def test_a_mask_whose_stem_differs_in_case_is_named(tmp_path, capsys):
+    _fails(tmp_path, "Photo.jpg", "photo_mask.png")
+    line = capsys.readouterr().out
+    assert ("Photo.jpg: no mask for it in " f"{tmp_path / 'masks'} (looked for Photo.png and "
+            "similar; photo_mask.png is there, but its name differs from the picture's in "
+            "case: rename it Photo_mask.png)") in line, line
+
+
+def test_another_picture_of_the_same_stem_is_no_near_miss(tmp_path):
+    """With the masks in the pictures' folder, ``y.jpg`` beside ``y.png`` is another
+    picture, not a mask saved as JPEG; a stray ``y_mask.jpg`` there still is."""
+    folder = tmp_path / "both"
+    folder.mkdir()
+    for name in ("y.png", "y.jpg"):
+        save_image(folder / name, np.full((40, 50, 3), 120, np.uint8))
+    names = cli.batch.folder_names(folder)
+    assert cli.batch.near_miss(folder / "y.png", folder, "mask", names) is None
+    save_image(folder / "y_mask.jpg", np.full((40, 50, 3), 255, np.uint8))
+    names = cli.batch.folder_names(folder)
+    assert cli.batch.near_miss(folder / "y.png", folder, "mask", names).startswith(
+        "y_mask.jpg is there")
+
+
+def _fails(folder, picture: str, mask: str) -> None:
+    """Run `batch` on ``picture`` in ``folder``/images with only ``mask`` in
+    ``folder``/masks; it fails for want of a mask."""
+    images, masks = folder / "images", folder / "masks"
+    images.mkdir()
+    masks.mkdir()
+    save_image(images / picture, np.full((40, 50, 3), 120, np.uint8))
+    hole = np.zeros((40, 50, 3), np.uint8)
+    hole[10:20, 10:20] = 255
+    ok, encoded = cv2.imencode(Path(mask).suffix.lower(), hole)  # .png or .jpg, any case
+    assert ok
+    (masks / mask).write_bytes(encoded.tobytes())
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", folder / "out",
+                   "--engine", "telea") == EXIT_FAILED
