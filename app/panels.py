@@ -22,7 +22,7 @@ from app.document import Layer
 from app.engine_options import EngineOptionsForm
 from app.model_dialogs import not_ready_advice, readiness_word
 from app.viewcache import OverlayStyle
-from engines import registry
+from engines import registry, weights
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Engine, Readiness, Strategy
 
 _STRATEGY_HELP = {
@@ -51,8 +51,13 @@ def readiness_text(readiness: Readiness, detail: str, engine: type[Engine]) -> s
     """The Engine panel's words for the readiness of ``engine`` (a class): "Ready"; for one
     whose weights are missing or damaged or that has no trained model,
     :func:`~app.model_dialogs.not_ready_advice`, capitalised; else the readiness and the
-    engine's own detail."""
+    engine's own detail. A ready engine whose installed weights file changed on disk since
+    it was verified says so (:func:`engines.weights.changed_since_verified`: a stat and the
+    install record, no hashing): it is checked when the engine next loads it."""
     if readiness is Readiness.READY:
+        if weights.changed_since_verified(engine.weights):
+            return ("Ready; its weights file changed since it was verified, and is checked "
+                    "when it is next used")
         return "Ready"
     advice = not_ready_advice(readiness, engine)
     return advice[:1].upper() + advice[1:] if advice else f"{readiness.value}: {detail}"

@@ -2,7 +2,10 @@
 the engine modules that could not be loaded ("not loaded: FILE: REASON").
 
 An engine that is not ready because a checkpoint of its own is damaged shows ``damaged``, the
-word ``models list`` uses for that file; ``-v`` says which file, why and how to replace it."""
+word ``models list`` uses for that file; ``-v`` says which file, why and how to replace it.
+One whose checkpoint file changed since it was verified shows ``ready (weights changed since
+verified)``, as ``models list`` says ``installed (changed since it was verified; ...)``;
+``-v`` names the file, which is checked at its next use."""
 
 from __future__ import annotations
 
@@ -22,13 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 DAMAGED = weights.InstallState.DAMAGED.value  # the state of an engine whose file is damaged
+CHANGED = "weights changed since verified"  # after "ready": checked when next loaded
 
 
 def engine_rows() -> list[tuple[str, str, str, str, str]]:
     """(name, title, guidance, state, detail) per registered engine; the state is the
     readiness (``ready``, ``needs download``...), or :data:`DAMAGED` for an engine not
     ready while a checkpoint of its own (:attr:`~engines.weights.WeightSpec.engine`) is
-    damaged (its status then names the file, why and how to replace it)."""
+    damaged (its status then names the file, why and how to replace it); ``ready (weights
+    changed since verified)`` for a ready engine whose installed checkpoint changed on disk
+    since its sha256 was confirmed (:func:`engines.weights.changed_since_verified`, no
+    hashing), the detail naming the file: its next load checks it."""
     damaged = {entry.spec.engine for entry in weights.installations()
                if entry.state is weights.InstallState.DAMAGED}
     rows = []
@@ -40,6 +47,11 @@ def engine_rows() -> list[tuple[str, str, str, str, str]]:
             if status.readiness in (Readiness.NEEDS_DOWNLOAD, Readiness.NEEDS_TRAINING) \
                     and cls.name in damaged:
                 state = DAMAGED
+            changed = weights.changed_since_verified(cls.weights) if status.ready else []
+            if changed:  # ready, but a file changed on disk: its next load hashes it
+                state = f"{state} ({CHANGED})"
+                detail = "; ".join(f"{entry.path.absolute()} {weights.CHANGED_SINCE_VERIFIED}"
+                                   for entry in changed)
         except Exception as exc:  # report a broken engine instead of failing the table
             state, detail = "unavailable", str(exc).splitlines()[0] if str(exc) else ""
         rows.append((cls.name, cls.title or cls.name, guidance, state, detail))

@@ -155,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     mask = load_layer(args.mask, shape, "mask")
     sketch = load_layer(args.sketch, shape, "sketch")
     labels, label_set = load_labels(args.labels, shape)
+    if labels is not None:  # a map of a set the model was not trained on: before any bar
+        engine.check_label_set(label_set)
     include = load_layer(args.include, shape, "include area")
     exclude = load_layer(args.exclude, shape, "exclude area")
     references = load_references(args.exemplar, args.engine, engine.options)

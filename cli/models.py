@@ -112,15 +112,19 @@ def _tell(message: str) -> None:
     print(f"{message}…", file=sys.stderr, flush=True)
 
 
-def _import(spec_id: str, source: str, move: bool, force: bool) -> int:
+def _import(spec_id: str, source: str | Path, move: bool, force: bool) -> int:
     """``models import``: install ``source`` as ``spec_id``. A checkpoint installed that
     passes the checks (:class:`~engines.weights.InstallState` ``INSTALLED``, as the Models
     dialog judges it) is replaced only with ``force`` or when a user at a terminal says yes;
-    otherwise :class:`InputError` says how (exit 2, nothing changed). A ``source`` that is
-    not a file is reported first (:func:`engines.download.import_file`)."""
+    otherwise :class:`InputError` says how (exit 2, nothing changed). A folder unzipped from
+    a zip download (``big-lama``) is imported as the checkpoint file in it
+    (:func:`~engines.weights.import_source`; any other folder is refused, naming the file to
+    give), and a ``source`` that is not a file is reported first
+    (:func:`engines.download.import_file`)."""
     entry = weights.installation(spec_id)
+    source = weights.import_source(spec_id, source)  # a big-lama folder: its best.ckpt
     if (entry.state is weights.InstallState.INSTALLED and not force
-            and Path(source).expanduser().is_file()):
+            and source.is_file()):
         name = Path(source).name
         if not sys.stdin.isatty():
             raise InputError(f"{spec_id} is already installed and works ({entry.path}); add "

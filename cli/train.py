@@ -24,6 +24,8 @@ from engines.device import require_device
 from engines.fileio import skipped_files_note
 
 NAME = "train"
+# the training bar until its first step ends (the networks are built, then the step runs)
+FIRST_STEP_FORMAT = "{desc}: preparing the first step ({elapsed})"
 HELP = "train a model that has no published weights (semantic-guided network)"
 
 
@@ -112,24 +114,35 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume, overwrite=args.overwrite)
     bars: dict[str, tqdm] = {}
 
-    def bar(phase: str, total: int, unit: str) -> tqdm:
+    def bar(phase: str, total: int, unit: str, bar_format: str | None = None) -> tqdm:
         if phase not in bars:
             for other in bars.values():
                 other.close()
             bars[phase] = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                               desc="labelling" if phase == "labels" else "training")
+                               desc="labelling" if phase == "labels" else "training",
+                               bar_format=bar_format)
         return bars[phase]
+
+    def starting(total: int) -> None:
+        """Once every image is labelled, show the training bar at once, saying that its first
+        step is under way: building the networks and the first step take long (tens of
+        seconds on a CPU), and the labelling bar, done, must not stand for that work."""
+        bar("train", total, "step", bar_format=FIRST_STEP_FORMAT)
 
     def report(event: TrainProgress) -> None:
         if event.phase == "notice":
             tqdm.write(event.message, file=sys.stderr)
             return
         current = bar(event.phase, event.total, "image" if event.phase == "labels" else "step")
+        if event.phase == "train" and current.bar_format is not None:  # its first step ended
+            current.bar_format = None
         if current.n == 0 and event.step > 1:  # a resumed run starts part-way
             current.n = event.step - 1
         current.update(event.step - current.n)
         if event.losses:
             current.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
+        if event.phase == "labels" and event.step == event.total:
+            starting(args.steps)
 
     try:
         result = train(config, progress=report)

@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import difflib
 import enum
+import errno
 import functools
 import hashlib
 import json
@@ -382,14 +383,16 @@ def damage(weights_id: str) -> str | None:
     """Why the installed file of ``weights_id`` is clearly not its checkpoint, by cheap checks
     (a stat, the file's first bytes and, for a zip, its directory; no hashing): empty, a zip
     cut short, a web page or another format, a size other than recorded at install (or, for
-    a file placed by hand, far from the spec's). A reason such as ``"it is an empty file"``;
-    None when the file passes or nothing is installed. :func:`verify` checks more."""
+    a file placed by hand, far from the spec's), or this process hashed it as it is now and
+    found another sha256 than recorded (:func:`check_recorded_digest` refused it). A reason
+    such as ``"it is an empty file"``; None when the file passes or nothing is installed.
+    :func:`verify` checks more."""
     spec = get_spec(weights_id)
     path = local_path(weights_id)
     try:
         if not path.is_file():
             return None
-        return _damage_reason(path, spec.format, spec)
+        return _damage_reason(path, spec.format, spec) or _since_verified(weights_id)[1]
     except OSError as error:  # unreadable (permissions): as unusable as a damaged file
         return f"it cannot be read ({error.strerror or error})"
 
@@ -472,7 +475,9 @@ class Installation:
 
     ``size`` is the installed (or damaged) file's size in bytes, else 0; ``partial_bytes``
     the size of an unfinished download (0 if none); ``problem`` why a damaged file is not
-    the checkpoint (:func:`damage`), else empty.
+    the checkpoint (:func:`damage`), else empty; ``changed`` whether an installed file's
+    stat signature is no longer the one recorded with its sha256 and it has not been
+    hashed since (its next load hashes it: :func:`check_recorded_digest`).
     """
 
     spec: WeightSpec
@@ -481,13 +486,15 @@ class Installation:
     size: int = 0
     partial_bytes: int = 0
     problem: str = ""
+    changed: bool = False
 
     @property
     def label(self) -> str:
-        """State text for tables: ``installed``, ``partial: 5.0 MB of 16 MB``, ``damaged:
-        <reason>; run `python main.py models remove ID`, then ...``."""
+        """State text for tables: ``installed``, ``installed (changed since it was verified;
+        checked at its next use)`` (:attr:`changed`), ``partial: 5.0 MB of 16 MB``,
+        ``damaged: <reason>; run `python main.py models remove ID`, then ...``."""
         if self.state is InstallState.INSTALLED:
-            return "installed"
+            return f"installed ({CHANGED_SINCE_VERIFIED})" if self.changed else "installed"
         if self.state is InstallState.DAMAGED:
             return f"damaged: {self.problem}; {replace_commands(self.spec)}"
         if self.state is InstallState.PARTIAL:
@@ -499,13 +506,16 @@ class Installation:
 
 
 def installation(weights_id: str) -> Installation:
-    """The cache state of ``weights_id``."""
+    """The cache state of ``weights_id``: a stat, the cheap checks (:func:`damage`) and the
+    install record; never a hash."""
     spec = get_spec(weights_id)
     path = local_path(weights_id)
     if path.is_file():
         problem = damage(weights_id)
+        changed = not problem and _since_verified(weights_id)[0]
         state = InstallState.DAMAGED if problem else InstallState.INSTALLED
-        return Installation(spec, state, path, size=path.stat().st_size, problem=problem or "")
+        return Installation(spec, state, path, size=path.stat().st_size, problem=problem or "",
+                            changed=changed)
     part = partial_path(weights_id)
     if part.is_file() and spec.urls:
         return Installation(spec, InstallState.PARTIAL, path, partial_bytes=part.stat().st_size)
@@ -917,6 +927,49 @@ def find_archive_member(path: str | os.PathLike, member: str) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _download_name(spec: WeightSpec) -> str | None:
+    """The name of ``spec``'s file as downloaded where its first address names one
+    (``big-lama.zip``); None where it does not (a Google Drive link) or it has none."""
+    last = spec.urls[0].split("?")[0].rstrip("/").rsplit("/", 1)[-1] if spec.urls else ""
+    return last if "." in last else None
+
+
+def import_source(weights_id: str, source: str | os.PathLike) -> Path:
+    """The file to import as ``weights_id`` from ``source`` (``~`` expanded): ``source``
+    itself, unless it is a folder. A folder unzipped from a zip spec's download (the
+    ``big-lama`` folder of ``big-lama.zip``, or the folder holding it) gives its
+    ``archive_member`` at its path in the zip (``big-lama/models/best.ckpt``), from the
+    zip's top or a folder in it, never the member's own folder (which would take
+    EdgeConnect's ``celeba`` files for ``places2``'s); that file is then imported, and
+    checked, as that member unzipped (:func:`engines.download.import_file`). Any other
+    folder raises ``IsADirectoryError`` whose ``strerror`` names the file to give (the one
+    in it when it holds the checkpoint's file). A missing ``source`` is left to the import
+    to report."""
+    spec = get_spec(weights_id)
+    source = Path(source).expanduser()
+    if not source.is_dir():
+        return source
+    parts = (spec.archive_member or "").strip("/").split("/")
+    downloaded = _download_name(spec)
+    if spec.archive_member:
+        # from the zip's top or a folder in it, but not the member's own: the folder of
+        # EdgeConnect's celeba/EdgeModel_gen.pth would give it as places2/EdgeModel_gen.pth
+        for start in range(len(parts) - 1):
+            candidate = source.joinpath(*parts[start:])
+            if candidate.is_file():
+                return candidate
+        member = "/".join(parts)
+        raise IsADirectoryError(
+            errno.EISDIR, f"a folder without {member}; give {downloaded or 'the zip'} as "
+                          f"downloaded, the folder unzipped from it, or its {parts[-1]}",
+            str(source))
+    inside = source / spec.filename
+    give = (f"give the file in it, {inside}" if inside.is_file()
+            else f"give the checkpoint file itself ({downloaded or spec.filename})")
+    raise IsADirectoryError(errno.EISDIR, f"a folder, not a checkpoint file; {give}",
+                            str(source))
+
+
 def write_manifest(weights_id: str, sha256: str, source: str, checked: str) -> None:
     """Record the installed file's sha256 (just confirmed by the caller), its source, what
     was verified and the file's stat signature as it is now (``"signature"``:
@@ -1002,15 +1055,48 @@ def signature_changed(weights_id: str) -> bool:
     and this process has not hashed it as it is now: its next load hashes it
     (:func:`check_recorded_digest`). False without an installed file, a recorded sha256 or a
     recorded signature (an older install). For a status that wants to say so."""
+    return _since_verified(weights_id) == (True, None)
+
+
+def _since_verified(weights_id: str) -> tuple[bool, str | None]:
+    """``(changed, mismatch)`` of the installed file of ``weights_id`` against its install
+    record, from a stat and the record (no hashing): ``changed`` when its stat signature is
+    not the one recorded with its sha256; ``mismatch`` the reason it is not the file
+    installed when this process hashed it as it is now and found another sha256 (as
+    :func:`check_recorded_digest` says it), else None. ``(False, None)`` without an
+    installed file, a recorded sha256 or a recorded signature (an older install)."""
     path = local_path(weights_id)
     record = read_manifest(weights_id)
     if not record or not isinstance(record.get("sha256"), str):
-        return False
+        return False, None
     recorded = _recorded_signature(record)
     signature = file_signature(path)
     if recorded is None or signature is None or signature == recorded:
-        return False
-    return (os.path.abspath(path), signature) not in _HASHED
+        return False, None
+    digest = _HASHED.get((os.path.abspath(path), signature))
+    if digest is None or digest == record["sha256"].lower():
+        return digest is None, None
+    return True, (f"it has sha256 {digest[:12]}…, not the {record['sha256'].lower()[:12]}… "
+                  "recorded when it was installed")
+
+
+# what a status says of an installed file changed since its sha256 was confirmed
+CHANGED_SINCE_VERIFIED = "changed since it was verified; checked at its next use"
+
+
+def changed_since_verified(weights_ids: Iterable[str]) -> list[Installation]:
+    """The installations of ``weights_ids`` (known ones; each once) whose file changed on
+    disk since its sha256 was confirmed and has not been hashed since
+    (:attr:`Installation.changed`: a stat and the install record each, no hashing, so a
+    status on the GUI thread may ask): their next load hashes them and refuses a file
+    that is not the one installed (:func:`check_recorded_digest`)."""
+    entries = []
+    for weights_id in dict.fromkeys(weights_ids):
+        with contextlib.suppress(UnknownWeightsError):
+            entry = installation(weights_id)
+            if entry.changed:
+                entries.append(entry)
+    return entries
 
 
 def check_recorded_digest(path: str | os.PathLike, cancel: CancelToken | None = None) -> None:
