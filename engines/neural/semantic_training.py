@@ -114,8 +114,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """A report from :func:`train`: ``phase`` is ``"labels"`` (labelling image ``step`` of
-    ``total``), ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or
+    """A report from :func:`train`: ``phase`` is ``"labels"`` (image ``step`` of ``total``
+    labelled; step 0 before the first, whose parse may take a while: numba compiles), ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or
     ``"notice"`` (``message`` only)."""
 
     phase: str
@@ -342,6 +342,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     folder.mkdir(parents=True, exist_ok=True)
     sources = _LabelSources(folder)
     readable, labels = [], []
+    notify(TrainProgress("labels", 0, len(images)))  # before the first (which compiles)
     try:
         for index, path in enumerate(images):
             cancel.raise_if_cancelled()

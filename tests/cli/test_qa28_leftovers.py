@@ -12,6 +12,7 @@ import cli
 from cli import EXIT_OK, EXIT_USAGE
 from engines import fileio, weights
 from engines.neural import semantic_training
+from engines.segmentation import regions
 from tests.cli.test_semantic_label_set import face_model, picture  # noqa: F401 (fixtures)
 from tests.engines.checkpoints_lama_migan import write_big_lama_folder
 from tests.engines.test_import_contents import reference_state
@@ -137,3 +138,24 @@ def test_a_map_of_another_label_set_is_refused_before_any_bar(
     assert "%|" not in err and "semantic p.png" not in err  # no progress bar began
     assert err.count("\n") == 1
     assert not output.exists()
+
+
+def test_the_labelling_bar_shows_before_the_first_picture_is_parsed(model_cache, photos,
+                                                                     tmp_path, capsys,
+                                                                     monkeypatch):
+    """The first parse compiles the regions parser (seconds, on a fresh install): the bar
+    is on screen, at 0 of 2, while it runs."""
+    shown = []
+    parse = regions.RegionParser.parse
+
+    def parsing(self, *args, **kwargs):
+        if not shown:
+            shown.append(capsys.readouterr().err)
+        return parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(regions.RegionParser, "parse", parsing)
+    output = tmp_path / "run" / "model.pt"
+    assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
+                     "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
+                     "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
+    assert shown and "labelling:   0%" in shown[0] and "0/2" in shown[0], shown

@@ -237,7 +237,7 @@ def test_labels_are_computed_by_a_parser_when_absent(dataset, tmp_path, monkeypa
     assert result.label_set == "stripes4" and result.num_classes == 4
     maps = sorted((tmp_path / "parsed-labels-stripes-test").glob("*.png"))
     assert len(maps) == 6
-    assert [e.step for e in events if e.phase == "labels"] == list(range(1, 7))
+    assert [e.step for e in events if e.phase == "labels"] == list(range(7))  # 0: starting
 
 
 def test_computed_labels_are_reused_only_for_the_picture_they_were_made_from(tmp_path,
