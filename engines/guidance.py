@@ -157,15 +157,16 @@ def _patch_option(engine: Engine, request: InpaintRequest) -> tuple[int, str]:
     return int(spec.default) if side is None else side, spec.title
 
 
-def left_out_references(request: InpaintRequest, engine: Engine) -> list[tuple[int, str]]:
+def left_out_references(request: InpaintRequest, engine: Engine,
+                        side: int | None = None) -> list[tuple[int, str]]:
     """The reference photos of ``request`` that ``engine`` leaves out of its fill: ``(index,
     why)`` of each exemplar without room for one patch of the size the engine copies
-    (:func:`reference_problem`'s text, which follows the photo's name, at
-    :func:`_patch_option`'s side); none for an engine that takes no exemplars. A photo that
+    (:func:`reference_problem`'s text, which follows the photo's name, at ``side``; None:
+    :func:`_patch_option`'s); none for an engine that takes no exemplars. A photo that
     passed when it was added fails here once the patch size was raised."""
     if Guidance.EXEMPLARS not in engine.guidance or not request.exemplars:
         return []
-    side = _patch_option(engine, request)[0]
+    side = _patch_option(engine, request)[0] if side is None else side
     return [(index, problem) for index, pixels in enumerate(request.exemplars)
             if (problem := reference_problem(pixels, side)) is not None]
 
@@ -191,23 +192,26 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
       one that does, or no patch of the patch size fits on those the fill may copy from)
       and what that part of the hole was filled from (any pixel, or the unlabelled pixels
       and the reference photos searched, which count as any label);
-    * before that one, the smaller patches the fill used where the picture is too small for
-      the patch size (:func:`fitted_patch_note`).
+    * first, the smaller patches the fill used where the picture is too small for the patch
+      size (:func:`fitted_patch_note`): the sentences on reference photos and labels then
+      name that size, not the option's.
 
     ``cancel`` is looked at between the bands of the passes over the labels."""
     notes = []
-    left_out = left_out_references(request, engine)
-    if left_out:
-        side, title = _patch_option(engine, request)
-        for index, problem in left_out:
-            notes.append(f"the fill left out {reference_names[index]} at {title} {side}: "
-                         f"it {problem}")
-    note = fitted_patch_note(request, engine, cancel)
-    if note:
-        notes.append(note)
+    fitted = fitted_patches(request, engine, cancel)
+    option = _patch_option(engine, request) if fitted or request.exemplars else None
+    used = min(side for _, side in fitted) if fitted else None
+    if fitted:
+        notes.append(_fitted_sentence(request, fitted, option))
+    left_out = left_out_references(request, engine, used)
+    for index, problem in left_out:
+        at = f"its {used}x{used} patches" if used else f"{option[1]} {option[0]}"
+        notes.append(f"the fill left out {reference_names[index]} at {at}: it {problem}")
     found = unsourced_labels(request, engine, cancel, unedited_labels)
     if found.labels:
-        patch = _patch_option(engine, request) if found.unfitted else None
+        patch = None
+        if found.unfitted:
+            patch = (used, "size the fill used") if used else _patch_option(engine, request)
         notes.append(_labels_note(found, label_names, bool(request.exemplars)
                                   and len(left_out) < len(request.exemplars), patch,
                                   _sources_limited(request, engine)))
@@ -222,10 +226,15 @@ def fitted_patch_note(request: InpaintRequest, engine: Engine,
     where there are several such regions), naming the option and the region's size; None
     where it used its patch size everywhere."""
     fitted = fitted_patches(request, engine, cancel)
-    if not fitted:
-        return None
+    return _fitted_sentence(request, fitted, _patch_option(engine, request)) if fitted else None
+
+
+def _fitted_sentence(request: InpaintRequest, fitted: list[tuple[Box, int]],
+                     option: tuple[int, str]) -> str:
+    """:func:`fitted_patch_note`'s sentence on ``fitted`` (not empty), ``option`` the
+    engine's :func:`_patch_option`."""
     box, used = min(fitted, key=lambda item: item[1])
-    side, title = _patch_option(engine, request)
+    side, title = option
     where = ("the picture" if (box.height, box.width) == request.mask.shape
              else "the area it fills")
     return (f"the fill used {used}x{used} patches instead of the {title.lower()} "

@@ -164,3 +164,21 @@ def test_a_tiny_picture_with_a_centre_hole_fills_with_1x1_patches(shape, patch_s
     # a 1x1 patch copies one known pixel whole
     assert any((filled[mask > 0][0] == known).all() for known in picture[mask == 0])
     assert [used for _, used in fitted_patches(request, engine)] == [1]
+
+
+def test_a_reference_the_smaller_patch_fits_is_not_called_left_out():
+    """On a 4x4 picture a 5x5 reference holds the 5x5 patches the fill uses: the notes say
+    the size used, and leave the reference in; a 2x2 one is left out at that size."""
+    picture, _ = _halves(4, 4)
+    reference = np.full((5, 5, 3), RED, np.uint8)
+    request = InpaintRequest(picture, _cross(4, 4, 1, 1), exemplars=(reference,), seed=1)
+    engine = PatchMatchEngine(backend="numba")
+    assert source_notes(request, engine, ["red.png"]) == [
+        "the fill used 5x5 patches instead of the patch size (7x7): the picture is 4x4 "
+        "pixels, too small for a 7x7 patch to have a source"]
+    filled = list(engine.run(request))[-1].image
+    assert (filled[_cross(4, 4, 1, 1) > 0] == RED).all()  # from the reference alone
+    small = request.evolve(exemplars=(reference, np.full((2, 2, 3), RED, np.uint8)))
+    notes = source_notes(small, engine, ["red.png", "tiny.png"])
+    assert notes[1:] == ["the fill left out tiny.png at its 5x5 patches: it is 2x2 pixels, "
+                         "too small for one 5x5 patch, so nothing can be copied from it"]
