@@ -271,29 +271,33 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
 
 def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> str | None:
     """Why a file of ``folder`` named almost as :func:`named_file` looks for (``names``: the
-    folder's :func:`folder_names`) was not taken as ``image_path``'s ``word`` file, said of
-    the first such file: another extension than ``.png`` (``photo_mask.jpg``; a plain
-    ``photo.jpg`` only in another folder than the picture's, where it is no other picture),
-    or a picture's stem in another case (``Photo.jpg`` beside ``photo_mask.png``); None
-    when there is none."""
+    folder's :func:`folder_names`) was not taken as ``image_path``'s ``word`` file, and the
+    name to give it, said of the first such file: another extension than ``.png``
+    (``photo_mask.jpg``), the picture's stem in another case (``Photo.jpg`` beside
+    ``photo_mask.png``), or both. A plain ``photo.*`` counts only in another folder than the
+    picture's, where it is no other picture. None when there is none."""
+    patterns = file_names(word)
     wanted = {_name_key(pattern.format(stem=image_path.stem)[:-len(".png")]): pattern
-              for pattern in file_names(word)}
+              for pattern in patterns}
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
         base, extension = os.path.splitext(key)
         pattern = wanted.get(base)
-        if pattern is None:
-            continue
+        if pattern is None or (pattern == patterns[0] and own_folder):
+            continue  # photo.png beside Photo.jpg: another picture
         for name in listed:
             if (folder / name).resolve() == image_path.resolve() or not (folder / name).is_file():
                 continue
+            why = []
             if extension != ".png":
-                if pattern == file_names(word)[0] and own_folder:
-                    continue  # photo.jpg beside photo.png: another picture
-                return (f"{name} is there, but {word} files are read from .png files only "
-                        "(a JPEG blurs their edges): save it as PNG")
-            return (f"{name} is there, but its name differs from the picture's in case: "
-                    f"rename it {pattern.format(stem=image_path.stem)}")
+                blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
+                why.append(f"{word} files are read from .png files only{blurs}")
+            if not _nfc(name).startswith(_nfc(image_path.stem)):
+                why.append("its name differs from the picture's in case")
+            if why:
+                proper = pattern.format(stem=image_path.stem)
+                action = "save it as" if extension != ".png" else "rename it"
+                return f"{name} is there, but {' and '.join(why)}: {action} {proper}"
     return None
 
 

@@ -25,7 +25,7 @@ from engines.fileio import skipped_files_note
 
 NAME = "train"
 # the training bar until its first step ends (the networks are built, then the step runs)
-FIRST_STEP_FORMAT = "{desc}: preparing the first step ({elapsed})"
+FIRST_STEP_FORMAT = "{desc}: preparing the first step…"  # no clock: nothing redraws it
 HELP = "train a model that has no published weights (semantic-guided network)"
 
 

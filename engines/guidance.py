@@ -238,8 +238,8 @@ def _fitted_sentence(request: InpaintRequest, fitted: list[tuple[Box, int]],
     where = ("the picture" if (box.height, box.width) == request.mask.shape
              else "the area it fills")
     return (f"the fill used {used}x{used} patches instead of the {title.lower()} "
-            f"({side}x{side}): {where} is {box.width}x{box.height} pixels, too small for a "
-            f"{side}x{side} patch to have a source")
+            f"({side}x{side}): {where} is {box.width}x{box.height} pixels, too small for "
+            f"{side}x{side} patches to have a source")
 
 
 def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],

@@ -113,3 +113,27 @@ def _fails(folder, picture: str, mask: str) -> None:
     (masks / mask).write_bytes(encoded.tobytes())
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", folder / "out",
                    "--engine", "telea") == EXIT_FAILED
+
+
+def test_near_misses_name_every_reason_and_never_another_picture(tmp_path):
+    """QA audit 30, F3: a stem in another case saved as JPEG gets both reasons at once; a
+    TIFF mask is not told about JPEG; in the pictures' own folder, ``photo.png`` beside
+    ``Photo.jpg`` is another picture, never offered as its mask."""
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in ("photo_mask.jpg", "shot_mask.tif"):
+        (masks / name).write_bytes(b"x")
+    names = cli.batch.folder_names(masks)
+    assert cli.batch.near_miss(tmp_path / "Photo.jpg", masks, "mask", names) == (
+        "photo_mask.jpg is there, but mask files are read from .png files only (a JPEG "
+        "blurs their edges) and its name differs from the picture's in case: save it as "
+        "Photo_mask.png")
+    assert cli.batch.near_miss(tmp_path / "shot.jpg", masks, "mask", names) == (
+        "shot_mask.tif is there, but mask files are read from .png files only: save it as "
+        "shot_mask.png")
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for name in ("Photo.jpg", "photo.png"):
+        save_image(pictures / name, np.full((40, 50, 3), 120, np.uint8))
+    names = cli.batch.folder_names(pictures)
+    assert cli.batch.near_miss(pictures / "Photo.jpg", pictures, "mask", names) is None

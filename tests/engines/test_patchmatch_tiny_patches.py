@@ -54,7 +54,7 @@ def test_a_4x4_label_edit_fills_with_the_largest_patch_that_has_a_source(backend
     assert tuple(filled[pixel]) == RED  # copied from a pixel of its new label
     notes = source_notes(request, engine, [], unedited_labels=labels)
     assert notes == [f"the fill used {used}x{used} patches instead of the patch size (7x7): "
-                     "the picture is 4x4 pixels, too small for a 7x7 patch to have a source"]
+                     "the picture is 4x4 pixels, too small for 7x7 patches to have a source"]
 
 
 def test_a_picture_1_pixel_high_fills_with_1x1_patches():
@@ -175,7 +175,7 @@ def test_a_reference_the_smaller_patch_fits_is_not_called_left_out():
     engine = PatchMatchEngine(backend="numba")
     assert source_notes(request, engine, ["red.png"]) == [
         "the fill used 5x5 patches instead of the patch size (7x7): the picture is 4x4 "
-        "pixels, too small for a 7x7 patch to have a source"]
+        "pixels, too small for 7x7 patches to have a source"]
     filled = list(engine.run(request))[-1].image
     assert (filled[_cross(4, 4, 1, 1) > 0] == RED).all()  # from the reference alone
     small = request.evolve(exemplars=(reference, np.full((2, 2, 3), RED, np.uint8)))
