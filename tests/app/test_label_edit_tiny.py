@@ -39,13 +39,14 @@ def _fill(qtbot, window) -> str:
 
 @pytest.mark.parametrize("pixel, engine, used", [((1, 1), "telea", None),
                                                  ((1, 1), "patchmatch", 1),
-                                                 ((3, 0), "patchmatch", 3)])
+                                                 ((3, 0), "patchmatch", 1)])
 def test_a_pixel_repainted_on_a_4x4_picture_is_filled_from_the_pixels_around(
         qtbot, window, tmp_path, pixel, engine, used):
     """Filled with OpenCV Telea, or with Guided PatchMatch at its default patch size (the
     engine a label edit selects): the 4x4 picture holds no 7x7 patch, so the fill uses the
-    largest that has a source (3x3 beside the corner, 1x1 where every 3x3 patch covers the
-    hole; QA audit 27, F2) and says so."""
+    largest that has a source for every label of the hole (QA audit 27, F2; QA audit 30,
+    F2): 1x1 here, as the one 3x3 patch clear of the hole beside the corner is centred on
+    red, and the hole's green pixels keep their label; and it says so."""
     picture = np.zeros((4, 4, 3), np.uint8)
     picture[:, :2] = (20, 90, 30)  # left half green, right half red: labels 4 and 12
     picture[:, 2:] = (200, 40, 40)
@@ -72,6 +73,8 @@ def test_a_pixel_repainted_on_a_4x4_picture_is_filled_from_the_pixels_around(
     assert not np.array_equal(image[hole], picture[hole])  # the hole was filled
     if engine == "patchmatch":  # following the new label: red, as the pixels labelled so
         assert (image[pixel] == picture[0, 3]).all()
+        kept_green = hole & (edited == 4)  # the margin around the edit, still labelled green
+        assert (image[kept_green] == picture[0, 0]).all()
         assert (f"the fill used {used}x{used} patches instead of the patch size (7x7): the "
                 "picture is 4x4 pixels") in message.lower(), message
         assert "did not follow" not in message.lower(), message

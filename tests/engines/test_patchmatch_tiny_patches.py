@@ -39,19 +39,27 @@ def _cross(height: int, width: int, y: int, x: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
-@pytest.mark.parametrize("pixel, used", [((1, 1), 1), ((3, 0), 3)])
+@pytest.mark.parametrize("pixel, labelled, used", [((1, 1), True, 1), ((3, 0), True, 1),
+                                                   ((3, 0), False, 3)])
 def test_a_4x4_label_edit_fills_with_the_largest_patch_that_has_a_source(backend, pixel,
-                                                                         used):
+                                                                         labelled, used):
+    """Beside the corner one 3x3 patch is clear of the hole: centred on red, it serves an
+    unlabelled fill, but not the hole's pixels still labelled green, so a label edit uses
+    1x1 patches there."""
     if backend == "torch":
         pytest.importorskip("torch")
     picture, labels = _halves(4, 4)
     edited = labels.copy()
     edited[pixel] = 12  # a green pixel repainted as red
-    request = InpaintRequest(picture, _cross(4, 4, *pixel), labels=edited, seed=3)
+    mask = _cross(4, 4, *pixel)
+    request = InpaintRequest(picture, mask, labels=edited if labelled else None, seed=3)
     engine = PatchMatchEngine(backend=backend)  # default patch size: 7
     assert _fitted(request, engine) == [used]
     filled = list(engine.run(request))[-1].image
-    assert tuple(filled[pixel]) == RED  # copied from a pixel of its new label
+    assert np.array_equal(filled[mask == 0], picture[mask == 0])
+    if labelled:  # each hole pixel copied from a pixel of its label
+        assert (filled[(mask > 0) & (edited == 12)] == RED).all()
+        assert (filled[(mask > 0) & (edited == 4)] == GREEN).all()
     notes = source_notes(request, engine, [], unedited_labels=labels)
     assert notes == [f"the fill used {used}x{used} patches instead of the patch size (7x7): "
                      "the picture is 4x4 pixels, too small for 7x7 patches to have a source"]
@@ -182,3 +190,28 @@ def test_a_reference_the_smaller_patch_fits_is_not_called_left_out():
     notes = source_notes(small, engine, ["red.png", "tiny.png"])
     assert notes[1:] == ["the fill left out tiny.png at its 5x5 patches: it is 2x2 pixels, "
                          "too small for one 5x5 patch, so nothing can be copied from it"]
+
+
+def test_a_label_only_pixels_near_the_hole_carry_is_followed_with_smaller_patches():
+    """QA audit 30, F2: on a 12x12 sprite whose red label only a 2x2 block next to the hole
+    carries, a hole repainted red fills red, with the largest patch centred on red pixels
+    clear of the hole (3x3), where 7x7 ones, which have sources in the green, would not
+    follow it."""
+    picture = np.zeros((12, 12, 3), np.uint8)
+    labels = np.full((12, 12), 4, np.uint8)
+    picture[:] = GREEN
+    picture[2:4, 8:10], labels[2:4, 8:10] = RED, 12
+    edited = labels.copy()
+    edited[4:7, 7:11] = 12
+    mask = np.where(edited != labels, 255, 0).astype(np.uint8)
+    request = InpaintRequest(picture, mask, labels=edited, seed=2)
+    engine = PatchMatchEngine(backend="numba")
+    assert _fitted(request, engine) == [3]
+    filled = list(engine.run(request))[-1].image
+    assert (filled[mask > 0] == RED).all()
+    assert np.array_equal(filled[mask == 0], picture[mask == 0])
+    assert source_notes(request, engine, [], unedited_labels=labels) == [
+        "the fill used 3x3 patches instead of the patch size (7x7): the picture is 12x12 "
+        "pixels, too small for 7x7 patches to have a source"]
+    # without the labels the 7x7 patches have sources: kept
+    assert _fitted(request.evolve(labels=None), engine) == [7]

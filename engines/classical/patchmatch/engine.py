@@ -4,7 +4,8 @@ Options (engine options or request options, engine options win):
 
 * ``patch_size``: odd patch side in pixels (default 7); a region under 32 pixels and three
   patches on a side (a tiny picture: :func:`engines.base.may_fit_smaller`) where no patch
-  of that size has a source is filled with the largest smaller one that has, down to 1x1
+  of that size has a source (for each label of the hole, with labels) is filled with the
+  largest smaller one that has, down to 1x1
   (:meth:`PatchMatchEngine.fitted_patch`; :func:`engines.guidance.source_notes` says so);
 * ``quality``: ``"fast"``, ``"normal"`` (default) or ``"best"``, the EM iterations per level;
 * ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
@@ -180,7 +181,7 @@ class PatchMatchEngine(Engine):
                        cancel: CancelToken | None) -> int:
         return fitted_radius(region.image, hole, patch_size // 2,
                              include=region.sample_include, exclude=region.sample_exclude,
-                             exemplars=region.exemplars, cancel=cancel)
+                             labels=region.labels, exemplars=region.exemplars, cancel=cancel)
 
     def fitted_patch(self, region: Region, cancel: CancelToken | None = None) -> int:
         """The patch side the fill of ``region`` uses: ``patch_size``, or a smaller one

@@ -334,13 +334,15 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
 
 def fitted_radius(image: np.ndarray, hole: np.ndarray, radius: int, *,
                   include: np.ndarray | None = None, exclude: np.ndarray | None = None,
-                  exemplars: tuple[np.ndarray, ...] = (),
+                  labels: np.ndarray | None = None, exemplars: tuple[np.ndarray, ...] = (),
                   cancel: CancelToken | None = None) -> int:
     """The patch radius a region is filled with: ``radius`` itself, unless the region is
     small for its patch (``2 * radius + 1``; :func:`engines.base.may_fit_smaller`: a tiny
     picture) and no source patch of that size exists (in the region or an exemplar:
-    :func:`has_sources`, as :func:`build_pyramid`'s finest level takes them); then the
-    largest smaller radius that has one, down to 0 (1x1 patches), or 0 where none has (the
+    :func:`has_sources`, as :func:`build_pyramid`'s finest level takes them) or, with
+    ``labels``, one of the hole's labels that usable pixels carry has no patch of that size
+    centred on them (:func:`_follows_labels`: a label edit on a sprite); then the largest
+    smaller radius that has both, down to 0 (1x1 patches), or 0 where none has sources (the
     fill is refused, its advice made for the smallest patch it would have used). A larger
     region always keeps ``radius``, read from its shape alone. ``cancel`` is checked between
     bands."""
@@ -348,7 +350,24 @@ def fitted_radius(image: np.ndarray, hole: np.ndarray, radius: int, *,
         return radius
     level = _finest(image, hole, include, exclude, None, None, exemplars, cancel)[0]
     return next((smaller for smaller in range(radius, 0, -1)
-                 if has_sources(level, smaller, cancel)), 0)
+                 if has_sources(level, smaller, cancel)
+                 and _follows_labels(level.usable, hole, labels, 2 * smaller + 1)), 0)
+
+
+def _follows_labels(usable: np.ndarray, hole: np.ndarray, labels: np.ndarray | None,
+                    side: int) -> bool:
+    """Whether each label of the ``hole`` pixels (``labels``; None: none) that some
+    ``usable`` pixel carries is carried by a ``side`` x ``side`` patch's centre lying wholly
+    on usable pixels: a fill with that patch follows every label it could follow with 1x1
+    patches. For tiny regions only (whole-array passes)."""
+    if labels is None:
+        return True
+    wanted = np.unique(labels[hole])
+    carried = np.intersect1d(wanted[wanted != UNLABELLED], np.unique(labels[usable]))
+    if not carried.size:
+        return True
+    offered = np.unique(labels[patch_centres(usable, side) > 0])
+    return bool(np.isin(carried, offered).all())
 
 
 def at_least(layer: np.ndarray, level: int, cancel: CancelToken | None = None) -> np.ndarray:
