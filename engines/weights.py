@@ -9,9 +9,11 @@ Cache layout, one folder per checkpoint: ``<cache>/<id>/<filename>`` is the veri
 ``<filename>.part`` an unfinished download (kept for resuming) and ``<filename>.part.json``
 what it is the beginning of (its address, the server's validator and size: a resume never
 appends another file's bytes), ``manifest.json`` the sha256 of the installed file and where
-it came from (used by :func:`verify`). ``<cache>/.locks/<id>.lock`` is the cross-process lock
-held while a checkpoint is downloaded, imported or removed (:func:`checkpoint_lock`), so that
-two programs never write the same files.
+it came from (used by :func:`verify`), the file's stat signature when that sha256 was last
+confirmed, and the sha256 found instead when a check found another (with the signature it
+was found at). ``<cache>/.locks/<id>.lock`` is the cross-process lock held while a
+checkpoint is downloaded, imported or removed (:func:`checkpoint_lock`), so that two programs
+never write the same files.
 
 Downloading, resuming and importing files is :mod:`engines.download`'s job; this module knows
 where a file is expected, whether a file is the right one, and how to open it safely.
@@ -383,9 +385,11 @@ def damage(weights_id: str) -> str | None:
     """Why the installed file of ``weights_id`` is clearly not its checkpoint, by cheap checks
     (a stat, the file's first bytes and, for a zip, its directory; no hashing): empty, a zip
     cut short, a web page or another format, a size other than recorded at install (or, for
-    a file placed by hand, far from the spec's), or this process hashed it as it is now and
-    found another sha256 than recorded (:func:`check_recorded_digest` refused it). A reason
-    such as ``"it is an empty file"``; None when the file passes or nothing is installed.
+    a file placed by hand, far from the spec's), or it was hashed as it is now (by this
+    process, or by any whose finding its install record keeps: :func:`_record_mismatch`) and
+    found to have another sha256 than recorded (:func:`check_recorded_digest` or
+    :func:`verify` refused it). A reason such as ``"it is an empty file"``; None when the
+    file passes or nothing is installed.
     :func:`verify` checks more."""
     spec = get_spec(weights_id)
     path = local_path(weights_id)
@@ -939,12 +943,13 @@ def import_source(weights_id: str, source: str | os.PathLike) -> Path:
     itself, unless it is a folder. A folder unzipped from a zip spec's download (the
     ``big-lama`` folder of ``big-lama.zip``, or the folder holding it) gives its
     ``archive_member`` at its path in the zip (``big-lama/models/best.ckpt``), from the
-    zip's top or a folder in it, never the member's own folder (which would take
-    EdgeConnect's ``celeba`` files for ``places2``'s); that file is then imported, and
-    checked, as that member unzipped (:func:`engines.download.import_file`). Any other
-    folder raises ``IsADirectoryError`` whose ``strerror`` names the file to give (the one
-    in it when it holds the checkpoint's file). A missing ``source`` is left to the import
-    to report."""
+    zip's top or a folder in it; the member's own folder only when it has the member's folder
+    name in the zip (``models``, EdgeConnect's ``places2``), never another folder holding a
+    file of that name (EdgeConnect's ``celeba`` files are not ``places2``'s). That file is then
+    imported, and checked, as that member unzipped (:func:`engines.download.import_file`).
+    Any other folder raises ``IsADirectoryError`` whose ``strerror`` names the file to give
+    where one is found (:func:`_member_near`), else what to give. A missing ``source`` is left
+    to the import to report."""
     spec = get_spec(weights_id)
     source = Path(source).expanduser()
     if not source.is_dir():
@@ -952,22 +957,46 @@ def import_source(weights_id: str, source: str | os.PathLike) -> Path:
     parts = (spec.archive_member or "").strip("/").split("/")
     downloaded = _download_name(spec)
     if spec.archive_member:
-        # from the zip's top or a folder in it, but not the member's own: the folder of
-        # EdgeConnect's celeba/EdgeModel_gen.pth would give it as places2/EdgeModel_gen.pth
-        for start in range(len(parts) - 1):
+        for start in range(len(parts)):
+            own_folder = start == len(parts) - 1
+            if own_folder and (len(parts) < 2 or source.name != parts[-2]):
+                continue  # celeba/EdgeModel_gen.pth would be taken for places2's
             candidate = source.joinpath(*parts[start:])
             if candidate.is_file():
                 return candidate
         member = "/".join(parts)
-        raise IsADirectoryError(
-            errno.EISDIR, f"a folder without {member}; give {downloaded or 'the zip'} as "
-                          f"downloaded, the folder unzipped from it, or its {parts[-1]}",
-            str(source))
+        give = _member_near(spec, source) or (
+            f"give {downloaded or 'the zip'} as downloaded, the folder unzipped from it, or "
+            f"its {parts[-1]}")
+        raise IsADirectoryError(errno.EISDIR, f"a folder without {member}; {give}",
+                                str(source))
     inside = source / spec.filename
     give = (f"give the file in it, {inside}" if inside.is_file()
             else f"give the checkpoint file itself ({downloaded or spec.filename})")
     raise IsADirectoryError(errno.EISDIR, f"a folder, not a checkpoint file; {give}",
                             str(source))
+
+
+def _member_near(spec: WeightSpec, folder: Path) -> str | None:
+    """For the folder ``folder``, which :func:`import_source` does not take for ``spec``'s
+    archive member: the member's file where it can be told apart, as advice (``"give the
+    file in the places2 folder beside it, PATH"``, ``"give the file in it, PATH"``); None
+    where none is found. Beside it: a folder of the member's folder name holding the member's
+    file (``places2/`` beside ``celeba/``). In it: a file of the member's name, unless another
+    checkpoint of the same download has a member of that name (EdgeConnect's datasets all
+    have an ``EdgeModel_gen.pth``), since which one it is cannot be told."""
+    parts = (spec.archive_member or "").strip("/").split("/")
+    if len(parts) > 1:
+        beside = folder.parent / parts[-2] / parts[-1]
+        if folder.name != parts[-2] and beside.is_file():
+            return f"give the file in the {parts[-2]} folder beside it, {beside}"
+    inside = folder / parts[-1]
+    if not inside.is_file():
+        return None
+    shared = [other for other in all_specs()
+              if other.id != spec.id and other.archive_member and other.urls == spec.urls
+              and other.archive_member.strip("/").split("/")[-1] == parts[-1]]
+    return None if shared else f"give the file in it, {inside}"
 
 
 def write_manifest(weights_id: str, sha256: str, source: str, checked: str) -> None:
@@ -994,6 +1023,7 @@ def _write_record(weights_id: str, record: dict[str, Any]) -> None:
 
 # file_signature's fields, in its order, as the install record names them
 _SIGNATURE_FIELDS = ("dev", "ino", "size", "mtime_ns", "ctime_ns")
+_MISMATCH = "mismatch"  # install record: another sha256 found at a signature (_record_mismatch)
 _HASHED_KEPT = 64  # digests remembered per process (path and signature -> sha256)
 _HASHED: OrderedDict[tuple[str, tuple[int, ...]], str] = OrderedDict()
 
@@ -1046,7 +1076,49 @@ def _record_signature(weights_id: str, sha256: str, signature: tuple[int, ...]) 
                 or _recorded_signature(record) == tuple(signature):
             return
         record["signature"] = dict(zip(_SIGNATURE_FIELDS, signature))
+        record.pop(_MISMATCH, None)  # of an earlier version of the file
         _write_record(weights_id, record)
+
+
+def _record_mismatch(weights_id: str, sha256: str, found: str,
+                     signature: tuple[int, ...]) -> None:
+    """Write into ``weights_id``'s install record that its installed file, at ``signature``,
+    was just hashed and has sha256 ``found``, not the recorded ``sha256``
+    (``"mismatch"``: ``{"sha256": found, "signature": {...}}``): :func:`damage` in any
+    process then says so without hashing, while the file keeps that signature
+    (:func:`_recorded_mismatch`); a new install writes a new record without it. Best effort,
+    as :func:`_record_signature`: left as it is when another holder has the checkpoint's
+    lock, when the record or the file changed meanwhile, or when the cache cannot be
+    written."""
+    with contextlib.suppress(EngineError, OSError), \
+            checkpoint_lock(weights_id, wait=False, activity="checked"):
+        record = read_manifest(weights_id)
+        if not record or not isinstance(record.get("sha256"), str) \
+                or record["sha256"].lower() != sha256.lower() \
+                or found.lower() == sha256.lower() \
+                or file_signature(local_path(weights_id)) != tuple(signature) \
+                or _recorded_mismatch(record, signature) == found.lower():
+            return
+        record[_MISMATCH] = {"sha256": found.lower(),
+                             "signature": dict(zip(_SIGNATURE_FIELDS, signature))}
+        _write_record(weights_id, record)
+
+
+def _recorded_mismatch(record: dict[str, Any], signature: tuple[int, ...]) -> str | None:
+    """The sha256 (lower case) that the install ``record`` says its file was found to have,
+    other than the recorded one, when it was hashed at ``signature``
+    (:func:`_record_mismatch`); None when the record says none for that signature."""
+    mismatch = record.get(_MISMATCH)
+    if not isinstance(mismatch, dict) or not isinstance(mismatch.get("sha256"), str) \
+            or _recorded_signature(mismatch) != tuple(signature):
+        return None
+    return mismatch["sha256"].lower()
+
+
+def _mismatch_reason(found: str, recorded: str) -> str:
+    """Why a file whose sha256 is ``found`` is not the one installed with ``recorded``."""
+    return (f"it has sha256 {found[:12]}…, not the {recorded.lower()[:12]}… recorded when it "
+            "was installed")
 
 
 def signature_changed(weights_id: str) -> bool:
@@ -1062,22 +1134,28 @@ def _since_verified(weights_id: str) -> tuple[bool, str | None]:
     """``(changed, mismatch)`` of the installed file of ``weights_id`` against its install
     record, from a stat and the record (no hashing): ``changed`` when its stat signature is
     not the one recorded with its sha256; ``mismatch`` the reason it is not the file
-    installed when this process hashed it as it is now and found another sha256 (as
+    installed when it was hashed as it is now (by any process: the record says so,
+    :func:`_recorded_mismatch`; or by this one) and found to have another sha256 (as
     :func:`check_recorded_digest` says it), else None. ``(False, None)`` without an
-    installed file, a recorded sha256 or a recorded signature (an older install)."""
+    installed file or a recorded sha256, and, unless a mismatch is recorded for the file as
+    it is, without a recorded signature (an older install)."""
     path = local_path(weights_id)
     record = read_manifest(weights_id)
     if not record or not isinstance(record.get("sha256"), str):
         return False, None
-    recorded = _recorded_signature(record)
     signature = file_signature(path)
-    if recorded is None or signature is None or signature == recorded:
+    if signature is None:
+        return False, None
+    found = _recorded_mismatch(record, signature)
+    if found is not None:
+        return True, _mismatch_reason(found, record["sha256"])
+    recorded = _recorded_signature(record)
+    if recorded is None or signature == recorded:
         return False, None
     digest = _HASHED.get((os.path.abspath(path), signature))
     if digest is None or digest == record["sha256"].lower():
         return digest is None, None
-    return True, (f"it has sha256 {digest[:12]}…, not the {record['sha256'].lower()[:12]}… "
-                  "recorded when it was installed")
+    return True, _mismatch_reason(digest, record["sha256"])
 
 
 # what a status says of an installed file changed since its sha256 was confirmed
@@ -1104,9 +1182,11 @@ def check_recorded_digest(path: str | os.PathLike, cancel: CancelToken | None = 
     whose install record holds its sha256 and a stat signature, and the file's signature is
     no longer that one (rewritten, touched, damaged in place), hash it (once per process and
     signature: :func:`_hashed`). The same sha256: the record takes the new signature. Another:
+    the record keeps that too, with the signature (:func:`_record_mismatch`), and
     :class:`HashMismatchError` whose message is :func:`damaged_message`'s (the file's path, why,
     the commands that replace it; the cheap checks' reason, :func:`damage`, when they find
-    one). Nothing is read when the signature is unchanged, when ``path`` is no installed file
+    one). Nothing is read when the signature is unchanged, when the record says the file was
+    found to differ at this signature (refused as above), when ``path`` is no installed file
     and for a record without a sha256 (an older install); a record without a signature is
     hashed once and given one."""
     path = Path(path)
@@ -1118,18 +1198,22 @@ def check_recorded_digest(path: str | os.PathLike, cancel: CancelToken | None = 
     if not isinstance(recorded, str):
         return
     signature = file_signature(path)
-    if signature is None or signature == _recorded_signature(record):
+    if signature is None:
         return
-    digest = _hashed(path, signature, cancel)
-    if digest == recorded.lower():
-        _record_signature(spec.id, recorded, signature)
-        return
+    digest = _recorded_mismatch(record, signature)  # found by an earlier check: not hashed
+    if digest is None:
+        if signature == _recorded_signature(record):
+            return
+        digest = _hashed(path, signature, cancel)
+        if digest == recorded.lower():
+            _record_signature(spec.id, recorded, signature)
+            return
+        _record_mismatch(spec.id, recorded, digest, signature)
     try:
         reason = _damage_reason(path, spec.format, spec)
     except OSError:
         reason = None
-    reason = reason or (f"it has sha256 {digest[:12]}…, not the {recorded.lower()[:12]}… "
-                        "recorded when it was installed")
+    reason = reason or _mismatch_reason(digest, recorded)
     raise checkpoint_error(path, damaged_message(spec, path, reason), reason, HashMismatchError)
 
 
@@ -1156,7 +1240,10 @@ def verify(weights_id: str, deep: bool = False, cancel: CancelToken | None = Non
     :func:`damaged_message` does: the file's path, ``is damaged:`` the reason, and the
     commands that replace it; its fields (:class:`WeightsError`) name the checkpoint, the
     file and the reason alone. A file found to have the sha256 recorded at install gets its
-    stat signature recorded beside it (:func:`check_recorded_digest` then reads nothing).
+    stat signature recorded beside it (:func:`check_recorded_digest` then reads nothing); one
+    found to have another gets that recorded with its signature (:func:`_record_mismatch`:
+    it then shows as damaged everywhere, and is refused again unhashed while it keeps that
+    signature).
     """
     spec = get_spec(weights_id)
     path = require(weights_id)
@@ -1182,8 +1269,9 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
     """:func:`verify`'s checks of ``spec``'s installed file ``path``, its failures said of
     "it" (:func:`_as_damaged` names the file)."""
     reason = damage(spec.id)
-    if reason:
-        raise WrongFileError(reason)
+    if reason:  # a sha256 found to differ earlier, at the file's signature now, is not redone
+        mismatch = reason == _since_verified(spec.id)[1]
+        raise (HashMismatchError if mismatch else WrongFileError)(reason)
     record = read_manifest(spec.id)
     pinned = {} if spec.archive_member else {
         name: value.lower() for name, value in (("sha256", spec.sha256), ("md5", spec.md5))
@@ -1195,12 +1283,15 @@ def _verified(spec: WeightSpec, path: Path, deep: bool, cancel: CancelToken | No
     if expected:
         signature = file_signature(path)
         digests = file_digests(path, expected, cancel)
+        recorded = record.get("sha256") if record else None
         for name, value in expected.items():
             if digests[name] != value:
+                if signature is not None and isinstance(recorded, str) \
+                        and digests.get("sha256", recorded.lower()) != recorded.lower():
+                    _record_mismatch(spec.id, recorded, digests["sha256"], signature)
                 source = "published" if name in pinned else "recorded when it was installed"
                 raise HashMismatchError(f"it has {name} {digests[name][:12]}…, not the "
                                         f"{value[:12]}… {source}")
-        recorded = record.get("sha256") if record else None
         if signature is not None and isinstance(recorded, str) \
                 and file_signature(path) == signature:  # confirmed: loads need not hash it
             _remember_digest(path, signature, digests["sha256"])
