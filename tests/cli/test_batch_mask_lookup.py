@@ -86,13 +86,15 @@ def test_a_mask_whose_stem_differs_in_case_is_named(tmp_path, capsys):
 
 def test_another_picture_of_the_same_stem_is_no_near_miss(tmp_path):
     """With the masks in the pictures' folder, ``y.jpg`` beside ``y.png`` is another
-    picture, not a mask saved as JPEG; a stray ``y_mask.jpg`` there still is."""
+    picture, not a mask saved as JPEG, and ``photo.png`` beside ``Photo.jpg`` is not its mask
+    in another case (QA audit 30, F3); a stray ``y_mask.jpg`` there still is a near miss."""
     folder = tmp_path / "both"
     folder.mkdir()
-    for name in ("y.png", "y.jpg"):
+    for name in ("y.png", "y.jpg", "Photo.jpg", "photo.png"):
         save_image(folder / name, np.full((40, 50, 3), 120, np.uint8))
     names = cli.batch.folder_names(folder)
     assert cli.batch.near_miss(folder / "y.png", folder, "mask", names) is None
+    assert cli.batch.near_miss(folder / "Photo.jpg", folder, "mask", names) is None
     save_image(folder / "y_mask.jpg", np.full((40, 50, 3), 255, np.uint8))
     names = cli.batch.folder_names(folder)
     assert cli.batch.near_miss(folder / "y.png", folder, "mask", names).startswith(
@@ -117,8 +119,7 @@ def _fails(folder, picture: str, mask: str) -> None:
 
 def test_near_misses_name_every_reason_and_never_another_picture(tmp_path):
     """QA audit 30, F3: a stem in another case saved as JPEG gets both reasons at once; a
-    TIFF mask is not told about JPEG; in the pictures' own folder, ``photo.png`` beside
-    ``Photo.jpg`` is another picture, never offered as its mask."""
+    TIFF mask is not told about JPEG."""
     masks = tmp_path / "masks"
     masks.mkdir()
     for name in ("photo_mask.jpg", "shot_mask.tif"):
@@ -131,9 +132,3 @@ def test_near_misses_name_every_reason_and_never_another_picture(tmp_path):
     assert cli.batch.near_miss(tmp_path / "shot.jpg", masks, "mask", names) == (
         "shot_mask.tif is there, but mask files are read from .png files only: save it as "
         "shot_mask.png")
-    pictures = tmp_path / "pictures"
-    pictures.mkdir()
-    for name in ("Photo.jpg", "photo.png"):
-        save_image(pictures / name, np.full((40, 50, 3), 120, np.uint8))
-    names = cli.batch.folder_names(pictures)
-    assert cli.batch.near_miss(pictures / "Photo.jpg", pictures, "mask", names) is None
