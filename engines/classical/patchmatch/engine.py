@@ -185,8 +185,8 @@ class PatchMatchEngine(Engine):
 
     def fitted_patch(self, region: Region, cancel: CancelToken | None = None) -> int:
         """The patch side the fill of ``region`` uses: ``patch_size``, or a smaller one
-        where the region is too small for that one to have a source
-        (:func:`~engines.classical.patchmatch.levels.fitted_radius`)."""
+        where the region is too small for that one to have a source, or one for each label
+        of the hole (:func:`~engines.classical.patchmatch.levels.fitted_radius`)."""
         patch_size = self._patch_size(region)
         if not may_fit_smaller(region.mask.shape, patch_size):  # the shape alone says it
             return patch_size
