@@ -14,10 +14,10 @@ from PySide6.QtTest import QTest
 
 from app.controller import cancelled_message
 from app.document import Layer
-from app.window import MainWindow
 from engines import registry
 from engines.base import CancelToken, Engine, Region, RegionStage
 from engines.fileio import save_image
+from tests.app.test_window import shown_window
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,11 +47,7 @@ def window(qtbot, tmp_path, monkeypatch, model_cache):
     *Fill after each stroke* on."""
     monkeypatch.setitem(registry._ENGINES, CountingFill.name, CountingFill)
     monkeypatch.setattr(CountingFill, "calls", 0)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(900, 600)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, (900, 600))
     window.confirm = lambda title, text: True
     window.ask_stop_runs = lambda text: True  # closing with a fill running: stop it
     errors: list[str] = []
@@ -159,10 +155,7 @@ def test_enter_with_nothing_to_apply_says_so(qtbot, window):
 
 
 def test_enter_with_no_picture_says_to_open_one(qtbot, model_cache):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, size=None)
     try:
         assert window.apply_result() is False
         assert status(window) == "Nothing to apply: open a picture first (Ctrl+O)"

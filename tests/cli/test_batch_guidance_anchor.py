@@ -18,7 +18,8 @@ from tests.cli.stopping import ctrl_c, stop_at_call
 from tests.cli.test_cli import run_cli
 
 
-def _noise(shape, seed: int) -> np.ndarray:
+def noise(shape, seed: int) -> np.ndarray:
+    """An ``(*shape, 3)`` uint8 picture of noise (60..199), the same for a ``seed``."""
     return np.random.default_rng(seed).integers(60, 200, (*shape, 3)).astype(np.uint8)
 
 
@@ -28,8 +29,8 @@ def anchored(tmp_path):
     one) and a layer file holding something only at x 60..78 (off the smaller one)."""
     images = tmp_path / "images"
     images.mkdir()
-    save_image(images / "big.png", _noise((60, 80), 1))
-    save_image(images / "small.png", _noise((60, 40), 2))
+    save_image(images / "big.png", noise((60, 80), 1))
+    save_image(images / "small.png", noise((60, 40), 2))
     hole = np.zeros((60, 80), np.uint8)
     hole[10:30, 6:26] = 255
     save_mask(tmp_path / "hole.png", hole)
@@ -76,7 +77,7 @@ def test_the_no_sketch_file_note_names_the_pictures(tmp_path, capsys):
     images.mkdir()
     sketches.mkdir()
     for index, name in enumerate(("a", "b", "c")):
-        save_image(images / f"{name}.jpg", _noise((40, 50), index))
+        save_image(images / f"{name}.jpg", noise((40, 50), index))
     hole = np.zeros((40, 50), np.uint8)
     hole[10:20, 15:30] = 255
     save_mask(tmp_path / "hole.png", hole)
@@ -97,7 +98,7 @@ def test_each_pictures_guidance_files_are_looked_up_once(tmp_path, monkeypatch, 
     images.mkdir()
     sketches.mkdir()
     for index in range(3):
-        save_image(images / f"p{index}.png", _noise((40, 50), index))
+        save_image(images / f"p{index}.png", noise((40, 50), index))
     hole = np.zeros((40, 50), np.uint8)
     hole[10:20, 15:30] = 255
     save_mask(tmp_path / "hole.png", hole)
@@ -117,7 +118,7 @@ def test_each_pictures_guidance_files_are_looked_up_once(tmp_path, monkeypatch, 
 def test_a_run_stopped_by_ctrl_c_says_what_the_engine_ignored(tmp_path, anchored,
                                                               monkeypatch, capsys):
     images, hole, _far = anchored
-    save_image(images / "third.png", _noise((60, 80), 3))
+    save_image(images / "third.png", noise((60, 80), 3))
     exclude = tmp_path / "exclude.png"  # not the mask: a file has one use
     exclude.write_bytes(hole.read_bytes())
     stop_at_call(monkeypatch, engines.batch, "save_result", 2, ctrl_c)

@@ -5,18 +5,13 @@ landing wholly off a picture both say them."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import cli.batch
 import engines.batch
 from cli import EXIT_OK
 from engines.fileio import load_mask, save_image, save_mask
 from tests.cli.test_batch_guidance_anchor import anchored as anchored  # a fixture, used by name
+from tests.cli.test_batch_guidance_anchor import noise
 from tests.cli.test_cli import run_cli
-
-
-def _noise(shape, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(60, 200, (*shape, 3)).astype(np.uint8)
 
 
 def test_the_cli_takes_the_engines_words():
@@ -41,7 +36,7 @@ def test_both_notes_say_the_words_given_in_engines(anchored, tmp_path, monkeypat
         f"note: small.png: --sketch {tmp_path / 'far.png'} lies wholly off the picture once "
         "moved with the mask: filled without QA lines"]
     (images / "small.png").unlink()
-    save_image(images / "small.png", _noise((60, 80), 2))  # now big.png's size
+    save_image(images / "small.png", noise((60, 80), 2))  # now big.png's size
     save_mask(sketches / "big.png", far)
     out = tmp_path / "out2"
     assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o", out,

@@ -11,16 +11,14 @@ import numpy as np
 import pytest
 
 from cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engines.fileio import load_image, save_image, save_mask
+from engines.fileio import load_image, load_mask, save_image, save_mask
+from tests.cli.test_batch_guidance_anchor import anchored as anchored  # a fixture, used by name
+from tests.cli.test_batch_guidance_anchor import noise
 from tests.cli.test_cli import run_cli
 
 REFUSAL = ("no source left for Guided PatchMatch: the hole and the sampling area (an excluded "
            "area, or the outside of an include area) leave no pixel to copy; widen the "
            "sampling area or add a reference photo")
-
-
-def _noise(shape, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(60, 200, (*shape, 3)).astype(np.uint8)
 
 
 @pytest.fixture
@@ -29,8 +27,8 @@ def files(tmp_path):
     that also covers pixels outside it."""
     images = tmp_path / "images"
     images.mkdir()
-    save_image(images / "a.png", _noise((60, 80), 1))
-    save_image(images / "b.png", _noise((60, 80), 2))
+    save_image(images / "a.png", noise((60, 80), 1))
+    save_image(images / "b.png", noise((60, 80), 2))
     hole = np.zeros((60, 80), np.uint8)
     hole[20:40, 30:50] = 255
     save_mask(tmp_path / "hole.png", hole)
@@ -82,22 +80,14 @@ def test_batch_fails_only_the_picture_whose_own_include_area_is_inside_its_hole(
     assert np.array_equal(load_image(out / "b.png").rgb, load_image(single).rgb)
 
 
-def test_an_include_area_moved_onto_a_smaller_picture_inside_its_hole_fails_it(tmp_path,
-                                                                               capsys):
+def test_an_include_area_moved_onto_a_smaller_picture_inside_its_hole_fails_it(
+        tmp_path, anchored, capsys):
     """Anchored with the mask to the left edge, the include area keeps its part in the hole
     on a 40x60 picture; its part outside the hole (x 60..78) lands off it."""
-    images = tmp_path / "images"
-    images.mkdir()
-    save_image(images / "big.png", _noise((60, 80), 1))
-    save_image(images / "small.png", _noise((60, 40), 2))
-    hole = np.zeros((60, 80), np.uint8)
-    hole[10:30, 6:26] = 255
-    save_mask(tmp_path / "hole.png", hole)
-    include = hole.copy()
-    include[5:50, 60:78] = 255
-    save_mask(tmp_path / "include.png", include)
+    images, hole, far = anchored
+    save_mask(tmp_path / "include.png", np.maximum(load_mask(hole), load_mask(far)))
     out = tmp_path / "out"
-    assert run_cli("batch", "--images", images, "--mask", tmp_path / "hole.png", "-o", out,
+    assert run_cli("batch", "--images", images, "--mask", hole, "-o", out,
                    "--engine", "patchmatch", "--other-sizes", "anchor", "--include",
                    tmp_path / "include.png") == EXIT_FAILED
     assert capsys.readouterr().out.splitlines() == [
@@ -109,7 +99,7 @@ def test_with_a_reference_photo_both_fill_an_include_area_inside_the_hole(tmp_pa
                                                                           capsys):
     images, hole, inside, _wider = files
     reference = tmp_path / "reference.png"
-    save_image(reference, _noise((50, 50), 7))
+    save_image(reference, noise((50, 50), 7))
     single = tmp_path / "a-single.png"
     assert run_cli("inpaint", images / "a.png", hole, "--include", inside, "-o", single,
                    "--exemplar", reference, "--engine", "patchmatch") == EXIT_OK

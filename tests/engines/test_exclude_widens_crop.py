@@ -33,11 +33,14 @@ def _picture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, mask, exclude
 
 
-def _check_fill(result: np.ndarray, image: np.ndarray, mask: np.ndarray) -> None:
+def check_fill(result: np.ndarray, image: np.ndarray, mask: np.ndarray,
+               forbidden=EXCLUDED) -> None:
+    """Nothing outside the hole changed, no hole pixel is ``forbidden``'s colour, and every
+    one is close to :data:`ALLOWED`: copied from the allowed pixels only."""
     hole = mask == 255
     assert np.array_equal(result[~hole], image[~hole])  # nothing outside the hole changes
     filled = result[hole].astype(int)
-    assert not (filled == EXCLUDED).all(axis=1).any()
+    assert not (filled == forbidden).all(axis=1).any()
     assert (np.abs(filled - ALLOWED) <= 16).all()  # copied from the allowed pixels only
 
 
@@ -46,7 +49,7 @@ def test_an_exclude_area_over_the_crop_widens_it_and_is_never_copied():
     request = InpaintRequest(image, mask, sample_exclude=exclude, crop_margin=16, seed=1)
     engine = PatchMatchEngine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
-    _check_fill(list(engine.run(request))[-1].image, image, mask)
+    check_fill(list(engine.run(request))[-1].image, image, mask)
 
 
 def test_an_exclude_area_and_transparent_pixels_over_the_crop_widen_it():
@@ -63,7 +66,7 @@ def test_an_exclude_area_and_transparent_pixels_over_the_crop_widen_it():
     engine = PatchMatchEngine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
     result = list(engine.run(request))[-1].image
-    _check_fill(result, image, mask)
+    check_fill(result, image, mask)
     assert (result[mask == 255].max(axis=-1) >= 40).all()  # no black either
 
 
@@ -76,7 +79,7 @@ def test_an_include_area_whose_crop_part_is_excluded_widens_it():
                              crop_margin=16, seed=1)
     engine = PatchMatchEngine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
-    _check_fill(list(engine.run(request))[-1].image, image, mask)
+    check_fill(list(engine.run(request))[-1].image, image, mask)
 
 
 def test_a_crop_with_allowed_sources_is_kept():

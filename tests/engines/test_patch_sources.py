@@ -23,6 +23,7 @@ from engines.base import (
 from engines.classical.patchmatch.engine import PatchMatchEngine
 from engines.guidance import patch_centres, source_notes
 from engines.region import Box, LabelSources, plan_boxes, source_patch, unsourced_labels
+from tests.engines.test_exclude_widens_crop import EXCLUDED, check_fill
 
 # ------------------------------------------------------------------ labels on a ring
 SIZE = 80
@@ -168,7 +169,6 @@ def test_the_banded_patch_centres_are_the_whole_boxs(monkeypatch, side, band_row
 
 # ------------------------------------------------ a crop box with a strip too thin
 H, W = 120, 400
-EXCLUDED = (255, 0, 255)  # the colour of every excluded pixel: never a source
 FAR = 360  # the 40 columns from here on are allowed, far from the hole
 CROP_HOLE = (slice(50, 70), slice(60, 80))
 
@@ -191,21 +191,12 @@ def _strip_picture(ring: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, mask, exclude
 
 
-def _check_fill(result: np.ndarray, image: np.ndarray, mask: np.ndarray,
-                forbidden=EXCLUDED) -> None:
-    hole = mask == 255
-    assert np.array_equal(result[~hole], image[~hole])  # nothing outside the hole changes
-    filled = result[hole].astype(int)
-    assert not (filled == forbidden).all(axis=1).any()
-    assert (np.abs(filled - GREEN) <= 16).all()  # copied from the allowed pixels only
-
-
 def test_a_crop_that_keeps_only_a_thin_ring_of_allowed_pixels_widens():
     image, mask, exclude = _strip_picture(3)
     request = InpaintRequest(image, mask, sample_exclude=exclude, crop_margin=16, seed=1)
     engine = _engine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
-    _check_fill(list(engine.run(request))[-1].image, image, mask)
+    check_fill(list(engine.run(request))[-1].image, image, mask)
 
 
 def test_a_thin_visible_ring_in_a_transparent_picture_widens():
@@ -215,7 +206,7 @@ def test_a_thin_visible_ring_in_a_transparent_picture_widens():
     request = InpaintRequest(image, mask, alpha=alpha, crop_margin=16, seed=1)
     engine = _engine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
-    _check_fill(list(engine.run(request))[-1].image, image, mask, forbidden=(0, 0, 0))
+    check_fill(list(engine.run(request))[-1].image, image, mask, forbidden=(0, 0, 0))
 
 
 def test_an_include_area_of_a_thin_ring_and_a_far_strip_widens():
@@ -224,7 +215,7 @@ def test_an_include_area_of_a_thin_ring_and_a_far_strip_widens():
     request = InpaintRequest(image, mask, sample_include=include, crop_margin=16, seed=1)
     engine = _engine()
     assert plan_boxes(request, engine) == [(Box.frame((H, W)), 1.0)]
-    _check_fill(list(engine.run(request))[-1].image, image, mask)
+    check_fill(list(engine.run(request))[-1].image, image, mask)
 
 
 def test_a_crop_that_holds_an_allowed_patch_is_kept():
@@ -233,7 +224,7 @@ def test_a_crop_that_holds_an_allowed_patch_is_kept():
     engine = _engine()
     plan = plan_boxes(request, engine)
     assert len(plan) == 1 and plan[0][0].right < FAR
-    _check_fill(list(engine.run(request))[-1].image, image, mask)
+    check_fill(list(engine.run(request))[-1].image, image, mask)
     # the same ring is too thin for the engine's patches at 9
     assert plan_boxes(request, _engine(patch_size=9)) == [(Box.frame((H, W)), 1.0)]
 
