@@ -193,7 +193,7 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
       and what that part of the hole was filled from (any pixel, or the unlabelled pixels
       and the reference photos searched, which count as any label);
     * first, the smaller patches the fill used where the picture is too small for the patch
-      size (:func:`fitted_patch_note`): the sentences on reference photos and labels then
+      size (:func:`_fitted_sentence`): the sentences on reference photos and labels then
       name that size, not the option's.
 
     ``cancel`` is looked at between the bands of the passes over the labels."""
@@ -218,21 +218,12 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
     return notes
 
 
-
-def fitted_patch_note(request: InpaintRequest, engine: Engine,
-                      cancel: CancelToken | None = None) -> str | None:
-    """The sentence of :func:`source_notes` on the patches ``engine`` used in a region too
-    small for its patch size (:func:`engines.region.fitted_patches`; the smallest side used
-    where there are several such regions), naming the option and the region's size; None
-    where it used its patch size everywhere."""
-    fitted = fitted_patches(request, engine, cancel)
-    return _fitted_sentence(request, fitted, _patch_option(engine, request)) if fitted else None
-
-
 def _fitted_sentence(request: InpaintRequest, fitted: list[tuple[Box, int]],
                      option: tuple[int, str]) -> str:
-    """:func:`fitted_patch_note`'s sentence on ``fitted`` (not empty), ``option`` the
-    engine's :func:`_patch_option`."""
+    """The sentence of :func:`source_notes` on the patches an engine used in regions too
+    small for its patch size (``fitted``, not empty: :func:`engines.region.fitted_patches`;
+    the smallest side used where there are several), naming the option (``option``: the
+    engine's :func:`_patch_option`) and the region's size."""
     box, used = min(fitted, key=lambda item: item[1])
     side, title = option
     where = ("the picture" if (box.height, box.width) == request.mask.shape
