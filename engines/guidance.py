@@ -223,14 +223,18 @@ def _fitted_sentence(request: InpaintRequest, fitted: list[tuple[Box, int]],
     """The sentence of :func:`source_notes` on the patches an engine used in regions too
     small for its patch size (``fitted``, not empty: :func:`engines.region.fitted_patches`;
     the smallest side used where there are several), naming the option (``option``: the
-    engine's :func:`_patch_option`) and the region's size."""
+    engine's :func:`_patch_option`) and the region's size; with labels in the hole, for
+    each of them (the patch also shrinks to follow them: :meth:`Engine.fitted_patch`)."""
     box, used = min(fitted, key=lambda item: item[1])
     side, title = option
     where = ("the picture" if (box.height, box.width) == request.mask.shape
              else "the area it fills")
+    labels = request.labels
+    labelled = labels is not None and bool((labels[request.hole] != UNLABELLED).any())
+    source = "a source for each label of the hole" if labelled else "a source"
     return (f"the fill used {used}x{used} patches instead of the {title.lower()} "
             f"({side}x{side}): {where} is {box.width}x{box.height} pixels, too small for "
-            f"{side}x{side} patches to have a source")
+            f"{side}x{side} patches to have {source}")
 
 
 def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],

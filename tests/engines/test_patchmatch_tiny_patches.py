@@ -61,8 +61,9 @@ def test_a_4x4_label_edit_fills_with_the_largest_patch_that_has_a_source(backend
         assert (filled[(mask > 0) & (edited == 12)] == RED).all()
         assert (filled[(mask > 0) & (edited == 4)] == GREEN).all()
     notes = source_notes(request, engine, [], unedited_labels=labels)
+    source = "a source for each label of the hole" if labelled else "a source"
     assert notes == [f"the fill used {used}x{used} patches instead of the patch size (7x7): "
-                     "the picture is 4x4 pixels, too small for 7x7 patches to have a source"]
+                     f"the picture is 4x4 pixels, too small for 7x7 patches to have {source}"]
 
 
 def test_a_picture_1_pixel_high_fills_with_1x1_patches():
@@ -212,6 +213,6 @@ def test_a_label_only_pixels_near_the_hole_carry_is_followed_with_smaller_patche
     assert np.array_equal(filled[mask == 0], picture[mask == 0])
     assert source_notes(request, engine, [], unedited_labels=labels) == [
         "the fill used 3x3 patches instead of the patch size (7x7): the picture is 12x12 "
-        "pixels, too small for 7x7 patches to have a source"]
+        "pixels, too small for 7x7 patches to have a source for each label of the hole"]
     # without the labels the 7x7 patches have sources: kept
     assert _fitted(request.evolve(labels=None), engine) == [7]
