@@ -1121,15 +1121,6 @@ def _mismatch_reason(found: str, recorded: str) -> str:
             "was installed")
 
 
-def signature_changed(weights_id: str) -> bool:
-    """Whether the installed file of ``weights_id`` has another stat signature than the one
-    recorded when its sha256 was last confirmed (a stat and the install record; no hashing),
-    and this process has not hashed it as it is now: its next load hashes it
-    (:func:`check_recorded_digest`). False without an installed file, a recorded sha256 or a
-    recorded signature (an older install). For a status that wants to say so."""
-    return _since_verified(weights_id) == (True, None)
-
-
 def _since_verified(weights_id: str) -> tuple[bool, str | None]:
     """``(changed, mismatch)`` of the installed file of ``weights_id`` against its install
     record, from a stat and the record (no hashing): ``changed`` when its stat signature is

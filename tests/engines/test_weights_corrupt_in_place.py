@@ -130,21 +130,21 @@ def test_an_untouched_file_loads_without_being_hashed(make_spec, tmp_path, monke
     assert same(weights.load_checkpoint(path), state())
     assert same(weights.load_checkpoint(path), state())
     assert counted == []
-    assert not weights.signature_changed(spec.id)
+    assert not weights.installation(spec.id).changed
 
 
 def test_a_touched_identical_file_is_hashed_once_and_its_signature_recorded(
         make_spec, tmp_path, monkeypatch):
     spec, path = install(make_spec, tmp_path)
     later(path)
-    assert weights.signature_changed(spec.id)
+    assert weights.installation(spec.id).changed
     counted = hashes(monkeypatch)
     assert same(weights.load_checkpoint(path), state())
     assert counted == [path]
     assert same(weights.load_checkpoint(path), state())
     assert counted == [path]  # remembered for this signature
     assert recorded_signature(spec) == file_signature(path)  # and recorded
-    assert not weights.signature_changed(spec.id)
+    assert not weights.installation(spec.id).changed
     weights._HASHED.clear()  # another process: the record alone spares the hash
     assert same(weights.load_checkpoint(path), state())
     assert counted == [path]
