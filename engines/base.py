@@ -155,7 +155,7 @@ class Guidance(str, enum.Enum):
     SKETCH = "sketch"
     LABELS = "labels"
     SAMPLING = "sampling"  # include / exclude regions for the patch source
-    EXEMPLARS = "exemplars"  # extra reference images used as patch sources
+    EXEMPLARS = "exemplars"  # extra reference photos used as patch sources
     COLOR = "color"  # colour strokes inside the hole
 
 

@@ -20,8 +20,6 @@ SIZES = [(1, 1), (1, 3), (3, 1), (2, 2)]  # (height, width)
 ENGINES = ["telea", "ns", "patchmatch"]
 TITLES = {"telea": "OpenCV Telea", "ns": "OpenCV Navier-Stokes",
           "patchmatch": "Guided PatchMatch"}
-NO_SOURCE = "no source left for {}: the hole covers the whole area it is filled from (the "\
-    "image, or the crop around the hole)"
 
 
 def _picture(height: int, width: int) -> np.ndarray:
@@ -42,8 +40,9 @@ def _no_source(engine: str) -> str:
     """What a fill of a picture all hole says (PatchMatch can copy from a reference; the
     OpenCV fills take none, and no more context can help them either)."""
     if engine == "patchmatch":
-        return NO_SOURCE.format(TITLES[engine]) + (
-            ", so there is nothing to copy from; unmask some context or add a reference photo")
+        return (f"no source left for {TITLES[engine]}: the hole covers the whole picture, so "
+                "there is nothing to copy from; unmask some of the picture or add a reference "
+                "photo")
     return (f"no source left for {TITLES[engine]}: the hole covers the whole area it is "
             "filled from (the whole picture), so there is nothing to fill it from; unmask "
             "some of the picture")

@@ -125,9 +125,12 @@ def test_no_usable_source_is_reported():
     filled = _run(InpaintRequest(image[:2], top))[-1].image
     assert np.array_equal(filled[1], image[1])
     assert all((image[1] == pixel).all(axis=1).any() for pixel in filled[0])
+    whole = np.full((48, 48), 255, np.uint8)
     with pytest.raises(EngineError, match=r"^no source left for Guided PatchMatch: the hole "
-                                          r"covers the whole area it is filled from"):
-        _run(InpaintRequest(image, np.full((48, 48), 255, np.uint8)))
+                                          r"covers the whole picture, so there is nothing to "
+                                          r"copy from; unmask some of the picture or add a "
+                                          r"reference photo$"):
+        _run(InpaintRequest(image, whole))
     square = np.zeros((48, 48), np.uint8)
     square[16:32, 16:32] = 255  # an include area over the hole alone: nothing to copy
     with pytest.raises(EngineError, match=r"sampling area \(an excluded area, or the outside "
@@ -136,6 +139,11 @@ def test_no_usable_source_is_reported():
     reference = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
     filled = _run(InpaintRequest(image, mask, exemplars=(reference,)))[-1].image
     assert filled.shape == image.shape
+    # a picture all hole is filled from a reference photo alone: green, as only it is
+    green = np.zeros((40, 40, 3), np.uint8)
+    green[..., 1] = 200 + reference[..., 1] % 40
+    filled = _run(InpaintRequest(image, whole, exemplars=(green,)))[-1].image
+    assert filled[..., [0, 2]].max() == 0 and filled[..., 1].min() >= 200
 
 
 def test_label_without_sources_falls_back_to_any_source(textured, square_mask):

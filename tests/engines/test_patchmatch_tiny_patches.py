@@ -139,7 +139,7 @@ def test_a_refusal_left_never_points_a_labelled_fill_at_telea():
                            labels=np.full((1, 1), 3, np.uint8))
     with pytest.raises(EngineError) as everything:
         list(engine.run(whole))
-    assert str(everything.value).endswith("unmask some context or add a reference photo")
+    assert str(everything.value).endswith("unmask some of the picture or add a reference photo")
     assert "Telea" not in str(everything.value)
 
 

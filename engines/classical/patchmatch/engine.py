@@ -32,7 +32,7 @@ Guidance (each optional, all combinable):
   and exemplars, or from any pixel when there are none; 255 = unlabelled;
 * ``sample_include`` / ``sample_exclude``: only / never these pixels are sources (no source
   patch overlaps an excluded pixel; an all-zero include layer restricts nothing);
-* ``exemplars``: reference images searched as sources beside the image itself; of an RGBA
+* ``exemplars``: reference photos searched as sources beside the image itself; of an RGBA
   one only the fully opaque pixels (a patch lies wholly on them), and one without room for
   a single patch is left out (:func:`engines.guidance.reference_problem` is the rule the
   editor and the CLI apply when a reference is added). A reference far larger than the
@@ -62,9 +62,11 @@ from engines.base import (
     Guidance,
     InpaintRequest,
     InputError,
+    NoSourceError,
     OptionSpec,
     Region,
     RegionStage,
+    Stage,
     may_fit_smaller,
 )
 from engines.classical.patchmatch.levels import (
@@ -164,6 +166,18 @@ class PatchMatchEngine(Engine):
     script_option_types = MappingProxyType({
         "backend": str, "previews": bool, "sketch_weight": (int, float),
         "label_weight": (int, float)})
+
+    def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
+        """As :meth:`Engine.run`; a hole covering the whole picture with no reference photo
+        is refused first (:class:`NoSourceError`, saying so): no crop can hold more
+        context then, only unmasking or a reference helps."""
+        mask = request.mask
+        if not request.exemplars and mask.size and int(mask.min()) >= 128:
+            message = (f"no source left for {self.title}: the hole covers the whole picture, "
+                       "so there is nothing to copy from; unmask some of the picture or add "
+                       "a reference photo")
+            raise NoSourceError(message, message)
+        yield from super().run(request, cancel)
 
     def _sketch_weight(self, region: Region) -> float:
         strength = float(self.engine_option(region, "sketch_strength"))
