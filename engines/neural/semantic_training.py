@@ -352,6 +352,8 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                     picture = fileio.read_rgb(path)
                 except fileio.ImageFileError as exc:  # one bad file does not end the run
                     _leave_out(notify, path.name, exc)
+                    if readable:  # dealt with: the bar moves on (a last one, to its end)
+                        notify(TrainProgress("labels", index + 1, len(images)))
                     continue
                 write_label_map(target, parser.parse(picture, cancel))
                 sources.record(target, path)

@@ -58,6 +58,42 @@ def test_the_labelling_bar_gives_way_before_the_first_training_step(model_cache,
     assert "training: 100%" in capsys.readouterr().err
 
 
+def test_an_unreadable_last_picture_still_ends_the_labelling_bar(model_cache, photos,
+                                                                  tmp_path, capsys,
+                                                                  monkeypatch):
+    (photos / "p9.png").write_bytes(b"not a picture")  # sorted last: left out
+    shown = []
+    original = semantic_training._Trainer.train_step
+
+    def step(self, *args):
+        if not shown:
+            shown.append(capsys.readouterr().err)
+        return original(self, *args)
+
+    monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    output = tmp_path / "run" / "model.pt"
+    assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
+                     "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
+                     "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
+    [before] = shown
+    screens = [line for line in before.replace("\r", "\n").splitlines() if line.strip()]
+    assert any(line.startswith("left out p9.png:") for line in screens)
+    assert any(line.startswith("labelling: 100%") and "3/3" in line for line in screens)
+    assert screens[-1].startswith("training: preparing the first step")
+
+
+def test_no_training_bar_when_no_picture_can_be_read(model_cache, tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(b"not a picture")
+    assert cli.main(["train", "semantic", "--images", str(folder), "--steps", "1",
+                     "--device", "cpu", "--no-perceptual", "--no-install", "-o",
+                     str(tmp_path / "run" / "model.pt")]) != EXIT_OK
+    err = capsys.readouterr().err
+    assert "none of the 2 images" in err and "training:" not in err
+
+
 # --- models import: folders ---------------------------------------------------------------
 
 
