@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imported = action("import", "install a checkpoint file you already have (offline)")
     imported.add_argument("id", metavar="ID", help=_ID_HELP)
     imported.add_argument("file", metavar="FILE",
-                          help="the file as downloaded (a zip is fine where upstream ships one)")
+                          help="the file as downloaded (a zip is fine where upstream ships "
+                               "one, or the folder unzipped from it)")
     imported.add_argument("--move", action="store_true",
                           help="move the file into the cache instead of copying it")
     imported.add_argument("-f", "--force", action="store_true",
@@ -120,8 +121,12 @@ def _import(spec_id: str, source: str | Path, move: bool, force: bool) -> int:
     a zip download (``big-lama``) is imported as the checkpoint file in it
     (:func:`~engines.weights.import_source`; any other folder is refused, naming the file to
     give), and a ``source`` that is not a file is reported first
-    (:func:`engines.download.import_file`)."""
+    (:func:`engines.download.import_file`). Such a folder's other checkpoints of the same
+    engine that are not installed yet are imported after it, as the zip's would be
+    (:func:`~engines.weights.unzipped_siblings`: EdgeConnect's edge generator beside the
+    inpainting one); one refused is said on stderr and changes no exit status."""
     entry = weights.installation(spec_id)
+    folder = Path(source).expanduser()
     source = weights.import_source(spec_id, source)  # a big-lama folder: its best.ckpt
     if (entry.state is weights.InstallState.INSTALLED and not force
             and source.is_file()):
@@ -135,9 +140,22 @@ def _import(spec_id: str, source: str | Path, move: bool, force: bool) -> int:
             print(f"{spec_id}: not replaced; the installed file is kept", file=sys.stderr)
             return EXIT_USAGE
     path = download.import_file(spec_id, source, move=move, waiting=_tell)
+    _installed(spec_id, path)
+    from cli._errors import describe_error
+
+    for other, member in weights.unzipped_siblings(spec_id, folder):
+        try:
+            _installed(other, download.import_file(other, member, move=move, waiting=_tell))
+        except (EngineError, OSError) as exc:  # an extra: the one asked for is installed
+            print(f"{other}: not installed from {member}: {describe_error(exc)[0]}",
+                  file=sys.stderr)
+    return EXIT_OK
+
+
+def _installed(spec_id: str, path: Path) -> None:
+    """Say that ``spec_id`` was installed at ``path``, and what was checked."""
     record = weights.read_manifest(spec_id) or {}
     print(f"{spec_id}: installed at {path} ({record.get('checked', 'checked')} OK)")
-    return EXIT_OK
 
 
 def _confirmed(question: str) -> bool:

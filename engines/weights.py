@@ -957,13 +957,9 @@ def import_source(weights_id: str, source: str | os.PathLike) -> Path:
     parts = (spec.archive_member or "").strip("/").split("/")
     downloaded = _download_name(spec)
     if spec.archive_member:
-        for start in range(len(parts)):
-            own_folder = start == len(parts) - 1
-            if own_folder and (len(parts) < 2 or source.name != parts[-2]):
-                continue  # celeba/EdgeModel_gen.pth would be taken for places2's
-            candidate = source.joinpath(*parts[start:])
-            if candidate.is_file():
-                return candidate
+        found = _unzipped_member(spec, source)
+        if found is not None:
+            return found
         member = "/".join(parts)
         give = _member_near(spec, source) or (
             f"give {downloaded or 'the zip'} as downloaded, the folder unzipped from it, or "
@@ -975,6 +971,45 @@ def import_source(weights_id: str, source: str | os.PathLike) -> Path:
             else f"give the checkpoint file itself ({downloaded or spec.filename})")
     raise IsADirectoryError(errno.EISDIR, f"a folder, not a checkpoint file; {give}",
                             str(source))
+
+
+def _unzipped_member(spec: WeightSpec, folder: Path) -> Path | None:
+    """``spec``'s archive member in ``folder`` unzipped from its download, as
+    :func:`import_source` finds it (at its path in the zip, from the zip's top or a folder in
+    it, or in its own folder of its folder name in the zip); None where it is not there."""
+    parts = (spec.archive_member or "").strip("/").split("/")
+    if not spec.archive_member:
+        return None
+    for start in range(len(parts)):
+        own_folder = start == len(parts) - 1
+        if own_folder and (len(parts) < 2 or folder.name != parts[-2]):
+            continue  # celeba/EdgeModel_gen.pth would be taken for places2's
+        candidate = folder.joinpath(*parts[start:])
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def unzipped_siblings(weights_id: str, source: str | os.PathLike) -> list[tuple[str, Path]]:
+    """The other checkpoints a folder unzipped from ``weights_id``'s download holds, as an
+    import of the zip itself installs them (:func:`engines.download.import_file`): for each
+    checkpoint of the same engine and download not installed yet (:func:`is_present`), its
+    id and its member's file in ``source`` (EdgeConnect's edge generator beside the
+    inpainting one), in the order of :func:`all_specs`. Empty for a file, or a folder
+    holding none."""
+    spec = get_spec(weights_id)
+    folder = Path(source).expanduser()
+    if not spec.archive_member or not folder.is_dir():
+        return []
+    found = []
+    for other in all_specs():
+        if other.id == spec.id or other.engine != spec.engine or other.urls != spec.urls \
+                or not other.archive_member or is_present(other.id):
+            continue
+        path = _unzipped_member(other, folder)
+        if path is not None:
+            found.append((other.id, path))
+    return found
 
 
 def _member_near(spec: WeightSpec, folder: Path) -> str | None:
