@@ -18,7 +18,13 @@ import sys
 from pathlib import Path
 
 from cli import EXIT_OK
-from cli._common import add_device_argument, add_parser_argument, ranged, refuse_link_loops
+from cli._common import (
+    add_device_argument,
+    add_parser_argument,
+    ranged,
+    refuse_link_loops,
+    refuse_output_link,
+)
 from engines.base import SEED_RANGE
 from engines.device import require_device
 from engines.fileio import skipped_files_note
@@ -101,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
 
     refuse_link_loops([("--images", args.images), ("--labels", args.labels),
                        ("-o", args.output)])  # named, not taken for a bug
+    refuse_output_link(args.output, "-o")  # saving would replace the file it points to
     require_device(args.device)  # an accelerator asked for by name must exist
     # what the folder holds besides pictures is named as batch and watermark name it
     skipped = skipped_files_note(args.images, used_folders=[args.labels] if args.labels else [])

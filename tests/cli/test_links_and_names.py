@@ -114,6 +114,21 @@ def test_an_output_named_by_a_link_is_refused_and_its_target_kept(work, capsys, 
     assert run(command, *inputs, "-o", "new.png") == cli.EXIT_OK  # another name is fine
 
 
+@pytest.mark.parametrize("flag", [[], ["--overwrite"], ["--resume"]])
+def test_train_refuses_a_checkpoint_named_by_a_link(work, capsys, flag):
+    (work / "model.pt").write_bytes(b"a checkpoint trained for days")
+    os.symlink("model.pt", work / "link.pt")
+    argv = ["train", "semantic", "--images", "pics", "--steps", "1", "-o", "link.pt",
+            "--device", "cpu", *flag]
+    assert run(*argv) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "error: -o link.pt is a link (to model.pt): name the file itself or another name; "
+        "results are never written through links\n")
+    assert (work / "model.pt").read_bytes() == b"a checkpoint trained for days"
+    assert os.readlink(work / "link.pt") == "model.pt"
+    assert not any(work.glob("link-labels-*"))  # refused before any labelling
+
+
 def test_watermark_side_files_named_by_links_are_refused(work, capsys):
     kept = (work / "photo.png").read_bytes()
     os.symlink("photo.png", work / "see.png")
