@@ -15,33 +15,40 @@ requests carry as ``exemplars`` (any size; not part of the undo history).
 
 Undo works per *step*: one brush drag, one mask operation, one applied result. While a step
 is open, each 256x256 tile is backed up the first time it is touched; when the step closes,
-the changed tiles are stored as zlib-compressed (old, new) pairs. Memory therefore grows with
-what changed, not with the image, and the history is trimmed to :attr:`Document.undo_budget`.
+the changed tiles are stored as zlib-compressed (old, new) pairs of their pixels in the
+bounding box, within the tile, of the pixels that differ (:class:`_TileDiff`; outside it the
+two sides are equal, so the layer holds the rest of either). Memory therefore grows with what
+changed, not with the image nor with the tiles it touches (a small fill on a noisy photo
+stores the hole's pixels, not four tiles of noise twice), and the history is trimmed to
+:attr:`Document.undo_budget`.
 
 Closing a step costs the GUI thread one comparison per touched tile: one background job per
 step copies each tile's new pixels from the layer itself (all of them first, a quick pass),
 unless a later step touches the tile first and hands over the copy it backs up anyway (copy
-on write), then compresses the old sides and the new ones. So every write to a layer must
-follow :meth:`Document.touch` in an open step, as edits do.
+on write), then compares each tile's two sides for their box and compresses the old sides'
+pixels in it and the new ones'. So every write to a layer must follow :meth:`Document.touch`
+in an open step, as edits do.
 
-The step made, undone or redone last keeps at hand, uncompressed, the side that the layers do
-not hold (:meth:`Document._keep`): the old side after it was made or redone, the new one after
-it was undone, until another step begins. The side the layers hold is kept compressed only, like every other step's, so
-the last step costs one side of uncompressed memory, not two. Undo and redo never wait for a
-job, and undoing or redoing that step writes the side kept without decompressing: the side
-overwritten is still held by the job (an undo while the job runs copies nothing), or is
-copied into a spare array first, and the array of the side written, which no one needs any
-more, becomes the next tile's spare (:meth:`Document._apply`), so that going back and forth
-over it allocates nothing. Older steps are decompressed as they are undone or redone, but
-after an undo (redo) a background thread decompresses, tile by tile, the side that the next
-undo (redo) writes (:meth:`Document._unpack_ahead`; sides over :data:`AHEAD_MIN_BYTES`, at
-most :data:`AHEAD_MAX_BYTES` of one; dropped at the next undo, redo or step): stepping back
-(forward) through the history writes tiles at hand, as for the last step, and an undo (redo)
-that comes before the thread is done takes the tiles done and decompresses the rest. So
-besides :attr:`Document.history_bytes` the history holds uncompressed one side of the step
-moved last and at most that much of another step's side. A side of more than
-:data:`PARALLEL_BYTES` is written (decompressed, copied) by several threads at once
-(:meth:`Document._apply`); undo and redo still return once every tile is written.
+The step made, undone or redone last keeps at hand, uncompressed, the side that the layers do not
+hold (:meth:`Document._keep`): the old side after it was made or redone, the new one after it was
+undone, until another step begins. The side the layers hold is kept compressed only, like every
+other step's, so the last step costs one side of uncompressed memory, not two. Undo and redo never
+wait for a job, and undoing or redoing that step writes the side kept without decompressing: the
+side overwritten is still held by the job (an undo while the job runs copies nothing), or its pixels
+in the box are copied into a spare array of the tile's shape first, and the array of the side
+written, which no one needs any more, becomes the next tile's spare (:meth:`Document._apply`), so
+that going back and forth over it allocates nothing. A side held uncompressed is either the full
+tile (a backup, the job's copy of the new pixels), written whole, or its pixels in the box
+(decompressed, or copied out of the layer), written over the box alone. Older steps are decompressed
+as they are undone or redone, but after an undo (redo) a background thread decompresses, tile by
+tile, the side that the next undo (redo) writes (:meth:`Document._unpack_ahead`; sides over
+:data:`AHEAD_MIN_BYTES`, at most :data:`AHEAD_MAX_BYTES` of one; dropped at the next undo, redo or
+step): stepping back (forward) through the history writes tiles at hand, as for the last step, and
+an undo (redo) that comes before the thread is done takes the tiles done and decompresses the rest.
+So besides :attr:`Document.history_bytes` the history holds uncompressed one side of the step moved
+last and at most that much of another step's side. A side of more than :data:`PARALLEL_BYTES` is
+written (decompressed, copied) by several threads at once (:meth:`Document._apply`); undo and redo
+still return once every tile is written.
 
 A fill's request holds the layers without a copy (:meth:`Document.snapshot`; copying a
 large picture into fresh memory held the GUI thread for a third of a second or more): it gets
@@ -168,26 +175,33 @@ TileKey = tuple[Layer, int, int]  # layer, tile row, tile column
 
 @dataclass(eq=False)
 class _TileDiff:
-    """One tile's pixels before and after a step, zlib-compressed by the step's background
-    job (``None`` until it has). A side may also be held uncompressed (``raw_old``, the
-    backup; ``raw_new``, once the job has a copy of the new pixels): by the job until it has
-    compressed that side, and by the document for the side of its last step that the layers do
-    not hold (:meth:`Document._keep`). A raw array is never written to, except one that is
-    ``owned`` (made for this side alone, not a backup that others share) once its side is
-    compressed and written to the layer: no one reads it then, and undo and redo reuse it
-    (:meth:`spare`). Read the pixels through :meth:`pixels`, which does not wait for the job
-    where a side is at hand, or :meth:`data`, which does."""
+    """One tile's pixels before and after a step. The step's background job sets ``box``,
+    the bounding box within the tile of the pixels that differ between the two sides (empty
+    slices where none do: outside it the sides are equal), then compresses each side's pixels
+    in ``box`` alone (``old``, ``new``: zlib of ``side[box]`` as a contiguous array; ``None``
+    until the job has; ``box`` is set before either). A side may also be held uncompressed
+    (``raw_old``, ``raw_new``) in one of two shapes: the full tile (``shape``: ``raw_old``
+    the backup; ``raw_new`` once the job has a copy of the new pixels), held by the job until
+    it has compressed that side and by the document for the side of its last step that the
+    layers do not hold (:meth:`Document._keep`); or the box's shape (:attr:`box_shape`: a
+    side decompressed, or copied out of the layer by undo or redo), which only a compressed
+    side has. A raw array is never written to, except one that is ``owned`` (made for this
+    side alone, not a backup that others share) once its side is compressed and written to
+    the layer: no one reads it then, and undo and redo reuse it (:meth:`spare`). Read the
+    pixels through :meth:`pixels`, which does not wait for the job where a side is at hand,
+    or :meth:`data`, which does."""
 
     layer: Layer
     row: int  # tile index
     col: int
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]  # the full tile's
     old: bytes | None = None
     new: bytes | None = None
     job: Future | None = None
     raw_old: np.ndarray | None = field(default=None, repr=False)
     raw_new: np.ndarray | None = field(default=None, repr=False)
     owned: set[bool] = field(default_factory=set, repr=False)  # sides whose raw array is owned
+    box: tuple[slice, slice] | None = None  # (rows, columns) within the tile; see above
 
     def data(self, old: bool) -> bytes:
         if self.job is not None:
@@ -196,16 +210,26 @@ class _TileDiff:
         return self.old if old else self.new
 
     def packed(self, old: bool) -> bytes | None:
-        """The ``old`` (else new) side compressed, or None while the job has yet to."""
+        """The ``old`` (else new) side's pixels in :attr:`box` compressed, or None while the
+        job has yet to."""
         return self.old if old else self.new
 
     def raw(self, old: bool) -> np.ndarray | None:
-        """The ``old`` (else new) side uncompressed, if held."""
+        """The ``old`` (else new) side uncompressed, if held: the full tile's pixels, or
+        those in :attr:`box` (shaped :attr:`box_shape`)."""
         return self.raw_old if old else self.raw_new
 
+    @property
+    def box_shape(self) -> tuple[int, ...]:
+        """The shape of the pixels in :attr:`box` (set once the job has compared the
+        sides)."""
+        rows, cols = self.box
+        return (rows.stop - rows.start, cols.stop - cols.start, *self.shape[2:])
+
     def hold(self, old: bool, pixels: np.ndarray | None, owned: bool = False) -> None:
-        """Hold ``pixels`` as the uncompressed ``old`` (else new) side (None: drop it);
-        ``owned``: an array made for this side alone."""
+        """Hold ``pixels`` as the uncompressed ``old`` (else new) side (None: drop it): the
+        full tile, or the pixels in :attr:`box` of a compressed side; ``owned``: an array
+        made for this side alone."""
         if old:
             self.raw_old = pixels
         else:
@@ -221,22 +245,49 @@ class _TileDiff:
         return self.raw(old) if old in self.owned and self.packed(old) is not None else None
 
     def pixels(self, old: bool) -> np.ndarray:
-        """The tile's pixels before (``old``) or after the step (read-only by convention).
-        The job sets a compressed side before it drops the raw one, so reading the raw
-        side first never finds neither."""
+        """The tile's pixels before (``old``) or after the step (read-only by convention):
+        the raw side as held, full or box-shaped (see :meth:`raw`), else the pixels in
+        :attr:`box` decompressed. The job sets a compressed side (after its box) before it
+        drops the raw one, so reading the raw side first never finds neither."""
         raw = self.raw(old)
         if raw is not None:
             return raw
         packed = self.packed(old)
         if packed is None:  # the new side while the layer still holds it (no redo asks)
             packed = self.data(old)
-        return np.frombuffer(zlib.decompress(packed), np.uint8).reshape(self.shape)
+        return self.unpacked(packed)
+
+    def unpacked(self, packed: bytes) -> np.ndarray:
+        """A side's pixels in :attr:`box` from ``packed``, its compressed form (read-only)."""
+        return np.frombuffer(zlib.decompress(packed), np.uint8).reshape(self.box_shape)
+
+    def size(self, old: bool) -> int:
+        """Bytes an undo or redo writes of the ``old`` (else new) side: its raw array's if
+        held, else its box's (the full tile's while the job has yet to compare the sides)."""
+        raw = self.raw(old)
+        if raw is not None:
+            return raw.nbytes
+        return math.prod(self.shape if self.box is None else self.box_shape)
 
     @property
     def nbytes(self) -> int:
-        """Compressed size (the raw size of a side not compressed yet)."""
+        """Compressed size (the full tile's raw size for a side not compressed yet)."""
         raw = math.prod(self.shape)
         return sum(raw if value is None else len(value) for value in (self.old, self.new))
+
+
+def _changed_box(old: np.ndarray, new: np.ndarray) -> tuple[slice, slice]:
+    """The bounding box (rows, columns) of the pixels where two uint8 tiles of one shape (1
+    to 4 channels, contiguous) differ in any channel; empty slices where none do."""
+    height = old.shape[0]
+    channels = old.shape[2] if old.ndim == 3 else 1
+    # each row's channels side by side: the bounding box of the non-zero bytes, in bytes
+    left, top, width, rows = cv2.boundingRect(
+        cv2.absdiff(old.reshape(height, -1), new.reshape(height, -1)))
+    if width == 0 or rows == 0:
+        return slice(0, 0), slice(0, 0)
+    return (slice(top, top + rows),
+            slice(left // channels, -(-(left + width) // channels)))
 
 
 @dataclass(eq=False)
@@ -731,11 +782,13 @@ class Document:
         """On the compressor thread: copy each tile's pixels after ``step`` from the layer,
         unless a touch, undo or redo handed its copy over (each copy taken under the lock,
         so a touch of that tile, and the write after it, waits for it; all of them first, so
-        that an undo soon after the step finds them and copies nothing); then compress the
-        old sides, then the new ones. zlib runs outside the lock, without the GIL; the new
-        sides come last, so an undo while the job runs finds them as they are. Each side is
-        set compressed before its raw array is dropped (see :meth:`_TileDiff.pixels`), and
-        is dropped only if the document does not keep it (:meth:`_keep`)."""
+        that an undo soon after the step finds them and copies nothing); then set each
+        tile's box where the sides differ (:attr:`_TileDiff.box`, from the two full tiles)
+        and compress its old side's pixels in it, then the new sides'. cv2 and zlib run
+        outside the lock, without the GIL; the new sides come last, so an undo while the job
+        runs finds them as they are. Each side is set compressed after its box and before its
+        raw array is dropped (see :meth:`_TileDiff.pixels`), and is dropped only if the
+        document does not keep it (:meth:`_keep`)."""
         for capture in captures:
             with self._capture_lock:
                 if capture.after is None:
@@ -743,12 +796,17 @@ class Document:
                 if self._captures.get(capture.key) is capture:
                     del self._captures[capture.key]
         for capture in captures:
-            capture.diff.old = zlib.compress(capture.diff.raw_old, 1)
-            self._release(step, capture.diff, old=True)
+            diff = capture.diff
+            # the backup, held full until this side is compressed (by this job)
+            before = diff.raw_old
+            diff.box = _changed_box(before, capture.after)
+            diff.old = zlib.compress(np.ascontiguousarray(before[diff.box]), 1)
+            self._release(step, diff, old=True)
         for capture in captures:
-            capture.diff.new = zlib.compress(capture.after, 1)
+            diff = capture.diff
+            diff.new = zlib.compress(np.ascontiguousarray(capture.after[diff.box]), 1)
             capture.after = None  # freed now, unless kept, not when the job ends
-            self._release(step, capture.diff, old=False)
+            self._release(step, diff, old=False)
 
     def _keeps(self, step: Step, old: bool) -> bool:
         """Whether ``step``'s ``old`` (else new) side is one kept uncompressed: the one kept
@@ -789,8 +847,9 @@ class Document:
         raw array (not owned) once it is decompressed. The side
         decompressed ahead before, if another one, is dropped (the tiles it holds raw,
         compressed too), and its job stops at its next tile. Only a side of more than
-        :data:`AHEAD_MIN_BYTES` is, at most :data:`AHEAD_MAX_BYTES` of it: the history holds
-        at most that much more raw than the side kept at hand."""
+        :data:`AHEAD_MIN_BYTES` is (counting each tile's pixels in its box, as decompressed:
+        :meth:`_TileDiff.size`), at most :data:`AHEAD_MAX_BYTES` of it: the history holds at
+        most that much more raw than the side kept at hand."""
         with self._capture_lock:
             previous, self._ahead = self._ahead, None if step is None else (step, old)
             self._ahead_serial += 1
@@ -800,13 +859,14 @@ class Document:
         if step is None:
             return
         todo = [diff for diff in step.diffs if diff.raw(old) is None]
-        if sum(math.prod(diff.shape) for diff in todo) > AHEAD_MIN_BYTES:
+        if sum(diff.size(old) for diff in todo) > AHEAD_MIN_BYTES:
             self._ahead_job = _AHEAD.submit(self._unpack, todo, old, serial)
 
     def _unpack(self, diffs: list[_TileDiff], old: bool, serial: int) -> None:
         """On the undo-ahead thread: decompress the ``old`` (else new) side of ``diffs`` and
-        hold each as its raw side, while :meth:`_unpack_ahead` has not been called again
-        since it was with ``serial`` (:meth:`_apply` stops it too), at most
+        hold each as its raw side (box-shaped: :meth:`_TileDiff.unpacked`), while
+        :meth:`_unpack_ahead` has not been called again since it was with ``serial``
+        (:meth:`_apply` stops it too), at most
         :data:`AHEAD_MAX_BYTES`. A side not compressed yet is left alone (its raw array is
         held until it is)."""
         left = AHEAD_MAX_BYTES
@@ -816,7 +876,7 @@ class Document:
                 return
             if packed is None or diff.raw(old) is not None:
                 continue
-            pixels = np.frombuffer(zlib.decompress(packed), np.uint8).reshape(diff.shape)
+            pixels = diff.unpacked(packed)
             with self._capture_lock:
                 if self._ahead_serial != serial:
                     return
@@ -1244,19 +1304,21 @@ class Document:
             self._layer_versions[layer] += 1
 
     def _apply(self, step: Step, use_old: bool) -> None:
-        """Write ``step``'s old (undo) or new (redo) tiles without waiting for compression
-        jobs: a job that has yet to copy a tile gets a copy first, and the side written is
-        written as the job or the document holds it uncompressed (the side kept at hand of
-        the step moved last: see :meth:`_keep`), else decompressed. The side overwritten is
-        kept at hand from now on: where neither the job nor the document holds it
-        uncompressed, it is copied first into a spare array of the tile's shape; the array of
-        the side written becomes the next spare where no one needs it any more
-        (:meth:`_TileDiff.spare`), so that going back and forth over a step allocates
-        nothing. The job decompressing a side ahead (:meth:`_unpack_ahead`) stops first; the
-        tiles it held are written as they are. A side of more than :data:`PARALLEL_BYTES`
-        is written in interleaved parts by the unpacker threads and this one at once (each
-        part with its own spares), the call returning once all are written. Listeners hear
-        the tiles joined into rectangles (or the whole label layer, for a new map)."""
+        """Write ``step``'s old (undo) or new (redo) tiles without waiting for compression jobs: a
+        job that has yet to copy a tile gets a copy first, and the side written is written as the
+        job or the document holds it uncompressed (the side kept at hand of the step moved last: see
+        :meth:`_keep`), else decompressed. The side overwritten is kept at hand from now on: where
+        neither the job nor the document holds it uncompressed (so it is compressed, and its box
+        known), its pixels in the box are copied first into a spare array of the tile's shape (held
+        as a box-shaped view of it); the array of the side written becomes the next spare where no
+        one needs it any more (:meth:`_TileDiff.spare`), so that going back and forth over a step
+        allocates nothing (see :meth:`_write_tiles`). A side is written as held: a full tile whole,
+        a box-shaped one over the tile's box alone (outside it the two sides are equal, and the
+        layer holds the other side). The job decompressing a side ahead (:meth:`_unpack_ahead`)
+        stops first; the tiles it held are written as they are. A side of more than
+        :data:`PARALLEL_BYTES` is written in interleaved parts by the unpacker threads and this one
+        at once (each part with its own spares), the call returning once all are written. Listeners
+        hear the tiles joined into rectangles (or the whole label layer, for a new map)."""
         self._note_image_change(step)
         for layer, before in step.layer_states.items():
             self._layer_states[layer] = before if use_old else step.serial
@@ -1268,7 +1330,7 @@ class Document:
             self._hand_over((diff.layer, diff.row, diff.col))
             if diff.layer not in layers:
                 layers[diff.layer] = self._own(diff.layer)
-        side = sum(math.prod(diff.shape) for diff in step.diffs)
+        side = sum(diff.size(use_old) for diff in step.diffs)
         count = min(len(step.diffs), 4 * (_UNPACK_THREADS + 1)) \
             if side > PARALLEL_BYTES and _UNPACK_THREADS else 1
         parts = [step.diffs[start::count] for start in range(count)]
@@ -1302,24 +1364,33 @@ class Document:
         """Write the old (else new) side of ``diffs`` into ``layers`` (the document's own
         arrays), keeping the side overwritten at hand, for :meth:`_apply` (any thread; the
         tiles of two calls at once are others): ``spares``, arrays of the tile shapes that no
-        one needs, are used and added to; returns it."""
+        one needs, keyed by their shape, are used and added to; returns it.
+
+        A side overwritten that is only compressed is kept as a box-shaped view of a spare
+        of the tile's shape (a contiguous run at its start), not as an array of its own: the
+        boxes of a step's tiles have as many shapes as tiles, and a spare of each would be
+        of no use to the next tile (each move would allocate) and stay held for good."""
         for diff in diffs:
             tile = layers[diff.layer][diff.row * TILE:(diff.row + 1) * TILE,
                                       diff.col * TILE:(diff.col + 1) * TILE]
             written = diff.spare(use_old)
             pixels = written if written is not None else diff.pixels(use_old)
             if diff.raw(not use_old) is None:  # only compressed: kept at hand from now on
+                kept = tile[diff.box]  # its box is set before it is compressed
                 free = spares.pop(tile.shape, None)
                 free = np.empty(tile.shape, np.uint8) if free is None else free
-                np.copyto(free, tile)
+                free = free.reshape(-1)[:kept.size].reshape(kept.shape)
+                np.copyto(free, kept)
                 with self._capture_lock:
                     diff.hold(not use_old, free, owned=True)
-            np.copyto(tile, pixels)
+            # a full tile whole, else its box (the layer holds the other side, equal outside)
+            np.copyto(tile if pixels.shape == tile.shape else tile[diff.box], pixels)
             if diff.packed(use_old) is not None:  # the layer holds it, and it is compressed:
                 with self._capture_lock:  # its array is freed now (its job frees it else)
                     diff.hold(use_old, None)
                 if written is not None:  # no one needs it any more: the next tile's spare
-                    spares[tile.shape] = written
+                    whole = written if written.base is None else written.base
+                    spares[whole.shape] = whole
         return spares
 
     def _work_area(self, shape: tuple[int, int]) -> np.ndarray:
@@ -1397,7 +1468,8 @@ class Document:
         ``within`` promises that ``result`` and ``used_mask`` differ from the document only
         inside that box (engines change masked pixels only), so a large picture is not
         compared in full. Only the tiles where the image, the mask, the sketch or the colour
-        strokes change are recorded, so objects can be removed one after another with a small history.
+        strokes change are recorded, so objects can be removed one after another with a
+        small history.
         ``prepared``: what this call backs up, worked out off the GUI thread from the
         snapshot the result was computed for (:meth:`Snapshot.prepare_result`); used when
         it was made for ``result``, ``used_mask`` and ``within`` and the picture and the
