@@ -188,7 +188,11 @@ class ModelSlot:
         free_accelerator_memory(collect=outlived())
 
 
+# the fill's, parser's or face parser's network: one at a time (each can take gigabytes)
 MODEL_SLOT = ModelSlot()
+# the face detector (a few MB to ~110 MB), held beside it: a detection neither evicts the
+# fill's network (whose next run would load it again) nor waits for a load of one
+DETECTOR_SLOT = ModelSlot()
 
 
 def file_signature(path: Path) -> tuple[int, int, int, int, int] | None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from engines import weights
 from engines.base import UNLABELLED, InputError
-from engines.device import MODEL_SLOT, pick_device, slot_key
+from engines.device import DETECTOR_SLOT, pick_device, slot_key
 from engines.weights import WeightSpec, network_check, register_spec
 
 FACE_SIZE = 512
@@ -184,7 +184,8 @@ def detect_faces(image: np.ndarray, detector: str = "resnet50", *, min_score: fl
     image is resized so its shorter side is ``detect_size`` (``None``: original size), faces
     scoring below ``min_score`` or with eyes closer than ``min_eye_distance`` pixels are
     dropped. ``network`` is a loaded RetinaFace (see :func:`load_detector`); by default the
-    detector is loaded once and kept in the shared model slot, and loaded again after its
+    detector is loaded once and kept in its own slot (:data:`engines.device.DETECTOR_SLOT`,
+    beside the fill's network, which a detection leaves loaded), and loaded again after its
     file is replaced.
     """
     import torch
@@ -194,7 +195,7 @@ def detect_faces(image: np.ndarray, detector: str = "resnet50", *, min_score: fl
         torch_device = pick_device(device)
         path = weights.require(detector_spec(detector).id)
         key = slot_key(f"face-detector-{detector}", [path], torch_device)
-        network = MODEL_SLOT.get(key, lambda: load_detector(detector, torch_device, path))
+        network = DETECTOR_SLOT.get(key, lambda: load_detector(detector, torch_device, path))
     height, width = image.shape[:2]
     work = image
     if detect_size:

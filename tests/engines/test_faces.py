@@ -273,6 +273,44 @@ def test_upstream_retinaface_checkpoint_loads_through_the_cache(model_cache):
         assert 0.5 <= face.score <= 1.0
 
 
+def test_a_detection_keeps_the_fill_network_loaded_and_does_not_wait_for_its_load(
+        model_cache):
+    import threading
+
+    from engines.device import DETECTOR_SLOT, MODEL_SLOT
+
+    path = weights.local_path("face-detection-mobilenet")
+    path.parent.mkdir(parents=True)
+    torch.save({f"module.{k}": v for k, v in retinaface_state("mobile0.25").items()}, path)
+    fill_network = torch.nn.Conv2d(3, 3, 1)
+    MODEL_SLOT.get(("LamaEngine", "fill"), lambda: fill_network)
+    try:
+        faces.detect_faces(smooth_image()[:96, :128], "mobilenet", device="cpu")
+        assert MODEL_SLOT.key == ("LamaEngine", "fill")  # still loaded: no reload next run
+        assert DETECTOR_SLOT.key[0] == "face-detector-mobilenet"
+        # a detection while a fill's network is loading does not wait for that load
+        loading, release = threading.Event(), threading.Event()
+
+        def slow_load():
+            loading.set()
+            release.wait(30)
+            return torch.nn.Conv2d(3, 3, 1)
+
+        loader = threading.Thread(target=MODEL_SLOT.get, args=(("LamaEngine", "other"),
+                                                                slow_load))
+        loader.start()
+        assert loading.wait(30)
+        try:
+            faces.detect_faces(smooth_image()[:96, :128], "mobilenet", device="cpu")
+            assert loader.is_alive()  # detected while the load was still going on
+        finally:
+            release.set()
+            loader.join(30)
+    finally:
+        MODEL_SLOT.clear()
+        DETECTOR_SLOT.clear()
+
+
 def test_a_wrong_detector_checkpoint_is_refused(model_cache):
     state = retinaface_state("mobile0.25")
     state.pop(next(iter(state)))
