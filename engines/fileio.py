@@ -1234,9 +1234,10 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
 
 
 def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
-            cut_short_ok: bool) -> LoadedImage:
+            cut_short_ok: bool, picture: bool = True) -> LoadedImage:
     """:func:`decode_image` of ``data`` whose ``header`` :func:`_header` has read (with the
-    same ``name`` and ``max_pixels``)."""
+    same ``name`` and ``max_pixels``); ``picture``: a photo, not a layer file (a mask, a
+    sketch), as the refusal of one cut short says (:func:`_refuse_broken`)."""
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
@@ -1255,7 +1256,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
         if pixels is not None and heard is not None:
             missing = _jpeg_broken_off(pixels, header, heard)
             if missing is not None:
-                _refuse_broken(data, name, cut_short_ok)
+                _refuse_broken(data, name, cut_short_ok, picture)
                 notes.append(_broken_note(data, missing))
             damage = _jpeg_damage_note(heard, broken_off=missing is not None)
             if damage is not None:
@@ -1263,7 +1264,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header, notes)
         if pixels is not None:
-            _refuse_broken(data, name, cut_short_ok)
+            _refuse_broken(data, name, cut_short_ok, picture)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
@@ -1415,12 +1416,16 @@ def _broken_note(data: bytes, missing: np.ndarray | None) -> str:
     return f"{_broken(data)}: {lacking}"
 
 
-def _refuse_broken(data: bytes, name: str, cut_short_ok: bool) -> None:
+def _refuse_broken(data: bytes, name: str, cut_short_ok: bool, picture: bool = True) -> None:
     """Unless ``cut_short_ok``, refuse a file whose pixels decode only part of the way
-    (:func:`_broken`), saying the editor opens it."""
-    if not cut_short_ok:
+    (:func:`_broken`), saying the editor opens it (a ``picture``), or to save it again (a
+    layer file: a mask, a sketch, which no fill can mend)."""
+    if cut_short_ok:
+        return
+    if picture:
         raise ImageFileError(f"{_broken(data)} (the editor opens it with the missing part "
                              f"masked, to fill)", name)
+    raise ImageFileError(f"{_broken(data)}; save or export it again", name)
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
@@ -1676,7 +1681,7 @@ def _load_layer(path: Path, shape: tuple[int, int] | None, what: str,
     data = read_file_bytes(path)
     header = _header(data, str(path))
     _refuse_other_size(header, path, shape, what, plural)
-    return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False)
+    return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, picture=False)
 
 
 def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | None,

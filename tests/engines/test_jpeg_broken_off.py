@@ -141,3 +141,25 @@ def test_a_clean_jpeg_whose_bottom_is_mid_grey_lacks_nothing(tmp_path, capfd):
     assert (loaded.rgb[112:] == 128).all()  # decoded flat mid-grey as a break-off would be
     assert loaded.missing is None and loaded.notes == ()
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("layer", ["mask", "sketch"])
+def test_a_layer_file_cut_short_is_refused_asking_for_it_again(tmp_path, layer):
+    """A mask or sketch cut short is no picture to fill: the refusal asks for the file again
+    rather than promising the editor opens it with the part it lacks masked."""
+    from engines.fileio import load_mask, save_mask
+
+    hole = np.zeros((120, 160), np.uint8)
+    hole[::3, ::5] = 255  # detail all over: the image data runs to the file's end
+    whole = tmp_path / f"{layer}.png"
+    save_mask(whole, hole)
+    cut = tmp_path / f"{layer}_cut.png"
+    cut.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 2])
+    with pytest.raises(ImageFileError) as refused:
+        load_mask(cut, (120, 160), what=layer)
+    assert str(refused.value) == (f"{cut}: the file is cut short, as an interrupted download "
+                                  "or copy leaves it; save or export it again")
+    # the same bytes as a picture keep the editor's offer
+    with pytest.raises(ImageFileError, match=r"\(the editor opens it with the missing part "
+                                             r"masked, to fill\)$"):
+        load_image(cut)
