@@ -202,7 +202,7 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
     option = _patch_option(engine, request) if fitted or request.exemplars else None
     used = min(side for _, side in fitted) if fitted else None
     if fitted:
-        notes.append(_fitted_sentence(request, fitted, option))
+        notes.append(_fitted_sentence(request, engine, fitted, option, cancel))
     left_out = left_out_references(request, engine, used)
     for index, problem in left_out:
         at = f"its {used}x{used} patches" if used else f"{option[1]} {option[0]}"
@@ -218,23 +218,31 @@ def source_notes(request: InpaintRequest, engine: Engine, reference_names: Seque
     return notes
 
 
-def _fitted_sentence(request: InpaintRequest, fitted: list[tuple[Box, int]],
-                     option: tuple[int, str]) -> str:
-    """The sentence of :func:`source_notes` on the patches an engine used in regions too
+def _fitted_sentence(request: InpaintRequest, engine: Engine, fitted: list[tuple[Box, int]],
+                     option: tuple[int, str], cancel: CancelToken | None = None) -> str:
+    """The sentence of :func:`source_notes` on the patches ``engine`` used in regions too
     small for its patch size (``fitted``, not empty: :func:`engines.region.fitted_patches`;
     the smallest side used where there are several), naming the option (``option``: the
-    engine's :func:`_patch_option`) and the region's size; with labels in the hole, for
-    each of them (the patch also shrinks to follow them: :meth:`Engine.fitted_patch`)."""
+    engine's :func:`_patch_option`), the region's size and why: no source at all, or (with
+    labels in the hole, where the patch also shrinks to follow them:
+    :meth:`Engine.fitted_patch`) none for each label, as far as the labels made it shrink
+    (the same region without labels says how far it would have)."""
     box, used = min(fitted, key=lambda item: item[1])
     side, title = option
     where = ("the picture" if (box.height, box.width) == request.mask.shape
              else "the area it fills")
+    too_small = f"too small for {side}x{side} patches to have a source"
     labels = request.labels
-    labelled = labels is not None and bool((labels[request.hole] != UNLABELLED).any())
-    source = "a source for each label of the hole" if labelled else "a source"
+    if labels is not None and bool((labels[request.hole] != UNLABELLED).any()):
+        plain = fitted_patches(request.evolve(labels=None, label_set=None), engine, cancel)
+        alone = dict(plain).get(box, side)  # the side it would use without labels
+        if alone == side:
+            too_small += " for each label of the hole"
+        elif alone > used:
+            too_small += (f", and for {alone}x{alone} ones to have a source for each label "
+                          "of the hole")
     return (f"the fill used {used}x{used} patches instead of the {title.lower()} "
-            f"({side}x{side}): {where} is {box.width}x{box.height} pixels, too small for "
-            f"{side}x{side} patches to have {source}")
+            f"({side}x{side}): {where} is {box.width}x{box.height} pixels, {too_small}")
 
 
 def fill_notes(request: InpaintRequest, engine: Engine, reference_names: Sequence[str],
