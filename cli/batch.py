@@ -274,8 +274,16 @@ def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> 
     folder's :func:`folder_names`) was not taken as ``image_path``'s ``word`` file, and the
     name to give it, said of the first such file: another extension than ``.png``
     (``photo_mask.jpg``), the picture's stem in another case (``Photo.jpg`` beside
-    ``photo_mask.png``), or both. A plain ``photo.*`` counts only in another folder than the
-    picture's, where it is no other picture. None when there is none."""
+    ``photo_mask.png``), or both; or that such a name is a folder or a link to nothing. A
+    plain ``photo.*`` counts only in another folder than the picture's, where it is no other
+    picture. None when there is none."""
+    found = near_miss_file(image_path, folder, word, names)
+    return None if found is None else found[1]
+
+
+def near_miss_file(image_path: Path, folder: Path, word: str,
+                   names: FolderNames) -> tuple[str, str] | None:
+    """:func:`near_miss`'s file name and its sentence, or None."""
     patterns = file_names(word)
     wanted = {_name_key(pattern.format(stem=image_path.stem)[:-len(".png")]): pattern
               for pattern in patterns}
@@ -286,7 +294,14 @@ def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> 
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
         for name in listed:
-            if (folder / name).resolve() == image_path.resolve() or not (folder / name).is_file():
+            entry = folder / name
+            if entry.resolve() == image_path.resolve():
+                continue
+            if not entry.is_file():  # said, where a user sees the very name listed
+                what = "a folder" if entry.is_dir() else \
+                    "a link to nothing" if entry.is_symlink() else None
+                if what is not None:
+                    return name, f"{name} is there, but it is {what}, not a {word} file"
                 continue
             why = []
             if extension != ".png":
@@ -297,8 +312,27 @@ def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> 
             if why:
                 proper = pattern.format(stem=image_path.stem)
                 action = "save it as" if extension != ".png" else "rename it"
-                return f"{name} is there, but {' and '.join(why)}: {action} {proper}"
+                return name, f"{name} is there, but {' and '.join(why)}: {action} {proper}"
     return None
+
+
+def near_miss_masks(files: list[Path], masks: Path | None,
+                    found: Mapping[Path, Path]) -> list[Path]:
+    """The files of ``masks`` named almost as the mask of a picture of ``files`` that has
+    none there (``found``: :func:`find_masks`; :func:`near_miss_file`), when ``masks`` is the
+    pictures' own folder: such a file (``photo_mask.jpg``) is its picture's mask saved
+    wrongly, not another picture to fill (the picture's failure names it)."""
+    if masks is None or not masks.is_dir() or not files \
+            or masks.resolve() != files[0].parent.resolve():
+        return []
+    names = folder_names(masks)
+    filled = {picture.resolve() for picture in found}  # a file with a mask is a picture
+    near = []
+    for picture in files:
+        if picture not in found and (miss := near_miss_file(picture, masks, "mask", names)) \
+                and (masks / miss[0]).is_file() and (masks / miss[0]).resolve() not in filled:
+            near.append(masks / miss[0])
+    return near
 
 
 def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:
@@ -628,6 +662,7 @@ def run(args: argparse.Namespace) -> int:
         found = find_masks(files, masks)
         found_masks.update(found)
         in_use.extend(masks_in_use(mask_path, found))
+        in_use.extend(near_miss_masks(files, masks, found))  # masks too, saved wrongly
         refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,

@@ -132,3 +132,44 @@ def test_near_misses_name_every_reason_and_never_another_picture(tmp_path):
     assert cli.batch.near_miss(tmp_path / "shot.jpg", masks, "mask", names) == (
         "shot_mask.tif is there, but mask files are read from .png files only: save it as "
         "shot_mask.png")
+
+
+def test_a_near_miss_mask_in_the_pictures_folder_is_left_out_not_filled(tmp_path, capsys):
+    """QA audit 31, F6: with the masks among the pictures, ``p_mask.jpg`` (a JPEG) and
+    ``q_mask.png`` beside ``Q.jpg`` (another case) are masks saved wrongly: left out as
+    masks, so each picture fails once, naming its mask, and nothing else fails; a file that
+    has a mask of its own is a picture, even when named like one."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    hole = np.zeros((40, 50, 3), np.uint8)
+    hole[10:20, 10:20] = 255
+    for name in ("p.jpg", "Q.jpg", "r.png", "s.jpg", "s_mask.jpg"):
+        save_image(folder / name, np.full((40, 50, 3), 120, np.uint8))
+    for name in ("p_mask.jpg", "q_mask.png", "r_mask.png", "s_mask_mask.png"):
+        _, encoded = cv2.imencode(Path(name).suffix, hole)
+        (folder / name).write_bytes(encoded.tobytes())
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert "p.jpg: no mask for it" in captured.out and "save it as p_mask.png" in captured.out
+    assert "Q.jpg: no mask for it" in captured.out and "rename it Q_mask.png" in captured.out
+    assert "p_mask.jpg:" not in captured.out and "q_mask.png:" not in captured.out
+    assert "s.jpg: no mask for it" in captured.out  # s_mask.jpg has a mask: a picture
+    assert "3 failed" in captured.out + captured.err
+    assert "left out: they are masks, not pictures to fill" in captured.err
+    assert sorted(path.name for path in out.iterdir()) == ["r.png", "s_mask.jpg"]
+
+
+def test_a_mask_name_that_is_a_folder_or_a_broken_link_is_named(tmp_path):
+    """QA audit 31, F7: the name the user sees listed is said to be no file."""
+    import os
+
+    masks = tmp_path / "masks"
+    (masks / "d_mask.png").mkdir(parents=True)
+    os.symlink("nowhere.png", masks / "l_mask.png")
+    names = cli.batch.folder_names(masks)
+    assert cli.batch.near_miss(tmp_path / "d.jpg", masks, "mask", names) == (
+        "d_mask.png is there, but it is a folder, not a mask file")
+    assert cli.batch.near_miss(tmp_path / "l.jpg", masks, "mask", names) == (
+        "l_mask.png is there, but it is a link to nothing, not a mask file")
