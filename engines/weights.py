@@ -270,14 +270,17 @@ def all_specs() -> list[WeightSpec]:
 
 
 def get_spec(weights_id: str) -> WeightSpec:
-    """The spec for ``weights_id``; :class:`UnknownWeightsError` lists the valid ids."""
+    """The spec for ``weights_id``; :class:`UnknownWeightsError` lists the valid ids (and
+    an engine's own, given an engine's name, as users type them)."""
     if weights_id not in _SPECS:
         _discover()
     try:
         return _SPECS[weights_id]
     except KeyError:
+        own = sorted(spec.id for spec in _SPECS.values() if spec.engine == weights_id)
         close = difflib.get_close_matches(weights_id, _SPECS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = (f" {weights_id!r} is an engine; its checkpoints: {', '.join(own)}." if own
+                else f" Did you mean {close[0]!r}?" if close else "")
         raise UnknownWeightsError(f"unknown model {weights_id!r}.{hint} Known: "
                                   f"{', '.join(sorted(_SPECS))}{not_loaded_note()}") from None
 

@@ -72,6 +72,20 @@ def test_unknown_id_suggests_the_closest(make_spec):
         weights.get_spec(spec.id + "x")
 
 
+def test_an_engine_name_given_as_a_checkpoint_names_the_engines_checkpoints():
+    """QA audit 31, F7: `models import migan-256 FILE` (the name `engines` lists) named the
+    face model, the closest id, not the engine's own."""
+    with pytest.raises(weights.UnknownWeightsError) as unknown:
+        weights.get_spec("migan-256")
+    assert str(unknown.value).startswith(
+        "unknown model 'migan-256'. 'migan-256' is an engine; its checkpoints: "
+        "migan-256-places2. Known: ")
+    with pytest.raises(weights.UnknownWeightsError, match="'lama' is an engine; its "
+                                                          "checkpoints: lama-big, "
+                                                          r"lama-big-torchscript\. Known"):
+        weights.get_spec("lama")
+
+
 def test_register_spec_refuses_a_different_spec_under_the_same_id(make_spec):
     spec = make_spec()
 
