@@ -8,7 +8,8 @@ Without ``--labels`` the images are labelled once by ``--parser`` (one that is n
 refused, naming its download). The checkpoint is saved every ``--save-every`` steps, at the
 end, and on Ctrl+C (exit 130) or SIGTERM (exit 143), saying at which step and how to go on;
 at the end it is installed into the model cache as ``semantic-local`` (unless
-``--no-install``), which makes the ``semantic`` engine ready.
+``--no-install``), which makes the ``semantic`` engine ready. A second run on the same ``-o``
+while one is writing it is refused at once (exit 2).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from engines.device import require_device
 from engines.fileio import skipped_files_note
 
 NAME = "train"
-# the training bar until its first step ends (the networks are built, then the step runs)
-FIRST_STEP_FORMAT = "{desc}: preparing the first step…"  # no clock: nothing redraws it
+# the training bar until its first step ends (the networks are built, then the step runs);
+# no clock: nothing redraws it
+FIRST_STEP_FORMAT = "{desc}: preparing the first step…"
+NEXT_STEP_FORMAT = "{desc}: preparing step {step}…"  # the first of a resumed run
 HELP = "train a model that has no published weights (semantic-guided network)"
 
 
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(stop, TrainingInterrupted) or stop.step is None:
             raise
         instead = " instead of --overwrite" if args.overwrite else ""
+        if Path(stop.checkpoint) != Path(args.output):  # saved beside a file that appeared
+            instead = f" and -o {stop.checkpoint}"
         raise KeyboardInterrupt(f"{stop}; run the same command with --resume{instead} to "
                                 "continue") from stop  # a SIGTERM stays its cause
 
@@ -121,35 +126,39 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume, overwrite=args.overwrite)
     bars: dict[str, tqdm] = {}
 
-    def bar(phase: str, total: int, unit: str, bar_format: str | None = None) -> tqdm:
+    def bar(phase: str, total: int, unit: str, bar_format: str | None = None,
+            initial: int = 0) -> tqdm:
         if phase not in bars:
             for other in bars.values():
                 other.close()
             bars[phase] = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
                                desc="labelling" if phase == "labels" else "training",
-                               bar_format=bar_format)
+                               bar_format=bar_format, initial=initial)
         return bars[phase]
 
-    def starting(total: int) -> None:
-        """Once every image is labelled, show the training bar at once, saying that its first
-        step is under way: building the networks and the first step take long (tens of
-        seconds on a CPU), and the labelling bar, done, must not stand for that work."""
-        bar("train", total, "step", bar_format=FIRST_STEP_FORMAT)
+    def starting(event: TrainProgress) -> None:
+        """Once the data is ready, show the training bar at once, saying which step is under
+        way: building the networks and the first step take long (tens of seconds on a CPU),
+        and the labelling bar, done, must not stand for that work. The run's notices came
+        before the labelling: none is written across this bar, which would draw it again."""
+        preparing = (NEXT_STEP_FORMAT.replace("{step}", str(event.step + 1)) if event.step
+                     else FIRST_STEP_FORMAT)
+        bar("train", event.total, "step", bar_format=preparing, initial=event.step)
 
     def report(event: TrainProgress) -> None:
         if event.phase == "notice":
             tqdm.write(event.message, file=sys.stderr)
             return
-        current = bar(event.phase, event.total, "image" if event.phase == "labels" else "step")
+        if event.phase == "start":
+            starting(event)
+            return
+        current = bar(event.phase, event.total, "image" if event.phase == "labels" else "step",
+                      initial=max(event.step - 1, 0))
         if event.phase == "train" and current.bar_format is not None:  # its first step ended
             current.bar_format = None
-        if current.n == 0 and event.step > 1:  # a resumed run starts part-way
-            current.n = event.step - 1
         current.update(event.step - current.n)
         if event.losses:
             current.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items()}, refresh=False)
-        if event.phase == "labels" and event.step == event.total:
-            starting(args.steps)
 
     try:
         result = train(config, progress=report)

@@ -16,15 +16,20 @@ the composited result with the one-hot labels. Adam for both networks.
 Checkpoints (see :func:`engines.neural.semantic.checkpoint_dict`) are written atomically
 every ``save_every`` steps, at the end, and when a run is cancelled or interrupted
 (:class:`TrainingInterrupted` says what was saved); :func:`install` puts the generator into the model cache as ``semantic-local``.
+A run holds the lock of its checkpoint file throughout (:func:`output_lock`): a second run on
+the same file is refused at once (:class:`OutputBusyError`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import math
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from engines import fileio
+from engines import fileio, weights
 from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputError
 from engines.device import pick_device
 from engines.maskgen import free_form_mask
@@ -115,8 +120,11 @@ class TrainConfig:
 @dataclass(frozen=True)
 class TrainProgress:
     """A report from :func:`train`: ``phase`` is ``"labels"`` (image ``step`` of ``total``
-    labelled; step 0 before the first, whose parse may take a while: numba compiles), ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or
-    ``"notice"`` (``message`` only)."""
+    labelled; step 0 before the first, whose parse may take a while: numba compiles),
+    ``"start"`` (once, when the data is ready: the networks are being built and step
+    ``step + 1`` of ``total`` prepared; ``step`` is 0, or a resumed checkpoint's),
+    ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or ``"notice"``
+    (``message`` only; notices about the run as a whole come before ``"labels"``)."""
 
     phase: str
     step: int = 0
@@ -158,6 +166,10 @@ class TrainingInterrupted(KeyboardInterrupt):
         else:
             text = "interrupted before the first step: nothing was saved"
         super().__init__(text)
+
+
+class OutputBusyError(InputError):
+    """Another training run holds the lock of the checkpoint file (:func:`output_lock`)."""
 
 
 ProgressFn = Callable[[TrainProgress], None]
@@ -476,8 +488,9 @@ class PerceptualLoss(nn.Module):
         return total
 
 
-def perceptual_loss(enabled: bool, notify: ProgressFn) -> PerceptualLoss | None:
-    """The perceptual loss when enabled and VGG16 weights are on disk, else None (noticed)."""
+def perceptual_weights(enabled: bool, notify: ProgressFn) -> Path | None:
+    """The VGG16 weights of the perceptual loss when it is enabled and they are on disk, else
+    None (noticed when enabled)."""
     if not enabled:
         return None
     path = vgg16_weights_path()
@@ -485,18 +498,90 @@ def perceptual_loss(enabled: bool, notify: ProgressFn) -> PerceptualLoss | None:
         notify(TrainProgress("notice", message=f"perceptual loss off: no VGG16 weights at "
                                                f"{path}"))
         return None
-    return PerceptualLoss(path)
+    return path
 
 
 # --- checkpoints ----------------------------------------------------------------------------
 
 
-def save_checkpoint(path: Path, data: dict[str, Any]) -> None:
-    """``torch.save`` ``data`` to ``path`` atomically (complete file or the old one)."""
+def save_checkpoint(path: Path, data: dict[str, Any], overwrite: bool = True) -> None:
+    """``torch.save`` ``data`` to ``path`` atomically (complete file or the old one); without
+    ``overwrite``, :class:`~engines.fileio.ImageExistsError` when ``path`` exists (also when
+    it appears while writing)."""
     buffer = io.BytesIO()
     torch.save(data, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fileio.write_atomic(path, buffer.getvalue(), overwrite=True)
+    fileio.write_atomic(path, buffer.getvalue(), overwrite=overwrite)
+
+
+def output_lock_path(output: Path) -> Path:
+    """The lock file of the training runs writing ``output``: in the model cache's lock
+    folder (:data:`engines.weights.LOCKS_FOLDER`, beside the checkpoints' own locks), named
+    after a hash of ``output``'s real absolute path. Not beside ``output``: the lock library
+    leaves its file in place when released (removing it would break the exclusion)."""
+    key = os.path.normcase(os.path.realpath(os.path.abspath(output)))
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return weights.cache_dir() / weights.LOCKS_FOLDER / f"train-{digest}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold, for a training run, the exclusive lock of its checkpoint file ``output``, across
+    processes and threads (an OS file lock, as :func:`engines.weights.checkpoint_lock`'s,
+    released even when the holder crashes); :class:`OutputBusyError` at once when another
+    run holds it. Where the model cache cannot hold the lock file (:func:`output_lock_path`),
+    it is the hidden ``.<name>.lock`` beside ``output``."""
+    import filelock
+
+    path = output_lock_path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        path = Path(output).with_name(f".{Path(output).name}.lock")
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(path, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise OutputBusyError(f"another training run is writing {output}; let it finish, or "
+                              "give another -o") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _beside(output: Path) -> Path:
+    """The first free ``<stem>-2<suffix>``, ``<stem>-3<suffix>``... beside ``output``."""
+    number = 2
+    while (candidate := output.with_name(f"{output.stem}-{number}{output.suffix}")).exists() \
+            or candidate.is_symlink():
+        number += 1
+    return candidate
+
+
+class _Saver:
+    """Writes the run's checkpoint. A new run (not resuming one, not ``overwrite``) never
+    replaces a file: when one appeared at ``output`` since the run began (written by a program
+    that took no lock), its first save goes to a free sibling (:func:`_beside`) instead, said
+    by a notice, and every later save there: :attr:`path` is where the checkpoint is."""
+
+    def __init__(self, output: Path, replace_existing: bool, notify: ProgressFn) -> None:
+        self.path, self._claimed, self._notify = output, replace_existing, notify
+
+    def save(self, data: dict[str, Any]) -> None:
+        while not self._claimed:
+            try:
+                save_checkpoint(self.path, data, overwrite=False)
+            except fileio.ImageExistsError:
+                taken, self.path = self.path, _beside(self.path)
+                self._notify(TrainProgress("notice", message=(
+                    f"{taken.name} appeared while training and was left as it is; this run's "
+                    f"checkpoint is {self.path}")))
+                continue
+            self._claimed = True
+            return
+        save_checkpoint(self.path, data)
 
 
 def install(checkpoint: str | Path) -> Path:
@@ -585,6 +670,22 @@ class _Trainer:
         return losses
 
 
+class _HeldNotices:
+    """A progress function that says the notices given to :meth:`hold` just before its first
+    report (the run's notes come before its bars; a run refused before any work says none)."""
+
+    def __init__(self, notify: ProgressFn) -> None:
+        self._notify, self._held = notify, []
+
+    def hold(self, report: TrainProgress) -> None:
+        self._held.append(report)
+
+    def __call__(self, report: TrainProgress) -> None:
+        while self._held:
+            self._notify(self._held.pop(0))
+        self._notify(report)
+
+
 def _check(config: TrainConfig) -> None:
     if config.size < 32 or config.size % 4:
         raise InputError(f"--size must be a multiple of 4 and at least 32, got {config.size}")
@@ -603,6 +704,12 @@ def _check(config: TrainConfig) -> None:
     output = Path(config.output)
     if output.is_dir():
         raise InputError(f"{output} is a folder; give a checkpoint file name")
+
+
+def _check_output(config: TrainConfig) -> None:
+    """Refuse an existing checkpoint without ``resume`` or ``overwrite`` (asked under the
+    run's lock: another run may be about to write it)."""
+    output = Path(config.output)
     if output.exists() and not (config.resume or config.overwrite):
         raise InputError(f"{output} already exists; resume it (--resume) or replace it "
                          f"(--overwrite)")
@@ -638,11 +745,22 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     file holds. Raises :class:`InputError` for bad settings or data (a resumed checkpoint
     already at ``config.steps`` included, before any work), :class:`EngineError` when labels
     cannot be computed (an unknown parser, or one that is not ready).
+
+    The run holds :func:`output_lock` for ``config.output`` throughout, taken before any
+    work: :class:`OutputBusyError` at once while another run holds it. A new run (neither
+    ``resume`` with an existing file nor ``overwrite``) replaces no file that appeared at
+    ``config.output`` meanwhile: it saves beside it (:class:`_Saver`; the result's
+    ``checkpoint`` says where).
     """
     _check(config)
-    config = replace(config)  # resuming adopts the checkpoint's architecture: keep the caller's
-    notify = progress or (lambda _report: None)
-    cancel = cancel or CancelToken()
+    with output_lock(Path(config.output)):
+        _check_output(config)
+        return _train(replace(config),  # resuming adopts the checkpoint's architecture
+                      _HeldNotices(progress or (lambda _report: None)), cancel or CancelToken())
+
+
+def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> TrainResult:
+    """:func:`train`, under the lock of ``config.output`` (which it may change)."""
     output = Path(config.output)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -651,18 +769,22 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     previous = read_checkpoint(output) if config.resume and output.is_file() else None
     if previous is not None:  # the checkpoint's architecture wins over the defaults
         _adopt_checkpoint(config, previous, output)
+        notify.hold(TrainProgress("notice", message=f"resuming {output.name} at step "
+                                                    f"{int(previous['meta'].get('step', 0))}"))
+    saver = _Saver(output, previous is not None or config.overwrite, notify)
+    vgg16 = perceptual_weights(config.perceptual, notify.hold)
     history: list[dict[str, float]] = []
     trainer: _Trainer | None = None
     label_set = ""
     try:
         dataset, label_set, num_classes = build_training_set(config, notify, cancel)
+        start = int(previous["meta"].get("step", 0)) if previous is not None else 0
+        notify(TrainProgress("start", start, config.steps))
         trainer = _Trainer(config, num_classes, device,
-                           perceptual_loss(config.perceptual, notify))
+                           PerceptualLoss(vgg16) if vgg16 is not None else None)
         if previous is not None:
             trainer.load(previous)
             rng = np.random.default_rng([config.seed, trainer.step])
-            notify(TrainProgress("notice",
-                                 message=f"resuming {output.name} at step {trainer.step}"))
         while trainer.step < config.steps:
             cancel.raise_if_cancelled()
             losses = trainer.train_step(*dataset.batch(rng, config.batch_size, config.size,
@@ -670,16 +792,16 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
             history.append(losses)
             notify(TrainProgress("train", trainer.step, config.steps, losses))
             if config.save_every and trainer.step % config.save_every == 0:
-                save_checkpoint(output, trainer.checkpoint(label_set))
+                saver.save(trainer.checkpoint(label_set))
     except (Cancelled, KeyboardInterrupt) as stop:
         if history and trainer is not None:
-            save_checkpoint(output, trainer.checkpoint(label_set))
+            saver.save(trainer.checkpoint(label_set))
         if isinstance(stop, Cancelled):
             raise
         if history and trainer is not None:
-            raise TrainingInterrupted(output, trainer.step, saved=True) from stop
+            raise TrainingInterrupted(saver.path, trainer.step, saved=True) from stop
         step = int(previous["meta"].get("step", 0)) if previous is not None else None
         raise TrainingInterrupted(output, step, saved=False) from stop
-    save_checkpoint(output, trainer.checkpoint(label_set))
-    return TrainResult(output, trainer.step, history, label_set, num_classes,
+    saver.save(trainer.checkpoint(label_set))
+    return TrainResult(saver.path, trainer.step, history, label_set, num_classes,
                        trainer.perceptual is not None)
