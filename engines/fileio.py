@@ -27,6 +27,7 @@ import datetime
 import errno
 import functools
 import io
+import logging
 import os
 import re
 import secrets
@@ -593,9 +594,18 @@ def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
                    mode, grey, source=source)
 
 
+def _tifffile():
+    """The tifffile module, its log quieted: what it logs of a damaged file (``invalid
+    offset to first page``) went to stderr beside the one line that says it is damaged."""
+    import tifffile
+
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    return tifffile
+
+
 def _tiff_header(data: bytes, path: str) -> _Header:
     """The header of a TIFF that Pillow cannot open, read by tifffile (no EXIF)."""
-    import tifffile
+    tifffile = _tifffile()
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
@@ -795,7 +805,7 @@ def _tiff_grey_alpha(data: bytes, path: str) -> np.ndarray:
     """A grey+alpha TIFF (16-bit or floating point: :attr:`_Header.grey_alpha_tiff`) decoded
     by tifffile, as ``(H, W, 4)`` grey, grey, grey, alpha in its own sample type (OpenCV's
     BGRA layout), black at zero; as stored, not turned upright."""
-    import tifffile
+    tifffile = _tifffile()
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:

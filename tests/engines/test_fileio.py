@@ -726,6 +726,17 @@ def test_a_damaged_tiff_pillow_cannot_open_is_one_clear_error(tmp_path):
     path.write_bytes(b"II*\0" + b"\xff" * 12)
     with pytest.raises(ImageFileError, match=r"broken\.tif: the file is damaged"):
         load_image(path)
+    # tifffile's own log of it is not shown besides (pytest captures logs: a fresh process;
+    # Pillow's warning on it is main.py's to silence)
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-W", "ignore::UserWarning", "-c", "import sys; from engines.fileio import load_image\n"
+         "try:\n    load_image(sys.argv[1])\nexcept OSError as exc:\n    print(exc)",
+         str(path)], capture_output=True, text=True, cwd=Path(__file__).parents[2],
+        check=True)
+    assert shown.stdout.startswith(f"{path}: the file is damaged") and shown.stderr == ""
 
 
 @pytest.mark.parametrize("kind", ["tif", "gif", "webp"])
