@@ -70,7 +70,8 @@ def _quiet_decoders() -> None:
     engines.fileio._QuietDecoders; every file OpenCV cannot read is reported once, in our own
     words, by engines.fileio) and Pillow's about damaged EXIF or TIFF directories ("Corrupt EXIF data",
     "Tag data larger than file. Skipping tag 271"; the file opens, the damaged tags are
-    skipped). Importing OpenCV here, first, also keeps the Qt paths it would set (the
+    skipped), and torch's deprecation of ``torch.jit.load``, with which TorchScript
+    checkpoints still load. Importing OpenCV here, first, also keeps the Qt paths it would set (the
     user's own values, or none), so that the editor's Qt looks only at its own plugins."""
     import warnings
 
@@ -88,6 +89,10 @@ def _quiet_decoders() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
     warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF",
                             category=UserWarning)
+    # torch 2.15 deprecates TorchScript, the format two upstream files ship in (LaMa's and
+    # MI-GAN's TorchScript exports); they still load, and the user can do nothing about it
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated",
+                            category=FutureWarning)
 
 
 def _mistyped_command(first: str | None, commands: set[str]) -> str | None:

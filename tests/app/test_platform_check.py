@@ -161,3 +161,15 @@ def test_main_keeps_the_qt_paths_as_they_were_before_opencv_was_imported():
                    " os.environ.get('QT_QPA_PLATFORM_PLUGIN_PATH'))\n", env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["/usr/share/fonts/mine", "None"]
+
+
+def test_torchscripts_deprecation_is_kept_off_stderr():
+    """TorchScript checkpoints (LaMa's and MI-GAN's exports) still load under torch 2.15,
+    which warns that ``torch.jit.load`` is deprecated: nothing a user can act on."""
+    done = _python("import warnings, main\n"
+                   "main._quiet_decoders()\n"
+                   "warnings.warn('`torch.jit.load` is deprecated. Please switch to "
+                   "`torch.export`.', FutureWarning)\n"
+                   "warnings.warn('another FutureWarning', FutureWarning)\n", dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "torch.jit.load" not in done.stderr and "another FutureWarning" in done.stderr
