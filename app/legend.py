@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.model_dialogs import readiness_word, weights_advice
 from app.panels import LoadProblemsLabel
-from app.semantic import palette_for, parser_entries, weights_to_download
+from app.semantic import palette_for, parser_entries, parser_entry, weights_to_download
 from engines.base import UNLABELLED, Readiness
 from engines.plugins import parser_load_problems
 from engines.segmentation.base import LabelSet
@@ -202,25 +202,50 @@ class LegendPanel(QWidget):
         self._details = {}
         self._said = {}
         first_ready = -1
-        grey = QBrush(QColor(140, 140, 140))
         for name, title, readiness, detail in parser_entries():  # each state asked once
-            ready = readiness is Readiness.READY
-            needed = () if ready else weights_to_download(name, readiness)
-            word = "" if ready else readiness_word(readiness, needed)
-            self.parser.addItem(title if ready else f"{title} ({word})", name)
+            self.parser.addItem(title, name)
             index = self.parser.count() - 1
-            if ready and first_ready < 0:
+            if readiness is Readiness.READY and first_ready < 0:
                 first_ready = index
-            self._details[name] = (readiness, detail)
-            if not ready:
-                self._said[name] = _state_text(readiness, detail, needed)
-                self.parser.setItemData(index, grey, Qt.ForegroundRole)
-                self.parser.setItemData(index, self._said[name], Qt.ToolTipRole)
+            self._show_entry(index, title, readiness, detail)
         problems = parser_load_problems()
         self.not_loaded.show_problems(problems)
         index = self.parser.findData(current) if current else -1
         self.parser.setCurrentIndex(index if index >= 0 else max(first_ready, 0))
         self.parser.blockSignals(False)
+        self._show_status()
+
+    def _show_entry(self, index: int, title: str, readiness: Readiness, detail: str) -> None:
+        """Show the parser list's entry ``index`` (its data the parser's name) in the state
+        ``readiness``, ``detail``: the title, and for one not ready its state as ``engines``
+        says it (:func:`~app.model_dialogs.readiness_word`), greyed, with what it lacks
+        (:func:`_state_text`) in its tooltip and, chosen, under the list."""
+        name = self.parser.itemData(index)
+        ready = readiness is Readiness.READY
+        needed = () if ready else weights_to_download(name, readiness)
+        self.parser.setItemText(index, title if ready else
+                                f"{title} ({readiness_word(readiness, needed)})")
+        self._details[name] = (readiness, detail)
+        self._said.pop(name, None)
+        if ready:
+            self.parser.setItemData(index, None, Qt.ForegroundRole)
+            self.parser.setItemData(index, None, Qt.ToolTipRole)
+        else:
+            self._said[name] = _state_text(readiness, detail, needed)
+            self.parser.setItemData(index, QBrush(QColor(140, 140, 140)), Qt.ForegroundRole)
+            self.parser.setItemData(index, self._said[name], Qt.ToolTipRole)
+
+    def refresh_parser(self, name: str) -> None:
+        """Ask again the readiness of parser ``name`` (after computing a map, whose load may
+        have confirmed a weights file changed since it was verified or refused a damaged
+        one), as :meth:`reload_parsers` would show it: its entry in the list, the readiness
+        :meth:`parser_readiness` gives and, chosen, what it lacks under the list. Only its
+        status is asked (no hashing); the list is not rebuilt, so the choice stays."""
+        index = self.parser.findData(name)
+        if index < 0:
+            return
+        _name, title, readiness, detail = parser_entry(name)
+        self._show_entry(index, title, readiness, detail)
         self._show_status()
 
     def tab_stops(self) -> list[QWidget]:

@@ -37,14 +37,26 @@ _ENGINE_CHARS = 12  # the engine list's narrowest width, in characters
 
 def engine_entries() -> list[tuple[str, str, Readiness, str]]:
     """(name, title, readiness, detail) for every registered engine."""
-    entries = []
-    for cls in registry.engine_classes():
-        try:
-            status = cls().status()
-            entries.append((cls.name, cls.title or cls.name, status.readiness, status.detail))
-        except Exception as exc:  # a broken engine must not break the picker
-            entries.append((cls.name, cls.title or cls.name, Readiness.UNAVAILABLE, str(exc)))
-    return entries
+    return [engine_entry(cls) for cls in registry.engine_classes()]
+
+
+def engine_entry(cls: type[Engine]) -> tuple[str, str, Readiness, str]:
+    """(name, title, readiness, detail) of the engine class ``cls``, from its status (for a
+    neural engine a stat, the cheap checks and the install record: no hashing); a broken
+    engine is UNAVAILABLE, its error the detail."""
+    try:
+        status = cls().status()
+        return cls.name, cls.title or cls.name, status.readiness, status.detail
+    except Exception as exc:  # a broken engine must not break the picker
+        return cls.name, cls.title or cls.name, Readiness.UNAVAILABLE, str(exc)
+
+
+def engine_list_text(title: str, readiness: Readiness, engine: type[Engine]) -> str:
+    """The engine list's entry of ``engine`` (a class) titled ``title``: the title, and for
+    one not ready its state as ``engines`` says it (:func:`readiness_word`)."""
+    if readiness is Readiness.READY:
+        return title
+    return f"{title} ({readiness_word(readiness, engine.weights)})"
 
 
 def readiness_text(readiness: Readiness, detail: str, engine: type[Engine]) -> str:
@@ -182,9 +194,7 @@ class EnginePanel(QWidget):
         self._details: dict[str, tuple[Readiness, str]] = {}
         for name, title, readiness, detail in engine_entries():
             engine_class = registry.engine_class(name)
-            text = title if readiness is Readiness.READY else \
-                f"{title} ({readiness_word(readiness, engine_class.weights)})"
-            self.engine.addItem(text, name)
+            self.engine.addItem(engine_list_text(title, readiness, engine_class), name)
             self.engine.setItemData(self.engine.count() - 1, engine_class.description,
                                     Qt.ToolTipRole)
             self._details[name] = (readiness, detail)
@@ -193,6 +203,28 @@ class EnginePanel(QWidget):
         index = self.engine.findData(current) if current else 0
         self.engine.setCurrentIndex(max(0, index))
         self.engine.blockSignals(False)
+        self._show_status()
+
+    def refresh_engine(self, name: str) -> None:
+        """Ask again the readiness of engine ``name`` and of every other engine that needs
+        one of its checkpoints (after a run, whose load may have confirmed a weights file
+        changed since it was verified or refused a damaged one), as :meth:`reload_engines`
+        would show it: their entries in the list, the readiness :meth:`readiness` gives, and
+        the status line when one of them is chosen. Only those engines' statuses are asked
+        (a stat, the cheap checks and the install record each: nothing is hashed); the list
+        is not rebuilt, so the choice and an open list stay as they are."""
+        try:
+            shared = set(registry.engine_class(name).weights)
+        except registry.UnknownEngineError:  # not listed either
+            return
+        for index in range(self.engine.count()):
+            other = self.engine.itemData(index)
+            engine_class = registry.engine_class(other)  # listed: registered
+            if other != name and not shared & set(engine_class.weights):
+                continue
+            _name, title, readiness, detail = engine_entry(engine_class)
+            self._details[other] = (readiness, detail)
+            self.engine.setItemText(index, engine_list_text(title, readiness, engine_class))
         self._show_status()
 
     def tab_stops(self) -> list[QWidget]:

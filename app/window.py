@@ -462,6 +462,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         c.applied.connect(lambda _step: self._update_actions())
         c.applied.connect(self._photo_filled)
         c.waitingChanged.connect(lambda _waiting: self._update_actions())
+        # a run's load may have confirmed or refused the engine's weights file: the panel
+        # shows its readiness as `models list` now says it, before any error box
+        c.runEnded.connect(panel.refresh_engine)
         canvas.editFinished.connect(self._on_edit_finished)
         canvas.dragChanged.connect(self._on_canvas_drag)
         canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
@@ -503,6 +506,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         sem.labelsReplaced.connect(self._update_actions)
         sem.labelsEdited.connect(lambda text: self._on_edit_finished(Layer.LABELS.value, text))
         sem.busyChanged.connect(legend.set_busy)
+        sem.runEnded.connect(legend.refresh_parser)  # as c.runEnded, for the parser's files
         self._wire_faces()
         self.text_masks.proposed.connect(self._on_text_proposed)
         references = self.reference_panel
