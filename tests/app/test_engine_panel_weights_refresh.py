@@ -15,10 +15,9 @@ import torch
 from app.panels import engine_entries
 from engines import download, weights
 from engines.base import Readiness
-from engines.device import MODEL_SLOT
 from tests.app.test_fill_weights_missing import on_a_hole
 from tests.engines.test_replaced_checkpoint import migan_file
-from tests.engines.test_weights_corrupt_in_place import flip_middle, later
+from tests.engines.test_weights_corrupt_in_place import _fresh_state, flip_middle, later
 
 ENGINE = "migan-256"
 WEIGHTS_ID = "migan-256-places2"  # the migan-256 engine's
@@ -29,14 +28,8 @@ DAMAGED_ADVICE = ("its weights file is damaged: replace it in File → Models…
                   "with a copy you have)")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_state():
-    """No digest remembered from another test, and no network held."""
-    weights._HASHED.clear()
-    MODEL_SLOT.clear()
-    yield
-    weights._HASHED.clear()
-    MODEL_SLOT.clear()
+pytestmark = pytest.mark.usefixtures("_fresh_state")  # no digest remembered, no network held
+assert _fresh_state  # the fixture, imported
 
 
 @pytest.fixture

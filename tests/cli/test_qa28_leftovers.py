@@ -34,10 +34,9 @@ def photos(tmp_path):
     return folder
 
 
-def test_the_labelling_bar_gives_way_before_the_first_training_step(model_cache, photos,
-                                                                   tmp_path, capsys,
-                                                                   monkeypatch):
-    shown = []  # what stderr showed when the first step began
+def stderr_at_first_step(monkeypatch, capsys) -> list[str]:
+    """A list that gets what stderr showed when the first training step began."""
+    shown: list[str] = []
     original = semantic_training._Trainer.train_step
 
     def step(self, *args):
@@ -46,12 +45,24 @@ def test_the_labelling_bar_gives_way_before_the_first_training_step(model_cache,
         return original(self, *args)
 
     monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    return shown
+
+
+def screen_lines(shown: str) -> list[str]:
+    """The non-blank lines a terminal showed of ``shown`` (progress bars redraw on ``\r``)."""
+    return [line for line in shown.replace("\r", "\n").splitlines() if line.strip()]
+
+
+def test_the_labelling_bar_gives_way_before_the_first_training_step(model_cache, photos,
+                                                                   tmp_path, capsys,
+                                                                   monkeypatch):
+    shown = stderr_at_first_step(monkeypatch, capsys)
     output = tmp_path / "run" / "model.pt"
     assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
                      "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
                      "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
     [before] = shown
-    screens = [line for line in before.replace("\r", "\n").splitlines() if line.strip()]
+    screens = screen_lines(before)
     assert any(line.startswith("labelling: 100%") and "2/2" in line for line in screens)
     # the last thing drawn: the training bar, saying its first step is under way
     assert screens[-1].startswith("training: preparing the first step")
@@ -62,21 +73,13 @@ def test_an_unreadable_last_picture_still_ends_the_labelling_bar(model_cache, ph
                                                                   tmp_path, capsys,
                                                                   monkeypatch):
     (photos / "p9.png").write_bytes(b"not a picture")  # sorted last: left out
-    shown = []
-    original = semantic_training._Trainer.train_step
-
-    def step(self, *args):
-        if not shown:
-            shown.append(capsys.readouterr().err)
-        return original(self, *args)
-
-    monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    shown = stderr_at_first_step(monkeypatch, capsys)
     output = tmp_path / "run" / "model.pt"
     assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
                      "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
                      "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
     [before] = shown
-    screens = [line for line in before.replace("\r", "\n").splitlines() if line.strip()]
+    screens = screen_lines(before)
     assert any(line.startswith("left out p9.png:") for line in screens)
     assert any(line.startswith("labelling: 100%") and "3/3" in line for line in screens)
     assert screens[-1].startswith("training: preparing the first step")

@@ -7,30 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import cli
 from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from engines import fileio
 from engines.neural import semantic_training
 from engines.neural.semantic import read_checkpoint
-from engines.neural.semantic_training import output_lock, write_label_map
+from engines.neural.semantic_training import output_lock
+from tests.cli.test_qa28_leftovers import screen_lines, stderr_at_first_step
+from tests.cli.test_train_labels_unreadable import labelled_pictures
 
 
 @pytest.fixture
 def folders(tmp_path) -> tuple[Path, Path]:
     """Two 36x40 pictures and their 2-class label maps."""
-    images, labels = tmp_path / "images", tmp_path / "labels"
-    images.mkdir()
-    labels.mkdir()
-    for index in range(2):
-        label = np.zeros((36, 40), np.uint8)
-        label[:, 16 + 4 * index:] = 1
-        image = np.where(label[..., None] == 1, [40, 180, 60], [200, 40, 40]).astype(np.uint8)
-        fileio.write_atomic(images / f"p{index}.png", fileio.encode_image(image, ".png"))
-        write_label_map(labels / f"p{index}.png", label)
-    return images, labels
+    return labelled_pictures(tmp_path, [16, 20])
 
 
 def _args(images: Path, labels: Path | None, output: Path, steps: int, *extra: str
@@ -97,11 +88,8 @@ def test_a_second_run_started_while_the_first_trains_is_refused(model_cache, fol
     assert semantic_training.output_lock_path(output).parent.parent == model_cache
 
 
-def test_a_file_appearing_at_o_is_kept_and_the_run_saved_beside_it(model_cache, folders,
-                                                                  tmp_path, capsys,
-                                                                  monkeypatch):
-    """A program that takes no lock writes -o during a new run: its file stays."""
-    output = tmp_path / "model.pt"
+def _written_meanwhile(output: Path, monkeypatch) -> Path:
+    """``output``, which another program (taking no lock) writes at the first step."""
     original = semantic_training._Trainer.train_step
 
     def step(self, *args):
@@ -110,6 +98,14 @@ def test_a_file_appearing_at_o_is_kept_and_the_run_saved_beside_it(model_cache, 
         return original(self, *args)
 
     monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    return output
+
+
+def test_a_file_appearing_at_o_is_kept_and_the_run_saved_beside_it(model_cache, folders,
+                                                                  tmp_path, capsys,
+                                                                  monkeypatch):
+    """A program that takes no lock writes -o during a new run: its file stays."""
+    output = _written_meanwhile(tmp_path / "model.pt", monkeypatch)
     assert cli.main(_args(*folders, output, 2)) == EXIT_OK
     beside = tmp_path / "model-2.pt"
     printed = capsys.readouterr()
@@ -122,15 +118,7 @@ def test_a_file_appearing_at_o_is_kept_and_the_run_saved_beside_it(model_cache, 
 
 def test_overwrite_replaces_a_file_appearing_at_o(model_cache, folders, tmp_path, capsys,
                                                   monkeypatch):
-    output = tmp_path / "model.pt"
-    original = semantic_training._Trainer.train_step
-
-    def step(self, *args):
-        if not output.exists():
-            output.write_bytes(b"someone else's")
-        return original(self, *args)
-
-    monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    output = _written_meanwhile(tmp_path / "model.pt", monkeypatch)
     assert cli.main(_args(*folders, output, 2, "--overwrite")) == EXIT_OK
     assert read_checkpoint(output)["meta"]["step"] == 2
     assert not (tmp_path / "model-2.pt").exists()
@@ -170,20 +158,12 @@ def test_a_resumed_run_shows_the_step_it_prepares_once_below_its_notes(model_cac
     capsys.readouterr()
     monkeypatch.setattr(semantic_training, "vgg16_weights_path",
                         lambda: tmp_path / "no-vgg16.pth")  # the perceptual loss is off
-    shown = []  # what stderr showed when the first step began
-    original = semantic_training._Trainer.train_step
-
-    def step(self, *args):
-        if not shown:
-            shown.append(capsys.readouterr().err)
-        return original(self, *args)
-
-    monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    shown = stderr_at_first_step(monkeypatch, capsys)
     resumed = [arg for arg in _args(images, None, output, 5, "--resume")
                if arg != "--no-perceptual"]
     assert cli.main(resumed) == EXIT_OK
     [before] = shown
-    screens = [line for line in before.replace("\r", "\n").splitlines() if line.strip()]
+    screens = screen_lines(before)
     assert screens[:2] == ["resuming sem1.pt at step 3",
                            f"perceptual loss off: no VGG16 weights at {tmp_path / 'no-vgg16.pth'}"]
     assert screens[-1] == "training: preparing step 4…"

@@ -19,16 +19,24 @@ from engines.neural.semantic_training import write_label_map
 def folders(tmp_path) -> tuple[Path, Path]:
     """Three 36x40 pictures with 2-class label maps, and bad.png, which is not a picture
     and has no label map."""
-    images, labels = tmp_path / "images", tmp_path / "labels"
+    images, labels = labelled_pictures(tmp_path, [10, 16, 22])
+    (images / "bad.png").write_bytes(b"not png")
+    return images, labels
+
+
+def labelled_pictures(folder: Path, edges: list[int]) -> tuple[Path, Path]:
+    """``folder``/images and ``folder``/labels: a 36x40 two-colour picture ``p<i>.png`` per
+    column in ``edges`` where its label 1 (green) begins, label 0 (red) left of it, and its
+    label map."""
+    images, labels = folder / "images", folder / "labels"
     images.mkdir()
     labels.mkdir()
-    for index in range(3):
+    for index, edge in enumerate(edges):
         label = np.zeros((36, 40), np.uint8)
-        label[:, 10 + 6 * index:] = 1
+        label[:, edge:] = 1
         image = np.where(label[..., None] == 1, [40, 180, 60], [200, 40, 40]).astype(np.uint8)
         fileio.write_atomic(images / f"p{index}.png", fileio.encode_image(image, ".png"))
         write_label_map(labels / f"p{index}.png", label)
-    (images / "bad.png").write_bytes(b"not png")
     return images, labels
 
 
