@@ -274,6 +274,12 @@ class InpaintRequest:
         """Boolean ``(H, W)`` hole mask."""
         return self.mask >= 128
 
+    @property
+    def hole_everywhere(self) -> bool:
+        """Whether the hole covers the whole picture (read from the mask's minimum: no
+        temporary of the picture's size)."""
+        return bool(self.mask.size) and int(self.mask.min()) >= 128
+
     def evolve(self, **changes: Any) -> InpaintRequest:
         """A copy of this request with some fields replaced."""
         return replace(self, **changes)

@@ -41,8 +41,7 @@ class OpenCVEngine(Engine):
     def run(self, request: InpaintRequest, cancel: CancelToken | None = None) -> Iterator[Stage]:
         """As :meth:`Engine.run`; a hole covering the whole picture is refused first
         (:class:`InputError`): no crop can hold more context then, only unmasking helps."""
-        mask = request.mask
-        if mask.size and int(mask.min()) >= 128:  # no temporary of the picture's size
+        if request.hole_everywhere:
             raise InputError(f"no source left for {self.title}: the hole covers the whole "
                              "area it is filled from (the whole picture), so there is "
                              "nothing to fill it from; unmask some of the picture")

@@ -171,8 +171,7 @@ class PatchMatchEngine(Engine):
         """As :meth:`Engine.run`; a hole covering the whole picture with no reference photo
         is refused first (:class:`NoSourceError`, saying so): no crop can hold more
         context then, only unmasking or a reference helps."""
-        mask = request.mask
-        if not request.exemplars and mask.size and int(mask.min()) >= 128:
+        if not request.exemplars and request.hole_everywhere:
             message = (f"no source left for {self.title}: the hole covers the whole picture, "
                        "so there is nothing to copy from; unmask some of the picture or add "
                        "a reference photo")
