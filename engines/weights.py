@@ -394,14 +394,26 @@ def damage(weights_id: str) -> str | None:
     :func:`verify` refused it). A reason such as ``"it is an empty file"``; None when the
     file passes or nothing is installed.
     :func:`verify` checks more."""
+    return _damage_or_change(weights_id)[0]
+
+
+def _damage_or_change(weights_id: str) -> tuple[str | None, bool]:
+    """``(damage, changed)`` of the installed file of ``weights_id``: :func:`damage`'s
+    reason, and, where there is none, whether its stat signature changed since its sha256
+    was confirmed (:attr:`Installation.changed`); the install record read once for both
+    (:func:`_since_verified`)."""
     spec = get_spec(weights_id)
     path = local_path(weights_id)
     try:
         if not path.is_file():
-            return None
-        return _damage_reason(path, spec.format, spec) or _since_verified(weights_id)[1]
+            return None, False
+        reason = _damage_reason(path, spec.format, spec)
+        if reason:
+            return reason, False
+        changed, mismatch = _since_verified(weights_id)
+        return mismatch, changed and not mismatch
     except OSError as error:  # unreadable (permissions): as unusable as a damaged file
-        return f"it cannot be read ({error.strerror or error})"
+        return f"it cannot be read ({error.strerror or error})", False
 
 
 def replace_commands(spec: WeightSpec) -> str:
@@ -518,8 +530,7 @@ def installation(weights_id: str) -> Installation:
     spec = get_spec(weights_id)
     path = local_path(weights_id)
     if path.is_file():
-        problem = damage(weights_id)
-        changed = not problem and _since_verified(weights_id)[0]
+        problem, changed = _damage_or_change(weights_id)
         state = InstallState.DAMAGED if problem else InstallState.INSTALLED
         return Installation(spec, state, path, size=path.stat().st_size, problem=problem or "",
                             changed=changed)
