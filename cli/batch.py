@@ -232,14 +232,16 @@ def named_file(image_path: Path, folder: Path, word: str = "mask",
     return None
 
 
-def find_masks(files: list[Path], masks: Path | None) -> dict[Path, Path]:
+def find_masks(files: list[Path], masks: Path | None,
+               names: FolderNames | None = None) -> dict[Path, Path]:
     """Each of ``files``' mask file in the ``masks`` folder (:func:`named_file`), looked up
     once for the run: what it may not replace (:func:`masks_in_use`) and what its pictures
     are filled with (:func:`mask_finder`); empty without that folder, or while it is
-    missing (which :func:`mask_finder` reports)."""
+    missing (which :func:`mask_finder` reports). ``names``: the folder's
+    :func:`folder_names`, read here when not given."""
     if masks is None or not masks.is_dir():
         return {}
-    names = folder_names(masks)
+    names = folder_names(masks) if names is None else names
     return {picture: found for picture in files
             if (found := named_file(picture, masks, names=names)) is not None}
 
@@ -316,16 +318,17 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
     return None
 
 
-def near_miss_masks(files: list[Path], masks: Path | None,
-                    found: Mapping[Path, Path]) -> list[Path]:
+def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, Path],
+                    names: FolderNames | None = None) -> list[Path]:
     """The files of ``masks`` named almost as the mask of a picture of ``files`` that has
     none there (``found``: :func:`find_masks`; :func:`near_miss_file`), when ``masks`` is the
     pictures' own folder: such a file (``photo_mask.jpg``) is its picture's mask saved
-    wrongly, not another picture to fill (the picture's failure names it)."""
+    wrongly, not another picture to fill (the picture's failure names it). ``names``: the
+    folder's :func:`folder_names`, read here when not given."""
     if masks is None or not masks.is_dir() or not files \
             or masks.resolve() != files[0].parent.resolve():
         return []
-    names = folder_names(masks)
+    names = folder_names(masks) if names is None else names
     filled = {picture.resolve() for picture in found}  # a file with a mask is a picture
     near = []
     for picture in files:
@@ -659,10 +662,11 @@ def run(args: argparse.Namespace) -> int:
     found_guidance: FoundGuidance = {}  # each picture's files in the guidance folders
 
     def leave_out(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
-        found = find_masks(files, masks)
+        names = folder_names(masks) if masks is not None else {}  # listed once for both
+        found = find_masks(files, masks, names)
         found_masks.update(found)
         in_use.extend(masks_in_use(mask_path, found))
-        in_use.extend(near_miss_masks(files, masks, found))  # masks too, saved wrongly
+        in_use.extend(near_miss_masks(files, masks, found, names))  # masks, saved wrongly
         refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
