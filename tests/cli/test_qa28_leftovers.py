@@ -34,6 +34,13 @@ def photos(tmp_path):
     return folder
 
 
+def _one_step(images, output) -> list[str]:
+    """`train semantic` on ``images`` for one small step on the CPU, saved at ``output``."""
+    return ["train", "semantic", "--images", str(images), "--steps", "1", "--batch-size",
+            "1", "--size", "32", "--channels", "4", "--device", "cpu", "--no-perceptual",
+            "--no-install", "-o", str(output)]
+
+
 def stderr_at_first_step(monkeypatch, capsys) -> list[str]:
     """A list that gets what stderr showed when the first training step began."""
     shown: list[str] = []
@@ -58,9 +65,7 @@ def test_the_labelling_bar_gives_way_before_the_first_training_step(model_cache,
                                                                    monkeypatch):
     shown = stderr_at_first_step(monkeypatch, capsys)
     output = tmp_path / "run" / "model.pt"
-    assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
-                     "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
-                     "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
+    assert cli.main(_one_step(photos, output)) == EXIT_OK
     [before] = shown
     screens = screen_lines(before)
     assert any(line.startswith("labelling: 100%") and "2/2" in line for line in screens)
@@ -75,9 +80,7 @@ def test_an_unreadable_last_picture_still_ends_the_labelling_bar(model_cache, ph
     (photos / "p9.png").write_bytes(b"not a picture")  # sorted last: left out
     shown = stderr_at_first_step(monkeypatch, capsys)
     output = tmp_path / "run" / "model.pt"
-    assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
-                     "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
-                     "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
+    assert cli.main(_one_step(photos, output)) == EXIT_OK
     [before] = shown
     screens = screen_lines(before)
     assert any(line.startswith("left out p9.png:") for line in screens)
@@ -194,7 +197,5 @@ def test_the_labelling_bar_shows_before_the_first_picture_is_parsed(model_cache,
 
     monkeypatch.setattr(regions.RegionParser, "parse", parsing)
     output = tmp_path / "run" / "model.pt"
-    assert cli.main(["train", "semantic", "--images", str(photos), "--steps", "1",
-                     "--batch-size", "1", "--size", "32", "--channels", "4", "--device",
-                     "cpu", "--no-perceptual", "--no-install", "-o", str(output)]) == EXIT_OK
+    assert cli.main(_one_step(photos, output)) == EXIT_OK
     assert shown and "labelling:   0%" in shown[0] and "0/2" in shown[0], shown
