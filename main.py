@@ -64,7 +64,7 @@ def _display_problem() -> str | None:
     return NO_DISPLAY
 
 
-def _quiet_decoders() -> None:
+def _quiet_decoders(debug: bool = False) -> None:
     """Keep the decoders' own warnings off stderr: OpenCV's log lines (its log level; libpng's
     own "libpng error: ..." lines, printed with fprintf, are kept off by
     engines.fileio._QuietDecoders; every file OpenCV cannot read is reported once, in our own
@@ -85,7 +85,10 @@ def _quiet_decoders() -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    # its ERROR lines too: a damaged TIFF's "TIFF_Error TIFFReadEncodedStrip: Read error..."
+    # comes with our own refusal of the file (--debug keeps them)
+    levels = cv2.utils.logging
+    levels.setLogLevel(levels.LOG_LEVEL_ERROR if debug else levels.LOG_LEVEL_SILENT)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
     warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF",
                             category=UserWarning)
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    _quiet_decoders()
+    _quiet_decoders(debug="--debug" in argv)
     import cli
 
     names = set(cli.command_modules())

@@ -603,6 +603,15 @@ def _tifffile():
     return tifffile
 
 
+def _tiff_damage(exc: Exception, tifffile, path: str) -> ImageFileError:
+    """The refusal of a TIFF that tifffile could not read: its own reason when it gives one
+    (``corrupted IFD structure``), a plain one for a Python error inside it (an
+    ``IndexError: 0`` says nothing to a user)."""
+    if isinstance(exc, tifffile.TiffFileError) and str(exc).strip():
+        return ImageFileError(f"the file is damaged ({_one_line(exc)})", path)
+    return ImageFileError("the file is damaged (its TIFF structure cannot be read)", path)
+
+
 def _tiff_header(data: bytes, path: str) -> _Header:
     """The header of a TIFF that Pillow cannot open, read by tifffile (no EXIF)."""
     tifffile = _tifffile()
@@ -622,8 +631,7 @@ def _tiff_header(data: bytes, path: str) -> _Header:
                            tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,),
                            grey=grey, grey_alpha_tiff=grey and page.samplesperpixel == 2)
     except Exception as exc:  # tifffile fails in many ways on damaged files
-        raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
-                             path) from None
+        raise _tiff_damage(exc, tifffile, path) from None
 
 
 def _jpeg_storage(probe: Image.Image) -> SourceFormat:
@@ -813,8 +821,7 @@ def _tiff_grey_alpha(data: bytes, path: str) -> np.ndarray:
             samples = page.asarray()
             white_is_zero = page.photometric == _WHITE_IS_ZERO
     except Exception as exc:  # tifffile fails in many ways on damaged files
-        raise ImageFileError(f"the file is damaged ({type(exc).__name__}: {_one_line(exc)})",
-                             path) from None
+        raise _tiff_damage(exc, tifffile, path) from None
     if samples.ndim != 3 or samples.shape[2] != 2:
         raise ImageFileError(f"grey+alpha samples of shape {samples.shape} are not "
                              "supported", path)

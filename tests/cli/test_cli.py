@@ -485,6 +485,26 @@ def test_a_damaged_picture_is_reported_in_our_words(files, capfd):
     assert "WARN" not in err and "grfmt_png" not in err and "libpng" not in err
 
 
+def test_a_damaged_tiff_that_opencv_decodes_is_reported_in_our_words_alone(files, capfd):
+    """A floating-point TIFF (Pillow cannot read it; OpenCV decodes its pixels) cut short:
+    OpenCV's ERROR log lines ("TIFF_Error TIFFReadEncodedStrip: Read error ...") stay off
+    stderr, beside our one line; --debug shows them."""
+    import tifffile
+
+    folder, image, _ = files
+    tifffile.imwrite(folder / "hdr.tif", (image / 255.0).astype(np.float32), photometric="rgb")
+    data = (folder / "hdr.tif").read_bytes()
+    (folder / "cut.tif").write_bytes(data[:len(data) - 50])
+    command = ("inpaint", folder / "cut.tif", folder / "mask.png", "-o", folder / "r.png")
+    assert run_cli(*command) == 2
+    err = capfd.readouterr().err
+    assert err.splitlines() == [f"error: {folder / 'cut.tif'}: the image data cannot be "
+                                "decoded (damaged or unsupported file)"]
+    assert run_cli("--debug", *command) == 2
+    assert "TIFF_Error" in capfd.readouterr().err
+    assert not (folder / "r.png").exists()
+
+
 def test_damaged_exif_gives_no_warning_from_pillow(files):
     """Pillow warns "Tag data larger than file. Skipping tag 271" (or "Corrupt EXIF data...")
     on stderr; the file opens all the same, and the output is ours alone."""

@@ -721,11 +721,20 @@ def test_floating_point_tiffs_pillow_cannot_open_are_read(tmp_path, rgb, orienta
     assert image_size(path) == (expected.shape[1], expected.shape[0])
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")  # Pillow's, as it probes
 def test_a_damaged_tiff_pillow_cannot_open_is_one_clear_error(tmp_path):
     path = tmp_path / "broken.tif"
     path.write_bytes(b"II*\0" + b"\xff" * 12)
-    with pytest.raises(ImageFileError, match=r"broken\.tif: the file is damaged"):
+    with pytest.raises(ImageFileError) as raised:
         load_image(path)
+    # tifffile fails inside with a bare "IndexError: 0": the reason is said in words
+    assert str(raised.value) == (f"{path}: the file is damaged (its TIFF structure cannot be "
+                                 "read)")
+    torn = tmp_path / "torn.tif"
+    torn.write_bytes(b"II*\0\x08\0\0\0" + b"\x40\0" + b"\0" * 6)  # an IFD cut short
+    with pytest.raises(ImageFileError, match=r"torn\.tif: the file is damaged \(corrupted IFD "
+                       r"structure\)$"):  # tifffile's own reason, without its class name
+        load_image(torn)
     # tifffile's own log of it is not shown besides (pytest captures logs: a fresh process;
     # Pillow's warning on it is main.py's to silence)
     import subprocess
