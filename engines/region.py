@@ -12,7 +12,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -572,13 +572,17 @@ class LabelSources(NamedTuple):
     such a region holds unlabelled sources (the labels' pixels then copy from those, and
     from reference photos, which PatchMatch counts as any label, instead of from anywhere);
     ``unfitted``: those of ``labels`` that pixels the engine may copy from do carry, but
-    where no patch of its side fits (a thin strip, a ring around the hole).
+    where no patch of its side fits (a thin strip, a ring around the hole);
+    ``fits_at``: the largest odd patch side, smaller than the one used, at which every
+    ``unfitted`` label would have a source in the picture (None: none from 3 up, or no
+    ``unfitted`` label), for the note to say what *Patch size* would follow them.
     """
 
     labels: tuple[int, ...] = ()
     left_out: tuple[int, ...] = ()
     unlabelled: bool = False
     unfitted: tuple[int, ...] = ()
+    fits_at: int | None = None
 
 
 def unsourced_labels(request: InpaintRequest, engine: Engine,
@@ -631,16 +635,43 @@ def unsourced_labels(request: InpaintRequest, engine: Engine,
         return LabelSources()
     left_out, unfitted = np.zeros(256, bool), np.zeros(256, bool)
     followed = any(area is not None for area in _sampling_followed(request, engine))
+    fits_at = None
     if followed or side is not None:
         # per pixel: a label missing though pixels the engine may copy from carry it has
         # no whole patch on them (per pixel, the region would have been widened to them)
-        _, allowed, carried = read(Box.frame(request.mask.shape), None)
+        whole = Box.frame(request.mask.shape)
+        _, allowed, carried = read(whole, None)
         unfitted = missing & allowed
         if followed:
             left_out = missing & carried & ~allowed
+        if unfitted.any() and side is not None:
+            fits_at = _largest_fitting_side(lambda patch: read(whole, patch)[1], unfitted,
+                                            min([side, *fitted.values()]) - 2)
     return LabelSources(tuple(np.flatnonzero(missing).tolist()),
                         tuple(np.flatnonzero(left_out).tolist()), unlabelled,
-                        tuple(np.flatnonzero(unfitted).tolist()))
+                        tuple(np.flatnonzero(unfitted).tolist()), fits_at)
+
+
+def _largest_fitting_side(offered_at: Callable[[int], np.ndarray], labels: np.ndarray,
+                          largest: int) -> int | None:
+    """The largest odd side from 3 to ``largest`` at which every label of ``labels``
+    (``(256,)`` bool by id) is offered (``offered_at(side)``: the ``(256,)`` bool by id of
+    the labels sources carry at that patch side), or None. A patch that fits fits at every
+    smaller side, so the sides are bisected: a few passes over the picture at most."""
+    def fits(patch: int) -> bool:
+        return bool(offered_at(patch)[labels].all())
+
+    sides = list(range(3, largest + 1, 2))
+    if not sides or not fits(sides[0]):
+        return None
+    low, high = 0, len(sides) - 1  # sides[low] fits; find the last that does
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(sides[middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return sides[low]
 
 
 def _box_label_sources(request: InpaintRequest, engine: Engine, box: Box, include: bool,

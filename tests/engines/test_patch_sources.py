@@ -83,11 +83,11 @@ def test_the_patch_side_is_the_engines_option_else_the_requests_else_none():
 def test_a_label_on_a_ring_too_thin_for_a_patch_is_said_and_the_reference_fills_it():
     request = _ring_request(2)
     engine = _engine()
-    assert unsourced_labels(request, engine) == LabelSources((RING,), (), False, (RING,))
+    assert unsourced_labels(request, engine) == LabelSources((RING,), (), False, (RING,), 3)
     assert source_notes(request, engine, ["red.png"]) == [
         "the fill did not follow the label id 0: no patch of the patch size (7x7) fits on "
-        "the pixels outside the hole that carry it, so its part of the hole was filled from "
-        "the reference photos only"]
+        "the pixels outside the hole that carry it (a 3x3 one would), so its part of the "
+        "hole was filled from the reference photos only"]
     result = list(engine.run(request))[-1].image
     hole = request.mask == 255
     assert (result[hole] == RED).all()  # what the note says: the reference served it
@@ -115,19 +115,46 @@ def test_the_engines_patch_size_decides():
     assert "no patch of the patch size (9x9) fits" in note
 
 
+@pytest.mark.parametrize(("width", "patch_size", "named"), [(2, 7, 3), (4, 11, 7), (4, 9, 7)])
+def test_the_note_names_the_largest_patch_size_that_follows_the_label(width, patch_size,
+                                                                      named):
+    """The size the note names is the one to set: at it the label is followed (the hole
+    takes the ring's blue, no note), at the next size up it is not (the red reference,
+    which counts as any label, fills it)."""
+    request = _ring_request(width, options={"patch_size": patch_size})
+    note, = source_notes(request, _engine(), ["red.png"])
+    assert f"(a {named}x{named} one would)" in note
+    hole = request.mask == 255
+    for size, followed in ((named, True), (named + 2, False)):
+        settled = request.evolve(options={"patch_size": size})
+        assert (source_notes(settled, _engine(), ["red.png"]) == []) is followed
+        result = list(_engine().run(settled))[-1].image
+        assert (result[hole] == (BLUE if followed else RED)).all()
+        assert np.array_equal(result[~hole], request.image[~hole])
+
+
+def test_no_size_is_named_when_not_even_a_3x3_patch_fits():
+    request = _ring_request(1, exemplar=False)  # a 1 px ring: every 3x3 patch reaches the hole
+    found = unsourced_labels(request, _engine())
+    assert found.unfitted == (RING,) and found.fits_at is None
+    note, = source_notes(request, _engine(), [])
+    assert "fits on the pixels outside the hole that carry it, so" in note
+
+
 def test_without_a_reference_the_note_says_any_pixel():
     note, = source_notes(_ring_request(2, exemplar=False), _engine(), [])
-    assert note.endswith("carry it, so its part of the hole was filled from any pixel")
+    assert note.endswith("carry it (a 3x3 one would), so its part of the hole was filled from "
+                         "any pixel")
 
 
 def test_pixels_of_the_label_the_sampling_area_leaves_out_are_not_blamed():
     """The label's pixels far off, where patches fit, are excluded; the ring is allowed."""
     request = _ring_request(2, exclude_far=True)
     found = unsourced_labels(request, _engine())
-    assert found == LabelSources((RING,), (), False, (RING,))
+    assert found == LabelSources((RING,), (), False, (RING,), 3)
     note, = source_notes(request, _engine(), ["red.png"])
     assert ("no patch of the patch size (7x7) fits on the pixels outside the hole that "
-            "carry it and may be copied, so its part") in note
+            "carry it and may be copied (a 3x3 one would), so its part") in note
 
 
 def test_an_engine_without_a_patch_size_counts_single_pixels():
