@@ -139,7 +139,10 @@ def _import(spec_id: str, source: str | Path, move: bool, force: bool) -> int:
                           "installed file is kept.) [y/N] "):
             print(f"{spec_id}: not replaced; the installed file is kept", file=sys.stderr)
             return EXIT_USAGE
-    path = download.import_file(spec_id, source, move=move, waiting=_tell)
+    # a file found in the folder given is named by its path there ("best.ckpt is a zip
+    # archive cut short" read as if the zip were meant)
+    found = str(source) if folder.is_dir() else ""
+    path = download.import_file(spec_id, source, move=move, waiting=_tell, what=found)
     _installed(spec_id, path)
     from cli._errors import describe_error
 

@@ -239,7 +239,7 @@ def download(spec: WeightSpec | str, progress: ProgressCallback | None = None,
 
 def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False,
                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                waiting: Callable[[str], None] | None = None) -> Path:
+                waiting: Callable[[str], None] | None = None, what: str = "") -> Path:
     """Install a checkpoint file the user already has (offline); its cached path.
 
     ``source_path`` is the file as downloaded (checked like a download: digest or size, and
@@ -250,11 +250,14 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
     (does it fit the network) runs before anything is installed. The source is copied
     (moved with ``move``) only once it passed; a failing source, and an installed file it
     would have replaced, are left untouched. Waits like :func:`download` while another
-    process transfers the same checkpoint. Raises ``FileNotFoundError``,
-    :class:`~engines.weights.HashMismatchError`, :class:`~engines.weights.WrongFileError`.
+    process transfers the same checkpoint. ``what`` names the source in refusals (default:
+    its file name; a file found in a folder the user gave is better named by its path).
+    Raises ``FileNotFoundError``, :class:`~engines.weights.HashMismatchError`,
+    :class:`~engines.weights.WrongFileError`.
     """
     spec = weights.get_spec(spec_id)
     source = Path(source_path).expanduser()
+    what = what or source.name
     if not source.exists():
         raise FileNotFoundError(errno.ENOENT, "no such file", str(source))
     if source.is_dir():
@@ -266,13 +269,13 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
         origin = f"imported from {source}"
         member = spec.archive_member and weights.find_archive_member(source, spec.archive_member)
         if spec.archive_member and not member:  # the extracted member itself
-            weights.check_unpinned_file(spec, source, source.name, cancel)
+            weights.check_unpinned_file(spec, source, what, cancel)
             sha256 = weights.file_digests(source, ("sha256",), cancel)["sha256"]
             _place(source, target, move, progress, cancel)
             checked = f"{spec.format} format of the extracted file" + (
                 " and its tensors" if spec.check_contents is not None else "")
         elif member:  # the archive as downloaded
-            weights.check_download(spec, source, source.name, cancel)
+            weights.check_download(spec, source, what, cancel)
             _extract(spec, source, target, cancel)
             sha256 = weights.file_digests(target, ("sha256",), cancel)["sha256"]
             _install_siblings(spec, source, origin, cancel)
@@ -280,7 +283,7 @@ def import_file(spec_id: str, source_path: str | os.PathLike, move: bool = False
                 source.unlink()
             checked = _what_was_checked(spec)
         else:
-            sha256 = weights.check_download(spec, source, source.name, cancel)
+            sha256 = weights.check_download(spec, source, what, cancel)
             _place(source, target, move, progress, cancel)
             checked = _what_was_checked(spec)
         weights.write_manifest(spec.id, sha256, origin, checked)

@@ -38,7 +38,7 @@ import types
 import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -996,12 +996,34 @@ def _unzipped_member(spec: WeightSpec, folder: Path) -> Path | None:
         return None
     for start in range(len(parts)):
         own_folder = start == len(parts) - 1
-        if own_folder and (len(parts) < 2 or folder.name != parts[-2]):
+        if own_folder and (len(parts) < 2 or folder.name.casefold() != parts[-2].casefold()):
             continue  # celeba/EdgeModel_gen.pth would be taken for places2's
-        candidate = folder.joinpath(*parts[start:])
-        if candidate.is_file():
+        candidate = _path_ignoring_case(folder, parts[start:])
+        if candidate is not None and candidate.is_file():
             return candidate
     return None
+
+
+def _path_ignoring_case(folder: Path, parts: Sequence[str]) -> Path | None:
+    """``folder`` joined with ``parts``, each part as spelled or else in another case
+    (``Big-Lama/Models/best.ckpt`` for ``big-lama/models/best.ckpt``: a folder renamed, or
+    unzipped on a system that changed the case) when exactly one entry matches it so; None
+    where a part is missing or ambiguous."""
+    path = folder
+    for part in parts:
+        exact = path / part
+        if exact.exists():
+            path = exact
+            continue
+        try:
+            matches = [entry for entry in path.iterdir()
+                       if entry.name.casefold() == part.casefold()]
+        except OSError:  # not a folder, or unreadable
+            return None
+        if len(matches) != 1:
+            return None
+        path = matches[0]
+    return path
 
 
 def unzipped_siblings(weights_id: str, source: str | os.PathLike) -> list[tuple[str, Path]]:

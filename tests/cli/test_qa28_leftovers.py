@@ -1,6 +1,6 @@
 """QA28 leftovers on the command line: `train semantic`'s labelling bar does not stand for the
-work after it; `models import lama-big` takes the unzipped big-lama folder (other models name
-the file to give); `inpaint --engine semantic` refuses a map of another label set before any
+work after it; `models import lama-big` takes the unzipped big-lama folder, in any case, and
+names a damaged file in it by its path (other models name the file to give); `inpaint --engine semantic` refuses a map of another label set before any
 progress bar."""
 
 from __future__ import annotations
@@ -121,6 +121,29 @@ def test_lama_big_imports_the_unzipped_folder(model_cache, big_lama_folder, caps
     record = weights.read_manifest("lama-big")
     assert record["checked"] == "lightning format of the extracted file and its tensors"
     assert (big_lama_folder / "models" / "best.ckpt").is_file()  # copied, not moved
+
+
+def test_a_folder_renamed_in_another_case_is_still_found(model_cache, big_lama_folder,
+                                                         capsys):
+    """Big-Lama/Models/best.ckpt (renamed, or unzipped by a tool that changed the case) is
+    big-lama/models/best.ckpt: imported, not refused."""
+    renamed = big_lama_folder.parent / "Big-Lama"
+    big_lama_folder.rename(renamed)
+    (renamed / "models").rename(renamed / "Models")
+    assert cli.main(["models", "import", "lama-big", str(renamed)]) == EXIT_OK
+    assert weights.local_path("lama-big").read_bytes() == (
+        renamed / "Models" / "best.ckpt").read_bytes()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_damaged_file_in_the_folder_is_named_by_its_path(model_cache, big_lama_folder,
+                                                          capsys):
+    """"best.ckpt is a zip archive cut short" alone read as if the zip were meant."""
+    member = big_lama_folder / "models" / "best.ckpt"
+    member.write_bytes(member.read_bytes()[:4096])
+    assert cli.main(["models", "import", "lama-big", str(big_lama_folder)]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith(f"error: {member} is a zip archive cut short (")
+    assert not weights.is_present("lama-big")
 
 
 def test_a_folder_without_big_lama_is_refused_naming_what_to_give(model_cache, tmp_path,
