@@ -730,7 +730,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     ``noun`` is what ``work`` writes (:attr:`BatchResult.noun`).
 
     A target already there is kept and its picture skipped unread unless ``overwrite``
-    (:func:`_already_there`). What one picture may fail with (unreadable, damaged, an
+    (:func:`_already_there`); so is one written while its picture was worked on (another
+    run into the same folder): the picture counts as skipped. What one picture may fail with (unreadable, damaged, an
     engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in :attr:`BatchResult.failed` and
     the run goes on; a write that no room allows raises :class:`BatchStopped` and Ctrl+C
     (any :class:`KeyboardInterrupt`, a SIGTERM a caller turns into one included)
@@ -786,6 +787,13 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                         notes.extend((source if isinstance(note, PictureNote) else target,
                                       note) for note in said if note)
             except _PER_IMAGE_ERRORS as exc:
+                if isinstance(exc, ImageExistsError) and not overwrite \
+                        and _holds_a_result(target):
+                    # written meanwhile (another run into the same folder): kept, as a
+                    # result there at the start would have been
+                    report(1.0)
+                    skipped.append(source)
+                    continue
                 if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
                     so_far_result, rest = done(), left()
                     raise BatchStopped(_stop_message(exc, target, target.parent,

@@ -112,3 +112,24 @@ def test_before_fill_sees_each_pictures_request_before_its_fill(tmp_path):
                               (picture.name, request.mask.shape, engine.name)))
     assert seen == [(f"p{index}.png", SHAPE, "telea") for index in range(3)]
     assert len(result.written) == 3
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_result_written_meanwhile_is_kept_and_its_picture_skipped(tmp_path, overwrite):
+    """Another run into the same folder wrote p0's result while this one filled it: kept,
+    as one there at the start would have been (no failure saying "choose another name");
+    a run told to overwrite replaces it."""
+    folder, out = _folder(tmp_path), tmp_path / "out"
+    theirs = np.full((*SHAPE, 3), 7, np.uint8)
+
+    def other_run(picture, _request, _engine):
+        if picture.name == "p0.png":
+            save_image(out / "p0.png", theirs)
+
+    result = clear_folder(folder, out, _hole(), overwrite=overwrite, before_fill=other_run)
+    assert not result.failed
+    kept = np.array_equal(load_image(out / "p0.png").rgb, theirs)
+    assert kept is not overwrite
+    assert list(result.skipped) == ([folder / "p0.png"] if not overwrite else [])
+    assert (out / "p1.png") in result.written
+    assert (out / "p0.png" in result.written) is overwrite
