@@ -289,6 +289,8 @@ class CompareDialog(QDialog):
     Call :meth:`start` (then ``open()``). Signals:
         chosen(str, object): the user took this engine's full-size ``(H, W, 3)`` uint8 result.
         completed(): every engine has run (or failed, or the run was cancelled).
+        engineEnded(str): this engine's run gave its result or failed (its load may have
+            confirmed or refused its weights file: the editor's Engine panel asks again).
 
     Attributes ``results``, ``times`` and ``reasons`` hold, per engine name, the final
     image, the seconds it took (creation and model loading included) and why it gave none;
@@ -297,6 +299,7 @@ class CompareDialog(QDialog):
 
     chosen = Signal(str, object)
     completed = Signal()
+    engineEnded = Signal(str)
 
     def __init__(self, request: InpaintRequest, engines: Sequence[str] | None = None,
                  parent: QWidget | None = None,
@@ -482,6 +485,8 @@ class CompareDialog(QDialog):
             card.info.setText(payload.reason)
             card.info.setStyleSheet("color: #d08770;")
         self._show_heading()
+        if isinstance(payload, EngineDone | EngineFailed):
+            self.engineEnded.emit(card.name)
 
     def _on_failed(self, task_id: int, message: str) -> None:
         if task_id == self._task_id:

@@ -837,6 +837,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.chosen.connect(lambda name, image: self._apply_compared(doc, version, request,
                                                                        name, image))
+        dialog.engineEnded.connect(self.engine_panel.refresh_engine)  # as after a fill
         dialog.start()
         dialog.open()
         return dialog

@@ -219,3 +219,25 @@ def test_compute_map_that_refuses_a_damaged_parser_file_shows_it_damaged(
     assert not legend.status.isHidden()
     assert legend.parser.itemData(entry, 3) == said  # its tooltip (Qt.ToolTipRole)
     assert threading.main_thread().name not in hashed_on
+
+
+def test_compare_that_refuses_a_damaged_file_shows_it_damaged_in_the_panel(
+        qtbot, editor, installed, monkeypatch):
+    """Compare runs engines on its own cards: a load there that refuses the file refreshes
+    the Engine panel as a fill's does."""
+    import app.compare
+
+    monkeypatch.setattr(app.compare, "ready_engines", lambda: ("telea", ENGINE))
+    flip_middle(installed)
+    choose(editor)
+    assert editor.engine_panel.status.text() == CHANGED
+    dialog = editor.compare_engines()
+    ended: list[str] = []
+    dialog.engineEnded.connect(ended.append)
+    qtbot.waitUntil(lambda: set(dialog.results) | set(dialog.reasons) == {"telea", ENGINE},
+                    timeout=120000)
+    assert dialog.reasons[ENGINE].startswith(f"The {TITLE} weights file is damaged")
+    qtbot.waitUntil(lambda: ended == ["telea", ENGINE])
+    assert list_text(editor) == f"{TITLE} (damaged)"
+    assert editor.engine_panel.status.text().startswith("Its weights file is damaged: ")
+    dialog.reject()
