@@ -46,6 +46,7 @@ from engines.batch import (
 )
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
+    IMAGE_SUFFIXES,
     ImageMissingError,
     LoadedImage,
     count_noun,
@@ -263,7 +264,10 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
             return load_mask(candidate, loaded.shape)  # names the size stored, if turned
         if not listed:
             listed.append(folder_names(folder))
-        looked_for = f"looked for {MASK_NAMES[0].format(stem=image_path.stem)} and similar"
+        # in the pictures' own folder photo.png is the picture itself: its mask's first name
+        own = folder.resolve() == image_path.parent.resolve()
+        first = MASK_NAMES[1 if own else 0].format(stem=image_path.stem)
+        looked_for = f"looked for {first} and similar"
         miss = near_miss(image_path, folder, "mask", listed[0])
         raise ImageMissingError(f"no mask for it in {folder} ({looked_for}"
                                 f"{'; ' + miss if miss else ''})", image_path)
@@ -292,7 +296,11 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
         base, extension = os.path.splitext(key)
-        pattern = wanted.get(base)
+        pattern, doubled = wanted.get(base), ""
+        inner, inner_extension = os.path.splitext(base)
+        if pattern is None and inner_extension in IMAGE_SUFFIXES:
+            # photo_mask.png.png: named with its extension hidden, which then came twice
+            pattern, doubled = wanted.get(inner), inner_extension + extension
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
         for name in listed:
@@ -305,7 +313,7 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
                 if what is not None:
                     return name, f"{name} is there, but it is {what}, not a {word} file"
                 continue
-            why = []
+            why = [f"its name ends in two extensions ({doubled})"] if doubled else []
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")

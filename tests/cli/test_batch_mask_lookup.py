@@ -173,3 +173,33 @@ def test_a_mask_name_that_is_a_folder_or_a_broken_link_is_named(tmp_path):
         "d_mask.png is there, but it is a folder, not a mask file")
     assert cli.batch.near_miss(tmp_path / "l.jpg", masks, "mask", names) == (
         "l_mask.png is there, but it is a link to nothing, not a mask file")
+
+
+def test_a_mask_named_with_its_extension_twice_is_named_and_left_out(tmp_path, capsys):
+    """QA audit 32, F3: ``x_mask.png.png`` (named where extensions are hidden) is x.png's
+    mask saved wrongly: named in x.png's failure, with the name to give it, and left out of
+    the pictures; in the pictures' own folder the name looked for first is x_mask.png, not
+    the picture itself."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    save_image(folder / "x.png", np.full((40, 50, 3), 120, np.uint8))
+    save_image(folder / "y.jpg", np.full((40, 50, 3), 90, np.uint8))
+    hole = np.zeros((40, 50), np.uint8)
+    hole[10:20, 10:20] = 255
+    save_image(folder / "x_mask.png.png", np.dstack([hole] * 3))
+    save_image(folder / "y_mask.jpg.png", np.dstack([hole] * 3))
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", tmp_path / "out",
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert (f"x.png: no mask for it in {folder} (looked for x_mask.png and similar; "
+            "x_mask.png.png is there, but its name ends in two extensions (.png.png): rename "
+            "it x_mask.png)") in captured.out
+    assert "y_mask.jpg.png is there, but its name ends in two extensions (.jpg.png): rename "\
+        "it y_mask.png" in captured.out
+    assert "x_mask.png.png:" not in captured.out and "2 failed" in captured.out + captured.err
+    assert "2 files left out: they are masks, not pictures to fill" in captured.err
+    # in another folder the picture's own stem comes first, as before
+    names = cli.batch.folder_names(folder)
+    assert cli.batch.near_miss(tmp_path / "x.jpg", folder, "mask", names) == (
+        "x_mask.png.png is there, but its name ends in two extensions (.png.png): rename it "
+        "x_mask.png")
