@@ -142,10 +142,12 @@ def guidance_words(guidance: Sequence[str]) -> tuple[str, bool, list[str]]:
 
 
 def discard_question(picture: bool, guidance: Sequence[str],
-                     face: Sequence[str] | None = None) -> str | None:
+                     face: Sequence[str] | None = None, save: bool = False) -> str | None:
     """What closing the picture asks when its pixels have changes not saved (``picture``)
     and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
     file keeps, naming what would be lost and how to keep it; None when nothing would be.
+    ``save``: the question is answered Save / Don't Save / Cancel (the picture's changes
+    outside a face edit), so it ends "Save the picture first?" instead of "Discard them?".
 
     In a face edit, ``face`` names the face's work not pasted back ("changed pixels", "its
     sketch", ...; empty when none): the question then says the face's work apart from the
@@ -164,7 +166,7 @@ def discard_question(picture: bool, guidance: Sequence[str],
         text = "The picture has changes that are not saved."
         if guidance:
             text += f" The {what} {are} not kept either ({keep} {keeps} {them})."
-        return text + " Discard them?"
+        return text + (" Save the picture first?" if save else " Discard them?")
     said = []
     if face:
         said.append(f"The face has changes that are not pasted back ({join_words(face)}).")
@@ -333,13 +335,23 @@ class FileCommands:
         picture's changes not saved, the guidance drawn that no file keeps (saving the
         picture keeps none of it; exporting does), in a face edit the face's work not pasted
         back (:meth:`face_work_lost`: not a mask stroke alone), else a fill shown, not
-        applied. True when nothing would be lost."""
+        applied. True when nothing would be lost. The picture's changes (outside a face
+        edit) are asked Save / Don't Save / Cancel (:meth:`ask_save_changes`): Save saves
+        as File → Save does and goes on only once the file is written."""
         photo = self._photo()
         if photo is None:
             return True
         in_face = self.faces.edit is not None
+        savable = photo.picture_modified and not in_face  # a face edit is pasted back first
         question = discard_question(photo.picture_modified, photo.unkept_guidance(),
-                                    self.face_work_lost() if in_face else None)
+                                    self.face_work_lost() if in_face else None, savable)
+        if question is not None and savable:
+            answer = self.ask_save_changes("Unsaved changes", question)
+            if answer == "save":
+                # saved (Save As when it has no name yet): guidance no file keeps is still
+                # asked about, on its own
+                return self.save() and self.confirm_discard_changes()
+            return answer == "discard"
         if question is not None:
             return self.confirm("Unsaved changes", question)
         if self.controller.has_result:  # a finished fill shown, not applied (Enter)

@@ -1576,6 +1576,17 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                       QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 
+    def ask_save_changes(self, title: str, text: str) -> str:
+        """``"save"``, ``"discard"`` or ``"cancel"``: the answer to ``text`` (unsaved changes
+        to the picture) from Save (the default), Don't Save and Cancel (also Esc)."""
+        box = QMessageBox(QMessageBox.Warning, title, text,
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.button(QMessageBox.Discard).setText("Don't Save")
+        box.setDefaultButton(QMessageBox.Save)
+        box.setEscapeButton(QMessageBox.Cancel)
+        answer = box.exec()
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
     def ask_stop_runs(self, text: str) -> bool:
         """Whether to stop the background runs ``text`` describes and quit: "Stop and quit"
         or "Keep running" (the default, and Esc). Once nothing runs any more

@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 
 from app.legend import LegendPanel
+from app.window import MainWindow
 from tests.app.test_window import shown_window
+
+ASK_SAVE_CHANGES = MainWindow.ask_save_changes  # the real one, kept from the fixture below
+
+
+@pytest.fixture(autouse=True)
+def _save_question_as_confirm(monkeypatch):
+    """Closing with unsaved pixels asks Save / Don't Save / Cancel in a modal box
+    (:meth:`MainWindow.ask_save_changes`); tests answer it through ``window.confirm``, as
+    every other question: True is Don't Save, False is Cancel. The box itself is tested
+    with :data:`ASK_SAVE_CHANGES`, the real method."""
+    monkeypatch.setattr(MainWindow, "ask_save_changes", lambda self, title, text:
+                        "discard" if self.confirm(title, text) else "cancel")
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_a_fill_and_a_sketch_are_one_question(qtbot, window, tmp_path):
     assert not window.close()
     assert asked == [("Unsaved changes", "The picture has changes that are not saved. The "
                       "sketch and label edits are not kept either (File → Export Sketch… / "
-                      "Export Label Map… keep them). Discard them?")]
+                      "Export Label Map… keep them). Save the picture first?")]
     asked.clear()
     assert window.save_as(tmp_path / "filled.png")
     assert not window.close()
