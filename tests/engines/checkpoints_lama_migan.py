@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -150,7 +151,8 @@ def write_big_lama_folder(folder: Path, generator_state: dict[str, torch.Tensor]
 def trace_to(path: Path, module: torch.nn.Module, *example: torch.Tensor) -> Path:
     """``torch.jit.trace(module, example)`` saved at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still shipped
         torch.jit.trace(module.eval(), example, check_trace=False).save(str(path))
     return path
 
