@@ -483,6 +483,18 @@ def ignored_note(args: argparse.Namespace, unused: list[str], users: list[str]) 
     return f"{note}; {users[0]} follows {'it' if one else 'them'}{too}"
 
 
+# control characters (a file named with a line break) as escapes: one name, one line
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters written as escapes (``new\\nline.png``), so
+    that a file name holding a line break or a carriage return keeps a progress bar and a
+    listing line on one line; anything else, non-ASCII letters included, as it is."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
 class StageBar(tqdm):
     """A tqdm bar whose ``bar_format`` may also show ``{stage}``, the text of the step under
     way (tqdm's own ``{postfix}`` starts with ", "), and ``{done}``, the whole units finished
@@ -503,7 +515,8 @@ class StageBar(tqdm):
     @property
     def format_dict(self) -> dict:
         values = super().format_dict
-        values.update(stage=self.stage, done=int(self.n))
+        values.update(stage=one_line(self.stage), done=int(self.n),
+                      prefix=one_line(values.get("prefix") or ""))
         return values
 
 

@@ -25,6 +25,7 @@ from cli._common import (
     load_labels,
     load_layer,
     load_references,
+    one_line,
     reference_names,
     refuse_link_loops,
     request_settings,
@@ -542,7 +543,7 @@ def print_failures(result: BatchResult) -> None:
         return
     print(f"{len(result.failed)} failed:")
     for path, reason in result.failed:
-        print(f"  {path.name}: {reason}")
+        print(one_line(f"  {path.name}: {reason}"))
 
 
 def print_skipped(result: BatchResult) -> None:
@@ -559,8 +560,8 @@ def print_skipped(result: BatchResult) -> None:
         for entry in result.other_size:
             (width, height), (mask_width, mask_height) = entry.size, entry.mask_size
             turned = f" ({entry.turned})" if entry.turned else ""
-            print(f"  {entry.path.name} {width}x{height}, {entry.what} "
-                  f"{mask_width}x{mask_height}{turned}")
+            print(one_line(f"  {entry.path.name} {width}x{height}, {entry.what} "
+                           f"{mask_width}x{mask_height}{turned}"))
 
 
 def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
@@ -578,7 +579,7 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
     if skips:
         print_skipped(result)
     for line in note_lines(result) if notes is None else notes:
-        print(f"note: {line}")
+        print(one_line(f"note: {line}"))
 
 
 def _interrupted(stop: BatchInterrupted, overwrite: bool,
@@ -614,7 +615,7 @@ def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
     print(f"{count_noun(count, noun)} in {earlier[0].parent} "
           f"{'is' if count == 1 else 'are'} still from before this run (not redone):")
     for path in earlier:
-        print(f"  {path.name}")
+        print(one_line(f"  {path.name}"))
 
 
 def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None) -> int:

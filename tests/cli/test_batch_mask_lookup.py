@@ -203,3 +203,23 @@ def test_a_mask_named_with_its_extension_twice_is_named_and_left_out(tmp_path, c
     assert cli.batch.near_miss(tmp_path / "x.jpg", folder, "mask", names) == (
         "x_mask.png.png is there, but its name ends in two extensions (.png.png): rename it "
         "x_mask.png")
+
+
+def test_a_name_with_a_line_break_stays_on_one_line(tmp_path, capfd):
+    """QA audit 32, F5: a picture named with a line break (or a carriage return) is shown
+    with escapes in the progress bar and in the failure listing, one line each."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for name in ("new\nline.png", "car\rriage.png"):
+        save_image(folder / name, np.full((40, 50, 3), 120, np.uint8))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    assert run_cli("batch", "--images", folder, "--masks", masks, "-o", tmp_path / "out",
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capfd.readouterr()
+    listed = captured.out.splitlines()
+    assert any(line.startswith("  new\\nline.png: no mask for it") for line in listed)
+    assert any(line.startswith("  car\\rriage.png: no mask for it") for line in listed)
+    assert "new\nline" not in captured.out + captured.err
+    assert "car\rriage" not in captured.out + captured.err
+    assert "new\\nline.png" in captured.err  # the bar names it, escaped
