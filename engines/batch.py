@@ -731,11 +731,11 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
 
     A target already there is kept and its picture skipped unread unless ``overwrite``
     (:func:`_already_there`); so is one written while its picture was worked on (another
-    run into the same folder): the picture counts as skipped. What one picture may fail with (unreadable, damaged, an
-    engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in :attr:`BatchResult.failed` and
-    the run goes on; a write that no room allows raises :class:`BatchStopped` and Ctrl+C
-    (any :class:`KeyboardInterrupt`, a SIGTERM a caller turns into one included)
-    :class:`BatchInterrupted`, both carrying what was done (and, with ``overwrite``, the
+    run into the same folder): the picture counts as skipped. What one picture may fail
+    with (unreadable, damaged, an engine error; :data:`_PER_IMAGE_ERRORS`) is recorded in
+    :attr:`BatchResult.failed` and the run goes on; a write that no room allows raises
+    :class:`BatchStopped` and Ctrl+C (any :class:`KeyboardInterrupt`, a SIGTERM a caller
+    turns into one included) :class:`BatchInterrupted`, both carrying what was done (and, with ``overwrite``, the
     results an earlier run left for the pictures not redone).
     """
     cancel = cancel or CancelToken()

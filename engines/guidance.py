@@ -307,7 +307,8 @@ def _labels_note(found: LabelSources, label_names: Callable[[], Sequence[str] | 
                    + ("it" if one else named(carried)))
     if thin:
         size = "" if patch is None else f"of the {patch[1].lower()} ({patch[0]}x{patch[0]}) "
-        smaller = "" if found.fits_at is None else f" (a {found.fits_at}x{found.fits_at} one would)"
+        fits = found.fits_at
+        smaller = "" if fits is None else f" (a {fits}x{fits} one would)"
         why.append(f"no patch {size}fits on the pixels outside the hole that carry "
                    + ("it" if one else named(thin))
                    + (" and may be copied" if limited else "") + smaller)

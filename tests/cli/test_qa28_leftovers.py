@@ -1,7 +1,7 @@
 """QA28 leftovers on the command line: `train semantic`'s labelling bar does not stand for the
 work after it; `models import lama-big` takes the unzipped big-lama folder, in any case, and
-names a damaged file in it by its path (other models name the file to give); `inpaint --engine semantic` refuses a map of another label set before any
-progress bar."""
+names a damaged file in it by its path (other models name the file to give); `inpaint
+--engine semantic` refuses a map of another label set before any progress bar."""
 
 from __future__ import annotations
 
