@@ -1013,7 +1013,8 @@ _LIBJPEG_WARNINGS = (rb"Corrupt JPEG data: |Premature end of JPEG file|Invalid S
                      rb"for sequential JPEG|Inconsistent progression sequence |Warning: unknown "
                      rb"JFIF revision number |Unknown Adobe color transform code |Application "
                      rb"transferred too many scanlines")
-_CHATTER_START = (rb"libpng (?:error|warning): |\[ ?(?:WARN|ERROR):[^\]\n]*\] global grfmt_|"
+_CHATTER_START = (rb"libpng (?:error|warning): |"
+                  rb"\[ ?(?:WARN|ERROR):[^\]\n]*\] global (?:grfmt_|loadsave\.cpp)|"
                   + _LIBJPEG_WARNINGS)
 _DECODER_MESSAGE = rb"(?:" + _CHATTER_START + rb")[^\n]*?(?=" + _CHATTER_START + rb"|\n|\Z)"
 # a block of such messages and newlines, written in any order by threads decoding together
@@ -1029,7 +1030,10 @@ def _without_decoder_chatter(written: bytes) -> bytes:
     is kept as written."""
     def kept_newlines(block: re.Match) -> bytes:
         text = block.group()
-        return b"\n" * max(0, text.count(b"\n") - len(_CHATTER_COUNT.findall(text)))
+        # OpenCV's loadsave.cpp line quotes an exception whose text ends in a newline of
+        # its own: two newlines for that message
+        own = len(_CHATTER_COUNT.findall(text)) + text.count(b"] global loadsave.cpp")
+        return b"\n" * max(0, text.count(b"\n") - own)
 
     return _DECODER_CHATTER.sub(kept_newlines, written)
 
@@ -1134,11 +1138,13 @@ def _opencv_decoded(data: bytes, quiet: bool = False,
     """``cv2.imdecode`` of ``data`` unchanged (None where it fails); with ``quiet`` (a PNG:
     libpng prints to stderr itself), the C libraries' own stderr lines are kept off stderr
     (:class:`_QuietDecoders`: process-wide while it decodes, so only where needed; a crash
-    inside the decoder would leave its dump in the temporary file). With ``heard`` (a JPEG),
-    quiet too, and what the decoder wrote to stderr is added to it, that decode's own: JPEG
-    decodes that listen take turns (:data:`_JPEG_LISTENING`)."""
+    inside the decoder would leave its dump in the temporary file). With ``heard`` (a JPEG,
+    a TIFF), quiet too, and what the decoder wrote to stderr is added to it, that decode's
+    own: decodes that listen take turns (:data:`_LISTENING`), and OpenCV logs its errors
+    meanwhile whatever its log level (libtiff's errors reach stderr only as OpenCV's log
+    lines: "TIFF_Error Using code not yet in table")."""
     if heard is not None:
-        with _JPEG_LISTENING, _quiet_decoders.overheard() as written:
+        with _LISTENING, _quiet_decoders.overheard() as written, _opencv_errors_logged():
             pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
             heard.append(written())
         return pixels
@@ -1147,7 +1153,23 @@ def _opencv_decoded(data: bytes, quiet: bool = False,
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
-_JPEG_LISTENING = threading.Lock()
+_LISTENING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _opencv_errors_logged() -> Iterator[None]:
+    """OpenCV's log level at least ERROR inside (a program may have silenced it: main.py
+    does), put back after. Process-wide: used only under :data:`_LISTENING`, with fd 2
+    held aside, whose decoder lines are left out when it is put back."""
+    logging_ = cv2.utils.logging
+    before = logging_.getLogLevel()
+    if before < logging_.LOG_LEVEL_ERROR:
+        logging_.setLogLevel(logging_.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        if before < logging_.LOG_LEVEL_ERROR:
+            logging_.setLogLevel(before)
 # libjpeg's warnings that mean the entropy-coded data itself is corrupt (the decoder went on,
 # filling or guessing: garbage from there on). Not among them: "N extraneous bytes before
 # marker 0xNN", which cameras, scanners and webcams cause with harmless padding before a
@@ -1161,6 +1183,16 @@ _JPEG_DAMAGE = re.compile(rb"Corrupt JPEG data: (?:bad Huffman code|bad arithmet
 _JPEG_DATA_RAN_OUT = re.compile(rb"Corrupt JPEG data: premature end of data segment")
 JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
                 "show garbage from there on")
+
+
+def _tiff_damage_note(heard: Sequence[bytes]) -> str | None:
+    """:data:`JPEG_DAMAGED` (its words fit any format) when what OpenCV logged while
+    decoding a TIFF it decoded (``heard``) holds a libtiff error: its compressed data
+    (LZW, Deflate) is corrupt, and the rows from there on are garbage; or libjpeg's words
+    for corrupt data in a JPEG-compressed TIFF (:data:`_JPEG_DAMAGE`). libtiff's warnings
+    (an unknown tag) are no damage."""
+    said_so = any(b"TIFF_Error" in said or _JPEG_DAMAGE.search(said) for said in heard)
+    return JPEG_DAMAGED if said_so else None
 
 
 def _jpeg_damage_note(heard: Sequence[bytes], broken_off: bool = False) -> str | None:
@@ -1268,9 +1300,13 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     elif header.grey_alpha_tiff:
         pixels, reader = _tiff_grey_alpha(data, name), "tifffile"
     else:
-        heard: list[bytes] | None = [] if header.format in ("JPEG", "MPO") else None
+        heard: list[bytes] | None = [] if header.format in ("JPEG", "MPO", "TIFF") else None
         pixels, reader = _opencv_decoded(data, header.format == "PNG", heard), "opencv"
-        if pixels is not None and heard is not None:
+        if pixels is not None and header.format == "TIFF":
+            damage = _tiff_damage_note(heard)
+            if damage is not None:
+                notes.append(damage)
+        elif pixels is not None and heard is not None:
             missing = _jpeg_broken_off(pixels, header, heard)
             if missing is not None:
                 _refuse_broken(data, name, cut_short_ok, picture)

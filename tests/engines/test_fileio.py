@@ -20,6 +20,7 @@ from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 from engines import deep_samples
 from engines.fileio import (
     IMAGE_SUFFIXES,
+    JPEG_DAMAGED,
     ImageFileError,
     ImageMetadata,
     decode_image,
@@ -746,6 +747,34 @@ def test_a_damaged_tiff_pillow_cannot_open_is_one_clear_error(tmp_path):
          str(path)], capture_output=True, text=True, cwd=Path(__file__).parents[2],
         check=True)
     assert shown.stdout.startswith(f"{path}: the file is damaged") and shown.stderr == ""
+
+
+@pytest.mark.parametrize("compression", ["tiff_lzw", "tiff_adobe_deflate"])
+def test_a_tiff_whose_compressed_data_is_damaged_opens_with_a_note(tmp_path, rgb, compression):
+    """QA audit 33, F1: libtiff says so only in OpenCV's log (which main.py silences): the
+    decode listens to it, and the picture opens saying it is damaged, as a damaged JPEG
+    does; the same file undamaged gets no note, and OpenCV's log level is as it was."""
+    import cv2
+
+    path = tmp_path / "whole.tif"
+    Image.fromarray(rgb).save(path, compression=compression)
+    data = bytearray(path.read_bytes())
+    assert load_image(path).notes == ()
+    middle = len(data) // 2
+    data[middle:middle + 200] = np.random.default_rng(0).integers(0, 256, 200,
+                                                                  np.uint8).tobytes()
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(data))
+    levels = cv2.utils.logging
+    before = levels.getLogLevel()
+    levels.setLogLevel(levels.LOG_LEVEL_SILENT)
+    try:
+        loaded = load_image(damaged)
+        assert levels.getLogLevel() == levels.LOG_LEVEL_SILENT
+    finally:
+        levels.setLogLevel(before)
+    assert JPEG_DAMAGED in loaded.notes
+    assert loaded.rgb.shape == rgb.shape
 
 
 @pytest.mark.parametrize("kind", ["tif", "gif", "webp"])
