@@ -142,12 +142,14 @@ def guidance_words(guidance: Sequence[str]) -> tuple[str, bool, list[str]]:
 
 
 def discard_question(picture: bool, guidance: Sequence[str],
-                     face: Sequence[str] | None = None, save: bool = False) -> str | None:
+                     face: Sequence[str] | None = None, save: bool = False,
+                     pending_fill: bool = False) -> str | None:
     """What closing the picture asks when its pixels have changes not saved (``picture``)
     and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
     file keeps, naming what would be lost and how to keep it; None when nothing would be.
     ``save``: the question is answered Save / Don't Save / Cancel (the picture's changes
-    outside a face edit), so it ends "Save the picture first?" instead of "Discard them?".
+    outside a face edit), so it ends "Save the picture first?" instead of "Discard them?";
+    with ``pending_fill`` (a fill shown, waiting for Enter) it says that saving applies it.
 
     In a face edit, ``face`` names the face's work not pasted back ("changed pixels", "its
     sketch", ...; empty when none): the question then says the face's work apart from the
@@ -166,6 +168,9 @@ def discard_question(picture: bool, guidance: Sequence[str],
         text = "The picture has changes that are not saved."
         if guidance:
             text += f" The {what} {are} not kept either ({keep} {keeps} {them})."
+        if save and pending_fill:
+            text += (" The fill shown is not applied yet: saving applies it, as File → Save "
+                     "does.")
         return text + (" Save the picture first?" if save else " Discard them?")
     said = []
     if face:
@@ -344,7 +349,8 @@ class FileCommands:
         in_face = self.faces.edit is not None
         savable = photo.picture_modified and not in_face  # a face edit is pasted back first
         question = discard_question(photo.picture_modified, photo.unkept_guidance(),
-                                    self.face_work_lost() if in_face else None, savable)
+                                    self.face_work_lost() if in_face else None, savable,
+                                    pending_fill=self.controller.has_result)
         if question is not None and savable:
             answer = self.ask_save_changes("Unsaved changes", question)
             if answer == "save":

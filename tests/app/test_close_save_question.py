@@ -113,3 +113,24 @@ def test_the_box_has_save_dont_save_and_cancel(qtbot, window, button, expected):
     real = types.MethodType(ASK_SAVE_CHANGES, window)
     assert real("Unsaved changes", QUESTION) == expected
     assert seen["buttons"] == ["Cancel", "Don't Save", "Save"] and seen["default"] == "Save"
+
+
+def test_a_fill_waiting_for_enter_is_named_and_saving_applies_it(qtbot, edited, tmp_path):
+    """QA audit 33, F2: Save applies a fill shown as File → Save does; the question says
+    so. Don't Save drops both."""
+    doc = edited.document
+    with doc.step("mask"):
+        doc.paint_segment(Layer.MASK, (55, 40), (70, 40), 3, 255)
+    c = edited.controller
+    c.settings.engine, c.settings.auto_apply = "telea", False
+    assert c.run() is not None
+    qtbot.waitUntil(lambda: c.has_result, timeout=30000)
+    answer(edited, "save")
+    assert edited.close()
+    assert edited.asked == [("Unsaved changes", "The picture has changes that are not saved. "
+                             "The fill shown is not applied yet: saving applies it, as File → "
+                             "Save does. Save the picture first?")]
+    saved = load_image(tmp_path / "out.png").rgb
+    original = load_image(tmp_path / "photo.png").rgb
+    assert (saved[10:20, 10:50] == 0).all()  # the earlier change
+    assert not np.array_equal(saved[35:46, 50:76], original[35:46, 50:76])  # the fill, applied
