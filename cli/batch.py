@@ -314,7 +314,8 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
                 if what is not None:
                     return name, f"{name} is there, but it is {what}, not a {word} file"
                 continue
-            why = [f"its name ends in two extensions ({doubled})"] if doubled else []
+            written = "".join(Path(name).suffixes[-2:])  # as the user sees it: .PNG.png
+            why = [f"its name ends in two extensions ({written})"] if doubled else []
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")

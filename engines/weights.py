@@ -719,6 +719,9 @@ def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
     """
     path = Path(path)
     what = what or path.name
+    if path.stat().st_size == 0:
+        raise WrongFileError(f"{what} is an empty file (an interrupted copy or download "
+                             "leaves one)")
     markup = _markup_kind(path)
     if markup:
         raise WrongFileError(f"{what} is {markup}, not a checkpoint (a download page or an "

@@ -203,6 +203,11 @@ def test_a_mask_named_with_its_extension_twice_is_named_and_left_out(tmp_path, c
     assert cli.batch.near_miss(tmp_path / "x.jpg", folder, "mask", names) == (
         "x_mask.png.png is there, but its name ends in two extensions (.png.png): rename it "
         "x_mask.png")
+    (folder / "z_mask.PNG.png").write_bytes(b"x")  # said as the user sees it
+    assert cli.batch.near_miss(tmp_path / "z.jpg", folder, "mask",
+                               cli.batch.folder_names(folder)) == (
+        "z_mask.PNG.png is there, but its name ends in two extensions (.PNG.png): rename it "
+        "z_mask.png")
 
 
 def test_a_name_with_a_line_break_stays_on_one_line(tmp_path, capfd):

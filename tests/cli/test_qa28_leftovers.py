@@ -146,6 +146,16 @@ def test_a_damaged_file_in_the_folder_is_named_by_its_path(model_cache, big_lama
     assert not weights.is_present("lama-big")
 
 
+def test_an_empty_file_in_the_folder_is_said_to_be_empty(model_cache, big_lama_folder,
+                                                          capsys):
+    member = big_lama_folder / "models" / "best.ckpt"
+    member.write_bytes(b"")
+    assert cli.main(["models", "import", "lama-big", str(big_lama_folder)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (f"error: {member} is an empty file (an interrupted "
+                                       "copy or download leaves one)\n")
+    assert not weights.is_present("lama-big")
+
+
 def test_a_folder_without_big_lama_is_refused_naming_what_to_give(model_cache, tmp_path,
                                                                   capsys):
     folder = tmp_path / "downloads"
