@@ -297,11 +297,11 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
         base, extension = os.path.splitext(key)
-        pattern, doubled = wanted.get(base), ""
+        pattern, doubled = wanted.get(base), False
         inner, inner_extension = os.path.splitext(base)
         if pattern is None and inner_extension in IMAGE_SUFFIXES:
             # photo_mask.png.png: named with its extension hidden, which then came twice
-            pattern, doubled = wanted.get(inner), inner_extension + extension
+            pattern, doubled = wanted.get(inner), True
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
         for name in listed:
@@ -314,8 +314,9 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
                 if what is not None:
                     return name, f"{name} is there, but it is {what}, not a {word} file"
                 continue
-            written = "".join(Path(name).suffixes[-2:])  # as the user sees it: .PNG.png
-            why = [f"its name ends in two extensions ({written})"] if doubled else []
+            # the two extensions as the user sees them (.PNG.png), not case-folded
+            why = ([f"its name ends in two extensions ({''.join(Path(name).suffixes[-2:])})"]
+                   if doubled else [])
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")

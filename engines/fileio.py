@@ -1170,6 +1170,8 @@ def _opencv_errors_logged() -> Iterator[None]:
     finally:
         if before < logging_.LOG_LEVEL_ERROR:
             logging_.setLogLevel(before)
+
+
 # libjpeg's warnings that mean the entropy-coded data itself is corrupt (the decoder went on,
 # filling or guessing: garbage from there on). Not among them: "N extraneous bytes before
 # marker 0xNN", which cameras, scanners and webcams cause with harmless padding before a
