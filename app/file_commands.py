@@ -147,14 +147,15 @@ def discard_question(picture: bool, guidance: Sequence[str],
     """What closing the picture asks when its pixels have changes not saved (``picture``)
     and the guidance ``guidance`` (kinds of :data:`app.document.GUIDANCE`) holds work no
     file keeps, naming what would be lost and how to keep it; None when nothing would be.
-    ``save``: the question is answered Save / Don't Save / Cancel (the picture's changes
-    outside a face edit), so it ends "Save the picture first?" instead of "Discard them?";
-    with ``pending_fill`` (a fill shown, waiting for Enter) it says that saving applies it.
+    ``save``: the question is answered Save / Don't Save / Cancel, so it ends "Save the
+    picture first?" instead of "Discard them?"; with ``pending_fill`` (a fill shown, waiting
+    for Enter) it says that saving applies it.
 
     In a face edit, ``face`` names the face's work not pasted back ("changed pixels", "its
-    sketch", ...; empty when none): the question then says the face's work apart from the
-    photo's, and the photo's guidance is exported after leaving the face (File's exports
-    act on the face crop meanwhile)."""
+    sketch", "a fill not applied"; empty when none): the question then says the face's work
+    apart from the photo's, and the photo's guidance is exported after leaving the face
+    (File's exports act on the face crop meanwhile). There ``save`` means pasting the face
+    back (applying its fill shown first) and saving the photo."""
     if not picture and not guidance and not face:
         return None
     what, plural, commands = guidance_words(guidance)
@@ -180,6 +181,11 @@ def discard_question(picture: bool, guidance: Sequence[str],
     if guidance:
         said.append(f"The photo's {what} {are} not kept{' either' if said else ''} (leave "
                     f"the face, then {keep} {keeps} {them}).")
+    if save:
+        apply = "Apply the fill shown, paste" if "a fill not applied" in face else "Paste"
+        first = f"{apply} the face back and save the photo first?" if face \
+            else "Save the photo first?"
+        return " ".join([*said, first])
     alone = not face and not picture and not plural
     return " ".join(said) + (" Discard it?" if alone else " Discard them?")
 
@@ -340,23 +346,30 @@ class FileCommands:
         picture's changes not saved, the guidance drawn that no file keeps (saving the
         picture keeps none of it; exporting does), in a face edit the face's work not pasted
         back (:meth:`face_work_lost`: not a mask stroke alone), else a fill shown, not
-        applied. True when nothing would be lost. The picture's changes (outside a face
-        edit) are asked Save / Don't Save / Cancel (:meth:`ask_save_changes`): Save saves
-        as File → Save does and goes on only once the file is written."""
+        applied. True when nothing would be lost. Changes a saved file would keep are asked
+        Save / Don't Save / Cancel (:meth:`ask_save_changes`): Save saves as File → Save
+        does, in a face edit after pasting the face back (:meth:`_paste_face_to_save`), and
+        goes on only once the file is written. A face edit whose crop holds guidance no file
+        keeps (its sketch, ...) is asked Yes / No: pasting back would drop that guidance."""
         photo = self._photo()
         if photo is None:
             return True
-        in_face = self.faces.edit is not None
-        savable = photo.picture_modified and not in_face  # a face edit is pasted back first
-        question = discard_question(photo.picture_modified, photo.unkept_guidance(),
-                                    self.face_work_lost() if in_face else None, savable,
-                                    pending_fill=self.controller.has_result)
+        edit = self.faces.edit
+        face = self.face_work_lost() if edit is not None else None
+        if edit is None:
+            savable = photo.picture_modified
+        else:  # saving pastes the face back, which keeps its pixels, not its guidance
+            savable = (photo.picture_modified or bool(face)) \
+                and not edit.document.unkept_guidance()
+        question = discard_question(photo.picture_modified, photo.unkept_guidance(), face,
+                                    savable, pending_fill=self.controller.has_result)
         if question is not None and savable:
             answer = self.ask_save_changes("Unsaved changes", question)
             if answer == "save":
                 # saved (Save As when it has no name yet): guidance no file keeps is still
                 # asked about, on its own
-                return self.save() and self.confirm_discard_changes()
+                return self._paste_face_to_save() and self.save() \
+                    and self.confirm_discard_changes()
             return answer == "discard"
         if question is not None:
             return self.confirm("Unsaved changes", question)
@@ -364,6 +377,16 @@ class FileCommands:
             return self.confirm("Fill not applied",
                                 "The fill shown is not applied to the picture. Discard it?")
         return True
+
+    def _paste_face_to_save(self) -> bool:
+        """Before the close question's Save: in a face edit, the face pasted back (a fill
+        shown in it applied first) and the photo shown, or the face left when it has nothing
+        to paste; whether the photo is shown now (True outside a face edit)."""
+        if self.faces.edit is None:
+            return True
+        if self.faces.has_unpasted_changes or self.controller.has_result:
+            return self.paste_face_back()
+        return self.leave_face(ask=False)
 
     def save(self) -> bool:
         """Save to the last save path, or ask for one (never the original by default)."""

@@ -1,8 +1,8 @@
 """Closing (or opening another picture) with changes to the picture not saved asks Save /
 Don't Save / Cancel, as a desktop editor does: Save writes the file as File → Save does
 (Save As, never the original, when it has no name yet) and goes on only once it is written;
-guidance no file keeps is then asked about on its own. A face edit keeps its Yes / No
-question (its work is pasted back first)."""
+guidance no file keeps is then asked about on its own. In a face edit, see
+tests/app/test_face_close_save.py."""
 
 from __future__ import annotations
 

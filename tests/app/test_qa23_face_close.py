@@ -69,5 +69,7 @@ def test_changed_face_pixels_mark_the_title_and_are_named(qtbot, window, photo):
         crop.paint_segment(Layer.IMAGE, (100, 100), (300, 100), 6, (1, 2, 3))
     window.show_modified()
     assert window.isWindowModified()
+    # answered Save / Don't Save / Cancel (tests/app/test_face_close_save.py)
     assert _asked(window) == [("Unsaved changes", "The face has changes that are not pasted "
-                               "back (changed pixels). Discard them?")]
+                               "back (changed pixels). Paste the face back and save the photo "
+                               "first?")]
