@@ -83,7 +83,12 @@ def exit_code(exc: Exception, expected: bool) -> int:
 def main(argv: list[str]) -> int:
     """Run a subcommand; returns the process exit code (see this module's notes). Never lets
     an exception escape; ``--debug`` prints its traceback before the message."""
-    from cli._common import interrupts_kept, sigterm_stops_like_ctrl_c, stopped_by_sigterm
+    from cli._common import (
+        interrupts_kept,
+        one_line,
+        sigterm_stops_like_ctrl_c,
+        stopped_by_sigterm,
+    )
     from cli._errors import describe_error
     from cli._parsing import chosen_parser
 
@@ -114,7 +119,7 @@ def main(argv: list[str]) -> int:
         if debug:
             traceback.print_exc()
         message, expected = describe_error(exc)  # an engine's crash is named after it
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(message)}", file=sys.stderr)
         if not expected and not debug:
             print("(this looks like a bug; run again with --debug for details)",
                   file=sys.stderr)

@@ -29,6 +29,7 @@ from engines.base import (
     InputError,
     Stage,
     Strategy,
+    one_line,
     parse_option_text,
 )
 from engines.batch import check_output_folder
@@ -481,18 +482,6 @@ def ignored_note(args: argparse.Namespace, unused: list[str], users: list[str]) 
     one = len(flags) == 1 and (flags != ["--exemplar"] or len(set(args.exemplar)) == 1)
     too = f" ({join_words(users[1:])} too)" if len(users) > 1 else ""
     return f"{note}; {users[0]} follows {'it' if one else 'them'}{too}"
-
-
-# control characters (a file named with a line break) as escapes: one name, one line
-_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {
-    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
-
-
-def one_line(text: str) -> str:
-    """``text`` with its control characters written as escapes (``new\\nline.png``), so
-    that a file name holding a line break or a carriage return keeps a progress bar and a
-    listing line on one line; anything else, non-ASCII letters included, as it is."""
-    return text.translate(_CONTROL_ESCAPES)
 
 
 class StageBar(tqdm):

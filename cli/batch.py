@@ -627,7 +627,7 @@ def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None) -> int:
     print_outcome(stop.result, notes, skips=False)
     if stop.earlier:
         _print_earlier(stop.earlier, stop.result.noun)
-    print(f"error: {stop}", file=sys.stderr)
+    print(f"error: {one_line(str(stop))}", file=sys.stderr)
     return EXIT_FAILED
 
 

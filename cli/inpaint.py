@@ -15,6 +15,7 @@ from cli._common import (
     load_labels,
     load_layer,
     load_references,
+    one_line,
     reference_names,
     refuse_link_loops,
     request_settings,
@@ -171,18 +172,18 @@ def run(args: argparse.Namespace) -> int:
     save_result(output, final.image, loaded, overwrite=args.overwrite,
                 keep_metadata=not args.strip_metadata, edited=request.hole)
     if unused:  # with the other notes on the result
-        print(f"note: {ignored_note(args, unused, users)}")
+        print(one_line(f"note: {ignored_note(args, unused, users)}"))
     for note in _source_notes(engine, request, list(references)):
-        print(f"note: {note}")
+        print(one_line(f"note: {note}"))
     for note in picture_notes(loaded, output.suffix):  # as a folder run notes them
-        print(f"note: {note}")
+        print(one_line(f"note: {note}"))
     dropped = None if args.strip_metadata else dropped_metadata_note(loaded.metadata,
                                                                      output.suffix)
     if dropped is not None:  # as a folder run notes it
-        print(f"note: {dropped}")
+        print(one_line(f"note: {dropped}"))
     profile_note = None if args.strip_metadata else left_out_profile(
         loaded.metadata, final.image, output.suffix, loaded.grey)
     if profile_note is not None:
-        print(f"note: {profile_note}")
-    print(f"wrote {output}")
+        print(one_line(f"note: {profile_note}"))
+    print(one_line(f"wrote {output}"))
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, NO_ROOM
 from engines import download, weights
-from engines.base import EngineError, InputError
+from engines.base import EngineError, InputError, message_line, one_line
 
 NAME = "models"
 HELP = "list, download or import network weights (checkpoints)"
@@ -96,7 +96,7 @@ def _for_each(ids: list[str], action: Callable[[str], object]) -> int:
         try:
             code = action(spec_id)
         except (EngineError, weights.UnknownWeightsError, OSError) as exc:
-            print(f"error: {spec_id}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            print(f"error: {spec_id}: {one_line(message_line(exc))}", file=sys.stderr)
             failed = True
             if getattr(exc, "errno", None) in NO_ROOM:
                 if ids[index + 1:]:

@@ -20,6 +20,7 @@ from cli._common import (
     check_output_file,
     folder_pictures,
     folder_progress,
+    one_line,
     ranged,
     refuse_link_loops,
 )
@@ -169,9 +170,9 @@ def run(args: argparse.Namespace) -> int:
         bar.show(100, "written")
     note = parser.map_note(labels)
     if note:
-        print(f"note: {note}")
-    print(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
-          f"{_summary(labels, parser.label_set.names, _noun(parser.label_set.name))}")
+        print(one_line(f"note: {note}"))
+    print(one_line(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
+                   f"{_summary(labels, parser.label_set.names, _noun(parser.label_set.name))}"))
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from cli import EXIT_OK
 from cli._common import (
     add_device_argument,
     add_parser_argument,
+    one_line,
     ranged,
     refuse_link_loops,
     refuse_output_link,
@@ -165,10 +166,10 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         for current in bars.values():
             current.close()
-    print(f"saved {result.checkpoint} (step {result.step}, {result.num_classes} classes, "
-          f"label set {result.label_set}"
-          f"{'' if result.perceptual else ', without perceptual loss'})")
+    print(one_line(f"saved {result.checkpoint} (step {result.step}, {result.num_classes} "
+                   f"classes, label set {result.label_set}"
+                   f"{'' if result.perceptual else ', without perceptual loss'})"))
     if args.install:
         path = install(result.checkpoint)
-        print(f"installed as semantic-local: {path}")
+        print(one_line(f"installed as semantic-local: {path}"))
     return EXIT_OK

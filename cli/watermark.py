@@ -22,6 +22,7 @@ from cli._common import (
     check_output_file,
     engine_options,
     folder_pictures,
+    one_line,
     raise_kept_interrupt,
     ranged,
     refuse_link_loops,
@@ -146,9 +147,9 @@ def _save_side_files(files: list[tuple[str, str, Path, bytes]], output: Path,
         output.mkdir(parents=True, exist_ok=True)  # they may go into it
     for _option, what, path, data in files:
         if path in kept:
-            print(f"{what} already saved to {path}")
+            print(one_line(f"{what} already saved to {path}"))
         else:
-            print(f"{what} saved to {write_atomic(path, data, overwrite)}")
+            print(one_line(f"{what} saved to {write_atomic(path, data, overwrite)}"))
 
 
 def run(args: argparse.Namespace) -> int:

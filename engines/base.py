@@ -57,7 +57,26 @@ class Cancelled(Exception):
     """Raised inside an engine when its :class:`CancelToken` was cancelled."""
 
 
-class EngineError(Exception):
+# control characters (a file named with a line break) as escapes: one name, one line
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters written as escapes (``new\\nline.png``), so
+    that a file name holding a line break or a carriage return keeps a message, a progress
+    bar or a listing line on one line; anything else, non-ASCII letters included, as it
+    is. Escaping twice changes nothing more."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+class UserMessage:
+    """Mixin for exceptions whose message is written for the user as one line: a line break
+    in it can only come from a name it quotes, so :func:`message_line` escapes it
+    (:func:`one_line`) rather than cutting the message there."""
+
+
+class EngineError(UserMessage, Exception):
     """An engine cannot run; the message is meant for the user (one line, no traceback)."""
 
 
@@ -75,7 +94,7 @@ class NoSourceError(EngineError):
         self.transparent = transparent
 
 
-class InputError(ValueError):
+class InputError(UserMessage, ValueError):
     """A request's inputs are inconsistent (wrong sizes, empty mask, ...); user-facing."""
 
 
@@ -115,9 +134,13 @@ class EngineNotReadyError(EngineError):
 
 
 def message_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message, or its type's name when the message is empty."""
+    """``exc``'s message on one line: a :class:`UserMessage`'s whole, its control characters
+    escaped (they come from a name it quotes), another's first line (a library's message
+    may go on with details); its type's name when the message is empty."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    return one_line(text) if isinstance(exc, UserMessage) else text.splitlines()[0]
 
 
 def exception_line(exc: BaseException) -> str:

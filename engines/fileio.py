@@ -45,6 +45,7 @@ import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from engines import deep_samples, iptc, xmp
+from engines.base import UserMessage
 
 MAX_PIXELS = 300_000_000  # about 17000 x 17000; beyond that editing is impractical
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
@@ -113,7 +114,7 @@ _ORIENTATION = {
 }
 
 
-class ImageFileError(OSError):
+class ImageFileError(UserMessage, OSError):
     """A file cannot be read or written; ``str()`` is ``"<file>: <reason>"``."""
 
     def __init__(self, reason: str, path: str | os.PathLike | None = None,

@@ -12,7 +12,7 @@ import difflib
 from typing import Any, TypeVar
 
 from engines import plugins
-from engines.base import Engine, Guidance
+from engines.base import Engine, Guidance, UserMessage
 from engines.plugins import LoadProblem
 
 _ENGINES: dict[str, type[Engine]] = {}
@@ -22,7 +22,7 @@ plugins.take_back_on_failure("engines", lambda: _ENGINES, lambda name, cls: cls.
 E = TypeVar("E", bound=type[Engine])
 
 
-class UnknownEngineError(KeyError):
+class UnknownEngineError(UserMessage, KeyError):
     """No engine of that name; the message lists the valid names."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.base import CancelToken, EngineError, message_line
+from engines.base import CancelToken, EngineError, UserMessage, message_line
 from engines.device import file_signature
 from engines.fileio import join_words, new_file_beside
 from engines.plugins import import_plugins, not_loaded_note, take_back_on_failure
@@ -152,7 +152,7 @@ def _check_file_name(weights_id: str, field_name: str, value: object) -> None:
                          f"(no folder), got {value!r}")
 
 
-class UnknownWeightsError(KeyError):
+class UnknownWeightsError(UserMessage, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
