@@ -89,6 +89,9 @@ def _quiet_decoders(debug: bool = False) -> None:
     # comes with our own refusal of the file (--debug keeps them)
     levels = cv2.utils.logging
     levels.setLogLevel(levels.LOG_LEVEL_ERROR if debug else levels.LOG_LEVEL_SILENT)
+    from engines.fileio import keep_decoder_messages
+
+    keep_decoder_messages(debug)  # what a decode's listening holds aside, written back
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
     warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF",
                             category=UserWarning)

@@ -1023,12 +1023,27 @@ _DECODER_CHATTER = re.compile(rb"\n*(?:" + _DECODER_MESSAGE + rb"\n*)+")
 _CHATTER_COUNT = re.compile(_CHATTER_START)
 
 
+_KEEP_DECODER_MESSAGES = threading.Event()
+
+
+def keep_decoder_messages(keep: bool) -> None:
+    """Whether the decoders' own messages, held aside while decoding, still reach stderr
+    (``--debug``: "TIFF_Error ...", "libpng warning: ..."; what the loaders make of them, a
+    refusal or a note, is the same either way). Process-wide; off by default."""
+    if keep:
+        _KEEP_DECODER_MESSAGES.set()
+    else:
+        _KEEP_DECODER_MESSAGES.clear()
+
+
 def _without_decoder_chatter(written: bytes) -> bytes:
     """``written`` (what went to stderr while decoding) less the decoders' messages
     (:data:`_DECODER_CHATTER`) and their newlines: a block of k messages and n newlines
     (libpng writes each message and its newline apart, so threads interleave them) keeps
     n - k newlines, those of the lines around it; every other line, blank ones included,
-    is kept as written."""
+    is kept as written. All of it with :func:`keep_decoder_messages`."""
+    if _KEEP_DECODER_MESSAGES.is_set():
+        return written
     def kept_newlines(block: re.Match) -> bytes:
         text = block.group()
         # OpenCV's loadsave.cpp line quotes an exception whose text ends in a newline of
@@ -1141,11 +1156,12 @@ def _opencv_decoded(data: bytes, quiet: bool = False,
     (:class:`_QuietDecoders`: process-wide while it decodes, so only where needed; a crash
     inside the decoder would leave its dump in the temporary file). With ``heard`` (a JPEG,
     a TIFF), quiet too, and what the decoder wrote to stderr is added to it, that decode's
-    own: decodes that listen take turns (:data:`_LISTENING`), and OpenCV logs its errors
-    meanwhile whatever its log level (libtiff's errors reach stderr only as OpenCV's log
-    lines: "TIFF_Error Using code not yet in table")."""
+    own: decodes that listen take turns (:data:`_LISTENING`), and OpenCV logs its warnings
+    and errors meanwhile whatever its log level (libtiff's messages reach stderr only as
+    OpenCV's log lines: "TIFF_Error Using code not yet in table", "TIFF_Warning
+    PackBitsDecode: Discarding 13 bytes to avoid buffer overrun")."""
     if heard is not None:
-        with _LISTENING, _quiet_decoders.overheard() as written, _opencv_errors_logged():
+        with _LISTENING, _quiet_decoders.overheard() as written, _opencv_warnings_logged():
             pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
             heard.append(written())
         return pixels
@@ -1158,18 +1174,19 @@ _LISTENING = threading.Lock()
 
 
 @contextlib.contextmanager
-def _opencv_errors_logged() -> Iterator[None]:
-    """OpenCV's log level at least ERROR inside (a program may have silenced it: main.py
+def _opencv_warnings_logged() -> Iterator[None]:
+    """OpenCV's log level at least WARNING inside (a program may have silenced it: main.py
     does), put back after. Process-wide: used only under :data:`_LISTENING`, with fd 2
-    held aside, whose decoder lines are left out when it is put back."""
+    held aside, whose decoder lines are left out when it is put back (unless
+    :func:`keep_decoder_messages`)."""
     logging_ = cv2.utils.logging
     before = logging_.getLogLevel()
-    if before < logging_.LOG_LEVEL_ERROR:
-        logging_.setLogLevel(logging_.LOG_LEVEL_ERROR)
+    if before < logging_.LOG_LEVEL_WARNING:
+        logging_.setLogLevel(logging_.LOG_LEVEL_WARNING)
     try:
         yield
     finally:
-        if before < logging_.LOG_LEVEL_ERROR:
+        if before < logging_.LOG_LEVEL_WARNING:
             logging_.setLogLevel(before)
 
 
@@ -1186,15 +1203,24 @@ _JPEG_DAMAGE = re.compile(rb"Corrupt JPEG data: (?:bad Huffman code|bad arithmet
 _JPEG_DATA_RAN_OUT = re.compile(rb"Corrupt JPEG data: premature end of data segment")
 JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
                 "show garbage from there on")
+LAYER_DAMAGED = "the file is damaged: part of its image data is corrupt; save or export it again"
+
+
+# libtiff's warnings that its compressed data is corrupt (its other warnings, an unknown tag,
+# are no damage): PackBits runs past the row; and in a JPEG-compressed TIFF, libjpeg's words
+# for corrupt data, its data running out, or bytes left over before a marker (each strip or
+# tile is a JPEG stream libtiff wrote whole: no camera pads it)
+_TIFF_DAMAGE = re.compile(_JPEG_DAMAGE.pattern + rb"|" + _JPEG_DATA_RAN_OUT.pattern
+                          + rb"|PackBitsDecode: Discarding |JPEGLib: Corrupt JPEG data: \d+ "
+                          rb"extraneous bytes before marker")
 
 
 def _tiff_damage_note(heard: Sequence[bytes]) -> str | None:
     """:data:`JPEG_DAMAGED` (its words fit any format) when what OpenCV logged while
-    decoding a TIFF it decoded (``heard``) holds a libtiff error: its compressed data
-    (LZW, Deflate) is corrupt, and the rows from there on are garbage; or libjpeg's words
-    for corrupt data in a JPEG-compressed TIFF (:data:`_JPEG_DAMAGE`). libtiff's warnings
-    (an unknown tag) are no damage."""
-    said_so = any(b"TIFF_Error" in said or _JPEG_DAMAGE.search(said) for said in heard)
+    decoding a TIFF it decoded (``heard``) holds a libtiff error (its compressed data, LZW
+    or Deflate, is corrupt, and the rows from there on are garbage) or one of its warnings
+    that say so (:data:`_TIFF_DAMAGE`: PackBits, JPEG-compressed data)."""
+    said_so = any(b"TIFF_Error" in said or _TIFF_DAMAGE.search(said) for said in heard)
     return JPEG_DAMAGED if said_so else None
 
 
@@ -1733,11 +1759,16 @@ def _load_layer(path: Path, shape: tuple[int, int] | None, what: str,
                 plural: bool = False) -> LoadedImage:
     """The layer file at ``path`` decoded, its header read once; with ``shape`` = (H, W),
     refused before decoding when it is another size (:func:`_refuse_other_size`, whose
-    message names the layer ``what``, a plural noun with ``plural``)."""
+    message names the layer ``what``, a plural noun with ``plural``). Refused too
+    (:data:`LAYER_DAMAGED`) when its data is corrupt, which a picture opens noted
+    (:data:`JPEG_DAMAGED`): a mask read wrong leaves part of the hole unfilled."""
     data = read_file_bytes(path)
     header = _header(data, str(path))
     _refuse_other_size(header, path, shape, what, plural)
-    return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, picture=False)
+    loaded = _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, picture=False)
+    if JPEG_DAMAGED in loaded.notes:  # a picture opens with the note; a layer cannot be mended
+        raise ImageFileError(LAYER_DAMAGED, path)
+    return loaded
 
 
 def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | None,
