@@ -328,7 +328,7 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
                          "for pictures")
     check_output_folder(output)  # a probe file: root and read-only mounts answer truly
     if said:
-        print(said, file=sys.stderr)
+        print(one_line(said), file=sys.stderr)
     return pictures
 
 

@@ -118,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
     # what the folder holds besides pictures is named as batch and watermark name it
     skipped = skipped_files_note(args.images, used_folders=[args.labels] if args.labels else [])
     if skipped:
-        print(skipped, file=sys.stderr)
+        print(one_line(skipped), file=sys.stderr)
     config = TrainConfig(
         images=args.images, labels=args.labels, parser=args.parser, output=args.output,
         steps=args.steps, batch_size=args.batch_size, size=args.size, channels=args.channels,

@@ -67,3 +67,17 @@ def test_the_wrote_line_escapes_a_tab_in_the_output_name(pictures, tmp_path, cap
                      "telea"]) == 0
     assert output.is_file()
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote {tmp_path}/o\\tk.png"
+
+
+def test_a_folder_runs_skipped_files_note_escapes_their_names(pictures, tmp_path, capsys):
+    image, mask = pictures
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    image.rename(folder / "ok.png")
+    (folder / "not\npic.txt").write_text("notes")
+    (folder / "sub\ndir").mkdir()
+    assert cli.main(["batch", "--images", str(folder), "--mask", str(mask), "-o",
+                     str(tmp_path / "out"), "--engine", "telea"]) == 0
+    assert (tmp_path / "out" / "ok.png").is_file()
+    said = [line for line in capsys.readouterr().err.splitlines() if "skipped" in line]
+    assert len(said) == 1 and "not\\npic.txt" in said[0] and "sub\\ndir" in said[0]
