@@ -149,7 +149,8 @@ def discard_question(picture: bool, guidance: Sequence[str],
     file keeps, naming what would be lost and how to keep it; None when nothing would be.
     ``save``: the question is answered Save / Don't Save / Cancel, so it ends "Save the
     picture first?" instead of "Discard them?"; with ``pending_fill`` (a fill shown, waiting
-    for Enter) it says that saving applies it.
+    for Enter) it says that saving applies it, or, asking about guidance alone, that the
+    fill is not applied (it goes with them).
 
     In a face edit, ``face`` names the face's work not pasted back ("changed pixels", "its
     sketch", "a fill not applied"; empty when none): the question then says the face's work
@@ -164,8 +165,12 @@ def discard_question(picture: bool, guidance: Sequence[str],
     keeps = "keep" if len(commands) > 1 else "keeps"
     if face is None:
         if not picture:
-            return (f"The {what} you drew {are} not saved with the picture: export {them} "
-                    f"({keep}) to keep {them}. Discard {them}?")
+            text = (f"The {what} you drew {are} not saved with the picture: export {them} "
+                    f"({keep}) to keep {them}.")
+            if pending_fill:  # discarded with them
+                return text + " The fill shown is not applied yet (Enter applies it). " \
+                    "Discard them?"
+            return text + f" Discard {them}?"
         text = "The picture has changes that are not saved."
         if guidance:
             text += f" The {what} {are} not kept either ({keep} {keeps} {them})."
