@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from app import preferences
 from app.busy import wait_for
@@ -273,11 +274,28 @@ def _completed_name(path: str | Path, suffix: str) -> Path:
     return path if path.suffix else path.with_name(path.name + suffix)
 
 
+# the pictures shipped with the program (the editor opens one when given none)
+SAMPLES_FOLDER = Path(__file__).resolve().parent.parent / "resources" / "samples"
+
+
 def _in_save_folder(suggestion: Path) -> Path:
-    """``suggestion``'s name in the folder last saved into; ``suggestion`` itself when no
-    folder is remembered or it is gone."""
+    """``suggestion``'s name in the folder last saved into. When no folder is remembered
+    (or it is gone): ``suggestion`` itself, beside its picture, except beside a bundled
+    sample (:data:`SAMPLES_FOLDER`: the program's own files, inside site-packages once
+    installed), where it is the user's pictures folder (:func:`_pictures_folder`)."""
     folder = preferences.load_folder("save")
-    return folder / suggestion.name if folder is not None else suggestion
+    if folder is not None:
+        return folder / suggestion.name
+    if suggestion.parent.resolve() == SAMPLES_FOLDER:
+        return _pictures_folder() / suggestion.name
+    return suggestion
+
+
+def _pictures_folder() -> Path:
+    """The user's pictures folder (platformdirs: ``~/Pictures``, XDG's where set), or the
+    home folder when it does not exist."""
+    pictures = Path(platformdirs.user_pictures_dir())
+    return pictures if pictures.is_dir() else Path.home()
 
 
 class FileCommands:

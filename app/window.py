@@ -57,7 +57,7 @@ from app.document import Document, Layer, Step
 from app.elision import elided_message
 from app.face_commands import FaceCommands, PhotoState
 from app.faces import FaceBoxTool, FacePanel, FaceSession
-from app.file_commands import FileCommands
+from app.file_commands import SAMPLES_FOLDER, FileCommands
 from app.icons import action_icon, tool_icon
 from app.keyfocus import KeyRouting
 from app.legend import LegendPanel
@@ -93,7 +93,7 @@ from engines.base import Cancelled, CancelToken, Engine, Readiness
 from engines.fileio import count_noun
 from engines.region import mask_bbox
 
-SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "rocket.jpg"
+SAMPLE_IMAGE = SAMPLES_FOLDER / "rocket.jpg"
 _EDIT_LAYERS = {layer.value for layer in Layer if layer is not Layer.IMAGE}
 # how long closing waits, in all, for the cancelled runs to end; one that ignores cancelling
 # (a long library call) is left to the end of the program, which it does not hold up
