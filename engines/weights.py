@@ -709,19 +709,36 @@ def _check_zip_members(path: Path, what: str, cancel: CancelToken | None = None)
                              "checksums it carries") from None
 
 
+def _empty(path: Path) -> str | None:
+    """``"an empty file"`` when ``path`` has no bytes, else None: the one test of an empty
+    checkpoint file. A file to install is refused as ``"WHAT is an empty file (an
+    interrupted copy or download leaves one)"`` (:func:`_refuse_empty`); an installed file's
+    status says ``"it is an empty file"`` (:func:`_damage_reason`)."""
+    return "an empty file" if path.stat().st_size == 0 else None
+
+
+def _refuse_empty(path: Path, what: str) -> None:
+    """Raise :class:`WrongFileError` ``"WHAT is an empty file (an interrupted copy or
+    download leaves one)"`` when ``path`` (a file to install or import, named ``what``) has
+    no bytes. Every check of such a file makes this test first, so an empty file is called
+    empty whichever check would refuse it next (a size far off, a pinned digest, the
+    format)."""
+    empty = _empty(path)
+    if empty:
+        raise WrongFileError(f"{what} is {empty} (an interrupted copy or download leaves one)")
+
+
 def check_format(path: str | os.PathLike, format: str, what: str = "") -> None:
     """Check cheaply that ``path`` is a file of ``format`` (see :class:`WeightSpec`).
 
-    PyTorch pickles must be a ``torch.save`` zip (``*/data.pkl``, no TorchScript code) or a
-    legacy pickle; TorchScript a zip with ``*/code/``; safetensors a JSON header. Unknown
-    formats are not checked. Raises :class:`WrongFileError` naming ``what`` (default: the
-    file name).
+    An empty file is said to be so (:func:`_refuse_empty`). PyTorch pickles must be a
+    ``torch.save`` zip (``*/data.pkl``, no TorchScript code) or a legacy pickle; TorchScript
+    a zip with ``*/code/``; safetensors a JSON header. Unknown formats are not checked.
+    Raises :class:`WrongFileError` naming ``what`` (default: the file name).
     """
     path = Path(path)
     what = what or path.name
-    if path.stat().st_size == 0:
-        raise WrongFileError(f"{what} is an empty file (an interrupted copy or download "
-                             "leaves one)")
+    _refuse_empty(path, what)
     markup = _markup_kind(path)
     if markup:
         raise WrongFileError(f"{what} is {markup}, not a checkpoint (a download page or an "
@@ -777,16 +794,19 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
                    cancel: CancelToken | None = None) -> str:
     """Check a file as it was downloaded (or handed over for import) against ``spec``.
 
-    Order: not a web page; the pinned sha256/md5 when the spec has one, else the size within
-    :data:`SIZE_TOLERANCE` (:func:`_check_size`: a zip cut short is said so); then a zip holding ``spec.archive_member`` for archive specs, or
-    :func:`check_checkpoint_file` for plain ones, and for a plain file no digest pins that is
-    a zip (``torch.save``, TorchScript) the CRC-32 of every member (the file's own checksums,
-    cheaper than the sha256 computed anyway; they catch what size and format cannot).
+    Order: not empty (:func:`_refuse_empty`: said so, not as a size or digest far off); not
+    a web page; the pinned sha256/md5 when the spec has one, else the size within
+    :data:`SIZE_TOLERANCE` (:func:`_check_size`: a zip cut short is said so); then a zip
+    holding ``spec.archive_member`` for archive specs, or :func:`check_checkpoint_file` for
+    plain ones, and for a plain file no digest pins that is a zip (``torch.save``,
+    TorchScript) the CRC-32 of every member (the file's own checksums, cheaper than the
+    sha256 computed anyway; they catch what size and format cannot).
     Returns the file's sha256. Raises :class:`HashMismatchError` or :class:`WrongFileError`;
     never deletes anything.
     """
     path = Path(path)
     what = what or path.name
+    _refuse_empty(path, what)
     markup = _markup_kind(path)
     if markup:
         raise WrongFileError(f"{what} is {markup}, not the {spec.title} checkpoint (the server "
@@ -1568,9 +1588,10 @@ def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | No
     a web page or the wrong format (:func:`check_format`), a size other than the installed
     file's (manifest) or, without a manifest, far from the spec's; None when it passes.
     ``spec``: the spec whose installed file ``path`` is, if any."""
+    empty = _empty(path)
+    if empty:
+        return f"it is {empty}"
     size = path.stat().st_size
-    if size == 0:
-        return "it is an empty file"
     cut_short = _cut_short_zip(path)
     if cut_short:
         return f"it is {cut_short}"
