@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -291,17 +291,55 @@ def near_miss(image_path: Path, folder: Path, word: str, names: FolderNames) -> 
 def near_miss_file(image_path: Path, folder: Path, word: str,
                    names: FolderNames) -> tuple[str, str] | None:
     """:func:`near_miss`'s file name and its sentence, or None."""
+    return next(near_miss_files(image_path, folder, word, names), None)
+
+
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def _wanted(image_path: Path, word: str) -> dict[str, str]:
+    """The :func:`file_names` of ``image_path``'s ``word`` file without their ``.png``, by
+    :func:`_name_key`: each pattern by the base a near miss's name is matched by."""
+    return {_name_key(pattern.format(stem=image_path.stem)[:-len(".png")]): pattern
+            for pattern in file_names(word)}
+
+
+def _bases(key: str) -> Iterator[tuple[str, int]]:
+    """The bases a name (``key``, :func:`_name_key`) may be a file name for, each with how
+    many extensions it drops: the name without its extension, then, while the extension
+    dropped last is an image's, without that one too (``photo_mask.png.png.png`` ->
+    ``photo_mask.png.png``, ``photo_mask.png``, ``photo_mask``: named where extensions are
+    hidden, once or more)."""
+    base, count = os.path.splitext(key)[0], 1
+    while True:
+        yield base, count
+        inner, extension = os.path.splitext(base)
+        if extension not in IMAGE_SUFFIXES:
+            return
+        base, count = inner, count + 1
+
+
+def _last_extensions(name: str, count: int) -> str:
+    """The last ``count`` extensions of ``name`` as written (``.PNG.png``)."""
+    extensions = ""
+    for _ in range(count):
+        name, extension = os.path.splitext(name)
+        extensions = extension + extensions
+    return extensions
+
+
+def near_miss_files(image_path: Path, folder: Path, word: str,
+                    names: FolderNames) -> Iterator[tuple[str, str]]:
+    """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
+    (:func:`near_miss` says the first): a name whose extension came twice or more
+    (``photo_mask.png.png.png``) is matched without them all (:func:`_bases`)."""
     patterns = file_names(word)
-    wanted = {_name_key(pattern.format(stem=image_path.stem)[:-len(".png")]): pattern
-              for pattern in patterns}
+    wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
-        base, extension = os.path.splitext(key)
-        pattern, doubled = wanted.get(base), False
-        inner, inner_extension = os.path.splitext(base)
-        if pattern is None and inner_extension in IMAGE_SUFFIXES:
-            # photo_mask.png.png: named with its extension hidden, which then came twice
-            pattern, doubled = wanted.get(inner), True
+        extension = os.path.splitext(key)[1]
+        pattern, count = next(((wanted[base], count) for base, count in _bases(key)
+                               if base in wanted), (None, 0))
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
         for name in listed:
@@ -312,11 +350,11 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
                 what = "a folder" if entry.is_dir() else \
                     "a link to nothing" if entry.is_symlink() else None
                 if what is not None:
-                    return name, f"{name} is there, but it is {what}, not a {word} file"
+                    yield name, f"{name} is there, but it is {what}, not a {word} file"
                 continue
-            # the two extensions as the user sees them (.PNG.png), not case-folded
-            why = ([f"its name ends in two extensions ({''.join(Path(name).suffixes[-2:])})"]
-                   if doubled else [])
+            # the extensions as the user sees them (.PNG.png), not case-folded
+            why = ([f"its name ends in {_COUNT_WORDS.get(count, str(count))} extensions "
+                    f"({_last_extensions(name, count)})"] if count > 1 else [])
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")
@@ -325,28 +363,38 @@ def near_miss_file(image_path: Path, folder: Path, word: str,
             if why:
                 proper = pattern.format(stem=image_path.stem)
                 action = "save it as" if extension != ".png" else "rename it"
-                return name, f"{name} is there, but {' and '.join(why)}: {action} {proper}"
-    return None
+                yield name, f"{name} is there, but {' and '.join(why)}: {action} {proper}"
 
 
 def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, Path],
                     names: FolderNames | None = None) -> list[Path]:
-    """The files of ``masks`` named almost as the mask of a picture of ``files`` that has
-    none there (``found``: :func:`find_masks`; :func:`near_miss_file`), when ``masks`` is the
-    pictures' own folder: such a file (``photo_mask.jpg``) is its picture's mask saved
-    wrongly, not another picture to fill (the picture's failure names it). ``names``: the
-    folder's :func:`folder_names`, read here when not given."""
+    """The files of ``masks`` named almost as the mask of a picture of ``files``
+    (:func:`near_miss_files`), when ``masks`` is the pictures' own folder: such a file
+    (``photo_mask.jpg``, ``photo_mask.png.png``) is its picture's mask saved wrongly, not
+    another picture to fill, whether the picture has its mask there too (``found``:
+    :func:`find_masks`) or not (its failure names the first). A file with a mask of its
+    own is a picture all the same. ``names``: the folder's :func:`folder_names`, read here
+    when not given."""
     if masks is None or not masks.is_dir() or not files \
             or masks.resolve() != files[0].parent.resolve():
         return []
     names = folder_names(masks) if names is None else names
+    by_base: dict[str, list[str]] = {}  # each name under its bases: one pass over the folder
+    for key in names:
+        for base, _ in _bases(key):
+            by_base.setdefault(base, []).append(key)
     filled = {picture.resolve() for picture in found}  # a file with a mask is a picture
-    near = []
+    near: dict[Path, None] = {}  # in order, each once
     for picture in files:
-        if picture not in found and (miss := near_miss_file(picture, masks, "mask", names)) \
-                and (masks / miss[0]).is_file() and (masks / miss[0]).resolve() not in filled:
-            near.append(masks / miss[0])
-    return near
+        keys = {key for base in _wanted(picture, "mask") for key in by_base.get(base, ())}
+        if not keys:
+            continue
+        for name, _ in near_miss_files(picture, masks, "mask",
+                                       {key: names[key] for key in sorted(keys)}):
+            entry = masks / name
+            if entry.is_file() and entry.resolve() not in filled:
+                near[entry] = None
+    return list(near)
 
 
 def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:

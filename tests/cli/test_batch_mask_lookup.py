@@ -228,3 +228,84 @@ def test_a_name_with_a_line_break_stays_on_one_line(tmp_path, capfd):
     assert "new\nline" not in captured.out + captured.err
     assert "car\rriage" not in captured.out + captured.err
     assert "new\\nline.png" in captured.err  # the bar names it, escaped
+
+
+def _hole(top: int, left: int) -> np.ndarray:
+    hole = np.zeros((40, 50), np.uint8)
+    hole[top:top + 10, left:left + 12] = 255
+    return hole
+
+
+def test_a_stray_mask_beside_the_proper_one_is_left_out_not_filled(tmp_path, capsys):
+    """QA audit 34, F4: with the masks among the pictures, ``d_mask.png.png``,
+    ``d_mask.PNG.png.png`` (tripled) and ``d-mask.jpg`` beside ``d.png``'s proper
+    ``d_mask.png`` are masks saved wrongly, never pictures to fill: left out as masks, and
+    the run, with nothing failed, exits 0; ``d.png`` is filled with ``d_mask.png``. A file
+    named like a mask that has a mask of its own (``g_mask.png.png``; ``d_mask.jpg`` too,
+    whose plain mask ``d_mask.png`` is) is a picture."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("d.png", "g.png", "g_mask.png.png"):
+        save_image(folder / name, rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    for name, hole in (("d_mask.png", _hole(5, 5)), ("d_mask.png.png", _hole(25, 30)),
+                       ("d_mask.PNG.png.png", _hole(25, 5)), ("g_mask.png", _hole(5, 30)),
+                       ("g_mask.png_mask.png", _hole(20, 20))):
+        save_image(folder / name, np.dstack([hole] * 3))
+    ok, encoded = cv2.imencode(".jpg", np.dstack([_hole(15, 15)] * 3))
+    assert ok
+    (folder / "d-mask.jpg").write_bytes(encoded.tobytes())
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"3 written to {out}, 0 failed"]
+    assert "6 files left out: they are masks, not pictures to fill" in captured.err
+    assert sorted(path.name for path in out.iterdir()) == ["d.png", "g.png", "g_mask.png.png"]
+    for i, (picture, mask) in enumerate((("d.png", "d_mask.png"), ("g.png", "g_mask.png"),
+                                         ("g_mask.png.png", "g_mask.png_mask.png"))):
+        single = tmp_path / f"single{i}.png"
+        assert run_cli("inpaint", folder / picture, folder / mask, "-o", single,
+                       "--engine", "telea") == EXIT_OK
+        assert np.array_equal(load_image(out / picture).rgb, load_image(single).rgb)
+    filled, original = load_image(out / "d.png").rgb, load_image(folder / "d.png").rgb
+    outside = _hole(5, 5) == 0
+    assert np.array_equal(filled[outside], original[outside])  # only d_mask.png's hole
+    # every stray is among the near misses, d.png's failure (were it to fail) naming the first
+    names = cli.batch.folder_names(folder)
+    assert [name for name, _ in cli.batch.near_miss_files(folder / "d.png", folder, "mask",
+                                                          names)] == [
+        "d-mask.jpg", "d_mask.PNG.png.png", "d_mask.png.png"]
+
+
+def test_a_mask_named_with_its_extension_thrice_is_named_and_left_out(tmp_path, capsys):
+    """QA audit 34, F4: ``b_mask.png.png.png`` is b.png's mask saved wrongly, as the doubled
+    name is: named in b.png's failure with its three extensions as written and the name to
+    give it, and left out of the pictures rather than failed."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    save_image(folder / "b.png", np.full((40, 50, 3), 120, np.uint8))
+    save_image(folder / "b_mask.png.png.png", np.dstack([_hole(10, 10)] * 3))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == (
+        f"  b.png: no mask for it in {folder} (looked for b_mask.png and similar; "
+        "b_mask.png.png.png is there, but its name ends in three extensions (.png.png.png): "
+        "rename it b_mask.png)")
+    assert "b_mask.png.png.png:" not in captured.out and "1 failed" in captured.out
+    assert "1 file left out: it is a mask, not a picture to fill" in captured.err
+    assert not out.exists() or not any(out.iterdir())
+    # in another folder, the picture's own stem, the extensions' case kept; a JPEG one too
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in ("B.PNG.png.Png", "c_mask.PNG.jpg.jpeg.png"):
+        (masks / name).write_bytes(b"x")
+    names = cli.batch.folder_names(masks)
+    assert cli.batch.near_miss(tmp_path / "B.jpg", masks, "mask", names) == (
+        "B.PNG.png.Png is there, but its name ends in three extensions (.PNG.png.Png): "
+        "rename it B.png")
+    assert cli.batch.near_miss(tmp_path / "c.jpg", masks, "mask", names) == (
+        "c_mask.PNG.jpg.jpeg.png is there, but its name ends in four extensions "
+        "(.PNG.jpg.jpeg.png): rename it c_mask.png")
