@@ -167,7 +167,8 @@ def check_config(text: str, what: str) -> None:
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise WeightsCorruptError(f"{what} is not valid YAML ({exc})") from None
+        detail = " ".join(str(exc).split())  # PyYAML's spans lines: one line, all of it
+        raise WeightsCorruptError(f"{what} is not valid YAML ({detail})") from None
     if not isinstance(config, dict) or not isinstance(config.get("generator"), dict):
         raise WeightsCorruptError(f"{what} has no generator section")
     problems: list[str] = []
