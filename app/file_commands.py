@@ -363,7 +363,7 @@ class FileCommands:
         """The open photo's document: in a face edit, the photo the face was cut from."""
         return self.faces.edit.parent if self.faces.edit is not None else self.document
 
-    def confirm_discard_changes(self) -> bool:
+    def confirm_discard_changes(self, stopping: bool = False) -> bool:
         """Before the photo is dropped (closing, opening another): whether the user lets go
         of what would be lost, one question naming it (:func:`discard_question`): the
         picture's changes not saved, the guidance drawn that no file keeps (saving the
@@ -373,7 +373,9 @@ class FileCommands:
         Save / Don't Save / Cancel (:meth:`ask_save_changes`): Save saves as File → Save
         does, in a face edit after pasting the face back (:meth:`_paste_face_to_save`), and
         goes on only once the file is written. A face edit whose crop holds guidance no file
-        keeps (its sketch, ...) is asked Yes / No: pasting back would drop that guidance."""
+        keeps (its sketch, ...) is asked Yes / No: pasting back would drop that guidance.
+        ``stopping``: the runs are being stopped (closing, agreed to): a fill running in the
+        face is stopped before pasting back, not asked about again."""
         photo = self._photo()
         if photo is None:
             return True
@@ -391,8 +393,8 @@ class FileCommands:
             if answer == "save":
                 # saved (Save As when it has no name yet): guidance no file keeps is still
                 # asked about, on its own
-                return self._paste_face_to_save() and self.save() \
-                    and self.confirm_discard_changes()
+                return self._paste_face_to_save(stopping) and self.save() \
+                    and self.confirm_discard_changes(stopping)
             return answer == "discard"
         if question is not None:
             return self.confirm("Unsaved changes", question)
@@ -401,12 +403,16 @@ class FileCommands:
                                 "The fill shown is not applied to the picture. Discard it?")
         return True
 
-    def _paste_face_to_save(self) -> bool:
+    def _paste_face_to_save(self, stopping: bool = False) -> bool:
         """Before the close question's Save: in a face edit, the face pasted back (a fill
         shown in it applied first) and the photo shown, or the face left when it has nothing
-        to paste; whether the photo is shown now (True outside a face edit)."""
+        to paste; whether the photo is shown now (True outside a face edit). A fill running
+        in the face is asked about (:meth:`paste_face_back`), or with ``stopping`` stopped
+        first: the face is pasted without it."""
         if self.faces.edit is None:
             return True
+        if stopping and self.controller.busy:
+            self.controller.cancel()
         if self.faces.has_unpasted_changes or self.controller.has_result:
             return self.paste_face_back()
         return self.leave_face(ask=False)

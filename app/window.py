@@ -1542,7 +1542,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
                                   + f" Stop {them} and quit?")
 
     def closeEvent(self, event) -> None:
-        if not self.confirm_stop_runs() or not self.confirm_discard_changes():
+        if not self.confirm_stop_runs() or not self.confirm_discard_changes(stopping=True):
             event.ignore()
             return
         self._save_timer.stop()

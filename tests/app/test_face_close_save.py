@@ -22,6 +22,7 @@ from tests.app.test_face_paste_fixes import (
 )
 from tests.app.test_face_paste_fixes import photo as photo
 from tests.app.test_face_paste_fixes import window as window
+from tests.app.test_face_switching import gated_engine  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -137,3 +138,24 @@ def test_a_face_with_its_own_sketch_is_still_asked_yes_no(saving, photo):
     assert not saving.close()  # confirm answered No
     assert saving.asked == [("Unsaved changes", "The face has changes that are not pasted "
                              "back (changed pixels and its sketch). Discard them?")]
+
+
+def test_closing_with_a_fill_running_in_the_face_asks_about_it_once(qtbot, saving, photo,
+                                                                     tmp_path,
+                                                                     gated_engine):  # noqa: F811
+    """QA audit 35, F4: "Stop it and quit?" answered Yes, Save pastes the face back
+    without the running fill and without asking again about stopping it."""
+    pixel = _changed_face(saving)
+    choose(saving, "gated")
+    paint_crop_hole(saving.document)
+    with qtbot.waitSignal(saving.controller.previewChanged, timeout=30000):
+        saving.controller.run()
+    hole = in_photo(saving, *CROP_HOLE)
+    stops = []
+    saving.ask_stop_runs = lambda *args, **kwargs: stops.append(args) or True
+    saving.choice = "save"
+    assert saving.close()
+    assert len(stops) == 1 and [title for title, _text in saving.asked] == ["Unsaved changes"]
+    written = load_image(tmp_path / "out.png").rgb
+    assert (written[pixel] != photo[pixel]).any()  # the face's change
+    assert np.array_equal(written[hole], photo[hole])  # not the stopped fill
