@@ -53,6 +53,7 @@ from engines.fileio import (
     count_noun,
     load_colour_strokes,
     load_mask,
+    names_and_more,
 )
 from engines.region import shrunk_references_note
 
@@ -328,11 +329,12 @@ def _last_extensions(name: str, count: int) -> str:
     return extensions
 
 
-def near_miss_files(image_path: Path, folder: Path, word: str,
-                    names: FolderNames) -> Iterator[tuple[str, str]]:
+def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
+                    doubled_only: bool = False) -> Iterator[tuple[str, str]]:
     """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
     (:func:`near_miss` says the first): a name whose extension came twice or more
-    (``photo_mask.png.png.png``) is matched without them all (:func:`_bases`)."""
+    (``photo_mask.png.png.png``) is matched without them all (:func:`_bases`). With
+    ``doubled_only``, only those."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
@@ -342,6 +344,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str,
                                if base in wanted), (None, 0))
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
+        if doubled_only and count < 2:
+            continue
         for name in listed:
             entry = folder / name
             if entry.resolve() == image_path.resolve():
@@ -369,12 +373,14 @@ def near_miss_files(image_path: Path, folder: Path, word: str,
 def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, Path],
                     names: FolderNames | None = None) -> list[Path]:
     """The files of ``masks`` named almost as the mask of a picture of ``files``
-    (:func:`near_miss_files`), when ``masks`` is the pictures' own folder: such a file
-    (``photo_mask.jpg``, ``photo_mask.png.png``) is its picture's mask saved wrongly, not
-    another picture to fill, whether the picture has its mask there too (``found``:
-    :func:`find_masks`) or not (its failure names the first). A file with a mask of its
-    own is a picture all the same. ``names``: the folder's :func:`folder_names`, read here
-    when not given."""
+    (:func:`near_miss_files`), when ``masks`` is the pictures' own folder: such a file is
+    its picture's mask saved wrongly, not another picture to fill. For a picture without
+    its mask there (``found``: :func:`find_masks`), any near miss (``photo_mask.jpg``,
+    ``photo_mask.png.png``: its failure names the first); for one with it, only a name whose
+    extension came twice or more (``photo_mask.png.png``, no photo's name): a
+    ``photo-mask.jpg`` beside ``photo_mask.png`` may be a photo, and fails by name as one
+    without a mask. A file with a mask of its own is a picture all the same. ``names``: the
+    folder's :func:`folder_names`, read here when not given."""
     if masks is None or not masks.is_dir() or not files \
             or masks.resolve() != files[0].parent.resolve():
         return []
@@ -390,11 +396,21 @@ def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, 
         if not keys:
             continue
         for name, _ in near_miss_files(picture, masks, "mask",
-                                       {key: names[key] for key in sorted(keys)}):
+                                       {key: names[key] for key in sorted(keys)},
+                                       doubled_only=picture in found):
             entry = masks / name
             if entry.is_file() and entry.resolve() not in filled:
                 near[entry] = None
     return list(near)
+
+
+def near_misses_left_out(near: Sequence[Path]) -> tuple[str, str]:
+    """Why the files ``near`` (:func:`near_miss_masks`) are left out of the pictures, said
+    of one and of several, naming them (the other masks left out are the ones found)."""
+    return (f"it is named as a picture's mask saved wrongly ({names_and_more(near, 5)}), "
+            "not a picture to fill",
+            f"they are named as pictures' masks saved wrongly ({names_and_more(near, 5)}), "
+            "not pictures to fill")
 
 
 def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:
@@ -725,12 +741,14 @@ def run(args: argparse.Namespace) -> int:
         found = find_masks(files, masks, names)
         found_masks.update(found)
         in_use.extend(masks_in_use(mask_path, found))
-        in_use.extend(near_miss_masks(files, masks, found, names))  # masks, saved wrongly
+        near = near_miss_masks(files, masks, found, names)  # masks, saved wrongly
+        in_use.extend(near)
         refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
                                              [] if mask_path else in_use, found_guidance))
-        return {MASKS_LEFT_OUT: in_use, GUIDANCE_LEFT_OUT: list(guidance_used),
+        return {near_misses_left_out(near): near, MASKS_LEFT_OUT: in_use,
+                GUIDANCE_LEFT_OUT: list(guidance_used),
                 REFERENCES_LEFT_OUT: [Path(path) for path in args.exemplar or ()]}
 
     sources = folder_pictures(  # a mask, guidance or reference file there is not a picture

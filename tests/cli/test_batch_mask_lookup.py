@@ -197,7 +197,8 @@ def test_a_mask_named_with_its_extension_twice_is_named_and_left_out(tmp_path, c
     assert "y_mask.jpg.png is there, but its name ends in two extensions (.jpg.png): rename "\
         "it y_mask.png" in captured.out
     assert "x_mask.png.png:" not in captured.out and "2 failed" in captured.out + captured.err
-    assert "2 files left out: they are masks, not pictures to fill" in captured.err
+    assert ("2 files left out: they are named as pictures' masks saved wrongly "
+            "(x_mask.png.png, y_mask.jpg.png), not pictures to fill") in captured.err
     # in another folder the picture's own stem comes first, as before
     names = cli.batch.folder_names(folder)
     assert cli.batch.near_miss(tmp_path / "x.jpg", folder, "mask", names) == (
@@ -237,12 +238,13 @@ def _hole(top: int, left: int) -> np.ndarray:
 
 
 def test_a_stray_mask_beside_the_proper_one_is_left_out_not_filled(tmp_path, capsys):
-    """QA audit 34, F4: with the masks among the pictures, ``d_mask.png.png``,
-    ``d_mask.PNG.png.png`` (tripled) and ``d-mask.jpg`` beside ``d.png``'s proper
-    ``d_mask.png`` are masks saved wrongly, never pictures to fill: left out as masks, and
-    the run, with nothing failed, exits 0; ``d.png`` is filled with ``d_mask.png``. A file
-    named like a mask that has a mask of its own (``g_mask.png.png``; ``d_mask.jpg`` too,
-    whose plain mask ``d_mask.png`` is) is a picture."""
+    """QA audit 34, F4: with the masks among the pictures, ``d_mask.png.png`` and
+    ``d_mask.PNG.png.png`` (tripled) beside ``d.png``'s proper ``d_mask.png`` are masks
+    saved wrongly, never pictures to fill: left out as masks; ``d.png`` is filled with
+    ``d_mask.png``. A file named like a mask that has a mask of its own
+    (``g_mask.png.png``) is a picture. QA audit 35, F1: ``d-mask.jpg`` (one extension, a
+    photo's name) beside the proper mask may be a photo: it is not left out, and fails by
+    name as a picture without a mask."""
     folder = tmp_path / "pics"
     folder.mkdir()
     rng = np.random.default_rng(3)
@@ -252,15 +254,19 @@ def test_a_stray_mask_beside_the_proper_one_is_left_out_not_filled(tmp_path, cap
                        ("d_mask.PNG.png.png", _hole(25, 5)), ("g_mask.png", _hole(5, 30)),
                        ("g_mask.png_mask.png", _hole(20, 20))):
         save_image(folder / name, np.dstack([hole] * 3))
-    ok, encoded = cv2.imencode(".jpg", np.dstack([_hole(15, 15)] * 3))
+    ok, encoded = cv2.imencode(".jpg", rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
     assert ok
     (folder / "d-mask.jpg").write_bytes(encoded.tobytes())
     out = tmp_path / "out"
     assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
-                   "--engine", "telea") == EXIT_OK
+                   "--engine", "telea") == EXIT_FAILED
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == [f"3 written to {out}, 0 failed"]
-    assert "6 files left out: they are masks, not pictures to fill" in captured.err
+    assert captured.out.splitlines() == [
+        f"3 written to {out}, 1 failed", "1 failed:",
+        f"  d-mask.jpg: no mask for it in {folder} (looked for d-mask_mask.png and similar)"]
+    assert ("2 files left out: they are named as pictures' masks saved wrongly "
+            "(d_mask.png.png, d_mask.PNG.png.png), not pictures to fill; 3 files left out: "
+            "they are masks, not pictures to fill") in captured.err
     assert sorted(path.name for path in out.iterdir()) == ["d.png", "g.png", "g_mask.png.png"]
     for i, (picture, mask) in enumerate((("d.png", "d_mask.png"), ("g.png", "g_mask.png"),
                                          ("g_mask.png.png", "g_mask.png_mask.png"))):
@@ -271,11 +277,15 @@ def test_a_stray_mask_beside_the_proper_one_is_left_out_not_filled(tmp_path, cap
     filled, original = load_image(out / "d.png").rgb, load_image(folder / "d.png").rgb
     outside = _hole(5, 5) == 0
     assert np.array_equal(filled[outside], original[outside])  # only d_mask.png's hole
-    # every stray is among the near misses, d.png's failure (were it to fail) naming the first
+    # every near miss, d.png's failure (were it to fail) naming the first; those of a
+    # picture with its mask are the doubled ones only
     names = cli.batch.folder_names(folder)
     assert [name for name, _ in cli.batch.near_miss_files(folder / "d.png", folder, "mask",
                                                           names)] == [
         "d-mask.jpg", "d_mask.PNG.png.png", "d_mask.png.png"]
+    assert [name for name, _ in cli.batch.near_miss_files(
+        folder / "d.png", folder, "mask", names, doubled_only=True)] == [
+        "d_mask.PNG.png.png", "d_mask.png.png"]
 
 
 def test_a_mask_named_with_its_extension_thrice_is_named_and_left_out(tmp_path, capsys):
@@ -295,7 +305,8 @@ def test_a_mask_named_with_its_extension_thrice_is_named_and_left_out(tmp_path, 
         "b_mask.png.png.png is there, but its name ends in three extensions (.png.png.png): "
         "rename it b_mask.png)")
     assert "b_mask.png.png.png:" not in captured.out and "1 failed" in captured.out
-    assert "1 file left out: it is a mask, not a picture to fill" in captured.err
+    assert ("1 file left out: it is named as a picture's mask saved wrongly "
+            "(b_mask.png.png.png), not a picture to fill") in captured.err
     assert not out.exists() or not any(out.iterdir())
     # in another folder, the picture's own stem, the extensions' case kept; a JPEG one too
     masks = tmp_path / "masks"
