@@ -48,6 +48,7 @@ from engines.fileio import (
     load_colour_strokes,
     load_image,
     load_mask,
+    load_reference,
     loses_transparency,
     save_colour_strokes,
     save_image,
@@ -61,8 +62,9 @@ from engines.region import REFERENCE_PIXELS_PER_REGION, reference_size
 def _read_reference(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A reference photo's pixels as requests carry them (RGB, or RGBA when partly
     transparent: :func:`engines.guidance.reference_pixels`), read-only, and its thumbnail.
-    Qt-free, for a worker thread."""
-    loaded = load_image(path)
+    Qt-free, for a worker thread. A file cut short or damaged is refused
+    (:func:`engines.fileio.load_reference`)."""
+    loaded = load_reference(path)
     pixels = reference_pixels(loaded.rgb, loaded.alpha)
     pixels.flags.writeable = False  # freshly decoded: the document need not copy it
     return pixels, thumbnail_pixels(loaded.rgb)

@@ -41,8 +41,8 @@ from engines.fileio import (
     is_link_loop,
     join_words,
     list_images_and_note,
-    load_image,
     load_mask,
+    load_reference,
     read_file_bytes,
     refuse_read_only,
 )
@@ -415,10 +415,11 @@ def load_exemplars(paths: list[str] | None, patch_size: int) -> dict[str, np.nda
     in order. A file named twice (the same resolved path) is read once, under its first
     name, with a note on stderr; one without room for a single ``patch_size`` patch of fully
     opaque pixels (:func:`engines.guidance.reference_problem`) raises :class:`InputError`
-    naming it."""
+    naming it; one cut short or damaged, :class:`ImageFileError`
+    (:func:`engines.fileio.load_reference`)."""
     exemplars: dict[str, np.ndarray] = {}
     for path in unique_paths(paths, _note_repeated_exemplar):
-        loaded = load_image(path)
+        loaded = load_reference(path)
         pixels = reference_pixels(loaded.rgb, loaded.alpha)
         problem = reference_problem(pixels, patch_size)
         if problem is not None:

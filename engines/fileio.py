@@ -1204,6 +1204,8 @@ _JPEG_DATA_RAN_OUT = re.compile(rb"Corrupt JPEG data: premature end of data segm
 JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
                 "show garbage from there on")
 LAYER_DAMAGED = "the file is damaged: part of its image data is corrupt; save or export it again"
+REFERENCE_DAMAGED = ("the file is damaged: part of its image data is corrupt; a reference photo "
+                     "must be whole (a fill would copy the garbage)")
 
 
 # libtiff's warnings that its compressed data is corrupt (its other warnings, an unknown tag,
@@ -1312,10 +1314,11 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS,
 
 
 def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
-            cut_short_ok: bool, picture: bool = True) -> LoadedImage:
+            cut_short_ok: bool, role: str = "picture") -> LoadedImage:
     """:func:`decode_image` of ``data`` whose ``header`` :func:`_header` has read (with the
-    same ``name`` and ``max_pixels``); ``picture``: a photo, not a layer file (a mask, a
-    sketch), as the refusal of one cut short says (:func:`_refuse_broken`)."""
+    same ``name`` and ``max_pixels``); ``role``: what the file is read as, a ``"picture"``,
+    a ``"layer"`` file (a mask, a sketch) or a ``"reference"`` photo, as the refusal of one
+    cut short says (:func:`_refuse_broken`)."""
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
@@ -1338,7 +1341,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
         elif pixels is not None and heard is not None:
             missing = _jpeg_broken_off(pixels, header, heard)
             if missing is not None:
-                _refuse_broken(data, name, cut_short_ok, picture)
+                _refuse_broken(data, name, cut_short_ok, role)
                 notes.append(_broken_note(data, missing))
             damage = _jpeg_damage_note(heard, broken_off=missing is not None)
             if damage is not None:
@@ -1346,7 +1349,7 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header, notes)
         if pixels is not None:
-            _refuse_broken(data, name, cut_short_ok, picture)
+            _refuse_broken(data, name, cut_short_ok, role)
     if pixels is None or pixels.size == 0:
         raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)",
                              name)
@@ -1498,16 +1501,19 @@ def _broken_note(data: bytes, missing: np.ndarray | None) -> str:
     return f"{_broken(data)}: {lacking}"
 
 
-def _refuse_broken(data: bytes, name: str, cut_short_ok: bool, picture: bool = True) -> None:
+# what the refusal of a file cut short advises, by what it was read as (_decode's role)
+_BROKEN_ADVICE = {
+    "picture": " (the editor opens it with the missing part masked, to fill)",
+    "layer": "; save or export it again",  # a mask, a sketch: no fill can mend one
+    "reference": "; a reference photo must be whole (open it as a picture to mend it)",
+}
+
+
+def _refuse_broken(data: bytes, name: str, cut_short_ok: bool, role: str = "picture") -> None:
     """Unless ``cut_short_ok``, refuse a file whose pixels decode only part of the way
-    (:func:`_broken`), saying the editor opens it (a ``picture``), or to save it again (a
-    layer file: a mask, a sketch, which no fill can mend)."""
-    if cut_short_ok:
-        return
-    if picture:
-        raise ImageFileError(f"{_broken(data)} (the editor opens it with the missing part "
-                             f"masked, to fill)", name)
-    raise ImageFileError(f"{_broken(data)}; save or export it again", name)
+    (:func:`_broken`), with the advice for what it was read as (:data:`_BROKEN_ADVICE`)."""
+    if not cut_short_ok:
+        raise ImageFileError(f"{_broken(data)}{_BROKEN_ADVICE[role]}", name)
 
 
 def _unpremultiplied(pixels: np.ndarray) -> np.ndarray:
@@ -1542,6 +1548,19 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, *,
     as it goes (:attr:`LoadedImage.missing`)."""
     path = Path(path)
     return decode_image(read_file_bytes(path), str(path), max_pixels, cut_short_ok=cut_short_ok)
+
+
+def load_reference(path: str | os.PathLike) -> LoadedImage:
+    """A reference photo's file, read as :func:`load_image` reads a picture, but refused
+    (:class:`ImageFileError`) when its data is cut short or corrupt
+    (:data:`REFERENCE_DAMAGED`), which a picture opens masked or noted: a fill would copy
+    the garbage."""
+    path, data = Path(path), read_file_bytes(path)
+    loaded = _decode(data, str(path), _header(data, str(path)), MAX_PIXELS, cut_short_ok=False,
+                     role="reference")
+    if JPEG_DAMAGED in loaded.notes:
+        raise ImageFileError(REFERENCE_DAMAGED, path)
+    return loaded
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -1765,7 +1784,7 @@ def _load_layer(path: Path, shape: tuple[int, int] | None, what: str,
     data = read_file_bytes(path)
     header = _header(data, str(path))
     _refuse_other_size(header, path, shape, what, plural)
-    loaded = _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, picture=False)
+    loaded = _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, role="layer")
     if JPEG_DAMAGED in loaded.notes:  # a picture opens with the note; a layer cannot be mended
         raise ImageFileError(LAYER_DAMAGED, path)
     return loaded

@@ -99,7 +99,7 @@ def test_a_large_photo_is_read_and_thumbnailed_off_the_gui_thread_and_noted(
     threads = []
     recorded = thread_recorder(threads)
 
-    monkeypatch.setattr(file_commands, "load_image", recorded(file_commands.load_image))
+    monkeypatch.setattr(file_commands, "load_reference", recorded(file_commands.load_reference))
     monkeypatch.setattr(file_commands, "thumbnail_pixels",
                         recorded(file_commands.thumbnail_pixels))
     pixmaps = []  # what the panel turns into pixmaps on the GUI thread

@@ -89,13 +89,13 @@ def test_the_reference_fills_the_hole_of_every_picture(folder, tmp_path, capsys)
 def test_each_reference_is_read_once_for_the_whole_folder(folder, tmp_path, monkeypatch):
     images, reference, _ = folder
     reads = []
-    load_image_before = common_module.load_image
+    load_before = common_module.load_reference
 
     def counting(path, *args, **kwargs):
         reads.append(str(path))
-        return load_image_before(path, *args, **kwargs)
+        return load_before(path, *args, **kwargs)
 
-    monkeypatch.setattr(common_module, "load_image", counting)
+    monkeypatch.setattr(common_module, "load_reference", counting)
     assert _batch(images, tmp_path / "out", "--engine", "patchmatch",
                   "--exemplar", reference) == EXIT_OK
     assert reads == [str(reference)]
