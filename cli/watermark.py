@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                          f"(are they watermarked at the same place?)")
     x, y, w, h = estimate.box
     share = 100.0 * (estimate.mask >= 128).mean()
-    print(f"watermark found in {estimate.used} images: {w}x{h} at ({x}, {y}), "
+    print(f"watermark found, estimated from {estimate.used} images: {w}x{h} at ({x}, {y}), "
           f"{share:.1f}% of the image")
     side_files = []  # encoded as save_mask and save_image write them
     if args.mask_out:
