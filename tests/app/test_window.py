@@ -475,7 +475,7 @@ def test_mask_files_and_operations_run_off_the_gui_thread(tmp_path, window, monk
 
     recorded = thread_recorder(threads)
     monkeypatch.setattr(file_commands, "load_mask", recorded(file_commands.load_mask))
-    monkeypatch.setattr(file_commands, "load_image", recorded(file_commands.load_image))
+    monkeypatch.setattr(file_commands, "load_reference", recorded(file_commands.load_reference))
     monkeypatch.setattr(file_commands, "save_mask", recorded(file_commands.save_mask))
     monkeypatch.setattr(maskops, "grow", recorded(maskops.grow))
     assert window.import_mask(tmp_path / "m.png")
