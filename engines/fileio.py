@@ -1201,11 +1201,14 @@ _JPEG_DAMAGE = re.compile(rb"Corrupt JPEG data: (?:bad Huffman code|bad arithmet
 # the entropy-coded data ran out (a marker, the end marker of a file whose middle is gone,
 # came where data was due): libjpeg leaves every block after it flat mid-grey
 _JPEG_DATA_RAN_OUT = re.compile(rb"Corrupt JPEG data: premature end of data segment")
-JPEG_DAMAGED = ("the file is damaged: part of its image data is corrupt; the picture may "
-                "show garbage from there on")
-LAYER_DAMAGED = "the file is damaged: part of its image data is corrupt; save or export it again"
-REFERENCE_DAMAGED = ("the file is damaged: part of its image data is corrupt; a reference photo "
-                     "must be whole (a fill would copy the garbage)")
+_DAMAGED_DATA = "the file is damaged: part of its image data is corrupt"
+JPEG_DAMAGED = f"{_DAMAGED_DATA}; the picture may show garbage from there on"  # a note
+LAYER_DAMAGED = f"{_DAMAGED_DATA}; save or export it again"
+REFERENCE_DAMAGED = (f"{_DAMAGED_DATA}; a reference photo must be whole (a fill would copy the "
+                     "garbage)")
+# what a file whose data is corrupt is refused with, by what it was read as (_decode's role):
+# a picture opens with the note (JPEG_DAMAGED); a layer or a reference cannot be mended
+_DAMAGED_REFUSALS = {"layer": LAYER_DAMAGED, "reference": REFERENCE_DAMAGED}
 
 
 # libtiff's warnings that its compressed data is corrupt (its other warnings, an unknown tag,
@@ -1318,7 +1321,9 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     """:func:`decode_image` of ``data`` whose ``header`` :func:`_header` has read (with the
     same ``name`` and ``max_pixels``); ``role``: what the file is read as, a ``"picture"``,
     a ``"layer"`` file (a mask, a sketch) or a ``"reference"`` photo, as the refusal of one
-    cut short says (:func:`_refuse_broken`)."""
+    cut short says (:func:`_refuse_broken`). A layer or a reference whose data is corrupt is
+    refused (:data:`_DAMAGED_REFUSALS`), where a picture opens with the note
+    :data:`JPEG_DAMAGED`."""
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
@@ -1346,6 +1351,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             damage = _jpeg_damage_note(heard, broken_off=missing is not None)
             if damage is not None:
                 notes.append(damage)
+        if JPEG_DAMAGED in notes and role != "picture":
+            raise ImageFileError(_DAMAGED_REFUSALS[role], name)
     if (pixels is None or pixels.size == 0) and header.format in _CUT_SHORT_FILLS:
         pixels, missing = _decoded_as_far_as_it_goes(data, name, header, notes)
         if pixels is not None:
@@ -1555,12 +1562,9 @@ def load_reference(path: str | os.PathLike) -> LoadedImage:
     (:class:`ImageFileError`) when its data is cut short or corrupt
     (:data:`REFERENCE_DAMAGED`), which a picture opens masked or noted: a fill would copy
     the garbage."""
-    path, data = Path(path), read_file_bytes(path)
-    loaded = _decode(data, str(path), _header(data, str(path)), MAX_PIXELS, cut_short_ok=False,
-                     role="reference")
-    if JPEG_DAMAGED in loaded.notes:
-        raise ImageFileError(REFERENCE_DAMAGED, path)
-    return loaded
+    data = read_file_bytes(path)
+    return _decode(data, str(path), _header(data, str(path)), MAX_PIXELS, cut_short_ok=False,
+                   role="reference")
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -1784,10 +1788,7 @@ def _load_layer(path: Path, shape: tuple[int, int] | None, what: str,
     data = read_file_bytes(path)
     header = _header(data, str(path))
     _refuse_other_size(header, path, shape, what, plural)
-    loaded = _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, role="layer")
-    if JPEG_DAMAGED in loaded.notes:  # a picture opens with the note; a layer cannot be mended
-        raise ImageFileError(LAYER_DAMAGED, path)
-    return loaded
+    return _decode(data, str(path), header, MAX_PIXELS, cut_short_ok=False, role="layer")
 
 
 def _refuse_other_size(header: _Header, path: Path, shape: tuple[int, int] | None,
