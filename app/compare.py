@@ -13,8 +13,10 @@ engine, so that the focus alone says which result Enter or Space takes) emits
 :attr:`CompareDialog.chosen` with the full-size result; the window applies it with
 ``document.apply_result(image, ..., used_mask=dialog.request.mask)``.
 
-One result is the current one, framed, its button the dialog's default: the first to
-arrive, until a click on another card makes that one current. Enter takes it wherever the
+One result is the current one, framed, its button the dialog's default: until a card is
+clicked, the best so far, that is the first to arrive among those whose engine ignores the
+least of the guidance given (after a label edit, OpenCV Telea's result is not framed once
+Guided PatchMatch's arrives); a click on a card makes that one current for good. Enter takes it wherever the
 focus is, except on another "Use" button, which Enter takes instead (Stop and Close are
 pressed with Space or a click, never by Enter); Esc closes the dialog (once the engines have
 stopped).
@@ -52,6 +54,7 @@ from engines.base import (
     CancelToken,
     Engine,
     EngineCrashed,
+    Guidance,
     InpaintRequest,
     Readiness,
     Stage,
@@ -121,14 +124,16 @@ class EngineStage:
 
 @dataclass(frozen=True)
 class EngineDone:
-    """``name``'s final ``image``, the ``seconds`` its run took, and the sentences on
+    """``name``'s final ``image``, the ``seconds`` its run took, the sentences on
     guidance it follows but could not follow in this fill (:func:`source_notes`, each
-    starting "the fill"; empty when none, or when the task was not asked for them)."""
+    starting "the fill"; empty when none, or when the task was not asked for them), and the
+    kinds of the request's guidance its engine ignores (:class:`Guidance` values, sorted)."""
 
     name: str
     image: np.ndarray
     seconds: float
     notes: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # the kinds of guidance given that the engine ignores
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,7 @@ class CompareTask(Task):
     unedited_labels: np.ndarray | None = None
 
     def run(self, cancel: CancelToken, emit: Emit, engines: EngineCache) -> None:
+        given = guidance_given(self.request, self.unedited_labels)
         for name in self.names:
             cancel.raise_if_cancelled()
             emit(EngineBegan(name))
@@ -177,7 +183,8 @@ class CompareTask(Task):
                     emit(EngineFailed(name, "returned no result"))
                     continue
                 seconds = time.perf_counter() - start
-                emit(EngineDone(name, final.image, seconds, self._notes(engine, cancel)))
+                emit(EngineDone(name, final.image, seconds, self._notes(engine, given, cancel),
+                                registry.unused_guidance(name, given)[0]))
             except Cancelled:
                 raise
             except Exception as exc:  # one engine's failure is shown on its card
@@ -189,14 +196,13 @@ class CompareTask(Task):
                 if engine is not None:
                     engine.release()
 
-    def _notes(self, engine: Engine, cancel: CancelToken) -> tuple[str, ...]:
-        """What the editor says after ``engine``'s fill of the request: the guidance it
-        ignores (:func:`app.controller.ignored_guidance_note`), then :func:`source_notes`
-        (see the class notes)."""
+    def _notes(self, engine: Engine, given: set[Guidance], cancel: CancelToken) -> tuple[str, ...]:
+        """What the editor says after ``engine``'s fill of the request: the guidance of
+        ``given`` it ignores (:func:`app.controller.ignored_guidance_note`), then
+        :func:`source_notes` (see the class notes)."""
         if self.reference_names is None:
             return ()
-        ignored = ignored_guidance_note(engine.name,
-                                        guidance_given(self.request, self.unedited_labels))
+        ignored = ignored_guidance_note(engine.name, given)
         return (*([ignored] if ignored else []),
                 *fill_notes(self.request, engine, self.reference_names, cancel,
                             self.unedited_labels))
@@ -323,6 +329,8 @@ class CompareDialog(QDialog):
         self._task_id: int | None = None
         self._close_with: int | None = None  # a result code to close with once stopped
         self.current: str | None = None  # the result Enter takes (see set_current)
+        self._ignored: dict[str, int] = {}  # per result: how many kinds of guidance it ignored
+        self._clicked = False  # a card was made current by hand: results framed no more
         self.worker: Worker | None = None  # exists while the engines run
 
         self.heading = QLabel()
@@ -339,7 +347,7 @@ class CompareDialog(QDialog):
         for index, name in enumerate(self.names, start=1):
             card = EngineCard(name, titles.get(name, name))
             card.use_button.clicked.connect(lambda _=False, n=name: self.choose(n))
-            card.clicked.connect(self.set_current)
+            card.clicked.connect(self.set_current)  # by hand: see set_current
             self.cards[name] = card
             grid.addWidget(card, index // COLUMNS, index % COLUMNS)
         longest = max(self._area.height, self._area.width)
@@ -402,8 +410,16 @@ class CompareDialog(QDialog):
             self.heading.setText("Stopping…")
 
     def set_current(self, name: str) -> bool:
-        """Make ``name``'s result the current one: framed, its button the default, the one
-        Enter takes. False (nothing changes) if it has no result."""
+        """Make ``name``'s result the current one, as a click on its card does: framed, its
+        button the default, the one Enter takes, and kept so while later results arrive.
+        False (nothing changes) if it has no result."""
+        if not self._frame(name):
+            return False
+        self._clicked = True
+        return True
+
+    def _frame(self, name: str) -> bool:
+        """Frame ``name``'s result (see :meth:`set_current`); False if it has none."""
         if name not in self.results:
             return False
         if self.current is not None:
@@ -476,8 +492,10 @@ class CompareDialog(QDialog):
             card.info.setText(f"{payload.seconds:.1f} s")
             card.show_notes(payload.notes)
             card.use_button.setEnabled(True)
-            if self.current is None:  # the first result: what Enter takes until another
-                self.set_current(card.name)  # card is clicked
+            self._ignored[card.name] = len(payload.ignored)
+            if not self._clicked and (self.current is None or self._ignored[card.name]
+                                      < self._ignored[self.current]):
+                self._frame(card.name)  # the first result, or one that follows more
         elif isinstance(payload, EngineFailed):
             self.reasons[card.name] = payload.reason
             card.bar.hide()
