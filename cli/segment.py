@@ -24,7 +24,7 @@ from cli._common import (
     ranged,
     refuse_link_loops,
 )
-from cli.batch import print_outcome, run_to_end
+from cli.batch import file_names, named_file, print_outcome, run_to_end
 from engines.base import UNLABELLED, EngineCrashed, EngineError, InputError
 from engines.batch import (
     WORK_SHARE,
@@ -168,12 +168,30 @@ def run(args: argparse.Namespace) -> int:
         # the picture's own notes (its depth, how it is saved) do not concern its label map
         save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)
         bar.show(100, "written")
-    note = parser.map_note(labels)
-    if note:
-        print(one_line(f"note: {note}"))
+    for note in (parser.map_note(labels), _taken_as_mask_note(Path(args.image), output)):
+        if note:
+            print(one_line(f"note: {note}"))
     print(one_line(f"wrote {output}: {labels.shape[1]}x{labels.shape[0]}, "
                    f"{_summary(labels, parser.label_set.names, _noun(parser.label_set.name))}"))
     return EXIT_OK
+
+
+def _taken_as_mask_note(image: Path, output: Path) -> str | None:
+    """Why the label map ``output``, just written beside its picture ``image``, is named
+    badly: ``batch --masks`` on that folder would take it as the picture's mask (the one
+    :func:`cli.batch.named_file` finds there, ``photo.jpg`` -> ``photo.png``,
+    ``photo_mask.png``...), with a name to give it instead (``photo_labels.png``, as
+    ``batch --labels`` names label maps). None in another folder, or when another file
+    there would be taken first. The map is kept: the user chose its name."""
+    folder = output.parent
+    if folder.resolve() != image.parent.resolve():
+        return None
+    mask = named_file(image, folder)
+    if mask is None or mask.resolve() != output.resolve():
+        return None
+    other = file_names("labels")[1].format(stem=image.stem)
+    return (f"batch --masks on this folder would take {output.name} as {image.name}'s mask; "
+            f"name the label map {other} to keep them apart")
 
 
 def _run_folder(args: argparse.Namespace) -> int:

@@ -214,3 +214,54 @@ def test_a_share_that_rounds_to_nothing_is_said_under_one_percent():
     labels[1, :10] = 255
     assert _summary(labels, ("sky", "sun")) == (
         "2 classes (sky 100%, sun <1%; <1% unlabelled)")
+
+
+def _note(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+
+
+def test_a_map_written_under_its_pictures_mask_name_is_noted(tmp_path, capsys):
+    """QA: `segment photo.jpg -o photo.png` in the pictures' own folder wrote the label map
+    under the name `batch --masks` there takes as photo.jpg's mask. The map is written all
+    the same (the user chose the name), with a note naming another name; only where batch
+    would take it."""
+    import cli.batch
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    image = np.zeros((40, 50, 3), np.uint8)
+    image[:20] = (200, 80, 20)
+    picture = folder / "photo.jpg"
+    Image.fromarray(image).save(picture)
+    for name in ("photo.png", "photo_MASK.png", "photo.mask.png"):
+        output = folder / name
+        assert cli.main(["segment", str(picture), "-o", str(output), "--parser",
+                         "regions"]) == 0
+        assert _note(capsys) == [
+            f"note: batch --masks on this folder would take {name} as photo.jpg's mask; "
+            "name the label map photo_labels.png to keep them apart"]
+        assert cli.batch.find_masks([picture], folder) == {picture: output}  # as said
+        output.unlink()
+    # the name suggested, another picture's name, another folder (a folder of label maps,
+    # not the pictures'): no note
+    elsewhere = tmp_path / "maps"
+    elsewhere.mkdir()
+    for output in (folder / "photo_labels.png", folder / "p.png", elsewhere / "photo.png"):
+        assert cli.main(["segment", str(picture), "-o", str(output), "--parser",
+                         "regions"]) == 0
+        assert _note(capsys) == [] and output.is_file()
+        if output.parent == folder:
+            assert cli.batch.find_masks([picture], folder) == {}
+        output.unlink()
+    # a mask batch would take before the map: the map is not taken (no note); the map named
+    # first is, before the mask that is there (noted)
+    mask = np.zeros((40, 50), np.uint8)
+    Image.fromarray(mask).save(folder / "photo_mask.png")
+    Image.fromarray(mask).save(folder / "photo-mask.png")
+    assert cli.main(["segment", str(picture), "-o", str(folder / "photo.mask.png"),
+                     "--parser", "regions"]) == 0
+    assert _note(capsys) == []
+    assert cli.main(["segment", str(picture), "-o", str(folder / "photo.png"), "--parser",
+                     "regions"]) == 0
+    assert len(_note(capsys)) == 1
+    assert cli.batch.find_masks([picture], folder) == {picture: folder / "photo.png"}
