@@ -305,15 +305,21 @@ def _wanted(image_path: Path, word: str) -> dict[str, str]:
             for pattern in file_names(word)}
 
 
-def _bases(key: str) -> Iterator[tuple[str, int]]:
+def _bases(key: str) -> Iterator[tuple[str, int, bool]]:
     """The bases a name (``key``, :func:`_name_key`) may be a file name for, each with how
-    many extensions it drops: the name without its extension, then, while the extension
-    dropped last is an image's, without that one too (``photo_mask.png.png.png`` ->
-    ``photo_mask.png.png``, ``photo_mask.png``, ``photo_mask``: named where extensions are
-    hidden, once or more)."""
-    base, count = os.path.splitext(key)[0], 1
+    many extensions it drops and whether whitespace before them was dropped too: the name
+    without its extension, then, while the extension dropped last is an image's, without
+    that one too (``photo_mask.png.png.png`` -> ``photo_mask.png.png``, ``photo_mask.png``,
+    ``photo_mask``: named where extensions are hidden, once or more). A base ending in
+    whitespace is given as it is, then without it (``photo_mask .png.png`` ->
+    ``photo_mask .png``, ``photo_mask ``, ``photo_mask``: a space typed before the
+    extension), which the bases after it drop too."""
+    base, count, spaced = os.path.splitext(key)[0], 1, False
     while True:
-        yield base, count
+        yield base, count, spaced
+        if base != base.rstrip():
+            base, spaced = base.rstrip(), True
+            yield base, count, spaced
         inner, extension = os.path.splitext(base)
         if extension not in IMAGE_SUFFIXES:
             return
@@ -329,22 +335,39 @@ def _last_extensions(name: str, count: int) -> str:
     return extensions
 
 
+def _whitespace_before(name: str, count: int) -> str:
+    """Where :func:`_bases` dropped whitespace in ``name`` (its ``spaced`` case, with
+    ``count`` extensions), said for :func:`near_miss_files`: ``"it has a space before its
+    extension"`` (``photo_mask .png``), ``"... between its extensions"``
+    (``photo_mask.png .png``); spaces, or whitespace of another kind, said so."""
+    extensions = _last_extensions(name, count)
+    stem = name[:len(name) - len(extensions)]
+    tail = stem[len(stem.rstrip()):] + extensions  # from the first whitespace dropped
+    blank = "".join(character for character in tail if character.isspace())
+    what = "a space" if blank == " " else "spaces" if not blank.strip(" ") else "whitespace"
+    where = (f"before its extension{'s' if count > 1 else ''}" if tail[:1].isspace()
+             else "between its extensions")
+    return f"it has {what} {where}"
+
+
 def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
                     doubled_only: bool = False) -> Iterator[tuple[str, str]]:
     """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
     (:func:`near_miss` says the first): a name whose extension came twice or more
-    (``photo_mask.png.png.png``) is matched without them all (:func:`_bases`). With
-    ``doubled_only``, only those."""
+    (``photo_mask.png.png.png``), or with whitespace before its extensions
+    (``photo_mask .png``, ``photo_mask .png.png``), is matched without them all
+    (:func:`_bases`). With ``doubled_only``, only those (no photo's name)."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
         extension = os.path.splitext(key)[1]
-        pattern, count = next(((wanted[base], count) for base, count in _bases(key)
-                               if base in wanted), (None, 0))
+        pattern, count, spaced = next(((wanted[base], count, spaced)
+                                       for base, count, spaced in _bases(key)
+                                       if base in wanted), (None, 0, False))
         if pattern is None or (pattern == patterns[0] and own_folder):
             continue  # photo.png beside Photo.jpg: another picture
-        if doubled_only and count < 2:
+        if doubled_only and count < 2 and not spaced:
             continue
         for name in listed:
             entry = folder / name
@@ -359,6 +382,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
             # the extensions as the user sees them (.PNG.png), not case-folded
             why = ([f"its name ends in {_COUNT_WORDS.get(count, str(count))} extensions "
                     f"({_last_extensions(name, count)})"] if count > 1 else [])
+            if spaced:
+                why.append(_whitespace_before(name, count))
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")
@@ -387,7 +412,7 @@ def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, 
     names = folder_names(masks) if names is None else names
     by_base: dict[str, list[str]] = {}  # each name under its bases: one pass over the folder
     for key in names:
-        for base, _ in _bases(key):
+        for base, *_ in _bases(key):
             by_base.setdefault(base, []).append(key)
     filled = {picture.resolve() for picture in found}  # a file with a mask is a picture
     near: dict[Path, None] = {}  # in order, each once

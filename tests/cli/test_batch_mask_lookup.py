@@ -320,3 +320,69 @@ def test_a_mask_named_with_its_extension_thrice_is_named_and_left_out(tmp_path, 
     assert cli.batch.near_miss(tmp_path / "c.jpg", masks, "mask", names) == (
         "c_mask.PNG.jpg.jpeg.png is there, but its name ends in four extensions "
         "(.PNG.jpg.jpeg.png): rename it c_mask.png")
+
+
+SPACED = ("k_mask .png.png is there, but its name ends in two extensions (.png.png) and it "
+          "has a space before its extensions: rename it k_mask.png")
+
+
+def test_a_mask_saved_with_a_space_before_its_extensions_is_a_near_miss(tmp_path, capsys):
+    """QA: ``k_mask .png.png`` (a space typed before the extensions, then doubled where
+    extensions are hidden) is k.png's mask saved wrongly, as ``k_mask.png.png`` is: named in
+    k.png's failure with the name to give it, and left out of the pictures. ``j_mask .png``
+    (one extension) beside j.png's proper ``j_mask.png`` is no photo's name either: left out,
+    not filled."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for name in ("k.png", "j.png"):
+        save_image(folder / name, np.full((40, 50, 3), 120, np.uint8))
+    for name in ("k_mask .png.png", "j_mask.png", "j_mask .png"):
+        save_image(folder / name, np.dstack([_hole(10, 10)] * 3))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"1 written to {out}, 1 failed", "1 failed:",
+        f"  k.png: no mask for it in {folder} (looked for k_mask.png and similar; {SPACED})"]
+    assert ("2 files left out: they are named as pictures' masks saved wrongly "
+            "(j_mask .png, k_mask .png.png), not pictures to fill") in captured.err
+    assert sorted(path.name for path in out.iterdir()) == ["j.png"]
+
+
+def test_a_mask_with_a_space_before_its_extensions_is_named_in_a_masks_folder(tmp_path,
+                                                                              capsys):
+    """The same near miss in a separate masks folder: named in k.png's failure."""
+    images, masks = tmp_path / "pics", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    save_image(images / "k.png", np.full((40, 50, 3), 120, np.uint8))
+    save_image(masks / "k_mask .png.png", np.dstack([_hole(10, 10)] * 3))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    assert capsys.readouterr().out.splitlines() == [
+        f"0 written to {out}, 1 failed", "1 failed:",
+        f"  k.png: no mask for it in {masks} (looked for k.png and similar; {SPACED})"]
+    # one extension, other whitespace, several spaces, a space between the extensions
+    for name in ("a_mask .png", "b-mask\t.png", "c.mask  .jpg", "d_mask.png .png"):
+        (masks / name).write_bytes(b"x")
+    names = cli.batch.folder_names(masks)
+    said = {stem: cli.batch.near_miss(tmp_path / f"{stem}.jpg", masks, "mask", names)
+            for stem in "abcd"}
+    assert said == {
+        "a": "a_mask .png is there, but it has a space before its extension: rename it "
+             "a_mask.png",
+        "b": "b-mask\t.png is there, but it has whitespace before its extension: rename it "
+             "b-mask.png",
+        "c": "c.mask  .jpg is there, but it has spaces before its extension and mask files "
+             "are read from .png files only (a JPEG blurs their edges): save it as "
+             "c.mask.png",
+        "d": "d_mask.png .png is there, but its name ends in two extensions (.png .png) and "
+             "it has a space between its extensions: rename it d_mask.png"}
+    # a picture whose own name ends in a space keeps its plain name's near miss
+    (masks / "e .png.png").write_bytes(b"x")
+    assert cli.batch.near_miss(tmp_path / "e .jpg", masks, "mask",
+                               cli.batch.folder_names(masks)) == (
+        "e .png.png is there, but its name ends in two extensions (.png.png): rename it "
+        "e .png")
