@@ -713,8 +713,25 @@ def _empty(path: Path) -> str | None:
     """``"an empty file"`` when ``path`` has no bytes, else None: the one test of an empty
     checkpoint file. A file to install is refused as ``"WHAT is an empty file (an
     interrupted copy or download leaves one)"`` (:func:`_refuse_empty`); an installed file's
-    status says ``"it is an empty file"`` (:func:`_damage_reason`)."""
+    status says ``"it is an empty file"`` (:func:`_damage_reason`). An empty member of an
+    archive is another case, said by :func:`_refuse_empty_member`."""
     return "an empty file" if path.stat().st_size == 0 else None
+
+
+def _refuse_empty_member(path: Path, member: str, what: str) -> None:
+    """Raise :class:`WrongFileError` ``"WHAT holds an empty MEMBER: the archive was made
+    from an incomplete file; get it again"`` when the member ``member`` of the zip ``path``
+    (named ``what``) has no bytes, as its directory says: an interrupted copy or download
+    leaves a zip cut short, not an empty member, so the plain empty-file wording
+    (:func:`_refuse_empty`) would name the wrong cause."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = archive.getinfo(member).file_size
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return  # refused where the member is read, as before
+    if size == 0:
+        raise WrongFileError(f"{what} holds an empty {member}: the archive was made from an "
+                             "incomplete file; get it again")
 
 
 def _refuse_empty(path: Path, what: str) -> None:
@@ -722,7 +739,8 @@ def _refuse_empty(path: Path, what: str) -> None:
     download leaves one)"`` when ``path`` (a file to install or import, named ``what``) has
     no bytes. Every check of such a file makes this test first, so an empty file is called
     empty whichever check would refuse it next (a size far off, a pinned digest, the
-    format)."""
+    format). That wording is for a file on its own; an archive's empty member is said
+    otherwise (:func:`_refuse_empty_member`)."""
     empty = _empty(path)
     if empty:
         raise WrongFileError(f"{what} is {empty} (an interrupted copy or download leaves one)")
@@ -797,10 +815,11 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
     Order: not empty (:func:`_refuse_empty`: said so, not as a size or digest far off); not
     a web page; the pinned sha256/md5 when the spec has one, else the size within
     :data:`SIZE_TOLERANCE` (:func:`_check_size`: a zip cut short is said so); then a zip
-    holding ``spec.archive_member`` for archive specs, or :func:`check_checkpoint_file` for
-    plain ones, and for a plain file no digest pins that is a zip (``torch.save``,
-    TorchScript) the CRC-32 of every member (the file's own checksums, cheaper than the
-    sha256 computed anyway; they catch what size and format cannot).
+    holding ``spec.archive_member``, not empty (:func:`_refuse_empty_member`), for archive
+    specs, or :func:`check_checkpoint_file` for plain ones, and for a plain file no digest
+    pins that is a zip (``torch.save``, TorchScript) the CRC-32 of every member (the file's
+    own checksums, cheaper than the sha256 computed anyway; they catch what size and format
+    cannot).
     Returns the file's sha256. Raises :class:`HashMismatchError` or :class:`WrongFileError`;
     never deletes anything.
     """
@@ -822,11 +841,13 @@ def check_download(spec: WeightSpec, path: str | os.PathLike, what: str = "",
     if not pinned:
         _check_size(spec, path, what)
     if spec.archive_member:
-        if find_archive_member(path, spec.archive_member) is None:
+        member = find_archive_member(path, spec.archive_member)
+        if member is None:
             if _zip_names(path) is None:
                 raise WrongFileError(f"{what} is not a zip archive: not the {spec.title} "
                                      "download")
             raise WrongFileError(_member_missing_message(spec, path, what))
+        _refuse_empty_member(path, member, what)
     elif pinned:
         check_checkpoint_file(spec, path, what)
     else:

@@ -111,3 +111,65 @@ def test_an_installed_file_emptied_afterwards_keeps_its_status_words(make_spec, 
         weights.verify(spec.id)
     assert error.value.reason == "it is an empty file"
     assert f"{installed} is damaged: it is an empty file" in str(error.value)
+
+
+MEMBER = "big/models/best.ckpt"
+EMPTY_MEMBER = (f"net.zip holds an empty {MEMBER}: the archive was made from an incomplete "
+                "file; get it again")
+
+
+@pytest.fixture
+def zip_with_empty_member(tmp_path):
+    """A whole zip (nothing cut short) whose checkpoint member has no bytes."""
+    import zipfile
+
+    path = tmp_path / "net.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("big/config.yaml", "generator: big\n")
+        archive.writestr(MEMBER, b"")
+    return path
+
+
+@pytest.mark.parametrize("which", ["no size, no digest", "zip member, digest"])
+def test_models_import_of_a_zip_holding_an_empty_member_says_so(
+        make_spec, model_cache, zip_with_empty_member, capsys, which):
+    """QA: an empty member inside a checkpoint zip was refused as "MEMBER in ARCHIVE is an
+    empty file (an interrupted copy or download leaves one)"; an interrupted copy leaves a
+    zip cut short, not an empty member: the archive was made so."""
+    fields = spec_fields(which)
+    if "sha256" in fields:  # the digest pins this very archive
+        body = zip_with_empty_member.read_bytes()
+        fields.update(size=len(body), sha256=hashlib.sha256(body).hexdigest())
+    spec = make_spec(**{**fields, "archive_member": MEMBER})
+
+    assert cli.main(["models", "import", spec.id, str(zip_with_empty_member)]) == EXIT_USAGE
+
+    assert capsys.readouterr().err == f"error: {EMPTY_MEMBER}\n"
+    assert not weights.local_path(spec.id).exists()
+    assert zip_with_empty_member.is_file()  # the source is left alone
+
+
+def test_the_member_taken_out_of_the_zip_keeps_the_empty_file_words(make_spec, model_cache,
+                                                                     empty_file, capsys):
+    """The archive spec's member given on its own (as unzipped) is an empty file, with its
+    own cause."""
+    spec = make_spec(archive_member=MEMBER)
+
+    assert cli.main(["models", "import", spec.id, str(empty_file)]) == EXIT_USAGE
+
+    assert capsys.readouterr().err == f"error: {EMPTY}\n"
+
+
+def test_a_downloaded_zip_holding_an_empty_member_says_so(server, make_spec,  # noqa: F811
+                                                          zip_with_empty_member):
+    server.routes["/net.zip"] = Route(body=zip_with_empty_member.read_bytes())
+    spec = make_spec(urls=(server.url("/net.zip"),), archive_member=MEMBER)
+
+    with pytest.raises(weights.WrongFileError) as error:
+        download.download(spec)
+
+    assert str(error.value) == (f"the file from 127.0.0.1:{server.port} holds an empty "
+                                f"{MEMBER}: the archive was made from an incomplete file; get "
+                                "it again; the bad file was removed")
+    assert not weights.partial_path(spec.id).exists()
+    assert not weights.local_path(spec.id).exists()
