@@ -25,6 +25,13 @@ Two tests:
    seeds 0-2: hole PSNR and SSIM against the original, and line recall, the share of
    drawn-line pixels with an edge of the result within 2 px.
 
+3. **Thin lines traced along their middle** (since 2026-11-23): a straight dark (grey 15)
+   or bright (235) line of 2 to 16 px across a 50x50 or 80x80 hole, on noise or on a
+   photo, and a 3 px stroke along its middle from 15 px before the hole to 15 px after it,
+   as a user traces a wire. Figure: how far the filled line's mean grey inside the hole is
+   from the line's own (0: continued; about 100: gone), seeds 0-1, for no sketch, the edge
+   map alone (the rule until 2026-11-23) and the thin lines' centres (now).
+
 Needs scikit-image and scikit-learn (the venv of ``bench/patchmatch.py`` has both)::
 
     /tmp/venv-bench/bin/python bench/sketch.py
@@ -165,12 +172,70 @@ def run_photos(chosen: dict[str, Variant], seeds: int) -> dict[str, list[tuple]]
     return results
 
 
+def thin_line_case(background: str, width: int, level: int, seed: int) -> tuple:
+    """(image, hole, stroke, the line's pixels) of test 3."""
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    if background == "noise":
+        image = (110 + rng.integers(0, 30, (240, 320, 3))).astype(np.uint8)
+    else:
+        image = cv2.resize(getattr(data, background)(), (320, 240),
+                           interpolation=cv2.INTER_AREA)
+    cv2.line(image, (0, 120), (319, 120), (level,) * 3, width)
+    line = np.zeros((240, 320), np.uint8)
+    cv2.line(line, (0, 120), (319, 120), 255, width)
+    hole = np.zeros((240, 320), np.uint8)
+    hole[80:160, 120:200] = 255
+    stroke = np.zeros((240, 320), np.uint8)
+    cv2.line(stroke, (105, 120), (215, 120), 255, 3)
+    return image, hole, stroke, (line > 0) & (hole > 0)
+
+
+def run_thin_lines(seeds: int = 2) -> None:
+    edges_only = {"_traces_thin_lines": lambda level, cancel=None: False}
+    rules = {"no sketch": None, "edge map alone (until 2026-11-23)": edges_only,
+             "thin lines' centres (now)": {}}
+    cases = [(bg, w, lv) for bg in ("noise", "coffee", "astronaut") for lv in (15, 235)
+             for w in (2, 3, 5, 9, 12, 16)]
+    errors: dict[str, list[float]] = {label: [] for label in rules}
+    times: dict[str, list[float]] = {label: [] for label in rules}
+    for background, width, level in cases:
+        for label, variant in rules.items():
+            case = []
+            for seed in range(seeds):
+                image, hole, stroke, on_line = thin_line_case(background, width, level, seed)
+                start = time.perf_counter()
+                result = fill(image, hole, stroke, variant, seed)
+                times[label].append(time.perf_counter() - start)
+                case.append(abs(float(result[on_line].mean()) - level))
+            errors[label].append(float(np.mean(case)))
+    print("\n**Thin lines traced along their middle**: |mean grey of the filled line - the "
+          "line's grey| inside the hole (0: continued), mean over seeds "
+          f"0-{seeds - 1}\n")
+    print("| line | " + " | ".join(rules) + " |")
+    print("|---|" + "---|" * len(rules))
+    for index, (background, width, level) in enumerate(cases):
+        kind = "dark" if level < 128 else "bright"
+        print(f"| {background}, {kind}, {width} px | "
+              + " | ".join(f"{errors[label][index]:.0f}" for label in rules) + " |")
+    print("| **mean** | " + " | ".join(f"**{np.mean(errors[label]):.1f}**" for label in rules)
+          + " |")
+    print("| time per fill | " + " | ".join(f"{np.mean(times[label]):.2f} s" for label in rules)
+          + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--skip-photos", action="store_true")
+    parser.add_argument("--thin-lines-only", action="store_true",
+                        help="run test 3 only")
     args = parser.parse_args()
     warm_up()
+    if args.thin_lines_only:
+        run_thin_lines(args.seeds if args.seeds < 3 else 2)
+        return
     chosen = variants()
     sketched = {k: v for k, v in chosen.items() if v is not None}
 
@@ -192,6 +257,7 @@ def main() -> None:
     for label, rows in results.items():
         psnr, ssim, recall, seconds = np.mean(np.array(rows), axis=0)
         print(f"| {label} | {psnr:.2f} dB | {ssim:.3f} | {recall:.1%} | {seconds:.2f} s |")
+    run_thin_lines(min(args.seeds, 2))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ patch may sit, the target patches and the guidance maps, as the kernels take the
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +71,22 @@ _CANNY_MARGIN = 4
 # rows of margin first tried for a band of the sketch's skeleton (doubled while too few:
 # see _skeleton_in_bands)
 SKELETON_MARGIN = 8
+# Thin lines. A dark or bright line (a wire, a pole, a road marking) has an edge on either
+# side and none along its middle, where a user traces it; matched with the edge map, a
+# stroke on a line's middle pulls patches whose edge runs there, and their votes average
+# the line away (QA audit 36: a 5 px line filled at grey 99 with the stroke, 31 without).
+# When the sketch, where it is drawn on known pixels just outside the hole
+# (THIN_LINE_RING px from it), runs along the middle of such lines (THIN_LINE_SHARE of
+# its pixels on them), the sources' structure map gives each line narrower than
+# THIN_LINE_WIDTH px its centre line instead of its two edges (:func:`_thin_lines`).
+# Strokes drawn inside the hole only keep the edge map: on the photos of bench/sketch.py,
+# whose strokes follow true edges, centre lines everywhere cost 0.3 dB and 9 points of
+# line recall, so the centre lines are taken only where the user shows them.
+THIN_LINE_WIDTH = 17
+THIN_LINE_CONTRAST = 0.125  # a line's depth, as a share of Canny's high threshold
+THIN_LINE_FLOOR = 8.0  # ... and at least this many grey levels
+THIN_LINE_RING = (4, 14)
+THIN_LINE_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,10 @@ class LevelInputs:
     ``usable`` ``(h, w)`` bool, the pixels allowed as sources (known, not excluded, inside the
     include area); ``labels`` ``(h, w)`` uint8 or None; ``sketch`` ``(h, w)`` bool or None;
     ``exemplars`` RGB uint8 images scaled like the level and ``exemplar_usable`` their
-    ``(h, w)`` bool maps of the pixels allowed as sources (the fully opaque ones).
+    ``(h, w)`` bool maps of the pixels allowed as sources (the fully opaque ones);
+    ``line_width``: 0, or the widest thin line (px at this level) that the sources'
+    structure map marks by its centre line, when the sketch traces thin lines
+    (:func:`_traces_thin_lines`, decided at the finest level, halved at each coarser one).
     """
 
     image: np.ndarray
@@ -90,6 +110,7 @@ class LevelInputs:
     sketch: np.ndarray | None
     exemplars: tuple[np.ndarray, ...]
     exemplar_usable: tuple[np.ndarray, ...]
+    line_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -268,6 +289,7 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
                         for e in level.exemplars),
         exemplar_usable=tuple(~_touched(u, cancel, unset=True) if min(u.shape) >= 2 else u
                               for u in level.exemplar_usable),
+        line_width=max(3, level.line_width // 2 | 1) if level.line_width else 0,
     )
     return level, coarse_forbidden
 
@@ -329,6 +351,8 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
     level = LevelInputs(image, hole, usable, labels, sketch_mask,
                         tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
                         tuple(reference_usable(e) for e in exemplars))
+    if sketch_mask is not None and _traces_thin_lines(level, cancel):
+        level = dataclasses.replace(level, line_width=THIN_LINE_WIDTH)
     return level, forbidden
 
 
@@ -426,9 +450,11 @@ def _median(counts: np.ndarray) -> float:
 
 def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
               out: np.ndarray | None = None, cancel: CancelToken | None = None, *,
-              usable: np.ndarray | None = None) -> np.ndarray:
+              usable: np.ndarray | None = None, line_width: int = 0) -> np.ndarray:
     """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels. Written
-    into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given.
+    into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given. With a
+    ``line_width``, each line narrower than that is marked by its centre line instead of its
+    two edges (:func:`_thin_lines`).
 
     "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
     content of hole pixels makes no edge. ``usable`` (bool, instead of ``ignore``): the
@@ -450,14 +476,7 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
 
         masked = ignore is not None
     blur = EDGE_BLUR
-    gray = np.empty(image.shape[:2], np.uint8)
-    for top, bottom, first, last in bands_with_margin(height, int(np.ceil(4 * blur)) + 2):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        rows = cv2.cvtColor(image[first:last], cv2.COLOR_RGB2GRAY)
-        if blur > 0:  # an 8-bit Gaussian reads round(3 * sigma) rows either side
-            rows = cv2.GaussianBlur(rows, (0, 0), blur)
-        gray[top:bottom] = rows[top - first:bottom - first]
+    gray = _edge_grey(image, cancel)
     known = None
     if masked:
         known = np.empty(gray.shape, bool)
@@ -470,6 +489,15 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
                  else thresholds(gray, known))
     del known
     edges = _canny(gray, low, high, cancel)
+    if line_width:
+        centres, region = _thin_lines(gray, high, line_width, cancel)
+        for top, bottom, first, last in bands_with_margin(height, 2):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            near = cv2.dilate(region[first:last].view(np.uint8), np.ones((5, 5), np.uint8))
+            edges[top:bottom] &= near[top - first:bottom - first] == 0
+            edges[top:bottom] |= centres[top:bottom]
+        del centres, region
     del gray
     if masked:
         side = 2 * (2 + int(np.ceil(blur))) + 1
@@ -486,6 +514,112 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
             cancel.raise_if_cancelled()
         soft[top:bottom] = _soft_lines(edges[first:last])[top - first:bottom - first]
     return soft
+
+
+def _edge_grey(image: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+    """The ``(h, w)`` uint8 grey picture edges are found on: ``image`` (RGB uint8) in grey,
+    blurred with sigma ``EDGE_BLUR``; band by band, ``cancel`` checked between bands."""
+    blur = EDGE_BLUR
+    gray = np.empty(image.shape[:2], np.uint8)
+    for top, bottom, first, last in bands_with_margin(image.shape[0],
+                                                      int(np.ceil(4 * blur)) + 2):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = cv2.cvtColor(image[first:last], cv2.COLOR_RGB2GRAY)
+        if blur > 0:  # an 8-bit Gaussian reads round(3 * sigma) rows either side
+            rows = cv2.GaussianBlur(rows, (0, 0), blur)
+        gray[top:bottom] = rows[top - first:bottom - first]
+    return gray
+
+
+def _thin_lines(gray: np.ndarray, high: float, width: int,
+                cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The thin lines of a ``(h, w)`` uint8 grey image: ``(centres, region)``, bool
+    ``(h, w)`` each.
+
+    ``region``: the pixels darker (black-hat) or brighter (top-hat) than their surroundings
+    by more than ``THIN_LINE_CONTRAST * high`` (at least ``THIN_LINE_FLOOR``) grey levels
+    within a ``width`` disc, that lie along a line: within ``width`` px of a stretch of their
+    skeleton that has at least ``width`` skeleton pixels in the ``2 * width + 1`` square
+    around it (specks and texture grains have fewer).
+    ``centres``: that skeleton (:func:`_skeleton`). Computed band by band with the margins
+    each step reads; ``cancel`` is checked between bands.
+    """
+    height = gray.shape[0]
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
+    depth = max(THIN_LINE_FLOOR, THIN_LINE_CONTRAST * high)
+    region = np.empty(gray.shape, bool)
+    for top, bottom, first, last in bands_with_margin(height, width):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = gray[first:last]
+        dark = cv2.morphologyEx(rows, cv2.MORPH_BLACKHAT, disc) > depth
+        bright = cv2.morphologyEx(rows, cv2.MORPH_TOPHAT, disc) > depth
+        region[top:bottom] = (dark | bright)[top - first:bottom - first]
+    skeleton = _skeleton_in_bands(region, region, cancel)
+    centres = np.empty(gray.shape, bool)
+    side = 2 * width + 1
+    for top, bottom, first, last in bands_with_margin(height, side):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = skeleton[first:last]
+        along = cv2.boxFilter(rows.view(np.uint8), cv2.CV_16U, (side, side),
+                              normalize=False, borderType=cv2.BORDER_CONSTANT) >= width
+        centres[top:bottom] = (rows & along)[top - first:bottom - first]
+    del skeleton
+    for top, bottom, first, last in bands_with_margin(height, width):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        reach = cv2.dilate(centres[first:last].view(np.uint8), disc)
+        region[top:bottom] &= reach[top - first:bottom - first] > 0
+    return centres, region
+
+
+def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) -> bool:
+    """Whether ``level``'s sketch, where it is drawn on known pixels ``THIN_LINE_RING`` px
+    from the hole, lies on thin lines' centres or their regions (:func:`_thin_lines`) for at
+    least ``THIN_LINE_SHARE`` of those pixels: the user traces lines along their middle.
+    False when fewer than 4 such pixels are drawn (strokes within the hole only). The
+    lines' depth is set by the whole level's known gradients, as for its structure map; the
+    lines are found in a box around those pixels only."""
+    near, far = THIN_LINE_RING
+    hole, sketch = level.hole, level.sketch
+    box = _box_of(sketch, cancel)
+    if box is None:
+        return False
+    reach = far + 2 * THIN_LINE_WIDTH + 2 * SKELETON_MARGIN
+    top, bottom = max(box[0] - reach, 0), min(box[1] + reach, hole.shape[0])
+    left, right = max(box[2] - reach, 0), min(box[3] + reach, hole.shape[1])
+    rows, columns = slice(top, bottom), slice(left, right)
+    away = cv2.distanceTransform((~hole[rows, columns]).view(np.uint8), cv2.DIST_L2, 3)
+    drawn = sketch[rows, columns] & (away >= near) & (away <= far)
+    if np.count_nonzero(drawn) < 4:
+        return False
+    gray = _edge_grey(level.image, cancel)
+    _, high = canny_thresholds(gray, ~hole, cancel)
+    centres, region = _thin_lines(np.ascontiguousarray(gray[rows, columns]), high,
+                                  THIN_LINE_WIDTH, cancel)
+    on = np.count_nonzero(drawn & (region | centres))
+    return on >= THIN_LINE_SHARE * np.count_nonzero(drawn)
+
+
+def _box_of(mask: np.ndarray, cancel: CancelToken | None = None
+            ) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` of the set pixels of a bool ``(h, w)`` map (bottom and
+    right exclusive), or None when none is set; scanned band by band."""
+    found = None
+    for top, bottom in row_bands(mask.shape[0]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = mask[top:bottom]
+        if not rows.any():
+            continue
+        ys = np.flatnonzero(rows.any(axis=1))
+        xs = np.flatnonzero(rows.any(axis=0))
+        box = (top + int(ys[0]), top + int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1)
+        found = box if found is None else (min(found[0], box[0]), max(found[1], box[1]),
+                                           min(found[2], box[2]), max(found[3], box[3]))
+    return found
 
 
 def _canny(gray: np.ndarray, low: float, high: float,
@@ -858,7 +992,8 @@ def level_problem(level: LevelInputs, radius: int,
         sketch_in_hole = _skeleton_in_bands(sketch, hole, cancel)
         atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0,
                                              cancel)
-        edges = _edge_map(level.image, hole, out=places[0], cancel=cancel)
+        edges = _edge_map(level.image, hole, out=places[0], cancel=cancel,
+                          line_width=level.line_width)
         cancel.raise_if_cancelled()
         in_hole = window.gather(hole, cancel)
         lines = gather_in_bands(window, _SOFT_MARGIN,
@@ -873,7 +1008,8 @@ def level_problem(level: LevelInputs, radius: int,
         near = gather_in_bands(window, _DISTANCE_MARGIN, near_line, cancel)
         structure_weight = (near & in_hole).astype(np.float32)
         for (_, e, usable, _), place in zip(kept, places[1:]):
-            _edge_map(e, None, out=place, cancel=cancel, usable=usable)
+            _edge_map(e, None, out=place, cancel=cancel, usable=usable,
+                      line_width=level.line_width)
         cancel.raise_if_cancelled()
 
     return LevelProblem(

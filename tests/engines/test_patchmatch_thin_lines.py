@@ -1,0 +1,123 @@
+"""A sketch that traces a thin line (a wire, a pole, a road marking) along its middle makes
+Guided PatchMatch continue the line, dark or bright, and bend it where the stroke bends (QA
+audit 36, finding 1: the line was averaged away to a grey streak, because the sources'
+structure map marks a line by its two edges and the stroke ran between them)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engines.base import CancelToken, InpaintRequest
+from engines.classical.patchmatch import levels, window
+from engines.classical.patchmatch.engine import PatchMatchEngine
+from tests.engines.test_patchmatch_cancel_gaps import tiny_bands  # noqa: F401 (a fixture)
+
+HOLE = (slice(95, 145), slice(135, 185))
+BACKGROUND = 110  # noisy grey 110 to 139 around the line
+
+
+def _picture(width: int, level: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy grey 240x320 picture crossed by a straight line of ``width`` px at grey
+    ``level``, and the line's pixels (bool)."""
+    rng = np.random.default_rng(seed)
+    image = (BACKGROUND + rng.integers(0, 30, (240, 320, 3))).astype(np.uint8)
+    cv2.line(image, (20, 200), (300, 40), (level,) * 3, width)
+    line = np.zeros((240, 320), np.uint8)
+    cv2.line(line, (20, 200), (300, 40), 255, width)
+    return image, line > 0
+
+
+def _hole() -> np.ndarray:
+    hole = np.zeros((240, 320), np.uint8)
+    hole[HOLE] = 255
+    return hole
+
+
+def _traced(start=(120, 143), end=(200, 97)) -> np.ndarray:
+    """A 3 px stroke along the line's middle, drawn from 15 px before the hole to 15 px
+    after it, as a user traces a wire."""
+    sketch = np.zeros((240, 320), np.uint8)
+    cv2.line(sketch, start, end, 255, 3)
+    return sketch
+
+
+def _fill(image, hole, sketch, seed=0) -> np.ndarray:
+    request = InpaintRequest(image=image, mask=hole, sketch=sketch, seed=seed)
+    return list(PatchMatchEngine().run(request, CancelToken()))[-1].image
+
+
+@pytest.mark.parametrize("level", [20, 235], ids=["dark", "bright"])
+@pytest.mark.parametrize("width", [2, 5, 12])
+def test_a_line_traced_along_its_middle_continues_through_the_hole(width, level):
+    image, line = _picture(width, level)
+    hole = _hole()
+    result = _fill(image, hole, _traced())
+    on_line = line & (hole > 0)
+    # the line's own level through the hole (it was 99 for a dark 5 px line, about halfway
+    # to the background, before thin lines had their centres in the structure map)
+    assert abs(result[on_line].mean() - level) < 25
+    np.testing.assert_array_equal(result[hole == 0], image[hole == 0])
+
+
+def test_a_traced_line_bends_where_the_stroke_bends():
+    rng = np.random.default_rng(3)
+    image = (BACKGROUND + rng.integers(0, 30, (240, 320, 3))).astype(np.uint8)
+    cv2.line(image, (0, 120), (319, 120), (15, 15, 15), 5)
+    hole = np.zeros((240, 320), np.uint8)
+    hole[80:160, 120:200] = 255
+    path = np.array([(105, 120), (160, 145), (215, 120)], np.int32)  # a V through the hole
+    sketch = np.zeros_like(hole)
+    cv2.polylines(sketch, [path], False, 255, 3)
+    result = _fill(image, hole, sketch)
+    drawn = np.zeros_like(hole)
+    cv2.polylines(drawn, [path], False, 255, 5)
+    straight = np.zeros_like(hole)
+    cv2.line(straight, (0, 120), (319, 120), 255, 5)
+    along = (drawn > 0) & (hole > 0)
+    left = (straight > 0) & (hole > 0) & (drawn == 0)  # the straight way, abandoned
+    assert result[along].mean() < 60
+    assert result[left].mean() > 100
+
+
+def test_only_a_stroke_on_a_lines_middle_outside_the_hole_turns_lines_to_centres():
+    image, _ = _picture(5, 20)
+    hole = _hole() > 0
+
+    def traces(sketch: np.ndarray) -> bool:
+        level = levels.build_pyramid(image, hole, 3, sketch=sketch)[0]
+        return level.line_width == levels.THIN_LINE_WIDTH
+
+    assert traces(_traced())
+    # the same stroke within the hole only: nothing shows what it traces (edge map kept,
+    # as for bench/sketch.py's photos, whose strokes follow true edges)
+    assert not traces(np.where(hole, _traced(), 0).astype(np.uint8))
+    # a stroke along a step edge, from outside the hole
+    step = np.full((240, 320, 3), 60, np.uint8)
+    step[120:] = 180
+    stroke = np.zeros((240, 320), np.uint8)
+    cv2.line(stroke, (100, 120), (220, 120), 255, 3)
+    level = levels.build_pyramid(step, hole, 3, sketch=stroke)[0]
+    assert level.line_width == 0
+    # coarser levels halve the width (odd, at least 3)
+    pyramid = levels.build_pyramid(image, hole, 3, sketch=_traced())
+    assert [lv.line_width for lv in pyramid][:3] == [17, 9, 5]
+
+
+def test_banded_thin_lines_equal_whole_ones(tiny_bands, monkeypatch):  # noqa: F811
+    image, _ = _picture(4, 20, seed=5)
+    cv2.circle(image, (60, 60), 3, (240, 240, 240), -1)  # a speck: not a line
+    gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
+    banded = levels._thin_lines(gray, 60.0, 9)
+    monkeypatch.setattr(window, "BAND", 10_000)
+    monkeypatch.setattr(levels, "SKELETON_MARGIN", 8)
+    whole = levels._thin_lines(gray, 60.0, 9)
+    for mine, theirs in zip(banded, whole):
+        np.testing.assert_array_equal(mine, theirs)
+    centres, region = whole
+    assert centres.any() and not region[55:66, 55:66].any()
+    hole = _hole() > 0
+    edges = levels._edge_map(image, hole, line_width=9)
+    monkeypatch.setattr(window, "BAND", 5)
+    np.testing.assert_array_equal(levels._edge_map(image, hole, line_width=9), edges)
