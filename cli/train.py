@@ -9,7 +9,9 @@ refused, naming its download). The checkpoint is saved every ``--save-every`` st
 end, and on Ctrl+C (exit 130) or SIGTERM (exit 143), saying at which step and how to go on;
 at the end it is installed into the model cache as ``semantic-local`` (unless
 ``--no-install``), which makes the ``semantic`` engine ready. A second run on the same ``-o``
-while one is writing it is refused at once (exit 2).
+while one is writing it is refused at once (exit 2), as are ``--resume`` with no checkpoint
+at ``-o`` and a ``--batch-size`` and ``--size`` whose step cannot fit in the device's memory;
+a step that runs out of memory all the same says so, naming them (exit 2).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     semantic.add_argument("--steps", type=ranged(int, 1), default=20000,
                           help="total steps (default 20000)")
     semantic.add_argument("--batch-size", type=ranged(int, 1), default=8,
-                          help="crops per step (default 8)")
+                          help="crops per step (default 8; with --size, one whose step "
+                               "cannot fit in the device's memory is refused)")
     semantic.add_argument("--size", type=int, default=256,
                           help="crop side in pixels: a multiple of 4, at least 32 "
                                "(default 256)")
@@ -74,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="checkpoint to write (default semantic.pt)")
     existing = semantic.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
-                          help="continue from the checkpoint at --output up to --steps")
+                          help="continue from the checkpoint at --output up to --steps "
+                               "(refused when there is none)")
     existing.add_argument("--overwrite", action="store_true",
                           help="start afresh, replacing the checkpoint at --output (without "
                                "it or --resume, an existing one is refused)")

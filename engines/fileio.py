@@ -1207,8 +1207,10 @@ LAYER_DAMAGED = f"{_DAMAGED_DATA}; save or export it again"
 REFERENCE_DAMAGED = (f"{_DAMAGED_DATA}; a reference photo must be whole (a fill would copy the "
                      "garbage)")
 # what a file whose data is corrupt is refused with, by what it was read as (_decode's role):
-# a picture opens with the note (JPEG_DAMAGED); a layer or a reference cannot be mended
-_DAMAGED_REFUSALS = {"layer": LAYER_DAMAGED, "reference": REFERENCE_DAMAGED}
+# a picture opens with the note (JPEG_DAMAGED); a layer or a reference cannot be mended; a
+# training picture is left out, which the notice saying so tells (a model would learn the garbage)
+_DAMAGED_REFUSALS = {"layer": LAYER_DAMAGED, "reference": REFERENCE_DAMAGED,
+                     "training": _DAMAGED_DATA}
 
 
 # libtiff's warnings that its compressed data is corrupt (its other warnings, an unknown tag,
@@ -1320,10 +1322,10 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
             cut_short_ok: bool, role: str = "picture") -> LoadedImage:
     """:func:`decode_image` of ``data`` whose ``header`` :func:`_header` has read (with the
     same ``name`` and ``max_pixels``); ``role``: what the file is read as, a ``"picture"``,
-    a ``"layer"`` file (a mask, a sketch) or a ``"reference"`` photo, as the refusal of one
-    cut short says (:func:`_refuse_broken`). A layer or a reference whose data is corrupt is
-    refused (:data:`_DAMAGED_REFUSALS`), where a picture opens with the note
-    :data:`JPEG_DAMAGED`."""
+    a ``"layer"`` file (a mask, a sketch), a ``"reference"`` photo or a ``"training"``
+    picture, as the refusal of one cut short says (:func:`_refuse_broken`). A file of any
+    role but a picture whose data is corrupt is refused (:data:`_DAMAGED_REFUSALS`), where a
+    picture opens with the note :data:`JPEG_DAMAGED`."""
     (width, height), orientation = header.size, header.orientation
     if width * height > max_pixels:
         raise ImageFileError(
@@ -1513,6 +1515,7 @@ _BROKEN_ADVICE = {
     "picture": " (the editor opens it with the missing part masked, to fill)",
     "layer": "; save or export it again",  # a mask, a sketch: no fill can mend one
     "reference": "; a reference photo must be whole (open it as a picture to mend it)",
+    "training": "",  # left out of training, said by the notice: nothing to advise
 }
 
 
@@ -1565,6 +1568,16 @@ def load_reference(path: str | os.PathLike) -> LoadedImage:
     data = read_file_bytes(path)
     return _decode(data, str(path), _header(data, str(path)), MAX_PIXELS, cut_short_ok=False,
                    role="reference")
+
+
+def read_training_rgb(path: str | os.PathLike) -> np.ndarray:
+    """A training picture's upright ``(H, W, 3)`` uint8 RGB pixels, as :func:`read_rgb`
+    reads them, but refused (:class:`ImageFileError`) when its data is corrupt too, which a
+    picture opens noted (a model would learn the garbage); the refusal of one cut short or
+    corrupt gives the reason only, without the editor's advice (the picture is left out)."""
+    data = read_file_bytes(path)
+    return _decode(data, str(path), _header(data, str(path)), MAX_PIXELS, cut_short_ok=False,
+                   role="training").rgb
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,8 +44,9 @@ from torch import nn
 
 from engines import fileio, weights
 from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputError
-from engines.device import pick_device
+from engines.device import free_accelerator_memory, pick_device
 from engines.maskgen import free_form_mask
+from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory
 from engines.neural.semantic import (
     CUSTOM_LABEL_SET,
     WEIGHTS_ID,
@@ -78,7 +80,9 @@ class TrainConfig:
             ready is refused before any work).
         output: checkpoint file to write (and to resume from with ``resume``).
         steps: total optimisation steps (a resumed run continues up to this count).
-        batch_size, size: crops per step and their side in pixels (a multiple of 4, >= 32).
+        batch_size, size: crops per step and their side in pixels (a multiple of 4, >= 32);
+            a step that needs more memory than the device has is refused before any work
+            (:func:`step_memory`).
         channels: network width; None: :data:`DEFAULT_CHANNELS` for a new model, the
             checkpoint's when resuming (a different width given then is refused).
         memory: external-memory slots (new runs only; a resumed run keeps the checkpoint's).
@@ -89,7 +93,7 @@ class TrainConfig:
             the parser's, or :data:`~engines.neural.semantic.CUSTOM_LABEL_SET` for a label
             folder.
         perceptual: use the VGG16 perceptual loss when its weights are available.
-        resume: continue from an existing ``output`` checkpoint.
+        resume: continue from the ``output`` checkpoint (refused when there is none).
         overwrite: start afresh over an existing ``output`` (without it or ``resume``, an
             existing ``output`` is refused before any work).
     """
@@ -200,8 +204,9 @@ def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:
     except (OSError, SyntaxError, ValueError):
         raise InputError(f"{path.name}: not a readable label map") from None
     _check_label_mode(path, mode)
-    if found != tuple(size):
-        raise InputError(f"{path.name} is {found[0]}x{found[1]} but {picture} is "
+    if found != tuple(size):  # both may be p0.png: said which is which
+        raise InputError(f"the label map {Path(path.parent.name, path.name)} is "
+                         f"{found[0]}x{found[1]} but its picture {picture} is "
                          f"{size[0]}x{size[1]}; a label map must match its picture's size")
 
 
@@ -229,8 +234,10 @@ def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
 
 
 def _leave_out(notify: ProgressFn, name: str, why: Exception) -> None:
-    """Say that the picture ``name`` is left out of training, and why (it cannot be read)."""
-    notify(TrainProgress("notice", message=f"left out {name}: {why}"))
+    """Say that the picture ``name`` is left out of training, and why (it cannot be read):
+    a file error's reason only, as the notice names the picture already."""
+    reason = why.strerror if isinstance(why, fileio.ImageFileError) and why.strerror else why
+    notify(TrainProgress("notice", message=f"left out {name}: {reason}"))
 
 
 def _none_readable(config: TrainConfig, count: int) -> InputError:
@@ -267,7 +274,8 @@ class TrainingSet:
                 raise InputError("no training image can be read any more")
             index = int(rng.integers(0, len(self.images)))
             try:
-                pair = fileio.read_rgb(self.images[index]), read_label_map(self.labels[index])
+                pair = (fileio.read_training_rgb(self.images[index]),
+                        read_label_map(self.labels[index]))
             except (fileio.ImageFileError, InputError) as exc:
                 dropped = self.images.pop(index).name
                 self.labels.pop(index)
@@ -361,7 +369,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
             target = folder / f"{path.stem}.png"
             if not (target.is_file() and sources.made_from(target, path)):
                 try:
-                    picture = fileio.read_rgb(path)
+                    picture = fileio.read_training_rgb(path)
                 except fileio.ImageFileError as exc:  # one bad file does not end the run
                     _leave_out(notify, path.name, exc)
                     if readable:  # dealt with: the bar moves on (a last one, to its end)
@@ -686,6 +694,79 @@ class _HeldNotices:
         self._notify(report)
 
 
+# a lower bound of the bytes one training step holds per crop pixel (CPU, without the
+# perceptual loss): about half of what was measured (peak RSS of one step, crops 128 to 384 px,
+# batch 1 and 2: about 1,000 + 170 per channel + 25 per class, the PatchGAN at width 64), so
+# that only a setting needing twice the device's memory or more is refused
+STEP_BYTES_BASE, STEP_BYTES_PER_CHANNEL, STEP_BYTES_PER_CLASS = 500, 80, 12
+
+
+def step_memory(config: TrainConfig, num_classes: int = 1) -> int:
+    """A lower bound of the bytes one training step of ``config`` holds (its crops, the
+    networks' activations and their gradients: :data:`STEP_BYTES_BASE` and the others, per
+    crop pixel), for a network of ``config.channels`` (the default when None) telling
+    ``num_classes`` classes apart."""
+    channels = config.channels or DEFAULT_CHANNELS
+    per_pixel = (STEP_BYTES_BASE + STEP_BYTES_PER_CHANNEL * channels
+                 + STEP_BYTES_PER_CLASS * num_classes)
+    return config.batch_size * config.size * config.size * per_pixel
+
+
+def device_memory(device) -> int | None:
+    """The bytes of memory ``device`` (a ``torch.device``) has in all: a CUDA GPU's own, else
+    the computer's (an MPS GPU shares it); None where it cannot be told."""
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        except (RuntimeError, AssertionError):
+            return None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 2 ** 30:,.0f} GB" if count >= 2 ** 30 else f"{count / 2 ** 30:.1f} GB"
+
+
+def _check_memory(config: TrainConfig, device, resuming: bool) -> None:
+    """Refuse a ``batch_size`` or ``size`` (or a new model's ``channels``) whose step needs
+    more memory than ``device`` has, even by :func:`step_memory`'s lower bound (the crops of
+    a huge ``--size`` alone would not fit): it would end, after the labelling, in a failed
+    allocation or in a process the system kills."""
+    total = device_memory(device)
+    needed = step_memory(config, config.num_classes or 1)
+    if total is not None and needed > total:
+        where = "the GPU" if device.type == "cuda" else "this computer"
+        width = f" {config.channels or DEFAULT_CHANNELS} channels wide"
+        lower = "--batch-size or --size" if resuming else "--batch-size, --size or --channels"
+        crops = fileio.count_noun(config.batch_size, "crop")
+        raise InputError(
+            f"one training step of {crops} of {config.size}x{config.size} px on a "
+            f"network{width} needs at least {_gigabytes(needed)} of memory, more than the "
+            f"{_gigabytes(total)} {where} has; lower {lower}")
+
+
+def is_training_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: torch's and Python's
+    (:func:`engines.neural.common.is_out_of_memory`), or OpenCV's (a crop resized)."""
+    return is_out_of_memory(exc) or (isinstance(exc, cv2.error)
+                                     and "insufficient memory" in str(exc).lower())
+
+
+def _out_of_memory_message(config: TrainConfig, exc: BaseException, built: bool) -> str:
+    """What a run that ran out of memory says: in a step (``built``: the networks are), or
+    while the networks of ``config.channels`` were built."""
+    where = "GPU" if is_gpu_out_of_memory(exc) else "computer"
+    if not built:
+        return (f"out of memory on the {where} building a network "
+                f"{config.channels or DEFAULT_CHANNELS} channels wide: lower --channels")
+    crops = fileio.count_noun(config.batch_size, "crop")
+    return (f"out of memory on the {where} for a training step of {crops} of "
+            f"{config.size}x{config.size} px: lower --batch-size or --size")
+
+
 def _check(config: TrainConfig) -> None:
     if config.size < 32 or config.size % 4:
         raise InputError(f"--size must be a multiple of 4 and at least 32, got {config.size}")
@@ -707,12 +788,17 @@ def _check(config: TrainConfig) -> None:
 
 
 def _check_output(config: TrainConfig) -> None:
-    """Refuse an existing checkpoint without ``resume`` or ``overwrite`` (asked under the
-    run's lock: another run may be about to write it)."""
+    """Refuse an existing checkpoint without ``resume`` or ``overwrite``, and ``resume``
+    with no checkpoint to continue (a mistyped ``-o`` would start a new model and, installed,
+    replace the one the user meant to go on with); asked under the run's lock: another run
+    may be about to write it."""
     output = Path(config.output)
     if output.exists() and not (config.resume or config.overwrite):
         raise InputError(f"{output} already exists; resume it (--resume) or replace it "
                          f"(--overwrite)")
+    if config.resume and not output.exists():
+        raise InputError(f"--resume: there is no checkpoint at {output} to continue; check "
+                         "the path, or leave --resume out to start a new model")
 
 
 def _adopt_checkpoint(config: TrainConfig, previous: dict[str, Any], output: Path) -> None:
@@ -735,16 +821,20 @@ def _adopt_checkpoint(config: TrainConfig, previous: dict[str, Any], output: Pat
 
 def train(config: TrainConfig, progress: ProgressFn | None = None,
           cancel: CancelToken | None = None) -> TrainResult:
-    """Train (or, with ``config.resume`` and an existing ``config.output``, continue training)
-    the semantic network; returns where the checkpoint is and the losses.
+    """Train (or, with ``config.resume``, continue training ``config.output``) the semantic
+    network; returns where the checkpoint is and the losses.
 
     ``progress`` receives :class:`TrainProgress` reports; ``cancel`` is checked every step.
     A cancelled run saves its checkpoint (after its first step) before
     :class:`~engines.base.Cancelled` propagates; an interrupted one (``KeyboardInterrupt``,
     also while labelling) saves it too and raises :class:`TrainingInterrupted` saying what the
-    file holds. Raises :class:`InputError` for bad settings or data (a resumed checkpoint
-    already at ``config.steps`` included, before any work), :class:`EngineError` when labels
-    cannot be computed (an unknown parser, or one that is not ready).
+    file holds. Raises :class:`InputError` for bad settings or data, before any work: a
+    ``resume`` with no checkpoint at ``config.output``, or with one already at
+    ``config.steps``, a batch whose step cannot fit in the device's memory
+    (:func:`step_memory`). Raises :class:`EngineError` when labels cannot be computed (an
+    unknown parser, or one that is not ready), and when the networks or a step run out of
+    memory all the same (naming what to lower; a checkpoint is saved first, as on a cancel,
+    when a step was done).
 
     The run holds :func:`output_lock` for ``config.output`` throughout, taken before any
     work: :class:`OutputBusyError` at once while another run holds it. A new run (neither
@@ -766,9 +856,11 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
     rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
 
-    previous = read_checkpoint(output) if config.resume and output.is_file() else None
+    previous = read_checkpoint(output) if config.resume else None  # _check_output: it is there
     if previous is not None:  # the checkpoint's architecture wins over the defaults
         _adopt_checkpoint(config, previous, output)
+    _check_memory(config, device, previous is not None)  # before any notice
+    if previous is not None:
         notify.hold(TrainProgress("notice", message=f"resuming {output.name} at step "
                                                     f"{int(previous['meta'].get('step', 0))}"))
     saver = _Saver(output, previous is not None or config.overwrite, notify)
@@ -776,10 +868,12 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
     history: list[dict[str, float]] = []
     trainer: _Trainer | None = None
     label_set = ""
+    training = False  # once the data is ready, a lack of memory is the networks' or the steps'
     try:
         dataset, label_set, num_classes = build_training_set(config, notify, cancel)
         start = int(previous["meta"].get("step", 0)) if previous is not None else 0
         notify(TrainProgress("start", start, config.steps))
+        training = True
         trainer = _Trainer(config, num_classes, device,
                            PerceptualLoss(vgg16) if vgg16 is not None else None)
         if previous is not None:
@@ -802,6 +896,17 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
             raise TrainingInterrupted(saver.path, trainer.step, saved=True) from stop
         step = int(previous["meta"].get("step", 0)) if previous is not None else None
         raise TrainingInterrupted(output, step, saved=False) from stop
+    except (MemoryError, RuntimeError, cv2.error) as exc:
+        if not (training and is_training_out_of_memory(exc)):
+            raise
+        traceback.clear_frames(exc.__traceback__)  # let go of the step's tensors first
+        free_accelerator_memory()
+        message = _out_of_memory_message(config, exc, built=trainer is not None)
+        if history and trainer is not None:  # the steps done are kept, as on a cancel
+            saver.save(trainer.checkpoint(label_set))
+            saved = saver.path.name if saver.path == output else saver.path
+            message += f"; saved {saved} at step {trainer.step} (--resume continues it)"
+        raise EngineError(message) from exc
     saver.save(trainer.checkpoint(label_set))
     return TrainResult(saver.path, trainer.step, history, label_set, num_classes,
                        trainer.perceptual is not None)
