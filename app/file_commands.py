@@ -36,6 +36,7 @@ from engines.fileio import (
     DEFAULT_QUALITY,
     IMAGE_SUFFIXES,
     ImageFileError,
+    converted_profile_note,
     count_noun,
     drops_metadata,
     empty_layer_problem,
@@ -559,7 +560,8 @@ class FileCommands:
         if drops_metadata(metadata, path.suffix):
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")
-        profile_note = left_out_profile(metadata, image, path.suffix, doc.grey)
+        profile_note = left_out_profile(metadata, image, path.suffix, doc.grey) \
+            or converted_profile_note(metadata)
         said = f"{'Applied the fill shown and saved' if applied else 'Saved'} {path}{depth}"
         # the stages of a fill still running show on the canvas, but are not in the file
         running = "the fill still running is not in the file" if self.controller.busy else ""
@@ -582,13 +584,15 @@ class FileCommands:
         self.statusBar().showMessage(
             "Saved pictures keep the original's colour profile, EXIF, XMP and IPTC" if checked
             else "Saved pictures carry no colour profile, EXIF, XMP or IPTC (date, camera, GPS, "
-            "caption, keywords, copyright)", 6000)
+            "caption, keywords, copyright); a picture with a colour profile is converted to "
+            "sRGB, so it looks the same", 6000)
 
     # -------------------------------------------------- masks and label maps
     def import_mask(self, path: str | Path | None = None) -> bool:
         """Replace the mask by a file's (white = hole), as one undo step. A brush drag under
         way ends first, its stroke a step of its own (:meth:`_end_drag_for`), as for every
-        import."""
+        import. A file with no hole (no white pixels: the wrong file, likely) is refused in
+        the CLI's words, as an empty sketch is, and the mask painted is kept."""
         if self.document is None or not self._end_drag_for():
             return False
         if path is None:
@@ -601,6 +605,10 @@ class FileCommands:
             mask = self._read_layer(path, load_mask, "mask")
         except ImageFileError as exc:
             self.show_error(str(exc))
+            return False
+        problem = empty_layer_problem(mask, Path(path).name, "mask")
+        if problem is not None:
+            self.show_error(f"{problem}; to remove the mask, use Mask → Clear")
             return False
         self.document.replace_layer(Layer.MASK, mask, "Import mask")
         self._on_edit_finished(Layer.MASK.value)

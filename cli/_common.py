@@ -156,12 +156,16 @@ def add_parser_argument(parser: argparse.ArgumentParser, purpose: str,
 
 
 def add_metadata_argument(parser: argparse.ArgumentParser) -> None:
-    """--strip-metadata (results keep their input's metadata by default)."""
+    """--strip-metadata (results keep their input's metadata by default; stripped, a
+    colour profile's pixels are converted to sRGB:
+    :meth:`engines.fileio.ImageMetadata.stripped`)."""
     parser.add_argument("--strip-metadata", action="store_true",
                         help="write results without the input's colour profile, EXIF, XMP and "
-                             "IPTC (date, camera, GPS, caption, keywords, copyright); by "
-                             "default they are kept, except thumbnails, which would still "
-                             "show what was removed")
+                             "IPTC (date, camera, GPS, caption, keywords, copyright); an "
+                             "input with a colour profile (Adobe RGB, Display P3) is "
+                             "converted to sRGB, so it looks the same; by default they are "
+                             "kept, except thumbnails, which would still show what was "
+                             "removed")
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, object]:

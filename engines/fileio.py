@@ -42,7 +42,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageCms,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    UnidentifiedImageError,
+)
 
 from engines import deep_samples, iptc, xmp
 from engines.base import UserMessage
@@ -210,6 +217,11 @@ class ImageMetadata:
             JPEG's quality), which saving in that format follows; not metadata that is
             written, so it is left out of truth (``bool()``: whether there is any metadata
             to write), equality and :meth:`stripped`.
+        convert_from: the colour profile the pixels are in when it is not written (set by
+            :meth:`stripped`): writing converts RGB pixels from it to sRGB
+            (:func:`srgb_conversion`), so that the file, without a profile, looks as it did
+            with one, and as the editor shows it; ``None`` (the pixels are written as they
+            are) otherwise. Not written either, so left out of truth and equality.
     """
 
     icc_profile: bytes | None = None
@@ -217,6 +229,7 @@ class ImageMetadata:
     xmp: bytes | None = None
     iptc: bytes | None = None
     source: SourceFormat = field(default=SourceFormat(), compare=False)
+    convert_from: bytes | None = field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return any(value is not None for value in
@@ -225,8 +238,12 @@ class ImageMetadata:
     def stripped(self) -> ImageMetadata:
         """No colour profile, EXIF, XMP or IPTC, the storage form (:attr:`source`) kept:
         what saving is given when the photo's metadata is not to be kept, so that a
-        lossless WebP stays lossless and a GIF keeps its palette all the same."""
-        return ImageMetadata(source=self.source)
+        lossless WebP stays lossless and a GIF keeps its palette all the same. The colour
+        profile left out becomes :attr:`convert_from`: a picture in Adobe RGB or Display
+        P3 is written converted to sRGB, not with its numbers shown as sRGB (duller);
+        one in sRGB, or with no profile, keeps every pixel as it is."""
+        return ImageMetadata(source=self.source,
+                             convert_from=self.icc_profile or self.convert_from)
 
     def stamped(self, when: datetime.datetime | None = None) -> ImageMetadata:
         """These tags as an editor writes them on saving: EXIF's Software names this program
@@ -541,9 +558,16 @@ def _exif(probe: Image.Image, data: bytes, max_pixels: int) -> Image.Exif:
     return Image.Image.getexif(probe)  # the same reading of what the chunks before gave
 
 
+# why a file with no bytes is refused as a picture, a layer or a reference
+EMPTY_FILE = "an empty file (0 bytes), as an interrupted copy or download leaves one"
+
+
 def _header(data: bytes, path: str, max_pixels: int = MAX_PIXELS) -> _Header:
     """Size, EXIF orientation and metadata of an encoded image, without decoding pixels
-    (except a PNG's whose metadata follows its pixels, when under ``max_pixels``)."""
+    (except a PNG's whose metadata follows its pixels, when under ``max_pixels``). An empty
+    file (no bytes) is refused saying so (:data:`EMPTY_FILE`), whatever it is read as."""
+    if not data:
+        raise ImageFileError(EMPTY_FILE, path, errno.ENODATA)
     Image.MAX_IMAGE_PIXELS = None  # our own, clearer limit applies
     heif_support = _heif_support()
     try:
@@ -1951,6 +1975,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
+    pixels, metadata = _in_srgb(pixels, metadata)
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
     if quality is None:
@@ -1983,6 +2008,74 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         encoded_pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     return _encode_with_opencv(encoded_pixels, suffix, quality,
                                metadata.source.jpeg_subsampling)
+
+
+_SRGB_GRID = np.linspace(0, 255, 17).round().astype(np.uint8)  # colours tried for identity
+_CONVERTED_BAND = 1 << 20  # pixels converted to sRGB at a time
+
+
+@functools.lru_cache(maxsize=8)
+def srgb_conversion(icc_profile: bytes | None) -> tuple[ImageCms.ImageCmsTransform, str] | None:
+    """The conversion of RGB pixels in the colour space of ``icc_profile`` to sRGB, and the
+    profile's description (``"Adobe RGB (1998)"``), as the editor converts them to show them
+    (``app.display_colour``: relative colorimetric); None where none is made: no profile,
+    one of another space than RGB (a grey profile: the editor shows such pixels as they
+    are), one LittleCMS cannot read (shown as sRGB), or one that keeps every colour of a
+    17x17x17 grid within one level (sRGB itself, under whatever name), so that such a
+    picture's pixels stay exactly as they are."""
+    if not icc_profile or _profile_space(icc_profile) != _RGB_SPACE:
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB",
+                                            "RGB", ImageCms.Intent.RELATIVE_COLORIMETRIC)
+        description = ImageCms.getProfileDescription(source).strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    grid = np.stack(np.meshgrid(_SRGB_GRID, _SRGB_GRID, _SRGB_GRID, indexing="ij"),
+                    -1).reshape(1, -1, 3)
+    if np.abs(_converted(grid, transform).astype(np.int16) - grid).max() <= 1:
+        return None
+    return transform, description or "embedded"
+
+
+def _converted(rgb: np.ndarray, transform: ImageCms.ImageCmsTransform) -> np.ndarray:
+    """``rgb`` ``(H, W, 3)`` or ``(N, 3)`` uint8 through ``transform``, the same shape (a
+    picture in bands of rows, so that Pillow's copies stay small)."""
+    if rgb.ndim == 2:
+        return _converted(rgb.reshape(1, -1, 3), transform).reshape(rgb.shape)
+    out = np.empty_like(rgb)
+    rows = max(1, _CONVERTED_BAND // max(1, rgb.shape[1]))
+    for top in range(0, rgb.shape[0], rows):
+        band = Image.fromarray(np.ascontiguousarray(rgb[top:top + rows]))
+        out[top:top + rows] = np.asarray(ImageCms.applyTransform(band, transform))
+    return out
+
+
+def _in_srgb(pixels: np.ndarray, metadata: ImageMetadata
+             ) -> tuple[np.ndarray, ImageMetadata]:
+    """``pixels`` (``(H, W, 3)`` RGB uint8) converted to sRGB from the colour profile left
+    out of ``metadata`` (:attr:`ImageMetadata.convert_from`, :func:`srgb_conversion`), the
+    palettes it is written on (:attr:`SourceFormat.palette`, :attr:`SourceFormat.png_palette`)
+    too, so that an unchanged pixel still has its own entry; as they are where there is no
+    conversion to make. The metadata comes back without :attr:`~ImageMetadata.convert_from`.
+    A deep picture (:attr:`LoadedImage.deep_original`) is converted from its 8-bit pixels."""
+    if metadata.convert_from is None:
+        return pixels, metadata
+    conversion = srgb_conversion(metadata.convert_from)
+    metadata = replace(metadata, convert_from=None)
+    if conversion is None or pixels.ndim != 3:
+        return pixels, metadata
+    transform, source = conversion[0], metadata.source
+    palettes = {}
+    for name in ("palette", "png_palette"):
+        table = getattr(source, name)
+        if table:
+            colours = np.frombuffer(table, np.uint8)[:len(table) // 3 * 3].reshape(-1, 3)
+            palettes[name] = _converted(colours, transform).tobytes() + table[len(colours) * 3:]
+    if palettes:
+        metadata = replace(metadata, source=replace(source, **palettes))
+    return _converted(pixels, transform), metadata
 
 
 def _writes_grey(rgb: np.ndarray, suffix: str) -> bool:
@@ -2139,6 +2232,19 @@ def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
         return ("the RGB colour profile was left out: the picture is saved grey, which an RGB "
                 "profile cannot describe")
     return None
+
+
+def converted_profile_note(metadata: ImageMetadata) -> str | None:
+    """The note on a picture written with ``metadata`` whose colours writing converts to
+    sRGB, its colour profile not being kept (:attr:`ImageMetadata.convert_from`,
+    :func:`srgb_conversion`): ``"its colours were converted to sRGB from its Adobe RGB
+    (1998) colour profile, which is not kept"``; None when the pixels are written as they
+    are (no profile, sRGB, the profile kept)."""
+    conversion = srgb_conversion(metadata.convert_from)
+    if conversion is None:
+        return None
+    return (f"its colours were converted to sRGB from its {conversion[1]} colour profile, "
+            "which is not kept")
 
 
 def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None,

@@ -52,7 +52,7 @@ def test_batch_prints_failures_skips_and_notes_under_their_own_headings(tmp_path
     images, out = tmp_path / "imgs", tmp_path / "out"
     images.mkdir()
     Image.fromarray(_cutout()).save(images / "cutout.png")
-    (images / "damaged.png").write_bytes(b"")
+    (images / "damaged.png").write_bytes(b"not a picture")
     Image.fromarray(_opaque(seed=1)).save(images / "done.png")
     Image.fromarray(_opaque(100, 200, seed=2)).save(images / "small.png")
     out.mkdir()
@@ -118,7 +118,7 @@ def test_segment_lists_its_failures_under_a_heading_before_the_skipped(tmp_path,
     images.mkdir()
     for name, seed in (("a.png", 0), ("b.png", 1)):
         Image.fromarray(_opaque(48, 64, seed)).save(images / name)
-    (images / "damaged.png").write_bytes(b"")
+    (images / "damaged.png").write_bytes(b"not a picture")
     assert cli.main(["segment", str(images), "-o", str(out)]) == EXIT_FAILED
     assert capsys.readouterr().out.splitlines() == [
         f"2 label maps written to {out}, 1 failed",
@@ -138,7 +138,7 @@ def test_segment_prints_a_parsers_other_notes_after_its_failures(tmp_path, capsy
     images.mkdir()
     for name, seed in (("a.png", 0), ("c.png", 1)):
         Image.fromarray(_opaque(48, 64, seed)).save(images / name)
-    (images / "b.png").write_bytes(b"")
+    (images / "b.png").write_bytes(b"not a picture")
     monkeypatch.setattr(RegionParser, "map_note", lambda self, labels: "a plugin's note")
     assert cli.main(["segment", str(images), "-o", str(out)]) == EXIT_FAILED
     assert capsys.readouterr().out.splitlines() == [

@@ -130,7 +130,7 @@ def test_other_formats_with_transparency_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"", "not an image file"),
+    (b"", "an empty file (0 bytes)"),
     (b"\x89PNG\r\n\x1a\n broken", "not an image file, or the file is damaged"),
 ])
 def test_an_unreadable_file_is_one_clear_error(tmp_path, content, reason):
