@@ -11,15 +11,15 @@ LittleCMS (through Pillow's ``ImageCms``) does the conversion. Qt-free.
 
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageCms
 
+from engines.fileio import srgb_conversion
+
 _BAND_PIXELS = 1 << 20  # pictures above this are converted in bands, on every core
-_GRID = np.linspace(0, 255, 17).round().astype(np.uint8)  # colours tried for identity
 
 
 class DisplayTransform:
@@ -46,21 +46,10 @@ class DisplayTransform:
 def display_transform(icc_profile: bytes | None) -> DisplayTransform | None:
     """The conversion from ``icc_profile`` to sRGB, or None where none is needed or possible.
 
-    None for no profile, a profile LittleCMS cannot read (the picture is then shown as sRGB,
-    as before), or one that keeps every colour of a 17x17x17 grid within one level (sRGB
-    itself, under whatever name).
+    None for no profile, one of another space than RGB, a profile LittleCMS cannot read (the
+    picture is then shown as sRGB, as before), or one that keeps every colour of a 17x17x17
+    grid within one level (sRGB itself, under whatever name):
+    :func:`engines.fileio.srgb_conversion`, which saving without the profile follows too.
     """
-    if not icc_profile:
-        return None
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB",
-                                            "RGB", ImageCms.Intent.RELATIVE_COLORIMETRIC)
-        description = ImageCms.getProfileDescription(source).strip()
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return None
-    converter = DisplayTransform(transform, description or "embedded profile")
-    grid = np.stack(np.meshgrid(_GRID, _GRID, _GRID, indexing="ij"), -1).reshape(1, -1, 3)
-    if np.abs(converter(grid).astype(np.int16) - grid).max() <= 1:
-        return None
-    return converter
+    conversion = srgb_conversion(icc_profile)  # the rule saving without a profile follows
+    return None if conversion is None else DisplayTransform(*conversion)
