@@ -3,8 +3,11 @@ propose a text/logo mask on one picture.
 
 * :class:`WatermarkDialog`: choose an input and an output folder; "Estimate" finds the mask
   the images share (:func:`engines.watermark.estimate_watermark_mask`) and previews it with
-  the counts of images used and left out; "Clear folder" fills that mask in every image
-  (:func:`engines.batch.clear_folder`) with a progress bar and Cancel. "Correct in editor"
+  the counts of images used and left out, and of those that show no mark; "Clear folder"
+  fills that mask in every image (:func:`engines.batch.clear_folder`) with a progress bar
+  and Cancel, leaving unchanged the images in which the watermark is not found
+  (:meth:`engines.watermark.WatermarkEstimate.shows_mark`) unless
+  :data:`FILL_UNMARKED` is ticked (shown once there are such images). "Correct in editor"
   hands one image and the mask to the window, to touch the mask up by hand and then use
   :class:`FolderApplyDialog`.
 * :class:`FolderApplyDialog`: "apply the current mask to a whole folder".
@@ -57,7 +60,7 @@ from app.worker import FunctionTask, Progress, Worker, WorkerClient, private_wor
 from engines import registry
 from engines.base import Engine, InputError, Readiness
 from engines.batch import BatchResult, clear_folder, note_lines
-from engines.fileio import image_size, list_images, skipped_files_note
+from engines.fileio import image_size, list_images, names_and_more, skipped_files_note
 from engines.textdetect import detect_text_mask
 from engines.watermark import (
     WatermarkEstimate,
@@ -77,7 +80,9 @@ RUN_CANCELLED = "Cancelled. Images already written stay in the output folder."
 ESTIMATE_CANCELLED = "Estimate cancelled; nothing was written."
 SIZE_CHOICES = (("anchor", "Move the mask with its nearest corner or edge"),
                 ("skip", "Skip them"))
+FILL_UNMARKED = "Also fill the images in which the watermark is not found"
 EngineFactory = Callable[..., Engine]
+MarkCheck = Callable[[np.ndarray, tuple[int, int] | None], bool]
 
 
 def default_folder_engine() -> str:
@@ -99,10 +104,12 @@ class FolderCount:
 
 def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: EngineFactory,
            overwrite: bool, other_sizes: str, keep_metadata: bool, settings: dict[str, Any],
-           count: FolderCount, cancel, progress) -> BatchResult:
+           count: FolderCount, cancel, progress,
+           shows_mark: MarkCheck | None = None) -> BatchResult:
     """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
     the end; ``settings`` are the requests' (strategy, context, seed, device). ``count``
-    follows the pictures done."""
+    follows the pictures done. ``shows_mark``: clear_folder's, to leave unchanged the
+    pictures without the watermark."""
     try:
         sources = list_images(images)  # listed once: the count is of what clear_folder does
     except OSError:  # clear_folder says what is wrong with the folder
@@ -118,7 +125,7 @@ def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: E
     try:
         return clear_folder(sources or images, output, mask, instance, report, cancel, overwrite,
                             other_sizes=other_sizes, keep_metadata=keep_metadata,
-                            request_settings=settings)
+                            request_settings=settings, shows_mark=shows_mark)
     finally:
         instance.release()
 
@@ -213,6 +220,15 @@ def _other_size_note(result: BatchResult, listed: int = 5) -> str:
     more = f" and {len(entries) - listed} more" if len(entries) > listed else ""
     return (f"{len(entries)} skipped, another size than the {mask_width}×{mask_height} mask: "
             f"{shown}{more} (Other sizes: \"{dict(SIZE_CHOICES)['anchor']}\" fills them)")
+
+
+def _unmarked_note(result: BatchResult, listed: int = 5) -> str:
+    """``1 left unchanged, the watermark was not found in it: rocket.jpg (…)``: the pictures
+    a watermark's clearing did not fill (the first ``listed`` named)."""
+    paths = result.unmarked
+    where = "it" if len(paths) == 1 else "them"
+    return (f"{len(paths)} left unchanged, the watermark was not found in {where}: "
+            f"{names_and_more(paths, listed)} (tick \"{FILL_UNMARKED}\" to fill {where})")
 
 
 class FolderRunDialog(QDialog):
@@ -353,10 +369,11 @@ class FolderRunDialog(QDialog):
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)
 
-    def clear_with(self, mask: np.ndarray) -> int | None:
-        """Fill ``mask`` in every image of the input folder, writing to the output folder.
-        An engine whose weights are missing offers their download first (as choosing it in
-        the editor does); the run starts once they are installed."""
+    def clear_with(self, mask: np.ndarray, shows_mark: MarkCheck | None = None) -> int | None:
+        """Fill ``mask`` in every image of the input folder, writing to the output folder;
+        with ``shows_mark`` (:func:`engines.batch.clear_folder`'s), only in those that carry
+        the watermark. An engine whose weights are missing offers their download first (as
+        choosing it in the editor does); the run starts once they are installed."""
         images, output = self.input.path(), self.output.path()
         if images is None or output is None:
             self.status.setText("Choose an input folder and an output folder first.")
@@ -373,7 +390,7 @@ class FolderRunDialog(QDialog):
             f"Clearing with {self.engine.currentText()}",
             lambda cancel, progress: _clear(images, output, mask, engine, factory, overwrite,
                                              other_sizes, keep_metadata, settings, count,
-                                             cancel, progress),
+                                             cancel, progress, shows_mark),
             self._show_cleared, count)
 
     def run_job(self, title: str, function, on_result: Callable[[object], None],
@@ -471,6 +488,8 @@ class FolderRunDialog(QDialog):
             text += f". {len(result.failed)} failed: {shown}{more}"
         if result.other_size:
             text += f". {_other_size_note(result)}"
+        if result.unmarked:
+            text += f". {_unmarked_note(result)}"
         for line in note_lines(result):  # e.g. a grey colour profile a colour result left out
             text += f". Note: {line}"
         if result.skipped:
@@ -561,6 +580,12 @@ class WatermarkDialog(FolderRunDialog):
         self.preview.setMinimumHeight(PREVIEW_SIDE // 2)
         self.counts = QLabel(" ")
         self.counts.setWordWrap(True)
+        self.counts.setTextFormat(Qt.PlainText)  # it names files
+        self.fill_unmarked = QCheckBox(FILL_UNMARKED)
+        self.fill_unmarked.setToolTip("Without it, the images in which the estimated watermark "
+                                      "is not found are left unchanged: nothing is written for "
+                                      "them, and the summary names them")
+        self.fill_unmarked.hide()  # shown once an estimate or a run finds such images
         row = QHBoxLayout()
         row.addWidget(self.estimate_button)
         row.addStretch(1)
@@ -568,13 +593,16 @@ class WatermarkDialog(FolderRunDialog):
         row.addWidget(self.clear_button)
         self.body.addWidget(self.preview, 1)
         self.body.addWidget(self.counts)
+        self.body.addWidget(self.fill_unmarked)
         self.body.addLayout(row)
         self.estimate_button.clicked.connect(self.run_estimate)
         self.clear_button.clicked.connect(self.run_clear)
         self.correct_button.clicked.connect(self.request_correction)
         self.input.changed.connect(self._input_changed)
         self.estimate_button.setDefault(True)  # Enter outside the folder fields estimates
-        self.order_tabs(self.estimate_button, self.correct_button, self.clear_button)
+        self.order_tabs(self.fill_unmarked, self.estimate_button, self.correct_button,
+                        self.clear_button)
+        self.cleared.connect(self._offer_fill_unmarked)
         self._update_buttons()
 
     def run_estimate(self) -> int | None:
@@ -598,6 +626,8 @@ class WatermarkDialog(FolderRunDialog):
         names the pictures of ``folder`` it used, those *Correct in editor* may open."""
         self.estimate, self._estimated_folder = estimate, folder
         self._used = frozenset(used)
+        self.fill_unmarked.setChecked(False)  # each estimate starts from leaving them
+        self.fill_unmarked.setVisible(bool(estimate.found and estimate.unmarked))
         self.preview.setPixmap(rgb_pixmap(preview_image(estimate), PREVIEW_SIDE))
         width, height = estimate.size
         text = f"Estimated from {estimate.used} images of {width}×{height}"
@@ -611,6 +641,14 @@ class WatermarkDialog(FolderRunDialog):
             x, y, w, h = estimate.box
             share = 100.0 * float((estimate.mask >= 128).mean())
             text += f". Watermark at x {x}, y {y}, {w}×{h} px ({share:.1f} % of the picture)."
+            if estimate.faint:
+                text += (" Too many of the images seem to lack it (a faint mark) to tell which "
+                         "carry it: every image is filled.")
+            elif estimate.unmarked:
+                names = names_and_more([Path(name) for name in estimate.unmarked], 5)
+                verb = "shows" if len(estimate.unmarked) == 1 else "show"
+                text += (f" {len(estimate.unmarked)} of them {verb} no mark: {names} (left "
+                         "unchanged when clearing, unless the box below is ticked).")
             self.status.setText("Check the red mask, then clear the folder.")
         else:
             text += ". No watermark found: the images share no marks at the same place."
@@ -620,11 +658,20 @@ class WatermarkDialog(FolderRunDialog):
         self.estimated.emit(estimate)
 
     def run_clear(self) -> int | None:
-        """Clear the estimated mask from every image of the input folder."""
+        """Clear the estimated mask from every image of the input folder that carries the
+        watermark, or from all of them when :attr:`fill_unmarked` is ticked."""
         if self.estimate is None or not self.estimate.found:
             self.status.setText("Estimate the watermark first.")
             return None
-        return self.clear_with(self.estimate.mask)
+        check = None if self.fill_unmarked.isChecked() else self.estimate.shows_mark
+        return self.clear_with(self.estimate.mask, check)
+
+    def _offer_fill_unmarked(self, result: BatchResult) -> None:
+        """A run that left images unchanged, the watermark not found in them, shows the box
+        that fills them (the next run, with the results already there kept, fills only
+        those)."""
+        if result.unmarked:
+            self.fill_unmarked.show()
 
     def request_correction(self) -> bool:
         """Ask the window to open, with the mask, the first picture the estimate used that
@@ -667,6 +714,7 @@ class WatermarkDialog(FolderRunDialog):
 
     def _set_running(self, running: bool) -> None:
         super()._set_running(running)
+        self.fill_unmarked.setEnabled(not running)
         self._update_buttons(running)
 
     def _update_buttons(self, running: bool = False) -> None:

@@ -3,7 +3,9 @@
 The mask is estimated from the images themselves (the median of their gradients, after Dekel
 et al., CVPR 2017), so the folder should hold several images (10 or more work best) of the
 same size carrying the same watermark at the same place. Results go to another folder under
-the same names; the originals are never touched.
+the same names; the originals are never touched. A picture in which the estimated watermark is
+not found (:meth:`engines.watermark.WatermarkEstimate.shows_mark`) is left unchanged, nothing
+written for it, and named in the summary, unless ``--unmarked fill`` asks to fill it anyway.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ from engines import registry
 from engines.base import InputError
 from engines.batch import SIZE_POLICIES, BatchResult, clear_folder
 from engines.device import require_device
-from engines.fileio import IMAGE_SUFFIXES, encode_image, write_atomic
+from engines.fileio import IMAGE_SUFFIXES, encode_image, names_and_more, write_atomic
 from engines.watermark import (
     LEFT_OUT_SHOWN,
     MIN_IMAGES,
+    WatermarkEstimate,
     estimate_watermark_mask,
     left_out_note,
     preview_image,
 )
 
+UNMARKED_POLICIES = ("skip", "fill")
 NAME = "watermark"
 HELP = "estimate the watermark shared by a folder of images and remove it from all of them"
 
@@ -74,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images of another size than most: skip them (default) or "
                              "'anchor' the mask at the same distance from the nearest corner, "
                              "edge middle or centre")
+    parser.add_argument("--unmarked", choices=UNMARKED_POLICIES, default="skip",
+                        help="images in which the estimated watermark is not found: leave them "
+                             "unchanged, writing nothing for them (default; the summary names "
+                             "them), or 'fill' the mask in them all the same")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results already in the output folder and the mask "
@@ -182,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
                          f"(are they watermarked at the same place?)")
     x, y, w, h = estimate.box
     share = 100.0 * (estimate.mask >= 128).mean()
-    print(f"watermark found, estimated from {estimate.used} images: {w}x{h} at ({x}, {y}), "
-          f"{share:.1f}% of the image")
+    print(one_line(f"watermark found, estimated from {estimate.used} images: {w}x{h} at "
+                   f"({x}, {y}), {share:.1f}% of the image{_unmarked_in_estimate(estimate)}"))
     side_files = []  # encoded as save_mask and save_image write them
     if args.mask_out:
         side_files.append(("--mask-out", "mask", Path(args.mask_out),
@@ -199,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_to_end(lambda: clear_folder(
             pictures, output, estimate.mask, engine, bar, overwrite=args.overwrite,
             request_settings=settings, other_sizes=args.other_sizes,
-            keep_metadata=not args.strip_metadata),
+            keep_metadata=not args.strip_metadata,
+            shows_mark=estimate.shows_mark if args.unmarked == "skip" else None),
             bar.close, args.overwrite)
     finally:
         bar.close()
@@ -207,4 +216,38 @@ def run(args: argparse.Namespace) -> int:
         return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {output}, {len(result.failed)} failed")
     print_outcome(result)
+    print_unmarked(result)
+    if result.unmarked and not result.written and not result.skipped:
+        print("error: the watermark was found in none of the images; nothing was written "
+              "(--unmarked fill fills them all the same)", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _unmarked_in_estimate(estimate: WatermarkEstimate) -> str:
+    """``"; 1 of them shows no mark: rocket.jpg"``: the images the estimate was made from
+    that do not carry it (:attr:`~engines.watermark.WatermarkEstimate.unmarked`, the first
+    few named), for its line; what a :attr:`~engines.watermark.WatermarkEstimate.faint`
+    one means; "" for none, or when they were not judged."""
+    if estimate.faint:
+        return ("; too many of them seem to lack it (a faint mark) to tell which carry it, "
+                "so every image is filled")
+    names = estimate.unmarked or ()
+    if not names:
+        return ""
+    verb = "shows" if len(names) == 1 else "show"
+    listed = names_and_more([Path(name) for name in names], LEFT_OUT_SHOWN)
+    return f"; {len(names)} of them {verb} no mark: {listed}"
+
+
+def print_unmarked(result: BatchResult) -> None:
+    """The pictures left unchanged because the watermark was not found in them
+    (:attr:`engines.batch.BatchResult.unmarked`) under their own heading, one name a line;
+    nothing when there are none. No failure."""
+    if not result.unmarked:
+        return
+    count = len(result.unmarked)
+    print(f"{count} left unchanged (the watermark was not found in "
+          f"{'it' if count == 1 else 'them'}; --unmarked fill fills them):")
+    for path in result.unmarked:
+        print(one_line(f"  {path.name}"))

@@ -8,6 +8,8 @@ skipped rather than stopping the run. Both runs share :func:`run_pictures`, the 
 does what the rest of this docstring says.
 Images of another size than the mask are filled with the mask moved onto them, or left alone
 and listed apart (:attr:`BatchResult.other_size`): that is the user's choice, not a failure.
+So are, when asked (a watermark's clearing), the pictures that do not carry what the mask is
+of (:attr:`BatchResult.unmarked`).
 A result already in the output folder is kept and its picture skipped without any work (unless
 told to overwrite), so a run stopped part way finishes when run again. The run stops at the
 first result that cannot be written for lack of room (disk full, quota, read-only), which
@@ -95,6 +97,13 @@ class OtherSize(NamedTuple):
     what: str = "the mask"
 
 
+class Unmarked(NamedTuple):
+    """A picture left alone, nothing written for it, because it does not carry what its
+    mask is of (:func:`clear_folder`'s ``shows_mark``: a watermark not found in it)."""
+
+    path: Path
+
+
 class PictureNote(str):
     """A note on a picture rather than on its result (the guidance it was filled
     without): :attr:`BatchResult.notes` holds it with the picture, and :func:`note_lines`
@@ -118,13 +127,19 @@ class Protected(NamedTuple):
 BeforeFill = Callable[[Path, InpaintRequest, Engine], None]
 PictureReport = Callable[..., None]  # (fraction of this picture in [0, 1), step="")
 # (picture, its result's path, report) -> None once the result is written, a note on the
-# result written (what its writing left out) or a sequence of them, or OtherSize
-PictureWork = Callable[[Path, Path, PictureReport], OtherSize | str | Sequence[str] | None]
+# result written (what its writing left out) or a sequence of them, or OtherSize or
+# Unmarked for a picture left alone
+PictureWork = Callable[[Path, Path, PictureReport],
+                       OtherSize | Unmarked | str | Sequence[str] | None]
+# (picture as read, (H, W, 3) uint8 RGB; the shift its mask moved by onto it, None at the
+# mask's size) -> whether it carries what the mask is of: clear_folder's ``shows_mark``
+MarkCheck = Callable[[np.ndarray, tuple[int, int] | None], bool]
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What :func:`clear_folder` did; every input is in exactly one of the first four lists.
+    """What :func:`clear_folder` did; every input is in exactly one of :attr:`written`,
+    :attr:`failed`, :attr:`skipped`, :attr:`other_size` and :attr:`unmarked`.
 
     Attributes:
         written: the output files, in input order.
@@ -151,6 +166,9 @@ class BatchResult:
             it leaves out what concerns saving the picture, not its label map.)
         noun: what the run writes, in the singular (``"label map"`` for
             :func:`label_folder`), for the messages on it (:func:`so_far`).
+        unmarked: the pictures left alone, nothing written for them, because they do not
+            carry what the mask is of (``shows_mark``: no watermark found in them), in
+            input order; no failure either.
     """
 
     written: tuple[Path, ...]
@@ -159,11 +177,12 @@ class BatchResult:
     other_size: tuple[OtherSize, ...] = ()
     notes: tuple[tuple[Path, str], ...] = ()
     noun: str = "result"
+    unmarked: tuple[Path, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Nothing failed (results kept from an earlier run and pictures of another size
-        skipped as asked are no failure)."""
+        """Nothing failed (results kept from an earlier run, pictures of another size
+        skipped as asked and pictures without the watermark left alone are no failure)."""
         return not self.failed
 
 
@@ -488,15 +507,17 @@ def _already_there(target: Path, overwrite: bool) -> bool:
 
 def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
-    2 already there, 1 skipped (another size), 1 failed"`` (the last three only when there
-    are some), naming what it writes by its :attr:`~BatchResult.noun` (``"4 label maps
-    written and kept, ..."``)."""
+    2 already there, 1 skipped (another size), 1 left unchanged (no watermark found), 1
+    failed"`` (the last four only when there are some), naming what it writes by its
+    :attr:`~BatchResult.noun` (``"4 label maps written and kept, ..."``)."""
     parts = [f"{count_noun(len(result.written), result.noun)} written and kept",
              f"{count_noun(len(not_done), 'picture')} not done"]
     if result.skipped:
         parts.append(f"{len(result.skipped)} already there")
     if result.other_size:
         parts.append(f"{len(result.other_size)} skipped (another size)")
+    if result.unmarked:
+        parts.append(f"{len(result.unmarked)} left unchanged (no watermark found)")
     if result.failed:
         parts.append(f"{len(result.failed)} failed")
     return ", ".join(parts)
@@ -544,7 +565,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
                  fixed_guidance: Mapping[str, np.ndarray] | None = None,
                  fixed_names: Mapping[str, str] | None = None,
                  mask_name: str = "the mask",
-                 guidance_given: frozenset[Guidance] | set[Guidance] = frozenset()
+                 guidance_given: frozenset[Guidance] | set[Guidance] = frozenset(),
+                 shows_mark: MarkCheck | None = None
                  ) -> BatchResult:
     """Fill ``mask`` in every image and write the results into ``output_dir``.
 
@@ -618,6 +640,13 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             own.
         guidance_given: the kinds of guidance ``guidance`` and ``fixed_guidance`` give, for
             an engine requiring some (:func:`prepare_engine`).
+        shows_mark: ``shows_mark(picture, shift)`` (:data:`MarkCheck`), asked of each
+            picture read and given its mask (after ``other_sizes``), with its pixels and the
+            shift its mask moved by (None at the mask's size): whether it carries what the
+            mask is of (a watermark:
+            :meth:`engines.watermark.WatermarkEstimate.shows_mark`). A picture that does
+            not is left alone, nothing written, and listed in :attr:`BatchResult.unmarked`
+            (no failure); without it every picture is filled.
 
     Returns a :class:`BatchResult`. Raises before any work (nothing created, the output
     folder included) :class:`InputError` for an empty or malformed mask, an unsafe or
@@ -665,7 +694,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         if "labels" in fixed_guidance:  # a label map of a set the model was not trained on
             engine.check_label_set(settings.get("label_set"))
 
-    def fill(source: Path, target: Path, report: PictureReport) -> OtherSize | list[str]:
+    def fill(source: Path, target: Path,
+             report: PictureReport) -> OtherSize | Unmarked | list[str]:
         loaded = load_image(source)
         image = loaded.rgb
         image_mask = mask(source, loaded) if callable(mask) else mask
@@ -675,6 +705,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
             return OtherSize(source, _size(image), mask_size,
                              turned_size_note(*mask_size, loaded.shape))
         placed, shift = placing
+        if shows_mark is not None and not shows_mark(image, shift):
+            return Unmarked(source)
         fixed = _guidance_for(fixed_guidance, image, other_sizes, shift)
         if fixed is None:  # masks of their own: the guidance for every picture is not its size
             size = _size(next(iter(fixed_guidance.values())))
@@ -720,7 +752,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     ``work`` reads the picture, computes and writes its result atomically (None, or a note
     on the result, or a sequence of them: :attr:`BatchResult.notes`, a :class:`PictureNote`
     kept with the picture), or leaves it alone as
-    another size than its mask (an :class:`OtherSize`); it reports its own
+    another size than its mask (an :class:`OtherSize`) or as not carrying what its mask is
+    of (an :class:`Unmarked`); it reports its own
     progress as ``report(fraction, step="")``, ``fraction`` of this picture in [0, 1), the
     end being reported here once it returned. ``prepare`` (a network's loading, say) runs
     first and the targets' folder is created after it. ``progress(fraction, message)``
@@ -743,15 +776,17 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     failed: list[tuple[Path, str]] = []
     skipped: list[Path] = []
     other_size: list[OtherSize] = []
+    unmarked: list[Path] = []
     notes: list[tuple[Path, str]] = []
     total = max(len(sources), 1)
 
     def done() -> BatchResult:
         return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size),
-                           tuple(notes), noun)
+                           tuple(notes), noun, tuple(unmarked))
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
-        return tuple(sources[len(written) + len(failed) + len(skipped) + len(other_size):])
+        dealt_with = len(written) + len(failed) + len(skipped) + len(other_size) + len(unmarked)
+        return tuple(sources[dealt_with:])
 
     def earlier() -> tuple[Path, ...]:  # the results from before of pictures not redone
         if not overwrite:
@@ -781,6 +816,8 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                     outcome = work(source, target, report)
                     if isinstance(outcome, OtherSize):
                         other_size.append(outcome)
+                    elif isinstance(outcome, Unmarked):
+                        unmarked.append(outcome.path)
                     else:
                         written.append(target)
                         said = [outcome] if isinstance(outcome, str) else outcome or ()

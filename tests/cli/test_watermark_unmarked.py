@@ -1,0 +1,151 @@
+"""`watermark`: a picture in which the estimated watermark is not found is left unchanged and
+named (the estimate line and the summary), unless `--unmarked fill`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cli
+from engines.fileio import encode_image, load_mask, read_rgb, write_atomic
+from engines.watermark import (
+    WatermarkEstimate,
+    anchored_shift,
+    estimate_watermark_mask,
+    shifted,
+)
+from tests.cli.refusals import argument_error
+from tests.engines.test_watermark import stamp, watermark_alpha
+from tests.engines.test_watermark_unmarked import marked_folder, photo_backgrounds
+
+SIZE = (120, 160)
+UNCHANGED = ("1 left unchanged (the watermark was not found in it; --unmarked fill fills "
+             "them):\n  unmarked.png\n")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """8 PNG photos of 160x120: ``unmarked.png`` without the watermark, ``photo1.png`` to
+    ``photo7.png`` with it; returns (folder, images by name, alpha)."""
+    images, alpha = marked_folder(8, size=SIZE)
+    source = tmp_path / "in"
+    source.mkdir()
+    names = ["unmarked.png"] + [f"photo{index}.png" for index in range(1, 8)]
+    for name, image in zip(names, images):
+        write_atomic(source / name, encode_image(image, ".png"))
+    return source, dict(zip(names, images)), alpha
+
+
+def run(*arguments) -> int:
+    return cli.main(["watermark", *map(str, arguments)])
+
+
+def test_the_picture_without_the_mark_is_left_unchanged_and_named(folder, tmp_path, capsys):
+    source, images, _alpha = folder
+    output, mask_file = tmp_path / "out", tmp_path / "mask.png"
+    assert run("--images", source, "-o", output, "--mask-out", mask_file) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    estimate_line = next(line for line in out.splitlines() if line.startswith("watermark found"))
+    assert estimate_line.startswith("watermark found, estimated from 8 images: ")
+    assert estimate_line.endswith("; 1 of them shows no mark: unmarked.png")
+    assert f"7 written to {output}, 0 failed\n" in out and UNCHANGED in out
+    assert "failed:" not in out
+    assert not (output / "unmarked.png").exists()
+    hole = load_mask(mask_file, SIZE) >= 128
+    for name, image in images.items():
+        if name == "unmarked.png":
+            continue
+        cleared = read_rgb(output / name)
+        assert np.count_nonzero((cleared != image).any(axis=2) & ~hole) == 0
+        assert (cleared[hole] != image[hole]).any()
+    assert read_rgb(source / "unmarked.png").tobytes() == images["unmarked.png"].tobytes()
+
+    # run again: the results are kept, the picture without the mark is still left alone
+    assert run("--images", source, "-o", output) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"0 written to {output}, 0 failed\n" in out and UNCHANGED in out
+    assert "7 skipped: already in the output folder" in out
+
+
+def test_unmarked_fill_fills_every_picture(folder, tmp_path, capsys):
+    source, images, _alpha = folder
+    output, mask_file = tmp_path / "out", tmp_path / "mask.png"
+    assert run("--images", source, "-o", output, "--unmarked", "fill",
+               "--mask-out", mask_file) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "1 of them shows no mark: unmarked.png" in out  # the estimate still says so
+    assert f"8 written to {output}, 0 failed\n" in out and "left unchanged" not in out
+    hole = load_mask(mask_file, SIZE) >= 128
+    cleared = read_rgb(output / "unmarked.png")
+    assert (cleared[hole] != images["unmarked.png"][hole]).any()
+    assert (cleared[~hole] == images["unmarked.png"][~hole]).all()
+
+
+def test_a_faint_mark_is_filled_everywhere(tmp_path, capsys):
+    images, _alpha = marked_folder(8, opacity=0.2, size=SIZE)
+    source = tmp_path / "in"
+    source.mkdir()
+    for index, image in enumerate(images[1:]):  # every one carries the faint mark
+        write_atomic(source / f"faint{index}.png", encode_image(image, ".png"))
+    assert run("--images", source, "-o", tmp_path / "out") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"7 written to {tmp_path / 'out'}, 0 failed\n" in out
+    assert "left unchanged" not in out and "no mark" not in out
+
+
+def test_an_anchored_picture_without_the_mark_is_left_unchanged(folder, tmp_path, capsys):
+    source, _images, alpha = folder
+    target = (200, 150)  # width, height
+    # the mark placed where the command will place the mask (pictures of another size are
+    # left out of the estimate, so the estimate is the same with them)
+    shift = anchored_shift(estimate_watermark_mask(source).mask >= 128, target)
+    clean, background = photo_backgrounds(2, (150, 200), seed=5, first=2)
+    write_atomic(source / "big-unmarked.png", encode_image(clean, ".png"))
+    write_atomic(source / "big-marked.png",
+                 encode_image(stamp(background, shifted(alpha, shift, target)), ".png"))
+    output = tmp_path / "out"
+    assert run("--images", source, "-o", output, "--other-sizes", "anchor") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"8 written to {output}, 0 failed\n" in out
+    assert ("2 left unchanged (the watermark was not found in them; --unmarked fill fills "
+            "them):\n  big-unmarked.png\n  unmarked.png\n") in out
+    assert (output / "big-marked.png").exists() and not (output / "big-unmarked.png").exists()
+
+
+def test_nothing_filled_because_no_picture_shows_the_mark_is_a_failure(folder, tmp_path,
+                                                                         capsys, monkeypatch):
+    source, _images, _alpha = folder
+    monkeypatch.setattr(WatermarkEstimate, "shows_mark", lambda self, rgb, shift=None: False)
+    output = tmp_path / "out"
+    assert run("--images", source, "-o", output) == cli.EXIT_FAILED
+    captured = capsys.readouterr()
+    assert f"0 written to {output}, 0 failed\n" in captured.out
+    assert "8 left unchanged (the watermark was not found in them;" in captured.out
+    assert captured.err.splitlines()[-1] == (
+        "error: the watermark was found in none of the images; nothing was written "
+        "(--unmarked fill fills them all the same)")
+    assert list(output.iterdir()) == []
+    assert run("--images", source, "-o", output, "--unmarked", "fill") == cli.EXIT_OK
+
+
+def test_an_unknown_unmarked_choice_is_a_usage_error(folder, tmp_path, capsys):
+    source, _images, _alpha = folder
+    assert run("--images", source, "-o", tmp_path / "out", "--unmarked", "maybe") == \
+        cli.EXIT_USAGE
+    assert "--unmarked" in argument_error(capsys, "watermark")
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_many_pictures_without_the_mark_judge_none_and_fill_all(tmp_path, capsys):
+    alpha = watermark_alpha(SIZE, 0.45)
+    backgrounds = photo_backgrounds(7, SIZE, seed=2)
+    source = tmp_path / "in"
+    source.mkdir()
+    for index, background in enumerate(backgrounds):
+        image = background if index < 3 else stamp(background, alpha)
+        write_atomic(source / f"photo{index}.png", encode_image(image, ".png"))
+    assert run("--images", source, "-o", tmp_path / "out") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert ("; too many of them seem to lack it (a faint mark) to tell which carry it, so every "
+            "image is filled\n") in out
+    assert f"7 written to {tmp_path / 'out'}, 0 failed\n" in out and "left unchanged" not in out
