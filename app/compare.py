@@ -16,8 +16,8 @@ engine, so that the focus alone says which result Enter or Space takes) emits
 One result is the current one, framed, its button the dialog's default: until a card is
 clicked, the best so far, that is the first to arrive among those whose engine ignores the
 least of the guidance given (after a label edit, OpenCV Telea's result is not framed once
-Guided PatchMatch's arrives); a click on a card makes that one current for good. Enter takes it wherever the
-focus is, except on another "Use" button, which Enter takes instead (Stop and Close are
+Guided PatchMatch's arrives); a click on a card makes that one current for good. Enter
+takes it wherever the focus is, except on another "Use" button, which Enter takes instead (Stop and Close are
 pressed with Space or a click, never by Enter); Esc closes the dialog (once the engines have
 stopped).
 """
@@ -196,7 +196,8 @@ class CompareTask(Task):
                 if engine is not None:
                     engine.release()
 
-    def _notes(self, engine: Engine, given: set[Guidance], cancel: CancelToken) -> tuple[str, ...]:
+    def _notes(self, engine: Engine, given: set[Guidance],
+               cancel: CancelToken) -> tuple[str, ...]:
         """What the editor says after ``engine``'s fill of the request: the guidance of
         ``given`` it ignores (:func:`app.controller.ignored_guidance_note`), then
         :func:`source_notes` (see the class notes)."""

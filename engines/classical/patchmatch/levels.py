@@ -31,6 +31,7 @@ from engines.classical.patchmatch.window import (
     row_bands,
 )
 from engines.guidance import patch_centres, reference_usable
+from engines.region import Box
 
 BAND_ROWS = 16  # rows per band of the parallel scans; fixed so results do not depend on threads
 # coarse rows per band of the pyramid's reductions (twice as many fine rows are read): at
@@ -584,13 +585,11 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
     lines are found in a box around those pixels only."""
     near, far = THIN_LINE_RING
     hole, sketch = level.hole, level.sketch
-    box = _box_of(sketch, cancel)
+    box = Box.around(sketch)
     if box is None:
         return False
     reach = far + 2 * THIN_LINE_WIDTH + 2 * SKELETON_MARGIN
-    top, bottom = max(box[0] - reach, 0), min(box[1] + reach, hole.shape[0])
-    left, right = max(box[2] - reach, 0), min(box[3] + reach, hole.shape[1])
-    rows, columns = slice(top, bottom), slice(left, right)
+    rows, columns = box.grown(reach).clip(hole.shape).slices
     away = cv2.distanceTransform((~hole[rows, columns]).view(np.uint8), cv2.DIST_L2, 3)
     drawn = sketch[rows, columns] & (away >= near) & (away <= far)
     if np.count_nonzero(drawn) < 4:
@@ -601,25 +600,6 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
                                   THIN_LINE_WIDTH, cancel)
     on = np.count_nonzero(drawn & (region | centres))
     return on >= THIN_LINE_SHARE * np.count_nonzero(drawn)
-
-
-def _box_of(mask: np.ndarray, cancel: CancelToken | None = None
-            ) -> tuple[int, int, int, int] | None:
-    """``(top, bottom, left, right)`` of the set pixels of a bool ``(h, w)`` map (bottom and
-    right exclusive), or None when none is set; scanned band by band."""
-    found = None
-    for top, bottom in row_bands(mask.shape[0]):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        rows = mask[top:bottom]
-        if not rows.any():
-            continue
-        ys = np.flatnonzero(rows.any(axis=1))
-        xs = np.flatnonzero(rows.any(axis=0))
-        box = (top + int(ys[0]), top + int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1)
-        found = box if found is None else (min(found[0], box[0]), max(found[1], box[1]),
-                                           min(found[2], box[2]), max(found[3], box[3]))
-    return found
 
 
 def _canny(gray: np.ndarray, low: float, high: float,
