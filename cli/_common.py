@@ -340,11 +340,12 @@ def folder_pictures(images: str | os.PathLike, output: str | os.PathLike, result
 _EMPTY_LAYER_ADVICE = {"sketch": "; leave --sketch out to fill without lines"}
 
 
-def load_layer(path: str | None, shape: tuple[int, int], what: str) -> np.ndarray | None:
+def load_layer(path: str | None, shape: tuple[int, int] | None,
+               what: str) -> np.ndarray | None:
     """The binary layer file at ``path`` (white = set), ``(H, W)`` uint8, checked against
-    the image ``shape``, or None without ``path``. ``what`` names the layer as the editor
-    does ("mask", "sketch", "include area", "exclude area"); one holding nothing it needs
-    is refused as the editor refuses it (:func:`engines.fileio.empty_layer_problem`)."""
+    the image ``shape`` (any size with None), or None without ``path``. ``what`` names the
+    layer as the editor does ("mask", "sketch", "include area", "exclude area"); one holding
+    nothing it needs is refused as the editor refuses it (:func:`engines.fileio.empty_layer_problem`)."""
     if path is None:
         return None
     layer = load_mask(path, shape, what)

@@ -51,6 +51,7 @@ from engines.fileio import (
     ImageMissingError,
     LoadedImage,
     count_noun,
+    empty_layer_problem,
     load_colour_strokes,
     load_mask,
     names_and_more,
@@ -263,7 +264,11 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
     def find(image_path: Path, loaded: LoadedImage) -> np.ndarray:
         candidate = found.get(image_path)
         if candidate is not None:
-            return load_mask(candidate, loaded.shape)  # names the size stored, if turned
+            layer = load_mask(candidate, loaded.shape)  # names the size stored, if turned
+            problem = empty_layer_problem(layer, str(candidate), "mask")
+            if problem:  # said as inpaint and batch --mask say it, not as the editor does
+                raise InputError(problem)
+            return layer
         if not listed:
             listed.append(folder_names(folder))
         # in the pictures' own folder photo.png is the picture itself: its mask's first name
@@ -780,7 +785,7 @@ def run(args: argparse.Namespace) -> int:
         args.images, args.output, "results",
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
-    mask = load_mask(mask_path) if mask_path else mask_finder(masks, found_masks)
+    mask = load_layer(mask_path, None, "mask") if mask_path else mask_finder(masks, found_masks)
     given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
         args.engine, given | ({Guidance.EXEMPLARS} if args.exemplar else set()))

@@ -666,7 +666,7 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         if mask.dtype != np.uint8 or mask.ndim != 2:
             raise InputError(f"the mask must be (H, W) uint8, got {mask.dtype} {mask.shape}")
         if not (mask >= 128).any():
-            raise InputError("the mask is empty: nothing to clear")
+            raise InputError("the mask is empty (no white pixels)")
     fixed_guidance = dict(fixed_guidance or {})
     fixed_names = dict(fixed_names or {})
     _check_fixed_sizes(fixed_guidance, fixed_names, None if callable(mask) else mask,

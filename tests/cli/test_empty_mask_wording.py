@@ -1,0 +1,59 @@
+"""An empty mask file is refused in the same words by ``inpaint``, ``batch --mask`` and
+``batch --masks``: the file named, "the mask is empty (no white pixels)"."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import main
+from engines.fileio import save_image, save_mask
+
+EMPTY = "the mask is empty (no white pixels)"
+
+
+def run_cli(*argv) -> int:
+    return main.main([str(arg) for arg in argv])
+
+
+@pytest.fixture
+def folder(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        save_image(pictures / name, rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    hole = np.zeros((48, 64), np.uint8)
+    hole[16:32, 20:40] = 255
+    save_mask(tmp_path / "empty.png", np.zeros((48, 64), np.uint8))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    save_mask(masks / "a.png", np.zeros((48, 64), np.uint8))
+    save_mask(masks / "b.png", hole)
+    return tmp_path
+
+
+def test_inpaint_names_the_empty_mask_file(folder, capsys):
+    code = run_cli("inpaint", folder / "pictures" / "a.png", folder / "empty.png",
+                   "-o", folder / "out.png", "--engine", "telea")
+    err = capsys.readouterr().err
+    assert code == 2 and f"empty.png: {EMPTY}" in err and err.count("\n") == 1
+    assert not (folder / "out.png").exists()
+
+
+def test_batch_with_one_empty_mask_is_refused_in_the_same_words(folder, capsys):
+    code = run_cli("batch", "--images", folder / "pictures", "--mask", folder / "empty.png",
+                   "-o", folder / "out", "--engine", "telea")
+    err = capsys.readouterr().err
+    assert code == 2 and f"empty.png: {EMPTY}" in err and err.count("\n") == 1
+    assert "nothing to clear" not in err
+    assert not (folder / "out").exists()
+
+
+def test_a_pictures_empty_mask_is_named_and_the_others_are_filled(folder, capsys):
+    code = run_cli("batch", "--images", folder / "pictures", "--masks", folder / "masks",
+                   "-o", folder / "out", "--engine", "telea")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"a.png: {folder / 'masks' / 'a.png'}: {EMPTY}" in out
+    assert "paint over" not in out  # the editor's advice has no place in a folder run
+    assert sorted(path.name for path in (folder / "out").iterdir()) == ["b.png"]
