@@ -414,6 +414,17 @@ def load_window() -> tuple[QByteArray | None, QByteArray | None]:
     return tuple(_load(key, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
 
 
+def window_not_restored(geometry: bool = False, state: bool = False) -> None:
+    """Note for :func:`not_understood` that the window could not restore the stored
+    ``geometry`` or dock ``state`` (:func:`load_window` read bytes, but Qt refused them as
+    damaged), so that it is named as any entry not understood and, at
+    :meth:`SettingsWriter.reset_not_understood`, replaced by the window's own."""
+    for key, refused in ((_GEOMETRY_KEY, geometry), (_STATE_KEY, state)):
+        noted = _notes.get(key)
+        if refused and noted is not None and noted[0] is not None:
+            _notes[key] = (noted[0], [_CHECKED[key][0]])
+
+
 def _byte_array(value: Any) -> QByteArray | None:
     return value if isinstance(value, QByteArray) else None
 

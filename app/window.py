@@ -1394,13 +1394,14 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         view.apply_to(style)
         self.overlay_panel.load(style)
         geometry, state = preferences.load_window()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None and self.restoreState(state):
+        placed = geometry is None or self.restoreGeometry(geometry)
+        laid_out = state is None or self.restoreState(state)
+        if state is not None and laid_out:
             self._docks_sized = True  # the user's own layout
             for dock in self.docks.values():  # no panel can be closed: one hidden comes back
                 if dock.isHidden():
                     dock.show()
+        preferences.window_not_restored(geometry=not placed, state=not laid_out)
         self.canvas.set_wheel_mode(preferences.load_wheel_mode())
         self._settings_writer = preferences.SettingsWriter(self._remembered())
         self._saves_preferences = True

@@ -102,3 +102,29 @@ def test_a_note_whose_reset_cannot_be_written_is_still_said_alone(qtbot, monkeyp
         assert failed  # the reset was tried
     finally:
         window.worker.shutdown()
+
+
+def test_a_window_layout_qt_cannot_restore_is_said_once_and_replaced(qtbot):
+    # bytes the reader takes, but not a layout Qt wrote: restoreState/restoreGeometry refuse
+    _ini("[window]\nstate=@ByteArray(xx)\ngeometry=@ByteArray(yy)\n")
+    note, said = _start(qtbot)
+    assert "panel layout" in note and "window size and place" in note and said == note
+    stored_state = preferences.store().value("window/state")
+    stored_geometry = preferences.store().value("window/geometry")
+    assert bytes(stored_state) != b"xx" and bytes(stored_geometry) != b"yy"
+    probe = shown_window(qtbot)
+    try:  # the window's own layout was stored in their place: Qt takes it back
+        assert probe.restoreState(stored_state) and probe.restoreGeometry(stored_geometry)
+    finally:
+        probe.worker.shutdown()
+    assert _start(qtbot) == ("", "")
+
+
+def test_a_layout_the_window_restores_is_not_named(qtbot):
+    first = shown_window(qtbot)
+    try:
+        preferences.store().setValue("window/state", first.saveState())
+        preferences.store().setValue("window/geometry", first.saveGeometry())
+    finally:
+        first.worker.shutdown()
+    assert _start(qtbot) == ("", "")
