@@ -561,7 +561,7 @@ class FileCommands:
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")
         profile_note = left_out_profile(metadata, image, path.suffix, doc.grey) \
-            or converted_profile_note(metadata)
+            or converted_profile_note(metadata, path.suffix)
         said = f"{'Applied the fill shown and saved' if applied else 'Saved'} {path}{depth}"
         # the stages of a fill still running show on the canvas, but are not in the file
         running = "the fill still running is not in the file" if self.controller.busy else ""

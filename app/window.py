@@ -326,7 +326,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         self.actions["keep_metadata"].setStatusTip(
             "Saved pictures keep the original's colour profile, EXIF, XMP and IPTC (date, "
             "camera, GPS, caption, keywords, copyright); never a thumbnail, which would show "
-            "what was removed, or Lightroom develop settings")
+            "what was removed, or Lightroom develop settings. Off, or in a BMP or GIF, a "
+            "picture with a colour profile is converted to sRGB, so it looks the same")
         a("models", "&Models…", self.show_models)
         a("quit", "&Quit", self.close)
         a("undo", "&Undo", self.undo)

@@ -27,6 +27,7 @@ from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
+    converted_profile_note,
     dropped_metadata_note,
     left_out_profile,
     load_colour_strokes,
@@ -181,8 +182,10 @@ def run(args: argparse.Namespace) -> int:
                                                                      output.suffix)
     if dropped is not None:  # as a folder run notes it
         print(one_line(f"note: {dropped}"))
-    profile_note = None if args.strip_metadata else left_out_profile(
-        loaded.metadata, final.image, output.suffix, loaded.grey)
+    written = loaded.metadata.stripped() if args.strip_metadata else loaded.metadata
+    profile_note = (None if args.strip_metadata else left_out_profile(
+        loaded.metadata, final.image, output.suffix, loaded.grey)) \
+        or converted_profile_note(written, output.suffix)
     if profile_note is not None:
         print(one_line(f"note: {profile_note}"))
     print(one_line(f"wrote {output}"))

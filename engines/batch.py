@@ -46,6 +46,7 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
     LoadedImage,
+    converted_profile_note,
     count_noun,
     dropped_metadata_note,
     join_words,
@@ -158,7 +159,9 @@ class BatchResult:
             result's format having none: both by :func:`engines.fileio.picture_notes`, as
             ``inpaint`` says them; its colour profile, EXIF and XMP in a format that holds
             none: :func:`engines.fileio.dropped_metadata_note`; a grey colour profile a
-            colour result cannot hold: :func:`engines.fileio.left_out_profile`) or hold
+            colour result cannot hold: :func:`engines.fileio.left_out_profile`; a wide-gamut
+            one not kept, its colours converted to sRGB:
+            :func:`engines.fileio.converted_profile_note`) or hold
             nothing found (:meth:`~engines.segmentation.base.Parser.map_note`, such as
             :data:`engines.segmentation.face.NO_FACE`), in input order (a picture's own in
             that order); :func:`note_lines` says them once per kind. None of them is a
@@ -727,7 +730,8 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         dropped = dropped_metadata_note(loaded.metadata, target.suffix) if keep_metadata \
             else None
         profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
-                   if keep_metadata else None)
+                   if keep_metadata else None) or converted_profile_note(
+            loaded.metadata if keep_metadata else loaded.metadata.stripped(), target.suffix)
         # the guidance it went without, then in inpaint's order: the fill's, the picture's
         # own, its metadata not kept
         return [*off, *lacking, *notes, *picture_notes(loaded, target.suffix),

@@ -1942,8 +1942,10 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     ``metadata.source`` says the original was a lossless WebP; PNG is lossless; GIF holds
     256 colours, the original GIF's palette when ``metadata.source`` has it
     (:func:`_encode_gif`). ``metadata`` is embedded
-    in RGB pictures of every format but BMP and GIF, which have no place for it (8-bit TIFFs
-    that carry it are written uncompressed). With ``deep_original``
+    in RGB pictures of every format but BMP and GIF, which have no place for it (their
+    pixels are converted to sRGB from a colour profile so left out, as
+    :meth:`ImageMetadata.stripped` says; 8-bit TIFFs that carry it are written
+    uncompressed). With ``deep_original``
     (:attr:`LoadedImage.deep_original`, the same size), PNG is written at 16 bits per
     channel and TIFF in the original's sample type (16-bit or floating point), the original's
     samples kept wherever ``pixels`` still shows them and, for over-range float samples,
@@ -1975,7 +1977,7 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     if suffix not in IMAGE_SUFFIXES:
         raise ImageFileError(f"cannot write {suffix or 'files without an extension'}; use one "
                              f"of {', '.join(IMAGE_SUFFIXES)}")
-    pixels, metadata = _in_srgb(pixels, metadata)
+    pixels, metadata = _in_srgb(pixels, _as_written(metadata, suffix))
     if alpha is not None and suffix not in ALPHA_SUFFIXES and pixels.ndim == 3:
         pixels, alpha = flattened(pixels, alpha), None
     if quality is None:
@@ -2050,6 +2052,14 @@ def _converted(rgb: np.ndarray, transform: ImageCms.ImageCmsTransform) -> np.nda
         band = Image.fromarray(np.ascontiguousarray(rgb[top:top + rows]))
         out[top:top + rows] = np.asarray(ImageCms.applyTransform(band, transform))
     return out
+
+
+def _as_written(metadata: ImageMetadata, suffix: str) -> ImageMetadata:
+    """``metadata`` as a ``suffix`` file holds it: for BMP and GIF, which have no place for
+    any (:data:`NO_METADATA_SUFFIXES`), :meth:`ImageMetadata.stripped`, so that a picture in
+    Adobe RGB or Display P3 is written converted to sRGB, not with its numbers read as sRGB;
+    otherwise as it is."""
+    return metadata.stripped() if suffix.lower() in NO_METADATA_SUFFIXES else metadata
 
 
 def _in_srgb(pixels: np.ndarray, metadata: ImageMetadata
@@ -2234,13 +2244,14 @@ def left_out_profile(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
     return None
 
 
-def converted_profile_note(metadata: ImageMetadata) -> str | None:
-    """The note on a picture written with ``metadata`` whose colours writing converts to
-    sRGB, its colour profile not being kept (:attr:`ImageMetadata.convert_from`,
+def converted_profile_note(metadata: ImageMetadata, suffix: str = "") -> str | None:
+    """The note on a picture written with ``metadata`` as a ``suffix`` file whose colours
+    writing converts to sRGB, its colour profile not being kept
+    (:attr:`ImageMetadata.convert_from`, or any profile in a BMP or GIF, which hold none;
     :func:`srgb_conversion`): ``"its colours were converted to sRGB from its Adobe RGB
     (1998) colour profile, which is not kept"``; None when the pixels are written as they
     are (no profile, sRGB, the profile kept)."""
-    conversion = srgb_conversion(metadata.convert_from)
+    conversion = srgb_conversion(_as_written(metadata, suffix).convert_from)
     if conversion is None:
         return None
     return (f"its colours were converted to sRGB from its {conversion[1]} colour profile, "

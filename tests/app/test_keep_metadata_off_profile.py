@@ -63,3 +63,24 @@ def test_a_picture_without_a_profile_is_saved_as_it_is(window, tmp_path):
     assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'copy.png'}"
     stored, profile = _stored(tmp_path / "copy.png")
     assert profile is None and np.array_equal(stored, rgb)
+
+
+def test_the_menu_entry_says_a_profile_is_converted(window):
+    assert "converted to sRGB" in window.actions["keep_metadata"].statusTip()
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_save_as_bmp_converts_and_says_so_whatever_the_setting(window, tmp_path, keep):
+    window.actions["keep_metadata"].setChecked(keep)
+    shutil.copyfile(SAMPLES / "rocket.jpg", tmp_path / "rocket.jpg")
+    assert window.open_path(tmp_path / "rocket.jpg")
+    doc = window.document
+    shown = display_transform(doc.metadata.icc_profile)(doc.image)
+    assert window.save_as(tmp_path / "copy.bmp")
+    assert window.errors == []
+    dropped = " without the colour profile and EXIF (.bmp has no place for them)"
+    assert window.statusBar().currentMessage() == (  # off, there was nothing to drop
+        f"Saved {tmp_path / 'copy.bmp'}{dropped if keep else ''}; its colours were "
+        "converted to sRGB from its Adobe RGB (1998) colour profile, which is not kept")
+    stored, _profile = _stored(tmp_path / "copy.bmp")
+    assert np.array_equal(stored, shown)
