@@ -679,16 +679,20 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
 
 
 def _interrupted(stop: BatchInterrupted, overwrite: bool,
-                 notes: Iterable[str] | None = None) -> KeyboardInterrupt:
+                 notes: Iterable[str] | None = None,
+                 more: Callable[[BatchResult], None] | None = None) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
     run got and how to finish it (printed by :func:`cli.main`, exit code 130), after what it
-    did (:func:`print_outcome`, with ``notes``: by default the results').
+    did (:func:`print_outcome`, with ``notes``: by default the results'; then ``more`` of
+    it, a command's own lists).
 
     After a run with ``overwrite``, the results an earlier run left for the pictures not
     redone (:attr:`~engines.batch.BatchInterrupted.earlier`) are listed on stdout, one name
     a line: a run without ``--overwrite`` would keep them, so the advice is to run the same
     command again (every picture is redone) or to delete those files first."""
     print_outcome(stop.result, notes, skips=False)
+    if more is not None:
+        more(stop.result)
     again = ("run the same command without --overwrite to finish the rest" if overwrite else
              "run the same command again to finish the rest: the results already there are "
              "skipped")
@@ -714,11 +718,14 @@ def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
         print(one_line(f"  {path.name}"))
 
 
-def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None) -> int:
+def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None,
+             more: Callable[[BatchResult], None] | None = None) -> int:
     """Say why a folder run stopped part way and what it did (with ``notes``: by default the
-    results'; with ``--overwrite``, also which results are still an earlier run's); returns
-    the exit code."""
+    results'; ``more`` of it; with ``--overwrite``, also which results are still an earlier
+    run's); returns the exit code."""
     print_outcome(stop.result, notes, skips=False)
+    if more is not None:
+        more(stop.result)
     if stop.earlier:
         _print_earlier(stop.earlier, stop.result.noun)
     print(f"error: {one_line(str(stop))}", file=sys.stderr)
@@ -727,22 +734,23 @@ def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None) -> int:
 
 def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
                overwrite: bool,
-               notes: Callable[[BatchResult], Iterable[str]] | None = None
-               ) -> BatchResult | int:
+               notes: Callable[[BatchResult], Iterable[str]] | None = None,
+               more: Callable[[BatchResult], None] | None = None) -> BatchResult | int:
     """``clear()``'s result (a :func:`engines.batch.clear_folder` run). A run stopped part
     way first calls ``close()``, so that the progress bar ends before the message: Ctrl+C is
     raised again, saying how to finish (:func:`_interrupted`), and a stop for lack of room
     is said and its exit code returned (:func:`_stopped`); either says the notes a finished
     run would say (``notes(what was done)``; by default the results',
-    :func:`engines.batch.note_lines`)."""
+    :func:`engines.batch.note_lines`), then ``more(what was done)``, what else the command
+    says of a finished run (the watermark's pictures left unchanged)."""
     try:
         return clear()
     except BatchInterrupted as stop:
         close()
-        raise _interrupted(stop, overwrite, notes and notes(stop.result)) from None
+        raise _interrupted(stop, overwrite, notes and notes(stop.result), more) from None
     except BatchStopped as stop:
         close()
-        return _stopped(stop, notes and notes(stop.result))
+        return _stopped(stop, notes and notes(stop.result), more)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
             request_settings=settings, other_sizes=args.other_sizes,
             keep_metadata=not args.strip_metadata,
             shows_mark=estimate.shows_mark if args.unmarked == "skip" else None),
-            bar.close, args.overwrite)
+            bar.close, args.overwrite, more=print_unmarked)
     finally:
         bar.close()
     if not isinstance(result, BatchResult):

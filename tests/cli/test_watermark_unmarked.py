@@ -149,3 +149,22 @@ def test_too_many_pictures_without_the_mark_judge_none_and_fill_all(tmp_path, ca
     assert ("; too many of them seem to lack it (a faint mark) to tell which carry it, so every "
             "image is filled\n") in out
     assert f"7 written to {tmp_path / 'out'}, 0 failed\n" in out and "left unchanged" not in out
+
+
+def test_an_interrupted_run_names_the_pictures_left_unchanged_so_far(folder, tmp_path, capsys,
+                                                                     monkeypatch):
+    import engines.batch
+    from tests.cli.stopping import ctrl_c, stop_at_call
+
+    source, _images, _alpha = folder
+    (source / "unmarked.png").rename(source / "a_unmarked.png")  # judged first
+    output = tmp_path / "out"
+    # Ctrl+C while the third marked picture is cleared
+    stop_at_call(monkeypatch, engines.batch, "_final_image", 3, ctrl_c)
+    assert run("--images", source, "-o", output) == cli.EXIT_INTERRUPTED
+    captured = capsys.readouterr()
+    assert ("1 left unchanged (the watermark was not found in it; --unmarked fill fills "
+            "them):\n  a_unmarked.png\n") in captured.out
+    message = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "2 results written and kept" in message
+    assert "1 left unchanged (no watermark found)" in message
