@@ -193,7 +193,7 @@ def thin_line_case(background: str, width: int, level: int, seed: int) -> tuple:
 
 
 def run_thin_lines(seeds: int = 2) -> None:
-    edges_only = {"_traces_thin_lines": lambda level, cancel=None: False}
+    edges_only = {"_traces_thin_lines": lambda level, cancel=None: levels.ThinLines(0)}
     rules = {"no sketch": None, "edge map alone (until 2026-11-23)": edges_only,
              "thin lines' centres (now)": {}}
     cases = [(bg, w, lv) for bg in ("noise", "coffee", "astronaut") for lv in (15, 235)

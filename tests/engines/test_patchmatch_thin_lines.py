@@ -12,6 +12,8 @@ import pytest
 from engines.base import CancelToken, InpaintRequest
 from engines.classical.patchmatch import levels, window
 from engines.classical.patchmatch.engine import PatchMatchEngine
+from engines.fileio import read_rgb
+from tests.conftest import SAMPLES
 from tests.engines.test_patchmatch_cancel_gaps import tiny_bands  # noqa: F401 (a fixture)
 
 HOLE = (slice(95, 145), slice(135, 185))
@@ -87,6 +89,7 @@ def test_only_a_stroke_on_a_lines_middle_outside_the_hole_turns_lines_to_centres
 
     def traces(sketch: np.ndarray) -> bool:
         level = levels.build_pyramid(image, hole, 3, sketch=sketch)[0]
+        assert bool(level.line_kinds) is (level.line_width == levels.THIN_LINE_WIDTH)
         return level.line_width == levels.THIN_LINE_WIDTH
 
     assert traces(_traced())
@@ -121,3 +124,62 @@ def test_banded_thin_lines_equal_whole_ones(tiny_bands, monkeypatch):  # noqa: F
     edges = levels._edge_map(image, hole, line_width=9)
     monkeypatch.setattr(window, "BAND", 5)
     np.testing.assert_array_equal(levels._edge_map(image, hole, line_width=9), edges)
+
+
+@pytest.mark.parametrize("level, kind", [(20, levels.ThinLines.DARK),
+                                         (235, levels.ThinLines.BRIGHT)])
+def test_only_the_kind_of_line_traced_is_marked_by_its_centre(level, kind):
+    image, _ = _picture(3, level)
+    level_inputs = levels.build_pyramid(image, _hole() > 0, 3, sketch=_traced())[0]
+    assert level_inputs.line_kinds == kind
+    gray = levels._edge_grey(image)
+    dark, _ = levels._thin_lines(gray, 60.0, 17, kinds=levels.ThinLines.DARK)
+    bright, _ = levels._thin_lines(gray, 60.0, 17, kinds=levels.ThinLines.BRIGHT)
+    line = np.zeros((240, 320), np.uint8)
+    cv2.line(line, (20, 200), (300, 40), 255, 3)
+    assert (dark if level < 128 else bright)[line > 0].any()
+    assert not (bright if level < 128 else dark)[line > 0].any()
+
+
+def test_a_dark_wire_traced_across_bright_highlights_is_not_filled_with_them():
+    """QA audit 37, F2: with dark and bright lines alike in the structure map, a stroke on a
+    dark wire crossing the coffee cup's rim took its sources from the rim's thin bright
+    highlights: the wire came out at grey 194 and 201 (seeds 0 and 1) where it is 15 (119
+    with the edge map alone, 51 without a sketch; now 71 to 75)."""
+    image = read_rgb(SAMPLES / "coffee.png")
+    line = np.zeros(image.shape[:2], np.uint8)
+    cv2.line(image, (0, 100), (599, 300), (15,) * 3, 3)
+    cv2.line(line, (0, 100), (599, 300), 255, 3)
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[140:220, 260:340] = 255
+    sketch = np.zeros(image.shape[:2], np.uint8)
+    cv2.line(sketch, (240, 180), (360, 220), 255, 3)  # the wire, from 20 px before the hole
+    assert levels.build_pyramid(image, hole > 0, 3, sketch=sketch)[0].line_kinds \
+        == levels.ThinLines.DARK
+    on_line = (line > 0) & (hole > 0)
+    for seed in (0, 1):
+        result = _fill(image, hole, sketch, seed)
+        assert result[on_line].mean() < 100
+        np.testing.assert_array_equal(result[hole == 0], image[hole == 0])
+
+
+def test_a_second_stroke_along_an_edge_keeps_the_wire_traced():
+    """QA audit 37, F3: the decision was one for the whole sketch, so a second stroke that
+    bends a step edge brought the share of strokes on lines under 60 % and the traced wire
+    was averaged away again (grey 72 where it is 20)."""
+    rng = np.random.default_rng(0)
+    image = (110 + rng.integers(0, 30, (240, 320, 3))).astype(np.uint8)
+    image[150:] = np.clip(image[150:].astype(int) + 80, 0, 255).astype(np.uint8)
+    cv2.line(image, (0, 90), (319, 90), (20,) * 3, 3)
+    hole = np.zeros((240, 320), np.uint8)
+    hole[70:200, 120:200] = 255
+    sketch = np.zeros((240, 320), np.uint8)
+    cv2.line(sketch, (105, 90), (215, 90), 255, 3)  # the wire, traced
+    only_wire = sketch.copy()
+    cv2.line(sketch, (105, 150), (160, 180), 255, 3)  # the step edge, bent by a V
+    cv2.line(sketch, (160, 180), (215, 150), 255, 3)
+    for drawn in (only_wire, sketch):
+        assert levels.build_pyramid(image, hole > 0, 3, sketch=drawn)[0].line_kinds \
+            == levels.ThinLines.DARK
+    result = _fill(image, hole, sketch)
+    assert result[89:92, 125:195].mean() < 40

@@ -12,6 +12,7 @@ patch may sit, the target patches and the guidance maps, as the kernels take the
 from __future__ import annotations
 
 import dataclasses
+import enum
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,10 +77,14 @@ SKELETON_MARGIN = 8
 # side and none along its middle, where a user traces it; matched with the edge map, a
 # stroke on a line's middle pulls patches whose edge runs there, and their votes average
 # the line away (QA audit 36: a 5 px line filled at grey 99 with the stroke, 31 without).
-# When the sketch, where it is drawn on known pixels just outside the hole
+# When a stroke of the sketch, where it is drawn on known pixels just outside the hole
 # (THIN_LINE_RING px from it), runs along the middle of such lines (THIN_LINE_SHARE of
-# its pixels on them), the sources' structure map gives each line narrower than
-# THIN_LINE_WIDTH px its centre line instead of its two edges (:func:`_thin_lines`).
+# its pixels on them), the sources' structure map gives each line of that kind (dark or
+# bright) narrower than THIN_LINE_WIDTH px its centre line instead of its two edges
+# (:func:`_thin_lines`). Each stroke (a connected piece of the sketch) is judged on its
+# own, so a second stroke along an edge does not undo the first's; lines of the other
+# kind keep their edges, so a dark wire traced on a photo full of thin highlights is not
+# matched with them (QA audit 37).
 # Strokes drawn inside the hole only keep the edge map: on the photos of bench/sketch.py,
 # whose strokes follow true edges, centre lines everywhere cost 0.3 dB and 9 points of
 # line recall, so the centre lines are taken only where the user shows them.
@@ -88,6 +93,16 @@ THIN_LINE_CONTRAST = 0.125  # a line's depth, as a share of Canny's high thresho
 THIN_LINE_FLOOR = 8.0  # ... and at least this many grey levels
 THIN_LINE_RING = (4, 14)
 THIN_LINE_SHARE = 0.6
+
+
+class ThinLines(enum.Flag):
+    """The kinds of thin lines the sources' structure map marks by their centre line."""
+
+    DARK = enum.auto()  # darker than their surroundings (black-hat)
+    BRIGHT = enum.auto()  # brighter (top-hat)
+
+
+NO_THIN_LINES = ThinLines(0)
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,8 @@ class LevelInputs:
     ``(h, w)`` bool maps of the pixels allowed as sources (the fully opaque ones);
     ``line_width``: 0, or the widest thin line (px at this level) that the sources'
     structure map marks by its centre line, when the sketch traces thin lines
-    (:func:`_traces_thin_lines`, decided at the finest level, halved at each coarser one).
+    (:func:`_traces_thin_lines`, decided at the finest level, halved at each coarser one);
+    ``line_kinds``: which lines (dark, bright) are so marked.
     """
 
     image: np.ndarray
@@ -112,6 +128,7 @@ class LevelInputs:
     exemplars: tuple[np.ndarray, ...]
     exemplar_usable: tuple[np.ndarray, ...]
     line_width: int = 0
+    line_kinds: ThinLines = NO_THIN_LINES
 
 
 @dataclass(frozen=True)
@@ -291,6 +308,7 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
         exemplar_usable=tuple(~_touched(u, cancel, unset=True) if min(u.shape) >= 2 else u
                               for u in level.exemplar_usable),
         line_width=max(3, level.line_width // 2 | 1) if level.line_width else 0,
+        line_kinds=level.line_kinds,
     )
     return level, coarse_forbidden
 
@@ -352,8 +370,9 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
     level = LevelInputs(image, hole, usable, labels, sketch_mask,
                         tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
                         tuple(reference_usable(e) for e in exemplars))
-    if sketch_mask is not None and _traces_thin_lines(level, cancel):
-        level = dataclasses.replace(level, line_width=THIN_LINE_WIDTH)
+    kinds = NO_THIN_LINES if sketch_mask is None else _traces_thin_lines(level, cancel)
+    if kinds:
+        level = dataclasses.replace(level, line_width=THIN_LINE_WIDTH, line_kinds=kinds)
     return level, forbidden
 
 
@@ -451,11 +470,12 @@ def _median(counts: np.ndarray) -> float:
 
 def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
               out: np.ndarray | None = None, cancel: CancelToken | None = None, *,
-              usable: np.ndarray | None = None, line_width: int = 0) -> np.ndarray:
+              usable: np.ndarray | None = None, line_width: int = 0,
+              line_kinds: ThinLines = ThinLines.DARK | ThinLines.BRIGHT) -> np.ndarray:
     """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels. Written
     into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given. With a
-    ``line_width``, each line narrower than that is marked by its centre line instead of its
-    two edges (:func:`_thin_lines`).
+    ``line_width``, each line of ``line_kinds`` narrower than that is marked by its centre
+    line instead of its two edges (:func:`_thin_lines`).
 
     "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
     content of hole pixels makes no edge. ``usable`` (bool, instead of ``ignore``): the
@@ -490,8 +510,8 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
                  else thresholds(gray, known))
     del known
     edges = _canny(gray, low, high, cancel)
-    if line_width:
-        centres, region = _thin_lines(gray, high, line_width, cancel)
+    if line_width and line_kinds:
+        centres, region = _thin_lines(gray, high, line_width, cancel, line_kinds)
         for top, bottom, first, last in bands_with_margin(height, 2):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -534,12 +554,14 @@ def _edge_grey(image: np.ndarray, cancel: CancelToken | None = None) -> np.ndarr
 
 
 def _thin_lines(gray: np.ndarray, high: float, width: int,
-                cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The thin lines of a ``(h, w)`` uint8 grey image: ``(centres, region)``, bool
-    ``(h, w)`` each.
+                cancel: CancelToken | None = None,
+                kinds: ThinLines = ThinLines.DARK | ThinLines.BRIGHT
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The thin lines of ``kinds`` of a ``(h, w)`` uint8 grey image: ``(centres, region)``,
+    bool ``(h, w)`` each.
 
-    ``region``: the pixels darker (black-hat) or brighter (top-hat) than their surroundings
-    by more than ``THIN_LINE_CONTRAST * high`` (at least ``THIN_LINE_FLOOR``) grey levels
+    ``region``: the pixels darker (black-hat; :attr:`ThinLines.DARK`) or brighter (top-hat;
+    :attr:`ThinLines.BRIGHT`) than their surroundings by more than ``THIN_LINE_CONTRAST * high`` (at least ``THIN_LINE_FLOOR``) grey levels
     within a ``width`` disc, that lie along a line: within ``width`` px of a stretch of their
     skeleton that has at least ``width`` skeleton pixels in the ``2 * width + 1`` square
     around it (specks and texture grains have fewer).
@@ -554,9 +576,12 @@ def _thin_lines(gray: np.ndarray, high: float, width: int,
         if cancel is not None:
             cancel.raise_if_cancelled()
         rows = gray[first:last]
-        dark = cv2.morphologyEx(rows, cv2.MORPH_BLACKHAT, disc) > depth
-        bright = cv2.morphologyEx(rows, cv2.MORPH_TOPHAT, disc) > depth
-        region[top:bottom] = (dark | bright)[top - first:bottom - first]
+        found = np.zeros(rows.shape, bool)
+        if ThinLines.DARK in kinds:
+            found |= cv2.morphologyEx(rows, cv2.MORPH_BLACKHAT, disc) > depth
+        if ThinLines.BRIGHT in kinds:
+            found |= cv2.morphologyEx(rows, cv2.MORPH_TOPHAT, disc) > depth
+        region[top:bottom] = found[top - first:bottom - first]
     skeleton = _skeleton_in_bands(region, region, cancel)
     centres = np.empty(gray.shape, bool)
     side = 2 * width + 1
@@ -576,30 +601,42 @@ def _thin_lines(gray: np.ndarray, high: float, width: int,
     return centres, region
 
 
-def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) -> bool:
-    """Whether ``level``'s sketch, where it is drawn on known pixels ``THIN_LINE_RING`` px
-    from the hole, lies on thin lines' centres or their regions (:func:`_thin_lines`) for at
-    least ``THIN_LINE_SHARE`` of those pixels: the user traces lines along their middle.
-    False when fewer than 4 such pixels are drawn (strokes within the hole only). The
-    lines' depth is set by the whole level's known gradients, as for its structure map; the
-    lines are found in a box around those pixels only."""
+def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) -> ThinLines:
+    """The kinds of thin lines (:func:`_thin_lines`) that ``level``'s sketch traces along
+    their middle: those of which a stroke (an 8-connected piece of the sketch), where it is
+    drawn on known pixels ``THIN_LINE_RING`` px from the hole, lies on the centres or
+    regions for at least ``THIN_LINE_SHARE`` of those pixels (the kind it lies on more,
+    when on both). A stroke with fewer than 4 such pixels (drawn within the hole only) shows
+    nothing. The lines' depth is set by the whole level's known gradients, as for its
+    structure map; the lines are found in a box around those pixels only."""
     near, far = THIN_LINE_RING
     hole, sketch = level.hole, level.sketch
     box = Box.around(sketch)
     if box is None:
-        return False
+        return NO_THIN_LINES
     reach = far + 2 * THIN_LINE_WIDTH + 2 * SKELETON_MARGIN
     rows, columns = box.grown(reach).clip(hole.shape).slices
     away = cv2.distanceTransform((~hole[rows, columns]).view(np.uint8), cv2.DIST_L2, 3)
     drawn = sketch[rows, columns] & (away >= near) & (away <= far)
     if np.count_nonzero(drawn) < 4:
-        return False
+        return NO_THIN_LINES
+    count, strokes = cv2.connectedComponents(
+        np.ascontiguousarray(sketch[rows, columns]).view(np.uint8), connectivity=8)
     gray = _edge_grey(level.image, cancel)
     _, high = canny_thresholds(gray, ~hole, cancel)
-    centres, region = _thin_lines(np.ascontiguousarray(gray[rows, columns]), high,
-                                  THIN_LINE_WIDTH, cancel)
-    on = np.count_nonzero(drawn & (region | centres))
-    return on >= THIN_LINE_SHARE * np.count_nonzero(drawn)
+    crop = np.ascontiguousarray(gray[rows, columns])
+    pixels = np.bincount(strokes[drawn], minlength=count)
+    dark_on, bright_on = (
+        np.bincount(strokes[drawn & np.logical_or(*_thin_lines(
+            crop, high, THIN_LINE_WIDTH, cancel, kind))], minlength=count)
+        for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    enough = pixels >= 4
+    found = NO_THIN_LINES
+    if (enough & (dark_on >= THIN_LINE_SHARE * pixels) & (dark_on >= bright_on)).any():
+        found |= ThinLines.DARK
+    if (enough & (bright_on >= THIN_LINE_SHARE * pixels) & (bright_on > dark_on)).any():
+        found |= ThinLines.BRIGHT
+    return found
 
 
 def _canny(gray: np.ndarray, low: float, high: float,
@@ -973,7 +1010,7 @@ def level_problem(level: LevelInputs, radius: int,
         atlas_structure, places = _atlas_map(lefts, widths, heights, np.float32, 0.0,
                                              cancel)
         edges = _edge_map(level.image, hole, out=places[0], cancel=cancel,
-                          line_width=level.line_width)
+                          line_width=level.line_width, line_kinds=level.line_kinds)
         cancel.raise_if_cancelled()
         in_hole = window.gather(hole, cancel)
         lines = gather_in_bands(window, _SOFT_MARGIN,
@@ -989,7 +1026,7 @@ def level_problem(level: LevelInputs, radius: int,
         structure_weight = (near & in_hole).astype(np.float32)
         for (_, e, usable, _), place in zip(kept, places[1:]):
             _edge_map(e, None, out=place, cancel=cancel, usable=usable,
-                      line_width=level.line_width)
+                      line_width=level.line_width, line_kinds=level.line_kinds)
         cancel.raise_if_cancelled()
 
     return LevelProblem(
