@@ -52,6 +52,7 @@ from engines.fileio import (
     LoadedImage,
     count_noun,
     empty_layer_problem,
+    join_words,
     load_colour_strokes,
     load_mask,
     names_and_more,
@@ -312,14 +313,16 @@ def _wanted(image_path: Path, word: str) -> dict[str, str]:
 
 def _bases(key: str) -> Iterator[tuple[str, int, bool]]:
     """The bases a name (``key``, :func:`_name_key`) may be a file name for, each with how
-    many extensions it drops and whether whitespace before them was dropped too: the name
-    without its extension, then, while the extension dropped last is an image's, without
-    that one too (``photo_mask.png.png.png`` -> ``photo_mask.png.png``, ``photo_mask.png``,
-    ``photo_mask``: named where extensions are hidden, once or more). A base ending in
-    whitespace is given as it is, then without it (``photo_mask .png.png`` ->
-    ``photo_mask .png``, ``photo_mask ``, ``photo_mask``: a space typed before the
-    extension), which the bases after it drop too."""
-    base, count, spaced = os.path.splitext(key)[0], 1, False
+    many extensions it drops and whether whitespace was dropped too: the name without its
+    extension, then, while the extension dropped last is an image's, without that one too
+    (``photo_mask.png.png.png`` -> ``photo_mask.png.png``, ``photo_mask.png``,
+    ``photo_mask``: named where extensions are hidden, once or more). Whitespace around the
+    whole name is dropped first (`` photo_mask.png``, ``photo_mask.png ``: a space typed or
+    pasted with it). A base ending in whitespace is given as it is, then without it
+    (``photo_mask .png.png`` -> ``photo_mask .png``, ``photo_mask ``, ``photo_mask``: a space
+    typed before the extension), which the bases after it drop too."""
+    trimmed = key.strip()
+    base, count, spaced = os.path.splitext(trimmed)[0], 1, trimmed != key
     while True:
         yield base, count, spaced
         if base != base.rstrip():
@@ -340,19 +343,29 @@ def _last_extensions(name: str, count: int) -> str:
     return extensions
 
 
-def _whitespace_before(name: str, count: int) -> str:
+def _whitespace_in(name: str, count: int) -> str:
     """Where :func:`_bases` dropped whitespace in ``name`` (its ``spaced`` case, with
     ``count`` extensions), said for :func:`near_miss_files`: ``"it has a space before its
     extension"`` (``photo_mask .png``), ``"... between its extensions"``
-    (``photo_mask.png .png``); spaces, or whitespace of another kind, said so."""
-    extensions = _last_extensions(name, count)
-    stem = name[:len(name) - len(extensions)]
-    tail = stem[len(stem.rstrip()):] + extensions  # from the first whitespace dropped
-    blank = "".join(character for character in tail if character.isspace())
+    (``photo_mask.png .png``), ``"... before its name"`` (`` photo_mask.png``), ``"... after
+    its extension"`` (``photo_mask.png ``), listed as a sentence lists them; spaces, or whitespace of
+    another kind, said so."""
+    core = name.strip()
+    leading, trailing = name[:len(name) - len(name.lstrip())], name[len(name.rstrip()):]
+    extensions = _last_extensions(core, count)
+    stem = core[:len(core) - len(extensions)]
+    inner = stem[len(stem.rstrip()):] + extensions  # from the first whitespace dropped there
+    plural = "s" if count > 1 else ""
+    places = [where for where, found in (
+        ("before its name", leading),
+        (f"before its extension{plural}", inner[:1].isspace()),
+        ("between its extensions", not inner[:1].isspace()
+         and any(character.isspace() for character in inner)),
+        (f"after its extension{plural}", trailing)) if found]
+    blank = "".join(character for character in leading + inner + trailing
+                    if character.isspace())
     what = "a space" if blank == " " else "spaces" if not blank.strip(" ") else "whitespace"
-    where = (f"before its extension{'s' if count > 1 else ''}" if tail[:1].isspace()
-             else "between its extensions")
-    return f"it has {what} {where}"
+    return f"it has {what} {join_words(places)}"
 
 
 def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
@@ -360,13 +373,13 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
     """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
     (:func:`near_miss` says the first): a name whose extension came twice or more
     (``photo_mask.png.png.png``), or with whitespace before its extensions
-    (``photo_mask .png``, ``photo_mask .png.png``), is matched without them all
-    (:func:`_bases`). With ``doubled_only``, only those (no photo's name)."""
+    (``photo_mask .png``, ``photo_mask .png.png``) or around it (`` photo_mask.png``), is
+    matched without them all (:func:`_bases`). With ``doubled_only``, only those (no photo's name)."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
     for key, listed in names.items():
-        extension = os.path.splitext(key)[1]
+        extension = os.path.splitext(key.strip())[1]
         pattern, count, spaced = next(((wanted[base], count, spaced)
                                        for base, count, spaced in _bases(key)
                                        if base in wanted), (None, 0, False))
@@ -388,11 +401,11 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
             why = ([f"its name ends in {_COUNT_WORDS.get(count, str(count))} extensions "
                     f"({_last_extensions(name, count)})"] if count > 1 else [])
             if spaced:
-                why.append(_whitespace_before(name, count))
+                why.append(_whitespace_in(name, count))
             if extension != ".png":
                 blurs = " (a JPEG blurs their edges)" if extension in (".jpg", ".jpeg") else ""
                 why.append(f"{word} files are read from .png files only{blurs}")
-            if not _nfc(name).startswith(_nfc(image_path.stem)):
+            if not _nfc(name.lstrip()).startswith(_nfc(image_path.stem)):
                 why.append("its name differs from the picture's in case")
             if why:
                 proper = pattern.format(stem=image_path.stem)

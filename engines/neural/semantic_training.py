@@ -202,7 +202,9 @@ def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:
         with Image.open(path) as labels:
             mode, found = labels.mode, labels.size
     except (OSError, SyntaxError, ValueError):
-        raise InputError(f"{path.name}: not a readable label map") from None
+        empty = path.is_file() and path.stat().st_size == 0  # said as the pictures say it
+        reason = fileio.EMPTY_FILE if empty else "not a readable label map"
+        raise InputError(f"{path.name}: {reason}") from None
     _check_label_mode(path, mode)
     if found != tuple(size):  # both may be p0.png: said which is which
         raise InputError(f"the label map {Path(path.parent.name, path.name)} is "

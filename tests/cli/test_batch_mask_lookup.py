@@ -386,3 +386,29 @@ def test_a_mask_with_a_space_before_its_extensions_is_named_in_a_masks_folder(tm
                                cli.batch.folder_names(masks)) == (
         "e .png.png is there, but its name ends in two extensions (.png.png): rename it "
         "e .png")
+
+
+def test_a_mask_with_whitespace_around_its_name_is_a_near_miss(tmp_path, capsys):
+    """QA audit 37, F6: `` u.png`` (a space before the name) was not mentioned at all, and
+    ``v.png `` (after the extension) was told to be saved as a PNG, which it is."""
+    images, masks = tmp_path / "pics", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for stem in "uvw":
+        save_image(images / f"{stem}.jpg", np.full((40, 50, 3), 120, np.uint8))
+    for name in (" u.png", "v.png ", " w_mask .png  "):
+        (masks / name).write_bytes(b"x")
+    names = cli.batch.folder_names(masks)
+    said = {stem: cli.batch.near_miss(images / f"{stem}.jpg", masks, "mask", names)
+            for stem in "uvw"}
+    assert said == {
+        "u": " u.png is there, but it has a space before its name: rename it u.png",
+        "v": "v.png  is there, but it has a space after its extension: rename it v.png",
+        "w": " w_mask .png   is there, but it has spaces before its name, before its "
+             "extension and after its extension: rename it w_mask.png"}
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    printed = capsys.readouterr().out
+    assert f"u.jpg: no mask for it in {masks} (looked for u.png and similar; {said['u']})" \
+        in printed
