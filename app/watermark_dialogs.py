@@ -5,7 +5,7 @@ propose a text/logo mask on one picture.
   the images share (:func:`engines.watermark.estimate_watermark_mask`) and previews it with
   the counts of images used and left out, and of those that show no mark; "Clear folder"
   fills that mask in every image (:func:`engines.batch.clear_folder`) with a progress bar
-  and Cancel, leaving unchanged the images in which the watermark is not found
+  and Cancel, writing nothing for the images in which the watermark is not found
   (:meth:`engines.watermark.WatermarkEstimate.shows_mark`) unless
   :data:`FILL_UNMARKED` is ticked (shown once there are such images). "Correct in editor"
   hands one image and the mask to the window, to touch the mask up by hand and then use
@@ -67,6 +67,7 @@ from engines.watermark import (
     estimate_watermark_mask,
     left_out_note,
     preview_image,
+    undecided_note,
 )
 
 PREVIEW_SIDE = 360  # px, the longest side of the mask preview
@@ -108,7 +109,7 @@ def _clear(images: Path, output: Path, mask: np.ndarray, engine: str, factory: E
            shows_mark: MarkCheck | None = None) -> BatchResult:
     """Runs on the worker: ``clear_folder`` with an engine made by ``factory``, released at
     the end; ``settings`` are the requests' (strategy, context, seed, device). ``count``
-    follows the pictures done. ``shows_mark``: clear_folder's, to leave unchanged the
+    follows the pictures done. ``shows_mark``: clear_folder's, to write nothing for the
     pictures without the watermark."""
     try:
         sources = list_images(images)  # listed once: the count is of what clear_folder does
@@ -223,11 +224,12 @@ def _other_size_note(result: BatchResult, listed: int = 5) -> str:
 
 
 def _unmarked_note(result: BatchResult, listed: int = 5) -> str:
-    """``1 left unchanged, the watermark was not found in it: rocket.jpg (…)``: the pictures
-    a watermark's clearing did not fill (the first ``listed`` named)."""
+    """``1 not written, the watermark was not found in it: rocket.jpg (…)``: the pictures
+    a watermark's clearing did not fill, for which the output folder has no file (the
+    first ``listed`` named)."""
     paths = result.unmarked
     where = "it" if len(paths) == 1 else "them"
-    return (f"{len(paths)} left unchanged, the watermark was not found in {where}: "
+    return (f"{len(paths)} not written, the watermark was not found in {where}: "
             f"{names_and_more(paths, listed)} (tick \"{FILL_UNMARKED}\" to fill {where})")
 
 
@@ -582,9 +584,9 @@ class WatermarkDialog(FolderRunDialog):
         self.counts.setWordWrap(True)
         self.counts.setTextFormat(Qt.PlainText)  # it names files
         self.fill_unmarked = QCheckBox(FILL_UNMARKED)
-        self.fill_unmarked.setToolTip("Without it, the images in which the estimated watermark "
-                                      "is not found are left unchanged: nothing is written for "
-                                      "them, and the summary names them")
+        self.fill_unmarked.setToolTip("Without it, nothing is written in the output folder for "
+                                      "the images in which the estimated watermark is not "
+                                      "found; the summary names them")
         self.fill_unmarked.hide()  # shown once an estimate or a run finds such images
         row = QHBoxLayout()
         row.addWidget(self.estimate_button)
@@ -641,14 +643,14 @@ class WatermarkDialog(FolderRunDialog):
             x, y, w, h = estimate.box
             share = 100.0 * float((estimate.mask >= 128).mean())
             text += f". Watermark at x {x}, y {y}, {w}×{h} px ({share:.1f} % of the picture)."
-            if estimate.faint:
-                text += (" Too many of the images seem to lack it (a faint mark) to tell which "
-                         "carry it: every image is filled.")
+            undecided = undecided_note(estimate)
+            if undecided:
+                text += f" {undecided}: every image is filled."
             elif estimate.unmarked:
                 names = names_and_more([Path(name) for name in estimate.unmarked], 5)
                 verb = "shows" if len(estimate.unmarked) == 1 else "show"
-                text += (f" {len(estimate.unmarked)} of them {verb} no mark: {names} (left "
-                         "unchanged when clearing, unless the box below is ticked).")
+                text += (f" {len(estimate.unmarked)} of them {verb} no mark: {names} (not "
+                         "written when clearing, unless the box below is ticked).")
             self.status.setText("Check the red mask, then clear the folder.")
         else:
             text += ". No watermark found: the images share no marks at the same place."
@@ -667,8 +669,8 @@ class WatermarkDialog(FolderRunDialog):
         return self.clear_with(self.estimate.mask, check)
 
     def _offer_fill_unmarked(self, result: BatchResult) -> None:
-        """A run that left images unchanged, the watermark not found in them, shows the box
-        that fills them (the next run, with the results already there kept, fills only
+        """A run that wrote nothing for some images, the watermark not found in them, shows
+        the box that fills them (the next run, with the results already there kept, fills only
         those)."""
         if result.unmarked:
             self.fill_unmarked.show()

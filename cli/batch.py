@@ -755,7 +755,7 @@ def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
     is said and its exit code returned (:func:`_stopped`); either says the notes a finished
     run would say (``notes(what was done)``; by default the results',
     :func:`engines.batch.note_lines`), then ``more(what was done)``, what else the command
-    says of a finished run (the watermark's pictures left unchanged)."""
+    says of a finished run (the watermark's pictures not written)."""
     try:
         return clear()
     except BatchInterrupted as stop:

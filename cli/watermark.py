@@ -4,8 +4,9 @@ The mask is estimated from the images themselves (the median of their gradients,
 et al., CVPR 2017), so the folder should hold several images (10 or more work best) of the
 same size carrying the same watermark at the same place. Results go to another folder under
 the same names; the originals are never touched. A picture in which the estimated watermark is
-not found (:meth:`engines.watermark.WatermarkEstimate.shows_mark`) is left unchanged, nothing
-written for it, and named in the summary, unless ``--unmarked fill`` asks to fill it anyway.
+not found (:meth:`engines.watermark.WatermarkEstimate.shows_mark`) gets no file in the output
+folder and is named in the summary as not written, unless ``--unmarked fill`` asks to fill it
+anyway.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from engines.watermark import (
     estimate_watermark_mask,
     left_out_note,
     preview_image,
+    undecided_note,
 )
 
 UNMARKED_POLICIES = ("skip", "fill")
@@ -79,9 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'anchor' the mask at the same distance from the nearest corner, "
                              "edge middle or centre")
     parser.add_argument("--unmarked", choices=UNMARKED_POLICIES, default="skip",
-                        help="images in which the estimated watermark is not found: leave them "
-                             "unchanged, writing nothing for them (default; the summary names "
-                             "them), or 'fill' the mask in them all the same")
+                        help="images in which the estimated watermark is not found: write "
+                             "nothing for them in the output folder (default; the summary "
+                             "names them), or 'fill' the mask in them all the same")
     add_metadata_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results already in the output folder and the mask "
@@ -227,11 +229,13 @@ def run(args: argparse.Namespace) -> int:
 def _unmarked_in_estimate(estimate: WatermarkEstimate) -> str:
     """``"; 1 of them shows no mark: rocket.jpg"``: the images the estimate was made from
     that do not carry it (:attr:`~engines.watermark.WatermarkEstimate.unmarked`, the first
-    few named), for its line; what a :attr:`~engines.watermark.WatermarkEstimate.faint`
-    one means; "" for none, or when they were not judged."""
-    if estimate.faint:
-        return ("; too many of them seem to lack it (a faint mark) to tell which carry it, "
-                "so every image is filled")
+    few named), for its line; when none is judged
+    (:attr:`~engines.watermark.WatermarkEstimate.lacking`), how many seem to lack it and
+    why that cannot be told (:func:`~engines.watermark.undecided_note`); "" for none, or
+    when they were not judged (several groups)."""
+    undecided = undecided_note(estimate)
+    if undecided:
+        return f"; {undecided}, so every image is filled"
     names = estimate.unmarked or ()
     if not names:
         return ""
@@ -241,13 +245,13 @@ def _unmarked_in_estimate(estimate: WatermarkEstimate) -> str:
 
 
 def print_unmarked(result: BatchResult) -> None:
-    """The pictures left unchanged because the watermark was not found in them
-    (:attr:`engines.batch.BatchResult.unmarked`) under their own heading, one name a line;
-    nothing when there are none. No failure."""
+    """The pictures for which nothing was written in the output folder because the
+    watermark was not found in them (:attr:`engines.batch.BatchResult.unmarked`) under
+    their own heading, one name a line; nothing when there are none. No failure."""
     if not result.unmarked:
         return
     count = len(result.unmarked)
-    print(f"{count} left unchanged (the watermark was not found in "
+    print(f"{count} not written (the watermark was not found in "
           f"{'it' if count == 1 else 'them'}; --unmarked fill fills them):")
     for path in result.unmarked:
         print(one_line(f"  {path.name}"))

@@ -510,7 +510,7 @@ def _already_there(target: Path, overwrite: bool) -> bool:
 
 def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     """How far a stopped run got, e.g. ``"4 results written and kept, 26 pictures not done,
-    2 already there, 1 skipped (another size), 1 left unchanged (no watermark found), 1
+    2 already there, 1 skipped (another size), 1 not written (no watermark found), 1
     failed"`` (the last four only when there are some), naming what it writes by its
     :attr:`~BatchResult.noun` (``"4 label maps written and kept, ..."``)."""
     parts = [f"{count_noun(len(result.written), result.noun)} written and kept",
@@ -520,7 +520,7 @@ def so_far(result: BatchResult, not_done: Sequence[Path]) -> str:
     if result.other_size:
         parts.append(f"{len(result.other_size)} skipped (another size)")
     if result.unmarked:
-        parts.append(f"{len(result.unmarked)} left unchanged (no watermark found)")
+        parts.append(f"{len(result.unmarked)} not written (no watermark found)")
     if result.failed:
         parts.append(f"{len(result.failed)} failed")
     return ", ".join(parts)

@@ -1,6 +1,7 @@
 """The Clear Watermark dialog and pictures without the watermark: the estimate names them,
-clearing leaves them unchanged and its summary names them, and the box shown for them fills
-them."""
+clearing writes nothing for them and its summary names them as not written, and the box shown
+for them fills them; an estimate that cannot tell which carry the mark says how many seem to
+lack it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from app.watermark_dialogs import FILL_UNMARKED, WatermarkDialog
 from engines.fileio import encode_image, list_images, write_atomic
 from tests.engines.test_watermark import stamp
-from tests.engines.test_watermark_unmarked import marked_folder
+from tests.engines.test_watermark_unmarked import half_marked, marked_folder
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (120, 160)  # height, width
@@ -53,14 +54,14 @@ def clear(qtbot, dialog):
     return cleared.args[0]
 
 
-def test_the_picture_without_the_mark_is_named_left_unchanged_then_filled_on_request(
+def test_the_picture_without_the_mark_is_named_not_written_then_filled_on_request(
         qtbot, dialog, tmp_path):
     assert dialog.fill_unmarked.isHidden()
     result = estimate(qtbot, dialog)
     assert result.unmarked == ("unmarked.png",)
     assert "Estimated from 8 images of 160×120. Watermark at " in dialog.counts.text()
     assert dialog.counts.text().endswith(
-        " 1 of them shows no mark: unmarked.png (left unchanged when clearing, unless the box "
+        " 1 of them shows no mark: unmarked.png (not written when clearing, unless the box "
         "below is ticked).")
     assert not dialog.fill_unmarked.isHidden() and not dialog.fill_unmarked.isChecked()
     assert dialog.fill_unmarked.text() == FILL_UNMARKED
@@ -72,14 +73,14 @@ def test_the_picture_without_the_mark_is_named_left_unchanged_then_filled_on_req
     assert not (output / "unmarked.png").exists()
     status = dialog.status.text()
     assert status.startswith(f"Wrote 7 images to {output}. ")
-    assert (f"1 left unchanged, the watermark was not found in it: unmarked.png (tick "
+    assert (f"1 not written, the watermark was not found in it: unmarked.png (tick "
             f"\"{FILL_UNMARKED}\" to fill it)") in status
 
     dialog.fill_unmarked.setChecked(True)
     again = clear(qtbot, dialog)  # the results already there are kept: only it is filled
     assert again.written == (output / "unmarked.png",) and not again.unmarked
     assert len(again.skipped) == 7
-    assert "left unchanged" not in dialog.status.text()
+    assert "not written" not in dialog.status.text()
     assert [path.name for path in list_images(output)] == \
         sorted(["unmarked.png"] + [f"photo{i}.png" for i in range(1, 8)])
 
@@ -95,3 +96,21 @@ def test_a_new_estimate_unticks_the_box_and_hides_it_when_every_picture_shows_th
     assert "no mark" not in dialog.counts.text()
     batch = clear(qtbot, dialog)
     assert len(batch.written) == 8 and not batch.unmarked
+
+
+def test_an_estimate_that_cannot_tell_which_carry_the_mark_says_how_many_lack_it(
+        qtbot, dialog, tmp_path):
+    folder = tmp_path / "over-half"
+    folder.mkdir()
+    for index, image in enumerate(half_marked(8, size=SIZE)):
+        write_atomic(folder / f"photo{index:02d}.png", encode_image(image, ".png"))
+    dialog.input.set_path(folder)
+    result = estimate(qtbot, dialog)
+    assert result.found and result.lacking == 8 and result.unmarked is None
+    assert dialog.counts.text().endswith(
+        " 8 of the 12 images seem to lack it, too many to tell which carry it: every image is "
+        "filled.")
+    assert "faint" not in dialog.counts.text()
+    assert dialog.fill_unmarked.isHidden()
+    batch = clear(qtbot, dialog)
+    assert len(batch.written) == 12 and not batch.unmarked

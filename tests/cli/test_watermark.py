@@ -221,8 +221,8 @@ def test_pictures_of_another_size_are_skipped_as_asked_not_failed(folder, tmp_pa
             "  big.png 320x240, the mask 160x120\n"
             "  square.png 100x100, the mask 160x120\n") in out
     assert not (output / "big.png").exists() and not (output / "square.png").exists()
-    # the other-size pictures carry no mark: filled as asked (by default they are left
-    # unchanged, named: tests/cli/test_watermark_unmarked.py)
+    # the other-size pictures carry no mark: filled as asked (by default nothing is
+    # written for them, named: tests/cli/test_watermark_unmarked.py)
     assert run("--images", source, "-o", tmp_path / "anchored", "--other-sizes",
                "anchor", "--unmarked", "fill") == cli.EXIT_OK
     out = capsys.readouterr().out
