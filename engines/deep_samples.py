@@ -8,6 +8,9 @@ converts only the changed pixels up from 8 bits. :func:`encode_png16` and
 :func:`encode_deep_tiff` then write the result with the photo's colour profile and
 metadata, which neither OpenCV (no metadata) nor Pillow (no 16-bit or float RGB) can do
 alone. PNG has no floating-point form: a float picture saved as PNG is written at 16 bits.
+A picture saved without its colour profile is written converted to sRGB
+(:mod:`engines.fileio`); its deep samples are converted at their own depth by
+:func:`in_srgb`, through a :class:`ShaperMatrix` or a :class:`ColourTable`.
 
 Errors are :class:`ValueError`; :mod:`engines.fileio` turns them into its file errors.
 """
@@ -18,6 +21,9 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -78,7 +84,8 @@ def _quantised(samples: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarr
 
 
 def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.ndarray,
-                  edited: np.ndarray | None = None) -> np.ndarray:
+                  edited: np.ndarray | None = None, shown: np.ndarray | None = None
+                  ) -> np.ndarray:
     """The deep pixels to save for an edited picture.
 
     Args:
@@ -90,12 +97,19 @@ def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.n
             Among them, float samples outside 0..1 (or NaN) are not restored even where the
             8-bit values match: a fill of white over a bright lamp shows 255 where the lamp
             did, and restoring would bring the lamp's over-range values back.
+        shown: ``(H, W, 3)`` uint8, the colours ``rgb`` has where the picture is unchanged,
+            when they are not the 8-bit rounding of ``deep_original``: a picture written
+            converted to sRGB passes the 8-bit conversion of the original's rounding here,
+            and ``deep_original`` converted at its own depth (:func:`in_srgb`), which
+            rounds to within a level of it (the test of ``edited`` pixels above is then made
+            on the converted samples). ``None``: ``to_8bit(deep_original)``.
 
     Returns:
         ``(H, W, 3)`` RGB, or ``(H, W, 4)`` RGBA when ``alpha`` is given, in the original's
         dtype. A pixel whose every channel still equals the 8-bit rounding of
-        ``deep_original`` gets its original samples back (float values above 1.0 too); any
-        other pixel gets its 8-bit values at full scale (times 257, or divided by 255).
+        ``deep_original`` (its colour channels: ``shown``) gets its original samples back
+        (float values above 1.0 too); any other pixel gets its 8-bit values at full scale
+        (times 257, or divided by 255).
     """
     dtype = deep_original.dtype
     if dtype not in DEEP_DTYPES or deep_original.ndim != 3 \
@@ -109,11 +123,175 @@ def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.n
     else:  # transparency added to an opaque original
         opaque = np.full(rgb.shape[:2], 65535 if dtype == np.uint16 else 1.0, dtype)
         before = np.dstack([deep_original, opaque])
-    unchanged = (to_8bit(before) == edited_8bit).all(axis=2)
+    original_8bit = to_8bit(before)
+    if shown is not None:
+        if shown.shape != rgb.shape:
+            raise ValueError(f"the original's colours as shown {shown.shape} do not match "
+                             f"the picture {rgb.shape}")
+        original_8bit[..., :3] = shown
+    unchanged = (original_8bit == edited_8bit).all(axis=2)
     if edited is not None and dtype != np.uint16:
         shown_as_is = ((before >= 0) & (before <= 1)).all(axis=2)  # False for NaN too
         unchanged &= shown_as_is | ~edited
     return np.where(unchanged[..., None], before, _from_8bit(edited_8bit, dtype))
+
+
+# ----------------------------------------------------------------- conversion to sRGB
+_CONVERTED_PIXELS = 1 << 18  # deep pixels converted at a time, per thread
+_SRGB_LINEAR_TOE = 0.0031308  # linear light below which sRGB's curve is a straight line
+
+
+def srgb_encoded(linear: np.ndarray) -> np.ndarray:
+    """Float linear-light sRGB values through sRGB's tone curve (IEC 61966-2-1, the curve of
+    LittleCMS's built-in sRGB profile), the same dtype; extended beyond 0..1 as CSS Color 4's
+    extended sRGB is: above 1 by the same formula, below 0 mirrored (``-f(-x)``)."""
+    magnitude = np.abs(linear)
+    encoded = np.where(magnitude <= _SRGB_LINEAR_TOE, magnitude * 12.92,
+                       1.055 * np.power(magnitude, 1 / 2.4) - 0.055)
+    return np.copysign(encoded, linear).astype(linear.dtype, copy=False)
+
+
+def _as_they_were(converted: np.ndarray, rgb: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``converted`` with the pixels (rows) where ``kept`` is True taken from ``rgb``."""
+    if kept.any():
+        converted[kept] = rgb[kept]
+    return converted
+
+
+@dataclass(frozen=True, eq=False)
+class ShaperMatrix:
+    """A conversion of RGB colours to sRGB made as LittleCMS makes one from a matrix/TRC
+    ("shaper-matrix") profile, Adobe RGB's, Display P3's or ProPhoto's kind: each channel
+    through its tone curve to linear light, a 3x3 matrix to linear sRGB, then sRGB's curve
+    (:func:`srgb_encoded`), in floating point. Called on ``(N, 3)`` uint16 or float samples,
+    it returns them converted, in the same dtype.
+
+    16-bit samples: colours outside sRGB's gamut are clipped to it, as LittleCMS clips them.
+    Floating-point samples (1.0 = full scale) are converted unbounded, as floating-point
+    colour management converts with such profiles: nothing is clipped, the curves go on
+    beyond 0..1 (sRGB's as CSS Color 4's extended sRGB does), so colours outside sRGB's
+    gamut and samples outside 0..1 (a highlight above 1.0, noise below black) keep values
+    outside 0..1, continuous with their in-range neighbours, and their 8-bit rounding
+    (:func:`to_8bit`, which clips) is what the 8-bit conversion gives. A pixel with a NaN or
+    infinite sample is kept as it was.
+
+    Attributes:
+        curves: R's, G's and B's tone curve, encoded values to linear light, on float64
+            arrays of any values (see :func:`engines.fileio.deep_srgb_conversion`).
+        matrix: ``(3, 3)`` float64, linear RGB to linear sRGB.
+    """
+
+    curves: tuple[Callable[[np.ndarray], np.ndarray], ...]
+    matrix: np.ndarray
+    # each curve at every 16-bit level, float32 (3, 65536): 16-bit samples are looked up
+    _levels: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        levels = np.arange(65536, dtype=np.float64) / 65535
+        object.__setattr__(self, "_levels", np.stack(
+            [curve(levels) for curve in self.curves]).astype(np.float32))
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        converted = np.empty(rgb.shape, rgb.dtype)
+        if rgb.dtype == np.uint16:
+            linear = [np.take(self._levels[channel], rgb[:, channel]) for channel in range(3)]
+            for channel, srgb in enumerate(self._mixed(linear, np.float32)):
+                np.clip(srgb, 0.0, 1.0, out=srgb)
+                converted[:, channel] = np.rint(srgb_encoded(srgb) * np.float32(65535))
+            return converted
+        finite = np.isfinite(rgb).all(axis=1)
+        samples = np.where(finite[:, None], rgb, 0)  # in their own float type
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, as floats go
+            linear = [curve(samples[:, channel]).astype(rgb.dtype, copy=False)
+                      for channel, curve in enumerate(self.curves)]
+            for channel, srgb in enumerate(self._mixed(linear, rgb.dtype)):
+                converted[:, channel] = srgb_encoded(srgb)
+        return _as_they_were(converted, rgb, ~finite)
+
+    def _mixed(self, linear: list[np.ndarray], dtype: np.dtype) -> Iterator[np.ndarray]:
+        """R, G and B of :attr:`matrix` times the channels ``linear``, in ``dtype``,
+        elementwise: BLAS's threads, for a product this narrow, would only contend with the
+        bands' own."""
+        matrix = self.matrix.astype(dtype)
+        for row in matrix:
+            mixed = linear[0] * row[0]
+            mixed += linear[1] * row[1]
+            mixed += linear[2] * row[2]
+            yield mixed
+
+
+@dataclass(frozen=True, eq=False)
+class ColourTable:
+    """A conversion of RGB colours to sRGB given by its values on a lattice, interpolated
+    tetrahedrally (as LittleCMS interpolates its own tables): for profiles that are not
+    matrix/TRC ones (see :func:`engines.fileio.deep_srgb_conversion`). Called on ``(N, 3)``
+    uint16 or float samples, it returns them converted, in the same dtype. The table holds
+    only colours within 0..1: a floating-point pixel with a sample outside 0..1 (or NaN) is
+    kept as it was, not clipped.
+
+    Attributes:
+        table: ``(n, n, n, 3)`` float32, the converted colour (1.0 = full scale) of the
+            colour ``(i, j, k) / (n - 1)``.
+    """
+
+    table: np.ndarray
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        size = self.table.shape[0]
+        full = 65535.0 if rgb.dtype == np.uint16 else 1.0
+        position = rgb.astype(np.float32) * np.float32((size - 1) / full)
+        if rgb.dtype != np.uint16:
+            inside = (position.min(axis=1) >= 0) & (position.max(axis=1) <= size - 1)  # no NaN
+            position[~inside] = 0
+        corner = np.minimum(position.astype(np.int64), size - 2)
+        fraction = position - corner
+        base = (corner[:, 0] * size + corner[:, 1]) * size + corner[:, 2]
+        red, green, blue = fraction.T
+        # the tetrahedron: from the corner along the axis of the largest fraction, then the
+        # middle one's, to the opposite corner. Ties: the largest is taken first in R, G, B
+        # order, the smallest in B, G, R order, so that the two differ unless all three are
+        # equal, and then every path gives the same weights.
+        red_largest = (red >= green) & (red >= blue)
+        largest_step = np.where(red_largest, size * size, np.where(green >= blue, size, 1))
+        blue_smallest = (blue <= red) & (blue <= green)
+        smallest_step = np.where(blue_smallest, 1, np.where(green <= red, size, size * size))
+        large = np.maximum(np.maximum(red, green), blue)[:, None]
+        small = np.minimum(np.minimum(red, green), blue)[:, None]
+        middle = fraction.sum(axis=1)[:, None] - large - small
+        diagonal = size * size + size + 1
+        flat = self.table.reshape(-1, 3)
+        start, end = np.take(flat, base, axis=0), np.take(flat, base + diagonal, axis=0)
+        one = np.take(flat, base + largest_step, axis=0)
+        two = np.take(flat, base + diagonal - smallest_step, axis=0)
+        converted = (start + (one - start) * large + (two - one) * middle
+                     + (end - two) * small)
+        if rgb.dtype == np.uint16:
+            return np.rint(np.clip(converted, 0, 1) * full).astype(np.uint16)
+        return _as_they_were(converted.astype(rgb.dtype), rgb, ~inside)
+
+
+def in_srgb(samples: np.ndarray, conversion: Callable[[np.ndarray], np.ndarray]
+            ) -> np.ndarray:
+    """Deep ``(H, W, 3|4)`` RGB(A) ``samples`` (uint16 or float) with their colours through
+    ``conversion`` (a :class:`ShaperMatrix` or :class:`ColourTable`), the alpha as it was:
+    a new array of the same shape and dtype. Bands of pixels are converted on all cores,
+    which also bounds the memory the conversion takes."""
+    out = np.array(samples, order="C", copy=True)
+    flat = out.reshape(-1, out.shape[-1])
+    starts: Sequence[int] = range(0, len(flat), _CONVERTED_PIXELS)
+
+    def convert(start: int) -> None:
+        band = flat[start:start + _CONVERTED_PIXELS]
+        band[:, :3] = conversion(band[:, :3])
+
+    workers = min(os.cpu_count() or 1, len(starts))
+    if workers <= 1:
+        for start in starts:
+            convert(start)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(convert, starts))
+    return out
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

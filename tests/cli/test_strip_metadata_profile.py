@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import shutil
 
+import cv2
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms
 
 import main
+from engines import deep_samples
 from engines.fileio import load_image, save_mask
 from tests.conftest import SAMPLES
 
@@ -76,3 +79,31 @@ def test_batch_strip_metadata_converts_the_colours_to_srgb(rocket, tmp_path, cap
     stored, profile = _stored(out / "rocket.png")
     assert profile is None
     assert np.abs(stored - shown)[~hole].max() == 0
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_inpaint_strip_metadata_keeps_16_bits_of_a_16_bit_picture(rocket, tmp_path, capsys,
+                                                                   ext):
+    """QA audit 37, F1: the 16-bit result of a picture converted to sRGB held only its 8-bit
+    conversion times 257 (267 distinct values), while it was said to keep 16 bits."""
+    picture, mask, hole, _shown = rocket
+    loaded = load_image(picture)
+    grain = np.random.default_rng(0).integers(0, 200, loaded.rgb.shape).astype(np.uint16)
+    deep = loaded.rgb.astype(np.uint16) * 257 + grain
+    encode = deep_samples.encode_png16 if ext == ".png" else deep_samples.encode_deep_tiff
+    source = tmp_path / f"deep{ext}"
+    source.write_bytes(encode(deep, loaded.metadata.icc_profile))
+    written = {}
+    for strip in (False, True):
+        out = tmp_path / f"out_{strip}{ext}"
+        assert main.main(["inpaint", str(source), str(mask), "-o", str(out), "--engine",
+                          "telea", *(["--strip-metadata"] if strip else [])]) == 0
+        written[strip] = tifffile.imread(out) if ext == ".tif" else \
+            cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    said = capsys.readouterr()
+    bare = written[True][~hole]
+    assert bare.dtype == np.uint16
+    assert len(np.unique(bare)) >= 0.9 * len(np.unique(written[False][~hole]))
+    assert (bare % 257 == 0).mean() < 0.05
+    told = said.out + said.err
+    assert "keeps 16 bits" in told and "converted to sRGB from its Adobe RGB (1998)" in told
