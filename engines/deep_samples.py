@@ -284,14 +284,22 @@ def in_srgb(samples: np.ndarray, conversion: Callable[[np.ndarray], np.ndarray]
         band = flat[start:start + _CONVERTED_PIXELS]
         band[:, :3] = conversion(band[:, :3])
 
+    on_all_cores(convert, starts)
+    return out
+
+
+def on_all_cores(work: Callable[[int], None], starts: Sequence[int]) -> None:
+    """``work(start)`` for each of ``starts`` (bands of an array, each written by its own
+    call), on a thread per core: for work that releases the GIL (numpy's element-wise
+    operations, LittleCMS). In order on one core, or for a single band. Raises what a call
+    raised."""
     workers = min(os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            convert(start)
+            work(start)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(convert, starts))
-    return out
+            list(pool.map(work, starts))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -37,7 +37,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -2060,13 +2059,7 @@ def _converted(rgb: np.ndarray, transform: ImageCms.ImageCmsTransform) -> np.nda
         band = Image.fromarray(np.ascontiguousarray(rgb[top:top + rows]))
         out[top:top + rows] = np.asarray(ImageCms.applyTransform(band, transform))
 
-    workers = min(os.cpu_count() or 1, len(tops))
-    if workers <= 1:
-        for top in tops:
-            convert(top)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(convert, tops))
+    deep_samples.on_all_cores(convert, tops)
     return out
 
 
