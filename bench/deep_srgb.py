@@ -83,10 +83,7 @@ def main() -> None:
         icc = sample.info["icc_profile"]
     transform, description = fileio.srgb_conversion(icc)
     conversion = fileio.deep_srgb_conversion(icc)
-    size = 255 // fileio._TABLE_STEP + 1
-    table = deep_samples.ColourTable(fileio._converted(fileio._lattice(fileio._TABLE_STEP),
-                                                       transform)
-                                     .reshape(size, size, size, 3).astype(np.float32) / 255)
+    table = fileio._colour_table(transform)
     print(f"{description}: {type(conversion).__name__} used; {os.cpu_count()} cores")
     if not args.skip_accuracy:
         print("every 8-bit colour, deep conversion against LittleCMS's 8-bit one (levels):")

@@ -2038,8 +2038,7 @@ def srgb_conversion(icc_profile: bytes | None) -> tuple[ImageCms.ImageCmsTransfo
         description = ImageCms.getProfileDescription(source).strip()
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
-    grid = np.stack(np.meshgrid(_SRGB_GRID, _SRGB_GRID, _SRGB_GRID, indexing="ij"),
-                    -1).reshape(1, -1, 3)
+    grid = _grid(_SRGB_GRID).reshape(1, -1, 3)
     if np.abs(_converted(grid, transform).astype(np.int16) - grid).max() <= 1:
         return None
     return transform, description or "embedded"
@@ -2136,6 +2135,12 @@ def deep_srgb_conversion(icc_profile: bytes | None
         converted = shaper(colours.astype(np.uint16) * 257) / 257.0
         if np.abs(converted - _converted(colours, transform)).max() <= 1:
             return shaper
+    return _colour_table(transform)
+
+
+def _colour_table(transform: ImageCms.ImageCmsTransform) -> deep_samples.ColourTable:
+    """The :class:`~engines.deep_samples.ColourTable` of ``transform``: its 8-bit conversion
+    of the colours 0, ``_TABLE_STEP``, ..., 255 on each axis."""
     size = 255 // _TABLE_STEP + 1
     table = _converted(_lattice(_TABLE_STEP), transform).reshape(size, size, size, 3)
     return deep_samples.ColourTable(table.astype(np.float32) / 255)
@@ -2144,7 +2149,12 @@ def deep_srgb_conversion(icc_profile: bytes | None
 def _lattice(step: int) -> np.ndarray:
     """``(N, 3)`` uint8: every colour with R, G and B in 0, ``step``, ..., 255 (``step``
     divides 255), B varying fastest."""
-    levels = np.arange(0, 256, step, dtype=np.uint8)
+    return _grid(np.arange(0, 256, step, dtype=np.uint8))
+
+
+def _grid(levels: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` uint8: every colour with R, G and B among ``levels`` (uint8), B varying
+    fastest."""
     return np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
 
 
