@@ -5,7 +5,8 @@
 and here every result is wanted). Each engine gets a card that shows its latest stage as it
 arrives (a thumbnail of the hole's surroundings), then the time it took (and, when the
 dialog is told the reference photos' names, the guidance the engine could not follow in its
-fill: :func:`engines.guidance.source_notes`), or the one-line reason it could not run: failed, or not ready (said in the GUI's words by
+fill: :func:`engines.guidance.source_notes`), or the one-line reason it could not run:
+failed, or not ready (said in the GUI's words by
 :func:`not_ready_reason`: how to install missing weights in File → Models…, never a command
 of ``python main.py``; weights that fail during the run, or a label map lacking, are said so
 too: :func:`~app.model_dialogs.gui_error_text`). Its "Use <engine>" button (named for the
@@ -17,9 +18,9 @@ One result is the current one, framed, its button the dialog's default: until a 
 clicked, the best so far, that is the first to arrive among those whose engine ignores the
 least of the guidance given (after a label edit, OpenCV Telea's result is not framed once
 Guided PatchMatch's arrives); a click on a card makes that one current for good. Enter
-takes it wherever the focus is, except on another "Use" button, which Enter takes instead (Stop and Close are
-pressed with Space or a click, never by Enter); Esc closes the dialog (once the engines have
-stopped).
+takes it wherever the focus is, except on another "Use" button, which Enter takes instead
+(Stop and Close are pressed with Space or a click, never by Enter); Esc closes the dialog
+(once the engines have stopped).
 """
 
 from __future__ import annotations

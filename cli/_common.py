@@ -345,7 +345,8 @@ def load_layer(path: str | None, shape: tuple[int, int] | None,
     """The binary layer file at ``path`` (white = set), ``(H, W)`` uint8, checked against
     the image ``shape`` (any size with None), or None without ``path``. ``what`` names the
     layer as the editor does ("mask", "sketch", "include area", "exclude area"); one holding
-    nothing it needs is refused as the editor refuses it (:func:`engines.fileio.empty_layer_problem`)."""
+    nothing it needs is refused as the editor refuses it
+    (:func:`engines.fileio.empty_layer_problem`)."""
     if path is None:
         return None
     layer = load_mask(path, shape, what)

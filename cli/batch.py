@@ -348,8 +348,8 @@ def _whitespace_in(name: str, count: int) -> str:
     ``count`` extensions), said for :func:`near_miss_files`: ``"it has a space before its
     extension"`` (``photo_mask .png``), ``"... between its extensions"``
     (``photo_mask.png .png``), ``"... before its name"`` (`` photo_mask.png``), ``"... after
-    its extension"`` (``photo_mask.png ``), listed as a sentence lists them; spaces, or whitespace of
-    another kind, said so."""
+    its extension"`` (``photo_mask.png ``), listed as a sentence lists them; spaces, or
+    whitespace of another kind, said so."""
     core = name.strip()
     leading, trailing = name[:len(name) - len(name.lstrip())], name[len(name.rstrip()):]
     extensions = _last_extensions(core, count)
@@ -374,7 +374,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
     (:func:`near_miss` says the first): a name whose extension came twice or more
     (``photo_mask.png.png.png``), or with whitespace before its extensions
     (``photo_mask .png``, ``photo_mask .png.png``) or around it (`` photo_mask.png``), is
-    matched without them all (:func:`_bases`). With ``doubled_only``, only those (no photo's name)."""
+    matched without them all (:func:`_bases`). With ``doubled_only``, only those (no
+    photo's name)."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()

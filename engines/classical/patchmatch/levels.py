@@ -561,8 +561,9 @@ def _thin_lines(gray: np.ndarray, high: float, width: int,
     bool ``(h, w)`` each.
 
     ``region``: the pixels darker (black-hat; :attr:`ThinLines.DARK`) or brighter (top-hat;
-    :attr:`ThinLines.BRIGHT`) than their surroundings by more than ``THIN_LINE_CONTRAST * high`` (at least ``THIN_LINE_FLOOR``) grey levels
-    within a ``width`` disc, that lie along a line: within ``width`` px of a stretch of their
+    :attr:`ThinLines.BRIGHT`) than their surroundings by more than
+    ``THIN_LINE_CONTRAST * high`` (at least ``THIN_LINE_FLOOR``) grey levels within a
+    ``width`` disc, that lie along a line: within ``width`` px of a stretch of their
     skeleton that has at least ``width`` skeleton pixels in the ``2 * width + 1`` square
     around it (specks and texture grains have fewer).
     ``centres``: that skeleton (:func:`_skeleton`). Computed band by band with the margins
