@@ -36,7 +36,6 @@ from engines.fileio import (
     DEFAULT_QUALITY,
     IMAGE_SUFFIXES,
     ImageFileError,
-    converted_profile_note,
     count_noun,
     drops_metadata,
     empty_layer_problem,
@@ -45,12 +44,12 @@ from engines.fileio import (
     join_words,
     kept_jpeg_quality,
     kept_storage,
-    left_out_profile,
     load_colour_strokes,
     load_image,
     load_mask,
     load_reference,
     loses_transparency,
+    profile_note,
     save_colour_strokes,
     save_image,
     save_mask,
@@ -560,12 +559,11 @@ class FileCommands:
         if drops_metadata(metadata, path.suffix):
             depth += (f" without the colour profile and EXIF ({path.suffix.lower()} has no "
                       "place for them)")
-        profile_note = left_out_profile(metadata, image, path.suffix, doc.grey) \
-            or converted_profile_note(metadata, path.suffix)
+        profile = profile_note(metadata, image, path.suffix, doc.grey)
         said = f"{'Applied the fill shown and saved' if applied else 'Saved'} {path}{depth}"
         # the stages of a fill still running show on the canvas, but are not in the file
         running = "the fill still running is not in the file" if self.controller.busy else ""
-        notes = [note for note in (profile_note, running) if note]
+        notes = [note for note in (profile, running) if note]
         said = "; ".join([said, *notes])
         if dropped:
             said += f". {dropped}"

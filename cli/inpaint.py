@@ -27,12 +27,11 @@ from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.device import require_device
 from engines.fileio import (
     COLOUR_STROKES_FORMAT,
-    converted_profile_note,
     dropped_metadata_note,
-    left_out_profile,
     load_colour_strokes,
     load_image,
     picture_notes,
+    profile_note,
     save_result,
 )
 from engines.guidance import fill_notes
@@ -178,15 +177,12 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(f"note: {note}"))
     for note in picture_notes(loaded, output.suffix):  # as a folder run notes them
         print(one_line(f"note: {note}"))
-    dropped = None if args.strip_metadata else dropped_metadata_note(loaded.metadata,
-                                                                     output.suffix)
+    written = loaded.metadata.stripped() if args.strip_metadata else loaded.metadata
+    dropped = dropped_metadata_note(written, output.suffix)  # none stripped
     if dropped is not None:  # as a folder run notes it
         print(one_line(f"note: {dropped}"))
-    written = loaded.metadata.stripped() if args.strip_metadata else loaded.metadata
-    profile_note = (None if args.strip_metadata else left_out_profile(
-        loaded.metadata, final.image, output.suffix, loaded.grey)) \
-        or converted_profile_note(written, output.suffix)
-    if profile_note is not None:
-        print(one_line(f"note: {profile_note}"))
+    profile = profile_note(written, final.image, output.suffix, loaded.grey)
+    if profile is not None:
+        print(one_line(f"note: {profile}"))
     print(one_line(f"wrote {output}"))
     return 0

@@ -46,16 +46,15 @@ from engines.fileio import (
     IMAGE_SUFFIXES,
     ImageExistsError,
     LoadedImage,
-    converted_profile_note,
     count_noun,
     dropped_metadata_note,
     join_words,
-    left_out_profile,
     link_in_the_way,
     list_images,
     load_image,
     names_and_more,
     picture_notes,
+    profile_note,
     save_result,
     turned_size_note,
 )
@@ -727,11 +726,9 @@ def clear_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
         notes = fill_notes(request, engine, reference_names, cancel)
         save_result(target, result, loaded, overwrite, keep_metadata, edited=request.hole,
                     follow_links=False)
-        dropped = dropped_metadata_note(loaded.metadata, target.suffix) if keep_metadata \
-            else None
-        profile = (left_out_profile(loaded.metadata, result, target.suffix, loaded.grey)
-                   if keep_metadata else None) or converted_profile_note(
-            loaded.metadata if keep_metadata else loaded.metadata.stripped(), target.suffix)
+        written = loaded.metadata if keep_metadata else loaded.metadata.stripped()
+        dropped = dropped_metadata_note(written, target.suffix)  # none stripped
+        profile = profile_note(written, result, target.suffix, loaded.grey)
         # the guidance it went without, then in inpaint's order: the fill's, the picture's
         # own, its metadata not kept
         return [*off, *lacking, *notes, *picture_notes(loaded, target.suffix),

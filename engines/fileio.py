@@ -2346,6 +2346,18 @@ def converted_profile_note(metadata: ImageMetadata, suffix: str = "") -> str | N
             "which is not kept")
 
 
+def profile_note(metadata: ImageMetadata, rgb: np.ndarray, suffix: str,
+                 grey: bool = False) -> str | None:
+    """What writing ``rgb`` with ``metadata`` (as :func:`encode_image` is given it: stripped
+    when the photo's metadata is not kept) as a ``suffix`` file did with its colour
+    profile, as a note for the user: left out though the format has a place for it
+    (:func:`left_out_profile`), or not kept and the colours converted to sRGB
+    (:func:`converted_profile_note`); None otherwise. The editor's Save, ``inpaint`` and a
+    folder run say it alike."""
+    return left_out_profile(metadata, rgb, suffix, grey) \
+        or converted_profile_note(metadata, suffix)
+
+
 def _encode_gif(rgb: np.ndarray, alpha: np.ndarray | None,
                 source: SourceFormat = SourceFormat()) -> bytes:
     """``rgb`` ``(H, W, 3)`` uint8 as a GIF, with, given ``alpha``, one transparent palette
