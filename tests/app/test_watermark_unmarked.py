@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from app.watermark_dialogs import FILL_UNMARKED, WatermarkDialog
-from engines.fileio import encode_image, list_images, write_atomic
+from engines.fileio import list_images
+from tests.app.test_watermark_dialogs import estimate
 from tests.engines.test_watermark import stamp
-from tests.engines.test_watermark_unmarked import half_marked, marked_folder
+from tests.engines.test_watermark_unmarked import half_marked, marked_folder, write_pictures
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (120, 160)  # height, width
@@ -24,11 +25,8 @@ def write_folder(folder: Path, with_unmarked: bool = True) -> Path:
     images, alpha = marked_folder(8, opacity=0.5, size=SIZE)
     if not with_unmarked:
         images[0] = stamp(images[0], alpha)
-    folder.mkdir(parents=True)
     first = "unmarked.png" if with_unmarked else "photo0.png"
-    for name, image in zip([first] + [f"photo{index}.png" for index in range(1, 8)], images):
-        write_atomic(folder / name, encode_image(image, ".png"))
-    return folder
+    return write_pictures(folder, images, [first] + [f"photo{index}.png" for index in range(1, 8)])
 
 
 @pytest.fixture
@@ -38,12 +36,6 @@ def dialog(qtbot, tmp_path):
     dialog.input.set_path(write_folder(tmp_path / "in"))
     dialog.output.set_path(tmp_path / "out")
     return dialog
-
-
-def estimate(qtbot, dialog):
-    with qtbot.waitSignal(dialog.estimated, timeout=60000) as estimated:
-        assert dialog.run_estimate() is not None
-    return estimated.args[0]
 
 
 def clear(qtbot, dialog):
@@ -100,10 +92,8 @@ def test_a_new_estimate_unticks_the_box_and_hides_it_when_every_picture_shows_th
 
 def test_an_estimate_that_cannot_tell_which_carry_the_mark_says_how_many_lack_it(
         qtbot, dialog, tmp_path):
-    folder = tmp_path / "over-half"
-    folder.mkdir()
-    for index, image in enumerate(half_marked(8, size=SIZE)):
-        write_atomic(folder / f"photo{index:02d}.png", encode_image(image, ".png"))
+    folder = write_pictures(tmp_path / "over-half", half_marked(8, size=SIZE),
+                            [f"photo{index:02d}.png" for index in range(12)])
     dialog.input.set_path(folder)
     result = estimate(qtbot, dialog)
     assert result.found and result.lacking == 8 and result.unmarked is None

@@ -18,7 +18,12 @@ from engines.watermark import (
 )
 from tests.cli.refusals import argument_error
 from tests.engines.test_watermark import stamp
-from tests.engines.test_watermark_unmarked import half_marked, marked_folder, photo_backgrounds
+from tests.engines.test_watermark_unmarked import (
+    half_marked,
+    marked_folder,
+    photo_backgrounds,
+    write_pictures,
+)
 
 SIZE = (120, 160)
 NOT_WRITTEN = ("1 not written (the watermark was not found in it; --unmarked fill fills "
@@ -30,12 +35,8 @@ def folder(tmp_path):
     """8 PNG photos of 160x120: ``unmarked.png`` without the watermark, ``photo1.png`` to
     ``photo7.png`` with it; returns (folder, images by name, alpha)."""
     images, alpha = marked_folder(8, size=SIZE)
-    source = tmp_path / "in"
-    source.mkdir()
     names = ["unmarked.png"] + [f"photo{index}.png" for index in range(1, 8)]
-    for name, image in zip(names, images):
-        write_atomic(source / name, encode_image(image, ".png"))
-    return source, dict(zip(names, images)), alpha
+    return write_pictures(tmp_path / "in", images, names), dict(zip(names, images)), alpha
 
 
 def run(*arguments) -> int:
@@ -136,13 +137,6 @@ def test_an_unknown_unmarked_choice_is_a_usage_error(folder, tmp_path, capsys):
         cli.EXIT_USAGE
     assert "--unmarked" in argument_error(capsys, "watermark")
     assert not (tmp_path / "out").exists()
-
-
-def write_pictures(folder, images, names):
-    folder.mkdir()
-    for name, image in zip(names, images):
-        write_atomic(folder / name, encode_image(image, ".png"))
-    return folder
 
 
 def test_a_half_marked_folder_writes_the_marked_pictures_only(tmp_path, capsys):

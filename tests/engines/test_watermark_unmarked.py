@@ -65,6 +65,14 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return decode_image(data.tobytes(), "photo.jpg").rgb
 
 
+def write_pictures(folder: Path, images, names) -> Path:
+    """``images`` as PNG files named ``names`` in ``folder``, which is made; ``folder``."""
+    folder.mkdir(parents=True)
+    for name, image in zip(names, images):
+        write_atomic(folder / name, encode_image(image, ".png"))
+    return folder
+
+
 def marked_folder(count: int, opacity: float = 0.45, seed: int = 2,
                   colour=(255, 255, 255), size: tuple[int, int] = SIZE):
     """``count`` photos, the first without the watermark, the others stamped with it; and
@@ -194,12 +202,8 @@ def test_carries_mark_errs_toward_filling():
 def folder(tmp_path):
     """7 PNG photos, ``clean.png`` without the watermark; (folder, images by name, alpha)."""
     images, alpha = marked_folder(7)
-    source = tmp_path / "in"
-    source.mkdir()
     names = ["clean.png"] + [f"photo{index}.png" for index in range(1, 7)]
-    for name, image in zip(names, images):
-        write_atomic(source / name, encode_image(image, ".png"))
-    return source, dict(zip(names, images)), alpha
+    return write_pictures(tmp_path / "in", images, names), dict(zip(names, images)), alpha
 
 
 def test_clearing_leaves_the_picture_without_the_mark_unwritten(folder, tmp_path):
@@ -250,13 +254,10 @@ def test_a_stopped_run_counts_the_pictures_not_written():
 
 
 def test_clearing_a_half_marked_folder_writes_only_the_marked_pictures(tmp_path):
-    images = half_marked(6)
-    source = tmp_path / "in"
-    source.mkdir()
     names = [f"plain{index}.png" for index in range(6)] + \
         [f"stamped{index}.png" for index in range(6)]
-    for name, image in zip(names, images):
-        write_atomic(source / name, encode_image(image, ".png"))
+    images = half_marked(6)
+    source = write_pictures(tmp_path / "in", images, names)
     estimate = estimate_watermark_mask(source)
     assert estimate.lacking is None and estimate.unmarked == tuple(names[:6])
     output = tmp_path / "out"
