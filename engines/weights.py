@@ -674,9 +674,11 @@ def _zip_directory(path: str, *signature: int) -> tuple[tuple[str, ...], int] | 
         return None
 
 
-def _cut_short_zip(path: Path) -> str | None:
+def _cut_short_zip(path: Path, full_size: int | None = None) -> str | None:
     """``"a zip archive cut short (268 kB), as ..."`` when ``path`` begins as a zip but has
-    no readable directory of its own (the end of the file is missing), else None.
+    no readable directory of its own (the end of the file is missing), else None. A file
+    of exactly ``full_size`` bytes (the size it was installed with, when it was checked
+    whole) has lost no end: its directory was damaged in place, and it is said so.
 
     A zip whose members are stored uncompressed (a zip of ``torch.save`` files, such as
     EdgeConnect's) that lost its end still looks readable: :mod:`zipfile` finds the
@@ -688,8 +690,12 @@ def _cut_short_zip(path: Path) -> str | None:
     directory = _zip_directory_of(path) if zip_head else None
     if not zip_head or (directory is not None and directory[1] == 0):
         return None
-    return (f"a zip archive cut short ({format_size(path.stat().st_size)}), as an interrupted "
-            "download or copy leaves it")
+    size = path.stat().st_size
+    if size == full_size:
+        return (f"a zip archive whose directory, at its end, is damaged: it has its full "
+                f"size ({format_size(size)}), so it was changed in place")
+    return (f"a zip archive cut short ({format_size(size)}), as an interrupted download or "
+            "copy leaves it")
 
 
 def _check_zip_members(path: Path, what: str, cancel: CancelToken | None = None) -> None:
@@ -1613,11 +1619,11 @@ def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | No
     if empty:
         return f"it is {empty}"
     size = path.stat().st_size
-    cut_short = _cut_short_zip(path)
-    if cut_short:
-        return f"it is {cut_short}"
     record = read_manifest(spec.id) if spec is not None else None
     installed = record.get("bytes") if record else None
+    cut_short = _cut_short_zip(path, installed if isinstance(installed, int) else None)
+    if cut_short:
+        return f"it is {cut_short}"
     try:
         check_format(path, format, "it")
         if isinstance(installed, int):  # checked at install: exactly that size

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -23,6 +24,16 @@ def state_dict_file(folder: Path, name: str = "net.pth", seed: int = 0) -> Path:
     torch.save({"conv.weight": torch.rand(4, 3, 3, 3, generator=generator),
                 "conv.bias": torch.zeros(4)}, path)
     return path
+
+
+def first_member_data(path: Path) -> int:
+    """Where the first member's bytes begin in the zip ``path`` (after its local header)."""
+    with zipfile.ZipFile(path) as archive:
+        first = min(archive.infolist(), key=lambda info: info.header_offset)
+    with open(path, "rb") as handle:
+        handle.seek(first.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", handle.read(4))
+    return first.header_offset + 30 + name_length + extra_length
 
 
 def sha256(path: Path) -> str:
@@ -482,10 +493,29 @@ def test_verify_detects_a_damaged_install(make_spec, tmp_path):
 
     assert "sha256" in weights.verify(spec.id, deep=True)
     data = bytearray(path.read_bytes())
-    data[-30] ^= 0xFF
+    data[first_member_data(path) + 4] ^= 0xFF  # inside the pickle: the zip stays readable
     path.write_bytes(bytes(data))
     with pytest.raises(weights.HashMismatchError, match=f"models remove {spec.id}"):
         weights.verify(spec.id)
+
+
+def test_a_zip_damaged_at_its_end_but_of_full_size_is_not_called_cut_short(make_spec,
+                                                                             tmp_path):
+    """A byte changed in the directory at a zip's end: the file has the size it was
+    installed with, so it lost nothing; it is said to be damaged in place."""
+    source = state_dict_file(tmp_path)
+    spec = make_spec(size=source.stat().st_size)
+    path = download.import_file(spec.id, source)
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")  # the end-of-directory record's signature
+    data[end] ^= 0xFF
+    path.write_bytes(bytes(data))
+    reason = weights.damage(spec.id)
+    assert reason.startswith("it is a zip archive whose directory, at its end, is damaged: "
+                             "it has its full size ("), reason
+    assert "cut short" not in reason
+    path.write_bytes(bytes(data[:-200]))  # now also cut short
+    assert "cut short" in weights.damage(spec.id)
 
 
 def test_verify_without_manifest_checks_size_and_format(make_spec, tmp_path):
