@@ -36,11 +36,11 @@ from engines.base import CancelToken, Guidance, Region, RegionStage
 from engines.device import MODEL_SLOT, slot_key
 from engines.neural.common import (
     NeuralEngine,
+    given_network_on,
     image_to_tensor,
     pad_to_multiple,
     tensor_to_image,
 )
-from engines.neural.interrupt import watch_layers
 from engines.registry import register
 from engines.weights import (
     WeightsCorruptError,
@@ -263,7 +263,7 @@ class EdgeConnectEngine(NeuralEngine):
     def network(self, device) -> EdgeConnectNetwork:
         given = self.options.get("network")
         if given is not None:
-            return watch_layers(given.to(device).eval())
+            return given_network_on(given, device)
         edge_path, inpaint_path = self.checkpoint_paths()
         key = slot_key(type(self).__name__, [edge_path, inpaint_path], device)
         return MODEL_SLOT.get(key, lambda: self.load_pair(edge_path, inpaint_path, device))

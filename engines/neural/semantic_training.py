@@ -29,7 +29,6 @@ import json
 import math
 import os
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +45,7 @@ from engines import fileio, weights
 from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputError
 from engines.device import free_accelerator_memory, pick_device
 from engines.maskgen import free_form_mask
-from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory
+from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory, release_frames
 from engines.neural.semantic import (
     CUSTOM_LABEL_SET,
     WEIGHTS_ID,
@@ -901,7 +900,7 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
     except (MemoryError, RuntimeError, cv2.error) as exc:
         if not (training and is_training_out_of_memory(exc)):
             raise
-        traceback.clear_frames(exc.__traceback__)  # let go of the step's tensors first
+        release_frames(exc)  # let go of the step's tensors first
         free_accelerator_memory()
         message = _out_of_memory_message(config, exc, built=trainer is not None)
         if history and trainer is not None:  # the steps done are kept, as on a cancel

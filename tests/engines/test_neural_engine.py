@@ -3,7 +3,10 @@ memory ends a run with a user-facing error, and the script options are type-chec
 
 from __future__ import annotations
 
+import gc
 import re
+import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -68,6 +71,35 @@ def test_running_out_of_memory_is_an_engine_error_naming_the_region(engine, kind
     assert "alloc_cpu" not in message and "\n" not in message
     assert raised.value.__cause__ is failure  # the traceback chain is kept for --debug
     assert freed  # cached accelerator memory was handed back
+
+
+class FailingInside(torch.nn.Module):
+    """A network that makes an activation and hands it to a layer that fails to allocate:
+    the activation is held by the failed layer's call (torch's hooked module call keeps its
+    inputs in a closure, which clearing the frames' locals does not release)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = Failing(MemoryError())
+        self.made: list[weakref.ref] = []
+
+    def forward(self, *inputs):
+        activation = torch.ones(256, 256)
+        self.made.append(weakref.ref(activation))
+        return self.layer(activation)
+
+
+def test_running_out_of_memory_lets_go_of_the_activations_while_the_error_is_kept():
+    network = FailingInside()
+    with pytest.raises(EngineError) as raised:
+        list(registry.create("lama", network=network).run(request()))
+    gc.collect()
+    assert network.made and network.made[0]() is None  # freed, though the error is kept
+    failure = raised.value.__cause__
+    assert isinstance(failure, MemoryError) and failure.__traceback__ is None
+    if sys.version_info >= (3, 11):  # where the failed allocation was, for --debug
+        note = "\n".join(failure.__notes__)
+        assert note.startswith("Where the allocation failed") and "in forward" in note
 
 
 def test_a_cropped_or_resized_region_names_its_working_size_and_suggests_a_smaller_one(freed):
@@ -215,3 +247,32 @@ def test_request_options_reach_deepfill_as_its_own_do(monkeypatch):
 def test_request_option_values_are_checked_as_engine_options_are(engine, options, refusal):
     with pytest.raises(InputError, match=re.escape(refusal)):
         next(registry.create(engine).run(request(**options)))
+
+
+class Counting(torch.nn.Module):
+    """A small network that records being moved and switched between train and eval."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 1)
+        self.calls: list[str] = []
+
+    def to(self, *args, **kwargs):
+        self.calls.append("to")
+        return super().to(*args, **kwargs)
+
+    def train(self, mode: bool = True):
+        self.calls.append(f"train {mode}")
+        return super().train(mode)
+
+
+def test_a_given_network_is_moved_and_switched_to_eval_only_when_it_must_be():
+    network = Counting()  # built in train mode, on the CPU
+    assert common.given_network_on(network, "cpu") is network
+    assert network.calls == ["train False"] and not network.training
+    common.given_network_on(network, torch.device("cpu"))  # every run: nothing to do
+    assert network.calls == ["train False"]
+    common.given_network_on(network, "meta")  # another device: moved there
+    assert network.calls == ["train False", "to"]
+    assert network.conv.weight.device.type == "meta"
+    assert all(getattr(layer, "_forward_pre_hooks", None) for layer in network.modules())
