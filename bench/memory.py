@@ -4,10 +4,9 @@ The picture is scikit-image's "coffee" photo scaled to 8660x5774 with a little n
 texture, made the same every run); the hole is the 60 px stroke of a QA audit, from
 (500, 500) to (8000, 5200) at that size, so the crop box is most of the picture (about
 7800x5000 with the default 128 px margin). Each measurement runs in a fresh Python process,
-through ``Engine.run`` with the CLI's defaults (``backend="auto"``: torch, about 500 MB, is
-imported to ask for CUDA only where a GPU driver is installed,
-:func:`engines.device.gpu_driver_present`), the last stage kept while the next one arrives,
-as the CLI keeps it:
+through ``Engine.run`` with the CLI's defaults (``backend="auto"``: the numba kernels on the
+CPU, no torch imported), the last stage kept while the next one arrives, as the CLI keeps
+it:
 
 * ``run``: wall time of the whole run and the process's peak RSS (``VmHWM``, reset once the
   inputs are built and the kernels loaded; the RSS then, imports and inputs included, is

@@ -10,11 +10,8 @@ import``, ``train semantic`` in another process) is loaded again at the next run
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import glob
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable
@@ -79,38 +76,6 @@ def pick_device(preference: str = "auto"):
         return torch.device(preference)
     except RuntimeError:
         raise EngineError(f"unknown device {preference!r}; use auto, cpu, cuda or mps") from None
-
-
-def gpu_driver_present() -> bool:
-    """Whether this machine has a GPU driver torch could run CUDA on, found without importing
-    torch (which costs about 500 MB of memory): the answer to "is it worth asking
-    ``torch.cuda.is_available()``?". False means no CUDA GPU for certain; True only that a
-    driver is installed (it may have no usable GPU: torch says).
-
-    Looked for: NVIDIA's driver library (``libcuda.so.1`` on Linux, ``nvcuda.dll`` on
-    Windows; torch loads the same one, from the same places) and AMD's ROCm driver (the
-    ``/dev/kfd`` device on Linux, the HIP runtime ``amdhip64*.dll`` in Windows' system
-    folder), which ROCm builds of torch answer through ``torch.cuda``. macOS has no CUDA:
-    always False there. On another system it errs toward True.
-    """
-    if sys.platform == "darwin":
-        return False
-    if sys.platform.startswith("linux"):
-        return _library_loads("libcuda.so.1") or os.path.exists("/dev/kfd")
-    if sys.platform == "win32":
-        system = os.path.join(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32")
-        return (_library_loads("nvcuda.dll")
-                or bool(glob.glob(os.path.join(system, "amdhip64*.dll"))))
-    return True
-
-
-def _library_loads(name: str) -> bool:
-    """Whether the shared library ``name`` loads (found where the system's loader looks)."""
-    try:
-        ctypes.CDLL(name)
-    except OSError:
-        return False
-    return True
 
 
 def require_device(preference: str | None) -> None:

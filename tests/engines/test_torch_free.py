@@ -1,8 +1,8 @@
 """What needs no network imports no torch (about 2 s and 500 MB): listing the engines and the
-checkpoints, the classical engines' runs (telea, ns, patchmatch on a machine without a GPU
-driver), the regions parser, a folder run and a watermark removal. The plugin walk leaves
-out the modules that import torch (``HELPER_MODULES``); a neural engine imports its network
-when it builds one, and keeps its networks' names importable.
+checkpoints, the classical engines' runs (telea, ns, patchmatch), the regions parser, a
+folder run and a watermark removal. The plugin walk leaves out the modules that import torch
+(``HELPER_MODULES``); a neural engine imports its network when it builds one, and keeps its
+networks' names importable.
 
 The commands run in a fresh interpreter, since this one imported torch long ago.
 """
@@ -42,12 +42,9 @@ LAZY_NAMES = [
 
 def _in_fresh_python(code: str, folder: Path) -> str:
     """Run ``code`` in a new interpreter in the repository, ``folder`` holding its model
-    cache and (empty) user plugin folder, with no GPU driver to be found; its stdout."""
+    cache and (empty) user plugin folder; its stdout."""
     script = textwrap.dedent("""
         import sys
-        from engines import device
-        from engines.classical.patchmatch import engine as patchmatch
-        device.gpu_driver_present = patchmatch.gpu_driver_present = lambda: False
         import cli
     """) + textwrap.dedent(code)
     (folder / "plugins").mkdir(exist_ok=True)

@@ -8,9 +8,9 @@ Options (engine options or request options, engine options win):
   largest smaller one that has, down to 1x1
   (:meth:`PatchMatchEngine.fitted_patch`; :func:`engines.guidance.source_notes` says so);
 * ``quality``: ``"fast"``, ``"normal"`` (default) or ``"best"``, the EM iterations per level;
-* ``backend``: ``"auto"`` (default: torch on CUDA when the request's device allows it and a
-  GPU is present, numba on the CPU otherwise), ``"numba"`` or ``"torch"`` (torch on the
-  request's device, the CPU included);
+* ``backend``: ``"auto"`` (default: numba on the CPU, faster than the torch solver on a
+  GPU; torch on CUDA only when the request's device names it: ``--device cuda``),
+  ``"numba"`` or ``"torch"`` (torch on the request's device, the CPU included);
 * ``sketch_strength``: how strongly fills follow sketch lines, a factor of the default
   sketch term (default 1; 0 ignores the sketch);
 * ``sketch_weight``: the sketch term's weight itself (default ``SKETCH_WEIGHT`` times
@@ -47,8 +47,6 @@ the first user run does not wait.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from collections.abc import Iterator
 from types import MappingProxyType
@@ -78,7 +76,7 @@ from engines.classical.patchmatch.levels import (
 from engines.classical.patchmatch.numba_solver import NumbaLevelSolver
 from engines.classical.patchmatch.solver import Schedule, complete, nearest_sources
 from engines.classical.patchmatch.window import row_bands
-from engines.device import gpu_driver_present, pick_device
+from engines.device import pick_device
 from engines.guidance import follow_colour_hints
 from engines.registry import register
 
@@ -105,32 +103,24 @@ GRAIN_SIGMA = 1.0
 LOOK_SECONDS = 0.01
 
 
-def _cuda_available() -> bool:
-    """Whether torch has a CUDA GPU here, without importing torch (about 500 MB) where no GPU
-    driver is installed (:func:`engines.device.gpu_driver_present`); torch already imported
-    is asked directly."""
-    if "torch" not in sys.modules and not gpu_driver_present():
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def _torch_device(preference: str, required: bool):
     """The torch device to run on, or None for the numba path (``required``: torch forced).
 
-    An accelerator asked for by name must exist (``cuda`` or ``mps`` on a machine without
-    one raises :class:`EngineError`, as for the neural engines); MPS then runs the numba
-    path, since the torch solver is only checked on CPU and CUDA.
+    ``auto`` (and ``cpu``) take the numba kernels on the CPU, GPU or not: on an H100 the
+    torch solver took 0.6-0.9 s at 512x512 where they take 0.1-0.2 s, and lost at 2048x1536
+    too except on text masks (bench/README.md, "Guided PatchMatch on a GPU"); its many small
+    kernels are bound by launching them, not by the GPU. A device asked for by name
+    (``--device cuda``) runs the torch solver there. An accelerator asked for by name must
+    exist (``cuda`` or ``mps`` on a machine without one raises :class:`EngineError`, as for
+    the neural engines); MPS then runs the numba path, since the torch solver is only
+    checked on CPU and CUDA.
     """
     preference = (preference or "auto").lower()
     if not required:
         if preference == "mps":
             pick_device(preference)  # raises when there is no MPS
             return None
-        if preference == "cpu" or importlib.util.find_spec("torch") is None:
-            return None
-        if preference == "auto" and not _cuda_available():
+        if preference in ("auto", "cpu"):
             return None
     device = pick_device(preference)
     return device if required or device.type == "cuda" else None
@@ -311,12 +301,8 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) the CPU kernels with a tiny run.
 
     The first run in a process otherwise pays for it: seconds when nothing is cached yet.
-    Also makes the CUDA check of ``backend="auto"``, which imports torch (when installed)
-    only where a GPU driver is present (:func:`engines.device.gpu_driver_present`): a
-    machine without one never loads torch for the classical engines. Safe to call from a
-    background thread at start-up.
+    Safe to call from a background thread at start-up.
     """
-    _torch_device("auto", required=False)
     image = np.zeros((48, 48, 3), np.uint8)
     image[:, 24:] = 200
     mask = np.zeros((48, 48), np.uint8)

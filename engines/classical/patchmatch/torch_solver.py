@@ -18,6 +18,9 @@ from engines.classical.patchmatch.levels import VOTE_SIGMA_PERCENTILE, LevelProb
 
 _MASK32 = 0xFFFFFFFF
 _JUMPS = (8, 4, 2, 1)
+# votes (hole pixels x patch offsets) gathered at once by _vote: a block's index and colour
+# tensors take about 40 bytes a vote (80 MB)
+VOTE_BLOCK = 1 << 21
 
 
 def _mul32(x: torch.Tensor, constant: int) -> torch.Tensor:
@@ -153,8 +156,7 @@ class TorchLevelSolver:
         ok = self._acceptable(cy, cx)
         if active is not None:
             ok &= active
-        if not bool(ok.any()):
-            return
+        # no early return when nothing is acceptable: asking would wait for the device
         safe_y = torch.where(ok, cy, self._nnf_y)
         safe_x = torch.where(ok, cx, self._nnf_x)
         cost = self._patch_cost(safe_y, safe_x)
@@ -176,10 +178,13 @@ class TorchLevelSolver:
                 j = j.clamp(min=0)
                 self._try(self._nnf_y[j] - dy, self._nnf_x[j] - dx, has)
 
-    def _random_search(self, radius: torch.Tensor, seed: int, iteration: int) -> None:
+    def _random_search(self, radius: torch.Tensor, rounds: int, seed: int,
+                       iteration: int) -> None:
+        """``rounds`` halvings of ``radius`` (the largest radius's bit length, known on the
+        host: looking at the device's radii each round would wait for it)."""
         draw = 0
         radius = radius.clone()
-        while bool((radius >= 1).any()):
+        for _ in range(rounds):
             active = radius >= 1
             step = radius.clamp(min=1)
             offsets = []
@@ -196,42 +201,41 @@ class TorchLevelSolver:
         if cost.numel() == 0:
             return cost
         k = max(1, int(np.ceil(VOTE_SIGMA_PERCENTILE / 100.0 * cost.numel())))
-        sigma2 = max(float(torch.kthvalue(cost.cpu(), k).values), 1e-3)
+        sigma2 = max(float(torch.kthvalue(cost, k).values), 1e-3)  # exact on any device
         exponent = (cost / (2.0 * sigma2)).clamp(max=30.0)
         return self._confidence * torch.exp(-exponent)
 
     def _vote(self, weight: torch.Tensor) -> None:
-        r = self._r
+        """Each hole pixel takes the weighted mean of the colours the patches over it vote
+        for (only those of its own label when any has it). All patch offsets of a block of
+        hole pixels at once (:data:`VOTE_BLOCK` votes): a loop over the offsets would launch
+        kernels by the thousand on a GPU."""
         count = self._hole_y.shape[0]
-        sums = torch.zeros(2, count, 3, device=self.device)
-        totals = torch.zeros(2, count, device=self.device)
         at_hole = self._position(self._hole_y, self._hole_x)
         wanted = self._target_labels[at_hole] if self._use_labels else None
-        for dy in range(-r, r + 1):
-            cy = self._hole_y - dy
-            for dx in range(-r, r + 1):
-                cx = self._hole_x - dx
-                inside = (cy >= 0) & (cx >= 0) & (cy < self._h) & (cx < self._w)
-                j = self._target_at(cy, cx)
-                ok = inside & (j >= 0)
-                j = j.clamp(min=0)
-                s = (self._nnf_y[j] + dy) * self._wa + self._nnf_x[j] + dx
-                w = torch.where(ok, weight[j], torch.zeros_like(weight[j]))
-                colour = self._atlas[s]
-                sums[1] += w[:, None] * colour
-                totals[1] += w
-                if wanted is not None:
-                    got = self._atlas_labels[s]
-                    keep = (wanted < 0) | (got < 0) | (got == wanted)
-                    wk = w * keep
-                    sums[0] += wk[:, None] * colour
-                    totals[0] += wk
-        if wanted is not None:
-            use_filtered = totals[0] > 0
-            total = torch.where(use_filtered, totals[0], totals[1])
-            summed = torch.where(use_filtered[:, None], sums[0], sums[1])
-        else:
-            total, summed = totals[1], sums[1]
+        summed = torch.zeros(count, 3, device=self.device)
+        total = torch.zeros(count, device=self.device)
+        block = max(1, VOTE_BLOCK // self._dy.numel())
+        for first in range(0, count, block):
+            part = slice(first, first + block)
+            cy = self._hole_y[part, None] - self._dy  # (m, p*p): centres of covering patches
+            cx = self._hole_x[part, None] - self._dx
+            inside = (cy >= 0) & (cx >= 0) & (cy < self._h) & (cx < self._w)
+            j = self._target_at(cy, cx)
+            ok = inside & (j >= 0)
+            j = j.clamp(min=0)
+            s = (self._nnf_y[j] + self._dy) * self._wa + self._nnf_x[j] + self._dx
+            w = torch.where(ok, weight[j], torch.zeros((), device=self.device))
+            colour = self._atlas[s]  # (m, p*p, 3)
+            if wanted is not None:
+                got = self._atlas_labels[s]
+                mine = wanted[part, None]
+                kept = w * ((mine < 0) | (got < 0) | (got == mine))
+                kept_total = kept.sum(dim=1)
+                use_kept = kept_total > 0  # any vote of the pixel's own label
+                w = torch.where(use_kept[:, None], kept, w)
+            summed[part] = (w[..., None] * colour).sum(dim=1)
+            total[part] = w.sum(dim=1)
         voted = total > 0
         self._image[at_hole[voted]] = summed[voted] / total[voted][:, None]
 
@@ -243,12 +247,14 @@ class TorchLevelSolver:
         with torch.no_grad():
             self._gather_targets()
             self._cost = self._patch_cost(self._nnf_y, self._nnf_x)
-            radius = torch.from_numpy(np.asarray(search_radius, np.int64)).to(self.device)
+            search_radius = np.asarray(search_radius, np.int64)
+            rounds = int(search_radius.max(initial=0)).bit_length()
+            radius = torch.from_numpy(search_radius).to(self.device)
             for k in range(search_iterations):
                 cancel.raise_if_cancelled()
                 self._propagate()
                 cancel.raise_if_cancelled()
-                self._random_search(radius, int(seed), first_iteration + k)
+                self._random_search(radius, rounds, int(seed), first_iteration + k)
             self._vote(self._weights())
 
     def estimate(self) -> np.ndarray:
