@@ -136,7 +136,7 @@ def test_network_input_is_upstream_preprocessing():
     network = seeded_network(3)
     seen = {}
     network.coarse_generator.register_forward_pre_hook(lambda _m, args: seen.update(args=args))
-    engine = registry.create("deepfill1", network=network)
+    engine = registry.create("deepfill1", network=network, device="cpu")
     image, mask = photo(40, 48, 4), hole_mask(40, 48, 8, 8, 16, 20)
     request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
     check_stages(list(engine.run(request)), request)

@@ -325,7 +325,7 @@ def test_network_input_is_upstream_preprocessing_with_mirrored_padding():
     seen = {}
     network.stage1.register_forward_pre_hook(lambda _m, args: seen.update(x=args[0]))
     network.stage2.register_forward_pre_hook(lambda _m, args: seen.update(mask=args[1]))
-    engine = registry.create("deepfill2", network=network)
+    engine = registry.create("deepfill2", network=network, device="cpu")
     image, mask = photo(45, 61, 3), hole_mask(45, 61, 30, 40, 15, 21)  # touches the corner
     request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
     check_stages(list(engine.run(request)), request)

@@ -192,7 +192,7 @@ def test_generator_sees_upstream_input_and_result_is_upstream_output():
     network.generator.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
     image, mask = photo(21, 30), hole_mask(21, 30, 6, 9, 8)
     request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
-    stages = run_all(registry.create("lama", network=network), request)
+    stages = run_all(registry.create("lama", network=network, device="cpu"), request)
     final = check_stages(stages, request)
 
     img_t, mask_t, expected_input = reference_lama_input(image, request.hole)
@@ -282,7 +282,7 @@ def test_official_checkpoint_in_the_cache_runs_without_executing_pickled_objects
     target = weights.local_path("lama-big")
     target.parent.mkdir(parents=True)
     os.symlink(best_ckpt, target)
-    engine = registry.create("lama")
+    engine = registry.create("lama", device="cpu")  # upstream_output runs on the CPU
     assert engine.status().ready
 
     image, mask = photo(40, 56), hole_mask(40, 56, 12, 20, 14)

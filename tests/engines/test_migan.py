@@ -163,7 +163,7 @@ def test_input_has_inverted_mask_polarity_and_output_is_upstream():
     network.register_forward_hook(record)
     image, mask = photo(256, 256), hole_mask(256, 256, 90, 100, 40)
     request = InpaintRequest(image, mask, strategy=Strategy.ORIGINAL)
-    stages = list(registry.create("migan-256", network=network).run(request))
+    stages = list(registry.create("migan-256", network=network, device="cpu").run(request))
     final = check_stages(stages, request)
 
     # scripts/demo.py: img * 2 / 255 - 1; mask 1 = KNOWN; cat([mask - 0.5, img * mask])
@@ -238,10 +238,10 @@ def test_native_512_and_traced_file_give_the_same_result(model_cache):
     install("migan-512-places2", network)
     image, mask = photo(200, 300), hole_mask(200, 300, 80, 120, 50)
     request = InpaintRequest(image, mask)
-    native = check_stages(list(registry.create("migan").run(request)), request)
+    native = check_stages(list(registry.create("migan", device="cpu").run(request)), request)
 
     trace_to(weights.local_path("migan-traced"), network, torch.ones(1, 4, 512, 512))
-    engine = registry.create("migan", source="torchscript")
+    engine = registry.create("migan", source="torchscript", device="cpu")
     assert isinstance(engine.network(CPU), torch.jit.ScriptModule)
     traced = check_stages(list(engine.run(request)), request)
     assert np.array_equal(native, traced)

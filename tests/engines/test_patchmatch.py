@@ -401,7 +401,8 @@ def test_cancel_stops_between_iterations(textured, square_mask, monkeypatch):
 
     monkeypatch.setattr(engine_module, "NumbaLevelSolver", Counting)
     with pytest.raises(Cancelled):
-        list(PatchMatchEngine().run(InpaintRequest(textured, square_mask), token))
+        list(PatchMatchEngine().run(InpaintRequest(textured, square_mask, device="cpu"),
+                                    token))
     assert len(steps) == 2
 
 
