@@ -171,11 +171,12 @@ def run_engine_case(name: str, size: int, variant: str, device_name: str, strate
     network = cls().create_network()
     for module in _attention_modules(network):
         module.chunked = variant != "full"
-    # "ours-bf16": the opt-in half=true (bfloat16 autocast on CPUs with native support);
-    # "whole-frame" and "full" compute every pixel of every layer (local=false)
-    engine = cls(network=network, device=device_name,
-                 half=True if variant.endswith("bf16") else None,
-                 local=variant not in ("whole-frame", "full"))
+    # DeepFill's variants: "ours-bf16": the opt-in half=true (bfloat16 autocast on CPUs
+    # with native support); "whole-frame" and "full" compute every pixel of every layer
+    # (local=false). The other engines take neither option (variant "-").
+    variants = {} if variant == "-" else {"half": True if variant.endswith("bf16") else None,
+                                          "local": variant not in ("whole-frame", "full")}
+    engine = cls(network=network, device=device_name, **variants)
     device = engine.device()
     request = _request(size, strategy, device_name, hole)
     timer = _Timer(device)
@@ -275,8 +276,9 @@ def _neural_engines(selected: list[str] | None) -> list[tuple[str, str | None, b
     return found
 
 
-def _child(case: list[str], timeout: float) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--case", *case]
+def _child(case: list[str], timeout: float, repeat: int) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--repeat", str(repeat),
+               "--case", *case]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               cwd=ROOT, check=False)
@@ -348,10 +350,13 @@ def _target(row: dict) -> str:
     return f"{limit}: {'met' if ok else 'missed'}"
 
 
-def targets_summary(rows: list[dict]) -> str:
-    """One sentence per target of the issue, from the measured rows (hole, variant, time)."""
+def targets_summary(rows: list[dict], device_type: str = "cpu") -> str:
+    """One sentence per target of the issue on ``device_type``, from the measured rows (hole,
+    variant, time)."""
     sentences = []
     for (engine, size, device), (seconds, memory) in TARGETS.items():
+        if device != device_type:
+            continue
         limit = f"<= {_seconds(seconds)}" + (f" and <= {_mib(memory)}" if memory else "")
         found = [row for row in rows if (row["engine"], row["size"], row["device"])
                  == (engine, size, device) and row.get("strategy") == "native"
@@ -488,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
                     if variant == "full" and size > args.full_max and strategy == "native":
                         continue
                     row = _child([name, str(size), variant, device, strategy, hole],
-                                 args.timeout)
+                                 args.timeout, args.repeat)
                     for key, value in (("engine", name), ("size", size), ("variant", variant),
                                        ("device", device), ("strategy", strategy),
                                        ("hole", hole)):
@@ -501,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             for variant in [v for v in args.variants if v in ("ours", "full")]:
                 if variant == "full" and size > args.full_max:
                     continue
-                row = _child(["attention", str(size), variant], args.timeout)
+                row = _child(["attention", str(size), variant], args.timeout, args.repeat)
                 row.update({k: v for k, v in (("size", size), ("variant", variant))
                             if k not in row})
                 row.setdefault("engine", "attention")
@@ -524,16 +529,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_stored_readme(when: str, skipped: list[str], repeat: int, full_max: int) -> None:
-    """The README section from every stored CPU case: this run's and earlier runs' of others."""
+    """The README section from every stored case: this run's and earlier runs' of others;
+    the CPU's tables, then the GPU's."""
     stored = [row for row in load_results() if row.get("device", "cpu") == "cpu"]
+    on_gpu = _ordered([row for row in load_results() if row.get("device") == "cuda"])
     engine_rows = _ordered([row for row in stored if row["engine"] != "attention"])
     layer_rows = sorted((row for row in stored if row["engine"] == "attention"),
                         key=lambda row: (row["size"], row["variant"] != "ours"))
     dates = ", ".join(sorted({row.get("date", when) for row in stored}))
-    write_readme(readme_section(engine_rows, layer_rows, skipped, dates, repeat, full_max))
+    write_readme(readme_section(engine_rows, layer_rows, skipped, dates, repeat, full_max,
+                                on_gpu))
 
 
-def readme_section(rows, attention_rows, skipped, when, repeat, full_max) -> str:
+def readme_section(rows, attention_rows, skipped, when, repeat, full_max,
+                   gpu_rows=()) -> str:
     lines = [
         SECTION, "",
         "Run: `python bench/neural.py --device cpu --readme` (and `--device cuda` on a GPU "
@@ -564,19 +573,34 @@ def readme_section(rows, attention_rows, skipped, when, repeat, full_max) -> str
         "DeepFill v2 at 1024); for strokes whose box spans most of the picture the "
         "convolutions save less, and the attention computes only the queries that reach a "
         "hole pixel (free-form: 1,055 GFLOP, with a thin margin on the time target). The GPU "
-        "targets need a CUDA machine (`--device cuda`).", "",
+        "targets: below.", "",
         "Contextual attention alone (DeepFill v2's layer, 96 channels at N/4, every query "
         "computed):", "",
-        attention_table(attention_rows), "",
-        "GPU: not measured (no GPU in this session). On CUDA the DeepFill engines run their "
-        "convolutions under float16 autocast and the attention in float32; targets: DeepFill "
-        "v2 512x512 <= 15 ms, LaMa 512x512 <= 25 ms on an H100.",
+        attention_table(attention_rows),
+        *gpu_lines(list(gpu_rows)),
     ]
     if skipped:
         lines += ["", f"Not measured separately: {', '.join(skipped)}."]
     wrapped = [line if line.startswith(("|", "#")) else textwrap.fill(line, 100)
                for line in lines]
     return "\n".join(wrapped) + "\n"
+
+
+def gpu_lines(rows: list[dict]) -> list[str]:
+    """The GPU part of the README section, from the stored CUDA cases (``rows``)."""
+    lines = [
+        "", "**On a GPU** (`--device cuda`). On CUDA the DeepFill engines run their "
+        "convolutions under float16 autocast and the attention in float32, MI-GAN in "
+        "float16; targets: DeepFill v2 512x512 <= 15 ms, LaMa 512x512 <= 25 ms on an H100.",
+    ]
+    if not rows:
+        lines += ["", "Not measured (no GPU in the sessions that ran this)."]
+    else:
+        dates = ", ".join(sorted({row.get("date", "") for row in rows}))
+        lines += ["", f"Measured on an H100 (a lent machine, torch with CUDA 13), {dates}; "
+                  "peak memory is `torch.cuda.max_memory_allocated`.", "",
+                  engine_table(rows), "", targets_summary(rows, "cuda")]
+    return lines
 
 
 if __name__ == "__main__":

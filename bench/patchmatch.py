@@ -27,6 +27,7 @@ and prints Markdown tables for ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -127,16 +128,38 @@ def _pypatchmatch(patch_size: int) -> Method:
 
 
 def methods() -> dict[str, Method]:
-    return {
-        "guided patchmatch (ours)": _ours(),
-        "ours, final stage only": _ours(previews=False),
-        "OpenCV Telea": _opencv(cv2.INPAINT_TELEA),
-        "OpenCV NS": _opencv(cv2.INPAINT_NS),
-        "xphoto FSR fast": _xphoto(cv2.xphoto.INPAINT_FSR_FAST),
-        "xphoto shiftmap": _xphoto(cv2.xphoto.INPAINT_SHIFTMAP),
-        "pypatchmatch (patch_size=15, default)": _pypatchmatch(15),
-        "pypatchmatch (patch_size=3)": _pypatchmatch(3),
-    }
+    """Every method this machine can run, in the tables' order: xphoto needs
+    opencv-contrib, pypatchmatch its package (each left out with a note when missing); on a
+    machine with a CUDA GPU, where "ours" runs the torch solver there, ours is also run on
+    each backend by name."""
+    found: dict[str, Method] = {"guided patchmatch (ours)": _ours(),
+                                "ours, final stage only": _ours(previews=False)}
+    if _cuda():
+        found["ours, torch on CUDA"] = _ours(backend="torch")
+        found["ours, numba on the CPU"] = _ours(backend="numba")
+    found["OpenCV Telea"] = _opencv(cv2.INPAINT_TELEA)
+    found["OpenCV NS"] = _opencv(cv2.INPAINT_NS)
+    if hasattr(cv2, "xphoto"):
+        found["xphoto FSR fast"] = _xphoto(cv2.xphoto.INPAINT_FSR_FAST)
+        found["xphoto shiftmap"] = _xphoto(cv2.xphoto.INPAINT_SHIFTMAP)
+    else:
+        print("left out: xphoto FSR and shift-map (install opencv-contrib-python-headless)",
+              file=sys.stderr)
+    if importlib.util.find_spec("patchmatch") is not None:
+        found["pypatchmatch (patch_size=15, default)"] = _pypatchmatch(15)
+        found["pypatchmatch (patch_size=3)"] = _pypatchmatch(3)
+    else:
+        print("left out: pypatchmatch (install pypatchmatch)", file=sys.stderr)
+    return found
+
+
+def _cuda() -> bool:
+    """Whether torch is installed and sees a CUDA GPU."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def measure(run: Method, image, mask, runs: int, seeds: int):
@@ -248,6 +271,12 @@ def _spread(record: dict, key: str, digits: int) -> str:
     return text
 
 
+def _place(order: list[str], method: str) -> int:
+    """Where ``method`` sorts: its place in ``order``, after them all when this machine
+    cannot run it (a record of an earlier run elsewhere)."""
+    return order.index(method) if method in order else len(order)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per case (median)")
@@ -306,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                         cv2.imwrite(str(cells_dir / f"{seed}_input.png"), cv2.resize(
                             marked, (200, 200), interpolation=cv2.INTER_AREA)[..., ::-1])
     records.sort(key=lambda r: (list(SIZES).index(r["size"]), r["image"],
-                                MASKS.index(r["mask"]), order.index(r["method"])))
+                                MASKS.index(r["mask"]), _place(order, r["method"])))
     shown = [m for m in order if m != "ours, final stage only"]
     rows = []
     for seed, mask_kind in enumerate(MASKS):
