@@ -607,7 +607,8 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
     their middle: those of which a stroke (an 8-connected piece of the sketch), where it is
     drawn on known pixels ``THIN_LINE_RING`` px from the hole, lies on the centres or
     regions for at least ``THIN_LINE_SHARE`` of those pixels (the kind it lies on more,
-    when on both). A stroke with fewer than 4 such pixels (drawn within the hole only) shows
+    when on both); both kinds for a stroke that lies on lines of either kind for that share
+    but on neither alone (a line whose contrast flips along it). A stroke with fewer than 4 such pixels (drawn within the hole only) shows
     nothing. The lines' depth is set by the whole level's known gradients, as for its
     structure map; the lines are found in a box around those pixels only."""
     near, far = THIN_LINE_RING
@@ -627,15 +628,21 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
     _, high = canny_thresholds(gray, ~hole, cancel)
     crop = np.ascontiguousarray(gray[rows, columns])
     pixels = np.bincount(strokes[drawn], minlength=count)
-    dark_on, bright_on = (
-        np.bincount(strokes[drawn & np.logical_or(*_thin_lines(
-            crop, high, THIN_LINE_WIDTH, cancel, kind))], minlength=count)
-        for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    dark, bright = (np.logical_or(*_thin_lines(crop, high, THIN_LINE_WIDTH, cancel, kind))
+                    for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    dark_on, bright_on, either_on = (np.bincount(strokes[drawn & lines], minlength=count)
+                                     for lines in (dark, bright, dark | bright))
     enough = pixels >= 4
+    dark_line = enough & (dark_on >= THIN_LINE_SHARE * pixels) & (dark_on >= bright_on)
+    bright_line = enough & (bright_on >= THIN_LINE_SHARE * pixels) & (bright_on > dark_on)
+    # a line whose contrast flips along the stroke (a grey cable from bright sky into a
+    # dark wall) is of neither kind for long enough, but of one kind or the other
+    flipping = (enough & ~dark_line & ~bright_line
+                & (either_on >= THIN_LINE_SHARE * pixels))
     found = NO_THIN_LINES
-    if (enough & (dark_on >= THIN_LINE_SHARE * pixels) & (dark_on >= bright_on)).any():
+    if (dark_line | flipping).any():
         found |= ThinLines.DARK
-    if (enough & (bright_on >= THIN_LINE_SHARE * pixels) & (bright_on > dark_on)).any():
+    if (bright_line | flipping).any():
         found |= ThinLines.BRIGHT
     return found
 
