@@ -476,7 +476,18 @@ def test_hash_is_the_same_on_both_backends():
     assert torch_solver._hash32(torch.from_numpy(values)).tolist() == expected
 
 
-def test_torch_backend_follows_labels_and_exclusion():
+def _cuda_present() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("device", [
+    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_present(),
+                                                         reason="needs a CUDA GPU"))])
+def test_torch_backend_follows_labels_and_exclusion(device):
     pytest.importorskip("torch")
     image = np.zeros((40, 64, 3), np.uint8)
     image[:, :32] = (220, 30, 30)
@@ -490,7 +501,7 @@ def test_torch_backend_follows_labels_and_exclusion():
     labels[mask > 0] = 2
     exclude = np.zeros((40, 64), np.uint8)
     exclude[:, 56:] = 255
-    request = InpaintRequest(image, mask, labels=labels, sample_exclude=exclude, device="cpu")
+    request = InpaintRequest(image, mask, labels=labels, sample_exclude=exclude, device=device)
     filled = _run(request, backend="torch")[-1].image[mask > 0].astype(int)
     assert (filled[:, 2] > 150).all() and (filled[:, 0] < 80).all() and (filled[:, 1] < 80).all()
 
