@@ -233,12 +233,14 @@ def undecided_note(estimate: WatermarkEstimate) -> str:
     how many of its images seem to lack the mark, and whether the others show it weakly
     (:attr:`WatermarkEstimate.faint`), e.g. ``"7 of the 12 images seem to lack it, too
     many to tell which carry it"``, ``"5 of the 12 images seem to lack it, and the others
-    show it too weakly to tell which carry it"``; "" when they are judged."""
+    show it too weakly to tell which carry it"``, ``"none of the 2 images shows it clearly
+    enough to tell which carry it"``; "" when they are judged."""
     lacking, used = estimate.lacking, estimate.used
     if lacking is None:
         return ""
-    if lacking == used:
-        return f"all {used} images seem to lack it, too many to tell which carry it"
+    if lacking == used:  # the estimate stands out in none of them
+        return (f"none of the {used} images shows it clearly enough to tell which carry "
+                "it")
     if estimate.faint:
         return (f"{lacking} of the {used} images seem to lack it, and the others show it too "
                 "weakly to tell which carry it")

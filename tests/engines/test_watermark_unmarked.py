@@ -6,6 +6,7 @@ do not tell them apart none is judged, :func:`undecided_note` saying why."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -158,6 +159,11 @@ def test_over_half_without_the_mark_judge_none():
                                         "which carry it")
     assert all(estimate.shows_mark(image) for image in images)
     assert estimate.mark_score(images[0]) is None
+    # QA38 F4: when every image scores as lacking it, not "all 12 images seem to lack it"
+    # followed by "so every image is filled"
+    every = dataclasses.replace(estimate, lacking=estimate.used)
+    assert undecided_note(every) == ("none of the 12 images shows it clearly enough to tell "
+                                     "which carry it")
 
 
 def test_a_faint_mark_judges_none_and_says_the_others_show_it_weakly():
