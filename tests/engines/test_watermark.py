@@ -30,6 +30,19 @@ def _photos() -> list[np.ndarray]:
     return [read_rgb(SAMPLES / "rocket.jpg"), read_rgb(SAMPLES / "coffee.png")]
 
 
+def random_crop(photo: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+                most: float) -> np.ndarray:
+    """A ``size`` (height, width) crop of ``photo`` scaled 1 to ``most`` times past the size,
+    at a random place, flipped left to right half of the time."""
+    height, width = size
+    scale = rng.uniform(1.0, most) * max(height / photo.shape[0], width / photo.shape[1])
+    photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    top = rng.integers(0, photo.shape[0] - height + 1)
+    left = rng.integers(0, photo.shape[1] - width + 1)
+    crop = photo[top:top + height, left:left + width]
+    return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
 def backgrounds(count: int, seed: int = 0, size: tuple[int, int] = (HEIGHT, WIDTH)):
     """Varied backgrounds: crops of the bundled photos (scaled, flipped, rotated, colour-
     shifted) and synthetic textures (blurred noise with stripes)."""
@@ -42,13 +55,7 @@ def backgrounds(count: int, seed: int = 0, size: tuple[int, int] = (HEIGHT, WIDT
             photo = photos[index % 3]
             if rng.random() < 0.5:
                 photo = cv2.rotate(photo, cv2.ROTATE_180)
-            scale = rng.uniform(1.0, 2.0) * max(height / photo.shape[0], width / photo.shape[1])
-            photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            top = rng.integers(0, photo.shape[0] - height + 1)
-            left = rng.integers(0, photo.shape[1] - width + 1)
-            image = photo[top:top + height, left:left + width]
-            if rng.random() < 0.5:
-                image = image[:, ::-1]
+            image = random_crop(photo, size, rng, most=2.0)
             image = image[..., rng.permutation(3)].astype(np.float32)
             image = image * rng.uniform(0.7, 1.2) + rng.uniform(-30, 30)
         else:

@@ -25,7 +25,7 @@ from engines.watermark import (
     shifted,
     undecided_note,
 )
-from tests.engines.test_watermark import stamp, watermark_alpha
+from tests.engines.test_watermark import random_crop, stamp, watermark_alpha
 
 SIZE = (192, 256)  # height, width
 # scikit-image's photos, bundled with it (no download)
@@ -45,19 +45,20 @@ def photo_backgrounds(count: int, size: tuple[int, int] = SIZE, seed: int = 0,
     another from ``PHOTOS[first]``, each scaled 1 to 1.6 times past the size and flipped
     at random."""
     rng = np.random.default_rng(seed)
-    height, width = size
-    crops = []
-    for index in range(count):
-        photo = _photo(PHOTOS[(first + index) % len(PHOTOS)])
-        scale = rng.uniform(1.0, 1.6) * max(height / photo.shape[0], width / photo.shape[1])
-        photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        top = rng.integers(0, photo.shape[0] - height + 1)
-        left = rng.integers(0, photo.shape[1] - width + 1)
-        crop = photo[top:top + height, left:left + width]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        crops.append(np.ascontiguousarray(crop))
-    return crops
+    return [np.ascontiguousarray(random_crop(_photo(PHOTOS[(first + index) % len(PHOTOS)]),
+                                             size, rng, most=1.6)) for index in range(count)]
+
+
+def assert_cleared(output: Path, images: dict[str, np.ndarray], hole: np.ndarray,
+                   but: str) -> None:
+    """Each of ``images`` but the one named ``but`` was written to ``output`` filled inside
+    ``hole`` (some pixel changed there) and unchanged outside it."""
+    for name, image in images.items():
+        if name == but:
+            continue
+        cleared = read_rgb(output / name)
+        assert np.count_nonzero((cleared != image).any(axis=2) & ~hole) == 0
+        assert (cleared[hole] != image[hole]).any()
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -223,13 +224,7 @@ def test_clearing_leaves_the_picture_without_the_mark_unwritten(folder, tmp_path
     assert sorted(path.name for path in result.written) == sorted(images)[1:] == \
         sorted(name for name in images if name != "clean.png")
     assert not (output / "clean.png").exists()
-    hole = estimate.mask >= 128
-    for name, image in images.items():
-        if name == "clean.png":
-            continue
-        cleared = read_rgb(output / name)
-        assert np.count_nonzero((cleared != image).any(axis=2) & ~hole) == 0
-        assert (cleared[hole] != image[hole]).any()
+    assert_cleared(output, images, estimate.mask >= 128, but="clean.png")
     # without the check every picture is filled
     everything = clear_folder(source, tmp_path / "all", estimate.mask, "telea")
     assert len(everything.written) == 7 and not everything.unmarked
