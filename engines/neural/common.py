@@ -286,7 +286,7 @@ def given_network_on(network: Any, device) -> Any:
     if any(not _same_device(tensor.device, place)
            for tensor in itertools.chain(network.parameters(), network.buffers())):
         network.to(place)
-    if network.training:
+    if any(module.training for module in network.modules()):
         network.eval()
     return watch_layers(network)
 

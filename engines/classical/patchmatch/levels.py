@@ -608,8 +608,8 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
     drawn on known pixels ``THIN_LINE_RING`` px from the hole, lies on the centres or
     regions for at least ``THIN_LINE_SHARE`` of those pixels (the kind it lies on more,
     when on both); both kinds for a stroke that lies on lines of either kind for that share
-    but on neither alone (a line whose contrast flips along it). A stroke with fewer than 4 such pixels (drawn within the hole only) shows
-    nothing. The lines' depth is set by the whole level's known gradients, as for its
+    but on neither alone (a line whose contrast flips along it). A stroke with fewer than 4
+    such pixels (drawn within the hole only) shows nothing. The lines' depth is set by the whole level's known gradients, as for its
     structure map; the lines are found in a box around those pixels only."""
     near, far = THIN_LINE_RING
     hole, sketch = level.hole, level.sketch
