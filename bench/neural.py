@@ -531,8 +531,9 @@ def main(argv: list[str] | None = None) -> int:
 def write_stored_readme(when: str, skipped: list[str], repeat: int, full_max: int) -> None:
     """The README section from every stored case: this run's and earlier runs' of others;
     the CPU's tables, then the GPU's."""
-    stored = [row for row in load_results() if row.get("device", "cpu") == "cpu"]
-    on_gpu = _ordered([row for row in load_results() if row.get("device") == "cuda"])
+    every = load_results()
+    stored = [row for row in every if row.get("device", "cpu") == "cpu"]
+    on_gpu = _ordered([row for row in every if row.get("device") == "cuda"])
     engine_rows = _ordered([row for row in stored if row["engine"] != "attention"])
     layer_rows = sorted((row for row in stored if row["engine"] == "attention"),
                         key=lambda row: (row["size"], row["variant"] != "ours"))

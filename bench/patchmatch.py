@@ -130,8 +130,8 @@ def _pypatchmatch(patch_size: int) -> Method:
 def methods() -> dict[str, Method]:
     """Every method this machine can run, in the tables' order: xphoto needs
     opencv-contrib, pypatchmatch its package (each left out with a note when missing); on a
-    machine with a CUDA GPU, where "ours" runs the torch solver there, ours is also run on
-    each backend by name."""
+    machine with a CUDA GPU, ours is also run with the torch solver on it and with the numba
+    kernels named ("ours" itself runs numba there too)."""
     found: dict[str, Method] = {"guided patchmatch (ours)": _ours(),
                                 "ours, final stage only": _ours(previews=False)}
     if _cuda():
