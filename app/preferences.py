@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -409,7 +410,8 @@ def _wheel_mode(value: Any) -> WheelMode | None:
 
 
 def load_window() -> tuple[QByteArray | None, QByteArray | None]:
-    """``(geometry, dock state)`` as saved, each None when absent."""
+    """``(geometry, dock state)`` as saved, each None when absent or damaged (noted for
+    :func:`not_understood`): not bytes, or a geometry not whole (:func:`_window_geometry`)."""
     settings = store()
     return tuple(_load(key, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
 
@@ -427,6 +429,49 @@ def window_not_restored(geometry: bool = False, state: bool = False) -> None:
 
 def _byte_array(value: Any) -> QByteArray | None:
     return value if isinstance(value, QByteArray) else None
+
+
+# QWidget.saveGeometry's layout (big-endian): magic, major and minor version, the frame and
+# the normal geometry (each left, top, right, bottom), the screen's number, the maximized and
+# full-screen flags, then from version 2 the screen's width and from version 3 the geometry
+_GEOMETRY_MAGIC = 0x1D9D0CB
+_GEOMETRY_HEAD = struct.Struct(">IHH")
+_RECT = struct.Struct(">4i")
+_MOST_PIXELS = 16777215  # QWIDGETSIZE_MAX: no widget is larger, no place farther out
+
+
+def _geometry_layout(major: int) -> tuple[int, tuple[int, ...]]:
+    """How many bytes a ``saveGeometry`` of version ``major`` holds at least, and where its
+    rectangles start. (Qt reads a version 0 as a version 1; a version after 3 is taken as
+    adding to 3's, and left to Qt, which refuses one it does not know.)"""
+    if major <= 1:
+        return 46, (8, 24)
+    return (50, (8, 24)) if major == 2 else (66, (8, 24, 50))
+
+
+def _window_geometry(value: Any) -> QByteArray | None:
+    """The stored ``value`` when it is the bytes of a whole ``saveGeometry``: its magic, at
+    least as many bytes as its version holds (:func:`_geometry_layout`; a later minor
+    version may add some) and each rectangle of at least a pixel and within
+    :data:`_MOST_PIXELS`; else None. (``restoreGeometry`` itself takes bytes cut short,
+    reading zeros for what is missing, and squashes the window to its minimum size.)"""
+    data = _byte_array(value)
+    if data is None:
+        return None
+    raw = bytes(data)
+    if len(raw) < _GEOMETRY_HEAD.size:
+        return None
+    magic, major, _minor = _GEOMETRY_HEAD.unpack_from(raw)
+    size, rectangles = _geometry_layout(major)
+    if magic != _GEOMETRY_MAGIC or len(raw) < size:
+        return None
+    for at in rectangles:
+        left, top, right, bottom = _RECT.unpack_from(raw, at)
+        if not (all(abs(edge) <= _MOST_PIXELS for edge in (left, top, right, bottom))
+                and 1 <= right - left + 1 <= _MOST_PIXELS
+                and 1 <= bottom - top + 1 <= _MOST_PIXELS):
+            return None
+    return data
 
 
 # what reading a damaged value may raise, whatever the damage: not JSON or not of the type
@@ -667,7 +712,7 @@ _CHECKED: dict[str, tuple[str, Callable[[Any, _Dropped], Any]]] = {
     _VIEW_KEY: ("overlays and labels parser", _view_settings),
     _WHEEL_KEY: ("mouse wheel", lambda value, _unused: _wheel_mode(value)),
     _RECENT_KEY: ("recent pictures", lambda value, _unused: _recent_paths(value)),
-    _GEOMETRY_KEY: ("window size and place", lambda value, _unused: _byte_array(value)),
+    _GEOMETRY_KEY: ("window size and place", lambda value, _unused: _window_geometry(value)),
     _STATE_KEY: ("panel layout", lambda value, _unused: _byte_array(value)),
 }
 
