@@ -188,27 +188,34 @@ def read_label_map(path: str | Path) -> np.ndarray:
         return np.array(picture, dtype=np.uint8)
 
 
+def _label_map_named(path: Path) -> str:
+    """How a message names the label map at ``path``: "the label map labels/p0.png", with its
+    folder, as its picture may be p0.png too."""
+    return f"the label map {Path(path.parent.name, path.name)}"
+
+
 def _check_label_mode(path: Path, mode: str) -> None:
     if mode not in ("P", "L"):
-        raise InputError(f"{path.name}: label maps must be indexed or 8-bit grey PNGs of "
-                         f"class ids, not {describe_mode(mode)} pictures")
+        raise InputError(f"{_label_map_named(path)} cannot be used: label maps must be indexed "
+                         f"or 8-bit grey PNGs of class ids, not {describe_mode(mode)} pictures")
 
 
 def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:
     """Refuse, from its header, a label map that is not an indexed or grey PNG or whose
-    ``(width, height)`` is not its picture's ``size``: training would stretch it."""
+    ``(width, height)`` is not its picture's ``size``: training would stretch it. Each
+    refusal names the label map with its folder (:func:`_label_map_named`)."""
     try:
         with Image.open(path) as labels:
             mode, found = labels.mode, labels.size
     except (OSError, SyntaxError, ValueError):
         empty = path.is_file() and path.stat().st_size == 0  # said as the pictures say it
-        reason = fileio.EMPTY_FILE if empty else "not a readable label map"
-        raise InputError(f"{path.name}: {reason}") from None
+        reason = fileio.EMPTY_FILE if empty else "not a readable PNG"
+        raise InputError(f"{_label_map_named(path)} is {reason}") from None
     _check_label_mode(path, mode)
-    if found != tuple(size):  # both may be p0.png: said which is which
-        raise InputError(f"the label map {Path(path.parent.name, path.name)} is "
-                         f"{found[0]}x{found[1]} but its picture {picture} is "
-                         f"{size[0]}x{size[1]}; a label map must match its picture's size")
+    if found != tuple(size):
+        raise InputError(f"{_label_map_named(path)} is {found[0]}x{found[1]} but its picture "
+                         f"{picture} is {size[0]}x{size[1]}; a label map must match its "
+                         "picture's size")
 
 
 def write_label_map(path: Path, labels: np.ndarray) -> None:

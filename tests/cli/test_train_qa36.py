@@ -282,12 +282,13 @@ def test_a_label_map_of_another_size_is_told_from_its_picture(model_cache, folde
 
 
 def test_an_empty_label_map_is_called_an_empty_file(model_cache, folders, tmp_path, capsys):
-    """QA audit 37, F6: as every picture, mask and layer file says it."""
+    """QA audit 37, F6: as every picture, mask and layer file says it; named as the label map,
+    with its folder (QA audit 38, F6: its picture may be p0.png too)."""
     images, labels = folders
     (labels / "p0.png").write_bytes(b"")
     assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
-    assert _error(capsys) == "p0.png: an empty file (0 bytes), as an interrupted copy or " \
-                             "download leaves one"
+    assert _error(capsys) == "the label map labels/p0.png is an empty file (0 bytes), as an " \
+                             "interrupted copy or download leaves one"
     (labels / "p0.png").write_bytes(b"not a png at all")
     assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
-    assert _error(capsys) == "p0.png: not a readable label map"
+    assert _error(capsys) == "the label map labels/p0.png is not a readable PNG"

@@ -1,0 +1,62 @@
+"""``train semantic --labels``: each refusal of a label map names it as the label map, with
+its folder ("the label map labels/p1.png ..."), never by its bare name: its picture is
+often p1.png too, and an empty picture is only left out while an empty label map refuses
+the run (QA audit 38, F6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cli
+from cli import EXIT_OK, EXIT_USAGE
+from engines import fileio
+from tests.cli.test_train_labels_unreadable import labelled_pictures
+from tests.cli.test_train_qa36 import _args, _error
+
+EMPTY = "an empty file (0 bytes), as an interrupted copy or download leaves one"
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """Three 36x40 PNG pictures p0..p2.png with their label maps p0..p2.png."""
+    return labelled_pictures(tmp_path, [10, 16, 22])
+
+
+def test_an_empty_label_map_is_told_from_an_empty_picture(model_cache, folders, tmp_path,
+                                                          capsys):
+    images, labels = folders
+    label_map = (labels / "p1.png").read_bytes()
+    (labels / "p1.png").write_bytes(b"")
+    assert cli.main(_args(images, labels, tmp_path / "a.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == f"the label map labels/p1.png is {EMPTY}"
+    assert not (tmp_path / "a.pt").exists()
+
+    (labels / "p1.png").write_bytes(label_map)
+    (images / "p1.png").write_bytes(b"")
+    assert cli.main(_args(images, labels, tmp_path / "b.pt", "--no-install")) == EXIT_OK
+    err = capsys.readouterr().err
+    assert f"left out p1.png: {EMPTY}" in err and "label map" not in err
+    assert (tmp_path / "b.pt").is_file()
+
+
+@pytest.mark.parametrize(("mode", "words"), [("RGB", "colour (RGB)"),
+                                             ("LA", "grey with transparency")])
+def test_a_label_map_of_another_kind_is_named_with_its_folder(model_cache, folders, tmp_path,
+                                                              capsys, mode, words):
+    images, labels = folders
+    Image.new(mode, (40, 36)).save(labels / "p2.png")
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == (f"the label map labels/p2.png cannot be used: label maps must "
+                              f"be indexed or 8-bit grey PNGs of class ids, not {words} "
+                              "pictures")
+
+
+def test_a_label_map_that_is_no_png_is_named_with_its_folder(model_cache, folders, tmp_path,
+                                                             capsys):
+    images, labels = folders
+    (labels / "p0.png").write_bytes(fileio.encode_image(np.zeros((36, 40, 3), np.uint8),
+                                                        ".png")[:40])  # cut short
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == "the label map labels/p0.png is not a readable PNG"
