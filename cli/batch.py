@@ -251,6 +251,17 @@ def find_masks(files: list[Path], masks: Path | None,
             if (found := named_file(picture, masks, names=names)) is not None}
 
 
+def one_mask(path: Path) -> np.ndarray:
+    """The ``--mask`` file at ``path``, for every picture: refused when it holds no white
+    pixel, naming it by its path as given, as a file that cannot be read is named and as
+    :func:`mask_finder` names a ``--masks`` file ("masks/empty.png: the mask is empty ...")."""
+    layer = load_mask(path, None, "mask")
+    problem = empty_layer_problem(layer, str(path), "mask")
+    if problem:
+        raise InputError(problem)
+    return layer
+
+
 def mask_finder(folder: Path, found: Mapping[Path, Path]):
     """A function giving each picture its mask file's contents from ``folder``, as
     ``found`` has them (:func:`find_masks`; :data:`engines.batch.MaskSource`): a mask of
@@ -267,7 +278,7 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
         if candidate is not None:
             layer = load_mask(candidate, loaded.shape)  # names the size stored, if turned
             problem = empty_layer_problem(layer, str(candidate), "mask")
-            if problem:  # said as inpaint and batch --mask say it, not as the editor does
+            if problem:  # said as batch --mask says it, not as the editor does
                 raise InputError(problem)
             return layer
         if not listed:
@@ -368,14 +379,20 @@ def _whitespace_in(name: str, count: int) -> str:
     return f"it has {what} {join_words(places)}"
 
 
+def _named(name: str) -> str:
+    """A file name as a near miss's sentence names it: in double quotes when whitespace
+    begins or ends it (``" photo.png"``), which would not show otherwise; else as it is."""
+    return f'"{name}"' if name != name.strip() else name
+
+
 def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
                     doubled_only: bool = False) -> Iterator[tuple[str, str]]:
     """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
     (:func:`near_miss` says the first): a name whose extension came twice or more
     (``photo_mask.png.png.png``), or with whitespace before its extensions
     (``photo_mask .png``, ``photo_mask .png.png``) or around it (`` photo_mask.png``), is
-    matched without them all (:func:`_bases`). With ``doubled_only``, only those (no
-    photo's name)."""
+    matched without them all (:func:`_bases`); the sentence quotes a name that whitespace
+    begins or ends (:func:`_named`). With ``doubled_only``, only those (no photo's name)."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
@@ -396,7 +413,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
                 what = "a folder" if entry.is_dir() else \
                     "a link to nothing" if entry.is_symlink() else None
                 if what is not None:
-                    yield name, f"{name} is there, but it is {what}, not a {word} file"
+                    yield name, (f"{_named(name)} is there, but it is {what}, not a "
+                                 f"{word} file")
                 continue
             # the extensions as the user sees them (.PNG.png), not case-folded
             why = ([f"its name ends in {_COUNT_WORDS.get(count, str(count))} extensions "
@@ -411,7 +429,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
             if why:
                 proper = pattern.format(stem=image_path.stem)
                 action = "save it as" if extension != ".png" else "rename it"
-                yield name, f"{name} is there, but {' and '.join(why)}: {action} {proper}"
+                yield name, (f"{_named(name)} is there, but {' and '.join(why)}: {action} "
+                             f"{proper}")
 
 
 def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, Path],
@@ -807,7 +826,7 @@ def run(args: argparse.Namespace) -> int:
         args.images, args.output, "results",
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
-    mask = load_layer(mask_path, None, "mask") if mask_path else mask_finder(masks, found_masks)
+    mask = one_mask(mask_path) if mask_path else mask_finder(masks, found_masks)
     given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
         args.engine, given | ({Guidance.EXEMPLARS} if args.exemplar else set()))

@@ -401,10 +401,10 @@ def test_a_mask_with_whitespace_around_its_name_is_a_near_miss(tmp_path, capsys)
     names = cli.batch.folder_names(masks)
     said = {stem: cli.batch.near_miss(images / f"{stem}.jpg", masks, "mask", names)
             for stem in "uvw"}
-    assert said == {
-        "u": " u.png is there, but it has a space before its name: rename it u.png",
-        "v": "v.png  is there, but it has a space after its extension: rename it v.png",
-        "w": " w_mask .png   is there, but it has spaces before its name, before its "
+    assert said == {  # quoted, whitespace around it being invisible (QA audit 38, F7)
+        "u": '" u.png" is there, but it has a space before its name: rename it u.png',
+        "v": '"v.png " is there, but it has a space after its extension: rename it v.png',
+        "w": '" w_mask .png  " is there, but it has spaces before its name, before its '
              "extension and after its extension: rename it w_mask.png"}
     out = tmp_path / "out"
     assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
@@ -412,3 +412,33 @@ def test_a_mask_with_whitespace_around_its_name_is_a_near_miss(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert f"u.jpg: no mask for it in {masks} (looked for u.png and similar; {said['u']})" \
         in printed
+
+
+def test_a_near_miss_name_is_quoted_only_where_whitespace_begins_or_ends_it(tmp_path,
+                                                                             capsys):
+    """QA audit 38, F7: `` p1.png`` was said as ``(...;  p1.png is there, ...: rename it
+    p1.png)``, its space shown only as a double one. A name that whitespace begins or ends
+    is quoted (a tab escaped, as every name printed), in the failure printed too; one with
+    whitespace inside only, or none, is not."""
+    images, masks = tmp_path / "pics", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for stem in ("p1", "p2", "p3", "p4"):
+        save_image(images / f"{stem}.jpg", np.full((40, 50, 3), 120, np.uint8))
+    for name in (" p1.png", "p2_mask.png\t", "p3_mask .png", "P4.png"):
+        (masks / name).write_bytes(b"x")
+    (masks / " p5_mask.png").mkdir()
+    save_image(images / "p5.jpg", np.full((40, 50, 3), 120, np.uint8))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", images, "--masks", masks, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    failed = sorted(capsys.readouterr().out.splitlines()[2:])
+    assert failed == [f"  p{i}.jpg: no mask for it in {masks} (looked for p{i}.png and "
+                      f"similar; {said})" for i, said in enumerate((
+        '" p1.png" is there, but it has a space before its name: rename it p1.png',
+        '"p2_mask.png\\t" is there, but it has whitespace after its extension: rename it '
+        "p2_mask.png",
+        "p3_mask .png is there, but it has a space before its extension: rename it "
+        "p3_mask.png",
+        "P4.png is there, but its name differs from the picture's in case: rename it p4.png",
+        '" p5_mask.png" is there, but it is a folder, not a mask file'), start=1)]

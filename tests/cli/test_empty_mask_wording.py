@@ -1,6 +1,10 @@
 """An empty mask file is refused in the same words by ``inpaint``, ``batch --mask`` and
-``batch --masks``: the file named, "the mask is empty (no white pixels)"."""
+``batch --masks``: the file named, "the mask is empty (no white pixels)". ``batch`` names it
+by its path as given, with ``--mask`` as with ``--masks`` and as a mask file that cannot be
+read (a 0-byte one) is named (QA audit 38, F7: ``--mask`` named it by its name only)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -44,9 +48,33 @@ def test_batch_with_one_empty_mask_is_refused_in_the_same_words(folder, capsys):
     code = run_cli("batch", "--images", folder / "pictures", "--mask", folder / "empty.png",
                    "-o", folder / "out", "--engine", "telea")
     err = capsys.readouterr().err
-    assert code == 2 and f"empty.png: {EMPTY}" in err and err.count("\n") == 1
+    assert code == 2 and err == f"error: {folder / 'empty.png'}: {EMPTY}\n"
     assert "nothing to clear" not in err
     assert not (folder / "out").exists()
+
+
+def test_batch_names_an_empty_mask_by_its_path_as_given_with_mask_and_masks(folder, capsys,
+                                                                           monkeypatch):
+    """Given relative to the folder the run starts in: said so, an empty file and a 0-byte
+    one alike, with ``--mask`` and in a ``--masks`` picture's failure."""
+    monkeypatch.chdir(folder)
+    (folder / "zero.png").write_bytes(b"")
+    said = {}
+    for mask in ("empty.png", "zero.png", os.path.join("masks", "..", "empty.png")):
+        code = run_cli("batch", "--images", "pictures", "--mask", mask, "-o", "out",
+                       "--engine", "telea")
+        said[mask] = (code, capsys.readouterr().err)
+    zero = "an empty file (0 bytes), as an interrupted copy or download leaves one"
+    assert said == {"empty.png": (2, f"error: empty.png: {EMPTY}\n"),
+                    "zero.png": (2, f"error: zero.png: {zero}\n"),
+                    os.path.join("masks", "..", "empty.png"):
+                        (2, f"error: {os.path.join('masks', '..', 'empty.png')}: {EMPTY}\n")}
+    (folder / "masks" / "b.png").write_bytes(b"")
+    assert run_cli("batch", "--images", "pictures", "--masks", "masks", "-o", "out",
+                   "--engine", "telea") == 1
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        f"  a.png: {os.path.join('masks', 'a.png')}: {EMPTY}",
+        f"  b.png: {os.path.join('masks', 'b.png')}: {zero}"]
 
 
 def test_a_pictures_empty_mask_is_named_and_the_others_are_filled(folder, capsys):
