@@ -80,7 +80,7 @@ def _quantised(samples: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarr
     clipped to 0..1 first; NaN and -inf are 0, +inf is 1."""
     full = float(np.iinfo(dtype).max)
     finite = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(np.rint(finite * full), 0, full).astype(dtype)
+    return np.rint(np.clip(finite, 0, 1) * full).astype(dtype)  # clipped first: no overflow
 
 
 def restore_depth(rgb: np.ndarray, alpha: np.ndarray | None, deep_original: np.ndarray,
@@ -173,7 +173,9 @@ class ShaperMatrix:
     gamut and samples outside 0..1 (a highlight above 1.0, noise below black) keep values
     outside 0..1, continuous with their in-range neighbours, and their 8-bit rounding
     (:func:`to_8bit`, which clips) is what the 8-bit conversion gives. A pixel with a NaN or
-    infinite sample is kept as it was.
+    infinite sample is kept as it was. Linear light too large for the float type (a float32
+    sample above about 1e17 through a gamma of 2.2) is held at the largest value the matrix
+    can mix without overflowing, so huge samples give huge finite values, never inf or NaN.
 
     Attributes:
         curves: R's, G's and B's tone curve, encoded values to linear light, on float64
@@ -201,8 +203,13 @@ class ShaperMatrix:
             return converted
         finite = np.isfinite(rgb).all(axis=1)
         samples = np.where(finite[:, None], rgb, 0)  # in their own float type
-        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, as floats go
-            linear = [curve(samples[:, channel]).astype(rgb.dtype, copy=False)
+        # linear light the matrix mixes without overflow: |R|, |G|, |B| at most this give
+        # at most half the float type's largest value in every row
+        widest = max(float(np.abs(self.matrix).sum(axis=1).max()), 1.0)
+        bound = rgb.dtype.type(float(np.finfo(rgb.dtype).max) / (2 * widest))  # not float64
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, then bound
+            linear = [np.clip(curve(samples[:, channel]).astype(rgb.dtype, copy=False),
+                              -bound, bound)
                       for channel, curve in enumerate(self.curves)]
             for channel, srgb in enumerate(self._mixed(linear, rgb.dtype)):
                 converted[:, channel] = srgb_encoded(srgb)
@@ -225,9 +232,21 @@ class ColourTable:
     """A conversion of RGB colours to sRGB given by its values on a lattice, interpolated
     tetrahedrally (as LittleCMS interpolates its own tables): for profiles that are not
     matrix/TRC ones (see :func:`engines.fileio.deep_srgb_conversion`). Called on ``(N, 3)``
-    uint16 or float samples, it returns them converted, in the same dtype. The table holds
-    only colours within 0..1: a floating-point pixel with a sample outside 0..1 (or NaN) is
-    kept as it was, not clipped.
+    uint16 or float samples, it returns them converted, in the same dtype.
+
+    The table holds only colours within 0..1. A floating-point pixel with samples outside
+    0..1 (a highlight above 1.0, noise about black or white) is looked up with them clamped
+    to 0..1, and the part beyond (``sample - clamped``) is added to the same channel of the
+    result: beyond the table the conversion goes on with a slope of one. Such a pixel then
+    converts as its in-range neighbours do (1.0002 comes out 0.0002 above what 1.0 gives),
+    and a highlight stays above 1.0 as :class:`ShaperMatrix` keeps it, though not by the
+    profile's own curves: a neutral 2.0 gives 2.0 where Adobe RGB's curves and matrix give
+    1.94, and a colour's over-range part is not mixed into its other channels. The table's
+    own slope at its edge is not used: in :func:`engines.fileio.deep_srgb_conversion`'s
+    tables it is the difference of two 8-bit values three levels apart (off by up to a
+    third) and zero where LittleCMS clipped colours to sRGB's gamut. Samples within 0..1
+    are interpolated as they are, nothing added; huge ones stay finite; a pixel with a NaN
+    or infinite sample is kept as it was, as :class:`ShaperMatrix` keeps it.
 
     Attributes:
         table: ``(n, n, n, 3)`` float32, the converted colour (1.0 = full scale) of the
@@ -239,10 +258,14 @@ class ColourTable:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         size = self.table.shape[0]
         full = 65535.0 if rgb.dtype == np.uint16 else 1.0
-        position = rgb.astype(np.float32) * np.float32((size - 1) / full)
-        if rgb.dtype != np.uint16:
-            inside = (position.min(axis=1) >= 0) & (position.max(axis=1) <= size - 1)  # no NaN
-            position[~inside] = 0
+        if rgb.dtype == np.uint16:
+            position = rgb.astype(np.float32) * np.float32((size - 1) / full)
+        else:
+            finite = np.isfinite(rgb).all(axis=1)
+            samples = np.where(finite[:, None], rgb, 0)  # in their own float type
+            clamped = np.clip(samples, 0, 1)
+            beyond = samples - clamped  # 0 within 0..1
+            position = clamped.astype(np.float32) * np.float32(size - 1)
         corner = np.minimum(position.astype(np.int64), size - 2)
         fraction = position - corner
         base = (corner[:, 0] * size + corner[:, 1]) * size + corner[:, 2]
@@ -267,7 +290,9 @@ class ColourTable:
                      + (end - two) * small)
         if rgb.dtype == np.uint16:
             return np.rint(np.clip(converted, 0, 1) * full).astype(np.uint16)
-        return _as_they_were(converted.astype(rgb.dtype), rgb, ~inside)
+        converted = converted.astype(rgb.dtype)
+        converted += beyond  # |beyond| <= |sample|: no overflow
+        return _as_they_were(converted, rgb, ~finite)
 
 
 def in_srgb(samples: np.ndarray, conversion: Callable[[np.ndarray], np.ndarray]

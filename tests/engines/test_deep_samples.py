@@ -11,7 +11,13 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image
 
-from engines.deep_samples import encode_deep_tiff, encode_png16, restore_depth, to_8bit
+from engines.deep_samples import (
+    as_uint16,
+    encode_deep_tiff,
+    encode_png16,
+    restore_depth,
+    to_8bit,
+)
 from engines.fileio import ImageFileError, encode_image, load_image, save_image
 from tests.photos import phone_exif, wide_gamut_profile
 
@@ -41,6 +47,17 @@ def _read16(path) -> np.ndarray:
 def test_to_8bit_rounds_to_the_nearest_level():
     samples = np.array([0, 128, 129, 257, 385, 386, 65535], np.uint16)
     assert to_8bit(samples).tolist() == [0, 0, 1, 1, 1, 2, 255]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_float_samples_round_to_full_scale_without_overflow(dtype):
+    largest = np.finfo(dtype).max
+    samples = np.array([-largest, -1e20, -0.5, 0.0, 0.5, 1.0, 2.0, 1e20, largest,
+                        np.inf, -np.inf, np.nan], dtype)
+    assert to_8bit(samples).tolist() == [0, 0, 0, 0, 128, 255, 255, 255, 255, 255, 0, 0]
+    assert as_uint16(samples).tolist() == [0, 0, 0, 0, 32768, 65535, 65535, 65535, 65535,
+                                           65535, 0, 0]
 
 
 def test_restore_depth_keeps_unchanged_pixels_and_scales_changed_ones():

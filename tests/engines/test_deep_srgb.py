@@ -335,12 +335,15 @@ def test_a_table_profile_is_converted_through_a_table_of_littlecms_conversions(t
     kept = _read(save_result(tmp_path / "kept.png", loaded.rgb, loaded))
     bare = _read(save_result(tmp_path / "bare.png", loaded.rgb, loaded, keep_metadata=False))
     assert _distinct(bare) >= 0.9 * _distinct(kept)
-    # a float picture's samples outside 0..1 have no table: kept as they were
+    # a float picture's samples outside 0..1 are converted too (beyond the table: see
+    # the tests below); a NaN pixel is kept as it was
     floats = _float_photo()
     loaded = load_image(_write(tmp_path / "in.tif", floats, icc))
     bare = _read(save_result(tmp_path / "bare.tif", loaded.rgb, loaded, keep_metadata=False))
-    assert np.array_equal(bare[80:90, :40], floats[80:90, :40])
     assert (bare[:80] != floats[:80]).mean() > 0.5  # the photo is converted
+    assert np.allclose(bare[80:90, :40], 2.0, atol=1e-6)  # white above 1.0 stays so
+    assert (bare[90:, :40, 0] < 0).all() and (bare[90:, :40] != floats[90:, :40]).any(axis=2).all()
+    assert np.isnan(bare[95, 100, 0]) and np.array_equal(bare[95, 100, 1:], (0.5, 0.5))
 
 
 def test_curves_and_matrix_that_littlecms_does_not_use_are_not_used():
@@ -361,3 +364,130 @@ def test_restore_depth_compares_with_the_colours_shown():
     assert (restored.reshape(-1, 3)[1:] == 1000).all()  # unchanged: the original's
     with pytest.raises(ValueError):
         deep_samples.restore_depth(rgb, None, original, shown=shown[:1])
+
+
+# ------------------------------------------------ table profiles beyond 0..1 (QA38 F2)
+
+
+def _noisy_float_picture() -> np.ndarray:
+    """float32 RGB, 60x80, with grain of sigma 1e-4 (a float camera's or merge's noise)
+    about colours at the edges of 0..1: saturated greens at G = 1.0 (rows 0-19), near
+    white (20-29), near black (30-39), and a gradient (40-59), so that about a third of
+    the pixels have a sample just outside 0..1."""
+    y, x = np.mgrid[0:60, 0:80]
+    gradient = np.stack([x / 79, y / 59, (x + y) / 138], -1)
+    picture = gradient.copy()
+    picture[:20] = (0.05, 1.0, 0.0)
+    picture[:20, :, 2] = 0.05 + gradient[:20, :, 0] * 0.2
+    picture[20:30] = 1.0
+    picture[20:30, :, 2] = 1 - gradient[20:30, :, 0] * 0.1
+    picture[30:40] = gradient[30:40] * 0.002
+    noise = np.random.default_rng(1).normal(0, 1e-4, picture.shape)
+    return (picture + noise).astype(np.float32)
+
+
+def _outside(samples: np.ndarray) -> np.ndarray:
+    """Pixels with a sample outside 0..1 (or NaN)."""
+    return ~((samples >= 0) & (samples <= 1)).all(axis=-1)
+
+
+def test_float_noise_about_0_and_1_converts_as_its_neighbours_through_a_table(tmp_path):
+    """QA audit 38, F2: pixels with a sample a hair outside 0..1 were left unconverted,
+    20-55 levels from their neighbours; now they convert with them, and as the same
+    colour space's matrix profile converts them."""
+    picture = _noisy_float_picture()
+    outside = _outside(picture)
+    assert 0.2 < outside.mean() < 0.5
+    loaded = load_image(_write(tmp_path / "in.tif", picture, _table_profile()))
+    bare = _read(save_result(tmp_path / "bare.tif", loaded.rgb, loaded, keep_metadata=False))
+    assert bare.dtype == np.float32 and np.isfinite(bare).all()
+    greens = outside[:20]  # converted, not written as they were (white stays white)
+    assert (bare[:20][greens] != picture[:20][greens]).any(axis=1).all()
+    written = deep_samples.to_8bit(bare).astype(int)
+    for axis in (0, 1):  # neighbours alike in the file are alike converted
+        source, levels = np.swapaxes(picture, 0, axis), np.swapaxes(written, 0, axis)
+        alike = np.abs(source[1:] - source[:-1]).max(axis=2) < 0.002
+        assert alike.sum() > 1000
+        assert np.abs(levels[1:] - levels[:-1]).max(axis=2)[alike].max() <= 2
+    # as the matrix profile with the same primaries and gamma converts them, as closely as
+    # the pixels within 0..1 (the table is of LittleCMS's 8-bit conversion, clipped to
+    # sRGB's gamut, so up to 10-17 levels off at the gamut's edge)
+    matrix = deep_samples.in_srgb(picture, deep_srgb_conversion(wide_gamut_profile()))
+    off = np.abs(written - deep_samples.to_8bit(matrix).astype(int)).max(axis=2)
+    assert off[outside].max() <= off[~outside].max() and off[outside].mean() < 1
+    assert off[20:40][outside[20:40]].max() <= 1  # near white and black: within a level
+
+
+def test_a_table_goes_on_beyond_0_and_1_with_the_excess_added():
+    """Beyond the lattice a sample is looked up clamped to 0..1 and its excess added back;
+    within 0..1 the interpolation is untouched. On a table of an affine map (which
+    tetrahedral interpolation reproduces) both are exact."""
+    size = 5
+    mix = np.array([[0.8, 0.1, 0.05], [0.15, 0.7, 0.1], [0.05, 0.2, 0.85]])
+    levels = np.linspace(0, 1, size)
+    lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1)
+    table = deep_samples.ColourTable((lattice @ mix.T + 0.01).astype(np.float32))
+    rng = np.random.default_rng(2)
+    for dtype in (np.float32, np.float64):
+        samples = rng.uniform(-0.3, 1.3, (4000, 3)).astype(dtype)
+        samples[:5] = [(1.0, 1.0, 1.0), (1.00016, 1.0, 1.0), (-1e-4, 0.5, 0.5), (0, 0.5, 0.5),
+                       (2.0, 2.0, 2.0)]
+        converted = table(samples)
+        assert converted.dtype == dtype
+        clamped = np.clip(samples.astype(np.float64), 0, 1)
+        expected = clamped @ mix.T + 0.01 + (samples - clamped)
+        assert np.abs(converted - expected).max() < 1e-5
+        assert np.abs(converted[1] - converted[0] - (0.00016, 0, 0)).max() < 1e-6
+        assert np.abs(converted[2] - converted[3] - (-1e-4, 0, 0)).max() < 1e-6
+        assert np.allclose(converted[4], mix.sum(axis=1) + 0.01 + 1.0, atol=1e-6)
+        # the pixels within 0..1 convert alike alone, bit for bit
+        inside = ~_outside(samples)
+        assert 0.2 < inside.mean() < 0.6
+        assert np.array_equal(converted[inside], table(samples[inside]))
+    # 16-bit samples are within 0..1 by nature: converted clipped to 0..65535, as before
+    white = np.clip(mix.sum(axis=1) + 0.01, 0, 1) * 65535
+    assert np.abs(table(np.array([[0, 0, 0], [65535, 65535, 65535]], np.uint16))
+                  - [[655.35] * 3, white]).max() <= 0.5
+
+
+def test_highlights_through_a_table_profile_stay_above_1_as_through_its_matrix():
+    picture = _float_photo()
+    table = deep_samples.in_srgb(picture, deep_srgb_conversion(_table_profile()))
+    matrix = deep_samples.in_srgb(picture, deep_srgb_conversion(wide_gamut_profile()))
+    # the white highlight at 2.0: white, 2.0 (the matrix's curves: 1.94)
+    highlight, matrix_highlight = table[80:90, :40], matrix[80:90, :40]
+    assert np.ptp(highlight) < 1e-6 and 1.9 < highlight.min() <= 2.0
+    assert np.abs(highlight - matrix_highlight).max() < 0.1
+    # the orange ramp from 0.5 to 2.0 goes on through 1.0 without a jump and over range
+    red = table[85, 40:, 0].astype(np.float64)
+    steps = np.diff(red)
+    assert (steps >= 0).all() and steps.max() < 1.5 * np.median(steps)
+    assert red[-1] > 1.8 and abs(red[-1] - matrix[85, -1, 0]) < 0.3
+    crossing = np.argmax(picture[85, 40:, 0] > 1)
+    assert steps[crossing - 1] <= np.median(steps) * 1.01  # the excess from 1.0 on: slope 1
+    assert np.ptp(table[85, 40:, 1:], axis=0).max() < 0.002  # green and blue: converted
+    # below black: below black, as the matrix keeps it, the other channels converted
+    assert (table[90:, :40, 0] < 0).all() and (matrix[90:, :40, 0] < 0).all()
+    assert np.abs(table[90:, :40, 1:] - matrix[90:, :40, 1:]).max() < 0.003
+    assert np.isnan(table[95, 100, 0]) and np.array_equal(table[95, 100, 1:], (0.5, 0.5))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("icc", [_adobe_rgb(), _table_profile()], ids=["matrix", "table"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_float_samples_convert_to_huge_finite_values(icc, dtype):
+    """Samples far beyond any light (1e17 and up, to the float type's largest) neither
+    overflow to inf nor become NaN: they stay huge, in order, and round to white."""
+    conversion = deep_srgb_conversion(icc)
+    largest = float(np.finfo(dtype).max)
+    values = [1e3, 1e16, 1e17, 1e18, 1e20, 1e30, largest]
+    neutral = np.array([[value] * 3 for value in values], dtype)
+    coloured = np.array([[value, 0.5, 0.2] for value in values], dtype)
+    negative = -neutral
+    for samples in (neutral, coloured, negative):
+        converted = conversion(samples)
+        assert converted.dtype == dtype and np.isfinite(converted).all()
+        assert (deep_samples.to_8bit(converted) == (0 if samples is negative else 255)).all(
+            axis=0)[0]
+    red = conversion(neutral)[:, 0].astype(np.float64)
+    assert (np.diff(red) >= 0).all() and red[0] > 100
