@@ -25,6 +25,16 @@ from app.viewcache import OverlayStyle
 from engines import registry, weights
 from engines.base import CROP_MARGIN_RANGE, SEED_RANGE, Engine, Readiness, Strategy
 
+# the Device box's items (PatchMatch's rule: engines/classical/patchmatch/engine.py
+# _torch_device)
+_DEVICE_HELP = {
+    "auto": "Neural engines on the GPU (CUDA or Apple MPS) when there is one, else the CPU; "
+            "Guided PatchMatch on the CPU (its CPU kernels are faster than its GPU solver)",
+    "cpu": "Every engine on the CPU",
+    "cuda": "Neural engines and Guided PatchMatch on the NVIDIA GPU (PatchMatch's GPU solver "
+            "is slower than its CPU kernels); the OpenCV engines always run on the CPU",
+    "mps": "Neural engines on the Apple GPU; Guided PatchMatch on the CPU",
+}
 _STRATEGY_HELP = {
     Strategy.CROP: "Crop around the hole with context (fast on large photos)",
     Strategy.RESIZE: "Whole picture scaled to the engine's working size",
@@ -133,6 +143,10 @@ class EnginePanel(QWidget):
         self.device = QComboBox()
         for device in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(device)
+            self.device.setItemData(self.device.count() - 1, _DEVICE_HELP[device],
+                                    Qt.ToolTipRole)
+        self.device.setToolTip("Where the engines run. Guided PatchMatch stays on the CPU, "
+                               "where it is fastest, unless cuda is chosen")
         self.auto_run = QCheckBox("Fill after each stroke")
         self.auto_run.setToolTip("Fill the hole again after every stroke, without pressing F "
                                  "(the result waits for Enter unless applied automatically)")

@@ -140,3 +140,22 @@ def test_another_models_checkpoint_is_said_without_replacing_it(model_cache, mak
                     f"it is the Conv net checkpoint ({spec.id}), not one for the dense "
                     "network; give this engine its own weights")
     assert "Models" not in said and "replace" not in said
+
+
+def test_the_device_box_says_where_each_choice_runs_guided_patchmatch(qtbot):
+    """auto keeps Guided PatchMatch on the CPU (its kernels beat its GPU solver), and the
+    box says so: on the box and on each item, as ``_torch_device`` decides."""
+    from PySide6.QtCore import Qt
+
+    from engines.classical.patchmatch.engine import _torch_device
+
+    panel = EnginePanel()
+    qtbot.addWidget(panel)
+    words = {panel.device.itemText(index): panel.device.itemData(index, Qt.ToolTipRole)
+             for index in range(panel.device.count())}
+    assert set(words) == {"auto", "cpu", "cuda", "mps"}
+    assert all(words.values())
+    assert _torch_device("auto", required=False) is None  # numba on the CPU, GPU or not
+    assert "Guided PatchMatch on the CPU" in words["auto"]
+    assert "Guided PatchMatch on the NVIDIA GPU" in words["cuda"]
+    assert "PatchMatch stays on the CPU" in panel.device.toolTip()
