@@ -93,6 +93,17 @@ THIN_LINE_CONTRAST = 0.125  # a line's depth, as a share of Canny's high thresho
 THIN_LINE_FLOOR = 8.0  # ... and at least this many grey levels
 THIN_LINE_RING = (4, 14)
 THIN_LINE_SHARE = 0.6
+# Bands. A stroke along the middle of a line wider than THIN_LINE_WIDTH (a road, a pole, a
+# 21 px dark band: QA audit 38, F3) lies where neither the edge map nor the thin lines have
+# anything: the band was replaced by background. Such a line of up to BAND_WIDTH px is
+# found as thin lines are (black-hat or top-hat over a BAND_WIDTH disc); a stroke traces it
+# where it is drawn at least BAND_CENTRED of the band's half-width inside it (its border
+# keeps the edge map, so a stroke along a road's side still bends the side), and the
+# sources' structure map then marks lines of that kind up to BAND_MARGIN times the band's
+# width by their centre line (:func:`_traces_bands`).
+BAND_WIDTH = 65
+BAND_CENTRED = 0.5
+BAND_MARGIN = 1.25
 
 
 class ThinLines(enum.Flag):
@@ -114,9 +125,10 @@ class LevelInputs:
     include area); ``labels`` ``(h, w)`` uint8 or None; ``sketch`` ``(h, w)`` bool or None;
     ``exemplars`` RGB uint8 images scaled like the level and ``exemplar_usable`` their
     ``(h, w)`` bool maps of the pixels allowed as sources (the fully opaque ones);
-    ``line_width``: 0, or the widest thin line (px at this level) that the sources'
-    structure map marks by its centre line, when the sketch traces thin lines
-    (:func:`_traces_thin_lines`, decided at the finest level, halved at each coarser one);
+    ``line_width``: 0, or the widest line (px at this level) that the sources' structure
+    map marks by its centre line, when the sketch traces thin lines or bands
+    (:func:`_traces_thin_lines`: ``THIN_LINE_WIDTH``; :func:`_traces_bands`: wider;
+    decided at the finest level, halved at each coarser one);
     ``line_kinds``: which lines (dark, bright) are so marked.
     """
 
@@ -370,9 +382,16 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
     level = LevelInputs(image, hole, usable, labels, sketch_mask,
                         tuple(np.ascontiguousarray(e[..., :3]) for e in exemplars),
                         tuple(reference_usable(e) for e in exemplars))
-    kinds = NO_THIN_LINES if sketch_mask is None else _traces_thin_lines(level, cancel)
+    if sketch_mask is None:
+        return level, forbidden
+    kinds = _traces_thin_lines(level, cancel)
+    width = THIN_LINE_WIDTH if kinds else 0
+    band_kinds, band_width = _traces_bands(level, cancel)
+    if band_kinds:
+        kinds |= band_kinds
+        width = max(width, band_width)
     if kinds:
-        level = dataclasses.replace(level, line_width=THIN_LINE_WIDTH, line_kinds=kinds)
+        level = dataclasses.replace(level, line_width=width, line_kinds=kinds)
     return level, forbidden
 
 
@@ -602,34 +621,54 @@ def _thin_lines(gray: np.ndarray, high: float, width: int,
     return centres, region
 
 
-def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) -> ThinLines:
-    """The kinds of thin lines (:func:`_thin_lines`) that ``level``'s sketch traces along
-    their middle: those of which a stroke (an 8-connected piece of the sketch), where it is
-    drawn on known pixels ``THIN_LINE_RING`` px from the hole, lies on the centres or
-    regions for at least ``THIN_LINE_SHARE`` of those pixels (the kind it lies on more,
-    when on both); both kinds for a stroke that lies on lines of either kind for that share
-    but on neither alone (a line whose contrast flips along it). A stroke with fewer than 4
-    such pixels (drawn within the hole only) shows nothing. The lines' depth is set by the whole level's known gradients, as for its
-    structure map; the lines are found in a box around those pixels only."""
+class _Traced(NamedTuple):
+    """What :func:`_traces_thin_lines` and :func:`_traces_bands` judge a sketch on, in a
+    box around its strokes: the grey picture there (``crop``, :func:`_edge_grey`) and the
+    level's Canny high threshold, the sketch's 8-connected strokes (``strokes``, 0 off
+    them, ``count`` labels) and the pixels where they are drawn on known pixels
+    ``THIN_LINE_RING`` px from the hole (``drawn``; ``pixels`` of each stroke)."""
+
+    crop: np.ndarray
+    high: float
+    strokes: np.ndarray
+    count: int
+    drawn: np.ndarray
+    pixels: np.ndarray
+
+
+def _drawn_by_the_hole(level: LevelInputs, width: int,
+                       cancel: CancelToken | None = None) -> _Traced | None:
+    """:class:`_Traced` of ``level``'s sketch, the box grown for lines up to ``width`` px
+    wide; None when fewer than 4 pixels are drawn by the hole."""
     near, far = THIN_LINE_RING
     hole, sketch = level.hole, level.sketch
     box = Box.around(sketch)
     if box is None:
-        return NO_THIN_LINES
-    reach = far + 2 * THIN_LINE_WIDTH + 2 * SKELETON_MARGIN
+        return None
+    reach = far + 2 * width + 2 * SKELETON_MARGIN
     rows, columns = box.grown(reach).clip(hole.shape).slices
     away = cv2.distanceTransform((~hole[rows, columns]).view(np.uint8), cv2.DIST_L2, 3)
     drawn = sketch[rows, columns] & (away >= near) & (away <= far)
     if np.count_nonzero(drawn) < 4:
-        return NO_THIN_LINES
+        return None
     count, strokes = cv2.connectedComponents(
         np.ascontiguousarray(sketch[rows, columns]).view(np.uint8), connectivity=8)
     gray = _edge_grey(level.image, cancel)
-    _, high = canny_thresholds(gray, ~hole, cancel)
+    thresholds = canny_thresholds  # as _edge_map takes it (a bench may set another)
+    _, high = (thresholds(gray, ~hole, cancel) if thresholds is _canny_thresholds
+               else thresholds(gray, ~hole))
     crop = np.ascontiguousarray(gray[rows, columns])
     pixels = np.bincount(strokes[drawn], minlength=count)
-    dark, bright = (np.logical_or(*_thin_lines(crop, high, THIN_LINE_WIDTH, cancel, kind))
-                    for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    return _Traced(crop, high, strokes, count, drawn, pixels)
+
+
+def _kinds_traced(traced: _Traced, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
+    """Per stroke, the kinds of line it traces, as ``(count, 2)`` bool (dark, bright):
+    those on which it lies (``dark``, ``bright``: bool maps of the box) for at least
+    ``THIN_LINE_SHARE`` of its drawn pixels (the kind it lies on more, when on both); both
+    for a stroke that lies on lines of either kind for that share but on neither alone (a
+    line whose contrast flips along it). Strokes with fewer than 4 drawn pixels: none."""
+    strokes, drawn, pixels, count = traced.strokes, traced.drawn, traced.pixels, traced.count
     dark_on, bright_on, either_on = (np.bincount(strokes[drawn & lines], minlength=count)
                                      for lines in (dark, bright, dark | bright))
     enough = pixels >= 4
@@ -639,12 +678,90 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) ->
     # dark wall) is of neither kind for long enough, but of one kind or the other
     flipping = (enough & ~dark_line & ~bright_line
                 & (either_on >= THIN_LINE_SHARE * pixels))
+    return np.stack([dark_line | flipping, bright_line | flipping], axis=1)
+
+
+def _kinds(traced: np.ndarray) -> ThinLines:
+    """The kinds of line some stroke traces (rows of :func:`_kinds_traced`)."""
     found = NO_THIN_LINES
-    if (dark_line | flipping).any():
+    if traced[:, 0].any():
         found |= ThinLines.DARK
-    if (bright_line | flipping).any():
+    if traced[:, 1].any():
         found |= ThinLines.BRIGHT
     return found
+
+
+def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None) -> ThinLines:
+    """The kinds of thin lines (:func:`_thin_lines`) that ``level``'s sketch traces along
+    their middle: those of which a stroke (an 8-connected piece of the sketch), where it is
+    drawn on known pixels ``THIN_LINE_RING`` px from the hole, lies on the centres or
+    regions for at least ``THIN_LINE_SHARE`` of those pixels (the kind it lies on more,
+    when on both); both kinds for a stroke that lies on lines of either kind for that share
+    but on neither alone (a line whose contrast flips along it). A stroke with fewer than 4
+    such pixels (drawn within the hole only) shows nothing. The lines' depth is set by the
+    whole level's known gradients, as for its structure map; the lines are found in a box
+    around those pixels only."""
+    traced = _drawn_by_the_hole(level, THIN_LINE_WIDTH, cancel)
+    if traced is None:
+        return NO_THIN_LINES
+    return _kinds(_thin_strokes(traced, cancel))
+
+
+def _thin_strokes(traced: _Traced, cancel: CancelToken | None = None) -> np.ndarray:
+    """:func:`_kinds_traced` of the thin lines (centres or regions) of ``traced``."""
+    dark, bright = (np.logical_or(*_thin_lines(traced.crop, traced.high, THIN_LINE_WIDTH,
+                                               cancel, kind))
+                    for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    return _kinds_traced(traced, dark, bright)
+
+
+def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
+               cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of a grey ``crop`` that lie along the middle of a band of ``kind`` (a line
+    of :func:`_thin_lines` up to ``BAND_WIDTH`` px wide) wider than ``THIN_LINE_WIDTH``,
+    and each pixel's half-width of the band there, ``(axes, half)``: bool and float32.
+
+    On the axis: at least ``BAND_CENTRED`` of the band's half-width (the depth of its
+    nearest centre line pixel into the band) inside the band, so a stroke along a band's
+    border is no axis."""
+    centres, region = _thin_lines(crop, high, BAND_WIDTH, cancel, kind)
+    if not centres.any():
+        return np.zeros(crop.shape, bool), np.zeros(crop.shape, np.float32)
+    inside = cv2.distanceTransform(region.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    _, nearest = cv2.distanceTransformWithLabels((~centres).view(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    depth = np.zeros(int(nearest.max()) + 1, np.float32)
+    depth[nearest[centres]] = inside[centres]
+    half = depth[nearest]
+    axes = region & (inside >= BAND_CENTRED * half) & (2 * half > THIN_LINE_WIDTH)
+    return axes, half
+
+
+def _traces_bands(level: LevelInputs,
+                  cancel: CancelToken | None = None) -> tuple[ThinLines, int]:
+    """The kinds of bands (lines wider than ``THIN_LINE_WIDTH``, up to ``BAND_WIDTH``: a
+    road, a pole) whose axis ``level``'s sketch traces, and the line width that marks them
+    by their centre line (:func:`_thin_lines`; 0 when none): judged per stroke as
+    :func:`_traces_thin_lines` judges thin lines, on the bands' axes (:func:`_band_axes`);
+    a stroke that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``).
+    The width is ``BAND_MARGIN`` times the widest traced band's (its strokes' median)."""
+    traced = _drawn_by_the_hole(level, BAND_WIDTH, cancel)
+    if traced is None:
+        return NO_THIN_LINES, 0
+    (dark, dark_half), (bright, bright_half) = (
+        _band_axes(traced.crop, traced.high, kind, cancel)
+        for kind in (ThinLines.DARK, ThinLines.BRIGHT))
+    kinds = _kinds_traced(traced, dark, bright)
+    if kinds.any():
+        kinds &= ~_thin_strokes(traced, cancel).any(axis=1, keepdims=True)
+    found = _kinds(kinds)
+    if not found:
+        return NO_THIN_LINES, 0
+    half = np.maximum(np.where(dark, dark_half, 0), np.where(bright, bright_half, 0))
+    widest = max(float(np.median(half[(traced.strokes == stroke) & traced.drawn & (half > 0)]))
+                 for stroke in np.flatnonzero(kinds.any(axis=1)))
+    width = int(np.clip(2 * BAND_MARGIN * widest, THIN_LINE_WIDTH, BAND_WIDTH)) | 1
+    return found, width
 
 
 def _canny(gray: np.ndarray, low: float, high: float,
