@@ -469,11 +469,11 @@ def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, 
 
 def near_misses_left_out(near: Sequence[Path]) -> tuple[str, str]:
     """Why the files ``near`` (:func:`near_miss_masks`) are left out of the pictures, said
-    of one and of several, naming them (the other masks left out are the ones found)."""
-    return (f"it is named as a picture's mask saved wrongly ({names_and_more(near, 5)}), "
-            "not a picture to fill",
-            f"they are named as pictures' masks saved wrongly ({names_and_more(near, 5)}), "
-            "not pictures to fill")
+    of one and of several, naming them (the other masks left out are the ones found; a
+    name that whitespace begins or ends in quotes, :func:`_named`)."""
+    names = names_and_more(near, 5, lambda path: _named(path.name))
+    return (f"it is named as a picture's mask saved wrongly ({names}), not a picture to fill",
+            f"they are named as pictures' masks saved wrongly ({names}), not pictures to fill")
 
 
 def masks_in_use(mask: Path | None, found: Mapping[Path, Path]) -> list[Path]:

@@ -442,3 +442,20 @@ def test_a_near_miss_name_is_quoted_only_where_whitespace_begins_or_ends_it(tmp_
         "p3_mask.png",
         "P4.png is there, but its name differs from the picture's in case: rename it p4.png",
         '" p5_mask.png" is there, but it is a folder, not a mask file'), start=1)]
+
+
+def test_a_left_out_near_miss_that_whitespace_begins_is_quoted_in_the_list(tmp_path,
+                                                                           capsys):
+    """QA audit 38, F7's leftover: the "files left out" list named `` b_mask.png`` bare
+    (``(... saved wrongly ( b_mask.png), ...)``); it is quoted there as in the failure."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    save_image(folder / "b.png", np.full((40, 50, 3), 120, np.uint8))
+    save_image(folder / " b_mask.png", np.dstack([_hole(10, 10)] * 3))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert ('1 file left out: it is named as a picture\'s mask saved wrongly '
+            '(" b_mask.png"), not a picture to fill') in captured.err
+    assert '" b_mask.png" is there, but it has a space before its name' in captured.out
