@@ -350,7 +350,7 @@ def load_layer(path: str | None, shape: tuple[int, int] | None,
     if path is None:
         return None
     layer = load_mask(path, shape, what)
-    problem = empty_layer_problem(layer, Path(path).name, what)
+    problem = empty_layer_problem(layer, str(path), what)  # as given, as a 0-byte file is
     if problem:
         raise InputError(problem + _EMPTY_LAYER_ADVICE.get(what, ""))
     return layer

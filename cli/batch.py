@@ -251,17 +251,6 @@ def find_masks(files: list[Path], masks: Path | None,
             if (found := named_file(picture, masks, names=names)) is not None}
 
 
-def one_mask(path: Path) -> np.ndarray:
-    """The ``--mask`` file at ``path``, for every picture: refused when it holds no white
-    pixel, naming it by its path as given, as a file that cannot be read is named and as
-    :func:`mask_finder` names a ``--masks`` file ("masks/empty.png: the mask is empty ...")."""
-    layer = load_mask(path, None, "mask")
-    problem = empty_layer_problem(layer, str(path), "mask")
-    if problem:
-        raise InputError(problem)
-    return layer
-
-
 def mask_finder(folder: Path, found: Mapping[Path, Path]):
     """A function giving each picture its mask file's contents from ``folder``, as
     ``found`` has them (:func:`find_masks`; :data:`engines.batch.MaskSource`): a mask of
@@ -278,7 +267,7 @@ def mask_finder(folder: Path, found: Mapping[Path, Path]):
         if candidate is not None:
             layer = load_mask(candidate, loaded.shape)  # names the size stored, if turned
             problem = empty_layer_problem(layer, str(candidate), "mask")
-            if problem:  # said as batch --mask says it, not as the editor does
+            if problem:  # said as inpaint and batch --mask say it, not as the editor does
                 raise InputError(problem)
             return layer
         if not listed:
@@ -826,7 +815,7 @@ def run(args: argparse.Namespace) -> int:
         args.images, args.output, "results",
         used_folders=[*([masks] if masks else []), *(entry.folder for entry in folders)],
         leave_out=leave_out)
-    mask = one_mask(mask_path) if mask_path else mask_finder(masks, found_masks)
+    mask = load_layer(mask_path, None, "mask") if mask_path else mask_finder(masks, found_masks)
     given = {option.kind for option in singles} | {entry.option.kind for entry in folders}
     unused, users = registry.unused_guidance(  # said once, not per picture
         args.engine, given | ({Guidance.EXEMPLARS} if args.exemplar else set()))

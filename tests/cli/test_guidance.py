@@ -162,7 +162,9 @@ def test_an_empty_sketch_is_refused_as_the_editor_refuses_it(tmp_path, capsys):
     code, _ = _inpaint(tmp_path, image, mask, "--sketch", tmp_path / "black.png")
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert err.startswith("error: black.png holds no sketch lines (no white pixels); ")
+    # named by its path as given, as a file that cannot be read is (QA audit 38, F7)
+    assert err.startswith(f"error: {tmp_path / 'black.png'} holds no sketch lines (no white "
+                          "pixels); ")
     assert not (tmp_path / "out.png").exists()
 
 
