@@ -168,8 +168,13 @@ class SourceFormat:
         png_palette: a palette PNG's colour table (its ``PLTE`` chunk, RGB triplets as
             stored); ``None`` for other files (a low-bit grey PNG's shades are implied).
         png_transparency: that PNG's ``tRNS`` chunk as stored (a palette PNG's alpha of each
-            entry, maybe fewer than its entries; a grey PNG's 2-byte transparent shade), or
-            ``None``.
+            entry, maybe fewer than its entries; a grey PNG's 2-byte transparent shade, its
+            key), or ``None``.
+        png_grey_bits: the bit depth (1, 2, 4, 8 or 16) of a grey PNG whose transparency is
+            such a key (:func:`_png_grey_key`): reading makes its pixels of that shade
+            transparent (:func:`_png_grey_key_alpha`), saving as PNG writes them so again
+            (:func:`_encode_png_on_palette`, :func:`_encode_png_grey_key`); ``None`` for
+            other files.
         jpeg_quality: a JPEG's quality (1-100) estimated from its quantisation tables
             (:func:`estimate_jpeg_quality`): saving as JPEG without a quality asked for
             writes at it (:func:`encode_image`); ``None`` for other files, or tables that
@@ -190,6 +195,7 @@ class SourceFormat:
     png_bits: int | None = None
     png_palette: bytes | None = None
     png_transparency: bytes | None = None
+    png_grey_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -440,8 +446,9 @@ _PNG_LOW_DEPTHS = (1, 2, 4)
 def _png_storage(data: bytes) -> SourceFormat:
     """How a PNG stores its pixels where that is more than 8-bit RGB(A) or grey can say: a
     palette PNG's palette, transparency and bit depth, a 1-, 2- or 4-bit grey PNG's depth
-    and transparent shade (:class:`SourceFormat`), from the chunks before its pixels
-    (nothing decoded); nothing for other PNGs, or one whose chunks do not walk."""
+    and transparent shade, an 8- or 16-bit grey PNG's transparent shade and depth
+    (:class:`SourceFormat`), from the chunks before its pixels (nothing decoded); nothing
+    for other PNGs, or one whose chunks do not walk."""
     depth = kind = None
     palette = transparency = None
     for chunk, start, length in _png_chunks(data):
@@ -457,9 +464,41 @@ def _png_storage(data: bytes) -> SourceFormat:
     if kind == _PNG_PALETTE and depth in (*_PNG_LOW_DEPTHS, 8) and palette is not None:
         return SourceFormat(png_bits=depth, png_palette=palette,
                             png_transparency=transparency or None)
+    keyed = kind == _PNG_GREY and transparency is not None and len(transparency) >= 2
     if kind == _PNG_GREY and depth in _PNG_LOW_DEPTHS:
-        return SourceFormat(png_bits=depth, png_transparency=transparency or None)
+        return SourceFormat(png_bits=depth, png_transparency=transparency or None,
+                            png_grey_bits=depth if keyed else None)
+    if keyed and depth in (8, 16):
+        return SourceFormat(png_transparency=transparency, png_grey_bits=depth)
     return SourceFormat()
+
+
+def _png_grey_key(source: SourceFormat) -> tuple[int, int] | None:
+    """A grey PNG's transparent shade (:attr:`SourceFormat.png_grey_bits`) as ``(bits,
+    sample)``: its ``tRNS`` key as libpng reads it, cut to the file's depth (the spec asks
+    for a sample of that depth; Pillow writes the 8-bit shade instead, 34 for a 4-bit
+    file's shade 2, which libpng's cut reads as 2 too); ``None`` for other files."""
+    bits, stored = source.png_grey_bits, source.png_transparency
+    if bits is None or stored is None or len(stored) < 2:
+        return None
+    return bits, int.from_bytes(stored[:2], "big") & ((1 << bits) - 1)
+
+
+def _png_grey_key_alpha(pixels: np.ndarray, source: SourceFormat) -> np.ndarray | None:
+    """The ``(H, W)`` uint8 alpha that a grey PNG's transparent shade (:func:`_png_grey_key`)
+    gives its decoded ``pixels`` (grey, or BGR(A) with equal channels: 1-, 2- and 4-bit
+    samples scaled to 8 bits, 16-bit ones as stored): 0 where the sample is that shade,
+    255 elsewhere. ``None`` for other files, and for 8-bit pixels of a 16-bit file (decoded
+    by Pillow from a file cut short), which cannot tell its shade."""
+    key = _png_grey_key(source)
+    if key is None:
+        return None
+    bits, sample = key
+    grey = pixels if pixels.ndim == 2 else pixels[..., 0]
+    if grey.dtype != (np.uint16 if bits == 16 else np.uint8):
+        return None
+    shade = sample if bits > 8 else sample * 255 // ((1 << bits) - 1)
+    return np.where(grey == shade, 0, 255).astype(np.uint8)
 
 
 def _png_palette_colours(source: SourceFormat) -> np.ndarray:
@@ -484,10 +523,15 @@ def _storage_note(source: SourceFormat) -> str | None:
         return None
     if source.png_palette is not None:
         return _palette_note(len(source.png_palette) // 3, "PNG", "TIFF")
+    key = _png_grey_key(source)  # its transparent shade, which no filled pixel takes
     if bits == 1:
         what, nearest = "black and white", "the nearer of black and white"
+        if key is not None:
+            nearest = f"{'black' if key[1] else 'white'}, its one opaque shade"
     else:
         what, nearest = f"{1 << bits} shades", "the nearest of its shades"
+        if key is not None:
+            nearest += " but its transparent one"
     return (f"{bits}-bit grey image ({what}), edited at 8 bits; saving it as PNG keeps "
             f"{bits} bit{'s' if bits > 1 else ''}, filled pixels taking {nearest} (saving as "
             "TIFF keeps them as filled)")
@@ -1389,6 +1433,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
     if header.format == "TIFF" and reader == "opencv" and pixels.ndim == 3 \
             and pixels.shape[2] == 4 and pixels.dtype == np.uint8:  # a mode not foreseen
         pixels, reader = _pillow_decoded(data, name, notes), "pillow"
+    # a grey PNG's transparent shade (tRNS), which OpenCV leaves as a grey like any other
+    keyed = _png_grey_key_alpha(pixels, header.source) if header.format == "PNG" else None
     # upright already (tifffile gives the samples as stored)
     turned = header.format == "TIFF" and reader != "tifffile" and _turns_tiffs(reader)
     if header.associated_alpha and reader in ("opencv", "tifffile") and pixels.ndim == 3 \
@@ -1416,6 +1462,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
         rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     else:
         raise ImageFileError(f"{pixels.shape[2]} channels are not supported", name)
+    if keyed is not None:  # in place of Pillow's reading of it (a file cut short)
+        alpha = keyed if (keyed == 0).any() else None
     if deep_original is not None and deep_original.shape[2] == 4 and alpha is None:
         deep_original = np.ascontiguousarray(deep_original[..., :3])  # opaque: drop the alpha
     if orientation in _ORIENTATION:
@@ -1965,7 +2013,9 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
     An edit of a palette PNG, or of a 1-, 2- or 4-bit grey one (``metadata.source.png_bits``),
     is written as PNG so again, on its own palette or shades, with its transparency and bit
     depth; untouched pixels exactly, filled ones taking the nearest
-    (:func:`_encode_png_on_palette`).
+    (:func:`_encode_png_on_palette`). An edit of an 8- or 16-bit grey PNG whose transparency
+    is one shade (a ``tRNS`` key), still grey and with ``grey``, is written as PNG so again,
+    with that key (:func:`_encode_png_grey_key`).
 
     Raises ValueError for ``pixels`` of another shape, such as ``(H, W, 4)`` RGBA: the
     transparency goes in ``alpha``, on its own.
@@ -1989,6 +2039,10 @@ def encode_image(pixels: np.ndarray, suffix: str, alpha: np.ndarray | None = Non
         if encoded is not None:
             return encoded
     if grey and _writes_grey(pixels, suffix):
+        keyed = None if suffix != ".png" else _encode_png_grey_key(
+            pixels, alpha, metadata, deep_original, edited, convert_from)
+        if keyed is not None:
+            return keyed
         return _encode_grey(pixels, suffix, alpha, quality, metadata, deep_original, edited,
                             convert_from)
     metadata = _with_profile_for(metadata, _RGB_SPACE)  # a grey profile cannot describe RGB
@@ -2541,9 +2595,8 @@ def _encode_png_on_palette(rgb: np.ndarray, alpha: np.ndarray | None,
     else:
         count = 1 << bits
         shades = np.arange(count) * 255 // (count - 1)
-        key = source.png_transparency
-        key = int.from_bytes(key[:2], "big") if key is not None and len(key) >= 2 else None
-        key = key if key is not None and key < count else None
+        grey_key = _png_grey_key(source)
+        key = None if grey_key is None else grey_key[1]
         hidden = None if hidden is None else alpha < 128  # a grey PNG's is all or nothing
         if hidden is not None and hidden.any() and key is None:
             return None
@@ -2552,11 +2605,54 @@ def _encode_png_on_palette(rgb: np.ndarray, alpha: np.ndarray | None,
                                    .astype(np.uint8), usable)
         if hidden is not None and key is not None:
             entries[hidden.reshape(-1)] = key
-            options["transparency"] = key
+            options["transparency"] = _stored_grey_key(source)  # as the original had it
         picture = Image.fromarray(shades[entries].astype(np.uint8).reshape(rgb.shape[:2]),
                                   "L")
         metadata = _with_profile_for(metadata, _GREY_SPACE)
     return _pillow_encoded(picture, ".png", DEFAULT_QUALITY, metadata, options)
+
+
+def _stored_grey_key(source: SourceFormat) -> int:
+    """A grey PNG's ``tRNS`` key as its file stores it (:attr:`SourceFormat.png_transparency`,
+    uncut: :func:`_png_grey_key`), which saving writes again, so that each reader finds the
+    shade it found in the original."""
+    return int.from_bytes((source.png_transparency or b"\0\0")[:2], "big")
+
+
+def _encode_png_grey_key(rgb: np.ndarray, alpha: np.ndarray | None, metadata: ImageMetadata,
+                         deep_original: np.ndarray | None, edited: np.ndarray | None,
+                         convert_from: bytes | None = None) -> bytes | None:
+    """``rgb`` ``(H, W, 3)`` uint8 with equal channels and ``alpha``, an edit of an 8- or
+    16-bit grey PNG whose transparency is one shade (:func:`_png_grey_key`), as such a PNG
+    again: grey at its depth (16 bits from ``deep_original``, restored as
+    :func:`_encode_deep` restores them; ``edited``, ``convert_from``: see there), with its
+    ``tRNS`` key as stored (:func:`_stored_grey_key`). Every transparent pixel (alpha 0)
+    holds the key's shade, so an untouched one keeps its sample; an opaque pixel of that
+    shade, which only a fill can give, is moved one level towards mid-grey, so that it
+    stays visible. ``None`` where it cannot be written so: another original, no
+    transparency, alpha other than 0 and 255, or a 16-bit original without its samples
+    (written as grey+alpha then)."""
+    key = _png_grey_key(metadata.source)
+    if key is None or key[0] not in (8, 16) or alpha is None \
+            or not ((alpha == 0) | (alpha == 255)).all():
+        return None
+    bits, shade = key
+    if bits == 16:
+        if deep_original is None or deep_original.dtype != np.uint16 \
+                or deep_original.shape[:2] != rgb.shape[:2]:
+            return None
+        deep, shown = _deep_in_srgb(deep_original[..., :3], convert_from)
+        samples = deep_samples.restore_depth(rgb, None, deep, edited, shown)[..., 0]
+    else:
+        samples = rgb[..., 0]
+    samples = np.array(samples)  # a copy, written below
+    transparent = alpha == 0
+    nudged = shade + 1 if shade < 1 << (bits - 1) else shade - 1
+    samples[(samples == shade) & ~transparent] = nudged
+    samples[transparent] = shade
+    return _pillow_encoded(Image.fromarray(samples), ".png", DEFAULT_QUALITY,
+                           _with_profile_for(metadata, _GREY_SPACE),
+                           {"transparency": _stored_grey_key(metadata.source)})
 
 
 def _encode_with_pillow(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None,
