@@ -644,8 +644,8 @@ class WatermarkDialog(FolderRunDialog):
             share = 100.0 * float((estimate.mask >= 128).mean())
             text += f". Watermark at x {x}, y {y}, {w}×{h} px ({share:.1f} % of the picture)."
             undecided = undecided_note(estimate)
-            if undecided:
-                text += f" {undecided}: every image is filled."
+            if undecided:  # a sentence of its own here: its first letter capitalised
+                text += f" {undecided[:1].upper()}{undecided[1:]}: every image is filled."
             elif estimate.unmarked:
                 names = names_and_more([Path(name) for name in estimate.unmarked], 5)
                 verb = "shows" if len(estimate.unmarked) == 1 else "show"

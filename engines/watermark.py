@@ -233,18 +233,24 @@ def undecided_note(estimate: WatermarkEstimate) -> str:
     how many of its images seem to lack the mark, and whether the others show it weakly
     (:attr:`WatermarkEstimate.faint`), e.g. ``"7 of the 12 images seem to lack it, too
     many to tell which carry it"``, ``"5 of the 12 images seem to lack it, and the others
-    show it too weakly to tell which carry it"``, ``"none of the 2 images shows it clearly
-    enough to tell which carry it"``; "" when they are judged."""
+    show it too weakly to tell which carry it"``, ``"1 of the 2 images seems to lack it,
+    and the other shows it too weakly to tell which carry it"``, ``"none of the 2 images
+    shows it clearly enough to tell which carry it"``; "" when they are judged. Lower case:
+    a caller that makes it a sentence capitalises it."""
     lacking, used = estimate.lacking, estimate.used
     if lacking is None:
         return ""
     if lacking == used:  # the estimate stands out in none of them
+        if used == 1:
+            return "the 1 image does not show it clearly enough to tell whether it carries it"
         return (f"none of the {used} images shows it clearly enough to tell which carry "
                 "it")
+    seem = "seems" if lacking == 1 else "seem"
+    lack = f"{lacking} of the {used} images {seem} to lack it"
     if estimate.faint:
-        return (f"{lacking} of the {used} images seem to lack it, and the others show it too "
-                "weakly to tell which carry it")
-    return f"{lacking} of the {used} images seem to lack it, too many to tell which carry it"
+        others = "the other shows" if used - lacking == 1 else "the others show"
+        return f"{lack}, and {others} it too weakly to tell which carry it"
+    return f"{lack}, too many to tell which carry it"
 
 
 def _shown_clearly(scores: Sequence[float | None]) -> bool:

@@ -13,7 +13,13 @@ from app.watermark_dialogs import FILL_UNMARKED, WatermarkDialog
 from engines.fileio import list_images
 from tests.app.test_watermark_dialogs import estimate
 from tests.engines.test_watermark import stamp
-from tests.engines.test_watermark_unmarked import half_marked, marked_folder, write_pictures
+from tests.engines.test_watermark_unmarked import (
+    UNDECIDED_NOTES,
+    half_marked,
+    marked_folder,
+    undecided,
+    write_pictures,
+)
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (120, 160)  # height, width
@@ -104,3 +110,16 @@ def test_an_estimate_that_cannot_tell_which_carry_the_mark_says_how_many_lack_it
     assert dialog.fill_unmarked.isHidden()
     batch = clear(qtbot, dialog)
     assert len(batch.written) == 12 and not batch.unmarked
+
+
+@pytest.mark.parametrize("used, lacking, faint, note", UNDECIDED_NOTES[1:])
+def test_the_undecided_note_is_a_sentence_of_its_own(qtbot, tmp_path, used, lacking, faint,
+                                                     note):
+    """The dialog makes the note a sentence: its first letter capitalised ("None of the 12
+    images shows it ...", QA39 F5), the rest as worded."""
+    dialog = WatermarkDialog()
+    qtbot.addWidget(dialog)
+    dialog.show_estimate(undecided(used, lacking, faint), tmp_path, ())
+    text = dialog.counts.text()
+    assert text.endswith(f"% of the picture). {note[0].upper()}{note[1:]}: every image is "
+                         "filled.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 import cli
+from cli.watermark import _unmarked_in_estimate
 from engines.fileio import encode_image, load_mask, read_rgb, write_atomic
 from engines.watermark import (
     WatermarkEstimate,
@@ -18,10 +19,12 @@ from engines.watermark import (
 from tests.cli.refusals import argument_error
 from tests.engines.test_watermark import stamp
 from tests.engines.test_watermark_unmarked import (
+    UNDECIDED_NOTES,
     assert_cleared,
     half_marked,
     marked_folder,
     photo_backgrounds,
+    undecided,
     write_pictures,
 )
 
@@ -167,6 +170,14 @@ def test_over_half_without_the_mark_judge_none_and_fill_all(tmp_path, capsys):
     assert f"12 written to {tmp_path / 'out'}, 0 failed\n" in out and "not written" not in out
 
 
+@pytest.mark.parametrize("used, lacking, faint, note", UNDECIDED_NOTES[1:])
+def test_the_estimate_line_carries_the_undecided_note_in_lower_case(used, lacking, faint,
+                                                                     note):
+    """After "; " the note goes on the line's sentence: lower case, as worded (QA39 F5)."""
+    assert _unmarked_in_estimate(undecided(used, lacking, faint)) == \
+        f"; {note}, so every image is filled"
+
+
 def test_a_faint_mark_judges_none_says_why_and_fills_every_picture(tmp_path, capsys):
     """Every photo carries a faint mark (alpha 0.06): most score as lacking it and the
     others barely show it, so which carry it cannot be told: all are filled."""
@@ -176,7 +187,8 @@ def test_a_faint_mark_judges_none_says_why_and_fills_every_picture(tmp_path, cap
     output, mask_file = tmp_path / "out", tmp_path / "mask.png"
     assert run("--images", source, "-o", output, "--mask-out", mask_file) == cli.EXIT_OK
     out = capsys.readouterr().out
-    assert ("; 4 of the 5 images seem to lack it, and the others show it too weakly to tell "
+    # QA39 F5: one other picture, so "the other shows", not "the others show"
+    assert ("; 4 of the 5 images seem to lack it, and the other shows it too weakly to tell "
             "which carry it, so every image is filled\n") in out
     assert f"5 written to {output}, 0 failed\n" in out and "not written" not in out
     hole = load_mask(mask_file, SIZE) >= 128

@@ -19,6 +19,7 @@ from engines.batch import BatchResult, clear_folder, so_far
 from engines.fileio import decode_image, encode_image, read_rgb, write_atomic
 from engines.watermark import (
     MARK_LEVEL,
+    WatermarkEstimate,
     anchored_shift,
     carries_mark,
     estimate_watermark_mask,
@@ -178,6 +179,40 @@ def test_a_faint_mark_judges_none_and_says_the_others_show_it_weakly():
     assert undecided_note(estimate) == ("4 of the 6 images seem to lack it, and the others "
                                         "show it too weakly to tell which carry it")
     assert all(estimate.shows_mark(image) for image in images)
+
+
+def undecided(used: int, lacking: int | None, faint: bool) -> WatermarkEstimate:
+    """A found estimate of ``used`` 4x4 images that judges none (``lacking``, ``faint``)."""
+    mask = np.zeros((4, 4), np.uint8)
+    mask[1:3, 1:3] = 255
+    return WatermarkEstimate(mask, np.zeros((4, 4), np.float32), (4, 4), used, (),
+                             (1, 1, 2, 2), lacking=lacking, faint=faint)
+
+
+# QA39 F5: every branch, with singular and plural counts ("1 ... seems", "the other shows")
+UNDECIDED_NOTES = [
+    (12, None, False, ""),
+    (12, 7, False, "7 of the 12 images seem to lack it, too many to tell which carry it"),
+    (1, 1, False, "the 1 image does not show it clearly enough to tell whether it carries it"),
+    (2, 2, True, "none of the 2 images shows it clearly enough to tell which carry it"),
+    (12, 12, False, "none of the 12 images shows it clearly enough to tell which carry it"),
+    (2, 1, True, "1 of the 2 images seems to lack it, and the other shows it too weakly to "
+                 "tell which carry it"),
+    (3, 1, True, "1 of the 3 images seems to lack it, and the others show it too weakly to "
+                 "tell which carry it"),
+    (5, 4, True, "4 of the 5 images seem to lack it, and the other shows it too weakly to "
+                 "tell which carry it"),
+    (12, 5, True, "5 of the 12 images seem to lack it, and the others show it too weakly to "
+                  "tell which carry it"),
+    # not reached by the estimate (one lacking it of two that show it clearly is judged),
+    # worded all the same
+    (2, 1, False, "1 of the 2 images seems to lack it, too many to tell which carry it"),
+]
+
+
+@pytest.mark.parametrize("used, lacking, faint, note", UNDECIDED_NOTES)
+def test_the_undecided_note_agrees_with_its_counts(used, lacking, faint, note):
+    assert undecided_note(undecided(used, lacking, faint)) == note
 
 
 def test_several_groups_judge_each_picture_when_cleared():
