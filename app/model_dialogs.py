@@ -1087,14 +1087,28 @@ def _linked(text: str) -> str:
 
 
 def _tooltip(entry: weights.Installation) -> str:
+    """The Models table's tooltip for ``entry`` (rich text): its title, id, engine and
+    state; the installed file and its size; for a damaged file, why it cannot be used, in
+    :func:`engines.weights.damage`'s words (which say themselves whether it is another file,
+    "a web page, not a checkpoint", or the checkpoint damaged, "a zip archive cut short"),
+    and how to replace it: Download or Import file…, or, for the model of an engine that
+    needs training (:func:`_engine_to_train`), the command-line tool's training command, as
+    ``models list`` says, or Import file…."""
     spec = entry.spec
     state = "damaged" if entry.state is InstallState.DAMAGED else entry.label
     lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {state}"]
     if entry.state in (InstallState.INSTALLED, InstallState.DAMAGED):
         lines.append(f"File: {entry.path} ({format_size(entry.size)})")
     if entry.state is InstallState.DAMAGED:
-        again = "Download it again, or Remove it and" if spec.urls else "Remove it, then"
-        lines.append(f"It is not the checkpoint: {entry.problem}. {again} Import file…")
+        engine = None if spec.urls else _engine_to_train(spec)  # a model trained here
+        if spec.urls:
+            again = "Download it again, or Remove it and Import file… with a copy you have"
+        elif engine is None:
+            again = "Remove it, then Import file… with a copy you have"
+        else:
+            again = (f"Remove it, then train one with the command-line tool's “train "
+                     f"{engine.name}” command, or Import file… with a model file you have")
+        lines.append(f"It cannot be used: {entry.problem}. {again}.")
     if spec.contract:
         lines.append(f"Input: {spec.contract}")
     if spec.license:

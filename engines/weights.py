@@ -418,8 +418,14 @@ def _damage_or_change(weights_id: str) -> tuple[str | None, bool]:
 
 def replace_commands(spec: WeightSpec) -> str:
     """How to replace ``spec``'s installed file, for messages: ``run `python main.py models
-    remove ID`, then `python main.py models download ID` (or ... import ...)``."""
+    remove ID`, then `python main.py models download ID` (or ... import ...)``; with no
+    download address, the spec's ``manual`` hint (one that is a command, such as training
+    one, followed by ``(or import one you have with `python main.py models import ID
+    FILE`)``, as the editor offers both) or the import command."""
     again = spec.manual or f"`python main.py models import {spec.id} FILE`"
+    if "`" in spec.manual:  # a command (train one): a file one has imports as well
+        again += (f" (or import one you have with `python main.py models import {spec.id} "
+                  "FILE`)")
     if spec.urls:
         again = (f"`python main.py models download {spec.id}` (or `python main.py models "
                  f"import {spec.id} FILE` with a copy you have)")
@@ -678,7 +684,9 @@ def _cut_short_zip(path: Path, full_size: int | None = None) -> str | None:
     """``"a zip archive cut short (268 kB), as ..."`` when ``path`` begins as a zip but has
     no readable directory of its own (the end of the file is missing), else None. A file
     of exactly ``full_size`` bytes (the size it was installed with, when it was checked
-    whole) has lost no end: its directory was damaged in place, and it is said so.
+    whole) has lost no end: ``"a zip archive damaged at its end (its directory), though of
+    its full size (268 kB)"``, no cause guessed (changed in place, or an end never
+    written, as a preallocated copy leaves it).
 
     A zip whose members are stored uncompressed (a zip of ``torch.save`` files, such as
     EdgeConnect's) that lost its end still looks readable: :mod:`zipfile` finds the
@@ -692,8 +700,8 @@ def _cut_short_zip(path: Path, full_size: int | None = None) -> str | None:
         return None
     size = path.stat().st_size
     if size == full_size:
-        return (f"a zip archive whose directory, at its end, is damaged: it has its full "
-                f"size ({format_size(size)}), so it was changed in place")
+        return (f"a zip archive damaged at its end (its directory), though of its full size "
+                f"({format_size(size)})")
     return (f"a zip archive cut short ({format_size(size)}), as an interrupted download or "
             "copy leaves it")
 
@@ -1628,13 +1636,23 @@ def _damage_reason(path: Path, format: str, spec: WeightSpec | None) -> str | No
         check_format(path, format, "it")
         if isinstance(installed, int):  # checked at install: exactly that size
             if installed != size:
-                return (f"it is {format_size(size)}, but was {format_size(installed)} when "
-                        "installed")
+                now, then = _sizes_apart(size, installed)
+                return f"it is {now}, but was {then} when installed"
         elif spec is not None and not spec.archive_member:
             _check_size(spec, path, "it")
     except WrongFileError as wrong:
         return str(wrong)
     return None
+
+
+def _sizes_apart(size: int, other: int) -> tuple[str, str]:
+    """``size`` and ``other`` (bytes) as :func:`format_size` says them, or both in exact
+    bytes (``"189,504 bytes"``, ``"189,440 bytes"``) when those read the same for sizes
+    that differ (a file grown by 64 bytes is not "185 kB, but was 185 kB")."""
+    said, other_said = format_size(size), format_size(other)
+    if said == other_said and size != other:
+        return f"{size:,} bytes", f"{other:,} bytes"
+    return said, other_said
 
 
 def _unreadable_reason(path: Path, format: str, spec: WeightSpec | None,

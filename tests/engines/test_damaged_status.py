@@ -209,6 +209,7 @@ def test_semantic_engine_with_a_damaged_model_says_damaged_and_how_to_replace_it
     assert status.readiness is Readiness.NEEDS_TRAINING
     assert status.detail == (f"{path.absolute()} is damaged: {PAGE_REASON}; run `python "
                              "main.py models remove semantic-local`, then train one with "
-                             "`python main.py train semantic --images DIR`")
+                             "`python main.py train semantic --images DIR` (or import one you "
+                             "have with `python main.py models import semantic-local FILE`)")
     path.unlink()
     assert "no semantic model yet" in registry.create("semantic").status().detail

@@ -81,6 +81,20 @@ def test_an_installed_file_of_another_size_than_installed_says_so(make_spec, tmp
                         refusal(path))
 
 
+def test_a_file_grown_by_a_few_bytes_says_both_sizes_in_bytes(make_spec, tmp_path):
+    """QA39 F6: sizes that read the same in kB are said in exact bytes, not "it is 76 kB,
+    but was 76 kB when installed"."""
+    spec, path = install(make_spec, checkpoint(tmp_path))
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes() + bytes(64))
+    assert weights.format_size(size + 64) == weights.format_size(size)  # the case at hand
+    reason = f"it is {size + 64:,} bytes, but was {size:,} bytes when installed"
+    assert weights.damage(spec.id) == reason
+    with pytest.raises(weights.HashMismatchError) as raised:  # hashed before it is opened
+        weights.load_checkpoint(path)
+    assert str(raised.value) == f"{path.absolute()} is damaged: {reason}{remedy(spec)}"
+
+
 def test_an_empty_file_without_download_says_how_to_get_it_again(make_spec, tmp_path):
     spec, path = install(make_spec, checkpoint(tmp_path), urls=())
     path.write_bytes(b"")
@@ -91,7 +105,9 @@ def test_an_empty_file_without_download_says_how_to_get_it_again(make_spec, tmp_
                             manual="train one with `python main.py train it`")
     path.write_bytes(b"")
     assert refusal(path).endswith(f"; run `python main.py models remove {trained.id}`, then "
-                                  "train one with `python main.py train it`")
+                                  "train one with `python main.py train it` (or import one "
+                                  f"you have with `python main.py models import {trained.id} "
+                                  "FILE`)")
 
 
 def test_a_file_outside_the_cache_gets_the_reason_without_commands(tmp_path):
