@@ -23,7 +23,6 @@ import errno
 import importlib
 import pkgutil
 import sys
-import traceback
 from types import ModuleType
 
 EXIT_OK = 0
@@ -89,7 +88,7 @@ def main(argv: list[str]) -> int:
         sigterm_stops_like_ctrl_c,
         stopped_by_sigterm,
     )
-    from cli._errors import describe_error
+    from cli._errors import debug_traceback, describe_error
     from cli._parsing import chosen_parser
 
     modules = command_modules()
@@ -116,8 +115,8 @@ def main(argv: list[str]) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:
         debug = getattr(args, "debug", False)
-        if debug:
-            traceback.print_exc()
+        if debug:  # with each exception's notes, on Python 3.10 too
+            print(debug_traceback(exc), end="", file=sys.stderr)
         message, expected = describe_error(exc)  # an engine's crash is named after it
         print(f"error: {one_line(message)}", file=sys.stderr)
         if not expected and not debug:

@@ -69,13 +69,28 @@ def release_frames(exc: BaseException) -> None:
     may be kept (as the ``__cause__`` of the error the user sees). Clearing each frame's
     locals is not enough: the frame of a nested function (torch's module call with hooks)
     keeps the function, whose closure holds the layer's inputs. So the traceback is dropped,
-    its text kept as a note on ``exc`` for ``--debug`` (Python 3.11+)."""
+    its text kept as a note on ``exc`` for ``--debug``: appended to ``exc.__notes__``, by
+    ``add_note`` (Python 3.11+) or, before 3.11, by hand, where the command-line tool's
+    ``--debug`` prints it (:func:`cli._errors.debug_traceback`)."""
     text = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
     traceback.clear_frames(exc.__traceback__)
     exc.__traceback__ = None
-    if text and hasattr(exc, "add_note"):
-        exc.add_note("Where the allocation failed (its frames were let go, to free the "
-                     f"memory they held):\n{text}")
+    if not text:
+        return
+    note = ("Where the allocation failed (its frames were let go, to free the memory they "
+            f"held):\n{text}")
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+        return
+    try:  # Python 3.10: kept where add_note keeps it
+        notes = getattr(exc, "__notes__", None)
+        if isinstance(notes, list):
+            notes.append(note)
+        else:
+            exc.__notes__ = [note]
+    except (AttributeError, TypeError):  # an exception that takes no attributes: no note
+        pass
 
 
 def _takes_text(kinds: type | tuple[type, ...] | None) -> bool:
