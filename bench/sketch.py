@@ -30,7 +30,8 @@ Two tests:
    photo, and a 3 px stroke along its middle from 15 px before the hole to 15 px after it,
    as a user traces a wire. Figure: how far the filled line's mean grey inside the hole is
    from the line's own (0: continued; about 100: gone), seeds 0-1, for no sketch, the edge
-   map alone (the rule until 2026-11-23) and the thin lines' centres (now).
+   map alone (the rule until 2026-11-23: neither thin lines nor bands traced) and the thin
+   lines' centres (now).
 
 Needs scikit-image and scikit-learn (the venv of ``bench/patchmatch.py`` has both)::
 
@@ -193,7 +194,11 @@ def thin_line_case(background: str, width: int, level: int, seed: int) -> tuple:
 
 
 def run_thin_lines(seeds: int = 2) -> None:
-    edges_only = {"_traces_thin_lines": lambda level, cancel=None: levels.ThinLines(0)}
+    # neither thin lines nor bands traced: the sketch matched with the edge map alone
+    edges_only = {"_traces_thin_lines": lambda level, cancel=None, grey=None:
+                  levels.ThinLines(0),
+                  "_traces_bands": lambda level, cancel=None, grey=None:
+                  (levels.ThinLines(0), 0)}
     rules = {"no sketch": None, "edge map alone (until 2026-11-23)": edges_only,
              "thin lines' centres (now)": {}}
     cases = [(bg, w, lv) for bg in ("noise", "coffee", "astronaut") for lv in (15, 235)

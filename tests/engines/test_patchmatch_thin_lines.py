@@ -145,7 +145,8 @@ def test_a_dark_wire_traced_across_bright_highlights_is_not_filled_with_them():
     """QA audit 37, F2: with dark and bright lines alike in the structure map, a stroke on a
     dark wire crossing the coffee cup's rim took its sources from the rim's thin bright
     highlights: the wire came out at grey 194 and 201 (seeds 0 and 1) where it is 15 (119
-    with the edge map alone, 51 without a sketch; now 71 to 75)."""
+    with the edge map alone, 51 without a sketch; 71 to 75 with the traced kind only; 33
+    to 39 since the coarse levels take the finest level's depth of line, QA audit 39)."""
     image = read_rgb(SAMPLES / "coffee.png")
     line = np.zeros(image.shape[:2], np.uint8)
     cv2.line(image, (0, 100), (599, 300), (15,) * 3, 3)
@@ -159,7 +160,7 @@ def test_a_dark_wire_traced_across_bright_highlights_is_not_filled_with_them():
     on_line = (line > 0) & (hole > 0)
     for seed in (0, 1):
         result = _fill(image, hole, sketch, seed)
-        assert result[on_line].mean() < 100
+        assert result[on_line].mean() < 55
         np.testing.assert_array_equal(result[hole == 0], image[hole == 0])
 
 
@@ -185,11 +186,9 @@ def test_a_second_stroke_along_an_edge_keeps_the_wire_traced():
     assert result[89:92, 125:195].mean() < 40
 
 
-def test_a_line_whose_contrast_flips_along_the_stroke_is_traced_as_both_kinds():
-    """QA audit 38, F1: a grey cable from a bright sky into a dark wall is a dark line on
-    one side of the hole and a bright one on the other; judged kind by kind, neither held
-    the stroke's 60 %, so nothing was traced and the cable was lost in the hole (error 55
-    against 7 before the kinds were told apart, 48 without a sketch)."""
+def _cable_picture() -> tuple[np.ndarray, np.ndarray]:
+    """QA audit 38's scene: a grey cable (128) from a bright sky (215) into a dark wall
+    (45), both textured, crossing the picture 88 to 112 px down; and the cable's middle."""
     rng = np.random.default_rng(4)
     noise = cv2.GaussianBlur(rng.normal(0, 12, (200, 300)).astype(np.float32), (0, 0), 2)
     grey = np.where(np.arange(300) < 150, 215.0, 45.0) + noise
@@ -197,13 +196,89 @@ def test_a_line_whose_contrast_flips_along_the_stroke_is_traced_as_both_kinds():
     image = np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     cable = np.zeros((200, 300), np.uint8)
     cv2.line(cable, (0, 88), (299, 112), 255, 1)
+    return image, cable > 0
+
+
+@pytest.mark.parametrize("before, after", [(25, 25), (25, 8), (8, 25)],
+                         ids=["both_sides", "short_on_the_wall", "short_in_the_sky"])
+def test_a_line_whose_contrast_flips_along_the_stroke_is_traced_as_both_kinds(before, after):
+    """QA audit 38, F1: a grey cable from a bright sky into a dark wall is a dark line on
+    one side of the hole and a bright one on the other; judged kind by kind, neither held
+    the stroke's 60 %, so nothing was traced and the cable was lost in the hole (error 55
+    against 7 before the kinds were told apart, 48 without a sketch). QA audit 39, F1: a
+    stroke drawn 25 px past the hole on one side and only 8 on the other (a user starts "a
+    few pixels before the hole") lay on the longer side's kind for over 60 % of its drawn
+    pixels, so that kind alone was traced and the other half of the cable was lost (error
+    55 there); each end of a stroke now shows its own kind."""
+    image, cable = _cable_picture()
     hole = np.zeros((200, 300), np.uint8)
     hole[70:130, 120:180] = 255
     sketch = np.zeros((200, 300), np.uint8)
-    cv2.line(sketch, (95, 96), (205, 104), 255, 2)  # traced from 25 px before the hole
+    first, last = 120 - before, 179 + after
+
+    def on_cable(x: int) -> tuple[int, int]:
+        return x, round(88 + 24 * x / 299)
+
+    cv2.line(sketch, on_cable(first), on_cable(last), 255, 2)
     assert levels.build_pyramid(image, hole > 0, 3, sketch=sketch)[0].line_kinds \
         == levels.ThinLines.DARK | levels.ThinLines.BRIGHT
-    on_cable = (cable > 0) & (hole > 0)
     result = _fill(image, hole, sketch)
     np.testing.assert_array_equal(result[hole == 0], image[hole == 0])
-    assert np.abs(result[on_cable][:, 0].astype(int) - 128).mean() < 25
+    columns = np.arange(300)[None, :]
+    for half in (columns < 150, columns >= 150):  # in the sky (dark cable), on the wall
+        on_half = cable & (hole > 0) & half
+        assert np.abs(result[on_half][:, 0].astype(int) - 128).mean() < 25
+
+
+def _pole_on_a_gradient(pole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """QA audit 39's F3 scene: a 5 px pole at grey ``pole`` standing in front of a sky
+    that darkens steadily from grey 240 at the top to 20 at the bottom (faint blurred
+    noise); a 50x60 hole over the pole, and a stroke along the pole from 25 px above the
+    hole to 25 px below it. Returns (image, hole, sketch)."""
+    rows, columns = np.mgrid[:200, :300]
+    noise = cv2.GaussianBlur(np.random.default_rng(4).normal(0, 4, (200, 300)), (0, 0), 2)
+    grey = np.clip(240 - 1.1 * rows + noise, 10, 255)
+    grey[np.abs(columns - 150) <= 2] = pole
+    image = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    hole = np.zeros((200, 300), np.uint8)
+    hole[70:130, 125:175] = 255
+    sketch = np.zeros((200, 300), np.uint8)
+    sketch[45:155, 150:152] = 255
+    return image, hole, sketch
+
+
+def test_coarse_levels_mark_a_traced_pole_as_far_as_the_finest_one_does():
+    """A thin line is as deep as the finest level's gradients ask at every level: each
+    level judged it by its own, and a smooth sky's gradients grow fourfold two levels down
+    (grey 8 of depth asked for at the finest level, 22 at the coarsest), so the pole's
+    centre line there stopped 40 px above the hole and the coarsest level copied the pole
+    from the top of the picture (QA audit 39, F3)."""
+    image, hole, sketch = _pole_on_a_gradient(125)
+    pyramid = levels.build_pyramid(image, hole > 0, 3, sketch=sketch)
+    assert len(pyramid) == 3 and pyramid[0].line_kinds
+    coarsest = pyramid[-1]
+    problem = levels.level_problem(coarsest, 3)
+    column = problem.atlas_structure[:, 150 // 4]
+    rows = np.flatnonzero(coarsest.hole[:, 150 // 4])
+    above, below = rows[0] - 4, rows[-1] + 6  # the known rows nearest the hole but the
+    # edge map's margin (Canny near the hole reads the hole's meaningless pixels)
+    assert (column[:above] > 0.9).all() and (column[below:] > 0.9).all()
+
+
+@pytest.mark.parametrize("pole", [125, 20], ids=["contrast_flips", "always_darker"])
+def test_a_pole_traced_in_front_of_a_gradient_keeps_the_gradient_beside_it(pole):
+    """QA audit 39, F3: the pole was continued, but a bright glow ran down both its sides
+    in the hole: background 4-15 px from the pole off by 27 grey levels on average, all
+    too bright (worst 70), for a pole of grey 125, and by 16 (13 too bright) for one of
+    grey 20, against 1 and 5 without a sketch; now 13 and 12, with no bias to speak of
+    (the pole's patches come from just above and just below the hole)."""
+    image, hole, sketch = _pole_on_a_gradient(pole)
+    columns = np.arange(300)[None, :]
+    beside = (hole > 0) & (np.abs(columns - 150) > 3) & (np.abs(columns - 150) <= 15)
+    on_pole = (hole > 0) & (np.abs(columns - 150) <= 2)
+    result = _fill(image, hole, sketch)[..., 0].astype(int)
+    np.testing.assert_array_equal(result[hole == 0], image[..., 0][hole == 0])
+    error = result[beside] - image[..., 0][beside]
+    assert abs(error.mean()) < 6
+    assert np.abs(error).mean() < 18
+    assert np.abs(result[on_pole] - pole).mean() < 5  # the pole itself continued
