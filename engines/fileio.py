@@ -916,7 +916,7 @@ def _photo_tags(exif: Image.Exif) -> Image.Exif | None:
 def _pillow_decoded(data: bytes, path: str, notes: list[str]) -> np.ndarray:
     """8-bit BGR or BGRA pixels decoded by Pillow, as OpenCV would give them.
 
-    Used for what OpenCV does not read (HEIC/HEIF, AVIF, JPEG and PNG files cut short:
+    Used for what OpenCV does not read (HEIC/HEIF, AVIF, JPEG files cut short:
     :func:`_decoded_as_far_as_it_goes`), and for 8-bit TIFFs with transparency: OpenCV premultiplies the colour of TIFFs whose alpha is stored unassociated
     (the usual kind), darkening every half-transparent pixel; Pillow keeps it, and
     un-premultiplies associated alpha. Pixels are as stored, except HEIF's, which libheif
@@ -1493,7 +1493,8 @@ def _decode(data: bytes, name: str, header: _Header, max_pixels: int,
 
 
 # What Pillow leaves where a file cut short has no data: libjpeg's flat grey for the missing
-# blocks of a JPEG, zeros for the missing rows of a PNG.
+# blocks of a JPEG, zeros for the missing rows of a PNG (in every sample as stored: a palette
+# PNG's first entry, black in a grey or RGB one whatever its tRNS key says is transparent).
 _CUT_SHORT_FILLS = {"JPEG": _JPEG_MID_GREY, "PNG": 0}
 _JPEG_BLOCK_REACH = 16  # pixels: the largest JPEG block (a 4:2:0 MCU)
 _TRUNCATED_LOAD_LOCK = threading.Lock()
@@ -1502,49 +1503,133 @@ _TRUNCATED_LOAD_LOCK = threading.Lock()
 def _decoded_as_far_as_it_goes(data: bytes, name: str, header: _Header,
                                notes: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A JPEG or PNG file cut short (or damaged partway), read as ``header``, decoded as far
-    as its data goes, as BGR(A) uint8 (as OpenCV gives it, by :func:`_pillow_decoded`), and
-    the ``(H, W)`` uint8 area it lacks (255) or None; ``(None, None)`` when even that fails.
-    Says so in ``notes``.
+    as its data goes, as OpenCV gives a whole one (a JPEG as BGR uint8 by
+    :func:`_pillow_decoded`, a PNG by :func:`_png_as_far_as_it_goes`: grey or 16-bit
+    samples kept), and the ``(H, W)`` uint8 area it lacks (255) or None; ``(None, None)``
+    when even that fails. Says so in ``notes``.
 
     What a JPEG lacks is its trailing grey MCUs with the one before them
     (:func:`_jpeg_grey_tail`, as for a JPEG that breaks off before its end marker); for a
     JPEG whose MCU is not known (:func:`_jpeg_mcu`: CMYK, another chroma subsampling), and
-    a PNG, the run of flat fill colour (:data:`_CUT_SHORT_FILLS`) that reaches the
-    bottom-right corner, where decoding stopped, a JPEG's widened by
-    :data:`_JPEG_BLOCK_REACH` each way.
+    a PNG, the run of flat fill (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right
+    corner, where decoding stopped, a JPEG's widened by :data:`_JPEG_BLOCK_REACH` each way.
 
     Pillow reads a file cut short only with the process-wide
     ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
     """
+    format = header.format
     with _TRUNCATED_LOAD_LOCK:
         ImageFile.LOAD_TRUNCATED_IMAGES = True
         try:
-            decoded = _pillow_decoded(data, name, notes)
+            if format == "PNG":
+                decoded, flat = _png_as_far_as_it_goes(data, name)
+            else:
+                decoded = _pillow_decoded(data, name, notes)
+                flat = (decoded[..., :3] == _CUT_SHORT_FILLS[format]).all(axis=2)
         except ImageFileError:
             return None, None
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
-    format = header.format
     mcu = _jpeg_mcu(decoded, header) if format == "JPEG" else None
     if mcu is not None:
         missing = _jpeg_grey_tail(decoded, header, mcu)
     else:
-        missing = _flat_tail(decoded, format)
+        missing = _flat_tail(flat, format)
     notes.append(_broken_note(data, missing))
     return decoded, missing
 
 
-def _flat_tail(decoded: np.ndarray, format: str) -> np.ndarray | None:
-    """The ``(H, W)`` uint8 area (255) of flat fill colour (:data:`_CUT_SHORT_FILLS`, a PNG's
-    transparent) that reaches the bottom-right corner of ``decoded`` (BGR(A) uint8), a JPEG's
-    widened by :data:`_JPEG_BLOCK_REACH` each way (the blocks beside it blend in its colour);
-    None when that corner is not of it (:func:`_decoded_as_far_as_it_goes`)."""
-    fill = _CUT_SHORT_FILLS[format]  # grey or black: the same in BGR as in RGB
-    flat = (decoded[..., :3] == fill).all(axis=2)
-    if decoded.shape[2] == 4 and format == "PNG":
-        flat &= decoded[..., 3] == 0  # a PNG's missing rows are transparent black
+def _png_as_far_as_it_goes(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A PNG file cut short decoded by Pillow as far as its data goes, as OpenCV decodes a
+    whole one: a grey PNG (colour type 0) as ``(H, W)`` grey, 1-, 2- and 4-bit samples
+    scaled to 8 bits (its ``tRNS`` key is read by :func:`_png_grey_key_alpha`); a 16-bit
+    one at 16 bits (:func:`_png_16_bit_as_far_as_it_goes`); others as 8-bit BGR(A) with
+    Pillow's reading of their transparency (:func:`_pillow_decoded`). With the ``(H, W)``
+    bool of where every sample as stored is zero (:data:`_CUT_SHORT_FILLS`), before a
+    palette or a transparency key gives it a colour. Needs
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``."""
+    kind = _png_colour_type(data)
+    depth = data[len(deep_samples.PNG_SIGNATURE) + 16] if kind is not None else None
+    if depth == 16:
+        return _png_16_bit_as_far_as_it_goes(data, name, kind)
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.load()
+            stored = np.array(picture)
+            flat = stored == 0 if stored.ndim == 2 else (stored == 0).all(axis=2)
+            if kind == _PNG_GREY and stored.ndim == 2:
+                grey = stored.astype(np.uint8) * 255 if picture.mode == "1" else stored
+                return np.ascontiguousarray(grey, np.uint8), flat
+            transparent = bool({"A", "a"} & set(picture.getbands())) \
+                or "transparency" in picture.info
+            pixels = np.asarray(picture.convert("RGBA" if transparent else "RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageFileError(f"the file is damaged ({_one_line(exc)})", name) from None
+    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if transparent else cv2.COLOR_RGB2BGR), flat
+
+
+def _pillow_png_samples(data: bytes, name: str, rawmode: str | None = None
+                        ) -> tuple[np.ndarray, dict]:
+    """A PNG's samples as Pillow decodes them into its mode (as far as its data goes, with
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``), unconverted, with the file's info; read as
+    ``rawmode`` in place of the file's own where given (one of as many bytes a pixel:
+    :func:`_png_16_bit_as_far_as_it_goes`)."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            if rawmode is not None:
+                picture.tile = [tile._replace(args=rawmode) for tile in picture.tile]
+            picture.load()
+            return np.array(picture), dict(picture.info)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageFileError(f"the file is damaged ({_one_line(exc)})", name) from None
+
+
+# a 16-bit PNG's colour type: the raw modes Pillow reads the high and the low byte of each
+# sample as (for grey+alpha, which Pillow decodes to 8 bits only, 8-bit RGBA reads the four
+# bytes of a pixel: grey high, grey low, alpha high, alpha low)
+_PNG_16_BIT_BYTES = {2: ("RGB;16B", "RGB;16L"), 6: ("RGBA;16B", "RGBA;16L"), 4: ("RGBA",)}
+
+
+def _png_16_bit_as_far_as_it_goes(data: bytes, name: str, kind: int | None
+                                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_png_as_far_as_it_goes` of a 16-bit PNG of colour type ``kind``: uint16 as
+    OpenCV decodes a whole one (grey ``(H, W)``, grey+alpha as BGRA, BGR, BGRA, an RGB
+    one's ``tRNS`` key as alpha 0), Pillow's 8-bit reading of each sample's two bytes
+    joined (:data:`_PNG_16_BIT_BYTES`) where it gives no more than 8 bits; and where every
+    sample is zero."""
+    if kind == _PNG_GREY:
+        stored, _info = _pillow_png_samples(data, name)
+        if stored.ndim == 2 and stored.dtype.itemsize == 2:  # Pillow's "I;16": whole
+            grey = stored.astype(np.uint16)
+            return grey, grey == 0
+    elif kind in _PNG_16_BIT_BYTES:
+        rawmodes = _PNG_16_BIT_BYTES[kind]
+        parts = [_pillow_png_samples(data, name, rawmode) for rawmode in rawmodes]
+        info = parts[0][1]
+        if len(parts) == 2:  # the high bytes, the low bytes
+            samples = (parts[0][0].astype(np.uint16) << 8) | parts[1][0]
+        else:  # grey+alpha as RGBA: grey high, grey low, alpha high, alpha low
+            paired = parts[0][0].astype(np.uint16)
+            grey = (paired[..., 0] << 8) | paired[..., 1]
+            samples = np.dstack([grey, grey, grey, (paired[..., 2] << 8) | paired[..., 3]])
+        flat = (samples == 0).all(axis=2)
+        key = info.get("transparency")
+        if kind == 2 and isinstance(key, tuple) and len(key) == 3:
+            alpha = np.where((samples == np.array(key, np.uint16)).all(axis=2), 0, 65535)
+            samples = np.dstack([samples, alpha.astype(np.uint16)])
+        order = [2, 1, 0] if samples.shape[2] == 3 else [2, 1, 0, 3]
+        return np.ascontiguousarray(samples[..., order]), flat
+    raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)", name)
+
+
+def _flat_tail(flat: np.ndarray, format: str) -> np.ndarray | None:
+    """The ``(H, W)`` uint8 area (255) of ``flat`` (bool: where a ``format`` file cut short
+    decodes as its fill, :data:`_CUT_SHORT_FILLS`) that reaches the bottom-right corner, a
+    JPEG's widened by :data:`_JPEG_BLOCK_REACH` each way (the blocks beside it blend in its
+    colour); None when that corner is not of it (:func:`_decoded_as_far_as_it_goes`)."""
     if not flat[-1, -1]:
         return None
+    flat = np.ascontiguousarray(flat)
     reached = np.zeros((flat.shape[0] + 2, flat.shape[1] + 2), np.uint8)
     cv2.floodFill(flat.view(np.uint8), reached, (flat.shape[1] - 1, flat.shape[0] - 1),
                   1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8))
