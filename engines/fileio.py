@@ -488,8 +488,9 @@ def _png_grey_key_alpha(pixels: np.ndarray, source: SourceFormat) -> np.ndarray 
     """The ``(H, W)`` uint8 alpha that a grey PNG's transparent shade (:func:`_png_grey_key`)
     gives its decoded ``pixels`` (grey, or BGR(A) with equal channels: 1-, 2- and 4-bit
     samples scaled to 8 bits, 16-bit ones as stored): 0 where the sample is that shade,
-    255 elsewhere. ``None`` for other files, and for 8-bit pixels of a 16-bit file (decoded
-    by Pillow from a file cut short), which cannot tell its shade."""
+    255 elsewhere. ``None`` for other files, and for pixels not at the file's own depth
+    (8-bit pixels of a 16-bit file cannot tell its shade; every decoder, the one of files
+    cut short included, gives 16-bit samples today)."""
     key = _png_grey_key(source)
     if key is None:
         return None
