@@ -952,6 +952,26 @@ def _engine_to_train(spec: weights.WeightSpec):
     return engine_class if readiness is Readiness.NEEDS_TRAINING else None
 
 
+def _engine_trained_here(spec: weights.WeightSpec):
+    """The engine class whose model ``spec`` is, when that model is trained with the
+    command-line tool rather than downloaded: the engine that needs training now
+    (:func:`_engine_to_train`), or, with a sound model installed (the engine ready), the
+    engine ``spec`` is for when ``spec`` has no download address and its ``manual`` hint is
+    that engine's training command (``python main.py train semantic``); else None."""
+    from engines import registry
+
+    if spec.urls:
+        return None
+    engine = _engine_to_train(spec)
+    if engine is not None:
+        return engine
+    try:
+        engine_class = registry.engine_class(spec.engine)
+    except registry.UnknownEngineError:  # not an engine's (a parser's): no training
+        return None
+    return engine_class if f"`python main.py train {engine_class.name}" in spec.manual else None
+
+
 def _first_line(text: str) -> str:
     text = text.strip()
     return text.splitlines()[0] if text else ""
@@ -962,18 +982,22 @@ def training_advice(engine: str, weights_ids: Sequence[str]) -> str:
     GUI's words, of something called "it"; the window has no training, so it names the
     command-line tool's command (:data:`TRAINING_ADVICE`: ``"it has no trained model yet.
     The window has no training: train one … with the command-line tool's “train semantic”
-    command …, or import a model file you have (File → Models…, Import file…)"``); a
-    damaged model file as :func:`weights_advice` says it; "" when the checkpoints
+    command …, or import a model file you have (File → Models…, Import file…)"``); another
+    checkpoint's damaged file as :func:`weights_advice` says it; "" when the checkpoints
     ``weights_ids`` are installed and sound, and when one is no checkpoint any module
-    declares (as :func:`weights_advice`)."""
+    declares (as :func:`weights_advice`). A damaged model file of the engine itself (no
+    download address) is replaced by import or trained anew, as the Models table's tooltip
+    and ``models list`` say (:data:`DAMAGED_MODEL_ADVICE`)."""
     try:
         needed = unmet(weights_ids)
-        damaged = any(weights.installation(weights_id).state is InstallState.DAMAGED
-                      for weights_id in needed)
+        damaged = [entry.spec for entry in map(weights.installation, needed)
+                   if entry.state is InstallState.DAMAGED]
     except weights.UnknownWeightsError:
         return ""
     if not needed:
         return ""
+    if damaged and all(spec.engine == engine and not spec.urls for spec in damaged):
+        return DAMAGED_MODEL_ADVICE.format(train=TRAIN_STEP.format(engine=engine))
     return weights_advice(weights_ids) if damaged else TRAINING_ADVICE.format(engine=engine)
 
 
@@ -981,6 +1005,11 @@ TRAINING_ADVICE = ("it has no trained model yet. The window has no training: tra
                    "folder of your photos with the command-line tool's “train {engine}” "
                    "command (it installs the model when done), or import a model file you "
                    "have (File → Models…, Import file…)")
+# how a model of an engine that needs training is trained, in the GUI's words
+TRAIN_STEP = ("train one with the command-line tool's “train {engine}” command (it installs the "
+              "model when done)")
+DAMAGED_MODEL_ADVICE = ("its model file is damaged: replace it in File → Models… (Import file… "
+                        "with a model file you have), or Remove it there, then {train}")
 
 
 def weights_needed_message(title: str, weights_ids: Sequence[str],
@@ -1057,8 +1086,20 @@ def _manual_steps(entry: weights.Installation) -> str:
     """How to install ``entry``'s checkpoint, which has no download address, in the GUI's
     words (rich text): ``"<b>Title</b> has no download address: {where_to_get}, then
     install the file in File → Models… (select it, then Import file…)."``; for a damaged
-    file, that it is damaged, why, and that Import file… replaces it."""
+    file, that it is damaged, why, and that Import file… replaces it. For the model of an
+    engine that is trained (:func:`_engine_trained_here`), training one with the
+    command-line tool's command (:data:`TRAIN_STEP`) or importing a model file one has, as
+    ``models list`` says (a damaged one is removed first)."""
     spec = entry.spec
+    engine = _engine_trained_here(spec)
+    if engine is not None:
+        train = TRAIN_STEP.format(engine=engine.name)
+        if entry.state is InstallState.DAMAGED:
+            return (f"<b>{spec.title}</b>: the installed file is damaged ({entry.problem}), "
+                    f"and it has no download address: Remove it in File → Models…, then "
+                    f"{train}, or replace it with a model file you have in {IMPORT_STEP}.")
+        return (f"<b>{spec.title}</b> has no download address: {train}, or install a model "
+                f"file you have in {IMPORT_STEP}.")
     if entry.state is InstallState.DAMAGED:
         return (f"<b>{spec.title}</b>: the installed file is damaged ({entry.problem}), and it "
                 f"has no download address: {where_to_get(spec)}, then replace it in "
@@ -1070,11 +1111,15 @@ def _manual_steps(entry: weights.Installation) -> str:
 def where_to_get(spec: weights.WeightSpec) -> str:
     """Where to get ``spec``'s file by hand, in the GUI's words: its ``manual`` hint
     (``"download migan_512_places2.pt from the MI-GAN authors' Google Drive folder
-    https://…"``); a hint that is a command gives way to the project page, else to "ask its
-    authors for the file"."""
+    https://…"``); a hint that is a command gives way to training one, for the model of an
+    engine that is trained (:func:`_engine_trained_here`: :data:`TRAIN_STEP`), else to the
+    project page, else to "ask its authors for the file"."""
     hint = spec.manual
     if hint and "`" not in hint:
         return hint
+    engine = _engine_trained_here(spec)
+    if engine is not None:
+        return TRAIN_STEP.format(engine=engine.name)
     if spec.homepage:
         return f"get it from its project page, {spec.homepage}"
     return "ask its authors for the file"
@@ -1091,16 +1136,18 @@ def _tooltip(entry: weights.Installation) -> str:
     state; the installed file and its size; for a damaged file, why it cannot be used, in
     :func:`engines.weights.damage`'s words (which say themselves whether it is another file,
     "a web page, not a checkpoint", or the checkpoint damaged, "a zip archive cut short"),
-    and how to replace it: Download or Import file…, or, for the model of an engine that
-    needs training (:func:`_engine_to_train`), the command-line tool's training command, as
-    ``models list`` says, or Import file…."""
+    and how to replace it: Download or Import file…, or, for the model of an engine that is
+    trained (:func:`_engine_trained_here`), the command-line tool's training command, as
+    ``models list`` says, or Import file…. With no download address, how to get it by hand
+    (:func:`where_to_get`, as the "Weights needed" box says it; for a trained model, training
+    one or Import file…)."""
     spec = entry.spec
     state = "damaged" if entry.state is InstallState.DAMAGED else entry.label
     lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {state}"]
     if entry.state in (InstallState.INSTALLED, InstallState.DAMAGED):
         lines.append(f"File: {entry.path} ({format_size(entry.size)})")
     if entry.state is InstallState.DAMAGED:
-        engine = None if spec.urls else _engine_to_train(spec)  # a model trained here
+        engine = _engine_trained_here(spec)  # a model trained here
         if spec.urls:
             again = "Download it again, or Remove it and Import file… with a copy you have"
         elif engine is None:
@@ -1116,9 +1163,12 @@ def _tooltip(entry: weights.Installation) -> str:
     if spec.homepage:
         lines.append(f'Project: <a href="{spec.homepage}">{spec.homepage}</a>')
     if not spec.urls:
-        hint = spec.manual if "`" not in spec.manual else ""
-        lines.append(f"Get it by hand: {_linked(hint) or 'no download address known'}; then "
-                     "Import file…")
+        trained = _engine_trained_here(spec)
+        if trained is not None:
+            lines.append(f"Get it by hand: {TRAIN_STEP.format(engine=trained.name)}, or "
+                         "Import file… with a model file you have")
+        else:
+            lines.append(f"Get it by hand: {_linked(where_to_get(spec))}; then Import file…")
         alternative = downloadable_alternative(spec.id)
         if alternative:
             lines.append(f"Or download {weights.get_spec(alternative).title}, its TorchScript "

@@ -419,17 +419,32 @@ def _damage_or_change(weights_id: str) -> tuple[str | None, bool]:
 def replace_commands(spec: WeightSpec) -> str:
     """How to replace ``spec``'s installed file, for messages: ``run `python main.py models
     remove ID`, then `python main.py models download ID` (or ... import ...)``; with no
-    download address, the spec's ``manual`` hint (one that is a command, such as training
-    one, followed by ``(or import one you have with `python main.py models import ID
-    FILE`)``, as the editor offers both) or the import command."""
-    again = spec.manual or f"`python main.py models import {spec.id} FILE`"
-    if "`" in spec.manual:  # a command (train one): a file one has imports as well
-        again += (f" (or import one you have with `python main.py models import {spec.id} "
-                  "FILE`)")
+    download address, ``run `python main.py models remove ID`, then`` how to get one by hand
+    (:func:`by_hand_steps`: a hint that is a command, such as training one, offers importing
+    one as well, as the editor does; a hint that says where to get the file is followed by the
+    import command) or, with no hint, the import command."""
+    again = by_hand_steps(spec) if spec.manual else \
+        f"`python main.py models import {spec.id} FILE`"
     if spec.urls:
         again = (f"`python main.py models download {spec.id}` (or `python main.py models "
                  f"import {spec.id} FILE` with a copy you have)")
     return f"run `python main.py models remove {spec.id}`, then {again}"
+
+
+def by_hand_steps(spec: WeightSpec) -> str:
+    """How to install ``spec``'s checkpoint without downloading it, in the command-line
+    tool's words, every step doable: its ``manual`` hint that is a command (``"train one with
+    `python main.py train semantic --images DIR` (or import one you have with `python main.py
+    models import ID FILE`)"``); a hint that says where to get the file followed by the step
+    that installs it (``"download x.pt from https://…, then import it with `python main.py
+    models import ID FILE`"``: fetching it alone installs nothing); with no hint, ``"import it
+    with `python main.py models import ID FILE`"``."""
+    command = f"`python main.py models import {spec.id} FILE`"
+    if not spec.manual:
+        return f"import it with {command}"
+    if "`" in spec.manual:  # a command (train one): a file one has imports as well
+        return f"{spec.manual} (or import one you have with {command})"
+    return f"{spec.manual}, then import it with {command}"
 
 
 def damaged_message(spec: WeightSpec, path: Path, reason: str) -> str:
@@ -440,15 +455,16 @@ def damaged_message(spec: WeightSpec, path: Path, reason: str) -> str:
 
 def require(weights_id: str) -> Path:
     """The cached file for ``weights_id``, or :class:`WeightsMissingError` saying what to do
-    (its ``weights_ids`` the id, its ``reason`` the bare "TITLE weights are not installed")."""
+    (its ``weights_ids`` the id, its ``reason`` the bare "TITLE weights are not installed"):
+    the download and import commands, or with no download address :func:`by_hand_steps`."""
     path = local_path(weights_id)
     if path.is_file():
         return path
     spec = get_spec(weights_id)
-    how = (f"download it with `python main.py models download {spec.id}`" if spec.urls
-           else spec.manual or "import it with `python main.py models import ID FILE`")
-    raise WeightsMissingError(f"{spec.title} weights are not installed: {how}, or import a "
-                              f"file you have with `python main.py models import {spec.id} FILE`",
+    how = (f"download it with `python main.py models download {spec.id}`, or import a file "
+           f"you have with `python main.py models import {spec.id} FILE`" if spec.urls
+           else by_hand_steps(spec))
+    raise WeightsMissingError(f"{spec.title} weights are not installed: {how}",
                               weights_ids=(spec.id,),
                               reason=f"{spec.title} weights are not installed")
 
@@ -555,8 +571,9 @@ def readiness_problem(weights_ids: Iterable[str]) -> str | None:
     One line: each damaged file first (:func:`damaged_message`: its path, why, the commands
     that replace it), then the missing ones: ``weights a, b not installed; run `python
     main.py models download a b``` for those with a download address, and for each of the
-    others ``weights c not installed;`` its ``manual`` hint or the import command. Parts are
-    joined by ``"; "``. An unfinished download counts as missing (downloading resumes it)."""
+    others ``weights c not installed;`` how to install it by hand (:func:`by_hand_steps`).
+    Parts are joined by ``"; "``. An unfinished download counts as missing (downloading
+    resumes it)."""
     damaged: list[str] = []
     downloadable: list[str] = []
     by_hand: list[str] = []
@@ -566,8 +583,7 @@ def readiness_problem(weights_ids: Iterable[str]) -> str | None:
         if entry.state is InstallState.DAMAGED:
             damaged.append(damaged_message(spec, entry.path, entry.problem))
         elif entry.state is InstallState.MANUAL:
-            how = spec.manual or f"import it with `python main.py models import {spec.id} FILE`"
-            by_hand.append(f"weights {spec.id} not installed; {how}")
+            by_hand.append(f"weights {spec.id} not installed; {by_hand_steps(spec)}")
         elif entry.state is not InstallState.INSTALLED:  # MISSING or PARTIAL
             downloadable.append(spec.id)
     fetch = [f"weights {', '.join(downloadable)} not installed; run `python main.py models "

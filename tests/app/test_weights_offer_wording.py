@@ -139,8 +139,11 @@ def test_training_advice_names_the_command_line_training_and_import(model_cache)
     _gui_words(said, ["semantic-local"])
     path = weights.local_path("semantic-local")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"")  # a damaged model is replaced, not trained anew
-    assert training_advice("semantic", ["semantic-local"]) == (
-        "its weights file is damaged: replace it in File → Models… (Import file… with a copy "
-        "you have)")
+    path.write_bytes(b"")  # a damaged model is replaced by import, or trained anew
+    said = training_advice("semantic", ["semantic-local"])
+    assert said == ("its model file is damaged: replace it in File → Models… (Import file… with "
+                    "a model file you have), or Remove it there, then train one with the "
+                    "command-line tool's “train semantic” command (it installs the model when "
+                    "done)")
+    _gui_words(said, ["semantic-local"])
     assert training_advice("plugin", ["no-such-checkpoint"]) == ""  # its own words then

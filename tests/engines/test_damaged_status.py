@@ -68,7 +68,8 @@ def test_readiness_problem_names_damaged_files_first_then_how_to_get_missing_one
         f"models import {broken.id} FILE` with a copy you have)",
         f"weights {fetch_a.id}, {fetch_b.id} not installed; run `python main.py models "
         f"download {fetch_a.id} {fetch_b.id}`",
-        f"weights {trained.id} not installed; train one with `python main.py train it`",
+        f"weights {trained.id} not installed; train one with `python main.py train it` (or "
+        f"import one you have with `python main.py models import {trained.id} FILE`)",
         f"weights {imported.id} not installed; import it with `python main.py models import "
         f"{imported.id} FILE`"))
     assert weights.readiness_problem([good.id]) is None

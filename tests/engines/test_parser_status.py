@@ -38,7 +38,8 @@ def test_missing_checkpoints_need_a_download_saying_how(make_spec):
     assert status.readiness is Readiness.NEEDS_DOWNLOAD and not status.ready
     assert status.detail == (f"QA parser: weights {fetched.id} not installed; run `python "
                              f"main.py models download {fetched.id}`; weights {by_hand.id} "
-                             "not installed; copy it from the lab's share")
+                             "not installed; copy it from the lab's share, then import it "
+                             f"with `python main.py models import {by_hand.id} FILE`")
 
 
 def test_an_installed_checkpoint_makes_it_ready_and_a_damaged_one_is_named(make_spec):

@@ -725,7 +725,8 @@ def test_models_download_replaces_a_damaged_file_instead_of_calling_it_installed
     assert main(["models", "download", manual.id]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {path.absolute()} is damaged: it is an empty file; run `python main.py models "
-        f"remove {manual.id}`, then ask the authors")
+        f"remove {manual.id}`, then ask the authors, then import it with `python main.py "
+        f"models import {manual.id} FILE`")  # getting the file installs nothing by itself
 
 
 def test_a_neural_engine_with_a_damaged_checkpoint_is_not_ready(model_cache):
