@@ -138,8 +138,9 @@ class LevelInputs:
     (:func:`_traces_thin_lines`: ``THIN_LINE_WIDTH``; :func:`_traces_bands`: wider;
     decided at the finest level, halved at each coarser one);
     ``line_kinds``: which lines (dark, bright) are so marked; ``line_high``: the Canny high
-    threshold that sets how deep such a line must be (:func:`_thin_lines`), the finest
-    level's at every level (0: each map's own).
+    threshold that sets how deep such a line must be in the picture's map
+    (:func:`_thin_lines`), the finest level's at every level (0: the level's own); the
+    exemplars' maps take each exemplar's own.
     """
 
     image: np.ndarray
@@ -1220,10 +1221,13 @@ def level_problem(level: LevelInputs, radius: int,
 
         near = gather_in_bands(window, _DISTANCE_MARGIN, near_line, cancel)
         structure_weight = (near & in_hole).astype(np.float32)
+        # each reference's lines as deep as its own gradients ask, not the picture's: a
+        # faint wire on a smooth reference is no line by a busy picture's depth, and a
+        # reference holding the only copy of the traced line was not used for it
+        # (tests/engines/test_patchmatch_reference_lines.py)
         for (_, e, usable, _), place in zip(kept, places[1:]):
             _edge_map(e, None, out=place, cancel=cancel, usable=usable,
-                      line_width=level.line_width, line_kinds=level.line_kinds,
-                      line_high=level.line_high)
+                      line_width=level.line_width, line_kinds=level.line_kinds)
         cancel.raise_if_cancelled()
 
     return LevelProblem(
