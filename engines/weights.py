@@ -698,8 +698,10 @@ def _zip_directory(path: str, *signature: int) -> tuple[tuple[str, ...], int] | 
 
 def _cut_short_zip(path: Path, full_size: int | None = None) -> str | None:
     """``"a zip archive cut short (268 kB), as ..."`` when ``path`` begins as a zip but has
-    no readable directory of its own (the end of the file is missing), else None. A file
-    of exactly ``full_size`` bytes (the size it was installed with, when it was checked
+    no readable directory of its own (the end of the file is missing), else None; with a
+    larger ``full_size``, ``"(268 kB of 1.2 MB)"``, in bytes when the two round alike
+    (:func:`_sizes_apart`: ``"(184,735 bytes of 184,935 bytes)"``). A file of exactly
+    ``full_size`` bytes (the size it was installed with, when it was checked
     whole) has lost no end: ``"a zip archive damaged at its end (its directory), though of
     its full size (268 kB)"``, no cause guessed (changed in place, or an end never
     written, as a preallocated copy leaves it).
@@ -718,8 +720,10 @@ def _cut_short_zip(path: Path, full_size: int | None = None) -> str | None:
     if size == full_size:
         return (f"a zip archive damaged at its end (its directory), though of its full size "
                 f"({format_size(size)})")
-    return (f"a zip archive cut short ({format_size(size)}), as an interrupted download or "
-            "copy leaves it")
+    said = format_size(size)
+    if full_size is not None and size < full_size:  # how much of it: in bytes if need be
+        said = "{} of {}".format(*_sizes_apart(size, full_size))
+    return f"a zip archive cut short ({said}), as an interrupted download or copy leaves it"
 
 
 def _check_zip_members(path: Path, what: str, cancel: CancelToken | None = None) -> None:

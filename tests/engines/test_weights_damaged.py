@@ -95,6 +95,24 @@ def test_a_file_grown_by_a_few_bytes_says_both_sizes_in_bytes(make_spec, tmp_pat
     assert str(raised.value) == f"{path.absolute()} is damaged: {reason}{remedy(spec)}"
 
 
+def test_a_zip_cut_short_by_a_few_bytes_says_how_much_of_it_is_left(make_spec, tmp_path):
+    """QA40 F8: a checkpoint cut short by 200 bytes read "cut short (76 kB)", the size it
+    was installed at; it says how much of it is left, in bytes when both round alike, and
+    in the rounded sizes otherwise."""
+    spec, path = install(make_spec, checkpoint(tmp_path))
+    size = path.stat().st_size
+    whole = path.read_bytes()
+    path.write_bytes(whole[:size - 200])
+    assert weights.format_size(size - 200) == weights.format_size(size)  # the case at hand
+    assert weights.damage(spec.id) == (
+        f"it is a zip archive cut short ({size - 200:,} bytes of {size:,} bytes), as an "
+        "interrupted download or copy leaves it")
+    path.write_bytes(whole[:size // 2])
+    assert weights.damage(spec.id) == (
+        f"it is a zip archive cut short ({weights.format_size(size // 2)} of "
+        f"{weights.format_size(size)}), as an interrupted download or copy leaves it")
+
+
 def test_an_empty_file_without_download_says_how_to_get_it_again(make_spec, tmp_path):
     spec, path = install(make_spec, checkpoint(tmp_path), urls=())
     path.write_bytes(b"")
