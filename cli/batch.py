@@ -30,6 +30,7 @@ from cli._common import (
     refuse_link_loops,
     request_settings,
 )
+from cli._errors import debug_traceback
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.batch import (
@@ -56,6 +57,7 @@ from engines.fileio import (
     load_colour_strokes,
     load_mask,
     names_and_more,
+    quoted_name,
 )
 from engines.region import shrunk_references_note
 
@@ -370,8 +372,9 @@ def _whitespace_in(name: str, count: int) -> str:
 
 def _named(name: str) -> str:
     """A file name as a near miss's sentence names it: in double quotes when whitespace
-    begins or ends it (``" photo.png"``), which would not show otherwise; else as it is."""
-    return f'"{name}"' if name != name.strip() else name
+    begins or ends it (``" photo.png"``), which would not show otherwise; else as it is (the
+    rule of the folder's "skipped" sentence: :func:`engines.fileio.quoted_name`)."""
+    return quoted_name(name)
 
 
 def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
@@ -457,9 +460,10 @@ def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, 
 
 
 def near_misses_left_out(near: Sequence[Path]) -> tuple[str, str]:
-    """Why the files ``near`` (:func:`near_miss_masks`) are left out of the pictures, said
-    of one and of several, naming them (the other masks left out are the ones found; a
-    name that whitespace begins or ends in quotes, :func:`_named`)."""
+    """Why the files ``near`` (:func:`near_miss_masks`, those of them that are picture files:
+    the others are said as skipped) are left out of the pictures, said of one and of
+    several, naming them (the other masks left out are the ones found; a name that
+    whitespace begins or ends in quotes, :func:`_named`)."""
     names = names_and_more(near, 5, lambda path: _named(path.name))
     return (f"it is named as a picture's mask saved wrongly ({names}), not a picture to fill",
             f"they are named as pictures' masks saved wrongly ({names}), not pictures to fill")
@@ -654,14 +658,22 @@ def shrunk_once(paths: list[str], notes: list[str]) -> Callable[[Path, InpaintRe
     return before_fill
 
 
-def print_failures(result: BatchResult) -> None:
+def print_failures(result: BatchResult, debug: bool = False) -> None:
     """The pictures that failed under their own heading, ``1 failed:``, then one ``  name:
-    reason`` line each; nothing when none failed."""
+    reason`` line each; nothing when none failed. With ``debug`` (``--debug``), then on
+    stderr, for each in that order, ``name failed:`` and the traceback of the exception it
+    failed with (:attr:`engines.batch.BatchResult.errors`), with its notes (where an
+    out-of-memory happened: :func:`cli._errors.debug_traceback`)."""
     if not result.failed:
         return
     print(f"{len(result.failed)} failed:")
     for path, reason in result.failed:
         print(one_line(f"  {path.name}: {reason}"))
+    if debug and result.errors:
+        sys.stdout.flush()  # the list first, where both go to one terminal
+        for (path, _), error in zip(result.failed, result.errors):
+            print(one_line(f"{path.name} failed:"), file=sys.stderr)
+            print(debug_traceback(error), end="", file=sys.stderr)
 
 
 def print_skipped(result: BatchResult) -> None:
@@ -683,7 +695,7 @@ def print_skipped(result: BatchResult) -> None:
 
 
 def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
-                  skips: bool = True) -> None:
+                  skips: bool = True, debug: bool = False) -> None:
     """What a folder run printed under its summary line, each group under its own heading
     and in this order: the pictures that failed (:func:`print_failures`), those skipped
     (:func:`print_skipped`; not with ``skips=False``, for a stopped run whose message counts
@@ -692,8 +704,9 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
     what reading a picture converted (16 bits, only its first frame...), transparency
     flattened onto white, the metadata of a result written as BMP or GIF, a grey colour
     profile a colour result left out, each as ``inpaint`` says it). Skips and notes are no
-    failure: they change no exit code."""
-    print_failures(result)
+    failure: they change no exit code. ``debug``: the failures' tracebacks too, on stderr
+    (:func:`print_failures`)."""
+    print_failures(result, debug)
     if skips:
         print_skipped(result)
     for line in note_lines(result) if notes is None else notes:
@@ -702,17 +715,18 @@ def print_outcome(result: BatchResult, notes: Iterable[str] | None = None, *,
 
 def _interrupted(stop: BatchInterrupted, overwrite: bool,
                  notes: Iterable[str] | None = None,
-                 more: Callable[[BatchResult], None] | None = None) -> KeyboardInterrupt:
+                 more: Callable[[BatchResult], None] | None = None,
+                 debug: bool = False) -> KeyboardInterrupt:
     """The interrupt to raise after Ctrl+C stopped a folder run: its message says how far the
     run got and how to finish it (printed by :func:`cli.main`, exit code 130), after what it
     did (:func:`print_outcome`, with ``notes``: by default the results'; then ``more`` of
-    it, a command's own lists).
+    it, a command's own lists; ``debug``: the failures' tracebacks too).
 
     After a run with ``overwrite``, the results an earlier run left for the pictures not
     redone (:attr:`~engines.batch.BatchInterrupted.earlier`) are listed on stdout, one name
     a line: a run without ``--overwrite`` would keep them, so the advice is to run the same
     command again (every picture is redone) or to delete those files first."""
-    print_outcome(stop.result, notes, skips=False)
+    print_outcome(stop.result, notes, skips=False, debug=debug)
     if more is not None:
         more(stop.result)
     again = ("run the same command without --overwrite to finish the rest" if overwrite else
@@ -741,11 +755,11 @@ def _print_earlier(earlier: tuple[Path, ...], noun: str) -> None:
 
 
 def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None,
-             more: Callable[[BatchResult], None] | None = None) -> int:
+             more: Callable[[BatchResult], None] | None = None, debug: bool = False) -> int:
     """Say why a folder run stopped part way and what it did (with ``notes``: by default the
     results'; ``more`` of it; with ``--overwrite``, also which results are still an earlier
-    run's); returns the exit code."""
-    print_outcome(stop.result, notes, skips=False)
+    run's; ``debug``: the failures' tracebacks too); returns the exit code."""
+    print_outcome(stop.result, notes, skips=False, debug=debug)
     if more is not None:
         more(stop.result)
     if stop.earlier:
@@ -757,22 +771,25 @@ def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None,
 def run_to_end(clear: Callable[[], BatchResult], close: Callable[[], None],
                overwrite: bool,
                notes: Callable[[BatchResult], Iterable[str]] | None = None,
-               more: Callable[[BatchResult], None] | None = None) -> BatchResult | int:
+               more: Callable[[BatchResult], None] | None = None,
+               debug: bool = False) -> BatchResult | int:
     """``clear()``'s result (a :func:`engines.batch.clear_folder` run). A run stopped part
     way first calls ``close()``, so that the progress bar ends before the message: Ctrl+C is
     raised again, saying how to finish (:func:`_interrupted`), and a stop for lack of room
     is said and its exit code returned (:func:`_stopped`); either says the notes a finished
     run would say (``notes(what was done)``; by default the results',
     :func:`engines.batch.note_lines`), then ``more(what was done)``, what else the command
-    says of a finished run (the watermark's pictures not written)."""
+    says of a finished run (the watermark's pictures not written); with ``debug``
+    (``--debug``), the tracebacks of the pictures that failed (:func:`print_failures`)."""
     try:
         return clear()
     except BatchInterrupted as stop:
         close()
-        raise _interrupted(stop, overwrite, notes and notes(stop.result), more) from None
+        raise _interrupted(stop, overwrite, notes and notes(stop.result), more,
+                           debug) from None
     except BatchStopped as stop:
         close()
-        return _stopped(stop, notes and notes(stop.result), more)
+        return _stopped(stop, notes and notes(stop.result), more, debug)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -791,6 +808,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--other-sizes applies to --mask (one mask for every picture), not "
                          "--masks: each mask there must be its picture's size")
     refuse_output_among_inputs(Path(args.output), masks, folders)
+    debug = getattr(args, "debug", False)  # each failed picture's traceback, on stderr
     in_use: list[Path] = []  # the mask files, found once: no result may replace one
     found_masks: dict[Path, Path] = {}  # each picture's file in the --masks folder
     guidance_used: dict[Path, str] = {}  # the same for the guidance files
@@ -803,6 +821,8 @@ def run(args: argparse.Namespace) -> int:
         in_use.extend(masks_in_use(mask_path, found))
         near = near_miss_masks(files, masks, found, names)  # masks, saved wrongly
         in_use.extend(near)
+        pictures = {path.resolve() for path in files}  # "p_mask.png " is said as skipped
+        near = [path for path in near if path.resolve() in pictures]
         refuse_masks_as_guidance(singles, in_use)
         found_guidance.update(find_guidance(files, folders))
         guidance_used.update(guidance_in_use(files, folders, singles,
@@ -848,9 +868,9 @@ def run(args: argparse.Namespace) -> int:
                 found_guidance),
             fixed_guidance=fixed, guidance_given=given, fixed_names=fixed_names,
             mask_name=f"the mask ({mask_path})"),
-            closing.close, args.overwrite, notes)
+            closing.close, args.overwrite, notes, debug=debug)
         if not isinstance(result, BatchResult):
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
-    print_outcome(result, notes(result))
+    print_outcome(result, notes(result), debug=debug)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -19,9 +19,11 @@ every later picture would meet too (:class:`BatchStopped`); Ctrl+C is raised as
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import tempfile
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +173,9 @@ class BatchResult:
         unmarked: the pictures left alone, nothing written for them, because they do not
             carry what the mask is of (``shows_mark``: no watermark found in them), in
             input order; no failure either.
+        errors: the exception each picture of :attr:`failed` failed with, in the same order,
+            for a caller to show its traceback (the command-line tool's ``--debug``); its
+            frames' locals (the picture, its fill) are let go. Not compared.
     """
 
     written: tuple[Path, ...]
@@ -180,6 +185,8 @@ class BatchResult:
     notes: tuple[tuple[Path, str], ...] = ()
     noun: str = "result"
     unmarked: tuple[Path, ...] = ()
+    errors: tuple[BaseException, ...] = dataclasses.field(default=(), compare=False,
+                                                         repr=False)
 
     @property
     def ok(self) -> bool:
@@ -775,6 +782,7 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
     cancel = cancel or CancelToken()
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
+    errors: list[BaseException] = []  # failed's exceptions
     skipped: list[Path] = []
     other_size: list[OtherSize] = []
     unmarked: list[Path] = []
@@ -783,7 +791,7 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
 
     def done() -> BatchResult:
         return BatchResult(tuple(written), tuple(failed), tuple(skipped), tuple(other_size),
-                           tuple(notes), noun, tuple(unmarked))
+                           tuple(notes), noun, tuple(unmarked), tuple(errors))
 
     def left() -> tuple[Path, ...]:  # pictures are done in order
         dealt_with = len(written) + len(failed) + len(skipped) + len(other_size) + len(unmarked)
@@ -842,11 +850,25 @@ def run_pictures(sources: Sequence[Path], targets: Sequence[Path], work: Picture
                 # this picture failed) leaves the picture not done rather than failed
                 report(1.0)
                 failed.append((source, reason))
+                errors.append(_let_go_of_frames(exc))
                 continue
             report(1.0)
     except KeyboardInterrupt as exc:
         raise BatchInterrupted(done(), left(), earlier()) from exc
     return done()
+
+
+def _let_go_of_frames(exc: BaseException) -> BaseException:
+    """``exc``, kept for its traceback (:attr:`BatchResult.errors`), after letting go of what
+    the frames of its chain (its causes and contexts) hold: the picture and its fill would
+    otherwise stay in memory for the rest of the run. The tracebacks still say where."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # a frame still running is kept
+        current = current.__cause__ or current.__context__
+    return exc
 
 
 def _holds_a_result(target: Path) -> bool:

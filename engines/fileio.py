@@ -1849,9 +1849,24 @@ def names_and_more(paths: Sequence[Path], shown: int,
     return ", ".join(name(p) for p in paths[:shown]) + more
 
 
+def quoted_name(name: str) -> str:
+    """A file name (or extension) as a sentence names it: in double quotes when whitespace
+    begins or ends it (``" photo.png"``, ``".png "``), which would not show otherwise; else
+    as it is."""
+    return f'"{name}"' if name != name.strip() else name
+
+
+def _file_name(path: Path) -> str:
+    """``path``'s file name, :func:`quoted_name`."""
+    return quoted_name(path.name)
+
+
 def _folder_name(path: Path) -> str:
-    """``"sub/"``, or ``"sub/ (link)"`` for a link to a folder."""
-    return f"{path.name}/" + (" (link)" if path.is_symlink() else "")
+    """``"sub/"``, or ``"sub/ (link)"`` for a link to a folder (in quotes when whitespace
+    begins or ends its name, :func:`quoted_name`: ``" sub/"``)."""
+    name = f"{path.name}/"
+    return (f'"{name}"' if path.name != path.name.strip() else name) \
+        + (" (link)" if path.is_symlink() else "")
 
 
 def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
@@ -1860,9 +1875,10 @@ def skipped_files_note(folder: str | os.PathLike, shown: int = 5,
     e.g. ``"1 file skipped, not in a format folder runs take (.txt): notes.txt; 2 subfolders
     not searched (folder runs do not look into subfolders): more/ (link), sub/; 1 broken link
     skipped (pointing to nothing): gone.png"``; special files (pipes, sockets, devices) are
-    named too, hidden ones never. At most ``shown`` names per kind. Subfolders the run itself
-    uses (``used_folders``: its output or masks folder) are not mentioned. "" when nothing
-    was left out or there is no such folder."""
+    named too, hidden ones never; a name (or extension) that whitespace begins or ends is
+    quoted (:func:`quoted_name`: ``"notes.png "``). At most ``shown`` names per kind.
+    Subfolders the run itself uses (``used_folders``: its output or masks folder) are not
+    mentioned. "" when nothing was left out or there is no such folder."""
     folder = Path(folder)
     if not folder.is_dir():
         return ""
@@ -1877,10 +1893,11 @@ def _skipped_note(entries: _FolderEntries, shown: int,
     folders = [p for p in entries.folders if p.resolve() not in used]
     parts = []
     if others:  # a picture without an extension included: folders hold other files too
-        kinds = sorted({p.suffix.lower() for p in others if p.suffix})
+        kinds = [quoted_name(kind) for kind in
+                 sorted({p.suffix.lower() for p in others if p.suffix})]
         kinds += ["none"] * any(not p.suffix for p in others)
         parts.append(f"{count_noun(len(others), 'file')} skipped: no picture extension "
-                     f"({', '.join(kinds)}): {names_and_more(others, shown)}")
+                     f"({', '.join(kinds)}): {names_and_more(others, shown, _file_name)}")
     if folders:
         parts.append(f"{count_noun(len(folders), 'subfolder')} not searched (folder runs do not "
                      f"look into subfolders): {names_and_more(folders, shown, _folder_name)}")
@@ -1888,14 +1905,15 @@ def _skipped_note(entries: _FolderEntries, shown: int,
     broken = [p for p in entries.broken_links if p not in loops]
     if broken:
         parts.append(f"{count_noun(len(broken), 'broken link')} skipped (pointing to "
-                     f"nothing): {names_and_more(broken, shown)}")
+                     f"nothing): {names_and_more(broken, shown, _file_name)}")
     if loops:
         parts.append(f"{count_noun(len(loops), 'symbolic link loop')} skipped (leading back "
                      f"to {'itself' if len(loops) == 1 else 'themselves'}): "
-                     f"{names_and_more(loops, shown)}")
+                     f"{names_and_more(loops, shown, _file_name)}")
     if entries.special:
         parts.append(f"{count_noun(len(entries.special), 'special file')} skipped (a pipe, "
-                     f"socket or device, not a picture): {names_and_more(entries.special, shown)}")
+                     "socket or device, not a picture): "
+                     f"{names_and_more(entries.special, shown, _file_name)}")
     return "; ".join(parts)
 
 

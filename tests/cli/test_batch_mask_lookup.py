@@ -11,7 +11,7 @@ import numpy as np
 
 import cli.batch
 from cli import EXIT_FAILED, EXIT_OK
-from engines.fileio import load_image, save_image
+from engines.fileio import load_image, save_image, skipped_files_note
 from tests.cli.test_cli import _folder, run_cli
 
 
@@ -459,3 +459,45 @@ def test_a_left_out_near_miss_that_whitespace_begins_is_quoted_in_the_list(tmp_p
     assert ('1 file left out: it is named as a picture\'s mask saved wrongly '
             '(" b_mask.png"), not a picture to fill') in captured.err
     assert '" b_mask.png" is there, but it has a space before its name' in captured.out
+
+
+def test_a_near_miss_without_a_picture_extension_is_said_once_as_skipped(tmp_path, capsys):
+    """QA audit 40, F5: with the masks in the pictures' folder, ``"p1_mask.png "`` (no picture
+    extension: ``.png ``) was said as skipped, bare, and named again among the files left
+    out, whose count (2) did not match its three names. Each file is in one list, the count
+    matches the names, and the skipped list quotes a name (and an extension) that
+    whitespace begins or ends, as the near misses' lists do."""
+    folder = tmp_path / "same"
+    folder.mkdir()
+    for stem in ("p0", "p1", "p2"):
+        save_image(folder / f"{stem}.png", np.full((40, 50, 3), 120, np.uint8))
+    for name in (" p0_mask.png", "p1_mask.png ", "p2_mask .png"):
+        save_image(tmp_path / "mask.png", _hole(10, 10))
+        (tmp_path / "mask.png").rename(folder / name)
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == (
+        '1 file skipped: no picture extension (".png "): "p1_mask.png "; 2 files left out: '
+        'they are named as pictures\' masks saved wrongly (" p0_mask.png", p2_mask .png), '
+        "not pictures to fill")
+    assert '"p1_mask.png " is there, but it has a space after its extension' in captured.out
+    assert captured.out.startswith("0 written to ") and ", 3 failed\n" in captured.out
+
+
+def test_the_skipped_list_quotes_names_that_whitespace_begins_or_ends(tmp_path):
+    """QA audit 40, F5: :func:`engines.fileio.skipped_files_note` quotes as
+    :func:`cli.batch._named` does, for every kind it names: files without a picture
+    extension (and such an extension), subfolders and broken links; other names bare."""
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_bytes(b"x")
+    (tmp_path / " lead.txt").write_bytes(b"x")
+    (tmp_path / " sub").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "gone.png ").symlink_to(tmp_path / "nowhere")
+    assert skipped_files_note(tmp_path) == (
+        '2 files skipped: no picture extension (.txt): " lead.txt", notes.txt; 2 subfolders '
+        'not searched (folder runs do not look into subfolders): " sub/", sub/; 1 broken '
+        'link skipped (pointing to nothing): "gone.png "')
+    assert cli.batch._named(" lead.txt") == '" lead.txt"' and cli.batch._named("a b") == "a b"
