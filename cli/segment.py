@@ -227,7 +227,8 @@ def _run_folder(args: argparse.Namespace) -> int:
 
         with _naming_the_parser(args):  # the errors that stop the run are the parser's
             try:
-                result = run_to_end(labelling, closing.close, args.overwrite)
+                result = run_to_end(labelling, closing.close, args.overwrite,
+                                    debug=getattr(args, "debug", False))
             except KeyboardInterrupt:  # Ctrl+C: what was done is said, then this list
                 _print_no_face(stopped_no_face, pictures, output)
                 raise
@@ -238,7 +239,7 @@ def _run_folder(args: argparse.Namespace) -> int:
           f"{len(result.failed)} failed")
     no_face, others = _no_face_notes(result)
     # the failed, the skipped, then the notes (the pictures without a face last: a list)
-    print_outcome(result, note_lines(others))
+    print_outcome(result, note_lines(others), debug=getattr(args, "debug", False))
     _print_no_face(no_face, pictures, output)
     return EXIT_OK if result.ok else EXIT_FAILED
 

@@ -211,13 +211,14 @@ def run(args: argparse.Namespace) -> int:
             request_settings=settings, other_sizes=args.other_sizes,
             keep_metadata=not args.strip_metadata,
             shows_mark=estimate.shows_mark if args.unmarked == "skip" else None),
-            bar.close, args.overwrite, more=print_unmarked)
+            bar.close, args.overwrite, more=print_unmarked,
+            debug=getattr(args, "debug", False))
     finally:
         bar.close()
     if not isinstance(result, BatchResult):
         return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {output}, {len(result.failed)} failed")
-    print_outcome(result)
+    print_outcome(result, debug=getattr(args, "debug", False))  # --debug: tracebacks
     print_unmarked(result)
     if result.unmarked and not result.written and not result.skipped:
         print("error: the watermark was found in none of the images; nothing was written "

@@ -83,6 +83,20 @@ def test_a_damaged_picture_is_listed_and_the_others_are_done(folder, tmp_path, c
     assert _listing(out) == ["p0.png", "p2.png", "p3.png"]  # no partial or hidden file
 
 
+def test_debug_prints_the_failed_pictures_traceback_as_batch_does(folder, tmp_path, capsys):
+    """``segment FOLDER --debug`` shows why a picture failed, as ``batch --debug`` does
+    (QA audit 40, F7); the list on stdout is the same as without it."""
+    (folder / "p1.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert segment(folder, "-o", tmp_path / "out") == EXIT_FAILED
+    plain = capsys.readouterr()
+    assert "Traceback" not in plain.err
+    assert segment(folder, "-o", tmp_path / "out", "--debug") == EXIT_FAILED  # p1 again
+    debug = capsys.readouterr()
+    failure = [line for line in plain.out.splitlines() if line.startswith("  p1.jpg: ")]
+    assert len(failure) == 1 and failure[0] in debug.out.splitlines()  # listed as before
+    assert debug.err.count("p1.jpg failed:\nTraceback (most recent call last):") == 1
+
+
 def test_a_rerun_keeps_the_maps_there_unread_unless_overwrite(folder, tmp_path, capsys,
                                                               monkeypatch):
     out = tmp_path / "out"
