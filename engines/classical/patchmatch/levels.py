@@ -92,7 +92,9 @@ SKELETON_MARGIN = 8
 # every level: a level's own gradients grow as it shrinks on smooth ramps (a sky darkening
 # downwards: 8 grey levels at the finest level, 22 two levels down), so the coarse levels
 # lost a traced pole near the hole and copied it, and the bright sky beside it, from far
-# up the picture (QA audit 39, F3).
+# up the picture (QA audit 39, F3). A level's own threshold still holds where it is lower:
+# in a busy picture it falls as the noise averages out (230 to 100 one level down), and at
+# the finest's a wire was half lost there (the nineteenth session).
 # Strokes drawn inside the hole only keep the edge map: on the photos of bench/sketch.py,
 # whose strokes follow true edges, centre lines everywhere cost 0.3 dB and 9 points of
 # line recall, so the centre lines are taken only where the user shows them.
@@ -139,8 +141,8 @@ class LevelInputs:
     decided at the finest level, halved at each coarser one);
     ``line_kinds``: which lines (dark, bright) are so marked; ``line_high``: the Canny high
     threshold that sets how deep such a line must be in the picture's map
-    (:func:`_thin_lines`), the finest level's at every level (0: the level's own); the
-    exemplars' maps take each exemplar's own.
+    (:func:`_thin_lines`), the finest level's at every level, or the level's own where
+    lower (0: the level's own); the exemplars' maps take each exemplar's own.
     """
 
     image: np.ndarray
@@ -547,8 +549,12 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
     del known
     edges = _canny(gray, low, high, cancel)
     if line_width and line_kinds:
-        centres, region = _thin_lines(gray, line_high or high, line_width, cancel,
-                                      line_kinds)
+        # The finest level's threshold caps a coarse level's own: on smooth ramps a level's
+        # own gradients grow as it shrinks (its depth would lose a traced pole), in noise
+        # and texture they fall as the noise averages out (the finest depth would lose
+        # a busy picture's wire).
+        depth_high = min(line_high, high) if line_high else high
+        centres, region = _thin_lines(gray, depth_high, line_width, cancel, line_kinds)
         for top, bottom, first, last in bands_with_margin(height, 2):
             if cancel is not None:
                 cancel.raise_if_cancelled()
