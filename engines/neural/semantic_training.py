@@ -54,7 +54,7 @@ from engines.neural.semantic import (
     network_from_checkpoint,
     read_checkpoint,
 )
-from engines.segmentation.labelmap import describe_mode
+from engines.segmentation.labelmap import LabelMapError, describe_mode
 
 HOLE_WEIGHT = 6.0
 VALID_WEIGHT = 1.0
@@ -181,41 +181,87 @@ ProgressFn = Callable[[TrainProgress], None]
 # --- data ---------------------------------------------------------------------------------
 
 
+class TrainingLabelMapError(LabelMapError):
+    """A training label map that cannot be used: ``reason`` says why, after its name ("is
+    cut short, ..."), as :func:`_label_map_named` names it (the message is both)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{_label_map_named(path)} {reason}")
+        self.path, self.reason = path, reason
+
+
+# why a label map whose data stops before its end is refused (as fileio words a picture's)
+LABEL_MAP_CUT_SHORT = "is cut short, as an interrupted copy or download leaves it"
+
+
 def read_label_map(path: str | Path) -> np.ndarray:
-    """A ``(H, W)`` uint8 class-id map from an indexed (``P``) or grey (``L``) PNG."""
-    with Image.open(path) as picture:
-        _check_label_mode(Path(path), picture.mode)
-        return np.array(picture, dtype=np.uint8)
+    """A ``(H, W)`` uint8 class-id map from an indexed (``P``) or grey (``L``) PNG, decoded in
+    full. :class:`TrainingLabelMapError` names it and says why when it cannot be: missing, a
+    folder, empty, not a PNG, cut short (:data:`LABEL_MAP_CUT_SHORT`, also when Pillow would
+    decode it as far as it goes), damaged, or of another kind."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TrainingLabelMapError(path, "is missing") from None
+    except IsADirectoryError:
+        raise TrainingLabelMapError(path, "is a folder, not a label map") from None
+    except OSError as exc:
+        raise TrainingLabelMapError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if not data:  # said as the pictures say it
+        raise TrainingLabelMapError(path, f"is {fileio.EMPTY_FILE}")
+    try:
+        picture = Image.open(io.BytesIO(data))
+    except (OSError, SyntaxError, ValueError):
+        raise TrainingLabelMapError(path, "is not a readable PNG") from None
+    with picture:
+        _check_label_mode(path, picture.mode)
+        if fileio.ends_early(data):
+            raise TrainingLabelMapError(path, LABEL_MAP_CUT_SHORT)
+        try:
+            return np.array(picture, dtype=np.uint8)
+        except (OSError, SyntaxError, ValueError):
+            raise TrainingLabelMapError(
+                path, "is damaged: its image data cannot be decoded") from None
+
+
+def _label_map_shown(path: Path) -> str:
+    """The path of the label map ``path`` as a message shows it: with its folder's name
+    ("labels/p0.png"), as its picture may be p0.png too; "./p0.png" when that folder is the
+    current one (``--labels .``, whose dot pathlib drops), the whole path under a root."""
+    folder = path.parent
+    if folder.name:
+        return str(Path(folder.name, path.name))
+    if folder == Path():
+        return f"{os.curdir}{os.sep}{path.name}"
+    return str(path)
 
 
 def _label_map_named(path: Path) -> str:
     """How a message names the label map at ``path``: "the label map labels/p0.png", with its
-    folder, as its picture may be p0.png too."""
-    return f"the label map {Path(path.parent.name, path.name)}"
+    folder (:func:`_label_map_shown`)."""
+    return f"the label map {_label_map_shown(path)}"
 
 
 def _check_label_mode(path: Path, mode: str) -> None:
     if mode not in ("P", "L"):
-        raise InputError(f"{_label_map_named(path)} cannot be used: label maps must be indexed "
-                         f"or 8-bit grey PNGs of class ids, not {describe_mode(mode)} pictures")
+        raise TrainingLabelMapError(path, "cannot be used: label maps must be indexed or 8-bit "
+                                    f"grey PNGs of class ids, not {describe_mode(mode)} "
+                                    "pictures")
 
 
-def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> None:
-    """Refuse, from its header, a label map that is not an indexed or grey PNG or whose
+def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> np.ndarray:
+    """The class ids of the label map at ``path``, decoded in full (:func:`read_label_map`),
+    so that no run stops midway on one that cannot be; refused too when its
     ``(width, height)`` is not its picture's ``size``: training would stretch it. Each
     refusal names the label map with its folder (:func:`_label_map_named`)."""
-    try:
-        with Image.open(path) as labels:
-            mode, found = labels.mode, labels.size
-    except (OSError, SyntaxError, ValueError):
-        empty = path.is_file() and path.stat().st_size == 0  # said as the pictures say it
-        reason = fileio.EMPTY_FILE if empty else "not a readable PNG"
-        raise InputError(f"{_label_map_named(path)} is {reason}") from None
-    _check_label_mode(path, mode)
+    labels = read_label_map(path)
+    found = labels.shape[1], labels.shape[0]
     if found != tuple(size):
-        raise InputError(f"{_label_map_named(path)} is {found[0]}x{found[1]} but its picture "
-                         f"{picture} is {size[0]}x{size[1]}; a label map must match its "
-                         "picture's size")
+        raise TrainingLabelMapError(path, f"is {found[0]}x{found[1]} but its picture {picture} "
+                                    f"is {size[0]}x{size[1]}; a label map must match its "
+                                    "picture's size")
+    return labels
 
 
 def write_label_map(path: Path, labels: np.ndarray) -> None:
@@ -274,7 +320,9 @@ class TrainingSet:
 
         A picture that cannot be read (its file went or was damaged after the set was
         built) is dropped from the set with a notice, and another drawn instead;
-        :class:`InputError` when none is left.
+        :class:`InputError` when none is left. A label map that cannot be read any more
+        raises :class:`TrainingLabelMapError` (the set's label maps were all usable: see
+        :func:`_check_label_file`).
         """
         images, masks, labels = [], [], []
         while len(images) < count:
@@ -282,15 +330,14 @@ class TrainingSet:
                 raise InputError("no training image can be read any more")
             index = int(rng.integers(0, len(self.images)))
             try:
-                pair = (fileio.read_training_rgb(self.images[index]),
-                        read_label_map(self.labels[index]))
-            except (fileio.ImageFileError, InputError) as exc:
+                picture = fileio.read_training_rgb(self.images[index])
+            except fileio.ImageFileError as exc:
                 dropped = self.images.pop(index).name
                 self.labels.pop(index)
                 if notify is not None:
                     _leave_out(notify, dropped, exc)
                 continue
-            image, label = random_crop(*pair, size, rng)
+            image, label = random_crop(picture, read_label_map(self.labels[index]), size, rng)
             images.append(image)
             labels.append(label)
             rectangles = int(rng.random() < BOX_PROBABILITY)
@@ -314,8 +361,8 @@ def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
                       notify: ProgressFn) -> tuple[TrainingSet, str, int]:
     """The pictures of ``images`` with their label maps in ``folder`` (same stem, .png).
     Unreadable pictures are left out first (said as without ``--labels``); then
-    :class:`InputError` if a readable picture has no label map, or a label map does not fit
-    its picture."""
+    :class:`InputError` if a readable picture has no label map (or a folder in its place),
+    or a label map cannot be decoded in full or does not fit its picture."""
     readable = []
     for image in images:
         try:
@@ -326,23 +373,24 @@ def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
         readable.append((image, folder / f"{image.stem}.png", size))
     if not readable:
         raise _none_readable(config, len(images))
+    for _image, label, _size in readable:
+        if label.is_dir():
+            raise InputError(f"{_label_map_shown(label)} is a folder, not a label map")
     absent = [label.name for _image, label, _size in readable if not label.is_file()]
     if absent:
         verb = "has" if len(absent) == 1 else "have"
         raise InputError(f"{fileio.count_noun(len(absent), 'image')} {verb} no label map in "
                          f"{folder} (expected e.g. {absent[0]})")
-    for image, label, size in readable:
-        _check_label_file(label, size, image.name)
-    images = [image for image, _label, _size in readable]
-    labels = [label for _image, label, _size in readable]
-    num_classes = config.num_classes
-    if num_classes is None:
-        largest = 0
-        for path in labels:
-            ids = np.unique(read_label_map(path))
+    largest = 0
+    for image, label, size in readable:  # each decoded once, in full, before any step
+        ids = _check_label_file(label, size, image.name)
+        if config.num_classes is None:
+            ids = np.unique(ids)
             ids = ids[ids != UNLABELLED]
             largest = max(largest, int(ids.max()) + 1 if ids.size else 0)
-        num_classes = max(1, largest)
+    images = [image for image, _label, _size in readable]
+    labels = [label for _image, label, _size in readable]
+    num_classes = config.num_classes if config.num_classes is not None else max(1, largest)
     return TrainingSet(images, labels), config.label_set or CUSTOM_LABEL_SET, num_classes
 
 
@@ -842,7 +890,9 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     (:func:`step_memory`). Raises :class:`EngineError` when labels cannot be computed (an
     unknown parser, or one that is not ready), and when the networks or a step run out of
     memory all the same (naming what to lower; a checkpoint is saved first, as on a cancel,
-    when a step was done).
+    when a step was done). A label map that cannot be read any more while training runs
+    (damaged or removed) stops it with :class:`InputError` naming the file, the steps done
+    saved the same way.
 
     The run holds :func:`output_lock` for ``config.output`` throughout, taken before any
     work: :class:`OutputBusyError` at once while another run holds it. A new run (neither
@@ -855,6 +905,14 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
         _check_output(config)
         return _train(replace(config),  # resuming adopts the checkpoint's architecture
                       _HeldNotices(progress or (lambda _report: None)), cancel or CancelToken())
+
+
+def _saved_note(saver: _Saver, output: Path, trainer: _Trainer, label_set: str) -> str:
+    """Save the steps a run that stops on an error has done, as on a cancel; what its
+    message adds to say so ("; saved m.pt at step 3 (--resume continues it)")."""
+    saver.save(trainer.checkpoint(label_set))
+    saved = saver.path.name if saver.path == output else saver.path
+    return f"; saved {saved} at step {trainer.step} (--resume continues it)"
 
 
 def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> TrainResult:
@@ -904,6 +962,13 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
             raise TrainingInterrupted(saver.path, trainer.step, saved=True) from stop
         step = int(previous["meta"].get("step", 0)) if previous is not None else None
         raise TrainingInterrupted(output, step, saved=False) from stop
+    except TrainingLabelMapError as exc:
+        if not training:  # refused before any step, as the other label maps are
+            raise
+        message = f"{_label_map_named(exc.path)} changed while training ran: it {exc.reason}"
+        if history and trainer is not None:  # the steps done are kept, as on a cancel
+            message += _saved_note(saver, output, trainer, label_set)
+        raise InputError(message) from exc
     except (MemoryError, RuntimeError, cv2.error) as exc:
         if not (training and is_training_out_of_memory(exc)):
             raise
@@ -911,9 +976,7 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
         free_accelerator_memory()
         message = _out_of_memory_message(config, exc, built=trainer is not None)
         if history and trainer is not None:  # the steps done are kept, as on a cancel
-            saver.save(trainer.checkpoint(label_set))
-            saved = saver.path.name if saver.path == output else saver.path
-            message += f"; saved {saved} at step {trainer.step} (--resume continues it)"
+            message += _saved_note(saver, output, trainer, label_set)
         raise EngineError(message) from exc
     saver.save(trainer.checkpoint(label_set))
     return TrainResult(saver.path, trainer.step, history, label_set, num_classes,

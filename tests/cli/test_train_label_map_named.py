@@ -60,3 +60,58 @@ def test_a_label_map_that_is_no_png_is_named_with_its_folder(model_cache, folder
                                                         ".png")[:40])  # cut short
     assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
     assert _error(capsys) == "the label map labels/p0.png is not a readable PNG"
+
+
+# --- QA audit 40, F3 and F4 ------------------------------------------------------------------
+
+CUT_SHORT = "cut short, as an interrupted copy or download leaves it"
+
+
+def test_a_label_map_cut_short_is_refused_up_front(model_cache, folders, tmp_path, capsys):
+    """Its header is whole (mode and size pass): it is decoded in full before any step."""
+    images, labels = folders
+    whole = (labels / "p1.png").read_bytes()
+    (labels / "p1.png").write_bytes(whole[:len(whole) // 2])
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == f"the label map labels/p1.png is {CUT_SHORT}"
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_label_map_damaged_inside_is_refused_up_front(model_cache, folders, tmp_path,
+                                                        capsys):
+    images, labels = folders
+    label = np.zeros((36, 40), np.uint8)
+    label[:, 16:] = 1
+    Image.fromarray(label).save(labels / "p1.png", compress_level=0)  # IDAT bytes as stored
+    data = bytearray((labels / "p1.png").read_bytes())
+    start = data.index(b"IDAT") + 4
+    data[start + 2:start + 200] = bytes(198)  # the zlib stream broken, its end still there
+    (labels / "p1.png").write_bytes(bytes(data))
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == ("the label map labels/p1.png is damaged: its image data cannot "
+                              "be decoded")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_folder_in_place_of_a_label_map_is_said_to_be_one(model_cache, folders, tmp_path,
+                                                            capsys):
+    images, labels = folders
+    (labels / "p1.png").unlink()
+    (labels / "p1.png").mkdir()
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == "labels/p1.png is a folder, not a label map"
+
+
+@pytest.mark.parametrize("given", [".", "./"])
+def test_labels_given_as_the_current_folder_are_named_from_it(model_cache, folders, tmp_path,
+                                                              capsys, monkeypatch, given):
+    """``--labels .``: the label map is ./p1.png, never p1.png as its picture."""
+    images, labels = folders
+    monkeypatch.chdir(labels)
+    (labels / "p1.png").write_bytes(b"")
+    assert cli.main(_args(images, given, tmp_path / "a.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == f"the label map ./p1.png is {EMPTY}"
+    Image.new("L", (41, 36)).save(labels / "p1.png")
+    assert cli.main(_args(images, given, tmp_path / "b.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == ("the label map ./p1.png is 41x36 but its picture p1.png is "
+                              "40x36; a label map must match its picture's size")
