@@ -409,21 +409,30 @@ def _wheel_mode(value: Any) -> WheelMode | None:
     return WheelMode(value.strip().lower()) if isinstance(value, str) else None
 
 
-def load_window() -> tuple[QByteArray | None, QByteArray | None]:
+def load_window(minimum: tuple[int, int] = (1, 1)) -> tuple[QByteArray | None,
+                                                            QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent or damaged (noted for
-    :func:`not_understood`): not bytes, or a geometry not whole (:func:`_window_geometry`)."""
+    :func:`not_understood`): not bytes, or a geometry not whole or with a rectangle smaller
+    than the window's ``minimum`` (width, height) size (:func:`_window_geometry`)."""
     settings = store()
-    return tuple(_load(key, None, settings) for key in (_GEOMETRY_KEY, _STATE_KEY))
+    geometry = _load(_GEOMETRY_KEY, None, settings,
+                     lambda value, _unused: _window_geometry(value, minimum))
+    return geometry, _load(_STATE_KEY, None, settings)
 
 
 def window_not_restored(geometry: bool = False, state: bool = False) -> None:
     """Note for :func:`not_understood` that the window could not restore the stored
     ``geometry`` or dock ``state`` (:func:`load_window` read bytes, but Qt refused them as
     damaged), so that it is named as any entry not understood and, at
-    :meth:`SettingsWriter.reset_not_understood`, replaced by the window's own."""
+    :meth:`SettingsWriter.reset_not_understood`, replaced by the window's own. A whole
+    geometry of a version Qt reads (at most 3) that it refuses is no damage: it was saved on
+    a screen of another width (a monitor no longer attached, another scale), which Qt's
+    ``restoreGeometry`` refuses; it is not noted, and stays stored for that screen."""
     for key, refused in ((_GEOMETRY_KEY, geometry), (_STATE_KEY, state)):
         noted = _notes.get(key)
         if refused and noted is not None and noted[0] is not None:
+            if key == _GEOMETRY_KEY and 0 <= _geometry_version(noted[0]) <= _GEOMETRY_KNOWN:
+                continue
             _notes[key] = (noted[0], [_CHECKED[key][0]])
 
 
@@ -438,6 +447,7 @@ _GEOMETRY_MAGIC = 0x1D9D0CB
 _GEOMETRY_HEAD = struct.Struct(">IHH")
 _RECT = struct.Struct(">4i")
 _MOST_PIXELS = 16777215  # QWIDGETSIZE_MAX: no widget is larger, no place farther out
+_GEOMETRY_KNOWN = 3  # the last major version Qt 6 reads (it refuses a later one)
 
 
 def _geometry_layout(major: int) -> tuple[int, tuple[int, ...]]:
@@ -449,27 +459,39 @@ def _geometry_layout(major: int) -> tuple[int, tuple[int, ...]]:
     return (50, (8, 24)) if major == 2 else (66, (8, 24, 50))
 
 
-def _window_geometry(value: Any) -> QByteArray | None:
+def _geometry_version(value: Any) -> int:
+    """The major version of stored ``saveGeometry`` bytes (-1 when not such bytes)."""
+    raw = bytes(value) if isinstance(value, QByteArray) else b""
+    if len(raw) < _GEOMETRY_HEAD.size:
+        return -1
+    magic, major, _minor = _GEOMETRY_HEAD.unpack_from(raw)
+    return major if magic == _GEOMETRY_MAGIC else -1
+
+
+def _window_geometry(value: Any, minimum: tuple[int, int] = (1, 1)) -> QByteArray | None:
     """The stored ``value`` when it is the bytes of a whole ``saveGeometry``: its magic, at
     least as many bytes as its version holds (:func:`_geometry_layout`; a later minor
-    version may add some) and each rectangle of at least a pixel and within
-    :data:`_MOST_PIXELS`; else None. (``restoreGeometry`` itself takes bytes cut short,
-    reading zeros for what is missing, and squashes the window to its minimum size.)"""
+    version may add some) and each rectangle at least ``minimum`` (width, height; the
+    window's minimum size: it saves none smaller) and within :data:`_MOST_PIXELS`; else
+    None. A place off every screen is taken: ``restoreGeometry`` moves the window onto one.
+    (``restoreGeometry`` itself takes bytes cut short, reading zeros for what is missing, or
+    rectangles zeroed, and squashes the window to its minimum size.)"""
     data = _byte_array(value)
     if data is None:
         return None
     raw = bytes(data)
-    if len(raw) < _GEOMETRY_HEAD.size:
+    major = _geometry_version(data)
+    if major < 0:
         return None
-    magic, major, _minor = _GEOMETRY_HEAD.unpack_from(raw)
     size, rectangles = _geometry_layout(major)
-    if magic != _GEOMETRY_MAGIC or len(raw) < size:
+    if len(raw) < size:
         return None
+    least_width, least_height = max(1, minimum[0]), max(1, minimum[1])
     for at in rectangles:
         left, top, right, bottom = _RECT.unpack_from(raw, at)
         if not (all(abs(edge) <= _MOST_PIXELS for edge in (left, top, right, bottom))
-                and 1 <= right - left + 1 <= _MOST_PIXELS
-                and 1 <= bottom - top + 1 <= _MOST_PIXELS):
+                and least_width <= right - left + 1 <= _MOST_PIXELS
+                and least_height <= bottom - top + 1 <= _MOST_PIXELS):
             return None
     return data
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -1394,8 +1394,9 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         style = replace(self.canvas.style, visible=dict(self.canvas.style.visible))
         view.apply_to(style)
         self.overlay_panel.load(style)
-        geometry, state = preferences.load_window()
-        placed = geometry is None or self.restoreGeometry(geometry)
+        least = self.minimumSizeHint().expandedTo(self.minimumSize())
+        geometry, state = preferences.load_window((least.width(), least.height()))
+        placed = geometry is None or self._restore_geometry(geometry)
         laid_out = state is None or self.restoreState(state)
         if state is not None and laid_out:
             self._docks_sized = True  # the user's own layout
@@ -1411,6 +1412,27 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
             self.statusBar().showMessage(self.preferences_note, 20000)
             # said once: what is used instead is stored (a failed write is said at a save)
             self._settings_writer.reset_not_understood()
+
+    def _restore_geometry(self, geometry: QByteArray) -> bool:
+        """``restoreGeometry`` of ``geometry`` (checked by :func:`preferences.load_window`),
+        then kept usable: a window it leaves smaller than the window's minimum size (Qt would
+        squash it there) gets its default size back, and one it leaves on no screen is
+        centred on the primary one. False when Qt refused ``geometry``."""
+        default = self.size()
+        if not self.restoreGeometry(geometry):
+            return False
+        least = self.minimumSizeHint().expandedTo(self.minimumSize())
+        size = self.normalGeometry().size()  # its geometry when neither maximized nor full
+        if size.width() < least.width() or size.height() < least.height():
+            self.setWindowState(self.windowState() & ~(Qt.WindowMaximized | Qt.WindowFullScreen))
+            self.resize(default)
+        if QApplication.screenAt(self.frameGeometry().center()) is None:
+            screen = QApplication.primaryScreen()
+            if screen is not None:
+                place = self.frameGeometry()
+                place.moveCenter(screen.availableGeometry().center())
+                self.move(place.topLeft())
+        return True
 
     def show_preferences(self) -> None:
         """The Preferences dialog; a change applies at once and is stored soon after."""

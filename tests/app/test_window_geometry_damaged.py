@@ -1,8 +1,9 @@
 """A stored window geometry that is not a whole ``saveGeometry`` (cut short, as a half-synced
 or hand-edited INI leaves it, or a rectangle that is garbage) is not restored: Qt's
 ``restoreGeometry`` takes such bytes and squashes the window to its minimum size, so they are
-checked first. The window keeps its own size, the entry is named once as not understood and
-the window's geometry is stored in its place."""
+checked first, as are rectangles smaller than the window's minimum size (zeroed bytes: no
+geometry the window saved). The window keeps its own size, the entry is named once as not
+understood and the window's geometry is stored in its place."""
 
 from __future__ import annotations
 
@@ -50,9 +51,29 @@ def _cut(length: int):
     return lambda saved: saved[:length]
 
 
+def _rectangles(rect: tuple[int, int, int, int], at: tuple[int, ...] = (8, 24, 50)):
+    """The damage that sets the rectangles at offsets ``at`` (frame 8, normal 24, Qt 6's
+    geometry 50) to ``rect`` (left, top, right, bottom; right = left + width - 1)."""
+    def damage(saved: bytes) -> bytes:
+        damaged = bytearray(saved)
+        for offset in at:
+            damaged[offset:offset + 16] = struct.pack(">4i", *rect)
+        return bytes(damaged)
+    return damage
+
+
+def _zeroed(start: int, end: int):
+    return lambda saved: saved[:start] + bytes(end - start) + saved[end:]
+
+
 @pytest.mark.parametrize("damage", [_cut(4), _cut(8), _cut(12), _cut(40), _cut(49),
-                                    _cut(65), _garbage_frame],
-                         ids=["4", "8", "12", "40", "49", "65", "garbage-frame"])
+                                    _cut(65), _garbage_frame, _zeroed(8, 66),
+                                    _zeroed(50, 66), _zeroed(8, 40),
+                                    _rectangles((10, 10, 19, 19), at=(50,)),
+                                    _rectangles((5, 5, 5, 5), at=(24,))],
+                         ids=["4", "8", "12", "40", "49", "65", "garbage-frame",
+                              "all-rectangles-zeroed", "geometry-zeroed",
+                              "frame-and-normal-zeroed", "geometry-10x10", "normal-1x1"])
 def test_a_damaged_geometry_keeps_the_default_size_and_is_named_once(qtbot, damage):
     saved = _saved_geometry(qtbot)
     assert len(saved) == 66  # the layout the check knows (Qt 6: version 3.0)
@@ -97,3 +118,39 @@ def test_the_check_takes_whole_geometries_of_each_version_and_refuses_the_rest(q
     far = bytearray(saved)
     far[50:66] = struct.pack(">4i", 2**30, 0, 2**30 + 100, 100)  # off beyond any screen
     assert not taken(bytes(far))
+
+
+def test_a_rectangle_below_the_minimum_size_is_refused_one_at_it_taken(qtbot):
+    """The window saves no geometry smaller than its minimum size: one a pixel narrower is
+    damage (named once, the default size kept); one at that size opens at it, unnoted."""
+    saved = _saved_geometry(qtbot)
+    _note, default, (width, height) = _started(qtbot)
+    at_minimum = _rectangles((20, 30, 20 + width - 1, 30 + height - 1))(saved)
+    preferences.store().setValue("window/geometry",
+                                 QByteArray(_rectangles((20, 30, 20 + width - 2,
+                                                         30 + height - 1))(saved)))
+    note, size, _hint = _started(qtbot)
+    assert size == default and note.count("window size and place") == 1
+
+    preferences.store().setValue("window/geometry", QByteArray(at_minimum))
+    note, size, hint = _started(qtbot)
+    assert note == "" and size == hint == (width, height)
+
+
+def test_a_window_qt_would_squash_gets_its_default_size(qtbot, monkeypatch):
+    """Should ``restoreGeometry`` leave the window smaller than its minimum size from a
+    geometry the check took (a screen smaller than the window), the window keeps its
+    default size rather than be squashed to its minimum."""
+    from app.window import MainWindow
+    saved = _saved_geometry(qtbot)
+    _note, default, _hint = _started(qtbot)
+    restore = MainWindow.restoreGeometry
+
+    def squashing(window, geometry):
+        restored = restore(window, geometry)
+        window.resize(10, 10)
+        return restored
+    monkeypatch.setattr(MainWindow, "restoreGeometry", squashing)
+    preferences.store().setValue("window/geometry", QByteArray(saved))
+    note, size, hint = _started(qtbot)
+    assert note == "" and size == default and size != hint
