@@ -161,25 +161,3 @@ def test_a_band_whose_contrast_flips_is_traced_as_both_kinds_however_the_stroke_
     for half in (columns < 150, columns >= 150):
         on_half = band & (hole > 0) & half
         assert np.abs(result[on_half][:, 0].astype(int) - 128).mean() < 15
-
-
-def test_a_stroke_from_one_blob_into_another_traces_no_band():
-    """A disc is no band: a band runs on along the stroke, a blob ends. A curved stroke
-    that comes to the hole from one dark disc and leaves it into another was taken as a
-    43 px dark band (QA audit 40), and the fill dragged a dark streak across the hole."""
-    rng = np.random.default_rng(7)
-    size = (260, 380)
-    image = cv2.GaussianBlur((110 + rng.integers(0, 40, (*size, 3))).astype(np.uint8),
-                             (0, 0), 3)
-    for _ in range(40):
-        centre = (int(rng.integers(0, 380)), int(rng.integers(0, 260)))
-        cv2.circle(image, centre, int(rng.integers(8, 30)), (40, 40, 40), -1)
-    hole = np.zeros(size, bool)
-    hole[100:170, 150:230] = True
-    columns = np.arange(110, 270)
-    bend = 25 * np.maximum(0, 1 - np.abs(columns - 190) / 80)
-    rows = np.rint(120 - 0.2 * (columns - 190) + bend)
-    sketch = np.zeros(size, np.uint8)
-    cv2.polylines(sketch, [np.stack([columns, rows], 1).astype(np.int32)], False, 255, 2)
-    finest = levels.build_pyramid(image, hole, 3, sketch=sketch)[0]
-    assert (finest.line_width, finest.line_kinds) == (0, levels.NO_THIN_LINES)

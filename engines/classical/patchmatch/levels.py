@@ -114,12 +114,6 @@ THIN_LINE_SHARE = 0.6
 BAND_WIDTH = 65
 BAND_CENTRED = 0.5
 BAND_MARGIN = 1.25
-# A band runs on along the stroke; a blob (a disc) ends within its width: an end of a
-# stroke traces a band only where the band runs on away from the hole for BAND_RUN times
-# its width, along the stroke's way or up to BAND_TURN degrees from it
-# (:func:`_bands_run_on`; QA audit 40: a stroke from one dark disc into another).
-BAND_RUN = 1.5
-BAND_TURN = 30
 
 
 class ThinLines(enum.Flag):
@@ -798,19 +792,17 @@ def _thin_strokes(traced: _Traced, cancel: CancelToken | None = None) -> np.ndar
 
 
 def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
-               cancel: CancelToken | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pixels of a grey ``crop`` that lie along the middle of a band of ``kind`` (a line
     of :func:`_thin_lines` up to ``BAND_WIDTH`` px wide) wider than ``THIN_LINE_WIDTH``,
-    each pixel's half-width of the band there, and the lines' region (:func:`_thin_lines`),
-    ``(axes, half, region)``: bool, float32 and bool.
+    and each pixel's half-width of the band there, ``(axes, half)``: bool and float32.
 
     On the axis: at least ``BAND_CENTRED`` of the band's half-width (the depth of its
     nearest centre line pixel into the band) inside the band, so a stroke along a band's
     border is no axis."""
     centres, region = _thin_lines(crop, high, BAND_WIDTH, cancel, kind)
     if not centres.any():
-        return np.zeros(crop.shape, bool), np.zeros(crop.shape, np.float32), region
+        return np.zeros(crop.shape, bool), np.zeros(crop.shape, np.float32)
     inside = cv2.distanceTransform(region.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     _, nearest = cv2.distanceTransformWithLabels((~centres).view(np.uint8), cv2.DIST_L2, 5,
                                                  labelType=cv2.DIST_LABEL_PIXEL)
@@ -818,48 +810,7 @@ def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
     depth[nearest[centres]] = inside[centres]
     half = depth[nearest]
     axes = region & (inside >= BAND_CENTRED * half) & (2 * half > THIN_LINE_WIDTH)
-    return axes, half, region
-
-
-def _bands_run_on(traced: _Traced, half: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """Per end of :attr:`_Traced.ends` (``(ends,)`` bool; ``[0]`` False), whether the band
-    under its drawn pixels runs on away from the hole along the stroke, as a band does and a
-    blob (a disc) does not: a straight path from the end's drawn pixel farthest from where
-    it meets the hole (its pixels under ``THIN_LINE_RING[0]`` px from it), turned up to
-    ``BAND_TURN`` degrees from the stroke's way there, stays in the lines' ``region`` (or
-    runs out of the box) for ``BAND_RUN`` times the band's width there (twice the median
-    ``half`` of the end's drawn pixels on an axis). A disc's region ends within its width.
-    An end that does not come within ``THIN_LINE_RING[0]`` px of the hole has no way to
-    judge, and runs on."""
-    ends, drawn = traced.ends, traced.drawn
-    runs_on = np.ones(int(traced.end_stroke.shape[0]), bool)
-    runs_on[0] = False
-    height, width = region.shape
-    turns = np.radians(np.arange(-BAND_TURN, BAND_TURN + 1, 5))
-    for end in range(1, runs_on.shape[0]):
-        piece = ends == end
-        on_drawn = piece & drawn
-        halves = half[on_drawn & (half > 0)]
-        inner = np.argwhere(piece & ~drawn)
-        if not halves.size or not inner.size:
-            continue
-        meets = inner.mean(axis=0)
-        outer = np.argwhere(on_drawn)
-        start = outer[np.argmax(((outer - meets) ** 2).sum(axis=1))].astype(float)
-        way = start - meets
-        if not way.any():
-            continue
-        angle = np.arctan2(way[0], way[1])
-        steps = np.arange(1, int(np.ceil(BAND_RUN * 2 * float(np.median(halves)))) + 1)
-        runs_on[end] = False
-        for turn in turns:
-            rows = np.rint(start[0] + steps * np.sin(angle + turn)).astype(int)
-            columns = np.rint(start[1] + steps * np.cos(angle + turn)).astype(int)
-            inside = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
-            if region[rows[inside], columns[inside]].all():
-                runs_on[end] = True
-                break
-    return runs_on
+    return axes, half
 
 
 def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
@@ -874,22 +825,16 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     traced = _drawn_by_the_hole(level, BAND_WIDTH, cancel, grey)
     if traced is None:
         return NO_THIN_LINES, 0
-    (dark, dark_half, dark_region), (bright, bright_half, bright_region) = (
+    (dark, dark_half), (bright, bright_half) = (
         _band_axes(traced.crop, traced.high, kind, cancel)
         for kind in (ThinLines.DARK, ThinLines.BRIGHT))
-    half = np.maximum(np.where(dark, dark_half, 0), np.where(bright, bright_half, 0))
     kinds = _kinds_traced(traced, dark, bright)
-    if kinds.any():
-        # a stroke with an end on a blob (its band does not run on) traces no band
-        on_blobs = _kinds_traced(
-            traced, dark & ~_bands_run_on(traced, half, dark_region)[traced.ends],
-            bright & ~_bands_run_on(traced, half, bright_region)[traced.ends])
-        kinds &= ~on_blobs.any(axis=1, keepdims=True)
     if kinds.any():
         kinds &= ~_thin_strokes(traced, cancel).any(axis=1, keepdims=True)
     found = _kinds(kinds)
     if not found:
         return NO_THIN_LINES, 0
+    half = np.maximum(np.where(dark, dark_half, 0), np.where(bright, bright_half, 0))
     widest = max(float(np.median(half[(traced.strokes == stroke) & traced.drawn & (half > 0)]))
                  for stroke in np.flatnonzero(kinds.any(axis=1)))
     width = int(np.clip(2 * BAND_MARGIN * widest, THIN_LINE_WIDTH, BAND_WIDTH)) | 1
