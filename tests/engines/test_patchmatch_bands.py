@@ -161,3 +161,26 @@ def test_a_band_whose_contrast_flips_is_traced_as_both_kinds_however_the_stroke_
     for half in (columns < 150, columns >= 150):
         on_half = band & (hole > 0) & half
         assert np.abs(result[on_half][:, 0].astype(int) - 128).mean() < 15
+
+
+@pytest.mark.parametrize("gap", [20, 40])
+def test_a_road_into_a_roundabout_just_past_the_hole_is_continued(gap):
+    """QA audit 41, F2: a rule that wanted a band to run on for 1.5 times its width past
+    the stroke's end (to tell a band from a blob) dropped a road that meets a roundabout
+    20-40 px past the hole, and the stroke wiped the road out (error 52-70 against 0). A
+    road's end in a wider dark area is still a band's end."""
+    rng = np.random.default_rng(4)
+    rows, columns = np.mgrid[:260, :380]
+    grey = 200 + cv2.GaussianBlur(rng.normal(0, 14, (260, 380)).astype(np.float32), (0, 0), 2)
+    centre = 210 + gap + 70
+    road = (np.abs(rows - 130) <= 15) & (columns < centre)
+    roundabout = (rows - 130) ** 2 + (columns - centre) ** 2 <= 70 ** 2
+    grey[road | roundabout] = 40
+    image = cv2.merge([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
+    hole = np.zeros((260, 380), np.uint8)
+    hole[95:165, 150:210] = 255
+    sketch = np.zeros_like(hole)
+    cv2.line(sketch, (125, 130), (235, 130), 255, 2)
+    on_road = road & ~roundabout & (hole > 0)
+    error = np.abs(_fill(image, hole, sketch)[on_road].astype(float) - image[on_road]).mean()
+    assert error < 10
