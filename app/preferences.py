@@ -413,7 +413,8 @@ def load_window(minimum: tuple[int, int] = (1, 1)) -> tuple[QByteArray | None,
                                                             QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent or damaged (noted for
     :func:`not_understood`): not bytes, or a geometry not whole or with a rectangle smaller
-    than the window's ``minimum`` (width, height) size (:func:`_window_geometry`)."""
+    than ``minimum`` (width, height: the smallest window the caller saves,
+    ``app.window.SMALLEST_WINDOW``) (:func:`_window_geometry`)."""
     settings = store()
     geometry = _load(_GEOMETRY_KEY, None, settings,
                      lambda value, _unused: _window_geometry(value, minimum))
@@ -472,7 +473,7 @@ def _window_geometry(value: Any, minimum: tuple[int, int] = (1, 1)) -> QByteArra
     """The stored ``value`` when it is the bytes of a whole ``saveGeometry``: its magic, at
     least as many bytes as its version holds (:func:`_geometry_layout`; a later minor
     version may add some) and each rectangle at least ``minimum`` (width, height; the
-    window's minimum size: it saves none smaller) and within :data:`_MOST_PIXELS`; else
+    smallest window saved: none is smaller) and within :data:`_MOST_PIXELS`; else
     None. A place off every screen is taken: ``restoreGeometry`` moves the window onto one.
     (``restoreGeometry`` itself takes bytes cut short, reading zeros for what is missing, or
     rectangles zeroed, and squashes the window to its minimum size.)"""

@@ -144,6 +144,12 @@ def tool_menu_text(name: str, title: str) -> str:
     return title.replace(plain_text(marked), marked, 1) if marked else title
 
 
+# No window the editor saves is smaller than this: a stored geometry under it is damage
+# (zeroed bytes). Not the window's minimum size, which depends on the panel layout restored
+# after the geometry: with every panel floating the window can be 278x249 (QA audit 41).
+SMALLEST_WINDOW = QSize(100, 75)
+
+
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
     """The editor window. ``worker`` may be given (tests); otherwise one is created."""
 
@@ -1394,8 +1400,8 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         style = replace(self.canvas.style, visible=dict(self.canvas.style.visible))
         view.apply_to(style)
         self.overlay_panel.load(style)
-        least = self.minimumSizeHint().expandedTo(self.minimumSize())
-        geometry, state = preferences.load_window((least.width(), least.height()))
+        geometry, state = preferences.load_window(
+            (SMALLEST_WINDOW.width(), SMALLEST_WINDOW.height()))
         placed = geometry is None or self._restore_geometry(geometry)
         laid_out = state is None or self.restoreState(state)
         if state is not None and laid_out:
@@ -1415,13 +1421,13 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def _restore_geometry(self, geometry: QByteArray) -> bool:
         """``restoreGeometry`` of ``geometry`` (checked by :func:`preferences.load_window`),
-        then kept usable: a window it leaves smaller than the window's minimum size (Qt would
-        squash it there) gets its default size back, and one it leaves on no screen is
-        centred on the primary one. False when Qt refused ``geometry``."""
+        then kept usable: a window it leaves smaller than :data:`SMALLEST_WINDOW` gets its
+        default size back, and one it leaves on no screen is centred on the primary one.
+        False when Qt refused ``geometry``."""
         default = self.size()
         if not self.restoreGeometry(geometry):
             return False
-        least = self.minimumSizeHint().expandedTo(self.minimumSize())
+        least = SMALLEST_WINDOW
         size = self.normalGeometry().size()  # its geometry when neither maximized nor full
         if size.width() < least.width() or size.height() < least.height():
             self.setWindowState(self.windowState() & ~(Qt.WindowMaximized | Qt.WindowFullScreen))

@@ -120,21 +120,50 @@ def test_the_check_takes_whole_geometries_of_each_version_and_refuses_the_rest(q
     assert not taken(bytes(far))
 
 
-def test_a_rectangle_below_the_minimum_size_is_refused_one_at_it_taken(qtbot):
-    """The window saves no geometry smaller than its minimum size: one a pixel narrower is
-    damage (named once, the default size kept); one at that size opens at it, unnoted."""
+def test_a_rectangle_below_the_smallest_window_is_refused_one_at_it_taken(qtbot):
+    """The window saves no geometry smaller than ``SMALLEST_WINDOW``: one a pixel narrower is
+    damage (named once, the default size kept); one at that size is taken, unnoted."""
+    from app.window import SMALLEST_WINDOW
+
     saved = _saved_geometry(qtbot)
-    _note, default, (width, height) = _started(qtbot)
-    at_minimum = _rectangles((20, 30, 20 + width - 1, 30 + height - 1))(saved)
+    _note, default, _hint = _started(qtbot)
+    width, height = SMALLEST_WINDOW.width(), SMALLEST_WINDOW.height()
     preferences.store().setValue("window/geometry",
                                  QByteArray(_rectangles((20, 30, 20 + width - 2,
                                                          30 + height - 1))(saved)))
     note, size, _hint = _started(qtbot)
     assert size == default and note.count("window size and place") == 1
 
-    preferences.store().setValue("window/geometry", QByteArray(at_minimum))
-    note, size, hint = _started(qtbot)
-    assert note == "" and size == hint == (width, height)
+    at_smallest = _rectangles((20, 30, 20 + width - 1, 30 + height - 1))(saved)
+    preferences.store().setValue("window/geometry", QByteArray(at_smallest))
+    note, _size, _hint = _started(qtbot)
+    assert note == ""
+
+
+def test_a_small_window_of_floating_panels_restores_as_it_was(qtbot):
+    """QA audit 41, F1: with every panel floating the window can be smaller than the
+    default layout's minimum size (474x428); its geometry, saved so, was taken as damage and
+    reset, since the minimum was read before the panels' layout was restored. It restores
+    as it was, unnoted."""
+    from PySide6.QtWidgets import QDockWidget, QToolBar
+
+    window = shown_window(qtbot)
+    try:
+        for dock in window.findChildren(QDockWidget):
+            dock.setFloating(True)
+        for bar in window.findChildren(QToolBar):
+            bar.hide()
+        qtbot.wait(50)
+        window.resize(300, 260)
+        qtbot.waitUntil(lambda: (window.width(), window.height()) == (300, 260), timeout=5000)
+        preferences.store().setValue("window/geometry", window.saveGeometry())
+        preferences.store().setValue("window/state", window.saveState())
+    finally:
+        window.confirm = lambda *args: True
+        window.close()
+        window.worker.shutdown()
+    note, size, _hint = _started(qtbot)
+    assert note == "" and size == (300, 260)
 
 
 def test_a_window_qt_would_squash_gets_its_default_size(qtbot, monkeypatch):
