@@ -1165,8 +1165,9 @@ def _tooltip(entry: weights.Installation) -> str:
     if not spec.urls:
         trained = _engine_trained_here(spec)
         if trained is not None:
-            lines.append(f"Get it by hand: {TRAIN_STEP.format(engine=trained.name)}, or "
-                         "Import file… with a model file you have")
+            if entry.state is not InstallState.DAMAGED:  # else said with the damage
+                lines.append(f"Get it by hand: {TRAIN_STEP.format(engine=trained.name)}, or "
+                             "Import file… with a model file you have")
         else:
             lines.append(f"Get it by hand: {_linked(where_to_get(spec))}; then Import file…")
         alternative = downloadable_alternative(spec.id)
