@@ -36,6 +36,7 @@ import struct
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -1512,8 +1513,11 @@ def _decoded_as_far_as_it_goes(data: bytes, name: str, header: _Header,
     What a JPEG lacks is its trailing grey MCUs with the one before them
     (:func:`_jpeg_grey_tail`, as for a JPEG that breaks off before its end marker); for a
     JPEG whose MCU is not known (:func:`_jpeg_mcu`: CMYK, another chroma subsampling), and
-    a PNG, the run of flat fill (:data:`_CUT_SHORT_FILLS`) that reaches the bottom-right
-    corner, where decoding stopped, a JPEG's widened by :data:`_JPEG_BLOCK_REACH` each way.
+    an interlaced PNG, the run of flat fill (:data:`_CUT_SHORT_FILLS`) that reaches the
+    bottom-right corner, where decoding stopped, a JPEG's widened by
+    :data:`_JPEG_BLOCK_REACH` each way. What a PNG that is not interlaced lacks is exactly
+    the rows after its last whole one (:func:`_png_rows_arrived`), whatever colour the
+    rows that arrived are.
 
     Pillow reads a file cut short only with the process-wide
     ``ImageFile.LOAD_TRUNCATED_IMAGES``, set here for the length of one load under a lock.
@@ -1532,8 +1536,11 @@ def _decoded_as_far_as_it_goes(data: bytes, name: str, header: _Header,
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
     mcu = _jpeg_mcu(decoded, header) if format == "JPEG" else None
+    rows = _png_rows_arrived(data) if format == "PNG" else None
     if mcu is not None:
         missing = _jpeg_grey_tail(decoded, header, mcu)
+    elif rows is not None:
+        missing = _rows_from(rows, flat.shape)
     else:
         missing = _flat_tail(flat, format)
     notes.append(_broken_note(data, missing))
@@ -1621,6 +1628,80 @@ def _png_16_bit_as_far_as_it_goes(data: bytes, name: str, kind: int | None
         order = [2, 1, 0] if samples.shape[2] == 3 else [2, 1, 0, 3]
         return np.ascontiguousarray(samples[..., order]), flat
     raise ImageFileError("the image data cannot be decoded (damaged or unsupported file)", name)
+
+
+# an IHDR colour type: the samples in a pixel
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_INFLATE_STEP = 1 << 16  # bytes of compressed data inflated at a time
+_PNG_LAST_FILTER = 4  # a row's filter types: 0 None .. 4 Paeth
+
+
+def _png_rows_arrived(data: bytes) -> int | None:
+    """How many whole rows of a PNG that is not interlaced its image data holds (a file cut
+    short, or whose data breaks off where zlib finds it damaged): its ``IDAT`` chunks'
+    contents joined and inflated as far as they go, each row being its filter byte and
+    its samples, up to a row whose filter type PNG has not (damage zlib did not see); where
+    zlib finds damage, the row it ends in is not counted, whole or not (Pillow leaves it
+    blank). None for an interlaced (Adam7) PNG, whose passes do not fill rows in order, or
+    one whose header is not known."""
+    chunks = list(_png_chunks(data))
+    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][2] < 13:
+        return None
+    start = chunks[0][1]
+    if len(data) < start + 13:
+        return None
+    width, _height, depth, kind, _compression, _filter, interlace = struct.unpack_from(
+        ">IIBBBBB", data, start)
+    if interlace != 0 or kind not in _PNG_CHANNELS:
+        return None
+    row = 1 + (width * _PNG_CHANNELS[kind] * depth + 7) // 8  # a filter byte, samples
+    compressed = b"".join(data[offset:offset + length]
+                          for chunk, offset, length in chunks if chunk == b"IDAT")
+    inflater = zlib.decompressobj()
+    inflated = 0
+
+    def taken(out: bytes) -> int | None:
+        """Count ``out``, the next bytes inflated; the rows that arrived where one of its
+        rows starts with a filter type PNG has not (damage zlib did not see: Pillow
+        stops there)."""
+        nonlocal inflated
+        starts = np.arange(-inflated % row, len(out), row)
+        bad = np.flatnonzero(np.frombuffer(out, np.uint8)[starts] > _PNG_LAST_FILTER)
+        if bad.size:
+            return (inflated + int(starts[bad[0]])) // row
+        inflated += len(out)
+        return None
+
+    for at in range(0, len(compressed), _INFLATE_STEP):
+        piece = compressed[at:at + _INFLATE_STEP]
+        before = inflater.copy()
+        try:
+            out = inflater.decompress(piece)
+        except zlib.error:  # damaged inside: what inflates before the damage, byte by byte
+            for byte in range(len(piece)):
+                try:
+                    out = before.decompress(piece[byte:byte + 1])
+                except zlib.error:
+                    break
+                if (rows := taken(out)) is not None:
+                    return rows
+            # Pillow drops the row it was filling where zlib found the damage, even whole
+            return max(inflated - 1, 0) // row
+        if (rows := taken(out)) is not None:
+            return rows
+        if inflater.eof:
+            break
+    return inflated // row
+
+
+def _rows_from(rows: int, shape: tuple[int, int]) -> np.ndarray | None:
+    """The ``(H, W)`` uint8 area (255) of the rows from ``rows`` on (those that did not
+    arrive, :func:`_png_rows_arrived`); None when every row did."""
+    if rows >= shape[0]:
+        return None
+    missing = np.zeros(shape, np.uint8)
+    missing[rows:] = 255
+    return missing
 
 
 def _flat_tail(flat: np.ndarray, format: str) -> np.ndarray | None:
