@@ -41,6 +41,20 @@ def _started(qtbot) -> tuple[str, tuple[int, int], tuple[int, int]]:
         window.worker.shutdown()
 
 
+def restore_then(monkeypatch, after) -> None:
+    """Make the window's ``restoreGeometry`` do ``after(window)`` once Qt has restored: a
+    bad outcome that offscreen Qt never gives, for ``MainWindow._restore_geometry``'s
+    backstops."""
+    from app.window import MainWindow
+    restore = MainWindow.restoreGeometry
+
+    def restoring(window, geometry):
+        restored = restore(window, geometry)
+        after(window)
+        return restored
+    monkeypatch.setattr(MainWindow, "restoreGeometry", restoring)
+
+
 def _garbage_frame(saved: bytes) -> bytes:
     damaged = bytearray(saved)
     damaged[8:12] = b"\x7f\xff\xff\xff"  # the frame's left edge, far right of its right edge
@@ -167,19 +181,12 @@ def test_a_small_window_of_floating_panels_restores_as_it_was(qtbot):
 
 
 def test_a_window_qt_would_squash_gets_its_default_size(qtbot, monkeypatch):
-    """Should ``restoreGeometry`` leave the window smaller than its minimum size from a
+    """Should ``restoreGeometry`` leave the window smaller than ``SMALLEST_WINDOW`` from a
     geometry the check took (a screen smaller than the window), the window keeps its
     default size rather than be squashed to its minimum."""
-    from app.window import MainWindow
     saved = _saved_geometry(qtbot)
     _note, default, _hint = _started(qtbot)
-    restore = MainWindow.restoreGeometry
-
-    def squashing(window, geometry):
-        restored = restore(window, geometry)
-        window.resize(10, 10)
-        return restored
-    monkeypatch.setattr(MainWindow, "restoreGeometry", squashing)
+    restore_then(monkeypatch, lambda window: window.resize(10, 10))
     preferences.store().setValue("window/geometry", QByteArray(saved))
     note, size, hint = _started(qtbot)
     assert note == "" and size == default and size != hint

@@ -14,9 +14,8 @@ from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QApplication
 
 from app import preferences
-from app.window import MainWindow
 from tests.app.test_window import shown_window
-from tests.app.test_window_geometry_damaged import _saved_geometry
+from tests.app.test_window_geometry_damaged import _saved_geometry, restore_then
 
 
 def _placed(saved: bytes, rect: tuple[int, int, int, int], screen: int | None = None,
@@ -81,13 +80,7 @@ def test_a_window_left_off_the_screens_is_centred_on_the_primary_one(qtbot, monk
     """Should ``restoreGeometry`` leave the window on no screen, it is centred on the
     primary screen."""
     saved = _saved_geometry(qtbot)
-    restore = MainWindow.restoreGeometry
-
-    def lost(window, geometry):
-        restored = restore(window, geometry)
-        window.move(50000, 50000)
-        return restored
-    monkeypatch.setattr(MainWindow, "restoreGeometry", lost)
+    restore_then(monkeypatch, lambda window: window.move(50000, 50000))
     preferences.store().setValue("window/geometry",
                                  QByteArray(_placed(saved, (100, 100, 699, 599))))
     window = shown_window(qtbot, size=None, restore=True)

@@ -14,6 +14,7 @@ from engines.base import CancelToken, InpaintRequest
 from engines.classical.patchmatch import levels, window
 from engines.classical.patchmatch.engine import PatchMatchEngine
 from tests.engines.test_patchmatch_cancel_gaps import tiny_bands  # noqa: F401 (a fixture)
+from tests.engines.test_patchmatch_thin_lines import v_through_the_hole
 
 SIZE = (200, 300)
 SLOPE = 0.08  # the band rises 8 px per 100 px
@@ -81,15 +82,8 @@ def test_a_traced_band_bends_where_the_stroke_bends():
     hole = np.zeros((240, 320), np.uint8)
     hole[70:170, 110:210] = 255
     path = np.array([(95, 120), (160, 150), (225, 120)], np.int32)  # a V through the hole
-    sketch = np.zeros_like(hole)
-    cv2.polylines(sketch, [path], False, 255, 3)
+    sketch, along, left = v_through_the_hole(hole, path, 120, 21)
     result = _fill(image, hole, sketch).mean(axis=2)
-    drawn = np.zeros_like(hole)
-    cv2.polylines(drawn, [path], False, 255, 21)
-    straight = np.zeros_like(hole)
-    cv2.line(straight, (0, 120), (319, 120), 255, 21)
-    along = (drawn > 0) & (hole > 0)
-    left = (straight > 0) & (hole > 0) & (drawn == 0)  # the straight way, abandoned
     # the band along the V came out at grey 72 (background ~125, band 15); now 29
     assert result[along].mean() < 45
     assert result[left].mean() > 55

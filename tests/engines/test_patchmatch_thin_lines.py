@@ -63,6 +63,19 @@ def test_a_line_traced_along_its_middle_continues_through_the_hole(width, level)
     np.testing.assert_array_equal(result[hole == 0], image[hole == 0])
 
 
+def v_through_the_hole(hole: np.ndarray, path: np.ndarray, row: int,
+                       width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 3 px stroke along ``path`` (a V through the ``hole``) that bends a horizontal line
+    ``width`` px wide at ``row``: ``(sketch, along, left)``, the sketch and, in the hole,
+    the line's pixels along the V and those of the straight way it abandons."""
+    sketch, drawn, straight = (np.zeros_like(hole) for _ in range(3))
+    cv2.polylines(sketch, [path], False, 255, 3)
+    cv2.polylines(drawn, [path], False, 255, width)
+    cv2.line(straight, (0, row), (hole.shape[1] - 1, row), 255, width)
+    along = (drawn > 0) & (hole > 0)
+    return sketch, along, (straight > 0) & (hole > 0) & (drawn == 0)
+
+
 def test_a_traced_line_bends_where_the_stroke_bends():
     rng = np.random.default_rng(3)
     image = (BACKGROUND + rng.integers(0, 30, (240, 320, 3))).astype(np.uint8)
@@ -70,15 +83,8 @@ def test_a_traced_line_bends_where_the_stroke_bends():
     hole = np.zeros((240, 320), np.uint8)
     hole[80:160, 120:200] = 255
     path = np.array([(105, 120), (160, 145), (215, 120)], np.int32)  # a V through the hole
-    sketch = np.zeros_like(hole)
-    cv2.polylines(sketch, [path], False, 255, 3)
+    sketch, along, left = v_through_the_hole(hole, path, 120, 5)
     result = _fill(image, hole, sketch)
-    drawn = np.zeros_like(hole)
-    cv2.polylines(drawn, [path], False, 255, 5)
-    straight = np.zeros_like(hole)
-    cv2.line(straight, (0, 120), (319, 120), 255, 5)
-    along = (drawn > 0) & (hole > 0)
-    left = (straight > 0) & (hole > 0) & (drawn == 0)  # the straight way, abandoned
     assert result[along].mean() < 60
     assert result[left].mean() > 100
 
