@@ -320,9 +320,9 @@ class TrainingSet:
 
         A picture that cannot be read (its file went or was damaged after the set was
         built) is dropped from the set with a notice, and another drawn instead;
-        :class:`InputError` when none is left. A label map that cannot be read any more
-        raises :class:`TrainingLabelMapError` (the set's label maps were all usable: see
-        :func:`_check_label_file`).
+        :class:`InputError` when none is left. A label map that cannot be read any more, or
+        that no longer has its picture's size, raises :class:`TrainingLabelMapError` (the
+        set's label maps were all usable: see :func:`_check_label_file`).
         """
         images, masks, labels = [], [], []
         while len(images) < count:
@@ -337,7 +337,14 @@ class TrainingSet:
                 if notify is not None:
                     _leave_out(notify, dropped, exc)
                 continue
-            image, label = random_crop(picture, read_label_map(self.labels[index]), size, rng)
+            label_map = read_label_map(self.labels[index])
+            if label_map.shape != picture.shape[:2]:  # checked before: one of them changed
+                raise TrainingLabelMapError(
+                    self.labels[index],
+                    f"is {label_map.shape[1]}x{label_map.shape[0]} but its picture "
+                    f"{self.images[index].name} is {picture.shape[1]}x{picture.shape[0]} "
+                    "(the crop would stretch it)")
+            image, label = random_crop(picture, label_map, size, rng)
             images.append(image)
             labels.append(label)
             rectangles = int(rng.random() < BOX_PROBABILITY)

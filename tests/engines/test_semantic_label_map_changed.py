@@ -35,10 +35,21 @@ def _cut_short(path) -> None:
     path.write_bytes(data[:len(data) // 2])
 
 
+def _twice_as_large(path) -> None:
+    """Replace the label map at ``path`` by a readable one of twice its size."""
+    from PIL import Image
+
+    with Image.open(path) as labels:
+        larger = labels.resize((labels.width * 2, labels.height * 2), Image.NEAREST)
+    larger.save(path)
+
+
 @pytest.mark.parametrize(("damage", "said"), [
     (_cut_short, f"it {CUT_SHORT}"),
     (lambda path: path.unlink(), "it is missing"),
     (lambda path: path.write_bytes(b""), "it is an empty file (0 bytes)"),
+    (lambda path: _twice_as_large(path),  # QA audit 41, F4: it was stretched silently
+     "it is 80x72 but its picture p0.png is 40x36 (the crop would stretch it)"),
 ])
 def test_a_label_map_damaged_while_training_runs_stops_it_saved(model_cache, tmp_path, damage,
                                                                 said):
