@@ -40,6 +40,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -870,14 +871,39 @@ def _stored_entries(data: bytes, shape: tuple[int, int], orientation: int
     return np.ascontiguousarray(entries) if entries.shape == tuple(shape) else None
 
 
-def _png_colour_type(data: bytes) -> int | None:
-    """A PNG's colour type, from its IHDR chunk (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6
-    RGBA); ``None`` when ``data`` does not start as a PNG does."""
+class _PngHeader(NamedTuple):
+    """A PNG's IHDR fields that reading it needs: ``kind`` its colour type (0 grey, 2 RGB, 3
+    palette, 4 grey+alpha, 6 RGBA), ``depth`` its bits per sample, ``interlace`` 1 for
+    Adam7."""
+
+    width: int
+    height: int
+    depth: int
+    kind: int
+    interlace: int
+
+
+_IHDR = struct.Struct(">IIBBBBB")  # width, height, depth, colour type, (3 methods), interlace
+
+
+def _png_header(data: bytes) -> _PngHeader | None:
+    """The IHDR chunk of the PNG ``data`` (:class:`_PngHeader`); ``None`` when ``data`` does
+    not start as a PNG does."""
     signature = deep_samples.PNG_SIGNATURE
-    ihdr = len(signature) + 8  # the chunk's data: width, height, depth, colour type...
-    if data[:len(signature)] != signature or data[12:16] != b"IHDR" or len(data) < ihdr + 10:
+    ihdr = len(signature) + 8  # the chunk's data
+    if data[:len(signature)] != signature or data[12:16] != b"IHDR" \
+            or len(data) < ihdr + _IHDR.size or int.from_bytes(data[8:12], "big") < _IHDR.size:
         return None
-    return data[ihdr + 9]
+    width, height, depth, kind, _compression, _filter, interlace = _IHDR.unpack_from(
+        data, ihdr)
+    return _PngHeader(width, height, depth, kind, interlace)
+
+
+def _png_colour_type(data: bytes) -> int | None:
+    """A PNG's colour type (:attr:`_PngHeader.kind`); ``None`` when ``data`` does not start
+    as a PNG does."""
+    header = _png_header(data)
+    return None if header is None else header.kind
 
 
 def _tiff_grey_alpha(data: bytes, path: str) -> np.ndarray:
@@ -1556,9 +1582,9 @@ def _png_as_far_as_it_goes(data: bytes, name: str) -> tuple[np.ndarray, np.ndarr
     bool of where every sample as stored is zero (:data:`_CUT_SHORT_FILLS`), before a
     palette or a transparency key gives it a colour. Needs
     ``ImageFile.LOAD_TRUNCATED_IMAGES``."""
-    kind = _png_colour_type(data)
-    depth = data[len(deep_samples.PNG_SIGNATURE) + 16] if kind is not None else None
-    if depth == 16:
+    header = _png_header(data)
+    kind = None if header is None else header.kind
+    if header is not None and header.depth == 16:
         return _png_16_bit_as_far_as_it_goes(data, name, kind)
     try:
         with Image.open(io.BytesIO(data)) as picture:
@@ -1644,19 +1670,13 @@ def _png_rows_arrived(data: bytes) -> int | None:
     zlib finds damage, the row it ends in is not counted, whole or not (Pillow leaves it
     blank). None for an interlaced (Adam7) PNG, whose passes do not fill rows in order, or
     one whose header is not known."""
-    chunks = list(_png_chunks(data))
-    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][2] < 13:
+    header = _png_header(data)
+    if header is None or header.interlace != 0 or header.kind not in _PNG_CHANNELS:
         return None
-    start = chunks[0][1]
-    if len(data) < start + 13:
-        return None
-    width, _height, depth, kind, _compression, _filter, interlace = struct.unpack_from(
-        ">IIBBBBB", data, start)
-    if interlace != 0 or kind not in _PNG_CHANNELS:
-        return None
-    row = 1 + (width * _PNG_CHANNELS[kind] * depth + 7) // 8  # a filter byte, samples
+    # a row: its filter byte, then its samples
+    row = 1 + (header.width * _PNG_CHANNELS[header.kind] * header.depth + 7) // 8
     compressed = b"".join(data[offset:offset + length]
-                          for chunk, offset, length in chunks if chunk == b"IDAT")
+                          for chunk, offset, length in _png_chunks(data) if chunk == b"IDAT")
     inflater = zlib.decompressobj()
     inflated = 0
 
