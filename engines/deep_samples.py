@@ -151,6 +151,15 @@ def srgb_encoded(linear: np.ndarray) -> np.ndarray:
     return np.copysign(encoded, linear).astype(linear.dtype, copy=False)
 
 
+def _finite_samples(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(samples, finite)`` of ``(N, 3)`` float ``rgb``: ``finite`` (``(N,)`` bool) where
+    every sample of a pixel is finite, and ``samples`` with the other pixels' set to 0 (in
+    ``rgb``'s own float type), to convert; those pixels are then kept as they were
+    (:func:`_as_they_were`)."""
+    finite = np.isfinite(rgb).all(axis=1)
+    return np.where(finite[:, None], rgb, 0), finite
+
+
 def _as_they_were(converted: np.ndarray, rgb: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """``converted`` with the pixels (rows) where ``kept`` is True taken from ``rgb``."""
     if kept.any():
@@ -201,8 +210,7 @@ class ShaperMatrix:
                 np.clip(srgb, 0.0, 1.0, out=srgb)
                 converted[:, channel] = np.rint(srgb_encoded(srgb) * np.float32(65535))
             return converted
-        finite = np.isfinite(rgb).all(axis=1)
-        samples = np.where(finite[:, None], rgb, 0)  # in their own float type
+        samples, finite = _finite_samples(rgb)
         # linear light the matrix mixes without overflow: |R|, |G|, |B| at most this give
         # at most half the float type's largest value in every row
         widest = max(float(np.abs(self.matrix).sum(axis=1).max()), 1.0)
@@ -261,8 +269,7 @@ class ColourTable:
         if rgb.dtype == np.uint16:
             position = rgb.astype(np.float32) * np.float32((size - 1) / full)
         else:
-            finite = np.isfinite(rgb).all(axis=1)
-            samples = np.where(finite[:, None], rgb, 0)  # in their own float type
+            samples, finite = _finite_samples(rgb)
             clamped = np.clip(samples, 0, 1)
             beyond = samples - clamped  # 0 within 0..1
             position = clamped.astype(np.float32) * np.float32(size - 1)
