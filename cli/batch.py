@@ -370,13 +370,6 @@ def _whitespace_in(name: str, count: int) -> str:
     return f"it has {what} {join_words(places)}"
 
 
-def _named(name: str) -> str:
-    """A file name as a near miss's sentence names it: in double quotes when whitespace
-    begins or ends it (``" photo.png"``), which would not show otherwise; else as it is (the
-    rule of the folder's "skipped" sentence: :func:`engines.fileio.quoted_name`)."""
-    return quoted_name(name)
-
-
 def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderNames,
                     doubled_only: bool = False) -> Iterator[tuple[str, str]]:
     """Every file :func:`near_miss` could name, each with its sentence, in ``names``' order
@@ -384,7 +377,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
     (``photo_mask.png.png.png``), or with whitespace before its extensions
     (``photo_mask .png``, ``photo_mask .png.png``) or around it (`` photo_mask.png``), is
     matched without them all (:func:`_bases`); the sentence quotes a name that whitespace
-    begins or ends (:func:`_named`). With ``doubled_only``, only those (no photo's name)."""
+    begins or ends (:func:`engines.fileio.quoted_name`). With ``doubled_only``, only those
+    (no photo's name)."""
     patterns = file_names(word)
     wanted = _wanted(image_path, word)
     own_folder = folder.resolve() == image_path.parent.resolve()
@@ -405,7 +399,7 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
                 what = "a folder" if entry.is_dir() else \
                     "a link to nothing" if entry.is_symlink() else None
                 if what is not None:
-                    yield name, (f"{_named(name)} is there, but it is {what}, not a "
+                    yield name, (f"{quoted_name(name)} is there, but it is {what}, not a "
                                  f"{word} file")
                 continue
             # the extensions as the user sees them (.PNG.png), not case-folded
@@ -421,8 +415,8 @@ def near_miss_files(image_path: Path, folder: Path, word: str, names: FolderName
             if why:
                 proper = pattern.format(stem=image_path.stem)
                 action = "save it as" if extension != ".png" else "rename it"
-                yield name, (f"{_named(name)} is there, but {' and '.join(why)}: {action} "
-                             f"{proper}")
+                yield name, (f"{quoted_name(name)} is there, but {' and '.join(why)}: "
+                             f"{action} {proper}")
 
 
 def near_miss_masks(files: list[Path], masks: Path | None, found: Mapping[Path, Path],
@@ -463,8 +457,8 @@ def near_misses_left_out(near: Sequence[Path]) -> tuple[str, str]:
     """Why the files ``near`` (:func:`near_miss_masks`, those of them that are picture files:
     the others are said as skipped) are left out of the pictures, said of one and of
     several, naming them (the other masks left out are the ones found; a name that
-    whitespace begins or ends in quotes, :func:`_named`)."""
-    names = names_and_more(near, 5, lambda path: _named(path.name))
+    whitespace begins or ends in quotes, :func:`engines.fileio.quoted_name`)."""
+    names = names_and_more(near, 5, lambda path: quoted_name(path.name))
     return (f"it is named as a picture's mask saved wrongly ({names}), not a picture to fill",
             f"they are named as pictures' masks saved wrongly ({names}), not pictures to fill")
 

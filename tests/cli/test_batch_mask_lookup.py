@@ -11,7 +11,7 @@ import numpy as np
 
 import cli.batch
 from cli import EXIT_FAILED, EXIT_OK
-from engines.fileio import load_image, save_image, skipped_files_note
+from engines.fileio import load_image, quoted_name, save_image, skipped_files_note
 from tests.cli.test_cli import _folder, run_cli
 
 
@@ -500,4 +500,4 @@ def test_the_skipped_list_quotes_names_that_whitespace_begins_or_ends(tmp_path):
         '2 files skipped: no picture extension (.txt): " lead.txt", notes.txt; 2 subfolders '
         'not searched (folder runs do not look into subfolders): " sub/", sub/; 1 broken '
         'link skipped (pointing to nothing): "gone.png "')
-    assert cli.batch._named(" lead.txt") == '" lead.txt"' and cli.batch._named("a b") == "a b"
+    assert quoted_name(" lead.txt") == '" lead.txt"' and quoted_name("a b") == "a b"
