@@ -288,18 +288,25 @@ def test_a_stray_mask_beside_the_proper_one_is_left_out_not_filled(tmp_path, cap
         "d_mask.PNG.png.png", "d_mask.png.png"]
 
 
+def _b_with_a_mask_beside_it(tmp_path, capsys, mask_name: str):
+    """``(folder, out, captured)`` of a ``batch`` run, failed, over ``pics/`` holding b.png
+    and, beside it, its mask saved as ``mask_name`` (a near miss), the masks read from the
+    pictures' own folder."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    save_image(folder / "b.png", np.full((40, 50, 3), 120, np.uint8))
+    save_image(folder / mask_name, np.dstack([_hole(10, 10)] * 3))
+    out = tmp_path / "out"
+    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
+                   "--engine", "telea") == EXIT_FAILED
+    return folder, out, capsys.readouterr()
+
+
 def test_a_mask_named_with_its_extension_thrice_is_named_and_left_out(tmp_path, capsys):
     """QA audit 34, F4: ``b_mask.png.png.png`` is b.png's mask saved wrongly, as the doubled
     name is: named in b.png's failure with its three extensions as written and the name to
     give it, and left out of the pictures rather than failed."""
-    folder = tmp_path / "pics"
-    folder.mkdir()
-    save_image(folder / "b.png", np.full((40, 50, 3), 120, np.uint8))
-    save_image(folder / "b_mask.png.png.png", np.dstack([_hole(10, 10)] * 3))
-    out = tmp_path / "out"
-    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
-                   "--engine", "telea") == EXIT_FAILED
-    captured = capsys.readouterr()
+    folder, out, captured = _b_with_a_mask_beside_it(tmp_path, capsys, "b_mask.png.png.png")
     assert captured.out.splitlines()[-1] == (
         f"  b.png: no mask for it in {folder} (looked for b_mask.png and similar; "
         "b_mask.png.png.png is there, but its name ends in three extensions (.png.png.png): "
@@ -448,14 +455,7 @@ def test_a_left_out_near_miss_that_whitespace_begins_is_quoted_in_the_list(tmp_p
                                                                            capsys):
     """QA audit 38, F7's leftover: the "files left out" list named `` b_mask.png`` bare
     (``(... saved wrongly ( b_mask.png), ...)``); it is quoted there as in the failure."""
-    folder = tmp_path / "pics"
-    folder.mkdir()
-    save_image(folder / "b.png", np.full((40, 50, 3), 120, np.uint8))
-    save_image(folder / " b_mask.png", np.dstack([_hole(10, 10)] * 3))
-    out = tmp_path / "out"
-    assert run_cli("batch", "--images", folder, "--masks", folder, "-o", out,
-                   "--engine", "telea") == EXIT_FAILED
-    captured = capsys.readouterr()
+    _folder, _out, captured = _b_with_a_mask_beside_it(tmp_path, capsys, " b_mask.png")
     assert ('1 file left out: it is named as a picture\'s mask saved wrongly '
             '(" b_mask.png"), not a picture to fill') in captured.err
     assert '" b_mask.png" is there, but it has a space before its name' in captured.out
