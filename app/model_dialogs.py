@@ -1142,19 +1142,19 @@ def _tooltip(entry: weights.Installation) -> str:
     (:func:`where_to_get`, as the "Weights needed" box says it; for a trained model, training
     one or Import file…)."""
     spec = entry.spec
+    trained = _engine_trained_here(spec)  # a model trained here
     state = "damaged" if entry.state is InstallState.DAMAGED else entry.label
     lines = [f"<b>{spec.title}</b> ({spec.id}) for {spec.engine}: {state}"]
     if entry.state in (InstallState.INSTALLED, InstallState.DAMAGED):
         lines.append(f"File: {entry.path} ({format_size(entry.size)})")
     if entry.state is InstallState.DAMAGED:
-        engine = _engine_trained_here(spec)  # a model trained here
         if spec.urls:
             again = "Download it again, or Remove it and Import file… with a copy you have"
-        elif engine is None:
+        elif trained is None:
             again = "Remove it, then Import file… with a copy you have"
         else:
             again = (f"Remove it, then train one with the command-line tool's “train "
-                     f"{engine.name}” command, or Import file… with a model file you have")
+                     f"{trained.name}” command, or Import file… with a model file you have")
         lines.append(f"It cannot be used: {entry.problem}. {again}.")
     if spec.contract:
         lines.append(f"Input: {spec.contract}")
@@ -1163,7 +1163,6 @@ def _tooltip(entry: weights.Installation) -> str:
     if spec.homepage:
         lines.append(f'Project: <a href="{spec.homepage}">{spec.homepage}</a>')
     if not spec.urls:
-        trained = _engine_trained_here(spec)
         if trained is not None:
             if entry.state is not InstallState.DAMAGED:  # else said with the damage
                 lines.append(f"Get it by hand: {TRAIN_STEP.format(engine=trained.name)}, or "
