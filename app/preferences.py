@@ -409,12 +409,18 @@ def _wheel_mode(value: Any) -> WheelMode | None:
     return WheelMode(value.strip().lower()) if isinstance(value, str) else None
 
 
-def load_window(minimum: tuple[int, int] = (1, 1)) -> tuple[QByteArray | None,
-                                                            QByteArray | None]:
+# No window the editor saves is smaller than this (width, height): a stored geometry under
+# it is damage (zeroed bytes). Not the window's minimum size, which depends on the panel
+# layout restored after the geometry: with every panel floating the window can be 278x249
+# (QA audit 41).
+SMALLEST_WINDOW = (100, 75)
+
+
+def load_window(minimum: tuple[int, int] = SMALLEST_WINDOW) -> tuple[QByteArray | None,
+                                                                     QByteArray | None]:
     """``(geometry, dock state)`` as saved, each None when absent or damaged (noted for
     :func:`not_understood`): not bytes, or a geometry not whole or with a rectangle smaller
-    than ``minimum`` (width, height: the smallest window the caller saves,
-    ``app.window.SMALLEST_WINDOW``) (:func:`_window_geometry`)."""
+    than ``minimum`` (width, height) (:func:`_window_geometry`)."""
     settings = store()
     geometry = _load(_GEOMETRY_KEY, None, settings,
                      lambda value, _unused: _window_geometry(value, minimum))
@@ -469,7 +475,8 @@ def _geometry_version(value: Any) -> int:
     return major if magic == _GEOMETRY_MAGIC else -1
 
 
-def _window_geometry(value: Any, minimum: tuple[int, int] = (1, 1)) -> QByteArray | None:
+def _window_geometry(value: Any, minimum: tuple[int, int] = SMALLEST_WINDOW
+                     ) -> QByteArray | None:
     """The stored ``value`` when it is the bytes of a whole ``saveGeometry``: its magic, at
     least as many bytes as its version holds (:func:`_geometry_layout`; a later minor
     version may add some) and each rectangle at least ``minimum`` (width, height; the

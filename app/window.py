@@ -144,12 +144,6 @@ def tool_menu_text(name: str, title: str) -> str:
     return title.replace(plain_text(marked), marked, 1) if marked else title
 
 
-# No window the editor saves is smaller than this: a stored geometry under it is damage
-# (zeroed bytes). Not the window's minimum size, which depends on the panel layout restored
-# after the geometry: with every panel floating the window can be 278x249 (QA audit 41).
-SMALLEST_WINDOW = QSize(100, 75)
-
-
 class MainWindow(FileCommands, FaceCommands, QMainWindow):
     """The editor window. ``worker`` may be given (tests); otherwise one is created."""
 
@@ -1400,8 +1394,7 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
         style = replace(self.canvas.style, visible=dict(self.canvas.style.visible))
         view.apply_to(style)
         self.overlay_panel.load(style)
-        geometry, state = preferences.load_window(
-            (SMALLEST_WINDOW.width(), SMALLEST_WINDOW.height()))
+        geometry, state = preferences.load_window()
         placed = geometry is None or self._restore_geometry(geometry)
         laid_out = state is None or self.restoreState(state)
         if state is not None and laid_out:
@@ -1421,15 +1414,15 @@ class MainWindow(FileCommands, FaceCommands, QMainWindow):
 
     def _restore_geometry(self, geometry: QByteArray) -> bool:
         """``restoreGeometry`` of ``geometry`` (checked by :func:`preferences.load_window`),
-        then kept usable: a window it leaves smaller than :data:`SMALLEST_WINDOW` gets its
-        default size back, and one it leaves on no screen is centred on the primary one.
-        False when Qt refused ``geometry``."""
+        then kept usable: a window it leaves smaller than
+        :data:`preferences.SMALLEST_WINDOW` gets its default size back, and one it leaves on
+        no screen is centred on the primary one. False when Qt refused ``geometry``."""
         default = self.size()
         if not self.restoreGeometry(geometry):
             return False
-        least = SMALLEST_WINDOW
+        least_width, least_height = preferences.SMALLEST_WINDOW
         size = self.normalGeometry().size()  # its geometry when neither maximized nor full
-        if size.width() < least.width() or size.height() < least.height():
+        if size.width() < least_width or size.height() < least_height:
             self.setWindowState(self.windowState() & ~(Qt.WindowMaximized | Qt.WindowFullScreen))
             self.resize(default)
         if QApplication.screenAt(self.frameGeometry().center()) is None:

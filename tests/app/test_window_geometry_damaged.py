@@ -110,7 +110,7 @@ def test_the_check_takes_whole_geometries_of_each_version_and_refuses_the_rest(q
 
     def taken(data: bytes) -> bool:
         preferences.store().setValue("window/geometry", QByteArray(data))
-        return preferences.load_window()[0] is not None
+        return preferences.load_window((1, 1))[0] is not None  # the layout, no floor
 
     def version(major: int, length: int) -> bytes:
         return saved[:4] + struct.pack(">H", major) + saved[6:length]
@@ -137,11 +137,9 @@ def test_the_check_takes_whole_geometries_of_each_version_and_refuses_the_rest(q
 def test_a_rectangle_below_the_smallest_window_is_refused_one_at_it_taken(qtbot):
     """The window saves no geometry smaller than ``SMALLEST_WINDOW``: one a pixel narrower is
     damage (named once, the default size kept); one at that size is taken, unnoted."""
-    from app.window import SMALLEST_WINDOW
-
     saved = _saved_geometry(qtbot)
     _note, default, _hint = _started(qtbot)
-    width, height = SMALLEST_WINDOW.width(), SMALLEST_WINDOW.height()
+    width, height = preferences.SMALLEST_WINDOW
     preferences.store().setValue("window/geometry",
                                  QByteArray(_rectangles((20, 30, 20 + width - 2,
                                                          30 + height - 1))(saved)))
