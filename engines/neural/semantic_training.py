@@ -256,12 +256,18 @@ def _check_label_file(path: Path, size: tuple[int, int], picture: str) -> np.nda
     ``(width, height)`` is not its picture's ``size``: training would stretch it. Each
     refusal names the label map with its folder (:func:`_label_map_named`)."""
     labels = read_label_map(path)
-    found = labels.shape[1], labels.shape[0]
-    if found != tuple(size):
-        raise TrainingLabelMapError(path, f"is {found[0]}x{found[1]} but its picture {picture} "
-                                    f"is {size[0]}x{size[1]}; a label map must match its "
-                                    "picture's size")
+    if labels.shape != (size[1], size[0]):
+        raise TrainingLabelMapError(path, _other_size(labels, picture, size)
+                                    + "; a label map must match its picture's size")
     return labels
+
+
+def _other_size(labels: np.ndarray, picture: str, size: tuple[int, int]) -> str:
+    """Why ``labels`` (``(H, W)``) do not fit the picture called ``picture`` of ``size``
+    ``(width, height)``, after the label map's name: ``"is 80x72 but its picture p0.png is
+    40x36"``."""
+    return (f"is {labels.shape[1]}x{labels.shape[0]} but its picture {picture} is "
+            f"{size[0]}x{size[1]}")
 
 
 def write_label_map(path: Path, labels: np.ndarray) -> None:
@@ -341,9 +347,9 @@ class TrainingSet:
             if label_map.shape != picture.shape[:2]:  # checked before: one of them changed
                 raise TrainingLabelMapError(
                     self.labels[index],
-                    f"is {label_map.shape[1]}x{label_map.shape[0]} but its picture "
-                    f"{self.images[index].name} is {picture.shape[1]}x{picture.shape[0]} "
-                    "(the crop would stretch it)")
+                    _other_size(label_map, self.images[index].name,
+                                (picture.shape[1], picture.shape[0]))
+                    + " (the crop would stretch it)")
             image, label = random_crop(picture, label_map, size, rng)
             images.append(image)
             labels.append(label)
