@@ -111,9 +111,25 @@ THIN_LINE_SHARE = 0.6
 # keeps the edge map, so a stroke along a road's side still bends the side), and the
 # sources' structure map then marks lines of that kind up to BAND_MARGIN times the band's
 # width by their centre line (:func:`_traces_bands`).
+# A band runs on past the hole; a blob (a dark disc about as long as it is wide) ends
+# within about its width: a stroke traces a band only where each of its ends does, from
+# where it meets the hole, along the stroke's way or up to BAND_TURN degrees from it, the
+# band's grey (nearer the band's than its sides') runs on away from the hole for BAND_RUN
+# times the band's width, in a corridor BAND_CORRIDOR of that width wide (BAND_RUN_SHARE of
+# the corridor's known pixels at each step), or widens to BAND_MEETS times that width
+# before it stops (:func:`_bands_run_on`). Judged on the grey, not on the bands' region: a
+# road that meets a roundabout, or a pole that meets a lamp, just past the hole goes on
+# into the wider area of its grey it meets, where the region ends (a rule on the region
+# dropped them: QA audit 41, F2). A stroke from one dark disc across the hole into another
+# traced a 43 px band, and the fill dragged a dark streak across the hole (QA audit 40).
 BAND_WIDTH = 65
 BAND_CENTRED = 0.5
 BAND_MARGIN = 1.25
+BAND_RUN = 2.0
+BAND_CORRIDOR = 0.5
+BAND_RUN_SHARE = 0.8
+BAND_MEETS = 1.6
+BAND_TURN = 30
 
 
 class ThinLines(enum.Flag):
@@ -649,11 +665,18 @@ class _FinestGrey:
     """The finest level's grey picture (:func:`_edge_grey`) and its Canny high threshold
     over the known pixels, made at the first use (``cancel`` checked as they are made) and
     kept for the next: the thin lines and the bands are judged on them, and the threshold
-    sets the lines' depth at every level (``LevelInputs.line_high``)."""
+    sets the lines' depth at every level (``LevelInputs.line_high``). ``thin_strokes``: the
+    kinds of thin lines each stroke traces (:func:`_thin_strokes`) once
+    :func:`_traces_thin_lines` has judged them, for :func:`_traces_bands` (None before).
+    Judged in the thin lines' box, they are those of the bands' wider box: the strokes are
+    numbered alike in both (each box holds the whole sketch), and the lines under the
+    drawn pixels are found from the pixels within a few thin-line widths of them, which
+    both boxes hold."""
 
     def __init__(self, level: LevelInputs, cancel: CancelToken | None = None) -> None:
         self._level, self._cancel = level, cancel
         self._made: tuple[np.ndarray, float] | None = None
+        self.thin_strokes: np.ndarray | None = None
 
     def _make(self) -> tuple[np.ndarray, float]:
         if self._made is None:
@@ -682,7 +705,8 @@ class _Traced(NamedTuple):
     ``THIN_LINE_RING`` px from the hole (``drawn``; ``pixels`` of each stroke); ``ends``,
     the pieces of the strokes on known pixels up to ``THIN_LINE_RING[1]`` px from the hole
     (where a stroke comes to the hole from one side: 8-connected, 0 off them, numbered
-    from 1), and ``end_stroke``, the stroke of each piece (``end_stroke[0]``: 0)."""
+    from 1), and ``end_stroke``, the stroke of each piece (``end_stroke[0]``: 0); ``away``,
+    each box pixel's distance from the hole (float32, 0 in it)."""
 
     crop: np.ndarray
     high: float
@@ -692,6 +716,7 @@ class _Traced(NamedTuple):
     pixels: np.ndarray
     ends: np.ndarray
     end_stroke: np.ndarray
+    away: np.ndarray
 
 
 def _drawn_by_the_hole(level: LevelInputs, width: int, cancel: CancelToken | None = None,
@@ -719,7 +744,7 @@ def _drawn_by_the_hole(level: LevelInputs, width: int, cancel: CancelToken | Non
     grey = grey or _FinestGrey(level, cancel)
     crop = np.ascontiguousarray(grey.gray[rows, columns])
     pixels = np.bincount(strokes[drawn], minlength=count)
-    return _Traced(crop, grey.high, strokes, count, drawn, pixels, ends, end_stroke)
+    return _Traced(crop, grey.high, strokes, count, drawn, pixels, ends, end_stroke, away)
 
 
 def _kinds_traced(traced: _Traced, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
@@ -777,10 +802,12 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None,
     the hole only has none) shows nothing. The lines' depth is set by the whole level's
     known gradients, as for its structure map; the lines are found in a box around those
     pixels only. ``grey``: the level's :class:`_FinestGrey` (made here when not given)."""
+    grey = grey or _FinestGrey(level, cancel)
     traced = _drawn_by_the_hole(level, THIN_LINE_WIDTH, cancel, grey)
     if traced is None:
         return NO_THIN_LINES
-    return _kinds(_thin_strokes(traced, cancel))
+    grey.thin_strokes = _thin_strokes(traced, cancel)
+    return _kinds(grey.thin_strokes)
 
 
 def _thin_strokes(traced: _Traced, cancel: CancelToken | None = None) -> np.ndarray:
@@ -813,14 +840,104 @@ def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
     return axes, half
 
 
+def _bands_run_on(traced: _Traced, axes: np.ndarray, half: np.ndarray,
+                  kind: ThinLines) -> np.ndarray:
+    """Per end of :attr:`_Traced.ends` (``(ends,)`` bool; ``[0]`` False), whether the band
+    of ``kind`` under its drawn pixels (``axes``, ``half``: :func:`_band_axes`) runs on away
+    from the hole, as a band does and a blob (a dark disc) does not.
+
+    The band's width there is twice the median ``half`` of the end's drawn pixels on an
+    axis, its grey the median grey of those pixels; a pixel holds the band's grey where it
+    is nearer that than its sides' (the median grey 1.5 half-widths across the way from
+    those pixels, on the side nearer the background: the brighter for a dark band). From
+    where the end meets the hole (its pixels under ``THIN_LINE_RING[0]`` px from it), along
+    the way to its drawn pixel farthest from there or up to ``BAND_TURN`` degrees from it,
+    the band runs on where a corridor ``BAND_CORRIDOR`` of its width wide holds its grey
+    (``BAND_RUN_SHARE`` of the corridor's known pixels at each step) for ``BAND_RUN`` times
+    its width, or, before the corridor stops holding, the pixels holding the grey across
+    the way from it span ``BAND_MEETS`` times its width: the band meets a wider area of its
+    grey (a road a roundabout, a pole a lamp). Pixels off the box or in the hole do not
+    hold the grey, and the corridor does not count them (a step with none holds). An end
+    with fewer than 4 drawn pixels on an axis, or none near the hole, runs on (it has no
+    band to judge, or no way)."""
+    ends, drawn, away = traced.ends, traced.drawn, traced.away
+    crop = traced.crop
+    height, width = crop.shape
+    runs_on = np.ones(int(traced.end_stroke.shape[0]), bool)
+    runs_on[0] = False
+    turns = np.radians(np.arange(-BAND_TURN, BAND_TURN + 1, 5))
+
+    def grey_at(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The grey at ``points`` (``(..., 2)`` float rows, columns) and where it counts
+        (in the box, off the hole)."""
+        rows, columns = np.rint(points[..., 0]).astype(int), np.rint(points[..., 1]).astype(int)
+        counted = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+        rows, columns = np.clip(rows, 0, height - 1), np.clip(columns, 0, width - 1)
+        counted &= away[rows, columns] > 0
+        return crop[rows, columns], counted
+
+    for end in range(1, runs_on.shape[0]):
+        piece = ends == end
+        on_axes = piece & drawn & axes
+        inner = np.argwhere(piece & ~drawn)
+        if np.count_nonzero(on_axes) < 4 or not inner.size:
+            continue
+        meets = inner.mean(axis=0)
+        outer = np.argwhere(piece & drawn)
+        way = outer[np.argmax(((outer - meets) ** 2).sum(axis=1))] - meets
+        if not way.any():
+            continue
+        way = way / np.hypot(*way)
+        band_width = 2 * float(np.median(half[on_axes]))
+        band = float(np.median(crop[on_axes]))
+        sides = []
+        for sign in (-1, 1):
+            grey, counted = grey_at(np.argwhere(on_axes)
+                                    + sign * (0.75 * band_width + 2) * np.array([-way[1], way[0]]))
+            if counted.any():
+                sides.append(float(np.median(grey[counted])))
+        if not sides:
+            continue
+        threshold = ((band + max(sides)) / 2 if kind == ThinLines.DARK
+                     else (band + min(sides)) / 2)
+        steps = np.arange(int(np.ceil(BAND_RUN * band_width)) + 1)
+        reach = int(np.ceil(BAND_MEETS * band_width))
+        across = np.arange(-reach, reach + 1)
+        corridor = np.abs(across) <= BAND_CORRIDOR * band_width / 2
+        angle = np.arctan2(way[0], way[1])
+        runs_on[end] = False
+        for turn in turns:
+            ahead = np.array([np.sin(angle + turn), np.cos(angle + turn)])
+            aside = np.array([-ahead[1], ahead[0]])
+            grey, counted = grey_at(meets + steps[:, None, None] * ahead
+                                    + across[None, :, None] * aside)
+            held = counted & ((grey <= threshold) if kind == ThinLines.DARK
+                              else (grey >= threshold))
+            holds = (np.count_nonzero(held[:, corridor], axis=1)
+                     >= BAND_RUN_SHARE * np.count_nonzero(counted[:, corridor], axis=1))
+            if holds.all():
+                runs_on[end] = True
+                break
+            within = held[:int(np.argmin(holds))]
+            stop = np.zeros((within.shape[0], 1), bool)
+            right = np.argmin(np.concatenate([within[:, reach:], stop], axis=1), axis=1)
+            left = np.argmin(np.concatenate([within[:, reach::-1], stop], axis=1), axis=1)
+            if within.size and (left + right - 1).max() >= BAND_MEETS * band_width:
+                runs_on[end] = True
+                break
+    return runs_on
+
+
 def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
                   grey: _FinestGrey | None = None) -> tuple[ThinLines, int]:
     """The kinds of bands (lines wider than ``THIN_LINE_WIDTH``, up to ``BAND_WIDTH``: a
     road, a pole) whose axis ``level``'s sketch traces, and the line width that marks them
     by their centre line (:func:`_thin_lines`; 0 when none): judged per end of a stroke as
     :func:`_traces_thin_lines` judges thin lines, on the bands' axes (:func:`_band_axes`);
-    a stroke that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``).
-    The width is ``BAND_MARGIN`` times the widest traced band's (its strokes' median).
+    a stroke that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``),
+    nor does a stroke with an end on a blob (its band does not run on:
+    :func:`_bands_run_on`). The width is ``BAND_MARGIN`` times the widest traced band's
+    (its strokes' median).
     ``grey``: the level's :class:`_FinestGrey` (made here when not given)."""
     traced = _drawn_by_the_hole(level, BAND_WIDTH, cancel, grey)
     if traced is None:
@@ -830,7 +947,16 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
         for kind in (ThinLines.DARK, ThinLines.BRIGHT))
     kinds = _kinds_traced(traced, dark, bright)
     if kinds.any():
-        kinds &= ~_thin_strokes(traced, cancel).any(axis=1, keepdims=True)
+        # a stroke with an end on a blob (its band does not run on) traces no band
+        on_blobs = _kinds_traced(
+            traced,
+            dark & ~_bands_run_on(traced, dark, dark_half, ThinLines.DARK)[traced.ends],
+            bright & ~_bands_run_on(traced, bright, bright_half, ThinLines.BRIGHT)[traced.ends])
+        kinds &= ~on_blobs.any(axis=1, keepdims=True)
+    if kinds.any():
+        thin = (grey.thin_strokes if grey is not None and grey.thin_strokes is not None
+                else _thin_strokes(traced, cancel))
+        kinds &= ~thin.any(axis=1, keepdims=True)
     found = _kinds(kinds)
     if not found:
         return NO_THIN_LINES, 0
