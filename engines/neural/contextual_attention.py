@@ -31,7 +31,8 @@ far from the hole only change pixels that are composited away.
 reference the tests and ``bench/neural.py`` compare against.
 
 Tensors are float32 (attention runs in float32 even under CUDA autocast: the norms and the
-softmax overflow in float16). Masks are ``(N, 1, H_img, W_img)`` with 1 = hole.
+softmax overflow in float16), or float64 for a network in float64 (tests: so that a
+difference between two ways of computing shows beyond float32's rounding). Masks are ``(N, 1, H_img, W_img)`` with 1 = hole.
 """
 
 from __future__ import annotations
@@ -112,17 +113,19 @@ def _neighbours(index: torch.Tensor, offset: int, height: int, width: int,
 
 
 class _Workspace:
-    """Reusable float32 buffers: a fresh large allocation page-faults on every block."""
+    """Reusable buffers of the features' dtype: a fresh large allocation page-faults on
+    every block."""
 
-    def __init__(self, device) -> None:
-        self.device = device
+    def __init__(self, device, dtype: torch.dtype = torch.float32) -> None:
+        self.device, self.dtype = device, dtype
         self._flat: dict[str, torch.Tensor] = {}
 
     def get(self, name: str, rows: int, cols: int) -> torch.Tensor:
         """An uninitialised ``(rows, cols)`` view on the buffer called ``name``."""
         flat = self._flat.get(name)
         if flat is None or flat.numel() < rows * cols:
-            flat = self._flat[name] = torch.empty(rows * cols, device=self.device)
+            flat = self._flat[name] = torch.empty(rows * cols, device=self.device,
+                                                  dtype=self.dtype)
         return flat[:rows * cols].view(rows, cols)
 
 
@@ -243,7 +246,7 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
     """Contextual attention in ``O(block * HW)`` memory; same result as the full formulation.
 
     Args:
-        f, b: ``(N, C, H, W)`` float32 features to fill and to copy from (the same tensor in
+        f, b: ``(N, C, H, W)`` float32 (or float64) features to fill and to copy from (the same tensor in
             DeepFill); ``H`` and ``W`` even.
         mask: ``(N, 1, MASK_FACTOR/RATE*H, ...)`` hole mask (1 = hole) at image resolution, or
             ``None`` (every key usable). Only the first image's mask is used, as upstream.
@@ -283,7 +286,7 @@ def chunked_contextual_attention(f: torch.Tensor, b: torch.Tensor, mask: torch.T
         positions = query_mask[top:bottom, left:right].reshape(-1).nonzero().squeeze(1)
         positions = positions.to(b.device)
         selected = selected[positions]
-    work = _Workspace(b.device)
+    work = _Workspace(b.device, b.dtype)
     outputs = []
     for i in range(batch):
         raw = F.unfold(b[i:i + 1], 2 * RATE, padding=1, stride=RATE)[0].t()  # (L, C*16)
@@ -395,14 +398,16 @@ class ContextualAttention(nn.Module):
         kernel = None
         if self.fuse:
             kernel = self.fuse_weight if self.fuse_weight is not None else torch.eye(3)
+        # at least float32 (half and bfloat16 overflow in the softmax); float64 stays float64
+        wide = torch.promote_types(dtype, torch.float32)
         with _full_precision(f.device.type):
-            f32, b32 = f.float(), b.float()
+            f_wide, b_wide = f.to(wide), b.to(wide)
             if self.chunked and not (torch.is_grad_enabled() and f.requires_grad):
-                out = chunked_contextual_attention(f32, b32, mask, kernel, self.eps_inside,
-                                                   self.tf_compat, query_box,
+                out = chunked_contextual_attention(f_wide, b_wide, mask, kernel,
+                                                   self.eps_inside, self.tf_compat, query_box,
                                                    self.block_elements, query_mask)
             else:
-                out = full_contextual_attention(f32, b32, mask, kernel, self.eps_inside,
+                out = full_contextual_attention(f_wide, b_wide, mask, kernel, self.eps_inside,
                                                 self.tf_compat)
         return out.to(dtype)
 

@@ -179,6 +179,28 @@ def test_module_variants_and_autograd_fallback():
         torch.testing.assert_close(v2(f, f, mask), out.detach())
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_float64_network_attends_in_float64(variant):
+    """A float64 layer computes in float64, so a float64 test sees any difference beyond
+    rounding between two ways of computing (upstream's full volume, the chunked blocks of
+    any size). Attention computed in float32 differs from upstream's float64 by ~1e-7, and
+    between block sizes by float32 rounding amplified by the softmax (~1e-5 on AVX-512)."""
+    fuse, eps_inside, tf = VARIANTS[variant]
+    layer = ContextualAttention(fuse_buffer=fuse, eps_inside=eps_inside).double()
+    layer.fuse, layer.tf_compat = fuse, tf
+    f = features((1, 6, 12, 20), 21).double()
+    mask = torch.zeros(1, 1, 48, 80)
+    mask[..., 16:32, 24:48] = 1
+    expected = upstream_attention(f, f, mask, torch.eye(3, dtype=torch.float64) if fuse
+                                  else None, eps_inside, tf)
+    with torch.no_grad():
+        for block in (1, 7, None):
+            layer.block_elements = None if block is None else block * 60
+            out = layer(f, f, mask)
+            assert out.dtype == torch.float64 and out.abs().amax() > 0.1
+            torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+
+
 def test_shapes_are_checked():
     f = features((1, 4, 8, 8), 13)
     with pytest.raises(ValueError, match="differ"):
