@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
         sigterm_stops_like_ctrl_c,
         stopped_by_sigterm,
     )
-    from cli._errors import debug_traceback, describe_error
+    from cli._errors import BUG_HINT, debug_traceback, describe_error
     from cli._parsing import chosen_parser
 
     modules = command_modules()
@@ -120,6 +120,5 @@ def main(argv: list[str]) -> int:
         message, expected = describe_error(exc)  # an engine's crash is named after it
         print(f"error: {one_line(message)}", file=sys.stderr)
         if not expected and not debug:
-            print("(this looks like a bug; run again with --debug for details)",
-                  file=sys.stderr)
+            print(BUG_HINT, file=sys.stderr)
         return exit_code(exc, expected)

@@ -30,6 +30,17 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
     return exception_line(exc), False
 
 
+# said after a failure that is a bug (:func:`describe_error`'s not expected), without --debug
+BUG_HINT = "(this looks like a bug; run again with --debug for details)"
+
+
+def is_bug(exc: BaseException) -> bool:
+    """Whether ``exc`` is a bug rather than an ordinary failure (:func:`describe_error`): an
+    engine's crash, or any exception not user-facing. A folder run's picture that failed
+    with one makes the run end with :data:`BUG_HINT`."""
+    return not describe_error(exc)[1]
+
+
 # whether traceback prints an exception's __notes__ itself (Python 3.11+)
 NOTES_PRINTED = sys.version_info >= (3, 11)
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"

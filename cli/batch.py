@@ -30,7 +30,7 @@ from cli._common import (
     refuse_link_loops,
     request_settings,
 )
-from cli._errors import debug_traceback
+from cli._errors import BUG_HINT, debug_traceback, is_bug
 from engines import registry
 from engines.base import Engine, Guidance, InpaintRequest, InputError
 from engines.batch import (
@@ -670,6 +670,17 @@ def print_failures(result: BatchResult, debug: bool = False) -> None:
             print(debug_traceback(error), end="", file=sys.stderr)
 
 
+def print_bug_hint(result: BatchResult, debug: bool = False) -> None:
+    """Without ``debug`` (``--debug``), :data:`~cli._errors.BUG_HINT` on stderr, once, when
+    a picture of ``result`` failed from a bug (an engine's crash, any exception not
+    user-facing: :func:`cli._errors.is_bug` on :attr:`engines.batch.BatchResult.errors`), as
+    a single command says it; nothing after ordinary failures (a damaged picture). A folder
+    run says it last (a stopped one after its error line, an interrupted one before it)."""
+    if not debug and any(is_bug(error) for error in result.errors):
+        sys.stdout.flush()  # after the lists, where both go to one terminal
+        print(BUG_HINT, file=sys.stderr)
+
+
 def print_skipped(result: BatchResult) -> None:
     """Say which pictures were skipped, and why: results already in the output folder (a
     count) and pictures of another size than the mask (``  big.png 320x240, the mask
@@ -734,6 +745,7 @@ def _interrupted(stop: BatchInterrupted, overwrite: bool,
         again = (f"{listed} still from before this run: run the same command again to redo "
                  f"every picture, or delete {those} and run it without --overwrite to finish "
                  "only the rest")
+    print_bug_hint(stop.result, debug)
     return KeyboardInterrupt(f"interrupted: {so_far(stop.result, stop.not_done)}; {again}")
 
 
@@ -759,6 +771,7 @@ def _stopped(stop: BatchStopped, notes: Iterable[str] | None = None,
     if stop.earlier:
         _print_earlier(stop.earlier, stop.result.noun)
     print(f"error: {one_line(str(stop))}", file=sys.stderr)
+    print_bug_hint(stop.result, debug)
     return EXIT_FAILED
 
 
@@ -867,4 +880,5 @@ def run(args: argparse.Namespace) -> int:
             return result  # stopped for lack of room: its exit code
     print(f"{len(result.written)} written to {args.output}, {len(result.failed)} failed")
     print_outcome(result, notes(result), debug=debug)
+    print_bug_hint(result, debug)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import dataclasses
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from cli._common import (
     ranged,
     refuse_link_loops,
 )
-from cli.batch import file_names, named_file, print_outcome, run_to_end
+from cli.batch import (
+    file_names,
+    folder_names,
+    named_file,
+    print_bug_hint,
+    print_outcome,
+    run_to_end,
+)
 from engines.base import UNLABELLED, EngineCrashed, EngineError, InputError
 from engines.batch import (
     WORK_SHARE,
@@ -36,7 +44,7 @@ from engines.batch import (
     note_lines,
 )
 from engines.device import require_device
-from engines.fileio import ImageFileError, count_noun, load_image
+from engines.fileio import ImageFileError, count_noun, list_images, load_image
 from engines.segmentation.labels import MAX_REGIONS
 
 NAME = "segment"
@@ -177,21 +185,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _taken_as_mask_note(image: Path, output: Path) -> str | None:
-    """Why the label map ``output``, just written beside its picture ``image``, is named
-    badly: ``batch --masks`` on that folder would take it as the picture's mask (the one
-    :func:`cli.batch.named_file` finds there, ``photo.jpg`` -> ``photo.png``,
-    ``photo_mask.png``...), with a name to give it instead (``photo_labels.png``, as
-    ``batch --labels`` names label maps). None in another folder, or when another file
-    there would be taken first. The map is kept: the user chose its name."""
+    """Why the label map ``output``, just written, is named badly: ``batch --masks`` on its
+    folder would take it as the mask of a picture there (the one :func:`cli.batch.named_file`
+    finds, ``photo.jpg`` -> ``photo.png``, ``photo_mask.png``...): its own picture
+    ``image`` beside it, or another one (``segment photo.jpg -o other.png`` beside
+    ``other.jpg``), with a name to give it instead (``photo_labels.png``, as ``batch
+    --labels`` names label maps). None when no picture there would take it (another file
+    there taken first). The map is kept: the user chose its name."""
     folder = output.parent
-    if folder.resolve() != image.parent.resolve():
-        return None
-    mask = named_file(image, folder)
-    if mask is None or mask.resolve() != output.resolve():
+    names = folder_names(folder)  # read once for every picture's lookup
+    taker = next((picture for picture in _pictures_named_like(image, output)
+                  if (mask := named_file(picture, folder, names=names)) is not None
+                  and mask.resolve() == output.resolve()), None)
+    if taker is None:
         return None
     other = file_names("labels")[1].format(stem=image.stem)
-    return (f"batch --masks on this folder would take {output.name} as {image.name}'s mask; "
+    where = "this folder" if folder.resolve() == image.parent.resolve() else str(folder)
+    return (f"batch --masks on {where} would take {output.name} as {taker.name}'s mask; "
             f"name the label map {other} to keep them apart")
+
+
+def _pictures_named_like(image: Path, output: Path) -> Iterator[Path]:
+    """The pictures in ``output``'s folder whose name ``output``'s begins with (the only ones
+    that may take it as their mask), ``image`` first where it is there; never ``output``."""
+    folder = output.parent
+    if image.parent.resolve() == folder.resolve():
+        yield image
+    try:
+        pictures = list_images(folder)
+    except OSError:  # the map was written there: unreadable only in a race
+        return
+    key = unicodedata.normalize("NFC", output.name).casefold()
+    for picture in pictures:
+        if picture.resolve() in (image.resolve(), output.resolve()):
+            continue
+        if key.startswith(unicodedata.normalize("NFC", picture.stem).casefold()):
+            yield picture
 
 
 def _run_folder(args: argparse.Namespace) -> int:
@@ -241,6 +270,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     # the failed, the skipped, then the notes (the pictures without a face last: a list)
     print_outcome(result, note_lines(others), debug=getattr(args, "debug", False))
     _print_no_face(no_face, pictures, output)
+    print_bug_hint(result, getattr(args, "debug", False))  # last, as a single run says it
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

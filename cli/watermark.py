@@ -31,7 +31,7 @@ from cli._common import (
     refuse_link_loops,
     request_settings,
 )
-from cli.batch import print_outcome, run_to_end
+from cli.batch import print_bug_hint, print_outcome, run_to_end
 from engines import registry
 from engines.base import InputError
 from engines.batch import SIZE_POLICIES, BatchResult, clear_folder
@@ -220,11 +220,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.written)} written to {output}, {len(result.failed)} failed")
     print_outcome(result, debug=getattr(args, "debug", False))  # --debug: tracebacks
     print_unmarked(result)
-    if result.unmarked and not result.written and not result.skipped:
+    none_marked = bool(result.unmarked) and not result.written and not result.skipped
+    if none_marked:
         print("error: the watermark was found in none of the images; nothing was written "
               "(--unmarked fill fills them all the same)", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK if result.ok else EXIT_FAILED
+    print_bug_hint(result, getattr(args, "debug", False))  # last, as a single run says it
+    return EXIT_FAILED if none_marked or not result.ok else EXIT_OK
 
 
 def _unmarked_in_estimate(estimate: WatermarkEstimate) -> str:

@@ -192,14 +192,25 @@ class TrainingLabelMapError(LabelMapError):
 
 # why a label map whose data stops before its end is refused (as fileio words a picture's)
 LABEL_MAP_CUT_SHORT = "is cut short, as an interrupted copy or download leaves it"
+# why a pipe, socket or device in place of a label map is refused (as a folder there is)
+SPECIAL_FILE = "is a special file (a pipe, socket or device), not a label map"
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` (followed through links) is there but neither a file nor a folder:
+    a pipe, a socket or a device."""
+    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def read_label_map(path: str | Path) -> np.ndarray:
     """A ``(H, W)`` uint8 class-id map from an indexed (``P``) or grey (``L``) PNG, decoded in
     full. :class:`TrainingLabelMapError` names it and says why when it cannot be: missing, a
-    folder, empty, not a PNG, cut short (:data:`LABEL_MAP_CUT_SHORT`, also when Pillow would
-    decode it as far as it goes), damaged, or of another kind."""
+    folder, a special file (:data:`SPECIAL_FILE`; never read: a pipe would wait), empty,
+    not a PNG, cut short (:data:`LABEL_MAP_CUT_SHORT`, also when Pillow would decode it as
+    far as it goes), damaged, or of another kind."""
     path = Path(path)
+    if _is_special(path):  # reading a pipe would wait for a writer
+        raise TrainingLabelMapError(path, SPECIAL_FILE)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -225,10 +236,11 @@ def read_label_map(path: str | Path) -> np.ndarray:
                 path, "is damaged: its image data cannot be decoded") from None
 
 
-def _label_map_shown(path: Path) -> str:
-    """The path of the label map ``path`` as a message shows it: with its folder's name
-    ("labels/p0.png"), as its picture may be p0.png too; "./p0.png" when that folder is the
-    current one (``--labels .``, whose dot pathlib drops), the whole path under a root."""
+def _shown(path: Path) -> str:
+    """The path of a label map or training picture ``path`` as a message shows it: with its
+    folder's name ("labels/p0.png", "images/p0.png"), as a picture and its label map are
+    often both p0.png; "./p0.png" when that folder is the current one (``--labels .``,
+    ``--images .``, whose dot pathlib drops), the whole path under a root."""
     folder = path.parent
     if folder.name:
         return str(Path(folder.name, path.name))
@@ -239,8 +251,8 @@ def _label_map_shown(path: Path) -> str:
 
 def _label_map_named(path: Path) -> str:
     """How a message names the label map at ``path``: "the label map labels/p0.png", with its
-    folder (:func:`_label_map_shown`)."""
-    return f"the label map {_label_map_shown(path)}"
+    folder (:func:`_shown`)."""
+    return f"the label map {_shown(path)}"
 
 
 def _check_label_mode(path: Path, mode: str) -> None:
@@ -293,11 +305,12 @@ def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
     return np.ascontiguousarray(image), np.ascontiguousarray(labels)
 
 
-def _leave_out(notify: ProgressFn, name: str, why: Exception) -> None:
-    """Say that the picture ``name`` is left out of training, and why (it cannot be read):
-    a file error's reason only, as the notice names the picture already."""
+def _leave_out(notify: ProgressFn, picture: Path, why: Exception) -> None:
+    """Say that the training picture at ``picture`` is left out of training, and why (it
+    cannot be read): named with its folder, as label maps are (:func:`_shown`: "left out
+    images/p1.png: ..."), and a file error's reason only, as the notice names it already."""
     reason = why.strerror if isinstance(why, fileio.ImageFileError) and why.strerror else why
-    notify(TrainProgress("notice", message=f"left out {name}: {reason}"))
+    notify(TrainProgress("notice", message=f"left out {_shown(picture)}: {reason}"))
 
 
 def _none_readable(config: TrainConfig, count: int) -> InputError:
@@ -338,7 +351,7 @@ class TrainingSet:
             try:
                 picture = fileio.read_training_rgb(self.images[index])
             except fileio.ImageFileError as exc:
-                dropped = self.images.pop(index).name
+                dropped = self.images.pop(index)
                 self.labels.pop(index)
                 if notify is not None:
                     _leave_out(notify, dropped, exc)
@@ -374,21 +387,24 @@ def _label_folder_set(config: TrainConfig, folder: Path, images: list[Path],
                       notify: ProgressFn) -> tuple[TrainingSet, str, int]:
     """The pictures of ``images`` with their label maps in ``folder`` (same stem, .png).
     Unreadable pictures are left out first (said as without ``--labels``); then
-    :class:`InputError` if a readable picture has no label map (or a folder in its place),
-    or a label map cannot be decoded in full or does not fit its picture."""
+    :class:`InputError` if a readable picture has no label map (or a folder or a special
+    file in its place), or a label map cannot be decoded in full or does not fit its
+    picture."""
     readable = []
     for image in images:
         try:
             size = fileio.image_size(image)
         except fileio.ImageFileError as exc:
-            _leave_out(notify, image.name, exc)
+            _leave_out(notify, image, exc)
             continue
         readable.append((image, folder / f"{image.stem}.png", size))
     if not readable:
         raise _none_readable(config, len(images))
     for _image, label, _size in readable:
         if label.is_dir():
-            raise InputError(f"{_label_map_shown(label)} is a folder, not a label map")
+            raise InputError(f"{_shown(label)} is a folder, not a label map")
+        if _is_special(label):
+            raise InputError(f"{_shown(label)} {SPECIAL_FILE}")
     absent = [label.name for _image, label, _size in readable if not label.is_file()]
     if absent:
         verb = "has" if len(absent) == 1 else "have"
@@ -440,7 +456,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                 try:
                     picture = fileio.read_training_rgb(path)
                 except fileio.ImageFileError as exc:  # one bad file does not end the run
-                    _leave_out(notify, path.name, exc)
+                    _leave_out(notify, path, exc)
                     if readable:  # dealt with: the bar moves on (a last one, to its end)
                         notify(TrainProgress("labels", index + 1, len(images)))
                     continue
@@ -922,10 +938,16 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
 
 def _saved_note(saver: _Saver, output: Path, trainer: _Trainer, label_set: str) -> str:
     """Save the steps a run that stops on an error has done, as on a cancel; what its
-    message adds to say so ("; saved m.pt at step 3 (--resume continues it)")."""
+    message adds to say so ("; saved m.pt at step 3 (--resume continues it)"). Saved beside
+    ``output`` (a file appeared there meanwhile: :class:`_Saver`), it names the file written
+    and the ``-o`` that continues it, as an interrupted run's message does ("; saved
+    m-2.pt at step 3 (--resume with -o /runs/m-2.pt continues it)"): ``--resume`` alone
+    would take up the file that appeared."""
     saver.save(trainer.checkpoint(label_set))
-    saved = saver.path.name if saver.path == output else saver.path
-    return f"; saved {saved} at step {trainer.step} (--resume continues it)"
+    if saver.path == output:
+        return f"; saved {output.name} at step {trainer.step} (--resume continues it)"
+    return (f"; saved {saver.path.name} at step {trainer.step} (--resume with -o {saver.path} "
+            "continues it)")
 
 
 def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> TrainResult:

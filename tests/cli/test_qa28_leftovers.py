@@ -83,7 +83,7 @@ def test_an_unreadable_last_picture_still_ends_the_labelling_bar(model_cache, ph
     assert cli.main(_one_step(photos, output)) == EXIT_OK
     [before] = shown
     screens = screen_lines(before)
-    assert any(line.startswith("left out p9.png:") for line in screens)
+    assert any(line.startswith("left out images/p9.png:") for line in screens)
     assert any(line.startswith("labelling: 100%") and "3/3" in line for line in screens)
     assert screens[-1].startswith("training: preparing the first step")
 

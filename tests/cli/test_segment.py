@@ -265,3 +265,38 @@ def test_a_map_written_under_its_pictures_mask_name_is_noted(tmp_path, capsys):
                      "regions"]) == 0
     assert len(_note(capsys)) == 1
     assert cli.batch.find_masks([picture], folder) == {picture: folder / "photo.png"}
+
+
+def test_a_map_written_under_another_pictures_mask_name_is_noted(tmp_path, capsys):
+    """`segment photo.jpg -o other.png` beside other.jpg: `batch --masks` there would take the
+    map as other.jpg's mask; noted as for its own picture's mask name, naming other.jpg, in
+    the pictures' folder and in another folder holding other.jpg (named then)."""
+    import cli.batch
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    image = np.zeros((40, 50, 3), np.uint8)
+    image[:20] = (200, 80, 20)
+    picture, other = folder / "photo.jpg", folder / "other.jpg"
+    Image.fromarray(image).save(picture)
+    Image.fromarray(image[::-1]).save(other)
+    elsewhere = tmp_path / "maps"
+    elsewhere.mkdir()
+    Image.fromarray(image).save(elsewhere / "other.jpg")
+    for output, where in ((folder / "other.png", "this folder"),
+                          (folder / "other_mask.png", "this folder"),
+                          (elsewhere / "other.png", str(elsewhere))):
+        assert cli.main(["segment", str(picture), "-o", str(output), "--parser",
+                         "regions"]) == 0
+        assert _note(capsys) == [
+            f"note: batch --masks on {where} would take {output.name} as other.jpg's mask; "
+            "name the label map photo_labels.png to keep them apart"]
+        taker = output.parent / "other.jpg"
+        assert cli.batch.find_masks([taker], output.parent) == {taker: output}  # as said
+        output.unlink()
+    # a name no picture there takes (a stem only alike): no note
+    for output in (folder / "oth.png", folder / "other2.png", elsewhere / "photo.png"):
+        assert cli.main(["segment", str(picture), "-o", str(output), "--parser",
+                         "regions"]) == 0
+        assert _note(capsys) == [] and output.is_file()
+        output.unlink()

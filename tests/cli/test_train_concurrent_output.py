@@ -170,3 +170,29 @@ def test_a_resumed_run_shows_the_step_it_prepares_once_below_its_notes(model_cac
     assert [line for line in screens if "preparing" in line] == [screens[-1]]  # drawn once
     assert "training: 100%" in capsys.readouterr().err
     assert read_checkpoint(output)["meta"]["step"] == 5
+
+
+def test_running_out_of_memory_after_saving_beside_names_where_and_how_to_resume(
+        model_cache, folders, tmp_path, capsys, monkeypatch):
+    """The steps done are saved beside -o (a file appeared there meanwhile): the error names
+    the file written and --resume with it as -o, as an interrupted run's message does
+    (--resume alone would take up the file that appeared)."""
+    output = tmp_path / "model.pt"
+    original = semantic_training._Trainer.train_step
+
+    def step(self, *args):
+        if self.step == 1:
+            raise MemoryError
+        output.write_bytes(b"someone else's")
+        return original(self, *args)
+
+    monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
+    assert cli.main(_args(*folders, output, 3)) == EXIT_USAGE
+    beside = tmp_path / "model-2.pt"
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "error: out of memory on the computer for a training step of 1 crop of 32x32 px: "
+        "lower --batch-size or --size; saved model-2.pt at step 1 (--resume with -o "
+        f"{beside} continues it)\n"), err
+    assert read_checkpoint(beside)["meta"]["step"] == 1
+    assert output.read_bytes() == b"someone else's"

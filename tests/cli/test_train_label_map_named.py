@@ -5,6 +5,8 @@ the run (QA audit 38, F6)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +14,7 @@ from PIL import Image
 import cli
 from cli import EXIT_OK, EXIT_USAGE
 from engines import fileio
+from engines.neural.semantic_training import TrainingLabelMapError, read_label_map
 from tests.cli.test_train_labels_unreadable import labelled_pictures
 from tests.cli.test_train_qa36 import _args, _error
 
@@ -37,7 +40,8 @@ def test_an_empty_label_map_is_told_from_an_empty_picture(model_cache, folders, 
     (images / "p1.png").write_bytes(b"")
     assert cli.main(_args(images, labels, tmp_path / "b.pt", "--no-install")) == EXIT_OK
     err = capsys.readouterr().err
-    assert f"left out p1.png: {EMPTY}" in err and "label map" not in err
+    # named with its folder, as the label maps are (QA closing note, train)
+    assert f"left out images/p1.png: {EMPTY}" in err and "label map" not in err
     assert (tmp_path / "b.pt").is_file()
 
 
@@ -100,6 +104,39 @@ def test_a_folder_in_place_of_a_label_map_is_said_to_be_one(model_cache, folders
     (labels / "p1.png").mkdir()
     assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
     assert _error(capsys) == "labels/p1.png is a folder, not a label map"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_in_place_of_a_label_map_is_refused_by_name(model_cache, folders, tmp_path,
+                                                           capsys):
+    """Never counted as "no label map", nor opened (a pipe would wait for a writer)."""
+    images, labels = folders
+    (labels / "p1.png").unlink()
+    os.mkfifo(labels / "p1.png")
+    assert cli.main(_args(images, labels, tmp_path / "m.pt", "--no-install")) == EXIT_USAGE
+    assert _error(capsys) == ("labels/p1.png is a special file (a pipe, socket or device), "
+                              "not a label map")
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_read_as_a_label_map_is_refused_without_waiting(tmp_path):
+    """As a label map replaced by a pipe while training runs is read: refused at once."""
+    os.mkfifo(tmp_path / "p1.png")
+    with pytest.raises(TrainingLabelMapError) as raised:
+        read_label_map(tmp_path / "p1.png")
+    assert str(raised.value) == (f"the label map {tmp_path.name}/p1.png is a special file (a "
+                                 "pipe, socket or device), not a label map")
+
+
+def test_a_picture_left_out_of_images_given_as_the_current_folder_is_named_from_it(
+        model_cache, folders, tmp_path, capsys, monkeypatch):
+    """``--images .``: the empty picture is ./p1.png, as ``--labels .`` names label maps."""
+    images, labels = folders
+    monkeypatch.chdir(images)
+    (images / "p1.png").write_bytes(b"")
+    assert cli.main(_args(".", labels, tmp_path / "m.pt", "--no-install")) == EXIT_OK
+    assert f"left out ./p1.png: {EMPTY}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("given", [".", "./"])

@@ -51,7 +51,7 @@ def test_an_unreadable_picture_is_left_out_not_asked_for_a_label_map(model_cache
     output = tmp_path / "m.pt"
     assert cli.main(_args(*folders, output)) == 0
     err = capsys.readouterr().err
-    assert "left out bad.png:" in err
+    assert "left out images/bad.png:" in err
     assert "no label map" not in err
     meta = read_checkpoint(output)["meta"]
     assert meta["step"] == 1 and meta["num_classes"] == 2
@@ -64,7 +64,7 @@ def test_a_readable_picture_without_a_label_map_is_refused(model_cache, folders,
     output = tmp_path / "m.pt"
     assert cli.main(_args(images, labels, output)) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert "left out bad.png:" in err
+    assert "left out images/bad.png:" in err
     assert f"1 image has no label map in {labels} (expected e.g. p2.png)" in err
     assert "image(s)" not in err and not output.exists()
 

@@ -252,8 +252,8 @@ def test_a_cut_short_or_damaged_picture_is_left_out_in_its_own_words(model_cache
     lines = capsys.readouterr().err.replace("\r", "\n").splitlines()
     left_out = [line for line in lines if line.startswith("left out")]
     assert left_out == [
-        "left out cut.png: the file is cut short, as an interrupted download or copy leaves it",
-        "left out damaged.jpg: the file is damaged: part of its image data is corrupt"]
+        "left out images/cut.png: the file is cut short, as an interrupted download or copy leaves it",
+        "left out images/damaged.jpg: the file is damaged: part of its image data is corrupt"]
     assert sorted(path.name for path in (tmp_path / "m-labels-regions").glob("*.png")) \
         == ["p0.png", "p1.png"]
 

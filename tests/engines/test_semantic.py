@@ -280,7 +280,7 @@ def test_an_unreadable_picture_is_left_out_with_a_notice_not_the_end_of_training
         result = train(config, progress=events.append)
         assert result.step == 2 and output.is_file()
         notices = [e.message for e in events if e.phase == "notice"]
-        assert [n for n in notices if n.startswith("left out img1.png: ")], notices
+        assert [n for n in notices if n.startswith("left out images/img1.png: ")], notices
     assert not (tmp_path / "run-True-labels-stripes-test" / "img1.png").exists()
     for index in (0, 2):
         (images / f"img{index}.png").write_bytes(b"GIF89a broken")
@@ -305,7 +305,7 @@ def test_a_picture_damaged_during_training_is_dropped_and_another_drawn(dataset,
     image = training.batch(np.random.default_rng(1), 12, 32, notices.append)[0]
     assert image.shape == (12, 3, 32, 32) and len(training) == 5
     assert damaged not in training.images and len(paths) == 6  # the caller's list is kept
-    assert [e.message.split(":")[0] for e in notices] == [f"left out {damaged.name}"]
+    assert [e.message.split(":")[0] for e in notices] == [f"left out {tmp_path.name}/{damaged.name}"]
     for path in training.images:
         path.write_bytes(b"")
     with pytest.raises(InputError, match="no training image can be read any more"):
