@@ -4,10 +4,10 @@
 :class:`~app.worker.Worker`, so the GUI thread never waits on it, and stores the finished map
 as one undoable step (:meth:`Document.replace_label_map`, with the label set's name and the
 computed map, so the new map itself is not taken for a label edit: only later edits become
-the hole). Undoing it brings back the previous label set too. Results of a superseded run, or computed for a picture that has changed since, are
-dropped. It owns no widgets (its one question,
-:meth:`SemanticController.ask_import_choice`, is a modal box over its parent); the window
-connects its signals.
+the hole). Undoing it brings back the previous label set too. Results of a superseded run,
+or computed for a picture that has changed since, are dropped. It owns no widgets (its one
+question, :meth:`SemanticController.ask_import_choice`, is a modal box over its parent); the
+window connects its signals.
 
 Helpers for the window: :func:`parser_entries` (the parser picker), :func:`download_needed`
 (the weights to offer before Compute map), :func:`label_set_for` (a document's label set

@@ -346,8 +346,8 @@ class FolderRunDialog(QDialog):
     def show_readiness(self) -> None:
         """List every engine, labelled with its readiness as the Engine panel says it
         (:func:`~app.model_dialogs.readiness_word`: "LaMa (big) (needs download)", "(damaged)",
-        "(manual import)"), what it lacks as the tooltip, in the Engine panel's words: :func:`readiness_text`);
-        again after weights were installed."""
+        "(manual import)"), with what it lacks as the tooltip, in the Engine panel's words
+        (:func:`readiness_text`); again after weights were installed."""
         for name, title, readiness, detail in engine_entries():
             index = self.engine.findData(name)
             if index < 0:

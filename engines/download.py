@@ -853,11 +853,11 @@ def _folder_kept_only_if_used(folder: Path) -> Iterator[None]:
 
 def _no_address_message(spec: WeightSpec) -> str:
     """Why ``spec`` (no download address) cannot be downloaded, and how to get it, in the
-    command-line tool's words: its ``manual`` hint (where to get the file, no command), then
-    the import command. (The editor says it from :class:`NoDownloadAddressError`'s fields.)"""
-    how = spec.manual or "get the file by hand"
-    return (f"{spec.title} has no download address: {how}, then run "
-            f"`python main.py models import {spec.id} FILE`")
+    command-line tool's words: :func:`~engines.weights.by_hand_steps`, as every message says
+    them (a hint that says where to get the file, then the import command; a hint that is a
+    command, such as training one, or else the import command; with no hint, the import
+    command). (The editor says it from :class:`NoDownloadAddressError`'s fields.)"""
+    return f"{spec.title} has no download address: {weights.by_hand_steps(spec)}"
 
 
 def _make_folder(folder: Path) -> None:

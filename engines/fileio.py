@@ -1965,9 +1965,9 @@ def _file_name(path: Path) -> str:
 def _folder_name(path: Path) -> str:
     """``"sub/"``, or ``"sub/ (link)"`` for a link to a folder (in quotes when whitespace
     begins or ends its name, :func:`quoted_name`: ``" sub/"``)."""
-    name = f"{path.name}/"
-    return (f'"{name}"' if path.name != path.name.strip() else name) \
-        + (" (link)" if path.is_symlink() else "")
+    name = quoted_name(path.name)
+    name = f'{name[:-1]}/"' if name != path.name else f"{name}/"  # the slash inside the quotes
+    return name + (" (link)" if path.is_symlink() else "")
 
 
 def skipped_files_note(folder: str | os.PathLike, shown: int = 5,

@@ -422,13 +422,19 @@ def replace_commands(spec: WeightSpec) -> str:
     download address, ``run `python main.py models remove ID`, then`` how to get one by hand
     (:func:`by_hand_steps`: a hint that is a command, such as training one, offers importing
     one as well, as the editor does; a hint that says where to get the file is followed by the
-    import command) or, with no hint, the import command."""
-    again = by_hand_steps(spec) if spec.manual else \
-        f"`python main.py models import {spec.id} FILE`"
+    import command) or, with no hint, the import command (:func:`_import_command`)."""
     if spec.urls:
-        again = (f"`python main.py models download {spec.id}` (or `python main.py models "
-                 f"import {spec.id} FILE` with a copy you have)")
+        again = (f"`python main.py models download {spec.id}` (or {_import_command(spec)} "
+                 "with a copy you have)")
+    else:
+        again = by_hand_steps(spec) if spec.manual else _import_command(spec)
     return f"run `python main.py models remove {spec.id}`, then {again}"
+
+
+def _import_command(spec: WeightSpec) -> str:
+    """The command that installs a copy of ``spec``'s checkpoint one has, as every message
+    words it: ``"`python main.py models import ID FILE`"``."""
+    return f"`python main.py models import {spec.id} FILE`"
 
 
 def by_hand_steps(spec: WeightSpec) -> str:
@@ -439,7 +445,7 @@ def by_hand_steps(spec: WeightSpec) -> str:
     that installs it (``"download x.pt from https://…, then import it with `python main.py
     models import ID FILE`"``: fetching it alone installs nothing); with no hint, ``"import it
     with `python main.py models import ID FILE`"``."""
-    command = f"`python main.py models import {spec.id} FILE`"
+    command = _import_command(spec)
     if not spec.manual:
         return f"import it with {command}"
     if "`" in spec.manual:  # a command (train one): a file one has imports as well
@@ -462,8 +468,7 @@ def require(weights_id: str) -> Path:
         return path
     spec = get_spec(weights_id)
     how = (f"download it with `python main.py models download {spec.id}`, or import a file "
-           f"you have with `python main.py models import {spec.id} FILE`" if spec.urls
-           else by_hand_steps(spec))
+           f"you have with {_import_command(spec)}" if spec.urls else by_hand_steps(spec))
     raise WeightsMissingError(f"{spec.title} weights are not installed: {how}",
                               weights_ids=(spec.id,),
                               reason=f"{spec.title} weights are not installed")

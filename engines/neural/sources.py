@@ -116,13 +116,13 @@ class DualSourceEngine(NeuralEngine):
         return (self.weights_id, self.alternative_id)
 
     def _how_to_install(self) -> str:
-        """Ways to install the weights, direct downloads first."""
+        """Ways to install the weights, direct downloads first; one with no download address
+        by hand, in :func:`~engines.weights.by_hand_steps`'s words."""
         specs = sorted((weights.get_spec(weights_id) for weights_id in self.candidate_ids()),
                        key=lambda spec: not spec.urls)
         return ", or ".join(
             f"run `python main.py models download {spec.id}`" if spec.urls
-            else f"{spec.manual}, then run `python main.py models import {spec.id} FILE`"
-            if spec.manual else f"run `python main.py models import {spec.id} FILE`"
+            else weights.by_hand_steps(spec)
             for spec in specs)
 
     def status(self) -> Status:

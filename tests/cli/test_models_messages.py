@@ -144,7 +144,8 @@ def test_migan_says_its_import_command_once(model_cache, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: MI-GAN 512 (Places2) has no download address: download "
                           "migan_512_places2.pt from the MI-GAN authors' Google Drive folder ")
-    assert err.endswith(", then run `python main.py models import migan-512-places2 FILE`\n")
+    assert err.endswith(", then import it with `python main.py models import migan-512-places2 "
+                        "FILE`\n")
     assert err.count("models import") == 1
 
 
@@ -161,8 +162,8 @@ def test_the_trained_model_says_training_installs_it(model_cache, capsys):
 def test_other_manual_models_add_the_import_command(make_spec, capsys, manual):
     spec = make_spec(manual=manual)
     assert main.main(["models", "download", spec.id]) == 2
-    how = manual or "get the file by hand"
-    assert capsys.readouterr().err == (f"error: Test net has no download address: {how}, then run "
+    how = f"{manual}, then import it with" if manual else "import it with"
+    assert capsys.readouterr().err == (f"error: Test net has no download address: {how} "
                                        f"`python main.py models import {spec.id} FILE`\n")
 
 

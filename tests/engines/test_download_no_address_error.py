@@ -14,8 +14,8 @@ def test_no_address_names_the_checkpoint_besides_the_command(make_spec, manual):
     spec = make_spec(manual=manual)
     with pytest.raises(download.NoDownloadAddressError) as refused:
         download.download(spec.id)
-    how = manual or "get the file by hand"
-    assert str(refused.value) == (f"Test net has no download address: {how}, then run "
+    how = f"{manual}, then import it with" if manual else "import it with"
+    assert str(refused.value) == (f"Test net has no download address: {how} "
                                   f"`python main.py models import {spec.id} FILE`")
     assert isinstance(refused.value, download.DownloadError)  # as callers catch it
     assert isinstance(refused.value, weights.WeightsMissingError)
