@@ -224,17 +224,17 @@ class FillController(WorkerClient):
             (None when it changed nothing).
         waitingChanged(bool): whether a finished result now waits to be applied (what Ctrl+Z
             does changes with it: :meth:`set_aside` discards that result first).
-        runEnded(str): a run of the engine of this name ended (finished, failed or
-            cancelled), said before its result, error or message: its load may have checked
-            the engine's weights file (confirmed one changed since it was verified, or
-            refused a damaged one), so what shows that engine's readiness asks again.
+        runEnded(str) (of the base class): a run of the engine of this name ended
+            (finished, failed or cancelled), said before its result, error or message: its
+            load may have checked the engine's weights file (confirmed one changed since it
+            was verified, or refused a damaged one), so what shows that engine's readiness
+            asks again.
         progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`.
     """
 
     previewChanged = Signal(object, object, str)
     applied = Signal(object)
     waitingChanged = Signal(bool)
-    runEnded = Signal(str)
 
     def __init__(self, worker: Worker, parent: QObject | None = None) -> None:
         super().__init__(worker, parent)
@@ -447,13 +447,8 @@ class FillController(WorkerClient):
             self.document.when_idle(self.apply)
 
     # ------------------------------------------------------------------ hooks
-    def _end(self, task_id: int) -> _Run | None:
-        """This client's run of ``task_id``, now ended (see the base class), announced by
-        :attr:`runEnded` before the hooks say how it ended."""
-        run = super()._end(task_id)
-        if run is not None:
-            self.runEnded.emit(run.engine)
-        return run
+    def _ended_name(self, run: _Run) -> str:
+        return run.engine
 
     def _on_started(self, task_id: int, title: str) -> None:
         self._started_title = title

@@ -267,10 +267,11 @@ class SemanticController(WorkerClient):
             :meth:`import_labels`): the pixels it changed joined the hole; the text says so.
         countsChanged(object): ``(256,)`` int64 pixel count per id of the label layer, shortly
             after it changed (strokes, fills, undo, a new map).
-        runEnded(str): computing a map with the parser of this name ended (finished, failed
-            or cancelled), said before its result, error or message: its load may have
-            checked the parser's weights files (confirmed one changed since it was verified,
-            or refused a damaged one), so what shows that parser's readiness asks again.
+        runEnded(str) (of the base class): computing a map with the parser of this name
+            ended (finished, failed or cancelled), said before its result, error or
+            message: its load may have checked the parser's weights files (confirmed one
+            changed since it was verified, or refused a damaged one), so what shows that
+            parser's readiness asks again.
         progressChanged, busyChanged, message, error: see :class:`~app.worker.WorkerClient`
             (errors: a parser not ready, a file not readable...).
     """
@@ -279,7 +280,6 @@ class SemanticController(WorkerClient):
     labelsReplaced = Signal()
     labelsEdited = Signal(str)
     countsChanged = Signal(object)
-    runEnded = Signal(str)
 
     counts_delay_ms = 150  # strokes notify per segment: count once the layer settles
 
@@ -520,13 +520,8 @@ class SemanticController(WorkerClient):
             self._follow_label_set()
             self._counts_timer.start()
 
-    def _end(self, task_id: int) -> _MapRun | None:
-        """This client's run of ``task_id``, now ended (see the base class), announced by
-        :attr:`runEnded` before the hooks say how it ended."""
-        run = super()._end(task_id)
-        if run is not None:
-            self.runEnded.emit(run.parser_name)
-        return run
+    def _ended_name(self, run: _MapRun) -> str:
+        return run.parser_name
 
     def _stage(self, run: _MapRun, payload: object) -> None:
         if isinstance(payload, Progress):

@@ -333,7 +333,8 @@ class WorkerClient(QObject):
     ``task_id`` attribute); signals of other tasks, and of runs this client replaced, are
     ignored. Subclasses override the hooks :meth:`_stage` (an intermediate payload),
     :meth:`_result`, :meth:`_failure` and :meth:`_cancelled`; when the end hooks run, the
-    client is already idle again.
+    client is already idle again, and :attr:`runEnded` has named the run if
+    :meth:`_ended_name` names it.
 
     While a cancelled task that does not stop holds the worker, the progress message says
     so: "Waiting for <title> to stop..." for a run that has not started yet, "Stopping
@@ -344,12 +345,17 @@ class WorkerClient(QObject):
         busyChanged(bool): whether a run of this client is in progress.
         message(str): something to tell the user in passing.
         error(str): a run failed; one line for the user.
+        runEnded(str): a run ended (finished, failed or cancelled), with the name
+            :meth:`_ended_name` gives it (an engine's, a parser's), said after busyChanged
+            and progressChanged and before the end hooks; never said by a client whose
+            hook names no run.
     """
 
     progressChanged = Signal(float, str)
     busyChanged = Signal(bool)
     message = Signal(str)
     error = Signal(str)
+    runEnded = Signal(str)
 
     stale_message = "The picture changed meanwhile; run it again"
 
@@ -467,6 +473,9 @@ class WorkerClient(QObject):
             self._run = None
             self.busyChanged.emit(False)
             self.progressChanged.emit(-1.0, "")
+            name = self._ended_name(run)
+            if name is not None:
+                self.runEnded.emit(name)
         return run
 
     def _on_emitted(self, task_id: int, payload: object) -> None:
@@ -490,6 +499,10 @@ class WorkerClient(QObject):
             self._cancelled(run)
 
     # ------------------------------------------------------------------ hooks
+    def _ended_name(self, run: Any) -> str | None:
+        """The name :attr:`runEnded` says when ``run`` ends; by default None (not said)."""
+        return None
+
     def _stage(self, run: Any, payload: object) -> None:
         """An intermediate payload; by default a :class:`Progress` is passed on."""
         if isinstance(payload, Progress):

@@ -231,16 +231,16 @@ def _download(spec_id: str, force: bool, quiet: bool) -> int:
 
 def _refuse_trained_model(spec: weights.WeightSpec) -> None:
     """For the model ``train semantic`` installs (not installed, no download address),
-    raise :class:`~engines.download.DownloadError` saying that training installs it, or
-    how to import one; other models are left to :func:`engines.download.download`'s own
-    message."""
+    raise :class:`~engines.download.DownloadError` saying why none can be downloaded (it is
+    trained on the user's own pictures, and installed when training ends), then
+    :func:`~engines.weights.by_hand_steps`; other models are left to
+    :func:`engines.download.download`'s own message."""
     from engines.neural.semantic import WEIGHTS_ID as TRAINED_ID
 
     if spec.id == TRAINED_ID:
         raise download.DownloadError(
-            f"{spec.title} has no download address: {spec.manual}, which installs the model "
-            f"it trains as {spec.id}; or import a checkpoint you have with `python main.py "
-            f"models import {spec.id} FILE`")
+            f"{spec.title} has no download address: it is the model you train on your own "
+            f"pictures, installed when training ends; {weights.by_hand_steps(spec)}")
 
 
 def _path(spec_id: str) -> int:

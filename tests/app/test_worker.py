@@ -300,6 +300,50 @@ def test_esc_on_a_run_waiting_behind_a_stopping_task_says_nothing_and_raises_not
     assert not any("Waiting for" in text for text in messages[-2:])
 
 
+def test_a_clients_run_is_named_by_run_ended_after_going_idle_and_before_the_end_hooks(
+        qtbot, worker):
+    """runEnded is the base class's: said with :meth:`_ended_name`'s name once busyChanged
+    and progressChanged said idle, before the hook of a result or an error; a client whose
+    hook names no run never says it."""
+    from types import SimpleNamespace
+
+    from app.worker import WorkerClient
+
+    events = []
+
+    class Named(WorkerClient):
+        def _ended_name(self, run):
+            return run.name
+
+        def _result(self, run, result):
+            events.append(("result", result))
+
+        def _failure(self, run, message):
+            events.append(("failure", message))
+
+    def crash(cancel, progress):
+        raise ValueError("no")
+
+    named, plain = Named(worker), WorkerClient(worker)
+    named.busyChanged.connect(lambda busy: events.append(("busy", busy)))
+    named.progressChanged.connect(lambda fraction, text: events.append(("progress", fraction)))
+    named.runEnded.connect(lambda name: events.append(("ended", name)))
+    plain.runEnded.connect(lambda name: events.append(("plain ended", name)))
+    for name, function in (("telea", lambda cancel, progress: "done"), ("parser", crash)):
+        task = FunctionTask(title=name, function=function)
+        events.clear()
+        with qtbot.waitSignal(named.busyChanged, timeout=10000,
+                              check_params_cb=lambda busy: not busy):
+            named._start(task, SimpleNamespace(task_id=task.id, name=name))
+        assert events[-4:-1] == [("busy", False), ("progress", -1.0), ("ended", name)]
+        assert events[-1][0] == ("result" if name == "telea" else "failure")
+    task = FunctionTask(title="plain", function=lambda cancel, progress: "done")
+    with qtbot.waitSignal(plain.busyChanged, timeout=10000,
+                          check_params_cb=lambda busy: not busy):
+        plain._start(task, SimpleNamespace(task_id=task.id))
+    assert not any(kind == "plain ended" for kind, _ in events)
+
+
 def test_unexpected_exceptions_are_reported_not_raised(qtbot, worker):
     def crash(cancel, progress):
         raise ZeroDivisionError("division by zero")

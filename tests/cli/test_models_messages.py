@@ -149,13 +149,18 @@ def test_migan_says_its_import_command_once(model_cache, capsys):
     assert err.count("models import") == 1
 
 
-def test_the_trained_model_says_training_installs_it(model_cache, capsys):
+def test_the_trained_model_says_why_then_the_by_hand_steps(model_cache, capsys):
+    """Why it cannot be downloaded (trained on the user's own pictures, installed when
+    training ends), then the by-hand steps in :func:`engines.weights.by_hand_steps`'s words,
+    as the engines' status and the other refused downloads say them."""
     assert main.main(["models", "download", "semantic-local"]) == 2
-    assert capsys.readouterr().err == (
+    err = capsys.readouterr().err
+    assert err == (
         "error: Semantic-guided two-stage network (trained locally) has no download address: "
-        "train one with `python main.py train semantic --images DIR`, which installs the model "
-        "it trains as semantic-local; or import a checkpoint you have with `python main.py "
-        "models import semantic-local FILE`\n")
+        "it is the model you train on your own pictures, installed when training ends; "
+        "train one with `python main.py train semantic --images DIR` (or import one you have "
+        "with `python main.py models import semantic-local FILE`)\n")
+    assert err.endswith(f"; {weights.by_hand_steps(weights.get_spec('semantic-local'))}\n")
 
 
 @pytest.mark.parametrize("manual", ["ask the authors", ""])
