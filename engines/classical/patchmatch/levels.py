@@ -110,7 +110,12 @@ THIN_LINE_SHARE = 0.6
 # where it is drawn at least BAND_CENTRED of the band's half-width inside it (its border
 # keeps the edge map, so a stroke along a road's side still bends the side), and the
 # sources' structure map then marks lines of that kind up to BAND_MARGIN times the band's
-# width by their centre line (:func:`_traces_bands`).
+# width by their centre line (:func:`_traces_bands`). An end of a stroke that traces a thin
+# line traces no band, nor does the stroke trace a band of that line's kind; its other ends
+# are judged without it: a bright pole's stroke that crossed a dark cable's made one stroke
+# with four ends, which traced no band, and the pole came out a thin light line (QA audit
+# 42, F1). Thin lines of a kind no band is traced of keep THIN_LINE_WIDTH
+# (``LevelInputs.narrow_width``).
 # A band runs on past the hole; a blob (a dark disc about as long as it is wide) ends
 # within about its width: a stroke traces a band only where each of its ends does, from
 # where it meets the hole, along the stroke's way or up to BAND_TURN degrees from it, the
@@ -155,7 +160,10 @@ class LevelInputs:
     map marks by its centre line, when the sketch traces thin lines or bands
     (:func:`_traces_thin_lines`: ``THIN_LINE_WIDTH``; :func:`_traces_bands`: wider;
     decided at the finest level, halved at each coarser one);
-    ``line_kinds``: which lines (dark, bright) are so marked; ``line_high``: the Canny high
+    ``line_kinds``: which lines (dark, bright) are so marked; ``narrow_kinds``: those of
+    them that only thin lines trace, while the sketch traces bands of the other kind: they
+    are marked up to ``narrow_width`` px (``THIN_LINE_WIDTH`` at the finest level, halved as
+    ``line_width`` is) as when traced alone (0: none); ``line_high``: the Canny high
     threshold that sets how deep such a line must be in the picture's map
     (:func:`_thin_lines`), the finest level's at every level, or the level's own where
     lower (0: the level's own); the exemplars' maps take each exemplar's own.
@@ -171,6 +179,8 @@ class LevelInputs:
     line_width: int = 0
     line_kinds: ThinLines = NO_THIN_LINES
     line_high: float = 0.0
+    narrow_kinds: ThinLines = NO_THIN_LINES
+    narrow_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -352,6 +362,8 @@ def _shrink_level(level: LevelInputs, forbidden: np.ndarray,
         line_width=max(3, level.line_width // 2 | 1) if level.line_width else 0,
         line_kinds=level.line_kinds,
         line_high=level.line_high,
+        narrow_kinds=level.narrow_kinds,
+        narrow_width=max(3, level.narrow_width // 2 | 1) if level.narrow_width else 0,
     )
     return level, coarse_forbidden
 
@@ -419,12 +431,17 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
     kinds = _traces_thin_lines(level, cancel, grey)
     width = THIN_LINE_WIDTH if kinds else 0
     band_kinds, band_width = _traces_bands(level, cancel, grey)
+    # thin lines of a kind no band is traced of keep their width (a cable's stroke that
+    # crosses a pole's: the cable's dark lines up to the pole's width took the grass's
+    # dark grains as lines, and the cable's error rose from 7 to 12)
+    narrow = kinds & ~band_kinds if band_kinds else NO_THIN_LINES
     if band_kinds:
         kinds |= band_kinds
         width = max(width, band_width)
     if kinds:
         level = dataclasses.replace(level, line_width=width, line_kinds=kinds,
-                                    line_high=grey.high)
+                                    line_high=grey.high, narrow_kinds=narrow,
+                                    narrow_width=THIN_LINE_WIDTH if narrow else 0)
     return level, forbidden
 
 
@@ -524,12 +541,14 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
               out: np.ndarray | None = None, cancel: CancelToken | None = None, *,
               usable: np.ndarray | None = None, line_width: int = 0,
               line_kinds: ThinLines = ThinLines.DARK | ThinLines.BRIGHT,
-              line_high: float = 0.0) -> np.ndarray:
+              line_high: float = 0.0, narrow_kinds: ThinLines = NO_THIN_LINES,
+              narrow_width: int = 0) -> np.ndarray:
     """Soft edge map in ``[0, 1]`` (Canny, blurred); zero near ``ignore`` pixels. Written
     into ``out`` (float32 ``(h, w)``, a view of a larger map may be) when given. With a
     ``line_width``, each line of ``line_kinds`` narrower than that is marked by its centre
     line instead of its two edges (:func:`_thin_lines`), as deep as ``line_high`` (a Canny
-    high threshold; 0: the image's own) asks.
+    high threshold; 0: the image's own) asks; lines of ``narrow_kinds`` (with a
+    ``narrow_width``) only when narrower than ``narrow_width``.
 
     "Near": within 2 px, plus the reach of the ``EDGE_BLUR`` blur, so that the meaningless
     content of hole pixels makes no edge. ``usable`` (bool, instead of ``ignore``): the
@@ -570,7 +589,15 @@ def _edge_map(image: np.ndarray, ignore: np.ndarray | None,
         # and texture they fall as the noise averages out (the finest depth would lose
         # a busy picture's wire).
         depth_high = min(line_high, high) if line_high else high
-        centres, region = _thin_lines(gray, depth_high, line_width, cancel, line_kinds)
+        narrow = line_kinds & narrow_kinds if narrow_width else NO_THIN_LINES
+        wide = line_kinds & ~narrow
+        centres, region = _thin_lines(gray, depth_high, line_width, cancel, wide)
+        if narrow:
+            narrow_centres, narrow_region = _thin_lines(gray, depth_high, narrow_width,
+                                                        cancel, narrow)
+            centres |= narrow_centres
+            region |= narrow_region
+            del narrow_centres, narrow_region
         for top, bottom, first, last in bands_with_margin(height, 2):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -665,10 +692,10 @@ class _FinestGrey:
     """The finest level's grey picture (:func:`_edge_grey`) and its Canny high threshold
     over the known pixels, made at the first use (``cancel`` checked as they are made) and
     kept for the next: the thin lines and the bands are judged on them, and the threshold
-    sets the lines' depth at every level (``LevelInputs.line_high``). ``thin_strokes``: the
-    kinds of thin lines each stroke traces (:func:`_thin_strokes`) once
+    sets the lines' depth at every level (``LevelInputs.line_high``). ``thin_ends``: the
+    kinds of thin lines each end of a stroke traces (:func:`_thin_ends`) once
     :func:`_traces_thin_lines` has judged them, for :func:`_traces_bands` (None before).
-    Judged in the thin lines' box, they are those of the bands' wider box: the strokes are
+    Judged in the thin lines' box, they are those of the bands' wider box: the ends are
     numbered alike in both (each box holds the whole sketch), and the lines under the
     drawn pixels are found from the pixels within a few thin-line widths of them, which
     both boxes hold."""
@@ -676,7 +703,7 @@ class _FinestGrey:
     def __init__(self, level: LevelInputs, cancel: CancelToken | None = None) -> None:
         self._level, self._cancel = level, cancel
         self._made: tuple[np.ndarray, float] | None = None
-        self.thin_strokes: np.ndarray | None = None
+        self.thin_ends: np.ndarray | None = None
 
     def _make(self) -> tuple[np.ndarray, float]:
         if self._made is None:
@@ -749,8 +776,24 @@ def _drawn_by_the_hole(level: LevelInputs, width: int, cancel: CancelToken | Non
 
 def _kinds_traced(traced: _Traced, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
     """Per stroke, the kinds of line it traces, as ``(count, 2)`` bool (dark, bright): the
-    kinds that its ends trace, each end (a piece of :attr:`_Traced.ends`: where the stroke
-    comes to the hole from one side) judged on its own drawn pixels. An end traces the
+    kinds that its ends trace (:func:`_kinds_by_end`)."""
+    return _by_stroke(traced, _kinds_by_end(traced, dark, bright))
+
+
+def _by_stroke(traced: _Traced, by_end: np.ndarray) -> np.ndarray:
+    """Per stroke, the kinds (``(count, 2)`` bool) that some of its ends trace (``by_end``:
+    rows of :func:`_kinds_by_end`)."""
+    traced_kinds = np.zeros((traced.count, 2), bool)
+    for column in range(2):
+        traced_kinds[:, column] = np.bincount(traced.end_stroke, weights=by_end[:, column],
+                                              minlength=traced.count) > 0
+    return traced_kinds
+
+
+def _kinds_by_end(traced: _Traced, dark: np.ndarray, bright: np.ndarray) -> np.ndarray:
+    """Per end of a stroke (a piece of :attr:`_Traced.ends`: where the stroke comes to the
+    hole from one side), the kinds of line it traces, as ``(ends, 2)`` bool (dark, bright;
+    row 0, off the ends, False), each end judged on its own drawn pixels. An end traces the
     lines on which it lies (``dark``, ``bright``: bool maps of the box) for at least
     ``THIN_LINE_SHARE`` of its drawn pixels (the kind it lies on more, when on both); both
     kinds when it lies on lines of either kind for that share but on neither alone (a line
@@ -773,15 +816,12 @@ def _kinds_traced(traced: _Traced, dark: np.ndarray, bright: np.ndarray) -> np.n
                 & (either_on >= THIN_LINE_SHARE * pixels))
     by_end = np.stack([dark_line | flipping, bright_line | flipping], axis=1)
     by_end[0] = False  # off the ends
-    traced_kinds = np.zeros((traced.count, 2), bool)
-    for column in range(2):
-        traced_kinds[:, column] = np.bincount(traced.end_stroke, weights=by_end[:, column],
-                                              minlength=traced.count) > 0
-    return traced_kinds
+    return by_end
 
 
 def _kinds(traced: np.ndarray) -> ThinLines:
-    """The kinds of line some stroke traces (rows of :func:`_kinds_traced`)."""
+    """The kinds of line some stroke or end traces (rows of :func:`_kinds_traced` or
+    :func:`_kinds_by_end`)."""
     found = NO_THIN_LINES
     if traced[:, 0].any():
         found |= ThinLines.DARK
@@ -806,16 +846,16 @@ def _traces_thin_lines(level: LevelInputs, cancel: CancelToken | None = None,
     traced = _drawn_by_the_hole(level, THIN_LINE_WIDTH, cancel, grey)
     if traced is None:
         return NO_THIN_LINES
-    grey.thin_strokes = _thin_strokes(traced, cancel)
-    return _kinds(grey.thin_strokes)
+    grey.thin_ends = _thin_ends(traced, cancel)
+    return _kinds(grey.thin_ends)
 
 
-def _thin_strokes(traced: _Traced, cancel: CancelToken | None = None) -> np.ndarray:
-    """:func:`_kinds_traced` of the thin lines (centres or regions) of ``traced``."""
+def _thin_ends(traced: _Traced, cancel: CancelToken | None = None) -> np.ndarray:
+    """:func:`_kinds_by_end` of the thin lines (centres or regions) of ``traced``."""
     dark, bright = (np.logical_or(*_thin_lines(traced.crop, traced.high, THIN_LINE_WIDTH,
                                                cancel, kind))
                     for kind in (ThinLines.DARK, ThinLines.BRIGHT))
-    return _kinds_traced(traced, dark, bright)
+    return _kinds_by_end(traced, dark, bright)
 
 
 def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
@@ -934,10 +974,13 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     road, a pole) whose axis ``level``'s sketch traces, and the line width that marks them
     by their centre line (:func:`_thin_lines`; 0 when none): judged per end of a stroke as
     :func:`_traces_thin_lines` judges thin lines, on the bands' axes (:func:`_band_axes`);
-    a stroke that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``),
-    nor does a stroke with an end on a blob (its band does not run on:
-    :func:`_bands_run_on`). The width is ``BAND_MARGIN`` times the widest traced band's
-    (its strokes' median).
+    an end that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``) and
+    is left out of the rest, and a stroke with a thin line of a kind traces no band of that
+    kind (strokes that cross, one along a dark cable and one along a bright pole, are one
+    connected stroke: the pole's ends still trace its band), and a stroke with an
+    end on a blob (its band does not run on: :func:`_bands_run_on`) traces no band. The
+    width is ``BAND_MARGIN`` times the widest traced band's (its strokes' median over their
+    ends that trace no thin line).
     ``grey``: the level's :class:`_FinestGrey` (made here when not given)."""
     traced = _drawn_by_the_hole(level, BAND_WIDTH, cancel, grey)
     if traced is None:
@@ -947,16 +990,24 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
         for kind in (ThinLines.DARK, ThinLines.BRIGHT))
     kinds = _kinds_traced(traced, dark, bright)
     if kinds.any():
+        # an end that traces a thin line is no band's end: its pixels leave the axes, so it
+        # neither traces a band nor sets one's width, and the stroke's other ends are judged
+        # as if drawn alone (a pole's stroke crossing a cable's: QA audit 42, F1); a stroke
+        # with a thin line of a kind traces no band of that kind (a line thin at one end
+        # and wider at the other, beside something of its grey, stays a thin line)
+        thin = (grey.thin_ends if grey is not None and grey.thin_ends is not None
+                else _thin_ends(traced, cancel))
+        on_thin = thin.any(axis=1)[traced.ends]
+        dark &= ~on_thin
+        bright &= ~on_thin
+        kinds = _kinds_traced(traced, dark, bright) & ~_by_stroke(traced, thin)
+    if kinds.any():
         # a stroke with an end on a blob (its band does not run on) traces no band
         on_blobs = _kinds_traced(
             traced,
             dark & ~_bands_run_on(traced, dark, dark_half, ThinLines.DARK)[traced.ends],
             bright & ~_bands_run_on(traced, bright, bright_half, ThinLines.BRIGHT)[traced.ends])
         kinds &= ~on_blobs.any(axis=1, keepdims=True)
-    if kinds.any():
-        thin = (grey.thin_strokes if grey is not None and grey.thin_strokes is not None
-                else _thin_strokes(traced, cancel))
-        kinds &= ~thin.any(axis=1, keepdims=True)
     found = _kinds(kinds)
     if not found:
         return NO_THIN_LINES, 0
@@ -1339,7 +1390,8 @@ def level_problem(level: LevelInputs, radius: int,
                                              cancel)
         edges = _edge_map(level.image, hole, out=places[0], cancel=cancel,
                           line_width=level.line_width, line_kinds=level.line_kinds,
-                          line_high=level.line_high)
+                          line_high=level.line_high, narrow_kinds=level.narrow_kinds,
+                          narrow_width=level.narrow_width)
         cancel.raise_if_cancelled()
         in_hole = window.gather(hole, cancel)
         lines = gather_in_bands(window, _SOFT_MARGIN,
@@ -1359,7 +1411,8 @@ def level_problem(level: LevelInputs, radius: int,
         # (tests/engines/test_patchmatch_reference_lines.py)
         for (_, e, usable, _), place in zip(kept, places[1:]):
             _edge_map(e, None, out=place, cancel=cancel, usable=usable,
-                      line_width=level.line_width, line_kinds=level.line_kinds)
+                      line_width=level.line_width, line_kinds=level.line_kinds,
+                      narrow_kinds=level.narrow_kinds, narrow_width=level.narrow_width)
         cancel.raise_if_cancelled()
 
     return LevelProblem(
