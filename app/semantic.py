@@ -203,7 +203,7 @@ def _parse(parser, image: np.ndarray, cancel: CancelToken,
     """Runs on the worker thread: the parser's map, checked against the image and against
     its label set (ids it does not have are refused, as the CLI's ``segment`` refuses them:
     the legend could not name them, nor a saved map hold them)."""
-    labels = parser.parse(image, cancel, progress)
+    labels = parser.run(image, cancel, progress)  # a bug: EngineCrashed, naming the parser
     if labels.shape != image.shape[:2] or labels.dtype != np.uint8:
         raise EngineError(f"{parser.title} returned a {labels.dtype} map of shape "
                           f"{labels.shape} for a {image.shape[1]}x{image.shape[0]} picture")

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         def progress(fraction: float, text: str) -> None:
             bar.show(round(100 * WORK_SHARE * fraction), text)
 
-        labels = parser.parse(loaded.rgb, progress=progress)
+        labels = parser.run(loaded.rgb, progress=progress)  # a bug: named after the parser
         bar.show(round(100 * WORK_SHARE), f"writing {output.name}")
         # the picture's own notes (its depth, how it is saved) do not concern its label map
         save_label_png(output, labels, parser.label_set, overwrite=args.overwrite)

@@ -11,7 +11,9 @@ at the end it is installed into the model cache as ``semantic-local`` (unless
 ``--no-install``), which makes the ``semantic`` engine ready. A second run on the same ``-o``
 while one is writing it is refused at once (exit 2), as are ``--resume`` with no checkpoint
 at ``-o`` and a ``--batch-size`` and ``--size`` whose step cannot fit in the device's memory;
-a step that runs out of memory all the same says so, naming them (exit 2).
+a step that runs out of memory all the same says so, naming them. A run that stops on an error
+(out of memory, a label map changed meanwhile) after saving the steps it had done says which
+file holds them and exits 1 (the work ran, kept in part); one that had done no step, 2.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli import EXIT_OK
+from cli import EXIT_FAILED, EXIT_OK
 from cli._common import (
     add_device_argument,
     add_parser_argument,
@@ -29,6 +31,7 @@ from cli._common import (
     refuse_link_loops,
     refuse_output_link,
 )
+from cli._errors import debug_traceback, describe_error
 from engines.base import SEED_RANGE
 from engines.device import require_device
 from engines.fileio import skipped_files_note
@@ -95,9 +98,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train; a run stopped by Ctrl+C or SIGTERM is said by :func:`cli.main` (exit 130 or
-    143), with how to go on once a checkpoint holds a step."""
+    143), with how to go on once a checkpoint holds a step. One stopped by an error after
+    saving its steps (:class:`~engines.neural.semantic_training.TrainingStopped`) is said
+    here, as :func:`cli.main` says an error (``--debug``: its traceback first), exit 1: its
+    steps were kept, so it was not refused (exit 2, before any result was written)."""
+    from engines.neural.semantic_training import TrainingStopped
+
     try:
         return _train(args)
+    except TrainingStopped as stop:
+        if getattr(args, "debug", False):
+            print(debug_traceback(stop), end="", file=sys.stderr)
+        print(f"error: {one_line(describe_error(stop)[0])}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt as stop:
         from engines.neural.semantic_training import TrainingInterrupted
 

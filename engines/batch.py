@@ -918,8 +918,8 @@ def label_folder(images: str | os.PathLike | Sequence[str | os.PathLike],
 
     def label(source: Path, target: Path, report: PictureReport) -> str | None:
         image = load_image(source).rgb
-        labels = parser.parse(image, cancel,
-                              lambda fraction, step: report(WORK_SHARE * fraction, step))
+        labels = parser.run(image, cancel,
+                            lambda fraction, step: report(WORK_SHARE * fraction, step))
         report(WORK_SHARE, "writing")
         save_label_png(target, labels, parser.label_set, overwrite)
         return parser.map_note(labels)

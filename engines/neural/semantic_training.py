@@ -171,6 +171,24 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(text)
 
 
+class TrainingStopped(EngineError):
+    """A run stopped by an error after it had done steps, and saved them first, as on a
+    cancel: a label map changed while training ran, or a step ran out of memory. The message
+    says why, then what was saved and how to go on (:func:`_saved_note`); the error that
+    stopped it is its ``__cause__``. The work ran and was kept in part: the command line
+    exits 1 for it, not 2 (refused before any result was written).
+
+    Attributes:
+        checkpoint: the checkpoint file written (``-o``, or the file beside it a run saved
+            into: :class:`_Saver`).
+        step: the step that file holds.
+    """
+
+    def __init__(self, message: str, checkpoint: Path, step: int) -> None:
+        super().__init__(message)
+        self.checkpoint, self.step = checkpoint, step
+
+
 class OutputBusyError(InputError):
     """Another training run holds the lock of the checkpoint file (:func:`output_lock`)."""
 
@@ -460,7 +478,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                     if readable:  # dealt with: the bar moves on (a last one, to its end)
                         notify(TrainProgress("labels", index + 1, len(images)))
                     continue
-                write_label_map(target, parser.parse(picture, cancel))
+                write_label_map(target, parser.run(picture, cancel))
                 sources.record(target, path)
             readable.append(path)
             labels.append(target)
@@ -921,7 +939,8 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     memory all the same (naming what to lower; a checkpoint is saved first, as on a cancel,
     when a step was done). A label map that cannot be read any more while training runs
     (damaged or removed) stops it with :class:`InputError` naming the file, the steps done
-    saved the same way.
+    saved the same way. A run that saved the steps it had done before stopping on either
+    raises :class:`TrainingStopped` instead, saying so.
 
     The run holds :func:`output_lock` for ``config.output`` throughout, taken before any
     work: :class:`OutputBusyError` at once while another run holds it. A new run (neither
@@ -1002,7 +1021,8 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
             raise
         message = f"{_label_map_named(exc.path)} changed while training ran: it {exc.reason}"
         if history and trainer is not None:  # the steps done are kept, as on a cancel
-            message += _saved_note(saver, output, trainer, label_set)
+            raise TrainingStopped(message + _saved_note(saver, output, trainer, label_set),
+                                  saver.path, trainer.step) from exc
         raise InputError(message) from exc
     except (MemoryError, RuntimeError, cv2.error) as exc:
         if not (training and is_training_out_of_memory(exc)):
@@ -1011,7 +1031,8 @@ def _train(config: TrainConfig, notify: _HeldNotices, cancel: CancelToken) -> Tr
         free_accelerator_memory()
         message = _out_of_memory_message(config, exc, built=trainer is not None)
         if history and trainer is not None:  # the steps done are kept, as on a cancel
-            message += _saved_note(saver, output, trainer, label_set)
+            raise TrainingStopped(message + _saved_note(saver, output, trainer, label_set),
+                                  saver.path, trainer.step) from exc
         raise EngineError(message) from exc
     saver.save(trainer.checkpoint(label_set))
     return TrainResult(saver.path, trainer.step, history, label_set, num_classes,

@@ -16,7 +16,14 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from engines import weights
-from engines.base import CancelToken, EngineNotReadyError, Readiness, Status
+from engines.base import (
+    CancelToken,
+    EngineCrashed,
+    EngineNotReadyError,
+    Readiness,
+    Status,
+    exception_line,
+)
 from engines.plugins import check_name_free, import_plugins, take_back_on_failure
 
 ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
@@ -99,7 +106,29 @@ class Parser(abc.ABC):
     @abc.abstractmethod
     def parse(self, image: np.ndarray, cancel: CancelToken | None = None,
               progress: ProgressCallback | None = None) -> np.ndarray:
-        """Label every pixel of ``image`` (``(H, W, 3)`` uint8 RGB): ``(H, W)`` uint8 ids."""
+        """Label every pixel of ``image`` (``(H, W, 3)`` uint8 RGB): ``(H, W)`` uint8 ids.
+        Callers go through :meth:`run`, which names a bug in it after the parser."""
+
+    def run(self, image: np.ndarray, cancel: CancelToken | None = None,
+            progress: ProgressCallback | None = None) -> np.ndarray:
+        """:meth:`parse` ``image``, as every caller runs a parser (the editor's map, a
+        ``segment`` run, the maps ``train semantic`` computes), as :meth:`Engine.run
+        <engines.base.Engine.run>` runs an engine: what the user is told as it is (an
+        :class:`~engines.base.InputError`, :class:`~engines.base.Cancelled`, an
+        :class:`~engines.base.EngineError`, a file error naming its file, a lack of memory)
+        is raised as it is; any other exception (:func:`engines.errors.is_engine_bug`) is a
+        bug of the parser, raised as :class:`~engines.base.EngineCrashed` naming it
+        (``"<title> failed: ZeroDivisionError: ..."``), from it, so that a folder run lists
+        the picture it failed on and goes on."""
+        try:
+            return self.parse(image, cancel, progress)
+        except Exception as exc:  # Ctrl+C is no Exception: it passes
+            from engines.errors import is_engine_bug  # local, as Engine.run imports it
+
+            if not is_engine_bug(exc):
+                raise
+            raise EngineCrashed(f"{self.title or self.name} failed: {exception_line(exc)}") \
+                from exc
 
 
 _PARSERS: dict[str, type[Parser]] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from engines.neural import semantic_training
 from engines.neural.semantic import read_checkpoint
 from engines.neural.semantic_training import output_lock
@@ -187,7 +187,7 @@ def test_running_out_of_memory_after_saving_beside_names_where_and_how_to_resume
         return original(self, *args)
 
     monkeypatch.setattr(semantic_training._Trainer, "train_step", step)
-    assert cli.main(_args(*folders, output, 3)) == EXIT_USAGE
+    assert cli.main(_args(*folders, output, 3)) == EXIT_FAILED  # a step kept: not refused
     beside = tmp_path / "model-2.pt"
     err = capsys.readouterr().err
     assert err.endswith(

@@ -14,6 +14,7 @@ from engines.neural.semantic_training import (
     TrainConfig,
     TrainingLabelMapError,
     TrainingSet,
+    TrainingStopped,
     read_label_map,
     train,
 )
@@ -60,8 +61,10 @@ def test_a_label_map_damaged_while_training_runs_stops_it_saved(model_cache, tmp
         if event.phase == "train" and event.step == 2:
             damage(labels / "p0.png")
 
-    with pytest.raises(InputError) as raised:
+    with pytest.raises(TrainingStopped) as raised:  # steps saved: the CLI exits 1, not 2
         train(_config(images, labels, output), progress=progress)
+    assert (raised.value.checkpoint, raised.value.step) == (output, 2)
+    assert isinstance(raised.value.__cause__, TrainingLabelMapError)
     message = str(raised.value)
     assert message.startswith(f"the label map labels/p0.png changed while training ran: "
                               f"{said}"), message
