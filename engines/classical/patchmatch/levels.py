@@ -114,8 +114,13 @@ THIN_LINE_SHARE = 0.6
 # line traces no band, nor does the stroke trace a band of that line's kind; its other ends
 # are judged without it: a bright pole's stroke that crossed a dark cable's made one stroke
 # with four ends, which traced no band, and the pole came out a thin light line (QA audit
-# 42, F1). Thin lines of a kind no band is traced of keep THIN_LINE_WIDTH
-# (``LevelInputs.narrow_width``).
+# 42, F1). An end that traces thin lines of one kind is judged for bands of the other kind
+# on the picture with those lines wiped out, and its stroke traces such a band only where
+# each of its ends does: a stroke along a dark road's white centre marking traced the
+# marking only, and the marking split the road in two strips, neither under the stroke, so
+# the road in the hole was filled with grass (QA audit 42, F2). Thin lines of a kind no
+# band is traced of keep THIN_LINE_WIDTH (``LevelInputs.narrow_width``), unless they lie
+# along a traced band (the marking: marked with the road, its centre is the road's).
 # A band runs on past the hole; a blob (a dark disc about as long as it is wide) ends
 # within about its width: a stroke traces a band only where each of its ends does, from
 # where it meets the hole, along the stroke's way or up to BAND_TURN degrees from it, the
@@ -161,7 +166,8 @@ class LevelInputs:
     (:func:`_traces_thin_lines`: ``THIN_LINE_WIDTH``; :func:`_traces_bands`: wider;
     decided at the finest level, halved at each coarser one);
     ``line_kinds``: which lines (dark, bright) are so marked; ``narrow_kinds``: those of
-    them that only thin lines trace, while the sketch traces bands of the other kind: they
+    them that only thin lines trace, while the sketch traces bands of the other kind (and
+    those thin lines lie along none of them: ``_FinestGrey.banded_lines``): they
     are marked up to ``narrow_width`` px (``THIN_LINE_WIDTH`` at the finest level, halved as
     ``line_width`` is) as when traced alone (0: none); ``line_high``: the Canny high
     threshold that sets how deep such a line must be in the picture's map
@@ -433,8 +439,10 @@ def _finest(image: np.ndarray, hole: np.ndarray, include: np.ndarray | None,
     band_kinds, band_width = _traces_bands(level, cancel, grey)
     # thin lines of a kind no band is traced of keep their width (a cable's stroke that
     # crosses a pole's: the cable's dark lines up to the pole's width took the grass's
-    # dark grains as lines, and the cable's error rose from 7 to 12)
-    narrow = kinds & ~band_kinds if band_kinds else NO_THIN_LINES
+    # dark grains as lines, and the cable's error rose from 7 to 12), unless they lie along
+    # a traced band (a road's marking, kept narrow, left the road's two strips as lines of
+    # their own beside it, and the marked road's error rose from 3 to 39)
+    narrow = kinds & ~band_kinds & ~grey.banded_lines if band_kinds else NO_THIN_LINES
     if band_kinds:
         kinds |= band_kinds
         width = max(width, band_width)
@@ -694,7 +702,9 @@ class _FinestGrey:
     kept for the next: the thin lines and the bands are judged on them, and the threshold
     sets the lines' depth at every level (``LevelInputs.line_high``). ``thin_ends``: the
     kinds of thin lines each end of a stroke traces (:func:`_thin_ends`) once
-    :func:`_traces_thin_lines` has judged them, for :func:`_traces_bands` (None before).
+    :func:`_traces_thin_lines` has judged them, for :func:`_traces_bands` (None before);
+    ``banded_lines``: the kinds of thin lines whose ends trace a band of the other kind
+    (a road's centre marking), once :func:`_traces_bands` has judged them.
     Judged in the thin lines' box, they are those of the bands' wider box: the ends are
     numbered alike in both (each box holds the whole sketch), and the lines under the
     drawn pixels are found from the pixels within a few thin-line widths of them, which
@@ -704,6 +714,7 @@ class _FinestGrey:
         self._level, self._cancel = level, cancel
         self._made: tuple[np.ndarray, float] | None = None
         self.thin_ends: np.ndarray | None = None
+        self.banded_lines = NO_THIN_LINES
 
     def _make(self) -> tuple[np.ndarray, float]:
         if self._made is None:
@@ -973,49 +984,96 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     """The kinds of bands (lines wider than ``THIN_LINE_WIDTH``, up to ``BAND_WIDTH``: a
     road, a pole) whose axis ``level``'s sketch traces, and the line width that marks them
     by their centre line (:func:`_thin_lines`; 0 when none): judged per end of a stroke as
-    :func:`_traces_thin_lines` judges thin lines, on the bands' axes (:func:`_band_axes`);
-    an end that traces a thin line traces no band (its line keeps ``THIN_LINE_WIDTH``) and
-    is left out of the rest, and a stroke with a thin line of a kind traces no band of that
-    kind (strokes that cross, one along a dark cable and one along a bright pole, are one
-    connected stroke: the pole's ends still trace its band), and a stroke with an
+    :func:`_traces_thin_lines` judges thin lines, on the bands' axes (:func:`_band_axes`).
+    An end that traces no thin line is judged for bands of both kinds on the picture; an
+    end that traces thin lines of one kind only, for bands of the other kind on the picture
+    with its own kind's thin lines wiped out (:func:`_without_thin_lines`: a road's bright
+    centre marking splits the dark road in two, and the stroke on the marking lay on
+    neither half: QA audit 42, F2); an end that traces thin lines of both kinds, for none.
+    A stroke traces a band of a kind where one of its ends that traces no thin line does
+    (strokes that cross, one along a dark cable and one along a bright pole, are one
+    connected stroke: the pole's ends still trace its band: QA audit 42, F1), or where each
+    of its ends with 4 drawn pixels or more does (so one end on a thin line does not make a
+    band of what lies beside the line at the other); a stroke with a thin line of a kind
+    traces no band of that kind (its line keeps ``THIN_LINE_WIDTH``), and a stroke with an
     end on a blob (its band does not run on: :func:`_bands_run_on`) traces no band. The
-    width is ``BAND_MARGIN`` times the widest traced band's (its strokes' median over their
-    ends that trace no thin line).
+    width is ``BAND_MARGIN`` times the widest traced band's (its strokes' median over the
+    ends that count for it).
     ``grey``: the level's :class:`_FinestGrey` (made here when not given)."""
     traced = _drawn_by_the_hole(level, BAND_WIDTH, cancel, grey)
     if traced is None:
         return NO_THIN_LINES, 0
-    (dark, dark_half), (bright, bright_half) = (
-        _band_axes(traced.crop, traced.high, kind, cancel)
-        for kind in (ThinLines.DARK, ThinLines.BRIGHT))
-    kinds = _kinds_traced(traced, dark, bright)
+    thin = (grey.thin_ends if grey is not None and grey.thin_ends is not None
+            else _thin_ends(traced, cancel))
+    on_thin = thin.any(axis=1)
+    # per kind (dark, bright): the axes under the ends and their half-widths, each end's
+    # from the picture it is judged on (``judged``: the ends, the picture, the kinds)
+    axes = np.zeros((2, *traced.crop.shape), bool)
+    halves = np.zeros((2, *traced.crop.shape), np.float32)
+    judged: list[tuple[np.ndarray, _Traced, ThinLines]] = []
+    for ends, wiped in ((~on_thin, NO_THIN_LINES),
+                        (thin[:, 1] & ~thin[:, 0], ThinLines.BRIGHT),
+                        (thin[:, 0] & ~thin[:, 1], ThinLines.DARK)):
+        if not ends[1:].any():
+            continue
+        on = traced if not wiped else traced._replace(
+            crop=_without_thin_lines(traced.crop, traced.high, wiped, cancel))
+        of_kinds = ~wiped & (ThinLines.DARK | ThinLines.BRIGHT)
+        judged.append((ends, on, of_kinds))
+        for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
+            if kind in of_kinds:
+                found, half = _band_axes(on.crop, on.high, kind, cancel)
+                found &= ends[traced.ends]
+                axes[column] |= found
+                halves[column] = np.where(found, half, halves[column])
+    by_end = _kinds_by_end(traced, axes[0], axes[1])
+    counted = np.bincount(traced.ends[traced.drawn],
+                          minlength=int(traced.end_stroke.shape[0])) >= 4
+    counted[0] = False
+    every = (_by_stroke(traced, np.repeat(counted[:, None], 2, axis=1))
+             & ~_by_stroke(traced, counted[:, None] & ~by_end))
+    kinds = ((_by_stroke(traced, by_end & ~on_thin[:, None]) | every)
+             & ~_by_stroke(traced, thin))
     if kinds.any():
-        # an end that traces a thin line is no band's end: its pixels leave the axes, so it
-        # neither traces a band nor sets one's width, and the stroke's other ends are judged
-        # as if drawn alone (a pole's stroke crossing a cable's: QA audit 42, F1); a stroke
-        # with a thin line of a kind traces no band of that kind (a line thin at one end
-        # and wider at the other, beside something of its grey, stays a thin line)
-        thin = (grey.thin_ends if grey is not None and grey.thin_ends is not None
-                else _thin_ends(traced, cancel))
-        on_thin = thin.any(axis=1)[traced.ends]
-        dark &= ~on_thin
-        bright &= ~on_thin
-        kinds = _kinds_traced(traced, dark, bright) & ~_by_stroke(traced, thin)
-    if kinds.any():
+        # the axes of an end on a thin line count only where each end of its stroke traces
+        # the band: they neither set a band's width nor put the stroke on a blob otherwise
+        dropped = on_thin[:, None] & ~every[traced.end_stroke]
+        for column in range(2):
+            axes[column] &= ~dropped[:, column][traced.ends]
         # a stroke with an end on a blob (its band does not run on) traces no band
-        on_blobs = _kinds_traced(
-            traced,
-            dark & ~_bands_run_on(traced, dark, dark_half, ThinLines.DARK)[traced.ends],
-            bright & ~_bands_run_on(traced, bright, bright_half, ThinLines.BRIGHT)[traced.ends])
-        kinds &= ~on_blobs.any(axis=1, keepdims=True)
+        on_blobs = np.zeros_like(axes)
+        for ends, on, of_kinds in judged:
+            for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
+                if kind in of_kinds:
+                    these = axes[column] & ends[traced.ends]
+                    on_blobs[column] |= these & ~_bands_run_on(
+                        on, these, halves[column], kind)[traced.ends]
+        kinds &= ~_kinds_traced(traced, on_blobs[0], on_blobs[1]).any(axis=1, keepdims=True)
     found = _kinds(kinds)
     if not found:
         return NO_THIN_LINES, 0
-    half = np.maximum(np.where(dark, dark_half, 0), np.where(bright, bright_half, 0))
+    if grey is not None:
+        # the thin lines along the traced bands (their ends trace the band): a road's marking
+        grey.banded_lines = _kinds(thin[on_thin & (kinds & every).any(axis=1)[traced.end_stroke]])
+    half = np.maximum(np.where(axes[0], halves[0], 0), np.where(axes[1], halves[1], 0))
     widest = max(float(np.median(half[(traced.strokes == stroke) & traced.drawn & (half > 0)]))
                  for stroke in np.flatnonzero(kinds.any(axis=1)))
     width = int(np.clip(2 * BAND_MARGIN * widest, THIN_LINE_WIDTH, BAND_WIDTH)) | 1
     return found, width
+
+
+def _without_thin_lines(crop: np.ndarray, high: float, kind: ThinLines,
+                        cancel: CancelToken | None = None) -> np.ndarray:
+    """A grey ``crop`` with its thin lines of ``kind`` (:func:`_thin_lines`, their region)
+    wiped out: each of their pixels (and those next to them) takes the grey of the picture
+    opened (bright lines) or closed (dark lines) with a ``THIN_LINE_WIDTH`` disc, the grey
+    about them."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (THIN_LINE_WIDTH, THIN_LINE_WIDTH))
+    _, region = _thin_lines(crop, high, THIN_LINE_WIDTH, cancel, kind)
+    around = cv2.morphologyEx(crop, cv2.MORPH_OPEN if kind == ThinLines.BRIGHT
+                              else cv2.MORPH_CLOSE, disc)
+    region = cv2.dilate(region.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return np.where(region, around, crop)
 
 
 def _canny(gray: np.ndarray, low: float, high: float,
