@@ -4,24 +4,11 @@ and of ``segment``), its traceback printed for the report; the document is left 
 
 from __future__ import annotations
 
-import pytest
-
-from app.document import Document, Layer
-from app.semantic import SemanticController
-from app.worker import Worker
+from app.document import Layer
 from engines.segmentation.base import create_parser
+from tests.app.test_semantic import setup_fixture as setup_fixture  # the "setup" fixture
 
 REGIONS = type(create_parser("regions"))
-
-
-@pytest.fixture(name="setup")
-def setup_fixture(qtbot, photo, model_cache):
-    worker = Worker()
-    controller = SemanticController(worker)
-    document = Document(photo)
-    controller.set_document(document)
-    yield controller, document
-    worker.shutdown()
 
 
 def test_a_parser_bug_is_named_after_the_parser(qtbot, setup, monkeypatch, capfd):
