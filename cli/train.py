@@ -31,7 +31,7 @@ from cli._common import (
     refuse_link_loops,
     refuse_output_link,
 )
-from cli._errors import debug_traceback, describe_error
+from cli._errors import BUG_HINT, debug_traceback, describe_error
 from engines.base import SEED_RANGE
 from engines.device import require_device
 from engines.fileio import skipped_files_note
@@ -163,9 +163,15 @@ def _train(args: argparse.Namespace) -> int:
                      else FIRST_STEP_FORMAT)
         bar("train", event.total, "step", bar_format=preparing, initial=event.step)
 
+    bugs = []  # pictures left out for a parser's bug: the run ends with the bug hint
+
     def report(event: TrainProgress) -> None:
         if event.phase == "notice":
             tqdm.write(event.message, file=sys.stderr)
+            if event.error is not None:  # a parser's bug
+                bugs.append(event.error)
+                if getattr(args, "debug", False):
+                    tqdm.write(debug_traceback(event.error).rstrip("\n"), file=sys.stderr)
             return
         if event.phase == "start":
             starting(event)
@@ -189,4 +195,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.install:
         path = install(result.checkpoint)
         print(one_line(f"installed as semantic-local: {path}"))
+    if bugs and not getattr(args, "debug", False):  # last, as a folder run says it
+        sys.stdout.flush()
+        print(BUG_HINT, file=sys.stderr)
     return EXIT_OK

@@ -42,7 +42,15 @@ from PIL import Image
 from torch import nn
 
 from engines import fileio, weights
-from engines.base import UNLABELLED, Cancelled, CancelToken, EngineError, InputError
+from engines.base import (
+    UNLABELLED,
+    Cancelled,
+    CancelToken,
+    EngineCrashed,
+    EngineError,
+    InputError,
+    exception_line,
+)
 from engines.device import free_accelerator_memory, pick_device
 from engines.maskgen import free_form_mask
 from engines.neural.common import is_gpu_out_of_memory, is_out_of_memory, release_frames
@@ -127,13 +135,17 @@ class TrainProgress:
     ``"start"`` (once, when the data is ready: the networks are being built and step
     ``step + 1`` of ``total`` prepared; ``step`` is 0, or a resumed checkpoint's),
     ``"train"`` (step ``step`` of ``total`` done, with its ``losses``) or ``"notice"``
-    (``message`` only; notices about the run as a whole come before ``"labels"``)."""
+    (``message`` only; notices about the run as a whole come before ``"labels"``). A
+    notice that a picture was left out because the parser failed on it from a bug carries
+    that :class:`~engines.base.EngineCrashed` as ``error`` (whose traceback ``--debug``
+    shows); None otherwise."""
 
     phase: str
     step: int = 0
     total: int = 0
     losses: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    error: BaseException | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -325,10 +337,14 @@ def random_crop(image: np.ndarray, labels: np.ndarray, size: int,
 
 def _leave_out(notify: ProgressFn, picture: Path, why: Exception) -> None:
     """Say that the training picture at ``picture`` is left out of training, and why (it
-    cannot be read): named with its folder, as label maps are (:func:`_shown`: "left out
-    images/p1.png: ..."), and a file error's reason only, as the notice names it already."""
+    cannot be read, or the parser failed on it from a bug): named with its folder, as label
+    maps are (:func:`_shown`: "left out images/p1.png: ..."), and a file error's reason
+    only, as the notice names it already. A parser's bug (:class:`EngineCrashed`: "left out
+    images/p2.png: QA parser failed: ZeroDivisionError: ...") goes with the notice as its
+    ``error``, for ``--debug``'s traceback."""
     reason = why.strerror if isinstance(why, fileio.ImageFileError) and why.strerror else why
-    notify(TrainProgress("notice", message=f"left out {_shown(picture)}: {reason}"))
+    notify(TrainProgress("notice", message=f"left out {_shown(picture)}: {reason}",
+                         error=why if isinstance(why, EngineCrashed) else None))
 
 
 def _none_readable(config: TrainConfig, count: int) -> InputError:
@@ -336,6 +352,24 @@ def _none_readable(config: TrainConfig, count: int) -> InputError:
     if count == 1:
         return InputError(f"the one image in {config.images} cannot be read")
     return InputError(f"none of the {count} images in {config.images} can be read")
+
+
+def _none_labelled(config: TrainConfig, count: int, parser_title: str,
+                   crashes: list[EngineCrashed]) -> EngineCrashed:
+    """The error of a run none of whose ``count`` pictures could be labelled, the parser
+    called ``parser_title`` having failed from a bug on ``crashes`` of them (the others
+    cannot be read): a bug, naming the parser and what it raised the last time,
+    from that failure (``--debug`` shows its traceback)."""
+    last = crashes[-1]
+    if count == 1:
+        return EngineCrashed(f"the one image in {config.images} could not be labelled: {last}")
+    cause = last.__cause__ if last.__cause__ is not None else last
+    unreadable = count - len(crashes)
+    which = (f"{parser_title} failed on every one of them" if not unreadable else
+             f"{unreadable} cannot be read and {parser_title} failed on the other "
+             f"{len(crashes)}")
+    return EngineCrashed(f"none of the {count} images in {config.images} could be labelled: "
+                         f"{which} (the last time: {exception_line(cause)})")
 
 
 class TrainingSet:
@@ -465,6 +499,7 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
     folder.mkdir(parents=True, exist_ok=True)
     sources = _LabelSources(folder)
     readable, labels = [], []
+    crashes: list[EngineCrashed] = []  # the parser's bugs, each leaving its picture out
     notify(TrainProgress("labels", 0, len(images)))  # before the first (which compiles)
     try:
         for index, path in enumerate(images):
@@ -478,13 +513,24 @@ def _parsed_set(config: TrainConfig, images: list[Path], notify: ProgressFn,
                     if readable:  # dealt with: the bar moves on (a last one, to its end)
                         notify(TrainProgress("labels", index + 1, len(images)))
                     continue
-                write_label_map(target, parser.run(picture, cancel))
+                try:
+                    ids = parser.run(picture, cancel)
+                except EngineCrashed as exc:  # a bug on one picture: named, and left out
+                    _leave_out(notify, path, exc)
+                    crashes.append(exc)
+                    if readable:  # as for an unreadable one
+                        notify(TrainProgress("labels", index + 1, len(images)))
+                    continue
+                write_label_map(target, ids)
                 sources.record(target, path)
             readable.append(path)
             labels.append(target)
             notify(TrainProgress("labels", index + 1, len(images)))
     finally:  # also when cancelled: the maps written so far are reused next time
         sources.save()
+    if not readable and crashes:
+        raise _none_labelled(config, len(images), parser.title or parser.name, crashes) \
+            from crashes[-1]
     if not readable:
         raise _none_readable(config, len(images))
     return (TrainingSet(readable, labels), label_set.name,
@@ -935,7 +981,9 @@ def train(config: TrainConfig, progress: ProgressFn | None = None,
     ``resume`` with no checkpoint at ``config.output``, or with one already at
     ``config.steps``, a batch whose step cannot fit in the device's memory
     (:func:`step_memory`). Raises :class:`EngineError` when labels cannot be computed (an
-    unknown parser, or one that is not ready), and when the networks or a step run out of
+    unknown parser, or one that is not ready; a picture the parser fails on from a bug is
+    left out with a notice, and :class:`~engines.base.EngineCrashed` says when no picture
+    could be labelled), and when the networks or a step run out of
     memory all the same (naming what to lower; a checkpoint is saved first, as on a cancel,
     when a step was done). A label map that cannot be read any more while training runs
     (damaged or removed) stops it with :class:`InputError` naming the file, the steps done
