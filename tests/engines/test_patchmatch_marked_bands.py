@@ -2,7 +2,10 @@
 middle (a dark road with a white centre marking) continues the band and its line (QA audit
 42, F2: the stroke traced the marking as a thin line, so it traced no band, and the marking
 split the road's dark band in two, neither half under the stroke: the road in the hole was
-filled with grass and a thin dark line, error 37 where the fill without a sketch is 13)."""
+filled with grass and a thin dark line, error 37 where the fill without a sketch is 13).
+A stroke along a marking off the road's middle traces no band (QA audit 44, F3: the road
+was continued along the stroke as along its centre line, bulging and narrowed, error 31
+where the fill without a sketch is 15)."""
 
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from engines.classical.patchmatch.engine import PatchMatchEngine
 SIZE = (360, 480)
 
 
-def _road(marking: bool, inverted: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _road(marking: bool, inverted: bool = False, offsets: tuple[int, ...] = (0,),
+          marking_width: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """QA's scene: a 40 px dark road (diagonal) on noisy grass, with a 3 px white centre
     marking when ``marking`` (``inverted``: a bright band with a dark line on a dark
-    ground); the RGB picture, the road's and the marking's pixels."""
+    ground; ``offsets``: the markings' rows off the road's middle, ``marking_width`` their
+    width); the RGB picture, the road's and the marking's pixels."""
     height, width = SIZE
     rng = np.random.default_rng(1)
     image = np.zeros((height, width, 3), np.float32)
@@ -28,7 +33,8 @@ def _road(marking: bool, inverted: bool = False) -> tuple[np.ndarray, np.ndarray
     image += rng.normal(0, 12, (height, width, 1))
     road, line = np.zeros(SIZE, np.uint8), np.zeros(SIZE, np.uint8)
     cv2.line(road, (0, 120), (width, 240), 255, 40)
-    cv2.line(line, (0, 120), (width, 240), 255, 3)
+    for offset in offsets:
+        cv2.line(line, (0, 120 + offset), (width, 240 + offset), 255, marking_width)
     image[road > 0] = (65, 60, 60)
     if marking:
         image[line > 0] = 230
@@ -44,10 +50,11 @@ def _hole() -> np.ndarray:
     return hole
 
 
-def _stroke() -> np.ndarray:
-    """A 2 px stroke along the road's middle, from 20 px before the hole to 20 px after."""
+def _stroke(offset: int = 0) -> np.ndarray:
+    """A 2 px stroke along the road's middle (``offset`` rows off it), from 20 px before the
+    hole to 20 px after."""
     sketch = np.zeros(SIZE, np.uint8)
-    cv2.line(sketch, (160, 160), (320, 200), 255, 2)
+    cv2.line(sketch, (160, 160 + offset), (320, 200 + offset), 255, 2)
     return sketch
 
 
@@ -93,3 +100,33 @@ def test_a_plain_road_traced_along_its_middle_is_still_continued():
     on_road = road & (_hole() > 0)
     result = _fill(image, _stroke())
     assert float(np.abs(result[on_road].astype(float) - image[on_road]).mean()) < 2.0
+
+
+# QA audit 44, F3: a 4 px marking 10 px off the road's middle, and one of two 3 px markings
+# 8 px either side of it, with the stroke on that marking
+OFF_CENTRE = {"off_centre": ((10,), 4), "one_of_two": ((-8, 8), 3)}
+
+
+@pytest.mark.parametrize("offsets, marking_width", OFF_CENTRE.values(), ids=OFF_CENTRE)
+def test_a_stroke_on_a_marking_off_the_roads_middle_traces_no_band(offsets, marking_width):
+    image, _, _ = _road(True, offsets=offsets, marking_width=marking_width)
+    sketch = _stroke(offsets[-1]) >= 128
+    level = levels.LevelInputs(image, _hole() > 0, np.ones(SIZE, bool), None, sketch, (), ())
+    grey = levels._FinestGrey(level)
+    assert levels._traces_thin_lines(level, None, grey) == levels.ThinLines.BRIGHT
+    # the road with its markings wiped out lies under the stroke, but off its middle: the
+    # stroke is no axis of it (it was taken for one, and the road was laid along the stroke)
+    assert levels._traces_bands(level, None, grey) == (levels.NO_THIN_LINES, 0)
+    assert grey.banded_lines == levels.NO_THIN_LINES
+
+
+def test_a_road_traced_along_a_marking_off_its_middle_is_not_dragged_onto_the_stroke():
+    offsets, marking_width = OFF_CENTRE["off_centre"]
+    image, road, _ = _road(True, offsets=offsets, marking_width=marking_width)
+    hole = _hole() > 0
+    on_road = road & hole
+    result = _fill(image, _stroke(offsets[0]))
+    # the road bulged and narrowed to about 30 px along the stroke: 31 off (15 without a
+    # sketch, 26 now)
+    assert float(np.abs(result[on_road].astype(float) - image[on_road]).mean()) < 28.0
+    np.testing.assert_array_equal(result[~hole], image[~hole])

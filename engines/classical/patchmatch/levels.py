@@ -118,7 +118,11 @@ THIN_LINE_SHARE = 0.6
 # on the picture with those lines wiped out, and its stroke traces such a band only where
 # each of its ends does: a stroke along a dark road's white centre marking traced the
 # marking only, and the marking split the road in two strips, neither under the stroke, so
-# the road in the hole was filled with grass (QA audit 42, F2). Thin lines of a kind no
+# the road in the hole was filled with grass (QA audit 42, F2). Such an end traces the
+# band only where it is drawn at least BAND_WIPED_CENTRED of the band's half-width inside
+# it, along the band's middle: a stroke on a marking 10 px off a 40 px road's middle, or on
+# one of two markings 8 px either side of it, was taken for the road's axis, and the road
+# was laid along the stroke, bulging and narrowed (QA audit 44, F3). Thin lines of a kind no
 # band is traced of keep THIN_LINE_WIDTH (``LevelInputs.narrow_width``), unless they lie
 # along a traced band (the marking: marked with the road, its centre is the road's).
 # A band runs on past the hole; a blob (a dark disc about as long as it is wide) ends
@@ -134,6 +138,7 @@ THIN_LINE_SHARE = 0.6
 # traced a 43 px band, and the fill dragged a dark streak across the hole (QA audit 40).
 BAND_WIDTH = 65
 BAND_CENTRED = 0.5
+BAND_WIPED_CENTRED = 0.8
 BAND_MARGIN = 1.25
 BAND_RUN = 2.0
 BAND_CORRIDOR = 0.5
@@ -870,14 +875,15 @@ def _thin_ends(traced: _Traced, cancel: CancelToken | None = None) -> np.ndarray
 
 
 def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
-               cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+               cancel: CancelToken | None = None,
+               centred: float = BAND_CENTRED) -> tuple[np.ndarray, np.ndarray]:
     """The pixels of a grey ``crop`` that lie along the middle of a band of ``kind`` (a line
     of :func:`_thin_lines` up to ``BAND_WIDTH`` px wide) wider than ``THIN_LINE_WIDTH``,
     and each pixel's half-width of the band there, ``(axes, half)``: bool and float32.
 
-    On the axis: at least ``BAND_CENTRED`` of the band's half-width (the depth of its
-    nearest centre line pixel into the band) inside the band, so a stroke along a band's
-    border is no axis."""
+    On the axis: at least ``centred`` (``BAND_CENTRED``) of the band's half-width (the depth
+    of its nearest centre line pixel into the band) inside the band, so a stroke along a
+    band's border is no axis."""
     centres, region = _thin_lines(crop, high, BAND_WIDTH, cancel, kind)
     if not centres.any():
         return np.zeros(crop.shape, bool), np.zeros(crop.shape, np.float32)
@@ -887,7 +893,7 @@ def _band_axes(crop: np.ndarray, high: float, kind: ThinLines,
     depth = np.zeros(int(nearest.max()) + 1, np.float32)
     depth[nearest[centres]] = inside[centres]
     half = depth[nearest]
-    axes = region & (inside >= BAND_CENTRED * half) & (2 * half > THIN_LINE_WIDTH)
+    axes = region & (inside >= centred * half) & (2 * half > THIN_LINE_WIDTH)
     return axes, half
 
 
@@ -989,7 +995,9 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     end that traces thin lines of one kind only, for bands of the other kind on the picture
     with its own kind's thin lines wiped out (:func:`_without_thin_lines`: a road's bright
     centre marking splits the dark road in two, and the stroke on the marking lay on
-    neither half: QA audit 42, F2); an end that traces thin lines of both kinds, for none.
+    neither half: QA audit 42, F2), and along the band's middle only (``BAND_WIPED_CENTRED``
+    of its half-width inside it: a stroke on a marking off the road's middle is no axis of
+    the road: QA audit 44, F3); an end that traces thin lines of both kinds, for none.
     A stroke traces a band of a kind where one of its ends that traces no thin line does
     (strokes that cross, one along a dark cable and one along a bright pole, are one
     connected stroke: the pole's ends still trace its band: QA audit 42, F1), or where each
@@ -1022,7 +1030,8 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
         judged.append((ends, on, of_kinds))
         for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
             if kind in of_kinds:
-                found, half = _band_axes(on.crop, on.high, kind, cancel)
+                found, half = _band_axes(on.crop, on.high, kind, cancel,
+                                         BAND_WIPED_CENTRED if wiped else BAND_CENTRED)
                 found &= ends[traced.ends]
                 axes[column] |= found
                 halves[column] = np.where(found, half, halves[column])
