@@ -5,7 +5,11 @@ split the road's dark band in two, neither half under the stroke: the road in th
 filled with grass and a thin dark line, error 37 where the fill without a sketch is 13).
 A stroke along a marking off the road's middle traces no band (QA audit 44, F3: the road
 was continued along the stroke as along its centre line, bulging and narrowed, error 31
-where the fill without a sketch is 15)."""
+where the fill without a sketch is 15).
+A stroke along a dashed centre marking continues the road (QA audit 44, F1: the end of the
+stroke on a gap between dashes traced no thin line, and on the plain picture the dashes
+split the road into strips too narrow for a band, so no band was traced: the road off the
+marking's lane in the hole was 30 off, 1 without a sketch)."""
 
 from __future__ import annotations
 
@@ -21,11 +25,12 @@ SIZE = (360, 480)
 
 
 def _road(marking: bool, inverted: bool = False, offsets: tuple[int, ...] = (0,),
-          marking_width: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          marking_width: int = 3, dashes: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """QA's scene: a 40 px dark road (diagonal) on noisy grass, with a 3 px white centre
     marking when ``marking`` (``inverted``: a bright band with a dark line on a dark
     ground; ``offsets``: the markings' rows off the road's middle, ``marking_width`` their
-    width); the RGB picture, the road's and the marking's pixels."""
+    width; ``dashes``: dashed, that many columns on, then as many off, from column 0); the
+    RGB picture, the road's and the marking's pixels."""
     height, width = SIZE
     rng = np.random.default_rng(1)
     image = np.zeros((height, width, 3), np.float32)
@@ -35,6 +40,8 @@ def _road(marking: bool, inverted: bool = False, offsets: tuple[int, ...] = (0,)
     cv2.line(road, (0, 120), (width, 240), 255, 40)
     for offset in offsets:
         cv2.line(line, (0, 120 + offset), (width, 240 + offset), 255, marking_width)
+    if dashes:
+        line[:, (np.arange(width) // dashes) % 2 == 1] = 0
     image[road > 0] = (65, 60, 60)
     if marking:
         image[line > 0] = 230
@@ -129,4 +136,35 @@ def test_a_road_traced_along_a_marking_off_its_middle_is_not_dragged_onto_the_st
     # the road bulged and narrowed to about 30 px along the stroke: 31 off (15 without a
     # sketch, 26 now)
     assert float(np.abs(result[on_road].astype(float) - image[on_road]).mean()) < 28.0
+    np.testing.assert_array_equal(result[~hole], image[~hole])
+
+
+# QA audit 44, F1: a 4 px centre marking dashed 15 px on, 15 off; the stroke's end left of
+# the hole comes to it over a gap (columns 165-179), its end right of it over a dash
+# (columns 300-314)
+DASHED = {"marking_width": 4, "dashes": 15}
+
+
+def test_a_stroke_along_a_dashed_marking_traces_the_road():
+    image, _, line = _road(True, **DASHED)
+    assert not line[:, 165:180].any() and line[:, 300:315].any()
+    sketch = _stroke() >= 128
+    level = levels.LevelInputs(image, _hole() > 0, np.ones(SIZE, bool), None, sketch, (), ())
+    grey = levels._FinestGrey(level)
+    kinds, width = levels._traces_bands(level, None, grey)
+    # was none: the end on the gap traced no thin line, and on the plain picture the
+    # dashes split the road into strips too narrow for a band
+    assert kinds == levels.ThinLines.DARK
+    assert 40 <= width <= levels.BAND_WIDTH
+
+
+def test_a_road_traced_along_a_dashed_marking_is_continued():
+    image, road, _ = _road(True, **DASHED)
+    hole = _hole() > 0
+    lane = np.zeros(SIZE, np.uint8)
+    cv2.line(lane, (0, 120), (SIZE[1], 240), 255, 13)  # 6 px either side of the marking
+    off_lane = road & hole & (lane == 0)
+    result = _fill(image, _stroke())
+    # the road off the marking's lane came out as grass: 30 off (1 without a sketch)
+    assert float(np.abs(result[off_lane].astype(float) - image[off_lane]).mean()) < 5.0
     np.testing.assert_array_equal(result[~hole], image[~hole])

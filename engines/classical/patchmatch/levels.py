@@ -122,7 +122,11 @@ THIN_LINE_SHARE = 0.6
 # band only where it is drawn at least BAND_WIPED_CENTRED of the band's half-width inside
 # it, along the band's middle: a stroke on a marking 10 px off a 40 px road's middle, or on
 # one of two markings 8 px either side of it, was taken for the road's axis, and the road
-# was laid along the stroke, bulging and narrowed (QA audit 44, F3). Thin lines of a kind no
+# was laid along the stroke, bulging and narrowed (QA audit 44, F3). An end on no thin line,
+# of a stroke that traces no band of a kind, is judged the same way a second time (the
+# other kind's lines wiped out, BAND_WIPED_CENTRED), and keeps it only where every end of its
+# stroke then traces the band: a stroke along a dashed marking ends on a gap between dashes,
+# where the dashes still split the road (QA audit 44, F1). Thin lines of a kind no
 # band is traced of keep THIN_LINE_WIDTH (``LevelInputs.narrow_width``), unless they lie
 # along a traced band (the marking: marked with the road, its centre is the road's).
 # A band runs on past the hole; a blob (a dark disc about as long as it is wide) ends
@@ -998,6 +1002,11 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     neither half: QA audit 42, F2), and along the band's middle only (``BAND_WIPED_CENTRED``
     of its half-width inside it: a stroke on a marking off the road's middle is no axis of
     the road: QA audit 44, F3); an end that traces thin lines of both kinds, for none.
+    An end that traces no thin line, of a stroke that traces no band of a kind on the
+    picture, is judged again on the picture with the other kind's thin lines wiped out (as
+    above, ``BAND_WIPED_CENTRED``), and takes those axes only where each end of its stroke
+    with 4 drawn pixels or more then traces the band (a stroke along a dashed marking ends
+    on a gap, where the dashes split the road: QA audit 44, F1).
     A stroke traces a band of a kind where one of its ends that traces no thin line does
     (strokes that cross, one along a dark cable and one along a bright pole, are one
     connected stroke: the pole's ends still trace its band: QA audit 42, F1), or where each
@@ -1014,47 +1023,93 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
     thin = (grey.thin_ends if grey is not None and grey.thin_ends is not None
             else _thin_ends(traced, cancel))
     on_thin = thin.any(axis=1)
+    counted = np.bincount(traced.ends[traced.drawn],
+                          minlength=int(traced.end_stroke.shape[0])) >= 4
+    counted[0] = False
     # per kind (dark, bright): the axes under the ends and their half-widths, each end's
-    # from the picture it is judged on (``judged``: the ends, the picture, the kinds)
+    # from the picture it is judged on (``judged``: the ends per kind, the picture)
     axes = np.zeros((2, *traced.crop.shape), bool)
     halves = np.zeros((2, *traced.crop.shape), np.float32)
-    judged: list[tuple[np.ndarray, _Traced, ThinLines]] = []
-    for ends, wiped in ((~on_thin, NO_THIN_LINES),
-                        (thin[:, 1] & ~thin[:, 0], ThinLines.BRIGHT),
-                        (thin[:, 0] & ~thin[:, 1], ThinLines.DARK)):
-        if not ends[1:].any():
-            continue
-        on = traced if not wiped else traced._replace(
-            crop=_without_thin_lines(traced.crop, traced.high, wiped, cancel))
-        of_kinds = ~wiped & (ThinLines.DARK | ThinLines.BRIGHT)
-        judged.append((ends, on, of_kinds))
+    judged: list[tuple[np.ndarray, _Traced]] = []
+    pictures: dict[ThinLines, _Traced] = {NO_THIN_LINES: traced}
+
+    def picture(wiped: ThinLines) -> _Traced:
+        """``traced`` on the picture with its thin lines of ``wiped`` wiped out."""
+        if wiped not in pictures:
+            pictures[wiped] = traced._replace(
+                crop=_without_thin_lines(traced.crop, traced.high, wiped, cancel))
+        return pictures[wiped]
+
+    def judge(ends: np.ndarray, wiped: ThinLines, of_kinds: ThinLines) -> None:
+        """Adds the axes of bands of ``of_kinds`` under ``ends`` on ``picture(wiped)``
+        (along the band's middle only when wiped)."""
+        on = picture(wiped)
+        by_kind = np.zeros((ends.shape[0], 2), bool)
+        judged.append((by_kind, on))
         for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
             if kind in of_kinds:
+                by_kind[:, column] = ends
                 found, half = _band_axes(on.crop, on.high, kind, cancel,
                                          BAND_WIPED_CENTRED if wiped else BAND_CENTRED)
                 found &= ends[traced.ends]
                 axes[column] |= found
                 halves[column] = np.where(found, half, halves[column])
+
+    for ends, wiped in ((~on_thin, NO_THIN_LINES),
+                        (thin[:, 1] & ~thin[:, 0], ThinLines.BRIGHT),
+                        (thin[:, 0] & ~thin[:, 1], ThinLines.DARK)):
+        if ends[1:].any():
+            judge(ends, wiped, ~wiped & (ThinLines.DARK | ThinLines.BRIGHT))
+    # an end that traces no thin line, of a stroke none of whose such ends traces a band of
+    # a kind on the picture (nor any end a thin line of that kind), is judged for it again
+    # with the thin lines of the other kind wiped out, and takes those axes where each end
+    # of its stroke then traces the band: a dashed marking shows no thin line at an end on
+    # a gap, yet its dashes split the road there (QA audit 44, F1)
     by_end = _kinds_by_end(traced, axes[0], axes[1])
-    counted = np.bincount(traced.ends[traced.drawn],
-                          minlength=int(traced.end_stroke.shape[0])) >= 4
-    counted[0] = False
+    again = (counted & ~on_thin)[:, None] & ~(
+        _by_stroke(traced, by_end & ~on_thin[:, None]) | _by_stroke(traced, thin)
+    )[traced.end_stroke]
+    if again[1:].any():
+        redone, rehalves = axes.copy(), halves.copy()
+        for column, (kind, wiped) in enumerate(((ThinLines.DARK, ThinLines.BRIGHT),
+                                                (ThinLines.BRIGHT, ThinLines.DARK))):
+            if again[1:, column].any():
+                on = picture(wiped)
+                found, half = _band_axes(on.crop, on.high, kind, cancel, BAND_WIPED_CENTRED)
+                these = again[:, column][traced.ends]
+                redone[column] = np.where(these, found, redone[column])
+                rehalves[column] = np.where(these, half, rehalves[column])
+        by_end = _kinds_by_end(traced, redone[0], redone[1])
+        again &= ~_by_stroke(traced, counted[:, None] & ~by_end)[traced.end_stroke]
+        for column, wiped in enumerate((ThinLines.BRIGHT, ThinLines.DARK)):
+            if again[1:, column].any():
+                these = again[:, column][traced.ends]
+                axes[column] = np.where(these, redone[column], axes[column])
+                halves[column] = np.where(these, rehalves[column], halves[column])
+                judged[0][0][:, column] &= ~again[:, column]  # not on the picture
+                adopted = np.zeros_like(again)
+                adopted[:, column] = again[:, column]
+                judged.append((adopted, picture(wiped)))
+    # the ends whose axes are judged on a wiped picture: they count only where each end of
+    # their stroke traces the band
+    on_wiped = on_thin[:, None] | again
+    by_end = _kinds_by_end(traced, axes[0], axes[1])
     every = (_by_stroke(traced, np.repeat(counted[:, None], 2, axis=1))
              & ~_by_stroke(traced, counted[:, None] & ~by_end))
-    kinds = ((_by_stroke(traced, by_end & ~on_thin[:, None]) | every)
+    kinds = ((_by_stroke(traced, by_end & ~on_wiped) | every)
              & ~_by_stroke(traced, thin))
     if kinds.any():
         # the axes of an end on a thin line count only where each end of its stroke traces
         # the band: they neither set a band's width nor put the stroke on a blob otherwise
-        dropped = on_thin[:, None] & ~every[traced.end_stroke]
+        dropped = on_wiped & ~every[traced.end_stroke]
         for column in range(2):
             axes[column] &= ~dropped[:, column][traced.ends]
         # a stroke with an end on a blob (its band does not run on) traces no band
         on_blobs = np.zeros_like(axes)
-        for ends, on, of_kinds in judged:
+        for by_kind, on in judged:
             for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
-                if kind in of_kinds:
-                    these = axes[column] & ends[traced.ends]
+                if by_kind[1:, column].any():
+                    these = axes[column] & by_kind[:, column][traced.ends]
                     on_blobs[column] |= these & ~_bands_run_on(
                         on, these, halves[column], kind)[traced.ends]
         kinds &= ~_kinds_traced(traced, on_blobs[0], on_blobs[1]).any(axis=1, keepdims=True)
