@@ -1040,6 +1040,17 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
                 crop=_without_thin_lines(traced.crop, traced.high, wiped, cancel))
         return pictures[wiped]
 
+    found_axes: dict[tuple[ThinLines, ThinLines], tuple[np.ndarray, np.ndarray]] = {}
+
+    def axes_on(wiped: ThinLines, kind: ThinLines) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_band_axes` of ``kind`` on ``picture(wiped)`` (along the band's middle
+        only when wiped), made once: the second judgement reads them again."""
+        if (wiped, kind) not in found_axes:
+            on = picture(wiped)
+            found_axes[wiped, kind] = _band_axes(on.crop, on.high, kind, cancel,
+                                                 BAND_WIPED_CENTRED if wiped else BAND_CENTRED)
+        return found_axes[wiped, kind]
+
     def judge(ends: np.ndarray, wiped: ThinLines, of_kinds: ThinLines) -> None:
         """Adds the axes of bands of ``of_kinds`` under ``ends`` on ``picture(wiped)``
         (along the band's middle only when wiped)."""
@@ -1049,9 +1060,8 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
         for column, kind in enumerate((ThinLines.DARK, ThinLines.BRIGHT)):
             if kind in of_kinds:
                 by_kind[:, column] = ends
-                found, half = _band_axes(on.crop, on.high, kind, cancel,
-                                         BAND_WIPED_CENTRED if wiped else BAND_CENTRED)
-                found &= ends[traced.ends]
+                found, half = axes_on(wiped, kind)
+                found = found & ends[traced.ends]
                 axes[column] |= found
                 halves[column] = np.where(found, half, halves[column])
 
@@ -1074,8 +1084,7 @@ def _traces_bands(level: LevelInputs, cancel: CancelToken | None = None,
         for column, (kind, wiped) in enumerate(((ThinLines.DARK, ThinLines.BRIGHT),
                                                 (ThinLines.BRIGHT, ThinLines.DARK))):
             if again[1:, column].any():
-                on = picture(wiped)
-                found, half = _band_axes(on.crop, on.high, kind, cancel, BAND_WIPED_CENTRED)
+                found, half = axes_on(wiped, kind)
                 these = again[:, column][traced.ends]
                 redone[column] = np.where(these, found, redone[column])
                 rehalves[column] = np.where(these, half, rehalves[column])
